@@ -33,10 +33,24 @@ So training knows nothing of the lab or of render: :func:`train` composes a run 
 curves (callbacks).
 """
 from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.errors import try_rewrites_with
 from cnnspec.version import __version__ as __version__
 
 # The functions below import their modules when called, so that `import cnnspec` (which every
 # `cnnspec` command, even `--help`, does) does not load NumPy, the parser or Matplotlib.
+
+
+def _rewrite_checked(error, text: str, path: str | None, parse):
+    """:func:`cnnspec.check.load.rewrite_checked`, the checker imported when a line is tried."""
+    from cnnspec.check.load import rewrite_checked  # deferred: see above
+
+    return rewrite_checked(error, text, path, parse)
+
+
+# Set here, which Python runs before any module of the package: cnnspec.lang.parse tries the
+# line a hint writes whether or not the program imported the checker, which the language,
+# below it, cannot import.
+try_rewrites_with(_rewrite_checked)
 
 
 def load(path, strict: bool = False, max_memory: int | None = None,

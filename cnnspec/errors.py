@@ -243,7 +243,8 @@ class SpecErrors(Exception):
 
 
 # What a spec makes of the line an error's hint writes in the user's place: the checker's
-# (cnnspec.check sets it when it is imported), which the language raising the error sits below.
+# (the package's __init__ sets it, run before any of its modules), which the language raising
+# the error sits below.
 _rewrite_checker = None
 
 

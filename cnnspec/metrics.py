@@ -21,6 +21,11 @@ COLUMNS = (EPOCH, TRAIN_LOSS, TRAIN_ACC, VAL_LOSS, VAL_ACC, LR, SECONDS, IMAGES_
 LOSSES = (TRAIN_LOSS, VAL_LOSS)
 ACCURACIES = (TRAIN_ACC, VAL_ACC)
 FIGURES = (TRAIN_LOSS, TRAIN_ACC, VAL_LOSS, VAL_ACC)
+# The columns that may hold NaN or an infinity in the rows training keeps: the validation split
+# is scored with no divergence check, so its loss can overflow (an epoch that improves nothing),
+# while a training step whose loss does stops the run before its row is written. The run's
+# JSON files write such a figure as null.
+MAY_OVERFLOW = (VAL_LOSS,)
 # How a picture's axis names a column.
 TITLES = {TRAIN_LOSS: "training loss", TRAIN_ACC: "training accuracy",
           VAL_LOSS: "validation loss", VAL_ACC: "validation accuracy", LR: "learning rate"}

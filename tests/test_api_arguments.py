@@ -18,7 +18,7 @@ from cnnspec.exporters.torch_source import export_torch
 from cnnspec.importers import import_file, write_spec
 from cnnspec.lab.report import init_report
 from cnnspec.sweep.compare import compare
-from cnnspec.sweep.runner import sweep
+from cnnspec.sweep.runner import plan, sweep
 from cnnspec.training.evaluate import evaluate
 
 SPEC = str(Path(__file__).parent.parent / "specs" / "digits.cnn")
@@ -416,3 +416,12 @@ def test_compare_refuses_arguments_of_the_wrong_kind(keywords, words):
 def test_sweep_names_an_out_that_is_no_path():
     refused(lambda: sweep(SPEC, ["lr=0.1"], out=3, settings=cnnspec.Settings(epochs=1)),
             "out", "path")
+
+
+@pytest.mark.parametrize("planned", [False, True])
+def test_sweep_refuses_settings_other_than_a_settings_planned_or_not(tmp_path, planned):
+    """Checked once, by sweep itself: a caller's plan() does not check them for it."""
+    made = plan(SPEC, ["lr=0.1"]) if planned else None
+    refused(lambda: sweep(SPEC, ["lr=0.1"], settings={"epochs": 1}, planned=made,
+                          out=tmp_path / "s"), "settings takes a Settings, not {'epochs': 1}")
+    assert not (tmp_path / "s").exists()

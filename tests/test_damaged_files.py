@@ -403,6 +403,12 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
      "position field 'step_seconds' is -Infinity, not a finite number"),
     ("_position", '{"epoch": 0, "batch": 0, "step": 4, "best_value": NaN}',
      "position field 'best_value' is NaN, not a finite number"),
+    # a finished epoch's row: only its validation loss may have overflowed (see below)
+    ("_position", '{"epoch": 1, "batch": 0, "step": 4, "metrics": [{"train_loss": NaN}]}',
+     "position field 'metrics[0].train_loss' is NaN, not a finite number"),
+    ("_position", ('{"epoch": 2, "batch": 0, "step": 8, "metrics": '
+                   '[{"val_loss": Infinity}, {"seconds": -Infinity}]}'),
+     "position field 'metrics[1].seconds' is -Infinity, not a finite number"),
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),

@@ -414,3 +414,36 @@ def test_a_resumed_runs_npz_file_may_be_named_from_any_folder(tmp_path, monkeypa
         resume(tmp_path / "cut", Settings(data="npz:../other.npz"), **FAST)
     run = resume(tmp_path / "cut", Settings(data="npz:../d.npz"), **FAST)
     assert run.summary["status"] == "finished" and run.summary["epochs_done"] == 2
+
+
+def test_an_overflowed_validation_loss_resumes_as_it_was(tmp_path, monkeypatch):
+    """Only the validation loss of a finished epoch may be infinite (scored with no divergence
+    check): the checkpoint keeps it as it was, so the plateau schedule, which counts it as an
+    epoch without improvement, replays the same rates after a resume."""
+    from dataclasses import replace
+
+    from cnnspec.training import loop
+
+    real_score = loop.score
+
+    def first_overflows(*args, **kwargs):
+        result = real_score(*args, **kwargs)
+        calls.append(result)
+        return replace(result, loss=np.inf) if len(calls) == 1 else result
+
+    monkeypatch.setattr(loop, "score", first_overflows)
+    spec = tmp_path / "plateau.cnn"
+    spec.write_text(SPEC.format(optimizer="sgd(momentum=0.9)").replace(
+        "schedule cosine", "schedule plateau(patience=0, factor=0.5)"))
+    calls = []
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    assert straight.metrics[0]["val_loss"] == np.inf
+    calls = []
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(STEPS_PER_EPOCH + 2), **FAST)
+    resumed = resume(tmp_path / "cut", **FAST)
+    assert resumed.metrics[0]["val_loss"] == np.inf
+    assert_same_run(resumed, straight)
+    lines = (tmp_path / "cut" / rundir.METRICS).read_text().splitlines()
+    written = [json.loads(line) for line in lines]
+    assert written[0]["val_loss"] is None  # strict JSON: a figure that overflowed is missing

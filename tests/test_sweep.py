@@ -1336,8 +1336,8 @@ def test_the_command_prints_the_table_and_writes_the_results(named, tmp_path, ca
                  str(out), "--format", "json"])
     captured = capsys.readouterr()
     assert code == 0
+    assert captured.out == (out / "results.json").read_text()  # what it wrote, byte for byte
     saved = json.loads(captured.out)
-    assert saved == json.loads((out / "results.json").read_text())
     assert len(saved["cells"]) == 2
     assert "training 2 cells in this process" in captured.err
     assert "lr=0.1, seed 0: val acc" in captured.err

@@ -680,3 +680,18 @@ def test_filters_alike_but_for_drawn_biases_are_said_to_stay_so_as_sgd_finds(
     w = _filters(model, "conv1")
     assert np.isfinite(w).all()
     assert np.allclose(w, w[:1], rtol=0, atol=1e-12) == stays
+
+
+def test_a_check_works_out_the_channels_that_start_alike_once(monkeypatch):
+    """The identical-filters and the twin-branches warnings read the same set: the check's
+    estimate works it out once, for both."""
+    from cnnspec.check import check, signal
+    from cnnspec.lang import parse
+
+    counted = []
+    real = signal.alike_channels
+    monkeypatch.setattr(signal, "alike_channels", lambda *args: counted.append(args) or real(*args))
+    checked = check(parse("input 1x8x8\na: conv 4 3x3 weight constant(0.1)\nrelu\n"
+                          "b: conv 4 3x3 weight constant(0.1)\nflatten\nfc: dense 10\n"))
+    assert any("identical" in w.message for w in checked.warnings)
+    assert len(counted) == 1

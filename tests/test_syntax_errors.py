@@ -1474,8 +1474,9 @@ def test_a_converted_momentum_says_which_momentum_the_language_means():
                          "1 - Caffe's moving_average_fraction"),
                         ("BatchNormalization(momentum=0.99)", "1 - Keras' momentum")):
         hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
-        assert "a batchnorm's momentum is PyTorch's, the weight of each new batch" in hint
-        assert whose in hint
+        # the catalogue's words, which the high-momentum warning says too
+        assert ("a batchnorm's momentum is the weight of each batch in the running "
+                f"statistics (PyTorch's meaning): {whose}, the share of them") in hint, hint
 
 
 def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
@@ -1650,7 +1651,7 @@ def test_a_value_after_the_option_that_gave_it_is_told_given_twice(line, message
 # line mended by it).
 FOREIGN_OPTIONS = [
     ("batchnorm moving_average_fraction 0.999", "a parameter of Caffe's BatchNorm",
-     "write `momentum 0.001` in its place (a batchnorm's momentum is PyTorch's",
+     "write `momentum 0.001` in its place (a batchnorm's momentum is the weight of each batch",
      "batchnorm momentum 0.001"),
     ("batchnorm use_global_stats false", "a parameter of Caffe's BatchNorm",
      "remove `use_global_stats false`", "batchnorm"),
@@ -1726,3 +1727,30 @@ def test_a_keras_regularizer_is_told_the_weight_decay_and_decay_mult(option, dec
 def test_a_keras_regularizer_that_is_no_l2_is_told_weight_decay_is_l2_only():
     err = error_of("input 1x8x8\nconv 8 3x3 kernel_regularizer l1\nflatten\ndense 10\n")
     assert "weight decay is L2 only" in err.hint and "remove `kernel_regularizer l1`" in err.hint
+
+
+def test_a_keras_regularizer_with_no_value_is_told_what_to_write():
+    """It was told weight decay is L2 only and to remove it, as if it were Keras' L1."""
+    err = error_of("input 1x8x8\nconv 8 3x3 bias_regularizer\nflatten\ndense 10\n")
+    assert err.message == ("'bias_regularizer' is not an option of conv: it is an argument of "
+                           "Keras' layers")
+    assert "L2 only" not in err.hint, err.hint
+    assert err.hint.startswith("weight decay is the train block's `weight_decay` for every "
+                               "layer (Keras' L2(l2) is weight_decay 2 * l2); write "
+                               "`decay_mult [0, 1]` in place of `bias_regularizer`"), err.hint
+
+
+def test_the_language_alone_tries_a_rewritten_line_as_with_the_checker_imported():
+    """A program that imported cnnspec.lang and not cnnspec.check got the hint without what
+    the checker says of the line it writes."""
+    import subprocess
+    import sys
+
+    text = "input 1x8x8\nconv 8 3\n  x = layers.Dense(10, activation='softmax')(x)\n"
+    code = ("import sys\nfrom cnnspec.errors import SpecError\nfrom cnnspec.lang import parse\n"
+            "assert 'cnnspec.check' not in sys.modules\n"
+            f"try:\n parse({text!r})\nexcept SpecError as e:\n print(e.hint)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert fresh.stdout.strip() == error_of(text).hint
+    assert "; but in this spec that line is refused: dense layer" in fresh.stdout

@@ -8,14 +8,10 @@ import sys
 import types
 
 from cnnspec.check.checker import READ_AND_CHECK, check
-from cnnspec.check.load import rewrite_checked
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.errors import SettingError, literal, try_rewrites_with
+from cnnspec.errors import SettingError, literal
 
 __all__ = ["CheckedSpec", "LayerInfo", "check"]
-
-# the lines the language's hints write in place of the user's are tried in the spec's place
-try_rewrites_with(rewrite_checked)
 
 
 class _Package(types.ModuleType):

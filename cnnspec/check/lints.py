@@ -91,6 +91,14 @@ import math
 from collections.abc import Iterator
 
 from cnnspec.check import signal
+from cnnspec.check.alike import (
+    alike_along,
+    alike_filters,
+    biases_apart,
+    drawn_biases,
+    groups_of,
+    weight_axes,
+)
 from cnnspec.check.exact import (
     WEIGHT,
     Exact,
@@ -148,79 +156,9 @@ def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
                for n in _reached(after.get(name, []), lambda n: after.get(n, [])))
 
 
-def _axes(info: LayerInfo) -> tuple[int, int]:
-    """``(filter axis, input axis)`` of a conv or dense weight: (0, 1), except a transposed
-    convolution's ``(C, F/G, kh, kw)``, whose filters run along axis 1."""
-    return (1, 0) if info.kind == "conv_transpose" else (0, 1)
-
-
-def _alike(init, axis: int) -> bool:
-    """Whether every slice of a parameter along ``axis`` starts the same."""
-    return init.constant or axis in init.alike_axes
-
-
-def _groups(info: LayerInfo) -> int:
-    """How many groups a conv's filters and input channels are split into (1: none)."""
-    return info.ir.get("groups", 1)
-
-
-def identical_filters(info: LayerInfo) -> int:
-    """How many filters (units) of a conv/dense layer start exactly alike, biases too: those
-    of :func:`alike_filters` where the biases are alike, none where they are drawn (their
-    outputs then differ by channel)."""
-    return 0 if _drawn_biases(info) else alike_filters(info)
-
-
-def _drawn_biases(info: LayerInfo) -> bool:
-    """Whether the biases of a conv/dense layer start at values that differ by filter."""
-    return info.bias_init is not None and not info.bias_init.constant
-
-
-def biases_apart(info: LayerInfo) -> str | None:
-    """What alone sets apart the filters of a conv/dense layer whose weights start alike, where
-    its biases are drawn (:func:`_drawn_biases`): "only their biases, drawn N(0, 1^2),
-    differ"; None where they are not."""
-    if not _drawn_biases(info):
-        return None
-    return f"only their biases, drawn {info.bias_init.short}, differ"
-
-
-def alike_filters(info: LayerInfo) -> int:
-    """How many filters (units) of a conv/dense layer start with exactly alike weights: all
-    of them under a constant init or a fixed kernel written once for every filter (sobel_x, a
-    2-D literal), or in a grouped conv those of one group (each group reads channels of its
-    own, which differ after a drawn layer; a depthwise conv has none alike); under
-    ``identity``, those beyond the input's channels (filter i is a delta on channel i only
-    for i < in, so a 1 -> 8 channel conv starts with 7 all-zero filters)."""
-    out = info.output_shape[0]
-    if _alike(info.weight_init, _axes(info)[0]):
-        return out // _groups(info)
-    if info.weight_init.distribution == "identity":
-        return max(0, out - info.weight_shape[1])
-    return 0
-
-
-def alike_channels(spec: Spec, layers: list[LayerInfo]) -> set[str]:
-    """The layers whose output channels (a flat output's features) all start with equal
-    values, whatever the input: a conv/dense layer all of whose filters start alike (an
-    ungrouped one: :func:`identical_filters` of all), and a layer without weights other than
-    dropout and concat (whose parts may differ) reading such layers only; the input too, with
-    one channel. Adding one to channels that start alike keeps them alike."""
-    alike = {INPUT} if spec.ir["input"]["shape"][0] == 1 else set()
-    for info in layers:
-        if is_weighted(info.kind):
-            same = _groups(info) == 1 and identical_filters(info) == info.output_shape[0]
-        else:
-            same = (KINDS[info.kind].family != "dropout" and info.kind != "concat"
-                    and all(name in alike for name in info.inputs))
-        if same:
-            alike.add(info.name)
-    return alike
-
-
 def _grouped(info: LayerInfo) -> bool:
     """A grouped conv or a group norm: each channel is summed (normalised) with its group's."""
-    return is_weighted(info.kind) and _groups(info) > 1 or info.kind == "groupnorm"
+    return is_weighted(info.kind) and groups_of(info) > 1 or info.kind == "groupnorm"
 
 
 def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
@@ -228,7 +166,8 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
     with other channels put beside them (``beside_others``: after a concat) or with other
     inputs' values added to theirs (``mixed``: after an add, so that their values differ)."""
     kind, weighted = KINDS[info.kind], is_weighted(info.kind)
-    if weighted and not _alike(info.weight_init, _axes(info)[1]) or kind.family == "dropout":
+    if (weighted and not alike_along(info.weight_init, weight_axes(info)[1])
+            or kind.family == "dropout"):
         return True
     if _grouped(info) and beside_others:
         return True
@@ -253,7 +192,7 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     but after it a group norm or a grouped conv may group the channels with others of their
     own (their statistics, their sums, differ). An add passes each channel's gradient back
     as it is too, but sums other inputs into the channels, whose values then differ (unless
-    those inputs' channels are all alike too, ``alike``: :func:`alike_channels`): after
+    those inputs' channels are all alike too, ``alike``: :func:`cnnspec.check.alike.alike_channels`): after
     it, a layer that is not linear (a ReLU's mask, a max pool's choice, a norm's statistics:
     :attr:`Kind.linear`) sends each channel a gradient of its own values, and a trainable
     conv or dense layer, a constant one too, learns different weights for them from its
@@ -302,24 +241,24 @@ def symmetric_starts(spec: Spec, estimate: signal.Estimate,
     """
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     facts = exact(spec, estimate) if facts is None else facts
-    alike = alike_channels(spec, layers)
+    alike = estimate.alike
     starts = {info.name: ([] if (info.name, WEIGHT) in facts.still
                           else tie_breakers(info.name, by_name, after, alike, facts=facts,
-                                            mixed=_drawn_biases(info)))
+                                            mixed=drawn_biases(info)))
               for info in layers
               if is_weighted(info.kind) and info.ir["trainable"]
               and alike_filters(info) >= 2
               and _feeds_a_weight_layer(info.name, by_name, after)}
     zero_last = residual_zero_starts(estimate, starts, alike, facts)
     return {name: breakers for name, breakers in starts.items() if name not in zero_last
-            and not (breakers and _drawn_biases(by_name[name]))}
+            and not (breakers and drawn_biases(by_name[name]))}
 
 
 def _sets_apart_at_once(info: LayerInfo) -> bool:
     """Whether a tie breaker (:func:`tie_breakers`) sends each channel a gradient of its own
     at the first step: any but a conv or dense layer weighing its inputs alike, which does so
     only once it has learned different weights for them, a step later."""
-    return not is_weighted(info.kind) or not _alike(info.weight_init, _axes(info)[1])
+    return not is_weighted(info.kind) or not alike_along(info.weight_init, weight_axes(info)[1])
 
 
 def residual_zero_starts(estimate: signal.Estimate, starts: dict[str, list[str]],
@@ -562,7 +501,7 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
         info = by_name[name]
         what, count = KINDS[info.kind].noun, alike_filters(info)
         if info.weight_init.distribution != "identity":
-            groups = _groups(info)
+            groups = groups_of(info)
             which = (f"all {count} {what} of {info.name}" if groups == 1
                      else f"the {count} {what} of each of {info.name}'s {groups} groups")
             how = "; ".join(filter(None, [info.weight_init.short, biases_apart(info)]))
@@ -579,7 +518,7 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
         elif breakers:
             fate = (f": they compute the same output and start as one, told apart only by the "
                     f"gradients that come back through {listed(breakers)}")
-        elif _drawn_biases(info):
+        elif drawn_biases(info):
             fate = (": every layer after it weighs them alike, so they get identical gradients "
                     "and their weights stay identical: symmetry never breaks")
         else:

@@ -90,6 +90,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.check import graph
+from cnnspec.check.alike import alike_channels
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.info import InitInfo, TapSquares
@@ -520,17 +521,24 @@ class Estimate:
     check that makes it, so nothing of one spec's estimate reaches another's. ``used``: the
     layers the output depends on; ``consumers``: the layers that read each layer
     (:mod:`cnnspec.check.graph`'s), the layer graph every lint of the check reads, built once
-    (:meth:`of`)."""
+    (:meth:`of`); ``input_channels``: the channels of the net's input."""
 
     def __init__(self, layers: list[LayerInfo], used: set[str],
-                 consumers: dict[str, list[str]]):
+                 consumers: dict[str, list[str]], input_channels: int):
         self.layers, self.used, self.consumers = layers, used, consumers
+        self.input_channels = input_channels
 
     @classmethod
     def of(cls, spec: Spec, layers: list[LayerInfo]) -> Estimate:
         """The estimate of ``layers``, the checked layers of ``spec``, with the layer graph
         every lint of a check reads: what the output uses, and what reads each layer."""
-        return cls(layers, graph.used_layers(spec), graph.consumers(spec))
+        return cls(layers, graph.used_layers(spec), graph.consumers(spec),
+                   spec.ir["input"]["shape"][0])
+
+    @functools.cached_property
+    def alike(self) -> set[str]:
+        """:func:`cnnspec.check.alike.alike_channels`, which the symmetry warnings read."""
+        return alike_channels(self.input_channels, self.layers)
 
     @functools.cached_property
     def by_name(self) -> dict[str, LayerInfo]:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from cnnspec.check.exact import Exact
 from cnnspec.check.graph import INPUT
-from cnnspec.check.lints import alike_channels, tie_breakers
+from cnnspec.check.lints import tie_breakers
 from cnnspec.check.model import LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import SpecError, counted
@@ -111,7 +111,7 @@ def _same_gradients(merge: LayerInfo, pairs: list[tuple[str, str]], spec: Spec,
                     by_name: dict[str, LayerInfo], after: dict[str, list[str]],
                     alike: set[str], facts: Exact) -> bool:
     """Whether every pair of twin layers gets the same gradient at every step (see the
-    module's docstring); ``alike``: :func:`cnnspec.check.lints.alike_channels`, ``facts``:
+    module's docstring); ``alike``: :func:`cnnspec.check.alike.alike_channels`, ``facts``:
     :func:`cnnspec.check.exact.exact`."""
     if any(len(after.get(name, [])) != 1 for pair in pairs for name in pair):
         return False
@@ -191,7 +191,7 @@ def twin_branches(spec: Spec, estimate: Estimate, facts: Exact) -> list[SpecErro
     step of training (see the module's docstring); ``facts``:
     :func:`cnnspec.check.exact.exact`."""
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
-    alike = alike_channels(spec, layers)
+    alike = estimate.alike
     return [_warning(spec, info, i, j, pairs, by_name)
             for info in layers if KINDS[info.kind].merge
             for i, j, pairs in _copied(info, spec, by_name, after, alike, facts)]

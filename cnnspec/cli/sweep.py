@@ -82,7 +82,6 @@ def at_least_two(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     # deferred: Dask and training (NumPy) load when the command runs
     from cnnspec.cli.check import report
-    from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory
     from cnnspec.sweep.executor import (
         INSTALL_HINT,
@@ -90,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
         dask_available,
         default_workers,
     )
-    from cnnspec.sweep.results import describe_cell, format_table, read_results
+    from cnnspec.sweep.results import describe_cell, format_table
     from cnnspec.sweep.runner import plan, sweep, write_outputs
+    from cnnspec.training.files import json_text
     from cnnspec.training.settings import Settings
 
     if args.workers and args.scheduler:
@@ -140,10 +140,11 @@ def run(args: argparse.Namespace) -> int:
     def reported(result) -> None:
         paths = write_outputs(result)
         # Flushed before the stderr lines: see init_report.run.
-        text = (dumps(read_results(result.out)) if args.format == "json"
+        # the JSON is results.json's text, as written
+        text = (json_text(result.results) if args.format == "json"
                 else format_table(result.groups, result.columns, result.out, result.spread,
-                                  result.trained_in))
-        print(text, flush=True)
+                                  result.trained_in) + "\n")
+        print(text, end="", flush=True)
         print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
 
     return stopped_or_reported(swept, out, reported, "sweep", "cell")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
@@ -103,9 +104,10 @@ def momentum_kept(kept: float) -> float:
 
 
 def momentum_note(whose: str) -> str:
-    """What a batchnorm's momentum converted from ``whose`` fraction kept is."""
-    return (f"a batchnorm's momentum is PyTorch's, the weight of each new batch in the "
-            f"running statistics: 1 - {whose}, the share of them each batch keeps")
+    """What a batchnorm's momentum converted from ``whose`` fraction kept is: its meaning as
+    the kind's catalogue words it (:data:`~cnnspec.kinds.catalogue.BATCHNORM_MOMENTUM`)."""
+    return (f"a batchnorm's momentum is {BATCHNORM_MOMENTUM}: 1 - {whose}, the share of them "
+            "each batch keeps")
 
 
 # Keras' arguments whose values mean another thing than the field's of the same name: the
@@ -163,9 +165,23 @@ def regularizer_hint(name: str, l2: float | None, written: str) -> str:
                 f"per layer by `decay_mult`): remove `{written}`")
     decay = number_text(l2_weight_decay(l2))
     return (f"weight decay is the train block's `weight_decay {decay}` ({l2_note(l2)}), for "
-            f"every layer; write `decay_mult {KERAS_REGULARIZERS[name]}` in place of "
-            f"`{written}` to decay only what Keras' {name} does, and `decay_mult [0, 0]` on the "
-            "layers Keras does not regularize")
+            f"every layer; {_decay_mult_text(name, written)}")
+
+
+def bare_regularizer_hint(name: str) -> str:
+    """The hint for Keras' regularizer argument ``name`` written as a layer's option with no
+    value: no factor to turn into a weight decay, so how an L2 factor becomes one."""
+    return (f"weight decay is the train block's `weight_decay` for every layer (Keras' "
+            f"L2(l2) is weight_decay {number_text(l2_weight_decay(1))} * l2); "
+            f"{_decay_mult_text(name, name)}")
+
+
+def _decay_mult_text(name: str, written: str) -> str:
+    """How a layer keeps the weight decay to what Keras' regularizer ``name`` (``written`` as
+    the user wrote it) regularizes."""
+    return (f"write `decay_mult {KERAS_REGULARIZERS[name]}` in place of `{written}` to decay "
+            f"only what Keras' {name} does, and `decay_mult [0, 0]` on the layers Keras does "
+            "not regularize")
 
 
 # Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:

@@ -669,6 +669,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         from cnnspec.lang.foreign import (
             BIAS_SWITCHES,
             KERAS_REGULARIZERS,
+            bare_regularizer_hint,
             foreign_field,
             foreign_option,
             initializer_option,
@@ -693,7 +694,8 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             written = f"{item.name} {one_line(after)}" if after is not None else item.name
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
                              "argument of Keras' layers", span=span,
-                             hint=regularizer_hint(item.name, _l2_factor(after), written))
+                             hint=(bare_regularizer_hint(item.name) if after is None
+                                   else regularizer_hint(item.name, _l2_factor(after), written)))
         positional = dict(kind.positional)
         # `kernel`, Keras' `kernel_size` and `pool_size`, `units`, Caffe's `num_output`
         field_named = next((part for part in (foreign_field(kind.kind, item.name),

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from cnnspec.check.lints import biases_apart, symmetric_starts
+from cnnspec.check.alike import biases_apart
+from cnnspec.check.graph import consumers
+from cnnspec.check.lints import symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError
@@ -73,30 +75,23 @@ class Unit:
         return self.head.ir.get("group")
 
 
-def _consumers(checked: CheckedSpec) -> dict[str, int]:
-    """How many layers read each layer's output."""
-    counts: dict[str, int] = {}
-    for layer in checked.layers:
-        for name in layer.inputs:
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def units(checked: CheckedSpec, detail: str = "full") -> list[Unit]:
+def units(checked: CheckedSpec, detail: str = "full",
+          readers: dict[str, list[str]] | None = None) -> list[Unit]:
     """The diagram's nodes in layer order.
 
     In the minimal diagram a foldable layer joins the unit before it when it reads that unit's
     last layer, is its only reader, and sits in the same repeated block; so every folded
     layer's output goes nowhere but the next layer of its unit, and edges between units stay
-    exact.
+    exact. ``readers``: the layers that read each layer (:func:`cnnspec.check.graph.consumers`
+    of the spec, built here when not given).
     """
-    consumers = _consumers(checked)
+    readers = consumers(checked.spec) if readers is None else readers
     out: list[Unit] = []
     for layer in checked.layers:
         previous = out[-1] if out else None
         if (detail == "minimal" and previous is not None and KINDS[layer.kind].family in FOLDABLE_FAMILIES
                 and layer.inputs == [previous.last.name]
-                and consumers.get(previous.last.name) == 1
+                and len(readers.get(previous.last.name, ())) == 1
                 and layer.ir.get("group") == previous.group):
             previous.layers.append(layer)
         else:
@@ -121,7 +116,7 @@ def _header(unit: Unit, frozen: bool) -> str:
 # Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
 # filters start as copies of each other, and where nothing after them tells them apart every
 # filter gets the same gradient and they stay copies (the symmetry random inits break). Where
-# drawn biases differ, the copies are the filters' weights (check.lints.biases_apart).
+# drawn biases differ, the copies are the filters' weights (check.alike.biases_apart).
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
@@ -323,7 +318,8 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
         raise RunError(f"unknown rankdir {rankdir!r}", hint="use TB or LR")
     if detail not in DETAILS:
         raise RunError(f"unknown detail {detail!r}", hint="use full or minimal")
-    unit_list = units(checked, detail)
+    estimate = Estimate.of(checked.spec, checked.layers)  # the layer graph, built once
+    unit_list = units(checked, detail, estimate.consumers)
     graph = graphviz.Digraph(
         name=checked.spec.name,
         graph_attr={"rankdir": rankdir, "fontname": FONT, "label": _title(checked),
@@ -337,8 +333,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     plan = collapse_plan(checked, unit_list, detail)
     # layer -> whether its filters stay identical, for the layers whose filters start so
     identical = {name: not breakers for name, breakers
-                 in symmetric_starts(checked.spec,
-                                     Estimate.of(checked.spec, checked.layers)).items()}
+                 in symmetric_starts(checked.spec, estimate).items()}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]

@@ -628,10 +628,6 @@ def finished_message(what: str, cell: str, out: Path) -> str:
             f"written in {out}")
 
 
-def read_results(out: Path) -> dict:
-    return read_json(Path(out) / RESULTS_JSON, what="sweep results")
-
-
 def describe_cell(label: str, result, hint: str | None = None) -> str:
     """One line on a finished training (a :class:`CellResult` or anything with its
     ``metrics``, ``test_acc``, ``diverged`` and ``error``), for progress output; after a
@@ -732,15 +728,20 @@ def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
             "folder": result.folder}
 
 
-def write_results(out: Path, description: dict, table: Table) -> tuple[Path, Path]:
-    """results.json (groups and cells) and results.csv (a line per cell) of ``table``."""
-    out = Path(out)
+def results_document(description: dict, table: Table) -> dict:
+    """What results.json holds of ``table``: the sweep's ``description``, its groups and a
+    line per cell (the rows of results.csv)."""
     lines = [cell_row(cell, result, settings)
              for (cell, result), settings in zip(table.done, table.settings)]
-    write_json(out / RESULTS_JSON, {**description,
-                                    "groups": [g.to_dict() for g in table.groups],
-                                    "cells": lines})
-    write_csv(out / RESULTS_CSV, lines)
+    return {**description, "groups": [g.to_dict() for g in table.groups], "cells": lines}
+
+
+def write_results(out: Path, document: dict) -> tuple[Path, Path]:
+    """results.json (``document``, as :func:`results_document` makes it) and results.csv (its
+    line per cell)."""
+    out = Path(out)
+    write_json(out / RESULTS_JSON, document)
+    write_csv(out / RESULTS_CSV, document["cells"])
     return out / RESULTS_JSON, out / RESULTS_CSV
 
 

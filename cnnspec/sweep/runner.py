@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.dtypes import DEFAULT_DTYPE, WIDEST_DTYPE, given_dtype
+from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.errors import (
     SettingError,
     WordedError,
@@ -39,6 +39,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
     read_recorded,
     record,
+    results_document,
     stops_said,
     tabulate,
     write_results,
@@ -72,6 +73,12 @@ class Sweep:
         """What its report shows of ``done``, worked out once, when first read
         (:func:`~cnnspec.sweep.results.tabulate`)."""
         return tabulate(self.done)
+
+    @cached_property
+    def results(self) -> dict:
+        """What results.json holds (:func:`~cnnspec.sweep.results.results_document`): made
+        once, so the file and the command's JSON output are the one object."""
+        return results_document(self.description(), self.table)
 
     @property
     def groups(self) -> list[Group]:
@@ -330,6 +337,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     none left, the same call again into its folder trains nothing and returns the sweep.
     """
     checked_executor(executor)  # before anything is made
+    settings = given_settings(settings)
     axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
@@ -337,7 +345,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     started = time.perf_counter()
     # Named as given; the rest as --set gives them. Only their names are read here: plan held
     # their values to the dtypes the cells train in.
-    given = given_settings(settings).overrides(WIDEST_DTYPE)
+    given = settings.named
     with stops_said(folder, cells, keep_weights), \
             filled_alone(folder, describe(spec, axes, seeds, folds, dtypes, spec_key), "sweep"):
         done, ran, earlier = run_cells(  # earlier: other sweeps' of the spec, the table's too
@@ -354,7 +362,7 @@ def write_outputs(result: Sweep) -> list[Path]:
     """results.json, results.csv and the pictures (accuracy against each swept setting, when
     a setting was swept; the curves of each group, when an epoch finished)."""
     table = result.table
-    paths = list(write_results(result.out, result.description(), table))
+    paths = list(write_results(result.out, result.results))
     accuracy, curves = result.out / ACCURACY_PNG, result.out / rundir.CURVES
     # A picture this sweep does not draw (its folder's cells differ in no setting) is taken
     # away, not left from an earlier sweep: its cells would be drawn apart the table's groups.

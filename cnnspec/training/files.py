@@ -86,10 +86,15 @@ def non_finite_at(value, at: str = "") -> tuple[str, float] | None:
     return next(filter(None, (non_finite_at(item, where) for where, item in items)), None)
 
 
+def json_text(obj) -> str:
+    """``obj`` as the run files write it: indented strict JSON (:func:`json_safe`), with a
+    final newline."""
+    return json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
+
+
 def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as indented (strict) JSON, atomically."""
-    text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
-    write_text(path, text)
+    """Write ``obj`` as :func:`json_text`, atomically."""
+    write_text(path, json_text(obj))
 
 
 def read_json(path: Path, what: str = "run file"):

@@ -47,12 +47,16 @@ class Settings:
     data: str | dict | None = None
     cores: int | None = None
 
+    @property
+    def named(self) -> tuple[str, ...]:
+        """The keys of the settings given (not None), in :data:`OVERRIDABLE` order."""
+        return tuple(key for key in OVERRIDABLE if getattr(self, key) is not None)
+
     def overrides(self, dtype: str = DEFAULT_DTYPE) -> dict:
-        """The settings given (not None), each checked against the range the spec's own
+        """The settings given (:attr:`named`), each checked against the range the spec's own
         setting has in a run that trains in ``dtype`` (cnnspec/ir/training_catalogue.py);
         raises :class:`SettingError`."""
-        given = {key: plain(getattr(self, key)) for key in OVERRIDABLE
-                 if getattr(self, key) is not None}
+        given = {key: plain(getattr(self, key)) for key in self.named}
         for key in ("epochs", "batch_size", "seed", "cores"):
             if key in given:
                 given[key] = refuse_whole_setting(

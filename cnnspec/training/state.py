@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cnnspec.errors import RunError
+from cnnspec.metrics import MAY_OVERFLOW
 from cnnspec.training.files import NUMBER, non_finite_at, read_npz, write_npz
 from cnnspec.training.rundir import RunDir
 
@@ -133,7 +134,10 @@ def save_checkpoint(run: RunDir, model, optimizer, position: Position,
     arrays = dict(model.state_dict())
     arrays[STEP_KEY] = np.asarray(position.step)
     arrays.update(flatten({OPTIMIZER_KEY: optimizer.state_dict()}))
-    arrays[POSITION_KEY] = np.asarray(json.dumps(asdict(position)))
+    # Python's JSON, NaN and Infinity included: a metrics row's overflowed validation loss
+    # (metrics.MAY_OVERFLOW) comes back as the same float, so a resumed run replays the
+    # plateau schedule as an uninterrupted one; _position refuses one anywhere else.
+    arrays[POSITION_KEY] = np.asarray(json.dumps(asdict(position), allow_nan=True))
     # PCG64 states are 128-bit integers: JSON keeps them exact, a NumPy array would not.
     arrays[DROPOUT_KEY] = np.asarray(json.dumps(generator_state(dropout_rng)))
     write_npz(run.checkpoint, arrays)
@@ -269,6 +273,11 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         if float in kind and non_finite_at(value):
             raise RunError(f"training state in {source}: position field {name!r} is "
                            f"{json.dumps(value)}, not a finite number", hint=damaged)
+    overflowed = _non_finite_figure(position.metrics)
+    if overflowed:
+        where, value = overflowed
+        raise RunError(f"training state in {source}: position field 'metrics{where}' is "
+                       f"{json.dumps(value)}, not a finite number", hint=damaged)
     # Every position ever saved has these: without them the defaults would restart the run
     # at epoch 0 over its trained weights, as if nothing were wrong.
     missing = [name for name in POSITION_REQUIRED if name not in fields]
@@ -279,6 +288,19 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         raise RunError(f"training state in {source}: the dropout generator's state is "
                        f"{reprlib.repr(rng_state)}", hint=damaged)
     return position, rng_state
+
+
+def _non_finite_figure(rows: list) -> tuple[str, float] | None:
+    """Where the metrics rows of a saved position hold a NaN or an infinity training never
+    records (``[0].train_loss``), and the value; None when each one is finite or a column of
+    :data:`cnnspec.metrics.MAY_OVERFLOW`."""
+    for index, row in enumerate(rows):
+        kept = ({key: value for key, value in row.items() if key not in MAY_OVERFLOW}
+                if isinstance(row, dict) else row)
+        found = non_finite_at(kept, f"[{index}]")
+        if found:
+            return found
+    return None
 
 
 def steps_into_epoch(arrays: dict) -> int:
