@@ -77,7 +77,7 @@ def summary_dict(checked: CheckedSpec) -> dict:
     ``copies``: the layers of the repeat block's copies it holds for, when it is said once for
     several (:mod:`cnnspec.check.copies`), else empty."""
     second = moments(checked.layers, biases=True)[0]
-    spread = log_spreads(checked.layers)
+    spread = log_spreads(checked.layers, second)
     return {
         "name": checked.ir["name"],
         "input_shape": list(checked.input_shape),
