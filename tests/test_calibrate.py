@@ -1,6 +1,5 @@
 """The tuned convolution's thresholds: measured quickly, kept once per machine, the first
 writer's file used by everyone, and fallback constants where measuring or keeping fails."""
-import inspect
 import json
 import math
 
@@ -16,6 +15,11 @@ def timer(chunk_bytes, candidates):
     return {columns: 1.0 if columns == 1024 else 1.5 for columns in candidates}
 
 
+def winograd_timer(candidates):
+    """A stand-in for conv_tuned.time_winograd: the largest limit the fastest, by a little."""
+    return {limit: 1.0 if limit == max(candidates) else 1.01 for limit in candidates}
+
+
 @pytest.fixture
 def cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -25,27 +29,20 @@ def cache_home(tmp_path, monkeypatch):
     calibrate.thresholds.cache_clear()
 
 
-def _calibration_madds() -> int:
-    """The multiply-adds of one calibration: each candidate's forward pass and weight and
-    input gradients (none for a first layer) on each calibration layer, in every round and
-    the untimed one before them."""
-    rounds = inspect.signature(conv_tuned.time_columns).parameters["rounds"].default
-    madds = 0
-    for images, channels, filters, kernel, size, pad in conv_tuned.CALIBRATION_LAYERS:
-        out = size + 2 * pad - kernel + 1
-        products = 2 if channels <= 3 else 3
-        madds += products * images * filters * out * out * channels * kernel * kernel
-    return madds * (rounds + 1) * len(calibrate.COLUMN_CANDIDATES)
-
-
-def test_measuring_is_a_little_work_and_picks_a_candidate():
-    # A first use measures once per machine: its work is bounded here, in multiply-adds (a
-    # tenth of a second at 40 GFLOP/s), not in seconds, which the machine's load decides.
-    assert _calibration_madds() <= 2 * 10 ** 9
+def test_measuring_picks_a_candidate_of_each_limit():
     with blas_threads(1):
-        found = calibrate.measure(conv_tuned.time_columns)
+        found = calibrate.measure(conv_tuned.time_columns, conv_tuned.time_winograd)
     assert found.chunk_columns in calibrate.COLUMN_CANDIDATES
+    assert found.winograd_bytes in calibrate.WINOGRAD_CANDIDATES
     assert found.chunk_bytes >= 2 ** 15 and found.source == "measured"
+
+
+def test_the_fastest_winograd_limit_wins_however_close():
+    """A Winograd chunk holds a few MB at most: speed decides, not the 5% the column limit
+    allows for a smaller chunk."""
+    found = calibrate.measure(timer, winograd_timer)
+    assert found.winograd_bytes == max(calibrate.WINOGRAD_CANDIDATES)
+    assert found.chunk_columns == 1024
 
 
 def test_the_timer_gives_each_candidate_its_time_over_the_fastest():
@@ -57,13 +54,27 @@ def test_the_timer_gives_each_candidate_its_time_over_the_fastest():
     assert conv_tuned._trial.limits is None  # the machine's limits again after timing
 
 
+def test_the_winograd_timer_times_layers_that_run_by_winograd_with_each_limit(monkeypatch):
+    chunks = []
+    forward = conv_tuned.winograd.conv2d_forward
+    monkeypatch.setattr(conv_tuned.winograd, "conv2d_forward",
+                        lambda *args: chunks.append(args[-1]) or forward(*args))
+    relative = conv_tuned.time_winograd((2 ** 19, 2 ** 21), rounds=1)
+    assert set(relative) == {2 ** 19, 2 ** 21}
+    assert all(1 <= value < math.inf for value in relative.values())
+    # every layer, every round (the untimed one too), each limit in turn
+    layers = len(conv_tuned.WINOGRAD_CALIBRATION_LAYERS)
+    assert chunks == [2 ** 19, 2 ** 21] * 2 * layers
+    assert conv_tuned._trial.limits is None
+
+
 def test_a_candidate_being_timed_holds_for_the_timing_thread_only():
     """A network another thread runs meanwhile (the batch halves of two cores) chunks by the
     machine's limits, never by a candidate."""
     import threading
 
     machine = conv_tuned.thresholds()
-    candidate = calibrate.Thresholds(2 ** 16, 512, "timed")
+    candidate = calibrate.Thresholds(2 ** 16, 512, source="timed")
     seen = []
     conv_tuned._trial.limits = candidate
     try:
@@ -88,78 +99,95 @@ def test_the_file_is_named_after_how_the_limits_were_timed():
 
 
 def test_measured_once_then_read_from_the_machines_file(cache_home, monkeypatch):
-    first = calibrate.thresholds(timer)
-    assert first.source == "cached" and first.chunk_columns == 1024  # what the file holds, even for the process that wrote it
+    first = calibrate.thresholds(timer, winograd_timer)
+    assert first.source == "cached" and first.chunk_columns == 1024
+    assert first.winograd_bytes == max(calibrate.WINOGRAD_CANDIDATES)  # what the file holds, even for the process that wrote it
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     record = json.loads(path.read_text())
     assert record["key"] == calibrate.machine_key()
-    assert (record["chunk_bytes"], record["chunk_columns"]) == (first.chunk_bytes,
-                                                                first.chunk_columns)
-    monkeypatch.setattr(calibrate, "measure", lambda timer: pytest.fail("measured twice"))
+    assert (record["chunk_bytes"], record["chunk_columns"], record["winograd_bytes"]) == (
+        first.chunk_bytes, first.chunk_columns, first.winograd_bytes)
+    monkeypatch.setattr(calibrate, "measure", lambda *timers: pytest.fail("measured twice"))
     calibrate.thresholds.cache_clear()
-    assert calibrate.thresholds(timer) == first
+    assert calibrate.thresholds(timer, winograd_timer) == first
 
 
 def test_the_first_writers_values_win(cache_home, monkeypatch):
     """Another process wrote its file between this one's look and its write: this one uses
     that file, not its own measurement, so both run with the same chunks."""
-    theirs = calibrate.Thresholds(2 ** 19, 1024, "measured")
-    ours = calibrate.Thresholds(2 ** 20, 8192, "measured")
+    theirs = calibrate.Thresholds(2 ** 19, 1024, 2 ** 19, "measured")
+    ours = calibrate.Thresholds(2 ** 20, 8192, 2 ** 21, "measured")
 
-    def measure(timer):
+    def measure(*timers):
         calibrate._write_once(calibrate._cache_path(), theirs)  # the other process
         return ours
 
     monkeypatch.setattr(calibrate, "measure", measure)
-    found = calibrate.thresholds(timer)
-    assert (found.chunk_bytes, found.chunk_columns) == (2 ** 19, 1024)
+    found = calibrate.thresholds(timer, winograd_timer)
+    assert (found.chunk_bytes, found.chunk_columns, found.winograd_bytes) == (2 ** 19, 1024,
+                                                                              2 ** 19)
     assert not list((cache_home / "cnnspec").glob(".*"))  # no temporary file left
 
 
 def test_a_file_from_before_the_cap_is_read_capped(cache_home, monkeypatch):
     """A file measured on a core with a larger L2 cache, before chunks were capped: its
     chunks are read as at most MAX_CHUNK_BYTES, the size check's memory estimate counts."""
-    larger = calibrate.Thresholds(3 * calibrate.MAX_CHUNK_BYTES, 1024, "measured")
-    monkeypatch.setattr(calibrate, "measure", lambda timer: larger)
-    found = calibrate.thresholds(timer)
+    larger = calibrate.Thresholds(3 * calibrate.MAX_CHUNK_BYTES, 1024, source="measured")
+    monkeypatch.setattr(calibrate, "measure", lambda *timers: larger)
+    found = calibrate.thresholds(timer, winograd_timer)
     assert (found.chunk_bytes, found.chunk_columns) == (calibrate.MAX_CHUNK_BYTES, 1024)
 
 
 def test_switched_off_or_unwritable_means_the_fallback_constants(cache_home, monkeypatch):
     monkeypatch.setenv("CNNSPEC_CALIBRATE", "0")
-    assert calibrate.thresholds(timer) == calibrate.Thresholds()
+    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds()
     monkeypatch.delenv("CNNSPEC_CALIBRATE")
     calibrate.thresholds.cache_clear()
     (cache_home / "cnnspec").write_text("a file where the folder should be")
-    assert calibrate.thresholds(timer) == calibrate.Thresholds(2 * 2 ** 20, 2048, "fallback")
+    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds(
+        2 * 2 ** 20, 2048, 2 ** 20, "fallback")
 
 
 def test_a_damaged_file_is_not_trusted(cache_home):
-    calibrate.thresholds(timer)
+    calibrate.thresholds(timer, winograd_timer)
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     path.write_text("{not json")
     calibrate.thresholds.cache_clear()
-    assert calibrate.thresholds(timer) == calibrate.Thresholds()
+    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds()
 
 
 @pytest.mark.parametrize("text", [
-    '{"chunk_bytes": 1e400, "chunk_columns": 2048}',  # infinity: no int
-    '{"chunk_bytes": 1048576, "chunk_columns": 1e400}',
+    '{"chunk_bytes": 1e400, "chunk_columns": 2048, "winograd_bytes": 1048576}',  # infinity: no int
+    '{"chunk_bytes": 1048576, "chunk_columns": 1e400, "winograd_bytes": 1048576}',
     "[" * 100_000,  # deeper than json's recursion
-    '{"chunk_bytes": 0, "chunk_columns": 2048}',
-    '{"chunk_bytes": -5, "chunk_columns": 2048}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 0}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 99999999999999999999}',
-    '{"chunk_bytes": true, "chunk_columns": 2048}',
-    '{"chunk_bytes": "1048576", "chunk_columns": 2048}',
-    '{"chunk_bytes": 1048576.5, "chunk_columns": 2048}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048.0}',
+    '{"chunk_bytes": 0, "chunk_columns": 2048, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": -5, "chunk_columns": 2048, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 0, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 99999999999999999999, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": true, "chunk_columns": 2048, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": "1048576", "chunk_columns": 2048, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": 1048576.5, "chunk_columns": 2048, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048.0, "winograd_bytes": 1048576}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048}',  # written before Winograd's limit
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 1000000}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 1048576.0}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 0}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": null}',
 ])
 def test_a_file_with_values_measure_could_not_have_written_is_not_trusted(cache_home, text):
     path = calibrate._cache_path()
     path.parent.mkdir(parents=True)
     path.write_text(text)
-    assert calibrate.thresholds(timer) == calibrate.Thresholds()
+    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds()
+
+
+def test_a_file_measure_could_have_written_is_trusted(cache_home):
+    """The cases above fail for the one value each changes, not for a missing field."""
+    path = calibrate._cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 524288}')
+    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds(
+        2 ** 20, 2048, 2 ** 19, "cached")
 
 
 def test_machine_facts():

@@ -10,6 +10,8 @@ import pytest
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
 from cnnspec.engine import conv, conv_tuned, footprint, winograd
+from cnnspec.engine.calibrate import Thresholds
+from cnnspec.engine.chunking import WINOGRAD_CANDIDATES
 from cnnspec.engine.layers import Conv2d
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.windows import window
@@ -338,16 +340,18 @@ def test_a_non_finite_pixel_stays_in_the_tiles_that_read_it(width, pads, column)
 @pytest.mark.parametrize("n", [1, 31, 64])  # 31, 64: chunks of two sizes where c or f is 64
 def test_the_chunk_buffers_are_within_their_footprint(c, f, hw, pads, n):
     """What a forward and a backward pass leave in the shared chunk buffers is at most
-    footprint._winograd_chunk_bytes (measured: 0.99 of it at the most)."""
+    footprint._winograd_chunk_bytes (measured: 0.99 of it at the most), whatever chunk limit
+    calibration chooses (check does not know the machine's)."""
     x, w, _, _ = _arrays(n, c, f, hw, seed=8, bias=False)
     x, w = x.astype(np.float32), w.astype(np.float32)
     win = window(hw, (3, 3), (1, 1), pads)
-    work = {}
-    out, cache = winograd.conv2d_forward(x, w, None, win, work)
-    winograd.conv2d_backward(np.ones_like(out), cache, work=work)
-    used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values())
     geo = footprint.Geometry(c, *hw, f, *win.out_hw, (3, 3), (1, 1), pads, (1, 1))
-    assert used <= footprint._winograd_chunk_bytes(geo, n, 4)
+    for limit in WINOGRAD_CANDIDATES:
+        work = {}
+        out, cache = winograd.conv2d_forward(x, w, None, win, work, chunk_bytes=limit)
+        winograd.conv2d_backward(np.ones_like(out), cache, work=work)
+        used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values())
+        assert used <= footprint._winograd_chunk_bytes(geo, n, 4)
 
 
 def test_a_batch_split_into_a_winograd_part_and_an_im2col_part(monkeypatch):
@@ -446,14 +450,50 @@ def test_the_bias_added_at_point_one_reaches_every_output(c, f, hw, pads):
 
 @pytest.mark.parametrize("c, f, hw", [(32, 32, 32), (64, 64, 16), (32, 64, 16), (32, 32, 16),
                                       (16, 16, 32), (128, 128, 8), (16, 512, 64)])
-def test_a_chunks_transforms_stay_within_blas_small_gemms(c, f, hw):
-    """The widest GEMM of a chunk's transforms (a*a*m*max(C, F)*images*Q multiply-adds) stays
-    within footprint.SMALL_GEMM_MADDS, and its tiles within chunk_bytes() (a core's L2),
-    unless the chunk is one image."""
+@pytest.mark.parametrize("limit", WINOGRAD_CANDIDATES)
+def test_a_chunks_tiles_stay_within_the_calibrated_limit(c, f, hw, limit):
+    """A chunk's transformed tiles (a*a*max(C, F)*images*Q values) take at most the limit,
+    unless the chunk is one image, and one image more would not fit."""
     q = footprint.winograd_tiles(hw, hw, hw)[2]
-    images = footprint.winograd_chunk_images(c, f, q, 64, 4)
-    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * q
+    images = footprint.winograd_chunk_images(c, f, q, 64, 4, limit)
+    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * q * 4
     assert 1 <= images <= 64
-    if images > 1:
-        assert per_image * footprint.WINOGRAD_TILE * images <= footprint.SMALL_GEMM_MADDS
-        assert per_image * 4 * images <= footprint.chunk_bytes()
+    assert images == 1 or per_image * images <= limit
+    assert images == 64 or per_image * (images + 1) > limit
+
+
+@pytest.mark.parametrize("c, f, hw, pads", [(16, 16, (16, 16), (1, 1, 1, 1)),
+                                            (17, 5, (13, 6), (2, 0, 1, 3))])
+def test_every_chunk_limit_gives_the_references_results(c, f, hw, pads):
+    """Chunks of one image, of several with a shorter last one, and the whole batch, for
+    every limit calibration may choose: outputs and gradients within the bound of the
+    float64 reference, the backward pass taking the forward's chunks."""
+    x, w, b, rng = _arrays(7, c, f, hw, seed=11)
+    dout = rng.standard_normal((7, f, *_output_hw(hw, pads)))
+    reference = _reference(x, w, b, pads, dout)
+    sizes = _reference(abs(x), abs(w), abs(b), pads, abs(dout))
+    win = window(hw, (3, 3), (1, 1), pads)
+    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * winograd.tiling(win).q * 4
+    steps = set()
+    for limit in (1, 3 * per_image, *WINOGRAD_CANDIDATES):
+        work = {}
+        out, cache = winograd.conv2d_forward(x.astype(np.float32), w.astype(np.float32),
+                                             b.astype(np.float32), win, work, chunk_bytes=limit)
+        steps.add(cache[-2])
+        grads = winograd.conv2d_backward(dout.astype(np.float32), cache, work=work)
+        for mine, exact, size in zip((out, *grads), reference, sizes):
+            error = float(np.abs(mine - exact).max())
+            assert error <= winograd.ERROR_BOUND * float(size.max())
+    assert {1, 3, 7} <= steps
+
+
+def test_the_tuned_convolution_chunks_by_the_machines_limit(monkeypatch):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((16, 16, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * 16 * 16 * 4
+    for images in (1, 5, 16):
+        limits = Thresholds(winograd_bytes=images * per_image)
+        monkeypatch.setattr(conv_tuned, "thresholds", lambda limits=limits: limits)
+        _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (1,) * 4, work={})
+        assert isinstance(cache[-1], winograd.Tiling) and cache[-2] == images

@@ -368,7 +368,8 @@ def speed(args, torch_ok: bool) -> None:
           f"{footprint.WINOGRAD_MIN_TILE_COLUMNS} tiles a row (of "
           f"{footprint.WINOGRAD_FEW_CHANNELS} channels, "
           f"{footprint.WINOGRAD_FEW_CHANNELS_TILE_COLUMNS} tiles a row), and "
-          f"{footprint.WINOGRAD_MIN_OUTPUTS} output pixels a channel", flush=True)
+          f"{footprint.WINOGRAD_MIN_OUTPUTS} output pixels a channel, in chunks of at most "
+          f"{limits.winograd_bytes // 1024} KB of transformed tiles", flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
     for name, batch in (("lenet5", 64), ("vgg_small", 64), ("resnet_small", 64)):

@@ -30,6 +30,17 @@ had 2 MB of L2 cache; the Zen 4 EPYC the engine is benchmarked on has 1 MB):
   77.8, a 200-layer 8-channel net on 8x8 at batch 32 95.7 / 71.5, LeNet-5 at batch 64 and 256
   and ResNet-small within 1%.
 
+- ``winograd_bytes``, the most bytes of transformed tiles a chunk of images of a Winograd
+  layer holds (:mod:`cnnspec.engine.winograd`): how large a chunk is fastest depends on the
+  L2 cache and on whether the BLAS runs thin GEMMs faster below a size (its kernels for small
+  matrices) or above it, which differ between CPUs and BLAS builds
+  (:data:`cnnspec.engine.chunking.WINOGRAD_CANDIDATES`), so it is timed as the column limit
+  is, by :func:`cnnspec.engine.conv_tuned.time_winograd` (two ResNet-style layers, five
+  rounds, 0.4-0.6 s on a busy two-core machine: with two rounds, bursts of load from other
+  processes made any candidate come out best), and the fastest wins: its chunks hold a few MB at most, shared by a geometry's
+  layers, where a column limit's may hold tens. Without a measurement,
+  ``FALLBACK_WINOGRAD_BYTES``.
+
 The kept-columns limit and the input-gradient rule of :mod:`cnnspec.engine.conv_tuned` are
 constants justified there.
 
@@ -38,7 +49,7 @@ a sum of per-chunk products, and OpenBLAS picks its kernels (and so the order of
 product's sums) by the size of a product, so two chunkings give outputs and gradients that
 differ in the last bits (a few float32 ulps: 1e-6 relative on LeNet's first layer; the tests
 compare tuned and reference convolutions to 1e-12 in float64). For runs to repeat bitwise on a
-machine, the timed threshold is measured once per machine and kept in
+machine, the timed thresholds are measured once per machine and kept in
 ``$XDG_CACHE_HOME/cnnspec`` (default ``~/.cache/cnnspec``), in a file named after the CPU model,
 the BLAS library and the NumPy version; the first process to write it wins and every process
 uses what the file holds. Where the file cannot be written, or with
@@ -60,25 +71,28 @@ from cnnspec.engine.chunking import (
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_BYTES,
     FALLBACK_CHUNK_COLUMNS,
+    FALLBACK_WINOGRAD_BYTES,
     MAX_CHUNK_BYTES,
+    WINOGRAD_CANDIDATES,
     calibration_off,
     l2_cache_bytes,
 )
 from cnnspec.usercache import cache_dir
 
 _WITHIN = 1.05  # the smallest candidate this close to the best: a smaller chunk, same speed
-# How the column limit is timed, in the key of the machine's file: a file written after
-# another way of timing is not read (its choice came from another measurement).
-CALIBRATION = 2
+# How the limits are timed, in the key of the machine's file: a file written after another
+# way of timing is not read (its choices came from another measurement, or it lacks one).
+CALIBRATION = 3
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """``chunk_bytes`` and ``chunk_columns`` (see the module docstring) and where they came
-    from (``source``: "measured", "cached" or "fallback")."""
+    """``chunk_bytes``, ``chunk_columns`` and ``winograd_bytes`` (see the module docstring)
+    and where they came from (``source``: "measured", "cached" or "fallback")."""
 
     chunk_bytes: int = FALLBACK_CHUNK_BYTES
     chunk_columns: int = FALLBACK_CHUNK_COLUMNS
+    winograd_bytes: int = FALLBACK_WINOGRAD_BYTES
     source: str = "fallback"
 
 
@@ -100,18 +114,27 @@ def choose_columns(relative: dict[int, float]) -> int:
     return min(columns for columns, value in relative.items() if value <= _WITHIN * fastest)
 
 
-def measure(timer) -> Thresholds:
+def measure(timer, winograd_timer) -> Thresholds:
     """Thresholds for this machine, measured now by ``timer`` (``timer(chunk_bytes,
-    candidates)``: each candidate column limit's time over the fastest's, see the module
-    docstring; no file read or written)."""
+    candidates)``: each candidate column limit's time over the fastest's) and
+    ``winograd_timer`` (``winograd_timer(candidates)``: each Winograd chunk limit's), see the
+    module docstring; no file read or written. Timed on one BLAS thread, as the engine runs
+    its products (:mod:`cnnspec.engine.blas`), whatever the caller's count: a first use
+    outside a training step (a test calling a convolution directly) timed on two threads
+    and chose the 512 KiB Winograd limit, 12-17% slower than the others on one (AMD EPYC,
+    family 25 model 1)."""
+    from cnnspec.engine.blas import blas_threads  # threadpoolctl: on a first calibration only
+
     chunk_bytes = min(l2_cache_bytes() or FALLBACK_CHUNK_BYTES, MAX_CHUNK_BYTES)
-    return Thresholds(chunk_bytes, choose_columns(timer(chunk_bytes, COLUMN_CANDIDATES)),
-                      "measured")
+    with blas_threads(1):
+        columns = choose_columns(timer(chunk_bytes, COLUMN_CANDIDATES))
+        winograd = winograd_timer(WINOGRAD_CANDIDATES)
+    return Thresholds(chunk_bytes, columns, min(winograd, key=winograd.get), "measured")
 
 
 @functools.cache
-def thresholds(timer) -> Thresholds:
-    """This machine's thresholds: from the cache file, else measured by ``timer``
+def thresholds(timer, winograd_timer) -> Thresholds:
+    """This machine's thresholds: from the cache file, else measured by the timers
     (:func:`measure`) and written there first; the fallback constants when calibration is
     switched off or the file cannot be written."""
     if calibration_off():
@@ -121,7 +144,7 @@ def thresholds(timer) -> Thresholds:
     if stored is not None:
         return stored
     try:
-        _write_once(path, measure(timer))
+        _write_once(path, measure(timer, winograd_timer))
     except OSError:
         return Thresholds()
     return _read(path) or Thresholds()  # the first writer's values, whoever that was
@@ -146,19 +169,28 @@ def _cache_path() -> Path:
 def _read(path: Path) -> Thresholds | None:
     """The thresholds kept at ``path``, or None where it holds none that :func:`measure`
     could have written: no file, or one damaged or edited (not JSON, nested past Python's
-    recursion limit, a value of another type, ``1e400``, a column limit not among the
-    candidates, a cache size below one byte)."""
+    recursion limit, a value of another type, ``1e400``, a limit not among the candidates,
+    a cache size below one byte)."""
     try:
         data = json.loads(path.read_text())
         chunk_bytes, chunk_columns = data["chunk_bytes"], data["chunk_columns"]
+        winograd_bytes = data["winograd_bytes"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
-    if type(chunk_bytes) is not int or chunk_bytes < 1 or type(chunk_columns) is not int \
-            or chunk_columns not in COLUMN_CANDIDATES:
+    if type(chunk_bytes) is not int or chunk_bytes < 1 \
+            or not _among(chunk_columns, COLUMN_CANDIDATES) \
+            or not _among(winograd_bytes, WINOGRAD_CANDIDATES):
         return None
     # capped as measure() caps it: a file written before the cap must not make chunks larger
     # than check's memory estimate counts
-    return Thresholds(min(chunk_bytes, MAX_CHUNK_BYTES), chunk_columns, "cached")
+    return Thresholds(min(chunk_bytes, MAX_CHUNK_BYTES), chunk_columns, winograd_bytes,
+                      "cached")
+
+
+def _among(value, candidates) -> bool:
+    """Whether ``value`` read from a file is one of ``candidates`` (ints; not a float or a
+    bool that compares equal to one)."""
+    return type(value) is int and value in candidates
 
 
 def _write_once(path: Path, found: Thresholds) -> None:

@@ -97,6 +97,23 @@ BLOCKED_IMAGES = 4
 # 6.48. 2**18 float32 values are the byte limit of a core with 2 MiB of L2 (COLUMNS_SHARE),
 # where the rule already gave those chunks: in float32 only smaller L2 caches see a change.
 STRIDED_MIN_VALUES = 2 ** 18
+# The most bytes of transformed tiles (points x channels x tiles) a chunk of images of a
+# Winograd layer holds (cnnspec.engine.footprint.winograd_chunk_images): the candidates
+# calibration times (cnnspec.engine.conv_tuned.time_winograd), and the limit without timing.
+# A chunk's tiles, their transforms and its products should stay in a core's L2 cache, and its
+# transforms' widest GEMM (a*a*m*max(C, F)*images*Q multiply-adds, for float32 the same number
+# as the tiles' bytes) within what OpenBLAS runs by its kernels for small matrices where those
+# are faster. Neither carries over between CPUs: on an Intel Xeon (AVX-512, 2 MiB L2, OpenBLAS
+# 0.3.31 SkylakeX kernels) a 6x6 times 6xN GEMM took three times as long past 1e6
+# multiply-adds (43 us at N = 27000, 129 us at 28000); on an AMD EPYC (family 25 model 1,
+# AVX2, 512 KiB L2, OpenBLAS 0.3.31 Haswell kernels) it got faster there (97 us at N = 27000,
+# 75 us at 28000), and chunks of half the L2 cache, as the rule read before, were the slowest
+# (16 -> 16 at 32x32, batch 64, one thread, best of 5 interleaved rounds, ms, forward /
+# backward: 3 images a chunk 9.6 / 18.3, 6 8.5 / 16.6, 12 8.5 / 16.3; 32 -> 32 at 32x32: 1
+# image 22.3 / 45.4, 3 18.5 / 35.5). The fallback is the chunks that rule made where L2 is
+# 1 MiB or more (the Xeon's and a Zen 4 EPYC's, where they were measured best).
+WINOGRAD_CANDIDATES = (2 ** 19, 2 ** 20, 2 ** 21)
+FALLBACK_WINOGRAD_BYTES = 2 ** 20
 
 
 def calibration_off() -> bool:

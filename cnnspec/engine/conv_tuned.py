@@ -33,7 +33,8 @@ What it adds to the reference's im2col + GEMM:
 - Winograd: float32 3x3 stride-1 layers with enough channels, tiles and pixels
   (:func:`cnnspec.engine.footprint.winograd_pays`) run by :mod:`cnnspec.engine.winograd`,
   F(4x4, 3x3): 2.25 multiplies an output where im2col spends 9, 1.1-1.45 times faster on
-  the benchmark nets' layers.
+  the benchmark nets' layers; its chunks of images are sized by a limit timed on the
+  machine (:func:`time_winograd`).
 - Small layers: where the whole batch's im2col matrix is one chunk (so a few NumPy calls do
   all the arithmetic, and Python's per-call work is most of a layer's time, as in a deep thin
   net), the padded buffers, the column buffers and the strided views that fill them are made
@@ -119,7 +120,8 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
         win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
         if _runs_winograd(x, w, win):
             _keep_only(work, "winograd")
-            return winograd.conv2d_forward(x, w, b, win, work, relu)
+            return winograd.conv2d_forward(x, w, b, win, work, relu,
+                                           thresholds().winograd_bytes)
         _keep_only(work, "im2col")
         plan = _small_plan(x, w, win, work)
     if plan is not None:
@@ -762,7 +764,8 @@ def _rows_view(flat, xp, win: Window) -> np.ndarray:
 
 
 class _Trial(threading.local):
-    """The limits a thread is timing in :func:`time_columns` (None: the machine's)."""
+    """The limits a thread is timing in :func:`time_columns` or :func:`time_winograd` (None:
+    the machine's)."""
 
     limits: Thresholds | None = None
 
@@ -773,9 +776,10 @@ _trial = _Trial()
 def thresholds() -> Thresholds:
     """The limits this module chunks by: the machine's
     (:func:`cnnspec.engine.calibrate.thresholds`, which on a machine's first use times
-    :func:`time_columns`), or, within :func:`time_columns`, the candidate being timed (on the
-    timing thread only: another thread running a network meanwhile keeps the machine's)."""
-    return _trial.limits or calibrate.thresholds(time_columns)
+    :func:`time_columns` and :func:`time_winograd`), or, within them, the candidate being
+    timed (on the timing thread only: another thread running a network meanwhile keeps the
+    machine's)."""
+    return _trial.limits or calibrate.thresholds(time_columns, time_winograd)
 
 
 # The layers calibration times, (images, channels, filters, kernel, input size, padding):
@@ -787,9 +791,10 @@ CALIBRATION_LAYERS = ((32, 1, 6, 5, 28, 2), (32, 6, 16, 5, 14, 0), (32, 3, 32, 3
 
 
 class _TimedLayer:
-    """A layer of CALIBRATION_LAYERS with random values: its forward and backward passes
-    (with the ReLU fused, as in a network; no input gradient for a first layer), through this
-    module as a network runs them, with work buffers of its own for each column limit."""
+    """A layer of CALIBRATION_LAYERS (or WINOGRAD_CALIBRATION_LAYERS) with random values: its
+    forward and backward passes (with the ReLU fused, as in a network; no input gradient for
+    a first layer), through this module as a network runs them, with work buffers of its own
+    for each candidate limit."""
 
     def __init__(self, images, channels, filters, kernel, size, pad, rng) -> None:
         self.x = rng.standard_normal((images, channels, size, size)).astype(np.float32)
@@ -800,8 +805,8 @@ class _TimedLayer:
         self.dout = rng.standard_normal((images, filters, out_size, out_size)).astype(np.float32)
         self.works: dict[int, dict] = {}
 
-    def seconds(self, columns: int) -> float:
-        work = self.works.setdefault(columns, {})
+    def seconds(self, candidate: int) -> float:
+        work = self.works.setdefault(candidate, {})
         start = time.perf_counter()
         out, cache = conv2d_forward(self.x, self.w, None, (1, 1), self.pads, work=work,
                                     relu=True)
@@ -811,23 +816,48 @@ class _TimedLayer:
 
 def time_columns(chunk_bytes: int, candidates, rounds: int = 3) -> dict[int, float]:
     """How each column limit in ``candidates`` (with ``chunk_bytes``) does on the layers of
-    CALIBRATION_LAYERS: its time on each layer over that layer's best, averaged (1.0: the
-    fastest on every layer). The candidates take turns, so a burst of load from other
-    processes hits them alike, after one untimed pass each (its buffers made); each keeps its
-    best round on each layer (load only adds time)."""
+    CALIBRATION_LAYERS (:func:`_relative_times`)."""
     rng = np.random.default_rng(0)
     layers = [_TimedLayer(*shape, rng) for shape in CALIBRATION_LAYERS]
-    trials = {columns: Thresholds(chunk_bytes, columns, "timed") for columns in candidates}
-    best = [dict.fromkeys(candidates, math.inf) for _ in layers]
+    trials = {columns: Thresholds(chunk_bytes, columns, source="timed")
+              for columns in candidates}
+    return _relative_times(layers, trials, rounds)
+
+
+# The Winograd layers calibration times, as CALIBRATION_LAYERS: the ResNet-style net's first
+# and second stages. At 32 images their per-image tiles (147 and 74 KB) put the candidate
+# limits of chunking.WINOGRAD_CANDIDATES at 3, 7 and 14 and at 7, 14 and 28 images a chunk
+# (11, 5 and 3 and 5, 3 and 2 chunks a pass). At 16 images the short last chunks weighed as
+# much as the limit: the 512 KiB limit came out within 2% of the best in two runs of three,
+# where at batch 64 it is 10-17% slower (AMD EPYC, family 25 model 1).
+WINOGRAD_CALIBRATION_LAYERS = ((32, 16, 16, 3, 32, 1), (32, 32, 32, 3, 16, 1))
+
+
+def time_winograd(candidates, rounds: int = 4) -> dict[int, float]:
+    """How each limit in ``candidates`` on the bytes of a Winograd chunk's transformed tiles
+    does on the layers of WINOGRAD_CALIBRATION_LAYERS (:func:`_relative_times`)."""
+    rng = np.random.default_rng(1)
+    layers = [_TimedLayer(*shape, rng) for shape in WINOGRAD_CALIBRATION_LAYERS]
+    trials = {limit: Thresholds(winograd_bytes=limit, source="timed") for limit in candidates}
+    return _relative_times(layers, trials, rounds)
+
+
+def _relative_times(layers, trials: dict[int, Thresholds], rounds: int) -> dict[int, float]:
+    """Each candidate's time on each of ``layers`` (:class:`_TimedLayer`), running by its
+    limits (``trials``: the candidate's :class:`Thresholds`), over that layer's best,
+    averaged (1.0: the fastest on every layer). The candidates take turns, so a burst of load
+    from other processes hits them alike, after one untimed pass each (its buffers made);
+    each keeps its best round on each layer (load only adds time)."""
+    best = [dict.fromkeys(trials, math.inf) for _ in layers]
     try:
         for round_ in range(rounds + 1):
             for layer, times in zip(layers, best):
-                for columns, limits in trials.items():
+                for candidate, limits in trials.items():
                     _trial.limits = limits
-                    seconds = layer.seconds(columns)
+                    seconds = layer.seconds(candidate)
                     if round_:
-                        times[columns] = min(times[columns], seconds)
+                        times[candidate] = min(times[candidate], seconds)
     finally:
         _trial.limits = None
-    return {columns: sum(times[columns] / min(times.values()) for times in best) / len(best)
-            for columns in candidates}
+    return {candidate: sum(times[candidate] / min(times.values()) for times in best)
+            / len(best) for candidate in trials}

@@ -27,6 +27,7 @@ from cnnspec.engine.chunking import (
     FALLBACK_CHUNK_COLUMNS,
     KEEP_BYTES,
     THIN_ROWS,
+    WINOGRAD_CANDIDATES,
     chunk_bytes,
     chunk_step,
     phase_images,
@@ -62,12 +63,12 @@ from cnnspec.shapes import ceil_mode_pads
 TRANSPOSED_RATIO = 1
 
 # Winograd convolution (cnnspec.engine.winograd): F(m x m, 3x3) with m = WINOGRAD_TILE, run in
-# chunks of images whose transforms' GEMMs stay small for BLAS (SMALL_GEMM_MADDS, below) and
-# whose transformed tiles take at most half a core's L2 cache (chunk_bytes:
-# the tiles, their transform and the products of a chunk then stay in it; forward and
-# backward, batch 64, median of 7 interleaved rounds, ms, with 0.5 / 0.75 / 1 / 1.5 / 2 MiB
-# on a 2 MiB L2: C=F=16 32x32 20.4 / 20.1 / 19.8 / 23.4 / 23.3, C=F=32 32x32 51.2 / 46.1 /
-# 44.5 / 52.3 / 53.3, C=F=64 16x16 38.0 / 33.5 / 32.7 / 36.6 / 36.4). Where it pays
+# chunks of images whose transformed tiles take at most a calibrated number of bytes
+# (winograd_chunk_images; WINOGRAD_CANDIDATES in cnnspec.engine.chunking: the tiles, their
+# transform and the products of a chunk then stay in a core's cache; forward and backward,
+# batch 64, median of 7 interleaved rounds, ms, with 0.5 / 0.75 / 1 / 1.5 / 2 MiB on a 2 MiB
+# L2: C=F=16 32x32 20.4 / 20.1 / 19.8 / 23.4 / 23.3, C=F=32 32x32 51.2 / 46.1 / 44.5 / 52.3 /
+# 53.3, C=F=64 16x16 38.0 / 33.5 / 32.7 / 36.6 / 36.4). Where it pays
 # (winograd_pays) was measured on float32 3x3 "same" layers, one thread: im2col's time
 # (cnnspec.engine.conv_tuned) over Winograd's, forward / backward, median of 6 interleaved
 # rounds (Intel Xeon with AVX-512, 2 MiB L2, OpenBLAS 0.3.31 Haswell kernels):
@@ -104,11 +105,10 @@ WINOGRAD_FEW_CHANNELS_TILE_COLUMNS = 6
 WINOGRAD_MIN_TILE_COLUMNS = 4
 WINOGRAD_MIN_OUTPUTS = 4096
 # OpenBLAS (0.3.31, x86-64) runs a GEMM of at most 1e6 multiply-adds (M*N*K) by its kernels
-# for small matrices, without packing the operands; the Winograd transforms' GEMMs (M and K
-# of 4 to 6, N wide) take three times as long past it: 6x6 times 6xN, one thread, Intel Xeon
-# with AVX-512, in cache, 43 us at N = 27000, 129 us at 28000. The widest of a chunk, the
-# input's rows (C*images*Q*m columns) and the output's first half (a*F*images*Q), do
-# a*a*m*max(C, F)*images*Q multiply-adds.
+# for small matrices, without packing the operands; with its SkylakeX kernels, thin GEMMs
+# take three times as long past it: 6x6 times 6xN, one thread, Intel Xeon with AVX-512, in
+# cache, 43 us at N = 27000, 129 us at 28000 (with its Haswell kernels, on an AMD EPYC with
+# AVX2, not: cnnspec.engine.chunking.WINOGRAD_CANDIDATES).
 SMALL_GEMM_MADDS = 10**6
 
 
@@ -159,27 +159,27 @@ def winograd_row_values(tiles: int, left: int) -> int:
     return tiles * WINOGRAD_TILE + max(left, WINOGRAD_INPUT_TILE - WINOGRAD_TILE)
 
 
-def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
+def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int,
+                          limit_bytes: int) -> int:
     """Images per chunk of a Winograd layer of ``c`` -> ``f`` channels and ``q`` tiles an
-    image: as many as keep the chunk's transformed tiles (points x channels x tiles) within
-    :func:`chunk_bytes` (a core's L2) and its transforms' GEMMs within ``SMALL_GEMM_MADDS``;
-    at least one, at most ``n`` (unless ``n`` is 0).
+    image: as many as keep the chunk's transformed tiles (points x channels x tiles, of the
+    larger side) within ``limit_bytes`` (the machine's, calibrated:
+    :data:`cnnspec.engine.chunking.WINOGRAD_CANDIDATES`); at least one, at most ``n``
+    (unless ``n`` is 0).
 
-    Where L2 is 2 MiB (Intel Xeon) the GEMM limit decides every layer, at the sizes measured
-    best there (see :class:`cnnspec.engine.winograd.Buffers`); half of L2, as this rule read
-    before, made the chunks of a 1 MiB L2 (AMD EPYC, Zen 4) half as large, and their NumPy
-    calls and small GEMMs cost more than the cache saved. Forward and backward, batch 64,
-    one thread, AMD EPYC, medians of 5 rounds, ms, half / whole L2 (images a chunk): 16 -> 16
-    at 32x32 14.9 / 14.2 (3 / 6), 32 -> 32 at 32x32 38.2 / 33.6 (1 / 2), 64 -> 64 at 16x16
-    26.6 / 24.4 (3 / 6), 32 -> 64 at 16x16 16.1 / 14.6, 8 -> 16 at 32x32 9.5 / 8.2, 16 -> 32
-    at 16x16 5.6 / 5.4 (7 / 13); 32 -> 32 at 16x16 8.8 / 9.3 and 8 -> 8 at 32x32 5.9 / 6.2
-    (7 / 13) the two that lost. Whole training steps, 9 alternating rounds: the ResNet-style
-    net 148.8 / 143.0, VGG-small 100.3 / 98.7."""
-    points = WINOGRAD_INPUT_TILE ** 2
-    per_image = points * max(c, f) * q
-    fit = min(chunk_bytes() // (per_image * itemsize),
-              SMALL_GEMM_MADDS // (per_image * WINOGRAD_TILE))
-    return max(1, min(n, fit))
+    The rule before was two limits, a core's L2 cache (or half of it) and ``SMALL_GEMM_MADDS``
+    for the transforms' widest GEMM, which for float32 count the same number. Where L2 is 2
+    MiB (Intel Xeon) the GEMM limit decided every layer, at the sizes measured best there (see
+    :class:`cnnspec.engine.winograd.Buffers`); half of L2 made the chunks of a 1 MiB L2 (AMD
+    EPYC, Zen 4) half as large, and their NumPy calls and small GEMMs cost more than the cache
+    saved. Forward and backward, batch 64, one thread, AMD EPYC, medians of 5 rounds, ms, half
+    / whole L2 (images a chunk): 16 -> 16 at 32x32 14.9 / 14.2 (3 / 6), 32 -> 32 at 32x32
+    38.2 / 33.6 (1 / 2), 64 -> 64 at 16x16 26.6 / 24.4 (3 / 6), 32 -> 64 at 16x16 16.1 / 14.6,
+    8 -> 16 at 32x32 9.5 / 8.2, 16 -> 32 at 16x16 5.6 / 5.4 (7 / 13); 32 -> 32 at 16x16 8.8 /
+    9.3 and 8 -> 8 at 32x32 5.9 / 6.2 (7 / 13) the two that lost. Whole training steps, 9
+    alternating rounds: the ResNet-style net 148.8 / 143.0, VGG-small 100.3 / 98.7."""
+    per_image = WINOGRAD_INPUT_TILE ** 2 * max(c, f) * q
+    return max(1, min(n, limit_bytes // (per_image * itemsize)))
 
 
 def keeps_logits(output_kind: str, loss: str) -> bool:
@@ -386,14 +386,15 @@ def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
 
 
 def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
-    """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows and
+    """The buffers one chunk of images needs (cnnspec.engine.winograd), its size the
+    largest calibration may choose: tile rows and
     ``dout``'s tiles (one buffer for each chunk size, two at most), and the three buffers the
     stages of a pass take turns in (winograd.FORWARD and BACKWARD): the input's rows or V or
     the first half of the output transform; the tiles, the products, the output tiles, dV or
     the adjoint's tile rows; dM or the adjoint's overlapping columns."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
-    images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
+    images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize, max(WINOGRAD_CANDIDATES))
     tile_rows = a * winograd_row_values(geo.c * images * q, geo.pads[2])
     tiles = a * a * geo.c * images * q
     products = a * a * geo.f * images * q

@@ -22,9 +22,9 @@ copying them costs more than the multiplies.
 Transforms are separable: ``B^T d B`` is ``B^T`` along the tile's rows, then along its
 columns, each a GEMM over every tile of a chunk at once (the small matrix on the left of a
 wide matrix), so there is no Python loop over tiles. The batch runs in chunks of images
-(:func:`cnnspec.engine.footprint.winograd_chunk_images`) whose tiles stay in a core's cache
-through the copies, the transforms and the products; through main memory the transforms
-cost more than the multiplies they save.
+(:func:`cnnspec.engine.footprint.winograd_chunk_images`, their size calibrated on the machine)
+whose tiles stay in a core's cache through the copies, the transforms and the products;
+through main memory the transforms cost more than the multiplies they save.
 
 Layout. A chunk's input rows are copied into tile rows, ``a`` rows of values (one for each
 row ``i`` of a tile; tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``),
@@ -85,6 +85,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.activations import relu_backward_from_output, relu_into
+from cnnspec.engine.chunking import FALLBACK_WINOGRAD_BYTES
 from cnnspec.engine.footprint import (
     WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
@@ -226,22 +227,25 @@ def tiling(win: Window) -> Tiling:
     return Tiling(win.in_hw, win.out_hw, win.pads)
 
 
-def conv2d_forward(x, w, b, win: Window, work=None, relu=False):
+def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
+                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES):
     """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
     memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
     into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
-    ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, the
-    :class:`Tiling`): ``x`` must not change before the backward pass. ``work``: the layer's
-    dict; the chunk buffers live only within a call and are shared by the layers of one
-    geometry (per thread, :func:`cnnspec.engine.windows.shared_work`)."""
+    ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, images a
+    chunk, the :class:`Tiling`): ``x`` must not change before the backward pass. ``work``:
+    the layer's dict; the chunk buffers live only within a call and are shared by the layers
+    of one geometry (per thread, :func:`cnnspec.engine.windows.shared_work`).
+    ``chunk_bytes``: the most bytes of transformed tiles a chunk of images holds (the
+    machine's, :mod:`cnnspec.engine.calibrate`; the backward pass takes the same chunks)."""
     til = tiling(win)
     n, c = x.shape[:2]
     f = w.shape[0]
     out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
     work = _scratch(work, til, x, f)
     u = _kernel_transform(w)
-    step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize)
+    step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize, chunk_bytes)
     for start in range(0, n, step):
         images = min(step, n - start)
         v = _input_transform(x, til, start, images, work, FORWARD)
@@ -250,7 +254,7 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False):
         if b is not None:
             m_t[_BIAS_POINT] += b[:, None]
         _output_transform(m_t, til, out[:, start:start + images], work, relu)
-    return out.transpose(1, 0, 2, 3), (x, u, b is not None, til)
+    return out.transpose(1, 0, 2, 3), (x, u, b is not None, step, til)
 
 
 def _scratch(work, til: Tiling, x, f: int) -> dict | None:
@@ -266,7 +270,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
     output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
     the tiles (the ReLU's backward pass, with no mask kept)."""
-    x, u, has_bias, til = cache
+    x, u, has_bias, step, til = cache
     if not (need_dw or need_dx):
         return None, None, None
     n, c = x.shape[:2]
@@ -281,7 +285,6 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     if need_dx:
         u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
         dxc = np.empty((c, n, *x.shape[2:]), dout.dtype)
-    step = winograd_chunk_images(c, f, til.q, n, dout.dtype.itemsize)
     for start in range(0, n, step):
         images = min(step, n - start)
         chunk = slice(start, start + images)
