@@ -3,10 +3,14 @@ so tests can train them freely), a local HTTP server for the download tests, and
 tools/fuzz.py as a module."""
 from __future__ import annotations
 
+import atexit
 import http.server
 import importlib.util
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from functools import partial
 from pathlib import Path
@@ -18,6 +22,13 @@ import pytest
 # and child processes inherit: Ctrl-C is taken back here, for this process and its children.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# The suite's own cache folder, which the commands it starts inherit: the engine's thresholds
+# measured on first use while tests load the machine would otherwise be kept as the user's for
+# good, and a cache the user has would spare the suite the first use it tests.
+_CACHE_HOME = tempfile.mkdtemp(prefix="cnnspec-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+atexit.register(shutil.rmtree, _CACHE_HOME, ignore_errors=True)
 
 # Two classes of 8x8 synthetic shapes: small enough that a run takes a fraction of a second,
 # distinct enough that two epochs learn them.
