@@ -37,9 +37,9 @@ had 2 MB of L2 cache; the Zen 4 EPYC the engine is benchmarked on has 1 MB):
   (:data:`cnnspec.engine.chunking.WINOGRAD_CANDIDATES`), so it is timed as the column limit
   is, by :func:`cnnspec.engine.conv_tuned.time_winograd` (two ResNet-style layers, five
   rounds, 0.4-0.6 s on a busy two-core machine: with two rounds, bursts of load from other
-  processes made any candidate come out best), and the fastest wins: its chunks hold a few MB at most, shared by a geometry's
-  layers, where a column limit's may hold tens. Without a measurement,
-  ``FALLBACK_WINOGRAD_BYTES``.
+  processes made any candidate come out best), and the fastest wins: its chunks hold a few
+  MB at most, shared by a geometry's layers, where a column limit's may hold tens. Without a
+  measurement, ``FALLBACK_WINOGRAD_BYTES``.
 
 The kept-columns limit and the input-gradient rule of :mod:`cnnspec.engine.conv_tuned` are
 constants justified there.
