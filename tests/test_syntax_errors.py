@@ -1190,6 +1190,10 @@ REFUSED_LAYERS = [
     ("Conv2D(-1, 3)", "the number of filters must be at least 1, not -1"),
     ("nn.Conv2d(1, 8, 3, stride=-2)", "the stride must be at least 1, not -2"),
     ("nn.Dropout(p=2)", "the dropout probability must be in [0, 1), not 2"),
+    # a fraction where a pair goes: compared with the field's default, it raised a TypeError
+    ("MaxPool2D(2, 1.5)", "the stride must be a whole number or HxW, not the number 1.5"),
+    ("Conv2D(8, 3, 1e-3)", "the stride must be a whole number or HxW, not the number 0.001"),
+    ("nn.Conv2d(3, 8, 3, padding=1.5)", "the pad must be a whole number or HxW, not the number 1.5"),
 ]
 
 

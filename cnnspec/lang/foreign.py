@@ -577,10 +577,11 @@ def _text(value) -> str | None:
 
 def _ir(field_type: str, value):
     """A Python value as the IR holds a field of ``field_type``: a size as a list, one
-    number for both sides of a pair or a padding."""
+    number for both sides of a pair or a padding (a fraction too: ``strides=1.5`` is
+    compared with the field's default, and refused where the line is read)."""
     if isinstance(value, (tuple, list)):
         return list(value)
-    if isinstance(value, int) and field_type in ("pair", "padding"):
+    if _is_number(value) and field_type in ("pair", "padding"):
         return [value, value]
     return value
 
