@@ -88,6 +88,31 @@ def test_other_line_endings_keep_an_example_valid(fuzz, tmp_path):
     assert tally.outcomes == {"exit 0": 20}, tally.tracebacks
 
 
+FOREIGN_MUTANTS = 40
+
+
+def test_another_librarys_layer_in_an_example_is_a_located_error(fuzz, tmp_path):
+    """A layer line replaced by a Keras, PyTorch, Caffe or Darknet one ends in exit 2, each
+    error at a line and column (its hint tries the line it suggests in the spec's place)."""
+    from cnnspec.check import check
+    from cnnspec.errors import SpecError, SpecErrors
+    from cnnspec.lang import parse
+
+    rng = random.Random("test_fuzz:foreign")
+    texts = [path.read_text(encoding="utf-8")
+             for path in sorted((Path(fuzz.ROOT) / "specs").glob("*.cnn"))]
+    tally = fuzz.Tally()
+    for _ in range(FOREIGN_MUTANTS):
+        text = fuzz._foreign_layer(rng.choice(texts), texts, rng)
+        fuzz.run_case(tmp_path / "fuzz.cnn", text, tally, commands=(["check"],))
+        with pytest.raises((SpecError, SpecErrors)) as raised:
+            check(parse(text))
+        errors = getattr(raised.value, "errors", [raised.value])
+        assert all(error.span is not None for error in errors), text
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.outcomes == {"exit 2": FOREIGN_MUTANTS}, tally.outcomes
+
+
 def test_mutated_ir_files_end_in_an_exit_code(fuzz, tmp_path):
     rng = random.Random("test_fuzz:irs")
     irs = fuzz.example_irs(fuzz.example_specs())

@@ -1190,6 +1190,13 @@ REFUSED_LAYERS = [
     ("Conv2D(-1, 3)", "the number of filters must be at least 1, not -1"),
     ("nn.Conv2d(1, 8, 3, stride=-2)", "the stride must be at least 1, not -2"),
     ("nn.Dropout(p=2)", "the dropout probability must be in [0, 1), not 2"),
+    # a fraction where a pair goes: compared with the field's default, it raised a TypeError
+    ("MaxPool2D(2, 1.5)", "the stride must be a whole number or HxW, not the number 1.5"),
+    ("Conv2D(8, 3, 1e-3)", "the stride must be a whole number or HxW, not the number 0.001"),
+    ("nn.Conv2d(3, 8, 3, padding=1.5)", "the pad must be a whole number or HxW, not the number 1.5"),
+    # a whole number past the largest float, which math.isfinite cannot take
+    (f"MaxPool2D(2, {'9' * 400})", "the stride must be at most 2,147,483,647"),
+    (f"BatchNormalization(momentum={'9' * 400})", "the momentum is too large a number:"),
 ]
 
 
@@ -1479,6 +1486,15 @@ def test_a_converted_momentum_says_which_momentum_the_language_means():
                 f"statistics (PyTorch's meaning): {whose}, the share of them") in hint, hint
 
 
+@pytest.mark.parametrize("line", ["BatchNormalization(momentum=-1e400)",
+                                  "BatchNorm(moving_average_fraction=1e400)",
+                                  "nn.Conv2d(1, 8, 3, stride=-1e400)"])
+def test_a_value_past_the_largest_float_is_not_written_as_infinity(line):
+    """1 - 1e400 was written `momentum -inf`, which the grammar reads as a stray '-'."""
+    hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
+    assert "inf" not in hint and "unexpected character" not in hint, hint
+
+
 def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
     hint = error_of("input 1x8x8\nPooling(pool=STOCHASTIC, kernel_size=2)\nflatten\n"
                     "dense 10\n").hint
@@ -1653,6 +1669,11 @@ FOREIGN_OPTIONS = [
     ("batchnorm moving_average_fraction 0.999", "a parameter of Caffe's BatchNorm",
      "write `momentum 0.001` in its place (a batchnorm's momentum is the weight of each batch",
      "batchnorm momentum 0.001"),
+    # a fraction out of [0, 1] makes a momentum out of it: told so, not written in the hint
+    ("batchnorm moving_average_fraction -5", "a parameter of Caffe's BatchNorm",
+     "-5 is `momentum 6` here, refused: the momentum must be in [0, 1], not 6", None),
+    ("batchnorm moving_average_fraction 1e400", "a parameter of Caffe's BatchNorm",
+     "write `momentum ...` in its place", None),
     ("batchnorm use_global_stats false", "a parameter of Caffe's BatchNorm",
      "remove `use_global_stats false`", "batchnorm"),
     ("relu negative_slope 0.1", "a parameter of Caffe's ReLU",

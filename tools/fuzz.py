@@ -5,7 +5,9 @@ Every example spec (``specs/*.cnn``) and every spec-like example in the docs is 
 deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
 nested deep; unicode inserted; text cut short; lines spliced in from other specs; line
 endings made CRLF, CR or mixed; a byte-order mark added; training settings put on one line
-and layer options written as keyword arguments, as other tools write them), and the IR that
+and layer options written as keyword arguments, as other tools write them; a layer line
+replaced by another library's: a Keras or PyTorch call with odd arguments, a Caffe type, a
+Darknet section, their option names on a cnnspec line), and the IR that
 ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
 deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
@@ -309,10 +311,101 @@ def _written_as_elsewhere(text, others, rng):
     return "\n".join(lines[:k] + [line] + lines[k + 1:])
 
 
+# Other libraries' layers, which the language's hints answer with the line they mean and try
+# in the spec's place: Keras and PyTorch classes called with odd arguments, Caffe's types
+# written as kinds, Darknet's sections, and their option names on a cnnspec line. Keras'
+# classes and Darknet's sections are the language's tables (cnnspec.lang.foreign), these the
+# classes and sections beyond them and written with their modules.
+FOREIGN_CLASSES = ["layers.Dense", "tf.keras.layers.ReLU", "nn.Conv2d", "torch.nn.BatchNorm2d",
+                   "nn.ReLU", "nn.Linear", "nn.MaxPool2d", "nn.Dropout", "nn.AdaptiveAvgPool2d",
+                   "Convolution", "InnerProduct", "Pooling", "BatchNorm", "Sequential",
+                   "nn.Identity", "Conv1D"]
+FOREIGN_VALUES = ["8", "3", "(3, 3)", "2", "0", "-1", "1.5", "1e-3", "1e400", "-1e400",
+                  "10**100", "9" * 400, "0.99", "6", "'same'", "'relu'", "'l2'", "None",
+                  "True", "[1, 2]", "()", "l2(0.1)", "HeNormal()", "x", "float('nan')", "'é'"]
+FOREIGN_KEYWORDS = ["filters", "kernel_size", "strides", "stride", "padding", "activation",
+                    "max_value", "negative_slope", "threshold", "momentum", "epsilon", "eps",
+                    "affine", "track_running_stats", "inplace", "use_bias", "center",
+                    "kernel_regularizer", "kernel_initializer", "rate", "p", "units",
+                    "num_output", "moving_average_fraction", "pool"]
+CAFFE_LINES = ["Convolution 8 3", "Pooling MAX 2", "InnerProduct 10", "BatchNorm", "Scale",
+               "Eltwise SUM", "Dropout 0.5", "LRN", "ReLU", "Softmax"]
+OTHER_DARKNET_SECTIONS = ["net", "yolo", "region"]
+DARKNET_KEYS = ["filters", "size", "stride", "pad", "padding", "activation", "batch_normalize",
+                "layers", "from", "output", "probability"]
+DARKNET_VALUES = ["16", "3", "1", "2", "0", "-1", "-1,-4", "leaky", "linear", "mish", "0.5",
+                  "1e999", "", "abc"]
+FOREIGN_OPTION_LINES = ["batchnorm", "conv 8 3x3", "dense 10", "relu", "maxpool 2",
+                        "dropout 0.5"]
+FOREIGN_OPTIONS = ["moving_average_fraction", "affine", "track_running_stats", "inplace",
+                   "kernel_regularizer", "bias_regularizer", "max_value", "momentum",
+                   "use_bias", "center", "scale", "in_channels", "pad_h", "negative_slope",
+                   "use_global_stats", "pool"]
+FOREIGN_OPTION_VALUES = ["0.999", "0.99", "1.5", "-5", "1e400", "nan", "true", "false", "6",
+                         "4", "l2", "l2(0.1)", "l2(1e400)", "l1(0.01)", "AVE", "STOCHASTIC",
+                         "x", "[1, 2]"]
+# The statements a spec starts a line with that are no layer.
+NOT_LAYERS = ("model", "input", "default", "train", "repeat", "}", "#")
+
+
+def _foreign_call(rng) -> str:
+    from cnnspec.lang.foreign import KERAS_CLASSES
+
+    values = [rng.choice(FOREIGN_VALUES) for _ in range(rng.randint(0, 4))]
+    values += [f"{rng.choice(FOREIGN_KEYWORDS)}={rng.choice(FOREIGN_VALUES)}"
+               for _ in range(rng.randint(0, 3))]
+    return f"{rng.choice([*FOREIGN_CLASSES, *KERAS_CLASSES])}({', '.join(values)})"
+
+
+def _foreign_lines(rng) -> list[str]:
+    """Another library's layer as a user might paste it on a spec's line (a Darknet section
+    is several lines)."""
+    how = rng.choice(["call", "call", "caffe", "darknet", "options"])
+    if how == "call":
+        return [_foreign_call(rng)]
+    if how == "caffe":
+        return [rng.choice(CAFFE_LINES)]
+    if how == "darknet":
+        from cnnspec.lang.foreign import DARKNET_SECTIONS
+
+        section = rng.choice([*DARKNET_SECTIONS, *OTHER_DARKNET_SECTIONS])
+        return [f"[{section}]"] + [
+            f"{rng.choice(DARKNET_KEYS)}={rng.choice(DARKNET_VALUES)}"
+            for _ in range(rng.randint(0, 4))]
+    options = [f"{rng.choice(FOREIGN_OPTIONS)} {rng.choice(FOREIGN_OPTION_VALUES)}"
+               for _ in range(rng.randint(1, 2))]
+    return [" ".join([rng.choice(FOREIGN_OPTION_LINES), *options])]
+
+
+def _foreign_layer(text, others, rng):
+    """The first, middle, last or any layer line replaced by another library's layer
+    (:func:`_foreign_lines`), keeping or changing its label and maybe reading named inputs."""
+    lines = text.split("\n")
+    # the layers come before the train block, whose settings read as layer lines too
+    end = next((k for k, line in enumerate(lines) if line.lstrip().startswith("train")),
+               len(lines))
+    layers = [k for k, line in enumerate(lines[:end])
+              if line.strip() and not line.lstrip().startswith(NOT_LAYERS)
+              and re.match(r"\s*(\w+:\s*)?[a-z_]+\b", line)]
+    if not layers:
+        return text
+    k = rng.choice([layers[0], layers[len(layers) // 2], layers[-1], rng.choice(layers)])
+    written = lines[k]
+    indent = written[:len(written) - len(written.lstrip())]
+    first, *rest = _foreign_lines(rng)
+    label = re.match(r"\s*(\w+):", written)
+    if label and rng.random() < 0.5:
+        first = f"{label[1]}: {first}"
+    names = re.findall(r"^\s*(\w+):", text, re.MULTILINE)
+    if names and rng.random() < 0.3:
+        first += " <- " + ", ".join(rng.sample(names, min(len(names), rng.randint(1, 2))))
+    return "\n".join(lines[:k] + [indent + line for line in [first, *rest]] + lines[k + 1:])
+
+
 SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
-                  _written_as_elsewhere]
+                  _written_as_elsewhere, _foreign_layer]
 
 
 # -- generated corner specs -------------------------------------------------------------------

@@ -519,7 +519,7 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     given = _given(kind, lib, args, kwargs)
     if lib == "Keras":
         given = {name: KERAS_CONVERTED[name][0](value) if name in KERAS_CONVERTED
-                 and _is_number(value) else value for name, value in given.items()}
+                 and _is_finite(value) else value for name, value in given.items()}
         kind = keras_kind(kind, given)
         if kind is None:
             return None
@@ -577,12 +577,22 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite(value) -> bool:
+    """Whether a Python value is a finite number (a whole number of any size is, though
+    math.isfinite cannot take one past the largest float), the only one another library's
+    value is converted from (1 - inf would be written -inf, which no line reads: left as written,
+    the line's refusal says it is no number)."""
+    return _is_number(value) and (isinstance(value, int) or math.isfinite(value))
+
+
 def _text(value) -> str | None:
-    """A Python value as a cnnspec value: 3 -> 3, (3, 3) -> 3x3, "same" -> same."""
+    """A Python value as a cnnspec value: 3 -> 3, (3, 3) -> 3x3, "same" -> same; None for
+    one no line reads (True, 1e400, whose -inf the grammar does not read), left out as a
+    variable is."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return str(value)
+        return str(value) if _is_finite(value) else None
     if isinstance(value, str) and value.isidentifier():
         return value
     if isinstance(value, (tuple, list)) and value and all(
@@ -593,10 +603,11 @@ def _text(value) -> str | None:
 
 def _ir(field_type: str, value):
     """A Python value as the IR holds a field of ``field_type``: a size as a list, one
-    number for both sides of a pair or a padding."""
+    number for both sides of a pair or a padding (a fraction too: ``strides=1.5`` is
+    compared with the field's default, and refused where the line is read)."""
     if isinstance(value, (tuple, list)):
         return list(value)
-    if isinstance(value, int) and field_type in ("pair", "padding"):
+    if _is_number(value) and field_type in ("pair", "padding"):
         return [value, value]
     return value
 
@@ -1052,7 +1063,7 @@ def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str
         field = caffe_field(record, keyword)
         if keyword in entry.choosers and field is None and entry.choose(values):
             continue  # Pooling's pool=AVE: said by the kind (STOCHASTIC is no kind's)
-        if keyword in entry.converted and isinstance(values[keyword], float):
+        if keyword in entry.converted and _is_finite(values[keyword]):
             field, convert = entry.converted[keyword]
             keyword, text = field, number_text(convert(values[keyword]))
         if field in placed:
@@ -1131,10 +1142,16 @@ def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
     record = KINDS[kind]
     if name in entry.converted:
         field, convert = entry.converted[name]
-        number = number_text(convert(value)) if isinstance(value, float) else "..."
         whose = "Caffe's " + name
-        return (f"write `{field} {number}` in its place"
-                + (f" ({momentum_note(whose)})" if field == "momentum" else ""))
+        note = f" ({momentum_note(whose)})" if field == "momentum" else ""
+        if not _is_finite(value):
+            return f"write `{field} ...` in its place{note}"
+        number = number_text(convert(value))
+        # a fraction out of [0, 1] makes a momentum the kind refuses: say so, not write it
+        refused = line_refusal(f"{kind} {field} {number}")
+        if refused:
+            return f"Caffe's {name} {written} is `{field} {number}` here, refused: {refused}{note}"
+        return f"write `{field} {number}` in its place{note}"
     if name in entry.choosers:
         chosen = entry.choose({name: value})
         if chosen is None:  # Pooling's pool STOCHASTIC
