@@ -125,6 +125,19 @@ def started_from_venv(monkeypatch) -> str:
 
 
 @pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """``$XDG_CACHE_HOME`` at ``tmp_path`` with calibration on: a machine's thresholds file
+    of its own, read afresh in the test and forgotten after it."""
+    from cnnspec.engine import calibrate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CNNSPEC_CALIBRATE", raising=False)
+    calibrate.thresholds.cache_clear()
+    yield tmp_path
+    calibrate.thresholds.cache_clear()
+
+
+@pytest.fixture
 def serve_handler():
     """Start a threaded HTTP server on 127.0.0.1 for a request handler class; returns its base
     URL. Every server started is stopped after the test."""

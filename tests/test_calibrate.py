@@ -20,15 +20,6 @@ def winograd_timer(candidates):
     return {limit: 1.0 if limit == max(candidates) else 1.01 for limit in candidates}
 
 
-@pytest.fixture
-def cache_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("CNNSPEC_CALIBRATE", raising=False)
-    calibrate.thresholds.cache_clear()
-    yield tmp_path
-    calibrate.thresholds.cache_clear()
-
-
 def test_measuring_picks_a_candidate_of_each_limit():
     with blas_threads(1):
         found = calibrate.measure(conv_tuned.time_columns, conv_tuned.time_winograd)
@@ -194,3 +185,74 @@ def test_machine_facts():
     assert calibrate.cpu_model()
     size = calibrate.l2_cache_bytes()
     assert size is None or 2 ** 15 <= size <= 2 ** 30
+
+
+def slower_timer(chunk_bytes, candidates):
+    """Another stand-in for conv_tuned.time_columns: 2048 columns the fastest."""
+    return {columns: 1.0 if columns == 2048 else 1.5 for columns in candidates}
+
+
+def test_recalibrating_replaces_the_kept_file(cache_home):
+    """A first use kept 1024 columns; measured again, the file holds the new choice, this
+    process chunks by it, and a later first use does not overwrite it."""
+    first = calibrate.thresholds(timer, winograd_timer)
+    done = calibrate.recalibrate(slower_timer, winograd_timer)
+    assert done.old == first and done.old.chunk_columns == 1024
+    assert done.new.chunk_columns == 2048 and done.new.source == "measured"
+    (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
+    assert done.path == path
+    assert json.loads(path.read_text())["chunk_columns"] == 2048
+    assert not list((cache_home / "cnnspec").glob(".*"))  # no temporary file left
+    assert calibrate.thresholds(timer, winograd_timer).chunk_columns == 2048  # read afresh
+    calibrate._write_once(path, first)  # a first use elsewhere: the recalibrated file stands
+    assert json.loads(path.read_text())["chunk_columns"] == 2048
+
+
+def test_recalibrating_where_nothing_was_kept_says_so(cache_home):
+    done = calibrate.recalibrate(timer, winograd_timer)
+    assert done.old is None and done.new.chunk_columns == 1024
+    assert calibrate._read(done.path) == calibrate.Thresholds(
+        done.new.chunk_bytes, 1024, max(calibrate.WINOGRAD_CANDIDATES), "cached")
+
+
+def test_recalibrating_with_calibration_off_is_a_setting_error(cache_home, monkeypatch):
+    from cnnspec.errors import SettingError
+
+    monkeypatch.setenv("CNNSPEC_CALIBRATE", "0")
+    with pytest.raises(SettingError, match=r"switched off \(CNNSPEC_CALIBRATE=0\)") as raised:
+        calibrate.recalibrate(timer, winograd_timer)
+    assert raised.value.invalid and "unset CNNSPEC_CALIBRATE" in raised.value.hint
+    assert not (cache_home / "cnnspec").exists()
+
+
+def test_recalibrating_into_a_file_where_the_folder_should_be_fails_before_timing(
+        cache_home, monkeypatch):
+    from cnnspec.errors import RunError
+
+    (cache_home / "cnnspec").write_text("a file where the folder should be")
+    monkeypatch.setattr(calibrate, "measure", lambda *timers: pytest.fail("timed in vain"))
+    with pytest.raises(RunError, match="it is a file, not a folder") as raised:
+        calibrate.recalibrate(timer, winograd_timer)
+    assert str(cache_home / "cnnspec") in raised.value.message
+    assert "XDG_CACHE_HOME" in raised.value.hint
+    assert (cache_home / "cnnspec").read_text() == "a file where the folder should be"
+
+
+def test_recalibrating_where_the_file_cannot_be_replaced_keeps_it(cache_home, monkeypatch):
+    """A write that fails (a full disk, say) leaves the kept file as it was."""
+    import errno
+
+    from cnnspec import atomic
+    from cnnspec.errors import RunError
+
+    calibrate.thresholds(timer, winograd_timer)
+    (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
+    kept = path.read_text()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", full)
+    with pytest.raises(RunError, match="No space left on device"):
+        calibrate.recalibrate(slower_timer, winograd_timer)
+    assert path.read_text() == kept

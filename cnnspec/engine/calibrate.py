@@ -54,6 +54,13 @@ machine, the timed thresholds are measured once per machine and kept in
 the BLAS library and the NumPy version; the first process to write it wins and every process
 uses what the file holds. Where the file cannot be written, or with
 ``CNNSPEC_CALIBRATE=0``, the fallback constants are used (they are deterministic too).
+
+A first use on a busy machine can keep a poor choice (successive first uses on a loaded
+two-core machine chose 1024 or 2048 columns, a Winograd limit of 512 KiB or 1 MiB), and the
+file is never measured again by itself: :func:`recalibrate` (``cnnspec time --calibrate``)
+measures the thresholds again, on one BLAS thread as a first use does, and replaces the file
+with them. A quiet machine measures best. Runs before and after it may differ in the last bits,
+for the reason above; processes already running keep the thresholds they read.
 """
 from __future__ import annotations
 
@@ -67,6 +74,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import NotWritten, write_text
 from cnnspec.engine.chunking import (
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_BYTES,
@@ -77,7 +85,8 @@ from cnnspec.engine.chunking import (
     calibration_off,
     l2_cache_bytes,
 )
-from cnnspec.usercache import cache_dir
+from cnnspec.errors import RunError, SettingError
+from cnnspec.usercache import CACHE_DIR_TEXT, cache_dir
 
 _WITHIN = 1.05  # the smallest candidate this close to the best: a smaller chunk, same speed
 # How the limits are timed, in the key of the machine's file: a file written after another
@@ -94,6 +103,23 @@ class Thresholds:
     chunk_columns: int = FALLBACK_CHUNK_COLUMNS
     winograd_bytes: int = FALLBACK_WINOGRAD_BYTES
     source: str = "fallback"
+
+    def as_dict(self) -> dict[str, int]:
+        """The three limits by name, as the machine's file keeps them (no ``source``)."""
+        record = asdict(self)
+        del record["source"]
+        return record
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """What :func:`recalibrate` did: the thresholds the machine's file held before (``old``,
+    None where it held none that could be read), those measured now (``new``), and the file
+    (``path``)."""
+
+    old: Thresholds | None
+    new: Thresholds
+    path: Path
 
 
 def cpu_model() -> str:
@@ -150,6 +176,52 @@ def thresholds(timer, winograd_timer) -> Thresholds:
     return _read(path) or Thresholds()  # the first writer's values, whoever that was
 
 
+def recalibrate(timer, winograd_timer) -> Recalibration:
+    """Measure this machine's thresholds again now, with the timers of :func:`thresholds`
+    (:func:`measure`), and replace the machine's file with them atomically (a reader sees the
+    old file or the new one, never half of one): a deliberate recalibration replaces what a
+    first use kept, where a first use never overwrites another's file. This process uses the
+    new thresholds from now on. A :class:`~cnnspec.errors.SettingError` with calibration
+    switched off (``CNNSPEC_CALIBRATE=0``), a :class:`~cnnspec.errors.RunError` where the file
+    cannot be written (checked before anything is timed); the file is then as it was."""
+    if calibration_off():
+        raise SettingError("calibration is switched off (CNNSPEC_CALIBRATE=0): the fallback "
+                           "thresholds hold and none are measured or kept",
+                           hint="unset CNNSPEC_CALIBRATE (or set it to 1) to measure them",
+                           invalid=True)
+    path = _cache_path()
+    old = _read(path)
+    _make_cache_folder(path.parent)
+    new = measure(timer, winograd_timer)
+    try:
+        write_text(path, _record(new))
+    except NotWritten as exc:
+        raise _unwritable(path, exc.reason) from None
+    thresholds.cache_clear()  # read the new file from now on
+    return Recalibration(old, new, path)
+
+
+def _make_cache_folder(folder: Path) -> None:
+    """Create ``folder`` (the cache folder) and its parents, or say why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        # mkdir says only "File exists" or "Not a directory" of a file in the way: name it
+        blocking = next((f for f in (folder, *folder.parents) if f.exists() and not f.is_dir()),
+                        None)
+        reason = (exc.strerror or str(exc) if blocking is None
+                  else "it is a file, not a folder" if blocking == folder
+                  else f"{blocking} is a file, not a folder")
+        raise _unwritable(folder, reason) from None
+
+
+def _unwritable(path: Path, reason: str) -> RunError:
+    """The error of a machine's file that cannot be written at ``path``, for ``reason``."""
+    return RunError(f"cannot keep the thresholds in {path}: {reason}",
+                    hint=f"the file is kept in {CACHE_DIR_TEXT}: make that a writable folder, "
+                    "or set XDG_CACHE_HOME to one (nothing was changed)")
+
+
 def machine_key() -> str:
     """What the thresholds depend on: the CPU model, the BLAS library, NumPy's version and
     how they are timed."""
@@ -187,6 +259,11 @@ def _read(path: Path) -> Thresholds | None:
                       "cached")
 
 
+def _record(found: Thresholds) -> str:
+    """The text of a machine's file holding ``found``: its limits and the machine's key."""
+    return json.dumps({**found.as_dict(), "key": machine_key()}, indent=1) + "\n"
+
+
 def _among(value, candidates) -> bool:
     """Whether ``value`` read from a file is one of ``candidates`` (ints; not a float or a
     bool that compares equal to one)."""
@@ -198,9 +275,7 @@ def _write_once(path: Path, found: Thresholds) -> None:
     into place: a concurrent writer's file is never replaced, nor read half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}")
-    record = {**asdict(found), "key": machine_key()}
-    del record["source"]
-    temp.write_text(json.dumps(record, indent=1) + "\n")
+    temp.write_text(_record(found))
     try:
         os.link(temp, path)
     except FileExistsError:

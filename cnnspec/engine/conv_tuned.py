@@ -782,6 +782,13 @@ def thresholds() -> Thresholds:
     return _trial.limits or calibrate.thresholds(time_columns, time_winograd)
 
 
+def recalibrate() -> calibrate.Recalibration:
+    """Measure the machine's limits again with :func:`time_columns` and :func:`time_winograd`
+    and keep them in place of the file's (:func:`cnnspec.engine.calibrate.recalibrate`);
+    layers chunk by them from their next pass."""
+    return calibrate.recalibrate(time_columns, time_winograd)
+
+
 # The layers calibration times, (images, channels, filters, kernel, input size, padding):
 # LeNet's first and second layers, an RGB first layer (VGG-small's; ResNet's stem is one too)
 # and a layer of a deep thin net. Their columns an image (784, 100, 1024, 64) put a column
