@@ -7,6 +7,7 @@ layer, so the parts and the whole agree closely on a quiet machine, and within 2
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -375,3 +376,87 @@ def test_images_per_second_below_one_is_not_rounded_to_a_whole_number():
     from cnnspec.cli.time import _rate
 
     assert (_rate(0.553), _rate(42.25), _rate(1234.5)) == ("0.553", "42.2", "1,234")
+
+
+@pytest.fixture
+def fake_timers(monkeypatch):
+    """The calibration's timers as the file-handling tests' stand-ins: no timing."""
+    from test_calibrate import timer, winograd_timer
+
+    monkeypatch.setattr(conv_tuned, "time_columns", timer)
+    monkeypatch.setattr(conv_tuned, "time_winograd", winograd_timer)
+
+
+def keep(thresholds):
+    """A machine's file holding ``thresholds``, as a first use keeps one; its path."""
+    from cnnspec.engine import calibrate
+
+    path = calibrate._cache_path()
+    calibrate._write_once(path, thresholds)
+    return path
+
+
+def test_calibrate_replaces_the_kept_thresholds_and_says_old_and_new(
+        spec_path, cache_home, fake_timers, capsys):
+    from cnnspec.engine.calibrate import Thresholds
+
+    path = keep(Thresholds(2 ** 20, 4096, 2 ** 19, "measured"))
+    assert main(["time", spec_path, "--iterations", "1", "--calibrate"]) == 0
+    out = capsys.readouterr().out
+    rows = dict(re.findall(r"^  (\S.*?)  +(\S.* -> .*)$", out, re.MULTILINE))
+    assert rows["column limit"] == "4096 columns -> 1024 columns"
+    assert rows["Winograd chunk limit"] == "512.0 KiB -> 2.0 MiB"
+    assert f"kept in {path}" in out
+    assert "a quiet machine measures best" in out and "differ in the last bits" in out
+    assert "timed: batch 8, float32" in out  # then timed as usual
+    assert json.loads(path.read_text())["chunk_columns"] == 1024
+
+
+def test_calibrate_in_json_gives_the_file_and_old_and_new(spec_path, cache_home, fake_timers,
+                                                          capsys):
+    assert main(["time", spec_path, "--iterations", "1", "--calibrate", "--format",
+                 "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    calibration = data["calibration"]
+    assert calibration["old"] is None  # nothing was kept before
+    assert calibration["new"]["chunk_columns"] == 1024
+    assert set(calibration["new"]) == {"chunk_bytes", "chunk_columns", "winograd_bytes"}
+    assert json.loads(Path(calibration["path"]).read_text())["chunk_columns"] == 1024
+    assert "quiet machine" in calibration["note"] and data["layers"]
+    assert main(["time", spec_path, "--iterations", "1", "--calibrate", "--format",
+                 "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["calibration"]["old"] == calibration["new"]
+
+
+def test_time_without_calibrate_says_nothing_of_it(spec_path, cache_home, fake_timers, capsys):
+    assert main(["time", spec_path, "--iterations", "1", "--format", "json"]) == 0
+    assert "calibration" not in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("switched_off, code, says", [
+    (True, 2, "calibration is switched off (CNNSPEC_CALIBRATE=0)"),
+    (False, 1, "is a file, not a folder"),
+])
+def test_calibrate_that_cannot_happen_is_an_error_without_a_traceback(
+        spec_path, cache_home, fake_timers, capsys, monkeypatch, switched_off, code, says):
+    if switched_off:
+        monkeypatch.setenv("CNNSPEC_CALIBRATE", "0")
+    else:
+        (cache_home / "cnnspec").write_text("a file where the folder should be")
+    assert main(["time", spec_path, "--calibrate"]) == code
+    captured = capsys.readouterr()
+    assert says in captured.err and "hint:" in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_calibrate_measures_this_machine(spec_path, cache_home, capsys):
+    """The real timers, once: the new limits are candidates, and the file holds them."""
+    from cnnspec.engine import calibrate
+
+    assert main(["time", spec_path, "--iterations", "1", "--calibrate", "--format",
+                 "json"]) == 0
+    new = json.loads(capsys.readouterr().out)["calibration"]["new"]
+    assert new["chunk_columns"] in calibrate.COLUMN_CANDIDATES
+    assert new["winograd_bytes"] in calibrate.WINOGRAD_CANDIDATES
+    assert calibrate.thresholds(conv_tuned.time_columns, conv_tuned.time_winograd).as_dict() \
+        == new

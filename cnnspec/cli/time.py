@@ -1,11 +1,13 @@
-"""``cnnspec time SPEC [--batch N] [--iterations K] [--dtype D] [--format json]``: where a
-training step's time goes, layer by layer (as ``caffe time``).
+"""``cnnspec time SPEC [--batch N] [--iterations K] [--dtype D] [--calibrate] [--format json]``:
+where a training step's time goes, layer by layer (as ``caffe time``).
 
 The spec's model is compiled and trained on random inputs of its input shape in one thread
 (:func:`cnnspec.engine.timing.time_step`); each layer's forward and backward milliseconds
 (medians over the iterations), its GFLOP/s (FLOPs from the layer's shapes,
 :func:`cnnspec.kinds.layer_flops`), its share of the step, the loss and the optimizer update,
 against what one large matrix product in the same dtype reaches on one core of the machine.
+With ``--calibrate``, the machine's convolution thresholds are measured again first and kept
+(:func:`cnnspec.engine.conv_tuned.recalibrate`), and the step is timed with them.
 """
 from __future__ import annotations
 
@@ -31,6 +33,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",
                         help="timed steps; every figure is the median over them (default 10)")
     add_dtype(parser, "the precision the step computes in, as `train --dtype`")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="first measure this machine's convolution thresholds again (best "
+                        "on a quiet machine) and keep them in place of those its first use "
+                        "kept, then time the step with them")
     add_format(parser)
 
 
@@ -42,6 +48,7 @@ def run(args) -> int:
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
     from cnnspec.engine.calibrate import cpu_model
+    from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
     from cnnspec.kinds import layer_flops
@@ -63,6 +70,7 @@ def run(args) -> int:
                          Task("timing a step", SMALLER_BATCH, reads_data=False,
                               whole=True, batch_setting="batch_size",
                               spec_batch=args.batch is None))
+    calibrated = recalibrate() if args.calibrate else None
     model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)
@@ -74,11 +82,49 @@ def run(args) -> int:
     about = {"model": checked.ir["name"], "cpu": cpu_model(),
              "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
     if args.format == "json":
-        print(json.dumps({**about, **timing.as_dict(), "conv_paths": conv_paths(timing)},
-                         indent=2))
+        report = {**about, **timing.as_dict(), "conv_paths": conv_paths(timing)}
+        if calibrated is not None:
+            report["calibration"] = calibration_dict(calibrated)
+        print(json.dumps(report, indent=2))
     else:
+        if calibrated is not None:
+            print(calibration_text(calibrated) + "\n")
         print(table(timing, about))
     return 0
+
+
+# What a recalibration's report says of it, in text and JSON alike.
+CALIBRATION_NOTE = ("measured on one BLAS thread, as a first use measures; a quiet machine "
+                    "measures best (other programs' load can make a poorer limit look "
+                    "fastest). Runs before and after this may differ in the last bits of "
+                    "their values: the limits set the order of a convolution's sums, which "
+                    "is why they are kept")
+# The limits of the machine's file, in the order and the words the text report gives them.
+LIMIT_NAMES = {"chunk_columns": "column limit", "winograd_bytes": "Winograd chunk limit",
+               "chunk_bytes": "chunk bytes (the L2 cache, read)"}
+
+
+def calibration_dict(done) -> dict:
+    """A recalibration (:class:`cnnspec.engine.calibrate.Recalibration`) as JSON: the file,
+    the limits it held before (null: none) and those measured now."""
+    return {"path": str(done.path), "old": done.old.as_dict() if done.old else None,
+            "new": done.new.as_dict(), "note": CALIBRATION_NOTE}
+
+
+def calibration_text(done) -> str:
+    """A recalibration as text: each limit old -> new, the file, the note."""
+    from cnnspec.check.memory import bytes_text
+
+    def shown(name: str, value: int) -> str:
+        return f"{value} columns" if name == "chunk_columns" else bytes_text(value)
+
+    width = max(map(len, LIMIT_NAMES.values())) + 2
+    rows = ["calibrated the convolution thresholds (before -> now):"]
+    for name, words in LIMIT_NAMES.items():
+        before = shown(name, getattr(done.old, name)) if done.old else "none kept"
+        rows.append(f"  {words:<{width}}{before} -> {shown(name, getattr(done.new, name))}")
+    rows += [f"kept in {done.path}", f"note: {CALIBRATION_NOTE}"]
+    return "\n".join(rows)
 
 
 def table(timing, about: dict) -> str:
