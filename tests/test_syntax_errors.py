@@ -1750,9 +1750,24 @@ def test_a_keras_regularizer_that_is_no_l2_is_told_weight_decay_is_l2_only():
     assert "weight decay is L2 only" in err.hint and "remove `kernel_regularizer l1`" in err.hint
 
 
-def test_a_keras_regularizer_with_no_value_is_told_what_to_write():
-    """It was told weight decay is L2 only and to remove it, as if it were Keras' L1."""
-    err = error_of("input 1x8x8\nconv 8 3x3 bias_regularizer\nflatten\ndense 10\n")
+@pytest.mark.parametrize("option", [
+    "kernel_regularizer l2(-1)", "kernel_regularizer L2(l2=0)", "kernel_regularizer l2(x)",
+])
+def test_a_keras_l2_that_regularizes_nothing_is_told_its_factor_is_bad(option):
+    """It was told weight decay is L2 only, as if it were Keras' L1."""
+    err = error_of(f"input 1x8x8\nconv 8 3x3 {option}\nflatten\ndense 10\n")
+    assert "L2 only" not in err.hint, err.hint
+    assert err.hint == ("an L2 factor must be a number above 0 (0 regularizes nothing, and "
+                        f"less would reward large weights): remove `{option}`")
+
+
+@pytest.mark.parametrize("line", [
+    "conv 8 3x3 bias_regularizer", "conv 8 3x3 bias_regularizer pad same",
+])
+def test_a_keras_regularizer_with_no_value_is_told_what_to_write(line):
+    """It was told weight decay is L2 only and to remove it, as if it were Keras' L1; the
+    next option was read as its value."""
+    err = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
     assert err.message == ("'bias_regularizer' is not an option of conv: it is an argument of "
                            "Keras' layers")
     assert "L2 only" not in err.hint, err.hint
