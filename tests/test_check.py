@@ -2443,7 +2443,7 @@ def test_a_fixed_kernels_autocorrelation_adds_the_products_of_its_taps_d_apart()
 # Another library's layer (a Caffe type written as a kind, a Keras or PyTorch call, a Darknet
 # section) is answered with the line of its kind here; that line is checked in the spec's
 # place, with the user's `<- inputs`, as a native line is, and the error stays at the user's
-# line: by the command and by the library's parse alike.
+# line: by the command and by the library's cnnspec.parse alike.
 REWRITES = [
     ("conv1: Convolution 8 11", 8, "unknown layer kind", "write `conv1: conv 8 11`",
      "the 11x11 kernel of conv 'conv1' is larger than its input there: 4x4"),
@@ -2469,6 +2469,7 @@ REWRITES = [
 @pytest.mark.parametrize("line, column, message, written, refused", REWRITES)
 def test_another_librarys_lines_rewrite_is_checked_where_the_line_stands(
         tmp_path, capsys, line, column, message, written, refused):
+    import cnnspec
     from cnnspec.cli import main
     from cnnspec.errors import SpecError
 
@@ -2482,7 +2483,7 @@ def test_another_librarys_lines_rewrite_is_checked_where_the_line_stands(
     said = "; but in this spec that line is refused: "
     assert (said + refused in err) if refused else (said not in err), err
     with pytest.raises(SpecError) as raised:  # the library's parse says the same
-        check(parse(text, str(path)))
+        check(cnnspec.parse(text, str(path)))
     assert raised.value.hint in err.replace("\n", " ")
 
 
