@@ -131,7 +131,7 @@ from cnnspec.ir.instances import (
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, Reach, is_weighted
-from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 
@@ -911,15 +911,13 @@ def batchnorm_momentum(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     :data:`~cnnspec.kinds.catalogue.BATCHNORM_MOMENTUM`) is above :data:`HIGH_MOMENTUM`: its
     running statistics are nearly the last batch's alone, so evaluation normalises by one
     batch. Keras' momentum 0.99 is 1 - 0.99 = 0.01 here
-    (:func:`~cnnspec.lang.foreign.momentum_kept`)."""
+    (:func:`~cnnspec.kinds.catalogue.momentum_kept`)."""
     out = []
     for info in layers:
         momentum = info.ir.get("momentum")
         if not KINDS[info.kind].running_statistics or momentum is None \
                 or momentum <= HIGH_MOMENTUM:
             continue
-        from cnnspec.lang.foreign import momentum_kept  # the language's, loaded if warned
-
         kept = momentum_kept(momentum)
         out.append(spec.error(
             f"{info.kind} '{info.name}' has momentum {float_text(momentum)}, "

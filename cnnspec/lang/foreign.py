@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
-from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
@@ -92,15 +92,6 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "group": "groups",  # Caffe's convolution_param names its groups `group`
           "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps",
           "dilation_rate": "dilation"}
-
-
-def momentum_kept(kept: float) -> float:
-    """A batchnorm's momentum here, which is PyTorch's (the weight of each new batch in the
-    running statistics, ``running = (1 - m) * running + m * batch``), for another library's
-    fraction ``kept`` of the old statistics that each batch keeps (Caffe's
-    moving_average_fraction, 0.999 by default; Keras' momentum, 0.99): ``1 - kept``, rounded
-    so that 1 - 0.99 reads 0.01."""
-    return round(1 - kept, 12)
 
 
 def momentum_note(whose: str) -> str:
