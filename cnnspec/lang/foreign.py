@@ -50,28 +50,46 @@ TORCH_ARGS = {
     "relu": ("inplace",),
     "batchnorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
 }
-_INFERRED = "a spec infers it from the layer's input: remove `{written}`"
-# The arguments above that no field takes, and what a hint says of one written as an option
-# (``{written}``: the name and value as written). PyTorch's inplace and affine and Keras'
-# center and scale are switches: a number in their place is another library's argument.
+
+
+@dataclass(frozen=True)
+class Unfielded:
+    """An argument above that no field takes: whether it is a switch (a number in its place
+    is another library's argument), and what a hint says of it written as an option
+    (``{written}``: the name and value as written)."""
+
+    switch: bool
+    hint: str
+
+
+_INFERRED = Unfielded(False, "a spec infers it from the layer's input: remove `{written}`")
+
+
+def _keras_holds(argument: str, what: str, value: int) -> Unfielded:
+    """Keras' BatchNormalization switch ``argument``, which holds its ``what`` at ``value``
+    where False: cnnspec's `frozen` holds both the scale and the shift."""
+    return Unfielded(True, f"{argument}=False makes Keras' batch norm learn no {what} (it "
+                           f"stays {value}); cnnspec's batchnorm learns its scale and shift "
+                           "unless `frozen`, which holds both (center and scale False "
+                           "together): remove `{written}`, or write `frozen` for both")
+
+
 UNFIELDED = {
     "in_channels": _INFERRED, "in_features": _INFERRED, "num_features": _INFERRED,
-    "inplace": ("inplace=True makes PyTorch overwrite the layer's input to save memory, with "
-                "the same values; remove `{written}`: cnnspec writes each layer's output anew"),
-    "affine": ("affine=False makes PyTorch's batch norm learn no scale and shift (they stay 1 "
-               "and 0): write `frozen` in place of `{written}`, which holds them so; remove "
-               "`{written}` for affine=True, cnnspec's default"),
-    "track_running_stats": ("track_running_stats=False makes PyTorch normalise by the batch's "
-                            "statistics in evaluation too; remove `{written}`: cnnspec's "
-                            "batchnorm keeps running statistics and evaluates with them"),
-    "center": ("center=False makes Keras' batch norm learn no shift (it stays 0); cnnspec's "
-               "batchnorm learns its scale and shift unless `frozen`, which holds both (center "
-               "and scale False together): remove `{written}`, or write `frozen` for both"),
-    "scale": ("scale=False makes Keras' batch norm learn no scale (it stays 1); cnnspec's "
-              "batchnorm learns its scale and shift unless `frozen`, which holds both (center "
-              "and scale False together): remove `{written}`, or write `frozen` for both"),
+    "inplace": Unfielded(True, "inplace=True makes PyTorch overwrite the layer's input to save "
+                               "memory, with the same values; remove `{written}`: cnnspec "
+                               "writes each layer's output anew"),
+    "affine": Unfielded(True, "affine=False makes PyTorch's batch norm learn no scale and "
+                              "shift (they stay 1 and 0): write `frozen` in place of "
+                              "`{written}`, which holds them so; remove `{written}` for "
+                              "affine=True, cnnspec's default"),
+    "track_running_stats": Unfielded(True, "track_running_stats=False makes PyTorch normalise "
+                                           "by the batch's statistics in evaluation too; remove "
+                                           "`{written}`: cnnspec's batchnorm keeps running "
+                                           "statistics and evaluates with them"),
+    "center": _keras_holds("center", "shift", 0),
+    "scale": _keras_holds("scale", "scale", 1),
 }
-SWITCHES = ("inplace", "affine", "track_running_stats", "center", "scale")
 # The layer classes of keras.layers that cnnspec reads, and the kind each is (None:
 # Activation, whose argument names the kind): the Keras importer reads each so, and a hint
 # tells a class called on a spec's line as Keras' by it.
@@ -681,7 +699,8 @@ def _reads_values(lib: str, kind: str | None, args: list) -> bool:
     if signature is None:
         return True
     return len(args) <= len(signature) and not any(
-        _is_number(value) and name in SWITCHES for name, value in zip(signature, args))
+        _is_number(value) and name in UNFIELDED and UNFIELDED[name].switch
+        for name, value in zip(signature, args))
 
 
 def _kind_answer(kind: str, line: str | None, refused: str | None) -> str:
@@ -838,7 +857,7 @@ def darknet_word_hint(name: str) -> str | None:
 # kind, and the parameters of the type's *_param block (caffe.proto). The Caffe importer
 # (cnnspec.importers.caffe) reads each type as its kind and refuses a parameter read only at
 # its default when it is not; a type written as a spec's kind is answered with it
-# (caffe_word_hint), and a type called as a function is told from Keras' and PyTorch's class
+# (caffe_answer), and a type called as a function is told from Keras' and PyTorch's class
 # of the same name by its parameters (called_as); docs/importing.md's table of the types is
 # generated from these (cnnspec/importers/caffe_docs.py). Pooling pools by MAX unless its pool
 # says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale and
@@ -963,13 +982,6 @@ def caffe_type(word: str) -> str | None:
     """The Caffe layer type ``word`` names in any case (``InnerProduct``, ``innerproduct``),
     or None."""
     return _CAFFE_TYPES.get(word.lower())
-
-
-def caffe_word_hint(name: str, label: str | None = None, values: str | None = "",
-                    chosen: str | None = None) -> str | None:
-    """The hint of :func:`caffe_answer`, or None."""
-    answer = caffe_answer(name, label, values, chosen)
-    return None if answer is None else answer[0]
 
 
 def caffe_answer(name: str, label: str | None = None, values: str | None = "",
@@ -1109,7 +1121,7 @@ def foreign_option(kind: str, name: str, value: str | None) -> tuple[str, str] |
                       f"write `{chosen}` in place of `{kind} {name} {written}`")
     if libs and foreign_field(KINDS[kind], name) is None and name in UNFIELDED:
         classes = " and ".join(f"{_possessive(lib)} {_class_of(lib, kind)}" for lib in libs)
-        return f"an argument of {classes}", UNFIELDED[name].format(written=f"{name} {written}")
+        return f"an argument of {classes}", UNFIELDED[name].hint.format(written=f"{name} {written}")
     return None
 
 
