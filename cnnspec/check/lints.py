@@ -92,11 +92,11 @@ from collections.abc import Iterator
 
 from cnnspec.check import signal
 from cnnspec.check.alike import (
-    alike_along,
     alike_filters,
     biases_apart,
     drawn_biases,
     groups_of,
+    init_alike_along,
     weight_axes,
 )
 from cnnspec.check.exact import (
@@ -166,7 +166,7 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
     with other channels put beside them (``beside_others``: after a concat) or with other
     inputs' values added to theirs (``mixed``: after an add, so that their values differ)."""
     kind, weighted = KINDS[info.kind], is_weighted(info.kind)
-    if (weighted and not alike_along(info.weight_init, weight_axes(info)[1])
+    if (weighted and not init_alike_along(info.weight_init, weight_axes(info)[1])
             or kind.family == "dropout"):
         return True
     if _grouped(info) and beside_others:
@@ -258,7 +258,8 @@ def _sets_apart_at_once(info: LayerInfo) -> bool:
     """Whether a tie breaker (:func:`tie_breakers`) sends each channel a gradient of its own
     at the first step: any but a conv or dense layer weighing its inputs alike, which does so
     only once it has learned different weights for them, a step later."""
-    return not is_weighted(info.kind) or not alike_along(info.weight_init, weight_axes(info)[1])
+    return not is_weighted(info.kind) or not init_alike_along(info.weight_init,
+                                                              weight_axes(info)[1])
 
 
 def residual_zero_starts(estimate: signal.Estimate, starts: dict[str, list[str]],
