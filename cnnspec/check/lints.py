@@ -235,9 +235,9 @@ def symmetric_starts(spec: Spec, estimate: signal.Estimate,
     start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
     Filters whose weights start alike under drawn biases output values that differ by channel,
     which a layer after them that is not linear, or learns, tells apart as it would after an
-    add (:func:`tie_breakers`' ``mixed``); only where none does, a frozen constant kernel
-    after them say (which weighs them alike and passes each the same gradient), are they
-    listed: their weights then stay identical, whatever their biases.
+    add (:func:`tie_breakers`' ``mixed``). They are listed only where no layer after them
+    does (a frozen constant kernel, say, which weighs them alike and passes each the same
+    gradient): their weights then stay identical, whatever their biases.
     """
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     facts = exact(spec, estimate) if facts is None else facts
