@@ -528,8 +528,8 @@ CASES = [
     ("input 1x8x8\nconv 8 3\n  x = layers.Dense(10, activation='softmax')(x)\n",
      "^layers.Dense\\(...\\) is a layer as Keras writes it", 3, 7,
      # the line, tried where the call stands, after a conv: refused there
-     ("the line `dense 10 softmax`; but in this spec that line is refused: dense layer "
-      "'dense1' needs a flat input")),
+     ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
+      "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)
@@ -1789,6 +1789,6 @@ def test_the_public_parse_tries_a_rewritten_line_and_the_languages_does_not_chec
             "assert 'cnnspec.check' not in sys.modules")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True)
-    said = "; but in this spec that line is refused: dense layer"
+    said = "; but in this spec that line is refused: that layer needs a flat input"
     assert said not in fresh.stdout and said in error_of(text).hint
     assert error_of(text).hint.startswith(fresh.stdout.strip())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from cnnspec.check.checker import check
@@ -84,8 +85,10 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
     written = lines[first]
     indent = written[:len(written) - len(written.lstrip())]
     lines[first:first + len(replaced)] = [indent + line + "\n" for line in replaced]
+    tried = None
     try:
-        check(parse("".join(lines), path), for_training=False)
+        tried = parse("".join(lines), path)
+        check(tried, for_training=False)
     except (SpecError, SpecErrors) as exc:
         refused = [found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
                    if found.span is not None and found.span.line == error.span.line]
@@ -94,8 +97,27 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
     if not refused:
         return error
     why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
+    why = _unnamed(why, tried, error.span.line, error.rewrite)
     return dataclasses.replace(error, hint=f"{error.hint}; but in this spec that line is "
                                            f"refused: {why}")
+
+
+def _unnamed(said: str, tried: Spec | None, line: int, rewrite: str) -> str:
+    """What the checker ``said`` of the layer a rewritten line (``rewrite``, on ``line`` of
+    the ``tried`` spec) declares, its name made up by the resolver (``conv 'conv2'``, where
+    the user's line gives none) said as "that layer": the user wrote no such name."""
+    if tried is None:
+        return said
+    for layer in tried.ir["layers"]:
+        name = layer["name"]
+        span = tried.spans.get((name, None))
+        if span is None or span.line != line:
+            continue
+        if rewrite.lstrip().startswith(f"{name}:"):  # the user's own label, kept
+            return said
+        return re.sub(rf"\b{re.escape(layer['kind'])}(?: layer)? '{re.escape(name)}'",
+                      "that layer", said)
+    return said
 
 
 def _read_spec(path: Path) -> Spec:
