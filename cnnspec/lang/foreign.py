@@ -646,8 +646,20 @@ def foreign_hint(call: ForeignCall) -> str | None:
     kind = foreign_kind(call.name)
     if kind is None:
         return None
+    unchosen = _unchosen(call, kind)
+    if unchosen is not None:  # ReLU(max_value=4) is no relu: no kind's usage to tell
+        return f"this is {lib} syntax; {unchosen}"
     return (f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
             + _converted_note(call, kind))
+
+
+def _unchosen(call: ForeignCall, kind: str) -> str | None:
+    """What is said of a Keras call of ``kind`` whose values choose no kind here
+    (:data:`KERAS_CHOSEN`: ReLU's max_value 4); None for another call."""
+    if _library_of(call) != "Keras" or keras_kind(
+            kind, _given(kind, "Keras", call.args, call.kwargs)) is not None:
+        return None
+    return KERAS_CHOSEN[kind][1]
 
 
 def _named_activation(call: ForeignCall) -> str | None:
@@ -660,16 +672,12 @@ def _named_activation(call: ForeignCall) -> str | None:
 
 def _converted_note(call: ForeignCall, kind: str) -> str:
     """What a hint says of the arguments of a Keras call that a field of ``kind`` takes in
-    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum) or that choose no kind
-    here (:data:`KERAS_CHOSEN`: ReLU's max_value 4), in parentheses; "" for a call with
-    none."""
+    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum), in parentheses; ""
+    for a call with none."""
     if _library_of(call) != "Keras":
         return ""
-    notes = [note for name, (_, note) in KERAS_CONVERTED.items()
-             if name in call.kwargs and foreign_field(KINDS[kind], name)]
-    if keras_kind(kind, _given(kind, "Keras", call.args, call.kwargs)) is None:
-        notes.append(KERAS_CHOSEN[kind][1])
-    return "".join(f" ({note})" for note in notes)
+    return "".join(f" ({note})" for name, (_, note) in KERAS_CONVERTED.items()
+                   if name in call.kwargs and foreign_field(KINDS[kind], name))
 
 
 def _library_of(call: ForeignCall) -> str:
