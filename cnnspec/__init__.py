@@ -3,6 +3,7 @@
 The Python API mirrors the command line::
 
     spec = cnnspec.load("specs/digits.cnn")      # parsed and checked (.cnn or .json IR)
+    spec = cnnspec.check.check(cnnspec.parse(text))  # a spec's text, parsed and checked
     print(cnnspec.summary(spec))                  # the table `cnnspec summary` prints
     model = cnnspec.compile(spec, seed=0)         # an executable NumPy graph
     run = cnnspec.train("specs/digits.cnn", cnnspec.Settings(epochs=5))  # a Run
@@ -11,7 +12,7 @@ The Python API mirrors the command line::
 
 ``load`` is the check (``cnnspec check``): a spec with mistakes raises
 :class:`cnnspec.errors.SpecErrors`, its warnings are ``spec.warnings``. ``cnnspec.check`` is
-the checker's package: ``cnnspec.check.check(cnnspec.lang.parse(text))`` checks a spec's text.
+the checker's package: ``cnnspec.check.check(cnnspec.parse(text))`` checks a spec's text.
 
 Imports point one way, from the top of this list down (tests/test_imports.py holds the order
 and fails on an import against it, or on any cycle)::
@@ -33,24 +34,21 @@ So training knows nothing of the lab or of render: :func:`train` composes a run 
 curves (callbacks).
 """
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import try_rewrites_with
 from cnnspec.version import __version__ as __version__
 
 # The functions below import their modules when called, so that `import cnnspec` (which every
 # `cnnspec` command, even `--help`, does) does not load NumPy, the parser or Matplotlib.
 
 
-def _rewrite_checked(error, text: str, path: str | None, parse):
-    """:func:`cnnspec.check.load.rewrite_checked`, the checker imported when a line is tried."""
-    from cnnspec.check.load import rewrite_checked  # deferred: see above
+def parse(text: str, path: str | None = None):
+    """Parse a spec's ``text`` (``path`` names its file in errors) into its unchecked ``Spec``;
+    ``cnnspec.check.check(spec)`` checks it. A mistake raises one
+    :class:`cnnspec.errors.SpecError` (the parser stops at it); where its hint writes a line
+    of cnnspec in place of another library's, it says what the checker makes of that line
+    there, as ``cnnspec check`` does (:func:`cnnspec.check.load.parse_spec`)."""
+    from cnnspec.check.load import parse_spec  # deferred: the parser, see above
 
-    return rewrite_checked(error, text, path, parse)
-
-
-# Set here, which Python runs before any module of the package: cnnspec.lang.parse tries the
-# line a hint writes whether or not the program imported the checker, which the language,
-# below it, cannot import.
-try_rewrites_with(_rewrite_checked)
+    return parse_spec(text, path)
 
 
 def load(path, strict: bool = False, max_memory: int | None = None,

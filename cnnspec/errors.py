@@ -140,7 +140,7 @@ class SpecError(Exception):
     copies: tuple[str, ...] = ()
     # The statement the hint tells to write in place of the one on the span's line (Caffe's
     # `conv1: Convolution 8 11`: `conv1: conv 8 11`, Keras' `Conv2D(8, 11)`), which is checked
-    # there (:func:`rewrite_tried`); a line break in it for each line after the span's that
+    # there (:func:`cnnspec.check.load.rewrite_checked`); a line break in it for each line after the span's that
     # it replaces too (a Darknet section's key=value lines), so that later lines keep their
     # numbers.
     rewrite: str | None = None
@@ -240,28 +240,6 @@ class SpecErrors(Exception):
 
     def __post_init__(self) -> None:
         super().__init__("; ".join(e.message for e in self.errors))
-
-
-# What a spec makes of the line an error's hint writes in the user's place: the checker's
-# (the package's __init__ sets it, run before any of its modules), which the language raising
-# the error sits below.
-_rewrite_checker = None
-
-
-def try_rewrites_with(checker) -> None:
-    """Make ``checker(error, text, path, parse) -> SpecError`` the one that tries the line
-    an error's hint writes (:attr:`SpecError.rewrite`) in the place of the user's, in the
-    spec's ``text`` read with ``parse``."""
-    global _rewrite_checker
-    _rewrite_checker = checker
-
-
-def rewrite_tried(error: SpecError, text: str, path: str | None, parse) -> SpecError:
-    """``error`` with what the checker says of the line its hint writes, tried where the
-    user's stands (:func:`try_rewrites_with`); ``error`` itself where it writes none."""
-    if error.rewrite is None or error.span is None or _rewrite_checker is None:
-        return error
-    return _rewrite_checker(error, text, path, parse)
 
 
 def first_error(exc: SpecError | SpecErrors) -> SpecError:

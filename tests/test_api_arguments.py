@@ -40,11 +40,10 @@ def refused(call, *words: str) -> SettingError:
 def test_a_spec_text_given_as_a_path_is_told_to_be_saved_first():
     text = Path(SPEC).read_text()
     error = refused(lambda: cnnspec.load(text), "path", "not a spec's text")
-    assert "check(parse(text))" in error.hint  # the way to check a text, which runs:
-    from cnnspec.check import check
-    from cnnspec.lang import parse
-
-    assert check(parse(text)).total_params == cnnspec.load(SPEC).total_params
+    # the way to check a text, which runs:
+    assert "cnnspec.check.check(cnnspec.parse(text))" in error.hint
+    assert cnnspec.check.check(cnnspec.parse(text)).total_params == \
+        cnnspec.load(SPEC).total_params
     refused(lambda: cnnspec.compile(text), "path", "not a spec's text")
     refused(lambda: cnnspec.train(text), "path", "not a spec's text")
 

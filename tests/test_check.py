@@ -2443,7 +2443,8 @@ def test_a_fixed_kernels_autocorrelation_adds_the_products_of_its_taps_d_apart()
 # Another library's layer (a Caffe type written as a kind, a Keras or PyTorch call, a Darknet
 # section) is answered with the line of its kind here; that line is checked in the spec's
 # place, with the user's `<- inputs`, as a native line is, and the error stays at the user's
-# line: by the command and by the library's parse alike.
+# line: by the command and by the library's cnnspec.parse alike. A layer the user wrote
+# without a name is "that layer", not the name the spec would make up for it.
 REWRITES = [
     ("conv1: Convolution 8 11", 8, "unknown layer kind", "write `conv1: conv 8 11`",
      "the 11x11 kernel of conv 'conv1' is larger than its input there: 4x4"),
@@ -2459,16 +2460,19 @@ REWRITES = [
     ("c1: nn.Conv2d(1, 8, 11)", 5, "nn.Conv2d(...) is a layer", "the line `c1: conv 8 11`",
      "the 11x11 kernel of conv 'c1' is larger than its input there: 4x4"),
     ("Dense(10)", 1, "unknown layer kind", "the line `dense 10`",
-     "dense layer 'dense1' needs a flat input"),
+     "that layer needs a flat input"),
+    ("Conv2D(8, 11)", 1, "unknown layer kind", "the line `conv 8 11`",
+     "the 11x11 kernel of that layer is larger than its input there: 4x4"),
     ("[convolutional]\nfilters=8\nsize=11\n\nactivation=relu", 1, "'[convolutional]' is a",
      "this section is `conv 8 11 relu`",
-     "the 11x11 kernel of conv 'conv2' is larger than its input there: 4x4"),
+     "the 11x11 kernel of that layer is larger than its input there: 4x4"),
 ]
 
 
 @pytest.mark.parametrize("line, column, message, written, refused", REWRITES)
 def test_another_librarys_lines_rewrite_is_checked_where_the_line_stands(
         tmp_path, capsys, line, column, message, written, refused):
+    import cnnspec
     from cnnspec.cli import main
     from cnnspec.errors import SpecError
 
@@ -2482,7 +2486,7 @@ def test_another_librarys_lines_rewrite_is_checked_where_the_line_stands(
     said = "; but in this spec that line is refused: "
     assert (said + refused in err) if refused else (said not in err), err
     with pytest.raises(SpecError) as raised:  # the library's parse says the same
-        check(parse(text, str(path)))
+        check(cnnspec.parse(text, str(path)))
     assert raised.value.hint in err.replace("\n", " ")
 
 

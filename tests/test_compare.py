@@ -91,6 +91,21 @@ def test_a_planned_comparison_trains_its_plan_and_checks_the_spec_no_more(tiny, 
     assert "trained in float64" in format_table(result).splitlines()[-1]
 
 
+def test_a_planned_comparison_is_the_plans_whatever_else_is_given(tiny, tmp_path):
+    """With planned=, the arguments a plan is made of are the plan's: compare's own seeds
+    (unchecked) and spec were written into sweep.json and the result, beside the plan's
+    runs."""
+    from cnnspec.training.rundir import SWEEP_JSON
+
+    planned = plan_comparison(str(tiny), ["he_normal"], epochs=1, seeds=2)
+    result = compare("other.cnn", ["zeros"], epochs=3, seeds=0, jobs=1, out=tmp_path / "cmp",
+                     planned=planned)
+    assert [(r.label, r.seed) for v in result.variants for r in v.runs] == [
+        ("he_normal", 0), ("he_normal", 1)]
+    described = json.loads((result.out / SWEEP_JSON).read_text())
+    assert (result.spec, described["spec"], described["seeds"]) == (str(tiny), str(tiny), 2)
+
+
 def test_a_comparison_over_other_inits_and_epochs_shows_every_run_of_its_folder(tiny,
                                                                                tmp_path):
     """A comparison into the folder of an earlier one showed its own variants alone: the

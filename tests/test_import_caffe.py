@@ -266,11 +266,12 @@ def test_the_importer_and_the_languages_hints_read_one_table_of_caffes_types():
     """The importer reads each type as the kind a spec's hint names for it (`fc: InnerProduct
     10`: dense), from one table."""
     from cnnspec.importers.caffe import READERS
-    from cnnspec.lang.foreign import CAFFE_KINDS, caffe_word_hint
+    from cnnspec.lang.foreign import CAFFE_KINDS, caffe_answer
 
     assert set(READERS) == set(CAFFE_KINDS)
     for caffe, kind in CAFFE_KINDS.items():
-        assert caffe_word_hint(caffe).startswith(f"Caffe's {caffe} is `{kind}` here")
+        hint, _ = caffe_answer(caffe)
+        assert hint.startswith(f"Caffe's {caffe} is `{kind}` here")
 
 
 # ---------------------------------------------------------------------------- errors

@@ -14,7 +14,7 @@ def weight_axes(info: LayerInfo) -> tuple[int, int]:
     return (1, 0) if info.kind == "conv_transpose" else (0, 1)
 
 
-def alike_along(init, axis: int) -> bool:
+def init_alike_along(init, axis: int) -> bool:
     """Whether every slice of a parameter along ``axis`` starts the same."""
     return init.constant or axis in init.alike_axes
 
@@ -24,7 +24,7 @@ def groups_of(info: LayerInfo) -> int:
     return info.ir.get("groups", 1)
 
 
-def identical_filters(info: LayerInfo) -> int:
+def identical_filter_count(info: LayerInfo) -> int:
     """How many filters (units) of a conv/dense layer start exactly alike, biases too: those
     of :func:`alike_filters` where the biases are alike, none where they are drawn (their
     outputs then differ by channel)."""
@@ -53,7 +53,7 @@ def alike_filters(info: LayerInfo) -> int:
     ``identity``, those beyond the input's channels (filter i is a delta on channel i only
     for i < in, so a 1 -> 8 channel conv starts with 7 all-zero filters)."""
     out = info.output_shape[0]
-    if alike_along(info.weight_init, weight_axes(info)[0]):
+    if init_alike_along(info.weight_init, weight_axes(info)[0]):
         return out // groups_of(info)
     if info.weight_init.distribution == "identity":
         return max(0, out - info.weight_shape[1])
@@ -63,13 +63,13 @@ def alike_filters(info: LayerInfo) -> int:
 def alike_channels(input_channels: int, layers: list[LayerInfo]) -> set[str]:
     """The layers whose output channels (a flat output's features) all start with equal
     values, whatever the input: a conv/dense layer all of whose filters start alike (an
-    ungrouped one: :func:`identical_filters` of all), and a layer without weights other than
+    ungrouped one: :func:`identical_filter_count` of all), and a layer without weights other than
     dropout and concat (whose parts may differ) reading such layers only; the input too, with
     one channel. Adding one to channels that start alike keeps them alike."""
     alike = {INPUT} if input_channels == 1 else set()
     for info in layers:
         if is_weighted(info.kind):
-            same = groups_of(info) == 1 and identical_filters(info) == info.output_shape[0]
+            same = groups_of(info) == 1 and identical_filter_count(info) == info.output_shape[0]
         else:
             same = (KINDS[info.kind].family != "dropout" and info.kind != "concat"
                     and all(name in alike for name in info.inputs))

@@ -128,7 +128,7 @@ def _given_spec(spec) -> Spec:
 
 # How a library caller checks a spec, for a hint: the function that does it, for a file or text.
 READ_AND_CHECK = ("cnnspec.load(path) reads a .cnn or .json file and checks it; "
-                  "check(cnnspec.lang.parse(text)) checks a spec's text")
+                  "check(cnnspec.parse(text)) checks a spec's text")
 
 
 def as_error(warning: SpecError) -> SpecError:

@@ -92,11 +92,11 @@ from collections.abc import Iterator
 
 from cnnspec.check import signal
 from cnnspec.check.alike import (
-    alike_along,
     alike_filters,
     biases_apart,
     drawn_biases,
     groups_of,
+    init_alike_along,
     weight_axes,
 )
 from cnnspec.check.exact import (
@@ -131,7 +131,7 @@ from cnnspec.ir.instances import (
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, Reach, is_weighted
-from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 
@@ -166,7 +166,7 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
     with other channels put beside them (``beside_others``: after a concat) or with other
     inputs' values added to theirs (``mixed``: after an add, so that their values differ)."""
     kind, weighted = KINDS[info.kind], is_weighted(info.kind)
-    if (weighted and not alike_along(info.weight_init, weight_axes(info)[1])
+    if (weighted and not init_alike_along(info.weight_init, weight_axes(info)[1])
             or kind.family == "dropout"):
         return True
     if _grouped(info) and beside_others:
@@ -235,9 +235,9 @@ def symmetric_starts(spec: Spec, estimate: signal.Estimate,
     start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
     Filters whose weights start alike under drawn biases output values that differ by channel,
     which a layer after them that is not linear, or learns, tells apart as it would after an
-    add (:func:`tie_breakers`' ``mixed``); only where none does, a frozen constant kernel
-    after them say (which weighs them alike and passes each the same gradient), are they
-    listed: their weights then stay identical, whatever their biases.
+    add (:func:`tie_breakers`' ``mixed``). They are listed only where no layer after them
+    does (a frozen constant kernel, say, which weighs them alike and passes each the same
+    gradient): their weights then stay identical, whatever their biases.
     """
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     facts = exact(spec, estimate) if facts is None else facts
@@ -258,7 +258,8 @@ def _sets_apart_at_once(info: LayerInfo) -> bool:
     """Whether a tie breaker (:func:`tie_breakers`) sends each channel a gradient of its own
     at the first step: any but a conv or dense layer weighing its inputs alike, which does so
     only once it has learned different weights for them, a step later."""
-    return not is_weighted(info.kind) or not alike_along(info.weight_init, weight_axes(info)[1])
+    return not is_weighted(info.kind) or not init_alike_along(info.weight_init,
+                                                              weight_axes(info)[1])
 
 
 def residual_zero_starts(estimate: signal.Estimate, starts: dict[str, list[str]],
@@ -911,15 +912,13 @@ def batchnorm_momentum(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     :data:`~cnnspec.kinds.catalogue.BATCHNORM_MOMENTUM`) is above :data:`HIGH_MOMENTUM`: its
     running statistics are nearly the last batch's alone, so evaluation normalises by one
     batch. Keras' momentum 0.99 is 1 - 0.99 = 0.01 here
-    (:func:`~cnnspec.lang.foreign.momentum_kept`)."""
+    (:func:`~cnnspec.kinds.catalogue.momentum_kept`)."""
     out = []
     for info in layers:
         momentum = info.ir.get("momentum")
         if not KINDS[info.kind].running_statistics or momentum is None \
                 or momentum <= HIGH_MOMENTUM:
             continue
-        from cnnspec.lang.foreign import momentum_kept  # the language's, loaded if warned
-
         kept = momentum_kept(momentum)
         out.append(spec.error(
             f"{info.kind} '{info.name}' has momentum {float_text(momentum)}, "

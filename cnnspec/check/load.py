@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from cnnspec.check.checker import check
@@ -27,6 +28,7 @@ from cnnspec.sourcefile import (
     import_first,
     missing_file,
     not_a_file,
+    read_spec_text,
     source_lines,
 )
 
@@ -38,8 +40,7 @@ def given_spec_path(path, parameter: str = "path") -> Path:
         raise SettingError(f"{{{parameter}}} takes a path to a .cnn or .json file, not a "
                            f"spec's text ({shown(path)})", invalid=True,
                            hint="save the text to a .cnn file and pass its path, or check the "
-                           "text itself: from cnnspec.check import check; from cnnspec.lang "
-                           "import parse; check(parse(text))")
+                           "text itself: cnnspec.check.check(cnnspec.parse(text))")
     return given_path(path, parameter, "a .cnn or .json file", "specs/digits.cnn")
 
 
@@ -55,22 +56,39 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
         raise SpecErrors([exc]) from None
 
 
-def rewrite_checked(error: SpecError, text: str, path: str | None, parse) -> SpecError:
+def parse_spec(text: str, path: str | None = None) -> Spec:
+    """The language's :func:`~cnnspec.lang.parse` of a spec's ``text`` (unchecked), whose
+    error, where its hint writes a line in place of the user's, says what the checker makes
+    of that line there (:func:`rewrite_checked`)."""
+    from cnnspec.lang import parse  # Lark loads only for a .cnn spec
+
+    try:
+        return parse(text, path)
+    except SpecError as error:
+        raise rewrite_checked(error, text, path) from None
+
+
+def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
     """``error``, whose hint tells to write another line in place of the one it points at
     (``error.rewrite``: Caffe's ``conv1: Convolution 8 11`` as ``conv1: conv 8 11``, Keras'
     ``Conv2D(8, 11)``), with what the checker says of that line in the spec's place, where
     it refuses it: the shapes and parameters a line written so gets (an 11x11 kernel on an
-    8x8 input), which a line read alone cannot be checked for. The spec's ``text`` is read
-    with ``parse`` (the language's, which raised ``error``); the error keeps its place, the
-    user's line. The checker tries every such line so (:func:`cnnspec.errors.try_rewrites_with`)."""
+    8x8 input), which a line read alone cannot be checked for. The error keeps its place,
+    the user's line; ``error`` itself where its hint writes no line."""
+    from cnnspec.lang import parse  # Lark loads only for a .cnn spec
+
+    if error.rewrite is None or error.span is None:
+        return error
     lines = source_lines(text, keepends=True)
     first = error.span.line - 1
     replaced = error.rewrite.split("\n")
     written = lines[first]
     indent = written[:len(written) - len(written.lstrip())]
     lines[first:first + len(replaced)] = [indent + line + "\n" for line in replaced]
+    tried = None
     try:
-        check(parse("".join(lines), path), for_training=False)
+        tried = parse("".join(lines), path)
+        check(tried, for_training=False)
     except (SpecError, SpecErrors) as exc:
         refused = [found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
                    if found.span is not None and found.span.line == error.span.line]
@@ -79,8 +97,27 @@ def rewrite_checked(error: SpecError, text: str, path: str | None, parse) -> Spe
     if not refused:
         return error
     why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
+    why = _unnamed(why, tried, error.span.line, error.rewrite)
     return dataclasses.replace(error, hint=f"{error.hint}; but in this spec that line is "
                                            f"refused: {why}")
+
+
+def _unnamed(said: str, tried: Spec | None, line: int, rewrite: str) -> str:
+    """What the checker ``said`` of the layer a rewritten line (``rewrite``, on ``line`` of
+    the ``tried`` spec) declares, its name made up by the resolver (``conv 'conv2'``, where
+    the user's line gives none) said as "that layer": the user wrote no such name."""
+    if tried is None:
+        return said
+    for layer in tried.ir["layers"]:
+        name = layer["name"]
+        span = tried.spans.get((name, None))
+        if span is None or span.line != line:
+            continue
+        if rewrite.lstrip().startswith(f"{name}:"):  # the user's own label, kept
+            return said
+        return re.sub(rf"\b{re.escape(layer['kind'])}(?: layer)? '{re.escape(name)}'",
+                      "that layer", said)
+    return said
 
 
 def _read_spec(path: Path) -> Spec:
@@ -100,9 +137,7 @@ def _read_spec(path: Path) -> Spec:
         from cnnspec.ir.io import read_json  # jsonschema loads only for a .json file
 
         return read_json(path)
-    from cnnspec.lang import parse_file  # Lark loads only for a .cnn file
-
-    return parse_file(str(path))
+    return parse_spec(read_spec_text(path), str(path))
 
 
 def _not_a_spec(path: Path) -> WordedInputError:

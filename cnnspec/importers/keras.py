@@ -49,6 +49,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.catalogue import momentum_kept
 from cnnspec.lang.foreign import (
     KERAS_CHOSEN,
     KERAS_CLASSES,
@@ -57,7 +58,6 @@ from cnnspec.lang.foreign import (
     keras_kind,
     l2_note,
     l2_weight_decay,
-    momentum_kept,
 )
 from cnnspec.sourcefile import is_keras_model
 

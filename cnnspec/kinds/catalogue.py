@@ -1073,6 +1073,15 @@ def _batchnorm_onnx(g, ir: dict, ins, inf, xs: list[str]) -> str:
 BATCHNORM_MOMENTUM = "the weight of each batch in the running statistics (PyTorch's meaning)"
 
 
+def momentum_kept(kept: float) -> float:
+    """A batchnorm's momentum here, which is PyTorch's (the weight of each new batch in the
+    running statistics, ``running = (1 - m) * running + m * batch``), for another library's
+    fraction ``kept`` of the old statistics that each batch keeps (Caffe's
+    moving_average_fraction, 0.999 by default; Keras' momentum, 0.99): ``1 - kept``, rounded
+    so that 1 - 0.99 reads 0.01."""
+    return round(1 - kept, 12)
+
+
 BATCHNORM = Kind(
     "batchnorm", "normalises each channel by its batch statistics, then scales and shifts",
     "norm", infer=_per_channel_norm_infer,

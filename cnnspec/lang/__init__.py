@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.errors import SpecError, rewrite_tried
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import foreign
 from cnnspec.lang.ast import to_ast
@@ -26,20 +25,13 @@ from cnnspec.sourcefile import read_spec_text
 
 def parse(text: str, path: str | None = None) -> Spec:
     """Parse and resolve a spec. An error whose hint writes a line in place of the user's
-    (another library's layer) says what the checker makes of that line there
-    (:func:`cnnspec.errors.rewrite_tried`)."""
-    try:
-        return _parsed(text, path)
-    except SpecError as error:
-        raise rewrite_tried(error, text, path, _parsed) from None
-
-
-def _parsed(text: str, path: str | None = None) -> Spec:
+    (another library's layer) says nothing of what the checker makes of that line there:
+    :func:`cnnspec.parse` does (:func:`cnnspec.check.load.rewrite_checked`)."""
     module = parse_module(text, path)
     return Resolver(path).resolve(module, text)
 
 
-foreign.read_lines_with(_parsed)  # the lines it suggests for other libraries' layers are tried
+foreign.read_lines_with(parse)  # the lines it suggests for other libraries' layers are tried
 
 
 def parse_file(path: str | Path) -> Spec:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
-from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
@@ -50,28 +50,46 @@ TORCH_ARGS = {
     "relu": ("inplace",),
     "batchnorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
 }
-_INFERRED = "a spec infers it from the layer's input: remove `{written}`"
-# The arguments above that no field takes, and what a hint says of one written as an option
-# (``{written}``: the name and value as written). PyTorch's inplace and affine and Keras'
-# center and scale are switches: a number in their place is another library's argument.
+
+
+@dataclass(frozen=True)
+class Unfielded:
+    """An argument above that no field takes: whether it is a switch (a number in its place
+    is another library's argument), and what a hint says of it written as an option
+    (``{written}``: the name and value as written)."""
+
+    switch: bool
+    hint: str
+
+
+_INFERRED = Unfielded(False, "a spec infers it from the layer's input: remove `{written}`")
+
+
+def _keras_holds(argument: str, what: str, value: int) -> Unfielded:
+    """Keras' BatchNormalization switch ``argument``, which holds its ``what`` at ``value``
+    where False: cnnspec's `frozen` holds both the scale and the shift."""
+    return Unfielded(True, f"{argument}=False makes Keras' batch norm learn no {what} (it "
+                           f"stays {value}); cnnspec's batchnorm learns its scale and shift "
+                           "unless `frozen`, which holds both (center and scale False "
+                           "together): remove `{written}`, or write `frozen` for both")
+
+
 UNFIELDED = {
     "in_channels": _INFERRED, "in_features": _INFERRED, "num_features": _INFERRED,
-    "inplace": ("inplace=True makes PyTorch overwrite the layer's input to save memory, with "
-                "the same values; remove `{written}`: cnnspec writes each layer's output anew"),
-    "affine": ("affine=False makes PyTorch's batch norm learn no scale and shift (they stay 1 "
-               "and 0): write `frozen` in place of `{written}`, which holds them so; remove "
-               "`{written}` for affine=True, cnnspec's default"),
-    "track_running_stats": ("track_running_stats=False makes PyTorch normalise by the batch's "
-                            "statistics in evaluation too; remove `{written}`: cnnspec's "
-                            "batchnorm keeps running statistics and evaluates with them"),
-    "center": ("center=False makes Keras' batch norm learn no shift (it stays 0); cnnspec's "
-               "batchnorm learns its scale and shift unless `frozen`, which holds both (center "
-               "and scale False together): remove `{written}`, or write `frozen` for both"),
-    "scale": ("scale=False makes Keras' batch norm learn no scale (it stays 1); cnnspec's "
-              "batchnorm learns its scale and shift unless `frozen`, which holds both (center "
-              "and scale False together): remove `{written}`, or write `frozen` for both"),
+    "inplace": Unfielded(True, "inplace=True makes PyTorch overwrite the layer's input to save "
+                               "memory, with the same values; remove `{written}`: cnnspec "
+                               "writes each layer's output anew"),
+    "affine": Unfielded(True, "affine=False makes PyTorch's batch norm learn no scale and "
+                              "shift (they stay 1 and 0): write `frozen` in place of "
+                              "`{written}`, which holds them so; remove `{written}` for "
+                              "affine=True, cnnspec's default"),
+    "track_running_stats": Unfielded(True, "track_running_stats=False makes PyTorch normalise "
+                                           "by the batch's statistics in evaluation too; remove "
+                                           "`{written}`: cnnspec's batchnorm keeps running "
+                                           "statistics and evaluates with them"),
+    "center": _keras_holds("center", "shift", 0),
+    "scale": _keras_holds("scale", "scale", 1),
 }
-SWITCHES = ("inplace", "affine", "track_running_stats", "center", "scale")
 # The layer classes of keras.layers that cnnspec reads, and the kind each is (None:
 # Activation, whose argument names the kind): the Keras importer reads each so, and a hint
 # tells a class called on a spec's line as Keras' by it.
@@ -92,15 +110,6 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "group": "groups",  # Caffe's convolution_param names its groups `group`
           "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps",
           "dilation_rate": "dilation"}
-
-
-def momentum_kept(kept: float) -> float:
-    """A batchnorm's momentum here, which is PyTorch's (the weight of each new batch in the
-    running statistics, ``running = (1 - m) * running + m * batch``), for another library's
-    fraction ``kept`` of the old statistics that each batch keeps (Caffe's
-    moving_average_fraction, 0.999 by default; Keras' momentum, 0.99): ``1 - kept``, rounded
-    so that 1 - 0.99 reads 0.01."""
-    return round(1 - kept, 12)
 
 
 def momentum_note(whose: str) -> str:
@@ -158,11 +167,14 @@ def l2_note(l2: float) -> str:
 def regularizer_hint(name: str, l2: float | None, written: str) -> str:
     """The hint for Keras' regularizer argument ``name`` written as a layer's option with
     the L2 factor ``l2`` (None for a regularizer that is no L2: cnnspec's weight decay is
-    L2 only), ``written`` as the user wrote it: the train block's weight_decay, and the
+    L2 only; 0 or less, or NaN, for a factor that regularizes nothing), ``written`` as the user wrote it: the train block's weight_decay, and the
     layer's decay_mult that keeps it to the parameters Keras regularizes."""
     if l2 is None:
         return ("cnnspec's weight decay is L2 only (`weight_decay` in the train block, scaled "
                 f"per layer by `decay_mult`): remove `{written}`")
+    if not l2 > 0:  # NaN too: a factor that is no number
+        return ("an L2 factor must be a number above 0 (0 regularizes nothing, and less would "
+                f"reward large weights): remove `{written}`")
     decay = number_text(l2_weight_decay(l2))
     return (f"weight decay is the train block's `weight_decay {decay}` ({l2_note(l2)}), for "
             f"every layer; {_decay_mult_text(name, written)}")
@@ -634,8 +646,20 @@ def foreign_hint(call: ForeignCall) -> str | None:
     kind = foreign_kind(call.name)
     if kind is None:
         return None
+    unchosen = _unchosen(call, kind)
+    if unchosen is not None:  # ReLU(max_value=4) is no relu: no kind's usage to tell
+        return f"this is {lib} syntax; {unchosen}"
     return (f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
             + _converted_note(call, kind))
+
+
+def _unchosen(call: ForeignCall, kind: str) -> str | None:
+    """What is said of a Keras call of ``kind`` whose values choose no kind here
+    (:data:`KERAS_CHOSEN`: ReLU's max_value 4); None for another call."""
+    if _library_of(call) != "Keras" or keras_kind(
+            kind, _given(kind, "Keras", call.args, call.kwargs)) is not None:
+        return None
+    return KERAS_CHOSEN[kind][1]
 
 
 def _named_activation(call: ForeignCall) -> str | None:
@@ -648,16 +672,12 @@ def _named_activation(call: ForeignCall) -> str | None:
 
 def _converted_note(call: ForeignCall, kind: str) -> str:
     """What a hint says of the arguments of a Keras call that a field of ``kind`` takes in
-    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum) or that choose no kind
-    here (:data:`KERAS_CHOSEN`: ReLU's max_value 4), in parentheses; "" for a call with
-    none."""
+    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum), in parentheses; ""
+    for a call with none."""
     if _library_of(call) != "Keras":
         return ""
-    notes = [note for name, (_, note) in KERAS_CONVERTED.items()
-             if name in call.kwargs and foreign_field(KINDS[kind], name)]
-    if keras_kind(kind, _given(kind, "Keras", call.args, call.kwargs)) is None:
-        notes.append(KERAS_CHOSEN[kind][1])
-    return "".join(f" ({note})" for note in notes)
+    return "".join(f" ({note})" for name, (_, note) in KERAS_CONVERTED.items()
+                   if name in call.kwargs and foreign_field(KINDS[kind], name))
 
 
 def _library_of(call: ForeignCall) -> str:
@@ -687,7 +707,8 @@ def _reads_values(lib: str, kind: str | None, args: list) -> bool:
     if signature is None:
         return True
     return len(args) <= len(signature) and not any(
-        _is_number(value) and name in SWITCHES for name, value in zip(signature, args))
+        _is_number(value) and name in UNFIELDED and UNFIELDED[name].switch
+        for name, value in zip(signature, args))
 
 
 def _kind_answer(kind: str, line: str | None, refused: str | None) -> str:
@@ -844,7 +865,7 @@ def darknet_word_hint(name: str) -> str | None:
 # kind, and the parameters of the type's *_param block (caffe.proto). The Caffe importer
 # (cnnspec.importers.caffe) reads each type as its kind and refuses a parameter read only at
 # its default when it is not; a type written as a spec's kind is answered with it
-# (caffe_word_hint), and a type called as a function is told from Keras' and PyTorch's class
+# (caffe_answer), and a type called as a function is told from Keras' and PyTorch's class
 # of the same name by its parameters (called_as); docs/importing.md's table of the types is
 # generated from these (cnnspec/importers/caffe_docs.py). Pooling pools by MAX unless its pool
 # says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale and
@@ -969,13 +990,6 @@ def caffe_type(word: str) -> str | None:
     """The Caffe layer type ``word`` names in any case (``InnerProduct``, ``innerproduct``),
     or None."""
     return _CAFFE_TYPES.get(word.lower())
-
-
-def caffe_word_hint(name: str, label: str | None = None, values: str | None = "",
-                    chosen: str | None = None) -> str | None:
-    """The hint of :func:`caffe_answer`, or None."""
-    answer = caffe_answer(name, label, values, chosen)
-    return None if answer is None else answer[0]
 
 
 def caffe_answer(name: str, label: str | None = None, values: str | None = "",
@@ -1115,7 +1129,7 @@ def foreign_option(kind: str, name: str, value: str | None) -> tuple[str, str] |
                       f"write `{chosen}` in place of `{kind} {name} {written}`")
     if libs and foreign_field(KINDS[kind], name) is None and name in UNFIELDED:
         classes = " and ".join(f"{_possessive(lib)} {_class_of(lib, kind)}" for lib in libs)
-        return f"an argument of {classes}", UNFIELDED[name].format(written=f"{name} {written}")
+        return f"an argument of {classes}", UNFIELDED[name].hint.format(written=f"{name} {written}")
     return None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -691,11 +692,13 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"write `{initializes} {_init_written(after, initializes)}`; "
                              f"{_usage(kind_name)}")
         if item.name in KERAS_REGULARIZERS and kind.kind.weighted:  # before its `kernel`
-            written = f"{item.name} {one_line(after)}" if after is not None else item.name
+            # `kernel_regularizer pad same`: the next option is no value of the regularizer
+            value = None if isinstance(after, (Word, Call)) and after.name in valid else after
+            written = f"{item.name} {one_line(value)}" if value is not None else item.name
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
                              "argument of Keras' layers", span=span,
-                             hint=(bare_regularizer_hint(item.name) if after is None
-                                   else regularizer_hint(item.name, _l2_factor(after), written)))
+                             hint=(bare_regularizer_hint(item.name) if value is None
+                                   else regularizer_hint(item.name, _l2_factor(value), written)))
         positional = dict(kind.positional)
         # `kernel`, Keras' `kernel_size` and `pool_size`, `units`, Caffe's `num_output`
         field_named = next((part for part in (foreign_field(kind.kind, item.name),
@@ -748,8 +751,9 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
 
 def _l2_factor(value: Value | None) -> float | None:
     """The factor of Keras' L2 regularizer as a layer's option writes it: ``l2`` (Keras'
-    default), ``l2(0.001)`` or ``L2(l2=0.001)``; None for another (``l1``), which cnnspec's
-    weight decay cannot do."""
+    default), ``l2(0.001)`` or ``L2(l2=0.001)``, as written even where it is 0 or less (NaN
+    where it is no number); None for another (``l1``), which cnnspec's weight decay cannot
+    do."""
     from cnnspec.lang.foreign import KERAS_L2_DEFAULT
 
     if isinstance(value, Word) and value.name.lower() == "l2":
@@ -760,7 +764,7 @@ def _l2_factor(value: Value | None) -> float | None:
     if not given:
         return KERAS_L2_DEFAULT
     factor = given[0]
-    return float(factor.value) if isinstance(factor, Num) and factor.value > 0 else None
+    return float(factor.value) if isinstance(factor, Num) else math.nan
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3

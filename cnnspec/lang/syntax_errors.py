@@ -671,12 +671,13 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     span = Span(exc.line, start, exc.line, len(line.split("#", 1)[0].rstrip()) + 1)
     section = darknet_section(source_lines(text)[exc.line - 1:])
     if section is not None:
-        hint, line = darknet_answer(*section)
+        hint, suggested = darknet_answer(*section)
         # the section's key=value lines go with it, as blank lines that keep the numbers after
         extent = darknet_extent(source_lines(text)[exc.line - 1:])
         return SpecError(f"'[{section[0]}]' is a Darknet section header, not a cnnspec line",
                          span=span, hint=hint, file=path,
-                         rewrite=None if line is None else line + "\n" * (extent - 1))
+                         rewrite=None if suggested is None else
+                         suggested + "\n" * (extent - 1))
     caffe = CAFFE_BLOCK.match(line) or CAFFE_FIELD.match(line) and any(
         CAFFE_BLOCK.match(other) for other in source_lines(text))
     if not caffe:

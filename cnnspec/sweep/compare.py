@@ -193,13 +193,25 @@ class Comparison:
                              for v in self.variants]}
 
 
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """What :func:`plan_comparison` made of :func:`compare`'s arguments: the spec as given,
+    the number of seeds (checked), the ``init`` axis of the variants and every run, each
+    checked; all a comparison trains and says it was."""
+
+    spec: str
+    seeds: int
+    axes: list[Axis]
+    cells: list[Cell]
+
+
 def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = None,
                     seeds: int = 1, lr: float | None = None, batch_size: int | None = None,
                     on_warnings: Callable[[list], None] | None = None,
-                    dtype: str = DEFAULT_DTYPE) -> tuple[list[Axis], list[Cell]]:
-    """The ``init`` axis of the variants and every run of the comparison, each checked;
-    nothing trains. The arguments are :func:`compare`'s; ``on_warnings`` hears the checks'
-    warnings (:func:`cnnspec.sweep.cells.make_cells`)."""
+                    dtype: str = DEFAULT_DTYPE) -> ComparisonPlan:
+    """Every run of the comparison, each checked; nothing trains. The arguments are
+    :func:`compare`'s; ``on_warnings`` hears the checks' warnings
+    (:func:`cnnspec.sweep.cells.make_cells`)."""
     seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
                          "1 and 2")
     variants = given_texts(inits, "inits", "he_normal", spec_as_written=True) or [None]
@@ -215,8 +227,8 @@ def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = Non
     parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides(dtype)
-    return [axis], make_cells(parsed, [axis], seeds, None, overrides, on_warnings,
-                              dtype=dtype)
+    return ComparisonPlan(str(spec), seeds, [axis], make_cells(
+        parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype))
 
 
 @keywords_checked("compare", setting_keyword_hint)  # compare(learning_rate=0.1): lr=0.1
@@ -228,7 +240,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_start: Callable[[object, int, Path], None] | None = None,
             on_warnings: Callable[[list], None] | None = None,
             dtype: str = DEFAULT_DTYPE, keep_weights: bool = False,
-            planned: tuple[list[Axis], list[Cell]] | None = None) -> Comparison:
+            planned: ComparisonPlan | None = None) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
@@ -242,8 +254,9 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     ``train``'s (:data:`cnnspec.dtypes.DTYPES`). With ``keep_weights`` each run keeps its
     weights, as a sweep's cell does, for ``eval``, ``filters`` and ``features`` (a run
     recorded without them trains again). ``planned``: what :func:`plan_comparison` made of
-    these arguments, where the caller has it already (the spec is not read or checked again,
-    and ``on_warnings`` not called).
+    these arguments, where the caller has it already: the comparison is the plan's, so
+    ``spec``, ``inits``, ``epochs``, ``seeds``, ``lr``, ``batch_size`` and ``dtype`` are not
+    read (the spec is not read or checked again), and ``on_warnings`` is not called.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained. A Ctrl-C (or SIGTERM) once
@@ -252,16 +265,18 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     target = _given_target(target)
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
-    axes, cells = planned or plan_comparison(spec, inits, epochs, seeds, lr, batch_size,
-                                             on_warnings, dtype)
+    plan = planned or plan_comparison(spec, inits, epochs, seeds, lr, batch_size, on_warnings,
+                                      dtype)
+    cells = plan.cells
     name, dtype = cells[0].ir["name"], cells[0].dtype
     process = largest_process(cells)
     if jobs is not None and executor is None:
-        refuse_beyond_memory(jobs, process, "jobs", spec)
+        refuse_beyond_memory(jobs, process, "jobs", plan.spec)
     folder = prepare_folder(out if out is not None else default_out(name, "compare"),
                             automatic=out is None)
     started = time.perf_counter()
-    description = describe(spec, axes, seeds, None, (dtype,), cells[0].spec_key)
+    description = describe(plan.spec, plan.axes, plan.seeds, None, (dtype,),
+                           cells[0].spec_key)
     with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
         done, ran, earlier = run_cells(  # earlier: other comparisons' of the spec, shown too
             cells, folder,
@@ -277,7 +292,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                for cell, result in done + earlier]
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in dict.fromkeys(r.label for r in results)]
-    return Comparison(str(spec), target, folder, rows, seconds, name, dtype, ran,
+    return Comparison(plan.spec, target, folder, rows, seconds, name, dtype, ran,
                       recorded_before(cells, ran), len(earlier), keys)
 
 
