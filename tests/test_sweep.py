@@ -152,7 +152,8 @@ def test_a_set_of_the_wrong_form_is_worded_as_the_caller_gave_it(named, spec, op
 
 def test_one_text_is_one_setting_and_other_values_are_refused_by_name(named, tmp_path):
     """A text was taken for a list of its characters ('--set takes KEY=VALUE' of 'l')."""
-    axes, cells = plan(str(named), "lr=0.1,0.01")
+    planned = plan(str(named), "lr=0.1,0.01")
+    axes, cells = planned.axes, planned.cells
     assert [(a.key, a.texts) for a in axes] == [("lr", ("0.1", "0.01"))] and len(cells) == 2
     for sets, shown in ([0.1], "0.1"), (5, "5"), (["lr=0.1", None], "None"):
         with pytest.raises(SettingError) as info:
@@ -178,6 +179,22 @@ def test_an_executor_is_taken_itself_or_from_a_factory_and_anything_else_refused
                                   "cells to one, not 'local'")
     assert "LocalExecutor(1)" in info.value.hint and info.value.invalid
     assert not (tmp_path / "c").exists()
+
+
+def test_a_planned_sweep_is_the_plans_whatever_else_is_given(named, tmp_path):
+    """With planned=, the arguments a plan is made of are the plan's: sweep's own seeds and
+    folds (unchecked) and spec were written into sweep.json and the result, beside the
+    plan's cells."""
+    from cnnspec.training.rundir import SWEEP_JSON
+
+    planned = plan(str(named), ["lr=0.1"], seeds=2, settings=Settings(epochs=1))
+    assert (planned.seeds, planned.folds, len(planned.cells)) == (2, None, 2)
+    result = sweep("other.cnn", ["lr=0.5"], seeds=0, folds=1, out=tmp_path / "s",
+                   executor=in_process, settings=Settings(epochs=1), planned=planned)
+    assert sorted(cell.seed for cell, _ in result.done) == [0, 1]
+    described = json.loads((result.out / SWEEP_JSON).read_text())
+    assert (result.spec, described["spec"]) == (str(named), str(named))
+    assert (result.seeds, described["seeds"], described.get("folds")) == (2, 2, None)
 
 
 @pytest.mark.parametrize("seeds, folds, message", [
@@ -434,7 +451,7 @@ def test_a_swept_dtype_trains_each_cell_in_its_own_counting_its_memory_in_it(nam
     float32 sweep, found again in its folder."""
     from cnnspec.check import check
 
-    _, cells = plan(str(named), ["dtype=float32,float64", "lr=0.05"])
+    cells = plan(str(named), ["dtype=float32,float64", "lr=0.05"]).cells
     assert [(cell.settings, cell.dtype) for cell in cells] == [
         ((("dtype", "float32"), ("lr", "0.05")), "float32"),
         ((("dtype", "float64"), ("lr", "0.05")), "float64")]
@@ -1300,7 +1317,7 @@ def test_a_failure_names_the_command_to_run_again_and_a_lone_cell_as_the_cell(na
     from cnnspec.sweep.cells import CellResult
     from cnnspec.sweep.runner import cells_failed
 
-    _, cells = plan(str(named), ["lr=0.05,0.1"], 1, None, None)
+    cells = plan(str(named), ["lr=0.05,0.1"], 1, None, None).cells
     failed = [(cells[0], CellResult(cells[0].key, [], {}, failed="no data", failed_hint="fix"))]
     partly = cells_failed(failed, 2, tmp_path, "compare")
     assert partly.message == f"1 of 2 cells could not train; {cells[0].label}: no data"
@@ -1662,7 +1679,7 @@ def test_a_stopped_sweep_names_the_cells_left_and_how_many_more(named, tmp_path)
     assert isinstance(stop, KeyboardInterrupt)
     assert (stop.out, stop.cells, len(stop.left)) == (out, 7, 6)
     assert [p.name for p in out.iterdir() if p.is_dir()] == ["lr=0.01_seed0-" + next(
-        cell.key for cell in plan(str(named), ["lr=0.01"])[1])]
+        cell.key for cell in plan(str(named), ["lr=0.01"]).cells)]
     assert stopped_message("sweep", "cell", stop, named=False).splitlines() == [
         (f"cnnspec: sweep stopped; 1 of its 7 cells is recorded in {out}, 6 are left to train: "
         "lr=0.02, seed 0; lr=0.03, seed 0; lr=0.04, seed 0; lr=0.05, seed 0; and 2 more"),

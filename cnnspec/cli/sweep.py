@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
     process = 0  # the memory of the heaviest cell's training, where they share this machine
     if args.scheduler is None:
-        process = largest_process(planned[1])
+        process = largest_process(planned.cells)
         if args.workers:
             refuse_beyond_memory(args.workers, process, "workers", args.spec)
 

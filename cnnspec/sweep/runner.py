@@ -129,10 +129,23 @@ def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -
     return Path(runs_dir) / f"{kind}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """What :func:`plan` made of :func:`sweep`'s arguments: the spec as given, the number of
+    seeds and folds (checked), the axes of the ``--set`` options and every cell, each
+    checked; all a sweep trains and says it was."""
+
+    spec: str
+    seeds: int
+    folds: int | None
+    axes: list[Axis]
+    cells: list[Cell]
+
+
 def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = None,
          settings: Settings | None = None,
          on_warnings: Callable[[list], None] | None = None,
-         dtype: str | None = None) -> tuple[list[Axis], list[Cell]]:
+         dtype: str | None = None) -> SweepPlan:
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell; ``on_warnings``
     hears the checks' warnings (:func:`cnnspec.sweep.cells.make_cells`); ``dtype`` is the one
@@ -154,8 +167,12 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     given = given_settings(settings)
     for each in swept_dtypes(axes, dtype):  # held by every dtype a cell trains in
         overrides = given.overrides(each)
-    return axes, make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True,
-                            dtype=dtype)
+    cells = make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True,
+                       dtype=dtype)
+    # The counts as make_cells checked them: each seed 0..seeds-1 has cells, every cell the
+    # same number of folds.
+    folds = cells[0].fold[1] if cells[0].fold else None
+    return SweepPlan(spec, 1 + max(cell.seed for cell in cells), folds, axes, cells)
 
 
 def _sweep_dtype(axes: list[Axis], dtype: str | None) -> str:
@@ -312,7 +329,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           data_dir: str | None = None, keep_weights: bool = False,
           on_done: Callable[[Cell, CellResult], None] | None = None,
           on_start: Callable[[object, int, Path], None] | None = None,
-          planned: tuple[list[Axis], list[Cell]] | None = None,
+          planned: SweepPlan | None = None,
           on_warnings: Callable[[list], None] | None = None,
           dtype: str | None = None) -> Sweep:
     """Train ``spec`` for every combination of the values of ``sets`` (each a ``--set``
@@ -326,7 +343,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     with a worker per core; ``settings`` change every cell's epochs, lr, batch size or data.
     ``on_start(executor, n, folder)`` hears where ``n`` cells are about to train and the
     folder they are recorded in (without ``out``, a new folder under ``runs/``). ``planned``:
-    what :func:`plan` made of these arguments, where the caller has it already.
+    what :func:`plan` made of these arguments, where the caller has it already (then the
+    spec, ``sets``, ``seeds``, ``folds``, ``on_warnings`` and ``dtype`` are the plan's).
     ``on_warnings`` is called, before anything trains, with check's warnings of the spec and
     those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings`` is.
     ``dtype`` is the one every cell trains in, as ``train``'s (default float32), unless
@@ -338,7 +356,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     """
     checked_executor(executor)  # before anything is made
     settings = given_settings(settings)
-    axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
+    planned = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
+    axes, cells = planned.axes, planned.cells
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
     dtypes, spec_key = dtypes_of(cells), cells[0].spec_key
@@ -347,13 +366,15 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     # their values to the dtypes the cells train in.
     given = settings.named
     with stops_said(folder, cells, keep_weights), \
-            filled_alone(folder, describe(spec, axes, seeds, folds, dtypes, spec_key), "sweep"):
+            filled_alone(folder, describe(planned.spec, axes, planned.seeds, planned.folds,
+                                          dtypes, spec_key), "sweep"):
         done, ran, earlier = run_cells(  # earlier: other sweeps' of the spec, the table's too
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.spelt for a in axes]))
-    return Sweep(str(spec), folder, axes, seeds, folds, name, dtypes, done=done + earlier,
+    return Sweep(str(planned.spec), folder, axes, planned.seeds, planned.folds, name, dtypes,
+                 done=done + earlier,
                  ran=ran, skipped=recorded_before(cells, ran), earlier=len(earlier),
                  seconds=time.perf_counter() - started, spec_key=spec_key)
 
