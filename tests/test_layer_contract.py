@@ -247,3 +247,20 @@ def test_values_read_twice_or_kept_for_later_get_their_whole_gradient():
     np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-15)
     for key, grad in model.grads().items():
         np.testing.assert_allclose(grads[key], grad, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("owned", [False, True])
+def test_batchnorm_relu_writes_its_input_gradient_over_channel_first_rows_it_owns(owned):
+    """A channel-first ``dout`` (a convolution's input gradient) is the rows the fused batch
+    norm's backward pass reads in place: it writes ``dx`` over them only when owned."""
+    layer = LAYERS["batchnorm_relu"](_rng())
+    x = _rng().standard_normal((2, 2, 6, 5))
+    layer.forward([x], True)
+    rows = _rng().standard_normal((2, 2, 6, 5)).transpose(1, 0, 2, 3).copy()
+    dout = rows.transpose(1, 0, 2, 3)  # (N, C, H, W) over (C, N, H, W) memory
+    (expected,), expected_grads = _copies(*layer.backward(dout.copy()))
+    (dx,), grads = layer.backward(dout, owned=owned)
+    np.testing.assert_array_equal(dx, expected)
+    for key, grad in grads.items():
+        np.testing.assert_array_equal(grad, expected_grads[key])
+    assert np.shares_memory(dx, dout) == owned

@@ -237,7 +237,7 @@ class BatchNorm(Layer):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        return self.run_backward(dout, self.cache, need_dx)
+        return self.run_backward(dout, self.cache, need_dx, owned)
 
     def run(self, x, training, relu):
         """``(out, cache)`` of the batch norm of ``x``, then a ReLU where ``relu``."""
@@ -246,9 +246,11 @@ class BatchNorm(Layer):
             self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
             self.work, relu)
 
-    def run_backward(self, dout, cache, need_dx):
-        """The layer's ``backward`` result for ``cache`` (its own or a stand-in's)."""
-        dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work)
+    def run_backward(self, dout, cache, need_dx, owned=False):
+        """The layer's ``backward`` result for ``cache`` (its own or a stand-in's), over
+        ``dout`` where ``owned`` and it can (see batchnorm_backward)."""
+        dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work,
+                                                    owned)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
 
@@ -270,7 +272,7 @@ class BatchNormReLU(FusedReLU):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        return self.inner.run_backward(dout, self.cache, need_dx)
+        return self.inner.run_backward(dout, self.cache, need_dx, owned)
 
 
 class GroupNorm(Layer):
