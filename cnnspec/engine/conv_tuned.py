@@ -140,20 +140,23 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win, kept)
 
 
-def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None):
+def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None,
+                    owned=False):
     """Gradients of :func:`conv2d_forward`.
 
     ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
     ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a frozen layer); ``db``
-    (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to.
+    (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to,
+    unless ``owned`` (the caller hands it over) and there is ``relu_out``.
     ``work`` as for :func:`conv2d_forward`. ``relu_out``: for a forward pass with ``relu``,
     its output, whose zeros mask ``dout`` (Winograd's as it copies ``dout`` into its tiles;
-    the other paths' into a new array first, as the ReLU's own backward pass would).
+    the other paths' first, as the ReLU's own backward pass would: over ``dout`` where
+    ``owned``, else into a new array).
     """
     if isinstance(cache[-1], winograd.Tiling):
         return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work, relu_out)
     if relu_out is not None:
-        dout = relu_backward_from_output(dout, relu_out)
+        dout = relu_backward_from_output(dout, relu_out, into=dout if owned else None)
     if isinstance(cache[0], SmallPlan):
         return cache[0].backward(dout, cache, need_dw, need_dx, work)
     x_shape, xp, w, has_bias, win, kept = cache

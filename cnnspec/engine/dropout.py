@@ -20,8 +20,10 @@ def dropout_forward(x, p, training, rng: np.random.Generator):
     return x * mask, mask
 
 
-def dropout_backward(dout, cache):
-    return dout if cache is None else dout * cache
+def dropout_backward(dout, cache, out=None):
+    """``dout`` times the keep-mask (``dout`` itself in evaluation), into ``out`` where given
+    (``dout`` itself, for a caller that owns it), else into a new array."""
+    return dout if cache is None else np.multiply(dout, cache, out=out)
 
 
 def dropout2d_forward(x, p, training, rng: np.random.Generator):

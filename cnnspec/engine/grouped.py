@@ -66,7 +66,7 @@ class GroupedConv2d(Conv2d):
             self.pads, self.dilation)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         dx, dw, db = grouped_conv2d_backward(dout, self.cache, need_dw=self.trainable,
                                              need_dx=need_dx)
         return [dx], param_grads(dw, db)

@@ -6,11 +6,16 @@ One contract for every layer:
   kept on the layer (``cache``) until the next ``forward``, or until the model has run the
   layer's ``backward`` (:class:`cnnspec.engine.model.Model` then frees it where the layer's
   ``frees_cache`` says so, as autograd frees saved tensors).
-- ``backward(dout, need_dx=True) -> (dxs, grads)``: ``dxs`` one input gradient per input (None
-  where not ``need_dx``), ``grads`` a new dict of parameter gradients keyed like ``params``
-  (``"weight"``, ``"bias"``), empty for a layer without parameters or a frozen one (whose
-  weight gradient is never computed). Nothing is stored on the layer; the caller sums what it
-  receives (:class:`cnnspec.engine.model.Model`). ``dout`` is never written to.
+- ``backward(dout, need_dx=True, owned=False) -> (dxs, grads)``: ``dxs`` one input gradient
+  per input (None where not ``need_dx``), ``grads`` a new dict of parameter gradients keyed
+  like ``params`` (``"weight"``, ``"bias"``), empty for a layer without parameters or a frozen
+  one (whose weight gradient is never computed). Nothing is stored on the layer; the caller
+  sums what it receives (:class:`cnnspec.engine.model.Model`). ``dout`` is never written to,
+  unless ``owned``: the caller then hands over an array nothing else reads (the model's rule,
+  :func:`cnnspec.engine.model.owned_grad`), which an elementwise backward pass may overwrite
+  with its input gradient. Each input gradient is a view of ``dout`` or memory no one but the
+  caller reads once it is returned: a new array, or the layer's own work memory, which only
+  its next pass writes again.
 
 Layers with parameters hold them in ``params`` (PyTorch layouts); batch norm also has
 ``buffers`` (running statistics).
@@ -58,8 +63,9 @@ class Layer:
         out, self.cache = self._forward(xs[0], training)
         return out
 
-    def backward(self, dout, need_dx=True):
-        return [self._backward(dout, self.cache) if need_dx else None], {}
+    def backward(self, dout, need_dx=True, owned=False):
+        out = dout if owned else None
+        return [self._backward(dout, self.cache, out) if need_dx else None], {}
 
     def method(self) -> str:
         """How the last forward pass computed the layer, where there is more than one way
@@ -69,7 +75,9 @@ class Layer:
     def _forward(self, x, training):
         raise NotImplementedError
 
-    def _backward(self, dout, cache):
+    def _backward(self, dout, cache, out=None):
+        """``dx``; ``out`` is ``dout`` where the caller owns it (the layer may write ``dx``
+        over it), else None."""
         raise NotImplementedError
 
 
@@ -128,7 +136,7 @@ class Conv2d(Layer):
         out, self.cache = self.run(xs[0], relu=False)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         return self.run_backward(dout, self.cache, need_dx)
 
     def run(self, x, relu):
@@ -137,11 +145,13 @@ class Conv2d(Layer):
                                    self.stride, self.pads, self.dilation, work=self.work,
                                    relu=relu)
 
-    def run_backward(self, dout, cache, need_dx, relu_out=None):
+    def run_backward(self, dout, cache, need_dx, relu_out=None, owned=False):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's); with
-        ``relu_out`` (the output of a ``run`` with ``relu``), through the ReLU first."""
+        ``relu_out`` (the output of a ``run`` with ``relu``), through the ReLU first (over
+        ``dout`` where ``owned``)."""
         dx, dw, db = conv.conv2d_backward(dout, cache, need_dw=self.trainable,
-                                          need_dx=need_dx, work=self.work, relu_out=relu_out)
+                                          need_dx=need_dx, work=self.work, relu_out=relu_out,
+                                          owned=owned)
         return [dx], param_grads(dw, db)
 
     def method(self) -> str:
@@ -174,9 +184,9 @@ class ConvReLU(FusedReLU):
         self.cache = (cache, out)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         cache, out = self.cache
-        return self.inner.run_backward(dout, cache, need_dx, relu_out=out)
+        return self.inner.run_backward(dout, cache, need_dx, relu_out=out, owned=owned)
 
     def method(self) -> str:
         return "" if self.cache is None else conv.method(self.cache[0])
@@ -199,7 +209,7 @@ class Dense(Layer):
                                               self.params.get("bias"))
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         dx, dw, db = dense.dense_backward(dout, self.cache, need_dw=self.trainable,
                                           need_dx=need_dx)
         return [dx], param_grads(dw, db)
@@ -226,8 +236,8 @@ class BatchNorm(Layer):
         out, self.cache = self.run(xs[0], training, relu=False)
         return out
 
-    def backward(self, dout, need_dx=True):
-        return self.run_backward(dout, self.cache, need_dx)
+    def backward(self, dout, need_dx=True, owned=False):
+        return self.run_backward(dout, self.cache, need_dx, owned)
 
     def run(self, x, training, relu):
         """``(out, cache)`` of the batch norm of ``x``, then a ReLU where ``relu``."""
@@ -236,9 +246,11 @@ class BatchNorm(Layer):
             self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
             self.work, relu)
 
-    def run_backward(self, dout, cache, need_dx):
-        """The layer's ``backward`` result for ``cache`` (its own or a stand-in's)."""
-        dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work)
+    def run_backward(self, dout, cache, need_dx, owned=False):
+        """The layer's ``backward`` result for ``cache`` (its own or a stand-in's), over
+        ``dout`` where ``owned`` and it can (see batchnorm_backward)."""
+        dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work,
+                                                    owned)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
 
@@ -259,8 +271,8 @@ class BatchNormReLU(FusedReLU):
         out, self.cache = self.inner.run(xs[0], training, relu=True)
         return out
 
-    def backward(self, dout, need_dx=True):
-        return self.inner.run_backward(dout, self.cache, need_dx)
+    def backward(self, dout, need_dx=True, owned=False):
+        return self.inner.run_backward(dout, self.cache, need_dx, owned)
 
 
 class GroupNorm(Layer):
@@ -278,7 +290,7 @@ class GroupNorm(Layer):
                                                  self.params["bias"], self.groups, self.eps)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         dx, dgamma, dbeta = norm.groupnorm_backward(dout, self.cache, need_dw=self.trainable)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
@@ -297,7 +309,7 @@ class LayerNorm(Layer):
                                                  self.params["bias"], self.eps)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         dx, dgamma, dbeta = norm.layernorm_backward(dout, self.cache, need_dw=self.trainable)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
@@ -315,7 +327,7 @@ class PReLU(Layer):
         out, self.cache = act.prelu_forward(xs[0], self.params["weight"])
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         dx, dslope = act.prelu_backward(dout, self.cache, need_dw=self.trainable)
         return [dx if need_dx else None], param_grads(dslope, None)
 
@@ -349,7 +361,7 @@ class Pool(Layer):
     def _forward(self, x, training):
         return self._kernels[0](x, self.kernel, self.stride, self.pads, **self.kwargs)
 
-    def _backward(self, dout, cache):
+    def _backward(self, dout, cache, out=None):
         return self._kernels[1](dout, cache)
 
 
@@ -368,9 +380,9 @@ class MaxPoolReLU(Pool):
         out, mask = act.relu_forward(pooled)
         return out, (pool_cache, mask)
 
-    def _backward(self, dout, cache):
+    def _backward(self, dout, cache, out=None):
         pool_cache, mask = cache
-        return pool.maxpool_backward(act.relu_backward(dout, mask), pool_cache)
+        return pool.maxpool_backward(act.relu_backward(dout, mask, out=out), pool_cache)
 
 
 class Elementwise(Layer):
@@ -379,11 +391,15 @@ class Elementwise(Layer):
     def __init__(self, forward, backward, **kwargs) -> None:
         super().__init__()
         self._kernels, self.kwargs = (forward, backward), kwargs
+        # dout times the derivative: written over an owned dout (see the contract)
+        self.writes_over_dout = backward is act.times_derivative
 
     def _forward(self, x, training):
         return self._kernels[0](x, **self.kwargs)
 
-    def _backward(self, dout, cache):
+    def _backward(self, dout, cache, out=None):
+        if out is not None and self.writes_over_dout:
+            return self._kernels[1](dout, cache, out=out)
         return self._kernels[1](dout, cache)
 
 
@@ -450,8 +466,8 @@ class Dropout(Layer):
     def _forward(self, x, training):
         return dropout.dropout_forward(x, self.p, training, self.rng)
 
-    def _backward(self, dout, cache):
-        return dropout.dropout_backward(dout, cache)
+    def _backward(self, dout, cache, out=None):
+        return dropout.dropout_backward(dout, cache, out)
 
 
 class Dropout2d(Dropout):
@@ -478,5 +494,5 @@ class Merge(Layer):
         out, self.cache = self._kernels[0](*xs)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         return list(self._kernels[1](dout, self.cache)), {}  # views of dout: nothing to save

@@ -4,8 +4,16 @@ Values are named by the layer that produces them (``"input"`` for the network's 
 Backward calls each layer's ``backward(dout, need_dx) -> (dxs, grads)`` (the contract of
 :mod:`cnnspec.engine.layers`) and keeps what it returns: the parameter gradients per layer
 (read by :meth:`Model.grads`), and the input gradients, summed where a value fans out (it
-feeds several layers) into a new array, never into the gradient a layer handed back. Only
-layers the output depends on run.
+feeds several layers). Only layers the output depends on run.
+
+Owned gradients: a layer's backward may write over the ``dout`` it is given only when the
+model hands it over as owned (``backward(d, need_dx, owned=True)``), and the model decides
+that in one place, :func:`owned_grad`: a gradient array is owned when the model made it (a
+sum of the gradients of a value's readers) or a layer returned it as memory no other value's
+gradient shares (a new array or the layer's work memory; or a view of a ``dout`` that was
+itself owned), and no recording keeps it. The caller's ``dout`` is never owned, nor an array
+handed to two inputs (a residual add's). A sum goes into an owned addend where there is one,
+else into a new array, which is owned.
 
 Loss fusion: with ``loss="cross_entropy"`` and a ``softmax`` output layer, :meth:`Model.forward`
 still returns probabilities, but :meth:`Model.loss` computes the loss from the logits (the
@@ -231,6 +239,7 @@ class Model:
         self.activation_grads = {}
         self._param_grads = {}
         wanted = self._wants_grad(nodes, input_grad)
+        owned: set[str] = set()  # the values whose gradient in grads is owned (owned_grad)
         for node in reversed(nodes):
             if node.name not in grads:
                 continue  # nothing downstream of this layer reaches the loss
@@ -239,7 +248,7 @@ class Model:
                 self.activation_grads[node.name] = d
             need_dx = any(wanted[name] for name in node.inputs)
             start = perf_counter() if self.clock is not None else 0.0
-            dxs, param_grads = node.layer.backward(d, need_dx)
+            dxs, param_grads = node.layer.backward(d, need_dx, node.name in owned)
             # the cache has served: free it now, as autograd frees saved tensors, so the
             # memory of the layers already done is free for the gradients of those still to go
             if node.layer.frees_cache:
@@ -251,7 +260,15 @@ class Model:
             for name, dx in zip(node.inputs, dxs):
                 if dx is None or not wanted[name]:
                     continue
-                grads[name] = grads[name] + dx if name in grads else dx  # a new array
+                dx_owned = not self.record and owned_grad(dx, d, node.name in owned, dxs)
+                if name in grads:
+                    grads[name] = _summed(grads[name], name in owned, dx, dx_owned)
+                    dx_owned = not self.record
+                else:
+                    grads[name] = dx
+                owned.discard(name)
+                if dx_owned:
+                    owned.add(name)
         return grads.get(INPUT) if input_grad else None
 
     def _wants_grad(self, nodes: list[Node], input_grad: bool) -> dict[str, bool]:
@@ -388,6 +405,30 @@ class Model:
             if node.name in needed:
                 needed.update(node.inputs)
         return [node for node in self.nodes if node.name in needed]
+
+
+def owned_grad(dx: np.ndarray, dout: np.ndarray, dout_owned: bool, dxs: list) -> bool:
+    """Whether the input gradient ``dx`` that a layer's backward returned (among ``dxs``, for
+    ``dout``) belongs to the model alone, which may then hand it to the input's layer as
+    owned (see the module's docstring): writeable, and sharing memory with no other of
+    ``dxs`` (a residual add hands ``dout`` to both inputs) and, unless ``dout_owned``, none
+    with ``dout`` (the caller's array, or one a recording keeps). By the layer contract
+    (:mod:`cnnspec.engine.layers`) an input gradient that is not a view of ``dout`` is memory
+    no one but the model reads. The memory checks compare bounds only: never a false
+    "shares none"."""
+    if not dx.flags.writeable or (not dout_owned and np.may_share_memory(dx, dout)):
+        return False
+    return sum(np.may_share_memory(dx, other) for other in dxs if other is not None) == 1
+
+
+def _summed(grad: np.ndarray, grad_owned: bool, dx: np.ndarray, dx_owned: bool) -> np.ndarray:
+    """``grad + dx``, the gradient of a value two layers read: into whichever addend is owned
+    (addition commutes: the same bits), else into a new array."""
+    if grad_owned:
+        return np.add(grad, dx, out=grad)
+    if dx_owned:
+        return np.add(dx, grad, out=dx)
+    return grad + dx
 
 
 def _tick(clock: dict, key: tuple[str, str], start: float) -> None:

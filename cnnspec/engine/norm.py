@@ -208,9 +208,10 @@ def _update_running(running_mean, running_var, mean, var, n: int, momentum: floa
     running_var += (momentum * n / max(n - 1, 1)) * var
 
 
-def batchnorm_backward(dout, cache, need_dw=True, work=None):
+def batchnorm_backward(dout, cache, need_dw=True, work=None, owned=False):
     """``dout`` like ``x`` -> ``(dx, dgamma (C,), dbeta (C,))`` (the gradients of the
-    parameters are None when not ``need_dw``).
+    parameters are None when not ``need_dw``). ``dout`` is never written to, unless
+    ``owned`` (the caller hands it over).
 
     Training mode differentiates through the batch statistics:
     ``dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))`` (Ioffe &
@@ -224,20 +225,24 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None):
     mask is stored. The passes run over blocks of channels that stay in a core's cache
     (:func:`_channel_blocks`), reading ``dout`` and ``centred`` once and writing ``dx`` once
     (twice each with ``parts``, whose parts meet between the sums and ``dx``); ``work`` keeps
-    a block's mask and masked gradient.
+    a block's mask and masked gradient. With the ReLU fused and one pass, ``dx`` is written
+    over the rows of ``dout`` (:func:`_dx_rows`): each block's are read, masked into
+    ``work``, before its ``dx`` is written.
     """
     centred, inv_std, scale, shift, training, shape, parts, offset = cache
     drows = _features_first(dout)
     blocks = _channel_blocks(centred, NORM_BACKWARD_ARRAYS if shift is None else NORM_RELU_ARRAYS)
-    dx = np.empty(centred.shape, np.result_type(drows, scale))
     sums = need_dw or training
     ones = _ones(work, centred)
     dgamma = np.empty(inv_std.shape, np.result_type(drows, inv_std)) if sums else None
     dbeta = np.empty(inv_std.shape, drows.dtype) if sums else None
     n = centred.shape[1]
     in_one_pass = parts is None or not training
+    # with the ReLU fused and one pass, each block's rows are masked into work before its dx
+    # is written (_masked): dx may be written over them
+    dx = _dx_rows(drows, dout, scale, owned, shift is not None and in_one_pass)
     for block in blocks:
-        grad = _masked(drows, centred, scale, shift, work, dx, block)
+        grad = _masked(drows, centred, scale, shift, work, block)
         if sums:
             dbeta[block] = grad @ ones
             dgamma[block] = _row_dots(grad, centred[block])
@@ -250,12 +255,23 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None):
         both = parts.total(np.stack([dgamma, dbeta, np.full_like(dbeta, n)]))
         sum_dgamma, sum_dbeta, total = both[0], both[1], int(both[2, 0])
         for block in blocks:
-            grad = _masked(drows, centred, scale, shift, work, dx, block)
+            grad = _masked(drows, centred, scale, shift, work, block)
             _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, total, True, dx,
                         block, offset)
     if not need_dw:
         dgamma = dbeta = None
     return _as_input(dx, shape), dgamma, dbeta
+
+
+def _dx_rows(drows, dout, scale, owned: bool, may_overwrite: bool):
+    """The (C, M) rows ``dx`` is written into: where ``may_overwrite`` and the dtypes agree,
+    ``drows`` itself when it is a features-first copy of ``dout`` or ``dout`` is ``owned``;
+    else a new array (4 MiB to fault in for a 16-channel 32x32 layer at batch 64)."""
+    dtype = np.result_type(drows, scale)
+    if may_overwrite and dtype == drows.dtype and (
+            owned or not np.may_share_memory(drows, dout)):
+        return drows
+    return np.empty(drows.shape, dtype)
 
 
 def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, training, dx, block,
@@ -277,17 +293,18 @@ def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, trainin
         np.multiply(grad, scale[block, None], out=dest)
 
 
-def _masked(drows, centred, scale, shift, work, dx, block):
+def _masked(drows, centred, scale, shift, work, block):
     """``dout``'s rows of ``block``, masked where the fused ReLU's output was 0 (the output
-    recomputed into ``dx``'s block, which is written only after, as the forward pass made
-    it: the same operations, the same bits; the mask and the masked gradient in block-sized
-    buffers of ``work``); ``dout`` itself without a fused ReLU."""
+    recomputed as the forward pass made it: the same operations, the same bits; it, the
+    mask and the masked gradient in block-sized buffers of ``work``, so ``dx`` may be
+    ``drows``); ``dout`` itself without a fused ReLU."""
     rows = drows[block]
     if shift is None:
         return rows
-    out = _normalise(centred[block], scale[block], shift[block], False, out=dx[block])
+    grad = carve(work, "grad", rows.shape, rows.dtype)
+    out = _normalise(centred[block], scale[block], shift[block], False, out=grad)
     mask = np.greater(out, 0, out=carve(work, "mask", rows.shape, bool))
-    return np.multiply(rows, mask, out=carve(work, "grad", rows.shape, rows.dtype))
+    return np.multiply(rows, mask, out=grad)
 
 
 def groupnorm_forward(x, gamma, beta, groups, eps=1e-5):

@@ -136,7 +136,7 @@ class ConvTranspose2d(Layer):
             self.dilation, self.crop, self.out_hw)
         return out
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout, need_dx=True, owned=False):
         dx, dw, db = conv_transpose2d_backward(dout, self.cache, need_dw=self.trainable,
                                                need_dx=need_dx)
         return [dx], param_grads(dw, db)
