@@ -138,13 +138,16 @@ def test_the_public_run_predicts_probabilities_of_raw_images(run_path, shapes):
 def test_the_public_run_takes_what_predict_takes_in_a_npy_file(run_path, shapes):
     """run.predict reads its images as `cnnspec predict` reads a .npy array: one image
     (C, H, W) gives one row, a one-channel batch may leave out its channel axis, a nested
-    list is an array, and pixel values 0..255 are divided by 255."""
+    list is an array, and pixel values 0..255 are divided by 255. A batch of one and one of
+    three run the float32 convolutions by different paths (the machine's chunk limits decide
+    which), so their probabilities agree to float32 rounding, not bit for bit."""
     run = load_run(run_path)
     images = shapes.x_test[:3]
     expected = run.predict(images)
-    np.testing.assert_array_equal(run.predict(images[0]), expected[:1])
+    float32 = {"rtol": 1e-5, "atol": 1e-7}
+    np.testing.assert_allclose(run.predict(images[0]), expected[:1], **float32)
     np.testing.assert_array_equal(run.predict(images[:, 0]), expected)
-    np.testing.assert_array_equal(run.predict(images[0, 0].tolist()), expected[:1])
+    np.testing.assert_allclose(run.predict(images[0, 0].tolist()), expected[:1], **float32)
     pixels = np.round(images * 255).astype(np.uint8)
     np.testing.assert_allclose(run.predict(pixels), run.predict(pixels / 255.0))
     assert run.predict(images[:0]).shape == (0, 2)

@@ -452,7 +452,9 @@ def test_propagating_every_point_at_once_gives_each_point_its_own_numbers(act):
         alone_q, alone_c = propagated_one_at_a_time(q11[i], q22[i], q12[i], sw[i] ** 2,
                                                     sb[i] ** 2, depth, act)
         np.testing.assert_allclose(q[i], alone_q, rtol=1e-12, atol=0)
-        np.testing.assert_allclose(corr[i], alone_c, rtol=0, atol=1e-12)
+        # a correlation of 1 - 1e-12 is computed from sums whose order the BLAS kernel of
+        # the machine decides: 1.6e-12 apart on one CPU, under 1e-12 on another
+        np.testing.assert_allclose(corr[i], alone_c, rtol=0, atol=1e-11)
 
 
 def test_measured_boundary_matches_the_theory(wide):
