@@ -18,6 +18,7 @@ from cnnspec.sweep.compare import (
     plot,
     summarize,
 )
+from cnnspec.sweep.results import TEST_WEIGHTS_NOTE
 
 
 @pytest.fixture
@@ -70,6 +71,25 @@ def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(ti
                     on_done=trained.append)
     assert trained == []
     assert format_table(again) == format_table(first)
+
+
+def test_the_table_reports_the_kept_weights_test_accuracy_and_reads_older_runs(tiny,
+                                                                                 tmp_path):
+    """A run's test acc is its summary's test_acc (the weights it keeps), not the last
+    epoch's beside it; a run recorded before last_test_acc and test_epoch reads as before."""
+    first = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    summary_file = Path(first.variants[0].runs[0].out) / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    summary.update(test_acc=0.25, test_epoch=1, last_test_acc=0.75)
+    summary_file.write_text(json.dumps(summary))
+    again = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    assert again.variants[0].test_acc_mean == 0.25
+    assert format_table(again).splitlines()[1].split()[2] == "25.0"
+    for key in ("test_epoch", "last_test_acc", "last_test_loss"):
+        del summary[key]
+    summary_file.write_text(json.dumps(summary))
+    older = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    assert (older.ran, older.variants[0].test_acc_mean) == (0, 0.25)
 
 
 def test_a_planned_comparison_trains_its_plan_and_checks_the_spec_no_more(tiny, tmp_path):
@@ -194,16 +214,17 @@ def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny,
     lines = capsys.readouterr().out.splitlines()
     assert sorted(line.split("  ")[0] for line in lines[1:3]) == [
         "he_normal, dtype=float32", "he_normal, dtype=float64"]
-    assert lines[-1] == f"(1 seed per variant; runs in {out})"
+    assert lines[-1] == f"(1 seed per variant; {TEST_WEIGHTS_NOTE}; runs in {out})"
     # alone, the table says it under the runs' folder; a float32 one says nothing of it
     alone = tmp_path / "alone"
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--dtype", "float64", "--out", str(alone)]) == 0
-    assert capsys.readouterr().out.endswith(f"(1 seed per variant; trained in float64; runs in "
-                                            f"{alone})\n")
+    assert capsys.readouterr().out.endswith(f"(1 seed per variant; {TEST_WEIGHTS_NOTE}; "
+                                            f"trained in float64; runs in {alone})\n")
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--out", str(out)]) == 0
-    assert capsys.readouterr().out.endswith(f"(1 seed per variant; runs in {out})\n")
+    assert capsys.readouterr().out.endswith(
+        f"(1 seed per variant; {TEST_WEIGHTS_NOTE}; runs in {out})\n")
 
 
 def test_a_dtype_no_model_computes_in_is_refused_by_name(tiny, tmp_path):

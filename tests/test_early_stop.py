@@ -19,6 +19,7 @@ from cnnspec.cli import main
 from cnnspec.errors import SettingError, SpecErrors
 from cnnspec.lang import parse
 from cnnspec.training import rundir
+from cnnspec.training.evaluate import evaluate
 from cnnspec.training.files import read_npz
 from cnnspec.training.loop import Interrupted, improves
 
@@ -201,6 +202,8 @@ def test_train_eval_and_predict_say_which_weights(tmp_path, capsys):
     assert "best epoch 2 by val_loss" in out and "best.npz" in out
     assert main(["eval", run]) == 0
     best = capsys.readouterr().out
+    accuracy = best.split("accuracy ")[1].split("%")[0]
+    assert f"test accuracy {accuracy}% (best weights, epoch 2 by val_loss); last epoch " in out
     assert "weights: best epoch 2 of 4 by val_loss, stopped early at epoch 4" in best
     assert main(["eval", run, "--last"]) == 0
     last = capsys.readouterr().out
@@ -273,6 +276,57 @@ def test_a_best_epoch_that_is_the_last_is_said_to_be():
     training = {"epochs": 5, "early_stop": 0}
     last = {"best_epoch": 5, "epochs_done": 5, "monitor": "val_loss", "best_value": 0.3689}
     assert best_lines(last, training) == [
-        "best epoch 5 by val_loss (0.3689), the last, kept in best.npz: eval and predict use it"]
+        ("best epoch 5 by val_loss (0.3689), the last, kept in best.npz: eval, predict and "
+         "export use it")]
     (earlier,) = best_lines({**last, "best_epoch": 3}, training)
-    assert earlier.endswith("(the test figures above are the last epoch's; --last for those)")
+    assert earlier.endswith("kept in best.npz: eval, predict and export use it (--last for the "
+                            "last epoch's weights)")
+
+
+def test_the_headline_accuracy_is_the_kept_weights_with_the_last_beside_it():
+    from cnnspec.cli.train import accuracy_text
+
+    last = {"test_acc": 0.9917, "test_epoch": 20, "epochs_done": 20, "last_test_acc": 0.9917,
+            "monitor": "val_loss"}
+    assert accuracy_text(last) == "test accuracy 99.17%"
+    earlier = {**last, "test_acc": 0.9833, "test_epoch": 7}
+    assert accuracy_text(earlier) == ("test accuracy 98.33% (best weights, epoch 7 by "
+                                      "val_loss); last epoch 99.17%")
+
+
+def test_the_summary_scores_the_kept_weights_as_eval_does(tmp_path):
+    """summary.json's test_acc and test_loss are best.npz's, as eval opens the run, and
+    last_test_acc and last_test_loss the last epoch's; the run returned holds the last."""
+    run = train(spec_file(tmp_path), run_dir=tmp_path / "run", **FAST)
+    summary = json.loads((tmp_path / "run" / rundir.SUMMARY).read_text())
+    assert (summary["test_epoch"], summary["epochs_done"]) == (2, 4)
+    best, last = (evaluate(cnnspec.load_run(tmp_path / "run", which))
+                  for which in ("best", "last"))
+    assert summary["test_acc"] == best["accuracy"]
+    assert summary["last_test_acc"] == last["accuracy"]
+    assert summary["test_loss"] == pytest.approx(best["loss"], rel=1e-5)
+    assert summary["last_test_loss"] == pytest.approx(last["loss"], rel=1e-5)
+    assert summary["test_loss"] != pytest.approx(summary["last_test_loss"], rel=1e-3)
+    assert run.summary == summary
+    assert_same_weights(run.model.state_dict(), weights(tmp_path / "run" / rundir.CHECKPOINT))
+
+
+def test_a_summary_from_before_the_kept_weights_test_figures_still_opens(tmp_path, capsys):
+    train(spec_file(tmp_path), run_dir=tmp_path / "run", **FAST)
+    path = tmp_path / "run" / rundir.SUMMARY
+    summary = json.loads(path.read_text())
+    for key in ("test_epoch", "last_test_acc", "last_test_loss"):
+        del summary[key]
+    path.write_text(json.dumps(summary))
+    assert cnnspec.load_run(tmp_path / "run").weights_epoch == 2
+    assert main(["eval", str(tmp_path / "run")]) == 0
+    assert "weights: best epoch 2 of 4 by val_loss" in capsys.readouterr().out
+
+
+def test_without_a_best_epoch_the_kept_weights_are_the_last(tmp_path):
+    text = SPEC.format(epochs=2, extra="").replace("val_split 0.2", "val_split 0")
+    run = train(_write(tmp_path, "noval.cnn", text), run_dir=tmp_path / "run", **FAST)
+    summary = run.summary
+    assert summary["test_epoch"] == summary["epochs_done"] == 2
+    assert (summary["last_test_acc"], summary["last_test_loss"]) == (summary["test_acc"],
+                                                                     summary["test_loss"])

@@ -43,11 +43,15 @@ def test_load_run_restores_the_trained_model(run_path, which, name):
 
 
 def test_evaluate_matches_the_test_figures_of_training(run_path):
-    """The summary's test figures are the last epoch's (eval's default is the best's)."""
-    run = load_run(run_path, "last")
+    """The summary's test figures are of the weights eval opens by default (the best
+    epoch's), its last_test_* figures of the last epoch's."""
+    run = load_run(run_path)
     result = evaluate(run)
     assert result["accuracy"] == pytest.approx(run.summary["test_acc"])
     assert result["loss"] == pytest.approx(run.summary["test_loss"], rel=1e-6)
+    last = evaluate(load_run(run_path, "last"))
+    assert last["accuracy"] == pytest.approx(run.summary["last_test_acc"])
+    assert last["loss"] == pytest.approx(run.summary["last_test_loss"], rel=1e-6)
     confusion = np.array(result["confusion"])
     assert confusion.sum() == result["examples"] == run.summary["test_examples"]
     assert np.trace(confusion) == round(result["accuracy"] * result["examples"])

@@ -15,7 +15,13 @@ from cnnspec.sweep import executor as executors
 from cnnspec.sweep.cells import make_cells
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import apply, parse_set, split_values
-from cnnspec.sweep.results import filled_alone, format_table, prepare_folder, record
+from cnnspec.sweep.results import (
+    TEST_WEIGHTS_NOTE,
+    filled_alone,
+    format_table,
+    prepare_folder,
+    record,
+)
 from cnnspec.sweep.runner import plan, sweep, write_outputs
 from cnnspec.sweep.worker import dask_loggers
 from cnnspec.training.batches import kfold_split
@@ -440,8 +446,8 @@ def test_a_cell_trains_as_train_of_its_settings_in_its_dtype_bitwise(named, tmp_
     # the folder's name and the table say a float64 sweep's dtype; a float32 one's, as before
     assert cell.folder.startswith("lr=0.1_float64_seed0-" if dtype == "float64" else "lr=0.1_seed0-")
     note = format_table(result.groups, ["lr"], tmp_path, "1 seed", result.dtypes).splitlines()[-1]
-    assert note == ("(1 seed per group; trained in float64; cells in " if dtype == "float64" else
-                    "(1 seed per group; cells in ") + f"{tmp_path})"
+    assert note == ("(1 seed per group; trained in float64; " if dtype == "float64" else
+                    "(1 seed per group; ") + f"{TEST_WEIGHTS_NOTE}; cells in {tmp_path})"
 
 
 def test_a_swept_dtype_trains_each_cell_in_its_own_counting_its_memory_in_it(named,
@@ -574,7 +580,8 @@ def test_a_table_of_one_run_a_group_claims_no_spread(tmp_path):
         return Group(f"lr={lr}", {"lr": lr}, [(None, result)])
 
     table = format_table([group("0.1", 0.9), group("0.01", 0.5)], ["lr"], tmp_path, "1 seed")
-    assert "+-" not in table and table.endswith(f"(1 seed per group; cells in {tmp_path})")
+    assert "+-" not in table and table.endswith(
+        f"(1 seed per group; {TEST_WEIGHTS_NOTE}; cells in {tmp_path})")
 
 
 # ---- the sweep folder ----------------------------------------------------------------------
@@ -948,7 +955,8 @@ def test_a_sweep_over_other_settings_shows_every_cell_of_the_folder(named, tmp_p
         ["0.01", "64", "1", "float32"], ["0.05", "32", "1", "float32"],
         ["0.05", "64", "1", "float32"], ["0.1", "64", "1", "float32"],
         ["0.1", "64", "2", "float64"]]
-    assert lines[-1] == f"(accuracies: mean +- std over the runs of each group; cells in {out})"
+    assert lines[-1] == (f"(accuracies: mean +- std over the runs of each group; "
+                         f"{TEST_WEIGHTS_NOTE}; cells in {out})")
     write_outputs(fourth)
     results = json.loads((out / "results.json").read_text())
     assert len(results["cells"]) == 7 and results["settings"] == {"lr": ["0.1"]}

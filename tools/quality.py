@@ -1,5 +1,7 @@
 """The quality bars of cnnspec's training, measured: each example spec trained with its own
-settings, its test accuracy (and, for the default spec, the time) against the bar.
+settings, its test accuracy (and, for the default spec, the time) against the bar. The
+accuracy is that of the weights the run keeps (its best epoch's by validation), which eval,
+predict and export use: what a user of the trained network gets.
 
     python3 tools/quality.py            # both bars; exit status 1 if one is missed
     python3 tools/quality.py --keep     # keep the run folders (in runs/)
@@ -45,7 +47,8 @@ def measure(bar: Bar, runs_dir: Path, keep: bool) -> bool:
     ok = acc >= bar.min_test_acc
     line = (f"{run.spec.ir['name']}: test accuracy {100 * acc:.2f}% "
             f"(bar >= {100 * bar.min_test_acc:.0f}%) on {run.summary['test_examples']} test "
-            f"images; {run.summary['epochs_done']} epochs in {seconds:.1f} s")
+            f"images, weights of epoch {run.summary['test_epoch']}; "
+            f"{run.summary['epochs_done']} epochs in {seconds:.1f} s")
     if bar.max_seconds is not None:
         ok = ok and seconds < bar.max_seconds
         line += f" (bar < {bar.max_seconds:.0f} s)"

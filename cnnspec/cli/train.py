@@ -222,12 +222,22 @@ def best_lines(summary: dict, training: dict) -> list[str]:
     if summary.get("best_epoch"):
         line = (f"best epoch {summary['best_epoch']} by {summary['monitor']} "
                 f"({loss_text(summary['best_value'])})")
-        if summary["best_epoch"] == summary.get("epochs_done"):  # the figures above are its own
-            lines.append(f"{line}, the last, kept in best.npz: eval and predict use it")
+        if summary["best_epoch"] == summary.get("epochs_done"):
+            lines.append(f"{line}, the last, kept in best.npz: eval, predict and export use it")
         else:
-            lines.append(f"{line}, kept in best.npz: eval and predict use it (the test figures "
-                         "above are the last epoch's; --last for those)")
+            lines.append(f"{line}, kept in best.npz: eval, predict and export use it (--last "
+                         "for the last epoch's weights)")
     return lines
+
+
+def accuracy_text(summary: dict) -> str:
+    """The test accuracy of the weights the run keeps, and the last epoch's beside it when
+    those are other weights (a best epoch before the last)."""
+    text = f"test accuracy {100 * summary['test_acc']:.2f}%"
+    if summary["test_epoch"] == summary["epochs_done"]:
+        return text
+    return (f"{text} (best weights, epoch {summary['test_epoch']} by {summary['monitor']}); "
+            f"last epoch {100 * summary['last_test_acc']:.2f}%")
 
 
 def final_report(result, suggest_next: bool, warned: int = 0) -> str:
@@ -238,7 +248,7 @@ def final_report(result, suggest_next: bool, warned: int = 0) -> str:
     path = result.path
     # the data named, as eval names it: a spec without a train block trains on digits,
     # which nothing else the command prints says
-    accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
+    accuracy = (f"{accuracy_text(summary)}  "
                 f"(loss {loss_text(summary['test_loss'])}, "
                 f"{counted(summary['test_examples'], 'test image')} "
                 f"of {summary['data'].get('name')})  "

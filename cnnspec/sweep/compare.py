@@ -31,6 +31,7 @@ from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, tra
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import DTYPE, Axis, compared_template, option_place, value_reader
 from cnnspec.sweep.results import (
+    TEST_WEIGHTS_NOTE,
     columns,
     curve_label,
     describe_cell,
@@ -333,14 +334,15 @@ def format_table(comparison: Comparison) -> str:
     # float32 is every training's unless said (or a column shows it): the line names another
     trained = "" if comparison.dtype == DEFAULT_DTYPE or DTYPE in comparison.columns \
         else f"trained in {comparison.dtype}; "
+    tail = f"{TEST_WEIGHTS_NOTE}; {trained}runs in {comparison.out}"
     if seeds is None:
         lines.append(f"(accuracies: mean +- std over each variant's seeds that did not "
-                     f"diverge; {trained}runs in {comparison.out})")
+                     f"diverge; {tail})")
     elif seeds == 1:
-        lines.append(f"(1 seed per variant; {trained}runs in {comparison.out})")
+        lines.append(f"(1 seed per variant; {tail})")
     else:
         lines.append(f"({seeds} seeds per variant; accuracies: mean +- std over the seeds "
-                     f"that did not diverge; {trained}runs in {comparison.out})")
+                     f"that did not diverge; {tail})")
     return "\n".join(lines)
 
 

@@ -745,6 +745,12 @@ def write_results(out: Path, document: dict) -> tuple[Path, Path]:
     return out / RESULTS_JSON, out / RESULTS_CSV
 
 
+# Which weights the test accuracy column is of, said under each table: those eval and
+# export open (a run's summary records their test_acc), not the last epoch's where it validated
+# best earlier; the validation accuracy column is the last epoch's.
+TEST_WEIGHTS_NOTE = "test acc: of the weights each run keeps, its best epoch's where it validated"
+
+
 def percent(mean: float, std: float, runs: int) -> str:
     """An accuracy in percent; mean +- std when there are several runs to spread over."""
     if math.isnan(mean):
@@ -784,4 +790,4 @@ def format_table(rows: list[Group], keys: list[str], out: Path, spread: str,
             else f"accuracies: mean +- std over {spread}")
     if dtypes != (DEFAULT_DTYPE,) and DTYPE not in keys:
         note += f"; trained in {', '.join(dtypes)}"
-    return "\n".join([*layout(header, lines), f"({note}; cells in {out})"])
+    return "\n".join([*layout(header, lines), f"({note}; {TEST_WEIGHTS_NOTE}; cells in {out})"])

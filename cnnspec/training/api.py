@@ -85,7 +85,7 @@ from cnnspec.training.settings import (
     recorded_data,
     recorded_ir,
 )
-from cnnspec.training.state import Position, load_checkpoint
+from cnnspec.training.state import Position, load_checkpoint, load_weights
 from cnnspec.version import __version__
 
 
@@ -668,9 +668,7 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
     try:
         if stop_requested:
             raise KeyboardInterrupt  # pressed while the last epoch was validated
-        test = score(session.model, prepared.test.x, prepared.test.y,
-                     session.training["batch_size"])  # as validation: see loop._end_epoch
-        summary.update(test_loss=test.loss, test_acc=test.accuracy,
+        summary.update(_test_figures(session, prepared.test, position),
                        test_examples=len(prepared.test.y),
                        train_examples=len(prepared.train.y))
         _close_summary(summary, position, started, session.training["monitor"])
@@ -697,6 +695,27 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
                metrics=list(position.metrics), summary=summary,
                preprocessor=prepared.preprocessor, classes=list(summary["classes"]),
                weights="last", weights_epoch=len(position.metrics))
+
+
+def _test_figures(session: Session, test: Split, position: Position) -> dict:
+    """The test split's figures of the weights the run keeps (``test_acc``, ``test_loss``,
+    of epoch ``test_epoch``): its best epoch's (best.npz) when it has one, as eval, predict
+    and export open it, else its last; and of the last epoch's weights (``last_test_acc``,
+    ``last_test_loss``), scored once more only when they are other weights. The model is
+    left holding the last weights."""
+    batch = session.training["batch_size"]  # as validation: see loop._end_epoch
+    last = score(session.model, test.x, test.y, batch)
+    epochs = len(position.metrics)
+    kept, epoch = last, position.best_epoch or epochs
+    if epoch != epochs:
+        final = session.model.state_dict()
+        load_weights(session.run, session.model, rundir.BEST)
+        try:
+            kept = score(session.model, test.x, test.y, batch)
+        finally:
+            session.model.load_state_dict(final)
+    return {"test_acc": kept.accuracy, "test_loss": kept.loss, "test_epoch": epoch,
+            "last_test_acc": last.accuracy, "last_test_loss": last.loss}
 
 
 def _write_summary_if_possible(run: RunDir, summary: dict) -> None:

@@ -271,11 +271,14 @@ SUMMARY_TYPES = {
     "stopped_early": (int, type(None)), "best_epoch": (int,), "monitor": (str,),
     "best_value": (*NUMBER, type(None)), "test_acc": NUMBER, "test_loss": (*NUMBER, type(None)),
     "test_examples": (int,), "train_examples": (int,), "diverged": (bool,), "command": (str,),
+    # test_acc and test_loss are of the kept weights, epoch test_epoch's, and last_test_* of
+    # the last epoch's; a run from before test_epoch was recorded has the last epoch's alone
+    "test_epoch": (int,), "last_test_acc": NUMBER, "last_test_loss": (*NUMBER, type(None)),
 }
 # The least each count or epoch number of summary.json can be (epochs count from 1); below
 # it the file is damaged, and a negative epoch would name none of the run's.
 SUMMARY_LEAST = {"resumed": 0, "epochs_done": 0, "steps": 0, "stopped_early": 1,
-                 "best_epoch": 1, "test_examples": 0, "train_examples": 1}
+                 "best_epoch": 1, "test_epoch": 1, "test_examples": 0, "train_examples": 1}
 # Written into every summary from the start of a run (the first checkpoint comes after it),
 # by every version of cnnspec train: a summary without them is damaged, not old.
 SUMMARY_REQUIRED = ("classes",)
