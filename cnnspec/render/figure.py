@@ -50,7 +50,7 @@ def legend_of(fig, handles, labels: list[str], columns: int, title: str | None =
     labels = [fitted(label, room - _LEGEND_HANDLE_EMS * LEGEND_POINTS / 72, LEGEND_POINTS)
               for label in labels]
     fig.legend(handles, labels, loc="outside lower center", fontsize=LEGEND_POINTS,
-               frameon=False, ncol=_legend_columns(labels, min(columns, len(handles)), room),
+               frameon=False, ncol=legend_columns(labels, min(columns, len(handles)), room),
                handlelength=_LEGEND_HANDLE_EMS - _LEGEND_PAD_EMS, title=title,
                title_fontsize=LEGEND_POINTS)
 
@@ -62,10 +62,11 @@ def legend_of(fig, handles, labels: list[str], columns: int, title: str | None =
 _LEGEND_HANDLE_EMS, _LEGEND_PAD_EMS, _LEGEND_COLUMN_EMS = 4.3, 0.8, 2.0
 
 
-def _legend_columns(labels: list[str], columns: int, room: float) -> int:
+def legend_columns(labels: list[str], columns: int, room: float) -> int:
     """The most columns, at most ``columns``, whose rows of ``labels`` fit ``room`` inches as
     Matplotlib arranges them: down each column in turn, the first columns one entry longer
-    where the entries do not divide evenly (measured as the pictures are drawn)."""
+    where the entries do not divide evenly (measured as the pictures are drawn); then as few
+    as fill the same rows (:func:`_even_columns`)."""
     em = LEGEND_POINTS / 72
     entries = [max(text_inches(line, LEGEND_POINTS) for line in label.split("\n"))
                + _LEGEND_HANDLE_EMS * em for label in labels]
@@ -75,8 +76,16 @@ def _legend_columns(labels: list[str], columns: int, room: float) -> int:
         widths = [max(entries[start:end], default=0.0)
                   for start, end in zip([0, *ends[:-1]], ends)]
         if sum(widths) + (count - 1) * _LEGEND_COLUMN_EMS * em <= room:
-            return count
+            return _even_columns(len(entries), count)
     return 1
+
+
+def _even_columns(entries: int, columns: int) -> int:
+    """The fewest columns, at most ``columns``, that hold ``entries`` in as few rows as
+    ``columns`` do: four entries three to a row left one alone under the first column, two
+    to a row fill both rows."""
+    rows = math.ceil(entries / columns)
+    return math.ceil(entries / rows)
 
 
 def balanced_fill(text: str, width: float, measure=len) -> str:
