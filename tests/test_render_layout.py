@@ -492,7 +492,8 @@ def test_a_depth_profile_of_no_signal_at_all_says_so(tmp_path, drawn):
     act_ax, grad_ax = fig.axes
     assert [text.get_text() for text in act_ax.texts] == [
         "0 at every layer under every init:\nnothing to show on a log scale"]
-    assert grad_ax.get_yscale() == "log" and not grad_ax.texts
+    # one gradient above 0 spans no decade: a linear axis, with no note
+    assert grad_ax.get_yscale() == "linear" and not grad_ax.texts
     assert act_ax.get_xlim() == grad_ax.get_xlim() == (0.5, 3.5)
     assert overlapping_texts(fig) == [] and texts_outside(fig) == []
 
@@ -628,3 +629,30 @@ def test_a_legend_of_four_entries_fills_even_columns(tmp_path, drawn):
     (legend,) = drawn[0].legends
     assert legend._ncols == 2
 
+
+def test_a_log_axis_writes_its_ticks_in_one_format(tmp_path, drawn):
+    """A gradient std from 4e-4 to 6e-3 was labelled 4×10⁻⁴, 6×10⁻⁴, then 0.001, 0.002."""
+    fig = figure.new_figure(5.0, 4.0)
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [4.3e-4, 1e-3, 5.8e-3])
+    figure.log_axis(ax)
+    fig.canvas.draw()
+    ticks = [label.get_text() for label in [*ax.yaxis.get_majorticklabels(),
+                                            *ax.yaxis.get_minorticklabels()]
+             if label.get_text()]
+    assert len(ticks) >= 3
+    assert all("10" in tick for tick in ticks), ticks
+
+
+def test_a_depth_profile_within_a_decade_is_drawn_on_a_linear_axis(tmp_path, drawn):
+    """Activation stds from 1.1 to 2.1 sat on a log axis labelled 1, 2 and 3 alone."""
+    plot_depth_profile([("he_normal (spec)", _depth_stats(1.1))], tmp_path / "d.png")
+    act_ax, grad_ax = drawn[0].axes
+    assert act_ax.get_yscale() == grad_ax.get_yscale() == "linear"
+    plot_depth_profile([("normal(0, 0.01)", _depth_stats(0.1))], tmp_path / "d.png")
+    assert {ax.get_yscale() for ax in drawn[1].axes} == {"log"}  # across 7 decades
+    drawn[0].canvas.draw()
+    low, high = act_ax.get_ylim()
+    labelled = [tick for tick, label in zip(act_ax.get_yticks(), act_ax.get_yticklabels())
+                if low <= tick <= high and label.get_text()]
+    assert len(labelled) >= 4

@@ -390,7 +390,8 @@ def _factor_in_label_formatter():
     return FactorInLabel
 
 
-# Ticks between powers of ten in this range read as plain numbers on a log axis.
+# A log axis whose view lies in this range writes its ticks as plain numbers (0.002, 30);
+# one reaching beyond it writes every tick as a power of ten (2×10⁻⁴, 10⁻³), one format an axis.
 _PLAIN_TICKS = (1e-3, 1e4)
 
 
@@ -574,15 +575,21 @@ def _plain_log_formatter():
             exponent = math.log10(abs(x)) if x else 0.5
             between_labelled = self._sublabels is not None and len(self._sublabels) > 1
             if (between_labelled and abs(exponent - round(exponent)) < 1e-9
-                    and _PLAIN_TICKS[0] <= abs(x) < _PLAIN_TICKS[1]):
+                    and self._plain_axis()):
                 return _plain_number(x)
             return super().__call__(x, pos)
 
         def _non_decade_format(self, sign_string, base, fx, usetex):
-            value = float(base) ** fx
-            if _PLAIN_TICKS[0] <= value < _PLAIN_TICKS[1]:
-                return sign_string + _plain_number(value)
+            if self._plain_axis():
+                return sign_string + _plain_number(float(base) ** fx)
             return super()._non_decade_format(sign_string, base, fx, usetex)
+
+        def _plain_axis(self) -> bool:
+            # one format per axis, read off its view (which the major and the minor ticks'
+            # formatters share): a gradient std from 4e-4 to 6e-3 wrote 4×10⁻⁴, 6×10⁻⁴,
+            # then 0.001, 0.002
+            low, high = sorted(map(abs, self.axis.get_view_interval())) if self.axis else (1, 1)
+            return _PLAIN_TICKS[0] <= low * (1 + 1e-9) and high < _PLAIN_TICKS[1]
 
     return PlainBetweenDecades
 
