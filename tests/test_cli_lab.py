@@ -580,3 +580,24 @@ def test_the_signal_line_of_a_plain_stack_still_counts_its_hidden_layers(capsys)
     assert re.fullmatch(r"signal: activation std x\S+ from the first to the last of 30 hidden "
                         r"conv/dense layers \(x\S+ per layer\); gradient std x\S+ on the way "
                         r"back; \d+% of ReLU outputs zero", line)
+
+
+@pytest.mark.parametrize(("text", "legend"), [
+    ("model one\ninput 1x8x8\nconv 4 3x3 relu\nflatten\ndense 10 weight he_normal\n",
+     "he_normal (spec)"),
+    (("model two\ninput 1x8x8\nconv 4 3x3 relu weight he_uniform\nflatten\n"
+      "dense 10 weight glorot_uniform\n"), "spec's inits: he_uniform, glorot_uniform"),
+])
+def test_init_report_picture_names_the_specs_own_inits(tmp_path, monkeypatch, text, legend):
+    """The legend's one entry read "spec", which names no init."""
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    spec = tmp_path / "net.cnn"
+    spec.write_text(text)
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
+                 "-o", str(tmp_path / "ir.png")]) == 0
+    (fig,) = drawn
+    (shown,) = fig.legends
+    assert [t.get_text() for t in shown.get_texts()] == [legend]

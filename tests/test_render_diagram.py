@@ -404,3 +404,34 @@ def test_the_minimal_diagram_says_a_pools_stride_only_where_it_is_not_its_window
     path.write_text(f"input 1x8x8\nc: conv 4 3x3 pad same relu\np: {pool}\nflatten\ndense 10\n")
     source = build_graph(cnnspec.load(path), detail="minimal").source
     assert f'<td align="left"><font point-size="9">{label}</font></td>' in source
+
+
+def _legend_families(graph) -> list[str]:
+    """The layer families the diagram's legend (the graph's own label) names by colour."""
+    import re
+
+    label = graph.graph_attr["label"]
+    return re.findall(r'<td bgcolor="[^"]+"><font point-size="9">([^<]+)</font></td>', label)
+
+
+def test_the_legend_names_only_the_colours_the_nodes_show():
+    """The minimal diagram folds activations and dropouts into the layers before them, and
+    flatten into a pool: its legend still showed their colours, which no node wore."""
+    checked = cnnspec.load(SPEC_DIR / "digits.cnn")
+    assert _legend_families(build_graph(checked, "LR", "minimal")) == ["conv", "pool", "dense"]
+    assert _legend_families(build_graph(checked, "LR", "full")) == [
+        "conv", "activation", "pool", "reshape", "dense", "dropout"]
+
+
+@pytest.mark.parametrize("rankdir", ["TB", "LR"])
+def test_the_legend_sits_below_the_network_and_takes_no_rank(rankdir):
+    """The legend was a node of the layout, placed beside the input at the first rank: as
+    wide as it was, it pushed the input far from conv1 along a long empty edge. It is the
+    graph's label now, below the network, under its title in a cluster of its own."""
+    checked = cnnspec.load(SPEC_DIR / "digits.cnn")
+    graph = build_graph(checked, rankdir, "minimal")
+    source = graph.source
+    assert graph.graph_attr["labelloc"] == "b" and "<b>legend</b>" in graph.graph_attr["label"]
+    assert '"legend."' not in source  # the node it was
+    network = source.split('subgraph "cluster_network."')[1]
+    assert 'label="digits: 62,250 parameters"' in network and "input [" in network

@@ -74,6 +74,28 @@ def _group(lr, acc):
                  cells=[(None, CellResult(f"lr={lr}", [{"epoch": 1, "val_acc": acc}], {}))])
 
 
+def _grid(acc, **values):
+    """A group for every combination of ``values`` (key: its values as written), one run
+    each, its validation accuracy ``acc(settings)``."""
+    import itertools
+
+    groups = []
+    for combination in itertools.product(*values.values()):
+        settings = dict(zip(values, combination))
+        label = ", ".join(f"{k}={v}" for k, v in settings.items())
+        groups.append(Group(label=label, settings=settings, cells=[
+            (None, CellResult(label, [{"epoch": 1, "val_acc": acc(settings)}], {}))]))
+    return groups
+
+
+_THREE_SETTINGS = {"init": ["he_normal", "normal(0, 0.01)", "glorot_uniform"],
+                   "lr": ["0.1", "0.01", "0.001"], "batch": ["32", "64"]}
+
+
+def _init_decides(settings):
+    return 0.9 if settings.get("init", "he_normal") == "he_normal" else 0.07
+
+
 PICTURES = {
     "curves, small lr": lambda tmp: curves.plot_curves(_epochs(3e-4), tmp / "c.png",
                                                          best_epoch=3, title="digits: run"),
@@ -100,6 +122,9 @@ PICTURES = {
         tmp / "l.png", title="net: inits compared"),
     "accuracy by setting": lambda tmp: plot_accuracy_by_setting(
         [_group("0.001", 0.8), _group("0.002", 0.9)], [("lr", ["0.001", "0.002"])],
+        tmp / "a.png", title="net: sweep, validation accuracy by setting"),
+    "accuracy by three settings": lambda tmp: plot_accuracy_by_setting(
+        _grid(_init_decides, **_THREE_SETTINGS), list(_THREE_SETTINGS.items()),
         tmp / "a.png", title="net: sweep, validation accuracy by setting"),
     "one filter": lambda tmp: filters.plot_filters(
         np.ones((1, 1, 3, 3)), tmp / "f.png", title="x_detector: xk (frozen), init literal"),
@@ -467,7 +492,8 @@ def test_a_depth_profile_of_no_signal_at_all_says_so(tmp_path, drawn):
     act_ax, grad_ax = fig.axes
     assert [text.get_text() for text in act_ax.texts] == [
         "0 at every layer under every init:\nnothing to show on a log scale"]
-    assert grad_ax.get_yscale() == "log" and not grad_ax.texts
+    # one gradient above 0 spans no decade: a linear axis, with no note
+    assert grad_ax.get_yscale() == "linear" and not grad_ax.texts
     assert act_ax.get_xlim() == grad_ax.get_xlim() == (0.5, 3.5)
     assert overlapping_texts(fig) == [] and texts_outside(fig) == []
 
@@ -538,3 +564,95 @@ def test_both_ends_of_a_log_axis_over_many_decades_are_labelled(values, ends):
                 if label.get_text() and low * (1 - 1e-9) <= loc <= high * (1 + 1e-9)]
     assert min(labelled) <= min(values) and max(labelled) >= max(values)
     assert ends == (None, None) or (low, high) == pytest.approx(ends)
+
+
+def test_a_swept_number_is_drawn_in_its_order_by_value_on_a_log_axis(tmp_path, drawn):
+    """lr=0.1,0.01 ran along the axis as given, 0.1 left of 0.01."""
+    plot_accuracy_by_setting(_grid(_init_decides, lr=["0.1", "0.01", "0.001"]),
+                             [("lr", ["0.1", "0.01", "0.001"])], tmp_path / "a.png")
+    ax = drawn[0].axes[0]
+    assert ax.get_xscale() == "log"
+    ticks = [(tick, label.get_text()) for tick, label
+             in zip(ax.get_xticks(), ax.get_xticklabels())]
+    assert ticks == [(0.001, "0.001"), (0.01, "0.01"), (0.1, "0.1")]
+    (mean,) = ax.get_lines()
+    assert list(mean.get_xdata()) == [0.001, 0.01, 0.1]
+
+
+def test_numbers_within_a_decade_stay_on_a_linear_axis(tmp_path, drawn):
+    plot_accuracy_by_setting(_grid(_init_decides, batch=["64", "32"]),
+                             [("batch", ["64", "32"])], tmp_path / "a.png")
+    ax = drawn[0].axes[0]
+    assert ax.get_xscale() == "linear"
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["32", "64"]
+
+
+def test_each_panel_draws_a_line_per_value_of_the_other_settings(tmp_path, drawn):
+    """The mean over every init at each lr pooled a working init with a failed one: 48%
+    at both, read as "the learning rate does not matter". Each panel splits its runs by the
+    other settings, named in its own legend."""
+    settings = {"init": ["he_normal", "normal(0, 0.01)"], "lr": ["0.1", "0.01"]}
+    plot_accuracy_by_setting(_grid(_init_decides, **settings), list(settings.items()),
+                             tmp_path / "a.png")
+    init_ax, lr_ax = drawn[0].axes
+    assert not drawn[0].legends
+    assert [t.get_text() for t in lr_ax.get_legend().get_texts()] == [
+        "init=he_normal", "init=normal(0, 0.01)"]
+    assert [t.get_text() for t in init_ax.get_legend().get_texts()] == ["lr=0.01", "lr=0.1"]
+    means = {line.get_label(): list(line.get_ydata()) for line in lr_ax.get_lines()}
+    assert means == {"init=he_normal": [0.9, 0.9], "init=normal(0, 0.01)": [0.07, 0.07]}
+
+
+def test_three_settings_name_every_combination_of_the_other_two(tmp_path, drawn):
+    PICTURES["accuracy by three settings"](tmp_path)
+    panels = drawn[0].axes
+    legends = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in panels]
+    # each value once (the first other setting's as colours, the second's as markers): the
+    # 6 or 9 combinations named one by one ran into the next panel's legend
+    assert legends == [["lr=0.001", "lr=0.01", "lr=0.1", "batch=32", "batch=64"],
+                       ["init=he_normal", "init=normal(0, 0.01)", "init=glorot_uniform",
+                        "batch=32", "batch=64"],
+                       ["init=he_normal", "init=normal(0, 0.01)", "init=glorot_uniform",
+                        "lr=0.001", "lr=0.01", "lr=0.1"]]
+    styles = {(line.get_color(), line.get_linestyle(), line.get_marker())
+              for line in panels[2].get_lines()}
+    assert len(styles) == 9  # every line told apart
+
+
+def test_a_legend_of_four_entries_fills_even_columns(tmp_path, drawn):
+    """A sweep's four groups were laid out three to a row, the fourth alone under the first."""
+    groups = [Group(label=label, settings={}, cells=[
+        (None, CellResult(label, _epochs(loss=1.0 + i), {}))]) for i, label in enumerate(
+        ["init=he_normal, lr=0.01", "init=he_normal, lr=0.1",
+         "init=normal(0, 0.01), lr=0.1", "init=normal(0, 0.01), lr=0.01"])]
+    plot_group_curves(groups, tmp_path / "c.png", title="digits: sweep")
+    (legend,) = drawn[0].legends
+    assert legend._ncols == 2
+
+
+def test_a_log_axis_writes_its_ticks_in_one_format(tmp_path, drawn):
+    """A gradient std from 4e-4 to 6e-3 was labelled 4×10⁻⁴, 6×10⁻⁴, then 0.001, 0.002."""
+    fig = figure.new_figure(5.0, 4.0)
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [4.3e-4, 1e-3, 5.8e-3])
+    figure.log_axis(ax)
+    fig.canvas.draw()
+    ticks = [label.get_text() for label in [*ax.yaxis.get_majorticklabels(),
+                                            *ax.yaxis.get_minorticklabels()]
+             if label.get_text()]
+    assert len(ticks) >= 3
+    assert all("10" in tick for tick in ticks), ticks
+
+
+def test_a_depth_profile_within_a_decade_is_drawn_on_a_linear_axis(tmp_path, drawn):
+    """Activation stds from 1.1 to 2.1 sat on a log axis labelled 1, 2 and 3 alone."""
+    plot_depth_profile([("he_normal (spec)", _depth_stats(1.1))], tmp_path / "d.png")
+    act_ax, grad_ax = drawn[0].axes
+    assert act_ax.get_yscale() == grad_ax.get_yscale() == "linear"
+    plot_depth_profile([("normal(0, 0.01)", _depth_stats(0.1))], tmp_path / "d.png")
+    assert {ax.get_yscale() for ax in drawn[1].axes} == {"log"}  # across 7 decades
+    drawn[0].canvas.draw()
+    low, high = act_ax.get_ylim()
+    labelled = [tick for tick, label in zip(act_ax.get_yticks(), act_ax.get_yticklabels())
+                if low <= tick <= high and label.get_text()]
+    assert len(labelled) >= 4

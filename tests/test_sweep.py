@@ -626,13 +626,22 @@ def test_the_accuracy_picture_is_titled_and_says_what_its_dots_and_line_are(name
     write_outputs(result)
     accuracy = drawn[0]
     assert accuracy._suptitle.get_text() == "named: sweep, validation accuracy by setting"
-    assert len(accuracy.axes) == 2 and all(ax.get_legend() is None for ax in accuracy.axes)
-    (legend,) = accuracy.legends
-    assert [t.get_text() for t in legend.get_texts()] == ["a run", "mean of the runs"]
+    # two settings swept: each panel's lines are the other's values, in a legend of its own
+    assert len(accuracy.axes) == 2 and not accuracy.legends
+    legends = [ax.get_legend() for ax in accuracy.axes]
+    assert [[t.get_text() for t in legend.get_texts()] for legend in legends] == [
+        ["lr=0.05", "lr=0.1"], ["init=he_normal", "init=zeros"]]
+    assert all(legend.get_title().get_text() == "mean of the runs (dots) with"
+               for legend in legends)
     renderer = accuracy.canvas.get_renderer()
     accuracy.draw(renderer)
-    assert legend.get_window_extent(renderer).y1 <= min(
-        ax.get_tightbbox(renderer).y0 for ax in accuracy.axes)
+    for ax, legend in zip(accuracy.axes, legends):
+        assert legend.get_window_extent(renderer).y1 <= ax.xaxis.get_tightbbox(renderer).y0
+    result = sweep(str(named), ["lr=0.05,0.1"], seeds=1, out=tmp_path / "one",
+                   executor=in_process)
+    write_outputs(result)
+    (legend,) = drawn[2].legends  # one setting: one legend under the panel
+    assert [t.get_text() for t in legend.get_texts()] == ["a run", "mean of the runs"]
 
 
 def test_a_settings_one_run_is_drawn_above_its_mean(named, tmp_path, monkeypatch):

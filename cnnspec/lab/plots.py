@@ -112,11 +112,20 @@ def _depth_marks(style: dict, ys: list[float]) -> dict:
     return {**style, "markevery": sorted({*every, *figure.lone_points(ys)})}
 
 
+# Stds spanning less than this factor stay on a linear axis: a log axis within a decade
+# labelled only 1, 2 and 3 under a profile from 1.15 to 2.6.
+_LOG_STD_RATIO = 10.0
+
+
 def _log_axis_of_stds(ax) -> None:
-    """``ax`` on a log scale where a line of it has a value above 0; where none has (every
-    variant's std 0 at every layer: all-zero weights), a panel that says so, its log scale
-    having nothing to span."""
-    if _has_positive(ax):
+    """``ax`` on a log scale where its lines' values above 0 span :data:`_LOG_STD_RATIO` or
+    more, linear (with ticks enough to read every value) where they span less; where no
+    value is above 0 (every variant's std 0 at every layer: all-zero weights), a panel that
+    says so, its log scale having nothing to span."""
+    positive = _positive_values(ax)
+    if positive and max(positive) / min(positive) < _LOG_STD_RATIO:
+        return
+    if positive:
         figure.log_axis(ax)
         return
     from matplotlib.ticker import NullLocator  # Matplotlib loads only when drawing
@@ -337,8 +346,13 @@ def _epoch_axes(ax, key: str, title: str) -> None:
 def _has_positive(ax) -> bool:
     """Whether a line of ``ax`` has a finite value above 0 (every variant may have diverged
     before its first epoch ended, leaving only the legend's markers)."""
-    return any(math.isfinite(v) and v > 0 for line in ax.get_lines()
-               for v in map(float, line.get_ydata()))
+    return bool(_positive_values(ax))
+
+
+def _positive_values(ax) -> list[float]:
+    """The finite values above 0 of ``ax``'s lines."""
+    return [v for line in ax.get_lines() for v in map(float, line.get_ydata())
+            if math.isfinite(v) and v > 0]
 
 
 def _mean_curve(runs: list[list[dict]], key: str):

@@ -38,6 +38,23 @@ class Variant:
     sets: list[str] | None = None
     keeps: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def legend_label(self) -> str:
+        """The variant's name in a picture's legend: its init text, or for the spec as
+        written the weight init its layers start from, as the init catalogue names it
+        (``he_normal (spec)``; ``spec's inits: he_normal, glorot_uniform`` for several),
+        where a bare "spec" named no init."""
+        if self.label != SPEC_LABEL:
+            return self.label
+        names = list(dict.fromkeys(layer["weight_init"]["name"]
+                                   for layer in self.checked.spec.ir["layers"]
+                                   if "weight_init" in layer))
+        if not names:
+            return SPEC_LABEL
+        if len(names) == 1:
+            return f"{names[0]} ({SPEC_LABEL})"
+        return f"{SPEC_LABEL}'s inits: {names_text(names)}"
+
 
 def load_variant(path: str | Path, init: str | None = None,
                  dtype: str = DEFAULT_DTYPE) -> Variant:

@@ -43,9 +43,12 @@ from cnnspec.shapes import shape_text
 DETAILS = ("full", "minimal")
 RANKDIRS = ("TB", "LR")
 INPUT_ID = "input"
-# Node ids of our own contain a dot, which no layer name can (the grammar's NAME), so they
-# never clash with a layer's node.
-LEGEND_ID = "legend."
+# Ids of our own contain a dot, which no layer name can (the grammar's NAME), so they never
+# clash with a layer's node or a repeated block's cluster. The network is drawn in a cluster
+# under the title, so that the legend can be the graph's own label below it: as a node, the
+# legend took a rank of the layout, beside the input, and stretched the input's edge across
+# its width.
+NETWORK_ID = "cluster_network."
 FONT = "Helvetica"
 # Layers that only transform values in place (or reshape them): in the minimal diagram they
 # are listed in the node of the layer they follow instead of getting a node of their own.
@@ -201,13 +204,10 @@ def _input_label(checked: CheckedSpec) -> str:
 
 def legend_label(checked: CheckedSpec, unit_list: list[Unit],
                  extra: list[str] | None = None) -> str:
-    """A small key: the colour of each layer family drawn, and what the marks mean."""
-    seen = []
-    for unit in unit_list:
-        for layer in unit.layers:
-            name = palette.family(layer.kind)
-            if name not in seen:
-                seen.append(name)
+    """A small key: the colour of each layer family the nodes show (a node is coloured by
+    its first layer: the minimal diagram's activations and dropouts folded into a conv show
+    none of theirs), and what the marks mean."""
+    seen = list(dict.fromkeys(palette.family(unit.head.kind) for unit in unit_list))
     cells = "".join(
         f'<td bgcolor="{palette.FAMILIES[name][0]}"><font point-size="9">{escape(name)}'
         f"</font></td>" for name in seen)
@@ -320,41 +320,44 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
         raise RunError(f"unknown detail {detail!r}", hint="use full or minimal")
     estimate = Estimate.of(checked.spec, checked.layers)  # the layer graph, built once
     unit_list = units(checked, detail, estimate.consumers)
+    plan = collapse_plan(checked, unit_list, detail)
     graph = graphviz.Digraph(
         name=checked.spec.name,
-        graph_attr={"rankdir": rankdir, "fontname": FONT, "label": _title(checked),
-                    "labelloc": "t", "fontsize": "14", "nodesep": "0.3", "ranksep": "0.3",
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.3",
+                    "label": legend_label(checked, unit_list, plan.notes), "labelloc": "b",
                     "bgcolor": "white"},
         node_attr={"shape": "plain", "fontname": FONT},
         edge_attr={"fontname": FONT, "fontsize": "8", "fontcolor": "#555555",
                    "color": "#666666", "arrowsize": "0.6"},
     )
-    graph.node(INPUT_ID, label=_input_label(checked))
-    plan = collapse_plan(checked, unit_list, detail)
+    network = graphviz.Digraph(name=NETWORK_ID)
+    network.attr(label=_title(checked), labelloc="t", fontsize="14", peripheries="0")
+    network.node(INPUT_ID, label=_input_label(checked))
     # layer -> whether its filters stay identical, for the layers whose filters start so
     identical = {name: not breakers for name, breakers
                  in symmetric_starts(checked.spec, estimate).items()}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
-            graph.node(node_id, label=text)
+            network.node(node_id, label=text)
         shown = [unit for unit in members if unit.head.name not in plan.node_of]
         if not shown:
             continue
-        target = graph
+        target = network
         if group is not None:
             target = graphviz.Digraph(name=f"cluster_{group}")
             target.attr(label=plan.labels.get(group, group), style="rounded,dashed",
-                        color="#999999", fontsize="10", fontcolor="#555555", labeljust="l")
+                        color="#999999", fontsize="10", fontcolor="#555555", labeljust="l",
+                        peripheries="1")  # the network's cluster, around it, has none
         for unit in shown:
             symmetric = identical.get(unit.head.name)
             text = (full_label(unit.head, symmetric) if detail == "full"
                     else minimal_label(unit, symmetric))
             target.node(unit.node_id, label=text)
         if group is not None:
-            graph.subgraph(target)
+            network.subgraph(target)
+    graph.subgraph(network)
     _add_edges(graph, unit_list, plan, skip_hidden=detail == "minimal")
-    graph.node(LEGEND_ID, label=legend_label(checked, unit_list, plan.notes))
     return graph
 
 

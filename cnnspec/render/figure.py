@@ -50,7 +50,7 @@ def legend_of(fig, handles, labels: list[str], columns: int, title: str | None =
     labels = [fitted(label, room - _LEGEND_HANDLE_EMS * LEGEND_POINTS / 72, LEGEND_POINTS)
               for label in labels]
     fig.legend(handles, labels, loc="outside lower center", fontsize=LEGEND_POINTS,
-               frameon=False, ncol=_legend_columns(labels, min(columns, len(handles)), room),
+               frameon=False, ncol=legend_columns(labels, min(columns, len(handles)), room),
                handlelength=_LEGEND_HANDLE_EMS - _LEGEND_PAD_EMS, title=title,
                title_fontsize=LEGEND_POINTS)
 
@@ -62,10 +62,11 @@ def legend_of(fig, handles, labels: list[str], columns: int, title: str | None =
 _LEGEND_HANDLE_EMS, _LEGEND_PAD_EMS, _LEGEND_COLUMN_EMS = 4.3, 0.8, 2.0
 
 
-def _legend_columns(labels: list[str], columns: int, room: float) -> int:
+def legend_columns(labels: list[str], columns: int, room: float) -> int:
     """The most columns, at most ``columns``, whose rows of ``labels`` fit ``room`` inches as
     Matplotlib arranges them: down each column in turn, the first columns one entry longer
-    where the entries do not divide evenly (measured as the pictures are drawn)."""
+    where the entries do not divide evenly (measured as the pictures are drawn); then as few
+    as fill the same rows (:func:`_even_columns`)."""
     em = LEGEND_POINTS / 72
     entries = [max(text_inches(line, LEGEND_POINTS) for line in label.split("\n"))
                + _LEGEND_HANDLE_EMS * em for label in labels]
@@ -75,8 +76,16 @@ def _legend_columns(labels: list[str], columns: int, room: float) -> int:
         widths = [max(entries[start:end], default=0.0)
                   for start, end in zip([0, *ends[:-1]], ends)]
         if sum(widths) + (count - 1) * _LEGEND_COLUMN_EMS * em <= room:
-            return count
+            return _even_columns(len(entries), count)
     return 1
+
+
+def _even_columns(entries: int, columns: int) -> int:
+    """The fewest columns, at most ``columns``, that hold ``entries`` in as few rows as
+    ``columns`` do: four entries three to a row left one alone under the first column, two
+    to a row fill both rows."""
+    rows = math.ceil(entries / columns)
+    return math.ceil(entries / rows)
 
 
 def balanced_fill(text: str, width: float, measure=len) -> str:
@@ -381,7 +390,8 @@ def _factor_in_label_formatter():
     return FactorInLabel
 
 
-# Ticks between powers of ten in this range read as plain numbers on a log axis.
+# A log axis whose view lies in this range writes its ticks as plain numbers (0.002, 30);
+# one reaching beyond it writes every tick as a power of ten (2×10⁻⁴, 10⁻³), one format an axis.
 _PLAIN_TICKS = (1e-3, 1e4)
 
 
@@ -565,15 +575,21 @@ def _plain_log_formatter():
             exponent = math.log10(abs(x)) if x else 0.5
             between_labelled = self._sublabels is not None and len(self._sublabels) > 1
             if (between_labelled and abs(exponent - round(exponent)) < 1e-9
-                    and _PLAIN_TICKS[0] <= abs(x) < _PLAIN_TICKS[1]):
+                    and self._plain_axis()):
                 return _plain_number(x)
             return super().__call__(x, pos)
 
         def _non_decade_format(self, sign_string, base, fx, usetex):
-            value = float(base) ** fx
-            if _PLAIN_TICKS[0] <= value < _PLAIN_TICKS[1]:
-                return sign_string + _plain_number(value)
+            if self._plain_axis():
+                return sign_string + _plain_number(float(base) ** fx)
             return super()._non_decade_format(sign_string, base, fx, usetex)
+
+        def _plain_axis(self) -> bool:
+            # one format per axis, read off its view (which the major and the minor ticks'
+            # formatters share): a gradient std from 4e-4 to 6e-3 wrote 4×10⁻⁴, 6×10⁻⁴,
+            # then 0.001, 0.002
+            low, high = sorted(map(abs, self.axis.get_view_interval())) if self.axis else (1, 1)
+            return _PLAIN_TICKS[0] <= low * (1 + 1e-9) and high < _PLAIN_TICKS[1]
 
     return PlainBetweenDecades
 
