@@ -38,6 +38,13 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def option_place(option: str, text: str) -> str:
+    """Where an error about the command-line option ``option`` given ``text`` is, as the
+    error's file: the option with its value, quoted once (``--set "lr=0.1"``,
+    ``--init "he"``)."""
+    return f'{option} "{shortened(text)}"'
+
+
 def float_text(x: float) -> str:
     """``x`` in its shortest form that reads back exactly (Python's ``repr``), written as a
     spec writes numbers: ``1e39``, ``-2.5e-7``, ``0.01`` and ``3``, not ``1e+39``,

@@ -373,3 +373,19 @@ def test_a_run_folder_and_its_files_get_the_usual_permissions(tmp_path, tiny_sha
     assert stat.S_IMODE(run.path.stat().st_mode) == 0o777 & ~umask
     for file in run.path.iterdir():
         assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~umask, file.name
+
+
+# ---- the init options ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, place", [
+    (["init-report", "{spec}", "--init", "he"], '--init "he"'),
+    (["compare", "{spec}", "--init", "he", "--epochs", "1", "--out", "{out}/cmp"], '--init "he"'),
+    (["sweep", "{spec}", "--set", "init=he", "--epochs", "1", "--out", "{out}/sw"],
+     '--set "init=he"'),
+])
+def test_an_unknown_init_is_refused_in_one_form_by_every_command(argv, place, places, capsys):
+    """The option that gave the init is the error's place, and the message says what is wrong
+    once, whichever command read it."""
+    err = refused(capsys, [word.format(**places) for word in argv])
+    assert err.startswith(f"{place}: error: unknown initializer 'he'\n"), err
+    assert "did you mean he_normal or he_uniform?" in err

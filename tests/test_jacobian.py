@@ -2,6 +2,7 @@
 pass against finite differences, the random-projection estimate, and dynamical isometry
 (Xiao et al. 2018): delta-orthogonal at the critical point keeps the spectrum concentrated at
 depth where Gaussian inits spread it."""
+import io
 import json
 import re
 
@@ -295,3 +296,63 @@ def test_the_table_and_the_picture_say_the_same_of_each_init(tmp_path, monkeypat
     rows = format_jacobian(report).splitlines()
     assert rows[0].startswith("net: squared singular values sigma^2")
     assert rows[2].split()[:2] == ["1.44e3", ">=5.5"] and rows[3].split()[:2] == ["1", "0"]
+
+
+def test_cli_jacobian_says_its_work_before_and_its_passes_while_it_runs(tmp_path, capsys):
+    """Before any pass: what it computes and its FLOPs; then, stderr being no terminal here,
+    a plain line at each tenth of the passes done. 2 inits x 4 inputs x 64 output units = 512
+    passes through 3 convs (4 -> 4 channels, 3x3 on 4x4: 2,304 multiply-adds, 4,608 FLOPs
+    forward and twice that backward) and 3 tanhs (64 values, one FLOP each way): 41,856 FLOPs
+    a pass."""
+    path = spec(tmp_path)
+    assert main(["init-report", str(path), "--jacobian", "--input", "gaussian",
+                 "--init", "delta_orthogonal", "--init", "he_normal"]) == 0
+    first, *lines = capsys.readouterr().err.splitlines()
+    assert first == ("jacobian: 2 inits x 4 inputs x 64 output directions = 512 forward and "
+                     "backward passes through 6 layers, about 21.4 MFLOP in float64")
+    # small work: no hint; one line a chunk of 64 passes (each crosses a tenth), the last all
+    assert lines == [f"jacobian: {done}/512 passes ({done / 512:.0%})"
+                     for done in range(64, 513, 64)]
+
+
+def test_the_work_of_the_jacobian_counts_what_the_passes_run(tmp_path):
+    """Up to an earlier layer the passes run fewer layers; rows caps the directions; the
+    callbacks hear of every pass, in the order they run."""
+    path = spec(tmp_path)
+    works, done = [], []
+    jacobian_report(path, ["he_normal"], layer="body_2_conv", rows=16, inputs=2,
+                    start=works.append, advance=done.append)
+    (work,) = works
+    assert (work.variants, work.inputs, work.directions, work.layers) == (1, 2, 16, 3)
+    assert work.pass_flops == 2 * (4608 + 9216) + 128  # 2 convs and 1 tanh
+    assert work.passes == 32 and work.flops == 32 * work.pass_flops
+    assert done == [16, 16]  # one chunk of directions an input
+
+
+def test_large_jacobian_work_names_the_options_that_shrink_it():
+    from cnnspec.cli.init_report import PassesShown, jacobian_work_hint
+    from cnnspec.lab.jacobian import JacobianWork
+
+    small = JacobianWork(variants=1, inputs=1, directions=16, layers=6, pass_flops=10 ** 6)
+    assert jacobian_work_hint(small) is None
+    large = JacobianWork(variants=2, inputs=4, directions=256, layers=60, pass_flops=8 * 10 ** 9)
+    hint = jacobian_work_hint(large)
+    for option in ("--rows (now 256", "--batch 1", "--init (now 2)", "--layer NAME"):
+        assert option in hint
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    shown = PassesShown(terminal)
+    shown.start(large)
+    shown.advance(64)
+    shown.close()
+    text = terminal.getvalue()
+    assert text.startswith("jacobian: 2 inits x 4 inputs x 256 output directions = 2,048 "
+                           "forward and backward passes through 60 layers, about 16.4 TFLOP "
+                           "in float64\nhint: ")
+    # on a terminal, a bar instead of lines: its count of passes redrawn in place
+    assert "64/2048" in text and "pass" in text.split("\n", 2)[2]
+    assert "jacobian: 64/2,048 passes" not in text

@@ -114,9 +114,10 @@ def test_a_layers_own_init_set_by_hand_is_kept_by_a_swept_default(spec):
     ("MAX_ITER=100", "unknown setting 'MAX_ITER'", "Caffe's max_iter is epochs here; Caffe"),
     ("conv9.filters=2", "the spec has no layer 'conv9'", "conv1"),
     ("conv1.filter=2", "a conv layer has no option 'filter'", "filters"),
-    ("init=he_nromal", "init=he_nromal: unknown", "he_normal"),
-    ("optimizer=sgd(momentum=2)", "optimizer=sgd(momentum=2)", None),
-    ("conv1.filters=0", "conv1.filters=0", None),
+    # a value of several is named in the message; one given alone the option already shows
+    ("init=he_normal,he_nromal", "init=he_nromal: unknown initializer 'he_nromal'", "he_normal"),
+    ("optimizer=sgd,sgd(momentum=2)", "optimizer=sgd(momentum=2): ", None),
+    ("conv1.filters=2,0", "conv1.filters=0: ", None),
 ])
 def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
     with pytest.raises(SpecError) as info:
@@ -126,6 +127,19 @@ def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
     assert info.value.span is None  # a column inside the option text would point nowhere
     if hint:
         assert hint in info.value.hint
+
+
+@pytest.mark.parametrize("option, message", [
+    ("init=he_nromal", "unknown initializer 'he_nromal'"),
+    ("conv1.filters=0", "conv1.filters must be"),
+])
+def test_a_bad_value_given_alone_is_not_named_twice(spec, option, message):
+    """``--set "init=he": error: unknown initializer 'he'``, as ``--init "he"`` says it: the
+    option the error is filed under already shows the value."""
+    with pytest.raises(SpecError) as info:
+        parse_set(option, spec)
+    assert info.value.message.startswith(message)
+    assert info.value.file == f'--set "{option}"'
 
 
 @pytest.mark.parametrize("option, message, hint, command_line", [

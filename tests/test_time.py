@@ -59,9 +59,11 @@ def test_json_report_has_every_layer_with_flops_and_shares(spec_path, capsys):
     assert data["model"] == "timed" and data["batch"] == 8 and data["iterations"] == 2
     assert data["threads"] == 1 and data["cpu"] and data["peak_gflops"] > 0
     layers = {layer["name"]: layer for layer in data["layers"]}
-    # The ReLU before the max pool runs inside it (the engine's fusion) and is reported there.
-    assert list(layers) == ["conv1", "pool1", "conv2", "act2", "flatten1", "fc"]
-    assert layers["pool1"]["fused"] == ["conv1_relu"] and layers["pool1"]["kind"] == "relu+maxpool"
+    # The ReLU before the max pool runs inside it (the engine's fusion): the row is named
+    # after the first of the two, as the spec orders them.
+    assert list(layers) == ["conv1", "conv1_relu", "conv2", "act2", "flatten1", "fc"]
+    assert layers["conv1_relu"]["fused"] == ["pool1"]
+    assert layers["conv1_relu"]["kind"] == "relu+maxpool"
     # conv1: 4 filters x 12x12 outputs x 9 taps = 5,184 MACs an image; a first layer's
     # backward is only the weight gradient, conv2's both gradients.
     assert layers["conv1"]["forward_flops"] == 2 * 5184 * 8
@@ -96,7 +98,7 @@ def test_table_report(spec_path, capsys):
     assert main(["time", spec_path, "--batch", "4", "--iterations", "1"]) == 0
     out = capsys.readouterr().out
     assert "timed: batch 4, float32, sgd, 1 thread, median of 1 step; CPU: " in out
-    for word in ("conv1", "pool1 (+", "conv2", "act2", "fc", "loss", "update", "GFLOP/s",
+    for word in ("conv1", "conv1_relu (+pool1)", "conv2", "act2", "fc", "loss", "update", "GFLOP/s",
                  "share", "total (sum of the parts)", "a whole step, unclocked",
                  "float32 matrix product, one thread"):
         assert word in out
@@ -107,7 +109,7 @@ def test_table_report(spec_path, capsys):
     forward, backward, total = (float(rows["total"][i]) for i in (5, 6, 8))
     assert forward + backward == pytest.approx(total, abs=2e-3)
     layers_forward = sum(float(row[-4]) for name, row in rows.items()
-                         if name in ("conv1", "pool1", "conv2", "act2", "flatten1", "fc"))
+                         if name in ("conv1", "conv1_relu", "conv2", "act2", "flatten1", "fc"))
     assert forward == pytest.approx(layers_forward + float(rows["loss"][1]), abs=8e-3)
 
 
@@ -121,8 +123,9 @@ def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, caps
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("layer"))
     kind_column = header.index("kind")
-    row = next(line for line in lines if line.startswith("a_rather_long_batchnorm_name_relu"))
-    assert row.startswith("a_rather_long_batchnorm_name_relu (+a_rather_long_batchnorm_name) ")
+    # named after the first layer it covers, the others after it in the spec's order
+    row = next(line for line in lines if line.startswith("a_rather_long_batchnorm_name "))
+    assert row.startswith("a_rather_long_batchnorm_name (+a_rather_long_batchnorm_name_relu) ")
     assert row[kind_column:].startswith("batchnorm+relu ")
     assert header.index("forward ms") + len("forward ms") == row.index(".") + 4
 
@@ -254,7 +257,7 @@ def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     methods = {layer["name"]: layer["method"] for layer in report["layers"]}
     fused = {layer["name"]: layer["fused"] for layer in report["layers"]}
-    assert methods["wino_relu"] == "winograd" and fused["wino_relu"] == ["wino"]
+    assert methods["wino"] == "winograd" and fused["wino"] == ["wino_relu"]
     assert methods["wide"] in ("rows", "im2col")
     assert methods["fc"] == ""
     # each path the layers took, explained as the table's legend explains it
@@ -262,7 +265,7 @@ def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
                                     for path in ("winograd", methods["wide"])}
     assert main(["time", str(path), "--iterations", "1", "--batch", "1"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert any(row.startswith("wino_relu (+wino) ") and "conv+relu (planned)" in row
+    assert any(row.startswith("wino (+wino_relu) ") and "conv+relu (planned)" in row
                for row in rows)
     assert any(row.startswith("fc ") and "dense " in row and "(" not in row for row in rows)
     # the bracketed paths are explained below the table, each it shows and only those

@@ -135,7 +135,7 @@ def side_by_side(name: str, batch: int, steps: int) -> None:
           f"  {'speed':>5}  {'ms lost':>7}")
     rows = []
     for layer in ours.layers:
-        names = (*layer.fused, layer.name)
+        names = layer.covers
         forward = sum(theirs[spec_layer][0] for spec_layer in names)
         backward = sum(theirs[spec_layer][1] for spec_layer in names)
         rows.append(("+".join(names), layer.forward, layer.backward, forward, backward))

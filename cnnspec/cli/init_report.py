@@ -18,11 +18,15 @@ from cnnspec.cli.arguments import (
     sizes,
 )
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import InputError, Option, shown_path
+from cnnspec.errors import InputError, Option, counted, shown_path
 from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 
 # The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
 JACOBIAN_INPUTS = 4
+# Work above this many FLOPs gets a hint naming the options that shrink it: one core computes
+# the passes at about 10 GFLOP/s in float64 (11.5 for he2015_plain30 on an AMD EPYC core),
+# so this is about two minutes of it.
+LARGE_FLOPS = 10 ** 12
 
 LOADS_NUMPY = True
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
@@ -63,6 +67,9 @@ examples:
 
 --jacobian (Xiao et al. 2018; Pennington et al. 2017): singular values of the Jacobian of a
   layer's output (default: the last feature map) with respect to the input, per --init.
+  It first says the forward and backward passes and FLOPs it will run (about a minute or two
+  a TFLOP on one core; fewer with --rows, --batch 1, fewer --init or an earlier --layer),
+  then shows them run. This one is 136 GFLOP, under a minute:
   cnnspec init-report specs/deep_tanh200.cnn --jacobian --init "delta_orthogonal(gain=1)" \\
       --init glorot_normal --init he_normal -o jacobian.png
 """
@@ -165,14 +172,82 @@ def run_phase(args: argparse.Namespace) -> int:
     return 0
 
 
+def flops_text(n: int) -> str:
+    """``n`` FLOPs in the largest unit it makes at least one of (``17.2 TFLOP``)."""
+    for unit, size in (("TFLOP", 10 ** 12), ("GFLOP", 10 ** 9), ("MFLOP", 10 ** 6)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:,} FLOP"
+
+
+def jacobian_work_text(work) -> str:
+    """What ``--jacobian`` will compute (a :class:`cnnspec.lab.jacobian.JacobianWork`), said
+    before it starts."""
+    return (f"jacobian: {counted(work.variants, 'init')} x {counted(work.inputs, 'input')} x "
+            f"{counted(work.directions, 'output direction')} = {work.passes:,} forward and "
+            f"backward passes through {counted(work.layers, 'layer')}, about "
+            f"{flops_text(work.flops)} in float64")
+
+
+def jacobian_work_hint(work) -> str | None:
+    """The options that shrink ``work``, when it is large (None otherwise)."""
+    if work.flops < LARGE_FLOPS:
+        return None
+    return (f"hint: about a minute or two a TFLOP on one core; for less, fewer --rows (now "
+            f"{work.directions}: an estimate from fewer output directions), --batch 1 (one "
+            f"input, now {work.inputs}), fewer --init (now {work.variants}), or --layer NAME "
+            "to end the Jacobian at an earlier layer")
+
+
+class PassesShown:
+    """The Jacobian's work said before it starts and its passes shown as they run, on
+    ``stream`` (stderr): a bar on a terminal, else a line at each tenth done, as `train`
+    shows its steps."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.bar = None
+        self.total = self.done = 0
+
+    def start(self, work) -> None:
+        hint = jacobian_work_hint(work)
+        for line in (jacobian_work_text(work), *([hint] if hint else [])):
+            print(line, file=self.stream, flush=True)
+        self.total = work.passes
+        if self.stream.isatty():
+            from cnnspec.training.progress import terminal_bar
+
+            self.bar = terminal_bar(work.passes, "jacobian", "pass", self.stream)
+
+    def advance(self, passes: int) -> None:
+        tenth = 10 * self.done // self.total
+        self.done += passes
+        if self.bar is not None:
+            self.bar.update(passes)
+        elif 10 * self.done // self.total > tenth:
+            print(f"jacobian: {self.done:,}/{self.total:,} passes "
+                  f"({self.done / self.total:.0%})", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """Release the terminal, after the work or a Ctrl-C."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def run_jacobian(args: argparse.Namespace) -> int:
     from cnnspec.lab.critical_plots import plot_jacobian
     from cnnspec.lab.jacobian import format_jacobian, jacobian_report
     from cnnspec.lab.jsonout import dumps
 
-    report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows or ROWS,
-                             inputs=min(args.batch, JACOBIAN_INPUTS), input_kind=args.input, seed=args.seed,
-                             data_dir=args.data_dir)
+    shown = PassesShown()
+    try:
+        report = jacobian_report(args.spec, args.inits, layer=args.layer,
+                                 rows=args.rows or ROWS, inputs=min(args.batch, JACOBIAN_INPUTS),
+                                 input_kind=args.input, seed=args.seed, data_dir=args.data_dir,
+                                 start=shown.start, advance=shown.advance)
+    finally:
+        shown.close()
     names = command_names(sys.modules[__name__])
     print(dumps(report.to_dict(names)) if args.format == "json"
           else format_jacobian(report, names), flush=True)

@@ -33,9 +33,10 @@ PEAK_SIZE = 1024  # the square product of matmul_peak (4 MB a float32 matrix)
 class LayerTiming:
     """One node of the step: median seconds of its forward and backward, and the FLOPs of
     each for the whole batch (the direct method's, whichever ``method`` ran: a Winograd
-    convolution's GFLOP/s are what im2col would have to reach to match it). ``fused``: layers
-    it computes too (a ReLU before a max pool), and ``kind`` then names every kind it
-    computes, in order ("relu+maxpool")."""
+    convolution's GFLOP/s are what im2col would have to reach to match it). A node that
+    computes several layers of the spec (a ReLU and the max pool after it) is named after the
+    first of them, and ``fused`` lists the others in the spec's order; ``kind`` then names
+    every kind it computes, in that order ("relu+maxpool")."""
 
     name: str
     kind: str
@@ -45,6 +46,11 @@ class LayerTiming:
     backward_flops: int = 0
     fused: tuple[str, ...] = ()
     method: str = ""  # how the layer computed (a conv's path), "" where there is one way
+
+    @property
+    def covers(self) -> tuple[str, ...]:
+        """The spec's layers this node computes, in the spec's order."""
+        return (self.name, *self.fused)
 
     @property
     def seconds(self) -> float:
@@ -156,14 +162,15 @@ def _layer_timings(model, clocks: list[dict], batch: int, flops_of) -> list[Laye
     for node in nodes:
         forward, backward = 0, 0
         need_dx = any(wanted[name] for name in node.inputs)
-        for name in (node.name, *node.fused):
+        # The engine names a fused node after its last layer; the report after its first.
+        first, *rest = (*node.fused, node.name)
+        for name in (first, *rest):
             if flops_of is not None:
                 f, b = flops_of(name, need_dx)
                 forward, backward = forward + f * batch, backward + b * batch
         layers.append(LayerTiming(
-            name=node.name, kind="+".join(model._by_name[name].kind
-                                          for name in (*node.fused, node.name)),
-            fused=node.fused, method=node.layer.method(),
+            name=first, kind="+".join(model._by_name[name].kind for name in (first, *rest)),
+            fused=tuple(rest), method=node.layer.method(),
             forward=statistics.median(c.get((node.name, "forward"), 0.0) for c in clocks),
             backward=statistics.median(c.get((node.name, "backward"), 0.0) for c in clocks),
             forward_flops=forward, backward_flops=backward))

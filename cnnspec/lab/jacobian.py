@@ -43,6 +43,7 @@ with those values raised to the floor, a lower bound of the true spread.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +61,7 @@ from cnnspec.errors import (
     rounded_text,
     worded,
 )
-from cnnspec.kinds import is_weighted
+from cnnspec.kinds import is_weighted, layer_flops
 from cnnspec.lab.batch import given_input_kind, make_batch
 from cnnspec.lab.defaults import ROWS
 from cnnspec.lab.lsuv import lsuv
@@ -68,6 +69,10 @@ from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variants
 
 CHUNK = 64  # backward directions per pass
+
+
+def _no_progress(passes: int) -> None:
+    """The silent ``advance`` of :func:`jacobian_report`."""
 
 
 def end_layer(checked: CheckedSpec, name: str | None = None) -> str:
@@ -122,9 +127,11 @@ def refuse_beyond_memory_of_rows(m: int, d: int, rows: int) -> None:
              "smaller layer with {layer}")
 
 
-def rows_of_jacobian(model: Model, x: np.ndarray, directions: np.ndarray) -> np.ndarray:
+def rows_of_jacobian(model: Model, x: np.ndarray, directions: np.ndarray,
+                     advance: Callable[[int], None] = _no_progress) -> np.ndarray:
     """``directions^T J`` at the single input ``x`` (C, H, W): one backward pass per chunk of
-    directions (each a column of ``directions`` (M, K)); returns (K, D)."""
+    directions (each a column of ``directions`` (M, K)), each told to ``advance`` by the
+    directions it ran; returns (K, D)."""
     out_rows = []
     for start in range(0, directions.shape[1], CHUNK):
         u = directions[:, start:start + CHUNK].T
@@ -132,6 +139,7 @@ def rows_of_jacobian(model: Model, x: np.ndarray, directions: np.ndarray) -> np.
         out = model.forward(batch)
         dx = model.backward(u.reshape(out.shape).astype(model.dtype))
         out_rows.append(dx.reshape(len(u), -1))
+        advance(len(u))
     return np.concatenate(out_rows)
 
 
@@ -173,10 +181,11 @@ def resolution(jacobian: np.ndarray, values: np.ndarray) -> float:
 
 
 def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, float, str]:
+                    rng: np.random.Generator, advance: Callable[[int], None] = _no_progress
+                    ) -> tuple[np.ndarray, float, str]:
     """The Jacobian's singular values from the input to ``layer``'s output, pooled over the
     inputs ``xs`` (N, C, H, W), the largest of their inputs' :func:`resolution`, and how they
-    were found."""
+    were found; ``advance`` is told of the passes as they run."""
     part = Model(model.nodes, layer, model.loss_name, model.dtype)  # shares the layers
     part.eval()
     m = math.prod(model.checked.by_name[layer].output_shape)
@@ -185,12 +194,60 @@ def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
     scale = 1.0 if m <= rows else estimate_scale(m, math.prod(xs.shape[1:]), rows)
     values, floor = [], 0.0
     for x in xs:
-        jacobian = rows_of_jacobian(part, x, directions)
+        jacobian = rows_of_jacobian(part, x, directions, advance)
         values.append(np.linalg.svd(jacobian, compute_uv=False) * math.sqrt(scale))
         floor = max(floor, resolution(jacobian, values[-1]))  # relative: scaled alike
     method = (f"exact, {counted(m, 'output')}" if m <= rows else
               f"estimated from {rows} random orthonormal directions of {counted(m, 'output')}")
     return np.concatenate(values), floor, method
+
+
+@dataclass(frozen=True)
+class JacobianWork:
+    """What :func:`jacobian_report` computes, known before it starts: for each init variant
+    and input, a forward and a backward pass of each of ``directions`` copies of the input
+    (``CHUNK`` to a batch) through the ``layers`` layers the end layer's output depends on,
+    each copy ``pass_flops`` FLOPs (:func:`cnnspec.kinds.layer_flops`, input gradients
+    included). The SVDs and LSUV's few passes are left out: beside the passes they are
+    small."""
+
+    variants: int
+    inputs: int
+    directions: int
+    layers: int
+    pass_flops: int
+
+    @property
+    def passes(self) -> int:
+        """Forward and backward passes of one copy of an input each."""
+        return self.variants * self.inputs * self.directions
+
+    @property
+    def flops(self) -> int:
+        return self.passes * self.pass_flops
+
+
+def upstream_layers(checked: CheckedSpec, end: str) -> list[str]:
+    """The layers whose outputs ``end``'s output depends on, ``end`` included, in the spec's
+    order: those a pass to ``end`` runs."""
+    needed, stack = set(), [end]
+    while stack:
+        name = stack.pop()
+        if name in needed or name not in checked.by_name:  # the input is no layer
+            continue
+        needed.add(name)
+        stack.extend(checked.by_name[name].inputs)
+    return [layer.name for layer in checked.layers if layer.name in needed]
+
+
+def jacobian_work(checked: CheckedSpec, end: str, variants: int, inputs: int,
+                  rows: int) -> JacobianWork:
+    """The :class:`JacobianWork` of the Jacobian from the input to ``end``'s output, for
+    ``variants`` inits at ``inputs`` inputs with up to ``rows`` directions."""
+    layers = upstream_layers(checked, end)
+    pass_flops = sum(sum(layer_flops(checked.by_name[name])) for name in layers)
+    return JacobianWork(variants, inputs, min(math.prod(checked.by_name[end].output_shape), rows),
+                        len(layers), pass_flops)
 
 
 @dataclass
@@ -283,9 +340,14 @@ class JacobianReport:
 
 def jacobian_report(path, inits: list[str] | None = None, layer: str | None = None,
                     rows: int = ROWS, inputs: int = 2, input_kind: str = "gaussian",
-                    seed: int = 0, data_dir=None) -> JacobianReport:
+                    seed: int = 0, data_dir=None,
+                    start: Callable[[JacobianWork], None] | None = None,
+                    advance: Callable[[int], None] = _no_progress) -> JacobianReport:
     """The Jacobian's singular values for each init variant of the spec at ``path``, all at
-    the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked)."""
+    the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked).
+    A front end showing progress passes ``start``, told the :class:`JacobianWork` once the
+    options are checked and before any pass runs, and ``advance``, told of each batch of
+    passes as it finishes (their count)."""
     input_kind = given_input_kind(input_kind)
     variants = load_variants(path, inits)
     checked = variants[0].checked
@@ -294,13 +356,15 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
                                  math.prod(checked.input_shape), rows)
     refuse_beyond_memory(checked, CHUNK, "float64", recording=False, data=input_kind == "data",
                          smaller=SMALLER_NETWORK)
+    if start is not None:
+        start(jacobian_work(checked, end, len(variants), inputs, rows))
     batch = make_batch(checked, input_kind, inputs, seed, data_dir, "float64")
     results, method = [], ""
     for variant in variants:
         model = compile_spec(variant.checked, seed=seed, dtype="float64")
         lsuv(model, batch.x)
         values, floor, method = singular_values(model, end, batch.x, rows,
-                                                np.random.default_rng(seed))
+                                                np.random.default_rng(seed), advance)
         results.append(JacobianVariant(variant.label, values.tolist(), floor))
     m, d = math.prod(checked.by_name[end].output_shape), math.prod(checked.input_shape)
     return JacobianReport(checked.ir["name"], end, method, inputs, results,

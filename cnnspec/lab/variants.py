@@ -19,7 +19,7 @@ from cnnspec.check import check
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SpecError, SpecErrors, first_error
+from cnnspec.errors import SpecError, SpecErrors, first_error, option_place
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import parse_init
 
@@ -66,17 +66,17 @@ def load_variant(path: str | Path, init: str | None = None,
         return Variant(SPEC_LABEL, load(path, for_training=False, dtype=dtype))
     init_ir = _parse_init_option(init)
     own = load(path, for_training=False, dtype=dtype)
-    refuse_changing_nothing(own.spec.ir, _option(init))
+    refuse_changing_nothing(own.spec.ir, init_place(init))
     try:
         checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype)
     except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
         first = first_error(exc)            # point at the layers it replaced the init of
-        raise SpecError(first.message, hint=first.hint, file=_option(init)) from None
+        raise SpecError(first.message, hint=first.hint, file=init_place(init)) from None
     # A warning the spec as written does not get is the init text's: located at the layers it
     # replaced the init of (in the spec), and said to be the option's, which the spec's line
     # under the caret does not show.
     checked.warnings = [w if w in own.warnings else
-                        dataclasses.replace(w, message=f"with {_option(init)}: {w.message}")
+                        dataclasses.replace(w, message=f"with {init_place(init)}: {w.message}")
                         for w in checked.warnings]
     return Variant(init, checked, default_weight_layers(own.spec.ir),
                    own_weight_layers(own.spec.ir))
@@ -139,9 +139,9 @@ def _parse_init_option(init: str) -> dict:
     try:
         return parse_init(init)
     except SpecError as exc:
-        raise SpecError(exc.message, hint=exc.hint, file=_option(init)) from exc
+        raise SpecError(exc.message, hint=exc.hint, file=init_place(init)) from exc
 
 
-def _option(init: str) -> str:
+def init_place(init: str) -> str:
     """The ``--init`` option that gave ``init``, as the file of its errors."""
-    return f'--init "{init}"'
+    return option_place("--init", init)

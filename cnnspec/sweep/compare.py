@@ -24,12 +24,12 @@ from cnnspec.errors import LIBRARY_NAMES, SettingError, literal, shortened, word
 from cnnspec.given import given_texts, keywords_checked, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
-from cnnspec.lab.variants import SPEC_LABEL
+from cnnspec.lab.variants import SPEC_LABEL, init_place
 from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
-from cnnspec.sweep.grid import DTYPE, Axis, compared_template, option_place, value_reader
+from cnnspec.sweep.grid import DTYPE, Axis, compared_template, value_reader
 from cnnspec.sweep.results import (
     TEST_WEIGHTS_NOTE,
     columns,
@@ -103,7 +103,7 @@ def variant_label(init: str | None) -> str:
 def init_axis(spec, inits: list[str | None]) -> Axis:
     """The ``init`` axis of the variants (None: the spec as written); a mistake in one names
     its ``--init``."""
-    places = [str(spec.path) if init is None else option_place("--init", init) for init in inits]
+    places = [str(spec.path) if init is None else init_place(init) for init in inits]
     values = [None if init is None else value_reader(INIT, spec.ir, place)(init)
               for init, place in zip(inits, places)]
     return Axis(INIT, tuple(variant_label(init) for init in inits), tuple(values), tuple(places))

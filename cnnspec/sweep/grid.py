@@ -31,6 +31,7 @@ from cnnspec.errors import (
     first_error,
     hinted,
     literal,
+    option_place,
     reworded,
     shortened,
     without_alternatives,
@@ -110,12 +111,6 @@ def setting_key(key: str) -> str:
     return KEY_ALIASES.get(key, key)
 
 
-def option_place(option: str, text: str) -> str:
-    """Where an error about the command-line option ``option`` given ``text`` is, as the
-    error's file: the option with its value, quoted once (``--set "lr=0.1"``)."""
-    return f'{option} "{shortened(text)}"'
-
-
 def parse_set(option: str, spec: Spec) -> Axis:
     """The axis of one ``--set KEY=V1,V2`` text, its values read for ``spec``'s IR."""
     where = option_place("--set", option)
@@ -138,7 +133,7 @@ def parse_set(option: str, spec: Spec) -> Axis:
         return Axis(key, tuple(texts), tuple(
             given_dtype(text, f"{given}: {DTYPE}", "{sets:dtype=float32,float64}")
             for text in texts))
-    read = value_reader(key, spec.ir, where)
+    read = value_reader(key, spec.ir, where, among=len(texts) > 1)
     named = setting_key(key)
     return Axis(named, tuple(texts), tuple(read(text) for text in texts),
                 alias="" if named == key else key)
@@ -157,10 +152,12 @@ def cell_dtype(axes: list[Axis], combination: tuple[int, ...], dtype: str) -> st
                  if axis.key == DTYPE), dtype)
 
 
-def value_reader(key: str, ir: dict, where: str):
+def value_reader(key: str, ir: dict, where: str, among: bool = False):
     """A function reading one value text of ``key`` into its IR value; its mistakes are a
     :class:`SpecError` naming ``where`` (the option: a line and column inside the value
-    would point nowhere the user can look)."""
+    would point nowhere the user can look). ``among``: ``where`` gives several values (``--set
+    "lr=0.1,abc"``), so a mistake also names the value it is in (``lr=abc: ...``); where it
+    gives this one alone it already shows it."""
     if key in NOT_SWEPT:
         raise SettingError(f"{key} cannot be swept with {{sets}}", hint=NOT_SWEPT[key],
                            invalid=True)
@@ -188,8 +185,8 @@ def value_reader(key: str, ir: dict, where: str):
         try:
             return reader(to_ast(parse_tree(text, start="init_expr")))
         except SpecError as exc:
-            raise SpecError(f"{shortened(f'{key}={text}')}: {exc.message}", hint=exc.hint,
-                            file=where) from None
+            named = f"{shortened(f'{key}={text}')}: " if among else ""
+            raise SpecError(named + exc.message, hint=exc.hint, file=where) from None
 
     return read
 

@@ -33,6 +33,18 @@ def _columns(stream) -> int:
         return 0
 
 
+def terminal_bar(total: int, desc: str, unit: str, stream, done: int = 0):
+    """A tqdm bar of ``total`` ``unit``s on ``stream`` (a terminal), ``done`` of them done."""
+    from tqdm import tqdm  # ~40 ms of imports, for the bar only
+
+    # A terminal that reports a 0x0 size (some pseudo-terminals do) would get no bar from
+    # tqdm's size detection (too narrow, and no row to draw on); give it a fixed size.
+    sized = _columns(stream) > 0
+    return tqdm(total=total, initial=done, desc=desc, file=stream, leave=True,
+                dynamic_ncols=sized, ncols=None if sized else FALLBACK_COLUMNS,
+                nrows=None if sized else FALLBACK_ROWS, unit=unit)
+
+
 def format_epoch(row: dict, epochs: int) -> str:
     """One line for a finished epoch, e.g. ``epoch  3/20  train 0.412 (87.1%)  val ...``."""
     width = len(str(epochs))
@@ -86,16 +98,8 @@ class BarDisplay(LineDisplay):
         self.bar = None
 
     def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
-        from tqdm import tqdm  # ~40 ms of imports, for the bar only
-
         self.close()
-        # A terminal that reports a 0x0 size (some pseudo-terminals do) would get no bar from
-        # tqdm's size detection (too narrow, and no row to draw on); give it a fixed size.
-        sized = _columns(self.stream) > 0
-        self.bar = tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{epochs}",
-                        file=self.stream, leave=True, dynamic_ncols=sized,
-                        ncols=None if sized else FALLBACK_COLUMNS,
-                        nrows=None if sized else FALLBACK_ROWS, unit="batch")
+        self.bar = terminal_bar(steps, f"epoch {epoch}/{epochs}", "batch", self.stream, done)
 
     def step(self, loss: float, acc: float) -> None:
         self.bar.set_postfix_str(f"loss {loss_text(loss)} acc {100 * acc:.1f}%", refresh=False)
