@@ -23,9 +23,8 @@ from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 
 # The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
 JACOBIAN_INPUTS = 4
-# Work above this many FLOPs gets a hint naming the options that shrink it: one core computes
-# the passes at about 10 GFLOP/s in float64 (11.5 for he2015_plain30 on an AMD EPYC core),
-# so this is about two minutes of it.
+# Work above this many FLOPs gets a hint naming the options that shrink it: at the 10-50
+# GFLOP/s a core computes these float64 passes at, it is from half a minute to minutes.
 LARGE_FLOPS = 10 ** 12
 
 LOADS_NUMPY = True
@@ -67,9 +66,8 @@ examples:
 
 --jacobian (Xiao et al. 2018; Pennington et al. 2017): singular values of the Jacobian of a
   layer's output (default: the last feature map) with respect to the input, per --init.
-  It first says the forward and backward passes and FLOPs it will run (about a minute or two
-  a TFLOP on one core; fewer with --rows, --batch 1, fewer --init or an earlier --layer),
-  then shows them run. This one is 136 GFLOP, under a minute:
+  It first says the forward and backward passes and FLOPs it will run (fewer with --rows,
+  --batch 1, fewer --init or an earlier --layer), then shows them run. This one is 136 GFLOP:
   cnnspec init-report specs/deep_tanh200.cnn --jacobian --init "delta_orthogonal(gain=1)" \\
       --init glorot_normal --init he_normal -o jacobian.png
 """
@@ -193,7 +191,7 @@ def jacobian_work_hint(work) -> str | None:
     """The options that shrink ``work``, when it is large (None otherwise)."""
     if work.flops < LARGE_FLOPS:
         return None
-    return (f"hint: about a minute or two a TFLOP on one core; for less, fewer --rows (now "
+    return (f"hint: this may take minutes; for less, fewer --rows (now "
             f"{work.directions}: an estimate from fewer output directions), --batch 1 (one "
             f"input, now {work.inputs}), fewer --init (now {work.variants}), or --layer NAME "
             "to end the Jacobian at an earlier layer")
