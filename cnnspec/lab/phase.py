@@ -37,7 +37,7 @@ from cnnspec.kinds import ACTIVATIONS, is_weighted
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
-from cnnspec.lab.variants import load_variant
+from cnnspec.lab.variants import SPEC_LABEL, load_variant  # the spec's own init: "spec (he_normal)"
 from cnnspec.shapes import shape_text
 
 C0 = 0.5  # the correlation of each input pair
@@ -54,8 +54,6 @@ THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
 # fixed kernels, data-driven, or a general form whose place depends on its arguments).
 PLACED_FAMILIES = ("scaled", "matrix")
 NOT_PLACED = ("variance_scaling", "identity")
-# The label of the spec's own init on the diagram: "spec (he_normal)".
-SPEC_LABEL = "spec"
 
 
 @dataclass
