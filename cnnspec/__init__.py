@@ -99,7 +99,9 @@ def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):
 
 def train(spec, settings=None, run_dir=None, *, stats_every: int | None = None, on_step=None,
           callbacks=(), curves: bool = True, **options):
-    """Train a spec (a path or a ``CheckedSpec``) into a new run folder; returns its ``Run``.
+    """Train a spec (a path or a ``CheckedSpec``) into a new run folder; returns its ``Run``,
+    holding the weights :func:`load_run` opens by default (the best epoch's by validation,
+    whose test accuracy ``run.summary["test_acc"]`` is; ``run.weights`` says which).
 
     ``settings`` (:class:`Settings`) changes the spec's epochs, lr, batch size, seed or data;
     ``run_dir`` is the run folder (default ``runs/<name>-<time>``); ``options`` are

@@ -48,6 +48,18 @@ def test_summary_over_seeds():
     assert (row.epochs_to_target, row.reached, row.diverged, row.seeds) == (2, 1, 1, 3)
 
 
+def test_a_runs_val_acc_is_that_of_the_epoch_its_test_acc_scores():
+    """Both accuracy columns speak of the weights a run keeps: its val acc is the epoch's
+    whose weights its test acc is of (test_epoch), the last one's for a run recorded before
+    test_epoch was."""
+    runs = [JobResult("he", 0, _epochs(0.8, 0.95, 0.9), 0.93, False, test_epoch=2),
+            JobResult("he", 1, _epochs(0.7, 0.7), 0.70, False)]
+    assert [r.val_acc for r in runs] == [0.95, 0.7]
+    row = summarize("he", runs, target=0.9)
+    assert row.val_acc_mean == pytest.approx(0.825) and row.val_acc_std == pytest.approx(0.125)
+    assert runs[0].to_dict()["test_epoch"] == 2
+
+
 def test_every_variant_and_seed_gets_its_own_cell_folder(tiny, tmp_path):
     """compare is the sweep over init: one cell folder per (variant, seed), named by the
     variant and seed and told apart by the hash of the cell's IR."""
@@ -85,6 +97,15 @@ def test_the_table_reports_the_kept_weights_test_accuracy_and_reads_older_runs(t
     again = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
     assert again.variants[0].test_acc_mean == 0.25
     assert format_table(again).splitlines()[1].split()[2] == "25.0"
+    # the val acc beside it is the same epoch's: an epoch that validated otherwise is not shown
+    metrics_file = Path(first.variants[0].runs[0].out) / "metrics.jsonl"
+    (row,) = [json.loads(line) for line in metrics_file.read_text().splitlines()]
+    metrics_file.write_text("\n".join(json.dumps({**row, "epoch": epoch, "val_acc": acc})
+                                      for epoch, acc in ((1, 0.5), (2, 0.125))) + "\n")
+    summary.update(epochs_done=2)
+    summary_file.write_text(json.dumps(summary))
+    kept = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    assert format_table(kept).splitlines()[1].split()[1:3] == ["50.0", "25.0"]
     for key in ("test_epoch", "last_test_acc", "last_test_loss"):
         del summary[key]
     summary_file.write_text(json.dumps(summary))
@@ -414,9 +435,9 @@ def test_the_command_line_gives_a_diverged_runs_hint_with_its_options(tiny, tmp_
     assert re.search(r"\nhint: .*" + re.escape(hint), captured.err)
     (run,) = json.loads(captured.out)["variants"][0]["runs"]
     assert hint in run["hint"] and "{" not in run["hint"]
-    # the fields a run had before the hint, as they were
+    # the fields a run had before the hint, as they were, and the epoch its test_acc is of
     assert list(run) == ["label", "seed", "metrics", "test_acc", "diverged", "error", "out",
-                         "hint"]
+                         "test_epoch", "hint"]
     # run again into the folder, the recorded run comes back with its hint ("hint": null)
     assert main(command) == 0
     assert json.loads(capsys.readouterr().out)["variants"][0]["runs"] == [run]

@@ -296,7 +296,8 @@ def test_the_headline_accuracy_is_the_kept_weights_with_the_last_beside_it():
 
 def test_the_summary_scores_the_kept_weights_as_eval_does(tmp_path):
     """summary.json's test_acc and test_loss are best.npz's, as eval opens the run, and
-    last_test_acc and last_test_loss the last epoch's; the run returned holds the last."""
+    last_test_acc and last_test_loss the last epoch's; the run returned holds the kept
+    weights, as load_run opens them, and says so."""
     run = train(spec_file(tmp_path), run_dir=tmp_path / "run", **FAST)
     summary = json.loads((tmp_path / "run" / rundir.SUMMARY).read_text())
     assert (summary["test_epoch"], summary["epochs_done"]) == (2, 4)
@@ -308,7 +309,9 @@ def test_the_summary_scores_the_kept_weights_as_eval_does(tmp_path):
     assert summary["last_test_loss"] == pytest.approx(last["loss"], rel=1e-5)
     assert summary["test_loss"] != pytest.approx(summary["last_test_loss"], rel=1e-3)
     assert run.summary == summary
-    assert_same_weights(run.model.state_dict(), weights(tmp_path / "run" / rundir.CHECKPOINT))
+    assert (run.weights, run.weights_epoch) == ("best", 2)
+    assert_same_weights(run.model.state_dict(), weights(tmp_path / "run" / rundir.BEST))
+    assert evaluate(run) == best
 
 
 def test_a_summary_from_before_the_kept_weights_test_figures_still_opens(tmp_path, capsys):
@@ -328,5 +331,7 @@ def test_without_a_best_epoch_the_kept_weights_are_the_last(tmp_path):
     run = train(_write(tmp_path, "noval.cnn", text), run_dir=tmp_path / "run", **FAST)
     summary = run.summary
     assert summary["test_epoch"] == summary["epochs_done"] == 2
+    assert (run.weights, run.weights_epoch) == ("last", 2)
+    assert_same_weights(run.model.state_dict(), weights(tmp_path / "run" / rundir.CHECKPOINT))
     assert (summary["last_test_acc"], summary["last_test_loss"]) == (summary["test_acc"],
                                                                      summary["test_loss"])

@@ -598,6 +598,28 @@ def test_a_table_of_one_run_a_group_claims_no_spread(tmp_path):
         f"(1 seed per group; {TEST_WEIGHTS_NOTE}; cells in {tmp_path})")
 
 
+def test_a_cells_val_acc_is_its_kept_epochs_and_the_table_is_sorted_by_it(spec, tmp_path):
+    """A cell's val acc is that of the epoch whose weights its test acc scores (test_epoch,
+    its best by validation), so both columns speak of one set of weights, and the groups
+    are sorted by it; a summary from before test_epoch gives the last epoch's."""
+    from cnnspec.sweep.cells import CellResult
+    from cnnspec.sweep.results import tabulate
+
+    rows = [{"epoch": 1, "val_acc": 0.6}, {"epoch": 2, "val_acc": 0.9},
+            {"epoch": 3, "val_acc": 0.7}]
+    kept = CellResult("a", rows, {"test_acc": 0.88, "test_epoch": 2})
+    older = CellResult("b", rows, {"test_acc": 0.7})
+    assert (kept.val_acc, older.val_acc) == (0.9, 0.7)
+    assert CellResult("c", rows, {"test_epoch": 2}, diverged=True).val_acc is None
+    assert CellResult("d", [{"epoch": 1}], {"test_epoch": 1}).val_acc is None  # no val split
+    cells = make_cells(spec, [parse_set("lr=0.1,0.01", spec)])
+    table = tabulate([(cells[0], older), (cells[1], kept)])
+    assert [g.label for g in table.groups] == ["lr=0.01", "lr=0.1"]
+    text = format_table(table.groups, ["lr"], tmp_path, "1 seed")
+    assert [line.split()[:3] for line in text.splitlines()[1:3]] == [
+        ["0.01", "90.0", "88.0"], ["0.1", "70.0", "70.0"]]
+
+
 # ---- the sweep folder ----------------------------------------------------------------------
 
 def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_path):

@@ -42,7 +42,7 @@ from cnnspec.ir.datasets import training_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
-from cnnspec.metrics import VAL_ACC
+from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.grid import (
     Axis,
     apply,
@@ -302,6 +302,19 @@ def _check_group(spec: Spec, settings, hint_of, dtype: str):
                         **hint_of(first)) from None
 
 
+def kept_val_acc(metrics: list[dict], test_epoch: int | None) -> float | None:
+    """The validation accuracy of epoch ``test_epoch``, whose weights the run keeps and its
+    summary's test_acc scores (its best epoch's by ``monitor``, else its last); the last
+    epoch's for a summary written before test_epoch was (its test_acc is the last epoch's
+    too). None without metrics or a validation split."""
+    if test_epoch is None:
+        return metrics[-1].get(VAL_ACC) if metrics else None
+    for index, row in enumerate(metrics):
+        if row.get(EPOCH, index + 1) == test_epoch:
+            return row.get(VAL_ACC)
+    return None
+
+
 @dataclass
 class CellResult:
     """What a cell's training left: per-epoch metrics, the run summary, whether it diverged
@@ -334,11 +347,10 @@ class CellResult:
 
     @property
     def val_acc(self) -> float | None:
-        """The last epoch's validation accuracy (None without a validation split or when the
-        training diverged)."""
-        if self.diverged or not self.metrics:
-            return None
-        return self.metrics[-1].get(VAL_ACC)
+        """The validation accuracy of the weights the run keeps (None without a validation
+        split or when the training diverged): see :func:`kept_val_acc`."""
+        return None if self.diverged else kept_val_acc(self.metrics,
+                                                       self.summary.get("test_epoch"))
 
     @property
     def test_acc(self) -> float | None:

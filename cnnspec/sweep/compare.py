@@ -26,7 +26,7 @@ from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL, init_place
 from cnnspec.metrics import EPOCH, VAL_ACC
-from cnnspec.sweep.cells import Cell, CellResult, make_cells
+from cnnspec.sweep.cells import Cell, CellResult, kept_val_acc, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import DTYPE, Axis, compared_template, value_reader
@@ -54,8 +54,10 @@ INIT = "init"
 
 @dataclass
 class JobResult:
-    """What one training left: per-epoch metrics, the final test accuracy, and whether the
-    loss diverged (NaN or inf) — then ``error`` holds the trainer's message."""
+    """What one training left: per-epoch metrics, the test accuracy of the weights it keeps
+    (those of epoch ``test_epoch``; None: a run recorded before that was, whose test
+    accuracy is the last epoch's), and whether the loss diverged (NaN or inf) — then
+    ``error`` holds the trainer's message."""
 
     label: str
     seed: int
@@ -64,6 +66,7 @@ class JobResult:
     diverged: bool
     error: str | None = None
     out: str | None = None
+    test_epoch: int | None = None
     # After a divergence, what to try: a template naming settings (CellResult's), worded for
     # the caller by worded_hint; its JSON is the worded "hint" (to_dict)
     hint_template: str | None = field(default=None, repr=False)
@@ -73,6 +76,12 @@ class JobResult:
         end's: ``--lr 0.1``; by default the library's, ``lr=0.1``); None when it did not
         diverge."""
         return None if self.hint_template is None else worded(self.hint_template, names)
+
+    @property
+    def val_acc(self) -> float | None:
+        """The validation accuracy of the weights the run keeps, as its test_acc is theirs
+        (None without a validation split or when it diverged)."""
+        return None if self.diverged else kept_val_acc(self.metrics, self.test_epoch)
 
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
         out = asdict(self)
@@ -114,7 +123,8 @@ def job_result(cell: Cell, result: CellResult, out: Path, label: str | None = No
     """``cell``'s run as the comparison reports it, under ``label`` (by default its init's)."""
     return JobResult(label or dict(cell.settings)[INIT], cell.seed, result.metrics,
                      result.test_acc, result.diverged, result.error,
-                     str(out / result.folder), result.hint_template)
+                     str(out / result.folder), result.summary.get("test_epoch"),
+                     result.hint_template)
 
 
 def variant_of(cell: Cell, keys: list[str]) -> str:
@@ -148,12 +158,11 @@ def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
 
 
 def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummary:
-    """The table row of one variant: final validation and test accuracy over the seeds whose
-    training finished (a diverged run has no final accuracy; it is counted under
-    ``diverged``), the first epoch at ``target`` validation accuracy, divergences."""
+    """The table row of one variant: validation and test accuracy of the weights each run
+    keeps, over the seeds whose training finished (a diverged run has none; it is counted
+    under ``diverged``), the first epoch at ``target`` validation accuracy, divergences."""
     finished = [r for r in runs if not r.diverged]
-    val = [r.metrics[-1][VAL_ACC] for r in finished if r.metrics and
-           r.metrics[-1].get(VAL_ACC) is not None]
+    val = [r.val_acc for r in finished if r.val_acc is not None]
     test = [r.test_acc for r in finished if r.test_acc is not None]
     reached = [e for e in (epochs_to_reach(r.metrics, target) for r in runs) if e is not None]
     val_mean, val_std = mean_std(val)

@@ -39,7 +39,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.ir.training_catalogue import value_text
-from cnnspec.metrics import ACCURACIES, VAL_ACC
+from cnnspec.metrics import ACCURACIES
 from cnnspec.sweep.cells import (
     HASH_CHARS,
     WEIGHT_FILES,
@@ -630,14 +630,14 @@ def finished_message(what: str, cell: str, out: Path) -> str:
 
 def describe_cell(label: str, result, hint: str | None = None) -> str:
     """One line on a finished training (a :class:`CellResult` or anything with its
-    ``metrics``, ``test_acc``, ``diverged`` and ``error``), for progress output; after a
+    ``val_acc``, ``test_acc``, ``diverged`` and ``error``), for progress output; after a
     divergence, ``hint`` (what to try, worded for the caller) on a line of its own."""
     if result.diverged:
         # The trainer's message says when and in which layer; its tail (where the weights
         # were saved) would make the line too long for progress output.
         line = f"{label}: {(result.error or 'diverged').split('; ')[0]}"
         return f"{line}\nhint: {hint}" if hint else line
-    val = result.metrics[-1].get(VAL_ACC) if result.metrics else None
+    val = result.val_acc  # of the weights whose test_acc follows
     text = f"{label}: " + (f"val acc {100 * val:.1f}%" if val is not None
                            else "no validation split")
     return text + (f", test acc {100 * result.test_acc:.1f}%"
@@ -745,10 +745,11 @@ def write_results(out: Path, document: dict) -> tuple[Path, Path]:
     return out / RESULTS_JSON, out / RESULTS_CSV
 
 
-# Which weights the test accuracy column is of, said under each table: those eval and
-# export open (a run's summary records their test_acc), not the last epoch's where it validated
-# best earlier; the validation accuracy column is the last epoch's.
-TEST_WEIGHTS_NOTE = "test acc: of the weights each run keeps, its best epoch's where it validated"
+# Which weights the accuracy columns are of, said under each table: those eval and export
+# open (a run's summary records their test_acc, and of which epoch: the validation accuracy
+# is that epoch's), not the last epoch's where it validated best earlier.
+TEST_WEIGHTS_NOTE = ("val and test acc: of the weights each run keeps, its best epoch's where "
+                     "it validated")
 
 
 def percent(mean: float, std: float, runs: int) -> str:

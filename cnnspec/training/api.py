@@ -121,7 +121,10 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
           fold: tuple[int, int] | None = None,
           on_warnings: Callable[[list], None] | None = None) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
-    folder; return the :class:`Run`.
+    folder; return the :class:`Run`, holding the weights the run keeps, as
+    :func:`~cnnspec.training.run.load_run` opens them by default: its best epoch's by
+    validation (``weights`` "best", ``weights_epoch`` that epoch) when it has one, else its
+    last; ``summary["test_acc"]`` is theirs, ``summary["last_test_acc"]`` the last epoch's.
 
     ``settings`` (:class:`Settings`) changes the spec's epochs, lr, batch size, seed or data.
     ``run_dir`` is the run folder (default ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>``); it must not
@@ -691,10 +694,12 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         _write_summary_if_possible(run, summary)
         raise stopped from None
     session.model.eval()  # the run's model is for using, as load_run's is
+    # the weights whose test figures the summary holds, as load_run(run.path) opens them
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,
                preprocessor=prepared.preprocessor, classes=list(summary["classes"]),
-               weights="last", weights_epoch=len(position.metrics))
+               weights="best" if position.best_epoch else "last",
+               weights_epoch=summary["test_epoch"])
 
 
 def _test_figures(session: Session, test: Split, position: Position) -> dict:
@@ -702,18 +707,15 @@ def _test_figures(session: Session, test: Split, position: Position) -> dict:
     of epoch ``test_epoch``): its best epoch's (best.npz) when it has one, as eval, predict
     and export open it, else its last; and of the last epoch's weights (``last_test_acc``,
     ``last_test_loss``), scored once more only when they are other weights. The model is
-    left holding the last weights."""
+    left holding the kept weights, which the run returned holds (the last stay in
+    checkpoint.npz, where a resume reads them)."""
     batch = session.training["batch_size"]  # as validation: see loop._end_epoch
     last = score(session.model, test.x, test.y, batch)
     epochs = len(position.metrics)
     kept, epoch = last, position.best_epoch or epochs
     if epoch != epochs:
-        final = session.model.state_dict()
         load_weights(session.run, session.model, rundir.BEST)
-        try:
-            kept = score(session.model, test.x, test.y, batch)
-        finally:
-            session.model.load_state_dict(final)
+        kept = score(session.model, test.x, test.y, batch)
     return {"test_acc": kept.accuracy, "test_loss": kept.loss, "test_epoch": epoch,
             "last_test_acc": last.accuracy, "last_test_loss": last.loss}
 
