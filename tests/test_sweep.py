@@ -2,8 +2,12 @@
 k-fold splits, the sweep folder and its results, resuming, Ctrl-C and the error paths. The
 cells train in this process here; tests/test_sweep_dask.py runs them on a Dask cluster."""
 import json
+import logging
 import math
+import os
 import re
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -1770,3 +1774,34 @@ def test_cells_that_finish_as_the_sweep_stops_are_recorded(named, tmp_path):
     alone = sweep(str(named), sets, out=tmp_path / "alone", executor=in_process)
     assert [timeless(r.metrics) for _, r in again.done] == [timeless(r.metrics)
                                                            for _, r in alone.done]
+
+
+def _error_record(filename: str, function: str, error: str) -> logging.LogRecord:
+    """tornado's "Exception in callback" record of ``error`` raised in ``function`` of a file
+    named ``filename``."""
+    module = compile(f"def {function}():\n    {error}\n", filename, "exec")
+    body = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+    try:
+        types.FunctionType(body, {})()
+    except (NameError, ValueError):  # the record carries it, as tornado's exc_info=True does
+        info = sys.exc_info()
+    return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1,
+                             "Exception in callback %r", ("cb",), info)
+
+
+def test_only_distributeds_cancel_race_is_dropped_from_tornados_log():
+    """A Ctrl-C as a sweep's cluster closed printed distributed's NameError from its sync
+    helper's cancel callback, logged by tornado after the sweep had said it stopped."""
+    race = executors.CancelRaceFilter()
+    place = f"{os.sep}site-packages{os.sep}distributed{os.sep}utils.py"
+    assert not race.filter(_error_record(place, "cancel", "if future: pass"))
+    assert race.filter(_error_record(place, "cancel", "raise ValueError('a real error')"))
+    assert race.filter(_error_record(place, "sync", "if future: pass"))
+    assert race.filter(_error_record(f"{os.sep}mine{os.sep}utils.py", "cancel",
+                                     "if future: pass"))
+    assert race.filter(logging.LogRecord("tornado.application", logging.ERROR, __file__, 1,
+                                         "no error", (), None))
+    executors.filter_cancel_race()
+    executors.filter_cancel_race()
+    kept = logging.getLogger("tornado.application").filters
+    assert sum(isinstance(each, executors.CancelRaceFilter) for each in kept) == 1
