@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine: `make run` trains the default spec on the built-in
-# digits; `make test` runs the test suite. Both create .venv and install cnnspec into it first.
+# digits; `make test` runs the test suite (and names its 20 slowest tests, to keep it quick).
+# Both create .venv and install cnnspec into it first.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -17,7 +18,7 @@ run: install
 	$(BIN)/cnnspec train specs/digits.cnn
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 clean:
 	rm -rf $(VENV) build *.egg-info
