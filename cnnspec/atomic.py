@@ -30,6 +30,13 @@ TEMP_SUFFIX = ".tmp"
 TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
 
 
+def file_in_the_way(folder: Path) -> Path | None:
+    """The first of ``folder`` and its parents that exists and is not a folder (a file where a
+    folder should be), or None: what mkdir leaves unsaid ("File exists", "Not a
+    directory")."""
+    return next((f for f in (folder, *folder.parents) if f.exists() and not f.is_dir()), None)
+
+
 def temp_prefix(name: str) -> str:
     """The start of a temporary name for ``name`` written by this process."""
     return f".{name}.{os.getpid()}."

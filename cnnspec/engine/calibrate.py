@@ -74,7 +74,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.atomic import NotWritten, write_text
+from cnnspec.atomic import NotWritten, file_in_the_way, write_text
 from cnnspec.engine.chunking import (
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_BYTES,
@@ -207,8 +207,7 @@ def _make_cache_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         # mkdir says only "File exists" or "Not a directory" of a file in the way: name it
-        blocking = next((f for f in (folder, *folder.parents) if f.exists() and not f.is_dir()),
-                        None)
+        blocking = file_in_the_way(folder)
         reason = (exc.strerror or str(exc) if blocking is None
                   else "it is a file, not a folder" if blocking == folder
                   else f"{blocking} is a file, not a folder")

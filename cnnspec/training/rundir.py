@@ -39,6 +39,7 @@ from pathlib import Path
 from cnnspec.atomic import (
     TEMP_SUFFIX,
     NotWritten,
+    file_in_the_way,
     remove_stale_temporaries,
     usual_permissions,
 )
@@ -187,8 +188,7 @@ def _refuse_file_in_the_way(given: str | Path, folder: Path, setting: str) -> No
     """A :class:`SettingError` naming ``setting`` (``run_dir`` or ``runs_dir``, whose value was
     ``given``) when a file stands where ``folder`` or one of its parents should be a folder
     (mkdir says only "File exists" or "Not a directory")."""
-    blocking = next((f for f in (folder, *folder.parents) if f.exists() and not f.is_dir()),
-                    None)
+    blocking = file_in_the_way(folder)
     if blocking is None:
         return
     inside = "" if blocking == Path(given) else f": {blocking}"
