@@ -10,11 +10,12 @@ import warnings
 
 import npz_cases
 import pytest
+from dask_cluster import running_cluster
 
 from cnnspec.cli import main
 
 RANDOM_CASES = 80  # with check and train; every third single damage and 12 of these with
-# each other command
+# each other command (fewer with sweep)
 SEED = "test_fuzz_npz"
 CASES = npz_cases.every_single_damage()
 RANDOM = [npz_cases.make_case(random.Random(f"{SEED}:{i}")) for i in range(RANDOM_CASES)]
@@ -66,6 +67,20 @@ def good_run(tmp_path_factory):
     return folder / "run"
 
 
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """A Dask scheduler with one worker for the sweeps of this module, when Dask is installed
+    (a local cluster started for each of its cases took most of the module's time); None, and
+    sweep says Dask is missing, when it is not."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        yield None
+        return
+    with running_cluster(tmp_path_factory.mktemp("dask"), workers=1) as (address, _):
+        yield address
+
+
 COMMANDS = {
     "summary": ["summary", "net.cnn"],
     "init-report": ["init-report", "net.cnn", "--input", "data", "--batch", "8"],
@@ -77,15 +92,22 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", [*COMMANDS, "eval"])
-def test_other_commands_end_in_an_exit_code(tmp_path, monkeypatch, capsys, good_run, command):
+def test_other_commands_end_in_an_exit_code(tmp_path, monkeypatch, capsys, good_run, command,
+                                            request):
     monkeypatch.chdir(tmp_path)
-    for index, (name, spec, data) in enumerate(CASES[::3] + RANDOM[:12]):
+    argv = (COMMANDS[command] if command != "eval"
+            else ["eval", str(good_run), "--data", "npz:data.npz"])
+    if command == "sweep" and (address := request.getfixturevalue("scheduler")):
+        argv = [*argv, "--scheduler", address]
+    cases = (CASES[::3] + RANDOM[:12] if command != "sweep"
+             # A sweep reads the file as train does (the first test's every case); each
+             # case it accepts trains on the cluster and draws two pictures, so fewer here.
+             else CASES[::9] + RANDOM[:4])
+    for index, (name, spec, data) in enumerate(cases):
         folder = tmp_path / str(index)
         folder.mkdir()
         monkeypatch.chdir(folder)
         place(folder, spec, data)
-        argv = (COMMANDS[command] if command != "eval"
-                else ["eval", str(good_run), "--data", "npz:data.npz"])
         code, said = run(argv, capsys)
         if code:
             assert "error" in said, (name, said)

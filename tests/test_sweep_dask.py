@@ -13,10 +13,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from dask_cluster import START_TIMEOUT, one_thread_env, running_cluster, wait_for
 
 from cnnspec.cli import main
 from cnnspec.sweep.executor import DaskExecutor, LocalExecutor
@@ -27,61 +27,15 @@ distributed = pytest.importorskip("distributed")
 SETS = ["init=he_normal,glorot_uniform", "lr=0.05,0.1"]
 SEEDS = 2
 CELLS = 2 * 2 * SEEDS
-START_TIMEOUT = 60.0  # seconds for the scheduler and the workers to come up
 TIMELESS = ("seconds", "images_per_s")
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = "1"
-    return env
-
-
-def _wait_for(condition, what: str, timeout: float = START_TIMEOUT, poll: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(poll)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A scheduler and two single-threaded workers (no nanny: killing the process kills the
-    worker), each a separate process bound to 127.0.0.1 without a dashboard; all killed at
-    the end whatever happened."""
-    folder = tmp_path_factory.mktemp("dask")
-    scheduler_file = folder / "scheduler.json"
-    logs = []
-    processes = []
-
-    def start(args, name):
-        log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - closed at teardown
-        logs.append(log)
-        processes.append(subprocess.Popen([sys.executable, "-m", *args], stdout=log,
-                                          stderr=subprocess.STDOUT, env=_env(),
-                                          cwd=folder))
-        return processes[-1]
-
-    try:
-        start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-               "--no-dashboard", "--scheduler-file", str(scheduler_file)], "scheduler")
-        _wait_for(scheduler_file.is_file, "the scheduler's start")
-        address = json.loads(scheduler_file.read_text())["address"]
-        workers = [start(["distributed.cli.dask_worker", address, "--host", "127.0.0.1",
-                          "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                          "--death-timeout", "60"], f"worker{i}") for i in range(2)]
-        with distributed.Client(address, timeout=START_TIMEOUT) as client:
-            client.wait_for_workers(2, timeout=START_TIMEOUT)
-        yield address, workers
-    finally:
-        for process in processes:
-            process.kill()
-        for process in processes:
-            process.wait(timeout=30)
-        for log in logs:
-            log.close()
+    """A scheduler and two workers for this module's sweeps (one test kills a worker, so no
+    other module shares them)."""
+    with running_cluster(tmp_path_factory.mktemp("dask")) as started:
+        yield started
 
 
 def _cells(out: Path) -> dict[str, dict]:
@@ -100,7 +54,7 @@ def _kill_a_busy_worker(address: str, out: Path, killed: list) -> None:
     """Once the first cell is recorded, SIGKILL a worker that is training a cell."""
     with distributed.Client(address, timeout=START_TIMEOUT) as client:
         pids = client.run(os.getpid)  # worker address -> its process id
-        _wait_for(lambda: out.is_dir() and any(
+        wait_for(lambda: out.is_dir() and any(
             p.is_dir() and not p.name.startswith(".") for p in out.iterdir()),
             "the first cell", poll=0.01)
         busy: dict = {}
@@ -109,7 +63,7 @@ def _kill_a_busy_worker(address: str, out: Path, killed: list) -> None:
             busy.update({w: keys for w, keys in client.processing().items() if keys})
             return bool(busy)
 
-        _wait_for(some_worker_busy, "a busy worker", poll=0.005)
+        wait_for(some_worker_busy, "a busy worker", poll=0.005)
         worker, keys = next(iter(busy.items()))
         os.kill(pids[worker], signal.SIGKILL)
         killed.append((pids[worker], list(keys)))
@@ -237,7 +191,7 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
                "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--scheduler", address,
                "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_env())
+                               text=True, env=one_thread_env())
     try:
         for line in process.stderr:  # stop once the first cell is in
             if ": val acc" in line:
@@ -258,7 +212,7 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         # (A lambda travels by value; the scheduler cannot import this test module.)
         tasks = lambda: client.run_on_scheduler(
             lambda dask_scheduler: len(dask_scheduler.tasks))
-        _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
+        wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
 
 
 class _StoppedOnceAllFinish(DaskExecutor):
@@ -339,7 +293,7 @@ def test_a_stop_signal_ends_a_local_cluster_sweep_with_its_own_words_only(stop, 
                "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--workers", "2",
                "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_env(), start_new_session=True)
+                               text=True, env=one_thread_env(), start_new_session=True)
     try:
         for line in process.stderr:  # stop once the first cell is in
             if ": val acc" in line:
@@ -370,7 +324,7 @@ def test_ctrl_c_after_the_last_cell_writes_the_results(tiny_digits_spec, tmp_pat
     command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
                "lr=0.01,0.02,0.03,0.04", "--workers", "2", "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_env(), start_new_session=True)
+                               text=True, env=one_thread_env(), start_new_session=True)
     try:
         cells = 0
         for line in process.stderr:
