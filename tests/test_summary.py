@@ -228,15 +228,26 @@ def test_the_summary_table_writes_init_numbers_as_a_spec_does():
 SPECS = Path(__file__).parent.parent / "specs"
 
 
-@pytest.mark.parametrize("name", ["digits.cnn", "deep_tanh200.cnn", "cifar10_vgg.cnn"])
+@pytest.mark.parametrize("name", ["digits.cnn", "deep_tanh200.cnn", "cifar10_vgg.cnn",
+                                  "familiar.cnn"])
 def test_the_table_and_its_notes_fit_a_hundred_columns(name):
     """A formula line ran to 146 columns on README's digits example and its Signal note was
-    one line of 900; a layer's long distribution (delta orthogonal) moves under its row."""
+    one line of 900; a layer's long distribution (delta orthogonal) moves under its row, and
+    its init too where the columns before leave it no room (familiar.cnn's long names)."""
     from cnnspec.diagnostics import WIDTH
 
     table = summary_table(check(parse((SPECS / name).read_text(), path=name),
                                 for_training=False))
     assert max(len(line) for line in table.splitlines()) <= WIDTH == 100
+
+
+def test_a_window_too_long_for_its_column_goes_under_its_row():
+    """`3x3 s1 pad 1x1 pad uncounted` widened the Window column of every row by 8."""
+    text = "input 1x8x8\nsmooth: avgpool 3 stride 1 pad 1 count_include_pad false\nflatten\ndense 10\n"
+    lines = summary_table(check(parse(text, path="net.cnn"))).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("smooth "))
+    assert "pad uncounted" not in lines[row]
+    assert lines[row + 1] == " " * len("flatten1  ") + "window: 3x3 s1 pad 1x1 pad uncounted"
 
 
 def test_the_signal_note_says_the_essential_and_names_the_flag_for_the_rest(capsys):

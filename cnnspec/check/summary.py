@@ -150,32 +150,43 @@ def _params_text(layer: dict) -> str:
     return text
 
 
+# The most characters the Window column holds: a longer window (`3x3 s1 pad 1x1 pad
+# uncounted`) goes on a line under its row, where it leaves the row room for its init.
+WINDOW_CHARS = 20
+
+
 def _row(layer: dict) -> tuple[str, ...]:
     """The layer's row of the table."""
-    return (layer["name"], layer["kind"], layer["window"] or "",
+    window = layer["window"] or ""
+    return (layer["name"], layer["kind"], window if len(window) <= WINDOW_CHARS else "",
             shape_text(layer["output_shape"]), _params_text(layer),
             rounded_text(layer["signal_std"]), _init_text(layer["init"]["weight"]))
 
 
 def _details(layer: dict) -> list[list[str]]:
-    """What the lines under a layer's row say, for a layer with parameters, each line as
-    its pieces: the weight init's formula (and paper) and fans, the bias init."""
+    """What the lines under a layer's row say, each line as its pieces: a window too long
+    for its column; for a layer with parameters, the weight init's formula (and paper) and
+    fans, the bias init."""
+    window = layer["window"] or ""
+    lines = [[f"window: {window}"]] if len(window) > WINDOW_CHARS else []
     weight, bias = layer["init"]["weight"], layer["init"]["bias"]
     if KINDS[layer["kind"]].fixed_inits is not None:  # batchnorm, prelu: no formula to show
-        return []
-    lines = [] if weight is None else [[*_cited(weight), *_fans(weight)]]
+        return lines
+    lines += [] if weight is None else [[*_cited(weight), *_fans(weight)]]
     return lines + ([] if bias is None else [[f"bias: {_init_text(bias)}"]])
 
 
 def _layer_lines(layer: dict, row: tuple[str, ...], line, indent: int) -> list[str]:
     """The layer's row, as ``line`` lays it out, and its details under it, ``indent``
-    deep (:func:`_details`): a row that would run past the width names its init alone,
-    and its distribution heads the details."""
+    deep (:func:`_details`): a row that would run past the width names its init alone, its
+    distribution heading the details, or, still too long, leaves both to them."""
     details = _details(layer)
     weight = layer["init"]["weight"]
-    if len(line(row)) > WIDTH and weight is not None and row[-1] != weight["name"]:
-        row = (*row[:-1], weight["name"])
-        details = [[weight["short"]], *details]
+    if len(line(row)) > WIDTH and weight is not None and row[-1]:
+        shorter = (*row[:-1], weight["name"])
+        fits = len(line(shorter)) <= WIDTH and row[-1] != weight["name"]
+        row = shorter if fits else (*row[:-1], "")
+        details = [[weight["short"] if fits else _init_text(weight)], *details]
     return [line(row), *(text for pieces in details for text in packed(pieces, indent))]
 
 
