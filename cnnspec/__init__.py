@@ -67,13 +67,14 @@ def load(path, strict: bool = False, max_memory: int | None = None,
                  dtype=dtype)
 
 
-def summary(spec, dtype: str | None = None) -> str:
+def summary(spec, dtype: str | None = None, explain: bool = False) -> str:
     """The table ``cnnspec summary`` prints, as text (Keras' ``model.summary()``, torchinfo's
     ``summary``): per layer its window, output shape, parameters, signal and init with its
     formula; the totals and the memory of training. ``spec``: a ``CheckedSpec`` or a path,
     checked as ``cnnspec summary`` checks it (a spec too large to train here is summarised)
     for ``dtype`` (float32 when None). A ``CheckedSpec`` is summarised in the dtype it was
-    checked for: another ``dtype`` is an error, not a table of the wrong one.
+    checked for: another ``dtype`` is an error, not a table of the wrong one. ``explain``:
+    the note on the Signal column says how it is estimated in full, as ``--explain`` has it.
     """
     from cnnspec.check.load import load as _load  # deferred: the parser, see above
     from cnnspec.check.model import CheckedSpec
@@ -87,7 +88,7 @@ def summary(spec, dtype: str | None = None) -> str:
         raise SettingError(f"the spec was checked for {spec.dtype}, not {given_dtype(dtype)}",
                            hint=f"load it with cnnspec.load(path, dtype={given_dtype(dtype)!r}), "
                                 "or pass its path to summary")
-    return summary_table(spec)
+    return summary_table(spec, explain=explain)
 
 
 def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):

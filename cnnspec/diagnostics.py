@@ -2,6 +2,7 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 
 from cnnspec.errors import (
@@ -13,8 +14,11 @@ from cnnspec.errors import (
 )
 from cnnspec.sourcefile import lenient_text, source_lines
 
+# The columns cnnspec's text fits on a terminal (a summary table, a message wrapped there):
+# what a terminal or a code review shows without wrapping.
+WIDTH = 100
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
-MAX_SHOWN = 100
+MAX_SHOWN = WIDTH
 # A message or hint quoting what the user wrote is cut here, whatever quoted it.
 MAX_MESSAGE = 1000
 CONTEXT = 40
@@ -67,27 +71,39 @@ def _width(text: str) -> int:
                for char in text)
 
 
-def format_error(err: SpecError, text: str | None = None, names: dict | None = None) -> str:
+def wrapped(text: str, width: int | None, indent: int) -> list[str]:
+    """``text`` on lines ``width`` columns wide at most, those after the first indented by
+    ``indent`` (a word longer than a line stays whole); one line when ``width`` is None."""
+    if width is None:
+        return [text]
+    return textwrap.wrap(text, width, subsequent_indent=" " * indent, break_long_words=False,
+                         break_on_hyphens=False) or [text]
+
+
+def format_error(err: SpecError, text: str | None = None, names: dict | None = None,
+                 width: int | None = None) -> str:
     """The full message for one error or warning, without a trailing newline; ``names``: how
     the caller calls the settings a hint names (:meth:`SpecError.worded_hint`), else the
-    library's words."""
+    library's words. With ``width`` the message and the hint are wrapped to it (for a
+    terminal; an editor reading ``file:line:col: error: message`` from a pipe gets each on
+    one line), the message's lines after the first indented 4, the hint's under its text."""
     where = shortened(escaped_controls(err.file or "<spec>"), MAX_MESSAGE)
     if err.span is not None:
         where += f":{err.span.line}:{err.span.column}"
     elif err.json_path:
         where += f": {err.json_path}"
-    out = [f"{where}: {err.severity}: {_quoted(err.message)}"]
+    out = wrapped(f"{where}: {err.severity}: {_quoted(err.message)}", width, 4)
     line = _source_line(err, text)
     if line is not None:
         col = err.span.column
-        width = 1
+        spanned = 1
         if err.span.end_column and (err.span.end_line in (None, err.span.line)):
-            width = max(1, err.span.end_column - col)
+            spanned = max(1, err.span.end_column - col)
         shown, col = _window(_shown(line), col)
         out.append(f"  {shown}")
-        carets = max(1, _width(shown[col - 1:col - 1 + width]))
+        carets = max(1, _width(shown[col - 1:col - 1 + spanned]))
         out.append("  " + " " * _width(shown[:col - 1]) + "^" * carets)
     hint = err.hint if names is None else err.worded_hint(names)
     if hint:
-        out.append(f"hint: {_quoted(hint)}")
+        out += wrapped(f"hint: {_quoted(hint)}", width, len("hint: "))
     return "\n".join(out)

@@ -554,7 +554,9 @@ def test_a_softmax_column_is_the_root_mean_square_of_values_that_sum_to_one(tmp_
     assert 1 / 1.05 < estimate["probs"] / measured["probs"] < 1.05
     assert estimate["fc"] / measured["probs"] > 8
     checked = cnnspec.load(path, for_training=False)
-    assert "Probabilities set their own scale (probs): a softmax's" in summary_table(checked)
+    assert "probabilities (probs) set their own." in " ".join(summary_table(checked).split())
+    assert "Probabilities set their own scale (probs): a softmax's" in " ".join(
+        summary_table(checked, explain=True).split())
     wide = tmp_path / "wide.cnn"
     wide.write_text(path.read_text().replace("dense 10", "dense 1000"))
     checked = cnnspec.load(wide, for_training=False)
@@ -587,11 +589,14 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
     below = math.exp(log_spreads(checked.layers)[layer] / 4)
     assert estimate[layer] / below < typical < estimate[layer] / 2, (typical, below)
     assert "a typical net's scale lies up to 10.4x below the column, at 'body_29_conv_relu'" \
-        in summary_table(checked)
+        in " ".join(summary_table(checked, explain=True).split())
+    assert "one net's may lie up to 10.4x below it, at 'body_29_conv_relu'" \
+        in " ".join(summary_table(checked).split())
     # delta-orthogonal weights keep the norm and tanh pulls the scale to its fixed point:
     # nothing multiplies up through deep_tanh200's 200 layers
     tanh = cnnspec.load(path.parent / "deep_tanh200.cnn", for_training=False)
-    assert "typical net" not in summary_table(tanh)
+    assert "typical net" not in summary_table(tanh, explain=True)
+    assert "below it" not in summary_table(tanh)
 
 
 def test_the_helpers_of_the_signal_estimate_against_a_sample():

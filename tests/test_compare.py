@@ -106,11 +106,83 @@ def test_the_table_reports_the_kept_weights_test_accuracy_and_reads_older_runs(t
     summary_file.write_text(json.dumps(summary))
     kept = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
     assert format_table(kept).splitlines()[1].split()[1:3] == ["50.0", "25.0"]
+
+
+
+def _old_form(summary_file: Path, **figures) -> dict:
+    """Rewrite ``summary_file`` as cnnspec wrote it before a run's test figures were of the
+    weights it keeps: no test_epoch or last_test_*, its test_acc the last epoch's; with
+    ``figures`` changed."""
+    summary = json.loads(summary_file.read_text())
     for key in ("test_epoch", "last_test_acc", "last_test_loss"):
         del summary[key]
+    summary.update(figures)
     summary_file.write_text(json.dumps(summary))
+    return summary
+
+
+def test_an_older_run_whose_kept_weights_are_its_last_is_read_as_it_is(tiny, tmp_path):
+    """A run recorded before test_epoch was, whose best epoch is its last, scored the
+    weights it keeps: its test acc is the measure of the runs recorded since."""
+    first = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    run = first.variants[0].runs[0]
+    _old_form(Path(run.out) / "summary.json", test_acc=0.25, best_epoch=1)
     older = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
-    assert (older.ran, older.variants[0].test_acc_mean) == (0, 0.25)
+    assert (older.ran, older.retested, older.variants[0].test_acc_mean) == (0, 0, 0.25)
+    assert older.variants[0].runs[0].test_epoch == 1
+
+
+def test_an_older_run_that_tested_other_weights_than_it_keeps_trains_again(tiny, tmp_path,
+                                                                           capsys):
+    """A run recorded before test_epoch was, whose best epoch came before its last, holds
+    the last epoch's test acc: averaged with the kept weights' of the other runs, the table
+    mixed two measures. Its comparison run again trains it again, and says so."""
+    from cnnspec.cli import main
+
+    out = tmp_path / "cmp"
+    first = compare(str(tiny), ["he_normal"], epochs=2, seeds=2, jobs=1, out=out)
+    runs = first.variants[0].runs
+    summary_file = Path(runs[0].out) / "summary.json"
+    _old_form(summary_file, test_acc=0.25, best_epoch=1)
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "2", "--seeds", "2",
+                 "--jobs", "1", "--out", str(out)]) == 0
+    assert capsys.readouterr().err.splitlines()[-3:-1] == [
+        f"1 run was recorded in {out} already; trained 1",
+        (f"trained again 1 run recorded in {out} with the last epoch's test acc, not the kept "
+        "weights' (recorded by an earlier cnnspec)")]
+    again = json.loads(summary_file.read_text())
+    assert again["test_epoch"] in (1, 2) and again["test_acc"] == runs[0].test_acc
+    same = compare(str(tiny), ["he_normal"], epochs=2, seeds=2, jobs=1, out=out)
+    assert (same.ran, same.retested, same.left_out) == (0, 0, [])
+
+
+def test_another_comparisons_older_run_is_left_out_of_the_table_and_named(tiny, tmp_path,
+                                                                          capsys):
+    """A run of another comparison in the folder, recorded with the last epoch's test acc
+    where an earlier epoch's weights are kept, cannot be trained by this one: it is left out
+    of the table, named with its folder and what to do, in one message."""
+    from cnnspec.cli import main
+
+    out = tmp_path / "cmp"
+    earlier = compare(str(tiny), ["glorot_uniform"], epochs=1, jobs=1, out=out)
+    folder = Path(earlier.variants[0].runs[0].out)
+    _old_form(folder / "summary.json", epochs_done=2, best_epoch=1)
+    metrics = (folder / "metrics.jsonl").read_text()
+    (folder / "metrics.jsonl").write_text(metrics + metrics.replace('"epoch": 1', '"epoch": 2'))
+    result = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
+    assert [v.label for v in result.variants] == ["he_normal"]
+    assert (result.earlier, result.left_out) == (0, [folder])
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "glorot" not in captured.out
+    assert (f"left out of the table: 1 run of another comparison recorded in {out} with the "
+            "last epoch's test acc, not the kept weights' (recorded by an earlier cnnspec): "
+            f"{folder.name}\nhint: run that comparison again into {out} to train them again, "
+            "or delete their folders\n") in captured.err
+    again = compare(str(tiny), ["glorot_uniform", "he_normal"], epochs=1, jobs=1, out=out)
+    assert (again.ran, again.retested, again.left_out) == (1, 1, [])
+    assert [v.label for v in again.variants] == ["glorot_uniform", "he_normal"]
 
 
 def test_a_planned_comparison_trains_its_plan_and_checks_the_spec_no_more(tiny, tmp_path):

@@ -89,3 +89,38 @@ def test_the_caret_counts_wide_and_zero_width_characters_as_a_terminal_shows_the
     assert caret == " " * 2 + " " * 9 + "^" * 6  # `  lr\u200b 0.1 `: nine columns
     err = SpecError("bad name", span=Span(2, 12, 2, 14), file="a.cnn")
     assert format_error(err, text).splitlines()[2] == " " * 2 + " " * 11 + "^" * 4
+
+
+def test_on_a_terminal_a_message_and_its_hint_are_wrapped_to_its_width():
+    """README's own `check bad.cnn` ran to 113 columns and a warning's line to 360: on a
+    terminal each is wrapped to 100 columns (the message's lines after the first indented 4,
+    the hint's under its text), the source line and caret as they were; from a pipe each
+    stays on its one line, which an editor reads."""
+    message = ("the 9x9 kernel of conv 'conv2' is larger than its input there: 6x6 (input "
+               "'conv1' gives 8x6x6)")
+    hint = "use `pad same`, a smaller kernel, or less stride/pooling before this layer " * 2
+    err = SpecError(message, span=Span(4, 8, 4, 11), hint=hint.strip(), file="bad.cnn")
+    text = "model bad\ninput 1x8x8\nconv 8 3x3\nconv 8 9x9\n"
+    lines = format_error(err, text, width=100).splitlines()
+    assert lines[:4] == [
+        ("bad.cnn:4:8: error: the 9x9 kernel of conv 'conv2' is larger than its input there: "
+        "6x6 (input"), "    'conv1' gives 8x6x6)", "  conv 8 9x9", "         ^^^"]
+    assert lines[4].startswith("hint: use") and lines[5].startswith(" " * 6 + "smaller")
+    assert max(len(line) for line in lines) <= 100
+    assert " ".join(" ".join(lines[4:]).split()) == f"hint: {hint.strip()}"
+    assert len(format_error(err, text).splitlines()) == 4
+
+
+def test_messages_are_wrapped_on_a_terminal_alone():
+    """terminal_width: 100 columns on a terminal (its own width where narrower, 100 where it
+    cannot say), None for a pipe or a file."""
+    import io
+
+    from cnnspec.cli import terminal_width
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert terminal_width(io.StringIO()) is None
+    assert terminal_width(Terminal()) == 100  # no file number: no size to ask for

@@ -731,7 +731,7 @@ def test_an_npz_files_data_is_said_to_be_left_out_not_to_weigh_nothing(tmp_path,
     memory = cnnspec.load(spec).step_memory
     assert memory.data == 0
     assert main(["summary", str(spec)]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # its lines wrapped to 100 columns
     assert "the npz file's data uncounted until it is read" in out and "0 B" not in out
     (warning,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process + 1)
     assert "uncounted" in warning.message and "0 B of data" not in warning.message

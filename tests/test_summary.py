@@ -2,6 +2,7 @@
 table and as JSON, with totals."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,11 @@ train {
   data npz("data.npz")
 }
 """
+
+
+def words(text: str) -> str:
+    """``text`` with its lines joined: what a wrapped paragraph says."""
+    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +73,11 @@ def test_table_shows_window_shape_params_and_init(checked):
     table = summary_table(checked)
     lines = table.splitlines()
     assert "Output (CxHxW)" in lines[2]  # the shape's order, said where it is read
-    conv1 = next(line for line in lines if line.startswith("conv1 "))
+    row = next(i for i, line in enumerate(lines) if line.startswith("conv1 "))
+    conv1 = lines[row]
     assert "3x3 s1 same" in conv1 and "16x8x8" in conv1 and "2,320" in conv1
-    assert "he_normal  N(0, 0.118^2)  fan_in=144 fan_out=144" in conv1
+    assert conv1.endswith("he_normal  N(0, 0.118^2)")
+    assert lines[row + 2] == " " * len("conv1_relu  ") + "fan_in=144 fan_out=144"
     conv2 = next(line for line in lines if line.startswith("conv2 "))
     assert "3x3 s2 same d2" in conv2 and "16x4x4" in conv2
     edges = next(line for line in lines if line.startswith("edges "))
@@ -129,7 +137,8 @@ def test_signal_column_follows_the_estimate(checked):
     assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2 * kept))
     assert layers["conv1_relu"]["signal_std"] == pytest.approx(math.sqrt(kept))
     # so the table does not call the column a std
-    assert "sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's" in summary_table(checked)
+    assert "sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's" in words(
+        summary_table(checked, explain=True))
 
 
 SILENCED = """\
@@ -166,10 +175,11 @@ def test_each_formula_cites_the_paper_it_comes_from(checked):
     """The formula lines name the scheme's paper from the init catalogue: He et al. 2015 for
     the convs' he_normal, Glorot & Bengio 2010 for the head's glorot_uniform; a fixed kernel
     (sobel_x) has none."""
-    lines = summary_table(checked).splitlines()
-    formulas = [line.strip() for line in lines if line.strip().startswith(("std =", "bound ="))]
-    assert formulas[0].endswith("= 0.118  (He et al. 2015)")
-    assert formulas[-1].endswith("  (Glorot & Bengio 2010)")
+    lines = [line.strip() for line in summary_table(checked).splitlines()]
+    formulas = [i for i, line in enumerate(lines) if line.startswith(("std =", "bound ="))]
+    assert lines[formulas[0]].endswith("= 0.118  (He et al. 2015)")
+    # too long for the formula's line, it heads the next one
+    assert lines[formulas[-1] + 1].startswith("(Glorot & Bengio 2010)  fan_in=8")
     sobel = next(i for i, line in enumerate(lines) if line.startswith("edges "))
     assert "(" not in lines[sobel + 1].split("]")[-1]
 
@@ -213,3 +223,48 @@ def test_the_summary_table_writes_init_numbers_as_a_spec_does():
                                       "2e-6) bias constant(1e30)\n", path="net.cnn")))
     assert "N(1e-5, 2e-6^2)" in table and "constant 1e30" in table
     assert "e-0" not in table and "e+" not in table
+
+
+SPECS = Path(__file__).parent.parent / "specs"
+
+
+@pytest.mark.parametrize("name", ["digits.cnn", "deep_tanh200.cnn", "cifar10_vgg.cnn",
+                                  "familiar.cnn"])
+def test_the_table_and_its_notes_fit_a_hundred_columns(name):
+    """A formula line ran to 146 columns on README's digits example and its Signal note was
+    one line of 900; a layer's long distribution (delta orthogonal) moves under its row, and
+    its init too where the columns before leave it no room (familiar.cnn's long names)."""
+    from cnnspec.diagnostics import WIDTH
+
+    table = summary_table(check(parse((SPECS / name).read_text(), path=name),
+                                for_training=False))
+    assert max(len(line) for line in table.splitlines()) <= WIDTH == 100
+
+
+def test_a_window_too_long_for_its_column_goes_under_its_row():
+    """`3x3 s1 pad 1x1 pad uncounted` widened the Window column of every row by 8."""
+    text = "input 1x8x8\nsmooth: avgpool 3 stride 1 pad 1 count_include_pad false\nflatten\ndense 10\n"
+    lines = summary_table(check(parse(text, path="net.cnn"))).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("smooth "))
+    assert "pad uncounted" not in lines[row]
+    assert lines[row + 1] == " " * len("flatten1  ") + "window: 3x3 s1 pad 1x1 pad uncounted"
+
+
+def test_the_signal_note_says_the_essential_and_names_the_flag_for_the_rest(capsys):
+    """The note on the Signal column was a paragraph of 900 characters on every summary; it
+    says what the column is in a few lines, and `--explain` has how it is estimated."""
+    from cnnspec.cli import main
+
+    spec = str(SPECS / "digits.cnn")
+    assert main(["summary", spec]) == 0
+    out = capsys.readouterr().out
+    note = out[out.index("Signal: "):]
+    assert len(note.splitlines()) <= 4
+    assert words(note) == (
+        "Signal: the estimated scale of each layer's output at init, its root mean square "
+        f"relative to the input's (He et al. 2015, eq. 7). `cnnspec summary {spec} --explain` "
+        f"says how it is estimated, `cnnspec init-report {spec}` measures it on the data.")
+    assert main(["summary", spec, "--explain"]) == 0
+    explained = words(capsys.readouterr().out)
+    assert "after a max pool the largest of its window's values" in explained
+    assert "--explain" not in explained

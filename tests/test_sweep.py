@@ -1246,6 +1246,53 @@ def test_a_cell_folder_without_its_summary_is_trained_again_and_recorded(named, 
     assert timeless(third.done[0][1].metrics) == timeless(first.done[0][1].metrics)
 
 
+def _tested_last_epoch(folder) -> None:
+    """Make ``folder``'s cell as cnnspec recorded it before a run's test figures were of the
+    weights it keeps, where they are not: its summary without test_epoch or last_test_*, its
+    test_acc the last of 2 epochs' while best.npz holds the first's."""
+    summary = json.loads((folder / "summary.json").read_text())
+    for key in ("test_epoch", "last_test_acc", "last_test_loss"):
+        del summary[key]
+    summary.update(test_acc=0.125, epochs_done=2, best_epoch=1)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (row,) = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps({**row, "epoch": epoch}) + "\n"
+                                                  for epoch in (1, 2)))
+
+
+def test_a_cell_that_tested_other_weights_than_it_keeps_is_not_averaged_with_new_ones(
+        named, tmp_path):
+    """A cell recorded before test_acc was of the weights it keeps held the last epoch's: the
+    table averaged it with the kept weights' of cells recorded since. The sweep that trained
+    it trains it again; another sweep into the folder leaves it out of its table, results
+    and pictures, and names it with what to do."""
+    from cnnspec.sweep.results import recorded_message
+
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)
+    (cell, result), (other, _) = first.done
+    _tested_last_epoch(out / cell.folder)
+    again = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)
+    assert (again.ran, again.skipped, again.retested, again.left_out) == (1, 1, 1, [])
+    assert again.done[0][1].test_acc == result.test_acc
+    assert recorded_message(again, "sweep", "cell").splitlines() == [
+        f"1 cell was recorded in {out} already; trained 1",
+        (f"trained again 1 cell recorded in {out} with the last epoch's test acc, not the kept "
+        "weights' (recorded by an earlier cnnspec)")]
+    _tested_last_epoch(out / cell.folder)
+    alone = sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert (alone.ran, alone.earlier, alone.left_out) == (0, 0, [out / cell.folder])
+    assert [g.label for g in alone.groups] == ["lr=0.1"]
+    write_outputs(alone)
+    assert [c["folder"] for c in json.loads((out / "results.json").read_text())["cells"]] \
+        == [other.folder]
+    assert recorded_message(alone, "sweep", "cell").splitlines()[1:] == [
+        (f"left out of the table: 1 cell of another sweep recorded in {out} with the last "
+        f"epoch's test acc, not the kept weights' (recorded by an earlier cnnspec): "
+        f"{cell.folder}"),
+        f"hint: run that sweep again into {out} to train them again, or delete their folders"]
+
+
 def test_an_incomplete_cell_folder_of_another_name_gives_way_to_the_cell_trained_again(
         named, tmp_path):
     """The same cell under another label (its value written another way), its metrics

@@ -146,11 +146,15 @@ def test_the_summary_names_init_report_as_typed(tmp_path, capsys, started_from_v
     spec = tmp_path / "net.cnn"
     spec.write_text(CONV_FREE)
     assert main(["summary", str(spec)]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # its note wrapped to 100 columns
     # the whole command, its spec too, as train's hint names it (typed)
-    assert f"`.venv/bin/cnnspec init-report {spec}` measures each layer's mean and std" in out
+    assert f"`.venv/bin/cnnspec init-report {spec}` measures it on the data" in out
+    assert f"`.venv/bin/cnnspec summary {spec} --explain` says how" in out
     assert f"`{typed('init-report', spec)}` measures" in out
     assert not BARE_COMMAND.search(out)
+    assert main(["summary", str(spec), "--explain"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"`.venv/bin/cnnspec init-report {spec}` measures each layer's mean and std" in out
 
 
 def test_the_summary_names_init_report_as_typed_when_run_by_python(tmp_path, capsys,
@@ -164,7 +168,7 @@ def test_the_summary_names_init_report_as_typed_when_run_by_python(tmp_path, cap
     monkeypatch.chdir(tmp_path)
     Path("net.cnn").write_text(CONV_FREE)
     assert main(["summary", "net.cnn"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # its note wrapped to 100 columns
     assert cli.invoked_as().endswith(" -m cnnspec")
     # as train's hint names it (typed), the other hints the program (invoked_as)
     assert f"`{typed('init-report', 'net.cnn')}` measures" in out

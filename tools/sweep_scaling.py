@@ -38,10 +38,10 @@ def timed_sweep(cells, make_executor) -> tuple[float, float, float]:
         started = time.perf_counter()
         with make_executor() as running:
             ready = time.perf_counter()
-            done, ran = run_cells(cells, Path(out) / "sweep", {}, lambda n: _Started(running))
+            trained = run_cells(cells, Path(out) / "sweep", lambda n: _Started(running))
             finished = time.perf_counter()
-    assert ran == len(cells) and len(done) == len(cells)
-    training = sum(result.summary["wall_seconds"] for _, result in done)
+    assert trained.ran == len(cells) and len(trained.done) == len(cells)
+    training = sum(result.summary["wall_seconds"] for _, result in trained.done)
     return ready - started, finished - ready, training
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import log_spreads, moments
+from cnnspec.diagnostics import WIDTH
 from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
@@ -117,24 +119,28 @@ HEADER = ("Layer", "Kind", "Window", "Output (CxHxW)", "Params", "Signal", "Init
 
 
 def _init_text(init: dict | None) -> str:
-    """``he_normal  N(0, 0.118^2)  fan_in=144 fan_out=288``."""
+    """``he_normal  N(0, 0.118^2)``."""
     if init is None:
         return ""
-    # fans only where they set the scale (not for U(-0.1, 0.1) or a fixed kernel)
-    fans = ""
-    if "fan_" in init["formula"]:
-        fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}"
     if init["short"].startswith(init["name"]):  # "sobel_x 3x3" already names itself
-        return init["short"] + fans
-    return f"{init['name']}  {init['short']}{fans}"
+        return init["short"]
+    return f"{init['name']}  {init['short']}"
 
 
-def _cited(init: dict) -> str:
-    """The init's formula and, where the formula does not name it, the paper it comes from."""
+def _fans(init: dict) -> list[str]:
+    """``fan_in=144 fan_out=288`` where the fans set the scale (not for U(-0.1, 0.1) or a
+    fixed kernel)."""
+    return [f"fan_in={init['fan_in']} fan_out={init['fan_out']}"] \
+        if "fan_" in init["formula"] else []
+
+
+def _cited(init: dict) -> list[str]:
+    """The init's formula and, where the formula does not name it, the paper it comes
+    from, as the pieces of its lines under the layer's row."""
     source = init["source"]
     if not source or source in init["formula"]:
-        return init["formula"]
-    return f"{init['formula']}  ({source})"
+        return [init["formula"]]
+    return [init["formula"], f"({source})"]
 
 
 def _params_text(layer: dict) -> str:
@@ -144,25 +150,70 @@ def _params_text(layer: dict) -> str:
     return text
 
 
-def _rows(layer: dict) -> list[tuple[str, ...]]:
-    """The layer's line and, for a layer with parameters, lines for the formula and the bias."""
+# The most characters the Window column holds: a longer window (`3x3 s1 pad 1x1 pad
+# uncounted`) goes on a line under its row, where it leaves the row room for its init.
+WINDOW_CHARS = 20
+
+
+def _row(layer: dict) -> tuple[str, ...]:
+    """The layer's row of the table."""
+    window = layer["window"] or ""
+    return (layer["name"], layer["kind"], window if len(window) <= WINDOW_CHARS else "",
+            shape_text(layer["output_shape"]), _params_text(layer),
+            rounded_text(layer["signal_std"]), _init_text(layer["init"]["weight"]))
+
+
+def _details(layer: dict) -> list[list[str]]:
+    """What the lines under a layer's row say, each line as its pieces: a window too long
+    for its column; for a layer with parameters, the weight init's formula (and paper) and
+    fans, the bias init."""
+    window = layer["window"] or ""
+    lines = [[f"window: {window}"]] if len(window) > WINDOW_CHARS else []
     weight, bias = layer["init"]["weight"], layer["init"]["bias"]
-    main = (layer["name"], layer["kind"], layer["window"] or "", shape_text(layer["output_shape"]),
-            _params_text(layer), rounded_text(layer["signal_std"]), _init_text(weight))
-    rows = [main]
-    fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
-    if weight is not None and not fixed:
-        rows.append(("",) * 6 + (f"  {_cited(weight)}",))
-    if bias is not None and not fixed:
-        rows.append(("",) * 6 + (f"  bias: {_init_text(bias)}",))
-    return rows
+    if KINDS[layer["kind"]].fixed_inits is not None:  # batchnorm, prelu: no formula to show
+        return lines
+    lines += [] if weight is None else [[*_cited(weight), *_fans(weight)]]
+    return lines + ([] if bias is None else [[f"bias: {_init_text(bias)}"]])
 
 
-def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
-    """The Keras-like table with init columns and totals (no trailing newline); the command
-    its note suggests worded as ``names`` word it (a front end's, :func:`cnnspec.errors.worded`)."""
+def _layer_lines(layer: dict, row: tuple[str, ...], line, indent: int) -> list[str]:
+    """The layer's row, as ``line`` lays it out, and its details under it, ``indent``
+    deep (:func:`_details`): a row that would run past the width names its init alone, its
+    distribution heading the details, or, still too long, leaves both to them."""
+    details = _details(layer)
+    weight = layer["init"]["weight"]
+    if len(line(row)) > WIDTH and weight is not None and row[-1]:
+        shorter = (*row[:-1], weight["name"])
+        fits = len(line(shorter)) <= WIDTH and row[-1] != weight["name"]
+        row = shorter if fits else (*row[:-1], "")
+        details = [[weight["short"] if fits else _init_text(weight)], *details]
+    return [line(row), *(text for pieces in details for text in packed(pieces, indent))]
+
+
+def packed(pieces: list[str], indent: int, width: int = WIDTH) -> list[str]:
+    """``pieces`` two spaces apart on lines indented by ``indent`` and ``width`` wide at most:
+    as many whole pieces on a line as fit, a piece too long for a line of its own wrapped
+    at its spaces (its lines after the first indented 2 more)."""
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 2 + len(piece) <= width:
+            lines[-1] += "  " + piece
+        else:
+            lines += textwrap.wrap(piece, width, initial_indent=" " * indent,
+                                   subsequent_indent=" " * (indent + 2),
+                                   break_on_hyphens=False, break_long_words=False)
+    return lines
+
+
+def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
+                  explain: bool = False) -> str:
+    """The Keras-like table with init columns and totals (no trailing newline), within
+    :data:`~cnnspec.diagnostics.WIDTH` columns (a layer's row alone may run past it, where
+    its layer names, kinds and windows are that long); the commands its note suggests worded as ``names`` word them (a
+    front end's, :func:`cnnspec.errors.worded`). Its Signal note says what the column is
+    in a few lines, and, with ``explain``, how it is estimated in full."""
     data = summary_dict(checked)
-    rows = [HEADER] + [row for layer in data["layers"] for row in _rows(layer)]
+    rows = [HEADER] + [_row(layer) for layer in data["layers"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
 
     def line(row: tuple[str, ...]) -> str:
@@ -170,8 +221,11 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
                  for i, (cell, w) in enumerate(zip(row, widths))]
         return "  ".join(cells + [row[-1]]).rstrip()
 
-    rule = "-" * max(len(line(row)) for row in rows if row[0])  # formula lines may run longer
-    body = [line(row) for row in rows[1:]]
+    # a layer's details start under its kind, clear of the names
+    indent = widths[0] + 2
+    body = [text for layer, row in zip(data["layers"], rows[1:])
+            for text in _layer_lines(layer, row, line, indent)]
+    rule = "-" * min(WIDTH, max(len(text) for text in [line(HEADER), *body]))
     totals = [
         f"Total params: {data['total_params']:,}",
         f"Trainable params: {data['trainable_params']:,}",
@@ -194,6 +248,37 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
+    notes = _signal_notes(data, checked.spec.path, explain)
+    paragraphs = [*totals, *(worded(note, names) for note in notes)]
+    wrapped = [text for paragraph in paragraphs for text in packed([paragraph], 0)]
+    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *wrapped])
+
+
+def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
+    """The notes under the table on its Signal column: what it is, and where this net
+    gives cause, how far a typical net's scale may lie below it and what a softmax's means;
+    in a sentence each, or with ``explain`` in full (:func:`_explained`)."""
+    spread = _spread(data)
+    own = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
+    if explain:
+        return _explained(path, spread, own)
+    note = ("Signal: the estimated scale of each layer's output at init, its root mean "
+            "square relative to the input's (He et al. 2015, eq. 7)")
+    if spread:
+        below, layer = spread
+        note += (f"; one net's may lie up to {rounded_text(below)}x below it, at '{layer}' "
+                 "(the column is the mean over weight draws)")
+    if own:
+        note += f"; probabilities ({', '.join(own)}) set their own"
+    return [(f"{note}. `{_command('summary', path)} --explain` says how it is estimated, "
+            f"`{_command('init_report', path)}` measures it on the data.")]
+
+
+def _explained(path: str | None, spread: tuple[float, str] | None,
+               own: list[str]) -> list[str]:
+    """The Signal notes in full: how the column is estimated, layer by layer; with
+    ``spread`` (how far below it, at which layer), the log-normal spread of one net's scale
+    about it; with ``own`` (the layers of probabilities), what their column means."""
     note = ("Signal: estimated scale of each layer's output at init while training, its "
             "root mean square sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's (He "
             "et al. 2015, eq. 7), for inputs of unit mean square: after a ReLU above the std, "
@@ -202,42 +287,19 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
             "after a mean pool their mean, a window's values alike only in what their "
             "channel shares (its bias, its input's mean; on images, whose neighbouring "
             "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
-            f"times its input's. `{_init_report(checked.spec.path)}` measures each layer's "
+            f"times its input's. `{_command('init_report', path)}` measures each layer's "
             "mean and std on the data.")
-    notes = [worded(note, names), *_signal_notes(data)]
-    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, *notes])
-
-
-def _init_report(path: str | None) -> str:
-    """The template of the init-report command for the spec at ``path`` (the command alone
-    for a spec read from no file), named as the program was started (the template's
-    ``init_report_command``, as every hint names a command)."""
-    return "{init_report_command" + (f":{literal(path)}" if path else "") + "}"
-
-
-# A typical net's scale this far below the column or more is worth a sentence.
-SPREAD_WORTH_SAYING = 1.25
-
-
-def _signal_notes(data: dict) -> list[str]:
-    """What the Signal column's note says of this net: how far a typical net's scale may lie
-    below the column (its mean over weight draws, :func:`cnnspec.check.signal.log_spreads`),
-    and what a softmax's column means."""
-    notes = []
-    # the output's few scores spread by their own count: the scores' lint speaks of them
-    inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
-    widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
-    below = 0.0 if widest is None else math.exp(widest["signal_log_variance"] / 4)
-    if below >= SPREAD_WORTH_SAYING:
+    notes = [note]
+    if spread:
+        below, layer = spread
         notes.append(
             "The Signal column is the mean over weight draws; one net's scale is spread about "
             "it log-normally, the more the narrower its layers (Hanin & Rolnick 2018: the "
             "variance of the log of the mean square grows by about 5 / n a ReLU layer of n "
             "channels, less in a conv, whose positions average some of it out): here a "
             f"typical net's scale lies up to {rounded_text(below)}x below the column, at "
-            f"'{widest['name']}' (plain30's 16 channels: 3.9x at its 24th layer, where this "
+            f"'{layer}' (plain30's 16 channels: 3.9x at its 24th layer, where this "
             "bound says 6.5x).")
-    own = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
     if own:
         notes.append(
             f"Probabilities set their own scale ({', '.join(own)}): a softmax's values sum "
@@ -245,3 +307,25 @@ def _signal_notes(data: dict) -> list[str]:
             "alike) and 1/sqrt(C) (one value near 1); a log_softmax's are about -ln C, "
             "their root mean square at least ln C, whatever the scale of its input.")
     return notes
+
+
+def _command(command: str, path: str | None) -> str:
+    """The template of ``command`` (``init_report``) for the spec at ``path`` (the command
+    alone for a spec read from no file), named as the program was started (the template's
+    ``init_report_command``, as every hint names a command)."""
+    return "{" + command + "_command" + (f":{literal(path)}" if path else "") + "}"
+
+
+# A typical net's scale this far below the column or more is worth a sentence.
+SPREAD_WORTH_SAYING = 1.25
+
+
+def _spread(data: dict) -> tuple[float, str] | None:
+    """How far a typical net's scale may lie below the Signal column (its mean over weight
+    draws, :func:`cnnspec.check.signal.log_spreads`) at most, and at which layer; None where
+    that is too little to say."""
+    # the output's few scores spread by their own count: the scores' lint speaks of them
+    inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
+    widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
+    below = 0.0 if widest is None else math.exp(widest["signal_log_variance"] / 4)
+    return (below, widest["name"]) if below >= SPREAD_WORTH_SAYING else None

@@ -205,6 +205,22 @@ def run_error_code(exc: RunError) -> int:
     return EXIT_USAGE if invalid else EXIT_FAILURE
 
 
+def terminal_width(stream) -> int | None:
+    """The width a command wraps its messages to on ``stream``: 100 columns
+    (:data:`cnnspec.diagnostics.WIDTH`), or the terminal's where it is narrower; None where
+    ``stream`` is no terminal (a pipe, a file), where an editor or grep reads each message
+    from its one line."""
+    from cnnspec.diagnostics import WIDTH  # only for a message: --help stays fast
+
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0  # a terminal that cannot say: the widest we fit
+    return min(WIDTH, columns) if columns > 0 else WIDTH
+
+
 def print_run_error(message: str, hint: str | None) -> None:
     """A failure that is not a spec's mistake, as every command prints it: ``cnnspec: error:``
     and its hint, control characters escaped (:func:`cnnspec.errors.escaped_controls`)."""
@@ -525,7 +541,8 @@ def _main(argv: list[str]) -> int:
 
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
-            print(format_error(err, names=names), file=sys.stderr)
+            print(format_error(err, names=names, width=terminal_width(sys.stderr)),
+                  file=sys.stderr)
         return EXIT_USAGE
     except RunError as exc:
         print_run_error(*exc.worded(names))

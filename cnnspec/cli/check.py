@@ -13,7 +13,7 @@ import gc
 import sys
 from contextlib import contextmanager
 
-from cnnspec.cli import OPTION_NAMES, print_run_error, run_error_code
+from cnnspec.cli import OPTION_NAMES, print_run_error, run_error_code, terminal_width
 from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
@@ -48,7 +48,8 @@ def report(errors) -> None:
     from cnnspec.diagnostics import format_error  # only when there is one: --help stays fast
 
     for err in errors:
-        print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
+        print(format_error(err, names=OPTION_NAMES, width=terminal_width(sys.stderr)),
+              file=sys.stderr)
 
 
 def check_one(path: str, strict: bool, max_memory: int | None = None,

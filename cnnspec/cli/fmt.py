@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli import OPTION_NAMES, print_run_error, typed
+from cnnspec.cli import OPTION_NAMES, print_run_error, terminal_width, typed
 from cnnspec.cli.arguments import path_text
 from cnnspec.errors import (
     EXIT_FAILURE,
@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         except (SpecError, SpecErrors) as exc:
             spec_errors += 1
             for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
-                print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
+                print(format_error(err, names=OPTION_NAMES, width=terminal_width(sys.stderr)),
+                      file=sys.stderr)
         except RunError as exc:
             # a missing spec is a mistake in what was asked, as a spec error is (2); one that
             # cannot be read, a failure of the run (1), as in every command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnspec.cli import terminal_width
 from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
 from cnnspec.errors import counted, shown_path
 
@@ -47,7 +48,8 @@ def _warn(imported, written) -> None:
     for warning in imported.checked.warnings:
         if written is not None:
             warning = dataclasses.replace(warning, file=str(written))
-        print(format_error(warning, imported.text), file=sys.stderr)
+        print(format_error(warning, imported.text, width=terminal_width(sys.stderr)),
+              file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ def add_arguments(parser) -> None:
     add_spec(parser)
     add_format(parser)
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser.add_argument("--explain", action="store_true",
+                        help="say in full how the Signal column is estimated")
     add_dtype(parser, "the precision `train --dtype` will train in: memory counted in it, "
               "inits held to its range")
 
@@ -38,5 +40,5 @@ def run(args) -> int:
     if args.format == "json":
         print(json.dumps(summary_dict(checked), indent=2))
     else:
-        print(summary_table(checked, OPTION_NAMES))
+        print(summary_table(checked, OPTION_NAMES, explain=args.explain))
     return 0

@@ -181,8 +181,7 @@ def stopped_or_reported(trained, out: Path | None, reported, what: str, cell: st
             if finishing is not None:
                 result = trained(finishing)  # its cells are recorded: it trains none
             else:
-                recorded = recorded_message(result.skipped, result.ran, cell, result.out,
-                                            result.earlier)
+                recorded = recorded_message(result, what, cell)
                 if recorded:
                     print(recorded, file=sys.stderr)
             reported(result)

@@ -56,6 +56,7 @@ from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.loop import Diverged, Interrupted, Stopped
+from cnnspec.training.run import tested_epoch
 from cnnspec.training.settings import overridden_spec, recorded_ir
 
 HASH_CHARS = 10
@@ -304,9 +305,9 @@ def _check_group(spec: Spec, settings, hint_of, dtype: str):
 
 def kept_val_acc(metrics: list[dict], test_epoch: int | None) -> float | None:
     """The validation accuracy of epoch ``test_epoch``, whose weights the run keeps and its
-    summary's test_acc scores (its best epoch's by ``monitor``, else its last); the last
-    epoch's for a summary written before test_epoch was (its test_acc is the last epoch's
-    too). None without metrics or a validation split."""
+    summary's test_acc scores (its best epoch's by ``monitor``, else its last:
+    :func:`~cnnspec.training.run.tested_epoch`); the last epoch's where it is None. None
+    without metrics or a validation split."""
     if test_epoch is None:
         return metrics[-1].get(VAL_ACC) if metrics else None
     for index, row in enumerate(metrics):
@@ -350,7 +351,7 @@ class CellResult:
         """The validation accuracy of the weights the run keeps (None without a validation
         split or when the training diverged): see :func:`kept_val_acc`."""
         return None if self.diverged else kept_val_acc(self.metrics,
-                                                       self.summary.get("test_epoch"))
+                                                       tested_epoch(self.summary))
 
     @property
     def test_acc(self) -> float | None:

@@ -46,6 +46,7 @@ from cnnspec.sweep.results import (
 )
 from cnnspec.sweep.runner import default_out, describe, recorded_before, run_cells
 from cnnspec.training import rundir
+from cnnspec.training.run import tested_epoch
 from cnnspec.training.settings import Settings, setting_keyword_hint
 
 DEFAULT_TARGET = 0.9
@@ -55,8 +56,7 @@ INIT = "init"
 @dataclass
 class JobResult:
     """What one training left: per-epoch metrics, the test accuracy of the weights it keeps
-    (those of epoch ``test_epoch``; None: a run recorded before that was, whose test
-    accuracy is the last epoch's), and whether the loss diverged (NaN or inf) — then
+    (those of epoch ``test_epoch``; None: the last epoch's), and whether the loss diverged (NaN or inf) — then
     ``error`` holds the trainer's message."""
 
     label: str
@@ -123,7 +123,7 @@ def job_result(cell: Cell, result: CellResult, out: Path, label: str | None = No
     """``cell``'s run as the comparison reports it, under ``label`` (by default its init's)."""
     return JobResult(label or dict(cell.settings)[INIT], cell.seed, result.metrics,
                      result.test_acc, result.diverged, result.error,
-                     str(out / result.folder), result.summary.get("test_epoch"),
+                     str(out / result.folder), tested_epoch(result.summary),
                      result.hint_template)
 
 
@@ -187,6 +187,10 @@ class Comparison:
     skipped: int = 0  # and those its folder held already (a comparison run again into it)
     earlier: int = 0  # runs of other comparisons of the spec in its folder, in its table too
     columns: list[str] = field(default_factory=lambda: [INIT])  # the settings runs differ in
+    # runs trained again, and other comparisons' left out of the table, recorded with the
+    # test accuracy of other weights than they keep (runner.CellsRun)
+    retested: int = 0
+    left_out: list[Path] = field(default_factory=list)
 
     def curves(self) -> dict[str, list[list[dict]]]:
         """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
@@ -288,7 +292,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     description = describe(plan.spec, plan.axes, plan.seeds, None, (dtype,),
                            cells[0].spec_key)
     with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
-        done, ran, earlier = run_cells(  # earlier: other comparisons' of the spec, shown too
+        ran = run_cells(  # its earlier cells: other comparisons' of the spec, shown too
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
             data_dir=data_dir, keep_weights=keep_weights,
@@ -297,13 +301,14 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             command="compare", hint_of=compared_template)
     seconds = time.perf_counter() - started
-    keys = columns(done + earlier)
+    keys = columns(ran.done + ran.earlier)
     results = [job_result(cell, result, folder, variant_of(cell, keys))
-               for cell, result in done + earlier]
+               for cell, result in ran.done + ran.earlier]
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in dict.fromkeys(r.label for r in results)]
-    return Comparison(plan.spec, target, folder, rows, seconds, name, dtype, ran,
-                      recorded_before(cells, ran), len(earlier), keys)
+    return Comparison(plan.spec, target, folder, rows, seconds, name, dtype, ran.ran,
+                      recorded_before(cells, ran.ran), len(ran.earlier), keys, ran.retested,
+                      ran.left_out)
 
 
 # ---- output -------------------------------------------------------------------------------

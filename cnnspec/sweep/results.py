@@ -53,7 +53,7 @@ from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 from cnnspec.training.interrupts import interrupts_held
 from cnnspec.training.loop import diverged_files
-from cnnspec.training.run import summary_problem
+from cnnspec.training.run import summary_problem, tests_other_weights
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -181,23 +181,52 @@ _NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folde
 # The files that make a cell folder a record of its cell: one without any of them (its
 # metrics deleted, half copied) records nothing, and its cell is trained again into it.
 RECORD_FILES = (rundir.SPEC_JSON, rundir.METRICS, rundir.SUMMARY)
+# What a cell folder lacks whose summary was written before a run's test accuracy was of the
+# weights it keeps, where that was of other weights (training.run.tests_other_weights): its
+# figures are no record of the cell as a table averages it, and its cell is trained again.
+KEPT_TEST_ACC = "test accuracy of the weights it keeps"
 
 
 class CellFolders:
     """The cell folders of the sweep folder ``out`` (not the hidden ones being written),
-    listed once: each with the first of :data:`RECORD_FILES` it lacks (None: it records its
-    cell), and by cell key. :func:`record` notes the folders it writes and removes, so that
-    a sweep lists its folder once, not once for every cell it records."""
+    listed once: each with the first of :data:`RECORD_FILES` it lacks, or
+    :data:`KEPT_TEST_ACC` (None: it records its cell), and by cell key; the summary of each
+    that has one, read once (:meth:`summary`). :func:`record` notes the folders it writes and
+    removes, so that a sweep lists its folder once, not once for every cell it records."""
 
     def __init__(self, out: Path) -> None:
         self.out = Path(out)
         # in the order of their names; the folders recorded since at the end
         self.lacking: dict[Path, str | None] = {}
         self._of_key: dict[str, list[Path]] = {}
+        self._summaries: dict[Path, object] = {}
         for folder in sorted(self.out.iterdir()) if self.out.is_dir() else []:
             if not folder.name.startswith(".") and folder.is_dir():
                 self._add(folder, next((name for name in RECORD_FILES
                                         if not (folder / name).is_file()), None))
+                if self.lacking[folder] is None and self._tests_other_weights(folder):
+                    self.lacking[folder] = KEPT_TEST_ACC
+
+    def _tests_other_weights(self, folder: Path) -> bool:
+        """Whether the summary of ``folder`` holds the figures a table reads, of other
+        weights than its cell keeps; one that cannot be read, or is damaged, is said so by
+        its reader (:func:`read_recorded`)."""
+        try:
+            summary = self.summary(folder)
+        except RunError:
+            return False
+        return _summary_problem(summary) is None and tests_other_weights(summary)
+
+    def summary(self, folder: Path):
+        """The ``summary.json`` of ``folder`` as read, the first time it is asked for."""
+        if folder not in self._summaries:
+            self._summaries[folder] = read_json(folder / rundir.SUMMARY, what="cell summary")
+        return self._summaries[folder]
+
+    def tested_other_weights(self) -> list[Path]:
+        """The folders whose summaries test other weights than their cells keep
+        (:data:`KEPT_TEST_ACC`)."""
+        return [folder for folder, lacks in self.lacking.items() if lacks == KEPT_TEST_ACC]
 
     def _add(self, folder: Path, lacks: str | None) -> None:
         self.lacking[folder] = lacks
@@ -232,6 +261,7 @@ class CellFolders:
         for gone in removed:
             del self.lacking[gone]
             self._of_key[key_of(gone.name)].remove(gone)
+        self._summaries.pop(folder, None)  # its summary is the one written now
         if folder in self.lacking:
             self.lacking[folder] = None
         else:
@@ -324,13 +354,14 @@ def _replace(final: Path, tmp: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def read_recorded(folder: Path, cell: Cell) -> CellResult:
+def read_recorded(folder: Path, cell: Cell, folders: CellFolders) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
     the rest); a summary or metrics file whose figures are not the numbers a training writes
     (or whose metrics hold other epochs than its summary says), or a spec that is not the
     cell's IR, is a :class:`RunError` naming the folder to delete: its table and curves would
-    read them as numbers, and another sweep into the folder would refuse the cell."""
-    ir, summary = _spec_and_summary(folder, _trained_again_hint(folder))
+    read them as numbers, and another sweep into the folder would refuse the cell. Its
+    summary is read through ``folders``, the listing of its sweep folder."""
+    ir, summary = _spec_and_summary(folder, _trained_again_hint(folder), folders)
     return _recorded_result(folder, cell, summary, _spec_problem(ir, cell))
 
 
@@ -339,12 +370,13 @@ def _trained_again_hint(folder: Path) -> str:
             "that cell again")
 
 
-def _spec_and_summary(folder: Path, hint: str) -> tuple:
-    """The ``spec.json`` and ``summary.json`` of the cell folder ``folder``, as read; one
-    that cannot be read is a :class:`RunError` naming it, with ``hint``."""
+def _spec_and_summary(folder: Path, hint: str, folders: CellFolders) -> tuple:
+    """The ``spec.json`` and ``summary.json`` (read once, by ``folders``) of the cell folder
+    ``folder``, as read; one that cannot be read is a :class:`RunError` naming it, with
+    ``hint``."""
     try:
         return (read_json(folder / rundir.SPEC_JSON, what="cell spec"),
-                read_json(folder / rundir.SUMMARY, what="cell summary"))
+                folders.summary(folder))
     except RunError as exc:
         raise RunError(exc.message, hint=hint) from None
 
@@ -436,10 +468,11 @@ def earlier_cells(folders: CellFolders, cells: list[Cell]) -> list[tuple[Cell, C
     this sweep cannot train it again."""
     keys = {cell.key for cell in cells}
     for folder, lacks in folders.lacking.items():
-        if lacks and key_of(folder.name) not in keys and _named_as_cell(folder.name):
+        if lacks in RECORD_FILES and key_of(folder.name) not in keys \
+                and _named_as_cell(folder.name):
             raise _damaged_earlier(folder, f"cell folder {folder} is damaged: it has no "
                                            f"{lacks}")
-    return [recorded_cell(folder) for key, folder in folders.by_key().items()
+    return [recorded_cell(folder, folders) for key, folder in folders.by_key().items()
             if key not in keys]
 
 
@@ -460,12 +493,13 @@ def _earlier_hint(folder: Path) -> str:
             "again into its folder")
 
 
-def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
+def recorded_cell(folder: Path, folders: CellFolders) -> tuple[Cell, CellResult]:
     """The cell recorded in ``folder`` and its result, made again from its ``spec.json`` and
     the settings, seed, fold and dtype its ``summary.json`` records; a folder whose files say
     no such cell (or another cell than its name's), or cannot be read, is a
-    :class:`RunError` naming it."""
-    ir, summary = _spec_and_summary(folder, _earlier_hint(folder))  # its error names the file
+    :class:`RunError` naming it. Its summary is read through ``folders``, the listing of its
+    sweep folder."""
+    ir, summary = _spec_and_summary(folder, _earlier_hint(folder), folders)  # its error names the file
     fields = summary.get("cell") if isinstance(summary, dict) else None
     problem = _fields_problem(fields)
     if problem is None:
@@ -557,20 +591,46 @@ def shown_settings(cell: Cell, keys: list[str]) -> dict[str, str]:
     return {key: shown_value(cell, key) for key in keys}
 
 
-def recorded_message(skipped: int, ran: int, cell: str, folder: Path,
-                     earlier: int = 0) -> str | None:
-    """What a sweep or comparison run again into ``folder`` says of the ``skipped`` ``cell``s
-    ("cell", "run") it found recorded there and the ``ran`` it trained, and of the
-    ``earlier`` ones other sweeps (comparisons) recorded there, which its table shows too;
-    None where it found none (a first run says nothing of it)."""
+def recorded_message(result, what: str, cell: str) -> str | None:
+    """What a ``what`` ("sweep", "comparison") of ``cell``s ("cell", "run") run again into
+    its folder says (``result``, a sweep's or a comparison's: its ``out``, ``skipped``,
+    ``ran``, ``earlier``, ``retested`` and ``left_out``): the cells it found recorded there
+    and those it trained, those it trained again because their test accuracy was of other
+    weights than they keep (recorded by an earlier cnnspec), the ones other sweeps
+    (comparisons) recorded there, which its table shows too, and those of them it leaves
+    out, named with what to do; None where it found none (a first run says nothing of
+    it)."""
+    folder, skipped = result.out, result.skipped
     lines = []
     if skipped:
         lines.append(f"{counted(skipped, cell)} {'was' if skipped == 1 else 'were'} recorded "
-                     f"in {folder} already; trained {ran}")
-    if earlier:
-        lines.append(f"the table also shows {counted(earlier, cell)} recorded there before "
-                     "with other settings")
+                     f"in {folder} already; trained {result.ran}")
+    if result.retested:
+        lines.append(f"trained again {counted(result.retested, cell)} recorded in {folder} "
+                     f"with {_LAST_EPOCH_ACC}")
+    if result.earlier:
+        lines.append(f"the table also shows {counted(result.earlier, cell)} recorded there "
+                     "before with other settings")
+    if result.left_out:
+        lines.append(_left_out_message(result.left_out, what, cell, folder))
     return "\n".join(lines) or None
+
+
+# How a cell recorded by cnnspec before its test accuracy was of the weights it keeps is told.
+_LAST_EPOCH_ACC = ("the last epoch's test acc, not the kept weights' (recorded by an earlier "
+                   "cnnspec)")
+
+
+def _left_out_message(left_out: list[Path], what: str, cell: str, folder: Path) -> str:
+    """What a ``what`` says of the cells of another one in its ``folder`` that it leaves out
+    of its table (their folders ``left_out``) and what to do about them."""
+    names = ", ".join(path.name for path in left_out[:LEFT_NAMED])
+    if len(left_out) > LEFT_NAMED:
+        names += f" and {len(left_out) - LEFT_NAMED} more"
+    return (f"left out of the table: {counted(len(left_out), cell)} of another {what} "
+            f"recorded in {folder} with {_LAST_EPOCH_ACC}: {names}\n"
+            f"hint: run that {what} again into {folder} to train them again, or delete their "
+            "folders")
 
 
 class SweepStopped(KeyboardInterrupt):

@@ -24,7 +24,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.given import given_texts, keywords_checked, shown
-from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
+from cnnspec.sweep.cells import Cell, CellResult, Task, key_of, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
 from cnnspec.sweep.grid import DTYPE, Axis, parse_set, swept_dtypes, swept_template
@@ -52,7 +52,10 @@ from cnnspec.training.settings import Settings, given_settings, setting_keyword_
 class Sweep:
     """A sweep's outcome: every cell with its result (``done``: its own, then those other
     sweeps of the spec recorded in its folder, ``earlier`` of them), how many trained now
-    (``ran``) and how many of its own were in the folder already (``skipped``)."""
+    (``ran``; ``retested`` of them trained again, recorded before with the test accuracy of
+    other weights than they keep) and how many of its own were in the folder already
+    (``skipped``); ``left_out``: the folders of other sweeps' cells recorded so, which its
+    table leaves out (:class:`CellsRun`)."""
 
     spec: str
     out: Path
@@ -67,6 +70,8 @@ class Sweep:
     earlier: int = 0
     seconds: float = 0.0
     spec_key: str = ""  # the identity of the spec as written (cells.spec_key_of)
+    retested: int = 0
+    left_out: list[Path] = field(default_factory=list)
 
     @cached_property
     def table(self) -> Table:
@@ -224,18 +229,34 @@ def recorded_before(cells: list[Cell], ran: int) -> int:
     return len({cell.key for cell in cells}) - ran
 
 
+@dataclass
+class CellsRun:
+    """What :func:`run_cells` did: every cell with its result (``done``), how many trained
+    now (``ran``), of which ``retested`` were recorded before with the test accuracy of other
+    weights than they keep; the cells other sweeps (or comparisons) of the spec recorded in
+    the folder (``earlier``), which its table shows too, and the folders of such cells whose
+    test accuracy is of other weights (``left_out`` of the table: see
+    :func:`~cnnspec.training.run.tests_other_weights`)."""
+
+    done: list[tuple[Cell, CellResult]]
+    ran: int
+    earlier: list[tuple[Cell, CellResult]]
+    retested: int = 0
+    left_out: list[Path] = field(default_factory=list)
+
+
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
               data_dir: str | None = None, keep_weights: bool = False,
               on_done: Callable[[Cell, CellResult], None] | None = None,
               on_start: Callable[[object, int], None] | None = None, command: str = "sweep",
-              hint_of: Callable[[str], str] | None = None
-              ) -> tuple[list[tuple[Cell, CellResult]], int, list[tuple[Cell, CellResult]]]:
+              hint_of: Callable[[str], str] | None = None) -> CellsRun:
     """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold finished
-    yet (:meth:`~cnnspec.sweep.results.CellFolders.left_to_train`) on ``executor`` (a
-    callable returning the executor for a number of tasks; default a local Dask cluster) and
-    record them; return every cell with its result, in the order of ``cells``, how many
-    trained now, and the cells other sweeps (or comparisons) of the spec recorded in ``out``
-    (:func:`~cnnspec.sweep.results.earlier_cells`), which its table shows too.
+    yet (:meth:`~cnnspec.sweep.results.CellFolders.left_to_train`: a cell recorded before
+    its test accuracy was of the weights it keeps trains again) on ``executor`` (a callable
+    returning the executor for a number of tasks; default a local Dask cluster) and record
+    them; return the :class:`CellsRun`: every cell with its result, in the order of
+    ``cells``, and the cells other sweeps (or comparisons) of the spec recorded in ``out``
+    (:func:`~cnnspec.sweep.results.earlier_cells`).
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
     result as it arrives, its hint after a divergence worded by ``hint_of`` (a template as
     the caller is given settings: a sweep's ``{sets:lr=0.05}``). A cell that could not train
@@ -245,6 +266,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     folders = CellFolders(out)  # listed once: each record notes its folder there
     # Two cells with one IR (a value written two ways) are one training.
     todo = folders.left_to_train(cells, keep_weights)
+    old = {key_of(folder.name) for folder in folders.tested_other_weights()}
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, CellResult]] = []
     if todo:
@@ -270,9 +292,11 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     for cell in cells:  # those recorded before, each read once
         if cell.key not in results:
             results[cell.key] = _worded_for(
-                read_recorded(folders.recorded(cell.key), cell), hint_of)
+                read_recorded(folders.recorded(cell.key), cell, folders), hint_of)
     done = [(cell, results[cell.key]) for cell in cells]
-    return done, len(todo), earlier_cells(folders, cells)
+    earlier = earlier_cells(folders, cells)
+    return CellsRun(done, len(todo), earlier, sum(cell.key in old for cell in todo),
+                    folders.tested_other_weights())
 
 
 def _record_finished(running, out: Path, folders: CellFolders) -> None:
@@ -368,15 +392,16 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     with stops_said(folder, cells, keep_weights), \
             filled_alone(folder, describe(planned.spec, axes, planned.seeds, planned.folds,
                                           dtypes, spec_key), "sweep"):
-        done, ran, earlier = run_cells(  # earlier: other sweeps' of the spec, the table's too
+        ran = run_cells(  # its earlier cells: other sweeps' of the spec, the table's too
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.spelt for a in axes]))
     return Sweep(str(planned.spec), folder, axes, planned.seeds, planned.folds, name, dtypes,
-                 done=done + earlier,
-                 ran=ran, skipped=recorded_before(cells, ran), earlier=len(earlier),
-                 seconds=time.perf_counter() - started, spec_key=spec_key)
+                 done=ran.done + ran.earlier,
+                 ran=ran.ran, skipped=recorded_before(cells, ran.ran),
+                 earlier=len(ran.earlier), seconds=time.perf_counter() - started,
+                 spec_key=spec_key, retested=ran.retested, left_out=ran.left_out)
 
 
 def write_outputs(result: Sweep) -> list[Path]:

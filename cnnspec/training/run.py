@@ -331,6 +331,28 @@ def summary_problem(summary: dict) -> str | None:
     return None
 
 
+def tested_epoch(summary: dict) -> int | None:
+    """The epoch whose weights ``summary``'s ``test_acc`` scores, those the run keeps: its
+    ``test_epoch``. A summary written before test_epoch was scored the last epoch's weights,
+    which are the kept ones where no earlier epoch validated best (no ``best_epoch``, or the
+    last): then that epoch. None without a ``test_acc`` (a diverged run) or where an earlier
+    epoch's weights are kept: see :func:`tests_other_weights`."""
+    if "test_acc" not in summary:
+        return None
+    if "test_epoch" in summary:
+        return summary["test_epoch"]
+    last = summary.get("epochs_done")
+    return last if (summary.get("best_epoch") or last) == last else None
+
+
+def tests_other_weights(summary: dict) -> bool:
+    """Whether ``summary`` was written before a run's test figures were of the weights it
+    keeps, and its ``test_acc`` is of other ones: the last epoch's, where an earlier epoch
+    validated best and best.npz holds that epoch's. Averaged with the test accuracies of
+    runs recorded since, it would mix two measures."""
+    return "test_acc" in summary and tested_epoch(summary) is None
+
+
 def run_fold(summary: dict, run: RunDir) -> tuple[int, int] | None:
     """The k-fold split a run was trained on, ``(fold, folds)`` with ``fold`` 0-based, from
     the ``cell`` a sweep's ``--keep-weights`` records (``fold`` counted from 1 there); None for
