@@ -1198,6 +1198,13 @@ REFUSED_LAYERS = [
     # a whole number past the largest float, which math.isfinite cannot take
     (f"MaxPool2D(2, {'9' * 400})", "the stride must be at most 2,147,483,647"),
     (f"BatchNormalization(momentum={'9' * 400})", "the momentum is too large a number:"),
+    # a value no line reads was left out of the line, which then said the field's default
+    ("nn.Conv2d(1, 8, 3, stride=-1e400)", "stride=-1e400 is no value a spec reads"),
+    ("nn.Conv2d(1, 8, 3, 1e400, padding=True)",
+     "stride=1e400 and padding=True are no value a spec reads"),
+    ("Conv2D(8, 3, strides=(1.5, 2))", "strides=(1.5, 2) is no value a spec reads"),
+    ("c: Conv2D(8, 3, strides=1e400)", "strides=1e400 is no value a spec reads"),
+    ("BatchNormalization(momentum=-1e400)", "momentum=-1e400 is no value a spec reads"),
 ]
 
 

@@ -292,8 +292,9 @@ _UNSPACED = {spelling.replace("_", ""): ALIASES.get(spelling, spelling)
 @dataclass(frozen=True)
 class ForeignCall:
     """A layer class called as Python calls it: its name (``Conv2d``), its module path
-    (``nn``), the values of its arguments (None where not a literal) and the columns (0-based,
-    end exclusive) of the called name on its line."""
+    (``nn``), the values of its arguments (None where not a literal), the same arguments as
+    written (``arg_texts``, ``kwarg_texts``: what a hint quotes of a value no line reads) and
+    the columns (0-based, end exclusive) of the called name on its line."""
 
     name: str
     module: str
@@ -301,6 +302,8 @@ class ForeignCall:
     kwargs: dict
     columns: tuple[int, int] = (0, 0)
     label: str | None = None  # `conv1: nn.Conv2d(...)`: a cnnspec label before the call
+    arg_texts: list = dataclasses.field(default_factory=list)
+    kwarg_texts: dict = dataclasses.field(default_factory=dict)
 
 
 # Brackets a line may leave open for the lines after it (``model = nn.Sequential(``,
@@ -318,7 +321,8 @@ def python_call(line: str) -> ForeignCall | None:
     an annotation) or ``model = nn.Sequential(`` (its brackets closed on later lines); else
     None."""
     indent = len(line) - len(line.lstrip())
-    statement = _python_statement(line.strip().rstrip(","))
+    code = line.strip().rstrip(",")
+    statement = _python_statement(code)
     if statement is None:
         return None
     label = None
@@ -339,10 +343,12 @@ def python_call(line: str) -> ForeignCall | None:
     names = _dotted(call.func)
     if names is None:
         return None
+    keywords = [k for k in call.keywords if k.arg]
     return ForeignCall(names[-1], ".".join(names[:-1]), [_literal(arg) for arg in call.args],
-                       {k.arg: _literal(k.value) for k in call.keywords if k.arg},
+                       {k.arg: _literal(k.value) for k in keywords},
                        (indent + call.func.col_offset, indent + call.func.end_col_offset),
-                       label)
+                       label, [ast.get_source_segment(code, arg) for arg in call.args],
+                       {k.arg: ast.get_source_segment(code, k.value) for k in keywords})
 
 
 def _attribute_of_self(statement: ast.stmt) -> str | None:
@@ -740,13 +746,34 @@ def translated_line(call: ForeignCall) -> str | None:
 def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
     """The cnnspec line of a foreign layer call of ``kind``, labelled (None where its values
     cannot be read; an adaptive pool to one value a channel reads none), and what keeps it
-    from reading as a spec's layer (:func:`line_refusal`), or None."""
+    from reading as a spec's layer: a value given that no line reads (:func:`_unread`), else
+    the line's refusal (:func:`line_refusal`), or None."""
     adaptive = snake_case(call.name).startswith(ADAPTIVE)
     args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
+    unread = [] if adaptive else _unread(call, kind)
     line = cnnspec_line(kind, _library_of(call), args, kwargs)
+    refused = unread_refusal(unread, "value") if unread else None
     if line is None:
-        return None, None
-    return (f"{call.label}: {line}" if call.label else line), line_refusal(line)
+        return None, refused
+    return (f"{call.label}: {line}" if call.label else line), refused or line_refusal(line)
+
+
+def _unread(call: ForeignCall, kind: str) -> list[str]:
+    """The arguments of a foreign call of ``kind`` that give one of its fields a value no
+    line reads (``stride=-1e400``, which is no finite number; ``padding=True``;
+    ``strides=(1.5, 2)``), as written: left out, the line would say the field's default.
+    A value not known (a variable) is not among them: the hint leaves it to the user."""
+    lib, record = _library_of(call), KINDS[kind]
+    values = _given(kind, lib, call.args, call.kwargs)
+    texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
+    return [f"{name}={texts.get(name, '...')}" for name, value in values.items()
+            if value is not None and _text(value) is None and foreign_field(record, name)]
+
+
+def unread_refusal(unread: list[str], what: str) -> str:
+    """What a hint says of the values ``unread`` (``stride=x``, as written) that no line
+    reads as a ``what`` (a number, a value)."""
+    return f"{' and '.join(unread)} {'is' if len(unread) == 1 else 'are'} no {what} a spec reads"
 
 
 def foreign_message(call: ForeignCall) -> str:
@@ -839,8 +866,8 @@ def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]
     unread = [f"{key}={value}" for key, value in keys.items() if key in DARKNET_NUMBERS
               and not isinstance(_darknet_number(value), (int, float))]
     line = None if unread else _darknet_line(kind, keys)
-    refused = (f"{' and '.join(unread)} {'is' if len(unread) == 1 else 'are'} no number a "
-               "spec reads") if unread else None if line is None else line_refusal(line)
+    refused = unread_refusal(unread, "number") if unread \
+        else None if line is None else line_refusal(line)
     if line is None or refused:  # a value it needs is not given (a conv's size=), or wrong
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
                 f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else "")), None

@@ -359,7 +359,9 @@ def _foreign_call(head: Call, label: str | None):
     from cnnspec.lang.foreign import ForeignCall
 
     return ForeignCall(head.name, "", [python(arg) for arg in head.args],
-                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs}, label=label)
+                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs}, label=label,
+                       arg_texts=[one_line(arg) for arg in head.args],
+                       kwarg_texts={kwarg.name: one_line(kwarg.value) for kwarg in head.kwargs})
 
 
 def _label_without_colon(stmt: LayerStmt) -> SpecError | None:
