@@ -1771,6 +1771,23 @@ def test_a_keras_l2_that_regularizes_nothing_is_told_its_factor_is_bad(option):
                         f"less would reward large weights): remove `{option}`")
 
 
+@pytest.mark.parametrize("option, factor", [
+    ("kernel_regularizer l2(1e400)", "1e400"),
+    ("bias_regularizer L2(l2=1e308)", "1e308"),  # finite, but twice it is not
+    (f"kernel_regularizer l2({'9' * 400})", "9" * 400),  # float() raised OverflowError
+])
+def test_a_keras_l2_whose_weight_decay_is_infinite_is_refused_at_its_factor(option, factor):
+    """`l2(1e400)` was told to write `weight_decay inf`, which no train block reads."""
+    line = f"conv 8 3x3 {option}"
+    err = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    assert err.message.startswith(f"Keras' L2 factor {factor[:40]}"), err.message
+    assert err.message.endswith("makes an infinite weight decay: a decay must be finite")
+    start = line.index(factor) + 1
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, start,
+                                                                     start + len(factor))
+    assert "weight_decay inf" not in err.hint and "write the decay meant" in err.hint
+
+
 @pytest.mark.parametrize("line", [
     "conv 8 3x3 bias_regularizer", "conv 8 3x3 bias_regularizer pad same",
 ])

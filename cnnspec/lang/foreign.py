@@ -157,6 +157,24 @@ def l2_weight_decay(l2: float) -> float:
     return 2 * l2
 
 
+def finite_decay(l2: float) -> bool:
+    """Whether Keras' L2 factor ``l2`` is a finite weight decay (:func:`l2_weight_decay`) as
+    a float: 1e400 is read as infinite, and 2 * 1e308 (or a whole number of 400 digits) is
+    past the largest float."""
+    try:
+        return math.isfinite(float(l2_weight_decay(l2)))
+    except OverflowError:  # a whole number past the largest float
+        return False
+
+
+def infinite_decay_hint(written: str) -> str:
+    """The hint for Keras' regularizer ``written`` (as the user wrote it) whose L2 factor
+    makes no finite weight decay (:func:`finite_decay`)."""
+    return (f"the train block's `weight_decay` is {number_text(l2_weight_decay(1))} * Keras' "
+            "l2, a finite number (at most about 1.8e308; weight decays are usually 1e-5 to "
+            f"1e-3): remove `{written}`, and write the decay meant in the train block")
+
+
 def l2_note(l2: float) -> str:
     """What a hint says of Keras' ``L2(l2)`` as weight decay (:func:`l2_weight_decay`)."""
     return (f"Keras' L2 adds l2 * ||w||^2 to the loss (gradient 2 * l2 * w), weight_decay "

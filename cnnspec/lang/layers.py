@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, hinted
+from cnnspec.errors import Span, SpecError, hinted, shortened
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -697,6 +697,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             # `kernel_regularizer pad same`: the next option is no value of the regularizer
             value = None if isinstance(after, (Word, Call)) and after.name in valid else after
             written = f"{item.name} {one_line(value)}" if value is not None else item.name
+            _refuse_infinite_decay(value, written)
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
                              "argument of Keras' layers", span=span,
                              hint=(bare_regularizer_hint(item.name) if value is None
@@ -762,11 +763,32 @@ def _l2_factor(value: Value | None) -> float | None:
         return KERAS_L2_DEFAULT
     if not isinstance(value, Call) or value.name.lower() != "l2":
         return None
-    given = [*value.args, *(kwarg.value for kwarg in value.kwargs if kwarg.name == "l2")]
-    if not given:
+    factor = _l2_written(value)
+    if factor is None:
         return KERAS_L2_DEFAULT
-    factor = given[0]
     return float(factor.value) if isinstance(factor, Num) else math.nan
+
+
+def _l2_written(value: Call) -> Value | None:
+    """The factor given to Keras' ``l2(...)`` or ``L2(l2=...)`` as written; None where it is
+    left to Keras' default."""
+    given = [*value.args, *(kwarg.value for kwarg in value.kwargs if kwarg.name == "l2")]
+    return given[0] if given else None
+
+
+def _refuse_infinite_decay(value: Value | None, written: str) -> None:
+    """A located error, at the number, for Keras' ``l2(1e400)`` (or ``l2(1e308)``, twice
+    which is past the largest float) on a layer's line: the weight decay it would be is
+    infinite, which no train block takes."""
+    from cnnspec.lang.foreign import finite_decay, infinite_decay_hint
+
+    factor = _l2_written(value) if isinstance(value, Call) and value.name.lower() == "l2" \
+        else None
+    if not isinstance(factor, Num) or not factor.value > 0 or finite_decay(factor.value):
+        return
+    raise SpecError(f"Keras' L2 factor {shortened(factor.text)} makes an infinite weight "
+                    "decay: a decay must be finite", span=factor.span,
+                    hint=infinite_decay_hint(shortened(written)))
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3
