@@ -504,9 +504,12 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 dilation_rate 2\n",  # Keras' Conv2D
      "^'dilation_rate' is not an option of conv: it is written `dilation`$", 2, 13,
      "^write `dilation 2`; usage: conv"),
+    ("input 1x8x8\nconv 16 3x3 weight_filler he_normal\n",
+     "^'weight_filler' is not an option of conv: an initializer is written `weight INIT`$", 2,
+     13, "^write `weight he_normal`; usage: conv"),
     ("input 1x8x8\nconv 16 3x3 weight_filler msra\n",
      "^'weight_filler' is not an option of conv: an initializer is written `weight INIT`$", 2,
-     13, "^write `weight msra`; usage: conv"),
+     13, "^`msra` is no initializer `weight` takes: unknown initializer 'msra' \\(Caffe's msra"),
     ("input 1x8x8\nconv 16 3x3 bias_filler constant(0.1)\n",
      "^'bias_filler' is not an option of conv: an initializer is written `bias INIT`$", 2, 13,
      "^write `bias constant\\(...\\)`"),
@@ -1786,6 +1789,41 @@ def test_a_keras_l2_whose_weight_decay_is_infinite_is_refused_at_its_factor(opti
     assert (err.span.line, err.span.column, err.span.end_column) == (2, start,
                                                                      start + len(factor))
     assert "weight_decay inf" not in err.hint and "write the decay meant" in err.hint
+
+
+@pytest.mark.parametrize("option, refused", [
+    ("weight_filler false", "unknown initializer 'false'"),
+    ("init false", "unknown initializer 'false'"),
+    ("kernel_initializer 5", ("the weight initializer must name an initializer, not the "
+                              "number 5 (for a constant write constant(5))")),
+    ("bias_filler constant(1e400)", "value of constant is too large a number: 1e400"),
+])
+def test_an_initializers_foreign_name_before_no_init_is_told_so_and_given_no_line(option,
+                                                                                  refused):
+    """Caffe's `weight_filler false` was told to write `weight false`, which the spec
+    refuses too."""
+    name, value = option.split(" ", 1)
+    field = "bias" if name.startswith("bias") else "weight"
+    err = error_of(f"input 1x8x8\nconv 8 3x3 {option}\nflatten\ndense 10\n")
+    assert err.message == (f"'{name}' is not an option of conv: an initializer is written "
+                           f"`{field} INIT`")
+    assert err.hint.startswith(f"`{value}` is no initializer `{field}` takes: {refused}"), \
+        err.hint
+    assert f"`{field} {value}`" not in err.hint, err.hint
+    assert f"write `{field} INIT` in place of `{option}`" in err.hint, err.hint
+
+
+@pytest.mark.parametrize("line, written", [
+    ("conv 8 3x3 weight_filler pad same", "weight he_normal"),
+    ("conv 8 3x3 bias_initializer nobias", "bias zeros"),
+    ("conv 8 3x3 init [[1, 0], [0, 1]]", "weight [...]"),
+])
+def test_an_initializers_foreign_name_before_another_option_is_given_an_example(line,
+                                                                                written):
+    """The option after it is no init of it (`pad` was said to be no initializer); a
+    literal after it was told to write `weight he_normal`."""
+    err = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    assert err.hint.startswith(f"write `{written}`; usage: conv"), err.hint
 
 
 @pytest.mark.parametrize("line", [

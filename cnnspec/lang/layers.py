@@ -689,10 +689,9 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              "says how the bias starts, e.g. bias zeros")
         initializes = initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
-            return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
-                             f"is written `{initializes} INIT`", span=span,
-                             hint=f"write `{initializes} {_init_written(after, initializes)}`; "
-                             f"{_usage(kind_name)}")
+            # `weight_filler pad same`: the next option is no initializer of the filler
+            value = None if isinstance(after, (Word, Call)) and after.name in valid else after
+            return _initializer_named(item.name, span, kind, kind_name, initializes, value)
         if item.name in KERAS_REGULARIZERS and kind.kind.weighted:  # before its `kernel`
             # `kernel_regularizer pad same`: the next option is no value of the regularizer
             value = None if isinstance(after, (Word, Call)) and after.name in valid else after
@@ -826,13 +825,39 @@ def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:
                      hint=hint)
 
 
+def _initializer_named(name: str, span: Span, kind: Syntax, kind_name: str, option: str,
+                       value: Value | None) -> SpecError:
+    """The error for another library's name of an initializer (Keras' kernel_initializer,
+    Caffe's weight_filler) written as an option of ``kind`` with ``value`` after it (None:
+    none): the option it is here, with the init written after it where that option reads it;
+    else what the option refuses in it (Caffe's `weight_filler false`), and no line that
+    would be refused as well."""
+    message = (f"'{name}' is not an option of {kind_name}: an initializer is written "
+               f"`{option} INIT`")
+    try:
+        if value is not None:
+            kind.options[option][1](value, f"the {option} initializer")
+    except SpecError as refused:
+        written = shortened(one_line(value))
+        why = refused.message + (f" ({refused.hint})" if refused.hint else "")
+        return SpecError(message, span=span,
+                         hint=f"`{written}` is no initializer `{option}` takes: {why}; write "
+                         f"`{option} INIT` in place of `{name} {written}`, e.g. `{option} "
+                         f"{_init_written(None, option)}`; {_usage(kind_name)}")
+    return SpecError(message, span=span,
+                     hint=f"write `{option} {_init_written(value, option)}`; {_usage(kind_name)}")
+
+
 def _init_written(after: Value | None, option: str) -> str:
     """The init the user wrote after an initializer's foreign name (`init he_normal`,
-    `kernel_initializer glorot_uniform(gain=2)`), or an example for ``option``."""
+    `kernel_initializer glorot_uniform(gain=2)`, a literal's `[...]`), or an example for
+    ``option``."""
     if isinstance(after, Word):
         return after.name
     if isinstance(after, Call):
         return f"{after.name}(...)"
+    if isinstance(after, ListLit):
+        return "[...]"
     return "he_normal" if option == "weight" else "zeros"
 
 
