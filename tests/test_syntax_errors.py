@@ -534,6 +534,11 @@ CASES = [
      ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
       "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # a layer whose one value is computed by a call: read as model.add(...), it was float's
+    ("input 1x8x8\nDropout(float('nan'))\n", "^Dropout\\(...\\) is a layer as PyTorch or Keras",
+     2, 1, "^this is PyTorch or Keras syntax; a cnnspec layer is a line of its kind"),
+    ("input 1x8x8\nb: Add(float('inf'), name='b')\n", "^Add\\(...\\) is a layer as Keras", 2,
+     4, "^this is Keras syntax; a cnnspec layer is a line of its kind and values: add"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)
     (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'

@@ -352,7 +352,7 @@ def python_call(line: str) -> ForeignCall | None:
         label = _attribute_of_self(statement)
     else:
         return None
-    if isinstance(call, ast.Call) and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
+    if _wraps_a_call(call):
         call = call.args[0]  # model.add(...)
     while isinstance(call, ast.Call) and isinstance(call.func, ast.Call):
         call = call.func  # Keras' functional form: x = Conv2D(16, 3)(x)
@@ -367,6 +367,18 @@ def python_call(line: str) -> ForeignCall | None:
                        (indent + call.func.col_offset, indent + call.func.end_col_offset),
                        label, [ast.get_source_segment(code, arg) for arg in call.args],
                        {k.arg: ast.get_source_segment(code, k.value) for k in keywords})
+
+
+def _wraps_a_call(call: ast.expr) -> bool:
+    """Whether ``call`` hands its one value, a call, on (``model.add(Conv2D(...))``,
+    ``nn.Sequential(nn.Conv2d(...))``): it is no layer class itself (``Dropout(float('nan'))``,
+    ``Add(float('nan'), name='a')`` are the layer, with a value computed), a class being
+    named in capitals where add() is a method."""
+    if not isinstance(call, ast.Call) or len(call.args) != 1 \
+            or not isinstance(call.args[0], ast.Call):
+        return False
+    names = _dotted(call.func)
+    return names is None or not names[-1][:1].isupper() or foreign_kind(names[-1]) is None
 
 
 def _attribute_of_self(statement: ast.stmt) -> str | None:
