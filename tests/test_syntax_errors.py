@@ -539,6 +539,10 @@ CASES = [
      2, 1, "^this is PyTorch or Keras syntax; a cnnspec layer is a line of its kind"),
     ("input 1x8x8\nb: Add(float('inf'), name='b')\n", "^Add\\(...\\) is a layer as Keras", 2,
      4, "^this is Keras syntax; a cnnspec layer is a line of its kind and values: add"),
+    # with the spec's inputs after it: they were no Python, and its quotes were answered
+    ("input 1x8x8\nc: Conv2D(8, 3, padding='same') <- input  # 8 maps\n",
+     "^Conv2D\\(...\\) is a layer as Keras", 2, 4,
+     "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same`$"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)
     (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
