@@ -534,6 +534,12 @@ CASES = [
      ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
       "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # a letter of two bytes before the call: the caret stood a column right of it, and a
+    # label Python takes but a spec does not (`çonv`) was written into the line
+    ("input 1x8x8\nç = nn.Conv2d(1, 8, 3)\n", "^nn.Conv2d\\(...\\) is a layer as PyTorch", 2, 5,
+     "^this is PyTorch syntax; in cnnspec the layer is the line `conv 8 3`$"),
+    ("input 1x8x8\nself.çonv = nn.Conv2d(1, 8, 3)\n", "^nn.Conv2d\\(...\\) is a layer", 2, 13,
+     "^this is PyTorch syntax; in cnnspec the layer is the line `conv 8 3`$"),
     # a layer whose one value is computed by a call: read as model.add(...), it was float's
     ("input 1x8x8\nDropout(float('nan'))\n", "^Dropout\\(...\\) is a layer as PyTorch or Keras",
      2, 1, "^this is PyTorch or Keras syntax; a cnnspec layer is a line of its kind"),
@@ -1865,3 +1871,13 @@ def test_the_public_parse_tries_a_rewritten_line_and_the_languages_does_not_chec
     said = "; but in this spec that line is refused: that layer needs a flat input"
     assert said not in fresh.stdout and said in error_of(text).hint
     assert error_of(text).hint.startswith(fresh.stdout.strip())
+
+
+def test_a_forward_lines_columns_count_characters_not_bytes():
+    """Python's parser gives UTF-8 byte offsets: the caret ran a column past the line's
+    end for each letter of two bytes in it."""
+    from cnnspec.lang.foreign import forward_line
+
+    line = "  y = self.pool(self.çonv(x))  # é"
+    first, end = forward_line(line).columns
+    assert line[first:end] == "self.pool(self.çonv(x))"

@@ -362,11 +362,20 @@ def python_call(line: str) -> ForeignCall | None:
     if names is None:
         return None
     keywords = [k for k in call.keywords if k.arg]
+    if label is not None and not label.isascii():  # Python's `çonv`, no name of a spec
+        label = None
     return ForeignCall(names[-1], ".".join(names[:-1]), [_literal(arg) for arg in call.args],
                        {k.arg: _literal(k.value) for k in keywords},
-                       (indent + call.func.col_offset, indent + call.func.end_col_offset),
+                       (indent + _characters(code, call.func.col_offset),
+                        indent + _characters(code, call.func.end_col_offset)),
                        label, [ast.get_source_segment(code, arg) for arg in call.args],
                        {k.arg: ast.get_source_segment(code, k.value) for k in keywords})
+
+
+def _characters(code: str, offset: int) -> int:
+    """The column, in characters, of the UTF-8 byte ``offset`` that Python's parser gives a
+    node of ``code`` (``ç = nn.Conv2d(...)``: the call is 4 characters in, 5 bytes)."""
+    return len(code.encode("utf-8")[:offset].decode("utf-8", errors="ignore"))
 
 
 def _wraps_a_call(call: ast.expr) -> bool:
@@ -485,10 +494,11 @@ def forward_line(line: str) -> ForwardLine | None:
             names[0] in ("self", *TORCH_FUNCTIONS) or names[-1] in RESHAPES
             for names, _ in steps):
         return None
-    indent = len(line) - len(line.lstrip())
+    indent, code = len(line) - len(line.lstrip()), line.strip()
     value = statement.value
     return ForwardLine([_step(names, call) for names, call in steps],
-                       (indent + value.col_offset, indent + value.end_col_offset))
+                       (indent + _characters(code, value.col_offset),
+                        indent + _characters(code, value.end_col_offset)))
 
 
 def _step(names: list[str], call: ast.Call) -> str:
