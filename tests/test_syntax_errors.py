@@ -534,6 +534,20 @@ CASES = [
      ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
       "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # Keras' classes whose names are no kind's in words: they got no hint, or were told to
+    # lose their module's path and keep Python's quotes
+    ("input 1x8x8\nConvolution2D(8, 3)\n", "^unknown layer kind 'Convolution2D'$", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `conv 8 3`$"),
+    ("input 1x8x8\nlayers.Convolution2D(8, 3, padding='same')\n",
+     "^layers.Convolution2D\\(...\\) is a layer as Keras", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `conv 8 3 pad same`$"),
+    ("input 1x8x8\nx = Concatenate()([a, b])\n", "^Concatenate\\(...\\) is a layer as Keras", 2,
+     5, "^this is Keras syntax; a cnnspec layer is a line of its kind and values: concat"),
+    # the channels' dropout: its rate was left to the usage
+    ("input 1x8x8\nSpatialDropout2D(0.2)\n", "^unknown layer kind 'SpatialDropout2D'$", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `dropout2d 0.2`$"),
+    ("input 1x8x8\nnn.Dropout2d(0.3, True)\n", "^nn.Dropout2d\\(...\\) is a layer as PyTorch", 2,
+     1, "^this is PyTorch syntax; in cnnspec the layer is the line `dropout2d 0.3`$"),
     # a letter of two bytes before the call: the caret stood a column right of it, and a
     # label Python takes but a spec does not (`çonv`) was written into the line
     ("input 1x8x8\nç = nn.Conv2d(1, 8, 3)\n", "^nn.Conv2d\\(...\\) is a layer as PyTorch", 2, 5,

@@ -27,8 +27,8 @@ from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
 
 # The leading arguments of the classes, in their order, as their documentation gives them
-# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, BatchNormalization; torch.nn.Conv2d,
-# Linear, MaxPool2d, Dropout, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
+# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
+# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
 # argument without a field is said by UNFIELDED.
 KERAS_ARGS = {
     "conv": ("filters", "kernel_size", "strides", "padding"),
@@ -36,6 +36,7 @@ KERAS_ARGS = {
     "maxpool": ("pool_size", "strides", "padding"),
     "avgpool": ("pool_size", "strides", "padding"),
     "dropout": ("rate",),
+    "dropout2d": ("rate",),
     "leaky_relu": ("negative_slope",),
     "relu": ("max_value", "negative_slope", "threshold"),
     "batchnorm": ("axis", "momentum", "epsilon", "center", "scale"),
@@ -46,6 +47,7 @@ TORCH_ARGS = {
     "maxpool": ("kernel_size", "stride", "padding"),
     "avgpool": ("kernel_size", "stride", "padding"),
     "dropout": ("p", "inplace"),
+    "dropout2d": ("p", "inplace"),
     "leaky_relu": ("negative_slope", "inplace"),
     "relu": ("inplace",),
     "batchnorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
@@ -289,7 +291,10 @@ def foreign_kind(name: str) -> str | None:
     """The layer kind a Keras or PyTorch class names (``Conv2D``, ``MaxPool2d``,
     ``GlobalAveragePooling2D``, ``BatchNormalization``), or None. The class's words are
     compared with the kinds' names and aliases without their underscores; no closeness guess,
-    which would read ``sgd`` as sigmoid."""
+    which would read ``sgd`` as sigmoid. A Keras class of :data:`KERAS_CLASSES` is the kind
+    the table names (``Convolution2D``, ``Concatenate``, which no kind's name is in words)."""
+    if KERAS_CLASSES.get(name):
+        return KERAS_CLASSES[name]
     word = snake_case(name)
     for long, short in (("pooling", "pool"), ("average", "avg"), ("normalization", "norm")):
         word = word.replace(long, short)
