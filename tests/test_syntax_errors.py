@@ -1715,12 +1715,21 @@ FOREIGN_OPTIONS = [
     ("batchnorm moving_average_fraction -5", "a parameter of Caffe's BatchNorm",
      "-5 is `momentum 6` here, refused: the momentum must be in [0, 1], not 6", None),
     ("batchnorm moving_average_fraction 1e400", "a parameter of Caffe's BatchNorm",
+     ("moving_average_fraction 1e400 is no number a spec reads: write `momentum ...` in its "
+      "place"), None),
+    ("batchnorm moving_average_fraction x", "a parameter of Caffe's BatchNorm",
      "write `momentum ...` in its place", None),
     ("batchnorm use_global_stats false", "a parameter of Caffe's BatchNorm",
      "remove `use_global_stats false`", "batchnorm"),
     ("relu negative_slope 0.1", "a parameter of Caffe's ReLU",
      ("is `leaky_relu` here: write `leaky_relu` in place of `relu`, and `0.1` in place of "
      "`negative_slope 0.1`"), "leaky_relu 0.1"),
+    # a slope the kind refuses was written into the line to write
+    ("relu negative_slope -0.5", "a parameter of Caffe's ReLU",
+     ("is `leaky_relu` here, but `leaky_relu -0.5` is refused: the slope must be 0 or more, "
+      "not -0.5; usage: leaky_relu"), None),
+    ("relu negative_slope 1e400", "a parameter of Caffe's ReLU",
+     "but `leaky_relu 1e400` is refused: the slope is too large a number: 1e400", None),
     ("maxpool 2 pool AVE", "a parameter of Caffe's Pooling",
      "write `avgpool` in place of `maxpool`, and remove `pool AVE`", "avgpool 2"),
     ("maxpool 2 pool STOCHASTIC", "a parameter of Caffe's Pooling",

@@ -1230,8 +1230,10 @@ def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
         field, convert = entry.converted[name]
         whose = "Caffe's " + name
         note = f" ({momentum_note(whose)})" if field == "momentum" else ""
-        if not _is_finite(value):
-            return f"write `{field} ...` in its place{note}"
+        if not _is_finite(value):  # a word, or a number past the largest float (1e400, nan)
+            said = f"{unread_refusal([f'{name} {written}'], 'number')}: " \
+                if isinstance(value, float) else ""
+            return f"{said}write `{field} ...` in its place{note}"
         number = number_text(convert(value))
         # a fraction out of [0, 1] makes a momentum the kind refuses: say so, not write it
         refused = line_refusal(f"{kind} {field} {number}")
@@ -1245,6 +1247,12 @@ def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
         if chosen == kind:
             return f"`{kind}` says it already: remove `{name} {written}`"
         values = caffe_call_values(caffe, [], {name: written})
+        # a slope the kind refuses (-0.5, 1e400, nan): say so, not write it
+        refused = line_refusal(f"{chosen} {values}") if values else None
+        if refused:
+            return (f"Caffe's {caffe} with {name} {written} is `{chosen}` here, but "
+                    f"`{chosen} {values}` is refused: {refused}; usage: "
+                    f"{KINDS[chosen].usage or chosen}")
         moved = f"`{values}` in place of `{name} {written}`" if values \
             else f"remove `{name} {written}`"
         return (f"Caffe's {caffe} with {name} {written} is `{chosen}` here: write `{chosen}` "
