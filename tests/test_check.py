@@ -2471,6 +2471,16 @@ REWRITES = [
     ("[convolutional]\nfilters=8\nsize=11\n\nactivation=relu", 1, "'[convolutional]' is a",
      "this section is `conv 8 11 relu`",
      "the 11x11 kernel of that layer is larger than its input there: 4x4"),
+    ("c: Conv2D(8, 11, padding='valid') <- input", 4, "Conv2D(...) is a layer",
+     "the line `c: conv 8 11`",
+     "the 11x11 kernel of conv 'c' is larger than its input there: 8x8 (input 'input' gives"),
+    # indented with blanks the grammar does not skip: the tried line was refused for them
+    ("\f\vc1 = nn.Conv2d(1, 8, 3)", 8, "nn.Conv2d(...) is a layer", "the line `conv 8 3`",
+     None),
+    ("\f c1: nn.Conv2d(1, 8, 11)", 7, "nn.Conv2d(...) is a layer", "the line `c1: conv 8 11`",
+     "the 11x11 kernel of conv 'c1' is larger than its input there: 4x4"),
+    ("\u00a0[convolutional]\nfilters=8\nsize=3", 2, "'[convolutional]' is a",
+     "this section is `conv 8 3 sigmoid`", None),
 ]
 
 

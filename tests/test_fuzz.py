@@ -91,6 +91,27 @@ def test_other_line_endings_keep_an_example_valid(fuzz, tmp_path):
 FOREIGN_MUTANTS = 40
 
 
+def test_each_spec_mutation_has_a_name_of_its_own(fuzz):
+    """--mutation names them: the token edits were all named `mutation`, their closure's."""
+    assert set(fuzz.SPEC_MUTATION_NAMES) == {
+        "delete", "duplicate", "swap", "replace", "odd_number", "deep_brackets", "unicode",
+        "truncate", "splice", "long_word", "line_endings", "written_as_elsewhere",
+        "foreign_layer"}
+
+
+def test_a_run_of_one_mutation_makes_every_spec_mutant_by_it_alone(fuzz, monkeypatch):
+    made = []
+    foreign = fuzz.SPEC_MUTATION_NAMES["foreign_layer"]
+
+    def recorded(text, others, rng):
+        made.append(text)
+        return foreign(text, others, rng)
+
+    monkeypatch.setattr(fuzz, "run_case", lambda path, text, tally: None)
+    fuzz.fuzz(6, 0, seed=3, mutations=[recorded])
+    assert 6 <= len(made) <= 18  # one to three mutations a mutant, no corner spec unmutated
+
+
 def test_another_librarys_layer_in_an_example_is_a_located_error(fuzz, tmp_path):
     """A layer line replaced by a Keras, PyTorch, Caffe or Darknet one ends in exit 2, each
     error at a line and column (its hint tries the line it suggests in the spec's place)."""

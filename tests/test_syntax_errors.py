@@ -504,9 +504,12 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 dilation_rate 2\n",  # Keras' Conv2D
      "^'dilation_rate' is not an option of conv: it is written `dilation`$", 2, 13,
      "^write `dilation 2`; usage: conv"),
+    ("input 1x8x8\nconv 16 3x3 weight_filler he_normal\n",
+     "^'weight_filler' is not an option of conv: an initializer is written `weight INIT`$", 2,
+     13, "^write `weight he_normal`; usage: conv"),
     ("input 1x8x8\nconv 16 3x3 weight_filler msra\n",
      "^'weight_filler' is not an option of conv: an initializer is written `weight INIT`$", 2,
-     13, "^write `weight msra`; usage: conv"),
+     13, "^`msra` is no initializer `weight` takes: unknown initializer 'msra' \\(Caffe's msra"),
     ("input 1x8x8\nconv 16 3x3 bias_filler constant(0.1)\n",
      "^'bias_filler' is not an option of conv: an initializer is written `bias INIT`$", 2, 13,
      "^write `bias constant\\(...\\)`"),
@@ -531,6 +534,35 @@ CASES = [
      ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
       "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # Keras' classes whose names are no kind's in words: they got no hint, or were told to
+    # lose their module's path and keep Python's quotes
+    ("input 1x8x8\nConvolution2D(8, 3)\n", "^unknown layer kind 'Convolution2D'$", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `conv 8 3`$"),
+    ("input 1x8x8\nlayers.Convolution2D(8, 3, padding='same')\n",
+     "^layers.Convolution2D\\(...\\) is a layer as Keras", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `conv 8 3 pad same`$"),
+    ("input 1x8x8\nx = Concatenate()([a, b])\n", "^Concatenate\\(...\\) is a layer as Keras", 2,
+     5, "^this is Keras syntax; a cnnspec layer is a line of its kind and values: concat"),
+    # the channels' dropout: its rate was left to the usage
+    ("input 1x8x8\nSpatialDropout2D(0.2)\n", "^unknown layer kind 'SpatialDropout2D'$", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `dropout2d 0.2`$"),
+    ("input 1x8x8\nnn.Dropout2d(0.3, True)\n", "^nn.Dropout2d\\(...\\) is a layer as PyTorch", 2,
+     1, "^this is PyTorch syntax; in cnnspec the layer is the line `dropout2d 0.3`$"),
+    # a letter of two bytes before the call: the caret stood a column right of it, and a
+    # label Python takes but a spec does not (`çonv`) was written into the line
+    ("input 1x8x8\nç = nn.Conv2d(1, 8, 3)\n", "^nn.Conv2d\\(...\\) is a layer as PyTorch", 2, 5,
+     "^this is PyTorch syntax; in cnnspec the layer is the line `conv 8 3`$"),
+    ("input 1x8x8\nself.çonv = nn.Conv2d(1, 8, 3)\n", "^nn.Conv2d\\(...\\) is a layer", 2, 13,
+     "^this is PyTorch syntax; in cnnspec the layer is the line `conv 8 3`$"),
+    # a layer whose one value is computed by a call: read as model.add(...), it was float's
+    ("input 1x8x8\nDropout(float('nan'))\n", "^Dropout\\(...\\) is a layer as PyTorch or Keras",
+     2, 1, "^this is PyTorch or Keras syntax; a cnnspec layer is a line of its kind"),
+    ("input 1x8x8\nb: Add(float('inf'), name='b')\n", "^Add\\(...\\) is a layer as Keras", 2,
+     4, "^this is Keras syntax; a cnnspec layer is a line of its kind and values: add"),
+    # with the spec's inputs after it: they were no Python, and its quotes were answered
+    ("input 1x8x8\nc: Conv2D(8, 3, padding='same') <- input  # 8 maps\n",
+     "^Conv2D\\(...\\) is a layer as Keras", 2, 4,
+     "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same`$"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)
     (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
@@ -1198,6 +1230,13 @@ REFUSED_LAYERS = [
     # a whole number past the largest float, which math.isfinite cannot take
     (f"MaxPool2D(2, {'9' * 400})", "the stride must be at most 2,147,483,647"),
     (f"BatchNormalization(momentum={'9' * 400})", "the momentum is too large a number:"),
+    # a value no line reads was left out of the line, which then said the field's default
+    ("nn.Conv2d(1, 8, 3, stride=-1e400)", "stride=-1e400 is no value a spec reads"),
+    ("nn.Conv2d(1, 8, 3, 1e400, padding=True)",
+     "stride=1e400 and padding=True are no value a spec reads"),
+    ("Conv2D(8, 3, strides=(1.5, 2))", "strides=(1.5, 2) is no value a spec reads"),
+    ("c: Conv2D(8, 3, strides=1e400)", "strides=1e400 is no value a spec reads"),
+    ("BatchNormalization(momentum=-1e400)", "momentum=-1e400 is no value a spec reads"),
 ]
 
 
@@ -1676,12 +1715,21 @@ FOREIGN_OPTIONS = [
     ("batchnorm moving_average_fraction -5", "a parameter of Caffe's BatchNorm",
      "-5 is `momentum 6` here, refused: the momentum must be in [0, 1], not 6", None),
     ("batchnorm moving_average_fraction 1e400", "a parameter of Caffe's BatchNorm",
+     ("moving_average_fraction 1e400 is no number a spec reads: write `momentum ...` in its "
+      "place"), None),
+    ("batchnorm moving_average_fraction x", "a parameter of Caffe's BatchNorm",
      "write `momentum ...` in its place", None),
     ("batchnorm use_global_stats false", "a parameter of Caffe's BatchNorm",
      "remove `use_global_stats false`", "batchnorm"),
     ("relu negative_slope 0.1", "a parameter of Caffe's ReLU",
      ("is `leaky_relu` here: write `leaky_relu` in place of `relu`, and `0.1` in place of "
      "`negative_slope 0.1`"), "leaky_relu 0.1"),
+    # a slope the kind refuses was written into the line to write
+    ("relu negative_slope -0.5", "a parameter of Caffe's ReLU",
+     ("is `leaky_relu` here, but `leaky_relu -0.5` is refused: the slope must be 0 or more, "
+      "not -0.5; usage: leaky_relu"), None),
+    ("relu negative_slope 1e400", "a parameter of Caffe's ReLU",
+     "but `leaky_relu 1e400` is refused: the slope is too large a number: 1e400", None),
     ("maxpool 2 pool AVE", "a parameter of Caffe's Pooling",
      "write `avgpool` in place of `maxpool`, and remove `pool AVE`", "avgpool 2"),
     ("maxpool 2 pool STOCHASTIC", "a parameter of Caffe's Pooling",
@@ -1764,6 +1812,58 @@ def test_a_keras_l2_that_regularizes_nothing_is_told_its_factor_is_bad(option):
                         f"less would reward large weights): remove `{option}`")
 
 
+@pytest.mark.parametrize("option, factor", [
+    ("kernel_regularizer l2(1e400)", "1e400"),
+    ("bias_regularizer L2(l2=1e308)", "1e308"),  # finite, but twice it is not
+    (f"kernel_regularizer l2({'9' * 400})", "9" * 400),  # float() raised OverflowError
+])
+def test_a_keras_l2_whose_weight_decay_is_infinite_is_refused_at_its_factor(option, factor):
+    """`l2(1e400)` was told to write `weight_decay inf`, which no train block reads."""
+    line = f"conv 8 3x3 {option}"
+    err = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    assert err.message.startswith(f"Keras' L2 factor {factor[:40]}"), err.message
+    assert err.message.endswith("makes an infinite weight decay: a decay must be finite")
+    start = line.index(factor) + 1
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, start,
+                                                                     start + len(factor))
+    assert "weight_decay inf" not in err.hint and "write the decay meant" in err.hint
+
+
+@pytest.mark.parametrize("option, refused", [
+    ("weight_filler false", "unknown initializer 'false'"),
+    ("init false", "unknown initializer 'false'"),
+    ("kernel_initializer 5", ("the weight initializer must name an initializer, not the "
+                              "number 5 (for a constant write constant(5))")),
+    ("bias_filler constant(1e400)", "value of constant is too large a number: 1e400"),
+])
+def test_an_initializers_foreign_name_before_no_init_is_told_so_and_given_no_line(option,
+                                                                                  refused):
+    """Caffe's `weight_filler false` was told to write `weight false`, which the spec
+    refuses too."""
+    name, value = option.split(" ", 1)
+    field = "bias" if name.startswith("bias") else "weight"
+    err = error_of(f"input 1x8x8\nconv 8 3x3 {option}\nflatten\ndense 10\n")
+    assert err.message == (f"'{name}' is not an option of conv: an initializer is written "
+                           f"`{field} INIT`")
+    assert err.hint.startswith(f"`{value}` is no initializer `{field}` takes: {refused}"), \
+        err.hint
+    assert f"`{field} {value}`" not in err.hint, err.hint
+    assert f"write `{field} INIT` in place of `{option}`" in err.hint, err.hint
+
+
+@pytest.mark.parametrize("line, written", [
+    ("conv 8 3x3 weight_filler pad same", "weight he_normal"),
+    ("conv 8 3x3 bias_initializer nobias", "bias zeros"),
+    ("conv 8 3x3 init [[1, 0], [0, 1]]", "weight [...]"),
+])
+def test_an_initializers_foreign_name_before_another_option_is_given_an_example(line,
+                                                                                written):
+    """The option after it is no init of it (`pad` was said to be no initializer); a
+    literal after it was told to write `weight he_normal`."""
+    err = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    assert err.hint.startswith(f"write `{written}`; usage: conv"), err.hint
+
+
 @pytest.mark.parametrize("line", [
     "conv 8 3x3 bias_regularizer", "conv 8 3x3 bias_regularizer pad same",
 ])
@@ -1794,3 +1894,13 @@ def test_the_public_parse_tries_a_rewritten_line_and_the_languages_does_not_chec
     said = "; but in this spec that line is refused: that layer needs a flat input"
     assert said not in fresh.stdout and said in error_of(text).hint
     assert error_of(text).hint.startswith(fresh.stdout.strip())
+
+
+def test_a_forward_lines_columns_count_characters_not_bytes():
+    """Python's parser gives UTF-8 byte offsets: the caret ran a column past the line's
+    end for each letter of two bytes in it."""
+    from cnnspec.lang.foreign import forward_line
+
+    line = "  y = self.pool(self.çonv(x))  # é"
+    first, end = forward_line(line).columns
+    assert line[first:end] == "self.pool(self.çonv(x))"

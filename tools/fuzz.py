@@ -92,6 +92,8 @@ over ``--train-cap`` is not trained (counted).
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
         --agreement 0 --inputs 500
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 1500
+    python3 tools/fuzz.py --specs 2000 --irs 0 --imports 0 --runs 0 --inputs 0 --train 0 \\
+        --argv 0 --agreement 0 --mutation foreign_layer   # other libraries' layers alone
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
         --agreement 150 --seed 160
 
@@ -185,10 +187,11 @@ def spec_case(texts: list[str], rng: random.Random) -> str:
     return mutate_spec(rng.choice(texts), texts, rng)
 
 
-def mutate_spec(text: str, others: list[str], rng: random.Random) -> str:
-    """``text`` after one to three mutations."""
+def mutate_spec(text: str, others: list[str], rng: random.Random, mutations=None) -> str:
+    """``text`` after one to three mutations, drawn from ``mutations`` (all of
+    :data:`SPEC_MUTATIONS` unless given)."""
     for _ in range(rng.randint(1, 3)):
-        text = rng.choice(SPEC_MUTATIONS)(text, others, rng)
+        text = rng.choice(mutations or SPEC_MUTATIONS)(text, others, rng)
     return text
 
 
@@ -198,6 +201,7 @@ def _token_edit(edit):
         if not toks:
             return text
         return join(edit(toks, rng.randrange(len(toks)), rng))
+    mutation.__name__ = edit.__name__  # named by its edit, as --mutation names it
     return mutation
 
 
@@ -406,6 +410,8 @@ SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_sw
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
                   _written_as_elsewhere, _foreign_layer]
+# The mutations by the names --mutation takes them by (foreign_layer, odd_number, ...).
+SPEC_MUTATION_NAMES = {mutation.__name__.lstrip("_"): mutation for mutation in SPEC_MUTATIONS}
 
 
 # -- generated corner specs -------------------------------------------------------------------
@@ -658,8 +664,11 @@ def run_command(argv: list[str], text: str, tally: Tally, hang: float = HANG_SEC
     return Ran(code, out.getvalue(), err.getvalue())
 
 
-def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tally, Tally]:
-    """Run ``spec_count`` mutated specs and ``ir_count`` mutated IR files; their tallies."""
+def fuzz(spec_count: int, ir_count: int, seed: int, progress=None,
+         mutations=None) -> tuple[Tally, Tally]:
+    """Run ``spec_count`` mutated specs and ``ir_count`` mutated IR files; their tallies.
+    ``mutations``: the spec mutations to draw from alone, on the examples only (no corner
+    specs); every spec case of :func:`spec_case` unless given."""
     rng = random.Random(seed)
     texts = example_specs()
     irs = example_irs(texts)
@@ -675,8 +684,9 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
             if (i * ir_count) // total != ((i + 1) * ir_count) // total:
                 run_case(Path(folder) / "fuzz.json", mutate_ir(rng.choice(irs), rng), ir_tally)
             else:
-                run_case(Path(folder) / "fuzz.cnn", spec_case(texts, rng),
-                         specs)
+                text = spec_case(texts, rng) if mutations is None \
+                    else mutate_spec(rng.choice(texts), texts, rng, mutations)
+                run_case(Path(folder) / "fuzz.cnn", text, specs)
             if progress and (i + 1) % 500 == 0:
                 progress(f"{sum(specs.outcomes.values()) // len(COMMANDS)} spec mutants: "
                          f"{_line(specs)}\n{sum(ir_tally.outcomes.values()) // len(COMMANDS)} "
@@ -1896,6 +1906,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="spec mutants that parse run through check and a one-epoch "
                         "train, their verdicts compared (200)")
     parser.add_argument("--show", type=int, default=5, help="tracebacks/hangs printed in full")
+    parser.add_argument("--mutation", action="append", choices=sorted(SPEC_MUTATION_NAMES),
+                        help="make the spec mutants by this mutation alone, of the examples "
+                        "(no corner specs); repeat it for several")
     args = parser.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     start = time.perf_counter()
@@ -1903,7 +1916,8 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line):
         print(line, file=sys.stderr, flush=True)
 
-    specs, irs = fuzz(args.specs, args.irs, args.seed, progress) \
+    mutations = [SPEC_MUTATION_NAMES[name] for name in args.mutation or ()]
+    specs, irs = fuzz(args.specs, args.irs, args.seed, progress, mutations or None) \
         if args.specs or args.irs else (Tally(), Tally())
     imports = fuzz_imports(args.imports, args.seed, progress)
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()

@@ -83,7 +83,9 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
     first = error.span.line - 1
     replaced = error.rewrite.split("\n")
     written = lines[first]
-    indent = written[:len(written) - len(written.lstrip())]
+    # the grammar skips spaces and tabs alone (WS_INLINE): another blank the line is indented
+    # with (a form feed, a no-break space) would be refused in the tried line as it is there
+    indent = re.sub(r"[^ \t]", " ", written[:len(written) - len(written.lstrip())])
     lines[first:first + len(replaced)] = [indent + line + "\n" for line in replaced]
     tried = None
     try:

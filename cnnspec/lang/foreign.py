@@ -27,8 +27,8 @@ from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
 
 # The leading arguments of the classes, in their order, as their documentation gives them
-# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, BatchNormalization; torch.nn.Conv2d,
-# Linear, MaxPool2d, Dropout, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
+# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
+# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
 # argument without a field is said by UNFIELDED.
 KERAS_ARGS = {
     "conv": ("filters", "kernel_size", "strides", "padding"),
@@ -36,6 +36,7 @@ KERAS_ARGS = {
     "maxpool": ("pool_size", "strides", "padding"),
     "avgpool": ("pool_size", "strides", "padding"),
     "dropout": ("rate",),
+    "dropout2d": ("rate",),
     "leaky_relu": ("negative_slope",),
     "relu": ("max_value", "negative_slope", "threshold"),
     "batchnorm": ("axis", "momentum", "epsilon", "center", "scale"),
@@ -46,6 +47,7 @@ TORCH_ARGS = {
     "maxpool": ("kernel_size", "stride", "padding"),
     "avgpool": ("kernel_size", "stride", "padding"),
     "dropout": ("p", "inplace"),
+    "dropout2d": ("p", "inplace"),
     "leaky_relu": ("negative_slope", "inplace"),
     "relu": ("inplace",),
     "batchnorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
@@ -155,6 +157,24 @@ def l2_weight_decay(l2: float) -> float:
     ``wd`` adds ``wd * w`` to the gradient (the gradient of ``wd/2 * ||w||^2``, as PyTorch's
     and Caffe's), so ``wd = 2 * l2``."""
     return 2 * l2
+
+
+def finite_decay(l2: float) -> bool:
+    """Whether Keras' L2 factor ``l2`` is a finite weight decay (:func:`l2_weight_decay`) as
+    a float: 1e400 is read as infinite, and 2 * 1e308 (or a whole number of 400 digits) is
+    past the largest float."""
+    try:
+        return math.isfinite(float(l2_weight_decay(l2)))
+    except OverflowError:  # a whole number past the largest float
+        return False
+
+
+def infinite_decay_hint(written: str) -> str:
+    """The hint for Keras' regularizer ``written`` (as the user wrote it) whose L2 factor
+    makes no finite weight decay (:func:`finite_decay`)."""
+    return (f"the train block's `weight_decay` is {number_text(l2_weight_decay(1))} * Keras' "
+            "l2, a finite number (at most about 1.8e308; weight decays are usually 1e-5 to "
+            f"1e-3): remove `{written}`, and write the decay meant in the train block")
 
 
 def l2_note(l2: float) -> str:
@@ -271,7 +291,10 @@ def foreign_kind(name: str) -> str | None:
     """The layer kind a Keras or PyTorch class names (``Conv2D``, ``MaxPool2d``,
     ``GlobalAveragePooling2D``, ``BatchNormalization``), or None. The class's words are
     compared with the kinds' names and aliases without their underscores; no closeness guess,
-    which would read ``sgd`` as sigmoid."""
+    which would read ``sgd`` as sigmoid. A Keras class of :data:`KERAS_CLASSES` is the kind
+    the table names (``Convolution2D``, ``Concatenate``, which no kind's name is in words)."""
+    if KERAS_CLASSES.get(name):
+        return KERAS_CLASSES[name]
     word = snake_case(name)
     for long, short in (("pooling", "pool"), ("average", "avg"), ("normalization", "norm")):
         word = word.replace(long, short)
@@ -292,8 +315,9 @@ _UNSPACED = {spelling.replace("_", ""): ALIASES.get(spelling, spelling)
 @dataclass(frozen=True)
 class ForeignCall:
     """A layer class called as Python calls it: its name (``Conv2d``), its module path
-    (``nn``), the values of its arguments (None where not a literal) and the columns (0-based,
-    end exclusive) of the called name on its line."""
+    (``nn``), the values of its arguments (None where not a literal), the same arguments as
+    written (``arg_texts``, ``kwarg_texts``: what a hint quotes of a value no line reads) and
+    the columns (0-based, end exclusive) of the called name on its line."""
 
     name: str
     module: str
@@ -301,6 +325,8 @@ class ForeignCall:
     kwargs: dict
     columns: tuple[int, int] = (0, 0)
     label: str | None = None  # `conv1: nn.Conv2d(...)`: a cnnspec label before the call
+    arg_texts: list = dataclasses.field(default_factory=list)
+    kwarg_texts: dict = dataclasses.field(default_factory=dict)
 
 
 # Brackets a line may leave open for the lines after it (``model = nn.Sequential(``,
@@ -318,7 +344,8 @@ def python_call(line: str) -> ForeignCall | None:
     an annotation) or ``model = nn.Sequential(`` (its brackets closed on later lines); else
     None."""
     indent = len(line) - len(line.lstrip())
-    statement = _python_statement(line.strip().rstrip(","))
+    code = line.strip().rstrip(",")
+    statement = _python_statement(code)
     if statement is None:
         return None
     label = None
@@ -330,7 +357,7 @@ def python_call(line: str) -> ForeignCall | None:
         label = _attribute_of_self(statement)
     else:
         return None
-    if isinstance(call, ast.Call) and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
+    if _wraps_a_call(call):
         call = call.args[0]  # model.add(...)
     while isinstance(call, ast.Call) and isinstance(call.func, ast.Call):
         call = call.func  # Keras' functional form: x = Conv2D(16, 3)(x)
@@ -339,10 +366,33 @@ def python_call(line: str) -> ForeignCall | None:
     names = _dotted(call.func)
     if names is None:
         return None
+    keywords = [k for k in call.keywords if k.arg]
+    if label is not None and not label.isascii():  # Python's `çonv`, no name of a spec
+        label = None
     return ForeignCall(names[-1], ".".join(names[:-1]), [_literal(arg) for arg in call.args],
-                       {k.arg: _literal(k.value) for k in call.keywords if k.arg},
-                       (indent + call.func.col_offset, indent + call.func.end_col_offset),
-                       label)
+                       {k.arg: _literal(k.value) for k in keywords},
+                       (indent + _characters(code, call.func.col_offset),
+                        indent + _characters(code, call.func.end_col_offset)),
+                       label, [ast.get_source_segment(code, arg) for arg in call.args],
+                       {k.arg: ast.get_source_segment(code, k.value) for k in keywords})
+
+
+def _characters(code: str, offset: int) -> int:
+    """The column, in characters, of the UTF-8 byte ``offset`` that Python's parser gives a
+    node of ``code`` (``ç = nn.Conv2d(...)``: the call is 4 characters in, 5 bytes)."""
+    return len(code.encode("utf-8")[:offset].decode("utf-8", errors="ignore"))
+
+
+def _wraps_a_call(call: ast.expr) -> bool:
+    """Whether ``call`` hands its one value, a call, on (``model.add(Conv2D(...))``,
+    ``nn.Sequential(nn.Conv2d(...))``): it is no layer class itself (``Dropout(float('nan'))``,
+    ``Add(float('nan'), name='a')`` are the layer, with a value computed), a class being
+    named in capitals where add() is a method."""
+    if not isinstance(call, ast.Call) or len(call.args) != 1 \
+            or not isinstance(call.args[0], ast.Call):
+        return False
+    names = _dotted(call.func)
+    return names is None or not names[-1][:1].isupper() or foreign_kind(names[-1]) is None
 
 
 def _attribute_of_self(statement: ast.stmt) -> str | None:
@@ -449,10 +499,11 @@ def forward_line(line: str) -> ForwardLine | None:
             names[0] in ("self", *TORCH_FUNCTIONS) or names[-1] in RESHAPES
             for names, _ in steps):
         return None
-    indent = len(line) - len(line.lstrip())
+    indent, code = len(line) - len(line.lstrip()), line.strip()
     value = statement.value
     return ForwardLine([_step(names, call) for names, call in steps],
-                       (indent + value.col_offset, indent + value.end_col_offset))
+                       (indent + _characters(code, value.col_offset),
+                        indent + _characters(code, value.end_col_offset)))
 
 
 def _step(names: list[str], call: ast.Call) -> str:
@@ -740,13 +791,34 @@ def translated_line(call: ForeignCall) -> str | None:
 def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
     """The cnnspec line of a foreign layer call of ``kind``, labelled (None where its values
     cannot be read; an adaptive pool to one value a channel reads none), and what keeps it
-    from reading as a spec's layer (:func:`line_refusal`), or None."""
+    from reading as a spec's layer: a value given that no line reads (:func:`_unread`), else
+    the line's refusal (:func:`line_refusal`), or None."""
     adaptive = snake_case(call.name).startswith(ADAPTIVE)
     args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
+    unread = [] if adaptive else _unread(call, kind)
     line = cnnspec_line(kind, _library_of(call), args, kwargs)
+    refused = unread_refusal(unread, "value") if unread else None
     if line is None:
-        return None, None
-    return (f"{call.label}: {line}" if call.label else line), line_refusal(line)
+        return None, refused
+    return (f"{call.label}: {line}" if call.label else line), refused or line_refusal(line)
+
+
+def _unread(call: ForeignCall, kind: str) -> list[str]:
+    """The arguments of a foreign call of ``kind`` that give one of its fields a value no
+    line reads (``stride=-1e400``, which is no finite number; ``padding=True``;
+    ``strides=(1.5, 2)``), as written: left out, the line would say the field's default.
+    A value not known (a variable) is not among them: the hint leaves it to the user."""
+    lib, record = _library_of(call), KINDS[kind]
+    values = _given(kind, lib, call.args, call.kwargs)
+    texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
+    return [f"{name}={texts.get(name, '...')}" for name, value in values.items()
+            if value is not None and _text(value) is None and foreign_field(record, name)]
+
+
+def unread_refusal(unread: list[str], what: str) -> str:
+    """What a hint says of the values ``unread`` (``stride=x``, as written) that no line
+    reads as a ``what`` (a number, a value)."""
+    return f"{' and '.join(unread)} {'is' if len(unread) == 1 else 'are'} no {what} a spec reads"
 
 
 def foreign_message(call: ForeignCall) -> str:
@@ -839,8 +911,8 @@ def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]
     unread = [f"{key}={value}" for key, value in keys.items() if key in DARKNET_NUMBERS
               and not isinstance(_darknet_number(value), (int, float))]
     line = None if unread else _darknet_line(kind, keys)
-    refused = (f"{' and '.join(unread)} {'is' if len(unread) == 1 else 'are'} no number a "
-               "spec reads") if unread else None if line is None else line_refusal(line)
+    refused = unread_refusal(unread, "number") if unread \
+        else None if line is None else line_refusal(line)
     if line is None or refused:  # a value it needs is not given (a conv's size=), or wrong
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
                 f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else "")), None
@@ -1158,8 +1230,10 @@ def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
         field, convert = entry.converted[name]
         whose = "Caffe's " + name
         note = f" ({momentum_note(whose)})" if field == "momentum" else ""
-        if not _is_finite(value):
-            return f"write `{field} ...` in its place{note}"
+        if not _is_finite(value):  # a word, or a number past the largest float (1e400, nan)
+            said = f"{unread_refusal([f'{name} {written}'], 'number')}: " \
+                if isinstance(value, float) else ""
+            return f"{said}write `{field} ...` in its place{note}"
         number = number_text(convert(value))
         # a fraction out of [0, 1] makes a momentum the kind refuses: say so, not write it
         refused = line_refusal(f"{kind} {field} {number}")
@@ -1173,6 +1247,12 @@ def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
         if chosen == kind:
             return f"`{kind}` says it already: remove `{name} {written}`"
         values = caffe_call_values(caffe, [], {name: written})
+        # a slope the kind refuses (-0.5, 1e400, nan): say so, not write it
+        refused = line_refusal(f"{chosen} {values}") if values else None
+        if refused:
+            return (f"Caffe's {caffe} with {name} {written} is `{chosen}` here, but "
+                    f"`{chosen} {values}` is refused: {refused}; usage: "
+                    f"{KINDS[chosen].usage or chosen}")
         moved = f"`{values}` in place of `{name} {written}`" if values \
             else f"remove `{name} {written}`"
         return (f"Caffe's {caffe} with {name} {written} is `{chosen}` here: write `{chosen}` "

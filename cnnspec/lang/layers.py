@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, hinted
+from cnnspec.errors import Span, SpecError, hinted, shortened
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -359,7 +359,9 @@ def _foreign_call(head: Call, label: str | None):
     from cnnspec.lang.foreign import ForeignCall
 
     return ForeignCall(head.name, "", [python(arg) for arg in head.args],
-                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs}, label=label)
+                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs}, label=label,
+                       arg_texts=[one_line(arg) for arg in head.args],
+                       kwarg_texts={kwarg.name: one_line(kwarg.value) for kwarg in head.kwargs})
 
 
 def _label_without_colon(stmt: LayerStmt) -> SpecError | None:
@@ -687,14 +689,14 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              "says how the bias starts, e.g. bias zeros")
         initializes = initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
-            return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
-                             f"is written `{initializes} INIT`", span=span,
-                             hint=f"write `{initializes} {_init_written(after, initializes)}`; "
-                             f"{_usage(kind_name)}")
+            # `weight_filler pad same`: the next option is no initializer of the filler
+            value = None if isinstance(after, (Word, Call)) and after.name in valid else after
+            return _initializer_named(item.name, span, kind, kind_name, initializes, value)
         if item.name in KERAS_REGULARIZERS and kind.kind.weighted:  # before its `kernel`
             # `kernel_regularizer pad same`: the next option is no value of the regularizer
             value = None if isinstance(after, (Word, Call)) and after.name in valid else after
             written = f"{item.name} {one_line(value)}" if value is not None else item.name
+            _refuse_infinite_decay(value, written)
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
                              "argument of Keras' layers", span=span,
                              hint=(bare_regularizer_hint(item.name) if value is None
@@ -760,11 +762,32 @@ def _l2_factor(value: Value | None) -> float | None:
         return KERAS_L2_DEFAULT
     if not isinstance(value, Call) or value.name.lower() != "l2":
         return None
-    given = [*value.args, *(kwarg.value for kwarg in value.kwargs if kwarg.name == "l2")]
-    if not given:
+    factor = _l2_written(value)
+    if factor is None:
         return KERAS_L2_DEFAULT
-    factor = given[0]
     return float(factor.value) if isinstance(factor, Num) else math.nan
+
+
+def _l2_written(value: Call) -> Value | None:
+    """The factor given to Keras' ``l2(...)`` or ``L2(l2=...)`` as written; None where it is
+    left to Keras' default."""
+    given = [*value.args, *(kwarg.value for kwarg in value.kwargs if kwarg.name == "l2")]
+    return given[0] if given else None
+
+
+def _refuse_infinite_decay(value: Value | None, written: str) -> None:
+    """A located error, at the number, for Keras' ``l2(1e400)`` (or ``l2(1e308)``, twice
+    which is past the largest float) on a layer's line: the weight decay it would be is
+    infinite, which no train block takes."""
+    from cnnspec.lang.foreign import finite_decay, infinite_decay_hint
+
+    factor = _l2_written(value) if isinstance(value, Call) and value.name.lower() == "l2" \
+        else None
+    if not isinstance(factor, Num) or not factor.value > 0 or finite_decay(factor.value):
+        return
+    raise SpecError(f"Keras' L2 factor {shortened(factor.text)} makes an infinite weight "
+                    "decay: a decay must be finite", span=factor.span,
+                    hint=infinite_decay_hint(shortened(written)))
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3
@@ -802,13 +825,39 @@ def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:
                      hint=hint)
 
 
+def _initializer_named(name: str, span: Span, kind: Syntax, kind_name: str, option: str,
+                       value: Value | None) -> SpecError:
+    """The error for another library's name of an initializer (Keras' kernel_initializer,
+    Caffe's weight_filler) written as an option of ``kind`` with ``value`` after it (None:
+    none): the option it is here, with the init written after it where that option reads it;
+    else what the option refuses in it (Caffe's `weight_filler false`), and no line that
+    would be refused as well."""
+    message = (f"'{name}' is not an option of {kind_name}: an initializer is written "
+               f"`{option} INIT`")
+    try:
+        if value is not None:
+            kind.options[option][1](value, f"the {option} initializer")
+    except SpecError as refused:
+        written = shortened(one_line(value))
+        why = refused.message + (f" ({refused.hint})" if refused.hint else "")
+        return SpecError(message, span=span,
+                         hint=f"`{written}` is no initializer `{option}` takes: {why}; write "
+                         f"`{option} INIT` in place of `{name} {written}`, e.g. `{option} "
+                         f"{_init_written(None, option)}`; {_usage(kind_name)}")
+    return SpecError(message, span=span,
+                     hint=f"write `{option} {_init_written(value, option)}`; {_usage(kind_name)}")
+
+
 def _init_written(after: Value | None, option: str) -> str:
     """The init the user wrote after an initializer's foreign name (`init he_normal`,
-    `kernel_initializer glorot_uniform(gain=2)`), or an example for ``option``."""
+    `kernel_initializer glorot_uniform(gain=2)`, a literal's `[...]`), or an example for
+    ``option``."""
     if isinstance(after, Word):
         return after.name
     if isinstance(after, Call):
         return f"{after.name}(...)"
+    if isinstance(after, ListLit):
+        return "[...]"
     return "he_normal" if option == "weight" else "zeros"
 
 

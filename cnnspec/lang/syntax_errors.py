@@ -804,7 +804,10 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         first, end = forward.columns
         return SpecError(FORWARD_MESSAGE, span=Span(exc.line, first + 1, exc.line, end + 1),
                          hint=forward_hint(forward), file=path)
-    call = python_call(line)
+    # `Conv2D(8, 3, padding='same') <- a`: the call, then the spec's inputs it reads
+    code, arrow, after = line.rpartition("<-")
+    inputs = TAKEN_INPUTS.fullmatch(after) if arrow else None
+    call = python_call(line if inputs is None else code)
     hint = None if call is None else foreign_hint(call)
     if hint is None:
         what = python_code(line)
@@ -818,9 +821,15 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     first, end = call.columns
     following = _following_layers(text, exc.line)
     # a model pasted whole is rewritten whole: one line tried in its place says little
+    rewrite = None if following else translated_line(call)
+    if rewrite is not None and inputs is not None:
+        rewrite += f" <- {inputs['inputs']}"
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
-                     hint=hint + following, file=path,
-                     rewrite=None if following else translated_line(call))
+                     hint=hint + following, file=path, rewrite=rewrite)
+
+
+# The inputs a layer's line ends by naming after its '<-', `a, b`, and a comment after them.
+TAKEN_INPUTS = re.compile(r"\s*(?P<inputs>\w+(?:\s*,\s*\w+)*)\s*(?:#.*)?")
 
 
 # Python layers read on after a failing one, for the hint: a model pasted whole is answered
