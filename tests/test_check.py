@@ -2594,3 +2594,24 @@ def test_what_a_residual_streams_positions_share_holds_against_the_engine():
         cross, square = np.mean(measured[name], axis=0)
         ratio = _sums_crosses(sums[name], q[name]).far / q[name] / (cross / square)
         assert 1 / 1.2 < ratio < 1.2, (name, ratio)
+
+
+def test_a_max_pool_over_neighbours_sharing_a_negative_part_is_estimated_as_drawn_apart():
+    """A frozen mixed-sign kernel can make a channel's neighbouring positions share a
+    negative part, which the model of a common part cannot hold (check ended in a math
+    domain error there): the window's values are read as drawn apart, and the estimate of
+    the pool's mean square stays within 1.5x of the engine's on Gaussian inputs."""
+    spec = parse("model neg\ninput 1x16x16\n"
+                 "a: conv 1 3x3 pad same weight [[1,0,1],[0,1,-3],[1,0,1]] frozen <- input\n"
+                 "b: conv 4 3x3 pad same <- input\nc: concat(a, b)\nr: relu\np: maxpool 2\n"
+                 "flatten\ndense 4\ntrain {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+    checked = check(spec)
+    from cnnspec.compiler import compile_spec
+
+    estimated = Estimate.of(spec, checked.layers).second_moments["p"]
+    net = compile_spec(checked, seed=0, dtype="float64")
+    net.record = True
+    x = np.random.default_rng(0).standard_normal((64, *checked.input_shape))
+    net.forward(x)
+    measured = np.mean(net.activations["p"] ** 2) / np.mean(x ** 2)
+    assert measured / 1.5 < estimated < measured * 1.5, (estimated, measured)

@@ -699,10 +699,14 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
               and kind.increasing is not None and math.isfinite(source.q)):
             sums[info.name] = dataclasses.replace(source, function=info.kind)
         elif source is not None and kind.max_of is not None:
-            # a window's values alike by what they share on average (equally correlated)
+            # a window's values alike by what they share on average (equally correlated);
+            # a mixed-sign kernel can make neighbours share a negative part, which the model
+            # of a common part cannot hold: read as nothing shared, the largest of values
+            # drawn apart (a little below the largest of negatively correlated ones)
+            shared = _window_mean(source.shared, source.near, _window(info))
             sums[info.name] = dataclasses.replace(
                 source, k=source.k * kind.max_of(info.ir, info.input_shapes), near=(),
-                shared=_window_mean(source.shared, source.near, _window(info)))
+                shared=max(0.0, shared))
         elif kind.mean_of is not None and (
                 (found := crosses_of(single, mean_alone=False)) is not None or single in means):
             if found is not None:
