@@ -335,6 +335,61 @@ def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, be
     return factor
 
 
+def pair_share(info: LayerInfo, apart: tuple[int, int] | None = None) -> float:
+    """The factor by which a conv's zero padding scales the part of its input's second
+    moment that two positions of a channel share (their cross moment), relative to the
+    factor it scales each one's own by (:func:`read_share`): ``E[z_p z_p']`` sums only the
+    taps through which *both* outputs read the input, and a border output misses taps the
+    one opposite reads, so positions drawn apart share less than their input's positions
+    did (the covariance map of Xiao et al. 2018, eq. 2.6, at the borders). ``apart``: for
+    outputs that many rows and columns apart, where None takes two drawn independently (far
+    apart, on average); neighbours read the same taps but where one of them is at a border,
+    so they keep nearly all of it. Axis by axis (:func:`_axis_pair_share`). 1 without
+    padding, where every output reads every tap. On 16x16 maps a 3x3 ``pad same`` conv keeps
+    0.92 of what its input's positions share far apart: through a ReLU stack
+    (specs/plain30.cnn) that balances the arc-cosine kernel's rise, and a channel's
+    positions stay about 0.7 alike where taking them to share all of it had them at 0.97 by
+    the 30th layer."""
+    if not _padded(info):
+        return 1.0
+    taps = _taps(info)
+    (_, h, w), (_, ho, wo) = info.input_shapes[0], info.output_shape
+    (kh, kw), (sh, sw), (dh, dw) = info.ir["kernel"], info.ir["stride"], info.ir["dilation"]
+    rows, columns = (None, None) if apart is None else apart
+    return (_axis_pair_share(h, ho, kh, sh, dh, info.pads[0], taps, 0, rows)
+            * _axis_pair_share(w, wo, kw, sw, dw, info.pads[2], taps, 1, columns))
+
+
+def _padded(info: LayerInfo) -> bool:
+    """Whether a conv's zero padding leaves some of its outputs fewer taps than others
+    (:func:`pair_share` below 1)."""
+    return (KINDS[info.kind].zero_padded and bool(info.pads) and any(info.pads)
+            and not _zero_kernel(info) and len(info.output_shape) == 3)
+
+
+@functools.lru_cache(maxsize=1024)
+def _axis_pair_share(size: int, out: int, kernel: int, stride: int, dilation: int,
+                     before: int, taps: Taps, axis: int, apart: int | None) -> float:
+    """Along one axis: for two outputs ``apart`` positions apart (None: drawn
+    independently), the taps' shares (of ``E[w^2]``) through which both read the input, over
+    those through which one does, ``sum_i t_i b_i / sum_i t_i f_i`` for ``f_i`` the fraction
+    of the outputs whose tap ``i`` meets the input (:func:`cnnspec.shapes.tap_reads`) and
+    ``b_i`` that of the pairs: ``f_i^2`` drawn independently; ``apart`` apart, the outputs
+    reading a tap being a run of ``n_i`` consecutive ones, ``(n_i - apart) / (out - apart)``
+    of the ``out - apart`` pairs. An even signal across the input's positions. 0 where no
+    output reads the input."""
+    share = _share(taps, axis, kernel)
+    reads = tap_reads(size, out, kernel, stride, dilation, before)
+
+    def both(count: int) -> float:
+        if apart is None:
+            return (count / out) ** 2
+        return max(0, count - apart) / (out - apart)
+
+    one = sum(share(i) * count / out for i, count in reads.items())
+    return sum(share(i) * both(count) for i, count in reads.items()) / one if one > 0 else 0.0
+
+
 # Power iterations for a padded axis's steady factor, at most, and the widest axis it is
 # found for: the gap between the two largest eigenvalues closes as 1/n^2 for n positions, so
 # wide axes converge slowly (200 iterations: within 1e-4 below the factor up to 128
@@ -670,7 +725,8 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             # (a fixed kernel's too)
             if ew2 is not None and (info.weight_init.symmetric or means.get(single) == 0):
                 found = crosses_of(single)
-                shared = 0.0 if found is None or not ins[0] else min(1.0, found.far / ins[0])
+                shared = (0.0 if found is None or not ins[0]
+                          else min(1.0, found.far / ins[0]) * pair_share(info))
                 shared, near = _read_near(info, found, shared, ins[0])
                 sums[info.name] = biased_sums(spread, shared, bias_mean, bias_variance, near)
                 means[info.name] = bias_mean
@@ -841,7 +897,10 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
     in common (``found``, of second moment ``moment``). Two sums read the input through the
     same taps of independent weights: a conv's sums ``d`` apart are as alike as its inputs
     ``stride * d`` apart (He et al.'s independence, the covariance map of Xiao et al. 2018,
-    eq. 2.6, away from the borders). A transposed conv's outputs read the same taps only a
+    eq. 2.6, away from the borders); at the borders a padded conv's outputs ``d`` apart
+    keep :func:`pair_share` at ``d`` of it, which for neighbours is nearly all (what a max
+    pool's window reads) where outputs far apart keep less (``shared``). A transposed conv's
+    outputs read the same taps only a
     whole stride apart (``d = stride * D``: as alike as the inputs ``D`` apart); other pairs
     meet different taps, independent at init however much their patches overlap, so of all
     pairs of a channel ``1 / (sh * sw)`` share what the input shares: its share of ``shared``
@@ -863,10 +922,18 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
         return min(1.0, found.at(dy, dx) / moment) if moment else 0.0
 
     if strided is not None:  # a conv: outputs d apart read inputs stride * d apart
-        sh, sw = strided
-        near = [((dy // sh, dx // sw), correlation(dy, dx)) for (dy, dx), _ in found.near
-                if dy % sh == 0 and dx % sw == 0]
-        return shared, tuple(sorted(near))
+        (sh, sw), (_, ho, wo) = strided, info.output_shape
+        apart = {(dy // sh, dx // sw) for (dy, dx), _ in found.near
+                 if dy % sh == 0 and dx % sw == 0}
+        if _padded(info):
+            # neighbours keep what pairs far apart lose at the borders (pair_share): what the
+            # window of a pool after it reads, taken up to the kernel's size (the 2x2 and 3x3
+            # pools after 3x3 convs)
+            kh, kw = info.ir["kernel"]
+            apart |= {(dy, dx) for dy in range(kh) for dx in range(kw) if dy or dx}
+        near = [(d, correlation(d[0] * sh, d[1] * sw) * pair_share(info, d))
+                for d in sorted(apart) if d[0] < ho and d[1] < wo]
+        return shared, tuple((d, rho) for d, rho in near if rho != shared)
     sh, sw = info.ir["stride"]
     spread = shared / (sh * sw)
     near = [((dy, dx), correlation(dy // sh, dx // sw) if dy % sh == dx % sw == 0 else 0.0)
