@@ -1158,25 +1158,34 @@ def _offset_of(ratio: float, slope: float) -> float:
 NORM_KEEPING = ("orthogonal", "delta_orthogonal", "identity")
 
 
-def log_spreads(layers: list[LayerInfo], second: dict[str, float] | None = None
-                ) -> dict[str, float]:
+def log_spreads(layers: list[LayerInfo],
+                estimated: tuple[dict[str, float], dict[str, float], dict[str, Sums]]
+                | None = None) -> dict[str, float]:
     """The variance over weight draws of the log of each layer's mean square, where the
-    estimate (:func:`moments`, or ``second`` when given) is its mean: a net of finite width
-    scales its signal by a random factor each layer, the mean over ``n`` channels of their
-    values' squares, whose variance is ``kappa / n`` (``kappa = E[f(z)^4] / E[f(z)^2]^2 - 1``
-    of the activation ``f`` after normal sums: 2 for none, 5 for a ReLU, ``6 (1 + a^4) /
-    (1 + a^2)^2 - 1`` for a leaky slope ``a``); their logs add up, so the mean square is
-    log-normal about the estimate with a log-variance of ``sum(kappa / n)`` over the layers
-    (Hanin & Rolnick 2018, "How to start training", Theorem 5's ``5 sum 1/n_j`` for ReLU
-    nets), and a typical net's scale (the median) is the estimate's times ``exp(-variance /
-    4)``. A norm resets it (it sets each example's scale). The random factors multiply only
-    through layers that scale with their input (ReLU, leaky ReLU, none): another activation
-    (tanh, which pulls the scale to its fixed point) starts it afresh; and weights that keep
-    the norm (orthogonal, delta-orthogonal, identity) or a fixed kernel add none. A conv's
-    positions average some of it out: a bound there. plain30's 16 channels: at its 24th
-    layer a typical net's scale 6.5x below the estimate by this, 3.9x measured (the
-    geometric mean over 12 seeds, float64, Gaussian images), at its 30th 10.4x, 5.4x
-    measured.
+    estimate (:func:`estimate`'s first, with the biases; ``estimated`` when worked out
+    already) is its mean: a net of finite width scales its signal by a random factor each
+    layer, the mean over ``n`` channels of their values' squares, whose variance is ``kappa /
+    n``; their logs add up, so the mean square is log-normal about the estimate with a
+    log-variance of ``sum(kappa / n)`` over the layers (Hanin & Rolnick 2018, "How to start
+    training", Theorem 5's ``5 sum 1/n_j`` for ReLU nets), and a typical net's scale (the
+    median) is the estimate's times ``exp(-variance / 4)``. A channel's mean square over
+    one example's positions averages out what its positions do not share: ``kappa`` is
+    :func:`channel_kappa` of the part they share (:func:`channel_share`), which for a dense
+    layer is all (2 for the sums, 5 after a ReLU, ``6 (1 + a^4) / (1 + a^2)^2 - 1`` after a
+    leaky slope ``a``) and for a conv on iid pixels none; the rest of a conv's sums adds
+    ``2 (1 - shared)^2 / fan_in``, the spread of a quadratic form of ``fan_in`` independent
+    weights. A norm resets it (it sets each example's scale). The random factors multiply
+    only through layers that scale with their input (ReLU, leaky ReLU, none): another
+    activation (tanh, which pulls the scale to its fixed point) starts it afresh; and
+    weights that keep the norm (orthogonal, delta-orthogonal, identity) or a fixed kernel
+    add none. specs/plain30.cnn's 16 channels against the engine (24 seeds, float64, 16
+    Gaussian images): the log-variance 0.68x to 1.24x of the measured at the ReLUs of its
+    first 12 layers (24 draws' log-variance is itself about 30% off), 0.96x to 2.8x of it
+    deeper (4.6 at its 30th layer, 3.6 measured), where taking every layer as dense said
+    1.9x to 24x; there a typical net lies further below the column than a log-normal of
+    that variance says (the geometric mean at its 24th layer 4.1x below it, 2.5x by this;
+    at its 30th 5.8x, 3.2x by this), the measured log-variance levelling off as the mean
+    square's drift does not: an upper tail that 24 draws do not reach.
 
     A merge's log mean square is, to the first order, its inputs' logs weighted by their
     shares of its mean square (``d log sum_i q_i = sum_i (q_i / sum_j q_j) d log q_i``, the
@@ -1191,12 +1200,13 @@ def log_spreads(layers: list[LayerInfo], second: dict[str, float] | None = None
     branch's draws in full. An activation's own part of the spread (its ``kappa`` above the
     sums' 2) comes from its input's fresh sums, so it is weighed by their share too: the ReLU
     after a residual add of a small branch passes the stream's rectified values through
-    unchanged. Ten blocks of 8 channels on 8x8 maps (tools/signal_spread.py; 24 seeds,
-    float64, Gaussian images), the last layer of each branch started at He's std times 0.1:
-    the log-variance of the last add's ReLU 0.63 by this (the stem's, as measured: 0.043,
-    the stem's 0.040), 8.75 by the inputs' mean; He init throughout 5.5 (8.75), 1.6
-    measured; batch norm ending each branch 0.04 (0.75), 0.006 measured."""
-    second = moments(layers, biases=True)[0] if second is None else second
+    unchanged. Eight blocks of 8 channels on 8x8 maps (tests/test_check.py's
+    RESIDUAL_SPREAD; 12 seeds, float64, Gaussian images), the last layer of each branch
+    started at He's std times 0.1: the log-variance of the last add's ReLU 0.032 by this
+    (the stem's), 0.070 measured (the stem's 0.056; over 100 seeds 0.039, 0.032 by this);
+    He init throughout 2.2, 1.8 measured; batch norm ending each branch 0.042, 0.010
+    measured."""
+    second, _, sums = estimate(layers, biases=True) if estimated is None else estimated
     factors: dict[str, _LogFactors] = {"input": _LogFactors({}, 1.0)}
     draws: dict[str, float] = {}
     spread: dict[str, float] = {"input": 0.0}
@@ -1209,20 +1219,60 @@ def log_spreads(layers: list[LayerInfo], second: dict[str, float] | None = None
         if is_weighted(info.kind) and channels:
             init = info.weight_init
             if init.std and init.distribution not in NORM_KEEPING:
-                draws[info.name] = 2 / channels  # normal sums: kappa 2
+                shared = channel_share(info.output_shape, sums.get(info.name))
+                draws[info.name] = (channel_kappa(shared, 1.0)
+                                    + 2 * (1 - shared) ** 2 / summed_terms(info)) / channels
                 made = made.with_draw(info.name, 1.0)
             made = dataclasses.replace(made, fresh=1.0)
         elif kind.family == "norm":
             made = _LogFactors({}, 1.0)
         elif kind.negative_slope is not None and channels:
-            a = kind.negative_slope(info.ir)
-            draws[info.name] = (6 * (1 + a ** 4) / (1 + a * a) ** 2 - 1 - 2) / channels
+            shared = channel_share(info.output_shape, sums.get(info.inputs[0]))
+            draws[info.name] = (channel_kappa(shared, kind.negative_slope(info.ir))
+                                - channel_kappa(shared, 1.0)) / channels
             made = dataclasses.replace(made.with_draw(info.name, made.fresh), fresh=0.0)
         elif kind.is_activation:
             made = _LogFactors({}, 1.0)
         factors[info.name] = made
         spread[info.name] = sum(c * c * draws[k] for k, c in made.coefficients.items())
     return spread
+
+
+def channel_share(shape: tuple, source: Sums | None) -> float:
+    """The part of a channel's symmetric sums ``source`` that its mean square over one
+    example's positions does not average out: what the positions share (``Sums.shared``,
+    the channel's own mean part, one draw of the weights) and ``1 / P`` of the rest, for
+    ``P`` positions of ``shape`` (``(C, H, W)``; a dense layer's one, all of it). All of it
+    where the sums are not known as plain symmetric sums (a max pool's largest, a bias's
+    offset, a function's values): a bound."""
+    positions = math.prod(shape[1:]) if len(shape) == 3 else 1
+    if source is None or source.k != 1 or source.function or source.offset \
+            or source.slope != 1:
+        return 1.0
+    return source.shared + (1 - source.shared) / positions
+
+
+def channel_kappa(shared: float, slope: float) -> float:
+    """``kappa = E[f(y)^2 f(y')^2] / E[f(y)^2]^2 - 1`` for two standard normal sums ``y,
+    y'`` of correlation ``shared`` and ``f`` the identity above 0, ``slope`` times it below:
+    the relative variance, over one draw of a layer's weights, of the mean square of a
+    channel whose values are ``f`` of sums sharing that part (:func:`channel_share`). The
+    fourth cross moment of the positive parts is the arc-cosine kernel of degree 2 (Cho &
+    Saul 2009, ``J_2(t) = 3 sin t cos t + (pi - t)(1 + 2 cos^2 t)``, ``t = arccos rho``),
+    ``E[relu(y)^2 relu(y')^2] = J_2 / (2 pi)``, and ``f^2 = relu(y)^2 + slope^2 relu(-y)^2``
+    gives ``(1 + a^4) k(rho) + 2 a^2 k(-rho)`` over ``((1 + a^2) / 2)^2``. All shared (a
+    dense layer on one input): 2 for the sums, 5 after a ReLU (Hanin & Rolnick 2018);
+    nothing shared: 0, the positions average the factor out."""
+    def positive_fourth(rho: float) -> float:
+        t = math.acos(max(-1.0, min(1.0, rho)))
+        return (3 * math.sin(t) * math.cos(t) + (math.pi - t) * (1 + 2 * math.cos(t) ** 2)) \
+            / (2 * math.pi)
+
+    # a^2 / (1 + a^2) and 1 / (1 + a^2): a leaky slope of 1e300 squares to inf, not an error
+    below = 1 / (1 + slope * slope)
+    above = 1 - below
+    return 4 * ((above * above + below * below) * positive_fourth(shared)
+                + 2 * above * below * positive_fourth(-shared)) - 1
 
 
 @dataclass(frozen=True)
