@@ -568,8 +568,9 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
     """The Signal column is the mean over weight draws; a net of 16 channels scales its
     signal by a random factor each layer, and a typical one (the geometric mean over 12
     seeds' forward passes, float64) lies 3.9x below the column at plain30's 24th layer:
-    within the log-normal bound the note gives (6.5x), where the column alone says 1x. Not
-    said where nothing multiplies up (deep_tanh200: 5 * 200 / 16 would say 500x)."""
+    beyond the log-normal figure the note gives (2.5x, of the spread its positions leave,
+    signal.channel_share) and within twice it, where the column alone says 1x. Not said
+    where nothing multiplies up (deep_tanh200: 5 * 200 / 16 would say 500x)."""
     import cnnspec
     from cnnspec.check.signal import log_spreads
     from cnnspec.check.summary import summary_table
@@ -587,10 +588,10 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
         logs.append(0.5 * math.log(np.mean(model.activations[layer] ** 2) / np.mean(x ** 2)))
     typical = math.exp(sum(logs) / len(logs))
     below = math.exp(log_spreads(checked.layers)[layer] / 4)
-    assert estimate[layer] / below < typical < estimate[layer] / 2, (typical, below)
-    assert "a typical net's scale lies up to 10.4x below the column, at 'body_29_conv_relu'" \
+    assert estimate[layer] / below / 2 < typical < estimate[layer] / below, (typical, below)
+    assert "a typical net's scale lies about 3.2x below the column, at 'body_29_conv_relu'" \
         in " ".join(summary_table(checked, explain=True).split())
-    assert "one net's may lie up to 10.4x below it, at 'body_29_conv_relu'" \
+    assert "one net's lies about 3.2x below it, at 'body_29_conv_relu'" \
         in " ".join(summary_table(checked).split())
     # delta-orthogonal weights keep the norm and tanh pulls the scale to its fixed point:
     # nothing multiplies up through deep_tanh200's 200 layers
@@ -2251,9 +2252,12 @@ def test_a_max_pool_carries_a_stack_and_the_engine_agrees(act, weight, layers, s
     channel's part: what the input's mean, a max pool's values', gives each position alike).
     Over 16 seeds in float64 the estimate of the first layer's weights' gradient over the
     last's is within 25% of the engine's for 2x2 pools (stride 2 and 1) and 3x3 pools of
-    stride 2, at std 0.01 (tanh linear: each step's factor is the pool's, 8.2 estimated, 7.5
+    stride 2, at std 0.01 (tanh linear: each step's factor is the pool's, 8.1 estimated, 7.5
     measured) and under he_normal; within 40% where tanh's largest values saturate under
-    overlapping pools (0.18, 0.25 measured: both past the limit)."""
+    overlapping pools (0.17, 0.25 measured: both past the limit). The pools' windows read
+    what a padded conv's neighbouring sums share, not the less that its sums far apart do
+    (at std 0.01 with 3x3 pools of stride 2: 4.5 estimated, 4.7 measured; 3.5 by the far
+    pairs' share)."""
     text = (f"input 1x{size}x{size}\ndefault weight {weight}\n" + layers.replace("ACT", act)
             + "out: dense 10\ntrain {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
     spec = parse(text)
@@ -2540,13 +2544,14 @@ def test_the_spread_of_a_residual_stream_weighs_each_branch_by_its_share(branch)
     """An identity skip carries the stream unchanged: an add's log mean square moves by the
     branch's share of it times the branch's own random factor, so the spread over weight
     draws (signal.log_spreads) stays bounded where taking the inputs' mean added every
-    branch's in full. Against the engine (12 seeds, float64, Gaussian images): the bound
-    holds at every add's ReLU; with branches started small (He's std times 0.1) the stream's
-    log-variance stays near the stem's (1.26x the stem's after 8 blocks measured; 1.0x by
-    this, 11x by the mean); with batch norm ending each branch the stream's spread falls as
-    each normalised branch takes a larger share (the stem's 5.5x that of the last block
-    measured, 14x by this; the mean had it rise, to 1.2x); with He init throughout within 3x
-    of what is measured (2.5x; 4.0x by the mean)."""
+    branch's in full. Against the engine (12 seeds, float64, Gaussian images): at every
+    add's ReLU less than 2.5x above what this says (the stem's 1.75x, 1.2x over 100 seeds);
+    with branches started small (He's std times 0.1) the stream's log-variance stays near
+    the stem's (1.26x the stem's after 8 blocks measured; 1.0x by this, 11x by the mean);
+    with batch norm ending each branch the stream's spread falls as each normalised branch
+    takes a larger share (the first block's 2.4x that of the last measured, 2.8x by this;
+    the mean had it rise); with He init throughout within 3x of what is measured (1.25x;
+    4.0x by the mean)."""
     from cnnspec.check.signal import log_spreads
     from cnnspec.lab.spread import log_squares_over_draws
 
@@ -2557,14 +2562,14 @@ def test_the_spread_of_a_residual_stream_weighs_each_branch_by_its_share(branch)
                 for name, logs in log_squares_over_draws(checked, seeds=12, batch=8).items()}
     stream = ["stem_relu", *(f"res_{i}_sum_relu" for i in range(1, 9))]
     for name in stream:
-        assert measured[name] < predicted[name], (name, measured[name], predicted[name])
+        assert measured[name] < 2.5 * predicted[name], (name, measured[name], predicted[name])
     first, last = stream[0], stream[-1]
     if "gain=0.1" in branch:
         growth = (predicted[last] / predicted[first]) / (measured[last] / measured[first])
         assert 1 / 1.5 < growth < 1.5, growth
     elif "batchnorm" in branch:
-        assert predicted[last] < predicted[first] / 3
-        assert measured[last] < measured[first] / 3
+        assert predicted[last] < predicted[stream[1]] / 2
+        assert measured[last] < measured[stream[1]] / 2
     else:
         assert predicted[last] < 3 * measured[last], (predicted[last], measured[last])
 
@@ -2615,3 +2620,127 @@ def test_a_max_pool_over_neighbours_sharing_a_negative_part_is_estimated_as_draw
     net.forward(x)
     measured = np.mean(net.activations["p"] ** 2) / np.mean(x ** 2)
     assert measured / 1.5 < estimated < measured * 1.5, (estimated, measured)
+
+
+# A plain stack of 16 padded 3x3 convs of 16 channels on 16x16 maps: ``%s`` the activation
+# (and the gain He's init takes for it).
+PLAIN_STACK = ("input 1x16x16\ndefault weight he_normal(gain=%s), bias zeros\n"
+               "stem: conv 16 3x3 pad same %s\nrepeat 15 as body {\n"
+               "  conv 16 3x3 pad same %s\n}\npool: global_avgpool\nhead: dense 4\n")
+
+
+def _plain_stack(activation: str):
+    return check(parse(PLAIN_STACK % (activation, activation, activation)),
+                 for_training=False)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.2)"])
+def test_what_a_plain_stacks_positions_share_holds_against_the_engine(activation):
+    """A padded conv's border outputs miss taps the outputs opposite read, so a channel's
+    positions share less than its input's did (signal.pair_share): through a ReLU stack
+    that balances the arc-cosine kernel's rise. The correlation of two positions of a
+    channel drawn apart, ``E[x_p x_p'] / E[x^2]`` over all pairs, against the engine (16
+    seeds, float64, Gaussian images): within 1.2x at every layer, where taking the padding
+    to keep what they share put it 1.3x to 1.5x above (ReLU) and 1.7x (leaky ReLU) deep in
+    the stack."""
+    from cnnspec.check.signal import _sums_crosses, estimate
+    from cnnspec.lab.spread import recorded_draws
+
+    checked = _plain_stack(activation)
+    q, _, sums = estimate(checked.layers)
+    names = [info.name for info in checked.layers if info.name.startswith("body_")]
+    measured: dict[str, list] = {}
+    for _, activations in recorded_draws(checked, seeds=16, batch=8):
+        for name in names:
+            x = activations[name]
+            positions = x.shape[2] * x.shape[3]
+            totals, squares = x.sum(axis=(2, 3)), (x ** 2).sum(axis=(2, 3))
+            cross = np.mean((totals ** 2 - squares) / (positions * (positions - 1)))
+            measured.setdefault(name, []).append((cross, np.mean(x ** 2)))
+    for name in names:
+        cross, square = np.mean(measured[name], axis=0)
+        ratio = _sums_crosses(sums[name], q[name]).far / q[name] / (cross / square)
+        assert 1 / 1.2 < ratio < 1.2, (name, ratio)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.2)"])
+def test_the_spread_of_a_conv_stack_holds_against_the_engine(activation):
+    """A channel's mean square over a conv's positions averages out what they do not share
+    (signal.channel_share, channel_kappa): the log-variance of each layer's mean square over
+    weight draws (signal.log_spreads) against the engine (24 seeds, float64, Gaussian
+    images), within 1.5x at the ReLUs of its first 10 layers and less than 2.5x above it
+    deeper, where the measured levels off (an upper tail 24 draws do not reach); taking
+    each conv as a dense layer (kappa 5 a ReLU) put it 1.9x to 25x above."""
+    from cnnspec.check.signal import log_spreads
+    from cnnspec.lab.spread import log_squares_over_draws
+
+    checked = _plain_stack(activation)
+    predicted = log_spreads(checked.layers)
+    measured = {name: float(np.var(logs, ddof=1))
+                for name, logs in log_squares_over_draws(checked, seeds=24, batch=8).items()}
+    kind = activation.split("(")[0]
+    rectified = [info.name for info in checked.layers if info.name.endswith(kind)]
+    for depth, name in enumerate(rectified):
+        ratio = predicted[name] / measured[name]
+        assert 1 / 1.5 < ratio < (1.5 if depth < 10 else 2.5), (name, ratio)
+
+
+@pytest.mark.parametrize("shared", [0.0, 0.3, 0.7, 0.95])
+@pytest.mark.parametrize("slope", [1.0, 0.0, 0.2])
+def test_channel_kappa_is_the_sampled_fourth_cross_moment(shared, slope):
+    """signal.channel_kappa's closed form (Cho & Saul's arc-cosine kernel of degree 2)
+    against 10^6 sampled pairs of standard normal sums of correlation ``shared``; the
+    identity's exact ``2 shared^2`` (Isserlis), and a ReLU's 5 all shared (Hanin & Rolnick
+    2018) and 0 nothing shared."""
+    from cnnspec.check.signal import channel_kappa
+
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal((2, 1_000_000))
+    y[1] = shared * y[0] + math.sqrt(1 - shared * shared) * y[1]
+    f2 = np.where(y > 0, y, slope * y) ** 2
+    sampled = np.mean(f2[0] * f2[1]) / (np.mean(f2[0]) * np.mean(f2[1])) - 1
+    assert channel_kappa(shared, slope) == pytest.approx(sampled, abs=0.1)
+    if slope == 1.0:
+        assert channel_kappa(shared, slope) == pytest.approx(2 * shared * shared, abs=1e-12)
+    assert channel_kappa(1.0, 0.0) == pytest.approx(5.0)
+    assert channel_kappa(0.0, slope) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_max_pools_window_reads_what_neighbours_share_against_the_engine():
+    """A padded conv's outputs far apart share less than its input's positions did (a border
+    output misses taps the one opposite reads: signal.pair_share), but two in one pool's
+    window read the same taps but where one of them is at a border, and keep nearly all of
+    it: the max pool's gain takes the windows' (the conv's ``near``). tanh convs at std 0.01
+    with 3x3 max pools of stride 2 (the second conv on 15x15 maps, the third on 7x7): the
+    correlation of two sums of a channel, over all pairs and over the pairs of each window,
+    within 1.08x of the engine (16 seeds, float64, Gaussian images), where taking the
+    windows' as the far pairs' put the second's and third's at 0.92x and 0.89x of it."""
+    from cnnspec.check.signal import _window_mean, estimate
+    from cnnspec.lab.spread import recorded_draws
+
+    text = ("input 1x32x32\ndefault weight normal(0, 0.01)\n"
+            + POOLED_CONVS.replace("POOL", "maxpool 3 stride 2").replace("ACT", "tanh")
+            + "out: dense 10\n")
+    checked = check(parse(text), for_training=False)
+    sums = estimate(checked.layers)[2]
+    measured: dict[str, list] = {}
+    for _, activations in recorded_draws(checked, seeds=16, batch=4):
+        for name in ("c1", "c2"):
+            x = activations[name]
+            windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3))
+            windows = windows[:, :, ::2, ::2].reshape(*x.shape[:2], -1, 9)
+            measured.setdefault(name, []).append(
+                (_mean_cross(x.reshape(*x.shape[:2], -1)), _mean_cross(windows),
+                 np.mean(x ** 2)))
+    for name in ("c1", "c2"):
+        far, window, square = np.mean(measured[name], axis=0)
+        found = sums[name]
+        assert 1 / 1.08 < found.shared / (far / square) < 1.08, (name, found.shared, far)
+        ratio = _window_mean(found.shared, found.near, (3, 3)) / (window / square)
+        assert 1 / 1.08 < ratio < 1.08, (name, ratio)
+
+
+def _mean_cross(x):
+    """The mean over the last axis's pairs of distinct values of their product."""
+    count = x.shape[-1]
+    return np.mean((x.sum(axis=-1) ** 2 - (x ** 2).sum(axis=-1)) / (count * (count - 1)))

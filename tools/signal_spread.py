@@ -1,5 +1,5 @@
 """The checker's signal estimate against the engine over weight draws: for each layer of a
-spec, the Signal column's mean square (:func:`cnnspec.check.signal.moments`) and the spread
+spec, the Signal column's mean square (:func:`cnnspec.check.signal.estimate`) and the spread
 of one net's mean square about it (:func:`cnnspec.check.signal.log_spreads`), beside the
 geometric mean, median and log-variance of what the engine's forward pass gives over
 ``--seeds`` weight draws (float64, Gaussian inputs, training mode, each relative to its
@@ -20,14 +20,14 @@ import math
 import numpy as np
 
 import cnnspec
-from cnnspec.check.signal import log_spreads, moments
+from cnnspec.check.signal import estimate, log_spreads
 from cnnspec.lab.spread import log_squares_over_draws
 
 
 def compare(checked, seeds: int, batch: int) -> list[dict]:
     """One row a layer: the estimate and the measurement side by side."""
-    column = moments(checked.layers, biases=True)[0]
-    spread = log_spreads(checked.layers, column)
+    estimated = estimate(checked.layers, biases=True)
+    column, spread = estimated[0], log_spreads(checked.layers, estimated)
     measured = log_squares_over_draws(checked, seeds, batch)
     rows = []
     for info in checked.layers:

@@ -335,6 +335,61 @@ def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, be
     return factor
 
 
+def pair_share(info: LayerInfo, apart: tuple[int, int] | None = None) -> float:
+    """The factor by which a conv's zero padding scales the part of its input's second
+    moment that two positions of a channel share (their cross moment), relative to the
+    factor it scales each one's own by (:func:`read_share`): ``E[z_p z_p']`` sums only the
+    taps through which *both* outputs read the input, and a border output misses taps the
+    one opposite reads, so positions drawn apart share less than their input's positions
+    did (the covariance map of Xiao et al. 2018, eq. 2.6, at the borders). ``apart``: for
+    outputs that many rows and columns apart, where None takes two drawn independently (far
+    apart, on average); neighbours read the same taps but where one of them is at a border,
+    so they keep nearly all of it. Axis by axis (:func:`_axis_pair_share`). 1 without
+    padding, where every output reads every tap. On 16x16 maps a 3x3 ``pad same`` conv keeps
+    0.92 of what its input's positions share far apart: through a ReLU stack
+    (specs/plain30.cnn) that balances the arc-cosine kernel's rise, and a channel's
+    positions stay about 0.7 alike where taking them to share all of it had them at 0.97 by
+    the 30th layer."""
+    if not _padded(info):
+        return 1.0
+    taps = _taps(info)
+    (_, h, w), (_, ho, wo) = info.input_shapes[0], info.output_shape
+    (kh, kw), (sh, sw), (dh, dw) = info.ir["kernel"], info.ir["stride"], info.ir["dilation"]
+    rows, columns = (None, None) if apart is None else apart
+    return (_axis_pair_share(h, ho, kh, sh, dh, info.pads[0], taps, 0, rows)
+            * _axis_pair_share(w, wo, kw, sw, dw, info.pads[2], taps, 1, columns))
+
+
+def _padded(info: LayerInfo) -> bool:
+    """Whether a conv's zero padding leaves some of its outputs fewer taps than others
+    (:func:`pair_share` below 1)."""
+    return (KINDS[info.kind].zero_padded and bool(info.pads) and any(info.pads)
+            and not _zero_kernel(info) and len(info.output_shape) == 3)
+
+
+@functools.lru_cache(maxsize=1024)
+def _axis_pair_share(size: int, out: int, kernel: int, stride: int, dilation: int,
+                     before: int, taps: Taps, axis: int, apart: int | None) -> float:
+    """Along one axis: for two outputs ``apart`` positions apart (None: drawn
+    independently), the taps' shares (of ``E[w^2]``) through which both read the input, over
+    those through which one does, ``sum_i t_i b_i / sum_i t_i f_i`` for ``f_i`` the fraction
+    of the outputs whose tap ``i`` meets the input (:func:`cnnspec.shapes.tap_reads`) and
+    ``b_i`` that of the pairs: ``f_i^2`` drawn independently; ``apart`` apart, the outputs
+    reading a tap being a run of ``n_i`` consecutive ones, ``(n_i - apart) / (out - apart)``
+    of the ``out - apart`` pairs. An even signal across the input's positions. 0 where no
+    output reads the input."""
+    share = _share(taps, axis, kernel)
+    reads = tap_reads(size, out, kernel, stride, dilation, before)
+
+    def both(count: int) -> float:
+        if apart is None:
+            return (count / out) ** 2
+        return max(0, count - apart) / (out - apart)
+
+    one = sum(share(i) * count / out for i, count in reads.items())
+    return sum(share(i) * both(count) for i, count in reads.items()) / one if one > 0 else 0.0
+
+
 # Power iterations for a padded axis's steady factor, at most, and the widest axis it is
 # found for: the gap between the two largest eigenvalues closes as 1/n^2 for n positions, so
 # wide axes converge slowly (200 iterations: within 1e-4 below the factor up to 128
@@ -670,7 +725,8 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             # (a fixed kernel's too)
             if ew2 is not None and (info.weight_init.symmetric or means.get(single) == 0):
                 found = crosses_of(single)
-                shared = 0.0 if found is None or not ins[0] else min(1.0, found.far / ins[0])
+                shared = (0.0 if found is None or not ins[0]
+                          else min(1.0, found.far / ins[0]) * pair_share(info))
                 shared, near = _read_near(info, found, shared, ins[0])
                 sums[info.name] = biased_sums(spread, shared, bias_mean, bias_variance, near)
                 means[info.name] = bias_mean
@@ -845,7 +901,10 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
     in common (``found``, of second moment ``moment``). Two sums read the input through the
     same taps of independent weights: a conv's sums ``d`` apart are as alike as its inputs
     ``stride * d`` apart (He et al.'s independence, the covariance map of Xiao et al. 2018,
-    eq. 2.6, away from the borders). A transposed conv's outputs read the same taps only a
+    eq. 2.6, away from the borders); at the borders a padded conv's outputs ``d`` apart
+    keep :func:`pair_share` at ``d`` of it, which for neighbours is nearly all (what a max
+    pool's window reads) where outputs far apart keep less (``shared``). A transposed conv's
+    outputs read the same taps only a
     whole stride apart (``d = stride * D``: as alike as the inputs ``D`` apart); other pairs
     meet different taps, independent at init however much their patches overlap, so of all
     pairs of a channel ``1 / (sh * sw)`` share what the input shares: its share of ``shared``
@@ -867,10 +926,18 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
         return min(1.0, found.at(dy, dx) / moment) if moment else 0.0
 
     if strided is not None:  # a conv: outputs d apart read inputs stride * d apart
-        sh, sw = strided
-        near = [((dy // sh, dx // sw), correlation(dy, dx)) for (dy, dx), _ in found.near
-                if dy % sh == 0 and dx % sw == 0]
-        return shared, tuple(sorted(near))
+        (sh, sw), (_, ho, wo) = strided, info.output_shape
+        apart = {(dy // sh, dx // sw) for (dy, dx), _ in found.near
+                 if dy % sh == 0 and dx % sw == 0}
+        if _padded(info):
+            # neighbours keep what pairs far apart lose at the borders (pair_share): what the
+            # window of a pool after it reads, taken up to the kernel's size (the 2x2 and 3x3
+            # pools after 3x3 convs)
+            kh, kw = info.ir["kernel"]
+            apart |= {(dy, dx) for dy in range(kh) for dx in range(kw) if dy or dx}
+        near = [(d, correlation(d[0] * sh, d[1] * sw) * pair_share(info, d))
+                for d in sorted(apart) if d[0] < ho and d[1] < wo]
+        return shared, tuple((d, rho) for d, rho in near if rho != shared)
     sh, sw = info.ir["stride"]
     spread = shared / (sh * sw)
     near = [((dy, dx), correlation(dy // sh, dx // sw) if dy % sh == dx % sw == 0 else 0.0)
@@ -1095,25 +1162,34 @@ def _offset_of(ratio: float, slope: float) -> float:
 NORM_KEEPING = ("orthogonal", "delta_orthogonal", "identity")
 
 
-def log_spreads(layers: list[LayerInfo], second: dict[str, float] | None = None
-                ) -> dict[str, float]:
+def log_spreads(layers: list[LayerInfo],
+                estimated: tuple[dict[str, float], dict[str, float], dict[str, Sums]]
+                | None = None) -> dict[str, float]:
     """The variance over weight draws of the log of each layer's mean square, where the
-    estimate (:func:`moments`, or ``second`` when given) is its mean: a net of finite width
-    scales its signal by a random factor each layer, the mean over ``n`` channels of their
-    values' squares, whose variance is ``kappa / n`` (``kappa = E[f(z)^4] / E[f(z)^2]^2 - 1``
-    of the activation ``f`` after normal sums: 2 for none, 5 for a ReLU, ``6 (1 + a^4) /
-    (1 + a^2)^2 - 1`` for a leaky slope ``a``); their logs add up, so the mean square is
-    log-normal about the estimate with a log-variance of ``sum(kappa / n)`` over the layers
-    (Hanin & Rolnick 2018, "How to start training", Theorem 5's ``5 sum 1/n_j`` for ReLU
-    nets), and a typical net's scale (the median) is the estimate's times ``exp(-variance /
-    4)``. A norm resets it (it sets each example's scale). The random factors multiply only
-    through layers that scale with their input (ReLU, leaky ReLU, none): another activation
-    (tanh, which pulls the scale to its fixed point) starts it afresh; and weights that keep
-    the norm (orthogonal, delta-orthogonal, identity) or a fixed kernel add none. A conv's
-    positions average some of it out: a bound there. plain30's 16 channels: at its 24th
-    layer a typical net's scale 6.5x below the estimate by this, 3.9x measured (the
-    geometric mean over 12 seeds, float64, Gaussian images), at its 30th 10.4x, 5.4x
-    measured.
+    estimate (:func:`estimate`'s first, with the biases; ``estimated`` when worked out
+    already) is its mean: a net of finite width scales its signal by a random factor each
+    layer, the mean over ``n`` channels of their values' squares, whose variance is ``kappa /
+    n``; their logs add up, so the mean square is log-normal about the estimate with a
+    log-variance of ``sum(kappa / n)`` over the layers (Hanin & Rolnick 2018, "How to start
+    training", Theorem 5's ``5 sum 1/n_j`` for ReLU nets), and a typical net's scale (the
+    median) is the estimate's times ``exp(-variance / 4)``. A channel's mean square over
+    one example's positions averages out what its positions do not share: ``kappa`` is
+    :func:`channel_kappa` of the part they share (:func:`channel_share`), which for a dense
+    layer is all (2 for the sums, 5 after a ReLU, ``6 (1 + a^4) / (1 + a^2)^2 - 1`` after a
+    leaky slope ``a``) and for a conv on iid pixels none; the rest of a conv's sums adds
+    ``2 (1 - shared)^2 / fan_in``, the spread of a quadratic form of ``fan_in`` independent
+    weights. A norm resets it (it sets each example's scale). The random factors multiply
+    only through layers that scale with their input (ReLU, leaky ReLU, none): another
+    activation (tanh, which pulls the scale to its fixed point) starts it afresh; and
+    weights that keep the norm (orthogonal, delta-orthogonal, identity) or a fixed kernel
+    add none. specs/plain30.cnn's 16 channels against the engine (24 seeds, float64, 16
+    Gaussian images): the log-variance 0.68x to 1.24x of the measured at the ReLUs of its
+    first 12 layers (24 draws' log-variance is itself about 30% off), 0.96x to 2.8x of it
+    deeper (4.6 at its 30th layer, 3.6 measured), where taking every layer as dense said
+    1.9x to 24x; there a typical net lies further below the column than a log-normal of
+    that variance says (the geometric mean at its 24th layer 4.1x below it, 2.5x by this;
+    at its 30th 5.8x, 3.2x by this), the measured log-variance levelling off as the mean
+    square's drift does not: an upper tail that 24 draws do not reach.
 
     A merge's log mean square is, to the first order, its inputs' logs weighted by their
     shares of its mean square (``d log sum_i q_i = sum_i (q_i / sum_j q_j) d log q_i``, the
@@ -1128,12 +1204,13 @@ def log_spreads(layers: list[LayerInfo], second: dict[str, float] | None = None
     branch's draws in full. An activation's own part of the spread (its ``kappa`` above the
     sums' 2) comes from its input's fresh sums, so it is weighed by their share too: the ReLU
     after a residual add of a small branch passes the stream's rectified values through
-    unchanged. Ten blocks of 8 channels on 8x8 maps (tools/signal_spread.py; 24 seeds,
-    float64, Gaussian images), the last layer of each branch started at He's std times 0.1:
-    the log-variance of the last add's ReLU 0.63 by this (the stem's, as measured: 0.043,
-    the stem's 0.040), 8.75 by the inputs' mean; He init throughout 5.5 (8.75), 1.6
-    measured; batch norm ending each branch 0.04 (0.75), 0.006 measured."""
-    second = moments(layers, biases=True)[0] if second is None else second
+    unchanged. Eight blocks of 8 channels on 8x8 maps (tests/test_check.py's
+    RESIDUAL_SPREAD; 12 seeds, float64, Gaussian images), the last layer of each branch
+    started at He's std times 0.1: the log-variance of the last add's ReLU 0.032 by this
+    (the stem's), 0.070 measured (the stem's 0.056; over 100 seeds 0.039, 0.032 by this);
+    He init throughout 2.2, 1.8 measured; batch norm ending each branch 0.042, 0.010
+    measured."""
+    second, _, sums = estimate(layers, biases=True) if estimated is None else estimated
     factors: dict[str, _LogFactors] = {"input": _LogFactors({}, 1.0)}
     draws: dict[str, float] = {}
     spread: dict[str, float] = {"input": 0.0}
@@ -1146,20 +1223,60 @@ def log_spreads(layers: list[LayerInfo], second: dict[str, float] | None = None
         if is_weighted(info.kind) and channels:
             init = info.weight_init
             if init.std and init.distribution not in NORM_KEEPING:
-                draws[info.name] = 2 / channels  # normal sums: kappa 2
+                shared = channel_share(info.output_shape, sums.get(info.name))
+                draws[info.name] = (channel_kappa(shared, 1.0)
+                                    + 2 * (1 - shared) ** 2 / summed_terms(info)) / channels
                 made = made.with_draw(info.name, 1.0)
             made = dataclasses.replace(made, fresh=1.0)
         elif kind.family == "norm":
             made = _LogFactors({}, 1.0)
         elif kind.negative_slope is not None and channels:
-            a = kind.negative_slope(info.ir)
-            draws[info.name] = (6 * (1 + a ** 4) / (1 + a * a) ** 2 - 1 - 2) / channels
+            shared = channel_share(info.output_shape, sums.get(info.inputs[0]))
+            draws[info.name] = (channel_kappa(shared, kind.negative_slope(info.ir))
+                                - channel_kappa(shared, 1.0)) / channels
             made = dataclasses.replace(made.with_draw(info.name, made.fresh), fresh=0.0)
         elif kind.is_activation:
             made = _LogFactors({}, 1.0)
         factors[info.name] = made
         spread[info.name] = sum(c * c * draws[k] for k, c in made.coefficients.items())
     return spread
+
+
+def channel_share(shape: tuple, source: Sums | None) -> float:
+    """The part of a channel's symmetric sums ``source`` that its mean square over one
+    example's positions does not average out: what the positions share (``Sums.shared``,
+    the channel's own mean part, one draw of the weights) and ``1 / P`` of the rest, for
+    ``P`` positions of ``shape`` (``(C, H, W)``; a dense layer's one, all of it). All of it
+    where the sums are not known as plain symmetric sums (a max pool's largest, a bias's
+    offset, a function's values): a bound."""
+    positions = math.prod(shape[1:]) if len(shape) == 3 else 1
+    if source is None or source.k != 1 or source.function or source.offset \
+            or source.slope != 1:
+        return 1.0
+    return source.shared + (1 - source.shared) / positions
+
+
+def channel_kappa(shared: float, slope: float) -> float:
+    """``kappa = E[f(y)^2 f(y')^2] / E[f(y)^2]^2 - 1`` for two standard normal sums ``y,
+    y'`` of correlation ``shared`` and ``f`` the identity above 0, ``slope`` times it below:
+    the relative variance, over one draw of a layer's weights, of the mean square of a
+    channel whose values are ``f`` of sums sharing that part (:func:`channel_share`). The
+    fourth cross moment of the positive parts is the arc-cosine kernel of degree 2 (Cho &
+    Saul 2009, ``J_2(t) = 3 sin t cos t + (pi - t)(1 + 2 cos^2 t)``, ``t = arccos rho``),
+    ``E[relu(y)^2 relu(y')^2] = J_2 / (2 pi)``, and ``f^2 = relu(y)^2 + slope^2 relu(-y)^2``
+    gives ``(1 + a^4) k(rho) + 2 a^2 k(-rho)`` over ``((1 + a^2) / 2)^2``. All shared (a
+    dense layer on one input): 2 for the sums, 5 after a ReLU (Hanin & Rolnick 2018);
+    nothing shared: 0, the positions average the factor out."""
+    def positive_fourth(rho: float) -> float:
+        t = math.acos(max(-1.0, min(1.0, rho)))
+        return (3 * math.sin(t) * math.cos(t) + (math.pi - t) * (1 + 2 * math.cos(t) ** 2)) \
+            / (2 * math.pi)
+
+    # a^2 / (1 + a^2) and 1 / (1 + a^2): a leaky slope of 1e300 squares to inf, not an error
+    below = 1 / (1 + slope * slope)
+    above = 1 - below
+    return 4 * ((above * above + below * below) * positive_fourth(shared)
+                + 2 * above * below * positive_fourth(-shared)) - 1
 
 
 @dataclass(frozen=True)

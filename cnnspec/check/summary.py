@@ -14,7 +14,7 @@ import textwrap
 
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import log_spreads, moments
+from cnnspec.check.signal import estimate, log_spreads
 from cnnspec.diagnostics import WIDTH
 from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
 from cnnspec.init.info import InitInfo
@@ -78,8 +78,8 @@ def summary_dict(checked: CheckedSpec) -> dict:
     """Everything the summary shows, as JSON-ready data (shapes as CHW lists). A warning's
     ``copies``: the layers of the repeat block's copies it holds for, when it is said once for
     several (:mod:`cnnspec.check.copies`), else empty."""
-    second = moments(checked.layers, biases=True)[0]
-    spread = log_spreads(checked.layers, second)
+    estimated = estimate(checked.layers, biases=True)
+    second, spread = estimated[0], log_spreads(checked.layers, estimated)
     return {
         "name": checked.ir["name"],
         "input_shape": list(checked.input_shape),
@@ -256,7 +256,7 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
 
 def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
     """The notes under the table on its Signal column: what it is, and where this net
-    gives cause, how far a typical net's scale may lie below it and what a softmax's means;
+    gives cause, how far a typical net's scale lies below it and what a softmax's means;
     in a sentence each, or with ``explain`` in full (:func:`_explained`)."""
     spread = _spread(data)
     own = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
@@ -266,7 +266,7 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
             "square relative to the input's (He et al. 2015, eq. 7)")
     if spread:
         below, layer = spread
-        note += (f"; one net's may lie up to {rounded_text(below)}x below it, at '{layer}' "
+        note += (f"; one net's lies about {rounded_text(below)}x below it, at '{layer}' "
                  "(the column is the mean over weight draws)")
     if own:
         note += f"; probabilities ({', '.join(own)}) set their own"
@@ -295,11 +295,11 @@ def _explained(path: str | None, spread: tuple[float, str] | None,
         notes.append(
             "The Signal column is the mean over weight draws; one net's scale is spread about "
             "it log-normally, the more the narrower its layers (Hanin & Rolnick 2018: the "
-            "variance of the log of the mean square grows by about 5 / n a ReLU layer of n "
-            "channels, less in a conv, whose positions average some of it out): here a "
-            f"typical net's scale lies up to {rounded_text(below)}x below the column, at "
-            f"'{layer}' (plain30's 16 channels: 3.9x at its 24th layer, where this "
-            "bound says 6.5x).")
+            "variance of the log of the mean square grows by about 5 / n a dense ReLU layer "
+            "of n channels, less in a conv, whose positions average out what they do not "
+            f"share): here a typical net's scale lies about {rounded_text(below)}x below the "
+            f"column, at '{layer}', deep in a ReLU stack further (plain30's 16 channels: "
+            "4.1x at its 24th layer, where this says 2.5x).")
     if own:
         notes.append(
             f"Probabilities set their own scale ({', '.join(own)}): a softmax's values sum "
@@ -321,9 +321,9 @@ SPREAD_WORTH_SAYING = 1.25
 
 
 def _spread(data: dict) -> tuple[float, str] | None:
-    """How far a typical net's scale may lie below the Signal column (its mean over weight
-    draws, :func:`cnnspec.check.signal.log_spreads`) at most, and at which layer; None where
-    that is too little to say."""
+    """How far a typical net's scale lies below the Signal column (its mean over weight
+    draws, :func:`cnnspec.check.signal.log_spreads`) where it lies furthest, and at which
+    layer; None where that is too little to say."""
     # the output's few scores spread by their own count: the scores' lint speaks of them
     inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
     widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
