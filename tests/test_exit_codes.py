@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cnnspec.cli import COMMANDS, main
+from cnnspec.errors import MAX_WORD
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -354,11 +355,12 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "--lr", "-1e5"],
      "argument --lr: the value -1e5 starts with '-' and reads as an option; write --lr=-1e5"),
     (["init-report", "{spec}", "--phase", "--grid", "-1x2"], "write --grid=-1x2"),
-    # argparse's own messages quote a value cut short, as cnnspec's do
+    # argparse's own messages quote a value cut short (at a path's length), as cnnspec's do
     (["summary", "{spec}", "--format", "a" * 5000],
-     f"invalid choice: '{'a' * 79}... (5,002 characters) (choose from 'text', 'table', 'json')"),
+     (f"invalid choice: '{'a' * (MAX_WORD - 1)}... (5,002 characters) (choose from 'text', "
+      "'table', 'json')")),
     (["check", "{spec}", "--strict=" + "b" * 500],
-     f"ignored explicit argument '{'b' * 79}... (502 characters)"),
+     f"ignored explicit argument '{'b' * (MAX_WORD - 1)}... (502 characters)"),
     # positionals beyond what the command takes: its own usage and name, not cnnspec's
     (["summary", "{spec}", "{spec}"],
      "cnnspec summary: error: one argument too many: '{spec}' (`cnnspec summary` takes SPEC)"),

@@ -512,14 +512,17 @@ def test_cli_imports_keras_json(tmp_path, capsys):
 
 @pytest.mark.parametrize("config, shown", [
     # refused by the parser (a size beyond 2^31 - 1) and by the checker (a kernel too large)
-    ({"strides": [10**30, 1]}, ("imported.cnn:7:25: error: the size 100000000000... (31 "
+    ({"strides": [10**30, 1]}, ("imported.cnn:6:25: error: the size 100000000000... (31 "
      "digits) is too large")),
-    ({"kernel_size": [99, 99]}, "imported.cnn:7:14: error: the 99x99 kernel of conv 'conv'"),
+    ({"kernel_size": [99, 99]}, "imported.cnn:6:14: error: the 99x99 kernel of conv 'conv'"),
 ])
-def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_path, capsys):
+def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_path, capsys,
+                                                              monkeypatch):
     """Whether the parser or the checker refuses the written spec, the error names it
-    imported.cnn (the parser's errors were <spec>)."""
-    source = tmp_path / "model.json"
+    imported.cnn (the parser's errors were <spec>). (The source is named from its folder:
+    the spec's header comment names it, and a long path takes two lines.)"""
+    monkeypatch.chdir(tmp_path)
+    source = Path("model.json")
     source.write_text(json.dumps(sequential(conv(**config), shape=(28, 28, 1))))
     assert main(["import", str(source)]) == 2
     err = capsys.readouterr().err

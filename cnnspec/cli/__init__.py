@@ -24,6 +24,7 @@ from pathlib import Path
 from cnnspec.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    MAX_WORD,
     Command,
     Flag,
     InputError,
@@ -73,10 +74,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser with the values its usage errors quote cut short and their control
     characters escaped: argparse quotes a value whole (``invalid choice: 'aaa…'``, ``ignored
     explicit argument``, ``unrecognized arguments``), which for a value of thousands of
-    characters buries the message."""
+    characters buries the message. A word is cut at :data:`cnnspec.errors.MAX_WORD`, the
+    length up to which a path is quoted whole: a spec's path in a deep folder is no longer
+    than that, and it is what the user needs to read."""
 
     def error(self, message: str):
-        super().error(long_words_shortened(escaped_controls(message)))
+        super().error(long_words_shortened(escaped_controls(message), MAX_WORD))
 
     def _get_values(self, action, arg_strings):
         # `--output=--` gives the option the value '--': Python 3.11's argparse strips it as
@@ -367,7 +370,7 @@ def _command_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argp
     if extras:
         takes = " ".join(action.metavar or action.dest for action in command._actions
                          if not action.option_strings)
-        command.error(f"one argument too many: {shortened(extras[0], 60)!r} (`cnnspec "
+        command.error(f"one argument too many: {shortened(extras[0], MAX_WORD)!r} (`cnnspec "
                       f"{argv[0]}` takes {takes or 'no argument but its options'})"
                       + _setting_value_advice(argv, extras[0]))
     return args
