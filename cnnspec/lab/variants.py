@@ -27,6 +27,12 @@ from cnnspec.lang import parse_init
 SPEC_LABEL = "spec"
 
 
+def spec_init_label(name: str) -> str:
+    """One weight init of the spec as written, as the lab's tables, pictures and JSON name
+    it: the init's catalogue name marked as the spec's, ``he_normal (spec)``."""
+    return f"{name} ({SPEC_LABEL})"
+
+
 @dataclass
 class Variant:
     """A checked spec and the init text that made it (``SPEC_LABEL`` for the spec as written)."""
@@ -52,7 +58,7 @@ class Variant:
         if not names:
             return SPEC_LABEL
         if len(names) == 1:
-            return f"{names[0]} ({SPEC_LABEL})"
+            return spec_init_label(names[0])
         return f"{SPEC_LABEL}'s inits: {names_text(names)}"
 
 
