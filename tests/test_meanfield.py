@@ -971,3 +971,36 @@ def test_an_init_the_measurement_contradicts_is_not_called_critical():
     report.measured_boundary = []
     assert "the measured grid crosses chi_1 = 1 nowhere at sigma_b = 0.000 (theory: 1)" in \
         verdict(report).text
+
+
+def test_cli_phase_says_its_work_before_and_its_passes_while_it_runs(wide, capsys):
+    """--phase measured for minutes without a word: now, as --jacobian, its work first (24
+    probe inputs at each of 2x2 grid points, forward through 24 convs, 24 tanhs, a pool and a
+    head), then, stderr being no terminal here, a line at each tenth of the passes done."""
+    assert main(["init-report", str(wide), "--phase", "--grid", "2x2"]) == 0
+    first, *lines = capsys.readouterr().err.splitlines()
+    assert first.startswith("phase: 4 grid points x 24 inputs = 96 forward passes through 50 "
+                            "layers, about "), first
+    assert first.endswith(" MFLOP in float64, and the theory beside each point")
+    assert lines == [f"phase: {done}/96 passes ({done / 96:.0%})" for done in (24, 48, 72, 96)]
+
+
+def test_the_work_of_the_phase_diagram_counts_its_forward_passes(wide):
+    from cnnspec.check.load import load
+    from cnnspec.cli.init_report import phase_work_lines
+    from cnnspec.kinds import layer_flops
+    from cnnspec.lab.phase import PhaseWork, phase_work
+
+    works = []
+    phase_report(wide, grid=(3, 2), theory_grid=(4, 3), start=works.append)
+    checked = load(wide)
+    assert works == [phase_work(checked, (3, 2))]
+    (work,) = works
+    assert (work.points, work.inputs, work.layers) == (6, 24, 50)
+    # a 64 -> 64 1x1 conv on 4x4: 65,536 multiply-adds forward
+    assert layer_flops(checked.by_name["body_1_conv"], need_dx=False)[0] == 2 * 65536
+    assert work.passes == 144 and work.flops == 144 * work.pass_flops
+    assert len(phase_work_lines(work)) == 1
+    large = PhaseWork(points=56 * 21, inputs=24, layers=2000, pass_flops=10 ** 9)
+    assert phase_work_lines(large)[1] == ("hint: this may take minutes; for less, a coarser "
+                                          "--grid (now 1176 points)")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +47,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.errors import InputError, WordedInputError, literal, rounded_text, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
-from cnnspec.kinds import ACTIVATIONS, is_weighted
+from cnnspec.kinds import ACTIVATIONS, is_weighted, layer_flops
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
@@ -316,6 +317,34 @@ def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) ->
 
 
 @dataclass
+class PhaseWork:
+    """What :func:`phase_report` measures, known before it starts: at each of ``points`` grid
+    points a forward pass of ``inputs`` inputs through the ``layers`` layers of the network,
+    each input ``pass_flops`` FLOPs (:func:`cnnspec.kinds.layer_flops`); the theory beside
+    the points is left out of the count."""
+
+    points: int
+    inputs: int
+    layers: int
+    pass_flops: int
+
+    @property
+    def passes(self) -> int:
+        """Forward passes of one input each."""
+        return self.points * self.inputs
+
+    @property
+    def flops(self) -> int:
+        return self.passes * self.pass_flops
+
+
+def phase_work(checked: CheckedSpec, grid: tuple[int, int]) -> PhaseWork:
+    """The :class:`PhaseWork` of measuring ``checked`` on a ``grid`` of points."""
+    return PhaseWork(grid[0] * grid[1], PROBE_INPUTS, len(checked.layers),
+                     sum(layer_flops(layer, need_dx=False)[0] for layer in checked.layers))
+
+
+@dataclass
 class Reading:
     """What the probe batch read through the hidden layers at one ``(sigma_w, sigma_b)``."""
 
@@ -355,7 +384,8 @@ def read_network(model, chain: Chain, sigma_w: float, sigma_b: float, q_in: floa
 
 
 def measure_points(model, chain: Chain, act, sigma_w, sigma_b,
-                   rng: np.random.Generator, share: float = 1.0) -> list[MeasuredPoint]:
+                   rng: np.random.Generator, share: float = 1.0,
+                   advance: Callable[[int], None] | None = None) -> list[MeasuredPoint]:
     """At each ``(sigma_w[i], sigma_b[i])`` in turn, read the network (:func:`read_network`)
     with inputs scaled so that the first hidden layer starts at the theory's ``q*``
     (:func:`input_moment`); beside each, the theory propagated from that layer's
@@ -364,14 +394,18 @@ def measure_points(model, chain: Chain, act, sigma_w, sigma_b,
     which the zero padding leaves ``share`` of ``sigma_w^2`` (:func:`gaussian_share`): started
     at the ``q*`` of the ``sigma_w`` as drawn, a padded net's ``q`` fell over the 20 layers
     that measure ``chi_1`` and read it 10-20% low (0.88 at ``sigma_w = 1.15`` on
-    ``specs/deep_tanh200.cnn``, 0.996 started at the net's own ``q*``, whose theory is 1.0)."""
+    ``specs/deep_tanh200.cnn``, 0.996 started at the net's own ``q*``, whose theory is 1.0).
+    ``advance(passes)`` is told of each point's forward passes as they are done."""
     sw, sb = np.asarray(sigma_w, float), np.asarray(sigma_b, float)
     net = sw * np.sqrt(share)
     # q* one point at a time: a batch sums each point's quadrature in another order, and a
     # chaotic network's deep layers magnify the last bit of its input scale into another draw.
     theory = [meanfield.phase(w, b, act) for w, b in zip(net, sb)]
-    readings = [read_network(model, chain, float(w), float(b), input_moment(at), rng)
-                for w, b, at in zip(sw, sb, theory)]
+    readings = []
+    for w, b, at in zip(sw, sb, theory):
+        readings.append(read_network(model, chain, float(w), float(b), input_moment(at), rng))
+        if advance is not None:
+            advance(PROBE_INPUTS)
     start = np.array([r.start for r in readings]).reshape(-1, 3)
     q_th, c_th = meanfield.propagate(*start.T, net ** 2, sb ** 2, len(chain.layers) - 1, act)
     return [MeasuredPoint(float(w), float(b), r.chi_1, float(at.chi_1), r.c[-1],
@@ -531,10 +565,14 @@ def theory_span(placed: list[float], share: float = 1.0) -> tuple[float, float]:
 
 
 def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = MEASURED_GRID,
-                 seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID) -> PhaseReport:
+                 seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID,
+                 start: Callable[[PhaseWork], None] | None = None,
+                 advance: Callable[[int], None] | None = None) -> PhaseReport:
     """The phase diagram of the spec at ``path``: theory on a ``theory_grid``, the named inits
     (and ``inits``, language syntax) placed on it, and measurements on a ``grid`` of
-    ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``)."""
+    ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``).
+    ``start(work)`` is told of the measurement's :class:`PhaseWork` before it starts,
+    ``advance(passes)`` of its forward passes as they are done."""
     refuse_beyond_theory(grid, theory_grid)
     checked = load_variant(path).checked
     chain = hidden_chain(checked)
@@ -554,12 +592,14 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
     critical = meanfield.critical_sigma_w(sb, act, low=sw[0], high=sw[-1])
     boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
 
+    if start is not None:
+        start(phase_work(checked, grid))
     model = compile_spec(checked, seed=seed, dtype="float64")
     sb_measured, sw_measured = np.meshgrid(np.linspace(*SIGMA_B_RANGE, grid[1]),
                                            np.linspace(*SIGMA_W_RANGE, grid[0]), indexing="ij")
     layer = chain.typical
     measured = measure_points(model, chain, act, sw_measured.ravel(), sb_measured.ravel(),
-                              np.random.default_rng(seed), share)
+                              np.random.default_rng(seed), share, advance)
     for p in placed:
         p.measured_chi_1 = measured_chi(measured, act, p.net_sigma_w, p.sigma_b)
     return PhaseReport(checked.ir["name"], chain.nonlinearity, len(chain.layers),
