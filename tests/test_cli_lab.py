@@ -51,7 +51,8 @@ def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
 def test_init_report_table_on_real_data(capsys):
     assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "8"]) == 0
     out = capsys.readouterr().out
-    assert "8 inputs from digits" in out and "init spec" in out
+    assert "8 inputs from digits" in out
+    assert "init spec's inits: he_normal, glorot_uniform (input std" in out
     for column in ("act std", "dead", "w std exp.", "grad std", "w grad std"):
         assert column in out
     assert "conv1_relu" in out and "fc2" in out
@@ -307,7 +308,7 @@ def test_init_report_says_which_layers_an_init_sets_where_some_keep_their_own(tm
     assert (variant["init_sets"], variant["init_keeps"]) == (["c2"], ["c1", "fc"])
     # the spec as written sets nothing
     assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2"]) == 0
-    assert capsys.readouterr().out.splitlines()[2].startswith("init spec (input std")
+    assert capsys.readouterr().out.splitlines()[2] == "init he_normal (spec) (input std 0.951)"
 
 
 @pytest.mark.parametrize("command", ["init-report", "compare"])
@@ -588,8 +589,10 @@ def test_the_signal_line_of_a_plain_stack_still_counts_its_hidden_layers(capsys)
     (("model two\ninput 1x8x8\nconv 4 3x3 relu weight he_uniform\nflatten\n"
       "dense 10 weight glorot_uniform\n"), "spec's inits: he_uniform, glorot_uniform"),
 ])
-def test_init_report_picture_names_the_specs_own_inits(tmp_path, monkeypatch, text, legend):
-    """The legend's one entry read "spec", which names no init."""
+def test_init_report_picture_names_the_specs_own_inits(tmp_path, monkeypatch, capsys, text,
+                                                       legend):
+    """The legend's one entry read "spec", which names no init; the table and the JSON name
+    the spec as written as the legend does (they said "init spec")."""
     from cnnspec.render import figure
 
     drawn = []
@@ -601,3 +604,7 @@ def test_init_report_picture_names_the_specs_own_inits(tmp_path, monkeypatch, te
     (fig,) = drawn
     (shown,) = fig.legends
     assert [t.get_text() for t in shown.get_texts()] == [legend]
+    assert f"init {legend} (input std" in capsys.readouterr().out
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["variants"][0]["init"] == legend

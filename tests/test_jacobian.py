@@ -330,7 +330,7 @@ def test_the_work_of_the_jacobian_counts_what_the_passes_run(tmp_path):
 
 
 def test_large_jacobian_work_names_the_options_that_shrink_it():
-    from cnnspec.cli.init_report import PassesShown, jacobian_work_hint
+    from cnnspec.cli.init_report import PassesShown, jacobian_work_hint, jacobian_work_lines
     from cnnspec.lab.jacobian import JacobianWork
 
     small = JacobianWork(variants=1, inputs=1, directions=16, layers=6, pass_flops=10 ** 6)
@@ -345,7 +345,7 @@ def test_large_jacobian_work_names_the_options_that_shrink_it():
             return True
 
     terminal = Terminal()
-    shown = PassesShown(terminal)
+    shown = PassesShown("jacobian", jacobian_work_lines, terminal)
     shown.start(large)
     shown.advance(64)
     shown.close()

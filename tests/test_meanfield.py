@@ -14,7 +14,7 @@ import pytest
 from cnnspec.cli import main
 from cnnspec.errors import SpecError, rounded_text
 from cnnspec.lab import meanfield as mf
-from cnnspec.lab.phase import measure_points, phase_report
+from cnnspec.lab.phase import format_phase, measure_points, phase_report, verdict
 
 TANH, RELU = mf.nonlinearity("tanh"), mf.nonlinearity("relu")
 
@@ -353,8 +353,8 @@ def test_an_init_on_relus_line_with_a_bias_is_unbounded_not_critical(tmp_path, c
                                                           "he_normal, bias normal(0, 0.1)"))
     assert main(["init-report", str(relu), "--phase", "--grid", "2x2"]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if "spec (he_normal)" in line)
-    assert row.split()[2:5] == ["-", "-", "unbounded"]
+    row = next(line for line in out.splitlines() if "he_normal (spec)" in line)
+    assert row.split()[3:6] == ["-", "-", "unbounded"]
 
 
 def test_a_prelu_net_is_placed_as_the_leaky_relu_it_starts_as(tmp_path, capsys):
@@ -370,8 +370,8 @@ def test_a_prelu_net_is_placed_as_the_leaky_relu_it_starts_as(tmp_path, capsys):
                     .replace("lecun_normal", "he_normal"))
     assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines()
-               if "spec (he_normal)" in line)
-    assert row.split()[4] == "unbounded"
+               if "he_normal (spec)" in line)
+    assert row.split()[5] == "unbounded"
 
 
 def test_gelu_has_no_critical_line_where_ordered_meets_unbounded(tmp_path, capsys):
@@ -513,7 +513,7 @@ def test_the_phase_report_says_where_the_specs_init_lies_and_what_to_change(
     spec.write_text(WIDE.replace("lecun_normal", init))
     assert main(["init-report", str(spec), "--phase", "--grid", "2x2", "--format", "json"]) == 0
     got = json.loads(capsys.readouterr().out)["verdict"]
-    own = next(p for p in got_inits(spec) if p.label.startswith("spec ("))
+    own = next(p for p in got_inits(spec) if p.label.split(", ")[0].endswith(" (spec)"))
     assert got["phase"] == own.phase == phase
     assert got["chi_1"] == own.chi_1 and got["hidden_layers"] == 24
     assert got["depth_in_xi_c"] == 24 / own.xi_c  # 0 on the critical line (xi_c infinite)
@@ -536,22 +536,22 @@ def got_inits(spec):
 def test_a_phase_verdict_without_a_named_init_at_the_critical_point_gives_the_std():
     from cnnspec.lab.phase import InitPoint, PhaseReport, verdict
 
-    own = InitPoint("spec (normal)", 0.08, 0.5, 0.01, 0.2)
+    own = InitPoint("normal (spec)", 0.08, 0.5, 0.01, 0.2)
     report = PhaseReport("net", "tanh", 24, (64, 64, 1, 1), 64, [0.0], [0.0, 1.0], [[]], [[]],
                          [(0.0, 1.0), (1.0, 2.0)], [own], [], [], spec_init="normal")
     text = verdict(report).text
     # the theory's critical sigma_w at sigma_b 0.5, halfway between its rows: 1.5
-    assert text.endswith("at the critical point of this net: weights normal(0, 0.188) "
-                         "(sigma_w = 1.500)"), text
+    assert text.endswith("at the critical point of this net (theory): weights normal(0, "
+                         "0.188) (sigma_w = 1.500)"), text
     report.boundary = [(0.0, 1.0)]
     assert verdict(report).text.endswith("no sigma_w in the diagram's span puts this net at "
                                          "the critical point at sigma_b = 0.500")
-    report.inits = [InitPoint("spec (normal)", 3.0, 0.5, 1.01, 120.0)]
+    report.inits = [InitPoint("normal (spec)", 3.0, 0.5, 1.01, 120.0)]
     assert verdict(report).text == (
         "verdict: the spec's init (normal) is critical on this net (chi_1 = 1.01, xi_c = 120): "
         "two inputs' signals stay apart and gradients keep their size, and its 24 hidden "
         "layers are 0.2 xi_c (a net trains to depths of a few); nothing to change")
-    report.inits = [InitPoint("spec (normal)", 3.0, 0.5, float("inf"), float("nan"))]
+    report.inits = [InitPoint("normal (spec)", 3.0, 0.5, float("inf"), float("nan"))]
     assert verdict(report).text.startswith("verdict: the spec's init (normal) is unbounded on "
                                            "this net: q grows layer after layer")
     report.inits = []
@@ -631,7 +631,7 @@ def test_critical_line_table_has_a_row_without_a_measured_crossing(wide, capsys)
     assert main(["init-report", str(wide), "--phase", "--grid", "2x2"]) == 0
     out = capsys.readouterr().out
     table = out.split("critical line chi_1 = 1")[1].split("\n\n")[0].splitlines()
-    assert len(table) == 4 and all(len(row.split()) == 3 for row in table[2:])
+    assert len(table) == 4 and all(len(row.split()) == 4 for row in table[2:])
 
 
 def test_the_phase_diagrams_legend_lies_under_the_map_and_hides_no_measured_point(
@@ -721,8 +721,9 @@ def test_the_inits_table_writes_a_far_off_sigma_in_its_column():
              InitPoint("he_normal", 1.41421356, 0.05, 0.5, 1.0)]
     report = PhaseReport("net", "tanh", 3, (4, 4, 3, 3), 36, [], [], [], [], [], inits, [], [])
     rows = format_phase(report).splitlines()[4:7]
-    assert [row.split()[:2] for row in rows] == [["8e-30", "0.000"], ["1.414", "0.050"],
-                                                 ["8e30", "1e30"]]
+    assert [row.split()[:3] for row in rows] == [["8e-30", "8e-30", "0.000"],
+                                                 ["1.414", "1.414", "0.050"],
+                                                 ["8e30", "8e30", "1e30"]]
     assert len({row.index(" 0.5") for row in rows}) == 1  # the chi_1 column stays in place
 
 
@@ -883,4 +884,123 @@ def test_the_phase_tables_of_the_docs_are_what_init_report_prints(capsys, monkey
     start = next(i for i, line in enumerate(printed) if line.startswith("named inits"))
     assert printed[start].startswith(header.removesuffix("...):"))
     assert printed[start + 1:start + 1 + len(rows)] == rows
-    assert "      inf  critical   spec (delta_orthogonal)" in block
+    assert "      inf  critical   delta_orthogonal (spec)" in block
+
+
+PADDED = """model padded_tanh
+input 16x4x4
+default weight lecun_normal, bias zeros
+repeat 30 as body {
+  conv 16 3x3 pad same tanh
+}
+flatten
+head: dense 10
+train {
+  data npz(path="unused.npz")
+}
+"""
+
+
+def test_the_zero_padding_of_small_maps_moves_each_init_to_the_sigma_w_the_net_sees(tmp_path):
+    """On 4x4 maps a 3x3 ``pad same`` conv's border outputs read 4 or 6 of their 9 taps: a
+    Gaussian kernel delivers deep in a stack (1 + 2 cos(pi/5))^2 / 9 = 0.762 of its sigma_w^2
+    (the largest eigenvalue of the taps' reach over 4 positions, squared for two axes), a
+    delta-orthogonal one all of it. Placed at the sigma_w as drawn, Glorot's Gaussian was
+    called critical beside delta-orthogonal, and the measured line lay at 1.41 against the
+    theory's 1; at the sigma_w the net sees, the measurement agrees with the theory."""
+    spec = tmp_path / "padded.cnn"
+    spec.write_text(PADDED)
+    report = phase_report(spec, inits=["delta_orthogonal(gain=1)"], grid=(6, 2))
+    share = (1 + 2 * np.cos(np.pi / 5)) ** 2 / 9
+    assert report.share == pytest.approx(share, rel=1e-6)
+
+    def at(name):
+        return next(p for p in report.inits if name in p.label.split(", "))
+
+    glorot, delta = at("glorot_normal"), at("delta_orthogonal(gain=1)")
+    assert glorot.sigma_w == pytest.approx(1.0) and glorot.share == pytest.approx(share)
+    assert glorot.net_sigma_w == pytest.approx(np.sqrt(share))
+    assert glorot.agreed_phase == "ordered" and glorot.measured_chi_1 < 0.9
+    assert delta.net_sigma_w == pytest.approx(1.0) and delta.agreed_phase == "critical"
+    [(_, line)] = [(b, w) for b, w in report.measured_boundary if b == 0.0]
+    assert line == pytest.approx(1.0, abs=0.1)
+    for p in report.measured:
+        if 0.2 < p.chi_1_theory < 2:
+            assert p.chi_1 == pytest.approx(p.chi_1_theory, rel=0.12), (p.sigma_w, p.sigma_b)
+    assert verdict(report).critical_inits[0].startswith("delta_orthogonal")
+    text = format_phase(report)
+    assert "zero padding of the hidden layers' 4x4 maps leaves" in text
+    assert " 0.76 of its sigma_w^2" in text
+
+
+def test_the_share_of_a_gaussian_is_the_reports_whatever_init_is_placed_last():
+    """digits' typical layer (1 -> 32 channels, 3x3 on 8x8) keeps 0.92 of a Gaussian's
+    sigma_w^2; the report held the share of the last named init placed instead (there
+    delta-orthogonal's 1), and said nothing of the padding."""
+    from cnnspec.lab.phase import gaussian_share, hidden_chain
+    from cnnspec.lab.variants import load_variant
+
+    path = Path(__file__).resolve().parent.parent / "specs" / "digits.cnn"
+    report = phase_report(path, grid=(2, 2), theory_grid=(4, 3))
+    share = gaussian_share(hidden_chain(load_variant(path).checked).typical)
+    assert share == pytest.approx(0.921, abs=1e-3) and report.share == share
+    assert "zero padding of the hidden layers' 8x8 maps" in format_phase(report)
+
+
+def test_an_init_the_measurement_contradicts_is_not_called_critical():
+    """The theory's critical point where Gaussian weights measure chi_1 = 0.8: the table and
+    the verdict give both, and no init is named critical against the measurement."""
+    from cnnspec.lab.phase import InitPoint, MeasuredPoint, PhaseReport
+
+    own = InitPoint("normal (spec)", 1.0, 0.0, 1.0, float("inf"), measured_chi_1=0.8)
+    other = InitPoint("lecun_normal", 0.5, 0.0, 0.25, 0.7, measured_chi_1=1.2)
+    agreed = InitPoint("orthogonal", 1.2, 0.0, 1.0, float("inf"), measured_chi_1=0.95)
+    assert own.agreed_phase == "critical in theory, ordered measured"
+    assert other.agreed_phase == "ordered in theory, chaotic measured"
+    assert agreed.agreed_phase == "critical"
+    report = PhaseReport("net", "tanh", 24, (64, 64, 1, 1), 64, [0.0], [0.0, 1.0], [[]], [[]],
+                         [(0.0, 1.0), (1.0, 2.0)], [own, agreed],
+                         [MeasuredPoint(0.5, 0.0, 0.2, 0.25, 1.0, 1.0)], [(0.0, 1.3)],
+                         spec_init="normal")
+    got = verdict(report)
+    assert got.phase == "critical in theory, ordered measured"
+    assert got.critical_inits == ["orthogonal"]
+    assert "where Gaussian weights measure chi_1 = 0.8; the measured critical line is at " \
+        "sigma_w = 1.3 (theory: 1) at sigma_b = 0.000" in got.text, got.text
+    assert "critical in theory, ordered measured  normal (spec)" in format_phase(report)
+    report.measured_boundary = []
+    assert "the measured grid crosses chi_1 = 1 nowhere at sigma_b = 0.000 (theory: 1)" in \
+        verdict(report).text
+
+
+def test_cli_phase_says_its_work_before_and_its_passes_while_it_runs(wide, capsys):
+    """--phase measured for minutes without a word: now, as --jacobian, its work first (24
+    probe inputs at each of 2x2 grid points, forward through 24 convs, 24 tanhs, a pool and a
+    head), then, stderr being no terminal here, a line at each tenth of the passes done."""
+    assert main(["init-report", str(wide), "--phase", "--grid", "2x2"]) == 0
+    first, *lines = capsys.readouterr().err.splitlines()
+    assert first.startswith("phase: 4 grid points x 24 inputs = 96 forward passes through 50 "
+                            "layers, about "), first
+    assert first.endswith(" MFLOP in float64, and the theory beside each point")
+    assert lines == [f"phase: {done}/96 passes ({done / 96:.0%})" for done in (24, 48, 72, 96)]
+
+
+def test_the_work_of_the_phase_diagram_counts_its_forward_passes(wide):
+    from cnnspec.check.load import load
+    from cnnspec.cli.init_report import phase_work_lines
+    from cnnspec.kinds import layer_flops
+    from cnnspec.lab.phase import PhaseWork, phase_work
+
+    works = []
+    phase_report(wide, grid=(3, 2), theory_grid=(4, 3), start=works.append)
+    checked = load(wide)
+    assert works == [phase_work(checked, (3, 2))]
+    (work,) = works
+    assert (work.points, work.inputs, work.layers) == (6, 24, 50)
+    # a 64 -> 64 1x1 conv on 4x4: 65,536 multiply-adds forward
+    assert layer_flops(checked.by_name["body_1_conv"], need_dx=False)[0] == 2 * 65536
+    assert work.passes == 144 and work.flops == 144 * work.pass_flops
+    assert len(phase_work_lines(work)) == 1
+    large = PhaseWork(points=56 * 21, inputs=24, layers=2000, pass_flops=10 ** 9)
+    assert phase_work_lines(large)[1] == ("hint: this may take minutes; for less, a coarser "
+                                          "--grid (now 1176 points)")

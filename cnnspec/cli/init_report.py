@@ -163,7 +163,12 @@ def run_phase(args: argparse.Namespace) -> int:
     from cnnspec.lab.jsonout import dumps
     from cnnspec.lab.phase import format_phase, phase_report
 
-    report = phase_report(args.spec, args.inits, grid=args.grid or MEASURED_GRID, seed=args.seed)
+    shown = PassesShown("phase", phase_work_lines)
+    try:
+        report = phase_report(args.spec, args.inits, grid=args.grid or MEASURED_GRID,
+                              seed=args.seed, start=shown.start, advance=shown.advance)
+    finally:
+        shown.close()
     print(dumps(report.to_dict()) if args.format == "json" else format_phase(report), flush=True)
     if args.output:
         print(f"wrote {shown_path(plot_phase(report, args.output))}", file=sys.stderr)
@@ -187,6 +192,24 @@ def jacobian_work_text(work) -> str:
             f"{flops_text(work.flops)} in float64")
 
 
+def jacobian_work_lines(work) -> list[str]:
+    """What ``--jacobian`` will compute, and the options that shrink it when it is large."""
+    hint = jacobian_work_hint(work)
+    return [jacobian_work_text(work), *([hint] if hint else [])]
+
+
+def phase_work_lines(work) -> list[str]:
+    """What ``--phase`` will measure (a :class:`cnnspec.lab.phase.PhaseWork`), said before it
+    starts, and the option that shrinks it when it is large."""
+    lines = [(f"phase: {counted(work.points, 'grid point')} x {counted(work.inputs, 'input')} "
+              f"= {work.passes:,} forward passes through {counted(work.layers, 'layer')}, "
+              f"about {flops_text(work.flops)} in float64, and the theory beside each point")]
+    if work.flops >= LARGE_FLOPS:
+        lines.append(f"hint: this may take minutes; for less, a coarser --grid (now "
+                     f"{counted(work.points, 'point')})")
+    return lines
+
+
 def jacobian_work_hint(work) -> str | None:
     """The options that shrink ``work``, when it is large (None otherwise)."""
     if work.flops < LARGE_FLOPS:
@@ -198,24 +221,25 @@ def jacobian_work_hint(work) -> str | None:
 
 
 class PassesShown:
-    """The Jacobian's work said before it starts and its passes shown as they run, on
-    ``stream`` (stderr): a bar on a terminal, else a line at each tenth done, as `train`
-    shows its steps."""
+    """A measurement's work (``--jacobian``'s, ``--phase``'s: anything with ``passes``) said
+    before it starts, in the ``lines`` its mode gives it, and its passes shown as they run, on
+    ``stream`` (stderr): a bar named ``name`` on a terminal, else a line at each tenth done,
+    as `train` shows its steps."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, name: str, lines, stream=None) -> None:
+        self.name, self.lines = name, lines
         self.stream = stream or sys.stderr
         self.bar = None
         self.total = self.done = 0
 
     def start(self, work) -> None:
-        hint = jacobian_work_hint(work)
-        for line in (jacobian_work_text(work), *([hint] if hint else [])):
+        for line in self.lines(work):
             print(line, file=self.stream, flush=True)
         self.total = work.passes
         if self.stream.isatty():
             from cnnspec.training.progress import terminal_bar
 
-            self.bar = terminal_bar(work.passes, "jacobian", "pass", self.stream)
+            self.bar = terminal_bar(work.passes, self.name, "pass", self.stream)
 
     def advance(self, passes: int) -> None:
         tenth = 10 * self.done // self.total
@@ -223,7 +247,7 @@ class PassesShown:
         if self.bar is not None:
             self.bar.update(passes)
         elif 10 * self.done // self.total > tenth:
-            print(f"jacobian: {self.done:,}/{self.total:,} passes "
+            print(f"{self.name}: {self.done:,}/{self.total:,} passes "
                   f"({self.done / self.total:.0%})", file=self.stream, flush=True)
 
     def close(self) -> None:
@@ -238,7 +262,7 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from cnnspec.lab.jacobian import format_jacobian, jacobian_report
     from cnnspec.lab.jsonout import dumps
 
-    shown = PassesShown()
+    shown = PassesShown("jacobian", jacobian_work_lines)
     try:
         report = jacobian_report(args.spec, args.inits, layer=args.layer,
                                  rows=args.rows or ROWS, inputs=min(args.batch, JACOBIAN_INPUTS),

@@ -20,7 +20,9 @@ def plot_phase(report, out_png) -> Path:
     and the named inits, numbered beside their stars where the numbers cover nothing drawn
     (:func:`cnnspec.render.placement.place_labels`) and named in a key beside the map. Where ``q*`` does not exist the map is grey, and the
     theory's line there is the edge of that region, on which ``chi_1`` tends to 1 (ReLU with
-    biases), so its label names both neighbours."""
+    biases), so its label names both neighbours. ``sigma_w`` is the one the net sees (the
+    zero padding's share counted, :mod:`cnnspec.lab.phase`): inits and measured points are
+    drawn there, and the measurement's and the theory's lines meet where they agree."""
     from matplotlib.colors import LogNorm
     from matplotlib.patheffects import Normal, Stroke
 
@@ -58,7 +60,7 @@ def plot_phase(report, out_png) -> Path:
     for p in report.measured:
         chaotic = np.isfinite(p.chi_1) and p.chi_1 > 1
         # above the axes' frame (zorder 2.5), which cut the markers on its edges in half
-        ax.scatter(p.sigma_w, p.sigma_b, marker="^" if chaotic else "o", s=22,
+        ax.scatter(p.net_sigma_w, p.sigma_b, marker="^" if chaotic else "o", s=22,
                    facecolor="orange" if chaotic else "none", edgecolor="orange", lw=1,
                    clip_on=False, zorder=3)
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="orange",
@@ -70,14 +72,15 @@ def plot_phase(report, out_png) -> Path:
     # The named inits, left to right, each numbered on the map and named in a key beside it:
     # their names, at their places, covered the lines and markers around them, and the
     # leader lines of four inits within a tenth of sigma_w crossed one another's labels.
-    inits = sorted(report.inits, key=lambda p: p.sigma_w)
+    inits = sorted(report.inits, key=lambda p: (p.net_sigma_w, p.sigma_w))
     # an init beyond the map's widest span is marked at its right edge (the key names its
     # sigma_w)
-    places = [(min(p.sigma_w, sw[-1]), p.sigma_b) for p in inits]
+    places = [(min(p.net_sigma_w, sw[-1]), p.sigma_b) for p in inits]
     for p, (x, y) in zip(inits, places):
-        ax.scatter(x, y, marker=">" if p.sigma_w > sw[-1] else "*", s=INIT_MARKER_SIZE,
+        ax.scatter(x, y, marker=">" if p.net_sigma_w > sw[-1] else "*", s=INIT_MARKER_SIZE,
                    color="red", edgecolor="black", zorder=5, clip_on=False)
-    figure.axis_label(ax, "σ_w  (weight variance = σ_w² / fan_in)", "x")
+    figure.axis_label(ax, "σ_w on this network  (weight variance = σ_w² / fan_in"
+                      + (", zero padding's share counted)" if report.share < 1 else ")"), "x")
     figure.axis_label(ax, "σ_b  (bias std)")
     # The heat map's whole cells: "nearest" shading centres a cell on each grid point, so the
     # axes reach half a cell beyond the outer points, and the measured points on the grid's
@@ -116,12 +119,21 @@ def _init_key(key_ax, inits, right_edge: float) -> None:
     handles = [Line2D([], [], marker=f"${number}$", linestyle="none", color="black",
                       markersize=6 + 2 * len(str(number)))
                for number in range(1, len(inits) + 1)]
-    labels = [_wrap(f"{p.label} (σ_w {rounded_text(p.sigma_w, 3)}"
-                    + (", off the map)" if p.sigma_w > right_edge else ")"))
+    labels = [_wrap(f"{p.label} (σ_w {_sigma_w_text(p)}"
+                    + (", off the map)" if p.net_sigma_w > right_edge else ")"))
               for p in inits]
     key_ax.legend(handles, labels, loc="upper left", borderaxespad=0, fontsize=8,
                   frameon=False, title="named inits (★ on the map)", title_fontsize=8,
                   alignment="left")
+
+
+def _sigma_w_text(point) -> str:
+    """An init's ``sigma_w`` on the net, and as drawn where the zero padding takes a share:
+    ``0.873 on the net, 1 drawn``."""
+    net = rounded_text(point.net_sigma_w, 3)
+    if point.share >= 1:
+        return net
+    return f"{net} on the net, {rounded_text(point.sigma_w, 3)} drawn"
 
 
 def _wrap(label: str, width: int = 30) -> str:

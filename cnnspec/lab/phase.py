@@ -19,25 +19,39 @@ stretch factor of a small perturbation. Per unit, because the theory's maps are:
 before, each still reading ``fan_in`` inputs, and the perturbation's squared norm summed over
 a stride-2 layer read ``chi_1 / 4``.
 The measured boundary is where the measured ``chi_1`` crosses 1 along each row of ``sigma_b``.
+
+Zero padding: a conv's border outputs sum fewer products than ``fan_in`` (on a 4x4 map, 3x3
+``pad same``, 100 of 144), so a kernel that spreads its variance over its taps, as a Gaussian
+or an orthogonal matrix does, delivers deep in a stack only a share of its ``sigma_w^2`` (0.76
+there), where a delta-orthogonal kernel, all at the centre tap, keeps it whole
+(:func:`cnnspec.check.signal.read_share`, the factor ``check`` estimates the signal with). The
+theory's ``sigma_w`` is the one the network sees, ``sigma_w * sqrt(share)``: each init is
+placed there, the measured Gaussian points are drawn there, the theory beside them is taken
+there and their inputs start at its ``q*``. Read at the ``sigma_w`` as drawn, the measured
+line on ``specs/deep_tanh200.cnn`` lay at 1.41 where the theory's is at 1, and Glorot's
+Gaussian (ordered there, it stays at chance) was called critical beside delta-orthogonal.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.signal import read_share
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import InputError, WordedInputError, literal, rounded_text, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
-from cnnspec.kinds import ACTIVATIONS, is_weighted
+from cnnspec.kinds import ACTIVATIONS, is_weighted, layer_flops
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
-from cnnspec.lab.variants import SPEC_LABEL, load_variant  # the spec's own init: "spec (he_normal)"
+from cnnspec.lab.variants import load_variant, spec_init_label
 from cnnspec.shapes import shape_text
 
 C0 = 0.5  # the correlation of each input pair
@@ -50,6 +64,15 @@ SIGMA_W_WIDEST = 6.0  # the heat map widens to show a named init up to here (bey
 SIGMA_W_LOWEST = 0.02  # and down to here: at 0 (zeros) the depth scale is 0, off the log colours
 SIGMA_B_RANGE = (0.0, 1.0)
 THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
+# How far from 1 the chi_1 measured at an init may lie, on the other side of the theory's
+# phase, before the measurement contradicts the theory there: the bound the tests hold each
+# measured point of a net the theory describes to (24 layers of 1x1 convs: 12%, 2-5% seen).
+# Not a distance in sigma_w: without biases tanh's chi_1 stays within 5% of 1 from sigma_w 1
+# to 1.25, so 2% of measurement moves the crossing of 1 by 0.15.
+AGREEMENT = 0.1
+# Points along a measured row at which its chi_1 is read between the measured points (the
+# theory's shape times the measured ratio, :func:`measured_boundary`).
+ROW_POINTS = 241
 # Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
 # fixed kernels, data-driven, or a general form whose place depends on its arguments).
 PLACED_FAMILIES = ("scaled", "matrix")
@@ -110,14 +133,43 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
 
 @dataclass
 class InitPoint:
+    """A named init on the diagram: its ``sigma_w`` as drawn (``std * sqrt(fan_in)``), the
+    share of ``sigma_w^2`` the zero padding leaves it (:func:`padding_share`), and the
+    theory's ``chi_1`` and ``xi_c`` at :attr:`net_sigma_w`, the ``sigma_w`` the net sees."""
+
     label: str
     sigma_w: float
     sigma_b: float
     chi_1: float
     xi_c: float
+    share: float = 1.0
+    measured_chi_1: float = np.nan  # on the measured grid, at the init's place (measured_chi)
+
+    @property
+    def net_sigma_w(self) -> float:
+        return self.sigma_w * float(np.sqrt(self.share))
+
+    @property
+    def measured_phase(self) -> str | None:
+        """The side of 1 the measured ``chi_1`` lies on where it contradicts the theory's
+        :attr:`phase` (more than :data:`AGREEMENT` past 1 on the other side); else None."""
+        theory = self.phase
+        if self.measured_chi_1 < 1 - AGREEMENT and theory in ("critical", "chaotic"):
+            return "ordered"
+        if self.measured_chi_1 > 1 + AGREEMENT and theory in ("critical", "ordered"):
+            return "chaotic"
+        return None
+
+    @property
+    def agreed_phase(self) -> str:
+        """The theory's phase, or both where the measurement contradicts it (``critical in
+        theory, ordered measured``)."""
+        measured = self.measured_phase
+        return self.phase if measured is None else f"{self.phase} in theory, {measured} measured"
 
     @property
     def phase(self) -> str:
+        """The theory's phase at :attr:`net_sigma_w`."""
         if not np.isfinite(self.chi_1):
             return "unbounded"
         if abs(self.chi_1 - 1.0) < 0.02:
@@ -125,27 +177,47 @@ class InitPoint:
         return "ordered" if self.chi_1 < 1.0 else "chaotic"
 
     def to_dict(self) -> dict:
-        return {"init": self.label, "sigma_w": self.sigma_w, "sigma_b": self.sigma_b,
-                "chi_1": self.chi_1, "xi_c": self.xi_c, "phase": self.phase}
+        return {"init": self.label, "sigma_w": self.sigma_w, "padding_share": self.share,
+                "sigma_w_on_net": self.net_sigma_w, "sigma_b": self.sigma_b,
+                "chi_1": self.chi_1, "xi_c": self.xi_c, "phase": self.agreed_phase,
+                "theory_phase": self.phase, "measured_chi_1": self.measured_chi_1}
 
 
-def sigma_w_of(init: dict, layer: LayerInfo) -> float:
+def sigma_w_of(init: dict, layer: LayerInfo) -> tuple[float, float]:
     """``sigma_w = std(w) * sqrt(fan_in)`` of ``init`` on ``layer``'s weight (mean-field
-    theory's weight variance ``sigma_w^2 / fan_in``)."""
+    theory's weight variance ``sigma_w^2 / fan_in``), and the share of it the layer's zero
+    padding leaves (:func:`padding_share`)."""
     info = describe(init, layer.weight_shape, (layer.fan_in, layer.fan_out))
-    return float(info.std * np.sqrt(layer.fan_in))
+    return float(info.std * np.sqrt(layer.fan_in)), padding_share(layer, info)
 
 
-def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tuple[str, float]]:
-    """``(label, sigma_w)`` of the spec's own init, each ``--init`` text (applied to the spec at
-    ``path`` as ``--init`` always is), and the catalogue's placed inits (defaults), on the
-    typical hidden layer; equal ``sigma_w`` share a label."""
+def padding_share(layer: LayerInfo, init=None) -> float:
+    """The share of ``sigma_w^2`` that ``layer``'s zero padding leaves a weight drawn by
+    ``init`` (an ``InitInfo``; the layer's own by default) deep in a stack of such layers:
+    :func:`cnnspec.check.signal.read_share` (1 without padding or with all the variance at
+    the centre tap, as delta-orthogonal has it)."""
+    return read_share(layer if init is None else dataclasses.replace(layer, weight_init=init))
+
+
+def gaussian_share(layer: LayerInfo) -> float:
+    """:func:`padding_share` of the measured grid's draws, ``N(0, sigma_w^2 / fan_in)``."""
+    return padding_share(layer, describe({"name": "normal", "mean": 0.0, "std": 1.0},
+                                         layer.weight_shape, (layer.fan_in, layer.fan_out)))
+
+
+def named_inits(path, chain: Chain, extra: list[str] | None = None
+                ) -> list[tuple[str, float, float]]:
+    """``(label, sigma_w, padding share)`` of the spec's own init, each ``--init`` text
+    (applied to the spec at ``path`` as ``--init`` always is), and the catalogue's placed
+    inits (defaults), on the typical hidden layer; equal ``sigma_w`` and share share a
+    label."""
     layer = chain.typical
-    found: list[tuple[str, float]] = []
+    found: list[tuple[str, float, float]] = []
     # The spec's own init is placed when it is zero-mean with a variance (not LSUV, a fixed
     # kernel or a non-zero constant).
     if layer.weight_init is not None and _placeable(layer.weight_init):
-        found.append((f"{SPEC_LABEL} ({layer.weight_init.name})", _sigma_w_drawn(layer)))
+        found.append((spec_init_label(layer.weight_init.name), _sigma_w_drawn(layer),
+                      padding_share(layer)))
     for text in extra or ():
         drawn = load_variant(path, text).checked.by_name[layer.name]
         if not _placeable(drawn.weight_init):
@@ -160,14 +232,14 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tupl
                      "by the data, identity or a kernel literal is fixed, and a constant other "
                      "than 0 is no zero-mean draw (mean-field theory, Poole et al. 2016, "
                      "assumes one)")
-        found.append((text, _sigma_w_drawn(drawn)))
+        found.append((text, _sigma_w_drawn(drawn), padding_share(drawn)))
     for init in INITS:
         if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
-            found.append((init.name, sigma_w_of({"name": init.name}, layer)))
-    merged: dict[float, tuple[float, list[str]]] = {}
-    for label, sw in found:
-        merged.setdefault(round(sw, 4), (sw, []))[1].append(label)
-    return [(", ".join(labels), sw) for sw, labels in merged.values()]
+            found.append((init.name, *sigma_w_of({"name": init.name}, layer)))
+    merged: dict[tuple[float, float], tuple[float, float, list[str]]] = {}
+    for label, sw, share in found:
+        merged.setdefault((round(sw, 4), round(share, 4)), (sw, share, []))[2].append(label)
+    return [(", ".join(labels), sw, share) for sw, share, labels in merged.values()]
 
 
 def _placeable(info) -> bool:
@@ -189,6 +261,10 @@ def sigma_b_of(chain: Chain) -> float:
 
 @dataclass
 class MeasuredPoint:
+    """One point of the measured grid: Gaussian weights drawn at ``sigma_w`` (as drawn), of
+    which the zero padding leaves the share ``share`` (:func:`gaussian_share`), and the theory
+    beside the measurement at :attr:`net_sigma_w`."""
+
     sigma_w: float
     sigma_b: float
     chi_1: float  # measured: geometric mean growth of a small perturbation per layer
@@ -199,9 +275,15 @@ class MeasuredPoint:
     c: list[float] = field(default_factory=list)
     q_theory: list[float] = field(default_factory=list)
     c_theory: list[float] = field(default_factory=list)
+    share: float = 1.0
+
+    @property
+    def net_sigma_w(self) -> float:
+        return self.sigma_w * float(np.sqrt(self.share))
 
     def to_dict(self) -> dict:
-        return {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "chi_1": self.chi_1,
+        return {"sigma_w": self.sigma_w, "padding_share": self.share,
+                "sigma_w_on_net": self.net_sigma_w, "sigma_b": self.sigma_b, "chi_1": self.chi_1,
                 "chi_1_theory": self.chi_1_theory, "c_last": self.c_last,
                 "c_last_theory": self.c_last_theory, "q": self.q, "c": self.c,
                 "q_theory": self.q_theory, "c_theory": self.c_theory}
@@ -232,6 +314,34 @@ def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) ->
     x2 = C0 * x1 + np.sqrt(1 - C0 ** 2) * rng.standard_normal(shape)
     x3 = x1 + PERTURBATION * rng.standard_normal(shape)
     return np.sqrt(q_in) * np.concatenate([x1, x2, x3])
+
+
+@dataclass
+class PhaseWork:
+    """What :func:`phase_report` measures, known before it starts: at each of ``points`` grid
+    points a forward pass of ``inputs`` inputs through the ``layers`` layers of the network,
+    each input ``pass_flops`` FLOPs (:func:`cnnspec.kinds.layer_flops`); the theory beside
+    the points is left out of the count."""
+
+    points: int
+    inputs: int
+    layers: int
+    pass_flops: int
+
+    @property
+    def passes(self) -> int:
+        """Forward passes of one input each."""
+        return self.points * self.inputs
+
+    @property
+    def flops(self) -> int:
+        return self.passes * self.pass_flops
+
+
+def phase_work(checked: CheckedSpec, grid: tuple[int, int]) -> PhaseWork:
+    """The :class:`PhaseWork` of measuring ``checked`` on a ``grid`` of points."""
+    return PhaseWork(grid[0] * grid[1], PROBE_INPUTS, len(checked.layers),
+                     sum(layer_flops(layer, need_dx=False)[0] for layer in checked.layers))
 
 
 @dataclass
@@ -274,29 +384,39 @@ def read_network(model, chain: Chain, sigma_w: float, sigma_b: float, q_in: floa
 
 
 def measure_points(model, chain: Chain, act, sigma_w, sigma_b,
-                   rng: np.random.Generator) -> list[MeasuredPoint]:
+                   rng: np.random.Generator, share: float = 1.0,
+                   advance: Callable[[int], None] | None = None) -> list[MeasuredPoint]:
     """At each ``(sigma_w[i], sigma_b[i])`` in turn, read the network (:func:`read_network`)
     with inputs scaled so that the first hidden layer starts at the theory's ``q*``
     (:func:`input_moment`); beside each, the theory propagated from that layer's
     measured moments, at every point at once (a few hundred layers of one point at a time
-    took a second of the report)."""
+    took a second of the report). The theory is taken at the ``sigma_w`` the net sees, of
+    which the zero padding leaves ``share`` of ``sigma_w^2`` (:func:`gaussian_share`): started
+    at the ``q*`` of the ``sigma_w`` as drawn, a padded net's ``q`` fell over the 20 layers
+    that measure ``chi_1`` and read it 10-20% low (0.88 at ``sigma_w = 1.15`` on
+    ``specs/deep_tanh200.cnn``, 0.996 started at the net's own ``q*``, whose theory is 1.0).
+    ``advance(passes)`` is told of each point's forward passes as they are done."""
     sw, sb = np.asarray(sigma_w, float), np.asarray(sigma_b, float)
+    net = sw * np.sqrt(share)
     # q* one point at a time: a batch sums each point's quadrature in another order, and a
     # chaotic network's deep layers magnify the last bit of its input scale into another draw.
-    theory = [meanfield.phase(w, b, act) for w, b in zip(sw, sb)]
-    readings = [read_network(model, chain, float(w), float(b), input_moment(at), rng)
-                for w, b, at in zip(sw, sb, theory)]
+    theory = [meanfield.phase(w, b, act) for w, b in zip(net, sb)]
+    readings = []
+    for w, b, at in zip(sw, sb, theory):
+        readings.append(read_network(model, chain, float(w), float(b), input_moment(at), rng))
+        if advance is not None:
+            advance(PROBE_INPUTS)
     start = np.array([r.start for r in readings]).reshape(-1, 3)
-    q_th, c_th = meanfield.propagate(*start.T, sw ** 2, sb ** 2, len(chain.layers) - 1, act)
+    q_th, c_th = meanfield.propagate(*start.T, net ** 2, sb ** 2, len(chain.layers) - 1, act)
     return [MeasuredPoint(float(w), float(b), r.chi_1, float(at.chi_1), r.c[-1],
-                          float(c[-1]), r.q, r.c, q.tolist(), c.tolist())
+                          float(c[-1]), r.q, r.c, q.tolist(), c.tolist(), share)
             for w, b, at, r, q, c in zip(sw, sb, theory, readings, q_th, c_th)]
 
 
 def input_moment(theory: meanfield.Phase) -> float:
     """The inputs' second moment that puts the first hidden layer's ``q`` at ``q*`` (``q =
-    sigma_w^2 q_in + sigma_b^2``): no transient of ``q`` to wait for; 1 where ``q*`` does not
-    exist, and at least 1e-4."""
+    sigma_w^2 q_in + sigma_b^2``, ``theory``'s ``sigma_w`` the one the net sees): no transient
+    of ``q`` to wait for; 1 where ``q*`` does not exist, and at least 1e-4."""
     qstar, sw, sb = (float(a) for a in (theory.q_star, theory.sigma_w, theory.sigma_b))
     q_in = (qstar - sb ** 2) / sw ** 2 if np.isfinite(qstar) else 1.0
     return max(q_in, 1e-4)
@@ -313,17 +433,71 @@ def perturbation_growth(distances: list[float], signals: list[float]) -> float:
     return float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
 
 
-def measured_boundary(points: list[MeasuredPoint]) -> list[tuple[float, float]]:
-    """``(sigma_b, sigma_w)`` where the measured ``chi_1`` crosses 1 along each row of the grid
-    (linear interpolation of ``ln chi_1`` in ``sigma_w``); rows without a crossing are left out."""
+def measured_boundary(points: list[MeasuredPoint], act) -> list[tuple[float, float]]:
+    """``(sigma_b, sigma_w)`` where the measured ``chi_1`` crosses 1 along each row of the grid,
+    ``sigma_w`` on the net; rows without a crossing are left out. Between two measured points
+    ``ln chi_1`` is the theory's plus the measured ``ln(chi_1 / theory)`` interpolated
+    linearly (:func:`_row_log_chi`): tanh's ``chi_1`` bends sharply at the critical point (as
+    ``sigma_w^2`` below it, flattening above), and a straight line in ``ln chi_1`` between grid
+    points 0.34 apart on the net put the crossing 0.2 past the critical point where every
+    measured point agreed with the theory within 2%."""
     out = []
     for sb in sorted({p.sigma_b for p in points}):
         row = sorted((p for p in points if p.sigma_b == sb), key=lambda p: p.sigma_w)
-        for a, b in itertools.pairwise(row):
-            la, lb = np.log(a.chi_1), np.log(b.chi_1)
+        w, log_chi = _row_log_chi(row, sb, act)
+        for (wa, la), (wb, lb) in itertools.pairwise(zip(w, log_chi)):
             if np.isfinite(la) and np.isfinite(lb) and la < 0 <= lb:
-                out.append((sb, a.sigma_w + (b.sigma_w - a.sigma_w) * (-la) / (lb - la)))
+                out.append((sb, float(wa + (wb - wa) * (-la) / (lb - la))))
                 break
+    return out
+
+
+def _row_log_chi(row: list[MeasuredPoint], sigma_b: float, act
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``ROW_POINTS`` values of ``sigma_w`` on the net across a measured row and ``ln chi_1``
+    there: the theory's plus the measured points' ``ln(chi_1 / theory)`` interpolated; where
+    the theory has no ``chi_1`` (no ``q*``) or no point has both, the measured ``ln chi_1``
+    interpolated."""
+    measured_w = np.array([p.net_sigma_w for p in row])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_measured = np.log([p.chi_1 for p in row])
+        log_ratio = log_measured - np.log([p.chi_1_theory for p in row])
+    w = np.linspace(measured_w[0], measured_w[-1], ROW_POINTS)
+    plain = _interpolated(w, measured_w, log_measured)
+    known = np.isfinite(log_ratio)
+    if not known.any():
+        return w, plain
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theory = np.log(meanfield.phase(w, sigma_b, act).chi_1)
+    shaped = theory + np.interp(w, measured_w[known], log_ratio[known])
+    return w, np.where(np.isfinite(shaped), shaped, plain)
+
+
+def measured_chi(points: list[MeasuredPoint], act, sigma_w: float, sigma_b: float) -> float:
+    """The measured ``chi_1`` at ``(sigma_w on the net, sigma_b)``: along each row as
+    :func:`measured_boundary` reads it (:func:`_row_log_chi`), linear in ``sigma_b`` between
+    the two rows about ``sigma_b``; NaN outside the measured grid."""
+    rows = sorted({p.sigma_b for p in points})
+    if not rows or not rows[0] <= sigma_b <= rows[-1]:
+        return np.nan
+    after = int(np.searchsorted(rows, sigma_b))
+    about = rows[after:after + 1] if rows[after] == sigma_b else rows[after - 1:after + 1]
+    values = []
+    for b in about:
+        w, log_chi = _row_log_chi(sorted((p for p in points if p.sigma_b == b),
+                                         key=lambda p: p.sigma_w), b, act)
+        values.append(np.interp(sigma_w, w, log_chi) if w[0] <= sigma_w <= w[-1] else np.nan)
+    return float(np.exp(np.interp(sigma_b, about, values)))
+
+
+def _interpolated(w: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` (given at ``at``) interpolated linearly at ``w``; NaN between two points
+    where either is not finite."""
+    out = np.full(w.shape, np.nan)
+    for (a, va), (b, vb) in itertools.pairwise(zip(at, values)):
+        if np.isfinite(va) and np.isfinite(vb):
+            inside = (w >= a) & (w <= b)
+            out[inside] = va + (vb - va) * (w[inside] - a) / (b - a)
     return out
 
 
@@ -343,15 +517,19 @@ class PhaseReport:
     boundary: list[tuple[float, float]]  # (sigma_b, sigma_w) with chi_1 = 1, theory
     inits: list[InitPoint]
     measured: list[MeasuredPoint]
-    measured_boundary: list[tuple[float, float]]
+    measured_boundary: list[tuple[float, float]]  # (sigma_b, sigma_w on the net), measured
     strided: list[str] = field(default_factory=list)  # hidden layers with a stride above 1
     spec_init: str = ""  # the typical hidden layer's init, as the catalogue names it
+    # the share of sigma_w^2 the typical layer's zero padding leaves a Gaussian kernel
+    share: float = 1.0
+    padded_map: tuple = ()  # the typical layer's output map (H, W), where it is padded
 
     def to_dict(self) -> dict:
         return {
             "spec": self.spec_name, "nonlinearity": self.nonlinearity,
             "hidden_layers": self.depth, "typical_weight_shape": list(self.typical_shape),
             "fan_in": self.fan_in, "strided_layers": self.strided,
+            "gaussian_padding_share": self.share,
             "theory": {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "xi_c": self.xi_c,
                        "chi_1": self.chi_1,
                        "boundary": [{"sigma_b": b, "sigma_w": w} for b, w in self.boundary]},
@@ -374,21 +552,27 @@ def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) ->
                  f"{{grid:{theory_grid[0]}x{theory_grid[1]}}}")
 
 
-def theory_span(placed: list[float]) -> tuple[float, float]:
-    """The heat map's ``sigma_w`` span: ``SIGMA_W_RANGE``, widened to show every named init
-    placed (down to ``SIGMA_W_LOWEST``, up to ``SIGMA_W_WIDEST``; the plot marks one beyond at
-    its edge), so that an init of a small fan_in, such as Glorot's on a first layer, is not
-    left off."""
-    low = min([SIGMA_W_RANGE[0], *(0.9 * w for w in placed)])
-    high = max([SIGMA_W_RANGE[1], *(1.05 * w for w in placed if w <= SIGMA_W_WIDEST)])
+def theory_span(placed: list[float], share: float = 1.0) -> tuple[float, float]:
+    """The heat map's ``sigma_w`` span (on the net): the measured grid's, ``SIGMA_W_RANGE`` as
+    drawn of which the zero padding leaves ``share`` of ``sigma_w^2``, widened to show every
+    named init placed (down to ``SIGMA_W_LOWEST``, up to ``SIGMA_W_WIDEST``; the plot marks one
+    beyond at its edge), so that an init of a small fan_in, such as Glorot's on a first layer,
+    is not left off."""
+    measured = np.sqrt(share) * np.array(SIGMA_W_RANGE)
+    low = min([measured[0], *(0.9 * w for w in placed)])
+    high = max([measured[1], *(1.05 * w for w in placed if w <= SIGMA_W_WIDEST)])
     return max(low, SIGMA_W_LOWEST), min(high, SIGMA_W_WIDEST * 1.05)
 
 
 def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = MEASURED_GRID,
-                 seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID) -> PhaseReport:
+                 seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID,
+                 start: Callable[[PhaseWork], None] | None = None,
+                 advance: Callable[[int], None] | None = None) -> PhaseReport:
     """The phase diagram of the spec at ``path``: theory on a ``theory_grid``, the named inits
     (and ``inits``, language syntax) placed on it, and measurements on a ``grid`` of
-    ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``)."""
+    ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``).
+    ``start(work)`` is told of the measurement's :class:`PhaseWork` before it starts,
+    ``advance(passes)`` of its forward passes as they are done."""
     refuse_beyond_theory(grid, theory_grid)
     checked = load_variant(path).checked
     chain = hidden_chain(checked)
@@ -396,29 +580,35 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
                          smaller=SMALLER_NETWORK)
     act = meanfield.nonlinearity(chain.nonlinearity, **chain.arguments)
     sigma_b = sigma_b_of(chain)
+    share = gaussian_share(chain.typical)
     placed = []
-    for label, w in named_inits(path, chain, inits):
-        at = meanfield.phase(w, sigma_b, act)
-        placed.append(InitPoint(label, w, sigma_b, float(at.chi_1), float(at.xi_c)))
+    for label, w, kept in named_inits(path, chain, inits):
+        at = meanfield.phase(w * np.sqrt(kept), sigma_b, act)
+        placed.append(InitPoint(label, w, sigma_b, float(at.chi_1), float(at.xi_c), kept))
 
-    sw = np.linspace(*theory_span([p.sigma_w for p in placed]), theory_grid[0])
+    sw = np.linspace(*theory_span([p.net_sigma_w for p in placed], share), theory_grid[0])
     sb = np.linspace(*SIGMA_B_RANGE, theory_grid[1])
     theory = meanfield.phase(sw[None, :], sb[:, None], act)
     critical = meanfield.critical_sigma_w(sb, act, low=sw[0], high=sw[-1])
     boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
 
+    if start is not None:
+        start(phase_work(checked, grid))
     model = compile_spec(checked, seed=seed, dtype="float64")
     sb_measured, sw_measured = np.meshgrid(np.linspace(*SIGMA_B_RANGE, grid[1]),
                                            np.linspace(*SIGMA_W_RANGE, grid[0]), indexing="ij")
-    measured = measure_points(model, chain, act, sw_measured.ravel(), sb_measured.ravel(),
-                              np.random.default_rng(seed))
     layer = chain.typical
+    measured = measure_points(model, chain, act, sw_measured.ravel(), sb_measured.ravel(),
+                              np.random.default_rng(seed), share, advance)
+    for p in placed:
+        p.measured_chi_1 = measured_chi(measured, act, p.net_sigma_w, p.sigma_b)
     return PhaseReport(checked.ir["name"], chain.nonlinearity, len(chain.layers),
                        tuple(layer.weight_shape), layer.fan_in, sw.tolist(), sb.tolist(),
                        # xi_c infinite on the critical line, NaN (with chi_1) where q* is not
                        theory.xi_c.tolist(), theory.chi_1.tolist(), boundary, placed,
-                       measured, measured_boundary(measured), chain.strided,
-                       layer.weight_init.name if layer.weight_init is not None else "")
+                       measured, measured_boundary(measured, act), chain.strided,
+                       layer.weight_init.name if layer.weight_init is not None else "",
+                       share, tuple(layer.output_shape[1:]) if share < 1 else ())
 
 
 # ---- the verdict -------------------------------------------------------------------------------
@@ -427,20 +617,29 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
 class Verdict:
     """Where the spec's own init lies on the diagram and what puts the net at the critical
     point, read from the report's figures: the init's point (None where it has no place on
-    the diagram), the depth in depth scales, the named inits that sit at the critical point,
-    and the theory's critical ``sigma_w`` at the init's ``sigma_b`` (NaN where the row has
-    none) as the weights' std on the typical layer."""
+    the diagram), its phase (:attr:`InitPoint.agreed_phase`), the depth in depth scales, the named
+    inits that sit at the critical point by the theory and the measurement both, the
+    theory's critical ``sigma_w`` on the net at the init's ``sigma_b`` (NaN where the row has
+    none), the measured one (NaN where none), and the share of ``sigma_w^2`` the zero padding
+    leaves a Gaussian kernel, which turns a ``sigma_w`` on the net into a normal's std."""
 
     init: str
     point: InitPoint | None
+    phase: str
     depth: int
     critical_inits: list[str]
     critical_sigma_w: float
-    critical_std: float
+    measured_sigma_w: float
+    fan_in: int
+    share: float = 1.0
 
     @property
-    def phase(self) -> str:
-        return "unplaced" if self.point is None else self.point.phase
+    def critical_std(self) -> float:
+        """The std of a normal kernel at the critical point (the theory's, which counts the
+        padding; the measured one where the theory's row has none) on the typical layer."""
+        line = self.critical_sigma_w if np.isfinite(self.critical_sigma_w) \
+            else self.measured_sigma_w
+        return line / np.sqrt(self.fan_in * self.share)
 
     @property
     def depth_scales(self) -> float:
@@ -459,6 +658,11 @@ class Verdict:
         figures = f"chi_1 = {_num(p.chi_1)}, xi_c = {_num(p.xi_c)}"
         depth = (f"its {self.depth} hidden layers are {_num(self.depth_scales)} xi_c (a net "
                  "trains to depths of a few)")
+        if p.measured_phase is not None:  # the measurement contradicts the theory
+            return (f"{said} on this net: the theory puts it at sigma_w = "
+                    f"{_sigma(p.net_sigma_w)} ({figures}), where Gaussian weights measure "
+                    f"chi_1 = {_num(p.measured_chi_1)}; " + self._lines(p.sigma_b) + "; "
+                    + self._change())
         if self.phase == "critical":
             through = (f" through all {self.depth} hidden layers" if self.depth_scales == 0
                        else f", and {depth}")
@@ -472,37 +676,56 @@ class Verdict:
         return f"{said} on this net ({figures}): {how} over ~xi_c layers, and {depth}; " \
             + self._change()
 
+    def _lines(self, sigma_b: float) -> str:
+        """Where the measurement and the theory put the critical line at ``sigma_b``."""
+        theory = f"theory: {_num(self.critical_sigma_w)}"
+        if np.isnan(self.measured_sigma_w):
+            return (f"the measured grid crosses chi_1 = 1 nowhere at sigma_b = "
+                    f"{_sigma(sigma_b)} ({theory})")
+        return (f"the measured critical line is at sigma_w = {_num(self.measured_sigma_w)} "
+                f"({theory}) at sigma_b = {_sigma(sigma_b)}")
+
     def _change(self) -> str:
         if self.critical_inits:
             return f"at the critical point of this net: {', '.join(self.critical_inits)}"
         sigma_b = self.point.sigma_b if self.point is not None else 0.0
-        if np.isnan(self.critical_sigma_w):
+        if np.isnan(self.critical_sigma_w) and np.isnan(self.measured_sigma_w):
             return (f"no sigma_w in the diagram's span puts this net at the critical point at "
                     f"sigma_b = {_sigma(sigma_b)}")
-        return (f"at the critical point of this net: weights normal(0, "
-                f"{rounded_text(self.critical_std, 3)}) (sigma_w = "
-                f"{_sigma(self.critical_sigma_w)})")
+        where = "theory" if np.isfinite(self.critical_sigma_w) else "measured"
+        drawn = self.critical_std * np.sqrt(self.fan_in)
+        return (f"at the critical point of this net ({where}): weights normal(0, "
+                f"{rounded_text(self.critical_std, 3)}) (sigma_w = {_sigma(drawn)}"
+                + (f" as drawn, {_sigma(drawn * np.sqrt(self.share))} on the net)"
+                   if self.share < 1 else ")"))
 
     def to_dict(self) -> dict:
         return {"init": self.init, "phase": self.phase,
+                "theory_phase": None if self.point is None else self.point.phase,
                 "chi_1": None if self.point is None else self.point.chi_1,
                 "xi_c": None if self.point is None else self.point.xi_c,
                 "hidden_layers": self.depth, "depth_in_xi_c": self.depth_scales,
                 "critical_inits": self.critical_inits,
                 "critical_sigma_w": self.critical_sigma_w,
+                "measured_critical_sigma_w": self.measured_sigma_w,
                 "critical_std": self.critical_std, "text": self.text}
 
 
 def verdict(report: PhaseReport) -> Verdict:
     """The :class:`Verdict` on the spec's init, from ``report``'s own figures."""
-    own = next((p for p in report.inits if p.label.startswith(f"{SPEC_LABEL} (")), None)
+    # the spec's own init is placed first (named_inits), so it leads a label it shares
+    own = next((p for p in report.inits
+                if p.label.split(", ")[0] == spec_init_label(report.spec_init)), None)
     critical = [p.label for p in sorted(report.inits, key=lambda p: abs(p.chi_1 - 1))
-                if p.phase == "critical" and p is not own]
+                if p.agreed_phase == "critical" and p is not own]
     sigma_b = own.sigma_b if own is not None else \
         next((p.sigma_b for p in report.inits), 0.0)
-    sigma_w = boundary_at(report, sigma_b)
-    return Verdict(report.spec_init, own, report.depth, critical, sigma_w,
-                   sigma_w / np.sqrt(report.fan_in))
+    measured_rows = sorted({p.sigma_b for p in report.measured})
+    return Verdict(report.spec_init, own,
+                   "unplaced" if own is None else own.agreed_phase, report.depth,
+                   critical, boundary_at(report, sigma_b),
+                   line_at(report.measured_boundary, measured_rows, sigma_b),
+                   report.fan_in, report.share)
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -536,20 +759,36 @@ def describe_strided(names: list[str]) -> str:
 
 
 def boundary_at(report: PhaseReport, sigma_b: float) -> float:
-    """The theory's critical ``sigma_w`` at ``sigma_b``, interpolated between the theory's rows
-    on either side; NaN where either has none (a ReLU-like net's rows without a bias, or a
-    GELU net's where ordered meets unbounded): interpolating across them drew a line where
-    there is none."""
-    rows, grid = dict(report.boundary), np.asarray(report.sigma_b)
+    """The theory's critical ``sigma_w`` at ``sigma_b`` (:func:`line_at`)."""
+    return line_at(report.boundary, report.sigma_b, sigma_b)
+
+
+def line_at(line: list[tuple[float, float]], rows, sigma_b: float) -> float:
+    """A critical ``line`` of ``(sigma_b, sigma_w)`` over the ``rows`` of ``sigma_b`` it was
+    sought on, at ``sigma_b``: interpolated between the rows on either side; NaN where either
+    has none (a ReLU-like net's rows without a bias, or a GELU net's where ordered meets
+    unbounded): interpolating across them drew a line where there is none."""
+    found, grid = dict(line), np.asarray(rows, float)
     row = np.flatnonzero(np.isclose(grid, sigma_b, rtol=0, atol=1e-12))
     if row.size:
-        return rows.get(float(grid[row[0]]), np.nan)
+        return found.get(float(grid[row[0]]), np.nan)
     if not grid.size or not grid[0] < sigma_b < grid[-1]:
         return np.nan
     after = int(np.searchsorted(grid, sigma_b))
     b0, b1 = grid[after - 1], grid[after]
-    w0, w1 = rows.get(float(b0), np.nan), rows.get(float(b1), np.nan)
+    w0, w1 = found.get(float(b0), np.nan), found.get(float(b1), np.nan)
     return float(np.interp(sigma_b, (b0, b1), (w0, w1)))
+
+
+def describe_padding(report: PhaseReport) -> str:
+    """The note on zero padding: the share of ``sigma_w^2`` it leaves a Gaussian kernel and
+    where the table's ``sigma_w`` on the net comes from."""
+    h, w = report.padded_map
+    return (f"note: the zero padding of the hidden layers' {h}x{w} maps leaves a kernel that "
+            f"spreads its variance over its taps (Gaussian, orthogonal) "
+            f"{rounded_text(report.share, 2)} of its sigma_w^2 (one with all of it at the "
+            f"centre tap, delta-orthogonal, all of it): the theory's columns are at the "
+            f"sigma_w the net sees, \"on net\"")
 
 
 def format_phase(report: PhaseReport) -> str:
@@ -560,25 +799,38 @@ def format_phase(report: PhaseReport) -> str:
              f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)")]
     if report.strided:
         lines.append(describe_strided(report.strided))
+    if report.padded_map:
+        lines.append(describe_padding(report))
     lines += ["", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; unbounded: q "
              "grows layer after layer, no fixed point; a net trains to depths of a few xi_c, "
-             "Schoenholz et al. 2017):"),
-             f"  {'sigma_w':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  {'phase':<9}  init"]
-    for p in sorted(report.inits, key=lambda p: p.sigma_w):
-        lines.append(f"  {_sigma(p.sigma_w):>7}  {_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  "
-                     f"{_num(p.xi_c):>7}  {p.phase:<9}  {p.label}")
+             "Schoenholz et al. 2017; phase: the theory's, and the measurement's where the "
+             f"chi_1 of Gaussian weights there lies more than {AGREEMENT} past 1 on the other "
+             "side; -: no value):"),
+             (f"  {'sigma_w':>7}  {'on net':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  "
+              f"{'phase':<9}  init")]
+    for p in sorted(report.inits, key=lambda p: (p.net_sigma_w, p.sigma_w)):
+        lines.append(f"  {_sigma(p.sigma_w):>7}  {_sigma(p.net_sigma_w):>7}  "
+                     f"{_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  {_num(p.xi_c):>7}  "
+                     f"{p.agreed_phase:<9}  {p.label}")
     measured = dict(report.measured_boundary)
-    lines += ["", ("critical line chi_1 = 1: sigma_w at each sigma_b (-: no crossing in the "
-                   "measured grid's span, or the ordered phase meets the unbounded one)"),
-              f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}"]
+    lines += ["", ("critical line chi_1 = 1: sigma_w on the net at each sigma_b, and a "
+                   "normal kernel's std on the theory's (-: no crossing in the measured grid's span, "
+                   "or the ordered phase meets the unbounded one)"),
+              f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}  {'normal std':>10}"]
     for b in sorted({p.sigma_b for p in report.measured}):
-        theory = boundary_at(report, b)
-        lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(measured.get(b, np.nan)):>8}")
+        theory, line = boundary_at(report, b), measured.get(b, np.nan)
+        std = (theory if np.isfinite(theory) else line) / np.sqrt(report.fan_in * report.share)
+        lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(line):>8}  {_num(std):>10}")
     sws = sorted({p.sigma_w for p in report.measured})
-    lines += ["", (f"measured on the network (chi_1 measured / theory; c: correlation of two "
-              f"inputs at the last hidden layer, started at c = {C0}, measured / theory):"),
+    lines += ["", (f"measured on the network, Gaussian weights (chi_1 measured / theory; c: "
+              f"correlation of two inputs at the last hidden layer, started at c = {C0}, "
+              f"measured / theory; -: no value, where the signal died out to 0 or grew past "
+              f"float64):"),
               # as wide as a row's sigma_b and its row name, so the columns line up
               "  sigma_b \\ sigma_w" + "".join(f"{rounded_text(w, 3):>14}" for w in sws)]
+    if report.share < 1:
+        lines.append(f"  {'':>7}  on net  " + "".join(
+            f"{rounded_text(w * np.sqrt(report.share), 3):>14}" for w in sws))
     for b in sorted({p.sigma_b for p in report.measured}):
         row = sorted((p for p in report.measured if p.sigma_b == b), key=lambda p: p.sigma_w)
         lines.append(f"  {rounded_text(b, 3):>7}  chi_1   " + "".join(

@@ -43,8 +43,6 @@ class VariantReport:
     # The layers every path from the input to the output passes (None: all of them), along
     # which the signal line compares (check.graph.main_path).
     main_path: list[str] | None = None
-    # Its name in the pictures (Variant.legend_label): the spec's own inits named.
-    legend_label: str = ""
 
     @property
     def signal(self) -> SignalSummary:
@@ -84,8 +82,7 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = DEFAULT_DTYP
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
     steps = lsuv(model, batch.x)
     return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps,
-                         variant.sets, variant.keeps, main_path(variant.checked.spec),
-                         variant.legend_label)
+                         variant.sets, variant.keeps, main_path(variant.checked.spec))
 
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
@@ -260,6 +257,6 @@ def format_json(report: InitReport) -> str:
 
 def plot(report: InitReport, out_png) -> Path:
     """Activation and gradient std against depth, one line per variant (see :mod:`plots`)."""
-    variants = [(v.legend_label or v.label, v.layers) for v in report.variants]
+    variants = [(v.label, v.layers) for v in report.variants]
     return plot_depth_profile(variants, out_png,
                               title=f"{report.spec_name}: signal through depth at init")

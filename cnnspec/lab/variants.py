@@ -23,13 +23,33 @@ from cnnspec.errors import SpecError, SpecErrors, first_error, option_place
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import parse_init
 
-# The label of the variant that keeps the spec's own inits.
+# What marks the spec as written among init variants; alone, its label where it names no init.
 SPEC_LABEL = "spec"
+
+
+def spec_init_label(name: str) -> str:
+    """One weight init of the spec as written, as the lab's and compare's tables, pictures and
+    JSON name it: the init's catalogue name marked as the spec's, ``he_normal (spec)``."""
+    return f"{name} ({SPEC_LABEL})"
+
+
+def spec_label(ir: dict) -> str:
+    """The spec as written (its resolved ``ir``) among init variants: named by the weight
+    init its layers start from (:func:`spec_init_label`; ``spec's inits: he_normal,
+    glorot_uniform`` for several), where a bare "spec" named no init."""
+    names = list(dict.fromkeys(layer["weight_init"]["name"] for layer in ir["layers"]
+                               if "weight_init" in layer))
+    if not names:
+        return SPEC_LABEL
+    if len(names) == 1:
+        return spec_init_label(names[0])
+    return f"{SPEC_LABEL}'s inits: {names_text(names)}"
 
 
 @dataclass
 class Variant:
-    """A checked spec and the init text that made it (``SPEC_LABEL`` for the spec as written)."""
+    """A checked spec and the init text that made it (:func:`spec_label` for the spec as
+    written, whose ``sets`` is None)."""
 
     label: str
     checked: CheckedSpec
@@ -37,23 +57,6 @@ class Variant:
     # those with weights that kept their own.
     sets: list[str] | None = None
     keeps: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def legend_label(self) -> str:
-        """The variant's name in a picture's legend: its init text, or for the spec as
-        written the weight init its layers start from, as the init catalogue names it
-        (``he_normal (spec)``; ``spec's inits: he_normal, glorot_uniform`` for several),
-        where a bare "spec" named no init."""
-        if self.label != SPEC_LABEL:
-            return self.label
-        names = list(dict.fromkeys(layer["weight_init"]["name"]
-                                   for layer in self.checked.spec.ir["layers"]
-                                   if "weight_init" in layer))
-        if not names:
-            return SPEC_LABEL
-        if len(names) == 1:
-            return f"{names[0]} ({SPEC_LABEL})"
-        return f"{SPEC_LABEL}'s inits: {names_text(names)}"
 
 
 def load_variant(path: str | Path, init: str | None = None,
@@ -63,7 +66,8 @@ def load_variant(path: str | Path, init: str | None = None,
     # Measured on a batch of the lab's own, not trained: the training settings' memory does
     # not refuse it (cnnspec.lab.memory checks the measurement's).
     if init is None:
-        return Variant(SPEC_LABEL, load(path, for_training=False, dtype=dtype))
+        checked = load(path, for_training=False, dtype=dtype)
+        return Variant(spec_label(checked.spec.ir), checked)
     init_ir = _parse_init_option(init)
     own = load(path, for_training=False, dtype=dtype)
     refuse_changing_nothing(own.spec.ir, init_place(init))

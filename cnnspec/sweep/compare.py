@@ -24,7 +24,7 @@ from cnnspec.errors import LIBRARY_NAMES, SettingError, literal, shortened, word
 from cnnspec.given import given_texts, keywords_checked, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
-from cnnspec.lab.variants import SPEC_LABEL, init_place
+from cnnspec.lab.variants import SPEC_LABEL, init_place, spec_label
 from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, kept_val_acc, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
@@ -106,7 +106,15 @@ class VariantSummary:
 
 
 def variant_label(init: str | None) -> str:
+    """The ``init`` setting's text of a variant (None: the spec as written), which names its
+    cells and their folders."""
     return SPEC_LABEL if init is None else init
+
+
+def shown_init(cell: Cell, text: str) -> str:
+    """An ``init`` setting's text as compare's tables and pictures show it: the spec as
+    written by the init its layers start from (:func:`cnnspec.lab.variants.spec_label`)."""
+    return spec_label(cell.ir) if text == SPEC_LABEL else text
 
 
 def init_axis(spec, inits: list[str | None]) -> Axis:
@@ -121,7 +129,7 @@ def init_axis(spec, inits: list[str | None]) -> Axis:
 def job_result(cell: Cell, result: CellResult, out: Path, label: str | None = None
                ) -> JobResult:
     """``cell``'s run as the comparison reports it, under ``label`` (by default its init's)."""
-    return JobResult(label or dict(cell.settings)[INIT], cell.seed, result.metrics,
+    return JobResult(label or shown_init(cell, dict(cell.settings)[INIT]), cell.seed, result.metrics,
                      result.test_acc, result.diverged, result.error,
                      str(out / result.folder), tested_epoch(result.summary),
                      result.hint_template)
@@ -131,7 +139,7 @@ def variant_of(cell: Cell, keys: list[str]) -> str:
     """The label of ``cell``'s variant among runs that differ in the settings ``keys``
     (:func:`~cnnspec.sweep.results.columns`): its init, then any other setting it differs
     in (``he_normal, epochs=2``)."""
-    return ", ".join(value if key == INIT else f"{key}={value}"
+    return ", ".join(shown_init(cell, value) if key == INIT else f"{key}={value}"
                      for key, value in shown_settings(cell, keys).items())
 
 
