@@ -614,6 +614,13 @@ CASES = [
     # Keras' Activation given no activation's name: the kinds, not a traceback
     ("input 1x8x8\nconv 8 3\nActivation([1])\n", "^unknown layer kind 'Activation'$", 3, 1,
      "^valid layer kinds: add, "),
+    # ... and with a name in Python's quotes: the layer's answer at once, not the quotes'
+    ("input 1x8x8\nconv 8 3\nActivation(float('nan'))\n", "^unknown layer kind 'Activation'$",
+     3, 1, "^valid layer kinds: add, "),
+    # Caffe's type called as Python calls it, its names quoted: Caffe's answer at once
+    ("input 1x8x8\nc1: Convolution(num_output=8, name='c1')\n",
+     "^unknown layer kind 'Convolution'$", 2, 5,
+     "^Caffe's Convolution is `conv` here, .*; here unknown option 'name' for conv layer$"),
     ('input 1x8x8\nConv2D(32, (3, 3), kernel_initializer="HeNormal", bias_initializer="zeros")\n',
      "Keras writes it", 2, 1, "the line `conv 32 3x3 weight he_normal bias zeros`$"),
     ("input 1x8x8\nconv 8 3\nnn.LeakyReLU(0.1)\n", "PyTorch writes it", 3, 1,
