@@ -1500,6 +1500,10 @@ def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(
     ("Pooling(pool=MAX, kernel_size=2, stride=2)", "maxpool 2 stride 2"),
     ("Pooling(pool=AVE, global_pooling=true)", "global_avgpool"),
     ("Pooling(global_pooling=true)", "global_maxpool"),
+    ("Pooling(pool='AVE', kernel_size=2)", "avgpool 2"),  # in Python's quotes
+    ("Pooling AVE 2", "avgpool 2"),  # the pool written after the type, as the call's
+    ("Pooling MAX 2 stride 2", "maxpool 2 stride 2"),
+    ('Pooling "AVE" 2', "avgpool 2"),
     ("ReLU(negative_slope=0.1)", "leaky_relu 0.1"),
     ("ReLU(negative_slope=0)", "relu"),
     ("BatchNorm(moving_average_fraction=0.999)", "batchnorm momentum 0.001"),
@@ -1550,9 +1554,10 @@ def test_a_value_past_the_largest_float_is_not_written_as_infinity(line):
     assert "inf" not in hint and "unexpected character" not in hint, hint
 
 
-def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
-    hint = error_of("input 1x8x8\nPooling(pool=STOCHASTIC, kernel_size=2)\nflatten\n"
-                    "dense 10\n").hint
+@pytest.mark.parametrize("line", ["Pooling(pool=STOCHASTIC, kernel_size=2)",
+                                  "Pooling STOCHASTIC 2"])
+def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool(line):
+    hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
     assert "write `" not in hint and "'pool' is not an option of maxpool" in hint, hint
 
 

@@ -950,6 +950,8 @@ def darknet_word_hint(name: str) -> str | None:
 # says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale and
 # shift; Eltwise is its SUM.
 CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
+# Every value of Pooling's pool (caffe.proto's PoolMethod), STOCHASTIC a pool of none here.
+CAFFE_POOL_METHODS = (*CAFFE_POOLS, "STOCHASTIC")
 
 
 def _caffe_pool_kind(values: dict) -> str | None:
@@ -977,7 +979,10 @@ class CaffeType:
     an avgpool), ``(values) -> kind`` from the parameters' values as Python's (``"AVE"``,
     ``True``, ``0.1``), None where they choose none here. ``converted``: the parameters whose
     values a field takes in another meaning, each ``parameter -> (field, (value) -> the
-    field's value)``. The importer and the language's hints both read a type's line so."""
+    field's value)``. ``words``: the values of Caffe's enums that name the parameter they
+    set, each ``word -> parameter``, which a spec's line may write right after the type
+    (``Pooling AVE 2``, read as ``Pooling(pool=AVE) 2``). The importer and the language's
+    hints both read a type's line so."""
 
     kind: str
     parameters: tuple[str, ...] = ()
@@ -985,6 +990,7 @@ class CaffeType:
     choosers: tuple[str, ...] = ()
     choose: Callable[[dict], str | None] | None = None
     converted: dict = dataclasses.field(default_factory=dict)
+    words: dict = dataclasses.field(default_factory=dict)
 
     def kind_for(self, values: dict) -> str:
         """The kind of a layer of this type whose parameters have ``values`` (those left out
@@ -1011,7 +1017,8 @@ CAFFE_TYPES = {
                                         "bias_filler"), {"axis": 1, "transpose": False}),
     "Pooling": CaffeType(CAFFE_POOLS["MAX"], ("pool", *_CAFFE_SIZES,
                                               "global_pooling", "round_mode"),
-                         {"engine": None}, ("pool", "global_pooling"), _caffe_pool_kind),
+                         {"engine": None}, ("pool", "global_pooling"), _caffe_pool_kind,
+                         words=dict.fromkeys(CAFFE_POOL_METHODS, "pool")),
     "ReLU": CaffeType("relu", ("negative_slope",), _CAFFE_ACTIVATION, ("negative_slope",),
                       _caffe_relu_kind),
     "TanH": CaffeType("tanh", (), _CAFFE_ACTIVATION),
@@ -1118,6 +1125,13 @@ def caffe_call_kind(name: str, kwargs: dict[str, str]) -> str | None:
     if entry is None:
         return None
     return entry.kind_for({keyword: _caffe_value(text) for keyword, text in kwargs.items()})
+
+
+def caffe_word_parameter(name: str, word: str) -> str | None:
+    """The parameter of Caffe's type ``name`` that ``word``, one of its enum's values, sets
+    (Pooling's AVE: pool), or None."""
+    entry = CAFFE_TYPES.get(caffe_type(name) or "")
+    return None if entry is None else entry.words.get(word)
 
 
 def _caffe_value(text: str):
