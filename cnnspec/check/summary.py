@@ -270,7 +270,7 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
                  "(the column is the mean over weight draws)")
     if own:
         note += f"; probabilities ({', '.join(own)}) set their own"
-    return [(f"{note}. `{_command('summary', path)} --explain` says how it is estimated, "
+    return [(f"{note}. `{_command('explain', path)}` says how it is estimated, "
             f"`{_command('init_report', path)}` measures it on the data.")]
 
 
