@@ -2,6 +2,7 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
+import re
 import textwrap
 import unicodedata
 
@@ -71,13 +72,34 @@ def _width(text: str) -> int:
                for char in text)
 
 
-def wrapped(text: str, width: int | None, indent: int) -> list[str]:
-    """``text`` on lines ``width`` columns wide at most, those after the first indented by
-    ``indent`` (a word longer than a line stays whole); one line when ``width`` is None."""
+def wrapped(text: str, width: int | None, indent: int, first_indent: int = 0) -> list[str]:
+    """``text`` on lines ``width`` columns wide at most, the first indented by
+    ``first_indent``, those after it by ``indent`` (a word longer than a line stays whole);
+    a command in backticks (`cnnspec summary a.cnn --explain`) kept on one line where it fits
+    one, so that it reads, and pastes, whole; one line when ``width`` is None."""
     if width is None:
         return [text]
-    return textwrap.wrap(text, width, subsequent_indent=" " * indent, break_long_words=False,
-                         break_on_hyphens=False) or [text]
+    lines = textwrap.wrap(_joined_code(text, width - max(indent, first_indent)), width,
+                          initial_indent=" " * first_indent, subsequent_indent=" " * indent,
+                          break_long_words=False, break_on_hyphens=False) or [text]
+    return [line.replace(_CODE_SPACE, " ") for line in lines]
+
+
+# What joins the words of a backticked command while the text is wrapped: a character of
+# Unicode's private use area, which no message writes, and textwrap breaks no line at.
+_CODE_SPACE = "\ue000"
+# A backticked span with what is written onto it, a bracket or a comma: `(`a b`),`.
+_CODE = re.compile(r"[^\s`]*`[^`]+`[^\s`]*")
+
+
+def _joined_code(text: str, room: int) -> str:
+    """``text`` with the spaces inside each backticked span no longer than ``room`` columns
+    (with what is written onto it) made :data:`_CODE_SPACE`, so that a line breaks before
+    the span, not inside it."""
+    if _CODE_SPACE in text:
+        return text
+    return _CODE.sub(lambda code: code[0].replace(" ", _CODE_SPACE)
+                     if len(code[0]) <= room else code[0], text)
 
 
 def format_error(err: SpecError, text: str | None = None, names: dict | None = None,

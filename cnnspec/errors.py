@@ -415,14 +415,19 @@ class Phrase:
 
 class Call:
     """How the library words a command in a hint: ``{resume_command:runs/x}`` reads
-    ``cnnspec.resume('runs/x')``."""
+    ``cnnspec.resume('runs/x')``; with ``keywords``, the arguments a command line's flags
+    are (``{explain_command:a.cnn}``: ``cnnspec.summary('a.cnn', explain=True)``)."""
 
-    def __init__(self, function: str) -> None:
+    def __init__(self, function: str, keywords: str = "") -> None:
         self.function = function
+        self.keywords = keywords
 
     def __format__(self, argument: str) -> str:
-        # without an argument, the function itself (`a run folder written by cnnspec.train`)
-        return f"{self.function}({argument!r})" if argument else self.function
+        if not self.keywords:
+            # without an argument, the function itself (`a run folder written by cnnspec.train`)
+            return f"{self.function}({argument!r})" if argument else self.function
+        # without one, the argument left to the caller: ``cnnspec.summary(..., explain=True)``
+        return f"{self.function}({repr(argument) if argument else '...'}, {self.keywords})"
 
 
 def command_line(words: str, argument) -> str:
@@ -451,22 +456,26 @@ def shown_path(path) -> str:
 
 class Command:
     """How a command line words it: ``{resume_command:runs/x}`` reads
-    ``cnnspec train --resume runs/x`` (:func:`command_line`)."""
+    ``cnnspec train --resume runs/x`` (:func:`command_line`); with ``flags``, those after its
+    argument (``{explain_command:a.cnn}``: ``cnnspec summary a.cnn --explain``)."""
 
-    def __init__(self, words: str) -> None:
+    def __init__(self, words: str, flags: str = "") -> None:
         self.words = words
+        self.flags = flags
 
     def then(self, words: str) -> Command:
         """This command with ``words`` after it: the program's ``eval`` command."""
-        return type(self)(f"{self.words} {words}".strip())
+        return type(self)(f"{self.words} {words}".strip(), self.flags)
 
     def __format__(self, argument: str) -> str:
-        return command_line(self.words, argument) if argument else self.words
+        command = command_line(self.words, argument) if argument else self.words
+        return f"{command} {self.flags}".rstrip()
 
 
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
+                 "explain_command": Call("cnnspec.summary", "explain=True"),
                  "sets": Listed("sets"), "inits": Listed("inits"), "dtype": Quoted("dtype"),
                  "data": Quoted("data"), "which": Quoted("which"),
                  "input_kind": Quoted("input_kind"), "grid": Paired("grid"),

@@ -18,7 +18,7 @@ from cnnspec.sweep.compare import (
     plot,
     summarize,
 )
-from cnnspec.sweep.results import TEST_WEIGHTS_NOTE
+from cnnspec.sweep.results import LEFT_OUT_KEY, TEST_WEIGHTS_NOTE
 
 
 @pytest.fixture
@@ -177,6 +177,9 @@ def test_another_comparisons_older_run_is_left_out_of_the_table_and_named(tiny, 
                  "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "glorot" not in captured.out
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--out", str(out), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[LEFT_OUT_KEY] == [str(folder)]
     assert (f"left out of the table: 1 run of another comparison recorded in {out} with the "
             "last epoch's test acc, not the kept weights' (recorded by an earlier cnnspec): "
             f"{folder.name}\nhint: run that comparison again into {out} to train them again, "

@@ -111,6 +111,21 @@ def test_on_a_terminal_a_message_and_its_hint_are_wrapped_to_its_width():
     assert len(format_error(err, text).splitlines()) == 4
 
 
+def test_a_backticked_command_is_wrapped_before_not_inside():
+    """`python -m cnnspec summary x.cnn --explain` was split at a space inside the backticks
+    where the line ran out; it moves to the next line whole, unless it is longer than a line
+    (then it wraps at its spaces as any text, no line running past the width)."""
+    command = "python -m cnnspec summary x.cnn --explain"
+    hint = f"the note on the Signal column is short; {'word ' * 6}`{command}` says it in full"
+    lines = format_error(SpecError("m", hint=hint), width=60).splitlines()
+    assert any(line.strip().startswith(f"`{command}`") for line in lines), lines
+    assert max(len(line) for line in lines) <= 60
+    assert " ".join(" ".join(lines[1:]).split()) == f"hint: {hint}"
+    long = f"see `{'a ' * 40}b` there"
+    lines = format_error(SpecError("m", hint=long), width=30).splitlines()
+    assert max(len(line) for line in lines) <= 30 and len(lines) > 3
+
+
 def test_messages_are_wrapped_on_a_terminal_alone():
     """terminal_width: 100 columns on a terminal (its own width where narrower, 100 where it
     cannot say), None for a pipe or a file."""

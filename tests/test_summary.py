@@ -268,3 +268,15 @@ def test_the_signal_note_says_the_essential_and_names_the_flag_for_the_rest(caps
     explained = words(capsys.readouterr().out)
     assert "after a max pool the largest of its window's values" in explained
     assert "--explain" not in explained
+
+
+def test_the_libraries_signal_note_names_explain_as_the_library_takes_it():
+    """Called from Python, the note named the command line's `--explain` flag."""
+    import cnnspec
+
+    spec = str(SPECS / "digits.cnn")
+    note = words(cnnspec.summary(spec))
+    assert f"`cnnspec.summary({spec!r}, explain=True)` says how it is estimated" in note, note
+    assert "--explain" not in note
+    unnamed = words(summary_table(check(parse(PLAIN))))  # a spec read from no file
+    assert "`cnnspec.summary(..., explain=True)` says how it is estimated" in unnamed, unnamed

@@ -20,6 +20,7 @@ from cnnspec.sweep.cells import make_cells
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import apply, parse_set, split_values
 from cnnspec.sweep.results import (
+    LEFT_OUT_KEY,
     TEST_WEIGHTS_NOTE,
     filled_alone,
     format_table,
@@ -1284,8 +1285,9 @@ def test_a_cell_that_tested_other_weights_than_it_keeps_is_not_averaged_with_new
     assert (alone.ran, alone.earlier, alone.left_out) == (0, 0, [out / cell.folder])
     assert [g.label for g in alone.groups] == ["lr=0.1"]
     write_outputs(alone)
-    assert [c["folder"] for c in json.loads((out / "results.json").read_text())["cells"]] \
-        == [other.folder]
+    results = json.loads((out / "results.json").read_text())
+    assert [c["folder"] for c in results["cells"]] == [other.folder]
+    assert results[LEFT_OUT_KEY] == [cell.folder]
     assert recorded_message(alone, "sweep", "cell").splitlines()[1:] == [
         (f"left out of the table: 1 cell of another sweep recorded in {out} with the last "
         f"epoch's test acc, not the kept weights' (recorded by an earlier cnnspec): "

@@ -614,6 +614,13 @@ CASES = [
     # Keras' Activation given no activation's name: the kinds, not a traceback
     ("input 1x8x8\nconv 8 3\nActivation([1])\n", "^unknown layer kind 'Activation'$", 3, 1,
      "^valid layer kinds: add, "),
+    # ... and with a name in Python's quotes: the layer's answer at once, not the quotes'
+    ("input 1x8x8\nconv 8 3\nActivation(float('nan'))\n", "^unknown layer kind 'Activation'$",
+     3, 1, "^valid layer kinds: add, "),
+    # Caffe's type called as Python calls it, its names quoted: Caffe's answer at once
+    ("input 1x8x8\nc1: Convolution(num_output=8, name='c1')\n",
+     "^unknown layer kind 'Convolution'$", 2, 5,
+     "^Caffe's Convolution is `conv` here, .*; here unknown option 'name' for conv layer$"),
     ('input 1x8x8\nConv2D(32, (3, 3), kernel_initializer="HeNormal", bias_initializer="zeros")\n',
      "Keras writes it", 2, 1, "the line `conv 32 3x3 weight he_normal bias zeros`$"),
     ("input 1x8x8\nconv 8 3\nnn.LeakyReLU(0.1)\n", "PyTorch writes it", 3, 1,
@@ -1493,6 +1500,10 @@ def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(
     ("Pooling(pool=MAX, kernel_size=2, stride=2)", "maxpool 2 stride 2"),
     ("Pooling(pool=AVE, global_pooling=true)", "global_avgpool"),
     ("Pooling(global_pooling=true)", "global_maxpool"),
+    ("Pooling(pool='AVE', kernel_size=2)", "avgpool 2"),  # in Python's quotes
+    ("Pooling AVE 2", "avgpool 2"),  # the pool written after the type, as the call's
+    ("Pooling MAX 2 stride 2", "maxpool 2 stride 2"),
+    ('Pooling "AVE" 2', "avgpool 2"),
     ("ReLU(negative_slope=0.1)", "leaky_relu 0.1"),
     ("ReLU(negative_slope=0)", "relu"),
     ("BatchNorm(moving_average_fraction=0.999)", "batchnorm momentum 0.001"),
@@ -1543,9 +1554,10 @@ def test_a_value_past_the_largest_float_is_not_written_as_infinity(line):
     assert "inf" not in hint and "unexpected character" not in hint, hint
 
 
-def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
-    hint = error_of("input 1x8x8\nPooling(pool=STOCHASTIC, kernel_size=2)\nflatten\n"
-                    "dense 10\n").hint
+@pytest.mark.parametrize("line", ["Pooling(pool=STOCHASTIC, kernel_size=2)",
+                                  "Pooling STOCHASTIC 2"])
+def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool(line):
+    hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
     assert "write `" not in hint and "'pool' is not an option of maxpool" in hint, hint
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import textwrap
 
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import estimate, log_spreads
-from cnnspec.diagnostics import WIDTH
+from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
@@ -199,9 +198,7 @@ def packed(pieces: list[str], indent: int, width: int = WIDTH) -> list[str]:
         if lines and len(lines[-1]) + 2 + len(piece) <= width:
             lines[-1] += "  " + piece
         else:
-            lines += textwrap.wrap(piece, width, initial_indent=" " * indent,
-                                   subsequent_indent=" " * (indent + 2),
-                                   break_on_hyphens=False, break_long_words=False)
+            lines += wrapped(piece, width, indent + 2, indent)
     return lines
 
 
@@ -270,7 +267,7 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
                  "(the column is the mean over weight draws)")
     if own:
         note += f"; probabilities ({', '.join(own)}) set their own"
-    return [(f"{note}. `{_command('summary', path)} --explain` says how it is estimated, "
+    return [(f"{note}. `{_command('explain', path)}` says how it is estimated, "
             f"`{_command('init_report', path)}` measures it on the data.")]
 
 

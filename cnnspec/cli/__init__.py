@@ -122,7 +122,7 @@ class Typed(Command):
     ``cnnspec`` is not on PATH (after ``make run``, the venv not activated)."""
 
     def __format__(self, argument: str) -> str:
-        return format(Command(f"{invoked_as()} {self.words}".rstrip()), argument)
+        return format(Command(f"{invoked_as()} {self.words}".rstrip(), self.flags), argument)
 
 
 def typed(words: str, argument="") -> str:
@@ -167,6 +167,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "trained_folder": TypedPhrase("the folder `{command}` printed at the end "
                                               "(runs/<name>-<time>)", "train"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
+                "explain_command": Typed("summary", "--explain"),
                 "program": Typed("")}
 
 

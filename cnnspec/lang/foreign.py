@@ -307,6 +307,13 @@ def foreign_kind(name: str) -> str | None:
     return None
 
 
+def names_a_layer(name: str) -> bool:
+    """Whether a called ``name`` is a layer's: a Keras or PyTorch class of a kind
+    (:func:`foreign_kind`) or Keras' Activation, or Caffe's layer type in any case."""
+    return name in KERAS_CLASSES or foreign_kind(name) is not None \
+        or caffe_type(name) is not None
+
+
 # Every kind's name and alias without underscores (globalavgpool), with the kind it names.
 _UNSPACED = {spelling.replace("_", ""): ALIASES.get(spelling, spelling)
              for spelling in (*KINDS, *ALIASES)}
@@ -386,13 +393,13 @@ def _characters(code: str, offset: int) -> int:
 def _wraps_a_call(call: ast.expr) -> bool:
     """Whether ``call`` hands its one value, a call, on (``model.add(Conv2D(...))``,
     ``nn.Sequential(nn.Conv2d(...))``): it is no layer class itself (``Dropout(float('nan'))``,
-    ``Add(float('nan'), name='a')`` are the layer, with a value computed), a class being
-    named in capitals where add() is a method."""
+    ``Add(float('nan'), name='a')``, ``Activation(float('nan'))`` are the layer, with a value
+    computed), a class being named in capitals where add() is a method."""
     if not isinstance(call, ast.Call) or len(call.args) != 1 \
             or not isinstance(call.args[0], ast.Call):
         return False
     names = _dotted(call.func)
-    return names is None or not names[-1][:1].isupper() or foreign_kind(names[-1]) is None
+    return names is None or not names[-1][:1].isupper() or not names_a_layer(names[-1])
 
 
 def _attribute_of_self(statement: ast.stmt) -> str | None:
@@ -943,6 +950,8 @@ def darknet_word_hint(name: str) -> str | None:
 # says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale and
 # shift; Eltwise is its SUM.
 CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
+# Every value of Pooling's pool (caffe.proto's PoolMethod), STOCHASTIC a pool of none here.
+CAFFE_POOL_METHODS = (*CAFFE_POOLS, "STOCHASTIC")
 
 
 def _caffe_pool_kind(values: dict) -> str | None:
@@ -970,7 +979,10 @@ class CaffeType:
     an avgpool), ``(values) -> kind`` from the parameters' values as Python's (``"AVE"``,
     ``True``, ``0.1``), None where they choose none here. ``converted``: the parameters whose
     values a field takes in another meaning, each ``parameter -> (field, (value) -> the
-    field's value)``. The importer and the language's hints both read a type's line so."""
+    field's value)``. ``words``: the values of Caffe's enums that name the parameter they
+    set, each ``word -> parameter``, which a spec's line may write right after the type
+    (``Pooling AVE 2``, read as ``Pooling(pool=AVE) 2``). The importer and the language's
+    hints both read a type's line so."""
 
     kind: str
     parameters: tuple[str, ...] = ()
@@ -978,6 +990,7 @@ class CaffeType:
     choosers: tuple[str, ...] = ()
     choose: Callable[[dict], str | None] | None = None
     converted: dict = dataclasses.field(default_factory=dict)
+    words: dict = dataclasses.field(default_factory=dict)
 
     def kind_for(self, values: dict) -> str:
         """The kind of a layer of this type whose parameters have ``values`` (those left out
@@ -1004,7 +1017,8 @@ CAFFE_TYPES = {
                                         "bias_filler"), {"axis": 1, "transpose": False}),
     "Pooling": CaffeType(CAFFE_POOLS["MAX"], ("pool", *_CAFFE_SIZES,
                                               "global_pooling", "round_mode"),
-                         {"engine": None}, ("pool", "global_pooling"), _caffe_pool_kind),
+                         {"engine": None}, ("pool", "global_pooling"), _caffe_pool_kind,
+                         words=dict.fromkeys(CAFFE_POOL_METHODS, "pool")),
     "ReLU": CaffeType("relu", ("negative_slope",), _CAFFE_ACTIVATION, ("negative_slope",),
                       _caffe_relu_kind),
     "TanH": CaffeType("tanh", (), _CAFFE_ACTIVATION),
@@ -1111,6 +1125,13 @@ def caffe_call_kind(name: str, kwargs: dict[str, str]) -> str | None:
     if entry is None:
         return None
     return entry.kind_for({keyword: _caffe_value(text) for keyword, text in kwargs.items()})
+
+
+def caffe_word_parameter(name: str, word: str) -> str | None:
+    """The parameter of Caffe's type ``name`` that ``word``, one of its enum's values, sets
+    (Pooling's AVE: pool), or None."""
+    entry = CAFFE_TYPES.get(caffe_type(name) or "")
+    return None if entry is None else entry.words.get(word)
 
 
 def _caffe_value(text: str):
@@ -1358,13 +1379,27 @@ def line_refusal(line: str) -> str | None:
     ``filters=-1``, Keras' ``Conv2D(0, 3)``), from being read as a spec's layer, in the
     words of the error it gets (``the number of filters must be at least 1, not -1``); None
     for a line that reads. Its shapes are not checked: the input it will have is not known."""
+    error = line_error(f"{REFUSAL_LABEL}: {line}")
+    if error is None:
+        return None
+    message = error.message.replace(f" of '{REFUSAL_LABEL}'", "")
+    return message.replace(f" '{REFUSAL_LABEL}'", "")
+
+
+def line_error(line: str):
+    """The first error ``line``, a layer's line, gets where it follows an input, its span on
+    line 1 (the line's own); None for a line that reads."""
     from cnnspec.errors import SpecError, SpecErrors, first_error
 
     try:
-        _parse(f"input 1x8x8\n{REFUSAL_LABEL}: {line}\n")
+        _parse(f"input 1x8x8\n{line}\n")
     except (SpecError, SpecErrors) as exc:
-        message = first_error(exc).message.replace(f" of '{REFUSAL_LABEL}'", "")
-        return message.replace(f" '{REFUSAL_LABEL}'", "")
+        error = first_error(exc)
+        span = error.span
+        if span is not None:  # one line down in the text read
+            span = dataclasses.replace(span, line=span.line - 1,
+                                       end_line=span.end_line and span.end_line - 1)
+        return dataclasses.replace(error, span=span)
     return None
 
 

@@ -28,7 +28,18 @@ from cnnspec.kinds import ALIASES, Kind
 from cnnspec.kinds import KINDS as REGISTRY
 from cnnspec.kinds.fields import Field
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Str, Value, Word, describe
+from cnnspec.lang.ast import (
+    Call,
+    Dims,
+    Kwarg,
+    LayerStmt,
+    ListLit,
+    Num,
+    Str,
+    Value,
+    Word,
+    describe,
+)
 from cnnspec.lang.calls import Param, bind
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.source_text import line_text, one_line
@@ -271,9 +282,27 @@ def _caffe_hint(head: Word | Call, label: str | None,
 
     if caffe_type(head.name) is None:  # only for an unknown kind
         return None
+    head, items = _caffe_word_as_argument(head, items)
     chosen = caffe_call_kind(head.name, _keyword_texts(head)) if isinstance(head, Call) \
         else None
     return caffe_answer(head.name, label, _caffe_values(head, items), chosen)
+
+
+def _caffe_word_as_argument(head: Word | Call,
+                            items: list[Value]) -> tuple[Word | Call, list[Value]]:
+    """Caffe's type ``head`` and the values ``items`` after it, a word among Caffe's values of
+    one of its parameters first (``Pooling AVE 2``), read as the call that sets it
+    (``Pooling(pool=AVE) 2``), which chooses the kind; as they are otherwise."""
+    from cnnspec.lang.foreign import caffe_word_parameter
+
+    first = items[0] if isinstance(head, Word) and items else None
+    word = first.name if isinstance(first, Word) else first.value \
+        if isinstance(first, Str) else None
+    parameter = None if word is None else caffe_word_parameter(head.name, word)
+    if parameter is None:
+        return head, items
+    return Call(head.name, head.span, [], [Kwarg(parameter, first.span, first)],
+                head.span), items[1:]
 
 
 def _caffe_values(head: Word | Call, items: list[Value]) -> str | None:

@@ -8,6 +8,7 @@ friendlier message and a hint; the catalogue doubles as test data (tests/test_sy
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -780,7 +781,8 @@ def _foreign_tuple(exc: UnexpectedInput, text: str, path: str | None) -> SpecErr
 
 def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
     """The error for a Keras or PyTorch layer written as Python (``nn.Conv2d(1, 16, 3)``),
-    with the caret under the class it calls; None for a line that is no such call."""
+    with the caret under the class it calls, or another layer's call with names in Python's
+    quotes (:func:`_quoted_layer`); None for a line that is no such call."""
     # only when a line fails to parse: a spec that parses never needs it
     from cnnspec.lang.foreign import (
         FORWARD_MESSAGE,
@@ -791,6 +793,7 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         foreign_message,
         forward_hint,
         forward_line,
+        names_a_layer,
         python_call,
         python_code,
         translated_line,
@@ -809,6 +812,10 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     inputs = TAKEN_INPUTS.fullmatch(after) if arrow else None
     call = python_call(line if inputs is None else code)
     hint = None if call is None else foreign_hint(call)
+    quoted = _quoted_layer(line, exc.line, path) if hint is None and call is not None \
+        and names_a_layer(call.name) else None
+    if quoted is not None:
+        return quoted
     if hint is None:
         what = python_code(line)
         if what is None:
@@ -826,6 +833,30 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         rewrite += f" <- {inputs['inputs']}"
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
                      hint=hint + following, file=path, rewrite=rewrite)
+
+
+def _quoted_layer(line: str, number: int, path: str | None) -> SpecError | None:
+    """The error of the layer's line ``line`` (line ``number``) that calls its kind with
+    names in Python's quotes (Caffe's ``Convolution(num_output=8, name='c1')``, Keras'
+    ``Activation(float('nan'))``), as the layer's check gives it with the quotes left out:
+    the layer's hint at once, not the quotes' first and the layer's on the next check. None
+    where that line has no error before its first quote (the quotes' hint says the rest)."""
+    from cnnspec.lang.foreign import line_error
+
+    error = line_error(_unquoted(line))
+    first_quote = line.find("'") + 1
+    span = None if error is None else error.span
+    if span is None or span.line != 1 or span.end_line not in (None, 1) \
+            or (span.end_column or span.column) > first_quote:
+        return None  # its columns past a quote are the unquoted line's, not the user's
+    return dataclasses.replace(error, span=dataclasses.replace(span, line=number,
+                                                               end_line=number), file=path)
+
+
+def _unquoted(line: str) -> str:
+    """``line`` with its names in single quotes written bare, as the language writes names
+    (Python's and YAML's `'he_normal'`), and without its comment."""
+    return QUOTED_NAME.sub(r"\1", _without_comment(line)).rstrip()
 
 
 # The inputs a layer's line ends by naming after its '<-', `a, b`, and a comment after them.
@@ -1019,7 +1050,7 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     if exc.char == "'" and QUOTED_NAME.match("'" + rest):
         # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
         # to use double quotes, the next check refused the string where a name goes
-        unquoted = QUOTED_NAME.sub(r"\1", _without_comment(line)).strip()
+        unquoted = _unquoted(line).strip()
         return ("a name is written without quotes",
                 (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
                  "double quotes: data npz(\"train.npz\")"))

@@ -31,6 +31,7 @@ from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, tra
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import DTYPE, Axis, compared_template, value_reader
 from cnnspec.sweep.results import (
+    LEFT_OUT_KEY,
     TEST_WEIGHTS_NOTE,
     columns,
     curve_label,
@@ -207,12 +208,14 @@ class Comparison:
                 for v in self.variants}
 
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
-        """The comparison as JSON holds it; a diverged run's hint worded by ``names`` (see
-        :meth:`JobResult.worded_hint`)."""
+        """The comparison as JSON holds it, with the folders of the runs left out of its
+        table (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`); a diverged run's hint worded by
+        ``names`` (see :meth:`JobResult.worded_hint`)."""
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
                 "dtype": self.dtype,
                 "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
-                             for v in self.variants]}
+                             for v in self.variants],
+                LEFT_OUT_KEY: [str(path) for path in self.left_out]}
 
 
 @dataclass(frozen=True)

@@ -621,6 +621,13 @@ _LAST_EPOCH_ACC = ("the last epoch's test acc, not the kept weights' (recorded b
                    "cnnspec)")
 
 
+# The key under which a sweep's results.json and compare's JSON list the folders of the runs
+# they leave out of their table: another sweep's (comparison's) recorded by an earlier cnnspec
+# with the last epoch's test acc where they keep an earlier epoch's weights, which the
+# message below names on stderr.
+LEFT_OUT_KEY = "left_out_older_runs"
+
+
 def _left_out_message(left_out: list[Path], what: str, cell: str, folder: Path) -> str:
     """What a ``what`` says of the cells of another one in its ``folder`` that it leaves out
     of its table (their folders ``left_out``) and what to do about them."""
@@ -788,12 +795,14 @@ def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
             "folder": result.folder}
 
 
-def results_document(description: dict, table: Table) -> dict:
-    """What results.json holds of ``table``: the sweep's ``description``, its groups and a
-    line per cell (the rows of results.csv)."""
+def results_document(description: dict, table: Table, left_out: list[Path]) -> dict:
+    """What results.json holds of ``table``: the sweep's ``description``, its groups, a line
+    per cell (the rows of results.csv) and the folders of the cells ``left_out`` of it
+    (:data:`LEFT_OUT_KEY`), by name as a line names its cell's."""
     lines = [cell_row(cell, result, settings)
              for (cell, result), settings in zip(table.done, table.settings)]
-    return {**description, "groups": [g.to_dict() for g in table.groups], "cells": lines}
+    return {**description, "groups": [g.to_dict() for g in table.groups], "cells": lines,
+            LEFT_OUT_KEY: [path.name for path in left_out]}
 
 
 def write_results(out: Path, document: dict) -> tuple[Path, Path]:

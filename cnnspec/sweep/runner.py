@@ -83,7 +83,7 @@ class Sweep:
     def results(self) -> dict:
         """What results.json holds (:func:`~cnnspec.sweep.results.results_document`): made
         once, so the file and the command's JSON output are the one object."""
-        return results_document(self.description(), self.table)
+        return results_document(self.description(), self.table, self.left_out)
 
     @property
     def groups(self) -> list[Group]:
