@@ -114,6 +114,22 @@ STRIDED_MIN_VALUES = 2 ** 18
 # 1 MiB or more (the Xeon's and a Zen 4 EPYC's, where they were measured best).
 WINOGRAD_CANDIDATES = (2 ** 19, 2 ** 20, 2 ** 21)
 FALLBACK_WINOGRAD_BYTES = 2 ** 20
+# The most bytes of buffers a block of the row-tap convolution (cnnspec.engine.row_taps) holds
+# at once (row_tap_values an image): the candidates calibration times
+# (cnnspec.engine.conv_tuned.time_row_taps), and the limit without timing. Half a core's L2
+# cache, as a chunk of im2col columns takes (column_bytes), was the rule before: on an AMD
+# EPYC Zen 4 (1 MiB L2) it gave LeNet-5's second layer blocks of 17 images, the fastest of 8,
+# 16 and 24 there (batch 256, one thread, ms: forward 2.52 / 2.21 / 2.61, input gradient 4.02
+# / 3.28 / 3.79). On an AMD EPYC Zen 3 (family 25 model 1, 512 KiB L2, OpenBLAS 0.3.31 Haswell
+# kernels) the rule gave 8 images forward and 6 for the input gradient, and larger blocks,
+# past the L2 cache, were faster: forward + weight gradient + input gradient of that layer,
+# one thread, CPU time, medians of alternating rounds, ms, 8 / 16 / 32 / 64 images a block:
+# batch 64 (27 rounds) 4.38 / 3.83 / 3.40 / 3.56; batch 256 (9 rounds), 8 / 17 / 35 / 70
+# images: 26.5 / 24.4 / 20.4 / 20.6 (a loaded machine, load 6-7 on 2 cores). Which size is
+# fastest depends on the caches beyond L2 and on the BLAS's cost per call, so it is timed. The fallback is what
+# the rule gave where no cache size is reported (FALLBACK_CHUNK_BYTES / COLUMNS_SHARE).
+ROW_TAP_CANDIDATES = (2 ** 18, 2 ** 19, 2 ** 20, 2 ** 21)
+FALLBACK_ROW_TAP_BYTES = 2 ** 20
 
 
 def calibration_off() -> bool:
@@ -184,14 +200,12 @@ def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],
             f * ho * wo + widened + c * kw * ho * wo + c * hp * wp)
 
 
-def row_tap_images(values: int, n: int, itemsize: int, cache_bytes: int) -> int:
+def row_tap_images(values: int, n: int, itemsize: int, limit_bytes: int) -> int:
     """Images per block of the row-tap convolution whose buffers hold ``values`` values an
-    image (:func:`row_tap_values`) of ``itemsize`` bytes: as many as fit
-    :func:`column_bytes` of ``cache_bytes``, at least one, at most ``n``. On LeNet-5's second
-    layer with a 1 MiB L2 cache, 17 images a block forward; one thread, batch 256, ms, 8 / 16
-    / 24 images a block: forward 2.52 / 2.21 / 2.61, input gradient 4.02 / 3.28 / 3.79 (AMD
-    EPYC, Zen 4, OpenBLAS 0.3.31): past the cache, the products are read back from memory."""
-    return min(n, max(1, column_bytes(cache_bytes) // (values * itemsize)))
+    image (:func:`row_tap_values`) of ``itemsize`` bytes: as many as fit ``limit_bytes`` (the
+    calibrated ``row_tap_bytes``, one of ``ROW_TAP_CANDIDATES``), at least one, at most
+    ``n``."""
+    return min(n, max(1, limit_bytes // (values * itemsize)))
 
 
 def runs_by_rows(stride: tuple[int, int], step: int, n: int, least: int = BLOCKED_IMAGES
