@@ -252,6 +252,20 @@ def test_strided_columns_grow_to_the_floor_within_the_column_limit(monkeypatch, 
     assert conv_tuned.images_per_chunk(36, size, 5, 8, chunking.strided_values((1, 1))) == 1
 
 
+@pytest.mark.parametrize("n", [1, 5, 17, 18, 33, 64, 65, 256])
+@pytest.mark.parametrize("most", [1, 4, 16, 17, 64, 300])
+def test_row_tap_blocks_spread_the_batch_evenly(n, most):
+    """As few blocks as hold the batch with at most ``most`` images each (what the limit
+    fits), their sizes within one image of each other: 64 images at most 17 a block are 4
+    of 16, not 3 of 17 and one of 13 whose 4 spare slots are multiplied all the same."""
+    step = chunking.row_tap_images(100, n, 4, most * 400)
+    blocks = -(-n // step)
+    assert 1 <= step <= min(n, most)
+    assert blocks == -(-n // min(n, most))  # no more blocks than the limit needs
+    assert blocks * step - n < blocks  # the spare slots: fewer than one a block
+    assert chunking.row_tap_images(100, 64, 4, 17 * 400) == 16
+
+
 @pytest.mark.parametrize("images", [1, 2, 3, 5])
 def test_col2im_input_gradient_in_chunks(monkeypatch, calls, images):
     """The input gradient by col2im folded block by block (F > C, stride 1): five images in

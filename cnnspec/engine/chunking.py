@@ -202,10 +202,17 @@ def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],
 
 def row_tap_images(values: int, n: int, itemsize: int, limit_bytes: int) -> int:
     """Images per block of the row-tap convolution whose buffers hold ``values`` values an
-    image (:func:`row_tap_values`) of ``itemsize`` bytes: as many as fit ``limit_bytes`` (the
-    calibrated ``row_tap_bytes``, one of ``ROW_TAP_CANDIDATES``), at least one, at most
-    ``n``."""
-    return min(n, max(1, limit_bytes // (values * itemsize)))
+    image (:func:`row_tap_values`) of ``itemsize`` bytes, for a batch of ``n``: as few blocks
+    as hold the batch when each holds at most what fits ``limit_bytes`` (the calibrated
+    ``row_tap_bytes``, one of ``ROW_TAP_CANDIDATES``; at least one image), the images spread
+    evenly over them. A last block holds the images left over, and its spare slots are
+    multiplied all the same: 64 images in blocks of at most 17 are 4 blocks of 16, where 3
+    of 17 and one of 13 computed 4 images more (LeNet-5's second layer, forward and both
+    gradients, one thread, CPU time, median of 27 alternating rounds: 4.46 against 4.12 ms,
+    AMD EPYC Zen 3, load 8-10 on 2 cores)."""
+    most = min(n, max(1, limit_bytes // (values * itemsize)))
+    blocks = -(-n // most)
+    return -(-n // blocks)
 
 
 def runs_by_rows(stride: tuple[int, int], step: int, n: int, least: int = BLOCKED_IMAGES
