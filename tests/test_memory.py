@@ -26,7 +26,7 @@ from cnnspec.check.memory import (
 from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.engine import conv_tuned
 from cnnspec.engine.calibrate import Thresholds
-from cnnspec.engine.chunking import COLUMN_CANDIDATES, ROW_TAP_CANDIDATES, WINOGRAD_CANDIDATES
+from cnnspec.engine.chunking import BLOCK_CANDIDATES, COLUMN_CANDIDATES, WINOGRAD_CANDIDATES
 from cnnspec.engine.footprint import (
     RULES,
     UFUNC_BUFFER_VALUES,
@@ -53,24 +53,24 @@ BENCH = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64
 
 def _assert_bounds(checked, fuzz, dtype: str = "float32") -> None:
     """The estimate holds the step measured under every column limit, every Winograd chunk
-    limit and every row-tap block limit calibration may choose (check does not know the
-    machine's; the Winograd limits, the largest first, and the row-tap limits, the smallest
+    limit and every block limit calibration may choose (check does not know the
+    machine's; the Winograd limits, the largest first, and the block limits, the smallest
     first, taken in turn beside the column limits), and is within OVERESTIMATE of the
     largest of them."""
     estimated = checked.step_memory.total
     machine = conv_tuned.thresholds()
     measured = []
     with pytest.MonkeyPatch.context() as patch:
-        for columns, winograd, row_taps in zip(
+        for columns, winograd, blocks in zip(
                 COLUMN_CANDIDATES, itertools.cycle(sorted(WINOGRAD_CANDIDATES, reverse=True)),
-                itertools.cycle(sorted(ROW_TAP_CANDIDATES))):
-            limits = Thresholds(machine.chunk_bytes, columns, winograd, row_taps, "timed")
+                itertools.cycle(sorted(BLOCK_CANDIDATES))):
+            limits = Thresholds(machine.chunk_bytes, columns, winograd, blocks, "timed")
             patch.setattr(conv_tuned, "thresholds", lambda limits=limits: limits)
             measured.append(fuzz.measured_step(checked, dtype))
             assert measured[-1] <= estimated, (
                 f"estimated {bytes_text(estimated)}, measured {bytes_text(measured[-1])} "
                 f"with chunks of at most {columns} columns, Winograd's of {winograd} bytes, "
-                f"row-tap blocks of {row_taps} bytes")
+                f"blocks of {blocks} bytes")
     assert estimated <= OVERESTIMATE * max(measured), (
         f"estimated {bytes_text(estimated)}, measured at most {bytes_text(max(measured))}")
 

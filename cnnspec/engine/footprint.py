@@ -22,11 +22,11 @@ import math
 from dataclasses import dataclass, replace
 
 from cnnspec.engine.chunking import (
+    BLOCK_CANDIDATES,
     BLOCKED_IMAGES,
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_COLUMNS,
     KEEP_BYTES,
-    ROW_TAP_CANDIDATES,
     THIN_ROWS,
     WINOGRAD_CANDIDATES,
     chunk_bytes,
@@ -460,15 +460,15 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     """Batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`): the input copied into
     blocks of ``step`` images (up to a block more than the batch), one block's columns, its
     product and its laid-out output gradient, all kept; nothing of the input cached. At
-    stride 1 by kernel rows (:func:`_conv_row_taps`); where the machine's row-tap limit
+    stride 1 by kernel rows (:func:`_conv_row_taps`); where the machine's block limit
     decides between the two, the larger."""
     fewest, most = _row_tap_blocks(geo, n, itemsize)
     if not runs_by_rows(geo.stride, most, n):
         return _conv_block_columns(geo, n, itemsize, with_dx)
-    rows = _conv_row_taps(geo, n, itemsize, with_dx, most)
+    by_rows = _conv_row_taps(geo, n, itemsize, with_dx, most)
     if runs_by_rows(geo.stride, fewest, n):
-        return rows
-    return _either(rows, _conv_block_columns(geo, n, itemsize, with_dx))
+        return by_rows
+    return _either(by_rows, _conv_block_columns(geo, n, itemsize, with_dx))
 
 
 def _conv_block_columns(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
@@ -487,11 +487,11 @@ def _conv_block_columns(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> 
 
 def _row_tap_blocks(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
     """The fewest and the most images a block of a conv multiplied by kernel rows holds
-    (:func:`cnnspec.engine.conv_tuned._correlate_on_blocks`), whatever row-tap limit
-    calibration picks (:data:`cnnspec.engine.chunking.ROW_TAP_CANDIDATES`)."""
+    (:func:`cnnspec.engine.conv_tuned._correlate_on_blocks`), whatever block limit
+    calibration picks (:data:`cnnspec.engine.chunking.BLOCK_CANDIDATES`)."""
     forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
     return tuple(row_tap_images(forward, n, itemsize, limit)
-                 for limit in (min(ROW_TAP_CANDIDATES), max(ROW_TAP_CANDIDATES)))
+                 for limit in (min(BLOCK_CANDIDATES), max(BLOCK_CANDIDATES)))
 
 
 def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool,
@@ -521,9 +521,9 @@ def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool,
 def _row_taps_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
     """(dx, its scratch) in bytes of :func:`cnnspec.engine.row_taps.input_grad`: the scratch
     of one block (:func:`cnnspec.engine.chunking.row_tap_values`) as large as the largest
-    row-tap limit makes it, shared by the convs of one geometry."""
+    block limit makes it, shared by the convs of one geometry."""
     _, values = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
-    step = row_tap_images(values, n, itemsize, max(ROW_TAP_CANDIDATES))
+    step = row_tap_images(values, n, itemsize, max(BLOCK_CANDIDATES))
     return geo.c * n * geo.h * geo.w * itemsize, values * step * itemsize
 
 
