@@ -20,19 +20,28 @@ def winograd_timer(candidates):
     return {limit: 1.0 if limit == max(candidates) else 1.01 for limit in candidates}
 
 
+def block_timer(candidates):
+    """A stand-in for conv_tuned.time_blocks: the smallest limit the fastest (not the
+    fallback's)."""
+    return {limit: 1.0 if limit == min(candidates) else 1.2 for limit in candidates}
+
+
 def test_measuring_picks_a_candidate_of_each_limit():
     with blas_threads(1):
-        found = calibrate.measure(conv_tuned.time_columns, conv_tuned.time_winograd)
+        found = calibrate.measure(conv_tuned.time_columns, conv_tuned.time_winograd,
+                                  conv_tuned.time_blocks)
     assert found.chunk_columns in calibrate.COLUMN_CANDIDATES
     assert found.winograd_bytes in calibrate.WINOGRAD_CANDIDATES
+    assert found.block_bytes in calibrate.BLOCK_CANDIDATES
     assert found.chunk_bytes >= 2 ** 15 and found.source == "measured"
 
 
-def test_the_fastest_winograd_limit_wins_however_close():
-    """A Winograd chunk holds a few MB at most: speed decides, not the 5% the column limit
-    allows for a smaller chunk."""
-    found = calibrate.measure(timer, winograd_timer)
+def test_the_fastest_winograd_and_block_limits_win_however_close():
+    """A Winograd chunk and a block hold a few MB at most: speed decides, not the 5% the
+    column limit allows for a smaller chunk."""
+    found = calibrate.measure(timer, winograd_timer, block_timer)
     assert found.winograd_bytes == max(calibrate.WINOGRAD_CANDIDATES)
+    assert found.block_bytes == min(calibrate.BLOCK_CANDIDATES)
     assert found.chunk_columns == 1024
 
 
@@ -56,6 +65,29 @@ def test_the_winograd_timer_times_layers_that_run_by_winograd_with_each_limit(mo
     # every layer, every round (the untimed one too), each limit in turn
     layers = len(conv_tuned.WINOGRAD_CALIBRATION_LAYERS)
     assert chunks == [2 ** 19, 2 ** 21] * 2 * layers
+    assert conv_tuned._trial.limits is None
+
+
+def test_the_block_timer_times_blocks_of_each_limit(monkeypatch):
+    """At 64 images, LeNet-5's second layer multiplied by kernel rows in blocks as large as
+    each limit allows (8 images a block under 256 KiB, the whole batch under 2 MiB), and its
+    first layer's kept im2col chunks of 2 images built in groups as large (one chunk a group
+    under 256 KiB, 13 under 2 MiB, by the fallback chunk and column limits)."""
+    blocks, groups = [], []
+    correlate = conv_tuned.row_taps.correlate
+    monkeypatch.setattr(conv_tuned.row_taps, "correlate",
+                        lambda xt, *args: blocks.append(xt.shape[-1]) or correlate(xt, *args))
+    chunks = conv_tuned.im2col_chunks
+    monkeypatch.setattr(conv_tuned, "im2col_chunks",
+                        lambda xp, win, step, out: groups.append(len(out)) or chunks(xp, win,
+                                                                                   step, out))
+    relative = conv_tuned.time_blocks((2 ** 18, 2 ** 21), rounds=1)
+    assert set(relative) == {2 ** 18, 2 ** 21}
+    assert all(1 <= value < math.inf for value in relative.values())
+    # every round (the untimed one too), each limit in turn
+    assert conv_tuned.BLOCK_CALIBRATION_LAYERS == ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
+    assert blocks == [8, 64] * 2
+    assert groups == ([1] * 32 + [13, 13, 6]) * 2
     assert conv_tuned._trial.limits is None
 
 
@@ -90,33 +122,35 @@ def test_the_file_is_named_after_how_the_limits_were_timed():
 
 
 def test_measured_once_then_read_from_the_machines_file(cache_home, monkeypatch):
-    first = calibrate.thresholds(timer, winograd_timer)
+    first = calibrate.thresholds(timer, winograd_timer, block_timer)
     assert first.source == "cached" and first.chunk_columns == 1024
     assert first.winograd_bytes == max(calibrate.WINOGRAD_CANDIDATES)  # what the file holds, even for the process that wrote it
+    assert first.block_bytes == min(calibrate.BLOCK_CANDIDATES)
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     record = json.loads(path.read_text())
     assert record["key"] == calibrate.machine_key()
-    assert (record["chunk_bytes"], record["chunk_columns"], record["winograd_bytes"]) == (
-        first.chunk_bytes, first.chunk_columns, first.winograd_bytes)
+    assert (record["chunk_bytes"], record["chunk_columns"], record["winograd_bytes"],
+            record["block_bytes"]) == (first.chunk_bytes, first.chunk_columns,
+                                         first.winograd_bytes, first.block_bytes)
     monkeypatch.setattr(calibrate, "measure", lambda *timers: pytest.fail("measured twice"))
     calibrate.thresholds.cache_clear()
-    assert calibrate.thresholds(timer, winograd_timer) == first
+    assert calibrate.thresholds(timer, winograd_timer, block_timer) == first
 
 
 def test_the_first_writers_values_win(cache_home, monkeypatch):
     """Another process wrote its file between this one's look and its write: this one uses
     that file, not its own measurement, so both run with the same chunks."""
-    theirs = calibrate.Thresholds(2 ** 19, 1024, 2 ** 19, "measured")
-    ours = calibrate.Thresholds(2 ** 20, 8192, 2 ** 21, "measured")
+    theirs = calibrate.Thresholds(2 ** 19, 1024, 2 ** 19, 2 ** 18, "measured")
+    ours = calibrate.Thresholds(2 ** 20, 8192, 2 ** 21, 2 ** 21, "measured")
 
     def measure(*timers):
         calibrate._write_once(calibrate._cache_path(), theirs)  # the other process
         return ours
 
     monkeypatch.setattr(calibrate, "measure", measure)
-    found = calibrate.thresholds(timer, winograd_timer)
-    assert (found.chunk_bytes, found.chunk_columns, found.winograd_bytes) == (2 ** 19, 1024,
-                                                                              2 ** 19)
+    found = calibrate.thresholds(timer, winograd_timer, block_timer)
+    assert (found.chunk_bytes, found.chunk_columns, found.winograd_bytes,
+            found.block_bytes) == (2 ** 19, 1024, 2 ** 19, 2 ** 18)
     assert not list((cache_home / "cnnspec").glob(".*"))  # no temporary file left
 
 
@@ -125,60 +159,78 @@ def test_a_file_from_before_the_cap_is_read_capped(cache_home, monkeypatch):
     chunks are read as at most MAX_CHUNK_BYTES, the size check's memory estimate counts."""
     larger = calibrate.Thresholds(3 * calibrate.MAX_CHUNK_BYTES, 1024, source="measured")
     monkeypatch.setattr(calibrate, "measure", lambda *timers: larger)
-    found = calibrate.thresholds(timer, winograd_timer)
+    found = calibrate.thresholds(timer, winograd_timer, block_timer)
     assert (found.chunk_bytes, found.chunk_columns) == (calibrate.MAX_CHUNK_BYTES, 1024)
 
 
 def test_switched_off_or_unwritable_means_the_fallback_constants(cache_home, monkeypatch):
     monkeypatch.setenv("CNNSPEC_CALIBRATE", "0")
-    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds()
+    assert calibrate.thresholds(timer, winograd_timer, block_timer) == calibrate.Thresholds()
     monkeypatch.delenv("CNNSPEC_CALIBRATE")
     calibrate.thresholds.cache_clear()
     (cache_home / "cnnspec").write_text("a file where the folder should be")
-    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds(
-        2 * 2 ** 20, 2048, 2 ** 20, "fallback")
+    assert calibrate.thresholds(timer, winograd_timer, block_timer) == calibrate.Thresholds(
+        2 * 2 ** 20, 2048, 2 ** 20, 2 ** 21, "fallback")
 
 
 def test_a_damaged_file_is_not_trusted(cache_home):
-    calibrate.thresholds(timer, winograd_timer)
+    calibrate.thresholds(timer, winograd_timer, block_timer)
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     path.write_text("{not json")
     calibrate.thresholds.cache_clear()
-    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds()
+    assert calibrate.thresholds(timer, winograd_timer, block_timer) == calibrate.Thresholds()
+
+
+# A file measure could have written, as JSON text by field.
+KEPT = {"chunk_bytes": "1048576", "chunk_columns": "2048", "winograd_bytes": "1048576",
+        "block_bytes": "1048576"}
+
+
+def kept_file(**changes: str | None) -> str:
+    """The text of KEPT with the fields ``changes`` names given that JSON text (None: left
+    out)."""
+    fields = {**KEPT, **changes}
+    return "{" + ", ".join(f'"{name}": {text}' for name, text in fields.items()
+                           if text is not None) + "}"
 
 
 @pytest.mark.parametrize("text", [
-    '{"chunk_bytes": 1e400, "chunk_columns": 2048, "winograd_bytes": 1048576}',  # infinity: no int
-    '{"chunk_bytes": 1048576, "chunk_columns": 1e400, "winograd_bytes": 1048576}',
+    kept_file(chunk_bytes="1e400"),  # infinity: no int
+    kept_file(chunk_columns="1e400"),
     "[" * 100_000,  # deeper than json's recursion
-    '{"chunk_bytes": 0, "chunk_columns": 2048, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": -5, "chunk_columns": 2048, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 0, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 99999999999999999999, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": true, "chunk_columns": 2048, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": "1048576", "chunk_columns": 2048, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": 1048576.5, "chunk_columns": 2048, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048.0, "winograd_bytes": 1048576}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048}',  # written before Winograd's limit
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 1000000}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 1048576.0}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 0}',
-    '{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": null}',
+    kept_file(chunk_bytes="0"),
+    kept_file(chunk_bytes="-5"),
+    kept_file(chunk_columns="0"),
+    kept_file(chunk_columns="99999999999999999999"),
+    kept_file(chunk_bytes="true"),
+    kept_file(chunk_bytes='"1048576"'),
+    kept_file(chunk_bytes="1048576.5"),
+    kept_file(chunk_columns="2048.0"),
+    kept_file(winograd_bytes=None),  # written before Winograd's limit
+    kept_file(winograd_bytes="1000000"),
+    kept_file(winograd_bytes="1048576.0"),
+    kept_file(winograd_bytes="0"),
+    kept_file(winograd_bytes="null"),
+    kept_file(block_bytes=None),  # written before the block limit
+    kept_file(block_bytes="1000000"),
+    kept_file(block_bytes="1048576.0"),
+    kept_file(block_bytes="true"),
+    kept_file(block_bytes="null"),
 ])
 def test_a_file_with_values_measure_could_not_have_written_is_not_trusted(cache_home, text):
     path = calibrate._cache_path()
     path.parent.mkdir(parents=True)
     path.write_text(text)
-    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds()
+    assert calibrate.thresholds(timer, winograd_timer, block_timer) == calibrate.Thresholds()
 
 
 def test_a_file_measure_could_have_written_is_trusted(cache_home):
     """The cases above fail for the one value each changes, not for a missing field."""
     path = calibrate._cache_path()
     path.parent.mkdir(parents=True)
-    path.write_text('{"chunk_bytes": 1048576, "chunk_columns": 2048, "winograd_bytes": 524288}')
-    assert calibrate.thresholds(timer, winograd_timer) == calibrate.Thresholds(
-        2 ** 20, 2048, 2 ** 19, "cached")
+    path.write_text(kept_file(winograd_bytes="524288", block_bytes="262144"))
+    assert calibrate.thresholds(timer, winograd_timer, block_timer) == calibrate.Thresholds(
+        2 ** 20, 2048, 2 ** 19, 2 ** 18, "cached")
 
 
 def test_machine_facts():
@@ -195,24 +247,25 @@ def slower_timer(chunk_bytes, candidates):
 def test_recalibrating_replaces_the_kept_file(cache_home):
     """A first use kept 1024 columns; measured again, the file holds the new choice, this
     process chunks by it, and a later first use does not overwrite it."""
-    first = calibrate.thresholds(timer, winograd_timer)
-    done = calibrate.recalibrate(slower_timer, winograd_timer)
+    first = calibrate.thresholds(timer, winograd_timer, block_timer)
+    done = calibrate.recalibrate(slower_timer, winograd_timer, block_timer)
     assert done.old == first and done.old.chunk_columns == 1024
     assert done.new.chunk_columns == 2048 and done.new.source == "measured"
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     assert done.path == path
     assert json.loads(path.read_text())["chunk_columns"] == 2048
     assert not list((cache_home / "cnnspec").glob(".*"))  # no temporary file left
-    assert calibrate.thresholds(timer, winograd_timer).chunk_columns == 2048  # read afresh
+    assert calibrate.thresholds(timer, winograd_timer, block_timer).chunk_columns == 2048  # read afresh
     calibrate._write_once(path, first)  # a first use elsewhere: the recalibrated file stands
     assert json.loads(path.read_text())["chunk_columns"] == 2048
 
 
 def test_recalibrating_where_nothing_was_kept_says_so(cache_home):
-    done = calibrate.recalibrate(timer, winograd_timer)
+    done = calibrate.recalibrate(timer, winograd_timer, block_timer)
     assert done.old is None and done.new.chunk_columns == 1024
     assert calibrate._read(done.path) == calibrate.Thresholds(
-        done.new.chunk_bytes, 1024, max(calibrate.WINOGRAD_CANDIDATES), "cached")
+        done.new.chunk_bytes, 1024, max(calibrate.WINOGRAD_CANDIDATES),
+        min(calibrate.BLOCK_CANDIDATES), "cached")
 
 
 def test_recalibrating_with_calibration_off_is_a_setting_error(cache_home, monkeypatch):
@@ -220,7 +273,7 @@ def test_recalibrating_with_calibration_off_is_a_setting_error(cache_home, monke
 
     monkeypatch.setenv("CNNSPEC_CALIBRATE", "0")
     with pytest.raises(SettingError, match=r"switched off \(CNNSPEC_CALIBRATE=0\)") as raised:
-        calibrate.recalibrate(timer, winograd_timer)
+        calibrate.recalibrate(timer, winograd_timer, block_timer)
     assert raised.value.invalid and "unset CNNSPEC_CALIBRATE" in raised.value.hint
     assert not (cache_home / "cnnspec").exists()
 
@@ -232,7 +285,7 @@ def test_recalibrating_into_a_file_where_the_folder_should_be_fails_before_timin
     (cache_home / "cnnspec").write_text("a file where the folder should be")
     monkeypatch.setattr(calibrate, "measure", lambda *timers: pytest.fail("timed in vain"))
     with pytest.raises(RunError, match="it is a file, not a folder") as raised:
-        calibrate.recalibrate(timer, winograd_timer)
+        calibrate.recalibrate(timer, winograd_timer, block_timer)
     assert str(cache_home / "cnnspec") in raised.value.message
     assert "XDG_CACHE_HOME" in raised.value.hint
     assert (cache_home / "cnnspec").read_text() == "a file where the folder should be"
@@ -245,7 +298,7 @@ def test_recalibrating_where_the_file_cannot_be_replaced_keeps_it(cache_home, mo
     from cnnspec import atomic
     from cnnspec.errors import RunError
 
-    calibrate.thresholds(timer, winograd_timer)
+    calibrate.thresholds(timer, winograd_timer, block_timer)
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     kept = path.read_text()
 
@@ -254,5 +307,5 @@ def test_recalibrating_where_the_file_cannot_be_replaced_keeps_it(cache_home, mo
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", full)
     with pytest.raises(RunError, match="No space left on device"):
-        calibrate.recalibrate(slower_timer, winograd_timer)
+        calibrate.recalibrate(slower_timer, winograd_timer, block_timer)
     assert path.read_text() == kept

@@ -160,16 +160,23 @@ def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls, chunked):
 
 def test_kept_columns_built_in_groups_with_a_shorter_last_group_and_chunk(monkeypatch, calls):
     """A thin layer's kept matrix is built and multiplied a group of chunks at a time (as many
-    as ``chunk_bytes`` holds): 11 images in chunks of 2 make groups of 2, 2 and 1 chunks, and a
-    last chunk of one image."""
+    as ``block_bytes`` holds, not the L2 cache's ``chunk_bytes``): 11 images in chunks of 2
+    make groups of 4 and 1 chunks, and a last chunk of one image."""
     chunk = 25 * 2 * 64 * 8  # rows x columns of two 8x8 outputs x float64's bytes
     monkeypatch.setattr(conv_tuned, "thresholds",
-                        lambda: Thresholds(chunk_bytes=2 * chunk, chunk_columns=2 * 64))
+                        lambda: Thresholds(chunk_bytes=2 * chunk, chunk_columns=2 * 64,
+                                           block_bytes=4 * chunk))
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
+    groups = []
+    chunks = conv_tuned.im2col_chunks
+    monkeypatch.setattr(conv_tuned, "im2col_chunks",
+                        lambda xp, win, step, out: groups.append(len(out)) or chunks(xp, win,
+                                                                                   step, out))
     x, w, b = _arrays(11, 1, 3, (5, 5), np.float64, hw=(12, 12))
     assert conv_tuned.images_per_chunk(25, 64, 11, 8) == 2
     _compare(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), work={}, repeat=2)
     assert calls["_correlate_kept"] == 2 and calls["_weight_grad_kept"] == 2
+    assert groups == [4, 1] * 2  # the last image's chunk by im2col, once a pass
 
 
 def test_wide_columns_at_stride_1_only(calls):
@@ -250,6 +257,20 @@ def test_strided_columns_grow_to_the_floor_within_the_column_limit(monkeypatch, 
     chunks = [images] * (5 // images) + [5 % images] * (5 % images > 0)
     assert built == chunks * 2  # forward, weight gradient
     assert conv_tuned.images_per_chunk(36, size, 5, 8, chunking.strided_values((1, 1))) == 1
+
+
+@pytest.mark.parametrize("n", [1, 5, 17, 18, 33, 64, 65, 256])
+@pytest.mark.parametrize("most", [1, 4, 16, 17, 64, 300])
+def test_row_tap_blocks_spread_the_batch_evenly(n, most):
+    """As few blocks as hold the batch with at most ``most`` images each (what the limit
+    fits), their sizes within one image of each other: 64 images at most 17 a block are 4
+    of 16, not 3 of 17 and one of 13 whose 4 spare slots are multiplied all the same."""
+    step = chunking.row_tap_images(100, n, 4, most * 400)
+    blocks = -(-n // step)
+    assert 1 <= step <= min(n, most)
+    assert blocks == -(-n // min(n, most))  # no more blocks than the limit needs
+    assert blocks * step - n < blocks  # the spare slots: fewer than one a block
+    assert chunking.row_tap_images(100, 64, 4, 17 * 400) == 16
 
 
 @pytest.mark.parametrize("images", [1, 2, 3, 5])

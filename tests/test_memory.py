@@ -26,7 +26,7 @@ from cnnspec.check.memory import (
 from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.engine import conv_tuned
 from cnnspec.engine.calibrate import Thresholds
-from cnnspec.engine.chunking import COLUMN_CANDIDATES, WINOGRAD_CANDIDATES
+from cnnspec.engine.chunking import BLOCK_CANDIDATES, COLUMN_CANDIDATES, WINOGRAD_CANDIDATES
 from cnnspec.engine.footprint import (
     RULES,
     UFUNC_BUFFER_VALUES,
@@ -52,22 +52,25 @@ BENCH = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64
 
 
 def _assert_bounds(checked, fuzz, dtype: str = "float32") -> None:
-    """The estimate holds the step measured under every column limit and every Winograd
-    chunk limit calibration may choose (check does not know the machine's; the Winograd
-    limits taken in turn beside the column limits, the largest first), and is within
-    OVERESTIMATE of the largest of them."""
+    """The estimate holds the step measured under every column limit, every Winograd chunk
+    limit and every block limit calibration may choose (check does not know the
+    machine's; the Winograd limits, the largest first, and the block limits, the smallest
+    first, taken in turn beside the column limits), and is within OVERESTIMATE of the
+    largest of them."""
     estimated = checked.step_memory.total
     machine = conv_tuned.thresholds()
     measured = []
     with pytest.MonkeyPatch.context() as patch:
-        for columns, winograd in zip(COLUMN_CANDIDATES,
-                                     itertools.cycle(sorted(WINOGRAD_CANDIDATES, reverse=True))):
-            limits = Thresholds(machine.chunk_bytes, columns, winograd, "timed")
+        for columns, winograd, blocks in zip(
+                COLUMN_CANDIDATES, itertools.cycle(sorted(WINOGRAD_CANDIDATES, reverse=True)),
+                itertools.cycle(sorted(BLOCK_CANDIDATES))):
+            limits = Thresholds(machine.chunk_bytes, columns, winograd, blocks, "timed")
             patch.setattr(conv_tuned, "thresholds", lambda limits=limits: limits)
             measured.append(fuzz.measured_step(checked, dtype))
             assert measured[-1] <= estimated, (
                 f"estimated {bytes_text(estimated)}, measured {bytes_text(measured[-1])} "
-                f"with chunks of at most {columns} columns, Winograd's of {winograd} bytes")
+                f"with chunks of at most {columns} columns, Winograd's of {winograd} bytes, "
+                f"blocks of {blocks} bytes")
     assert estimated <= OVERESTIMATE * max(measured), (
         f"estimated {bytes_text(estimated)}, measured at most {bytes_text(max(measured))}")
 

@@ -389,10 +389,11 @@ def test_images_per_second_below_one_is_not_rounded_to_a_whole_number():
 @pytest.fixture
 def fake_timers(monkeypatch):
     """The calibration's timers as the file-handling tests' stand-ins: no timing."""
-    from test_calibrate import timer, winograd_timer
+    from test_calibrate import block_timer, timer, winograd_timer
 
     monkeypatch.setattr(conv_tuned, "time_columns", timer)
     monkeypatch.setattr(conv_tuned, "time_winograd", winograd_timer)
+    monkeypatch.setattr(conv_tuned, "time_blocks", block_timer)
 
 
 def keep(thresholds):
@@ -408,12 +409,13 @@ def test_calibrate_replaces_the_kept_thresholds_and_says_old_and_new(
         spec_path, cache_home, fake_timers, capsys):
     from cnnspec.engine.calibrate import Thresholds
 
-    path = keep(Thresholds(2 ** 20, 4096, 2 ** 19, "measured"))
+    path = keep(Thresholds(2 ** 20, 4096, 2 ** 19, 2 ** 20, "measured"))
     assert main(["time", spec_path, "--iterations", "1", "--calibrate"]) == 0
     out = capsys.readouterr().out
     rows = dict(re.findall(r"^  (\S.*?)  +(\S.* -> .*)$", out, re.MULTILINE))
     assert rows["column limit"] == "4096 columns -> 1024 columns"
     assert rows["Winograd chunk limit"] == "512.0 KiB -> 2.0 MiB"
+    assert rows["block limit"] == "1.0 MiB -> 256.0 KiB"
     assert f"kept in {path}" in out
     assert "a quiet machine measures best" in out and "differ in the last bits" in out
     assert "timed: batch 8, float32" in out  # then timed as usual
@@ -428,7 +430,8 @@ def test_calibrate_in_json_gives_the_file_and_old_and_new(spec_path, cache_home,
     calibration = data["calibration"]
     assert calibration["old"] is None  # nothing was kept before
     assert calibration["new"]["chunk_columns"] == 1024
-    assert set(calibration["new"]) == {"chunk_bytes", "chunk_columns", "winograd_bytes"}
+    assert set(calibration["new"]) == {"chunk_bytes", "chunk_columns", "winograd_bytes",
+                                       "block_bytes"}
     assert json.loads(Path(calibration["path"]).read_text())["chunk_columns"] == 1024
     assert "quiet machine" in calibration["note"] and data["layers"]
     assert main(["time", spec_path, "--iterations", "1", "--calibrate", "--format",
@@ -466,5 +469,6 @@ def test_calibrate_measures_this_machine(spec_path, cache_home, capsys):
     new = json.loads(capsys.readouterr().out)["calibration"]["new"]
     assert new["chunk_columns"] in calibrate.COLUMN_CANDIDATES
     assert new["winograd_bytes"] in calibrate.WINOGRAD_CANDIDATES
-    assert calibrate.thresholds(conv_tuned.time_columns, conv_tuned.time_winograd).as_dict() \
-        == new
+    assert new["block_bytes"] in calibrate.BLOCK_CANDIDATES
+    assert calibrate.thresholds(conv_tuned.time_columns, conv_tuned.time_winograd,
+                                conv_tuned.time_blocks).as_dict() == new

@@ -369,7 +369,9 @@ def speed(args, torch_ok: bool) -> None:
           f"{footprint.WINOGRAD_FEW_CHANNELS} channels, "
           f"{footprint.WINOGRAD_FEW_CHANNELS_TILE_COLUMNS} tiles a row), and "
           f"{footprint.WINOGRAD_MIN_OUTPUTS} output pixels a channel, in chunks of at most "
-          f"{limits.winograd_bytes // 1024} KB of transformed tiles", flush=True)
+          f"{limits.winograd_bytes // 1024} KB of transformed tiles; blocks by kernel rows "
+          f"and thin layers' groups of columns of at most {limits.block_bytes // 1024} KB",
+          flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
     for name, batch in (("lenet5", 64), ("vgg_small", 64), ("resnet_small", 64)):

@@ -101,6 +101,7 @@ CALIBRATION_NOTE = ("measured on one BLAS thread, as a first use measures; a qui
                     "is why they are kept")
 # The limits of the machine's file, in the order and the words the text report gives them.
 LIMIT_NAMES = {"chunk_columns": "column limit", "winograd_bytes": "Winograd chunk limit",
+               "block_bytes": "block limit",
                "chunk_bytes": "chunk bytes (the L2 cache, read)"}
 
 

@@ -40,6 +40,17 @@ had 2 MB of L2 cache; the Zen 4 EPYC the engine is benchmarked on has 1 MB):
   processes made any candidate come out best), and the fastest wins: its chunks hold a few
   MB at most, shared by a geometry's layers, where a column limit's may hold tens. Without a
   measurement, ``FALLBACK_WINOGRAD_BYTES``.
+- ``block_bytes``, the most bytes a block of images copies before the products that read
+  the copy: the buffers of a block multiplied by kernel rows (:mod:`cnnspec.engine.row_taps`,
+  LeNet-5's second layer) and a thin layer's group of kept im2col chunks (a first layer's).
+  A share of the L2 cache, the rule before, gave blocks and groups 10-40% slower than ones
+  past it on an AMD EPYC Zen 3 (:data:`cnnspec.engine.chunking.BLOCK_CANDIDATES`), so it is
+  timed as the Winograd limit is, by :func:`cnnspec.engine.conv_tuned.time_blocks`, and the
+  fastest wins (a block holds 2 MB at most); about 0.5 s on a busy two-core machine.
+  Without a measurement, ``FALLBACK_BLOCK_BYTES``.
+
+The timers count the CPU time of the thread that runs the layers, not the clock's: a first use
+on a shared machine is timed while other processes take turns on its cores.
 
 The kept-columns limit and the input-gradient rule of :mod:`cnnspec.engine.conv_tuned` are
 constants justified there.
@@ -76,7 +87,9 @@ import numpy as np
 
 from cnnspec.atomic import NotWritten, file_in_the_way, write_text
 from cnnspec.engine.chunking import (
+    BLOCK_CANDIDATES,
     COLUMN_CANDIDATES,
+    FALLBACK_BLOCK_BYTES,
     FALLBACK_CHUNK_BYTES,
     FALLBACK_CHUNK_COLUMNS,
     FALLBACK_WINOGRAD_BYTES,
@@ -91,21 +104,23 @@ from cnnspec.usercache import CACHE_DIR_TEXT, cache_dir
 _WITHIN = 1.05  # the smallest candidate this close to the best: a smaller chunk, same speed
 # How the limits are timed, in the key of the machine's file: a file written after another
 # way of timing is not read (its choices came from another measurement, or it lacks one).
-CALIBRATION = 3
+CALIBRATION = 5
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """``chunk_bytes``, ``chunk_columns`` and ``winograd_bytes`` (see the module docstring)
-    and where they came from (``source``: "measured", "cached" or "fallback")."""
+    """``chunk_bytes``, ``chunk_columns``, ``winograd_bytes`` and ``block_bytes`` (see
+    the module docstring) and where they came from (``source``: "measured", "cached" or
+    "fallback")."""
 
     chunk_bytes: int = FALLBACK_CHUNK_BYTES
     chunk_columns: int = FALLBACK_CHUNK_COLUMNS
     winograd_bytes: int = FALLBACK_WINOGRAD_BYTES
+    block_bytes: int = FALLBACK_BLOCK_BYTES
     source: str = "fallback"
 
     def as_dict(self) -> dict[str, int]:
-        """The three limits by name, as the machine's file keeps them (no ``source``)."""
+        """The four limits by name, as the machine's file keeps them (no ``source``)."""
         record = asdict(self)
         del record["source"]
         return record
@@ -140,11 +155,12 @@ def choose_columns(relative: dict[int, float]) -> int:
     return min(columns for columns, value in relative.items() if value <= _WITHIN * fastest)
 
 
-def measure(timer, winograd_timer) -> Thresholds:
+def measure(timer, winograd_timer, block_timer) -> Thresholds:
     """Thresholds for this machine, measured now by ``timer`` (``timer(chunk_bytes,
-    candidates)``: each candidate column limit's time over the fastest's) and
-    ``winograd_timer`` (``winograd_timer(candidates)``: each Winograd chunk limit's), see the
-    module docstring; no file read or written. Timed on one BLAS thread, as the engine runs
+    candidates)``: each candidate column limit's time over the fastest's),
+    ``winograd_timer`` (``winograd_timer(candidates)``: each Winograd chunk limit's) and
+    ``block_timer`` (the same for the block limits), see the module docstring; no file
+    read or written. Timed on one BLAS thread, as the engine runs
     its products (:mod:`cnnspec.engine.blas`), whatever the caller's count: a first use
     outside a training step (a test calling a convolution directly) timed on two threads
     and chose the 512 KiB Winograd limit, 12-17% slower than the others on one (AMD EPYC,
@@ -155,11 +171,13 @@ def measure(timer, winograd_timer) -> Thresholds:
     with blas_threads(1):
         columns = choose_columns(timer(chunk_bytes, COLUMN_CANDIDATES))
         winograd = winograd_timer(WINOGRAD_CANDIDATES)
-    return Thresholds(chunk_bytes, columns, min(winograd, key=winograd.get), "measured")
+        blocks = block_timer(BLOCK_CANDIDATES)
+    return Thresholds(chunk_bytes, columns, min(winograd, key=winograd.get),
+                      min(blocks, key=blocks.get), "measured")
 
 
 @functools.cache
-def thresholds(timer, winograd_timer) -> Thresholds:
+def thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     """This machine's thresholds: from the cache file, else measured by the timers
     (:func:`measure`) and written there first; the fallback constants when calibration is
     switched off or the file cannot be written."""
@@ -170,13 +188,13 @@ def thresholds(timer, winograd_timer) -> Thresholds:
     if stored is not None:
         return stored
     try:
-        _write_once(path, measure(timer, winograd_timer))
+        _write_once(path, measure(timer, winograd_timer, block_timer))
     except OSError:
         return Thresholds()
     return _read(path) or Thresholds()  # the first writer's values, whoever that was
 
 
-def recalibrate(timer, winograd_timer) -> Recalibration:
+def recalibrate(timer, winograd_timer, block_timer) -> Recalibration:
     """Measure this machine's thresholds again now, with the timers of :func:`thresholds`
     (:func:`measure`), and replace the machine's file with them atomically (a reader sees the
     old file or the new one, never half of one): a deliberate recalibration replaces what a
@@ -192,7 +210,7 @@ def recalibrate(timer, winograd_timer) -> Recalibration:
     path = _cache_path()
     old = _read(path)
     _make_cache_folder(path.parent)
-    new = measure(timer, winograd_timer)
+    new = measure(timer, winograd_timer, block_timer)
     try:
         write_text(path, _record(new))
     except NotWritten as exc:
@@ -245,17 +263,18 @@ def _read(path: Path) -> Thresholds | None:
     try:
         data = json.loads(path.read_text())
         chunk_bytes, chunk_columns = data["chunk_bytes"], data["chunk_columns"]
-        winograd_bytes = data["winograd_bytes"]
+        winograd_bytes, block_bytes = data["winograd_bytes"], data["block_bytes"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     if type(chunk_bytes) is not int or chunk_bytes < 1 \
             or not _among(chunk_columns, COLUMN_CANDIDATES) \
-            or not _among(winograd_bytes, WINOGRAD_CANDIDATES):
+            or not _among(winograd_bytes, WINOGRAD_CANDIDATES) \
+            or not _among(block_bytes, BLOCK_CANDIDATES):
         return None
     # capped as measure() caps it: a file written before the cap must not make chunks larger
     # than check's memory estimate counts
     return Thresholds(min(chunk_bytes, MAX_CHUNK_BYTES), chunk_columns, winograd_bytes,
-                      "cached")
+                      block_bytes, "cached")
 
 
 def _record(found: Thresholds) -> str:

@@ -114,6 +114,27 @@ STRIDED_MIN_VALUES = 2 ** 18
 # 1 MiB or more (the Xeon's and a Zen 4 EPYC's, where they were measured best).
 WINOGRAD_CANDIDATES = (2 ** 19, 2 ** 20, 2 ** 21)
 FALLBACK_WINOGRAD_BYTES = 2 ** 20
+# The most bytes a block of images copies before the products that read the copy: a block of
+# the row-tap convolution (cnnspec.engine.row_taps; its buffers, row_tap_values an image) and
+# a group of a thin layer's kept im2col chunks (cnnspec.engine.conv_tuned._correlate_kept).
+# The candidates calibration times (cnnspec.engine.conv_tuned.time_blocks: a layer of each),
+# and the limit without timing. A share of a core's L2 cache was the rule before: half of it
+# for a row-tap block, as for a chunk of im2col columns (column_bytes), all of it for a group.
+# On an AMD EPYC Zen 4 (1 MiB L2) it gave LeNet-5's second layer blocks of 17 images, the
+# fastest of 8, 16 and 24 there (batch 256, one thread, ms: forward 2.52 / 2.21 / 2.61,
+# input gradient 4.02 / 3.28 / 3.79). On an AMD EPYC Zen 3 (family 25 model 1, 512 KiB L2,
+# OpenBLAS 0.3.31 Haswell kernels) it gave 8 images forward and 6 for the input gradient,
+# and larger blocks, past the L2 cache, were faster: forward + weight gradient + input
+# gradient of that layer, one thread, CPU time, medians of alternating rounds, ms, 8 / 16 /
+# 32 / 64 images a block: batch 64 (27 rounds) 4.38 / 3.83 / 3.40 / 3.56; batch 256 (9
+# rounds), 8 / 17 / 35 / 70 images: 26.5 / 24.4 / 20.4 / 20.6; LeNet-5's first layer
+# forward, groups of 0.5 / 1 / 2 / 4 MiB (22 rounds): batch 64 1.30 / 1.16 / 1.15 / 1.14,
+# batch 256 4.86 / 4.43 / 4.21 / 4.19, ResNet-style stem (3 -> 16, 32x32) at 64 2.62 /
+# 2.58 / 2.47 / 2.43 (a loaded machine, load 6-10 on 2 cores). Which size is fastest depends
+# on the caches beyond L2 and on the BLAS's cost per call, so it is timed. The fallback is
+# what a group held where no cache size is reported (FALLBACK_CHUNK_BYTES).
+BLOCK_CANDIDATES = (2 ** 18, 2 ** 19, 2 ** 20, 2 ** 21)
+FALLBACK_BLOCK_BYTES = 2 ** 21
 
 
 def calibration_off() -> bool:
@@ -184,14 +205,19 @@ def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],
             f * ho * wo + widened + c * kw * ho * wo + c * hp * wp)
 
 
-def row_tap_images(values: int, n: int, itemsize: int, cache_bytes: int) -> int:
+def row_tap_images(values: int, n: int, itemsize: int, limit_bytes: int) -> int:
     """Images per block of the row-tap convolution whose buffers hold ``values`` values an
-    image (:func:`row_tap_values`) of ``itemsize`` bytes: as many as fit
-    :func:`column_bytes` of ``cache_bytes``, at least one, at most ``n``. On LeNet-5's second
-    layer with a 1 MiB L2 cache, 17 images a block forward; one thread, batch 256, ms, 8 / 16
-    / 24 images a block: forward 2.52 / 2.21 / 2.61, input gradient 4.02 / 3.28 / 3.79 (AMD
-    EPYC, Zen 4, OpenBLAS 0.3.31): past the cache, the products are read back from memory."""
-    return min(n, max(1, column_bytes(cache_bytes) // (values * itemsize)))
+    image (:func:`row_tap_values`) of ``itemsize`` bytes, for a batch of ``n``: as few blocks
+    as hold the batch when each holds at most what fits ``limit_bytes`` (the calibrated
+    ``block_bytes``, one of ``BLOCK_CANDIDATES``; at least one image), the images spread
+    evenly over them. A last block holds the images left over, and its spare slots are
+    multiplied all the same: 64 images in blocks of at most 17 are 4 blocks of 16, where 3
+    of 17 and one of 13 computed 4 images more (LeNet-5's second layer, forward and both
+    gradients, one thread, CPU time, median of 27 alternating rounds: 4.46 against 4.12 ms,
+    AMD EPYC Zen 3, load 8-10 on 2 cores)."""
+    most = min(n, max(1, limit_bytes // (values * itemsize)))
+    blocks = -(-n // most)
+    return -(-n // blocks)
 
 
 def runs_by_rows(stride: tuple[int, int], step: int, n: int, least: int = BLOCKED_IMAGES

@@ -299,8 +299,8 @@ def _correlate_on_blocks(x, w, b, win: Window, work, relu=False) -> tuple[np.nda
 
 def _row_tap_step(values: int, n: int, itemsize: int) -> int:
     """Images per block of the row-tap convolution whose buffers hold ``values`` values an
-    image (:func:`cnnspec.engine.chunking.row_tap_images`, the calibrated cache size)."""
-    return row_tap_images(values, n, itemsize, thresholds().chunk_bytes)
+    image (:func:`cnnspec.engine.chunking.row_tap_images`, the calibrated block limit)."""
+    return row_tap_images(values, n, itemsize, thresholds().block_bytes)
 
 
 def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work, relu=False) -> np.ndarray:
@@ -410,14 +410,14 @@ def _correlate_kept(xp, w_mat, win: Window, kept, out) -> None:
     times the im2col matrix of ``xp`` (C, N, Hp, Wp), which is built into ``kept`` chunk after
     chunk (the layout :func:`_weight_grad_kept` reads back).
 
-    The chunks are built and multiplied a group at a time, each group's columns as many as one
-    core's L2 cache holds (``chunk_bytes``): one copy (:func:`im2col_chunks`) and one batched
-    matrix product a group, and one more of each for a shorter last chunk. Built for the whole
-    batch before its product, the matrix is read back from memory once it outgrows the caches:
-    LeNet's first layer forward, one thread, median of 15 alternating rounds (AMD EPYC, 1 MiB
-    L2, OpenBLAS 0.3.31), whole batch / groups of 0.5, 1, 2 MiB: batch 256 (20 MB of columns)
-    4.45 / 2.98 / 3.11 / 3.10 ms; batch 64, whose 5 MB stay in the shared cache, 0.68 / 0.86 /
-    0.77 / 0.70 ms, the calls a group costs.
+    The chunks are built and multiplied a group at a time, each group's columns at most the
+    calibrated ``block_bytes`` (:data:`cnnspec.engine.chunking.BLOCK_CANDIDATES`): one copy
+    (:func:`im2col_chunks`) and one batched matrix product a group, and one more of each for a
+    shorter last chunk. Built for the whole batch before its product, the matrix is read back
+    from memory once it outgrows the caches: LeNet's first layer forward, one thread, median
+    of 15 alternating rounds (AMD EPYC, 1 MiB L2, OpenBLAS 0.3.31), whole batch / groups of
+    0.5, 1, 2 MiB: batch 256 (20 MB of columns) 4.45 / 2.98 / 3.11 / 3.10 ms; batch 64, whose
+    5 MB stay in the shared cache, 0.68 / 0.86 / 0.77 / 0.70 ms, the calls a group costs.
     """
     f, rows = w_mat.shape
     n = xp.shape[1]
@@ -425,7 +425,7 @@ def _correlate_kept(xp, w_mat, win: Window, kept, out) -> None:
     step = images_per_chunk(rows, size, n, xp.dtype.itemsize)
     whole = n // step  # chunks of ``step`` images; a shorter one may follow
     chunk = rows * size * step
-    group = max(1, thresholds().chunk_bytes // (chunk * xp.dtype.itemsize))  # chunks a group
+    group = max(1, thresholds().block_bytes // (chunk * xp.dtype.itemsize))  # chunks a group
     for first in range(0, whole, group):
         last = min(whole, first + group)
         images = slice(first * step, last * step)
@@ -767,8 +767,8 @@ def _rows_view(flat, xp, win: Window) -> np.ndarray:
 
 
 class _Trial(threading.local):
-    """The limits a thread is timing in :func:`time_columns` or :func:`time_winograd` (None:
-    the machine's)."""
+    """The limits a thread is timing in :func:`time_columns`, :func:`time_winograd` or
+    :func:`time_blocks` (None: the machine's)."""
 
     limits: Thresholds | None = None
 
@@ -779,17 +779,18 @@ _trial = _Trial()
 def thresholds() -> Thresholds:
     """The limits this module chunks by: the machine's
     (:func:`cnnspec.engine.calibrate.thresholds`, which on a machine's first use times
-    :func:`time_columns` and :func:`time_winograd`), or, within them, the candidate being
-    timed (on the timing thread only: another thread running a network meanwhile keeps the
-    machine's)."""
-    return _trial.limits or calibrate.thresholds(time_columns, time_winograd)
+    :func:`time_columns`, :func:`time_winograd` and :func:`time_blocks`), or, within them,
+    the candidate being timed (on the timing thread only: another thread running a network
+    meanwhile keeps the machine's)."""
+    return _trial.limits or calibrate.thresholds(time_columns, time_winograd, time_blocks)
 
 
 def recalibrate() -> calibrate.Recalibration:
-    """Measure the machine's limits again with :func:`time_columns` and :func:`time_winograd`
-    and keep them in place of the file's (:func:`cnnspec.engine.calibrate.recalibrate`);
-    layers chunk by them from their next pass."""
-    return calibrate.recalibrate(time_columns, time_winograd)
+    """Measure the machine's limits again with :func:`time_columns`, :func:`time_winograd`
+    and :func:`time_blocks` and keep them in place of the file's
+    (:func:`cnnspec.engine.calibrate.recalibrate`); layers chunk by them from their next
+    pass."""
+    return calibrate.recalibrate(time_columns, time_winograd, time_blocks)
 
 
 # The layers calibration times, (images, channels, filters, kernel, input size, padding):
@@ -801,10 +802,10 @@ CALIBRATION_LAYERS = ((32, 1, 6, 5, 28, 2), (32, 6, 16, 5, 14, 0), (32, 3, 32, 3
 
 
 class _TimedLayer:
-    """A layer of CALIBRATION_LAYERS (or WINOGRAD_CALIBRATION_LAYERS) with random values: its
-    forward and backward passes (with the ReLU fused, as in a network; no input gradient for
-    a first layer), through this module as a network runs them, with work buffers of its own
-    for each candidate limit."""
+    """A layer of CALIBRATION_LAYERS (or WINOGRAD_ or BLOCK_CALIBRATION_LAYERS) with random
+    values: its forward and backward passes (with the ReLU fused, as in a network; no input
+    gradient for a first layer), through this module as a network runs them, with work
+    buffers of its own for each candidate limit."""
 
     def __init__(self, images, channels, filters, kernel, size, pad, rng) -> None:
         self.x = rng.standard_normal((images, channels, size, size)).astype(np.float32)
@@ -817,11 +818,15 @@ class _TimedLayer:
 
     def seconds(self, candidate: int) -> float:
         work = self.works.setdefault(candidate, {})
-        start = time.perf_counter()
+        # this thread's CPU time: other processes' load, which a first use on a shared machine
+        # meets, adds less to it than to the clock's (LeNet-5's second layer at the four
+        # row-tap limits, load 16 on two cores: the clock ranked the 256 KiB limit first in
+        # one run of three, CPU time last in four of four)
+        start = time.thread_time()
         out, cache = conv2d_forward(self.x, self.w, None, (1, 1), self.pads, work=work,
                                     relu=True)
         conv2d_backward(self.dout, cache, need_dx=not self.first, work=work, relu_out=out)
-        return time.perf_counter() - start
+        return time.thread_time() - start
 
 
 def time_columns(chunk_bytes: int, candidates, rounds: int = 3) -> dict[int, float]:
@@ -849,6 +854,24 @@ def time_winograd(candidates, rounds: int = 4) -> dict[int, float]:
     rng = np.random.default_rng(1)
     layers = [_TimedLayer(*shape, rng) for shape in WINOGRAD_CALIBRATION_LAYERS]
     trials = {limit: Thresholds(winograd_bytes=limit, source="timed") for limit in candidates}
+    return _relative_times(layers, trials, rounds)
+
+
+# The layers the block limit is timed on, as CALIBRATION_LAYERS, at 64 images: LeNet-5's
+# second layer, multiplied by kernel rows, whose blocks the candidate limits of
+# chunking.BLOCK_CANDIDATES make 8, 16, 32 and 64 images forward (6, 13, 22 and 32 for the
+# input gradient: at 32 images the two largest limits would both make the batch one block),
+# and its first layer, whose groups of kept im2col chunks they make 1, 3, 6 and 13 chunks
+# (by the fallback column limit, 2 images a chunk).
+BLOCK_CALIBRATION_LAYERS = ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
+
+
+def time_blocks(candidates, rounds: int = 4) -> dict[int, float]:
+    """How each limit in ``candidates`` on the bytes a block of images copies before its
+    products does on the layers of BLOCK_CALIBRATION_LAYERS (:func:`_relative_times`)."""
+    rng = np.random.default_rng(2)
+    layers = [_TimedLayer(*shape, rng) for shape in BLOCK_CALIBRATION_LAYERS]
+    trials = {limit: Thresholds(block_bytes=limit, source="timed") for limit in candidates}
     return _relative_times(layers, trials, rounds)
 
 

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, replace
 
 from cnnspec.engine.chunking import (
+    BLOCK_CANDIDATES,
     BLOCKED_IMAGES,
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_COLUMNS,
@@ -459,10 +460,19 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     """Batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`): the input copied into
     blocks of ``step`` images (up to a block more than the batch), one block's columns, its
     product and its laid-out output gradient, all kept; nothing of the input cached. At
-    stride 1 by kernel rows (:func:`_conv_row_taps`)."""
-    step = _row_tap_block(geo, n, itemsize)
-    if step:
-        return _conv_row_taps(geo, n, itemsize, with_dx, step)
+    stride 1 by kernel rows (:func:`_conv_row_taps`); where the machine's block limit
+    decides between the two, the larger."""
+    fewest, most = _row_tap_blocks(geo, n, itemsize)
+    if not runs_by_rows(geo.stride, most, n):
+        return _conv_block_columns(geo, n, itemsize, with_dx)
+    by_rows = _conv_row_taps(geo, n, itemsize, with_dx, most)
+    if runs_by_rows(geo.stride, fewest, n):
+        return by_rows
+    return _either(by_rows, _conv_block_columns(geo, n, itemsize, with_dx))
+
+
+def _conv_block_columns(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
+    """Batch-last blocks made into im2col columns block by block (:func:`_conv_blocks`)."""
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     step = chunk_images(rows, size, n, itemsize)
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
@@ -475,13 +485,13 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
                      frees_cache=False)
 
 
-def _row_tap_block(geo: Geometry, n: int, itemsize: int) -> int:
-    """Images per block where a conv on batch-last blocks multiplies by kernel rows (as
-    :func:`cnnspec.engine.conv_tuned._correlate_on_blocks` decides, by
-    :func:`cnnspec.engine.chunking.runs_by_rows`), else 0."""
+def _row_tap_blocks(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
+    """The fewest and the most images a block of a conv multiplied by kernel rows holds
+    (:func:`cnnspec.engine.conv_tuned._correlate_on_blocks`), whatever block limit
+    calibration picks (:data:`cnnspec.engine.chunking.BLOCK_CANDIDATES`)."""
     forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
-    step = row_tap_images(forward, n, itemsize, chunk_bytes())
-    return step if runs_by_rows(geo.stride, step, n) else 0
+    return tuple(row_tap_images(forward, n, itemsize, limit)
+                 for limit in (min(BLOCK_CANDIDATES), max(BLOCK_CANDIDATES)))
 
 
 def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool,
@@ -510,10 +520,10 @@ def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool,
 
 def _row_taps_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
     """(dx, its scratch) in bytes of :func:`cnnspec.engine.row_taps.input_grad`: the scratch
-    of one block (:func:`cnnspec.engine.chunking.row_tap_values`), shared by the convs of one
-    geometry."""
+    of one block (:func:`cnnspec.engine.chunking.row_tap_values`) as large as the largest
+    block limit makes it, shared by the convs of one geometry."""
     _, values = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
-    step = row_tap_images(values, n, itemsize, chunk_bytes())
+    step = row_tap_images(values, n, itemsize, max(BLOCK_CANDIDATES))
     return geo.c * n * geo.h * geo.w * itemsize, values * step * itemsize
 
 
