@@ -159,27 +159,42 @@ def dask_logs_at(level: int):
 
 
 class CancelRaceFilter(logging.Filter):
-    """Drops the one traceback of Dask's own that a stop leaves however late it comes: when a
-    Ctrl-C interrupts a wait that distributed's ``utils.sync`` serves, the ``cancel`` callback
-    it leaves on the event loop reads a variable the interrupted wait never set, and tornado
-    logs the NameError as "Exception in callback" (distributed 2026.8). It can run after the
-    cluster is closed and :func:`_quiet_on_stop` has given Dask's loggers their levels back;
-    the sweep has lost nothing by then. Every other record passes."""
+    """Drops the tracebacks of Dask's own that a stop leaves however late it comes, and only
+    them (distributed 2026.8):
+
+    - when a Ctrl-C interrupts a wait that distributed's ``utils.sync`` serves, the ``cancel``
+      callback it leaves on the event loop reads a variable the interrupted wait never set,
+      and tornado logs the NameError as "Exception in callback";
+    - when the client closes while it gathers results, its gather task ends in
+      ``distributed.client.AllExit`` (its word for "every future is gone"), which nothing
+      awaits any more, and asyncio logs "Task exception was never retrieved".
+
+    Either can come after the cluster is closed and :func:`_quiet_on_stop` has given Dask's
+    loggers their levels back; the sweep has lost nothing by then. Every other record
+    passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, NameError) or error.__traceback__ is None:
+        if error is None or error.__traceback__ is None:
             return True
         last = traceback.extract_tb(error.__traceback__)[-1]
-        return not (last.name == "cancel"
-                    and Path(last.filename).parts[-2:] == ("distributed", "utils.py"))
+        place = Path(last.filename).parts[-2:]
+        if isinstance(error, NameError):
+            return not (last.name == "cancel" and place == ("distributed", "utils.py"))
+        return not (type(error).__name__ == "AllExit" and place == ("distributed", "client.py"))
+
+
+# The loggers the stop's own tracebacks come through: tornado's of callbacks, asyncio's of
+# tasks whose exception nobody retrieved.
+RACE_LOGGERS = ("tornado.application", "asyncio")
 
 
 def filter_cancel_race() -> None:
-    """Put :class:`CancelRaceFilter` on tornado's logger of callback errors, once a process."""
-    logger = logging.getLogger("tornado.application")
-    if not any(isinstance(each, CancelRaceFilter) for each in logger.filters):
-        logger.addFilter(CancelRaceFilter())
+    """Put :class:`CancelRaceFilter` on the loggers of :data:`RACE_LOGGERS`, once a process."""
+    for name in RACE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, CancelRaceFilter) for each in logger.filters):
+            logger.addFilter(CancelRaceFilter())
 
 
 @contextmanager
