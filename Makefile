@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine: `make run` trains the default spec on the built-in
-# digits; `make test` runs the test suite on a worker process per core, at most 4 (and names its
-# 20 slowest tests, to keep it quick).
+# digits; `make test` runs the test suite on a worker process per core, at most 4, then the tests
+# marked `alone` (a real Dask cluster) in a process of their own (and names the slowest tests,
+# to keep it quick).
 # Both create .venv and install cnnspec into it first.
 VENV ?= .venv
 PYTHON ?= python3
@@ -19,7 +20,8 @@ run: install
 	$(BIN)/cnnspec train specs/digits.cnn
 
 test: install
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --durations=20
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --durations=20 -m "not alone"
+	$(BIN)/python -m pytest -q --durations=5 -m alone || [ $$? -eq 5 ]  # 5: none (no Dask here)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -23,6 +23,9 @@ from cnnspec.sweep.executor import DaskExecutor, LocalExecutor
 from cnnspec.sweep.runner import sweep
 
 distributed = pytest.importorskip("distributed")
+# Each cell trained on the cluster must match the run in this process to the bit: the module
+# runs in a pytest process of its own (`make test`), not beside others on the same cores.
+pytestmark = pytest.mark.alone
 
 SETS = ["init=he_normal,glorot_uniform", "lr=0.05,0.1"]
 SEEDS = 2
