@@ -51,6 +51,7 @@ from cnnspec.lang.syntax_errors import (
     REPEAT_LABEL_HINT,
     capital_x_hint,
     merge_inputs_hint,
+    taking_inputs,
 )
 from cnnspec.lang.unknown_setting import outside_train, tuple_text, value_text
 
@@ -230,13 +231,6 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
-def _with_inputs(error: SpecError, inputs: list[Word] | None) -> SpecError:
-    """``error`` whose line to write in place of the user's (``error.rewrite``) takes the
-    user's ``<- inputs`` as the line does."""
-    if error.rewrite is None or not inputs:
-        return error
-    taken = ", ".join(word.name for word in inputs)
-    return dataclasses.replace(error, rewrite=f"{error.rewrite} <- {taken}")
 
 
 def _caffes(head: Word | Call) -> bool:
@@ -278,14 +272,13 @@ def _caffe_hint(head: Word | Call, label: str | None,
     as a function (``fc: InnerProduct(10)``), with the values ``items`` after it, and the line
     it tells to write (:func:`~cnnspec.lang.foreign.caffe_answer`: the line of its kind here,
     the label and values kept); None for another name."""
-    from cnnspec.lang.foreign import caffe_answer, caffe_call_kind, caffe_type
+    from cnnspec.lang.foreign import caffe_answer, caffe_type
 
     if caffe_type(head.name) is None:  # only for an unknown kind
         return None
     head, items = _caffe_word_as_argument(head, items)
-    chosen = caffe_call_kind(head.name, _keyword_texts(head)) if isinstance(head, Call) \
-        else None
-    return caffe_answer(head.name, label, _caffe_values(head, items), chosen)
+    called = _keyword_texts(head) if isinstance(head, Call) else None
+    return caffe_answer(head.name, label, _caffe_values(head, items), called)
 
 
 def _caffe_word_as_argument(head: Word | Call,
@@ -425,7 +418,7 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     try:
         kind_name = read_kind(stmt.head, stmt.label, written, stmt.items)
     except SpecError as error:
-        raise _with_inputs(error, stmt.inputs) from None
+        raise taking_inputs(error, ", ".join(word.name for word in stmt.inputs or ())) from None
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)
