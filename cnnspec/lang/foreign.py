@@ -28,8 +28,8 @@ from cnnspec.lang.suggest import snake_case
 
 # The leading arguments of the classes, in their order, as their documentation gives them
 # (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
-# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
-# argument without a field is said by UNFIELDED.
+# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field
+# each fills here (FIELDS). An argument without a field is said by UNFIELDED.
 KERAS_ARGS = {
     "conv": ("filters", "kernel_size", "strides", "padding"),
     "dense": ("units",),
