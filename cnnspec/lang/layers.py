@@ -718,7 +718,9 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             # `kernel_regularizer pad same`: the next option is no value of the regularizer
             value = None if isinstance(after, (Word, Call)) and after.name in valid else after
             written = f"{item.name} {one_line(value)}" if value is not None else item.name
-            _refuse_infinite_decay(value, written)
+            infinite = _infinite_decay(value, written)
+            if infinite is not None:
+                return infinite
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
                              "argument of Keras' layers", span=span,
                              hint=(bare_regularizer_hint(item.name) if value is None
@@ -797,19 +799,19 @@ def _l2_written(value: Call) -> Value | None:
     return given[0] if given else None
 
 
-def _refuse_infinite_decay(value: Value | None, written: str) -> None:
-    """A located error, at the number, for Keras' ``l2(1e400)`` (or ``l2(1e308)``, twice
-    which is past the largest float) on a layer's line: the weight decay it would be is
-    infinite, which no train block takes."""
+def _infinite_decay(value: Value | None, written: str) -> SpecError | None:
+    """The error, at the number, for Keras' ``l2(1e400)`` (or ``l2(1e308)``, twice which is
+    past the largest float) on a layer's line: the weight decay it would be is infinite,
+    which no train block takes; None for another value."""
     from cnnspec.lang.foreign import finite_decay, infinite_decay_hint
 
     factor = _l2_written(value) if isinstance(value, Call) and value.name.lower() == "l2" \
         else None
     if not isinstance(factor, Num) or not factor.value > 0 or finite_decay(factor.value):
-        return
-    raise SpecError(f"Keras' L2 factor {shortened(factor.text)} makes an infinite weight "
-                    "decay: a decay must be finite", span=factor.span,
-                    hint=infinite_decay_hint(shortened(written)))
+        return None
+    return SpecError(f"Keras' L2 factor {shortened(factor.text)} makes an infinite weight "
+                     "decay: a decay must be finite", span=factor.span,
+                     hint=infinite_decay_hint(shortened(written)))
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3
