@@ -79,26 +79,32 @@ def wrapped(text: str, width: int | None, indent: int, first_indent: int = 0) ->
     one, so that it reads, and pastes, whole; one line when ``width`` is None."""
     if width is None:
         return [text]
-    lines = textwrap.wrap(_joined_code(text, width - max(indent, first_indent)), width,
+    joint = _code_space(text)
+    lines = textwrap.wrap(_joined_code(text, width - max(indent, first_indent), joint), width,
                           initial_indent=" " * first_indent, subsequent_indent=" " * indent,
                           break_long_words=False, break_on_hyphens=False) or [text]
-    return [line.replace(_CODE_SPACE, " ") for line in lines]
+    return [line.replace(joint, " ") for line in lines]
 
 
-# What joins the words of a backticked command while the text is wrapped: a character of
-# Unicode's private use area, which no message writes, and textwrap breaks no line at.
-_CODE_SPACE = "\ue000"
 # A backticked span with what is written onto it, a bracket or a comma: `(`a b`),`.
 _CODE = re.compile(r"[^\s`]*`[^`]+`[^\s`]*")
+# Unicode's private use area (U+E000 to U+F8FF), whose characters textwrap breaks no line at
+_PRIVATE_USE = range(0xE000, 0xF900)
 
 
-def _joined_code(text: str, room: int) -> str:
+def _code_space(text: str) -> str:
+    """What joins the words of a backticked command while ``text`` is wrapped: the first
+    character of Unicode's private use area that ``text`` does not hold, so that turning it
+    back into a space after wrapping changes none of the text's own (a message may quote a
+    spec's line, which may hold any); ``text`` is far shorter than the area's 6,400."""
+    return next(chr(code) for code in _PRIVATE_USE if chr(code) not in text)
+
+
+def _joined_code(text: str, room: int, joint: str) -> str:
     """``text`` with the spaces inside each backticked span no longer than ``room`` columns
-    (with what is written onto it) made :data:`_CODE_SPACE`, so that a line breaks before
-    the span, not inside it."""
-    if _CODE_SPACE in text:
-        return text
-    return _CODE.sub(lambda code: code[0].replace(" ", _CODE_SPACE)
+    (with what is written onto it) made ``joint``, so that a line breaks before the span,
+    not inside it."""
+    return _CODE.sub(lambda code: code[0].replace(" ", joint)
                      if len(code[0]) <= room else code[0], text)
 
 

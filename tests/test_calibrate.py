@@ -255,7 +255,8 @@ def test_recalibrating_replaces_the_kept_file(cache_home):
     assert done.path == path
     assert json.loads(path.read_text())["chunk_columns"] == 2048
     assert not list((cache_home / "cnnspec").glob(".*"))  # no temporary file left
-    assert calibrate.thresholds(timer, winograd_timer, block_timer).chunk_columns == 2048  # read afresh
+    # read afresh
+    assert calibrate.thresholds(timer, winograd_timer, block_timer).chunk_columns == 2048
     calibrate._write_once(path, first)  # a first use elsewhere: the recalibrated file stands
     assert json.loads(path.read_text())["chunk_columns"] == 2048
 

@@ -2461,10 +2461,14 @@ REWRITES = [
      "the 16x16 window of avgpool 'p' is larger than its input there: 4x4"),
     ("fc: InnerProduct 10", 5, "unknown layer kind", "write `fc: dense 10`",
      "dense layer 'fc' needs a flat input"),
+    ("conv1: Convolution 8 11 <- input", 8, "unknown layer kind",
+     "write `conv1: conv 8 11 <- input`",
+     "the 11x11 kernel of conv 'conv1' is larger than its input there: 8x8 (input 'input'"),
     ("conv1: Convolution 8 3", 8, "unknown layer kind", "write `conv1: conv 8 3`", None),
     ("c: Conv2D(8, 11)", 4, "unknown layer kind", "the line `c: conv 8 11`",
      "the 11x11 kernel of conv 'c' is larger than its input there: 4x4"),
-    ("c: Conv2D(8, 11) <- input", 4, "unknown layer kind", "the line `c: conv 8 11`",
+    # the user's inputs are in the line the hint quotes, as in the line it checks
+    ("c: Conv2D(8, 11) <- input", 4, "unknown layer kind", "the line `c: conv 8 11 <- input`",
      "the 11x11 kernel of conv 'c' is larger than its input there: 8x8 (input 'input' gives"),
     ("c1: nn.Conv2d(1, 8, 11)", 5, "nn.Conv2d(...) is a layer", "the line `c1: conv 8 11`",
      "the 11x11 kernel of conv 'c1' is larger than its input there: 4x4"),
@@ -2476,7 +2480,7 @@ REWRITES = [
      "this section is `conv 8 11 relu`",
      "the 11x11 kernel of that layer is larger than its input there: 4x4"),
     ("c: Conv2D(8, 11, padding='valid') <- input", 4, "Conv2D(...) is a layer",
-     "the line `c: conv 8 11`",
+     "the line `c: conv 8 11 <- input`",
      "the 11x11 kernel of conv 'c' is larger than its input there: 8x8 (input 'input' gives"),
     # indented with blanks the grammar does not skip: the tried line was refused for them
     ("\f\vc1 = nn.Conv2d(1, 8, 3)", 8, "nn.Conv2d(...) is a layer", "the line `conv 8 3`",
@@ -2537,6 +2541,11 @@ RESIDUAL_SPREAD = ("input 1x8x8\ndefault weight he_normal\nstem: conv 8 3x3 pad 
                    "head: dense 10\n")
 
 
+# signal.log_spreads is an estimate, not a bound: the engine's log-variance over 12 seeds
+# may lie above it by this factor at a residual stream's ReLUs (its docstring says why)
+SPREAD_TOLERANCE = 2.5
+
+
 @pytest.mark.parametrize("branch", [" weight he_normal(gain=0.1)\n", "\n",
                                     " nobias\n  bn: batchnorm\n"],
                          ids=["small_branch", "he_init", "batchnorm"])
@@ -2545,7 +2554,7 @@ def test_the_spread_of_a_residual_stream_weighs_each_branch_by_its_share(branch)
     branch's share of it times the branch's own random factor, so the spread over weight
     draws (signal.log_spreads) stays bounded where taking the inputs' mean added every
     branch's in full. Against the engine (12 seeds, float64, Gaussian images): at every
-    add's ReLU less than 2.5x above what this says (the stem's 1.75x, 1.2x over 100 seeds);
+    add's ReLU less than SPREAD_TOLERANCE (2.5x) above what this says (the stem's 1.75x, 1.2x over 100 seeds);
     with branches started small (He's std times 0.1) the stream's log-variance stays near
     the stem's (1.26x the stem's after 8 blocks measured; 1.0x by this, 11x by the mean);
     with batch norm ending each branch the stream's spread falls as each normalised branch
@@ -2562,7 +2571,8 @@ def test_the_spread_of_a_residual_stream_weighs_each_branch_by_its_share(branch)
                 for name, logs in log_squares_over_draws(checked, seeds=12, batch=8).items()}
     stream = ["stem_relu", *(f"res_{i}_sum_relu" for i in range(1, 9))]
     for name in stream:
-        assert measured[name] < 2.5 * predicted[name], (name, measured[name], predicted[name])
+        assert measured[name] < SPREAD_TOLERANCE * predicted[name], (
+            name, measured[name], predicted[name])
     first, last = stream[0], stream[-1]
     if "gain=0.1" in branch:
         growth = (predicted[last] / predicted[first]) / (measured[last] / measured[first])

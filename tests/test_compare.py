@@ -179,7 +179,9 @@ def test_another_comparisons_older_run_is_left_out_of_the_table_and_named(tiny, 
     assert "glorot" not in captured.out
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--out", str(out), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[LEFT_OUT_KEY] == [str(folder)]
+    # relative to --out, as a sweep's results.json names them
+    assert json.loads(capsys.readouterr().out)[LEFT_OUT_KEY] == [folder.name]
+    assert folder.parent == out
     assert (f"left out of the table: 1 run of another comparison recorded in {out} with the "
             "last epoch's test acc, not the kept weights' (recorded by an earlier cnnspec): "
             f"{folder.name}\nhint: run that comparison again into {out} to train them again, "

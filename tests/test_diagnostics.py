@@ -126,6 +126,17 @@ def test_a_backticked_command_is_wrapped_before_not_inside():
     assert max(len(line) for line in lines) <= 30 and len(lines) > 3
 
 
+def test_a_private_use_character_in_a_message_stays_itself_when_wrapped():
+    """A backticked command's spaces are joined by a private-use character while the text is
+    wrapped: U+E000 written in the message itself came out a space; the command still moves
+    whole."""
+    command = "cnnspec summary x.cnn --explain"
+    hint = f"a\ue000b and \ue001 {'word ' * 6}`{command}` says it"
+    lines = format_error(SpecError("m", hint=hint), width=50).splitlines()
+    assert " ".join(" ".join(lines[1:]).split()) == f"hint: {hint}"
+    assert any(line.strip().startswith(f"`{command}`") for line in lines), lines
+
+
 def test_messages_are_wrapped_on_a_terminal_alone():
     """terminal_width: 100 columns on a terminal (its own width where narrower, 100 where it
     cannot say), None for a pipe or a file."""

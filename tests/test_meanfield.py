@@ -494,6 +494,12 @@ def test_cli_phase_json_and_picture(wide, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["nonlinearity"] == "tanh" and out["hidden_layers"] == 24
     assert len(out["measured"]) == 4 and out["theory"]["boundary"]
+    # a critical line's sigma_w is the net's, as a point's sigma_w_on_net: named so
+    for line in (out["theory"]["boundary"], out["measured_boundary"]):
+        assert all(set(point) == {"sigma_b", "sigma_w_on_net"} for point in line), line
+    phases = {"ordered", "critical", "chaotic", "unbounded"}
+    assert all(p["phase"] in phases and p["measured_phase"] in phases | {None}
+               for p in out["inits"])
     assert png.stat().st_size > 10_000
     assert main(["init-report", str(wide), "--phase", "--grid", "2x2"]) == 0
     assert "critical line chi_1 = 1" in capsys.readouterr().out
@@ -555,7 +561,7 @@ def test_a_phase_verdict_without_a_named_init_at_the_critical_point_gives_the_st
     assert verdict(report).text.startswith("verdict: the spec's init (normal) is unbounded on "
                                            "this net: q grows layer after layer")
     report.inits = []
-    assert verdict(report).phase == "unplaced"
+    assert verdict(report).phase is None and verdict(report).measured_phase is None
     assert "has no place on the diagram" in verdict(report).text
 
 
@@ -920,8 +926,9 @@ def test_the_zero_padding_of_small_maps_moves_each_init_to_the_sigma_w_the_net_s
     glorot, delta = at("glorot_normal"), at("delta_orthogonal(gain=1)")
     assert glorot.sigma_w == pytest.approx(1.0) and glorot.share == pytest.approx(share)
     assert glorot.net_sigma_w == pytest.approx(np.sqrt(share))
-    assert glorot.agreed_phase == "ordered" and glorot.measured_chi_1 < 0.9
-    assert delta.net_sigma_w == pytest.approx(1.0) and delta.agreed_phase == "critical"
+    assert glorot.phase == "ordered" and glorot.measured_phase is None
+    assert glorot.measured_chi_1 < 0.9
+    assert delta.net_sigma_w == pytest.approx(1.0) and delta.agreed_critical
     [(_, line)] = [(b, w) for b, w in report.measured_boundary if b == 0.0]
     assert line == pytest.approx(1.0, abs=0.1)
     for p in report.measured:
@@ -955,19 +962,29 @@ def test_an_init_the_measurement_contradicts_is_not_called_critical():
     own = InitPoint("normal (spec)", 1.0, 0.0, 1.0, float("inf"), measured_chi_1=0.8)
     other = InitPoint("lecun_normal", 0.5, 0.0, 0.25, 0.7, measured_chi_1=1.2)
     agreed = InitPoint("orthogonal", 1.2, 0.0, 1.0, float("inf"), measured_chi_1=0.95)
-    assert own.agreed_phase == "critical in theory, ordered measured"
-    assert other.agreed_phase == "ordered in theory, chaotic measured"
-    assert agreed.agreed_phase == "critical"
+    assert (own.phase, own.measured_phase) == ("critical", "ordered")
+    assert (other.phase, other.measured_phase) == ("ordered", "chaotic")
+    assert (agreed.phase, agreed.measured_phase) == ("critical", None)
     report = PhaseReport("net", "tanh", 24, (64, 64, 1, 1), 64, [0.0], [0.0, 1.0], [[]], [[]],
                          [(0.0, 1.0), (1.0, 2.0)], [own, agreed],
                          [MeasuredPoint(0.5, 0.0, 0.2, 0.25, 1.0, 1.0)], [(0.0, 1.3)],
                          spec_init="normal")
     got = verdict(report)
-    assert got.phase == "critical in theory, ordered measured"
+    assert (got.phase, got.measured_phase) == ("critical", "ordered")
+    assert got.to_dict()["phase"] == "critical" and own.to_dict()["measured_phase"] == "ordered"
+    assert got.text.startswith("verdict: the spec's init (normal) is critical in theory, "
+                               "ordered measured on this net")
     assert got.critical_inits == ["orthogonal"]
     assert "where Gaussian weights measure chi_1 = 0.8; the measured critical line is at " \
         "sigma_w = 1.3 (theory: 1) at sigma_b = 0.000" in got.text, got.text
-    assert "critical in theory, ordered measured  normal (spec)" in format_phase(report)
+    table = format_phase(report).splitlines()
+    header = next(row for row in table if row.endswith("  init"))
+    spec_row, other_row = (next(row for row in table if row.endswith(f"  {label}"))
+                           for label in ("normal (spec)", "orthogonal"))
+    assert spec_row.endswith("critical in theory, ordered measured  normal (spec)")
+    # the init column stays under its heading past the longer phase
+    assert spec_row.index("normal (spec)") == other_row.index("orthogonal") \
+        == header.index("init")
     report.measured_boundary = []
     assert "the measured grid crosses chi_1 = 1 nowhere at sigma_b = 0.000 (theory: 1)" in \
         verdict(report).text
@@ -996,11 +1013,11 @@ def test_the_work_of_the_phase_diagram_counts_its_forward_passes(wide):
     checked = load(wide)
     assert works == [phase_work(checked, (3, 2))]
     (work,) = works
-    assert (work.points, work.inputs, work.layers) == (6, 24, 50)
+    assert (work.grid, work.points, work.inputs, work.layers) == ((3, 2), 6, 24, 50)
     # a 64 -> 64 1x1 conv on 4x4: 65,536 multiply-adds forward
     assert layer_flops(checked.by_name["body_1_conv"], need_dx=False)[0] == 2 * 65536
     assert work.passes == 144 and work.flops == 144 * work.pass_flops
     assert len(phase_work_lines(work)) == 1
-    large = PhaseWork(points=56 * 21, inputs=24, layers=2000, pass_flops=10 ** 9)
+    large = PhaseWork(grid=(56, 21), inputs=24, layers=2000, pass_flops=10 ** 9)
     assert phase_work_lines(large)[1] == ("hint: this may take minutes; for less, a coarser "
-                                          "--grid (now 1176 points)")
+                                          "--grid (now 56x21)")

@@ -243,7 +243,8 @@ def test_the_table_and_its_notes_fit_a_hundred_columns(name):
 
 def test_a_window_too_long_for_its_column_goes_under_its_row():
     """`3x3 s1 pad 1x1 pad uncounted` widened the Window column of every row by 8."""
-    text = "input 1x8x8\nsmooth: avgpool 3 stride 1 pad 1 count_include_pad false\nflatten\ndense 10\n"
+    text = ("input 1x8x8\nsmooth: avgpool 3 stride 1 pad 1 count_include_pad false\nflatten\n"
+            "dense 10\n")
     lines = summary_table(check(parse(text, path="net.cnn"))).splitlines()
     row = next(i for i, line in enumerate(lines) if line.startswith("smooth "))
     assert "pad uncounted" not in lines[row]

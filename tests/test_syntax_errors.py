@@ -562,7 +562,7 @@ CASES = [
     # with the spec's inputs after it: they were no Python, and its quotes were answered
     ("input 1x8x8\nc: Conv2D(8, 3, padding='same') <- input  # 8 maps\n",
      "^Conv2D\\(...\\) is a layer as Keras", 2, 4,
-     "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same`$"),
+     "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same <- input`$"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)
     (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
@@ -1558,7 +1558,9 @@ def test_a_value_past_the_largest_float_is_not_written_as_infinity(line):
                                   "Pooling STOCHASTIC 2"])
 def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool(line):
     hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
-    assert "write `" not in hint and "'pool' is not an option of maxpool" in hint, hint
+    # as `maxpool 2 pool STOCHASTIC` is answered, not as a max pool with a foreign option
+    assert hint == "cnnspec has no layer for Caffe's Pooling with pool STOCHASTIC", hint
+    assert hint == error_of("input 1x8x8\nmaxpool 2 pool STOCHASTIC\nflatten\n").hint
 
 
 def test_caffes_softmax_with_loss_is_the_train_blocks_loss_and_the_output_raw_scores():

@@ -63,9 +63,9 @@ he_normal, 0.69 to 1.07 of what it measures (0.74 at std 0.01 with 3x3 pools of 
 where a window's sums were taken to share what far ones do); sigmoid's 1.03 and 1.05; a
 global max pool after saturated tanh units (he_normal) 0.32 of it, both past :data:`LIMIT`
 (the largest of 64 values deep in tanh's flat part, whose slope there a spread of the
-channels' scales raises by orders: tests/test_check.py). ReLU has no ``derivative`` and makes no stack: a ReLU net's
-weights' gradients keep their ratio at any weight scale (its layers are homogeneous), and its
-init's scale is the signal warning's. A stack with max pools has no one map to settle into (the
+channels' scales raises by orders: tests/test_check.py). ReLU has no ``derivative`` and makes
+no stack: a ReLU net's weights' gradients keep their ratio at any weight scale (its layers are
+homogeneous), and its init's scale is the signal warning's. A stack with max pools has no one map to settle into (the
 share of its sums changes step by step): its mean step stands for its phase. A mean pool of
 ``k`` values divides ``||delta||^2`` by ``k`` and the mean square of tanh's values (mean 0)
 by ``k``: for ``G`` the two cancel (the first conv of

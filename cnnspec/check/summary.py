@@ -206,8 +206,8 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
                   explain: bool = False) -> str:
     """The Keras-like table with init columns and totals (no trailing newline), within
     :data:`~cnnspec.diagnostics.WIDTH` columns (a layer's row alone may run past it, where
-    its layer names, kinds and windows are that long); the commands its note suggests worded as ``names`` word them (a
-    front end's, :func:`cnnspec.errors.worded`). Its Signal note says what the column is
+    its layer names, kinds and windows are that long); the commands its note suggests worded
+    as ``names`` word them (a front end's, :func:`cnnspec.errors.worded`). Its Signal note says what the column is
     in a few lines, and, with ``explain``, how it is estimated in full."""
     data = summary_dict(checked)
     rows = [HEADER] + [_row(layer) for layer in data["layers"]]
@@ -247,8 +247,8 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     notes = _signal_notes(data, checked.spec.path, explain)
     paragraphs = [*totals, *(worded(note, names) for note in notes)]
-    wrapped = [text for paragraph in paragraphs for text in packed([paragraph], 0)]
-    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *wrapped])
+    note_lines = [text for paragraph in paragraphs for text in packed([paragraph], 0)]
+    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *note_lines])
 
 
 def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:

@@ -205,8 +205,9 @@ def phase_work_lines(work) -> list[str]:
               f"= {work.passes:,} forward passes through {counted(work.layers, 'layer')}, "
               f"about {flops_text(work.flops)} in float64, and the theory beside each point")]
     if work.flops >= LARGE_FLOPS:
+        # as the option is written, sigma_w x sigma_b
         lines.append(f"hint: this may take minutes; for less, a coarser --grid (now "
-                     f"{counted(work.points, 'point')})")
+                     f"{work.grid[0]}x{work.grid[1]})")
     return lines
 
 

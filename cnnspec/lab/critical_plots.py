@@ -79,8 +79,11 @@ def plot_phase(report, out_png) -> Path:
     for p, (x, y) in zip(inits, places):
         ax.scatter(x, y, marker=">" if p.net_sigma_w > sw[-1] else "*", s=INIT_MARKER_SIZE,
                    color="red", edgecolor="black", zorder=5, clip_on=False)
-    figure.axis_label(ax, "σ_w on this network  (weight variance = σ_w² / fan_in"
-                      + (", zero padding's share counted)" if report.share < 1 else ")"), "x")
+    # on a padded net the x axis is the sigma_w the net sees, sqrt(share) times the drawn one
+    share = rounded_text(report.share, 2)
+    figure.axis_label(ax, "σ_w on this network  (weight variance = σ_w² / "
+                      + (f"({share} · fan_in), {share} the zero padding's share)"
+                         if report.share < 1 else "fan_in)"), "x")
     figure.axis_label(ax, "σ_b  (bias std)")
     # The heat map's whole cells: "nearest" shading centres a cell on each grid point, so the
     # axes reach half a cell beyond the outer points, and the measured points on the grid's

@@ -161,11 +161,9 @@ class InitPoint:
         return None
 
     @property
-    def agreed_phase(self) -> str:
-        """The theory's phase, or both where the measurement contradicts it (``critical in
-        theory, ordered measured``)."""
-        measured = self.measured_phase
-        return self.phase if measured is None else f"{self.phase} in theory, {measured} measured"
+    def agreed_critical(self) -> bool:
+        """At the critical point by the theory, and not contradicted by the measurement."""
+        return self.phase == "critical" and self.measured_phase is None
 
     @property
     def phase(self) -> str:
@@ -179,8 +177,15 @@ class InitPoint:
     def to_dict(self) -> dict:
         return {"init": self.label, "sigma_w": self.sigma_w, "padding_share": self.share,
                 "sigma_w_on_net": self.net_sigma_w, "sigma_b": self.sigma_b,
-                "chi_1": self.chi_1, "xi_c": self.xi_c, "phase": self.agreed_phase,
-                "theory_phase": self.phase, "measured_chi_1": self.measured_chi_1}
+                "chi_1": self.chi_1, "xi_c": self.xi_c, "phase": self.phase,
+                "measured_phase": self.measured_phase, "measured_chi_1": self.measured_chi_1}
+
+
+def phase_text(phase: str, measured: str | None) -> str:
+    """A phase as the table and the verdict print it: the theory's ``phase``, and the
+    ``measured`` one beside it where the measurement contradicts it (``critical in theory,
+    ordered measured``)."""
+    return phase if measured is None else f"{phase} in theory, {measured} measured"
 
 
 def sigma_w_of(init: dict, layer: LayerInfo) -> tuple[float, float]:
@@ -318,15 +323,20 @@ def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) ->
 
 @dataclass
 class PhaseWork:
-    """What :func:`phase_report` measures, known before it starts: at each of ``points`` grid
-    points a forward pass of ``inputs`` inputs through the ``layers`` layers of the network,
-    each input ``pass_flops`` FLOPs (:func:`cnnspec.kinds.layer_flops`); the theory beside
-    the points is left out of the count."""
+    """What :func:`phase_report` measures, known before it starts: at each point of a
+    ``grid`` of ``(sigma_w, sigma_b)`` points a forward pass of ``inputs`` inputs through the
+    ``layers`` layers of the network, each input ``pass_flops`` FLOPs
+    (:func:`cnnspec.kinds.layer_flops`); the theory beside the points is left out of the
+    count."""
 
-    points: int
+    grid: tuple[int, int]
     inputs: int
     layers: int
     pass_flops: int
+
+    @property
+    def points(self) -> int:
+        return self.grid[0] * self.grid[1]
 
     @property
     def passes(self) -> int:
@@ -340,7 +350,7 @@ class PhaseWork:
 
 def phase_work(checked: CheckedSpec, grid: tuple[int, int]) -> PhaseWork:
     """The :class:`PhaseWork` of measuring ``checked`` on a ``grid`` of points."""
-    return PhaseWork(grid[0] * grid[1], PROBE_INPUTS, len(checked.layers),
+    return PhaseWork(tuple(grid), PROBE_INPUTS, len(checked.layers),
                      sum(layer_flops(layer, need_dx=False)[0] for layer in checked.layers))
 
 
@@ -532,10 +542,11 @@ class PhaseReport:
             "gaussian_padding_share": self.share,
             "theory": {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "xi_c": self.xi_c,
                        "chi_1": self.chi_1,
-                       "boundary": [{"sigma_b": b, "sigma_w": w} for b, w in self.boundary]},
+                       "boundary": [{"sigma_b": b, "sigma_w_on_net": w}
+                                    for b, w in self.boundary]},
             "inits": [p.to_dict() for p in self.inits],
             "measured": [p.to_dict() for p in self.measured],
-            "measured_boundary": [{"sigma_b": b, "sigma_w": w}
+            "measured_boundary": [{"sigma_b": b, "sigma_w_on_net": w}
                                   for b, w in self.measured_boundary],
             "verdict": verdict(self).to_dict(),
         }
@@ -617,7 +628,9 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
 class Verdict:
     """Where the spec's own init lies on the diagram and what puts the net at the critical
     point, read from the report's figures: the init's point (None where it has no place on
-    the diagram), its phase (:attr:`InitPoint.agreed_phase`), the depth in depth scales, the named
+    the diagram), its phase by the theory and by the measurement where that contradicts it
+    (None where it has no place; :attr:`InitPoint.measured_phase`), the depth in depth
+    scales, the named
     inits that sit at the critical point by the theory and the measurement both, the
     theory's critical ``sigma_w`` on the net at the init's ``sigma_b`` (NaN where the row has
     none), the measured one (NaN where none), and the share of ``sigma_w^2`` the zero padding
@@ -625,7 +638,8 @@ class Verdict:
 
     init: str
     point: InitPoint | None
-    phase: str
+    phase: str | None
+    measured_phase: str | None
     depth: int
     critical_inits: list[str]
     critical_sigma_w: float
@@ -637,9 +651,8 @@ class Verdict:
     def critical_std(self) -> float:
         """The std of a normal kernel at the critical point (the theory's, which counts the
         padding; the measured one where the theory's row has none) on the typical layer."""
-        line = self.critical_sigma_w if np.isfinite(self.critical_sigma_w) \
-            else self.measured_sigma_w
-        return line / np.sqrt(self.fan_in * self.share)
+        return critical_std(self.critical_sigma_w, self.measured_sigma_w, self.fan_in,
+                            self.share)
 
     @property
     def depth_scales(self) -> float:
@@ -654,11 +667,12 @@ class Verdict:
             return (f"verdict: the spec's init ({self.init or 'none'}) is not drawn with mean 0 "
                     "and a variance of its own, so it has no place on the diagram; "
                     + self._change())
-        p, said = self.point, f"verdict: the spec's init ({self.init}) is {self.phase}"
+        p, said = self.point, (f"verdict: the spec's init ({self.init}) is "
+                               f"{phase_text(self.phase, self.measured_phase)}")
         figures = f"chi_1 = {_num(p.chi_1)}, xi_c = {_num(p.xi_c)}"
         depth = (f"its {self.depth} hidden layers are {_num(self.depth_scales)} xi_c (a net "
                  "trains to depths of a few)")
-        if p.measured_phase is not None:  # the measurement contradicts the theory
+        if self.measured_phase is not None:  # the measurement contradicts the theory
             return (f"{said} on this net: the theory puts it at sigma_w = "
                     f"{_sigma(p.net_sigma_w)} ({figures}), where Gaussian weights measure "
                     f"chi_1 = {_num(p.measured_chi_1)}; " + self._lines(p.sigma_b) + "; "
@@ -700,8 +714,7 @@ class Verdict:
                    if self.share < 1 else ")"))
 
     def to_dict(self) -> dict:
-        return {"init": self.init, "phase": self.phase,
-                "theory_phase": None if self.point is None else self.point.phase,
+        return {"init": self.init, "phase": self.phase, "measured_phase": self.measured_phase,
                 "chi_1": None if self.point is None else self.point.chi_1,
                 "xi_c": None if self.point is None else self.point.xi_c,
                 "hidden_layers": self.depth, "depth_in_xi_c": self.depth_scales,
@@ -717,12 +730,12 @@ def verdict(report: PhaseReport) -> Verdict:
     own = next((p for p in report.inits
                 if p.label.split(", ")[0] == spec_init_label(report.spec_init)), None)
     critical = [p.label for p in sorted(report.inits, key=lambda p: abs(p.chi_1 - 1))
-                if p.agreed_phase == "critical" and p is not own]
+                if p.agreed_critical and p is not own]
     sigma_b = own.sigma_b if own is not None else \
         next((p.sigma_b for p in report.inits), 0.0)
     measured_rows = sorted({p.sigma_b for p in report.measured})
-    return Verdict(report.spec_init, own,
-                   "unplaced" if own is None else own.agreed_phase, report.depth,
+    return Verdict(report.spec_init, own, None if own is None else own.phase,
+                   None if own is None else own.measured_phase, report.depth,
                    critical, boundary_at(report, sigma_b),
                    line_at(report.measured_boundary, measured_rows, sigma_b),
                    report.fan_in, report.share)
@@ -756,6 +769,15 @@ def describe_strided(names: list[str]) -> str:
             f"theory (Poole et al. 2016; Xiao et al. 2018 for CNNs) assumes stride 1; each "
             f"unit of a strided layer still reads fan_in inputs, so q and chi_1 are measured "
             f"per unit, as at stride 1; a smaller map has more of its units at the zero padding")
+
+
+def critical_std(theory: float, measured: float, fan_in: int, share: float) -> float:
+    """The std of a normal kernel at the critical point on a layer of ``fan_in`` whose zero
+    padding leaves it ``share`` of its ``sigma_w^2``: the theory's critical ``sigma_w`` on the
+    net (the measured one where the theory's row has none) over ``sqrt(fan_in * share)``
+    (weights ``N(0, sigma_w^2 / fan_in)``, Poole et al. 2016)."""
+    line = theory if np.isfinite(theory) else measured
+    return line / np.sqrt(fan_in * share)
 
 
 def boundary_at(report: PhaseReport, sigma_b: float) -> float:
@@ -801,25 +823,28 @@ def format_phase(report: PhaseReport) -> str:
         lines.append(describe_strided(report.strided))
     if report.padded_map:
         lines.append(describe_padding(report))
+    inits = sorted(report.inits, key=lambda p: (p.net_sigma_w, p.sigma_w))
+    # as wide as the widest phase, `critical in theory, ordered measured` too
+    width = max([9] + [len(phase_text(p.phase, p.measured_phase)) for p in inits])
     lines += ["", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; unbounded: q "
              "grows layer after layer, no fixed point; a net trains to depths of a few xi_c, "
              "Schoenholz et al. 2017; phase: the theory's, and the measurement's where the "
              f"chi_1 of Gaussian weights there lies more than {AGREEMENT} past 1 on the other "
              "side; -: no value):"),
              (f"  {'sigma_w':>7}  {'on net':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  "
-              f"{'phase':<9}  init")]
-    for p in sorted(report.inits, key=lambda p: (p.net_sigma_w, p.sigma_w)):
+              f"{'phase':<{width}}  init")]
+    for p in inits:
         lines.append(f"  {_sigma(p.sigma_w):>7}  {_sigma(p.net_sigma_w):>7}  "
                      f"{_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  {_num(p.xi_c):>7}  "
-                     f"{p.agreed_phase:<9}  {p.label}")
+                     f"{phase_text(p.phase, p.measured_phase):<{width}}  {p.label}")
     measured = dict(report.measured_boundary)
     lines += ["", ("critical line chi_1 = 1: sigma_w on the net at each sigma_b, and a "
-                   "normal kernel's std on the theory's (-: no crossing in the measured grid's span, "
-                   "or the ordered phase meets the unbounded one)"),
+                   "normal kernel's std on the theory's (-: no crossing in the measured grid's "
+                   "span, or the ordered phase meets the unbounded one)"),
               f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}  {'normal std':>10}"]
     for b in sorted({p.sigma_b for p in report.measured}):
         theory, line = boundary_at(report, b), measured.get(b, np.nan)
-        std = (theory if np.isfinite(theory) else line) / np.sqrt(report.fan_in * report.share)
+        std = critical_std(theory, line, report.fan_in, report.share)
         lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(line):>8}  {_num(std):>10}")
     sws = sorted({p.sigma_w for p in report.measured})
     lines += ["", (f"measured on the network, Gaussian weights (chi_1 measured / theory; c: "

@@ -28,8 +28,8 @@ from cnnspec.lang.suggest import snake_case
 
 # The leading arguments of the classes, in their order, as their documentation gives them
 # (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
-# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
-# argument without a field is said by UNFIELDED.
+# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field
+# each fills here (FIELDS). An argument without a field is said by UNFIELDED.
 KERAS_ARGS = {
     "conv": ("filters", "kernel_size", "strides", "padding"),
     "dense": ("units",),
@@ -1079,17 +1079,21 @@ def caffe_type(word: str) -> str | None:
 
 
 def caffe_answer(name: str, label: str | None = None, values: str | None = "",
-                 chosen: str | None = None) -> tuple[str, str | None] | None:
+                 called: dict[str, str] | None = None) -> tuple[str, str | None] | None:
     """The hint for a Caffe layer type written as a layer's kind (``fc: InnerProduct 10``),
     where a guess by spelling led elsewhere (``deconvolution``: dropout; ``SoftmaxWithLoss``:
     softmax) or nowhere: the kind it is here and the line to write, the line's ``label`` and
     ``values`` (as written after the type; None where they cannot be rewritten: the kind's
-    usage) kept, of the kind its parameters ``chosen`` where they choose one
-    (:func:`caffe_call_kind`); with the line it tells to write in place of the user's (None
-    where it tells none), which the checker tries in its place. None for another word."""
+    usage) kept, of the kind the keyword arguments ``called`` choose where the type is called
+    as a function with some that choose one (:func:`caffe_call_kind`); with the line it tells
+    to write in place of the user's (None where it tells none), which the checker tries in
+    its place. None for another word."""
     caffe = caffe_type(name)
     if caffe is None:
         return None
+    no_kind = None if called is None else _caffe_no_kind(caffe, called)
+    if no_kind is not None:  # Pooling(pool=STOCHASTIC) is no max pool
+        return no_kind, None
     if caffe == CAFFE_LOSS:
         loss = caffe_loss()
         return (f"Caffe's {caffe} is the loss, which a spec sets in its train block, `train "
@@ -1100,6 +1104,7 @@ def caffe_answer(name: str, label: str | None = None, values: str | None = "",
         return (f"Caffe's {caffe} layer has no line here: {CAFFE_LEFT_OUT[caffe]}; remove this "
                 "line"), None
     kind, why = CAFFE_REPLACED.get(caffe) or (CAFFE_KINDS[caffe], CAFFE_NOTES.get(caffe))
+    chosen = None if called is None else caffe_call_kind(caffe, called)
     if chosen not in (None, kind):  # Pooling(pool=AVE): the note's choice is made
         kind, why = chosen, None
     named = f"{label}: " if label else ""
@@ -1115,6 +1120,18 @@ def caffe_answer(name: str, label: str | None = None, values: str | None = "",
         return (f"{said}, a layer written on one line: {KINDS[kind].usage or kind}{note}"
                 + (f"; here {refused}" if refused else "")), None
     return f"{said}: write `{named}{line}`{note}", f"{named}{line}"
+
+
+def _caffe_no_kind(caffe: str, kwargs: dict[str, str]) -> str | None:
+    """What is said of Caffe's type ``caffe`` given a parameter (of the keyword arguments'
+    texts ``kwargs``) whose value chooses no kind here (Pooling's pool STOCHASTIC); None
+    where none does."""
+    entry = CAFFE_TYPES.get(caffe)
+    for name, written in kwargs.items():
+        if entry is not None and name in entry.choosers \
+                and entry.choose({name: _caffe_value(written)}) is None:
+            return f"cnnspec has no layer for Caffe's {caffe} with {name} {written}"
+    return None
 
 
 def caffe_call_kind(name: str, kwargs: dict[str, str]) -> str | None:
@@ -1262,9 +1279,10 @@ def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
             return f"Caffe's {name} {written} is `{field} {number}` here, refused: {refused}{note}"
         return f"write `{field} {number}` in its place{note}"
     if name in entry.choosers:
+        no_kind = _caffe_no_kind(caffe, {name: written})
+        if no_kind is not None:  # Pooling's pool STOCHASTIC
+            return no_kind
         chosen = entry.choose({name: value})
-        if chosen is None:  # Pooling's pool STOCHASTIC
-            return f"cnnspec has no layer for Caffe's {caffe} with {name} {written}"
         if chosen == kind:
             return f"`{kind}` says it already: remove `{name} {written}`"
         values = caffe_call_values(caffe, [], {name: written})

@@ -51,6 +51,7 @@ from cnnspec.lang.syntax_errors import (
     REPEAT_LABEL_HINT,
     capital_x_hint,
     merge_inputs_hint,
+    taking_inputs,
 )
 from cnnspec.lang.unknown_setting import outside_train, tuple_text, value_text
 
@@ -230,13 +231,6 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
-def _with_inputs(error: SpecError, inputs: list[Word] | None) -> SpecError:
-    """``error`` whose line to write in place of the user's (``error.rewrite``) takes the
-    user's ``<- inputs`` as the line does."""
-    if error.rewrite is None or not inputs:
-        return error
-    taken = ", ".join(word.name for word in inputs)
-    return dataclasses.replace(error, rewrite=f"{error.rewrite} <- {taken}")
 
 
 def _caffes(head: Word | Call) -> bool:
@@ -278,14 +272,13 @@ def _caffe_hint(head: Word | Call, label: str | None,
     as a function (``fc: InnerProduct(10)``), with the values ``items`` after it, and the line
     it tells to write (:func:`~cnnspec.lang.foreign.caffe_answer`: the line of its kind here,
     the label and values kept); None for another name."""
-    from cnnspec.lang.foreign import caffe_answer, caffe_call_kind, caffe_type
+    from cnnspec.lang.foreign import caffe_answer, caffe_type
 
     if caffe_type(head.name) is None:  # only for an unknown kind
         return None
     head, items = _caffe_word_as_argument(head, items)
-    chosen = caffe_call_kind(head.name, _keyword_texts(head)) if isinstance(head, Call) \
-        else None
-    return caffe_answer(head.name, label, _caffe_values(head, items), chosen)
+    called = _keyword_texts(head) if isinstance(head, Call) else None
+    return caffe_answer(head.name, label, _caffe_values(head, items), called)
 
 
 def _caffe_word_as_argument(head: Word | Call,
@@ -425,7 +418,7 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     try:
         kind_name = read_kind(stmt.head, stmt.label, written, stmt.items)
     except SpecError as error:
-        raise _with_inputs(error, stmt.inputs) from None
+        raise taking_inputs(error, ", ".join(word.name for word in stmt.inputs or ())) from None
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)
@@ -725,7 +718,9 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             # `kernel_regularizer pad same`: the next option is no value of the regularizer
             value = None if isinstance(after, (Word, Call)) and after.name in valid else after
             written = f"{item.name} {one_line(value)}" if value is not None else item.name
-            _refuse_infinite_decay(value, written)
+            infinite = _infinite_decay(value, written)
+            if infinite is not None:
+                return infinite
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
                              "argument of Keras' layers", span=span,
                              hint=(bare_regularizer_hint(item.name) if value is None
@@ -804,19 +799,19 @@ def _l2_written(value: Call) -> Value | None:
     return given[0] if given else None
 
 
-def _refuse_infinite_decay(value: Value | None, written: str) -> None:
-    """A located error, at the number, for Keras' ``l2(1e400)`` (or ``l2(1e308)``, twice
-    which is past the largest float) on a layer's line: the weight decay it would be is
-    infinite, which no train block takes."""
+def _infinite_decay(value: Value | None, written: str) -> SpecError | None:
+    """The error, at the number, for Keras' ``l2(1e400)`` (or ``l2(1e308)``, twice which is
+    past the largest float) on a layer's line: the weight decay it would be is infinite,
+    which no train block takes; None for another value."""
     from cnnspec.lang.foreign import finite_decay, infinite_decay_hint
 
     factor = _l2_written(value) if isinstance(value, Call) and value.name.lower() == "l2" \
         else None
     if not isinstance(factor, Num) or not factor.value > 0 or finite_decay(factor.value):
-        return
-    raise SpecError(f"Keras' L2 factor {shortened(factor.text)} makes an infinite weight "
-                    "decay: a decay must be finite", span=factor.span,
-                    hint=infinite_decay_hint(shortened(written)))
+        return None
+    return SpecError(f"Keras' L2 factor {shortened(factor.text)} makes an infinite weight "
+                     "decay: a decay must be finite", span=factor.span,
+                     hint=infinite_decay_hint(shortened(written)))
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3

@@ -829,10 +829,20 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     following = _following_layers(text, exc.line)
     # a model pasted whole is rewritten whole: one line tried in its place says little
     rewrite = None if following else translated_line(call)
-    if rewrite is not None and inputs is not None:
-        rewrite += f" <- {inputs['inputs']}"
-    return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
-                     hint=hint + following, file=path, rewrite=rewrite)
+    error = SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
+                      hint=hint + following, file=path, rewrite=rewrite)
+    return error if inputs is None else taking_inputs(error, inputs["inputs"])
+
+
+def taking_inputs(error: SpecError, taken: str) -> SpecError:
+    """``error`` whose line to write in place of the user's (``error.rewrite``) takes the
+    user's ``<- taken`` as the user's line does, both where the hint quotes it and where the
+    line is checked in the spec's place: the refusal said of it reads those inputs."""
+    if error.rewrite is None or not taken:
+        return error
+    line = f"{error.rewrite} <- {taken}"
+    hint = None if error.hint is None else error.hint.replace(f"`{error.rewrite}`", f"`{line}`")
+    return dataclasses.replace(error, rewrite=line, hint=hint)
 
 
 def _quoted_layer(line: str, number: int, path: str | None) -> SpecError | None:

@@ -39,6 +39,7 @@ from cnnspec.sweep.results import (
     diverged_text,
     filled_alone,
     layout,
+    left_out_folders,
     mean_std,
     percent,
     prepare_folder,
@@ -57,8 +58,10 @@ INIT = "init"
 @dataclass
 class JobResult:
     """What one training left: per-epoch metrics, the test accuracy of the weights it keeps
-    (those of epoch ``test_epoch``; None: the last epoch's), and whether the loss diverged (NaN or inf) — then
-    ``error`` holds the trainer's message."""
+    (those of epoch ``test_epoch``, which is None for a run without a test_acc, one that
+    diverged, and for one recorded before the test figures were of the kept weights, whose
+    test_acc may be another epoch's: :func:`~cnnspec.training.run.tested_epoch`), and whether
+    the loss diverged (NaN or inf) — then ``error`` holds the trainer's message."""
 
     label: str
     seed: int
@@ -130,8 +133,8 @@ def init_axis(spec, inits: list[str | None]) -> Axis:
 def job_result(cell: Cell, result: CellResult, out: Path, label: str | None = None
                ) -> JobResult:
     """``cell``'s run as the comparison reports it, under ``label`` (by default its init's)."""
-    return JobResult(label or shown_init(cell, dict(cell.settings)[INIT]), cell.seed, result.metrics,
-                     result.test_acc, result.diverged, result.error,
+    return JobResult(label or shown_init(cell, dict(cell.settings)[INIT]), cell.seed,
+                     result.metrics, result.test_acc, result.diverged, result.error,
                      str(out / result.folder), tested_epoch(result.summary),
                      result.hint_template)
 
@@ -209,13 +212,13 @@ class Comparison:
 
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
         """The comparison as JSON holds it, with the folders of the runs left out of its
-        table (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`); a diverged run's hint worded by
-        ``names`` (see :meth:`JobResult.worded_hint`)."""
+        table, relative to its --out folder (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`); a
+        diverged run's hint worded by ``names`` (see :meth:`JobResult.worded_hint`)."""
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
                 "dtype": self.dtype,
                 "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
                              for v in self.variants],
-                LEFT_OUT_KEY: [str(path) for path in self.left_out]}
+                LEFT_OUT_KEY: left_out_folders(self.left_out)}
 
 
 @dataclass(frozen=True)

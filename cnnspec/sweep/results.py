@@ -499,7 +499,8 @@ def recorded_cell(folder: Path, folders: CellFolders) -> tuple[Cell, CellResult]
     no such cell (or another cell than its name's), or cannot be read, is a
     :class:`RunError` naming it. Its summary is read through ``folders``, the listing of its
     sweep folder."""
-    ir, summary = _spec_and_summary(folder, _earlier_hint(folder), folders)  # its error names the file
+    # its error names the file
+    ir, summary = _spec_and_summary(folder, _earlier_hint(folder), folders)
     fields = summary.get("cell") if isinstance(summary, dict) else None
     problem = _fields_problem(fields)
     if problem is None:
@@ -624,8 +625,16 @@ _LAST_EPOCH_ACC = ("the last epoch's test acc, not the kept weights' (recorded b
 # The key under which a sweep's results.json and compare's JSON list the folders of the runs
 # they leave out of their table: another sweep's (comparison's) recorded by an earlier cnnspec
 # with the last epoch's test acc where they keep an earlier epoch's weights, which the
-# message below names on stderr.
+# message below names on stderr. Each is given relative to the --out folder, as a line of
+# results.json names its cell's folder (left_out_folders).
 LEFT_OUT_KEY = "left_out_older_runs"
+
+
+def left_out_folders(left_out: list[Path]) -> list[str]:
+    """The folders of the runs ``left_out`` of a table as :data:`LEFT_OUT_KEY` lists them:
+    relative to the folder they were recorded in, their names (a run's folder is one of its
+    own there)."""
+    return [path.name for path in left_out]
 
 
 def _left_out_message(left_out: list[Path], what: str, cell: str, folder: Path) -> str:
@@ -798,11 +807,11 @@ def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
 def results_document(description: dict, table: Table, left_out: list[Path]) -> dict:
     """What results.json holds of ``table``: the sweep's ``description``, its groups, a line
     per cell (the rows of results.csv) and the folders of the cells ``left_out`` of it
-    (:data:`LEFT_OUT_KEY`), by name as a line names its cell's."""
+    (:data:`LEFT_OUT_KEY`, :func:`left_out_folders`)."""
     lines = [cell_row(cell, result, settings)
              for (cell, result), settings in zip(table.done, table.settings)]
     return {**description, "groups": [g.to_dict() for g in table.groups], "cells": lines,
-            LEFT_OUT_KEY: [path.name for path in left_out]}
+            LEFT_OUT_KEY: left_out_folders(left_out)}
 
 
 def write_results(out: Path, document: dict) -> tuple[Path, Path]:
