@@ -44,6 +44,7 @@ from cnnspec.engine.footprint import (
 from cnnspec.engine.layers import BatchNorm, BatchNormReLU, Conv2d, Pool
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.splitting import splits
+from cnnspec.engine.transposed import ConvTranspose2d
 from cnnspec.errors import SpecErrors
 from cnnspec.ir.training_catalogue import OPTIMIZERS
 from cnnspec.kinds import KINDS
@@ -287,6 +288,22 @@ def test_a_convolutions_footprint_bounds_it_on_every_path(c, f, h, kernel, strid
     for limits in _calibrations(every_pair=True):
         layer = Conv2d(weight, np.zeros(f, np.float32), stride, pads, dilation)
         _assert_footprint_bounds(layer, fp, [x], dout, limits=limits)
+
+
+def test_a_transposed_convs_bias_gradient_is_within_its_footprint():
+    """64 filters over 1x1 maps at batch 1024: the bias gradient's sums (a value an image and
+    filter, 256 KiB) were made after the last chunk, its columns and span still held, which
+    the footprint did not count: 1.33 times it with the whole batch one chunk."""
+    rng = np.random.default_rng(0)
+    c, f, batch = 2, 64, 1024
+    layer_args = (rng.standard_normal((c, f, 1, 1)).astype(np.float32),
+                  np.zeros(f, np.float32), (1, 1), (1, 1), 1, (0, 0), (1, 1))
+    x = rng.standard_normal((batch, c, 1, 1)).astype(np.float32)
+    dout = rng.standard_normal((batch, f, 1, 1)).astype(np.float32)
+    ir = {"kernel": [1, 1], "stride": [1, 1], "dilation": [1, 1], "groups": 1}
+    fp = footprint("conv_transpose", ir, [(c, 1, 1)], (f, 1, 1), (0, 0, 0, 0), batch)
+    for limits in _calibrations(every_pair=True):
+        _assert_footprint_bounds(ConvTranspose2d(*layer_args), fp, [x], dout, limits=limits)
 
 
 # (channels, size, batch): tiled 2x2 max pools whose input is a block or less (caffe_lenet's

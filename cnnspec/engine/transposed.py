@@ -84,6 +84,9 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
     rows = f * w[0, 0].size  # F*kh*kw: the columns' rows
     w_g = w.reshape(groups, c // groups, -1)
     dout_c = dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]  # (F, N, ...) view
+    # First, while no chunk's buffers are held: bias_grad's plane sums take a value an image
+    # and filter, which beside a chunk's columns and span the footprint would not count.
+    db = bias_grad(dout) if need_dw and has_bias else None
     dw = np.zeros(w_g.shape, dout.dtype) if need_dw else None
     dxc = np.empty((c, n, h, wd), dout.dtype) if need_dx else None
     spans = None
@@ -100,7 +103,6 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
             dw += np.matmul(x_g[:, :, pixels], dcols.transpose(0, 2, 1))
         if need_dx:
             np.matmul(w_g, dcols, out=dxc[:, images].reshape(groups, c // groups, -1))
-    db = bias_grad(dout) if need_dw and has_bias else None
     dw = None if dw is None else dw.reshape(w.shape)
     dx = None if dxc is None else dxc.transpose(1, 0, 2, 3)
     return dx, dw, db
