@@ -622,7 +622,8 @@ def _grouped_conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
 def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
     """:mod:`cnnspec.engine.transposed`: the input kept channel-first; a chunk of images'
     columns (F*kh*kw, images*H*W) and the full span they are added onto, forward and backward
-    alike (chunked as a convolution's columns), and the weight gradient's product."""
+    alike (chunked as a convolution's columns), and the weight gradient's product; before
+    the backward pass's chunks, the bias gradient's plane sums."""
     (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.kernel
     full_span = ((geo.h - 1) * sh + dh * (kh - 1) + 1) * ((geo.w - 1) * sw + dw * (kw - 1) + 1)
     rows, size = geo.f * geo.taps, geo.h * geo.w
@@ -631,7 +632,13 @@ def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
     x = geo.c * n * geo.h * geo.w * itemsize
     weight = geo.c * rows * itemsize
     return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x, forward_temp=chunk,
-                     dx=x, backward_temp=chunk + weight)
+                     dx=x, backward_temp=max(chunk + weight, _bias_grad_bytes(geo, n, itemsize)))
+
+
+def _bias_grad_bytes(geo: Geometry, n: int, itemsize: int) -> int:
+    """:func:`cnnspec.engine.conv_tuned.bias_grad`'s temporaries: a sum for each image and
+    filter, and a row of ones as long as a plane."""
+    return (n * geo.f + geo.ho * geo.wo) * itemsize
 
 
 # -- pooling (cnnspec.engine.pool) ------------------------------------------------------------

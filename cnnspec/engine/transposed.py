@@ -84,20 +84,25 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
     rows = f * w[0, 0].size  # F*kh*kw: the columns' rows
     w_g = w.reshape(groups, c // groups, -1)
     dout_c = dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]  # (F, N, ...) view
+    # First, while no chunk's buffers are held: bias_grad's plane sums take a value an image
+    # and filter, which beside a chunk's columns and span the footprint would not count.
+    db = bias_grad(dout) if need_dw and has_bias else None
     dw = np.zeros(w_g.shape, dout.dtype) if need_dw else None
     dxc = np.empty((c, n, h, wd), dout.dtype) if need_dx else None
-    dfull = None
+    spans = None
     for images, pixels, dcols in _chunks(n, h * wd, rows, groups, dout.dtype):
         count = images.stop - images.start
-        if dfull is None or dfull.shape[1] != count:  # zero outside the part dout fills
-            dfull = np.zeros((f, count, *win.in_hw), dtype=dout.dtype)  # as im2col reads
+        if spans is None:  # the first chunk is the largest; zero outside the part dout fills
+            spans = np.zeros((f, count, *win.in_hw), dtype=dout.dtype)
+        # A shorter last chunk is a view: a second span made for it while the first is held
+        # took both at once, one more than the footprint counts.
+        dfull = spans[:, :count]
         dfull[:, :, full_part[0], full_part[1]] = dout_c[:, images]
         im2col(dfull, win, out=dcols.reshape(rows, -1))
         if need_dw:
             dw += np.matmul(x_g[:, :, pixels], dcols.transpose(0, 2, 1))
         if need_dx:
             np.matmul(w_g, dcols, out=dxc[:, images].reshape(groups, c // groups, -1))
-    db = bias_grad(dout) if need_dw and has_bias else None
     dw = None if dw is None else dw.reshape(w.shape)
     dx = None if dxc is None else dxc.transpose(1, 0, 2, 3)
     return dx, dw, db
