@@ -603,18 +603,18 @@ def test_measure_point_reads_the_networks_own_layers(wide):
 
 
 def test_heat_map_widens_to_show_every_placed_init(tmp_path):
-    """A typical layer of fan_in 9 (a first layer; every hidden layer's shape differs, as in
-    specs/digits.cnn) puts Glorot's init at sigma_w 0.175, below the default span's 0.25: the
-    heat map widens to show it (it was left off the picture); an init far beyond the widest
-    span keeps the map's width and is marked at its edge."""
+    """A typical layer of fan_in 1 and fan_out 64 (the median fan_in of 1, 64, 1) puts
+    Glorot's init at sigma_w 0.175, below the default span's 0.25: the heat map widens to show
+    it (it was left off the picture); an init far beyond the widest span keeps the map's width
+    and is marked at its edge."""
     narrow = tmp_path / "narrow.cnn"
     narrow.write_text(WIDE.replace("input 64x4x4", "input 1x4x4")
                       .replace("repeat 24 as body {\n  conv 64 1x1 tanh\n}",
-                               "conv 64 3x3 pad same tanh\nconv 32 3x3 pad same tanh"))
+                               "conv 64 1x1 tanh\nconv 1 1x1 tanh\nconv 64 1x1 tanh"))
     report = phase_report(narrow, inits=["normal(0, 100)"], grid=(2, 2), theory_grid=(4, 3))
     drawn = [p.sigma_w for p in report.inits]
     assert min(drawn) < 0.25 and report.sigma_w[0] <= min(drawn)
-    assert max(drawn) > 100 and report.sigma_w[-1] < 10  # normal(0, 100): off the map
+    assert max(drawn) >= 100 and report.sigma_w[-1] < 10  # normal(0, 100): off the map
     assert phase_report(wide_path(tmp_path), grid=(2, 2), theory_grid=(4, 3)).sigma_w == \
         pytest.approx([0.25, 1.1666667, 2.0833333, 3.0])  # all inside: the default span
     png = tmp_path / "phase.png"
@@ -1021,3 +1021,78 @@ def test_the_work_of_the_phase_diagram_counts_its_forward_passes(wide):
     large = PhaseWork(grid=(56, 21), inputs=24, layers=2000, pass_flops=10 ** 9)
     assert phase_work_lines(large)[1] == ("hint: this may take minutes; for less, a coarser "
                                           "--grid (now 56x21)")
+
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def test_the_typical_layer_is_the_median_fan_in_and_the_advice_is_per_fan():
+    """On specs/digits.cnn every weight shape occurs once; the most common one was the first
+    conv's (fan_in 9), and the verdict advised its std, 0.491, for every layer (sigma_w ~8 on
+    fans of 256 and 288). The typical layer is the median fan_in's, and where the fans differ
+    the advice is a std per fan_in and the init that holds sigma_w on all of them."""
+    from cnnspec.lab.phase import Verdict, hidden_chain
+    from cnnspec.lab.variants import load_variant
+
+    chain = hidden_chain(load_variant(SPECS / "digits.cnn").checked)
+    assert chain.typical.name == "conv2" and chain.typical.fan_in == 288
+    assert chain.fans == [(9, ["conv1"]), (256, ["fc1"]), (288, ["conv2", "conv3"])]
+    text = Verdict("he_normal", None, None, None, 4, [], 2.0 ** 0.5, np.nan, 288, 1.0,
+                   chain.fans).text
+    assert "0.471 at fan_in 9 (conv1), 0.0884 at fan_in 256 (fc1), 0.0833 at fan_in 288" in text
+    assert "variance_scaling(scale=2, mode=fan_in, distribution=normal)" in text
+    single = Verdict("he_normal", None, None, None, 4, [], 2.0 ** 0.5, np.nan, 288, 1.0,
+                     [(288, ["conv2", "conv3"])]).text
+    assert single.endswith("weights normal(0, 0.0833) (sigma_w = 1.414)")
+
+
+def test_a_net_shallower_than_its_depth_scale_needs_no_change_for_depth():
+    """resnet_small's he_normal lies at 0.09 xi_c; the verdict advised normal(0, 0.119) where
+    he_normal is 0.118. Below one xi_c it says there is nothing to change for depth's sake."""
+    from cnnspec.lab.phase import InitPoint, Verdict
+
+    point = InitPoint("he_normal (spec)", 1.414, 0.0, 0.977, 43.8)
+    shallow = Verdict("he_normal", point, "ordered", None, 4, [], 1.43, np.nan, 144).text
+    assert "too few for that to show: nothing to change for depth's sake" in shallow
+    deep = Verdict("he_normal", point, "ordered", None, 200, [], 1.43, np.nan, 144).text
+    assert "nothing to change" not in deep and "are 4.57 xi_c" in deep
+
+
+def test_relu_at_its_critical_point_has_an_infinite_depth_scale_as_tanh_does():
+    """ReLU at sigma_w^2 = 2 printed xi_c 55.8 (c stopped short of 1 after a fixed number of
+    steps) where tanh at its critical point printed inf: both are infinite."""
+    for name, critical in (("relu", 2.0 ** 0.5), ("tanh", 1.0)):
+        at = mf.phase(critical, 0.0, mf.nonlinearity(name))
+        assert float(at.chi_1) == 1.0 and np.isinf(at.xi_c) and float(at.c_star) == 1.0
+    near = mf.phase(1.3, 0.0, mf.nonlinearity("relu"))
+    assert np.isfinite(near.xi_c)
+
+
+def test_steps_through_pools_and_residual_adds_are_left_out_of_chi_1():
+    """digits' measured chi_1 read 1.24 where the theory's was 0.94: two of its three steps
+    pass a max pool, which after a ReLU passes on the perturbation of its largest, nearly
+    always active, input. Only the theory's steps are measured, and the note names the rest."""
+    from cnnspec.lab.phase import hidden_chain, perturbation_growth
+    from cnnspec.lab.variants import load_variant
+
+    digits = hidden_chain(load_variant(SPECS / "digits.cnn").checked)
+    assert digits.steps == [True, False, False] and digits.between == ["pool1", "pool2"]
+    resnet = hidden_chain(load_variant(SPECS / "resnet_small.cnn").checked)
+    assert resnet.steps == [True, False, False]
+    assert resnet.between == ["res_1_sum", "res_2_sum"]
+    # growth 0.5 over the theory's step, 4 over the others: only the first is counted
+    assert perturbation_growth([1.0, 0.5, 2.0, 8.0], [1.0] * 4, [True, False, False]) == \
+        pytest.approx(0.5)
+    assert perturbation_growth([1.0, 0.5, 2.0], [1.0] * 3) == pytest.approx(2 ** 0.5)
+
+
+def test_the_specs_own_init_is_listed_once():
+    """he_normal was listed as "he_normal (spec), he_uniform, he_normal"."""
+    from cnnspec.lab.phase import hidden_chain, named_inits
+    from cnnspec.lab.variants import load_variant
+
+    path = SPECS / "digits.cnn"
+    labels = [label for label, _, _ in named_inits(path, hidden_chain(
+        load_variant(path).checked))]
+    assert "he_normal (spec), he_uniform" in labels
+    assert sum(label.split(", ").count("he_normal") for label in labels) == 0

@@ -338,7 +338,7 @@ def test_the_phase_diagrams_key_names_each_number_on_the_map(tmp_path, drawn):
     inits = sorted(report.inits, key=lambda p: (p.net_sigma_w, p.sigma_w))
     assert [name.split(" (σ_w")[0] for name in names] == [p.label for p in inits]
     # digits' padded 8x8 maps leave a Gaussian 0.92 of its sigma_w^2: the key gives both
-    assert names[-1] == "normal(0, 3) (σ_w 8.64 on the net, 9 drawn, off the map)"
+    assert names[-1] == "normal(0, 3) (σ_w 48.9 on the net, 50.9 drawn, off the map)"
     assert [handle.get_marker() for handle in key.legend_handles] == [
         f"${n}$" for n in range(1, len(inits) + 1)]
 

@@ -59,10 +59,11 @@ def plot_phase(report, out_png) -> Path:
                 label="χ₁ = 1, measured on this network")
     for p in report.measured:
         chaotic = np.isfinite(p.chi_1) and p.chi_1 > 1
-        # above the axes' frame (zorder 2.5), which cut the markers on its edges in half
+        # above the axes' frame (zorder 2.5), which cut the markers on its edges in half, and
+        # above the inits' stars, which sit on the same sigma_b = 0 edge and hid them
         ax.scatter(p.net_sigma_w, p.sigma_b, marker="^" if chaotic else "o", s=22,
                    facecolor="orange" if chaotic else "none", edgecolor="orange", lw=1,
-                   clip_on=False, zorder=3)
+                   clip_on=False, zorder=6)
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="orange",
                label="measured χ₁ < 1 (ordered)")
     # in the grey region chi_1 > 1 measures a signal that grows, not chaos (c* there is 1)

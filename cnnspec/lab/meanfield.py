@@ -377,6 +377,11 @@ class Phase:
     xi_c: np.ndarray
 
 
+# How near 1 chi_1 lies on the critical line: ReLU's sigma_w^2 / 2 at sigma_w = sqrt(2) is
+# 1 + 2e-16, tanh's there at sigma_b = 0 is 1 to rounding.
+CRITICAL_CHI = 1e-9
+
+
 def phase(sigma_w, sigma_b, act: Nonlinearity) -> Phase:
     """``q*``, ``c*``, ``chi_1`` and the depth scales at every ``(sigma_w, sigma_b)``."""
     sw, sb = np.broadcast_arrays(np.asarray(sigma_w, float), np.asarray(sigma_b, float))
@@ -389,6 +394,14 @@ def phase(sigma_w, sigma_b, act: Nonlinearity) -> Phase:
     chi1 = chi_1(np.where(q <= ZERO_Q, 0.0, q), sw2, act)
     cstar = np.ones(sw.shape)
     cstar[bounded] = fixed_c(qstar[bounded], sw2[bounded], sb2[bounded], act)
+    # On the critical line itself c* = 1 is the only fixed point and c reaches it as a power
+    # of depth, not exponentially (ReLU: 1 - c ~ 1 / l^2, Hayou et al. 2019, "On the Impact of
+    # the Activation Function on Deep Neural Networks Training"), so the 30 steps of fixed_c
+    # stop short of it (ReLU at sigma_w^2 = 2: c 0.98, and xi_c 55.8 where tanh's at its
+    # critical point is infinite): there c* = 1, chi_c = chi_1 = 1 and xi_c is infinite.
+    critical = np.abs(chi1 - 1.0) < CRITICAL_CHI
+    cstar[critical] = 1.0
+    chi1 = np.where(critical, 1.0, chi1)
     chaotic = cstar < 1.0  # chi_c = chi_1 where c* = 1
     chic = np.array(chi1, dtype=float)
     chic[chaotic] = chi_c(cstar[chaotic], qstar[chaotic], sw2[chaotic], act)

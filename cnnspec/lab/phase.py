@@ -47,7 +47,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.errors import InputError, WordedInputError, literal, rounded_text, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
-from cnnspec.kinds import ACTIVATIONS, is_weighted, layer_flops
+from cnnspec.kinds import ACTIVATIONS, KINDS, is_weighted, layer_flops
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
@@ -76,6 +76,13 @@ ROW_POINTS = 241
 # Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
 # fixed kernels, data-driven, or a general form whose place depends on its arguments).
 PLACED_FAMILIES = ("scaled", "matrix")
+# The ratio of the hidden layers' largest fan_in to their smallest beyond which the verdict
+# gives a std per fan_in: one std then misses sigma_w by more than 10% on some layer.
+FAN_SPREAD = 1.2
+# The depth, in depth scales xi_c, below which the verdict finds nothing to change for
+# depth's sake: signals and gradients drift by about a factor e over xi_c layers (Schoenholz
+# et al. 2017), and a net less deep than one sees less than that.
+SHALLOW = 1.0
 NOT_PLACED = ("variance_scaling", "identity")
 
 
@@ -86,6 +93,10 @@ class Chain:
     layers: list[LayerInfo]
     nonlinearity: str
     arguments: dict
+    # per layer after the first: whether it reads the layer before's nonlinearity directly
+    # (through a flatten or dropout at most), the theory's step from layer to layer
+    steps: list[bool] = field(default_factory=list)
+    between: list[str] = field(default_factory=list)  # the layers of the steps that are not
 
     @property
     def strided(self) -> list[str]:
@@ -95,11 +106,20 @@ class Chain:
 
     @property
     def typical(self) -> LayerInfo:
-        """The layer whose weight shape is the most common (the last such): the one that
-        stands for the stack when a named init is placed on the diagram."""
-        shapes = Counter(layer.weight_shape for layer in self.layers)
-        common = shapes.most_common(1)[0][0]
-        return [layer for layer in self.layers if layer.weight_shape == common][-1]
+        """The layer of the median fan_in (the later of two middle ones): the one that stands
+        for the stack when a named init is placed on the diagram. Not the most common weight
+        shape: where every shape occurs once (``specs/digits.cnn``) that was the first layer,
+        of fan_in 9 among fans of 256 and 288, and the std advised there was 5.6 times too
+        large on every other layer."""
+        return sorted(self.layers, key=lambda layer: layer.fan_in)[len(self.layers) // 2]
+
+    @property
+    def fans(self) -> list[tuple[int, list[str]]]:
+        """Each fan_in of the hidden layers, smallest first, with the layers that have it."""
+        found: dict[int, list[str]] = {}
+        for layer in self.layers:
+            found.setdefault(layer.fan_in, []).append(layer.name)
+        return sorted(found.items())
 
 
 def hidden_chain(checked: CheckedSpec) -> Chain:
@@ -126,7 +146,35 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
     act = next(a for _, a in pairs if a.kind == name)
     fields = ACTIVATIONS[name].field_map
     arguments = {key: act.ir[key] for key in fields if key in act.ir}
-    return Chain([layer for layer, a in pairs if a.kind == name], name, arguments)
+    chain = [(layer, a) for layer, a in pairs if a.kind == name]
+    steps, between = [], []
+    for (_, before), (layer, _) in itertools.pairwise(chain):
+        path, reached = _path_back(checked, layer, before.name)
+        steps.append(reached and all(_passes(step) for step in path))
+        between += [step.name for step in path
+                    if not _passes(step) and step.kind not in ACTIVATIONS
+                    and step.name not in between]
+    return Chain([layer for layer, _ in chain], name, arguments, steps, between)
+
+
+def _passes(layer: LayerInfo) -> bool:
+    """Whether a layer leaves the theory's step as it is at init (in eval mode): a reshape
+    (flatten) or a dropout."""
+    return layer.kind == "flatten" or KINDS[layer.kind].family == "dropout"
+
+
+def _path_back(checked: CheckedSpec, layer: LayerInfo, source: str
+               ) -> tuple[list[LayerInfo], bool]:
+    """The layers from ``layer``'s input back to ``source`` (left out), following single
+    inputs, and whether ``source`` was reached: not past a layer of several inputs (a
+    residual add, which ends the path)."""
+    path = []
+    while len(layer.inputs) == 1 and layer.inputs[0] in checked.by_name:
+        if layer.inputs[0] == source:
+            return path[::-1], True
+        layer = checked.by_name[layer.inputs[0]]
+        path.append(layer)
+    return path[::-1], False
 
 
 # ---- where the named inits sit --------------------------------------------------------------
@@ -238,8 +286,11 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None
                      "than 0 is no zero-mean draw (mean-field theory, Poole et al. 2016, "
                      "assumes one)")
         found.append((text, _sigma_w_drawn(drawn), padding_share(drawn)))
+    own = layer.weight_init.name if found else None
     for init in INITS:
-        if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
+        # the spec's own init is listed once, as the spec's
+        if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED \
+                and init.name != own:
             found.append((init.name, *sigma_w_of({"name": init.name}, layer)))
     merged: dict[tuple[float, float], tuple[float, float, list[str]]] = {}
     for label, sw, share in found:
@@ -386,7 +437,7 @@ def read_network(model, chain: Chain, sigma_w: float, sigma_b: float, q_in: floa
     # holds less of the perturbation in all while each of its units still reads fan_in
     # inputs, so summed it read chi_1 / 4 at a stride-2 layer.
     chi = perturbation_growth([float(((a[2] - a[0]) ** 2).mean()) for a in h],
-                              [float((a[0] ** 2).mean()) for a in h])
+                              [float((a[0] ** 2).mean()) for a in h], chain.steps)
     first = h[0]
     start = (float((first[0] ** 2).mean()), float((first[1] ** 2).mean()),
              float((first[0] * first[1]).mean()))
@@ -432,14 +483,21 @@ def input_moment(theory: meanfield.Phase) -> float:
     return max(q_in, 1e-4)
 
 
-def perturbation_growth(distances: list[float], signals: list[float]) -> float:
+def perturbation_growth(distances: list[float], signals: list[float],
+                        steps: list[bool] | None = None) -> float:
     """The geometric mean of ``d(l+1) / d(l)`` over the first :data:`GROWTH_LAYERS` layers,
     ``d`` the squared distance, where it is still well above float64 rounding of the signal's
-    squared norm (1e-26 of it: a relative distance of 1e-13); NaN if there is no such pair."""
+    squared norm (1e-26 of it: a relative distance of 1e-13); NaN if there is no such pair.
+    Only over the ``steps`` that are the theory's (:attr:`Chain.steps`) where there are any:
+    a max pool after a ReLU passes on the perturbation of its largest input, positive 15 times
+    in 16, where the theory's step passes that of half the units, and on ``specs/digits.cnn``
+    the two pooled steps of three read chi_1 1.22 where the theory's 0.92 held on the third."""
     d = np.asarray(distances[:GROWTH_LAYERS + 1], float)
     signal = np.asarray(signals[:GROWTH_LAYERS + 1], float)
     usable = (d > 1e-26 * signal) & (d > 0) & np.isfinite(d)
-    ratios = [b / a for a, b, ok_a, ok_b in zip(d, d[1:], usable, usable[1:]) if ok_a and ok_b]
+    counted = list(steps or ()) if any(steps or ()) else [True] * (len(d) - 1)
+    ratios = [b / a for a, b, ok_a, ok_b, step in zip(d, d[1:], usable, usable[1:], counted)
+              if ok_a and ok_b and step]
     return float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
 
 
@@ -533,12 +591,19 @@ class PhaseReport:
     # the share of sigma_w^2 the typical layer's zero padding leaves a Gaussian kernel
     share: float = 1.0
     padded_map: tuple = ()  # the typical layer's output map (H, W), where it is padded
+    fans: list = field(default_factory=list)  # (fan_in, hidden layers of it): Chain.fans
+    steps: tuple = (0, 0)  # the theory's steps among the steps between hidden layers
+    between: list = field(default_factory=list)  # the layers in the other steps: Chain.between
+    outside: list = field(default_factory=list)  # the weighted layers not in the chain
 
     def to_dict(self) -> dict:
         return {
             "spec": self.spec_name, "nonlinearity": self.nonlinearity,
             "hidden_layers": self.depth, "typical_weight_shape": list(self.typical_shape),
             "fan_in": self.fan_in, "strided_layers": self.strided,
+            "hidden_fans": [{"fan_in": fan, "layers": names} for fan, names in self.fans],
+            "theory_steps": self.steps[0], "steps": self.steps[1],
+            "layers_between_left_out": self.between, "weighted_layers_left_out": self.outside,
             "gaussian_padding_share": self.share,
             "theory": {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "xi_c": self.xi_c,
                        "chi_1": self.chi_1,
@@ -619,7 +684,10 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
                        theory.xi_c.tolist(), theory.chi_1.tolist(), boundary, placed,
                        measured, measured_boundary(measured, act), chain.strided,
                        layer.weight_init.name if layer.weight_init is not None else "",
-                       share, tuple(layer.output_shape[1:]) if share < 1 else ())
+                       share, tuple(layer.output_shape[1:]) if share < 1 else (),
+                       chain.fans, (sum(chain.steps), len(chain.steps)), chain.between,
+                       [layer.name for layer in checked.layers if is_weighted(layer.kind)
+                        and layer not in chain.layers])
 
 
 # ---- the verdict -------------------------------------------------------------------------------
@@ -646,6 +714,7 @@ class Verdict:
     measured_sigma_w: float
     fan_in: int
     share: float = 1.0
+    fans: list = field(default_factory=list)  # (fan_in, hidden layers of it)
 
     @property
     def critical_std(self) -> float:
@@ -687,6 +756,11 @@ class Verdict:
                     + self._change())
         how = ("two inputs' signals grow alike and gradients vanish" if self.phase == "ordered"
                else "two inputs' signals decorrelate and gradients grow")
+        if self.depth_scales < SHALLOW:
+            # the drift of ~xi_c layers is a share of itself here: no init trains it better
+            return (f"{said} on this net ({figures}): {how} over ~xi_c layers, but {depth}, "
+                    f"too few for that to show: nothing to change for depth's sake ("
+                    + self._change() + ")")
         return f"{said} on this net ({figures}): {how} over ~xi_c layers, and {depth}; " \
             + self._change()
 
@@ -708,10 +782,26 @@ class Verdict:
                     f"sigma_b = {_sigma(sigma_b)}")
         where = "theory" if np.isfinite(self.critical_sigma_w) else "measured"
         drawn = self.critical_std * np.sqrt(self.fan_in)
-        return (f"at the critical point of this net ({where}): weights normal(0, "
-                f"{rounded_text(self.critical_std, 3)}) (sigma_w = {_sigma(drawn)}"
-                + (f" as drawn, {_sigma(drawn * np.sqrt(self.share))} on the net)"
-                   if self.share < 1 else ")"))
+        sigma = f"sigma_w = {_sigma(drawn)}" + (
+            f" as drawn, {_sigma(drawn * np.sqrt(self.share))} on the net"
+            if self.share < 1 else "")
+        if not self._fans_differ:
+            return (f"at the critical point of this net ({where}): weights normal(0, "
+                    f"{rounded_text(self.critical_std, 3)}) ({sigma})")
+        per_fan = ", ".join(f"{rounded_text(drawn / np.sqrt(fan), 3)} at fan_in {fan} "
+                            f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+                            for fan, names in self.fans)
+        return (f"at the critical point of this net ({where}): {sigma}, which the hidden "
+                f"layers' fans make a std of their own each, sigma_w / sqrt(fan_in): "
+                f"{per_fan}; one init holds it on every layer: weight variance_scaling("
+                f"scale={rounded_text(drawn ** 2, 3)}, mode=fan_in, distribution=normal)")
+
+    @property
+    def _fans_differ(self) -> bool:
+        """Whether one std would miss the critical point on some hidden layer by more than
+        10%: their fan_in differ by more than a factor 1.2 (the std goes as 1 / sqrt(fan_in))."""
+        fans = [fan for fan, _ in self.fans]
+        return bool(fans) and max(fans) > FAN_SPREAD * min(fans)
 
     def to_dict(self) -> dict:
         return {"init": self.init, "phase": self.phase, "measured_phase": self.measured_phase,
@@ -738,7 +828,7 @@ def verdict(report: PhaseReport) -> Verdict:
                    None if own is None else own.measured_phase, report.depth,
                    critical, boundary_at(report, sigma_b),
                    line_at(report.measured_boundary, measured_rows, sigma_b),
-                   report.fan_in, report.share)
+                   report.fan_in, report.share, report.fans)
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -778,6 +868,31 @@ def critical_std(theory: float, measured: float, fan_in: int, share: float) -> f
     (weights ``N(0, sigma_w^2 / fan_in)``, Poole et al. 2016)."""
     line = theory if np.isfinite(theory) else measured
     return line / np.sqrt(fan_in * share)
+
+
+def describe_left_out(report: PhaseReport) -> str:
+    """The note on what the plain-chain theory leaves out: the layers in the steps between
+    hidden layers other than their nonlinearity (pools, residual adds), of which chi_1 is not
+    measured, and the weighted layers outside the chain (a residual branch's last conv, the
+    head), which keep their init."""
+    modelled, steps = report.steps
+    parts = []
+    if report.between:
+        counted = (f"chi_1 is measured over the other {modelled}" if modelled else
+                   "with no other step, chi_1 is measured over all of them")
+        parts.append(f"{steps - modelled} of the {steps} steps between hidden layers pass "
+                     f"through {_names(report.between)} (a max pool passes on its largest "
+                     f"input, a residual add a sum of two branches), which the plain-chain "
+                     f"theory leaves out: {counted}; q and c after them include them")
+    if report.outside:
+        parts.append(f"the weighted {'layers' if len(report.outside) > 1 else 'layer'} "
+                     f"{_names(report.outside)} are not in the chain "
+                     "(no elementwise nonlinearity after them) and keep their init")
+    return "note: " + "; ".join(parts)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
 
 
 def boundary_at(report: PhaseReport, sigma_b: float) -> float:
@@ -823,12 +938,16 @@ def format_phase(report: PhaseReport) -> str:
         lines.append(describe_strided(report.strided))
     if report.padded_map:
         lines.append(describe_padding(report))
+    if report.between or report.outside:
+        lines.append(describe_left_out(report))
     inits = sorted(report.inits, key=lambda p: (p.net_sigma_w, p.sigma_w))
     # as wide as the widest phase, `critical in theory, ordered measured` too
     width = max([9] + [len(phase_text(p.phase, p.measured_phase)) for p in inits])
     lines += ["", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; unbounded: q "
              "grows layer after layer, no fixed point; a net trains to depths of a few xi_c, "
-             "Schoenholz et al. 2017; phase: the theory's, and the measurement's where the "
+             "Schoenholz et al. 2017; xi_c inf: on the critical line, where c nears 1 as a "
+             "power of depth, not exponentially, for tanh and ReLU alike, Hayou et al. 2019; "
+             "phase: the theory's, and the measurement's where the "
              f"chi_1 of Gaussian weights there lies more than {AGREEMENT} past 1 on the other "
              "side; -: no value):"),
              (f"  {'sigma_w':>7}  {'on net':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  "
@@ -838,9 +957,10 @@ def format_phase(report: PhaseReport) -> str:
                      f"{_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  {_num(p.xi_c):>7}  "
                      f"{phase_text(p.phase, p.measured_phase):<{width}}  {p.label}")
     measured = dict(report.measured_boundary)
-    lines += ["", ("critical line chi_1 = 1: sigma_w on the net at each sigma_b, and a "
-                   "normal kernel's std on the theory's (-: no crossing in the measured grid's "
-                   "span, or the ordered phase meets the unbounded one)"),
+    lines += ["", ("critical line chi_1 = 1 at each sigma_b (theory, measured: its sigma_w on "
+                   "the net; normal std: a normal kernel's std on the typical layer at the "
+                   "theory's; -: no crossing in the measured grid's span, or the ordered phase "
+                   "meets the unbounded one)"),
               f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}  {'normal std':>10}"]
     for b in sorted({p.sigma_b for p in report.measured}):
         theory, line = boundary_at(report, b), measured.get(b, np.nan)
