@@ -406,7 +406,7 @@ def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: i
         path = tmp_path / spec
         path.write_text(_inline_spec(spec))
     checked = cnnspec.load(path, for_training=False)
-    estimate = ({layer["name"]: layer["signal_std"] for layer in summary_dict(checked)["layers"]}
+    estimate = ({layer["name"]: layer["signal_rms"] for layer in summary_dict(checked)["layers"]}
                 if biases else
                 {name: math.sqrt(q) for name, q in second_moments(checked.layers).items()})
     measured = {}
@@ -560,7 +560,7 @@ def test_a_softmax_column_is_the_root_mean_square_of_values_that_sum_to_one(tmp_
     wide = tmp_path / "wide.cnn"
     wide.write_text(path.read_text().replace("dense 10", "dense 1000"))
     checked = cnnspec.load(wide, for_training=False)
-    assert summary_dict(checked)["layers"][-1]["signal_std"] < 2 / 1000
+    assert summary_dict(checked)["layers"][-1]["signal_rms"] < 2 / 1000
     assert not any("signal's scale" in w.message for w in checked.warnings)
 
 

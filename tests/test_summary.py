@@ -134,8 +134,8 @@ def test_signal_column_follows_the_estimate(checked):
 
     kept = read_shares(checked.layers)["conv1"]
     assert kept < 1
-    assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2 * kept))
-    assert layers["conv1_relu"]["signal_std"] == pytest.approx(math.sqrt(kept))
+    assert layers["conv1"]["signal_rms"] == pytest.approx(math.sqrt(2 * kept))
+    assert layers["conv1_relu"]["signal_rms"] == pytest.approx(math.sqrt(kept))
     # so the table does not call the column a std
     assert "sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's" in words(
         summary_table(checked, explain=True))
@@ -162,13 +162,13 @@ def test_the_signal_column_and_the_silenced_relu_warning_count_the_biases_alike(
     checked = check(parse(SILENCED, path="silenced.cnn"))
     layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
     c1 = 2 * read_shares(checked.layers)["c1"] + 1  # He's 2 (on a unit input), and N(0, 1)'s 1
-    assert layers["c1"]["signal_std"] == pytest.approx(math.sqrt(c1))
-    assert layers["c1_relu"]["signal_std"] == pytest.approx(math.sqrt(c1 / 2))
-    spread = math.sqrt(layers["c2"]["signal_std"] ** 2 - 9)
+    assert layers["c1"]["signal_rms"] == pytest.approx(math.sqrt(c1))
+    assert layers["c1_relu"]["signal_rms"] == pytest.approx(math.sqrt(c1 / 2))
+    spread = math.sqrt(layers["c2"]["signal_rms"] ** 2 - 9)
     (warning,) = checked.warnings
     assert f"about {rounded_text(spread)} for inputs of unit mean square" in warning.message
     # the ReLU passes the few sums above 3: far less than half of c2's mean square
-    assert layers["c2_relu"]["signal_std"] < 0.1 * layers["c2"]["signal_std"]
+    assert layers["c2_relu"]["signal_rms"] < 0.1 * layers["c2"]["signal_rms"]
 
 
 def test_each_formula_cites_the_paper_it_comes_from(checked):
