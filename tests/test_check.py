@@ -943,6 +943,21 @@ def test_a_zero_head_after_zero_filters_leaves_them_as_they_start():
     assert head.hint == "start 'a', which makes the zeros, with a random init such as he_normal"
 
 
+def test_a_default_name_is_not_preceded_by_its_kind_again():
+    """`every weight of dense dense1 starts at 0` said the kind twice: a name that starts with
+    it stands alone, another keeps its kind before it."""
+    from cnnspec.lang import parse
+
+    text = "input 1x8x8\nconv 4 3x3 weight zeros\nflatten\ndense 10 weight zeros\n"
+    (warning,) = [w for w in check(parse(text, path="net.cnn")).warnings
+                  if w.message.startswith("every weight of")]
+    assert warning.message.startswith("every weight of dense1 starts at 0 (constant 0)")
+    (warning,) = [w for w in check(parse(text.replace("dense 10", "out: dense 10"),
+                                         path="net.cnn")).warnings
+                  if w.message.startswith("every weight of")]
+    assert warning.message.startswith("every weight of dense out starts at 0")
+
+
 def test_caffes_gaussian_filler_is_named_beside_the_blur_kernel():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"],
                                   weight={"name": "gaussian", "sigma": 0.01}),
