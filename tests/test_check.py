@@ -406,7 +406,7 @@ def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: i
         path = tmp_path / spec
         path.write_text(_inline_spec(spec))
     checked = cnnspec.load(path, for_training=False)
-    estimate = ({layer["name"]: layer["signal_std"] for layer in summary_dict(checked)["layers"]}
+    estimate = ({layer["name"]: layer["signal_rms"] for layer in summary_dict(checked)["layers"]}
                 if biases else
                 {name: math.sqrt(q) for name, q in second_moments(checked.layers).items()})
     measured = {}
@@ -560,7 +560,7 @@ def test_a_softmax_column_is_the_root_mean_square_of_values_that_sum_to_one(tmp_
     wide = tmp_path / "wide.cnn"
     wide.write_text(path.read_text().replace("dense 10", "dense 1000"))
     checked = cnnspec.load(wide, for_training=False)
-    assert summary_dict(checked)["layers"][-1]["signal_std"] < 2 / 1000
+    assert summary_dict(checked)["layers"][-1]["signal_rms"] < 2 / 1000
     assert not any("signal's scale" in w.message for w in checked.warnings)
 
 
@@ -941,6 +941,21 @@ def test_a_zero_head_after_zero_filters_leaves_them_as_they_start():
     assert head.message.startswith("every weight of dense out starts at 0 (constant 0), and its "
                                    "input is the zero output of 'a'")
     assert head.hint == "start 'a', which makes the zeros, with a random init such as he_normal"
+
+
+def test_a_default_name_is_not_preceded_by_its_kind_again():
+    """`every weight of dense dense1 starts at 0` said the kind twice: a name that starts with
+    it stands alone, another keeps its kind before it."""
+    from cnnspec.lang import parse
+
+    text = "input 1x8x8\nconv 4 3x3 weight zeros\nflatten\ndense 10 weight zeros\n"
+    (warning,) = [w for w in check(parse(text, path="net.cnn")).warnings
+                  if w.message.startswith("every weight of")]
+    assert warning.message.startswith("every weight of dense1 starts at 0 (constant 0)")
+    (warning,) = [w for w in check(parse(text.replace("dense 10", "out: dense 10"),
+                                         path="net.cnn")).warnings
+                  if w.message.startswith("every weight of")]
+    assert warning.message.startswith("every weight of dense out starts at 0")
 
 
 def test_caffes_gaussian_filler_is_named_beside_the_blur_kernel():

@@ -31,7 +31,7 @@ def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     assert "test accuracy" in printed and f"run folder: {out}" in printed
-    assert " test images of shapes)" in printed  # the data trained on, named
+    assert " test images of shapes;" in printed  # the data trained on, named
     for command in ("cnnspec eval", "cnnspec predict", "cnnspec filters"):
         assert f"{command} {out}" in printed
     assert "epoch 1/1" in printed  # not a terminal: one line per epoch
@@ -90,7 +90,7 @@ def test_a_spec_without_a_train_block_is_said_to_have_trained_on_digits(tmp_path
     assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--epochs", "1",
                  "--quiet"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("test accuracy") and ", 360 test images of digits)" in first
+    assert first.startswith("test accuracy") and "; 360 test images of digits;" in first
 
 
 def test_one_test_image_is_counted_as_one(tmp_path, capsys, no_curves):
@@ -106,7 +106,7 @@ def test_one_test_image_is_counted_as_one(tmp_path, capsys, no_curves):
     spec.write_text(f'input 1x8x8\nflatten\ndense 2\ntrain {{\n  data npz("{data}")\n}}\n')
     assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--epochs", "1",
                  "--quiet"]) == 0
-    assert ", 1 test image of npz)" in capsys.readouterr().out.splitlines()[0]
+    assert "; 1 test image of npz;" in capsys.readouterr().out.splitlines()[0]
 
 
 def test_nothing_to_train_exits_2_with_a_hint(capsys):

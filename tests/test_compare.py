@@ -18,7 +18,7 @@ from cnnspec.sweep.compare import (
     plot,
     summarize,
 )
-from cnnspec.sweep.results import LEFT_OUT_KEY, TEST_WEIGHTS_NOTE
+from cnnspec.sweep.results import LEFT_OUT_KEY, TEST_WEIGHTS_NOTE, percent
 
 
 @pytest.fixture
@@ -46,6 +46,17 @@ def test_summary_over_seeds():
     assert row.val_acc_mean == pytest.approx(0.8) and row.val_acc_std == pytest.approx(0.1)
     assert row.test_acc_mean == pytest.approx(0.79) and row.test_acc_std == pytest.approx(0.09)
     assert (row.epochs_to_target, row.reached, row.diverged, row.seeds) == (2, 1, 1, 3)
+
+
+def test_one_seed_has_no_spread_to_show_in_the_table_or_the_json():
+    """One seed gave `"val_acc_std": 0.0`, which reads as seeds that agreed, where the table
+    shows no +-: the std is None (JSON's null) where one run finished."""
+    runs = [JobResult("he", 0, _epochs(0.8, 0.9), 0.88, False),
+            JobResult("he", 1, _epochs(0.3), None, True, "diverged")]
+    row = summarize("he", runs, target=0.9)
+    assert (row.val_acc_mean, row.val_acc_std, row.test_acc_std) == (0.9, None, None)
+    assert percent(row.val_acc_mean, row.val_acc_std) == " 90.0"
+    assert percent(0.9, 0.05) == " 90.0 +-  5.0"
 
 
 def test_a_runs_val_acc_is_that_of_the_epoch_its_test_acc_scores():
@@ -239,6 +250,9 @@ def test_a_comparison_over_other_inits_and_epochs_shows_every_run_of_its_folder(
     assert again.variants[2].runs[0].metrics == first.variants[0].runs[0].metrics
     same = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
     assert (same.ran, same.skipped, same.earlier) == (0, 1, 2)
+    said = same.to_dict()  # its seconds trained nothing: the JSON says the runs were reused
+    assert (said["trained"], said["reused"]) == (0, 3)
+    assert (again.to_dict()["trained"], again.to_dict()["reused"]) == (2, 1)
     tiny.write_text(tiny.read_text().replace("conv 4", "conv 6"))
     with pytest.raises(RunError, match="the spec has changed since"):
         compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
@@ -428,7 +442,7 @@ def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
     assert (he.label, zeros.label) == ("he_normal", "zeros")
     for row in (he, zeros):
         assert len(row.runs[0].metrics) == 2
-        assert 0.0 <= row.test_acc_mean <= 1.0 and row.test_acc_std == 0.0
+        assert 0.0 <= row.test_acc_mean <= 1.0 and row.test_acc_std is None
     # The tiny digits net learns under He init; all-zero weights get zero gradients (only the
     # output bias learns the class frequencies), so it stays at chance.
     assert he.val_acc_mean > 0.5 and he.reached == 1

@@ -284,14 +284,18 @@ def test_a_best_epoch_that_is_the_last_is_said_to_be():
 
 
 def test_the_headline_accuracy_is_the_kept_weights_with_the_last_beside_it():
+    """The loss after `last epoch 99.17%` was the kept weights', read as the last epoch's:
+    each loss now stands beside its own accuracy."""
     from cnnspec.cli.train import accuracy_text
 
-    last = {"test_acc": 0.9917, "test_epoch": 20, "epochs_done": 20, "last_test_acc": 0.9917,
-            "monitor": "val_loss"}
-    assert accuracy_text(last) == "test accuracy 99.17%"
-    earlier = {**last, "test_acc": 0.9833, "test_epoch": 7}
-    assert accuracy_text(earlier) == ("test accuracy 98.33% (best weights, epoch 7 by "
-                                      "val_loss); last epoch 99.17%")
+    last = {"test_acc": 0.9917, "test_loss": 0.0712, "test_epoch": 20, "epochs_done": 20,
+            "last_test_acc": 0.9917, "last_test_loss": 0.0712, "monitor": "val_loss"}
+    assert accuracy_text(last) == "test accuracy 99.17%, loss 0.0712"
+    earlier = {**last, "test_acc": 0.9833, "test_loss": 0.0603, "test_epoch": 7}
+    assert accuracy_text(earlier) == ("test accuracy 98.33%, loss 0.0603 (best weights, epoch 7 "
+                                      "by val_loss); last epoch 99.17%, loss 0.0712")
+    older = {**earlier, "last_test_loss": None}
+    assert accuracy_text(older).endswith("; last epoch 99.17%")
 
 
 def test_the_summary_scores_the_kept_weights_as_eval_does(tmp_path):

@@ -646,10 +646,12 @@ def test_a_log_axis_writes_its_ticks_in_one_format(tmp_path, drawn):
 
 
 def test_a_depth_profile_within_a_decade_is_drawn_on_a_linear_axis(tmp_path, drawn):
-    """Activation stds from 1.1 to 2.1 sat on a log axis labelled 1, 2 and 3 alone."""
+    """Activation stds from 1.1 to 2.1 sat on a log axis labelled 1, 2 and 3 alone; on a
+    linear axis from 1.1 (digits' init-report) a x1.76 rise looked steep: it starts at 0."""
     plot_depth_profile([("he_normal (spec)", _depth_stats(1.1))], tmp_path / "d.png")
     act_ax, grad_ax = drawn[0].axes
     assert act_ax.get_yscale() == grad_ax.get_yscale() == "linear"
+    assert act_ax.get_ylim()[0] == grad_ax.get_ylim()[0] == 0
     plot_depth_profile([("normal(0, 0.01)", _depth_stats(0.1))], tmp_path / "d.png")
     assert {ax.get_yscale() for ax in drawn[1].axes} == {"log"}  # across 7 decades
     drawn[0].canvas.draw()

@@ -81,6 +81,33 @@ def test_accuracy_axes_read_in_percent_as_the_tables_do():
     assert ax.get_ylim() == (0.0, 1.02)
 
 
+@pytest.mark.parametrize("values, bottom", [
+    ([0.91, 0.95, 1.0], 0.85),  # digits' validation: the panel is theirs, 2% margin below
+    ([0.63, 0.93, 1.0], 0.55),  # a first epoch's 63% stays in view
+    ([0.25, 0.9], 0.0),  # near chance: the axis starts at 0
+    ([0.35, 0.4], 0.3),
+])
+def test_an_accuracy_axis_starts_below_its_lowest_point_and_the_title_says_so(
+        tmp_path, monkeypatch, values, bottom):
+    """curves.png drew accuracy from 0 to 100%, squashing 91-100% where a run on digits
+    moves: the axis starts a margin below the lowest point, on a 5% step, never above it, and
+    the panel's title says where it starts when that is not 0."""
+    from cnnspec.render import figure
+
+    assert figure.share_bottom(values) == pytest.approx(bottom)
+    assert figure.share_bottom(values) < min(values)
+    figures = []
+    monkeypatch.setattr("cnnspec.render.curves.save_png",
+                        lambda fig, out: figures.append(fig) or Path(out))
+    metrics = [{"epoch": e + 1, "train_loss": 1.0, "train_acc": v, "val_acc": v}
+               for e, v in enumerate(values)]
+    plot_curves(metrics, tmp_path / "c.png")
+    (_, acc_ax) = figures[0].axes[:2]
+    assert acc_ax.get_ylim() == pytest.approx((bottom, 1.02))
+    title = acc_ax.get_title()
+    assert (f"axis from {100 * bottom:.0f}%" in title) == (bottom > 0), title
+
+
 @pytest.mark.parametrize("summary, best", [
     ('{"best_epoch": 4, "classes": ["a"]}', 4),
     ('{"classes": ["a"]}', None),  # no validation split

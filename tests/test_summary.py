@@ -134,8 +134,8 @@ def test_signal_column_follows_the_estimate(checked):
 
     kept = read_shares(checked.layers)["conv1"]
     assert kept < 1
-    assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2 * kept))
-    assert layers["conv1_relu"]["signal_std"] == pytest.approx(math.sqrt(kept))
+    assert layers["conv1"]["signal_rms"] == pytest.approx(math.sqrt(2 * kept))
+    assert layers["conv1_relu"]["signal_rms"] == pytest.approx(math.sqrt(kept))
     # so the table does not call the column a std
     assert "sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's" in words(
         summary_table(checked, explain=True))
@@ -162,13 +162,13 @@ def test_the_signal_column_and_the_silenced_relu_warning_count_the_biases_alike(
     checked = check(parse(SILENCED, path="silenced.cnn"))
     layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
     c1 = 2 * read_shares(checked.layers)["c1"] + 1  # He's 2 (on a unit input), and N(0, 1)'s 1
-    assert layers["c1"]["signal_std"] == pytest.approx(math.sqrt(c1))
-    assert layers["c1_relu"]["signal_std"] == pytest.approx(math.sqrt(c1 / 2))
-    spread = math.sqrt(layers["c2"]["signal_std"] ** 2 - 9)
+    assert layers["c1"]["signal_rms"] == pytest.approx(math.sqrt(c1))
+    assert layers["c1_relu"]["signal_rms"] == pytest.approx(math.sqrt(c1 / 2))
+    spread = math.sqrt(layers["c2"]["signal_rms"] ** 2 - 9)
     (warning,) = checked.warnings
     assert f"about {rounded_text(spread)} for inputs of unit mean square" in warning.message
     # the ReLU passes the few sums above 3: far less than half of c2's mean square
-    assert layers["c2_relu"]["signal_std"] < 0.1 * layers["c2"]["signal_std"]
+    assert layers["c2_relu"]["signal_rms"] < 0.1 * layers["c2"]["signal_rms"]
 
 
 def test_each_formula_cites_the_paper_it_comes_from(checked):
@@ -281,3 +281,52 @@ def test_the_libraries_signal_note_names_explain_as_the_library_takes_it():
     assert "--explain" not in note
     unnamed = words(summary_table(check(parse(PLAIN))))  # a spec read from no file
     assert "`cnnspec.summary(..., explain=True)` says how it is estimated" in unnamed, unnamed
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def quoted_blocks(text: str) -> list[list[str]]:
+    """The lines of each fenced block of ``text``."""
+    return [block.split("\n")[1:] for block in text.split("```")[1::2]]
+
+
+def shown_in(quoted: list[str], out: list[str]) -> bool:
+    """Whether ``quoted`` is ``out`` with runs of lines left out where it says ``...``: the
+    pieces between the dots stand in ``out`` whole and in order, the first at its start and
+    the last at its end."""
+    pieces = "\n".join(quoted).strip("\n").split("\n...\n")
+    lines = [piece.split("\n") for piece in pieces]
+    if out[:len(lines[0])] != lines[0] or out[len(out) - len(lines[-1]):] != lines[-1]:
+        return False
+    at = len(lines[0])
+    for piece in lines[1:-1]:
+        found = next((i for i in range(at, len(out)) if out[i:i + len(piece)] == piece), None)
+        if found is None:
+            return False
+        at = found + len(piece)
+    return at <= len(out) - len(lines[-1])
+
+
+def test_shown_in_reads_the_dots_as_left_out_lines():
+    out = ["a", "b", "c", "d", "e"]
+    assert shown_in(["a", "...", "c", "...", "e"], out)
+    assert not shown_in(["a", "...", "d", "c", "...", "e"], out)
+    assert not shown_in(["b", "...", "e"], out)
+    assert not shown_in(["a", "...", "d"], out)
+    assert not shown_in(["a", "...", "d", "...", "c", "...", "e"], out)
+
+
+def test_readme_quotes_the_digits_summary_as_it_is_printed(capsys, monkeypatch):
+    """README's digits summary said fc2's Signal was 2.83 after the estimate had moved to
+    2.89: its block is the output of `cnnspec summary specs/digits.cnn` with runs of lines
+    left out where it says `...`."""
+    from cnnspec.cli import main
+
+    monkeypatch.chdir(README.parent)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")  # `cnnspec` on PATH
+    assert main(["summary", "specs/digits.cnn"]) == 0
+    out = capsys.readouterr().out.rstrip("\n").split("\n")
+    block = next(block for block in quoted_blocks(README.read_text(encoding="utf-8"))
+                 if block[0].startswith("Model: digits"))
+    assert shown_in(block, out), "\n".join(out)

@@ -492,6 +492,8 @@ def test_a_swept_dtype_trains_each_cell_in_its_own_counting_its_memory_in_it(nam
     assert json.loads((out / "sweep.json").read_text())["dtypes"] == ["float32", "float64"]
     rows = (out / "results.csv").read_text().splitlines()
     assert rows[0].startswith("dtype,seed,fold,") and rows[2].startswith("float64,0,,")
+    header = rows[0].split(",")  # each cell's kept epoch, as compare's JSON has it
+    assert all(row.split(",")[header.index("test_epoch")].isdigit() for row in rows[1:])
     dtypes = {json.loads((out / res.folder / "summary.json").read_text())["dtype"]
               for _, res in swept.done}
     assert dtypes == {"float32", "float64"}

@@ -524,9 +524,10 @@ FATES = (("{} never changes", "never changes"),
 def _said_fates(checked) -> dict[str, str]:
     said = {}
     for warning in checked.warnings:
-        found = re.match(r"(?:all \d+ filters of|every weight of \w+) (\w+) ", warning.message)
+        found = re.match(r"all \d+ filters of (\w+) |every weight of (?:\w+ )??(\w+) starts",
+                         warning.message)
         if found:
-            name = found.group(1)
+            name = found.group(1) or found.group(2)
             said[name] = next(fate for words, fate in FATES
                               if words.format(name) in warning.message)
     return said

@@ -384,7 +384,7 @@ def test_a_huge_loss_is_written_in_scientific_notation(tmp_path, capsys):
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert main(["eval", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"\(loss \d\.\d{4}e\+\d\d, 360 test images", out), out
+    assert re.search(r"loss \d\.\d{4}e\+\d\d; 360 test images", out), out
     assert re.search(r"by val_loss \(\d\.\d{4}e\+\d\d\)", out), out
     assert re.search(r"^loss \d\.\d{4}e\+\d\d  accuracy", out, re.MULTILINE), out
 

@@ -324,7 +324,7 @@ def flat_channels(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[S
                     f"{noun}, as {bias.short} draws their biases")
         pronoun = "it passes" if len(readers) == 1 else "they pass"
         out.append(spec.error(
-            f"every weight of {info.kind} {info.name} starts at 0 ({info.weight_init.short}) "
+            f"every weight of {_kind_and_name(info)} starts at 0 ({info.weight_init.short}) "
             f"and its biases are drawn ({bias.short}), so each of its {noun} outputs its bias "
             f"alone until it learns; at a bias of {where} "
             f"{listed([_activation_text(r, info.name) for r in readers])} is flat, where "
@@ -468,6 +468,11 @@ def _still_fate(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo],
     return f"{why}: {subject}{tie}{before}"
 
 
+def _kind_and_name(info: LayerInfo) -> str:
+    """``dense fc``; ``dense1`` alone, where the name (a default one) says the kind already."""
+    return info.name if info.name.startswith(info.kind) else f"{info.kind} {info.name}"
+
+
 def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) -> str | None:
     """Where the weights of ``info`` never change only because its input is 0, what to mend:
     the layer that makes the zeros (with an input that is not 0, a zero start learns: a
@@ -493,7 +498,7 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
         if name not in symmetric:
             info = by_name[name]
             said[name] = spec.error(
-                f"every weight of {info.kind} {name} starts at 0 "
+                f"every weight of {_kind_and_name(info)} starts at 0 "
                 f"({info.weight_init.short}), and {_still_fate(info, facts, by_name, False)}",
                 name, "weight_init", severity="warning",
                 hint=_still_hint(info, facts, by_name)

@@ -50,7 +50,10 @@ def init_dict(init: InitInfo | None, ir: dict | None) -> dict | None:
     return {**dataclasses.asdict(init), "ir": ir}
 
 
-def layer_dict(info: LayerInfo, signal_std: float, signal_log_variance: float) -> dict:
+def layer_dict(info: LayerInfo, signal_rms: float, signal_log_variance: float) -> dict:
+    """One layer's row as JSON data: ``signal_rms`` is the Signal column (the estimated root
+    mean square of its output relative to the input's), ``signal_log_variance`` the variance
+    over weight draws of the log of its mean square (:func:`cnnspec.check.signal.log_spreads`)."""
     ir = info.ir
     return {
         "name": info.name,
@@ -68,7 +71,7 @@ def layer_dict(info: LayerInfo, signal_std: float, signal_log_variance: float) -
         "macs": info.macs,
         "init": {"weight": init_dict(info.weight_init, ir.get("weight_init")),
                  "bias": init_dict(info.bias_init, ir.get("bias_init"))},
-        "signal_std": signal_std,
+        "signal_rms": signal_rms,
         "signal_log_variance": signal_log_variance,
     }
 
@@ -159,7 +162,7 @@ def _row(layer: dict) -> tuple[str, ...]:
     window = layer["window"] or ""
     return (layer["name"], layer["kind"], window if len(window) <= WINDOW_CHARS else "",
             shape_text(layer["output_shape"]), _params_text(layer),
-            rounded_text(layer["signal_std"]), _init_text(layer["init"]["weight"]))
+            rounded_text(layer["signal_rms"]), _init_text(layer["init"]["weight"]))
 
 
 def _details(layer: dict) -> list[list[str]]:

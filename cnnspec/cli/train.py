@@ -231,13 +231,17 @@ def best_lines(summary: dict, training: dict) -> list[str]:
 
 
 def accuracy_text(summary: dict) -> str:
-    """The test accuracy of the weights the run keeps, and the last epoch's beside it when
-    those are other weights (a best epoch before the last)."""
-    text = f"test accuracy {100 * summary['test_acc']:.2f}%"
+    """The test accuracy and loss of the weights the run keeps, and the last epoch's beside
+    them when those are other weights (a best epoch before the last), each loss beside its own
+    accuracy (a run recorded before the last epoch's loss was kept has its accuracy alone)."""
+    text = f"test accuracy {100 * summary['test_acc']:.2f}%, loss {loss_text(summary['test_loss'])}"
     if summary["test_epoch"] == summary["epochs_done"]:
         return text
+    last = f"last epoch {100 * summary['last_test_acc']:.2f}%"
+    if summary.get("last_test_loss") is not None:
+        last += f", loss {loss_text(summary['last_test_loss'])}"
     return (f"{text} (best weights, epoch {summary['test_epoch']} by {summary['monitor']}); "
-            f"last epoch {100 * summary['last_test_acc']:.2f}%")
+            f"{last}")
 
 
 def final_report(result, suggest_next: bool, warned: int = 0) -> str:
@@ -248,10 +252,9 @@ def final_report(result, suggest_next: bool, warned: int = 0) -> str:
     path = result.path
     # the data named, as eval names it: a spec without a train block trains on digits,
     # which nothing else the command prints says
-    accuracy = (f"{accuracy_text(summary)}  "
-                f"(loss {loss_text(summary['test_loss'])}, "
+    accuracy = (f"{accuracy_text(summary)}; "
                 f"{counted(summary['test_examples'], 'test image')} "
-                f"of {summary['data'].get('name')})  "
+                f"of {summary['data'].get('name')}; "
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path, warned),
              *best_lines(summary, result.training)]

@@ -59,7 +59,7 @@ NAMED_DEPTHS = 12
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
-    its depth, log scale, one line per ``(label, stats)`` variant in the styles of the
+    its depth, on a log scale (on a linear one from 0 within a decade: :func:`_log_axis_of_stds`), one line per ``(label, stats)`` variant in the styles of the
     learning curves (:func:`variant_looks`): a variant whose profile is another's (zeros and
     ``constant(0)``) is drawn over it and says so in the legend; writes a PNG."""
     if not variants:
@@ -119,11 +119,14 @@ _LOG_STD_RATIO = 10.0
 
 def _log_axis_of_stds(ax) -> None:
     """``ax`` on a log scale where its lines' values above 0 span :data:`_LOG_STD_RATIO` or
-    more, linear (with ticks enough to read every value) where they span less; where no
+    more, linear from 0 (with ticks enough to read every value) where they span less, so that
+    a height read off it is a ratio as the log axis's is (digits' 1.1 to 2.6 drawn from 1.1
+    looked like a tenfold rise, not x1.76 from conv1 to fc2); where no
     value is above 0 (every variant's std 0 at every layer: all-zero weights), a panel that
     says so, its log scale having nothing to span."""
     positive = _positive_values(ax)
     if positive and max(positive) / min(positive) < _LOG_STD_RATIO:
+        ax.set_ylim(bottom=0)
         return
     if positive:
         figure.log_axis(ax)

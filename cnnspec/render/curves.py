@@ -161,9 +161,11 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     _mark_best(acc_ax, best_epoch)
     _mark_extensions(acc_ax, extended_after)
     acc_values = _finite([v for c in ACCURACIES for v in _series(metrics, c)])
+    bottom = 0.0
     if acc_values and max(acc_values) <= 1.0:
-        share_axis(acc_ax)
-    axes_title(acc_ax, "accuracy")
+        bottom = share_axis(acc_ax, acc_values)
+    # an axis that does not start at 0 makes a small gain look steep: the title says so
+    axes_title(acc_ax, f"accuracy (axis from {100 * bottom:.0f}%)" if bottom else "accuracy")
     if acc_ax.get_legend_handles_labels()[0]:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 

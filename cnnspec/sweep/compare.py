@@ -100,9 +100,9 @@ class VariantSummary:
     label: str
     seeds: int
     val_acc_mean: float
-    val_acc_std: float
+    val_acc_std: float | None  # None for one seed's value
     test_acc_mean: float
-    test_acc_std: float
+    test_acc_std: float | None
     epochs_to_target: float | None  # mean over the seeds that reached the target
     reached: int  # seeds that reached the target
     diverged: int  # seeds that diverged
@@ -213,8 +213,12 @@ class Comparison:
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
         """The comparison as JSON holds it, with the folders of the runs left out of its
         table, relative to its --out folder (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`); a
-        diverged run's hint worded by ``names`` (see :meth:`JobResult.worded_hint`)."""
+        diverged run's hint worded by ``names`` (see :meth:`JobResult.worded_hint`).
+        ``seconds`` is this call's wall time: ``trained`` says how many runs it trained in it,
+        ``reused`` how many of the table's its folder held already, which took no training (a
+        comparison run again into it)."""
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
+                "trained": self.ran, "reused": self.skipped + self.earlier,
                 "dtype": self.dtype,
                 "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
                              for v in self.variants],
@@ -353,8 +357,8 @@ def format_table(comparison: Comparison) -> str:
     header = ["init", "val acc %", "test acc %", target, "diverged"]
     rows = []
     for v in comparison.variants:
-        rows.append([v.label, percent(v.val_acc_mean, v.val_acc_std, v.seeds),
-                     percent(v.test_acc_mean, v.test_acc_std, v.seeds), _reach(v),
+        rows.append([v.label, percent(v.val_acc_mean, v.val_acc_std),
+                     percent(v.test_acc_mean, v.test_acc_std), _reach(v),
                      diverged_text(v.diverged, v.seeds)])
     lines = layout(header, rows)
     counts = {v.seeds for v in comparison.variants}

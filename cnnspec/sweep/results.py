@@ -53,7 +53,7 @@ from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 from cnnspec.training.interrupts import interrupts_held
 from cnnspec.training.loop import diverged_files
-from cnnspec.training.run import summary_problem, tests_other_weights
+from cnnspec.training.run import summary_problem, tested_epoch, tests_other_weights
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -720,11 +720,14 @@ def describe_cell(label: str, result, hint: str | None = None) -> str:
                    if result.test_acc is not None else "")
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and population std; NaN for no values."""
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and population std; NaN for no values; the std None for one value, which has no
+    spread to measure (JSON's null, where 0.0 would read as runs that agreed)."""
     if not values:
         return math.nan, math.nan
     mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, None
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
 
 
@@ -800,7 +803,9 @@ def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
     return {**settings, "seed": cell.seed,
             "fold": None if cell.fold is None else cell.fold[0] + 1, "dtype": cell.dtype,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
-            "epochs": len(result.metrics), "diverged": result.diverged,
+            "epochs": len(result.metrics),
+            "test_epoch": tested_epoch(result.summary),
+            "diverged": result.diverged,
             "folder": result.folder}
 
 
@@ -830,11 +835,11 @@ TEST_WEIGHTS_NOTE = ("val and test acc: of the weights each run keeps, its best 
                      "it validated")
 
 
-def percent(mean: float, std: float, runs: int) -> str:
+def percent(mean: float, std: float | None) -> str:
     """An accuracy in percent; mean +- std when there are several runs to spread over."""
     if math.isnan(mean):
         return "-"
-    return f"{100 * mean:5.1f}" if runs == 1 else f"{100 * mean:5.1f} +- {100 * std:4.1f}"
+    return f"{100 * mean:5.1f}" if std is None else f"{100 * mean:5.1f} +- {100 * std:4.1f}"
 
 
 def diverged_text(diverged: int, runs: int) -> str:
@@ -862,7 +867,7 @@ def format_table(rows: list[Group], keys: list[str], out: Path, spread: str,
     for g in rows:
         values = [g.settings[k] for k in keys] if keys else ["as written"]
         runs = len(g.cells)
-        lines.append([*values, percent(*g.val_acc, runs), percent(*g.test_acc, runs),
+        lines.append([*values, percent(*g.val_acc), percent(*g.test_acc),
                       diverged_text(g.diverged, runs), str(runs)])
     # one run a group has no spread to show, and its row shows none (compare says the same)
     note = (f"{spread} per group" if all(len(g.cells) == 1 for g in rows)
