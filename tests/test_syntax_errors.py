@@ -1924,3 +1924,11 @@ def test_a_forward_lines_columns_count_characters_not_bytes():
     line = "  y = self.pool(self.çonv(x))  # é"
     first, end = forward_line(line).columns
     assert line[first:end] == "self.pool(self.çonv(x))"
+
+
+def test_a_layers_call_without_quotes_that_no_hint_reads_is_an_error_not_a_recursion():
+    """`Pooling(9, 0, (), use_bias=l2)`: a call of a layer's kind that no hint reads and that
+    holds no name in quotes was checked again with its quotes left out, which is the same
+    line: the check recursed until Python's limit (a fuzzed example found it)."""
+    err = error_of("input 1x8x8\nconv1: Pooling(9, 0, (), use_bias=l2)\nflatten\ndense 10\n")
+    assert err.span.line == 2

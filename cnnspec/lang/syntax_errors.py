@@ -850,10 +850,14 @@ def _quoted_layer(line: str, number: int, path: str | None) -> SpecError | None:
     names in Python's quotes (Caffe's ``Convolution(num_output=8, name='c1')``, Keras'
     ``Activation(float('nan'))``), as the layer's check gives it with the quotes left out:
     the layer's hint at once, not the quotes' first and the layer's on the next check. None
-    where that line has no error before its first quote (the quotes' hint says the rest)."""
+    where that line has no error before its first quote (the quotes' hint says the rest), or
+    no name in quotes."""
     from cnnspec.lang.foreign import line_error
 
-    error = line_error(_unquoted(line))
+    unquoted = _unquoted(line)
+    if unquoted == _without_comment(line).rstrip():
+        return None  # no name in quotes: checking it again would come back here, forever
+    error = line_error(unquoted)
     first_quote = line.find("'") + 1
     span = None if error is None else error.span
     if span is None or span.line != 1 or span.end_line not in (None, 1) \
