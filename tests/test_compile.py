@@ -343,7 +343,8 @@ def test_a_model_prints_its_layers_and_is_called_as_a_pytorch_module_is():
 
 def test_a_checked_spec_prints_as_one_line_and_summary_gives_the_commands_table(capsys):
     """A CheckedSpec's repr printed every layer's IR and the spec's text; it says what was
-    checked in a line. cnnspec.summary is the table `cnnspec summary` prints."""
+    checked in a line. cnnspec.summary is the table `cnnspec summary` prints, its note naming
+    the library's way to the full text (explain=True) where the command names --explain."""
     path = Path(__file__).resolve().parent.parent / "specs" / "lenet5.cnn"
     checked = cnnspec.load(path)
     assert repr(checked) == (f"<CheckedSpec 'lenet5' from {path}: input 1x32x32 -> 10, 12 "
@@ -353,7 +354,10 @@ def test_a_checked_spec_prints_as_one_line_and_summary_gives_the_commands_table(
 
     assert main(["summary", str(path)]) == 0
     printed = capsys.readouterr().out
-    assert cnnspec.summary(path) + "\n" == printed == cnnspec.summary(checked) + "\n"
+    table, note = cnnspec.summary(path).split("`", 1)
+    assert printed.split("`", 1)[0] == table and cnnspec.summary(checked) == table + "`" + note
+    assert note.startswith("cnnspec.summary(") and "explain=True" in note
+    assert "--explain" in printed and "explain=True" not in printed
     assert "float64" in cnnspec.summary(path, dtype="float64")
     # a CheckedSpec's table is of the dtype it was checked for: another was ignored silently
     assert cnnspec.summary(checked, dtype="float32") == cnnspec.summary(checked)
