@@ -1,4 +1,8 @@
 """How an error is rendered: location, source line, caret under the spot, hint."""
+import re
+
+from readme_blocks import README, readme_block
+
 from cnnspec.diagnostics import format_error
 from cnnspec.errors import Span, SpecError
 
@@ -91,24 +95,42 @@ def test_the_caret_counts_wide_and_zero_width_characters_as_a_terminal_shows_the
     assert format_error(err, text).splitlines()[2] == " " * 2 + " " * 11 + "^" * 4
 
 
-def test_on_a_terminal_a_message_and_its_hint_are_wrapped_to_its_width():
+def readme_bad_spec() -> str:
+    """The text of README's `bad.cnn`, which README gives as its lines in backticks: "(`bad.cnn`
+    is the four lines `model bad`, ...)"."""
+    prose = " ".join(README.read_text(encoding="utf-8").split())
+    said = re.search(r"`bad\.cnn` is the \w+ lines (.*?)\):", prose)
+    assert said, "README no longer says which lines bad.cnn is"
+    return "".join(f"{line}\n" for line in re.findall(r"`([^`]+)`", said.group(1)))
+
+
+def test_on_a_terminal_a_message_and_its_hint_are_wrapped_to_its_width(tmp_path, monkeypatch,
+                                                                       capsys):
     """README's own `check bad.cnn` ran to 113 columns and a warning's line to 360: on a
     terminal each is wrapped to 100 columns (the message's lines after the first indented 4,
-    the hint's under its text), the source line and caret as they were; from a pipe each
-    stays on its one line, which an editor reads."""
-    message = ("the 9x9 kernel of conv 'conv2' is larger than its input there: 6x6 (input "
-               "'conv1' gives 8x6x6)")
+    the hint's under its text), the source line and caret as they were — README's block is
+    what `cnnspec check bad.cnn` prints there; from a pipe each stays on its one line, which
+    an editor reads."""
+    from cnnspec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.cnn").write_text(readme_bad_spec())
+    command, *quoted = readme_block("$ cnnspec check bad.cnn")
+    monkeypatch.setattr("cnnspec.cli.check.terminal_width", lambda stream: 100)
+    assert main(command.split()[2:]) == 2
+    printed = capsys.readouterr().err.splitlines()
+    assert printed == quoted
+    assert max(len(line) for line in printed) <= 100 < len(" ".join(quoted[:2]))
+    monkeypatch.setattr("cnnspec.cli.check.terminal_width", lambda stream: None)
+    assert main(command.split()[2:]) == 2
+    piped = capsys.readouterr().err.splitlines()
+    assert piped == [f"{quoted[0]} {quoted[1].strip()}", *quoted[2:]]
+    # a hint too long for one line goes on under its text
     hint = "use `pad same`, a smaller kernel, or less stride/pooling before this layer " * 2
-    err = SpecError(message, span=Span(4, 8, 4, 11), hint=hint.strip(), file="bad.cnn")
-    text = "model bad\ninput 1x8x8\nconv 8 3x3\nconv 8 9x9\n"
-    lines = format_error(err, text, width=100).splitlines()
-    assert lines[:4] == [
-        ("bad.cnn:4:8: error: the 9x9 kernel of conv 'conv2' is larger than its input there: "
-        "6x6 (input"), "    'conv1' gives 8x6x6)", "  conv 8 9x9", "         ^^^"]
-    assert lines[4].startswith("hint: use") and lines[5].startswith(" " * 6 + "smaller")
+    lines = format_error(SpecError("m", hint=hint.strip()), width=100).splitlines()
+    assert lines[1].startswith("hint: use") and lines[2].startswith(" " * 6 + "smaller")
     assert max(len(line) for line in lines) <= 100
-    assert " ".join(" ".join(lines[4:]).split()) == f"hint: {hint.strip()}"
-    assert len(format_error(err, text).splitlines()) == 4
+    assert " ".join(" ".join(lines[1:]).split()) == f"hint: {hint.strip()}"
 
 
 def test_a_backticked_command_is_wrapped_before_not_inside():

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import pytest
+from readme_blocks import README, readme_block, shown_in
 
 from cnnspec.check import check
 from cnnspec.check.summary import summary_dict, summary_table
@@ -283,31 +284,6 @@ def test_the_libraries_signal_note_names_explain_as_the_library_takes_it():
     assert "`cnnspec.summary(..., explain=True)` says how it is estimated" in unnamed, unnamed
 
 
-README = Path(__file__).parent.parent / "README.md"
-
-
-def quoted_blocks(text: str) -> list[list[str]]:
-    """The lines of each fenced block of ``text``."""
-    return [block.split("\n")[1:] for block in text.split("```")[1::2]]
-
-
-def shown_in(quoted: list[str], out: list[str]) -> bool:
-    """Whether ``quoted`` is ``out`` with runs of lines left out where it says ``...``: the
-    pieces between the dots stand in ``out`` whole and in order, the first at its start and
-    the last at its end."""
-    pieces = "\n".join(quoted).strip("\n").split("\n...\n")
-    lines = [piece.split("\n") for piece in pieces]
-    if out[:len(lines[0])] != lines[0] or out[len(out) - len(lines[-1]):] != lines[-1]:
-        return False
-    at = len(lines[0])
-    for piece in lines[1:-1]:
-        found = next((i for i in range(at, len(out)) if out[i:i + len(piece)] == piece), None)
-        if found is None:
-            return False
-        at = found + len(piece)
-    return at <= len(out) - len(lines[-1])
-
-
 def test_shown_in_reads_the_dots_as_left_out_lines():
     out = ["a", "b", "c", "d", "e"]
     assert shown_in(["a", "...", "c", "...", "e"], out)
@@ -327,6 +303,4 @@ def test_readme_quotes_the_digits_summary_as_it_is_printed(capsys, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")  # `cnnspec` on PATH
     assert main(["summary", "specs/digits.cnn"]) == 0
     out = capsys.readouterr().out.rstrip("\n").split("\n")
-    block = next(block for block in quoted_blocks(README.read_text(encoding="utf-8"))
-                 if block[0].startswith("Model: digits"))
-    assert shown_in(block, out), "\n".join(out)
+    assert shown_in(readme_block("Model: digits"), out), "\n".join(out)
