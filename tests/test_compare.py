@@ -190,9 +190,13 @@ def test_another_comparisons_older_run_is_left_out_of_the_table_and_named(tiny, 
     assert "glorot" not in captured.out
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--out", str(out), "--format", "json"]) == 0
-    # relative to --out, as a sweep's results.json names them
-    assert json.loads(capsys.readouterr().out)[LEFT_OUT_KEY] == [folder.name]
+    # relative to --out, as a sweep's results.json names them, and as each run's `out` is
+    said = json.loads(capsys.readouterr().out)
+    assert said[LEFT_OUT_KEY] == [folder.name]
     assert folder.parent == out
+    (run,) = said["variants"][0]["runs"]
+    assert run["out"] == Path(result.variants[0].runs[0].out).name
+    assert (out / run["out"] / "summary.json").is_file()
     assert (f"left out of the table: 1 run of another comparison recorded in {out} with the "
             "last epoch's test acc, not the kept weights' (recorded by an earlier cnnspec): "
             f"{folder.name}\nhint: run that comparison again into {out} to train them again, "
@@ -301,7 +305,7 @@ def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny,
                  "--dtype", "float64", "--out", str(out), "--format", "json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["dtype"] == "float64"
-    run = Path(said["variants"][0]["runs"][0]["out"])
+    run = out / said["variants"][0]["runs"][0]["out"]
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["dtype"], summary["data_dtype"]) == ("float64", "float64")
     assert main(["train", str(run / "spec.json"), "--dtype", "float64", "--out",

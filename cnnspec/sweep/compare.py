@@ -38,6 +38,7 @@ from cnnspec.sweep.results import (
     describe_cell,
     diverged_text,
     filled_alone,
+    folder_name,
     layout,
     left_out_folders,
     mean_std,
@@ -61,7 +62,8 @@ class JobResult:
     (those of epoch ``test_epoch``, which is None for a run without a test_acc, one that
     diverged, and for one recorded before the test figures were of the kept weights, whose
     test_acc may be another epoch's: :func:`~cnnspec.training.run.tested_epoch`), and whether
-    the loss diverged (NaN or inf) — then ``error`` holds the trainer's message."""
+    the loss diverged (NaN or inf) — then ``error`` holds the trainer's message. ``out`` is
+    its folder's path (its JSON gives it relative to the --out folder: :meth:`to_dict`)."""
 
     label: str
     seed: int
@@ -88,9 +90,13 @@ class JobResult:
         return None if self.diverged else kept_val_acc(self.metrics, self.test_epoch)
 
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
+        """The run as compare's JSON holds it: its folder ``out`` relative to the --out
+        folder, as the sweep's results.json names a cell's (:func:`folder_name`), and its
+        hint worded by ``names``."""
         out = asdict(self)
         del out["hint_template"]
-        return {**out, "hint": self.worded_hint(names)}
+        return {**out, "out": None if self.out is None else folder_name(self.out),
+                "hint": self.worded_hint(names)}
 
 
 @dataclass
@@ -211,9 +217,9 @@ class Comparison:
                 for v in self.variants}
 
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
-        """The comparison as JSON holds it, with the folders of the runs left out of its
-        table, relative to its --out folder (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`); a
-        diverged run's hint worded by ``names`` (see :meth:`JobResult.worded_hint`).
+        """The comparison as JSON holds it: each run's folder and those of the runs left out
+        of its table (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`) relative to its --out
+        folder; a diverged run's hint worded by ``names`` (see :meth:`JobResult.worded_hint`).
         ``seconds`` is this call's wall time: ``trained`` says how many runs it trained in it,
         ``reused`` how many of the table's its folder held already, which took no training (a
         comparison run again into it)."""

@@ -630,11 +630,17 @@ _LAST_EPOCH_ACC = ("the last epoch's test acc, not the kept weights' (recorded b
 LEFT_OUT_KEY = "left_out_older_runs"
 
 
+def folder_name(folder: str | Path) -> str:
+    """A run's folder as the JSON of its sweep (comparison) names it: relative to the --out
+    folder it was recorded in, its name (a run's folder is one of its own there), so that the
+    JSON still names it when the --out folder is moved or read from elsewhere."""
+    return Path(folder).name
+
+
 def left_out_folders(left_out: list[Path]) -> list[str]:
-    """The folders of the runs ``left_out`` of a table as :data:`LEFT_OUT_KEY` lists them:
-    relative to the folder they were recorded in, their names (a run's folder is one of its
-    own there)."""
-    return [path.name for path in left_out]
+    """The folders of the runs ``left_out`` of a table as :data:`LEFT_OUT_KEY` lists them
+    (:func:`folder_name`)."""
+    return [folder_name(path) for path in left_out]
 
 
 def _left_out_message(left_out: list[Path], what: str, cell: str, folder: Path) -> str:
