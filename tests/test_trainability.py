@@ -11,7 +11,11 @@ a defect of Glorot's init. The bars (He above 80% on every seed, deep Glorot bel
 25%) leave wide margins on both sides of what was measured on seeds 0-2 (He 93-99%, Glorot
 22-25%, the 3-layer Glorot net 94-99%).
 """
+import itertools
+import re
+
 import pytest
+from readme_blocks import README, quoted_blocks
 
 from cnnspec.sweep.compare import compare
 
@@ -129,7 +133,9 @@ def test_plain30s_head_keeps_what_a_global_average_would_lose():
 
 def test_the_fig3_tool_compares_both_depths_and_draws_them(tmp_path, monkeypatch, capsys):
     """tools/he2015_fig3.py end to end, on two tiny nets in place of the 22- and 30-layer
-    specs (the real ones take minutes)."""
+    specs (the real ones take minutes). README's block of what it prints (and the how-to's)
+    left out its per-spec time and each table's note: their lines are of the forms it prints,
+    in its order."""
     import importlib.util
     from pathlib import Path
 
@@ -154,3 +160,22 @@ def test_the_fig3_tool_compares_both_depths_and_draws_them(tmp_path, monkeypatch
     assert "plain2.cnn" in out and "plain3.cnn" in out
     assert out.count("he_normal ") == 2 and out.count("glorot_normal ") == 2  # a table each
     assert Image.open(png).size[0] > Image.open(png).size[1]
+    printed = printed_form(out.splitlines())
+    for page in (README, README.parent / "docs" / "how-to-initialise.md"):
+        block = next(block for block in quoted_blocks(page.read_text(encoding="utf-8"))
+                     if block[0].startswith("he_normal, seed 0:"))
+        assert printed_form(block) == printed, page.name
+
+
+def printed_form(lines: list[str]) -> list[str]:
+    """What tools/he2015_fig3.py prints, its figures, paths and times aside: each line with its
+    numbers as ``#``, the spec, run folder and figure as ``SPEC``, ``RUNS`` and ``PNG``, the
+    epochs to the target as ``REACHED`` (reached or not), its spaces as one; a run of lines of
+    one form as one (the lines of as many seeds as were trained)."""
+    def form(line: str) -> str:
+        line = re.sub(r"runs in \S+\)$", "runs in RUNS)", line)
+        line = re.sub(r"^\S+\.cnn ", "SPEC ", re.sub(r"^wrote \S+\.png$", "wrote PNG", line))
+        line = re.sub(r"\d+(\.\d+)?", "#", line)
+        return " ".join(re.sub(r"never \(#/#\)|# \(#/#\)", "REACHED", line).split())
+
+    return [key for key, _ in itertools.groupby(form(line) for line in lines if line)]
