@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 
 import numpy as np
@@ -203,7 +204,8 @@ def test_train_eval_and_predict_say_which_weights(tmp_path, capsys):
     assert main(["eval", run]) == 0
     best = capsys.readouterr().out
     accuracy = best.split("accuracy ")[1].split("%")[0]
-    assert f"test accuracy {accuracy}% (best weights, epoch 2 by val_loss); last epoch " in out
+    assert re.search(rf"test accuracy {re.escape(accuracy)}%, loss [0-9.]+ \(best weights, "
+                     r"epoch 2 by val_loss\); last epoch ", out), out
     assert "weights: best epoch 2 of 4 by val_loss, stopped early at epoch 4" in best
     assert main(["eval", run, "--last"]) == 0
     last = capsys.readouterr().out
