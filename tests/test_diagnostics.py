@@ -116,12 +116,12 @@ def test_on_a_terminal_a_message_and_its_hint_are_wrapped_to_its_width(tmp_path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.cnn").write_text(readme_bad_spec())
     command, *quoted = readme_block("$ cnnspec check bad.cnn")
-    monkeypatch.setattr("cnnspec.cli.check.terminal_width", lambda stream: 100)
+    monkeypatch.setattr("cnnspec.cli.terminal_width", lambda stream: 100)
     assert main(command.split()[2:]) == 2
     printed = capsys.readouterr().err.splitlines()
     assert printed == quoted
     assert max(len(line) for line in printed) <= 100 < len(" ".join(quoted[:2]))
-    monkeypatch.setattr("cnnspec.cli.check.terminal_width", lambda stream: None)
+    monkeypatch.setattr("cnnspec.cli.terminal_width", lambda stream: None)
     assert main(command.split()[2:]) == 2
     piped = capsys.readouterr().err.splitlines()
     assert piped == [f"{quoted[0]} {quoted[1].strip()}", *quoted[2:]]

@@ -225,6 +225,17 @@ def terminal_width(stream) -> int | None:
     return min(WIDTH, columns) if columns > 0 else WIDTH
 
 
+def print_spec_errors(errors, names: dict | None = None, text: str | None = None) -> None:
+    """Spec errors and warnings as every command prints them to stderr: each with its source
+    line (from its file, or ``text``) and a caret, its hint's settings called as ``names``
+    says, wrapped to :func:`terminal_width`."""
+    from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
+
+    width = terminal_width(sys.stderr)
+    for err in errors:
+        print(format_error(err, text, names=names, width=width), file=sys.stderr)
+
+
 def print_run_error(message: str, hint: str | None) -> None:
     """A failure that is not a spec's mistake, as every command prints it: ``cnnspec: error:``
     and its hint, control characters escaped (:func:`cnnspec.errors.escaped_controls`)."""
@@ -541,12 +552,7 @@ def _main(argv: list[str]) -> int:
                 numpy_loaded(args._command, getattr(module, "DRAWS", False))
             return module.run(args)
     except (SpecError, SpecErrors) as exc:
-        from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
-
-        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
-        for err in errors:
-            print(format_error(err, names=names, width=terminal_width(sys.stderr)),
-                  file=sys.stderr)
+        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc], names)
         return EXIT_USAGE
     except RunError as exc:
         print_run_error(*exc.worded(names))

@@ -10,10 +10,9 @@ permission): every command's codes.
 from __future__ import annotations
 
 import gc
-import sys
 from contextlib import contextmanager
 
-from cnnspec.cli import OPTION_NAMES, print_run_error, run_error_code, terminal_width
+from cnnspec.cli import OPTION_NAMES, print_run_error, print_spec_errors, run_error_code
 from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
@@ -45,11 +44,7 @@ def add_arguments(parser) -> None:
 
 def report(errors) -> None:
     """Print spec errors and warnings to stderr, rendered with the source line and a caret."""
-    from cnnspec.diagnostics import format_error  # only when there is one: --help stays fast
-
-    for err in errors:
-        print(format_error(err, names=OPTION_NAMES, width=terminal_width(sys.stderr)),
-              file=sys.stderr)
+    print_spec_errors(errors, OPTION_NAMES)
 
 
 def check_one(path: str, strict: bool, max_memory: int | None = None,

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli import OPTION_NAMES, print_run_error, terminal_width, typed
+from cnnspec.cli import OPTION_NAMES, print_run_error, print_spec_errors, typed
 from cnnspec.cli.arguments import path_text
 from cnnspec.errors import (
     EXIT_FAILURE,
@@ -84,17 +84,14 @@ def _refuse_unreadable_result(name: str, formatted: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Every file is handled even if an earlier one has an error (reported, then exit 2 for a
     spec mistake or a missing file, 1 for a file that cannot be read or written)."""
-    from cnnspec.diagnostics import format_error  # kept out of --help's start-up
-
     changed = spec_errors = run_errors = 0
     for name in args.specs:
         try:
             changed += _format_one(name, args.check)
         except (SpecError, SpecErrors) as exc:
             spec_errors += 1
-            for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
-                print(format_error(err, names=OPTION_NAMES, width=terminal_width(sys.stderr)),
-                      file=sys.stderr)
+            print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc],
+                              OPTION_NAMES)
         except RunError as exc:
             # a missing spec is a mistake in what was asked, as a spec error is (2); one that
             # cannot be read, a failure of the run (1), as in every command

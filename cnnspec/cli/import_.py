@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli import terminal_width
+from cnnspec.cli import print_spec_errors
 from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
 from cnnspec.errors import counted, shown_path
 
@@ -43,13 +43,10 @@ def _warn(imported, written) -> None:
     written to; None: the text went to stdout, named as the importer names it)."""
     import dataclasses
 
-    from cnnspec.diagnostics import format_error
-
-    for warning in imported.checked.warnings:
-        if written is not None:
-            warning = dataclasses.replace(warning, file=str(written))
-        print(format_error(warning, imported.text, width=terminal_width(sys.stderr)),
-              file=sys.stderr)
+    warnings = imported.checked.warnings
+    if written is not None:
+        warnings = [dataclasses.replace(warning, file=str(written)) for warning in warnings]
+    print_spec_errors(warnings, text=imported.text)
 
 
 def run(args: argparse.Namespace) -> int:
