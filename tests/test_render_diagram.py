@@ -1,5 +1,6 @@
 """Network diagrams: the DOT source holds what a learner needs, and every output format the
 extension names comes out well-formed."""
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -106,11 +107,40 @@ def test_a_truncated_normal_says_where_it_is_cut(low, high, text):
     assert init_text(describe(init, (8, 4, 3, 3))) == text
 
 
+# An edge's label node, with the shape it holds; the edge's half into it; its half out of it.
+_LABEL_NODE = re.compile(r'^\s*"([^"]+)" \[label=<.*<font point-size="8"[^>]*>([^<]*)</font>',
+                         re.MULTILINE)
+_INTO_LABEL = re.compile(r'^\s*(\S+) -> "([^"]+)":line:\w \[arrowhead=none\]$', re.MULTILINE)
+_OUT_OF_LABEL = re.compile(r'^\s*"([^"]+)":line:\w -> (\S+)$', re.MULTILINE)
+
+
+def drawn_edges(source: str) -> set[tuple[str, str, str]]:
+    """``(from, to, shape)`` of each edge the DOT ``source`` draws: into the node of its label,
+    which holds the shape, and out of it."""
+    shapes = dict(_LABEL_NODE.findall(source))
+    into = {label: tail.strip('"') for tail, label in _INTO_LABEL.findall(source)}
+    out = _OUT_OF_LABEL.findall(source)
+    assert len(into) == len(out) == len(shapes)  # each label joins the two halves of one edge
+    return {(into[label], head.strip('"'), shapes[label]) for label, head in out}
+
+
 def test_edges_follow_inputs_with_shapes(checked):
-    source = build_graph(checked).source
-    assert 'relu1 -> block_1_add [label=" 2x8x8"]' in source  # the residual shortcut
-    assert 'flatten1 -> fc [label=" 32"]' in source
-    assert 'input -> xconv [label=" 1x8x8"]' in source
+    edges = drawn_edges(build_graph(checked).source)
+    assert ("relu1", "block_1_add", "2x8x8") in edges  # the residual shortcut
+    assert ("flatten1", "fc", "32") in edges
+    assert ("input", "xconv", "1x8x8") in edges
+    assert len(edges) == sum(len(layer.inputs) for layer in checked.layers)  # one an input
+
+
+@pytest.mark.parametrize("rankdir, ports", [("TB", ("n", "s")), ("LR", ("w", "e"))])
+def test_an_edge_runs_through_its_labels_node(checked, rankdir, ports):
+    """An edge's label is a node the edge enters and leaves through its thin line cell, on
+    the sides facing along the layout: the label beside the line, as dot draws its own."""
+    source = build_graph(checked, rankdir).source
+    label = '"relu1->block_1_add.label"'
+    assert f'relu1 -> {label}:line:{ports[0]} [arrowhead=none]' in source
+    assert f'{label}:line:{ports[1]} -> block_1_add' in source
+    assert source.count(f"{label} [label=") == 1
 
 
 def test_repeated_block_is_a_cluster(checked):
@@ -137,7 +167,7 @@ def test_minimal_folds_activations_into_the_layer_before(checked):
                      ["pool1", "flatten1"], ["fc"]]
     source = build_graph(checked, detail="minimal").source
     assert "relu1 [" not in source
-    assert 'xconv -> block_1_add [label=" 2x8x8"]' in source  # relu1's output, from its unit
+    assert ("xconv", "block_1_add", "2x8x8") in drawn_edges(source)  # relu1's, from its unit
     assert len(units(checked, "full")) == len(checked.layers)
 
 
@@ -247,23 +277,25 @@ def test_full_diagram_keeps_first_and_last_block_and_summarises_the_rest(plain30
     assert "body_1_conv [" in source and "body_29_conv [" in source
     assert "body_5_conv [" not in source
     assert "27 more blocks like body_1" in source
-    assert 'body_1_conv_relu -> "body_2..body_28" [label=" 16x16x16"]' in source
-    assert '"body_2..body_28" -> body_29_conv [label=" 16x16x16"]' in source
+    edges = drawn_edges(source)
+    assert ("body_1_conv_relu", "body_2..body_28", "16x16x16") in edges
+    assert ("body_2..body_28", "body_29_conv", "16x16x16") in edges
 
 
 def test_minimal_diagram_draws_one_block_for_all(plain30):
     source = build_graph(plain30, detail="minimal").source
     assert "body_1_conv [" in source and "body_2_conv [" not in source
     assert "label=\"body x29\"" in source or 'label="body x29"' in source
-    assert 'body_1_conv -> pool [label=" 16x16x16"]' in source
-    assert 'pool -> head [label=" 256"]' in source  # the flatten between them: one edge
-    assert source.count(" -> ") == 4  # input, stem, body, pool, head: a chain
+    # input, stem, body, pool, head: a chain; the flatten between pool and head: one edge
+    assert drawn_edges(source) == {("input", "stem", "1x16x16"),
+                                   ("stem", "body_1_conv", "16x16x16"),
+                                   ("body_1_conv", "pool", "16x16x16"), ("pool", "head", "256")}
 
 
 def test_minimal_resnet_keeps_the_shortcut():
     checked = cnnspec.load(SPEC_DIR / "resnet_small.cnn")
     source = build_graph(checked, detail="minimal").source
-    assert 'stem -> res_1_sum [label=" 16x16x16"]' in source
+    assert ("stem", "res_1_sum", "16x16x16") in drawn_edges(source)
     assert "res_2_a [" not in source and "res x3" in source
 
 

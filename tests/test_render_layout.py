@@ -1,13 +1,18 @@
 """The pictures' layout, read from the Matplotlib figures themselves: every axis says what it
-plots, no text runs into another or off the picture, and a legend hides no line."""
+plots, no text runs into another or off the picture, and a legend hides no line; and the
+network diagrams', read from the renderer's own layout: an edge's label covers nothing drawn,
+the dashed frame of a repeated block included."""
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn_diagram import Box, Drawn, Layout, layout, read_layout
+from drawn_diagram import label_problems as diagram_problems
 from drawn_text import label_problems, overlapping_texts, texts_outside
 
+import cnnspec
 from cnnspec.lab.critical_plots import plot_phase
 from cnnspec.lab.phase import phase_report
 from cnnspec.lab.plots import (
@@ -20,6 +25,7 @@ from cnnspec.lab.plots import (
 )
 from cnnspec.lab.stats import LayerStats
 from cnnspec.render import curves, features, figure, filters
+from cnnspec.render.diagram import DETAILS, RANKDIRS, build_graph
 from cnnspec.sweep.cells import CellResult
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import Group
@@ -659,3 +665,70 @@ def test_a_depth_profile_within_a_decade_is_drawn_on_a_linear_axis(tmp_path, dra
     labelled = [tick for tick, label in zip(act_ax.get_yticks(), act_ax.get_yticklabels())
                 if low <= tick <= high and label.get_text()]
     assert len(labelled) >= 4
+
+
+SPEC_FILES = sorted(SPECS.glob("*.cnn"))
+DIAGRAMS = [(spec, detail, rankdir) for spec in SPEC_FILES for detail in DETAILS
+            for rankdir in RANKDIRS]
+
+
+@pytest.mark.parametrize("spec, detail, rankdir", DIAGRAMS,
+                         ids=[f"{spec.stem}-{detail}-{rankdir}" for spec, detail, rankdir
+                              in DIAGRAMS])
+def test_a_diagrams_edge_labels_cover_nothing_drawn(spec, detail, rankdir):
+    """resnet_small's shortcut into its block, drawn left to right, had its shape on the
+    block's dashed frame: dot lets the place it makes for an edge's label into a cluster the
+    edge only passes. No label meets a frame, a node, a text or another label now, and no
+    edge runs through a label or a node it does not join; the full diagrams' folded runs of
+    blocks (resnet_small's "res_2: 1 more block like res_1") among them."""
+    drawn = layout(build_graph(cnnspec.load(spec), rankdir, detail).source)
+    assert drawn.edge_labels and drawn.nodes  # there is something to check
+    assert diagram_problems(drawn) == []
+
+
+def test_every_frame_of_a_repeated_block_is_checked():
+    """The frames the test above holds labels clear of are the blocks' (the network's own
+    cluster, around the title, draws none)."""
+    drawn = layout(build_graph(cnnspec.load(SPECS / "resnet_small.cnn"), "LR",
+                               "minimal").source)
+    assert [frame.name for frame in drawn.frames] == ["frame of cluster_res_1"]
+    drawn = layout(build_graph(cnnspec.load(SPECS / "resnet_small.cnn")).source)
+    assert [frame.name for frame in drawn.frames] == ["frame of cluster_res_1",
+                                                      "frame of cluster_res_3"]
+    assert "node res_2..res_2" in [node.name for node in drawn.nodes]
+
+
+def _label_at(box: Box) -> Layout:
+    return Layout(nodes=[], edge_labels=[Drawn("label 16x16x16 of a -> b", box)],
+                  other_texts=[], frames=[Drawn("frame of cluster_res_1", Box(0, 0, 100, 50))],
+                  edges=[])
+
+
+@pytest.mark.parametrize("box, covers", [
+    (Box(90, 46, 120, 54), True),  # across the frame's top right corner
+    (Box(40, 49.5, 70, 58), True),  # touching its top from outside
+    (Box(40, 42, 70, 49.5), True),  # touching it from inside
+    (Box(40, 20, 70, 28), False),  # inside
+    (Box(110, 20, 140, 28), False),  # beside it
+])
+def test_a_label_on_a_frame_is_a_problem(box, covers):
+    """A label wholly inside a block's frame or wholly outside it is fine; across its line,
+    or within a point of it, it is not."""
+    problems = diagram_problems(_label_at(box))
+    assert problems == (["label 16x16x16 of a -> b covers the frame of cluster_res_1"]
+                        if covers else [])
+
+
+def test_a_label_an_edge_runs_through_is_a_problem():
+    """Read from the renderer's JSON as it writes it: an edge from a to c through the label
+    of a -> b, and through node b, which it does not join."""
+    ops = [{"op": "F", "size": 8.0, "face": "Helvetica"},
+           {"op": "T", "pt": [50.0, 100.0], "align": "c", "width": 30.0, "text": "16x16x16"}]
+    graph = {"objects": [{"name": "a", "pos": "50,200", "width": "1", "height": "0.5"},
+                         {"name": "b", "pos": "50,20", "width": "1", "height": "0.5"},
+                         {"name": "c", "pos": "50,-100", "width": "1", "height": "0.5"},
+                         {"name": "a->b.label", "pos": "50,100", "_ldraw_": ops}],
+             "edges": [{"tail": 0, "head": 2, "_draw_": [
+                 {"op": "b", "points": [[50, 182], [50, 100], [50, 50], [50, -82]]}]}]}
+    assert diagram_problems(read_layout(graph)) == [
+        "label 16x16x16 of a->b covers edge a -> c", "edge a -> c runs through node b"]

@@ -4,7 +4,8 @@ how its weights start out.
 Nodes are HTML-like tables (Graphviz's "HTML labels"): a header in the layer family's colour
 (:mod:`cnnspec.render.palette`) with the name and kind, then the hyper-parameters, a fixed
 kernel's numbers, the weight and bias inits with their concrete scale, and the output shape
-with the parameter count. Edges carry the shape of the tensor they hold; branches (``add``,
+with the parameter count. Edges carry the shape of the tensor they hold, written in a small
+node of its own that the edge runs through (:func:`edge_label`); branches (``add``,
 ``concat``) come out as the DAG they are because every edge follows a layer's ``inputs``.
 Layers of one repeated block (the IR's ``group``) share a cluster, and a run of identical
 instances of a block is drawn short (:mod:`cnnspec.render.repeats`): the full diagram shows
@@ -53,6 +54,17 @@ FONT = "Helvetica"
 # Layers that only transform values in place (or reshape them): in the minimal diagram they
 # are listed in the node of the layer they follow instead of getting a node of their own.
 FOLDABLE_FAMILIES = ("activation", "norm", "dropout", "reshape")
+# An edge's label is a node of its own (:func:`edge_label`), not the edge's ``label``: dot
+# keeps a node out of the clusters it is not in, but the place it makes for an edge's label
+# (a virtual node) it lets into them, and a shortcut into a residual block, drawn left to
+# right, had its shape on the block's dashed border. The node takes a rank between its edge's
+# ends as dot's own label does, with the rank gap below: dot halves the gap when edges have
+# labels, its nodes do not.
+EDGE_COLOUR = "#666666"
+LABEL_COLOUR = "#555555"
+LABEL_PORT = "line"
+LABEL_SUFFIX = ".label"
+RANKSEP = "0.15"
 
 
 @dataclass
@@ -321,14 +333,15 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     estimate = Estimate.of(checked.spec, checked.layers)  # the layer graph, built once
     unit_list = units(checked, detail, estimate.consumers)
     plan = collapse_plan(checked, unit_list, detail)
+    edges = diagram_edges(unit_list, plan, skip_hidden=detail == "minimal")
+    home = _label_homes(edges, unit_list, plan)
     graph = graphviz.Digraph(
         name=checked.spec.name,
-        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.3",
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": RANKSEP,
                     "label": legend_label(checked, unit_list, plan.notes), "labelloc": "b",
                     "bgcolor": "white"},
         node_attr={"shape": "plain", "fontname": FONT},
-        edge_attr={"fontname": FONT, "fontsize": "8", "fontcolor": "#555555",
-                   "color": "#666666", "arrowsize": "0.6"},
+        edge_attr={"color": EDGE_COLOUR, "arrowsize": "0.6"},
     )
     network = graphviz.Digraph(name=NETWORK_ID)
     network.attr(label=_title(checked), labelloc="t", fontsize="14", peripheries="0")
@@ -355,14 +368,36 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
                     else minimal_label(unit, symmetric))
             target.node(unit.node_id, label=text)
         if group is not None:
+            _add_labels(target, [edge for edge in edges if home[edge] == group], rankdir)
             network.subgraph(target)
+    _add_labels(network, [edge for edge in edges if home[edge] is None], rankdir)
     graph.subgraph(network)
-    _add_edges(graph, unit_list, plan, skip_hidden=detail == "minimal")
+    for edge in edges:
+        _add_edge(graph, edge, rankdir)
     return graph
 
 
-def _add_edges(graph, unit_list: list[Unit], plan: Collapse, skip_hidden: bool) -> None:
-    """One edge per input of each unit's first layer, labelled with that tensor's shape.
+@dataclass(frozen=True)
+class Edge:
+    """One edge of the diagram: the nodes it joins and the shape of the tensor it carries."""
+
+    source: str
+    target: str
+    shape: tuple[int, ...]
+
+    @property
+    def label_id(self) -> str:
+        """The id of the node holding the edge's label: no layer's name holds ``->``."""
+        return f"{self.source}->{self.target}{LABEL_SUFFIX}"
+
+
+def is_edge_label(node_id: str) -> bool:
+    """Whether ``node_id`` is the node of an edge's label (:attr:`Edge.label_id`)."""
+    return "->" in node_id and node_id.endswith(LABEL_SUFFIX)
+
+
+def diagram_edges(unit_list: list[Unit], plan: Collapse, skip_hidden: bool) -> list[Edge]:
+    """One edge per input of each unit's first layer, with that tensor's shape.
 
     Hidden layers are replaced by the node drawn in their place; edges that would then join a
     node to itself, or repeat an edge already drawn, are left out. With ``skip_hidden`` (the
@@ -376,7 +411,7 @@ def _add_edges(graph, unit_list: list[Unit], plan: Collapse, skip_hidden: bool) 
             return INPUT_ID
         return plan.node_of.get(name, unit_of[name].node_id)
 
-    drawn = set()
+    edges: dict[tuple[str, str], Edge] = {}
     for unit in unit_list:
         head = unit.head
         if skip_hidden and head.name in plan.node_of:
@@ -384,10 +419,46 @@ def _add_edges(graph, unit_list: list[Unit], plan: Collapse, skip_hidden: bool) 
         target = node_of(head.name)
         for name, shape in zip(head.inputs, head.input_shapes):
             source = node_of(name)
-            if source == target or (source, target) in drawn:
-                continue
-            drawn.add((source, target))
-            graph.edge(source, target, label=" " + shape_text(shape))
+            if source != target and (source, target) not in edges:
+                edges[source, target] = Edge(source, target, tuple(shape))
+    return list(edges.values())
+
+
+def _label_homes(edges: list[Edge], unit_list: list[Unit],
+                 plan: Collapse) -> dict[Edge, str | None]:
+    """The repeated block whose cluster holds each edge's label: the block of both its ends,
+    else none (the label sits in the network, outside every block's cluster)."""
+    group_of = {unit.node_id: unit.group for unit in unit_list
+                if unit.head.name not in plan.node_of}  # input and summaries: in none
+    homes = {}
+    for edge in edges:
+        group = group_of.get(edge.source)
+        homes[edge] = group if group == group_of.get(edge.target) else None
+    return homes
+
+
+def _add_labels(subgraph, edges: list[Edge], rankdir: str) -> None:
+    for edge in edges:
+        subgraph.node(edge.label_id, label=edge_label(edge, rankdir))
+
+
+def edge_label(edge: Edge, rankdir: str) -> str:
+    """The HTML label of an edge's label node: a cell as thin as the edge and filled in its
+    colour, which the edge runs through (the port ``line``), drawing it across the node, and
+    the tensor's shape beside it: on the right of a downward edge, above a rightward one."""
+    line = f'<td port="{LABEL_PORT}" width="1" height="1" bgcolor="{EDGE_COLOUR}"></td>'
+    text = (f'<td cellpadding="2"><font point-size="8" color="{LABEL_COLOUR}">'
+            f"{escape(shape_text(edge.shape))}</font></td>")
+    rows = f"<tr>{line}{text}</tr>" if rankdir == "TB" else f"<tr>{text}</tr><tr>{line}</tr>"
+    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{rows}'
+            f"</table>>")
+
+
+def _add_edge(graph, edge: Edge, rankdir: str) -> None:
+    """The edge drawn in two halves, into its label's node and out of it."""
+    entry, leave = ("n", "s") if rankdir == "TB" else ("w", "e")
+    graph.edge(edge.source, f"{edge.label_id}:{LABEL_PORT}:{entry}", arrowhead="none")
+    graph.edge(f"{edge.label_id}:{LABEL_PORT}:{leave}", edge.target)
 
 
 def render_diagram(checked: CheckedSpec, out_path, rankdir: str = "TB",
