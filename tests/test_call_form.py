@@ -1,6 +1,7 @@
 """A layer written as a call (``conv(16, 3x3, stride=2)``), as Keras and PyTorch write it:
 the same layer as its line, its mistakes located and answered in the form the user wrote."""
 import re
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,8 @@ from cnnspec import parse
 from cnnspec.cli import main
 from cnnspec.errors import SpecError
 from cnnspec.lang import format_source
+
+LANGUAGE_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
 
 
 def ir_of(layers: str) -> dict:
@@ -150,6 +153,22 @@ def test_the_cli_points_its_caret_at_the_value_past_the_kinds_values(tmp_path, c
     assert lines[1:3] == ["  c: conv(16,3,2) relu", "               ^"]
     assert lines[3] == ("hint: options are written by name: `conv(16, 3, stride=2)` if 2 is "
                         "the stride; on a line, `conv 16 3 stride 2`")
+
+
+def _documented_pairs() -> list[tuple[str, str]]:
+    """The lines of the language reference's call-form example, each with the line its
+    comment says it is (``c1: conv2d(16, 3x3) relu   # is c1: conv 16 3x3 relu``)."""
+    return re.findall(r"^(\S.*\(.*\).*?)\s+# is (.+)$", LANGUAGE_DOC.read_text(),
+                      flags=re.MULTILINE)
+
+
+def test_the_language_reference_shows_the_call_form():
+    assert len(_documented_pairs()) >= 3
+
+
+@pytest.mark.parametrize("call, line", _documented_pairs())
+def test_the_language_references_call_form_example_is_what_it_says(call, line):
+    assert ir_of(call) == ir_of(line)
 
 
 CALLS = """\
