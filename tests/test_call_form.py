@@ -103,6 +103,17 @@ ERRORS = [
      'write same, not "same": a spec quotes file paths only'),
     ("conv(16, 3, nobias=true)", "'nobias' takes no value: it is written alone", (2, 13, 19),
      "write `conv(16, 3, nobias)`, or leave it out; on a line, `conv 16 3 nobias`"),
+    # Keras' activation keyword: the activation after the call
+    ("conv(16, 3, stride=2, activation=\"relu\")",
+     "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 23, 33), "write `conv(16, 3, stride=2) relu`; on a line, `conv 16 3 stride 2 relu`"),
+    ("conv(16, 3, act=leaky_relu(0.2))",
+     "'act' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 13, 16),
+     "write `conv(16, 3) leaky_relu(0.2)`; on a line, `conv 16 3 leaky_relu(0.2)`"),
+    ("conv(16, 3, activation=foo)",
+     ("'activation' is not an option of conv: an activation is written by its name alone, at "
+      "the end of the line"), (2, 13, 23), "e.g. `conv ... relu`"),
     ("conv(16, 3, foo=1)", "unknown option 'foo' for conv layer 'conv1'", (2, 13, 16), None),
     # a value given twice
     ("conv(16, 3, filters=8)",

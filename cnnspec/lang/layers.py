@@ -496,6 +496,13 @@ def _keyword_refused(kwarg: Kwarg, head: Call, kind: Syntax, kind_name: str) -> 
                          span=kwarg.name_span,
                          hint=f"write `{_call_form(head, head.args, flagged)}`, or leave it "
                          f"out; on a line, `{_line_form(head, kind, head.args, flagged)}`")
+    activation = _activation_named(kwarg, kind)
+    if activation is not None:  # Keras' activation="relu": the activation after the call
+        others = [(name, value) for name, value in written if name != kwarg.name]
+        return SpecError(f"'{kwarg.name}' is not a keyword of {kind_name}: an activation "
+                         "follows the call, by its name alone", span=kwarg.name_span,
+                         hint=f"write `{_call_form(head, head.args, others)} {activation}`; on "
+                         f"a line, `{_line_form(head, kind, head.args, others)} {activation}`")
     keyword = _keyword_meant(kwarg.name, kind)
     if keyword is None:
         return None
@@ -504,6 +511,19 @@ def _keyword_refused(kwarg: Kwarg, head: Call, kind: Syntax, kind_name: str) -> 
                      span=kwarg.name_span,
                      hint=f"write `{_call_form(head, head.args, renamed)}`; on a line, "
                      f"`{_line_form(head, kind, head.args, renamed)}`")
+
+
+def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
+    """The activation Keras' ``activation=relu`` (or ``"relu"``, ``leaky_relu(0.2)``) names
+    on a call-form head of a kind that may end with one, as its line writes it; else None."""
+    from cnnspec.lang.foreign import ACTIVATION_KEYWORDS
+
+    value = kwarg.value
+    name = value.value if isinstance(value, Str) else value.name \
+        if isinstance(value, (Word, Call)) else None
+    if kwarg.name not in ACTIVATION_KEYWORDS or not kind.activation or name not in ACTIVATIONS:
+        return None
+    return name if isinstance(value, Str) else one_line(value)
 
 
 def _keyword_meant(name: str, kind: Syntax) -> str | None:
@@ -863,6 +883,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if fixed is not None:
             return fixed
         from cnnspec.lang.foreign import (
+            ACTIVATION_KEYWORDS,
             BIAS_SWITCHES,
             KERAS_REGULARIZERS,
             bare_regularizer_hint,
@@ -917,7 +938,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if foreign is not None:  # Caffe's moving_average_fraction, PyTorch's in_channels
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is "
                              f"{foreign[0]}", span=span, hint=foreign[1])
-        if item.name in ("activation", "act") and kind.activation:
+        if item.name in ACTIVATION_KEYWORDS and kind.activation:
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an activation is "
                              "written by its name alone, at the end of the line", span=span,
                              hint=f"e.g. `{kind_name} ... relu`; {_usage(kind_name)}")
