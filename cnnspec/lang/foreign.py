@@ -244,6 +244,10 @@ def initializer_option(name: str) -> str | None:
             "b": "bias"}.get(head)
 
 
+# Keras' and Keras-like layers' keyword naming the activation that ends a layer.
+ACTIVATION_KEYWORDS = ("activation", "act")
+
+
 def keyword_written(kind: str | None, name: str, value: str) -> str:
     """Python's keyword argument ``name=value`` on a line of a layer of ``kind`` (None where
     the line names no kind) as the line writes it: Keras' ``activation='relu'`` as ``relu``,
@@ -251,7 +255,7 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     ``use_bias=False`` as ``nobias`` (``True``: nothing, a layer has a bias), ``pool_size=2``
     as ``2`` (a value the line gives in its place); a name the kind takes, or one not known
     here, as ``name value``."""
-    if name in ("activation", "act"):
+    if name in ACTIVATION_KEYWORDS:
         return value
     record = KINDS.get(ALIASES.get(kind, kind)) if kind else None
     if record is None or any(name in f.option for f in record.fields):

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, hinted, shortened
+from cnnspec.errors import Span, SpecError, counted, hinted, listed, shortened
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -80,6 +80,10 @@ def read_padding(value: Value, what: str) -> str | list[int]:
                         span=value.span, hint=PADDING_HINT)
     if isinstance(value, (Num, Dims)):
         return read.pair(value, what, minimum=0)
+    if isinstance(value, Str) and value.value in PADDING_NAMES:  # Keras' padding="same"
+        raise SpecError(f"{what} is a word, written without quotes", span=value.span,
+                        hint=f"write {value.value}, not \"{value.value}\": a spec quotes file "
+                        "paths only")
     raise SpecError(f"{what} must be same, valid, a number, HxW or TxBxLxR, not "
                     f"{describe(value)}", span=value.span, hint=PADDING_HINT)
 
@@ -423,7 +427,7 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)
     if isinstance(stmt.head, Call):
-        items = _call_items(stmt.head, kind, layer) + items
+        items = _call_items(stmt.head, kind, layer, display) + items
     _read_items(items, kind, layer, display, stmt)
     for name in kind.required:
         if layer.fields[name] is None:
@@ -436,9 +440,11 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     return layer
 
 
-def _call_items(head: Call, kind: Syntax, layer: ReadLayer) -> list[Value]:
-    """A head written as a call: ``add(a, b)`` names inputs, ``leaky_relu(0.2)`` /
-    ``dropout(p=0.5)`` give values. Keywords become `option value` pairs."""
+def _call_items(head: Call, kind: Syntax, layer: ReadLayer, display: str) -> list[Value]:
+    """A head written as a call: ``add(a, b)`` names inputs; ``leaky_relu(0.2)``,
+    ``conv2d(16, 3, stride=2)`` give values. Arguments fill the kind's values without an option
+    word in order; a keyword names one of them (``dense(units=10)``, as Python binds a call)
+    or an option, which becomes an `option value` pair (``stride=2``: ``stride 2``)."""
     if kind.merge:
         for arg in head.args:
             if not isinstance(arg, Word):
@@ -451,13 +457,199 @@ def _call_items(head: Call, kind: Syntax, layer: ReadLayer) -> list[Value]:
         return []
     items: list[Value] = list(head.args)
     for kwarg in head.kwargs:
+        if kwarg.name in dict(kind.positional):
+            _bind_keyword(kwarg, head, kind, layer, display)
+            continue
+        refused = _keyword_refused(kwarg, head, kind, layer.kind)
+        if refused is not None:
+            raise refused
         items += [Word(kwarg.name, kwarg.name_span), kwarg.value]
     return items
 
 
+def _bind_keyword(kwarg: Kwarg, head: Call, kind: Syntax, layer: ReadLayer,
+                  display: str) -> None:
+    """``dense(units=10)``: a keyword naming one of the kind's values without an option word
+    sets it, unless an argument before it took its place already (``conv(16, 3,
+    filters=8)``)."""
+    names = [name for name, _ in kind.positional]
+    index = names.index(kwarg.name)
+    if index < len(head.args):
+        raise SpecError(f"{_field_words(kwarg.name)} of {display} is given twice, by position "
+                        f"and as {kwarg.name}=", span=kwarg.name_span,
+                        hint="give each value once, by position or by name: "
+                        f"{head.name}({', '.join(names)}, ...)")
+    reader = kind.positional[index][1]
+    _set(layer, kwarg.name, reader(kwarg.value, f"the {_field_words(kwarg.name)} of {display}"),
+         Word(kwarg.name, kwarg.name_span), kwarg.value, display)
+
+
+def _keyword_refused(kwarg: Kwarg, head: Call, kind: Syntax, kind_name: str) -> SpecError | None:
+    """The error for a keyword of a call-form head that is no option of ``kind`` but says
+    what it means: a flag given a value (``nobias=true``), another library's name of a field
+    (Keras' ``strides=2``, ``kernel_size=3``, ``rate=0.5``); None for the rest, which the
+    line's reader answers as it does the word written on a line."""
+    written = [(other.name, other.value) for other in head.kwargs]
+    if kwarg.name in kind.flags:
+        flagged = [(name, None if name == kwarg.name else value) for name, value in written]
+        return SpecError(f"'{kwarg.name}' takes no value: it is written alone",
+                         span=kwarg.name_span,
+                         hint=f"write `{_call_form(head, head.args, flagged)}`, or leave it "
+                         f"out; on a line, `{_line_form(head, kind, head.args, flagged)}`")
+    activation = _activation_named(kwarg, kind)
+    if activation is not None:  # Keras' activation="relu": the activation after the call
+        others = [(name, value) for name, value in written if name != kwarg.name]
+        return SpecError(f"'{kwarg.name}' is not a keyword of {kind_name}: an activation "
+                         "follows the call, by its name alone", span=kwarg.name_span,
+                         hint=f"write `{_call_form(head, head.args, others)} {activation}`; on "
+                         f"a line, `{_line_form(head, kind, head.args, others)} {activation}`")
+    keyword = _keyword_meant(kwarg.name, kind)
+    if keyword is None:
+        return None
+    renamed = [(_keyword_meant(name, kind) or name, value) for name, value in written]
+    return SpecError(f"'{kwarg.name}' is not a keyword of {kind_name}: it is written `{keyword}`",
+                     span=kwarg.name_span,
+                     hint=f"write `{_call_form(head, head.args, renamed)}`; on a line, "
+                     f"`{_line_form(head, kind, head.args, renamed)}`")
+
+
+def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
+    """The activation Keras' ``activation=relu`` (or ``"relu"``, ``leaky_relu(0.2)``) names
+    on a call-form head of a kind that may end with one, as its line writes it; else None."""
+    from cnnspec.lang.foreign import ACTIVATION_KEYWORDS
+
+    value = kwarg.value
+    name = value.value if isinstance(value, Str) else value.name \
+        if isinstance(value, (Word, Call)) else None
+    if kwarg.name not in ACTIVATION_KEYWORDS or not kind.activation or name not in ACTIVATIONS:
+        return None
+    return name if isinstance(value, Str) else one_line(value)
+
+
+def _keyword_meant(name: str, kind: Syntax) -> str | None:
+    """The keyword of ``kind`` that another library's keyword ``name`` is (Keras'
+    ``strides``: ``stride``; ``kernel_size``: ``kernel``); None for one of its own, or one
+    that names no field of it."""
+    from cnnspec.lang.foreign import foreign_field
+
+    field_name = foreign_field(kind.kind, name)
+    if name in kind.options or name in dict(kind.positional) or field_name is None:
+        return None
+    if field_name in dict(kind.positional):
+        return field_name
+    option = kind.kind.field_map[field_name].option
+    return option[0] if option else None
+
+
+# The options another library's call does not take by position: initializers, and Caffe's
+# multipliers (a number after a conv's kernel is Keras' and PyTorch's stride, not lr_mult).
+NAMED_ONLY = ("init", "bias_init", "mults")
+
+
+def _past_the_values(item: Value, head: Word | Call, kind: Syntax, layer: ReadLayer,
+                     display: str, stmt: LayerStmt) -> SpecError | None:
+    """The error for ``item``, an argument of a call-form head past the kind's values without
+    an option word (Keras' ``Conv2D(16, 3, 2)``: strides 2): the options that the arguments
+    from it on most likely mean, the first of the kind's options in its order that reads
+    each, written by name (``conv(16, 3, stride=2)``, ``conv 16 3 stride 2``). None for
+    another item, or a word no option reads (``conv(16, 3, foo)``), which is answered as the
+    word written on a line."""
+    if not isinstance(head, Call) or not any(item is arg for arg in head.args) \
+            or any(name not in layer.spans for name, _ in kind.positional):
+        return None
+    first = next(k for k, arg in enumerate(head.args) if arg is item)
+    named = _options_meant(head.args[first:], head, kind, layer)
+    if named is None and isinstance(item, (Word, Call)):
+        return None
+    kind_name = layer.kind
+    fields = [_the(_field_words(name)) for name, _ in kind.positional]
+    takes = f"{counted(len(fields), 'value')} by position, {listed(fields)}" if fields \
+        else "no values by position"
+    message = (f"{describe(item)} is out of place in {kind_name} layer {display}: {kind_name} "
+               f"takes {takes}")
+    if named is None:
+        return SpecError(message, span=item.span, hint=_usage(kind_name))
+    kwargs = [(other.name, other.value) for other in head.kwargs] + named
+    call = _call_form(head, head.args[:first], kwargs)
+    meant = listed(f"{one_line(value)} is {_the(_option_words(kind, word))}"
+                   for word, value in named)
+    return SpecError(message, span=item.span,
+                     hint=f"options are written by name: `{call}` if {meant}; on a line, "
+                     f"`{_line_form(head, kind, head.args[:first], kwargs)}`",
+                     rewrite=_statement_line(stmt, call + "".join(
+                         " " + one_line(value) for value in stmt.items)))
+
+
+def _options_meant(extra: list[Value], head: Call, kind: Syntax,
+                   layer: ReadLayer) -> list[tuple[str, Value]] | None:
+    """The option word each of ``extra``, arguments past the kind's values, most likely
+    sets, in order: the first option after the last one taken whose reader takes it and that
+    the call does not set by name; None where one of them is read by none."""
+    given = {kind.options[k.name][0] for k in head.kwargs if k.name in kind.options}
+    fields = [f for f in kind.kind.fields if f.option and f.type not in NAMED_ONLY
+              and f.name not in given and f.name not in layer.spans]
+    named = []
+    for value in extra:
+        taker = next((k for k, f in enumerate(fields) if _reads(kind, f.option[0], value)), None)
+        if taker is None:
+            return None
+        named.append((fields[taker].option[0], value))
+        fields = fields[taker + 1:]
+    return named
+
+
+def _reads(kind: Syntax, option: str, value: Value) -> bool:
+    """Whether ``option`` of ``kind`` takes ``value``."""
+    try:
+        kind.options[option][1](value, option)
+    except SpecError:
+        return False
+    return True
+
+
+def _option_words(kind: Syntax, option: str) -> str:
+    """How messages name the field ``option`` of ``kind`` sets: "stride", "padding"."""
+    return kind.kind.field_map[kind.options[option][0]].described
+
+
+def _the(words: str) -> str:
+    """A field's words as a sentence names it: "the stride", "the number of filters"."""
+    return words if words.startswith("the ") else "the " + words
+
+
+def _call_form(head: Call, args: list[Value], kwargs: list[tuple[str, Value | None]]) -> str:
+    """A call-form head as a hint writes it: ``conv(16, 3, stride=2)``; a keyword without a
+    value (None) is a flag, written alone after the arguments (``conv(16, 3, nobias)``)."""
+    parts = [one_line(arg) for arg in args]
+    parts += [name for name, value in kwargs if value is None]
+    parts += [f"{name}={one_line(value)}" for name, value in kwargs if value is not None]
+    return f"{head.name}({', '.join(parts)})"
+
+
+def _line_form(head: Call, kind: Syntax, args: list[Value],
+               kwargs: list[tuple[str, Value | None]]) -> str:
+    """The same head as a line writes it: the values without an option word in their order
+    (``args``, then keywords naming the next ones), then ``option value`` pairs and flags:
+    ``conv 16 3 stride 2``."""
+    names = [name for name, _ in kind.positional]
+    by_name = dict(kwargs)
+    values = list(args) + [by_name[name] for name in names[len(args):] if name in by_name]
+    options = [name if value is None else f"{name} {one_line(value)}"
+               for name, value in kwargs if name not in names]
+    return " ".join([head.name, *(one_line(value) for value in values), *options])
+
+
+def _statement_line(stmt: LayerStmt, body: str) -> str:
+    """``stmt``'s line with ``body`` in place of its head and values: its label and inputs
+    kept."""
+    label = f"{stmt.label}: " if stmt.label else ""
+    inputs = f" <- {', '.join(word.name for word in stmt.inputs)}" if stmt.inputs else ""
+    return f"{label}{body}{inputs}"
+
+
 def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str,
                 stmt: LayerStmt) -> None:
-    slots = list(kind.positional)
+    slots = [slot for slot in kind.positional if slot[0] not in layer.spans]  # not by keyword
     placed: list[int] = []  # the items read as positional values
     named: tuple[int, int] | None = None  # the first and last item of the last option or word
     i = 0
@@ -498,7 +690,8 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
             i += 1
             continue
         else:
-            raise _list_without_brackets(items, i, kind) or _unexpected(
+            raise _list_without_brackets(items, i, kind) or _past_the_values(
+                item, stmt.head, kind, layer, display, stmt) or _unexpected(
                 item, kind, layer.kind, display, items[i - 1] if i else None,
                 items[i + 1] if i + 1 < len(items) else None)
         named = (i, i)
@@ -554,9 +747,7 @@ def _moved_forward(items: list[Value], i: int, kind: Syntax, slots: list[tuple[s
         elif j not in placed:
             rest.append(item)
         j += 1
-    label = f"{stmt.label}: " if stmt.label else ""
-    inputs = f" <- {', '.join(word.name for word in stmt.inputs)}" if stmt.inputs else ""
-    return f"{label}{stmt.head.name} {line_text(values + rest)}{inputs}"
+    return _statement_line(stmt, f"{stmt.head.name} {line_text(values + rest)}")
 
 
 def _list_field(option: Value, kind: Syntax) -> Field | None:
@@ -692,6 +883,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if fixed is not None:
             return fixed
         from cnnspec.lang.foreign import (
+            ACTIVATION_KEYWORDS,
             BIAS_SWITCHES,
             KERAS_REGULARIZERS,
             bare_regularizer_hint,
@@ -746,7 +938,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if foreign is not None:  # Caffe's moving_average_fraction, PyTorch's in_channels
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is "
                              f"{foreign[0]}", span=span, hint=foreign[1])
-        if item.name in ("activation", "act") and kind.activation:
+        if item.name in ACTIVATION_KEYWORDS and kind.activation:
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an activation is "
                              "written by its name alone, at the end of the line", span=span,
                              hint=f"e.g. `{kind_name} ... relu`; {_usage(kind_name)}")

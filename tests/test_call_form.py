@@ -1,0 +1,212 @@
+"""A layer written as a call (``conv(16, 3x3, stride=2)``), as Keras and PyTorch write it:
+the same layer as its line, its mistakes located and answered in the form the user wrote."""
+import re
+from pathlib import Path
+
+import pytest
+
+from cnnspec import parse
+from cnnspec.cli import main
+from cnnspec.errors import SpecError
+from cnnspec.lang import format_source
+
+LANGUAGE_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
+
+
+def ir_of(layers: str) -> dict:
+    return parse("input 1x8x8\n" + layers + "\n").ir
+
+
+def error_of(layers: str) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        parse("input 1x8x8\n" + layers + "\n", path="bad.cnn")
+    return info.value
+
+
+@pytest.mark.parametrize("call, line", [
+    ("conv2d(16, 3)", "conv 16 3"),
+    ("conv2d(16, 3) relu", "conv 16 3 relu"),
+    ("c: conv(16, 3x3, stride=2, pad=same) bn relu", "c: conv 16 3x3 stride 2 pad same bn relu"),
+    ("conv(16, 3, padding=valid, nobias)", "conv 16 3 pad valid nobias"),
+    ("conv(kernel=3, filters=4)", "conv 4 3"),
+    ("conv(16, kernel=3, dilation=2)", "conv 16 3 dilation 2"),
+    ("maxpool(2, stride=1)", "maxpool 2 stride 1"),
+    ("avgpool(size=2)", "avgpool 2"),
+    ("conv_transpose(4, 3, stride=2)", "conv_transpose 4 3 stride 2"),
+    ("upsample(2, mode=bilinear)", "upsample 2 bilinear"),
+    ("dropout(p=0.5)", "dropout 0.5"),
+    ("leaky_relu(slope=0.2)", "leaky_relu 0.2"),
+    ("batchnorm(eps=0.001, momentum=0.2)", "batchnorm eps 0.001 momentum 0.2"),
+    ("flatten\ndense(units=10)", "flatten\ndense 10"),
+    ("flatten\ndense(10, relu)", "flatten\ndense 10 relu"),
+])
+def test_a_call_is_the_layer_its_line_writes(call, line):
+    assert ir_of(call) == ir_of(line)
+
+
+# (layers, message, (line, column, end column), hint): every way a call-form head is refused
+ERRORS = [
+    # a value past the kind's values: the option it most likely is, read off the registry
+    ("conv(16,3,2)",
+     ("the number 2 is out of place in conv layer 'conv1': conv takes 2 values by position, "
+      "the number of filters and the kernel size"), (2, 11, 12),
+     ("options are written by name: `conv(16, 3, stride=2)` if 2 is the stride; on a line, "
+      "`conv 16 3 stride 2`")),
+    ("conv(16, 3, 2, 1) relu",
+     ("the number 2 is out of place in conv layer 'conv1': conv takes 2 values by position, "
+      "the number of filters and the kernel size"), (2, 13, 14),
+     ("options are written by name: `conv(16, 3, stride=2, pad=1)` if 2 is the stride and 1 "
+      "is the padding; on a line, `conv 16 3 stride 2 pad 1`")),
+    ("conv(16, 3, same)",
+     ("'same' is out of place in conv layer 'conv1': conv takes 2 values by position, the "
+      "number of filters and the kernel size"), (2, 13, 17),
+     ("options are written by name: `conv(16, 3, pad=same)` if same is the padding; on a "
+      "line, `conv 16 3 pad same`")),
+    # the option the call names already is not offered again
+    ("conv(16, 3, 2, stride=2)",
+     ("the number 2 is out of place in conv layer 'conv1': conv takes 2 values by position, "
+      "the number of filters and the kernel size"), (2, 13, 14),
+     ("options are written by name: `conv(16, 3, stride=2, pad=2)` if 2 is the padding; on a "
+      "line, `conv 16 3 stride 2 pad 2`")),
+    ("conv_transpose(8, 3, 2)",
+     ("the number 2 is out of place in conv_transpose layer 'conv_transpose1': conv_transpose "
+      "takes 2 values by position, the number of filters and the kernel size"), (2, 22, 23),
+     ("options are written by name: `conv_transpose(8, 3, stride=2)` if 2 is the stride; on a "
+      "line, `conv_transpose 8 3 stride 2`")),
+    ("p: maxpool(2, 1) <- input",
+     ("the number 1 is out of place in maxpool layer 'p': maxpool takes 1 value by position, "
+      "the window size"), (2, 15, 16),
+     ("options are written by name: `maxpool(2, stride=1)` if 1 is the stride; on a line, "
+      "`maxpool 2 stride 1`")),
+    ("batchnorm(0.001)",
+     ("the number 0.001 is out of place in batchnorm layer 'batchnorm1': batchnorm takes no "
+      "values by position"), (2, 11, 16),
+     ("options are written by name: `batchnorm(eps=0.001)` if 0.001 is the eps; on a line, "
+      "`batchnorm eps 0.001`")),
+    # no option takes it: the usage
+    ("flatten\ndense(10, 5)",
+     ("the number 5 is out of place in dense layer 'dense1': dense takes 1 value by position, "
+      "the number of units"), (3, 11, 12), "usage: dense UNITS "),
+    ("leaky_relu(0.2, 3)",
+     ("the number 3 is out of place in leaky_relu layer 'leaky_relu1': leaky_relu takes 1 "
+      "value by position, the slope"), (2, 17, 18), "usage: leaky_relu [SLOPE]"),
+    # another library's keyword
+    ("conv(16, 3, strides=2)", "'strides' is not a keyword of conv: it is written `stride`",
+     (2, 13, 20), "write `conv(16, 3, stride=2)`; on a line, `conv 16 3 stride 2`"),
+    ("conv(16, kernel_size=3, strides=2)",
+     "'kernel_size' is not a keyword of conv: it is written `kernel`", (2, 10, 21),
+     "write `conv(16, kernel=3, stride=2)`; on a line, `conv 16 3 stride 2`"),
+    ("dropout(rate=0.5)", "'rate' is not a keyword of dropout: it is written `p`", (2, 9, 13),
+     "write `dropout(p=0.5)`; on a line, `dropout 0.5`"),
+    ('conv(16, 3, padding="same")',
+     "the padding of 'conv1' is a word, written without quotes", (2, 21, 27),
+     'write same, not "same": a spec quotes file paths only'),
+    ("conv(16, 3, nobias=true)", "'nobias' takes no value: it is written alone", (2, 13, 19),
+     "write `conv(16, 3, nobias)`, or leave it out; on a line, `conv 16 3 nobias`"),
+    # Keras' activation keyword: the activation after the call
+    ("conv(16, 3, stride=2, activation=\"relu\")",
+     "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 23, 33), "write `conv(16, 3, stride=2) relu`; on a line, `conv 16 3 stride 2 relu`"),
+    ("conv(16, 3, act=leaky_relu(0.2))",
+     "'act' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 13, 16),
+     "write `conv(16, 3) leaky_relu(0.2)`; on a line, `conv 16 3 leaky_relu(0.2)`"),
+    ("conv(16, 3, activation=foo)",
+     ("'activation' is not an option of conv: an activation is written by its name alone, at "
+      "the end of the line"), (2, 13, 23), "e.g. `conv ... relu`"),
+    ("conv(16, 3, foo=1)", "unknown option 'foo' for conv layer 'conv1'", (2, 13, 16), None),
+    # a value given twice
+    ("conv(16, 3, filters=8)",
+     "number of filters of 'conv1' is given twice, by position and as filters=", (2, 13, 20),
+     "give each value once, by position or by name: conv(filters, kernel, ...)"),
+    ("dropout(0.5, p=0.3)",
+     "dropout probability of 'dropout1' is given twice, by position and as p=", (2, 14, 15),
+     "give each value once, by position or by name: dropout(p, ...)"),
+    ("conv(16, 3, stride=2, stride=1)", "stride of 'conv1' is given twice", (2, 23, 29),
+     "first given at column 13"),
+    ("flatten\ndense(units=10, units=5)", "number of units of 'dense1' is given twice",
+     (3, 17, 22), "first given at column 7"),
+    ("conv(16, 3, pad=same, padding=valid)", "padding of 'conv1' is given twice", (2, 23, 30),
+     "first given at column 13"),
+    # a value by name read as it is by position
+    ("conv(16, kernel=0)", "the kernel size of 'conv1' must be at least 1, not 0", (2, 17, 18),
+     None),
+    ("conv(kernel=3)", "conv layer 'conv1' needs a number of filters", (2, 1, 15),
+     "usage: conv FILTERS KERNEL"),
+]
+
+
+@pytest.mark.parametrize("layers, message, place, hint", ERRORS, ids=[c[0] for c in ERRORS])
+def test_a_call_forms_mistake_is_located_and_answered_in_the_call_form(layers, message, place,
+                                                                        hint):
+    err = error_of(layers)
+    assert err.message == message
+    assert (err.span.line, err.span.column, err.span.end_column) == place
+    assert err.hint and (hint is None or err.hint.startswith(hint)), err.hint
+
+
+def test_the_line_a_hint_writes_is_checked_where_it_would_stand():
+    """``conv(16, 9, 2)`` on an 8x8 input: the stride the hint offers does not mend a 9x9
+    kernel, and the hint says so."""
+    err = error_of("conv(16, 9, 2)")
+    assert err.rewrite == "conv(16, 9, stride=2)"
+    assert re.search(r"; but in this spec that line is refused: .*kernel", err.hint), err.hint
+
+
+def test_the_cli_points_its_caret_at_the_value_past_the_kinds_values(tmp_path, capsys):
+    spec = tmp_path / "m.cnn"
+    spec.write_text("input 1x8x8\nc: conv(16,3,2) relu\n")
+    assert main(["check", str(spec)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("m.cnn:2:14: error: the number 2 is out of place in conv layer "
+                             "'c': conv takes 2 values by position, the number of filters and "
+                             "the kernel size")
+    assert lines[1:3] == ["  c: conv(16,3,2) relu", "               ^"]
+    assert lines[3] == ("hint: options are written by name: `conv(16, 3, stride=2)` if 2 is "
+                        "the stride; on a line, `conv 16 3 stride 2`")
+
+
+def _documented_pairs() -> list[tuple[str, str]]:
+    """The lines of the language reference's call-form example, each with the line its
+    comment says it is (``c1: conv2d(16, 3x3) relu   # is c1: conv 16 3x3 relu``)."""
+    return re.findall(r"^(\S.*\(.*\).*?)\s+# is (.+)$", LANGUAGE_DOC.read_text(),
+                      flags=re.MULTILINE)
+
+
+def test_the_language_reference_shows_the_call_form():
+    assert len(_documented_pairs()) >= 3
+
+
+@pytest.mark.parametrize("call, line", _documented_pairs())
+def test_the_language_references_call_form_example_is_what_it_says(call, line):
+    assert ir_of(call) == ir_of(line)
+
+
+CALLS = """\
+input 1x8x8
+c1: conv2d( 8,3x3 ,stride = 2,pad=same )  relu
+maxpool(2,stride=1)
+dropout( p=0.25 )
+flatten
+d: dense(units=10)
+"""
+
+
+def test_fmt_keeps_the_call_form_canonically_spaced_and_its_meaning():
+    formatted = format_source(CALLS)
+    assert formatted == ("input 1x8x8\n"
+                         "c1: conv2d(8, 3x3, stride=2, pad=same) relu\n"
+                         "maxpool(2, stride=1)\n"
+                         "dropout(p=0.25)\n"
+                         "flatten\n"
+                         "d: dense(units=10)\n")
+    assert format_source(formatted) == formatted
+    assert parse(formatted).ir == parse(CALLS).ir
+
+
+def test_cli_fmt_rewrites_a_call_form_spec_that_then_checks(tmp_path, capsys):
+    spec = tmp_path / "calls.cnn"
+    spec.write_text(CALLS)
+    assert main(["fmt", str(spec)]) == 0
+    assert spec.read_text() == format_source(CALLS)
+    assert main(["check", str(spec)]) == 0
