@@ -314,7 +314,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                             automatic=out is None)
     started = time.perf_counter()
     description = describe(plan.spec, plan.axes, plan.seeds, None, (dtype,),
-                           cells[0].spec_key)
+                           cells[0].spec_key, cells[0].ir)
     with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
         ran = run_cells(  # its earlier cells: other comparisons' of the spec, shown too
             cells, folder,
