@@ -639,7 +639,8 @@ def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_p
         assert json.loads((folder / "spec.json").read_text()) == cell.ir
         assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary["cell"]["settings"] == {"init": cell.settings[0][1], "lr": "0.05"}
+        assert summary["cell"]["settings"] == {"init": cell.settings[0][1], "lr": 0.05}
+        assert summary["cell"]["given"] == {"init": cell.settings[0][1], "lr": "0.05"}
         assert summary["test_acc"] == res.test_acc
     he, zeros = result.groups  # best validation accuracy first
     assert he.label == "init=he_normal, lr=0.05" and zeros.val_acc[0] < 0.3
@@ -722,6 +723,62 @@ def test_a_sweep_run_again_over_older_string_results_reads_its_cells_back_typed(
     assert (again.ran, again.skipped) == (0, 4)
     write_outputs(again)
     assert (out / "results.json").read_text() == written
+
+
+def test_a_cells_summary_gives_its_settings_typed_and_as_given(named, tmp_path):
+    """A cell's summary.json gave its settings as texts; they are typed as results.json's,
+    and as its sweep gave them under "given" (lr=1e-1 stays the label it was given)."""
+    result = sweep(str(named), ["lr=1e-1", "decay_bias=false", "dtype=float64"],
+                   out=tmp_path / "s", executor=in_process)
+    (cell, _), = result.done
+    summary = json.loads((tmp_path / "s" / cell.folder / "summary.json").read_text())
+    assert summary["cell"]["settings"] == {"lr": 0.1, "decay_bias": False, "dtype": "float64"}
+    assert summary["cell"]["given"] == {"lr": "1e-1", "decay_bias": "false",
+                                        "dtype": "float64"}
+    other = sweep(str(named), ["lr=0.05"], out=tmp_path / "s", executor=in_process)
+    assert other.earlier == 1
+    assert {g.label for g in other.groups} == {
+        "lr=0.05, decay_bias=true, dtype=float32", "lr=1e-1, decay_bias=false, dtype=float64"}
+
+
+def _as_written_earlier(folder) -> None:
+    """The cell's summary.json as a cnnspec before typed settings wrote it: its settings as
+    given, under "settings"."""
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["cell"]["settings"] = summary["cell"].pop("given")
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def test_a_cell_whose_summary_gives_its_settings_as_texts_is_read_back(named, tmp_path):
+    """A cell recorded by a cnnspec that wrote its settings as texts (no "given") is read back
+    by another sweep into its folder, under its label, its settings typed in results.json."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=1e-1", "batch=32"], out=out, executor=in_process)
+    _as_written_earlier(out / first.done[0][0].folder)
+    second = sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    assert second.earlier == 1 and first.groups[0].label in {g.label for g in second.groups}
+    write_outputs(second)
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert sorted((c["lr"], c["batch_size"]) for c in cells) == [(0.05, 64), (0.1, 32)]
+
+
+@pytest.mark.parametrize("given", [["0.1"], {"lr": 0.1}, None])
+@pytest.mark.parametrize("key", ["given", "settings"])
+def test_a_cell_whose_given_settings_are_no_texts_is_named_with_its_folder(named, tmp_path,
+                                                                          key, given):
+    """The texts a cell's label is made of, under "given" (or "settings", as an earlier
+    cnnspec wrote them), that are no texts: the folder is named as damaged."""
+    out = tmp_path / "s"
+    folder = out / sweep(str(named), ["lr=0.1"], out=out, executor=in_process).done[0][0].folder
+    if key == "settings":
+        _as_written_earlier(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["cell"][key] = given
+    (folder / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    assert info.value.message == (f"cell folder {folder} is damaged: its summary's cell "
+                                  "settings are no texts")
 
 
 def test_the_accuracy_picture_is_titled_and_says_what_its_dots_and_line_are(named, tmp_path,

@@ -40,6 +40,7 @@ from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.metrics import ACCURACIES
 from cnnspec.sweep.cells import (
+    GIVEN,
     HASH_CHARS,
     WEIGHT_FILES,
     Cell,
@@ -50,7 +51,6 @@ from cnnspec.sweep.cells import (
 from cnnspec.sweep.grid import (
     DEFAULT_INITS,
     DTYPE,
-    held_value,
     setting_key,
     training_text,
     written_value,
@@ -513,7 +513,7 @@ def recorded_cell(folder: Path, folders: CellFolders) -> tuple[Cell, CellResult]
         dtype = summary.get("dtype", UNRECORDED_DTYPE)
         fold = None if fields["fold"] is None else (fields["fold"] - 1, fields["folds"])
         # named as a sweep names them now: an earlier one kept `batch` as it was spelt
-        settings = tuple((setting_key(key), text) for key, text in fields["settings"].items())
+        settings = tuple((setting_key(key), text) for key, text in _given(fields).items())
         cell = Cell(settings, fields["seed"], ir, fold,
                     dtype=dtype if dtype in DTYPES else UNRECORDED_DTYPE)
         if not isinstance(ir, dict) or cell.key != key_of(folder.name):
@@ -531,9 +531,8 @@ def _fields_problem(fields) -> str | None:
 
     if not isinstance(fields, dict):
         return "its summary names no cell"
-    settings = fields.get("settings")
-    if not isinstance(settings, dict) or not all(
-            isinstance(value, str) for value in settings.values()):
+    given = _given(fields)
+    if not isinstance(given, dict) or not all(isinstance(value, str) for value in given.values()):
         return "its summary's cell settings are no texts"
     if not count(fields.get("seed"), 0):
         return "its summary's cell seed is no count"
@@ -542,6 +541,13 @@ def _fields_problem(fields) -> str | None:
             or count(folds, 2) and count(fold, 1) and fold <= folds):
         return "its summary's cell fold is not one of its folds"
     return None
+
+
+def _given(fields: dict):
+    """The settings of a cell's summary (its ``cell`` object, ``fields``) as its sweep gave
+    them: under :data:`~cnnspec.sweep.cells.GIVEN`, or, written by an earlier cnnspec,
+    under "settings" (typed there now)."""
+    return fields.get(GIVEN, fields.get("settings"))
 
 
 # A setting a cell's sweep did not give, which it took from the spec as written (an init, a
@@ -591,14 +597,12 @@ def shown_settings(cell: Cell, keys: list[str]) -> dict[str, str]:
 
 def setting_value(cell: Cell, key: str):
     """The value of setting ``key`` the ``cell`` trained with, as results.json carries it:
-    typed as its IR holds it (:func:`~cnnspec.sweep.grid.held_value`: a number, true or
-    false, an init or optimizer as written), the dtype's name, the folds' count (None for
-    none); None where its IR does not say it (the table's :data:`AS_WRITTEN`)."""
-    if key == DTYPE:
-        return cell.dtype
+    typed as its IR holds it (:meth:`Cell.setting`: a number, true or false, an init or
+    optimizer as written), the folds' count (None for none); None where its IR does not
+    say it (the table's :data:`AS_WRITTEN`)."""
     if key == FOLDS:
         return None if cell.fold is None else cell.fold[1]
-    return held_value(cell.ir, key)
+    return cell.setting(key)
 
 
 def typed_settings(cell: Cell, keys: list[str]) -> dict:
