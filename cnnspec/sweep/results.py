@@ -9,14 +9,17 @@ Layout::
     <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
-        summary.json           the run summary, with the cell's settings, seed and fold and
+        summary.json           the run summary, with the cell's settings (typed, and as
+                               given: cells.GIVEN), seed and fold and
                                the command that trains it again alone (but a k-fold cell);
                                a diverged cell's with what to try (HINT_TEMPLATE)
         preprocess.json, checkpoint.npz, best.npz    with --keep-weights
         diverged.npz           with --keep-weights, of a training that diverged
     results.json, results.csv  per group: mean +- std over seeds and folds; per cell; of
                                every cell the folder holds, a setting that differs
-                               between them a column (:func:`columns`)
+                               between them a column (:func:`columns`), its values
+                               typed (:func:`setting_value`; the CSV's text reads back
+                               to them: training.files.csv_text)
     accuracy.png, curves.png   validation accuracy against each swept setting; curves
 
 A cell folder is written under a temporary name and renamed into place, so it is either
