@@ -234,19 +234,21 @@ def written_value(ir: dict, key: str) -> str | None:
         texts = dict.fromkeys(init_text(layer[field]) for layer in ir["layers"]
                               if field in layer.get("default_inits", ()) and field in layer)
         return " / ".join(texts) or None
-    held = _layer_option(ir, key)
-    return None if held is None else field_text(*held)
+    found = _layer_field(ir, key)
+    if found is None or found[1] not in found[0]:
+        return None
+    layer, field = found
+    return field_text(layer["kind"], field, layer[field])
 
 
-def _layer_option(ir: dict, key: str) -> tuple[str, str, object] | None:
-    """The kind, IR field and value of the layer option ``key`` (``LAYER.OPTION``) of ``ir``;
-    None for another key, or where the IR has no such layer or value."""
+def _layer_field(ir: dict, key: str) -> tuple[dict, str] | None:
+    """The layer of ``ir`` and its IR field that the layer option ``key`` (``LAYER.OPTION``)
+    sets; None for another key, or where the IR has no such layer or option."""
     layer_name, dot, word = key.partition(".")
     layer = next((layer for layer in ir["layers"] if layer["name"] == layer_name), None)
     if not dot or layer is None or word not in layer_options(layer["kind"]):
         return None
-    field = layer_options(layer["kind"])[word][0]
-    return (layer["kind"], field, layer[field]) if field in layer else None
+    return layer, layer_options(layer["kind"])[word][0]
 
 
 def training_text(value) -> str:
@@ -266,8 +268,8 @@ def held_value(ir: dict, key: str):
     if key in DEFAULT_INITS:
         return written_value(ir, key)
     if "." in key:
-        held = _layer_option(ir, key)
-        return None if held is None else typed(ir, key, held[2])
+        found = _layer_field(ir, key)
+        return None if found is None else typed(ir, key, found[0].get(found[1]))
     return typed(ir, key, ir["training"].get(setting_key(key)))
 
 
@@ -275,15 +277,14 @@ def typed(ir: dict, key: str, value):
     """``value``, an IR value of the ``--set`` key ``key`` for the spec whose IR is ``ir``, as
     JSON carries a setting (results.json): a number, true or false, or a list of them (a
     kernel, class weights) as the IR holds it; a name as text (the dtype, a loss); an init,
-    optimizer, schedule, dataset or transform as the language writes it (``normal(0,
-    0.01)``, ``sgd(momentum=0.9)``); None stays None (the spec's own, or not said)."""
+    optimizer, schedule, dataset or transform as the language writes it
+    (``normal(std=0.01)``, ``sgd(momentum=0.9, nesterov=false)``); None stays None (the
+    spec's own, or not said)."""
     if key in DEFAULT_INITS and value is not None:
         return init_text(value)
     if "." in key:
-        layer_name, _, word = key.partition(".")
-        kind = next(layer["kind"] for layer in ir["layers"] if layer["name"] == layer_name)
-        field = layer_options(kind)[word][0]
-        return _plain(value, lambda each: field_text(kind, field, each))
+        layer, field = _layer_field(ir, key)
+        return _plain(value, lambda each: field_text(layer["kind"], field, each))
     return _plain(value, training_text)
 
 
@@ -310,9 +311,7 @@ def apply(ir: dict, key: str, value) -> dict:
             if "bias_init" in layer.get("default_inits", ()):
                 layer["bias_init"] = copy.deepcopy(value)
     elif "." in key:
-        layer_name, _, word = key.partition(".")
-        layer = next(layer for layer in ir["layers"] if layer["name"] == layer_name)
-        field = layer_options(layer["kind"])[word][0]
+        layer, field = _layer_field(ir, key)
         layer[field] = copy.deepcopy(value)
         # Set by hand now: a swept default init no longer replaces it.
         if field in layer.get("default_inits", ()):
