@@ -252,6 +252,11 @@ def test_a_comparison_over_other_inits_and_epochs_shows_every_run_of_its_folder(
     assert [v.label for v in again.variants] == [
         "glorot_uniform, epochs=2", "he_normal, epochs=2", "he_normal, epochs=1"]
     assert again.variants[2].runs[0].metrics == first.variants[0].runs[0].metrics
+    # the settings the variants differ in, typed in the JSON (the label is text)
+    assert [v["settings"] for v in again.to_dict()["variants"]] == [
+        {"init": "glorot_uniform", "epochs": 2}, {"init": "he_normal", "epochs": 2},
+        {"init": "he_normal", "epochs": 1}]
+    assert first.to_dict()["variants"][0]["settings"] == {"init": "he_normal"}
     same = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
     assert (same.ran, same.skipped, same.earlier) == (0, 1, 2)
     said = same.to_dict()  # its seconds trained nothing: the JSON says the runs were reused

@@ -1,6 +1,7 @@
 """``cnnspec sweep``: --set values read as the language reads them, cells and their identity,
 k-fold splits, the sweep folder and its results, resuming, Ctrl-C and the error paths. The
 cells train in this process here; tests/test_sweep_dask.py runs them on a Dask cluster."""
+import csv
 import json
 import logging
 import math
@@ -638,7 +639,8 @@ def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_p
         assert json.loads((folder / "spec.json").read_text()) == cell.ir
         assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary["cell"]["settings"] == {"init": cell.settings[0][1], "lr": "0.05"}
+        assert summary["cell"]["settings"] == {"init": cell.settings[0][1], "lr": 0.05}
+        assert summary["cell"]["given"] == {"init": cell.settings[0][1], "lr": "0.05"}
         assert summary["test_acc"] == res.test_acc
     he, zeros = result.groups  # best validation accuracy first
     assert he.label == "init=he_normal, lr=0.05" and zeros.val_acc[0] < 0.3
@@ -646,7 +648,7 @@ def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_p
     assert [p.name for p in paths] == ["results.json", "results.csv", "accuracy.png",
                                       "curves.png"]
     saved = json.loads(paths[0].read_text())
-    assert saved["settings"] == {"init": ["he_normal", "zeros"], "lr": ["0.05"]}
+    assert saved["settings"] == {"init": ["he_normal", "zeros"], "lr": [0.05]}
     assert [g["label"] for g in saved["groups"]] == [he.label, zeros.label]
     assert saved["groups"][0]["val_acc_mean"] == pytest.approx(he.val_acc[0])
     lines = paths[1].read_text().splitlines()
@@ -654,6 +656,129 @@ def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_p
     assert all(p.read_bytes()[:8] == PNG for p in paths[2:])
     table = format_table(result.groups, ["init", "lr"], result.out, result.spread)
     assert table.splitlines()[1].startswith("he_normal") and "+-" in table
+
+
+# Settings of every JSON type a sweep sweeps: numbers (lr, batch given with its alias), a
+# boolean (decay_bias), an init, an optimizer (written as text) and a layer's kernel (a list).
+TYPED_SETS = ["lr=0.05,1e-1", "batch=32", "decay_bias=true,false", "init=he_normal",
+              "optimizer=sgd(momentum=0.9)", "conv1.kernel=3"]
+TYPED = {"lr": [0.05, 0.1], "batch_size": [32], "decay_bias": [True, False],
+         "init": ["he_normal"], "optimizer": ["sgd(momentum=0.9, nesterov=false)"],
+         "conv1.kernel": [[3, 3]]}
+
+
+def csv_value(text: str):
+    """A value of results.csv as a JSON reader takes it: empty is null, JSON's words and
+    numbers (and lists) are theirs, anything else is text."""
+    if text == "":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def test_results_json_carries_each_setting_as_its_json_type_and_the_csv_reads_back(
+        named, tmp_path):
+    """results.json gave every setting as the text given (lr "0.05", decay_bias "true"): a
+    JSON reader got strings where it expects numbers and booleans. They are typed as the
+    cell's IR holds them, an init or optimizer as the language writes it, in the sweep's
+    description, its groups and its cells; results.csv reads back to the same values."""
+    result = sweep(str(named), TYPED_SETS, out=tmp_path / "s", executor=in_process)
+    write_outputs(result)
+    saved = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert saved["settings"] == TYPED
+    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["settings"] == TYPED
+    assert [type(value) for value in TYPED["lr"] + TYPED["batch_size"]] == [float, float, int]
+    combinations = {(g["settings"]["lr"], g["settings"]["decay_bias"]) for g in saved["groups"]}
+    assert combinations == {(0.05, True), (0.05, False), (0.1, True), (0.1, False)}
+    for line in saved["groups"] + saved["cells"]:
+        settings = line.get("settings", line)
+        assert {key: [settings[key]] for key in ("batch_size", "init", "optimizer",
+                                                 "conv1.kernel")} == {
+            key: TYPED[key] for key in ("batch_size", "init", "optimizer", "conv1.kernel")}
+    assert {type(cell["decay_bias"]) for cell in saved["cells"]} == {bool}
+    assert {(cell["fold"], cell["diverged"]) for cell in saved["cells"]} == {(None, False)}
+    with open(tmp_path / "s" / "results.csv", newline="") as file:
+        rows = [{key: csv_value(text) for key, text in row.items()}
+                for row in csv.DictReader(file)]
+    assert rows == saved["cells"]
+
+
+def test_a_sweep_run_again_over_older_string_results_reads_its_cells_back_typed(named,
+                                                                                 tmp_path):
+    """A folder whose sweep.json and results.json an earlier cnnspec wrote with the settings
+    as texts: the same sweep run again trains nothing, reads its cells back and writes
+    results.json typed, as a first run does."""
+    out = tmp_path / "s"
+    first = sweep(str(named), TYPED_SETS, out=out, executor=in_process)
+    write_outputs(first)
+    written = (out / "results.json").read_text()
+    for name in ("sweep.json", "results.json"):  # as an earlier cnnspec wrote them
+        older = json.loads((out / name).read_text())
+        older["settings"] = {key: [str(value) for value in values]
+                             for key, values in older["settings"].items()}
+        (out / name).write_text(json.dumps(older))
+    again = sweep(str(named), TYPED_SETS, out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (0, 4)
+    write_outputs(again)
+    assert (out / "results.json").read_text() == written
+
+
+def test_a_cells_summary_gives_its_settings_typed_and_as_given(named, tmp_path):
+    """A cell's summary.json gave its settings as texts; they are typed as results.json's,
+    and as its sweep gave them under "given" (lr=1e-1 stays the label it was given)."""
+    result = sweep(str(named), ["lr=1e-1", "decay_bias=false", "dtype=float64"],
+                   out=tmp_path / "s", executor=in_process)
+    (cell, _), = result.done
+    summary = json.loads((tmp_path / "s" / cell.folder / "summary.json").read_text())
+    assert summary["cell"]["settings"] == {"lr": 0.1, "decay_bias": False, "dtype": "float64"}
+    assert summary["cell"]["given"] == {"lr": "1e-1", "decay_bias": "false",
+                                        "dtype": "float64"}
+    other = sweep(str(named), ["lr=0.05"], out=tmp_path / "s", executor=in_process)
+    assert other.earlier == 1
+    assert {g.label for g in other.groups} == {
+        "lr=0.05, decay_bias=true, dtype=float32", "lr=1e-1, decay_bias=false, dtype=float64"}
+
+
+def _as_written_earlier(folder) -> None:
+    """The cell's summary.json as a cnnspec before typed settings wrote it: its settings as
+    given, under "settings"."""
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["cell"]["settings"] = summary["cell"].pop("given")
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def test_a_cell_whose_summary_gives_its_settings_as_texts_is_read_back(named, tmp_path):
+    """A cell recorded by a cnnspec that wrote its settings as texts (no "given") is read back
+    by another sweep into its folder, under its label, its settings typed in results.json."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=1e-1", "batch=32"], out=out, executor=in_process)
+    _as_written_earlier(out / first.done[0][0].folder)
+    second = sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    assert second.earlier == 1 and first.groups[0].label in {g.label for g in second.groups}
+    write_outputs(second)
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert sorted((c["lr"], c["batch_size"]) for c in cells) == [(0.05, 64), (0.1, 32)]
+
+
+@pytest.mark.parametrize("given", [["0.1"], {"lr": 0.1}, None])
+@pytest.mark.parametrize("key", ["given", "settings"])
+def test_a_cell_whose_given_settings_are_no_texts_is_named_with_its_folder(named, tmp_path,
+                                                                          key, given):
+    """The texts a cell's label is made of, under "given" (or "settings", as an earlier
+    cnnspec wrote them), that are no texts: the folder is named as damaged."""
+    out = tmp_path / "s"
+    folder = out / sweep(str(named), ["lr=0.1"], out=out, executor=in_process).done[0][0].folder
+    if key == "settings":
+        _as_written_earlier(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["cell"][key] = given
+    (folder / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    assert info.value.message == (f"cell folder {folder} is damaged: its summary's cell "
+                                  "settings are no texts")
 
 
 def test_the_accuracy_picture_is_titled_and_says_what_its_dots_and_line_are(named, tmp_path,
@@ -916,7 +1041,7 @@ def test_the_same_specs_sweep_goes_on_over_other_settings_wherever_the_spec_is(n
     (moved / named.name).write_text(named.read_text())
     more = sweep(str(moved / named.name), ["lr=0.05,0.1"], out=out, executor=in_process)
     assert (more.ran, more.skipped) == (1, 1)
-    assert json.loads((out / "sweep.json").read_text())["settings"] == {"lr": ["0.05", "0.1"]}
+    assert json.loads((out / "sweep.json").read_text())["settings"] == {"lr": [0.05, 0.1]}
 
 
 def test_a_sweep_over_no_setting_into_a_swept_folder_takes_away_its_accuracy_picture(named,
@@ -1011,7 +1136,7 @@ def test_a_sweep_over_other_settings_shows_every_cell_of_the_folder(named, tmp_p
                          f"{TEST_WEIGHTS_NOTE}; cells in {out})")
     write_outputs(fourth)
     results = json.loads((out / "results.json").read_text())
-    assert len(results["cells"]) == 7 and results["settings"] == {"lr": ["0.1"]}
+    assert len(results["cells"]) == 7 and results["settings"] == {"lr": [0.1]}
     assert {c["epochs"] for c in results["cells"]} == {1, 2}
     assert (out / "accuracy.png").is_file()
 
@@ -1742,7 +1867,7 @@ def test_ctrl_c_after_the_last_cell_writes_the_results(named, tmp_path, capsys, 
     for name in ("results.json", "results.csv", "accuracy.png", "curves.png"):
         assert (out / name).is_file()
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert sorted(cell["lr"] for cell in cells) == ["0.05", "0.1"]
+    assert sorted(cell["lr"] for cell in cells) == [0.05, 0.1]
     if format == "json":
         assert json.loads(captured.out)["cells"] == cells
     else:

@@ -44,11 +44,13 @@ from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.grid import (
+    DTYPE,
     Axis,
     apply,
     cell_dtype,
     check_value,
     compared_hint,
+    held_value,
     swept_dtypes,
     swept_hint,
 )
@@ -60,6 +62,10 @@ from cnnspec.training.run import tested_epoch
 from cnnspec.training.settings import overridden_spec, recorded_ir
 
 HASH_CHARS = 10
+# In the `cell` of a cell's summary.json: its settings as its sweep's --set gave them (its
+# label's texts), beside "settings", typed; a summary without it (written by an earlier
+# cnnspec) gave them as texts under "settings".
+GIVEN = "given"
 # With --keep-weights: what `cnnspec eval` and `load_run` need besides spec.json and summary.
 WEIGHT_FILES = (rundir.PREPROCESS, rundir.CHECKPOINT, rundir.BEST)
 # What a cell keeps with --keep-weights: those, its initial weights (`filters --compare-init`
@@ -128,9 +134,17 @@ class Cell:
             f"cnnspec train --dtype {self.dtype}"
         return command_line(words, Path(folder) / rundir.SPEC_JSON)
 
+    def setting(self, key: str):
+        """The value of the setting ``key`` the cell trains with, as JSON carries it: its
+        dtype's name, else as its IR holds it (:func:`~cnnspec.sweep.grid.held_value`: a
+        number, true or false, an init as written)."""
+        return self.dtype if key == DTYPE else held_value(self.ir, key)
+
     def fields(self) -> dict:
-        """What the cell's summary.json says of it."""
-        return {"key": self.key, "settings": dict(self.settings), "seed": self.seed,
+        """What the cell's summary.json says of it: its settings typed (:meth:`setting`),
+        and as its sweep gave them (:data:`GIVEN`), the texts of its label and folder."""
+        return {"key": self.key, "settings": {key: self.setting(key) for key, _ in self.settings},
+                GIVEN: dict(self.settings), "seed": self.seed,
                 "fold": None if self.fold is None else self.fold[0] + 1,
                 "folds": None if self.fold is None else self.fold[1]}
 

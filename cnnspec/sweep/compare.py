@@ -46,6 +46,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
     shown_settings,
     stops_said,
+    typed_settings,
 )
 from cnnspec.sweep.runner import default_out, describe, recorded_before, run_cells
 from cnnspec.training import rundir
@@ -101,7 +102,9 @@ class JobResult:
 
 @dataclass
 class VariantSummary:
-    """One row of the comparison table: a variant over all its seeds."""
+    """One row of the comparison table: a variant over all its seeds; ``settings``: its
+    values of the settings the runs differ in (its init, and its epochs where others
+    trained other epochs), as JSON carries them (typed, as a sweep's results.json)."""
 
     label: str
     seeds: int
@@ -113,6 +116,7 @@ class VariantSummary:
     reached: int  # seeds that reached the target
     diverged: int  # seeds that diverged
     runs: list[JobResult] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
 
 
 def variant_label(init: str | None) -> str:
@@ -175,10 +179,12 @@ def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
     return None
 
 
-def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummary:
+def summarize(label: str, runs: list[JobResult], target: float,
+              settings: dict | None = None) -> VariantSummary:
     """The table row of one variant: validation and test accuracy of the weights each run
     keeps, over the seeds whose training finished (a diverged run has none; it is counted
-    under ``diverged``), the first epoch at ``target`` validation accuracy, divergences."""
+    under ``diverged``), the first epoch at ``target`` validation accuracy, divergences;
+    ``settings``, its values of the settings the runs differ in, typed."""
     finished = [r for r in runs if not r.diverged]
     val = [r.val_acc for r in finished if r.val_acc is not None]
     test = [r.test_acc for r in finished if r.test_acc is not None]
@@ -189,7 +195,8 @@ def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummar
         label=label, seeds=len(runs), val_acc_mean=val_mean, val_acc_std=val_std,
         test_acc_mean=test_mean, test_acc_std=test_std,
         epochs_to_target=sum(reached) / len(reached) if reached else None,
-        reached=len(reached), diverged=sum(r.diverged for r in runs), runs=runs)
+        reached=len(reached), diverged=sum(r.diverged for r in runs), runs=runs,
+        settings=settings or {})
 
 
 @dataclass
@@ -314,7 +321,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                             automatic=out is None)
     started = time.perf_counter()
     description = describe(plan.spec, plan.axes, plan.seeds, None, (dtype,),
-                           cells[0].spec_key)
+                           cells[0].spec_key, cells[0].ir)
     with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
         ran = run_cells(  # its earlier cells: other comparisons' of the spec, shown too
             cells, folder,
@@ -325,11 +332,13 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             command="compare", hint_of=compared_template)
     seconds = time.perf_counter() - started
-    keys = columns(ran.done + ran.earlier)
+    done = ran.done + ran.earlier
+    keys = columns(done)
     results = [job_result(cell, result, folder, variant_of(cell, keys))
-               for cell, result in ran.done + ran.earlier]
-    rows = [summarize(label, [r for r in results if r.label == label], target)
-            for label in dict.fromkeys(r.label for r in results)]
+               for cell, result in done]
+    settings = {r.label: typed_settings(cell, keys) for r, (cell, _) in zip(results, done)}
+    rows = [summarize(label, [r for r in results if r.label == label], target, settings[label])
+            for label in settings]
     return Comparison(plan.spec, target, folder, rows, seconds, name, dtype, ran.ran,
                       recorded_before(cells, ran.ran), len(ran.earlier), keys, ran.retested,
                       ran.left_out)

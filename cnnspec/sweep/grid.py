@@ -38,7 +38,7 @@ from cnnspec.errors import (
 )
 from cnnspec.importers.spec_writer import field_text, init_text
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import foreign_key_hint
+from cnnspec.ir.training_catalogue import foreign_key_hint, value_text
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_bias_init, read_init
@@ -81,6 +81,12 @@ class Axis:
     def option(self) -> str:
         """The ``--set`` option that gave this axis, as the user wrote it."""
         return f"--set {self.spelt}={','.join(self.texts)}"
+
+    def typed_values(self, ir: dict) -> list:
+        """The values as JSON carries them for the spec whose IR is ``ir`` (:func:`typed`);
+        the spec's own (None: compare's spec as written) by its text."""
+        return [text if value is None else typed(ir, self.key, value)
+                for text, value in zip(self.texts, self.values)]
 
     def value_text(self, index: int) -> str:
         """Value ``index`` as the user gave it: its own option (``--init "zeros"``), else
@@ -228,12 +234,68 @@ def written_value(ir: dict, key: str) -> str | None:
         texts = dict.fromkeys(init_text(layer[field]) for layer in ir["layers"]
                               if field in layer.get("default_inits", ()) and field in layer)
         return " / ".join(texts) or None
+    found = _layer_field(ir, key)
+    if found is None or found[1] not in found[0]:
+        return None
+    layer, field = found
+    return field_text(layer["kind"], field, layer[field])
+
+
+def _layer_field(ir: dict, key: str) -> tuple[dict, str] | None:
+    """The layer of ``ir`` and its IR field that the layer option ``key`` (``LAYER.OPTION``)
+    sets; None for another key, or where the IR has no such layer or option."""
     layer_name, dot, word = key.partition(".")
     layer = next((layer for layer in ir["layers"] if layer["name"] == layer_name), None)
     if not dot or layer is None or word not in layer_options(layer["kind"]):
         return None
-    field = layer_options(layer["kind"])[word][0]
-    return field_text(layer["kind"], field, layer[field]) if field in layer else None
+    return layer, layer_options(layer["kind"])[word][0]
+
+
+def training_text(value) -> str:
+    """A training setting's IR value as the language writes it: ``0.1``,
+    ``sgd(momentum=0.9)``."""
+    if not isinstance(value, dict):
+        return value_text(value)
+    args = ", ".join(f"{k}={training_text(v)}" for k, v in value.items() if k != "name")
+    name = str(value.get("name", ""))
+    return f"{name}({args})" if args and name else name or args
+
+
+def held_value(ir: dict, key: str):
+    """The value of the ``--set`` key ``key`` that ``ir`` holds, as JSON carries a setting
+    (:func:`typed`); None where the IR does not say it. The default init (``init``,
+    ``bias``) is :func:`written_value`'s text: the layers that take it may hold several."""
+    if key in DEFAULT_INITS:
+        return written_value(ir, key)
+    if "." in key:
+        found = _layer_field(ir, key)
+        return None if found is None else typed(ir, key, found[0].get(found[1]))
+    return typed(ir, key, ir["training"].get(setting_key(key)))
+
+
+def typed(ir: dict, key: str, value):
+    """``value``, an IR value of the ``--set`` key ``key`` for the spec whose IR is ``ir``, as
+    JSON carries a setting (results.json): a number, true or false, or a list of them (a
+    kernel, class weights) as the IR holds it; a name as text (the dtype, a loss); an init,
+    optimizer, schedule, dataset or transform as the language writes it
+    (``normal(std=0.01)``, ``sgd(momentum=0.9, nesterov=false)``); None stays None (the
+    spec's own, or not said)."""
+    if key in DEFAULT_INITS and value is not None:
+        return init_text(value)
+    if "." in key:
+        layer, field = _layer_field(ir, key)
+        return _plain(value, lambda each: field_text(layer["kind"], field, each))
+    return _plain(value, training_text)
+
+
+def _plain(value, text):
+    """``value`` with each object in it (an init, an optimizer) as ``text`` writes it; numbers,
+    true or false, texts and None as they are."""
+    if isinstance(value, dict):
+        return text(value)
+    if isinstance(value, list):
+        return [_plain(each, text) for each in value]
+    return value
 
 
 def apply(ir: dict, key: str, value) -> dict:
@@ -249,9 +311,7 @@ def apply(ir: dict, key: str, value) -> dict:
             if "bias_init" in layer.get("default_inits", ()):
                 layer["bias_init"] = copy.deepcopy(value)
     elif "." in key:
-        layer_name, _, word = key.partition(".")
-        layer = next(layer for layer in ir["layers"] if layer["name"] == layer_name)
-        field = layer_options(layer["kind"])[word][0]
+        layer, field = _layer_field(ir, key)
         layer[field] = copy.deepcopy(value)
         # Set by hand now: a swept default init no longer replaces it.
         if field in layer.get("default_inits", ()):

@@ -9,14 +9,17 @@ Layout::
     <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
-        summary.json           the run summary, with the cell's settings, seed and fold and
+        summary.json           the run summary, with the cell's settings (typed, and as
+                               given: cells.GIVEN), seed and fold and
                                the command that trains it again alone (but a k-fold cell);
                                a diverged cell's with what to try (HINT_TEMPLATE)
         preprocess.json, checkpoint.npz, best.npz    with --keep-weights
         diverged.npz           with --keep-weights, of a training that diverged
     results.json, results.csv  per group: mean +- std over seeds and folds; per cell; of
                                every cell the folder holds, a setting that differs
-                               between them a column (:func:`columns`)
+                               between them a column (:func:`columns`), its values
+                               typed (:func:`setting_value`; the CSV's text reads back
+                               to them: training.files.csv_text)
     accuracy.png, curves.png   validation accuracy against each swept setting; curves
 
 A cell folder is written under a temporary name and renamed into place, so it is either
@@ -38,9 +41,9 @@ from cnnspec.atomic import NotWritten, write_bytes
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
-from cnnspec.ir.training_catalogue import value_text
 from cnnspec.metrics import ACCURACIES
 from cnnspec.sweep.cells import (
+    GIVEN,
     HASH_CHARS,
     WEIGHT_FILES,
     Cell,
@@ -48,7 +51,13 @@ from cnnspec.sweep.cells import (
     group_label,
     key_of,
 )
-from cnnspec.sweep.grid import DEFAULT_INITS, DTYPE, setting_key, written_value
+from cnnspec.sweep.grid import (
+    DEFAULT_INITS,
+    DTYPE,
+    setting_key,
+    training_text,
+    written_value,
+)
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 from cnnspec.training.interrupts import interrupts_held
@@ -507,7 +516,7 @@ def recorded_cell(folder: Path, folders: CellFolders) -> tuple[Cell, CellResult]
         dtype = summary.get("dtype", UNRECORDED_DTYPE)
         fold = None if fields["fold"] is None else (fields["fold"] - 1, fields["folds"])
         # named as a sweep names them now: an earlier one kept `batch` as it was spelt
-        settings = tuple((setting_key(key), text) for key, text in fields["settings"].items())
+        settings = tuple((setting_key(key), text) for key, text in _given(fields).items())
         cell = Cell(settings, fields["seed"], ir, fold,
                     dtype=dtype if dtype in DTYPES else UNRECORDED_DTYPE)
         if not isinstance(ir, dict) or cell.key != key_of(folder.name):
@@ -525,9 +534,8 @@ def _fields_problem(fields) -> str | None:
 
     if not isinstance(fields, dict):
         return "its summary names no cell"
-    settings = fields.get("settings")
-    if not isinstance(settings, dict) or not all(
-            isinstance(value, str) for value in settings.values()):
+    given = _given(fields)
+    if not isinstance(given, dict) or not all(isinstance(value, str) for value in given.values()):
         return "its summary's cell settings are no texts"
     if not count(fields.get("seed"), 0):
         return "its summary's cell seed is no count"
@@ -536,6 +544,13 @@ def _fields_problem(fields) -> str | None:
             or count(folds, 2) and count(fold, 1) and fold <= folds):
         return "its summary's cell fold is not one of its folds"
     return None
+
+
+def _given(fields: dict):
+    """The settings of a cell's summary (its ``cell`` object, ``fields``) as its sweep gave
+    them: under :data:`~cnnspec.sweep.cells.GIVEN`, or, written by an earlier cnnspec,
+    under "settings" (typed there now)."""
+    return fields.get(GIVEN, fields.get("settings"))
 
 
 # A setting a cell's sweep did not give, which it took from the spec as written (an init, a
@@ -575,21 +590,28 @@ def shown_value(cell: Cell, key: str) -> str:
         written = written_value(cell.ir, key)
         return AS_WRITTEN if written is None else f"{written} {FROM_SPEC}"
     value = cell.ir["training"].get(setting_key(key))
-    return AS_WRITTEN if value is None else _written(value)
-
-
-def _written(value) -> str:
-    """A training setting's IR value as the language writes it: ``0.1``, ``sgd(momentum=0.9)``."""
-    if not isinstance(value, dict):
-        return value_text(value)
-    args = ", ".join(f"{k}={_written(v)}" for k, v in value.items() if k != "name")
-    name = str(value.get("name", ""))
-    return f"{name}({args})" if args and name else name or args
+    return AS_WRITTEN if value is None else training_text(value)
 
 
 def shown_settings(cell: Cell, keys: list[str]) -> dict[str, str]:
     """The values of the settings ``keys`` (:func:`columns`) that ``cell`` trained with."""
     return {key: shown_value(cell, key) for key in keys}
+
+
+def setting_value(cell: Cell, key: str):
+    """The value of setting ``key`` the ``cell`` trained with, as results.json carries it:
+    typed as its IR holds it (:meth:`Cell.setting`: a number, true or false, an init or
+    optimizer as written), the folds' count (None for none); None where its IR does not
+    say it (the table's :data:`AS_WRITTEN`)."""
+    if key == FOLDS:
+        return None if cell.fold is None else cell.fold[1]
+    return cell.setting(key)
+
+
+def typed_settings(cell: Cell, keys: list[str]) -> dict:
+    """The values of the settings ``keys`` that ``cell`` trained with, as results.json
+    carries them (:func:`setting_value`)."""
+    return {key: setting_value(cell, key) for key in keys}
 
 
 def recorded_message(result, what: str, cell: str) -> str | None:
@@ -739,11 +761,13 @@ def mean_std(values: list[float]) -> tuple[float, float | None]:
 
 @dataclass
 class Group:
-    """One row of the results: a setting of every swept key, over its seeds and folds."""
+    """One row of the results: a setting of every swept key, over its seeds and folds; its
+    ``settings`` as the table shows them, ``typed`` as results.json carries them."""
 
     label: str
     settings: dict
     cells: list[tuple[Cell, CellResult]] = field(default_factory=list)
+    typed: dict = field(default_factory=dict)
 
     @property
     def val_acc(self) -> tuple[float, float]:
@@ -762,7 +786,7 @@ class Group:
 
     def to_dict(self) -> dict:
         (val, val_std), (test, test_std) = self.val_acc, self.test_acc
-        return {"label": self.label, "settings": self.settings, "runs": len(self.cells),
+        return {"label": self.label, "settings": self.typed, "runs": len(self.cells),
                 "val_acc_mean": val, "val_acc_std": val_std, "test_acc_mean": test,
                 "test_acc_std": test_std, "diverged": self.diverged,
                 "cells": [r.folder for _, r in self.cells]}
@@ -772,13 +796,15 @@ class Group:
 class Table:
     """What the report of the cells ``done`` shows, worked out once (:func:`tabulate`): the
     settings that are its :func:`columns`, each cell's values of them (``settings``, in the
-    order of ``done``), the groups, best validation accuracy first (groups without one
-    last), and each column's values in the order the cells first give them (``values``).
-    The table, results.json and results.csv and the pictures all read it."""
+    order of ``done``, as the table shows them; ``typed``, as results.json carries them), the
+    groups, best validation accuracy first (groups without one last), and each column's
+    values in the order the cells first give them (``values``). The table, results.json and
+    results.csv and the pictures all read it."""
 
     done: list[tuple[Cell, CellResult]]
     columns: list[str]
     settings: list[dict[str, str]]
+    typed: list[dict]
     groups: list[Group]
     values: dict[str, list[str]]
 
@@ -787,14 +813,15 @@ def tabulate(done: list[tuple[Cell, CellResult]]) -> Table:
     """The :class:`Table` of ``done``: the cells by group (their values of the columns)."""
     keys = columns(done)
     settings = [shown_settings(cell, keys) for cell, _ in done]
+    typed = [typed_settings(cell, keys) for cell, _ in done]
     by_label: dict[str, Group] = {}  # in the order of their first cells
-    for (cell, result), shown in zip(done, settings):
+    for (cell, result), shown, values in zip(done, settings, typed):
         label = group_label(tuple(shown.items()))
-        by_label.setdefault(label, Group(label, shown)).cells.append((cell, result))
+        by_label.setdefault(label, Group(label, shown, typed=values)).cells.append((cell, result))
     rows = sorted(by_label.values(), key=_best_first)
     values = {key: list(dict.fromkeys(g.settings[key] for g in by_label.values()))
               for key in keys}
-    return Table(done, keys, settings, rows, values)
+    return Table(done, keys, settings, typed, rows, values)
 
 
 def _best_first(group: Group) -> float:
@@ -803,9 +830,9 @@ def _best_first(group: Group) -> float:
     return math.inf if math.isnan(mean) else -mean
 
 
-def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
-    """One line of results.csv: the cell's values of the columns (``settings``), its seed,
-    fold, dtype and figures."""
+def cell_row(cell: Cell, result: CellResult, settings: dict) -> dict:
+    """One line of results.csv: the cell's values of the columns (``settings``, typed as
+    results.json carries them), its seed, fold, dtype and figures."""
     return {**settings, "seed": cell.seed,
             "fold": None if cell.fold is None else cell.fold[0] + 1, "dtype": cell.dtype,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
@@ -820,7 +847,7 @@ def results_document(description: dict, table: Table, left_out: list[Path]) -> d
     per cell (the rows of results.csv) and the folders of the cells ``left_out`` of it
     (:data:`LEFT_OUT_KEY`, :func:`left_out_folders`)."""
     lines = [cell_row(cell, result, settings)
-             for (cell, result), settings in zip(table.done, table.settings)]
+             for (cell, result), settings in zip(table.done, table.typed)]
     return {**description, "groups": [g.to_dict() for g in table.groups], "cells": lines,
             LEFT_OUT_KEY: left_out_folders(left_out)}
 

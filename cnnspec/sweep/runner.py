@@ -111,16 +111,19 @@ class Sweep:
         return dtypes_of([cell for cell, _ in self.done])
 
     def description(self) -> dict:
+        # its own cells come first in `done`: the spec's layers are theirs
         return describe(self.spec, self.axes, self.seeds, self.folds, self.dtypes,
-                        self.spec_key)
+                        self.spec_key, self.done[0][0].ir)
 
 
 def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None,
-             dtypes: tuple[str, ...], spec_key: str) -> dict:
-    """What ``sweep.json`` and ``results.json`` say the sweep was; ``dtypes``: what its cells
-    train in; ``spec_key``: the identity of the spec as written (the folder holds its cells
-    alone)."""
-    return {"spec": str(spec), "settings": {a.key: list(a.texts) for a in axes},
+             dtypes: tuple[str, ...], spec_key: str, ir: dict) -> dict:
+    """What ``sweep.json`` and ``results.json`` say the sweep was: each swept setting's values
+    as JSON carries them (:meth:`~cnnspec.sweep.grid.Axis.typed_values`: numbers as
+    numbers, an init as written), for the spec whose IR (that of one of its cells) is
+    ``ir``; ``dtypes``: what its cells train in; ``spec_key``: the identity of the spec as
+    written (the folder holds its cells alone)."""
+    return {"spec": str(spec), "settings": {a.key: a.typed_values(ir) for a in axes},
             "seeds": seeds, "folds": folds, "dtypes": list(dtypes), SPEC_KEY: spec_key}
 
 
@@ -391,7 +394,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     given = settings.named
     with stops_said(folder, cells, keep_weights), \
             filled_alone(folder, describe(planned.spec, axes, planned.seeds, planned.folds,
-                                          dtypes, spec_key), "sweep"):
+                                          dtypes, spec_key, cells[0].ir), "sweep"):
         ran = run_cells(  # its earlier cells: other sweeps' of the spec, the table's too
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,

@@ -65,6 +65,16 @@ def json_safe(value):
     return value
 
 
+def csv_text(value) -> str:
+    """A value of a JSON row (a run's metrics, a sweep's cell) as its CSV file writes it, so
+    that it reads back as the JSON's: a text as it is, None empty, true and false as JSON
+    writes them (as pandas reads them; Python's ``True`` reads back as a text in JSON
+    terms), a number or a list as its JSON text (a float's shortest exact digits)."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value)
+
+
 # A number in a JSON file cnnspec reads back: JSON gives ints for floats that happen to be
 # whole, so a float field accepts ints.
 NUMBER = (int, float)
@@ -116,12 +126,13 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def write_csv(path: Path, rows: list[dict]) -> None:
     """Rewrite a CSV file with ``rows`` (a header of every key, in first-seen order; a value
-    missing from a row is empty), atomically."""
+    missing from a row is empty), each value as :func:`csv_text` writes it, atomically."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(json_safe(row) for row in rows)
+    writer.writerows({key: csv_text(value) for key, value in json_safe(row).items()}
+                     for row in rows)
     text = buffer.getvalue()
     write_text(path, text)
 
