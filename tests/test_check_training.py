@@ -395,6 +395,35 @@ def test_a_weight_decay_check_warns_of_diverges_in_training(tmp_path):
     assert info.value.hint.startswith("lower weight_decay")
 
 
+LR_SPEC = "input 1x8x8\nconv 4 3x3\nflatten\nfc: dense 10\ntrain {\n  lr %s\n  epochs 1\n}\n"
+
+
+@pytest.mark.parametrize("lr, warned", [("1e10", True), ("99999999999", True), ("1.5", True),
+                                        ("1", False), ("0.1", False)])
+def test_check_warns_of_an_lr_far_above_those_that_train(tmp_path, capsys, lr, warned):
+    spec = tmp_path / "lr.cnn"
+    spec.write_text(LR_SPEC % lr)
+    assert main(["check", str(spec)]) == 0
+    err = capsys.readouterr().err
+    assert (f"{spec}:6:3: warning: lr " in err) == warned, err
+    if warned:
+        assert "far above the learning rates that train, usually 0.0001 to 0.1" in err
+        assert "hint: write an lr of 0.1 or below, e.g. 0.01 (the default)" in err
+
+
+def test_an_lr_check_warns_of_diverges_in_training(tmp_path):
+    """A mutant spec with `lr 1e10` passed check without a word, and train diverged at its
+    second step."""
+    from cnnspec import train
+    from cnnspec.training.loop import Diverged
+
+    spec = tmp_path / "lr.cnn"
+    spec.write_text(LR_SPEC % "1e10")
+    with pytest.raises(Diverged) as info:
+        train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress="none")
+    assert "lower the learning rate" in info.value.hint
+
+
 @pytest.mark.parametrize("data, augment, warned", [
     ("shapes", "flip", ("flip mirrors the shapes images, and mirrored diag images are antidiag "
      "ones")),

@@ -129,7 +129,13 @@ from cnnspec.ir.instances import (
     instances_around,
 )
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
+from cnnspec.ir.training_catalogue import (
+    FAR_ABOVE_TYPICAL,
+    KEYS,
+    SCHEDULES,
+    TYPICAL_LR,
+    whole_weight_decay,
+)
 from cnnspec.kinds import KINDS, Reach, is_weighted
 from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import pads_text, pair_text, step_text
@@ -1168,6 +1174,22 @@ def _step_hint(epochs: int) -> str:
         return f"use a step_size below {epochs}, or `schedule constant` to say so"
     return (f"a step_size is at least {least}, so a run of {counted(epochs, 'epoch')} never "
             f"steps: write `schedule constant`, or train for at least {least + 1} epochs")
+
+
+def lr_fit(spec: Spec) -> list[SpecError]:
+    """An lr far above any that trains (more than :data:`FAR_ABOVE_TYPICAL` times the top of
+    :data:`TYPICAL_LR`, such as ``lr 1e10``): the first steps overshoot and training diverges,
+    which train's divergence message would say only after the fact."""
+    lr = spec.ir["training"]["lr"]
+    low, high = TYPICAL_LR
+    if lr <= FAR_ABOVE_TYPICAL * high:
+        return []
+    return [spec.error(
+        f"lr {float_text(lr)} is far above the learning rates that train, usually "
+        f"{float_text(low)} to {float_text(high)}: the first steps overshoot, and training "
+        "most likely diverges", "training", "lr", severity="warning",
+        hint=f"write an lr of {float_text(high)} or below, e.g. "
+             f"{float_text(KEYS['lr'].default)} (the default)")]
 
 
 def decay_fit(spec: Spec) -> list[SpecError]:
