@@ -411,6 +411,19 @@ def test_check_warns_of_an_lr_far_above_those_that_train(tmp_path, capsys, lr, w
         assert "hint: write an lr of 0.1 or below, e.g. 0.01 (the default)" in err
 
 
+def test_check_warns_of_an_lr_mult_that_takes_a_layers_rate_far_above(tmp_path, capsys):
+    """An IR mutant with a bias lr_mult of 1e300 passed check; train diverged at step 2."""
+    spec = tmp_path / "mult.cnn"
+    spec.write_text("input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e300]\nd: conv 4 3x3 lr_mult 2\n"
+                    "flatten\nfc: dense 10\ntrain {\n  lr 0.005\n}\n")
+    assert main(["check", str(spec)]) == 0
+    err = capsys.readouterr().err
+    assert f"{spec}:2:15: warning: 'c' learns at lr x lr_mult = 0.005, 5e297 (weight, bias), " \
+           "far above the learning rates that train" in err
+    assert "hint: keep lr x lr_mult at 0.1 or below: an lr_mult of 20 or less at lr 0.005" in err
+    assert "'d' learns" not in err
+
+
 def test_an_lr_check_warns_of_diverges_in_training(tmp_path):
     """A mutant spec with `lr 1e10` passed check without a word, and train diverged at its
     second step."""

@@ -1178,18 +1178,36 @@ def _step_hint(epochs: int) -> str:
 
 def lr_fit(spec: Spec) -> list[SpecError]:
     """An lr far above any that trains (more than :data:`FAR_ABOVE_TYPICAL` times the top of
-    :data:`TYPICAL_LR`, such as ``lr 1e10``): the first steps overshoot and training diverges,
-    which train's divergence message would say only after the fact."""
+    :data:`TYPICAL_LR`, such as ``lr 1e10``), or a layer's ``lr_mult`` that makes its rate so
+    (``lr_mult [1, 1e300]``): the first steps overshoot and training diverges, which train's
+    divergence message would say only after the fact."""
     lr = spec.ir["training"]["lr"]
+    if lr > _FAR_LR:
+        return [_far_lr(spec, f"lr {float_text(lr)} is", "training", "lr",
+                        f"write an lr of {float_text(TYPICAL_LR[1])} or below, e.g. "
+                        f"{float_text(KEYS['lr'].default)} (the default)")]
+    errors = []
+    for layer in spec.ir["layers"]:
+        mults = layer.get("lr_mult") or ()
+        if any(lr * mult > _FAR_LR for mult in mults):
+            rates = ", ".join(rounded_text(lr * mult) for mult in mults)
+            errors.append(_far_lr(
+                spec, f"'{layer['name']}' learns at lr x lr_mult = {rates} (weight, bias),",
+                layer["name"], "lr_mult",
+                f"keep lr x lr_mult at {float_text(TYPICAL_LR[1])} or below: an lr_mult of "
+                f"{rounded_text(TYPICAL_LR[1] / lr)} or less at lr {float_text(lr)}"))
+    return errors
+
+
+_FAR_LR = FAR_ABOVE_TYPICAL * TYPICAL_LR[1]
+
+
+def _far_lr(spec: Spec, what: str, layer: str, field_name: str, hint: str) -> SpecError:
     low, high = TYPICAL_LR
-    if lr <= FAR_ABOVE_TYPICAL * high:
-        return []
-    return [spec.error(
-        f"lr {float_text(lr)} is far above the learning rates that train, usually "
-        f"{float_text(low)} to {float_text(high)}: the first steps overshoot, and training "
-        "most likely diverges", "training", "lr", severity="warning",
-        hint=f"write an lr of {float_text(high)} or below, e.g. "
-             f"{float_text(KEYS['lr'].default)} (the default)")]
+    return spec.error(f"{what} far above the learning rates that train, usually "
+                      f"{float_text(low)} to {float_text(high)}: the first steps overshoot, "
+                      "and training most likely diverges", layer, field_name,
+                      severity="warning", hint=hint)
 
 
 def decay_fit(spec: Spec) -> list[SpecError]:
