@@ -45,6 +45,12 @@ def check_error(path: str, capsys) -> str:
     return err
 
 
+def check_warnings(path: str, capsys) -> str:
+    """The stderr of a ``check`` that passes (exit code 0): its warnings."""
+    assert main(["check", path]) == 0
+    return capsys.readouterr().err
+
+
 def as_json(path: str, tmp_path, edit, capsys) -> str:
     """``path`` exported to a ``.json`` IR file with ``edit(ir)`` applied to it."""
     assert main(["export", path, "--no-check"]) == 0
@@ -393,6 +399,44 @@ def test_a_weight_decay_check_warns_of_diverges_in_training(tmp_path):
     with pytest.raises(Diverged) as info:
         train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress="none")
     assert info.value.hint.startswith("lower weight_decay")
+
+
+LR_SPEC = "input 1x8x8\nconv 4 3x3\nflatten\nfc: dense 10\ntrain {\n  lr %s\n  epochs 1\n}\n"
+
+
+@pytest.mark.parametrize("lr, warned", [("1e10", True), ("99999999999", True), ("1.5", True),
+                                        ("1", False), ("0.1", False)])
+def test_check_warns_of_an_lr_far_above_those_that_train(write, capsys, lr, warned):
+    spec = write(LR_SPEC % lr)
+    err = check_warnings(spec, capsys)
+    assert (f"{spec}:6:3: warning: lr " in err) == warned, err
+    if warned:
+        assert "far above the learning rates that train, usually 0.0001 to 0.1" in err
+        assert "hint: write an lr of 0.1 or below, e.g. 0.01 (the default)" in err
+
+
+def test_check_warns_of_an_lr_mult_that_takes_a_layers_rate_far_above(write, capsys):
+    """An IR mutant with a bias lr_mult of 1e300 passed check; train diverged at step 2."""
+    spec = write("input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e300]\nd: conv 4 3x3 lr_mult 2\n"
+                 "flatten\nfc: dense 10\ntrain {\n  lr 0.005\n}\n")
+    err = check_warnings(spec, capsys)
+    assert f"{spec}:2:15: warning: 'c' learns at lr x lr_mult = 0.005, 5e297 (weight, bias), " \
+           "far above the learning rates that train" in err
+    assert "hint: keep lr x lr_mult at 0.1 or below: an lr_mult of 20 or less at lr 0.005" in err
+    assert "'d' learns" not in err
+
+
+def test_an_lr_check_warns_of_diverges_in_training(tmp_path):
+    """A mutant spec with `lr 1e10` passed check without a word, and train diverged at its
+    second step."""
+    from cnnspec import train
+    from cnnspec.training.loop import Diverged
+
+    spec = tmp_path / "lr.cnn"
+    spec.write_text(LR_SPEC % "1e10")
+    with pytest.raises(Diverged) as info:
+        train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress="none")
+    assert "lower the learning rate" in info.value.hint
 
 
 @pytest.mark.parametrize("data, augment, warned", [

@@ -96,7 +96,28 @@ def test_each_spec_mutation_has_a_name_of_its_own(fuzz):
     assert set(fuzz.SPEC_MUTATION_NAMES) == {
         "delete", "duplicate", "swap", "replace", "odd_number", "deep_brackets", "unicode",
         "truncate", "splice", "long_word", "line_endings", "written_as_elsewhere",
-        "foreign_layer"}
+        "foreign_layer", "odd_setting", "odd_init_call", "long_block"}
+
+
+SETTING_MUTANTS = 5
+
+
+@pytest.mark.parametrize("mutation", ["odd_setting", "odd_init_call", "long_block"])
+def test_odd_settings_inits_and_long_blocks_end_in_an_exit_code(fuzz, tmp_path, mutation):
+    """The mutations that found an lr check let pass and train diverged on, an lsuv tol that
+    kept init-report rescaling for hours, and 644 bytes making 100,000 layers: each mutant
+    ends in an exit code, and one check accepts finishes its init-report too."""
+    rng = random.Random(f"test_fuzz:{mutation}")
+    texts = fuzz.example_specs()
+    tally, report = fuzz.Tally(), fuzz.Tally()
+    for _ in range(SETTING_MUTANTS):
+        text = fuzz.mutate_spec(rng.choice(texts), texts, rng,
+                                [fuzz.SPEC_MUTATION_NAMES[mutation]])
+        fuzz.run_case(tmp_path / "fuzz.cnn", text, tally)
+        fuzz.run_command(["init-report", str(tmp_path / "fuzz.cnn"), "--input", "gaussian",
+                          "--batch", "2"], text, report, hang=60, abandon=60)
+    assert_clean(tally, SETTING_MUTANTS, fuzz)
+    assert report.tracebacks == [] and report.hangs == [], (report.tracebacks + report.hangs)[0]
 
 
 def test_a_run_of_one_mutation_makes_every_spec_mutant_by_it_alone(fuzz, monkeypatch):

@@ -18,7 +18,7 @@ from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.init import create
 from cnnspec.ir.io import read_json
-from cnnspec.ir.limits import MAX_INT
+from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
 from cnnspec.lang import parse
 
 HEAD = "input 1x8x8\n"
@@ -89,6 +89,32 @@ def test_the_deepest_ir_still_loads(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text(json.dumps(spec.ir))
     assert read_json(path).ir == spec.ir
+
+
+# -- layer count -----------------------------------------------------------------------------
+
+def test_a_short_block_copied_past_the_layer_limit_is_refused_where_it_passes_it():
+    # 644 bytes that made 100,000 layers and a minute's check
+    text = HEAD + "repeat 1000 {\n" + "  relu\n" * 100 + "}\n" + TAIL
+    err = only_error(text)
+    assert err.message == (f"the network has more than {MAX_LAYERS:,} layers, and cnnspec "
+                           f"checks and trains {MAX_LAYERS:,} at most")
+    copies, rest = divmod(MAX_LAYERS, 100)  # the statement whose copy passes the limit
+    assert (err.span.line, err.span.column) == (3 + rest, 3) and copies == 250
+    assert "nested counts multiply" in err.hint
+
+
+def test_activations_that_take_a_network_past_the_layer_limit_are_counted():
+    # 1000 copies of 13 statements: 13,000 statements, 26,000 layers
+    err = only_error(HEAD + "repeat 1000 {\n" + "conv 1 1 relu\n" * 13 + "}\n" + TAIL)
+    assert err.message.startswith(f"the network has more than {MAX_LAYERS:,} layers")
+
+
+def test_an_ir_of_too_many_layers_is_refused_before_its_layers_are_validated(tmp_path, ir):
+    many = dict(ir, layers=[{"bad": 1}] * (MAX_LAYERS + 1))
+    (err,) = json_errors(tmp_path, json.dumps(many))
+    assert err.json_path == "$.layers"
+    assert err.message.startswith(f"the network has {MAX_LAYERS + 1:,} layers")
 
 
 # -- integers --------------------------------------------------------------------------------

@@ -125,6 +125,17 @@ def test_max_iter_bounds_the_rescalings(tmp_path):
     assert all(np.array_equal(model.params()[k], v) for k, v in weights.items())
 
 
+def test_a_tolerance_below_rounding_stops_where_rescaling_stops_helping(tmp_path):
+    """`lsuv(tol=1e-30, max_iter=2147483647)` spun through 2^31 rescalings of a layer that
+    float32 keeps 1e-7 or so from unit variance: it stops once a rescaling gains nothing."""
+    model = _model(_write(tmp_path, SMALL, "small"))
+    x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
+    steps = lsuv(model, x, tol=1e-30, max_iter=2**31 - 1)
+    assert all(1 <= step.iterations < 100 for step in steps), steps
+    stds = _output_stds(model, x)
+    assert all(abs(std * std - 1) < 1e-5 for std in stds.values()), stds
+
+
 def test_a_dead_signal_is_a_run_error(tmp_path):
     model = _model(_write(tmp_path, SMALL.replace("bias normal(0, 0.3)", "bias zeros"), "dead"))
     with pytest.raises(RunError, match="std 0"):

@@ -7,7 +7,9 @@ nested deep; unicode inserted; text cut short; lines spliced in from other specs
 endings made CRLF, CR or mixed; a byte-order mark added; training settings put on one line
 and layer options written as keyword arguments, as other tools write them; a layer line
 replaced by another library's: a Keras or PyTorch call with odd arguments, a Caffe type, a
-Darknet section, their option names on a cnnspec line), and the IR that
+Darknet section, their option names on a cnnspec line; a training setting given an odd
+number; an init called with odd numbers for each of its parameters; a layer line copied into
+a long block repeated a thousand times), and the IR that
 ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
 deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
@@ -406,10 +408,58 @@ def _foreign_layer(text, others, rng):
     return "\n".join(lines[:k] + [indent + line for line in [first, *rest]] + lines[k + 1:])
 
 
+def _odd_setting(text, others, rng):
+    """A numeric training setting of the catalogue (lr, batch_size, epochs, val_split, ...)
+    given an odd number, in the train block (one is opened if the spec has none): check must
+    refuse or warn of what train refuses or diverges on (`lr 1e40`)."""
+    from cnnspec.ir.training_catalogue import KEYS
+
+    numeric = sorted(name for name, key in KEYS.items()
+                     if isinstance(key.default, (int, float)) and not isinstance(key.default, bool))
+    line = f"  {rng.choice(numeric)} {rng.choice(ODD_NUMBERS)}"
+    if re.search(r"^train\s*\{", text, re.MULTILINE):
+        return re.sub(r"^train\s*\{", lambda m: m[0] + "\n" + line, text, count=1,
+                      flags=re.MULTILINE)
+    return f"{text}\ntrain {{\n{line}\n}}\n"
+
+
+def _odd_init_call(text, others, rng):
+    """A layer's weight or bias init replaced by a call of a catalogue init with each of its
+    parameters given an odd number (`lsuv(tol=1e-320, max_iter=2147483648)`): what check
+    accepts, init-report and train must finish."""
+    from cnnspec.init.catalogue import PARAMS
+
+    lines = text.split("\n")
+    layers = [k for k, line in enumerate(lines) if re.match(r"\s*(\w+:\s*)?(conv|dense)\b", line)]
+    if not layers:
+        return text
+    name = rng.choice(sorted(PARAMS))
+    args = ", ".join(f"{param}={rng.choice(ODD_NUMBERS)}" for param in PARAMS[name])
+    k = rng.choice(layers)
+    lines[k] = f"{re.sub(r'#.*', '', lines[k])} {rng.choice(['weight', 'bias'])} {name}({args})"
+    return "\n".join(lines)
+
+
+def _long_block(text, others, rng):
+    """A layer line copied into a long block repeated many times (a few hundred bytes that
+    make 100,000 layers): refused at the layer limit, at once."""
+    lines = text.split("\n")
+    layers = [k for k, line in enumerate(lines)
+              if re.match(r"\s*(\w+:\s*)?(conv|relu|tanh|dense)\b", line)]
+    if not layers:
+        return text
+    k = rng.choice(layers)
+    line = re.sub(r"#.*|^\s*\w+:", "", lines[k])  # unlabelled: each copy is named apart
+    body = [line] * rng.choice([30, 100, 300])
+    return "\n".join(lines[:k] + [f"repeat {rng.choice([999, 1000])} {{", *body, "}"]
+                     + lines[k + 1:])
+
+
 SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
-                  _written_as_elsewhere, _foreign_layer]
+                  _written_as_elsewhere, _foreign_layer, _odd_setting, _odd_init_call,
+                  _long_block]
 # The mutations by the names --mutation takes them by (foreign_layer, odd_number, ...).
 SPEC_MUTATION_NAMES = {mutation.__name__.lstrip("_"): mutation for mutation in SPEC_MUTATIONS}
 

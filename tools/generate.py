@@ -20,6 +20,7 @@ from cnnspec.importers import caffe_docs
 from cnnspec.init.docs import init_table
 from cnnspec.init.schema import init_schema
 from cnnspec.ir.datasets_schema import data_schema
+from cnnspec.ir.limits import MAX_LAYERS
 from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.training_docs import ir_training_table, training_table
 from cnnspec.ir.training_schema import training_schemas
@@ -51,6 +52,7 @@ def main() -> None:
     schema["$defs"]["data"] = data_schema()
     schema["$defs"].update(training_schemas())
     schema["properties"]["version"] = {"const": IR_VERSION}
+    schema["properties"]["layers"]["maxItems"] = MAX_LAYERS
     write_if_changed(schema_path, json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
     docs_path = ROOT / "docs" / "language.md"
     page = docs_path.read_text(encoding="utf-8")

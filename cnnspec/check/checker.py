@@ -107,7 +107,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + taps.unreached_taps(spec, infos)
             + lints.stacked_linear(spec, estimate) + twins.twin_branches(spec, estimate, facts)
             + lints.pinned_references(spec) + lints.before_activation_reads(spec, used)
-            + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
+            + lints.schedule_fit(spec) + lints.lr_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
             + lints.val_split_fit(spec)
             + lints.cores_fit(spec)
             + lints.batch_fit(spec))

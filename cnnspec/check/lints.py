@@ -129,7 +129,13 @@ from cnnspec.ir.instances import (
     instances_around,
 )
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
+from cnnspec.ir.training_catalogue import (
+    FAR_ABOVE_TYPICAL,
+    KEYS,
+    SCHEDULES,
+    TYPICAL_LR,
+    whole_weight_decay,
+)
 from cnnspec.kinds import KINDS, Reach, is_weighted
 from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import pads_text, pair_text, step_text
@@ -1168,6 +1174,40 @@ def _step_hint(epochs: int) -> str:
         return f"use a step_size below {epochs}, or `schedule constant` to say so"
     return (f"a step_size is at least {least}, so a run of {counted(epochs, 'epoch')} never "
             f"steps: write `schedule constant`, or train for at least {least + 1} epochs")
+
+
+def lr_fit(spec: Spec) -> list[SpecError]:
+    """An lr far above any that trains (more than :data:`FAR_ABOVE_TYPICAL` times the top of
+    :data:`TYPICAL_LR`, such as ``lr 1e10``), or a layer's ``lr_mult`` that makes its rate so
+    (``lr_mult [1, 1e300]``): the first steps overshoot and training diverges, which train's
+    divergence message would say only after the fact."""
+    lr = spec.ir["training"]["lr"]
+    if lr > _FAR_LR:
+        return [_far_lr(spec, f"lr {float_text(lr)} is", "training", "lr",
+                        f"write an lr of {float_text(TYPICAL_LR[1])} or below, e.g. "
+                        f"{float_text(KEYS['lr'].default)} (the default)")]
+    errors = []
+    for layer in spec.ir["layers"]:
+        mults = layer.get("lr_mult") or ()
+        if any(lr * mult > _FAR_LR for mult in mults):
+            rates = ", ".join(rounded_text(lr * mult) for mult in mults)
+            errors.append(_far_lr(
+                spec, f"'{layer['name']}' learns at lr x lr_mult = {rates} (weight, bias),",
+                layer["name"], "lr_mult",
+                f"keep lr x lr_mult at {float_text(TYPICAL_LR[1])} or below: an lr_mult of "
+                f"{rounded_text(TYPICAL_LR[1] / lr)} or less at lr {float_text(lr)}"))
+    return errors
+
+
+_FAR_LR = FAR_ABOVE_TYPICAL * TYPICAL_LR[1]
+
+
+def _far_lr(spec: Spec, what: str, layer: str, field_name: str, hint: str) -> SpecError:
+    low, high = TYPICAL_LR
+    return spec.error(f"{what} far above the learning rates that train, usually "
+                      f"{float_text(low)} to {float_text(high)}: the first steps overshoot, "
+                      "and training most likely diverges", layer, field_name,
+                      severity="warning", hint=hint)
 
 
 def decay_fit(spec: Spec) -> list[SpecError]:

@@ -23,7 +23,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.ir.datasets import canonical_name, spelled_out
-from cnnspec.ir.limits import MAX_INT
+from cnnspec.ir.limits import MAX_INT, MAX_LAYERS, too_many_layers
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import import_first, is_keras_model, read_spec_text
@@ -136,10 +136,21 @@ def _dump(value, indent: int, used: int) -> str:
 
 def validate(ir, path: str | None = None) -> None:
     """Raise :class:`SpecErrors` listing every schema violation in ``ir`` (nothing if valid)."""
+    _refuse_too_many_layers(ir, path)
     violations = _one_type_error_a_place(sorted(_validator().iter_errors(ir), key=_sort_key))
     errors = [_with_declared_hint(_to_spec_error(v, path), v, ir) for v in violations]
     if errors:
         raise SpecErrors(_unique(errors))
+
+
+def _refuse_too_many_layers(ir, path: str | None) -> None:
+    """The schema's ``maxItems`` of ``layers``, said before the schema validates each layer:
+    an IR of a million layers would take minutes to reach it."""
+    layers = ir.get("layers") if isinstance(ir, dict) else None
+    if isinstance(layers, list) and len(layers) > MAX_LAYERS:
+        raise SpecErrors([SpecError(too_many_layers(len(layers)), json_path="$.layers",
+                                    file=path, hint="an IR lists each layer once, repeat "
+                                    "blocks copied out: is this the network meant?")])
 
 
 def _one_type_error_a_place(violations: list) -> list:

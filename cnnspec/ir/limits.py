@@ -4,6 +4,8 @@ allocation before ``check`` can say what is wrong with it.
 - :data:`MAX_INT`: every whole number in the IR (a size, a count, a padding, an epoch count, a
   seed) is at most 2^31 - 1, the largest index of a 32-bit integer; a size beyond it is always a
   mistyped number, and products of a few such sizes stay far inside a float's range.
+- :data:`MAX_LAYERS`: the most layers a network has, so that a typo cannot make checking it
+  take minutes.
 - :data:`FLOAT32_MAX`: the largest finite float32, the default dtype; a whole number beyond it
   is no finite number there.
 - :func:`unheld`: a real-valued setting (a layer's ``elu`` alpha or norm eps, an lr, an
@@ -26,6 +28,20 @@ FLOAT32_MAX = FORMATS["float32"].largest
 # Who computes in the run's dtype, as messages say it: "the dtype training computes in".
 TRAINING = "training"
 NETWORK = "the network"
+
+
+# The most layers a network has (the IR's `layers`, a .cnn spec's after its repeat blocks are
+# copied): room for the deepest nets of the init literature, Xiao et al. 2018's 10,000 conv
+# layers each with its tanh, while a typo (a long body in `repeat 1000`, a file of a million
+# lines) is refused at once instead of taking minutes and gigabytes to check.
+MAX_LAYERS = 25_000
+
+
+def too_many_layers(count: int | None = None) -> str:
+    """The message for a network of more than :data:`MAX_LAYERS` layers, ``count`` of them
+    where it is known (an IR's; a spec's expansion stops at the limit)."""
+    has = f"{count:,} layers" if count is not None else f"more than {MAX_LAYERS:,} layers"
+    return f"the network has {has}, and cnnspec checks and trains {MAX_LAYERS:,} at most"
 
 
 def too_large_int(value: int) -> str | None:

@@ -319,6 +319,13 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
 )}
 
 
+# Learning rates that train: SGD's are usually 0.001 to 0.1, Adam's 0.0001 to 0.001.
+TYPICAL_LR = (1e-4, 0.1)
+# An lr more than this many times the top of TYPICAL_LR (above 1) overshoots from the first
+# steps under any optimizer here: `check` warns that training most likely diverges.
+FAR_ABOVE_TYPICAL = 10
+
+
 def whole_weight_decay(training: dict, lr: float | None = None) -> float | None:
     """``lr · weight_decay`` (``lr`` the training's own unless given: a schedule's at the
     moment) where a step's decay alone takes the whole weight away or more, 1 or more under
@@ -520,7 +527,10 @@ KEYS: dict[str, Key] = {key.name: key for key in (
         "adamw, which decouples it",
         catalogue=OPTIMIZERS, objects=True, words="optimizer"),
     _value("lr", "number", 0.01, "the learning rate is the size of each step, e.g. 0.01", 0,
-           low_open=True, aliases=("learning_rate",), doc="the learning rate"),
+           low_open=True, aliases=("learning_rate",),
+           doc=f"the learning rate; `check` warns of one above "
+               f"{float_text(FAR_ABOVE_TYPICAL * TYPICAL_LR[1])}, far above the "
+               f"{float_text(TYPICAL_LR[0])} to {float_text(TYPICAL_LR[1])} that train"),
     Key("schedule", {"name": "constant"}, "per epoch, counted from 0, except poly and inv, "
         "per step; `check` warns about a step or multistep schedule that never steps within "
         "`epochs`, and a cosine `min_lr` above `lr` (the lr would rise)", catalogue=SCHEDULES,

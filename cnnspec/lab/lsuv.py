@@ -146,8 +146,12 @@ def _rescale_layer(model, name: str, out: np.ndarray, tol: float,
         scale = weight.dtype.type(1.0 / std)
         weight *= scale
         out = _rescaled_output(out, bias, scale)
-        std = _output_std(name, out)
+        miss, std = abs(std * std - 1.0), _output_std(name, out)
         iterations += 1
+        if abs(std * std - 1.0) >= miss:
+            # As near 1 as the dtype's rounding lets a rescaling come: a tol below that
+            # (1e-30) would otherwise spin through every one of max_iter's rescalings.
+            break
     step = LsuvStep(layer=name, variance_before=before, variance_after=std * std,
                     iterations=iterations, tol=tol)
     return step, out

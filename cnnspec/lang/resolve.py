@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
 from cnnspec.ir.instances import SAME_INSTANCE, in_instance, instance_group
-from cnnspec.ir.limits import MAX_MODEL_NAME
+from cnnspec.ir.limits import MAX_LAYERS, MAX_MODEL_NAME, too_many_layers
 from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import values as read
@@ -139,6 +139,7 @@ class Resolver:
     errors: list[SpecError] = field(default_factory=list)
     spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
     reported_duplicates: set[str] = field(default_factory=set)
+    expanded: int = 0  # layer statements expanded so far, each copy a repeat block makes too
 
     # -- the whole spec ---------------------------------------------------------------------
 
@@ -264,6 +265,7 @@ class Resolver:
                 kind = self._kind(stmt)
                 counters[kind] = counters.get(kind, 0) + 1
                 name = stmt.label or self._fresh(kind, counters[kind], taken)
+                self._count_expanded(stmt)
                 entries.append(Entry(stmt, name))
                 continue
             repeats += 1
@@ -342,11 +344,27 @@ class Resolver:
                     instance += self._expand_repeat(member, blocks, taken, scopes,
                                                     copies * count)
                 else:
+                    self._count_expanded(member)
                     instance.append(Entry(member, scopes[-1].prefix + name, group, scopes))
             if instance:
                 instance[0].opens = (group, *instance[0].opens)
             entries += instance
         return entries
+
+    def _count_expanded(self, stmt: LayerStmt) -> None:
+        """Count one more layer statement expanded, and stop at once past :data:`MAX_LAYERS`
+        (each statement makes a layer at least): a long block in `repeat 1000` would
+        otherwise make millions before any check could refuse them."""
+        self.expanded += 1
+        if self.expanded > MAX_LAYERS:
+            self._stop_at_too_many_layers(stmt)
+
+    def _stop_at_too_many_layers(self, stmt: LayerStmt) -> None:
+        self.errors.append(SpecError(
+            too_many_layers(), span=stmt.decl_span,
+            hint="here the limit is passed: repeat blocks copy their layers (nested counts "
+                 "multiply), and `conv 8 3x3 relu` makes two; check the repeat counts"))
+        self._raise_errors()
 
     def _repeat_count(self, stmt: RepeatStmt, copies: int) -> int | None:
         """A block's count, checked (None after an error); ``copies`` is how many instances
@@ -413,6 +431,8 @@ class Resolver:
                 prev = self._norm_layer(entry, layer, layers, defined)
             if layer.activation is not None:
                 prev = self._activation_layer(entry, layer, prev, layers, defined)
+            if len(layers) > MAX_LAYERS:  # its activation and norm layers passed the limit
+                self._stop_at_too_many_layers(entry.stmt)
         self._check_unique(layers)
         return layers
 

@@ -29,7 +29,7 @@ from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import WordedError, float_text, literal, out_of_memory, rounded_text
-from cnnspec.ir.training_catalogue import LOWER_IS_BETTER, whole_weight_decay
+from cnnspec.ir.training_catalogue import LOWER_IS_BETTER, TYPICAL_LR, whole_weight_decay
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
@@ -326,10 +326,6 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
               f"{where} became NaN or infinite")
     raise Diverged(literal(f"{reason}; {diverged_files(session.run / rundir.DIVERGED)}"),
                    hint=hint, reason=reason)
-
-
-# Learning rates that train: SGD's are usually 0.001 to 0.1, Adam's 0.0001 to 0.001.
-TYPICAL_LR = (1e-4, 0.1)
 
 
 def lower_lr_advice(lr: float) -> str:
