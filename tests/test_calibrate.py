@@ -239,6 +239,21 @@ def test_machine_facts():
     assert size is None or 2 ** 15 <= size <= 2 ** 30
 
 
+CPUINFO = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+           "model name\t: AMD EPYC\nstepping\t: 1\n\nprocessor\t: 1\ncpu family\t: 26\n"
+           "model\t\t: 2\nmodel name\t: Other\n")
+
+
+def test_a_cpu_is_named_with_its_family_and_model_numbers():
+    """A virtual machine's "AMD EPYC" names no generation; its numbers do (the first
+    processor's: a later block is another core of the same CPU)."""
+    assert calibrate.cpu_model_in(CPUINFO) == "AMD EPYC (cpu family 25, model 17)"
+    arm = "processor\t: 0\nBogoMIPS\t: 50.00\nmodel name\t: Neoverse-N1\n"
+    assert calibrate.cpu_model_in(arm) == "Neoverse-N1"
+    with pytest.raises(ValueError, match="no model name"):
+        calibrate.cpu_model_in("processor\t: 0\nBogoMIPS\t: 50.00\n")
+
+
 def slower_timer(chunk_bytes, candidates):
     """Another stand-in for conv_tuned.time_columns: 2048 columns the fastest."""
     return {columns: 1.0 if columns == 2048 else 1.5 for columns in candidates}

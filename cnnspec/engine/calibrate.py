@@ -138,14 +138,31 @@ class Recalibration:
 
 
 def cpu_model() -> str:
-    """The CPU's name: ``model name`` in ``/proc/cpuinfo`` (Linux), else what Python knows."""
+    """The CPU's name and generation (Linux's ``/proc/cpuinfo``: :func:`cpu_model_in`), else
+    what Python knows."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass  # no /proc (not Linux): Python's own names below
+        return cpu_model_in(Path("/proc/cpuinfo").read_text())
+    except (OSError, ValueError):
+        pass  # no /proc (not Linux) or no model name in it: Python's own names below
     return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_model_in(cpuinfo: str) -> str:
+    """The first processor's ``model name`` in ``cpuinfo`` (the text of ``/proc/cpuinfo``),
+    with its ``cpu family`` and ``model`` numbers where the file gives them: a virtual
+    machine may name only the vendor's line ("AMD EPYC"), and two generations of it, whose
+    caches and speeds differ, are then told apart by the numbers alone (family 25 model 1 is
+    AMD's Zen 3, model 17 its Zen 4). A ``ValueError`` where no model name is given."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor's block ends at its blank line
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if not fields.get("model name"):
+        raise ValueError("no model name in the CPU's description")
+    numbers = [f"{key} {fields[key]}" for key in ("cpu family", "model") if fields.get(key)]
+    return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
 def choose_columns(relative: dict[int, float]) -> int:
