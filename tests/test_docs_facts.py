@@ -1,0 +1,74 @@
+"""Facts README.md and docs/*.md state whose source is elsewhere, a spec, a registry or a
+command's output: each page's copy is held to its source, so the two cannot drift apart."""
+from __future__ import annotations
+
+import re
+
+from readme_blocks import README, readme_block
+
+from cnnspec.cli import main
+from cnnspec.ir.datasets import DATASETS
+
+ROOT = README.parent
+
+
+def spec_lines(text: str) -> list[str]:
+    """The lines of a spec's text without its comments and blank lines."""
+    lines = (line.split("#")[0].rstrip() for line in text.splitlines())
+    return [line for line in lines if line.strip()]
+
+
+def test_readmes_first_spec_is_specs_digits_abridged():
+    """README's "A first spec" is specs/digits.cnn with lines left out, none changed: every
+    line it shows is the spec's, in the spec's order."""
+    block = readme_block("# specs/digits.cnn (abridged)")
+    spec = spec_lines((ROOT / "specs" / "digits.cnn").read_text(encoding="utf-8"))
+    at = 0
+    for line in spec_lines("\n".join(block)):
+        assert line in spec[at:], f"README's first spec shows {line!r}, which the spec lacks"
+        at = spec.index(line, at) + 1
+
+
+def test_make_run_trains_as_many_epochs_as_readme_says():
+    said = re.search(r"`make run` trains the default spec for (\d+) epochs",
+                     README.read_text(encoding="utf-8"))
+    assert said, "README no longer says how many epochs make run trains"
+    spec = (ROOT / "specs" / "digits.cnn").read_text(encoding="utf-8")
+    assert re.search(rf"^\s*epochs {said[1]}$", spec, flags=re.MULTILINE)
+    assert "cnnspec train specs/digits.cnn" in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_readme_and_the_data_page_name_every_dataset():
+    """A dataset added to the registry is named where a reader looks for the data cnnspec
+    trains on: README's paragraph on data and docs/data.md."""
+    readme = README.read_text(encoding="utf-8")
+    paragraph = readme[readme.index("Data: `digits`"):readme.index("Every command answers")]
+    page = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    for name in DATASETS:
+        assert re.search(rf"[`\s]{name}[`(:]", paragraph), f"README does not name {name}"
+        assert re.search(rf"[`\s]{name}[`(:]", page), f"docs/data.md does not name {name}"
+
+
+def test_the_how_tos_fan_modes_table_is_what_init_report_prints(capsys, monkeypatch):
+    """docs/how-to-initialise.md section 2 picks columns from the two tables of
+    `init-report specs/digits.cnn --input gaussian --init he_normal --init
+    "he_normal(mode=fan_out)"`: each row's fans, and each init's w std and act std."""
+    page = (ROOT / "docs" / "how-to-initialise.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n(layer +fan_in +fan_out +he_normal: w std.*?)```", page,
+                      flags=re.DOTALL)[1]
+    monkeypatch.chdir(ROOT)
+    assert main(["init-report", "specs/digits.cnn", "--input", "gaussian", "--init",
+                 "he_normal", "--init", "he_normal(mode=fan_out)"]) == 0
+    tables = capsys.readouterr().out.split("\ninit ")[1:]
+    printed = [{line.split()[0]: line.split() for line in table.splitlines()[2:] if line}
+               for table in tables]
+    header = tables[0].splitlines()[1].split("  ")
+    columns = [name.strip() for name in header if name.strip()]
+    fan_in, fan_out = columns.index("fan_in"), columns.index("fan_out")
+    w_std, act_std = columns.index("w std"), columns.index("act std")
+    for row in block.strip().splitlines()[1:]:
+        name, *shown = row.split()
+        for_fan_in, for_fan_out = printed[0][name], printed[1][name]
+        assert shown == [for_fan_in[fan_in], for_fan_in[fan_out],
+                         for_fan_in[w_std], for_fan_in[act_std],
+                         for_fan_out[w_std], for_fan_out[act_std]], name
