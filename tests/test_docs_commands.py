@@ -22,7 +22,6 @@ NO_NETWORK = ("check", "summary", "fmt", "import")
 # The most multiply-adds a shown init-report may take to be run here: the digits net's
 # forward pass over its default batch of 64 images is 6e7 of them, two inits' 1.2e8.
 MAX_MULTIPLY_ADDS = 2 * 10**8
-INIT_REPORT_BATCH = 64  # init-report's default --batch
 
 SHOWN = [(page, number, words) for page in PAGES for number, words in shown_commands(page)]
 COMMANDS = [shown for shown in SHOWN if not any(PLACEHOLDER.match(w) for w in shown[2])]
@@ -92,8 +91,7 @@ def runs_in_seconds(words: list[str]) -> bool:
         return "runs/" not in " ".join(arguments) and "onnx" not in arguments
     if name != "init-report" or {"--phase", "--jacobian"} & set(arguments):
         return False
-    batch = int(arguments[arguments.index("--batch") + 1]) if "--batch" in arguments else (
-        INIT_REPORT_BATCH)
+    batch = command_parser(build_parser(name), name).parse_intermixed_args(arguments).batch
     inits = max(1, arguments.count("--init"))
     return cnnspec.load(str(ROOT / arguments[0])).macs * batch * inits <= MAX_MULTIPLY_ADDS
 
