@@ -121,3 +121,22 @@ def test_a_quick_shown_command_runs_as_shown(shown, tmp_path, monkeypatch, capsy
     assert "Traceback" not in err
     for written in output_files(words):
         assert (tmp_path / written).is_file(), written
+
+
+def test_readmes_python_api_block_runs_as_shown(tmp_path, monkeypatch, capsys):
+    """README's Python API block, run as written (on the images it leaves to the reader: two
+    random 8x8 ones): its comments' figures are what the calls give."""
+    import numpy as np
+
+    readme = README.read_text(encoding="utf-8")
+    block = readme[readme.index("## Python API"):].split("```python\n")[1].split("```")[0]
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    monkeypatch.chdir(tmp_path)
+    names = {"images": np.random.default_rng(0).random((2, 1, 8, 8))}
+    exec(compile(block, "README.md", "exec"), names)
+    said = re.search(r"print\(spec\.total_params\)\s+# (\d+)", block)
+    assert names["spec"].total_params == int(said[1])
+    assert names["scores"].shape == (2, 10)
+    assert names["probabilities"].shape == (2, 10)
+    assert names["run"].weights == "best"
+    capsys.readouterr()
