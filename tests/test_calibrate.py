@@ -239,6 +239,30 @@ def test_machine_facts():
     assert size is None or 2 ** 15 <= size <= 2 ** 30
 
 
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+"""
+
+
+def test_a_measurement_names_the_cpu_by_its_family_and_model_numbers_too(monkeypatch):
+    """A virtual machine's model name can be a maker and a line alone ("AMD EPYC"), the same
+    for a Zen 3 and a Zen 4; a measurement's record adds the numbers that tell them apart,
+    while the calibration's machine key keeps the name alone (its kept files stay valid)."""
+    read_text = calibrate.Path.read_text
+    monkeypatch.setattr(calibrate.Path, "read_text", lambda path, *args, **kwargs: (
+        CPUINFO if str(path) == "/proc/cpuinfo" else read_text(path, *args, **kwargs)))
+    assert calibrate.cpu_model() == "AMD EPYC"
+    assert calibrate.cpu_description() == "AMD EPYC, family 25 model 17"
+    without_numbers = CPUINFO.replace("cpu family\t: 25\n", "")
+    monkeypatch.setattr(calibrate.Path, "read_text", lambda path, *args, **kwargs: (
+        without_numbers if str(path) == "/proc/cpuinfo" else read_text(path, *args, **kwargs)))
+    assert calibrate.cpu_description() == "AMD EPYC"
+
+
 def slower_timer(chunk_bytes, candidates):
     """Another stand-in for conv_tuned.time_columns: 2048 columns the fastest."""
     return {columns: 1.0 if columns == 2048 else 1.5 for columns in candidates}

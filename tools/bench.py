@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_info
 import cnnspec
 from cnnspec.check.memory import OVERESTIMATE
 from cnnspec.engine import chunking, footprint, processes, splitting
-from cnnspec.engine.calibrate import cpu_model
+from cnnspec.engine.calibrate import cpu_description
 from cnnspec.engine.conv_tuned import thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
@@ -450,7 +450,7 @@ def main(argv=None):
 
 def measure(args, parts) -> None:
     """Every measurement named in ``parts``, printed."""
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; "
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_description()}; "
           f"{os.cpu_count()} cores; load {_load()}", flush=True)
     torch_ok = False
     if not args.no_torch:

@@ -24,7 +24,7 @@ import numpy as np
 from nets import LR, NETS, TorchRunner, checked  # tools/nets.py: the script's folder is on sys.path
 
 import cnnspec
-from cnnspec.engine.calibrate import cpu_model
+from cnnspec.engine.calibrate import cpu_description
 from cnnspec.engine.conv_tuned import thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import time_step
@@ -114,7 +114,7 @@ class _LayerClocks:
 
 def profile(name: str, batch: int, steps: int) -> None:
     timing = timed(name, batch, steps)
-    print(f"CPU: {cpu_model()}; conv thresholds: {thresholds()}")
+    print(f"CPU: {cpu_description()}; conv thresholds: {thresholds()}")
     print(f"{name} batch {batch}: {timing.step * 1e3:.2f} ms/step (median), "
           f"{batch / timing.step:,.0f} images/s; parts sum to {timing.total * 1e3:.2f} ms")
     parts = [((layer.name, "forward"), layer.forward) for layer in timing.layers]
@@ -129,7 +129,7 @@ def side_by_side(name: str, batch: int, steps: int) -> None:
     the layers where cnnspec spends the most time over PyTorch's first."""
     ours = timed(name, batch, steps)
     theirs = torch_timed(name, batch, steps)
-    print(f"CPU: {cpu_model()}; {name} batch {batch}, one thread, medians of {steps} steps, "
+    print(f"CPU: {cpu_description()}; {name} batch {batch}, one thread, medians of {steps} steps, "
           "ms; speed = PyTorch's time / cnnspec's")
     print(f"{'layer':>22}  {'cnnspec fwd':>11} {'bwd':>6}  {'pytorch fwd':>11} {'bwd':>6}"
           f"  {'speed':>5}  {'ms lost':>7}")

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cnnspec.engine.calibrate import cpu_model
+from cnnspec.engine.calibrate import cpu_description
 from cnnspec.sweep.executor import DaskExecutor, LocalExecutor
 from cnnspec.sweep.runner import plan, run_cells
 from cnnspec.training.settings import Settings
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
     _, cells = plan(str(SPEC), SETS, seeds=args.seeds, settings=Settings(epochs=args.epochs))
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average "
+    print(f"CPU: {cpu_description()}, {os.cpu_count()} cores; load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     print(f"{len(cells)} cells: {SPEC.name}, {' '.join('--set ' + s for s in SETS)}, "
           f"--seeds {args.seeds}, --epochs {args.epochs}; {args.rounds} rounds")

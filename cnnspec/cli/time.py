@@ -47,7 +47,7 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
-    from cnnspec.engine.calibrate import cpu_model
+    from cnnspec.engine.calibrate import cpu_description
     from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
@@ -79,7 +79,7 @@ def run(args) -> int:
     infos = checked.by_name
     timing = time_step(model, x, y, optimizer, training["lr"], args.iterations,
                        flops_of=lambda name, need_dx: layer_flops(infos[name], need_dx))
-    about = {"model": checked.ir["name"], "cpu": cpu_model(),
+    about = {"model": checked.ir["name"], "cpu": cpu_description(),
              "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
     if args.format == "json":
         report = {**about, **timing.as_dict(), "conv_paths": conv_paths(timing)}

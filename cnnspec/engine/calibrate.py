@@ -137,15 +137,31 @@ class Recalibration:
     path: Path
 
 
-def cpu_model() -> str:
-    """The CPU's name: ``model name`` in ``/proc/cpuinfo`` (Linux), else what Python knows."""
+def _cpuinfo(field: str) -> str | None:
+    """The first CPU's ``field`` in ``/proc/cpuinfo`` (Linux), else None."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            name, _, value = line.partition(":")
+            if name.strip() == field:
+                return value.strip()
     except OSError:
-        pass  # no /proc (not Linux): Python's own names below
-    return platform.processor() or platform.machine() or "unknown"
+        pass  # no /proc (not Linux)
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's name: ``model name`` in ``/proc/cpuinfo`` (Linux), else what Python knows."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_description() -> str:
+    """The CPU's name for a measurement's record: :func:`cpu_model` and, where
+    ``/proc/cpuinfo`` gives them, its family and model numbers (``AMD EPYC, family 25 model
+    17``), which a virtual machine's name alone ("AMD EPYC") leaves out: they tell one
+    generation of a line from the next."""
+    family, model = _cpuinfo("cpu family"), _cpuinfo("model")
+    numbers = f", family {family} model {model}" if family and model else ""
+    return cpu_model() + numbers
 
 
 def choose_columns(relative: dict[int, float]) -> int:
