@@ -72,3 +72,24 @@ def test_the_how_tos_fan_modes_table_is_what_init_report_prints(capsys, monkeypa
         assert shown == [for_fan_in[fan_in], for_fan_in[fan_out],
                          for_fan_in[w_std], for_fan_in[act_std],
                          for_fan_out[w_std], for_fan_out[act_std]], name
+
+
+def test_readmes_quality_bars_are_the_tools(monkeypatch):
+    """README's table of training quality gives each spec's bar as tools/quality.py holds
+    it: the least test accuracy and, where there is one, the most time."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "tools" / "quality.py"
+    loader = importlib.util.spec_from_file_location("quality", path)
+    tool = importlib.util.module_from_spec(loader)
+    monkeypatch.setitem(sys.modules, "quality", tool)  # where its dataclass looks itself up
+    loader.loader.exec_module(tool)
+    readme = README.read_text(encoding="utf-8")
+    for bar in tool.BARS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{bar.spec}`"))
+        said = re.search(r"\| >= (\d+)%(?: in < (\d+) (min|s))? \|", row)
+        assert said, row
+        assert int(said[1]) == round(100 * bar.min_test_acc), row
+        seconds = None if said[2] is None else int(said[2]) * (60 if said[3] == "min" else 1)
+        assert seconds == bar.max_seconds, row
