@@ -93,3 +93,22 @@ def test_readmes_quality_bars_are_the_tools(monkeypatch):
         assert int(said[1]) == round(100 * bar.min_test_acc), row
         seconds = None if said[2] is None else int(said[2]) * (60 if said[3] == "min" else 1)
         assert seconds == bar.max_seconds, row
+
+
+def test_readmes_parameter_counts_of_imports_are_what_import_says(tmp_path, monkeypatch,
+                                                                  capsys):
+    """README gives the parameter count Caffe's LeNet and Keras' MNIST convnet import with;
+    each is what its `cnnspec import` line, run as README shows it, reports."""
+    from readme_blocks import shown_commands
+
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    for source, framework in (("lenet.prototxt", "Caffe's MNIST LeNet"),
+                              ("mnist_convnet.json", "Keras' MNIST convnet")):
+        said = re.search(rf"{framework} imports with its ([\d,]+) parameters", readme)
+        assert said, f"README no longer says what {framework} imports with"
+        words = next(words for _, words in shown_commands(README)
+                     if words[1] == "import" and words[2].endswith(source))
+        assert main(words[1:]) == 0
+        assert f", {said[1]} parameters" in capsys.readouterr().err
