@@ -112,3 +112,18 @@ def test_readmes_parameter_counts_of_imports_are_what_import_says(tmp_path, monk
                      if words[1] == "import" and words[2].endswith(source))
         assert main(words[1:]) == 0
         assert f", {said[1]} parameters" in capsys.readouterr().err
+
+
+def test_the_onnx_opset_the_pages_give_is_the_exporters():
+    """README and docs/interop.md say which opset (and ONNX file version) an export writes;
+    both are the exporter's constants."""
+    from cnnspec.exporters.onnx_graph import IR_VERSION, OPSET
+
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    interop = " ".join((ROOT / "docs" / "interop.md").read_text(encoding="utf-8").split())
+    said = re.search(r"The ONNX model \(opset (\d+);", readme)
+    assert said and int(said[1]) == OPSET
+    said = re.search(r"\*\*Opset (\d+)\*\* of the default domain \(ONNX IR version (\d+)\)",
+                     interop)
+    assert said and (int(said[1]), int(said[2])) == (OPSET, IR_VERSION)
+    assert f"Any runtime that runs opset {OPSET} runs the model" in interop
