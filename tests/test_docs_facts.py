@@ -127,3 +127,16 @@ def test_the_onnx_opset_the_pages_give_is_the_exporters():
                      interop)
     assert said and (int(said[1]), int(said[2])) == (OPSET, IR_VERSION)
     assert f"Any runtime that runs opset {OPSET} runs the model" in interop
+
+
+def test_readmes_project_layout_names_every_subpackage_and_tool():
+    """README's paragraph on the project's layout names each subpackage of cnnspec/ and each
+    file of tools/: one added is described where a newcomer looks for it."""
+    readme = README.read_text(encoding="utf-8")
+    layout = readme[readme.index("## Project layout"):readme.index("**Testing and CI.**")]
+    packages = [path.name for path in (ROOT / "cnnspec").iterdir()
+                if (path / "__init__.py").is_file()]
+    tools = [path.name for path in (ROOT / "tools").iterdir() if path.is_file()]
+    assert len(packages) > 10 and len(tools) > 10
+    assert [name for name in packages if f"`{name}/`" not in layout] == []
+    assert [name for name in tools if f"`{name}`" not in layout] == []
