@@ -140,3 +140,27 @@ def test_readmes_project_layout_names_every_subpackage_and_tool():
     assert len(packages) > 10 and len(tools) > 10
     assert [name for name in packages if f"`{name}/`" not in layout] == []
     assert [name for name in tools if f"`{name}`" not in layout] == []
+
+
+def _limits():
+    from cnnspec.ir.limits import MAX_INT
+    from cnnspec.lab.lsuv import LSUV_BATCH
+    from cnnspec.render.backend import PDF_DPI
+    from cnnspec.sourcefile import MAX_SPEC_BYTES
+    from cnnspec.sweep.cells import MAX_CELLS
+
+    return [("README.md", r"a `\.pdf` holds a ([\d,]+) dpi picture", PDF_DPI),
+            ("README.md", r"One sweep plans at most ([\d,]+) trainings", MAX_CELLS),
+            ("README.md", r"a spec larger than ([\d,]+) MiB", MAX_SPEC_BYTES // 2**20),
+            ("README.md", r"a count above ([\d,]+) included", MAX_INT),
+            ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
+             LSUV_BATCH)]
+
+
+def test_the_limits_the_pages_give_are_the_codes():
+    """Numbers README and the how-to give for a limit or a size the code declares once."""
+    for page, pattern, value in _limits():
+        text = " ".join((ROOT / page).read_text(encoding="utf-8").split())
+        said = re.search(pattern, text)
+        assert said, f"{page} no longer says {pattern!r}"
+        assert int(said[1].replace(",", "")) == value, (page, said[0], value)
