@@ -144,7 +144,9 @@ def test_readmes_project_layout_names_every_subpackage_and_tool():
 
 def _limits():
     from cnnspec.ir.limits import MAX_INT
+    from cnnspec.lab.defaults import MEASURED_GRID, ROWS
     from cnnspec.lab.lsuv import LSUV_BATCH
+    from cnnspec.lab.phase import THEORY_GRID
     from cnnspec.render.backend import PDF_DPI
     from cnnspec.sourcefile import MAX_SPEC_BYTES
     from cnnspec.sweep.cells import MAX_CELLS
@@ -154,7 +156,12 @@ def _limits():
             ("README.md", r"a spec larger than ([\d,]+) MiB", MAX_SPEC_BYTES // 2**20),
             ("README.md", r"a count above ([\d,]+) included", MAX_INT),
             ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
-             LSUV_BATCH)]
+             LSUV_BATCH),
+            ("docs/critical-init.md", r"`--grid (\d+)x\d+`", MEASURED_GRID[0]),
+            ("docs/critical-init.md", r"`--grid \d+x(\d+)`", MEASURED_GRID[1]),
+            ("docs/critical-init.md", r"at most the theory's (\d+)x\d+", THEORY_GRID[0]),
+            ("docs/critical-init.md", r"at most the theory's \d+x(\d+)", THEORY_GRID[1]),
+            ("docs/critical-init.md", r"`--rows` values \(default (\d+)\)", ROWS)]
 
 
 def test_the_limits_the_pages_give_are_the_codes():
