@@ -1,8 +1,9 @@
 """Every `cnnspec ...` command README.md and docs/*.md show in their code: each reads as the
 command line reads it (no option renamed or dropped since the page was written, every file of
 the repository it names still there), and those that run in a second or two, training nothing,
-run as shown and succeed. Commands that train, and the long diagnostics (`--phase`,
-`--jacobian`), are read here and run by the tests of their command on smaller nets."""
+run as shown and succeed; README's Python API block runs as written. Commands that train,
+and the long diagnostics (`--phase`, `--jacobian`), are only read here: the tests of each
+command run it on smaller nets."""
 from __future__ import annotations
 
 import itertools
@@ -133,7 +134,7 @@ def test_readmes_python_api_block_runs_as_shown(tmp_path, monkeypatch, capsys):
     shutil.copytree(ROOT / "specs", tmp_path / "specs")
     monkeypatch.chdir(tmp_path)
     names = {"images": np.random.default_rng(0).random((2, 1, 8, 8))}
-    exec(compile(block, "README.md", "exec"), names)
+    exec(compile(block, "README.md", "exec"), names)  # noqa: S102 - the page's own code
     said = re.search(r"print\(spec\.total_params\)\s+# (\d+)", block)
     assert names["spec"].total_params == int(said[1])
     assert names["scores"].shape == (2, 10)
