@@ -171,3 +171,29 @@ def test_the_limits_the_pages_give_are_the_codes():
         said = re.search(pattern, text)
         assert said, f"{page} no longer says {pattern!r}"
         assert int(said[1].replace(",", "")) == value, (page, said[0], value)
+
+
+def heading_anchors(page) -> set[str]:
+    """The anchors GitHub gives the headings of ``page`` (lower case, punctuation but '-'
+    and '_' dropped, spaces as '-'), code blocks' lines aside."""
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.*)$", text, flags=re.MULTILINE)}
+
+
+def test_every_link_between_the_pages_reaches_its_file_and_heading():
+    """README links to the docs' sections for what it no longer repeats: each link's file
+    is there, and so is the heading its anchor names."""
+    from readme_blocks import PAGES
+
+    broken = []
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            path, _, anchor = target.partition("#")
+            if re.match(r"\w+:", target):
+                continue  # a web address
+            linked = page.parent / path if path else page
+            if not linked.exists() or (anchor and linked.suffix == ".md"
+                                       and anchor not in heading_anchors(linked)):
+                broken.append(f"{page.name}: {target}")
+    assert broken == []
