@@ -1,7 +1,7 @@
 """SIGKILL a real training process at random moments (some inside a file write) and resume
-it each time: it must end bitwise as an uninterrupted run (tools/kill_test.py; the README
-gives the 20-kill figures). Ctrl-C at random moments of each command must print no traceback
-(tools/interrupt_test.py)."""
+it each time: it must end bitwise as an uninterrupted run (tools/kill_test.py;
+docs/measurements.md gives the 20-kill figures). Ctrl-C at random moments of each command must
+print no traceback (tools/interrupt_test.py)."""
 from __future__ import annotations
 
 import subprocess

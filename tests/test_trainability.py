@@ -13,12 +13,14 @@ a defect of Glorot's init. The bars (He above 80% on every seed, deep Glorot bel
 """
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 from readme_blocks import README, quoted_blocks
 
 from cnnspec.sweep.compare import compare
 
+HOW_TO = README.parent / "docs" / "how-to-initialise.md"
 CHANCE = 0.25  # four classes
 SEEDS = 3
 
@@ -103,7 +105,6 @@ def test_plain30s_head_keeps_what_a_global_average_would_lose():
     sees still tell images apart. Measured (mean cosine between images): the maps 0.66, their
     4x4 averages 0.945, their global averages 0.9986, so 1 - cosine, the part that differs,
     is 40 times larger in the head's input than in a global average."""
-    from pathlib import Path
 
     import numpy as np
 
@@ -133,11 +134,10 @@ def test_plain30s_head_keeps_what_a_global_average_would_lose():
 
 def test_the_fig3_tool_compares_both_depths_and_draws_them(tmp_path, monkeypatch, capsys):
     """tools/he2015_fig3.py end to end, on two tiny nets in place of the 22- and 30-layer
-    specs (the real ones take minutes). README's block of what it prints (and the how-to's)
-    left out its per-spec time and each table's note: their lines are of the forms it prints,
-    in its order."""
+    specs (the real ones take minutes). The block of what it prints, in
+    docs/how-to-initialise.md alone (README links to it), once left out its per-spec time and
+    each table's note: its lines are of the forms the tool prints, in its order."""
     import importlib.util
-    from pathlib import Path
 
     from PIL import Image
 
@@ -161,10 +161,19 @@ def test_the_fig3_tool_compares_both_depths_and_draws_them(tmp_path, monkeypatch
     assert out.count("he_normal ") == 2 and out.count("glorot_normal ") == 2  # a table each
     assert Image.open(png).size[0] > Image.open(png).size[1]
     printed = printed_form(out.splitlines())
-    for page in (README, README.parent / "docs" / "how-to-initialise.md"):
-        block = next(block for block in quoted_blocks(page.read_text(encoding="utf-8"))
-                     if block[0].startswith("he_normal, seed 0:"))
-        assert printed_form(block) == printed, page.name
+    assert printed_form(fig3_block()) == printed
+
+
+def fig3_block() -> list[str]:
+    """The one block of docs/how-to-initialise.md quoting what tools/he2015_fig3.py prints;
+    README has none of its own, so the two cannot drift apart."""
+    def blocks(page: Path) -> list[list[str]]:
+        return [block for block in quoted_blocks(page.read_text(encoding="utf-8"))
+                if block[0].startswith("he_normal, seed 0:")]
+
+    assert blocks(README) == [], "README links to the how-to's block instead of copying it"
+    [block] = blocks(HOW_TO)
+    return block
 
 
 def printed_form(lines: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cnnspec
+from cnnspec.engine.calibrate import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true",
                         help="keep the run folders in runs/ instead of a temporary folder")
     args = parser.parse_args(argv)
-    print(f"cnnspec quality bars on {os.cpu_count()} CPU cores")
+    print(f"cnnspec quality bars; CPU: {cpu_model()}, {os.cpu_count()} cores; load "
+          f"average {os.getloadavg()[0]:.1f}")
     if args.keep:
         results = [measure(bar, ROOT / "runs", keep=True) for bar in BARS]
     else:

@@ -1,0 +1,143 @@
+"""Every `cnnspec ...` command README.md and docs/*.md show in their code: each reads as the
+command line reads it (no option renamed or dropped since the page was written, every file of
+the repository it names still there), and those that run in a second or two, training nothing,
+run as shown and succeed; README's Python API block runs as written. Commands that train,
+and the long diagnostics (`--phase`, `--jacobian`), are only read here: the tests of each
+command run it on smaller nets."""
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+
+import pytest
+from readme_blocks import PAGES, README, shown_commands
+
+from cnnspec.cli import build_parser, command_parser, main
+
+ROOT = README.parent
+# A synopsis rather than a command: `SPEC|RUN`, `A`, `[--format json]`.
+PLACEHOLDER = re.compile(r"^\[|^[A-Z|]+\]?$")
+# Commands that read and check specs and models but run no network.
+NO_NETWORK = ("check", "summary", "fmt", "import")
+# The most multiply-adds a shown init-report may take to be run here: the digits net's
+# forward pass over its default batch of 64 images is 6e7 of them, two inits' 1.2e8.
+MAX_MULTIPLY_ADDS = 2 * 10**8
+
+SHOWN = [(page, number, words) for page in PAGES for number, words in shown_commands(page)]
+COMMANDS = [shown for shown in SHOWN if not any(PLACEHOLDER.match(w) for w in shown[2])]
+
+
+def shown_id(shown) -> str:
+    page, number, _ = shown
+    return f"{page.name}:{number}"
+
+
+def repository_paths(words: list[str]) -> list[str]:
+    """The arguments that name a file or folder of the repository (`specs/digits.cnn`,
+    `tests/data/import/lenet.prototxt`)."""
+    return [word for word in words if re.match(r"(specs|tests|docs|tools)/", word)]
+
+
+def test_the_pages_show_commands():
+    """The reader below finds the commands (a change of the pages' layout that hid them all
+    would leave the tests below with nothing to run)."""
+    shown = {(page.name, tuple(words[:2])) for page, _, words in SHOWN}
+    assert ("README.md", ("cnnspec", "init-report")) in shown
+    assert ("how-to-initialise.md", ("cnnspec", "compare")) in shown
+    assert len(COMMANDS) >= 20
+
+
+@pytest.mark.parametrize("shown", COMMANDS, ids=shown_id)
+def test_a_shown_command_reads_as_the_command_line_reads_it(shown, tmp_path, monkeypatch):
+    """Read in a folder holding the repository's files it names and, for the files and run
+    folders the reader brings or an earlier command makes (`lenet_solver.prototxt`,
+    `runs/zeros`), empty stand-ins: the command line checks only that they are there."""
+    _, _, words = shown
+    name, *arguments = words[1:]
+    missing = [path for path in repository_paths(arguments) if not (ROOT / path).exists()]
+    assert missing == []
+    copy_repository_files(words, tmp_path)
+    for word in set(arguments) - set(repository_paths(arguments)) - set(output_files(words)):
+        if word.startswith("runs/"):
+            (tmp_path / word).mkdir(parents=True)
+            (tmp_path / word / "summary.json").touch()  # what marks a folder as a run's
+        elif re.fullmatch(r"[\w.-]+\.(cnn|json|prototxt|keras)", word):
+            (tmp_path / word).touch()
+    monkeypatch.chdir(tmp_path)
+    parser = command_parser(build_parser(name), name)
+    parser.parse_intermixed_args(arguments)  # an unknown option or a bad value exits
+
+
+def copy_repository_files(words: list[str], folder) -> None:
+    """Copies in ``folder`` of the repository's files a command names, at the same paths."""
+    for path in repository_paths(words):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, folder / path)
+
+
+def runs_in_seconds(words: list[str]) -> bool:
+    """Whether a shown command trains nothing, runs at most an init-report's forward and
+    backward passes of ``MAX_MULTIPLY_ADDS``, and reads only files of the repository (a
+    command on a file an earlier one writes, `summary lenet.cnn`, is left to those above)."""
+    import cnnspec
+
+    name, *arguments = words[1:]
+    inputs = [word for word in arguments if re.search(r"\.(cnn|json|prototxt|keras)$", word)]
+    if any(not (ROOT / word).exists() for word in inputs if word not in output_files(words)):
+        return False
+    if name in NO_NETWORK:
+        return True
+    if name == "export":
+        return "runs/" not in " ".join(arguments) and "onnx" not in arguments
+    if name != "init-report" or {"--phase", "--jacobian"} & set(arguments):
+        return False
+    batch = command_parser(build_parser(name), name).parse_intermixed_args(arguments).batch
+    inits = max(1, arguments.count("--init"))
+    return cnnspec.load(str(ROOT / arguments[0])).macs * batch * inits <= MAX_MULTIPLY_ADDS
+
+
+def output_files(words: list[str]) -> list[str]:
+    """The files a command line names with ``-o``."""
+    return [word for option, word in itertools.pairwise(words) if option in ("-o", "--output")]
+
+
+QUICK = [shown for shown in COMMANDS if runs_in_seconds(shown[2])]
+
+
+def test_some_shown_commands_are_run():
+    assert len(QUICK) >= 4, [shown_id(shown) for shown in QUICK]
+
+
+@pytest.mark.parametrize("shown", QUICK, ids=shown_id)
+def test_a_quick_shown_command_runs_as_shown(shown, tmp_path, monkeypatch, capsys):
+    """Run in a folder of its own holding copies of the repository's files it names, so that
+    what it writes (`-o signal.png`) lands there and no spec of the repository is touched."""
+    _, _, words = shown
+    copy_repository_files(words, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = main(words[1:])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
+    for written in output_files(words):
+        assert (tmp_path / written).is_file(), written
+
+
+def test_readmes_python_api_block_runs_as_shown(tmp_path, monkeypatch, capsys):
+    """README's Python API block, run as written (on the images it leaves to the reader: two
+    random 8x8 ones): its comments' figures are what the calls give."""
+    import numpy as np
+
+    readme = README.read_text(encoding="utf-8")
+    block = readme[readme.index("## Python API"):].split("```python\n")[1].split("```")[0]
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    monkeypatch.chdir(tmp_path)
+    names = {"images": np.random.default_rng(0).random((2, 1, 8, 8))}
+    exec(compile(block, "README.md", "exec"), names)  # noqa: S102 - the page's own code
+    said = re.search(r"print\(spec\.total_params\)\s+# (\d+)", block)
+    assert names["spec"].total_params == int(said[1])
+    assert names["scores"].shape == (2, 10)
+    assert names["probabilities"].shape == (2, 10)
+    assert names["run"].weights == "best"
+    capsys.readouterr()

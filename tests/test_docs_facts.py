@@ -1,0 +1,199 @@
+"""Facts README.md and docs/*.md state whose source is elsewhere, a spec, a registry or a
+command's output: each page's copy is held to its source, so the two cannot drift apart."""
+from __future__ import annotations
+
+import re
+
+from readme_blocks import README, readme_block
+
+from cnnspec.cli import main
+from cnnspec.ir.datasets import DATASETS
+
+ROOT = README.parent
+
+
+def spec_lines(text: str) -> list[str]:
+    """The lines of a spec's text without its comments and blank lines."""
+    lines = (line.split("#")[0].rstrip() for line in text.splitlines())
+    return [line for line in lines if line.strip()]
+
+
+def test_readmes_first_spec_is_specs_digits_abridged():
+    """README's "A first spec" is specs/digits.cnn with lines left out, none changed: every
+    line it shows is the spec's, in the spec's order."""
+    block = readme_block("# specs/digits.cnn (abridged)")
+    spec = spec_lines((ROOT / "specs" / "digits.cnn").read_text(encoding="utf-8"))
+    at = 0
+    for line in spec_lines("\n".join(block)):
+        assert line in spec[at:], f"README's first spec shows {line!r}, which the spec lacks"
+        at = spec.index(line, at) + 1
+
+
+def test_make_run_trains_as_many_epochs_as_readme_says():
+    said = re.search(r"`make run` trains the default spec for (\d+) epochs",
+                     README.read_text(encoding="utf-8"))
+    assert said, "README no longer says how many epochs make run trains"
+    spec = (ROOT / "specs" / "digits.cnn").read_text(encoding="utf-8")
+    assert re.search(rf"^\s*epochs {said[1]}$", spec, flags=re.MULTILINE)
+    assert "cnnspec train specs/digits.cnn" in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_readme_and_the_data_page_name_every_dataset():
+    """A dataset added to the registry is named where a reader looks for the data cnnspec
+    trains on: README's paragraph on data and docs/data.md."""
+    readme = README.read_text(encoding="utf-8")
+    paragraph = readme[readme.index("Data: `digits`"):readme.index("Every command answers")]
+    page = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    for name in DATASETS:
+        assert re.search(rf"[`\s]{name}[`(:]", paragraph), f"README does not name {name}"
+        assert re.search(rf"[`\s]{name}[`(:]", page), f"docs/data.md does not name {name}"
+
+
+def test_the_how_tos_fan_modes_table_is_what_init_report_prints(capsys, monkeypatch):
+    """docs/how-to-initialise.md section 2 picks columns from the two tables of
+    `init-report specs/digits.cnn --input gaussian --init he_normal --init
+    "he_normal(mode=fan_out)"`: each row's fans, and each init's w std and act std."""
+    page = (ROOT / "docs" / "how-to-initialise.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n(layer +fan_in +fan_out +he_normal: w std.*?)```", page,
+                      flags=re.DOTALL)[1]
+    monkeypatch.chdir(ROOT)
+    assert main(["init-report", "specs/digits.cnn", "--input", "gaussian", "--init",
+                 "he_normal", "--init", "he_normal(mode=fan_out)"]) == 0
+    tables = capsys.readouterr().out.split("\ninit ")[1:]
+    printed = [{line.split()[0]: line.split() for line in table.splitlines()[2:] if line}
+               for table in tables]
+    header = tables[0].splitlines()[1].split("  ")
+    columns = [name.strip() for name in header if name.strip()]
+    fan_in, fan_out = columns.index("fan_in"), columns.index("fan_out")
+    w_std, act_std = columns.index("w std"), columns.index("act std")
+    for row in block.strip().splitlines()[1:]:
+        name, *shown = row.split()
+        for_fan_in, for_fan_out = printed[0][name], printed[1][name]
+        assert shown == [for_fan_in[fan_in], for_fan_in[fan_out],
+                         for_fan_in[w_std], for_fan_in[act_std],
+                         for_fan_out[w_std], for_fan_out[act_std]], name
+
+
+def test_readmes_quality_bars_are_the_tools(monkeypatch):
+    """README's table of training quality gives each spec's bar as tools/quality.py holds
+    it: the least test accuracy and, where there is one, the most time."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "tools" / "quality.py"
+    loader = importlib.util.spec_from_file_location("quality", path)
+    tool = importlib.util.module_from_spec(loader)
+    monkeypatch.setitem(sys.modules, "quality", tool)  # where its dataclass looks itself up
+    loader.loader.exec_module(tool)
+    readme = README.read_text(encoding="utf-8")
+    for bar in tool.BARS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{bar.spec}`"))
+        said = re.search(r"\| >= (\d+)%(?: in < (\d+) (min|s))? \|", row)
+        assert said, row
+        assert int(said[1]) == round(100 * bar.min_test_acc), row
+        seconds = None if said[2] is None else int(said[2]) * (60 if said[3] == "min" else 1)
+        assert seconds == bar.max_seconds, row
+
+
+def test_readmes_parameter_counts_of_imports_are_what_import_says(tmp_path, monkeypatch,
+                                                                  capsys):
+    """README gives the parameter count Caffe's LeNet and Keras' MNIST convnet import with;
+    each is what its `cnnspec import` line, run as README shows it, reports."""
+    from readme_blocks import shown_commands
+
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    for source, framework in (("lenet.prototxt", "Caffe's MNIST LeNet"),
+                              ("mnist_convnet.json", "Keras' MNIST convnet")):
+        said = re.search(rf"{framework} imports with its ([\d,]+) parameters", readme)
+        assert said, f"README no longer says what {framework} imports with"
+        words = next(words for _, words in shown_commands(README)
+                     if words[1] == "import" and words[2].endswith(source))
+        assert main(words[1:]) == 0
+        assert f", {said[1]} parameters" in capsys.readouterr().err
+
+
+def test_the_onnx_opset_the_pages_give_is_the_exporters():
+    """README and docs/interop.md say which opset (and ONNX file version) an export writes;
+    both are the exporter's constants."""
+    from cnnspec.exporters.onnx_graph import IR_VERSION, OPSET
+
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    interop = " ".join((ROOT / "docs" / "interop.md").read_text(encoding="utf-8").split())
+    said = re.search(r"The ONNX model \(opset (\d+);", readme)
+    assert said and int(said[1]) == OPSET
+    said = re.search(r"\*\*Opset (\d+)\*\* of the default domain \(ONNX IR version (\d+)\)",
+                     interop)
+    assert said and (int(said[1]), int(said[2])) == (OPSET, IR_VERSION)
+    assert f"Any runtime that runs opset {OPSET} runs the model" in interop
+
+
+def test_readmes_project_layout_names_every_subpackage_and_tool():
+    """README's paragraph on the project's layout names each subpackage of cnnspec/ and each
+    file of tools/: one added is described where a newcomer looks for it."""
+    readme = README.read_text(encoding="utf-8")
+    layout = readme[readme.index("## Project layout"):readme.index("**Testing and CI.**")]
+    packages = [path.name for path in (ROOT / "cnnspec").iterdir()
+                if (path / "__init__.py").is_file()]
+    tools = [path.name for path in (ROOT / "tools").iterdir() if path.is_file()]
+    assert len(packages) > 10 and len(tools) > 10
+    assert [name for name in packages if f"`{name}/`" not in layout] == []
+    assert [name for name in tools if f"`{name}`" not in layout] == []
+
+
+def _limits():
+    from cnnspec.ir.limits import MAX_INT
+    from cnnspec.lab.defaults import MEASURED_GRID, ROWS
+    from cnnspec.lab.lsuv import LSUV_BATCH
+    from cnnspec.lab.phase import THEORY_GRID
+    from cnnspec.render.backend import PDF_DPI
+    from cnnspec.sourcefile import MAX_SPEC_BYTES
+    from cnnspec.sweep.cells import MAX_CELLS
+
+    return [("README.md", r"a `\.pdf` holds a ([\d,]+) dpi picture", PDF_DPI),
+            ("README.md", r"One sweep plans at most ([\d,]+) trainings", MAX_CELLS),
+            ("README.md", r"a spec larger than ([\d,]+) MiB", MAX_SPEC_BYTES // 2**20),
+            ("README.md", r"a count above ([\d,]+) included", MAX_INT),
+            ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
+             LSUV_BATCH),
+            ("docs/critical-init.md", r"`--grid (\d+)x\d+`", MEASURED_GRID[0]),
+            ("docs/critical-init.md", r"`--grid \d+x(\d+)`", MEASURED_GRID[1]),
+            ("docs/critical-init.md", r"at most the theory's (\d+)x\d+", THEORY_GRID[0]),
+            ("docs/critical-init.md", r"at most the theory's \d+x(\d+)", THEORY_GRID[1]),
+            ("docs/critical-init.md", r"`--rows` values \(default (\d+)\)", ROWS)]
+
+
+def test_the_limits_the_pages_give_are_the_codes():
+    """Numbers README and the how-to give for a limit or a size the code declares once."""
+    for page, pattern, value in _limits():
+        text = " ".join((ROOT / page).read_text(encoding="utf-8").split())
+        said = re.search(pattern, text)
+        assert said, f"{page} no longer says {pattern!r}"
+        assert int(said[1].replace(",", "")) == value, (page, said[0], value)
+
+
+def heading_anchors(page) -> set[str]:
+    """The anchors GitHub gives the headings of ``page`` (lower case, punctuation but '-'
+    and '_' dropped, spaces as '-'), code blocks' lines aside."""
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.*)$", text, flags=re.MULTILINE)}
+
+
+def test_every_link_between_the_pages_reaches_its_file_and_heading():
+    """README links to the docs' sections for what it no longer repeats: each link's file
+    is there, and so is the heading its anchor names."""
+    from readme_blocks import PAGES
+
+    broken = []
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            path, _, anchor = target.partition("#")
+            if re.match(r"\w+:", target):
+                continue  # a web address
+            linked = page.parent / path if path else page
+            if not linked.exists() or (anchor and linked.suffix == ".md"
+                                       and anchor not in heading_anchors(linked)):
+                broken.append(f"{page.name}: {target}")
+    assert broken == []
