@@ -254,6 +254,16 @@ def test_a_cpu_is_named_with_its_family_and_model_numbers():
         calibrate.cpu_model_in("processor\t: 0\nBogoMIPS\t: 50.00\n")
 
 
+def test_two_generations_of_one_cpu_name_keep_thresholds_of_their_own(monkeypatch):
+    """The thresholds are timed per generation: "AMD EPYC" of family 25 model 1 and model 17
+    are kept under two keys."""
+    monkeypatch.setattr(calibrate, "cpu_model", lambda: calibrate.cpu_model_in(CPUINFO))
+    zen4 = calibrate.machine_key()
+    zen3 = CPUINFO.replace("model\t\t: 17", "model\t\t: 1", 1)
+    monkeypatch.setattr(calibrate, "cpu_model", lambda: calibrate.cpu_model_in(zen3))
+    assert calibrate.machine_key() != zen4 and "model 1)" in calibrate.machine_key()
+
+
 def slower_timer(chunk_bytes, candidates):
     """Another stand-in for conv_tuned.time_columns: 2048 columns the fastest."""
     return {columns: 1.0 if columns == 2048 else 1.5 for columns in candidates}

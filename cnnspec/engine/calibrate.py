@@ -257,8 +257,9 @@ def _unwritable(path: Path, reason: str) -> RunError:
 
 
 def machine_key() -> str:
-    """What the thresholds depend on: the CPU model, the BLAS library, NumPy's version and
-    how they are timed."""
+    """What the thresholds depend on: the CPU model with its generation (:func:`cpu_model`: a
+    home folder shared by a Zen 3 and a Zen 4 machine, both "AMD EPYC", keeps a file for
+    each, as their caches differ), the BLAS library, NumPy's version and how they are timed."""
     from threadpoolctl import threadpool_info  # only on the first calibration of a machine
 
     blas = [f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture')}"
