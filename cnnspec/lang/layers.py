@@ -875,6 +875,8 @@ def _set(layer: ReadLayer, field_name: str, value, first: Value, last: Value,
     layer.fields[field_name] = value
     layer.spans[field_name] = Span(first.span.line, first.span.column, last.span.end_line,
                                    last.span.end_column)
+    if isinstance(last, ListLit) and last is not first:  # `bias [0.1]`: the literal itself
+        layer.spans[f"{field_name}.values"] = last.span
 
 
 def _set_norm(layer: ReadLayer, item: Word, display: str) -> None:
