@@ -544,7 +544,7 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
     option = initializer_option(name)
     if option in kind.options and option != name:  # Keras' kernel_initializer
         return [(option, value)], f"an initializer is written `{option}=INIT`"
-    meant = _keyword_meant(name, kind)  # Keras' strides, padding
+    meant = _keyword_meant(name, kind)  # Keras' strides, kernel_size
     if meant is not None:
         return [(meant, value)], f"it is written `{meant}`"
     return [(name, value)], None
