@@ -102,7 +102,22 @@ ERRORS = [
      "the padding of 'conv1' is a word, written without quotes", (2, 21, 27),
      'write same, not "same": a spec quotes file paths only'),
     ("conv(16, 3, nobias=true)", "'nobias' takes no value: it is written alone", (2, 13, 19),
-     "write `conv(16, 3, nobias)`, or leave it out; on a line, `conv 16 3 nobias`"),
+     "write `conv(16, 3, nobias)`; on a line, `conv 16 3 nobias`"),
+    # every foreign keyword of the call translated at once: the line the hint writes is no
+    # error again
+    ("conv(32, 3, activation=relu, kernel_initializer=he_normal)",
+     "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 13, 23),
+     "write `conv(32, 3, weight=he_normal) relu`; on a line, `conv 32 3 weight he_normal relu`"),
+    ("conv(16, 3, use_bias=False, strides=2)",
+     "'use_bias' is not a keyword of conv: a layer has a bias unless it says `nobias`",
+     (2, 13, 21), "write `conv(16, 3, nobias, stride=2)`; on a line, `conv 16 3 nobias stride 2`"),
+    ("conv(16, 3, use_bias=True, bias_initializer=zeros) relu",
+     "'use_bias' is not a keyword of conv: a layer has a bias unless it says `nobias`",
+     (2, 13, 21), "write `conv(16, 3, bias=zeros) relu`; on a line, `conv 16 3 bias zeros relu`"),
+    ("conv(16, 3, kernel_initializer=he_normal)",
+     "'kernel_initializer' is not a keyword of conv: an initializer is written `weight=INIT`",
+     (2, 13, 31), "write `conv(16, 3, weight=he_normal)`; on a line, `conv 16 3 weight he_normal`"),
     # Keras' activation keyword: the activation after the call
     ("conv(16, 3, stride=2, activation=\"relu\")",
      "'activation' is not a keyword of conv: an activation follows the call, by its name alone",

@@ -1533,8 +1533,8 @@ def test_stacked_linear_layers_are_warned_with_the_map_they_make(tmp_path, capsy
             "  c1: conv 4 3x3 stride 2 pad same\n  ^^\n"
             "hint: put an activation between (end the line of 'c1' with relu), or write one 7x7 "
             "conv in place of the two\n") in err
-    assert ("conv 'c3' is read by dense 'fc' with no activation between: two linear maps make "
-            "one, which one dense layer computes") in err
+    assert ("conv 'c3' reaches dense 'fc' (c3 -> flatten1 -> fc) with no activation between: "
+            "two linear maps make one, which one dense layer computes") in err
     assert "hint: put an activation between (end the line of 'c3' with relu), or write one " \
            "dense layer in place of the two" in err
 
@@ -2769,3 +2769,41 @@ def _mean_cross(x):
     """The mean over the last axis's pairs of distinct values of their product."""
     count = x.shape[-1]
     return np.mean((x.sum(axis=-1) ** 2 - (x ** 2).sum(axis=-1)) / (count * (count - 1)))
+
+
+RESIDUAL_TAIL = ("input 1x8x8\nr: conv 16 3x3 pad same relu\nd: conv 16 3x3 pad same\n"
+                 "s2: add(r, d)  # the sum\nglobal_avgpool\ndense 10\n")
+
+
+def test_a_linear_way_through_a_merge_is_named_and_answered_after_the_merge(tmp_path, capsys):
+    """A residual block's last conv reaches the dense head through the add and a global pool:
+    the warning names the way, and its activation goes after the add, as ResNet's does."""
+    from cnnspec.cli import main
+
+    path = tmp_path / "res.cnn"
+    path.write_text(RESIDUAL_TAIL)
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: conv 'd' reaches dense 'dense1' (d -> s2 -> global_avgpool1 -> dense1) "
+            "with no activation between: two linear maps make one") in err
+    assert ("hint: put an activation after add 's2', where the branches meet (`s2: add(r, d) "
+            "relu`), not before it on the line of 'd'\n") in err
+
+
+def test_a_linear_way_through_a_merge_of_a_spec_without_text_names_the_merge():
+    """An IR file has no lines to write: the hint names the merge's line."""
+    import dataclasses
+
+    spec = dataclasses.replace(parse(RESIDUAL_TAIL), text=None)
+    (said,) = [w for w in check(spec).warnings if "two linear maps" in w.message]
+    assert said.hint == ("put an activation after add 's2', where the branches meet (end the "
+                         "line of 's2' with relu), not before it on the line of 'd'")
+
+
+def test_a_linear_way_through_a_pool_is_named():
+    spec = parse("input 1x8x8\nc1: conv 4 3x3\np: avgpool 2\nc2: conv 4 3x3 relu\nflatten\n"
+                 "dense 10\n")
+    (said,) = [w for w in check(spec).warnings if "two linear maps" in w.message]
+    assert said.message.startswith("conv 'c1' reaches conv 'c2' (c1 -> p -> c2) with no "
+                                   "activation between")
+    assert said.hint.startswith("put an activation between (end the line of 'c1' with relu)")

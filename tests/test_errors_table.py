@@ -41,6 +41,18 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("literal_wrong_size", HEAD + "conv 4 3x3 weight [[1, 0], [0, 1]]\n" + TAIL,
      ("expected one 3x3 matrix shared by every filter, 4 of them (one per filter) or 4x1 (one "
       "per filter and input channel)"), 2, 12),
+    ("literal_one_matrix_of_wrong_size", HEAD + "conv 2 3x3 weight [[1, 0, 1], [0, 1, 0]]\n"
+     + TAIL, "the kernel literal is one 2x3 matrix, but the kernel is 3x3", 2, 12),
+    ("literal_matrices_of_wrong_size", HEAD + "conv 2 3x3 weight [[[1, 0], [0, 1]], [[1, 0], "
+     "[0, 1]]]\n" + TAIL, "the kernel literal holds 2 matrices, each 2x2, but the kernel is 3x3",
+     2, 12),
+    # a bias literal of the wrong length: the caret on the literal
+    ("bias_literal_of_one_value", HEAD + "conv 2 3x3 weight [[1, 0, 1], [0, 1, 0], [1, 0, 1]] "
+     "bias [0.1] relu\n" + TAIL, "the bias literal has 1 value, but conv1 has 2 filters", 2, 58),
+    ("bias_literal_of_a_dense_layer", HEAD + "flatten\ndense 3 bias [1, 2]\n" + TAIL,
+     "the bias literal has 2 values, but dense1 has 3 units", 3, 14),
+    ("default_bias_literal", HEAD + "default bias [0.5]\nconv 2 3x3\n" + TAIL,
+     "(its bias init comes from the `default bias` on line 2)", 3, 1),
     ("literal_wrong_filter_count", HEAD + "conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]\n"
      + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 12),
     ("literal_of_one_filter", HEAD + "conv 4 2x2 weight [[[[1, 0], [0, 1]]]]\n" + TAIL,
@@ -225,3 +237,17 @@ def test_a_default_init_a_layer_cannot_take_is_mended_by_the_hint(default, kerne
     assert hint.startswith("give this layer an init of its own, e.g. `weight he_normal` at the "
                            "end of its line")
     check(parse(text.replace("dense 10", "dense 10 weight he_normal")))  # no error now
+
+
+@pytest.mark.parametrize("bias, hint", [
+    ("[0.1]", "write 2 numbers, one bias per filter, or `bias constant(0.1)`"),
+    ("[0.1, 0.2, 0.3]", "write 2 numbers, one bias per filter"),
+])
+def test_a_bias_literal_of_the_wrong_length_is_hinted_the_numbers_to_write(bias, hint):
+    with pytest.raises(SpecErrors) as info:
+        check(parse(HEAD + f"conv 2 3x3 bias {bias}\n" + TAIL))
+    (error,) = info.value.errors
+    assert error.hint == hint
+    # the hint's own line checks
+    fixed = "constant(0.1)" if "constant" in hint else "[0.1, 0.2]"
+    check(parse(HEAD + f"conv 2 3x3 bias {fixed}\n" + TAIL))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
-from cnnspec.errors import SpecError, counted
+from cnnspec.errors import SpecError, counted, float_text
 from cnnspec.init import describe
 from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.info import InitInfo
@@ -58,8 +58,10 @@ def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> s
     if len(vshape) not in (2, 3, 4):
         return f"the kernel literal is {len(vshape)}-D"
     if vshape[-2:] != (kh, kw):
-        return (f"the kernel literal holds {shape_text(vshape[-2:])} matrices, but the kernel is "
-                f"{kh}x{kw}")
+        matrix = shape_text(vshape[-2:])
+        held = f"is one {matrix} matrix" if len(vshape) == 2 else \
+            f"holds {shape_text(vshape[:-2])} matrices, each {matrix}"
+        return f"the kernel literal {held}, but the kernel is {kh}x{kw}"
     if len(vshape) >= 3 and vshape[0] != out:
         return f"the kernel literal holds {counted(vshape[0], 'filter')}, but the layer has {out}"
     if len(vshape) == 4 and vshape[1] != cin:
@@ -144,12 +146,36 @@ def weight_info(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> InitInf
         raise _relocated(spec, layer, "weight_init", err) from None
 
 
+def check_bias_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -> None:
+    """Raise a located SpecError, at the literal, if a bias literal of a layer sized by its
+    filters or units does not give one number for each: how many it gives and the layer has,
+    and the numbers to write (one number, the same for all, is ``constant``'s)."""
+    noun = KINDS[layer["kind"]].noun
+    try:
+        vshape = nested_shape(init["values"])
+    except SpecError as err:
+        raise _relocated(spec, layer, "bias_init", err) from None
+    if noun is None or len(vshape) != 1 or vshape == shape:
+        return  # another shape is the catalogue's to say (describe)
+    (out,) = shape
+    given = sorted(set(init["values"]))
+    same = f", or `bias constant({float_text(given[0])})`" if len(given) == 1 else ""
+    each = noun.removesuffix("s")
+    # at the literal itself, unless the layer takes it from the `default` line
+    field = "bias_init" if "bias_init" in layer.get("default_inits", ()) else "bias_init.values"
+    raise init_error(spec, layer, field, f"the bias literal has {counted(vshape[0], 'value')}, "
+                     f"but {layer['name']} has {counted(out, each)}",
+                     f"write {counted(out, 'number')}, one bias per {each}{same}")
+
+
 def bias_info(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> InitInfo | None:
     """The described bias init (scaled schemes use the weight's fans), or None without a bias."""
     init = layer.get("bias_init")
     if init is None or info.bias_shape is None:
         return None
     check_representable(spec, layer, "bias_init", dtype)
+    if init["name"] == "literal":
+        check_bias_literal(spec, layer, init, info.bias_shape)
     try:
         return describe(init, info.bias_shape, fans=(info.fan_in, info.fan_out))
     except SpecError as err:

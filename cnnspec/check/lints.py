@@ -140,6 +140,7 @@ from cnnspec.kinds import KINDS, Reach, is_weighted
 from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
+from cnnspec.sourcefile import source_lines
 
 
 def _reached(starts, onward) -> Iterator[str]:
@@ -606,14 +607,54 @@ def stacked_linear(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
             continue
         maps = {_one_map(first, s, r.inputs == [info.name]) for r, s in zip(readers, seconds)}
         detail, instead = maps.pop() if len(maps) == 1 else ("", "one layer")
+        paths = [_linear_path(info.name, r.name, after, linear) for r in readers]
+        verb = "is read by" if all(len(path) == 2 for path in paths) else "reaches"
+        named = [f"{r.kind} {r.name!r}" + (f" ({' -> '.join(path)})" if len(path) > 2 else "")
+                 for r, path in zip(readers, paths)]
         out.append(spec.error(
-            f"{info.kind} '{info.name}' is read by "
-            f"{listed([f'{r.kind} {r.name!r}' for r in readers])} with no activation between: "
+            f"{info.kind} '{info.name}' {verb} {listed(named)} with no activation between: "
             f"two linear maps make one{detail}, so the stack adds parameters, not "
             "expressiveness", info.name, severity="warning",
-            hint=f"put an activation between (end the line of '{info.name}' with relu), or "
-                 f"write {instead} in place of the two"))
+            hint=_linear_hint(spec, info.name, paths, by_name, instead)))
     return out
+
+
+def _linear_path(start: str, reader: str, after: dict[str, list[str]],
+                 linear: set[str]) -> list[str]:
+    """The layers from ``start`` to ``reader`` through ``linear`` layers alone, both ends
+    included (the shortest such way, breadth first): the way the values of ``start`` go."""
+    ways, todo = {start: [start]}, [start]
+    while todo:
+        name = todo.pop(0)
+        for onward in after.get(name, []):
+            if onward in ways:
+                continue
+            ways[onward] = ways[name] + [onward]
+            if onward == reader:
+                return ways[onward]
+            if onward in linear:
+                todo.append(onward)
+    return [start, reader]
+
+
+def _linear_hint(spec: Spec, name: str, paths: list[list[str]], by_name: dict[str, LayerInfo],
+                 instead: str) -> str:
+    """The hint for the linear way from ``name`` along ``paths``: the activation after the
+    first merge on them, where the branches meet, as a residual block adds before its ReLU
+    (He et al. 2016, "Deep residual learning", Fig. 2), its line written with the activation
+    where the spec's text gives it (the merge reads other branches too: no one layer replaces
+    the two); else at the end of ``name``'s line, or ``instead`` of the two layers."""
+    merges = [step for path in paths for step in path[1:-1] if KINDS[by_name[step].kind].merge]
+    if not merges:
+        return (f"put an activation between (end the line of '{name}' with relu), or write "
+                f"{instead} in place of the two")
+    merge = by_name[merges[0]]
+    span = spec.span_of(merge.name)
+    line = None if spec.text is None or span is None else \
+        source_lines(spec.text)[span.line - 1].split("#", 1)[0].strip()
+    written = f"`{line} relu`" if line else f"end the line of '{merge.name}' with relu"
+    return (f"put an activation after {merge.kind} '{merge.name}', where the branches meet "
+            f"({written}), not before it on the line of '{name}'")
 
 
 def padding_beyond_reach(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:

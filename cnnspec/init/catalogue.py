@@ -266,6 +266,10 @@ FOREIGN_NAMES = {
     "eye": "PyTorch's eye_ and dirac_ and Keras' Identity are identity here",
 }
 
+# Keras' names of an init's parameters that are another name of one here: a call that writes
+# them is hinted as the same call written here, with the user's own values.
+KERAS_PARAM_NAMES = {"stddev": "std", "minval": "low", "maxval": "high"}
+
 # Parameter names other libraries give an init, with what they are here: the hint for such a
 # parameter (and rows of the same docs table).
 FOREIGN_PARAMS = {
@@ -277,8 +281,8 @@ FOREIGN_PARAMS = {
          "trunc_normal_(mean, std, a, b) truncated_normal(mean, std, low, high)",
     "b": "PyTorch's uniform_(a, b) is uniform(low, high) here, its trunc_normal_(mean, std, a, "
          "b) truncated_normal(mean, std, low, high)",
-    "stddev": f"Keras' stddev is std here: RandomNormal(stddev={float_text(KERAS_SCALE)}) is "
-              f"{_KERAS_NORMAL}",
+    "stddev": f"Keras' stddev is {KERAS_PARAM_NAMES['stddev']} here: "
+              f"RandomNormal(stddev={float_text(KERAS_SCALE)}) is {_KERAS_NORMAL}",
     "minval": _KERAS_BOUNDS,
     "maxval": _KERAS_BOUNDS,
     "seed": "the draws follow the spec's seed (train { seed N } or --seed), not a seed of "

@@ -253,14 +253,20 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     the line names no kind) as the line writes it: Keras' ``activation='relu'`` as ``relu``,
     ``kernel_initializer='he_normal'`` as ``weight he_normal``, ``strides=2`` as ``stride 2``,
     ``use_bias=False`` as ``nobias`` (``True``: nothing, a layer has a bias), ``pool_size=2``
-    as ``2`` (a value the line gives in its place); a name the kind takes, or one not known
-    here, as ``name value``."""
+    as ``2`` (a value the line gives in its place); another library's initializer on a line
+    of no kind (``default``) as the option it is; a name the kind takes, or one not known here,
+    as ``name value``."""
     if name in ACTIVATION_KEYWORDS:
         return value
     record = KINDS.get(ALIASES.get(kind, kind)) if kind else None
-    if record is None or any(name in f.option for f in record.fields):
+    if record is None:  # `default kernel_initializer=he_normal`: `default weight he_normal`
+        return f"{initializer_option(name) or name} {value}".strip()
+    if any(name in f.option for f in record.fields):
         return f"{name} {value}".strip()
-    if name in BIAS_SWITCHES and value.lower() in ("false", "true"):
+    switched = value.lower() in ("false", "true")
+    if switched and any(f.flag and f.flag[0] == name for f in record.fields):
+        return name if value.lower() == "true" else ""  # `nobias=true`: the flag alone
+    if name in BIAS_SWITCHES and switched:
         flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
         return flags[0] if flags and value.lower() == "false" else ""
     named = foreign_field(record, name) or ""

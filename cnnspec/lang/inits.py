@@ -9,6 +9,8 @@ and in docs/ir.md; here we only check that what was written is well formed:
 """
 from __future__ import annotations
 
+import dataclasses
+
 from cnnspec.errors import SpecError, float_text
 from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
@@ -16,8 +18,9 @@ from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.init.kernels import shape_words
 from cnnspec.init.truncation import truncation
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
+from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
+from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
 
 
@@ -184,17 +187,81 @@ def _check_cut(value: Word | Call, params: dict) -> None:
 
 def _foreign_params(value: Word | Call, params: list) -> None:
     """A parameter another library gives an init (PyTorch's ``nonlinearity=``, Keras'
-    ``stddev=``) is an error whose hint says how it is written here; so is any parameter
-    of an init whose name means another init there (Caffe's ``gaussian(std=0.01)``, which
-    "valid parameters: sigma" would turn into a blur kernel)."""
+    ``stddev=``) is an error whose hint says how it is written here: the user's call written
+    here where the parameter has another name here (:func:`_renamed_call`) or makes the init
+    another one (:func:`_as_variance_scaling`); so is any parameter of an init whose name
+    means another init there (Caffe's ``gaussian(std=0.01)``, which "valid parameters: sigma"
+    would turn into a blur kernel)."""
     names = {p.name for p in params}
     elsewhere = catalogue.SAME_NAME_ELSEWHERE.get(ALIASES.get(value.name, value.name))
     for kwarg in value.kwargs if isinstance(value, Call) else []:
-        hint = None if kwarg.name in names else (catalogue.unknown_param_hint(kwarg.name)
-                                                 or elsewhere)
+        if kwarg.name in names:
+            continue
+        hint = (_renamed_call(value, params, kwarg) or _as_variance_scaling(value, params, kwarg)
+                or catalogue.unknown_param_hint(kwarg.name) or elsewhere)
         if hint:
             raise SpecError(f"initializer {value.name} has no parameter '{kwarg.name}'",
                             span=kwarg.name_span, hint=hint)
+
+
+def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
+    """The hint for Keras' name of a parameter of this init (``truncated_normal(stddev=0.02)``):
+    the call with every such name written as here, by position where the parameters before
+    it have numbers for defaults (``truncated_normal(0, 0.02)``); None for another name, and
+    for a call that gives a parameter twice (``normal(0, 0.1, stddev=1)``)."""
+    renamed = catalogue.KERAS_PARAM_NAMES.get(kwarg.name)
+    names = [p.name for p in params]
+    if renamed not in names:
+        return None
+    given = dict(zip(names, (one_line(arg) for arg in value.args)))
+    for written in value.kwargs:
+        name = catalogue.KERAS_PARAM_NAMES.get(written.name, written.name)
+        if name in given or name not in names:  # given twice, or no parameter here
+            return None
+        given[name] = one_line(written.value)
+    parts, by_name = [], False
+    last = max(names.index(name) for name in given)
+    for param in params[:last + 1]:
+        default = param.default
+        if param.name not in given and (by_name or isinstance(default, bool)
+                                        or not isinstance(default, (int, float))):
+            by_name = True  # no number to write in its place: the rest by name
+            continue
+        text = given[param.name] if param.name in given else float_text(default)
+        parts.append(f"{param.name}={text}" if by_name else text)
+    return f"Keras' {kwarg.name} is {renamed} here: write `{value.name}({', '.join(parts)})`"
+
+
+def _as_variance_scaling(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
+    """The hint for a parameter of ``variance_scaling`` given to a named scheme, which fixes
+    it (``he_normal(distribution=truncated_normal)``, Keras' he_normal): the scheme as
+    ``variance_scaling(scale, mode, distribution)`` (:mod:`cnnspec.init.presets`), its other
+    parameters as written and that one as given (``variance_scaling(2, fan_in,
+    truncated_normal)``); None for another parameter, or a value either refuses."""
+    from cnnspec.init.presets import PRESETS
+
+    name = ALIASES.get(value.name, value.name)
+    general = CATALOGUE["variance_scaling"]
+    if name not in PRESETS or kwarg.name not in {p.name for p in general}:
+        return None
+    own = {p.name for p in params}
+    try:
+        written = bind(dataclasses.replace(value, kwargs=[k for k in value.kwargs
+                                                          if k.name in own]), params, value.name)
+        scaled = PRESETS[name]({"name": name, **written})
+        overrides = bind(Call("variance_scaling", value.name_span, [],
+                              [k for k in value.kwargs if k.name not in own], value.span),
+                         general, "variance_scaling")
+    except SpecError:
+        return None
+    chosen = [k.name for k in value.kwargs if k.name not in own]
+    scale = overrides["scale"] if "scale" in chosen else round(scaled.scale, 12)
+    mode = overrides["mode"] if "mode" in chosen else scaled.mode
+    distribution = overrides["distribution"] if "distribution" in chosen else \
+        scaled.distribution
+    return (f"{value.name} is variance_scaling({float_text(round(scaled.scale, 12))}, "
+            f"{scaled.mode}, {scaled.distribution}), whose {kwarg.name} it fixes: write "
+            f"`variance_scaling({float_text(scale)}, {mode}, {distribution})`")
 
 
 def read_bias_init(value: Value) -> dict:

@@ -427,7 +427,7 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)
     if isinstance(stmt.head, Call):
-        items = _call_items(stmt.head, kind, layer, display) + items
+        items = _call_items(stmt, kind, layer, display) + items
     _read_items(items, kind, layer, display, stmt)
     for name in kind.required:
         if layer.fields[name] is None:
@@ -440,11 +440,12 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     return layer
 
 
-def _call_items(head: Call, kind: Syntax, layer: ReadLayer, display: str) -> list[Value]:
-    """A head written as a call: ``add(a, b)`` names inputs; ``leaky_relu(0.2)``,
+def _call_items(stmt: LayerStmt, kind: Syntax, layer: ReadLayer, display: str) -> list[Value]:
+    """``stmt``'s head, written as a call: ``add(a, b)`` names inputs; ``leaky_relu(0.2)``,
     ``conv2d(16, 3, stride=2)`` give values. Arguments fill the kind's values without an option
     word in order; a keyword names one of them (``dense(units=10)``, as Python binds a call)
     or an option, which becomes an `option value` pair (``stride=2``: ``stride 2``)."""
+    head = stmt.head
     if kind.merge:
         for arg in head.args:
             if not isinstance(arg, Word):
@@ -460,7 +461,7 @@ def _call_items(head: Call, kind: Syntax, layer: ReadLayer, display: str) -> lis
         if kwarg.name in dict(kind.positional):
             _bind_keyword(kwarg, head, kind, layer, display)
             continue
-        refused = _keyword_refused(kwarg, head, kind, layer.kind)
+        refused = _keyword_refused(kwarg, stmt, kind, layer.kind)
         if refused is not None:
             raise refused
         items += [Word(kwarg.name, kwarg.name_span), kwarg.value]
@@ -484,33 +485,76 @@ def _bind_keyword(kwarg: Kwarg, head: Call, kind: Syntax, layer: ReadLayer,
          Word(kwarg.name, kwarg.name_span), kwarg.value, display)
 
 
-def _keyword_refused(kwarg: Kwarg, head: Call, kind: Syntax, kind_name: str) -> SpecError | None:
-    """The error for a keyword of a call-form head that is no option of ``kind`` but says
-    what it means: a flag given a value (``nobias=true``), another library's name of a field
-    (Keras' ``strides=2``, ``kernel_size=3``, ``rate=0.5``); None for the rest, which the
-    line's reader answers as it does the word written on a line."""
-    written = [(other.name, other.value) for other in head.kwargs]
-    if kwarg.name in kind.flags:
-        flagged = [(name, None if name == kwarg.name else value) for name, value in written]
-        return SpecError(f"'{kwarg.name}' takes no value: it is written alone",
-                         span=kwarg.name_span,
-                         hint=f"write `{_call_form(head, head.args, flagged)}`, or leave it "
-                         f"out; on a line, `{_line_form(head, kind, head.args, flagged)}`")
-    activation = _activation_named(kwarg, kind)
-    if activation is not None:  # Keras' activation="relu": the activation after the call
-        others = [(name, value) for name, value in written if name != kwarg.name]
-        return SpecError(f"'{kwarg.name}' is not a keyword of {kind_name}: an activation "
-                         "follows the call, by its name alone", span=kwarg.name_span,
-                         hint=f"write `{_call_form(head, head.args, others)} {activation}`; on "
-                         f"a line, `{_line_form(head, kind, head.args, others)} {activation}`")
-    keyword = _keyword_meant(kwarg.name, kind)
-    if keyword is None:
+def _keyword_refused(kwarg: Kwarg, stmt: LayerStmt, kind: Syntax,
+                     kind_name: str) -> SpecError | None:
+    """The error for a keyword of ``stmt``'s call-form head that is no option of ``kind`` but
+    says what it means: a flag given a value (``nobias=true``), Keras' activation, another
+    library's name of a field or an initializer (``strides=2``, ``kernel_initializer=...``,
+    ``use_bias=False``); None for the rest, which the line's reader answers as it does the
+    word written on a line. Its hint writes every such keyword of the call at once
+    (:func:`_in_cnnspec`), so that the line it tells to write is no error again; that line is
+    checked in the spec's place (``rewrite``)."""
+    head = stmt.head
+    why = _keyword_in_cnnspec(kwarg, kind)[1]
+    if why is None:
         return None
-    renamed = [(_keyword_meant(name, kind) or name, value) for name, value in written]
-    return SpecError(f"'{kwarg.name}' is not a keyword of {kind_name}: it is written `{keyword}`",
-                     span=kwarg.name_span,
-                     hint=f"write `{_call_form(head, head.args, renamed)}`; on a line, "
-                     f"`{_line_form(head, kind, head.args, renamed)}`")
+    kwargs, activation = _in_cnnspec(head, kind)
+    after = f" {activation}" if activation else ""
+    call = _call_form(head, head.args, kwargs) + after
+    rest = "".join(" " + one_line(value) for value in stmt.items)
+    message = (f"'{kwarg.name}' takes no value: it is written alone" if kwarg.name in kind.flags
+               else f"'{kwarg.name}' is not a keyword of {kind_name}: {why}")
+    return SpecError(message, span=kwarg.name_span,
+                     hint=f"write `{call}{rest}`; on a line, "
+                     f"`{_line_form(head, kind, head.args, kwargs)}{after}{rest}`",
+                     rewrite=_statement_line(stmt, call + rest))
+
+
+def _in_cnnspec(head: Call, kind: Syntax) -> tuple[list[tuple[str, Value | None]], str | None]:
+    """Every keyword of a call-form head as this language writes it (:func:`_keyword_in_cnnspec`):
+    the keywords, a flag's value None, and the activation that follows the call (None: none)."""
+    kwargs: list[tuple[str, Value | None]] = []
+    activation = None
+    for kwarg in head.kwargs:
+        named = _activation_named(kwarg, kind)
+        if named is not None:
+            activation = named
+            continue
+        kwargs += _keyword_in_cnnspec(kwarg, kind)[0]
+    return kwargs, activation
+
+
+def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Value | None]],
+                                                            str | None]:
+    """``kwarg`` of a call-form head of ``kind`` as the call writes it here, read from the
+    foreign tables (:mod:`cnnspec.lang.foreign`): the keywords it becomes (a flag's value None;
+    none for Keras' ``use_bias=True``), and why it is written so (None where it is the
+    language's own). Keras' activation, which follows the call, is :func:`_activation_named`'s."""
+    from cnnspec.lang.foreign import BIAS_SWITCHES, initializer_option
+
+    name, value = kwarg.name, kwarg.value
+    if _activation_named(kwarg, kind) is not None:
+        return [], "an activation follows the call, by its name alone"
+    truth = _truth(value)
+    if name in kind.flags:  # `nobias=true`: the flag alone; `nobias=false`: nothing
+        return ([(name, None)] if truth is not False else []), "it is written alone"
+    flag = _no_bias_flag(kind)
+    if flag and name in BIAS_SWITCHES and truth is not None:  # Keras' use_bias=False
+        return ([] if truth else [(flag, None)]), f"a layer has a bias unless it says `{flag}`"
+    option = initializer_option(name)
+    if option in kind.options and option != name:  # Keras' kernel_initializer
+        return [(option, value)], f"an initializer is written `{option}=INIT`"
+    meant = _keyword_meant(name, kind)  # Keras' strides, kernel_size
+    if meant is not None:
+        return [(meant, value)], f"it is written `{meant}`"
+    return [(name, value)], None
+
+
+def _truth(value: Value) -> bool | None:
+    """The truth value Python's ``True``/``False`` (or ``true``, ``false``) writes; else None."""
+    if isinstance(value, Word) and value.name.lower() in ("true", "false"):
+        return value.name.lower() == "true"
+    return None
 
 
 def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
@@ -831,6 +875,8 @@ def _set(layer: ReadLayer, field_name: str, value, first: Value, last: Value,
     layer.fields[field_name] = value
     layer.spans[field_name] = Span(first.span.line, first.span.column, last.span.end_line,
                                    last.span.end_column)
+    if isinstance(last, ListLit) and last is not first:  # `bias [0.1]`: the literal itself
+        layer.spans[f"{field_name}.values"] = last.span
 
 
 def _set_norm(layer: ReadLayer, item: Word, display: str) -> None:

@@ -78,6 +78,14 @@ class FriendlyError:
             return self.hint
         return f"write `{self.fix(line, exc.column)}`; {self.hint}"
 
+    def rewrite_for(self, exc: UnexpectedInput, text: str) -> str | None:
+        """The line the hint tells to write in place of the failing one (None: it tells none),
+        which is checked in the spec's place (:func:`cnnspec.check.load.rewrite_checked`)."""
+        line = _failing_line(exc, text)
+        if self.fix is None or line is None:
+            return None
+        return self.fix(line, exc.column).strip()
+
 
 def _without_comment(line: str) -> str:
     """``line`` without its trailing comment and the spaces before it: from the first '#'
@@ -85,6 +93,16 @@ def _without_comment(line: str) -> str:
     character, which took minutes on a line of 100,000 spaces."""
     start = line.find("#", line.rfind('"') + 1)
     return line if start < 0 else line[:start].rstrip()
+
+
+def _setting_without_equal(line: str, column: int) -> str:
+    """A setting's ``line`` without its '=' (:func:`_without_equal`); a default's with each of
+    its settings so, in the words a default takes (Keras' ``kernel_initializer=he_normal``:
+    ``weight he_normal``, :func:`_options_without_equal`)."""
+    kind = LINE_KIND.match(line)
+    if kind is not None and kind[1] == "default":
+        return _options_without_equal(line, column)
+    return _without_equal(line, column)
 
 
 # A name or a number in quotes, as Python and YAML may quote a value (`optimizer = 'adam'`,
@@ -199,7 +217,7 @@ CATALOGUE: list[FriendlyError] = [
         "(...), e.g. optimizer sgd(momentum=0.9)",
         ["train {\n  lr=0.1\n}\n", "input 1x8x8\ntrain {\n  epochs = 5\n}\n",
          "input 1x8x8\ndefault weight=he_normal\n"],
-        fix=_without_equal,
+        fix=_setting_without_equal,
     ),
     # YAML's `key: value`: in a train block a colon is never right (a layer's label is)
     FriendlyError(
@@ -515,7 +533,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
             brace = _open_braces(exc)
             span = token_span(brace[-1][1]) if brace else span
         return SpecError(friendly.message, span=span, hint=friendly.hint_for(exc, text),
-                         file=path)
+                         file=path, rewrite=friendly.rewrite_for(exc, text))
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
                      or _dotted_name_hint(exc, text)

@@ -1,0 +1,93 @@
+"""The line a hint tells to write in place of another library's call or line is itself a
+spec's line: for many combinations of Keras' and PyTorch's keywords, the line the hint
+writes (``SpecError.rewrite``) parses and checks where the user's stood."""
+import itertools
+
+import pytest
+
+from cnnspec import parse
+from cnnspec.check import check
+from cnnspec.errors import SpecError
+
+BEFORE = "model m\ninput 1x8x8\n"
+AFTER = "\nflatten\ndense 10\n"
+
+# Keras' and PyTorch's keywords of a conv layer, each with the value a model writes. Keras'
+# bias_initializer beside use_bias=False is left out: the layer says both that it has no bias
+# and how its bias starts, which the hint's line refuses as the spec would.
+CONV_KEYWORDS = ["activation=relu", "activation='tanh'", "kernel_initializer=he_normal",
+                 "kernel_initializer=glorot_uniform", "bias_initializer=zeros", "use_bias=False",
+                 "use_bias=True", "strides=1", "padding=same", "stride=1", "nobias=true"]
+DENSE_KEYWORDS = ["activation=relu", "kernel_initializer=lecun_normal", "use_bias=False",
+                  "bias_initializer=ones"]
+
+
+def _consistent(keywords: tuple[str, ...]) -> bool:
+    names = [keyword.split("=")[0] for keyword in keywords]
+    no_bias = "use_bias=False" in keywords or "nobias=true" in keywords
+    return len(set(names)) == len(names) and not (no_bias and "bias_initializer" in names) \
+        and not ("stride" in names and "strides" in names) \
+        and not ("use_bias" in names and "nobias" in names)
+
+
+def _combinations(keywords: list[str], most: int) -> list[tuple[str, ...]]:
+    return [combo for size in range(1, most + 1)
+            for combo in itertools.combinations(keywords, size) if _consistent(combo)]
+
+
+# the language's own keywords, which a call takes as they are
+OWN = {"stride=1", "padding=same"}
+CALLS = [f"conv(8, 3, {', '.join(combo)})" for combo in _combinations(CONV_KEYWORDS, 3)
+         if not OWN.issuperset(combo)] + \
+    [f"c: conv(8, 3, {', '.join(combo)}) <- input" for combo in _combinations(CONV_KEYWORDS, 2)
+     if not OWN.issuperset(combo)]
+LINES = [f"conv 8 3 {' '.join(combo)}" for combo in _combinations(CONV_KEYWORDS, 3)
+         if "activation='tanh'" not in combo]  # quotes on a line are answered on their own
+DENSE_CALLS = [f"flatten\ndense(16, {', '.join(combo)})"
+               for combo in _combinations(DENSE_KEYWORDS, 4)]
+DEFAULTS = ["default kernel_initializer=he_normal",
+            "default kernel_initializer='he_normal', bias_initializer=zeros",
+            "default weight=he_normal(mode=fan_out)", "default bias_initializer=ones"]
+
+
+def _spec(layers: str, default: str = "") -> str:
+    return BEFORE + (default + "\n" if default else "") + "conv 4 3 pad same\n" + layers + AFTER
+
+
+def _fixed(text: str) -> tuple[SpecError, str]:
+    """The error of ``text`` and the text with the line the hint writes in its line's place."""
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    error = info.value
+    assert error.rewrite is not None, (error.message, error.hint)
+    lines = text.split("\n")
+    lines[error.span.line - 1] = error.rewrite
+    return error, "\n".join(lines)
+
+
+def _checks(text: str) -> None:
+    check(parse(text, path="m.cnn"), for_training=False)
+
+
+@pytest.mark.parametrize("layers", CALLS + LINES + DENSE_CALLS)
+def test_the_line_a_foreign_keyword_is_hinted_to_parses_and_checks(layers):
+    error, fixed = _fixed(_spec(layers))
+    body = error.rewrite.split(" <- ")[0].removeprefix("c: ")
+    assert f"write `{body}`" in error.hint
+    assert "refused" not in error.hint
+    _checks(fixed)
+
+
+@pytest.mark.parametrize("default", DEFAULTS)
+def test_the_default_a_foreign_initializer_is_hinted_to_parses_and_checks(default):
+    error, fixed = _fixed(_spec("", default))
+    assert f"write `{error.rewrite}`" in error.hint
+    _checks(fixed)
+
+
+def test_a_hinted_line_the_spec_refuses_says_so():
+    """The hint's line checked in the spec's place: an 11x11 kernel on an 8x8 input."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv(8, 11, activation=relu, kernel_initializer=he_normal)"), path="m.cnn")
+    assert info.value.rewrite == "conv(8, 11, weight=he_normal) relu"
+    assert "but in this spec that line is refused" in info.value.hint

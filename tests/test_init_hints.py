@@ -1,0 +1,80 @@
+"""Another library's parameters given to an init are hinted as the init written here, with
+the user's own values: Keras' names of a parameter (``stddev``) renamed in the same call, and
+a named scheme given a parameter of ``variance_scaling`` (Keras' truncated he_normal) written
+as the ``variance_scaling`` it is (:mod:`cnnspec.init.presets`)."""
+import re
+
+import pytest
+
+from cnnspec.errors import SpecError
+from cnnspec.init import describe
+from cnnspec.init.presets import PRESETS
+from cnnspec.lang import parse
+
+SHAPE = (8, 4, 3, 3)
+
+
+def _error(init: str) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        parse(f"input 4x8x8\nconv 8 3x3 weight {init}\n")
+    return info.value
+
+
+def _weight(init: str) -> dict:
+    return parse(f"input 4x8x8\nconv 8 3x3 weight {init}\n").ir["layers"][0]["weight_init"]
+
+
+def _hinted(error: SpecError) -> str:
+    return re.search(r"write `([^`]*)`", error.hint)[1]
+
+
+@pytest.mark.parametrize("init, said, hinted", [
+    ("truncated_normal(stddev=0.02)", "stddev is std", "truncated_normal(0, 0.02)"),
+    ("truncated_normal(mean=0.1, stddev=0.02)", "stddev is std", "truncated_normal(0.1, 0.02)"),
+    ("truncated_normal(0.5, stddev=0.1)", "stddev is std", "truncated_normal(0.5, 0.1)"),
+    ("normal(stddev=0.05)", "stddev is std", "normal(0, 0.05)"),
+    ("uniform(minval=-0.1, maxval=0.1)", "minval is low", "uniform(-0.1, 0.1)"),
+    ("uniform(-0.1, maxval=0.1)", "maxval is high", "uniform(-0.1, 0.1)"),
+])
+def test_a_keras_parameter_name_is_hinted_as_the_same_call_here(init, said, hinted):
+    assert _error(init).hint == f"Keras' {said} here: write `{hinted}`"
+    assert _weight(hinted)["name"] == init.split("(")[0]
+
+
+def test_a_keras_parameter_no_parameter_here_takes_keeps_the_general_hint():
+    assert _error("he_normal(stddev=1)").hint.startswith("Keras' stddev is std here: "
+                                                          "RandomNormal(stddev=0.05)")
+
+
+@pytest.mark.parametrize("name", sorted(set(PRESETS) - {"variance_scaling"}))
+def test_a_scheme_given_a_distribution_is_hinted_as_the_variance_scaling_it_is(name):
+    """Every named scheme: the hinted variance_scaling keeps the scheme's variance and draws
+    from the distribution asked for."""
+    error = _error(f"{name}(distribution=truncated_normal)")
+    assert error.message == f"initializer {name} has no parameter 'distribution'"
+    hinted = _weight(_hinted(error))
+    assert hinted["name"] == "variance_scaling"
+    assert hinted["distribution"] == "truncated_normal"
+    assert describe(hinted, SHAPE).std == pytest.approx(describe(_weight(name), SHAPE).std)
+
+
+def test_keras_he_normal_is_hinted_as_the_docs_write_it():
+    error = _error("he_normal(distribution=truncated_normal)")
+    assert error.hint == ("he_normal is variance_scaling(2, fan_in, normal), whose distribution "
+                          "it fixes: write `variance_scaling(2, fan_in, truncated_normal)`")
+
+
+def test_a_schemes_own_parameters_are_kept_in_the_hint():
+    error = _error("he_normal(mode=fan_out, gain=1, distribution=uniform)")
+    assert _hinted(error) == "variance_scaling(1, fan_out, uniform)"
+
+
+def test_a_value_variance_scaling_refuses_keeps_the_parameters_list():
+    assert "valid parameters: gain, mode" in _error("he_normal(distribution=foo)").hint
+
+
+def test_a_keras_parameter_name_given_twice_keeps_the_general_hint():
+    """``normal(0, 0.1, stddev=1)``: the std given by position and as stddev; no call to
+    write with the user's values, which disagree."""
+    assert _error("normal(0, 0.1, stddev=1)").hint.startswith("Keras' stddev is std here: "
+                                                               "RandomNormal")
