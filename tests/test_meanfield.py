@@ -1144,6 +1144,10 @@ def test_a_net_that_mixes_tanh_and_relu_is_said_to_and_each_layers_init_is_named
              {"init": "normal(std=0.05)", "layers": ["c2"]}]
     assert got["hidden_inits"] == got["verdict"]["hidden_inits"] == inits
     assert got["verdict"]["typical_layer"] == "c5"
+    # the picture's title said "relu, 4 hidden layers" alone
+    assert phase_report(spec, grid=(2, 2), theory_grid=(4, 3)).title == (
+        "kerasy: relu, 4 hidden layers (c1, c2, c5, dense1; fan_in 576); the net mixes relu "
+        "and tanh: c3 (tanh) left out: order-to-chaos phase diagram")
 
 
 def test_a_verdict_on_hidden_layers_of_one_init_calls_it_the_specs():

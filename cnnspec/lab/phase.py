@@ -623,6 +623,31 @@ class PhaseReport:
     others: list = field(default_factory=list)  # (layer, nonlinearity): Chain.others
     layer_inits: list = field(default_factory=list)  # (init, hidden layers): Chain.inits
 
+    @property
+    def mixes(self) -> str:
+        """The elementwise nonlinearities of a net that mixes them, the chain's first (``relu
+        and tanh``); empty where every hidden layer has the chain's."""
+        if not self.others:
+            return ""
+        kinds = list(dict.fromkeys([self.nonlinearity, *(kind for _, kind in self.others)]))
+        return ", ".join(kinds[:-1]) + f" and {kinds[-1]}"
+
+    @property
+    def others_text(self) -> str:
+        """The layers of the other nonlinearities, each with its own: ``c3 (tanh)``."""
+        return ", ".join(f"{name} ({kind})" for name, kind in self.others[:6]) + (
+            ", ..." if len(self.others) > 6 else "")
+
+    @property
+    def title(self) -> str:
+        """The picture's title: what the diagram is of, the layers it covers, and in a net
+        that mixes nonlinearities the layers of the others, left out."""
+        named = f"{_names(self.hidden)}; " if self.hidden else ""
+        mixed = f"; the net mixes {self.mixes}: {self.others_text} left out" if self.others \
+            else ""
+        return (f"{self.spec_name}: {self.nonlinearity}, {self.depth} hidden layers "
+                f"({named}fan_in {self.fan_in}){mixed}: order-to-chaos phase diagram")
+
     def to_dict(self) -> dict:
         return {
             "spec": self.spec_name, "nonlinearity": self.nonlinearity,
@@ -954,13 +979,10 @@ def describe_left_out(report: PhaseReport) -> str:
 def describe_mixed(report: PhaseReport) -> str:
     """The note on a net whose hidden layers mix elementwise nonlinearities: the diagram is
     of the most common one, over its layers; the others' layers keep their init."""
-    kinds = list(dict.fromkeys([report.nonlinearity, *(kind for _, kind in report.others)]))
-    mixes = ", ".join(kinds[:-1]) + f" and {kinds[-1]}"
-    others = ", ".join(f"{name} ({kind})" for name, kind in report.others[:6]) + (
-        ", ..." if len(report.others) > 6 else "")
     several = len(report.others) > 1
-    return (f"note: the net mixes {mixes}: the diagram is {report.nonlinearity}'s, over its "
-            f"hidden layers {_names(report.hidden)}; {others} {'are' if several else 'is'} "
+    return (f"note: the net mixes {report.mixes}: the diagram is {report.nonlinearity}'s, over "
+            f"its hidden layers {_names(report.hidden)}; {report.others_text} "
+            f"{'are' if several else 'is'} "
             f"not in the chain and keep{'' if several else 's'} "
             f"{'their' if several else 'its'} init")
 
