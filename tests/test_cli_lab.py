@@ -360,6 +360,30 @@ def test_compare_command(tiny, tmp_path, capsys):
     assert [n.rpartition("-")[0] for n in names[:2]] == [
         "init=glorot_uniform_seed0", "init=he_normal_seed0"]
     assert names[2:] == ["sweep.json"]
+    assert "sets the weights of" not in out  # each init sets every layer with weights
+
+
+def test_compare_says_which_layers_the_inits_set_as_init_report_does(tmp_path, capsys):
+    """compare's table and picture named "he_normal" alone where c1 and fc keep their own
+    inits; it says which layers the inits set in the words init-report heads a variant with."""
+    spec = tmp_path / "part.cnn"
+    spec.write_text(OWN_INITS % "")
+    args = ["compare", str(spec), "--init", "he_normal", "--init", "normal(0, 0.01)",
+            "--epochs", "1", "--jobs", "1", "--out", str(tmp_path / "runs")]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "each init sets the weights of c2; c1, fc name their own"
+    assert main(["init-report", str(spec), "--init", "he_normal", "--input", "gaussian",
+                 "--batch", "2"]) == 0
+    heading = capsys.readouterr().out.splitlines()[2]
+    assert heading.endswith(": " + lines[3].removeprefix("each init "))
+    assert main([*args, "--format", "json"]) == 0  # the runs of the same folder
+    got = json.loads(capsys.readouterr().out)
+    assert (got["init_sets"], got["init_keeps"]) == (["c2"], ["c1", "fc"])
+    # the spec as written alone sets nothing
+    assert main(["compare", str(spec), "--epochs", "1", "--jobs", "1", "--out",
+                 str(tmp_path / "own"), "--format", "json"]) == 0
+    assert "init_sets" not in json.loads(capsys.readouterr().out)
 
 
 def test_compare_prints_the_warnings_each_init_brings_before_training(tiny, tmp_path,

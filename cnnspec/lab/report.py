@@ -26,7 +26,7 @@ from cnnspec.lab.memory import refuse_beyond_memory
 from cnnspec.lab.plots import plot_depth_profile
 from cnnspec.lab.probe import probe
 from cnnspec.lab.stats import LayerStats, SignalSummary, std64, summarize_signal
-from cnnspec.lab.variants import Variant, load_variants, names_text
+from cnnspec.lab.variants import Variant, load_variants, reach_text
 
 
 @dataclass
@@ -172,11 +172,8 @@ def describe_reach(variant: VariantReport) -> str:
     """Which layers an --init set, where some layers kept their own init (empty when it set
     every layer with weights, or for the spec as written): the rest of its table is the
     spec's own."""
-    if variant.sets is None or not variant.keeps:
-        return ""
-    return (f": sets the weights of {names_text(variant.sets)}; "
-            f"{names_text(variant.keeps)} "
-            f"{'name their' if len(variant.keeps) > 1 else 'names its'} own")
+    reach = reach_text(variant.sets, variant.keeps)
+    return f": {reach}" if reach else ""
 
 
 def describe_overflow(layers) -> str | None:
