@@ -635,8 +635,7 @@ class PhaseReport:
     @property
     def others_text(self) -> str:
         """The layers of the other nonlinearities, each with its own: ``c3 (tanh)``."""
-        return ", ".join(f"{name} ({kind})" for name, kind in self.others[:6]) + (
-            ", ..." if len(self.others) > 6 else "")
+        return _names([f"{name} ({kind})" for name, kind in self.others])
 
     @property
     def title(self) -> str:
@@ -780,7 +779,7 @@ class Verdict:
     fan_in: int
     share: float = 1.0
     fans: list = field(default_factory=list)  # (fan_in, hidden layers of it)
-    # (init, hidden layers) where the hidden layers' inits differ (Chain.inits), and the
+    # (init, hidden layers) of each init the hidden layers start from (Chain.inits), and the
     # typical layer whose init is :attr:`init`
     layer_inits: list = field(default_factory=list)
     typical: str = ""
@@ -910,8 +909,8 @@ def verdict(report: PhaseReport) -> Verdict:
                    None if own is None else own.measured_phase, report.depth,
                    critical, boundary_at(report, sigma_b),
                    line_at(report.measured_boundary, measured_rows, sigma_b),
-                   report.fan_in, report.share, report.fans,
-                   report.layer_inits if len(report.layer_inits) > 1 else [], report.typical)
+                   report.fan_in, report.share, report.fans, report.layer_inits,
+                   report.typical)
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -969,22 +968,25 @@ def describe_left_out(report: PhaseReport) -> str:
                      f"theory leaves out: {counted}; q and c after them include them")
     if report.outside:
         several = len(report.outside) > 1
-        parts.append(f"the weighted {'layers' if several else 'layer'} "
-                     f"{_names(report.outside)} {'are' if several else 'is'} not in the chain "
-                     f"(no elementwise nonlinearity after {'them' if several else 'it'}) and "
-                     f"keep{'' if several else 's'} {'their' if several else 'its'} init")
+        parts.append(f"the weighted {'layers' if several else 'layer'} " + _outside_chain(
+            _names(report.outside), several,
+            f" (no elementwise nonlinearity after {'them' if several else 'it'})"))
     return "note: " + "; ".join(parts)
+
+
+def _outside_chain(names: str, several: bool, why: str = "") -> str:
+    """``c3 (tanh) is not in the chain and keeps its init``, or of several layers."""
+    if several:
+        return f"{names} are not in the chain{why} and keep their init"
+    return f"{names} is not in the chain{why} and keeps its init"
 
 
 def describe_mixed(report: PhaseReport) -> str:
     """The note on a net whose hidden layers mix elementwise nonlinearities: the diagram is
     of the most common one, over its layers; the others' layers keep their init."""
-    several = len(report.others) > 1
     return (f"note: the net mixes {report.mixes}: the diagram is {report.nonlinearity}'s, over "
-            f"its hidden layers {_names(report.hidden)}; {report.others_text} "
-            f"{'are' if several else 'is'} "
-            f"not in the chain and keep{'' if several else 's'} "
-            f"{'their' if several else 'its'} init")
+            f"its hidden layers {_names(report.hidden)}; "
+            + _outside_chain(report.others_text, len(report.others) > 1))
 
 
 def _names(names: list[str]) -> str:
