@@ -131,20 +131,59 @@ def test_init_report_fans_and_what_the_formulas_make_of_them(tmp_path, capsys):
     assert [rows["plain_relu"][key] for key in ("fan_in", "fan_out",
                                                 "weight_bound_expected")] == [None] * 3
     assert main(args) == 0
-    table = capsys.readouterr().out.splitlines()
-    header = next(line for line in table if line.startswith("layer"))
-    columns = header.split("  ")
-    columns = [c.strip() for c in columns if c.strip()]
+    tables = table_rows(capsys.readouterr().out)
     for name, (fan_in, fan_out, std, bound) in FANS_EXPECTED.items():
-        cells = next(line for line in table if line.startswith(name + " ")).split()
-        row = dict(zip(columns, cells))
+        row = tables[1][name]  # the weights' table
         assert (row["fan_in"], row["fan_out"]) == (str(fan_in), str(fan_out)), name
         assert float(row["w std exp."]) == pytest.approx(std, rel=5e-3), name
         assert row["w bound exp."] == "-" if bound is None else \
             float(row["w bound exp."]) == pytest.approx(bound, rel=5e-3), name
-    relu = dict(zip(columns, next(line for line in table if line.startswith("plain_relu"))
-                    .split()))
-    assert (relu["fan_in"], relu["fan_out"], relu["w bound exp."]) == ("-", "-", "-")
+    # a relu has no weights: a row of the signal's table alone
+    assert "plain_relu" in tables[0] and "plain_relu" not in tables[1]
+    assert set(tables[1]) == set(FANS_EXPECTED)
+
+
+def table_rows(out: str) -> list[dict[str, dict[str, str]]]:
+    """Each table of an init-report's text (a header line starting ``layer``, then a row per
+    layer up to the first line that is no row): its rows by layer name, each a column's cell
+    by the column's title."""
+    tables, columns = [], None
+    for line in out.splitlines():
+        if line.startswith("layer "):
+            columns = [title for title in line.split("  ") if title.strip()]
+            columns = [title.strip() for title in columns]
+            tables.append({})
+        elif columns and line and len(line.split()) == len(columns):
+            cells = line.split()
+            tables[-1][cells[0]] = dict(zip(columns, cells))
+        else:
+            columns = None
+    return tables
+
+
+@pytest.mark.parametrize("spec", ["digits.cnn", "plain30.cnn"])
+def test_init_report_tables_fit_in_100_columns(spec, capsys):
+    """One table of 14 columns was 180-200 wide and wrapped on a terminal: two tables, the
+    signal and the weights, each within diagnostics.WIDTH, and on a terminal the lines of words
+    wrapped to it; the JSON still holds every column of each layer."""
+    from cnnspec.diagnostics import WIDTH
+    from cnnspec.lab.report import format_table, init_report
+
+    args = ["init-report", str(SPECS / spec), "--input", "gaussian", "--batch", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    signal, weights = table_rows(out)
+    table_lines = [line for line in out.splitlines()
+                   if line.split() and line.split()[0] in {"layer", *signal}]
+    assert table_lines and max(len(line) for line in table_lines) <= WIDTH
+    assert main([*args, "--format", "json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
+    assert [row["name"] for row in layers] == list(signal)
+    assert list(weights) == [row["name"] for row in layers if row["weight_std"] is not None]
+    assert all(LAYER_KEYS <= set(row) for row in layers)
+    report = init_report(SPECS / spec, input_kind="gaussian", batch_size=2)
+    assert max(len(line) for line in format_table(report, WIDTH).splitlines()) <= WIDTH
+    assert max(len(line) for line in format_table(report).splitlines()) > WIDTH  # the signal
 
 
 def test_init_report_counts_one_input_and_one_rescaled_layer_in_the_singular(tmp_path, capsys):
@@ -360,6 +399,30 @@ def test_compare_command(tiny, tmp_path, capsys):
     assert [n.rpartition("-")[0] for n in names[:2]] == [
         "init=glorot_uniform_seed0", "init=he_normal_seed0"]
     assert names[2:] == ["sweep.json"]
+    assert "sets the weights of" not in out  # each init sets every layer with weights
+
+
+def test_compare_says_which_layers_the_inits_set_as_init_report_does(tmp_path, capsys):
+    """compare's table and picture named "he_normal" alone where c1 and fc keep their own
+    inits; it says which layers the inits set in the words init-report heads a variant with."""
+    spec = tmp_path / "part.cnn"
+    spec.write_text(OWN_INITS % "")
+    args = ["compare", str(spec), "--init", "he_normal", "--init", "normal(0, 0.01)",
+            "--epochs", "1", "--jobs", "1", "--out", str(tmp_path / "runs")]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "each init sets the weights of c2; c1, fc name their own"
+    assert main(["init-report", str(spec), "--init", "he_normal", "--input", "gaussian",
+                 "--batch", "2"]) == 0
+    heading = capsys.readouterr().out.splitlines()[2]
+    assert heading.endswith(": " + lines[3].removeprefix("each init "))
+    assert main([*args, "--format", "json"]) == 0  # the runs of the same folder
+    got = json.loads(capsys.readouterr().out)
+    assert (got["init_sets"], got["init_keeps"]) == (["c2"], ["c1", "fc"])
+    # the spec as written alone sets nothing
+    assert main(["compare", str(spec), "--epochs", "1", "--jobs", "1", "--out",
+                 str(tmp_path / "own"), "--format", "json"]) == 0
+    assert "init_sets" not in json.loads(capsys.readouterr().out)
 
 
 def test_compare_prints_the_warnings_each_init_brings_before_training(tiny, tmp_path,
@@ -517,10 +580,10 @@ def test_init_report_shows_both_cut_points_of_a_truncated_normal_cut_off_centre(
     assert rows["centred"]["weight_cut_expected"] is None
     assert main(args) == 0
     table = capsys.readouterr().out.splitlines()
-    header = next(line for line in table if line.startswith("layer"))
-    end = header.index("w bound exp.") + len("w bound exp.")
-    off = next(line for line in table if line.startswith("off "))
-    centred = next(line for line in table if line.startswith("centred "))
+    at = next(i for i, line in enumerate(table) if "w bound exp." in line)  # the weights'
+    end = table[at].index("w bound exp.") + len("w bound exp.")
+    off = next(line for line in table[at:] if line.startswith("off "))
+    centred = next(line for line in table[at:] if line.startswith("centred "))
     assert off[:end].endswith(" -0.5..2") and centred[:end].endswith(" 0.2")
     assert len(off) == len(centred)
 

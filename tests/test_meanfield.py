@@ -1096,3 +1096,68 @@ def test_the_specs_own_init_is_listed_once():
         load_variant(path).checked))]
     assert "he_normal (spec), he_uniform" in labels
     assert sum(label.split(", ").count("he_normal") for label in labels) == 0
+
+
+# A Keras model as a new user wrote it down: ReLU throughout but for c3's tanh, c4 read by c5
+# with no activation between, and c2, c3, c4 naming their own inits.
+MIXED_KERAS = """model kerasy
+input 1x8x8
+default weight glorot_uniform, bias zeros
+c1: conv 32 3x3 pad same relu
+c2: conv 32 3x3 pad same weight normal(0, 0.05) bias constant(0.1) relu
+c3: conv 64 3x3 pad same weight he_normal tanh
+c4: conv 64 3x3 pad same weight orthogonal
+c5: conv 64 3x3 pad same relu
+pool: maxpool 2
+flatten
+dense 128 relu
+out: dense 10 softmax
+"""
+
+
+def test_a_net_that_mixes_tanh_and_relu_is_said_to_and_each_layers_init_is_named(
+        tmp_path, capsys):
+    """c3's tanh was counted among the layers "with no elementwise nonlinearity after them",
+    the title spoke of relu alone, and the verdict of "the spec's init (glorot_uniform)" where
+    c2 starts from normal(0, 0.05)."""
+    spec = tmp_path / "kerasy.cnn"
+    spec.write_text(MIXED_KERAS)
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("kerasy: 4 hidden layers with relu (c1, c2, c5, dense1), "
+                               "typical weight 64x64x3x3 (c5, fan_in 576)")
+    assert lines[1] == ("note: the net mixes relu and tanh: the diagram is relu's, over its "
+                        "hidden layers c1, c2, c5, dense1; c3 (tanh) is not in the chain and "
+                        "keeps its init")
+    left_out = next(line for line in lines if "not in the chain (no elementwise" in line)
+    assert left_out.endswith("the weighted layers c4, out are not in the chain (no elementwise "
+                             "nonlinearity after them) and keep their init")
+    assert lines[-1].startswith(
+        "verdict: the typical hidden layer's init (glorot_uniform, on c5; the hidden layers' "
+        "differ: glorot_uniform on c1, c5, dense1; normal(std=0.05) on c2) is ordered")
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2", "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["other_nonlinearities"] == [{"layer": "c3", "nonlinearity": "tanh"}]
+    assert got["weighted_layers_left_out"] == ["c4", "out"]
+    assert got["hidden_layer_names"] == ["c1", "c2", "c5", "dense1"]
+    inits = [{"init": "glorot_uniform", "layers": ["c1", "c5", "dense1"]},
+             {"init": "normal(std=0.05)", "layers": ["c2"]}]
+    assert got["hidden_inits"] == got["verdict"]["hidden_inits"] == inits
+    assert got["verdict"]["typical_layer"] == "c5"
+    # the picture's title said "relu, 4 hidden layers" alone
+    assert phase_report(spec, grid=(2, 2), theory_grid=(4, 3)).title == (
+        "kerasy: relu, 4 hidden layers (c1, c2, c5, dense1; fan_in 576); the net mixes relu "
+        "and tanh: c3 (tanh) left out: order-to-chaos phase diagram")
+
+
+def test_a_verdict_on_hidden_layers_of_one_init_calls_it_the_specs():
+    from cnnspec.lab.phase import InitPoint, Verdict
+
+    point = InitPoint("he_normal (spec)", 1.414, 0.0, 0.977, 43.8)
+    one = Verdict("he_normal", point, "ordered", None, 4, [], 1.43, np.nan, 144, 1.0, [], [],
+                  "conv2")
+    assert one.text.startswith("verdict: the spec's init (he_normal) is ordered")
+    two = Verdict("he_normal", point, "ordered", None, 4, [], 1.43, np.nan, 144, 1.0, [],
+                  [("he_normal", ["conv2"]), ("zeros", ["conv1"])], "conv2")
+    assert two.text.startswith("verdict: the typical hidden layer's init (he_normal, on conv2; "
+                               "the hidden layers' differ: he_normal on conv2; zeros on conv1)")

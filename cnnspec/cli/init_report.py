@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli import command_names
+from cnnspec.cli import command_names, terminal_width
 from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
@@ -33,11 +33,14 @@ HELP = "per-layer activation and gradient statistics of the freshly initialised 
 OWN_OPTIONS = {"batch_size": Option("--batch")}
 
 EPILOG = """\
-columns (per layer, over the whole batch):
+two tables per init (per layer, over the whole batch; --format json has every column in one):
+the signal through every layer
   act mean, act std   mean and std of the layer's output
   std/input           act std over the input's std (He et al. 2015: a good init keeps it
                       from shrinking or growing exponentially with depth)
   dead                share of a ReLU's outputs that are exactly zero
+  grad std            std of d loss / d output (the signal on the way back)
+then the weights of each layer that has them
   fan_in, fan_out     the fans the init's formula reads: a conv's C/G*kh*kw and F*kh*kw
                       (C input channels, F filters, G groups), a transposed conv's F/G*kh*kw
                       and C*kh*kw, a dense layer's inputs and units
@@ -46,7 +49,6 @@ columns (per layer, over the whole batch):
   w bound exp.        the bound the formula gives: a of U(-a, a) (glorot_uniform:
                       sqrt(6 / (fan_in + fan_out))), or the half-width of a truncated
                       normal's cut about its mean; - for a normal
-  grad std            std of d loss / d output (the signal on the way back)
   w grad std          std of d loss / d weight
   same filters        YES when all filters and their gradients are identical: SGD can never
                       make them differ (a constant or a kernel the same for every filter,
@@ -151,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
                          dtype=args.dtype or DEFAULT_DTYPE)
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
     # otherwise hold back the table's last newline and run the two lines together.
-    print(format_json(report) if args.format == "json" else format_table(report), flush=True)
+    print(format_json(report) if args.format == "json"
+          else format_table(report, terminal_width(sys.stdout)), flush=True)
     report_warnings(report.warnings)
     if args.output:
         print(f"wrote {shown_path(plot(report, args.output))}", file=sys.stderr)

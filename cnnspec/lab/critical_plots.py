@@ -96,9 +96,7 @@ def plot_phase(report, out_png) -> Path:
     # the grey region's, at the chaotic end of a ReLU net's map)
     figure.legend_below(fig, ax, columns=3)
     _init_key(key_ax, inits, sw[-1])
-    figure.figure_title(fig, f"{report.spec_name}: {report.nonlinearity}, {report.depth} "
-                        f"hidden layers (fan_in {report.fan_in}): order-to-chaos phase diagram",
-                        fontsize=10)
+    figure.figure_title(fig, report.title, fontsize=10)
     # last: the labels are placed in the finished layout, around what is drawn
     place_labels(ax, places, [str(number) for number in range(1, len(inits) + 1)],
                  marker_points=math.sqrt(INIT_MARKER_SIZE) / 2, fontsize=8,

@@ -45,6 +45,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import read_share
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import InputError, WordedInputError, literal, rounded_text, shortened
+from cnnspec.importers.spec_writer import init_text
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, KINDS, is_weighted, layer_flops
@@ -97,6 +98,9 @@ class Chain:
     # (through a flatten or dropout at most), the theory's step from layer to layer
     steps: list[bool] = field(default_factory=list)
     between: list[str] = field(default_factory=list)  # the layers of the steps that are not
+    # (layer, nonlinearity) of the conv/dense layers followed by another elementwise
+    # nonlinearity than the chain's: a net that mixes tanh and ReLU is drawn for one of them
+    others: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def strided(self) -> list[str]:
@@ -120,6 +124,23 @@ class Chain:
         for layer in self.layers:
             found.setdefault(layer.fan_in, []).append(layer.name)
         return sorted(found.items())
+
+    @property
+    def inits(self) -> list[tuple[str, list[str]]]:
+        """Each weight init of the hidden layers (:func:`init_label`), with the layers that
+        start from it, in the layers' order: a layer that names its own init differs from the
+        typical layer's, which alone places the spec on the diagram."""
+        found: dict[str, list[str]] = {}
+        for layer in self.layers:
+            found.setdefault(init_label(layer), []).append(layer.name)
+        return list(found.items())
+
+
+def init_label(layer: LayerInfo) -> str:
+    """A layer's weight init as the language writes it (``glorot_uniform``,
+    ``normal(std=0.05)``)."""
+    init = layer.ir.get("weight_init")
+    return "none" if init is None else init_text(init)
 
 
 def hidden_chain(checked: CheckedSpec) -> Chain:
@@ -154,7 +175,8 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
         between += [step.name for step in path
                     if not _passes(step) and step.kind not in ACTIVATIONS
                     and step.name not in between]
-    return Chain([layer for layer, _ in chain], name, arguments, steps, between)
+    others = [(layer.name, a.kind) for layer, a in pairs if a.kind != name]
+    return Chain([layer for layer, _ in chain], name, arguments, steps, between, others)
 
 
 def _passes(layer: LayerInfo) -> bool:
@@ -594,7 +616,36 @@ class PhaseReport:
     fans: list = field(default_factory=list)  # (fan_in, hidden layers of it): Chain.fans
     steps: tuple = (0, 0)  # the theory's steps among the steps between hidden layers
     between: list = field(default_factory=list)  # the layers in the other steps: Chain.between
-    outside: list = field(default_factory=list)  # the weighted layers not in the chain
+    # the weighted layers not in the chain with no elementwise nonlinearity after them
+    outside: list = field(default_factory=list)
+    hidden: list = field(default_factory=list)  # the hidden layers' names
+    typical: str = ""  # the typical hidden layer's name (Chain.typical)
+    others: list = field(default_factory=list)  # (layer, nonlinearity): Chain.others
+    layer_inits: list = field(default_factory=list)  # (init, hidden layers): Chain.inits
+
+    @property
+    def mixes(self) -> str:
+        """The elementwise nonlinearities of a net that mixes them, the chain's first (``relu
+        and tanh``); empty where every hidden layer has the chain's."""
+        if not self.others:
+            return ""
+        kinds = list(dict.fromkeys([self.nonlinearity, *(kind for _, kind in self.others)]))
+        return ", ".join(kinds[:-1]) + f" and {kinds[-1]}"
+
+    @property
+    def others_text(self) -> str:
+        """The layers of the other nonlinearities, each with its own: ``c3 (tanh)``."""
+        return _names([f"{name} ({kind})" for name, kind in self.others])
+
+    @property
+    def title(self) -> str:
+        """The picture's title: what the diagram is of, the layers it covers, and in a net
+        that mixes nonlinearities the layers of the others, left out."""
+        named = f"{_names(self.hidden)}; " if self.hidden else ""
+        mixed = f"; the net mixes {self.mixes}: {self.others_text} left out" if self.others \
+            else ""
+        return (f"{self.spec_name}: {self.nonlinearity}, {self.depth} hidden layers "
+                f"({named}fan_in {self.fan_in}){mixed}: order-to-chaos phase diagram")
 
     def to_dict(self) -> dict:
         return {
@@ -604,6 +655,11 @@ class PhaseReport:
             "hidden_fans": [{"fan_in": fan, "layers": names} for fan, names in self.fans],
             "theory_steps": self.steps[0], "steps": self.steps[1],
             "layers_between_left_out": self.between, "weighted_layers_left_out": self.outside,
+            "hidden_layer_names": self.hidden, "typical_layer": self.typical,
+            "other_nonlinearities": [{"layer": name, "nonlinearity": kind}
+                                     for name, kind in self.others],
+            "hidden_inits": [{"init": init, "layers": names}
+                             for init, names in self.layer_inits],
             "gaussian_padding_share": self.share,
             "theory": {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "xi_c": self.xi_c,
                        "chi_1": self.chi_1,
@@ -686,8 +742,16 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
                        layer.weight_init.name if layer.weight_init is not None else "",
                        share, tuple(layer.output_shape[1:]) if share < 1 else (),
                        chain.fans, (sum(chain.steps), len(chain.steps)), chain.between,
-                       [layer.name for layer in checked.layers if is_weighted(layer.kind)
-                        and layer not in chain.layers])
+                       linear_layers(checked, chain), [x.name for x in chain.layers],
+                       layer.name, chain.others, chain.inits)
+
+
+def linear_layers(checked: CheckedSpec, chain: Chain) -> list[str]:
+    """The weighted layers outside the chain with no elementwise nonlinearity after them (a
+    conv read by another directly, the head before its softmax)."""
+    other = {name for name, _ in chain.others}
+    return [layer.name for layer in checked.layers if is_weighted(layer.kind)
+            and layer not in chain.layers and layer.name not in other]
 
 
 # ---- the verdict -------------------------------------------------------------------------------
@@ -715,6 +779,20 @@ class Verdict:
     fan_in: int
     share: float = 1.0
     fans: list = field(default_factory=list)  # (fan_in, hidden layers of it)
+    # (init, hidden layers) of each init the hidden layers start from (Chain.inits), and the
+    # typical layer whose init is :attr:`init`
+    layer_inits: list = field(default_factory=list)
+    typical: str = ""
+
+    @property
+    def whose(self) -> str:
+        """The init the verdict is on: the spec's where its hidden layers share one, else the
+        typical layer's, named as such beside each layer's own."""
+        if len(self.layer_inits) < 2:
+            return f"the spec's init ({self.init or 'none'})"
+        each = "; ".join(f"{init} on {_names(names)}" for init, names in self.layer_inits)
+        return (f"the typical hidden layer's init ({self.init or 'none'}, on {self.typical}; "
+                f"the hidden layers' differ: {each})")
 
     @property
     def critical_std(self) -> float:
@@ -733,10 +811,10 @@ class Verdict:
     @property
     def text(self) -> str:
         if self.point is None:
-            return (f"verdict: the spec's init ({self.init or 'none'}) is not drawn with mean 0 "
+            return (f"verdict: {self.whose} is not drawn with mean 0 "
                     "and a variance of its own, so it has no place on the diagram; "
                     + self._change())
-        p, said = self.point, (f"verdict: the spec's init ({self.init}) is "
+        p, said = self.point, (f"verdict: {self.whose} is "
                                f"{phase_text(self.phase, self.measured_phase)}")
         figures = f"chi_1 = {_num(p.chi_1)}, xi_c = {_num(p.xi_c)}"
         depth = (f"its {self.depth} hidden layers are {_num(self.depth_scales)} xi_c (a net "
@@ -804,7 +882,10 @@ class Verdict:
         return bool(fans) and max(fans) > FAN_SPREAD * min(fans)
 
     def to_dict(self) -> dict:
-        return {"init": self.init, "phase": self.phase, "measured_phase": self.measured_phase,
+        return {"init": self.init, "typical_layer": self.typical,
+                "hidden_inits": [{"init": init, "layers": names}
+                                 for init, names in self.layer_inits],
+                "phase": self.phase, "measured_phase": self.measured_phase,
                 "chi_1": None if self.point is None else self.point.chi_1,
                 "xi_c": None if self.point is None else self.point.xi_c,
                 "hidden_layers": self.depth, "depth_in_xi_c": self.depth_scales,
@@ -828,7 +909,8 @@ def verdict(report: PhaseReport) -> Verdict:
                    None if own is None else own.measured_phase, report.depth,
                    critical, boundary_at(report, sigma_b),
                    line_at(report.measured_boundary, measured_rows, sigma_b),
-                   report.fan_in, report.share, report.fans)
+                   report.fan_in, report.share, report.fans, report.layer_inits,
+                   report.typical)
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -885,10 +967,26 @@ def describe_left_out(report: PhaseReport) -> str:
                      f"input, a residual add a sum of two branches), which the plain-chain "
                      f"theory leaves out: {counted}; q and c after them include them")
     if report.outside:
-        parts.append(f"the weighted {'layers' if len(report.outside) > 1 else 'layer'} "
-                     f"{_names(report.outside)} are not in the chain "
-                     "(no elementwise nonlinearity after them) and keep their init")
+        several = len(report.outside) > 1
+        parts.append(f"the weighted {'layers' if several else 'layer'} " + _outside_chain(
+            _names(report.outside), several,
+            f" (no elementwise nonlinearity after {'them' if several else 'it'})"))
     return "note: " + "; ".join(parts)
+
+
+def _outside_chain(names: str, several: bool, why: str = "") -> str:
+    """``c3 (tanh) is not in the chain and keeps its init``, or of several layers."""
+    if several:
+        return f"{names} are not in the chain{why} and keep their init"
+    return f"{names} is not in the chain{why} and keeps its init"
+
+
+def describe_mixed(report: PhaseReport) -> str:
+    """The note on a net whose hidden layers mix elementwise nonlinearities: the diagram is
+    of the most common one, over its layers; the others' layers keep their init."""
+    return (f"note: the net mixes {report.mixes}: the diagram is {report.nonlinearity}'s, over "
+            f"its hidden layers {_names(report.hidden)}; "
+            + _outside_chain(report.others_text, len(report.others) > 1))
 
 
 def _names(names: list[str]) -> str:
@@ -931,9 +1029,13 @@ def describe_padding(report: PhaseReport) -> str:
 def format_phase(report: PhaseReport) -> str:
     """The terminal summary: the named inits on the diagram, the critical line from theory and
     from measurement, and the measured grid."""
-    lines = [(f"{report.spec_name}: {report.depth} hidden layers with {report.nonlinearity}, "
-             f"typical weight {shape_text(report.typical_shape)} (fan_in "
-             f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)")]
+    named = f" ({_names(report.hidden)})" if report.hidden else ""
+    typical = f"{report.typical}, " if report.typical else ""
+    lines = [(f"{report.spec_name}: {report.depth} hidden layers with {report.nonlinearity}"
+              f"{named}, typical weight {shape_text(report.typical_shape)} ({typical}fan_in "
+              f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)")]
+    if report.others:
+        lines.append(describe_mixed(report))
     if report.strided:
         lines.append(describe_strided(report.strided))
     if report.padded_map:

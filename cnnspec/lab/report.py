@@ -14,6 +14,7 @@ from pathlib import Path
 from cnnspec.check.graph import main_path
 from cnnspec.check.memory import SMALLER_BATCH, training_batch
 from cnnspec.compiler import compile_spec
+from cnnspec.diagnostics import wrapped
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import counted, rounded_text
 from cnnspec.given import given_texts
@@ -26,7 +27,7 @@ from cnnspec.lab.memory import refuse_beyond_memory
 from cnnspec.lab.plots import plot_depth_profile
 from cnnspec.lab.probe import probe
 from cnnspec.lab.stats import LayerStats, SignalSummary, std64, summarize_signal
-from cnnspec.lab.variants import Variant, load_variants, names_text
+from cnnspec.lab.variants import Variant, load_variants, reach_text
 
 
 @dataclass
@@ -114,12 +115,18 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
 
 # ---- output -------------------------------------------------------------------------------
 
-_COLUMNS = (
-    ("layer", "name"), ("kind", "kind"), ("fan_in", "fan_in"), ("fan_out", "fan_out"),
-    ("act mean", "act_mean"), ("act std", "act_std"), ("std/input", "act_ratio"),
-    ("dead", "dead_frac"), ("w std", "weight_std"), ("w std exp.", "weight_std_expected"),
+# Two tables per variant, each within the 100 columns summary keeps to (diagnostics.WIDTH):
+# the signal through every layer, then the weights of the layers that have them. One table of
+# all 14 columns was 180-200 wide and wrapped on a terminal; the JSON holds every column.
+_SIGNAL_COLUMNS = (
+    ("layer", "name"), ("kind", "kind"), ("act mean", "act_mean"), ("act std", "act_std"),
+    ("std/input", "act_ratio"), ("dead", "dead_frac"), ("grad std", "grad_std"),
+)
+_WEIGHT_COLUMNS = (
+    ("layer", "name"), ("fan_in", "fan_in"), ("fan_out", "fan_out"), ("w std", "weight_std"),
+    ("w std exp.", "weight_std_expected"),
     ("w bound exp.", lambda s: s.weight_bound_expected if s.weight_cut_expected is None
-     else s.weight_cut_expected), ("grad std", "grad_std"),
+     else s.weight_cut_expected),
     ("w grad std", "weight_grad_std"), ("same filters", "same_filters"),
 )
 
@@ -140,43 +147,49 @@ def _cell(value) -> str:
     return rounded_text(value, 3)
 
 
-def format_table(report: InitReport) -> str:
-    """One table per variant: a row per layer, a column per statistic."""
+def format_table(report: InitReport, width: int | None = None) -> str:
+    """Two tables per variant, the signal through each layer and the weights of each layer
+    that has them: a row per layer, a column per statistic, within 100 columns for layer names
+    of up to 20 characters; the lines of words around them wrapped to ``width`` (None: each
+    on its one line, as through a pipe)."""
     every = ("" if report.asked is None else
              f" (all its training images, fewer than --batch {report.asked})")
     heading = (f"{report.spec_name}: {counted(report.batch_size, 'input')} from {report.source}"
                f"{every}, seed {report.seed}")
     blocks = [heading]
     for variant in report.variants:
-        rows = [[_cell(key(s) if callable(key) else getattr(s, key)) for _, key in _COLUMNS]
-                for s in variant.layers]
-        header = [title for title, _ in _COLUMNS]
-        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-        lines = [f"init {variant.label} (input std {rounded_text(variant.input_std, 3)})"
-                 + describe_reach(variant),
-                 "  ".join(h.ljust(w) for h, w in zip(header, widths))]
-        for r in rows:
-            lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(r, widths))))
-        if variant.lsuv:
-            lines.append(describe_lsuv(variant.lsuv))
-        lines.append(describe_signal(variant.signal))
-        overflow = describe_overflow(variant.layers)
-        if overflow:
-            lines.append(overflow)
+        lines = wrapped(f"init {variant.label} (input std "
+                        f"{rounded_text(variant.input_std, 3)})" + describe_reach(variant),
+                        width, 2)
+        lines += _table(_SIGNAL_COLUMNS, variant.layers, left=2)
+        weighted = [s for s in variant.layers if s.weight_std is not None]
+        if weighted:
+            lines += _table(_WEIGHT_COLUMNS, weighted, left=1)
+        said = [describe_lsuv(variant.lsuv) if variant.lsuv else None,
+                describe_signal(variant.signal), describe_overflow(variant.layers)]
+        lines += [line for text in said if text for line in wrapped(text, width, 2)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _table(columns, layers: list[LayerStats], left: int) -> list[str]:
+    """A header and a row per layer of ``columns`` (title, attribute or function of a
+    :class:`LayerStats`), the first ``left`` columns (names) left-aligned, numbers right."""
+    header = [title for title, _ in columns]
+    rows = [[_cell(key(s) if callable(key) else getattr(s, key)) for _, key in columns]
+            for s in layers]
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) if i < left else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in [header, *rows]]
 
 
 def describe_reach(variant: VariantReport) -> str:
     """Which layers an --init set, where some layers kept their own init (empty when it set
     every layer with weights, or for the spec as written): the rest of its table is the
     spec's own."""
-    if variant.sets is None or not variant.keeps:
-        return ""
-    return (f": sets the weights of {names_text(variant.sets)}; "
-            f"{names_text(variant.keeps)} "
-            f"{'name their' if len(variant.keeps) > 1 else 'names its'} own")
+    reach = reach_text(variant.sets, variant.keeps)
+    return f": {reach}" if reach else ""
 
 
 def describe_overflow(layers) -> str | None:

@@ -121,6 +121,18 @@ def refuse_changing_nothing(ir: dict, place: str) -> None:
                     file=place)
 
 
+def reach_text(sets: list[str] | None, keeps: list[str]) -> str:
+    """Which layers a default weight init sets where some layers keep their own
+    (:func:`default_weight_layers`, :func:`own_weight_layers`): ``sets the weights of c2; c1,
+    fc name their own``, as ``init-report`` heads a variant's table and ``compare`` notes
+    under its own; empty where it sets every layer with weights, or for the spec as written
+    (``sets`` None)."""
+    if sets is None or not keeps:
+        return ""
+    return (f"sets the weights of {names_text(sets)}; {names_text(keeps)} "
+            f"{'name their' if len(keeps) > 1 else 'names its'} own")
+
+
 def names_text(names: list[str], shown: int = 6) -> str:
     """``names`` comma-separated, the first ``shown`` of a longer list and how many more."""
     more = len(names) - shown

@@ -24,7 +24,14 @@ from cnnspec.errors import LIBRARY_NAMES, SettingError, literal, shortened, word
 from cnnspec.given import given_texts, keywords_checked, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
-from cnnspec.lab.variants import SPEC_LABEL, init_place, spec_label
+from cnnspec.lab.variants import (
+    SPEC_LABEL,
+    default_weight_layers,
+    init_place,
+    own_weight_layers,
+    reach_text,
+    spec_label,
+)
 from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, kept_val_acc, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
@@ -216,6 +223,18 @@ class Comparison:
     # test accuracy of other weights than they keep (runner.CellsRun)
     retested: int = 0
     left_out: list[Path] = field(default_factory=list)
+    # The layers the inits compared set the weight init of (None: the spec as written alone),
+    # and those with weights that keep their own (ComparisonPlan's).
+    sets: list[str] | None = None
+    keeps: list[str] = field(default_factory=list)
+
+    @property
+    def reach(self) -> str:
+        """Which layers the inits compared set, where some layers keep their own
+        (:func:`cnnspec.lab.variants.reach_text`, as init-report heads a variant's table);
+        empty where they set every layer with weights."""
+        text = reach_text(self.sets, self.keeps)
+        return f"each init {text}" if text else ""
 
     def curves(self) -> dict[str, list[list[dict]]]:
         """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
@@ -233,6 +252,8 @@ class Comparison:
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
                 "trained": self.ran, "reused": self.skipped + self.earlier,
                 "dtype": self.dtype,
+                **({} if self.sets is None else {"init_sets": self.sets,
+                                                 "init_keeps": self.keeps}),
                 "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
                              for v in self.variants],
                 LEFT_OUT_KEY: left_out_folders(self.left_out)}
@@ -248,6 +269,10 @@ class ComparisonPlan:
     seeds: int
     axes: list[Axis]
     cells: list[Cell]
+    # the layers a default weight init sets and those that keep their own (None, []: the
+    # spec as written alone is compared)
+    sets: list[str] | None = None
+    keeps: list[str] = field(default_factory=list)
 
 
 def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = None,
@@ -272,8 +297,11 @@ def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = Non
     parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides(dtype)
-    return ComparisonPlan(str(spec), seeds, [axis], make_cells(
-        parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype))
+    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype)
+    if all(variant is None for variant in variants):
+        return ComparisonPlan(str(spec), seeds, [axis], cells)
+    return ComparisonPlan(str(spec), seeds, [axis], cells, default_weight_layers(parsed.ir),
+                          own_weight_layers(parsed.ir))
 
 
 @keywords_checked("compare", setting_keyword_hint)  # compare(learning_rate=0.1): lr=0.1
@@ -341,7 +369,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             for label in settings]
     return Comparison(plan.spec, target, folder, rows, seconds, name, dtype, ran.ran,
                       recorded_before(cells, ran.ran), len(ran.earlier), keys, ran.retested,
-                      ran.left_out)
+                      ran.left_out, plan.sets, plan.keeps)
 
 
 # ---- output -------------------------------------------------------------------------------
@@ -376,6 +404,8 @@ def format_table(comparison: Comparison) -> str:
                      percent(v.test_acc_mean, v.test_acc_std), _reach(v),
                      diverged_text(v.diverged, v.seeds)])
     lines = layout(header, rows)
+    if comparison.reach:
+        lines.append(comparison.reach)
     counts = {v.seeds for v in comparison.variants}
     seeds = counts.pop() if len(counts) == 1 else None  # None: earlier runs had other seeds
     # float32 is every training's unless said (or a column shows it): the line names another
@@ -399,4 +429,5 @@ def plot(comparison: Comparison, out_png=None) -> Path:
     if out_png is None:
         out_png = Path(comparison.out) / rundir.CURVES
     return plot_learning_curves(comparison.curves(), out_png,
-                                title=f"{comparison.name}: inits compared")
+                                title=f"{comparison.name}: inits compared"
+                                + (f" ({comparison.reach})" if comparison.reach else ""))
