@@ -2,6 +2,7 @@
 command's output: each page's copy is held to its source, so the two cannot drift apart."""
 from __future__ import annotations
 
+import json
 import re
 
 from readme_blocks import README, readme_block
@@ -50,28 +51,25 @@ def test_readme_and_the_data_page_name_every_dataset():
 
 
 def test_the_how_tos_fan_modes_table_is_what_init_report_prints(capsys, monkeypatch):
-    """docs/how-to-initialise.md section 2 picks columns from the two tables of
-    `init-report specs/digits.cnn --input gaussian --init he_normal --init
-    "he_normal(mode=fan_out)"`: each row's fans, and each init's w std and act std."""
+    """docs/how-to-initialise.md section 2 picks columns from the tables of `init-report
+    specs/digits.cnn --input gaussian --init he_normal --init "he_normal(mode=fan_out)"`:
+    each row's fans, and each init's w std and act std, to the three digits the tables give
+    (read from the command's JSON, whose layout does not move with the tables')."""
     page = (ROOT / "docs" / "how-to-initialise.md").read_text(encoding="utf-8")
     block = re.search(r"```\n(layer +fan_in +fan_out +he_normal: w std.*?)```", page,
                       flags=re.DOTALL)[1]
     monkeypatch.chdir(ROOT)
     assert main(["init-report", "specs/digits.cnn", "--input", "gaussian", "--init",
-                 "he_normal", "--init", "he_normal(mode=fan_out)"]) == 0
-    tables = capsys.readouterr().out.split("\ninit ")[1:]
-    printed = [{line.split()[0]: line.split() for line in table.splitlines()[2:] if line}
-               for table in tables]
-    header = tables[0].splitlines()[1].split("  ")
-    columns = [name.strip() for name in header if name.strip()]
-    fan_in, fan_out = columns.index("fan_in"), columns.index("fan_out")
-    w_std, act_std = columns.index("w std"), columns.index("act std")
+                 "he_normal", "--init", "he_normal(mode=fan_out)", "--format", "json"]) == 0
+    variants = json.loads(capsys.readouterr().out)["variants"]
+    fan_in, fan_out = ({layer["name"]: layer for layer in variant["layers"]}
+                       for variant in variants)
     for row in block.strip().splitlines()[1:]:
         name, *shown = row.split()
-        for_fan_in, for_fan_out = printed[0][name], printed[1][name]
-        assert shown == [for_fan_in[fan_in], for_fan_in[fan_out],
-                         for_fan_in[w_std], for_fan_in[act_std],
-                         for_fan_out[w_std], for_fan_out[act_std]], name
+        assert shown == [str(fan_in[name]["fan_in"]), str(fan_in[name]["fan_out"]),
+                         f"{fan_in[name]['weight_std']:.3g}", f"{fan_in[name]['act_std']:.3g}",
+                         f"{fan_out[name]['weight_std']:.3g}",
+                         f"{fan_out[name]['act_std']:.3g}"], name
 
 
 def test_readmes_quality_bars_are_the_tools(monkeypatch):
