@@ -478,7 +478,8 @@ LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call
                  "explain_command": Call("cnnspec.summary", "explain=True"),
                  "sets": Listed("sets"), "inits": Listed("inits"), "dtype": Quoted("dtype"),
                  "data": Quoted("data"), "which": Quoted("which"),
-                 "input_kind": Quoted("input_kind"), "grid": Paired("grid"),
+                 "input_kind": Quoted("input_kind"), "channels": Quoted("channels"),
+                 "grid": Paired("grid"),
                  "ir_json": Phrase("cnnspec.ir.io.to_json(spec.ir)"),
                  "trained_folder": Phrase("the folder cnnspec.train returned (its run.path)"),
                  # where a run's npz file is given the place it has moved to

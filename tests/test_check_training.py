@@ -480,3 +480,46 @@ def test_augmentation_of_a_flat_input_is_no_warning():
     assert augment_fit(spec)  # as an image, both are said
     spec.ir["input"]["shape"] = [64]
     assert augment_fit(spec) == []
+
+
+BATCH_NORMED = """\
+input 1x8x8
+conv 4 3x3 relu
+{before}
+batchnorm relu
+flatten
+out: dense 10
+train {{
+  batch {batch}
+}}
+"""
+
+
+@pytest.mark.parametrize("before, shape", [("flatten\ndense 16", "16"),
+                                           ("global_avgpool", "4"),
+                                           ("maxpool 6", "4x1x1")])
+def test_a_batch_of_one_where_a_batch_norm_sees_one_value_per_channel_is_refused(
+        write, tmp_path, capsys, before, shape):
+    path = write(BATCH_NORMED.format(before=before, batch=1))
+    line = BATCH_NORMED.format(before=before, batch=1).splitlines().index("batchnorm relu") + 1
+    err = check_error(path, capsys)
+    assert f"net.cnn:{line}:1: error: a batch of 1 gives batchnorm 'batchnorm1' one value " \
+           f"per channel (its input, {shape} per image, holds one per channel)" in err
+    assert "\n  batchnorm relu\n  ^^^^^^^^^\n" in err
+    assert "hint: a larger batch, e.g. `batch 32`, or no batchnorm here" in err
+    assert main(["train", path, "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert not (tmp_path / "runs").exists()
+    assert main(["check", write(BATCH_NORMED.format(before=before, batch=2))]) == 0
+
+
+def test_a_batch_of_one_is_refused_as_the_run_was_given_it_and_only_warned_of_by_summary(
+        write, tmp_path, capsys):
+    path = write(BATCH_NORMED.format(before="global_avgpool", batch=32))
+    assert main(["train", path, "--batch-size", "1", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "hint: a larger batch, e.g. `--batch-size 32`" in capsys.readouterr().err
+    assert main(["summary", write(BATCH_NORMED.format(before="global_avgpool", batch=1))]) == 0
+    assert "warning: a batch of 1 gives batchnorm 'batchnorm1'" in capsys.readouterr().err
+
+
+def test_a_batch_of_one_on_maps_larger_than_one_pixel_is_no_error(write, capsys):
+    assert main(["check", write(BATCH_NORMED.format(before="maxpool 3", batch=1))]) == 0

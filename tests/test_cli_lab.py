@@ -671,3 +671,20 @@ def test_init_report_picture_names_the_specs_own_inits(tmp_path, monkeypatch, ca
     assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
                  "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["variants"][0]["init"] == legend
+
+
+def test_init_report_refuses_a_batch_of_one_for_a_batch_norm_after_a_dense_layer(tmp_path,
+                                                                                  capsys):
+    from cnnspec.errors import SpecErrors
+    from cnnspec.lab.report import init_report
+
+    path = tmp_path / "bnd.cnn"
+    path.write_text("input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 32\nbatchnorm relu\n"
+                    "dense 10\n")
+    assert main(["init-report", str(path), "--batch", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "bnd.cnn:5:1: error: a batch of 1 gives batchnorm 'batchnorm1'" in err
+    assert "hint: a larger batch, e.g. --batch 64, or no batchnorm here" in err
+    with pytest.raises(SpecErrors, match="batchnorm1") as caught:
+        init_report(str(path), batch_size=1)
+    assert "batch_size=64" in caught.value.errors[0].hint

@@ -114,9 +114,6 @@ def test_filters_side_channels(run_dir, tmp_path):
 @pytest.mark.parametrize("layer,expected,code", [
     ("lerned", "did you mean learned?", 2),  # no such layer: a mistake in what was asked
     ("fc", "dense layer, not a conv layer", 2),
-    # two real layers that one grid cannot hold: what was asked cannot be drawn (it exited 1,
-    # as a failure of the run)
-    ("xk,conv2", "their kernels (in x kh x kw) differ: xk 1x3x3, conv2 8x3x3", 2),
     # these two drew the first conv layer, and xk's kernels twice, and exited 0
     ("", "--layer '' names no layer", 2),
     ("xk, learned,xk", "--layer names 'xk' twice", 2),
@@ -172,14 +169,59 @@ def test_filters_compare_init_without_init_file(run_dir, tmp_path, capsys):
     with pytest.raises(RunError) as info:
         filters_picture(run, tmp_path / "f.png", compare_init=True)
     assert info.value.hint == "drop compare_init, or train the spec again"
-    for layer, said in [("", "layer '' names no layer"), ("xk,xk", "layer names 'xk' twice"),
-                        ("xk,conv2", "layer: cannot draw these layers in one grid")]:
+    for layer, said in [("", "layer '' names no layer"), ("xk,xk", "layer names 'xk' twice")]:
         with pytest.raises(RunError) as info:
             filters_picture(run, tmp_path / "f.png", layer=layer)
         assert info.value.message.startswith(said)
-    assert info.value.hint.startswith("draw each layer in its own picture (layer=xk, "
-                                      "layer=conv2)")
+    with pytest.raises(RunError) as info:
+        filters_picture(run, tmp_path / "f.png", layer="xk,conv2", channels="side")
+    assert info.value.message == ("layer: cannot draw these layers in one grid: side by side, "
+                                  "their kernels (in x kh x kw) differ: xk 1x3x3, conv2 8x3x3")
+    assert info.value.hint == ("draw each layer in its own picture (layer=xk, layer=conv2), or "
+                               "channels='average'")
     assert "--layer" not in info.value.hint
+
+
+def test_filters_draws_layers_of_other_input_channels_in_one_grid_as_their_means(
+        run_dir, tmp_path, capsys):
+    """README: each kernel is drawn as the mean over its input channels, so xk (1 input
+    channel) and conv2 (8) are both 3x3 tiles."""
+    from cnnspec.render.run_pictures import grid_weights, pick_conv_layers
+    from cnnspec.training.run import load_run
+
+    out = tmp_path / "f.png"
+    assert main(["filters", str(run_dir), "--layer", "xk,conv2", "--compare-init",
+                 "-o", str(out)]) == 0
+    assert _is_png(out)
+    run = load_run(run_dir)
+    layers = pick_conv_layers(run.spec, "xk,conv2")
+    params = run.model.params()
+    filters = [params["xk.weight"], params["conv2.weight"]]
+    grid = grid_weights(layers, filters, "average")
+    assert grid.shape == (17, 1, 3, 3)
+    np.testing.assert_allclose(grid[1:, 0], filters[1].mean(axis=1, dtype=np.float64))
+    np.testing.assert_array_equal(grid[:1], filters[0])
+    assert main(["filters", str(run_dir), "--layer", "xk,conv2", "--channels", "side",
+                 "-o", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert "side by side, their kernels (in x kh x kw) differ" in err
+    assert "or --channels average" in err
+
+
+def test_filters_refuses_layers_of_other_kernel_sizes_in_one_grid(tmp_path, capsys):
+    import cnnspec
+
+    spec = tmp_path / "two.cnn"
+    spec.write_text("model two\ninput 1x16x16\na: conv 2 3x3 relu\nb: conv 2 5x5 relu\n"
+                    "flatten\nfc: dense 2\n")
+    run = tmp_path / "run"
+    cnnspec.train(str(spec), cnnspec.Settings(epochs=1, data=SMALL_SHAPES), run_dir=str(run),
+                  curves=False, progress="none")
+    assert main(["filters", str(run), "--layer", "a,b", "-o", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert ("--layer: cannot draw these layers in one grid: their kernels (kh x kw) differ: "
+            "a 3x3, b 5x5") in err
+    assert "hint: draw each layer in its own picture (--layer a, --layer b)" in err
 
 
 # --- features ------------------------------------------------------------------------------

@@ -133,3 +133,21 @@ def test_the_signal_summary_follows_the_main_path_and_counts_what_it_leaves_out(
     assert summary.act_change == pytest.approx(0.5) and summary.grad_change == pytest.approx(2)
     # every layer on the path: the plain reading, in which b's 0 ends the signal
     assert summarize_signal(rows[:2] + rows[3:]).act_change == 0.0
+
+
+def test_a_layer_that_outputs_a_constant_after_the_first_point_is_what_the_signal_line_says():
+    """A batch norm given one value per channel, or a ReLU that passes nothing, after the
+    hidden conv/dense layers: their ratio alone would read as a signal kept."""
+    from cnnspec.lab.report import describe_signal
+
+    rows = [LayerStats(name, kind, 0.0, std, std, dead, None, None, None, None)
+            for name, kind, std, dead in [("c", "conv", 1.4, None), ("d", "dense", 1.5, None),
+                                          ("bn", "batchnorm", 0.0, None),
+                                          ("r", "relu", 0.0, 1.0), ("out", "dense", 0.0, None)]]
+    summary = summarize_signal(rows)
+    assert summary.constant == "bn" and summary.act_change == pytest.approx(1.5 / 1.4)
+    assert describe_signal(summary) == ("signal: 'bn' outputs a constant (std 0), so no signal "
+                                        "reaches the layers after it; 100% of ReLU outputs zero")
+    rows[2].act_std = rows[3].act_std = 0.5
+    assert summarize_signal(rows).constant is None
+    assert "activation std x1.07" in describe_signal(summarize_signal(rows))

@@ -344,12 +344,13 @@ def test_a_batch_norms_footprint_counts_its_channel_vectors(shape, relu, trainin
     _assert_footprint_bounds(layer, fp, [x], dout, training)
 
 
-@pytest.mark.parametrize("batch", [1, 2, 3])
+@pytest.mark.parametrize("batch", [2, 3])
 @pytest.mark.parametrize("norm", ["batchnorm relu", "batchnorm"])
 def test_a_batch_norm_after_a_wide_dense_layer_is_within_the_estimate(batch, norm, fuzz,
                                                                       tmp_path):
-    """20000 features a batch norm at batches of 1 to 3: measured 1-5% over the estimate
-    while the footprint left out its vectors of one value a channel."""
+    """20000 features a batch norm at batches of 2 and 3 (check refuses a batch of 1 there):
+    measured 1-5% over the estimate while the footprint left out its vectors of one value a
+    channel."""
     (tmp_path / "wide.cnn").write_text(
         f"input 1x4x4\nflatten\nd: dense 20000\nbn: {norm}\nfc: dense 2\ntrain {{\n"
         f"  data shapes(size=4, classes=[x, plus], count=100)\n  batch {batch}\n}}\n")

@@ -227,6 +227,8 @@ def test_filters_title_says_how_channels_are_shown():
     # which kernel is which channel: an RGB input's channels are red, green, blue in order
     assert "channels side by side, 1 to 4 from left to right" in default_title(w, "side", 64)
     assert "averaged" not in default_title(np.zeros((2, 1, 3, 3)), "average", 2)
+    assert default_title(np.zeros((9, 1, 3, 3)), "average", 9, averaged_from=[1, 8]) == \
+        "9 filters 3x3, 1 or 8 input channels (channels averaged)"
 
 
 @pytest.mark.parametrize("count,tile_w,tile_h,per_filter", [

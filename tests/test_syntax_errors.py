@@ -364,6 +364,16 @@ CASES = [
     ("input 1x8x8\nmaxpool pool_size 2\n",
      "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,
      "^usage: maxpool SIZE"),
+    # a normalisation's scale and shift start at 1 and 0: no init is written for them, in
+    # any library's words (Goyal et al. 2017's zero last scale cannot be written)
+    ("input 1x8x8\nconv 8 3x3\nbatchnorm weight zeros\n",
+     "^batchnorm starts at scale 1, shift 0; it takes no init \\('weight'\\)$", 3, 11,
+     "^remove 'weight' and its value; usage: batchnorm "),
+    ("input 1x8x8\nconv 8 3x3\nbatchnorm(gamma_initializer=zeros)\n",
+     "^batchnorm starts at scale 1, shift 0; it takes no init \\('gamma_initializer'\\)$", 3,
+     11, "^remove 'gamma_initializer' and its value; usage: batchnorm "),
+    ("input 1x8x8\nconv 8 3x3\ngroupnorm 2 bias zeros\n",
+     "^groupnorm starts at scale 1, shift 0; it takes no init", 3, 13, "^remove 'bias' "),
     # Keras' and PyTorch's words for initializers and optimizer arguments
     ("input 1x8x8\nconv 8 3x3 kernel_initializer he_normal\n",
      "'kernel_initializer' is not an option of conv: an initializer is written `weight INIT`",

@@ -649,3 +649,25 @@ def test_an_lr_override_float32_holds_as_infinity_is_refused(tmp_path):
     with pytest.raises(SettingError, match="^lr must be at most 3.4e38 in size in float32"):
         train(write_spec(tmp_path), Settings(lr=1e40), run_dir=tmp_path / "r", **FAST)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_lone_last_batch_is_left_out_only_where_a_batch_norm_sees_one_value_per_channel():
+    assert [s.stop - s.start for s in batch_slices(9, 4)] == [4, 4, 1]
+    assert [s.stop - s.start for s in batch_slices(9, 4, drop_lone=True)] == [4, 4]
+    assert [s.stop - s.start for s in batch_slices(10, 4, drop_lone=True)] == [4, 4, 2]
+    assert [s.stop - s.start for s in batch_slices(2, 1, drop_lone=True)] == [1, 1]
+
+
+@pytest.mark.parametrize("norm, steps", [("batchnorm relu", 1), ("relu", 2)])
+def test_train_leaves_out_an_epochs_last_image_that_a_batch_norm_could_not_take(tmp_path, norm,
+                                                                                steps):
+    # 25 images, 5 of them the test split: 20 train in batches of 19, the last holds one
+    path = tmp_path / "bnd.cnn"
+    path.write_text(f"model bnd\ninput 1x4x4\nflatten\ndense 8\n{norm}\nout: dense 2\n"
+                    "train {\n  data shapes(size=4, classes=[x, plus], count=25)\n"
+                    "  val_split 0\n  batch 19\n  epochs 1\n}\n")
+    seen = []
+    run = train(str(path), run_dir=tmp_path / "r", progress="none",
+                on_step=lambda step, model: seen.append(step))
+    assert len(seen) == steps
+    assert np.isfinite(run.metrics[-1]["train_loss"])

@@ -161,7 +161,9 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     infos = _infer_all(spec, errors, dtype)
     warnings = []
     if not errors:  # the data against the network needs every layer's shape
-        misfit = training.declared_data_fit(spec, infos)
+        misfit = (training.declared_data_fit(spec, infos)
+                  + training.one_value_batch_errors(
+                      spec, infos, spec.ir["training"]["batch_size"]))
         if for_training:
             errors += misfit
         else:  # described, drawn or exported: what train would refuse is said, not refused

@@ -693,7 +693,7 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         return []
     room = f"the {bytes_text(limit)} limit set" if set_here else room_text(limit)
     whole = memory.process - memory.split_extra  # the batch in one process, `cores 1`
-    fewer_cores = (f"with `{_setting_text(spec, 'cores', 'cores', 1)}` the batch runs whole "
+    fewer_cores = (f"with `{setting_text(spec, 'cores', 'cores', 1)}` the batch runs whole "
                    f"in one process, about {bytes_text(whole)}"
                    if task is TRAINING and memory.split_extra and whole <= limit else "")
     if memory.runtime >= limit:
@@ -774,11 +774,11 @@ def libraries_beyond_limit(name: str, draws: bool = False) -> LimitError | None:
 def _batch_setting(spec: Spec, task: Task, batch: int) -> str:
     """The setting of a batch of ``batch`` for ``task``, as a hint template."""
     if task is TRAINING:
-        return _setting_text(spec, "batch_size", task.batch_setting, batch)
+        return setting_text(spec, "batch_size", task.batch_setting, batch)
     return f"{{{task.batch_setting}:{batch}}}"
 
 
-def _setting_text(spec: Spec, key: str, written: str, value: int) -> str:
+def setting_text(spec: Spec, key: str, written: str, value: int) -> str:
     """Training setting ``key`` at ``value`` as a hint template: as the spec writes it
     (``written``: ``batch 64``), or where the run was given it rather than the spec
     (``train --batch-size``, ``batch_size=``), worded as it was given (:meth:`Spec.error`)."""

@@ -31,8 +31,9 @@ def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
 
 # The advice for a scale that residual adds build up, each x + F(x) summing its branches.
 RESIDUAL_ADVICE = ("start the last layer of each residual branch small or at 0, so that x + F(x) "
-                   "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start its "
-                   "batchnorm's scale at 0), or add batchnorm")
+                   "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start a last "
+                   "batch norm's scale at 0, but a batchnorm here starts at scale 1), or add "
+                   "batchnorm")
 # The advice for scores that start large, whatever raised them.
 SMALL_LAST_LAYER = ("start the last layer small (glorot_uniform, or normal(0, 0.01)) so that "
                     "the loss starts near ln K")

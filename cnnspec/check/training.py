@@ -16,13 +16,17 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 """
 from __future__ import annotations
 
+import math
+
 from cnnspec.check.graph import INPUT
+from cnnspec.check.memory import setting_text
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, counted, listed, literal
 from cnnspec.ir.datasets import class_count, image_shape, named_of_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
+from cnnspec.kinds import KINDS
 from cnnspec.shapes import channels_first, shape_text
 
 # The field that sets the width of a layer's output, for the layers that set one.
@@ -210,3 +214,32 @@ def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: 
             "{data:npz:PATH}")
     return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)}: "
             f"{data}")
+
+
+def one_example_norms(layers: list[LayerInfo]) -> list[LayerInfo]:
+    """The batch norms (``Kind.running_statistics``) that see one value per channel in each
+    example: after a dense layer or ``flatten``, or on 1x1 maps. A batch of one example gives
+    them one value per channel to normalise: it becomes 0, so their output is their shift
+    alone and the input is lost (PyTorch refuses such a batch: "Expected more than 1 value per
+    channel when training")."""
+    return [info for info in layers if KINDS[info.kind].running_statistics
+            and math.prod(info.input_shapes[0][1:]) == 1]
+
+
+def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,
+                           severity: str = "error", larger: str | None = None
+                           ) -> list[SpecError]:
+    """An error (or warning) at each batch norm that a batch of ``batch`` examples gives one
+    value per channel (:func:`one_example_norms`), when ``batch`` is 1. ``larger``: a hint
+    template for a larger batch, as the command that runs the batch takes it (by default the
+    training batch, as the spec or the run gives it)."""
+    if batch != 1:
+        return []
+    larger = larger or f"e.g. `{setting_text(spec, 'batch_size', 'batch', 32)}`"
+    return [spec.error(
+        f"a batch of 1 gives batchnorm '{info.name}' one value per channel (its input, "
+        f"{shape_text(info.input_shapes[0])} per image, holds one per channel): it normalises each to 0, so its "
+        "output is its shift alone and the input is lost", info.name, severity=severity,
+        hint_template=f"a larger batch, {larger}, or no batchnorm here (before `flatten`, "
+                      "on maps larger than 1x1, it sees a value per pixel)")
+        for info in one_example_norms(layers)]

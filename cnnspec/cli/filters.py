@@ -15,8 +15,10 @@ def add_arguments(parser) -> None:
                         metavar="FILE.png",
                         help="where to write the PNG")
     parser.add_argument("--layer", metavar="NAME",
-                        help="the conv layer to draw (default: the first conv layer); several layers "
-                             "with kernels of one shape, comma-separated, share one grid")
+                        help="the conv layer to draw (default: the first conv layer); several "
+                             "layers with kernels of one size (kh x kw), comma-separated, share "
+                             "one grid (their input channels averaged, or side by side where "
+                             "they read as many)")
     parser.add_argument("--compare-init", action="store_true",
                         help="draw each filter's initial kernel (from init.npz) beside the "
                              "learned one")

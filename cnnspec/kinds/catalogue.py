@@ -1043,6 +1043,7 @@ NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before di
                     "e.g. 1e-5", low=0, low_open=True)
 # A normalisation starts as the identity: its scale at ones, its shift at zeros.
 NORM_INITS = ({"name": "ones"}, {"name": "zeros"})
+NORM_START = "scale 1, shift 0"  # NORM_INITS in words
 
 
 def _norm_signal(ir: dict, moments: list[float], shapes) -> float:
@@ -1091,8 +1092,8 @@ BATCHNORM = Kind(
             F.number("momentum", 0.1, f"{BATCHNORM_MOMENTUM}, e.g. 0.1", low=0, high=1),
             F.TRAINABLE),
     usage="batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
-    aliases=("bn",), takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,
-    running_statistics=True,
+    aliases=("bn",), takes_activation=True, fixed_inits=NORM_INITS, fixed_start=NORM_START,
+    signal=_norm_signal, running_statistics=True,
     phrases=lambda ir, pads: [(f"eps {number_text(ir['eps'])}, "
                                f"momentum {number_text(ir['momentum'])}")],
     torch=_batchnorm_torch, onnx=_batchnorm_onnx,
@@ -1152,7 +1153,8 @@ def _norm_kind(name: str, summary: str, infer, build, torch, onnx, pooled_channe
         name, summary, "norm", infer=infer, build=build,
         fields=(*fields, NORM_EPS, F.TRAINABLE), positional=positional,
         usage=usage or f"{name} [eps E] [frozen] [ACTIVATION]", aliases=aliases,
-        takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,
+        takes_activation=True, fixed_inits=NORM_INITS, fixed_start=NORM_START,
+        signal=_norm_signal,
         phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
         torch=torch, onnx=onnx, examples=examples, pooled_channels=pooled_channels)
 

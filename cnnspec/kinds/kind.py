@@ -117,7 +117,9 @@ class Kind:
     this kind may end with an activation (made a separate layer). ``merge``: takes two or
     more inputs. ``size_field``/``noun``: the field that sizes the output and what its
     elements are called (filters, units). ``fixed_inits``: the (weight, bias) inits of a layer
-    with parameters but no init fields (batch norm). ``signal``: how the second moment of the
+    with parameters but no init fields (batch norm); ``fixed_start``: what they start at, in
+    words (``scale 1, shift 0``), for the error an init written on such a layer gets.
+    ``signal``: how the second moment of the
     signal changes through it at init (weighted kinds: from their init, see check.signal).
     ``phrases``: short descriptions of its settings for pictures. ``torch``: ``(ir,
     in_shapes, inferred) -> str``, the source of the PyTorch module that computes the same
@@ -215,6 +217,7 @@ class Kind:
     size_field: str | None = None
     noun: str | None = None
     fixed_inits: tuple[dict, dict] | None = None
+    fixed_start: str = ""
     signal: Callable[[dict, list[float], list[Shape]], float] = identity_signal
     phrases: Callable[[dict, object], list[str]] = lambda ir, info: []
     compact: Callable[[dict, object], str] | None = None

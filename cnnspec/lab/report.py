@@ -13,10 +13,12 @@ from pathlib import Path
 
 from cnnspec.check.graph import main_path
 from cnnspec.check.memory import SMALLER_BATCH, training_batch
+from cnnspec.check.model import CheckedSpec
+from cnnspec.check.training import one_value_batch_errors
 from cnnspec.compiler import compile_spec
 from cnnspec.diagnostics import wrapped
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import counted, rounded_text
+from cnnspec.errors import SpecErrors, counted, rounded_text
 from cnnspec.given import given_texts
 from cnnspec.ir.training_catalogue import refuse_count, refuse_whole_setting
 from cnnspec.lab.batch import Batch, given_input_kind, make_batch
@@ -98,6 +100,7 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     inits = given_texts(inits, "inits", "he_normal", spec_as_written=True)
     input_kind = given_input_kind(input_kind)
     variants = load_variants(path, inits, dtype)
+    refuse_one_value_norms(variants[0].checked, batch_size)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them
     drawn = (batch_size if input_kind != "data"
@@ -111,6 +114,15 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     measured = len(batch.x)
     return InitReport(variants[0].checked.ir["name"], batch.source, measured, seed, reports,
                       list(warnings.values()), batch_size if measured < batch_size else None)
+
+
+def refuse_one_value_norms(checked: CheckedSpec, batch_size: int) -> None:
+    """Raise :class:`SpecErrors` at each batch norm that a batch of ``batch_size`` gives one
+    value per channel: it would measure a constant (its shift) where the input was."""
+    errors = one_value_batch_errors(checked.spec, checked.layers, batch_size,
+                                    larger="e.g. {batch_size:64}")
+    if errors:
+        raise SpecErrors(errors)
 
 
 # ---- output -------------------------------------------------------------------------------
@@ -210,11 +222,9 @@ def describe_signal(summary: SignalSummary) -> str:
         # weights zero, where every unit computes the same nothing (the lesson of zeros.cnn).
         first = ("the first hidden conv/dense layer" if points == _PLAIN
                  else f"the first of the {points}, {summary.first},")
-        text = (f"signal: {first} outputs a constant (std 0), so no signal reaches the layers "
-                "after it")
-        if summary.dead_mean is not None:
-            text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
-        return text
+        return _constant_text(first) + _dead_text(summary)
+    if summary.constant is not None:  # a layer after the first kills the signal
+        return _constant_text(f"'{summary.constant}'") + _dead_text(summary)
     if summary.act_change is None:
         return f"signal: fewer than two {points}, nothing to compare"
     ends = "" if points == _PLAIN else f", {summary.first} to {summary.last}"
@@ -225,9 +235,18 @@ def describe_signal(summary: SignalSummary) -> str:
             f"(x{rounded_text(summary.act_per_layer, 3)} per layer{left_out})")
     if summary.grad_change is not None:
         text += f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
-    if summary.dead_mean is not None:
-        text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
-    return text
+    return text + _dead_text(summary)
+
+
+def _constant_text(layer: str) -> str:
+    return f"signal: {layer} outputs a constant (std 0), so no signal reaches the layers after it"
+
+
+def _dead_text(summary: SignalSummary) -> str:
+    """The end of the signal line: the share of ReLU outputs that are zero, if any ReLU."""
+    if summary.dead_mean is None:
+        return ""
+    return f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
 
 
 _PLAIN = "hidden conv/dense layers"

@@ -174,7 +174,10 @@ class SignalSummary:
     point's ``act_std`` over the first's; ``act_per_layer``: its geometric mean per step
     (:func:`per_layer_factor`); ``grad_change``: the first point's ``grad_std`` over the
     last's (how much the gradient shrinks or grows on its way back); ``dead_mean``: the mean
-    share of dead units over the ReLU layers (None without ReLUs).
+    share of dead units over the ReLU layers (None without ReLUs); ``constant``: the first
+    layer on the main path after the first point, before the output's conv/dense layer, whose
+    output is a constant (std 0, e.g. a ReLU that passes nothing, a batch norm's shift alone)
+    where the first point's is not: no signal passes it, whatever the ratio of the points says.
     """
 
     layers: int
@@ -186,28 +189,38 @@ class SignalSummary:
     last: str | None = None
     branch_layers: int = 0
     merges: int = 0  # of the points compared, the adds and concats
+    constant: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _hidden_points(stats: list[LayerStats], main_path) -> tuple[list[LayerStats], int]:
-    """The points :class:`SignalSummary` compares (``main_path``: the names of the layers
-    every path passes; None: every layer), and how many hidden conv/dense layers lie off it.
-    Only what comes before the output's conv/dense layer is hidden."""
+def _hidden_path(stats: list[LayerStats], main_path) -> tuple[list[LayerStats], int]:
+    """The layers on the main path (``main_path``: the names of the layers every path passes;
+    None: every layer) before the output's conv/dense layer, and how many hidden conv/dense
+    layers lie off it."""
     depth = weighted(stats)
     if not depth:
         return [], 0
     end = stats.index(depth[-1])
     on_path = (lambda s: True) if main_path is None else (lambda s: s.name in main_path)
-    points = [s for s in stats[:end] if on_path(s) and (is_weighted(s.kind) or is_merge(s.kind))]
-    return points, sum(1 for s in depth[:-1] if not on_path(s))
+    return [s for s in stats[:end] if on_path(s)], sum(1 for s in depth[:-1] if not on_path(s))
+
+
+def _first_constant(path: list[LayerStats], first: LayerStats) -> str | None:
+    """The first layer of ``path`` after ``first`` whose output is a constant (std 0), where
+    ``first``'s is not; None when the signal passes every one."""
+    if not first.act_std > 0:
+        return None
+    after = path[path.index(first) + 1:]
+    return next((s.name for s in after if s.act_std == 0), None)
 
 
 def summarize_signal(stats: list[LayerStats], main_path=None) -> SignalSummary:
     """The :class:`SignalSummary` of ``stats`` (in network order) along ``main_path``, the
     names of the layers every path from the input to the output passes (None: all)."""
-    hidden, off_path = _hidden_points(stats, main_path)
+    path, off_path = _hidden_path(stats, main_path)
+    hidden = [s for s in path if is_weighted(s.kind) or is_merge(s.kind)]
     act_change = act_per_layer = grad_change = None
     if len(hidden) >= 2 and hidden[0].act_std > 0:
         act_change = hidden[-1].act_std / hidden[0].act_std
@@ -220,4 +233,5 @@ def summarize_signal(stats: list[LayerStats], main_path=None) -> SignalSummary:
                          sum(dead) / len(dead) if dead else None,
                          hidden[0].name if hidden else None,
                          hidden[-1].name if hidden else None, off_path,
-                         sum(1 for s in hidden if is_merge(s.kind)))
+                         sum(1 for s in hidden if is_merge(s.kind)),
+                         _first_constant(path, hidden[0]) if hidden else None)

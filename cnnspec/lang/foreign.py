@@ -244,6 +244,15 @@ def initializer_option(name: str) -> str | None:
             "b": "bias"}.get(head)
 
 
+def names_an_initializer(name: str) -> bool:
+    """Whether ``name`` says how a parameter starts: ``weight``, ``bias``, or another
+    library's initializer keyword, Keras' ``gamma_initializer`` as well as its
+    ``kernel_initializer``."""
+    name = name.lower()
+    return (name in ("weight", "bias") or name in INITIALIZER_WORDS
+            or name.rpartition("_")[2] in INITIALIZER_WORDS)
+
+
 # Keras' and Keras-like layers' keyword naming the activation that ends a layer.
 ACTIVATION_KEYWORDS = ("activation", "act")
 

@@ -936,6 +936,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             foreign_field,
             foreign_option,
             initializer_option,
+            names_an_initializer,
             regularizer_hint,
         )
 
@@ -947,6 +948,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"for a layer without a bias write `{flag}` in place of "
                              f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
                              "says how the bias starts, e.g. bias zeros")
+        if kind.kind.fixed_start and names_an_initializer(item.name):
+            return SpecError(f"{kind_name} starts at {kind.kind.fixed_start}; it takes no init "
+                             f"('{item.name}')", span=span,
+                             hint=f"remove '{item.name}' and its value; {_usage(kind_name)}")
         initializes = initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
             # `weight_filler pad same`: the next option is no initializer of the filler

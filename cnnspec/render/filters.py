@@ -67,10 +67,17 @@ def grid_layout(count: int, tile_w: float, tile_h: float, per_filter: int) -> in
     return best
 
 
-def default_title(weights: np.ndarray, channels: str, shown: int) -> str:
+def default_title(weights: np.ndarray, channels: str, shown: int,
+                  averaged_from: list[int] | None = None) -> str:
+    """The line above the grid: how many filters of which size, and how their input channels
+    are shown; ``averaged_from``: the input channel counts of layers whose kernels were
+    averaged before they came here (one grid of layers that read different counts)."""
     out, cin, kh, kw = weights.shape
     noun = "filter" if out == 1 else "filters"
     count = f"{out} {noun}" if shown == out else f"first {shown} of {out} {noun}"
+    if averaged_from:
+        counts = " or ".join(str(c) for c in averaged_from)
+        return f"{count} {kh}x{kw}, {counts} input channels (channels averaged)"
     if cin == 1:
         return f"{count} {kh}x{kw}, 1 input channel"
     # which kernel of a side-by-side tile is which channel (an RGB input's red, green, blue)
@@ -90,13 +97,16 @@ def pair_captions(label: str, start: np.ndarray, image: np.ndarray,
 
 def plot_filters(weights, out_png, initial=None, title: str | None = None,
                  channels: str = "average", labels: list[str] | None = None,
-                 frozen: list[bool] | None = None) -> Path:
+                 frozen: list[bool] | None = None,
+                 averaged_from: list[int] | None = None) -> Path:
     """Draw the kernels ``weights`` (O, I, kh, kw) as a grid of tiles and write a PNG.
 
     ``initial`` (O, I, kh, kw), if given, is drawn beside each learned kernel. ``title`` is
     put above the grid, over a line saying how channels are shown. ``labels`` names each
     filter (default its number from 1); ``frozen`` says, per filter, that its layer is not
-    trained (its second tile is then captioned "frozen"). Returns the path written.
+    trained (its second tile is then captioned "frozen"); ``averaged_from``: the input channel
+    counts whose kernels ``weights`` holds averaged already (see :func:`default_title`).
+    Returns the path written.
     """
     weights = np.asarray(weights, dtype=np.float64)
     initial = None if initial is None else np.asarray(initial, dtype=np.float64)
@@ -132,7 +142,7 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
             _draw(cells[1], images[o], second)
         else:
             _draw(cells[0], images[o], tile_caption(labels[o], images[o]))
-    heading = default_title(weights, channels, shown)
+    heading = default_title(weights, channels, shown, averaged_from)
     if starts is not None:
         heading += "; each pair: initial | after training"
     # The legend on lines of its own: filled on with the heading, it left "±max" alone on one.

@@ -96,8 +96,9 @@ def _kernel_shape(info: LayerInfo) -> tuple[int, ...]:
 
 def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> list[LayerInfo]:
     """The conv layers named (a list, or one string with commas: ``xk,learned``), default the
-    first conv layer. Several layers are drawn as one grid, so their kernels must have the same
-    shape (I, kh, kw): layers that read the same input, like the branches of a concat."""
+    first conv layer. Several layers are drawn as one grid, so their kernels must be of one
+    size (kh x kw); how many input channels each reads matters only when they are drawn side
+    by side (:func:`grid_weights`)."""
     if isinstance(names, str):
         written = names
         names = [name.strip() for name in names.split(",") if name.strip()]
@@ -110,20 +111,40 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
         raise WordedInputError("{layer} " + literal(f"names {twice!r} twice"),
                                hint="name each layer once")
     layers = [pick_conv_layer(checked, name) for name in (names or [None])]
-    shapes = {_kernel_shape(layer) for layer in layers}
-    if len(shapes) > 1:
-        listing = ", ".join(f"{layer.name} {shape_text(_kernel_shape(layer))}"
-                            for layer in layers)
+    if len({_kernel_shape(layer)[1:] for layer in layers}) > 1:
         # What was asked cannot be drawn, whatever the run holds: a usage mistake (exit 2),
         # as a --layer naming no conv layer is.
-        raise WordedInputError("{layer}: " + literal(f"cannot draw these layers in one grid: "
-                                                     f"their kernels (in x kh x kw) differ: "
-                                                     f"{listing}"),
-                               hint="draw each layer in its own picture ("
-                                    + ", ".join(f"{{layer:{literal(layer.name)}}}"
-                                                for layer in layers)
-                                    + "), or name layers whose kernels have one shape")
+        _refuse_one_grid(layers, "their kernels (kh x kw) differ", lambda s: s[1:],
+                         "name layers whose kernels have one size")
     return layers
+
+
+def _refuse_one_grid(layers: list[LayerInfo], why: str, shown, other: str) -> None:
+    """Refuse to draw ``layers`` in one grid for ``why``, listing each one's kernel shape
+    (``shown`` of its (C/G, kh, kw)); the hint offers a picture each, or ``other``."""
+    listing = ", ".join(f"{layer.name} {shape_text(shown(_kernel_shape(layer)))}"
+                        for layer in layers)
+    raise WordedInputError("{layer}: " + literal(f"cannot draw these layers in one grid: "
+                                                 f"{why}: {listing}"),
+                           hint="draw each layer in its own picture ("
+                                + ", ".join(f"{{layer:{literal(layer.name)}}}"
+                                            for layer in layers)
+                                + f"), or {other}")
+
+
+def grid_weights(layers: list[LayerInfo], filters: list[np.ndarray], channels: str
+                 ) -> np.ndarray:
+    """The ``filters`` (F, C/G, kh, kw) of each of ``layers`` as one array to draw: as they
+    are where every layer reads as many input channels; averaged over them (float64, as
+    :func:`~cnnspec.render.filters.filter_image` averages) where the counts differ and
+    ``channels`` is "average", which draws each filter as that mean anyway. Side by side,
+    kernels of other counts would be tiles of other widths: refused."""
+    if len({f.shape[1] for f in filters}) == 1:
+        return np.concatenate(filters)
+    if channels != "average":
+        _refuse_one_grid(layers, "side by side, their kernels (in x kh x kw) differ",
+                         lambda s: s, "{channels:average}")
+    return np.concatenate([f.mean(axis=1, keepdims=True, dtype=np.float64) for f in filters])
 
 
 def _layer_title(layer: LayerInfo) -> str:
@@ -141,10 +162,14 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     layers = pick_conv_layers(run.spec, layer)
     params = run.model.params()
     keys = [f"{info.name}.weight" for info in layers]
-    weights = np.concatenate([as_filters(info, params[key]) for info, key in zip(layers, keys)])
-    channels = channels or default_channels(weights)
-    initial = (np.concatenate([as_filters(info, initial_weights(run.path, key))
-                               for info, key in zip(layers, keys)]) if compare_init else None)
+    learned = [as_filters(info, params[key]) for info, key in zip(layers, keys)]
+    # the layers share one kernel size: the one of most input channels decides for all
+    channels = channels or default_channels(max(learned, key=lambda f: f.shape[1]))
+    weights = grid_weights(layers, learned, channels)
+    initial = (grid_weights(layers, [as_filters(info, initial_weights(run.path, key))
+                                     for info, key in zip(layers, keys)], channels)
+               if compare_init else None)
+    counts = sorted({f.shape[1] for f in learned})
     labels = None
     if len(layers) > 1:
         labels = [info.name if info.ir["filters"] == 1 else f"{info.name} {o + 1}"
@@ -152,7 +177,8 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     frozen = [not info.ir["trainable"] for info in layers for _ in range(info.ir["filters"])]
     title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
     return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
-                        labels=labels, frozen=frozen)
+                        labels=labels, frozen=frozen,
+                        averaged_from=counts if len(counts) > 1 else None)
 
 
 def default_channels(weights: np.ndarray) -> str:

@@ -51,6 +51,14 @@ def epoch_order(data_order: np.random.Generator, epoch: int, n: int) -> np.ndarr
     return np.random.default_rng(child).permutation(n)
 
 
-def batch_slices(n: int, batch_size: int) -> list[slice]:
-    """Consecutive slices of at most ``batch_size``; the last batch may be smaller."""
-    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+def batch_slices(n: int, batch_size: int, drop_lone: bool = False) -> list[slice]:
+    """Consecutive slices of at most ``batch_size``; the last batch may be smaller. With
+    ``drop_lone``, a last batch of one example (``n % batch_size == 1``, ``batch_size > 1``)
+    is left out: a network with a batch norm that would see one value per channel in it
+    (:func:`cnnspec.check.training.one_example_norms`) cannot train on it. The epoch's order
+    is shuffled, so each epoch leaves out another example; PyTorch's DataLoader would train
+    on it and its batch norm refuse it, unless ``drop_last`` left out the whole last batch."""
+    slices = [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if drop_lone and batch_size > 1 and slices[-1].stop - slices[-1].start == 1:
+        slices.pop()
+    return slices

@@ -24,6 +24,7 @@ from cnnspec import metrics
 from cnnspec.atomic import NotWritten
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import summed_terms, weight_log_second_moment
+from cnnspec.check.training import one_example_norms
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.engine.processes import WorkerLost
@@ -176,7 +177,8 @@ def stopped_for(failed: NotWritten | MemoryError, kept: str, verb: str, run: Pat
 def _run_epoch(session: Session, position: Position, flag) -> None:
     model, training = session.model, session.training
     order = epoch_order(session.data_order, position.epoch, len(session.train.y))
-    slices = batch_slices(len(order), training["batch_size"])
+    slices = batch_slices(len(order), training["batch_size"],
+                          drop_lone=bool(one_example_norms(session.checked.layers)))
     clock = Clock(position.epoch, training["epochs"], batches=len(slices),
                   val_losses=tuple(row[metrics.VAL_LOSS] for row in position.metrics))
     session.display.start_epoch(position.epoch + 1, training["epochs"], len(slices),
