@@ -834,3 +834,17 @@ def test_identity_filters_beyond_the_inputs_never_change_as_check_says(tmp_path,
         moved = [not np.array_equal(a, b) for a, b in zip(was, now)]
         assert moved == [True] * 4 + [not still] * 4, part
 
+
+def test_init_report_counts_the_same_filters_check_does(tmp_path):
+    """One meaning of "same filters": check's count of filters that start alike
+    (:func:`cnnspec.check.alike.alike_filters`) is what init-report measures."""
+    from cnnspec.check.alike import alike_filters
+    from cnnspec.lab.report import format_table, init_report
+
+    path, checked = _ident_checked(tmp_path, "")
+    report = init_report(path, input_kind="gaussian", batch_size=4)
+    measured = {s.name: s.same_filters for s in report.variants[0].layers}
+    assert measured["conv2"] == alike_filters(checked.by_name["conv2"]) == 4
+    assert measured["conv1"] == measured["dense1"] == 0
+    row = next(line for line in format_table(report).splitlines() if line.startswith("conv2 "))
+    assert row.endswith(" 4 of 8")

@@ -484,6 +484,26 @@ def _still_why(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo],
             "(its output's gradient times its input) is 0")
 
 
+def lasting_alike_filters(spec: Spec, estimate: signal.Estimate,
+                          facts: Exact) -> dict[str, int]:
+    """How many filters of each trainable hidden conv/dense layer start identical and stay
+    identical at every step, as :func:`constant_weights` says (``facts``:
+    :func:`cnnspec.check.exact.exact`): those of :func:`symmetric_starts` where nothing after
+    the layer tells them apart or its weights never change, and ``identity``'s all-zero
+    filters that a flat activation passes no gradient
+    (:func:`cnnspec.check.exact.flat_zero_filters`); other layers are left out (none). What
+    ``init-report``'s "same filters" column shows."""
+    by_name, after = estimate.by_name, estimate.consumers
+    lasting = {}
+    for name, breakers in symmetric_starts(spec, estimate, facts).items():
+        info = by_name[name]
+        if (name, WEIGHT) in facts.still or not breakers:
+            lasting[name] = alike_filters(info)
+        else:
+            lasting[name] = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
+    return {name: count for name, count in lasting.items() if count}
+
+
 def _flat_filters_fate(info: LayerInfo, reader: LayerInfo, count: int) -> str:
     """Why the ``count`` filters of ``info`` that start at 0 never change, its ``reader`` (one
     of the activations, alike, that read it) flat at their bias

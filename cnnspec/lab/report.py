@@ -114,13 +114,24 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
 
 # ---- output -------------------------------------------------------------------------------
 
+def _same_filters_text(stats) -> str | None:
+    """The same-filters cell: YES where all the filters stay one, ``16 of 32`` where some do,
+    no where none do (:class:`cnnspec.lab.stats.LayerStats`)."""
+    if stats.same_filters is None:
+        return None
+    if stats.same_filters == 0:
+        return "no"
+    return "YES" if stats.same_filters == stats.filters else (
+        f"{stats.same_filters} of {stats.filters}")
+
+
 _COLUMNS = (
     ("layer", "name"), ("kind", "kind"), ("fan_in", "fan_in"), ("fan_out", "fan_out"),
     ("act mean", "act_mean"), ("act std", "act_std"), ("std/input", "act_ratio"),
     ("dead", "dead_frac"), ("w std", "weight_std"), ("w std exp.", "weight_std_expected"),
     ("w bound exp.", lambda s: s.weight_bound_expected if s.weight_cut_expected is None
      else s.weight_cut_expected), ("grad std", "grad_std"),
-    ("w grad std", "weight_grad_std"), ("same filters", "same_filters"),
+    ("w grad std", "weight_grad_std"), ("same filters", _same_filters_text),
 )
 
 
@@ -129,8 +140,6 @@ def _cell(value) -> str:
         return "-"
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return "YES" if value else "no"
     if isinstance(value, int):  # a fan: every digit
         return str(value)
     if isinstance(value, list):  # a truncated normal's cut points, one word as each cell is
