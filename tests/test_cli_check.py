@@ -75,8 +75,9 @@ def test_warnings_pass_unless_strict(write, capsys):
     path = write("zeros.cnn", ZEROS)
     assert main(["check", path]) == 0
     out, err = capsys.readouterr()
-    assert out == f"{path}: ok (5 layers, 690 params; 1 warning)\n"
+    assert out == f"{path}: ok (5 layers, 690 params; 2 warnings)\n"
     assert ": warning: all 4 filters of conv1 start identical" in err
+    assert ": warning: the zero weights of conv1 also hold still layers" in err
     assert main(["check", "--strict", path]) == 2
     out, err = capsys.readouterr()
     assert out == ""

@@ -6,7 +6,6 @@ import pytest
 
 from cnnspec.lab.stats import (
     LayerStats,
-    identical_filters,
     layer_stats,
     per_layer_factor,
     summarize_signal,
@@ -99,19 +98,6 @@ def test_a_silent_first_layer_is_described_as_such_not_as_too_few_layers():
     assert "outputs a constant (std 0)" in silent and "fewer than two" not in silent
     single = describe_signal(summarize_signal(_depth([1.0, 1.0])))
     assert "fewer than two hidden" in single
-
-
-def test_identical_filters_needs_equal_weights_and_equal_gradients():
-    w = np.full((3, 2, 3, 3), 0.1)
-    assert identical_filters(w, np.ones_like(w))
-    dw = np.ones_like(w)
-    dw[2, 0, 0, 0] = 2.0
-    assert not identical_filters(w, dw)
-    w2 = w.copy()
-    w2[1] += 1e-9
-    assert not identical_filters(w2, None)
-    # One filter has nothing to be alike to.
-    assert not identical_filters(w[:1], None)
 
 
 def test_the_signal_line_writes_numbers_as_a_spec_writes_them():

@@ -188,11 +188,15 @@ def test_a_folded_diagnostics_hint_reads_for_several_layers(body, train):
 def test_a_name_said_twice_is_a_range_each_time_and_described_once(write):
     text = ("input 1x8x8\nconv 4 3x3 pad same relu\nrepeat 5 as blk {\n"
             "  c: conv 4 3x3 pad same relu weight zeros\n}\nflatten\ndense 10\n")
-    [warning] = check(parse(text)).warnings
+    warning, held = check(parse(text)).warnings
     assert warning.message.startswith(
         "all 4 filters of blk_1_c .. blk_5_c (the repeat block's 'c' in all 5 copies) start "
         "identical (constant 0)")
     assert ": blk_1_c .. blk_5_c never change," in warning.message
+    # the conv before them and the weights of the dense layer after them are held still too
+    assert held.message.startswith("the zero weights of blk_1_c, blk_2_c, blk_3_c, blk_4_c and "
+                                   "blk_5_c also hold still layers whose inits are not zero: "
+                                   "conv1 never changes (")
 
 
 def _said_of(spec, numbers, **fields) -> list[SpecError]:

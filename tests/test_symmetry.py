@@ -286,7 +286,7 @@ def test_a_layer_starting_at_zero_before_a_relu_never_changes_as_check_says(tmp_
     checked = cnnspec.load(path)
     said = {name: w for w in checked.warnings for name in [w.message.split(" never changes")[0]
                                                            .rsplit(" ", 1)[-1]]
-            if " never changes" in w.message}
+            if " never changes" in w.message and not w.message.startswith(HELD)}
     assert set(said) == set(warned)
     for name, symmetric in warned.items():
         assert ("symmetry never breaks" in said[name].message) == symmetric
@@ -295,7 +295,33 @@ def test_a_layer_starting_at_zero_before_a_relu_never_changes_as_check_says(tmp_
     before = {k: v.copy() for k, v in model.params().items()}
     _train(model, STEPS)
     after = model.params()
-    assert {k for k in after if np.array_equal(after[k], before[k])} == frozen
+    assert _unchanged(before, after) == frozen
+    assert _claimed_still(checked.warnings, set(after)) == frozen
+
+
+# How check's one warning about the layers that zero weights elsewhere hold still begins.
+HELD = "the zero weights of "
+# Who never changes in check's words: "c1 never changes", "c1, c2 and c3 never change",
+# "fc's weights never change", "out.weight never changes".
+STILL_SAID = re.compile(r"([\w.]+(?:, [\w.]+)*(?: and [\w.]+)?)('s weights)? never change")
+
+
+def _claimed_still(warnings, keys: set[str]) -> set[str]:
+    """The parameters (checkpoint keys, of ``keys``) that ``warnings`` say never change."""
+    claimed = set()
+    for warning in warnings:
+        for found in STILL_SAID.finditer(warning.message):
+            for name in re.split(r", | and ", found.group(1)):
+                if "." in name or found.group(2):
+                    claimed.add(name if "." in name else f"{name}.weight")
+                else:
+                    claimed |= {key for key in keys if key.split(".")[0] == name}
+    return claimed
+
+
+def _unchanged(before: dict, after: dict) -> set[str]:
+    """The parameters training left exactly as they started."""
+    return {k for k in after if np.array_equal(after[k], before[k])}
 
 
 @pytest.mark.parametrize("lines", [
@@ -604,6 +630,8 @@ def test_what_check_says_of_zero_and_tied_starts_is_what_sgd_does(tmp_path, line
     _train(model, STEPS)
     after = model.params()
     assert all(np.isfinite(v).all() for v in after.values())
+    # every parameter check says never changes does not, and every other one does
+    assert _claimed_still(checked.warnings, set(after)) == _unchanged(before, after)
     # a layer said nothing of is told apart (a zero start that learns)
     assert {name: _found_fate(name, before, after) for name in fates} == {
         name: fate or "told apart" for name, fate in fates.items()}
@@ -696,3 +724,127 @@ def test_a_check_works_out_the_channels_that_start_alike_once(monkeypatch):
                           "b: conv 4 3x3 weight constant(0.1)\nflatten\nfc: dense 10\n"))
     assert any("identical" in w.message for w in checked.warnings)
     assert len(counted) == 1
+
+
+# A Keras model translated by hand, with one zero conv (c4) in the middle: the zeros stop the
+# gradient to everything before c4 and hold everything after it at 0 too (relu of 0 is 0, a
+# conv of zeros outputs its bias, a pool, dropout or batch norm of zeros is 0, a batch norm's
+# shift gets no gradient while the relu after dense1 is flat), so only out.bias learns.
+HELD_SPEC = """\
+input 1x8x8
+default weight glorot_uniform, bias zeros
+c1: conv 4 3x3 pad same relu
+c2: conv 4 3x3 pad same weight normal(0, 0.05) bias constant(0.1) relu
+c3: conv 4 3x3 pad same weight he_normal tanh
+c4: conv 4 3x3 pad same weight zeros
+c5: conv 4 3x3 pad same relu
+pool: maxpool 2
+drop: dropout 0.5
+bn: batchnorm
+flatten
+dense 8 relu
+out: dense 10 softmax
+train {
+  data digits
+  optimizer adam
+  lr 0.001
+  loss cross_entropy
+  batch 32
+  epochs 1
+}
+"""
+
+
+def test_check_names_every_layer_a_zero_conv_holds_still(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "held.cnn"
+    path.write_text(HELD_SPEC)
+    [held] = [w for w in cnnspec.load(path).warnings if w.message.startswith(HELD)]
+    assert held.message == (
+        "the zero weights of c4 also hold still layers whose inits are not zero: c1, c2 and c3 "
+        "never change (no gradient comes back past 'c4', whose weights are 0 and stay 0); c5 "
+        "never changes (with biases of 0 every input to c5's relu is 0, where it passes no "
+        "gradient); bn never changes (every input to dense1's relu is 0, where it passes no "
+        "gradient); dense1 never changes (with biases of 0 every input to dense1's relu is 0, "
+        "where it passes no gradient); out.weight never changes (its input is the zero output "
+        "of 'dense1', so the gradient of its weights (its output's gradient times its input) "
+        "is 0); only out.bias learns")
+    assert held.span.line == 6
+    assert held.hint == "start c4 with a random init such as he_normal"
+
+
+def test_a_zero_conv_holds_still_in_training_what_check_says(tmp_path):
+    """One epoch of the real loop on the digits (Adam, dropout, batch norm in training mode):
+    what check names never changes, and everything else (out.bias) does."""
+    import cnnspec
+
+    path = tmp_path / "held.cnn"
+    path.write_text(HELD_SPEC)
+    checked = cnnspec.load(path)
+    before = {k: v.copy() for k, v in cnnspec.compile(checked, seed=0).params().items()}
+    run = cnnspec.train(checked, cnnspec.Settings(seed=0), tmp_path / "run", curves=False,
+                        progress="none")
+    after = run.model.params()
+    assert _unchanged(before, after) == set(after) - {"out.bias"}
+    assert _claimed_still(checked.warnings, set(after)) == set(after) - {"out.bias"}
+
+
+# identity on a conv with more filters than inputs: filters 4..7 start all zero. With
+# biases of 0 they output 0, where the ReLU's slope is 0 (the engine's mask is x > 0, as
+# PyTorch's): no gradient, so they never change; a bias of 0.1 puts them where it is 1.
+IDENT_SPEC = """\
+input 1x8x8
+conv 4 3x3 pad same relu
+conv 8 3x3 pad same weight identity{bias} relu
+flatten
+dense 10
+train {{
+  data digits
+  batch 32
+  epochs 1
+}}
+"""
+
+
+def _ident_checked(tmp_path, bias: str):
+    import cnnspec
+
+    path = tmp_path / "ident.cnn"
+    path.write_text(IDENT_SPEC.format(bias=bias))
+    return path, cnnspec.load(path)
+
+
+@pytest.mark.parametrize("bias, still", [("", True), (" bias constant(0.1)", False)])
+def test_identity_filters_beyond_the_inputs_never_change_as_check_says(tmp_path, bias, still):
+    import cnnspec
+
+    _, checked = _ident_checked(tmp_path, bias)
+    [warning] = [w for w in checked.warnings if "conv2" in w.message]
+    assert warning.message.startswith("4 of the 8 filters of conv2 start identical (all zero")
+    assert warning.message.endswith(
+        ", and with biases of 0 each outputs 0 alone while its weights are 0, and its relu's "
+        "slope at 0 is 0, so it passes them no gradient: those 4 filters never change (nor "
+        "their biases), and the layer has the use of only the other 4") == still
+    before = {k: v.copy() for k, v in cnnspec.compile(checked, seed=0).params().items()}
+    run = cnnspec.train(checked, run_dir=tmp_path / "run", curves=False, progress="none")
+    after = run.model.params()
+    for part in ("weight", "bias"):
+        was, now = before[f"conv2.{part}"], after[f"conv2.{part}"]
+        moved = [not np.array_equal(a, b) for a, b in zip(was, now)]
+        assert moved == [True] * 4 + [not still] * 4, part
+
+
+def test_init_report_counts_the_same_filters_check_does(tmp_path):
+    """One meaning of "same filters": check's count of filters that start alike
+    (:func:`cnnspec.check.alike.alike_filters`) is what init-report measures."""
+    from cnnspec.check.alike import alike_filters
+    from cnnspec.lab.report import format_table, init_report
+
+    path, checked = _ident_checked(tmp_path, "")
+    report = init_report(path, input_kind="gaussian", batch_size=4)
+    measured = {s.name: s.same_filters for s in report.variants[0].layers}
+    assert measured["conv2"] == alike_filters(checked.by_name["conv2"]) == 4
+    assert measured["conv1"] == measured["dense1"] == 0
+    row = next(line for line in format_table(report).splitlines() if line.startswith("conv2 "))
+    assert row.endswith(" 4 of 8")

@@ -93,6 +93,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
     used = estimate.used
     facts = exact(spec, estimate)  # what holds at every step, for every lint that reads it
     return (lints.constant_weights(spec, estimate, facts)
+            + lints.held_still(spec, estimate, facts)
             + lints.flat_channels(spec, estimate, facts)
             + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)

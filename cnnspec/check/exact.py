@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnspec.check.alike import alike_filters
 from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
 from cnnspec.check.signal import Estimate
@@ -76,6 +77,14 @@ class Exact:
     def unchanged(self, info: LayerInfo) -> bool:
         """Whether none of the parameters of ``info`` ever changes."""
         return all((info.name, part) in self.still for part in _parts(info))
+
+    def still_parts(self, info: LayerInfo) -> tuple[str, ...]:
+        """The parameters of ``info`` (``"weight"``, ``"bias"``) that never change."""
+        return tuple(part for part in _parts(info) if (info.name, part) in self.still)
+
+    def learning_parts(self, info: LayerInfo) -> tuple[str, ...]:
+        """The parameters of ``info`` that may change."""
+        return tuple(part for part in _parts(info) if (info.name, part) not in self.still)
 
     def passes_nothing_back(self, info: LayerInfo) -> bool:
         """Whether ``info`` sends no gradient to its input: none reaches it, or its weights
@@ -225,6 +234,25 @@ def flat_channel_share(info: LayerInfo, readers: list[LayerInfo]) -> float | Non
         return None
     high = min(kind.value_range[1] if kind.value_range else math.inf for kind in kinds)
     return _share_at_most(info.bias_init, 0.0) + 1 - _share_at_most(info.bias_init, high)
+
+
+def flat_zero_filters(info: LayerInfo, readers: list[LayerInfo]) -> int:
+    """How many filters of a trainable conv/dense layer ``info`` never change though the
+    layer learns: those ``identity`` starts at 0 (the filters beyond the input's channels,
+    :func:`cnnspec.check.alike.alike_filters`) under a constant bias ``b`` (0 without one),
+    where every one of ``readers`` is an activation flat at ``b`` (:attr:`Kind.slope_at`:
+    relu's at 0, as the engine's mask ``x > 0`` takes it). Such a channel outputs ``b`` alone
+    while its filter is 0, so no gradient comes back to it: ``dW = dout x input`` and the
+    bias's sum of ``dout`` are 0, and the filter stays 0 (the module docstring, per
+    channel). 0 for any other layer."""
+    bias = info.bias_init
+    value = 0.0 if bias is None else bias.mean
+    if (info.weight_init is None or info.weight_init.distribution != "identity"
+            or not info.ir.get("trainable", True) or (bias is not None and not bias.constant)
+            or not readers or not all(KINDS[r.kind].family == "activation" and _flat(r, value)
+                                      for r in readers)):
+        return 0
+    return alike_filters(info)
 
 
 def _share_at_most(init, x: float) -> float:

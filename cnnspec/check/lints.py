@@ -16,13 +16,18 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   layer after it is exempt: the loss tells its units apart (each has its own target), which
   is why a zero-initialised classifier head trains; so is the last layer of a residual branch
   started at zero (Fixup), whose filters the first step sets wholly apart
-  (:func:`residual_zero_starts`); where the layer's weights never change, it says so;
+  (:func:`residual_zero_starts`); where the layer's weights never change, it says so, and
+  so it does of ``identity``'s all-zero filters beyond the input's channels where the ReLU
+  after them is flat at their bias (:func:`cnnspec.check.exact.flat_zero_filters`);
 - a trainable conv/dense layer whose weights start at 0 and never change
   (:func:`still_zero_starts`), and why: its input is exactly 0 (``dW = dout x input``), or no
   gradient reaches it (a ReLU after it reads only a bias of 0 or less, the weights of a layer
   after it are 0 and stay so). Which outputs are exactly one number, which gradients are
   exactly 0 and which parameters never change is worked out once, by
   :mod:`cnnspec.check.exact`, for these warnings and the diagram;
+- every other trainable layer that such zero weights hold still though its own init is not
+  zero (a random layer before them, which no gradient reaches; one after them, which reads
+  their zeros), and why, in one warning with what still learns (:func:`held_still`);
 - a trainable conv/dense layer whose weights start at 0 and whose biases are drawn, read only
   by ReLUs: the channels whose bias is drawn at 0 or less never change (:func:`flat_channels`);
 - a trainable conv/dense layer whose negative constant bias puts nearly all its outputs below
@@ -105,6 +110,7 @@ from cnnspec.check.exact import (
     Stop,
     exact,
     flat_channel_share,
+    flat_zero_filters,
     starts_at_zero,
     zero_source,
 )
@@ -419,10 +425,10 @@ def _learns_before(name: str, by_name: dict[str, LayerInfo]) -> bool:
                for n in _reached(by_name[name].inputs, lambda n: by_name[n].inputs))
 
 
-def _activation_text(reader: LayerInfo, name: str) -> str:
+def _activation_text(reader: LayerInfo, name: str | None) -> str:
     """An activation as a warning about layer ``name`` names it: ``its relu`` where it is the
-    one ending ``name``'s line (``conv 8 3x3 relu``), ``c2's relu`` another line's, else by
-    kind and name."""
+    one ending ``name``'s line (``conv 8 3x3 relu``), ``c2's relu`` another line's (any line's
+    where ``name`` is None: a message about several layers), else by kind and name."""
     for owner in reader.inputs:
         if reader.name == f"{owner}_{reader.kind}":
             return f"its {reader.kind}" if owner == name else f"{owner}'s {reader.kind}"
@@ -430,11 +436,12 @@ def _activation_text(reader: LayerInfo, name: str) -> str:
 
 
 def _stops_text(info: LayerInfo, stops: tuple[Stop, ...],
-                by_name: dict[str, LayerInfo]) -> str:
+                by_name: dict[str, LayerInfo], own: bool = True) -> str:
     """Why no gradient reaches layer ``info`` (:class:`cnnspec.check.exact.Stop` s): layers
     after it whose weights are 0, activations flat at the one number every input to them
-    is (that of ``info``'s own biases, where they read it)."""
-    parts = []
+    is (that of ``info``'s own biases, where they read it); ``own`` False names the activation
+    ending ``info``'s line as any other (:func:`_activation_text`)."""
+    parts, name = [], info.name if own else None
     zeros = [f"'{stop.reader}'" for stop in stops if stop.value is None]
     if zeros:
         parts.append(f"no gradient comes back past {listed(zeros)}, whose weights are 0 and "
@@ -450,29 +457,72 @@ def _stops_text(info: LayerInfo, stops: tuple[Stop, ...],
                      else f"with biases of {float_text(value)} ")
         pronoun = "it passes" if len(readers) == 1 else "they pass"
         parts.append(f"{start}every input to "
-                     f"{listed([_activation_text(r, info.name) for r in readers])} is "
+                     f"{listed([_activation_text(r, name) for r in readers])} is "
                      f"{float_text(value)}, where {pronoun} no gradient")
     return "; ".join(parts)
 
 
 def _still_fate(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo],
                 symmetric: bool) -> str:
-    """Why the weights of ``info`` never change (:func:`cnnspec.check.exact.exact`): no
-    gradient reaches it, or its input is exactly 0; that the whole layer never changes where
-    its bias does not either, and that it passes no gradient back to what lies before it;
-    ``symmetric``: its filters also start identical, which then stay so."""
-    if info.name in facts.silent:
-        why = _stops_text(info, facts.silent[info.name], by_name)
-    else:
-        source = zero_source(info.inputs[0], facts, by_name)
-        why = (f"its input is the zero output of '{source}', so the gradient of its weights "
-               "(its output's gradient times its input) is 0")
+    """Why the weights of ``info`` never change (:func:`_still_why`); that the whole layer
+    never changes where its bias does not either, and that it passes no gradient back to what
+    lies before it; ``symmetric``: its filters also start identical, which then stay so."""
+    why = _still_why(info, facts, by_name)
     subject = (f"{info.name} never changes" if facts.unchanged(info)
                else f"{info.name}'s weights never change")
     tie = ", so symmetry never breaks" if symmetric else ""
     before = (", and no gradient passes back through it to the layers before"
               if facts.passes_nothing_back(info) and _learns_before(info.name, by_name) else "")
     return f"{why}: {subject}{tie}{before}"
+
+
+def _still_why(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo],
+               own: bool = True) -> str:
+    """Why the weights of ``info`` never change (:func:`cnnspec.check.exact.exact`): no
+    gradient reaches it (which holds its bias too), or its input is exactly 0; ``own``: as
+    :func:`_stops_text`."""
+    if info.name in facts.silent:
+        return _stops_text(info, facts.silent[info.name], by_name, own)
+    source = zero_source(info.inputs[0], facts, by_name)
+    if KINDS[info.kind].family == "norm":
+        return (f"its input is the zero output of '{source}', so its normalised input is 0 "
+                "too, and the gradient of its scale (its output's gradient times that) is 0")
+    return (f"its input is the zero output of '{source}', so the gradient of its weights "
+            "(its output's gradient times its input) is 0")
+
+
+def lasting_alike_filters(spec: Spec, estimate: signal.Estimate,
+                          facts: Exact) -> dict[str, int]:
+    """How many filters of each trainable hidden conv/dense layer start identical and stay
+    identical at every step, as :func:`constant_weights` says (``facts``:
+    :func:`cnnspec.check.exact.exact`): those of :func:`symmetric_starts` where nothing after
+    the layer tells them apart or its weights never change, and ``identity``'s all-zero
+    filters that a flat activation passes no gradient
+    (:func:`cnnspec.check.exact.flat_zero_filters`); other layers are left out (none). What
+    ``init-report``'s "same filters" column shows."""
+    by_name, after = estimate.by_name, estimate.consumers
+    lasting = {}
+    for name, breakers in symmetric_starts(spec, estimate, facts).items():
+        info = by_name[name]
+        if (name, WEIGHT) in facts.still or not breakers:
+            lasting[name] = alike_filters(info)
+        else:
+            lasting[name] = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
+    return {name: count for name, count in lasting.items() if count}
+
+
+def _flat_filters_fate(info: LayerInfo, reader: LayerInfo, count: int) -> str:
+    """Why the ``count`` filters of ``info`` that start at 0 never change, its ``reader`` (one
+    of the activations, alike, that read it) flat at their bias
+    (:func:`cnnspec.check.exact.flat_zero_filters`)."""
+    value = 0.0 if info.bias_init is None else info.bias_init.mean
+    start = "with no bias" if info.bias_init is None else f"with biases of {float_text(value)}"
+    number = float_text(value)
+    return (f"{start} each outputs {number} alone while its weights are 0, and "
+            f"{_activation_text(reader, info.name)}'s slope at {number} is 0, so it passes "
+            f"them no gradient: those {count} {KINDS[info.kind].noun} never change (nor their "
+            f"biases), and the layer has the use of only the other "
+            f"{info.output_shape[0] - count}")
 
 
 def _kind_and_name(info: LayerInfo) -> str:
@@ -499,7 +549,7 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
     change is said to (``facts``: :func:`cnnspec.check.exact.exact`), not to be told
     apart."""
     said = {}
-    layers, by_name = estimate.layers, estimate.by_name
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     symmetric = symmetric_starts(spec, estimate, facts)
     for name in still_zero_starts(layers, facts):
         if name not in symmetric:
@@ -526,8 +576,11 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
                    "per input channel")
             hint = ("identity passes the input through only where the output has no more "
                     "channels than the input; use orthogonal or he_normal here")
+        flat = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
         if (name, WEIGHT) in facts.still:
             fate = f", and {_still_fate(info, facts, by_name, True)}"
+        elif flat:
+            fate = f", and {_flat_filters_fate(info, by_name[after[name][0]], flat)}"
         elif breakers:
             fate = (f": they compute the same output and start as one, told apart only by the "
                     f"gradients that come back through {listed(breakers)}")
@@ -543,6 +596,51 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
             f"{which} start identical ({how}){fate}",
             info.name, "weight_init", severity="warning", hint=hint)
     return [said[info.name] for info in layers if info.name in said]  # in the network's order
+
+
+def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:
+    """One warning naming every trainable layer whose init is not a zero start but some of
+    whose parameters never change all the same (``facts``: :func:`cnnspec.check.exact
+    .exact`), held by the zero weights of the layers :func:`constant_weights` warns of (their
+    roots), each with why (:func:`_still_why`), layers held alike said together; and what
+    still learns, where that is little. A parameter is named by its checkpoint key
+    (``out.weight``) where the rest of its layer learns."""
+    layers, by_name, used = estimate.layers, estimate.by_name, estimate.used
+    roots = still_zero_starts(layers, facts)
+    held = [info for info in layers if info.ir.get("trainable", True) and info.name not in roots
+            and facts.still_parts(info)]
+    if not held:
+        return []
+    groups: dict[tuple[bool, str], list[str]] = {}
+    for info in held:
+        whole = facts.unchanged(info)
+        name = info.name if whole else f"{info.name}.{WEIGHT}"
+        why = _still_why(info, facts, by_name, own=False)
+        groups.setdefault((whole, why), []).append(name)
+    said = "; ".join(f"{listed(names)} never change{'s' if len(names) == 1 else ''} ({why})"
+                     for (_, why), names in groups.items())
+    learning = [f"{info.name}.{part}" for info in layers if info.name in used
+                and info.ir.get("trainable", True) for part in facts.learning_parts(info)]
+    root_info = by_name[roots[0]]
+    return [spec.error(
+        f"the zero weights of {listed(roots)} also hold still layers whose inits are not "
+        f"zero: {said}{_learning_text(learning)}", root_info.name, "weight_init",
+        severity="warning", hint=f"start {listed(roots)} with a random init such as he_normal")]
+
+
+# Up to how many learning parameters a warning that others never change names.
+FEW_LEARNING = 3
+
+
+def _learning_text(learning: list[str]) -> str:
+    """What still learns, said where it is little: nothing, or the few parameters of
+    ``learning`` (checkpoint keys)."""
+    if not learning:
+        return "; nothing in the network learns"
+    if len(learning) > FEW_LEARNING:
+        return ""
+    verb = "learns" if len(learning) == 1 else "learn"
+    return f"; only {listed(learning)} {verb}"
 
 
 def _reach(info: LayerInfo) -> Reach | None:

@@ -50,9 +50,11 @@ then the weights of each layer that has them
                       sqrt(6 / (fan_in + fan_out))), or the half-width of a truncated
                       normal's cut about its mean; - for a normal
   w grad std          std of d loss / d weight
-  same filters        YES when all filters and their gradients are identical: SGD can never
-                      make them differ (a constant or a kernel the same for every filter,
-                      read by layers that weigh its channels alike; check warns of it)
+  same filters        YES when all filters start identical and stay so: SGD can never make
+                      them differ (a constant or a kernel the same for every filter, read by
+                      layers that weigh its channels alike); 16 of 32 when only some do
+                      (identity's all-zero filters beyond the input's channels, which a ReLU
+                      passes no gradient); as check works it out and warns of it
 
 examples:
   cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch 4 \\

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.check.exact import exact
+from cnnspec.check.lints import lasting_alike_filters
+from cnnspec.check.model import CheckedSpec
+from cnnspec.check.signal import Estimate
 from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import LayerStats, layer_stats, std64
@@ -38,8 +42,10 @@ def collect(model, input_std: float | None) -> list[LayerStats]:
     """
     activations = model.activations
     activation_grads = getattr(model, "activation_grads", {}) or {}
+    checked = model_access.checked_of(model)
+    lasting = _lasting_alike(checked)
     rows = []
-    for info in model_access.checked_of(model).layers:
+    for info in checked.layers:
         if info.name not in activations:
             continue
         has_weight = info.weight_shape is not None
@@ -55,8 +61,16 @@ def collect(model, input_std: float | None) -> list[LayerStats]:
             fans=(info.fan_in, info.fan_out) if info.fan_in is not None else None,
             weight_bound_expected=_expected(info, "bound"),
             weight_cut_expected=_off_centre_cut(info),
+            same_filters=lasting.get(info.name, 0),
         ))
     return rows
+
+
+def _lasting_alike(checked: CheckedSpec) -> dict[str, int]:
+    """How many filters of each layer start identical and stay so: what ``check`` says
+    (:func:`cnnspec.check.lints.lasting_alike_filters`), the one place that decides it."""
+    estimate = Estimate.of(checked.spec, checked.layers)
+    return lasting_alike_filters(checked.spec, estimate, exact(checked.spec, estimate))
 
 
 def _off_centre_cut(info) -> list[float] | None:

@@ -127,6 +127,17 @@ def refuse_one_value_norms(checked: CheckedSpec, batch_size: int) -> None:
 
 # ---- output -------------------------------------------------------------------------------
 
+def _same_filters_text(stats) -> str | None:
+    """The same-filters cell: YES where all the filters stay one, ``16 of 32`` where some do,
+    no where none do (:class:`cnnspec.lab.stats.LayerStats`)."""
+    if stats.same_filters is None:
+        return None
+    if stats.same_filters == 0:
+        return "no"
+    return "YES" if stats.same_filters == stats.filters else (
+        f"{stats.same_filters} of {stats.filters}")
+
+
 # Two tables per variant, each within the 100 columns summary keeps to (diagnostics.WIDTH):
 # the signal through every layer, then the weights of the layers that have them. One table of
 # all 14 columns was 180-200 wide and wrapped on a terminal; the JSON holds every column.
@@ -139,7 +150,7 @@ _WEIGHT_COLUMNS = (
     ("w std exp.", "weight_std_expected"),
     ("w bound exp.", lambda s: s.weight_bound_expected if s.weight_cut_expected is None
      else s.weight_cut_expected),
-    ("w grad std", "weight_grad_std"), ("same filters", "same_filters"),
+    ("w grad std", "weight_grad_std"), ("same filters", _same_filters_text),
 )
 
 
@@ -148,8 +159,6 @@ def _cell(value) -> str:
         return "-"
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return "YES" if value else "no"
     if isinstance(value, int):  # a fan: every digit
         return str(value)
     if isinstance(value, list):  # a truncated normal's cut points, one word as each cell is

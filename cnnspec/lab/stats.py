@@ -26,8 +26,10 @@ RELU_KINDS = ("relu",)
 class LayerStats:
     """What one layer did to one batch. ``None`` where a number does not apply to the layer.
 
-    ``same_filters`` is true when every filter (output unit) of the weight is the same and so is
-    its gradient: SGD cannot tell them apart, the symmetry never breaks.
+    ``same_filters`` is how many of the ``filters`` filters (output units) of the weight start
+    identical and stay so at every step, as ``check`` works them out
+    (:func:`cnnspec.check.lints.lasting_alike_filters`): SGD cannot tell them apart, the
+    symmetry never breaks; 0 where none do.
     ``fan_in`` and ``fan_out`` are the fans the init's formula reads (:mod:`cnnspec.init.fans`:
     a conv's ``C/G*kh*kw`` and ``F*kh*kw``, a transposed conv's ``F/G*kh*kw`` and ``C*kh*kw``, a
     dense layer's inputs and units), ``weight_std_expected`` the std the formula gives from
@@ -50,7 +52,8 @@ class LayerStats:
     weight_std_expected: float | None
     grad_std: float | None
     weight_grad_std: float | None
-    same_filters: bool | None = None
+    same_filters: int | None = None
+    filters: int | None = None
     fan_in: int | None = None
     fan_out: int | None = None
     weight_bound_expected: float | None = None
@@ -75,17 +78,6 @@ def zero_fraction(x: np.ndarray) -> float:
     return float(np.count_nonzero(x == 0)) / x.size
 
 
-def identical_filters(weight: np.ndarray, dweight: np.ndarray | None) -> bool:
-    """Whether all filters of ``weight`` ``(out, ...)`` are equal, and all their gradients in
-    ``dweight`` too (then they stay equal under SGD: Goodfellow et al. 2016, sec. 8.4)."""
-    if len(weight) < 2:
-        return False
-    same = bool((weight == weight[:1]).all())
-    if dweight is not None:
-        same = same and bool((dweight == dweight[:1]).all())
-    return same
-
-
 def layer_stats(
     name: str,
     kind: str,
@@ -98,13 +90,15 @@ def layer_stats(
     fans: tuple[int, int] | None = None,
     weight_bound_expected: float | None = None,
     weight_cut_expected: list[float] | None = None,
+    same_filters: int = 0,
 ) -> LayerStats:
     """Statistics of one layer from its output ``out`` and, where known, the gradient ``dout``
     of the loss with respect to that output, its weight and the weight's gradient ``dweight``.
 
     ``out`` and ``dout``: ``(N, C, H, W)`` or ``(N, F)``; ``weight`` and ``dweight``: the
     parameter's layout, ``(out, in, kh, kw)`` or ``(out, in)``; ``fans``: the layer's
-    ``(fan_in, fan_out)``, for a layer with a weight whose init reads them.
+    ``(fan_in, fan_out)``, for a layer with a weight whose init reads them; ``same_filters``:
+    how many of its filters stay identical (:class:`LayerStats`).
     """
     act_std = std64(out)
     return LayerStats(
@@ -118,7 +112,8 @@ def layer_stats(
         weight_std_expected=weight_std_expected,
         grad_std=std64(dout) if dout is not None else None,
         weight_grad_std=std64(dweight) if dweight is not None else None,
-        same_filters=identical_filters(weight, dweight) if weight is not None else None,
+        same_filters=same_filters if weight is not None else None,
+        filters=len(weight) if weight is not None else None,
         fan_in=fans[0] if fans else None,
         fan_out=fans[1] if fans else None,
         weight_bound_expected=weight_bound_expected,
