@@ -432,6 +432,23 @@ def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: i
     return estimate, {name: float(np.mean(scales)) for name, scales in measured.items()}
 
 
+def test_the_digits_figures_of_the_docs_are_the_signal_column_and_the_engine_s(tmp_path):
+    """docs/how-to-initialise.md quotes the Signal column of specs/digits.cnn after its
+    first pool and at its logits, and what a forward pass measures there (the engine in
+    training mode, Gaussian images, the mean over 20 seeds' weights): each figure is the
+    one `cnnspec summary` and the engine give now, as written to 3 digits."""
+    from cnnspec.errors import rounded_text
+
+    page = (Path(__file__).parent.parent / "docs" / "how-to-initialise.md").read_text()
+    said = re.search(r"On `specs/digits\.cnn` with\s+Gaussian images the column reads (\S+) "
+                     r"after the first pool and (\S+) at the logits where a\s+forward pass "
+                     r"measures (\S+) and (\S+) \(the mean over 20 seeds' weights\)", page)
+    assert said is not None
+    estimate, measured = _estimated_and_measured_scales("digits.cnn", tmp_path, seeds=20)
+    assert said.groups() == tuple(rounded_text(figure) for figure in (
+        estimate["pool1"], estimate["fc2"], measured["pool1"], measured["fc2"]))
+
+
 @pytest.mark.parametrize("spec, worst_unbiased", [("constant_biases.cnn", 1.9),
                                                   ("drawn_biases.cnn", 2.2)])
 def test_the_signal_column_counts_constant_and_drawn_biases_as_the_engine_does(
