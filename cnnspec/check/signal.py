@@ -76,12 +76,12 @@ inputs (independent branches), ``concat`` averages them over channels. Fixed ker
 named kernels) use the mean square of their values. Weights that do not sum to 0, fixed or
 drawn about a mean ``mu`` other than 0, add up the mean of what they read: ``E[y^2]`` gains
 ``mu^2 E[(sum_i x_i)^2]``, at least ``fan_in^2 mu^2 E[x]^2`` (:func:`_coherent_sums`).
-Biases count where :func:`moments` is asked to (the Signal column of ``summary`` and the lints do; the scale warnings, about what
-the weights do to the signal, take them as 0): a constant bias shifts every sum of its layer
-alike (what a ReLU after it passes, and so what the layers after it see); a drawn one adds
-its variance, one value per channel that a pool's window shares (:func:`biased_sums`). The
-moments are products that may leave floating point's range (weights of 1e-200 square to 0);
-the warning's figures are worked out from their logs.
+Biases count where :func:`moments` is asked to (the Signal column of ``summary`` and the lints
+do; the scale warnings, about what the weights do to the signal, take them as 0): a constant
+bias shifts every sum of its layer alike (what a ReLU after it passes, and so what the layers
+after it see); a drawn one adds its variance, one value per channel that a pool's window
+shares (:func:`biased_sums`). The moments are products that may leave floating point's range
+(weights of 1e-200 square to 0); the warning's figures are worked out from their logs.
 """
 from __future__ import annotations
 
@@ -742,10 +742,11 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
                                               fixed.near)
                 q[info.name] += bias_variance
                 means[info.name] = fixed.mean() + bias_mean
-                alike[info.name] = _alike_channels(
+                # a drawn bias is each channel's own: that much less alike
+                apart = fixed.q / (fixed.q + bias_variance)
+                alike[info.name] = apart * _alike_channels(
                     info, fixed, ins[0], means[single], crosses_of(single),
-                    alike.get(single, 0.0), shares[info.name]) * fixed.q / (fixed.q
-                                                                            + bias_variance)
+                    alike.get(single, 0.0), shares[info.name])
                 continue
             q[info.name] = spread + bias_mean * bias_mean + bias_variance
             # symmetric sums: of weights drawn symmetric about 0, or of an input of mean 0
@@ -835,10 +836,10 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
 
 @dataclass(frozen=True)
 class CoherentSums:
-    """The sums of a kernel that adds up its input's mean (:func:`_coherent_sums`): ``q`` their variance about ``mean``
-    (a channel's mean, ``mean`` the same in every channel, the rest of the channels' means
-    spread in the ``shared`` part of ``q``), ``near`` what two of them share at small
-    displacements, where their windows overlap (:data:`Near`)."""
+    """The sums of a kernel that adds up its input's mean (:func:`_coherent_sums`): ``q``
+    their variance about ``mean`` (a channel's mean, ``mean`` the same in every channel, the
+    rest of the channels' means spread in the ``shared`` part of ``q``), ``near`` what two of
+    them share at small displacements, where their windows overlap (:data:`Near`)."""
 
     q: float
     average: float
