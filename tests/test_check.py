@@ -355,6 +355,12 @@ INLINE_SPECS = {
         "c2: conv 16 3x3 pad same relu\np2: avgpool 2\nu2: upsample 3 bilinear\n"
         "c3: conv 16 3x3 relu\nm3: maxpool 2\nt: conv_transpose 16 3x3 stride 2 relu\n"
         "p4: avgpool 2\ng: global_avgpool\nfc: dense 10")),
+    # weights drawn about a mean other than 0, each adding up the mean of the ReLU before it
+    "mean_weights.cnn": ("he_normal", (
+        "c1: conv 16 3x3 pad same relu\nc2: conv 16 3x3 pad same weight normal(0.1, 0.01) relu\n"
+        "p2: maxpool 2\nc3: conv 16 3x3 pad same weight uniform(0, 0.02) relu\n"
+        "m3: avgpool 2\nc4: conv 16 3x3 weight positive_unitball relu\n"
+        "g: global_avgpool\nfc: dense 10")),
 }
 
 
@@ -368,7 +374,8 @@ def _inline_spec(name: str) -> str:
                                                       ("lenet5.cnn", "fc3", 0.71),
                                                       ("mixed.cnn", "fc", None),
                                                       ("deep_tanh200.cnn", "head", 0.62),
-                                                      ("sigmoids.cnn", "fc", None)])
+                                                      ("sigmoids.cnn", "fc", None),
+                                                      ("mean_weights.cnn", "fc", 0.007)])
 def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
         tmp_path, spec, layer, old_estimate):
     """ReLU, 2x2 max pools and dropout (digits), tanh and 2x2 mean pools (LeNet-5), a mean
@@ -381,7 +388,11 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
     it at 0.62. Sigmoid, whose values' mean is 1/2, and a mean pool of them: within 1.05x. The part of a
     layer's sums its input's mean gives, the same at every position, is what makes the
     largest of a window less than that of independent values: left out, digits' second
-    pool was 1.3x above, the mixed net's 3x3 pool 1.27x and its logits 1.9x."""
+    pool was 1.3x above, the mixed net's 3x3 pool 1.27x and its logits 1.9x. Weights drawn
+    about a mean other than 0 (N(0.1, 0.01^2), U(0, 0.02), positive_unitball's unit sums)
+    add up the mean of the ReLU values they read: within 1.07x at every layer (20 seeds),
+    where counting only fan_in * E[w^2] put their first conv 6.5x below and the logits
+    1000x."""
     estimate, measured = _estimated_and_measured_scales(spec, tmp_path)
     for name, scale in measured.items():
         assert 1 / 1.3 < estimate[name] / scale < 1.3, (name, estimate[name], scale)
@@ -419,6 +430,23 @@ def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: i
         for name, values in model.activations.items():
             measured.setdefault(name, []).append(np.sqrt(np.mean(values ** 2) / np.mean(x ** 2)))
     return estimate, {name: float(np.mean(scales)) for name, scales in measured.items()}
+
+
+def test_the_digits_figures_of_the_docs_are_the_signal_column_and_the_engine_s(tmp_path):
+    """docs/how-to-initialise.md quotes the Signal column of specs/digits.cnn after its
+    first pool and at its logits, and what a forward pass measures there (the engine in
+    training mode, Gaussian images, the mean over 20 seeds' weights): each figure is the
+    one `cnnspec summary` and the engine give now, as written to 3 digits."""
+    from cnnspec.errors import rounded_text
+
+    page = (Path(__file__).parent.parent / "docs" / "how-to-initialise.md").read_text()
+    said = re.search(r"On `specs/digits\.cnn` with\s+Gaussian images the column reads (\S+) "
+                     r"after the first pool and (\S+) at the logits where a\s+forward pass "
+                     r"measures (\S+) and (\S+) \(the mean over 20 seeds' weights\)", page)
+    assert said is not None
+    estimate, measured = _estimated_and_measured_scales("digits.cnn", tmp_path, seeds=20)
+    assert said.groups() == tuple(rounded_text(figure) for figure in (
+        estimate["pool1"], estimate["fc2"], measured["pool1"], measured["fc2"]))
 
 
 @pytest.mark.parametrize("spec, worst_unbiased", [("constant_biases.cnn", 1.9),
@@ -855,20 +883,47 @@ def unstacked_warnings(spec):
     return [w for w in check(spec).warnings if "two linear maps make one" not in w.message]
 
 
-def test_the_signal_warning_gives_the_factor_of_the_mean_square_it_computes():
-    """The per-layer factor is fan_in * E[w^2], as summary prints it: for weights of mean 0.05
-    and std 0.001 on 144 inputs, 144 * 0.0025 = 0.36, where fan_in * Var(w) would be 1.4e-4."""
+def test_weights_drawn_about_a_mean_add_up_channels_alike_and_grow_the_signal():
+    """20 linear convs of N(0.05, 0.001^2) weights on 16-channel Gaussian images: each filter
+    is nearly 0.05 everywhere, so the channels of a layer hold nearly the same sums (0.9996
+    alike: signal._alike_channels) and the next layer adds them up as copies. The engine
+    (float64, four seeds) grows the scale 2.87x by the second layer, 16.3x by the third and
+    about 8e14x by the last; the estimate 2.48x (0.86x of it), 6.74x and 8e9x, so it is
+    warned as growing, each layer's factor the estimate's own. Counting fan_in * E[w^2] =
+    144 * 0.0025 = 0.36 a layer had it shrink 7e4x. Deeper, the estimate stays below the
+    engine (0.41x at the third layer): a repeated blur of one kernel makes positions of a
+    map alike further apart than the neighbours the estimate carries
+    (:data:`cnnspec.init.info.LAG_REACH`)."""
+    import cnnspec
+    from cnnspec.check.signal import second_moments
+
     layers, last = [], "input"
     for i in range(20):
         layers.append(conv(f"c{i}", 16, (3, 3), [last], padding="same",
                            weight={"name": "normal", "mean": 0.05, "std": 0.001}))
         last = f"c{i}"
     spec = model((16, 8, 8), [*layers, simple("flat", "flatten", [last]),
-                              dense("out", 10, ["flat"], weight=GLOROT)])
+                              dense("out", 10, ["flat"], weight=GLOROT)], loss="mse")
     (warning,) = unstacked_warnings(spec)
-    assert ("each scale its mean square by fan_in * E[w^2] * activation factor = 0.36 on "
-            "average, and by the share of their products that read the input, not its zero "
-            "padding, = 0.911") in warning.message
+    assert warning.message.startswith("the signal's scale (root mean square) is estimated to "
+                                      "grow 1.17e10x")
+    assert ("each of weights drawn about a mean other than 0, whose sums reach about 7.2, "
+            "which add up its input's mean (E[z] = sum(w) E[x]) and what its inputs share, and "
+            "scale its mean square by 9.95 on average") in warning.message
+    checked = check(spec)
+    q = second_moments(checked.layers)
+    x = np.random.default_rng(0).standard_normal((8, 16, 8, 8))
+    measured = {}
+    for seed in range(4):
+        net = cnnspec.compile(checked, seed=seed, dtype="float64")
+        net.record = True
+        net.forward(x)
+        for name in ("c0", "c1", "c2"):
+            measured.setdefault(name, []).append(np.mean(net.activations[name] ** 2))
+    for name, bound in (("c0", 1.1), ("c1", 1.25), ("c2", 2.5)):
+        typical = math.exp(np.mean(np.log(measured[name])))
+        assert 1 / bound < math.sqrt(q[name] / typical) < bound, (name, q[name], typical)
+    assert math.sqrt(np.mean(measured["c2"])) > 10  # the engine grows it, as warned
 
 
 def test_constant_weights_warn_and_strict_makes_it_an_error():
@@ -1828,6 +1883,35 @@ def test_the_signal_warning_points_at_the_init_that_moves_the_scale_and_its_acti
     assert warning.hint.startswith("before gelu, use lecun_normal")
 
 
+def test_scores_raised_by_weights_drawn_about_a_mean_are_warned_with_what_the_mean_adds():
+    """A conv of N(0.1, 0.01^2) weights after a He-initialised ReLU conv: each sum adds up
+    fan_in x 0.1 = 14.4 times the ReLU's mean, so the logits start at a std of about 9 (the
+    engine's 9.0 over 20 seeds, tests above), which fan_in * E[w^2] = 1.45 put at 1. The
+    warning names that conv and says to draw its weights about 0; drawn about 0 at the same
+    E[w^2], nothing is said."""
+    text = ("input 1x8x8\nconv 16 3x3 pad same relu\n"
+            "conv 16 3x3 pad same weight normal(0.1, 0.01) relu\nflatten\ndense 10\n")
+    (warning,) = check(parse(text)).warnings
+    assert "the 10 scores of 'dense1' start with a std of about 9.37" in warning.message
+    assert ("conv 'conv2' (N(0.1, 0.01^2)): its weights' sum adds up the mean of what it reads "
+            "(E[z] = sum(w) E[x]), which scales the mean square by 52.3" in warning.message)
+    assert (warning.span.line, warning.span.column) == (3, 22)
+    assert warning.hint.startswith("draw this init about 0: its mean of 0.1 adds fan_in x mean "
+                                   "= 14.4 times the mean of what it reads to every sum")
+    assert check(parse(text.replace("normal(0.1, 0.01)", "normal(0, 0.1005)"))).warnings == []
+
+
+def test_a_stack_of_weights_drawn_about_a_mean_is_said_to_sum_them_not_to_fix_them():
+    """Six convs and a dense layer of N(0.05, 0.01^2) weights grow the scale 3.29e4x by
+    adding up their inputs' means (the engine's logits 3.5e4x, one seed): the signal warning
+    says their sums (the dense layer's 1024 x 0.05), drawn, not fixed values."""
+    spec = parse("input 1x8x8\ndefault weight normal(0.05, 0.01)\n"
+                 + "conv 16 3x3 pad same relu\n" * 6 + "flatten\ndense 10\n")
+    (warning,) = [w for w in check(spec).warnings if "signal's scale" in w.message]
+    assert ("each of weights drawn about a mean other than 0, whose sums reach about 51.2, which "
+            "add up its input's mean" in warning.message)
+
+
 def test_scores_grown_past_the_signal_limit_are_said_in_the_signal_warning():
     """Where the signal warning already grows the scale to the scores, the loss is said in it:
     one warning, not two."""
@@ -2415,7 +2499,7 @@ CONSTANT_STACK = ("model constnet\ninput 1x16x16\ndefault weight constant(0.1)\n
 def test_a_constant_kernel_adds_up_the_mean_of_what_it_reads_as_the_engine_does(tmp_path):
     """Weights all 0.1 sum the 72 values each output reads alike: E[z] = sum(w) E[x] = 7.2 x
     the mean, which after a ReLU is not 0, and the values of a channel, copies in every
-    channel, add as one (signal._fixed_sums). 20 such layers grow the scale 1e15x (x7 a
+    channel, add as one (signal._coherent_sums). 20 such layers grow the scale 1e15x (x7 a
     layer, the padding's share of 0.977 in it); taken as fan_in * E[w^2] * 1/2 = 0.36 a
     layer, the estimate shrank it 1e5x. Against the engine (float64, Gaussian images, 3
     seeds): every layer within 1.3x (0.91x at body_2_conv, 1.03x from body_12 on; the dense

@@ -688,3 +688,32 @@ def test_init_report_refuses_a_batch_of_one_for_a_batch_norm_after_a_dense_layer
     with pytest.raises(SpecErrors, match="batchnorm1") as caught:
         init_report(str(path), batch_size=1)
     assert "batch_size=64" in caught.value.errors[0].hint
+
+
+def test_the_docs_say_what_the_fan_modes_do_to_the_gradient_on_the_way_back(capsys):
+    """docs/how-to-initialise.md quotes the two `gradient std` figures of its init-report of
+    specs/digits.cnn under he_normal and he_normal(mode=fan_out), and explains them: the
+    weights and ReLUs keep the backward scale in both modes (He et al. 2015, eq. 13), while
+    the two 2x2 max pools (a quarter of the mean square each, to the largest value, which the
+    ReLU under it passes 15 times in 16) and the zero padding (a border input reaching 2 of
+    3 outputs along an axis) shrink it. The figures are the command's, and the product the
+    page works out is within 5% of each."""
+    page = (SPECS.parent / "docs" / "how-to-initialise.md").read_text(encoding="utf-8")
+    command = re.search(r"cnnspec (init-report specs/digits\.cnn --input gaussian \\\s+"
+                        r"--init he_normal --init \"he_normal\(mode=fan_out\)\")", page)
+    assert command is not None
+    argv = command.group(1).replace("\\", " ").replace('"', "").split()
+    argv[1] = str(SPECS / "digits.cnn")
+    assert main(argv) == 0
+    figures = re.findall(r"gradient std x(\S+) on the way back", capsys.readouterr().out)
+    said = re.search(r"`gradient std x(\S+) on the way back` for he_normal and `x(\S+)` for "
+                     r"the fan_out variant", " ".join(page.split()))
+    assert said is not None and list(said.groups()) == figures
+    pool = 1 / 4 * 15 / 16  # a 2x2 max pool and the ReLU under it, on the mean square
+    padding = ((2 + 3 + 3 + 2) / 4 / 3) ** 2 * ((2 + 3 * 6 + 2) / 8 / 3) ** 2  # 4x4, 8x8
+    assert (rounded_text((10 / 12) ** 2, 2), rounded_text((22 / 24) ** 2, 2)) == ("0.69", "0.84")
+    worked_out = 8 * pool ** 2 * (1 / 2) * padding
+    assert f"= {rounded_text(worked_out, 3)}`, a std x{rounded_text(worked_out ** 0.5, 2)}" \
+        in " ".join(page.split())
+    for figure in figures:
+        assert float(figure) == pytest.approx(worked_out ** 0.5, rel=0.05), figure

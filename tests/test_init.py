@@ -861,3 +861,36 @@ def test_a_fixed_kernels_description_is_its_tap_by_tap_one(init, shape):
     taps = info.tap_squares
     assert (taps.rows, taps.columns) == _tap_squares_tap_by_tap(squares, shape)
     assert info.constant == all(v == numbers[0] for v in numbers)
+
+
+@pytest.mark.parametrize("init", [{"name": "normal", "mean": 0.1, "std": 0.05},
+                                  {"name": "uniform", "low": 0.0, "high": 0.2},
+                                  {"name": "truncated_normal", "mean": -0.1, "std": 0.05},
+                                  {"name": "positive_unitball"}])
+def test_the_sums_of_weights_drawn_about_a_mean_are_those_of_their_draws(init, rng):
+    """What the signal estimate reads of weights drawn about a mean other than 0, their
+    filters' sums squared (whole, per channel, per tap), their mean and their autocorrelation
+    (describe.drawn_sums), is the mean over many drawn filters of what those filters add up
+    to (kernel_sums, as for a fixed kernel): fan_in^2 mean^2 + fan_in std^2 for independent
+    draws, 1 for positive_unitball's units, which sum to 1."""
+    from cnnspec.init.describe import kernel_sums
+
+    shape = (4000, 3, 3, 3)
+    expected = describe(init, shape).sums
+    drawn = kernel_sums(create(init, shape, rng, np.float64).ravel().tolist(), shape, shape)
+    for field in ("whole", "channels", "taps", "mean"):
+        assert getattr(drawn, field) == pytest.approx(getattr(expected, field), rel=0.03), field
+    for (d, lag), (d_drawn, lag_drawn) in zip(expected.lags + expected.tap_lags,
+                                              drawn.lags + drawn.tap_lags, strict=True):
+        assert d == d_drawn and lag_drawn == pytest.approx(lag, rel=0.03), d
+    if init["name"] == "positive_unitball":
+        assert expected.whole == pytest.approx(1.0)
+
+
+def test_weights_drawn_about_0_have_no_sums_to_add():
+    """Drawn about 0 (he_normal, normal(0, s), a symmetric uniform), a weight adds up its
+    input's mean in no direction: no sums, and fan_in * E[w^2] says its signal."""
+    for init in ({"name": "he_normal"}, {"name": "normal", "mean": 0.0, "std": 0.1},
+                 {"name": "uniform", "low": -0.1, "high": 0.1}):
+        assert describe(init, (8, 4, 3, 3)).sums is None
+    assert describe({"name": "normal", "mean": 0.5, "std": 0.1}, (8,)).sums is None  # a bias

@@ -96,8 +96,11 @@ class LargeScores:
                      "No one layer raises most of it; the largest part comes from")
             return spec.error(f"{self.loss_sentence()}. {built} {adds}", info.name,
                               severity="warning", hint=f"{RESIDUAL_ADVICE}; and {SMALL_LAST_LAYER}")
-        factor = (f"{info.kind} '{info.name}' ({info.weight_init.short}): fan_in * E[w^2] * "
-                  f"activation factor = {rounded_text(self.source.factor)}")
+        factor = (f"{info.kind} '{info.name}' ({info.weight_init.short}): "
+                  + (f"its weights' sum adds up the mean of what it reads (E[z] = sum(w) E[x]), "
+                     f"which scales the mean square by {rounded_text(self.source.factor)}"
+                     if self.source.adds_mean else
+                     f"fan_in * E[w^2] * activation factor = {rounded_text(self.source.factor)}"))
         if self._source_explains(scale):
             return spec.error(
                 f"{self.loss_sentence()}. Most of the scale comes from {factor}, "
@@ -128,7 +131,13 @@ class LargeScores:
         """How to bring the source's scale down: a drawn init scaled to its fans; a kernel the
         spec fixes (sobel_x, a literal) keeps its values, so a norm after it rescales them."""
         info = self.source.layer
-        if info.weight_init.random:
+        init = info.weight_init
+        if init.random and self.source.adds_mean:
+            return (f"draw this init about 0: its mean of {rounded_text(init.mean)} adds "
+                    f"fan_in x mean = {rounded_text(info.fan_in * init.mean)} times the mean of "
+                    "what it reads to every sum (he_normal before relu, lecun_normal or "
+                    "glorot_normal before others)")
+        if init.random:
             return ("scale this init down (he_normal before relu, lecun_normal or glorot_normal "
                     "before others, keep the factor near 1)")
         return (f"the kernel of '{info.name}' is fixed ({info.weight_init.name}): a batchnorm "

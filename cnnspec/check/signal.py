@@ -73,13 +73,15 @@ within 1.05x of a forward pass (tests/test_check.py).
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
-named kernels) use the mean square of their values. Biases count where :func:`moments` is
-asked to (the Signal column of ``summary`` and the lints do; the scale warnings, about what
-the weights do to the signal, take them as 0): a constant bias shifts every sum of its layer
-alike (what a ReLU after it passes, and so what the layers after it see); a drawn one adds
-its variance, one value per channel that a pool's window shares (:func:`biased_sums`). The
-moments are products that may leave floating point's range (weights of 1e-200 square to 0);
-the warning's figures are worked out from their logs.
+named kernels) use the mean square of their values. Weights that do not sum to 0, fixed or
+drawn about a mean ``mu`` other than 0, add up the mean of what they read: ``E[y^2]`` gains
+``mu^2 E[(sum_i x_i)^2]``, at least ``fan_in^2 mu^2 E[x]^2`` (:func:`_coherent_sums`).
+Biases count where :func:`moments` is asked to (the Signal column of ``summary`` and the lints
+do; the scale warnings, about what the weights do to the signal, take them as 0): a constant
+bias shifts every sum of its layer alike (what a ReLU after it passes, and so what the layers
+after it see); a drawn one adds its variance, one value per channel that a pool's window
+shares (:func:`biased_sums`). The moments are products that may leave floating point's range
+(weights of 1e-200 square to 0); the warning's figures are worked out from their logs.
 """
 from __future__ import annotations
 
@@ -93,7 +95,8 @@ from cnnspec.check import graph
 from cnnspec.check.alike import alike_channels
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
-from cnnspec.init.info import InitInfo, TapSquares
+from cnnspec.init.describe import drawn_sums
+from cnnspec.init.info import InitInfo, KernelSums, TapSquares
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.kinds.catalogue import piecewise_linear_factor, simpson
@@ -611,9 +614,11 @@ class Estimate:
         return read_shares(self.layers)
 
     @functools.cached_property
-    def _unbiased(self) -> tuple[dict[str, float], dict[str, float], dict[str, Sums]]:
-        """:func:`estimate` with every bias taken as 0, as the scale warnings take them."""
-        return estimate(self.layers, shares=self.read_shares)
+    def _unbiased(self) -> tuple[dict[str, float], dict[str, float], dict[str, Sums],
+                                 dict[str, float]]:
+        """:func:`estimate` with every bias taken as 0, as the scale warnings take them, and
+        how alike each output's channels are."""
+        return _estimated(self.layers, False, self.read_shares)
 
     @property
     def moments(self) -> tuple[dict[str, float], dict[str, float]]:
@@ -625,6 +630,12 @@ class Estimate:
         """The layers whose values the estimate knows as :class:`Sums` (:func:`estimate`'s
         third), every bias taken as 0."""
         return self._unbiased[2]
+
+    @property
+    def alike_channels(self) -> dict[str, float]:
+        """How alike each output's channels are at one position (:func:`_alike_channels`),
+        where the estimate knows it, every bias taken as 0."""
+        return self._unbiased[3]
 
     @functools.cached_property
     def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
@@ -670,6 +681,14 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
     The bias is on the input's scale, taken as unit mean square: on the spec's data after
     ``standardize``, as the lints that count it read it. ``shares``: the layers'
     :func:`read_shares`, where they are worked out already (:class:`Estimate`)."""
+    return _estimated(layers, biases, shares)[:3]
+
+
+def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] | None
+               ) -> tuple[dict[str, float], dict[str, float], dict[str, Sums],
+                          dict[str, float]]:
+    """:func:`estimate`'s three, and how alike each output's channels are (where known:
+    :func:`_alike_channels`)."""
     q: dict[str, float] = {"input": 1.0}
     sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
     # outputs whose mean is known, on the same scale as q: the input's 0 (standardized data)
@@ -678,9 +697,14 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
     # what positions of a channel share, of outputs that are not sums (dropout, upsampling)
     crosses: dict[str, Crosses] = {}
     shares = read_shares(layers) if shares is None else shares
-    # outputs whose channels are copies of one another (a fixed kernel alike in every filter;
-    # one channel), which the sums of the next fixed kernel add coherently
-    copies: set[str] = {"input"} if layers and layers[0].input_shapes[0][0] == 1 else set()
+    # how alike the channels of each output are at one position, the correlation of their
+    # parts about the mean: 1 for copies of one another (one channel; a fixed kernel alike in
+    # every filter), a share for the sums of weights drawn about a mean other than 0 (the
+    # mean's part of each filter reads the same values), 0 where not known
+    # (:func:`_alike_channels`); the sums of the next kernel that does not sum to 0 add up
+    # that part coherently
+    alike: dict[str, float] = ({"input": 1.0} if layers and layers[0].input_shapes[0][0] == 1
+                               else {})
 
     def crosses_of(name: str | None, mean_alone: bool = True) -> Crosses | None:
         """What positions of ``name``'s channels have in common; where only their mean is
@@ -701,9 +725,10 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             ew2 = weight_second_moment(info)
             spread = (1.0 if ew2 is None else
                       summed_terms(info) * ew2 * ins[0] * shares[info.name])
-            # a drawn kernel's sums are not fixed: what its input shares is not worked out
-            fixed = (_fixed_sums(info, ins[0], means[single], crosses_of(single),
-                                 single in copies, shares[info.name])
+            # weights that do not sum to 0 (fixed, or drawn about a mean other than 0) add up
+            # what their input's values share; weights drawn about 0, only their squares
+            fixed = (_coherent_sums(info, ins[0], means[single], crosses_of(single),
+                                    alike.get(single, 0.0), shares[info.name])
                      if info.weight_init.sums is not None and single in means
                      and ew2 is not None else None)
             if fixed is not None:
@@ -717,8 +742,11 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
                                               fixed.near)
                 q[info.name] += bias_variance
                 means[info.name] = fixed.mean() + bias_mean
-                if 0 in info.weight_init.alike_axes and not bias_variance:
-                    copies.add(info.name)
+                # a drawn bias is each channel's own: that much less alike
+                apart = fixed.q / (fixed.q + bias_variance)
+                alike[info.name] = apart * _alike_channels(
+                    info, fixed, ins[0], means[single], crosses_of(single),
+                    alike.get(single, 0.0), shares[info.name])
                 continue
             q[info.name] = spread + bias_mean * bias_mean + bias_variance
             # symmetric sums: of weights drawn symmetric about 0, or of an input of mean 0
@@ -786,9 +814,11 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             crosses[info.name] = _concatenated(
                 [crosses_of(name) for name in info.inputs],
                 [shape[0] for shape in info.input_shapes], q[info.name])
-        if single in copies and (kind.is_activation or kind.family == "norm"
-                                 or kind.max_of is not None or kind.mean_of is not None):
-            copies.add(info.name)
+        # an activation, norm or pool of each channel alike keeps them about as alike (a ReLU
+        # of sums correlated 0.99 gives values correlated 0.99)
+        if single in alike and (kind.is_activation or kind.family == "norm"
+                                or kind.max_of is not None or kind.mean_of is not None):
+            alike[info.name] = alike[single]
         entry = sums.get(info.name)
         # an increasing function of sums by the integral, not its kind's rule: tanh's 0.394
         # at q = 1 where Owen's form gives 0.418; gelu's and silu's at any q, where their
@@ -801,15 +831,15 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             means[info.name] = means[single]
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
-    return q, means, sums
+    return q, means, sums, alike
 
 
 @dataclass(frozen=True)
-class FixedSums:
-    """The sums of a fixed kernel (:func:`_fixed_sums`): ``q`` their variance about ``mean``
-    (a channel's mean, ``mean`` the same in every channel, the rest of the channels' means
-    spread in the ``shared`` part of ``q``), ``near`` what two of them share at small
-    displacements, where their windows overlap (:data:`Near`)."""
+class CoherentSums:
+    """The sums of a kernel that adds up its input's mean (:func:`_coherent_sums`): ``q``
+    their variance about ``mean`` (a channel's mean, ``mean`` the same in every channel, the
+    rest of the channels' means spread in the ``shared`` part of ``q``), ``near`` what two of
+    them share at small displacements, where their windows overlap (:data:`Near`)."""
 
     q: float
     average: float
@@ -823,30 +853,50 @@ class FixedSums:
         return self.q + self.average ** 2
 
 
-def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
-                copies: bool, share: float) -> FixedSums | None:
-    """The sums of a conv or dense layer whose kernel the spec fixes with values that do not
-    sum to 0 (``constant(c)``, a box filter, a literal), on an input of second moment
-    ``moment`` and mean ``mean``: the kernel is the same whatever the draw, so its sums add
-    the input's mean coherently, ``E[z] = sum(w) E[x]`` (a constant 0.1 on 72 inputs: 7.2 x
-    the mean, which after a ReLU is not 0), and whatever else its inputs share. For ``z =
-    sum_i w_i x_i``, ``E[z^2] = sum_ij w_i w_j E[x_i x_j]``, each pair's cross moment taken
-    as its kind's mean: the mean's square between channels (alike in their mean only),
+def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
+                   alike: float, share: float, totals: KernelSums | None = None,
+                   square: float | None = None) -> CoherentSums | None:
+    """The sums of a conv or dense layer whose kernel does not sum to 0 on an input of second
+    moment ``moment`` and mean ``mean``: one the spec fixes (``constant(c)``, a box filter, a
+    literal), the same whatever the draw, or one drawn about a mean other than 0
+    (``normal(0.1, 0.01)``, ``uniform(0, 0.1)``, ``positive_unitball``), whose
+    :class:`cnnspec.init.info.KernelSums` are the expectations over the draws
+    (:func:`cnnspec.init.describe.drawn_sums`). Its sums add the input's mean coherently,
+    ``E[z] = sum(w) E[x]`` (a constant 0.1 on 72 inputs: 7.2 x the mean, which after a ReLU
+    is not 0), and whatever else its inputs share. For ``z = sum_i w_i x_i``, ``E[z^2] =
+    sum_ij E[w_i w_j] E[x_i x_j]``, the weights independent of the input (He et al.'s
+    assumption at init); for weights drawn with mean ``mu`` and variance ``s^2`` that is
+    ``fan_in s^2 E[x^2] + mu^2 E[(sum_i x_i)^2]``: the spread counts the inputs' squares
+    alone, as for weights drawn about 0 (Glorot & Bengio 2010, eq. 5), the mean their sum's
+    square, ``fan_in^2 mu^2 E[x]^2`` and more, which needs what the inputs share. Each pair's
+    cross moment is taken
+    as its kind's mean: the mean's square between channels (alike in their mean only: exact
+    for the channels of a layer of weights drawn independently for each filter, given the
+    input; a ReLU's values of mean ``m`` so add at least ``fan_in^2 mu^2 m^2``),
     ``cross``, what two positions of a window share (:func:`_window_mean`), within one; so
     ``E[z^2] = sum(w)^2 mean^2 + channels (cross - mean^2) + sum(w^2) (q - cross)``
     (:class:`cnnspec.init.info.KernelSums`' sums: ``channels`` adds each channel's sum
     squared). Where the input's channels are copies of one another (after a kernel alike in
     every filter), the taps of all channels add as one: ``sum(w)^2 cross + taps (q -
-    cross)``. The zero padding takes its share (``share``, :func:`read_shares`) of what adds
+    cross)``; where they are ``alike`` (their parts about the mean correlated so, as after
+    weights drawn about a mean: :func:`_alike_channels`), each pair of channels shares that
+    share of what one channel's values share, and ``E[z^2]`` is the mix of the two sums, by
+    ``alike``. ``totals`` and ``square``: the kernel's sums and ``E[w^2]``, where not the
+    layer's own. The zero padding takes its share (``share``, :func:`read_shares`) of what adds
     apart and its square of what adds coherently, the border sums reading fewer taps. Two
     sums ``d`` apart read the same inputs where their windows overlap: of what adds apart,
     they share the kernel's autocorrelation there (``KernelSums.lags``, ``sum_i w_i
     w_(i+d)``, over ``sum_i w_i^2``; its ``tap_lags`` on copies), the next layer's windows
     reading it (:data:`Near`): the first body conv of tests/test_check.py's constant stack,
     reading its stem's ReLU values, within 1.05x of the engine, 0.80x when its windows'
-    values were taken as alike only in what their channel shares. None for a drawn kernel,
-    one that sums to 0, or a transposed conv (its outputs sum different taps)."""
-    totals, reach = info.weight_init.sums, KINDS[info.kind].reach
+    values were taken as alike only in what their channel shares; a conv of ``normal(0.1,
+    0.01)`` weights after a He-initialised ReLU conv (tests/test_check.py's mean_weights.cnn)
+    within 1.05x, where counting ``fan_in * E[w^2]`` alone was 6x below. None for a kernel
+    drawn about 0, one that sums to 0, or a transposed conv (its outputs sum different
+    taps)."""
+    totals = info.weight_init.sums if totals is None else totals
+    square = weight_second_moment(info) if square is None else square
+    reach = KINDS[info.kind].reach
     if totals is None or not totals.whole or reach is None:
         return None
     reads = reach(info.ir, info.input_shapes[0])
@@ -861,12 +911,9 @@ def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | No
     own, common = max(0.0, moment - cross), max(0.0, cross - mean * mean)
     channel_far = max(0.0, far - mean * mean)
     spread_of_means = (totals.whole - totals.mean ** 2) * mean * mean  # filters' sums apart
-    if copies:
-        apart, together, far_part = totals.taps * own, totals.whole * common, \
-            totals.whole * channel_far
-    else:
-        apart = summed_terms(info) * weight_second_moment(info) * own
-        together, far_part = totals.channels * common, totals.channels * channel_far
+    apart = (alike * totals.taps + (1 - alike) * summed_terms(info) * square) * own
+    channel_sums = alike * totals.whole + (1 - alike) * totals.channels
+    together, far_part = channel_sums * common, channel_sums * channel_far
     average = share * totals.mean * mean
     variance = share * apart + share * share * (together + spread_of_means)
     if not 0 < variance < math.inf:
@@ -876,10 +923,38 @@ def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | No
         if not 0 < variance < math.inf:
             return None
     shared = min(1.0, share * share * (far_part + spread_of_means) / variance)
-    lags = (totals.tap_lags if copies else totals.lags) if reads.window is not None else ()
+    lags = _mixed(totals.tap_lags, totals.lags, alike) if reads.window is not None else ()
     near = tuple((d, min(1.0, shared + share * lag * own / variance)) for d, lag in lags)
-    return FixedSums(variance, average, shared, tuple((d, rho) for d, rho in near
+    return CoherentSums(variance, average, shared, tuple((d, rho) for d, rho in near
                                                       if rho != shared))
+
+
+def _mixed(copies: Near, apart: Near, alike: float) -> Near:
+    """A kernel's autocorrelation (:class:`cnnspec.init.info.KernelSums`' lags) on channels
+    ``alike``: that share of it over copies, the rest over channels apart."""
+    on_copies, on_apart = dict(copies), dict(apart)
+    return tuple((d, alike * on_copies.get(d, 0.0) + (1 - alike) * on_apart.get(d, 0.0))
+                 for d in sorted({*on_copies, *on_apart}))
+
+
+def _alike_channels(info: LayerInfo, sums: CoherentSums, moment: float, mean: float,
+                    found: Crosses | None, alike: float, share: float) -> float:
+    """How alike the channels of a weighted layer's ``sums`` (:func:`_coherent_sums`) are at
+    one position: the correlation of two filters' sums about their mean. 1 for a fixed
+    kernel alike in every filter (copies), 0 for other fixed ones (not worked out). For
+    weights drawn about a mean ``mu``, each filter is ``mu`` everywhere plus its own spread,
+    so every filter's sum holds the same ``mu sum_i x_i``: its variance (the sums of a kernel
+    of ``mu`` alone, read as :func:`_coherent_sums` reads the layer's) over the sums'
+    variance. N(0.05, 0.001^2) on Gaussian images: 0.9996, the next such layer adding up its
+    channels nearly as copies."""
+    init = info.weight_init
+    if not init.random:
+        return 1.0 if 0 in init.alike_axes else 0.0
+    common = _coherent_sums(info, moment, mean, found, alike, share,
+                            drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2)
+    if common is None or not 0 < sums.q < math.inf:
+        return 0.0
+    return min(1.0, common.q / sums.q)
 
 
 def _sums_crosses(source: Sums | None, moment: float | None) -> Crosses | None:
@@ -1504,9 +1579,11 @@ class SignalChange:
     activation: str  # the activation most layers of init_name feed
     slope: float | None = None  # that activation's slope, for leaky_relu
     log_read_share: float = 0.0  # log of the geometric mean of read_share (zero padding)
-    # the largest sum of the weights of init_name's kernels, where they are fixed and add up
-    # the mean of what they read (:func:`_fixed_sums`), which sets their factor; else None
+    # the largest sum of the weights of init_name's kernels (the root mean square over the
+    # draws, for weights drawn about a mean other than 0), where they add up the mean of what
+    # they read (:func:`_coherent_sums`), which sets their factor; else None
     kernel_sum: float | None = None
+    kernel_drawn: bool = False  # those kernels are drawn, not fixed
 
     @property
     def padding_decides(self) -> bool:
@@ -1580,22 +1657,25 @@ def largest_change(estimate: Estimate) -> SignalChange | None:
         slope=next((acts[k]["slope"] for k in deciding if acts[k]["kind"] == "leaky_relu"),
                    None),
         log_read_share=sum(log_shares) / len(log_shares),
-        kernel_sum=max((math.sqrt(i.weight_init.sums.whole) for i in summing), default=None))
+        kernel_sum=max((math.sqrt(i.weight_init.sums.whole) for i in summing), default=None),
+        kernel_drawn=any(i.weight_init.random for i in summing))
 
 
 def adds_mean(info: LayerInfo, estimate: Estimate) -> bool:
-    """Whether a conv/dense layer's kernel is fixed, sums to other than 0 and reads an input
-    whose mean the estimate knows is not 0: its sums add that mean up (:func:`_fixed_sums`),
-    which no ``fan_in * E[w^2]`` says."""
-    sums, means = info.weight_init.sums, estimate.moments[1]
-    return sums is not None and sums.whole != 0 and bool(means.get(info.inputs[0]))
+    """Whether a conv/dense layer's kernel sums to other than 0 (fixed, or drawn about a mean
+    other than 0) and reads an input whose mean the estimate knows is not 0, or whose
+    channels are alike: its sums add that up (:func:`_coherent_sums`), which no ``fan_in *
+    E[w^2]`` says."""
+    sums, means, source = info.weight_init.sums, estimate.moments[1], info.inputs[0]
+    return sums is not None and sums.whole != 0 and (
+        bool(means.get(source)) or estimate.alike_channels.get(source, 0.0) > 0)
 
 
 def _log_factors(weighted: list[LayerInfo], estimate: Estimate
                  ) -> tuple[list[dict], list[float]]:
     """The activation each conv/dense layer of ``weighted`` feeds, and the log of its factor
     ``fan_in * E[w^2] * activation factor``: in logs, as a factor of weights of 1e-200 is below
-    floating point's range. A fixed kernel that adds up its input's mean (:func:`adds_mean`)
+    floating point's range. A kernel that adds up its input's mean (:func:`adds_mean`)
     is not scaled by that: its factor is the estimate's, from its input to its activation's
     output, over its padding's share (said apart)."""
     acts = [_following_activation(i, estimate.by_name, estimate.consumers) for i in weighted]
@@ -1616,6 +1696,7 @@ class Source:
     layer: LayerInfo
     factor: float
     adds: int = 0
+    adds_mean: bool = False  # the layer's weights add up its input's mean (:func:`adds_mean`)
 
 
 def largest_source(estimate: Estimate, target: str) -> Source | None:
@@ -1638,7 +1719,8 @@ def largest_source(estimate: Estimate, target: str) -> Source | None:
     grown = sum(_log(q[i.name]) - max(_log(q[name]) for name in i.inputs) for i in adds)
     if adds and grown > logs[top]:
         return Source(adds[-1], math.exp(min(grown, 700.0)), len(adds))
-    return Source(weighted[top], math.exp(min(logs[top], 700.0)))
+    return Source(weighted[top], math.exp(min(logs[top], 700.0)),
+                  adds_mean=adds_mean(weighted[top], estimate))
 
 
 def _init_deciding(names: list[str], log_factors: list[float]) -> str:
@@ -1698,7 +1780,7 @@ def describe_change(change: SignalChange) -> str:
                  else "beyond floating point's range")
     each = (f"each scale its mean square by fan_in * E[w^2] * activation factor = {per_layer} "
             "on average" if change.kernel_sum is None else
-            f"each of fixed values that sum to as much as {rounded_text(change.kernel_sum)}, which "
+            f"each of {_summing_weights(change)} {rounded_text(change.kernel_sum)}, which "
             f"add up its input's mean (E[z] = sum(w) E[x]) and what its inputs share, and scale "
             f"its mean square by {per_layer} on average")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
@@ -1707,6 +1789,13 @@ def describe_change(change: SignalChange) -> str:
             + (f", and by the share of their products that read the input, not its zero "
                f"padding, = {rounded_text(math.exp(change.log_read_share))}"
                if change.log_read_share < math.log(0.995) else ""))
+
+
+def _summing_weights(change: SignalChange) -> str:
+    """What the weights that add up their input's mean are, before their largest sum."""
+    if change.kernel_drawn:
+        return "weights drawn about a mean other than 0, whose sums reach about"
+    return "fixed values that sum to as much as"
 
 
 def change_hint(change: SignalChange) -> str:

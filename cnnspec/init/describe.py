@@ -96,7 +96,8 @@ def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
                + _against_fans(shape, fan_in, (low + high) / 2, std))
     return InitInfo("uniform", "uniform", f"U({float_text(low)}, {float_text(high)})", formula,
                     mean=(low + high) / 2, std=std, bound=high if low == -high else None,
-                    fan_in=fan_in, fan_out=fan_out, random=True)
+                    fan_in=fan_in, fan_out=fan_out, random=True,
+                    sums=drawn_sums((low + high) / 2, std, shape))
 
 
 def _positive_std(init) -> tuple[float, float]:
@@ -111,7 +112,8 @@ def _normal(init, shape, fan_in, fan_out) -> InitInfo:
     mean, std = _positive_std(init)
     formula = f"std = {float_text(std)} (given)" + _against_fans(shape, fan_in, mean, std)
     return InitInfo("normal", "normal", f"N({float_text(mean)}, {num(std)}^2)", formula,
-                    mean=mean, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
+                    mean=mean, std=std, fan_in=fan_in, fan_out=fan_out, random=True,
+                    sums=drawn_sums(mean, std, shape))
 
 
 def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
@@ -130,7 +132,7 @@ def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
                     f"TN({float_text(loc)}, {num(sigma)}^2, {short_cut})",
                     where + _against_fans(shape, fan_in, mean, std), mean=mean, std=std,
                     bound=cut.half_width, fan_in=fan_in, fan_out=fan_out, random=True,
-                    truncation=cut)
+                    truncation=cut, sums=drawn_sums(mean, std, shape))
 
 
 def _cut_text(cut) -> str:
@@ -275,7 +277,9 @@ def _positive_unitball(init, shape, fan_in, fan_out) -> InitInfo:
                f"= {num(1 / n)}, std ~ sqrt((n - 1) / (3n)) / n * (1 + 1/(2n)) = {num(std)}")
     return InitInfo("positive_unitball", "positive_unitball", f"positive unit sum over {n}",
                     formula, mean=1 / n, std=std, fan_in=fan_in, fan_out=fan_out,
-                    constant=n == 1, random=n > 1)
+                    constant=n == 1, random=n > 1,
+                    # each unit sums to 1: its values' covariance cancels their variance there
+                    sums=drawn_sums(1 / n, std, shape, -std * std / (n - 1) if n > 1 else 0.0))
 
 
 def _identity(init, shape, fan_in, fan_out) -> InitInfo:
@@ -368,6 +372,40 @@ def kernel_sums(numbers: list[float], placement: tuple[int, ...],
             _add_lags(tap_lags, [repeat * sum(column) for column in zip(*rows)], spatial,
                       1 / filters)
     return KernelSums(whole / filters, channels / filters, tap_sums / filters, mean / filters,
+                      tuple(sorted(lags.items())), tuple(sorted(tap_lags.items())))
+
+
+def drawn_sums(mean: float, std: float, shape: tuple[int, ...], covariance: float = 0.0
+               ) -> KernelSums | None:
+    """The expectation over the draws of :func:`kernel_sums` for a drawn weight of ``shape``
+    whose values have ``mean`` and ``std``, any two of one unit (filter or dense row) a
+    ``covariance`` (0 where they are drawn independently). Of ``n`` such values,
+    ``E[(sum w)^2] = n (mean^2 + std^2) + n (n - 1) (mean^2 + covariance)``: a whole filter's
+    ``n = fan_in`` (``fan_in^2 mean^2 + fan_in std^2`` for independent draws: the mean adds up
+    over the filter, the spread only in its square), one channel's taps, the channels at one
+    tap; two values apart, ``mean^2 + covariance``, for each pair of taps a displacement
+    apart. None for a bias, or a mean of 0: the sums of values drawn about 0 add their
+    input's mean in no direction, and ``fan_in * E[w^2]`` says their second moment."""
+    if len(shape) < 2 or not mean:
+        return None
+    channels, taps = shape[1], math.prod(shape[2:])
+    pair = mean * mean + covariance
+
+    def square_of_sum(n: int) -> float:
+        return n * (mean * mean + std * std) + n * (n - 1) * pair
+
+    lags: dict[tuple[int, int], float] = {}
+    tap_lags: dict[tuple[int, int], float] = {}
+    if len(shape) == 4:
+        kh, kw = shape[2:]
+        for dy in range(min(kh, LAG_REACH)):
+            for dx in range(min(kw, LAG_REACH)):
+                if dy or dx:
+                    pairs = (kh - dy) * (kw - dx)  # either way along a row: as many
+                    lags[(dy, dx)] = channels * pairs * pair
+                    tap_lags[(dy, dx)] = channels * channels * pairs * pair
+    return KernelSums(square_of_sum(channels * taps), channels * square_of_sum(taps),
+                      taps * square_of_sum(channels), channels * taps * mean,
                       tuple(sorted(lags.items())), tuple(sorted(tap_lags.items())))
 
 

@@ -26,8 +26,10 @@ LAG_REACH = 3
 
 @dataclass(frozen=True)
 class KernelSums:
-    """What a fixed weight (a constant, a literal, a named kernel) adds up to, each a mean over
-    its filters (or units) of a square: ``whole``, of the sum of all of a filter's values
+    """What a fixed weight (a constant, a literal, a named kernel) adds up to, or the
+    expectation over the draws of what a weight drawn about a mean other than 0 does
+    (:func:`cnnspec.init.describe.drawn_sums`), each a mean over its filters (or units) of a
+    square: ``whole``, of the sum of all of a filter's values
     (``sum w``, which multiplies the mean of what it reads); ``channels``, of the sums over
     each input channel's taps, squared and added over the channels; ``taps``, of the sums
     over the input channels at each tap, squared and added over the taps; ``mean``, the mean
@@ -94,7 +96,8 @@ class InitInfo:
     # which a 100000x1 kernel has many of. None elsewhere.
     relative_square: float | None = None
     tap_squares: TapSquares | None = None
-    # A fixed weight's sums (:class:`KernelSums`); None for a drawn one or a bias.
+    # A fixed weight's sums (:class:`KernelSums`), or their expectation for one drawn about a
+    # mean other than 0; None for one drawn about 0 or a bias.
     sums: KernelSums | None = None
 
     @property
