@@ -585,11 +585,6 @@ def _keyword_meant(name: str, kind: Syntax) -> str | None:
     return option[0] if option else None
 
 
-# The options another library's call does not take by position: initializers, and Caffe's
-# multipliers (a number after a conv's kernel is Keras' and PyTorch's stride, not lr_mult).
-NAMED_ONLY = ("init", "bias_init", "mults")
-
-
 def _past_the_values(item: Value, head: Word | Call, kind: Syntax, layer: ReadLayer,
                      display: str, stmt: LayerStmt) -> SpecError | None:
     """The error for ``item``, an argument of a call-form head past the kind's values without
@@ -630,7 +625,7 @@ def _options_meant(extra: list[Value], head: Call, kind: Syntax,
     sets, in order: the first option after the last one taken whose reader takes it and that
     the call does not set by name; None where one of them is read by none."""
     given = {kind.options[k.name][0] for k in head.kwargs if k.name in kind.options}
-    fields = [f for f in kind.kind.fields if f.option and f.type not in NAMED_ONLY
+    fields = [f for f in kind.kind.fields if f.option and not f.named_only
               and f.name not in given and f.name not in layer.spans]
     named = []
     for value in extra:
