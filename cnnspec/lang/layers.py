@@ -635,9 +635,10 @@ def _activation_refused(kwarg: Kwarg, stmt: LayerStmt, kind: Syntax,
                           kwarg.name_span, after_hint=unknown)
     others = [other for other in stmt.head.kwargs if other is not kwarg]
     translated, _ = _in_cnnspec(others, kind)
+    rest = "".join(" " + one_line(value) for value in stmt.items)
     return SpecError(message, span=kwarg.name_span,
                      hint=f"write `{_call_form(stmt.head, stmt.head.args, translated)} "
-                     f"ACTIVATION`{unknown}")
+                     f"ACTIVATION{rest}`{unknown}")
 
 
 def _in_cnnspec(kwargs: list[Kwarg],
@@ -713,10 +714,8 @@ def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
     known = name if name in ACTIVATIONS else closest(name, ACTIVATIONS, cutoff=0.5)
     if known is None:
         return None
-    value = kwarg.value
-    return known if not isinstance(value, Call) else \
-        _call_form(Call(known, value.name_span, value.args, [], value.span), value.args,
-                   [(other.name, other.value) for other in value.kwargs])
+    value = kwarg.value  # a call keeps its arguments: `leaky_rleu(0.2)`, `leaky_relu(0.2)`
+    return known + one_line(value)[len(name):] if isinstance(value, Call) else known
 
 
 def _keyword_meant(name: str, kind: Syntax) -> str | None:
