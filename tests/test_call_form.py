@@ -126,23 +126,75 @@ ERRORS = [
      "'act' is not a keyword of conv: an activation follows the call, by its name alone",
      (2, 13, 16),
      "write `conv(16, 3) leaky_relu(0.2)`; on a line, `conv 16 3 leaky_relu(0.2)`"),
+    # an activation keyword naming no activation: the closest one after the call
+    ("conv(16, 3, activation=rleu)",
+     "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 13, 23),
+     ("write `conv(16, 3) relu`; on a line, `conv 16 3 relu`; rleu is no activation: did you "
+     "mean relu?")),
+    ("conv(16, 3, act=leaky_rleu(0.2))",
+     "'act' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 13, 16),
+     ("write `conv(16, 3) leaky_relu(0.2)`; on a line, `conv 16 3 leaky_relu(0.2)`; leaky_rleu "
+     "is no activation: did you mean leaky_relu?")),
     ("conv(16, 3, activation=foo)",
-     ("'activation' is not an option of conv: an activation is written by its name alone, at "
-      "the end of the line"), (2, 13, 23), "e.g. `conv ... relu`"),
+     "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 13, 23), "write `conv(16, 3) ACTIVATION`; foo is no activation: valid activations: "),
     ("conv(16, 3, foo=1)", "unknown option 'foo' for conv layer 'conv1'", (2, 13, 16), None),
-    # a value given twice
+    # a value given twice, by position or by an earlier keyword, another library's name read
+    # as the one it stands for: the call that gives it once, keeping the first
     ("conv(16, 3, filters=8)",
      "number of filters of 'conv1' is given twice, by position and as filters=", (2, 13, 20),
-     "give each value once, by position or by name: conv(filters, kernel, ...)"),
+     ("first given at column 6; give each value once: write `conv(16, 3)`; on a line, "
+     "`conv 16 3`")),
     ("dropout(0.5, p=0.3)",
      "dropout probability of 'dropout1' is given twice, by position and as p=", (2, 14, 15),
-     "give each value once, by position or by name: dropout(p, ...)"),
-    ("conv(16, 3, stride=2, stride=1)", "stride of 'conv1' is given twice", (2, 23, 29),
-     "first given at column 13"),
-    ("flatten\ndense(units=10, units=5)", "number of units of 'dense1' is given twice",
-     (3, 17, 22), "first given at column 7"),
-    ("conv(16, 3, pad=same, padding=valid)", "padding of 'conv1' is given twice", (2, 23, 30),
-     "first given at column 13"),
+     ("first given at column 9; give each value once: write `dropout(0.5)`; on a line, "
+     "`dropout 0.5`")),
+    ("conv(16, 3, kernel_size=3)",
+     "kernel size of 'conv1' is given twice, by position and as kernel_size=", (2, 13, 24),
+     ("first given at column 10; give each value once: write `conv(16, 3)`; on a line, "
+     "`conv 16 3`")),
+    ("dropout(0.5, rate=0.3)",
+     "dropout probability of 'dropout1' is given twice, by position and as rate=", (2, 14, 18),
+     ("first given at column 9; give each value once: write `dropout(0.5)`; on a line, "
+     "`dropout 0.5`")),
+    ("conv(16, 3, stride=2, strides=2)",
+     "stride of 'conv1' is given twice, as stride= and as strides=", (2, 23, 30),
+     ("first given at column 13; give each value once: write `conv(16, 3, stride=2)`; on a line, "
+     "`conv 16 3 stride 2`")),
+    ("conv(16, kernel=3, kernel_size=5) relu",
+     "kernel size of 'conv1' is given twice, as kernel= and as kernel_size=", (2, 20, 31),
+     ("first given at column 10; give each value once: write `conv(16, kernel=3) relu`; on a "
+     "line, `conv 16 3 relu`")),
+    ("conv(16, 3, weight=he_normal, kernel_initializer=zeros)",
+     "the weight initializer of 'conv1' is given twice, as weight= and as kernel_initializer=",
+     (2, 31, 49),
+     "first given at column 13; give each value once: write `conv(16, 3, weight=he_normal)`"),
+    # the first mistake in the order written is answered; its hint leaves a repeat out, saying so
+    ("conv(16, kernel_size=3, kernel=5) relu",
+     "'kernel_size' is not a keyword of conv: it is written `kernel`", (2, 10, 21),
+     ("write `conv(16, kernel=3) relu`; on a line, `conv 16 3 relu`; kernel=5 is left out: it "
+     "gives the kernel size again")),
+    ("conv(16, 3, stride=2, stride=1)", ("stride of 'conv1' is given twice, as stride= and as "
+     "stride="), (2, 23, 29), ("first given at column 13; give each value once: write "
+     "`conv(16, 3, stride=2)`")),
+    ("flatten\ndense(units=10, units=5)",
+     "number of units of 'dense1' is given twice, as units= and as units=", (3, 17, 22),
+     ("first given at column 7; give each value once: write `dense(units=10)`; on a line, "
+     "`dense 10`")),
+    ("conv(16, 3, pad=same, padding=valid)",
+     "padding of 'conv1' is given twice, as pad= and as padding=", (2, 23, 30),
+     "first given at column 13; give each value once: write `conv(16, 3, pad=same)`"),
+    # a value by position after a keyword, which Python refuses: named as the value it gives
+    ("c: conv(filters=16, 3, nobias) relu <- input",
+     ("the number 3 follows the keyword filters= in conv layer 'c': a value by position comes "
+      "before the keywords, as in Python"), (2, 21, 22),
+     ("name each value after a keyword: write `conv(nobias, filters=16, kernel=3) relu`; on a "
+     "line, `conv 16 3 nobias relu`")),
+    ("dropout(rate=0.5, 0.3)",
+     ("the number 0.3 follows the keyword rate= in dropout layer 'dropout1': a value by "
+      "position comes before the keywords, as in Python"), (2, 19, 22), "usage: dropout P"),
     # a value by name read as it is by position
     ("conv(16, kernel=0)", "the kernel size of 'conv1' must be at least 1, not 0", (2, 17, 18),
      None),
@@ -158,6 +210,33 @@ def test_a_call_forms_mistake_is_located_and_answered_in_the_call_form(layers, m
     assert err.message == message
     assert (err.span.line, err.span.column, err.span.end_column) == place
     assert err.hint and (hint is None or err.hint.startswith(hint)), err.hint
+
+
+# (a call refused, the line its hint writes in its place, the same layer as a line): each
+# value given once, nothing the user wrote dropped unsaid
+REWRITES = [
+    ("conv(16, 3, kernel_size=3)", "conv(16, 3)", "conv 16 3"),
+    ("dropout(0.5, rate=0.3)", "dropout(0.5)", "dropout 0.5"),
+    ("conv(16, 3, stride=2, strides=2)", "conv(16, 3, stride=2)", "conv 16 3 stride 2"),
+    ("conv(16, 3, filters=16, strides=2)", "conv(16, 3, stride=2)", "conv 16 3 stride 2"),
+    ("c: conv(filters=16, 3, nobias) relu <- input",
+     "c: conv(nobias, filters=16, kernel=3) relu <- input", "c: conv 16 3 nobias relu <- input"),
+    ("conv(16, 3, activation=rleu)", "conv(16, 3) relu", "conv 16 3 relu"),
+    ("conv(16, 3, activation='tanh', kernel_size=3)", "conv(16, 3) tanh", "conv 16 3 tanh"),
+]
+
+
+@pytest.mark.parametrize("call, rewrite, line", REWRITES, ids=[c[0] for c in REWRITES])
+def test_the_call_a_hint_writes_is_the_layer_once(call, rewrite, line):
+    err = error_of(call)
+    assert err.rewrite == rewrite
+    assert "refused" not in err.hint, err.hint
+    assert ir_of(rewrite) == ir_of(line)
+
+
+@pytest.mark.parametrize("call", ["conv(16, 3, activation=foo)", "dropout(rate=0.5, 0.3)"])
+def test_a_hint_without_a_line_to_write_rewrites_none(call):
+    assert error_of(call).rewrite is None
 
 
 def test_the_line_a_hint_writes_is_checked_where_it_would_stand():

@@ -18,30 +18,35 @@ AFTER = "\nflatten\ndense 10\n"
 CONV_KEYWORDS = ["activation=relu", "activation='tanh'", "kernel_initializer=he_normal",
                  "kernel_initializer=glorot_uniform", "bias_initializer=zeros", "use_bias=False",
                  "use_bias=True", "strides=1", "padding=same", "stride=1", "nobias=true"]
+# Keywords a call writes that a line cannot: a value given by position already
+# (`kernel_size=3` beside the 3), an activation misspelled, answered with the closest.
+CALL_KEYWORDS = CONV_KEYWORDS + ["kernel_size=3", "activation=rleu"]
 DENSE_KEYWORDS = ["activation=relu", "kernel_initializer=lecun_normal", "use_bias=False",
                   "bias_initializer=ones"]
 
 
-def _consistent(keywords: tuple[str, ...]) -> bool:
+def _consistent(keywords: tuple[str, ...], call: bool) -> bool:
+    """Whether the hint can write ``keywords`` as one layer: a call's hint gives a value given
+    twice once (`stride=1, strides=1`), a line's writes each keyword as it stands."""
     names = [keyword.split("=")[0] for keyword in keywords]
     no_bias = "use_bias=False" in keywords or "nobias=true" in keywords
     return len(set(names)) == len(names) and not (no_bias and "bias_initializer" in names) \
-        and not ("stride" in names and "strides" in names) \
+        and (call or not ("stride" in names and "strides" in names)) \
         and not ("use_bias" in names and "nobias" in names)
 
 
-def _combinations(keywords: list[str], most: int) -> list[tuple[str, ...]]:
+def _combinations(keywords: list[str], most: int, call: bool = True) -> list[tuple[str, ...]]:
     return [combo for size in range(1, most + 1)
-            for combo in itertools.combinations(keywords, size) if _consistent(combo)]
+            for combo in itertools.combinations(keywords, size) if _consistent(combo, call)]
 
 
 # the language's own keywords, which a call takes as they are
 OWN = {"stride=1", "padding=same"}
-CALLS = [f"conv(8, 3, {', '.join(combo)})" for combo in _combinations(CONV_KEYWORDS, 3)
+CALLS = [f"conv(8, 3, {', '.join(combo)})" for combo in _combinations(CALL_KEYWORDS, 3)
          if not OWN.issuperset(combo)] + \
-    [f"c: conv(8, 3, {', '.join(combo)}) <- input" for combo in _combinations(CONV_KEYWORDS, 2)
+    [f"c: conv(8, 3, {', '.join(combo)}) <- input" for combo in _combinations(CALL_KEYWORDS, 2)
      if not OWN.issuperset(combo)]
-LINES = [f"conv 8 3 {' '.join(combo)}" for combo in _combinations(CONV_KEYWORDS, 3)
+LINES = [f"conv 8 3 {' '.join(combo)}" for combo in _combinations(CONV_KEYWORDS, 3, call=False)
          if "activation='tanh'" not in combo]  # quotes on a line are answered on their own
 DENSE_CALLS = [f"flatten\ndense(16, {', '.join(combo)})"
                for combo in _combinations(DENSE_KEYWORDS, 4)]

@@ -20,6 +20,10 @@ from cnnspec.ir.limits import MAX_INT
 REQUIRED = "required"  # a field the user must write
 FROM_DEFAULT = "from default"  # an init left out: the model-wide `default` fills it in
 
+# The field types another library's call never gives by position: initializers, and Caffe's
+# multipliers (a number after a conv's kernel is Keras' and PyTorch's stride, not lr_mult).
+NAMED_ONLY_TYPES = frozenset({"init", "bias_init", "mults"})
+
 # The bound of a number field's unbounded side: the widest dtype's largest finite number.
 WIDEST_MAX = FORMATS[WIDEST_DTYPE].largest
 
@@ -53,6 +57,12 @@ class Field:
     @property
     def required(self) -> bool:
         return self.default == REQUIRED and not self.default_from
+
+    @property
+    def named_only(self) -> bool:
+        """Whether a call-form argument past the kind's values is never read as this field:
+        its type is one of :data:`NAMED_ONLY_TYPES`."""
+        return self.type in NAMED_ONLY_TYPES
 
     @property
     def described(self) -> str:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, counted, hinted, listed, shortened
+from cnnspec.errors import Span, SpecError, closest, counted, hinted, listed, shortened
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -456,10 +456,16 @@ def _call_items(stmt: LayerStmt, kind: Syntax, layer: ReadLayer, display: str) -
                             hint=f"name the layers to merge, e.g. {head.name}(a, b)")
         layer.refs = list(head.args)
         return []
+    misplaced = _positional_after_keyword(stmt, kind, display)
+    if misplaced is not None:
+        raise misplaced
     items: list[Value] = list(head.args)
-    for kwarg in head.kwargs:
+    repeats = _repeats(head.args, head.kwargs, kind)
+    for index, kwarg in enumerate(head.kwargs):  # in the order written: the first mistake
+        if index in repeats:
+            raise _given_twice(kwarg, repeats[index], stmt, kind, display)
         if kwarg.name in dict(kind.positional):
-            _bind_keyword(kwarg, head, kind, layer, display)
+            _bind_keyword(kwarg, kind, layer, display)
             continue
         refused = _keyword_refused(kwarg, stmt, kind, layer.kind)
         if refused is not None:
@@ -468,21 +474,130 @@ def _call_items(stmt: LayerStmt, kind: Syntax, layer: ReadLayer, display: str) -
     return items
 
 
-def _bind_keyword(kwarg: Kwarg, head: Call, kind: Syntax, layer: ReadLayer,
-                  display: str) -> None:
+def _bind_keyword(kwarg: Kwarg, kind: Syntax, layer: ReadLayer, display: str) -> None:
     """``dense(units=10)``: a keyword naming one of the kind's values without an option word
-    sets it, unless an argument before it took its place already (``conv(16, 3,
-    filters=8)``)."""
-    names = [name for name, _ in kind.positional]
-    index = names.index(kwarg.name)
-    if index < len(head.args):
-        raise SpecError(f"{_field_words(kwarg.name)} of {display} is given twice, by position "
-                        f"and as {kwarg.name}=", span=kwarg.name_span,
-                        hint="give each value once, by position or by name: "
-                        f"{head.name}({', '.join(names)}, ...)")
-    reader = kind.positional[index][1]
+    sets it (:func:`_given_twice` has refused one an argument gave already)."""
+    reader = dict(kind.positional)[kwarg.name]
     _set(layer, kwarg.name, reader(kwarg.value, f"the {_field_words(kwarg.name)} of {display}"),
          Word(kwarg.name, kwarg.name_span), kwarg.value, display)
+
+
+def _starts_before(a: Span, b: Span) -> bool:
+    return (a.line, a.column) < (b.line, b.column)
+
+
+def _positional_after_keyword(stmt: LayerStmt, kind: Syntax, display: str) -> SpecError | None:
+    """The error for an argument without a name after a keyword (``conv(filters=16, 3)``),
+    which Python refuses ("positional argument follows keyword argument"): the hint names it
+    as the value it stands in place of, the first of the kind's values no argument or keyword
+    gives (``conv(filters=16, kernel=3)``), where one is left. None for a call without one."""
+    head = stmt.head
+    if not head.kwargs:
+        return None
+    first_keyword = head.kwargs[0]
+    leading = [arg for arg in _by_position(head.args, kind)
+               if _starts_before(arg.span, first_keyword.name_span)]
+    trailing = _by_position(head.args, kind)[len(leading):]
+    if not trailing:
+        return None
+    item = trailing[0]
+    message = (f"{describe(item)} follows the keyword {first_keyword.name}= in "
+               f"{stmt.head.name} layer {display}: a value by position comes before the "
+               "keywords, as in Python")
+    given = {name for kwarg in head.kwargs for name in _keyword_fields(kwarg, kind)}
+    free = [name for name, _ in kind.positional[len(leading):] if name not in given]
+    if len(free) < len(trailing):
+        return SpecError(message, span=item.span, hint=_usage(kind.kind.name))
+    named = [Kwarg(name, arg.span, arg) for name, arg in zip(free, trailing)]
+    in_order = sorted([*head.kwargs, *named], key=lambda kwarg: (kwarg.name_span.line,
+                                                                  kwarg.name_span.column))
+    words = [arg for arg in head.args if _stands_anywhere(arg, kind)]
+    return _rewritten(stmt, kind, leading + words, in_order, message, item.span,
+                      "name each value after a keyword: ")
+
+
+def _by_position(args: list[Value], kind: Syntax) -> list[Value]:
+    """The arguments of a call-form head that give the kind's values by position: all but
+    the words a line reads wherever they stand (:func:`_stands_anywhere`)."""
+    return [arg for arg in args if not _stands_anywhere(arg, kind)]
+
+
+def _stands_anywhere(item: Value, kind: Syntax) -> bool:
+    """Whether ``item``, an argument of a call-form head, is one a line reads wherever it
+    stands: a flag (``nobias``), an activation or a norm after the values."""
+    if not isinstance(item, (Word, Call)):
+        return False
+    return item.name in kind.flags or (kind.activation and item.name in ACTIVATIONS) or (
+        kind.kind.weighted and isinstance(item, Word) and item.name in NORM_SUGAR)
+
+
+# Where a keyword's value was given first: the field, "by position" or "as name=", and where.
+Given = tuple[str, str, Span]
+
+
+def _repeats(args: list[Value], kwargs: list[Kwarg], kind: Syntax) -> dict[int, Given]:
+    """The keywords of a call-form head (by index in ``kwargs``) that set a value an argument
+    (``conv(16, 3, kernel_size=3)``) or an earlier keyword (``conv(16, 3, stride=2,
+    strides=2)``) gave already, another library's name read as the one it stands for; each
+    with where that value was given first."""
+    given: dict[str, Given] = {name: (name, "by position", arg.span)
+                               for (name, _), arg in zip(kind.positional,
+                                                         _by_position(args, kind))}
+    repeats: dict[int, Given] = {}
+    for index, kwarg in enumerate(kwargs):
+        for name in _keyword_fields(kwarg, kind):
+            if name in given:
+                repeats[index] = given[name]
+            else:
+                given[name] = (name, f"as {kwarg.name}=", kwarg.name_span)
+    return repeats
+
+
+def _given_twice(kwarg: Kwarg, first: Given, stmt: LayerStmt, kind: Syntax,
+                 display: str) -> SpecError:
+    """The error for ``kwarg``, a keyword of a call-form head that gives a value given
+    ``first`` already: both places named, and the call that gives each value once, the first
+    one given kept (:func:`_rewritten`)."""
+    name, where, span = first
+    message = f"{_field_words(name)} of {display} is given twice, {where} and as {kwarg.name}="
+    return _rewritten(stmt, kind, stmt.head.args, stmt.head.kwargs, message, kwarg.name_span,
+                      f"first given at column {span.column}; give each value once: ")
+
+
+def _keyword_fields(kwarg: Kwarg, kind: Syntax) -> list[str]:
+    """The fields of ``kind`` that ``kwarg`` of a call-form head gives a value, another
+    library's name read as the one it stands for (``kernel_size=3``: kernel;
+    ``kernel_initializer=...``: weight_init); none for a flag, an activation or a word that
+    is no option of the kind."""
+    positional = dict(kind.positional)
+    return [word if word in positional else kind.options[word][0]
+            for word, value in _keyword_in_cnnspec(kwarg, kind)[0]
+            if value is not None and (word in positional or word in kind.options)]
+
+
+def _rewritten(stmt: LayerStmt, kind: Syntax, args: list[Value], kwargs: list[Kwarg],
+               message: str, span: Span, why: str = "", after_hint: str = "") -> SpecError:
+    """The error ``message`` at ``span`` whose hint writes ``stmt``'s head as the call with
+    ``args`` and ``kwargs`` (each in this language's words, a value given twice given once)
+    and as a line, between ``why`` and ``after_hint``; that line is checked in the spec's
+    place (``rewrite``)."""
+    head = stmt.head
+    repeats = _repeats(args, kwargs, kind)  # each value given once, the first kept
+    translated, activation = _in_cnnspec(
+        [kwarg for index, kwarg in enumerate(kwargs) if index not in repeats], kind)
+    after = f" {activation}" if activation else ""
+    rest = "".join(" " + one_line(value) for value in stmt.items)
+    call = _call_form(head, args, translated) + after
+    line = _line_form(head, kind, args, translated)
+    on_a_line = f"; on a line, `{line}{after}{rest}`" if line is not None else ""
+    left_out = [f"; {kwarg.name}={one_line(kwarg.value)} is left out: it gives "
+                f"{_the(_field_words(repeats[index][0]))} again"
+                for index, kwarg in enumerate(kwargs)
+                if index in repeats and kwarg.name_span != span]
+    after_hint = "".join(left_out) + after_hint
+    return SpecError(message, span=span,
+                     hint=f"{why}write `{call}{rest}`{on_a_line}{after_hint}",
+                     rewrite=_statement_line(stmt, call + rest))
 
 
 def _keyword_refused(kwarg: Kwarg, stmt: LayerStmt, kind: Syntax,
@@ -494,34 +609,51 @@ def _keyword_refused(kwarg: Kwarg, stmt: LayerStmt, kind: Syntax,
     word written on a line. Its hint writes every such keyword of the call at once
     (:func:`_in_cnnspec`), so that the line it tells to write is no error again; that line is
     checked in the spec's place (``rewrite``)."""
-    head = stmt.head
     why = _keyword_in_cnnspec(kwarg, kind)[1]
     if why is None:
         return None
-    kwargs, activation = _in_cnnspec(head, kind)
-    after = f" {activation}" if activation else ""
-    call = _call_form(head, head.args, kwargs) + after
-    rest = "".join(" " + one_line(value) for value in stmt.items)
     message = (f"'{kwarg.name}' takes no value: it is written alone" if kwarg.name in kind.flags
                else f"'{kwarg.name}' is not a keyword of {kind_name}: {why}")
+    if _activation_keyword(kwarg, kind):
+        return _activation_refused(kwarg, stmt, kind, message)
+    return _rewritten(stmt, kind, stmt.head.args, stmt.head.kwargs, message, kwarg.name_span)
+
+
+def _activation_refused(kwarg: Kwarg, stmt: LayerStmt, kind: Syntax,
+                        message: str) -> SpecError:
+    """The error ``message`` for Keras' activation keyword (``activation=relu``) of a
+    call-form head: the activation after the call; one this language does not know
+    (``activation=rleu``) the closest it does, said so, and no line where none is close."""
+    written = _activation_written(kwarg.value)
+    if written in ACTIVATIONS:
+        return _rewritten(stmt, kind, stmt.head.args, stmt.head.kwargs, message,
+                          kwarg.name_span)
+    unknown = (f"; {written or one_line(kwarg.value)} is no activation: "
+               f"{did_you_mean(written or '', ACTIVATIONS, 'activations')}")
+    if _activation_named(kwarg, kind) is not None:
+        return _rewritten(stmt, kind, stmt.head.args, stmt.head.kwargs, message,
+                          kwarg.name_span, after_hint=unknown)
+    others = [other for other in stmt.head.kwargs if other is not kwarg]
+    translated, _ = _in_cnnspec(others, kind)
+    rest = "".join(" " + one_line(value) for value in stmt.items)
     return SpecError(message, span=kwarg.name_span,
-                     hint=f"write `{call}{rest}`; on a line, "
-                     f"`{_line_form(head, kind, head.args, kwargs)}{after}{rest}`",
-                     rewrite=_statement_line(stmt, call + rest))
+                     hint=f"write `{_call_form(stmt.head, stmt.head.args, translated)} "
+                     f"ACTIVATION{rest}`{unknown}")
 
 
-def _in_cnnspec(head: Call, kind: Syntax) -> tuple[list[tuple[str, Value | None]], str | None]:
-    """Every keyword of a call-form head as this language writes it (:func:`_keyword_in_cnnspec`):
-    the keywords, a flag's value None, and the activation that follows the call (None: none)."""
-    kwargs: list[tuple[str, Value | None]] = []
+def _in_cnnspec(kwargs: list[Kwarg],
+                kind: Syntax) -> tuple[list[tuple[str, Value | None]], str | None]:
+    """Keywords of a call-form head as this language writes them (:func:`_keyword_in_cnnspec`):
+    the keywords, a flag's value None, and the activation that follows the call (None: none),
+    one this language does not know the closest it does, or else as written."""
+    translated: list[tuple[str, Value | None]] = []
     activation = None
-    for kwarg in head.kwargs:
-        named = _activation_named(kwarg, kind)
-        if named is not None:
-            activation = named
+    for kwarg in kwargs:
+        if _activation_keyword(kwarg, kind):
+            activation = _activation_named(kwarg, kind) or one_line(kwarg.value)
             continue
-        kwargs += _keyword_in_cnnspec(kwarg, kind)[0]
-    return kwargs, activation
+        translated += _keyword_in_cnnspec(kwarg, kind)[0]
+    return translated, activation
 
 
 def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Value | None]],
@@ -533,7 +665,7 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
     from cnnspec.lang.foreign import BIAS_SWITCHES, initializer_option
 
     name, value = kwarg.name, kwarg.value
-    if _activation_named(kwarg, kind) is not None:
+    if _activation_keyword(kwarg, kind):
         return [], "an activation follows the call, by its name alone"
     truth = _truth(value)
     if name in kind.flags:  # `nobias=true`: the flag alone; `nobias=false`: nothing
@@ -557,17 +689,33 @@ def _truth(value: Value) -> bool | None:
     return None
 
 
-def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
-    """The activation Keras' ``activation=relu`` (or ``"relu"``, ``leaky_relu(0.2)``) names
-    on a call-form head of a kind that may end with one, as its line writes it; else None."""
+def _activation_keyword(kwarg: Kwarg, kind: Syntax) -> bool:
+    """Whether ``kwarg`` is Keras' ``activation=`` (or ``act=``) on a call-form head of a kind
+    that may end with an activation."""
     from cnnspec.lang.foreign import ACTIVATION_KEYWORDS
 
-    value = kwarg.value
-    name = value.value if isinstance(value, Str) else value.name \
+    return kwarg.name in ACTIVATION_KEYWORDS and kind.activation
+
+
+def _activation_written(value: Value) -> str | None:
+    """The name an activation keyword's value writes (``relu``, ``"relu"``,
+    ``leaky_relu(0.2)``); None for a value that writes no name (a number)."""
+    return value.value if isinstance(value, Str) else value.name \
         if isinstance(value, (Word, Call)) else None
-    if kwarg.name not in ACTIVATION_KEYWORDS or not kind.activation or name not in ACTIVATIONS:
+
+
+def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
+    """The activation Keras' ``activation=relu`` (or ``"relu"``, ``leaky_relu(0.2)``) names
+    on a call-form head of a kind that may end with one, as its line writes it, the closest
+    one of the registry in place of a name it does not hold (``rleu``: relu); else None."""
+    name = _activation_written(kwarg.value)
+    if not _activation_keyword(kwarg, kind) or name is None:
         return None
-    return name if isinstance(value, Str) else one_line(value)
+    known = name if name in ACTIVATIONS else closest(name, ACTIVATIONS, cutoff=0.5)
+    if known is None:
+        return None
+    value = kwarg.value  # a call keeps its arguments: `leaky_rleu(0.2)`, `leaky_relu(0.2)`
+    return known + one_line(value)[len(name):] if isinstance(value, Call) else known
 
 
 def _keyword_meant(name: str, kind: Syntax) -> str | None:
@@ -583,11 +731,6 @@ def _keyword_meant(name: str, kind: Syntax) -> str | None:
         return field_name
     option = kind.kind.field_map[field_name].option
     return option[0] if option else None
-
-
-# The options another library's call does not take by position: initializers, and Caffe's
-# multipliers (a number after a conv's kernel is Keras' and PyTorch's stride, not lr_mult).
-NAMED_ONLY = ("init", "bias_init", "mults")
 
 
 def _past_the_values(item: Value, head: Word | Call, kind: Syntax, layer: ReadLayer,
@@ -617,9 +760,10 @@ def _past_the_values(item: Value, head: Word | Call, kind: Syntax, layer: ReadLa
     call = _call_form(head, head.args[:first], kwargs)
     meant = listed(f"{one_line(value)} is {_the(_option_words(kind, word))}"
                    for word, value in named)
+    line = _line_form(head, kind, head.args[:first], kwargs)
     return SpecError(message, span=item.span,
-                     hint=f"options are written by name: `{call}` if {meant}; on a line, "
-                     f"`{_line_form(head, kind, head.args[:first], kwargs)}`",
+                     hint=f"options are written by name: `{call}` if {meant}"
+                     + (f"; on a line, `{line}`" if line is not None else ""),
                      rewrite=_statement_line(stmt, call + "".join(
                          " " + one_line(value) for value in stmt.items)))
 
@@ -630,7 +774,7 @@ def _options_meant(extra: list[Value], head: Call, kind: Syntax,
     sets, in order: the first option after the last one taken whose reader takes it and that
     the call does not set by name; None where one of them is read by none."""
     given = {kind.options[k.name][0] for k in head.kwargs if k.name in kind.options}
-    fields = [f for f in kind.kind.fields if f.option and f.type not in NAMED_ONLY
+    fields = [f for f in kind.kind.fields if f.option and not f.named_only
               and f.name not in given and f.name not in layer.spans]
     named = []
     for value in extra:
@@ -671,16 +815,26 @@ def _call_form(head: Call, args: list[Value], kwargs: list[tuple[str, Value | No
 
 
 def _line_form(head: Call, kind: Syntax, args: list[Value],
-               kwargs: list[tuple[str, Value | None]]) -> str:
+               kwargs: list[tuple[str, Value | None]]) -> str | None:
     """The same head as a line writes it: the values without an option word in their order
     (``args``, then keywords naming the next ones), then ``option value`` pairs and flags:
-    ``conv 16 3 stride 2``."""
+    ``conv 16 3 stride 2``. None where a keyword names a value no line writes in its place:
+    one an argument or another keyword gave already, or one after a value left out
+    (``conv(kernel=3)``)."""
     names = [name for name, _ in kind.positional]
     by_name = dict(kwargs)
-    values = list(args) + [by_name[name] for name in names[len(args):] if name in by_name]
+    values = _by_position(args, kind)
+    given = len(values)
+    for name in names[given:]:
+        if name not in by_name:
+            break
+        values.append(by_name[name])
+    if sum(name in names for name, _ in kwargs) != len(values) - given:
+        return None
     options = [name if value is None else f"{name} {one_line(value)}"
                for name, value in kwargs if name not in names]
-    return " ".join([head.name, *(one_line(value) for value in values), *options])
+    words = [one_line(arg) for arg in args if _stands_anywhere(arg, kind)]
+    return " ".join([head.name, *(one_line(value) for value in values), *options, *words])
 
 
 def _statement_line(stmt: LayerStmt, body: str) -> str:
