@@ -388,7 +388,8 @@ def test_the_plan_tells_the_warnings_a_setting_brings_each_once_and_whose(spec):
     assert len(heard) == 1  # once, before anything trains
     messages = [w.message for w in heard[0]]
     zeros = [m for m in messages if m.startswith("with init=zeros: ")]
-    assert len(zeros) == 1 and "all 4 filters of conv1 start identical" in zeros[0]
+    assert len(zeros) == 2 and "all 4 filters of conv1 start identical" in zeros[0]
+    assert zeros[1].endswith("only fc1.bias learns")  # the layers the zeros hold still
     decay = [m for m in messages if "weight_decay" in m]
     assert len(decay) == 1 and decay[0].startswith("with lr=0.5, weight_decay=2: ")
     assert all(w.file == "named.cnn" for w in heard[0])
@@ -1826,7 +1827,8 @@ def test_a_sweep_and_a_comparison_are_named_after_the_model_as_train_names_a_run
     from cnnspec.render import figure
     monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
     plot(comparison)
-    assert drawn[0]._suptitle.get_text() == "named: inits compared"
+    assert drawn[0]._suptitle.get_text() == ("named: inits compared (each init sets the "
+                                             "weights of conv1; fc1 names its own)")
 
 
 def test_a_layer_option_or_default_another_sweep_gave_shows_the_specs_own(named, tmp_path):

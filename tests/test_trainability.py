@@ -179,10 +179,12 @@ def fig3_block() -> list[str]:
 def printed_form(lines: list[str]) -> list[str]:
     """What tools/he2015_fig3.py prints, its figures, paths and times aside: each line with its
     numbers as ``#``, the spec, run folder and figure as ``SPEC``, ``RUNS`` and ``PNG``, the
-    epochs to the target as ``REACHED`` (reached or not), its spaces as one; a run of lines of
+    epochs to the target as ``REACHED`` (reached or not), the layers an init sets as
+    ``LAYERS`` (the nets' depths differ), its spaces as one; a run of lines of
     one form as one (the lines of as many seeds as were trained)."""
     def form(line: str) -> str:
         line = re.sub(r"runs in \S+\)$", "runs in RUNS)", line)
+        line = re.sub(r"sets the weights of .*?; ", "sets the weights of LAYERS; ", line)
         line = re.sub(r"^\S+\.cnn ", "SPEC ", re.sub(r"^wrote \S+\.png$", "wrote PNG", line))
         line = re.sub(r"\d+(\.\d+)?", "#", line)
         return " ".join(re.sub(r"never \(#/#\)|# \(#/#\)", "REACHED", line).split())
