@@ -667,6 +667,16 @@ TYPED = {"lr": [0.05, 0.1], "batch_size": [32], "decay_bias": [True, False],
          "conv1.kernel": [[3, 3]]}
 
 
+def typed(value):
+    """``value`` (read from JSON) with the type of each number, boolean and text beside it,
+    so that comparing tells 32.0 from 32 and True from 1, which == does not."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return type(value).__name__, value
+
+
 def csv_value(text: str):
     """A value of results.csv as a JSON reader takes it: empty is null, JSON's words and
     numbers (and lists) are theirs, anything else is text."""
@@ -687,9 +697,13 @@ def test_results_json_carries_each_setting_as_its_json_type_and_the_csv_reads_ba
     result = sweep(str(named), TYPED_SETS, out=tmp_path / "s", executor=in_process)
     write_outputs(result)
     saved = json.loads((tmp_path / "s" / "results.json").read_text())
-    assert saved["settings"] == TYPED
-    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["settings"] == TYPED
-    assert [type(value) for value in TYPED["lr"] + TYPED["batch_size"]] == [float, float, int]
+    assert typed(saved["settings"]) == typed(TYPED)
+    assert typed(json.loads((tmp_path / "s" / "sweep.json").read_text())["settings"]) == \
+        typed(TYPED)
+    for line in saved["groups"] + saved["cells"]:
+        settings = line.get("settings", line)
+        for key, values in TYPED.items():
+            assert typed(settings[key]) in typed(values), (key, settings[key])
     combinations = {(g["settings"]["lr"], g["settings"]["decay_bias"]) for g in saved["groups"]}
     assert combinations == {(0.05, True), (0.05, False), (0.1, True), (0.1, False)}
     for line in saved["groups"] + saved["cells"]:
