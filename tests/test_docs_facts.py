@@ -143,10 +143,11 @@ def test_readmes_project_layout_names_every_subpackage_and_tool():
 
 
 def _limits():
-    from cnnspec.ir.limits import MAX_INT
+    from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
     from cnnspec.lab.defaults import MEASURED_GRID, ROWS
     from cnnspec.lab.lsuv import LSUV_BATCH
     from cnnspec.lab.phase import THEORY_GRID
+    from cnnspec.lang.resolve import MAX_REPEAT
     from cnnspec.render.backend import PDF_DPI
     from cnnspec.sourcefile import MAX_SPEC_BYTES
     from cnnspec.sweep.cells import MAX_CELLS
@@ -155,6 +156,8 @@ def _limits():
             ("README.md", r"One sweep plans at most ([\d,]+) trainings", MAX_CELLS),
             ("README.md", r"a spec larger than ([\d,]+) MiB", MAX_SPEC_BYTES // 2**20),
             ("README.md", r"a count above ([\d,]+) included", MAX_INT),
+            ("docs/language.md", r"A network has at most ([\d,]+) layers", MAX_LAYERS),
+            ("docs/language.md", r"Each count is at most ([\d,]+)", MAX_REPEAT),
             ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
              LSUV_BATCH),
             ("docs/critical-init.md", r"`--grid (\d+)x\d+`", MEASURED_GRID[0]),
