@@ -3,6 +3,8 @@ command's output: each page's copy is held to its source, so the two cannot drif
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import PurePosixPath
 
 from readme_blocks import README, readme_block
 
@@ -136,10 +138,40 @@ def test_readmes_project_layout_names_every_subpackage_and_tool():
     layout = readme[readme.index("## Project layout"):readme.index("**Testing and CI.**")]
     packages = [path.name for path in (ROOT / "cnnspec").iterdir()
                 if (path / "__init__.py").is_file()]
-    tools = [path.name for path in (ROOT / "tools").iterdir() if path.is_file()]
+    tools = project_files(ROOT, "tools")
     assert len(packages) > 10 and len(tools) > 10
     assert [name for name in packages if f"`{name}/`" not in layout] == []
     assert [name for name in tools if f"`{name}`" not in layout] == []
+
+
+# The suffixes of the project's tools: what counts as one outside a git checkout.
+TOOL_SUFFIXES = (".py", ".sh")
+
+
+def project_files(root, folder: str) -> list[str]:
+    """The names of the files of ``root / folder`` that are part of the project: the ones git
+    tracks in a checkout, else those with a suffix of :data:`TOOL_SUFFIXES`; a local file
+    (an editor's swap file, a scratch script) is none."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "--", folder], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):  # no git, or not a checkout
+        listed = []
+    if listed:
+        return sorted(PurePosixPath(path).name for path in listed)
+    return sorted(path.name for path in (root / folder).iterdir()
+                  if path.is_file() and path.suffix in TOOL_SUFFIXES)
+
+
+def test_only_the_projects_files_count_as_tools(tmp_path):
+    """An untracked file in tools/ failed the layout test, named nowhere in README."""
+    (tmp_path / "tools").mkdir()
+    for name in ("a.py", "b.sh", ".a.py.swp", "scratch.py"):
+        (tmp_path / "tools" / name).write_text("")
+    assert project_files(tmp_path, "tools") == ["a.py", "b.sh", "scratch.py"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "tools/a.py", "tools/b.sh"], cwd=tmp_path, check=True)
+    assert project_files(tmp_path, "tools") == ["a.py", "b.sh"]
 
 
 def _limits():
