@@ -116,6 +116,19 @@ def test_readmes_parameter_counts_of_imports_are_what_import_says(tmp_path, monk
         assert f", {said[1]} parameters" in capsys.readouterr().err
 
 
+def test_the_cpu_readmes_quality_run_quotes_is_as_the_tools_print_it():
+    """README quoted the CPU as "family 25 model 17, as it prints", which no tool prints."""
+    from cnnspec.engine.calibrate import cpu_model_in
+
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    quoted = re.search(r"\(`([^`]+)`, as it prints\)", readme)
+    assert quoted, "README no longer quotes the CPU tools/quality.py prints"
+    model, family, number = re.fullmatch(r"(.+) \(cpu family (\d+), model (\d+)\)",
+                                         quoted[1]).groups()
+    cpuinfo = f"cpu family\t: {family}\nmodel\t\t: {number}\nmodel name\t: {model}\n"
+    assert cpu_model_in(cpuinfo) == quoted[1]
+
+
 def test_the_onnx_opset_the_pages_give_is_the_exporters():
     """README and docs/interop.md say which opset (and ONNX file version) an export writes;
     both are the exporter's constants."""
