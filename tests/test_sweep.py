@@ -2,6 +2,7 @@
 k-fold splits, the sweep folder and its results, resuming, Ctrl-C and the error paths. The
 cells train in this process here; tests/test_sweep_dask.py runs them on a Dask cluster."""
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
     record,
 )
-from cnnspec.sweep.runner import plan, sweep, write_outputs
+from cnnspec.sweep.runner import describe, plan, sweep, write_outputs
 from cnnspec.sweep.worker import dask_loggers
 from cnnspec.training.batches import kfold_split
 from cnnspec.training.settings import Settings
@@ -717,6 +718,19 @@ def test_results_json_carries_each_setting_as_its_json_type_and_the_csv_reads_ba
         rows = [{key: csv_value(text) for key, text in row.items()}
                 for row in csv.DictReader(file)]
     assert rows == saved["cells"]
+    # the description is of the planned spec, whatever cells the sweep holds
+    assert dataclasses.replace(result, done=[]).description() == result.description()
+
+
+def test_a_description_for_an_ir_without_the_swept_layer_gives_its_values_as_they_are(spec):
+    """typed() unpacked the layer of a layer option that the IR lacks: a TypeError."""
+    axis = parse_set("conv1.kernel=3,5", spec)
+    ir = dict(spec.ir, layers=[layer for layer in spec.ir["layers"]
+                               if layer["name"] != "conv1"])
+    described = describe(spec.path, [axis], 1, None, ("float32",), "", ir)
+    assert described["settings"] == {"conv1.kernel": [[3, 3], [5, 5]]}
+    assert describe(spec.path, [axis], 1, None, ("float32",), "", spec.ir)["settings"] == {
+        "conv1.kernel": [[3, 3], [5, 5]]}
 
 
 def test_a_sweep_run_again_over_older_string_results_reads_its_cells_back_typed(named,
