@@ -426,17 +426,41 @@ def test_check_warns_of_an_lr_mult_that_takes_a_layers_rate_far_above(write, cap
     assert "'d' learns" not in err
 
 
-def test_an_lr_check_warns_of_diverges_in_training(tmp_path):
-    """A mutant spec with `lr 1e10` passed check without a word, and train diverged at its
-    second step."""
+def test_check_does_not_warn_of_the_lr_mult_of_a_bias_a_layer_lacks(write, capsys):
+    """The bias multiplier of a layer without a bias is never used: no divergence to fear."""
+    spec = write("input 1x8x8\nc: conv 4 3x3 nobias lr_mult [1, 1e300]\nflatten\n"
+                 "fc: dense 10\ntrain {\n  lr 0.005\n}\n")
+    assert "learns at" not in check_warnings(spec, capsys)
+    spec = write("input 1x8x8\nc: conv 4 3x3 nobias lr_mult [1e300, 1]\nflatten\n"
+                 "fc: dense 10\ntrain {\n  lr 0.005\n}\n")
+    assert "'c' learns at lr x lr_mult = 5e297 (weight), far above" in \
+        check_warnings(spec, capsys)
+
+
+def _diverged_hint(tmp_path, text: str) -> str:
     from cnnspec import train
     from cnnspec.training.loop import Diverged
 
     spec = tmp_path / "lr.cnn"
-    spec.write_text(LR_SPEC % "1e10")
+    spec.write_text(text)
     with pytest.raises(Diverged) as info:
         train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress="none")
-    assert "lower the learning rate" in info.value.hint
+    return info.value.hint
+
+
+def test_a_divergence_at_an_lr_far_above_those_that_train_hints_to_lower_it(tmp_path):
+    """A mutant spec with `lr 1e10` passed check without a word, and train diverged at its
+    second step."""
+    assert "lower the learning rate" in _diverged_hint(tmp_path, LR_SPEC % "1e10")
+
+
+def test_a_divergence_from_a_layers_lr_mult_hints_to_lower_that_lr_mult(tmp_path):
+    """The lr of 0.005 trains; the lr_mult of 1e300 on 'c''s bias is what diverges."""
+    hint = _diverged_hint(tmp_path, "input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e300]\nflatten\n"
+                                    "fc: dense 10\ntrain {\n  lr 0.005\n  epochs 1\n}\n")
+    assert hint.startswith("lower the lr_mult of 'c': at lr 0.005"), hint
+    assert "an lr_mult of 20 or less at lr 0.005" in hint
+    assert "lower the learning rate" not in hint
 
 
 @pytest.mark.parametrize("data, augment, warned", [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from pathlib import PurePosixPath
 
 from readme_blocks import README, readme_block
 
@@ -112,6 +114,19 @@ def test_readmes_parameter_counts_of_imports_are_what_import_says(tmp_path, monk
         assert f", {said[1]} parameters" in capsys.readouterr().err
 
 
+def test_the_cpu_readmes_quality_run_quotes_is_as_the_tools_print_it():
+    """README quoted the CPU as "family 25 model 17, as it prints", which no tool prints."""
+    from cnnspec.engine.calibrate import cpu_model_in
+
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    quoted = re.search(r"\(`([^`]+)`, as it prints\)", readme)
+    assert quoted, "README no longer quotes the CPU tools/quality.py prints"
+    model, family, number = re.fullmatch(r"(.+) \(cpu family (\d+), model (\d+)\)",
+                                         quoted[1]).groups()
+    cpuinfo = f"cpu family\t: {family}\nmodel\t\t: {number}\nmodel name\t: {model}\n"
+    assert cpu_model_in(cpuinfo) == quoted[1]
+
+
 def test_the_onnx_opset_the_pages_give_is_the_exporters():
     """README and docs/interop.md say which opset (and ONNX file version) an export writes;
     both are the exporter's constants."""
@@ -134,17 +149,48 @@ def test_readmes_project_layout_names_every_subpackage_and_tool():
     layout = readme[readme.index("## Project layout"):readme.index("**Testing and CI.**")]
     packages = [path.name for path in (ROOT / "cnnspec").iterdir()
                 if (path / "__init__.py").is_file()]
-    tools = [path.name for path in (ROOT / "tools").iterdir() if path.is_file()]
+    tools = project_files(ROOT, "tools")
     assert len(packages) > 10 and len(tools) > 10
     assert [name for name in packages if f"`{name}/`" not in layout] == []
     assert [name for name in tools if f"`{name}`" not in layout] == []
 
 
+# The suffixes of the project's tools: what counts as one outside a git checkout.
+TOOL_SUFFIXES = (".py", ".sh")
+
+
+def project_files(root, folder: str) -> list[str]:
+    """The names of the files of ``root / folder`` that are part of the project: the ones git
+    tracks in a checkout, else those with a suffix of :data:`TOOL_SUFFIXES`; a local file
+    (an editor's swap file, a scratch script) is none."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "--", folder], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):  # no git, or not a checkout
+        listed = []
+    if listed:
+        return sorted(PurePosixPath(path).name for path in listed)
+    return sorted(path.name for path in (root / folder).iterdir()
+                  if path.is_file() and path.suffix in TOOL_SUFFIXES)
+
+
+def test_only_the_projects_files_count_as_tools(tmp_path):
+    """An untracked file in tools/ failed the layout test, named nowhere in README."""
+    (tmp_path / "tools").mkdir()
+    for name in ("a.py", "b.sh", ".a.py.swp", "scratch.py"):
+        (tmp_path / "tools" / name).write_text("")
+    assert project_files(tmp_path, "tools") == ["a.py", "b.sh", "scratch.py"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "tools/a.py", "tools/b.sh"], cwd=tmp_path, check=True)
+    assert project_files(tmp_path, "tools") == ["a.py", "b.sh"]
+
+
 def _limits():
-    from cnnspec.ir.limits import MAX_INT
+    from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
     from cnnspec.lab.defaults import MEASURED_GRID, ROWS
     from cnnspec.lab.lsuv import LSUV_BATCH
     from cnnspec.lab.phase import THEORY_GRID
+    from cnnspec.lang.resolve import MAX_REPEAT
     from cnnspec.render.backend import PDF_DPI
     from cnnspec.sourcefile import MAX_SPEC_BYTES
     from cnnspec.sweep.cells import MAX_CELLS
@@ -153,6 +199,8 @@ def _limits():
             ("README.md", r"One sweep plans at most ([\d,]+) trainings", MAX_CELLS),
             ("README.md", r"a spec larger than ([\d,]+) MiB", MAX_SPEC_BYTES // 2**20),
             ("README.md", r"a count above ([\d,]+) included", MAX_INT),
+            ("docs/language.md", r"A network has at most ([\d,]+) layers", MAX_LAYERS),
+            ("docs/language.md", r"Each count is at most ([\d,]+)", MAX_REPEAT),
             ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
              LSUV_BATCH),
             ("docs/critical-init.md", r"`--grid (\d+)x\d+`", MEASURED_GRID[0]),

@@ -93,21 +93,40 @@ def test_the_deepest_ir_still_loads(tmp_path):
 
 # -- layer count -----------------------------------------------------------------------------
 
-def test_a_short_block_copied_past_the_layer_limit_is_refused_where_it_passes_it():
+def test_a_short_block_copied_past_the_layer_limit_is_refused_at_its_count():
     # 644 bytes that made 100,000 layers and a minute's check
     text = HEAD + "repeat 1000 {\n" + "  relu\n" * 100 + "}\n" + TAIL
     err = only_error(text)
     assert err.message == (f"the network has more than {MAX_LAYERS:,} layers, and cnnspec "
                            f"checks and trains {MAX_LAYERS:,} at most")
-    copies, rest = divmod(MAX_LAYERS, 100)  # the statement whose copy passes the limit
-    assert (err.span.line, err.span.column) == (3 + rest, 3) and copies == 250
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, 8, 12)  # its count
+    assert err.hint.startswith(f"the repeat block 'repeat1' makes at least {MAX_LAYERS + 1:,} of "
+                               "them: lower its count")
     assert "nested counts multiply" in err.hint
+
+
+def test_the_layer_limit_points_at_the_block_when_a_layer_after_it_passes_the_limit():
+    """A block that makes exactly the limit, then one layer more: the caret went to that
+    layer (`flatten`) with a hint to check the repeat counts, away from the block."""
+    err = only_error(HEAD + "repeat 1000 as big {\n" + "  relu\n" * 25 + "}\n" + TAIL)
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, 8, 12)
+    assert err.hint.startswith(f"the repeat block 'big' makes at least {MAX_LAYERS:,} of them")
+
+
+def test_the_layer_limit_blames_the_block_that_makes_most_layers_not_the_last_one():
+    text = (HEAD + "repeat 1000 as big {\n" + "  relu\n" * 24 + "}\n"
+            + "repeat 1000 as small {\n  relu\n  relu\n}\n" + TAIL)
+    err = only_error(text)
+    assert (err.span.line, err.span.column) == (2, 8)
+    assert err.hint.startswith("the repeat block 'big' makes at least 24,000 of them: lower its count")
 
 
 def test_activations_that_take_a_network_past_the_layer_limit_are_counted():
     # 1000 copies of 13 statements: 13,000 statements, 26,000 layers
     err = only_error(HEAD + "repeat 1000 {\n" + "conv 1 1 relu\n" * 13 + "}\n" + TAIL)
     assert err.message.startswith(f"the network has more than {MAX_LAYERS:,} layers")
+    assert (err.span.line, err.span.column) == (2, 8)
+    assert err.hint.startswith("the repeat block 'repeat1' makes at least 25,002 of them")
 
 
 def test_an_ir_of_too_many_layers_is_refused_before_its_layers_are_validated(tmp_path, ir):

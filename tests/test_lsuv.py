@@ -1,4 +1,4 @@
-"""LSUV (Mishkin & Matas 2015): after it, every conv/dense layer's output has unit variance on
+"""LSUV (Mishkin & Matas 2016): after it, every conv/dense layer's output has unit variance on
 the batch, within the tolerance — on a small net with biases and dropout, and on the 30-layer
 plain net where an orthogonal start alone lets the signal drift."""
 from pathlib import Path
@@ -134,6 +134,22 @@ def test_a_tolerance_below_rounding_stops_where_rescaling_stops_helping(tmp_path
     assert all(1 <= step.iterations < 100 for step in steps), steps
     stds = _output_stds(model, x)
     assert all(abs(std * std - 1) < 1e-5 for std in stds.values()), stds
+
+
+def test_the_rescaling_that_stopped_helping_is_undone(tmp_path):
+    """The rescaling that brought the variance no nearer 1 was kept (and counted): the layer
+    ended worse than the rescalings before it had left it. Undone, it ends as after those
+    alone, each of which helped (the first layer: its input is the batch in every run)."""
+    x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
+    path = _write(tmp_path, SMALL, "small")
+    stopped, counted, fewer = _model(path), _model(path), _model(path)
+    (step,) = lsuv(stopped, x, tol=1e-30, max_iter=1000, layers=["conv1"])
+    assert 2 <= step.iterations < 1000  # the third stop
+    (again,) = lsuv(counted, x, tol=1e-30, max_iter=step.iterations, layers=["conv1"])
+    assert again.variance_after == step.variance_after
+    assert np.array_equal(stopped.params()["conv1.weight"], counted.params()["conv1.weight"])
+    (short,) = lsuv(fewer, x, tol=1e-30, max_iter=step.iterations - 1, layers=["conv1"])
+    assert abs(step.variance_after - 1) < abs(short.variance_after - 1)
 
 
 def test_a_dead_signal_is_a_run_error(tmp_path):

@@ -2,6 +2,7 @@
 k-fold splits, the sweep folder and its results, resuming, Ctrl-C and the error paths. The
 cells train in this process here; tests/test_sweep_dask.py runs them on a Dask cluster."""
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
     record,
 )
-from cnnspec.sweep.runner import plan, sweep, write_outputs
+from cnnspec.sweep.runner import describe, plan, sweep, write_outputs
 from cnnspec.sweep.worker import dask_loggers
 from cnnspec.training.batches import kfold_split
 from cnnspec.training.settings import Settings
@@ -668,6 +669,16 @@ TYPED = {"lr": [0.05, 0.1], "batch_size": [32], "decay_bias": [True, False],
          "conv1.kernel": [[3, 3]]}
 
 
+def typed(value):
+    """``value`` (read from JSON) with the type of each number, boolean and text beside it,
+    so that comparing tells 32.0 from 32 and True from 1, which == does not."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return type(value).__name__, value
+
+
 def csv_value(text: str):
     """A value of results.csv as a JSON reader takes it: empty is null, JSON's words and
     numbers (and lists) are theirs, anything else is text."""
@@ -688,9 +699,13 @@ def test_results_json_carries_each_setting_as_its_json_type_and_the_csv_reads_ba
     result = sweep(str(named), TYPED_SETS, out=tmp_path / "s", executor=in_process)
     write_outputs(result)
     saved = json.loads((tmp_path / "s" / "results.json").read_text())
-    assert saved["settings"] == TYPED
-    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["settings"] == TYPED
-    assert [type(value) for value in TYPED["lr"] + TYPED["batch_size"]] == [float, float, int]
+    assert typed(saved["settings"]) == typed(TYPED)
+    assert typed(json.loads((tmp_path / "s" / "sweep.json").read_text())["settings"]) == \
+        typed(TYPED)
+    for line in saved["groups"] + saved["cells"]:
+        settings = line.get("settings", line)
+        for key, values in TYPED.items():
+            assert typed(settings[key]) in typed(values), (key, settings[key])
     combinations = {(g["settings"]["lr"], g["settings"]["decay_bias"]) for g in saved["groups"]}
     assert combinations == {(0.05, True), (0.05, False), (0.1, True), (0.1, False)}
     for line in saved["groups"] + saved["cells"]:
@@ -704,6 +719,19 @@ def test_results_json_carries_each_setting_as_its_json_type_and_the_csv_reads_ba
         rows = [{key: csv_value(text) for key, text in row.items()}
                 for row in csv.DictReader(file)]
     assert rows == saved["cells"]
+    # the description is of the planned spec, whatever cells the sweep holds
+    assert dataclasses.replace(result, done=[]).description() == result.description()
+
+
+def test_a_description_for_an_ir_without_the_swept_layer_gives_its_values_as_they_are(spec):
+    """typed() unpacked the layer of a layer option that the IR lacks: a TypeError."""
+    axis = parse_set("conv1.kernel=3,5", spec)
+    ir = dict(spec.ir, layers=[layer for layer in spec.ir["layers"]
+                               if layer["name"] != "conv1"])
+    described = describe(spec.path, [axis], 1, None, ("float32",), "", ir)
+    assert described["settings"] == {"conv1.kernel": [[3, 3], [5, 5]]}
+    assert describe(spec.path, [axis], 1, None, ("float32",), "", spec.ir)["settings"] == {
+        "conv1.kernel": [[3, 3], [5, 5]]}
 
 
 def test_a_sweep_run_again_over_older_string_results_reads_its_cells_back_typed(named,

@@ -136,10 +136,12 @@ from cnnspec.ir.instances import (
 )
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import (
-    FAR_ABOVE_TYPICAL,
     KEYS,
     SCHEDULES,
     TYPICAL_LR,
+    far_above_typical,
+    layer_rates,
+    lr_mult_advice,
     whole_weight_decay,
 )
 from cnnspec.kinds import KINDS, Reach, is_weighted
@@ -1316,29 +1318,24 @@ def _step_hint(epochs: int) -> str:
 
 
 def lr_fit(spec: Spec) -> list[SpecError]:
-    """An lr far above any that trains (more than :data:`FAR_ABOVE_TYPICAL` times the top of
-    :data:`TYPICAL_LR`, such as ``lr 1e10``), or a layer's ``lr_mult`` that makes its rate so
-    (``lr_mult [1, 1e300]``): the first steps overshoot and training diverges, which train's
+    """An lr far above any that trains (:func:`far_above_typical`, such as ``lr 1e10``), or a
+    layer's ``lr_mult`` that makes the rate of one of its parameters so (``lr_mult [1, 1e300]``
+    on a layer with a bias): the first steps overshoot and training diverges, which train's
     divergence message would say only after the fact."""
     lr = spec.ir["training"]["lr"]
-    if lr > _FAR_LR:
+    if far_above_typical(lr):
         return [_far_lr(spec, f"lr {float_text(lr)} is", "training", "lr",
                         f"write an lr of {float_text(TYPICAL_LR[1])} or below, e.g. "
                         f"{float_text(KEYS['lr'].default)} (the default)")]
     errors = []
     for layer in spec.ir["layers"]:
-        mults = layer.get("lr_mult") or ()
-        if any(lr * mult > _FAR_LR for mult in mults):
-            rates = ", ".join(rounded_text(lr * mult) for mult in mults)
+        rates = layer_rates(layer, lr)
+        if any(map(far_above_typical, rates.values())):
             errors.append(_far_lr(
-                spec, f"'{layer['name']}' learns at lr x lr_mult = {rates} (weight, bias),",
-                layer["name"], "lr_mult",
-                f"keep lr x lr_mult at {float_text(TYPICAL_LR[1])} or below: an lr_mult of "
-                f"{rounded_text(TYPICAL_LR[1] / lr)} or less at lr {float_text(lr)}"))
+                spec, f"'{layer['name']}' learns at lr x lr_mult = "
+                      f"{', '.join(map(rounded_text, rates.values()))} ({', '.join(rates)}),",
+                layer["name"], "lr_mult", lr_mult_advice(lr)))
     return errors
-
-
-_FAR_LR = FAR_ABOVE_TYPICAL * TYPICAL_LR[1]
 
 
 def _far_lr(spec: Spec, what: str, layer: str, field_name: str, hint: str) -> SpecError:

@@ -82,7 +82,7 @@ LECUN_1998 = "LeCun et al. 1998"
 SAXE_2014 = "Saxe et al. 2014"
 XIAO_2018 = "Xiao et al. 2018"
 MARTENS_2010 = "Martens 2010"
-MISHKIN_2015 = "Mishkin & Matas 2015"
+MISHKIN_2016 = "Mishkin & Matas 2016"
 
 STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
                 "everywhere write constant(VALUE)")
@@ -214,12 +214,14 @@ INITS: tuple[Init, ...] = (
     Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]",
          torch=TORCH_KERNEL),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
-         f"data until each output's variance is 1 ± tol — {MISHKIN_2015}",
+         f"data until each output's variance is 1 ± tol — {MISHKIN_2016}",
          (InitParam("tol", "positive", 0.1, "each output's variance must end within 1 +- tol, "
                     "e.g. 0.1"),
-          InitParam("max_iter", "count", 10, "rescalings tried per layer, e.g. 10")),
+          InitParam("max_iter", "count", 10, "rescalings tried per layer at most (fewer "
+                    "once one no longer brings the variance nearer 1: that one is undone), "
+                    "e.g. 10")),
          # what cnnspec draws at build time; the rescaling on data is the trainer's
-         torch="nn.init.orthogonal_({p})", source=MISHKIN_2015),
+         torch="nn.init.orthogonal_({p})", source=MISHKIN_2016),
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}

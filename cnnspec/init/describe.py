@@ -300,7 +300,7 @@ def _lsuv(init, shape, fan_in, fan_out) -> InitInfo:
     _matrix_sides(init, shape)
     formula = (f"orthogonal start (Saxe et al. 2014), then rescaled on a data batch until each "
                f"layer's output variance is 1 ± {float_text(float(init['tol']))} "
-               f"(at most {int(init['max_iter'])} rounds; Mishkin & Matas 2015)")
+               f"(at most {int(init['max_iter'])} rounds; Mishkin & Matas 2016)")
     return InitInfo("lsuv", "lsuv", "LSUV (orthogonal, rescaled on data)", formula, mean=0.0,
                     fan_in=fan_in, fan_out=fan_out, random=True)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, float_text, hinted, literal
+from cnnspec.errors import SettingError, float_text, hinted, literal, rounded_text
 from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spelled_out
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
@@ -324,6 +324,31 @@ TYPICAL_LR = (1e-4, 0.1)
 # An lr more than this many times the top of TYPICAL_LR (above 1) overshoots from the first
 # steps under any optimizer here: `check` warns that training most likely diverges.
 FAR_ABOVE_TYPICAL = 10
+FAR_LR = FAR_ABOVE_TYPICAL * TYPICAL_LR[1]
+# The parameters Caffe's lr_mult and decay_mult speak of, in the order of their two numbers.
+MULT_PARTS = ("weight", "bias")
+
+
+def far_above_typical(rate: float) -> bool:
+    """Whether a learning rate (an lr, or a layer's lr x lr_mult) is more than
+    :data:`FAR_LR`: its first steps overshoot under any optimizer here."""
+    return rate > FAR_LR
+
+
+def layer_rates(layer: dict, lr: float) -> dict[str, float]:
+    """lr x lr_mult of each parameter ``layer`` (an IR layer) has: the weight's and the
+    bias's, or the weight's alone for a layer without a bias (its bias multiplier is never
+    used); none for a layer without parameters."""
+    if "lr_mult" not in layer:
+        return {}
+    parts = MULT_PARTS if layer["bias"] else MULT_PARTS[:1]
+    return {part: lr * mult for part, mult in zip(parts, layer["lr_mult"])}
+
+
+def lr_mult_advice(lr: float) -> str:
+    """How to bring a layer's lr x lr_mult back among the rates that train at ``lr``."""
+    return (f"keep lr x lr_mult at {float_text(TYPICAL_LR[1])} or below: an lr_mult of "
+            f"{rounded_text(TYPICAL_LR[1] / lr)} or less at lr {float_text(lr)}")
 
 
 def whole_weight_decay(training: dict, lr: float | None = None) -> float | None:
@@ -529,7 +554,7 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     _value("lr", "number", 0.01, "the learning rate is the size of each step, e.g. 0.01", 0,
            low_open=True, aliases=("learning_rate",),
            doc=f"the learning rate; `check` warns of one above "
-               f"{float_text(FAR_ABOVE_TYPICAL * TYPICAL_LR[1])}, far above the "
+               f"{float_text(FAR_LR)}, far above the "
                f"{float_text(TYPICAL_LR[0])} to {float_text(TYPICAL_LR[1])} that train"),
     Key("schedule", {"name": "constant"}, "per epoch, counted from 0, except poly and inv, "
         "per step; `check` warns about a step or multistep schedule that never steps within "

@@ -6,7 +6,7 @@
 - :mod:`cnnspec.lab.variants`: a spec checked with another model-wide weight init (``--init``);
 - :mod:`cnnspec.lab.batch`: the batch to measure on (the spec's data, or Gaussian noise);
 - :mod:`cnnspec.lab.report`: ``cnnspec init-report`` — the statistics per init variant;
-- :mod:`cnnspec.lab.lsuv`: layer-sequential unit-variance init (Mishkin & Matas 2015), also
+- :mod:`cnnspec.lab.lsuv`: layer-sequential unit-variance init (Mishkin & Matas 2016), also
   as the init step of a training run;
 - :mod:`cnnspec.lab.recorder`: ``cnnspec train --stats N`` — the statistics during training,
   recorded by a training callback;

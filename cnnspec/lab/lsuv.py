@@ -1,11 +1,13 @@
-"""Layer-sequential unit-variance (LSUV) initialisation — Mishkin & Matas 2015, "All you need is
-a good init", Algorithm 1.
+"""Layer-sequential unit-variance (LSUV) initialisation — Mishkin & Matas 2016, "All you need is
+a good init" (ICLR), Algorithm 1.
 
 Step 1 (orthonormal init, Saxe et al. 2014) happens when the model is compiled: the catalogue
 draws a layer whose init is ``lsuv`` as ``orthogonal``. Step 2 is here: going from the first
 layer to the last, run a data batch through the network and divide the layer's weights by the
-std of its output, until the output variance is 1 within ``tol`` or ``max_iter`` rescalings
-were made. Earlier layers are final by the time a later one is scaled, so each layer sees the
+std of its output, until the output variance is 1 within ``tol``, or ``max_iter`` rescalings
+were made, or (a stop the paper does not need: a ``tol`` below the dtype's rounding, such as
+1e-30, would otherwise spin through every one of ``max_iter``) once a rescaling no longer brings
+the variance nearer 1; that last rescaling is undone, so a layer keeps its best scale. Earlier layers are final by the time a later one is scaled, so each layer sees the
 signal it will see in training. The output measured is the conv/dense layer's own output, before
 its nonlinearity, as in the paper.
 
@@ -71,7 +73,8 @@ def lsuv(
     layers: list[str] | None = None,
 ) -> list[LsuvStep]:
     """Rescale the weights of ``layers`` in place until each output's variance on ``x`` is
-    within ``1 +- tol``; at most ``max_iter`` rescalings per layer (Mishkin & Matas 2015).
+    within ``1 +- tol``; at most ``max_iter`` rescalings per layer, fewer once one no longer
+brings the variance nearer 1 (that one undone) (Mishkin & Matas 2016).
 
     ``x``: a data batch ``(N, C, H, W)`` (or ``(N, F)``), preprocessed as in training.
     ``layers`` defaults to the layers whose init is ``lsuv`` (:func:`lsuv_layers`); pass the
@@ -131,7 +134,9 @@ def _own_settings(model, name: str) -> dict:
 def _rescale_layer(model, name: str, out: np.ndarray, tol: float,
                    max_iter: int) -> tuple[LsuvStep, np.ndarray]:
     """LSUV's inner loop for one layer: divide the weights by the std of the layer's output
-    ``out`` until its variance is within ``1 +- tol``; returns the step and the final output.
+    ``out`` until its variance is within ``1 +- tol``, ``max_iter`` rescalings were made, or
+    a rescaling no longer brings it nearer 1, which is then undone (weights, output and
+    count as before it); returns the step and the final output.
 
     A conv or dense output is ``W * x + b``, so scaling ``W`` by ``a`` turns ``out`` into
     ``a (out - b) + b`` exactly: the new output is computed from the old one rather than by
@@ -143,15 +148,19 @@ def _rescale_layer(model, name: str, out: np.ndarray, tol: float,
     before = std * std
     iterations = 0
     while abs(std * std - 1.0) >= tol and iterations < max_iter:
+        kept = weight.copy()
         scale = weight.dtype.type(1.0 / std)
         weight *= scale
-        out = _rescaled_output(out, bias, scale)
-        miss, std = abs(std * std - 1.0), _output_std(name, out)
-        iterations += 1
-        if abs(std * std - 1.0) >= miss:
+        rescaled = _rescaled_output(out, bias, scale)
+        rescaled_std = _output_std(name, rescaled)
+        if abs(rescaled_std * rescaled_std - 1.0) >= abs(std * std - 1.0):
             # As near 1 as the dtype's rounding lets a rescaling come: a tol below that
-            # (1e-30) would otherwise spin through every one of max_iter's rescalings.
+            # (1e-30) would otherwise spin through every one of max_iter's rescalings. The
+            # step that did not help is undone (exactly: a copy, not a division back).
+            weight[...] = kept
             break
+        out, std = rescaled, rescaled_std
+        iterations += 1
     step = LsuvStep(layer=name, variance_before=before, variance_after=std * std,
                     iterations=iterations, tol=tol)
     return step, out

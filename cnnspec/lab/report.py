@@ -272,7 +272,7 @@ def _points_text(summary: SignalSummary) -> str:
 
 
 def describe_lsuv(steps) -> str:
-    """One line on what LSUV did before the measurement (Mishkin & Matas 2015)."""
+    """One line on what LSUV did before the measurement (Mishkin & Matas 2016)."""
     before = [step.variance_before for step in steps]
     after = [step.variance_after for step in steps]
     rescalings = sum(step.iterations for step in steps)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,6 +141,10 @@ class Resolver:
     spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
     reported_duplicates: set[str] = field(default_factory=set)
     expanded: int = 0  # layer statements expanded so far, each copy a repeat block makes too
+    # the top-level repeat blocks by name (`repeat1` unnamed), and the layer statements each
+    # has expanded so far: the one that makes most is blamed for passing MAX_LAYERS
+    top_blocks: dict[str, RepeatStmt] = field(default_factory=dict)
+    expanded_by_block: Counter = field(default_factory=Counter)
 
     # -- the whole spec ---------------------------------------------------------------------
 
@@ -265,7 +270,7 @@ class Resolver:
                 kind = self._kind(stmt)
                 counters[kind] = counters.get(kind, 0) + 1
                 name = stmt.label or self._fresh(kind, counters[kind], taken)
-                self._count_expanded(stmt)
+                self._count_expanded(stmt, ())
                 entries.append(Entry(stmt, name))
                 continue
             repeats += 1
@@ -329,6 +334,8 @@ class Resolver:
                      "`conv 16 3x3 pad same relu`, or remove the block"))
             return []
         block = (outer[-1].prefix if outer else "") + (stmt.name or f"repeat{index}")
+        if not outer:
+            self.top_blocks[block] = stmt
         local = self._local_names(stmt.layers)
         labels = frozenset(s.label for s in stmt.layers
                            if isinstance(s, LayerStmt) and s.label)
@@ -344,26 +351,40 @@ class Resolver:
                     instance += self._expand_repeat(member, blocks, taken, scopes,
                                                     copies * count)
                 else:
-                    self._count_expanded(member)
+                    self._count_expanded(member, scopes)
                     instance.append(Entry(member, scopes[-1].prefix + name, group, scopes))
             if instance:
                 instance[0].opens = (group, *instance[0].opens)
             entries += instance
         return entries
 
-    def _count_expanded(self, stmt: LayerStmt) -> None:
-        """Count one more layer statement expanded, and stop at once past :data:`MAX_LAYERS`
-        (each statement makes a layer at least): a long block in `repeat 1000` would
-        otherwise make millions before any check could refuse them."""
+    def _count_expanded(self, stmt: LayerStmt, scopes: tuple[Scope, ...]) -> None:
+        """Count one more layer statement expanded (``scopes``: the block instances around
+        it), and stop at once past :data:`MAX_LAYERS` (each statement makes a layer at least):
+        a long block in `repeat 1000` would otherwise make millions before any check could
+        refuse them."""
         self.expanded += 1
+        if scopes:
+            self.expanded_by_block[scopes[0].block] += 1
         if self.expanded > MAX_LAYERS:
-            self._stop_at_too_many_layers(stmt)
+            self._stop_at_too_many_layers(stmt, self.expanded_by_block)
 
-    def _stop_at_too_many_layers(self, stmt: LayerStmt) -> None:
-        self.errors.append(SpecError(
-            too_many_layers(), span=stmt.decl_span,
-            hint="here the limit is passed: repeat blocks copy their layers (nested counts "
-                 "multiply), and `conv 8 3x3 relu` makes two; check the repeat counts"))
+    def _stop_at_too_many_layers(self, stmt: LayerStmt, by_block: Counter) -> None:
+        """Refuse the network at the count of the top-level repeat block that makes most of
+        its layers (``by_block``: how many each makes, by name), the count to lower; at
+        ``stmt``, the statement that passed the limit, when no block makes any."""
+        why = ("repeat blocks copy their layers (nested counts multiply), and "
+               "`conv 8 3x3 relu` makes two")
+        if not by_block:
+            error = SpecError(too_many_layers(), span=stmt.decl_span,
+                              hint=f"here the limit is passed: {why}")
+        else:
+            block, made = by_block.most_common(1)[0]
+            repeat = self.top_blocks[block]
+            error = SpecError(too_many_layers(), span=repeat.count.span,
+                              hint=f"the repeat block '{block}' makes at least {made:,} "
+                                   f"of them: lower its count; {why}")
+        self.errors.append(error)
         self._raise_errors()
 
     def _repeat_count(self, stmt: RepeatStmt, copies: int) -> int | None:
@@ -413,6 +434,7 @@ class Resolver:
         layers: list[dict] = []
         prev = "input"
         block_inputs: dict[str, str] = {}  # each block instance's input
+        by_block: Counter = Counter()  # the layers each top-level repeat block makes
         for entry in entries:
             for group in entry.opens:
                 block_inputs[group] = prev
@@ -423,6 +445,7 @@ class Resolver:
                 prev = entry.name
                 continue
             inputs = self._inputs(entry, layer, prev, block_input, defined, all_names)
+            made_before = len(layers)
             layers.append(self._ir_layer(entry, layer, inputs, weight_init, bias_init))
             self._record_spans(entry, layer)
             defined[entry.name] = entry.stmt.decl_span
@@ -431,8 +454,10 @@ class Resolver:
                 prev = self._norm_layer(entry, layer, layers, defined)
             if layer.activation is not None:
                 prev = self._activation_layer(entry, layer, prev, layers, defined)
+            if entry.scopes:
+                by_block[entry.scopes[0].block] += len(layers) - made_before
             if len(layers) > MAX_LAYERS:  # its activation and norm layers passed the limit
-                self._stop_at_too_many_layers(entry.stmt)
+                self._stop_at_too_many_layers(entry.stmt, by_block)
         self._check_unique(layers)
         return layers
 

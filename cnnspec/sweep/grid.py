@@ -279,11 +279,15 @@ def typed(ir: dict, key: str, value):
     kernel, class weights) as the IR holds it; a name as text (the dtype, a loss); an init,
     optimizer, schedule, dataset or transform as the language writes it
     (``normal(std=0.01)``, ``sgd(momentum=0.9, nesterov=false)``); None stays None (the
-    spec's own, or not said)."""
+    spec's own, or not said), and so does the value of a layer option ``ir`` has no layer
+    or option for, as :func:`held_value` finds none there."""
     if key in DEFAULT_INITS and value is not None:
         return init_text(value)
     if "." in key:
-        layer, field = _layer_field(ir, key)
+        found = _layer_field(ir, key)
+        if found is None:
+            return value
+        layer, field = found
         return _plain(value, lambda each: field_text(layer["kind"], field, each))
     return _plain(value, training_text)
 

@@ -62,6 +62,7 @@ class Sweep:
     axes: list[Axis]
     seeds: int
     folds: int | None
+    ir: dict  # the planned spec's (its first cell's), whose layers its description reads
     name: str = ""  # the model's (its `model` line, else the file's), as train names a run
     dtypes: tuple[str, ...] = (DEFAULT_DTYPE,)  # the dtypes its cells train in
     done: list[tuple[Cell, CellResult]] = field(default_factory=list)
@@ -111,9 +112,8 @@ class Sweep:
         return dtypes_of([cell for cell, _ in self.done])
 
     def description(self) -> dict:
-        # its own cells come first in `done`: the spec's layers are theirs
         return describe(self.spec, self.axes, self.seeds, self.folds, self.dtypes,
-                        self.spec_key, self.done[0][0].ir)
+                        self.spec_key, self.ir)
 
 
 def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None,
@@ -400,7 +400,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.spelt for a in axes]))
-    return Sweep(str(planned.spec), folder, axes, planned.seeds, planned.folds, name, dtypes,
+    return Sweep(str(planned.spec), folder, axes, planned.seeds, planned.folds, cells[0].ir,
+                 name, dtypes,
                  done=ran.done + ran.earlier,
                  ran=ran.ran, skipped=recorded_before(cells, ran.ran),
                  earlier=len(ran.earlier), seconds=time.perf_counter() - started,

@@ -30,7 +30,14 @@ from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import WordedError, float_text, literal, out_of_memory, rounded_text
-from cnnspec.ir.training_catalogue import LOWER_IS_BETTER, TYPICAL_LR, whole_weight_decay
+from cnnspec.ir.training_catalogue import (
+    LOWER_IS_BETTER,
+    TYPICAL_LR,
+    far_above_typical,
+    layer_rates,
+    lr_mult_advice,
+    whole_weight_decay,
+)
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
@@ -312,7 +319,7 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
-    hint = decay_advice(session.checked.ir["training"], lr)
+    hint = decay_advice(session.checked.ir["training"], lr) or lr_mult_hint(session.checked, lr)
     if hint is not None:
         hint = literal(hint)
     else:  # the learning rate, and the init of the layer that blew up
@@ -330,12 +337,27 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                    hint=hint, reason=reason)
 
 
+def lr_mult_hint(checked: CheckedSpec, lr: float) -> str | None:
+    """What to try after a divergence at ``lr`` (itself not far above the rates that train)
+    when layers' ``lr_mult`` take the rate of one of their parameters far above them
+    (:func:`cnnspec.ir.training_catalogue.far_above_typical`); None when none does."""
+    if far_above_typical(lr):
+        return None  # the learning rate itself is to lower first
+    far = [layer["name"] for layer in checked.ir["layers"]
+           if any(map(far_above_typical, layer_rates(layer, lr).values()))]
+    if not far:
+        return None
+    names = ", ".join(f"'{name}'" for name in far)
+    return (f"lower the lr_mult of {names}: at lr {float_text(lr)} it takes the layer's "
+            f"learning rate far above those that train; {lr_mult_advice(lr)}")
+
+
 def lower_lr_advice(lr: float) -> str:
     """What to try after a divergence at ``lr``: a tenth of it, or for a rate far above any
     that trains (``lr 1e6``), the top of the usual range; a hint template naming the learning
     rate as the run is given it (``{lr:0.05}``: ``--lr 0.05``, ``lr=0.05``)."""
     low, high = TYPICAL_LR
-    if lr / 10 <= high:
+    if not far_above_typical(lr):
         return f"try {{lr:{rounded_text(lr / 10, 6)}}}"
     return (f"try {{lr:{float_text(high)}}}: learning rates are usually between "
             f"{float_text(low)} and {float_text(high)}")
