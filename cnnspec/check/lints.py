@@ -140,7 +140,7 @@ from cnnspec.ir.training_catalogue import (
     SCHEDULES,
     TYPICAL_LR,
     far_above_typical,
-    layer_rates,
+    far_layer_rates,
     lr_mult_advice,
     whole_weight_decay,
 )
@@ -1327,15 +1327,10 @@ def lr_fit(spec: Spec) -> list[SpecError]:
         return [_far_lr(spec, f"lr {float_text(lr)} is", "training", "lr",
                         f"write an lr of {float_text(TYPICAL_LR[1])} or below, e.g. "
                         f"{float_text(KEYS['lr'].default)} (the default)")]
-    errors = []
-    for layer in spec.ir["layers"]:
-        rates = layer_rates(layer, lr)
-        if any(map(far_above_typical, rates.values())):
-            errors.append(_far_lr(
-                spec, f"'{layer['name']}' learns at lr x lr_mult = "
-                      f"{', '.join(map(rounded_text, rates.values()))} ({', '.join(rates)}),",
-                layer["name"], "lr_mult", lr_mult_advice(lr)))
-    return errors
+    return [_far_lr(spec, f"'{name}' learns at lr x lr_mult = "
+                          f"{', '.join(map(rounded_text, rates.values()))} ({', '.join(rates)}),",
+                    name, "lr_mult", lr_mult_advice(lr))
+            for name, rates in far_layer_rates(spec.ir["layers"], lr).items()]
 
 
 def _far_lr(spec: Spec, what: str, layer: str, field_name: str, hint: str) -> SpecError:

@@ -345,6 +345,15 @@ def layer_rates(layer: dict, lr: float) -> dict[str, float]:
     return {part: lr * mult for part, mult in zip(parts, layer["lr_mult"])}
 
 
+def far_layer_rates(layers: list[dict], lr: float) -> dict[str, dict[str, float]]:
+    """The layers of ``layers`` (IR layers) whose ``lr_mult`` takes the rate of one of their
+    parameters far above those that train at ``lr`` (:func:`far_above_typical`), by name, with
+    each parameter's rate (:func:`layer_rates`), in network order."""
+    rated = {layer["name"]: layer_rates(layer, lr) for layer in layers}
+    return {name: rates for name, rates in rated.items()
+            if any(map(far_above_typical, rates.values()))}
+
+
 def lr_mult_advice(lr: float) -> str:
     """How to bring a layer's lr x lr_mult back among the rates that train at ``lr``."""
     return (f"keep lr x lr_mult at {float_text(TYPICAL_LR[1])} or below: an lr_mult of "

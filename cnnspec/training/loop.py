@@ -34,7 +34,7 @@ from cnnspec.ir.training_catalogue import (
     LOWER_IS_BETTER,
     TYPICAL_LR,
     far_above_typical,
-    layer_rates,
+    far_layer_rates,
     lr_mult_advice,
     whole_weight_decay,
 )
@@ -343,8 +343,7 @@ def lr_mult_hint(checked: CheckedSpec, lr: float) -> str | None:
     (:func:`cnnspec.ir.training_catalogue.far_above_typical`); None when none does."""
     if far_above_typical(lr):
         return None  # the learning rate itself is to lower first
-    far = [layer["name"] for layer in checked.ir["layers"]
-           if any(map(far_above_typical, layer_rates(layer, lr).values()))]
+    far = list(far_layer_rates(checked.ir["layers"], lr))
     if not far:
         return None
     names = ", ".join(f"'{name}'" for name in far)
