@@ -252,3 +252,11 @@ def test_the_default_workers_and_jobs_are_as_the_helps_say(monkeypatch):
         in help_text("sweep")
     assert "(default: 2 where there are two trainings or more, two cores and memory for two, " \
         "else 1)" in help_text("compare")
+
+
+def test_train_help_says_what_resume_with_epochs_does_as_readme_does():
+    """README's `train --resume RUN [--epochs N]` extends a run to N epochs in all; the help
+    said only that --resume continues an interrupted run."""
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert "extends a run to N epochs in all" in readme
+    assert "with --epochs N, train a run on to N epochs in all" in help_text("train")
