@@ -46,8 +46,15 @@ CALLS = [f"conv(8, 3, {', '.join(combo)})" for combo in _combinations(CALL_KEYWO
          if not OWN.issuperset(combo)] + \
     [f"c: conv(8, 3, {', '.join(combo)}) <- input" for combo in _combinations(CALL_KEYWORDS, 2)
      if not OWN.issuperset(combo)]
+# Keras' kernel size on a line, after the kind's other values (the hint writes it in its
+# place, as a size is written here) or beside a kernel given already (given once).
+KERNEL_SIZES = ["kernel_size=3", "kernel_size=(3, 3)", "kernel_size=[3, 3]"]
 LINES = [f"conv 8 3 {' '.join(combo)}" for combo in _combinations(CONV_KEYWORDS, 3, call=False)
-         if "activation='tanh'" not in combo]  # quotes on a line are answered on their own
+         if "activation='tanh'" not in combo] + \
+    [f"conv 8 3 {size}" for size in KERNEL_SIZES] + \
+    [f"conv 8 {' '.join(combo)} {size}" for size in KERNEL_SIZES
+     for combo in _combinations(CONV_KEYWORDS, 2, call=False)
+     if "activation='tanh'" not in combo]
 DENSE_CALLS = [f"flatten\ndense(16, {', '.join(combo)})"
                for combo in _combinations(DENSE_KEYWORDS, 4)]
 DEFAULTS = ["default kernel_initializer=he_normal",
