@@ -7,12 +7,12 @@ tables are in docs/importing.md.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal, shell_word
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
+from cnnspec.ir.training_catalogue import steps_per_epoch
 from cnnspec.kinds.text import written_number
 
 
@@ -71,7 +71,9 @@ def solver_settings(text: str, path: str | None, batch: int | None,
     what Caffe counts in iterations cannot become epochs."""
     msg = parse_prototxt(text, path)
     _refuse_net_as_solver(msg, path)
-    per_epoch = math.ceil(epoch_images / batch) if epoch_images and batch else None
+    # the steps of the spec's epoch (a lone last image a batch norm cannot take is not known
+    # to be left out before the net is checked: Caffe's nets rarely normalise 1x1 maps)
+    per_epoch = steps_per_epoch(epoch_images, batch) if epoch_images and batch else None
     iterations = _Iterations(msg, path, batch, epoch_images, per_epoch)
     # Each part is read on after another's mistake, so that every mistake in the file is
     # reported at once (a misspelt base_lr beside a stepsize that cannot become epochs).
