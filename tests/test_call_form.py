@@ -45,6 +45,8 @@ def test_a_call_is_the_layer_its_line_writes(call, line):
 
 
 # (layers, message, (line, column, end column), hint): every way a call-form head is refused
+TWO_PAST_CONV = ("the number 2 is out of place in conv layer 'conv1': conv takes 2 values by "
+                 "position, the number of filters and the kernel size")
 ERRORS = [
     # a value past the kind's values: the option it most likely is, read off the registry
     ("conv(16,3,2)",
@@ -53,10 +55,22 @@ ERRORS = [
      ("options are written by name: `conv(16, 3, stride=2)` if 2 is the stride; on a line, "
       "`conv 16 3 stride 2`")),
     ("conv(16, 3, 2, 1) relu",
-     ("the number 2 is out of place in conv layer 'conv1': conv takes 2 values by position, "
-      "the number of filters and the kernel size"), (2, 13, 14),
-     ("options are written by name: `conv(16, 3, stride=2, pad=1)` if 2 is the stride and 1 "
-      "is the padding; on a line, `conv 16 3 stride 2 pad 1`")),
+     TWO_PAST_CONV, (2, 13, 14),
+     ("options are written by name: `conv(16, 3, stride=2, pad=1) relu` if 2 is the stride "
+      "and 1 is the padding; on a line, `conv 16 3 stride 2 pad 1 relu`")),
+    # the flags, the activation and the words after the call kept
+    ("conv(16, 3, 2, nobias) relu",
+     TWO_PAST_CONV, (2, 13, 14),
+     ("options are written by name: `conv(16, 3, nobias, stride=2) relu` if 2 is the stride; "
+      "on a line, `conv 16 3 stride 2 nobias relu`")),
+    ("conv(16, 3, 2, relu)",
+     TWO_PAST_CONV, (2, 13, 14),
+     ("options are written by name: `conv(16, 3, relu, stride=2)` if 2 is the stride; "
+      "on a line, `conv 16 3 stride 2 relu`")),
+    ("conv(16, 3, 2, activation=relu)",
+     "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
+     (2, 16, 26), ("write `conv(16, 3, stride=2) relu`; on a line, `conv 16 3 stride 2 relu`; "
+                   "that is if 2 is the stride: options are written by name")),
     ("conv(16, 3, same)",
      ("'same' is out of place in conv layer 'conv1': conv takes 2 values by position, the "
       "number of filters and the kernel size"), (2, 13, 17),
@@ -64,8 +78,7 @@ ERRORS = [
       "line, `conv 16 3 pad same`")),
     # the option the call names already is not offered again
     ("conv(16, 3, 2, stride=2)",
-     ("the number 2 is out of place in conv layer 'conv1': conv takes 2 values by position, "
-      "the number of filters and the kernel size"), (2, 13, 14),
+     TWO_PAST_CONV, (2, 13, 14),
      ("options are written by name: `conv(16, 3, stride=2, pad=2)` if 2 is the padding; on a "
       "line, `conv 16 3 stride 2 pad 2`")),
     ("conv_transpose(8, 3, 2)",
@@ -256,8 +269,8 @@ def test_the_cli_points_its_caret_at_the_value_past_the_kinds_values(tmp_path, c
                              "'c': conv takes 2 values by position, the number of filters and "
                              "the kernel size")
     assert lines[1:3] == ["  c: conv(16,3,2) relu", "               ^"]
-    assert lines[3] == ("hint: options are written by name: `conv(16, 3, stride=2)` if 2 is "
-                        "the stride; on a line, `conv 16 3 stride 2`")
+    assert lines[3] == ("hint: options are written by name: `conv(16, 3, stride=2) relu` if 2 "
+                        "is the stride; on a line, `conv 16 3 stride 2 relu`")
 
 
 def _documented_pairs() -> list[tuple[str, str]]:

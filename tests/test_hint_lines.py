@@ -46,8 +46,15 @@ CALLS = [f"conv(8, 3, {', '.join(combo)})" for combo in _combinations(CALL_KEYWO
          if not OWN.issuperset(combo)] + \
     [f"c: conv(8, 3, {', '.join(combo)}) <- input" for combo in _combinations(CALL_KEYWORDS, 2)
      if not OWN.issuperset(combo)]
+# Keras' kernel size on a line, after the kind's other values (the hint writes it in its
+# place, as a size is written here) or beside a kernel given already (given once).
+KERNEL_SIZES = ["kernel_size=3", "kernel_size=(3, 3)", "kernel_size=[3, 3]"]
 LINES = [f"conv 8 3 {' '.join(combo)}" for combo in _combinations(CONV_KEYWORDS, 3, call=False)
-         if "activation='tanh'" not in combo]  # quotes on a line are answered on their own
+         if "activation='tanh'" not in combo] + \
+    [f"conv 8 3 {size}" for size in KERNEL_SIZES] + \
+    [f"conv 8 {' '.join(combo)} {size}" for size in KERNEL_SIZES
+     for combo in _combinations(CONV_KEYWORDS, 2, call=False)
+     if "activation='tanh'" not in combo]
 DENSE_CALLS = [f"flatten\ndense(16, {', '.join(combo)})"
                for combo in _combinations(DENSE_KEYWORDS, 4)]
 DEFAULTS = ["default kernel_initializer=he_normal",
@@ -80,6 +87,28 @@ def test_the_line_a_foreign_keyword_is_hinted_to_parses_and_checks(layers):
     body = error.rewrite.split(" <- ")[0].removeprefix("c: ")
     assert f"write `{body}`" in error.hint
     assert "refused" not in error.hint
+    _checks(fixed)
+
+
+# A value past the kind's values beside the keywords (Keras' Conv2D(8, 3, 1): strides 1): the
+# hint names it as the option it most likely is, and keeps every other word of the layer.
+EXTRA_CALLS = [f"conv(8, 3, 1, {', '.join(combo)})" for combo in _combinations(CALL_KEYWORDS, 2)] \
+    + [f"c: conv(8, 3, 1, {', '.join(combo)}) relu <- input"
+       for combo in _combinations(CONV_KEYWORDS, 1) if "activation" not in combo[0]] \
+    + [f"conv 8 3 1 {' '.join(combo)}" for combo in _combinations(["nobias", "relu", "pad 1",
+                                                                   "weight he_normal"], 3)]
+
+
+@pytest.mark.parametrize("layers", EXTRA_CALLS)
+def test_the_line_a_value_past_the_kinds_values_is_hinted_to_keeps_the_rest_and_checks(layers):
+    error, fixed = _fixed(_spec(layers))
+    body = error.rewrite.split(" <- ")[0].removeprefix("c: ")
+    assert f"`{body}`" in error.hint
+    assert "refused" not in error.hint
+    kept = [word for word in ("relu", "tanh", "he_normal", "glorot_uniform", "zeros", "pad 1")
+            if word in layers]
+    kept += ["nobias"] if "nobias" in layers or "use_bias=False" in layers else []
+    assert all(word in body for word in kept), (kept, body)
     _checks(fixed)
 
 

@@ -18,7 +18,7 @@ from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 from cnnspec.importers.caffe import import_prototxt
 from cnnspec.importers.caffe_solver import solver_settings
 from cnnspec.importers.prototxt import parse_prototxt
-from cnnspec.importers.spec_writer import init_text
+from cnnspec.init.describe import init_text
 from cnnspec.lang import format_source, parse_init
 
 LENET = DATA / "lenet.prototxt"
@@ -704,3 +704,12 @@ def test_the_batch_says_whether_the_data_layer_or_the_input_gave_it(text, said, 
     imported = import_prototxt(text, input_shape=(3, 8, 8), solver=solver)
     [line] = [line for line in imported.text.splitlines() if line.strip().startswith("batch ")]
     assert line.endswith(said), line
+
+
+def test_a_literal_init_is_written_as_its_values_and_reads_back():
+    """A kernel literal's values, nested lists of numbers, written exactly (the text once
+    took each argument for one number and failed on a list)."""
+    init = {"name": "literal", "values": [[0.5, -1.0], [1e-5, 2.0]]}
+    text = init_text(init)
+    assert text == "literal(values=[[0.5, -1], [1e-5, 2]])"
+    assert same_init(parse_init(text), init)

@@ -34,7 +34,6 @@ LAYERS = [
     ("cnnspec.kinds",),  # the layer-kind registry: builds engine ops, read by every stage above
     ("cnnspec.lang",),
     ("cnnspec.check",),
-    ("cnnspec.importers",),  # other frameworks' networks as specs: written, then checked
     ("cnnspec.compiler",),
     # Training takes callbacks and init steps; render and the lab hand it theirs.
     ("cnnspec.training",),
@@ -42,6 +41,10 @@ LAYERS = [
     ("cnnspec.lab",),
     ("cnnspec.exporters",),  # a spec or a run written for other tools (ONNX, PyTorch)
     ("cnnspec.sweep",),  # trains cells (training), with the lab's init variants and plots
+    # other frameworks' networks as specs, written, then checked: a command of its own, so
+    # no stage below writes init or layer text with it (that is the init package's and the
+    # kinds')
+    ("cnnspec.importers",),
     ("cnnspec",),  # the facade: cnnspec.load / compile / train compose the layers below
     ("cnnspec.cli",),
     ("cnnspec.__main__",),

@@ -242,7 +242,7 @@ def test_parse_init(text, init):
 def test_an_imported_truncated_normal_is_written_as_it_reads_back(init, text):
     """How an importer writes an init into the spec it makes: the bounds left out when they
     are the default, and the text parses to the same init."""
-    from cnnspec.importers.spec_writer import init_text
+    from cnnspec.init.describe import init_text
 
     assert init_text(init) == text
     assert parse_init(text) == init

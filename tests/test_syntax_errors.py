@@ -853,7 +853,9 @@ CASES = [
      "the number 0.2 after the activation leaky_relu is out of place in conv layer 'conv1'", 2,
      21, "parentheses: leaky_relu\\(0.2\\)"),
     ("input 1x8x8\nconv 8 3 5\n", "the number 5 is out of place in conv layer 'conv1'", 2, 10,
-     "usage: conv FILTERS KERNEL"),
+     "^options are written by name: `conv 8 3 stride 5` if 5 is the stride$"),
+    ("input 1x8x8\nconv 8 3 stride 2 5\n", "the number 5 is out of place in conv layer 'conv1'",
+     2, 19, "usage: conv FILTERS KERNEL"),
     ("input 1x8x8\nconv 1e999 3\n", "number of filters of 'conv1' is too large a number", 2, 6,
      "finite"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  epochs 1e999\n}\n", "too large", 4, 10, None),
@@ -1101,6 +1103,15 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
      "conv 8 3x3 weight normal(0, 0.01) tanh", {"weight_init": {"std": 0.01}}),
     ("conv filters=8 kernel_size=3 use_bias=True", "conv 8 3", {"filters": 8, "bias": True}),
     ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
+    # Keras' kernel size: a size written with 'x', in its place after the line's values
+    # (`conv 8 3 3` was the hint once, where the kernel was given already), given once
+    ("conv 8 kernel_size=(3, 5) strides=(2, 1)", "conv 8 3x5 stride 2x1",
+     {"kernel": [3, 5], "stride": [2, 1]}),
+    ("conv 8 strides=2 kernel_size=[3, 3] activation='relu'", "conv 8 3x3 stride 2 relu",
+     {"kernel": [3, 3], "stride": [2, 2]}),
+    ("conv 8 3 kernel_size=3", "conv 8 3", {"kernel": [3, 3]}),
+    ("conv 8 kernel=3", "conv 8 3", {"kernel": [3, 3]}),
+    ("maxpool pool_size=(2, 2)", "maxpool 2x2", {"size": [2, 2]}),
     # Caffe's convolution_param and inner_product_param words: `num_output 16` was the hint
     # once (no such option), and `group 2`, `bias_term false`
     ("c1: conv num_output=16 kernel_size=3 stride=1 pad=1", "c1: conv 16 3 stride 1 pad 1",

@@ -19,10 +19,13 @@ from cnnspec.errors import SpecError, SpecErrors, float_text
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import validate
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import EPOCH_STEPS, steps_per_epoch
 from cnnspec.ir.training_docs import ir_training_table, training_table
 from cnnspec.ir.training_schema import training_schemas
 from cnnspec.kinds.docs import begin_marker, between_markers, end_marker
 from cnnspec.lang import parse
+from cnnspec.training.batches import batch_slices
+from cnnspec.training.progress import Display
 
 ROOT = Path(__file__).resolve().parent.parent
 NET = "input 1x8x8\nflatten\ndense 10\n"
@@ -509,8 +512,10 @@ def test_another_librarys_setting_gets_ours_in_an_ir():
     ir = parse(NET).ir
     ir["training"]["max_iter"] = 1000
     hint = ("Caffe's max_iter is epochs here; Caffe counts iterations, a batch each; a spec "
-            "counts epochs, passes over the training images (ceil(images / batch_size) steps "
-            "each): max_iter iterations are E = max_iter · batch_size / training images epochs")
+            "counts epochs, passes over the training images (each of ceil(images / batch_size) "
+            "steps, one fewer where a batchnorm sees one value per channel and the last batch "
+            "would hold one image): max_iter iterations are E = max_iter · batch_size / "
+            "training images epochs")
     with pytest.raises(SpecErrors) as info:  # read from a file: the schema
         validate(ir)
     assert info.value.errors[0].message == "unknown field 'max_iter'"
@@ -527,3 +532,49 @@ def test_another_librarys_schedule_or_loss_gets_ours_in_a_spec(key, word, ours):
     with pytest.raises(SpecError) as info:
         parse(NET + f"train {{\n  {key} {word}\n}}\n")
     assert re.search(f" is {ours} here: write {ours}$", info.value.hint)
+
+
+@pytest.mark.parametrize("images, batch, drop_lone, steps", [
+    (10, 4, False, 3), (10, 4, True, 3), (9, 4, False, 3), (9, 4, True, 2),
+    (8, 4, True, 2), (1, 4, True, 0), (5, 1, True, 5), (64, 64, True, 1), (65, 64, True, 1),
+])
+def test_an_epoch_has_the_steps_its_batches_are(images, batch, drop_lone, steps):
+    """One count of an epoch's steps (ceil, one fewer for a lone last image a batch norm of
+    one value per channel cannot take), which train's batches are cut by, and the text says."""
+    assert steps_per_epoch(images, batch, drop_lone) == steps
+    slices = batch_slices(images, batch, drop_lone)
+    assert len(slices) == steps
+    assert [s.stop - s.start for s in slices] == \
+        [min(batch, images - start) for start in range(0, steps * batch, batch)]
+    assert "one fewer where a batchnorm sees one value per channel" in EPOCH_STEPS
+
+
+class StepCount(Display):
+    """Counts the steps train announces for each epoch and the steps it takes."""
+
+    def __init__(self) -> None:
+        self.announced: list[int] = []
+        self.taken = 0
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
+        self.announced.append(steps)
+
+    def step(self, loss: float, acc: float) -> None:
+        self.taken += 1
+
+
+def test_train_takes_and_announces_the_steps_an_epoch_has(tmp_path):
+    """9 images at batch 4 under a batch norm of one value per channel: 2 steps an epoch, as
+    steps_per_epoch says, the lone last image left out."""
+    from cnnspec import train
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=rng.random((9, 1, 4, 4), dtype=np.float32), y=np.arange(9) % 2)
+    spec = tmp_path / "m.cnn"
+    spec.write_text(f'input 1x4x4\nflatten\ndense 4\nbatchnorm relu\ndense 2\ntrain {{\n'
+                    f'  data npz(path="{data}")\n  val_split 0\n  batch 4\n  epochs 2\n}}\n')
+    counted = StepCount()
+    train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress=counted)
+    assert counted.announced == [steps_per_epoch(9, 4, drop_lone=True)] * 2 == [2, 2]
+    assert counted.taken == 4

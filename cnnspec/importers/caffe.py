@@ -34,13 +34,13 @@ from cnnspec.importers.spec_writer import (
     checked,
     common_inits,
     fitting_data,
-    number_text,
     output_units,
     per_bias,
     spec_text,
 )
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.text import written_number
 from cnnspec.lang.foreign import (
     CAFFE_KINDS,
     CAFFE_LEFT_OUT,
@@ -330,7 +330,7 @@ def _default_only(msg: Message, layer: Layer, fields: dict | None = None) -> Non
             raise layer.error(f"{name} {value} is not supported in {layer.type} layer "
                               f"'{layer.name}'", entry.span,
                               f"cnnspec supports only Caffe's default, {name}: "
-                              f"{number_text(default) if not isinstance(default, str) else default}")
+                              f"{written_number(default) if not isinstance(default, str) else default}")
     _no_unused(msg, layer, "parameters")
 
 
@@ -519,7 +519,7 @@ def read_softmax_loss(layer: Layer) -> None:
     _default_only(lp, layer, {"normalization": "VALID", "normalize": None})
     weight = layer.msg.scalar("loss_weight", "number", 1)
     if weight != 1:
-        raise layer.error(f"loss_weight {number_text(weight)} is not supported",
+        raise layer.error(f"loss_weight {written_number(weight)} is not supported",
                           layer.msg.one("loss_weight").span, "with one loss it scales the "
                           "gradients: multiply the solver's base_lr by it instead")
     layer.net.loss = True
@@ -581,7 +581,7 @@ def _transform(layer: Layer) -> None:
     mean_file = tp.scalar("mean_file", "string")
     if scale is not None and not (means or mean_file):
         layer.net.preprocess = Setting("preprocess", "none", f"Caffe scales the pixels by "
-                                       f"{number_text(scale)}; cnnspec loads them in [0, 1]")
+                                       f"{written_number(scale)}; cnnspec loads them in [0, 1]")
     elif means or mean_file:
         layer.net.preprocess = Setting("preprocess", "zero_center", "Caffe subtracts a fixed "
                                        "mean; zero_center subtracts the training split's")

@@ -15,13 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cnnspec.errors import InputError, SpecError, SpecErrors
-from cnnspec.init.catalogue import PARAMS, canonical
-from cnnspec.init.gains import gain_text
+from cnnspec.init.describe import init_text
 from cnnspec.init.scaling import TRUNCATED_STD
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
 from cnnspec.kinds import KINDS
-from cnnspec.kinds.fields import Field
-from cnnspec.kinds.text import pair_text, step_text
+from cnnspec.kinds.text import value_text, written_number
 from cnnspec.shapes import shape_text
 
 # The name errors give the imported spec, which is not a file until it is written.
@@ -43,75 +41,6 @@ class LayerLine:
     comment: str | None = None
 
 
-def number_text(value) -> str:
-    """A number as the language reads it back exactly: ``3``, ``0.5``, ``1e-05``,
-    ``1.7320508075688772``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-def init_text(init: dict) -> str:
-    """An IR init as the language writes it, its defaults left out: ``he_normal(mode=fan_out)``,
-    ``normal(std=0.01)``, ``zeros``; ``variance_scaling`` in full, since its defaults (a
-    truncated normal over fan_in) are what a reader most needs to see."""
-    init = canonical(init)
-    args = []
-    for name, default in PARAMS[init["name"]].items():
-        value = init[name]
-        if value == default and init["name"] != "variance_scaling":
-            continue
-        if name == "gain":
-            text = gain_text(value)
-        elif isinstance(value, str):
-            text = value
-        else:
-            text = number_text(value)
-        args.append(f"{name}={text}")
-    return f"{init['name']}({', '.join(args)})" if args else init["name"]
-
-
-def _pair(f: Field, value) -> str:
-    return pair_text(value) if f.name == "kernel" else step_text(value)
-
-
-def _padding(value) -> str:
-    if isinstance(value, str):
-        return value
-    if len(value) == 4:
-        top, bottom, left, right = value
-        if (top, left) != (bottom, right):
-            return shape_text(value)
-        value = [top, left]
-    return step_text(value)
-
-
-def _value(f: Field, value) -> str:
-    if f.type in ("pair", "margin"):
-        return _pair(f, value)
-    if f.type == "padding":
-        return _padding(value)
-    if f.type == "count":
-        return str(int(value))
-    if f.type == "choice":
-        return value
-    if f.type in ("init", "bias_init"):
-        return init_text(value)
-    if f.type == "mults":
-        first, second = value
-        return number_text(first) if first == second else \
-            f"[{number_text(first)}, {number_text(second)}]"
-    return number_text(value)
-
-
-def field_text(kind: str, name: str, value) -> str:
-    """The IR value of field ``name`` of a layer of ``kind`` as the language writes it:
-    ``3x3``, ``same``, ``he_normal(mode=fan_out)``."""
-    return _value(KINDS[kind].field_map[name], value)
-
-
 def layer_text(line: LayerLine) -> str:
     """``name: kind POSITIONAL... OPTIONS... [ACTIVATION] [<- inputs]``, every option the
     kind's own word, defaults left out."""
@@ -122,7 +51,7 @@ def layer_text(line: LayerLine) -> str:
     if merge_inputs:
         words = [f"{line.kind}({', '.join(line.inputs)})"]
     for name in kind.positional:
-        words.append(_value(by_name[name], line.fields[name]))
+        words.append(value_text(by_name[name], line.fields[name]))
     has_bias = line.fields.get("bias", True)
     for f in kind.fields:
         if f.name in kind.positional or f.name not in line.fields:
@@ -138,10 +67,10 @@ def layer_text(line: LayerLine) -> str:
         elif f.type == "bool":
             words += [f.option[0], "true" if value else "false"]
         elif f.option:
-            words += [f.option[0], _value(f, value)]
+            words += [f.option[0], value_text(f, value)]
     if line.activation:
         name, params = line.activation
-        written = [number_text(v) if not isinstance(v, str) else v for v in params.values()]
+        written = [written_number(v) if not isinstance(v, str) else v for v in params.values()]
         words.append(f"{name}({', '.join(written)})" if written else name)
     if line.inputs and not merge_inputs:
         words.append("<- " + ", ".join(line.inputs))

@@ -18,7 +18,7 @@ import itertools
 import math
 
 from cnnspec.errors import SpecError, float_text, rounded_text
-from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
+from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, PARAMS, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
 from cnnspec.init.info import LAG_REACH, InitInfo, KernelSums, TapSquares
@@ -33,6 +33,33 @@ def num(x: float) -> str:
     """A result for display: 3 significant digits (``0.118``, ``1e-5``), written as a spec
     writes numbers (:func:`~cnnspec.errors.rounded_text`)."""
     return rounded_text(x, 3)
+
+
+def init_text(init: dict) -> str:
+    """An IR init as the language writes it, its defaults left out: ``he_normal(mode=fan_out)``,
+    ``normal(std=0.01)``, ``zeros``, ``literal(values=[[0, 1], [1, 0]])``; ``variance_scaling``
+    in full, since its defaults (a truncated normal over fan_in) are what a reader most needs
+    to see. Numbers read back exactly (:func:`~cnnspec.errors.float_text`)."""
+    init = canonical(init)
+    args = []
+    for name, default in PARAMS[init["name"]].items():
+        value = init[name]
+        if value == default and init["name"] != "variance_scaling":
+            continue
+        args.append(f"{name}={_arg_text(name, value)}")
+    return f"{init['name']}({', '.join(args)})" if args else init["name"]
+
+
+def _arg_text(name: str, value) -> str:
+    """An init's argument as the language writes it: a gain by its name or number, a word
+    as it is, numbers (a literal's nested lists of them too) exactly."""
+    if name == "gain":
+        return gain_text(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + ", ".join(_arg_text(name, each) for each in value) + "]"
+    return float_text(value)
 
 
 def describe(init: dict, shape: tuple[int, ...],

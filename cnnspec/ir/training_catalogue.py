@@ -743,9 +743,26 @@ def written_value(text: str):
     return {"true": True, "false": False}.get(text, text)
 
 
+# The steps of an epoch, as steps_per_epoch counts them, in words.
+EPOCH_STEPS = ("ceil(images / batch_size) steps, one fewer where a batchnorm sees one value "
+               "per channel and the last batch would hold one image")
+
+
+def steps_per_epoch(images: int, batch_size: int, drop_lone: bool = False) -> int:
+    """The steps (batches) of an epoch over ``images`` training images (:data:`EPOCH_STEPS`):
+    ``ceil(images / batch_size)``, one fewer with ``drop_lone`` where the last batch would
+    hold one image (``images % batch_size == 1``, ``batch_size > 1``): a network whose batch
+    norm sees one value per channel (:func:`cnnspec.check.training.one_example_norms`) cannot
+    train on it, so train leaves it out. Train's batches, its progress and its schedules all
+    count by this."""
+    steps = -(-images // batch_size)  # ceil in whole numbers
+    lone = drop_lone and batch_size > 1 and images % batch_size == 1
+    return steps - 1 if lone else steps
+
+
 # How a count of iterations (batches) becomes epochs, for each setting that counts them.
 IN_EPOCHS = ("{there} counts iterations, a batch each; a spec counts epochs, passes over the "
-             "training images (ceil(images / batch_size) steps each): {{value}} iterations are "
+             f"training images (each of {EPOCH_STEPS}): {{{{value}}}} iterations are "
              "E = {{value}} · batch_size / training images epochs")
 
 
@@ -774,7 +791,7 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("max_epochs", "PyTorch Lightning's", "epochs", "epochs {value}"),
     ForeignKey("nb_epoch", "Keras 1's", "epochs", "epochs {value}"),
     ForeignKey("steps_per_epoch", "Keras'", None, note="an epoch is always one pass over the "
-               "training images, ceil(images / batch_size) steps; change batch_size or epochs"),
+               f"training images, {EPOCH_STEPS}; change batch_size or epochs"),
     ForeignKey("lr_policy", "Caffe's", "schedule", values=CAFFE_POLICIES,
                note="step's step_size and multistep's milestones count epochs, Caffe's "
                "stepsize and stepvalue iterations; inv and poly count steps, as Caffe's do"),

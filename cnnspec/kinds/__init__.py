@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cnnspec.kinds.catalogue import ALL
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Reach, Shape
+from cnnspec.kinds.text import value_text
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in ALL}
 ALIASES: dict[str, str] = {alias: kind.name for kind in ALL for alias in kind.aliases}
@@ -19,6 +20,12 @@ def is_weighted(kind: str) -> bool:
     return record is not None and record.weighted
 
 
+def field_text(kind: str, name: str, value) -> str:
+    """The IR value of field ``name`` of a layer of ``kind`` as the language writes it:
+    ``3x3``, ``same``, ``he_normal(mode=fan_out)``."""
+    return value_text(KINDS[kind].field_map[name], value)
+
+
 def layer_flops(info, need_dx: bool = True) -> tuple[int, int]:
     """(forward, backward) FLOPs per example of a checked layer (a ``LayerInfo``), from its
     kind's count (:meth:`Kind.step_flops`); ``need_dx`` False for a layer whose input gradient
@@ -28,4 +35,4 @@ def layer_flops(info, need_dx: bool = True) -> tuple[int, int]:
 
 
 __all__ = ["ACTIVATIONS", "ALIASES", "KINDS", "Build", "Example", "Inferred", "Kind",
-           "KindError", "Reach", "Shape", "is_weighted", "layer_flops"]
+           "KindError", "Reach", "Shape", "field_text", "is_weighted", "layer_flops"]

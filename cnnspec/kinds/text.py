@@ -4,7 +4,9 @@ Plain text only (no markup), so the same phrases serve diagram nodes, legends an
 """
 from __future__ import annotations
 
-from cnnspec.errors import rounded_text
+from cnnspec.errors import float_text, rounded_text
+from cnnspec.init.describe import init_text
+from cnnspec.shapes import shape_text
 
 
 def pair_text(pair) -> str:
@@ -35,3 +37,43 @@ def number_text(x: float) -> str:
     return rounded_text(x, 3)
 
 
+
+
+def written_number(value) -> str:
+    """A number (or a switch) as the language reads it back exactly: ``3``, ``0.5``,
+    ``1e-5`` (:func:`~cnnspec.errors.float_text`), ``true``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return float_text(value)
+
+
+def value_text(f, value) -> str:
+    """The IR ``value`` of the layer field ``f`` (a :class:`~cnnspec.kinds.fields.Field`) as
+    the language writes it: ``3x3``, ``2``, ``same``, ``he_normal(mode=fan_out)``, ``[1, 2]``."""
+    if f.type in ("pair", "margin"):
+        return pair_text(value) if f.name == "kernel" else step_text(value)
+    if f.type == "padding":
+        return _padding_text(value)
+    if f.type == "count":
+        return str(int(value))
+    if f.type == "choice":
+        return value
+    if f.type in ("init", "bias_init"):
+        return init_text(value)
+    if f.type == "mults":
+        first, second = value
+        return written_number(first) if first == second else \
+            f"[{written_number(first)}, {written_number(second)}]"
+    return written_number(value)
+
+
+def _padding_text(value) -> str:
+    """A padding as a line writes it: ``same``, ``1``, ``1x2``, or four sides ``0x1x0x1``."""
+    if isinstance(value, str):
+        return value
+    if len(value) == 4:
+        top, bottom, left, right = value
+        if (top, left) != (bottom, right):
+            return shape_text(value)
+        value = [top, left]
+    return step_text(value)

@@ -45,9 +45,9 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import read_share
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import InputError, WordedInputError, literal, rounded_text, shortened
-from cnnspec.importers.spec_writer import init_text
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
+from cnnspec.init.describe import init_text
 from cnnspec.kinds import ACTIVATIONS, KINDS, is_weighted, layer_flops
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID

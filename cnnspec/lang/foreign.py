@@ -278,12 +278,43 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     if name in BIAS_SWITCHES and switched:
         flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
         return flags[0] if flags and value.lower() == "false" else ""
-    named = foreign_field(record, name) or ""
-    if named in record.positional:  # Keras' pool_size=2: the value alone, in its place
+    if positional_field(kind, name) is not None:  # Keras' pool_size=2: the value alone
         return value
-    field = record.field_map.get(named)
+    field = record.field_map.get(foreign_field(record, name) or "")
     option = initializer_option(name) or (field.option[0] if field and field.option else name)
     return f"{option} {value}".strip()
+
+
+def positional_field(kind: str | None, name: str) -> str | None:
+    """The value without an option word of a layer of ``kind`` that the keyword ``name``
+    gives, which a line writes alone, in its place (a conv's ``kernel``, Keras'
+    ``kernel_size``, Caffe's ``num_output``); None for an option, a name that sets no field,
+    or a line of no kind."""
+    record = KINDS.get(ALIASES.get(kind, kind)) if kind else None
+    if record is None:
+        return None
+    named = name if name in record.positional else foreign_field(record, name)
+    return named if named in record.positional else None
+
+
+def values_in_place(kind: str, given: dict[str, str], written: int) -> list[str]:
+    """The values of ``given`` (field: value as written) that a line of ``kind`` with
+    ``written`` values in place already writes after them, in the kind's order: those of the
+    fields from the ``written``-th on, up to the first not given (a value after a gap has no
+    place); those before it are given twice, the first one given kept."""
+    positional = KINDS[ALIASES.get(kind, kind)].positional[written:]
+    return [given[name] for name in itertools.takewhile(lambda name: name in given, positional)]
+
+
+def size_written(text: str) -> str:
+    """A size as Python writes it, ``(3, 3)`` or ``[3, 5]``, as a line writes it
+    (:func:`_text`): ``3x3``, ``3x5``; other text (a list of fractions, a variable) as
+    written."""
+    try:
+        value = _literal(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+    return _text(value) if isinstance(value, (tuple, list)) and _text(value) else text
 
 
 def foreign_field(record, name: str) -> str | None:

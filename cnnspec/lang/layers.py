@@ -585,6 +585,9 @@ def _rewritten(stmt: LayerStmt, kind: Syntax, args: list[Value], kwargs: list[Kw
     repeats = _repeats(args, kwargs, kind)  # each value given once, the first kept
     translated, activation = _in_cnnspec(
         [kwarg for index, kwarg in enumerate(kwargs) if index not in repeats], kind)
+    args, translated, named = _extra_by_name(args, translated, kind)
+    if named:
+        after_hint = f"; that is if {_meant(named, kind)}: options are written by name{after_hint}"
     after = f" {activation}" if activation else ""
     rest = "".join(" " + one_line(value) for value in stmt.items)
     call = _call_form(head, args, translated) + after
@@ -598,6 +601,28 @@ def _rewritten(stmt: LayerStmt, kind: Syntax, args: list[Value], kwargs: list[Kw
     return SpecError(message, span=span,
                      hint=f"{why}write `{call}{rest}`{on_a_line}{after_hint}",
                      rewrite=_statement_line(stmt, call + rest))
+
+
+def _extra_by_name(args: list[Value], kwargs: list[tuple[str, Value | None]], kind: Syntax
+                   ) -> tuple[list[Value], list[tuple[str, Value | None]], list[tuple[str, Value]]]:
+    """The arguments and keywords of a call-form head that a hint writes, with the values
+    past the kind's values (Keras' ``Conv2D(16, 3, 2)``) as the options they most likely are
+    (:func:`_options_meant`), so that the call the hint writes is no error again, and those
+    options; as they are, and none, where one of them is read by no option."""
+    extra = _by_position(args, kind)[len(kind.positional):]
+    given = {kind.options[name][0] for name, _ in kwargs if name in kind.options}
+    named = _options_meant(extra, given, kind) if extra else None
+    if not named:
+        return args, kwargs, []
+    kept = [arg for arg in args if not any(arg is value for value in extra)]
+    return kept, kwargs + named, named
+
+
+def _meant(named: list[tuple[str, Value]], kind: Syntax) -> str:
+    """What the options ``named`` for values past the kind's values take them for: "2 is
+    the stride and 1 is the padding"."""
+    return listed(f"{one_line(value)} is {_the(_option_words(kind, word))}"
+                  for word, value in named)
 
 
 def _keyword_refused(kwarg: Kwarg, stmt: LayerStmt, kind: Syntax,
@@ -733,19 +758,25 @@ def _keyword_meant(name: str, kind: Syntax) -> str | None:
     return option[0] if option else None
 
 
-def _past_the_values(item: Value, head: Word | Call, kind: Syntax, layer: ReadLayer,
-                     display: str, stmt: LayerStmt) -> SpecError | None:
-    """The error for ``item``, an argument of a call-form head past the kind's values without
-    an option word (Keras' ``Conv2D(16, 3, 2)``: strides 2): the options that the arguments
+def _past_the_values(item: Value, kind: Syntax, layer: ReadLayer, display: str,
+                     stmt: LayerStmt) -> SpecError | None:
+    """The error for ``item``, a value past the kind's values without an option word (Keras'
+    ``Conv2D(16, 3, 2)``: strides 2; right after them on a line, ``conv 16 3x3 2 relu``):
+    the options that the values
     from it on most likely mean, the first of the kind's options in its order that reads
-    each, written by name (``conv(16, 3, stride=2)``, ``conv 16 3 stride 2``). None for
-    another item, or a word no option reads (``conv(16, 3, foo)``), which is answered as the
-    word written on a line."""
-    if not isinstance(head, Call) or not any(item is arg for arg in head.args) \
+    each, written by name (``conv(16, 3, stride=2)``, ``conv 16 3x3 stride 2 relu``), every
+    other word of the layer kept. None for another item, or, in a call, a word no option
+    reads (``conv(16, 3, foo)``), which is answered as the word written on a line."""
+    call = isinstance(stmt.head, Call)
+    values = stmt.head.args if call else stmt.items
+    if not any(item is value for value in values) \
             or any(name not in layer.spans for name, _ in kind.positional):
         return None
-    first = next(k for k, arg in enumerate(head.args) if arg is item)
-    named = _options_meant(head.args[first:], head, kind, layer)
+    first = next(k for k, value in enumerate(values) if value is item)
+    if not call and (isinstance(item, (Word, Call)) or first != len(kind.positional)):
+        return None  # on a line, a value right after the kind's values only
+    extra, kept = _extra_values(values[first:], kind, call)
+    named = _options_meant(extra, _named_options(stmt, kept, kind) | set(layer.spans), kind)
     if named is None and isinstance(item, (Word, Call)):
         return None
     kind_name = layer.kind
@@ -756,26 +787,66 @@ def _past_the_values(item: Value, head: Word | Call, kind: Syntax, layer: ReadLa
                f"takes {takes}")
     if named is None:
         return SpecError(message, span=item.span, hint=_usage(kind_name))
-    kwargs = [(other.name, other.value) for other in head.kwargs] + named
-    call = _call_form(head, head.args[:first], kwargs)
-    meant = listed(f"{one_line(value)} is {_the(_option_words(kind, word))}"
-                   for word, value in named)
-    line = _line_form(head, kind, head.args[:first], kwargs)
+    meant = _meant(named, kind)
+    body, line = (_call_meant if call else _line_meant)(stmt, kind, values[:first], named, kept)
     return SpecError(message, span=item.span,
-                     hint=f"options are written by name: `{call}` if {meant}"
+                     hint=f"options are written by name: `{body}` if {meant}"
                      + (f"; on a line, `{line}`" if line is not None else ""),
-                     rewrite=_statement_line(stmt, call + "".join(
-                         " " + one_line(value) for value in stmt.items)))
+                     rewrite=_statement_line(stmt, body))
 
 
-def _options_meant(extra: list[Value], head: Call, kind: Syntax,
-                   layer: ReadLayer) -> list[tuple[str, Value]] | None:
-    """The option word each of ``extra``, arguments past the kind's values, most likely
-    sets, in order: the first option after the last one taken whose reader takes it and that
-    the call does not set by name; None where one of them is read by none."""
-    given = {kind.options[k.name][0] for k in head.kwargs if k.name in kind.options}
+def _extra_values(values: list[Value], kind: Syntax,
+                  call: bool) -> tuple[list[Value], list[Value]]:
+    """``values``, from the first past the kind's values on, split into those past the
+    kind's values and the words kept as written: in a call, every argument but a flag, an
+    activation or a norm (:func:`_stands_anywhere`); on a line, those up to the first word
+    of the line (an option or such a word), the rest kept."""
+    if call:
+        return ([value for value in values if not _stands_anywhere(value, kind)],
+                [value for value in values if _stands_anywhere(value, kind)])
+    count = next((k for k, value in enumerate(values) if _stands_anywhere(value, kind)
+                  or isinstance(value, Word) and value.name in kind.options), len(values))
+    return values[:count], values[count:]
+
+
+def _named_options(stmt: LayerStmt, kept: list[Value], kind: Syntax) -> set[str]:
+    """The fields ``stmt`` sets by an option's name after its values: a call's keywords, the
+    option words of a line's words ``kept``."""
+    names = [k.name for k in stmt.head.kwargs] if isinstance(stmt.head, Call) \
+        else [value.name for value in kept if isinstance(value, Word)]
+    return {kind.options[name][0] for name in names if name in kind.options}
+
+
+def _call_meant(stmt: LayerStmt, kind: Syntax, values: list[Value],
+                named: list[tuple[str, Value]], kept: list[Value]) -> tuple[str, str | None]:
+    """A call-form head with ``values`` by position, the options ``named`` after its own
+    keywords and the flags, activation or norm ``kept`` among its arguments: the call and
+    the line (None where none writes it), each with the words after the call."""
+    head = stmt.head
+    kwargs = [(other.name, other.value) for other in head.kwargs] + named
+    rest = "".join(" " + one_line(value) for value in stmt.items)
+    line = _line_form(head, kind, values + kept, kwargs)
+    return (_call_form(head, values + kept, kwargs) + rest,
+            None if line is None else line + rest)
+
+
+def _line_meant(stmt: LayerStmt, kind: Syntax, values: list[Value],
+                named: list[tuple[str, Value]], kept: list[Value]) -> tuple[str, None]:
+    """A layer's line with ``values`` in place, the options ``named`` and the words ``kept``
+    after them, as written; no other line."""
+    words = [stmt.head.name, *(one_line(value) for value in values),
+             *(f"{word} {one_line(value)}" for word, value in named),
+             *(one_line(value) for value in kept)]
+    return " ".join(words), None
+
+
+def _options_meant(extra: list[Value], given: set[str],
+                   kind: Syntax) -> list[tuple[str, Value]] | None:
+    """The option word each of ``extra``, values past the kind's values, most likely sets,
+    in order: the first option after the last one taken whose reader takes it and that sets
+    no field given otherwise (``given``); None where one of them is read by none."""
     fields = [f for f in kind.kind.fields if f.option and not f.named_only
-              and f.name not in given and f.name not in layer.spans]
+              and f.name not in given]
     named = []
     for value in extra:
         taker = next((k for k, f in enumerate(fields) if _reads(kind, f.option[0], value)), None)
@@ -889,7 +960,7 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
             continue
         else:
             raise _list_without_brackets(items, i, kind) or _past_the_values(
-                item, stmt.head, kind, layer, display, stmt) or _unexpected(
+                item, kind, layer, display, stmt) or _unexpected(
                 item, kind, layer.kind, display, items[i - 1] if i else None,
                 items[i + 1] if i + 1 < len(items) else None)
         named = (i, i)

@@ -122,11 +122,15 @@ def _without_equal(line: str, column: int) -> str:
     return QUOTED_WORD.sub(r"\2", fixed)
 
 
-# An option written as a keyword argument (`stride=2`, `activation='relu'`, `use_bias=False`),
-# outside brackets, with its value: quoted, or a bare word or number.
-KEYWORD_OPTION = re.compile(r"""\b([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([\w.+-]+))?""")
+# An option written as a keyword argument (`stride=2`, `activation='relu'`, `use_bias=False`,
+# `kernel_size=(3, 3)`), outside brackets, with its value: quoted, in brackets (their inside
+# blanked, :func:`_outer_level`), or a bare word or number.
+KEYWORD_OPTION = re.compile(
+    r"""\b([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([(\[]\s*[)\]])|([\w.+-]+))?""")
 # The kind a layer's line names: its first word, after the layer's label.
 LINE_KIND = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)")
+# The values a layer's line gives without an option word, right after its kind (`8 3x3`).
+LEADING_VALUES = re.compile(r"(?:\s+[+-]?\.?\d[\w.+-]*(?=\s|$))*")
 
 
 def _options_without_equal(line: str, column: int) -> str:
@@ -134,25 +138,65 @@ def _options_without_equal(line: str, column: int) -> str:
     rewritten as the layer's option (`stride=2` as `stride 2`, `padding='same'` as `padding
     same`, Keras' `strides=2` as `stride 2`, `kernel_initializer='he_normal'` as `weight
     he_normal`, `use_bias=False` as `nobias`, `activation=relu` as the activation's name
-    alone: :func:`cnnspec.lang.foreign.keyword_written`); the '=' inside brackets
-    (he_normal(mode=fan_out)) kept, and a trailing comment dropped."""
-    from cnnspec.lang.foreign import keyword_written  # only on a syntax error
+    alone: :func:`cnnspec.lang.foreign.keyword_written`); a keyword naming a value written
+    without an option word (Keras' `kernel_size=(3, 3)`, `filters=8`) as that value in its
+    place after the line's values, `3x3`, and left out where the line gives it already; the
+    '=' inside brackets (he_normal(mode=fan_out)) kept, and a trailing comment dropped."""
+    from cnnspec.lang.foreign import keyword_written, positional_field  # on a syntax error
 
     code = _without_comment(line)
-    depth, outer = 0, []
-    for char in code:  # the brackets' text blanked, so that only outer '=' match
-        depth += char in "(["
-        outer.append(char if depth == 0 else " ")
-        depth -= char in ")]"
     kind = LINE_KIND.match(code)
-    pieces, end = [], 0
-    for match in KEYWORD_OPTION.finditer("".join(outer)):
-        value = match[3] if match[2] else match[4] or ""
-        written = keyword_written(kind and kind[1], match[1], value)
-        before = code[end:match.start()]
+    kind_name = kind and kind[1]
+    pieces, end, in_place = [], 0, {}
+    for match in KEYWORD_OPTION.finditer(_outer_level(code)):
+        value = _keyword_value(match, code)
+        before, end = code[end:match.start()], match.end()
+        field = positional_field(kind_name, match[1])
+        if field is not None:
+            in_place.setdefault(field, value)  # given twice by keyword: the first kept
+            pieces.append(before.rstrip())
+            continue
+        written = keyword_written(kind_name, match[1], value)
         pieces += [before if written else before.rstrip(), written]  # `use_bias=True`: gone
-        end = match.end()
-    return ("".join(pieces) + code[end:]).strip()
+    return _values_in_place("".join(pieces) + code[end:], kind, in_place).strip()
+
+
+def _outer_level(code: str) -> str:
+    """``code`` with the inside of its brackets blanked, the outer brackets kept, so that
+    only an '=' at the outer level matches and a bracketed value shows where it ends."""
+    depth, outer = 0, []
+    for char in code:
+        opens, closes = char in "([", char in ")]"
+        depth += opens
+        outer.append(char if depth == 0 or depth == 1 and (opens or closes) else " ")
+        depth -= closes
+    return "".join(outer)
+
+
+def _keyword_value(match: re.Match, code: str) -> str:
+    """The value of a KEYWORD_OPTION ``match`` on ``code`` as a line writes it: out of its
+    quotes, a size in brackets with 'x' (:func:`cnnspec.lang.foreign.size_written`)."""
+    from cnnspec.lang.foreign import size_written
+
+    if match[2]:
+        return match[3]
+    if match[4]:
+        return size_written(code[match.start(4):match.end(4)])
+    return match[5] or ""
+
+
+def _values_in_place(text: str, kind: re.Match | None, in_place: dict[str, str]) -> str:
+    """``text``, a layer's line, with the values ``in_place`` (field: value) written after
+    the values the line gives without an option word, those it gives already left out
+    (:func:`cnnspec.lang.foreign.values_in_place`)."""
+    from cnnspec.lang.foreign import values_in_place
+
+    if not in_place or kind is None:
+        return text
+    leading = LEADING_VALUES.match(text, kind.end())
+    values = values_in_place(kind[1], in_place, len(leading[0].split()))
+    at = leading.end()
+    return text[:at] + "".join(f" {value}" for value in values) + text[at:]
 
 
 # A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of

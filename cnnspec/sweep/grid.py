@@ -36,9 +36,10 @@ from cnnspec.errors import (
     shortened,
     without_alternatives,
 )
-from cnnspec.importers.spec_writer import field_text, init_text
+from cnnspec.init.describe import init_text
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import foreign_key_hint, value_text
+from cnnspec.kinds import field_text
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_bias_init, read_init

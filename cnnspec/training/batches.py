@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.ir.training_catalogue import steps_per_epoch
+
 
 def validation_split(n: int, val_split: float, rng: np.random.Generator
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -52,13 +54,13 @@ def epoch_order(data_order: np.random.Generator, epoch: int, n: int) -> np.ndarr
 
 
 def batch_slices(n: int, batch_size: int, drop_lone: bool = False) -> list[slice]:
-    """Consecutive slices of at most ``batch_size``; the last batch may be smaller. With
-    ``drop_lone``, a last batch of one example (``n % batch_size == 1``, ``batch_size > 1``)
-    is left out: a network with a batch norm that would see one value per channel in it
+    """Consecutive slices of at most ``batch_size``, as many as
+    :func:`~cnnspec.ir.training_catalogue.steps_per_epoch` counts; the last batch may be
+    smaller. With ``drop_lone``, a last batch of one example (``n % batch_size == 1``,
+    ``batch_size > 1``) is left out: a network with a batch norm that would see one value per channel in it
     (:func:`cnnspec.check.training.one_example_norms`) cannot train on it. The epoch's order
     is shuffled, so each epoch leaves out another example; PyTorch's DataLoader would train
     on it and its batch norm refuse it, unless ``drop_last`` left out the whole last batch."""
-    slices = [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    if drop_lone and batch_size > 1 and slices[-1].stop - slices[-1].start == 1:
-        slices.pop()
-    return slices
+    steps = steps_per_epoch(n, batch_size, drop_lone)
+    return [slice(start, min(start + batch_size, n))
+            for start in range(0, steps * batch_size, batch_size)]
