@@ -284,6 +284,10 @@ def test_the_command_names_the_class_and_how_to_import_it(name, said, tmp_path, 
     path.write_text("model CIFAR10_quick\ninput 3x8x8\nconv 4 3x3\nflatten\nfc: dense 10\n")
     assert main(["export", str(path), "--format", "torch", "-o", str(tmp_path / name)]) == 0
     assert said in capsys.readouterr().out
+    # the file's docstring shows the same import (or, commented, the renaming)
+    statement = said.split("a torch.nn.Module: ")[1].rstrip(")")
+    shown = statement if statement.startswith("from ") else f"# {statement}"
+    assert f"\n    {shown}\n    model = CIFAR10Quick()\n" in (tmp_path / name).read_text()
 
 
 @pytest.mark.parametrize("fmt, out, existing, said", [

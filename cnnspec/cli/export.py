@@ -74,29 +74,23 @@ def run(args) -> int:
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
         _say_input(exported, f"the model's metadata '{PREPROCESS_KEY}' holds its numbers")
         return 0
-    from cnnspec.exporters.torch_source import class_name, export_torch, softmax_note
+    from cnnspec.exporters.torch_source import (
+        class_name,
+        export_torch,
+        import_statement,
+        softmax_note,
+    )
 
     exported, weights = export_torch(args.spec, args.out, force=args.force)
     cls = class_name(exported.checked.ir["name"])
     print(f"wrote {shown_path(args.out)} (class {cls}, a torch.nn.Module: "
-          f"{_import_line(Path(args.out), cls)}) and {shown_path(weights)} "
+          f"{import_statement(Path(args.out), cls)}) and {shown_path(weights)} "
           f"({exported.weights} of the {exported.source}; model.load_weights reads them)")
     _say_input(exported, "model.preprocess(images) applies it")
     softmax = softmax_note(exported)
     if softmax:  # said, not silent: cross_entropy on its output is a wrong loss that trains
         print(f"note: {softmax}", file=sys.stderr)
     return 0
-
-
-def _import_line(path: Path, cls: str) -> str:
-    """How Python imports the class from the module written to ``path``, from its folder; a
-    file name that is no module name is said so."""
-    import keyword
-
-    module = path.stem
-    if module.isidentifier() and not keyword.iskeyword(module):
-        return f"from {module} import {cls}"
-    return f"rename {path.name} to a Python module name to import it"
 
 
 def _say_input(exported, where: str) -> None:

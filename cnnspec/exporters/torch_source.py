@@ -77,6 +77,15 @@ def class_name(model: str) -> str:
     return name if name[:1].isalpha() else "Net" + name
 
 
+def import_statement(path: Path, cls: str) -> str:
+    """How Python imports the class ``cls`` from the module written to ``path`` (from its
+    folder); for a file name that is no module name (``my-net.py``), that it must be renamed."""
+    module = path.stem
+    if module.isidentifier() and not keyword.iskeyword(module):
+        return f"from {module} import {cls}"
+    return f"rename {path.name} to a Python module name to import it"
+
+
 def module_source(exported: Exported, weights_file: str) -> str:
     """The text of the module file; ``weights_file`` is the name its docstring loads."""
     exported.require_mapping("PyTorch", "torch", exported.checked.layers)  # all: attributes
@@ -194,7 +203,7 @@ def _header(exported: Exported, cls: str, weights_file: str) -> str:
 Use it with the weights written beside it ({exported.weights}; a .npz archive,
 read without pickle):
 
-    from {Path(weights_file).stem} import {cls}
+    {_import_code(Path(weights_file), cls)}
     model = {cls}()
     model.load_weights("{weights_file}")
     model.eval()  # batch norm's running statistics, no dropout
@@ -206,6 +215,12 @@ distribution its init in the spec gives it. To train it as cnnspec does, give th
 model.param_groups(lr, weight_decay): each layer's lr_mult and decay_mult applied, its frozen
 layers left out (their parameters do not require grad).
 {trains}"""'''
+
+
+def _import_code(weights_file: Path, cls: str) -> str:
+    """The import line of the header's example: the statement, or as a comment what to do."""
+    statement = import_statement(weights_file.with_suffix(".py"), cls)
+    return statement if statement.startswith("from ") else f"# {statement}"
 
 
 def _usage(exported: Exported) -> str:
