@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import shlex
 import shutil
+from pathlib import PurePosixPath
 
 import pytest
 from readme_blocks import PAGES, README, shown_commands
@@ -25,7 +27,26 @@ NO_NETWORK = ("check", "summary", "fmt", "import")
 MAX_MULTIPLY_ADDS = 2 * 10**8
 
 SHOWN = [(page, number, words) for page in PAGES for number, words in shown_commands(page)]
-COMMANDS = [shown for shown in SHOWN if not any(PLACEHOLDER.match(w) for w in shown[2])]
+
+
+def help_commands() -> list[tuple[PurePosixPath, int, list[str]]]:
+    """The ``cnnspec`` command lines each command's --help shows below its options (its
+    examples, on lines of their own or run on, separated by ``;``), as ``(cnnspec NAME --help,
+    number, words)``: a help text is a page of its own."""
+    from cnnspec.cli import COMMANDS as NAMES
+
+    found = []
+    for name in NAMES:
+        epilog = (command_parser(build_parser(name), name).epilog or "").replace("\\\n", " ")
+        texts = re.findall(rf"cnnspec (?:{'|'.join(NAMES)}) [^;\n#]*", epilog)
+        found += [(PurePosixPath(f"cnnspec {name} --help"), number, shlex.split(text))
+                  for number, text in enumerate(texts, start=1)]
+    return found
+
+
+HELP_SHOWN = help_commands()
+COMMANDS = [shown for shown in SHOWN + HELP_SHOWN
+            if not any(PLACEHOLDER.match(w) for w in shown[2])]
 
 
 def shown_id(shown) -> str:
@@ -46,6 +67,9 @@ def test_the_pages_show_commands():
     assert ("README.md", ("cnnspec", "init-report")) in shown
     assert ("how-to-initialise.md", ("cnnspec", "compare")) in shown
     assert len(COMMANDS) >= 20
+    helps = {(page.name, len(words) > 2) for page, _, words in HELP_SHOWN}
+    assert {("cnnspec diagram --help", True), ("cnnspec train --help", True),
+            ("cnnspec init-report --help", True), ("cnnspec sweep --help", True)} <= helps
 
 
 @pytest.mark.parametrize("shown", COMMANDS, ids=shown_id)
@@ -141,6 +165,101 @@ def test_readmes_python_api_block_runs_as_shown(tmp_path, monkeypatch, capsys):
     assert names["probabilities"].shape == (2, 10)
     assert names["run"].weights == "best"
     capsys.readouterr()
+
+
+def help_text(name: str) -> str:
+    """``cnnspec NAME --help`` as printed, its lines joined (where they wrap depends on the
+    terminal's width; a shown command's too, at its ``\\``)."""
+    text = command_parser(build_parser(name), name).format_help()
+    return " ".join(text.replace("\\\n", " ").split())
+
+
+def test_the_figures_a_help_gives_are_the_codes():
+    """Limits a --help states that the code declares once, where the command's module cannot
+    read them without loading what `cnnspec --help` must not (NumPy, the renderer)."""
+    from cnnspec.render.augment_grid import MAX_PER_CLASS
+    from cnnspec.render.backend import PDF_DPI
+
+    for name, pattern, value in (("diagram", r"a \.pdf is then a (\d+) dpi image", PDF_DPI),
+                                 ("data", r"--per-class K .*?at most (\d+)\)", MAX_PER_CLASS)):
+        said = re.search(pattern, help_text(name))
+        assert said, f"{name} --help no longer says {pattern!r}"
+        assert int(said[1]) == value, (name, said[0], value)
+
+
+def test_the_jacobian_work_init_reports_help_gives_is_what_it_computes(monkeypatch, capsys):
+    """`init-report --help` says how many FLOPs its --jacobian example computes: the figure
+    the command itself says before it starts (stopped here before it draws its batch)."""
+    from cnnspec.errors import RunError
+    from cnnspec.lab import jacobian
+
+    said = re.search(r"This one is ([\d.]+ \w+): cnnspec init-report (.*?) -o ",
+                     help_text("init-report"))
+    assert said, "init-report --help no longer gives its --jacobian example's work"
+
+    def stop(*args, **kwargs):
+        raise RunError("stopped before the first pass")
+
+    monkeypatch.setattr(jacobian, "make_batch", stop)
+    monkeypatch.chdir(ROOT)
+    assert main(["init-report", *shlex.split(said[2])]) == 1
+    assert f"about {said[1]} in float64" in capsys.readouterr().err
+
+
+def test_predict_and_features_read_their_inputs_alike_and_say_so():
+    """One loader reads both commands' INPUT (:func:`cnnspec.data.images.load_image`):
+    features' help left out the (H, W) arrays, the inverted dark-on-light pictures and the
+    0..255 values that predict's named."""
+    from cnnspec.cli.arguments import ARRAY_INPUT, PICTURE_INPUT
+
+    for name in ("predict", "features"):
+        text = help_text(name)
+        said = text[text.index("INPUT", text.index("positional")):text.index("options:")]
+        assert PICTURE_INPUT in said and ARRAY_INPUT in said and "0..255" in said, name
+
+
+def test_the_data_picture_is_named_as_its_help_says(tmp_path, monkeypatch, capsys):
+    """`data --help` said the picture is named after the spec's name; it is named after the
+    spec's file, as the help's example now says."""
+    said = re.search(r"default: named after the spec's file, (\S+) for (\S+)\)", help_text("data"))
+    assert said, "data --help no longer names its default picture"
+    copy_repository_files(["cnnspec", "data", said[2]], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", said[2]]) == 0
+    assert capsys.readouterr().out == f"wrote {said[1]}\n"
+
+
+def test_init_reports_output_option_names_the_picture_of_each_mode():
+    """-o draws the phase diagram with --phase and the singular values with --jacobian; its
+    help spoke of the statistics' picture alone."""
+    text = help_text("init-report")
+    at = text.index("-o FILE.png, --output FILE.png")
+    said = text[at:text.index("--data-dir DIR", at)]
+    assert "--phase the phase diagram" in said and "--jacobian the singular values" in said
+
+
+def test_the_default_workers_and_jobs_are_as_the_helps_say(monkeypatch):
+    """sweep's --workers said "one per core" where there are fewer trainings or less memory
+    than cores; compare's --jobs left out that one training takes one process."""
+    from cnnspec.sweep import compare, executor
+
+    for module in (compare, executor):
+        monkeypatch.setattr(module, "usable_cores", lambda: 8)
+        monkeypatch.setattr(module, "trainings_that_fit", lambda process: 3)
+    assert executor.default_workers(5) == 3 and executor.default_workers(2) == 2
+    assert compare.default_jobs(1) == 1 and compare.default_jobs(4) == 2
+    assert "(default: one per core, at most one per training and as many as fit in memory)" \
+        in help_text("sweep")
+    assert "(default: 2 where there are two trainings or more, two cores and memory for two, " \
+        "else 1)" in help_text("compare")
+
+
+def test_train_help_says_what_resume_with_epochs_does_as_readme_does():
+    """README's `train --resume RUN [--epochs N]` extends a run to N epochs in all; the help
+    said only that --resume continues an interrupted run."""
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert "extends a run to N epochs in all" in readme
+    assert "with --epochs N, train a run on to N epochs in all" in help_text("train")
 
 
 def interop_python_blocks() -> list[str]:

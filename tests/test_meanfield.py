@@ -890,7 +890,9 @@ def test_the_phase_tables_of_the_docs_are_what_init_report_prints(capsys, monkey
     start = next(i for i, line in enumerate(printed) if line.startswith("named inits"))
     assert printed[start].startswith(header.removesuffix("...):"))
     assert printed[start + 1:start + 1 + len(rows)] == rows
-    assert "      inf  critical   delta_orthogonal (spec)" in block
+    # the stem starts from lecun_normal, the body from delta-orthogonal: neither is "(spec)"
+    assert "      inf  critical   delta_orthogonal(gain=1) (200 layers: body_1_conv, ..., " \
+        "body_200_conv)" in block and "(spec)" not in block
 
 
 PADDED = """model padded_tanh
@@ -1148,6 +1150,45 @@ def test_a_net_that_mixes_tanh_and_relu_is_said_to_and_each_layers_init_is_named
     assert phase_report(spec, grid=(2, 2), theory_grid=(4, 3)).title == (
         "kerasy: relu, 4 hidden layers (c1, c2, c5, dense1; fan_in 576); the net mixes relu "
         "and tanh: c3 (tanh) left out: order-to-chaos phase diagram")
+
+
+def test_hidden_layers_of_different_inits_are_placed_each_with_its_layers(tmp_path, capsys):
+    """The table marked the typical layer's init "glorot_uniform (spec)" where c2 starts from
+    normal(0, 0.05), and left c2's init off the diagram: the spec sets no one init there."""
+    spec = tmp_path / "kerasy.cnn"
+    spec.write_text(MIXED_KERAS)
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
+    out = capsys.readouterr().out
+    assert "(spec)" not in out
+    rows = out.split("  init\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert rows[1].endswith("glorot_uniform (c1, c5, dense1), glorot_normal, lecun_uniform, "
+                            "lecun_normal, orthogonal")
+    # c2's normal(0, 0.05) on the typical layer c5 (fan_in 576): sigma_w = 0.05 * 24
+    assert rows[3].split()[0] == "1.200" and rows[3].endswith("  normal(std=0.05) (c2)")
+    assert "is ordered on this net (chi_1 = 0.461" in out  # the verdict found c5's point
+
+
+def test_the_hidden_layers_inits_share_a_row_where_they_sit_at_one_place(tmp_path):
+    """Glorot's and LeCun's variance agree where fan_in = fan_out: one row names both with
+    their layers, the typical layer's (c3) first; LSUV, scaled by the data, has no place."""
+    from cnnspec.lab.phase import hidden_chain, named_inits
+    from cnnspec.lab.variants import load_variant
+
+    spec = tmp_path / "square.cnn"
+    spec.write_text("model square\ninput 16x8x8\n"
+                    "c1: conv 16 3x3 pad same weight glorot_uniform tanh\n"
+                    "c2: conv 16 3x3 pad same weight glorot_uniform tanh\n"
+                    "c3: conv 16 3x3 pad same weight lecun_normal tanh\n"
+                    "c4: conv 16 3x3 pad same weight lsuv tanh\n"
+                    "flatten\nout: dense 10 softmax\n")
+    chain = hidden_chain(load_variant(spec).checked)
+    assert chain.typical.name == "c3"
+    labels = [label for label, _, _ in named_inits(spec, chain)]
+    assert "lecun_normal (c3), glorot_uniform (c1, c2), glorot_normal, lecun_uniform, " \
+           "orthogonal" in labels
+    assert not any("(spec)" in label or "lsuv" in label for label in labels)
+    report = phase_report(spec, grid=(2, 2), theory_grid=(4, 3))
+    assert verdict(report).point.label.startswith("lecun_normal (c3), ")
 
 
 def test_a_verdict_on_hidden_layers_of_one_init_calls_it_the_specs():

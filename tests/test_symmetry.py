@@ -849,3 +849,29 @@ def test_init_report_counts_the_same_filters_check_does(tmp_path):
     # conv2's second row is the weights table's, whose last column is the same filters
     rows = [line for line in format_table(report).splitlines() if line.startswith("conv2 ")]
     assert len(rows) == 2 and rows[1].endswith(" 4 of 8")
+
+
+def test_train_stats_counts_the_same_filters_once_per_run(tmp_path, monkeypatch):
+    """The count is a fact of the spec, not of the weights: it was worked out again at each
+    recording (1.4 ms each on a net of 200 convs), and is now once a run, with the same
+    count at every recorded step."""
+    import cnnspec
+    from cnnspec.lab import probe
+    from cnnspec.lab.recorder import STATS_FILE, read_stats
+
+    calls = []
+
+    def counted(*args):
+        calls.append(args)
+        return lasting_alike_filters(*args)
+
+    lasting_alike_filters = probe.lasting_alike_filters
+    monkeypatch.setattr(probe, "lasting_alike_filters", counted)
+    _, checked = _ident_checked(tmp_path, "")
+    cnnspec.train(checked, run_dir=tmp_path / "run", curves=False, progress="none",
+                  stats_every=10)
+    records = read_stats(tmp_path / "run" / STATS_FILE)
+    assert len(records) > 2 and len(calls) == 1
+    for record in records:
+        assert {row["name"]: row["same_filters"] for row in record["layers"]
+                if row["kind"] == "conv"} == {"conv1": 0, "conv2": 4}

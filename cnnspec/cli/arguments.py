@@ -286,6 +286,11 @@ def spec_or_run(text: str) -> str:
     return text
 
 
+# What an INPUT file may be, as predict and features read it (cnnspec.data.images.load_image).
+PICTURE_INPUT = "converted and resized to the model's input; dark-on-light pictures inverted"
+ARRAY_INPUT = "(C, H, W) or (H, W) of the model's size"
+
+
 def input_file(text: str) -> str:
     """The type of an INPUT argument (an image or array, a model to import): an existing
     regular file (a device such as /dev/zero would be read forever)."""

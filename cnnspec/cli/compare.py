@@ -61,16 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="batch size for every variant (default: the spec's)")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
-                        help="train each variant with seeds 0..K-1 (default 1)")
+                        help="train each variant with seeds 0..K-1 (default %(default)s)")
     parser.add_argument("--jobs", type=positive_int, metavar="J",
-                        help="trainings run in parallel processes (default: 2 on a machine "
-                        "with two or more cores and memory for two trainings, else 1)")
+                        help="trainings run in parallel processes (default: 2 where there are "
+                        "two trainings or more, two cores and memory for two, else 1)")
     parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
-                        help="validation accuracy whose first epoch is reported (default 0.9)")
+                        help="validation accuracy whose first epoch is reported (default "
+                        "%(default)s)")
     parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="folder for the run folders (default runs/compare-<spec-name>-"
-                        "<time>); an earlier comparison's of the spec goes on there, its runs "
-                        "shown too")
+                        "<time>); a folder an earlier comparison of the spec wrote is taken up: "
+                        "only the runs it lacks train, and the table shows its runs too")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
     add_dtype(parser, "the precision every variant trains in, its data and weights, as "

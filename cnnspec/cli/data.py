@@ -19,9 +19,10 @@ HELP = "draw training images of each class of a spec's data, as loaded and augme
 def add_arguments(parser) -> None:
     add_spec(parser)
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
-                        help="where to write the PNG (default: <spec name>-data.png)")
+                        help="where to write the PNG (default: named after the spec's file, "
+                        "digits-data.png for specs/digits.cnn)")
     parser.add_argument("--per-class", type=positive_int, default=6, metavar="K",
-                        help="images of each class (default 6, at most 16)")
+                        help="images of each class (default %(default)s, at most 16)")
     add_data_dir(parser)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from cnnspec.cli import typed
 from cnnspec.cli.arguments import (
+    ARRAY_INPUT,
+    PICTURE_INPUT,
     add_run,
     input_file,
     nonnegative_int,
@@ -22,8 +24,8 @@ HELP = "draw an input image and the feature maps every conv layer makes of it"
 def add_arguments(parser) -> None:
     add_run(parser)
     parser.add_argument("input", metavar="INPUT", nargs="?", type=input_file,
-                        help="an image file (PNG, JPEG; resized to the model's input) or a "
-                             ".npy array (C, H, W); or use --index")
+                        help=f"a PNG/JPEG image ({PICTURE_INPUT}) or a .npy array "
+                             f"{ARRAY_INPUT}, values in [0, 1] or 0..255; or use --index")
     parser.add_argument("--index", type=nonnegative_int, metavar="N",
                         help="use image N of the run's test split instead of a file")
     parser.add_argument("-o", "--output", type=output_file(".png"), required=True,

@@ -23,9 +23,9 @@ def add_arguments(parser) -> None:
                         help="draw each filter's initial kernel (from init.npz) beside the "
                              "learned one")
     parser.add_argument("--channels", choices=("average", "side"), default=None,
-                        help="a filter has a kernel per input channel: draw their mean "
-                             "(default) or draw them side by side (default for 1x1 "
-                             "kernels, whose mean would show only a sign)")
+                        help="a filter has a kernel per input channel: draw their mean or "
+                             "draw them side by side (default: the mean; side by side for "
+                             "1x1 kernels, whose mean would show only a sign)")
 
 
 def run(args) -> int:

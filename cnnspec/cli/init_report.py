@@ -28,7 +28,9 @@ JACOBIAN_INPUTS = 4
 LARGE_FLOPS = 10 ** 12
 
 LOADS_NUMPY = True
-HELP = "per-layer activation and gradient statistics of the freshly initialised network"
+HELP = ("per-layer activation and gradient statistics of the freshly initialised network; "
+        "with --phase its order/chaos phase diagram, with --jacobian its Jacobian's singular "
+        "values")
 # init_report's batch_size= is this command's --batch (train's is --batch-size)
 OWN_OPTIONS = {"batch_size": Option("--batch")}
 
@@ -54,7 +56,8 @@ then the weights of each layer that has them
                       them differ (a constant or a kernel the same for every filter, read by
                       layers that weigh its channels alike); 16 of 32 when only some do
                       (identity's all-zero filters beyond the input's channels, which a ReLU
-                      passes no gradient); as check works it out and warns of it
+                      passes no gradient); no when none do; as check works it out and warns
+                      of it
 
 examples:
   cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch 4 \\
@@ -89,18 +92,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the batch: training images of the spec's dataset, preprocessed "
                         "(default), or unit Gaussian noise")
     parser.add_argument("--batch", type=positive_int, default=BATCH_SIZE, metavar="N",
-                        help=f"batch size (default {BATCH_SIZE}; --jacobian: the first "
-                        f"{JACOBIAN_INPUTS} at most)")
+                        help=f"batch size (default {BATCH_SIZE}; --jacobian is taken at its "
+                        f"first {JACOBIAN_INPUTS} inputs at most)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     add_format(parser)
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
-                        help="also draw activation and gradient std against depth")
+                        help="also draw a picture: activation and gradient std against "
+                        "depth; with --phase the phase diagram, with --jacobian the singular "
+                        "values per init")
     add_data_dir(parser)
     add_dtype(parser, "the precision the statistics are measured in, as `train --dtype` "
               "trains: in float32 a signal below about 1e-38 reads as 0 (a deep net's "
               "vanishing one), in float64 down to about 1e-308 (default float32; --phase and "
-              "--jacobian compute in float64)", default=None)
+              "--jacobian always compute in float64 and take no --dtype)", default=None)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--phase", action="store_true",
                       help="the order/chaos phase diagram of the network (mean-field theory "

@@ -5,6 +5,8 @@ import argparse
 import json
 
 from cnnspec.cli.arguments import (
+    ARRAY_INPUT,
+    PICTURE_INPUT,
     add_run,
     add_weights_and_format,
     input_file,
@@ -19,12 +21,10 @@ HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run(parser)
     parser.add_argument("inputs", metavar="INPUT", nargs="+", type=input_file,
-                        help="PNG/JPEG images (converted and resized to the model's input; "
-                        "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "
-                        "of the model's size, or a batch of them (N, C, H, W), values in [0, 1] "
-                        "or 0..255")
+                        help=f"PNG/JPEG images ({PICTURE_INPUT}) or .npy arrays {ARRAY_INPUT}, "
+                        "or a batch of them (N, C, H, W), values in [0, 1] or 0..255")
     parser.add_argument("--top", type=positive_int, default=3, metavar="K",
-                        help="how many of the likeliest classes to list (default 3)")
+                        help="how many of the likeliest classes to list (default %(default)s)")
     add_weights_and_format(parser)
 
 

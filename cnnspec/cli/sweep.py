@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         dest="sets", help="a setting and the values to sweep; repeat for "
                         "more settings (every combination trains)")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
-                        help="train every cell with seeds 0..K-1 (default 1)")
+                        help="train every cell with seeds 0..K-1 (default %(default)s)")
     parser.add_argument("--folds", type=at_least_two, metavar="K",
                         help="k-fold cross-validation over the training split: K trainings "
                         "per cell, each validating on one fold")
@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a running Dask scheduler, tcp://HOST:PORT (default: a local "
                         "cluster of worker processes)")
     parser.add_argument("--workers", type=positive_int, metavar="N",
-                        help="worker processes of the local cluster (default: one per core)")
+                        help="worker processes of the local cluster (default: one per core, "
+                        "at most one per training and as many as fit in memory)")
     add_dtype(parser, f"the precision every cell trains in, its data and weights, as `train "
               f"--dtype` (default {DEFAULT_DTYPE}; --set dtype=V1,V2 trains each cell in each)",
               default=None)

@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=positive_int, metavar="N",
                         help="images per step (default: the spec's batch size)")
     parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",
-                        help="timed steps; every figure is the median over them (default 10)")
+                        help="timed steps; every figure is the median over them (default "
+                        "%(default)s)")
     add_dtype(parser, "the precision the step computes in, as `train --dtype`")
     parser.add_argument("--calibrate", action="store_true",
                         help="first measure this machine's convolution thresholds again (best "

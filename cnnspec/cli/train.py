@@ -78,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze", action="store_true",
                         help="with --weights-from: freeze the layers taken (train the rest)")
     parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
-                        help="continue an interrupted run from its last checkpoint")
+                        help="continue a run stopped early (Ctrl-C, a failed write) from its "
+                        "last checkpoint, in its folder; with --epochs N, train a run on to N "
+                        "epochs in all")
     add_dtype(parser, f"the precision of the model, its data and checkpoints (default "
               f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)",
               default=None)

@@ -282,17 +282,13 @@ def gaussian_share(layer: LayerInfo) -> float:
 
 def named_inits(path, chain: Chain, extra: list[str] | None = None
                 ) -> list[tuple[str, float, float]]:
-    """``(label, sigma_w, padding share)`` of the spec's own init, each ``--init`` text
-    (applied to the spec at ``path`` as ``--init`` always is), and the catalogue's placed
-    inits (defaults), on the typical hidden layer; equal ``sigma_w`` and share share a
-    label."""
+    """``(label, sigma_w, padding share)`` of the spec's own inits (:func:`own_inits`), each
+    ``--init`` text (applied to the spec at ``path`` as ``--init`` always is), and the
+    catalogue's placed inits (defaults), on the typical hidden layer; equal ``sigma_w`` and
+    share share a label, the spec's own first."""
     layer = chain.typical
-    found: list[tuple[str, float, float]] = []
-    # The spec's own init is placed when it is zero-mean with a variance (not LSUV, a fixed
-    # kernel or a non-zero constant).
-    if layer.weight_init is not None and _placeable(layer.weight_init):
-        found.append((spec_init_label(layer.weight_init.name), _sigma_w_drawn(layer),
-                      padding_share(layer)))
+    own = own_inits(chain)
+    found = [(label, sw, share) for label, _, sw, share in own]
     for text in extra or ():
         drawn = load_variant(path, text).checked.by_name[layer.name]
         if not _placeable(drawn.weight_init):
@@ -308,16 +304,61 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None
                      "than 0 is no zero-mean draw (mean-field theory, Poole et al. 2016, "
                      "assumes one)")
         found.append((text, _sigma_w_drawn(drawn), padding_share(drawn)))
-    own = layer.weight_init.name if found else None
+    # the spec's own init is listed once, as the spec's: a catalogue init of its name where
+    # it sits at the same place
+    listed = {(name, _place_key(sw, share)) for _, name, sw, share in own}
     for init in INITS:
-        # the spec's own init is listed once, as the spec's
-        if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED \
-                and init.name != own:
-            found.append((init.name, *sigma_w_of({"name": init.name}, layer)))
+        if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
+            sw, share = sigma_w_of({"name": init.name}, layer)
+            if (init.name, _place_key(sw, share)) not in listed:
+                found.append((init.name, sw, share))
     merged: dict[tuple[float, float], tuple[float, float, list[str]]] = {}
     for label, sw, share in found:
-        merged.setdefault((round(sw, 4), round(share, 4)), (sw, share, []))[2].append(label)
+        merged.setdefault(_place_key(sw, share), (sw, share, []))[2].append(label)
     return [(", ".join(labels), sw, share) for sw, share, labels in merged.values()]
+
+
+def own_inits(chain: Chain) -> list[tuple[str, str, float, float]]:
+    """``(label, catalogue name, sigma_w, padding share)`` of each weight init the hidden
+    layers start from (:attr:`Chain.inits`), placed on the typical hidden layer as every named
+    init is, labelled by :func:`own_label`; the typical layer's first, as the verdict is on it.
+    An init not drawn with mean 0 and a variance (LSUV, a fixed kernel, a non-zero constant)
+    has no place."""
+    layer = chain.typical
+    found = []
+    for text, names in sorted(chain.inits, key=lambda group: layer.name not in group[1]):
+        drawn = next(x for x in chain.layers if x.name == names[0])
+        if drawn.weight_init is None or not _placeable(drawn.weight_init):
+            continue
+        sw, share = sigma_w_of(drawn.ir["weight_init"], layer)
+        found.append((own_label(chain.inits, names, drawn.weight_init.name),
+                      drawn.weight_init.name, sw, share))
+    return found
+
+
+def own_label(layer_inits: list[tuple[str, list[str]]], names: list[str], name: str) -> str:
+    """The label of the spec's own init on the hidden layers ``names`` (catalogue ``name``),
+    among the hidden layers' ``layer_inits`` (:attr:`Chain.inits`): ``he_normal (spec)`` where
+    they all start from it, else the init as written with the layers that start from it,
+    ``he_normal (c1, c2)`` beside ``glorot_uniform (c3)`` (:func:`_few`): the spec sets no one
+    init there."""
+    if len(layer_inits) < 2:
+        return spec_init_label(name)
+    text = next(text for text, group in layer_inits if group == names)
+    return f"{text} ({_few(names)})"
+
+
+def _few(names: list[str]) -> str:
+    """Layers in a label of the table: up to three by name, more by their count, first and
+    last (``200 layers: body_1_conv, ..., body_200_conv``)."""
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{len(names)} layers: {names[0]}, ..., {names[-1]}"
+
+
+def _place_key(sigma_w: float, share: float) -> tuple[float, float]:
+    """Where an init sits on the diagram, to the precision at which two inits share a row."""
+    return round(sigma_w, 4), round(share, 4)
 
 
 def _placeable(info) -> bool:
@@ -624,6 +665,12 @@ class PhaseReport:
     layer_inits: list = field(default_factory=list)  # (init, hidden layers): Chain.inits
 
     @property
+    def own_label(self) -> str:
+        """The label of the typical hidden layer's init on the diagram (:func:`own_label`)."""
+        names = next((names for _, names in self.layer_inits if self.typical in names), [])
+        return own_label(self.layer_inits, names, self.spec_init)
+
+    @property
     def mixes(self) -> str:
         """The elementwise nonlinearities of a net that mixes them, the chain's first (``relu
         and tanh``); empty where every hidden layer has the chain's."""
@@ -897,9 +944,10 @@ class Verdict:
 
 def verdict(report: PhaseReport) -> Verdict:
     """The :class:`Verdict` on the spec's init, from ``report``'s own figures."""
-    # the spec's own init is placed first (named_inits), so it leads a label it shares
+    # the typical layer's init is placed first (named_inits), so it leads a label it shares
+    label = report.own_label
     own = next((p for p in report.inits
-                if p.label.split(", ")[0] == spec_init_label(report.spec_init)), None)
+                if p.label == label or p.label.startswith(f"{label}, ")), None)
     critical = [p.label for p in sorted(report.inits, key=lambda p: abs(p.chi_1 - 1))
                 if p.agreed_critical and p is not own]
     sigma_b = own.sigma_b if own is not None else \

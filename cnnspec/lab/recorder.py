@@ -19,9 +19,10 @@ import json
 from pathlib import Path
 
 from cnnspec.ir.training_catalogue import refuse_count
+from cnnspec.lab import model_access
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.plots import plot_training_stats
-from cnnspec.lab.probe import collect
+from cnnspec.lab.probe import collect, lasting_alike
 from cnnspec.render.curves import run_title
 from cnnspec.training.callbacks import Callback
 
@@ -41,6 +42,7 @@ class StatsRecorder(Callback):
                                   "e.g. {stats_every:50} records statistics every 50 steps")
         self.path: Path | None = None
         self.records = 0
+        self.lasting: dict[str, int] = {}  # lasting_alike of the model's spec
 
     def wants(self, step: int) -> bool:
         """Whether step ``step`` (counted from 0) is measured."""
@@ -49,6 +51,8 @@ class StatsRecorder(Callback):
     def on_start(self, model, step: int, run_dir: Path) -> None:
         """Before the first step to run (``step``; not 0 when a run is resumed)."""
         self.path = Path(run_dir) / STATS_FILE
+        # a fact of the spec, not of the weights: once per run, not at each recording
+        self.lasting = lasting_alike(model_access.checked_of(model))
         model.record = self.wants(step)
 
     def on_step(self, step: int, model) -> None:
@@ -68,7 +72,7 @@ class StatsRecorder(Callback):
 
     def _write(self, step: int, model) -> None:
         # The model does not keep its input, so act_ratio is left out (None) here.
-        rows = [row.to_dict() for row in collect(model, input_std=None)]
+        rows = [row.to_dict() for row in collect(model, None, self.lasting)]
         with self.path.open("a", encoding="utf-8") as f:
             f.write(dumps({"step": step, "layers": rows}, indent=None) + "\n")
         self.records += 1
