@@ -260,3 +260,49 @@ def test_train_help_says_what_resume_with_epochs_does_as_readme_does():
     readme = " ".join(README.read_text(encoding="utf-8").split())
     assert "extends a run to N epochs in all" in readme
     assert "with --epochs N, train a run on to N epochs in all" in help_text("train")
+
+
+def interop_python_blocks() -> list[str]:
+    """The Python blocks of docs/interop.md's PyTorch section, in order."""
+    page = (ROOT / "docs" / "interop.md").read_text(encoding="utf-8")
+    section = page[page.index("### PyTorch"):page.index("### What maps to what")]
+    return [block.split("```")[0] for block in section.split("```python\n")[1:]]
+
+
+def test_interops_pytorch_blocks_run_on_the_exports_they_name(tmp_path, monkeypatch, capsys,
+                                                              tiny_digits_spec):
+    """The spec's block runs on `export specs/digits.cnn --format torch -o model.py` as the
+    page shows the command's words; the run's block needs a run's export (a spec's module has
+    no preprocess, as the page says) and runs on one; the optimizer block runs."""
+    import sys
+
+    torch = pytest.importorskip("torch")
+    from cnnspec import train
+
+    spec_block, run_block, optimizer_block = interop_python_blocks()
+    page = " ".join((ROOT / "docs" / "interop.md").read_text(encoding="utf-8").split())
+    said = re.search(r"`(wrote model\.py \(class .*?\) and model\.npz) \(\.\.\.\)`", page)[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["export", str(ROOT / "specs" / "digits.cnn"), "--format", "torch",
+                 "-o", "model.py"]) == 0
+    assert capsys.readouterr().out.startswith(said + " (")
+    spec_names = {"x": torch.randn(2, 1, 8, 8)}
+    try:
+        exec(compile(spec_block, "interop.md", "exec"), spec_names)  # noqa: S102
+    finally:
+        sys.modules.pop("model", None)
+    assert spec_names["scores"].shape == (2, 10)
+    with pytest.raises(AttributeError, match="preprocess"):
+        exec(compile(run_block, "interop.md", "exec"), dict(spec_names))  # noqa: S102
+    exec(compile(optimizer_block, "interop.md", "exec"), spec_names)  # noqa: S102
+    assert len(spec_names["optimizer"].param_groups) >= 1
+    run = train(tiny_digits_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    assert main(["export", str(run), "--format", "torch", "-o", "run_model.py"]) == 0
+    from run_model import Tiny
+
+    sys.modules.pop("run_model")
+    run_names = {"model": Tiny().load_weights("run_model.npz").eval(),
+                 "images": torch.rand(2, 1, 8, 8)}
+    exec(compile(run_block, "interop.md", "exec"), run_names)  # noqa: S102
+    assert run_names["scores"].shape == (2, 10)

@@ -174,6 +174,122 @@ def test_the_command_writes_the_module_and_its_weights(tmp_path, capsys):
         assert set(arrays.files) == set(open_exported(SPECS[0].parent / "digits.cnn").state)
 
 
+# A frozen fixed kernel and a frozen norm, Caffe's multipliers (the bias at twice the rate, no
+# decay; a layer held still), decay_bias false, and a softmax output.
+MULTS_SPEC = """\
+model frozen_mults
+input 1x8x8
+edges: conv 2 3x3 weight sobel_x frozen relu
+c2: conv 4 3x3 lr_mult [1, 2] decay_mult [1, 0]
+gn: groupnorm 2 frozen
+act: prelu
+flatten
+still: dense 16 lr_mult 0 relu
+fc: dense 10
+prob: softmax
+train {
+  data digits
+  optimizer sgd(momentum=0.9)
+  weight_decay 0.01
+  decay_bias false
+}
+"""
+
+
+def _mults_spec(tmp_path):
+    path = tmp_path / "mults.cnn"
+    path.write_text(MULTS_SPEC)
+    return path
+
+
+def _named_groups(net, groups) -> dict:
+    """Parameter name -> (lr, weight_decay) of its group, for ``param_groups``' answer."""
+    names = {id(param): name for name, param in net.named_parameters()}
+    return {names[id(param)]: (group["lr"], group["weight_decay"])
+            for group in groups for param in group["params"]}
+
+
+def test_param_groups_apply_lr_mult_and_decay_mult_and_leave_frozen_layers_out(tmp_path):
+    torch = pytest.importorskip("torch")
+    net = _written(open_exported(_mults_spec(tmp_path)), tmp_path)
+    optimizer = torch.optim.SGD(net.param_groups(0.1, 0.01), momentum=0.9)
+    assert _named_groups(net, optimizer.param_groups) == {
+        "c2.weight": (0.1, 0.01), "c2.bias": (0.2, 0.0),  # lr_mult [1, 2] decay_mult [1, 0]
+        "act.weight": (0.1, 0.0),  # decay_bias false spares all but the weights of weighted
+        "still.weight": (0.0, 0.01), "still.bias": (0.0, 0.0),  # lr_mult 0
+        "fc.weight": (0.1, 0.01), "fc.bias": (0.1, 0.0)}
+    frozen = [*net.edges.parameters(), *net.gn.parameters()]
+    assert len(frozen) == 4 and not any(param.requires_grad for param in frozen)
+
+
+def test_a_step_of_the_param_groups_is_cnnspecs_step(tmp_path):
+    """Same gradients, one SGD step each: every parameter moves as cnnspec moves it, the
+    frozen ones and those at lr_mult 0 not at all."""
+    torch = pytest.importorskip("torch")
+    from cnnspec.training.api import _optimizer
+
+    exported = open_exported(_mults_spec(tmp_path))
+    training = exported.checked.ir["training"]
+    model = compile_spec(exported.checked, training["seed"], "float64")
+    net = _written(exported, tmp_path)
+    x = inputs(exported.checked, 3, "float64")
+    r = np.random.default_rng(2).standard_normal(model.forward(x).shape)
+    model.backward(r)
+    _optimizer(training, model).step(model.params(), model.grads(), 0.1)
+    (net(torch.from_numpy(x)) * torch.from_numpy(r)).sum().backward()
+    torch.optim.SGD(net.param_groups(0.1, training["weight_decay"]), momentum=0.9).step()
+    params = dict(net.named_parameters())
+    for key, value in model.params().items():
+        _close(value, params[key])
+    for key in ("edges.weight", "gn.weight", "still.weight"):
+        assert torch.equal(params[key], torch.from_numpy(exported.state[key])), key
+    assert not np.array_equal(model.params()["fc.weight"], exported.state["fc.weight"])
+
+
+def test_a_softmax_output_is_said_and_its_logits_train_with_cross_entropy(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    path = _mults_spec(tmp_path)
+    assert main(["export", str(path), "--format", "torch", "-o", str(tmp_path / "net.py")]) == 0
+    said = ("forward() ends in softmax: train it with NLLLoss on torch.log(model(x)), or with "
+            "F.cross_entropy on model.logits(x), the scores before the softmax")
+    assert f"note: {said}" in capsys.readouterr().err
+    assert " ".join((tmp_path / "net.py").read_text().split()).count(said) == 1  # docstring
+    exported, model = exported_with_statistics(path)
+    net = _written(exported, tmp_path)
+    x = inputs(exported.checked, 4, "float64")
+    y = np.array([0, 3, 9, 3])
+    loss, _ = model.loss(model.forward(x), y)  # cnnspec's cross-entropy, on the logits
+    logits = net.logits(torch.from_numpy(x))
+    theirs = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y))
+    assert theirs.item() == pytest.approx(loss, rel=1e-12)
+    _close(model.forward(x), torch.softmax(logits, 1))
+    _close(model.forward(x), net(torch.from_numpy(x)))
+
+
+def test_an_output_without_softmax_says_nothing_of_it(tmp_path, capsys):
+    out = tmp_path / "digits_net.py"
+    assert main(["export", str(SPECS[0].parent / "digits.cnn"), "--format", "torch",
+                 "-o", str(out)]) == 0
+    assert "softmax" not in capsys.readouterr().err
+    assert "softmax" not in out.read_text() and "def logits" not in out.read_text()
+
+
+@pytest.mark.parametrize("name, said", [
+    ("cq.py", "(class CIFAR10Quick, a torch.nn.Module: from cq import CIFAR10Quick)"),
+    ("cifar-quick.py", ("(class CIFAR10Quick, a torch.nn.Module: rename cifar-quick.py to a "
+                        "Python module name to import it)")),
+])
+def test_the_command_names_the_class_and_how_to_import_it(name, said, tmp_path, capsys):
+    path = tmp_path / "cq.cnn"
+    path.write_text("model CIFAR10_quick\ninput 3x8x8\nconv 4 3x3\nflatten\nfc: dense 10\n")
+    assert main(["export", str(path), "--format", "torch", "-o", str(tmp_path / name)]) == 0
+    assert said in capsys.readouterr().out
+    # the file's docstring shows the same import (or, commented, the renaming)
+    statement = said.split("a torch.nn.Module: ")[1].rstrip(")")
+    shown = statement if statement.startswith("from ") else f"# {statement}"
+    assert f"\n    {shown}\n    model = CIFAR10Quick()\n" in (tmp_path / name).read_text()
+
+
 @pytest.mark.parametrize("fmt, out, existing, said", [
     ("torch", "digits.py", "digits.py", "{tmp}/digits.py exists\n"),
     # the weights beside it: a run's trained weights exported before are work too

@@ -461,7 +461,7 @@ def test_lr_and_decay_multipliers_match_torch_groups_with_their_own_lr_and_decay
 
 def test_a_spec_writes_lr_mult_and_decay_mult_per_layer_as_caffe_does(tmp_path):
     from cnnspec import Settings, load, train
-    from cnnspec.training.api import parameter_mults
+    from cnnspec.training.mults import parameter_mults
 
     spec = tmp_path / "mults.cnn"
     spec.write_text("input 1x8x8\nc: conv 4 3x3 lr_mult [1, 2] decay_mult [1, 0] relu\n"
@@ -470,7 +470,7 @@ def test_a_spec_writes_lr_mult_and_decay_mult_per_layer_as_caffe_does(tmp_path):
     assert (c["lr_mult"], c["decay_mult"]) == ([1.0, 2.0], [1.0, 0.0])
     run = train(spec, Settings(epochs=1), run_dir=tmp_path / "r", progress="none",
                 curves=False)
-    lr_mult, decay_mult = parameter_mults(run.model)
-    assert lr_mult["c.bias"] == 2.0 and decay_mult["c.bias"] == 0.0
+    mults = parameter_mults(run.model.checked, run.model.params())
+    assert mults["c.bias"] == (2.0, 0.0) and mults["fc.weight"] == (0.0, 1.0)
     start = np.load(tmp_path / "r" / "init.npz")
     np.testing.assert_array_equal(run.model.params()["fc.weight"], start["fc.weight"])

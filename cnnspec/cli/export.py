@@ -74,13 +74,22 @@ def run(args) -> int:
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
         _say_input(exported, f"the model's metadata '{PREPROCESS_KEY}' holds its numbers")
         return 0
-    from cnnspec.exporters.torch_source import export_torch
+    from cnnspec.exporters.torch_source import (
+        class_name,
+        export_torch,
+        import_statement,
+        softmax_note,
+    )
 
     exported, weights = export_torch(args.spec, args.out, force=args.force)
-    print(f"wrote {shown_path(args.out)} (a torch.nn.Module) and {shown_path(weights)} "
-          f"({exported.weights} of the "
-          f"{exported.source}; model.load_weights reads them)")
+    cls = class_name(exported.checked.ir["name"])
+    print(f"wrote {shown_path(args.out)} (class {cls}, a torch.nn.Module: "
+          f"{import_statement(Path(args.out), cls)}) and {shown_path(weights)} "
+          f"({exported.weights} of the {exported.source}; model.load_weights reads them)")
     _say_input(exported, "model.preprocess(images) applies it")
+    softmax = softmax_note(exported)
+    if softmax:  # said, not silent: cross_entropy on its output is a wrong loss that trains
+        print(f"note: {softmax}", file=sys.stderr)
     return 0
 
 

@@ -2,11 +2,15 @@
 
 The module has one attribute per layer, named as in the spec (a name Python or
 ``nn.Module`` reserves gets a trailing ``_``), built by the source its kind declares
-(``Kind.torch``); ``forward`` computes the layers the output needs in the spec's order;
-``init_weights()`` draws every parameter as the spec's inits do (``Init.torch``, with the
-numbers of :func:`cnnspec.init.describe`); ``load_weights(path)`` reads the ``.npz`` written
-beside it (``numpy.load`` with ``allow_pickle=False``: no code runs from the file). Writing
-the source needs no PyTorch; running it does.
+(``Kind.torch``), a frozen layer's parameters with ``requires_grad`` False; ``forward``
+computes the layers the output needs in the spec's order (an output softmax after
+``logits``, the scores cnnspec's loss takes); ``init_weights()`` draws every parameter as the
+spec's inits do (``Init.torch``, with the numbers of :func:`cnnspec.init.describe`);
+``load_weights(path)`` reads the ``.npz`` written beside it (``numpy.load`` with
+``allow_pickle=False``: no code runs from the file); ``param_groups(lr, weight_decay)``
+gives ``torch.optim`` the learning rate and weight decay of each parameter as cnnspec trains
+it (:func:`cnnspec.training.mults.parameter_mults`). Writing the source needs no PyTorch;
+running it does.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from cnnspec.init.torch_code import (
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.torch_code import helpers_source
 from cnnspec.training.files import write_npz
+from cnnspec.training.mults import PARTS, parameter_mults
 from cnnspec.version import __version__
 
 # Names a layer attribute or a local variable of ``forward`` must not take: nn.Module's own
@@ -47,7 +52,8 @@ RESERVED = frozenset({
     "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
     "share_memory", "smart_apply", "state_dict", "to", "to_empty", "train", "training", "type",
     "xpu", "zero_grad", "init_weights", "load_weights", "preprocess", "input_shape", "NAMES",
-    "MEAN", "STD", "self", "torch", "nn", "F", "np", "x", "images"})
+    "MEAN", "STD", "MULTS", "logits", "param_groups", "self", "torch", "nn", "F", "np", "x",
+    "images"})
 
 
 def attributes(names: list[str]) -> dict[str, str]:
@@ -71,20 +77,29 @@ def class_name(model: str) -> str:
     return name if name[:1].isalpha() else "Net" + name
 
 
+def import_statement(path: Path, cls: str) -> str:
+    """How Python imports the class ``cls`` from the module written to ``path`` (from its
+    folder); for a file name that is no module name (``my-net.py``), that it must be renamed."""
+    module = path.stem
+    if module.isidentifier() and not keyword.iskeyword(module):
+        return f"from {module} import {cls}"
+    return f"rename {path.name} to a Python module name to import it"
+
+
 def module_source(exported: Exported, weights_file: str) -> str:
     """The text of the module file; ``weights_file`` is the name its docstring loads."""
     exported.require_mapping("PyTorch", "torch", exported.checked.layers)  # all: attributes
     checked = exported.checked
     cls = class_name(checked.ir["name"])
     names = attributes([layer.name for layer in checked.layers])
-    renamed = {name: attr for name, attr in names.items() if name != attr}
     members = [
-        _class_header(exported, cls, renamed),
+        _class_header(exported, cls, names),
         _init_method(checked, names),
-        _forward_method(exported, names),
+        *_forward_methods(exported, names),
         *([_preprocess_method(exported)] if exported.preprocessor is not None else []),
         _init_weights_method(checked, names),
         LOAD_WEIGHTS,
+        PARAM_GROUPS,
     ]
     model = "\n\n".join(m.rstrip("\n") for m in members)
     helpers = used_definitions(
@@ -105,20 +120,59 @@ def _imports(code: str) -> str:
                       "from torch import nn"])
 
 
-def _class_header(exported: Exported, cls: str, renamed: dict) -> str:
+def _class_header(exported: Exported, cls: str, names: dict) -> str:
     checked = exported.checked
     shapes = f"input {_shape(checked.input_shape)}, output {_shape(checked.output_shape)}"
+    renamed = {name: attr for name, attr in names.items() if name != attr}
     text = (f"class {cls}(nn.Module):\n"
             f'    """{checked.ir["name"]}: {shapes}."""\n\n'
             f"    input_shape = {tuple(checked.input_shape)!r}\n"
             f"    # spec layer name -> attribute, where they differ (the weights file uses the "
-            f"spec's)\n    NAMES = {renamed!r}")
+            f"spec's)\n    NAMES = {renamed!r}\n"
+            f"    # parameter -> (lr multiplier, weight decay multiplier) where not (1, 1): the "
+            f"spec's\n    # lr_mult and decay_mult (and decay_bias), as cnnspec trains; "
+            f"param_groups() applies them\n    MULTS = {_dict_lines(_mults(exported, names))}")
     if exported.preprocessor is not None:
         stats = exported.preprocessor.to_dict()
         text += (f"\n    # the run's preprocessing ({stats['mode']}), fitted on its training "
                  f"split: preprocess() applies it\n    MEAN = {tuple(stats['mean'])!r}\n"
                  f"    STD = {tuple(stats['std'])!r}")
     return text
+
+
+def _mults(exported: Exported, names: dict) -> dict[str, tuple[float, float]]:
+    """Attribute's parameter (``conv1.bias``) -> its (lr, weight decay) multipliers, for the
+    parameters whose multipliers are not both 1."""
+    checked = exported.checked
+    params = [key for key in exported.state if key.rpartition(".")[2] in PARTS]
+    mults = parameter_mults(checked, params, checked.ir["training"]["decay_bias"])
+    return {_attribute_key(key, names): pair for key, pair in mults.items()
+            if pair != (1.0, 1.0)}
+
+
+def _dict_lines(items: dict) -> str:
+    """``items`` as a Python dict, one entry a line (inside the class body)."""
+    if not items:
+        return "{}"
+    return "{\n" + "".join(f"        {key!r}: {value!r},\n" for key, value in items.items()) + "    }"
+
+
+def _attribute_key(key: str, names: dict) -> str:
+    """``<layer>.weight`` with the layer's attribute for its name."""
+    layer, _, part = key.rpartition(".")
+    return f"{names[layer]}.{part}"
+
+
+def softmax_note(exported: Exported) -> str | None:
+    """What to train a module whose ``forward`` ends in softmax with, where it does: cnnspec's
+    cross-entropy takes the scores before it, and PyTorch's ``cross_entropy`` applied to
+    probabilities would apply softmax twice. None for any other output."""
+    checked = exported.checked
+    if checked.by_name[checked.ir["output"]].kind != "softmax":
+        return None
+    return ("forward() ends in softmax: train it with NLLLoss on torch.log(model(x)), or with "
+            "F.cross_entropy on model.logits(x), the scores before the softmax (cross_entropy "
+            "on model(x) would apply softmax twice)")
 
 
 def _preprocess_method(exported: Exported) -> str:
@@ -142,12 +196,14 @@ def _shape(input_shape) -> str:
 
 def _header(exported: Exported, cls: str, weights_file: str) -> str:
     name = exported.checked.ir["name"]
+    softmax = softmax_note(exported)
+    trains = "\n" + textwrap.fill(softmax + ".", 92) + "\n" if softmax else ""
     return f'''"""{name}: a PyTorch module written by cnnspec {__version__} from {exported.source}.
 
 Use it with the weights written beside it ({exported.weights}; a .npz archive,
 read without pickle):
 
-    from {Path(weights_file).stem} import {cls}
+    {_import_code(Path(weights_file), cls)}
     model = {cls}()
     model.load_weights("{weights_file}")
     model.eval()  # batch norm's running statistics, no dropout
@@ -155,8 +211,16 @@ read without pickle):
 or start afresh with model.init_weights() (after torch.manual_seed for repeatable draws).
 
 Layer attributes carry the spec's names; init_weights() draws each parameter from the
-distribution its init in the spec gives it.
-"""'''
+distribution its init in the spec gives it. To train it as cnnspec does, give the optimizer
+model.param_groups(lr, weight_decay): each layer's lr_mult and decay_mult applied, its frozen
+layers left out (their parameters do not require grad).
+{trains}"""'''
+
+
+def _import_code(weights_file: Path, cls: str) -> str:
+    """The import line of the header's example: the statement, or as a comment what to do."""
+    statement = import_statement(weights_file.with_suffix(".py"), cls)
+    return statement if statement.startswith("from ") else f"# {statement}"
 
 
 def _usage(exported: Exported) -> str:
@@ -177,17 +241,42 @@ def _init_method(checked, names: dict) -> str:
         shapes = [tuple(s) for s in layer.input_shapes]
         source = kind.torch(layer.ir, shapes, kind.infer(layer.ir, shapes))
         lines.append(f"        self.{names[layer.name]} = {source}")
+    lines.extend(f"        self.{names[layer.name]}.requires_grad_(False)  # frozen in the spec"
+                 for layer in checked.layers if layer.ir.get("trainable") is False)
     return "\n".join(lines)
 
 
-def _forward_method(exported: Exported, names: dict) -> str:
-    lines = ["    def forward(self, x):"]
+def _forward_methods(exported: Exported, names: dict) -> list[str]:
+    """``forward``, computing the layers the output needs; where the output is a softmax,
+    ``logits`` computes the layers before it and ``forward`` applies it to them."""
+    output = exported.checked.by_name[exported.checked.ir["output"]]
+    layers = exported.needed_layers()
+    if output.kind != "softmax":
+        return [_computing("forward", layers, output.name, names)]
+    attr = names[output.name]
+    forward = ("    def forward(self, x):\n"
+               '        """Class probabilities: the output softmax of logits(x)."""\n'
+               f"        return self.{attr}(self.logits(x))")
+    logits = _computing("logits", [layer for layer in layers if layer is not output],
+                        output.inputs[0], names, LOGITS_DOC)
+    return [forward, logits]
+
+
+LOGITS_DOC = ("The scores before the output softmax, those cnnspec's cross-entropy\n"
+              "        takes: train with F.cross_entropy(model.logits(x), y).")
+
+
+def _computing(method: str, layers: list, result: str, names: dict, doc: str = "") -> str:
+    """The method ``method(self, x)`` (with the docstring ``doc``) computing ``layers`` one
+    line each, each value named after its layer, from the input ``x``; it returns
+    ``result``'s value."""
+    lines = [f"    def {method}(self, x):", *([f'        """{doc}"""'] if doc else [])]
     values = {"input": "x"}
-    for layer in exported.needed_layers():
+    for layer in layers:
         args = ", ".join(values[name] for name in layer.inputs)
         values[layer.name] = names[layer.name]
         lines.append(f"        {names[layer.name]} = self.{names[layer.name]}({args})")
-    lines.append(f"        return {values[exported.checked.ir['output']]}")
+    lines.append(f"        return {values[result]}")
     return "\n".join(lines)
 
 
@@ -250,6 +339,21 @@ LOAD_WEIGHTS = '''    def load_weights(self, path):
             raise ValueError(f"{path} does not fit this module: missing {missing}, "
                              f"unexpected {unexpected}")
         return self'''
+
+
+PARAM_GROUPS = '''    def param_groups(self, lr, weight_decay):
+        """Parameter groups for torch.optim that train as cnnspec does: each parameter's lr
+        and weight_decay are these times its layer's lr_mult and decay_mult (MULTS); the
+        frozen layers' parameters are left out.
+
+            optimizer = torch.optim.SGD(model.param_groups(0.01, 5e-4), momentum=0.9)
+        """
+        groups = {}
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                groups.setdefault(self.MULTS.get(name, (1.0, 1.0)), []).append(param)
+        return [{"params": params, "lr": lr * lr_mult, "weight_decay": weight_decay * decay_mult}
+                for (lr_mult, decay_mult), params in groups.items()]'''
 
 
 def weights_path(path: Path) -> Path:

@@ -33,7 +33,6 @@ from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, command_line, counted, literal, shell_word, shown_path
 from cnnspec.given import given_callable, given_path, plain, shown
 from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
-from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
@@ -63,6 +62,7 @@ from cnnspec.training.loop import (
     fit,
     stopped_for,
 )
+from cnnspec.training.mults import parameter_mults
 from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import (
     Run,
@@ -514,36 +514,13 @@ def check_init_steps(checked: CheckedSpec, dataset, init_steps: Sequence[InitSte
 
 
 def _optimizer(training: dict, model):
-    """The optimizer of the settings; with ``decay_bias`` false, weight decay spares the
-    biases and every parameter of a layer without a weight (batch norm's scale and shift)."""
-    spared = () if training["decay_bias"] else undecayed(model)
-    lr_mult, decay_mult = parameter_mults(model)
-    return make_optimizer(training["optimizer"], training["weight_decay"], spared, lr_mult,
-                          decay_mult)
-
-
-def parameter_mults(model) -> tuple[dict[str, float], dict[str, float]]:
-    """The learning-rate and weight-decay multipliers of each parameter, from its layer's
-    ``lr_mult`` and ``decay_mult`` ([weight, bias]; Caffe's per-blob multipliers)."""
-    lr_mult, decay_mult = {}, {}
-    for layer in model.checked.ir["layers"]:
-        for i, part in enumerate(("weight", "bias")):
-            name = f"{layer['name']}.{part}"
-            if "lr_mult" in layer:
-                lr_mult[name] = float(layer["lr_mult"][i])
-                decay_mult[name] = float(layer["decay_mult"][i])
-    return lr_mult, decay_mult
-
-
-def undecayed(model) -> list[str]:
-    """The parameters that are not the weight of a weighted layer (conv, dense, ...)."""
-    kinds = {info.name: info.kind for info in model.checked.layers}
-    spared = []
-    for name in model.params():
-        layer, _, part = name.rpartition(".")
-        if part != "weight" or not is_weighted(kinds[layer]):
-            spared.append(name)
-    return spared
+    """The optimizer of the settings, each parameter's learning rate and weight decay scaled
+    as :func:`~cnnspec.training.mults.parameter_mults` says (lr_mult, decay_mult,
+    ``decay_bias``)."""
+    mults = parameter_mults(model.checked, model.params(), training["decay_bias"])
+    return make_optimizer(training["optimizer"], training["weight_decay"],
+                          lr_mult={name: lr for name, (lr, _) in mults.items()},
+                          decay_mult={name: decay for name, (_, decay) in mults.items()})
 
 
 def _training_model(checked, training: dict, dtype: str):
