@@ -9,13 +9,13 @@ the limits ``numpy.finfo`` reports follow (tests/test_dtypes.py compares them).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.errors import SettingError, rounded_text
 from cnnspec.given import shown
+from cnnspec.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FloatFormat:
     """An IEEE 754 binary format: ``fraction_bits`` stored bits of the significand
     (``numpy.finfo(...).nmant``) and ``exponent_bits`` bits of exponent, besides the sign."""

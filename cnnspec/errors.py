@@ -12,10 +12,11 @@ import re
 import shlex
 import string
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import field
 
 # The command line's exit codes, for the modules that name them with the errors they end.
 from cnnspec.exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE  # noqa: F401
+from cnnspec.records import record
 
 # A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
 # characters, so that a 10 MB string is not echoed whole.
@@ -113,7 +114,7 @@ def closest(word: str, options, cutoff: float = 0.6) -> str | None:
     return close[0] if close else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Span:
     """A place in a source file: 1-based line and column; ``end_column`` is exclusive."""
 
@@ -123,7 +124,7 @@ class Span:
     end_column: int | None = None
 
 
-@dataclass
+@record
 class SpecError(Exception):
     """One mistake in a spec.
 
@@ -239,7 +240,7 @@ def run_setting_error(message: str, setting: str, hint: str | None = None,
                      hint_template=template)
 
 
-@dataclass
+@record
 class SpecErrors(Exception):
     """Several spec errors found in one pass, reported together."""
 

@@ -82,8 +82,7 @@ def test_check_leaves_the_cycle_collector_as_it_found_it(enabled, capsys):
     gives it back as it was, also after an invalid spec."""
     import gc
 
-    from cnnspec.cli import main
-    from cnnspec.cli.check import collector_paused
+    from cnnspec.cli import collector_paused, main
 
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()

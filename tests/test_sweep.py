@@ -27,7 +27,7 @@ from cnnspec.sweep.results import (
     filled_alone,
     format_table,
     prepare_folder,
-    record,
+    record_cell,
 )
 from cnnspec.sweep.runner import describe, plan, sweep, write_outputs
 from cnnspec.sweep.worker import dask_loggers
@@ -921,7 +921,7 @@ def test_a_sweep_lists_its_folder_as_often_however_many_cells_it_records(named, 
 
 
 def test_a_cell_recorded_into_a_listing_of_its_folder_is_noted_there(named, tmp_path):
-    """record(folders=...): the listing a sweep made knows the folder recorded into it, so
+    """record_cell(folders=...): the listing a sweep made knows the folder recorded into it, so
     the same result arriving twice is recorded once without listing the folder again."""
     import shutil
 
@@ -932,10 +932,10 @@ def test_a_cell_recorded_into_a_listing_of_its_folder_is_noted_there(named, tmp_
     shutil.rmtree(out / cell.folder)
     folders = CellFolders(out)
     assert folders.left_to_train([cell]) == [cell]
-    assert record(out, cell, res, folders) is True
+    assert record_cell(out, cell, res, folders) is True
     assert folders.recorded(cell.key) == out / cell.folder
     assert folders.left_to_train([cell]) == []
-    assert record(out, cell, res, folders) is False
+    assert record_cell(out, cell, res, folders) is False
     assert sorted(p.name for p in out.iterdir()) == [cell.folder, "sweep.json"]
 
 
@@ -974,7 +974,7 @@ def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path):
 def test_a_result_that_arrives_twice_is_recorded_once(named, tmp_path):
     result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     cell, res = result.done[0]
-    assert record(tmp_path / "s", cell, res) is False
+    assert record_cell(tmp_path / "s", cell, res) is False
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [cell.folder, "sweep.json"]
 
 
@@ -991,7 +991,7 @@ def test_ctrl_c_while_a_cell_is_recorded_leaves_no_half_written_folder(named, tm
 
     monkeypatch.setattr(results, "write_jsonl", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        record(tmp_path / "s", cell, res)
+        record_cell(tmp_path / "s", cell, res)
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
 
 
@@ -1013,7 +1013,7 @@ def test_ctrl_c_while_a_cell_is_recorded_waits_for_its_folder(named, tmp_path, m
 
     monkeypatch.setattr(results, "write_jsonl", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        record(tmp_path / "s", cell, res)
+        record_cell(tmp_path / "s", cell, res)
     assert {p.name for p in (tmp_path / "s" / cell.folder).iterdir()} == {
         "spec.json", "metrics.jsonl", "summary.json"}
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [cell.folder, "sweep.json"]
@@ -1034,7 +1034,7 @@ def test_a_cell_that_cannot_be_recorded_is_named_as_its_folder(named, tmp_path, 
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(RunError) as info:
-        record(tmp_path / "s", cell, res)
+        record_cell(tmp_path / "s", cell, res)
     assert info.value.message == (f"cannot record cell {cell.label} in "
                                   f"{tmp_path / 's' / cell.folder}: No space left on device")
     assert "run the same sweep again" in info.value.hint

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 
 from cnnspec.errors import Span, SpecError, listed
 from cnnspec.ir.spec import Spec
+from cnnspec.records import record
 
 # A word of a message that may be a layer's name (`blk_3_c` in "conv 'blk_3_c': ...").
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -36,7 +36,7 @@ WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 STATEMENT_MARK = "\x00{}\x00"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Copy:
     """A layer of a repeat block's copy: which statement made it (numbered in the network's
     order), its name in the block, and which of the statement's copies it is (from 1)."""
@@ -46,7 +46,7 @@ class _Copy:
     number: int
 
 
-@dataclass
+@record
 class _Copies:
     """The layers of a spec's repeat blocks, by name, and how many copies each statement made;
     the names of all its layers."""

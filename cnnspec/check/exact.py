@@ -36,7 +36,6 @@ learn, each filter from a gradient of its own; the engine bears both out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.check.alike import alike_filters
 from cnnspec.check.graph import INPUT
@@ -44,11 +43,12 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.records import record
 
 WEIGHT, BIAS = "weight", "bias"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stop:
     """Why layer ``reader`` passes no gradient back: its weights are 0 and stay 0 (``value``
     None), or it is an activation flat at ``value``, the one number every input to it is."""
@@ -57,7 +57,7 @@ class Stop:
     value: float | None = None
 
 
-@dataclass
+@record
 class Exact:
     """The facts of the module docstring for one network.
 

@@ -113,9 +113,7 @@ import dataclasses
 import functools
 import json
 import math
-import statistics
 from collections import Counter
-from dataclasses import dataclass
 
 from cnnspec.check import meanfield, signal
 from cnnspec.check.model import LayerInfo
@@ -123,9 +121,18 @@ from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init import catalogue, gains
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.records import record
 
 LIMIT = 2.0  # warn when G's root mean square, first layer over last, passes this factor
 
+
+
+def _median(values: list[float]) -> float:
+    """The median of ``values`` (as statistics.median gives it: importing that module, with
+    fractions, decimal and random, was a twentieth of what ``cnnspec check`` spends loading)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 def _phase_may_pass(steps: int, rate: float) -> bool:
     """Whether ``steps`` at the settling ``rate`` pass :data:`LIMIT` either way: if not, only
@@ -198,7 +205,7 @@ def _bridge(act: LayerInfo, by_name: dict[str, LayerInfo], after: dict[str, list
     return None, between
 
 
-@dataclass
+@record
 class Chain:
     """A stack's conv/dense ``layers`` before its ``activation``, the norms between each
     layer and its activation (``norms``) and the layers between each activation and the
@@ -252,11 +259,11 @@ class Chain:
         scales = self.log_scales
         return [j for j, init in enumerate(inits)
                 if counts[init] == 1 and _off_critical(scales[j], self.activation)
-                and abs(scales[j] - statistics.median(scales[:j] + scales[j + 1:]))
+                and abs(scales[j] - _median(scales[:j] + scales[j + 1:]))
                 > 2 * math.log(LIMIT)]
 
 
-@dataclass
+@record
 class Stack:
     """A chain of conv/dense layers, each read only by its activation (:class:`Chain`), and
     the factors of its steps back in the weights' gradient ``G`` (``chis``, the first step's
@@ -333,7 +340,7 @@ class Stack:
         found = []
         for j in range(len(self.layers)):
             steps = [i for i in (j - 1, j) if 0 <= i < len(logs)]
-            others = statistics.median(scales[:j] + scales[j + 1:])
+            others = _median(scales[:j] + scales[j + 1:])
             apart = abs(scales[j] - others)
             if (sum(logs[i] for i in steps) / self.log_total > 1 / 2
                     and apart > 2 * math.log(LIMIT)
@@ -524,7 +531,7 @@ def settling_rate(chain: Chain) -> float | None:
     return meanfield.fixed_chi(forward, biases, phi, dphi)
 
 
-@dataclass
+@record
 class Culprit:
     """The layer of a stack whose own weights make most of its factor
     (:attr:`Stack.culprit`): the ``steps`` it joins (indices into the stack's ``chis``: the

@@ -42,7 +42,6 @@ import dataclasses
 import functools
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
@@ -60,6 +59,7 @@ from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
 from cnnspec.kinds import KINDS
+from cnnspec.records import record
 
 BYTES_PER_VALUE = VALUE_BYTES[DEFAULT_DTYPE]  # the default dtype's
 OVERESTIMATE = 2  # the factor the estimate may exceed a measured step by (tested)
@@ -67,7 +67,7 @@ WARN_SHARE = 0.5  # warn when a step takes more than this share of the limit
 INPUT = "input"  # the value the network's input is named by
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemoryEstimate:
     """Bytes of one training step, by what holds them, and the layer that weighs most."""
 
@@ -633,7 +633,7 @@ def fewer_images(data: dict) -> str:
     return "train on fewer images: a subset of them, saved in an npz file"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Task:
     """What a process does with a spec, as its memory errors say it: ``name`` ("training");
     ``smaller``, the hint that lowers its step where that is not the spec's batch to change

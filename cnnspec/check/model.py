@@ -1,16 +1,17 @@
 """The checked spec: the IR plus everything shape inference and the init catalogue derive."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, counted
 from cnnspec.init.info import InitInfo
 from cnnspec.ir.spec import Spec
+from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
 
-@dataclass
+@record
 class LayerInfo:
     """One layer after checking. Shapes exclude the batch axis: (C, H, W) or (F,)."""
 
@@ -32,7 +33,7 @@ class LayerInfo:
     macs: int = 0  # multiply-adds per image
 
 
-@dataclass
+@record
 class CheckedSpec:
     spec: Spec
     layers: list[LayerInfo]

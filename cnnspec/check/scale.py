@@ -5,11 +5,11 @@ the scale to the scores themselves, one warning says both."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.check import signal
 from cnnspec.errors import SpecError, rounded_text
 from cnnspec.ir.spec import Spec
+from cnnspec.records import record
 
 
 def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
@@ -44,7 +44,7 @@ SMALL_LAST_LAYER = ("start the last layer small (glorot_uniform, or normal(0, 0.
 LARGEST_SCORE_STD = 5.0
 
 
-@dataclass
+@record
 class LargeScores:
     """Scores whose std at init (``std``, the signal estimate's root mean square for inputs of
     unit mean square) is above :data:`LARGEST_SCORE_STD`, and the layer whose factor raises it

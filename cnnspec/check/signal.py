@@ -89,7 +89,6 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cnnspec.check import graph
 from cnnspec.check.alike import alike_channels
@@ -100,6 +99,7 @@ from cnnspec.init.info import InitInfo, KernelSums, TapSquares
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.kinds.catalogue import piecewise_linear_factor, simpson
+from cnnspec.records import record
 from cnnspec.shapes import tap_reads, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
@@ -411,7 +411,7 @@ STEADY_SIZE = 64
 Near = tuple[tuple[tuple[int, int], float], ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Crosses:
     """``E[x_p x_p']`` of two positions ``p != p'`` of one channel of a layer's values:
     ``far`` where they are far apart (what the whole channel shares: :func:`cross_moment`),
@@ -431,7 +431,7 @@ class Crosses:
         return dict(self.near).get((abs(dy), abs(dx)), self.far)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sums:
     """A layer's values as ``f(sqrt(q) (sqrt(shared) C + sqrt(1 - shared) M))``: ``M`` the
     largest of ``k`` independent standard normals (``k = 1``: one normal, the symmetric sum
@@ -834,7 +834,7 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
     return q, means, sums, alike
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CoherentSums:
     """The sums of a kernel that adds up its input's mean (:func:`_coherent_sums`): ``q``
     their variance about ``mean`` (a channel's mean, ``mean`` the same in every channel, the
@@ -1359,7 +1359,7 @@ def channel_kappa(shared: float, slope: float) -> float:
                 + 2 * positive * negative * positive_fourth(-shared)) - 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _LogFactors:
     """A layer's log mean square as ``sum_k c_k e_k`` over the independent random factors
     ``e_k`` of the draws that made it (a weighted layer's weights, an activation's cut of
@@ -1564,7 +1564,7 @@ def _mean_pool_weights(info: LayerInfo) -> tuple[float, float]:
     return whole, apart
 
 
-@dataclass
+@record
 class SignalChange:
     """The layer where the estimated scale (root mean square) is furthest from the input's,
     and why."""
@@ -1686,7 +1686,7 @@ def _log_factors(weighted: list[LayerInfo], estimate: Estimate
                   + _log(activation_factor(a)) for i, a in zip(weighted, acts)]
 
 
-@dataclass
+@record
 class Source:
     """What raises the signal most on its way to a layer since the last reset, and by how
     much it scales the mean square: a conv/dense layer's factor (with its padding's share),

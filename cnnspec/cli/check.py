@@ -9,10 +9,13 @@ permission): every command's codes.
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-
-from cnnspec.cli import OPTION_NAMES, print_run_error, print_spec_errors, run_error_code
+from cnnspec.cli import (
+    OPTION_NAMES,
+    collector_paused,
+    print_run_error,
+    print_spec_errors,
+    run_error_code,
+)
 from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
@@ -109,21 +112,6 @@ def check_data(checked, max_memory: int | None, strict: bool = False,
     except RunError as exc:
         raise data_setting_error(checked, exc) from None
     return warnings
-
-
-@contextmanager
-def collector_paused():
-    """Python's cycle collector off, then as it was. A check imports the checker and the
-    parser and allocates objects that stay alive to the end (modules, classes, tables); the
-    collector's passes over them are a few percent of a check-on-save. Reference counting
-    still frees everything but cycles, and a check's cycles are few and small."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def run(args) -> int:

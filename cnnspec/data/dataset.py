@@ -6,13 +6,13 @@ the trainer carves its validation split out of the training split.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from cnnspec.records import record
 
 
 # eq=False: the generated __eq__ would compare arrays, whose truth value is ambiguous.
-@dataclass(eq=False)
+@record(eq=False)
 class Dataset:
     """Images and labels of one dataset.
 

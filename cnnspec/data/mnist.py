@@ -24,7 +24,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +34,11 @@ from cnnspec.data.download import TIMEOUT_SECONDS, download, sha256_of
 from cnnspec.data.idx import read_images_and_labels
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import MAX_WORD, RunError, SettingError, literal, shortened
+from cnnspec.records import record
 from cnnspec.usercache import cache_dir
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IdxSource:
     """One IDX dataset: its files with their SHA-256, where to get them, what the labels mean."""
 

@@ -12,13 +12,12 @@ would only blow up noise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError
 from cnnspec.ir.training_catalogue import PREPROCESSORS
+from cnnspec.records import record
 
 PREPROCESS_MODES = tuple(PREPROCESSORS)  # declared, with what each does, in the IR's catalogue
 MIN_STD = 1e-6  # below this a channel counts as constant
@@ -35,7 +34,7 @@ def _check_mode(mode: str) -> None:
 
 
 # eq=False: the generated __eq__ would compare arrays, whose truth value is ambiguous.
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Preprocessor:
     """A fitted preprocessing: ``mode`` and per-channel ``mean`` and ``std``, each (C,) float64.
 

@@ -27,9 +27,10 @@ import functools
 import os
 import threading
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 
 from threadpoolctl import ThreadpoolController
+
+from cnnspec.records import record
 
 
 @functools.cache
@@ -52,7 +53,7 @@ def get_threads() -> int | None:
     return libraries[0].num_threads if libraries else None
 
 
-@dataclass
+@record
 class _Hold:
     """The engine's holds on one library's count: how many are open, and the count to restore
     when the last closes."""

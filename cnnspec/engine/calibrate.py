@@ -80,7 +80,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +99,7 @@ from cnnspec.engine.chunking import (
     l2_cache_bytes,
 )
 from cnnspec.errors import RunError, SettingError
+from cnnspec.records import record
 from cnnspec.usercache import CACHE_DIR_TEXT, cache_dir
 
 _WITHIN = 1.05  # the smallest candidate this close to the best: a smaller chunk, same speed
@@ -107,7 +108,7 @@ _WITHIN = 1.05  # the smallest candidate this close to the best: a smaller chunk
 CALIBRATION = 5
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Thresholds:
     """``chunk_bytes``, ``chunk_columns``, ``winograd_bytes`` and ``block_bytes`` (see
     the module docstring) and where they came from (``source``: "measured", "cached" or
@@ -126,7 +127,7 @@ class Thresholds:
         return record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Recalibration:
     """What :func:`recalibrate` did: the thresholds the machine's file held before (``old``,
     None where it held none that could be read), those measured now (``new``), and the file

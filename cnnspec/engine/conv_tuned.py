@@ -45,7 +45,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -92,6 +91,7 @@ from cnnspec.engine.windows import (
     windows_view,
     work_buffer,
 )
+from cnnspec.records import record
 
 # When ``dx`` is a transposed convolution (:func:`cnnspec.engine.footprint.transposed_pays`)
 # and when a layer runs on batch-last blocks (``BLOCKED_IMAGES``) are declared with their
@@ -238,7 +238,7 @@ def _runs_winograd(x, w, win: Window) -> bool:
     return winograd_pays(geo, x.shape[0], x.dtype.itemsize)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Blocks:
     """A forward pass's input as batch-last blocks (:func:`batch_blocks`) and the batch size.
     No columns are kept with them: a block's are copied again for the weight gradient, in

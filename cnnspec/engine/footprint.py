@@ -19,7 +19,7 @@ reads too; when its input gradient is a transposed convolution is declared here 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cnnspec.engine.chunking import (
     BLOCK_CANDIDATES,
@@ -37,6 +37,7 @@ from cnnspec.engine.chunking import (
     runs_by_rows,
     strided_values,
 )
+from cnnspec.records import record
 from cnnspec.shapes import ceil_mode_pads
 
 # For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
@@ -206,7 +207,7 @@ MASK_BYTES = 1  # a boolean mask's value
 INDEX_BYTES = 8  # an int64 index
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Footprint:
     """Bytes one layer allocates for a batch (see the module docstring). ``frees_cache``: the
     model frees the cache once the layer's backward has run (else it stays to the next
@@ -230,7 +231,7 @@ class Footprint:
     shared_key: object = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Geometry:
     """One example's sizes around a window op: ``c, h, w`` in, ``f, ho, wo`` out, ``hp, wp``
     padded, the kernel and stride, the padding (top, bottom, left, right) and dilation."""

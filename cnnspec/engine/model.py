@@ -48,7 +48,6 @@ results.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from time import perf_counter
 
 import numpy as np
@@ -59,12 +58,13 @@ from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
 from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
 from cnnspec.errors import RunError
+from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
 INPUT = "input"
 
 
-@dataclass
+@record
 class Node:
     """One layer of the graph: its ``name``, the :class:`Layer`, and the names of its inputs."""
 

@@ -34,11 +34,11 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 
 from cnnspec.engine.blas import blas_threads
+from cnnspec.records import record
 
 
 class DataParallel:
@@ -149,7 +149,7 @@ SWITCH_INTERVAL = 1e-3
 
 
 
-@dataclass
+@record
 class _SwitchHolds:
     """The engine's open holds on the switch interval, the interval to restore when the last
     closes, and the one the first set (as ``sys.getswitchinterval()`` reads it back)."""

@@ -23,13 +23,13 @@ phase, and col2im's scatter is a plain strided copy: it stays there.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.footprint import phase_input_grad, phase_planes
 from cnnspec.engine.windows import Window, carve, carve_again
+from cnnspec.records import record
 
 
 def applies(win: Window) -> bool:
@@ -38,7 +38,7 @@ def applies(win: Window) -> bool:
     return phase_input_grad(win.kernel, win.stride, win.dilation)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Phase:
     """One phase ``(a, b)``: its ``taps`` (u, v) of ``ku x kv``, and the slices that match
     its plane's pixels (``plane``: rows, columns) with the unpadded input's (``pixels``)."""
@@ -51,7 +51,7 @@ class Phase:
     plane: tuple[slice, slice]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Planes:
     """The phases of a window: their ``Hq x Wq`` planes and ``length``, the columns an image
     in wide coordinates (``(Ho - 1)*Wq + Wo``)."""

@@ -12,10 +12,12 @@ validation losses), so a resumed run needs no scheduler state.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from cnnspec.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Clock:
     """Where a run stands when it asks for a learning rate: ``epoch`` (from 0) of ``epochs``,
     ``batch`` (from 0) of the epoch's ``batches`` steps, and ``val_losses``, the validation loss

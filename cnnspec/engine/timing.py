@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from time import perf_counter
 
 import numpy as np
 
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.overflow import overflow_reported_by_caller
+from cnnspec.records import record
 
 WARMUP = 2  # steps before timing: the first allocates every work buffer
 PEAK_SIZE = 1024  # the square product of matmul_peak (4 MB a float32 matrix)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerTiming:
     """One node of the step: median seconds of its forward and backward, and the FLOPs of
     each for the whole batch (the direct method's, whichever ``method`` ran: a Winograd
@@ -63,7 +64,7 @@ class LayerTiming:
         return flops / self.seconds / 1e9 if self.seconds > 0 else 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepTiming:
     """A training step taken apart. Seconds are medians over ``iterations``; ``step`` is the
     median of plain (unclocked) steps, for comparison with :attr:`total`."""

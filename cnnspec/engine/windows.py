@@ -15,15 +15,15 @@ import functools
 import math
 import threading
 import weakref
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnnspec.records import record
 from cnnspec.shapes import Padding, window_output_hw
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Window:
     """The geometry of one sliding window over an ``(N, C, H, W)`` input."""
 

@@ -78,7 +78,6 @@ another image's.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -94,6 +93,7 @@ from cnnspec.engine.footprint import (
     winograd_tiles,
 )
 from cnnspec.engine.windows import Window, carve, output_array, shared_work, work_buffer
+from cnnspec.records import record
 
 # Lavin & Gray 2016, F(4x4, 3x3), points 0, 1, -1, 2, -2 and infinity (their equations 13-15).
 _BT = np.array([[4, 0, -5, 0, 1, 0],
@@ -129,7 +129,7 @@ assert (_AT[:, 1] == 1).all()
 ERROR_BOUND = 2e-5
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Buffers:
     """Which of a chunk's scratch buffers (keys of the shared work dict) each stage of a pass
     writes. A stage reads what the stage before it wrote, so the buffer two stages back is
@@ -162,7 +162,7 @@ BACKWARD = Buffers(half="ping", products="kept", rows="ping", tiles="pong", tran
                    input_grad="pong", overlap="kept", tile_rows_grad="pong")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tiling:
     """How a layer's output is cut into ``th x tw`` tiles of ``m x m`` (the last ones cropped)
     read from the input padded by ``pads`` (top, bottom, left, right), the convolution's."""

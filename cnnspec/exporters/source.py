@@ -6,7 +6,6 @@ training seed draws, exactly those ``cnnspec train`` would start from.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,11 @@ from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import UNRECORDED_DTYPE
 from cnnspec.errors import RunError, counted, hinted
 from cnnspec.kinds import KINDS
+from cnnspec.records import record
 from cnnspec.training.run import as_checked, load_run
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Exported:
     """A checked spec, its weights by checkpoint key (``<layer>.weight``, ``<layer>.bias``,
     ``<layer>.running_mean``, ...), and in words where it comes from (``source``) and which

@@ -15,7 +15,7 @@ Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import Span, SpecError, SpecErrors, float_text
 from cnnspec.importers.caffe_solver import (
@@ -51,6 +51,7 @@ from cnnspec.lang.foreign import (
     caffe_loss,
 )
 from cnnspec.lang.foreign import caffe_field as caffe_field_of  # a reader's own is a name
+from cnnspec.records import record
 
 # Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
 VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
@@ -59,7 +60,7 @@ DATASET_WORDS = {"fashion": "fashion-mnist", "mnist": "mnist", "cifar": "cifar10
 
 
 
-@dataclass
+@record
 class Blob:
     """What a Caffe blob is in the spec: the layer that makes it and whether it is flat."""
 
@@ -67,7 +68,7 @@ class Blob:
     flat: bool
 
 
-@dataclass
+@record
 class Net:
     """The import's state while reading the layers in order."""
 
@@ -97,7 +98,7 @@ class Net:
         self.last = line.name
 
 
-@dataclass
+@record
 class Layer:
     """One ``layer { ... }`` message and what every reader needs from it."""
 

@@ -7,16 +7,15 @@ tables are in docs/importing.md.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal, shell_word
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
 from cnnspec.ir.training_catalogue import steps_per_epoch
 from cnnspec.kinds.text import written_number
+from cnnspec.records import record
 
 
-@dataclass
+@record
 class Solver:
     """The train block's lines from a solver, and notes on what did not carry over."""
 
@@ -125,7 +124,7 @@ BATCH_HINT = ("write the batch Caffe trains with as the input's first dim, e.g. 
               "batch_size")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Iterations:
     """How Caffe's iterations become cnnspec's epochs: ``per_epoch`` iterations make one (None
     without the images one epoch trains on, ``epoch_images``, or without the net's

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from cnnspec.records import record
 
 if TYPE_CHECKING:
     from cnnspec.check.model import CheckedSpec
@@ -12,7 +14,7 @@ if TYPE_CHECKING:
 RESERVED = ("model", "input", "default", "output", "repeat", "train", "in")
 
 
-@dataclass
+@record
 class Imported:
     """An imported network: the ``.cnn`` text (formatted, with a header saying where it came
     from), its checked spec (``checked.total_params``, per-layer output shapes) and the notes

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import SpecError, SpecErrors, hinted, literal
 from cnnspec.importers.imported import Imported, Names, model_name
@@ -59,6 +59,7 @@ from cnnspec.lang.foreign import (
     l2_note,
     l2_weight_decay,
 )
+from cnnspec.records import record
 from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -92,7 +93,7 @@ def _plain(value):
     return value
 
 
-@dataclass
+@record
 class Config:
     """One layer's config: its values, where it is (a JSON path), which keys were read."""
 
@@ -147,13 +148,13 @@ class Config:
                 if k not in self.used and k not in NEUTRAL_KEYS and v is not None]
 
 
-@dataclass
+@record
 class Tensor:
     layer: str  # the cnnspec layer that makes it
     flat: bool
 
 
-@dataclass
+@record
 class Model:
     path: str | None
     names: Names = field(default_factory=Names)

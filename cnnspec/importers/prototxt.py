@@ -17,10 +17,11 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.limits import short_number
+from cnnspec.records import record
 
 # Protocol buffers' widest whole number is 64 bits (uint64, int64): a prototxt number beyond
 # it is not one any Caffe field holds. Its digits are counted before it is converted (Python
@@ -47,14 +48,14 @@ SPECIAL_NUMBERS = {"inf": float("inf"), "-inf": float("-inf"), "infinity": float
                    "-infinity": float("-inf"), "nan": float("nan")}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Token:
     kind: str  # string, number, ident, punct, end
     text: str
     span: Span
 
 
-@dataclass
+@record
 class Scalar:
     """A field's value: ``kind`` is ``string``, ``number`` or ``ident`` (an enum value or
     ``true``/``false``); ``value`` is the str, int/float or identifier."""
@@ -64,7 +65,7 @@ class Scalar:
     span: Span
 
 
-@dataclass
+@record
 class Entry:
     """One field as written: its name, value (a :class:`Scalar` or a :class:`Message`) and
     where both are."""
@@ -74,7 +75,7 @@ class Entry:
     span: Span  # the field's name
 
 
-@dataclass
+@record
 class Message:
     """A message: its fields in the order written, and which of them have been read."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import InputError, SpecError, SpecErrors
 from cnnspec.init.describe import init_text
@@ -20,6 +20,7 @@ from cnnspec.init.scaling import TRUNCATED_STD
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import value_text, written_number
+from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
 # The name errors give the imported spec, which is not a file until it is written.
@@ -27,7 +28,7 @@ IMPORTED_NAME = "imported.cnn"
 HEADER_WIDTH = 96  # the header's comment lines, "# " included, fit the 100 columns of fmt
 
 
-@dataclass
+@record
 class LayerLine:
     """One layer to write: its name and kind, the IR values its source sets (any field left
     out takes the kind's default), its inputs (None: the line before), an activation written
@@ -113,7 +114,7 @@ def common_inits(lines: list[LayerLine]) -> dict[str, dict]:
     return chosen
 
 
-@dataclass
+@record
 class Setting:
     """One line of the train block: its key, the value as the language writes it, a comment."""
 

@@ -14,10 +14,10 @@ package can read an init without guessing.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 
 from cnnspec.errors import SpecError, float_text
 from cnnspec.init.fans import FAN_MODES
+from cnnspec.records import record
 
 REQUIRED = object()  # marks a parameter without a default
 
@@ -38,7 +38,7 @@ PARAM_TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InitParam:
     """One parameter of an init: its name, type (a key of :data:`PARAM_TYPES`), default (or
     :data:`REQUIRED`) and what it means, with a typical value, for a value out of range. A
@@ -52,7 +52,7 @@ class InitParam:
     written_default: str | None = None  # how the docs write a default that is no value (None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Init:
     """One named init. ``family``: ``constant``, ``random`` (a distribution with explicit
     parameters), ``scaled`` (a variance set by the fans), ``matrix`` (a structured matrix),

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.init.truncation import Truncation
+from cnnspec.records import record
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class TapSquares:
     """A fixed conv kernel's squares summed over each of its rows and each of its columns of
     taps (:attr:`InitInfo.tap_squares`). Compared and hashed as an object, not by its
@@ -24,7 +24,7 @@ class TapSquares:
 LAG_REACH = 3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KernelSums:
     """What a fixed weight (a constant, a literal, a named kernel) adds up to, or the
     expectation over the draws of what a weight drawn about a mean other than 0 does
@@ -53,7 +53,7 @@ class KernelSums:
     tap_lags: tuple[tuple[tuple[int, int], float], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InitInfo:
     """The description of one parameter's initialisation.
 

@@ -16,16 +16,16 @@ moment by ``scale``, which the nonlinearity's gain^2 then undoes (He et al. 2015
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.errors import SpecError, float_text
 from cnnspec.init.fans import fan_for_mode
 from cnnspec.init.truncation import TRUNCATED_STD, TRUNCATION
+from cnnspec.records import record
 
 DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VarianceScaling:
     """A resolved ``variance_scaling(scale, mode, distribution)``, held by ``gain``, the square
     root of its scale, as the named schemes give it: a gain of 1e-170 squares to 1e-340,

@@ -20,9 +20,9 @@ beyond about 8 std), and such a cut is more often a bound written in units of st
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.errors import SpecError, float_text, rounded_text
+from cnnspec.records import record
 
 TRUNCATION = 2.0  # the default cut, loc +- 2 sigma (TensorFlow, Keras, JAX)
 MIN_KEPT = 0.01  # the least share of the normal a cut may keep
@@ -57,7 +57,7 @@ def truncated_moments(alpha: float, beta: float) -> tuple[float, float]:
 TRUNCATED_STD = truncated_moments(-TRUNCATION, TRUNCATION)[1]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Truncation:
     """N(``loc``, ``sigma``^2) cut to ``[low, high]``; ``given``: whether the bounds were
     written (else the cut is loc +- 2 sigma)."""

@@ -13,10 +13,10 @@ language can write as a bare word, for ``fashion-mnist``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from cnnspec.errors import float_text, hinted, literal
 from cnnspec.ir.limits import FLOAT32_MAX, too_large_int
+from cnnspec.records import record
 
 # New classes go at the end: the images of the earlier ones, for a given seed and class list,
 # stay what they were (cnnspec/data/synthetic_shapes.py draws them).
@@ -29,7 +29,7 @@ SHAPES_MIN_PER_CLASS = 5  # a few images of each class in the training and the t
 SHAPES_MAX_PIXELS = 2**28
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Arg:
     """One argument of a dataset: its name, default, kind and range.
 
@@ -110,7 +110,7 @@ def _classes_problem(value, least: int) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DatasetKind:
     """A dataset the IR can name. ``image`` (C, H, W) and ``classes`` (how many) are None when
     they depend on the arguments (shapes) or on the file (npz). ``digits``: its images are
@@ -279,7 +279,7 @@ def class_count(data: dict) -> int | None:
     return len(data["classes"]) if kind.name == "shapes" else kind.classes
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     """A mistake in a dataset's arguments: which argument, what is wrong (a sentence naming
     the dataset and the argument) and how to fix it: ``hint`` as the library words it, and

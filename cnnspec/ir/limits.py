@@ -15,10 +15,9 @@ allocation before ``check`` can say what is wrong with it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
 from cnnspec.errors import float_text, literal, rounded_text
+from cnnspec.records import record
 
 MAX_INT = 2**31 - 1
 # A model name names its run folder (runs/<name>-<time>), so it is a short file name: the IR
@@ -59,7 +58,7 @@ def short_number(value: float | str) -> str:
 
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unheld:
     """Why a dtype cannot hold a setting's value: ``problem`` continues the setting's name
     ("eps must be greater than 0 in float32, ..."), ``hint`` names the dtype's limit and, where

@@ -14,12 +14,13 @@ For a ``.json`` IR file there are no spans; :meth:`Spec.error` then points at th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import Span, SpecError, library_worded, run_setting_error
+from cnnspec.records import record
 
 
-@dataclass
+@record
 class Spec:
     ir: dict
     path: str | None = None

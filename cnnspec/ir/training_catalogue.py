@@ -22,7 +22,6 @@ import copy
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, float_text, hinted, literal, rounded_text
@@ -30,12 +29,13 @@ from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spelled_out
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
+from cnnspec.records import record
 
 # The list types of a value, and the type of their elements.
 LISTS = {"ints": "int", "numbers": "number"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Arg:
     """One value: an argument of a catalogue entry (``momentum``) or a training key (``lr``).
 
@@ -166,7 +166,7 @@ class Arg:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForeignArg:
     """An argument another library gives an entry, and the arguments it is here: PyTorch's
     Adam takes ``betas=(b1, b2)``, whose values are ``beta1`` and ``beta2`` here. Answered with
@@ -187,7 +187,7 @@ class ForeignArg:
                 f"`{entry.name}({written})`")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     """One name a training key may take: an optimizer, a schedule, a preprocessing or a loss.
 
@@ -512,7 +512,7 @@ MONITORS: dict[str, Entry] = {
 LOWER_IS_BETTER = {name: lower for name, _, lower in _MONITORED}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Key:
     """One key of the IR's ``training`` object.
 
@@ -646,7 +646,7 @@ KEYS: dict[str, Key] = {key.name: key for key in (
 KEY_ALIASES = {alias: key.name for key in KEYS.values() for alias in key.aliases}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForeignKey:
     """A training setting as another library names it (Caffe's solver, Darknet's ``[net]``
     section, Keras' ``fit`` and compile arguments), and what it is here: answered where a

@@ -12,10 +12,9 @@ initializer, null when the layer has no bias), ``init_fields`` (a list of init f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
 from cnnspec.ir.limits import MAX_INT
+from cnnspec.records import record
 
 REQUIRED = "required"  # a field the user must write
 FROM_DEFAULT = "from default"  # an init left out: the model-wide `default` fills it in
@@ -28,7 +27,7 @@ NAMED_ONLY_TYPES = frozenset({"init", "bias_init", "mults"})
 WIDEST_MAX = FORMATS[WIDEST_DTYPE].largest
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Field:
     """One IR field of a layer kind.
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.kinds.fields import Field
+from cnnspec.records import record
 
 Shape = tuple[int, ...]  # one example's shape: (C, H, W) or (F,)
 
@@ -26,7 +27,7 @@ class KindError(Exception):
         self.message, self.field, self.hint = message, field, hint
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Inferred:
     """What shape inference finds for one layer: its output shape and, for a layer with
     parameters, their shapes (PyTorch layouts), fans and multiply-adds per example."""
@@ -40,7 +41,7 @@ class Inferred:
     macs: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Build:
     """What the compiler hands a kind's engine builder: the layer's IR, its output shape and
     resolved pads, its drawn parameters (None without) and the model's dropout stream."""
@@ -54,7 +55,7 @@ class Build:
     dropout_rng: object
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Example:
     """A small case of a kind, for the tests generated from the registry: the input shape(s)
     (without batch) and the fields that differ from the defaults."""
@@ -77,7 +78,7 @@ def window_flops(ir: dict, in_shapes: list[Shape], out_shape: Shape, macs: int) 
     return math.prod(out_shape) * math.prod(ir["size"])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reach:
     """What each output of a layer that is a linear map of its input (weights times the input,
     plus a bias) reads of that input: ``channels``, whether more than one input channel (not
@@ -107,7 +108,7 @@ def identity_signal(ir: dict, moments: list[float], shapes: list[Shape]) -> floa
     return moments[0]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Kind:
     """One layer kind.
 

@@ -7,20 +7,19 @@ which is the setting of He et al. 2015's analysis.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.given import given_choice
+from cnnspec.records import record
 from cnnspec.training.compat import check_data_fits, load_spec_data
 
 INPUT_KINDS = ("data", "gaussian")
 
 
-@dataclass
+@record
 class Batch:
     """``x`` ``(N, C, H, W)`` (or ``(N, F)``), integer labels ``y`` ``(N,)``, and where it came
     from (``"gaussian"`` or the dataset's name)."""

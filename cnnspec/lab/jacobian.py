@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,6 +66,7 @@ from cnnspec.lab.defaults import ROWS
 from cnnspec.lab.lsuv import lsuv
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variants
+from cnnspec.records import record
 
 CHUNK = 64  # backward directions per pass
 
@@ -202,7 +202,7 @@ def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
     return np.concatenate(values), floor, method
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JacobianWork:
     """What :func:`jacobian_report` computes, known before it starts: for each init variant
     and input, a forward and a backward pass of each of ``directions`` copies of the input
@@ -250,7 +250,7 @@ def jacobian_work(checked: CheckedSpec, end: str, variants: int, inputs: int,
                         len(layers), pass_flops)
 
 
-@dataclass
+@record
 class JacobianVariant:
     """One init's singular values, and the one below which they are noise (``floor``)."""
 
@@ -309,7 +309,7 @@ class JacobianVariant:
                 "singular_values": list(map(float, self.singular_values))}
 
 
-@dataclass
+@record
 class JacobianReport:
     spec_name: str
     layer: str

@@ -19,8 +19,6 @@ on its batch); :func:`lsuv_init_step` is the same call as an init step of a trai
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cnnspec.engine.blas import blas_threads
@@ -28,13 +26,14 @@ from cnnspec.errors import RunError, counted, rounded_text
 from cnnspec.init.catalogue import PARAMS
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
+from cnnspec.records import record
 from cnnspec.training.callbacks import InitContext
 
 INPUT = "input"  # the network's input, as layers name it (docs/ir.md)
 LSUV_BATCH = 256  # examples LSUV measures the output variance on (Mishkin & Matas use a batch)
 
 
-@dataclass
+@record
 class LsuvStep:
     """The outcome for one layer: output variance before and after, and rescalings made."""
 

@@ -50,7 +50,7 @@ The nonlinearity ``phi`` and its derivative are the engine's own forward and bac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -58,6 +58,7 @@ from cnnspec.check import meanfield as shared
 from cnnspec.engine import activations
 from cnnspec.errors import SpecError
 from cnnspec.kinds import KINDS
+from cnnspec.records import record
 
 TINY_VARIANCE = 1e-300  # a normal this narrow is a point mass; its sqrt and 1 / sqrt stay finite
 # what counts as q* = 0 and the root's bisection: one rule for both
@@ -74,7 +75,7 @@ ROUNDING = 1e-12
 CRITICAL_EDGE = 1e-6
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Nonlinearity:
     """``phi`` and its derivative ``dphi``, elementwise on arrays; ``asymptote`` the limits
     ``(a, b)`` of ``phi(y) / y`` at ``+inf`` and ``-inf``, and ``homogeneous`` whether
@@ -364,7 +365,7 @@ def depth_scale(chi) -> np.ndarray:
         return np.where(chi > 0, 1.0 / np.abs(np.log(chi)), 0.0)
 
 
-@dataclass
+@record
 class Phase:
     """The mean-field quantities at each ``(sigma_w, sigma_b)`` (arrays of one shape)."""
 

@@ -37,7 +37,7 @@ import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
@@ -53,6 +53,7 @@ from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variant, spec_init_label
+from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
 C0 = 0.5  # the correlation of each input pair
@@ -87,7 +88,7 @@ SHALLOW = 1.0
 NOT_PLACED = ("variance_scaling", "identity")
 
 
-@dataclass
+@record
 class Chain:
     """The hidden layers: each conv/dense layer whose output goes through ``nonlinearity``."""
 
@@ -201,7 +202,7 @@ def _path_back(checked: CheckedSpec, layer: LayerInfo, source: str
 
 # ---- where the named inits sit --------------------------------------------------------------
 
-@dataclass
+@record
 class InitPoint:
     """A named init on the diagram: its ``sigma_w`` as drawn (``std * sqrt(fan_in)``), the
     share of ``sigma_w^2`` the zero padding leaves it (:func:`padding_share`), and the
@@ -378,7 +379,7 @@ def sigma_b_of(chain: Chain) -> float:
 
 # ---- measurement ------------------------------------------------------------------------------
 
-@dataclass
+@record
 class MeasuredPoint:
     """One point of the measured grid: Gaussian weights drawn at ``sigma_w`` (as drawn), of
     which the zero padding leaves the share ``share`` (:func:`gaussian_share`), and the theory
@@ -435,7 +436,7 @@ def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) ->
     return np.sqrt(q_in) * np.concatenate([x1, x2, x3])
 
 
-@dataclass
+@record
 class PhaseWork:
     """What :func:`phase_report` measures, known before it starts: at each point of a
     ``grid`` of ``(sigma_w, sigma_b)`` points a forward pass of ``inputs`` inputs through the
@@ -468,7 +469,7 @@ def phase_work(checked: CheckedSpec, grid: tuple[int, int]) -> PhaseWork:
                      sum(layer_flops(layer, need_dx=False)[0] for layer in checked.layers))
 
 
-@dataclass
+@record
 class Reading:
     """What the probe batch read through the hidden layers at one ``(sigma_w, sigma_b)``."""
 
@@ -634,7 +635,7 @@ def _interpolated(w: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarr
 
 # ---- the report ---------------------------------------------------------------------------------
 
-@dataclass
+@record
 class PhaseReport:
     spec_name: str
     nonlinearity: str
@@ -803,7 +804,7 @@ def linear_layers(checked: CheckedSpec, chain: Chain) -> list[str]:
 
 # ---- the verdict -------------------------------------------------------------------------------
 
-@dataclass
+@record
 class Verdict:
     """Where the spec's own init lies on the diagram and what puts the net at the critical
     point, read from the report's figures: the init's point (None where it has no place on

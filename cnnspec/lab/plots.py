@@ -8,7 +8,6 @@ layers), so every std axis is logarithmic; values that are zero or not finite ar
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from cnnspec.errors import RunError, WordedError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.stats import LayerStats, weighted
 from cnnspec.metrics import TITLES, TRAIN_LOSS, VAL_ACC
+from cnnspec.records import record
 from cnnspec.render import figure
 
 
@@ -25,7 +25,7 @@ def _positive(values: list[float | None]) -> list[float]:
     return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Statistic:
     """How the pictures show a per-layer statistic: its panel's title, and its axis' label
     (what the values are)."""

@@ -8,7 +8,7 @@ signal keep its scale through the layers, forward and backward?
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 
 from cnnspec.check.graph import main_path
@@ -30,9 +30,10 @@ from cnnspec.lab.plots import plot_depth_profile
 from cnnspec.lab.probe import probe
 from cnnspec.lab.stats import LayerStats, SignalSummary, std64, summarize_signal
 from cnnspec.lab.variants import Variant, load_variants, reach_text
+from cnnspec.records import record
 
 
-@dataclass
+@record
 class VariantReport:
     """The statistics of every layer for one init variant."""
 
@@ -62,7 +63,7 @@ class VariantReport:
         return out
 
 
-@dataclass
+@record
 class InitReport:
     spec_name: str
     source: str

@@ -12,17 +12,18 @@ of 1e-20 still gives a meaningful std.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.records import record
 
 # Layer kinds whose output is a ReLU's: their exact zeros are the "dead" units of the batch.
 RELU_KINDS = ("relu",)
 
 
-@dataclass
+@record
 class LayerStats:
     """What one layer did to one batch. ``None`` where a number does not apply to the layer.
 
@@ -150,7 +151,7 @@ def per_layer_factor(stats: list[LayerStats]) -> float:
     return float((last / first) ** (1.0 / (len(depth) - 1)))
 
 
-@dataclass
+@record
 class SignalSummary:
     """How the signal changes along the network's main path, forward and back.
 

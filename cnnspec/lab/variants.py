@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.check import check
@@ -22,6 +21,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, SpecErrors, first_error, option_place
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import parse_init
+from cnnspec.records import record
 
 # What marks the spec as written among init variants; alone, its label where it names no init.
 SPEC_LABEL = "spec"
@@ -46,7 +46,7 @@ def spec_label(ir: dict) -> str:
     return f"{SPEC_LABEL}'s inits: {names_text(names)}"
 
 
-@dataclass
+@record
 class Variant:
     """A checked spec and the init text that made it (:func:`spec_label` for the spec as
     written, whose ``sets`` is None)."""

@@ -7,11 +7,12 @@ the formatter can write numbers back exactly as the user wrote them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.limits import MAX_INT, short_number, too_large_int
 from cnnspec.lang.standalone import Token, Transformer, VisitError, v_args
+from cnnspec.records import record
 
 
 def token_span(token: Token) -> Span:
@@ -25,7 +26,7 @@ def meta_span(meta) -> Span:
 # -- values -------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Num:
     """A number as written (``5e-4``, ``-0.5``, ``3``): its value and its text."""
     value: int | float
@@ -33,7 +34,7 @@ class Num:
     span: Span
 
 
-@dataclass
+@record
 class Dims:
     """A size such as ``3x3`` or ``1x28x28``: the sizes and the text."""
     values: list[int]
@@ -41,21 +42,21 @@ class Dims:
     span: Span
 
 
-@dataclass
+@record
 class Word:
     """A name or a word value (``relu``, ``same``, ``fashion-mnist``)."""
     name: str
     span: Span
 
 
-@dataclass
+@record
 class Str:
     """A quoted string (``"data/a.npz"``), without its quotes."""
     value: str
     span: Span
 
 
-@dataclass
+@record
 class Kwarg:
     """``name=value`` inside a call's parentheses."""
     name: str
@@ -63,7 +64,7 @@ class Kwarg:
     value: Value
 
 
-@dataclass
+@record
 class Call:
     """``name(args, key=value)``: an initializer, a dataset, an optimizer, ..."""
     name: str
@@ -73,7 +74,7 @@ class Call:
     span: Span
 
 
-@dataclass
+@record
 class ListLit:
     """``[a, b, ...]``: a list, or a kernel literal when nested."""
     items: list[Value]
@@ -101,7 +102,7 @@ def describe(value: Value) -> str:
 # -- statements ---------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Setting:
     """``key value`` in a train block or a default statement."""
     key: str
@@ -110,7 +111,7 @@ class Setting:
     span: Span
 
 
-@dataclass
+@record
 class ModelStmt:
     """``model NAME``."""
     name: str
@@ -118,21 +119,21 @@ class ModelStmt:
     span: Span
 
 
-@dataclass
+@record
 class InputStmt:
     """``input SIZE``."""
     value: Value
     span: Span
 
 
-@dataclass
+@record
 class DefaultStmt:
     """``default weight INIT, bias INIT``: settings for the layers below."""
     settings: list[Setting]
     span: Span
 
 
-@dataclass
+@record
 class OutputStmt:
     """``output NAME``: the layer whose values are the network's output."""
     name: str
@@ -140,7 +141,7 @@ class OutputStmt:
     span: Span
 
 
-@dataclass
+@record
 class LayerStmt:
     """``[label:] head values... [<- inputs]``: one layer line."""
     label: str | None
@@ -156,7 +157,7 @@ class LayerStmt:
         return self.label_span or self.head.span
 
 
-@dataclass
+@record
 class RepeatStmt:
     """``repeat N [as NAME] { ... }``: a block of layers written N times."""
     count: Value
@@ -166,7 +167,7 @@ class RepeatStmt:
     span: Span
 
 
-@dataclass
+@record
 class TrainStmt:
     """``train { ... }``: the training settings."""
     settings: list[Setting]
@@ -176,7 +177,7 @@ class TrainStmt:
 Statement = ModelStmt | InputStmt | DefaultStmt | OutputStmt | LayerStmt | RepeatStmt | TrainStmt
 
 
-@dataclass
+@record
 class Module:
     """A whole spec: its statements in source order."""
     statements: list[Statement] = field(default_factory=list)

@@ -7,17 +7,17 @@ when there is none), and unknown or repeated ones are errors with a suggestion.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cnnspec.errors import SpecError, counted
 from cnnspec.lang.ast import Call, Value, Word
 from cnnspec.lang.suggest import did_you_mean
+from cnnspec.records import record
 
 REQUIRED = object()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Param:
     """A parameter: its name, its default (or REQUIRED) and how to read a written value."""
 

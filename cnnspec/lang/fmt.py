@@ -20,7 +20,7 @@ Formatting its own output changes nothing (tests check this on every spec in ``s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.lang.ast import (
     DefaultStmt,
@@ -36,11 +36,12 @@ from cnnspec.lang.ast import (
 from cnnspec.lang.parser import parse_with_comments
 from cnnspec.lang.resolve import no_input_line
 from cnnspec.lang.source_text import source_text
+from cnnspec.records import record
 
 INDENT = "  "
 
 
-@dataclass
+@record
 class Element:
     """One piece of output: a statement (possibly several lines), a brace or a comment."""
 

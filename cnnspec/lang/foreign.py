@@ -16,7 +16,6 @@ import itertools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
@@ -25,6 +24,7 @@ from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
+from cnnspec.records import record
 
 # The leading arguments of the classes, in their order, as their documentation gives them
 # (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
@@ -54,7 +54,7 @@ TORCH_ARGS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unfielded:
     """An argument above that no field takes: whether it is a switch (a number in its place
     is another library's argument), and what a hint says of it written as an option
@@ -369,7 +369,7 @@ _UNSPACED = {spelling.replace("_", ""): ALIASES.get(spelling, spelling)
              for spelling in (*KINDS, *ALIASES)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForeignCall:
     """A layer class called as Python calls it: its name (``Conv2d``), its module path
     (``nn``), the values of its arguments (None where not a literal), the same arguments as
@@ -521,7 +521,7 @@ TORCH_FUNCTIONS = ("F", "torch")
 RESHAPES = ("view", "reshape", "flatten")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForwardLine:
     """A line of a PyTorch module's forward(): the steps it applies to a tensor, innermost
     first, as a spec names them (``self.conv1``, ``relu``), and the columns (0-based, end
@@ -1018,7 +1018,7 @@ def _caffe_relu_kind(values: dict) -> str:
     return "leaky_relu" if values.get("negative_slope", 0) != 0 else "relu"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CaffeType:
     """What a Caffe layer type is here: its ``kind``, the ``parameters`` whose values its
     fields take, and those it takes only at Caffe's ``defaults`` (None: at any value, which

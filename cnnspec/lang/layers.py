@@ -17,7 +17,7 @@ import keyword
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cnnspec.errors import Span, SpecError, closest, counted, hinted, listed, shortened
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
@@ -54,6 +54,7 @@ from cnnspec.lang.syntax_errors import (
     taking_inputs,
 )
 from cnnspec.lang.unknown_setting import outside_train, tuple_text, value_text
+from cnnspec.records import record
 
 Reader = Callable[[Value, str], object]
 
@@ -131,7 +132,7 @@ def _reader(f: Field) -> Reader:
     return read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Syntax:
     """How the language writes one layer kind, read off its registry record."""
 
@@ -177,7 +178,7 @@ ACTIVATIONS: dict[str, list[Param]] = {
     for name, kind in REGISTRY_ACTIVATIONS.items()}
 
 
-@dataclass
+@record
 class ReadLayer:
     """One layer statement, read: the kind, its IR fields and where each came from."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
@@ -49,6 +49,7 @@ from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.layers import KINDS, ReadLayer, read_kind, read_layer
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.training import read_training
+from cnnspec.records import record
 
 DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 DEFAULT_BIAS_INIT = {"name": "zeros"}
@@ -72,7 +73,7 @@ def ir_copy(value):
     return copy.deepcopy(value)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scope:
     """One instance of a block around a layer: its name prefix (``body_2_``), the labels
     written in the block, and the block's name (``body``)."""
@@ -82,7 +83,7 @@ class Scope:
     block: str
 
 
-@dataclass
+@record
 class Entry:
     """One layer statement at one place in the expanded network. ``scopes`` are the block
     instances around it, outermost first; ``opens`` the instances (groups) it is the first
@@ -107,7 +108,7 @@ def _later_instance_hint(entry: Entry, name: str) -> str | None:
     return None
 
 
-@dataclass
+@record
 class Header:
     """The statements that are not layers, at most one of each."""
 
@@ -134,7 +135,7 @@ def no_input_line(path: str | None = None) -> SpecError:
                      hint="say the input's channels x height x width, e.g. `input 1x28x28`")
 
 
-@dataclass
+@record
 class Resolver:
     path: str | None
     errors: list[SpecError] = field(default_factory=list)

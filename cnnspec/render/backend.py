@@ -14,11 +14,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.atomic import write_bytes, write_text
 from cnnspec.errors import RunError
+from cnnspec.records import record
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PNG_DPI = 110
@@ -27,7 +27,7 @@ PDF_DPI = 200
 _TIMEOUT_S = 120
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Renderer:
     """A dot-compatible command and the output formats it writes itself."""
 

@@ -16,7 +16,7 @@ can infer, so a 30-layer network fits on a screen.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from html import escape
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.records import record
 from cnnspec.render import palette
 from cnnspec.render.backend import render_source
 from cnnspec.render.kernel_table import is_fixed, kernels_html
@@ -67,7 +68,7 @@ LABEL_SUFFIX = ".label"
 RANKSEP = "0.15"
 
 
-@dataclass
+@record
 class Unit:
     """One diagram node: a layer and, in the minimal diagram, the layers folded into it."""
 
@@ -248,7 +249,7 @@ def _title(checked: CheckedSpec) -> str:
     return text
 
 
-@dataclass
+@record
 class Collapse:
     """How runs of identical blocks are drawn short.
 
@@ -377,7 +378,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     return graph
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Edge:
     """One edge of the diagram: the nodes it joins and the shape of the tensor it carries."""
 

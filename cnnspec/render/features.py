@@ -8,12 +8,12 @@ on zero (:mod:`cnnspec.render.tiles`), so a weak channel is as visible as a stro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cnnspec.errors import RunError
+from cnnspec.records import record
 from cnnspec.render import palette
 from cnnspec.render.figure import figure_title, fitted, new_figure, save_png
 from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, tile_caption
@@ -45,7 +45,7 @@ def _check(image: np.ndarray, maps: dict) -> None:
                            hint="draw the outputs of conv or pooling layers")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Layout:
     """Where each tile goes, in inches: a row for the input, then a row per layer, each row a
     name line, a caption line per tile and the tiles. Placed by hand rather than by a layout

@@ -15,9 +15,10 @@ is added before.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
+
+from cnnspec.records import record
 
 # The gaps tried between a point's marker and its label, nearest first, in points: right
 # beside it, then further out where neighbours crowd it.
@@ -33,7 +34,7 @@ DIRECTIONS = sorted(range(0, 360, 30), key=lambda angle: (min(abs(angle - 90),
 CLEARANCE_POINTS = 1.5
 
 
-@dataclass
+@record
 class Obstacles:
     """What a label may not cover, in display pixels: the markers' and the labels' boxes, and
     the paths of the lines and leader lines, each with the half-width it is drawn with."""

@@ -10,13 +10,12 @@ instances is drawn once (or first, ``…``, last) instead of in full.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.records import record
 from cnnspec.render.layer_text import hyperparams, init_text
 
 
-@dataclass
+@record
 class Block:
     """One instance of a repeated block: its ``group`` name and its layers in order."""
 

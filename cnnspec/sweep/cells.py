@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 from cnnspec.check import check
@@ -43,6 +43,7 @@ from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import EPOCH, VAL_ACC
+from cnnspec.records import record
 from cnnspec.sweep.grid import (
     DTYPE,
     Axis,
@@ -73,7 +74,7 @@ WEIGHT_FILES = (rundir.PREPROCESS, rundir.CHECKPOINT, rundir.BEST)
 KEPT_FILES = (*WEIGHT_FILES, rundir.INIT, rundir.DIVERGED)
 
 
-@dataclass
+@record
 class Cell:
     """One training of a sweep. ``settings`` is ``(key, value text)`` per swept setting, in
     the order of the ``--set`` options; ``fold`` is ``(i, k)`` under k-fold
@@ -330,7 +331,7 @@ def kept_val_acc(metrics: list[dict], test_epoch: int | None) -> float | None:
     return None
 
 
-@dataclass
+@record
 class CellResult:
     """What a cell's training left: per-epoch metrics, the run summary, whether it diverged
     (then ``error`` holds the trainer's message, once recorded naming the files the cell's
@@ -372,7 +373,7 @@ class CellResult:
         return None if self.diverged else self.summary.get("test_acc")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Task:
     """What a worker needs to train a cell: plain data, no file shared with the client."""
 
@@ -405,7 +406,7 @@ def run_cell(task: Task) -> CellResult:
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)),
                               failed_hint=_hint_template(error), failed_asked=asked)
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
-        summary.pop("command", None)  # it names the scratch folder: record() names the cell's
+        summary.pop("command", None)  # it names the scratch folder: record_cell() names the cell's
         files = ({name: (out / name).read_bytes() for name in KEPT_FILES
                     if (out / name).is_file()} if task.keep_weights else {})
         return CellResult(cell.key, read_jsonl(out / rundir.METRICS), summary,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
@@ -33,6 +33,7 @@ from cnnspec.lab.variants import (
     spec_label,
 )
 from cnnspec.metrics import EPOCH, VAL_ACC
+from cnnspec.records import record
 from cnnspec.sweep.cells import Cell, CellResult, kept_val_acc, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
@@ -64,7 +65,7 @@ DEFAULT_TARGET = 0.9
 INIT = "init"
 
 
-@dataclass
+@record
 class JobResult:
     """What one training left: per-epoch metrics, the test accuracy of the weights it keeps
     (those of epoch ``test_epoch``, which is None for a run without a test_acc, one that
@@ -107,7 +108,7 @@ class JobResult:
                 "hint": self.worded_hint(names)}
 
 
-@dataclass
+@record
 class VariantSummary:
     """One row of the comparison table: a variant over all its seeds; ``settings``: its
     values of the settings the runs differ in (its init, and its epochs where others
@@ -206,7 +207,7 @@ def summarize(label: str, runs: list[JobResult], target: float,
         settings=settings or {})
 
 
-@dataclass
+@record
 class Comparison:
     spec: str
     target: float
@@ -259,7 +260,7 @@ class Comparison:
                 LEFT_OUT_KEY: left_out_folders(self.left_out)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ComparisonPlan:
     """What :func:`plan_comparison` made of :func:`compare`'s arguments: the spec as given,
     the number of seeds (checked), the ``init`` axis of the variants and every run, each

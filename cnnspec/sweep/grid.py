@@ -21,7 +21,7 @@ resolved IR; the checker then checks each cell as it checks a spec.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cnnspec.dtypes import given_dtype
 from cnnspec.errors import (
@@ -47,6 +47,7 @@ from cnnspec.lang.layers import KINDS
 from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.training import KEY_ALIASES, READERS
+from cnnspec.records import record
 
 # Settings a sweep sets itself: the seeds come from --seeds. Hints and the messages about
 # the form of a setting are SettingError templates: the library names its parameters
@@ -60,7 +61,7 @@ DTYPE = "dtype"
 DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Axis:
     """One swept setting: ``key`` as the training catalogue names it (:func:`setting_key`),
     the values as written (``texts``) and as IR values (``values``; None keeps the spec's

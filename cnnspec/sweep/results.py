@@ -34,7 +34,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
@@ -42,6 +42,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.metrics import ACCURACIES
+from cnnspec.records import record
 from cnnspec.sweep.cells import (
     GIVEN,
     HASH_CHARS,
@@ -282,8 +283,8 @@ def kept_weights(folder: Path) -> bool:
     return any((Path(folder) / name).is_file() for name in WEIGHT_FILES)
 
 
-def record(out: Path, cell: Cell, result: CellResult,
-           folders: CellFolders | None = None) -> bool:
+def record_cell(out: Path, cell: Cell, result: CellResult,
+                folders: CellFolders | None = None) -> bool:
     """Write the folder of a finished cell (atomically: a temp folder renamed into place)
     and name it in ``result.folder``; False when it was recorded already. ``folders``: the
     cell folders of ``out`` as a sweep listed them (every record into it notes its own);
@@ -759,7 +760,7 @@ def mean_std(values: list[float]) -> tuple[float, float | None]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
 
 
-@dataclass
+@record
 class Group:
     """One row of the results: a setting of every swept key, over its seeds and folds; its
     ``settings`` as the table shows them, ``typed`` as results.json carries them."""
@@ -792,7 +793,7 @@ class Group:
                 "cells": [r.folder for _, r in self.cells]}
 
 
-@dataclass
+@record
 class Table:
     """What the report of the cells ``done`` shows, worked out once (:func:`tabulate`): the
     settings that are its :func:`columns`, each cell's values of them (``settings``, in the

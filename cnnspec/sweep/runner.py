@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.given import given_texts, keywords_checked, shown
+from cnnspec.records import record
 from cnnspec.sweep.cells import Cell, CellResult, Task, key_of, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -38,7 +39,7 @@ from cnnspec.sweep.results import (
     filled_alone,
     prepare_folder,
     read_recorded,
-    record,
+    record_cell,
     results_document,
     stops_said,
     tabulate,
@@ -48,7 +49,7 @@ from cnnspec.training import rundir
 from cnnspec.training.settings import Settings, given_settings, setting_keyword_hint
 
 
-@dataclass
+@record
 class Sweep:
     """A sweep's outcome: every cell with its result (``done``: its own, then those other
     sweeps of the spec recorded in its folder, ``earlier`` of them), how many trained now
@@ -137,7 +138,7 @@ def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -
     return Path(runs_dir) / f"{kind}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SweepPlan:
     """What :func:`plan` made of :func:`sweep`'s arguments: the spec as given, the number of
     seeds and folds (checked), the axes of the ``--set`` options and every cell, each
@@ -232,7 +233,7 @@ def recorded_before(cells: list[Cell], ran: int) -> int:
     return len({cell.key for cell in cells}) - ran
 
 
-@dataclass
+@record
 class CellsRun:
     """What :func:`run_cells` did: every cell with its result (``done``), how many trained
     now (``ran``), of which ``retested`` were recorded before with the test accuracy of other
@@ -283,7 +284,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
                         failed.append((task.cell, _worded_for(result, hint_of)))
                         continue
                     # its hint as training words it (below)
-                    record(out, task.cell, result, folders)
+                    record_cell(out, task.cell, result, folders)
                     results[task.cell.key] = _worded_for(result, hint_of)
                     if on_done:
                         on_done(task.cell, result)
@@ -308,7 +309,7 @@ def _record_finished(running, out: Path, folders: CellFolders) -> None:
     are ``folders``: stopped, it would drop them, and their trainings would be done again."""
     for task, result in getattr(running, "finished", tuple)():
         if not result.failed:
-            record(out, task.cell, result, folders)
+            record_cell(out, task.cell, result, folders)
 
 
 def _worded_for(result: CellResult, hint_of: Callable[[str], str] | None) -> CellResult:

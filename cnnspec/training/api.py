@@ -17,7 +17,6 @@ import gc
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from cnnspec.errors import SettingError, command_line, counted, literal, shell_w
 from cnnspec.given import given_callable, given_path, plain, shown
 from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
+from cnnspec.records import record
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
@@ -89,7 +89,7 @@ from cnnspec.training.state import Position, load_checkpoint, load_weights
 from cnnspec.version import __version__
 
 
-@dataclass
+@record
 class Options:
     """How to run, as opposed to what to train (see :func:`train`)."""
 
@@ -103,7 +103,7 @@ class Options:
     on_warnings: Callable[[list], None] | None = None  # see train
 
 
-@dataclass
+@record
 class Prepared:
     """The data of a run, split and preprocessed; ``data_order`` drew the validation split."""
 

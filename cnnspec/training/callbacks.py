@@ -12,13 +12,13 @@ composes the run (the ``cnnspec.train`` facade, ``cnnspec compare``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cnnspec.errors import SettingError
 from cnnspec.given import given_callable, shown
+from cnnspec.records import record
 from cnnspec.training.batches import epoch_order
 from cnnspec.training.progress import Display
 
@@ -85,7 +85,7 @@ class StepHook(Callback):
         self.hook(step, model)
 
 
-@dataclass
+@record
 class InitContext:
     """What an init step works with: the compiled model of a fresh run, its preprocessed
     training split, the ``data_order`` stream, and the run's display."""

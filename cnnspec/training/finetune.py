@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cnnspec.errors import SettingError, literal
 from cnnspec.given import shown
+from cnnspec.records import record
 from cnnspec.training.files import read_npz
 from cnnspec.training.rundir import open_run_dir
 from cnnspec.training.state import checked_weights
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WeightsFrom:
     """Where a fine-tuned run's weights come from (see the module docstring)."""
 

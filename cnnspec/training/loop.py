@@ -15,7 +15,6 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from cnnspec.ir.training_catalogue import (
     whole_weight_decay,
 )
 from cnnspec.kinds import is_weighted
+from cnnspec.records import record
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
 from cnnspec.training.files import write_csv, write_jsonl, write_npz
@@ -82,7 +82,7 @@ def diverged_files(path: Path | None) -> str:
     return f"the weights and the batch are in {path}"
 
 
-@dataclass
+@record
 class Split:
     """Preprocessed images ``x`` (N, C, H, W) in the run's dtype and labels ``y`` (N,) int64."""
 
@@ -90,7 +90,7 @@ class Split:
     y: np.ndarray
 
 
-@dataclass
+@record
 class Session:
     """Everything the loop works with. ``training`` is the effective IR ``training`` block."""
 

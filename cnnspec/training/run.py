@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import reprlib
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from cnnspec.errors import (
 )
 from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
+from cnnspec.records import record
 from cnnspec.training import rundir
 from cnnspec.training.files import NUMBER, non_finite_at, read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
@@ -38,7 +39,7 @@ from cnnspec.training.state import BEST_EPOCH_KEY, load_weights, steps_into_epoc
 WHICH = ("best", "last")  # the weights load_run can open
 
 
-@dataclass
+@record
 class Run:
     """A run folder and what it holds, with the model's weights loaded.
 

@@ -33,7 +33,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.atomic import (
@@ -51,6 +50,7 @@ from cnnspec.errors import (
     literal,
 )
 from cnnspec.given import given_path
+from cnnspec.records import record
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -73,7 +73,7 @@ STAGING_PREFIX = ".cnnspec-run."
 STAGING_NAME = re.compile(r"^\.cnnspec-run\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunDir:
     """Paths of the files of one run folder."""
 

@@ -1,16 +1,15 @@
 """Loss, accuracy and confusion of a model on a labelled set, in eval mode and in batches."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cnnspec.engine.overflow import overflow_reported_by_caller
+from cnnspec.records import record
 
 EVAL_BATCH = 256  # big enough for BLAS to be efficient, small enough for 28x28 nets' memory
 
 
-@dataclass
+@record
 class Score:
     """``predictions`` (N,) int: the arg-max class of each example; ``true_ranks`` (N,) int:
     how many classes scored above the true one (0: predicted; below k: in the top k)."""

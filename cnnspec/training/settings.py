@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from dataclasses import dataclass
 
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX, unknown_dataset
@@ -27,12 +26,13 @@ from cnnspec.ir.training_catalogue import (
     refuse_whole_setting,
 )
 from cnnspec.lang import parse_data
+from cnnspec.records import record
 from cnnspec.sourcefile import located
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data", "cores")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     """What a run changes of its spec's training settings; None keeps the spec's own.
 

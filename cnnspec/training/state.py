@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import reprlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 
 import numpy as np
 
 from cnnspec.errors import RunError
 from cnnspec.metrics import MAY_OVERFLOW
+from cnnspec.records import record
 from cnnspec.training.files import NUMBER, non_finite_at, read_npz, write_npz
 from cnnspec.training.rundir import RunDir
 
@@ -72,7 +73,7 @@ def unflatten(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
-@dataclass
+@record
 class Position:
     """Where training stands, at a clean point between two steps.
 
