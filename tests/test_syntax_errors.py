@@ -444,8 +444,9 @@ CASES = [
      "zero everything"),
     ("input 1x8x8\ndropout -0.1\n", "dropout probability .* \\[0, 1\\)", 2, 9, None),
     ("input 1x8x8\nconv 8 3x3 pad sam\n", "unknown padding 'sam'", 2, 16, "did you mean same"),
-    ("input 1x8x8\nconv 8 3x3 weight [[1,0],[1]]\n", "ragged kernel literal", 2, 26,
-     "same number"),
+    ("input 1x8x8\nconv 8 3x3 weight [[1,0],[[1]]]\n", ("kernel literal nested unevenly: this "
+     "entry is a matrix \\(a list of rows\\), the first is a row of numbers"), 2, 26,
+     "every row holds numbers"),
     ("input 1x8x8\nconv 8 3x3 weight [1, 0, 1]\n", "must be 2-D", 2, 19, None),
     ("input 1x8x8\nconv 8 3x3 weight [[1, a]]\n", "holds numbers, not 'a'", 2, 24, None),
     ("input 1x8x8\nconv 8 3x3 weight normal(0)\n", "needs a value for 'std'", 2, 19,

@@ -41,7 +41,7 @@ from cnnspec.lang.ast import (
     describe,
 )
 from cnnspec.lang.calls import Param, bind
-from cnnspec.lang.inits import read_bias_init, read_init
+from cnnspec.lang.inits import literal_spans, read_bias_init, read_init
 from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
@@ -1030,7 +1030,7 @@ def _set(layer: ReadLayer, field_name: str, value, first: Value, last: Value,
     layer.spans[field_name] = Span(first.span.line, first.span.column, last.span.end_line,
                                    last.span.end_column)
     if isinstance(last, ListLit) and last is not first:  # `bias [0.1]`: the literal itself
-        layer.spans[f"{field_name}.values"] = last.span
+        layer.spans.update(literal_spans(f"{field_name}.values", last))
 
 
 def _set_norm(layer: ReadLayer, item: Word, display: str) -> None:
