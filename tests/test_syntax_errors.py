@@ -399,6 +399,9 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3\nprelu weight he_normal\n",
      ("^prelu starts at slope 0.25 per channel, PyTorch's nn.PReLU default; it takes no init "
      "\\('weight'\\)$"), 3, 7, "^remove `weight he_normal`"),
+    ("input 1x8x8\nconv 8 3x3\nbatchnorm scale he_normal\n",
+     "^batchnorm starts at scale 1, shift 0; it takes no init \\('scale'\\)$", 3, 11,
+     "^remove `scale he_normal`"),
     ("input 1x8x8\nconv 8 3x3\nprelu bias zeros\n",
      "^prelu starts at slope 0.25 .* it takes no init \\('bias'\\)$", 3, 7, "^remove `bias "),
     # Keras' and PyTorch's words for initializers and optimizer arguments

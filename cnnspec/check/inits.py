@@ -52,7 +52,7 @@ def init_error(spec: Spec, layer: dict, field: str, problem: str,
                            f"instead of as the default")
 
 
-def literal_depth(values) -> int:
+def _literal_depth(values) -> int:
     """How deep a literal nests, read along its first entries (``[[1, 0], [0, 1]]``: 2)."""
     depth = 0
     while isinstance(values, list) and values:
@@ -67,8 +67,7 @@ def _first_misfit(values, sizes: tuple[int, ...], index: tuple[int, ...] = ()
     another length or something other than what goes there; None if it fits. Each list's
     entries are read before its length, so a short row is named rather than its matrix."""
     if len(index) == len(sizes):
-        number = isinstance(values, (int, float)) and not isinstance(values, bool)
-        return None if number else (index, values)
+        return None if _is_number(values) else (index, values)
     if not isinstance(values, list):
         return index, values
     for i, item in enumerate(values):
@@ -78,11 +77,12 @@ def _first_misfit(values, sizes: tuple[int, ...], index: tuple[int, ...] = ()
     return None if len(values) == sizes[len(index)] else (index, values)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _entry_words(entry) -> str:
-    if isinstance(entry, list):
-        return "a list"
-    number = isinstance(entry, (int, float)) and not isinstance(entry, bool)
-    return "a number" if number else repr(entry)
+    return "a list" if isinstance(entry, list) else "a number" if _is_number(entry) else repr(entry)
 
 
 # What the lists at each depth of a conv kernel literal are, by its depth (one matrix shared by
@@ -140,7 +140,7 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
     (out, in)), at the row or matrix that does not (the whole literal where it is its depth or
     its count of filters or units)."""
     values = init["values"]
-    depth = literal_depth(values)
+    depth = _literal_depth(values)
     if len(shape) == 4:
         out, cin, kh, kw = shape
         sizes = {2: (kh, kw), 3: (out, kh, kw), 4: shape}.get(depth)

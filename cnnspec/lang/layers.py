@@ -1185,19 +1185,26 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
 def _init_on_part(kind: Kind, name: str, value: Value | None) -> bool:
     """Whether ``name value`` writes an init on a part of a layer that starts fixed
     (``batchnorm scale zeros``): ``scale False`` is Keras' switch, answered as such."""
-    return name in kind.fixed_parts and _constant_start(value) is not None
+    return name in kind.fixed_parts and _read_init(value) is not None
+
+
+def _read_init(value: Value | None) -> dict | None:
+    """The init ``value`` writes, or None for a value that writes none."""
+    try:
+        return None if value is None else read_init(value)
+    except SpecError:
+        return None
 
 
 def _constant_start(value: Value | None) -> float | None:
     """The number every value an init written as ``value`` starts at (``zeros``: 0,
     ``constant(0.1)``: 0.1); None for another init, or for a value that names none."""
-    if value is None:
-        return None
+    init = _read_init(value)
     try:
-        init = describe_init(read_init(value), (1,))
-    except SpecError:
+        info = None if init is None else describe_init(init, (1,))
+    except SpecError:  # an init no parameter of one value takes (a kernel)
         return None
-    return init.mean if init.constant else None
+    return info.mean if info is not None and info.constant else None
 
 
 def _fixed_part(kind: Kind, name: str, option: str | None) -> str | None:
