@@ -204,6 +204,20 @@ def test_references_are_checked_for_json_input():
     assert ("$.output", "the output layer 'nowhere' is not found") in messages
 
 
+@pytest.mark.parametrize("values, path, message", [
+    ([[1, 0, 1], [0, 1], [1, 0, 1]], "$.layers[0].weight_init.values[1]",
+     "row 2 of the kernel literal has 2 numbers, but the kernel is 3x3: each row needs 3"),
+    ([[1, 0, 1], [0, [1], 0], [1, 0, 1]], "$.layers[0].weight_init.values[1][1]",
+     "entry 2 of row 2 of the kernel literal is a list where a number goes"),
+])
+def test_a_json_kernel_literal_that_does_not_fit_is_placed_at_its_entry(values, path, message):
+    layer = conv("a", 4, (3, 3), ["input"])
+    layer["weight_init"] = {"name": "literal", "values": values}
+    spec = model((1, 8, 8), [layer, simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (err,) = errors_of(spec)
+    assert (err.json_path, err.message) == (path, f"conv 'a': {message}")
+
+
 def test_dense_on_a_feature_map_suggests_flatten():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), dense("out", 10, ["a"])])
     (err,) = errors_of(spec)

@@ -38,14 +38,27 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
      "s: add(a, b)\n" + TAIL, "got 'a' 4x8x8, 'b' 8x8x8", 4, 4),
     ("concat_sizes_differ", HEAD + "a: conv 4 3x3\nb: conv 4 3x3 pad same <- input\n"
      "c: concat(a, b)\n" + TAIL, "equal H and W along the channels, but got 'a' 4x6x6", 4, 4),
+    # a kernel literal that does not fit: the caret on the first row or matrix that does not,
+    # saying what goes there; on the literal where its count of filters is wrong
     ("literal_wrong_size", HEAD + "conv 4 3x3 weight [[1, 0], [0, 1]]\n" + TAIL,
-     ("expected one 3x3 matrix shared by every filter, 4 of them (one per filter) or 4x1 (one "
-      "per filter and input channel)"), 2, 12),
+     "row 1 of the kernel literal has 2 numbers, but the kernel is 3x3: each row needs 3", 2, 20),
+    ("literal_row_too_short", HEAD + "conv 1 3x3 weight [[1, 2, 3], [3, 4], [5, 6, 7]]\n"
+     + TAIL, "row 2 of the kernel literal has 2 numbers, but the kernel is 3x3: each row needs 3",
+     2, 31),
+    ("literal_first_row_short", HEAD + "conv 1 3x3 weight [[1, 2], [3, 4, 5]]\n" + TAIL,
+     "row 1 of the kernel literal has 2 numbers, but the kernel is 3x3: each row needs 3", 2, 20),
     ("literal_one_matrix_of_wrong_size", HEAD + "conv 2 3x3 weight [[1, 0, 1], [0, 1, 0]]\n"
-     + TAIL, "the kernel literal is one 2x3 matrix, but the kernel is 3x3", 2, 12),
+     + TAIL, ("the kernel literal has 2 rows, but the kernel is 3x3: it needs 3; expected one 3x3 "
+     "matrix shared by every filter"), 2, 19),
     ("literal_matrices_of_wrong_size", HEAD + "conv 2 3x3 weight [[[1, 0], [0, 1]], [[1, 0], "
-     "[0, 1]]]\n" + TAIL, "the kernel literal holds 2 matrices, each 2x2, but the kernel is 3x3",
-     2, 12),
+     "[0, 1]]]\n" + TAIL, ("row 1 of matrix 1 of the kernel literal has 2 numbers, but the kernel "
+     "is 3x3: each row needs 3"), 2, 21),
+    ("literal_second_matrix_short", HEAD + "conv 2 2x2 weight [[[1, 0], [0, 1]], [[1, 0]]]\n"
+     + TAIL, ("matrix 2 of the kernel literal has 1 row, but the kernel is 2x2: each matrix "
+     "needs 2"), 2, 38),
+    ("dense_literal_row_long", HEAD + "global_avgpool\nflatten\ndense 2 weight [[1, 2], [3, 4]]\n"
+     + TAIL, ("row 1 of the literal has 2 numbers, but the layer has 1 input: each row needs one "
+     "number per input"), 4, 17),
     # a bias literal of the wrong length: the caret on the literal
     ("bias_literal_of_one_value", HEAD + "conv 2 3x3 weight [[1, 0, 1], [0, 1, 0], [1, 0, 1]] "
      "bias [0.1] relu\n" + TAIL, "the bias literal has 1 value, but conv1 has 2 filters", 2, 58),
@@ -54,12 +67,13 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("default_bias_literal", HEAD + "default bias [0.5]\nconv 2 3x3\n" + TAIL,
      "(its bias init comes from the `default bias` on line 2)", 3, 1),
     ("literal_wrong_filter_count", HEAD + "conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]\n"
-     + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 12),
+     + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 19),
     ("literal_of_one_filter", HEAD + "conv 4 2x2 weight [[[[1, 0], [0, 1]]]]\n" + TAIL,
-     "the kernel literal holds 1 filter, but the layer has 4", 2, 12),
+     "the kernel literal holds 1 filter, but the layer has 4", 2, 19),
     ("literal_wrong_channel_count", "input 3x8x8\nconv 2 2x2 weight "
      "[[[[1, 0], [0, 1]]], [[[0, 1], [1, 0]]]]\n" + TAIL,
-     "1 matrix per filter, but the input has 3 channels", 2, 12),
+     ("filter 1 of the kernel literal holds 1 matrix, but the input has 3 channels: each "
+     "filter needs one 2x2 matrix per channel"), 2, 20),
     ("sobel_on_5x5", HEAD + "conv 2 5x5 weight sobel_x frozen\n" + TAIL,
      "sobel_x is a 3x3 kernel, but this layer's kernel is 5x5", 2, 12),
     ("named_kernel_on_dense", HEAD + "flatten\ndense 10 weight laplacian\n",
@@ -106,7 +120,11 @@ PARSE_CASES = [  # syntax, names and values: found by the parser
     ("unclosed_block", HEAD + TAIL + "train {\n  epochs 3\n", "never closed", 4, 7),
     ("layer_in_train", HEAD + TAIL + "train {\n  dropout 0.5\n}\n",
      "layers go before the train block", 5, 3),
-    ("ragged_literal", HEAD + "conv 4 2x2 weight [[1, 0], [0]]\n" + TAIL, "ragged", 2, 28),
+    ("ragged_literal", HEAD + "conv 4 2x2 weight [[1, 0], [0]]\n" + TAIL,
+     "row 2 of the kernel literal has 1 number, but the kernel is 2x2", 2, 28),
+    ("unevenly_nested_literal", HEAD + "conv 4 2x2 weight [[1, 0], [0, [1]]]\n" + TAIL,
+     "kernel literal nested unevenly: this entry is a row of numbers, the first is a number",
+     2, 32),
     ("no_input_line", "conv 4 3x3\n" + TAIL, "no input", 1, 1),
     ("two_dimensional_input", "input 1x8\n" + TAIL, "channels x height x width", 1, 7),
     ("too_many_init_arguments", HEAD + "flatten\ndense 10 weight normal(0, 0.1, 3)\n",
@@ -170,7 +188,10 @@ def test_every_error_says_how_to_fix_it(text):
     ("kernel_larger_than_input", "  conv 4 7x7", "         ^^^"),
     ("dense_on_feature_map", "  dense 10", "  ^^^^^"),
     ("literal_wrong_size", "  conv 4 3x3 weight [[1, 0], [0, 1]]",
-     "             " + "^" * len("weight [[1, 0], [0, 1]]")),
+     " " * 21 + "^" * len("[1, 0]")),
+    ("literal_wrong_filter_count",
+     "  conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]",
+     " " * 20 + "^" * len("[[[1, 0], [0, 1]], [[0, 1], [1, 0]]]")),
     ("add_shapes_differ", "  s: add(a, b)", "     ^^^^^^^^^"),
     ("bias_none", "  conv 4 3x3 relu bias none", " " * 18 + "^" * len("bias none")),
     ("capital_x_size", "  conv 4 3X3", "         ^^^"),

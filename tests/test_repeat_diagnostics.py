@@ -193,10 +193,25 @@ def test_a_name_said_twice_is_a_range_each_time_and_described_once(write):
         "all 4 filters of blk_1_c .. blk_5_c (the repeat block's 'c' in all 5 copies) start "
         "identical (constant 0)")
     assert ": blk_1_c .. blk_5_c never change," in warning.message
-    # the conv before them and the weights of the dense layer after them are held still too
-    assert held.message.startswith("the zero weights of blk_1_c, blk_2_c, blk_3_c, blk_4_c and "
-                                   "blk_5_c also hold still layers whose inits are not zero: "
-                                   "conv1 never changes (")
+    # the conv before them and the weights of the dense layer after them are held still too;
+    # the copies are named as a range, as the warning before names them
+    assert held.message.startswith("the zero weights of blk_1_c .. blk_5_c (the repeat block's "
+                                   "'c' in all 5 copies) also hold still layers whose inits are "
+                                   "not zero: conv1 never changes (")
+    assert held.hint == ("start blk_1_c .. blk_5_c (the repeat block's 'c' in all 5 copies) "
+                         "with a random init such as he_normal")
+
+
+def test_the_copies_zero_weights_hold_still_are_named_as_a_range():
+    text = ("input 1x8x8\nc0: conv 4 3x3 pad same relu weight zeros\nrepeat 8 as blk {\n"
+            "  c: conv 4 3x3 pad same relu\n}\nflatten\ndense 10\n")
+    _, held = check(parse(text)).warnings
+    assert held.message == (
+        "the zero weights of c0 also hold still layers whose inits are not zero: blk_1_c .. "
+        "blk_8_c (the repeat block's 'c' in all 8 copies) never change (with biases of 0 every "
+        "input to blk_1_c .. blk_8_c's relu is 0, where they pass no gradient); dense1.weight "
+        "never changes (its input is the zero output of 'blk_8_c', so the gradient of its "
+        "weights (its output's gradient times its input) is 0); only dense1.bias learns")
 
 
 def _said_of(spec, numbers, **fields) -> list[SpecError]:

@@ -366,14 +366,44 @@ CASES = [
      "^usage: maxpool SIZE"),
     # a normalisation's scale and shift start at 1 and 0: no init is written for them, in
     # any library's words (Goyal et al. 2017's zero last scale cannot be written)
-    ("input 1x8x8\nconv 8 3x3\nbatchnorm weight zeros\n",
+    ("input 1x8x8\nconv 8 3x3\nbatchnorm weight he_normal\n",
      "^batchnorm starts at scale 1, shift 0; it takes no init \\('weight'\\)$", 3, 11,
-     "^remove 'weight' and its value; usage: batchnorm "),
+     "^remove `weight he_normal`; usage: batchnorm "),
     ("input 1x8x8\nconv 8 3x3\nbatchnorm(gamma_initializer=zeros)\n",
-     "^batchnorm starts at scale 1, shift 0; it takes no init \\('gamma_initializer'\\)$", 3,
-     11, "^remove 'gamma_initializer' and its value; usage: batchnorm "),
+     ("^batchnorm starts at scale 1, shift 0; it takes no init \\('gamma_initializer'\\): "
+     "`gamma_initializer zeros` would start its scale at 0; its output would be its shift alone"),
+     3, 11, "^remove `gamma_initializer zeros`; usage: batchnorm "),
     ("input 1x8x8\nconv 8 3x3\ngroupnorm 2 bias zeros\n",
-     "^groupnorm starts at scale 1, shift 0; it takes no init", 3, 13, "^remove 'bias' "),
+     ("^groupnorm starts at scale 1, shift 0; it takes no init \\('bias'\\): `bias zeros` would "
+     "start its shift at 0$"), 3, 13, "^remove `bias zeros`"),
+    # what a zero scale would do, as a run with the scale set to 0 finds (test_init_on_fixed):
+    # not Keras' `scale=False`, which `scale false` still is
+    ("input 1x8x8\nconv 8 3x3\nbatchnorm scale zeros\n",
+     ("^batchnorm starts at scale 1, shift 0; it takes no init \\('scale'\\): `scale zeros` "
+     "would start its scale at 0; its output would be its shift alone, the same for every "
+     "input, and the layers before it would get no gradient until the scale moved off 0; the "
+     "scale's own gradient .* is not 0, so one step moves it, unless a relu reads the norm: "
+     ".* neither the norm nor any layer before it would ever learn$"), 3, 11,
+     "^remove `scale zeros`; usage: batchnorm "),
+    ("input 1x8x8\nconv 8 3x3\nlayernorm shift constant(0.5)\n",
+     ("^layernorm starts at scale 1, shift 0; it takes no init \\('shift'\\): `shift "
+     "constant\\(0.5\\)` would start its shift at 0.5$"), 3, 11, "^remove `shift constant"),
+    # prelu's slopes start at PyTorch's 0.25 whatever init is written
+    ("input 1x8x8\nconv 8 3x3\nprelu weight zeros\n",
+     ("^prelu starts at slope 0.25 per channel, PyTorch's nn.PReLU default; it takes no init "
+     "\\('weight'\\): `weight zeros` would start its slope at 0; it would start as a relu, and "
+     "its slopes would learn from there"), 3, 7, "^remove `weight zeros`; usage: prelu"),
+    ("input 1x8x8\nconv 8 3x3\nprelu slope constant(0.1)\n",
+     ("^prelu starts at slope 0.25 per channel, .*: `slope constant\\(0.1\\)` would start its "
+     "slope at 0.1$"), 3, 7, "^remove `slope constant\\(0.1\\)`"),
+    ("input 1x8x8\nconv 8 3x3\nprelu weight he_normal\n",
+     ("^prelu starts at slope 0.25 per channel, PyTorch's nn.PReLU default; it takes no init "
+     "\\('weight'\\)$"), 3, 7, "^remove `weight he_normal`"),
+    ("input 1x8x8\nconv 8 3x3\nbatchnorm scale he_normal\n",
+     "^batchnorm starts at scale 1, shift 0; it takes no init \\('scale'\\)$", 3, 11,
+     "^remove `scale he_normal`"),
+    ("input 1x8x8\nconv 8 3x3\nprelu bias zeros\n",
+     "^prelu starts at slope 0.25 .* it takes no init \\('bias'\\)$", 3, 7, "^remove `bias "),
     # Keras' and PyTorch's words for initializers and optimizer arguments
     ("input 1x8x8\nconv 8 3x3 kernel_initializer he_normal\n",
      "'kernel_initializer' is not an option of conv: an initializer is written `weight INIT`",
@@ -444,8 +474,9 @@ CASES = [
      "zero everything"),
     ("input 1x8x8\ndropout -0.1\n", "dropout probability .* \\[0, 1\\)", 2, 9, None),
     ("input 1x8x8\nconv 8 3x3 pad sam\n", "unknown padding 'sam'", 2, 16, "did you mean same"),
-    ("input 1x8x8\nconv 8 3x3 weight [[1,0],[1]]\n", "ragged kernel literal", 2, 26,
-     "same number"),
+    ("input 1x8x8\nconv 8 3x3 weight [[1,0],[[1]]]\n", ("kernel literal nested unevenly: this "
+     "entry is a matrix \\(a list of rows\\), the first is a row of numbers"), 2, 26,
+     "every row holds numbers"),
     ("input 1x8x8\nconv 8 3x3 weight [1, 0, 1]\n", "must be 2-D", 2, 19, None),
     ("input 1x8x8\nconv 8 3x3 weight [[1, a]]\n", "holds numbers, not 'a'", 2, 24, None),
     ("input 1x8x8\nconv 8 3x3 weight normal(0)\n", "needs a value for 'std'", 2, 19,

@@ -90,11 +90,16 @@ def _key(diagnostic: SpecError, copies: _Copies) -> tuple | None:
     texts = _texts(diagnostic)
     if not any(_names(text, copies) for text in texts):
         return None
-    set_aside = tuple(WORD.sub(lambda match: STATEMENT_MARK.format(
-        copies.by_name[match.group()].statement) if match.group() in copies.by_name
-        else match.group(), text) for text in texts)
+    set_aside = tuple(_set_aside(text, copies) for text in texts)
     return (diagnostic.severity, diagnostic.file, diagnostic.span, diagnostic.json_path,
             set_aside)
+
+
+def _set_aside(text: str, copies: _Copies) -> str:
+    """``text`` with each copy's name written as its statement's mark: equal for texts alike
+    but for which copies they name."""
+    return WORD.sub(lambda match: STATEMENT_MARK.format(copies.by_name[match.group()].statement)
+                    if match.group() in copies.by_name else match.group(), text)
 
 
 def _named(diagnostic: SpecError, copies: _Copies) -> list[str]:
@@ -108,13 +113,17 @@ def _differing(members: list[SpecError], copies: _Copies) -> dict[int, list[str]
     in the order of ``members``. None where the names do not tell the members apart one to
     one (a diagnostic given twice, one naming two layers of a statement where another names
     one), so that they are left as they are."""
-    named = [_named(member, copies) for member in members]
+    return _differing_names([_named(member, copies) for member in members], copies)
+
+
+def _differing_names(named: list[list[str]], copies: _Copies) -> dict[int, list[str]] | None:
+    """:func:`_differing` of texts that name the copies ``named``, one list for each text."""
     places = [i for i in range(len(named[0])) if len({names[i] for names in named}) > 1]
     by_statement: dict[int, list[tuple[str, ...]]] = {}
     for i in places:
         statement = copies.by_name[named[0][i]].statement
         by_statement.setdefault(statement, []).append(tuple(names[i] for names in named))
-    if not places or any(len(set(columns)) > 1 or len(set(columns[0])) < len(members)
+    if not places or any(len(set(columns)) > 1 or len(set(columns[0])) < len(named)
                          for columns in by_statement.values()):
         return None
     return {i: [names[i] for names in named] for i in places}
@@ -274,19 +283,29 @@ def _opens_verb(after: str) -> bool:
                                                             and not word.endswith("ss"))
 
 
+def _shown(differ: dict[int, list[str]], copies: _Copies
+           ) -> tuple[list[int], str, dict[int, str]]:
+    """For texts alike but for their copies' names at the places ``differ``: their order (by
+    the copy their first name is), which copies they are, and at each place the range of the
+    names there."""
+    first = min(differ)
+    order = sorted(range(len(differ[first])),
+                   key=lambda i: copies.by_name[differ[first][i]].number)
+    own = [differ[first][i] for i in order]
+    copy = copies.by_name[own[0]]
+    about = (f"the repeat block's '{copy.local}' in "
+             f"{_which([copies.by_name[n].number for n in own], copies.totals[copy.statement])}")
+    return order, about, {place: _ranges([names[i] for i in order])
+                          for place, names in differ.items()}
+
+
 def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies
           ) -> SpecError:
     """One diagnostic for ``members``, whose copies' names differ at the places ``differ``:
     the first member's (in network order), each name there written as the range of the
     copies', the first name followed by which copies of its statement they are."""
-    first = min(differ)
-    order = sorted(range(len(members)), key=lambda i: copies.by_name[differ[first][i]].number)
-    own = [differ[first][i] for i in order]
-    copy = copies.by_name[own[0]]
-    about = (f"the repeat block's '{copy.local}' in "
-             f"{_which([copies.by_name[n].number for n in own], copies.totals[copy.statement])}")
-    shown = {place: _ranges([names[i] for i in order])
-             for place, names in differ.items()}
+    order, about, shown = _shown(differ, copies)
+    own = [differ[min(differ)][i] for i in order]
     base = members[order[0]]
     message, hint, template = _texts(base)
     counts = [len(_names(text, copies)) for text in (message, hint, template)]
@@ -327,3 +346,26 @@ def folded(spec: Spec, diagnostics: list[SpecError]) -> list[SpecError]:
         for i in indices[1:]:
             out[i] = None
     return [diagnostic for diagnostic in out.values() if diagnostic is not None]
+
+
+def folded_texts(spec: Spec, texts: list[str]) -> list[str]:
+    """``texts`` (each a clause of one message, about one layer: a name alone, ``c never
+    changes (...)``) with each set alike but for the repeat block copy it names made one, in
+    the place of its first, as :func:`folded` makes diagnostics one: the names written as
+    ranges, the first followed by which copies they are, verbs and pronouns in the plural."""
+    copies = _copies(spec)
+    alike: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        if _names(text, copies):
+            alike.setdefault(_set_aside(text, copies), []).append(i)
+    out: dict[int, str | None] = dict(enumerate(texts))
+    for indices in alike.values():
+        named = [[match.group() for match in _names(texts[i], copies)] for i in indices]
+        differ = _differing_names(named, copies) if len(indices) > 1 else None
+        if differ is None:
+            continue
+        order, about, shown = _shown(differ, copies)
+        out[indices[0]] = _replaced(texts[indices[order[0]]], shown, copies, about)[0]
+        for i in indices[1:]:
+            out[i] = None
+    return [text for text in out.values() if text is not None]

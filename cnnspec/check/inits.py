@@ -23,7 +23,7 @@ from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
 from cnnspec.ir.limits import short_number
-from cnnspec.ir.spec import Spec
+from cnnspec.ir.spec import Spec, element_field
 from cnnspec.kinds import KINDS
 from cnnspec.shapes import shape_text
 
@@ -52,44 +52,120 @@ def init_error(spec: Spec, layer: dict, field: str, problem: str,
                            f"instead of as the default")
 
 
-def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> str | None:
-    """What is wrong with a literal of shape ``vshape`` for a conv weight, or None if it fits."""
+def _literal_depth(values) -> int:
+    """How deep a literal nests, read along its first entries (``[[1, 0], [0, 1]]``: 2)."""
+    depth = 0
+    while isinstance(values, list) and values:
+        values, depth = values[0], depth + 1
+    return depth
+
+
+def _first_misfit(values, sizes: tuple[int, ...], index: tuple[int, ...] = ()
+                  ) -> tuple[tuple[int, ...], object] | None:
+    """Where a literal meant to nest as ``sizes`` (a list of ``sizes[0]`` lists of
+    ``sizes[1]`` ...) first goes wrong: the index of that entry and the entry, a list of
+    another length or something other than what goes there; None if it fits. Each list's
+    entries are read before its length, so a short row is named rather than its matrix."""
+    if len(index) == len(sizes):
+        return None if _is_number(values) else (index, values)
+    if not isinstance(values, list):
+        return index, values
+    for i, item in enumerate(values):
+        found = _first_misfit(item, sizes, index + (i,))
+        if found is not None:
+            return found
+    return None if len(values) == sizes[len(index)] else (index, values)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _entry_words(entry) -> str:
+    return "a list" if isinstance(entry, list) else "a number" if _is_number(entry) else repr(entry)
+
+
+# What the lists at each depth of a conv kernel literal are, by its depth (one matrix shared by
+# every filter; one per filter; one per filter and input channel), the numbers' "entry" last.
+CONV_ENTRIES = {2: ("row", "entry"), 3: ("matrix", "row", "entry"),
+                4: ("filter", "matrix", "row", "entry")}
+DENSE_ENTRIES = ("row", "entry")
+
+
+def _entry_name(index: tuple[int, ...], names: tuple[str, ...], literal: str) -> str:
+    """``row 2 of matrix 1 of the kernel literal``: the entry at ``index`` of ``literal``,
+    named level by level (``names``: what the entries at each depth are), counted from 1."""
+    return " of ".join([f"{name} {i + 1}" for name, i in zip(names, index)][::-1] + [literal])
+
+
+def _conv_misfit(index: tuple[int, ...], entry, weight: tuple[int, ...], depth: int) -> str:
+    """What is wrong with the ``entry`` at ``index`` of a ``depth``-D literal for a conv weight
+    of shape ``weight`` (:func:`_first_misfit`), in the kernel's terms."""
     out, cin, kh, kw = weight
-    if len(vshape) not in (2, 3, 4):
-        return f"the kernel literal is {len(vshape)}-D"
-    if vshape[-2:] != (kh, kw):
-        matrix = shape_text(vshape[-2:])
-        held = f"is one {matrix} matrix" if len(vshape) == 2 else \
-            f"holds {shape_text(vshape[:-2])} matrices, each {matrix}"
-        return f"the kernel literal {held}, but the kernel is {kh}x{kw}"
-    if len(vshape) >= 3 and vshape[0] != out:
-        return f"the kernel literal holds {counted(vshape[0], 'filter')}, but the layer has {out}"
-    if len(vshape) == 4 and vshape[1] != cin:
-        return (f"the kernel literal holds {counted(vshape[1], 'matrix', 'matrices')} per filter, "
-                f"but the input has {counted(cin, 'channel')}")
-    return None
+    where = _entry_name(index, CONV_ENTRIES[depth], "the kernel literal")
+    level = len(index) - depth  # -1: a row, -2: a matrix, counted from the numbers
+    if not isinstance(entry, list) or level == 0:
+        goes = {0: "a number", -1: f"a row of {kw} numbers", -2: f"a {kh}x{kw} matrix",
+                -3: f"{counted(cin, 'matrix', 'matrices')}, one per input channel"}[level]
+        return f"{where} is {_entry_words(entry)} where {goes} goes"
+    n = len(entry)
+    kernel = f"the kernel is {kh}x{kw}"
+    if level == -1:
+        return f"{where} has {counted(n, 'number')}, but {kernel}: each row needs {kw}"
+    if level == -2:
+        return (f"{where} has {counted(n, 'row')}, but {kernel}: "
+                + ("it needs" if depth == 2 else "each matrix needs") + f" {kh}")
+    if level == -3 and depth == 4:
+        return (f"{where} holds {counted(n, 'matrix', 'matrices')}, but the input has "
+                f"{counted(cin, 'channel')}: each filter needs one {kh}x{kw} matrix per channel")
+    return f"{where} holds {counted(n, 'filter')}, but the layer has {out}"
+
+
+def _dense_misfit(index: tuple[int, ...], entry, weight: tuple[int, ...]) -> str:
+    """What is wrong with the ``entry`` at ``index`` of a literal for a dense weight of shape
+    ``weight`` (:func:`_first_misfit`): one row per unit, one number per input."""
+    out, cin = weight
+    where = _entry_name(index, DENSE_ENTRIES, "the literal")
+    if not isinstance(entry, list) or len(index) == 2:
+        goes = "a number" if len(index) == 2 else f"a row of {cin} numbers"
+        return f"{where} is {_entry_words(entry)} where {goes} goes"
+    if index:
+        return (f"{where} has {counted(len(entry), 'number')}, but the layer has "
+                f"{counted(cin, 'input')}: each row needs one number per input")
+    return f"{where} has {counted(len(entry), 'row')}, but the layer has {out} units"
 
 
 def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -> None:
     """Raise a located SpecError if a literal does not fit a weight of ``shape`` (OIHW or
-    (out, in))."""
-    try:
-        vshape = nested_shape(init["values"])
-    except SpecError as err:
-        raise _relocated(spec, layer, "weight_init", err) from None
+    (out, in)), at the row or matrix that does not (the whole literal where it is its depth or
+    its count of filters or units)."""
+    values = init["values"]
+    depth = _literal_depth(values)
     if len(shape) == 4:
-        problem = _conv_literal_problem(vshape, shape)
         out, cin, kh, kw = shape
+        sizes = {2: (kh, kw), 3: (out, kh, kw), 4: shape}.get(depth)
+        misfit = sizes and _first_misfit(values, sizes)
+        problem = (f"the kernel literal is {depth}-D" if sizes is None else
+                   misfit and _conv_misfit(*misfit, shape, depth))
         expected = (f"expected one {kh}x{kw} matrix shared by every filter, {out} of them "
                     f"(one per filter) or {out}x{cin} (one per filter and input channel)")
         hint = (f"write one {kh}x{kw} matrix, a list of {out}, or {out} lists of {cin}; "
                 "or change the layer's kernel size or filters to match the literal")
     else:
-        problem = None if vshape == shape else f"the literal is {shape_text(vshape)}"
+        misfit = _first_misfit(values, shape) if depth == 2 else None
+        problem = (f"the literal is {depth}-D" if depth != 2 else
+                   misfit and _dense_misfit(*misfit, shape))
         expected = f"expected a {shape_text(shape)} matrix (units x inputs)"
         hint = "a dense weight literal gives every value: one row per unit, one column per input"
-    if problem:
-        raise init_error(spec, layer, "weight_init", f"{problem}; {expected}", hint)
+    if not problem:
+        return
+    index = misfit[0] if misfit else ()
+    # at the entry itself, unless the layer takes the literal from the `default` line
+    default = "weight_init" in layer.get("default_inits", ())
+    if default or not index:  # the literal as a whole is what the error points at
+        problem = f"{problem}; {expected}"
+    field = "weight_init" if default else element_field("weight_init.values", index)
+    raise init_error(spec, layer, field, problem, hint)
 
 
 def _largest_number(value) -> float | int:

@@ -104,6 +104,7 @@ from cnnspec.check.alike import (
     init_alike_along,
     weight_axes,
 )
+from cnnspec.check.copies import folded_texts
 from cnnspec.check.exact import (
     WEIGHT,
     Exact,
@@ -619,15 +620,17 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
         name = info.name if whole else f"{info.name}.{WEIGHT}"
         why = _still_why(info, facts, by_name, own=False)
         groups.setdefault((whole, why), []).append(name)
-    said = "; ".join(f"{listed(names)} never change{'s' if len(names) == 1 else ''} ({why})"
-                     for (_, why), names in groups.items())
+    # the copies of a repeat block's statement said once, as other diagnostics say them
+    said = "; ".join(folded_texts(spec, [
+        f"{listed(names)} never change{'s' if len(names) == 1 else ''} ({why})"
+        for (_, why), names in groups.items()]))
     learning = [f"{info.name}.{part}" for info in layers if info.name in used
                 and info.ir.get("trainable", True) for part in facts.learning_parts(info)]
-    root_info = by_name[roots[0]]
+    zeros = listed(folded_texts(spec, roots))
     return [spec.error(
-        f"the zero weights of {listed(roots)} also hold still layers whose inits are not "
-        f"zero: {said}{_learning_text(learning)}", root_info.name, "weight_init",
-        severity="warning", hint=f"start {listed(roots)} with a random init such as he_normal")]
+        f"the zero weights of {zeros} also hold still layers whose inits are not zero: "
+        f"{said}{_learning_text(learning)}", roots[0], "weight_init",
+        severity="warning", hint=f"start {zeros} with a random init such as he_normal")]
 
 
 # Up to how many learning parameters a warning that others never change names.

@@ -6,6 +6,8 @@ beside it in :attr:`Spec.spans`, keyed by ``(layer_name, field)``:
 - ``(name, None)`` is the layer's declaration (its name, or its kind if unnamed);
 - ``(name, "kernel")``, ``(name, "weight_init")``, ... the token that set that field;
   ``(name, "inputs")`` the inputs written, ``(name, "inputs[i]")`` the i-th of them;
+  ``(name, "weight_init.values")`` a literal written after its option, and
+  ``(name, "weight_init.values[i][j]")`` each list inside it (:func:`element_field`);
 - ``("input", None)`` the input line; ``("training", key)`` a training setting, and
   ``("training", "key.arg")`` an argument written in it (``data.count``, ``optimizer.nesterov``).
 
@@ -18,6 +20,13 @@ from dataclasses import field
 
 from cnnspec.errors import Span, SpecError, library_worded, run_setting_error
 from cnnspec.records import record
+
+
+def element_field(field_name: str, index: tuple[int, ...]) -> str:
+    """The field of the entry at ``index`` inside the list ``field_name`` holds
+    (``weight_init.values[1][0]``): its key in :attr:`Spec.spans`, and the tail of its JSON
+    path."""
+    return field_name + "".join(f"[{i}]" for i in index)
 
 
 @record

@@ -986,6 +986,11 @@ PRELU = Kind(
     build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
     usage="prelu, e.g. conv 16 3x3 prelu",
     fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
+    fixed_start=f"slope {float_text(PRELU_INIT)} per channel, PyTorch's nn.PReLU default",
+    fixed_parts=("slope",),
+    # as a run with the slopes set to 0 shows: the gradient of a slope is not 0
+    zero_start="it would start as a relu, and its slopes would learn from there (their "
+               "gradient, the output's gradient times the inputs below 0, is not 0)",
     **_piecewise_linear(lambda ir: PRELU_INIT),
     phrases=lambda ir, pads: [f"slopes learned, from {float_text(PRELU_INIT)}"],
     torch=lambda ir, ins, inf: call("nn.PReLU", num_parameters=ins[0][0], init=PRELU_INIT),
@@ -1044,6 +1049,17 @@ NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before di
 # A normalisation starts as the identity: its scale at ones, its shift at zeros.
 NORM_INITS = ({"name": "ones"}, {"name": "zeros"})
 NORM_START = "scale 1, shift 0"  # NORM_INITS in words
+NORM_PARTS = ("scale", "shift")
+# A zero scale, as a run with the scale set to 0 shows: the output is the shift alone, so the
+# gradient reaching the layers before (which the scale multiplies) is 0 at the first step; the
+# scale's own is not, and one step moves it. Under a relu at a shift of 0 every input is 0,
+# where a relu passes no gradient: nothing before it moves, the norm included.
+NORM_ZERO_START = (
+    "its output would be its shift alone, the same for every input, and the layers before it "
+    "would get no gradient until the scale moved off 0; the scale's own gradient (the "
+    "output's gradient times the normalised input) is not 0, so one step moves it, unless a "
+    "relu reads the norm: every input to the relu would be the shift, 0, where it passes no "
+    "gradient, and neither the norm nor any layer before it would ever learn")
 
 
 def _norm_signal(ir: dict, moments: list[float], shapes) -> float:
@@ -1093,6 +1109,7 @@ BATCHNORM = Kind(
             F.TRAINABLE),
     usage="batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
     aliases=("bn",), takes_activation=True, fixed_inits=NORM_INITS, fixed_start=NORM_START,
+    fixed_parts=NORM_PARTS, zero_start=NORM_ZERO_START,
     signal=_norm_signal, running_statistics=True,
     phrases=lambda ir, pads: [(f"eps {number_text(ir['eps'])}, "
                                f"momentum {number_text(ir['momentum'])}")],
@@ -1154,6 +1171,7 @@ def _norm_kind(name: str, summary: str, infer, build, torch, onnx, pooled_channe
         fields=(*fields, NORM_EPS, F.TRAINABLE), positional=positional,
         usage=usage or f"{name} [eps E] [frozen] [ACTIVATION]", aliases=aliases,
         takes_activation=True, fixed_inits=NORM_INITS, fixed_start=NORM_START,
+        fixed_parts=NORM_PARTS, zero_start=NORM_ZERO_START,
         signal=_norm_signal,
         phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
         torch=torch, onnx=onnx, examples=examples, pooled_channels=pooled_channels)

@@ -119,7 +119,10 @@ class Kind:
     more inputs. ``size_field``/``noun``: the field that sizes the output and what its
     elements are called (filters, units). ``fixed_inits``: the (weight, bias) inits of a layer
     with parameters but no init fields (batch norm); ``fixed_start``: what they start at, in
-    words (``scale 1, shift 0``), for the error an init written on such a layer gets.
+    words (``scale 1, shift 0``), for the error an init written on such a layer gets;
+    ``fixed_parts``: what that weight and bias are called (``scale``, ``shift``), words a
+    line may write an init after; ``zero_start``: what a zero start of that weight would do
+    (verified by training), said where a line writes one.
     ``signal``: how the second moment of the
     signal changes through it at init (weighted kinds: from their init, see check.signal).
     ``phrases``: short descriptions of its settings for pictures. ``torch``: ``(ir,
@@ -219,6 +222,8 @@ class Kind:
     noun: str | None = None
     fixed_inits: tuple[dict, dict] | None = None
     fixed_start: str = ""
+    fixed_parts: tuple[str, ...] = ()
+    zero_start: str = ""
     signal: Callable[[dict, list[float], list[Shape]], float] = identity_signal
     phrases: Callable[[dict, object], list[str]] = lambda ir, info: []
     compact: Callable[[dict, object], str] | None = None

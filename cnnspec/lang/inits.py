@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from cnnspec.errors import SpecError, float_text
+from cnnspec.errors import Span, SpecError, float_text
 from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
-from cnnspec.init.kernels import shape_words
 from cnnspec.init.truncation import truncation
+from cnnspec.ir.spec import element_field
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
@@ -99,6 +99,19 @@ def read_kernel_literal(value: Value) -> list:
     return nested
 
 
+def literal_spans(field_name: str, value: ListLit) -> dict[str, Span]:
+    """Where the literal ``value`` that sets ``field_name`` (``weight_init.values``) and each
+    list inside it were written, keyed by their fields (:func:`cnnspec.ir.spec
+    .element_field`): the checker points at the row or matrix that does not fit the layer."""
+    spans, todo = {}, [((), value)]
+    while todo:
+        index, item = todo.pop()
+        spans[element_field(field_name, index)] = item.span
+        todo.extend((index + (i,), inner) for i, inner in enumerate(item.items)
+                    if isinstance(inner, ListLit))
+    return spans
+
+
 def read_bias_literal(value: ListLit) -> list:
     """A bias literal: a flat list of numbers, one for each unit or filter."""
     nested = _nested(value)
@@ -111,7 +124,8 @@ def read_bias_literal(value: ListLit) -> list:
 
 
 def _nested(value: Value) -> list | float:
-    """The list as plain Python data; ragged lists and non-numbers are errors."""
+    """The list as plain Python data; non-numbers and unevenly nested lists are errors (rows
+    of different lengths are the checker's to say, against the layer's kernel)."""
     if isinstance(value, Num):
         read.number(value, "a kernel entry")  # rejects 1e999
         return value.value
@@ -122,14 +136,24 @@ def _nested(value: Value) -> list | float:
         raise SpecError("a kernel literal may not contain an empty list", span=value.span,
                         hint="every row needs at least one number: [[1, 0], [0, 1]]")
     items = [_nested(item) for item in value.items]
-    shapes = [_shape(item) for item in items]
-    for item, shape in zip(value.items, shapes):
-        if shape != shapes[0]:
+    # Only the nesting is the literal's own: how long each row and matrix must be is the
+    # layer's kernel size, which the checker knows (cnnspec.check.inits.check_literal).
+    for item, nested in zip(value.items, items):
+        if _depth(nested) != _depth(items[0]):
             raise SpecError(
-                f"ragged kernel literal: this entry has shape {shape_words(shape)}, the first "
-                f"has {shape_words(shapes[0])}", span=item.span,
-                hint="every row needs the same number of entries, every matrix the same size")
+                f"kernel literal nested unevenly: this entry is {_nesting(nested)}, the first "
+                f"is {_nesting(items[0])}", span=item.span,
+                hint="every row holds numbers, every matrix rows: [[1, 0, -1], [2, 0, -2]]")
     return items
+
+
+# What an entry of a kernel literal is, in words, by how deep it nests.
+NESTING = ("a number", "a row of numbers", "a matrix (a list of rows)", "a list of matrices")
+
+
+def _nesting(x) -> str:
+    depth = _depth(x)
+    return NESTING[depth] if depth < len(NESTING) else f"a list nested {depth} deep"
 
 
 def _shape(x) -> tuple[int, ...]:

@@ -19,7 +19,17 @@ import re
 from collections.abc import Callable
 from dataclasses import field
 
-from cnnspec.errors import Span, SpecError, closest, counted, hinted, listed, shortened
+from cnnspec.errors import (
+    Span,
+    SpecError,
+    closest,
+    counted,
+    float_text,
+    hinted,
+    listed,
+    shortened,
+)
+from cnnspec.init import describe as describe_init
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -41,7 +51,7 @@ from cnnspec.lang.ast import (
     describe,
 )
 from cnnspec.lang.calls import Param, bind
-from cnnspec.lang.inits import read_bias_init, read_init
+from cnnspec.lang.inits import literal_spans, read_bias_init, read_init
 from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
@@ -1102,7 +1112,7 @@ def _set(layer: ReadLayer, field_name: str, value, first: Value, last: Value,
     layer.spans[field_name] = Span(first.span.line, first.span.column, last.span.end_line,
                                    last.span.end_column)
     if isinstance(last, ListLit) and last is not first:  # `bias [0.1]`: the literal itself
-        layer.spans[f"{field_name}.values"] = last.span
+        layer.spans.update(literal_spans(f"{field_name}.values", last))
 
 
 def _set_norm(layer: ReadLayer, item: Word, display: str) -> None:
@@ -1174,10 +1184,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"for a layer without a bias write `{flag}` in place of "
                              f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
                              "says how the bias starts, e.g. bias zeros")
-        if kind.kind.fixed_start and names_an_initializer(item.name):
-            return SpecError(f"{kind_name} starts at {kind.kind.fixed_start}; it takes no init "
-                             f"('{item.name}')", span=span,
-                             hint=f"remove '{item.name}' and its value; {_usage(kind_name)}")
+        if kind.kind.fixed_start and (names_an_initializer(item.name)
+                                      or _init_on_part(kind.kind, item.name, after)):
+            part = _fixed_part(kind.kind, item.name, initializer_option(item.name))
+            return _fixed_start_error(item.name, after, span, kind.kind, kind_name, part)
         initializes = initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
             # `weight_filler pad same`: the next option is no initializer of the filler
@@ -1242,6 +1252,63 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
+
+
+def _init_on_part(kind: Kind, name: str, value: Value | None) -> bool:
+    """Whether ``name value`` writes an init on a part of a layer that starts fixed
+    (``batchnorm scale zeros``): ``scale False`` is Keras' switch, answered as such."""
+    return name in kind.fixed_parts and _read_init(value) is not None
+
+
+def _read_init(value: Value | None) -> dict | None:
+    """The init ``value`` writes, or None for a value that writes none."""
+    try:
+        return None if value is None else read_init(value)
+    except SpecError:
+        return None
+
+
+def _constant_start(value: Value | None) -> float | None:
+    """The number every value an init written as ``value`` starts at (``zeros``: 0,
+    ``constant(0.1)``: 0.1); None for another init, or for a value that names none."""
+    init = _read_init(value)
+    try:
+        info = None if init is None else describe_init(init, (1,))
+    except SpecError:  # an init no parameter of one value takes (a kernel)
+        return None
+    return info.mean if info is not None and info.constant else None
+
+
+def _fixed_part(kind: Kind, name: str, option: str | None) -> str | None:
+    """Which part of a layer that starts fixed an init written after ``name`` would set: its
+    word for the weight or the bias (:attr:`Kind.fixed_parts`), from the word itself, or from
+    ``weight``, ``bias`` or another library's name for them (``option``: Keras'
+    ``kernel_initializer`` is ``weight``, Keras' ``gamma_initializer`` a norm's scale); None
+    for a part the layer has not (prelu's bias)."""
+    parts = kind.fixed_parts or ("weight", "bias")
+    order = {"weight": 0, "bias": 1, "gamma": 0, "beta": 1}  # Keras' norms: gamma, beta
+    head = name.lower().partition("_")[0]
+    index = (parts.index(name) if name in parts
+             else order.get(name, order.get(option or "", order.get(head))))
+    return parts[index] if index is not None and index < len(parts) else None
+
+
+def _fixed_start_error(name: str, value: Value | None, span: Span, kind: Kind,
+                       kind_name: str, part: str | None) -> SpecError:
+    """The error for an init written on a layer whose parameters start fixed (batch norm's
+    scale 1 and shift 0, prelu's slopes at 0.25: :attr:`Kind.fixed_start`): where they start;
+    where the init gives one number, what it would have started ``part`` at and, for a zero
+    start of the weight, what that would do (:attr:`Kind.zero_start`)."""
+    written = name if value is None else f"{name} {one_line(value)}"
+    start = _constant_start(value)
+    would = ""
+    if start is not None and part is not None:
+        would = f": `{written}` would start its {part} at {float_text(start)}"
+        if start == 0 and kind.fixed_parts[:1] == (part,) and kind.zero_start:
+            would += f"; {kind.zero_start}"
+    return SpecError(f"{kind_name} starts at {kind.fixed_start}; it takes no init "
+                     f"('{name}'){would}",
+                     span=span, hint=f"remove `{written}`; {_usage(kind_name)}")
 
 
 def _l2_factor(value: Value | None) -> float | None:
