@@ -115,7 +115,7 @@ from cnnspec.check.exact import (
     starts_at_zero,
     zero_source,
 )
-from cnnspec.check.graph import INPUT
+from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
@@ -927,14 +927,16 @@ def before_activation_reads(spec: Spec, used: set[str]) -> list[SpecError]:
     seldom what was meant. Where `a_relu` is not used at all, :func:`unused_layers` says it."""
     out: list[SpecError] = []
     chains = _sugar_chains(spec)
+    by_name = {layer["name"]: layer for layer in spec.ir["layers"]}
+    readers = consumers(spec)  # each layer's readers at hand: a spec of n lines took n² steps
     for layer in spec.ir["layers"]:
         chain = chains.get(layer["name"], [])
         if not chain or chain[-1]["name"] not in used \
                 or not KINDS[chain[-1]["kind"]].is_activation:
             continue
         words = _sugar_words(chain)
-        for reader in spec.ir["layers"]:
-            if reader is chain[0] or layer["name"] not in reader["inputs"]:
+        for reader in (by_name[name] for name in dict.fromkeys(readers[layer["name"]])):
+            if reader is chain[0]:
                 continue
             written = _name_as_written(layer["name"], layer.get("group"), [reader])
             output = _name_as_written(chain[-1]["name"], layer.get("group"), [reader])
