@@ -8,6 +8,7 @@ it; none of them names a kind in a table of its own.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import field
@@ -251,7 +252,7 @@ class Kind:
     cross_signal: Callable[[dict, float], float] | None = None
     sets_scale: bool = False
 
-    @property
+    @functools.cached_property  # asked of every layer by every lint
     def weighted(self) -> bool:
         """A layer whose weight (and optional bias) the spec initialises."""
         return any(f.type == "init" for f in self.fields)
@@ -267,7 +268,7 @@ class Kind:
         (relu, leaky_relu, prelu; not relu6), so ``f`` is its own :attr:`asymptote`."""
         return self.negative_slope is not None and self.value_range is None
 
-    @property
+    @functools.cached_property
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
