@@ -134,7 +134,8 @@ def test_every_layer_type_maps_to_its_kind():
     assert layers["branch_a"]["groups"] == 2 and not layers["branch_a"]["bias"]
     assert layers["branch_b"]["dilation"] == [2, 2] and layers["branch_b"]["inputs"] == ["pool1"]
     assert layers["sum"]["inputs"] == ["leaky", "prelu_b"]
-    assert layers["up"]["stride"] == [2, 2] and layers["up"]["lr_mult"] == [0, 0]
+    assert layers["up"]["stride"] == [2, 2] and not layers["up"]["trainable"]
+    assert layers["up"]["lr_mult"] == [1, 1]  # Caffe's lr_mult 0 on both: frozen
     assert layers["leaky"]["slope"] == 0.1 and layers["elu"]["alpha"] == 0.5
     assert layers["drop"]["p"] == 0.25
     shapes = {info.name: info.output_shape for info in checked.layers}
@@ -143,7 +144,7 @@ def test_every_layer_type_maps_to_its_kind():
     # weights as Caffe counts them: conv 8*3*9+8, bn 2*8, grouped 8*4*3, the lone BatchNorm's
     # 2*8 (frozen), dilated 8*8*9+8, PReLU 8, deconv 16*1*16, ip 1024*16+16 and 32*10+10
     assert checked.total_params == 224 + 16 + 96 + 16 + 584 + 8 + 256 + 16_400 + 330
-    assert checked.frozen_params == 16
+    assert checked.frozen_params == 16 + 256  # the lone BatchNorm's, the deconv at lr_mult 0
 
 
 # Caffe filler -> the cnnspec init, on a conv weight (out, in, kh, kw) and on its bias (out,),
@@ -192,6 +193,19 @@ def test_bilinear_filler_on_a_deconvolution():
                'bias_term: false weight_filler { type: "bilinear" } } }')
     layer = import_prototxt(text).checked.spec.ir["layers"][0]
     assert layer["kind"] == "conv_transpose" and layer["weight_init"]["name"] == "bilinear"
+
+
+@pytest.mark.parametrize("params, fields", [
+    # lr_mult 0 on every parameter holds the layer where it starts: frozen, exactly
+    ("param { lr_mult: 0 } param { lr_mult: 0 decay_mult: 1 }",
+     {"trainable": False, "lr_mult": [1, 1]}),
+    # the weight held, the bias learning: Caffe's numbers as they are
+    ("param { lr_mult: 0 } param { lr_mult: 2 decay_mult: 0 }",
+     {"trainable": True, "lr_mult": [0, 2], "decay_mult": [1, 0]}),
+])
+def test_lr_mult_0_on_every_parameter_is_frozen(params, fields):
+    layer = import_prototxt(net(conv(extra=params))).checked.spec.ir["layers"][0]
+    assert {key: layer[key] for key in fields} == fields
 
 
 def test_drawn_weights_have_the_std_caffes_formula_gives():

@@ -527,3 +527,17 @@ def test_another_librarys_schedule_or_loss_gets_ours_in_a_spec(key, word, ours):
     with pytest.raises(SpecError) as info:
         parse(NET + f"train {{\n  {key} {word}\n}}\n")
     assert re.search(f" is {ours} here: write {ours}$", info.value.hint)
+
+
+@pytest.mark.parametrize("layer, weight, bias", [
+    ({"kind": "conv", "trainable": True, "lr_mult": [1.0, 2.0]}, True, True),
+    ({"kind": "conv", "trainable": False, "lr_mult": [1.0, 2.0]}, False, False),
+    ({"kind": "conv", "trainable": True, "lr_mult": [0.0, 0.0]}, False, False),
+    ({"kind": "conv", "trainable": True, "lr_mult": [0.0, 1.0]}, False, True),
+    ({"kind": "batchnorm", "trainable": True}, True, True),  # no lr_mult: trained
+])
+def test_a_parameter_is_trained_unless_frozen_or_at_lr_mult_0(layer, weight, bias):
+    from cnnspec.ir.training_catalogue import is_trained
+
+    assert (is_trained(layer, "weight"), is_trained(layer, "bias")) == (weight, bias)
+    assert is_trained(layer) == weight

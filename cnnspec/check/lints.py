@@ -141,6 +141,7 @@ from cnnspec.ir.training_catalogue import (
     TYPICAL_LR,
     far_above_typical,
     far_layer_rates,
+    is_trained,
     lr_mult_advice,
     whole_weight_decay,
 )
@@ -186,7 +187,7 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
         return True
     if _grouped(info) and beside_others:
         return True
-    return mixed and (info.ir["trainable"] if weighted else not kind.linear)
+    return mixed and (is_trained(info.ir) if weighted else not kind.linear)
 
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
@@ -261,7 +262,7 @@ def symmetric_starts(spec: Spec, estimate: signal.Estimate,
                           else tie_breakers(info.name, by_name, after, alike, facts=facts,
                                             mixed=drawn_biases(info)))
               for info in layers
-              if is_weighted(info.kind) and info.ir["trainable"]
+              if is_weighted(info.kind) and is_trained(info.ir)
               and alike_filters(info) >= 2
               and _feeds_a_weight_layer(info.name, by_name, after)}
     zero_last = residual_zero_starts(estimate, starts, alike, facts)
@@ -323,7 +324,7 @@ def flat_channels(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[S
     out = []
     for info in layers:
         bias = info.bias_init
-        if not (starts_at_zero(info) and info.ir["trainable"] and bias is not None
+        if not (starts_at_zero(info) and is_trained(info.ir) and bias is not None
                 and bias.random and (info.name, WEIGHT) not in facts.still):
             continue
         readers = [by_name[r] for r in after.get(info.name, []) if r in by_name]
@@ -355,7 +356,7 @@ def still_zero_starts(layers: list[LayerInfo], facts: Exact) -> list[str]:
     reaches them (a ReLU after them reads only their bias of 0 or less, or the weights of a
     layer after them are 0 too), whatever the lr."""
     return [info.name for info in layers
-            if starts_at_zero(info) and info.ir["trainable"] and (info.name, WEIGHT) in facts.still]
+            if starts_at_zero(info) and is_trained(info.ir) and (info.name, WEIGHT) in facts.still]
 
 
 # A layer whose ReLU passes less than this share of its inputs at init (one in 20) learns from
@@ -380,7 +381,7 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     for info in layers:
         weight, bias = info.weight_init, info.bias_init
         readers = after.get(info.name, [])
-        if not (is_weighted(info.kind) and info.ir["trainable"] and weight.symmetric
+        if not (is_weighted(info.kind) and is_trained(info.ir) and weight.symmetric
                 and bias is not None and bias.constant and bias.mean < 0 and readers
                 and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
             continue
@@ -609,8 +610,8 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
     (``out.weight``) where the rest of its layer learns."""
     layers, by_name, used = estimate.layers, estimate.by_name, estimate.used
     roots = still_zero_starts(layers, facts)
-    held = [info for info in layers if info.ir.get("trainable", True) and info.name not in roots
-            and facts.still_parts(info)]
+    held = [info for info in layers if info.name not in roots
+            and any(is_trained(info.ir, part) for part in facts.still_parts(info))]
     if not held:
         return []
     groups: dict[tuple[bool, str], list[str]] = {}
@@ -622,7 +623,7 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
     said = "; ".join(f"{listed(names)} never change{'s' if len(names) == 1 else ''} ({why})"
                      for (_, why), names in groups.items())
     learning = [f"{info.name}.{part}" for info in layers if info.name in used
-                and info.ir.get("trainable", True) for part in facts.learning_parts(info)]
+                for part in facts.learning_parts(info) if is_trained(info.ir, part)]
     root_info = by_name[roots[0]]
     return [spec.error(
         f"the zero weights of {listed(roots)} also hold still layers whose inits are not "
@@ -651,7 +652,7 @@ def _reach(info: LayerInfo) -> Reach | None:
     and for a frozen one: a fixed map (Sobel kernels, a hand-written detector) is a choice of
     features the next layer learns from, and it adds nothing to learn."""
     reach = KINDS[info.kind].reach
-    return reach(info.ir, info.input_shapes[0]) if reach and info.ir["trainable"] else None
+    return reach(info.ir, info.input_shapes[0]) if reach and is_trained(info.ir) else None
 
 
 def _factorised(first: Reach, second: Reach) -> bool:

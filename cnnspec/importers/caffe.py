@@ -9,7 +9,7 @@ Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
   weight ``(out, in, kh, kw)`` and an inner product ``(out, in)`` are cnnspec's fans. A bias
   blob ``(out,)`` has fan_in 1 and fan_out ``out`` there, so a scaled filler on a bias becomes
   the fixed distribution it draws (cnnspec's scaled inits use the weight's fans on a bias);
-- ``param { lr_mult decay_mult }`` -> the layer's ``lr_mult``/``decay_mult``;
+- ``param { lr_mult decay_mult }`` -> the layer's ``lr_mult``/``decay_mult`` (all 0: ``frozen``);
 - the solver -> the train block: :mod:`cnnspec.importers.caffe_solver`.
 """
 from __future__ import annotations
@@ -233,7 +233,10 @@ def _scaled(kind: str, mode: str) -> dict:
 
 
 def param_mults(layer: Layer, has_bias: bool) -> dict:
-    """``param { lr_mult decay_mult }`` of the weight and the bias as the layer's fields."""
+    """``param { lr_mult decay_mult }`` of the weight and the bias as the layer's fields;
+    ``frozen`` where every lr_mult is 0 (FCN's fixed bilinear Deconvolution), which is
+    exactly that: Caffe's step is lr x lr_mult times the gradient with the decay added, so
+    none changes the parameters, as none does a frozen layer's."""
     specs = layer.msg.messages("param")
     if len(specs) > 1 + has_bias:
         raise layer.error(f"layer '{layer.name}' has {len(specs)} param blocks, but "
@@ -250,6 +253,8 @@ def param_mults(layer: Layer, has_bias: bool) -> dict:
         _no_unused(spec, layer, "param")
     if not has_bias:
         lr[1], decay[1] = lr[0], decay[0]
+    if not any(lr):
+        return {"trainable": False}
     return {"lr_mult": lr, "decay_mult": decay}
 
 
