@@ -208,6 +208,44 @@ def test_lr_mult_0_on_every_parameter_is_frozen(params, fields):
     assert {key: layer[key] for key in fields} == fields
 
 
+BN_NET = (conv('bias_term: false weight_filler { type: "msra" }'),
+          'layer { name: "bn" type: "BatchNorm" bottom: "c" top: "c" }',
+          'layer { name: "sc" type: "Scale" bottom: "c" top: "c" scale_param { bias_term: true } }',
+          ('layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc" '
+           'inner_product_param { num_output: 10 } }'))
+
+
+def test_a_batchnorm_gets_a_momentum_that_leaves_its_start_within_the_run():
+    """Caffe's running statistics are corrected for their start; a plain moving average at
+    1 - 0.999 would keep 0.999^210 = 81% of it over the digits run the spec trains (10 epochs
+    of 21 steps): the importer writes the least momentum that keeps 1%, says why, and check
+    has nothing to say of it."""
+    from cnnspec.kinds.catalogue import start_share
+
+    imported = import_prototxt(net(*BN_NET, shape=(64, 1, 8, 8)))
+    (layer,) = [lr for lr in imported.checked.spec.ir["layers"] if lr["name"] == "bn"]
+    assert layer["momentum"] == 0.022  # 1 - 0.01^(1/210) = 0.0217, rounded up
+    assert start_share(0.022, 210) <= 0.01 < start_share(0.021, 210)
+    (note,) = [n for n in imported.notes if n.startswith("bn: ")]
+    assert note.startswith("bn: momentum 0.022, not 1 - moving_average_fraction = 0.001. "
+                           "Caffe corrects its running statistics for their start")
+    assert "at 0.001 would still be 81% its start after the 210 steps" in note
+    assert "bn: batchnorm momentum 0.022  # Caffe's BatchNorm and the Scale layer after it; " \
+           "momentum 0.022, not 0.001: see the header" in imported.text
+    assert not [w for w in imported.checked.warnings if "momentum" in w.message]
+
+
+@pytest.mark.parametrize("shape, solver", [
+    ((64, 1, 8, 8), 'base_lr: 0.01 max_iter: 100000 lr_policy: "fixed"'),  # 100,000 steps
+    ((64, 2, 8, 8), None),  # npz data: its steps are known only once it is read
+])
+def test_a_batchnorm_keeps_caffes_momentum_where_the_run_is_long_or_unknown(shape, solver):
+    imported = import_prototxt(net(*BN_NET, shape=shape), solver=solver, epoch_images=1293)
+    (layer,) = [lr for lr in imported.checked.spec.ir["layers"] if lr["name"] == "bn"]
+    assert layer["momentum"] == 0.001
+    assert not [n for n in imported.notes if n.startswith("bn: ")]
+
+
 def test_drawn_weights_have_the_std_caffes_formula_gives():
     """Caffe's xavier AVERAGE draws U(+-sqrt(3 / n)), n = (fan_in + fan_out) / 2; msra FAN_OUT
     N(0, 2 / fan_out); the bias's xavier U(+-sqrt(3)). The imported spec's draws have those

@@ -51,6 +51,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   sees at evaluation (:func:`variance_shift`);
 - a batch norm whose momentum is above 0.5: its running statistics are nearly the last
   batch's, most likely Keras' share kept written as PyTorch's weight of each batch;
+- a batch norm whose momentum is too small for its running statistics to leave their start
+  within the run's steps (Caffe's moving_average_fraction 0.999 on a short run:
+  :func:`batchnorm_start`);
 - layers the output does not use;
 - a layer written below the train block (:func:`layers_below_train`);
 - an output ending in a ReLU (flat below 0) where the loss takes raw scores;
@@ -116,6 +119,7 @@ from cnnspec.check.exact import (
 )
 from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
+from cnnspec.check.training import spec_steps
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
 from cnnspec.errors import SpecError, counted, float_text, listed, rounded_text
@@ -146,7 +150,13 @@ from cnnspec.ir.training_catalogue import (
     whole_weight_decay,
 )
 from cnnspec.kinds import KINDS, Reach, is_weighted
-from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
+from cnnspec.kinds.catalogue import (
+    BATCHNORM_MOMENTUM,
+    START_SHARE,
+    least_momentum,
+    momentum_kept,
+    start_share,
+)
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 from cnnspec.sourcefile import source_lines
@@ -1083,6 +1093,54 @@ def batchnorm_momentum(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                  f"(1 - {float_text(momentum)}); PyTorch's default is "
                  f"{float_text(KINDS[info.kind].field_map['momentum'].default)}"))
     return out
+
+
+def held_statistics(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
+    """The layers with running statistics whose momentum is too small for them to leave their
+    start (mean 0, variance 1) within the run the spec asks for
+    (:func:`cnnspec.check.training.spec_steps`): they keep more than
+    :data:`~cnnspec.kinds.catalogue.START_SHARE` of it at its end
+    (:func:`~cnnspec.kinds.catalogue.start_share`)."""
+    steps = spec_steps(spec, layers)
+    if steps is None:
+        return []
+    return [info for info in layers if KINDS[info.kind].running_statistics
+            and info.ir.get("momentum") is not None
+            and start_share(info.ir["momentum"], steps) > START_SHARE]
+
+
+def batchnorm_start(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each layer of :func:`held_statistics`: evaluation normalises by numbers
+    near the start's while training normalised by the batches'. Typically Caffe's
+    moving_average_fraction 0.999 as momentum 0.001 on a short run: Caffe corrects its average
+    for the start, a plain moving average needs ~1/momentum steps."""
+    held = held_statistics(spec, layers)
+    if not held:
+        return []
+    steps = spec_steps(spec, layers)
+    out = []
+    for info in held:
+        momentum = info.ir["momentum"]
+        out.append(spec.error(
+            f"{info.kind} '{info.name}' has momentum {float_text(momentum)}: its running mean "
+            f"and variance average over about 1/momentum = {round(1 / momentum):,} steps, "
+            f"but the run takes {steps:,}, so at its end they are still "
+            f"{rounded_text(100 * start_share(momentum, steps))}% their start (mean 0, "
+            "variance 1): evaluation normalises by those, not by the statistics training saw",
+            info.name, "momentum", severity="warning",
+            hint=_start_hint(spec.ir["training"]["epochs"], steps, momentum)))
+    return out
+
+
+def _start_hint(epochs: int, steps: int, momentum: float) -> str:
+    """How running statistics at ``momentum`` leave their start within a run: the momentum
+    that does so in its ``steps``, or the epochs that do so at this momentum."""
+    needed = math.ceil(math.log(START_SHARE) / math.log(1 - momentum))
+    longer = math.ceil(needed / (steps / epochs))
+    return (f"write `momentum {float_text(least_momentum(steps))}` or more for "
+            f"{counted(steps, 'step')}, or train for {longer:,} epochs or more; Caffe's "
+            "moving_average_fraction corrects its average for the start, a momentum here "
+            "(PyTorch's) does not")
 
 
 def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

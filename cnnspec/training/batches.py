@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.ir.steps import epoch_steps, validation_count
+
 
 def validation_split(n: int, val_split: float, rng: np.random.Generator
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, validation indices) of ``n`` examples; ``round(val_split * n)`` go to
-    validation (at least one when ``val_split > 0``), both sorted."""
+    """(train indices, validation indices) of ``n`` examples, both sorted;
+    :func:`~cnnspec.ir.steps.validation_count` of them go to validation."""
     perm = rng.permutation(n)
-    n_val = 0 if val_split <= 0 else max(1, round(val_split * n))
-    n_val = min(n_val, n - 1)
+    n_val = validation_count(n, val_split)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
@@ -58,7 +59,6 @@ def batch_slices(n: int, batch_size: int, drop_lone: bool = False) -> list[slice
     (:func:`cnnspec.check.training.one_example_norms`) cannot train on it. The epoch's order
     is shuffled, so each epoch leaves out another example; PyTorch's DataLoader would train
     on it and its batch norm refuse it, unless ``drop_last`` left out the whole last batch."""
-    slices = [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    if drop_lone and batch_size > 1 and slices[-1].stop - slices[-1].start == 1:
-        slices.pop()
-    return slices
+    steps = epoch_steps(n, batch_size, drop_lone)
+    return [slice(start, min(start + batch_size, n))
+            for start in range(0, steps * batch_size, batch_size)]
