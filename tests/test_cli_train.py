@@ -304,9 +304,13 @@ def test_a_run_that_learned_its_training_images_but_evaluates_at_chance_says_so(
                           "warns of a momentum too small for the run); validation or test "
                           "images of other classes than training's; or overfitting, a network "
                           "that memorised a few training images")
-    # training at chance too: the network learned nothing, as before
-    (nothing,) = chance_note(summary, tmp_path, epoch={**epoch, "train_acc": 0.11})
+    # training near chance too: the network learned nothing, as before
+    (nothing,) = chance_note(summary, tmp_path, epoch={**epoch, "train_acc": 0.23})
     assert "learned nothing" in nothing and "--lr" in nothing
+    # of two classes, 70% of the training images is no proof of learning; 75% is
+    two = {**summary, "classes": ["a", "b"], "test_acc": 0.5}
+    assert "learned nothing" in chance_note(two, tmp_path, epoch={"train_acc": 0.7})[0]
+    assert "though training" in chance_note(two, tmp_path, epoch={"train_acc": 0.75})[0]
 
 
 def test_the_final_report_names_the_batch_norms_check_warned_of(tmp_path):

@@ -206,8 +206,7 @@ def chance_note(summary: dict, path, warned: int = 0, epoch: dict | None = None,
         smaller = "" if images == 1 else ", or with a smaller batch (an epoch is one step a batch)"
         return [(f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
                  f"epochs{smaller}")]
-    if epoch and epoch.get(TRAIN_ACC) is not None and \
-            epoch[TRAIN_ACC] >= min(TRAIN_LEARNED * CHANCE_MARGIN / classes, 1 - 0.5 / classes):
+    if epoch and epoch.get(TRAIN_ACC) is not None and epoch[TRAIN_ACC] >= _learned(classes):
         return [_evaluation_note(chance, epoch, held, warned)]
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
@@ -224,6 +223,12 @@ def chance_note(summary: dict, path, warned: int = 0, epoch: dict | None = None,
 # Training accuracy this many times the chance margin (or halfway from guessing to every image
 # right, for few classes) shows the network learned from its training images.
 TRAIN_LEARNED = 2
+
+
+def _learned(classes: int) -> float:
+    """The training accuracy over ``classes`` classes that shows the network learned
+    (:data:`TRAIN_LEARNED`): 24% of 10 classes, 75% of 2."""
+    return min(TRAIN_LEARNED * CHANCE_MARGIN / classes, (1 + 1 / classes) / 2)
 
 
 def _evaluation_note(chance: str, epoch: dict, held: list[str] | tuple, warned: int) -> str:
