@@ -2646,6 +2646,59 @@ def test_a_batchnorm_momentum_of_a_half_or_less_is_not_warned(line):
     assert not [w for w in checked.warnings if "momentum" in w.message]
 
 
+# digits (1,797 images, 360 for testing) less val_split 0.1: 1,293 images, 21 batches of 64
+BN_RUN = ("input 1x8x8\nconv 4 3x3\nbn: batchnorm momentum {momentum}\nflatten\ndense 10\n"
+          "train {{\n  epochs {epochs}\n  data {data}\n}}\n")
+
+
+def test_a_momentum_too_small_for_the_run_is_warned_with_the_numbers():
+    """Caffe's moving_average_fraction 0.999 as momentum 0.001, over 3 epochs of 21 steps:
+    the running statistics keep 0.999^63 = 94% of their start (mean 0, variance 1)."""
+    checked = check(parse(BN_RUN.format(momentum=0.001, epochs=3, data="digits")))
+    (warned,) = [w for w in checked.warnings if "their start" in w.message]
+    assert warned.message == (
+        "batchnorm 'bn' has momentum 0.001: its running mean and variance average over about "
+        "1/momentum = 1,000 steps, but the run takes 63, so at its end they are still 93.9% "
+        "their start (mean 0, variance 1): evaluation normalises by those, not by the "
+        "statistics training saw")
+    assert (warned.span.line, warned.span.column) == (3, 15)
+    # 1 - 0.2^(1/63) = 0.0252 rounded up; 0.999^1609 < 0.2 at 21 steps an epoch: 77 epochs
+    assert warned.hint.startswith("write `momentum 0.026` or more for 63 steps, or train for "
+                                  "77 epochs or more")
+    assert 0.974 ** 63 <= 0.2 < 0.975 ** 63 and 0.999 ** (77 * 21) <= 0.2 < 0.999 ** (76 * 21)
+
+
+@pytest.mark.parametrize("momentum, epochs, data", [
+    (0.026, 3, "digits"),  # the momentum the hint gives
+    (0.001, 77, "digits"),  # the epochs it gives
+    (0.1, 1, "digits"),  # PyTorch's default
+    (0.001, 3, 'npz(path="x.npz")'),  # steps unknown before the file is read
+])
+def test_running_statistics_that_leave_their_start_are_not_warned(momentum, epochs, data):
+    from cnnspec.check.lints import batchnorm_start
+
+    layers = check(parse(BN_RUN.format(momentum=momentum, epochs=epochs, data="digits"))).layers
+    assert batchnorm_start(parse(BN_RUN.format(momentum=momentum, epochs=epochs, data=data)),
+                           layers) == []
+
+
+def test_the_start_share_is_what_the_engine_keeps_of_its_start():
+    """:func:`cnnspec.kinds.catalogue.start_share`, worked by hand: T updates at momentum m
+    of batches of mean mu take the running mean from 0 to mu (1 - (1 - m)^T) and the running
+    variance from 1 to 1 + (var - 1)(1 - (1 - m)^T), var the batches' unbiased variance."""
+    from cnnspec.engine.norm import batchnorm_forward
+    from cnnspec.kinds.catalogue import start_share
+
+    x = np.array([1.0, 3.0, 5.0, 7.0]).reshape(4, 1)  # mean 4, unbiased variance 20 / 3
+    mean, var = np.zeros(1), np.ones(1)
+    for _ in range(5):
+        batchnorm_forward(x, np.ones(1), np.zeros(1), mean, var, True, momentum=0.2)
+    kept = start_share(0.2, 5)
+    assert kept == pytest.approx(0.8 ** 5)
+    assert mean[0] == pytest.approx(4 * (1 - kept))
+    assert var[0] == pytest.approx(kept * 1 + (1 - kept) * 20 / 3)
+
+
 # Residual blocks of 8 channels on 8x8 maps: ``%s`` the branch's end (its last conv's
 # options, the layer the add reads), ``b`` a conv, ``bn`` its batch norm.
 RESIDUAL_SPREAD = ("input 1x8x8\ndefault weight he_normal\nstem: conv 8 3x3 pad same relu\n"

@@ -262,7 +262,9 @@ def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_sha
     # check's warnings printed before training (a zeros init's identical filters) name the
     # likelier cause than the learning rate
     (warned,) = chance_note({"classes": ten, "test_acc": 0.10}, tmp_path, warned=2)
-    assert "The 2 warnings printed before training name the likelier cause" in warned
+    assert "The 2 warnings printed before training name what may be the cause" in warned
+    (one,) = chance_note({"classes": ten, "test_acc": 0.10}, tmp_path, warned=1)
+    assert "The warning printed before training names what may be the cause" in one
     assert "--lr" not in warned and "init-report" in warned
     # one step an epoch (a batch of all the images): the steps, not the lr
     (few,) = chance_note({"classes": ten, "test_acc": 0.1, "steps": 2}, tmp_path)
@@ -279,6 +281,60 @@ def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_sha
                           "train_examples": 5}, tmp_path)
     assert two.endswith("in 2 steps, too few to learn from: train more epochs, or with a "
                         "smaller batch (an epoch is one step a batch)")
+
+
+def test_a_run_that_learned_its_training_images_but_evaluates_at_chance_says_so(tmp_path):
+    """Training accuracy far above guessing and validation at it: neither the init nor the lr
+    is to blame, evaluation is; the batch norms whose running statistics check warned of
+    stay near their start are named first."""
+    from cnnspec.cli.train import chance_note
+
+    ten = [str(k) for k in range(10)]
+    summary = {"classes": ten, "test_acc": 0.10, "steps": 63, "train_examples": 1293}
+    epoch = {"epoch": 3, "train_acc": 0.72, "val_acc": 0.097}
+    (note,) = chance_note(summary, tmp_path, warned=1, epoch=epoch, held=["bn1"])
+    assert "though training classed 72% of its images right, validation 9.7%" in note
+    assert "learned nothing" not in note and "--lr" not in note
+    assert "Likeliest here: 'bn1' normalises at evaluation by running statistics still near " \
+           "their start" in note and "as check's warning printed before training says" in note
+    assert "other classes than training's" in note and "overfitting" in note
+    (usual,) = chance_note(summary, tmp_path, epoch=epoch)
+    assert usual.endswith("The usual causes: batch norm's running statistics, which "
+                          "evaluation normalises by, far from the batches' (`cnnspec check` "
+                          "warns of a momentum too small for the run); validation or test "
+                          "images of other classes than training's; or overfitting, a network "
+                          "that memorised a few training images")
+    # training near chance too: the network learned nothing, as before
+    (nothing,) = chance_note(summary, tmp_path, epoch={**epoch, "train_acc": 0.23})
+    assert "learned nothing" in nothing and "--lr" in nothing
+    # of two classes, 70% of the training images is no proof of learning; 75% is
+    two = {**summary, "classes": ["a", "b"], "test_acc": 0.5}
+    assert "learned nothing" in chance_note(two, tmp_path, epoch={"train_acc": 0.7})[0]
+    assert "though training" in chance_note(two, tmp_path, epoch={"train_acc": 0.75})[0]
+
+
+def test_the_final_report_names_the_batch_norms_check_warned_of(tmp_path):
+    """train's last lines read the tested epoch's training accuracy from the run's metrics and
+    the batch norms whose statistics stay near their start from check's own lint."""
+    from types import SimpleNamespace
+
+    from cnnspec.check import check
+    from cnnspec.cli.train import final_report
+    from cnnspec.lang import parse
+
+    checked = check(parse("input 1x8x8\nconv 4 3x3\nbn: batchnorm momentum 0.001\nflatten\n"
+                          "dense 10\ntrain {\n  epochs 3\n}\n"))
+    summary = {"classes": [str(k) for k in range(10)], "test_acc": 0.1, "test_loss": 9.0,
+               "test_epoch": 2, "epochs_done": 3, "test_examples": 360, "last_test_acc": 0.1,
+               "monitor": "val_loss",
+               "data": {"name": "digits"}, "train_seconds": 1.0, "steps": 63}
+    metrics = [{"epoch": e, "train_acc": acc, "val_acc": 0.1}
+               for e, acc in ((1, 0.5), (2, 0.72), (3, 0.8))]
+    result = SimpleNamespace(summary=summary, path=tmp_path, metrics=metrics, spec=checked,
+                             training=checked.ir["training"])
+    report = final_report(result, suggest_next=False, warned=1)
+    assert "though training classed 72% of its images right, validation 10%" in report
+    assert "Likeliest here: 'bn' normalises at evaluation" in report
 
 
 def test_eval_of_an_unfinished_run_says_what_the_figures_are_of():

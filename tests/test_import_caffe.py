@@ -134,7 +134,8 @@ def test_every_layer_type_maps_to_its_kind():
     assert layers["branch_a"]["groups"] == 2 and not layers["branch_a"]["bias"]
     assert layers["branch_b"]["dilation"] == [2, 2] and layers["branch_b"]["inputs"] == ["pool1"]
     assert layers["sum"]["inputs"] == ["leaky", "prelu_b"]
-    assert layers["up"]["stride"] == [2, 2] and layers["up"]["lr_mult"] == [0, 0]
+    assert layers["up"]["stride"] == [2, 2] and not layers["up"]["trainable"]
+    assert layers["up"]["lr_mult"] == [1, 1]  # Caffe's lr_mult 0 on both: frozen
     assert layers["leaky"]["slope"] == 0.1 and layers["elu"]["alpha"] == 0.5
     assert layers["drop"]["p"] == 0.25
     shapes = {info.name: info.output_shape for info in checked.layers}
@@ -143,7 +144,7 @@ def test_every_layer_type_maps_to_its_kind():
     # weights as Caffe counts them: conv 8*3*9+8, bn 2*8, grouped 8*4*3, the lone BatchNorm's
     # 2*8 (frozen), dilated 8*8*9+8, PReLU 8, deconv 16*1*16, ip 1024*16+16 and 32*10+10
     assert checked.total_params == 224 + 16 + 96 + 16 + 584 + 8 + 256 + 16_400 + 330
-    assert checked.frozen_params == 16
+    assert checked.frozen_params == 16 + 256  # the lone BatchNorm's, the deconv at lr_mult 0
 
 
 # Caffe filler -> the cnnspec init, on a conv weight (out, in, kh, kw) and on its bias (out,),
@@ -192,6 +193,57 @@ def test_bilinear_filler_on_a_deconvolution():
                'bias_term: false weight_filler { type: "bilinear" } } }')
     layer = import_prototxt(text).checked.spec.ir["layers"][0]
     assert layer["kind"] == "conv_transpose" and layer["weight_init"]["name"] == "bilinear"
+
+
+@pytest.mark.parametrize("params, fields", [
+    # lr_mult 0 on every parameter holds the layer where it starts: frozen, exactly
+    ("param { lr_mult: 0 } param { lr_mult: 0 decay_mult: 1 }",
+     {"trainable": False, "lr_mult": [1, 1]}),
+    # the weight held, the bias learning: Caffe's numbers as they are
+    ("param { lr_mult: 0 } param { lr_mult: 2 decay_mult: 0 }",
+     {"trainable": True, "lr_mult": [0, 2], "decay_mult": [1, 0]}),
+])
+def test_lr_mult_0_on_every_parameter_is_frozen(params, fields):
+    layer = import_prototxt(net(conv(extra=params))).checked.spec.ir["layers"][0]
+    assert {key: layer[key] for key in fields} == fields
+
+
+BN_NET = (conv('bias_term: false weight_filler { type: "msra" }'),
+          'layer { name: "bn" type: "BatchNorm" bottom: "c" top: "c" }',
+          'layer { name: "sc" type: "Scale" bottom: "c" top: "c" scale_param { bias_term: true } }',
+          ('layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc" '
+           'inner_product_param { num_output: 10 } }'))
+
+
+def test_a_batchnorm_gets_a_momentum_that_leaves_its_start_within_the_run():
+    """Caffe's running statistics are corrected for their start; a plain moving average at
+    1 - 0.999 would keep 0.999^210 = 81% of it over the digits run the spec trains (10 epochs
+    of 21 steps): the importer writes the least momentum that keeps 1%, says why, and check
+    has nothing to say of it."""
+    from cnnspec.kinds.catalogue import start_share
+
+    imported = import_prototxt(net(*BN_NET, shape=(64, 1, 8, 8)))
+    (layer,) = [lr for lr in imported.checked.spec.ir["layers"] if lr["name"] == "bn"]
+    assert layer["momentum"] == 0.022  # 1 - 0.01^(1/210) = 0.0217, rounded up
+    assert start_share(0.022, 210) <= 0.01 < start_share(0.021, 210)
+    (note,) = [n for n in imported.notes if n.startswith("bn: ")]
+    assert note.startswith("bn: momentum 0.022, not 1 - moving_average_fraction = 0.001. "
+                           "Caffe corrects its running statistics for their start")
+    assert "at 0.001 would still be 81% its start after the 210 steps" in note
+    assert "bn: batchnorm momentum 0.022  # Caffe's BatchNorm and the Scale layer after it; " \
+           "momentum 0.022, not 0.001: see the header" in imported.text
+    assert not [w for w in imported.checked.warnings if "momentum" in w.message]
+
+
+@pytest.mark.parametrize("shape, solver", [
+    ((64, 1, 8, 8), 'base_lr: 0.01 max_iter: 100000 lr_policy: "fixed"'),  # 100,000 steps
+    ((64, 2, 8, 8), None),  # npz data: its steps are known only once it is read
+])
+def test_a_batchnorm_keeps_caffes_momentum_where_the_run_is_long_or_unknown(shape, solver):
+    imported = import_prototxt(net(*BN_NET, shape=shape), solver=solver, epoch_images=1293)
+    (layer,) = [lr for lr in imported.checked.spec.ir["layers"] if lr["name"] == "bn"]
+    assert layer["momentum"] == 0.001
+    assert not [n for n in imported.notes if n.startswith("bn: ")]
 
 
 def test_drawn_weights_have_the_std_caffes_formula_gives():

@@ -875,3 +875,43 @@ def test_train_stats_counts_the_same_filters_once_per_run(tmp_path, monkeypatch)
     for record in records:
         assert {row["name"]: row["same_filters"] for row in record["layers"]
                 if row["kind"] == "conv"} == {"conv1": 0, "conv2": 4}
+
+
+# Layers held where they start: a fixed bilinear upsampling (FCN's Deconvolution) and a fixed
+# constant kernel after filters alike but for drawn biases, which keeps those tied.
+HELD_LAYERS = [
+    ("input 1x8x8\nc: conv 16 3x3 pad same relu\n"
+     "up: conv_transpose 16 4x4 stride 2 pad 1 weight bilinear nobias {held}\n"
+     "conv 10 1x1\nglobal_avgpool\n"),
+    ("input 1x8x8\nconv1: conv 4 3x3 pad same weight zeros bias normal(0, 1)\n"
+     "b: conv 4 3x3 pad same weight constant(0.1) {held}\nflatten\ndense 10\n"),
+]
+
+
+@pytest.mark.parametrize("text", HELD_LAYERS)
+def test_lr_mult_0_holds_a_layer_as_frozen_does(tmp_path, text):
+    """Caffe's lr_mult 0 on every parameter keeps a layer where it starts, as frozen does:
+    check says of it what it says of the frozen layer (cnnspec.ir.training_catalogue
+    .is_trained), never that its filters start identical and should be drawn."""
+    import cnnspec
+
+    said = {}
+    for held in ("frozen", "lr_mult 0"):
+        path = tmp_path / "held.cnn"
+        path.write_text(text.format(held=held))
+        said[held] = [(w.message, w.hint) for w in cnnspec.load(path).warnings]
+    assert said["lr_mult 0"] == said["frozen"]
+
+
+def test_a_fixed_bilinear_upsampling_is_no_symmetry_to_break(tmp_path):
+    """Bilinear kernels are alike across channels on purpose: held by lr_mult 0 (on its
+    weight, the bias learning or not) no warning fires; trained, it does."""
+    import cnnspec
+
+    def identical(mults: str) -> list:
+        path = tmp_path / "up.cnn"
+        path.write_text(HELD_LAYERS[0].format(held=f"lr_mult {mults}").replace("nobias ", ""))
+        return [w for w in cnnspec.load(path).warnings if "start identical" in w.message]
+
+    assert identical("0") == [] and identical("[0, 1]") == []
+    assert len(identical("1")) == 1

@@ -673,3 +673,13 @@ def test_train_leaves_out_an_epochs_last_image_that_a_batch_norm_could_not_take(
                 on_step=lambda step, model: seen.append(step))
     assert len(seen) == steps
     assert np.isfinite(run.metrics[-1]["train_loss"])
+
+
+def test_the_steps_check_counts_are_the_steps_a_run_takes(tiny_run):
+    """check's lints and the importers count a run's steps before loading its data
+    (cnnspec.ir.steps.run_steps); the run took exactly that many: 240 shapes less their test
+    fifth, less val_split 0.2 of the rest, in batches of 16, twice."""
+    from cnnspec.ir.steps import run_steps
+
+    assert run_steps(tiny_run.training) == tiny_run.summary["steps"] == 2 * 10
+    assert run_steps({**tiny_run.training, "data": {"name": "npz", "path": "x.npz"}}) is None

@@ -578,3 +578,17 @@ def test_train_takes_and_announces_the_steps_an_epoch_has(tmp_path):
     train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress=counted)
     assert counted.announced == [steps_per_epoch(9, 4, drop_lone=True)] * 2 == [2, 2]
     assert counted.taken == 4
+
+
+@pytest.mark.parametrize("layer, weight, bias", [
+    ({"kind": "conv", "trainable": True, "lr_mult": [1.0, 2.0]}, True, True),
+    ({"kind": "conv", "trainable": False, "lr_mult": [1.0, 2.0]}, False, False),
+    ({"kind": "conv", "trainable": True, "lr_mult": [0.0, 0.0]}, False, False),
+    ({"kind": "conv", "trainable": True, "lr_mult": [0.0, 1.0]}, False, True),
+    ({"kind": "batchnorm", "trainable": True}, True, True),  # no lr_mult: trained
+])
+def test_a_parameter_is_trained_unless_frozen_or_at_lr_mult_0(layer, weight, bias):
+    from cnnspec.ir.training_catalogue import is_trained
+
+    assert (is_trained(layer, "weight"), is_trained(layer, "bias")) == (weight, bias)
+    assert is_trained(layer) == weight

@@ -103,7 +103,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.unused_layers(spec, used)
             + lints.layers_below_train(spec)
             + lints.dropout_before_batchnorm(spec, estimate)
-            + lints.batchnorm_momentum(spec, infos)
+            + lints.batchnorm_momentum(spec, infos) + lints.batchnorm_start(spec, infos)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + taps.unreached_taps(spec, infos)
             + lints.stacked_linear(spec, estimate) + twins.twin_branches(spec, estimate, facts)

@@ -42,6 +42,7 @@ from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import is_trained
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.records import record
 
@@ -191,7 +192,7 @@ def _silent(spec: Spec, layers: list[LayerInfo], by_name: dict[str, LayerInfo],
 def _no_gradient(info: LayerInfo, part: str, values: dict[str, float],
                  silent: dict[str, tuple[Stop, ...]]) -> bool:
     """Whether parameter ``part`` of ``info`` gets no gradient (or none is applied: frozen)."""
-    if not info.ir.get("trainable", True) or info.name in silent:
+    if not is_trained(info.ir, part) or info.name in silent:
         return True
     return part == WEIGHT and values.get(info.inputs[0]) == 0
 
@@ -248,7 +249,7 @@ def flat_zero_filters(info: LayerInfo, readers: list[LayerInfo]) -> int:
     bias = info.bias_init
     value = 0.0 if bias is None else bias.mean
     if (info.weight_init is None or info.weight_init.distribution != "identity"
-            or not info.ir.get("trainable", True) or (bias is not None and not bias.constant)
+            or not is_trained(info.ir) or (bias is not None and not bias.constant)
             or not readers or not all(KINDS[r.kind].family == "activation" and _flat(r, value)
                                       for r in readers)):
         return 0

@@ -51,6 +51,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   sees at evaluation (:func:`variance_shift`);
 - a batch norm whose momentum is above 0.5: its running statistics are nearly the last
   batch's, most likely Keras' share kept written as PyTorch's weight of each batch;
+- a batch norm whose momentum is too small for its running statistics to leave their start
+  within the run's steps (Caffe's moving_average_fraction 0.999 on a short run:
+  :func:`batchnorm_start`);
 - layers the output does not use;
 - a layer written below the train block (:func:`layers_below_train`);
 - an output ending in a ReLU (flat below 0) where the loss takes raw scores;
@@ -117,6 +120,7 @@ from cnnspec.check.exact import (
 )
 from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
+from cnnspec.check.training import spec_steps
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
 from cnnspec.errors import SpecError, counted, float_text, listed, rounded_text
@@ -142,11 +146,18 @@ from cnnspec.ir.training_catalogue import (
     TYPICAL_LR,
     far_above_typical,
     far_layer_rates,
+    is_trained,
     lr_mult_advice,
     whole_weight_decay,
 )
 from cnnspec.kinds import KINDS, Reach, is_weighted
-from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
+from cnnspec.kinds.catalogue import (
+    BATCHNORM_MOMENTUM,
+    START_SHARE,
+    least_momentum,
+    momentum_kept,
+    start_share,
+)
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 from cnnspec.sourcefile import source_lines
@@ -187,7 +198,7 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
         return True
     if _grouped(info) and beside_others:
         return True
-    return mixed and (info.ir["trainable"] if weighted else not kind.linear)
+    return mixed and (is_trained(info.ir) if weighted else not kind.linear)
 
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
@@ -262,7 +273,7 @@ def symmetric_starts(spec: Spec, estimate: signal.Estimate,
                           else tie_breakers(info.name, by_name, after, alike, facts=facts,
                                             mixed=drawn_biases(info)))
               for info in layers
-              if is_weighted(info.kind) and info.ir["trainable"]
+              if is_weighted(info.kind) and is_trained(info.ir)
               and alike_filters(info) >= 2
               and _feeds_a_weight_layer(info.name, by_name, after)}
     zero_last = residual_zero_starts(estimate, starts, alike, facts)
@@ -324,7 +335,7 @@ def flat_channels(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[S
     out = []
     for info in layers:
         bias = info.bias_init
-        if not (starts_at_zero(info) and info.ir["trainable"] and bias is not None
+        if not (starts_at_zero(info) and is_trained(info.ir) and bias is not None
                 and bias.random and (info.name, WEIGHT) not in facts.still):
             continue
         readers = [by_name[r] for r in after.get(info.name, []) if r in by_name]
@@ -356,7 +367,7 @@ def still_zero_starts(layers: list[LayerInfo], facts: Exact) -> list[str]:
     reaches them (a ReLU after them reads only their bias of 0 or less, or the weights of a
     layer after them are 0 too), whatever the lr."""
     return [info.name for info in layers
-            if starts_at_zero(info) and info.ir["trainable"] and (info.name, WEIGHT) in facts.still]
+            if starts_at_zero(info) and is_trained(info.ir) and (info.name, WEIGHT) in facts.still]
 
 
 # A layer whose ReLU passes less than this share of its inputs at init (one in 20) learns from
@@ -381,7 +392,7 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     for info in layers:
         weight, bias = info.weight_init, info.bias_init
         readers = after.get(info.name, [])
-        if not (is_weighted(info.kind) and info.ir["trainable"] and weight.symmetric
+        if not (is_weighted(info.kind) and is_trained(info.ir) and weight.symmetric
                 and bias is not None and bias.constant and bias.mean < 0 and readers
                 and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
             continue
@@ -610,8 +621,8 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
     (``out.weight``) where the rest of its layer learns."""
     layers, by_name, used = estimate.layers, estimate.by_name, estimate.used
     roots = still_zero_starts(layers, facts)
-    held = [info for info in layers if info.ir.get("trainable", True) and info.name not in roots
-            and facts.still_parts(info)]
+    held = [info for info in layers if info.name not in roots
+            and any(is_trained(info.ir, part) for part in facts.still_parts(info))]
     if not held:
         return []
     groups: dict[tuple[bool, str], list[str]] = {}
@@ -625,7 +636,7 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
         f"{listed(names)} never change{'s' if len(names) == 1 else ''} ({why})"
         for (_, why), names in groups.items()]))
     learning = [f"{info.name}.{part}" for info in layers if info.name in used
-                and info.ir.get("trainable", True) for part in facts.learning_parts(info)]
+                for part in facts.learning_parts(info) if is_trained(info.ir, part)]
     zeros = listed(folded_texts(spec, roots))
     return [spec.error(
         f"the zero weights of {zeros} also hold still layers whose inits are not zero: "
@@ -654,7 +665,7 @@ def _reach(info: LayerInfo) -> Reach | None:
     and for a frozen one: a fixed map (Sobel kernels, a hand-written detector) is a choice of
     features the next layer learns from, and it adds nothing to learn."""
     reach = KINDS[info.kind].reach
-    return reach(info.ir, info.input_shapes[0]) if reach and info.ir["trainable"] else None
+    return reach(info.ir, info.input_shapes[0]) if reach and is_trained(info.ir) else None
 
 
 def _factorised(first: Reach, second: Reach) -> bool:
@@ -1087,6 +1098,54 @@ def batchnorm_momentum(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                  f"(1 - {float_text(momentum)}); PyTorch's default is "
                  f"{float_text(KINDS[info.kind].field_map['momentum'].default)}"))
     return out
+
+
+def held_statistics(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
+    """The layers with running statistics whose momentum is too small for them to leave their
+    start (mean 0, variance 1) within the run the spec asks for
+    (:func:`cnnspec.check.training.spec_steps`): they keep more than
+    :data:`~cnnspec.kinds.catalogue.START_SHARE` of it at its end
+    (:func:`~cnnspec.kinds.catalogue.start_share`)."""
+    steps = spec_steps(spec, layers)
+    if steps is None:
+        return []
+    return [info for info in layers if KINDS[info.kind].running_statistics
+            and info.ir.get("momentum") is not None
+            and start_share(info.ir["momentum"], steps) > START_SHARE]
+
+
+def batchnorm_start(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each layer of :func:`held_statistics`: evaluation normalises by numbers
+    near the start's while training normalised by the batches'. Typically Caffe's
+    moving_average_fraction 0.999 as momentum 0.001 on a short run: Caffe corrects its average
+    for the start, a plain moving average needs ~1/momentum steps."""
+    held = held_statistics(spec, layers)
+    if not held:
+        return []
+    steps = spec_steps(spec, layers)
+    out = []
+    for info in held:
+        momentum = info.ir["momentum"]
+        out.append(spec.error(
+            f"{info.kind} '{info.name}' has momentum {float_text(momentum)}: its running mean "
+            f"and variance average over about 1/momentum = {round(1 / momentum):,} steps, "
+            f"but the run takes {steps:,}, so at its end they are still "
+            f"{rounded_text(100 * start_share(momentum, steps))}% their start (mean 0, "
+            "variance 1): evaluation normalises by those, not by the statistics training saw",
+            info.name, "momentum", severity="warning",
+            hint=_start_hint(spec.ir["training"]["epochs"], steps, momentum)))
+    return out
+
+
+def _start_hint(epochs: int, steps: int, momentum: float) -> str:
+    """How running statistics at ``momentum`` leave their start within a run: the momentum
+    that does so in its ``steps``, or the epochs that do so at this momentum."""
+    needed = math.ceil(math.log(START_SHARE) / math.log(1 - momentum))
+    longer = math.ceil(needed / (steps / epochs))
+    return (f"write `momentum {float_text(least_momentum(steps))}` or more for "
+            f"{counted(steps, 'step')}, or train for {longer:,} epochs or more; Caffe's "
+            "moving_average_fraction corrects its average for the start, a momentum here "
+            "(PyTorch's) does not")
 
 
 def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import is_trained
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.shapes import shape_text, tap_reads
 
@@ -25,7 +26,7 @@ def unreached_taps(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     out = []
     for info in layers:
         if not (KINDS[info.kind].zero_padded and is_weighted(info.kind) and info.pads
-                and info.ir["trainable"]):
+                and is_trained(info.ir)):
             continue
         kernel = tuple(info.ir["kernel"])
         met = [_met_taps(k, s, d, before, size, out_size) for k, s, d, before, size, out_size

@@ -24,6 +24,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, counted, listed, literal
 from cnnspec.ir.datasets import class_count, image_shape, named_of_shape, problems
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.steps import run_steps
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
 from cnnspec.kinds import KINDS
@@ -224,6 +225,13 @@ def one_example_norms(layers: list[LayerInfo]) -> list[LayerInfo]:
     channel when training")."""
     return [info for info in layers if KINDS[info.kind].running_statistics
             and math.prod(info.input_shapes[0][1:]) == 1]
+
+
+def spec_steps(spec: Spec, layers: list[LayerInfo]) -> int | None:
+    """Steps the run of ``spec`` takes (:func:`cnnspec.ir.steps.run_steps`, an epoch's last
+    batch of one image left out where :func:`one_example_norms` cannot take it); None where
+    the data's number of images is known only once loaded."""
+    return run_steps(spec.ir["training"], drop_lone=bool(one_example_norms(layers)))
 
 
 def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,

@@ -27,11 +27,12 @@ from cnnspec.errors import (
     InputError,
     RunError,
     counted,
+    listed,
     rounded_text,
     shown_path,
 )
 from cnnspec.ir.training_catalogue import KEYS
-from cnnspec.metrics import loss_text
+from cnnspec.metrics import EPOCH, TRAIN_ACC, VAL_ACC, loss_text
 
 LOADS_NUMPY = True
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -176,11 +177,16 @@ FEW_STEPS = 20
 FEW_IMAGES_PER_CLASS = 2
 
 
-def chance_note(summary: dict, path, warned: int = 0) -> list[str]:
+def chance_note(summary: dict, path, warned: int = 0, epoch: dict | None = None,
+                held: list[str] | tuple = ()) -> list[str]:
     """A line for the run in ``path`` when its test accuracy is no better than guessing (a
     learning rate so large the ReLUs died, or an init that passes no signal), else nothing:
     10% on digits would otherwise read like a result. ``warned``: how many of check's warnings
-    were printed before training, which then name the likelier cause."""
+    were printed before training, which may then name the cause. ``epoch``: the metrics of
+    the epoch whose weights were tested; where its training accuracy shows the network
+    learned, evaluation is what failed (:func:`_evaluation_note`), of which ``held``, the
+    batch norms whose running statistics check says stay near their start
+    (:func:`cnnspec.check.lints.batchnorm_start`), is the likeliest cause."""
     from cnnspec.training import rundir  # kept out of --help's start-up
 
     classes = len(summary.get("classes") or ())
@@ -189,8 +195,9 @@ def chance_note(summary: dict, path, warned: int = 0) -> list[str]:
     spec = Path(path) / rundir.SPEC_CNN
     if not spec.is_file():  # trained from a .json IR
         spec = Path(path) / rundir.SPEC_JSON
-    guessing = (f"note: that is no better than guessing among {classes} classes "
-                f"({rounded_text(100 / classes)}%): the network learned nothing")
+    chance = (f"note: that is no better than guessing among {classes} classes "
+              f"({rounded_text(100 / classes)}%)")
+    guessing = f"{chance}: the network learned nothing"
     steps, images = summary.get("steps"), summary.get("train_examples")
     if isinstance(images, int) and images < FEW_IMAGES_PER_CLASS * classes:
         # val_split 0.999 leaves an image or two: no number of steps learns from those
@@ -201,15 +208,53 @@ def chance_note(summary: dict, path, warned: int = 0) -> list[str]:
         smaller = "" if images == 1 else ", or with a smaller batch (an epoch is one step a batch)"
         return [(f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
                  f"epochs{smaller}")]
+    if epoch and epoch.get(TRAIN_ACC) is not None and epoch[TRAIN_ACC] >= _learned(classes):
+        return [_evaluation_note(chance, epoch, held, warned)]
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
     report = f"`{typed('init-report', spec)}`"
     if warned:
-        return [(f"{guessing}. The {'warning' if warned == 1 else f'{warned} warnings'} "
-                 f"printed before training name the likelier cause; {report} shows what the "
+        said = "warning printed before training names" if warned == 1 else \
+            f"{warned} warnings printed before training name"
+        return [(f"{guessing}. The {said} what may be the cause; {report} shows what the "
                  "init does to the signal")]
     return [(f"{guessing}. See what the init does to the signal with {report}, or try a lower "
             "--lr")]
+
+
+# Training accuracy this many times the chance margin (or halfway from guessing to every image
+# right, for few classes) shows the network learned from its training images.
+TRAIN_LEARNED = 2
+
+
+def _learned(classes: int) -> float:
+    """The training accuracy over ``classes`` classes that shows the network learned
+    (:data:`TRAIN_LEARNED`): 24% of 10 classes, 75% of 2."""
+    return min(TRAIN_LEARNED * CHANCE_MARGIN / classes, (1 + 1 / classes) / 2)
+
+
+def _evaluation_note(chance: str, epoch: dict, held: list[str] | tuple, warned: int) -> str:
+    """The note for a run that learned its training images (``epoch``'s training accuracy)
+    but evaluates at chance: what differs between training and evaluation, the running
+    statistics of the batch norms ``held`` first, which check warned of where ``warned``."""
+    val = epoch.get(VAL_ACC)
+    val_text = "" if val is None else f", validation {rounded_text(100 * val)}%"
+    note = (f"{chance}, though training classed {rounded_text(100 * epoch[TRAIN_ACC])}% of "
+            f"its images right{val_text}: the network learned, but what it learned does not "
+            "hold at evaluation. ")
+    if held:
+        where = " printed before training" if warned else ""
+        verb = "normalises" if len(held) == 1 else "normalise"
+        note += (f"Likeliest here: {listed([f'{name!r}' for name in held])} {verb} at "
+                 "evaluation by running statistics still near their start (mean 0, variance "
+                 f"1), as check's warning{where} says, where training normalised by each "
+                 "batch's. Other usual causes: ")
+    else:
+        note += ("The usual causes: batch norm's running statistics, which evaluation "
+                 "normalises by, far from the batches' (`cnnspec check` warns of a momentum "
+                 "too small for the run); ")
+    return note + ("validation or test images of other classes than training's; or "
+                   "overfitting, a network that memorised a few training images")
 
 
 def best_lines(summary: dict, training: dict) -> list[str]:
@@ -230,6 +275,21 @@ def best_lines(summary: dict, training: dict) -> list[str]:
             lines.append(f"{line}, kept in best.npz: eval, predict and export use it (--last "
                          "for the last epoch's weights)")
     return lines
+
+
+def _tested_epoch(result) -> dict | None:
+    """The metrics of the epoch whose weights the run's test figures are of."""
+    tested = result.summary.get("test_epoch")
+    rows = [row for row in result.metrics if row.get(EPOCH) == tested] or result.metrics[-1:]
+    return rows[0] if rows else None
+
+
+def _held_statistics(result) -> list[str]:
+    """The batch norms of the run whose running statistics stay near their start over its
+    steps, as check warns (:func:`cnnspec.check.lints.held_statistics`)."""
+    from cnnspec.check.lints import held_statistics  # kept out of --help's start-up
+
+    return [info.name for info in held_statistics(result.spec.spec, result.spec.layers)]
 
 
 def accuracy_text(summary: dict) -> str:
@@ -258,7 +318,8 @@ def final_report(result, suggest_next: bool, warned: int = 0) -> str:
                 f"{counted(summary['test_examples'], 'test image')} "
                 f"of {summary['data'].get('name')}; "
                 f"trained in {summary['train_seconds']:.1f}s")
-    lines = [accuracy, *chance_note(summary, path, warned),
+    lines = [accuracy, *chance_note(summary, path, warned, _tested_epoch(result),
+                                    _held_statistics(result)),
              *best_lines(summary, result.training)]
     lines.append(f"run folder: {shown_path(path)}")
     if not suggest_next:

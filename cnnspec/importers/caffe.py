@@ -9,7 +9,7 @@ Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
   weight ``(out, in, kh, kw)`` and an inner product ``(out, in)`` are cnnspec's fans. A bias
   blob ``(out,)`` has fan_in 1 and fan_out ``out`` there, so a scaled filler on a bias becomes
   the fixed distribution it draws (cnnspec's scaled inits use the weight's fans on a bias);
-- ``param { lr_mult decay_mult }`` -> the layer's ``lr_mult``/``decay_mult``;
+- ``param { lr_mult decay_mult }`` -> the layer's ``lr_mult``/``decay_mult`` (all 0: ``frozen``);
 - the solver -> the train block: :mod:`cnnspec.importers.caffe_solver`.
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import field
 
-from cnnspec.errors import Span, SpecError, SpecErrors, float_text
+from cnnspec.check.training import spec_steps
+from cnnspec.errors import Span, SpecError, SpecErrors, float_text, listed, rounded_text
 from cnnspec.importers.caffe_solver import (
     BATCH_FROM_DATA,
     BATCH_FROM_INPUT,
@@ -40,6 +41,7 @@ from cnnspec.importers.spec_writer import (
 )
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.catalogue import CAFFE_START_SHARE, least_momentum, start_share
 from cnnspec.kinds.text import written_number
 from cnnspec.lang.foreign import (
     CAFFE_KINDS,
@@ -234,7 +236,10 @@ def _scaled(kind: str, mode: str) -> dict:
 
 
 def param_mults(layer: Layer, has_bias: bool) -> dict:
-    """``param { lr_mult decay_mult }`` of the weight and the bias as the layer's fields."""
+    """``param { lr_mult decay_mult }`` of the weight and the bias as the layer's fields;
+    ``frozen`` where every lr_mult is 0 (FCN's fixed bilinear Deconvolution), which is
+    exactly that: Caffe's step is lr x lr_mult times the gradient with the decay added, so
+    none changes the parameters, as none does a frozen layer's."""
     specs = layer.msg.messages("param")
     if len(specs) > 1 + has_bias:
         raise layer.error(f"layer '{layer.name}' has {len(specs)} param blocks, but "
@@ -251,6 +256,8 @@ def param_mults(layer: Layer, has_bias: bool) -> dict:
         _no_unused(spec, layer, "param")
     if not has_bias:
         lr[1], decay[1] = lr[0], decay[0]
+    if not any(lr):
+        return {"trainable": False}
     return {"lr_mult": lr, "decay_mult": decay}
 
 
@@ -783,7 +790,46 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
     text, spec = write()
     if _floor_would_do(net, spec):
         text, spec = write()
+    started = _momenta_for_the_run(net, spec)
+    if started:
+        net.notes.append(started)
+        header.append(f"- {started}")
+        text, spec = write()
     return Imported(text, spec, net.notes)
+
+
+def _momenta_for_the_run(net: Net, spec) -> str | None:
+    """Caffe's BatchNorm corrects its running average for its start (it divides its decayed
+    sums by their decayed weight, batch_norm_layer.cpp's ``blobs_[2]``), so its statistics are
+    the batches' from the first steps; a batchnorm's momentum here is a plain moving average
+    from mean 0 and variance 1 (PyTorch's), which at 1 - moving_average_fraction (0.001) keeps
+    most of that start over a short run. Each batchnorm whose momentum keeps more than
+    :data:`~cnnspec.kinds.catalogue.CAFFE_START_SHARE` of its start over the run the spec trains
+    (:func:`cnnspec.check.training.spec_steps`) takes the least momentum that does not
+    (:func:`~cnnspec.kinds.catalogue.least_momentum`), said in its comment. The note for the
+    header when a line changed, else None."""
+    steps = spec_steps(spec.spec, spec.layers)
+    if steps is None:
+        return None
+    least = least_momentum(steps, CAFFE_START_SHARE)
+    changed = [line for line in net.lines if line.kind == CAFFE_KINDS["BatchNorm"]
+               and start_share(line.fields["momentum"], steps) > CAFFE_START_SHARE]
+    if not changed:
+        return None
+    kept = min(line.fields["momentum"] for line in changed)  # the one keeping most of it
+    caffes = listed([float_text(m) for m in sorted({line.fields["momentum"] for line in changed})])
+    for line in changed:
+        line.comment = (f"{line.comment}; momentum {float_text(least)}, not "
+                        f"{float_text(line.fields['momentum'])}: see the header")
+        line.fields["momentum"] = least
+    return (f"{listed([line.name for line in changed])}: momentum {float_text(least)}, not "
+            f"1 - moving_average_fraction = {caffes}. Caffe corrects its running statistics "
+            "for their start (mean 0, variance 1); a momentum here is a plain moving average, "
+            f"which at {float_text(kept)} would still be "
+            f"{rounded_text(100 * start_share(kept, steps))}% its start after the {steps:,} "
+            f"steps the spec trains, at {float_text(least)} "
+            f"{rounded_text(100 * start_share(least, steps))}%. Over a longer run a smaller "
+            "one fits (check warns of one too small for the run)")
 
 
 def _floor_would_do(net: Net, spec) -> bool:

@@ -43,7 +43,8 @@ NOTES = {
              "other fillers are refused",
     "Dropout": "`dropout_ratio`",
     "BatchNorm": "`eps`; `momentum` = 1 − `moving_average_fraction` (Caffe keeps a share of "
-                 "the old statistics, PyTorch and cnnspec weigh the new batch); "
+                 "the old statistics, PyTorch and cnnspec weigh the new batch), or more where "
+                 "the run is too short for it: see [Running statistics](#running-statistics); "
                  "`use_global_stats`, Caffe's switch between training and testing, is "
                  "cnnspec's own; `param { lr_mult: 0 }` on the statistics is read and needs "
                  "nothing here. Without a `Scale` after it: `batchnorm ... frozen`, no learned "

@@ -329,6 +329,17 @@ FAR_LR = FAR_ABOVE_TYPICAL * TYPICAL_LR[1]
 MULT_PARTS = ("weight", "bias")
 
 
+def is_trained(layer: dict, part: str = MULT_PARTS[0]) -> bool:
+    """Whether parameter ``part`` (one of :data:`MULT_PARTS`) of ``layer`` (an IR layer) is
+    trained: its layer is not ``frozen`` and its ``lr_mult`` is above 0. Caffe's
+    ``lr_mult: 0`` (FCN's fixed bilinear Deconvolution) holds a parameter where it starts, as
+    ``frozen`` holds a whole layer: every lint that spares what does not learn asks here."""
+    if not layer.get("trainable", True):
+        return False
+    mults = layer.get("lr_mult")
+    return mults is None or mults[MULT_PARTS.index(part)] > 0
+
+
 def far_above_typical(rate: float) -> bool:
     """Whether a learning rate (an lr, or a layer's lr x lr_mult) is more than
     :data:`FAR_LR`: its first steps overshoot under any optimizer here."""

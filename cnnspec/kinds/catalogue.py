@@ -1099,6 +1099,33 @@ def momentum_kept(kept: float) -> float:
     return round(1 - kept, 12)
 
 
+# The share of their start (mean 0, variance 1) that running statistics may keep at the end
+# of a run and still be the network's: past it, evaluation normalises by numbers too near the
+# start's, which the network never had (`check` warns).
+START_SHARE = 0.2
+# What an imported Caffe BatchNorm keeps at most: Caffe's running statistics keep none of
+# their start, so the importer's momentum leaves next to nothing of it by the run's end.
+CAFFE_START_SHARE = 0.01
+
+
+def start_share(momentum: float, steps: int) -> float:
+    """The share of their start that running statistics keep after ``steps`` updates at
+    ``momentum`` (PyTorch's plain moving average): ``(1 - momentum) ** steps``. Caffe's keep
+    none: BatchNorm divides its decayed sums by their decayed weight (batch_norm_layer.cpp's
+    ``blobs_[2]``), an average corrected for its start, as Adam's moments are (Kingma & Ba
+    2015, sec. 3)."""
+    return (1 - momentum) ** steps
+
+
+def least_momentum(steps: int, share: float = START_SHARE) -> float:
+    """The smallest momentum whose running statistics keep at most ``share`` of their start
+    after ``steps`` updates (:func:`start_share`), rounded up to two significant digits:
+    ``1 - share ** (1 / steps)``, about ``-ln(share) / steps``."""
+    exact = 1 - share ** (1 / steps)
+    scale = 10.0 ** (math.floor(math.log10(exact)) - 1)
+    return min(1.0, round(math.ceil(exact / scale) * scale, 12))
+
+
 BATCHNORM = Kind(
     "batchnorm", "normalises each channel by its batch statistics, then scales and shifts",
     "norm", infer=_per_channel_norm_infer,

@@ -22,6 +22,7 @@ from cnnspec.errors import (
     counted,
     literal,
 )
+from cnnspec.ir.training_catalogue import is_trained
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
@@ -174,7 +175,7 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     if len(layers) > 1:
         labels = [info.name if info.ir["filters"] == 1 else f"{info.name} {o + 1}"
                   for info in layers for o in range(info.ir["filters"])]
-    frozen = [not info.ir["trainable"] for info in layers for _ in range(info.ir["filters"])]
+    frozen = [not is_trained(info.ir) for info in layers for _ in range(info.ir["filters"])]
     title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
     return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
                         labels=labels, frozen=frozen,

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.ir.steps import validation_count
 from cnnspec.ir.training_catalogue import steps_per_epoch
 
 
 def validation_split(n: int, val_split: float, rng: np.random.Generator
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, validation indices) of ``n`` examples; ``round(val_split * n)`` go to
-    validation (at least one when ``val_split > 0``), both sorted."""
+    """(train indices, validation indices) of ``n`` examples, both sorted;
+    :func:`~cnnspec.ir.steps.validation_count` of them go to validation."""
     perm = rng.permutation(n)
-    n_val = 0 if val_split <= 0 else max(1, round(val_split * n))
-    n_val = min(n_val, n - 1)
+    n_val = validation_count(n, val_split)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
