@@ -18,9 +18,10 @@ class TapSquares:
     columns: tuple[float, ...]
 
 
-# The displacements a fixed kernel's autocorrelation is kept for, along each axis: below 3,
-# what a 3x3 window of the next layer reads of its neighbours (a wider one reads the rest as
-# what the whole channel shares).
+# The displacements a kernel's autocorrelation is kept for, along each axis: below 3, all of
+# a 3x3 kernel's (a wider one's overlaps further apart are left out). How far apart the
+# signal's positions are followed grows with the layers' windows (cnnspec.check.signal's
+# NEAR_REACH).
 LAG_REACH = 3
 
 
