@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import InitVar, field
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +161,16 @@ def test_what_a_record_does_not_take_is_refused_when_it_is_defined(body):
             class Misordered:
                 x: int = 1
                 y: int
+
+
+def test_every_dataclass_of_the_package_is_a_record():
+    """A plain @dataclass costs check's start-up its compiled methods (cnnspec/records.py);
+    Lark's generated module is its own."""
+    import cnnspec
+
+    package = Path(cnnspec.__file__).parent
+    plain = [f"{path.relative_to(package)}:{number}"
+             for path in sorted(package.rglob("*.py")) if path.name != "standalone.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if re.match(r"\s*@(dataclasses\.)?dataclass\b", line)]
+    assert plain == []

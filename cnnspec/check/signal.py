@@ -1060,7 +1060,7 @@ FEW_NEAR = 8
 HERMITE_TERMS = 24
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CrossSeries:
     """``E[g(Z) g(Z')]`` for standard normals ``Z, Z'`` of correlation ``rho`` as Mehler's
     series ``sum_n b_n^2 rho^n`` (``b_n = E[g(Z) He_n(Z)] / sqrt(n!)``, the normalised
