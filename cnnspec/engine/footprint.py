@@ -69,7 +69,11 @@ TRANSPOSED_RATIO = 1
 # padding is far wider than the input (a 100000x1 kernel "same" over 8 rows pads 150,000
 # rows above and below, of which 8 rows of 3 taps meet the input), or the outputs far more
 # than those whose windows reach it (pad 50 around 8x8). Cropping costs a copy of the output
-# and of the gradients into their whole arrays; below half the work it always pays.
+# and of the gradients into their whole arrays. Forward and backward with a fused ReLU, batch
+# 32, float32, best of 15, ms of CPU, whole / cropped (AMD EPYC, cpu family 25, model 17):
+# 3x3 over 16x16 padded 12 above and below (a share of 0.47) C=F=16 36.5 / 33.5, C=4 F=8
+# 2.37 / 0.74, C=F=32 116 / 35.1; padded 8 all round (0.36) C=F=16 63.7 / 37.5; 3x3 over
+# 8x8 padded 50 all round C=F=8 464 / 10.2.
 CROP_SHARE = 2
 
 
