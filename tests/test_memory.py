@@ -720,12 +720,17 @@ def test_a_thousand_times_too_many_filters_is_refused_by_check_without_allocatin
         cnnspec.load(spec)
 
 
-def test_a_dilation_whose_padding_is_huge_is_refused(tmp_path):
-    """`pad same` with dilation 20000 pads an 8x8 input to about 40000x40000 per image."""
+def test_a_dilation_whose_padding_is_huge_runs_on_the_input_alone(tmp_path, fuzz):
+    """`pad same` with dilation 20000 pads an 8x8 input to about 40000x40000 per image, and
+    was refused for it (over 16 GiB); only the centre tap meets the input, and the layer runs
+    on that alone (footprint.conv_crop), in well under a MiB. (A net this small is estimated
+    at about twice its step: the cropped conv's footprint counts a fused ReLU's masked
+    gradient, which this conv has not.)"""
     spec = tmp_path / "dilated.cnn"
     spec.write_text("input 1x8x8\nconv 1 3x3 pad same dilation 20000\nflatten\ndense 10\n")
-    with pytest.raises(SpecErrors, match="would need up to about .* GiB"):
-        cnnspec.load(spec, max_memory=16 << 30)
+    checked = cnnspec.load(spec, max_memory=16 << 30)
+    assert checked.step_memory.total < 1 << 20
+    assert fuzz.measured_step(checked) <= checked.step_memory.total
 
 
 def test_summary_shows_the_step_memory(capsys):
