@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from cnnspec.records import record
+
 Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 
@@ -194,6 +196,50 @@ def reaching_taps(size: int, out: int, kernel: int, stride: int, dilation: int,
     kernel."""
     lowest = before - (out - 1) * stride  # the smallest tap * dilation the last output reads
     return range(max(0, -(-lowest // dilation)), min(kernel, (before + size - 1) // dilation + 1))
+
+
+def reaching_outputs(size: int, out: int, kernel: int, stride: int, dilation: int,
+                     before: int) -> range:
+    """The outputs (of ``out``) whose window may read the input: outside this range every tap
+    reads padding (inside it, too, where the dilation skips the input)."""
+    lowest = before - (kernel - 1) * dilation  # the smallest y * stride whose last tap reaches
+    return range(max(0, -(-lowest // stride)), min(out, (before + size - 1) // stride + 1))
+
+
+@record(frozen=True)
+class AxisCrop:
+    """Along one axis, the part of a window op that reads the input: the ``outputs`` and
+    ``taps`` (:func:`reaching_outputs`, :func:`reaching_taps`) and the ``inputs`` they read,
+    padded by ``before`` and ``after``. The same window (stride, dilation) over those inputs
+    so padded, with those taps, gives exactly those outputs; every other output reads only
+    padding through every tap, and every other tap reads only padding at every output."""
+
+    outputs: range
+    taps: range
+    inputs: range
+    before: int
+    after: int
+
+
+def crop_axis(size: int, kernel: int, stride: int, before: int, after: int,
+              dilation: int = 1) -> AxisCrop | None:
+    """The :class:`AxisCrop` of a window along one axis, or None where no output reads the
+    input through any tap (every output is then the padding's alone). The ranges are worked
+    out in whole numbers, never tap by tap; where a stride or dilation steps over a small
+    input they may keep outputs and taps that read only padding (None only where none can)."""
+    out = window_output_size(size, kernel, stride, before, after, dilation)
+    outputs = reaching_outputs(size, out, kernel, stride, dilation, before)
+    # the taps that reach the input from one of the kept outputs: shift output 0 to the first
+    taps = reaching_taps(size, len(outputs), kernel, stride, dilation,
+                         before - outputs.start * stride)
+    if not outputs or not taps:
+        return None
+    start = outputs.start * stride + taps.start * dilation - before  # the first position read
+    stop = start + (len(outputs) - 1) * stride + (len(taps) - 1) * dilation + 1
+    inputs = range(max(start, 0), min(stop, size))
+    if not inputs:  # the dilation steps over the whole input
+        return None
+    return AxisCrop(outputs, taps, inputs, inputs.start - start, stop - inputs.stop)
 
 
 def upsampling_reads(size: int, factor: int, mode: str) -> tuple[tuple[tuple[int, float], ...],

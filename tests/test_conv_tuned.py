@@ -534,3 +534,68 @@ def test_bias_grad_sums_over_images_and_pixels(layout, shape, dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-13
     assert db.dtype == dtype and db.shape == (f,)
     np.testing.assert_allclose(db, expected, rtol=tol, atol=tol)
+
+
+# (H, W, kernel, stride, padding, dilation): layers whose padding is far wider than the input,
+# run on the part of them that reads it (footprint.conv_crop)
+CROP_CASES = [
+    ((8, 1), (20001, 1), (3, 1), "same", (3, 1)),  # as the fuzzer's 100000x1 kernel
+    ((8, 8), (3, 3), (1, 1), (50, 50, 50, 50), (1, 1)),  # outputs of padding alone around
+    ((7, 5), (40, 9), (2, 3), (30, 45, 2, 17), (2, 1)),  # asymmetric, cropped both ways
+    ((5, 6), (31, 41), (7, 5), (60, 55, 33, 64), (3, 2)),
+    ((8, 8), (5, 3), (4, 1), (90, 3, 1, 1), (1, 1)),  # cropped along the rows only
+    ((9, 4), (7, 1), (1, 1), (100, 100, 0, 0), (6, 1)),  # stride 1, dilated
+    ((1, 1), (1, 1), (3, 3), (10, 10, 10, 10), (1, 1)),  # no window reads the input
+    ((2, 8), (3, 3), (1, 1), (3, 8, 1, 1), (5, 1)),  # the dilation steps over the input
+]
+
+
+def _crop_case(hw, kernel, stride, padding, dilation, f=3):
+    from cnnspec.shapes import resolve_padding
+
+    pads = resolve_padding(padding, hw, kernel, stride, dilation)
+    x, w, b = _arrays(2, 2, f, kernel, np.float64, hw=hw)
+    return x, w, b, pads
+
+
+@pytest.mark.parametrize("hw, kernel, stride, padding, dilation", CROP_CASES)
+def test_a_layer_of_mostly_padding_runs_cropped_and_equals_the_reference(hw, kernel, stride,
+                                                                         padding, dilation):
+    x, w, b, pads = _crop_case(hw, kernel, stride, padding, dilation)
+    _, cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, dilation)
+    assert conv_tuned.method(cache) == "cropped"
+    _compare(x, w, b, stride, pads, dilation)
+    _compare(x, w, None, stride, pads, dilation, work={}, repeat=2)
+
+
+@pytest.mark.parametrize("hw, kernel, stride, padding, dilation", CROP_CASES[:3] + CROP_CASES[-2:])
+def test_a_cropped_layer_with_its_relu_fused_equals_the_reference(hw, kernel, stride, padding,
+                                                                  dilation):
+    """The bias of the outputs that read only padding goes through the ReLU too (a bias
+    below zero makes them 0, and their gradient with them)."""
+    x, w, b, pads = _crop_case(hw, kernel, stride, padding, dilation, f=4)
+    b[:2] = (-1.0, 2.0)
+    out, cache = conv.conv2d_forward(x, w, b, stride, pads, dilation)
+    relu_out = np.maximum(out, 0)
+    t_out, t_cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, dilation, work={},
+                                               relu=True)
+    _close(t_out, relu_out, x.dtype)
+    dout = np.random.default_rng(3).standard_normal(out.shape)
+    before = dout.copy()
+    theirs = conv.conv2d_backward(np.where(relu_out > 0, dout, 0), cache)
+    ours = conv_tuned.conv2d_backward(dout, t_cache, work={}, relu_out=t_out)
+    for mine, reference in zip(ours, theirs):
+        _close(mine, reference, x.dtype)
+    np.testing.assert_array_equal(dout, before)
+
+
+def test_only_layers_of_mostly_padding_are_cropped():
+    """The grid's layers run on their whole padded input; a layer is cropped where the part
+    that reads the input is at most half of its products (CROP_SHARE), on both sides of it."""
+    for kernel, stride, pad, dilation in GRID:
+        pads = _pads(pad, kernel, dilation)
+        assert footprint.conv_crop((11, 10), kernel, stride, pads, dilation) is None
+    # 3 rows, a 1x1 kernel: output y reads row y - 2, the input at 3 outputs of 5, then of 6
+    assert footprint.conv_crop((3, 1), (1, 1), (1, 1), (2, 0, 0, 0), (1, 1)) is None
+    assert footprint.conv_crop((3, 1), (1, 1), (1, 1), (2, 1, 0, 0), (1, 1)) is not None
+    assert footprint.CROP_SHARE == 2

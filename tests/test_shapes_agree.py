@@ -102,3 +102,39 @@ def test_the_taps_that_read_the_input_are_those_a_visit_of_every_tap_finds():
             assert list(outputs_reading(i, size, out, s, d, before)) == \
                 [y for y in range(out) if (y, i) in reads]
         assert {i for _, i in reads} <= set(reaching_taps(size, out, k, s, d, before))
+
+
+def test_a_crop_keeps_every_read_of_the_input_where_the_cropped_window_reads_it():
+    """crop_axis against visiting every tap at every output: the kept outputs and taps hold
+    every read of the input, and the same window over the kept inputs with the crop's
+    padding gives exactly the kept outputs, whose kept taps read there what they read in the
+    whole layer (the input, or padding); None only where no tap of any output reads the
+    input."""
+    from cnnspec.shapes import crop_axis, window_output_size
+
+    cropped = nothing = 0  # crops smaller than the layer; crops of windows reading no input
+    for size, k, s, d, before, after in itertools.product(range(1, 6), range(1, 7),
+                                                          range(1, 5), range(1, 4),
+                                                          (0, 1, 4, 9), (0, 3, 10)):
+        out = window_output_size(size, k, s, before, after, d)
+        if out < 1:
+            continue
+        reads = {(y, i) for y in range(out) for i in range(k)
+                 if 0 <= y * s + i * d - before < size}
+        crop = crop_axis(size, k, s, before, after, d)
+        if crop is None:
+            assert not reads
+            continue
+        assert {y for y, _ in reads} <= set(crop.outputs)
+        assert {i for _, i in reads} <= set(crop.taps)
+        inputs = len(crop.inputs)
+        assert window_output_size(inputs, len(crop.taps), s, crop.before, crop.after, d) \
+            == len(crop.outputs)
+        for y, i in itertools.product(range(len(crop.outputs)), range(len(crop.taps))):
+            there = y * s + i * d - crop.before  # in the cropped input
+            whole = (crop.outputs.start + y) * s + (crop.taps.start + i) * d - before
+            assert (0 <= there < inputs) == (0 <= whole < size)
+            assert not 0 <= there < inputs or crop.inputs.start + there == whole
+        cropped += len(crop.outputs) < out or len(crop.taps) < k
+        nothing += not reads
+    assert cropped > 100 and nothing > 10

@@ -30,6 +30,10 @@ What it adds to the reference's im2col + GEMM:
   reference's ``col2im(w_mat.T @ dout_mat)``, chunk of images by chunk, for stride 1 folded
   onto batch-last blocks (:func:`cnnspec.engine.windows.col2im_block`), for a larger stride
   folded phase by phase (:mod:`cnnspec.engine.phases`).
+- Cropping: where the padding is far wider than the input (a 100000x1 kernel "same" over 8
+  rows), only the outputs and kernel taps whose windows read the input are computed, on the
+  input and kernels cropped to them (:func:`cnnspec.engine.footprint.conv_crop`); the other
+  outputs are the bias alone, the other taps' and pixels' gradients zero.
 - Winograd: float32 3x3 stride-1 layers with enough channels, tiles and pixels
   (:func:`cnnspec.engine.footprint.winograd_pays`) run by :mod:`cnnspec.engine.winograd`,
   F(4x4, 3x3): 2.25 multiplies an output where im2col spends 9, 1.1-1.45 times faster on
@@ -65,7 +69,9 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
 )
 from cnnspec.engine.footprint import (
     SMALL_GEMM_MADDS,
+    Crop,
     Geometry,
+    conv_crop,
     transposed_pads,
     transposed_pays,
     winograd_pays,
@@ -115,15 +121,24 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     cache is then stale).
     """
     plan = None if work is None else work.get("small")
-    if plan is None or not plan.fits(x, w, stride, pads, dilation):
-        h, wd = x.shape[2:]
-        win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
-        if _runs_winograd(x, w, win):
-            _keep_only(work, "winograd")
-            return winograd.conv2d_forward(x, w, b, win, work, relu,
-                                           thresholds().winograd_bytes)
-        _keep_only(work, "im2col")
-        plan = _small_plan(x, w, win, work)
+    if plan is not None and plan.fits(x, w, stride, pads, dilation):
+        return plan.forward(x, w, b, relu, work)
+    h, wd = x.shape[2:]
+    win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
+    crop = conv_crop(win.in_hw, win.kernel, win.stride, win.pads, win.dilation)
+    if crop is not None:
+        return _cropped_forward(x, w, b, win, crop, work, relu)
+    return _forward(x, w, b, win, work, relu)
+
+
+def _forward(x, w, b, win: Window, work, relu: bool):
+    """:func:`conv2d_forward` over the whole padded input: by Winograd, a small plan, blocks
+    or chunks of im2col columns."""
+    if _runs_winograd(x, w, win):
+        _keep_only(work, "winograd")
+        return winograd.conv2d_forward(x, w, b, win, work, relu, thresholds().winograd_bytes)
+    _keep_only(work, "im2col")
+    plan = _small_plan(x, w, win, work)
     if plan is not None:
         return plan.forward(x, w, b, relu, work)
     f = w.shape[0]
@@ -157,6 +172,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
         return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work, relu_out)
     if relu_out is not None:
         dout = relu_backward_from_output(dout, relu_out, into=dout if owned else None)
+    if isinstance(cache[0], Crop):
+        return _cropped_backward(dout, cache, need_dw, need_dx, work)
     if isinstance(cache[0], SmallPlan):
         return cache[0].backward(dout, cache, need_dw, need_dx, work)
     x_shape, xp, w, has_bias, win, kept = cache
@@ -193,6 +210,60 @@ def bias_grad(dout) -> np.ndarray:
     return np.matmul(dout.reshape(n, f, ho * wo), ones).sum(axis=0)
 
 
+def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool):
+    """:func:`conv2d_forward` on the part of the layer that reads the input
+    (:func:`cnnspec.engine.footprint.conv_crop`): the cropped input and kernels under the
+    cropped padding (:func:`_forward`, without bias) give the outputs whose windows reach the
+    input; every output holds the bias (and ``max(., 0)`` with ``relu``) on top. ``cache`` =
+    (the :class:`Crop`, the cropped convolution's cache or None when no window reads the
+    input, x's shape, w's shape, whether there is a bias). ``work`` as for
+    :func:`conv2d_forward` (the cropped convolution keeps its buffers in it, under
+    "cropped")."""
+    n, f = x.shape[0], w.shape[0]
+    out = np.zeros((f, n, *win.out_hw), x.dtype)  # channel-first, as the other paths'
+    inner = None
+    if not crop.empty:
+        rows, cols = crop.rows, crop.cols
+        part, inner = _forward(
+            x[_planes(rows.inputs, cols.inputs)],
+            np.ascontiguousarray(w[_planes(rows.taps, cols.taps)]),
+            None, window(crop.in_hw, crop.kernel, win.stride, crop.pads, win.dilation),
+            None if work is None else work.setdefault("cropped", {}), relu=False)
+        out[_planes(rows.outputs, cols.outputs)] = part.transpose(1, 0, 2, 3)
+    if b is not None:
+        out += b[:, None, None, None]
+    if relu:
+        relu_into(out, out)
+    return out.transpose(1, 0, 2, 3), (crop, inner, x.shape, w.shape, b is not None)
+
+
+def _cropped_backward(dout, cache, need_dw: bool, need_dx: bool, work):
+    """:func:`conv2d_backward` of :func:`_cropped_forward`: the cropped convolution's
+    gradients from its outputs' part of ``dout``, placed in zeros (no other tap or input pixel
+    reads the input or is read: their gradients are zero); the bias gradient from the whole
+    of ``dout``."""
+    crop, inner, x_shape, w_shape, has_bias = cache
+    db = bias_grad(dout) if need_dw and has_bias else None
+    dw = np.zeros(w_shape, dout.dtype) if need_dw else None
+    dx = np.zeros(x_shape, dout.dtype) if need_dx else None
+    if inner is None:
+        return dx, dw, db
+    rows, cols = crop.rows, crop.cols
+    part_dx, part_dw, _ = conv2d_backward(
+        dout[_planes(rows.outputs, cols.outputs)], inner, need_dw, need_dx,
+        None if work is None else work.setdefault("cropped", {}))
+    if need_dw:
+        dw[_planes(rows.taps, cols.taps)] = part_dw
+    if need_dx:
+        dx[_planes(rows.inputs, cols.inputs)] = part_dx
+    return dx, dw, db
+
+
+def _planes(rows: range, cols: range) -> tuple[slice, ...]:
+    """The index of ``rows`` x ``cols`` of every plane of an (N, C, H, W) array."""
+    return slice(None), slice(None), slice(rows.start, rows.stop), slice(cols.start, cols.stop)
+
+
 def _keep_only(work: dict | None, path: str) -> None:
     """Empty ``work`` when the layer changes ``path`` (Winograd's or im2col's): a batch of
     another size (an epoch's last, shorter one) may take the other path, and the next full
@@ -213,15 +284,20 @@ METHODS = {
     "rows": "blocks of small images, one matrix product per row of the kernel: each reads "
             "a copy of the input spread along its width only, kh times smaller than im2col's",
     "im2col": "im2col over chunks of images sized to a core's cache, one matrix product each",
+    "cropped": "only the outputs and kernel taps whose windows read the input, the rest "
+               "of the output the bias: the padding is far wider than the input",
 }
 
 
 def method(cache) -> str:
     """Which path of this module a forward pass took, told by its ``cache``: "winograd",
-    "planned" (:class:`SmallPlan`), "blocks" (batch-last blocks), "rows" (batch-last blocks
-    by kernel rows) or "im2col" (chunks); each described in :data:`METHODS`."""
+    "planned" (:class:`SmallPlan`), "cropped" (:func:`_cropped_forward`), "blocks"
+    (batch-last blocks), "rows" (batch-last blocks by kernel rows) or "im2col" (chunks); each
+    described in :data:`METHODS`."""
     if isinstance(cache[0], SmallPlan):
         return "planned"
+    if isinstance(cache[0], Crop):
+        return "cropped"
     if isinstance(cache[-1], winograd.Tiling):
         return "winograd"
     if isinstance(cache[1], Blocks):
