@@ -108,3 +108,23 @@ def test_the_deep_spec_bench_times_is_one_check_passes(tmp_path, monkeypatch, ca
     spec.write_text(bench.deep_spec_text())
     assert main(["check", str(spec)]) == 0
     assert "ok (202 layers" in capsys.readouterr().out
+
+
+FREEZE_PROBE = """
+import atexit, gc, runpy, sys
+atexit.register(lambda: print("FROZEN", gc.get_freeze_count()))
+sys.argv = ["cnnspec", "check", sys.argv[1]]
+runpy.run_module("cnnspec", run_name="__main__")
+"""
+
+
+def test_a_finished_command_leaves_its_objects_out_of_the_last_collection(tmp_path):
+    """Python's cycle collection at exit walks every object the command made; `cnnspec`
+    freezes them once the command is over (cnnspec/__main__.py), exit handlers still run."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", FREEZE_PROBE, str(SPECS / "lenet5.cnn")],
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "ok (12 layers" in result.stdout
+    frozen = int(result.stdout.split("FROZEN ")[1].split()[0])
+    assert frozen > 10_000  # the modules, classes and tables a check loads
