@@ -1038,10 +1038,12 @@ def _sums_crosses(source: Sums | None, moment: float | None) -> Crosses | None:
     far = cross_moment(source, None)
     if far is None or moment is None:
         return None
+    # in closed form at each displacement's correlation, but for a bias's shift at many: one
+    # integral each then, where the series below is one for all
+    if _one_piecewise_sum(source) and (not source.offset or len(source.near) <= FEW_NEAR):
+        near = ((d, _piecewise_cross(source, rho)) for d, rho in source.near)
+        return Crosses(moment, far, tuple((d, c) for d, c in near if c is not None))
     if len(source.near) > FEW_NEAR:  # many displacements: a sum each, not an integral
-        if source.k == 1 and not source.function and not source.offset:
-            return Crosses(moment, far, tuple((d, source.q * _rectified_cross(rho, source.slope))
-                                              for d, rho in source.near))
         series = _cross_series(source)
         if series is not None:
             at_far = series.at(source.shared)
@@ -1613,15 +1615,8 @@ def cross_moment(source: Sums | None, mean: float | None) -> float | None:
     the third pool's mean square 1.4x above the engine's where that was taken as the mean's
     square over all channels). Else the mean's square, where the mean is known (None where it
     is not)."""
-    if source is not None and source.k == 1 and not source.function and source.offset \
-            and math.isfinite(source.q):
-        return source.q * _shifted_cross(source.shared, source.slope, source.offset)
-    if source is not None and source.k == 1 and not source.function and not source.offset \
-            and math.isfinite(source.q):
-        try:  # a leaky slope of 1e300, squared, raises OverflowError: no figure then
-            return source.q * _rectified_cross(source.shared, source.slope)
-        except OverflowError:
-            return None
+    if source is not None and _one_piecewise_sum(source):
+        return _piecewise_cross(source, source.shared)
     if source is not None and source.function and source.shared <= 1e-12 \
             and math.isfinite(source.q):
         mean = source.mean()
@@ -1633,6 +1628,24 @@ def cross_moment(source: Sums | None, mean: float | None) -> float | None:
                                        source.offset)[1]
         return (cross - 2 * source.shift * own_mean + source.shift ** 2) / source.divisor ** 2
     return None if mean is None else mean * mean
+
+
+def _one_piecewise_sum(source: Sums) -> bool:
+    """Whether ``source``'s values are a piecewise-linear function of one sum each (no max pool,
+    no smooth activation) of finite scale: :func:`_piecewise_cross` gives their cross moment."""
+    return source.k == 1 and not source.function and math.isfinite(source.q)
+
+
+def _piecewise_cross(source: Sums, shared: float) -> float | None:
+    """:func:`cross_moment` of :func:`_one_piecewise_sum` values whose sums share ``shared``:
+    shifted by the sums' offset or not; None where a leaky slope of 1e300, squared, raises
+    OverflowError."""
+    try:
+        if source.offset:
+            return source.q * _shifted_cross(shared, source.slope, source.offset)
+        return source.q * _rectified_cross(shared, source.slope)
+    except OverflowError:
+        return None
 
 
 def _rectified_cross(rho: float, a: float) -> float:
