@@ -117,6 +117,38 @@ def test_flags_an_empty_batch_and_a_repeat():
     assert dx.shape == (0, 16, 12, 12) and not dw.any() and not db.any()
 
 
+@pytest.mark.parametrize("c, f, hw, pads", [(16, 16, (16, 16), (1, 1, 1, 1)),
+                                            (17, 5, (13, 6), (2, 0, 1, 3)),
+                                            (3, 16, (9, 9), (0, 0, 0, 0))])
+@pytest.mark.parametrize("limit", [1, 2, None])  # chunks of 1, 2 images (7: a shorter last)
+def test_kept_tiles_give_the_bits_of_tiles_computed_again(monkeypatch, c, f, hw, pads, limit):
+    """The forward's ``V`` kept for the weight gradient (footprint.winograd_kept_bytes) and
+    ``V`` computed again in the backward pass: the same outputs and gradients, bit for bit,
+    chunk by chunk; kept exactly up to KEEP_BYTES, and the work dict's buffer reused."""
+    x, w, b, rng = _arrays(7, c, f, hw, seed=13)
+    x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    win = window(hw, (3, 3), (1, 1), pads)
+    til = winograd.tiling(win)
+    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * til.q * 4
+    chunk_bytes = (limit or 7) * per_image
+    dout = rng.standard_normal((7, f, *_output_hw(hw, pads))).astype(np.float32)
+    kept_bytes = footprint.WINOGRAD_INPUT_TILE ** 2 * c * 7 * til.q * 4
+    results = []
+    for keep in (kept_bytes, kept_bytes - 1):
+        monkeypatch.setattr(footprint, "KEEP_BYTES", keep)
+        assert footprint.winograd_kept_bytes(c, til.q, 7, 4) == (kept_bytes if keep == kept_bytes else 0)
+        work = {}
+        for _ in range(2):  # the second step writes over the first's buffers
+            out, cache = winograd.conv2d_forward(x, w, b, win, work, chunk_bytes=chunk_bytes)
+            grads = winograd.conv2d_backward(dout, cache, work=work)
+        kept = cache[-3]
+        assert (kept is None) == (keep < kept_bytes)
+        assert kept is None or kept is work["kept tiles"] and kept.nbytes == kept_bytes
+        results.append((out.copy(), *grads))
+    for computed_again, kept in zip(*results):
+        assert np.array_equal(computed_again, kept)
+
+
 @pytest.mark.parametrize("dtype, kernel, c, n, expected", [
     (np.float32, 3, 16, 16, True),
     (np.float64, 3, 16, 16, False),  # float64 stays exact
@@ -157,7 +189,10 @@ def test_eight_channels_run_by_winograd_from_24_pixels_a_row(c, f, hw, expected)
 
 
 def _winograd_calls(monkeypatch) -> list[int]:
-    """The batch size of each Winograd forward pass from now on (appended as they run)."""
+    """The batch size of each Winograd forward pass from now on (appended as they run),
+    after the machine's limits are loaded: timing them at first use runs Winograd layers
+    of its own."""
+    conv_tuned.thresholds()
     calls = []
     forward = winograd.conv2d_forward
     monkeypatch.setattr(winograd, "conv2d_forward",
