@@ -99,10 +99,12 @@ from cnnspec.engine.windows import (
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None,
-                   relu=False):
+                   relu=False, keeps_tiles=False):
     """Convolve ``x`` with ``w``, then take ``max(., 0)`` where ``relu`` (the ReLU after the
     layer, fused: :class:`cnnspec.engine.layers.ConvReLU`), written as the output is (into
     the output buffer kept in ``work``, :func:`cnnspec.engine.windows.output_array`).
+    ``keeps_tiles``: a Winograd layer keeps its transformed input tiles for the backward
+    pass (:func:`cnnspec.engine.winograd.conv2d_forward`).
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
@@ -121,7 +123,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
         if _runs_winograd(x, w, win):
             _keep_only(work, "winograd")
             return winograd.conv2d_forward(x, w, b, win, work, relu,
-                                           thresholds().winograd_bytes)
+                                           thresholds().winograd_bytes, keeps_tiles)
         _keep_only(work, "im2col")
         plan = _small_plan(x, w, win, work)
     if plan is not None:

@@ -57,9 +57,10 @@ Backward, the chain rule through the same linear maps (their transposes):
 
 chunk by chunk: ``dM`` serves both. The input transform's steps are taken back in reverse
 order (:func:`_input_transform_adjoint`); where tiles overlap, their gradients add up. ``V``
-is 2.25 times the input (more with the junk tiles). The forward pass keeps it for ``dU``
-where it takes at most ``KEEP_BYTES`` (:func:`cnnspec.engine.footprint.winograd_kept_bytes`,
-which check's memory estimate reads), written chunk by chunk into a buffer the layer keeps
+is 2.25 times the input (more with the junk tiles). The forward pass keeps it for ``dU`` in
+the layers a network's budget for kept tiles picks, where it takes at most ``KEEP_BYTES``
+(:func:`cnnspec.engine.footprint.winograd_keepers` and ``winograd_kept_bytes``, which
+check's memory estimate reads), written chunk by chunk into a buffer the layer keeps
 from step to step; larger, it is computed again in the backward pass from the input (copies
 and GEMMs per chunk, in cache). Kept, it saves the backward pass a third of its time (see
 winograd_kept_bytes); an earlier measurement, on an Intel Xeon (32 -> 32 channels at 32x32,
@@ -232,15 +233,17 @@ def tiling(win: Window) -> Tiling:
 
 
 def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
-                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES):
+                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES, keeps_tiles: bool = False):
     """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
     memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
     into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
     ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, ``V`` the
     transformed input tiles or None, images a chunk, the :class:`Tiling`): ``x`` must not
-    change before the backward pass. ``V`` is kept for the weight gradient where it is small
-    enough (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the layer's ``work``
+    change before the backward pass. ``V`` is kept for the weight gradient by a layer that
+    ``keeps_tiles`` (one of its network's :func:`cnnspec.engine.footprint.winograd_keepers`)
+    where it is small enough (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the
+    layer's ``work``
     from step to step (the next forward pass writes over it). ``work``: the layer's dict; the
     chunk buffers live only within a call and are shared by the layers of one geometry (per
     thread, :func:`cnnspec.engine.windows.shared_work`).
@@ -250,7 +253,7 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     n, c = x.shape[:2]
     f = w.shape[0]
     out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
-    kept = _kept_tiles(work, til, x)
+    kept = _kept_tiles(work, til, x, keeps_tiles)
     work = _scratch(work, til, x, f)
     u = _kernel_transform(w)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize, chunk_bytes)
@@ -266,12 +269,12 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     return out.transpose(1, 0, 2, 3), (x, u, b is not None, kept, step, til)
 
 
-def _kept_tiles(work, til: Tiling, x) -> np.ndarray | None:
+def _kept_tiles(work, til: Tiling, x, keeps_tiles: bool) -> np.ndarray | None:
     """The buffer (N, a*a*C*Q) that keeps the forward's ``V`` of ``x`` (N, C, H, W) for the
     weight gradient (:func:`_chunk_tiles`), in the layer's ``work`` (new without it); None
-    where ``V`` is too large to keep."""
+    where the layer does not keep ``V`` or it is too large to keep."""
     n, c = x.shape[:2]
-    if not winograd_kept_bytes(c, til.q, n, x.dtype.itemsize):
+    if not winograd_kept_bytes(c, til.q, n, x.dtype.itemsize, keeps_tiles):
         return None
     return work_buffer(work, "kept tiles", (n, til.a * til.a * c * til.q), x.dtype)
 
