@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.load import load
+from cnnspec.check.memory import kept_tile_layers
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.engine.model import Model, Node
@@ -44,6 +45,10 @@ def compile_spec(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE) -> M
              list(info.inputs))
         for info, layer_seed in zip(checked.layers, layer_seeds)
     ]
+    keepers = kept_tile_layers(checked.layers)  # as check's memory estimate counts them
+    for node in nodes:
+        if node.name in keepers:
+            node.layer.keeps_tiles = True
     return Model(nodes, output=checked.ir["output"],
                  loss=training["loss"], dtype=dtype, checked=checked,
                  loss_args=loss_args(training), threads=training["cores"])

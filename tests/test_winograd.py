@@ -117,6 +117,106 @@ def test_flags_an_empty_batch_and_a_repeat():
     assert dx.shape == (0, 16, 12, 12) and not dw.any() and not db.any()
 
 
+@pytest.mark.parametrize("c, f, hw, pads", [(16, 16, (16, 16), (1, 1, 1, 1)),
+                                            (17, 5, (13, 6), (2, 0, 1, 3)),
+                                            (3, 16, (9, 9), (0, 0, 0, 0))])
+@pytest.mark.parametrize("limit", [1, 2, None])  # chunks of 1, 2 images (7: a shorter last)
+def test_kept_tiles_give_the_bits_of_tiles_computed_again(monkeypatch, c, f, hw, pads, limit):
+    """The forward's ``V`` kept for the weight gradient (footprint.winograd_kept_bytes) and
+    ``V`` computed again in the backward pass: the same outputs and gradients, bit for bit,
+    chunk by chunk; kept by a keeper exactly up to KEEP_BYTES, never by another layer, and
+    the work dict's buffer reused."""
+    x, w, b, rng = _arrays(7, c, f, hw, seed=13)
+    x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    win = window(hw, (3, 3), (1, 1), pads)
+    til = winograd.tiling(win)
+    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * til.q * 4
+    chunk_bytes = (limit or 7) * per_image
+    dout = rng.standard_normal((7, f, *_output_hw(hw, pads))).astype(np.float32)
+    kept_bytes = footprint.WINOGRAD_INPUT_TILE ** 2 * c * 7 * til.q * 4
+    results = []
+    for keep, keeper in ((kept_bytes, True), (kept_bytes - 1, True), (kept_bytes, False)):
+        monkeypatch.setattr(footprint, "KEEP_BYTES", keep)
+        kept_now = footprint.winograd_kept_bytes(c, til.q, 7, 4, keeper)
+        assert kept_now == (kept_bytes if keeper and keep == kept_bytes else 0)
+        work = {}
+        for _ in range(2):  # the second step writes over the first's buffers
+            out, cache = winograd.conv2d_forward(x, w, b, win, work, chunk_bytes=chunk_bytes,
+                                                 keeps_tiles=keeper)
+            grads = winograd.conv2d_backward(dout, cache, work=work)
+        kept = cache[-3]
+        assert (kept is None) == (not kept_now)
+        assert kept is None or kept is work["kept tiles"] and kept.nbytes == kept_bytes
+        results.append((out.copy(), *grads))
+    for computed_again, kept, not_keeper in zip(*results):
+        assert np.array_equal(computed_again, kept) and np.array_equal(kept, not_keeper)
+
+
+def _convs(text: str) -> dict:
+    """The ungrouped convolutions of a spec's network, as winograd_keepers takes them."""
+    checked = check(parse(text + TRAIN_ON_FILE))
+    return {info.name: (info.ir, info.input_shapes[0], info.output_shape, info.pads)
+            for info in checked.layers if info.kind == "conv"}
+
+
+def _tile_bytes(c: int, h: int) -> int:
+    """Bytes of one float32 image's V of a c-channel "same" layer on h x h (no junk tiles
+    where h is a multiple of the tile)."""
+    return footprint.WINOGRAD_INPUT_TILE ** 2 * c * (h // footprint.WINOGRAD_TILE) ** 2 * 4
+
+
+TRAIN_ON_FILE = 'train {\n  data npz(path="unused.npz")\n  batch 64\n}\n'
+VGG = ("input 3x32x32\nconv1: conv 32 3x3 pad same relu\nconv2: conv 32 3x3 pad same relu\n"
+       "maxpool 2\nconv3: conv 64 3x3 pad same relu\nconv4: conv 64 3x3 pad same relu\n"
+       "flatten\ndense 10\n")
+
+
+def test_a_networks_kept_tiles_take_at_most_its_winograd_layers_inputs_smallest_first():
+    """The step's budget for kept V (footprint.winograd_keepers): the bytes of the inputs of
+    its Winograd-shaped layers, spent on the smallest V an image first. VGG-small: conv1 (3
+    channels in) runs on im2col; its inputs 32x32x32 + 32x16x16 + 64x16x16 hold conv3's V
+    and conv4's, not conv2's, the largest."""
+    convs = _convs(VGG)
+    budget = 4 * (32 * 32 * 32 + 32 * 16 * 16 + 64 * 16 * 16)
+    assert _tile_bytes(32, 16) + _tile_bytes(64, 16) <= budget
+    assert _tile_bytes(32, 16) + _tile_bytes(64, 16) + _tile_bytes(32, 32) > budget
+    assert footprint.winograd_keepers(convs) == {"conv3", "conv4"}
+    # a layer alone: its V (2.25 times its input) passes the budget
+    assert footprint.winograd_keepers({"conv2": convs["conv2"]}) == frozenset()
+    # a layer that is not Winograd-shaped (stride 2) neither keeps nor adds to the budget
+    strided = VGG.replace("conv4: conv 64 3x3 pad same", "conv4: conv 64 3x3 stride 2 pad 1")
+    assert footprint.winograd_keepers(_convs(strided)) == {"conv3"}
+    # equal sizes: the network's order decides
+    twins = ("input 16x16x16\na: conv 16 3x3 pad same\nb: conv 16 3x3 pad same\n"
+             "c: conv 16 3x3 pad same\nflatten\ndense 2\n")
+    assert footprint.winograd_keepers(_convs(twins)) == {"a"}
+
+
+def test_the_compiled_layers_keep_the_tiles_check_counts():
+    """The compiler marks the keepers check's memory estimate counts (kept_tile_layers, one
+    function); in a forward pass exactly those layers keep V in their work buffers, as their
+    footprints count it."""
+    from cnnspec.check.memory import kept_tile_layers
+
+    checked = check(parse(VGG + TRAIN_ON_FILE))
+    keepers = kept_tile_layers(checked.layers)
+    assert keepers == {"conv3", "conv4"}
+    model = compile_spec(checked)
+    x = np.random.default_rng(0).standard_normal((64, 3, 32, 32)).astype(np.float32)
+    model.threads = 1
+    model.forward(x)
+    convs = {node.name: node.layer for node in model.nodes if isinstance(node.layer, Conv2d)}
+    assert {name for name, layer in convs.items() if layer.work.get("path") == "winograd"} \
+        == {"conv2", "conv3", "conv4"}
+    assert {name for name, layer in convs.items() if "kept tiles" in layer.work} == keepers
+    for info in checked.layers:
+        if info.name in ("conv2", "conv3", "conv4"):  # Winograd's work is its kept tiles
+            fp = footprint.footprint("conv", info.ir, info.input_shapes, info.output_shape,
+                                     info.pads, 64, keeps_tiles=info.name in keepers)
+            held = convs[info.name].work.get("kept tiles")
+            assert fp.work == (0 if held is None else held.nbytes)
+
+
 @pytest.mark.parametrize("dtype, kernel, c, n, expected", [
     (np.float32, 3, 16, 16, True),
     (np.float64, 3, 16, 16, False),  # float64 stays exact
@@ -157,7 +257,10 @@ def test_eight_channels_run_by_winograd_from_24_pixels_a_row(c, f, hw, expected)
 
 
 def _winograd_calls(monkeypatch) -> list[int]:
-    """The batch size of each Winograd forward pass from now on (appended as they run)."""
+    """The batch size of each Winograd forward pass from now on (appended as they run),
+    after the machine's limits are loaded: timing them at first use runs Winograd layers
+    of its own."""
+    conv_tuned.thresholds()
     calls = []
     forward = winograd.conv2d_forward
     monkeypatch.setattr(winograd, "conv2d_forward",

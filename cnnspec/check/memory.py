@@ -52,6 +52,7 @@ from cnnspec.engine.footprint import (
     footprint,
     keeps_logits,
     ufunc_buffer_bytes,
+    winograd_keepers,
 )
 from cnnspec.engine.splitting import splits, usable_cores
 from cnnspec.errors import LimitError, SpecError, SpecErrors, library_worded, literal
@@ -327,7 +328,9 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
     training = spec.ir["training"]
     batch = training["batch_size"]
     part = -(-batch // parts)  # the largest part (numpy.array_split's first)
-    prints = {info.name: _footprint(info, part, itemsize) for info in layers}
+    keepers = kept_tile_layers(layers)
+    prints = {info.name: _footprint(info, part, itemsize, info.name in keepers)
+              for info in layers}
     total = sum(info.params for info in layers)
     trainable = sum(info.trainable_params for info in layers)
     parameter_values = total + trainable * (gradient_arrays(parts)
@@ -350,7 +353,17 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
                                data=data_bytes(training["data"], itemsize), itemsize=itemsize)
 
 
-def _footprint(info: LayerInfo, batch: int, itemsize: int) -> Footprint:
+def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
+    """The convolutions of ``layers`` that keep their transformed input tiles for the
+    backward pass (:func:`cnnspec.engine.footprint.winograd_keepers`): the compiler marks
+    them, and their footprints count the tiles."""
+    return winograd_keepers({info.name: (info.ir, info.input_shapes[0], info.output_shape,
+                                         info.pads)
+                             for info in layers
+                             if info.kind == "conv" and info.ir["groups"] == 1})
+
+
+def _footprint(info: LayerInfo, batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """The layer's footprint, made once for every layer of the same settings and shapes (a
     deep net repeats a few thousand times)."""
     ir = info.ir
@@ -358,13 +371,14 @@ def _footprint(info: LayerInfo, batch: int, itemsize: int) -> Footprint:
                      for name in FOOTPRINT_FIELDS if name in ir)
     return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
                          tuple(info.output_shape), info.pads and tuple(info.pads), batch,
-                         itemsize)
+                         itemsize, keeps_tiles)
 
 
 @functools.lru_cache(maxsize=4096)
 def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
-                  batch: int, itemsize: int) -> Footprint:
-    return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch, itemsize)
+                  batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+    return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch, itemsize,
+                     keeps_tiles)
 
 
 def _weight(fp: Footprint) -> int:

@@ -38,11 +38,14 @@ COLUMNS_SHARE = 2
 # others' are built again in cache (batch-last blocks, wide columns) for less than reading a
 # kept matrix back; thin layers also stay on im2col rather than batch-last blocks.
 THIN_ROWS = 32
-# Up to this many bytes a thin layer's whole im2col matrix is kept from the forward pass for the
-# weight gradient (32 MB: LeNet's first layer, 28x28 padded by 2, at up to 256 images a thread
-# in float32, 20 MB at 256); larger ones are built again chunk by chunk. A constant, not
-# calibrated: memory, not speed, bounds it. Training step, 2 threads, best of 5 alternating
-# blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
+# Up to this many bytes a conv layer keeps what its weight gradient reads from the forward pass:
+# a thin layer's whole im2col matrix (32 MB: LeNet's first layer, 28x28 padded by 2, at up to
+# 256 images a thread in float32, 20 MB at 256), a Winograd layer's transformed input tiles
+# where its network's budget picks the layer (cnnspec.engine.footprint.winograd_keepers: 4.7
+# MB on the ResNet-style net's 32-channel 16x16 layers at batch 64); larger ones are built
+# again chunk by chunk. A constant, not calibrated: memory, not speed, bounds it. Training
+# step, 2 threads, best of 5 alternating blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never
+# kept / 16 MB / always:
 #   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
 #   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
 # With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97). At batch 256 on

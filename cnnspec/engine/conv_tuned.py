@@ -105,10 +105,12 @@ from cnnspec.records import record
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None,
-                   relu=False):
+                   relu=False, keeps_tiles=False):
     """Convolve ``x`` with ``w``, then take ``max(., 0)`` where ``relu`` (the ReLU after the
     layer, fused: :class:`cnnspec.engine.layers.ConvReLU`), written as the output is (into
     the output buffer kept in ``work``, :func:`cnnspec.engine.windows.output_array`).
+    ``keeps_tiles``: a Winograd layer keeps its transformed input tiles for the backward
+    pass (:func:`cnnspec.engine.winograd.conv2d_forward`).
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
@@ -128,15 +130,16 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     crop = conv_crop(win.in_hw, win.kernel, win.stride, win.pads, win.dilation)
     if crop is not None:
         return _cropped_forward(x, w, b, win, crop, work, relu)
-    return _forward(x, w, b, win, work, relu)
+    return _forward(x, w, b, win, work, relu, keeps_tiles)
 
 
-def _forward(x, w, b, win: Window, work, relu: bool):
+def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool = False):
     """:func:`conv2d_forward` over the whole padded input: by Winograd, a small plan, blocks
     or chunks of im2col columns."""
     if _runs_winograd(x, w, win):
         _keep_only(work, "winograd")
-        return winograd.conv2d_forward(x, w, b, win, work, relu, thresholds().winograd_bytes)
+        return winograd.conv2d_forward(x, w, b, win, work, relu, thresholds().winograd_bytes,
+                                       keeps_tiles)
     _keep_only(work, "im2col")
     plan = _small_plan(x, w, win, work)
     if plan is not None:

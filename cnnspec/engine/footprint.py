@@ -178,10 +178,16 @@ SMALL_GEMM_MADDS = 10**6
 
 def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
     """Whether an ungrouped convolution over a batch of ``n`` runs by Winograd's
-    F(4x4, 3x3) (:mod:`cnnspec.engine.winograd`) rather than im2col: 3x3 kernels, stride
-    and dilation 1, float32 (float64 stays on the exact path), and the sizes above."""
-    if not (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
-            and itemsize == 4 and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS):
+    F(4x4, 3x3) (:mod:`cnnspec.engine.winograd`) rather than im2col: a layer of its shape
+    (:func:`winograd_shaped`), float32 (float64 stays on the exact path), and enough outputs."""
+    return (itemsize == 4 and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS
+            and winograd_shaped(geo))
+
+
+def winograd_shaped(geo: Geometry) -> bool:
+    """Whether a convolution's shape lets it run by Winograd's F(4x4, 3x3) at some batch:
+    3x3 kernels, stride and dilation 1, and the channels and tile columns above."""
+    if not (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)):
         return False
     channels, tile_columns = min(geo.c, geo.f), winograd_tiles(geo.ho, geo.wo, geo.w)[1]
     return tile_columns >= WINOGRAD_MIN_TILE_COLUMNS and (
@@ -221,6 +227,57 @@ def winograd_row_values(tiles: int, left: int) -> int:
     the last tile row's last pixels (``left`` pads before each row) and its last tile's
     last columns reach into."""
     return tiles * WINOGRAD_TILE + max(left, WINOGRAD_INPUT_TILE - WINOGRAD_TILE)
+
+
+def winograd_kept_bytes(c: int, q: int, n: int, itemsize: int, keeper: bool) -> int:
+    """Bytes of the transformed input tiles ``V`` (points x ``c`` channels x ``n`` images x
+    ``q`` tiles an image) that a Winograd layer's forward pass keeps for its weight gradient
+    (:mod:`cnnspec.engine.winograd`): where the layer is one of its network's keepers
+    (:func:`winograd_keepers`) and they take at most ``KEEP_BYTES``; else 0 (the backward
+    pass then computes them again, chunk by chunk, from the input). Kept, the backward pass
+    skips the input transform, a third of its time: 16 -> 16 channels at 32x32, batch 64, one
+    thread, CPU ms, kept / computed again (AMD EPYC, Zen 4, OpenBLAS 0.3.31 SkylakeX kernels,
+    two runs each), forward 6.3-6.7 / 6.2-6.9, backward 10.4-11.3 / 13.0-15.0; 32 -> 32 at
+    16x16, 4.4-4.7 / 4.4-4.7 and 7.0-7.3 / 9.7-10.0. The forward pass writes ``V`` to
+    memory that stays from step to step instead of a chunk's scratch, at no cost measured."""
+    kept = WINOGRAD_INPUT_TILE ** 2 * c * n * q * itemsize
+    return kept if keeper and kept <= KEEP_BYTES else 0
+
+
+def winograd_keepers(convs: dict[str, tuple]) -> frozenset[str]:
+    """The names of the convolutions that keep their transformed input tiles ``V`` for the
+    weight gradient (:func:`winograd_kept_bytes`), of a network whose ungrouped convolutions
+    are ``convs`` (name -> (IR, one example's input shape, output shape, resolved pads)), in
+    the network's order (which breaks ties).
+
+    ``V`` is 2.25 times a layer's input and stays from step to step, so keeping every
+    layer's took a training step's peak past PyTorch's (batch 64, one thread,
+    ``tools/bench.py --parts memory``, AMD EPYC Zen 4: VGG-small 103.8 MiB against 90.3-111.3,
+    the ResNet-style net 166.4 against 142.5-151.6; 75.0 and 114.0 without). The tiles of a
+    step share one budget: as many bytes as the inputs of its Winograd-shaped layers
+    (:func:`winograd_shaped`), which their caches hold anyway, so that those layers' memory
+    at most doubles (79.1 and 120.2 MiB). It is spent on the layers of the smallest ``V`` an
+    image first, which save the most time per byte kept: one thread's CPU time of forward and
+    backward, medians of 11 alternating blocks, 1.6-2.0 ms saved on 4.7 MB of ``V`` on the
+    ResNet-style net's 32 -> 32 layers at 16x16, 2.4-3.0 ms on 9.4 MB on its 16 -> 16 layers
+    at 32x32, 4.0-4.7 ms on 18.9 MB on VGG-small's 32 -> 32 layer at 32x32 (0.7-5.3 ms of
+    its whole step). An image's sizes decide, so a network keeps the same layers' tiles at
+    every batch size (up to ``KEEP_BYTES`` a layer)."""
+    shaped = {name: geo for name, (ir, in_shape, out_shape, pads) in convs.items()
+              if winograd_shaped(geo := _geometry(ir, in_shape, out_shape, pads))}
+    budget = sum(geo.c * geo.h * geo.w for geo in shaped.values())
+    keepers, spent = set(), 0
+    for name in sorted(shaped, key=lambda name: _image_tile_values(shaped[name])):
+        spent += _image_tile_values(shaped[name])
+        if spent > budget:
+            break
+        keepers.add(name)
+    return frozenset(keepers)
+
+
+def _image_tile_values(geo: Geometry) -> int:
+    """The values of one image's transformed input tiles ``V`` of a Winograd layer."""
+    return WINOGRAD_INPUT_TILE ** 2 * geo.c * winograd_tiles(geo.ho, geo.wo, geo.w)[2]
 
 
 def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int,
@@ -328,9 +385,10 @@ FOOTPRINT_FIELDS = ("kernel", "size", "stride", "dilation", "groups", "ceil_mode
 
 
 def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
-              pads, n: int, itemsize: int = 4) -> Footprint:
+              pads, n: int, itemsize: int = 4, keeps_tiles: bool = False) -> Footprint:
     """The footprint of a layer of ``kind`` (its IR ``ir``, one example's input and output
-    shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values."""
+    shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values;
+    ``keeps_tiles``: a conv among its network's :func:`winograd_keepers`."""
     x = n * math.prod(in_shapes[0]) * itemsize
     out = n * math.prod(out_shape) * itemsize
     if kind in WINDOW_KINDS:
@@ -338,7 +396,7 @@ def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: 
         if kind == "conv":
             if ir["groups"] > 1:
                 return _grouped_conv(geo, n, itemsize)
-            return _conv(geo, n, itemsize)
+            return _conv(geo, n, itemsize, keeps_tiles)
         if kind == "conv_transpose":
             return _conv_transpose(geo, n, itemsize)
         return _pool(geo, ir, kind == "maxpool", n, itemsize)
@@ -423,12 +481,12 @@ def _wide(geo: Geometry) -> int:
     return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
 
 
-def _conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
+def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: on the part that reads
     the input where that pays (:func:`conv_crop`), else on the whole padded input."""
     crop = conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads, geo.dilation)
     if crop is None:
-        return _conv_whole(geo, n, itemsize)
+        return _conv_whole(geo, n, itemsize, keeps_tiles)
     return _conv_cropped(geo, crop, n, itemsize)
 
 
@@ -453,26 +511,29 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int) -> Footprint
                    backward_temp=masked + inner.backward_temp + inner.dx + kernels)
 
 
-def _conv_whole(geo: Geometry, n: int, itemsize: int) -> Footprint:
+def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool = False) -> Footprint:
     """A convolution over its whole padded input: Winograd's where it pays
     (:func:`winograd_pays`; for a batch of ``n`` and one fewer, the parts of a split batch,
     the larger footprint where the two differ), else :func:`_conv_im2col_paths`."""
     runs = {winograd_pays(geo, k, itemsize) for k in (n, max(n - 1, 0))}
     if runs == {False}:
         return _conv_im2col_paths(geo, n, itemsize)
-    fast = _conv_winograd(geo, n, itemsize)
+    fast = _conv_winograd(geo, n, itemsize, keeps_tiles)
     return fast if runs == {True} else _either(fast, _conv_im2col_paths(geo, n, itemsize))
 
 
-def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
+def _conv_winograd(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """:mod:`cnnspec.engine.winograd`: the input and the transformed kernels (a*a x F x C)
-    kept by the cache; a chunk's buffers (:func:`_winograd_chunk_bytes`), shared by the
-    layers of one geometry; ``dx`` a new array. Temporaries: the kernels' transform and
-    their gradient (a few of their size)."""
+    kept by the cache; the transformed input tiles where they are kept for the weight
+    gradient (:func:`winograd_kept_bytes`, for one of ``keeps_tiles``), on the layer from step to step; a chunk's
+    buffers (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry; ``dx`` a
+    new array. Temporaries: the kernels' transform and their gradient (a few of their
+    size)."""
     points = WINOGRAD_INPUT_TILE ** 2
     kernels = points * geo.f * geo.c * itemsize
+    q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, keeps_input=True,
-                     cache=kernels,
+                     cache=kernels, work=winograd_kept_bytes(geo.c, q, n, itemsize, keeps_tiles),
                      forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
                      shared=_winograd_chunk_bytes(geo, n, itemsize),
                      shared_key=("winograd", geo, n), backward_temp=4 * kernels,

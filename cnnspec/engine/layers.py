@@ -116,6 +116,10 @@ class Conv2d(Layer):
     # Such a ReLU runs inside the convolution instead, into memory kept from step to step
     # (ConvReLU).
     fresh_output = False
+    # Whether a Winograd forward pass keeps its transformed input tiles for the backward
+    # pass: set by the compiler on its network's keepers (cnnspec.engine.footprint.
+    # winograd_keepers), whose budget is the network's.
+    keeps_tiles = False
 
     def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
         super().__init__()
@@ -143,7 +147,7 @@ class Conv2d(Layer):
         """``(out, cache)`` of the convolution of ``x``, then a ReLU where ``relu``."""
         return conv.conv2d_forward(x, self.params["weight"], self.params.get("bias"),
                                    self.stride, self.pads, self.dilation, work=self.work,
-                                   relu=relu)
+                                   relu=relu, keeps_tiles=self.keeps_tiles)
 
     def run_backward(self, dout, cache, need_dx, relu_out=None, owned=False):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's); with

@@ -57,12 +57,16 @@ Backward, the chain rule through the same linear maps (their transposes):
 
 chunk by chunk: ``dM`` serves both. The input transform's steps are taken back in reverse
 order (:func:`_input_transform_adjoint`); where tiles overlap, their gradients add up. ``V``
-is computed again in the backward pass from the input (copies and GEMMs per chunk, in
-cache) rather than kept: kept, it is 2.25 times the input (more with the junk tiles),
-written to main memory and read back. On 32 -> 32 channels at 32x32, batch 64: recomputing
-and multiplying 11.0 ms; keeping it, 3.5 ms more in the forward pass and 5.1 ms to multiply,
-for 21 MB more per layer (the input is 8 MB): 5% of the layer's step for 2.6 times its
-input's memory. ``dx`` as the transposed convolution (this module's forward pass over
+is 2.25 times the input (more with the junk tiles). The forward pass keeps it for ``dU`` in
+the layers a network's budget for kept tiles picks, where it takes at most ``KEEP_BYTES``
+(:func:`cnnspec.engine.footprint.winograd_keepers` and ``winograd_kept_bytes``, which
+check's memory estimate reads), written chunk by chunk into a buffer the layer keeps
+from step to step; larger, it is computed again in the backward pass from the input (copies
+and GEMMs per chunk, in cache). Kept, it saves the backward pass a third of its time (see
+winograd_kept_bytes); an earlier measurement, on an Intel Xeon (32 -> 32 channels at 32x32,
+batch 64, 21 MB of ``V`` against an 8 MB input), had computing again and multiplying 11.0
+ms against 3.5 ms more in the forward pass and 5.1 ms to multiply. ``dx`` as the transposed
+convolution (this module's forward pass over
 ``dout`` padded, the kernels flipped) made the backward pass 4-16% slower: it transforms
 ``dout`` a second time.
 
@@ -89,6 +93,7 @@ from cnnspec.engine.footprint import (
     WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
     winograd_chunk_images,
+    winograd_kept_bytes,
     winograd_row_values,
     winograd_tiles,
 )
@@ -228,33 +233,57 @@ def tiling(win: Window) -> Tiling:
 
 
 def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
-                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES):
+                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES, keeps_tiles: bool = False):
     """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
     memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
     into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
-    ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, images a
-    chunk, the :class:`Tiling`): ``x`` must not change before the backward pass. ``work``:
-    the layer's dict; the chunk buffers live only within a call and are shared by the layers
-    of one geometry (per thread, :func:`cnnspec.engine.windows.shared_work`).
+    ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, ``V`` the
+    transformed input tiles or None, images a chunk, the :class:`Tiling`): ``x`` must not
+    change before the backward pass. ``V`` is kept for the weight gradient by a layer that
+    ``keeps_tiles`` (one of its network's :func:`cnnspec.engine.footprint.winograd_keepers`)
+    where it is small enough (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the
+    layer's ``work``
+    from step to step (the next forward pass writes over it). ``work``: the layer's dict; the
+    chunk buffers live only within a call and are shared by the layers of one geometry (per
+    thread, :func:`cnnspec.engine.windows.shared_work`).
     ``chunk_bytes``: the most bytes of transformed tiles a chunk of images holds (the
     machine's, :mod:`cnnspec.engine.calibrate`; the backward pass takes the same chunks)."""
     til = tiling(win)
     n, c = x.shape[:2]
     f = w.shape[0]
     out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
+    kept = _kept_tiles(work, til, x, keeps_tiles)
     work = _scratch(work, til, x, f)
     u = _kernel_transform(w)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize, chunk_bytes)
     for start in range(0, n, step):
         images = min(step, n - start)
-        v = _input_transform(x, til, start, images, work, FORWARD)
+        v = _input_transform(x, til, start, images, work, FORWARD,
+                             into=None if kept is None else _chunk_tiles(kept, til, start, images))
         m_t = carve(work, FORWARD.products, (til.a * til.a, f, images * til.q), x.dtype)
         np.matmul(u, v, out=m_t)
         if b is not None:
             m_t[_BIAS_POINT] += b[:, None]
         _output_transform(m_t, til, out[:, start:start + images], work, relu)
-    return out.transpose(1, 0, 2, 3), (x, u, b is not None, step, til)
+    return out.transpose(1, 0, 2, 3), (x, u, b is not None, kept, step, til)
+
+
+def _kept_tiles(work, til: Tiling, x, keeps_tiles: bool) -> np.ndarray | None:
+    """The buffer (N, a*a*C*Q) that keeps the forward's ``V`` of ``x`` (N, C, H, W) for the
+    weight gradient (:func:`_chunk_tiles`), in the layer's ``work`` (new without it); None
+    where the layer does not keep ``V`` or it is too large to keep."""
+    n, c = x.shape[:2]
+    if not winograd_kept_bytes(c, til.q, n, x.dtype.itemsize, keeps_tiles):
+        return None
+    return work_buffer(work, "kept tiles", (n, til.a * til.a * c * til.q), x.dtype)
+
+
+def _chunk_tiles(kept, til: Tiling, start: int, images: int) -> np.ndarray:
+    """``V`` (a*a, C, images*Q) of images ``start:start + images`` in the kept buffer (N,
+    a*a*C*Q): each chunk's one C-contiguous block, the chunks one after another."""
+    points = til.a * til.a
+    return kept[start:start + images].reshape(points, -1, images * til.q)
 
 
 def _scratch(work, til: Tiling, x, f: int) -> dict | None:
@@ -270,7 +299,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
     output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
     the tiles (the ReLU's backward pass, with no mask kept)."""
-    x, u, has_bias, step, til = cache
+    x, u, has_bias, kept, step, til = cache
     if not (need_dw or need_dx):
         return None, None, None
     n, c = x.shape[:2]
@@ -291,7 +320,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
         dm = _output_grad_transform(dout_c[:, chunk], til, scratch,
                                     None if out_c is None else out_c[:, chunk])
         if need_dw:
-            v = _input_transform(x, til, start, images, scratch, BACKWARD)
+            v = (_input_transform(x, til, start, images, scratch, BACKWARD) if kept is None
+                 else _chunk_tiles(kept, til, start, images))
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
             if has_bias:  # the bias's point: each tile's sum of dout (junk and crop are 0)
                 db += dm[_BIAS_POINT].sum(axis=1)
@@ -373,9 +403,10 @@ def _kernel_transform(w) -> np.ndarray:
 
 
 def _input_transform(x, til: Tiling, start: int, images: int, work,
-                     buffers: Buffers) -> np.ndarray:
+                     buffers: Buffers, into=None) -> np.ndarray:
     """``V`` (a*a, C, images*Q): ``B^T d B`` of every tile of images ``start:start + images``
-    of ``x`` (N, C, H, W), in two halves, each a copy in long runs and a GEMM.
+    of ``x`` (N, C, H, W), in two halves, each a copy in long runs and a GEMM; written into
+    ``into`` (C-contiguous, that shape) where given, else into a scratch buffer.
 
     Rows: ``x``'s rows are copied into the chunk's tile rows (a, values), zeros for the
     padding (:func:`_pixels`: tile row ``ty``'s row ``i`` is the padded input's row ``ty*m +
@@ -398,7 +429,8 @@ def _input_transform(x, til: Tiling, start: int, images: int, work,
     tiles = carve(work, buffers.tiles, (a, a, c, images * til.q), x.dtype)
     np.copyto(tiles, _columns_view(rows, til, c, length))
     _drop_misread(tiles, til)
-    v = carve(work, buffers.transformed, (a, a, length), x.dtype)
+    v = (carve(work, buffers.transformed, (a, a, length), x.dtype) if into is None
+         else into.reshape(a, a, length))
     np.matmul(bt, tiles.reshape(a, a, length), out=v)
     return v.reshape(a * a, c, images * til.q)
 
