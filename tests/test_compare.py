@@ -427,21 +427,43 @@ def test_the_spec_as_written_twice_is_a_repeated_variant(tiny, tmp_path):
     assert info.value.invalid and not (tmp_path / "cmp").exists()
 
 
-def test_a_spec_that_does_not_fit_its_data_is_not_told_to_give_compare_other_data(
+def test_a_spec_that_does_not_fit_its_data_is_told_to_give_compare_other_data(
         tiny, tmp_path, capsys):
-    """compare trains on the spec's own data: no --data (an option it has not) or data=."""
+    """compare takes train's --data (the library's data=): the hint offers it, as train's."""
     from cnnspec.cli import main
     from cnnspec.errors import SpecErrors
 
     tiny.write_text(tiny.read_text().replace("data digits", "data mnist"))
     said = ("write `input 1x28x28`, or train on data of shape 1x8x8: `data digits` in the train "
-            "block")
+            "block, or train with {}")
     with pytest.raises(SpecErrors) as info:
         compare(str(tiny), ["he_normal", "glorot_normal"], out=tmp_path / "cmp")
-    assert info.value.errors[0].hint == said
+    assert info.value.errors[0].hint == said.format("data='digits'")
     assert main(["compare", str(tiny), "--init", "he_normal", "--init", "glorot_normal",
                  "--out", str(tmp_path / "cmp")]) == 2
-    assert capsys.readouterr().err.endswith(f"hint: {said}\n")
+    assert capsys.readouterr().err.endswith(f"hint: {said.format('--data digits')}\n")
+
+
+def test_compare_trains_every_variant_on_the_data_given_as_train_takes_it(
+        tiny, tmp_path, capsys):
+    """An imported spec names mnist, which cannot load offline: --data (train's option, one
+    definition) gives every variant other data; a bad one is refused as train refuses it."""
+    from cnnspec.cli import main
+
+    tiny.write_text(tiny.read_text().replace("data digits", "data mnist"))
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tiny), "--init", "he_normal", "--init", "zeros", "--data",
+                 "digits", "--jobs", "1", "--out", str(out), "--format", "json"]) == 0
+    runs = [json.loads(path.read_text()) for path in sorted(out.rglob("spec.json"))]
+    assert [run["training"]["data"] for run in runs] == [{"name": "digits"}] * 2
+    capsys.readouterr()
+    assert main(["compare", str(tiny), "--init", "he_normal", "--data", "digitz",
+                 "--out", str(tmp_path / "bad")]) == 2
+    refused = capsys.readouterr().err
+    assert main(["train", str(tiny), "--data", "digitz", "--out", str(tmp_path / "run")]) == 2
+    assert refused == capsys.readouterr().err  # train's words, the dataset's closest name
+    assert "unknown dataset 'digitz'\nhint: did you mean 'digits'?" in refused
+    assert not (tmp_path / "bad").exists()
 
 
 def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
@@ -748,10 +770,10 @@ def test_a_compare_folder_another_compare_is_filling_is_refused_before_it_change
     assert compare(str(tiny), [None], epochs=1, jobs=1, out=out).variants[0].runs
 
 
-def test_the_hint_of_runs_that_could_not_train_offers_no_data_a_comparison_is_not_given(
+def test_the_hint_of_runs_that_could_not_train_names_data_as_compare_takes_it(
         tmp_path, capsys):
-    """A run's failure on its worker kept its hint in the library's words: compare, which
-    takes no --data, was told to "train with data='digits'"."""
+    """A run's failure on its worker kept its hint in the library's words: compare was told
+    to "train with data='digits'", not its --data."""
     import numpy as np
 
     from cnnspec.cli import main
@@ -765,7 +787,7 @@ def test_the_hint_of_runs_that_could_not_train_offers_no_data_a_comparison_is_no
     assert main(["compare", *args]) == 2
     err = capsys.readouterr().err
     assert err.endswith("hint: write `input 1x9x9`, or train on data of shape 1x8x8: "
-                        "`data digits` in the train block\n")
+                        "`data digits` in the train block, or train with --data digits\n")
 
 
 class _StoppedAt:
