@@ -632,6 +632,43 @@ def test_curves_are_drawn_when_no_variant_finished_an_epoch(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _dots(fig) -> list[tuple[list, list]]:
+    """The dots of ``fig``'s panels (lines of markers alone, edged in black): their epochs and
+    values, panel by panel."""
+    return [(list(line.get_xdata()), list(line.get_ydata())) for ax in fig.axes
+            for line in ax.get_lines()
+            if line.get_linestyle() == "None" and line.get_markeredgecolor() == "black"]
+
+
+def test_the_curves_mark_the_epoch_the_table_reports(tiny, tmp_path, monkeypatch):
+    """The table reports each run's best epoch while the curves run on to the last: a row
+    ranked last could look best in the picture. A dot on each variant's lines marks the
+    epoch its row is of, the title says what the dots are, the table's header which epoch
+    it shows."""
+    from cnnspec.lab import plots
+    from cnnspec.render import figure
+    from cnnspec.sweep.results import REPORTED_DOTS
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    falls = [{"epoch": e, "val_acc": a, "train_loss": 1.0 / e}
+             for e, a in enumerate([0.5, 0.9, 0.6], start=1)]
+    plots.plot_learning_curves({"a": [falls], "b": [falls]}, tmp_path / "c.png",
+                               marked=("dots: x", {"a": [2], "b": []}))
+    plots.plot_learning_curves({"a": [falls]}, tmp_path / "d.png")
+    marked, unmarked = drawn
+    assert _dots(marked) == [([2], [0.9]), ([2], [0.5])]  # accuracy, then loss panel
+    assert marked._suptitle.get_text() == "dots: x"
+    assert _dots(unmarked) == [] and unmarked._suptitle is None
+    result = compare(str(tiny), ["he_normal", "zeros"], epochs=2, jobs=1, out=tmp_path / "cmp")
+    assert result.reported() == {v.label: [v.runs[0].test_epoch] for v in result.variants}
+    plot(result, tmp_path / "curves.png")
+    assert REPORTED_DOTS in drawn[-1]._suptitle.get_text()
+    assert len(_dots(drawn[-1])) == 4  # two variants, two panels
+    header = format_table(result).splitlines()[0]
+    assert "val acc % (best epoch)" in header and "test acc % (best epoch)" in header
+
+
 @pytest.mark.parametrize("epochs", [1, 2, 7])
 def test_the_epoch_axis_shows_whole_epochs_only(epochs):
     from cnnspec.lab.plots import _epoch_axes

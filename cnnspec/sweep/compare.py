@@ -38,7 +38,9 @@ from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, tra
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import DTYPE, Axis, value_reader
 from cnnspec.sweep.results import (
+    ACCURACY_HEADERS,
     LEFT_OUT_KEY,
+    REPORTED_DOTS,
     TEST_WEIGHTS_NOTE,
     columns,
     curve_label,
@@ -51,6 +53,7 @@ from cnnspec.sweep.results import (
     mean_std,
     percent,
     prepare_folder,
+    reported_epochs,
     shown_settings,
     stops_said,
     typed_settings,
@@ -242,6 +245,11 @@ class Comparison:
         return {curve_label(v.label, v.diverged, v.seeds): [r.metrics for r in v.runs]
                 for v in self.variants}
 
+    def reported(self) -> dict[str, list[int]]:
+        """Per variant, labelled as in :meth:`curves`, the epochs its row reports."""
+        return {curve_label(v.label, v.diverged, v.seeds):
+                reported_epochs(r.test_epoch for r in v.runs) for v in self.variants}
+
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
         """The comparison as JSON holds it: each run's folder and those of the runs left out
         of its table (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`) relative to its --out
@@ -401,7 +409,7 @@ def format_table(comparison: Comparison) -> str:
     """The comparison table: one row per variant, accuracies in percent (mean +- std over
     the seeds when there are several)."""
     target = f"epochs to {100 * comparison.target:g}%"
-    header = ["init", "val acc %", "test acc %", target, "diverged"]
+    header = ["init", *ACCURACY_HEADERS, target, "diverged"]
     rows = []
     for v in comparison.variants:
         rows.append([v.label, percent(v.val_acc_mean, v.val_acc_std),
@@ -434,4 +442,5 @@ def plot(comparison: Comparison, out_png=None) -> Path:
         out_png = Path(comparison.out) / rundir.CURVES
     return plot_learning_curves(comparison.curves(), out_png,
                                 title=f"{comparison.name}: inits compared"
-                                + (f" ({comparison.reach})" if comparison.reach else ""))
+                                + (f" ({comparison.reach})" if comparison.reach else ""),
+                                marked=(REPORTED_DOTS, comparison.reported()))
