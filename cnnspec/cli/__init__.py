@@ -3,12 +3,12 @@
 Each subcommand is a module in this package with ``HELP`` (one line), ``add_arguments(parser)``
 and ``run(args) -> int``; the settings its messages name are worded as :data:`OPTION_NAMES`
 says, one option per setting for every command. Modules import NumPy, the parser and friends
-inside ``run`` so that
-``cnnspec --help`` starts fast; one whose ``run`` loads NumPy says so with ``LOADS_NUMPY =
-True``, and NumPy is loaded for it first (:mod:`cnnspec.cli.loading`: refused where the
-memory this process may use cannot hold it, or it and matplotlib for one that always draws a
-picture, which says so with ``DRAWS = True``). User mistakes (:class:`SpecError`) exit 2, run-time failures
-(:class:`RunError`) exit 1; a traceback means a bug.
+inside ``run`` so that ``cnnspec --help`` starts fast; one whose ``run`` loads NumPy says so
+with ``LOADS_NUMPY = True``, and NumPy is loaded for it first (:mod:`cnnspec.cli.loading`:
+refused where the memory this process may use cannot hold it, or it and matplotlib for one
+that always draws a picture, which says so with ``DRAWS = True``). User mistakes
+(:class:`SpecError`) exit 2, run-time failures (:class:`RunError`) exit 1; a traceback means
+a bug.
 """
 from __future__ import annotations
 
