@@ -201,24 +201,6 @@ def reworded(template: str, names: dict) -> str:
     return "".join(out)
 
 
-def without_alternatives(template: str, settings) -> str:
-    """``template`` (see :class:`WordedError`) without each alternative it offers (a clause
-    ``, or ...`` after a part's first, a part running to the next ``; ``) that names one of
-    ``settings``: worded for a caller that cannot be given them (a sweep trains in the
-    default dtype: no ``{dtype:float64}``)."""
-    parts = []
-    for part in template.split("; "):
-        first, *alternatives = part.split(", or ")
-        parts.append(", or ".join([first, *(clause for clause in alternatives
-                                            if not _names_any(clause, settings))]))
-    return "; ".join(parts)
-
-
-def _names_any(template: str, settings) -> bool:
-    """Whether ``template`` has a field naming one of ``settings``."""
-    return any(name in settings for _, name, _, _ in string.Formatter().parse(template) if name)
-
-
 def hinted(template: str) -> dict:
     """A :class:`SpecError`'s hint fields from a hint template that names settings or
     commands (``{check_command:PATH}``), worded as the library words them until a front end

@@ -12,7 +12,8 @@ from cnnspec.cli import main
     (["train", "specs/digits.cnn", "--lr", "inf"], "--lr: must be a positive number, got inf"),
     (["compare", "specs/digits.cnn", "--target", "1.5"], "--target: must be in (0, 1], got 1.5"),
     (["compare", "specs/digits.cnn", "--lr", "abc"], "--lr: expected a number, got 'abc'"),
-    (["init-report", "specs/digits.cnn", "--batch", "0"], "--batch: must be at least 1, got 0"),
+    (["init-report", "specs/digits.cnn", "--batch-size", "0"],
+     "--batch-size: must be at least 1, got 0"),
 ])
 def test_bad_option_value_is_a_usage_error(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -102,3 +103,39 @@ def test_the_readable_report_is_the_same_by_either_word(word, capsys):
     spec = str(Path(__file__).parent.parent / "specs" / "digits.cnn")
     assert main(["summary", spec, "--format", word]) == 0
     assert capsys.readouterr().out.startswith("Model: digits")
+
+
+def _batch_options(command: str) -> list[tuple[str, ...]]:
+    """The option strings of each option of ``command`` that sets its batch size."""
+    from cnnspec.cli import build_parser, command_parser
+
+    parser = command_parser(build_parser(command), command)
+    return [tuple(action.option_strings) for action in parser._actions
+            if action.dest == "batch_size"]
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time"])
+def test_every_command_that_takes_a_batch_size_spells_it_alike(command):
+    """One spelling, --batch-size, for every command with a batch (time and init-report once
+    took only --batch, and refused --batch-size as a training setting); --batch is read too."""
+    assert _batch_options(command) == [("--batch-size",), ("--batch",)]
+
+
+def test_the_commands_without_a_batch_option_take_none_by_another_name():
+    from cnnspec.cli import COMMANDS
+
+    spelled = {name for name in COMMANDS if _batch_options(name)}
+    assert spelled == {"train", "compare", "init-report", "time"}
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--batch"])
+def test_time_and_init_report_read_their_batch_by_either_spelling(option, capsys):
+    """`cnnspec time SPEC --batch-size 32` was refused ("'batch_size' is a training setting")."""
+    import json
+
+    assert main(["time", "specs/digits.cnn", option, "3", "--iterations", "1", "--format",
+                 "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["batch"] == 3
+    assert main(["init-report", "specs/digits.cnn", "--input", "gaussian", option, "3",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["batch"] == 3

@@ -24,7 +24,7 @@ def tiny(tiny_digits_spec):
 
 def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
     png = tmp_path / "depth.png"
-    code = main(["init-report", str(SPECS / "plain30.cnn"), "--input", "gaussian", "--batch",
+    code = main(["init-report", str(SPECS / "plain30.cnn"), "--input", "gaussian", "--batch-size",
                  "2", "--init", "he_normal", "--init", "normal(0, 0.01)", "--format", "json",
                  "-o", str(png)])
     assert code == 0
@@ -49,7 +49,7 @@ def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
 
 
 def test_init_report_table_on_real_data(capsys):
-    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "8"]) == 0
+    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
     assert "8 inputs from digits" in out
     assert "init spec's inits: he_normal, glorot_uniform (input std" in out
@@ -66,7 +66,7 @@ def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsy
     spec = tmp_path / "net.cnn"
     spec.write_text("input 1x8x8\nc1: conv 8 3x3 relu\nside: conv 4 3x3 <- input\n"
                     "flatten <- c1_relu\nfc: dense 10\n")
-    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch-size", "2",
                  "--init", "he_normal", "--init", "zeros"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
     assert warnings == [
@@ -108,7 +108,7 @@ def _report_rows(spec, text: str, capsys) -> tuple[list[str], dict[str, dict]]:
     """The init-report command line of ``text`` written to ``spec`` (gaussian inputs, a batch
     of 2), and its JSON's rows of the spec's own init, by layer name."""
     spec.write_text(text)
-    args = ["init-report", str(spec), "--input", "gaussian", "--batch", "2"]
+    args = ["init-report", str(spec), "--input", "gaussian", "--batch-size", "2"]
     assert main([*args, "--format", "json"]) == 0
     layers = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
     return args, {row["name"]: row for row in layers}
@@ -169,7 +169,7 @@ def test_init_report_tables_fit_in_100_columns(spec, capsys):
     from cnnspec.diagnostics import WIDTH
     from cnnspec.lab.report import format_table, init_report
 
-    args = ["init-report", str(SPECS / spec), "--input", "gaussian", "--batch", "2"]
+    args = ["init-report", str(SPECS / spec), "--input", "gaussian", "--batch-size", "2"]
     assert main(args) == 0
     out = capsys.readouterr().out
     signal, weights = table_rows(out)
@@ -189,7 +189,7 @@ def test_init_report_tables_fit_in_100_columns(spec, capsys):
 def test_init_report_counts_one_input_and_one_rescaled_layer_in_the_singular(tmp_path, capsys):
     spec = tmp_path / "one.cnn"
     spec.write_text("input 1x8x8\nflatten\nh: dense 16 relu\ndense 10\n")
-    args = ["init-report", str(spec), "--input", "gaussian", "--batch", "1"]
+    args = ["init-report", str(spec), "--input", "gaussian", "--batch-size", "1"]
     assert main(args) == 0
     assert "one: 1 input from gaussian" in capsys.readouterr().out
     assert main([*args, "--jacobian"]) == 0
@@ -214,7 +214,7 @@ def test_init_report_output_and_the_wrote_line_stay_apart_on_one_pipe(tiny, tmp_
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     done = subprocess.run(
         [sys.executable, "-m", "cnnspec", "init-report", tiny, "--input", "gaussian",
-         "--batch", "2", "-o", str(png)],
+         "--batch-size", "2", "-o", str(png)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True, env=env)
     lines = done.stdout.splitlines()
     assert lines[-2].startswith("signal: ")
@@ -236,7 +236,7 @@ def test_a_reader_that_stops_early_is_no_traceback(tiny):
 
     child = subprocess.Popen(
         [sys.executable, "-m", "cnnspec", "init-report", tiny, "--input", "gaussian",
-         "--batch", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--batch-size", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     child.stdout.close()  # long before the child has imported NumPy and written anything
     err = child.stderr.read()
     assert child.wait(timeout=60) == 141
@@ -337,16 +337,16 @@ def test_init_report_says_which_layers_an_init_sets_where_some_keep_their_own(tm
     spec = tmp_path / "part.cnn"
     spec.write_text(OWN_INITS % "")
     assert main(["init-report", str(spec), "--init", "normal(0, 0.01)", "--input", "gaussian",
-                 "--batch", "2"]) == 0
+                 "--batch-size", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == ("init normal(0, 0.01) (input std 0.951): sets the weights of c2; "
                         "c1, fc name their own")
     assert main(["init-report", str(spec), "--init", "normal(0, 0.01)", "--input", "gaussian",
-                 "--batch", "2", "--format", "json"]) == 0
+                 "--batch-size", "2", "--format", "json"]) == 0
     variant = json.loads(capsys.readouterr().out)["variants"][0]
     assert (variant["init_sets"], variant["init_keeps"]) == (["c2"], ["c1", "fc"])
     # the spec as written sets nothing
-    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2"]) == 0
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch-size", "2"]) == 0
     assert capsys.readouterr().out.splitlines()[2] == "init he_normal (spec) (input std 0.951)"
 
 
@@ -371,7 +371,7 @@ def test_init_variants_of_an_ir_file_are_those_of_its_cnn(tmp_path, capsys):
     reports = []
     for spec in (SPECS / "digits.cnn", ir):
         assert main(["init-report", str(spec), "--init", "lecun_normal", "--input", "gaussian",
-                     "--batch", "2", "--format", "json"]) == 0
+                     "--batch-size", "2", "--format", "json"]) == 0
         reports.append(json.loads(capsys.readouterr().out)["variants"])
     assert reports[0] == reports[1]
     # The default's layers get lecun_normal (std 1/sqrt(fan_in)); fc2 names its own init,
@@ -413,7 +413,7 @@ def test_compare_says_which_layers_the_inits_set_as_init_report_does(tmp_path, c
     lines = capsys.readouterr().out.splitlines()
     assert lines[3] == "each init sets the weights of c2; c1, fc name their own"
     assert main(["init-report", str(spec), "--init", "he_normal", "--input", "gaussian",
-                 "--batch", "2"]) == 0
+                 "--batch-size", "2"]) == 0
     heading = capsys.readouterr().out.splitlines()[2]
     assert heading.endswith(": " + lines[3].removeprefix("each init "))
     assert main([*args, "--format", "json"]) == 0  # the runs of the same folder
@@ -515,7 +515,7 @@ def test_init_report_of_an_all_lsuv_tanh_net(capsys):
     """LeNet-5 with every layer LSUV: the checker's signal estimate must leave data-driven
     layers alone rather than fail on their unknown weight scale."""
     assert main(["init-report", str(SPECS / "lenet5.cnn"), "--init", "lsuv", "--input",
-                 "gaussian", "--batch", "2"]) == 0
+                 "gaussian", "--batch-size", "2"]) == 0
     assert "lsuv: 5 layers rescaled" in capsys.readouterr().out
 
 
@@ -531,7 +531,7 @@ def test_init_report_names_the_first_layer_that_overflows_without_numpys_warning
         + "flatten\nfc: dense 10\n")
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2"]) == 0
+        assert main(["init-report", str(path), "--input", "gaussian", "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
     assert "overflow: the output of 'c2' (conv) holds NaN or infinite values" in out
 
@@ -543,10 +543,10 @@ def test_init_report_measures_in_the_dtype_asked(tmp_path, capsys):
     path.write_text("input 1x8x8\n" + "".join(
         f"c{i}: conv 4 3x3 pad same weight normal(0, 1e15) relu\n" for i in range(3))
         + "flatten\nfc: dense 10\n")
-    assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2",
+    assert main(["init-report", str(path), "--input", "gaussian", "--batch-size", "2",
                  "--format", "json"]) == 0
     in_float32 = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
-    assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2",
+    assert main(["init-report", str(path), "--input", "gaussian", "--batch-size", "2",
                  "--format", "json", "--dtype", "float64"]) == 0
     in_float64 = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
     assert [row["name"] for row in in_float32] == [row["name"] for row in in_float64]
@@ -615,7 +615,7 @@ def test_init_report_follows_the_signal_along_the_main_path_of_a_residual_net(
     the identity path carries the signal on (the head's std was 0.9, the line said x0)."""
     spec = tmp_path / "fixup.cnn"
     spec.write_text(FIXUP.format(blocks=10, last=last))
-    assert main(["init-report", str(spec), "--batch", "16", "--format", "json"]) == 0
+    assert main(["init-report", str(spec), "--batch-size", "16", "--format", "json"]) == 0
     (variant,) = json.loads(capsys.readouterr().out)["variants"]
     rows = {row["name"]: row for row in variant["layers"]}
     signal = variant["signal"]
@@ -628,7 +628,7 @@ def test_init_report_follows_the_signal_along_the_main_path_of_a_residual_net(
     if last == "zeros":  # every block passes its input on unchanged
         assert rows["r_10_b"]["act_std"] == 0 and signal["act_change"] > 0.3
         assert rows["r_10_sum"]["act_std"] == pytest.approx(rows["stem_relu"]["act_std"])
-    assert main(["init-report", str(spec), "--batch", "16"]) == 0
+    assert main(["init-report", str(spec), "--batch-size", "16"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.startswith(
         f"signal: activation std x{rounded_text(signal['act_change'], 3)} from the first to "
@@ -639,7 +639,7 @@ def test_init_report_follows_the_signal_along_the_main_path_of_a_residual_net(
 
 def test_the_signal_line_of_a_plain_stack_still_counts_its_hidden_layers(capsys):
     assert main(["init-report", str(SPECS / "plain30.cnn"), "--input", "gaussian",
-                 "--batch", "2"]) == 0
+                 "--batch-size", "2"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
     assert re.fullmatch(r"signal: activation std x\S+ from the first to the last of 30 hidden "
                         r"conv/dense layers \(x\S+ per layer\); gradient std x\S+ on the way "
@@ -662,13 +662,13 @@ def test_init_report_picture_names_the_specs_own_inits(tmp_path, monkeypatch, ca
     monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
     spec = tmp_path / "net.cnn"
     spec.write_text(text)
-    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch-size", "2",
                  "-o", str(tmp_path / "ir.png")]) == 0
     (fig,) = drawn
     (shown,) = fig.legends
     assert [t.get_text() for t in shown.get_texts()] == [legend]
     assert f"init {legend} (input std" in capsys.readouterr().out
-    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch-size", "2",
                  "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["variants"][0]["init"] == legend
 
@@ -681,10 +681,10 @@ def test_init_report_refuses_a_batch_of_one_for_a_batch_norm_after_a_dense_layer
     path = tmp_path / "bnd.cnn"
     path.write_text("input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 32\nbatchnorm relu\n"
                     "dense 10\n")
-    assert main(["init-report", str(path), "--batch", "1"]) == 2
+    assert main(["init-report", str(path), "--batch-size", "1"]) == 2
     err = capsys.readouterr().err
     assert "bnd.cnn:5:1: error: a batch of 1 gives batchnorm 'batchnorm1'" in err
-    assert "hint: a larger batch, e.g. --batch 64, or no batchnorm here" in err
+    assert "hint: a larger batch, e.g. --batch-size 64, or no batchnorm here" in err
     with pytest.raises(SpecErrors, match="batchnorm1") as caught:
         init_report(str(path), batch_size=1)
     assert "batch_size=64" in caught.value.errors[0].hint

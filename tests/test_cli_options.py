@@ -55,9 +55,9 @@ def places(tmp_path, tiny_shapes_spec):
 COUNTS = [
     ["train", "{spec}", "--epochs"], ["train", "{spec}", "--batch-size"],
     ["train", "{spec}", "--seed"], ["train", "{spec}", "--stats"],
-    ["init-report", "{spec}", "--batch"], ["init-report", "{spec}", "--seed"],
+    ["init-report", "{spec}", "--batch-size"], ["init-report", "{spec}", "--seed"],
     ["init-report", "{spec}", "--jacobian", "--rows"],
-    ["time", "{spec}", "--iterations"], ["time", "{spec}", "--batch"],
+    ["time", "{spec}", "--iterations"], ["time", "{spec}", "--batch-size"],
     ["sweep", "{spec}", "--seeds"], ["sweep", "{spec}", "--folds"], ["sweep", "{spec}", "--epochs"],
     ["sweep", "{spec}", "--workers"],
     ["compare", "{spec}", "--seeds"], ["compare", "{spec}", "--jobs"],

@@ -427,21 +427,43 @@ def test_the_spec_as_written_twice_is_a_repeated_variant(tiny, tmp_path):
     assert info.value.invalid and not (tmp_path / "cmp").exists()
 
 
-def test_a_spec_that_does_not_fit_its_data_is_not_told_to_give_compare_other_data(
+def test_a_spec_that_does_not_fit_its_data_is_told_to_give_compare_other_data(
         tiny, tmp_path, capsys):
-    """compare trains on the spec's own data: no --data (an option it has not) or data=."""
+    """compare takes train's --data (the library's data=): the hint offers it, as train's."""
     from cnnspec.cli import main
     from cnnspec.errors import SpecErrors
 
     tiny.write_text(tiny.read_text().replace("data digits", "data mnist"))
     said = ("write `input 1x28x28`, or train on data of shape 1x8x8: `data digits` in the train "
-            "block")
+            "block, or train with {}")
     with pytest.raises(SpecErrors) as info:
         compare(str(tiny), ["he_normal", "glorot_normal"], out=tmp_path / "cmp")
-    assert info.value.errors[0].hint == said
+    assert info.value.errors[0].hint == said.format("data='digits'")
     assert main(["compare", str(tiny), "--init", "he_normal", "--init", "glorot_normal",
                  "--out", str(tmp_path / "cmp")]) == 2
-    assert capsys.readouterr().err.endswith(f"hint: {said}\n")
+    assert capsys.readouterr().err.endswith(f"hint: {said.format('--data digits')}\n")
+
+
+def test_compare_trains_every_variant_on_the_data_given_as_train_takes_it(
+        tiny, tmp_path, capsys):
+    """An imported spec names mnist, which cannot load offline: --data (train's option, one
+    definition) gives every variant other data; a bad one is refused as train refuses it."""
+    from cnnspec.cli import main
+
+    tiny.write_text(tiny.read_text().replace("data digits", "data mnist"))
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tiny), "--init", "he_normal", "--init", "zeros", "--data",
+                 "digits", "--jobs", "1", "--out", str(out), "--format", "json"]) == 0
+    runs = [json.loads(path.read_text()) for path in sorted(out.rglob("spec.json"))]
+    assert [run["training"]["data"] for run in runs] == [{"name": "digits"}] * 2
+    capsys.readouterr()
+    assert main(["compare", str(tiny), "--init", "he_normal", "--data", "digitz",
+                 "--out", str(tmp_path / "bad")]) == 2
+    refused = capsys.readouterr().err
+    assert main(["train", str(tiny), "--data", "digitz", "--out", str(tmp_path / "run")]) == 2
+    assert refused == capsys.readouterr().err  # train's words, the dataset's closest name
+    assert "unknown dataset 'digitz'\nhint: did you mean 'digits'?" in refused
+    assert not (tmp_path / "bad").exists()
 
 
 def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
@@ -610,6 +632,43 @@ def test_curves_are_drawn_when_no_variant_finished_an_epoch(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _dots(fig) -> list[tuple[list, list]]:
+    """The dots of ``fig``'s panels (lines of markers alone, edged in black): their epochs and
+    values, panel by panel."""
+    return [(list(line.get_xdata()), list(line.get_ydata())) for ax in fig.axes
+            for line in ax.get_lines()
+            if line.get_linestyle() == "None" and line.get_markeredgecolor() == "black"]
+
+
+def test_the_curves_mark_the_epoch_the_table_reports(tiny, tmp_path, monkeypatch):
+    """The table reports each run's best epoch while the curves run on to the last: a row
+    ranked last could look best in the picture. A dot on each variant's lines marks the
+    epoch its row is of, the title says what the dots are, the table's header which epoch
+    it shows."""
+    from cnnspec.lab import plots
+    from cnnspec.render import figure
+    from cnnspec.sweep.results import REPORTED_DOTS
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    falls = [{"epoch": e, "val_acc": a, "train_loss": 1.0 / e}
+             for e, a in enumerate([0.5, 0.9, 0.6], start=1)]
+    plots.plot_learning_curves({"a": [falls], "b": [falls]}, tmp_path / "c.png",
+                               marked=("dots: x", {"a": [2], "b": []}))
+    plots.plot_learning_curves({"a": [falls]}, tmp_path / "d.png")
+    marked, unmarked = drawn
+    assert _dots(marked) == [([2], [0.9]), ([2], [0.5])]  # accuracy, then loss panel
+    assert marked._suptitle.get_text() == "dots: x"
+    assert _dots(unmarked) == [] and unmarked._suptitle is None
+    result = compare(str(tiny), ["he_normal", "zeros"], epochs=2, jobs=1, out=tmp_path / "cmp")
+    assert result.reported() == {v.label: [v.runs[0].test_epoch] for v in result.variants}
+    plot(result, tmp_path / "curves.png")
+    assert REPORTED_DOTS in drawn[-1]._suptitle.get_text()
+    assert len(_dots(drawn[-1])) == 4  # two variants, two panels
+    header = format_table(result).splitlines()[0]
+    assert "val acc % (best epoch)" in header and "test acc % (best epoch)" in header
+
+
 @pytest.mark.parametrize("epochs", [1, 2, 7])
 def test_the_epoch_axis_shows_whole_epochs_only(epochs):
     from cnnspec.lab.plots import _epoch_axes
@@ -748,10 +807,10 @@ def test_a_compare_folder_another_compare_is_filling_is_refused_before_it_change
     assert compare(str(tiny), [None], epochs=1, jobs=1, out=out).variants[0].runs
 
 
-def test_the_hint_of_runs_that_could_not_train_offers_no_data_a_comparison_is_not_given(
+def test_the_hint_of_runs_that_could_not_train_names_data_as_compare_takes_it(
         tmp_path, capsys):
-    """A run's failure on its worker kept its hint in the library's words: compare, which
-    takes no --data, was told to "train with data='digits'"."""
+    """A run's failure on its worker kept its hint in the library's words: compare was told
+    to "train with data='digits'", not its --data."""
     import numpy as np
 
     from cnnspec.cli import main
@@ -765,7 +824,7 @@ def test_the_hint_of_runs_that_could_not_train_offers_no_data_a_comparison_is_no
     assert main(["compare", *args]) == 2
     err = capsys.readouterr().err
     assert err.endswith("hint: write `input 1x9x9`, or train on data of shape 1x8x8: "
-                        "`data digits` in the train block\n")
+                        "`data digits` in the train block, or train with --data digits\n")
 
 
 class _StoppedAt:

@@ -116,7 +116,7 @@ def runs_in_seconds(words: list[str]) -> bool:
         return "runs/" not in " ".join(arguments) and "onnx" not in arguments
     if name != "init-report" or {"--phase", "--jacobian"} & set(arguments):
         return False
-    batch = command_parser(build_parser(name), name).parse_intermixed_args(arguments).batch
+    batch = command_parser(build_parser(name), name).parse_intermixed_args(arguments).batch_size
     inits = max(1, arguments.count("--init"))
     return cnnspec.load(str(ROOT / arguments[0])).macs * batch * inits <= MAX_MULTIPLY_ADDS
 

@@ -115,7 +115,7 @@ def test_odd_settings_inits_and_long_blocks_end_in_an_exit_code(fuzz, tmp_path, 
                                 [fuzz.SPEC_MUTATION_NAMES[mutation]])
         fuzz.run_case(tmp_path / "fuzz.cnn", text, tally)
         fuzz.run_command(["init-report", str(tmp_path / "fuzz.cnn"), "--input", "gaussian",
-                          "--batch", "2"], text, report, hang=60, abandon=60)
+                          "--batch-size", "2"], text, report, hang=60, abandon=60)
     assert_clean(tally, SETTING_MUTANTS, fuzz)
     assert report.tracebacks == [] and report.hangs == [], (report.tracebacks + report.hangs)[0]
 

@@ -83,7 +83,7 @@ def scheduler(tmp_path_factory):
 
 COMMANDS = {
     "summary": ["summary", "net.cnn"],
-    "init-report": ["init-report", "net.cnn", "--input", "data", "--batch", "8"],
+    "init-report": ["init-report", "net.cnn", "--input", "data", "--batch-size", "8"],
     "compare": ["compare", "net.cnn", "--init", "he", "--epochs", "1", "--seeds", "1",
                 "--out", "cmp", "--format", "json"],
     "sweep": ["sweep", "net.cnn", "--set", "lr=0.01", "--epochs", "1", "--out", "sw",

@@ -521,7 +521,7 @@ def test_identity_that_keeps_the_channels_does_not_warn():
 def test_init_report_prints_the_warning(tmp_path, capsys):
     spec = tmp_path / "ident.cnn"
     spec.write_text(HEAD + "conv 8 3x3 pad same weight identity relu\n" + TAIL)
-    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2"]) == 0
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch-size", "2"]) == 0
     assert "warning: 7 of the 8 filters of conv1 start identical" in capsys.readouterr().err
 
 

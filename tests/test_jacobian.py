@@ -121,17 +121,21 @@ def test_the_estimate_agrees_with_the_exact_mean_where_the_output_is_wider_than_
     estimated = jacobian_report(path, ["he_normal"], rows=24, inputs=1)
     assert estimated.quantiles.startswith("quantiles and spread approximate")
     # worded for the caller: the library's rows=64, the command line's --rows 64
-    assert estimated.quantiles.endswith("exact with rows=64")
+    assert estimated.quantiles.endswith("exact with rows=64, one direction per output")
     assert estimated.to_dict()["quantiles"] == estimated.quantiles
     assert format_jacobian(estimated, OPTION_NAMES).splitlines()[-1] == (
-        "estimated: mean sigma^2 unbiased; quantiles and spread approximate: the projection's "
-        "noise spreads them, most at the low end where K = 24 is near the D = 16 inputs; "
-        "exact with --rows 64")
-    assert estimated.to_dict(OPTION_NAMES)["quantiles"].endswith("exact with --rows 64")
+        "estimated: mean sigma^2 unbiased; quantiles and spread approximate: J, from the "
+        "input's D = 16 values to the layer's M = 64 outputs, is measured along K = 24 random "
+        "output directions (--rows 24), and that sampling's noise spreads its singular values, "
+        "most the smallest, the more so the nearer K is to D; exact with --rows 64, one "
+        "direction per output")
+    assert estimated.to_dict(OPTION_NAMES)["quantiles"].endswith(
+        "exact with --rows 64, one direction per output")
     args = ["init-report", str(path), "--jacobian", "--rows", "24", "--input", "gaussian",
             "--layer", exact.layer]
     assert main([*args, "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["quantiles"].endswith("exact with --rows 64")
+    assert json.loads(capsys.readouterr().out)["quantiles"].endswith(
+        "exact with --rows 64, one direction per output")
 
 
 def test_delta_orthogonal_keeps_the_spectrum_concentrated_at_depth(tmp_path):
@@ -337,7 +341,7 @@ def test_large_jacobian_work_names_the_options_that_shrink_it():
     assert jacobian_work_hint(small) is None
     large = JacobianWork(variants=2, inputs=4, directions=256, layers=60, pass_flops=8 * 10 ** 9)
     hint = jacobian_work_hint(large)
-    for option in ("--rows (now 256", "--batch 1", "--init (now 2)", "--layer NAME"):
+    for option in ("--rows (now 256", "--batch-size 1", "--init (now 2)", "--layer NAME"):
         assert option in hint
 
     class Terminal(io.StringIO):
@@ -356,3 +360,18 @@ def test_large_jacobian_work_names_the_options_that_shrink_it():
     # on a terminal, a bar instead of lines: its count of passes redrawn in place
     assert "64/2048" in text and "pass" in text.split("\n", 2)[2]
     assert "jacobian: 64/2,048 passes" not in text
+
+
+@pytest.mark.parametrize("m, d", [(64, 16), (64, 256)])
+def test_the_quantiles_note_says_what_k_m_and_d_are_and_what_rows_changes(m, d):
+    """The footnote names each letter it uses where a newcomer reads it (not the module's
+    docstring): K directions are --rows, M outputs, D input values; --rows M makes it exact."""
+    from cnnspec.errors import library_worded
+    from cnnspec.lab.jacobian import quantiles_note
+
+    assert quantiles_note(m, d, m) is None  # as many rows as outputs: J itself, exact
+    note = library_worded(quantiles_note(m, d, 24))
+    assert (f"the input's D = {d} values to the layer's M = {m} outputs, is measured along "
+            "K = 24 random output directions (rows=24)") in note
+    assert note.endswith(f"exact with rows={m}, one direction per output")
+    assert ("lower bound" in note) == (m <= d)

@@ -49,7 +49,7 @@ def test_the_lab_measures_a_spec_whose_training_would_not_fit(huge_batch, capsys
     training figure is a warning beside the report, as for summary."""
     assert main(["check", str(huge_batch)]) != 0
     assert "training would need" in capsys.readouterr().err
-    assert main(["init-report", str(huge_batch), "--input", "gaussian", "--batch", "4",
+    assert main(["init-report", str(huge_batch), "--input", "gaussian", "--batch-size", "4",
                  "--format", "json"]) == 0
     out, err = capsys.readouterr()
     assert '"variants"' in out and "warning: training would need" in err
@@ -59,26 +59,26 @@ def test_the_lab_measures_a_spec_whose_training_would_not_fit(huge_batch, capsys
 
 def test_init_report_refuses_a_batch_that_would_not_fit(huge_batch, capsys):
     assert main(["init-report", str(huge_batch), "--input", "gaussian",
-                 "--batch", "50000000"]) == 2
+                 "--batch-size", "50000000"]) == 2
     err = capsys.readouterr().err
     assert "error: measuring the network would need up to about" in err
     assert "at batch 50000000" in err and "to record every layer's output and gradient" in err
-    assert "hint: `--batch " in err and "` fits, about " in err and "Traceback" not in err
+    assert "hint: `--batch-size " in err and "` fits, about " in err and "Traceback" not in err
     assert "of data" not in err  # noise: the data set is not read
-    assert main(["init-report", str(huge_batch), "--batch", "50000000"]) == 2
+    assert main(["init-report", str(huge_batch), "--batch-size", "50000000"]) == 2
     err = capsys.readouterr().err
     assert "of data" in err  # drawn from the data set: it is read, and holds 4,000 images
     assert "at batch 4000 " in err
 
 
 def test_init_report_measures_all_the_data_s_training_images_where_they_are_fewer(capsys):
-    """--batch beyond the training images the data holds: the report says how many it
+    """--batch-size beyond the training images the data holds: the report says how many it
     measured, and that they are all of them."""
-    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "5000"]) == 0
+    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch-size", "5000"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("digits: 1437 inputs from digits (all its training images, fewer "
-                          "than --batch 5000), seed 0\n")
-    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "5000", "--format",
+                          "than --batch-size 5000), seed 0\n")
+    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch-size", "5000", "--format",
                  "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["batch"], report["batch_asked"]) == (1437, 5000)
@@ -109,7 +109,7 @@ def test_an_init_report_process_stays_within_the_estimate_of_it(name, batch, kin
     estimate = memory.measuring_estimate(checked.spec, checked.layers, batch, "float32",
                                          recording=True, data=kind == "data").process
     command = [sys.executable, "-m", "cnnspec", "init-report", str(SPECS / name), "--input",
-               kind, "--batch", str(batch), "--format", "json"]
+               kind, "--batch-size", str(batch), "--format", "json"]
     measured = peak_of(command)
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
     assert estimate <= 3 * measured, (measured / 2**20, estimate / 2**20)

@@ -596,25 +596,25 @@ def test_a_recording_that_weighs_most_is_answered_as_the_caller_records(tmp_path
 
 
 def test_time_names_the_largest_batch_option_that_fits(tmp_path, capsys, monkeypatch):
-    """`cnnspec time --batch N` beyond the memory: the hint names the --batch that fits."""
+    """`cnnspec time --batch-size N` beyond the memory: the hint names the --batch-size that
+    fits."""
     from cnnspec.check import memory
 
     spec = tmp_path / "net.cnn"
     spec.write_text("input 1x8x8\nconv 16 3x3 pad same relu\nflatten\ndense 10\n")
     process = cnnspec.load(spec).step_memory.process
     monkeypatch.setattr(memory, "machine_memory", lambda: 2 * process)
-    assert main(["time", str(spec), "--batch", "100000", "--iterations", "1"]) == 2
+    assert main(["time", str(spec), "--batch-size", "100000", "--iterations", "1"]) == 2
     err = capsys.readouterr().err
     assert "error: timing a step would need up to about" in err
-    assert "hint: `--batch " in err and "` fits, about " in err and "or use fewer" not in err
+    assert "hint: `--batch-size " in err and "` fits, about " in err and "or use fewer" not in err
 
 
 def test_init_report_names_its_batch_as_the_caller_gives_it(tmp_path, capsys, monkeypatch):
-    """init_report's batch is its batch_size=, the command's --batch (train's --batch-size):
-    the batch that fits, and the smaller batch a warning asks for, are named so."""
-    import cnnspec.cli.init_report
+    """init_report's batch is its batch_size=, the command's --batch-size (as train's): the
+    batch that fits, and the smaller batch a warning asks for, are named so."""
     from cnnspec.check import memory
-    from cnnspec.cli import command_names
+    from cnnspec.cli import OPTION_NAMES
     from cnnspec.errors import SpecErrors
     from cnnspec.lab.report import init_report
 
@@ -626,16 +626,16 @@ def test_init_report_names_its_batch_as_the_caller_gives_it(tmp_path, capsys, mo
         init_report(spec, batch_size=100000, input_kind="gaussian")
     (error,) = info.value.errors
     assert error.hint.startswith("`batch_size=") and "` fits, about " in error.hint
-    names = command_names(cnnspec.cli.init_report)
-    assert error.worded_hint(names).startswith("`--batch ")
-    assert main(["init-report", str(spec), "--batch", "100000", "--input", "gaussian"]) == 2
-    assert "\nhint: `--batch " in capsys.readouterr().err
+    names = OPTION_NAMES
+    assert error.worded_hint(names).startswith("`--batch-size ")
+    assert main(["init-report", str(spec), "--batch-size", "100000", "--input", "gaussian"]) == 2
+    assert "\nhint: `--batch-size " in capsys.readouterr().err
     task = memory.Task("measuring the network", memory.SMALLER_BATCH,
                        batch_setting="batch_size", spec_batch=False)
     step = checked.step_memory
     (warning,) = memory_problems(checked.spec, step, int(1.5 * step.process), task)
     assert warning.hint.endswith("run out of memory; a smaller batch_size")
-    assert warning.worded_hint(names).endswith("run out of memory; a smaller --batch")
+    assert warning.worded_hint(names).endswith("run out of memory; a smaller --batch-size")
 
 
 def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(tmp_path):

@@ -19,7 +19,7 @@ READERS = [
     ["summary"],
     ["export"],
     ["fmt", "--check"],
-    ["init-report", "--init", "he_normal", "--input", "gaussian", "--batch", "4"],
+    ["init-report", "--init", "he_normal", "--input", "gaussian", "--batch-size", "4"],
 ]
 
 

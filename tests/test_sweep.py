@@ -413,6 +413,19 @@ def test_the_plan_tells_no_warning_that_no_cell_gets(spec):
     axes = [parse_set("weight_decay=0,2", spec), parse_set("lr=0.5", spec)]
     make_cells(spec, axes, overrides={"lr": 0.05}, on_warnings=heard.extend)
     decay = [w.message for w in heard if "weight_decay" in w.message]
+    # every cell has lr=0.5: the setting that brings the warning is weight_decay=2
+    assert len(decay) == 1 and decay[0].startswith("with weight_decay=2: "), decay
+
+
+def test_a_values_warning_that_needs_another_setting_too_is_said_with_both(spec):
+    """weight_decay=2 alone, at the spec's lr 0.5, warns; in the sweep only its cells at
+    lr=0.5 do, not those at lr=0.05: it was said "with weight_decay=2", as if it held for
+    every cell with that value. It is said with exactly the settings the cells that get it
+    share and the others do not."""
+    axes = [parse_set("weight_decay=0,2", spec), parse_set("lr=0.05,0.5", spec)]
+    heard = []
+    make_cells(spec, axes, overrides={"lr": 0.5}, on_warnings=heard.extend)
+    decay = [w.message for w in heard if "weight_decay" in w.message]
     assert len(decay) == 1 and decay[0].startswith("with weight_decay=2, lr=0.5: "), decay
 
 
@@ -1155,13 +1168,14 @@ def test_a_sweep_over_other_settings_shows_every_cell_of_the_folder(named, tmp_p
     table = format_table(fourth.groups, fourth.columns, out, fourth.spread, fourth.trained_in)
     lines = table.splitlines()
     assert lines[0].split() == ["lr", "batch_size", "epochs", "dtype", "val", "acc", "%",
-                                "test",
-                                "acc", "%", "diverged", "runs"]
+                                "(best", "epoch)", "test", "acc", "%", "(best", "epoch)",
+                                "diverged", "runs"]
     assert sorted(line.split()[:4] for line in lines[1:-1]) == [
         ["0.01", "64", "1", "float32"], ["0.05", "32", "1", "float32"],
         ["0.05", "64", "1", "float32"], ["0.1", "64", "1", "float32"],
         ["0.1", "64", "2", "float64"]]
-    assert lines[-1] == (f"(accuracies: mean +- std over the runs of each group; "
+    assert lines[-1] == (f"(accuracies: mean +- std over each row's runs (1 seed, or 2 "
+                         "seeds: the runs column counts them); "
                          f"{TEST_WEIGHTS_NOTE}; cells in {out})")
     write_outputs(fourth)
     results = json.loads((out / "results.json").read_text())
@@ -1855,8 +1869,11 @@ def test_a_sweep_and_a_comparison_are_named_after_the_model_as_train_names_a_run
     from cnnspec.render import figure
     monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
     plot(comparison)
+    from cnnspec.sweep.results import REPORTED_DOTS
+
     assert drawn[0]._suptitle.get_text() == ("named: inits compared (each init sets the "
-                                             "weights of conv1; fc1 names its own)")
+                                             "weights of conv1; fc1 names its own)\n"
+                                             + REPORTED_DOTS)
 
 
 def test_a_layer_option_or_default_another_sweep_gave_shows_the_specs_own(named, tmp_path):

@@ -65,7 +65,7 @@ def _files(tmp_path: Path) -> Path:
     (["import", "{tmp}/model.onnx"], 2,
      "cnnspec writes ONNX (`.venv/bin/cnnspec export --format onnx`)"),
     (["summary", "{tmp}/npz.cnn"], 0, "`.venv/bin/cnnspec check` reads it as train does"),
-    (["time", "{tmp}/identical.cnn", "--batch", "2", "--iterations", "1"], 0,
+    (["time", "{tmp}/identical.cnn", "--batch-size", "2", "--iterations", "1"], 0,
      "note: `.venv/bin/cnnspec check {tmp}/identical.cnn` has warnings"),
     # a Caffe prototxt written in a .cnn file: the import that makes it a spec, as pasted
     (["check", "{tmp}/lenet net.cnn"], 2,

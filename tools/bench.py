@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_info
 import cnnspec
 from cnnspec.check.memory import OVERESTIMATE
 from cnnspec.engine import chunking, footprint, processes, splitting
-from cnnspec.engine.calibrate import cpu_model
+from cnnspec.engine.calibrate import cpu_model, load_text
 from cnnspec.engine.conv_tuned import thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
@@ -269,15 +269,10 @@ def startup(runs: int) -> None:
                 wall, cpu = _run_times(command, env, 1)
                 times[name][0].append(wall)
                 times[name][1].append(cpu)
-        print(f"start-up, whole process, median of {runs} (load {_load()}):", flush=True)
+        print(f"start-up, whole process, median of {runs} (load {load_text()}):", flush=True)
         for name, (walls, cpus) in times.items():
             print(f"  {'cnnspec ' + name:<62} {statistics.median(walls):6.3f} s wall "
                   f"{statistics.median(cpus):6.3f} s CPU", flush=True)
-
-
-def _load() -> str:
-    """The machine's load averages (1, 5, 15 minutes): how busy it was while measuring."""
-    return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def deep(layers: int = 1000, batches=(1, 32), steps: int = 5) -> None:
@@ -296,7 +291,7 @@ def deep(layers: int = 1000, batches=(1, 32), steps: int = 5) -> None:
     checked_in = time.perf_counter() - start
     print(f"deep thin net: {layers} x (conv 8 3x3 pad same + tanh) on 8x8x8, "
           f"{len(spec.layers)} layers (checked in {checked_in:.2f} s), SGD momentum 0.9, "
-          f"1 thread (load {_load()}):", flush=True)
+          f"1 thread (load {load_text()}):", flush=True)
     for batch in batches:
         runner = CnnspecRunner(spec, batch, 1, np.random.default_rng(0), lr=0.0)
         runner.step()
@@ -336,7 +331,7 @@ def epoch(threads: int, torch_ok: bool, images: int = 60_000, batch: int = 64,
     if torch_ok:
         line += (f", pytorch {spent['pytorch']:.1f} s, cnnspec/pytorch speed "
                  f"{spent['pytorch'] / spent['cnnspec']:.2f}")
-    print(line + f" (load {_load()})", flush=True)
+    print(line + f" (load {load_text()})", flush=True)
 
 
 PARTS = ("speed", "memory", "startup", "deep", "epoch")
@@ -380,7 +375,7 @@ def speed(args, torch_ok: bool) -> None:
         print(f"{name:>12} conv layers (forward + backward, 1 thread): "
               f"{conv_gflops(name, batch):6.1f} GFLOP/s", flush=True)
     print(f"  float32 {PEAK_SIZE}x{PEAK_SIZE} matmul, 1 thread: {matmul_peak():6.1f} GFLOP/s "
-          f"(load {_load()})", flush=True)
+          f"(load {load_text()})", flush=True)
 
 
 README_BEGIN = "<!-- bench.py output: begin -->"
@@ -453,7 +448,7 @@ def main(argv=None):
 def measure(args, parts) -> None:
     """Every measurement named in ``parts``, printed."""
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; "
-          f"{os.cpu_count()} cores; load {_load()}", flush=True)
+          f"{os.cpu_count()} cores; load {load_text()}", flush=True)
     torch_ok = False
     if not args.no_torch:
         try:

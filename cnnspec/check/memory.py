@@ -663,9 +663,9 @@ class Task:
     whole: bool = False
     # how the batch is set, for the batch that fits: the spec's word for its setting, or a
     # command's setting as a hint template names it (`batch_size`: init-report's batch_size=,
-    # its --batch); None where the command fixes the batch
+    # its --batch-size); None where the command fixes the batch
     batch_setting: str | None = "batch"
-    # whether the batch is the spec's own (training; `time` without --batch): an error a
+    # whether the batch is the spec's own (training; `time` without --batch-size): an error a
     # smaller batch answers is then located at the spec's batch line
     spec_batch: bool = True
 

@@ -1,13 +1,14 @@
 """The ``cnnspec`` command line: argument parsing, output and the one error boundary.
 
 Each subcommand is a module in this package with ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int``, and ``OWN_OPTIONS`` where its options name a setting otherwise than
-:data:`OPTION_NAMES` does (init-report's ``--batch`` for train's ``--batch-size``). Modules import NumPy, the parser and friends inside ``run`` so that
-``cnnspec --help`` starts fast; one whose ``run`` loads NumPy says so with ``LOADS_NUMPY =
-True``, and NumPy is loaded for it first (:mod:`cnnspec.cli.loading`: refused where the
-memory this process may use cannot hold it, or it and matplotlib for one that always draws a
-picture, which says so with ``DRAWS = True``). User mistakes (:class:`SpecError`) exit 2, run-time failures
-(:class:`RunError`) exit 1; a traceback means a bug.
+and ``run(args) -> int``; the settings its messages name are worded as :data:`OPTION_NAMES`
+says, one option per setting for every command. Modules import NumPy, the parser and friends
+inside ``run`` so that ``cnnspec --help`` starts fast; one whose ``run`` loads NumPy says so
+with ``LOADS_NUMPY = True``, and NumPy is loaded for it first (:mod:`cnnspec.cli.loading`:
+refused where the memory this process may use cannot hold it, or it and matplotlib for one
+that always draws a picture, which says so with ``DRAWS = True``). User mistakes
+(:class:`SpecError`) exit 2, run-time failures (:class:`RunError`) exit 1; a traceback means
+a bug.
 """
 from __future__ import annotations
 
@@ -172,12 +173,6 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "explain_command": Typed("summary", "--explain"),
                 "program": Typed("")}
-
-
-def command_names(module) -> dict:
-    """How the command of ``module`` words the settings its messages name: as
-    :data:`OPTION_NAMES` does, but where its own options name one otherwise (``OWN_OPTIONS``)."""
-    return {**OPTION_NAMES, **getattr(module, "OWN_OPTIONS", {})}
 
 
 def invoked_as() -> str:
@@ -562,7 +557,6 @@ def _main(argv: list[str]) -> int:
             return EXIT_USAGE
         # imported with the parser: its run is looked up now, not when the parser was built
         module = importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}")
-    names = command_names(module)
     try:
         with termination_as_interrupt():
             if getattr(module, "LOADS_NUMPY", False):
@@ -571,13 +565,14 @@ def _main(argv: list[str]) -> int:
                 numpy_loaded(args._command, getattr(module, "DRAWS", False))
             return module.run(args)
     except (SpecError, SpecErrors) as exc:
-        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc], names)
+        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc],
+                          OPTION_NAMES)
         return EXIT_USAGE
     except RunError as exc:
-        print_run_error(*exc.worded(names))
+        print_run_error(*exc.worded(OPTION_NAMES))
         return run_error_code(exc)
     except MemoryError as exc:  # where no command said more (training says where it stopped)
-        print_run_error(*out_of_memory(exc).worded(names))
+        print_run_error(*out_of_memory(exc).worded(OPTION_NAMES))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.

@@ -194,6 +194,31 @@ def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None
                         help=f"where downloaded datasets are cached (default {default})")
 
 
+def add_batch_size(parser: argparse.ArgumentParser, what: str, default: int | None = None
+                   ) -> None:
+    """``--batch-size N``, declared once for every command that takes a batch size (train,
+    compare, init-report, time), so that one spelling works everywhere; ``what`` says what the
+    batch is in this command and its default. ``--batch``, which init-report and time once
+    took, is still read, as an option of its own so that a mistake in its value names it as
+    typed, and left out of the help, which names one spelling."""
+    parser.add_argument("--batch-size", dest="batch_size", type=positive_int, default=default,
+                        metavar="N", help=what)
+    parser.add_argument("--batch", dest="batch_size", type=positive_int, default=default,
+                        help=argparse.SUPPRESS)
+
+
+def add_data(parser: argparse.ArgumentParser, each: str) -> None:
+    """``--data DATA``, declared once for every command that trains a spec (train, compare):
+    the dataset ``each`` (a run, every variant) trains on in place of the spec's, written as
+    the spec's ``data`` setting is."""
+    from cnnspec.data.names import valid_forms
+
+    parser.add_argument("--data", metavar="DATA",
+                        help=f"the dataset {each} trains on in place of the spec's, written as "
+                        f"its `data` setting is: {valid_forms()}, with arguments as in a spec: "
+                        "\"shapes(size=8, classes=[x, o])\"")
+
+
 def add_keep_weights(parser: argparse.ArgumentParser, each: str) -> None:
     """``--keep-weights``, declared once for the commands that train many runs (sweep,
     compare); ``each`` names one of them (a cell, a variant's run)."""

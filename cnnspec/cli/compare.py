@@ -7,6 +7,8 @@ from pathlib import Path
 
 from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import (
+    add_batch_size,
+    add_data,
     add_data_dir,
     add_dtype,
     add_format,
@@ -58,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="epochs per training (default: the spec's)")
     parser.add_argument("--lr", type=positive_float, metavar="LR",
                         help="learning rate for every variant (default: the spec's)")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="batch size for every variant (default: the spec's)")
+    add_batch_size(parser, "batch size for every variant (default: the spec's)")
+    add_data(parser, "every variant")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
                         help="train each variant with seeds 0..K-1 (default %(default)s)")
     parser.add_argument("--jobs", type=positive_int, metavar="J",
@@ -103,13 +105,15 @@ def run(args: argparse.Namespace) -> int:
     @cache
     def planned():
         return plan_comparison(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
-                               lr=args.lr, batch_size=args.batch_size, on_warnings=report,
+                               lr=args.lr, batch_size=args.batch_size, data=args.data,
+                               on_warnings=report,
                                dtype=args.dtype)
 
     def compared(folder: Path | None):
         return compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                        jobs=args.jobs, out=folder, target=args.target,
                        data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
+                       data=args.data,
                        on_done=lambda result: print(
                            describe_result(result, OPTION_NAMES), file=sys.stderr,
                            flush=True),

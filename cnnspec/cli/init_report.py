@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli import command_names, terminal_width
+from cnnspec.cli import OPTION_NAMES, terminal_width
 from cnnspec.cli.arguments import (
+    add_batch_size,
     add_data_dir,
     add_dtype,
     add_format,
@@ -18,7 +19,7 @@ from cnnspec.cli.arguments import (
     sizes,
 )
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import InputError, Option, counted, shown_path
+from cnnspec.errors import InputError, counted, shown_path
 from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 
 # The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
@@ -31,8 +32,6 @@ LOADS_NUMPY = True
 HELP = ("per-layer activation and gradient statistics of the freshly initialised network; "
         "with --phase its order/chaos phase diagram, with --jacobian its Jacobian's singular "
         "values")
-# init_report's batch_size= is this command's --batch (train's is --batch-size)
-OWN_OPTIONS = {"batch_size": Option("--batch")}
 
 EPILOG = """\
 two tables per init (per layer, over the whole batch; --format json has every column in one):
@@ -60,7 +59,7 @@ then the weights of each layer that has them
                       of it
 
 examples:
-  cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch 4 \\
+  cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch-size 4 \\
       --init he_normal --init glorot_normal --init "normal(0, 0.01)" -o depth.png
   cnnspec init-report specs/digits.cnn --format json
 
@@ -74,7 +73,7 @@ examples:
 --jacobian (Xiao et al. 2018; Pennington et al. 2017): singular values of the Jacobian of a
   layer's output (default: the last feature map) with respect to the input, per --init.
   It first says the forward and backward passes and FLOPs it will run (fewer with --rows,
-  --batch 1, fewer --init or an earlier --layer), then shows them run. This one is 136 GFLOP:
+  --batch-size 1, fewer --init or an earlier --layer), then shows them run. This one is 136 GFLOP:
   cnnspec init-report specs/deep_tanh200.cnn --jacobian --init "delta_orthogonal(gain=1)" \\
       --init glorot_normal --init he_normal -o jacobian.png
 """
@@ -91,9 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", choices=("data", "gaussian"), default="data",
                         help="the batch: training images of the spec's dataset, preprocessed "
                         "(default), or unit Gaussian noise")
-    parser.add_argument("--batch", type=positive_int, default=BATCH_SIZE, metavar="N",
-                        help=f"batch size (default {BATCH_SIZE}; --jacobian is taken at its "
-                        f"first {JACOBIAN_INPUTS} inputs at most)")
+    add_batch_size(parser, f"batch size (default {BATCH_SIZE}; --jacobian is taken at its "
+                   f"first {JACOBIAN_INPUTS} inputs at most)", default=BATCH_SIZE)
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     add_format(parser)
@@ -155,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.cli.check import report as report_warnings
     from cnnspec.lab.report import format_json, format_table, init_report, plot
 
-    report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,
+    report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch_size,
                          seed=args.seed, data_dir=args.data_dir,
                          dtype=args.dtype or DEFAULT_DTYPE)
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
@@ -226,7 +224,7 @@ def jacobian_work_hint(work) -> str | None:
     if work.flops < LARGE_FLOPS:
         return None
     return (f"hint: this may take minutes; for less, fewer --rows (now "
-            f"{work.directions}: an estimate from fewer output directions), --batch 1 (one "
+            f"{work.directions}: an estimate from fewer output directions), --batch-size 1 (one "
             f"input, now {work.inputs}), fewer --init (now {work.variants}), or --layer NAME "
             "to end the Jacobian at an earlier layer")
 
@@ -276,14 +274,14 @@ def run_jacobian(args: argparse.Namespace) -> int:
     shown = PassesShown("jacobian", jacobian_work_lines)
     try:
         report = jacobian_report(args.spec, args.inits, layer=args.layer,
-                                 rows=args.rows or ROWS, inputs=min(args.batch, JACOBIAN_INPUTS),
+                                 rows=args.rows or ROWS,
+                                 inputs=min(args.batch_size, JACOBIAN_INPUTS),
                                  input_kind=args.input, seed=args.seed, data_dir=args.data_dir,
                                  start=shown.start, advance=shown.advance)
     finally:
         shown.close()
-    names = command_names(sys.modules[__name__])
-    print(dumps(report.to_dict(names)) if args.format == "json"
-          else format_jacobian(report, names), flush=True)
+    print(dumps(report.to_dict(OPTION_NAMES)) if args.format == "json"
+          else format_jacobian(report, OPTION_NAMES), flush=True)
     if args.output:
         print(f"wrote {shown_path(plot_jacobian(report, args.output))}", file=sys.stderr)
     return 0

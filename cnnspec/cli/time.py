@@ -1,4 +1,4 @@
-"""``cnnspec time SPEC [--batch N] [--iterations K] [--dtype D] [--calibrate] [--format json]``:
+"""``cnnspec time SPEC [--batch-size N] [--iterations K] [--dtype D] [--calibrate] [--format json]``:
 where a training step's time goes, layer by layer (as ``caffe time``).
 
 The spec's model is compiled and trained on random inputs of its input shape in one thread
@@ -12,24 +12,20 @@ With ``--calibrate``, the machine's convolution thresholds are measured again fi
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from cnnspec.cli import typed
-from cnnspec.cli.arguments import add_dtype, add_format, add_spec, positive_int
-from cnnspec.errors import Option, counted
+from cnnspec.cli.arguments import add_batch_size, add_dtype, add_format, add_spec, positive_int
+from cnnspec.errors import counted
 
 LOADS_NUMPY = True
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
 
 
-# the batch a step is timed at (the memory errors' batch_size) is this command's --batch
-OWN_OPTIONS = {"batch_size": Option("--batch")}
-
-
 def add_arguments(parser) -> None:
     add_spec(parser)
-    parser.add_argument("--batch", type=positive_int, metavar="N",
-                        help="images per step (default: the spec's batch size)")
+    add_batch_size(parser, "images per step (default: the spec's batch size)")
     parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",
                         help="timed steps; every figure is the median over them (default "
                         "%(default)s)")
@@ -48,7 +44,7 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
-    from cnnspec.engine.calibrate import cpu_model
+    from cnnspec.engine.calibrate import cpu_model, load_averages
     from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
@@ -66,11 +62,11 @@ def run(args) -> int:
               "training this spec; the timing runs on random inputs without them",
               file=sys.stderr)
     training = checked.ir["training"]
-    batch = args.batch or training["batch_size"]
+    batch = args.batch_size or training["batch_size"]
     refuse_beyond_memory(checked, batch, args.dtype,
                          Task("timing a step", SMALLER_BATCH, reads_data=False,
                               whole=True, batch_setting="batch_size",
-                              spec_batch=args.batch is None))
+                              spec_batch=args.batch_size is None))
     calibrated = recalibrate() if args.calibrate else None
     model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)
@@ -80,10 +76,14 @@ def run(args) -> int:
     infos = checked.by_name
     timing = time_step(model, x, y, optimizer, training["lr"], args.iterations,
                        flops_of=lambda name, need_dx: layer_flops(infos[name], need_dx))
-    about = {"model": checked.ir["name"], "cpu": cpu_model(),
+    # The machine's state beside the figures, which depend on it: measured after the steps,
+    # the load averages include them.
+    about = {"model": checked.ir["name"], "cpu": cpu_model(), "cores": os.cpu_count(),
+             "load_averages": load_averages(),
              "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
     if args.format == "json":
-        report = {**about, **timing.as_dict(), "conv_paths": conv_paths(timing)}
+        report = {**about, **timing.as_dict(), "busy_note": busy_note(timing, about),
+                  "conv_paths": conv_paths(timing)}
         if calibrated is not None:
             report["calibration"] = calibration_dict(calibrated)
         print(json.dumps(report, indent=2))
@@ -131,9 +131,13 @@ def calibration_text(done) -> str:
 
 def table(timing, about: dict) -> str:
     """The report as text: one row per layer, then the loss, the update and the totals."""
+    from cnnspec.engine.calibrate import load_text
+
     head = (f"{about['model']}: batch {timing.batch}, {about['dtype']}, "
             f"{about['optimizer']}, {timing.threads} thread, median of "
-            f"{counted(timing.iterations, 'step')}; CPU: {about['cpu']}")
+            f"{counted(timing.iterations, 'step')}; CPU: {about['cpu']}, "
+            f"{counted(about['cores'] or 1, 'core')}, load {load_text(about['load_averages'])} "
+            "(1, 5, 15 min)")
     names = [layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
              for layer in timing.layers]
     kinds = [layer.kind + (f" ({layer.method})" if layer.method else "")
@@ -161,6 +165,9 @@ def table(timing, about: dict) -> str:
                   f"   = {timing.total * 1e3:.3f} ms"),
              (f"a whole step, unclocked (median): {timing.step * 1e3:.3f} ms, "
               f"{_rate(timing.batch / timing.step)} images/s")]
+    busy = busy_note(timing, about)
+    if busy:
+        rows.append(f"note: {busy}")
     if timing.peak_gflops is not None:
         from cnnspec.engine.timing import PEAK_SIZE
 
@@ -171,6 +178,28 @@ def table(timing, about: dict) -> str:
                     "or infinity, and arithmetic on those can take other times than a healthy "
                     f"step's; `{typed('init-report')} SPEC` shows where the signal grows")
     return "\n".join(rows + _method_legend(timing))
+
+
+def busy_note(timing, about: dict) -> str | None:
+    """What it means that the sum of the parts and the whole step differ by more than they do
+    on a quiet machine (:data:`cnnspec.engine.timing.AGREEMENT`), in text and JSON alike;
+    None where they agree. Other processes' work lands in whole steps in bursts that the
+    parts' medians leave out, so the whole comes out slower; images/s is the whole's."""
+    from cnnspec.engine.calibrate import load_text
+    from cnnspec.engine.timing import AGREEMENT
+
+    if timing.parts_agree:
+        return None
+    low, high = AGREEMENT
+    ratio = timing.parts_over_step
+    # the whole is slower under load; a whole faster than its parts has no such reading
+    slower = (f"a whole step took {1 / ratio:.1f}x the sum of its parts, and images/s, read "
+              "from the whole step, is lower than this machine gives when quiet"
+              if ratio < 1 else f"the sum of the parts is {ratio:.1f}x a whole step")
+    return (f"{slower}: outside the {low:g}x-{high:g}x they agree within when nothing else "
+            f"runs, so the machine was busy (load {load_text(about['load_averages'])} on "
+            f"{counted(about['cores'] or 1, 'core')}) and other programs' work is in these "
+            "figures; time again when the load is below the cores")
 
 
 def _rate(per_second: float) -> str:

@@ -8,6 +8,8 @@ from pathlib import Path
 import cnnspec
 from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.cli.arguments import (
+    add_batch_size,
+    add_data,
     add_data_dir,
     add_dtype,
     add_spec,
@@ -20,7 +22,6 @@ from cnnspec.cli.arguments import (
     run_folder_in,
 )
 from cnnspec.cli.check import report
-from cnnspec.data.names import valid_forms
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
     EXIT_INTERRUPTED,
@@ -53,14 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's number of epochs")
     parser.add_argument("--lr", type=positive_float, metavar="LR",
                         help="override the spec's learning rate")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="override the spec's batch size")
+    add_batch_size(parser, "override the spec's batch size")
     parser.add_argument("--seed", type=nonnegative_int, metavar="S",
                         help="override the spec's seed (weights, data order, dropout)")
-    parser.add_argument("--data", metavar="DATA",
-                        help="override the spec's dataset, written as its `data` setting is: "
-                        f"{valid_forms()}, with arguments as in a spec: "
-                        "\"shapes(size=8, classes=[x, o])\"")
+    add_data(parser, "the run")
     cores = KEYS["cores"].arg
     parser.add_argument("--cores", type=int_from(int(cores.low), int(cores.high)), metavar="N",
                         help="override the spec's cores: how many parts a batch runs as, side "

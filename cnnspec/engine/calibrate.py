@@ -148,6 +148,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def load_averages() -> tuple[float, float, float] | None:
+    """The machine's load averages over 1, 5 and 15 minutes (processes running or waiting
+    for a core): how busy it was while measuring; None where the system keeps none."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):  # Windows has no load average
+        return None
+
+
+def load_text(load: tuple[float, float, float] | None = None) -> str:
+    """The load averages (:func:`load_averages`, the machine's now if not given) as figures
+    are printed with them: ``2.1/1.4/0.9``, or ``unknown``."""
+    load = load or load_averages()
+    return "/".join(f"{value:.1f}" for value in load) if load else "unknown"
+
+
 def cpu_model_in(cpuinfo: str) -> str:
     """The first processor's ``model name`` in ``cpuinfo`` (the text of ``/proc/cpuinfo``),
     with its ``cpu family`` and ``model`` numbers where the file gives them: a virtual

@@ -28,6 +28,10 @@ from cnnspec.records import record
 
 WARMUP = 2  # steps before timing: the first allocates every work buffer
 PEAK_SIZE = 1024  # the square product of matmul_peak (4 MB a float32 matrix)
+# The range the sum of the parts over a whole step lies in where nothing else runs much
+# (docs/measurements.md, "Where a step's time goes"; tests/test_time.py holds it): the clocks
+# cost microseconds. Outside it, other processes' work decided the figures.
+AGREEMENT = (0.5, 2.0)
 
 
 @record(frozen=True)
@@ -85,6 +89,16 @@ class StepTiming:
         """The sum of the parts: every layer's forward and backward, the loss and the update."""
         return sum(layer.seconds for layer in self.layers) + self.loss + self.update
 
+    @property
+    def parts_over_step(self) -> float:
+        """The sum of the parts over a whole unclocked step (1 where nothing was timed)."""
+        return self.total / self.step if self.step > 0 else 1.0
+
+    @property
+    def parts_agree(self) -> bool:
+        """Whether the parts and the whole agree within :data:`AGREEMENT`."""
+        return AGREEMENT[0] <= self.parts_over_step <= AGREEMENT[1]
+
     def share(self, seconds: float) -> float:
         return seconds / self.total if self.total > 0 else 0.0
 
@@ -100,7 +114,8 @@ class StepTiming:
                 if key not in ("layers", "loss", "update", "step", "extra")}
         return {**self.extra, **data, "layers": layers, "loss_ms": self.loss * 1e3,
                 "update_ms": self.update * 1e3, "total_ms": self.total * 1e3,
-                "step_ms": self.step * 1e3,
+                "step_ms": self.step * 1e3, "parts_over_step": self.parts_over_step,
+                "parts_agree": self.parts_agree, "agreement": list(AGREEMENT),
                 "forward_ms": sum(layer.forward for layer in self.layers) * 1e3,
                 "backward_ms": sum(layer.backward for layer in self.layers) * 1e3}
 

@@ -167,11 +167,16 @@ def quantiles_note(m: int, d: int, k: int) -> str | None:
     the module docstring."""
     if m <= k:
         return None
+    # K, M and D are defined where they are used: a reader of the footnote has not read this
+    # module's docstring.
+    measured = (f"J, from the input's D = {d} values to the layer's M = {m} outputs, is "
+                f"measured along K = {k} random output directions ({{rows:{k}}})")
+    exact = f"exact with {{rows:{m}}}, one direction per output"
     if m <= d:
-        return (f"quantiles and spread those of a random {k}-row compression of J, within "
-                f"J's range (the spread a lower bound); exact with {{rows:{m}}}")
-    return (f"quantiles and spread approximate: the projection's noise spreads them, most at "
-            f"the low end where K = {k} is near the D = {d} inputs; exact with {{rows:{m}}}")
+        return (f"quantiles and spread those of a random compression: {measured}, so they lie "
+                f"within J's range and the spread is a lower bound; {exact}")
+    return (f"quantiles and spread approximate: {measured}, and that sampling's noise spreads "
+            f"its singular values, most the smallest, the more so the nearer K is to D; {exact}")
 
 
 def resolution(jacobian: np.ndarray, values: np.ndarray) -> float:

@@ -153,27 +153,32 @@ def _gap_notes(values: dict[str, list[float]]) -> list[str]:
 
 
 def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
-                         title: str | None = None) -> Path:
+                         title: str | None = None,
+                         marked: tuple[str, dict[str, list[int]]] | None = None) -> Path:
     """Validation accuracy (left) and training loss (right) per epoch, one line per variant:
     the mean over seeds, with the band between the lowest and highest seed shaded. Each
     variant has its own line style, and one whose curves are another's is drawn over them and
     says so in the legend (:func:`variant_looks`).
 
     ``curves`` maps a variant label to one list of per-epoch metric dicts per seed.
+    ``marked``: what the dots mean (said under the title) and, per variant label, the epochs
+    to put a dot on its lines at: those a table beside the picture reports, which the curves
+    run on past, so that a variant's place in the table can be read off its lines.
     """
     if not curves:
         raise RunError("nothing to plot: no variant finished an epoch")
     fig = figure.new_figure(10.0, 4.2)
     acc_ax, loss_ax = fig.subplots(1, 2)
     looks = _curve_looks([curves], (VAL_ACC, TRAIN_LOSS))
+    meaning, epochs = marked or ("", {})
     for label, runs in curves.items():
-        _band(acc_ax, runs, VAL_ACC, label, looks[label][1])
-        _band(loss_ax, runs, TRAIN_LOSS, label, looks[label][1])
+        for ax, key in ((acc_ax, VAL_ACC), (loss_ax, TRAIN_LOSS)):
+            _band(ax, runs, key, label, looks[label][1], epochs.get(label, ()))
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
     _unfinished_notes(looks, {"": curves})
     _variant_legend(fig, looks)
-    _title(fig, title, [curves])
+    _title(fig, title, [curves], meaning if any(epochs.values()) else "")
     return figure.save_png(fig, out_png)
 
 
@@ -322,9 +327,10 @@ def band_note(curves_list: list[dict[str, list[list[dict]]]]) -> str:
             "lowest run to the highest")
 
 
-def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]]) -> None:
-    """The figure's title, with the :func:`band_note` under it."""
-    lines = [line for line in (title, band_note(curves_list)) if line]
+def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]],
+           marks: str = "") -> None:
+    """The figure's title, with the :func:`band_note` and what the dots ``marks`` under it."""
+    lines = [line for line in (title, band_note(curves_list), marks) if line]
     if lines:
         figure.figure_title(fig, "\n".join(lines))
 
@@ -373,14 +379,21 @@ def _mean_curve(runs: list[list[dict]], key: str):
     return epochs, means, lows, highs
 
 
-def _band(ax, runs: list[list[dict]], key: str, label: str, style: dict) -> None:
+def _band(ax, runs: list[list[dict]], key: str, label: str, style: dict,
+          marked=()) -> None:
     """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it, drawn
-    in ``style`` (:func:`variant_styles`) as the variant ``label``; nothing where every run
-    blew up in its first epoch (the legend says so: :func:`_unfinished_notes`)."""
+    in ``style`` (:func:`variant_styles`) as the variant ``label``, with a dot on the mean at
+    each epoch of ``marked``; nothing where every run blew up in its first epoch (the legend
+    says so: :func:`_unfinished_notes`)."""
     epochs, means, lows, highs = _mean_curve(runs, key)
     if not epochs:
         return
     ax.plot(epochs, means, label=label, **style)
+    dots = [epoch for epoch in marked if epoch in epochs]
+    if dots:  # drawn over every line, edged so a dot shows on a line of its own colour
+        ax.plot(dots, [means[epoch - 1] for epoch in dots], linestyle="none", marker="o",
+                markersize=11, markeredgewidth=1.5, color=style["color"],
+                markeredgecolor="black", zorder=5)
     if len(runs) > 1:
         ax.fill_between(epochs, lows, highs, color=style["color"], alpha=0.15, linewidth=0)
 

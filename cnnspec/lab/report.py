@@ -73,7 +73,7 @@ class InitReport:
     # What `cnnspec check` warns about in the variants (identical filters, signal scale, ...),
     # each once.
     warnings: list = field(default_factory=list)
-    asked: int | None = None  # --batch, where the data held fewer training images
+    asked: int | None = None  # --batch-size, where the data held fewer training images
 
     def to_dict(self) -> dict:
         return {"spec": self.spec_name, "input": self.source, "batch": self.batch_size,
@@ -175,7 +175,7 @@ def format_table(report: InitReport, width: int | None = None) -> str:
     of up to 20 characters; the lines of words around them wrapped to ``width`` (None: each
     on its one line, as through a pipe)."""
     every = ("" if report.asked is None else
-             f" (all its training images, fewer than --batch {report.asked})")
+             f" (all its training images, fewer than --batch-size {report.asked})")
     heading = (f"{report.spec_name}: {counted(report.batch_size, 'input')} from {report.source}"
                f"{every}, seed {report.seed}")
     blocks = [heading]

@@ -220,7 +220,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     refuse_too_many_cells(axes, seeds, folds)
     cells = []
     got = []  # every warning some cell gets
-    joint = []  # (a warning only a combination gets, the settings of each that gets it)
+    checked_cells = []  # (the settings of each combination, its warnings)
     for combination in itertools.product(*(range(len(axis.values)) for axis in axes)):
         ir = base.ir
         for axis, index in zip(axes, combination):
@@ -228,11 +228,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
         in_dtype = cell_dtype(axes, combination, dtype)
         checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype)
-        values = [w for key in enumerate(combination) for w in by_value[key]]
         got += [warning for warning in checked.warnings if warning not in got]
-        for warning in checked.warnings:
-            if warning not in own and warning not in values:
-                _gathered(joint, warning).append(settings)
+        checked_cells.append((settings, checked.warnings))
         refuse_more_folds_than_images(ir, folds)
         for seed in range(seeds):
             seeded = recorded_ir(ir)  # a copy, its data file found from any folder
@@ -243,23 +240,36 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # The spec's own warnings and a value's are said where a cell gets them: a swept setting
     # whose every value differs from the spec's (--set lr=5) leaves the spec's lr to no cell.
     warnings = [warning for warning in own if warning in got]
+    said = list(own)
     for (a, index), found in by_value.items():
-        warnings += _added([w for w in found if w in got], own, axes[a].value_text(index))
-    for warning, groups in joint:  # named by the settings its combinations share
-        shared = tuple(setting for setting in groups[0] if all(setting in g for g in groups))
-        warnings += _added([warning], own, group_label(shared))
+        # a value's warning that not every cell with the value gets needs another setting
+        # too (--set conv1.weight=...): said below, with the settings it needs
+        with_value = [found_in for settings, found_in in checked_cells
+                      if settings[a] == (axes[a].key, axes[a].texts[index])]
+        held = [w for w in found if all(w in found_in for found_in in with_value)]
+        warnings += _added(held, own, axes[a].value_text(index))
+        said += held
+    for warning in got:
+        if warning not in said:
+            warnings += _added([warning], own, group_label(_warned_by(warning, checked_cells)))
+            said.append(warning)
     if warnings and on_warnings is not None:
         on_warnings([replace(warning, **hint_of(warning)) for warning in warnings])
     return cells
 
 
-def _gathered(joint: list, warning: SpecError) -> list:
-    """The list of the settings that get ``warning`` in ``joint``, made empty the first time."""
-    for known, groups in joint:
-        if known == warning:
-            return groups
-    joint.append((warning, []))
-    return joint[-1][1]
+def _warned_by(warning: SpecError, checked_cells: list) -> tuple[tuple[str, str], ...]:
+    """The settings that bring ``warning``: those every combination of ``checked_cells``
+    (its settings, its warnings) that gets it shares and some that does not get it lacks. A
+    setting every combination shares (a --set of one value) says nothing of the warning, and
+    one the warned share alone is not all it needs (init=he_normal warning only together
+    with conv1.weight=normal(std=0.0001))."""
+    warned = [settings for settings, found in checked_cells if warning in found]
+    others = [settings for settings, found in checked_cells if warning not in found]
+    shared = [setting for setting in warned[0] if all(setting in s for s in warned)]
+    if not others:
+        return tuple(shared)
+    return tuple(setting for setting in shared if any(setting not in s for s in others))
 
 
 def _added(found: list[SpecError], known: list[SpecError], label: str) -> list[SpecError]:

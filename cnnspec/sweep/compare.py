@@ -37,9 +37,11 @@ from cnnspec.records import record
 from cnnspec.sweep.cells import Cell, CellResult, kept_val_acc, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
-from cnnspec.sweep.grid import DTYPE, Axis, compared_template, value_reader
+from cnnspec.sweep.grid import DTYPE, Axis, value_reader
 from cnnspec.sweep.results import (
+    ACCURACY_HEADERS,
     LEFT_OUT_KEY,
+    REPORTED_DOTS,
     TEST_WEIGHTS_NOTE,
     columns,
     curve_label,
@@ -52,6 +54,7 @@ from cnnspec.sweep.results import (
     mean_std,
     percent,
     prepare_folder,
+    reported_epochs,
     shown_settings,
     stops_said,
     typed_settings,
@@ -243,6 +246,11 @@ class Comparison:
         return {curve_label(v.label, v.diverged, v.seeds): [r.metrics for r in v.runs]
                 for v in self.variants}
 
+    def reported(self) -> dict[str, list[int]]:
+        """Per variant, labelled as in :meth:`curves`, the epochs its row reports."""
+        return {curve_label(v.label, v.diverged, v.seeds):
+                reported_epochs(r.test_epoch for r in v.runs) for v in self.variants}
+
     def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
         """The comparison as JSON holds it: each run's folder and those of the runs left out
         of its table (:data:`~cnnspec.sweep.results.LEFT_OUT_KEY`) relative to its --out
@@ -279,7 +287,8 @@ class ComparisonPlan:
 def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = None,
                     seeds: int = 1, lr: float | None = None, batch_size: int | None = None,
                     on_warnings: Callable[[list], None] | None = None,
-                    dtype: str = DEFAULT_DTYPE) -> ComparisonPlan:
+                    dtype: str = DEFAULT_DTYPE, data: str | dict | None = None
+                    ) -> ComparisonPlan:
     """Every run of the comparison, each checked; nothing trains. The arguments are
     :func:`compare`'s; ``on_warnings`` hears the checks' warnings
     (:func:`cnnspec.sweep.cells.make_cells`)."""
@@ -297,7 +306,8 @@ def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = Non
                            invalid=True)
     parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
-    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides(dtype)
+    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size,
+                         data=data).overrides(dtype)
     cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype)
     if all(variant is None for variant in variants):
         return ComparisonPlan(str(spec), seeds, [axis], cells)
@@ -314,11 +324,13 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_start: Callable[[object, int, Path], None] | None = None,
             on_warnings: Callable[[list], None] | None = None,
             dtype: str = DEFAULT_DTYPE, keep_weights: bool = False,
-            planned: ComparisonPlan | None = None) -> Comparison:
+            planned: ComparisonPlan | None = None, data: str | dict | None = None
+            ) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
-    ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
-    variant; ``jobs`` trainings run at once in local processes (default
+    ``epochs``, ``lr``, ``batch_size`` and ``data`` (as :class:`cnnspec.Settings` takes it:
+    ``"shapes"``, ``"npz:PATH"`` or an IR data object) override the spec's training settings
+    for every variant; ``jobs`` trainings run at once in local processes (default
     :func:`default_jobs`), or ``executor`` (as for :func:`cnnspec.sweep.runner.sweep`) says
     where they run; ``target`` is the validation accuracy whose first epoch the table
     reports; ``on_done`` hears of each training as it finishes, ``on_start(executor, n,
@@ -329,8 +341,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     weights, as a sweep's cell does, for ``eval``, ``filters`` and ``features`` (a run
     recorded without them trains again). ``planned``: what :func:`plan_comparison` made of
     these arguments, where the caller has it already: the comparison is the plan's, so
-    ``spec``, ``inits``, ``epochs``, ``seeds``, ``lr``, ``batch_size`` and ``dtype`` are not
-    read (the spec is not read or checked again), and ``on_warnings`` is not called.
+    ``spec``, ``inits``, ``epochs``, ``seeds``, ``lr``, ``batch_size``, ``data`` and ``dtype``
+    are not read (the spec is not read or checked again), and ``on_warnings`` is not called.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained. A Ctrl-C (or SIGTERM) once
@@ -340,7 +352,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
     plan = planned or plan_comparison(spec, inits, epochs, seeds, lr, batch_size, on_warnings,
-                                      dtype)
+                                      dtype, data)
     cells = plan.cells
     name, dtype = cells[0].ir["name"], cells[0].dtype
     process = largest_process(cells)
@@ -359,7 +371,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
             if on_done else None,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
-            command="compare", hint_of=compared_template)
+            command="compare")
     seconds = time.perf_counter() - started
     done = ran.done + ran.earlier
     keys = columns(done)
@@ -398,7 +410,7 @@ def format_table(comparison: Comparison) -> str:
     """The comparison table: one row per variant, accuracies in percent (mean +- std over
     the seeds when there are several)."""
     target = f"epochs to {100 * comparison.target:g}%"
-    header = ["init", "val acc %", "test acc %", target, "diverged"]
+    header = ["init", *ACCURACY_HEADERS, target, "diverged"]
     rows = []
     for v in comparison.variants:
         rows.append([v.label, percent(v.val_acc_mean, v.val_acc_std),
@@ -431,4 +443,5 @@ def plot(comparison: Comparison, out_png=None) -> Path:
         out_png = Path(comparison.out) / rundir.CURVES
     return plot_learning_curves(comparison.curves(), out_png,
                                 title=f"{comparison.name}: inits compared"
-                                + (f" ({comparison.reach})" if comparison.reach else ""))
+                                + (f" ({comparison.reach})" if comparison.reach else ""),
+                                marked=(REPORTED_DOTS, comparison.reported()))

@@ -34,7 +34,6 @@ from cnnspec.errors import (
     option_place,
     reworded,
     shortened,
-    without_alternatives,
 )
 from cnnspec.init.describe import init_text
 from cnnspec.ir.spec import Spec
@@ -53,9 +52,6 @@ from cnnspec.records import record
 # the form of a setting are SettingError templates: the library names its parameters
 # (sets=['lr=0.1'], seeds=K), the command line its options (--set lr=0.1, --seeds K).
 NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
-# Settings a run is given that an init comparison's cells are not: they train on the spec's
-# own data (a sweep sets it with --set data=...); a hint's alternative naming it is left out.
-NOT_GIVEN_TO_COMPARISONS = ("data",)
 # The swept setting that is no change of the IR: the dtype a cell trains in.
 DTYPE = "dtype"
 DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
@@ -374,16 +370,10 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
 
 
 def compared_hint(error: SpecError) -> dict:
-    """``error``'s hint fields as an init comparison is given settings
-    (:func:`compared_template`)."""
-    return _reworded_hint(error, compared_template)
-
-
-def compared_template(template: str) -> str:
-    """A hint ``template`` (see :class:`~cnnspec.errors.WordedError`) as an init comparison
-    is given settings: by options named as train's (``--epochs``, ``--lr``), and none of
-    :data:`NOT_GIVEN_TO_COMPARISONS`."""
-    return without_alternatives(template, NOT_GIVEN_TO_COMPARISONS)
+    """``error``'s hint fields as an init comparison is given settings: as they are, for it
+    takes every setting a hint names by the option train takes it by (``--epochs``,
+    ``--data``)."""
+    return {"hint": error.hint, "hint_template": error.hint_template}
 
 
 def _as_set(key: str):

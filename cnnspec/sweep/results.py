@@ -785,6 +785,17 @@ class Group:
     def curves(self) -> list[list[dict]]:
         return [r.metrics for _, r in self.cells]
 
+    @property
+    def made_of(self) -> str:
+        """What the row's runs are: ``"2 seeds"``, ``"1 seed x 2 folds"``."""
+        return runs_made_of({cell.seed for cell, _ in self.cells},
+                            {cell.fold[1] for cell, _ in self.cells if cell.fold is not None})
+
+    @property
+    def reported(self) -> list[int]:
+        """The epochs the row's accuracies are of (:func:`reported_epochs`)."""
+        return reported_epochs(tested_epoch(r.summary) for _, r in self.cells)
+
     def to_dict(self) -> dict:
         (val, val_std), (test, test_std) = self.val_acc, self.test_acc
         return {"label": self.label, "settings": self.typed, "runs": len(self.cells),
@@ -867,6 +878,24 @@ def write_results(out: Path, document: dict) -> tuple[Path, Path]:
 # is that epoch's), not the last epoch's where it validated best earlier.
 TEST_WEIGHTS_NOTE = ("val and test acc: of the weights each run keeps, its best epoch's where "
                      "it validated")
+# The epoch the tables' accuracies are of, named in their header, and what the dots on the
+# learning curves drawn beside them mark: the curves run on past it to the last epoch.
+REPORTED_EPOCH = "best epoch"
+ACCURACY_HEADERS = (f"val acc % ({REPORTED_EPOCH})", f"test acc % ({REPORTED_EPOCH})")
+REPORTED_DOTS = f"dots: the epoch whose accuracies the table reports (each run's {REPORTED_EPOCH})"
+
+
+def runs_made_of(seeds, folds) -> str:
+    """What the runs of a row are, of its ``seeds`` and the fold counts ``folds`` (none
+    without cross-validation): ``"2 seeds"``, ``"1 seed x 5 folds"``."""
+    made = counted(len(seeds), "seed")
+    return made if not folds else f"{made} x {counted(max(folds), 'fold')}"
+
+
+def reported_epochs(epochs) -> list[int]:
+    """The epochs a table row reports of its runs, each run's (None: it reports none, having
+    diverged), each once in order: where the curves' dots go."""
+    return sorted(set(epochs) - {None})
 
 
 def percent(mean: float, std: float | None) -> str:
@@ -896,7 +925,7 @@ def format_table(rows: list[Group], keys: list[str], out: Path, spread: str,
     """The results table, best validation accuracy first; ``spread`` says what the +- is
     over (``"3 seeds"``, ``"5 folds"``); ``dtypes``: what the cells trained in, said under
     the table when it is one other than float32 and no column shows it."""
-    header = [*(keys or ["spec"]), "val acc %", "test acc %", "diverged", "runs"]
+    header = [*(keys or ["spec"]), *ACCURACY_HEADERS, "diverged", "runs"]
     lines = []
     for g in rows:
         values = [g.settings[k] for k in keys] if keys else ["as written"]

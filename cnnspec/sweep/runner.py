@@ -19,7 +19,6 @@ from cnnspec.errors import (
     SettingError,
     WordedError,
     WordedInputError,
-    counted,
     literal,
     shortened,
 )
@@ -41,6 +40,7 @@ from cnnspec.sweep.results import (
     read_recorded,
     record_cell,
     results_document,
+    runs_made_of,
     stops_said,
     tabulate,
     write_results,
@@ -98,14 +98,13 @@ class Sweep:
 
     @property
     def spread(self) -> str:
-        """What the +- of a group is over: ``"2 seeds"``, ``"5 folds"``, ``"2 seeds x 5
-        folds"``; with cells of other sweeps whose groups ran other counts, each group's
-        runs."""
-        runs = self.seeds * (self.folds or 1)
-        if self.earlier and {len(g.cells) for g in self.groups} != {runs}:
-            return "the runs of each group"
-        seeds = counted(self.seeds, "seed")
-        return seeds if self.folds is None else f"{seeds} x {counted(self.folds, 'fold')}"
+        """What the +- of a group is over: ``"2 seeds"``, ``"1 seed x 5 folds"``; where the
+        groups' runs differ (cells of other sweeps in its folder), what each kind is, for
+        the rows differ in seeds or folds, not only in how many runs their column counts."""
+        kinds = list(dict.fromkeys(group.made_of for group in self.groups))
+        if len(kinds) > 1:
+            return f"each row's runs ({', or '.join(kinds)}: the runs column counts them)"
+        return kinds[0] if kinds else runs_made_of(range(self.seeds), {self.folds} - {None})
 
     @property
     def trained_in(self) -> tuple[str, ...]:
