@@ -360,3 +360,49 @@ def test_check_knows_whether_a_first_convolution_will_time_the_thresholds(cache_
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     path.write_text(path.read_text().replace('"chunk_columns": 1024', '"chunk_columns": 7'))
     assert chunking.calibrates_on_first_use()  # not trusted: timed again
+
+
+def test_threads_meeting_their_first_convolution_at_once_time_the_thresholds_once(cache_home):
+    """The parts of a split batch in threads: the second waits for the first's thresholds."""
+    import threading
+    import time
+
+    timed = []
+
+    def slow_timer(chunk_bytes, candidates):
+        timed.append(threading.get_ident())
+        time.sleep(0.2)
+        return timer(chunk_bytes, candidates)
+
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(
+        calibrate.thresholds(slow_timer, winograd_timer, block_timer))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(timed) == 1 and found[0] is found[1]
+
+
+def test_worker_processes_are_forked_after_the_thresholds_are_timed(cache_home, monkeypatch,
+                                                                    tmp_path):
+    """Each worker of a split batch would otherwise time them too, all at once."""
+    import cnnspec
+    from cnnspec.engine import processes
+
+    if not processes.available():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(conv_tuned, "time_columns", timer)
+    monkeypatch.setattr(conv_tuned, "time_winograd", winograd_timer)
+    monkeypatch.setattr(conv_tuned, "time_blocks", block_timer)
+    spec = tmp_path / "split.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3\nflatten\ndense 10\n"
+                    "train {\n  data digits\n  batch 32\n  cores 2\n}\n")
+    model = cnnspec.compile(cnnspec.load(spec), seed=0)
+    assert not list(cache_home.glob("cnnspec/engine-thresholds-*.json"))
+    model.start_parts(32)
+    try:
+        assert list(cache_home.glob("cnnspec/engine-thresholds-*.json"))
+    finally:
+        model.release()
+        model._parallel.close()

@@ -78,6 +78,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -165,11 +166,23 @@ def measure(timer, winograd_timer, block_timer) -> Thresholds:
                       min(blocks, key=blocks.get), "measured")
 
 
-@functools.cache
+_FIRST_USE = threading.Lock()
+
+
 def thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     """This machine's thresholds: from the cache file, else measured by the timers
     (:func:`measure`) and written there first; the fallback constants when calibration is
-    switched off or the file cannot be written."""
+    switched off or the file cannot be written. Read or measured once a process: the parts
+    of a split batch, in threads, meet their first convolutions at once, and the one that
+    comes second waits for the first one's thresholds rather than timing them beside it
+    (check's memory estimate counts one calibration)."""
+    with _FIRST_USE:
+        return _thresholds(timer, winograd_timer, block_timer)
+
+
+@functools.cache
+def _thresholds(timer, winograd_timer, block_timer) -> Thresholds:
+    """:func:`thresholds`, found once per process (and per set of timers)."""
     if calibration_off():
         return Thresholds()
     path = _cache_path()
@@ -181,6 +194,9 @@ def thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     except OSError:
         return Thresholds()
     return _read(path) or Thresholds()  # the first writer's values, whoever that was
+
+
+thresholds.cache_clear = _thresholds.cache_clear  # forget them, as of a cached function
 
 
 def recalibrate(timer, winograd_timer, block_timer) -> Recalibration:
