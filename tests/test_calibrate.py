@@ -3,9 +3,10 @@ writer's file used by everyone, and fallback constants where measuring or keepin
 import json
 import math
 
+import numpy as np
 import pytest
 
-from cnnspec.engine import calibrate, conv_tuned
+from cnnspec.engine import calibrate, chunking, conv_tuned
 from cnnspec.engine.blas import blas_threads
 
 
@@ -57,13 +58,17 @@ def test_the_timer_gives_each_candidate_its_time_over_the_fastest():
 def test_the_winograd_timer_times_layers_that_run_by_winograd_with_each_limit(monkeypatch):
     chunks = []
     forward = conv_tuned.winograd.conv2d_forward
-    monkeypatch.setattr(conv_tuned.winograd, "conv2d_forward",
-                        lambda *args: chunks.append(args[-1]) or forward(*args))
+
+    def counted(x, w, b, win, work, relu, chunk_bytes, *rest):
+        chunks.append(chunk_bytes)
+        return forward(x, w, b, win, work, relu, chunk_bytes, *rest)
+
+    monkeypatch.setattr(conv_tuned.winograd, "conv2d_forward", counted)
     relative = conv_tuned.time_winograd((2 ** 19, 2 ** 21), rounds=1)
     assert set(relative) == {2 ** 19, 2 ** 21}
     assert all(1 <= value < math.inf for value in relative.values())
     # every layer, every round (the untimed one too), each limit in turn
-    layers = len(conv_tuned.WINOGRAD_CALIBRATION_LAYERS)
+    layers = len(chunking.WINOGRAD_CALIBRATION_LAYERS)
     assert chunks == [2 ** 19, 2 ** 21] * 2 * layers
     assert conv_tuned._trial.limits is None
 
@@ -85,7 +90,7 @@ def test_the_block_timer_times_blocks_of_each_limit(monkeypatch):
     assert set(relative) == {2 ** 18, 2 ** 21}
     assert all(1 <= value < math.inf for value in relative.values())
     # every round (the untimed one too), each limit in turn
-    assert conv_tuned.BLOCK_CALIBRATION_LAYERS == ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
+    assert chunking.BLOCK_CALIBRATION_LAYERS == ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
     assert blocks == [8, 64] * 2
     assert groups == ([1] * 32 + [13, 13, 6]) * 2
     assert conv_tuned._trial.limits is None
@@ -118,7 +123,7 @@ def test_the_smallest_candidate_within_five_percent_of_the_best_wins():
 def test_the_file_is_named_after_how_the_limits_were_timed():
     """A file an earlier way of timing wrote holds another measurement's choice: the key,
     whose digest names the file, says how the limits were timed."""
-    assert calibrate.machine_key().endswith(f"calibration {calibrate.CALIBRATION}")
+    assert calibrate.machine_key().endswith(f"calibration {chunking.CALIBRATION}")
 
 
 def test_measured_once_then_read_from_the_machines_file(cache_home, monkeypatch):
@@ -247,20 +252,20 @@ CPUINFO = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t
 def test_a_cpu_is_named_with_its_family_and_model_numbers():
     """A virtual machine's "AMD EPYC" names no generation; its numbers do (the first
     processor's: a later block is another core of the same CPU)."""
-    assert calibrate.cpu_model_in(CPUINFO) == "AMD EPYC (cpu family 25, model 17)"
+    assert chunking.cpu_model_in(CPUINFO) == "AMD EPYC (cpu family 25, model 17)"
     arm = "processor\t: 0\nBogoMIPS\t: 50.00\nmodel name\t: Neoverse-N1\n"
-    assert calibrate.cpu_model_in(arm) == "Neoverse-N1"
+    assert chunking.cpu_model_in(arm) == "Neoverse-N1"
     with pytest.raises(ValueError, match="no model name"):
-        calibrate.cpu_model_in("processor\t: 0\nBogoMIPS\t: 50.00\n")
+        chunking.cpu_model_in("processor\t: 0\nBogoMIPS\t: 50.00\n")
 
 
 def test_two_generations_of_one_cpu_name_keep_thresholds_of_their_own(monkeypatch):
     """The thresholds are timed per generation: "AMD EPYC" of family 25 model 1 and model 17
     are kept under two keys."""
-    monkeypatch.setattr(calibrate, "cpu_model", lambda: calibrate.cpu_model_in(CPUINFO))
+    monkeypatch.setattr(calibrate, "cpu_model", lambda: chunking.cpu_model_in(CPUINFO))
     zen4 = calibrate.machine_key()
     zen3 = CPUINFO.replace("model\t\t: 17", "model\t\t: 1", 1)
-    monkeypatch.setattr(calibrate, "cpu_model", lambda: calibrate.cpu_model_in(zen3))
+    monkeypatch.setattr(calibrate, "cpu_model", lambda: chunking.cpu_model_in(zen3))
     assert calibrate.machine_key() != zen4 and "model 1)" in calibrate.machine_key()
 
 
@@ -335,3 +340,73 @@ def test_recalibrating_where_the_file_cannot_be_replaced_keeps_it(cache_home, mo
     with pytest.raises(RunError, match="No space left on device"):
         calibrate.recalibrate(slower_timer, winograd_timer, block_timer)
     assert path.read_text() == kept
+
+
+def test_check_knows_whether_a_first_convolution_will_time_the_thresholds(cache_home,
+                                                                           monkeypatch):
+    """check (without NumPy) says a process calibrates exactly where the thresholds will be
+    timed: no file, or a damaged one, or one of another CPU; not once they are kept, nor with
+    calibration switched off."""
+    assert chunking._installed_numpy_version() == np.__version__  # what the file's key says
+    assert chunking.calibrates_on_first_use()
+    calibrate.thresholds(timer, winograd_timer, block_timer)
+    assert not chunking.calibrates_on_first_use()
+    monkeypatch.setenv("CNNSPEC_CALIBRATE", "0")
+    assert not chunking.calibrates_on_first_use()
+    monkeypatch.delenv("CNNSPEC_CALIBRATE")
+    with monkeypatch.context() as changed:
+        changed.setattr(chunking, "_installed_numpy_version", lambda: None)
+        assert chunking.calibrates_on_first_use()  # unknown: counted
+    with monkeypatch.context() as changed:
+        changed.setattr(chunking, "cpu_model", lambda: "Another CPU (cpu family 6, model 1)")
+        assert chunking.calibrates_on_first_use()  # the file is another CPU's
+    assert not chunking.calibrates_on_first_use()
+    (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
+    path.write_text(path.read_text().replace('"chunk_columns": 1024', '"chunk_columns": 7'))
+    assert chunking.calibrates_on_first_use()  # not trusted: timed again
+
+
+def test_threads_meeting_their_first_convolution_at_once_time_the_thresholds_once(cache_home):
+    """The parts of a split batch in threads: the second waits for the first's thresholds."""
+    import threading
+    import time
+
+    timed = []
+
+    def slow_timer(chunk_bytes, candidates):
+        timed.append(threading.get_ident())
+        time.sleep(0.2)
+        return timer(chunk_bytes, candidates)
+
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(
+        calibrate.thresholds(slow_timer, winograd_timer, block_timer))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(timed) == 1 and found[0] is found[1]
+
+
+def test_worker_processes_are_forked_after_the_thresholds_are_timed(cache_home, monkeypatch,
+                                                                    tmp_path):
+    """Each worker of a split batch would otherwise time them too, all at once."""
+    import cnnspec
+    from cnnspec.engine import processes
+
+    if not processes.available():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(conv_tuned, "time_columns", timer)
+    monkeypatch.setattr(conv_tuned, "time_winograd", winograd_timer)
+    monkeypatch.setattr(conv_tuned, "time_blocks", block_timer)
+    spec = tmp_path / "split.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3\nflatten\ndense 10\n"
+                    "train {\n  data digits\n  batch 32\n  cores 2\n}\n")
+    model = cnnspec.compile(cnnspec.load(spec), seed=0)
+    assert not list(cache_home.glob("cnnspec/engine-thresholds-*.json"))
+    model.start_parts(32)
+    try:
+        assert list(cache_home.glob("cnnspec/engine-thresholds-*.json"))
+    finally:
+        model.release()
+        model._parallel.close()

@@ -116,7 +116,7 @@ def test_readmes_parameter_counts_of_imports_are_what_import_says(tmp_path, monk
 
 def test_the_cpu_readmes_quality_run_quotes_is_as_the_tools_print_it():
     """README quoted the CPU as "family 25 model 17, as it prints", which no tool prints."""
-    from cnnspec.engine.calibrate import cpu_model_in
+    from cnnspec.engine.chunking import cpu_model_in
 
     readme = " ".join(README.read_text(encoding="utf-8").split())
     quoted = re.search(r"\(`([^`]+)`, as it prints\)", readme)

@@ -739,7 +739,8 @@ def test_summary_shows_the_step_memory(capsys):
     assert "Training step memory: at most about" in out and "at batch 32" in out
     memory = cnnspec.load(SPECS / "digits.cnn").step_memory
     assert f"Training process memory: up to about {bytes_text(memory.process)}" in out
-    assert memory.process == (memory.total + memory.data + memory.runtime + memory.slack)
+    assert memory.process == (memory.total + memory.data + memory.runtime + memory.slack
+                              + memory.calibration)
     assert min(memory.data, memory.runtime, memory.slack) > 0
 
 
@@ -801,3 +802,72 @@ def test_an_npz_files_data_is_said_to_be_left_out_not_to_weigh_nothing(tmp_path,
     assert "the npz file's data uncounted until it is read" in out and "0 B" not in out
     (warning,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process + 1)
     assert "uncounted" in warning.message and "0 B of data" not in warning.message
+
+
+# Each calibration timer with the layers and candidates it times (chunking.CALIBRATION_TIMERS),
+# one timed round (the untimed one before it makes every buffer).
+TIMERS = [lambda: conv_tuned.time_columns(chunk_bytes(), COLUMN_CANDIDATES, rounds=1),
+          lambda: conv_tuned.time_winograd(WINOGRAD_CANDIDATES, rounds=1),
+          lambda: conv_tuned.time_blocks(BLOCK_CANDIDATES, rounds=1)]
+
+
+@pytest.mark.parametrize("index", range(len(TIMERS)))
+def test_a_calibration_timers_figure_bounds_what_it_holds(index):
+    """The memory check counts for a machine's first calibration against each timer's
+    traced peak: at least that, and not far above it."""
+    from cnnspec.engine.chunking import CALIBRATION_TIMERS
+    from cnnspec.engine.footprint import calibration_bytes, timer_bytes
+
+    layers, candidates = CALIBRATION_TIMERS[index]
+    tracemalloc.start()
+    try:
+        TIMERS[index]()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    figure = timer_bytes(layers, len(candidates))
+    assert peak <= figure <= 1.25 * peak, (peak / 2**20, figure / 2**20)
+    assert figure <= calibration_bytes()
+
+
+def test_a_first_run_counts_the_calibration_once_and_says_so(cache_home, tmp_path, capsys):
+    """A spec with a convolution, where the machine's thresholds are not kept yet: its
+    process counts the timers' arrays once (its parts' workers are forked after them), and
+    summary says what they are; a spec without one, or a machine that keeps them, none."""
+    from cnnspec.engine import calibrate
+    from cnnspec.engine.footprint import calibration_bytes
+
+    first = cnnspec.load(SPECS / "lenet5.cnn").step_memory
+    assert first.calibration == calibration_bytes()
+    assert main(["summary", str(SPECS / "lenet5.cnn")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"{bytes_text(first.calibration)} to time this machine's convolution limits on "
+            "its first run)") in out
+    dense = tmp_path / "dense.cnn"
+    dense.write_text("input 1x8x8\nflatten\ndense 10\ntrain {\n  data digits\n}\n")
+    assert cnnspec.load(dense).step_memory.calibration == 0
+    def same_speed(*args):  # a stand-in timer: every candidate (the last argument) as fast
+        return dict.fromkeys(args[-1], 1.0)
+
+    calibrate.thresholds(same_speed, same_speed, same_speed)  # kept now
+    kept = cnnspec.load(SPECS / "lenet5.cnn").step_memory
+    assert kept.calibration == 0 and kept.process == first.process - first.calibration
+    assert main(["summary", str(SPECS / "lenet5.cnn")]) == 0
+    assert "first run" not in capsys.readouterr().out
+
+
+def test_the_layers_check_counts_a_calibration_for_are_those_the_engine_calibrates(tmp_path):
+    """check's rule (footprint.calibrated) against each compiled layer's ``calibrated``: a
+    convolution, a grouped one, a transposed one, and layers of other kinds."""
+    from cnnspec.engine.footprint import calibrated
+
+    spec = tmp_path / "kinds.cnn"
+    spec.write_text("input 1x8x8\nplain: conv 4 3x3 pad same\ngrouped: conv 4 3x3 groups 2\n"
+                    "up: conv_transpose 4 2x2 stride 2\nbn: batchnorm\nmaxpool 2\nflatten\n"
+                    "dense 10\ntrain {\n  data digits\n}\n")
+    checked = cnnspec.load(spec)
+    engine = {node.name: node.layer.calibrated
+              for node in cnnspec.compile(checked, seed=0).nodes}
+    said = {info.name: calibrated(info.kind, info.ir) for info in checked.layers}
+    assert said == engine
+    assert said["plain"] and said["up"] and not said["grouped"] and not said["bn"]

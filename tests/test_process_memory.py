@@ -2,6 +2,7 @@
 (cnnspec.check.memory: the step's arrays, the allocator's slack, Python, its libraries and
 their buffers): real `cnnspec train` processes, their peak resident memory read by the
 kernel; and the modules a kind declares it loads (Kind.libraries) against what it loads."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,17 +31,47 @@ def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
                      "--quiet", "--epochs", "1", *options])
 
 
+@pytest.fixture(scope="session")
+def kept_thresholds(tmp_path_factory) -> Path:
+    """A cache folder holding this machine's convolution thresholds, timed once: a process
+    started with it as ``$XDG_CACHE_HOME`` reads them rather than timing them."""
+    home = tmp_path_factory.mktemp("warm-cache")
+    env = {**os.environ, "XDG_CACHE_HOME": str(home)}
+    env.pop("CNNSPEC_CALIBRATE", None)
+    subprocess.run([sys.executable, "-c",
+                    "from cnnspec.engine.conv_tuned import thresholds; thresholds()"],
+                   env=env, check=True, timeout=600)
+    assert list((home / "cnnspec").glob("engine-thresholds-*.json"))
+    return home
+
+
+@pytest.fixture(params=["first run", "thresholds kept"])
+def cache_state(request, tmp_path, monkeypatch) -> str:
+    """``$XDG_CACHE_HOME``, for this process's check and the training it starts: a new folder
+    (the training times the machine's thresholds at its first step, as a first run on a
+    machine does) or one where they are kept."""
+    home = (tmp_path / "new-cache" if request.param == "first run"
+            else request.getfixturevalue("kept_thresholds"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("CNNSPEC_CALIBRATE", raising=False)
+    return request.param
+
+
 # Specs on the built-in data (digits, shapes), one of them with gelu (scipy.special), one
-# in float64, one with a batch whose halves run in two threads.
+# in float64, one with a batch whose halves run in two threads; each on a machine's first run
+# and once its thresholds are kept.
 @pytest.mark.parametrize("name,batch,dtype", [
     ("digits.cnn", None, "float32"), ("separable.cnn", None, "float32"),
     ("resnet_small.cnn", None, "float32"), ("digits.cnn", None, "float64"),
     ("lenet5.cnn", 256, "float32"), ("cifar10_vgg.cnn", None, "float32"),
 ])
-def test_a_training_process_stays_within_checks_estimate_of_it(name, batch, dtype, tmp_path):
-    """The whole process of `cnnspec train`, curves drawn at the end included."""
+def test_a_training_process_stays_within_checks_estimate_of_it(name, batch, dtype, cache_state,
+                                                               tmp_path):
+    """The whole process of `cnnspec train`, curves drawn at the end included; on a first
+    run, the timing of the machine's thresholds too, which check counts then only."""
     overrides = {"batch_size": batch} if batch else {}
     estimate = checked_with_overrides(SPECS / name, overrides, dtype).step_memory
+    assert (estimate.calibration > 0) == (cache_state == "first run")
     options = ("--dtype", dtype) + (("--batch-size", str(batch)) if batch else ())
     measured = _peak_of_training(SPECS / name, tmp_path / "run", *options)
     assert measured <= estimate.process, (measured / 2**20, estimate.process / 2**20)

@@ -25,9 +25,11 @@ others in worker processes or threads (each part's arrays are its own):
   layers (a few KiB each: what a net of tiny layers mostly holds).
 
 Beside the step's arrays a training process holds its own code and libraries, what
-BLAS and the allocator keep (:func:`runtime_bytes`), and its data set (:func:`data_bytes`;
-an npz file's, which the checker does not read, is counted once the file is read, by the
-``check`` command and by the trainer, :func:`with_loaded_data`): ``check`` refuses a spec
+BLAS and the allocator keep (:func:`runtime_bytes`), on a machine's first run the timers
+that calibrate its convolutions (:func:`calibrating_bytes`), and its data set
+(:func:`data_bytes`; an npz file's, which the checker does not read, is counted once the
+file is read, by the ``check`` command and by the trainer, :func:`with_loaded_data`):
+``check`` refuses a spec
 whose whole process (:attr:`MemoryEstimate.process`) would not fit.
 
 The estimate bounds a step from above: where the engine's choice depends on the data or the
@@ -46,9 +48,12 @@ from pathlib import Path
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES
+from cnnspec.engine.chunking import calibrates_on_first_use
 from cnnspec.engine.footprint import (
     FOOTPRINT_FIELDS,
     Footprint,
+    calibrated,
+    calibration_bytes,
     footprint,
     keeps_logits,
     ufunc_buffer_bytes,
@@ -85,6 +90,7 @@ class MemoryEstimate:
     # what running the batch as the spec's `cores` parts adds to running it whole in one
     # process (its replicas, workers and their buffers), where the parts weigh more
     split_extra: int = 0
+    calibration: int = 0  # timing the machine's limits at the first step (calibrating_bytes)
 
     @property
     def total(self) -> int:
@@ -95,7 +101,8 @@ class MemoryEstimate:
     def process(self) -> int:
         """The resident memory of a process that trains the spec: the step's arrays and the
         runtime around them."""
-        return self.total + self.slack + self.runtime + self.data + self.recording
+        return (self.total + self.slack + self.runtime + self.data + self.recording
+                + self.calibration)
 
 
 def optimizer_buffers(training: dict) -> int:
@@ -169,6 +176,21 @@ ALLOCATOR_SLACK = 0.15
 # The resident memory of a module a layer kind's engine op imports on first use (Kind.libraries;
 # 12.6-14.8 MiB measured, with and without matplotlib loaded first).
 LIBRARY_BYTES = {"scipy.special": 16 << 20}
+
+
+def calibrating_bytes(layers: list[LayerInfo]) -> int:
+    """What timing the machine's convolution limits adds to a process that trains ``layers``,
+    where they are not kept yet (:mod:`cnnspec.engine.calibrate`): the timers' arrays
+    (:func:`cnnspec.engine.footprint.calibration_bytes`), once, however many parts the batch
+    runs as (the parts' threads wait for one timing, their worker processes are forked after
+    it). The timers run at the first convolution of the first step, or before the workers
+    are forked, on top of the parameters and the data; they free their arrays before the
+    step's layers make theirs, but the step's arrays are counted beside them all the same
+    (an upper bound: the allocator may keep the timers' memory)."""
+    if not any(calibrated(info.kind, info.ir) for info in layers) \
+            or not calibrates_on_first_use():
+        return 0
+    return calibration_bytes()
 
 
 def runtime_bytes(layers: list[LayerInfo], parts: int) -> int:
@@ -350,7 +372,8 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
         heaviest=heaviest, batch_size=batch)
     return dataclasses.replace(arrays, runtime=runtime_bytes(layers, parts),
                                slack=math.ceil(ALLOCATOR_SLACK * arrays.total),
-                               data=data_bytes(training["data"], itemsize), itemsize=itemsize)
+                               data=data_bytes(training["data"], itemsize), itemsize=itemsize,
+                               calibration=calibrating_bytes(layers))
 
 
 def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
@@ -632,6 +655,13 @@ def bytes_text(n: float) -> str:
     return f"{int(n)} B"
 
 
+def calibration_text(calibration: int) -> str:
+    """What timing the machine's convolution limits adds to a process (``calibration``
+    bytes, not 0), in words: a first run on a machine does it, later ones read the limits."""
+    return (f"{bytes_text(calibration)} to time this machine's convolution limits on its "
+            "first run")
+
+
 def data_text(data: int) -> str:
     """The data's part of a process figure, in words: an npz file's (0 here: the checker does
     not read it) is said to be left out, not to weigh nothing."""
@@ -825,6 +855,7 @@ def _parts_text(memory: MemoryEstimate, task: Task) -> str:
             + (f"{data_text(memory.data)}, " if task.reads_data else "")
             + (f"{bytes_text(memory.recording)} to record every layer's output and gradient, "
                if memory.recording else "")
+            + (f"{calibration_text(memory.calibration)}, " if memory.calibration else "")
             + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.check.memory import bytes_text, data_text
+from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
@@ -110,7 +110,7 @@ def _step_memory_dict(memory) -> dict | None:
     return {"total_bytes": memory.total, "parameter_bytes": memory.parameters,
             "activation_bytes": memory.activations, "work_bytes": memory.work,
             "runtime_bytes": memory.runtime, "slack_bytes": memory.slack,
-            "data_bytes": memory.data,
+            "data_bytes": memory.data, "calibration_bytes": memory.calibration,
             "process_bytes": memory.process,
             "batch_size": memory.batch_size, "heaviest_layer": memory.heaviest}
 
@@ -245,7 +245,9 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
             f"Training process memory: up to about {bytes_text(step['process_bytes'])} (the "
             f"step, {data_text(step['data_bytes'])}, "
             f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
-            f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
+            f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps"
+            + (f", {calibration_text(step['calibration_bytes'])}"
+               if step["calibration_bytes"] else "") + ")")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     notes = _signal_notes(data, checked.spec.path, explain)

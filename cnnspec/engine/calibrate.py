@@ -76,10 +76,9 @@ for the reason above; processes already running keep the thresholds they read.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import platform
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -96,16 +95,17 @@ from cnnspec.engine.chunking import (
     MAX_CHUNK_BYTES,
     WINOGRAD_CANDIDATES,
     calibration_off,
+    cpu_model,
+    kept_limits,
     l2_cache_bytes,
+    machine_key_of,
+    thresholds_file,
 )
 from cnnspec.errors import RunError, SettingError
 from cnnspec.records import record
-from cnnspec.usercache import CACHE_DIR_TEXT, cache_dir
+from cnnspec.usercache import CACHE_DIR_TEXT
 
 _WITHIN = 1.05  # the smallest candidate this close to the best: a smaller chunk, same speed
-# How the limits are timed, in the key of the machine's file: a file written after another
-# way of timing is not read (its choices came from another measurement, or it lacks one).
-CALIBRATION = 5
 
 
 @record(frozen=True)
@@ -138,16 +138,6 @@ class Recalibration:
     path: Path
 
 
-def cpu_model() -> str:
-    """The CPU's name and generation (Linux's ``/proc/cpuinfo``: :func:`cpu_model_in`), else
-    what Python knows."""
-    try:
-        return cpu_model_in(Path("/proc/cpuinfo").read_text())
-    except (OSError, ValueError):
-        pass  # no /proc (not Linux) or no model name in it: Python's own names below
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def load_averages() -> tuple[float, float, float] | None:
     """The machine's load averages over 1, 5 and 15 minutes (processes running or waiting
     for a core): how busy it was while measuring; None where the system keeps none."""
@@ -162,24 +152,6 @@ def load_text(load: tuple[float, float, float] | None = None) -> str:
     are printed with them: ``2.1/1.4/0.9``, or ``unknown``."""
     load = load or load_averages()
     return "/".join(f"{value:.1f}" for value in load) if load else "unknown"
-
-
-def cpu_model_in(cpuinfo: str) -> str:
-    """The first processor's ``model name`` in ``cpuinfo`` (the text of ``/proc/cpuinfo``),
-    with its ``cpu family`` and ``model`` numbers where the file gives them: a virtual
-    machine may name only the vendor's line ("AMD EPYC"), and two generations of it, whose
-    caches and speeds differ, are then told apart by the numbers alone (family 25 model 1 is
-    AMD's Zen 3, model 17 its Zen 4). A ``ValueError`` where no model name is given."""
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        if not line.strip():
-            break  # the first processor's block ends at its blank line
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    if not fields.get("model name"):
-        raise ValueError("no model name in the CPU's description")
-    numbers = [f"{key} {fields[key]}" for key in ("cpu family", "model") if fields.get(key)]
-    return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
 def choose_columns(relative: dict[int, float]) -> int:
@@ -210,11 +182,23 @@ def measure(timer, winograd_timer, block_timer) -> Thresholds:
                       min(blocks, key=blocks.get), "measured")
 
 
-@functools.cache
+_FIRST_USE = threading.Lock()
+
+
 def thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     """This machine's thresholds: from the cache file, else measured by the timers
     (:func:`measure`) and written there first; the fallback constants when calibration is
-    switched off or the file cannot be written."""
+    switched off or the file cannot be written. Read or measured once a process: the parts
+    of a split batch, in threads, meet their first convolutions at once, and the one that
+    comes second waits for the first one's thresholds rather than timing them beside it
+    (check's memory estimate counts one calibration)."""
+    with _FIRST_USE:
+        return _thresholds(timer, winograd_timer, block_timer)
+
+
+@functools.cache
+def _thresholds(timer, winograd_timer, block_timer) -> Thresholds:
+    """:func:`thresholds`, found once per process (and per set of timers)."""
     if calibration_off():
         return Thresholds()
     path = _cache_path()
@@ -226,6 +210,9 @@ def thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     except OSError:
         return Thresholds()
     return _read(path) or Thresholds()  # the first writer's values, whoever that was
+
+
+thresholds.cache_clear = _thresholds.cache_clear  # forget them, as of a cached function
 
 
 def recalibrate(timer, winograd_timer, block_timer) -> Recalibration:
@@ -281,46 +268,28 @@ def machine_key() -> str:
 
     blas = [f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture')}"
             for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    return " | ".join([cpu_model(), *blas, f"numpy {np.__version__}",
-                       f"calibration {CALIBRATION}"])
+    return machine_key_of(cpu_model(), blas, np.__version__)
 
 
 def _cache_path() -> Path:
-    digest = hashlib.sha256(machine_key().encode()).hexdigest()[:16]
-    return cache_dir() / f"engine-thresholds-{digest}.json"
+    return thresholds_file(machine_key())
 
 
 def _read(path: Path) -> Thresholds | None:
     """The thresholds kept at ``path``, or None where it holds none that :func:`measure`
-    could have written: no file, or one damaged or edited (not JSON, nested past Python's
-    recursion limit, a value of another type, ``1e400``, a limit not among the candidates,
-    a cache size below one byte)."""
-    try:
-        data = json.loads(path.read_text())
-        chunk_bytes, chunk_columns = data["chunk_bytes"], data["chunk_columns"]
-        winograd_bytes, block_bytes = data["winograd_bytes"], data["block_bytes"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return None
-    if type(chunk_bytes) is not int or chunk_bytes < 1 \
-            or not _among(chunk_columns, COLUMN_CANDIDATES) \
-            or not _among(winograd_bytes, WINOGRAD_CANDIDATES) \
-            or not _among(block_bytes, BLOCK_CANDIDATES):
+    could have written (:func:`cnnspec.engine.chunking.kept_limits`)."""
+    kept = kept_limits(path)
+    if kept is None:
         return None
     # capped as measure() caps it: a file written before the cap must not make chunks larger
     # than check's memory estimate counts
-    return Thresholds(min(chunk_bytes, MAX_CHUNK_BYTES), chunk_columns, winograd_bytes,
-                      block_bytes, "cached")
+    return Thresholds(min(kept["chunk_bytes"], MAX_CHUNK_BYTES), kept["chunk_columns"],
+                      kept["winograd_bytes"], kept["block_bytes"], "cached")
 
 
 def _record(found: Thresholds) -> str:
     """The text of a machine's file holding ``found``: its limits and the machine's key."""
     return json.dumps({**found.as_dict(), "key": machine_key()}, indent=1) + "\n"
-
-
-def _among(value, candidates) -> bool:
-    """Whether ``value`` read from a file is one of ``candidates`` (ints; not a float or a
-    bool that compares equal to one)."""
-    return type(value) is int and value in candidates
 
 
 def _write_once(path: Path, found: Thresholds) -> None:

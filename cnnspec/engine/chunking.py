@@ -12,8 +12,14 @@ on the machine (``FALLBACK_CHUNK_COLUMNS`` without timing).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
+import platform
+from importlib.util import find_spec
 from pathlib import Path
+
+from cnnspec.usercache import cache_dir
 
 COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)  # the column limits calibration times
 FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
@@ -139,6 +145,34 @@ FALLBACK_WINOGRAD_BYTES = 2 ** 20
 BLOCK_CANDIDATES = (2 ** 18, 2 ** 19, 2 ** 20, 2 ** 21)
 FALLBACK_BLOCK_BYTES = 2 ** 21
 
+# The layers calibration times (cnnspec.engine.conv_tuned.time_columns), (images, channels,
+# filters, kernel, input size, padding): LeNet's first and second layers, an RGB first layer
+# (VGG-small's; ResNet's stem is one too) and a layer of a deep thin net. Their columns an
+# image (784, 100, 1024, 64) put a column limit at different numbers of images a chunk, as a
+# network's layers do.
+CALIBRATION_LAYERS = ((32, 1, 6, 5, 28, 2), (32, 6, 16, 5, 14, 0), (32, 3, 32, 3, 32, 1),
+                      (32, 8, 8, 3, 8, 1))
+# The Winograd layers calibration times (time_winograd), as CALIBRATION_LAYERS: the
+# ResNet-style net's first and second stages. At 32 images their per-image tiles (147 and 74
+# KB) put the candidate limits of WINOGRAD_CANDIDATES at 3, 7 and 14 and at 7, 14 and 28
+# images a chunk (11, 5 and 3 and 5, 3 and 2 chunks a pass). At 16 images the short last
+# chunks weighed as much as the limit: the 512 KiB limit came out within 2% of the best in
+# two runs of three, where at batch 64 it is 10-17% slower (AMD EPYC, family 25 model 1).
+WINOGRAD_CALIBRATION_LAYERS = ((32, 16, 16, 3, 32, 1), (32, 32, 32, 3, 16, 1))
+# The layers the block limit is timed on (time_blocks), as CALIBRATION_LAYERS, at 64 images:
+# LeNet-5's second layer, multiplied by kernel rows, whose blocks the candidate limits of
+# BLOCK_CANDIDATES make 8, 16, 32 and 64 images forward (6, 13, 22 and 32 for the input
+# gradient: at 32 images the two largest limits would both make the batch one block), and its
+# first layer, whose groups of kept im2col chunks they make 1, 3, 6 and 13 chunks (by the
+# fallback column limit, 2 images a chunk).
+BLOCK_CALIBRATION_LAYERS = ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
+# Each timer's layers and the candidates it times, in the order calibration runs them
+# (cnnspec.engine.calibrate.measure): what its memory is counted from
+# (cnnspec.engine.footprint.calibration_bytes).
+CALIBRATION_TIMERS = ((CALIBRATION_LAYERS, COLUMN_CANDIDATES),
+                      (WINOGRAD_CALIBRATION_LAYERS, WINOGRAD_CANDIDATES),
+                      (BLOCK_CALIBRATION_LAYERS, BLOCK_CANDIDATES))
+
 
 def calibration_off() -> bool:
     """Whether ``CNNSPEC_CALIBRATE=0`` switches calibration off (the fallback limits hold)."""
@@ -242,3 +276,116 @@ def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
     room = max(column_bytes(cache_bytes), least_values * itemsize)
     by_bytes = room // (rows * size * itemsize)
     return min(n, max(1, min(by_bytes, limit_columns // size)))
+
+
+# -- the machine's file ------------------------------------------------------------------------
+# The timed limits are kept in a file per machine (cnnspec.engine.calibrate, which times them
+# once and reads the file after). Its name and contents are read here, without NumPy, so that
+# check can tell whether a training process will time them first, and count that memory
+# (cnnspec.engine.footprint.calibration_bytes).
+
+# How the limits are timed, in the key of the machine's file: a file written after another
+# way of timing is not read (its choices came from another measurement, or it lacks one).
+CALIBRATION = 5
+LIMIT_NAMES = ("chunk_bytes", "chunk_columns", "winograd_bytes", "block_bytes")
+_CANDIDATES = {"chunk_columns": COLUMN_CANDIDATES, "winograd_bytes": WINOGRAD_CANDIDATES,
+               "block_bytes": BLOCK_CANDIDATES}
+_FILE_PREFIX = "engine-thresholds-"
+
+
+def cpu_model() -> str:
+    """The CPU's name and generation (Linux's ``/proc/cpuinfo``: :func:`cpu_model_in`), else
+    what Python knows."""
+    try:
+        return cpu_model_in(Path("/proc/cpuinfo").read_text())
+    except (OSError, ValueError):
+        pass  # no /proc (not Linux) or no model name in it: Python's own names below
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_model_in(cpuinfo: str) -> str:
+    """The first processor's ``model name`` in ``cpuinfo`` (the text of ``/proc/cpuinfo``),
+    with its ``cpu family`` and ``model`` numbers where the file gives them: a virtual
+    machine may name only the vendor's line ("AMD EPYC"), and two generations of it, whose
+    caches and speeds differ, are then told apart by the numbers alone (family 25 model 1 is
+    AMD's Zen 3, model 17 its Zen 4). A ``ValueError`` where no model name is given."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor's block ends at its blank line
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if not fields.get("model name"):
+        raise ValueError("no model name in the CPU's description")
+    numbers = [f"{key} {fields[key]}" for key in ("cpu family", "model") if fields.get(key)]
+    return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
+
+
+def machine_key_of(cpu: str, blas: list[str], numpy_version: str) -> str:
+    """The key of a machine's file: the CPU (:func:`cpu_model`), the BLAS libraries, NumPy's
+    version and how the limits are timed (``CALIBRATION``)."""
+    return " | ".join([cpu, *blas, f"numpy {numpy_version}", f"calibration {CALIBRATION}"])
+
+
+def thresholds_file(key: str) -> Path:
+    """Where the limits of the machine of ``key`` (:func:`machine_key_of`) are kept."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / f"{_FILE_PREFIX}{digest}.json"
+
+
+def kept_limits(path: Path) -> dict | None:
+    """The limits kept at ``path`` by name (:data:`LIMIT_NAMES`, and the file's ``key``), or
+    None where it holds none that calibration could have written: no file, or one damaged or
+    edited (not JSON, nested past Python's recursion limit, a value of another type,
+    ``1e400``, a limit not among the candidates, a cache size below one byte)."""
+    try:
+        data = json.loads(path.read_text())
+        limits = {name: data[name] for name in LIMIT_NAMES}
+        key = data.get("key")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    if type(limits["chunk_bytes"]) is not int or limits["chunk_bytes"] < 1 \
+            or not all(_among(limits[name], candidates)
+                       for name, candidates in _CANDIDATES.items()):
+        return None
+    return {**limits, "key": key}
+
+
+def _among(value, candidates) -> bool:
+    """Whether ``value`` read from a file is one of ``candidates`` (ints; not a float or a
+    bool that compares equal to one)."""
+    return type(value) is int and value in candidates
+
+
+def calibrates_on_first_use() -> bool:
+    """Whether a process that runs a convolution here will time the limits first
+    (:func:`cnnspec.engine.calibrate.thresholds`): calibration is on and no file holds limits
+    for this CPU, this NumPy and this way of timing. Said without loading NumPy: its
+    version is read from its installed distribution's name, and the BLAS library, the key's
+    one other part, is not compared (a NumPy wheel carries its own); where the version cannot
+    be read, it times them (so the memory counted is never too little)."""
+    if calibration_off():
+        return False
+    version = _installed_numpy_version()
+    if version is None:
+        return True
+    head, tail = f"{cpu_model()} | ", machine_key_of("", [], version)
+    for path in cache_dir().glob(f"{_FILE_PREFIX}*.json"):
+        kept = kept_limits(path)
+        key = kept and kept["key"]
+        if isinstance(key, str) and key.startswith(head) and key.endswith(tail):
+            return False
+    return True
+
+
+def _installed_numpy_version() -> str | None:
+    """NumPy's version as the folder of its installed distribution names it
+    (``numpy-2.4.6.dist-info`` beside the package), without importing it (which takes longer
+    than a check); None where there is no such folder (NumPy not installed, or installed in
+    a way that leaves none)."""
+    spec = find_spec("numpy")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    site = Path(next(iter(spec.submodule_search_locations))).parent
+    found = sorted(site.glob("numpy-*.dist-info"))
+    return found[0].name[len("numpy-"):-len(".dist-info")] if len(found) == 1 else None

@@ -57,9 +57,12 @@ from cnnspec.engine import calibrate, phases, row_taps, winograd
 from cnnspec.engine.activations import relu_backward_from_output, relu_into
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import (  # tests set them here, where read
+    BLOCK_CALIBRATION_LAYERS,
     BLOCKED_IMAGES,
+    CALIBRATION_LAYERS,
     KEEP_BYTES,
     THIN_ROWS,
+    WINOGRAD_CALIBRATION_LAYERS,
     chunk_step,
     phase_images,
     row_tap_images,
@@ -872,14 +875,6 @@ def recalibrate() -> calibrate.Recalibration:
     return calibrate.recalibrate(time_columns, time_winograd, time_blocks)
 
 
-# The layers calibration times, (images, channels, filters, kernel, input size, padding):
-# LeNet's first and second layers, an RGB first layer (VGG-small's; ResNet's stem is one too)
-# and a layer of a deep thin net. Their columns an image (784, 100, 1024, 64) put a column
-# limit at different numbers of images a chunk, as a network's layers do.
-CALIBRATION_LAYERS = ((32, 1, 6, 5, 28, 2), (32, 6, 16, 5, 14, 0), (32, 3, 32, 3, 32, 1),
-                      (32, 8, 8, 3, 8, 1))
-
-
 class _TimedLayer:
     """A layer of CALIBRATION_LAYERS (or WINOGRAD_ or BLOCK_CALIBRATION_LAYERS) with random
     values: its forward and backward passes (with the ReLU fused, as in a network; no input
@@ -918,15 +913,6 @@ def time_columns(chunk_bytes: int, candidates, rounds: int = 3) -> dict[int, flo
     return _relative_times(layers, trials, rounds)
 
 
-# The Winograd layers calibration times, as CALIBRATION_LAYERS: the ResNet-style net's first
-# and second stages. At 32 images their per-image tiles (147 and 74 KB) put the candidate
-# limits of chunking.WINOGRAD_CANDIDATES at 3, 7 and 14 and at 7, 14 and 28 images a chunk
-# (11, 5 and 3 and 5, 3 and 2 chunks a pass). At 16 images the short last chunks weighed as
-# much as the limit: the 512 KiB limit came out within 2% of the best in two runs of three,
-# where at batch 64 it is 10-17% slower (AMD EPYC, family 25 model 1).
-WINOGRAD_CALIBRATION_LAYERS = ((32, 16, 16, 3, 32, 1), (32, 32, 32, 3, 16, 1))
-
-
 def time_winograd(candidates, rounds: int = 4) -> dict[int, float]:
     """How each limit in ``candidates`` on the bytes of a Winograd chunk's transformed tiles
     does on the layers of WINOGRAD_CALIBRATION_LAYERS (:func:`_relative_times`)."""
@@ -934,15 +920,6 @@ def time_winograd(candidates, rounds: int = 4) -> dict[int, float]:
     layers = [_TimedLayer(*shape, rng) for shape in WINOGRAD_CALIBRATION_LAYERS]
     trials = {limit: Thresholds(winograd_bytes=limit, source="timed") for limit in candidates}
     return _relative_times(layers, trials, rounds)
-
-
-# The layers the block limit is timed on, as CALIBRATION_LAYERS, at 64 images: LeNet-5's
-# second layer, multiplied by kernel rows, whose blocks the candidate limits of
-# chunking.BLOCK_CANDIDATES make 8, 16, 32 and 64 images forward (6, 13, 22 and 32 for the
-# input gradient: at 32 images the two largest limits would both make the batch one block),
-# and its first layer, whose groups of kept im2col chunks they make 1, 3, 6 and 13 chunks
-# (by the fallback column limit, 2 images a chunk).
-BLOCK_CALIBRATION_LAYERS = ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
 
 
 def time_blocks(candidates, rounds: int = 4) -> dict[int, float]:

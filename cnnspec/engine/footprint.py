@@ -25,6 +25,7 @@ from dataclasses import replace
 from cnnspec.engine.chunking import (
     BLOCK_CANDIDATES,
     BLOCKED_IMAGES,
+    CALIBRATION_TIMERS,
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_COLUMNS,
     KEEP_BYTES,
@@ -481,7 +482,7 @@ def _wide(geo: Geometry) -> int:
     return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
 
 
-def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool = False) -> Footprint:
     """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: on the part that reads
     the input where that pays (:func:`conv_crop`), else on the whole padded input."""
     crop = conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads, geo.dilation)
@@ -1009,3 +1010,50 @@ def _derivative_cached(x, out, n, in_shapes, itemsize) -> Footprint:
 
 _ACTIVATIONS = {"relu": _relu, "tanh": _output_cached, "sigmoid": _output_cached,
                 "softmax": _output_cached, "default": _derivative_cached}
+
+
+# -- calibration (cnnspec.engine.calibrate) ----------------------------------------------------
+
+TIMED_BYTES = 4  # the timers' layers are float32
+
+
+def calibrated(kind: str, ir: dict) -> bool:
+    """Whether a layer of ``kind`` (its IR ``ir``) chunks by the machine's calibrated limits
+    (``calibrated`` of its engine layer: the tuned convolution's and the transposed one's,
+    not a grouped convolution's, :func:`footprint`): a process that runs one times them
+    first where they are not kept yet."""
+    return kind == "conv_transpose" or kind == "conv" and ir["groups"] == 1
+
+
+def calibration_bytes() -> int:
+    """The most bytes the timers of a machine's first calibration hold at once
+    (:func:`cnnspec.engine.conv_tuned.time_columns`, ``time_winograd``, ``time_blocks``, one
+    after another: each frees its layers as it returns). A timer holds each of its layers'
+    input, weights and output gradient, and for each candidate limit the buffers the layer
+    keeps running by it (its footprint's, whose chunks are the largest any candidate makes,
+    and the fused ReLU's output buffer), the buffers shared by a geometry once; while a layer
+    passes, its cache and temporaries, or its gradients and temporaries, beside them, or
+    while a layer is made, its float64 draws (NumPy's ``standard_normal``) before they are
+    cast."""
+    return max(timer_bytes(layers, len(candidates)) for layers, candidates in
+               CALIBRATION_TIMERS)
+
+
+def timer_bytes(layers, candidates: int) -> int:
+    """:func:`calibration_bytes` of one timer of ``layers`` (CALIBRATION_LAYERS' tuples)
+    timing ``candidates`` limits."""
+    held = passing = 0
+    for images, channels, filters, kernel, size, pad in layers:
+        out_size = size + 2 * pad - kernel + 1
+        geo = Geometry(channels, size, size, filters, out_size, out_size, (kernel, kernel),
+                       (1, 1), (pad,) * 4, (1, 1))
+        fp = _conv(geo, images, TIMED_BYTES)
+        arrays = TIMED_BYTES * (images * channels * size * size + filters * channels
+                                * kernel * kernel) + fp.out  # x, w, and dout as large as out
+        kept = fp.out + fp.work + fp.back_work + fp.objects
+        held += arrays + candidates * kept + fp.shared
+        weights = TIMED_BYTES * filters * channels * kernel * kernel
+        drawn = 2 * fp.out  # the largest draw, dout's, in float64
+        passing = max(passing, fp.cache + fp.forward_temp,
+                      fp.cache + fp.dx + weights + fp.backward_temp, drawn)
+    return held + passing

@@ -56,6 +56,8 @@ def grouped_conv2d_backward(dout, cache, need_dw=True, need_dx=True):
 class GroupedConv2d(Conv2d):
     """Convolution in ``groups`` groups: weight (F, C/G, kh, kw), optional bias (F,)."""
 
+    calibrated = False  # its own im2col of the whole batch, not the tuned convolution's chunks
+
     def __init__(self, weight, bias, stride, pads, dilation, groups, trainable=True) -> None:
         super().__init__(weight, bias, stride, pads, dilation, trainable=trainable)
         self.groups = groups

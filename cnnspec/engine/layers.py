@@ -53,6 +53,9 @@ class Layer:
     # input of a layer whose output may be a view of its input (``input_view``).
     reuses_output = False
     input_view = False
+    # True where the layer chunks its work by the machine's calibrated limits
+    # (cnnspec.engine.calibrate), which a process times at its first use where none are kept.
+    calibrated = False
 
     def __init__(self) -> None:
         self.params = {}
@@ -120,6 +123,7 @@ class Conv2d(Layer):
     # pass: set by the compiler on its network's keepers (cnnspec.engine.footprint.
     # winograd_keepers), whose budget is the network's.
     keeps_tiles = False
+    calibrated = True
 
     def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
         super().__init__()

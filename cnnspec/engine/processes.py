@@ -51,6 +51,7 @@ import weakref
 
 import numpy as np
 
+from cnnspec.engine import conv_tuned
 from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
 from cnnspec.errors import RunError
 
@@ -177,6 +178,12 @@ class ProcessParallel:
         trainer before it allocates its optimizer's state and its steps)."""
         if self._workers:
             return
+        model = self._model()
+        if model is not None and any(node.layer.calibrated for node in model.nodes):
+            # the machine's limits timed here, once, before the fork: each worker would
+            # otherwise time them too, at once, holding the timers' arrays beside this
+            # process's (check's memory estimate counts one calibration)
+            conv_tuned.thresholds()
         # Flushed before the fork: a child would otherwise write this process's buffered
         # output again when it ends.
         for stream in (sys.stdout, sys.stderr):

@@ -125,6 +125,8 @@ class ConvTranspose2d(Layer):
     """Transposed convolution: weight (C, F/G, kh, kw), optional bias (F,); ``crop`` is the
     (top, left) padding and ``out_hw`` the output size the checker inferred."""
 
+    calibrated = True  # its chunks of columns: cnnspec.engine.conv_tuned.images_per_chunk
+
     def __init__(self, weight, bias, stride, dilation, groups, crop, out_hw,
                  trainable=True) -> None:
         super().__init__()
