@@ -2733,6 +2733,20 @@ def test_a_momentum_too_small_for_the_run_is_warned_with_the_numbers():
     assert 0.974 ** 63 <= 0.2 < 0.975 ** 63 and 0.999 ** (77 * 21) <= 0.2 < 0.999 ** (76 * 21)
 
 
+@pytest.mark.parametrize("momentum, said, longer", [
+    (0, "never change, so they stay at their start", False),
+    # 1 - 1e-20 is 1.0 in float64: the steps still count, by log1p
+    (1e-20, "average over about 1/momentum = 100,000,000,000,000,000,000 steps", True),
+])
+def test_a_momentum_that_leaves_the_start_never_or_hardly_is_warned_not_a_traceback(
+        momentum, said, longer):
+    checked = check(parse(BN_RUN.format(momentum=momentum, epochs=3, data="digits")))
+    (warned,) = [w for w in checked.warnings if "their start" in w.message]
+    assert said in warned.message
+    assert warned.hint.startswith("write `momentum 0.026` or more for 63 steps")
+    assert ("epochs or more" in warned.hint) is longer
+
+
 @pytest.mark.parametrize("momentum, epochs, data", [
     (0.026, 3, "digits"),  # the momentum the hint gives
     (0.001, 77, "digits"),  # the epochs it gives

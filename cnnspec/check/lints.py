@@ -157,6 +157,7 @@ from cnnspec.kinds.catalogue import (
     least_momentum,
     momentum_kept,
     start_share,
+    steps_to_leave_start,
 )
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
@@ -1100,18 +1101,19 @@ def batchnorm_momentum(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     return out
 
 
-def held_statistics(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
-    """The layers with running statistics whose momentum is too small for them to leave their
-    start (mean 0, variance 1) within the run the spec asks for
-    (:func:`cnnspec.check.training.spec_steps`): they keep more than
+def held_statistics(spec: Spec, layers: list[LayerInfo]
+                    ) -> tuple[int | None, list[LayerInfo]]:
+    """The steps of the run the spec asks for (:func:`cnnspec.check.training.spec_steps`), and
+    the layers with running statistics whose momentum is too small for them to leave their
+    start (mean 0, variance 1) within them: they keep more than
     :data:`~cnnspec.kinds.catalogue.START_SHARE` of it at its end
     (:func:`~cnnspec.kinds.catalogue.start_share`)."""
     steps = spec_steps(spec, layers)
     if steps is None:
-        return []
-    return [info for info in layers if KINDS[info.kind].running_statistics
-            and info.ir.get("momentum") is not None
-            and start_share(info.ir["momentum"], steps) > START_SHARE]
+        return None, []
+    return steps, [info for info in layers if KINDS[info.kind].running_statistics
+                   and info.ir.get("momentum") is not None
+                   and start_share(info.ir["momentum"], steps) > START_SHARE]
 
 
 def batchnorm_start(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
@@ -1119,19 +1121,18 @@ def batchnorm_start(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     near the start's while training normalised by the batches'. Typically Caffe's
     moving_average_fraction 0.999 as momentum 0.001 on a short run: Caffe corrects its average
     for the start, a plain moving average needs ~1/momentum steps."""
-    held = held_statistics(spec, layers)
-    if not held:
-        return []
-    steps = spec_steps(spec, layers)
+    steps, held = held_statistics(spec, layers)
     out = []
     for info in held:
         momentum = info.ir["momentum"]
+        averaged = (f"average over about 1/momentum = {round(1 / momentum):,} steps, but the "
+                    f"run takes {steps:,}, so at its end they are still "
+                    f"{rounded_text(100 * start_share(momentum, steps))}% their start"
+                    if momentum > 0 else "never change, so they stay at their start")
         out.append(spec.error(
             f"{info.kind} '{info.name}' has momentum {float_text(momentum)}: its running mean "
-            f"and variance average over about 1/momentum = {round(1 / momentum):,} steps, "
-            f"but the run takes {steps:,}, so at its end they are still "
-            f"{rounded_text(100 * start_share(momentum, steps))}% their start (mean 0, "
-            "variance 1): evaluation normalises by those, not by the statistics training saw",
+            f"and variance {averaged} (mean 0, variance 1): evaluation normalises by those, "
+            "not by the statistics training saw",
             info.name, "momentum", severity="warning",
             hint=_start_hint(spec.ir["training"]["epochs"], steps, momentum)))
     return out
@@ -1140,12 +1141,12 @@ def batchnorm_start(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
 def _start_hint(epochs: int, steps: int, momentum: float) -> str:
     """How running statistics at ``momentum`` leave their start within a run: the momentum
     that does so in its ``steps``, or the epochs that do so at this momentum."""
-    needed = math.ceil(math.log(START_SHARE) / math.log(1 - momentum))
-    longer = math.ceil(needed / (steps / epochs))
+    needed = steps_to_leave_start(momentum)
+    longer = (f", or train for {math.ceil(needed / (steps / epochs)):,} epochs or more"
+              if math.isfinite(needed) else "")
     return (f"write `momentum {float_text(least_momentum(steps))}` or more for "
-            f"{counted(steps, 'step')}, or train for {longer:,} epochs or more; Caffe's "
-            "moving_average_fraction corrects its average for the start, a momentum here "
-            "(PyTorch's) does not")
+            f"{counted(steps, 'step')}{longer}; Caffe's moving_average_fraction corrects its "
+            "average for the start, a momentum here (PyTorch's) does not")
 
 
 def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

@@ -286,7 +286,7 @@ def _held_statistics(result) -> list[str]:
     steps, as check warns (:func:`cnnspec.check.lints.held_statistics`)."""
     from cnnspec.check.lints import held_statistics  # kept out of --help's start-up
 
-    return [info.name for info in held_statistics(result.spec.spec, result.spec.layers)]
+    return [info.name for info in held_statistics(result.spec.spec, result.spec.layers)[1]]
 
 
 def accuracy_text(summary: dict) -> str:

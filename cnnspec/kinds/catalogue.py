@@ -1117,6 +1117,16 @@ def start_share(momentum: float, steps: int) -> float:
     return (1 - momentum) ** steps
 
 
+def steps_to_leave_start(momentum: float, share: float = START_SHARE) -> float:
+    """The updates after which running statistics at ``momentum`` keep at most ``share`` of
+    their start (:func:`start_share`): ``ln(share) / ln(1 - momentum)``, with ``log1p`` so that
+    a momentum below float64's resolution of 1 still counts; infinite at momentum 0, where
+    they never update."""
+    if momentum <= 0:
+        return math.inf
+    return math.log(share) / math.log1p(-momentum) if momentum < 1 else 0.0
+
+
 def least_momentum(steps: int, share: float = START_SHARE) -> float:
     """The smallest momentum whose running statistics keep at most ``share`` of their start
     after ``steps`` updates (:func:`start_share`), rounded up to two significant digits:
