@@ -217,6 +217,19 @@ def test_the_compiled_layers_keep_the_tiles_check_counts():
             assert fp.work == (0 if held is None else held.nbytes)
 
 
+def test_a_conv_run_on_its_crop_neither_keeps_tiles_nor_takes_budget():
+    """`a` pads 12 rows on each side of a 16-row input: it runs on the part that reads its
+    input (conv_crop), never by Winograd on the whole, so it keeps no tiles and its input is no
+    share of the budget of those that do (it took `a` before, then `b` too)."""
+    from cnnspec.check.memory import kept_tile_layers
+
+    checked = check(parse(
+        "input 16x32x32\np: maxpool 2\na: conv 16 3x3 pad 12x1\n"
+        "b: conv 16 3x3 pad same <- input\n" + "conv 16 3x3 pad same\n" * 3
+        + "flatten\ndense 10\n" + TRAIN_ON_FILE))
+    assert kept_tile_layers(checked.layers) == {"b"}
+
+
 @pytest.mark.parametrize("dtype, kernel, c, n, expected", [
     (np.float32, 3, 16, 16, True),
     (np.float64, 3, 16, 16, False),  # float64 stays exact

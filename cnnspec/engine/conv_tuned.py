@@ -136,7 +136,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     return _forward(x, w, b, win, work, relu, keeps_tiles)
 
 
-def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool = False):
+def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool):
     """:func:`conv2d_forward` over the whole padded input: by Winograd, a small plan, blocks
     or chunks of im2col columns."""
     if _runs_winograd(x, w, win):
@@ -234,7 +234,8 @@ def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool):
             x[_planes(rows.inputs, cols.inputs)],
             np.ascontiguousarray(w[_planes(rows.taps, cols.taps)]),
             None, window(crop.in_hw, crop.kernel, win.stride, crop.pads, win.dilation),
-            None if work is None else work.setdefault("cropped", {}), relu=False)
+            None if work is None else work.setdefault("cropped", {}), relu=False,
+            keeps_tiles=False)
         out[_planes(rows.outputs, cols.outputs)] = part.transpose(1, 0, 2, 3)
     if b is not None:
         out += b[:, None, None, None]

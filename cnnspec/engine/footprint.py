@@ -264,8 +264,11 @@ def winograd_keepers(convs: dict[str, tuple]) -> frozenset[str]:
     at 32x32, 4.0-4.7 ms on 18.9 MB on VGG-small's 32 -> 32 layer at 32x32 (0.7-5.3 ms of
     its whole step). An image's sizes decide, so a network keeps the same layers' tiles at
     every batch size (up to ``KEEP_BYTES`` a layer)."""
+    # a convolution run on its crop (conv_crop) never runs Winograd on its whole input
     shaped = {name: geo for name, (ir, in_shape, out_shape, pads) in convs.items()
-              if winograd_shaped(geo := _geometry(ir, in_shape, out_shape, pads))}
+              if winograd_shaped(geo := _geometry(ir, in_shape, out_shape, pads))
+              and conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads,
+                            geo.dilation) is None}
     budget = sum(geo.c * geo.h * geo.w for geo in shaped.values())
     keepers, spent = set(), 0
     for name in sorted(shaped, key=lambda name: _image_tile_values(shaped[name])):
@@ -482,7 +485,7 @@ def _wide(geo: Geometry) -> int:
     return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
 
 
-def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool = False) -> Footprint:
+def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: on the part that reads
     the input where that pays (:func:`conv_crop`), else on the whole padded input."""
     crop = conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads, geo.dilation)
@@ -504,7 +507,8 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int) -> Footprint
     if crop.empty:
         return Footprint(out=out, dx=dx, backward_temp=masked, frees_cache=False)
     inner = _conv_whole(Geometry(geo.c, *crop.in_hw, geo.f, *crop.out_hw, crop.kernel,
-                                 geo.stride, crop.pads, geo.dilation), n, itemsize)
+                                 geo.stride, crop.pads, geo.dilation), n, itemsize,
+                        keeps_tiles=False)
     kernels = geo.f * geo.c * math.prod(crop.kernel) * itemsize
     return replace(inner, out=out, keeps_output=False,
                    cache=inner.cache + kernels + (inner.out if inner.keeps_output else 0),
@@ -512,7 +516,7 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int) -> Footprint
                    backward_temp=masked + inner.backward_temp + inner.dx + kernels)
 
 
-def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool = False) -> Footprint:
+def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """A convolution over its whole padded input: Winograd's where it pays
     (:func:`winograd_pays`; for a batch of ``n`` and one fewer, the parts of a split batch,
     the larger footprint where the two differ), else :func:`_conv_im2col_paths`."""
@@ -1047,7 +1051,7 @@ def timer_bytes(layers, candidates: int) -> int:
         out_size = size + 2 * pad - kernel + 1
         geo = Geometry(channels, size, size, filters, out_size, out_size, (kernel, kernel),
                        (1, 1), (pad,) * 4, (1, 1))
-        fp = _conv(geo, images, TIMED_BYTES)
+        fp = _conv(geo, images, TIMED_BYTES, keeps_tiles=False)  # the timers keep none
         arrays = TIMED_BYTES * (images * channels * size * size + filters * channels
                                 * kernel * kernel) + fp.out  # x, w, and dout as large as out
         kept = fp.out + fp.work + fp.back_work + fp.objects
