@@ -8,15 +8,18 @@ start-up. A record is a dataclass (``dataclasses.fields``, ``replace`` and ``asd
 it) whose ``__init__`` is the one method written for it, and whose ``__repr__``, ``__eq__``,
 ``__hash__``, ``__setattr__`` and ``__delattr__`` are shared by all records, each reading the
 class's fields through an ``operator.attrgetter`` made once per class. It does what the dataclass
-with the same arguments does, but that ``__dataclass_params__`` says it is neither frozen nor
-compared, and that a field of a record takes neither ``InitVar`` nor ``kw_only`` (which no
-record needs; defining one that asks for them is a TypeError).
+with the same arguments does (tests/test_records.py holds the two side by side), refusing as it
+refuses (frozen and not mixed by inheritance, a frozen class's own ``__setattr__``), but that
+``__dataclass_params__`` says it is neither frozen nor compared, a class without a docstring
+gets none written from its signature, and a field takes neither ``InitVar`` nor ``kw_only``
+nor a name starting ``__record_`` (which no record needs; asking for them is a TypeError).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 import reprlib
 from collections.abc import Callable
 from typing import TypeVar
@@ -34,6 +37,7 @@ def record(cls: Class | None = None, /, *, frozen: bool = False,
 
     def made(cls: Class) -> Class:
         own = {name for name in _OWN_METHODS if name in cls.__dict__}
+        _refuse_mixed_freezing(cls, frozen, own)
         # Python sets __hash__ to None in a class that writes __eq__ and not __hash__.
         own_hash = cls.__dict__.get("__hash__") is not None
         cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False)
@@ -45,7 +49,8 @@ def record(cls: Class | None = None, /, *, frozen: bool = False,
             methods |= {"__eq__": _eq, "_record_compared":
                         _values_of([f.name for f in fields if f.compare])}
         if frozen:
-            methods |= {"__setattr__": _refuse_set, "__delattr__": _refuse_delete}
+            methods |= {"__setattr__": _refuse_set, "__delattr__": _refuse_delete,
+                        "_record_frozen": True}
         for name, method in methods.items():
             if name not in own:
                 setattr(cls, name, method)
@@ -56,6 +61,21 @@ def record(cls: Class | None = None, /, *, frozen: bool = False,
         return cls
 
     return made if cls is None else made(cls)
+
+
+def _refuse_mixed_freezing(cls: type, frozen: bool, own: set[str]) -> None:
+    """A TypeError where ``cls`` mixes frozen and not as a dataclass refuses it: a record
+    frozen or not unlike a record it inherits from, or a frozen one writing its own
+    ``__setattr__`` or ``__delattr__``."""
+    for base in cls.__mro__[1:]:
+        is_record = "__dataclass_fields__" in base.__dict__ and "_record_names" in base.__dict__
+        if is_record and bool(base.__dict__.get("_record_frozen")) != frozen:
+            state = "frozen" if frozen else "non-frozen"
+            raise TypeError(f"cannot inherit {state} record {cls.__qualname__} from "
+                            f"{'non-frozen' if frozen else 'frozen'} {base.__qualname__}")
+    for name in ("__setattr__", "__delattr__"):
+        if frozen and name in own:
+            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__qualname__}")
 
 
 _FACTORY = object()  # an argument left out whose field has a default_factory
@@ -69,22 +89,25 @@ def _init(cls: type, frozen: bool) -> Callable:
     for f in fields:
         if f.kw_only:
             raise TypeError(f"{cls.__qualname__}.{f.name}: a record's field is not kw_only")
-    for name in set(cls.__dataclass_fields__) - {f.name for f in fields}:
-        if "InitVar" in str(cls.__dataclass_fields__[name].type):
-            raise TypeError(f"{cls.__qualname__}.{name}: a record takes no InitVar")
-    names = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
-    parameters, lines = ["self"], []
+    for f in cls.__dataclass_fields__.values():
+        if f.name.startswith("__record_"):
+            raise TypeError(f"{cls.__qualname__}.{f.name}: a record's own names start so")
+        if f not in fields and re.match(r"(dataclasses\.)?InitVar\b", str(f.type)):
+            raise TypeError(f"{cls.__qualname__}.{f.name}: a record takes no InitVar")
+    # the generated code's own names cannot meet a field's: no field's name starts so
+    names = {"__record_set": object.__setattr__, "__record_FACTORY": _FACTORY}
+    parameters, lines = ["__record_self"], []
     for f in fields:
         factory, default = f.default_factory, f.default
         if factory is not dataclasses.MISSING:
-            names[f"_factory_{f.name}"] = factory
-            value = (f"_factory_{f.name}() if {f.name} is _FACTORY else {f.name}" if f.init
-                     else f"_factory_{f.name}()")
-            parameter = f"{f.name}=_FACTORY"
+            names[f"__record_factory_{f.name}"] = factory
+            value = (f"__record_factory_{f.name}() if {f.name} is __record_FACTORY "
+                     f"else {f.name}" if f.init else f"__record_factory_{f.name}()")
+            parameter = f"{f.name}=__record_FACTORY"
         elif default is not dataclasses.MISSING:
-            names[f"_default_{f.name}"] = default
-            value = f.name if f.init else f"_default_{f.name}"
-            parameter = f"{f.name}=_default_{f.name}"
+            names[f"__record_default_{f.name}"] = default
+            value = f.name if f.init else f"__record_default_{f.name}"
+            parameter = f"{f.name}=__record_default_{f.name}"
         elif f.init:
             if "=" in parameters[-1]:
                 raise TypeError(f"{cls.__qualname__}: non-default argument {f.name!r} follows "
@@ -94,10 +117,10 @@ def _init(cls: type, frozen: bool) -> Callable:
             continue  # set by __post_init__, if at all
         if f.init:
             parameters.append(parameter)
-        lines.append(f"_set(self, {f.name!r}, {value})" if frozen
-                     else f"self.{f.name} = {value}")
+        lines.append(f"__record_set(__record_self, {f.name!r}, {value})" if frozen
+                     else f"__record_self.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
-        lines.append("self.__post_init__()")
+        lines.append("__record_self.__post_init__()")
     body = "\n    ".join(lines or ["pass"])
     exec(f"def __init__({', '.join(parameters)}):\n    {body}\n", names)  # noqa: S102
     init = names["__init__"]
@@ -135,8 +158,14 @@ def _hash(self) -> int:
 
 
 def _refuse_set(self, name: str, value: object) -> None:
-    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+    """A frozen record's ``__setattr__``: as a frozen dataclass's, anything on the record's own
+    class, a field on a plain class that inherits from it."""
+    if "_record_frozen" in type(self).__dict__ or name in self.__dataclass_fields__:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+    object.__setattr__(self, name, value)
 
 
 def _refuse_delete(self, name: str) -> None:
-    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+    if "_record_frozen" in type(self).__dict__ or name in self.__dataclass_fields__:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+    object.__delattr__(self, name)

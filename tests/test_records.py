@@ -174,3 +174,54 @@ def test_every_dataclass_of_the_package_is_a_record():
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if re.match(r"\s*@(dataclasses\.)?dataclass\b", line)]
     assert plain == []
+
+
+@pytest.mark.parametrize("base_frozen", [True, False])
+def test_a_record_refuses_to_mix_frozen_and_not_by_inheritance_as_a_dataclass(base_frozen):
+    for make in (record, dataclasses.dataclass):
+        @make(frozen=base_frozen)
+        class Base:
+            a: int
+
+        with pytest.raises(TypeError, match="cannot inherit"):
+            @make(frozen=not base_frozen)
+            class Child(Base):
+                b: int = 0
+
+
+def test_a_frozen_record_refuses_a_setattr_of_its_own_as_a_dataclass():
+    for make in (record, dataclasses.dataclass):
+        with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__"):
+            @make(frozen=True)
+            class Guarded:
+                a: int
+
+                def __setattr__(self, name, value):
+                    object.__setattr__(self, name, value)
+
+
+def test_a_plain_subclass_of_a_frozen_record_sets_what_is_not_a_field_as_a_dataclasss():
+    for make in (record, dataclasses.dataclass):
+        @make(frozen=True)
+        class Base:
+            a: int
+
+        class Plain(Base):
+            pass
+
+        plain = Plain(1)
+        plain.extra = 2
+        assert plain.extra == 2
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            plain.a = 3
+
+
+def test_fields_named_as_the_generated_code_names_its_own_once_did_still_work():
+    @record(frozen=True)
+    class Odd:
+        self: int
+        _set: int = 1
+        _FACTORY: list = field(default_factory=list)
+
+    odd = Odd(5, _set=2)
+    assert (odd.self, odd._set, odd._FACTORY) == (5, 2, [])
