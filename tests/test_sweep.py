@@ -429,6 +429,19 @@ def test_a_values_warning_that_needs_another_setting_too_is_said_with_both(spec)
     assert len(decay) == 1 and decay[0].startswith("with weight_decay=2, lr=0.5: "), decay
 
 
+def test_a_warning_whose_combinations_share_no_setting_names_each_combination():
+    """(a=1, b=1) and (a=2, b=2) warn, (a=1, b=2) and (a=2, b=1) do not: no setting tells
+    them apart, so each warned combination is named, not the spec's own line."""
+    from cnnspec.sweep.cells import _warned_label
+
+    warning = object()
+    cells = [((("a", "1"), ("b", "1")), [warning]), ((("a", "1"), ("b", "2")), []),
+             ((("a", "2"), ("b", "1")), []), ((("a", "2"), ("b", "2")), [warning])]
+    assert _warned_label(warning, cells) == "a=1, b=1 or a=2, b=2"
+    assert _warned_label(warning, cells[:2]) == "b=1"
+    assert _warned_label(warning, [cells[0], cells[3]]) == "spec"  # every cell warns
+
+
 # ---- dtype ---------------------------------------------------------------------------------
 
 def _arrays(path) -> dict:

@@ -251,25 +251,29 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         said += held
     for warning in got:
         if warning not in said:
-            warnings += _added([warning], own, group_label(_warned_by(warning, checked_cells)))
+            warnings += _added([warning], own, _warned_label(warning, checked_cells))
             said.append(warning)
     if warnings and on_warnings is not None:
         on_warnings([replace(warning, **hint_of(warning)) for warning in warnings])
     return cells
 
 
-def _warned_by(warning: SpecError, checked_cells: list) -> tuple[tuple[str, str], ...]:
-    """The settings that bring ``warning``: those every combination of ``checked_cells``
-    (its settings, its warnings) that gets it shares and some that does not get it lacks. A
-    setting every combination shares (a --set of one value) says nothing of the warning, and
-    one the warned share alone is not all it needs (init=he_normal warning only together
-    with conv1.weight=normal(std=0.0001))."""
+def _warned_label(warning: SpecError, checked_cells: list) -> str:
+    """The settings that bring ``warning``, as a label: those every combination of
+    ``checked_cells`` (its settings, its warnings) that gets it shares and some that does not
+    get it lacks. A setting every combination shares (a --set of one value) says nothing of the
+    warning, and one the warned share alone is not all it needs (init=he_normal warning only
+    together with conv1.weight=normal(std=0.0001)). Where the warned share nothing the others
+    lack (a1 with b1, a2 with b2, but not a1 with b2), each warned combination is named."""
     warned = [settings for settings, found in checked_cells if warning in found]
     others = [settings for settings, found in checked_cells if warning not in found]
     shared = [setting for setting in warned[0] if all(setting in s for s in warned)]
     if not others:
-        return tuple(shared)
-    return tuple(setting for setting in shared if any(setting not in s for s in others))
+        return group_label(tuple(shared))
+    telling = tuple(setting for setting in shared if any(setting not in s for s in others))
+    if telling:
+        return group_label(telling)
+    return " or ".join(group_label(tuple(settings)) for settings in warned)
 
 
 def _added(found: list[SpecError], known: list[SpecError], label: str) -> list[SpecError]:
