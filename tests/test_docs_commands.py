@@ -7,6 +7,7 @@ command run it on smaller nets."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shlex
 import shutil
@@ -168,9 +169,18 @@ def test_readmes_python_api_block_runs_as_shown(tmp_path, monkeypatch, capsys):
 
 
 def help_text(name: str) -> str:
-    """``cnnspec NAME --help`` as printed, its lines joined (where they wrap depends on the
-    terminal's width; a shown command's too, at its ``\\``)."""
-    text = command_parser(build_parser(name), name).format_help()
+    """``cnnspec NAME --help`` as printed on a terminal wide enough that no line wraps: argparse
+    wraps to ``$COLUMNS`` and breaks words at hyphens ("dark-" "on-light"), which joining the
+    lines back would not undo."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "10000"
+    try:
+        text = command_parser(build_parser(name), name).format_help()
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
     return " ".join(text.replace("\\\n", " ").split())
 
 
