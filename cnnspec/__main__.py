@@ -33,10 +33,11 @@ def run() -> int:
 
 def _no_final_collection() -> None:
     """The command is over: the objects it made are left out of the cycle collection Python
-    runs as it exits, a walk over every one of them (a twelfth of the instructions of
-    `cnnspec check specs/lenet5.cnn`). What they hold is written by now; what else must
-    happen at exit (worker processes stopped, temporary folders removed) runs as an exit
-    handler, which this leaves as it is."""
+    runs as it exits, a walk over every one of them (docs/measurements.md counts what it
+    cost). What they hold is written by now. An object in a reference cycle then never has its
+    ``__del__`` run, so what must happen at exit (worker processes stopped, temporary folders
+    removed) is an exit handler (``atexit``, ``weakref.finalize``), which this leaves as it
+    is."""
     gc.freeze()
 
 

@@ -31,10 +31,11 @@ from cnnspec.init.torch_code import (
     used_definitions,
     used_names,
 )
+from cnnspec.ir.training_catalogue import MULT_PARTS
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.torch_code import helpers_source
 from cnnspec.training.files import write_npz
-from cnnspec.training.mults import PARTS, parameter_mults
+from cnnspec.training.mults import parameter_mults
 from cnnspec.version import __version__
 
 # Names a layer attribute or a local variable of ``forward`` must not take: nn.Module's own
@@ -144,7 +145,7 @@ def _mults(exported: Exported, names: dict) -> dict[str, tuple[float, float]]:
     """Attribute's parameter (``conv1.bias``) -> its (lr, weight decay) multipliers, for the
     parameters whose multipliers are not both 1."""
     checked = exported.checked
-    params = [key for key in exported.state if key.rpartition(".")[2] in PARTS]
+    params = [key for key in exported.state if key.rpartition(".")[2] in MULT_PARTS]
     mults = parameter_mults(checked, params, checked.ir["training"]["decay_bias"])
     return {_attribute_key(key, names): pair for key, pair in mults.items()
             if pair != (1.0, 1.0)}

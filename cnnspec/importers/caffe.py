@@ -42,7 +42,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import CAFFE_START_SHARE, least_momentum, start_share
-from cnnspec.kinds.text import written_number
+from cnnspec.kinds.text import exact_number_text
 from cnnspec.lang.foreign import (
     CAFFE_KINDS,
     CAFFE_LEFT_OUT,
@@ -338,7 +338,7 @@ def _default_only(msg: Message, layer: Layer, fields: dict | None = None) -> Non
             raise layer.error(f"{name} {value} is not supported in {layer.type} layer "
                               f"'{layer.name}'", entry.span,
                               f"cnnspec supports only Caffe's default, {name}: "
-                              f"{written_number(default) if not isinstance(default, str) else default}")
+                              f"{exact_number_text(default) if not isinstance(default, str) else default}")
     _no_unused(msg, layer, "parameters")
 
 
@@ -527,7 +527,7 @@ def read_softmax_loss(layer: Layer) -> None:
     _default_only(lp, layer, {"normalization": "VALID", "normalize": None})
     weight = layer.msg.scalar("loss_weight", "number", 1)
     if weight != 1:
-        raise layer.error(f"loss_weight {written_number(weight)} is not supported",
+        raise layer.error(f"loss_weight {exact_number_text(weight)} is not supported",
                           layer.msg.one("loss_weight").span, "with one loss it scales the "
                           "gradients: multiply the solver's base_lr by it instead")
     layer.net.loss = True
@@ -589,7 +589,7 @@ def _transform(layer: Layer) -> None:
     mean_file = tp.scalar("mean_file", "string")
     if scale is not None and not (means or mean_file):
         layer.net.preprocess = Setting("preprocess", "none", f"Caffe scales the pixels by "
-                                       f"{written_number(scale)}; cnnspec loads them in [0, 1]")
+                                       f"{exact_number_text(scale)}; cnnspec loads them in [0, 1]")
     elif means or mean_file:
         layer.net.preprocess = Setting("preprocess", "zero_center", "Caffe subtracts a fixed "
                                        "mean; zero_center subtracts the training split's")

@@ -11,7 +11,7 @@ from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, litera
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
 from cnnspec.ir.training_catalogue import steps_per_epoch
-from cnnspec.kinds.text import written_number
+from cnnspec.kinds.text import exact_number_text
 from cnnspec.records import record
 
 
@@ -164,13 +164,13 @@ def _rate_and_decay(msg: Message, path: str | None) -> list[Setting]:
     """``lr`` and ``weight_decay`` (L2 only, as cnnspec's)."""
     settings = []
     if msg.one("base_lr") is not None:
-        settings.append(Setting("lr", written_number(msg.scalar("base_lr", "number"))))
+        settings.append(Setting("lr", exact_number_text(msg.scalar("base_lr", "number"))))
     if msg.scalar("regularization_type", "string", "L2") != "L2":
         raise error_at("L1 weight decay is not supported", _where(msg, "regularization_type"),
                        "cnnspec's weight_decay is L2", path)
     if msg.one("weight_decay") is not None:
         settings.append(Setting("weight_decay",
-                                written_number(msg.scalar("weight_decay", "number"))))
+                                exact_number_text(msg.scalar("weight_decay", "number"))))
     return settings
 
 
@@ -182,7 +182,7 @@ def _schedule(msg: Message, path: str | None, iterations: _Iterations) -> list[S
         raise error_at(f"the lr_policy '{policy}' is not supported", _where(msg, "lr_policy"),
                        "cnnspec's schedules cover " + ", ".join(POLICIES), path)
     gamma_value = msg.scalar("gamma", "number") or 0
-    gamma, power = written_number(gamma_value), written_number(msg.scalar("power", "number") or 0)
+    gamma, power = exact_number_text(gamma_value), exact_number_text(msg.scalar("power", "number") or 0)
     if policy == "inv":
         return [Setting("schedule", f"inv(gamma={gamma}, power={power})",
                         "per step, as Caffe's iterations")]
@@ -204,7 +204,7 @@ def _schedule(msg: Message, path: str | None, iterations: _Iterations) -> list[S
                         f"Caffe's stepvalues {values} iterations, {per} per epoch")]
     if policy == "exp":
         per = iterations.needed_by("lr_policy")
-        return [Setting("schedule", f"exp(gamma={written_number(gamma_value ** per)})",
+        return [Setting("schedule", f"exp(gamma={exact_number_text(gamma_value ** per)})",
                         f"Caffe's gamma {gamma} per iteration, {per} iterations per epoch")]
     return []
 
@@ -214,7 +214,7 @@ def _clip_and_seed(msg: Message) -> list[Setting]:
     settings = []
     clip = msg.scalar("clip_gradients", "number", -1)
     if clip > 0:
-        settings.append(Setting("clip_norm", written_number(clip), "Caffe's clip_gradients"))
+        settings.append(Setting("clip_norm", exact_number_text(clip), "Caffe's clip_gradients"))
     seed = msg.scalar("random_seed", "int", -1)
     if seed >= 0:
         settings.append(Setting("seed", str(seed)))
@@ -253,18 +253,18 @@ def _optimizer(msg: Message, path: str | None) -> Setting:
     momentum = msg.scalar("momentum", "number", 0.0)
     delta = msg.scalar("delta", "number", 1e-8)
     if kind in ("SGD", "NESTEROV"):
-        args = f"momentum={written_number(momentum)}"
+        args = f"momentum={exact_number_text(momentum)}"
         return Setting("optimizer", f"sgd({args}{', nesterov=true' if kind == 'NESTEROV' else ''})")
     if kind == "ADAM":
-        return Setting("optimizer", f"adam(beta1={written_number(momentum)}, beta2="
-                       f"{written_number(msg.scalar('momentum2', 'number', 0.999))}, "
-                       f"eps={written_number(delta)})")
+        return Setting("optimizer", f"adam(beta1={exact_number_text(momentum)}, beta2="
+                       f"{exact_number_text(msg.scalar('momentum2', 'number', 0.999))}, "
+                       f"eps={exact_number_text(delta)})")
     if kind == "RMSPROP":
         return Setting("optimizer", f"rmsprop(alpha="
-                       f"{written_number(msg.scalar('rms_decay', 'number', 0.99))}, "
-                       f"eps={written_number(delta)})")
+                       f"{exact_number_text(msg.scalar('rms_decay', 'number', 0.99))}, "
+                       f"eps={exact_number_text(delta)})")
     if kind == "ADAGRAD":
-        return Setting("optimizer", f"adagrad(eps={written_number(delta)})")
+        return Setting("optimizer", f"adagrad(eps={exact_number_text(delta)})")
     entry = msg.one("type") or msg.one("solver_type")
     raise error_at(f"the solver type '{kind}' is not supported", entry.value.span,
                "cnnspec's optimizers: SGD, Nesterov, Adam, RMSProp, AdaGrad", path)

@@ -49,7 +49,7 @@ from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
-from cnnspec.kinds.text import written_number
+from cnnspec.kinds.text import exact_number_text
 from cnnspec.lang.foreign import (
     KERAS_CHOSEN,
     KERAS_CLASSES,
@@ -682,7 +682,7 @@ def _weight_decay_hint(key: str, value) -> str | None:
               if key == "kernel_regularizer" else "")
     return (f"L2 regularization is the train block's weight_decay, for every layer at once: "
             f"{l2_note(l2)}; remove the regularizer and write `weight_decay "
-            f"{written_number(l2_weight_decay(l2))}`{spared} in the train block")
+            f"{exact_number_text(l2_weight_decay(l2))}`{spared} in the train block")
 
 
 def import_keras(text: str, path: str | None = None) -> Imported:

@@ -9,7 +9,7 @@ import struct
 from cnnspec.errors import shortened
 from cnnspec.importers.spec_writer import Setting
 from cnnspec.ir.limits import FLOAT32_MAX
-from cnnspec.kinds.text import written_number
+from cnnspec.kinds.text import exact_number_text
 
 
 def keras_name(obj) -> tuple[str, dict]:
@@ -110,7 +110,7 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
 
 
 def _text(value) -> str:
-    return written_number(float32_shortest(value) if isinstance(value, float) else value)
+    return exact_number_text(float32_shortest(value) if isinstance(value, float) else value)
 
 
 def float32_shortest(value: float) -> float:

@@ -19,7 +19,7 @@ from cnnspec.init.describe import init_text
 from cnnspec.init.scaling import TRUNCATED_STD
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
 from cnnspec.kinds import KINDS
-from cnnspec.kinds.text import value_text, written_number
+from cnnspec.kinds.text import exact_number_text, value_text
 from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
@@ -71,7 +71,7 @@ def layer_text(line: LayerLine) -> str:
             words += [f.option[0], value_text(f, value)]
     if line.activation:
         name, params = line.activation
-        written = [written_number(v) if not isinstance(v, str) else v for v in params.values()]
+        written = [exact_number_text(v) if not isinstance(v, str) else v for v in params.values()]
         words.append(f"{name}({', '.join(written)})" if written else name)
     if line.inputs and not merge_inputs:
         words.append("<- " + ", ".join(line.inputs))

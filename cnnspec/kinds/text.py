@@ -37,9 +37,7 @@ def number_text(x: float) -> str:
     return rounded_text(x, 3)
 
 
-
-
-def written_number(value) -> str:
+def exact_number_text(value) -> str:
     """A number (or a switch) as the language reads it back exactly: ``3``, ``0.5``,
     ``1e-5`` (:func:`~cnnspec.errors.float_text`), ``true``."""
     if isinstance(value, bool):
@@ -62,9 +60,9 @@ def value_text(f, value) -> str:
         return init_text(value)
     if f.type == "mults":
         first, second = value
-        return written_number(first) if first == second else \
-            f"[{written_number(first)}, {written_number(second)}]"
-    return written_number(value)
+        return exact_number_text(first) if first == second else \
+            f"[{exact_number_text(first)}, {exact_number_text(second)}]"
+    return exact_number_text(value)
 
 
 def _padding_text(value) -> str:

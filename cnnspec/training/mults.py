@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cnnspec.check.model import CheckedSpec
+from cnnspec.ir.training_catalogue import MULT_PARTS
 from cnnspec.kinds import is_weighted
-
-# The parameters of a layer, in the order of lr_mult's and decay_mult's two numbers.
-PARTS = ("weight", "bias")
 
 
 def parameter_mults(checked: CheckedSpec, names: Iterable[str],
@@ -28,7 +26,7 @@ def parameter_mults(checked: CheckedSpec, names: Iterable[str],
     for name in names:
         layer_name, _, part = name.rpartition(".")
         info = layers[layer_name]
-        index = PARTS.index(part)
+        index = MULT_PARTS.index(part)
         lr_mult = float(info.ir["lr_mult"][index]) if "lr_mult" in info.ir else 1.0
         decay_mult = float(info.ir["decay_mult"][index]) if "decay_mult" in info.ir else 1.0
         if not decay_bias and (part != "weight" or not is_weighted(info.kind)):
