@@ -139,3 +139,11 @@ def test_time_and_init_report_read_their_batch_by_either_spelling(option, capsys
     assert main(["init-report", "specs/digits.cnn", "--input", "gaussian", option, "3",
                  "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["batch"] == 3
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time"])
+def test_both_spellings_of_the_batch_at_once_are_refused_not_the_last_taken(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "specs/digits.cnn", "--batch-size", "4", "--batch", "8"])
+    assert exit_.value.code == 2
+    assert "argument --batch: not allowed with argument --batch-size" in capsys.readouterr().err

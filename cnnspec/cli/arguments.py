@@ -201,9 +201,11 @@ def add_batch_size(parser: argparse.ArgumentParser, what: str, default: int | No
     batch is in this command and its default. ``--batch``, which init-report and time once
     took, is still read, as an option of its own so that a mistake in its value names it as
     typed, and left out of the help, which names one spelling."""
-    parser.add_argument("--batch-size", dest="batch_size", type=positive_int, default=default,
+    # one or the other: given both, the last would win without a word
+    either = parser.add_mutually_exclusive_group()
+    either.add_argument("--batch-size", dest="batch_size", type=positive_int, default=default,
                         metavar="N", help=what)
-    parser.add_argument("--batch", dest="batch_size", type=positive_int, default=default,
+    either.add_argument("--batch", dest="batch_size", type=positive_int, default=default,
                         help=argparse.SUPPRESS)
 
 
