@@ -417,8 +417,12 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 w_init normal(0, 0.01)\n", "written `weight INIT`$", 2, 12,
      "^write `weight normal\\(...\\)`; "),
     ("input 1x8x8\nconv 8 3x3 b_init\n", "written `bias INIT`$", 2, 12, "^write `bias zeros`; "),
+    # Keras' HeNormal is cut at 2 std: what importing it writes, not the untruncated he_normal
     ("input 1x8x8\nconv 8 3x3 weight HeNormal\n", "unknown initializer 'HeNormal'", 2, 19,
-     "^did you mean he_normal\\?"),
+     ("^Keras' HeNormal is variance_scaling\\(scale=2, mode=fan_in, "
+      "distribution=truncated_normal\\) here: Keras' he_normal, cut at 2 std")),
+    ("input 1x8x8\nconv 8 3x3 weight GlorotUniform\n", "unknown initializer", 2, 19,
+     "^Keras' GlorotUniform is glorot_uniform here$"),
     ("input 1x8x8\nconv 8 3x3 weight random_normal\n", "unknown initializer 'random_normal'",
      2, 19, "^Keras' RandomNormal .* is normal\\(0, 0.05\\) here$"),
     ("input 1x8x8\nconv 8 3x3 weight trunc_normal(std=0.02)\n", "unknown initializer", 2, 19,
@@ -663,7 +667,8 @@ CASES = [
      "^unknown layer kind 'Convolution'$", 2, 5,
      "^Caffe's Convolution is `conv` here, .*; here unknown option 'name' for conv layer$"),
     ('input 1x8x8\nConv2D(32, (3, 3), kernel_initializer="HeNormal", bias_initializer="zeros")\n',
-     "Keras writes it", 2, 1, "the line `conv 32 3x3 weight he_normal bias zeros`$"),
+     "Keras writes it", 2, 1, ("the line `conv 32 3x3 weight variance_scaling\\(scale=2, "
+                               "mode=fan_in, distribution=truncated_normal\\) bias zeros`$")),
     ("input 1x8x8\nconv 8 3\nnn.LeakyReLU(0.1)\n", "PyTorch writes it", 3, 1,
      "the line `leaky_relu 0.1`$"),
     ("input 1x8x8\nconv 8 3\nx = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))\n",
@@ -685,7 +690,10 @@ CASES = [
      2, 21, ("^a name is written without its module's path: write `kaiming_normal` in place of "
      "`nn.init.kaiming_normal_`$")),
     ("input 1x8x8\nconv 8 3x3 weight tf.keras.initializers.HeNormal()\n",
-     "^unexpected character '.'$", 2, 21, "write `he_normal` in place of "),
+     "^unexpected character '.'$", 2, 21, ("write `variance_scaling\\(scale=2, mode=fan_in, "
+                                           "distribution=truncated_normal\\)` in place of ")),
+    ("input 1x8x8\nconv 8 3x3 weight tf.keras.initializers.HeUniform(seed=1)\n",
+     "^unexpected character '.'$", 2, 21, "write `he_uniform` in place of "),
     ("input 1x8x8\nc1: conv 8 3x3 weight init.orthogonal_(gain=2)  # o\n",
      "^unexpected character '.'$", 2, 27, ("write `orthogonal\\(gain=2\\)` in place of "
      "`init.orthogonal_\\(gain=2\\)`$")),

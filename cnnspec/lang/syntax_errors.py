@@ -1243,8 +1243,10 @@ DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?"
 def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the name to write
     alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that names one of the
-    initializers (kaiming_normal, he_normal); None for any other error."""
-    from cnnspec.init.catalogue import ALIASES, INIT_NAMES  # only on a syntax error
+    initializers (kaiming_normal), a Keras variance scaling as the importer writes it
+    (:func:`cnnspec.init.keras.written`); None for any other error."""
+    from cnnspec.init import keras  # only on a syntax error
+    from cnnspec.init.catalogue import ALIASES, INIT_NAMES
 
     if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
         return None
@@ -1257,8 +1259,11 @@ def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.rstrip("_")).lower()
-    known = snake if snake in INIT_NAMES or snake in ALIASES else name
-    args = "" if re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
+    # Keras' (and JAX's) he_normal is cut at 2 std: the variance_scaling the importer writes,
+    # whose settings say all that HeNormal(seed=...) could
+    scaled = keras.written(name)
+    known = scaled or (snake if snake in INIT_NAMES or snake in ALIASES else name)
+    args = "" if scaled or re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
     return f"a name is written without its module's path: write `{known}{args}` in place of " \
         f"`{found[0]}`"
 
