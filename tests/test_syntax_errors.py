@@ -172,6 +172,24 @@ CASES = [
     ("input 1x8x8\nc1: conv 8 3,3 stride 2, 2 relu  # x\n", "not as a tuple", 2, 13,
      "^write `c1: conv 8 3x3 stride 2x2 relu`:"),
     ("input 1x8x8\nmaxpool 2, 2\n", "not as a tuple", 2, 10, "^write `maxpool 2x2`"),
+    # a tuple in a layer's call form: the call with a size, mended as far as it then reads
+    # (Keras' kernel_size, a word in quotes)
+    ("input 1x8x8\nconv(16, kernel_size=(3, 3), padding=\"same\")\n",
+     "^a size is written with 'x', not as a tuple$", 2, 22,
+     "^write `conv\\(16, kernel=3x3, padding=same\\)`: sizes are written with 'x'"),
+    ("input 1x8x8\nc1: conv(16, 3x3, stride=(2, 2)) relu  # x\n", "not as a tuple", 2, 26,
+     "^write `c1: conv\\(16, 3x3, stride=2x2\\) relu`:"),
+    ("input 1x8x8\nmaxpool((2,2))\n", "not as a tuple", 2, 9, "^write `maxpool\\(2x2\\)`:"),
+    # an init's call inside keeps its own parentheses: no size of the layer
+    ("input 1x8x8\nconv(16, (3,3), weight=normal((0, 1)))\n", "not as a tuple", 2, 10,
+     "^write `conv\\(16, 3x3, weight=normal\\(\\(0, 1\\)\\)\\)`:"),
+    # a '(' around an init's word, or one inside an init's call, is no size
+    ("input 1x8x8\nconv 8 3x3 weight he_normal(mode=(fan_out))\n", "^unexpected '\\('", 2, 34,
+     "still open here$"),
+    ("input 1x8x8\nconv(8, 3x3, weight=he_normal(mode=(fan_out)))\n", "^unexpected '\\('",
+     2, 36, "still open here$"),
+    ("input 1x8x8\nconv(16, 3x3, weight=normal((0, 1)))\n", "^unexpected '\\('", 2, 29,
+     "still open here$"),
     ("input 1x8x8\nconv 16, 3 pad 1, 1\n", "^a layer's values are parted by spaces, not commas$",
      2, 8, "^write `conv 16 3 pad 1x1`$"),
     ("input 1x8x8\na: conv 8 3\nb: conv 8 3\ns: add a, b\n", "^unexpected ','", 4, 9,
