@@ -12,7 +12,7 @@ import pytest
 from cnnspec.check import check
 from cnnspec.check.gradient import LIMIT as GRADIENT_LIMIT
 from cnnspec.check.signal import LIMIT, Estimate
-from cnnspec.errors import Command, SpecErrors
+from cnnspec.errors import Command, SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import defaults as training_defaults
 from cnnspec.lang import parse, parse_file
@@ -865,7 +865,56 @@ def test_the_signal_warning_names_the_init_that_moves_it_not_the_most_common():
     spec = parse("input 1x8x8\nxk: conv 1 3x3 weight normal(0, 1e30)\nflatten\n"
                  "dense1: dense 10\n")
     (warning,) = [w for w in check(spec).warnings if "signal" in w.message]
-    assert "2 conv/dense layer(s), mostly with init normal before linear" in warning.message
+    # one of two layers is no "mostly": the count says how many the init really has
+    assert ("2 conv/dense layer(s), 1 of them with init normal before linear moving it most, "
+            in warning.message)
+
+
+def _signal_warning(text: str) -> SpecError:
+    (warning,) = [w for w in check(parse(text)).warnings if "signal's scale" in w.message]
+    return warning
+
+
+# A layer of each kind that keeps its values' signs (Kind.keeps_sign), as a line between a
+# conv and its relu; the test below checks that these are all of them.
+SIGN_KEEPING_LINES = {"maxpool": "maxpool 2x2", "global_maxpool": "global_maxpool",
+                      "flatten": "flatten", "dropout": "dropout 0.5",
+                      "dropout2d": "dropout2d 0.1"}
+
+
+def test_the_sign_keeping_lines_are_every_kind_the_registry_flags():
+    from cnnspec.kinds import KINDS
+
+    assert set(SIGN_KEEPING_LINES) == {name for name, kind in KINDS.items() if kind.keeps_sign}
+
+
+@pytest.mark.parametrize("between", SIGN_KEEPING_LINES.values())
+def test_the_signal_warning_looks_past_a_sign_keeping_layer_to_the_activation(between):
+    """Caffe's conv -> pool -> relu: the conv's init is advised for the relu after the pool,
+    as for conv -> relu -> pool, not for a linear layer."""
+    flat = "" if between in ("flatten", "global_maxpool") else "flatten\n"
+    warning = _signal_warning(f"input 1x8x8\nc1: conv 16 3x3 pad same weight normal(0, 0.001)\n"
+                              f"{between}\nrelu\n{flat}dense 10\n")
+    assert "mostly with init normal before relu," in warning.message
+    assert warning.hint.startswith("before relu, use he_normal")
+
+
+def test_the_signal_warning_reads_a_lines_own_activation_where_a_skip_reads_the_line():
+    """`a: conv 16 3x3 relu` read as `a` by an add as well: a's activation is still its relu."""
+    warning = _signal_warning("input 1x8x8\ndefault weight normal(0, 0.01)\n"
+                              "a: conv 16 3x3 pad same relu\nb: conv 16 3x3 pad same relu\n"
+                              "add <- a, b\nflatten\ndense 10\n")
+    assert "mostly with init normal before relu," in warning.message
+
+
+def test_the_signal_warning_counts_the_layers_of_the_init_it_names():
+    """Two he_normal layers before a relu and one small normal one that shrinks the signal:
+    not "mostly" normal."""
+    warning = _signal_warning(
+        "input 1x8x8\nc1: conv 16 3x3 pad same relu\nc2: conv 16 3x3 pad same relu\n"
+        "c3: conv 16 3x3 pad same weight normal(0, 0.0001)\nrelu\nflatten\ndense 10\n")
+    assert "3 conv/dense layer(s), 1 of them with init normal before relu moving it most, " \
+        in warning.message
 
 
 def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
@@ -1957,7 +2006,7 @@ def test_the_signal_warning_points_at_the_init_that_moves_the_scale_and_its_acti
     spec = parse("input 1x8x8\nc0: conv 4 3x3 pad same weight orthogonal sigmoid\n"
                  "c1: conv 4 3x3 pad same weight normal(0, 1000) gelu\nflatten\ndense 10\n")
     (warning,) = [w for w in check(spec).warnings if "signal's scale" in w.message]
-    assert "mostly with init normal before gelu" in warning.message
+    assert "1 of them with init normal before gelu moving it most" in warning.message
     assert (warning.span.line, warning.span.column) == (3, 25)  # c1's weight init
     assert warning.hint.startswith("before gelu, use lecun_normal")
 

@@ -383,7 +383,7 @@ def test_a_top_written_as_a_message_is_an_error_not_a_traceback():
     ("layer: 3", "'layer' must be a message { ... }", (1, 8)),
     ('layers { name: "a" }', "this is Caffe's old (V1) format, `layers { ... }`", (1, 1)),
     ('layer { name: "a" type: "Data" top: "data" }',
-     "the Data layer 'a' reads its images' shape from its database", (1, 7)),
+     "the Data layer 'a' reads its images' shape from its database", (1, 25)),
     ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 1 dim: 8 } } }',
      "the input shape [1, 8] is not (N, C, H, W)", (1, 62)),
     ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 0 } } }',
@@ -765,3 +765,23 @@ def test_a_literal_init_is_written_as_its_values_and_reads_back():
     text = init_text(init)
     assert text == "literal(values=[[0.5, -1], [1e-5, 2]])"
     assert same_init(parse_init(text), init)
+
+
+@pytest.mark.parametrize("net_name, data, hint", [
+    ("", 'source: "examples/cifar10/cifar10_train_lmdb"',
+     ("the prototxt names cifar10, whose images are 3x32x32: give --input 3x32x32, or "
+      "input_shape=(3, 32, 32) in Python")),
+    ("", 'source: "train_lmdb"', "give their shape: --input CxHxW"),
+    ('name: "CIFAR10_quick"\n', 'source: "train_lmdb"', "names cifar10, whose images are 3x32x32"),
+    ("", 'source: "fashion_mnist_lmdb"', "names fashion-mnist, whose images are 1x28x28"),
+])
+def test_a_data_layers_shape_is_asked_for_at_its_source_as_the_prototxt_names_it(
+        net_name, data, hint):
+    """The error points at the source, which holds the images, and suggests the shape of
+    the data set the prototxt names (the datasets registry's), not MNIST's for every net."""
+    text = (f'{net_name}layer {{ name: "d" type: "Data" top: "data" top: "label"\n'
+            f'  data_param {{ {data} batch_size: 100 }} }}\n')
+    (err,) = errors_of(text)
+    assert err.message == "the Data layer 'd' reads its images' shape from its database"
+    assert (err.span.line, err.span.column) == (3 if net_name else 2, 24)  # the source's value
+    assert hint in err.hint

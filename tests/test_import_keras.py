@@ -673,3 +673,24 @@ def test_a_relu_capped_elsewhere_than_6_is_told_the_same_by_importer_and_hint():
         parse("input 1x8x8\nconv 4 3x3\nr: layers.ReLU(max_value=4)\nflatten\ndense 10\n")
     assert error.hint in caught.value.hint and "relu6" in error.hint
     assert "`r: relu" not in caught.value.hint  # no line: no kind is that ReLU
+
+
+@pytest.mark.parametrize("keras_class", ["HeNormal", "GlorotNormal", "LecunNormal",
+                                         "HeUniform", "GlorotUniform", "LecunUniform"])
+def test_a_keras_init_written_in_a_spec_is_hinted_as_the_importer_writes_it(keras_class):
+    """`weight HeNormal` in a spec gets the init (and the note) that importing a Keras model
+    with HeNormal writes on its line, not he_normal, which does not cut the normal."""
+    doc = sequential(conv(filters=4, kernel_initializer=init(keras_class)), *HEAD, dense(),
+                     shape=(8, 8, 1))
+    lines = import_keras(json.dumps(doc)).text.splitlines()
+    # two layers of HeNormal and glorot_uniform: the conv's init is the spec's default
+    (default,) = [line for line in lines if line.startswith("default weight ")]
+    written = default.removeprefix("default weight ").removesuffix(", bias zeros")
+    (conv_line,) = [line for line in lines if line.startswith("conv:")]
+    note = conv_line.partition("  # ")[2]
+    with pytest.raises(SpecError) as caught:
+        parse(f"input 1x8x8\nc1: conv 4 3x3 weight {keras_class}\nflatten\ndense 10\n")
+    error = caught.value
+    assert (error.span.line, error.span.column) == (2, 23)
+    assert error.hint == f"Keras' {keras_class} is {written} here" + (
+        f": {note}" if note else "")

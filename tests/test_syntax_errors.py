@@ -172,6 +172,24 @@ CASES = [
     ("input 1x8x8\nc1: conv 8 3,3 stride 2, 2 relu  # x\n", "not as a tuple", 2, 13,
      "^write `c1: conv 8 3x3 stride 2x2 relu`:"),
     ("input 1x8x8\nmaxpool 2, 2\n", "not as a tuple", 2, 10, "^write `maxpool 2x2`"),
+    # a tuple in a layer's call form: the call with a size, mended as far as it then reads
+    # (Keras' kernel_size, a word in quotes)
+    ("input 1x8x8\nconv(16, kernel_size=(3, 3), padding=\"same\")\n",
+     "^a size is written with 'x', not as a tuple$", 2, 22,
+     "^write `conv\\(16, kernel=3x3, padding=same\\)`: sizes are written with 'x'"),
+    ("input 1x8x8\nc1: conv(16, 3x3, stride=(2, 2)) relu  # x\n", "not as a tuple", 2, 26,
+     "^write `c1: conv\\(16, 3x3, stride=2x2\\) relu`:"),
+    ("input 1x8x8\nmaxpool((2,2))\n", "not as a tuple", 2, 9, "^write `maxpool\\(2x2\\)`:"),
+    # an init's call inside keeps its own parentheses: no size of the layer
+    ("input 1x8x8\nconv(16, (3,3), weight=normal((0, 1)))\n", "not as a tuple", 2, 10,
+     "^write `conv\\(16, 3x3, weight=normal\\(\\(0, 1\\)\\)\\)`:"),
+    # a '(' around an init's word, or one inside an init's call, is no size
+    ("input 1x8x8\nconv 8 3x3 weight he_normal(mode=(fan_out))\n", "^unexpected '\\('", 2, 34,
+     "still open here$"),
+    ("input 1x8x8\nconv(8, 3x3, weight=he_normal(mode=(fan_out)))\n", "^unexpected '\\('",
+     2, 36, "still open here$"),
+    ("input 1x8x8\nconv(16, 3x3, weight=normal((0, 1)))\n", "^unexpected '\\('", 2, 29,
+     "still open here$"),
     ("input 1x8x8\nconv 16, 3 pad 1, 1\n", "^a layer's values are parted by spaces, not commas$",
      2, 8, "^write `conv 16 3 pad 1x1`$"),
     ("input 1x8x8\na: conv 8 3\nb: conv 8 3\ns: add a, b\n", "^unexpected ','", 4, 9,
@@ -417,8 +435,12 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 w_init normal(0, 0.01)\n", "written `weight INIT`$", 2, 12,
      "^write `weight normal\\(...\\)`; "),
     ("input 1x8x8\nconv 8 3x3 b_init\n", "written `bias INIT`$", 2, 12, "^write `bias zeros`; "),
+    # Keras' HeNormal is cut at 2 std: what importing it writes, not the untruncated he_normal
     ("input 1x8x8\nconv 8 3x3 weight HeNormal\n", "unknown initializer 'HeNormal'", 2, 19,
-     "^did you mean he_normal\\?"),
+     ("^Keras' HeNormal is variance_scaling\\(scale=2, mode=fan_in, "
+      "distribution=truncated_normal\\) here: Keras' he_normal, cut at 2 std")),
+    ("input 1x8x8\nconv 8 3x3 weight GlorotUniform\n", "unknown initializer", 2, 19,
+     "^Keras' GlorotUniform is glorot_uniform here$"),
     ("input 1x8x8\nconv 8 3x3 weight random_normal\n", "unknown initializer 'random_normal'",
      2, 19, "^Keras' RandomNormal .* is normal\\(0, 0.05\\) here$"),
     ("input 1x8x8\nconv 8 3x3 weight trunc_normal(std=0.02)\n", "unknown initializer", 2, 19,
@@ -663,7 +685,8 @@ CASES = [
      "^unknown layer kind 'Convolution'$", 2, 5,
      "^Caffe's Convolution is `conv` here, .*; here unknown option 'name' for conv layer$"),
     ('input 1x8x8\nConv2D(32, (3, 3), kernel_initializer="HeNormal", bias_initializer="zeros")\n',
-     "Keras writes it", 2, 1, "the line `conv 32 3x3 weight he_normal bias zeros`$"),
+     "Keras writes it", 2, 1, ("the line `conv 32 3x3 weight variance_scaling\\(scale=2, "
+                               "mode=fan_in, distribution=truncated_normal\\) bias zeros`$")),
     ("input 1x8x8\nconv 8 3\nnn.LeakyReLU(0.1)\n", "PyTorch writes it", 3, 1,
      "the line `leaky_relu 0.1`$"),
     ("input 1x8x8\nconv 8 3\nx = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))\n",
@@ -685,7 +708,10 @@ CASES = [
      2, 21, ("^a name is written without its module's path: write `kaiming_normal` in place of "
      "`nn.init.kaiming_normal_`$")),
     ("input 1x8x8\nconv 8 3x3 weight tf.keras.initializers.HeNormal()\n",
-     "^unexpected character '.'$", 2, 21, "write `he_normal` in place of "),
+     "^unexpected character '.'$", 2, 21, ("write `variance_scaling\\(scale=2, mode=fan_in, "
+                                           "distribution=truncated_normal\\)` in place of ")),
+    ("input 1x8x8\nconv 8 3x3 weight tf.keras.initializers.HeUniform(seed=1)\n",
+     "^unexpected character '.'$", 2, 21, "write `he_uniform` in place of "),
     ("input 1x8x8\nc1: conv 8 3x3 weight init.orthogonal_(gain=2)  # o\n",
      "^unexpected character '.'$", 2, 27, ("write `orthogonal\\(gain=2\\)` in place of "
      "`init.orthogonal_\\(gain=2\\)`$")),
@@ -775,7 +801,15 @@ CASES = [
     ("input 1x8x8\nrepeat 0 as b {\n conv 8 3\n}\n", "repeat count must be at least 1", 2, 8,
      None),
     ("conv 8 3x3\n", "no input line", 1, 1, "input 1x28x28"),
-    ("input 28x28\nconv 8 3x3\n", "channels x height x width", 1, 7, None),
+    ("input 28x28\nconv 8 3x3\n", "channels x height x width", 1, 7,
+     "^e.g. `input 1x28x28` \\(one channel, 28 x 28 pixels\\)$"),
+    # the example is the named data set's images (the datasets registry's shape)
+    ("input 8x8\nconv 8 3x3\ntrain {\n  data digits\n}\n", "channels x height x width", 1, 7,
+     "^e.g. `input 1x8x8` \\(one channel, 8 x 8 pixels: the digits images\\)$"),
+    ("input 32x32\nconv 8 3x3\ntrain {\n  data cifar_10\n}\n", "channels x height x width", 1,
+     7, "^e.g. `input 3x32x32` \\(three channels, 32 x 32 pixels: the cifar10 images\\)$"),
+    ("input 16x16\nconv 8 3x3\ntrain {\n  data shapes(size=16)\n}\n", "height x width", 1, 7,
+     "^e.g. `input 1x16x16` \\(one channel, 16 x 16 pixels: the shapes images\\)$"),
     ("input 1x0x8\nconv 8 3x3\n", "at least 1", 1, 7, None),
     ("input 1x8x8\ninput 1x8x8\nconv 8 3\n", "one 'input' line, this is the second", 2, 1,
      "line 1"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cnnspec.errors import SpecError, closest
 from cnnspec.ir.spec import Spec
+from cnnspec.kinds import KINDS
 
 INPUT = "input"
 
@@ -74,6 +75,17 @@ def consumers(spec: Spec) -> dict[str, list[str]]:
         for ref in layer["inputs"]:
             out.setdefault(ref, []).append(layer["name"])
     return out
+
+
+def sugar_word(name: str, kind: str) -> tuple[str, str] | None:
+    """``(line's name, word)`` when ``name`` reads as a layer the language made from a word at
+    the end of another layer's line: ``a_relu`` of `a: conv 8 3 relu`, ``b_bn`` of
+    `b: conv 8 3 bn`. Such a layer is called ``<line's name>_<word written>``, the word being
+    its kind's name or one of its aliases."""
+    for word in (kind, *KINDS[kind].aliases):
+        if name.endswith(f"_{word}") and len(name) > len(word) + 1:
+            return name[:-len(word) - 1], word
+    return None
 
 
 def main_path(spec: Spec) -> list[str]:

@@ -118,7 +118,7 @@ from cnnspec.check.exact import (
     starts_at_zero,
     zero_source,
 )
-from cnnspec.check.graph import INPUT, consumers
+from cnnspec.check.graph import INPUT, consumers, sugar_word
 from cnnspec.check.model import LayerInfo
 from cnnspec.check.training import spec_steps
 from cnnspec.dtypes import FORMATS
@@ -881,17 +881,6 @@ def lost_spreads(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[SpecEr
             if (found := _lost_spread(spec, info, field, dtype))]
 
 
-def _sugar_word(name: str, kind: str) -> tuple[str, str] | None:
-    """``(line's name, word)`` when ``name`` reads as a layer the language made from a word at
-    the end of another layer's line: ``a_relu`` of `a: conv 8 3 relu`, ``b_bn`` of
-    `b: conv 8 3 bn`. Such a layer is called ``<line's name>_<word written>``, the word being
-    its kind's name or one of its aliases."""
-    for word in (kind, *KINDS[kind].aliases):
-        if name.endswith(f"_{word}") and len(name) > len(word) + 1:
-            return name[:-len(word) - 1], word
-    return None
-
-
 def _sugar_chains(spec: Spec) -> dict[str, list[dict]]:
     """For each line's name, the layers the words at the end of its line made, in order: each
     takes the one before it alone and is named ``<base>_<word>`` (`a: conv 8 3 bn relu`: a_bn,
@@ -899,7 +888,7 @@ def _sugar_chains(spec: Spec) -> dict[str, list[dict]]:
     chains: dict[str, list[dict]] = {}
     last: dict[str, str] = {}
     for layer in spec.ir["layers"]:
-        made = _sugar_word(layer["name"], layer["kind"])
+        made = sugar_word(layer["name"], layer["kind"])
         if made and layer["inputs"] == [last.get(made[0], made[0])]:
             chains.setdefault(made[0], []).append(layer)
             last[made[0]] = layer["name"]
@@ -908,7 +897,7 @@ def _sugar_chains(spec: Spec) -> dict[str, list[dict]]:
 
 def _sugar_words(chain: list[dict]) -> str:
     """The words a chain's layers were made from: ``relu``, ``bn and relu``."""
-    return " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
+    return " and ".join(sugar_word(link["name"], link["kind"])[1] for link in chain)
 
 
 def _unused_hint(layer: dict, used: set[str], spec: Spec, chains: dict[str, list[dict]]
@@ -916,7 +905,7 @@ def _unused_hint(layer: dict, used: set[str], spec: Spec, chains: dict[str, list
     """How to fix an unused layer. The common case is sugar: in `a: conv 8 3 relu` (or
     `a: conv 8 3 bn`) the name `a` is the conv *before* its relu (batch norm), so `add(a, b)`
     skips the generated `a_relu` (`a_bn`): the hint names the output of the whole line."""
-    made = _sugar_word(layer["name"], layer["kind"])
+    made = sugar_word(layer["name"], layer["kind"])
     chain = chains.get(made[0], []) if made and made[0] in used else []
     if layer not in chain:
         return "remove the line, feed the layer into a later one, or name the right `output`"

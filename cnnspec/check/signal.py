@@ -1767,6 +1767,7 @@ class SignalChange:
     log_per_layer: float  # log of the geometric mean of fan_in * E[w^2] * activation factor
     layers: int  # conv/dense layers on the way
     activation: str  # the activation most layers of init_name feed
+    init_layers: int  # how many of those layers have init_name, as the run draws them
     slope: float | None = None  # that activation's slope, for leaky_relu
     log_read_share: float = 0.0  # log of the geometric mean of read_share (zero padding)
     # the largest sum of the weights of init_name's kernels (the root mean square over the
@@ -1785,16 +1786,31 @@ class SignalChange:
 
 def _following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
                           consumers: dict[str, list[str]]) -> dict:
-    """The activation a conv/dense layer feeds (through dropout/batchnorm), or a linear stand-in."""
+    """The activation a conv/dense layer feeds, or a linear stand-in. The way there passes a
+    norm and layers that keep their values' signs (``Kind.keeps_sign``: a max pool, dropout,
+    a reshape), and where a layer is read elsewhere too, its line's own word (`a: conv 8 3
+    relu` with a skip that reads `a`): the activation is the layer's all the same."""
     name = info.name
-    while len(consumers.get(name, [])) == 1:
-        nxt = by_name[consumers[name][0]]
-        if KINDS[nxt.kind].is_activation and not KINDS[nxt.kind].sets_scale:
+    while (nxt := _next_on_line(name, by_name, consumers)) is not None:
+        kind = KINDS[nxt.kind]
+        if kind.is_activation and not kind.sets_scale:
             return nxt.ir
-        if KINDS[nxt.kind].family not in ("dropout", "norm"):
+        if not (kind.keeps_sign or kind.family == "norm"):
             break
         name = nxt.name
     return {"kind": "linear"}
+
+
+def _next_on_line(name: str, by_name: dict[str, LayerInfo],
+                  consumers: dict[str, list[str]]) -> LayerInfo | None:
+    """The one layer that reads ``name``, or among several the word that ends its line
+    (``a_relu`` of `a: conv 8 3 relu`, :func:`cnnspec.check.graph.sugar_word`); None
+    where neither is."""
+    readers = [by_name[reader] for reader in consumers.get(name, [])]
+    if len(readers) == 1:
+        return readers[0]
+    return next((reader for reader in readers if reader.inputs == [name]
+                 and (graph.sugar_word(reader.name, reader.kind) or ("",))[0] == name), None)
 
 
 def _log(value: float) -> float:
@@ -1843,7 +1859,7 @@ def largest_change(estimate: Estimate) -> SignalChange | None:
         first_weight_layer=weighted[deciding[0]].name,
         init_name=init_name,
         log_per_layer=sum(log_factors) / len(log_factors),
-        layers=len(weighted), activation=activation,
+        layers=len(weighted), activation=activation, init_layers=len(deciding),
         slope=next((acts[k]["slope"] for k in deciding if acts[k]["kind"] == "leaky_relu"),
                    None),
         log_read_share=sum(log_shares) / len(log_shares),
@@ -1974,11 +1990,21 @@ def describe_change(change: SignalChange) -> str:
             f"add up its input's mean (E[z] = sum(w) E[x]) and what its inputs share, and scale "
             f"its mean square by {per_layer} on average")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
-            f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
-            f"with init {change.init_name} before {change.activation}, {each}"
+            f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), "
+            f"{_init_share(change)}, {each}"
             + (f", and by the share of their products that read the input, not its zero "
                f"padding, = {rounded_text(math.exp(change.log_read_share))}"
                if change.log_read_share < math.log(0.995) else ""))
+
+
+def _init_share(change: SignalChange) -> str:
+    """How many of the layers on the way have the init that moves the scale most: "mostly
+    with" only where more than half do (two he_normal layers and one of normal(0, 0.01) that
+    shrinks the signal are not mostly normal)."""
+    init = f"init {change.init_name} before {change.activation}"
+    if 2 * change.init_layers > change.layers:
+        return f"mostly with {init}"
+    return f"{change.init_layers} of them with {init} moving it most"
 
 
 def _summing_weights(change: SignalChange) -> str:

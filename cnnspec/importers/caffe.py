@@ -39,6 +39,7 @@ from cnnspec.importers.spec_writer import (
     per_bias,
     spec_text,
 )
+from cnnspec.ir.datasets import DATASETS
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import CAFFE_START_SHARE, least_momentum, start_share
@@ -54,6 +55,7 @@ from cnnspec.lang.foreign import (
 )
 from cnnspec.lang.foreign import caffe_field as caffe_field_of  # a reader's own is a name
 from cnnspec.records import record
+from cnnspec.shapes import shape_text
 
 # Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
 VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
@@ -75,6 +77,7 @@ class Net:
     """The import's state while reading the layers in order."""
 
     path: str | None
+    name: str = ""  # the net's own name, which may say its data set (CIFAR10_quick)
     names: Names = field(default_factory=Names)
     blobs: dict[str, Blob] = field(default_factory=dict)
     lines: list[LayerLine] = field(default_factory=list)
@@ -572,14 +575,34 @@ def read_data(layer: Layer, shape: tuple[int, int, int] | None) -> None:
     dp.one("backend")
     _default_only(dp, layer, {})
     _transform(layer)
+    named = _dataset_named(source, layer.name, layer.net.name)
     if shape is None:
+        said = dp.one("source") if dp.one("source") is not None else layer.msg.one("type")
         raise layer.error(f"the Data layer '{layer.name}' reads its images' shape from its "
-                          "database", hint="give it: --input CxHxW (e.g. --input 1x28x28), "
-                          "or input_shape=(1, 28, 28) in Python")
-    layer.net.data_hint = next((name for word, name in DATASET_WORDS.items()
-                                if word in source.lower()), None)
+                          "database", said.value.span, _data_shape_hint(named))
+    layer.net.data_hint = named
     _set_input(layer, [batch or 1, *shape], layer.msg.span)
     layer.net.batch, layer.net.batch_from = batch, BATCH_FROM_DATA
+
+
+def _dataset_named(*words: str) -> str | None:
+    """The data set a Data layer's source, its name or the net's name mentions
+    (``examples/cifar10/cifar10_train_lmdb``: cifar10), by :data:`DATASET_WORDS`; None where
+    none does."""
+    text = " ".join(words).lower()
+    return next((name for word, name in DATASET_WORDS.items() if word in text), None)
+
+
+def _data_shape_hint(named: str | None) -> str:
+    """How to give the images' shape of a Data layer: that of the data set the prototxt
+    names, where it does, else the user's own."""
+    if named is None:
+        return ("the prototxt names no data set whose images cnnspec knows, so give their "
+                "shape: --input CxHxW (e.g. --input 3x32x32 for 32 x 32 colour images), or "
+                "input_shape=(C, H, W) in Python")
+    shape = DATASETS[named].image
+    return (f"the prototxt names {named}, whose images are {shape_text(shape)}: give --input "
+            f"{shape_text(shape)}, or input_shape={shape} in Python")
 
 
 def _transform(layer: Layer) -> None:
@@ -704,7 +727,7 @@ def read_net(text: str, path: str | None = None,
     """Every layer of a model definition read into spec lines; every mistake and every
     unsupported field reported together (:class:`SpecErrors`)."""
     net_msg = parse_prototxt(text, path)
-    net = Net(path)
+    net = Net(path, name=net_msg.scalar("name", "string", ""))
     refuse_solver_as_net(net_msg, path)
     if net_msg.all("layers"):
         raise error_at("this is Caffe's old (V1) format, `layers { ... }`",

@@ -19,7 +19,9 @@ INPUT_ROWS = (
     ("`Input`, net-level `input`/`input_shape`/`input_dim`", "`input CxHxW`",
      "the batch dimension is dropped (above 1, it is the solver's batch)"),
     ("`Data`", "`input CxHxW` (from `--input`), train `data`, `batch`",
-     ("its shape is in its database: `--input` gives it (`ImageData`, `HDF5Data` and other "
+     ("its shape is in its database: `--input` gives it (without it, the error suggests "
+      "the shape of the dataset its `source`, its name or the net's name mentions; "
+      "`ImageData`, `HDF5Data` and other "
       "data layers: replace them by an `Input` layer). `transform_param`: `scale` -> "
       "`preprocess none`, `mean_value`/`mean_file` -> `preprocess zero_center`, `mirror` -> "
       "`augment flip`; `crop_size` is refused")),

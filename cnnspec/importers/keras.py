@@ -46,6 +46,7 @@ from cnnspec.importers.spec_writer import (
     spec_text,
 )
 from cnnspec.init.catalogue import KERAS_SCALE
+from cnnspec.init.keras import SCALED, scaled_init, truncation_note
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
@@ -180,21 +181,9 @@ class Model:
 # ---------------------------------------------------------------------------- initializers
 
 
-# Keras' names (lower case, no underscores) of the VarianceScaling specialisations:
-# (scale, mode, distribution), keras/src/initializers/random_initializers.py.
-SCALED = {"glorotuniform": (1.0, "fan_avg", "uniform"),
-          "glorotnormal": (1.0, "fan_avg", "truncated_normal"),
-          "heuniform": (2.0, "fan_in", "uniform"),
-          "henormal": (2.0, "fan_in", "truncated_normal"),
-          "lecununiform": (1.0, "fan_in", "uniform"),
-          "lecunnormal": (1.0, "fan_in", "truncated_normal")}
 # Keras' distribution names; "normal" is Keras 2's old spelling of the truncated normal.
 DISTRIBUTIONS = {"uniform": "uniform", "truncated_normal": "truncated_normal",
                  "normal": "truncated_normal", "untruncated_normal": "normal"}
-# The cnnspec names of exactly these variance scalings.
-NAMED = {(1.0, "fan_avg", "uniform"): {"name": "glorot_uniform"},
-         (2.0, "fan_in", "uniform"): {"name": "he_uniform"},
-         (1.0, "fan_in", "uniform"): {"name": "lecun_uniform"}}
 INITIALIZERS = ("Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
                 "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
                 "LecunUniform", "LecunNormal", "Orthogonal", "Identity")
@@ -240,9 +229,7 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
                        "untruncated_normal, uniform", path)
         if role == "bias":  # Keras' fans of a (units,) bias are both units
             return per_bias(units, scale, distribution)
-        return NAMED.get((scale, mode, distribution)) or {
-            "name": "variance_scaling", "scale": scale, "mode": mode,
-            "distribution": distribution}
+        return scaled_init(scale, mode, distribution)
     if name in ("orthogonal", "identity") and role == "weight":
         gain = number("gain", 1.0)
         if name == "orthogonal":
@@ -256,14 +243,8 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
 
 def _truncation_comment(cfg: Config) -> str | None:
     """A comment for a layer whose Keras kernel initializer is a truncated normal under a
-    name cnnspec gives a plain normal (he_normal, glorot_normal, lecun_normal): its
-    ``variance_scaling(..., truncated_normal)`` is that init, which its line does not say."""
-    name, _ = keras_name(cfg.get("kernel_initializer", "glorot_uniform"))
-    scaled = SCALED.get(name)
-    if scaled is None or scaled[2] != "truncated_normal":
-        return None
-    plain = f"{name[:-len('normal')]}_normal"
-    return f"Keras' {plain}, cut at 2 std (cnnspec's {plain} is not)"
+    name cnnspec gives a plain normal (:func:`cnnspec.init.keras.truncation_note`)."""
+    return truncation_note(keras_name(cfg.get("kernel_initializer", "glorot_uniform"))[0])
 
 
 def _inits(cfg: Config, units: int, has_bias: bool) -> dict:

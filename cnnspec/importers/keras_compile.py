@@ -8,6 +8,7 @@ import struct
 
 from cnnspec.errors import shortened
 from cnnspec.importers.spec_writer import Setting
+from cnnspec.init.keras import folded
 from cnnspec.ir.limits import FLOAT32_MAX
 from cnnspec.kinds.text import exact_number_text
 
@@ -17,11 +18,10 @@ def keras_name(obj) -> tuple[str, dict]:
     case without underscores (``HeNormal`` and ``he_normal`` are ``henormal``), and its
     config."""
     if isinstance(obj, str):
-        return obj.replace("_", "").lower(), {}
+        return folded(obj), {}
     if isinstance(obj, dict) and isinstance(obj.get("class_name"), str):
         config = obj.get("config") or {}
-        return obj["class_name"].replace("_", "").lower(), config if isinstance(config, dict) \
-            else {}
+        return folded(obj["class_name"]), config if isinstance(config, dict) else {}
     return "", {}
 
 

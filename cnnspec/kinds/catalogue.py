@@ -467,7 +467,7 @@ COUNT_INCLUDE_PAD = Field(
 
 def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
                aliases: tuple[str, ...], extra_fields=(), usage_extra: str = "",
-               examples=(), linear: bool = False) -> Kind:
+               examples=(), linear: bool = False, keeps_sign: bool = False) -> Kind:
     return Kind(
         name, summary, "pool", infer=_pool_infer,
         build=lambda b: L.Pool(reduce, tuple(b.ir["size"]), tuple(b.ir["stride"]),
@@ -482,12 +482,13 @@ def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
         torch=lambda ir, ins, inferred: _pool_torch(ir, inferred, reduce, pad_value),
         onnx=lambda g, ir, ins, inferred, xs: _pool_onnx(g, ir, ins, inferred, xs, reduce),
         examples=POOL_EXAMPLES + examples, flops=window_flops, linear=linear,
+        keeps_sign=keeps_sign,
         **{"max_of" if reduce == "max" else "mean_of":
            lambda ir, in_shapes: math.prod(ir["size"])})
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", -math.inf,
-                     ("max_pool",))
+                     ("max_pool",), keeps_sign=True)
 AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros unless "
                      "count_include_pad false)", 0.0, ("avg_pool",),
                      extra_fields=(COUNT_INCLUDE_PAD,),
@@ -514,6 +515,7 @@ GLOBAL_MAXPOOL = Kind(
     infer=_global_pool_infer,
     build=lambda b: L.Elementwise(pool.global_maxpool_forward, pool.global_maxpool_backward),
     aliases=("gmp",), max_of=lambda ir, in_shapes: math.prod(only_input(in_shapes)[1:]),
+    keeps_sign=True,
     torch=lambda ir, ins, inf: call("GlobalPool", "max"),
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", [g.op("GlobalMaxPool", xs)], axis=1),
     examples=(Example(((3, 4, 5),)),))
@@ -573,6 +575,7 @@ FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
     infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
     build=lambda b: L.Flatten(), torch=lambda ir, ins, inf: "nn.Flatten()", linear=True,
+    keeps_sign=True,
     flops=lambda ir, in_shapes, out_shape, macs: 0,  # a reshape: no arithmetic
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", xs, axis=1),
     examples=(Example(((3, 2, 4),)),))
@@ -1022,7 +1025,7 @@ DROPOUT = Kind(
     cross_signal=lambda ir, cross: cross,  # two positions' own masks: E[m m'] = 1
     torch=lambda ir, ins, inf: call("nn.Dropout", ir["p"]),
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),  # evaluation keeps every value
-    examples=(Example(((3, 2, 2),), {"p": 0.0}),))
+    keeps_sign=True, examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
 def _dropout2d_infer(ir: dict, in_shapes) -> Inferred:
@@ -1041,7 +1044,8 @@ DROPOUT2D = Kind(
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
     torch=lambda ir, ins, inf: call("nn.Dropout2d", ir["p"]),
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),
-    aliases=("spatial_dropout",), examples=(Example(((3, 2, 2),), {"p": 0.0}),))
+    aliases=("spatial_dropout",), keeps_sign=True,
+    examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
 NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before dividing, "

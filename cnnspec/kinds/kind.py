@@ -201,6 +201,11 @@ class Kind:
     ``sets_scale``: its values' scale is its own, not its input's (softmax's sum to 1 over
     the channels, log-softmax's are about ``-ln C``): the signal's scale warnings leave it
     out.
+    ``keeps_sign``: each output is one of its input's values, times a factor of at least 0
+    (a max pool's largest, dropout's 0 or ``1 / (1 - p)``, a reshape's moved value): an
+    elementwise activation after it sees the signs of the sums a conv/dense layer before it
+    made, as if it came right after that layer (Caffe's conv -> pool -> relu), so check's
+    init advice reads that activation as the layer's own.
     ``running_statistics``: it normalises by statistics of the batch while training and by
     running estimates of them kept from training while evaluating (batch norm): what comes
     in at evaluation must be distributed as it was in training (check warns of a dropout
@@ -246,6 +251,7 @@ class Kind:
     value_at: Callable[[dict, float], float] | None = None
     slope_at: Callable[[dict, float], float] | None = None
     asymptote: Callable[[dict], tuple[float, float]] | None = None
+    keeps_sign: bool = False
     running_statistics: bool = False
     pooled_channels: Callable[[dict, Shape], int] | None = None
     resample: Callable[[dict, int, int], tuple] | None = None

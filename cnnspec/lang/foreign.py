@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable
 
+from cnnspec.init import keras
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
@@ -666,9 +667,11 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
         words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
     for argument, field in INITIALIZERS.items():
         init = given.get(argument)
-        if isinstance(init, str) and field in record.field_map \
-                and snake_case(init) in INIT_NAMES:
-            words += [record.field_map[field].option[0], snake_case(init)]
+        # Keras' he_normal (HeNormal) is cut at 2 std: the importer's variance_scaling
+        here = isinstance(init, str) and (keras.written(init) or (
+            snake_case(init) if snake_case(init) in INIT_NAMES else None))
+        if here and field in record.field_map:
+            words += [record.field_map[field].option[0], here]
     activation = given.get("activation")
     if isinstance(activation, str) and activation in ACTIVATIONS and record.takes_activation:
         words.append(activation)

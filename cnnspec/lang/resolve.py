@@ -27,6 +27,7 @@ from dataclasses import field
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.ir.datasets import DATASETS, canonical_name, image_shape, with_defaults
 from cnnspec.ir.instances import SAME_INSTANCE, in_instance, instance_group
 from cnnspec.ir.limits import MAX_LAYERS, MAX_MODEL_NAME, too_many_layers
 from cnnspec.ir.migrate import IR_VERSION
@@ -50,11 +51,14 @@ from cnnspec.lang.layers import KINDS, ReadLayer, read_kind, read_layer
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.training import read_training
 from cnnspec.records import record
+from cnnspec.shapes import shape_text
 
 DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 DEFAULT_BIAS_INIT = {"name": "zeros"}
 BLOCK_INPUT = "in"  # inside a repeat block: the input of the current instance
 RESERVED = {"input", BLOCK_INPUT}
+# The example an input line's hint gives where the spec names no data set: MNIST's images.
+MNIST_SHAPE = DATASETS["mnist"].image
 # Far beyond any network trained here; keeps a typo from making 10^9 layers. Nested blocks:
 # the copies of the innermost block, all levels multiplied, are bounded too.
 MAX_REPEAT = 1000
@@ -151,13 +155,14 @@ class Resolver:
 
     def resolve(self, module: Module, text: str | None) -> Spec:
         header, body = self._split(module)
-        shape = self._input_shape(header.input)
+        # read first: an input line's hint gives the shape of the images the spec trains on
+        training = read_training(header.train.settings if header.train else [], self.errors,
+                                 self.spans, header.train.span.line if header.train else None)
+        shape = self._input_shape(header.input, training["data"])
         weight_init, bias_init = self._defaults(header.default)
         entries = self._expand(body)
         layers = self._layers(entries, weight_init, bias_init)
         output = self._output(header.output, layers)
-        training = read_training(header.train.settings if header.train else [], self.errors,
-                                 self.spans, header.train.span.line if header.train else None)
         if header.train is not None:  # the block as a whole: a layer below it is warned of
             self.spans[("train", None)] = header.train.span
         name = self._model_name(header.model)
@@ -212,7 +217,7 @@ class Resolver:
             return stmt.name
         return model_name_from_file(self.path)
 
-    def _input_shape(self, stmt: InputStmt | None) -> list[int]:
+    def _input_shape(self, stmt: InputStmt | None, data: dict) -> list[int]:
         if stmt is None:
             self.errors.append(no_input_line())
             return [1, 1, 1]
@@ -221,7 +226,7 @@ class Resolver:
         if not isinstance(value, Dims) or len(value.values) != 3:
             self.errors.append(SpecError(
                 f"the input shape must be channels x height x width, not {describe(value)}",
-                span=value.span, hint="e.g. `input 1x28x28` (one channel, 28 x 28 pixels)"))
+                span=value.span, hint=f"e.g. {self._input_example(data)}"))
             return [1, 1, 1]
         if min(value.values) < 1:
             self.errors.append(SpecError(f"every input size must be at least 1, not {value.text}",
@@ -230,6 +235,17 @@ class Resolver:
                                          "e.g. `input 1x28x28`"))
             return [1, 1, 1]
         return list(value.values)
+
+    def _input_example(self, data: dict) -> str:
+        """An input line, with what it says: the images of the data set the train block
+        names, where their shape is known before loading (`data digits`: `input 1x8x8`),
+        else MNIST's."""
+        named = ("training", "data") in self.spans and canonical_name(data.get("name"))
+        shape = image_shape(with_defaults(data)) if named else None
+        c, h, w = shape or MNIST_SHAPE
+        channels = {1: "one channel", 3: "three channels"}.get(c, f"{c} channels")
+        whose = f": the {named} images" if shape else ""
+        return f"`input {shape_text((c, h, w))}` ({channels}, {h} x {w} pixels{whose})"
 
     def _defaults(self, stmt: DefaultStmt | None) -> tuple[dict, dict]:
         """The model-wide weight and bias inits (`default weight X, bias Y`)."""

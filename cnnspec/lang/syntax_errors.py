@@ -563,6 +563,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
         return tupled
     problem = (_capital_x(exc, text) or _quote_problem(exc, text)
                or (_size_with_commas(exc, text) if start == "start" else None)
+               or (_tuple_in_call(exc, text) if start == "start" else None)
                or _stray_character(exc, text))
     if problem is not None:
         return SpecError(problem[0], span=span, hint=problem[1], file=path)
@@ -1035,6 +1036,59 @@ def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None
     return ("a layer's values are parted by spaces, not commas", f"write `{fixed}`")
 
 
+# A tuple of numbers as Python writes a size: (3, 3), (1, 28, 28).
+NUMBER_TUPLE = re.compile(rf"\(\s*{NUMBER}(?:\s*,\s*{NUMBER})+\s*,?\s*\)")
+# A layer's line in call form, up to its '(': `conv(`, `c1: conv(`.
+CALL_HEAD = re.compile(r"\s*(?:[\w.-]+\s*:\s*)?(?P<kind>\w+)\(")
+# How many times a call's hint is written again from the next error it would get.
+CALL_MENDS = 4
+
+
+def _tuple_in_call(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """(message, hint) for a size written as a tuple of numbers in a layer's call form
+    (``conv(16, kernel_size=(3, 3), padding="same")``): the hint is the call with each tuple
+    written as a size, mended further where what the line would get next says how (Keras'
+    keyword names, a word in quotes), :func:`_mended_call`. None for any other '(', such as
+    one around an argument's word (``he_normal(mode=(fan_out))``) or an init's call."""
+    from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
+
+    line = _failing_line(exc, text)
+    head = None if line is None else CALL_HEAD.match(line)
+    if _failure_kind(exc) != "LPAR" or head is None \
+            or ALIASES.get(head["kind"], head["kind"]) not in KINDS \
+            or not NUMBER_TUPLE.match(line, exc.column - 1) \
+            or _depth(line[:exc.column - 1]) != 1:
+        return None
+    code = line.split("#", 1)[0].strip()
+    # the call's own arguments only: an init's call inside it (normal((0, 1))) is no size
+    sized = NUMBER_TUPLE.sub(lambda m: "x".join(re.findall(NUMBER, m[0]))
+                             if _depth(code[:m.start()]) == 1 else m[0], code)
+    return TUPLE_SIZE, f"write `{_mended_call(sized)}`: {SIZE_FORM}"
+
+
+def _depth(code: str) -> int:
+    """How many '(' are open at the end of ``code``."""
+    return code.count("(") - code.count(")")
+
+
+def _mended_call(line: str) -> str:
+    """``line``, a layer's call, as the errors it gets in turn write it (Keras'
+    ``kernel_size=3x3``: ``kernel=3x3``) and with its words' quotes taken off
+    (``padding="same"``: ``padding=same``), until it reads; as far as that goes where it
+    never does."""
+    from cnnspec.lang.foreign import line_error  # only on a syntax error
+
+    for _ in range(CALL_MENDS):
+        error = line_error(line)
+        if error is None:
+            break
+        mended = error.rewrite or QUOTED_WORD.sub(r"\2", line)
+        if mended == line:
+            break
+        line = mended
+    return line
+
+
 def _field_type(kind, before: str) -> str | None:
     """The type of the field whose option is the last of the words ``before`` (what follows
     a layer's kind on its line, up to a value), or None where they end in no option."""
@@ -1243,8 +1297,10 @@ DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?"
 def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the name to write
     alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that names one of the
-    initializers (kaiming_normal, he_normal); None for any other error."""
-    from cnnspec.init.catalogue import ALIASES, INIT_NAMES  # only on a syntax error
+    initializers (kaiming_normal), a Keras variance scaling as the importer writes it
+    (:func:`cnnspec.init.keras.written`); None for any other error."""
+    from cnnspec.init import keras  # only on a syntax error
+    from cnnspec.init.catalogue import ALIASES, INIT_NAMES
 
     if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
         return None
@@ -1257,8 +1313,11 @@ def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.rstrip("_")).lower()
-    known = snake if snake in INIT_NAMES or snake in ALIASES else name
-    args = "" if re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
+    # Keras' (and JAX's) he_normal is cut at 2 std: the variance_scaling the importer writes,
+    # whose settings say all that HeNormal(seed=...) could
+    scaled = keras.written(name)
+    known = scaled or (snake if snake in INIT_NAMES or snake in ALIASES else name)
+    args = "" if scaled or re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
     return f"a name is written without its module's path: write `{known}{args}` in place of " \
         f"`{found[0]}`"
 
