@@ -1107,7 +1107,7 @@ def held_statistics(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
     :data:`~cnnspec.kinds.catalogue.START_SHARE` of it at its end
     (:func:`~cnnspec.kinds.catalogue.start_share`)."""
     steps = spec_steps(spec, layers)
-    if steps is None:
+    if not steps:  # unknown, or none at all (check's empty-epoch error says so)
         return []
     return [info for info in layers if KINDS[info.kind].running_statistics
             and info.ir.get("momentum") is not None

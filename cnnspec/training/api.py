@@ -40,6 +40,7 @@ from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep, checked_callbacks
 from cnnspec.training.compat import (
     check_data_fits,
+    check_epoch_steps,
     check_training_memory,
     file_data_warnings,
     load_spec_data,
@@ -432,6 +433,7 @@ def _load_data(checked, training: dict, data_dir, options: Options,
     gc.collect()
     dataset = load_spec_data(checked, data_dir, dtype=dtype)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    check_epoch_steps(checked, dataset)
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)
                               for callback in options.callbacks))
