@@ -30,7 +30,7 @@ from cnnspec.ir.datasets import (
     training_count,
 )
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.steps import epoch_steps, run_steps, validation_count
+from cnnspec.ir.steps import epoch_steps, run_steps, trained_count, validation_count
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
 from cnnspec.kinds import KINDS
@@ -275,7 +275,8 @@ def empty_epoch_errors(spec: Spec, layers: list[LayerInfo], images: int | None =
     norms = one_example_norms(layers)
     if images is None:
         images, data_name = training_count(training["data"]), training["data"]["name"]
-    if images is None or epoch_steps(training, bool(norms), images) != 0:
+    # Only a last batch left out takes an epoch's steps below ceil(images / batch_size) >= 1.
+    if not norms or images is None or epoch_steps(training, True, images) != 0:
         return []
     held = validation_count(images, training["val_split"])
     kept = f"{counted(images, 'training image')} of {data_name}"
@@ -284,8 +285,9 @@ def empty_epoch_errors(spec: Spec, layers: list[LayerInfo], images: int | None =
     written = setting_text(spec, "val_split", "val_split", training["val_split"])
     fewer = f"hold fewer of them out to validate (below `{written}`), " if held else ""
     return [spec.error(
-        f"an epoch has no step: the run trains on {counted(images - held, 'image')} ({kept}), "
-        f"and batchnorm '{norms[0].name}' cannot take a batch of one image (one value per "
+        f"an epoch has no step: the run trains on "
+        f"{counted(trained_count(images, training['val_split']), 'image')} ({kept}), "
+        f"and {norms[0].kind} '{norms[0].name}' cannot take a batch of one image (one value per "
         f"channel), so each epoch leaves it out and the run would train nothing",
         "training", "batch_size",
         hint_template=f"{fewer}train on more images, or {NO_NORM_HERE}")]
