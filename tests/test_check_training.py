@@ -547,3 +547,62 @@ def test_a_batch_of_one_is_refused_as_the_run_was_given_it_and_only_warned_of_by
 
 def test_a_batch_of_one_on_maps_larger_than_one_pixel_is_no_error(write, capsys):
     assert main(["check", write(BATCH_NORMED.format(before="maxpool 3", batch=1))]) == 0
+
+
+# One image trained on, a batch norm that sees one value per channel and a batch of 4: the
+# epoch's one batch holds the image alone, which the norm cannot take, so it is left out.
+NO_STEP = """\
+input 1x8x8
+conv 4 3x3 relu
+global_avgpool
+batchnorm relu
+flatten
+out: dense {units}
+train {{
+  data {data}
+  val_split {val_split}
+  batch 4
+}}
+"""
+NO_STEP_HINT = "no batchnorm here (before `flatten`, on maps larger than 1x1"
+
+
+def test_an_epoch_without_a_step_is_refused_at_the_batch_setting(write, tmp_path, capsys):
+    """40 training images of shapes, 39 held out to validate: one left, and no step (train
+    once reported a loss of 0 for it, and a batch norm warning divided by the 0 steps)."""
+    text = NO_STEP.format(units=10, data="shapes(count=50, size=8)", val_split=0.99)
+    path = write(text)
+    err = check_error(path, capsys)
+    line = text.splitlines().index("  batch 4") + 1
+    assert f"net.cnn:{line}:3: error: an epoch has no step: the run trains on 1 image (40 " \
+           "training images of shapes less the 39 val_split holds out), and batchnorm " \
+           "'batchnorm1' cannot take a batch of one image" in err
+    assert "\n    batch 4\n    ^^^^^^^\n" in err
+    assert ("hint: hold fewer of them out to validate (below `val_split 0.99`), train on more "
+            f"images, or {NO_STEP_HINT}") in err
+    assert main(["train", path, "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "an epoch has no step" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    assert main(["summary", path]) == 0  # described, not trained: a warning
+    assert "warning: an epoch has no step" in capsys.readouterr().err
+    assert main(["check", write(text.replace("val_split 0.99", "val_split 0.9"))]) == 0
+
+
+def test_an_epoch_without_a_step_over_a_data_file_is_refused_once_it_is_read(
+        write, tmp_path, capsys, monkeypatch):
+    """An npz file's number of images is known once read: check reads it, train too."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "one.npz", x=rng.random((1, 1, 8, 8), dtype=np.float32),
+             y=np.array([0]), x_test=rng.random((3, 1, 8, 8), dtype=np.float32),
+             y_test=np.arange(3))
+    monkeypatch.chdir(tmp_path)
+    path = write(NO_STEP.format(units=3, data='npz(path="one.npz")', val_split=0))
+    err = check_error(path, capsys)
+    assert "error: an epoch has no step: the run trains on 1 image (1 training image of npz)" \
+           in err
+    assert f"\n    batch 4\n    ^^^^^^^\nhint: train on more images, or {NO_STEP_HINT}" in err
+    assert main(["train", path, "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "an epoch has no step" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

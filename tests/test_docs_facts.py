@@ -187,6 +187,7 @@ def test_only_the_projects_files_count_as_tools(tmp_path):
 
 def _limits():
     from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
+    from cnnspec.kinds.catalogue import PRELU_INIT
     from cnnspec.lab.defaults import MEASURED_GRID, ROWS
     from cnnspec.lab.lsuv import LSUV_BATCH
     from cnnspec.lab.phase import THEORY_GRID
@@ -201,6 +202,7 @@ def _limits():
             ("README.md", r"a count above ([\d,]+) included", MAX_INT),
             ("docs/language.md", r"A network has at most ([\d,]+) layers", MAX_LAYERS),
             ("docs/language.md", r"Each count is at most ([\d,]+)", MAX_REPEAT),
+            ("docs/language.md", r"the slopes start at ([\d.]+) whatever the spec's", PRELU_INIT),
             ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
              LSUV_BATCH),
             ("docs/critical-init.md", r"`--grid (\d+)x\d+`", MEASURED_GRID[0]),
@@ -211,12 +213,13 @@ def _limits():
 
 
 def test_the_limits_the_pages_give_are_the_codes():
-    """Numbers README and the how-to give for a limit or a size the code declares once."""
+    """Numbers README and the how-to give for a limit, a size or a start the code declares
+    once."""
     for page, pattern, value in _limits():
         text = " ".join((ROOT / page).read_text(encoding="utf-8").split())
         said = re.search(pattern, text)
         assert said, f"{page} no longer says {pattern!r}"
-        assert int(said[1].replace(",", "")) == value, (page, said[0], value)
+        assert type(value)(said[1].replace(",", "")) == value, (page, said[0], value)
 
 
 def heading_anchors(page) -> set[str]:

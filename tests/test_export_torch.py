@@ -226,7 +226,7 @@ def test_a_step_of_the_param_groups_is_cnnspecs_step(tmp_path):
     """Same gradients, one SGD step each: every parameter moves as cnnspec moves it, the
     frozen ones and those at lr_mult 0 not at all."""
     torch = pytest.importorskip("torch")
-    from cnnspec.training.api import _optimizer
+    from cnnspec.training.mults import training_optimizer
 
     exported = open_exported(_mults_spec(tmp_path))
     training = exported.checked.ir["training"]
@@ -235,7 +235,7 @@ def test_a_step_of_the_param_groups_is_cnnspecs_step(tmp_path):
     x = inputs(exported.checked, 3, "float64")
     r = np.random.default_rng(2).standard_normal(model.forward(x).shape)
     model.backward(r)
-    _optimizer(training, model).step(model.params(), model.grads(), 0.1)
+    training_optimizer(training, model).step(model.params(), model.grads(), 0.1)
     (net(torch.from_numpy(x)) * torch.from_numpy(r)).sum().backward()
     torch.optim.SGD(net.param_groups(0.1, training["weight_decay"]), momentum=0.9).step()
     params = dict(net.named_parameters())

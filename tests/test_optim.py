@@ -246,10 +246,12 @@ def test_matches_torch_optim(cfg, wd, dtype, rtol):
 @pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
                                  {**ADAM, "name": "adamw"}, RMSPROP])
 def test_parameters_spared_from_decay_match_a_torch_group_without_it(cfg):
+    """A decay_mult of 0 (what ``decay_bias false`` gives a bias, training/mults.py) is a
+    PyTorch parameter group with weight_decay 0."""
     torch = pytest.importorskip("torch")
     params, grads = problem()
     spared = ["conv1.bias"]
-    ours = run(make_optimizer(cfg, 0.05, no_decay=spared), params, grads)
+    ours = run(make_optimizer(cfg, 0.05, decay_mult={k: 0.0 for k in spared}), params, grads)
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     opt = torch_optimizer(torch, cfg, [
         {"params": [t for k, t in tensors.items() if k not in spared]},
@@ -445,7 +447,7 @@ def test_lr_and_decay_multipliers_match_torch_groups_with_their_own_lr_and_decay
     torch = pytest.importorskip("torch")
     params, grads = problem()
     lr_mult, decay_mult = {"conv1.bias": 2.0}, {"conv1.bias": 0.0}
-    ours = run(make_optimizer(cfg, 0.05, (), lr_mult, decay_mult), params, grads)
+    ours = run(make_optimizer(cfg, 0.05, lr_mult, decay_mult), params, grads)
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     opt = torch_optimizer(torch, cfg, [
         {"params": [t for k, t in tensors.items() if k != "conv1.bias"]},

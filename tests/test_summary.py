@@ -97,6 +97,23 @@ def test_table_totals(checked):
     assert "Activation memory per image:" in table
 
 
+@pytest.mark.parametrize("mults, trained", [("lr_mult [0, 1]", 4), ("lr_mult [1, 0]", 36),
+                                             ("lr_mult [0, 0]", 0), ("lr_mult [1, 2]", 40)])
+def test_a_parameter_at_lr_mult_0_is_counted_held_as_check_holds_it(mults, trained):
+    """lr_mult 0 holds a parameter where it starts (training_catalogue.is_trained): the
+    summary counts it with the frozen ones, the weight's (4x1x3x3) and the bias's (4) apart;
+    the memory estimate still counts the gradient and optimizer state the engine keeps."""
+    text = f"input 1x8x8\nc: conv 4 3x3 {mults}\nflatten\nout: dense 10\n"
+    checked = check(parse(text, path="held.cnn"))
+    c = next(info for info in checked.layers if info.name == "c")
+    assert (c.params, c.trainable_params) == (40, trained)
+    dense = 6 * 6 * 4 * 10 + 10
+    assert (checked.trainable_params, checked.frozen_params) == (trained + dense, 40 - trained)
+    assert f"Trainable params: {trained + dense:,}" in summary_table(checked)
+    plain = check(parse(text.replace(mults, ""), path="held.cnn"))
+    assert checked.step_memory.parameters == plain.step_memory.parameters
+
+
 def test_memory_is_counted_in_the_dtype_it_was_checked_for():
     """`summary --dtype float64` as `check --dtype float64`: values of 8 bytes."""
     single, double = check(parse(PLAIN, path="plain.cnn")), check(parse(PLAIN, path="plain.cnn"),

@@ -75,6 +75,35 @@ def test_json_report_has_every_layer_with_flops_and_shares(spec_path, capsys):
         data["forward_ms"] + data["backward_ms"] + data["loss_ms"] + data["update_ms"])
 
 
+def test_the_step_is_timed_with_the_optimizer_training_steps_with(tmp_path, capsys,
+                                                                  monkeypatch):
+    """lr_mult, decay_mult and decay_bias reach the timed optimizer as they reach train's
+    (training/mults.py): a parameter held at lr_mult 0 or spared from decay is so here."""
+    from cnnspec.engine import timing
+
+    path = tmp_path / "mults.cnn"
+    path.write_text(SPEC.replace("conv1: conv 4 3x3 pad same relu",
+                                 "conv1: conv 4 3x3 pad same lr_mult [0, 2] decay_mult [1, 3] "
+                                 "relu")
+                    .replace("  batch 8", "  batch 8\n  weight_decay 0.01\n  decay_bias false"))
+    used = []
+
+    def recorded(model, x, y, optimizer, *args, **kwargs):
+        used.append(optimizer)
+        return time_step(model, x, y, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(timing, "time_step", recorded)
+    assert main(["time", str(path), "--iterations", "1", "--format", "json"]) == 0
+    capsys.readouterr()
+    (optimizer,) = used
+    assert (optimizer.lr_mult["conv1.weight"], optimizer.lr_mult["conv1.bias"]) == (0.0, 2.0)
+    assert optimizer.lr_mult["fc.weight"] == 1.0
+    # decay_bias false spares every bias, whatever its decay_mult
+    assert (optimizer.decay_mult["conv1.weight"], optimizer.decay_mult["conv1.bias"],
+            optimizer.decay_mult["fc.bias"]) == (1.0, 0.0, 0.0)
+    assert optimizer.weight_decay == 0.01
+
+
 def test_the_step_is_timed_in_the_dtype_asked(spec_path, capsys):
     assert main(["time", spec_path, "--iterations", "1", "--format", "json",
                  "--dtype", "float64"]) == 0

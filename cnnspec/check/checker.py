@@ -164,7 +164,8 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     if not errors:  # the data against the network needs every layer's shape
         misfit = (training.declared_data_fit(spec, infos)
                   + training.one_value_batch_errors(
-                      spec, infos, spec.ir["training"]["batch_size"]))
+                      spec, infos, spec.ir["training"]["batch_size"])
+                  + training.empty_epoch_errors(spec, infos))
         if for_training:
             errors += misfit
         else:  # described, drawn or exported: what train would refuse is said, not refused

@@ -12,6 +12,7 @@ import math
 from cnnspec.check.model import LayerInfo
 from cnnspec.ir.limits import NETWORK, unheld
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import MULT_PARTS, is_trained
 from cnnspec.kinds import KINDS, KindError, Shape
 from cnnspec.shapes import channels_first, shape_text
 
@@ -29,12 +30,15 @@ def infer(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
     except KindError as err:
         raise spec.error(err.message, layer["name"], err.field,
                          hint=_channels_last_hint(spec) or err.hint) from None
-    params = sum(math.prod(shape) for shape in (found.weight, found.bias) if shape)
+    shapes = dict(zip(MULT_PARTS, (found.weight, found.bias)))
+    params = sum(math.prod(shape) for shape in shapes.values() if shape)
+    trained = sum(math.prod(shape) for part, shape in shapes.items()
+                  if shape and is_trained(layer, part))
     return LayerInfo(name=layer["name"], kind=layer["kind"], ir=layer,
                      inputs=list(layer["inputs"]), input_shapes=list(in_shapes),
                      output_shape=tuple(found.output), pads=found.pads,
                      weight_shape=found.weight, bias_shape=found.bias, params=params,
-                     trainable_params=params if layer.get("trainable", True) else 0,
+                     trainable_params=trained,
                      fan_in=found.fan_in, fan_out=found.fan_out, macs=found.macs)
 
 

@@ -1098,8 +1098,8 @@ def held_statistics(spec: Spec, layers: list[LayerInfo]
     :data:`~cnnspec.kinds.catalogue.START_SHARE` of it at its end
     (:func:`~cnnspec.kinds.catalogue.start_share`)."""
     steps = spec_steps(spec, layers)
-    if steps is None:
-        return None, []
+    if not steps:  # unknown, or none at all (check's empty-epoch error says so)
+        return steps, []
     return steps, [info for info in layers if KINDS[info.kind].running_statistics
                    and info.ir.get("momentum") is not None
                    and start_share(info.ir["momentum"], steps) > START_SHARE]

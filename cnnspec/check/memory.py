@@ -354,7 +354,9 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
     prints = {info.name: _footprint(info, part, itemsize, info.name in keepers)
               for info in layers}
     total = sum(info.params for info in layers)
-    trainable = sum(info.trainable_params for info in layers)
+    # The engine keeps a gradient and optimizer state for every parameter of a layer that is
+    # not frozen, one at lr_mult 0 too (stepped by 0): not LayerInfo.trainable_params.
+    trainable = sum(info.params for info in layers if info.ir.get("trainable", True))
     parameter_values = total + trainable * (gradient_arrays(parts)
                                             + optimizer_arrays(training))
     if parts > 1:

@@ -25,7 +25,7 @@ class LayerInfo:
     weight_shape: tuple[int, ...] | None = None
     bias_shape: tuple[int, ...] | None = None
     params: int = 0
-    trainable_params: int = 0
+    trainable_params: int = 0  # of the parameters that train (training_catalogue.is_trained)
     fan_in: int | None = None
     fan_out: int | None = None
     weight_init: InitInfo | None = None

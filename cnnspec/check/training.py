@@ -22,9 +22,15 @@ from cnnspec.check.graph import INPUT
 from cnnspec.check.memory import setting_text
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, counted, listed, literal
-from cnnspec.ir.datasets import class_count, image_shape, named_of_shape, problems
+from cnnspec.ir.datasets import (
+    class_count,
+    image_shape,
+    named_of_shape,
+    problems,
+    training_count,
+)
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.steps import run_steps
+from cnnspec.ir.steps import epoch_steps, run_steps, trained_count, validation_count
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
 from cnnspec.kinds import KINDS
@@ -234,6 +240,11 @@ def spec_steps(spec: Spec, layers: list[LayerInfo]) -> int | None:
     return run_steps(spec.ir["training"], drop_lone=bool(one_example_norms(layers)))
 
 
+# Where a batch norm would see more than one value per channel, for a hint.
+NO_NORM_HERE = ("no batchnorm here (before `flatten`, on maps larger than 1x1, it sees a value "
+                "per pixel)")
+
+
 def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,
                            severity: str = "error", larger: str | None = None
                            ) -> list[SpecError]:
@@ -248,6 +259,35 @@ def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,
         f"a batch of 1 gives batchnorm '{info.name}' one value per channel (its input, "
         f"{shape_text(info.input_shapes[0])} per image, holds one per channel): it normalises each to 0, so its "
         "output is its shift alone and the input is lost", info.name, severity=severity,
-        hint_template=f"a larger batch, {larger}, or no batchnorm here (before `flatten`, "
-                      "on maps larger than 1x1, it sees a value per pixel)")
+        hint_template=f"a larger batch, {larger}, or {NO_NORM_HERE}")
         for info in one_example_norms(layers)]
+
+
+def empty_epoch_errors(spec: Spec, layers: list[LayerInfo], images: int | None = None,
+                       data_name: str | None = None) -> list[SpecError]:
+    """An error at the batch setting when an epoch has no step
+    (:func:`cnnspec.ir.steps.epoch_steps`): the run would train nothing, yet report a loss.
+    It happens where a batch norm sees one value per channel (:func:`one_example_norms`) and
+    the run trains on one image: the epoch's one batch holds that image alone, which is left
+    out. ``images`` and ``data_name``: of the data loaded (an npz file's training split,
+    counted once read); by default the data the spec declares, when its number is known."""
+    training = spec.ir["training"]
+    norms = one_example_norms(layers)
+    if images is None:
+        images, data_name = training_count(training["data"]), training["data"]["name"]
+    # Only a last batch left out takes an epoch's steps below ceil(images / batch_size) >= 1.
+    if not norms or images is None or epoch_steps(training, True, images) != 0:
+        return []
+    held = validation_count(images, training["val_split"])
+    kept = f"{counted(images, 'training image')} of {data_name}"
+    if held:
+        kept += f" less the {held:,} val_split holds out"
+    written = setting_text(spec, "val_split", "val_split", training["val_split"])
+    fewer = f"hold fewer of them out to validate (below `{written}`), " if held else ""
+    return [spec.error(
+        f"an epoch has no step: the run trains on "
+        f"{counted(trained_count(images, training['val_split']), 'image')} ({kept}), "
+        f"and {norms[0].kind} '{norms[0].name}' cannot take a batch of one image (one value per "
+        f"channel), so each epoch leaves it out and the run would train nothing",
+        "training", "batch_size",
+        hint_template=f"{fewer}train on more images, or {NO_NORM_HERE}")]

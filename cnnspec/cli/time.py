@@ -46,9 +46,9 @@ def run(args) -> int:
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
     from cnnspec.engine.calibrate import cpu_model, load_averages
     from cnnspec.engine.conv_tuned import recalibrate
-    from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
     from cnnspec.kinds import layer_flops
+    from cnnspec.training.mults import training_optimizer
 
     # Timed on random inputs at its own batch, not trained: what check says of training the
     # spec (its init, its data, its training step's memory) is pointed to, not repeated, so
@@ -72,7 +72,7 @@ def run(args) -> int:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)
     y = rng.integers(0, max(2, checked.output_shape[0]), batch)  # bce: one output, 2 classes
-    optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
+    optimizer = training_optimizer(training, model)  # lr_mult, decay_mult: as train steps
     infos = checked.by_name
     timing = time_step(model, x, y, optimizer, training["lr"], args.iterations,
                        flops_of=lambda name, need_dx: layer_flops(infos[name], need_dx))

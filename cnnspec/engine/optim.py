@@ -9,8 +9,9 @@ parameter is simply absent from ``grads``. Gradients are never written to.
 
 Weight decay is L2 regularisation added to the gradient, ``g <- g + weight_decay * p``, as
 PyTorch's ``weight_decay`` argument to ``SGD``, ``Adam``, ``RMSprop`` and ``Adagrad``; AdamW
-decays the parameters themselves instead (:attr:`Optimizer.DECOUPLED`). The parameters named
-in ``no_decay`` are spared, as a PyTorch parameter group with ``weight_decay=0``.
+decays the parameters themselves instead (:attr:`Optimizer.DECOUPLED`). A parameter's
+``decay_mult`` (0 spares it, as a PyTorch parameter group with ``weight_decay=0``) and
+``lr_mult`` scale the decay and the learning rate it gets.
 
 Every update is done with in-place ufuncs into preallocated scratch arrays of the
 parameter's dtype: Python-float coefficients keep float32 arithmetic in float32 (NumPy 2's
@@ -308,13 +309,12 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
                                           "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=(),
-                   lr_mult: dict | None = None, decay_mult: dict | None = None) -> Optimizer:
+def make_optimizer(cfg: dict, weight_decay: float = 0.0, lr_mult: dict | None = None,
+                   decay_mult: dict | None = None) -> Optimizer:
     """The optimizer an IR ``training.optimizer`` object names, every argument written out (the
-    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``); weight decay
-    spares the parameters named in ``no_decay``; ``lr_mult`` and ``decay_mult`` scale the
-    learning rate and the weight decay of the parameters they name, as PyTorch's parameter
-    groups with their own ``lr`` and ``weight_decay`` do."""
+    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``); ``lr_mult`` and
+    ``decay_mult`` scale the learning rate and the weight decay of the parameters they name,
+    as PyTorch's parameter groups with their own ``lr`` and ``weight_decay`` do."""
     name = cfg.get("name")
     assert name in OPTIMIZERS, f"unknown optimizer {name!r}"  # the checker knows only these
     cls = OPTIMIZERS[name]
@@ -323,7 +323,7 @@ def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=(),
     assert set(args) == expected, f"{name} takes {sorted(expected)}, got {sorted(args)}"
     optimizer = cls(**args, weight_decay=weight_decay)
     optimizer.lr_mult = dict(lr_mult or {})
-    optimizer.decay_mult = {**(decay_mult or {}), **{name: 0.0 for name in no_decay}}
+    optimizer.decay_mult = dict(decay_mult or {})
     return optimizer
 
 

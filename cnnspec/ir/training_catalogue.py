@@ -607,7 +607,8 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "data's images, an npz file's once read: each epoch would be one step; they "
            "refuse a batch of 1 where a batchnorm sees one value per channel, after a dense "
            "layer or `flatten` or on 1x1 maps, and there `train` leaves out an epoch's last "
-           "batch when it holds one image, another one each epoch)"),
+           "batch when it holds one image, another one each epoch; so they refuse a run that "
+           "trains on one image there: its epochs would have no step)"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
            doc="passes over the training data"),
     _value("cores", "int", 2, "how many parts a batch runs as, side by side, e.g. 4 for four "

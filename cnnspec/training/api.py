@@ -28,7 +28,6 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, WIDEST_DTYPE, given_dtype
-from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, command_line, counted, literal, shell_word, shown_path
 from cnnspec.given import given_callable, given_path, plain, shown
 from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
@@ -40,6 +39,7 @@ from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep, checked_callbacks
 from cnnspec.training.compat import (
     check_data_fits,
+    check_epoch_steps,
     check_training_memory,
     file_data_warnings,
     load_spec_data,
@@ -62,7 +62,7 @@ from cnnspec.training.loop import (
     fit,
     stopped_for,
 )
-from cnnspec.training.mults import parameter_mults
+from cnnspec.training.mults import training_optimizer
 from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import (
     Run,
@@ -241,7 +241,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     dataset = _load_data(checked, training, options.data_dir, options)
     prepared = _prepare(training, dataset, None, options.dtype, options.fold)
     model = _training_model(checked, training, options.dtype)
-    optimizer = _optimizer(training, model)
+    optimizer = training_optimizer(training, model)
     _run_init_steps(model, prepared, options.init_steps, options.display)
     if options.start_weights is not None:
         copy_weights(model, *options.start_weights[:2])
@@ -329,7 +329,7 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     # train on its validation images and pick its best epoch on others.
     prepared = _prepare(training, dataset, preprocessor, dtype, run_fold(summary, run))
     model = _training_model(checked, training, dtype)
-    optimizer = _optimizer(training, model)
+    optimizer = training_optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_checkpoint(run, model, optimizer, session.dropout_rng)
     if more:  # every refusal is behind: the run folder may now say so
@@ -432,6 +432,7 @@ def _load_data(checked, training: dict, data_dir, options: Options,
     gc.collect()
     dataset = load_spec_data(checked, data_dir, dtype=dtype)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    check_epoch_steps(checked, dataset)
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)
                               for callback in options.callbacks))
@@ -511,16 +512,6 @@ def check_init_steps(checked: CheckedSpec, dataset, init_steps: Sequence[InitSte
     prepared = _prepare(training, dataset, None, dtype)
     model = compile_model(checked, training["seed"], dtype)  # no worker processes
     _run_init_steps(model, prepared, init_steps, make_display("none", False))
-
-
-def _optimizer(training: dict, model):
-    """The optimizer of the settings, each parameter's learning rate and weight decay scaled
-    as :func:`~cnnspec.training.mults.parameter_mults` says (lr_mult, decay_mult,
-    ``decay_bias``)."""
-    mults = parameter_mults(model.checked, model.params(), training["decay_bias"])
-    return make_optimizer(training["optimizer"], training["weight_decay"],
-                          lr_mult={name: lr for name, (lr, _) in mults.items()},
-                          decay_mult={name: decay for name, (_, decay) in mults.items()})
 
 
 def _training_model(checked, training: dict, dtype: str):

@@ -17,7 +17,7 @@ from cnnspec.check.memory import (
     with_recording,
 )
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import data_fit_errors, input_fit_error
+from cnnspec.check.training import data_fit_errors, empty_epoch_errors, input_fit_error
 from cnnspec.errors import (
     InputError,
     RunError,
@@ -38,6 +38,17 @@ def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_
     ``input_shape`` (C, H, W) or ``len(classes)`` labels do not fit the network."""
     errors = data_fit_errors(checked.spec, checked.layers, tuple(input_shape), len(classes),
                              data_name)
+    if errors:
+        raise SpecErrors(errors)
+
+
+def check_epoch_steps(checked: CheckedSpec, dataset) -> None:
+    """Raise :class:`SpecErrors` at the spec's batch setting when an epoch over ``dataset``
+    (a :class:`cnnspec.data.dataset.Dataset`) would have no step
+    (:func:`~cnnspec.check.training.empty_epoch_errors`), counted with the training images
+    the file holds."""
+    errors = empty_epoch_errors(checked.spec, checked.layers, len(dataset.y_train),
+                                dataset.name)
     if errors:
         raise SpecErrors(errors)
 
@@ -140,6 +151,7 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
         return None, []
     dataset = load_spec_data(checked)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    check_epoch_steps(checked, dataset)
     warnings = (check_training_memory(checked, dataset, max_memory=max_memory)
                 + file_data_warnings(checked, dataset))
     if strict and warnings:

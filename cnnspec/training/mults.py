@@ -4,8 +4,9 @@ its weight decay as multiples of the training's.
 A layer's ``lr_mult`` and ``decay_mult`` give them ([weight, bias]: Caffe's per-blob
 multipliers, ``lr_mult [1, 2] decay_mult [1, 0]``); ``decay_bias false`` spares from the
 decay every parameter that is not the weight of a weighted layer (biases, normalisation's
-scale and shift, PReLU's slopes). The trainer's optimizer and the PyTorch export's parameter
-groups both read :func:`parameter_mults`, so a spec trains the same in both.
+scale and shift, PReLU's slopes). The trainer's optimizer (:func:`training_optimizer`, which
+``time`` times too) and the PyTorch export's parameter groups both read
+:func:`parameter_mults`, so a spec trains the same in both.
 """
 from __future__ import annotations
 
@@ -33,3 +34,15 @@ def parameter_mults(checked: CheckedSpec, names: Iterable[str],
             decay_mult = 0.0
         mults[name] = (lr_mult, decay_mult)
     return mults
+
+
+def training_optimizer(training: dict, model):
+    """The optimizer of the IR's ``training`` settings for ``model`` (a compiled
+    :class:`cnnspec.engine.model.Model`), each parameter's learning rate and weight decay
+    scaled as :func:`parameter_mults` says (lr_mult, decay_mult, ``decay_bias``)."""
+    from cnnspec.engine.optim import make_optimizer  # NumPy: only where a model steps
+
+    mults = parameter_mults(model.checked, model.params(), training["decay_bias"])
+    return make_optimizer(training["optimizer"], training["weight_decay"],
+                          lr_mult={name: lr for name, (lr, _) in mults.items()},
+                          decay_mult={name: decay for name, (_, decay) in mults.items()})
