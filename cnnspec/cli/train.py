@@ -248,7 +248,7 @@ def _evaluation_note(chance: str, epoch: dict, held: list[str] | tuple, warned: 
                  "batch's. Other usual causes: ")
     else:
         note += ("The usual causes: batch norm's running statistics, which evaluation "
-                 "normalises by, far from the batches' (`cnnspec check` warns of a momentum "
+                 "normalises by, far from the batches' (check warns of a momentum "
                  "too small for the run); ")
     return note + ("validation or test images of other classes than training's; or "
                    "overfitting, a network that memorised a few training images")
