@@ -300,7 +300,7 @@ def test_a_run_that_learned_its_training_images_but_evaluates_at_chance_says_so(
     assert "other classes than training's" in note and "overfitting" in note
     (usual,) = chance_note(summary, tmp_path, epoch=epoch)
     assert usual.endswith("The usual causes: batch norm's running statistics, which "
-                          "evaluation normalises by, far from the batches' (`cnnspec check` "
+                          "evaluation normalises by, far from the batches' (check "
                           "warns of a momentum too small for the run); validation or test "
                           "images of other classes than training's; or overfitting, a network "
                           "that memorised a few training images")
