@@ -19,7 +19,7 @@ from cnnspec.errors import SpecError, SpecErrors, float_text
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import validate
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import EPOCH_STEPS, steps_per_epoch
+from cnnspec.ir.steps import EPOCH_STEPS, steps_per_epoch
 from cnnspec.ir.training_docs import ir_training_table, training_table
 from cnnspec.ir.training_schema import training_schemas
 from cnnspec.kinds.docs import begin_marker, between_markers, end_marker

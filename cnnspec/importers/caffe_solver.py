@@ -10,7 +10,7 @@ from __future__ import annotations
 from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal, shell_word
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
-from cnnspec.ir.training_catalogue import steps_per_epoch
+from cnnspec.ir.steps import steps_per_epoch
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.records import record
 

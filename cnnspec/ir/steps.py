@@ -1,5 +1,6 @@
-"""How many steps a run takes, worked out once: train's batches are cut by these counts, and
-check's lints and the importers read the same before any data is loaded.
+"""How many steps an epoch and a run take, worked out once: train's batches are cut by these
+counts, and check's lints, the catalogue's text and the importers read the same before any
+data is loaded.
 
 A run holds ``validation_count`` of the training split's images out to validate, trains on the
 rest in ``steps_per_epoch`` batches an epoch, ``epochs`` times over.
@@ -7,7 +8,22 @@ rest in ``steps_per_epoch`` batches an epoch, ``epochs`` times over.
 from __future__ import annotations
 
 from cnnspec.ir.datasets import training_count
-from cnnspec.ir.training_catalogue import steps_per_epoch
+
+# The steps of an epoch, as steps_per_epoch counts them, in words.
+EPOCH_STEPS = ("ceil(images / batch_size) steps, one fewer where a batchnorm sees one value "
+               "per channel and the last batch would hold one image")
+
+
+def steps_per_epoch(images: int, batch_size: int, drop_lone: bool = False) -> int:
+    """The steps (batches) of an epoch over ``images`` training images (:data:`EPOCH_STEPS`):
+    ``ceil(images / batch_size)``, one fewer with ``drop_lone`` where the last batch would
+    hold one image (``images % batch_size == 1``, ``batch_size > 1``): a network whose batch
+    norm sees one value per channel (:func:`cnnspec.check.training.one_example_norms`) cannot
+    train on it, so train leaves it out. Train's batches, its progress and its schedules all
+    count by this."""
+    steps = -(-images // batch_size)  # ceil in whole numbers
+    lone = drop_lone and batch_size > 1 and images % batch_size == 1
+    return steps - 1 if lone else steps
 
 
 def validation_count(n: int, val_split: float) -> int:
@@ -26,7 +42,7 @@ def trained_count(images: int, val_split: float) -> int:
 def epoch_steps(training: dict, drop_lone: bool = False, images: int | None = None
                 ) -> int | None:
     """Steps in one epoch of the IR's ``training`` block,
-    :func:`~cnnspec.ir.training_catalogue.steps_per_epoch` of the :func:`trained_count` of
+    :func:`steps_per_epoch` of the :func:`trained_count` of
     ``images`` training images (by default the data's, as it declares them); None where that
     number is not known before loading (an npz file)."""
     if images is None:

@@ -28,6 +28,7 @@ from cnnspec.errors import SettingError, float_text, hinted, literal, rounded_te
 from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spelled_out
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
+from cnnspec.ir.steps import EPOCH_STEPS
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 from cnnspec.records import record
 
@@ -753,23 +754,6 @@ def written_value(text: str):
     if number is not None:
         return number
     return {"true": True, "false": False}.get(text, text)
-
-
-# The steps of an epoch, as steps_per_epoch counts them, in words.
-EPOCH_STEPS = ("ceil(images / batch_size) steps, one fewer where a batchnorm sees one value "
-               "per channel and the last batch would hold one image")
-
-
-def steps_per_epoch(images: int, batch_size: int, drop_lone: bool = False) -> int:
-    """The steps (batches) of an epoch over ``images`` training images (:data:`EPOCH_STEPS`):
-    ``ceil(images / batch_size)``, one fewer with ``drop_lone`` where the last batch would
-    hold one image (``images % batch_size == 1``, ``batch_size > 1``): a network whose batch
-    norm sees one value per channel (:func:`cnnspec.check.training.one_example_norms`) cannot
-    train on it, so train leaves it out. Train's batches, its progress and its schedules all
-    count by this."""
-    steps = -(-images // batch_size)  # ceil in whole numbers
-    lone = drop_lone and batch_size > 1 and images % batch_size == 1
-    return steps - 1 if lone else steps
 
 
 # How a count of iterations (batches) becomes epochs, for each setting that counts them.

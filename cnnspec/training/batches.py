@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.ir.steps import validation_count
-from cnnspec.ir.training_catalogue import steps_per_epoch
+from cnnspec.ir.steps import steps_per_epoch, validation_count
 
 
 def validation_split(n: int, val_split: float, rng: np.random.Generator
@@ -55,7 +54,7 @@ def epoch_order(data_order: np.random.Generator, epoch: int, n: int) -> np.ndarr
 
 def batch_slices(n: int, batch_size: int, drop_lone: bool = False) -> list[slice]:
     """Consecutive slices of at most ``batch_size``, as many as
-    :func:`~cnnspec.ir.training_catalogue.steps_per_epoch` counts; the last batch may be
+    :func:`~cnnspec.ir.steps.steps_per_epoch` counts; the last batch may be
     smaller. With ``drop_lone``, a last batch of one example (``n % batch_size == 1``,
     ``batch_size > 1``) is left out: a network with a batch norm that would see one value per channel in it
     (:func:`cnnspec.check.training.one_example_norms`) cannot train on it. The epoch's order
