@@ -96,7 +96,9 @@ def _init(cls: type, frozen: bool) -> Callable:
             raise TypeError(f"{cls.__qualname__}.{f.name}: a record takes no InitVar")
     # the generated code's own names cannot meet a field's: no field's name starts so
     names = {"__record_set": object.__setattr__, "__record_FACTORY": _FACTORY}
-    parameters, lines = ["__record_self"], []
+    # "self" as a dataclass names it, unless a field is so named
+    me = "__record_self" if any(f.name == "self" for f in fields) else "self"
+    parameters, lines = [me], []
     for f in fields:
         factory, default = f.default_factory, f.default
         if factory is not dataclasses.MISSING:
@@ -117,10 +119,10 @@ def _init(cls: type, frozen: bool) -> Callable:
             continue  # set by __post_init__, if at all
         if f.init:
             parameters.append(parameter)
-        lines.append(f"__record_set(__record_self, {f.name!r}, {value})" if frozen
-                     else f"__record_self.{f.name} = {value}")
+        lines.append(f"__record_set({me}, {f.name!r}, {value})" if frozen
+                     else f"{me}.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
-        lines.append("__record_self.__post_init__()")
+        lines.append(f"{me}.__post_init__()")
     body = "\n    ".join(lines or ["pass"])
     exec(f"def __init__({', '.join(parameters)}):\n    {body}\n", names)  # noqa: S102
     init = names["__init__"]

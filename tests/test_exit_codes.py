@@ -335,7 +335,7 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "--data", "npz(train.npz)"],
      "hint: a file path is a string in double quotes"),
     # a training setting, not the download folder --data-dir its name is close to
-    (["compare", "{spec}", "--data", "digits"],
+    (["time", "{spec}", "--data", "digits"],
      "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
     (["init-report", "{spec}", "--data", "mnist"],
      "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
