@@ -75,7 +75,6 @@ for the reason above; processes already running keep the thresholds they read.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -185,20 +184,33 @@ def measure(timer, winograd_timer, block_timer) -> Thresholds:
 _FIRST_USE = threading.Lock()
 
 
+# The thresholds found in this process, by the timers that would measure them.
+_FOUND: dict[tuple, Thresholds] = {}
+
+
 def thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     """This machine's thresholds: from the cache file, else measured by the timers
     (:func:`measure`) and written there first; the fallback constants when calibration is
-    switched off or the file cannot be written. Read or measured once a process: the parts
-    of a split batch, in threads, meet their first convolutions at once, and the one that
-    comes second waits for the first one's thresholds rather than timing them beside it
-    (check's memory estimate counts one calibration)."""
-    with _FIRST_USE:
-        return _thresholds(timer, winograd_timer, block_timer)
+    switched off or the file cannot be written. Found once a process (and set of timers), so
+    every convolution after the first reads them without taking a lock: the parts of a split
+    batch, in threads, meet their first convolutions at once, and the one that comes second
+    waits for the first one's thresholds rather than timing them beside it (check's memory
+    estimate counts one calibration)."""
+    key = (timer, winograd_timer, block_timer)
+    found = _FOUND.get(key)
+    if found is None:
+        with _FIRST_USE:
+            found = _FOUND.get(key)
+            if found is None:
+                found = _FOUND[key] = _found(timer, winograd_timer, block_timer)
+    return found
 
 
-@functools.cache
-def _thresholds(timer, winograd_timer, block_timer) -> Thresholds:
-    """:func:`thresholds`, found once per process (and per set of timers)."""
+thresholds.cache_clear = _FOUND.clear  # forget them, as of a cached function
+
+
+def _found(timer, winograd_timer, block_timer) -> Thresholds:
+    """:func:`thresholds`, read from the file or measured and written there."""
     if calibration_off():
         return Thresholds()
     path = _cache_path()
@@ -212,7 +224,6 @@ def _thresholds(timer, winograd_timer, block_timer) -> Thresholds:
     return _read(path) or Thresholds()  # the first writer's values, whoever that was
 
 
-thresholds.cache_clear = _thresholds.cache_clear  # forget them, as of a cached function
 
 
 def recalibrate(timer, winograd_timer, block_timer) -> Recalibration:
