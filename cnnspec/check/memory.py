@@ -252,7 +252,7 @@ def recording_bytes(spec: Spec, layers: list[LayerInfo], itemsize: int) -> int:
     batch = training["batch_size"]
     values = [math.prod(info.output_shape) for info in layers]
     kept = batch * (2 * itemsize * sum(values) + 8 * max(values, default=0))
-    whole = (_estimate(spec, layers, 1, itemsize).total
+    whole = (_estimate(spec, layers, 1, itemsize, kept_tile_layers(layers)).total
              if splits(batch, training["cores"]) else 0)
     return kept + RECORDING_SWITCH * whole
 
@@ -340,17 +340,22 @@ def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_DTYPE) ->
     batch, cores = training["batch_size"], training["cores"]
     ways = (1, cores) if splits(batch, cores) else (1,)
     itemsize = VALUE_BYTES[dtype]
-    whole, *split = [_estimate(spec, layers, parts, itemsize) for parts in ways]
+    # the same in both ways: worked out once (the calibration reads the cache folder)
+    keepers, calibration = kept_tile_layers(layers), calibrating_bytes(layers)
+    whole, *split = [dataclasses.replace(_estimate(spec, layers, parts, itemsize, keepers),
+                                         calibration=calibration) for parts in ways]
     if not split or split[0].process <= whole.process:
         return whole
     return dataclasses.replace(split[0], split_extra=split[0].process - whole.process)
 
 
-def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) -> MemoryEstimate:
+def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int,
+              keepers: frozenset[str]) -> MemoryEstimate:
+    """The step's memory in ``parts`` parts, the convolutions ``keepers``
+    (:func:`kept_tile_layers`) keeping their Winograd tiles; no first calibration counted."""
     training = spec.ir["training"]
     batch = training["batch_size"]
     part = -(-batch // parts)  # the largest part (numpy.array_split's first)
-    keepers = kept_tile_layers(layers)
     prints = {info.name: _footprint(info, part, itemsize, info.name in keepers)
               for info in layers}
     total = sum(info.params for info in layers)
@@ -374,8 +379,7 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
         heaviest=heaviest, batch_size=batch)
     return dataclasses.replace(arrays, runtime=runtime_bytes(layers, parts),
                                slack=math.ceil(ALLOCATOR_SLACK * arrays.total),
-                               data=data_bytes(training["data"], itemsize), itemsize=itemsize,
-                               calibration=calibrating_bytes(layers))
+                               data=data_bytes(training["data"], itemsize), itemsize=itemsize)
 
 
 def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
