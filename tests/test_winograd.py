@@ -12,7 +12,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.engine import conv, conv_tuned, footprint, winograd
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import WINOGRAD_CANDIDATES
-from cnnspec.engine.layers import Conv2d
+from cnnspec.engine.layers import Conv2d, FusedReLU
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.windows import window
 from cnnspec.lang import parse
@@ -141,8 +141,11 @@ def test_kept_tiles_give_the_bits_of_tiles_computed_again(monkeypatch, c, f, hw,
         assert kept_now == (kept_bytes if keeper and keep == kept_bytes else 0)
         work = {}
         for _ in range(2):  # the second step writes over the first's buffers
-            out, cache = winograd.conv2d_forward(x, w, b, win, work, chunk_bytes=chunk_bytes,
-                                                 keeps_tiles=keeper)
+            given = x.copy()
+            out, cache = winograd.conv2d_forward(given, w, b, win, work,
+                                                 chunk_bytes=chunk_bytes, keeps_tiles=keeper)
+            if kept_now:  # the input is free to change: the backward pass reads V alone
+                given.fill(np.nan)
             grads = winograd.conv2d_backward(dout, cache, work=work)
         kept = cache[-3]
         assert (kept is None) == (not kept_now)
@@ -215,6 +218,43 @@ def test_the_compiled_layers_keep_the_tiles_check_counts():
                                      info.pads, 64, keeps_tiles=info.name in keepers)
             held = convs[info.name].work.get("kept tiles")
             assert fp.work == (0 if held is None else held.nbytes)
+            # a keeper's cache lets its input go (the weight gradient reads V), as its
+            # footprint says; the others hold it to compute V again
+            assert fp.keeps_input == (held is None) == (_conv_cache(model, info.name)[0] is not None)
+
+
+def _runner(model, conv: str):
+    """The layer of ``model``'s fused plan that runs convolution ``conv``: the conv itself, or
+    the ConvReLU that runs it."""
+    layer = next(node.layer for node in model.nodes if node.name == conv)
+    return next(node.layer for node in model._fused
+                if node.layer is layer or getattr(node.layer, "inner", None) is layer)
+
+
+def _conv_cache(model, conv: str) -> tuple:
+    """The cache of convolution ``conv`` from the pass ``model`` ran."""
+    runner = _runner(model, conv)
+    return runner.cache[0] if isinstance(runner, FusedReLU) else runner.cache
+
+
+def test_an_evaluation_pass_keeps_no_tiles():
+    """Only a training pass writes V into a keeper's buffer: an evaluation's cache holds the
+    input instead, and a backward pass after it gives the same gradients."""
+    checked = check(parse(VGG + TRAIN_ON_FILE))
+    x = np.random.default_rng(0).standard_normal((64, 3, 32, 32)).astype(np.float32)
+    dout = np.random.default_rng(1).standard_normal((64, 64, 16, 16)).astype(np.float32)
+    grads = []
+    for training in (False, True):
+        model = compile_spec(checked)
+        model.threads = 1
+        model.train() if training else model.eval()
+        model.forward(x)
+        conv4 = _runner(model, "conv4")
+        assert ("kept tiles" in conv4.inner.work) == training
+        assert (_conv_cache(model, "conv4")[0] is None) == training
+        grads.append(conv4.backward(dout)[1])
+    assert grads[0].keys() == grads[1].keys()
+    assert all(np.array_equal(grads[0][key], grads[1][key]) for key in grads[0])
 
 
 def test_a_conv_run_on_its_crop_neither_keeps_tiles_nor_takes_budget():

@@ -141,17 +141,19 @@ class Conv2d(Layer):
     frees_cache = False
 
     def forward(self, xs, training):
-        out, self.cache = self.run(xs[0], relu=False)
+        out, self.cache = self.run(xs[0], training, relu=False)
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
         return self.run_backward(dout, self.cache, need_dx)
 
-    def run(self, x, relu):
-        """``(out, cache)`` of the convolution of ``x``, then a ReLU where ``relu``."""
+    def run(self, x, training, relu):
+        """``(out, cache)`` of the convolution of ``x``, then a ReLU where ``relu``. Only a
+        training pass keeps Winograd's tiles: an evaluation's backward pass, if any, computes
+        them again from the input its cache then holds."""
         return conv.conv2d_forward(x, self.params["weight"], self.params.get("bias"),
                                    self.stride, self.pads, self.dilation, work=self.work,
-                                   relu=relu, keeps_tiles=self.keeps_tiles)
+                                   relu=relu, keeps_tiles=self.keeps_tiles and training)
 
     def run_backward(self, dout, cache, need_dx, relu_out=None, owned=False):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's); with
@@ -188,7 +190,7 @@ class ConvReLU(FusedReLU):
     frees_cache = False  # as Conv2d's: what the cache holds is in the work buffers, which stay
 
     def forward(self, xs, training):
-        out, cache = self.inner.run(xs[0], relu=True)
+        out, cache = self.inner.run(xs[0], training, relu=True)
         self.cache = (cache, out)
         return out
 

@@ -61,8 +61,8 @@ is 2.25 times the input (more with the junk tiles). The forward pass keeps it fo
 the layers a network's budget for kept tiles picks, where it takes at most ``KEEP_BYTES``
 (:func:`cnnspec.engine.footprint.winograd_keepers` and ``winograd_kept_bytes``, which
 check's memory estimate reads), written chunk by chunk into a buffer the layer keeps
-from step to step; larger, it is computed again in the backward pass from the input (copies
-and GEMMs per chunk, in cache). Kept, it saves the backward pass a third of its time (see
+from step to step, and the layer then holds no input; larger, it is computed again in the
+backward pass from the input (copies and GEMMs per chunk, in cache). Kept, it saves the backward pass a third of its time (see
 winograd_kept_bytes); an earlier measurement, on an Intel Xeon (32 -> 32 channels at 32x32,
 batch 64, 21 MB of ``V`` against an 8 MB input), had computing again and multiplying 11.0
 ms against 3.5 ms more in the forward pass and 5.1 ms to multiply. ``dx`` as the transposed
@@ -238,9 +238,11 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
     memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
     into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
-    ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, ``V`` the
-    transformed input tiles or None, images a chunk, the :class:`Tiling`): ``x`` must not
-    change before the backward pass. ``V`` is kept for the weight gradient by a layer that
+    ``cache`` = (``x`` or None, x's shape, ``U`` the transformed kernels, whether there is a
+    bias, ``V`` the transformed input tiles or None, images a chunk, the :class:`Tiling`):
+    ``x`` is held (and must not change before the backward pass) only where ``V`` is not
+    kept, as the weight gradient then computes ``V`` again from it; the input gradient needs
+    ``U`` alone. ``V`` is kept for the weight gradient by a layer that
     ``keeps_tiles`` (one of its network's :func:`cnnspec.engine.footprint.winograd_keepers`)
     where it is small enough (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the
     layer's ``work``
@@ -254,7 +256,7 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     f = w.shape[0]
     out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
     kept = _kept_tiles(work, til, x, keeps_tiles)
-    work = _scratch(work, til, x, f)
+    work = _scratch(work, til, x.shape, f, x.dtype)
     u = _kernel_transform(w)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize, chunk_bytes)
     for start in range(0, n, step):
@@ -266,7 +268,8 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
         if b is not None:
             m_t[_BIAS_POINT] += b[:, None]
         _output_transform(m_t, til, out[:, start:start + images], work, relu)
-    return out.transpose(1, 0, 2, 3), (x, u, b is not None, kept, step, til)
+    held = x if kept is None else None  # a kept V frees the input for its next readers
+    return out.transpose(1, 0, 2, 3), (held, x.shape, u, b is not None, kept, step, til)
 
 
 def _kept_tiles(work, til: Tiling, x, keeps_tiles: bool) -> np.ndarray | None:
@@ -286,10 +289,11 @@ def _chunk_tiles(kept, til: Tiling, start: int, images: int) -> np.ndarray:
     return kept[start:start + images].reshape(points, -1, images * til.q)
 
 
-def _scratch(work, til: Tiling, x, f: int) -> dict | None:
-    """The chunk buffers of a convolution of ``x`` into ``f`` channels tiled as ``til``: they
-    live only within a pass, shared by the layers of one geometry (per thread)."""
-    return shared_work(work, ("winograd", til, x.shape, f, x.dtype))
+def _scratch(work, til: Tiling, shape, f: int, dtype) -> dict | None:
+    """The chunk buffers of a convolution of an input of ``shape`` and ``dtype`` into ``f``
+    channels tiled as ``til``: they live only within a pass, shared by the layers of one
+    geometry (per thread)."""
+    return shared_work(work, ("winograd", til, tuple(shape), f, np.dtype(dtype)))
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None):
@@ -299,12 +303,12 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
     output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
     the tiles (the ReLU's backward pass, with no mask kept)."""
-    x, u, has_bias, kept, step, til = cache
+    x, x_shape, u, has_bias, kept, step, til = cache
     if not (need_dw or need_dx):
         return None, None, None
-    n, c = x.shape[:2]
+    n, c = x_shape[:2]
     f, a = u.shape[1], til.a
-    scratch = _scratch(work, til, x, f)
+    scratch = _scratch(work, til, x_shape, f, dout.dtype)
     dout_c = dout.transpose(1, 0, 2, 3)
     out_c = None if relu_out is None else relu_out.transpose(1, 0, 2, 3)
     if need_dw:
@@ -313,7 +317,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
         db = np.zeros(f, dout.dtype) if has_bias else None
     if need_dx:
         u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
-        dxc = np.empty((c, n, *x.shape[2:]), dout.dtype)
+        dxc = np.empty((c, n, *x_shape[2:]), dout.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
         chunk = slice(start, start + images)
