@@ -63,6 +63,10 @@ _ALIGN = 64  # bytes: each shared array starts on a cache line
 # sleeps in the kernel (see _Line).
 _SPIN_SECONDS = 0.005
 _LOOK_SECONDS = 0.0001
+# A worker's name, for multiprocessing and, on Linux, where the system lists processes (ps,
+# top; tests/peak.py counts the trainer's children of this name as its workers).
+WORKER_NAME = "cnnspec-part-{}"
+_PR_SET_NAME = 15  # prctl's option that names the calling thread (linux/prctl.h)
 
 
 class WorkerLost(RunError):
@@ -196,7 +200,7 @@ class ProcessParallel:
             # workers' forked before it): its read then ends when this process closes them.
             parents_ends = [ours] + [worker.line for worker in self._workers]
             process = context.Process(
-                target=_serve, name=f"cnnspec-part-{part}", daemon=True,
+                target=_serve, name=WORKER_NAME.format(part), daemon=True,
                 args=(theirs, parents_ends, part, self.replicas[part], self._layout))
             with warnings.catch_warnings():
                 # Python 3.12+ warns that forking a process with threads may deadlock the
@@ -442,6 +446,7 @@ def _stop_own_workers() -> None:
 def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> None:
     """A worker's life: its replica's parameters and buffers become the shared views, then
     commands are run until the pipe closes."""
+    _name_process(WORKER_NAME.format(part))
     for end in parents_ends:
         end.close()
     # Sent to the whole group (Ctrl-C, or SIGTERM from `kill`, `timeout`, a scheduler), they
@@ -474,6 +479,12 @@ def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
             line.send(reply)
         except OSError:  # the parent closed its end: it no longer waits for this step
             return
+
+
+def _name_process(name: str) -> None:
+    """Name this process ``name`` where the system lists processes (Linux's ``comm``, 15 bytes
+    at most: "cnnspec-part-63" fits), beside the trainer's and the programs it runs."""
+    ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15])
 
 
 def _forward(replica, _slots, x, training):
