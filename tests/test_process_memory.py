@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from peak import peak_of
+from peak import peak_of, private_bytes
 
 import cnnspec
 from cnnspec.check.memory import (
@@ -89,6 +89,112 @@ def test_the_runtime_counts_a_blas_buffer_for_each_part_a_worker_and_the_kinds_l
     spec.write_text(body.format("gelu approximate tanh", 64))  # halves, one in a worker
     assert cnnspec.load(spec).step_memory.runtime == (
         PROCESS_BYTES + 2 * BLAS_BUFFER_BYTES + WORKER_PROCESS_BYTES)
+
+
+# Frees 64 MiB of arrays below one kept (as the timers of a first calibration free theirs below
+# the arrays made after them: how much of theirs stays in the heap depends on its layout),
+# calibrates (a new cache folder) and forks a split batch's worker, prints its pid; then, at a
+# word on stdin, writes as many bytes of new arrays as it freed and calibrating held, and says
+# so. Arrays of 64 KiB, below malloc's mmap threshold: from the heap.
+PARENT_WRITING_AFTER_THE_FORK = """
+import sys
+import numpy as np
+import cnnspec
+from cnnspec.engine.footprint import calibration_bytes
+model = cnnspec.compile(cnnspec.load(sys.argv[1]), seed=0)
+freed = [np.ones(1 << 14, np.float32) for _ in range(1024)]
+kept = np.ones(1 << 14, np.float32)
+del freed
+model.start_parts(32)
+print(model._parallel._workers[0].process.pid, flush=True)
+sys.stdin.readline()
+arrays = [np.ones(1 << 14, np.float32) for _ in range(1024 + (calibration_bytes() >> 16))]
+print(len(arrays), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_worker_keeps_none_of_what_calibrating_freed_when_the_trainer_writes_there(tmp_path):
+    """A worker is forked with the training process's heap, what it freed included (on a
+    first run the timers' 75 MiB: the worker of `[first run-separable.cnn]` above was forked
+    sharing 104 MiB with it); each page of it the training process writes its next arrays
+    into becomes the worker's alone (copy on write) until the worker trims its heap at the
+    end of the epoch. Here the trainer writes over all it freed before the worker runs a
+    step (the worker grew by 65 MiB so before the trainer trimmed its heap before the fork):
+    the worker keeps no more than the pages check counts for it."""
+    from cnnspec.engine import processes
+
+    if not processes.available():
+        pytest.skip("worker processes need fork (Linux)")
+    spec = tmp_path / "split.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3\nflatten\ndense 10\n"
+                    "train {\n  data digits\n  batch 32\n  cores 2\n}\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "new-cache")}
+    env.pop("CNNSPEC_CALIBRATE", None)
+    with subprocess.Popen([sys.executable, "-c", PARENT_WRITING_AFTER_THE_FORK, str(spec)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=env) as trainer:
+        worker = int(trainer.stdout.readline())
+        before = private_bytes(worker)
+        trainer.stdin.write("\n")
+        trainer.stdin.flush()
+        assert int(trainer.stdout.readline()) > 0
+        grown = private_bytes(worker) - before
+        trainer.stdin.write("\n")
+        trainer.stdin.flush()
+    assert trainer.returncode == 0
+    assert grown <= WORKER_PROCESS_BYTES, grown / 2**20
+
+
+HELD = 128 << 20
+# Holds HELD bytes of written arrays and runs a program as glibc's posix_spawn does (Python's
+# subprocess too, where it can): a child sharing this process's memory until it execs, which
+# it does once its file action, opening the FIFO argv[1] for reading, finds a writer.
+HOLDING_AND_RUNNING_A_PROGRAM = f"""
+import os, sys
+import numpy as np
+held = np.ones({HELD // 4}, np.float32)
+os.posix_spawn("/bin/true", ["true"], os.environ,
+               file_actions=[(os.POSIX_SPAWN_OPEN, 0, sys.argv[1], os.O_RDONLY, 0)])
+os.wait()
+"""
+
+
+def _open_once_read(fifo: Path, seconds: float) -> None:
+    """Open ``fifo`` for writing as soon as a reader waits in its open, ``seconds`` later
+    close it: the reader's open then returns."""
+    import time
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while no reader waits
+        except OSError:
+            time.sleep(0.01)
+            continue
+        time.sleep(seconds)
+        os.close(fd)
+        return
+
+
+def test_the_peak_counts_a_program_the_command_runs_in_the_command_alone(tmp_path):
+    """Between vfork and exec a child shares its parent's memory, and /proc showed it all
+    private to the child: summed with the workers, it counted the command twice (the fc-list
+    matplotlib runs where its cache has no font list, as on a first run's new cache folder;
+    `[first run-separable.cnn]` measured 292 MiB under load, 192 without). Here the child
+    waits a second in that state, the sampler reading /proc every 10 ms."""
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    opener = threading.Thread(target=_open_once_read, args=(fifo, 1.0))
+    opener.start()
+    try:
+        measured = peak_of([sys.executable, "-c", HOLDING_AND_RUNNING_A_PROGRAM, str(fifo)])
+    finally:
+        opener.join()
+    # the command's arrays and its interpreter, far less than twice the arrays
+    assert HELD < measured < 2 * HELD, measured / 2**20
 
 
 # Trains one step of a net of every activation kind on a batch of ones in a fresh process and

@@ -186,7 +186,9 @@ def calibrating_bytes(layers: list[LayerInfo]) -> int:
     it). The timers run at the first convolution of the first step, or before the workers
     are forked, on top of the parameters and the data; they free their arrays before the
     step's layers make theirs, but the step's arrays are counted beside them all the same
-    (an upper bound: the allocator may keep the timers' memory)."""
+    (an upper bound: the allocator may keep the timers' memory). Once: the training process
+    gives what they freed back to the system before it forks the workers, which would
+    otherwise keep it too, as they write over it (:mod:`cnnspec.engine.processes`)."""
     if not any(calibrated(info.kind, info.ir) for info in layers) \
             or not calibrates_on_first_use():
         return 0

@@ -10,7 +10,10 @@ times as fast as one part on the same machine.
 
 A worker is forked (POSIX ``fork``: the child starts with this process's model, replicas
 and modules, nothing to import or send) when training starts (:meth:`ProcessParallel.start`)
-or else the first time the model runs a split batch. It
+or else the first time the model runs a split batch, after this process has given the memory
+it freed back to the system (:func:`_trim_heap`): a worker keeps each page it was forked with
+as its own once this process writes there, and a first run's calibration frees 75 MiB just
+before. It
 holds its part's replica, whose parameters and buffers are views of memory shared with this
 process (an anonymous shared mapping made before the fork): before each forward pass the
 model's current values are copied into it (whatever arrays the model's layers hold by then:
@@ -63,6 +66,10 @@ _ALIGN = 64  # bytes: each shared array starts on a cache line
 # sleeps in the kernel (see _Line).
 _SPIN_SECONDS = 0.005
 _LOOK_SECONDS = 0.0001
+# A worker's name, for multiprocessing and, on Linux, where the system lists processes (ps,
+# top; tests/peak.py counts the trainer's children of this name as its workers).
+WORKER_NAME = "cnnspec-part-{}"
+_PR_SET_NAME = 15  # prctl's option that names the calling thread (linux/prctl.h)
 
 
 class WorkerLost(RunError):
@@ -184,6 +191,12 @@ class ProcessParallel:
             # otherwise time them too, at once, holding the timers' arrays beside this
             # process's (check's memory estimate counts one calibration)
             conv_tuned.thresholds()
+        # What this process freed (the timers' arrays above) goes back to the system before
+        # the fork: a worker would otherwise keep each freed page it inherits, as its own,
+        # once this process writes its next arrays there (a first run's worker of
+        # separable.cnn was forked sharing 104 MiB with this process, 75 of them the timers'
+        # freed arrays; 27 once they are given back).
+        _trim_heap()
         # Flushed before the fork: a child would otherwise write this process's buffered
         # output again when it ends.
         for stream in (sys.stdout, sys.stderr):
@@ -196,7 +209,7 @@ class ProcessParallel:
             # workers' forked before it): its read then ends when this process closes them.
             parents_ends = [ours] + [worker.line for worker in self._workers]
             process = context.Process(
-                target=_serve, name=f"cnnspec-part-{part}", daemon=True,
+                target=_serve, name=WORKER_NAME.format(part), daemon=True,
                 args=(theirs, parents_ends, part, self.replicas[part], self._layout))
             with warnings.catch_warnings():
                 # Python 3.12+ warns that forking a process with threads may deadlock the
@@ -442,6 +455,7 @@ def _stop_own_workers() -> None:
 def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> None:
     """A worker's life: its replica's parameters and buffers become the shared views, then
     commands are run until the pipe closes."""
+    _name_process(WORKER_NAME.format(part))
     for end in parents_ends:
         end.close()
     # Sent to the whole group (Ctrl-C, or SIGTERM from `kill`, `timeout`, a scheduler), they
@@ -474,6 +488,12 @@ def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
             line.send(reply)
         except OSError:  # the parent closed its end: it no longer waits for this step
             return
+
+
+def _name_process(name: str) -> None:
+    """Name this process ``name`` where the system lists processes (Linux's ``comm``, 15 bytes
+    at most: "cnnspec-part-63" fits), beside the trainer's and the programs it runs."""
+    ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15])
 
 
 def _forward(replica, _slots, x, training):
