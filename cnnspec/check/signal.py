@@ -716,8 +716,9 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
                                else {})
     # what two channels of an output have in common at each displacement, ``E[x_c(p) x_c'(p +
     # d)]``, where it is carried: after weights drawn about a mean other than 0, whose mean
-    # part blurs every channel alike, and the activation after them (:func:`_coherent_sums`)
-    between: dict[str, Crosses] = {}
+    # part blurs every channel alike, and the activation after them (:func:`_coherent_sums`);
+    # worked out when a layer reads it, as few do
+    between: dict[str, Callable[[], Crosses | None]] = {}
 
     def crosses_of(name: str | None, mean_alone: bool = True) -> Crosses | None:
         """What positions of ``name``'s channels have in common; where only their mean is
@@ -732,8 +733,9 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
     def between_of(name: str) -> Crosses:
         """What two of ``name``'s channels have in common (:func:`_between_channels` where
         it is not carried)."""
-        if name in between:
-            return between[name]
+        found = between[name]() if name in between else None
+        if found is not None:
+            return found
         return _between_channels(crosses_of(name), q[name], means[name], alike.get(name, 0.0))
 
     for info in layers:
@@ -766,10 +768,12 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
                 # a drawn bias is each channel's own: that much less alike
                 apart = fixed.q / (fixed.q + bias_variance)
                 common = _filters_common(info, ins[0], means[single], *read,
-                                         shares[info.name])
+                                         shares[info.name], neighbours=False)
                 alike[info.name] = apart * _alike_channels(info, fixed, common)
                 if common is not None:
-                    between[info.name] = _common_crosses(common, bias_mean)
+                    between[info.name] = functools.cache(functools.partial(
+                        _common_crosses, info, ins[0], means[single], *read,
+                        shares[info.name], bias_mean))
                 continue
             q[info.name] = spread + bias_mean * bias_mean + bias_variance
             # symmetric sums: of weights drawn symmetric about 0, or of an input of mean 0
@@ -840,9 +844,8 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
                 [shape[0] for shape in info.input_shapes], q[info.name])
         if (single in between and info.name in sums and kind.is_activation
                 and source.slope == 1 and not source.function):
-            found = _activated_between(sums[info.name], between[single])
-            if found is not None:
-                between[info.name] = found
+            between[info.name] = functools.cache(functools.partial(
+                _activated_between, sums[info.name], between[single]))
         # an activation, norm or pool of each channel alike keeps them about as alike (a ReLU
         # of sums correlated 0.99 gives values correlated 0.99)
         if single in alike and (kind.is_activation or kind.family == "norm"
@@ -967,9 +970,11 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     white, correlated = _overlaps(info, reads.stride, found, far, cross - far,
                                   {(0, 0): squares, **dict(totals.lags)})
     # channels alike in their mean only share nothing beyond it at any displacement
-    white_between, correlated_between = (_overlaps(
-        info, reads.stride, other, other.far, other_cross - other.far,
-        _between_lags(totals, squares)) if other_own or other.q != mean * mean else ({}, {}))
+    # (and a kernel of one input channel has no pairs of channels)
+    lags_between = _between_lags(totals, squares)
+    white_between, correlated_between = (
+        _overlaps(info, reads.stride, other, other.far, other_cross - other.far, lags_between)
+        if (other_own or other.q != mean * mean) and any(lags_between.values()) else ({}, {}))
     near = tuple((d, min(1.0, shared + (share * (white.get(d, 0.0) * own
                                                  + white_between.get(d, 0.0) * other_own)
                                         + share * share * (correlated.get(d, 0.0)
@@ -1089,17 +1094,20 @@ def _lag_overlaps(stride: tuple[int, int], dilation: tuple[int, int], out: tuple
 
 
 def _filters_common(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
-                    other: Crosses, share: float) -> CoherentSums | None:
+                    other: Crosses, share: float, neighbours: bool = True
+                    ) -> CoherentSums | None:
     """What the sums of two filters of a layer of weights drawn about a mean ``mu`` have in
     common: each filter is ``mu`` everywhere plus its own spread, drawn apart from the other's,
     so ``E[w_fi w_f'j] = mu^2`` for every pair of their taps and ``E[z_f(p) z_f'(p + d)]`` is
     the second moment of the sums of a kernel of ``mu`` alone, read as :func:`_coherent_sums`
-    reads the layer's (with what those sums share ``d`` apart). None for a fixed kernel."""
+    reads the layer's (with what those sums share ``d`` apart, unless not ``neighbours``).
+    None for a fixed kernel."""
     init = info.weight_init
     if not init.random:
         return None
     return _coherent_sums(info, moment, mean, found, other, share,
-                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2)
+                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2,
+                          neighbours)
 
 
 def _alike_channels(info: LayerInfo, sums: CoherentSums, common: CoherentSums | None
@@ -1118,24 +1126,33 @@ def _alike_channels(info: LayerInfo, sums: CoherentSums, common: CoherentSums | 
     return min(1.0, common.q / sums.q)
 
 
-def _common_crosses(common: CoherentSums, bias_mean: float) -> Crosses:
-    """``B(d) = E[z_f(p) z_f'(p + d)]`` of two filters' sums (``common``:
-    :func:`_filters_common`) shifted by a constant bias of ``bias_mean``; a drawn bias is each
-    channel's own, which adds nothing to it."""
+def _common_crosses(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
+                    other: Crosses, share: float, bias_mean: float) -> Crosses | None:
+    """``B(d) = E[z_f(p) z_f'(p + d)]`` of two filters' sums (:func:`_filters_common`, its
+    arguments) shifted by a constant bias of ``bias_mean``; a drawn bias is each channel's
+    own, which adds nothing to it."""
+    common = _filters_common(info, moment, mean, found, other, share)
+    if common is None:
+        return None
     shift = bias_mean * (bias_mean + 2 * common.average)
     base = common.average * common.average + shift
     return Crosses(common.q + base, common.shared * common.q + base,
                    tuple((d, rho * common.q + base) for d, rho in common.near))
 
 
-def _activated_between(values: Sums, between: Crosses) -> Crosses | None:
+def _activated_between(values: Sums, source: Callable[[], Crosses | None]
+                       ) -> Crosses | None:
     """``B(d)`` of an activation's values ``values`` (:class:`Sums` of one sum each, ``f`` of
-    ``sqrt(q) (Z + offset)``) from that of the sums it reads (``between``): two channels' sums
-    are jointly normal with the correlation ``(B(d) - mean^2) / q``, the same pairs' function
-    of it as two positions of one channel have (the arc-cosine kernel of Cho & Saul 2009 for
-    a ReLU, shifted by the sums' mean; an integral for tanh: :func:`_sums_crosses`). None for
-    values that are not one sum each (a max pool's largest)."""
+    ``sqrt(q) (Z + offset)``) from that of the sums it reads (``source``'s): two channels'
+    sums are jointly normal with the correlation ``(B(d) - mean^2) / q``, the same pairs'
+    function of it as two positions of one channel have (the arc-cosine kernel of Cho & Saul
+    2009 for a ReLU, shifted by the sums' mean; an integral for tanh: :func:`_sums_crosses`).
+    None for values that are not one sum each (a max pool's largest), or where the sums' is
+    not carried."""
     if values.k != 1 or not 0 < values.q < math.inf:
+        return None
+    between = source()
+    if between is None:
         return None
     square = values.q * values.offset * values.offset  # the sums' mean, squared
 
