@@ -730,13 +730,14 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
             return Crosses(q[name], means[name] * means[name])
         return found
 
-    def between_of(name: str) -> Crosses:
-        """What two of ``name``'s channels have in common (:func:`_between_channels` where
-        it is not carried)."""
+    def between_of(name: str) -> tuple[Crosses, float | None]:
+        """What two of ``name``'s channels have in common, and None; where it is not carried,
+        :func:`_between_channels` and the share of a channel's own it is taken as."""
         found = between[name]() if name in between else None
         if found is not None:
-            return found
-        return _between_channels(crosses_of(name), q[name], means[name], alike.get(name, 0.0))
+            return found, None
+        share = alike.get(name, 0.0)
+        return _between_channels(crosses_of(name), q[name], means[name], share), share
 
     for info in layers:
         ins = [q[name] for name in info.inputs]
@@ -751,7 +752,7 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
             # what their input's values share; weights drawn about 0, only their squares
             summing = (info.weight_init.sums is not None and single in means
                        and ew2 is not None)
-            read = (crosses_of(single), between_of(single)) if summing else (None, None)
+            read = (crosses_of(single), *between_of(single)) if summing else (None,) * 3
             fixed = (_coherent_sums(info, ins[0], means[single], *read, shares[info.name])
                      if summing else None)
             if fixed is not None:
@@ -886,7 +887,8 @@ class CoherentSums:
 
 
 def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
-                   other: Crosses, share: float, totals: KernelSums | None = None,
+                   other: Crosses, alike: float | None, share: float,
+                   totals: KernelSums | None = None,
                    square: float | None = None, neighbours: bool = True
                    ) -> CoherentSums | None:
     """The sums of a conv or dense layer whose kernel does not sum to 0 on an input of second
@@ -905,7 +907,8 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     E[x_c(p) x_c(p + e)]`` within a channel (``found``; ``far`` its value far apart, its
     window mean over the pairs of distinct taps ``cross``) and ``B(e) = E[x_c(p) x_c'(p +
     e)]`` between two channels (``other``, :func:`_between_channels`; its window mean
-    ``B~``). Split by which pairs of taps a product meets, with ``n = sum(w^2)``:
+    ``B~``; where it is taken as the share ``alike`` of ``A``, not None, the overlaps of the
+    two are summed in one pass). Split by which pairs of taps a product meets, with ``n = sum(w^2)``:
 
         E[z^2] = n A(0) + (channels - n) cross + (taps - n) B(0) + (whole - channels - taps
                  + n) B~
@@ -967,14 +970,17 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     shared = min(1.0, max(0.0, share * share * (far_part + spread_of_means) / variance))
     if reads.window is None or not neighbours:  # a dense layer's outputs have none
         return CoherentSums(variance, average, shared)
-    white, correlated = _overlaps(info, reads.stride, found, far, cross - far,
-                                  {(0, 0): squares, **dict(totals.lags)})
-    # channels alike in their mean only share nothing beyond it at any displacement
-    # (and a kernel of one input channel has no pairs of channels)
     lags_between = _between_lags(totals, squares)
+    lags = {(0, 0): squares, **dict(totals.lags)}
+    if alike is not None:  # B - mean^2 a share of A - mean^2: their lags added up by it
+        lags = {d: lags.get(d, 0.0) + alike * lag for d, lag in lags_between.items()}
+    white, correlated = _overlaps(info, reads.stride, found, far, cross - far, lags)
+    # channels alike in their mean only share nothing beyond it at any displacement (and a
+    # kernel of one input channel has no pairs of channels)
     white_between, correlated_between = (
         _overlaps(info, reads.stride, other, other.far, other_cross - other.far, lags_between)
-        if (other_own or other.q != mean * mean) and any(lags_between.values()) else ({}, {}))
+        if alike is None and (other_own or other.q != mean * mean)
+        and any(lags_between.values()) else ({}, {}))
     near = tuple((d, min(1.0, shared + (share * (white.get(d, 0.0) * own
                                                  + white_between.get(d, 0.0) * other_own)
                                         + share * share * (correlated.get(d, 0.0)
@@ -1094,7 +1100,8 @@ def _lag_overlaps(stride: tuple[int, int], dilation: tuple[int, int], out: tuple
 
 
 def _filters_common(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
-                    other: Crosses, share: float, neighbours: bool = True
+                    other: Crosses, alike: float | None, share: float,
+                    neighbours: bool = True
                     ) -> CoherentSums | None:
     """What the sums of two filters of a layer of weights drawn about a mean ``mu`` have in
     common: each filter is ``mu`` everywhere plus its own spread, drawn apart from the other's,
@@ -1105,7 +1112,7 @@ def _filters_common(info: LayerInfo, moment: float, mean: float, found: Crosses 
     init = info.weight_init
     if not init.random:
         return None
-    return _coherent_sums(info, moment, mean, found, other, share,
+    return _coherent_sums(info, moment, mean, found, other, alike, share,
                           drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2,
                           neighbours)
 
@@ -1127,11 +1134,12 @@ def _alike_channels(info: LayerInfo, sums: CoherentSums, common: CoherentSums | 
 
 
 def _common_crosses(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
-                    other: Crosses, share: float, bias_mean: float) -> Crosses | None:
+                    other: Crosses, alike: float | None, share: float, bias_mean: float
+                    ) -> Crosses | None:
     """``B(d) = E[z_f(p) z_f'(p + d)]`` of two filters' sums (:func:`_filters_common`, its
     arguments) shifted by a constant bias of ``bias_mean``; a drawn bias is each channel's
     own, which adds nothing to it."""
-    common = _filters_common(info, moment, mean, found, other, share)
+    common = _filters_common(info, moment, mean, found, other, alike, share)
     if common is None:
         return None
     shift = bias_mean * (bias_mean + 2 * common.average)
