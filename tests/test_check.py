@@ -786,9 +786,19 @@ def test_the_estimate_of_a_deep_stack_of_same_sign_kernels_follows_the_engine(
     what positions share only :data:`cnnspec.init.info.LAG_REACH` apart had the 20th layer of
     ``uniform(0, 0.2)`` without an activation at 1e-5x, with tanh at 0.8x; the blur literal at
     2e-5x and 3e-5x. He's and Glorot's stacks keep what they had (1.2x and 1.1x at most)."""
-    import cnnspec
     from cnnspec.check.signal import second_moments
 
+    checked, outputs = _conv_stack(weight, channels, activation, depth)
+    q = second_moments(checked.layers)
+    measured = _measured_mean_squares(checked, outputs, batch=8)
+    ratios = [math.sqrt(q[name] / math.exp(np.mean(np.log(measured[name]))))
+              for name in outputs]
+    assert 1 / factor < min(ratios) and max(ratios) < factor, ratios
+
+
+def _conv_stack(weight, channels, activation, depth):
+    """``depth`` 3x3 ``pad same`` convs of ``channels`` filters on 16x16 maps, each followed
+    by ``activation`` (None: none), checked, and the name of each layer's last output."""
     layers, last, outputs = [], "input", []
     for i in range(depth):
         layers.append(conv(f"c{i}", channels, (3, 3), [last], padding="same", weight=weight))
@@ -799,20 +809,96 @@ def test_the_estimate_of_a_deep_stack_of_same_sign_kernels_follows_the_engine(
         outputs.append(last)
     spec = model((channels, 16, 16), [*layers, simple("flat", "flatten", [last]),
                                       dense("out", 10, ["flat"], weight=GLOROT)], loss="mse")
-    checked = check(spec)
-    q = second_moments(checked.layers)
-    x = np.random.default_rng(0).standard_normal((8, channels, 16, 16))
+    return check(spec), outputs
+
+
+def _measured_mean_squares(checked, outputs, batch, seeds=3):
+    """The mean square of each of ``outputs`` by the engine's forward in float64 on
+    ``batch`` Gaussian images, one value for each seed's weights."""
+    import cnnspec
+
+    x = np.random.default_rng(0).standard_normal((batch, *checked.input_shape))
     measured = {name: [] for name in outputs}
-    for seed in range(3):
+    for seed in range(seeds):
         net = cnnspec.compile(checked, seed=seed, dtype="float64")
         net.record = True
         net.forward(x)
         for name in outputs:
             measured[name].append(np.mean(net.activations[name] ** 2))
-    ratios = [math.sqrt(q[name] / math.exp(np.mean(np.log(measured[name]))))
-              for name in outputs]
-    assert 1 / factor < min(ratios) and max(ratios) < factor, ratios
+    return measured
 
+
+# The grid the signal estimate is held to against the engine for kernels drawn about a mean:
+# 40 3x3 'pad same' convs of 32 filters (fan_in 288) on 16x16 maps, read at three depths.
+KERNEL_MEANS = (0.0, 0.01, 0.05, -0.02)
+KERNEL_STDS = (0.01, 0.05, 0.1, math.sqrt(2 / 288))  # the last He's, sqrt(2 / fan_in)
+SIGNAL_DEPTHS = (5, 20, 40)
+# how far the estimated root mean square may be from the engine's, either way
+SIGNAL_TOLERANCE = 1.6
+
+
+def _outside_the_estimate(activation, mean, std, depth) -> bool:
+    """The cells of the grid the estimate is not held to (docs/how-to-initialise.md, section
+    1): a ReLU after sums of negative mean, whose values are then mostly 0 and carried by a
+    few positions where the sums' spread beats their mean, which the estimate's Gaussian
+    sums do not hold (it says the scale grows where the engine's shrinks about 8x a layer);
+    and the finite-width drift where the weights' spread decides (a typical net of
+    32 channels below the mean over draws the estimate is, Hanin & Rolnick 2018): ReLU nets
+    20 layers deep or more whose std is 5 times their mean or more (9x above the engine at
+    40 layers of mean 0, 3.9x of mean 0.01 and std 0.1), and 40 layers of mean 0.01 under a
+    std of 0.08 or more without an activation (1.8x); 64 channels bring the mean 0.01 cells
+    within 1.4x."""
+    if activation == "relu":
+        return mean < 0 or depth >= 20 and std >= 5 * mean
+    return activation is None and mean == 0.01 and std >= 0.08 and depth == 40
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", [None, "tanh", "relu"])
+@pytest.mark.parametrize("mean", KERNEL_MEANS)
+def test_the_estimate_follows_the_engine_for_kernels_drawn_about_a_mean(activation, mean):
+    """Each grid cell's estimated root mean square (cnnspec.check.signal.second_moments)
+    within ``SIGNAL_TOLERANCE`` of the engine's (float64, the geometric mean over three
+    seeds' weights, Gaussian images) wherever the measured signal is finite and not 0, but
+    in the cells :func:`_outside_the_estimate` names. The estimate's worst cells held here:
+    40 layers without an activation of a mean that decides (0.05, or 0.01 and -0.02 under a
+    std of 0.01), 0.66x, a blur of the whole map whose profile the estimate follows only
+    16 positions apart; ``normal(0.01, 0.05)``, whose filters' sums differ in sign, 0.78x to
+    1.03x without an activation, 0.87x to 1.00x with tanh, 1.05x with ReLU at layer 5
+    (1.2x and 1.6x at 20 and 40, left out), where taking what two channels share as one
+    share of what one channel's positions share had it 14x below the engine at 32
+    channels. Against that estimate this test fails: 4 of its 12 cases."""
+    from cnnspec.check.signal import second_moments
+
+    outside = []
+    for std in KERNEL_STDS:
+        weight = {"name": "normal", "mean": mean, "std": std}
+        checked, outputs = _conv_stack(weight, 32, activation, max(SIGNAL_DEPTHS))
+        estimated = second_moments(checked.layers)
+        measured = _measured_mean_squares(
+            checked, [outputs[depth - 1] for depth in SIGNAL_DEPTHS], batch=2)
+        for depth in SIGNAL_DEPTHS:
+            name = outputs[depth - 1]
+            values = np.array(measured[name])
+            if _outside_the_estimate(activation, mean, std, depth) \
+                    or not np.all((values > 0) & np.isfinite(values)):
+                continue
+            ratio = math.sqrt(estimated[name] / np.exp(np.mean(np.log(values))))
+            if not 1 / SIGNAL_TOLERANCE <= ratio <= SIGNAL_TOLERANCE:
+                outside.append((std, depth, round(ratio, 3)))
+    assert outside == [], outside
+
+
+def test_the_docs_state_the_tolerance_the_grid_is_held_to():
+    """docs/how-to-initialise.md quotes the grid's tolerance and its cells as this file
+    holds them: the page cannot promise more than the test proves."""
+    page = (Path(__file__).parent.parent / "docs" / "how-to-initialise.md").read_text()
+    text = " ".join(page.split())
+    assert f"within {SIGNAL_TOLERANCE}x of the measured scale wherever" in text
+    assert "kernel means 0, 0.01, 0.05 and -0.02, stds 0.01, 0.05, 0.1 and He's, 5, 20 and " \
+        "40 layers of 32 3x3 filters on 16x16 maps" in text
+    assert (KERNEL_MEANS, KERNEL_STDS[:3], SIGNAL_DEPTHS) == (
+        (0.0, 0.01, 0.05, -0.02), (0.01, 0.05, 0.1), (5, 20, 40))
 
 def test_a_same_sign_stack_whose_mean_leaves_floating_point_is_warned_not_raised():
     """200 layers of ``uniform(0, 0.2)`` before ReLUs grow the mean of what they read about 7x

@@ -75,11 +75,16 @@ Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second momen
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
 named kernels) use the mean square of their values. Weights that do not sum to 0, fixed or
 drawn about a mean ``mu`` other than 0, add up the mean of what they read: ``E[y^2]`` gains
-``mu^2 E[(sum_i x_i)^2]``, at least ``fan_in^2 mu^2 E[x]^2`` (:func:`_coherent_sums`).
+``mu^2 E[(sum_i x_i)^2]``, at least ``fan_in^2 mu^2 E[x]^2`` (:func:`_coherent_sums`), which
+needs what two channels share at each displacement, carried apart from what one channel's
+positions share (:func:`_filters_common`, through an activation :func:`_activated_between`).
 Such a kernel blurs: its sums ``d`` apart share what their windows overlap on, so through a
 stack of them positions grow alike ever further apart, each layer's reach adding its kernel's
 (:func:`_overlaps`, up to the map's size and :data:`NEAR_REACH`): 20 layers of ``uniform(0,
 0.2)`` on 16x16 maps within 1.5x of the engine, with or without tanh or ReLU.
+Not covered: a ReLU after sums of negative mean, whose few values above 0 come where the
+spread of the sums beats their mean (both scale with what the window reads, which Gaussian
+sums do not hold): estimated to keep or grow the scale the engine shrinks about 8x a layer.
 Biases count where :func:`moments` is asked to (the Signal column of ``summary`` and the lints
 do; the scale warnings, about what the weights do to the signal, take them as 0): a constant
 bias shifts every sum of its layer alike (what a ReLU after it passes, and so what the layers
@@ -709,6 +714,11 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
     # that part coherently
     alike: dict[str, float] = ({"input": 1.0} if layers and layers[0].input_shapes[0][0] == 1
                                else {})
+    # what two channels of an output have in common at each displacement, ``E[x_c(p) x_c'(p +
+    # d)]``, where it is carried: after weights drawn about a mean other than 0, whose mean
+    # part blurs every channel alike, and the activation after them (:func:`_coherent_sums`);
+    # worked out when a layer reads it, as few do
+    between: dict[str, Callable[[], Crosses | None]] = {}
 
     def crosses_of(name: str | None, mean_alone: bool = True) -> Crosses | None:
         """What positions of ``name``'s channels have in common; where only their mean is
@@ -719,6 +729,15 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
         if found is None and mean_alone and name in means:
             return Crosses(q[name], means[name] * means[name])
         return found
+
+    def between_of(name: str) -> tuple[Crosses, float | None]:
+        """What two of ``name``'s channels have in common, and None; where it is not carried,
+        :func:`_between_channels` and the share of a channel's own it is taken as."""
+        found = between[name]() if name in between else None
+        if found is not None:
+            return found, None
+        share = alike.get(name, 0.0)
+        return _between_channels(crosses_of(name), q[name], means[name], share), share
 
     for info in layers:
         ins = [q[name] for name in info.inputs]
@@ -731,10 +750,11 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
                       summed_terms(info) * ew2 * ins[0] * shares[info.name])
             # weights that do not sum to 0 (fixed, or drawn about a mean other than 0) add up
             # what their input's values share; weights drawn about 0, only their squares
-            fixed = (_coherent_sums(info, ins[0], means[single], crosses_of(single),
-                                    alike.get(single, 0.0), shares[info.name])
-                     if info.weight_init.sums is not None and single in means
-                     and ew2 is not None else None)
+            summing = (info.weight_init.sums is not None and single in means
+                       and ew2 is not None)
+            read = (crosses_of(single), *between_of(single)) if summing else (None,) * 3
+            fixed = (_coherent_sums(info, ins[0], means[single], *read, shares[info.name])
+                     if summing else None)
             if fixed is not None:
                 spread = fixed.second_moment()
             bias_mean, bias_variance = (bias_moments(info) if biases and 0 < spread < math.inf
@@ -748,9 +768,13 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
                 means[info.name] = fixed.mean() + bias_mean
                 # a drawn bias is each channel's own: that much less alike
                 apart = fixed.q / (fixed.q + bias_variance)
-                alike[info.name] = apart * _alike_channels(
-                    info, fixed, ins[0], means[single], crosses_of(single),
-                    alike.get(single, 0.0), shares[info.name])
+                common = _filters_common(info, ins[0], means[single], *read,
+                                         shares[info.name], neighbours=False)
+                alike[info.name] = apart * _alike_channels(info, fixed, common)
+                if common is not None:
+                    between[info.name] = functools.cache(functools.partial(
+                        _common_crosses, info, ins[0], means[single], *read,
+                        shares[info.name], bias_mean))
                 continue
             q[info.name] = spread + bias_mean * bias_mean + bias_variance
             # symmetric sums: of weights drawn symmetric about 0, or of an input of mean 0
@@ -819,6 +843,10 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
             crosses[info.name] = _concatenated(
                 [crosses_of(name) for name in info.inputs],
                 [shape[0] for shape in info.input_shapes], q[info.name])
+        if (single in between and info.name in sums and kind.is_activation
+                and source.slope == 1 and not source.function):
+            between[info.name] = functools.cache(functools.partial(
+                _activated_between, sums[info.name], between[single]))
         # an activation, norm or pool of each channel alike keeps them about as alike (a ReLU
         # of sums correlated 0.99 gives values correlated 0.99)
         if single in alike and (kind.is_activation or kind.family == "norm"
@@ -859,7 +887,8 @@ class CoherentSums:
 
 
 def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
-                   alike: float, share: float, totals: KernelSums | None = None,
+                   other: Crosses, alike: float | None, share: float,
+                   totals: KernelSums | None = None,
                    square: float | None = None, neighbours: bool = True
                    ) -> CoherentSums | None:
     """The sums of a conv or dense layer whose kernel does not sum to 0 on an input of second
@@ -874,32 +903,37 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     assumption at init); for weights drawn with mean ``mu`` and variance ``s^2`` that is
     ``fan_in s^2 E[x^2] + mu^2 E[(sum_i x_i)^2]``: the spread counts the inputs' squares
     alone, as for weights drawn about 0 (Glorot & Bengio 2010, eq. 5), the mean their sum's
-    square, ``fan_in^2 mu^2 E[x]^2`` and more, which needs what the inputs share. Each pair's
-    cross moment is taken
-    as its kind's mean: the mean's square between channels (alike in their mean only: exact
-    for the channels of a layer of weights drawn independently for each filter, given the
-    input; a ReLU's values of mean ``m`` so add at least ``fan_in^2 mu^2 m^2``),
-    ``cross``, what two positions of a window share (:func:`_window_mean`), within one; so
-    ``E[z^2] = sum(w)^2 mean^2 + channels (cross - mean^2) + sum(w^2) (q - cross)``
+    square, ``fan_in^2 mu^2 E[x]^2`` and more, which needs what the inputs share: ``A(e) =
+    E[x_c(p) x_c(p + e)]`` within a channel (``found``; ``far`` its value far apart, its
+    window mean over the pairs of distinct taps ``cross``) and ``B(e) = E[x_c(p) x_c'(p +
+    e)]`` between two channels (``other``, :func:`_between_channels`; its window mean
+    ``B~``; where it is taken as the share ``alike`` of ``A``, not None, the overlaps of the
+    two are summed in one pass). Split by which pairs of taps a product meets, with ``n = sum(w^2)``:
+
+        E[z^2] = n A(0) + (channels - n) cross + (taps - n) B(0) + (whole - channels - taps
+                 + n) B~
+
     (:class:`cnnspec.init.info.KernelSums`' sums: ``channels`` adds each channel's sum
-    squared). Where the input's channels are copies of one another (after a kernel alike in
-    every filter), the taps of all channels add as one: ``sum(w)^2 cross + taps (q -
-    cross)``; where they are ``alike`` (their parts about the mean correlated so, as after
-    weights drawn about a mean: :func:`_alike_channels`), each pair of channels shares that
-    share of what one channel's values share, and ``E[z^2]`` is the mix of the two sums, by
-    ``alike``. ``totals`` and ``square``: the kernel's sums and ``E[w^2]``, where not the
-    layer's own. The zero padding takes its share (``share``, :func:`read_shares`) of what adds
-    apart and its square of what adds coherently, the border sums reading fewer taps. Two
-    sums ``d`` apart read the same inputs where their windows overlap: of what adds apart,
-    they share the kernel's autocorrelation there (``KernelSums.lags``, ``sum_i w_i
-    w_(i+d)``, over ``sum_i w_i^2``; its ``tap_lags`` on copies), the next layer's windows
-    reading it (:data:`Near`): the first body conv of tests/test_check.py's constant stack,
-    reading its stem's ReLU values, within 1.05x of the engine, 0.80x when its windows'
-    values were taken as alike only in what their channel shares; a conv of ``normal(0.1,
-    0.01)`` weights after a He-initialised ReLU conv (tests/test_check.py's mean_weights.cnn)
-    within 1.05x, where counting ``fan_in * E[w^2]`` alone was 6x below. None for a kernel
-    drawn about 0, one that sums to 0, or a transposed conv (its outputs sum different
-    taps)."""
+    squared, ``taps`` each tap's sum over the channels, ``whole`` the filter's). ``B`` is
+    carried as a function of ``e`` of its own: what the channels after a kernel drawn about
+    a mean share is its mean part's blur of all of them, smooth over the map, where a
+    channel's own ``A`` holds the spike at ``e = 0`` of its random part; taking ``B - mean^2``
+    as a share of ``A - mean^2`` (one correlation at every displacement) counted too little
+    of it between positions apart: 20 to 40 layers of ``normal(0.01, 0.05)`` were up to 8x
+    below the engine on 8 channels, 14x on 32, now 0.78x to 1.03x of it without an
+    activation (tests/test_check.py's grid of kernel means and stds). ``totals`` and ``square``: the kernel's sums and ``E[w^2]``, where not the
+    layer's own. The zero padding takes its share (``share``, :func:`read_shares`) of what
+    adds apart and its square of what adds coherently, the border sums reading fewer taps.
+    Two sums ``d`` apart read the same inputs where their windows overlap: of what adds
+    apart, they share the kernel's autocorrelation there (``KernelSums.lags``, ``sum_i w_i
+    w_(i+d)``, within each channel over ``A``; ``tap_lags`` less ``lags``, between channels,
+    over ``B``), the next layer's windows reading it (:data:`Near`): the first body conv of
+    tests/test_check.py's constant stack, reading its stem's ReLU values, within 1.05x of
+    the engine, 0.80x when its windows' values were taken as alike only in what their
+    channel shares; a conv of ``normal(0.1, 0.01)`` weights after a He-initialised ReLU conv
+    (tests/test_check.py's mean_weights.cnn) within 1.05x, where counting ``fan_in *
+    E[w^2]`` alone was 6x below. None for a kernel drawn about 0, one that sums to 0, or a
+    transposed conv (its outputs sum different taps)."""
     totals = info.weight_init.sums if totals is None else totals
     square = weight_second_moment(info) if square is None else square
     reach = KINDS[info.kind].reach
@@ -909,17 +943,22 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     if reads.window is not None and reads.stride is None:
         return None
     far = mean * mean if found is None else found.far
-    cross = (_window_mean(far, found.near, tuple(info.ir["kernel"]))
-             if found is not None and reads.window is not None
-             and tuple(info.ir["dilation"]) == (1, 1) else far)
+    windowed = (reads.window is not None and tuple(info.ir["dilation"]) == (1, 1))
+    kernel = tuple(info.ir["kernel"]) if windowed else None
+    cross = (_window_mean(far, found.near, kernel) if found is not None and windowed
+             else far)
+    other_cross = _window_mean(other.far, other.near, kernel) if windowed else other.far
     # the parts apart from the mean, each at least 0: a mean far above the spread (a deep
     # stack of such kernels) leaves their difference to rounding
     own, common = max(0.0, moment - cross), max(0.0, cross - mean * mean)
-    channel_far = max(0.0, far - mean * mean)
+    other_own = max(0.0, other.q - other_cross)
+    other_common = max(0.0, other_cross - mean * mean)
+    channel_far, other_far = max(0.0, far - mean * mean), max(0.0, other.far - mean * mean)
+    squares = summed_terms(info) * square
     spread_of_means = (totals.whole - totals.mean * totals.mean) * mean * mean  # filters' sums apart
-    apart = (alike * totals.taps + (1 - alike) * summed_terms(info) * square) * own
-    channel_sums = alike * totals.whole + (1 - alike) * totals.channels
-    together, far_part = channel_sums * common, channel_sums * channel_far
+    apart = squares * own + (totals.taps - squares) * other_own
+    together = totals.channels * common + (totals.whole - totals.channels) * other_common
+    far_part = totals.channels * channel_far + (totals.whole - totals.channels) * other_far
     average = share * totals.mean * mean
     variance = share * apart + share * share * (together + spread_of_means)
     if not 0 < variance < math.inf:
@@ -928,18 +967,50 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
         variance = (average * 1e-16) ** 2
         if not 0 < variance < math.inf:
             return None
-    shared = min(1.0, share * share * (far_part + spread_of_means) / variance)
+    shared = min(1.0, max(0.0, share * share * (far_part + spread_of_means) / variance))
     if reads.window is None or not neighbours:  # a dense layer's outputs have none
         return CoherentSums(variance, average, shared)
-    lags = _mixed(totals.tap_lags, totals.lags, alike)
-    diagonal = alike * totals.taps + (1 - alike) * summed_terms(info) * square
-    white, correlated = _overlaps(info, reads.stride, found, far, cross - far,
-                                  {(0, 0): diagonal, **dict(lags)})
-    near = tuple((d, min(1.0, shared + (share * white.get(d, 0.0) * own
-                                        + share * share * correlated.get(d, 0.0)) / variance))
-                 for d in sorted({*white, *correlated}))
+    lags_between = _between_lags(totals, squares)
+    lags = {(0, 0): squares, **dict(totals.lags)}
+    if alike is not None:  # B - mean^2 a share of A - mean^2: their lags added up by it
+        lags = {d: lags.get(d, 0.0) + alike * lag for d, lag in lags_between.items()}
+    white, correlated = _overlaps(info, reads.stride, found, far, cross - far, lags)
+    # channels alike in their mean only share nothing beyond it at any displacement (and a
+    # kernel of one input channel has no pairs of channels)
+    white_between, correlated_between = (
+        _overlaps(info, reads.stride, other, other.far, other_cross - other.far, lags_between)
+        if alike is None and (other_own or other.q != mean * mean)
+        and any(lags_between.values()) else ({}, {}))
+    near = tuple((d, min(1.0, shared + (share * (white.get(d, 0.0) * own
+                                                 + white_between.get(d, 0.0) * other_own)
+                                        + share * share * (correlated.get(d, 0.0)
+                                                           + correlated_between.get(d, 0.0)))
+                         / variance))
+                 for d in sorted({*white, *correlated, *white_between, *correlated_between}))
     return CoherentSums(variance, average, shared, tuple((d, rho) for d, rho in near
                                                       if rho != shared))
+
+
+def _between_lags(totals: KernelSums, squares: float) -> dict[tuple[int, int], float]:
+    """A kernel's autocorrelation between its input channels (``sum_(c != c') sum_i w_ci
+    w_c'(i+d)``): over the channels summed at each tap (``KernelSums.tap_lags``, ``taps`` at
+    0) less within each channel (``lags``, ``squares`` at 0)."""
+    within, summed = dict(totals.lags), dict(totals.tap_lags)
+    return {(0, 0): totals.taps - squares,
+            **{d: summed.get(d, 0.0) - within.get(d, 0.0) for d in {*within, *summed}}}
+
+
+def _between_channels(found: Crosses | None, moment: float, mean: float, alike: float
+                      ) -> Crosses:
+    """``B(e) = E[x_c(p) x_c'(p + e)]`` for two channels ``c != c'`` where it is not carried
+    (:func:`_estimated`'s ``between``): their parts about the mean correlated ``alike`` at
+    every displacement, as each channel's own positions are (``found``, of second moment
+    ``moment``): 1 for copies of one another, 0 for channels alike in their mean only."""
+    square = mean * mean
+    if found is None:
+        return Crosses(square + alike * (moment - square), square)
+    return Crosses(square + alike * (moment - square), square + alike * (found.far - square),
+                   tuple((d, square + alike * (c - square)) for d, c in found.near))
 
 
 # How far apart (in rows and in columns) two positions of a map may be for the estimate to
@@ -967,24 +1038,50 @@ def _overlaps(info: LayerInfo, stride: tuple[int, int], found: Crosses | None, f
     kernel's, up to the map's size and :data:`NEAR_REACH`, where carrying only
     :data:`cnnspec.init.info.LAG_REACH` lost what 20 layers of ``uniform(0, 0.2)`` without an
     activation build up (their scale 1e5x below the engine's at 16x16)."""
-    (sh, sw), (dh, dw) = stride, info.ir["dilation"]
-    (_, ho, wo) = info.output_shape
     excess = {d: c - far for d, c in found.near} if found is not None else {}
     excess[(0, 0)] = level
-    kernel_rows = dh * max(dy for dy, _ in autocorrelation)
-    kernel_columns = dw * max(dx for _, dx in autocorrelation)
-    reach = (min(ho - 1, NEAR_REACH, (max(dy for dy, _ in excess) + kernel_rows) // sh),
-             min(wo - 1, NEAR_REACH, (max(dx for _, dx in excess) + kernel_columns) // sw))
+    diagonal = autocorrelation.get((0, 0), 0.0)
+    lags = tuple(sorted((d, lag) for d, lag in autocorrelation.items() if d != (0, 0)))
+    white, correlated, reach = _lag_overlaps(
+        tuple(stride), tuple(info.ir["dilation"]), tuple(info.output_shape[1:]),
+        tuple(sorted(excess.items())), lags)
+    if not diagonal:
+        return white, correlated
+    # a tap with itself: the input's excess at the sums' own displacement
+    (sh, sw), correlated = stride, dict(correlated)
+    for dy in range(reach[0] + 1):
+        for dx in range(reach[1] + 1):
+            value = excess.get((dy * sh, dx * sw), 0.0) if dy or dx else 0.0
+            if value:
+                correlated[(dy, dx)] = correlated.get((dy, dx), 0.0) + diagonal * value
+    return white, correlated
+
+
+@functools.lru_cache(maxsize=1024)
+def _lag_overlaps(stride: tuple[int, int], dilation: tuple[int, int], out: tuple[int, int],
+                  excess: Near, lags: Near
+                  ) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float],
+                             tuple[int, int]]:
+    """:func:`_overlaps`' sums over the pairs of distinct taps (``lags``: the
+    autocorrelation but at 0), and how far apart it reaches: worked out once for a kernel
+    and what its sums share with another filter's (:func:`_filters_common`), whose lags a
+    kernel of weights drawn about a mean has the same."""
+    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out
+    kernel_rows = dh * max((dy for (dy, _), _ in lags), default=0)
+    kernel_columns = dw * max((dx for (_, dx), _ in lags), default=0)
+    reach = (min(ho - 1, NEAR_REACH, (max(dy for (dy, _), _ in excess) + kernel_rows) // sh),
+             min(wo - 1, NEAR_REACH, (max(dx for (_, dx), _ in excess) + kernel_columns) // sw))
     # the input's excess at every displacement a tap reaches, 0 where nothing is carried
     table = [[0.0] * (sw * reach[1] + kernel_columns + 1)
              for _ in range(sh * reach[0] + kernel_rows + 1)]
-    for (dy, dx), value in excess.items():
+    for (dy, dx), value in excess:
         if dy < len(table) and dx < len(table[0]):
             table[dy][dx] = value
     taps: dict[int, list[tuple[int, float]]] = {}  # each row of taps: its columns' lags
-    for (dy, dx), lag in autocorrelation.items():
+    for (dy, dx), lag in lags:
         for ey in {dy, -dy}:
             taps.setdefault(ey * dh, []).extend((ex * dw, lag) for ex in {dx, -dx} if lag)
+    autocorrelation = dict(lags)
     white: dict[tuple[int, int], float] = {}
     correlated: dict[tuple[int, int], float] = {}
     for dy in range(reach[0] + 1):
@@ -999,36 +1096,85 @@ def _overlaps(info: LayerInfo, stride: tuple[int, int], found: Crosses | None, f
                 correlated[(dy, dx)] = total
             if y % dh == 0 and x % dw == 0:
                 white[(dy, dx)] = autocorrelation.get((y // dh, x // dw), 0.0)
-    return white, correlated
+    return white, correlated, reach
 
 
-def _mixed(copies: Near, apart: Near, alike: float) -> Near:
-    """A kernel's autocorrelation (:class:`cnnspec.init.info.KernelSums`' lags) on channels
-    ``alike``: that share of it over copies, the rest over channels apart."""
-    on_copies, on_apart = dict(copies), dict(apart)
-    return tuple((d, alike * on_copies.get(d, 0.0) + (1 - alike) * on_apart.get(d, 0.0))
-                 for d in sorted({*on_copies, *on_apart}))
+def _filters_common(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
+                    other: Crosses, alike: float | None, share: float,
+                    neighbours: bool = True
+                    ) -> CoherentSums | None:
+    """What the sums of two filters of a layer of weights drawn about a mean ``mu`` have in
+    common: each filter is ``mu`` everywhere plus its own spread, drawn apart from the other's,
+    so ``E[w_fi w_f'j] = mu^2`` for every pair of their taps and ``E[z_f(p) z_f'(p + d)]`` is
+    the second moment of the sums of a kernel of ``mu`` alone, read as :func:`_coherent_sums`
+    reads the layer's (with what those sums share ``d`` apart, unless not ``neighbours``).
+    None for a fixed kernel."""
+    init = info.weight_init
+    if not init.random:
+        return None
+    return _coherent_sums(info, moment, mean, found, other, alike, share,
+                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2,
+                          neighbours)
 
 
-def _alike_channels(info: LayerInfo, sums: CoherentSums, moment: float, mean: float,
-                    found: Crosses | None, alike: float, share: float) -> float:
+def _alike_channels(info: LayerInfo, sums: CoherentSums, common: CoherentSums | None
+                    ) -> float:
     """How alike the channels of a weighted layer's ``sums`` (:func:`_coherent_sums`) are at
     one position: the correlation of two filters' sums about their mean. 1 for a fixed
     kernel alike in every filter (copies), 0 for other fixed ones (not worked out). For
-    weights drawn about a mean ``mu``, each filter is ``mu`` everywhere plus its own spread,
-    so every filter's sum holds the same ``mu sum_i x_i``: its variance (the sums of a kernel
-    of ``mu`` alone, read as :func:`_coherent_sums` reads the layer's) over the sums'
-    variance. N(0.05, 0.001^2) on Gaussian images: 0.9996, the next such layer adding up its
-    channels nearly as copies."""
+    weights drawn about a mean, the variance of what two filters' sums have in common
+    (``common``, :func:`_filters_common`) over the sums' variance. N(0.05, 0.001^2) on
+    Gaussian images: 0.9996, the next such layer adding up its channels nearly as copies."""
     init = info.weight_init
     if not init.random:
         return 1.0 if 0 in init.alike_axes else 0.0
-    common = _coherent_sums(info, moment, mean, found, alike, share,
-                            drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2,
-                            neighbours=False)
     if common is None or not 0 < sums.q < math.inf:
         return 0.0
     return min(1.0, common.q / sums.q)
+
+
+def _common_crosses(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
+                    other: Crosses, alike: float | None, share: float, bias_mean: float
+                    ) -> Crosses | None:
+    """``B(d) = E[z_f(p) z_f'(p + d)]`` of two filters' sums (:func:`_filters_common`, its
+    arguments) shifted by a constant bias of ``bias_mean``; a drawn bias is each channel's
+    own, which adds nothing to it."""
+    common = _filters_common(info, moment, mean, found, other, alike, share)
+    if common is None:
+        return None
+    shift = bias_mean * (bias_mean + 2 * common.average)
+    base = common.average * common.average + shift
+    return Crosses(common.q + base, common.shared * common.q + base,
+                   tuple((d, rho * common.q + base) for d, rho in common.near))
+
+
+def _activated_between(values: Sums, source: Callable[[], Crosses | None]
+                       ) -> Crosses | None:
+    """``B(d)`` of an activation's values ``values`` (:class:`Sums` of one sum each, ``f`` of
+    ``sqrt(q) (Z + offset)``) from that of the sums it reads (``source``'s): two channels'
+    sums are jointly normal with the correlation ``(B(d) - mean^2) / q``, the same pairs'
+    function of it as two positions of one channel have (the arc-cosine kernel of Cho & Saul
+    2009 for a ReLU, shifted by the sums' mean; an integral for tanh: :func:`_sums_crosses`).
+    None for values that are not one sum each (a max pool's largest), or where the sums' is
+    not carried."""
+    if values.k != 1 or not 0 < values.q < math.inf:
+        return None
+    between = source()
+    if between is None:
+        return None
+    square = values.q * values.offset * values.offset  # the sums' mean, squared
+
+    def correlation(cross: float) -> float:
+        return min(1.0, max(0.0, (cross - square) / values.q))
+
+    shared = dataclasses.replace(values, shared=correlation(between.far), near=(
+        ((0, 0), correlation(between.q)),
+        *((d, correlation(c)) for d, c in between.near)))
+    found = _sums_crosses(shared, values.second_moment())
+    if found is None:
+        return None
+    near = dict(found.near)
+    return Crosses(near.pop((0, 0), found.far), found.far, tuple(sorted(near.items())))
 
 
 def _sums_crosses(source: Sums | None, moment: float | None) -> Crosses | None:
