@@ -114,7 +114,7 @@ def _batch_options(command: str) -> list[tuple[str, ...]]:
             if action.dest == "batch_size"]
 
 
-@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time"])
+@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time", "sweep"])
 def test_every_command_that_takes_a_batch_size_spells_it_alike(command):
     """One spelling, --batch-size, for every command with a batch (time and init-report once
     took only --batch, and refused --batch-size as a training setting); --batch is read too."""
@@ -125,7 +125,7 @@ def test_the_commands_without_a_batch_option_take_none_by_another_name():
     from cnnspec.cli import COMMANDS
 
     spelled = {name for name in COMMANDS if _batch_options(name)}
-    assert spelled == {"train", "compare", "init-report", "time"}
+    assert spelled == {"train", "compare", "init-report", "time", "sweep"}
 
 
 @pytest.mark.parametrize("option", ["--batch-size", "--batch"])
@@ -141,7 +141,7 @@ def test_time_and_init_report_read_their_batch_by_either_spelling(option, capsys
     assert json.loads(capsys.readouterr().out)["batch"] == 3
 
 
-@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time"])
+@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time", "sweep"])
 def test_both_spellings_of_the_batch_at_once_are_refused_not_the_last_taken(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "specs/digits.cnn", "--batch-size", "4", "--batch", "8"])
