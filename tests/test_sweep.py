@@ -571,6 +571,18 @@ def test_every_example_validates_in_exactly_one_fold(n, k):
     assert not np.array_equal(kfold_split(n, k, 0, np.random.default_rng(8))[1], splits[0][1])
 
 
+@pytest.mark.parametrize("n, k", [(3, 2), (17, 5), (10, 3), (7, 7)])
+def test_the_folds_check_counts_are_the_folds_kfold_split_cuts(n, k):
+    """check counts a fold's images by validation_count and trained_count; train cuts them
+    with kfold_split: one count for both."""
+    from cnnspec.ir.steps import trained_count, validation_count
+
+    for i in range(k):
+        train, val = kfold_split(n, k, i, np.random.default_rng(3))
+        assert (len(train), len(val)) == (trained_count(n, 0.5, (i, k)),
+                                          validation_count(n, 0.5, (i, k)))
+
+
 @pytest.mark.parametrize("folds, fold, message", [
     (1, 0, "folds must be between 2 and the 10 examples, not 1"),
     (20, 0, "folds must be between 2 and the 10 examples, not 20"),
