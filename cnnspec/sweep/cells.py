@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import empty_epoch_errors
+from cnnspec.check.training import empty_epoch_errors, one_example_norms
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, widest
 from cnnspec.errors import (
     LIBRARY_NAMES,
@@ -324,8 +324,9 @@ def refuse_empty_fold_epochs(checked: CheckedSpec, settings, folds: int | None, 
     most images and so trains on the fewest), as ``train`` would refuse each once the sweep
     had started: located at the spec's batch setting, said of the cell's ``settings``, their
     hint fields ``hint_of(error)``. ``images_of`` keeps the training images of each data set
-    counted (:func:`_training_images`)."""
-    if not folds:
+    counted (:func:`_training_images`): read only where a batch norm may leave an epoch
+    without a step (:func:`~cnnspec.check.training.one_example_norms`)."""
+    if not folds or not one_example_norms(checked.layers):
         return
     images, name = _training_images(checked, images_of)
     errors = empty_epoch_errors(checked.spec, checked.layers, images, name, fold=(0, folds))
