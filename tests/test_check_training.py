@@ -606,3 +606,48 @@ def test_an_epoch_without_a_step_over_a_data_file_is_refused_once_it_is_read(
     assert main(["train", path, "--runs-dir", str(tmp_path / "runs")]) == 2
     assert "an epoch has no step" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def _fold_spec(write, tmp_path, images: int) -> str:
+    """NO_STEP over an npz file of ``images`` training images, none held out by val_split."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "few.npz", x=rng.random((images, 1, 8, 8), dtype=np.float32),
+             y=np.arange(images) % 3, x_test=rng.random((3, 1, 8, 8), dtype=np.float32),
+             y_test=np.arange(3))
+    return write(NO_STEP.format(units=3, data=f'npz("{tmp_path / "few.npz"}")', val_split=0))
+
+
+def test_a_fold_without_a_step_is_refused_before_the_sweep_and_by_train(write, tmp_path,
+                                                                        capsys):
+    """3 images in 2 folds: fold 1 validates on 2 and trains on 1, which the batch norm
+    cannot take; check's empty-epoch error counted val_split's split, not the fold's."""
+    from cnnspec.training.api import train
+
+    path = _fold_spec(write, tmp_path, 3)
+    assert main(["check", path]) == 0  # trained on its 3 images: a step an epoch
+    capsys.readouterr()
+    assert main(["sweep", path, "--folds", "2", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    line = NO_STEP.splitlines().index("  batch 4") + 1
+    said = ("error: an epoch of fold 1 of 2 has no step: the fold trains on 1 image (3 "
+            "training images of npz less the 2 fold 1 validates on), and batchnorm "
+            "'batchnorm1' cannot take a batch of one image")
+    assert f"net.cnn:{line}:3: {said}" in err and "\n    batch 4\n    ^^^^^^^\n" in err
+    assert ("hint: more folds, each validating on fewer images (--folds 3 rather than "
+            f"--folds 2), train on more images, or {NO_STEP_HINT}") in err
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(SpecErrors) as info:  # train agrees, before the run folder is made
+        train(path, run_dir=tmp_path / "r", progress="none", fold=(0, 2))
+    assert info.value.errors[0].message.startswith(said.removeprefix("error: "))
+    assert (info.value.errors[0].span.line, info.value.errors[0].span.column) == (line, 3)
+    assert not (tmp_path / "r").exists()
+    train(path, run_dir=tmp_path / "r2", progress="none", fold=(1, 2))  # 2 images: a step
+
+
+def test_folds_that_validate_on_one_image_each_are_not_offered_more(write, tmp_path, capsys):
+    path = _fold_spec(write, tmp_path, 2)
+    assert main(["sweep", path, "--folds", "2", "--out", str(tmp_path / "s")]) == 2
+    assert ("hint: every fold of --folds 2 validates on one image already: train on more "
+            f"images, or {NO_STEP_HINT}") in capsys.readouterr().err

@@ -114,7 +114,7 @@ def _batch_options(command: str) -> list[tuple[str, ...]]:
             if action.dest == "batch_size"]
 
 
-@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time"])
+@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time", "sweep"])
 def test_every_command_that_takes_a_batch_size_spells_it_alike(command):
     """One spelling, --batch-size, for every command with a batch (time and init-report once
     took only --batch, and refused --batch-size as a training setting); --batch is read too."""
@@ -125,7 +125,7 @@ def test_the_commands_without_a_batch_option_take_none_by_another_name():
     from cnnspec.cli import COMMANDS
 
     spelled = {name for name in COMMANDS if _batch_options(name)}
-    assert spelled == {"train", "compare", "init-report", "time"}
+    assert spelled == {"train", "compare", "init-report", "time", "sweep"}
 
 
 @pytest.mark.parametrize("option", ["--batch-size", "--batch"])
@@ -141,9 +141,86 @@ def test_time_and_init_report_read_their_batch_by_either_spelling(option, capsys
     assert json.loads(capsys.readouterr().out)["batch"] == 3
 
 
-@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time"])
+@pytest.mark.parametrize("command", ["train", "compare", "init-report", "time", "sweep"])
 def test_both_spellings_of_the_batch_at_once_are_refused_not_the_last_taken(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "specs/digits.cnn", "--batch-size", "4", "--batch", "8"])
     assert exit_.value.code == 2
     assert "argument --batch: not allowed with argument --batch-size" in capsys.readouterr().err
+
+
+def _output_options(command: str) -> list[tuple[str, ...]]:
+    """The option strings of each option of ``command`` that names the file it writes."""
+    from cnnspec.cli import build_parser, command_parser
+
+    parser = command_parser(build_parser(command), command)
+    return [tuple(action.option_strings) for action in parser._actions
+            if action.dest == "output" or "-o" in action.option_strings]
+
+
+WRITERS = ["export", "import", "data", "diagram", "filters", "features", "init-report",
+           "compare"]
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_every_command_that_writes_a_file_names_it_by_one_long_option(command):
+    """-o is --output wherever it is taken (export and import once called it --out); their
+    --out is still read, as an option of its own."""
+    once_out = [("--out",)] if command in ("export", "import") else []
+    assert _output_options(command) == [("-o", "--output")] + once_out
+
+
+def test_the_commands_without_an_output_file_take_none_by_another_name():
+    from cnnspec.cli import COMMANDS
+
+    assert {name for name in COMMANDS if _output_options(name)} == set(WRITERS)
+
+
+@pytest.mark.parametrize("command", ["export", "import"])
+def test_the_help_names_one_spelling_of_the_output(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    shown = capsys.readouterr().out
+    assert "-o FILE, --output FILE" in shown or "-o SPEC.cnn, --output SPEC.cnn" in shown
+    assert "--out " not in shown
+
+
+EXPORTED = ["export", "specs/digits.cnn"]
+IMPORTED = ["import", "tests/data/import/mnist_convnet.json"]
+
+
+@pytest.mark.parametrize("option", ["-o", "--output", "--out"])
+@pytest.mark.parametrize("argv, name", [(EXPORTED, "ir.json"), (IMPORTED, "model.cnn")])
+def test_export_and_import_write_their_file_by_every_spelling(argv, name, option, tmp_path,
+                                                              monkeypatch, capsys):
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    monkeypatch.chdir(root)
+    out = tmp_path / name
+    assert main([*argv, option, str(out)]) == 0
+    assert out.stat().st_size > 0
+    said = capsys.readouterr()
+    assert f"wrote {out}" in said.out + said.err
+
+
+@pytest.mark.parametrize("argv", [EXPORTED, IMPORTED])
+def test_both_spellings_of_the_output_at_once_are_refused_not_the_last_taken(argv, tmp_path,
+                                                                             monkeypatch, capsys):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--output", str(tmp_path / "a.cnn"), "--out", str(tmp_path / "b.cnn")])
+    assert exit_.value.code == 2
+    assert "argument --out: not allowed with argument -o/--output" in capsys.readouterr().err
+
+
+def test_a_mistake_in_the_older_spelling_names_it_as_typed(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    with pytest.raises(SystemExit) as exit_:
+        main([*EXPORTED, "--out", str(tmp_path / "missing" / "ir.json")])
+    assert exit_.value.code == 2
+    assert "argument --out: the folder" in capsys.readouterr().err

@@ -694,3 +694,23 @@ def test_a_keras_init_written_in_a_spec_is_hinted_as_the_importer_writes_it(kera
     assert (error.span.line, error.span.column) == (2, 23)
     assert error.hint == f"Keras' {keras_class} is {written} here" + (
         f": {note}" if note else "")
+
+
+@pytest.mark.parametrize("keras_class", ["HeNormal", "GlorotNormal", "LecunNormal",
+                                         "HeUniform", "GlorotUniform", "LecunUniform"])
+def test_a_keras_init_named_in_a_json_ir_is_hinted_as_in_a_spec(keras_class, tmp_path, capsys):
+    """A JSON IR (`cnnspec export`'s) naming "HeNormal" got only a spelling guess ("did you
+    mean 'normal'?"); a spec's line gets what Keras' HeNormal is here."""
+    from cnnspec.ir.io import to_json
+
+    text = f"input 1x8x8\nc1: conv 4 3x3 weight {keras_class}\nflatten\ndense 10\n"
+    with pytest.raises(SpecError) as caught:
+        parse(text)
+    ir = parse(text.replace(keras_class, "he_normal")).ir
+    ir["layers"][0]["weight_init"] = {"name": keras_class}
+    path = tmp_path / "net.json"
+    path.write_text(to_json(ir))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f'$.layers[0].weight_init.name: error: "{keras_class}" is not one of' in err
+    assert f"\nhint: {caught.value.hint}\n" in err

@@ -856,6 +856,43 @@ def test_a_first_run_counts_the_calibration_once_and_says_so(cache_home, tmp_pat
     assert "first run" not in capsys.readouterr().out
 
 
+def test_time_calibrate_counts_the_calibration_though_the_thresholds_are_kept(
+        cache_home, tmp_path, capsys, monkeypatch):
+    """`time --calibrate` measures the thresholds again whatever is kept: its memory check
+    counted the timers' arrays only where none were kept, and so let a machine whose memory
+    held the step but not the timers beside it run out of it."""
+    from cnnspec.check import memory
+    from cnnspec.check.memory import measuring_estimate
+    from cnnspec.engine import calibrate
+    from cnnspec.engine.footprint import calibration_bytes
+
+    def same_speed(*args):  # a stand-in timer: every candidate (the last argument) as fast
+        return dict.fromkeys(args[-1], 1.0)
+
+    calibrate.thresholds(same_speed, same_speed, same_speed)  # kept now
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3 relu\nflatten\ndense 10\n")
+    checked = cnnspec.load(spec, for_training=False)
+    timed = measuring_estimate(checked.spec, checked.layers, 64, "float32", recording=False,
+                               data=False, whole=True)
+    assert timed.calibration == 0  # kept: no first run times them
+    # room for the timed step, not for the timers' arrays beside it
+    monkeypatch.setattr(memory, "machine_memory",
+                        lambda: timed.process + calibration_bytes() // 2)
+    assert main(["time", str(spec), "--iterations", "1", "--format", "json"]) == 0
+    capsys.readouterr()
+
+    def unasked():
+        raise AssertionError("recalibrated where the memory check should have refused")
+
+    monkeypatch.setattr(conv_tuned, "recalibrate", unasked)
+    assert main(["time", str(spec), "--iterations", "1", "--calibrate"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: timing a step would need up to about" in err
+    assert (f"{bytes_text(calibration_bytes())} to time this machine's convolution limits "
+            "again") in err
+
+
 def test_the_layers_check_counts_a_calibration_for_are_those_the_engine_calibrates(tmp_path):
     """check's rule (footprint.calibrated) against each compiled layer's ``calibrated``: a
     convolution, a grouped one, a transposed one, and layers of other kinds."""

@@ -571,6 +571,18 @@ def test_every_example_validates_in_exactly_one_fold(n, k):
     assert not np.array_equal(kfold_split(n, k, 0, np.random.default_rng(8))[1], splits[0][1])
 
 
+@pytest.mark.parametrize("n, k", [(3, 2), (17, 5), (10, 3), (7, 7)])
+def test_the_folds_check_counts_are_the_folds_kfold_split_cuts(n, k):
+    """check counts a fold's images by validation_count and trained_count; train cuts them
+    with kfold_split: one count for both."""
+    from cnnspec.ir.steps import trained_count, validation_count
+
+    for i in range(k):
+        train, val = kfold_split(n, k, i, np.random.default_rng(3))
+        assert (len(train), len(val)) == (trained_count(n, 0.5, (i, k)),
+                                          validation_count(n, 0.5, (i, k)))
+
+
 @pytest.mark.parametrize("folds, fold, message", [
     (1, 0, "folds must be between 2 and the 10 examples, not 1"),
     (20, 0, "folds must be between 2 and the 10 examples, not 20"),
@@ -2068,3 +2080,32 @@ def test_only_distributeds_gather_ending_at_a_stop_is_dropped_from_asyncios_log(
     assert not race.filter(_task_record(client, "AllExit()"))
     assert race.filter(_task_record(client, "ValueError('a real error')"))
     assert race.filter(_task_record(f"{os.sep}mine{os.sep}client.py", "AllExit()"))
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--batch"])
+def test_the_batch_size_given_to_sweep_reaches_every_cells_run(option, named, tmp_path,
+                                                              monkeypatch, capsys):
+    """sweep took the batch only as --set batch=..., where train, compare and time take
+    --batch-size (and --batch)."""
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    out = tmp_path / "s"
+    assert main(["sweep", str(named), "--set", "lr=0.05,0.1", option, "24", "--out",
+                 str(out), "--format", "json"]) == 0
+    cells = sorted(path for path in out.iterdir() if (path / "spec.json").is_file())
+    assert len(cells) == 2
+    assert {json.loads((cell / "spec.json").read_text())["training"]["batch_size"]
+            for cell in cells} == {24}
+
+
+def test_a_batch_size_given_and_swept_is_refused_not_one_of_them_ignored(named, tmp_path,
+                                                                        capsys):
+    assert main(["sweep", str(named), "--set", "batch=16,32", "--batch-size", "8", "--out",
+                 str(tmp_path / "s")]) == 2
+    assert ("error: --batch-size 8 and --set batch=16,32 both give the cells' batch\n"
+            "hint: give one of them: --set batch=16,32 trains a cell with each"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(SettingError) as info:
+        plan(str(named), ["epochs=1,2"], settings=Settings(epochs=3))
+    assert info.value.message == "epochs=3 and sets=['epochs=1,2'] both give the cells' epochs"

@@ -5,7 +5,7 @@ training settings in docs/language.md and docs/ir.md, the export tables in docs/
 the table of Caffe's layer types in docs/importing.md, and the parser generated from the
 grammar (cnnspec/lang/standalone.py, with Lark).
 
-Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py,
+Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py),
 cnnspec/ir/training_catalogue.py, the Caffe tables of cnnspec/lang/foreign.py and
 cnnspec/importers/caffe_docs.py or grammar/cnnspec.lark; tests fail while any of these is
 stale.

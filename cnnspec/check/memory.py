@@ -48,7 +48,7 @@ from pathlib import Path
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES
-from cnnspec.engine.chunking import calibrates_on_first_use
+from cnnspec.engine.chunking import calibrates_on_first_use, calibration_off
 from cnnspec.engine.footprint import (
     FOOTPRINT_FIELDS,
     Footprint,
@@ -195,6 +195,14 @@ def calibrating_bytes(layers: list[LayerInfo]) -> int:
     return calibration_bytes()
 
 
+def recalibrating_bytes() -> int:
+    """What measuring the machine's convolution limits again (``time --calibrate``,
+    :func:`cnnspec.engine.conv_tuned.recalibrate`) adds to a process: the timers' arrays, as
+    :func:`calibrating_bytes` counts them, whatever limits are kept and whatever layers the
+    network has; nothing where calibration is switched off (the recalibration is refused)."""
+    return 0 if calibration_off() else calibration_bytes()
+
+
 def runtime_bytes(layers: list[LayerInfo], parts: int) -> int:
     """What training ``layers`` in ``parts`` parts holds beside its arrays: the interpreter and
     libraries, the modules the layers' kinds load, a BLAS buffer per part and, for each part
@@ -267,16 +275,21 @@ def with_recording(memory: MemoryEstimate, spec: Spec,
 
 
 def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: str, *,
-                       recording: bool, data: bool, whole: bool = False) -> MemoryEstimate:
+                       recording: bool, data: bool, whole: bool = False,
+                       recalibrates: bool = False) -> MemoryEstimate:
     """The memory of a process that runs the network on a batch of its own, ``batch`` inputs
     in ``dtype``, rather than training it (``cnnspec time``, the init lab): a step at that
     batch (split into the spec's ``cores`` parts, unless it runs ``whole``), what recording
-    every layer's output and gradient keeps when ``recording``, and the spec's data set only
-    when the batch is drawn from it (``data``)."""
+    every layer's output and gradient keeps when ``recording``, the spec's data set only
+    when the batch is drawn from it (``data``), and the machine's limits measured again first
+    when it ``recalibrates`` (:func:`recalibrating_bytes`; else only where a first run
+    measures them, :func:`calibrating_bytes`)."""
     batched = at_batch(spec, batch, whole)
     memory = estimate(batched, layers, dtype)
     if not data:
         memory = dataclasses.replace(memory, data=0)
+    if recalibrates:
+        memory = dataclasses.replace(memory, calibration=recalibrating_bytes())
     return with_recording(memory, batched, layers) if recording else memory
 
 
@@ -663,11 +676,12 @@ def bytes_text(n: float) -> str:
     return f"{int(n)} B"
 
 
-def calibration_text(calibration: int) -> str:
+def calibration_text(calibration: int, again: bool = False) -> str:
     """What timing the machine's convolution limits adds to a process (``calibration``
-    bytes, not 0), in words: a first run on a machine does it, later ones read the limits."""
-    return (f"{bytes_text(calibration)} to time this machine's convolution limits on its "
-            "first run")
+    bytes, not 0), in words: a first run on a machine does it, later ones read the limits;
+    ``again``: the command measures them again whatever is kept (``time --calibrate``)."""
+    return (f"{bytes_text(calibration)} to time this machine's convolution limits "
+            + ("again" if again else "on its first run"))
 
 
 def data_text(data: int) -> str:
@@ -693,7 +707,8 @@ class Task:
     data set (``reads_data``); whether it runs the batch whole in one process whatever the
     spec's ``cores`` (``whole``: ``time`` clocks a step on one thread); ``batch_setting``,
     what sets the batch (:func:`memory_problems` names the largest that fits); ``spec_batch``,
-    whether that is the spec's batch."""
+    whether that is the spec's batch; whether it measures the machine's convolution limits
+    again first, whatever is kept (``recalibrates``: ``time --calibrate``)."""
 
     name: str = "training"
     smaller: str | None = None
@@ -706,6 +721,7 @@ class Task:
     # whether the batch is the spec's own (training; `time` without --batch-size): an error a
     # smaller batch answers is then located at the spec's batch line
     spec_batch: bool = True
+    recalibrates: bool = False
 
 
 TRAINING = Task()
@@ -722,7 +738,8 @@ def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, task: Tas
     ``batch`` inputs in ``dtype`` (:func:`measuring_estimate`); before anything is allocated."""
     def memory_at(images: int) -> MemoryEstimate:
         return measuring_estimate(checked.spec, checked.layers, images, dtype,
-                                  recording=recording, data=task.reads_data, whole=task.whole)
+                                  recording=recording, data=task.reads_data, whole=task.whole,
+                                  recalibrates=task.recalibrates)
 
     errors = [error for error in memory_problems(checked.spec, memory_at(batch), None, task,
                                                  memory_at)
@@ -863,7 +880,8 @@ def _parts_text(memory: MemoryEstimate, task: Task) -> str:
             + (f"{data_text(memory.data)}, " if task.reads_data else "")
             + (f"{bytes_text(memory.recording)} to record every layer's output and gradient, "
                if memory.recording else "")
-            + (f"{calibration_text(memory.calibration)}, " if memory.calibration else "")
+            + (f"{calibration_text(memory.calibration, task.recalibrates)}, "
+               if memory.calibration else "")
             + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
 
 

@@ -264,30 +264,53 @@ def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,
 
 
 def empty_epoch_errors(spec: Spec, layers: list[LayerInfo], images: int | None = None,
-                       data_name: str | None = None) -> list[SpecError]:
+                       data_name: str | None = None, fold: tuple[int, int] | None = None
+                       ) -> list[SpecError]:
     """An error at the batch setting when an epoch has no step
     (:func:`cnnspec.ir.steps.epoch_steps`): the run would train nothing, yet report a loss.
     It happens where a batch norm sees one value per channel (:func:`one_example_norms`) and
     the run trains on one image: the epoch's one batch holds that image alone, which is left
     out. ``images`` and ``data_name``: of the data loaded (an npz file's training split,
-    counted once read); by default the data the spec declares, when its number is known."""
+    counted once read); by default the data the spec declares, when its number is known.
+    ``fold`` ``(i, k)``: of k-fold cross-validation's fold ``i``, whose part of the images it
+    validates on takes the place of ``val_split``'s."""
     training = spec.ir["training"]
     norms = one_example_norms(layers)
     if images is None:
         images, data_name = training_count(training["data"]), training["data"]["name"]
     # Only a last batch left out takes an epoch's steps below ceil(images / batch_size) >= 1.
-    if not norms or images is None or epoch_steps(training, True, images) != 0:
+    if not norms or images is None or epoch_steps(training, True, images, fold) != 0:
         return []
-    held = validation_count(images, training["val_split"])
+    held = validation_count(images, training["val_split"], fold)
     kept = f"{counted(images, 'training image')} of {data_name}"
-    if held:
-        kept += f" less the {held:,} val_split holds out"
-    written = setting_text(spec, "val_split", "val_split", training["val_split"])
-    fewer = f"hold fewer of them out to validate (below `{written}`), " if held else ""
+    epoch, trainer = (("an epoch", "the run") if fold is None
+                      else (f"an epoch of fold {fold[0] + 1} of {fold[1]}", "the fold"))
     return [spec.error(
-        f"an epoch has no step: the run trains on "
-        f"{counted(trained_count(images, training['val_split']), 'image')} ({kept}), "
-        f"and {norms[0].kind} '{norms[0].name}' cannot take a batch of one image (one value per "
-        f"channel), so each epoch leaves it out and the run would train nothing",
-        "training", "batch_size",
-        hint_template=f"{fewer}train on more images, or {NO_NORM_HERE}")]
+        f"{epoch} has no step: {trainer} trains on "
+        f"{counted(trained_count(images, training['val_split'], fold), 'image')} ({kept}"
+        f"{_held_out(held, fold)}), and {norms[0].kind} '{norms[0].name}' cannot take a batch "
+        f"of one image (one value per channel), so each epoch leaves it out and {trainer} "
+        "would train nothing", "training", "batch_size",
+        hint_template=f"{_fewer_held_out(spec, held, images, fold)}train on more images, or "
+        f"{NO_NORM_HERE}")]
+
+
+def _held_out(held: int, fold: tuple[int, int] | None) -> str:
+    """What :func:`empty_epoch_errors` says of the ``held`` images a run validates on."""
+    if not held:
+        return ""
+    return f" less the {held:,} " + ("val_split holds out" if fold is None
+                                     else f"fold {fold[0] + 1} validates on")
+
+
+def _fewer_held_out(spec: Spec, held: int, images: int, fold: tuple[int, int] | None) -> str:
+    """How :func:`empty_epoch_errors` hints that a run hold fewer of its ``images`` out to
+    validate: a val_split below the spec's, or more folds than ``fold``'s, up to one image
+    each (where they are that many already, so it says); nothing where none are held."""
+    if fold is None:
+        written = setting_text(spec, "val_split", "val_split", spec.ir["training"]["val_split"])
+        return f"hold fewer of them out to validate (below `{written}`), " if held else ""
+    if fold[1] >= images:
+        return f"every fold of {{folds:{fold[1]}}} validates on one image already: "
+    return (f"more folds, each validating on fewer images ({{folds:{fold[1] + 1}}} rather "
+            f"than {{folds:{fold[1]}}}), ")

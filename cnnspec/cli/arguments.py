@@ -209,6 +209,27 @@ def add_batch_size(parser: argparse.ArgumentParser, what: str, default: int | No
                         help=argparse.SUPPRESS)
 
 
+def add_output(parser: argparse.ArgumentParser, kind, what: str, metavar: str = "FILE",
+               required: bool = False, default: str | None = None,
+               once_out: bool = False) -> None:
+    """``-o FILE``, long name ``--output``, declared once for every command that writes a file
+    it is given, so that one spelling works everywhere (``--out DIR`` is a folder: the run's,
+    the sweep's); ``kind`` is its type (:func:`output_file`), ``what`` its help. With
+    ``once_out``, ``--out``, which export and import once took, is still read, as an option
+    of its own so that a mistake in its value names it as typed, and left out of the help,
+    which names one spelling."""
+    if not once_out:
+        parser.add_argument("-o", "--output", dest="output", type=kind, metavar=metavar,
+                            required=required, default=default, help=what)
+        return
+    # one or the other: given both, the last would win without a word
+    either = parser.add_mutually_exclusive_group(required=required)
+    either.add_argument("-o", "--output", dest="output", type=kind, metavar=metavar,
+                        default=default, help=what)
+    either.add_argument("--out", dest="output", type=kind, default=default,
+                        help=argparse.SUPPRESS)
+
+
 def add_data(parser: argparse.ArgumentParser, each: str) -> None:
     """``--data DATA``, declared once for every command that trains a spec (train, compare):
     the dataset ``each`` (a run, every variant) trains on in place of the spec's, written as

@@ -13,6 +13,7 @@ from cnnspec.cli.arguments import (
     add_dtype,
     add_format,
     add_keep_weights,
+    add_output,
     add_spec,
     fraction,
     new_folder,
@@ -74,8 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for the run folders (default runs/compare-<spec-name>-"
                         "<time>); a folder an earlier comparison of the spec wrote is taken up: "
                         "only the runs it lacks train, and the table shows its runs too")
-    parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
-                        help="learning curves of all variants (default <out>/curves.png)")
+    add_output(parser, output_file(".png"), "learning curves of all variants (default "
+               "<out>/curves.png)", metavar="FILE.png")
     add_dtype(parser, "the precision every variant trains in, its data and weights, as "
               "`train --dtype`")
     add_keep_weights(parser, "each variant's run")

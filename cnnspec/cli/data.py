@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_output,
     add_spec,
     output_file,
     positive_int,
@@ -18,9 +19,8 @@ HELP = "draw training images of each class of a spec's data, as loaded and augme
 
 def add_arguments(parser) -> None:
     add_spec(parser)
-    parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
-                        help="where to write the PNG (default: named after the spec's file, "
-                        "digits-data.png for specs/digits.cnn)")
+    add_output(parser, output_file(".png"), "where to write the PNG (default: named after "
+               "the spec's file, digits-data.png for specs/digits.cnn)", metavar="FILE.png")
     parser.add_argument("--per-class", type=positive_int, default=6, metavar="K",
                         help="images of each class (default %(default)s, at most 16)")
     add_data_dir(parser)

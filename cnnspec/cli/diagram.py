@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli.arguments import add_spec, output_file, refuse_writing_over_inputs
+from cnnspec.cli.arguments import add_output, add_spec, output_file, refuse_writing_over_inputs
 from cnnspec.errors import shown_path
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
@@ -28,9 +28,8 @@ def add_arguments(parser) -> None:
         "and the exit code is 1. Examples: cnnspec diagram specs/lenet5.cnn -o lenet5.svg; "
         "cnnspec diagram specs/plain30.cnn -o plain30.png --detail minimal")
     add_spec(parser)
-    parser.add_argument("-o", "--output", type=_picture_file,
-                        required=True, metavar="FILE",
-                        help="where to write the picture; the extension picks the format")
+    add_output(parser, _picture_file, "where to write the picture; the extension picks the "
+               "format", required=True)
     parser.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
                         help="layout direction: top to bottom (default) or left to right")
     parser.add_argument("--detail", choices=("full", "minimal"), default="full",

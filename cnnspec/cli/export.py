@@ -12,7 +12,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_or_run
+from cnnspec.cli.arguments import (
+    add_output,
+    output_file,
+    refuse_writing_over_inputs,
+    spec_or_run,
+)
 from cnnspec.errors import shown_path
 
 LOADS_NUMPY = True
@@ -29,8 +34,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="json",
                         help="json: the IR on stdout (default); onnx: an ONNX model; "
                         "torch: a torch.nn.Module source file and its weights (.npz)")
-    parser.add_argument("-o", "--out", metavar="FILE", type=output_file(),
-                        help="where to write (needed for onnx and torch; json: instead of stdout)")
+    add_output(parser, output_file(), "where to write (needed for onnx and torch; json: "
+               "instead of stdout)", once_out=True)
     parser.add_argument("--no-check", action="store_true",
                         help="json only: export even if shape checks fail (the IR is still "
                              "validated)")
@@ -52,7 +57,7 @@ def run(args) -> int:
                            "shapes the check infers, so it checks the spec always",
                            hint="drop --no-check, or export the IR with --format json "
                                 "--no-check", invalid=True)
-    if not args.out:
+    if not args.output:
         suffix = SUFFIXES[args.format]
         raise SettingError(f"export --format {args.format} writes a file: give its path",
                            hint=f"add -o {Path(args.spec).stem or 'model'}{suffix}",
@@ -65,11 +70,11 @@ def run(args) -> int:
             narrowed_note,
         )
 
-        exported = export_onnx(args.spec, args.out, force=args.force)
+        exported = export_onnx(args.spec, args.output, force=args.force)
         narrowed = narrowed_note(exported)
         if narrowed:  # said, not silent: a float64 run becomes a float32 model
             print(f"note: {narrowed}", file=sys.stderr)
-        print(f"wrote {shown_path(args.out)}: ONNX opset {OPSET}, input 'input' "
+        print(f"wrote {shown_path(args.output)}: ONNX opset {OPSET}, input 'input' "
               f"(batch, {_dims(exported.checked.input_shape)}), output "
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
         _say_input(exported, f"the model's metadata '{PREPROCESS_KEY}' holds its numbers")
@@ -81,10 +86,10 @@ def run(args) -> int:
         softmax_note,
     )
 
-    exported, weights = export_torch(args.spec, args.out, force=args.force)
+    exported, weights = export_torch(args.spec, args.output, force=args.force)
     cls = class_name(exported.checked.ir["name"])
-    print(f"wrote {shown_path(args.out)} (class {cls}, a torch.nn.Module: "
-          f"{import_statement(Path(args.out), cls)}) and {shown_path(weights)} "
+    print(f"wrote {shown_path(args.output)} (class {cls}, a torch.nn.Module: "
+          f"{import_statement(Path(args.output), cls)}) and {shown_path(weights)} "
           f"({exported.weights} of the {exported.source}; model.load_weights reads them)")
     _say_input(exported, "model.preprocess(images) applies it")
     softmax = softmax_note(exported)
@@ -107,18 +112,18 @@ def _refuse_another_formats_suffix(args) -> None:
     succeed. The json format takes any other name (``spec.json``, ``ir.txt``)."""
     from cnnspec.errors import SettingError, literal
 
-    if not args.out:
+    if not args.output:
         return
-    out = Path(args.out)
+    out = Path(args.output)
     suffix = out.suffix.lower()
     wanted = SUFFIXES.get(args.format)
     if wanted is not None and suffix != wanted:
-        raise SettingError(literal(f"-o {args.out}: --format {args.format} writes a {wanted} "
+        raise SettingError(literal(f"-o {args.output}: --format {args.format} writes a {wanted} "
                                    "file"),
                            hint=literal(f"write -o {out.with_suffix(wanted)}"), invalid=True)
     meant = next((name for name, known in SUFFIXES.items() if known == suffix), None)
     if wanted is None and meant is not None:
-        raise SettingError(literal(f"-o {args.out} names {FORMAT_WORDS[meant]} file, but "
+        raise SettingError(literal(f"-o {args.output} names {FORMAT_WORDS[meant]} file, but "
                                    "--format json (the default) writes the IR as JSON"),
                            hint=literal(f"add --format {meant}, or write -o "
                                         f"{out.with_suffix('.json')}"), invalid=True)
@@ -126,14 +131,14 @@ def _refuse_another_formats_suffix(args) -> None:
 
 def _outputs(args) -> list[tuple]:
     """The files export writes: ``-o``'s, and for torch the weights beside it."""
-    if not args.out:
+    if not args.output:
         return []
     if args.format == "torch":
         from cnnspec.exporters.torch_source import weights_path
 
-        return [("-o", args.out), ("-o", args.out, "its weights",
-                                   str(weights_path(Path(args.out))))]
-    return [("-o", args.out)]
+        return [("-o", args.output), ("-o", args.output, "its weights",
+                                   str(weights_path(Path(args.output))))]
+    return [("-o", args.output)]
 
 
 def _dims(shape) -> str:
@@ -148,8 +153,8 @@ def _json(args) -> int:
     from cnnspec.training.run import checked_run_spec, run_spec
     from cnnspec.training.rundir import open_run_dir
 
-    if args.out:  # before the spec is read: a refusal comes at once
-        refuse_overwriting([args.out], args.force)
+    if args.output:  # before the spec is read: a refusal comes at once
+        refuse_overwriting([args.output], args.force)
     path = Path(args.spec)
     if path.is_dir():  # a run's spec.json: an error in it is damage to the run
         run = open_run_dir(path)
@@ -159,12 +164,12 @@ def _json(args) -> int:
         validate(spec.ir, spec.path)
         if not args.no_check:
             check(spec, for_training=False)  # exported, perhaps to train elsewhere
-    if args.out:
+    if args.output:
         from cnnspec.exporters.source import write_output
 
-        write_output(Path(args.out), to_json(spec.ir) + "\n")
+        write_output(Path(args.output), to_json(spec.ir) + "\n")
         # as the ONNX and PyTorch exports say what they wrote: silence read as nothing done
-        print(f"wrote {shown_path(args.out)}: the IR of {spec.ir['name']}, every default "
+        print(f"wrote {shown_path(args.output)}: the IR of {spec.ir['name']}, every default "
               "written out")
     else:
         print(to_json(spec.ir))

@@ -8,6 +8,7 @@ from cnnspec.cli import typed
 from cnnspec.cli.arguments import (
     ARRAY_INPUT,
     PICTURE_INPUT,
+    add_output,
     add_run,
     input_file,
     nonnegative_int,
@@ -28,9 +29,8 @@ def add_arguments(parser) -> None:
                              f"{ARRAY_INPUT}, values in [0, 1] or 0..255; or use --index")
     parser.add_argument("--index", type=nonnegative_int, metavar="N",
                         help="use image N of the run's test split instead of a file")
-    parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
-                        metavar="FILE.png",
-                        help="where to write the PNG")
+    add_output(parser, output_file(".png"), "where to write the PNG", metavar="FILE.png",
+               required=True)
 
 
 def run(args) -> int:

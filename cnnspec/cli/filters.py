@@ -1,7 +1,7 @@
 """``cnnspec filters RUN -o FILE.png``: the kernels of one conv layer of a trained run."""
 from __future__ import annotations
 
-from cnnspec.cli.arguments import add_run, output_file, refuse_writing_over_inputs
+from cnnspec.cli.arguments import add_output, add_run, output_file, refuse_writing_over_inputs
 from cnnspec.errors import shown_path
 
 LOADS_NUMPY = True
@@ -11,9 +11,8 @@ HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
 def add_arguments(parser) -> None:
     add_run(parser)
-    parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
-                        metavar="FILE.png",
-                        help="where to write the PNG")
+    add_output(parser, output_file(".png"), "where to write the PNG", metavar="FILE.png",
+               required=True)
     parser.add_argument("--layer", metavar="NAME",
                         help="the conv layer to draw (default: the first conv layer); several "
                              "layers with kernels of one size (kh x kw), comma-separated, share "

@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from cnnspec.cli import print_spec_errors
-from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
+from cnnspec.cli.arguments import (
+    add_output,
+    input_file,
+    output_file,
+    refuse_writing_over_inputs,
+    sizes,
+)
 from cnnspec.errors import counted, shown_path
 
 HELP = ("import a Caffe .prototxt (with its solver) or a Keras model .json or .keras as a "
@@ -25,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE", type=input_file,
                         help="a Caffe model definition (.prototxt) or a Keras model saved "
                         "with model.to_json() (.json) or model.save() (.keras)")
-    parser.add_argument("-o", "--out", metavar="SPEC.cnn", default="-", type=spec_output,
-                        help="the spec file to write; - (the default) prints it")
+    add_output(parser, spec_output, "the spec file to write; - (the default) prints it",
+               metavar="SPEC.cnn", default="-", once_out=True)
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.add_argument("--solver", metavar="SOLVER.prototxt", type=input_file,
                         help="Caffe: the solver, read into the train block")
@@ -53,17 +59,17 @@ def run(args: argparse.Namespace) -> int:
     # deferred: the parser and the checker load when the command runs (`cnnspec --help` stays fast)
     from cnnspec.importers import import_file, write_spec
 
-    refuse_writing_over_inputs([("-o", args.out)], [("the model", args.source),
+    refuse_writing_over_inputs([("-o", args.output)], [("the model", args.source),
                                                     ("the solver", args.solver)])
     imported = import_file(args.source, solver=args.solver, input_shape=args.input,
                            epoch_images=args.epoch_images)
-    if args.out == "-":
+    if args.output == "-":
         _warn(imported, None)
         sys.stdout.write(imported.text)
         return 0
-    write_spec(imported, args.out, force=args.force)
-    _warn(imported, args.out)  # located in the file written, which the user can open
+    write_spec(imported, args.output, force=args.force)
+    _warn(imported, args.output)  # located in the file written, which the user can open
     checked = imported.checked
-    print(f"wrote {shown_path(args.out)}: {counted(len(checked.layers), 'layer')}, "
+    print(f"wrote {shown_path(args.output)}: {counted(len(checked.layers), 'layer')}, "
           f"{checked.total_params:,} parameters", file=sys.stderr)
     return 0

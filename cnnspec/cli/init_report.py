@@ -10,6 +10,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_output,
     add_spec,
     first_given,
     nonnegative_int,
@@ -95,10 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     add_format(parser)
-    parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
-                        help="also draw a picture: activation and gradient std against "
-                        "depth; with --phase the phase diagram, with --jacobian the singular "
-                        "values per init")
+    add_output(parser, output_file(".png"), "also draw a picture: activation and gradient "
+               "std against depth; with --phase the phase diagram, with --jacobian the "
+               "singular values per init", metavar="FILE.png")
     add_data_dir(parser)
     add_dtype(parser, "the precision the statistics are measured in, as `train --dtype` "
               "trains: in float32 a signal below about 1e-38 reads as 0 (a deep net's "

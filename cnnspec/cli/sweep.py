@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.cli.arguments import (
+    add_batch_size,
     add_data_dir,
     add_dtype,
     add_format,
@@ -56,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "per cell, each validating on one fold")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="epochs per training (default: the spec's)")
+    add_batch_size(parser, "batch size for every cell (default: the spec's; --set "
+                   "batch=V1,V2 sweeps it)")
     parser.add_argument("--out", metavar="DIR", type=new_folder,
                         help="the sweep folder (default runs/sweep-<spec-name>-<time>); an "
                         "earlier sweep's folder is taken up where it stopped")
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # The spec and the --set values are checked first: their mistakes are worth hearing
     # before the missing extra.
-    settings = Settings(epochs=args.epochs)
+    settings = Settings(epochs=args.epochs, batch_size=args.batch_size)
     planned = plan(args.spec, args.sets, args.seeds, args.folds, settings, on_warnings=report,
                    dtype=args.dtype)
     if not dask_available():

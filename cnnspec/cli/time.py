@@ -66,7 +66,8 @@ def run(args) -> int:
     refuse_beyond_memory(checked, batch, args.dtype,
                          Task("timing a step", SMALLER_BATCH, reads_data=False,
                               whole=True, batch_setting="batch_size",
-                              spec_batch=args.batch_size is None))
+                              spec_batch=args.batch_size is None,
+                              recalibrates=args.calibrate))
     calibrated = recalibrate() if args.calibrate else None
     model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)

@@ -1,6 +1,6 @@
 """Keras' named initializers and what each is here: read by the Keras importer, which writes
 them, and by the language, which answers a Keras name written in a spec (`weight HeNormal`)
-with the same init.
+with the same init, as the IR's JSON Schema answers it in a JSON IR (:func:`name_hints`).
 
 Keras names each ``VarianceScaling`` specialisation (keras/src/initializers/
 random_initializers.py); its normal ones draw a normal *truncated* at 2 std, which cnnspec's
@@ -65,3 +65,16 @@ def name_hint(name: str) -> str | None:
         return None
     note = truncation_note(name)
     return f"Keras' {name} is {text} here" + (f": {note}" if note else "")
+
+
+def class_name(key: str) -> str:
+    """Keras' class name of a key of :data:`SCALED`: ``henormal`` is ``HeNormal``."""
+    scheme = key.removesuffix("uniform").removesuffix("normal")
+    return scheme.capitalize() + key[len(scheme):].capitalize()
+
+
+def name_hints() -> dict[str, str]:
+    """:func:`name_hint` of each Keras class name of a variance scaling, by the name in lower
+    case (as a JSON IR's check looks a name up: ``"HeNormal"`` and ``"henormal"`` alike),
+    for the IR's JSON Schema."""
+    return {key: name_hint(class_name(key)) for key in SCALED}

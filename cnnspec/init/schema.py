@@ -7,6 +7,7 @@ defaults written out.
 from __future__ import annotations
 
 from cnnspec.errors import SCHEMA_HINTS
+from cnnspec.init import keras
 from cnnspec.init.catalogue import (
     FOREIGN_PARAMS,
     FOREIGN_VALUES,
@@ -45,9 +46,10 @@ def init_schema() -> dict:
         "required": ["name"],
         # other libraries' parameter names answered as a .cnn file's are (FOREIGN_PARAMS)
         SCHEMA_HINTS: dict(FOREIGN_PARAMS),
-        # other libraries' names for our schemes answered as a .cnn file's are (NAME_HINTS)
+        # other libraries' names for our schemes answered as a .cnn file's are: NAME_HINTS
+        # first, then Keras' class names (cnnspec.lang.inits reads them in that order)
         "properties": {"name": {"enum": [init.name for init in INITS],
-                                SCHEMA_HINTS: dict(NAME_HINTS)}},
+                                SCHEMA_HINTS: {**keras.name_hints(), **NAME_HINTS}}},
         "allOf": [{"if": {"properties": {"name": {"const": init.name}}, "required": ["name"]},
                    "then": _init_schema(init)} for init in INITS],
     }

@@ -26,30 +26,43 @@ def steps_per_epoch(images: int, batch_size: int, drop_lone: bool = False) -> in
     return steps - 1 if lone else steps
 
 
-def validation_count(n: int, val_split: float) -> int:
+def fold_sizes(images: int, folds: int) -> list[int]:
+    """The sizes of the ``folds`` parts k-fold cross-validation cuts ``images`` into, part 0
+    first: as equal as can be, the first ``images % folds`` one larger (NumPy's array_split
+    cut, which :func:`cnnspec.training.batches.kfold_split` makes by these sizes). Part 0
+    validates on the most images, so its fold trains on the fewest."""
+    size, larger = divmod(images, folds)
+    return [size + 1] * larger + [size] * (folds - larger)
+
+
+def validation_count(n: int, val_split: float, fold: tuple[int, int] | None = None) -> int:
     """How many of ``n`` training images a ``val_split`` holds out: ``round(val_split * n)``,
-    at least one when ``val_split > 0``, and never all of them."""
+    at least one when ``val_split > 0``, and never all of them. With ``fold`` ``(i, k)``
+    (k-fold cross-validation, which takes the place of ``val_split``): part ``i`` of
+    :func:`fold_sizes`."""
+    if fold is not None:
+        return fold_sizes(n, fold[1])[fold[0]]
     held = 0 if val_split <= 0 else max(1, round(val_split * n))
     return min(held, n - 1)
 
 
-def trained_count(images: int, val_split: float) -> int:
-    """How many of ``images`` training images a run trains on: those
-    :func:`validation_count` does not hold out."""
-    return images - validation_count(images, val_split)
+def trained_count(images: int, val_split: float, fold: tuple[int, int] | None = None) -> int:
+    """How many of ``images`` training images a run (of ``fold``, where k-fold) trains on:
+    those :func:`validation_count` does not hold out."""
+    return images - validation_count(images, val_split, fold)
 
 
-def epoch_steps(training: dict, drop_lone: bool = False, images: int | None = None
-                ) -> int | None:
+def epoch_steps(training: dict, drop_lone: bool = False, images: int | None = None,
+                fold: tuple[int, int] | None = None) -> int | None:
     """Steps in one epoch of the IR's ``training`` block,
     :func:`steps_per_epoch` of the :func:`trained_count` of
-    ``images`` training images (by default the data's, as it declares them); None where that
-    number is not known before loading (an npz file)."""
+    ``images`` training images (by default the data's, as it declares them) in ``fold``,
+    where k-fold; None where that number is not known before loading (an npz file)."""
     if images is None:
         images = training_count(training["data"])
     if images is None:
         return None
-    n = trained_count(images, training["val_split"])
+    n = trained_count(images, training["val_split"], fold)
     return steps_per_epoch(n, training["batch_size"], drop_lone)
 
 

@@ -24,6 +24,8 @@ from dataclasses import field, replace
 from pathlib import Path
 
 from cnnspec.check import check
+from cnnspec.check.model import CheckedSpec
+from cnnspec.check.training import empty_epoch_errors, one_example_norms
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, widest
 from cnnspec.errors import (
     LIBRARY_NAMES,
@@ -57,6 +59,7 @@ from cnnspec.sweep.grid import (
 )
 from cnnspec.training import rundir
 from cnnspec.training.api import train
+from cnnspec.training.compat import load_spec_data
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.loop import Diverged, Interrupted, Stopped
 from cnnspec.training.run import tested_epoch
@@ -218,6 +221,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             by_value[a, index] = check_value(
                 base, axis, index, lambda spec, d=in_dtype: check(spec, dtype=d)).warnings
     refuse_too_many_cells(axes, seeds, folds)
+    images_of = {}  # a data set's training images, counted once for every cell of its folds
     cells = []
     got = []  # every warning some cell gets
     checked_cells = []  # (the settings of each combination, its warnings)
@@ -231,6 +235,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         got += [warning for warning in checked.warnings if warning not in got]
         checked_cells.append((settings, checked.warnings))
         refuse_more_folds_than_images(ir, folds)
+        refuse_empty_fold_epochs(checked, settings, folds, hint_of, images_of)
         for seed in range(seeds):
             seeded = recorded_ir(ir)  # a copy, its data file found from any folder
             seeded["training"]["seed"] = seed
@@ -309,6 +314,41 @@ def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
         raise WordedInputError(f"{{folds:{folds}}} is more than the {count:,} training images "
                                f"of {literal(ir['training']['data']['name'])}",
                                hint="each fold validates on one image at least; use fewer folds")
+
+
+def refuse_empty_fold_epochs(checked: CheckedSpec, settings, folds: int | None, hint_of,
+                             images_of: dict) -> None:
+    """Refuse the k-fold cells of ``checked`` (the spec of one combination of ``settings``)
+    whose fold trains on too few images for an epoch to have a step
+    (:func:`~cnnspec.check.training.empty_epoch_errors` of fold 1, which validates on the
+    most images and so trains on the fewest), as ``train`` would refuse each once the sweep
+    had started: located at the spec's batch setting, said of the cell's ``settings``, their
+    hint fields ``hint_of(error)``. ``images_of`` keeps the training images of each data set
+    counted (:func:`_training_images`): read only where a batch norm may leave an epoch
+    without a step (:func:`~cnnspec.check.training.one_example_norms`)."""
+    if not folds or not one_example_norms(checked.layers):
+        return
+    images, name = _training_images(checked, images_of)
+    errors = empty_epoch_errors(checked.spec, checked.layers, images, name, fold=(0, folds))
+    if errors:
+        said = f"{group_label(settings)}: " if settings else ""
+        raise SpecErrors([replace(error, message=said + error.message, **hint_of(error))
+                          for error in errors])
+
+
+def _training_images(checked: CheckedSpec, images_of: dict) -> tuple[int, str]:
+    """How many images the training split of ``checked``'s data holds, and the data's name:
+    known before loading (:func:`~cnnspec.ir.datasets.training_count`), else (an npz file)
+    read as ``check`` reads it, once for each data set (``images_of``)."""
+    data = checked.ir["training"]["data"]
+    known = training_count(data)
+    if known is not None:
+        return known, data["name"]
+    key = json.dumps(data, sort_keys=True)
+    if key not in images_of:
+        dataset = load_spec_data(checked)
+        images_of[key] = len(dataset.y_train), dataset.name
+    return images_of[key]
 
 
 def _checked_spec(spec: Spec, hint_of, dtype: str):

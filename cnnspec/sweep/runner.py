@@ -173,6 +173,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                                 f"{{sets:{key}=V1,V2}}")
     dtype = _sweep_dtype(axes, dtype)
     given = given_settings(settings)
+    _refuse_given_and_swept(axes, given)
     for each in swept_dtypes(axes, dtype):  # held by every dtype a cell trains in
         overrides = given.overrides(each)
     cells = make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True,
@@ -194,6 +195,19 @@ def _sweep_dtype(axes: list[Axis], dtype: str | None) -> str:
                            "cells train in", invalid=True,
                            hint=f"give one of them: {{sets:{values}}} trains every cell in each")
     return dtype or DEFAULT_DTYPE
+
+
+def _refuse_given_and_swept(axes: list[Axis], given: Settings) -> None:
+    """Refuse a setting given for every cell (``--batch-size 8``) that ``axes`` also sweep
+    (``--set batch=16,32``): the swept values would win, and the one given be ignored."""
+    swept = next((axis for axis in axes if axis.key in given.named), None)
+    if swept is None:
+        return
+    value = literal(shortened(str(getattr(given, swept.key))))
+    values = literal(shortened(f"{swept.spelt}={','.join(swept.texts)}"))
+    raise SettingError(f"{{{swept.key}:{value}}} and {{sets:{values}}} both give the cells' "
+                       f"{literal(swept.spelt)}", invalid=True,
+                       hint=f"give one of them: {{sets:{values}}} trains a cell with each")
 
 
 def setting_texts(sets) -> list[str]:

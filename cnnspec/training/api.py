@@ -238,7 +238,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     training = ir["training"]
     if out is not None:
         rundir.refuse_occupied(out)
-    dataset = _load_data(checked, training, options.data_dir, options)
+    dataset = _load_data(checked, training, options.data_dir, options, fold=options.fold)
     prepared = _prepare(training, dataset, None, options.dtype, options.fold)
     model = _training_model(checked, training, options.dtype)
     optimizer = training_optimizer(training, model)
@@ -323,11 +323,12 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     # in the dtype it was loaded in when the run started: a float64 run from before its data
     # was loaded in float64 goes on, bitwise, on the float32 images it trained on so far
     summary["data_dtype"] = data_dtype(summary)
-    dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"])
-    preprocessor = read_preprocessor(run)
     # A sweep's k-fold cell validates on its fold: resumed on val_split instead, it would
     # train on its validation images and pick its best epoch on others.
-    prepared = _prepare(training, dataset, preprocessor, dtype, run_fold(summary, run))
+    fold = run_fold(summary, run)
+    dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"], fold)
+    preprocessor = read_preprocessor(run)
+    prepared = _prepare(training, dataset, preprocessor, dtype, fold)
     model = _training_model(checked, training, dtype)
     optimizer = training_optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)
@@ -424,7 +425,10 @@ def _check_same_network(given, stored, run: RunDir) -> None:
 
 
 def _load_data(checked, training: dict, data_dir, options: Options,
-               dtype: str | None = None):
+               dtype: str | None = None, fold: tuple[int, int] | None = None):
+    """The data of the run (of k-fold's ``fold``, where given), loaded in ``dtype`` and held
+    to what check holds the data the spec declares to: it fits the network, an epoch has a
+    step, a process training on it the memory."""
     # An earlier training in this process (a sweep's or compare's cells train one after
     # another in one) leaves its model, optimizer and data in reference cycles (a model and
     # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
@@ -432,7 +436,9 @@ def _load_data(checked, training: dict, data_dir, options: Options,
     gc.collect()
     dataset = load_spec_data(checked, data_dir, dtype=dtype)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
-    check_epoch_steps(checked, dataset)
+    if fold is not None:
+        _refuse_more_folds_than_images(fold[1], len(dataset.y_train))
+    check_epoch_steps(checked, dataset, fold)
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)
                               for callback in options.callbacks))
@@ -440,6 +446,14 @@ def _load_data(checked, training: dict, data_dir, options: Options,
     if warnings and options.on_warnings is not None:
         options.on_warnings(warnings)
     return dataset
+
+
+def _refuse_more_folds_than_images(folds: int, n: int) -> None:
+    """Refuse k-fold's ``folds`` parts of ``n`` training images where one would be empty."""
+    if folds > n:
+        raise SettingError(f"{{folds}} {folds:,} is more than the {n:,} training images: "
+                           "each fold validates on one image at least",
+                           hint=f"use at most {n:,} folds", invalid=True)
 
 
 def _write_spec_files(run: RunDir, checked, ir: dict, overrides: dict) -> None:
@@ -467,10 +481,6 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str,
     (unless given) and apply it everywhere, in ``dtype``."""
     data_order = streams(training["seed"])["data_order"]
     n = len(dataset.y_train)
-    if fold is not None and fold[1] > n:
-        raise SettingError(f"{{folds}} {fold[1]:,} is more than the {n:,} training images: "
-                           "each fold validates on one image at least",
-                           hint=f"use at most {n:,} folds", invalid=True)
     train_idx, val_idx = (validation_split(n, training["val_split"], data_order) if fold is None
                           else kfold_split(n, fold[1], fold[0], data_order))
     if preprocessor is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.ir.steps import steps_per_epoch, validation_count
+from cnnspec.ir.steps import fold_sizes, steps_per_epoch, validation_count
 
 
 def validation_split(n: int, val_split: float, rng: np.random.Generator
@@ -36,7 +36,7 @@ def kfold_split(n: int, folds: int, fold: int, rng: np.random.Generator
         raise ValueError(f"folds must be between 2 and the {n} examples, not {folds}")
     if not 0 <= fold < folds:
         raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
-    parts = np.array_split(rng.permutation(n), folds)
+    parts = np.split(rng.permutation(n), np.cumsum(fold_sizes(n, folds))[:-1])
     train = np.concatenate([part for i, part in enumerate(parts) if i != fold])
     return np.sort(train), np.sort(parts[fold])
 

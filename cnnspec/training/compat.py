@@ -42,13 +42,14 @@ def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_
         raise SpecErrors(errors)
 
 
-def check_epoch_steps(checked: CheckedSpec, dataset) -> None:
+def check_epoch_steps(checked: CheckedSpec, dataset, fold: tuple[int, int] | None = None
+                      ) -> None:
     """Raise :class:`SpecErrors` at the spec's batch setting when an epoch over ``dataset``
     (a :class:`cnnspec.data.dataset.Dataset`) would have no step
     (:func:`~cnnspec.check.training.empty_epoch_errors`), counted with the training images
-    the file holds."""
+    the file holds, of k-fold's ``fold`` ``(i, k)`` where given."""
     errors = empty_epoch_errors(checked.spec, checked.layers, len(dataset.y_train),
-                                dataset.name)
+                                dataset.name, fold)
     if errors:
         raise SpecErrors(errors)
 
