@@ -81,6 +81,13 @@ def scores_needed(loss: str, classes: int) -> int:
     return 1 if loss == "bce" else classes
 
 
+def classes_scored(loss: str, scores: int) -> int:
+    """How many classes an output of ``scores`` scores per image tells apart under ``loss``
+    (:func:`scores_needed` turned around): the 2 of the bce loss's one logit, else one a
+    score. Labels drawn at random for a network (a timed step's) stay below it."""
+    return 2 if loss == "bce" else scores
+
+
 def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     """Loss settings the loss does not take, and an nll loss on an output that is not
     log-probabilities."""

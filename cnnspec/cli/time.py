@@ -44,6 +44,7 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
+    from cnnspec.check.training import classes_scored
     from cnnspec.engine.calibrate import cpu_model, load_averages
     from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.timing import time_step
@@ -71,7 +72,7 @@ def run(args) -> int:
     model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)
-    y = rng.integers(0, max(2, checked.output_shape[0]), batch)  # bce: one output, 2 classes
+    y = rng.integers(0, classes_scored(training["loss"], checked.output_shape[0]), batch)
     optimizer = training_optimizer(training, model)  # lr_mult, decay_mult: as train steps
     infos = checked.by_name
     timing = time_step(model, x, y, optimizer, training["lr"], args.iterations,

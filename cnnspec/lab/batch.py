@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec
+from cnnspec.check.training import classes_scored
 from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.given import given_choice
@@ -30,8 +31,9 @@ class Batch:
 
 
 def num_classes(checked: CheckedSpec) -> int:
-    """The width of the network's output, the number of classes its loss expects."""
-    return int(np.prod(checked.output_shape))
+    """The number of classes the network's output tells apart under its loss: its width, or
+    the 2 of the bce loss's one logit."""
+    return classes_scored(checked.ir["training"]["loss"], int(np.prod(checked.output_shape)))
 
 
 def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
