@@ -733,3 +733,13 @@ def test_gaussian_labels_are_the_classes_the_output_tells_apart_under_its_loss()
                               f"  loss {loss}\n}}\n"), for_training=False)
         batch = gaussian_batch(checked, 64, np.random.default_rng(0))
         assert set(batch.y.tolist()) == classes
+
+
+@pytest.mark.parametrize("output, loss", [("c: conv 2 3x3", "mse"), ("flatten\nc: dense 2", "bce")])
+def test_noise_on_an_output_its_loss_cannot_take_is_a_located_error(tmp_path, capsys, output,
+                                                                    loss):
+    path = tmp_path / "out.cnn"
+    path.write_text(f"input 1x8x8\n{output}\ntrain {{\n  loss {loss}\n}}\n")
+    assert main(["init-report", str(path), "--input", "gaussian", "--batch-size", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "error: the output 'c' gives" in err and "hint: end with" in err

@@ -564,3 +564,18 @@ def test_a_step_is_timed_on_labels_its_output_scores(tmp_path, capsys, units, lo
                     f"  loss {loss}\n}}\n")
     assert main(["time", str(path), "--iterations", "1"]) == 0
     assert "has warnings or errors about training this spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output, loss, says", [
+    ("c: conv 2 3x3", "cross_entropy",
+     "2:1: error: the output 'c' gives 2x6x6, but the cross_entropy loss takes a flat vector"),
+    ("flatten\nc: dense 3", "bce",
+     "3:1: error: the output 'c' gives 3 scores, but the bce loss takes one, a logit")])
+def test_an_output_its_loss_cannot_take_is_a_located_error(tmp_path, capsys, output, loss,
+                                                           says):
+    """Whatever the data, random labels cannot be scored on an output that is not flat, or of
+    more than one logit under bce (tracebacks in the loss and the backward pass before)."""
+    path = tmp_path / "out.cnn"
+    path.write_text(f"input 1x8x8\n{output}\ntrain {{\n  loss {loss}\n}}\n")
+    assert main(["time", str(path), "--iterations", "1"]) == 2
+    assert f"{path}:{says}" in capsys.readouterr().err

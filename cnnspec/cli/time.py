@@ -17,7 +17,7 @@ import sys
 
 from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_batch_size, add_dtype, add_format, add_spec, positive_int
-from cnnspec.errors import counted
+from cnnspec.errors import SpecErrors, counted
 
 LOADS_NUMPY = True
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
@@ -44,7 +44,7 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
-    from cnnspec.check.training import classes_scored
+    from cnnspec.check.training import classes_scored, loss_output_errors
     from cnnspec.engine.calibrate import cpu_model, load_averages
     from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.timing import time_step
@@ -56,6 +56,9 @@ def run(args) -> int:
     # that the table stays what is read; the timed step's memory is checked before anything
     # is allocated.
     checked = load(args.spec, for_training=False, dtype=args.dtype)
+    errors = loss_output_errors(checked.spec, checked.layers)
+    if errors:  # random labels need an output the loss takes, whatever the data
+        raise SpecErrors(errors)
     from cnnspec.training.compat import unread_file_warnings
 
     if checked.warnings or unread_file_warnings(checked):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import classes_scored
+from cnnspec.check.training import classes_scored, loss_output_errors
 from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.errors import SpecErrors
 from cnnspec.given import given_choice
 from cnnspec.records import record
 from cnnspec.training.compat import check_data_fits, load_spec_data
@@ -39,6 +40,9 @@ def num_classes(checked: CheckedSpec) -> int:
 def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
                    dtype: str = DEFAULT_DTYPE) -> Batch:
     """N(0, 1) inputs of the spec's input shape with uniformly drawn labels."""
+    errors = loss_output_errors(checked.spec, checked.layers)
+    if errors:  # real labels are checked against the output with their data
+        raise SpecErrors(errors)
     x = rng.standard_normal((size, *checked.input_shape)).astype(dtype)
     y = rng.integers(0, num_classes(checked), size=size)
     return Batch(x, y, "gaussian")
