@@ -26,8 +26,8 @@ tracebacks in full.
 The timed stage (``--timed``) gives one to three fields of a small example's IR a value they
 may well take elsewhere (an output of one to three scores, another loss, lr_mult 0, a batch
 norm's momentum 0 or 1, a batch of 1; ``PLAUSIBLE_VALUES``), and runs each mutant through
-``check`` and ``time`` (one step of two images), which times a step of a spec check refuses for
-training, on random inputs and labels.
+``check``, ``time`` (one step of two images) and ``init-report --input gaussian``, which run a
+step of a spec check refuses for training, on random inputs and labels.
 
 The import stage (``--imports``) mutates the importers' example files (``tests/data/import/``)
 the same ways: a Caffe ``.prototxt`` as spec text is (tokens, numbers such as 1e999 and
@@ -774,7 +774,9 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None,
 
 # -- timing a step ----------------------------------------------------------------------------
 
-TIMED_COMMAND = ("time", "--iterations", "1", "--batch-size", "2")
+# The commands that run a step on random inputs and labels, after the spec's path.
+TIMED_COMMANDS = (("time", "--iterations", "1", "--batch-size", "2"),
+                  ("init-report", "--input", "gaussian", "--batch-size", "2"))
 TIMED_SECONDS = 10.0  # a step of a small example, its first calibration aside
 
 
@@ -786,8 +788,8 @@ def small_irs(irs: list[dict]) -> list[dict]:
 
 def fuzz_timed(count: int, seed: int, progress=None) -> Tally:
     """``count`` IR mutants a few plausible values away from the small examples
-    (:func:`mutate_ir_plausibly`), each through ``check`` and ``time`` (one step of two
-    images): both end in an exit code whatever check says of training the spec."""
+    (:func:`mutate_ir_plausibly`), each through ``check`` and :data:`TIMED_COMMANDS` (a step
+    of two images): all end in an exit code whatever check says of training the spec."""
     rng = random.Random(seed)
     irs = small_irs(example_irs(example_specs()))
     tally = Tally()
@@ -797,8 +799,8 @@ def fuzz_timed(count: int, seed: int, progress=None) -> Tally:
             text = mutate_ir_plausibly(rng.choice(irs), rng)
             path.write_text(text, encoding="utf-8")
             run_command(["check", str(path)], text, tally)
-            run_command([TIMED_COMMAND[0], str(path), *TIMED_COMMAND[1:]], text, tally,
-                        TIMED_SECONDS)
+            for name, *options in TIMED_COMMANDS:
+                run_command([name, str(path), *options], text, tally, TIMED_SECONDS)
             if progress and (i + 1) % 100 == 0:
                 progress(f"{i + 1} timed IR mutants: {_line(tally, TIMED_SECONDS)}")
     return tally
@@ -2009,7 +2011,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(1500)")
     parser.add_argument("--timed", type=int, default=300,
                         help="IR mutants a few plausible values from a small example through "
-                        "check and time (300)")
+                        "check, time and init-report on noise (300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=300,
                         help="mutants check accepts trained for two steps, memory measured (300)")
@@ -2063,7 +2065,8 @@ def main(argv: list[str] | None = None) -> int:
           "against train")
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
-    print(f"{args.timed} timed IR mutants x 2 commands: {_line(timed, TIMED_SECONDS)}")
+    print(f"{args.timed} timed IR mutants x {1 + len(TIMED_COMMANDS)} commands: "
+          f"{_line(timed, TIMED_SECONDS)}")
     print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
