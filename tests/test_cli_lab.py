@@ -717,3 +717,29 @@ def test_the_docs_say_what_the_fan_modes_do_to_the_gradient_on_the_way_back(caps
         in " ".join(page.split())
     for figure in figures:
         assert float(figure) == pytest.approx(worked_out ** 0.5, rel=0.05), figure
+
+
+def test_gaussian_labels_are_the_classes_the_output_tells_apart_under_its_loss():
+    """Noise is labelled with the classes the loss reads off the output: both of bce's for
+    its one logit (all 0 before), one a score for cross_entropy."""
+    import numpy as np
+
+    from cnnspec.check.checker import check
+    from cnnspec.lab.batch import gaussian_batch
+    from cnnspec.lang import parse
+
+    for units, loss, classes in [(1, "bce", {0, 1}), (3, "cross_entropy", {0, 1, 2})]:
+        checked = check(parse(f"input 1x4x4\nflatten\nout: dense {units}\ntrain {{\n"
+                              f"  loss {loss}\n}}\n"), for_training=False)
+        batch = gaussian_batch(checked, 64, np.random.default_rng(0))
+        assert set(batch.y.tolist()) == classes
+
+
+@pytest.mark.parametrize("output, loss", [("c: conv 2 3x3", "mse"), ("flatten\nc: dense 2", "bce")])
+def test_noise_on_an_output_its_loss_cannot_take_is_a_located_error(tmp_path, capsys, output,
+                                                                    loss):
+    path = tmp_path / "out.cnn"
+    path.write_text(f"input 1x8x8\n{output}\ntrain {{\n  loss {loss}\n}}\n")
+    assert main(["init-report", str(path), "--input", "gaussian", "--batch-size", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "error: the output 'c' gives" in err and "hint: end with" in err

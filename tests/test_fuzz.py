@@ -23,6 +23,7 @@ DAMAGED_INPUTS = 30
 TRAINED_MUTANTS = 20
 COMMAND_LINES = 40
 AGREEMENT_MUTANTS = 12
+TIMED_MUTANTS = 12
 
 
 def assert_clean(tally, count: int, fuzz) -> None:
@@ -420,3 +421,15 @@ def test_mutants_that_parse_go_through_check_and_a_short_train(fuzz):
     assert tally.tracebacks == [], tally.tracebacks[0]
     assert tally.findings == [], tally.findings[0]
     assert sum(tally.pairs.values()) + tally.too_large == AGREEMENT_MUTANTS
+
+
+def test_plausible_ir_mutants_are_timed_without_a_traceback(fuzz):
+    """Small examples a few valid values away from themselves (one score under cross_entropy,
+    three under bce, lr_mult 0, ...) through check, time and init-report on noise: exit codes
+    only."""
+    tally = fuzz.fuzz_timed(TIMED_MUTANTS, seed=8)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.outcomes["abandoned"] == 0 and tally.warned == [], tally.hangs + tally.warned
+    assert sum(tally.outcomes.values()) == (1 + len(fuzz.TIMED_COMMANDS)) * TIMED_MUTANTS
+    assert set(tally.outcomes) <= {"exit 0", "exit 2"}, tally.outcomes
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # timed and refused alike

@@ -549,3 +549,33 @@ def test_calibrate_measures_this_machine(spec_path, cache_home, capsys):
     assert new["block_bytes"] in calibrate.BLOCK_CANDIDATES
     assert calibrate.thresholds(conv_tuned.time_columns, conv_tuned.time_winograd,
                                 conv_tuned.time_blocks).as_dict() == new
+
+
+@pytest.mark.parametrize("units, loss", [(1, "cross_entropy"), (1, "mse"), (1, "bce"),
+                                         (2, "cross_entropy")])
+def test_a_step_is_timed_on_labels_its_output_scores(tmp_path, capsys, units, loss):
+    """The random labels of a timed step are the classes the output tells apart under its
+    loss: one score is one class for cross_entropy (a label of 1 indexed past it: a
+    traceback), two for bce's one logit. check refuses such a spec for its 2-class data;
+    time, on random inputs, times it and points to check."""
+    path = tmp_path / "one.cnn"
+    path.write_text(f"input 1x8x8\nflatten\nout: dense {units}\ntrain {{\n"
+                    f"  data shapes(size=8, classes=[x, o, plus], count=30)\n  batch 8\n"
+                    f"  loss {loss}\n}}\n")
+    assert main(["time", str(path), "--iterations", "1"]) == 0
+    assert "has warnings or errors about training this spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output, loss, says", [
+    ("c: conv 2 3x3", "cross_entropy",
+     "2:1: error: the output 'c' gives 2x6x6, but the cross_entropy loss takes a flat vector"),
+    ("flatten\nc: dense 3", "bce",
+     "3:1: error: the output 'c' gives 3 scores, but the bce loss takes one, a logit")])
+def test_an_output_its_loss_cannot_take_is_a_located_error(tmp_path, capsys, output, loss,
+                                                           says):
+    """Whatever the data, random labels cannot be scored on an output that is not flat, or of
+    more than one logit under bce (tracebacks in the loss and the backward pass before)."""
+    path = tmp_path / "out.cnn"
+    path.write_text(f"input 1x8x8\n{output}\ntrain {{\n  loss {loss}\n}}\n")
+    assert main(["time", str(path), "--iterations", "1"]) == 2
+    assert f"{path}:{says}" in capsys.readouterr().err

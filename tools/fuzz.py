@@ -23,6 +23,12 @@ A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main`
 RuntimeWarnings: every one recorded, not only each place's first); it prints the first few
 tracebacks in full.
 
+The timed stage (``--timed``) gives one to three fields of a small example's IR a value they
+may well take elsewhere (an output of one to three scores, another loss, lr_mult 0, a batch
+norm's momentum 0 or 1, a batch of 1; ``PLAUSIBLE_VALUES``), and runs each mutant through
+``check``, ``time`` (one step of two images) and ``init-report --input gaussian``, which run a
+step of a spec check refuses for training, on random inputs and labels.
+
 The import stage (``--imports``) mutates the importers' example files (``tests/data/import/``)
 the same ways: a Caffe ``.prototxt`` as spec text is (tokens, numbers such as 1e999 and
 400-digit integers, unicode, deep brackets, cuts), alone or with its solver (itself mutated
@@ -111,6 +117,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 import random
 import re
 import signal
@@ -627,6 +634,27 @@ def mutate_ir(ir: dict, rng: random.Random) -> str:
     return text
 
 
+# Values fields of the IR may well take (each valid where another spec writes it): a spec a
+# value or three away from its example, which check may refuse for training while `time` still
+# times a step of it on random inputs (an output of one score under cross_entropy had that
+# step's random labels index past it).
+PLAUSIBLE_VALUES = {"units": [1, 2, 3], "filters": [1, 2],
+                    "loss": ["cross_entropy", "bce", "mse", "nll"],
+                    "lr_mult": [0.0, [0.0, 1.0], [2.0, 0.0]], "decay_mult": [0.0, [1.0, 0.0]],
+                    "momentum": [0.0, 1.0, 1e-17], "trainable": [False], "batch_size": [1, 2],
+                    "cores": [1, 3], "weight_decay": [0.0, 1.0], "lr": [0.0, 1e3]}
+
+
+def mutate_ir_plausibly(ir: dict, rng: random.Random) -> str:
+    """The JSON text of ``ir`` with one to three of its fields given a value of
+    :data:`PLAUSIBLE_VALUES`."""
+    ir = copy.deepcopy(ir)
+    places = [p for p in _paths(ir) if p and p[-1] in PLAUSIBLE_VALUES]
+    for place in rng.sample(places, min(len(places), rng.randint(1, 3))):
+        _parent(ir, place)[place[-1]] = copy.deepcopy(rng.choice(PLAUSIBLE_VALUES[place[-1]]))
+    return json.dumps(ir, indent=1)
+
+
 # -- running -----------------------------------------------------------------------------------
 
 @dataclass
@@ -742,6 +770,40 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None,
                          f"{_line(specs)}\n{sum(ir_tally.outcomes.values()) // len(COMMANDS)} "
                          f"IR mutants: {_line(ir_tally)}")
     return specs, ir_tally
+
+
+# -- timing a step ----------------------------------------------------------------------------
+
+# The commands that run a step on random inputs and labels, after the spec's path.
+TIMED_COMMANDS = (("time", "--iterations", "1", "--batch-size", "2"),
+                  ("init-report", "--input", "gaussian", "--batch-size", "2"))
+TIMED_SECONDS = 10.0  # a step of a small example, its first calibration aside
+
+
+def small_irs(irs: list[dict]) -> list[dict]:
+    """The examples whose step is timed in well under a second: few layers on small images."""
+    return [ir for ir in irs
+            if len(ir["layers"]) <= 24 and math.prod(ir["input"]["shape"]) <= 28 * 28]
+
+
+def fuzz_timed(count: int, seed: int, progress=None) -> Tally:
+    """``count`` IR mutants a few plausible values away from the small examples
+    (:func:`mutate_ir_plausibly`), each through ``check`` and :data:`TIMED_COMMANDS` (a step
+    of two images): all end in an exit code whatever check says of training the spec."""
+    rng = random.Random(seed)
+    irs = small_irs(example_irs(example_specs()))
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "timed.json"
+        for i in range(count):
+            text = mutate_ir_plausibly(rng.choice(irs), rng)
+            path.write_text(text, encoding="utf-8")
+            run_command(["check", str(path)], text, tally)
+            for name, *options in TIMED_COMMANDS:
+                run_command([name, str(path), *options], text, tally, TIMED_SECONDS)
+            if progress and (i + 1) % 100 == 0:
+                progress(f"{i + 1} timed IR mutants: {_line(tally, TIMED_SECONDS)}")
+    return tally
 
 
 # -- the importers ----------------------------------------------------------------------------
@@ -1947,6 +2009,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--argv", type=int, default=1_500,
                         help="fuzzed command lines, each run in its own process and folder "
                         "(1500)")
+    parser.add_argument("--timed", type=int, default=300,
+                        help="IR mutants a few plausible values from a small example through "
+                        "check, time and init-report on noise (300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=300,
                         help="mutants check accepts trained for two steps, memory measured (300)")
@@ -1969,11 +2034,12 @@ def main(argv: list[str] | None = None) -> int:
     mutations = [SPEC_MUTATION_NAMES[name] for name in args.mutation or ()]
     specs, irs = fuzz(args.specs, args.irs, args.seed, progress, mutations or None) \
         if args.specs or args.irs else (Tally(), Tally())
+    timed = fuzz_timed(args.timed, args.seed, progress)
     imports = fuzz_imports(args.imports, args.seed, progress)
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
     inputs = fuzz_inputs(args.inputs, args.seed, progress) if args.inputs else AgreementTally()
     argvs = fuzz_argv(args.argv, args.seed, progress)
-    for tally in (specs, irs, imports, runs, inputs, argvs):
+    for tally in (specs, irs, timed, imports, runs, inputs, argvs):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
@@ -1999,6 +2065,8 @@ def main(argv: list[str] | None = None) -> int:
           "against train")
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
+    print(f"{args.timed} timed IR mutants x {1 + len(TIMED_COMMANDS)} commands: "
+          f"{_line(timed, TIMED_SECONDS)}")
     print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
@@ -2006,7 +2074,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.argv} command lines: {_line(argvs, ARGV_SECONDS)}")
     print(f"memory: {_memory_line(memory)}")
     print(f"check against train: {_agreement_line(agreeing)}")
-    tallies = (specs, irs, imports, runs, inputs, argvs)
+    tallies = (specs, irs, timed, imports, runs, inputs, argvs)
     found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
         or inputs.findings or memory.tracebacks or memory.hangs or memory.beyond \
         or agreeing.findings or agreeing.tracebacks or agreeing.warned

@@ -81,6 +81,32 @@ def scores_needed(loss: str, classes: int) -> int:
     return 1 if loss == "bce" else classes
 
 
+def classes_scored(loss: str, scores: int) -> int:
+    """How many classes an output of ``scores`` scores per image tells apart under ``loss``
+    (:func:`scores_needed` turned around): the 2 of the bce loss's one logit, else one a
+    score. Labels drawn at random for a network (a timed step's) stay below it."""
+    return 2 if loss == "bce" else scores
+
+
+def loss_output_errors(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """Errors where the network's output is not what its loss takes whatever the data: a flat
+    vector of scores, one of them (a logit) for the bce loss. A step on random labels
+    (``time``, ``init-report --input gaussian``) needs that much of a spec check may refuse."""
+    output = next(info for info in layers if info.name == spec.ir["output"])
+    loss = spec.ir["training"]["loss"]
+    if len(output.output_shape) != 1:
+        return [spec.error(
+            f"the output '{output.name}' gives {shape_text(output.output_shape)}, but the "
+            f"{loss} loss takes a flat vector of scores", output.name,
+            hint="end with `dense N` (after `flatten` or `global_avgpool`)")]
+    if loss == "bce" and output.output_shape[0] != 1:
+        return [spec.error(
+            f"the output '{output.name}' gives {output.output_shape[0]} scores, but the bce "
+            "loss takes one, a logit", output.name,
+            hint="end with `dense 1`, or use `loss cross_entropy` (one score per class)")]
+    return []
+
+
 def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     """Loss settings the loss does not take, and an nll loss on an output that is not
     log-probabilities."""

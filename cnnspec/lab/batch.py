@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec
+from cnnspec.check.training import classes_scored, loss_output_errors
 from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.errors import SpecErrors
 from cnnspec.given import given_choice
 from cnnspec.records import record
 from cnnspec.training.compat import check_data_fits, load_spec_data
@@ -30,13 +32,17 @@ class Batch:
 
 
 def num_classes(checked: CheckedSpec) -> int:
-    """The width of the network's output, the number of classes its loss expects."""
-    return int(np.prod(checked.output_shape))
+    """The number of classes the network's output tells apart under its loss: its width, or
+    the 2 of the bce loss's one logit."""
+    return classes_scored(checked.ir["training"]["loss"], int(np.prod(checked.output_shape)))
 
 
 def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
                    dtype: str = DEFAULT_DTYPE) -> Batch:
     """N(0, 1) inputs of the spec's input shape with uniformly drawn labels."""
+    errors = loss_output_errors(checked.spec, checked.layers)
+    if errors:  # real labels are checked against the output with their data
+        raise SpecErrors(errors)
     x = rng.standard_normal((size, *checked.input_shape)).astype(dtype)
     y = rng.integers(0, num_classes(checked), size=size)
     return Batch(x, y, "gaussian")
