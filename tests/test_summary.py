@@ -102,7 +102,8 @@ def test_table_totals(checked):
 def test_a_parameter_at_lr_mult_0_is_counted_held_as_check_holds_it(mults, trained):
     """lr_mult 0 holds a parameter where it starts (training_catalogue.is_trained): the
     summary counts it with the frozen ones, the weight's (4x1x3x3) and the bias's (4) apart;
-    the memory estimate still counts the gradient and optimizer state the engine keeps."""
+    the memory estimate counts a gradient and optimizer state for the trained ones alone, as
+    the engine keeps them: each held parameter takes off what each of a frozen layer's does."""
     text = f"input 1x8x8\nc: conv 4 3x3 {mults}\nflatten\nout: dense 10\n"
     checked = check(parse(text, path="held.cnn"))
     c = next(info for info in checked.layers if info.name == "c")
@@ -110,8 +111,11 @@ def test_a_parameter_at_lr_mult_0_is_counted_held_as_check_holds_it(mults, train
     dense = 6 * 6 * 4 * 10 + 10
     assert (checked.trainable_params, checked.frozen_params) == (trained + dense, 40 - trained)
     assert f"Trainable params: {trained + dense:,}" in summary_table(checked)
-    plain = check(parse(text.replace(mults, ""), path="held.cnn"))
-    assert checked.step_memory.parameters == plain.step_memory.parameters
+    plain, frozen = (check(parse(text.replace(mults, other), path="held.cnn")).step_memory
+                     for other in ("", "frozen"))
+    per_param = (plain.parameters - frozen.parameters) / 40
+    assert per_param > 0
+    assert plain.parameters - checked.step_memory.parameters == (40 - trained) * per_param
 
 
 def test_memory_is_counted_in_the_dtype_it_was_checked_for():

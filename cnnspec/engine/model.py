@@ -346,20 +346,20 @@ class Model:
 
     @property
     def trainable_names(self) -> list[str]:
-        return [f"{node.name}.{key}" for node in self.nodes if node.layer.trainable
-                for key in node.layer.params]
+        """The parameters that train: every one but the layers' ``held`` ones."""
+        return [f"{node.name}.{key}" for node in self.nodes for key in node.layer.params
+                if node.layer.trains(key)]
 
     def grads(self) -> dict[str, np.ndarray]:
         """Gradients of the trainable parameters from the last :meth:`backward` (zeros for a
         layer the loss does not depend on)."""
         out = {}
         for node in self.nodes:
-            if not node.layer.trainable:
-                continue
             layer_grads = self._param_grads.get(node.name, {})
             for key, value in node.layer.params.items():
-                grad = layer_grads.get(key)
-                out[f"{node.name}.{key}"] = np.zeros_like(value) if grad is None else grad
+                if node.layer.trains(key):
+                    grad = layer_grads.get(key)
+                    out[f"{node.name}.{key}"] = np.zeros_like(value) if grad is None else grad
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:
