@@ -396,20 +396,22 @@ def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
 
 def _footprint(info: LayerInfo, batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """The layer's footprint, made once for every layer of the same settings and shapes (a
-    deep net repeats a few thousand times)."""
+    deep net repeats a few thousand times); a held weight (``is_trained``) gets no gradient,
+    and its layer allocates nothing for one."""
     ir = info.ir
     settings = tuple((name, tuple(ir[name]) if isinstance(ir[name], list) else ir[name])
                      for name in FOOTPRINT_FIELDS if name in ir)
     return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
                          tuple(info.output_shape), info.pads and tuple(info.pads), batch,
-                         itemsize, keeps_tiles)
+                         itemsize, keeps_tiles, is_trained(ir))
 
 
 @functools.lru_cache(maxsize=4096)
 def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
-                  batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+                  batch: int, itemsize: int, keeps_tiles: bool,
+                  weight_grad: bool) -> Footprint:
     return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch, itemsize,
-                     keeps_tiles)
+                     keeps_tiles, weight_grad)
 
 
 def _weight(fp: Footprint) -> int:
