@@ -20,7 +20,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
-from cnnspec.ir.training_catalogue import LOSSES, refuse_whole_setting
+from cnnspec.ir.training_catalogue import LOSSES, held_parts, refuse_whole_setting
 from cnnspec.kinds import KINDS, Build
 from cnnspec.seeding import streams
 
@@ -75,13 +75,16 @@ def _seed_sequence(rng: np.random.Generator) -> np.random.SeedSequence:
 def _build_layer(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype,
                  dropout_rng: np.random.Generator):
     """The engine layer for one checked layer, built by its kind's registry record; a weighted
-    layer's parameters are drawn from ``rng``."""
+    layer's parameters are drawn from ``rng``, and those the spec holds still (``frozen``,
+    ``lr_mult 0``) are the layer's ``held`` ones: no gradient, no optimizer state."""
     kind = KINDS[info.kind]
     weight = bias = None
     if kind.weighted:
         weight, bias = _draw_params(info, rng, dtype)
-    return kind.build(Build(info.ir, info.output_shape, info.pads, weight, bias, dtype,
-                            dropout_rng))
+    layer = kind.build(Build(info.ir, info.output_shape, info.pads, weight, bias, dtype,
+                             dropout_rng))
+    layer.held = held_parts(info.ir, layer.params)
+    return layer
 
 
 def _draw_params(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype):

@@ -335,7 +335,11 @@ def test_a_model_prints_its_layers_and_is_called_as_a_pytorch_module_is():
         ("c1", "conv"), ("c1_relu", "relu"), ("bn", "batchnorm"), ("p", "maxpool"),
         ("c2", "conv"), ("d", "dropout"), ("f", "flatten"), ("fc", "dense"), ("sm", "softmax"))]
     assert lines[1].split(None, 2)[2] == "weight 4x2x3x3, bias 4"
-    assert lines[5].split(None, 2)[2] == "weight 4x4x3x3, bias 4 (frozen)"
+    assert lines[5].split(None, 2)[2] == "weight 4x4x3x3, bias 4 (held)"
+    for mults, text in (("lr_mult [0, 0]", "weight 4x4x3x3, bias 4 (held)"),
+                        ("lr_mult [0, 1]", "weight 4x4x3x3 held, bias 4")):
+        other = compile_spec(_spec(SMALL.replace("frozen", mults)), seed=0)
+        assert repr(other).splitlines()[5].split(None, 2)[2] == text
     assert "evaluation mode" in repr(model.eval())
     x, _ = _batch(checked)
     np.testing.assert_array_equal(model(x), model.forward(x))

@@ -181,6 +181,7 @@ model frozen_mults
 input 1x8x8
 edges: conv 2 3x3 weight sobel_x frozen relu
 c2: conv 4 3x3 lr_mult [1, 2] decay_mult [1, 0]
+c3: conv 4 1x1 lr_mult [0, 1]
 gn: groupnorm 2 frozen
 act: prelu
 flatten
@@ -209,17 +210,20 @@ def _named_groups(net, groups) -> dict:
             for group in groups for param in group["params"]}
 
 
-def test_param_groups_apply_lr_mult_and_decay_mult_and_leave_frozen_layers_out(tmp_path):
+def test_param_groups_apply_lr_mult_and_decay_mult_and_leave_held_parameters_out(tmp_path):
+    """frozen and lr_mult 0 hold parameters by one rule (is_trained): neither requires grad,
+    so neither is in a group, as cnnspec's optimizer keeps no state for either."""
     torch = pytest.importorskip("torch")
     net = _written(open_exported(_mults_spec(tmp_path)), tmp_path)
     optimizer = torch.optim.SGD(net.param_groups(0.1, 0.01), momentum=0.9)
     assert _named_groups(net, optimizer.param_groups) == {
         "c2.weight": (0.1, 0.01), "c2.bias": (0.2, 0.0),  # lr_mult [1, 2] decay_mult [1, 0]
+        "c3.bias": (0.1, 0.0),  # its weight at lr_mult 0, held
         "act.weight": (0.1, 0.0),  # decay_bias false spares all but the weights of weighted
-        "still.weight": (0.0, 0.01), "still.bias": (0.0, 0.0),  # lr_mult 0
         "fc.weight": (0.1, 0.01), "fc.bias": (0.1, 0.0)}
-    frozen = [*net.edges.parameters(), *net.gn.parameters()]
-    assert len(frozen) == 4 and not any(param.requires_grad for param in frozen)
+    held = [*net.edges.parameters(), *net.gn.parameters(), *net.still.parameters()]
+    assert len(held) == 6 and not any(param.requires_grad for param in held)
+    assert net.c3.weight.requires_grad is False and net.c3.bias.requires_grad
 
 
 def test_a_step_of_the_param_groups_is_cnnspecs_step(tmp_path):

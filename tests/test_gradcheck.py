@@ -380,3 +380,23 @@ def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():
     numeric = numeric_grad(lambda: model.loss(model.forward(x), y)[0],
                            model.params()["c1.weight"])
     assert rel_error(grads["c1.weight"], numeric) < TOL
+
+
+@pytest.mark.parametrize("held, trained", [("weight", "bias"), ("bias", "weight")])
+def test_a_held_parameter_gets_no_gradient_and_its_partner_and_earlier_layers_the_true_one(
+        held, trained):
+    """One parameter of a layer held (Caffe's lr_mult [0, 1] or [1, 0]): no gradient of its
+    own (its product is not computed), the layer's other parameter and the layers before it
+    still the numeric gradient."""
+    rng = _rng(6)
+    model = _cnn(rng)
+    model._by_name["c2"].layer.held = frozenset({held})
+    x, y = rng.standard_normal((2, 2, 9, 8)), np.array([0, 1])
+    _, dout = model.loss(model.forward(x), y)
+    model.backward(dout, input_grad=False)
+    grads = model.grads()
+    assert f"c2.{held}" not in grads and f"c2.{held}" not in model.trainable_names
+    assert set(model._param_grads["c2"]) == {trained}
+    for name in (f"c2.{trained}", "c1.weight"):
+        numeric = numeric_grad(lambda: model.loss(model.forward(x), y)[0], model.params()[name])
+        assert rel_error(grads[name], numeric) < TOL, name

@@ -196,7 +196,7 @@ def _assert_footprint_bounds(layer, fp, xs, dout, training=True, limits=None) ->
     layer.backward(dout)
     forward, kept, backward = _measure(layer, xs, dout, training)
     held = fp.out + fp.cache + fp.work + fp.back_work + fp.shared + fp.objects
-    grads = sum(v.nbytes for v in layer.params.values()) if layer.trainable else 0
+    grads = sum(v.nbytes for key, v in layer.params.items() if layer.trains(key))
     assert forward <= held + fp.forward_temp + SLACK, ("forward", forward, fp, limits)
     assert kept <= held + SLACK, ("kept", kept, fp, limits)
     assert backward <= held + fp.dx + fp.backward_temp + grads + SLACK, (
@@ -289,10 +289,13 @@ CONV_GRID = [
 ]
 
 
+@pytest.mark.parametrize("held", [frozenset(), frozenset({"weight"})], ids=["trained", "held"])
 @pytest.mark.parametrize("c, f, h, kernel, stride, pads, dilation, batch", CONV_GRID)
 def test_a_convolutions_footprint_bounds_it_on_every_path(c, f, h, kernel, stride, pads,
-                                                          dilation, batch):
-    """Under every limit calibration may choose, each on a new layer."""
+                                                          dilation, batch, held):
+    """Under every limit calibration may choose, each on a new layer; with its weight held
+    (lr_mult [0, 1]), the footprint without the weight gradient's buffers and products, no
+    larger than the trained layer's, still bounds what the layer allocates."""
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((f, c, *kernel)).astype(np.float32)
     x = rng.standard_normal((batch, c, h, h)).astype(np.float32)
@@ -300,10 +303,28 @@ def test_a_convolutions_footprint_bounds_it_on_every_path(c, f, h, kernel, strid
     dout = rng.standard_normal(out.shape).astype(np.float32)
     ir = {"kernel": list(kernel), "stride": list(stride), "dilation": list(dilation),
           "groups": 1}
-    fp = footprint("conv", ir, [(c, h, h)], out.shape[1:], pads, batch)
+    fp = footprint("conv", ir, [(c, h, h)], out.shape[1:], pads, batch,
+                   weight_grad="weight" not in held)
+    trained = footprint("conv", ir, [(c, h, h)], out.shape[1:], pads, batch)
+    assert fp.back_work <= trained.back_work and fp.backward_temp <= trained.backward_temp
     for limits in _calibrations(every_pair=True):
         layer = Conv2d(weight, np.zeros(f, np.float32), stride, pads, dilation)
+        layer.held = held
         _assert_footprint_bounds(layer, fp, [x], dout, limits=limits)
+
+
+def test_a_held_weights_footprint_keeps_nothing_for_its_gradient():
+    """A layer that builds its columns again for the weight gradient (not thin: 16 x 3x3
+    rows) keeps them from its backward pass on; with its weight held it builds none, and
+    check's estimate of a spec holding it counts none (memory._footprint reads is_trained)."""
+    ir = {"kernel": [3, 3], "stride": [2, 2], "dilation": [1, 1], "groups": 1}
+    args = ("conv", ir, [(16, 32, 32)], (32, 16, 16), (1, 0, 1, 0), 64)
+    assert footprint(*args).back_work > 0 and footprint(*args, weight_grad=False).back_work == 0
+    text = ("input 16x32x32\nc: conv 32 3x3 stride 2 pad 1x0x1x0{}\nflatten\nout: dense 10\n"
+            'train {{\n  data npz(path="unused.npz")\n  batch 64\n  cores 1\n}}\n')
+    trained, held = (check(cnnspec.parse(text.format(mults))).step_memory
+                     for mults in ("", " lr_mult [0, 1]"))
+    assert held.work < trained.work
 
 
 def test_a_transposed_convs_bias_gradient_is_within_its_footprint():

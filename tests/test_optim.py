@@ -476,3 +476,69 @@ def test_a_spec_writes_lr_mult_and_decay_mult_per_layer_as_caffe_does(tmp_path):
     assert mults["c.bias"] == (2.0, 0.0) and mults["fc.weight"] == (0.0, 1.0)
     start = np.load(tmp_path / "r" / "init.npz")
     np.testing.assert_array_equal(run.model.params()["fc.weight"], start["fc.weight"])
+
+
+HELD = """\
+input 1x8x8
+c1: conv 16 3x3 pad same relu
+c2: conv 16 3x3 pad same {held} relu
+pool: maxpool 2
+flatten
+fc: dense 3
+train {{
+  data shapes(size=8, classes=[x, plus, o], count=64)
+  optimizer {optimizer}
+  lr 0.05
+  weight_decay 0.001
+  clip_norm 1
+  batch 16
+  epochs 1
+  seed 2
+}}
+"""
+
+
+def _held_run(tmp_path, held: str, optimizer: str) -> tuple[dict, dict, dict]:
+    """(initial weights, last weights, optimizer state) of a run of HELD."""
+    from cnnspec import train
+    from cnnspec.training import rundir
+    from cnnspec.training.files import read_npz
+    from cnnspec.training.state import OPTIMIZER_KEY
+
+    folder = tmp_path / f"{held}-{optimizer}".replace(" ", "")
+    spec = folder.with_suffix(".cnn")
+    spec.write_text(HELD.format(held=held, optimizer=optimizer))
+    train(spec, run_dir=folder, progress="none", curves=False)
+    end = read_npz(folder / rundir.CHECKPOINT)
+    state = {key.partition("/")[2]: value for key, value in end.items()
+             if key.startswith(OPTIMIZER_KEY + "/")}
+    weights = {key: value for key, value in end.items() if not key.startswith("_")}
+    return read_npz(folder / rundir.INIT), weights, state
+
+
+@pytest.mark.parametrize("optimizer", ["sgd(momentum=0.9)", "adam"])
+def test_a_layer_at_lr_mult_0_trains_as_a_frozen_one_with_no_state_or_gradient(tmp_path,
+                                                                                optimizer):
+    """Caffe's lr_mult [0, 0] and the frozen keyword hold a layer by one rule
+    (training_catalogue.is_trained): the optimizer keeps no state for its parameters, no
+    gradient of theirs joins the clipped norm, so the run is bitwise the frozen one: the held
+    weights their initial bits, the others trained."""
+    start, frozen, frozen_state = _held_run(tmp_path, "frozen", optimizer)
+    _, held, held_state = _held_run(tmp_path, "lr_mult [0, 0]", optimizer)
+    assert not any(".c2." in key for key in held_state)
+    assert any(".c1.weight" in key for key in held_state)
+    assert sorted(held_state) == sorted(frozen_state)
+    for name in ("c2.weight", "c2.bias"):
+        np.testing.assert_array_equal(held[name], start[name])
+    assert not np.array_equal(held["c1.weight"], start["c1.weight"])
+    for name, value in frozen.items():
+        np.testing.assert_array_equal(held[name], value, err_msg=name)
+
+
+def test_a_weight_at_lr_mult_0_is_held_while_its_bias_trains(tmp_path):
+    """lr_mult [0, 1]: the weight keeps its bits and has no optimizer state, the bias of the
+    same layer trains and has its own."""
+    start, end, state = _held_run(tmp_path, "lr_mult [0, 1]", "sgd(momentum=0.9)")
+    assert "momentum_buffer.c2.weight" not in state and "momentum_buffer.c2.bias" in state
+    np.testing.assert_array_equal(end["c2.weight"], start["c2.weight"])
+    assert not np.array_equal(end["c2.bias"], start["c2.bias"])

@@ -153,7 +153,7 @@ def test_repeated_block_is_a_cluster(checked):
 def test_frozen_fixed_kernel_is_drawn_as_numbers_and_dashed(checked):
     source = build_graph(checked).source
     node = next(line for line in source.splitlines() if line.strip().startswith("xconv ["))
-    assert 'style="dashed"' in node and "frozen" in node
+    assert 'style="dashed"' in node and ">held<" in node
     assert node.count('width="22"') == 9  # the 3x3 x_kernel, one cell per number
     other = next(line for line in source.splitlines()
                  if line.strip().startswith("block_1_conv ["))

@@ -639,7 +639,7 @@ def test_pair_captions_say_frozen_where_training_could_not_change_the_kernel():
 
     kernel = np.array([[1.0, 0.0], [0.0, -0.5]])
     first, second = pair_captions("xk", kernel, kernel, frozen=True)
-    assert first.startswith("xk\ninit ") and second.startswith("xk\nfrozen ")
+    assert first.startswith("xk\ninit ") and second.startswith("xk\nheld ")
     assert pair_captions("c 1", kernel, kernel, frozen=False)[1].startswith("c 1\nlearned ")
 
 

@@ -82,7 +82,7 @@ def test_table_shows_window_shape_params_and_init(checked):
     conv2 = next(line for line in lines if line.startswith("conv2 "))
     assert "3x3 s2 same d2" in conv2 and "16x4x4" in conv2
     edges = next(line for line in lines if line.startswith("edges "))
-    assert "290 frozen" in edges and "  sobel_x 3x3" in edges
+    assert "290 held" in edges and "  sobel_x 3x3" in edges
     assert any("std = " in line and "sqrt(144)" in line for line in lines)
     assert any(line.strip().startswith("bias: zeros") for line in lines)
 
@@ -92,7 +92,7 @@ def test_table_totals(checked):
     total = checked.total_params
     assert f"Total params: {total:,}" in table
     assert f"Trainable params: {checked.trainable_params:,}" in table
-    assert "Frozen params: 290" in table
+    assert "Held params: 290" in table
     assert f"Multiply-adds per image: {checked.macs:,}" in table
     assert "Activation memory per image:" in table
 
@@ -102,7 +102,8 @@ def test_table_totals(checked):
 def test_a_parameter_at_lr_mult_0_is_counted_held_as_check_holds_it(mults, trained):
     """lr_mult 0 holds a parameter where it starts (training_catalogue.is_trained): the
     summary counts it with the frozen ones, the weight's (4x1x3x3) and the bias's (4) apart;
-    the memory estimate still counts the gradient and optimizer state the engine keeps."""
+    the memory estimate counts a gradient and optimizer state for the trained ones alone, as
+    the engine keeps them: each held parameter takes off what each of a frozen layer's does."""
     text = f"input 1x8x8\nc: conv 4 3x3 {mults}\nflatten\nout: dense 10\n"
     checked = check(parse(text, path="held.cnn"))
     c = next(info for info in checked.layers if info.name == "c")
@@ -110,8 +111,37 @@ def test_a_parameter_at_lr_mult_0_is_counted_held_as_check_holds_it(mults, train
     dense = 6 * 6 * 4 * 10 + 10
     assert (checked.trainable_params, checked.frozen_params) == (trained + dense, 40 - trained)
     assert f"Trainable params: {trained + dense:,}" in summary_table(checked)
-    plain = check(parse(text.replace(mults, ""), path="held.cnn"))
-    assert checked.step_memory.parameters == plain.step_memory.parameters
+    plain, frozen = (check(parse(text.replace(mults, other), path="held.cnn")).step_memory
+                     for other in ("", "frozen"))
+    per_param = (plain.parameters - frozen.parameters) / 40
+    assert per_param > 0
+    assert plain.parameters - checked.step_memory.parameters == (40 - trained) * per_param
+
+
+HELD_MIDDLE = ("input 1x8x8\na: conv 4 3x3 relu\nc: conv 4 3x3 {held}\nflatten\n"
+               "out: dense 10\n")
+
+
+@pytest.mark.parametrize("held, label, count", [
+    ("frozen", "148 held", 148), ("lr_mult [0, 0]", "148 held", 148),
+    ("lr_mult [0, 1]", "148 (144 held)", 144), ("lr_mult [1, 0]", "148 (4 held)", 4)])
+def test_a_held_layer_reads_held_whichever_way_the_spec_holds_it(held, label, count):
+    """The frozen keyword and lr_mult [0, 0] hold a layer by the same facts, its parameters
+    at their initial values and the gradient flowing through it to `a`, which trains: its row
+    reads the same words, and the note under the table says what they mean (cnnspec.held)."""
+    table = summary_table(check(parse(HELD_MIDDLE.format(held=held), path="held.cnn")))
+    row = next(line for line in table.splitlines() if line.startswith("c "))
+    assert f" {label} " in row and "frozen" not in row
+    note = words(table.split("\nHeld: ", 1)[1].split("\nSignal:")[0])
+    assert note == ("a parameter kept at its initial values (`frozen`, or `lr_mult 0`), with no "
+                    "gradient or optimizer state of its own; the gradient still flows through "
+                    "its layer to the layers before.")
+    assert f"Held params: {count:,}" in table
+
+
+def test_a_table_without_held_parameters_has_no_note_on_them():
+    table = summary_table(check(parse(HELD_MIDDLE.format(held=""), path="held.cnn")))
+    assert "\nHeld: " not in table and "Held params: 0" in table
 
 
 def test_memory_is_counted_in_the_dtype_it_was_checked_for():

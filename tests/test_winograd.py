@@ -105,8 +105,12 @@ def test_flags_an_empty_batch_and_a_repeat():
     out, cache = winograd.conv2d_forward(x, w, b, win, work)
     dout = rng.standard_normal(out.shape).astype(np.float32)
     first = winograd.conv2d_backward(dout, cache, work=work)
-    dx, dw, db = winograd.conv2d_backward(dout, cache, need_dw=False, work=work)
+    dx, dw, db = winograd.conv2d_backward(dout, cache, need_dw=False, need_db=False, work=work)
     assert dw is None and db is None and np.array_equal(dx, first[0])  # a frozen layer
+    dx, dw, db = winograd.conv2d_backward(dout, cache, need_dw=False, work=work)
+    assert dw is None and np.array_equal(db, first[2]) and np.array_equal(dx, first[0])
+    dx, dw, db = winograd.conv2d_backward(dout, cache, need_dx=False, need_dw=False, work=work)
+    assert dx is None and dw is None and np.array_equal(db, first[2])  # lr_mult [0, 1], first
     dx, dw, db = winograd.conv2d_backward(dout, cache, need_dx=False, work=work)
     assert dx is None and np.array_equal(dw, first[1]) and np.array_equal(db, first[2])
     again, cache = winograd.conv2d_forward(x, w, b, win, work)  # buffers reused: same bits
@@ -255,6 +259,25 @@ def test_an_evaluation_pass_keeps_no_tiles():
         grads.append(conv4.backward(dout)[1])
     assert grads[0].keys() == grads[1].keys()
     assert all(np.array_equal(grads[0][key], grads[1][key]) for key in grads[0])
+
+
+@pytest.mark.parametrize("held", ["frozen", "lr_mult [0, 1]"])
+def test_a_conv_whose_weight_is_held_keeps_no_tiles(held):
+    """The tiles are kept for the weight gradient, which a held weight (frozen, lr_mult 0)
+    does not get: conv3 neither keeps them nor takes budget, in check's count and in the
+    compiled layers alike; conv4 still does (conv2's V, 2.25 times its input, passes the
+    budget of conv2's and conv4's inputs)."""
+    from cnnspec.check.memory import kept_tile_layers
+
+    text = VGG.replace("conv3: conv 64 3x3 pad same", f"conv3: conv 64 3x3 pad same {held}")
+    checked = check(parse(text + TRAIN_ON_FILE))
+    assert kept_tile_layers(checked.layers) == {"conv4"}
+    model = compile_spec(checked)
+    model.threads = 1
+    model.forward(np.random.default_rng(0).standard_normal((64, 3, 32, 32)).astype(np.float32))
+    kept = {node.name for node in model.nodes
+            if isinstance(node.layer, Conv2d) and "kept tiles" in node.layer.work}
+    assert kept == {"conv4"}
 
 
 def test_a_conv_run_on_its_crop_neither_keeps_tiles_nor_takes_budget():

@@ -63,7 +63,7 @@ from cnnspec.engine.splitting import splits, usable_cores
 from cnnspec.errors import LimitError, SpecError, SpecErrors, library_worded, literal
 from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import OPTIMIZERS
+from cnnspec.ir.training_catalogue import OPTIMIZERS, is_trained
 from cnnspec.kinds import KINDS
 from cnnspec.records import record
 
@@ -374,9 +374,9 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int,
     prints = {info.name: _footprint(info, part, itemsize, info.name in keepers)
               for info in layers}
     total = sum(info.params for info in layers)
-    # The engine keeps a gradient and optimizer state for every parameter of a layer that is
-    # not frozen, one at lr_mult 0 too (stepped by 0): not LayerInfo.trainable_params.
-    trainable = sum(info.params for info in layers if info.ir.get("trainable", True))
+    # The engine keeps a gradient and optimizer state for the parameters that train alone
+    # (training_catalogue.is_trained: not frozen, not at lr_mult 0).
+    trainable = sum(info.trainable_params for info in layers)
     parameter_values = total + trainable * (gradient_arrays(parts)
                                             + optimizer_arrays(training))
     if parts > 1:
@@ -400,29 +400,33 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int,
 def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
     """The convolutions of ``layers`` that keep their transformed input tiles for the
     backward pass (:func:`cnnspec.engine.footprint.winograd_keepers`): the compiler marks
-    them, and their footprints count the tiles."""
+    them, and their footprints count the tiles. A held weight (``is_trained``) gets no
+    gradient, for which the tiles are kept: its layer is none of them."""
     return winograd_keepers({info.name: (info.ir, info.input_shapes[0], info.output_shape,
                                          info.pads)
                              for info in layers
-                             if info.kind == "conv" and info.ir["groups"] == 1})
+                             if info.kind == "conv" and info.ir["groups"] == 1
+                             and is_trained(info.ir)})
 
 
 def _footprint(info: LayerInfo, batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
     """The layer's footprint, made once for every layer of the same settings and shapes (a
-    deep net repeats a few thousand times)."""
+    deep net repeats a few thousand times); a held weight (``is_trained``) gets no gradient,
+    and its layer allocates nothing for one."""
     ir = info.ir
     settings = tuple((name, tuple(ir[name]) if isinstance(ir[name], list) else ir[name])
                      for name in FOOTPRINT_FIELDS if name in ir)
     return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
                          tuple(info.output_shape), info.pads and tuple(info.pads), batch,
-                         itemsize, keeps_tiles)
+                         itemsize, keeps_tiles, is_trained(ir))
 
 
 @functools.lru_cache(maxsize=4096)
 def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
-                  batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+                  batch: int, itemsize: int, keeps_tiles: bool,
+                  weight_grad: bool) -> Footprint:
     return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch, itemsize,
-                     keeps_tiles)
+                     keeps_tiles, weight_grad)
 
 
 def _weight(fp: Footprint) -> int:

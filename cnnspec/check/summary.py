@@ -16,6 +16,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
+from cnnspec.held import HELD, HELD_MEANS, held_text
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import step_text
@@ -146,10 +147,13 @@ def _cited(init: dict) -> list[str]:
 
 
 def _params_text(layer: dict) -> str:
+    """``9`` where every parameter trains, ``9 held`` where none does, ``40 (36 held)``
+    where some are held (:func:`cnnspec.held.held_text`)."""
     text = f"{layer['params']:,}"
-    if layer["params"] and not layer["trainable_params"]:
-        text += " frozen"
-    return text
+    held = held_text(layer["params"], layer["trainable_params"])
+    if held == HELD:
+        return f"{text} {held}"
+    return f"{text} ({held})" if held else text
 
 
 # The most characters the Window column holds: a longer window (`3x3 s1 pad 1x1 pad
@@ -229,7 +233,7 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     totals = [
         f"Total params: {data['total_params']:,}",
         f"Trainable params: {data['trainable_params']:,}",
-        f"Frozen params: {data['frozen_params']:,}",
+        f"Held params: {data['frozen_params']:,}",
         f"Multiply-adds per image: {data['macs']:,}",
         (f"Activation memory per image: {bytes_text(data['activation_memory_bytes'])} "
          f"({data['dtype']}, all layer outputs)"),
@@ -251,6 +255,8 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     notes = _signal_notes(data, checked.spec.path, explain)
+    if data["frozen_params"]:
+        notes.insert(0, f"{HELD.capitalize()}: a parameter {HELD_MEANS}.")
     paragraphs = [*totals, *(worded(note, names) for note in notes)]
     note_lines = [text for paragraph in paragraphs for text in packed([paragraph], 0)]
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *note_lines])

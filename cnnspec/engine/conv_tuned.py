@@ -162,12 +162,13 @@ def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool):
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None,
-                    owned=False):
+                    owned=False, need_db=True):
     """Gradients of :func:`conv2d_forward`.
 
     ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
-    ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a frozen layer); ``db``
-    (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to,
+    ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a held weight: its
+    product is never computed); ``db`` (F,) or None without bias or when not ``need_db``
+    (a held bias). ``dout`` is never written to,
     unless ``owned`` (the caller hands it over) and there is ``relu_out``.
     ``work`` as for :func:`conv2d_forward`. ``relu_out``: for a forward pass with ``relu``,
     its output, whose zeros mask ``dout`` (Winograd's as it copies ``dout`` into its tiles;
@@ -175,27 +176,26 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     ``owned``, else into a new array).
     """
     if isinstance(cache[-1], winograd.Tiling):
-        return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work, relu_out)
+        return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work, relu_out, need_db)
     if relu_out is not None:
         dout = relu_backward_from_output(dout, relu_out, into=dout if owned else None)
     if isinstance(cache[0], Crop):
-        return _cropped_backward(dout, cache, need_dw, need_dx, work)
+        return _cropped_backward(dout, cache, need_dw, need_dx, work, need_db)
     if isinstance(cache[0], SmallPlan):
-        return cache[0].backward(dout, cache, need_dw, need_dx, work)
+        return cache[0].backward(dout, cache, need_dw, need_dx, work, need_db)
     x_shape, xp, w, has_bias, win, kept = cache
-    dw = db = dx = None
+    dw = dx = None
+    db = bias_grad(dout) if need_db and has_bias else None
     if isinstance(xp, Blocks):
         if need_dw:
             dw = (row_taps.weight_grad(xp.xt, xp.n, dout, win, work) if xp.by_rows
                   else _weight_grad_blocks(xp, dout, win, work).reshape(w.shape))
-            db = bias_grad(dout) if has_bias else None
         if need_dx:
             dx = _input_grad(dout, None, w, win, x_shape, work, by_rows=xp.by_rows)
         return dx, dw, db
     dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, Ho, Wo); usually a view
     if need_dw:
         dw = _weight_grad(xp, dout_c, win, work, kept).reshape(w.shape)
-        db = bias_grad(dout) if has_bias else None
     if need_dx:
         dx = _input_grad(dout, dout_c, w, win, x_shape, work)
     return dx, dw, db
@@ -244,21 +244,21 @@ def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool):
     return out.transpose(1, 0, 2, 3), (crop, inner, x.shape, w.shape, b is not None)
 
 
-def _cropped_backward(dout, cache, need_dw: bool, need_dx: bool, work):
+def _cropped_backward(dout, cache, need_dw: bool, need_dx: bool, work, need_db: bool):
     """:func:`conv2d_backward` of :func:`_cropped_forward`: the cropped convolution's
     gradients from its outputs' part of ``dout``, placed in zeros (no other tap or input pixel
     reads the input or is read: their gradients are zero); the bias gradient from the whole
     of ``dout``."""
     crop, inner, x_shape, w_shape, has_bias = cache
-    db = bias_grad(dout) if need_dw and has_bias else None
+    db = bias_grad(dout) if need_db and has_bias else None
     dw = np.zeros(w_shape, dout.dtype) if need_dw else None
     dx = np.zeros(x_shape, dout.dtype) if need_dx else None
-    if inner is None:
+    if inner is None or not (need_dw or need_dx):
         return dx, dw, db
     rows, cols = crop.rows, crop.cols
     part_dx, part_dw, _ = conv2d_backward(
         dout[_planes(rows.outputs, cols.outputs)], inner, need_dw, need_dx,
-        None if work is None else work.setdefault("cropped", {}))
+        None if work is None else work.setdefault("cropped", {}), need_db=False)
     if need_dw:
         dw[_planes(rows.taps, cols.taps)] = part_dw
     if need_dx:
@@ -778,20 +778,23 @@ class SmallPlan:
             relu_into(product, product)
         return self._valid(product, self.win).transpose(1, 0, 2, 3), (self, w, b is not None)
 
-    def backward(self, dout, cache, need_dw, need_dx, work):
+    def backward(self, dout, cache, need_dw, need_dx, work, need_db):
         """:func:`conv2d_backward` for this plan: (dx, dw, db)."""
         _, w, has_bias = cache
         f = w.shape[0]
         dw = db = dx = None
-        if need_dw:
+        need_db = need_db and has_bias
+        if need_dw or need_db:
             if self.wide:
                 np.copyto(self.dout_valid, dout)
                 dout_mat = self.dout_wide  # junk columns zero: they add nothing
             else:
                 dout_mat = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, -1)
+        if need_dw:
             # (cols @ dout.T).T: the faster orientation, as in _weight_grad
             dw = np.ascontiguousarray(np.matmul(self.cols, dout_mat.T).T).reshape(w.shape)
-            db = dout_mat.sum(axis=1) if has_bias else None
+        if need_db:
+            db = dout_mat.sum(axis=1)
         if need_dx:
             dx = self._input_grad(dout, w, work)
         return dx, dw, db

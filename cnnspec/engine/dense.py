@@ -16,15 +16,14 @@ def dense_forward(x, w, b):
     return out, (x, w, b is not None)
 
 
-def dense_backward(dout, cache, need_dw=True, need_dx=True):
+def dense_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
     """``dout`` (N, F_out) -> ``(dx (N, F_in), dw (F_out, F_in), db (F_out,))``; a part is None
-    when not needed (``need_dw`` False for a frozen layer) or absent (no bias)."""
+    when not needed (``need_dw`` or ``need_db`` False for a held parameter) or absent (no
+    bias)."""
     x, w, has_bias = cache
     dx = dout @ w if need_dx else None
-    dw = db = None
-    if need_dw:
-        dw = dout.T @ x
-        db = dout.sum(axis=0) if has_bias else None
+    dw = dout.T @ x if need_dw else None
+    db = dout.sum(axis=0) if need_db and has_bias else None
     return dx, dw, db
 
 

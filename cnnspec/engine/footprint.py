@@ -392,10 +392,13 @@ FOOTPRINT_FIELDS = ("kernel", "size", "stride", "dilation", "groups", "ceil_mode
 
 
 def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
-              pads, n: int, itemsize: int = 4, keeps_tiles: bool = False) -> Footprint:
+              pads, n: int, itemsize: int = 4, keeps_tiles: bool = False,
+              weight_grad: bool = True) -> Footprint:
     """The footprint of a layer of ``kind`` (its IR ``ir``, one example's input and output
     shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values;
-    ``keeps_tiles``: a conv among its network's :func:`winograd_keepers`."""
+    ``keeps_tiles``: a conv among its network's :func:`winograd_keepers`; ``weight_grad``
+    False: a conv whose weight is held (its backward pass computes no weight gradient, and
+    allocates nothing for one)."""
     x = n * math.prod(in_shapes[0]) * itemsize
     out = n * math.prod(out_shape) * itemsize
     if kind in WINDOW_KINDS:
@@ -403,7 +406,7 @@ def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: 
         if kind == "conv":
             if ir["groups"] > 1:
                 return _grouped_conv(geo, n, itemsize)
-            return _conv(geo, n, itemsize, keeps_tiles)
+            return _conv(geo, n, itemsize, keeps_tiles, weight_grad)
         if kind == "conv_transpose":
             return _conv_transpose(geo, n, itemsize)
         return _pool(geo, ir, kind == "maxpool", n, itemsize)
@@ -488,16 +491,19 @@ def _wide(geo: Geometry) -> int:
     return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
 
 
-def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
+          with_dw: bool = True) -> Footprint:
     """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: on the part that reads
-    the input where that pays (:func:`conv_crop`), else on the whole padded input."""
+    the input where that pays (:func:`conv_crop`), else on the whole padded input. Without
+    ``with_dw`` (a held weight), nothing of the weight gradient's."""
     crop = conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads, geo.dilation)
     if crop is None:
-        return _conv_whole(geo, n, itemsize, keeps_tiles)
-    return _conv_cropped(geo, crop, n, itemsize)
+        return _conv_whole(geo, n, itemsize, keeps_tiles, with_dw)
+    return _conv_cropped(geo, crop, n, itemsize, with_dw)
 
 
-def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int) -> Footprint:
+def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int,
+                  with_dw: bool) -> Footprint:
     """A convolution run on its :class:`Crop` (cnnspec.engine.conv_tuned): the whole output
     (filled with the bias) and input gradient (zero) as new arrays; the cropped convolution's
     footprint (:func:`_conv_whole`) within them, its output a temporary of the forward pass,
@@ -511,7 +517,7 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int) -> Footprint
         return Footprint(out=out, dx=dx, backward_temp=masked, frees_cache=False)
     inner = _conv_whole(Geometry(geo.c, *crop.in_hw, geo.f, *crop.out_hw, crop.kernel,
                                  geo.stride, crop.pads, geo.dilation), n, itemsize,
-                        keeps_tiles=False)
+                        keeps_tiles=False, with_dw=with_dw)
     kernels = geo.f * geo.c * math.prod(crop.kernel) * itemsize
     return replace(inner, out=out, keeps_output=False,
                    cache=inner.cache + kernels + (inner.out if inner.keeps_output else 0),
@@ -519,25 +525,28 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int) -> Footprint
                    backward_temp=masked + inner.backward_temp + inner.dx + kernels)
 
 
-def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
+                with_dw: bool = True) -> Footprint:
     """A convolution over its whole padded input: Winograd's where it pays
     (:func:`winograd_pays`; for a batch of ``n`` and one fewer, the parts of a split batch,
     the larger footprint where the two differ), else :func:`_conv_im2col_paths`."""
     runs = {winograd_pays(geo, k, itemsize) for k in (n, max(n - 1, 0))}
     if runs == {False}:
-        return _conv_im2col_paths(geo, n, itemsize)
-    fast = _conv_winograd(geo, n, itemsize, keeps_tiles)
-    return fast if runs == {True} else _either(fast, _conv_im2col_paths(geo, n, itemsize))
+        return _conv_im2col_paths(geo, n, itemsize, with_dw)
+    fast = _conv_winograd(geo, n, itemsize, keeps_tiles, with_dw)
+    return fast if runs == {True} else _either(fast, _conv_im2col_paths(geo, n, itemsize,
+                                                                         with_dw))
 
 
-def _conv_winograd(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+def _conv_winograd(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
+                   with_dw: bool) -> Footprint:
     """:mod:`cnnspec.engine.winograd`: the transformed kernels (a*a x F x C) kept by the
     cache; the transformed input tiles where they are kept for the weight gradient
     (:func:`winograd_kept_bytes`, for one of ``keeps_tiles``), on the layer from step to step,
     else the input, held by the cache to compute them again; a chunk's
     buffers (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry; ``dx`` a
-    new array. Temporaries: the kernels' transform and their gradient (a few of their
-    size)."""
+    new array. Temporaries: the kernels' transform and, ``with_dw``, their gradient (a few
+    of their size)."""
     points = WINOGRAD_INPUT_TILE ** 2
     kernels = points * geo.f * geo.c * itemsize
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
@@ -546,7 +555,7 @@ def _conv_winograd(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool) -> F
                      cache=kernels, work=kept,
                      forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
                      shared=_winograd_chunk_bytes(geo, n, itemsize),
-                     shared_key=("winograd", geo, n), backward_temp=4 * kernels,
+                     shared_key=("winograd", geo, n), backward_temp=4 * kernels * with_dw,
                      frees_cache=False)
 
 
@@ -571,17 +580,17 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     return (2 * tile_rows + 2 * outputs + ping + pong + kept) * itemsize
 
 
-def _conv_im2col_paths(geo: Geometry, n: int, itemsize: int) -> Footprint:
+def _conv_im2col_paths(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
     """The whole batch as one planned chunk where its columns fit a chunk
     (:class:`SmallPlan`), else chunked columns; where the machine's column limit decides
     between them, the larger of the two."""
     possible, certain = _one_chunk(geo.c * geo.taps, geo.ho * geo.wo, n, itemsize)
     if certain:
-        return _conv_small(geo, n, itemsize)
-    large = _conv_chunked(geo, n, itemsize)
+        return _conv_small(geo, n, itemsize, with_dw)
+    large = _conv_chunked(geo, n, itemsize, with_dw=with_dw)
     if not possible:
         return large
-    return _either(_conv_small(geo, n, itemsize), large)
+    return _either(_conv_small(geo, n, itemsize, with_dw), large)
 
 
 def _either(one: Footprint, other: Footprint) -> Footprint:
@@ -595,18 +604,20 @@ def _either(one: Footprint, other: Footprint) -> Footprint:
                         "shared_key": one.shared_key or other.shared_key})
 
 
-def _conv_chunked(geo: Geometry, n: int, itemsize: int, with_dx: bool = True) -> Footprint:
+def _conv_chunked(geo: Geometry, n: int, itemsize: int, with_dx: bool = True,
+                  with_dw: bool = True) -> Footprint:
     """The chunked paths: on batch-last blocks where a chunk holds several images
     (:func:`_blocks`), else on im2col; where the machine's column limit decides
-    between them, the larger of the two. Without ``with_dx``, the forward pass's alone (as the
-    transposed convolution of an input gradient runs it)."""
+    between them, the larger of the two. Without ``with_dx``, nothing of the input gradient's
+    (the forward pass's alone, as the transposed convolution of an input gradient runs it,
+    reads ``work``); without ``with_dw``, nothing of the weight gradient's."""
     possible, certain = _blocks(geo, n, itemsize)
     if certain:
-        return _conv_blocks(geo, n, itemsize, with_dx)
-    im2col = _conv_im2col(geo, n, itemsize, with_dx)
+        return _conv_blocks(geo, n, itemsize, with_dx, with_dw)
+    im2col = _conv_im2col(geo, n, itemsize, with_dx, with_dw)
     if not possible:
         return im2col
-    return _either(im2col, _conv_blocks(geo, n, itemsize, with_dx))
+    return _either(im2col, _conv_blocks(geo, n, itemsize, with_dx, with_dw))
 
 
 def _blocks(geo: Geometry, n: int, itemsize: int) -> tuple[bool, bool]:
@@ -620,7 +631,8 @@ def _blocks(geo: Geometry, n: int, itemsize: int) -> tuple[bool, bool]:
     return most >= BLOCKED_IMAGES, fewest >= BLOCKED_IMAGES
 
 
-def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
+def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool,
+                 with_dw: bool) -> Footprint:
     """Batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`): the input copied into
     blocks of ``step`` images (up to a block more than the batch), one block's columns, its
     product and its laid-out output gradient, all kept; nothing of the input cached. At
@@ -628,24 +640,27 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     decides between the two, the larger."""
     fewest, most = _row_tap_blocks(geo, n, itemsize)
     if not runs_by_rows(geo.stride, most, n):
-        return _conv_block_columns(geo, n, itemsize, with_dx)
-    by_rows = _conv_row_taps(geo, n, itemsize, with_dx, most)
+        return _conv_block_columns(geo, n, itemsize, with_dx, with_dw)
+    by_rows = _conv_row_taps(geo, n, itemsize, with_dx, with_dw, most)
     if runs_by_rows(geo.stride, fewest, n):
         return by_rows
-    return _either(by_rows, _conv_block_columns(geo, n, itemsize, with_dx))
+    return _either(by_rows, _conv_block_columns(geo, n, itemsize, with_dx, with_dw))
 
 
-def _conv_block_columns(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
-    """Batch-last blocks made into im2col columns block by block (:func:`_conv_blocks`)."""
+def _conv_block_columns(geo: Geometry, n: int, itemsize: int, with_dx: bool,
+                        with_dw: bool) -> Footprint:
+    """Batch-last blocks made into im2col columns block by block (:func:`_conv_blocks`); the
+    weight gradient's laid-out output gradient kept and its product a temporary, ``with_dw``."""
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     step = chunk_images(rows, size, n, itemsize)
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
     out = geo.f * n * size * itemsize
     work = blocks + (rows + geo.f) * size * step * itemsize
     dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
-    return Footprint(out=out, work=work, dx=dx, back_work=geo.f * size * step * itemsize,
+    return Footprint(out=out, work=work, dx=dx,
+                     back_work=geo.f * size * step * itemsize * with_dw,
                      shared=dx_work, shared_key=(geo, n),
-                     backward_temp=out + max(2 * rows * geo.f * itemsize, dx_temp),
+                     backward_temp=out + max(2 * rows * geo.f * itemsize * with_dw, dx_temp),
                      frees_cache=False)
 
 
@@ -658,26 +673,29 @@ def _row_tap_blocks(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
                  for limit in (min(BLOCK_CANDIDATES), max(BLOCK_CANDIDATES)))
 
 
-def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool,
+def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool, with_dw: bool,
                    step: int) -> Footprint:
     """Batch-last blocks of ``step`` images multiplied by kernel rows
     (:mod:`cnnspec.engine.row_taps`): the blocks, one block widened, its product and one
     kernel row's, kept from the forward pass; the laid-out output gradient from the backward
     pass on; the weight gradient's sums by kernel row, one row's product and the result while
     it runs. The input gradient: the transposed convolution where it pays, else the row
-    taps' own (:func:`_row_taps_input_grad`)."""
+    taps' own (:func:`_row_taps_input_grad`), which reads the laid-out output gradient too;
+    without ``with_dw``, nothing of the weight gradient's."""
     forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
     out = geo.f * n * size * itemsize
-    grad_temp = (2 * rows + geo.c * geo.kernel[1]) * geo.f * itemsize
+    grad_temp = (2 * rows + geo.c * geo.kernel[1]) * geo.f * itemsize * with_dw
     dx = dx_work = dx_temp = 0
-    if with_dx and _transposed_back(geo) is None:
+    own_dx = with_dx and _transposed_back(geo) is None
+    if own_dx:
         dx, dx_work = _row_taps_input_grad(geo, n, itemsize)
     elif with_dx:
         dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize)
+    laid = geo.f * size * step * itemsize if with_dw or own_dx else 0
     return Footprint(out=out, work=blocks + forward * step * itemsize, dx=dx,
-                     back_work=geo.f * size * step * itemsize, shared=dx_work,
+                     back_work=laid, shared=dx_work,
                      shared_key=(geo, n), backward_temp=out + max(grad_temp, dx_temp),
                      frees_cache=False)
 
@@ -691,10 +709,13 @@ def _row_taps_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int
     return geo.c * n * geo.h * geo.w * itemsize, values * step * itemsize
 
 
-def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
+def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool,
+                 with_dw: bool) -> Footprint:
     """The chunked im2col path: the padded input, a thin layer's whole batch of columns where
     they are small enough to keep (else a chunk's, and its product), the input gradient's
-    buffers; the cache holds the input where there is no padding."""
+    buffers; the cache holds the input where there is no padding. Without ``with_dw``, no
+    columns built again for the weight gradient, and none of its products; a thin layer's
+    forward pass keeps its columns still."""
     rows = geo.c * geo.taps
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
     whole = rows * n * geo.ho * geo.wo * itemsize
@@ -710,8 +731,9 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
         grad_temp = 2 * rows * geo.f * itemsize
     dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
     return Footprint(out=out, keeps_input=not any(geo.pads), work=padded + work,
-                     dx=dx, back_work=grad_work, shared=dx_work, shared_key=(geo, n),
-                     backward_temp=out + max(grad_temp, dx_temp), frees_cache=False)
+                     dx=dx, back_work=grad_work * with_dw, shared=dx_work,
+                     shared_key=(geo, n), backward_temp=out + max(grad_temp * with_dw, dx_temp),
+                     frees_cache=False)
 
 
 def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, int]:
@@ -750,8 +772,9 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
     return dx, columns * step * itemsize, 0
 
 
-def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:class:`cnnspec.engine.conv_tuned.SmallPlan`: every buffer made once per layer."""
+def _conv_small(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
+    """:class:`cnnspec.engine.conv_tuned.SmallPlan`: every buffer made once per layer; the
+    weight gradient's products temporaries, ``with_dw``."""
     rows = geo.c * geo.taps
     wide = geo.stride == (1, 1)
     columns = n * geo.ho * (geo.wp if wide else geo.wo)
@@ -769,7 +792,7 @@ def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
         dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize)
     return Footprint(out=geo.f * columns * itemsize, work=work, dx=dx, shared=dx_work,
                      shared_key=(geo, n), backward_temp=geo.f * n * geo.ho * geo.wo * itemsize
-                     + max(3 * rows * geo.f * itemsize, dx_temp), frees_cache=False,
+                     + max(3 * rows * geo.f * itemsize * with_dw, dx_temp), frees_cache=False,
                      objects=PLAN_OBJECT_BYTES)
 
 

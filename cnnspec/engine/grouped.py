@@ -35,9 +35,9 @@ def grouped_conv2d_forward(x, w, b, groups, stride, pads, dilation):
     return out.transpose(1, 0, 2, 3), (x.shape, cols, w, b is not None, win)
 
 
-def grouped_conv2d_backward(dout, cache, need_dw=True, need_dx=True):
+def grouped_conv2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
     """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)`` as :func:`conv2d_backward`: ``dx`` (N, C,
-    H, W) or None, ``dw`` (F, C/G, kh, kw) and ``db`` (F,) or None."""
+    H, W) or None, ``dw`` (F, C/G, kh, kw) or None, ``db`` (F,) or None."""
     x_shape, cols, w, has_bias, win = cache
     groups = cols.shape[0]
     f = w.shape[0]
@@ -45,7 +45,8 @@ def grouped_conv2d_backward(dout, cache, need_dw=True, need_dx=True):
     dw = db = dx = None
     if need_dw:
         dw = np.matmul(dout_g, cols.transpose(0, 2, 1)).reshape(w.shape)
-        db = dout_g.sum(axis=2).reshape(f) if has_bias else None
+    if need_db and has_bias:
+        db = dout_g.sum(axis=2).reshape(f)
     if need_dx:
         w_t = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)  # (G, C/G*kh*kw, F/G)
         dcols = np.matmul(w_t, dout_g).reshape(-1, dout_g.shape[2])
@@ -58,8 +59,8 @@ class GroupedConv2d(Conv2d):
 
     calibrated = False  # its own im2col of the whole batch, not the tuned convolution's chunks
 
-    def __init__(self, weight, bias, stride, pads, dilation, groups, trainable=True) -> None:
-        super().__init__(weight, bias, stride, pads, dilation, trainable=trainable)
+    def __init__(self, weight, bias, stride, pads, dilation, groups) -> None:
+        super().__init__(weight, bias, stride, pads, dilation)
         self.groups = groups
 
     def forward(self, xs, training):
@@ -69,6 +70,6 @@ class GroupedConv2d(Conv2d):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        dx, dw, db = grouped_conv2d_backward(dout, self.cache, need_dw=self.trainable,
-                                             need_dx=need_dx)
+        dx, dw, db = grouped_conv2d_backward(dout, self.cache, self.trains("weight"), need_dx,
+                                             self.trains("bias"))
         return [dx], param_grads(dw, db)

@@ -8,8 +8,8 @@ One contract for every layer:
   ``frees_cache`` says so, as autograd frees saved tensors).
 - ``backward(dout, need_dx=True, owned=False) -> (dxs, grads)``: ``dxs`` one input gradient
   per input (None where not ``need_dx``), ``grads`` a new dict of parameter gradients keyed
-  like ``params`` (``"weight"``, ``"bias"``), empty for a layer without parameters or a frozen
-  one (whose weight gradient is never computed). Nothing is stored on the layer; the caller
+  like ``params`` (``"weight"``, ``"bias"``) of the parameters that train: empty for a layer
+  without parameters, and no entry for a ``held`` parameter, whose gradient is never computed. Nothing is stored on the layer; the caller
   sums what it receives (:class:`cnnspec.engine.model.Model`). ``dout`` is never written to,
   unless ``owned``: the caller then hands over an array nothing else reads (the model's rule,
   :func:`cnnspec.engine.model.owned_grad`), which an elementwise backward pass may overwrite
@@ -18,7 +18,9 @@ One contract for every layer:
   its next pass writes again.
 
 Layers with parameters hold them in ``params`` (PyTorch layouts); batch norm also has
-``buffers`` (running statistics).
+``buffers`` (running statistics). ``held`` names the parameters that do not train (the
+compiler sets it from the spec: ``cnnspec.ir.training_catalogue.is_trained``, the one rule for
+``frozen`` and ``lr_mult 0``); the input gradient still passes through their layer.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ class Layer:
 
     params: dict[str, np.ndarray]
     buffers: dict[str, np.ndarray]
-    trainable = False
+    held: frozenset[str] = frozenset()  # keys of ``params`` that do not train
     op = ""  # an elementwise op's name (relu, softmax): the graph fuses some of them
     # True where the training-mode output for one example depends on the others (batch
     # statistics) or on the order of random draws: such a model does not split its batch,
@@ -62,6 +64,20 @@ class Layer:
         self.buffers = {}
         self.cache = None
 
+    @property
+    def trainable(self) -> bool:
+        """Whether any of the layer's parameters trains."""
+        return any(key not in self.held for key in self.params)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.held = frozenset() if value else frozenset(self.params)
+
+    def trains(self, key: str) -> bool:
+        """Whether parameter ``key`` (``"weight"``, ``"bias"``) exists and trains: its
+        gradient is computed and returned."""
+        return key in self.params and key not in self.held
+
     def forward(self, xs, training):
         out, self.cache = self._forward(xs[0], training)
         return out
@@ -86,7 +102,7 @@ class Layer:
 
 class FusedReLU(Layer):
     """A layer followed by a ReLU, run as one (:func:`fuse`): it runs the layer ``inner``,
-    whose parameters, buffers and trainable flag are its own, with a cache of its own."""
+    whose parameters, buffers and held parameters are its own, with a cache of its own."""
 
     def __init__(self, inner: Layer) -> None:
         # not Layer.__init__: the parameters and buffers are the inner layer's
@@ -102,12 +118,12 @@ class FusedReLU(Layer):
         return self.inner.buffers
 
     @property
-    def trainable(self) -> bool:
-        return self.inner.trainable
+    def held(self):
+        return self.inner.held
 
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self.inner.trainable = value
+    @held.setter
+    def held(self, value: frozenset[str]) -> None:
+        self.inner.held = value
 
 
 class Conv2d(Layer):
@@ -125,13 +141,12 @@ class Conv2d(Layer):
     keeps_tiles = False
     calibrated = True
 
-    def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
+    def __init__(self, weight, bias, stride, pads, dilation) -> None:
         super().__init__()
         self.params["weight"] = weight
         if bias is not None:
             self.params["bias"] = bias
         self.stride, self.pads, self.dilation = tuple(stride), tuple(pads), tuple(dilation)
-        self.trainable = trainable
         self.work: dict = {}  # reused padding, im2col and product memory (see conv2d_forward)
 
     # Its cache points into ``work``, which stays: freeing it saves next to nothing (peak of a
@@ -159,9 +174,9 @@ class Conv2d(Layer):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's); with
         ``relu_out`` (the output of a ``run`` with ``relu``), through the ReLU first (over
         ``dout`` where ``owned``)."""
-        dx, dw, db = conv.conv2d_backward(dout, cache, need_dw=self.trainable,
+        dx, dw, db = conv.conv2d_backward(dout, cache, need_dw=self.trains("weight"),
                                           need_dx=need_dx, work=self.work, relu_out=relu_out,
-                                          owned=owned)
+                                          owned=owned, need_db=self.trains("bias"))
         return [dx], param_grads(dw, db)
 
     def method(self) -> str:
@@ -207,12 +222,11 @@ class Dense(Layer):
 
     fresh_output = True
 
-    def __init__(self, weight, bias, trainable=True) -> None:
+    def __init__(self, weight, bias) -> None:
         super().__init__()
         self.params["weight"] = weight
         if bias is not None:
             self.params["bias"] = bias
-        self.trainable = trainable
 
     def forward(self, xs, training):
         out, self.cache = dense.dense_forward(xs[0], self.params["weight"],
@@ -220,8 +234,8 @@ class Dense(Layer):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        dx, dw, db = dense.dense_backward(dout, self.cache, need_dw=self.trainable,
-                                          need_dx=need_dx)
+        dx, dw, db = dense.dense_backward(dout, self.cache, need_dw=self.trains("weight"),
+                                          need_dx=need_dx, need_db=self.trains("bias"))
         return [dx], param_grads(dw, db)
 
 
@@ -232,12 +246,12 @@ class BatchNorm(Layer):
     part_sums = True  # the statistics are summed across the parts of a split batch
     fresh_output = True
 
-    def __init__(self, channels, dtype, momentum=0.1, eps=1e-5, trainable=True) -> None:
+    def __init__(self, channels, dtype, momentum=0.1, eps=1e-5) -> None:
         super().__init__()
         self.params = {"weight": np.ones(channels, dtype), "bias": np.zeros(channels, dtype)}
         self.buffers = {"running_mean": np.zeros(channels, dtype),
                         "running_var": np.ones(channels, dtype)}
-        self.momentum, self.eps, self.trainable = momentum, eps, trainable
+        self.momentum, self.eps = momentum, eps
         # the centred input, which the cache holds, a row of ones and a fused ReLU's block
         # buffers (see batchnorm_forward and batchnorm_backward)
         self.work: dict = {}
@@ -259,6 +273,7 @@ class BatchNorm(Layer):
     def run_backward(self, dout, cache, need_dx, owned=False):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's), over
         ``dout`` where ``owned`` and it can (see batchnorm_backward)."""
+        # a norm layer's parameters are held together (its kinds have no lr_mult): one flag
         dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work,
                                                     owned)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
@@ -290,10 +305,10 @@ class GroupNorm(Layer):
     (1: layer norm with per-channel affine, C: instance norm). No buffers: it normalises by
     each example's own statistics in training and evaluation alike, so it is not batch-coupled."""
 
-    def __init__(self, channels, groups, dtype, eps=1e-5, trainable=True) -> None:
+    def __init__(self, channels, groups, dtype, eps=1e-5) -> None:
         super().__init__()
         self.params = {"weight": np.ones(channels, dtype), "bias": np.zeros(channels, dtype)}
-        self.groups, self.eps, self.trainable = groups, eps, trainable
+        self.groups, self.eps = groups, eps
 
     def forward(self, xs, training):
         out, self.cache = norm.groupnorm_forward(xs[0], self.params["weight"],
@@ -309,10 +324,10 @@ class LayerNorm(Layer):
     """Layer normalisation over each example's (C, H, W) (or (F,)): weight and bias of that
     shape (elementwise, as PyTorch's ``nn.LayerNorm(normalized_shape)``)."""
 
-    def __init__(self, shape, dtype, eps=1e-5, trainable=True) -> None:
+    def __init__(self, shape, dtype, eps=1e-5) -> None:
         super().__init__()
         self.params = {"weight": np.ones(shape, dtype), "bias": np.zeros(shape, dtype)}
-        self.eps, self.trainable = eps, trainable
+        self.eps = eps
 
     def forward(self, xs, training):
         out, self.cache = norm.layernorm_forward(xs[0], self.params["weight"],
@@ -328,22 +343,22 @@ class PReLU(Layer):
     """A leaky ReLU whose negative slope is learned per channel: weight (C,), as PyTorch's
     ``nn.PReLU(num_parameters=C)``, starting at ``init`` (the layer kind's)."""
 
-    def __init__(self, channels, dtype, init, trainable=True) -> None:
+    def __init__(self, channels, dtype, init) -> None:
         super().__init__()
         self.params = {"weight": np.full(channels, init, dtype)}
-        self.trainable = trainable
 
     def forward(self, xs, training):
         out, self.cache = act.prelu_forward(xs[0], self.params["weight"])
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        dx, dslope = act.prelu_backward(dout, self.cache, need_dw=self.trainable)
+        dx, dslope = act.prelu_backward(dout, self.cache, need_dw=self.trains("weight"))
         return [dx if need_dx else None], param_grads(dslope, None)
 
 
 def param_grads(dw, db) -> dict[str, np.ndarray]:
-    """The ``grads`` dict of a layer's backward: ``dw`` and ``db`` where they are not None."""
+    """The ``grads`` dict of a layer's backward: ``dw`` and ``db`` where they are not None
+    (a kernel returns None for a parameter it was not asked for: a held one)."""
     grads = {}
     if dw is not None:
         grads["weight"] = dw

@@ -58,6 +58,7 @@ from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
 from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
 from cnnspec.errors import RunError
+from cnnspec.held import HELD
 from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
@@ -128,11 +129,8 @@ class Model:
         count = sum(value.size for value in params.values())
         lines = [f"Model{name} ({self.dtype}, {mode} mode, {count:,} parameters)"]
         for node in self.nodes:
-            shapes = ", ".join(f"{key} {shape_text(value.shape)}"
-                               for key, value in node.layer.params.items())
-            frozen = " (frozen)" if node.layer.params and not node.layer.trainable else ""
             lines.append(f"  {node.name:<{widths[0]}}  {node.kind:<{widths[1]}}  "
-                         f"{shapes}{frozen}".rstrip())
+                         f"{_params_text(node.layer)}".rstrip())
         return "\n".join(lines)
 
     def __call__(self, x) -> np.ndarray:
@@ -346,20 +344,20 @@ class Model:
 
     @property
     def trainable_names(self) -> list[str]:
-        return [f"{node.name}.{key}" for node in self.nodes if node.layer.trainable
-                for key in node.layer.params]
+        """The parameters that train: every one but the layers' ``held`` ones."""
+        return [f"{node.name}.{key}" for node in self.nodes for key in node.layer.params
+                if node.layer.trains(key)]
 
     def grads(self) -> dict[str, np.ndarray]:
         """Gradients of the trainable parameters from the last :meth:`backward` (zeros for a
         layer the loss does not depend on)."""
         out = {}
         for node in self.nodes:
-            if not node.layer.trainable:
-                continue
             layer_grads = self._param_grads.get(node.name, {})
             for key, value in node.layer.params.items():
-                grad = layer_grads.get(key)
-                out[f"{node.name}.{key}"] = np.zeros_like(value) if grad is None else grad
+                if node.layer.trains(key):
+                    grad = layer_grads.get(key)
+                    out[f"{node.name}.{key}"] = np.zeros_like(value) if grad is None else grad
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -405,6 +403,15 @@ class Model:
             if node.name in needed:
                 needed.update(node.inputs)
         return [node for node in self.nodes if node.name in needed]
+
+
+def _params_text(layer: Layer) -> str:
+    """``weight 4x4x3x3, bias 4``: a layer's parameters' shapes, ``(held)`` after them where
+    none trains, ``held`` after each held one where others train."""
+    held = layer.held if layer.trainable else set()
+    text = ", ".join(f"{key} {shape_text(value.shape)}" + (f" {HELD}" if key in held else "")
+                     for key, value in layer.params.items())
+    return f"{text} ({HELD})" if layer.params and not layer.trainable else text
 
 
 def owned_grad(dx: np.ndarray, dout: np.ndarray, dout_owned: bool, dxs: list) -> bool:

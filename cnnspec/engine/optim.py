@@ -4,8 +4,9 @@ gradient clipping that may come before a step (:func:`clip_gradients`).
 
 An optimizer holds only its own state (momentum buffers, moment estimates, step counts); the
 parameters and their gradients are passed to :meth:`Optimizer.step` as dicts keyed by
-parameter name (``conv1.weight``), and the parameters are updated in place. A frozen
-parameter is simply absent from ``grads``. Gradients are never written to.
+parameter name (``conv1.weight``), and the parameters are updated in place. A held
+parameter (``frozen``, or at ``lr_mult 0``: the model's ``trainable_names`` leave it out) is
+absent from ``grads``, so it has no state here. Gradients are never written to.
 
 Weight decay is L2 regularisation added to the gradient, ``g <- g + weight_decay * p``, as
 PyTorch's ``weight_decay`` argument to ``SGD``, ``Adam``, ``RMSprop`` and ``Adagrad``; AdamW

@@ -71,10 +71,10 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
     return out, (x_g, w, b is not None, x.shape, geometry)
 
 
-def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
+def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
     """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
-    ``need_dx``; ``dw`` (C, F/G, kh, kw) and ``db`` (F,) or None when not ``need_dw`` (``db``
-    also without bias). ``dout`` is never written to. Chunk of images by chunk, as the
+    ``need_dx``; ``dw`` (C, F/G, kh, kw) or None when not ``need_dw``; ``db`` (F,) or None
+    when not ``need_db`` or without bias. ``dout`` is never written to. Chunk of images by chunk, as the
     forward pass: each chunk's ``dout`` placed back into the full span, its columns, and
     their two products."""
     x_g, w, has_bias, x_shape, (win, full_part, out_part) = cache
@@ -86,9 +86,11 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
     dout_c = dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]  # (F, N, ...) view
     # First, while no chunk's buffers are held: bias_grad's plane sums take a value an image
     # and filter, which beside a chunk's columns and span the footprint would not count.
-    db = bias_grad(dout) if need_dw and has_bias else None
+    db = bias_grad(dout) if need_db and has_bias else None
     dw = np.zeros(w_g.shape, dout.dtype) if need_dw else None
     dxc = np.empty((c, n, h, wd), dout.dtype) if need_dx else None
+    if not (need_dw or need_dx):
+        return None, None, db
     spans = None
     for images, pixels, dcols in _chunks(n, h * wd, rows, groups, dout.dtype):
         count = images.stop - images.start
@@ -127,15 +129,13 @@ class ConvTranspose2d(Layer):
 
     calibrated = True  # its chunks of columns: cnnspec.engine.conv_tuned.images_per_chunk
 
-    def __init__(self, weight, bias, stride, dilation, groups, crop, out_hw,
-                 trainable=True) -> None:
+    def __init__(self, weight, bias, stride, dilation, groups, crop, out_hw) -> None:
         super().__init__()
         self.params["weight"] = weight
         if bias is not None:
             self.params["bias"] = bias
         self.stride, self.dilation = tuple(stride), tuple(dilation)
         self.groups, self.crop, self.out_hw = groups, tuple(crop), tuple(out_hw)
-        self.trainable = trainable
 
     def forward(self, xs, training):
         out, self.cache = conv_transpose2d_forward(
@@ -144,6 +144,6 @@ class ConvTranspose2d(Layer):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        dx, dw, db = conv_transpose2d_backward(dout, self.cache, need_dw=self.trainable,
-                                               need_dx=need_dx)
+        dx, dw, db = conv_transpose2d_backward(dout, self.cache, self.trains("weight"),
+                                               need_dx, self.trains("bias"))
         return [dx], param_grads(dw, db)

@@ -296,15 +296,17 @@ def _scratch(work, til: Tiling, shape, f: int, dtype) -> dict | None:
     return shared_work(work, ("winograd", til, tuple(shape), f, np.dtype(dtype)))
 
 
-def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None):
+def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None,
+                    need_db=True):
     """Gradients of :func:`conv2d_forward`: ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``
-    as in :func:`cnnspec.engine.conv.conv2d_backward` (None where not asked for), chunk of
+    as in :func:`cnnspec.engine.conv_tuned.conv2d_backward` (None where not asked for), chunk of
     images by chunk: ``dM`` of the chunk's tiles, then ``dU += dM @ V^T`` with ``V``
     computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
     output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
     the tiles (the ReLU's backward pass, with no mask kept)."""
     x, x_shape, u, has_bias, kept, step, til = cache
-    if not (need_dw or need_dx):
+    need_db = need_db and has_bias
+    if not (need_dw or need_db or need_dx):
         return None, None, None
     n, c = x_shape[:2]
     f, a = u.shape[1], til.a
@@ -314,7 +316,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     if need_dw:
         du = np.zeros((a * a, f, c), dout.dtype)
         part = np.empty_like(du)
-        db = np.zeros(f, dout.dtype) if has_bias else None
+    db = np.zeros(f, dout.dtype) if need_db else None
     if need_dx:
         u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
         dxc = np.empty((c, n, *x_shape[2:]), dout.dtype)
@@ -327,15 +329,15 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
             v = (_input_transform(x, til, start, images, scratch, BACKWARD) if kept is None
                  else _chunk_tiles(kept, til, start, images))
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
-            if has_bias:  # the bias's point: each tile's sum of dout (junk and crop are 0)
-                db += dm[_BIAS_POINT].sum(axis=1)
+        if need_db:  # the bias's point: each tile's sum of dout (junk and crop are 0)
+            db += dm[_BIAS_POINT].sum(axis=1)
         if need_dx:
             dv = carve(scratch, BACKWARD.input_grad, (a * a, c, images * til.q), dout.dtype)
             np.matmul(u_t, dm, out=dv)
             _input_transform_adjoint(dv, til, dxc[:, start:start + images], scratch)
     dx = dxc.transpose(1, 0, 2, 3) if need_dx else None
     if not need_dw:
-        return dx, None, None
+        return dx, None, db
     g = _matrix("G", dout.dtype)
     dw = np.matmul(np.matmul(g.T, du.reshape(a, a, f, c).transpose(2, 3, 0, 1)), g)
     return dx, dw, db

@@ -31,7 +31,7 @@ from cnnspec.init.torch_code import (
     used_definitions,
     used_names,
 )
-from cnnspec.ir.training_catalogue import MULT_PARTS
+from cnnspec.ir.training_catalogue import MULT_PARTS, held_parts
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.torch_code import helpers_source
 from cnnspec.training.files import write_npz
@@ -213,8 +213,8 @@ or start afresh with model.init_weights() (after torch.manual_seed for repeatabl
 
 Layer attributes carry the spec's names; init_weights() draws each parameter from the
 distribution its init in the spec gives it. To train it as cnnspec does, give the optimizer
-model.param_groups(lr, weight_decay): each layer's lr_mult and decay_mult applied, its frozen
-layers left out (their parameters do not require grad).
+model.param_groups(lr, weight_decay): each layer's lr_mult and decay_mult applied, the
+parameters the spec holds (frozen, or at lr_mult 0) left out (they do not require grad).
 {trains}"""'''
 
 
@@ -242,9 +242,26 @@ def _init_method(checked, names: dict) -> str:
         shapes = [tuple(s) for s in layer.input_shapes]
         source = kind.torch(layer.ir, shapes, kind.infer(layer.ir, shapes))
         lines.append(f"        self.{names[layer.name]} = {source}")
-    lines.extend(f"        self.{names[layer.name]}.requires_grad_(False)  # frozen in the spec"
-                 for layer in checked.layers if layer.ir.get("trainable") is False)
+    lines.extend(_held_lines(checked, names))
     return "\n".join(lines)
+
+
+def _held_lines(checked, names: dict) -> list[str]:
+    """``requires_grad_(False)`` on each parameter the spec holds (``frozen``, or at
+    ``lr_mult 0``: training_catalogue.held_parts), its whole module's where none trains, so
+    that ``param_groups`` leaves them out as cnnspec's optimizer does."""
+    lines = []
+    for layer in checked.layers:
+        parts = [part for part, shape in zip(MULT_PARTS, (layer.weight_shape, layer.bias_shape))
+                 if shape]
+        held = held_parts(layer.ir, parts)
+        attr = f"self.{names[layer.name]}"
+        if held and held == set(parts):
+            lines.append(f"        {attr}.requires_grad_(False)  # held in the spec")
+        else:
+            lines.extend(f"        {attr}.{part}.requires_grad_(False)  # held in the spec"
+                         for part in sorted(held))
+    return lines
 
 
 def _forward_methods(exported: Exported, names: dict) -> list[str]:
@@ -345,7 +362,7 @@ LOAD_WEIGHTS = '''    def load_weights(self, path):
 PARAM_GROUPS = '''    def param_groups(self, lr, weight_decay):
         """Parameter groups for torch.optim that train as cnnspec does: each parameter's lr
         and weight_decay are these times its layer's lr_mult and decay_mult (MULTS); the
-        frozen layers' parameters are left out.
+        parameters the spec holds (frozen, or at lr_mult 0) are left out.
 
             optimizer = torch.optim.SGD(model.param_groups(0.01, 5e-4), momentum=0.9)
         """

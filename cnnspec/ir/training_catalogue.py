@@ -341,6 +341,13 @@ def is_trained(layer: dict, part: str = MULT_PARTS[0]) -> bool:
     return mults is None or mults[MULT_PARTS.index(part)] > 0
 
 
+def held_parts(layer: dict, parts) -> frozenset[str]:
+    """The parameters among ``parts`` (``"weight"``, ``"bias"``) of ``layer`` (an IR layer)
+    that do not train (:func:`is_trained`): the engine computes no gradient for them and
+    keeps no optimizer state."""
+    return frozenset(part for part in parts if not is_trained(layer, part))
+
+
 def far_above_typical(rate: float) -> bool:
     """Whether a learning rate (an lr, or a layer's lr x lr_mult) is more than
     :data:`FAR_LR`: its first steps overshoot under any optimizer here."""

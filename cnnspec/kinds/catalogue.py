@@ -86,9 +86,8 @@ def _conv_reach(ir: dict, in_shape) -> Reach:
 def _conv_build(b: Build):
     if b.ir["groups"] > 1:
         return grouped.GroupedConv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
-                                     b.ir["groups"], trainable=b.ir["trainable"])
-    return L.Conv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
-                    trainable=b.ir["trainable"])
+                                     b.ir["groups"])
+    return L.Conv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"])
 
 
 def _conv_phrases(ir: dict, pads) -> list[str]:
@@ -243,7 +242,7 @@ def _conv_transpose_reach(ir: dict, in_shape) -> Reach:
 def _conv_transpose_build(b: Build):
     return transposed.ConvTranspose2d(
         b.weight, b.bias, b.ir["stride"], b.ir["dilation"], b.ir["groups"],
-        (b.pads[0], b.pads[2]), b.output_shape[1:], trainable=b.ir["trainable"])
+        (b.pads[0], b.pads[2]), b.output_shape[1:])
 
 
 def _conv_transpose_phrases(ir: dict, pads) -> list[str]:
@@ -343,7 +342,7 @@ CONV_TRANSPOSE = Kind(
 DENSE = Kind(
     "dense", "fully connected: every output a weighted sum of every input", "dense",
     infer=_dense_infer,
-    build=lambda b: L.Dense(b.weight, b.bias, trainable=b.ir["trainable"]),
+    build=lambda b: L.Dense(b.weight, b.bias),
     fields=(F.count("units", "number of units", "the number of outputs, e.g. dense 10"),
             *PARAMETER_FIELDS),
     positional=("units",),
@@ -1144,7 +1143,7 @@ BATCHNORM = Kind(
     "batchnorm", "normalises each channel by its batch statistics, then scales and shifts",
     "norm", infer=_per_channel_norm_infer,
     build=lambda b: L.BatchNorm(b.output_shape[0], b.dtype, momentum=b.ir["momentum"],
-                                eps=b.ir["eps"], trainable=b.ir["trainable"]),
+                                eps=b.ir["eps"]),
     fields=(NORM_EPS,
             F.number("momentum", 0.1, f"{BATCHNORM_MOMENTUM}, e.g. 0.1", low=0, high=1),
             F.TRAINABLE),
@@ -1221,8 +1220,7 @@ def _norm_kind(name: str, summary: str, infer, build, torch, onnx, pooled_channe
 LAYERNORM = _norm_kind(
     "layernorm", "normalises each example over all its values (C, H, W), then scales and "
     "shifts each value (Ba et al. 2016)", _layernorm_infer,
-    lambda b: L.LayerNorm(b.output_shape, b.dtype, eps=b.ir["eps"],
-                          trainable=b.ir["trainable"]),
+    lambda b: L.LayerNorm(b.output_shape, b.dtype, eps=b.ir["eps"]),
     lambda ir, ins, inf: call("nn.LayerNorm", list(ins[0]), eps=ir["eps"]),
     lambda g, ir, ins, inf, xs: g.op("LayerNormalization", [
         xs[0], g.param("weight"), g.param("bias")], axis=1, epsilon=ir["eps"]),
@@ -1232,8 +1230,7 @@ LAYERNORM = _norm_kind(
 GROUPNORM = _norm_kind(
     "groupnorm", "normalises each example's channels in G groups, then scales and shifts each "
     "channel (Wu & He 2018)", _groupnorm_infer,
-    lambda b: L.GroupNorm(b.output_shape[0], b.ir["groups"], b.dtype, eps=b.ir["eps"],
-                          trainable=b.ir["trainable"]),
+    lambda b: L.GroupNorm(b.output_shape[0], b.ir["groups"], b.dtype, eps=b.ir["eps"]),
     lambda ir, ins, inf: call("nn.GroupNorm", ir["groups"], ins[0][0], eps=ir["eps"]),
     _groupnorm_onnx, lambda ir, shape: shape[0] // ir["groups"],
     fields=(F.count("groups", "number of groups", "the channels split into this many equal "
@@ -1247,8 +1244,7 @@ GROUPNORM = _norm_kind(
 INSTANCENORM = _norm_kind(
     "instancenorm", "normalises each channel of each example over its pixels, then scales and "
     "shifts each channel (Ulyanov et al. 2016)", _instancenorm_infer,
-    lambda b: L.GroupNorm(b.output_shape[0], b.output_shape[0], b.dtype, eps=b.ir["eps"],
-                          trainable=b.ir["trainable"]),
+    lambda b: L.GroupNorm(b.output_shape[0], b.output_shape[0], b.dtype, eps=b.ir["eps"]),
     lambda ir, ins, inf: call("nn.InstanceNorm2d", ins[0][0], eps=ir["eps"], affine=True),
     lambda g, ir, ins, inf, xs: g.op("InstanceNormalization", [
         xs[0], g.param("weight"), g.param("bias")], epsilon=ir["eps"]),

@@ -26,6 +26,7 @@ from cnnspec.check.lints import symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError
+from cnnspec.held import HELD, HELD_MEANS
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.records import record
 from cnnspec.render import palette
@@ -124,7 +125,7 @@ def _header(unit: Unit, frozen: bool) -> str:
     head = unit.head
     kinds = " + ".join([head.kind] + [layer.kind for layer in unit.layers[1:]])
     fill = palette.FROZEN_FILL if frozen else palette.fill(head.kind)
-    lock = '  <font color="#555555">frozen</font>' if frozen else ""
+    lock = f'  <font color="#555555">{HELD}</font>' if frozen else ""
     return (f'<tr><td bgcolor="{fill}" align="center"><font point-size="11">'
             f"<b>{escape(head.name)}</b>  {escape(kinds)}{lock}</font></td></tr>")
 
@@ -231,7 +232,7 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit],
     if "U(±" in inits:
         notes.append("U(±a): uniform on [-a, a]")
     if any(is_frozen(layer) for layer in checked.layers):
-        notes.append("dashed grey: frozen (not trained)")
+        notes.append(f"dashed grey: {HELD}, {HELD_MEANS}")
     notes += extra or []
     width = max(len(seen), 1)
     rows = [f'<tr><td colspan="{width}"><font point-size="10"><b>legend</b></font></td></tr>',
@@ -245,7 +246,7 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit],
 def _title(checked: CheckedSpec) -> str:
     text = f"{checked.spec.name}: {count_text(checked.total_params)} parameters"
     if checked.frozen_params:
-        text += f" ({count_text(checked.frozen_params)} frozen)"
+        text += f" ({count_text(checked.frozen_params)} {HELD})"
     return text
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.errors import RunError
+from cnnspec.held import HELD
 from cnnspec.render.figure import figure_title, new_figure, save_png
 from cnnspec.render.tiles import (
     LEGEND,
@@ -89,9 +90,9 @@ def default_title(weights: np.ndarray, channels: str, shown: int,
 def pair_captions(label: str, start: np.ndarray, image: np.ndarray,
                   frozen: bool) -> tuple[str, str]:
     """Captions of a filter's two tiles: its initial kernel, then its kernel after training —
-    "learned" where training could change it, "frozen" where it could not. Two lines each, so
-    long layer names never run into the neighbouring tile."""
-    after = "frozen" if frozen else "learned"
+    "learned" where training could change it, "held" (:data:`cnnspec.held.HELD`) where it
+    could not. Two lines each, so long layer names never run into the neighbouring tile."""
+    after = HELD if frozen else "learned"
     return (f"{label}\ninit {scale_caption(start)}", f"{label}\n{after} {scale_caption(image)}")
 
 
@@ -104,7 +105,7 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
     ``initial`` (O, I, kh, kw), if given, is drawn beside each learned kernel. ``title`` is
     put above the grid, over a line saying how channels are shown. ``labels`` names each
     filter (default its number from 1); ``frozen`` says, per filter, that its layer is not
-    trained (its second tile is then captioned "frozen"); ``averaged_from``: the input channel
+    trained (its second tile is then captioned "held"); ``averaged_from``: the input channel
     counts whose kernels ``weights`` holds averaged already (see :func:`default_title`).
     Returns the path written.
     """

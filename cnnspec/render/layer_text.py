@@ -7,6 +7,7 @@ measures them the same).
 from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.held import held_text
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import number_text as _number
@@ -48,14 +49,13 @@ def is_frozen(layer: LayerInfo) -> bool:
 
 
 def params_text(layer: LayerInfo) -> str:
+    """``152 params``, ``9 params (held)``, ``40 params (36 held)``
+    (:func:`cnnspec.held.held_text`)."""
     if layer.params == 0:
         return ""
     text = f"{count_text(layer.params)} params"
-    if is_frozen(layer):
-        return text + " (frozen)"
-    if layer.trainable_params < layer.params:
-        return text + f" ({count_text(layer.trainable_params)} trainable)"
-    return text
+    held = held_text(layer.params, layer.trainable_params)
+    return f"{text} ({held})" if held else text
 
 
 def init_scale(info: InitInfo) -> str:

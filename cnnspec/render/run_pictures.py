@@ -22,6 +22,7 @@ from cnnspec.errors import (
     counted,
     literal,
 )
+from cnnspec.held import held_text
 from cnnspec.ir.training_catalogue import is_trained
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
@@ -149,7 +150,8 @@ def grid_weights(layers: list[LayerInfo], filters: list[np.ndarray], channels: s
 
 
 def _layer_title(layer: LayerInfo) -> str:
-    text = layer.name + (" (frozen)" if not layer.trainable_params else "")
+    held = held_text(layer.params, layer.trainable_params)
+    text = layer.name + (f" ({held})" if held else "")
     if layer.weight_init is not None:
         text += f", init {layer.weight_init.name}"
     return text
