@@ -2,9 +2,11 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 import unicodedata
+from collections.abc import Iterable, Iterator
 
 from cnnspec.errors import (
     MAX_WORD,
@@ -32,10 +34,18 @@ def _source_line(err: SpecError, text: str | None) -> str | None:
         text = lenient_text(err.file)
     if text is None:
         return None
-    lines = source_lines(text)
+    lines = _lines(text)
     if 1 <= err.span.line <= len(lines):
         return lines[err.span.line - 1]
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _lines(text: str) -> tuple[str, ...]:
+    """The lines of a spec's text, split once for all the errors shown in it (a check of n
+    layers may warn of each: split for each, showing them took n^2 steps). Keyed by the text
+    itself, never by a file's name, whose text may change between two calls."""
+    return tuple(source_lines(text))
 
 
 def _window(line: str, col: int) -> tuple[str, int]:
@@ -106,6 +116,20 @@ def _joined_code(text: str, room: int, joint: str) -> str:
     not inside it."""
     return _CODE.sub(lambda code: code[0].replace(" ", joint)
                      if len(code[0]) <= room else code[0], text)
+
+
+def format_errors(errors: Iterable[SpecError], text: str | None = None,
+                  names: dict | None = None, width: int | None = None) -> Iterator[str]:
+    """:func:`format_error` of each of ``errors``, each of their files read once (not once
+    for each error), unless ``text`` is given."""
+    texts: dict[str, str | None] = {}
+    for err in errors:
+        shown = text
+        if shown is None and err.file:
+            if err.file not in texts:
+                texts[err.file] = lenient_text(err.file)
+            shown = texts[err.file]
+        yield format_error(err, shown, names=names, width=width)
 
 
 def format_error(err: SpecError, text: str | None = None, names: dict | None = None,

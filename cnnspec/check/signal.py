@@ -94,6 +94,7 @@ shares (:func:`biased_sums`). The moments are products that may leave floating p
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
@@ -1607,14 +1608,15 @@ def log_spreads(layers: list[LayerInfo],
     scatter); the tests hold the engine's log-variance over 12 seeds at each add's ReLU
     below 2.5 times this estimate (tests/test_check.py's ``SPREAD_TOLERANCE``)."""
     second, _, sums = estimate(layers, biases=True) if estimated is None else estimated
-    factors: dict[str, _LogFactors] = {"input": _LogFactors({}, 1.0)}
+    zero = _LogFactors.zero()
+    factors: dict[str, _LogFactors] = {"input": zero}
     draws: dict[str, float] = {}
     spread: dict[str, float] = {"input": 0.0}
     for info in layers:
         kind = KINDS[info.kind]
         shares = _merge_shares(info, second) if kind.merge else [1.0] * len(info.inputs)
-        ins = [factors.get(name, _LogFactors({}, 1.0)) for name in info.inputs]
-        made = _LogFactors.weighed(ins, shares) if ins else _LogFactors({}, 1.0)
+        ins = [factors.get(name, zero) for name in info.inputs]
+        made = _LogFactors.weighed(ins, shares, draws) if ins else zero
         channels = info.output_shape[0] if info.output_shape else 0
         if is_weighted(info.kind) and channels:
             init = info.weight_init
@@ -1622,19 +1624,19 @@ def log_spreads(layers: list[LayerInfo],
                 shared = channel_share(info.output_shape, sums.get(info.name))
                 draws[info.name] = (channel_kappa(shared, 1.0)
                                     + 2 * (1 - shared) ** 2 / summed_terms(info)) / channels
-                made = made.with_draw(info.name, 1.0)
-            made = dataclasses.replace(made, fresh=1.0)
+                made = made.with_draw(info.name, 1.0, draws[info.name])
+            made = made.with_fresh(1.0)
         elif kind.family == "norm":
-            made = _LogFactors({}, 1.0)
+            made = zero
         elif kind.negative_slope is not None and channels:
             shared = channel_share(info.output_shape, sums.get(info.inputs[0]))
             draws[info.name] = (channel_kappa(shared, kind.negative_slope(info.ir))
                                 - channel_kappa(shared, 1.0)) / channels
-            made = dataclasses.replace(made.with_draw(info.name, made.fresh), fresh=0.0)
+            made = made.with_draw(info.name, made.fresh, draws[info.name]).with_fresh(0.0)
         elif kind.is_activation:
-            made = _LogFactors({}, 1.0)
+            made = zero
         factors[info.name] = made
-        spread[info.name] = sum(c * c * draws[k] for k, c in made.coefficients.items())
+        spread[info.name] = made.variance
     return spread
 
 
@@ -1681,22 +1683,85 @@ class _LogFactors:
     """A layer's log mean square as ``sum_k c_k e_k`` over the independent random factors
     ``e_k`` of the draws that made it (a weighted layer's weights, an activation's cut of
     them), and ``fresh``: the coefficient of its newest sums, those no activation has cut
-    yet (1 out of a weighted layer or a norm, 0 out of a ReLU)."""
-    coefficients: dict[str, float]
+    yet (1 out of a weighted layer or a norm, 0 out of a ReLU).
+
+    The coefficients are kept as a tree, not copied whole each layer: ``scale`` times the
+    ``parent``'s plus ``own``, whose draws came after the parent's (none of them is the
+    parent's), and ``variance``, ``sum c_k^2 v_k``, is kept with them. A layer that adds one
+    draw to its input's (each layer of a chain) then costs one entry, not a copy of every
+    draw before it, which made a net of n layers take n^2 / 2 steps. A root (no parent) has
+    no draws: the input's, or a norm's or a bounded activation's reset."""
+    parent: _LogFactors | None
+    scale: float
+    own: dict[str, float]
     fresh: float
+    variance: float
+    depth: int  # the parent's + 1, 0 at a root
 
     @staticmethod
-    def weighed(parts: list[_LogFactors], shares: list[float]) -> _LogFactors:
-        """The log of a merge of ``parts``, each weighed by its share of the merge's mean
-        square (one part of share 1 for any other layer)."""
-        coefficients: dict[str, float] = {}
-        for part, share in zip(parts, shares):
-            for key, c in part.coefficients.items():
-                coefficients[key] = coefficients.get(key, 0.0) + share * c
-        return _LogFactors(coefficients, sum(s * p.fresh for p, s in zip(parts, shares)))
+    def zero() -> _LogFactors:
+        """No draws yet: the input's, or where a norm or a bounded activation starts anew."""
+        return _LogFactors(None, 1.0, {}, 1.0, 0.0, 0)
 
-    def with_draw(self, key: str, coefficient: float) -> _LogFactors:
-        return _LogFactors({**self.coefficients, key: coefficient}, self.fresh)
+    @staticmethod
+    def weighed(parts: list[_LogFactors], shares: list[float],
+                draws: dict[str, float]) -> _LogFactors:
+        """The log of a merge of ``parts``, each weighed by its share of the merge's mean
+        square (one part of share 1 for any other layer: the part itself), over the
+        variances ``draws`` of the draws. What the parts hold from their common ancestor is
+        weighed as one; only the draws made since (a residual branch's) are summed apart."""
+        if len(parts) == 1 and shares == [1.0]:
+            return parts[0]
+        base, scale, coefficients = _common_ancestor(parts), 0.0, {}
+        for part, share in zip(parts, shares):
+            multiplier, own = _since(part, base)
+            scale += share * multiplier
+            for key, c in own.items():
+                coefficients[key] = coefficients.get(key, 0.0) + share * c
+        variance = scale * scale * base.variance + sum(
+            c * c * draws[key] for key, c in coefficients.items())
+        return _LogFactors(base, scale, coefficients,
+                           sum(s * p.fresh for p, s in zip(parts, shares)), variance,
+                           base.depth + 1)
+
+    def with_draw(self, key: str, coefficient: float, variance: float) -> _LogFactors:
+        """These factors and a new draw ``key`` of that variance."""
+        return _LogFactors(self, 1.0, {key: coefficient}, self.fresh,
+                           self.variance + coefficient * coefficient * variance, self.depth + 1)
+
+    def with_fresh(self, fresh: float) -> _LogFactors:
+        return _LogFactors(self.parent, self.scale, self.own, fresh, self.variance, self.depth)
+
+
+def _common_ancestor(parts: list[_LogFactors]) -> _LogFactors:
+    """The nearest factors every part of a merge holds scaled, found by climbing the
+    deepest part's parents; a part that reaches its root without meeting the others holds no
+    draw they hold (a root has none) and is left out. A root if none is common."""
+    climbing = list(parts)
+    while True:
+        if all(node is climbing[0] for node in climbing):
+            return climbing[0]
+        climbing = [node for node in climbing if node.parent is not None]
+        if not climbing:
+            return _LogFactors.zero()
+        deepest = max(range(len(climbing)), key=lambda i: climbing[i].depth)
+        climbing[deepest] = climbing[deepest].parent
+
+
+def _since(part: _LogFactors, base: _LogFactors) -> tuple[float, dict[str, float]]:
+    """``part`` as ``multiplier`` times ``base``'s coefficients plus those of the draws made
+    since, oldest first; where ``base`` is not among its ancestors, all of its own draws and
+    a multiplier of 0 (it holds none of ``base``'s)."""
+    path, multiplier, node = [], 1.0, part
+    while node is not base and node is not None:
+        path.append((node, multiplier))  # each node's own draws, times the scales below it
+        multiplier *= node.scale
+        node = node.parent
+    own: dict[str, float] = {}
+    for n, times in reversed(path):
+        for key, c in n.own.items():
+            own[key] = own.get(key, 0.0) + times * c
+    return (multiplier if node is base else 0.0), own
 
 
 def _merge_shares(info: LayerInfo, second: dict[str, float]) -> list[float]:
@@ -1976,11 +2041,12 @@ def largest_change(estimate: Estimate) -> SignalChange | None:
            for info in order):
         return None
     # a deep net's moment may leave floating point's range (0 or inf): the furthest of all
-    worst = max(order, key=lambda info: abs(_log(q[info.name])), default=None)
-    if worst is None:
+    at = max(range(len(order)), key=lambda i: abs(_log(q[order[i].name])), default=None)
+    if at is None:
         return None
-    reset = _last_reset(order[: order.index(worst)])
-    upto = order[reset + 1: order.index(worst) + 1]
+    worst = order[at]
+    reset = _last_reset(order[:at])
+    upto = order[reset + 1: at + 1]
     # An LSUV layer resets the scale itself (its E[w^2] is the data's to decide): only the
     # layers after the last reset set the change, and the worst layer may be that reset.
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
@@ -1996,8 +2062,7 @@ def largest_change(estimate: Estimate) -> SignalChange | None:
     # the layers of that init say where to point and which activation the hint is for (the
     # first most common in their order: the same answer in every process)
     deciding = [k for k, name in enumerate(names) if name == init_name]
-    kinds = [acts[k]["kind"] for k in deciding]
-    activation = max(kinds, key=kinds.count)
+    activation = _most_common([acts[k]["kind"] for k in deciding])
     summing = [weighted[k] for k in deciding if adds_mean(weighted[k], estimate)]
     return SignalChange(
         start=order[reset].name if reset >= 0 else "input", layer=worst.name,
@@ -2084,7 +2149,14 @@ def _init_deciding(names: list[str], log_factors: list[float]) -> str:
     moved: dict[str, float] = {}
     for name, factor in zip(names, log_factors):
         moved[name] = moved.get(name, 0.0) + (0.0 if math.isnan(factor) else factor)
-    return max(moved, key=lambda name: (direction * moved[name], names.count(name)))
+    counts = collections.Counter(names)
+    return max(moved, key=lambda name: (direction * moved[name], counts[name]))
+
+
+def _most_common(values: list[str]) -> str:
+    """The value most often in ``values``, the first in their order among equals (the same
+    answer in every process); counted once, not once for each value."""
+    return collections.Counter(values).most_common(1)[0][0]
 
 
 def _is_reset(info: LayerInfo) -> bool:

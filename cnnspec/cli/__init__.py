@@ -227,11 +227,10 @@ def print_spec_errors(errors, names: dict | None = None, text: str | None = None
     """Spec errors and warnings as every command prints them to stderr: each with its source
     line (from its file, or ``text``) and a caret, its hint's settings called as ``names``
     says, wrapped to :func:`terminal_width`."""
-    from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
+    from cnnspec.diagnostics import format_errors  # only on an error: --help stays fast
 
-    width = terminal_width(sys.stderr)
-    for err in errors:
-        print(format_error(err, text, names=names, width=width), file=sys.stderr)
+    for shown in format_errors(errors, text, names=names, width=terminal_width(sys.stderr)):
+        print(shown, file=sys.stderr)
 
 
 def print_run_error(message: str, hint: str | None) -> None:

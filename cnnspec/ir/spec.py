@@ -44,10 +44,21 @@ class Spec:
         return self.ir["name"]
 
     def layer_index(self, name: str) -> int | None:
-        for i, layer in enumerate(self.ir["layers"]):
-            if layer["name"] == name:
-                return i
-        return None
+        """The index of the first layer called ``name``, None if none is. Read from a table of
+        the layers' names made once, not a scan for each name (a check of a JSON IR that
+        locates a warning at each of n layers took n^2 steps), and made again where the
+        layers have changed since (a name not where the table says, another list or length)."""
+        layers = self.ir["layers"]
+        table = self.__dict__.get("_layer_indexes")
+        if table is not None and table[0] is layers and table[1] == len(layers):
+            index = table[2].get(name)
+            if index is None or layers[index]["name"] == name:
+                return index
+        indexes: dict[str, int] = {}
+        for i, layer in enumerate(layers):
+            indexes.setdefault(layer["name"], i)
+        self.__dict__["_layer_indexes"] = (layers, len(layers), indexes)
+        return indexes.get(name)
 
     def span_of(self, layer: str, field_name: str | None = None) -> Span | None:
         """The most precise span known: the field's (for an argument such as
