@@ -597,6 +597,8 @@ CASES = [
      ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
       "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # nn.GroupNorm(num_groups, num_channels): the groups, the channels inferred; it got the usage
+    ("input 1x8x8\nconv 8 3\nnn.GroupNorm(4, 8)\n", "PyTorch", 3, 1, "the line `groupnorm 4`$"),
     # Keras' classes whose names are no kind's in words: they got no hint, or were told to
     # lose their module's path and keep Python's quotes
     ("input 1x8x8\nConvolution2D(8, 3)\n", "^unknown layer kind 'Convolution2D'$", 2, 1,
