@@ -318,6 +318,8 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     # a peer's word for a command: the command that does it, not the closest spelling (fmt)
     (["fit", "{spec}"], "hint: `fit` is `cnnspec train` here; commands: check,"),
     (["plot", "{spec}"], "hint: `plot` is `cnnspec diagram` here;"),
+    # Caffe's and Keras' scripts read the file first: the command named after it is meant
+    (["{spec}", "train"], "hint: the command comes first: `cnnspec train {spec}`; commands:"),
     (["--verison"], "unknown option '--verison'\nhint: did you mean '--version'? cnnspec takes"),
     (["sweep", "{spec}", "--set", "lr", "0.1"],
      "one argument too many: '0.1' (`cnnspec sweep` takes SPEC); write --set lr=0.1"),

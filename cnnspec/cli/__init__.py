@@ -280,7 +280,9 @@ def _unknown_command(argv: list[str]) -> str | None:
     peer = PEER_COMMANDS.get(first.lower().replace("-", "_"))
     close = closest(first, COMMANDS)
     program = invoked_as()
-    suggestion = (f"`{first}` is `{program} {peer}` here; " if peer
+    later = next((word for word in argv[1:] if word in COMMANDS), None)
+    suggestion = (f"the command comes first: `{program} {later} {shlex.quote(first)}`; "
+                  if later else f"`{first}` is `{program} {peer}` here; " if peer
                   else f"did you mean '{close}'? " if close else "")
     return (f"unknown command '{shortened(first, 40)}'\n"
             f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `{program} --help` says what "
