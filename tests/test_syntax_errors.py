@@ -540,6 +540,9 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 relu use_bias false\n",
      "^'use_bias' is not an option of conv: a layer has a bias unless it says `nobias`$", 2, 18,
      "^for a layer without a bias write `nobias` in place of `use_bias false`"),
+    ("input 1x8x8\nconv 16 3x3 trainable false relu\n",
+     "^'trainable' is not an option of conv: `frozen` says trainable=False$", 2, 13,
+     "^write `frozen` in place of `trainable false`; without `frozen`, trainable is true$"),
     # Darknet's section and activation names as a layer's kind: the guess by spelling said
     # concat, dropout and log_softmax
     ("input 1x8x8\nflatten\nfc: connected 10\n", "^unknown layer kind 'connected'$", 3, 5,
@@ -1169,6 +1172,9 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
     ("conv 8 3x3 kernel_initializer=normal(0, 0.01) activation='tanh'",
      "conv 8 3x3 weight normal(0, 0.01) tanh", {"weight_init": {"std": 0.01}}),
     ("conv filters=8 kernel_size=3 use_bias=True", "conv 8 3", {"filters": 8, "bias": True}),
+    # Keras' trainable: the flag `frozen` (`trainable False` was the hint once, refused next)
+    ("conv 8 3 trainable=False", "conv 8 3 frozen", {"trainable": False}),
+    ("c1: conv 8 3 trainable=True", "c1: conv 8 3", {"trainable": True}),
     ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
     # Keras' kernel size: a size written with 'x', in its place after the line's values
     # (`conv 8 3 3` was the hint once, where the kernel was given already), given once

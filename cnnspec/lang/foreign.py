@@ -286,6 +286,9 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     if name in BIAS_SWITCHES and switched:
         flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
         return flags[0] if flags and value.lower() == "false" else ""
+    field = record.field_map.get(name)
+    if switched and field is not None and field.flag:  # Keras' trainable=False: `frozen`
+        return field.flag[0] if (value.lower() == "true") == field.flag[1] else ""
     if positional_field(kind, name) is not None:  # Keras' pool_size=2: the value alone
         return value
     field = record.field_map.get(foreign_field(record, name) or "")

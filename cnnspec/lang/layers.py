@@ -709,6 +709,10 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
     flag = _no_bias_flag(kind)
     if flag and name in BIAS_SWITCHES and truth is not None:  # Keras' use_bias=False
         return ([] if truth else [(flag, None)]), f"a layer has a bias unless it says `{flag}`"
+    switch = _flag_of_field(kind, name)
+    if switch is not None and truth is not None:  # Keras' trainable=False: `frozen`
+        word, sets = switch
+        return ([(word, None)] if truth == sets else []), _flag_says(word, name, sets)
     option = initializer_option(name)
     if option in kind.options and option != name:  # Keras' kernel_initializer
         return [(option, value)], f"an initializer is written `{option}=INIT`"
@@ -716,6 +720,20 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
     if meant is not None:
         return [(meant, value)], f"it is written `{meant}`"
     return [(name, value)], None
+
+
+def _flag_of_field(kind: Syntax, name: str) -> tuple[str, object] | None:
+    """The flag that sets the field ``name`` of ``kind`` and the value it sets it to
+    (``frozen``: trainable False), where another library writes that field as a switch
+    (Keras' ``trainable=False``); None for a name that is no flag's field."""
+    return next(((word, value) for word, (field_name, value) in kind.flags.items()
+                 if field_name == name and word != name), None)
+
+
+def _flag_says(word: str, name: str, sets: object) -> str:
+    """Why a field written as a switch is written as its flag: "`frozen` says
+    trainable=False"."""
+    return f"`{word}` says {name}={sets}"
 
 
 def _truth(value: Value) -> bool | None:
@@ -1250,6 +1268,14 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"for a layer without a bias write `{flag}` in place of "
                              f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
                              "says how the bias starts, e.g. bias zeros")
+        switch = _flag_of_field(kind, item.name)
+        if switch is not None:  # Keras' `trainable false`: the flag `frozen`
+            word, sets = switch
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: "
+                             f"{_flag_says(word, item.name, sets)}", span=span,
+                             hint=f"write `{word}` in place of `{item.name} "
+                             f"{str(sets).lower()}`; without `{word}`, {item.name} is "
+                             f"{str(not sets).lower()}")
         if kind.kind.fixed_start and (names_an_initializer(item.name)
                                       or _init_on_part(kind.kind, item.name, after)):
             part = _fixed_part(kind.kind, item.name, initializer_option(item.name))
