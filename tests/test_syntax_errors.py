@@ -731,7 +731,8 @@ CASES = [
      "^torchvision's RandomCrop\\(size, padding=pad\\) is crop here: write crop$"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment [crop, RandomHorizontalFlip(p=0.5)]\n}\n",
      "unknown transform 'RandomHorizontalFlip'", 4, 18,
-     "^torchvision's RandomHorizontalFlip\\(p\\) is flip here: write flip$"),
+     ("^torchvision's RandomHorizontalFlip\\(p\\) is flip here: write flip; with its "
+      "arguments, `flip\\(p=0.5\\)`$")),
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment horizontal_flip\n}\n",
      "unknown transform 'horizontal_flip'", 4, 11, "^Keras' horizontal_flip=True is flip here"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment GaussianNoise(0.1)\n}\n",
