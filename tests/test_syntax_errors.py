@@ -28,9 +28,11 @@ def error_of(text):
 def test_every_catalogue_example_is_recognised(entry, snippet):
     err = error_of(snippet)
     assert err.message == entry.message
-    # an entry with a fix starts its hint with the line rewritten: `write `lr 0.1`; ...`
-    assert err.hint == entry.hint if entry.fix is None else (
-        err.hint.startswith("write `") and err.hint.endswith(f"`; {entry.hint}"))
+    # an entry with a fix starts its hint with the line rewritten: `write `lr 0.1`; ...`,
+    # where the line shows one (`default: relu` shows none: a layer given a keyword's name)
+    assert (entry.fix is not None) >= (err.rewrite is not None)
+    assert err.hint == entry.hint if err.rewrite is None else (
+        err.hint == f"write `{err.rewrite}`; {entry.hint}")
     assert err.file == "bad.cnn" and err.span is not None
 
 
@@ -790,6 +792,15 @@ CASES = [
      "logits"),
     # after the input line, `model:` read as "unexpected ':': expected a name"
     ("input 1x8x8\nmodel: conv 8 3\n", "a keyword cannot name a layer", 2, 6, "logits"),
+    # YAML's `default: ...`, and an init given to `default` without the part it sets
+    ("input 1x8x8\ndefault: weight he_normal\nconv 8 3\n", "'default' is written without ':'",
+     2, 8, "^write `default weight he_normal`; `default weight INIT, bias INIT` sets"),
+    ("input 1x8x8\ndefault he_normal, bias zeros\nconv 8 3\n",
+     "'default' names what it sets: weight or bias", 2, 18,
+     "^write `default weight he_normal, bias zeros`; `default weight INIT"),
+    # the same parser state in a train block: not a default's mistake
+    ("input 1x8x8\nconv 8 3\ntrain {\n  lr\n}\n", "^unexpected end of line", 4, 5,
+     "^the line ends before the statement is complete"),
     ("input 1x8x8\na: conv 8 3x3 <- b\nb: conv 8 3x3\n", "'b' is used before it is defined",
      2, 18, "rules out cycles"),
     # a later instance's full name in a block: its own name means each instance's layer
