@@ -798,6 +798,12 @@ CASES = [
     ("input 1x8x8\ndefault he_normal, bias zeros\nconv 8 3\n",
      "'default' names what it sets: weight or bias", 2, 18,
      "^write `default weight he_normal, bias zeros`; `default weight INIT"),
+    # an init on a line of its own, as a model-wide init is set in Keras' and PyTorch's code
+    ("input 1x8x8\ninit he_normal\nconv 8 3\n", "^unknown layer kind 'init'$", 2, 1,
+     ("^an init is set for every conv and dense layer by `default weight he_normal` \\(each "
+      "layer that names none\\), or for one layer by `weight he_normal` on its line$")),
+    ("input 1x8x8\nbias_initializer zeros\nconv 8 3\n", "^unknown layer kind", 2, 1,
+     "by `default bias zeros`"),
     # the same parser state in a train block: not a default's mistake
     ("input 1x8x8\nconv 8 3\ntrain {\n  lr\n}\n", "^unexpected end of line", 4, 5,
      "^the line ends before the statement is complete"),

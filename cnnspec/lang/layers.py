@@ -225,6 +225,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             hint, rewrite = caffe, caffe_line
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
+        elif (default := _default_meant(head, written)) is not None:  # `init he_normal`
+            hint, rewrite = default
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
             from cnnspec.lang.foreign import PYTHON_CODE_HINT
 
@@ -246,6 +248,21 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
+
+
+def _default_meant(head: Word | Call, written: str | None) -> tuple[str, str] | None:
+    """For a line that starts with a word naming an init (``init he_normal``, ``weight
+    he_normal``, Keras' ``kernel_initializer``), as a model-wide init is set elsewhere: the
+    hint and the `default` line it means; None for another head."""
+    from cnnspec.lang.foreign import names_an_initializer
+
+    if not isinstance(head, Word) or not names_an_initializer(head.name) or written is None:
+        return None
+    part = "bias" if "bias" in head.name.lower() else "weight"
+    line = f"default {part} {written}"
+    hint = (f"an init is set for every conv and dense layer by `{line}` (each layer that names "
+            f"none), or for one layer by `{part} {written}` on its line")
+    return hint, line
 
 
 def _caffes(head: Word | Call) -> bool:
