@@ -798,12 +798,6 @@ CASES = [
     ("input 1x8x8\ndefault he_normal, bias zeros\nconv 8 3\n",
      "'default' names what it sets: weight or bias", 2, 18,
      "^write `default weight he_normal, bias zeros`; `default weight INIT"),
-    # an init on a line of its own, as a model-wide init is set in Keras' and PyTorch's code
-    ("input 1x8x8\ninit he_normal\nconv 8 3\n", "^unknown layer kind 'init'$", 2, 1,
-     ("^an init is set for every conv and dense layer by `default weight he_normal` \\(each "
-      "layer that names none\\), or for one layer by `weight he_normal` on its line$")),
-    ("input 1x8x8\nbias_initializer zeros\nconv 8 3\n", "^unknown layer kind", 2, 1,
-     "by `default bias zeros`"),
     # the same parser state in a train block: not a default's mistake
     ("input 1x8x8\nconv 8 3\ntrain {\n  lr\n}\n", "^unexpected end of line", 4, 5,
      "^the line ends before the statement is complete"),
@@ -1050,6 +1044,20 @@ def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, co
     if hint is not None:
         assert err.hint and re.search(hint, err.hint), err.hint
     assert err.file == "bad.cnn"
+
+
+@pytest.mark.parametrize("line, part, init", [
+    ("init he_normal", "weight", "he_normal"),
+    ("kernel_initializer glorot_uniform", "weight", "glorot_uniform"),
+    ("bias_initializer zeros", "bias", "zeros")])
+def test_an_init_on_a_line_of_its_own_is_told_the_default_line(line, part, init):
+    """As a model-wide init is set in Keras' and PyTorch's code; it got the list of kinds."""
+    err = error_of(f"input 1x8x8\n{line}\nconv 8 3\n")
+    assert err.message == f"unknown layer kind '{line.split()[0]}'"
+    assert err.rewrite == f"default {part} {init}"
+    assert err.hint == (f"an init is set for every conv and dense layer by `default {part} "
+                        f"{init}` (each layer that names none), or for one layer by `{part} "
+                        f"{init}` on its line")
 
 
 def _errors_of(parse_call, text):
