@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+import cnnspec
 from cnnspec import parse
 from cnnspec.cli import main
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.lang import format_source
 
 LANGUAGE_DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
@@ -96,10 +97,32 @@ ERRORS = [
       "values by position"), (2, 11, 16),
      ("options are written by name: `batchnorm(eps=0.001)` if 0.001 is the eps; on a line, "
       "`batchnorm eps 0.001`")),
-    # no option takes it: the usage
+    # PyTorch's signature, whose first argument a spec infers from the layer's input
     ("flatten\ndense(10, 5)",
      ("the number 5 is out of place in dense layer 'dense1': dense takes 1 value by position, "
-      "the number of units"), (3, 11, 12), "usage: dense UNITS "),
+      "the number of units"), (3, 11, 12),
+     ("nn.Linear(in_features, out_features) gives in_features, which a spec infers from the "
+      "layer's input: write `dense(5)` (on a line, `dense 5`)")),
+    ("conv(1, 16, 3)",
+     ("the number 3 is out of place in conv layer 'conv1': conv takes 2 values by position, "
+      "the number of filters and the kernel size"), (2, 13, 14),
+     ("nn.Conv2d(in_channels, out_channels, kernel_size) gives in_channels, which a spec "
+      "infers from the layer's input: write `conv(16, 3)` (on a line, `conv 16 3`); or, by "
+      "name, `conv(1, 16, stride=3)` if 3 is the stride; on a line, `conv 1 16 stride 3`")),
+    ("batchnorm(16)",
+     ("the number 16 is out of place in batchnorm layer 'batchnorm1': batchnorm takes no "
+      "values by position"), (2, 11, 13),
+     ("nn.BatchNorm2d(num_features) gives num_features, which a spec infers from the layer's "
+      "input: write `batchnorm`")),
+    ("groupnorm(4, 16, eps=1e-3)",
+     ("the number 16 is out of place in groupnorm layer 'groupnorm1': groupnorm takes 1 value "
+      "by position, the groups"), (2, 14, 16),
+     ("nn.GroupNorm(num_groups, num_channels) gives num_channels, which a spec infers from the "
+      "layer's input: write `groupnorm(4, eps=1e-3)` (on a line, `groupnorm 4 eps 1e-3`)")),
+    # no option takes it, and no other library's signature reads it: the usage
+    ("flatten\ndense(10, 0.5)",
+     ("the number 0.5 is out of place in dense layer 'dense1': dense takes 1 value by "
+      "position, the number of units"), (3, 11, 14), "usage: dense UNITS "),
     ("leaky_relu(0.2, 3)",
      ("the number 3 is out of place in leaky_relu layer 'leaky_relu1': leaky_relu takes 1 "
       "value by position, the slope"), (2, 17, 18), "usage: leaky_relu [SLOPE]"),
@@ -122,6 +145,9 @@ ERRORS = [
      "'activation' is not a keyword of conv: an activation follows the call, by its name alone",
      (2, 13, 23),
      "write `conv(32, 3, weight=he_normal) relu`; on a line, `conv 32 3 weight he_normal relu`"),
+    ("bn: batchnorm(trainable=False) relu",
+     "'trainable' is not a keyword of batchnorm: `frozen` says trainable=False", (2, 15, 24),
+     "write `batchnorm(frozen) relu`; on a line, `batchnorm frozen relu`"),
     ("conv(16, 3, use_bias=False, strides=2)",
      "'use_bias' is not a keyword of conv: a layer has a bias unless it says `nobias`",
      (2, 13, 21), "write `conv(16, 3, nobias, stride=2)`; on a line, `conv 16 3 nobias stride 2`"),
@@ -258,6 +284,39 @@ def test_the_line_a_hint_writes_is_checked_where_it_would_stand():
     err = error_of("conv(16, 9, 2)")
     assert err.rewrite == "conv(16, 9, stride=2)"
     assert re.search(r"; but in this spec that line is refused: .*kernel", err.hint), err.hint
+
+
+@pytest.mark.parametrize("layers, rewrite, hint", [
+    # PyTorch's nn.Conv2d(1, 16, 3) written on a line: in_channels first
+    ("conv 1 16 3 relu", "conv 16 3 relu",
+     ("nn.Conv2d(in_channels, out_channels, kernel_size) gives in_channels, which a spec infers "
+      "from the layer's input: write `conv 16 3 relu`; or, by name, `conv 1 16 stride 3 relu` "
+      "if 3 is the stride")),
+    ("conv 8 3x3\nbn: batchnorm 8 relu", "bn: batchnorm relu",
+     ("nn.BatchNorm2d(num_features) gives num_features, which a spec infers from the layer's "
+      "input: write `batchnorm relu`")),
+    # Keras' filters, kernel and strides: more filters than the kernel is wide
+    ("conv 16 3 2 relu", "conv 16 3 stride 2 relu",
+     "options are written by name: `conv 16 3 stride 2 relu` if 2 is the stride"),
+])
+def test_a_layer_written_with_pytorchs_inferred_argument_is_told_to_leave_it_out(layers, rewrite,
+                                                                                 hint):
+    err = error_of(layers)
+    assert (err.rewrite, err.hint) == (rewrite, hint)
+
+
+def test_the_line_without_pytorchs_in_channels_checks_where_it_would_stand(tmp_path):
+    """The line the hint writes for ``conv(1, 16, 3)`` is checked in the spec's place and
+    fits there, unlike the stride the other reading offers (a 16x16 kernel on 8x8)."""
+    spec = tmp_path / "m.cnn"
+    spec.write_text("input 1x8x8\nconv(1, 16, 3) relu\nflatten\ndense 10\n")
+    with pytest.raises(SpecErrors) as info:
+        cnnspec.load(spec)
+    err = info.value.errors[0]
+    assert err.rewrite == "conv(16, 3) relu"
+    assert "that line is refused" not in err.hint, err.hint
+    spec.write_text("input 1x8x8\nconv(16, 3) relu\nflatten\ndense 10\n")
+    assert cnnspec.load(spec).total_params == 160 + 5770
 
 
 def test_the_cli_points_its_caret_at_the_value_past_the_kinds_values(tmp_path, capsys):

@@ -99,13 +99,17 @@ def test_an_input_with_other_channels_than_the_data_is_an_error_with_the_right_h
 
 def test_a_colour_input_on_greyscale_shapes_suggests_colour(write, capsys):
     path = write(spec_text("  data shapes(size=8)", input="3x8x8"))
-    assert ("hint: the shapes images have 1 channel: write `input 1x8x8`, or set "
-            "shapes(colour=true)" in check_error(path, capsys))
-    path = write(spec_text("  data shapes(size=16, colour=true)", input="3x8x8"))
-    assert ("hint: write `input 3x16x16`, or set shapes(size=8)"
+    assert ("hint: the shapes images have 1 channel: write `input 1x8x8`, or draw the shapes "
+            "as 3x8x8: give shapes the argument colour=true (`data shapes(colour=true)` in the "
+            "train block, or train with --data 'shapes(colour=true)')"
             in check_error(path, capsys))
+    path = write(spec_text("  data shapes(size=16, colour=true)", input="3x8x8"))
+    assert ("hint: write `input 3x16x16`, or draw the shapes as 3x8x8: give shapes the "
+            "argument size=8 (`data shapes(size=8)`" in check_error(path, capsys))
     path = write(spec_text("  data shapes(size=16, colour=true)"))
-    assert ("hint: write `input 3x16x16`, or set shapes(size=8, colour=false)"
+    assert ("hint: write `input 3x16x16`, or draw the shapes as 1x8x8: give shapes the "
+            "arguments size=8, colour=false (`data shapes(size=8, colour=false)` in the train "
+            "block, or train with --data 'shapes(size=8, colour=false)')"
             in check_error(path, capsys))
 
 
@@ -122,8 +126,9 @@ def test_colour_shapes_fit_a_3_channel_input(write, capsys):
 
 def test_an_input_of_another_size_than_shapes_suggests_either_fix(write, capsys):
     path = write(spec_text("  data shapes(size=16)"))
-    assert ("hint: write `input 1x16x16`, or set shapes(size=8)"
-            in check_error(path, capsys))
+    assert ("hint: write `input 1x16x16`, or draw the shapes as 1x8x8: give shapes the "
+            "argument size=8 (`data shapes(size=8)` in the train block, or train with --data "
+            "'shapes(size=8)')" in check_error(path, capsys))
 
 
 def test_nesterov_without_momentum_is_a_check_error_and_train_makes_no_folder(

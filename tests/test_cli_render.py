@@ -87,6 +87,12 @@ def test_filters_default_is_first_conv(run_dir, tmp_path, capsys):
     out = tmp_path / "f.png"
     assert main(["filters", str(run_dir), "-o", str(out)]) == 0
     assert _is_png(out)
+    # x_detector's first conv is its frozen X: the picture shows no learning, and says where
+    assert capsys.readouterr().err == (
+        "note: the first conv layer, 'xk', does not learn: its kernels are drawn as they "
+        "started; --layer learned draws the first one that learns\n")
+    assert main(["filters", str(run_dir), "--layer", "xk", "-o", str(out)]) == 0
+    assert capsys.readouterr().err == ""  # asked for by name: nothing to say
 
 
 def test_filters_compare_init_shows_the_frozen_x_unchanged(run_dir, tmp_path):

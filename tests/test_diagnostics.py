@@ -1,8 +1,9 @@
 """How an error is rendered: location, source line, caret under the spot, hint."""
 import re
 
-from readme_blocks import README, readme_block
+from readme_blocks import PAGES, README, quoted_blocks, readme_block
 
+from cnnspec.cli import main
 from cnnspec.diagnostics import format_error
 from cnnspec.errors import Span, SpecError
 
@@ -172,3 +173,20 @@ def test_messages_are_wrapped_on_a_terminal_alone():
 
     assert terminal_width(io.StringIO()) is None
     assert terminal_width(Terminal()) == 100  # no file number: no size to ask for
+
+
+def test_the_language_references_error_example_is_what_check_prints(tmp_path, capsys):
+    """docs/language.md's example of an error, its hint's list cut at its dots (it read "box,
+    constant, ..." after `bilinear` had joined the catalogue)."""
+    page = next(page for page in PAGES if page.name == "language.md")
+    block = next(block for block in quoted_blocks(page.read_text(encoding="utf-8"))
+                 if "he_normall" in block[0])
+    where, line, caret, hint = block[:4]
+    spec = tmp_path / "net.cnn"
+    number = int(where.split(":")[1])
+    spec.write_text("input 1x8x8\n" + "\n" * (number - 2) + line.strip() + "\nflatten\n"
+                    "dense 10\n")
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[:3] == [where.replace("specs/net.cnn", str(spec)), line, caret]
+    assert hint.endswith(", ...)") and err[3].startswith(hint.removesuffix("...)")), err[3]

@@ -318,9 +318,22 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     # a peer's word for a command: the command that does it, not the closest spelling (fmt)
     (["fit", "{spec}"], "hint: `fit` is `cnnspec train` here; commands: check,"),
     (["plot", "{spec}"], "hint: `plot` is `cnnspec diagram` here;"),
+    # Caffe's and Keras' scripts read the file first: the command named after it is meant
+    (["{spec}", "train"], "hint: the command comes first: `cnnspec train {spec}`; commands:"),
     (["--verison"], "unknown option '--verison'\nhint: did you mean '--version'? cnnspec takes"),
     (["sweep", "{spec}", "--set", "lr", "0.1"],
      "one argument too many: '0.1' (`cnnspec sweep` takes SPEC); write --set lr=0.1"),
+    # an option's value written without the option: the option that takes it
+    (["export", "{spec}", "onnx"],
+     "one argument too many: 'onnx' (`cnnspec export` takes SPEC|RUN); write --format onnx"),
+    (["diagram", "{spec}", "net.png"],
+     ("one argument too many: 'net.png' (`cnnspec diagram` takes SPEC); an output file is "
+      "given with -o: write -o net.png")),
+    (["compare", "{spec}", "he_normal", "normal(0, 0.01)"],
+     ("one argument too many: 'he_normal' (`cnnspec compare` takes SPEC); if it is a --init "
+      "value, give each with --init: --init he_normal --init 'normal(0, 0.01)'")),
+    # not an -o file the command writes: argparse's own word on the missing -o
+    (["diagram", "{spec}", "net.txt"], "the following arguments are required: -o/--output"),
     (["check", "--strcit", "{spec}"], "unknown option '--strcit'; did you mean '--strict'?"),
     (["summary", "--fromat", "json", "{spec}"], "did you mean '--format'?"),
     (["train", "{spec}", "--bogus"], "unknown option '--bogus' (`cnnspec train --help`"),

@@ -534,9 +534,19 @@ def test_the_solver_given_as_the_net_names_the_net_it_trains(capsys, started_fro
     err = capsys.readouterr().err
     assert err.count("error:") == 1
     assert f"{SOLVER}:2:1: error: this is a Caffe solver, not a model definition" in err
+    # the net named as the solver writes it is not in the folder the command runs in: the
+    # one beside the solver is named
     assert 'hint: import the net it trains and give the solver beside it: ' \
         f'.venv/bin/cnnspec import ' \
-        f'lenet.prototxt --solver {SOLVER}' in err
+        f'{SOLVER.parent / "lenet.prototxt"} --solver {SOLVER}' in err
+
+
+def test_a_solver_whose_net_is_found_nowhere_names_it_as_written(tmp_path, capsys):
+    solver = tmp_path / "solver.prototxt"
+    solver.write_text('net: "examples/mnist/lenet_train_test.prototxt"\nbase_lr: 0.01\n')
+    assert main(["import", str(solver)]) == 2
+    assert (f"cnnspec import examples/mnist/lenet_train_test.prototxt --solver {solver}"
+            in capsys.readouterr().err)
 
 
 def test_the_net_given_as_the_solver_says_so():

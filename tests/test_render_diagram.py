@@ -15,7 +15,7 @@ from cnnspec.init.fans import fans
 from cnnspec.ir.spec import Spec
 from cnnspec.render import backend
 from cnnspec.render.diagram import build_graph, collapse_plan, render_diagram, units
-from cnnspec.render.layer_text import init_text
+from cnnspec.render.layer_text import init_text, layer_init_text
 from cnnspec.render.repeats import identical_runs
 from cnnspec.shapes import shape_text
 
@@ -27,7 +27,7 @@ SPECS = sorted(SPEC_DIR.glob("*.cnn"))
 # block, pooling, flatten and a dense layer.
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
-GLOROT = {"name": "glorot_uniform", "gain": {"value": 1.0}}
+GLOROT = {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}}  # as a spec resolves it
 ZEROS = {"name": "zeros"}
 
 
@@ -92,7 +92,7 @@ def test_dot_holds_every_layer_shape_and_init(checked, tmp_path):
         assert f"<b>{layer.name}</b>" in source
         assert f"out {shape_text(layer.output_shape)}" in source
         if layer.weight_init is not None:
-            assert init_text(layer.weight_init) in source
+            assert layer_init_text(layer, "weight") in source
     assert "he_normal  σ=0.333" in source  # sqrt(2 / (2*3*3)) = 0.333
     assert "glorot_uniform  U(±0.414)" in source  # sqrt(6 / (32 + 3)) = 0.414
 
@@ -105,6 +105,26 @@ def test_dot_holds_every_layer_shape_and_init(checked, tmp_path):
 def test_a_truncated_normal_says_where_it_is_cut(low, high, text):
     init = {"name": "truncated_normal", "mean": 0.0, "std": 0.02, "low": low, "high": high}
     assert init_text(describe(init, (8, 4, 3, 3))) == text
+
+
+@pytest.mark.parametrize("init, shown", [
+    ({"name": "he_normal", "mode": "fan_in", "gain": {"value": 0.1}},
+     "he_normal(gain=0.1)  σ=0.00833"),  # 0.1 / sqrt(16 * 3 * 3)
+    ({"name": "he_normal", "mode": "fan_out", "gain": {"nonlinearity": "relu"}},
+     "he_normal(mode=fan_out)  σ=0.167"),  # sqrt(2 / (8 * 3 * 3))
+    ({"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}},
+     "he_normal  σ=0.118"),
+    ({"name": "normal", "mean": 0.0, "std": 0.01}, "normal  σ=0.01"),  # σ says its argument
+])
+def test_an_init_is_named_with_the_arguments_that_set_its_scale(init, shown):
+    """`he_normal(gain=0.1)` was drawn `he_normal  σ=0.00833`, a σ he_normal does not give."""
+    assert init_text(describe(init, (8, 16, 3, 3)), init) == shown
+
+
+def test_the_diagram_names_a_residual_branchs_small_init_as_its_spec_writes_it(tmp_path):
+    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs" / "resnet_small.cnn")
+    source = render_diagram(spec, tmp_path / "resnet.dot").read_text(encoding="utf-8")
+    assert "W: he_normal(gain=0.1)  σ=0.00833" in source.replace("&#160;", " ")
 
 
 # An edge's label node, with the shape it holds; the edge's half into it; its half out of it.

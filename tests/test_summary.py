@@ -351,3 +351,18 @@ def test_readme_quotes_the_digits_summary_as_it_is_printed(capsys, monkeypatch):
     assert main(["summary", "specs/digits.cnn"]) == 0
     out = capsys.readouterr().out.rstrip("\n").split("\n")
     assert shown_in(readme_block("Model: digits"), out), "\n".join(out)
+
+
+@pytest.mark.parametrize("layer, start", [
+    ("conv 8 3 nobias bn", ("c_bn batchnorm 8x6x6 16 1 ones constant 1\n"
+     "starts at scale 1, shift 0")),
+    ("conv 8 3 prelu", ("c_prelu prelu 8x6x6 8 1.03 constant 0.25\n"
+     "starts at slope 0.25 per channel, PyTorch's nn.PReLU default")),
+])
+def test_a_layer_that_starts_fixed_says_what_each_part_starts_at(layer, start):
+    """A batch norm's Init column names its scale's `ones` alone: the line under it says
+    that the shift starts at 0 too."""
+    table = summary_table(check(parse(f"input 1x8x8\nc: {layer}\nflatten\ndense 10\n")))
+    rows = ["\n".join(" ".join(line.split()) for line in table.splitlines()[k:k + 2])
+            for k in range(len(table.splitlines()))]
+    assert start in rows, table

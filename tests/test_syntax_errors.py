@@ -28,9 +28,11 @@ def error_of(text):
 def test_every_catalogue_example_is_recognised(entry, snippet):
     err = error_of(snippet)
     assert err.message == entry.message
-    # an entry with a fix starts its hint with the line rewritten: `write `lr 0.1`; ...`
-    assert err.hint == entry.hint if entry.fix is None else (
-        err.hint.startswith("write `") and err.hint.endswith(f"`; {entry.hint}"))
+    # an entry with a fix starts its hint with the line rewritten: `write `lr 0.1`; ...`,
+    # where the line shows one (`default: relu` shows none: a layer given a keyword's name)
+    assert (entry.fix is not None) >= (err.rewrite is not None)
+    assert err.hint == entry.hint if err.rewrite is None else (
+        err.hint == f"write `{err.rewrite}`; {entry.hint}")
     assert err.file == "bad.cnn" and err.span is not None
 
 
@@ -540,6 +542,9 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 relu use_bias false\n",
      "^'use_bias' is not an option of conv: a layer has a bias unless it says `nobias`$", 2, 18,
      "^for a layer without a bias write `nobias` in place of `use_bias false`"),
+    ("input 1x8x8\nconv 16 3x3 trainable false relu\n",
+     "^'trainable' is not an option of conv: `frozen` says trainable=False$", 2, 13,
+     "^write `frozen` in place of `trainable false`; without `frozen`, trainable is true$"),
     # Darknet's section and activation names as a layer's kind: the guess by spelling said
     # concat, dropout and log_softmax
     ("input 1x8x8\nflatten\nfc: connected 10\n", "^unknown layer kind 'connected'$", 3, 5,
@@ -597,6 +602,8 @@ CASES = [
      ("the line `dense 10 softmax`; but in this spec that line is refused: that layer "
       "needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # nn.GroupNorm(num_groups, num_channels): the groups, the channels inferred; it got the usage
+    ("input 1x8x8\nconv 8 3\nnn.GroupNorm(4, 8)\n", "PyTorch", 3, 1, "the line `groupnorm 4`$"),
     # Keras' classes whose names are no kind's in words: they got no hint, or were told to
     # lose their module's path and keep Python's quotes
     ("input 1x8x8\nConvolution2D(8, 3)\n", "^unknown layer kind 'Convolution2D'$", 2, 1,
@@ -726,7 +733,8 @@ CASES = [
      "^torchvision's RandomCrop\\(size, padding=pad\\) is crop here: write crop$"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment [crop, RandomHorizontalFlip(p=0.5)]\n}\n",
      "unknown transform 'RandomHorizontalFlip'", 4, 18,
-     "^torchvision's RandomHorizontalFlip\\(p\\) is flip here: write flip$"),
+     ("^torchvision's RandomHorizontalFlip\\(p\\) is flip here: write flip; with its "
+      "arguments, `flip\\(p=0.5\\)`$")),
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment horizontal_flip\n}\n",
      "unknown transform 'horizontal_flip'", 4, 11, "^Keras' horizontal_flip=True is flip here"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment GaussianNoise(0.1)\n}\n",
@@ -784,6 +792,15 @@ CASES = [
      "logits"),
     # after the input line, `model:` read as "unexpected ':': expected a name"
     ("input 1x8x8\nmodel: conv 8 3\n", "a keyword cannot name a layer", 2, 6, "logits"),
+    # YAML's `default: ...`, and an init given to `default` without the part it sets
+    ("input 1x8x8\ndefault: weight he_normal\nconv 8 3\n", "'default' is written without ':'",
+     2, 8, "^write `default weight he_normal`; `default weight INIT, bias INIT` sets"),
+    ("input 1x8x8\ndefault he_normal, bias zeros\nconv 8 3\n",
+     "'default' names what it sets: weight or bias", 2, 18,
+     "^write `default weight he_normal, bias zeros`; `default weight INIT"),
+    # the same parser state in a train block: not a default's mistake
+    ("input 1x8x8\nconv 8 3\ntrain {\n  lr\n}\n", "^unexpected end of line", 4, 5,
+     "^the line ends before the statement is complete"),
     ("input 1x8x8\na: conv 8 3x3 <- b\nb: conv 8 3x3\n", "'b' is used before it is defined",
      2, 18, "rules out cycles"),
     # a later instance's full name in a block: its own name means each instance's layer
@@ -1029,6 +1046,20 @@ def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, co
     assert err.file == "bad.cnn"
 
 
+@pytest.mark.parametrize("line, part, init", [
+    ("init he_normal", "weight", "he_normal"),
+    ("kernel_initializer glorot_uniform", "weight", "glorot_uniform"),
+    ("bias_initializer zeros", "bias", "zeros")])
+def test_an_init_on_a_line_of_its_own_is_told_the_default_line(line, part, init):
+    """As a model-wide init is set in Keras' and PyTorch's code; it got the list of kinds."""
+    err = error_of(f"input 1x8x8\n{line}\nconv 8 3\n")
+    assert err.message == f"unknown layer kind '{line.split()[0]}'"
+    assert err.rewrite == f"default {part} {init}"
+    assert err.hint == (f"an init is set for every conv and dense layer by `default {part} "
+                        f"{init}` (each layer that names none), or for one layer by `{part} "
+                        f"{init}` on its line")
+
+
 def _errors_of(parse_call, text):
     with pytest.raises((SpecError, SpecErrors)) as info:
         parse_call(text)
@@ -1167,6 +1198,9 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
     ("conv 8 3x3 kernel_initializer=normal(0, 0.01) activation='tanh'",
      "conv 8 3x3 weight normal(0, 0.01) tanh", {"weight_init": {"std": 0.01}}),
     ("conv filters=8 kernel_size=3 use_bias=True", "conv 8 3", {"filters": 8, "bias": True}),
+    # Keras' trainable: the flag `frozen` (`trainable False` was the hint once, refused next)
+    ("conv 8 3 trainable=False", "conv 8 3 frozen", {"trainable": False}),
+    ("c1: conv 8 3 trainable=True", "c1: conv 8 3", {"trainable": True}),
     ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
     # Keras' kernel size: a size written with 'x', in its place after the line's values
     # (`conv 8 3 3` was the hint once, where the kernel was given already), given once

@@ -531,7 +531,30 @@ def test_another_librarys_setting_gets_ours_in_an_ir():
 def test_another_librarys_schedule_or_loss_gets_ours_in_a_spec(key, word, ours):
     with pytest.raises(SpecError) as info:
         parse(NET + f"train {{\n  {key} {word}\n}}\n")
-    assert re.search(f" is {ours} here: write {ours}$", info.value.hint)
+    assert re.search(f" is {ours} here: write {ours}(; with its arguments, `.*`)?$",
+                     info.value.hint)
+
+
+@pytest.mark.parametrize("key, written, hint", [
+    ("schedule", "StepLR(step_size=5, gamma=0.5)",
+     ("PyTorch's StepLR(step_size, gamma) is step here: write step; with its arguments, "
+      "`step(step_size=5, gamma=0.5)`")),
+    ("optimizer", "SGD(momentum=0.9, nesterov=true)",
+     ("did you mean sgd? (valid optimizers: adagrad, adam, adamw, rmsprop, sgd); with its "
+      "arguments, `sgd(momentum=0.9, nesterov=true)`")),
+    # values by position are the other library's order: RandomCrop(2) is its size
+    ("augment", "RandomCrop(2)",
+     "torchvision's RandomCrop(size, padding=pad) is crop here: write crop"),
+    # an argument that is no parameter here: the name alone, the next check tells the rest
+    ("optimizer", "Adam(learning_rate=0.001)",
+     "did you mean adam? (valid optimizers: adagrad, adam, adamw, rmsprop, sgd)"),
+    ("schedule", "StepLR", "PyTorch's StepLR(step_size, gamma) is step here: write step"),
+])
+def test_another_librarys_call_is_written_with_its_arguments_where_ours_takes_them(
+        key, written, hint):
+    with pytest.raises(SpecError) as info:
+        parse(NET + f"train {{\n  {key} {written}\n}}\n")
+    assert info.value.hint == hint
 
 
 @pytest.mark.parametrize("images, batch, drop_lone, steps", [

@@ -176,8 +176,11 @@ def _details(layer: dict) -> list[list[str]]:
     window = layer["window"] or ""
     lines = [[f"window: {window}"]] if len(window) > WINDOW_CHARS else []
     weight, bias = layer["init"]["weight"], layer["init"]["bias"]
+    start = KINDS[layer["kind"]].fixed_start
     if KINDS[layer["kind"]].fixed_inits is not None:  # batchnorm, prelu: no formula to show
-        return lines
+        # the Init column names the weight's init alone (a norm's `ones`): say what each
+        # part starts at, the shift too
+        return lines + ([[f"starts at {start}"]] if start else [])
     lines += [] if weight is None else [[*_cited(weight), *_fans(weight)]]
     return lines + ([] if bias is None else [[f"bias: {_init_text(bias)}"]])
 

@@ -235,18 +235,27 @@ def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: 
     # The shapes arguments that would draw images of the given shape (colour: 3 channels).
     colour = f"colour={'true' if given[0] == 3 else 'false'}" if given[0] != c else ""
     if (h, w) == tuple(given[1:]):
-        also = f", or set shapes({colour})" if shapes_fit else ""
+        also = f", or {_shapes_drawn(given, colour)}" if shapes_fit else ""
         return (f"the {data_name} images have {counted(c, 'channel')}: write "
                 f"`input {shape_text(image)}`{also}")
     if shapes_fit:
         arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)
-        return f"write `input {shape_text(image)}`, or set shapes({arguments})"
+        return f"write `input {shape_text(image)}`, or {_shapes_drawn(given, arguments)}"
     named = named_of_shape(given)
     data = (f"`data {named}` in the train block, or train with {{data:{named}}}" if named else
             "your own arrays: `data npz(\"PATH\")` in the train block, or train with "
             "{data:npz:PATH}")
     return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)}: "
             f"{data}")
+
+
+def _shapes_drawn(given: tuple[int, ...], arguments: str) -> str:
+    """The hint's words for drawing the shapes data as ``given`` (C, H, W) by the shapes
+    ``arguments`` (``size=8, colour=false``), written where the data is named: the train
+    block, or the data a run is given (:func:`_input_hint`'s template)."""
+    return (f"draw the shapes as {shape_text(given)}: give shapes the "
+            f"argument{'s' * (',' in arguments)} {arguments} (`data shapes({arguments})` in "
+            f"the train block, or train with {{data:shapes({arguments})}})")
 
 
 def one_example_norms(layers: list[LayerInfo]) -> list[LayerInfo]:

@@ -19,6 +19,7 @@ import importlib
 import itertools
 import os
 import re
+import shlex
 import shutil
 import sys
 from contextlib import contextmanager
@@ -278,7 +279,9 @@ def _unknown_command(argv: list[str]) -> str | None:
     peer = PEER_COMMANDS.get(first.lower().replace("-", "_"))
     close = closest(first, COMMANDS)
     program = invoked_as()
-    suggestion = (f"`{first}` is `{program} {peer}` here; " if peer
+    later = next((word for word in argv[1:] if word in COMMANDS), None)
+    suggestion = (f"the command comes first: `{program} {later} {shlex.quote(first)}`; "
+                  if later else f"`{first}` is `{program} {peer}` here; " if peer
                   else f"did you mean '{close}'? " if close else "")
     return (f"unknown command '{shortened(first, 40)}'\n"
             f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `{program} --help` says what "
@@ -373,16 +376,87 @@ def _command_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argp
     written together; argparse alone took the second group for an unrecognised argument of
     the top-level command."""
     command = command_parser(parser, argv[0])
+    # before argparse, which answers `diagram a.cnn a.png` with -o missing, not the a.png
+    # that means it
+    misplaced = _misplaced_value(command, argv)
+    if misplaced is not None:
+        extra, advice = misplaced
+        _too_many(command, argv, extra, _setting_value_advice(argv, extra) or advice)
     args, extras = command.parse_known_args(argv[1:])
     if extras:
         args, extras = command.parse_known_intermixed_args(argv[1:])
     if extras:
-        takes = " ".join(action.metavar or action.dest for action in command._actions
-                         if not action.option_strings)
-        command.error(f"one argument too many: {shortened(extras[0], MAX_WORD)!r} (`cnnspec "
-                      f"{argv[0]}` takes {takes or 'no argument but its options'})"
-                      + _setting_value_advice(argv, extras[0]))
+        _too_many(command, argv, extras[0], _setting_value_advice(argv, extras[0]))
     return args
+
+
+def _too_many(command: argparse.ArgumentParser, argv: list[str], extra: str,
+              advice: str) -> None:
+    """Stop at ``extra``, an argument past the command's own, with ``advice`` (what it
+    likely is, "" where nothing is known)."""
+    takes = " ".join(action.metavar or action.dest for action in command._actions
+                     if not action.option_strings)
+    command.error(f"one argument too many: {shortened(extra, MAX_WORD)!r} (`cnnspec "
+                  f"{argv[0]}` takes {takes or 'no argument but its options'})" + advice)
+
+
+def _misplaced_value(command: argparse.ArgumentParser,
+                     argv: list[str]) -> tuple[str, str] | None:
+    """The first argument past the command's own that is the value of an option written
+    without it, with the advice to write it so: one of an option's choices (``export a.cnn
+    onnx``: --format onnx), a file the output option takes where none is given (``diagram
+    a.cnn a.png``: -o a.png), or, the command's one option given once for each value, such
+    a value (``compare a.cnn he_normal glorot_normal``: --init he_normal); None where there
+    is none, or the line is read otherwise (an option of several values, ``--``)."""
+    extras = _positional_extras(command, argv[1:])
+    if not extras:
+        return None
+    given = set(argv[1:])
+    options = [action for action in command._actions if action.option_strings]
+    for action in options:
+        if action.choices is not None and extras[0] in action.choices:
+            return extras[0], f"; write {action.option_strings[-1]} {extras[0]}"
+    for action in options:
+        if "-o" in action.option_strings and not given & set(action.option_strings) \
+                and _takes(action, extras[0]):
+            return extras[0], f"; an output file is given with -o: write -o {extras[0]}"
+    repeated = [action for action in options if isinstance(action, argparse._AppendAction)]
+    if len(repeated) == 1:
+        flag = repeated[0].option_strings[-1]
+        written = " ".join(f"{flag} {shlex.quote(extra)}" for extra in extras)
+        return extras[0], f"; if it is a {flag} value, give each with {flag}: {written}"
+    return None
+
+
+def _positional_extras(command: argparse.ArgumentParser, words: list[str]) -> list[str]:
+    """The words of a command line (after the command's name) past those its positional
+    arguments take, read as argparse reads them: an option of one value takes the word after
+    it; [] where the line holds ``--`` or an option of another number of values."""
+    takes_value = {name: action.nargs is None for action in command._actions
+                   for name in action.option_strings if action.nargs != 0}
+    if not all(takes_value.values()) or "--" in words:
+        return []
+    positionals, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-") and len(word) > 1 and not ARGPARSE_NEGATIVE.match(word):
+            skip = "=" not in word and takes_value.get(word, False)
+        else:
+            positionals.append(word)
+    slots = [action.nargs for action in command._actions if not action.option_strings]
+    if any(nargs in ("+", "*", argparse.REMAINDER) for nargs in slots):
+        return []
+    return positionals[len(slots):]
+
+
+def _takes(action: argparse.Action, word: str) -> bool:
+    """Whether ``action``'s type reads ``word`` (an output file's extension and folder)."""
+    try:
+        action.type(word)
+    except (argparse.ArgumentTypeError, ValueError, TypeError):
+        return False
+    return True
 
 
 # Options whose value is a setting and its value joined by '=' (`--set lr=0.1,0.01`).

@@ -7,6 +7,8 @@ tables are in docs/importing.md.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal, shell_word
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
@@ -57,9 +59,23 @@ def refuse_solver_as_net(msg: Message, path: str | None) -> None:
     net = next((e.value.value for e in msg.entries if e.name in ("net", "train_net")
                 and getattr(e.value, "kind", None) == "string"), "NET.prototxt")
     solver = literal(shell_word(path or "SOLVER.prototxt"))
+    net = literal(shell_word(_net_found(net, path)))
     raise SpecError("this is a Caffe solver, not a model definition", span=mark.span, file=path,
                     **hinted("import the net it trains and give the solver beside it: "
-                             f"{{import_command:{literal(net)}}} --solver {solver}"))
+                             f"{{import_command:{net}}} --solver {solver}"))
+
+
+def _net_found(net: str, solver: str | None) -> str:
+    """The path of the ``net`` a solver names, as a command run here can give it: as
+    written (Caffe reads it from the folder it runs in, its root:
+    ``examples/mnist/lenet_train_test.prototxt``), or, where no such file is here but one is
+    beside the solver (a model's files copied together), that one."""
+    if solver is None or Path(net).is_file():
+        return net
+    folder = Path(solver).parent
+    beside = next((found for found in (folder / net, folder / Path(net).name)
+                   if found.is_file()), None)
+    return net if beside is None else str(beside)
 
 
 def solver_settings(text: str, path: str | None, batch: int | None,

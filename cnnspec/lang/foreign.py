@@ -29,7 +29,8 @@ from cnnspec.records import record
 
 # The leading arguments of the classes, in their order, as their documentation gives them
 # (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
-# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d), and the field
+# torch.nn.Conv2d, Linear, MaxPool2d, Dropout, Dropout2d, ReLU, BatchNorm2d, InstanceNorm2d,
+# GroupNorm, LayerNorm, PReLU), and the field
 # each fills here (FIELDS). An argument without a field is said by UNFIELDED.
 KERAS_ARGS = {
     "conv": ("filters", "kernel_size", "strides", "padding"),
@@ -52,6 +53,10 @@ TORCH_ARGS = {
     "leaky_relu": ("negative_slope", "inplace"),
     "relu": ("inplace",),
     "batchnorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "instancenorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "groupnorm": ("num_groups", "num_channels", "eps", "affine"),
+    "layernorm": ("normalized_shape", "eps", "elementwise_affine"),
+    "prelu": ("num_parameters", "init"),
 }
 
 
@@ -79,6 +84,7 @@ def _keras_holds(argument: str, what: str, value: int) -> Unfielded:
 
 UNFIELDED = {
     "in_channels": _INFERRED, "in_features": _INFERRED, "num_features": _INFERRED,
+    "num_channels": _INFERRED, "normalized_shape": _INFERRED, "num_parameters": _INFERRED,
     "inplace": Unfielded(True, "inplace=True makes PyTorch overwrite the layer's input to save "
                                "memory, with the same values; remove `{written}`: cnnspec "
                                "writes each layer's output anew"),
@@ -111,6 +117,7 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "strides": "stride", "stride": "stride", "padding": "padding",
           "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor",
           "group": "groups",  # Caffe's convolution_param names its groups `group`
+          "num_groups": "groups",
           "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps",
           "dilation_rate": "dilation"}
 
@@ -279,6 +286,9 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     if name in BIAS_SWITCHES and switched:
         flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
         return flags[0] if flags and value.lower() == "false" else ""
+    field = record.field_map.get(name)
+    if switched and field is not None and field.flag:  # Keras' trainable=False: `frozen`
+        return field.flag[0] if (value.lower() == "true") == field.flag[1] else ""
     if positional_field(kind, name) is not None:  # Keras' pool_size=2: the value alone
         return value
     field = record.field_map.get(foreign_field(record, name) or "")
@@ -1294,6 +1304,29 @@ def foreign_option(kind: str, name: str, value: str | None) -> tuple[str, str] |
         classes = " and ".join(f"{_possessive(lib)} {_class_of(lib, kind)}" for lib in libs)
         return f"an argument of {classes}", UNFIELDED[name].hint.format(written=f"{name} {written}")
     return None
+
+
+def torch_inferred(kind: str, count: int) -> tuple[int, str] | None:
+    """Where the first ``count`` arguments of PyTorch's class of ``kind`` are the kind's
+    values by position, in their order, and one more that a spec infers from the layer's
+    input (``nn.Conv2d(in_channels, out_channels, kernel_size)``: a conv's filters and
+    kernel after in_channels; ``nn.Linear(in_features, out_features)``;
+    ``nn.BatchNorm2d(num_features)``; ``nn.GroupNorm(num_groups, num_channels)``): the index
+    and the name of that one; else None."""
+    signature = TORCH_ARGS.get(kind, ())[:count]
+    inferred = [k for k, name in enumerate(signature) if UNFIELDED.get(name) is _INFERRED]
+    if len(signature) < count or len(inferred) != 1:
+        return None
+    k = inferred[0]
+    record = KINDS[kind]
+    rest = tuple(foreign_field(record, name) for name in signature[:k] + signature[k + 1:])
+    return (k, signature[k]) if rest == record.positional else None
+
+
+def torch_signature(kind: str, count: int) -> str:
+    """PyTorch's class of ``kind`` with the names of its first ``count`` arguments:
+    ``nn.Conv2d(in_channels, out_channels, kernel_size)``."""
+    return f"{_class_of('PyTorch', kind)}({', '.join(TORCH_ARGS[kind][:count])})"
 
 
 def _possessive(lib: str) -> str:

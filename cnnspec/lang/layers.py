@@ -225,6 +225,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             hint, rewrite = caffe, caffe_line
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
+        elif (default := _default_meant(head, written)) is not None:  # `init he_normal`
+            hint, rewrite = default
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
             from cnnspec.lang.foreign import PYTHON_CODE_HINT
 
@@ -246,6 +248,21 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
+
+
+def _default_meant(head: Word | Call, written: str | None) -> tuple[str, str] | None:
+    """For a line that starts with a word naming an init (``init he_normal``, ``weight
+    he_normal``, Keras' ``kernel_initializer``), as a model-wide init is set elsewhere: the
+    hint and the `default` line it means; None for another head."""
+    from cnnspec.lang.foreign import names_an_initializer
+
+    if not isinstance(head, Word) or not names_an_initializer(head.name) or written is None:
+        return None
+    part = "bias" if "bias" in head.name.lower() else "weight"
+    line = f"default {part} {written}"
+    hint = (f"an init is set for every conv and dense layer by `{line}` (each layer that names "
+            f"none), or for one layer by `{part} {written}` on its line")
+    return hint, line
 
 
 def _caffes(head: Word | Call) -> bool:
@@ -709,6 +726,10 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
     flag = _no_bias_flag(kind)
     if flag and name in BIAS_SWITCHES and truth is not None:  # Keras' use_bias=False
         return ([] if truth else [(flag, None)]), f"a layer has a bias unless it says `{flag}`"
+    switch = _flag_of_field(kind, name)
+    if switch is not None and truth is not None:  # Keras' trainable=False: `frozen`
+        word, sets = switch
+        return ([(word, None)] if truth == sets else []), _flag_says(word, name, sets)
     option = initializer_option(name)
     if option in kind.options and option != name:  # Keras' kernel_initializer
         return [(option, value)], f"an initializer is written `{option}=INIT`"
@@ -716,6 +737,20 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
     if meant is not None:
         return [(meant, value)], f"it is written `{meant}`"
     return [(name, value)], None
+
+
+def _flag_of_field(kind: Syntax, name: str) -> tuple[str, object] | None:
+    """The flag that sets the field ``name`` of ``kind`` and the value it sets it to
+    (``frozen``: trainable False), where another library writes that field as a switch
+    (Keras' ``trainable=False``); None for a name that is no flag's field."""
+    return next(((word, value) for word, (field_name, value) in kind.flags.items()
+                 if field_name == name and word != name), None)
+
+
+def _flag_says(word: str, name: str, sets: object) -> str:
+    """Why a field written as a switch is written as its flag: "`frozen` says
+    trainable=False"."""
+    return f"`{word}` says {name}={sets}"
 
 
 def _truth(value: Value) -> bool | None:
@@ -796,14 +831,84 @@ def _past_the_values(item: Value, kind: Syntax, layer: ReadLayer, display: str,
         else "no values by position"
     message = (f"{describe(item)} is out of place in {kind_name} layer {display}: {kind_name} "
                f"takes {takes}")
-    if named is None:
+    meant_by_name = None
+    if named is not None:
+        body, line = (_call_meant if call else _line_meant)(stmt, kind, values[:first], named,
+                                                            kept)
+        meant_by_name = (f"`{body}` if {_meant(named, kind)}"
+                         + (f"; on a line, `{line}`" if line is not None else ""), body)
+    torch = _torch_meant(values[:first + 1], extra, kept, kind, stmt)
+    if torch is not None and (meant_by_name is None or torch.likelier is not False):
+        hint = torch.hint
+        if meant_by_name is not None and torch.likelier:  # both readings make sense
+            hint += f"; or, by name, {meant_by_name[0]}"
+        return SpecError(message, span=item.span, hint=hint,
+                         rewrite=_statement_line(stmt, torch.body))
+    if meant_by_name is None:
         return SpecError(message, span=item.span, hint=_usage(kind_name))
-    meant = _meant(named, kind)
-    body, line = (_call_meant if call else _line_meant)(stmt, kind, values[:first], named, kept)
     return SpecError(message, span=item.span,
-                     hint=f"options are written by name: `{body}` if {meant}"
-                     + (f"; on a line, `{line}`" if line is not None else ""),
-                     rewrite=_statement_line(stmt, body))
+                     hint=f"options are written by name: {meant_by_name[0]}",
+                     rewrite=_statement_line(stmt, meant_by_name[1]))
+
+
+@record(frozen=True)
+class TorchMeant:
+    """A layer's values read as PyTorch's class of its kind reads them (:func:`_torch_meant`):
+    the ``hint``, the layer's head without the argument a spec infers (``body``), and whether
+    that reading is the likelier one where the values read otherwise too (True, False), or
+    the only one that makes sense (None: the argument past the kind's values is no option's
+    value a user would write, a norm's eps of 16)."""
+
+    hint: str
+    body: str
+    likelier: bool | None
+
+
+def _torch_meant(numbers: list[Value], extra: list[Value], kept: list[Value], kind: Syntax,
+                 stmt: LayerStmt) -> TorchMeant | None:
+    """``numbers``, a layer's values by position with one past the kind's values, read as
+    PyTorch's class of the kind reads them where an argument a spec infers from the layer's
+    input is among them (``conv(1, 16, 3)``: nn.Conv2d's in_channels, out_channels and
+    kernel_size; ``dense(576, 10)``; ``batchnorm(16)``). Where the inferred argument comes
+    first and a value follows it, both readings make sense; PyTorch's is the likelier where
+    that value is no smaller (``conv(1, 16, 3)``; Keras' ``conv(16, 3, 2)`` has more filters
+    than its kernel is wide). None where the values do not read so."""
+    from cnnspec.lang.foreign import torch_inferred, torch_signature
+
+    kind_name = kind.kind.name
+    found = torch_inferred(kind_name, len(numbers))
+    if found is None or extra != numbers[-1:] or not _counts(numbers[found[0]]):
+        return None
+    k, argument = found
+    given = numbers[:k] + numbers[k + 1:]
+    if not all(_reads_value(reader, value) for (_, reader), value in zip(kind.positional, given)):
+        return None
+    call = isinstance(stmt.head, Call)
+    body, line = (_call_meant if call else _line_meant)(stmt, kind, given, [], kept)
+    if call and body.startswith(f"{stmt.head.name}()"):  # `batchnorm()`: the line says it
+        body, line = line, None
+    hint = (f"{torch_signature(kind_name, len(numbers))} gives {argument}, which a spec infers "
+            f"from the layer's input: write `{body}`"
+            + (f" (on a line, `{line}`)" if line is not None else ""))
+    after = numbers[k + 1] if k + 1 < len(numbers) else None
+    likelier = None if k > 0 or after is None else (
+        isinstance(after, Num) and numbers[k].value <= after.value)
+    return TorchMeant(hint, body, likelier)
+
+
+def _counts(value: Value) -> bool:
+    """Whether ``value`` is a whole number of at least 1, as a count of channels is
+    (``batchnorm(0.001)`` gives an eps, not PyTorch's num_features)."""
+    return isinstance(value, Num) and isinstance(value.value, int) and value.value >= 1
+
+
+def _reads_value(reader: Reader, value: Value) -> bool:
+    """Whether ``reader``, a value's reader, takes ``value``."""
+    try:
+        reader(value, "the value")  # the words name the value in an error, unused here
+    except SpecError:
+        return False
+    return True
 
 
 def _extra_values(values: list[Value], kind: Syntax,
@@ -870,11 +975,7 @@ def _options_meant(extra: list[Value], given: set[str],
 
 def _reads(kind: Syntax, option: str, value: Value) -> bool:
     """Whether ``option`` of ``kind`` takes ``value``."""
-    try:
-        kind.options[option][1](value, option)
-    except SpecError:
-        return False
-    return True
+    return _reads_value(kind.options[option][1], value)
 
 
 def _option_words(kind: Syntax, option: str) -> str:
@@ -1184,6 +1285,14 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"for a layer without a bias write `{flag}` in place of "
                              f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
                              "says how the bias starts, e.g. bias zeros")
+        switch = _flag_of_field(kind, item.name)
+        if switch is not None:  # Keras' `trainable false`: the flag `frozen`
+            word, sets = switch
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: "
+                             f"{_flag_says(word, item.name, sets)}", span=span,
+                             hint=f"write `{word}` in place of `{item.name} "
+                             f"{str(sets).lower()}`; without `{word}`, {item.name} is "
+                             f"{str(not sets).lower()}")
         if kind.kind.fixed_start and (names_an_initializer(item.name)
                                       or _init_on_part(kind.kind, item.name, after)):
             part = _fixed_part(kind.kind, item.name, initializer_option(item.name))

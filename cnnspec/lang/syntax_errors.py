@@ -58,25 +58,29 @@ class FriendlyError:
     ``labelled``: for a statement that takes no label but was given one, the statement's first
     word after the label; `c1: repeat 3 {` fails where `c1: conv 8 {` would, and the label, not
     the '{', is the mistake, so the caret goes under it.
+    ``statement``: the first word of the failing line, for a mistake that fails in the same
+    parser state as one in another statement (`default he_normal` and a train block's `lr`
+    alone both end a line after a name).
     ``fix``: for a mistake the line itself shows the fix of, the failing line rewritten (from
-    the line and the 1-based column of the failing token); the hint then starts with it."""
+    the line and the 1-based column of the failing token; None where the line shows none);
+    the hint then starts with it."""
 
     def __init__(self, message: str, hint: str, examples: list[str],
                  after: str | None = None, labelled: str | None = None,
-                 fix: Callable[[str, int], str] | None = None) -> None:
+                 fix: Callable[[str, int], str | None] | None = None,
+                 statement: str | None = None) -> None:
         self.message = message
         self.hint = hint
         self.examples = examples
         self.after = after
         self.labelled = labelled
         self.fix = fix
+        self.statement = statement
 
     def hint_for(self, exc: UnexpectedInput, text: str) -> str:
         """The hint for ``exc``: the rewritten line first, where the entry has a ``fix``."""
-        line = _failing_line(exc, text)
-        if self.fix is None or line is None:
-            return self.hint
-        return f"write `{self.fix(line, exc.column)}`; {self.hint}"
+        fixed = self.rewrite_for(exc, text)
+        return self.hint if fixed is None else f"write `{fixed}`; {self.hint}"
 
     def rewrite_for(self, exc: UnexpectedInput, text: str) -> str | None:
         """The line the hint tells to write in place of the failing one (None: it tells none),
@@ -84,7 +88,8 @@ class FriendlyError:
         line = _failing_line(exc, text)
         if self.fix is None or line is None:
             return None
-        return self.fix(line, exc.column).strip()
+        fixed = self.fix(line, exc.column)
+        return None if fixed is None else fixed.strip()
 
 
 def _without_comment(line: str) -> str:
@@ -103,6 +108,24 @@ def _setting_without_equal(line: str, column: int) -> str:
     if kind is not None and kind[1] == "default":
         return _options_without_equal(line, column)
     return _without_equal(line, column)
+
+
+# What a `default` line says, for the hints of its mistakes.
+DEFAULT_SAYS = ("`default weight INIT, bias INIT` sets the inits of every conv and dense layer "
+                "that names none, e.g. `default weight he_normal, bias zeros`")
+
+
+def _default_without_colon(line: str, column: int) -> str | None:
+    """``default: weight he_normal`` without its ':' (:func:`_without_equal`); None where no
+    `weight` or `bias` follows (``default: relu``, a layer given a keyword's name)."""
+    part = line[column:].split(maxsplit=1)
+    return _without_equal(line, column) if part and part[0] in ("weight", "bias") else None
+
+
+def _weight_named(line: str, column: int) -> str:
+    """A ``default`` line that gives an init alone (``default he_normal``) as the weight's:
+    ``default weight he_normal``."""
+    return re.sub(r"^(\s*default)\s+", r"\1 weight ", _without_comment(line), count=1).strip()
 
 
 # A name or a number in quotes, as Python and YAML may quote a value (`optimizer = 'adam'`,
@@ -357,14 +380,29 @@ CATALOGUE: list[FriendlyError] = [
          "input 1x8x8\ntrain: dense 10\n"],
         after="train",
     ),
+    # YAML's `default: weight he_normal`: the statement, more often than a layer so named
+    FriendlyError(
+        "'default' is written without ':'",
+        f"{DEFAULT_SAYS}; a layer needs another name, e.g. `logits: dense 10`",
+        ["input 1x8x8\ndefault: weight he_normal\n", "input 1x8x8\ndefault: relu\n"],
+        after="default", fix=_default_without_colon,
+    ),
     FriendlyError(
         "a keyword cannot name a layer",
         "model, input, default, output, repeat and train start statements; "
         "pick another name, e.g. `logits: dense 10`",
         ["input 1x8x8\noutput: dense 10\n", "input 1x8x8\ninput: conv 8 3\n",
          "model: conv 8 3\n", "input 1x8x8\nmodel: conv 8 3\n",
-         "input 1x8x8\nrepeat: relu\n",
-         "input 1x8x8\ndefault: relu\n"],
+         "input 1x8x8\nrepeat: relu\n"],
+    ),
+    # an init alone after `default` (Keras' and PyTorch's one init for a model)
+    FriendlyError(
+        "'default' names what it sets: weight or bias",
+        DEFAULT_SAYS,
+        ["input 1x8x8\ndefault he_normal\n", "input 1x8x8\ndefault zeros\nconv 8 3\n",
+         "input 1x8x8\ndefault he_normal(mode=fan_out)\n",
+         "input 1x8x8\ndefault zeros, bias zeros\n"],
+        fix=_weight_named, statement="default",
     ),
     FriendlyError(
         "'=' after the first word of a line: a layer is named with ':', and a value follows "
@@ -486,6 +524,12 @@ def _label(exc: UnexpectedInput, text: str) -> tuple[Span, str] | None:
 LABEL = re.compile(r"\s*(?P<label>[A-Za-z_]\w*\s*:)\s*(?P<word>\w*)")
 
 
+def _first_word(exc: UnexpectedInput, text: str) -> str | None:
+    """The first word of the line ``exc`` fails on (``default``); None where there is none."""
+    words = (_failing_line(exc, text) or "").split(maxsplit=1)
+    return words[0] if words else None
+
+
 @lru_cache(maxsize=1)
 def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | None]]:
     """Where each catalogue example fails with ``lark``: (entry, parser state, token type)."""
@@ -512,7 +556,8 @@ def _friendly_class(exc: UnexpectedInput, lark: Lark, text: str) -> FriendlyErro
     for entry, other_state, other_kind in _catalogue_failures(lark):
         if other_state == state and other_kind == kind and (
                 entry.after is None or entry.after == _word_before(exc, text)) and (
-                entry.labelled is None or entry.labelled == _labelled_word(exc, text)):
+                entry.labelled is None or entry.labelled == _labelled_word(exc, text)) and (
+                entry.statement is None or entry.statement == _first_word(exc, text)):
             return entry
     return None
 

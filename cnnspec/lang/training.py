@@ -22,6 +22,7 @@ from cnnspec.ir.training_catalogue import Entry, Key, name_hints
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
+from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import layer_in_train, layer_written
 from cnnspec.lang.unknown_setting import unknown_setting, value_text
@@ -116,6 +117,10 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
     entries, whose other libraries' names (:func:`name_hints`) and arguments
     (``foreign_args``) are answered."""
     foreign = name_hints(entries) if entries is not None else {}
+    # another library's name, and a name in other case (PyTorch's SGD), -> the entry's name
+    meant = {**{name.lower(): name for name in catalogue},
+             **{there: entry.name for entry in (entries or {}).values()
+                for there, _ in entry.foreign}}
 
     def reader(value: Value, _what: str) -> dict:
         if not isinstance(value, (Word, Call)):
@@ -126,8 +131,9 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
         if name not in catalogue:
             span = value.name_span if isinstance(value, Call) else value.span
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
-                            hint=foreign.get(value.name.lower())
-                            or did_you_mean(value.name, catalogue, what + "s", aliases))
+                            hint=(foreign.get(value.name.lower())
+                                  or did_you_mean(value.name, catalogue, what + "s", aliases))
+                            + _with_arguments(value, meant.get(value.name.lower()), catalogue))
         _refuse_settings_as_arguments(value, catalogue[name], what)
         if entries is not None:
             _refuse_foreign_args(value, entries[name], what)
@@ -137,6 +143,22 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
         return {"name": name, **settings}
 
     return reader
+
+
+def _with_arguments(value: Word | Call, name: str | None,
+                    catalogue: dict[str, list[Param]]) -> str:
+    """For a call of another name of ``name`` (PyTorch's ``StepLR(step_size=5)``, ``SGD``)
+    whose arguments are all ``name``'s own keywords: the call under that name, arguments
+    kept ("; with its arguments, `step(step_size=5)`"); else nothing, the hint's bare name
+    leaving an argument that is no parameter of it to the next check to tell. Values by
+    position are another library's order (torchvision's ``RandomCrop(2)`` is its size, not
+    crop's pad), so a call with them gets nothing."""
+    if name is None or not isinstance(value, Call) or value.args or not value.kwargs:
+        return ""
+    params = {param.name for param in catalogue[name]}
+    if any(kwarg.name not in params for kwarg in value.kwargs):
+        return ""
+    return f"; with its arguments, `{name}{one_line(value)[len(value.name):]}`"
 
 
 def _refuse_foreign_args(value: Word | Call, entry: Entry, what: str) -> None:

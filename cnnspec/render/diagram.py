@@ -36,8 +36,8 @@ from cnnspec.render.layer_text import (
     compact_hyperparams,
     count_text,
     hyperparams,
-    init_text,
     is_frozen,
+    layer_init_text,
     params_text,
 )
 from cnnspec.render.repeats import Block, identical_runs
@@ -153,7 +153,7 @@ def _symmetry_rows(layer: LayerInfo, symmetric: bool) -> list[str]:
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
     rows = []
     if layer.weight_init is not None:
-        rows.append(_row("W: " + init_text(layer.weight_init)))
+        rows.append(_row("W: " + layer_init_text(layer, "weight")))
         if symmetric is not None:
             rows += _symmetry_rows(layer, symmetric)
         if is_fixed(layer.weight_init):
@@ -162,7 +162,7 @@ def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> lis
                 rows.append(f'<tr><td align="center">{kernels}</td></tr>')
     # a norm's shift is its bias: shown as a conv's is (a weighted kind without one: "none")
     if with_bias and (layer.bias_init is not None or is_weighted(layer.kind)):
-        rows.append(_row("b: " + (init_text(layer.bias_init) if layer.bias_init is not None
+        rows.append(_row("b: " + (layer_init_text(layer, "bias") if layer.bias_init is not None
                                   else "none")))
     return rows
 
@@ -225,7 +225,7 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit],
     cells = "".join(
         f'<td bgcolor="{palette.FAMILIES[name][0]}"><font point-size="9">{escape(name)}'
         f"</font></td>" for name in seen)
-    inits = " ".join(init_text(layer.weight_init) for layer in checked.layers)
+    inits = " ".join(layer_init_text(layer, "weight") for layer in checked.layers)
     notes = ["edge: tensor shape C x H x W"]
     if "σ=" in inits:
         notes.append("σ: std of the initial weights")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
 from cnnspec.held import held_text
+from cnnspec.init.describe import init_text as written_init
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import number_text as _number
@@ -73,9 +74,16 @@ def init_scale(info: InitInfo) -> str:
     return info.short
 
 
-def init_text(info: InitInfo | None) -> str:
-    """``he_normal  σ=0.118``; the catalogue's short form alone where it already names the
-    init (``x_kernel 3x3``, ``constant 0.1``)."""
+# Inits whose arguments are the numbers their scale shows (``normal(0, 0.01)``: σ=0.01):
+# a picture names them alone, where it names any other with the arguments that set its
+# scale (``he_normal(gain=0.1)``, whose σ is not he_normal's).
+SHOWN_BY_SCALE = ("normal", "uniform", "truncated_normal", "constant")
+
+
+def init_text(info: InitInfo | None, written: dict | None = None) -> str:
+    """``he_normal  σ=0.118``, ``he_normal(gain=0.1)  σ=0.00833`` (``written``: the IR's
+    init, whose arguments other than the defaults are named); the catalogue's short form
+    alone where it already names the init (``x_kernel 3x3``, ``constant 0.1``)."""
     if info is None:
         return ""
     if info.distribution == "constant" and info.name in ("zeros", "ones"):
@@ -83,4 +91,14 @@ def init_text(info: InitInfo | None) -> str:
     scale = init_scale(info)
     if scale.startswith(info.name) or info.distribution == "constant":
         return scale
-    return f"{info.name}  {scale}"
+    name = info.name
+    # a scale of the catalogue's own words (`delta orthogonal 16x16, gain 1`) says them
+    if written is not None and scale != info.short and written["name"] not in SHOWN_BY_SCALE:
+        name = written_init(written)
+    return f"{name}  {scale}"
+
+
+def layer_init_text(layer: LayerInfo, part: str) -> str:
+    """:func:`init_text` of a layer's ``part`` ("weight" or "bias"), named as its spec
+    writes it."""
+    return init_text(getattr(layer, f"{part}_init"), layer.ir.get(f"{part}_init"))

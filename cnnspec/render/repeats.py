@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.records import record
-from cnnspec.render.layer_text import hyperparams, init_text
+from cnnspec.render.layer_text import hyperparams, layer_init_text
 
 
 @record
@@ -57,7 +57,7 @@ def signature(block: Block) -> tuple:
     for layer in block.layers:
         inputs = tuple(block.relative(n) if n in inside else "outside" for n in layer.inputs)
         rows.append((block.relative(layer.name), layer.kind, tuple(hyperparams(layer)),
-                     init_text(layer.weight_init), init_text(layer.bias_init),
+                     layer_init_text(layer, "weight"), layer_init_text(layer, "bias"),
                      tuple(layer.input_shapes), tuple(layer.output_shape), inputs,
                      layer.params, layer.trainable_params))
     return (block.source, tuple(rows))

@@ -96,6 +96,18 @@ def _kernel_shape(info: LayerInfo) -> tuple[int, ...]:
     return as_filters(info, np.empty(info.weight_shape, np.float32)).shape[1:]
 
 
+def frozen_default_note(checked: CheckedSpec) -> str | None:
+    """What is said where the first conv layer, the one drawn by default, does not learn (a
+    frozen Sobel or X kernel): its kernels are as they started, and the first conv layer that
+    learns is named; None where it learns, or none does."""
+    convs = conv_layers(checked)
+    learning = next((info for info in convs if is_trained(info.ir)), None)
+    if not convs or learning is None or learning is convs[0]:
+        return None
+    return (f"the first conv layer, '{convs[0].name}', does not learn: its kernels are drawn "
+            f"as they started; {{layer:{learning.name}}} draws the first one that learns")
+
+
 def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> list[LayerInfo]:
     """The conv layers named (a list, or one string with commas: ``xk,learned``), default the
     first conv layer. Several layers are drawn as one grid, so their kernels must be of one
