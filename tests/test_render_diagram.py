@@ -115,6 +115,8 @@ def test_a_truncated_normal_says_where_it_is_cut(low, high, text):
     ({"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}},
      "he_normal  σ=0.118"),
     ({"name": "normal", "mean": 0.0, "std": 0.01}, "normal  σ=0.01"),  # σ says its argument
+    # the catalogue's words name it already: once, not `delta_orthogonal  delta orthogonal`
+    ({"name": "delta_orthogonal", "gain": {"value": 1.0}}, "delta orthogonal 8x16, gain 1"),
 ])
 def test_an_init_is_named_with_the_arguments_that_set_its_scale(init, shown):
     """`he_normal(gain=0.1)` was drawn `he_normal  σ=0.00833`, a σ he_normal does not give."""

@@ -89,7 +89,9 @@ def init_text(info: InitInfo | None, written: dict | None = None) -> str:
     if info.distribution == "constant" and info.name in ("zeros", "ones"):
         return info.name
     scale = init_scale(info)
-    if scale.startswith(info.name) or info.distribution == "constant":
+    # the catalogue's words may name it with spaces (`delta orthogonal 16x16, gain 1`)
+    if scale.startswith((info.name, info.name.replace("_", " "))) \
+            or info.distribution == "constant":
         return scale
     name = info.name
     # a scale of the catalogue's own words (`delta orthogonal 16x16, gain 1`) says them
