@@ -151,7 +151,7 @@ def test_kept_tiles_give_the_bits_of_tiles_computed_again(monkeypatch, c, f, hw,
             if kept_now:  # the input is free to change: the backward pass reads V alone
                 given.fill(np.nan)
             grads = winograd.conv2d_backward(dout, cache, work=work)
-        kept = cache[-3]
+        kept = cache.kept
         assert (kept is None) == (not kept_now)
         assert kept is None or kept is work["kept tiles"] and kept.nbytes == kept_bytes
         results.append((out.copy(), *grads))
@@ -224,7 +224,7 @@ def test_the_compiled_layers_keep_the_tiles_check_counts():
             assert fp.work == (0 if held is None else held.nbytes)
             # a keeper's cache lets its input go (the weight gradient reads V), as its
             # footprint says; the others hold it to compute V again
-            assert fp.keeps_input == (held is None) == (_conv_cache(model, info.name)[0] is not None)
+            assert fp.keeps_input == (held is None) == (_conv_cache(model, info.name).x is not None)
 
 
 def _runner(model, conv: str):
@@ -255,7 +255,7 @@ def test_an_evaluation_pass_keeps_no_tiles():
         model.forward(x)
         conv4 = _runner(model, "conv4")
         assert ("kept tiles" in conv4.inner.work) == training
-        assert (_conv_cache(model, "conv4")[0] is None) == training
+        assert (_conv_cache(model, "conv4").x is None) == training
         grads.append(conv4.backward(dout)[1])
     assert grads[0].keys() == grads[1].keys()
     assert all(np.array_equal(grads[0][key], grads[1][key]) for key in grads[0])
@@ -307,7 +307,7 @@ def test_the_tuned_convolution_sends_only_the_layers_where_it_pays(dtype, kernel
     w = rng.standard_normal((16, c, kernel, kernel)).astype(dtype)
     pad = kernel // 2
     _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (pad,) * 4, work={})
-    assert isinstance(cache[-1], winograd.Tiling) == expected
+    assert isinstance(cache, winograd.Saved) == expected
 
 
 def test_the_rule_is_the_footprints():
@@ -329,7 +329,7 @@ def test_eight_channels_run_by_winograd_from_24_pixels_a_row(c, f, hw, expected)
     x = rng.standard_normal((8, c, hw, hw)).astype(np.float32)
     w = rng.standard_normal((f, c, 3, 3)).astype(np.float32)
     _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (1,) * 4, work={})
-    assert isinstance(cache[-1], winograd.Tiling) == (expected and 8 * hw * hw >= 4096)
+    assert isinstance(cache, winograd.Saved) == (expected and 8 * hw * hw >= 4096)
 
 
 def _winograd_calls(monkeypatch) -> list[int]:
@@ -658,7 +658,7 @@ def test_every_chunk_limit_gives_the_references_results(c, f, hw, pads):
         work = {}
         out, cache = winograd.conv2d_forward(x.astype(np.float32), w.astype(np.float32),
                                              b.astype(np.float32), win, work, chunk_bytes=limit)
-        steps.add(cache[-2])
+        steps.add(cache.images)
         grads = winograd.conv2d_backward(dout.astype(np.float32), cache, work=work)
         for mine, exact, size in zip((out, *grads), reference, sizes):
             error = float(np.abs(mine - exact).max())
@@ -675,4 +675,4 @@ def test_the_tuned_convolution_chunks_by_the_machines_limit(monkeypatch):
         limits = Thresholds(winograd_bytes=images * per_image)
         monkeypatch.setattr(conv_tuned, "thresholds", lambda limits=limits: limits)
         _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (1,) * 4, work={})
-        assert isinstance(cache[-1], winograd.Tiling) and cache[-2] == images
+        assert isinstance(cache, winograd.Saved) and cache.images == images

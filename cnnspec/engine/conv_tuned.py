@@ -175,7 +175,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     the other paths' first, as the ReLU's own backward pass would: over ``dout`` where
     ``owned``, else into a new array).
     """
-    if isinstance(cache[-1], winograd.Tiling):
+    if isinstance(cache, winograd.Saved):
         return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work, relu_out, need_db)
     if relu_out is not None:
         dout = relu_backward_from_output(dout, relu_out, into=dout if owned else None)
@@ -301,12 +301,12 @@ def method(cache) -> str:
     "planned" (:class:`SmallPlan`), "cropped" (:func:`_cropped_forward`), "blocks"
     (batch-last blocks), "rows" (batch-last blocks by kernel rows) or "im2col" (chunks); each
     described in :data:`METHODS`."""
+    if isinstance(cache, winograd.Saved):
+        return "winograd"
     if isinstance(cache[0], SmallPlan):
         return "planned"
     if isinstance(cache[0], Crop):
         return "cropped"
-    if isinstance(cache[-1], winograd.Tiling):
-        return "winograd"
     if isinstance(cache[1], Blocks):
         return "rows" if cache[1].by_rows else "blocks"
     return "im2col"

@@ -225,6 +225,19 @@ class Tiling:
                           or 0 <= tx * self.m + j - left - wq < w))
 
 
+@record(eq=False)
+class Saved:
+    """What a forward pass keeps for its backward pass (:func:`conv2d_forward`)."""
+
+    x: np.ndarray | None  # the input, where V is not kept (the weight gradient computes it)
+    x_shape: tuple[int, ...]
+    u: np.ndarray  # the transformed kernels (a*a, F, C)
+    has_bias: bool
+    kept: np.ndarray | None  # V, where it is kept (:func:`_kept_tiles`)
+    images: int  # a chunk's
+    tiling: Tiling
+
+
 @functools.lru_cache(maxsize=256)
 def tiling(win: Window) -> Tiling:
     """The :class:`Tiling` of a 3x3 stride-1 window, made once (with its cached
@@ -238,15 +251,13 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
     memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
     into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
-    ``cache`` = (``x`` or None, x's shape, ``U`` the transformed kernels, whether there is a
-    bias, ``V`` the transformed input tiles or None, images a chunk, the :class:`Tiling`):
-    ``x`` is held (and must not change before the backward pass) only where ``V`` is not
-    kept, as the weight gradient then computes ``V`` again from it; the input gradient needs
-    ``U`` alone. ``V`` is kept for the weight gradient by a layer that
-    ``keeps_tiles`` (one of its network's :func:`cnnspec.engine.footprint.winograd_keepers`)
-    where it is small enough (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the
-    layer's ``work``
-    from step to step (the next forward pass writes over it). ``work``: the layer's dict; the
+    ``cache``: a :class:`Saved`. ``x`` is held (and must not change before the backward
+    pass) only where ``V`` is not kept, as the weight gradient then computes ``V`` again from
+    it; the input gradient needs ``U`` alone. ``V`` is kept for the weight gradient by a layer
+    that ``keeps_tiles`` (one of its network's
+    :func:`cnnspec.engine.footprint.winograd_keepers`) where it is small enough
+    (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the layer's ``work`` from step
+    to step (the next forward pass writes over it). ``work``: the layer's dict; the
     chunk buffers live only within a call and are shared by the layers of one geometry (per
     thread, :func:`cnnspec.engine.windows.shared_work`).
     ``chunk_bytes``: the most bytes of transformed tiles a chunk of images holds (the
@@ -269,7 +280,7 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
             m_t[_BIAS_POINT] += b[:, None]
         _output_transform(m_t, til, out[:, start:start + images], work, relu)
     held = x if kept is None else None  # a kept V frees the input for its next readers
-    return out.transpose(1, 0, 2, 3), (held, x.shape, u, b is not None, kept, step, til)
+    return out.transpose(1, 0, 2, 3), Saved(held, x.shape, u, b is not None, kept, step, til)
 
 
 def _kept_tiles(work, til: Tiling, x, keeps_tiles: bool) -> np.ndarray | None:
@@ -304,8 +315,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
     output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
     the tiles (the ReLU's backward pass, with no mask kept)."""
-    x, x_shape, u, has_bias, kept, step, til = cache
-    need_db = need_db and has_bias
+    u, til, x_shape, step = cache.u, cache.tiling, cache.x_shape, cache.images
+    need_db = need_db and cache.has_bias
     if not (need_dw or need_db or need_dx):
         return None, None, None
     n, c = x_shape[:2]
@@ -326,8 +337,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
         dm = _output_grad_transform(dout_c[:, chunk], til, scratch,
                                     None if out_c is None else out_c[:, chunk])
         if need_dw:
-            v = (_input_transform(x, til, start, images, scratch, BACKWARD) if kept is None
-                 else _chunk_tiles(kept, til, start, images))
+            v = (_input_transform(cache.x, til, start, images, scratch, BACKWARD)
+                 if cache.kept is None else _chunk_tiles(cache.kept, til, start, images))
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
         if need_db:  # the bias's point: each tile's sum of dout (junk and crop are 0)
             db += dm[_BIAS_POINT].sum(axis=1)
