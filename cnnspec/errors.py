@@ -114,6 +114,21 @@ def closest(word: str, options, cutoff: float = 0.6) -> str | None:
     return close[0] if close else None
 
 
+def folded(name: str) -> str:
+    """A name as Keras reads it: lower case, no underscores (``HeNormal`` and ``he_normal``
+    are ``henormal``)."""
+    return name.replace("_", "").lower()
+
+
+def foreign_hint(hints: dict[str, str], name) -> str | None:
+    """The hint ``hints`` holds for ``name``, another library's word for one of ours: looked
+    up in lower case (``Trunc_Normal_`` is ``trunc_normal_``), then folded as Keras folds its
+    names (``he_Normal`` is ``henormal``); None where it holds none. A spec's resolver and a
+    JSON IR's check both ask here, so a name gets the same answer in either."""
+    word = str(name)
+    return hints.get(word.lower()) or hints.get(folded(word))
+
+
 @record(frozen=True)
 class Span:
     """A place in a source file: 1-based line and column; ``end_column`` is exclusive."""

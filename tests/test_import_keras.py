@@ -696,21 +696,42 @@ def test_a_keras_init_written_in_a_spec_is_hinted_as_the_importer_writes_it(kera
         f": {note}" if note else "")
 
 
-@pytest.mark.parametrize("keras_class", ["HeNormal", "GlorotNormal", "LecunNormal",
-                                         "HeUniform", "GlorotUniform", "LecunUniform"])
-def test_a_keras_init_named_in_a_json_ir_is_hinted_as_in_a_spec(keras_class, tmp_path, capsys):
-    """A JSON IR (`cnnspec export`'s) naming "HeNormal" got only a spelling guess ("did you
-    mean 'normal'?"); a spec's line gets what Keras' HeNormal is here."""
+KERAS_CLASSES = ["HeNormal", "GlorotNormal", "LecunNormal",
+                 "HeUniform", "GlorotUniform", "LecunUniform"]
+ONE_CONV = "input 1x8x8\nc1: conv 4 3x3 weight {}\nflatten\ndense 10\n"
+
+
+def _weight_init(init_text: str) -> dict:
+    """The IR init of the conv of ONE_CONV with ``weight init_text``."""
+    return parse(ONE_CONV.format(init_text)).ir["layers"][0]["weight_init"]
+
+
+@pytest.mark.parametrize("name", ["he_Normal", "kaiming_normal", *KERAS_CLASSES])
+def test_an_init_name_a_json_ir_lacks_is_hinted_with_the_init_to_paste(name, tmp_path, capsys):
+    """A JSON IR naming "he_Normal" got "did you mean 'he_normal'?" where a spec's line got
+    what Keras' HeNormal is; one naming "kaiming_normal" (an alias a spec may write) got "did
+    you mean 'lecun_normal'?"; and the Keras hint was .cnn text a JSON user cannot paste. The
+    hint now holds the init as the IR writes it: pasted in, the IR checks, with the init the
+    spec's advice (or the alias itself) means."""
+    from cnnspec.init.keras import written
     from cnnspec.ir.io import to_json
 
-    text = f"input 1x8x8\nc1: conv 4 3x3 weight {keras_class}\nflatten\ndense 10\n"
-    with pytest.raises(SpecError) as caught:
-        parse(text)
-    ir = parse(text.replace(keras_class, "he_normal")).ir
-    ir["layers"][0]["weight_init"] = {"name": keras_class}
+    meant = _weight_init(written(name) or name)
+    if written(name):  # a spec's line is told the same init
+        with pytest.raises(SpecError) as caught:
+            parse(ONE_CONV.format(name))
+        assert caught.value.hint.startswith("Keras' ") and written(name) in caught.value.hint
+    ir = parse(ONE_CONV.format("he_normal")).ir
+    ir["layers"][0]["weight_init"] = {"name": name}
     path = tmp_path / "net.json"
     path.write_text(to_json(ir))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f'$.layers[0].weight_init.name: error: "{keras_class}" is not one of' in err
-    assert f"\nhint: {caught.value.hint}\n" in err
+    assert f'$.layers[0].weight_init.name: error: "{name}" is not one of' in err
+    hint = err.partition("\nhint: ")[2]
+    assert "did you mean" not in hint and "{" in hint
+    pasted, _ = json.JSONDecoder().raw_decode(hint[hint.index("{"):])
+    assert pasted == meant
+    ir["layers"][0]["weight_init"] = pasted
+    path.write_text(to_json(ir))
+    assert main(["check", str(path)]) == 0

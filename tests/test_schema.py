@@ -156,9 +156,10 @@ def test_unknown_fields_get_a_suggestion():
       "high=b) here. Left out, PyTorch's a and b are the values -2 and 2, which for a small std "
       "cut nothing (trunc_normal_(std=s) is normal(0, s)); truncated_normal's low and high left "
       "out cut at mean ± 2 std, as Keras' TruncatedNormal")),
+    # in the IR, which holds canonical names only, not the alias a spec may write
     ({"name": "kaiming_normal_"}, "$.layers[0].weight_init.name",
-     ("write kaiming_normal: PyTorch's nn.init functions end in '_' (they fill a tensor in "
-     "place), the inits here do not")),
+     ('kaiming_normal_ is written he_normal in the IR: {"name": "he_normal", "mode": '
+      '"fan_in", "gain": {"nonlinearity": "relu"}}')),
 ])
 def test_another_librarys_word_for_an_init_is_answered_as_in_a_spec(init, where, hint):
     """An IR written by hand from another library's habits gets the hint a .cnn file gets

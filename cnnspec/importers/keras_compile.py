@@ -6,9 +6,8 @@ import json
 import math
 import struct
 
-from cnnspec.errors import shortened
+from cnnspec.errors import folded, shortened
 from cnnspec.importers.spec_writer import Setting
-from cnnspec.init.keras import folded
 from cnnspec.ir.limits import FLOAT32_MAX
 from cnnspec.kinds.text import exact_number_text
 

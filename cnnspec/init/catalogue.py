@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 
-from cnnspec.errors import SpecError, float_text
+from cnnspec.errors import SpecError, float_text, foreign_hint
 from cnnspec.init.fans import FAN_MODES
 from cnnspec.records import record
 
@@ -325,7 +325,7 @@ NAME_HINTS = _name_hints()
 
 def unknown_name_hint(name: str) -> str | None:
     """The hint for a name another library uses for one of our schemes (NAME_HINTS), or None."""
-    return NAME_HINTS.get(str(name).lower())
+    return foreign_hint(NAME_HINTS, name)
 
 
 def unknown_param_hint(name: str) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 
 from cnnspec.errors import SpecError, float_text, rounded_text
@@ -48,6 +49,12 @@ def init_text(init: dict) -> str:
             continue
         args.append(f"{name}={_arg_text(name, value)}")
     return f"{init['name']}({', '.join(args)})" if args else init["name"]
+
+
+def init_json(init: dict) -> str:
+    """An IR init as a JSON IR writes it, every parameter given (the IR is resolved):
+    ``{"name": "he_uniform", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}``."""
+    return json.dumps(canonical(init))
 
 
 def _arg_text(name: str, value) -> str:

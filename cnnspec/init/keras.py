@@ -1,6 +1,7 @@
 """Keras' named initializers and what each is here: read by the Keras importer, which writes
-them, and by the language, which answers a Keras name written in a spec (`weight HeNormal`)
-with the same init, as the IR's JSON Schema answers it in a JSON IR (:func:`name_hints`).
+them, by the language, which answers a Keras name written in a spec (`weight HeNormal`) with
+the same init, and by the IR's JSON Schema, which answers it in a JSON IR with the init as the
+IR writes it (:func:`name_hints`).
 
 Keras names each ``VarianceScaling`` specialisation (keras/src/initializers/
 random_initializers.py); its normal ones draw a normal *truncated* at 2 std, which cnnspec's
@@ -9,26 +10,26 @@ he_normal, glorot_normal and lecun_normal (PyTorch's, untruncated) do not, so th
 """
 from __future__ import annotations
 
+from cnnspec.errors import folded
+from cnnspec.init.catalogue import NAME_HINTS
 from cnnspec.init.describe import init_text
 
-# Keras' names (lower case, no underscores) of the VarianceScaling specialisations:
-# (scale, mode, distribution).
-SCALED = {"glorotuniform": (1.0, "fan_avg", "uniform"),
-          "glorotnormal": (1.0, "fan_avg", "truncated_normal"),
-          "heuniform": (2.0, "fan_in", "uniform"),
-          "henormal": (2.0, "fan_in", "truncated_normal"),
-          "lecununiform": (1.0, "fan_in", "uniform"),
-          "lecunnormal": (1.0, "fan_in", "truncated_normal")}
+# Keras' class names of the VarianceScaling specialisations: their (scale, mode, distribution),
+# and cnnspec's init of the same variance: the same init for a uniform one, the untruncated
+# one for a normal one (Keras' he_normal is cnnspec's he_normal cut at 2 std).
+CLASSES = {"GlorotUniform": ((1.0, "fan_avg", "uniform"), "glorot_uniform"),
+           "GlorotNormal": ((1.0, "fan_avg", "truncated_normal"), "glorot_normal"),
+           "HeUniform": ((2.0, "fan_in", "uniform"), "he_uniform"),
+           "HeNormal": ((2.0, "fan_in", "truncated_normal"), "he_normal"),
+           "LecunUniform": ((1.0, "fan_in", "uniform"), "lecun_uniform"),
+           "LecunNormal": ((1.0, "fan_in", "truncated_normal"), "lecun_normal")}
+# The class names by the name as Keras reads it (folded: ``he_normal`` and ``HeNormal`` are
+# ``henormal``), and their variance scalings by the same key.
+CLASS_NAMES = {folded(name): name for name in CLASSES}
+SCALED = {folded(name): scaling for name, (scaling, _) in CLASSES.items()}
 # The cnnspec names of exactly these variance scalings.
-NAMED = {(1.0, "fan_avg", "uniform"): {"name": "glorot_uniform"},
-         (2.0, "fan_in", "uniform"): {"name": "he_uniform"},
-         (1.0, "fan_in", "uniform"): {"name": "lecun_uniform"}}
-
-
-def folded(name: str) -> str:
-    """A Keras name as Keras reads it: lower case, no underscores (``HeNormal`` and
-    ``he_normal`` are ``henormal``)."""
-    return name.replace("_", "").lower()
+NAMED = {scaling: {"name": here} for scaling, here in CLASSES.values()
+         if scaling[2] == "uniform"}
 
 
 def scaled_init(scale: float, mode: str, distribution: str) -> dict:
@@ -46,7 +47,7 @@ def truncation_note(name: str) -> str | None:
     key = folded(name)
     if key not in SCALED or SCALED[key][2] != "truncated_normal":
         return None
-    plain = f"{key[:-len('normal')]}_normal"
+    plain = CLASSES[CLASS_NAMES[key]][1]
     return f"Keras' {plain}, cut at 2 std (cnnspec's {plain} is not)"
 
 
@@ -57,24 +58,20 @@ def written(name: str) -> str | None:
     return None if scaled is None else init_text(scaled_init(*scaled))
 
 
-def name_hint(name: str) -> str | None:
-    """The hint for a Keras class name written as an init (``HeNormal``, ``GlorotUniform``):
-    the init written here for it, and what its line's note says; None for any other name."""
-    text = written(name)
-    if text is None:
-        return None
-    note = truncation_note(name)
-    return f"Keras' {name} is {text} here" + (f": {note}" if note else "")
+def name_hints(write=init_text, place: str = "here") -> dict[str, str]:
+    """The hint for each Keras class name of a variance scaling written as an init, by its
+    folded name (:func:`cnnspec.errors.foreign_hint` looks ``HeNormal`` and ``he_Normal`` up
+    there): the init written for it by ``write`` (a spec's :func:`init_text`, a JSON IR's
+    :func:`~cnnspec.init.describe.init_json`), and what its line's note says."""
+    hints = {}
+    for key, name in CLASS_NAMES.items():
+        note = truncation_note(name)
+        text = write(scaled_init(*SCALED[key]))
+        hints[key] = f"Keras' {name} is {text} {place}" + (f": {note}" if note else "")
+    return hints
 
 
-def class_name(key: str) -> str:
-    """Keras' class name of a key of :data:`SCALED`: ``henormal`` is ``HeNormal``."""
-    scheme = key.removesuffix("uniform").removesuffix("normal")
-    return scheme.capitalize() + key[len(scheme):].capitalize()
-
-
-def name_hints() -> dict[str, str]:
-    """:func:`name_hint` of each Keras class name of a variance scaling, by the name in lower
-    case (as a JSON IR's check looks a name up: ``"HeNormal"`` and ``"henormal"`` alike),
-    for the IR's JSON Schema."""
-    return {key: name_hint(class_name(key)) for key in SCALED}
+# The hints of a name that is no init here but another library's (looked up with
+# foreign_hint): other libraries' names (NAME_HINTS) over Keras' class names, as a spec
+# writes the init. The IR's JSON Schema holds the same for a JSON IR (cnnspec.init.schema).
+SPEC_NAME_HINTS = {**name_hints(), **NAME_HINTS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from cnnspec.errors import SCHEMA_HINTS
 from cnnspec.init import keras
 from cnnspec.init.catalogue import (
+    ALIASES,
     FOREIGN_PARAMS,
     FOREIGN_VALUES,
     INITS,
@@ -16,6 +17,7 @@ from cnnspec.init.catalogue import (
     PARAM_TYPES,
     Init,
 )
+from cnnspec.init.describe import init_json
 
 # Where the hints for other libraries' parameter names (FOREIGN_PARAMS) are written, once: on
 # the init object, read by every init's own branch, whose additionalProperties finds the field.
@@ -38,6 +40,22 @@ def _init_schema(init: Init) -> dict:
             "additionalProperties": False, SCHEMA_HINTS: PARAM_HINTS}
 
 
+def _alias_hints() -> dict[str, str]:
+    """The hint for each alias the language accepts (``kaiming_normal``) named in a JSON IR,
+    which holds canonical names only: the init it is, as the IR writes it. So for PyTorch's
+    spelling (``kaiming_normal_``), whose NAME_HINTS hint names the alias a spec may write."""
+    return {key: f"{key} is written {name} in the IR: {init_json({'name': name})}"
+            for alias, name in ALIASES.items() for key in (alias, f"{alias}_")}
+
+
+def _name_hints() -> dict[str, str]:
+    """The hints of a name that is no init of the IR, by the name looked up
+    (:func:`cnnspec.errors.foreign_hint`): an alias's canonical name, other libraries' names
+    (NAME_HINTS) over Keras' class names, each init written as a JSON IR writes it, ready to
+    paste in."""
+    return {**keras.name_hints(init_json, "in the IR"), **NAME_HINTS, **_alias_hints()}
+
+
 def init_schema() -> dict:
     """The ``$defs/init`` schema: one if/then per init name."""
     return {
@@ -46,10 +64,10 @@ def init_schema() -> dict:
         "required": ["name"],
         # other libraries' parameter names answered as a .cnn file's are (FOREIGN_PARAMS)
         SCHEMA_HINTS: dict(FOREIGN_PARAMS),
-        # other libraries' names for our schemes answered as a .cnn file's are: NAME_HINTS
-        # first, then Keras' class names (cnnspec.lang.inits reads them in that order)
+        # other libraries' names for our schemes answered as a .cnn file's are, the init
+        # written as the IR writes it; the language's aliases with their canonical names
         "properties": {"name": {"enum": [init.name for init in INITS],
-                                SCHEMA_HINTS: {**keras.name_hints(), **NAME_HINTS}}},
+                                SCHEMA_HINTS: _name_hints()}},
         "allOf": [{"if": {"properties": {"name": {"const": init.name}}, "required": ["name"]},
                    "then": _init_schema(init)} for init in INITS],
     }

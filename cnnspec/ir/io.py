@@ -19,6 +19,7 @@ from cnnspec.errors import (
     SpecError,
     SpecErrors,
     closest,
+    foreign_hint,
     hinted,
     shortened,
 )
@@ -398,13 +399,13 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         if close:
             hint = f"did you mean '{close}'? " + hint
         # another library's name for a field: the spelling guess would mislead
-        hint = _schema_hints(schema_part).get(extra[0].lower()) or hint
+        hint = foreign_hint(_schema_hints(schema_part), extra[0]) or hint
     elif rule == "enum":
         options = [str(o) for o in error.validator_value]
         message = f"{_show(value)} is not one of: {', '.join(options)}"
         close = closest(str(value), options)
         # another library's word for one of ours: the spelling guess would mislead
-        hint = (_schema_hints(schema_part).get(str(value).lower())
+        hint = (foreign_hint(_schema_hints(schema_part), value)
                 or (f"did you mean '{close}'?" if close else hint))
     elif rule == "const":
         message = f"expected {json.dumps(error.validator_value)}, got {_show(value)}"

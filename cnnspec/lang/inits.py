@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cnnspec.errors import Span, SpecError, float_text
+from cnnspec.errors import Span, SpecError, float_text, foreign_hint
 from cnnspec.init import catalogue, keras
 from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
@@ -179,8 +179,7 @@ def read_init(value: Value, what: str = "initializer") -> dict:
     if name not in CATALOGUE:
         span = value.name_span if isinstance(value, Call) else value.span
         raise SpecError(f"unknown initializer '{value.name}'", span=span,
-                        hint=catalogue.unknown_name_hint(value.name)
-                        or keras.name_hint(value.name)
+                        hint=foreign_hint(keras.SPEC_NAME_HINTS, value.name)
                         or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
                                         "initializers"))
     _foreign_params(value, CATALOGUE[name])
