@@ -875,3 +875,32 @@ def test_the_captions_of_a_picture_share_one_size(drawn, tmp_path):
                    / (ax.get_position().width * fig.get_figwidth()) for ax in captioned)
 
     assert fill(size) <= 1.0 < fill(size + 0.1)  # the largest size that fits
+
+
+class _CountedName(str):
+    """A layer name that counts the comparisons made with it."""
+
+    compared = 0
+
+    def __eq__(self, other):
+        type(self).compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_layer_depths_look_each_name_up_once_on_a_deep_net(monkeypatch):
+    """The depths searched a list of the conv/dense names for each layer (``in``, then
+    ``index``): quadratic in the layers. On 300 layers the depths are as before and the names
+    are compared a number of times linear in the layers, not ~45 000."""
+    from cnnspec.lab.plots import _depths
+
+    monkeypatch.setattr(_CountedName, "compared", 0)
+    layers = []
+    for i in range(150):
+        layers.append({"name": _CountedName(f"conv{i}"), "kind": "conv"})
+        layers.append({"name": _CountedName(f"conv{i}_relu"), "kind": "relu"})
+    depth = _depths(layers)
+    assert _CountedName.compared <= 2 * len(layers)
+    assert depth == {name: i / 149 for i in range(150)
+                     for name in (f"conv{i}", f"conv{i}_relu")}

@@ -455,11 +455,12 @@ def _depths(layers: list[dict]) -> dict[str, float]:
     (0 the first, 1 the last), any other layer's that of the conv/dense layer before it. One
     scale for the three panels, so that a ReLU's line has its conv's colour (counted among
     the ReLUs alone, the last ReLU took the colour of the output layer of the other panels)."""
-    weighted = [row["name"] for row in layers if is_weighted(row["kind"])]
+    names = [row["name"] for row in layers if is_weighted(row["kind"])]
+    # A mapping made once: a list's ``in`` and ``index`` in the loop made it quadratic.
+    place = {name: i / max(len(names) - 1, 1) for i, name in enumerate(names)}
     depth, last = {}, 0.0
     for row in layers:
-        if row["name"] in weighted:
-            last = weighted.index(row["name"]) / max(len(weighted) - 1, 1)
+        last = place.get(row["name"], last)
         depth[row["name"]] = last
     return depth
 
