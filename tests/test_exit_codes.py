@@ -352,6 +352,13 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
      "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
     (["init-report", "{spec}", "--data", "mnist"],
      "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
+    # ... named as specs write it (`batch`), with the value only where train's option takes it
+    (["eval", "{run}", "--batch", "0"],
+     ("unknown option '--batch'; 'batch' is a training setting: write it in the spec's train "
+      "block, `train { batch ... }`, or give it to train: ")),
+    (["eval", "{run}", "--batch", "0"], " train SPEC --batch-size BATCH`"),
+    (["check", "{spec}", "--batch-size", "16"], " train SPEC --batch-size 16`"),
+    (["check", "{spec}", "--epochs", "two"], " train SPEC --epochs EPOCHS`"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
     # short options the command does not take: the long ones their letter starts
     (["train", "{spec}", "-o", "runs"],

@@ -615,3 +615,14 @@ def test_a_parameter_is_trained_unless_frozen_or_at_lr_mult_0(layer, weight, bia
 
     assert (is_trained(layer, "weight"), is_trained(layer, "bias")) == (weight, bias)
     assert is_trained(layer) == weight
+
+
+@pytest.mark.parametrize("key", [key for key in catalogue.KEYS.values() if key.spelled])
+def test_the_spelling_messages_show_is_the_one_the_specs_write(key):
+    """A key's ``written`` spelling is what the shipped specs write (``batch 64``), so a
+    message telling where to write it shows the word a reader sees in every example."""
+    assert key.spelled in key.aliases
+    words = re.compile(rf"^\s*({'|'.join([key.name, *key.aliases])})\b", re.MULTILINE)
+    seen = {word for spec in (ROOT / "specs").glob("*.cnn")
+            for word in words.findall(spec.read_text(encoding="utf-8"))}
+    assert seen == {key.written}

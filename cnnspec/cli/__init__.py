@@ -523,8 +523,9 @@ def _training_setting_advice(name: str, options: list[str], value: str | None) -
     if _taken_flag(key, options):
         return f"did you mean '{_taken_flag(key, options)}'?"
     if key in KEYS:
-        return (f"'{key}' is a training setting: write it in the spec's train block, "
-                f"`train {{ {key} ... }}`{_vary(key, options)}"
+        written = KEYS[key].written  # as specs write it: `batch`, not `batch_size`
+        return (f"'{written}' is a training setting: write it in the spec's train block, "
+                f"`train {{ {written} ... }}`{_vary(key, options)}"
                 f"{_train_option_advice(key, value)}")
     given = None if value is None or value.startswith("--") else value
     foreign = FOREIGN_KEY_NAMES.get(word, ())
@@ -552,14 +553,23 @@ def _vary(key: str, options: list[str]) -> str:
 def _train_option_advice(key: str, value: str | None) -> str:
     """For a training setting ``key`` that ``train`` takes as an option (``--data``,
     ``--epochs``) but the command given it does not: the train command that takes it, typed
-    as the program was started, with ``value`` (a placeholder when there is none); else
-    nothing."""
+    as the program was started, with ``value`` where train's option takes it, else a
+    placeholder (``--batch-size BATCH`` for a batch of 0, which train would refuse in turn);
+    else nothing."""
+    # only on a mistake
+    from cnnspec.ir.training_catalogue import KEYS
+
     option = OPTION_NAMES.get(key)
     train = command_parser(build_parser("train"), "train")
-    if option is None or option.flag not in option_names(train):
+    action = next((action for action in train._actions
+                   if option is not None and option.flag in action.option_strings), None)
+    if action is None:
         return ""
     # the word after the option is another option (`check a.cnn --data --strict`): no value
-    given = value if value is not None and not value.startswith("-") else key.upper()
+    taken = (value is not None and not value.startswith("-")
+             and (action.type is None or _takes(action, value))
+             and (action.choices is None or value in action.choices))
+    given = value if taken else KEYS[key].written.upper()
     return (f", or give it to train: "
             f"`{format(OPTION_NAMES['train_command'], 'SPEC')} {format(option, given)}`")
 

@@ -540,7 +540,9 @@ class Key:
     schedule), else a bare word stored as a string (preprocess, loss); with ``many`` too, a
     list of such objects (augment), written ``[crop(pad=2), flip]`` or one alone. ``data`` names a
     dataset, whose table is :data:`cnnspec.ir.datasets.DATASETS`. ``words``: how messages name
-    the kind of thing (``optimizer``); ``aliases``: other spellings of the key in the language.
+    the kind of thing (``optimizer``); ``aliases``: other spellings of the key in the language;
+    ``spelled``: the one of them that specs and docs write, where it is not ``name`` (``batch``
+    for ``batch_size``), which messages that tell what to write show (:attr:`written`).
     """
 
     name: str
@@ -552,6 +554,12 @@ class Key:
     many: bool = False
     words: str = ""
     aliases: tuple[str, ...] = ()
+    spelled: str = ""
+
+    @property
+    def written(self) -> str:
+        """The key as a spec writes it: ``batch``, ``lr``."""
+        return self.spelled or self.name
 
     @property
     def takes_list(self) -> bool:
@@ -565,9 +573,9 @@ MAX_CORES = 64
 
 def _value(name: str, type_: str, default, hint: str, low: float | None = None,
            high: float | None = None, aliases: tuple[str, ...] = (), doc: str = "",
-           **bounds) -> Key:
+           spelled: str = "", **bounds) -> Key:
     return Key(name, default, doc, Arg(name, type_, default, hint, low, high, **bounds),
-               aliases=aliases)
+               aliases=aliases, spelled=spelled)
 
 
 # In the order of the IR (docs/ir.md) and of the docs table.
@@ -611,6 +619,7 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "clip_value], as `torch.nn.utils.clip_grad_value_` (after clip_norm when both are "
            "given); 0 for none"),
     _value("batch_size", "int", 64, "images per step, e.g. 64", 1, aliases=("batch",),
+           spelled="batch",
            doc="images per step (`check` and `train` warn about a batch larger than all the "
            "data's images, an npz file's once read: each epoch would be one step; they "
            "refuse a batch of 1 where a batchnorm sees one value per channel, after a dense "
