@@ -1,8 +1,10 @@
 """The grammar itself: how text becomes statements and values (before any meaning)."""
+import re
 from importlib.resources import files
 
 import pytest
 
+from cnnspec.errors import SpecError
 from cnnspec.lang import parse_module
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, RepeatStmt, Str, TrainStmt, Word
 from cnnspec.lang.grammar import grammar_text
@@ -95,12 +97,15 @@ def test_list_trailing_comma_and_empty_call():
     assert stmt.items[5].args == [] and stmt.items[5].kwargs == []
 
 
-def _doc_examples():
-    """The untagged code blocks of docs/language.md that are spec text."""
+def _language_doc() -> str:
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
-    blocks = doc.split("```")[1::2]
+    return (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+
+
+def _doc_examples():
+    """The untagged code blocks of docs/language.md that are spec text."""
+    blocks = _language_doc().split("```")[1::2]
     return [b.lstrip("\n") for b in blocks
             if not b.startswith(("python", "json")) and "error:" not in b and "[NAME" not in b]
 
@@ -137,3 +142,26 @@ def test_short_terminals_match_as_lark_common_ones(name, alphabet, longest):
             text = "".join(chars)
             theirs, mine = common.match(text), ours.match(text)
             assert (theirs and theirs.group()) == (mine and mine.group()), text
+
+
+def _line_rule():
+    """The lexical rule of docs/language.md on statements and lines: its text, up to the next
+    rule."""
+    return re.search(r"^- One statement per line.*?(?=^- )", _language_doc(),
+                     re.MULTILINE | re.DOTALL).group()
+
+
+def test_the_rule_on_lines_says_what_the_grammar_does():
+    """The docs said "one statement per line" and nothing of a block's braces, while
+    ``train { epochs 2 }`` parses: the rule now shows a block of one on one line, which
+    parses, and names a line of two, which is refused."""
+    from cnnspec.lang import parse
+
+    rule = _line_rule()
+    shown = rule.split("```")[1].strip().splitlines()
+    assert len(shown) == 2
+    for line in shown:
+        assert parse(f"input 1x8x8\nconv 8 3\n{line.strip()}\n").ir["layers"]
+    refused = re.search(r"Two on one line, `([^`]+)`, are refused", rule).group(1)
+    with pytest.raises(SpecError, match="one to a line"):
+        parse(f"input 1x8x8\nconv 8 3\n{refused}\n")
