@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnnspec.errors import SpecError
-from cnnspec.init import INIT_NAMES, canonical, create, describe, fans, gain
+from cnnspec.init import ALIASES, INIT_NAMES, canonical, create, describe, fans, gain
 
 CONV = (512, 256, 3, 3)  # fan_in 2304, fan_out 4608; 1.2M values
 DENSE = (300, 200)
@@ -894,3 +894,25 @@ def test_weights_drawn_about_0_have_no_sums_to_add():
                  {"name": "uniform", "low": -0.1, "high": 0.1}):
         assert describe(init, (8, 4, 3, 3)).sums is None
     assert describe({"name": "normal", "mean": 0.5, "std": 0.1}, (8,)).sums is None  # a bias
+
+
+@pytest.mark.parametrize("name", ["HeNormal", "he_Normal", "kaiming_normal"])
+def test_the_python_api_answers_an_init_name_as_a_json_ir_does(name):
+    """``canonical({"name": "HeNormal"})`` answered "did you mean normal?", where a spec's line
+    and a JSON IR are told what Keras' HeNormal is here. It now gives the JSON IR's hint (the
+    init as an init object writes it, which it then takes), and takes an alias the IR's hint
+    writes out (``kaiming_normal``) as the init that hint names."""
+    import json
+
+    from cnnspec.errors import SCHEMA_HINTS, foreign_hint
+    from cnnspec.init.schema import init_schema
+
+    ir_hint = foreign_hint(init_schema()["properties"]["name"][SCHEMA_HINTS], name)
+    meant = json.loads(ir_hint[ir_hint.index("{"):ir_hint.rindex("}") + 1])
+    if name in ALIASES:
+        assert canonical({"name": name}) == meant
+        return
+    with pytest.raises(SpecError) as err:
+        canonical({"name": name})
+    assert err.value.hint == ir_hint and ir_hint.startswith("Keras' HeNormal is {")
+    assert canonical(meant) == meant

@@ -7,13 +7,22 @@ NumPy (the checker and the CLI's start-up stay light); ``create`` loads it when 
 """
 from __future__ import annotations
 
-from cnnspec.init.catalogue import ALIASES, INIT_NAMES, canonical
+from cnnspec.init import catalogue
+from cnnspec.init.catalogue import ALIASES, INIT_NAMES
 from cnnspec.init.describe import describe
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
+from cnnspec.init.keras import IR_NAME_HINTS
 
 __all__ = ["ALIASES", "INIT_NAMES", "InitInfo", "canonical", "create", "describe", "fans", "gain"]
+
+
+def canonical(init: dict) -> dict:
+    """``init`` with its canonical name and every parameter explicit (defaults filled in); a
+    name of another library's answered as a spec line's and a JSON IR's are, Keras' class
+    names too (``HeNormal``: the init it is, as an init object writes it)."""
+    return catalogue.canonical(init, IR_NAME_HINTS)
 
 
 def create(init, shape, rng, dtype=None, fans=None):

@@ -323,11 +323,6 @@ def _name_hints() -> dict[str, str]:
 NAME_HINTS = _name_hints()
 
 
-def unknown_name_hint(name: str) -> str | None:
-    """The hint for a name another library uses for one of our schemes (NAME_HINTS), or None."""
-    return foreign_hint(NAME_HINTS, name)
-
-
 def unknown_param_hint(name: str) -> str | None:
     """The hint for a parameter name another library gives an init, or None."""
     return FOREIGN_PARAMS.get(str(name).lower())
@@ -339,22 +334,28 @@ def unknown_value_hint(param_type: str, value: str) -> str | None:
     return FOREIGN_VALUES.get(param_type, {}).get(str(value).lower())
 
 
-def canonical_name(name: str) -> str:
-    """The canonical name of an init, resolving aliases; SpecError with a suggestion otherwise."""
+def canonical_name(name: str, hints: dict[str, str] = NAME_HINTS) -> str:
+    """The canonical name of an init, resolving aliases; SpecError with a suggestion otherwise:
+    the hint ``hints`` holds for another library's name (looked up as a spec's and a JSON IR's
+    are, :func:`~cnnspec.errors.foreign_hint`), else the closest of ours. ``hints``: the other
+    libraries' names of NAME_HINTS; the Python API's :func:`cnnspec.init.canonical` gives
+    Keras' class names too, which this module cannot write (they are written by
+    :mod:`cnnspec.init.describe`, which reads this one)."""
     name = ALIASES.get(name, name)
     if name in PARAMS:
         return name
     close = difflib.get_close_matches(str(name), list(INIT_NAMES) + list(ALIASES), n=1)
-    hint = unknown_name_hint(name) or (
+    hint = foreign_hint(hints, name) or (
         f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES))
     raise SpecError(f"unknown initializer {name!r}", hint=hint)
 
 
-def canonical(init: dict) -> dict:
-    """``init`` with its canonical name and every parameter explicit (defaults filled in)."""
+def canonical(init: dict, hints: dict[str, str] = NAME_HINTS) -> dict:
+    """``init`` with its canonical name and every parameter explicit (defaults filled in); an
+    unknown name answered with ``hints`` (:func:`canonical_name`)."""
     if "name" not in init:
         raise SpecError("an init needs a name", hint="e.g. {\"name\": \"he_normal\"}")
-    name = canonical_name(init["name"])
+    name = canonical_name(init["name"], hints)
     allowed = PARAMS[name]
     unknown = [key for key in init if key != "name" and key not in allowed]
     if unknown:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cnnspec.errors import folded
 from cnnspec.init.catalogue import NAME_HINTS
-from cnnspec.init.describe import init_text
+from cnnspec.init.describe import init_json, init_text
 
 # Keras' class names of the VarianceScaling specialisations: their (scale, mode, distribution),
 # and cnnspec's init of the same variance: the same init for a uniform one, the untruncated
@@ -75,3 +75,6 @@ def name_hints(write=init_text, place: str = "here") -> dict[str, str]:
 # foreign_hint): other libraries' names (NAME_HINTS) over Keras' class names, as a spec
 # writes the init. The IR's JSON Schema holds the same for a JSON IR (cnnspec.init.schema).
 SPEC_NAME_HINTS = {**name_hints(), **NAME_HINTS}
+# The same, the init written as a JSON IR writes it: for an init object, a JSON IR's or one
+# given to the Python API (cnnspec.init.canonical).
+IR_NAME_HINTS = {**name_hints(init_json, "in the IR"), **NAME_HINTS}

@@ -13,7 +13,6 @@ from cnnspec.init.catalogue import (
     FOREIGN_PARAMS,
     FOREIGN_VALUES,
     INITS,
-    NAME_HINTS,
     PARAM_TYPES,
     Init,
 )
@@ -53,7 +52,7 @@ def _name_hints() -> dict[str, str]:
     (:func:`cnnspec.errors.foreign_hint`): an alias's canonical name, other libraries' names
     (NAME_HINTS) over Keras' class names, each init written as a JSON IR writes it, ready to
     paste in."""
-    return {**keras.name_hints(init_json, "in the IR"), **NAME_HINTS, **_alias_hints()}
+    return {**keras.IR_NAME_HINTS, **_alias_hints()}
 
 
 def init_schema() -> dict:
