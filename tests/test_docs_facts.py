@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import PurePosixPath
 
-from readme_blocks import README, readme_block
+from readme_blocks import PAGES, README, readme_block
 
 from cnnspec.cli import main
 from cnnspec.ir.datasets import DATASETS
@@ -246,3 +246,22 @@ def test_every_link_between_the_pages_reaches_its_file_and_heading():
                                        and anchor not in heading_anchors(linked)):
                 broken.append(f"{page.name}: {target}")
     assert broken == []
+
+
+# The longest line of prose a page holds: its paragraphs are wrapped near 100 characters, a
+# line running a little over for a link or a code span kept whole; far beyond, a paragraph
+# (or several) was run onto one line (a measurements.md line of 13,112 characters).
+LONGEST_PROSE_LINE = 400
+
+
+def test_the_pages_prose_is_wrapped():
+    """Outside fenced blocks and table rows, which are read whole, no line of README.md and
+    docs/*.md is a paragraph left unwrapped."""
+    long = []
+    for page in PAGES:
+        fenced = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            fenced ^= line.lstrip().startswith("```")
+            if not fenced and not line.startswith("|") and len(line) > LONGEST_PROSE_LINE:
+                long.append(f"{page.name}:{number}: {len(line)} characters")
+    assert not long, long
