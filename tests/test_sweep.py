@@ -1292,16 +1292,20 @@ def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_pa
 
 def test_a_plan_too_large_names_the_folds_and_the_folder_as_the_caller_gives_them(named):
     """The library's folds= and out=, the command line's --folds and --out."""
+    from cnnspec.errors import SpecErrors
     from cnnspec.sweep.cells import MAX_CELLS
 
     with pytest.raises(InputError) as info:
         plan(str(named), [], seeds=MAX_CELLS + 1)
     assert info.value.hint.endswith("several sweeps into the same out")
     assert info.value.worded(OPTION_NAMES)[1].endswith("several sweeps into the same --out")
-    with pytest.raises(InputError) as info:
+    with pytest.raises(SpecErrors) as info:
         plan(str(named), [], folds=2000)
-    assert info.value.message == "folds=2000 is more than the 1,437 training images of digits"
-    assert info.value.worded(OPTION_NAMES)[0].startswith("--folds 2000 is more than")
+    error = info.value.errors[0]
+    assert error.message.endswith("2,000 folds are more than the 1437 training images of "
+                                  "digits: each fold validates on one image at least")
+    assert error.hint == "use at most folds=1437"
+    assert error.worded_hint(OPTION_NAMES) == "use at most --folds 1437"
 
 
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
