@@ -394,6 +394,27 @@ def suggested_spellings(command: argparse.ArgumentParser) -> dict[str, str]:
             if action.help != argparse.SUPPRESS or action.dest in listed_as}
 
 
+def typed_names(parser: argparse.ArgumentParser, argv: list[str]) -> dict:
+    """:data:`OPTION_NAMES` with each setting that ``argv`` (a command line that starts with a
+    command's name) gives by a once-taken spelling (``--batch 8``) named as typed there, so
+    that a message echoes the user's own words, not the spelling the help lists."""
+    command = command_parser(parser, argv[0])
+    words = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    given = {word.split("=", 1)[0] for word in words}
+    spellings = suggested_spellings(command)
+    names = dict(OPTION_NAMES)
+    for action in command._actions:
+        typed_as = next((name for name in action.option_strings if name in given), None)
+        if action.help != argparse.SUPPRESS or typed_as is None:
+            continue
+        listed_as = spellings.get(typed_as.lstrip("-"))
+        key = next((key for key, name in OPTION_NAMES.items()
+                    if type(name) is Option and name.flag == listed_as), None)
+        if key is not None:
+            names[key] = Option(typed_as)
+    return names
+
+
 def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     """The parser of the command ``name`` inside the command line's ``parser``."""
     commands = next(action for action in parser._actions
@@ -663,6 +684,7 @@ def _main(argv: list[str]) -> int:
             return EXIT_USAGE
         # imported with the parser: its run is looked up now, not when the parser was built
         module = importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}")
+    names = typed_names(parser, argv) if command else OPTION_NAMES
     try:
         with termination_as_interrupt():
             if getattr(module, "LOADS_NUMPY", False):
@@ -671,14 +693,13 @@ def _main(argv: list[str]) -> int:
                 numpy_loaded(args._command, getattr(module, "DRAWS", False))
             return module.run(args)
     except (SpecError, SpecErrors) as exc:
-        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc],
-                          OPTION_NAMES)
+        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc], names)
         return EXIT_USAGE
     except RunError as exc:
-        print_run_error(*exc.worded(OPTION_NAMES))
+        print_run_error(*exc.worded(names))
         return run_error_code(exc)
     except MemoryError as exc:  # where no command said more (training says where it stopped)
-        print_run_error(*out_of_memory(exc).worded(OPTION_NAMES))
+        print_run_error(*out_of_memory(exc).worded(names))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.
