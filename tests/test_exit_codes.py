@@ -363,6 +363,7 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "-o", "runs"],
      "unknown option '-o'; did you mean '--out'? (`cnnspec train --help` lists its options)"),
     (["train", "{spec}", "-e", "5"], "did you mean '--epochs'?"),
+    (["train", "{spec}", "-b", "8"], "unknown option '-b'; did you mean '--batch-size'?"),
     (["train", "{spec}", "-d", "digits"],
      "unknown option '-d'; options starting with 'd': --data, --data-dir, --dtype"),
     (["check", "{spec}", "-x"], "unknown option '-x'; this command's options are written in full"),
