@@ -1,4 +1,6 @@
 """The npz:PATH dataset (the user's own arrays), its validation, and --data parsing."""
+import os
+
 import numpy as np
 import pytest
 
@@ -264,5 +266,6 @@ def test_a_file_whose_labels_cannot_be_counted_is_left_to_loading(tmp_path):
     np.savez(tmp_path / "no_y.npz", x=np.zeros((5, 1, 4, 4)))
     np.savez(tmp_path / "one.npz", x=np.zeros((1, 1, 4, 4)), y=np.zeros(1, dtype=int))
     (tmp_path / "text.npz").write_text("not an archive")
-    for name in ("no_y.npz", "one.npz", "text.npz", "missing.npz"):
+    os.mkfifo(tmp_path / "pipe.npz")  # never opened: reading it would wait for a writer
+    for name in ("no_y.npz", "one.npz", "text.npz", "missing.npz", "pipe.npz"):
         assert training_image_count(str(tmp_path / name)) is None

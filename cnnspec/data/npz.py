@@ -215,6 +215,8 @@ def training_image_count(path: str) -> int | None:
     None where the headers cannot tell (no file, a damaged one, no labels, too few to split):
     loading the file says why."""
     place = located(path)
+    if is_special(place):  # a pipe would block the read; loading refuses it
+        return None
     try:
         labels_shape = arrayfiles.npz_member_shape(place, "y")
         given_test = arrayfiles.npz_member_shape(place, "x_test") is not None
