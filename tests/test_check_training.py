@@ -605,8 +605,8 @@ def test_an_epoch_without_a_step_over_a_data_file_is_refused_once_it_is_read(
     monkeypatch.chdir(tmp_path)
     path = write(NO_STEP.format(units=3, data='npz(path="one.npz")', val_split=0))
     err = check_error(path, capsys)
-    assert "error: an epoch has no step: the run trains on 1 image (1 training image of npz)" \
-           in err
+    assert ("error: an epoch has no step: the run trains on 1 image (1 training image of "
+            "one.npz)") in err
     assert f"\n    batch 4\n    ^^^^^^^\nhint: train on more images, or {NO_STEP_HINT}" in err
     assert main(["train", path, "--runs-dir", str(tmp_path / "runs")]) == 2
     assert "an epoch has no step" in capsys.readouterr().err
@@ -637,7 +637,8 @@ def test_a_fold_without_a_step_is_refused_before_the_sweep_and_by_train(write, t
     err = capsys.readouterr().err
     line = NO_STEP.splitlines().index("  batch 4") + 1
     said = ("error: an epoch of fold 1 of 2 has no step: the fold trains on 1 image (3 "
-            "training images of npz less the 2 fold 1 validates on), and batchnorm "
+            f"training images of {tmp_path / 'few.npz'} less the 2 fold 1 validates on), and "
+            "batchnorm "
             "'batchnorm1' cannot take a batch of one image")
     assert f"net.cnn:{line}:3: {said}" in err and "\n    batch 4\n    ^^^^^^^\n" in err
     assert ("hint: more folds, each validating on fewer images (--folds 3 rather than "
@@ -649,6 +650,29 @@ def test_a_fold_without_a_step_is_refused_before_the_sweep_and_by_train(write, t
     assert (info.value.errors[0].span.line, info.value.errors[0].span.column) == (line, 3)
     assert not (tmp_path / "r").exists()
     train(path, run_dir=tmp_path / "r2", progress="none", fold=(1, 2))  # 2 images: a step
+
+
+def test_more_folds_than_a_data_file_s_images_are_refused_before_the_sweep_and_by_train(
+        write, tmp_path, capsys):
+    """Counted from the file's labels whether or not a batch norm needs the count: the sweep
+    once started (its cluster and all) and every cell failed, unlocated."""
+    from cnnspec.training.api import train
+
+    path = write(NO_STEP.format(units=3, data=f'npz("{tmp_path / "few.npz"}")', val_split=0)
+                 .replace("batchnorm relu\n", ""))
+    _fold_spec(write, tmp_path, 3)  # its data file; the spec above has no batch norm
+    assert main(["sweep", path, "--folds", "5", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    line = NO_STEP.splitlines().index("  data {data}") + 1
+    said = (f"error: 5 folds are more than the 3 training images of {tmp_path / 'few.npz'}: "
+            "each fold validates on one image at least")
+    assert f"net.cnn:{line}:3: {said}" in err and "hint: use at most --folds 3" in err
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(SpecErrors) as info:  # train agrees, before the run folder is made
+        train(path, run_dir=tmp_path / "r", progress="none", fold=(0, 5))
+    assert info.value.errors[0].message == said.removeprefix("error: ")
+    assert info.value.errors[0].hint == "use at most folds=3"
+    assert not (tmp_path / "r").exists()
 
 
 def test_folds_that_validate_on_one_image_each_are_not_offered_more(write, tmp_path, capsys):

@@ -101,10 +101,11 @@ def test_a_sweep_of_more_cells_than_one_run_plans_is_refused(places, capsys):
 
 def test_more_folds_than_the_data_has_images_is_refused_before_training(places, capsys):
     refused(capsys, ["sweep", places["spec"], "--set", "lr=0.1", "--folds", "1000"],
-            "--folds 1000 is more than the 192 training images of shapes")
+            "1,000 folds are more than the 192 training images of shapes",
+            "hint: use at most --folds 192")
     # more than the training split, fewer than all the images: every cell would fail later
     refused(capsys, ["sweep", places["spec"], "--set", "lr=0.1", "--folds", "200"],
-            "--folds 200 is more than the 192 training images of shapes")
+            "200 folds are more than the 192 training images of shapes")
 
 
 def test_the_training_split_of_each_data_set_is_known_before_loading():
@@ -127,13 +128,14 @@ def loaded_ir(data: dict) -> dict:
 
 def test_more_folds_than_training_images_is_refused_when_the_data_is_loaded(tiny_shapes_spec):
     """Between the training part's size and the data set's (known only once loaded), the
-    trainer refuses the fold count itself, as a setting."""
-    from cnnspec.errors import SettingError
+    trainer refuses the fold count itself, at the data setting."""
+    from cnnspec.errors import SpecErrors
     from cnnspec.training.api import train
 
-    with pytest.raises(SettingError, match="folds 200 is more than the 192 training images"):
+    with pytest.raises(SpecErrors) as info:
         train(tiny_shapes_spec, run_dir=tiny_shapes_spec.parent / "run", progress="none",
               fold=(0, 200))
+    assert "200 folds are more than the 192 training images" in info.value.errors[0].message
     assert not (tiny_shapes_spec.parent / "run").exists()
 
 

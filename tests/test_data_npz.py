@@ -1,4 +1,6 @@
 """The npz:PATH dataset (the user's own arrays), its validation, and --data parsing."""
+import os
+
 import numpy as np
 import pytest
 
@@ -242,3 +244,28 @@ def test_every_pixel_value_is_scaled_as_dividing_in_float64_and_rounding(dtype):
         expected = (np.arange(256) / 255.0).astype(dtype)
         np.testing.assert_array_equal(scaled.view(f"u{scaled.itemsize}"),
                                       expected.view(f"u{scaled.itemsize}"))
+
+
+@pytest.mark.parametrize("images, test", [(3, True), (7, False), (50, False)])
+def test_the_training_images_are_counted_from_the_labels_as_loading_splits_them(
+        tmp_path, images, test):
+    from cnnspec.data.npz import load_npz, training_image_count
+
+    rng = np.random.default_rng(0)
+    arrays = {"x": rng.random((images, 1, 4, 4)), "y": np.arange(images) % 2}
+    if test:
+        arrays.update(x_test=rng.random((2, 1, 4, 4)), y_test=np.arange(2))
+    np.savez(tmp_path / "d.npz", **arrays)
+    path = str(tmp_path / "d.npz")
+    assert training_image_count(path) == len(load_npz(path).y_train)
+
+
+def test_a_file_whose_labels_cannot_be_counted_is_left_to_loading(tmp_path):
+    from cnnspec.data.npz import training_image_count
+
+    np.savez(tmp_path / "no_y.npz", x=np.zeros((5, 1, 4, 4)))
+    np.savez(tmp_path / "one.npz", x=np.zeros((1, 1, 4, 4)), y=np.zeros(1, dtype=int))
+    (tmp_path / "text.npz").write_text("not an archive")
+    os.mkfifo(tmp_path / "pipe.npz")  # never opened: reading it would wait for a writer
+    for name in ("no_y.npz", "one.npz", "text.npz", "missing.npz", "pipe.npz"):
+        assert training_image_count(str(tmp_path / name)) is None

@@ -360,10 +360,17 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["check", "{spec}", "--batch-size", "16"], " train SPEC --batch-size 16`"),
     (["check", "{spec}", "--epochs", "two"], " train SPEC --epochs EPOCHS`"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
+    # a once-taken spelling, still read where it was, is never offered: the one help names
+    (["export", "{spec}", "--outp", "x.json"],
+     "unknown option '--outp'; did you mean '--output'? (`cnnspec export --help`"),
+    (["diagram", "{spec}", "--out", "d.svg"],
+     "unknown option '--out'; did you mean '-o/--output'? (`cnnspec diagram --help`"),
+    (["time", "{spec}", "--batc", "8"], "unknown option '--batc'; did you mean '--batch-size'?"),
     # short options the command does not take: the long ones their letter starts
     (["train", "{spec}", "-o", "runs"],
      "unknown option '-o'; did you mean '--out'? (`cnnspec train --help` lists its options)"),
     (["train", "{spec}", "-e", "5"], "did you mean '--epochs'?"),
+    (["train", "{spec}", "-b", "8"], "unknown option '-b'; did you mean '--batch-size'?"),
     (["train", "{spec}", "-d", "digits"],
      "unknown option '-d'; options starting with 'd': --data, --data-dir, --dtype"),
     (["check", "{spec}", "-x"], "unknown option '-x'; this command's options are written in full"),

@@ -539,15 +539,14 @@ def test_a_dtype_that_is_none_or_given_twice_is_refused_by_name(named, tmp_path,
         sweep(str(named), ["dtype=float32,float64"], dtype="float64", out=tmp_path / "s",
               executor=in_process)
     assert info.value.message == ("dtype='float64' and sets=['dtype=float32,float64'] both "
-                                  "give the dtype the cells train in")
+                                  "give the cells' dtype")
     assert info.value.invalid
     assert not (tmp_path / "s").exists()
     assert main(["sweep", str(named), "--dtype", "float64", "--set", "dtype=float32,float64",
                  "--out", str(tmp_path / "s")]) == 2
     assert capsys.readouterr().err == (
-        "cnnspec: error: --dtype float64 and --set dtype=float32,float64 both give the dtype the "
-        "cells train in\nhint: give one of them: --set dtype=float32,float64 trains every cell "
-        "in each\n")
+        "cnnspec: error: --dtype float64 and --set dtype=float32,float64 both give the cells' "
+        "dtype\nhint: give one of them: --set dtype=float32,float64 trains a cell with each\n")
     with pytest.raises(SystemExit) as exited:
         main(["sweep", str(named), "--dtype", "float16"])
     assert exited.value.code == 2
@@ -1292,16 +1291,20 @@ def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_pa
 
 def test_a_plan_too_large_names_the_folds_and_the_folder_as_the_caller_gives_them(named):
     """The library's folds= and out=, the command line's --folds and --out."""
+    from cnnspec.errors import SpecErrors
     from cnnspec.sweep.cells import MAX_CELLS
 
     with pytest.raises(InputError) as info:
         plan(str(named), [], seeds=MAX_CELLS + 1)
     assert info.value.hint.endswith("several sweeps into the same out")
     assert info.value.worded(OPTION_NAMES)[1].endswith("several sweeps into the same --out")
-    with pytest.raises(InputError) as info:
+    with pytest.raises(SpecErrors) as info:
         plan(str(named), [], folds=2000)
-    assert info.value.message == "folds=2000 is more than the 1,437 training images of digits"
-    assert info.value.worded(OPTION_NAMES)[0].startswith("--folds 2000 is more than")
+    error = info.value.errors[0]
+    assert error.message.endswith("2,000 folds are more than the 1437 training images of "
+                                  "digits: each fold validates on one image at least")
+    assert error.hint == "use at most folds=1437"
+    assert error.worded_hint(OPTION_NAMES) == "use at most --folds 1437"
 
 
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
@@ -2104,6 +2107,11 @@ def test_a_batch_size_given_and_swept_is_refused_not_one_of_them_ignored(named, 
                  str(tmp_path / "s")]) == 2
     assert ("error: --batch-size 8 and --set batch=16,32 both give the cells' batch\n"
             "hint: give one of them: --set batch=16,32 trains a cell with each"
+            in capsys.readouterr().err)
+    # echoed as typed: the once-taken --batch, not the --batch-size the help lists
+    assert main(["sweep", str(named), "--set", "batch=16,32", "--batch", "8", "--out",
+                 str(tmp_path / "s")]) == 2
+    assert ("error: --batch 8 and --set batch=16,32 both give the cells' batch\n"
             in capsys.readouterr().err)
     assert not (tmp_path / "s").exists()
     with pytest.raises(SettingError) as info:

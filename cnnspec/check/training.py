@@ -298,26 +298,52 @@ def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,
         for info in one_example_norms(layers)]
 
 
+def training_split_errors(spec: Spec, layers: list[LayerInfo], images: int | None = None,
+                          fold: tuple[int, int] | None = None) -> list[SpecError]:
+    """What train refuses of how it splits ``images`` training images (by default the data's,
+    as it declares them): more folds than images (:func:`fold_count_errors`), else an epoch
+    without a step (:func:`empty_epoch_errors`)."""
+    return ((fold_count_errors(spec, fold[1], images) if fold and images is not None else [])
+            or empty_epoch_errors(spec, layers, images, fold))
+
+
+def fold_count_errors(spec: Spec, folds: int, images: int) -> list[SpecError]:
+    """An error at the data setting where k-fold cross-validation's ``folds`` parts of
+    ``images`` training images (:func:`cnnspec.ir.steps.fold_sizes`) would leave one empty:
+    its fold would validate on nothing."""
+    if folds <= images:
+        return []
+    return [spec.error(
+        f"{folds:,} folds are more than the {counted(images, 'training image')} of "
+        f"{data_text(spec.ir['training']['data'])}: each fold validates on one image at least",
+        "training", "data", hint_template=f"use at most {{folds:{images}}}")]
+
+
+def data_text(data: dict) -> str:
+    """The data a spec trains on, as its messages name it: a data file by its path as the
+    spec writes it, a built-in set by its name."""
+    return data["path"] if data["name"] == "npz" else data["name"]
+
+
 def empty_epoch_errors(spec: Spec, layers: list[LayerInfo], images: int | None = None,
-                       data_name: str | None = None, fold: tuple[int, int] | None = None
-                       ) -> list[SpecError]:
+                       fold: tuple[int, int] | None = None) -> list[SpecError]:
     """An error at the batch setting when an epoch has no step
     (:func:`cnnspec.ir.steps.epoch_steps`): the run would train nothing, yet report a loss.
     It happens where a batch norm sees one value per channel (:func:`one_example_norms`) and
     the run trains on one image: the epoch's one batch holds that image alone, which is left
-    out. ``images`` and ``data_name``: of the data loaded (an npz file's training split,
-    counted once read); by default the data the spec declares, when its number is known.
-    ``fold`` ``(i, k)``: of k-fold cross-validation's fold ``i``, whose part of the images it
-    validates on takes the place of ``val_split``'s."""
+    out. ``images``: of the data loaded (an npz file's training split, counted once read); by
+    default the data the spec declares, when its number is known. ``fold`` ``(i, k)``: of
+    k-fold cross-validation's fold ``i``, whose part of the images it validates on takes the
+    place of ``val_split``'s."""
     training = spec.ir["training"]
     norms = one_example_norms(layers)
     if images is None:
-        images, data_name = training_count(training["data"]), training["data"]["name"]
+        images = training_count(training["data"])
     # Only a last batch left out takes an epoch's steps below ceil(images / batch_size) >= 1.
     if not norms or images is None or epoch_steps(training, True, images, fold) != 0:
         return []
     held = validation_count(images, training["val_split"], fold)
-    kept = f"{counted(images, 'training image')} of {data_name}"
+    kept = f"{counted(images, 'training image')} of {data_text(training['data'])}"
     epoch, trainer = (("an epoch", "the run") if fold is None
                       else (f"an epoch of fold {fold[0] + 1} of {fold[1]}", "the fold"))
     return [spec.error(

@@ -296,6 +296,7 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     full: a prefix of one is another's mistake (``compare --data`` is no ``--data-dir``)."""
     command = command_parser(parser, argv[0])
     options = option_names(command)
+    shown = shown_options(command)  # what advice may name
     taking_values = {name for action in command._actions if action.nargs != 0
                      for name in action.option_strings}
     for index, (previous, word) in enumerate(itertools.pairwise(argv)):
@@ -309,24 +310,23 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
                 or not (name.startswith("--") or _is_short_option(name))):
             continue  # positionals, negative numbers, and the command's own options
         if not name.startswith("--"):
-            advice = _short_option_advice(name, options)
+            advice = _short_option_advice(name, shown)
             if previous in taking_values:  # `--format -inf`: a value that reads as an option
                 advice += (f"; or, as the value of {previous}, write "
                            f"{previous}={shortened(word, 40)}")
         else:
-            # compared without the dashes every long option shares, which would make any
-            # two close
-            close = closest(name.lstrip("-"),
-                            {option.lstrip("-"): option for option in options})
-            close = close and f"--{close}"
+            spellings = suggested_spellings(command)
+            close = closest(name.lstrip("-"), spellings)
+            close = close and spellings[close]
             value = (word.split("=", 1)[1] if "=" in word
                      else argv[index + 2] if index + 2 < len(argv) else None)
             # a training setting first: `init-report --data` is no '--data-dir' (the folder
             # downloads are kept in)
-            advice = (_training_setting_advice(name, options, value)
+            advice = (_training_setting_advice(name, shown, value)
+                      or _hidden_spelling_advice(name, argv[0])
                       or _other_commands_advice(name, argv[0])
                       or (f"did you mean '{close}'?" if close else None)
-                      or _device_advice(name, options))
+                      or _device_advice(name, shown))
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
                       + f" (`{invoked_as()} {argv[0]} --help` lists its options)")
@@ -337,11 +337,24 @@ def _other_commands_advice(name: str, command: str) -> str | None:
     --folds``: sweep), read from their parsers; None where no command takes it."""
     every = build_parser()  # only on a mistake: every command's parser
     takers = [other for other in COMMANDS if other != command
-              and name in option_names(command_parser(every, other))]
+              and name in shown_options(command_parser(every, other))]
     if not takers:
         return None
     return (f"{name} is an option of {listed(takers)}, which {command} does not take"
             + _own_init_advice(name, command))
+
+
+def _hidden_spelling_advice(name: str, command: str) -> str | None:
+    """For an option ``name`` other commands still read as a hidden spelling (help SUPPRESS)
+    of a setting ``command`` takes under its shown one (``diagram --out``: export's once-taken
+    ``--out``, diagram's ``-o/--output``): that one; else None."""
+    every = build_parser()  # only on a mistake: every command's parser
+    settings = {action.dest for other in COMMANDS
+                for action in command_parser(every, other)._actions
+                if name in action.option_strings and action.help == argparse.SUPPRESS}
+    own = [action for action in command_parser(every, command)._actions
+           if action.dest in settings and action.help != argparse.SUPPRESS]
+    return f"did you mean '{'/'.join(own[0].option_strings)}'?" if own else None
 
 
 def _own_init_advice(name: str, command: str) -> str:
@@ -359,6 +372,47 @@ def _own_init_advice(name: str, command: str) -> str:
 def option_names(command: argparse.ArgumentParser) -> list[str]:
     """The options a command's parser takes (``--data``, ``-o``, ``--help``)."""
     return [name for action in command._actions for name in action.option_strings]
+
+
+def shown_options(command: argparse.ArgumentParser) -> list[str]:
+    """The options of :func:`option_names` that the command's help lists: a once-taken
+    spelling (``--out`` for ``-o/--output``) is still read, never suggested."""
+    return [name for action in command._actions if action.help != argparse.SUPPRESS
+            for name in action.option_strings]
+
+
+def suggested_spellings(command: argparse.ArgumentParser) -> dict[str, str]:
+    """Each option of ``command`` without its dashes (which every long option shares, and
+    would make any two close), mapped to the spelling a suggestion names: its own where the
+    help lists it, else (a once-taken ``--batch``) the listed one of its setting
+    (``--batch-size``)."""
+    listed_as = {action.dest: max(action.option_strings, key=len)
+                 for action in command._actions
+                 if action.help != argparse.SUPPRESS and action.option_strings}
+    return {name.lstrip("-"): name if action.help != argparse.SUPPRESS else listed_as[action.dest]
+            for action in command._actions for name in action.option_strings
+            if action.help != argparse.SUPPRESS or action.dest in listed_as}
+
+
+def typed_names(parser: argparse.ArgumentParser, argv: list[str]) -> dict:
+    """:data:`OPTION_NAMES` with each setting that ``argv`` (a command line that starts with a
+    command's name) gives by a once-taken spelling (``--batch 8``) named as typed there, so
+    that a message echoes the user's own words, not the spelling the help lists."""
+    command = command_parser(parser, argv[0])
+    words = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    given = {word.split("=", 1)[0] for word in words}
+    spellings = suggested_spellings(command)
+    names = dict(OPTION_NAMES)
+    for action in command._actions:
+        typed_as = next((name for name in action.option_strings if name in given), None)
+        if action.help != argparse.SUPPRESS or typed_as is None:
+            continue
+        listed_as = spellings.get(typed_as.lstrip("-"))
+        key = next((key for key, name in OPTION_NAMES.items()
+                    if type(name) is Option and name.flag == listed_as), None)
+        if key is not None:
+            names[key] = Option(typed_as)
+    return names
 
 
 def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -640,6 +694,7 @@ def _main(argv: list[str]) -> int:
             return EXIT_USAGE
         # imported with the parser: its run is looked up now, not when the parser was built
         module = importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}")
+    names = typed_names(parser, argv) if command else OPTION_NAMES
     try:
         with termination_as_interrupt():
             if getattr(module, "LOADS_NUMPY", False):
@@ -648,14 +703,13 @@ def _main(argv: list[str]) -> int:
                 numpy_loaded(args._command, getattr(module, "DRAWS", False))
             return module.run(args)
     except (SpecError, SpecErrors) as exc:
-        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc],
-                          OPTION_NAMES)
+        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc], names)
         return EXIT_USAGE
     except RunError as exc:
-        print_run_error(*exc.worded(OPTION_NAMES))
+        print_run_error(*exc.worded(names))
         return run_error_code(exc)
     except MemoryError as exc:  # where no command said more (training says where it stopped)
-        print_run_error(*out_of_memory(exc).worded(OPTION_NAMES))
+        print_run_error(*out_of_memory(exc).worded(names))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.

@@ -199,13 +199,43 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str, dtype: str = DEFAUL
             raise RunError(f"{path}: 'x_test' images are {x_test.shape[1:]} but 'x' images are "
                            f"{x.shape[1:]}", hint="both must have the same (C, H, W)")
         return x, y, x_test, y_test
-    n_test = round(TEST_FRACTION * len(x))
-    if n_test < 1 or n_test >= len(x):
+    n_test = split_test_count(len(x))
+    if n_test is None:
         raise RunError(f"{path}: {counted(len(x), 'image')} "
                        f"{'is' if len(x) == 1 else 'are'} too few to split into train and test",
                        hint="give at least 5 images, or x_test and y_test")
     train, test = stratified_split(y, n_test, np.random.default_rng(SPLIT_SEED))
     return x[train], y[train], x[test], y[test]
+
+
+def training_image_count(path: str) -> int | None:
+    """How many training images the file at ``path`` holds (:func:`split_or_given`'s x_train),
+    counted from the headers of its labels and test images alone, no array read: ``y``'s
+    length where the file gives a test split, else what the fixed split leaves to train on.
+    None where the headers cannot tell (no file, a damaged one, no labels, too few to split):
+    loading the file says why."""
+    place = located(path)
+    if is_special(place):  # a pipe would block the read; loading refuses it
+        return None
+    try:
+        labels_shape = arrayfiles.npz_member_shape(place, "y")
+        given_test = arrayfiles.npz_member_shape(place, "x_test") is not None
+    except (OSError, DamagedArray, zipfile.BadZipFile):
+        return None
+    if not labels_shape:
+        return None
+    n = labels_shape[0]
+    if given_test:
+        return n
+    n_test = split_test_count(n)
+    return None if n_test is None else n - n_test
+
+
+def split_test_count(n: int) -> int | None:
+    """How many of ``n`` images the fixed split tests on (:data:`TEST_FRACTION` of them);
+    None where that leaves no test image or no training image."""
+    n_test = round(TEST_FRACTION * n)
+    return n_test if 1 <= n_test < n else None
 
 
 def load_npz(path: str, dtype: str = DEFAULT_DTYPE) -> Dataset:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import empty_epoch_errors, one_example_norms
+from cnnspec.check.training import training_split_errors
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, widest
 from cnnspec.errors import (
     LIBRARY_NAMES,
@@ -234,8 +234,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype)
         got += [warning for warning in checked.warnings if warning not in got]
         checked_cells.append((settings, checked.warnings))
-        refuse_more_folds_than_images(ir, folds)
-        refuse_empty_fold_epochs(checked, settings, folds, hint_of, images_of)
+        refuse_unfit_folds(checked, settings, folds, hint_of, images_of)
         for seed in range(seeds):
             seeded = recorded_ir(ir)  # a copy, its data file found from any folder
             seeded["training"]["seed"] = seed
@@ -305,49 +304,42 @@ def refuse_too_many_cells(axes: list[Axis], seeds: int, folds: int | None) -> No
                                     "sweeps into the same {out}")
 
 
-def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
-    """Refuse more folds than the data set's training split has images, where its size is
-    known before loading (an npz file's, known once read, is checked when a cell trains):
-    refused then, every cell would fail after the sweep had started."""
-    count = training_count(ir["training"]["data"]) if folds else None
-    if count is not None and folds > count:
-        raise WordedInputError(f"{{folds:{folds}}} is more than the {count:,} training images "
-                               f"of {literal(ir['training']['data']['name'])}",
-                               hint="each fold validates on one image at least; use fewer folds")
-
-
-def refuse_empty_fold_epochs(checked: CheckedSpec, settings, folds: int | None, hint_of,
-                             images_of: dict) -> None:
+def refuse_unfit_folds(checked: CheckedSpec, settings, folds: int | None, hint_of,
+                       images_of: dict) -> None:
     """Refuse the k-fold cells of ``checked`` (the spec of one combination of ``settings``)
-    whose fold trains on too few images for an epoch to have a step
-    (:func:`~cnnspec.check.training.empty_epoch_errors` of fold 1, which validates on the
-    most images and so trains on the fewest), as ``train`` would refuse each once the sweep
-    had started: located at the spec's batch setting, said of the cell's ``settings``, their
-    hint fields ``hint_of(error)``. ``images_of`` keeps the training images of each data set
-    counted (:func:`_training_images`): read only where a batch norm may leave an epoch
-    without a step (:func:`~cnnspec.check.training.one_example_norms`)."""
-    if not folds or not one_example_norms(checked.layers):
+    whose training images cannot be split as ``train`` splits them
+    (:func:`~cnnspec.check.training.training_split_errors` of fold 1, which validates on the
+    most images and so trains on the fewest): ``train`` would refuse each once the sweep had
+    started. Said of the cell's ``settings``, their hint fields ``hint_of(error)``.
+    ``images_of`` keeps the training images of each data set counted
+    (:func:`_training_images`)."""
+    if not folds:
         return
-    images, name = _training_images(checked, images_of)
-    errors = empty_epoch_errors(checked.spec, checked.layers, images, name, fold=(0, folds))
+    images = _training_images(checked, images_of)
+    errors = training_split_errors(checked.spec, checked.layers, images, fold=(0, folds))
     if errors:
         said = f"{group_label(settings)}: " if settings else ""
         raise SpecErrors([replace(error, message=said + error.message, **hint_of(error))
                           for error in errors])
 
 
-def _training_images(checked: CheckedSpec, images_of: dict) -> tuple[int, str]:
-    """How many images the training split of ``checked``'s data holds, and the data's name:
-    known before loading (:func:`~cnnspec.ir.datasets.training_count`), else (an npz file)
-    read as ``check`` reads it, once for each data set (``images_of``)."""
+def _training_images(checked: CheckedSpec, images_of: dict) -> int:
+    """How many images the training split of ``checked``'s data holds: known before loading
+    (:func:`~cnnspec.ir.datasets.training_count`), else (an npz file) counted from its
+    labels (:func:`~cnnspec.data.npz.training_image_count`), once for each data set
+    (``images_of``); a file whose labels cannot tell is loaded, as ``check`` loads it, to
+    say why."""
+    from cnnspec.data.npz import training_image_count  # NumPy: only for a data file
+
     data = checked.ir["training"]["data"]
     known = training_count(data)
     if known is not None:
-        return known, data["name"]
+        return known
     key = json.dumps(data, sort_keys=True)
     if key not in images_of:
-        dataset = load_spec_data(checked)
-        images_of[key] = len(dataset.y_train), dataset.name
+        images_of[key] = training_image_count(data["path"])
+        if images_of[key] is None:
+            images_of[key] = len(load_spec_data(checked).y_train)
     return images_of[key]
 
 

@@ -171,9 +171,10 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                            "more than once", invalid=True,
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
-    dtype = _sweep_dtype(axes, dtype)
     given = given_settings(settings)
-    _refuse_given_and_swept(axes, given)
+    _refuse_given_and_swept(axes, {key: getattr(given, key) for key in given.named}
+                            | ({DTYPE: dtype} if dtype is not None else {}))
+    dtype = dtype or DEFAULT_DTYPE
     for each in swept_dtypes(axes, dtype):  # held by every dtype a cell trains in
         overrides = given.overrides(each)
     cells = make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True,
@@ -184,26 +185,14 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     return SweepPlan(spec, 1 + max(cell.seed for cell in cells), folds, axes, cells)
 
 
-def _sweep_dtype(axes: list[Axis], dtype: str | None) -> str:
-    """The dtype a sweep's cells train in where ``axes`` do not sweep it: ``dtype``, by default
-    :data:`~cnnspec.dtypes.DEFAULT_DTYPE`. Given as well as swept, it is refused: one of the
-    two would be ignored."""
-    swept = next((axis for axis in axes if axis.key == DTYPE), None)
-    if dtype is not None and swept is not None:
-        values = literal(f"{DTYPE}={','.join(swept.texts)}")
-        raise SettingError(f"{{dtype:{dtype}}} and {{sets:{values}}} both give the dtype the "
-                           "cells train in", invalid=True,
-                           hint=f"give one of them: {{sets:{values}}} trains every cell in each")
-    return dtype or DEFAULT_DTYPE
-
-
-def _refuse_given_and_swept(axes: list[Axis], given: Settings) -> None:
-    """Refuse a setting given for every cell (``--batch-size 8``) that ``axes`` also sweep
-    (``--set batch=16,32``): the swept values would win, and the one given be ignored."""
-    swept = next((axis for axis in axes if axis.key in given.named), None)
+def _refuse_given_and_swept(axes: list[Axis], given: dict) -> None:
+    """Refuse a setting given for every cell (``given``, by key: ``--batch-size 8``,
+    ``--dtype float64``) that ``axes`` also sweep (``--set batch=16,32``): the swept values
+    would win, and the one given be ignored."""
+    swept = next((axis for axis in axes if axis.key in given), None)
     if swept is None:
         return
-    value = literal(shortened(str(getattr(given, swept.key))))
+    value = literal(shortened(str(given[swept.key])))
     values = literal(shortened(f"{swept.spelt}={','.join(swept.texts)}"))
     raise SettingError(f"{{{swept.key}:{value}}} and {{sets:{values}}} both give the cells' "
                        f"{literal(swept.spelt)}", invalid=True,

@@ -39,8 +39,8 @@ from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep, checked_callbacks
 from cnnspec.training.compat import (
     check_data_fits,
-    check_epoch_steps,
     check_training_memory,
+    check_training_split,
     file_data_warnings,
     load_spec_data,
 )
@@ -436,9 +436,7 @@ def _load_data(checked, training: dict, data_dir, options: Options,
     gc.collect()
     dataset = load_spec_data(checked, data_dir, dtype=dtype)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
-    if fold is not None:
-        _refuse_more_folds_than_images(fold[1], len(dataset.y_train))
-    check_epoch_steps(checked, dataset, fold)
+    check_training_split(checked, dataset, fold)
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)
                               for callback in options.callbacks))
@@ -446,14 +444,6 @@ def _load_data(checked, training: dict, data_dir, options: Options,
     if warnings and options.on_warnings is not None:
         options.on_warnings(warnings)
     return dataset
-
-
-def _refuse_more_folds_than_images(folds: int, n: int) -> None:
-    """Refuse k-fold's ``folds`` parts of ``n`` training images where one would be empty."""
-    if folds > n:
-        raise SettingError(f"{{folds}} {folds:,} is more than the {n:,} training images: "
-                           "each fold validates on one image at least",
-                           hint=f"use at most {n:,} folds", invalid=True)
 
 
 def _write_spec_files(run: RunDir, checked, ir: dict, overrides: dict) -> None:

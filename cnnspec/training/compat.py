@@ -17,7 +17,7 @@ from cnnspec.check.memory import (
     with_recording,
 )
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import data_fit_errors, empty_epoch_errors, input_fit_error
+from cnnspec.check.training import data_fit_errors, input_fit_error, training_split_errors
 from cnnspec.errors import (
     InputError,
     RunError,
@@ -42,14 +42,13 @@ def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_
         raise SpecErrors(errors)
 
 
-def check_epoch_steps(checked: CheckedSpec, dataset, fold: tuple[int, int] | None = None
+def check_training_split(checked: CheckedSpec, dataset, fold: tuple[int, int] | None = None
                       ) -> None:
-    """Raise :class:`SpecErrors` at the spec's batch setting when an epoch over ``dataset``
-    (a :class:`cnnspec.data.dataset.Dataset`) would have no step
-    (:func:`~cnnspec.check.training.empty_epoch_errors`), counted with the training images
-    the file holds, of k-fold's ``fold`` ``(i, k)`` where given."""
-    errors = empty_epoch_errors(checked.spec, checked.layers, len(dataset.y_train),
-                                dataset.name, fold)
+    """Raise :class:`SpecErrors` where the training images of ``dataset`` (a
+    :class:`cnnspec.data.dataset.Dataset`) cannot be split as the spec asks, in k-fold's
+    ``fold`` ``(i, k)`` where given (:func:`~cnnspec.check.training.training_split_errors`):
+    counted with the training images the file holds."""
+    errors = training_split_errors(checked.spec, checked.layers, len(dataset.y_train), fold)
     if errors:
         raise SpecErrors(errors)
 
@@ -152,7 +151,7 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
         return None, []
     dataset = load_spec_data(checked)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
-    check_epoch_steps(checked, dataset)
+    check_training_split(checked, dataset)
     warnings = (check_training_memory(checked, dataset, max_memory=max_memory)
                 + file_data_warnings(checked, dataset))
     if strict and warnings:
