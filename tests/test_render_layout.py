@@ -579,6 +579,7 @@ def test_a_swept_number_is_drawn_in_its_order_by_value_on_a_log_axis(tmp_path, d
                              [("lr", ["0.1", "0.01", "0.001"])], tmp_path / "a.png")
     ax = drawn[0].axes[0]
     assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "lr" + figure.LOG_NOTE  # labelled after its scale was set
     ticks = [(tick, label.get_text()) for tick, label
              in zip(ax.get_xticks(), ax.get_xticklabels())]
     assert ticks == [(0.001, "0.001"), (0.01, "0.01"), (0.1, "0.1")]
@@ -591,6 +592,7 @@ def test_numbers_within_a_decade_stay_on_a_linear_axis(tmp_path, drawn):
                              [("batch", ["64", "32"])], tmp_path / "a.png")
     ax = drawn[0].axes[0]
     assert ax.get_xscale() == "linear"
+    assert ax.get_xlabel() == "batch"
     assert [label.get_text() for label in ax.get_xticklabels()] == ["32", "64"]
 
 
