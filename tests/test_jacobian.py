@@ -296,7 +296,8 @@ def test_the_table_and_the_picture_say_the_same_of_each_init(tmp_path, monkeypat
     assert legend[0] == "big: mean σ² 1.44e3, spread ≥5.5 decades"
     assert legend[1] == "big: float64 resolution; 1 value below"
     assert legend[2] == "unit: mean σ² 1, spread 0 decades"
-    assert drawn[0].axes[0].get_xlabel() == "squared singular value σ² of the input-output Jacobian"
+    assert drawn[0].axes[0].get_xlabel() == (
+        "squared singular value σ² of the input-output Jacobian (log scale)")
     rows = format_jacobian(report).splitlines()
     assert rows[0].startswith("net: squared singular values sigma^2")
     assert rows[2].split()[:2] == ["1.44e3", ">=5.5"] and rows[3].split()[:2] == ["1", "0"]

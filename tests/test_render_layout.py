@@ -202,7 +202,7 @@ def test_an_axis_label_keeps_ticks_written_otherwise(tmp_path):
     figure.axis_label(ax_names, "layer", "x")
     ax_share.figure.canvas.draw()
     assert ax_share.yaxis.get_major_formatter()(0.5, 0) == "50%"
-    assert ax_log.get_ylabel() == "std"
+    assert ax_log.get_ylabel() == "std" + figure.LOG_NOTE
     assert [label.get_text() for label in ax_names.get_xticklabels()] == ["a", "b"]
 
 
@@ -216,10 +216,10 @@ def test_training_stats_label_each_statistic_and_leave_out_an_empty_panel(tmp_pa
     plot_training_stats(_stats_records(relu=False), tmp_path / "s.png")
     plot_training_stats(_stats_records(), tmp_path / "s.png")
     without, with_relu = drawn
-    assert [ax.get_ylabel() for ax in without.axes] == [
-        STATISTICS["act_std"].label, STATISTICS["grad_std"].label]
+    logged = [STATISTICS[key].label + figure.LOG_NOTE for key in ("act_std", "grad_std")]
+    assert [ax.get_ylabel() for ax in without.axes] == logged
     assert [ax.get_ylabel() for ax in with_relu.axes] == [
-        STATISTICS[key].label for key in ("act_std", "grad_std", "dead_frac")]
+        *logged, STATISTICS["dead_frac"].label]
     assert with_relu.axes[2].yaxis.get_major_formatter()(0.5, 0) == "50%"
 
 
@@ -579,6 +579,7 @@ def test_a_swept_number_is_drawn_in_its_order_by_value_on_a_log_axis(tmp_path, d
                              [("lr", ["0.1", "0.01", "0.001"])], tmp_path / "a.png")
     ax = drawn[0].axes[0]
     assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "lr" + figure.LOG_NOTE  # labelled after its scale was set
     ticks = [(tick, label.get_text()) for tick, label
              in zip(ax.get_xticks(), ax.get_xticklabels())]
     assert ticks == [(0.001, "0.001"), (0.01, "0.01"), (0.1, "0.1")]
@@ -591,6 +592,7 @@ def test_numbers_within_a_decade_stay_on_a_linear_axis(tmp_path, drawn):
                              [("batch", ["64", "32"])], tmp_path / "a.png")
     ax = drawn[0].axes[0]
     assert ax.get_xscale() == "linear"
+    assert ax.get_xlabel() == "batch"
     assert [label.get_text() for label in ax.get_xticklabels()] == ["32", "64"]
 
 

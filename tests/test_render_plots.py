@@ -553,7 +553,7 @@ def test_a_short_log_axis_labels_no_two_ticks_on_top_of_each_other(tmp_path, mon
     fig = drawn[0]
     fig.canvas.draw()
     loss_ax = fig.axes[2]
-    assert loss_ax.get_ylabel() == "training loss"
+    assert loss_ax.get_ylabel() == "training loss (log scale)"
     renderer = fig.canvas.get_renderer()
     boxes = sorted((label.get_window_extent(renderer)
                     for label in loss_ax.yaxis.get_ticklabels(which="both")
@@ -574,11 +574,29 @@ def test_a_log_axis_reaches_a_labelled_tick_above_its_highest_curve(tmp_path, mo
 
 
 def test_a_log_axis_reaches_a_labelled_tick_below_its_lowest_curve(tmp_path, monkeypatch):
-    """A sweep's one-epoch losses, 1.19 and 2.33: the axis was labelled at 2 and 3 alone,
+    """A sweep's one-epoch losses, 1.19 and 2.6: the axis was labelled at 2 and 3 alone,
     nothing near the point at 1.19; its bottom is now the labelled tick 1."""
-    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.19], [2.33])
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.19], [2.6])
     assert loss_ax.get_ylim() == pytest.approx((1, 3))
     assert {"1", "2", "3"} <= _plain_labels(loss_ax.yaxis)
+
+
+def test_a_loss_within_a_factor_of_two_is_drawn_on_a_linear_axis(tmp_path, monkeypatch):
+    """plain30's losses under four inits, 1.30 to 1.39 over two epochs: a log axis from 1 to
+    2 labelled those two ticks alone, nothing between them to read the curves off; a linear
+    one labels several ticks between the lowest and the highest curve."""
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.386, 1.294], [1.387, 1.387])
+    assert loss_ax.get_yscale() == "linear"
+    assert loss_ax.get_ylabel() == "training loss"
+    between = [tick for tick in loss_ax.get_yticks() if 1.294 <= tick <= 1.387]
+    assert len(between) >= 3, loss_ax.get_yticks()
+
+
+def test_a_log_loss_axis_says_it_is_logarithmic(tmp_path, monkeypatch):
+    """Its ticks 0.2, 0.3, ..., 1, 2 are plain numbers, which alone read as a linear axis's."""
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.1, 0.07], [1.61, 1.609])
+    assert loss_ax.get_yscale() == "log"
+    assert loss_ax.get_ylabel() == "training loss (log scale)"
 
 
 def _curves_figure(monkeypatch, tmp_path, metrics):

@@ -335,27 +335,31 @@ def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]
         figure.figure_title(fig, "\n".join(lines))
 
 
+# A loss spanning less than this factor stays on a linear axis: a log axis holds no tick
+# between 1 and 2, and plain30's losses from 1.30 to 1.39 were drawn between those two alone.
+_LOG_LOSS_RATIO = 2.0
+
+
 def _epoch_axes(ax, key: str, title: str) -> None:
-    """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale, an
-    accuracy from 0 to 1 (the legend is the figure's: :func:`_variant_legend`)."""
+    """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale where it
+    spans :data:`_LOG_LOSS_RATIO` or more (linear where it spans less), an accuracy from 0
+    to 1 (the legend is the figure's: :func:`_variant_legend`)."""
     figure.whole_numbers(ax)
     low, high = ax.get_xlim()
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
         ax.set_xlim(0.5, max(1, round(high)) + 0.5)
     figure.axis_label(ax, "epoch", "x")
     figure.axis_label(ax, TITLES.get(key, key))
-    if key.endswith("loss") and _has_positive(ax):  # a log axis of no point cannot be drawn
-        figure.log_axis(ax)
+    # every variant may have diverged before its first epoch ended, leaving only the
+    # legend's markers: a log axis of no point cannot be drawn
+    positive = _positive_values(ax)
+    if key.endswith("loss") and positive:
+        if max(positive) / min(positive) >= _LOG_LOSS_RATIO:
+            figure.log_axis(ax)
     else:
         figure.share_axis(ax)
     figure.axes_title(ax, title)
     ax.grid(True, which="both", alpha=0.3)
-
-
-def _has_positive(ax) -> bool:
-    """Whether a line of ``ax`` has a finite value above 0 (every variant may have diverged
-    before its first epoch ended, leaving only the legend's markers)."""
-    return bool(_positive_values(ax))
 
 
 def _positive_values(ax) -> list[float]:

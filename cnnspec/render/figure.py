@@ -341,14 +341,28 @@ def axis_label(ax, text: str, which: str = "y") -> None:
     the axis' end that ran into the panel's title or the panel beside, and read as part of
     neither. Ticks written otherwise (a log axis, :func:`log_axis`; percent,
     :func:`share_axis`; names), before or after, keep their formatter, and the label stays
-    ``text``."""
+    ``text``, on a log axis with :data:`LOG_NOTE` (:func:`_scale_noted`)."""
     from matplotlib.ticker import ScalarFormatter  # Matplotlib loads only when drawing
 
     axis = getattr(ax, f"{which}axis")
-    axis.set_label_text(text)
+    axis.set_label_text(_scale_noted(text, getattr(ax, f"get_{which}scale")()))
     factor_in_label = _factor_in_label_formatter()
     if type(axis.get_major_formatter()) in (ScalarFormatter, factor_in_label):
         axis.set_major_formatter(factor_in_label(text))
+
+
+# What the label of a log axis says of its scale: over less than a decade its ticks are plain
+# numbers (1, 2, 3, unevenly spaced), which read as a linear axis's without it.
+LOG_NOTE = " (log scale)"
+
+
+def _scale_noted(text: str, scale: str) -> str:
+    """The label ``text`` of an axis of ``scale``, with :data:`LOG_NOTE` on a log axis (once,
+    whichever of :func:`axis_label` and :func:`log_axis` comes first); an empty one stays
+    empty, as a panel without an axis label has nothing to note it on."""
+    if scale != "log" or not text or text.endswith(LOG_NOTE):
+        return text
+    return text + LOG_NOTE
 
 
 # The powers of ten a linear axis writes its ticks without a factor: 0.001 to 9999.
@@ -446,9 +460,11 @@ def log_axis(ax, which: str = "y") -> None:
     than a decade has only such ticks (a well-kept std over a few layers, a loss over a few
     epochs), and a column of "×10⁰" reads as noise. Where those ticks are labelled, the powers
     of ten among them are plain too (0.6, 1, 2, not 0.6, 10⁰, 2); across more decades, where
-    only the powers of ten are labelled, they stay 10ⁿ."""
+    only the powers of ten are labelled, they stay 10ⁿ. Its label says the scale is
+    logarithmic (:data:`LOG_NOTE`): plain ticks alone do not."""
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
+    axis.set_label_text(_scale_noted(axis.get_label_text(), "log"))
     plain = _plain_log_formatter()
     # Every tick labelled across less than a decade (where the panel has room for them all),
     # some across up to two (Matplotlib's defaults, one and 0.4 decades, left a loss from
