@@ -5,7 +5,7 @@ import pytest
 
 from cnnspec.lang import parse_module
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, RepeatStmt, Str, TrainStmt, Word
-from cnnspec.lang.grammar import grammar_text
+from cnnspec.lang.grammar import OPTIONS, grammar_text, terminal_pattern
 from cnnspec.lang.parser import parse_tree, parser
 
 
@@ -137,3 +137,16 @@ def test_short_terminals_match_as_lark_common_ones(name, alphabet, longest):
             text = "".join(chars)
             theirs, mine = common.match(text), ours.match(text)
             assert (theirs and theirs.group()) == (mine and mine.group()), text
+
+
+def test_each_terminals_pattern_is_read_as_lark_makes_it_from_the_grammar():
+    """terminal_pattern reads the generated parser's tables: every terminal's pattern there is
+    the one Lark makes of the shipped grammar (a stale table is refused by parser())."""
+    from lark import Lark
+
+    terminals = Lark(grammar_text(), **OPTIONS).terminals
+    assert {"DIMS", "SIGNED_NUMBER"} <= {terminal.name for terminal in terminals}
+    for terminal in terminals:
+        assert terminal_pattern(terminal.name) == terminal.pattern.to_regexp(), terminal.name
+    with pytest.raises(KeyError):
+        terminal_pattern("NO_SUCH_TERMINAL")
