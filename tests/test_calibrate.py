@@ -31,9 +31,9 @@ def test_measuring_picks_a_candidate_of_each_limit():
     with blas_threads(1):
         found = calibrate.measure(conv_tuned.time_columns, conv_tuned.time_winograd,
                                   conv_tuned.time_blocks)
-    assert found.chunk_columns in calibrate.COLUMN_CANDIDATES
-    assert found.winograd_bytes in calibrate.WINOGRAD_CANDIDATES
-    assert found.block_bytes in calibrate.BLOCK_CANDIDATES
+    assert found.chunk_columns in chunking.COLUMN_CANDIDATES
+    assert found.winograd_bytes in chunking.WINOGRAD_CANDIDATES
+    assert found.block_bytes in chunking.BLOCK_CANDIDATES
     assert found.chunk_bytes >= 2 ** 15 and found.source == "measured"
 
 
@@ -41,9 +41,34 @@ def test_the_fastest_winograd_and_block_limits_win_however_close():
     """A Winograd chunk and a block hold a few MB at most: speed decides, not the 5% the
     column limit allows for a smaller chunk."""
     found = calibrate.measure(timer, winograd_timer, block_timer)
-    assert found.winograd_bytes == max(calibrate.WINOGRAD_CANDIDATES)
-    assert found.block_bytes == min(calibrate.BLOCK_CANDIDATES)
+    assert found.winograd_bytes == max(chunking.WINOGRAD_CANDIDATES)
+    assert found.block_bytes == min(chunking.BLOCK_CANDIDATES)
     assert found.chunk_columns == 1024
+
+
+def test_measuring_times_each_limit_on_the_candidates_of_the_calibration_table(monkeypatch):
+    """measure() reads which candidates each timer times, and which limit its winner sets,
+    from chunking.CALIBRATION_TIMERS alone: narrowed there, each timer is given the narrowed
+    candidates and its winner lands in its own limit."""
+    given = {}
+
+    def recording(name, stand_in):
+        def timed(*args):
+            given[name] = tuple(args[-1])
+            return stand_in(*args)
+        return timed
+
+    table = tuple((name, layers, candidates[1:]) for name, layers, candidates
+                  in chunking.CALIBRATION_TIMERS)
+    monkeypatch.setattr(calibrate, "CALIBRATION_TIMERS", table)
+    found = calibrate.measure(recording("chunk_columns", timer),
+                              recording("winograd_bytes", winograd_timer),
+                              recording("block_bytes", block_timer))
+    assert given == {name: candidates for name, _, candidates in table}
+    assert found.chunk_columns == 1024
+    assert found.winograd_bytes == max(chunking.WINOGRAD_CANDIDATES)
+    # the smallest candidate left in the table, not the smallest of all
+    assert found.block_bytes == chunking.BLOCK_CANDIDATES[1]
 
 
 def test_the_timer_gives_each_candidate_its_time_over_the_fastest():
@@ -129,8 +154,8 @@ def test_the_file_is_named_after_how_the_limits_were_timed():
 def test_measured_once_then_read_from_the_machines_file(cache_home, monkeypatch):
     first = calibrate.thresholds(timer, winograd_timer, block_timer)
     assert first.source == "cached" and first.chunk_columns == 1024
-    assert first.winograd_bytes == max(calibrate.WINOGRAD_CANDIDATES)  # what the file holds, even for the process that wrote it
-    assert first.block_bytes == min(calibrate.BLOCK_CANDIDATES)
+    assert first.winograd_bytes == max(chunking.WINOGRAD_CANDIDATES)  # what the file holds, even for the process that wrote it
+    assert first.block_bytes == min(chunking.BLOCK_CANDIDATES)
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     record = json.loads(path.read_text())
     assert record["key"] == calibrate.machine_key()
@@ -295,8 +320,8 @@ def test_recalibrating_where_nothing_was_kept_says_so(cache_home):
     done = calibrate.recalibrate(timer, winograd_timer, block_timer)
     assert done.old is None and done.new.chunk_columns == 1024
     assert calibrate._read(done.path) == calibrate.Thresholds(
-        done.new.chunk_bytes, 1024, max(calibrate.WINOGRAD_CANDIDATES),
-        min(calibrate.BLOCK_CANDIDATES), "cached")
+        done.new.chunk_bytes, 1024, max(chunking.WINOGRAD_CANDIDATES),
+        min(chunking.BLOCK_CANDIDATES), "cached")
 
 
 def test_recalibrating_with_calibration_off_is_a_setting_error(cache_home, monkeypatch):

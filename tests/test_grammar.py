@@ -7,7 +7,7 @@ import pytest
 from cnnspec.errors import SpecError
 from cnnspec.lang import parse_module
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, RepeatStmt, Str, TrainStmt, Word
-from cnnspec.lang.grammar import grammar_text
+from cnnspec.lang.grammar import OPTIONS, grammar_text, terminal_pattern
 from cnnspec.lang.parser import parse_tree, parser
 
 
@@ -165,3 +165,16 @@ def test_the_rule_on_lines_says_what_the_grammar_does():
     refused = re.search(r"Two on one line, `([^`]+)`, are refused", rule).group(1)
     with pytest.raises(SpecError, match="one to a line"):
         parse(f"input 1x8x8\nconv 8 3\n{refused}\n")
+
+
+def test_each_terminals_pattern_is_read_as_lark_makes_it_from_the_grammar():
+    """terminal_pattern reads the generated parser's tables: every terminal's pattern there is
+    the one Lark makes of the shipped grammar (a stale table is refused by parser())."""
+    from lark import Lark
+
+    terminals = Lark(grammar_text(), **OPTIONS).terminals
+    assert {"DIMS", "SIGNED_NUMBER"} <= {terminal.name for terminal in terminals}
+    for terminal in terminals:
+        assert terminal_pattern(terminal.name) == terminal.pattern.to_regexp(), terminal.name
+    with pytest.raises(KeyError):
+        terminal_pattern("NO_SUCH_TERMINAL")

@@ -28,6 +28,7 @@ from cnnspec.engine import conv_tuned
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import (
     BLOCK_CANDIDATES,
+    CALIBRATION_TIMERS,
     COLUMN_CANDIDATES,
     WINOGRAD_CANDIDATES,
     chunk_bytes,
@@ -825,24 +826,24 @@ def test_an_npz_files_data_is_said_to_be_left_out_not_to_weigh_nothing(tmp_path,
     assert "uncounted" in warning.message and "0 B of data" not in warning.message
 
 
-# Each calibration timer with the layers and candidates it times (chunking.CALIBRATION_TIMERS),
-# one timed round (the untimed one before it makes every buffer).
-TIMERS = [lambda: conv_tuned.time_columns(chunk_bytes(), COLUMN_CANDIDATES, rounds=1),
-          lambda: conv_tuned.time_winograd(WINOGRAD_CANDIDATES, rounds=1),
-          lambda: conv_tuned.time_blocks(BLOCK_CANDIDATES, rounds=1)]
+# The timer of each limit calibration times (chunking.CALIBRATION_TIMERS), given that table's
+# candidates, one timed round (the untimed one before it makes every buffer).
+TIMERS = {"chunk_columns": lambda candidates: conv_tuned.time_columns(chunk_bytes(), candidates,
+                                                                      rounds=1),
+          "winograd_bytes": lambda candidates: conv_tuned.time_winograd(candidates, rounds=1),
+          "block_bytes": lambda candidates: conv_tuned.time_blocks(candidates, rounds=1)}
 
 
-@pytest.mark.parametrize("index", range(len(TIMERS)))
-def test_a_calibration_timers_figure_bounds_what_it_holds(index):
+@pytest.mark.parametrize("limit, layers, candidates", CALIBRATION_TIMERS,
+                         ids=[limit for limit, _, _ in CALIBRATION_TIMERS])
+def test_a_calibration_timers_figure_bounds_what_it_holds(limit, layers, candidates):
     """The memory check counts for a machine's first calibration against each timer's
     traced peak: at least that, and not far above it."""
-    from cnnspec.engine.chunking import CALIBRATION_TIMERS
     from cnnspec.engine.footprint import calibration_bytes, timer_bytes
 
-    layers, candidates = CALIBRATION_TIMERS[index]
     tracemalloc.start()
     try:
-        TIMERS[index]()
+        TIMERS[limit](candidates)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

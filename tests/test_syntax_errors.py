@@ -11,9 +11,10 @@ import pytest
 from cnnspec import parse
 from cnnspec.check import check
 from cnnspec.errors import SpecError, SpecErrors
-from cnnspec.lang import parse_init
+from cnnspec.lang import parse_init, syntax_errors
+from cnnspec.lang.grammar import OPTIONS, grammar_text
 from cnnspec.lang.parser import parse_tree
-from cnnspec.lang.syntax_errors import CATALOGUE
+from cnnspec.lang.syntax_errors import CATALOGUE, ValuePatterns, capital_x_hint
 
 
 def error_of(text):
@@ -2052,3 +2053,56 @@ def test_a_layers_call_without_quotes_that_no_hint_reads_is_an_error_not_a_recur
     line: the check recursed until Python's limit (a fuzzed example found it)."""
     err = error_of("input 1x8x8\nconv1: Pooling(9, 0, (), use_bias=l2)\nflatten\ndense 10\n")
     assert err.span.line == 2
+
+
+SIGNED_NUMBER = "SIGNED_NUMBER: /[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?/\n"
+DIMS = "DIMS.2: /[0-9]+(x[0-9]+)+/\n"
+
+
+def terminals_of(grammar):
+    """The pattern of each terminal, by name, as Lark makes it from the grammar text."""
+    from lark import Lark
+
+    lark = Lark(grammar, **OPTIONS)
+    return lambda name: lark.get_terminal(name).pattern.to_regexp()
+
+
+def pattern_texts(patterns):
+    return {name: pattern.pattern for name, pattern in vars(patterns).items()}
+
+
+@pytest.fixture
+def edited_terminals(monkeypatch):
+    """Make the hints read values by the terminals of the grammar with ``(old, new)`` edits
+    made, as if it were the shipped one (the parser itself left as it is)."""
+    def edit(*changes):
+        grammar = grammar_text()
+        for old, new in changes:
+            assert grammar.count(old) == 1, old
+            grammar = grammar.replace(old, new)
+        monkeypatch.setattr(syntax_errors, "terminal_pattern", terminals_of(grammar))
+        syntax_errors.value_patterns.cache_clear()
+
+    syntax_errors.value_patterns.cache_clear()
+    yield edit
+    monkeypatch.undo()
+    syntax_errors.value_patterns.cache_clear()
+
+
+def test_hints_read_numbers_and_sizes_by_the_grammars_terminals(edited_terminals):
+    """A number and a size, where a hint reads a line, are the grammar's SIGNED_NUMBER and
+    DIMS, read from the parser's tables, not copies of them: the patterns are those Lark makes
+    of the shipped grammar, and they change with the grammar's terminals."""
+    shipped = pattern_texts(syntax_errors.value_patterns())
+    assert shipped == pattern_texts(ValuePatterns(terminals_of(grammar_text())))
+    assert capital_x_hint("1", "X2X3X4") == \
+        "write 1x2x3x4: sizes use a lowercase x, as in 3x3 or 1x28x28"
+    assert error_of("input 1x8x8\ndropout 5e1%\n").hint == "write `dropout 0.5`: 5e1% is 0.5"
+
+    edited_terminals((DIMS, "DIMS.2: /[0-9]+(x[0-9]+){1,2}/\n"),
+                     (SIGNED_NUMBER, "SIGNED_NUMBER: /[+-]?[0-9]+/\n"))
+    assert pattern_texts(syntax_errors.value_patterns()) != shipped
+    assert capital_x_hint("1", "X2X3X4") is None  # four sizes: no size of that grammar
+    assert capital_x_hint("2", "X3") is not None
+    # the exponent no part of a number: the 1 before '%' alone is the percentage
+    assert error_of("input 1x8x8\ndropout 5e1%\n").hint == "write `dropout 5e0.01`: 1% is 0.01"

@@ -539,14 +539,14 @@ def test_calibrate_that_cannot_happen_is_an_error_without_a_traceback(
 
 def test_calibrate_measures_this_machine(spec_path, cache_home, capsys):
     """The real timers, once: the new limits are candidates, and the file holds them."""
-    from cnnspec.engine import calibrate
+    from cnnspec.engine import calibrate, chunking
 
     assert main(["time", spec_path, "--iterations", "1", "--calibrate", "--format",
                  "json"]) == 0
     new = json.loads(capsys.readouterr().out)["calibration"]["new"]
-    assert new["chunk_columns"] in calibrate.COLUMN_CANDIDATES
-    assert new["winograd_bytes"] in calibrate.WINOGRAD_CANDIDATES
-    assert new["block_bytes"] in calibrate.BLOCK_CANDIDATES
+    assert new["chunk_columns"] in chunking.COLUMN_CANDIDATES
+    assert new["winograd_bytes"] in chunking.WINOGRAD_CANDIDATES
+    assert new["block_bytes"] in chunking.BLOCK_CANDIDATES
     assert calibrate.thresholds(conv_tuned.time_columns, conv_tuned.time_winograd,
                                 conv_tuned.time_blocks).as_dict() == new
 

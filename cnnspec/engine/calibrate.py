@@ -79,20 +79,19 @@ import json
 import os
 import threading
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from cnnspec.atomic import NotWritten, file_in_the_way, write_text
 from cnnspec.engine.chunking import (
-    BLOCK_CANDIDATES,
-    COLUMN_CANDIDATES,
+    CALIBRATION_TIMERS,
     FALLBACK_BLOCK_BYTES,
     FALLBACK_CHUNK_BYTES,
     FALLBACK_CHUNK_COLUMNS,
     FALLBACK_WINOGRAD_BYTES,
     MAX_CHUNK_BYTES,
-    WINOGRAD_CANDIDATES,
     calibration_off,
     cpu_model,
     kept_limits,
@@ -160,6 +159,18 @@ def choose_columns(relative: dict[int, float]) -> int:
     return min(columns for columns, value in relative.items() if value <= _WITHIN * fastest)
 
 
+def choose_fastest(relative: dict[int, float]) -> int:
+    """The fastest limit (``relative`` as for :func:`choose_columns`): a Winograd chunk or a
+    block holds a few MB at most, so speed alone decides."""
+    return min(relative, key=relative.get)
+
+
+# How the winner of each timed limit (chunking.CALIBRATION_TIMERS) is chosen from its timer's
+# relative times (the module docstring says why).
+CHOICE = {"chunk_columns": choose_columns, "winograd_bytes": choose_fastest,
+          "block_bytes": choose_fastest}
+
+
 def measure(timer, winograd_timer, block_timer) -> Thresholds:
     """Thresholds for this machine, measured now by ``timer`` (``timer(chunk_bytes,
     candidates)``: each candidate column limit's time over the fastest's),
@@ -173,12 +184,12 @@ def measure(timer, winograd_timer, block_timer) -> Thresholds:
     from cnnspec.engine.blas import blas_threads  # threadpoolctl: on a first calibration only
 
     chunk_bytes = min(l2_cache_bytes() or FALLBACK_CHUNK_BYTES, MAX_CHUNK_BYTES)
+    timers = {"chunk_columns": partial(timer, chunk_bytes), "winograd_bytes": winograd_timer,
+              "block_bytes": block_timer}
     with blas_threads(1):
-        columns = choose_columns(timer(chunk_bytes, COLUMN_CANDIDATES))
-        winograd = winograd_timer(WINOGRAD_CANDIDATES)
-        blocks = block_timer(BLOCK_CANDIDATES)
-    return Thresholds(chunk_bytes, columns, min(winograd, key=winograd.get),
-                      min(blocks, key=blocks.get), "measured")
+        limits = {name: CHOICE[name](timers[name](candidates))
+                  for name, _, candidates in CALIBRATION_TIMERS}
+    return Thresholds(chunk_bytes, **limits, source="measured")
 
 
 _FIRST_USE = threading.Lock()

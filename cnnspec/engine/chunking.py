@@ -166,12 +166,13 @@ WINOGRAD_CALIBRATION_LAYERS = ((32, 16, 16, 3, 32, 1), (32, 32, 32, 3, 16, 1))
 # first layer, whose groups of kept im2col chunks they make 1, 3, 6 and 13 chunks (by the
 # fallback column limit, 2 images a chunk).
 BLOCK_CALIBRATION_LAYERS = ((64, 6, 16, 5, 14, 0), (64, 1, 6, 5, 28, 2))
-# Each timer's layers and the candidates it times, in the order calibration runs them
-# (cnnspec.engine.calibrate.measure): what its memory is counted from
+# Each timed limit (its name among the thresholds), the layers its timer runs and the
+# candidates it times, in the order calibration times them (cnnspec.engine.calibrate.measure):
+# what a machine's file may hold (kept_limits) and what a timer's memory is counted from
 # (cnnspec.engine.footprint.calibration_bytes).
-CALIBRATION_TIMERS = ((CALIBRATION_LAYERS, COLUMN_CANDIDATES),
-                      (WINOGRAD_CALIBRATION_LAYERS, WINOGRAD_CANDIDATES),
-                      (BLOCK_CALIBRATION_LAYERS, BLOCK_CANDIDATES))
+CALIBRATION_TIMERS = (("chunk_columns", CALIBRATION_LAYERS, COLUMN_CANDIDATES),
+                      ("winograd_bytes", WINOGRAD_CALIBRATION_LAYERS, WINOGRAD_CANDIDATES),
+                      ("block_bytes", BLOCK_CALIBRATION_LAYERS, BLOCK_CANDIDATES))
 
 
 def calibration_off() -> bool:
@@ -288,8 +289,6 @@ def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
 # way of timing is not read (its choices came from another measurement, or it lacks one).
 CALIBRATION = 5
 LIMIT_NAMES = ("chunk_bytes", "chunk_columns", "winograd_bytes", "block_bytes")
-_CANDIDATES = {"chunk_columns": COLUMN_CANDIDATES, "winograd_bytes": WINOGRAD_CANDIDATES,
-               "block_bytes": BLOCK_CANDIDATES}
 _FILE_PREFIX = "engine-thresholds-"
 
 
@@ -346,7 +345,7 @@ def kept_limits(path: Path) -> dict | None:
         return None
     if type(limits["chunk_bytes"]) is not int or limits["chunk_bytes"] < 1 \
             or not all(_among(limits[name], candidates)
-                       for name, candidates in _CANDIDATES.items()):
+                       for name, _, candidates in CALIBRATION_TIMERS):
         return None
     return {**limits, "key": key}
 

@@ -1067,7 +1067,7 @@ def calibration_bytes() -> int:
     passes, its cache and temporaries, or its gradients and temporaries, beside them, or
     while a layer is made, its float64 draws (NumPy's ``standard_normal``) before they are
     cast."""
-    return max(timer_bytes(layers, len(candidates)) for layers, candidates in
+    return max(timer_bytes(layers, len(candidates)) for _, layers, candidates in
                CALIBRATION_TIMERS)
 
 

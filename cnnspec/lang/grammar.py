@@ -209,3 +209,23 @@ def canonical_table(table: dict) -> dict:
         "end_states": {start: number[state]
                        for start, state in sorted(table["end_states"].items())},
     }
+
+
+def terminal_pattern(name: str) -> str:
+    """The regular expression the parser lexes the grammar's terminal ``name`` by (``DIMS``,
+    ``SIGNED_NUMBER``), as Lark writes it for its lexer (flags included), for code that reads
+    the same words outside the parser: the hints of :mod:`cnnspec.lang.syntax_errors` read a
+    number or a size as the grammar writes it, not by a copy of its pattern."""
+    return _terminal_patterns()[name]
+
+
+@lru_cache(maxsize=1)
+def _terminal_patterns() -> dict[str, str]:
+    """Each terminal's pattern by name, read from the generated parser's tables (whose grammar
+    :func:`cnnspec.lang.parser.parser` checks is the shipped one) without making a parser:
+    only a syntax error's hints need them, and a parser costs a few hundred times as much."""
+    from cnnspec.lang.standalone import MEMO, TerminalDef
+
+    defined = (TerminalDef.deserialize(item, {}) for item in MEMO.values()
+               if item.get("__type__") == "TerminalDef")
+    return {terminal.name: terminal.pattern.to_regexp() for terminal in defined}

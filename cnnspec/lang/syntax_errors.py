@@ -18,6 +18,7 @@ from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
 from cnnspec.lang.ast import token_span
+from cnnspec.lang.grammar import terminal_pattern
 from cnnspec.lang.standalone import (
     Lark,
     UnexpectedCharacters,
@@ -128,9 +129,43 @@ def _weight_named(line: str, column: int) -> str:
     return re.sub(r"^(\s*default)\s+", r"\1 weight ", _without_comment(line), count=1).strip()
 
 
-# A name or a number in quotes, as Python and YAML may quote a value (`optimizer = 'adam'`,
-# `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its quotes.
-QUOTED_WORD = re.compile(r"""(['"])([A-Za-z_][\w-]*|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\1""")
+class ValuePatterns:
+    """The patterns hints read a line's numbers and sizes by, made from the patterns of the
+    grammar's terminals (``terminal(name)``, :func:`value_patterns`): a number is its
+    ``SIGNED_NUMBER``, a size its ``DIMS``, so that a hint reads a value as the parser lexes
+    it."""
+
+    def __init__(self, terminal: Callable[[str], str]) -> None:
+        number, size = f"(?:{terminal('SIGNED_NUMBER')})", f"(?:{terminal('DIMS')})"
+        # A name or a number in quotes, as Python and YAML may quote a value (`optimizer =
+        # 'adam'`, `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its
+        # quotes.
+        self.quoted_word = re.compile(rf"""(['"])([A-Za-z_][\w-]*|{number})\1""")
+        # The values a layer's line gives without an option word, right after its kind (`8
+        # 3x3`).
+        self.leading_values = re.compile(rf"(?:\s+(?:{size}|{number})(?=\s|$))*")
+        # Numbers parted by commas, as a tuple without its brackets: 3, 3 or 1,28,28, or a
+        # list's (`lr_mult 0.5, 1`), each whole: the 5 of 0.5 is none of them.
+        self.comma_numbers = re.compile(rf"(?<![\w.]){number}(?:\s*,\s*{number})+")
+        # A tuple of numbers as Python writes a size: (3, 3), (1, 28, 28).
+        self.number_tuple = re.compile(rf"\(\s*{number}(?:\s*,\s*{number})+\s*,?\s*\)")
+        # A number, and a number at the end of a text (before a '%': `dropout 50%`).
+        self.number = re.compile(number)
+        self.last_number = re.compile(rf"{number}$")
+        # A size, 3x3 or 1x28x28.
+        self.size = re.compile(size)
+
+
+@lru_cache(maxsize=1)
+def value_patterns() -> ValuePatterns:
+    """The :class:`ValuePatterns` of the shipped grammar, made on first use: a spec that
+    parses never needs them (:func:`cnnspec.lang.grammar.terminal_pattern`)."""
+    return ValuePatterns(terminal_pattern)
+
+
+def _bare_words(text: str) -> str:
+    """``text`` with each name or number in quotes written bare."""
+    return value_patterns().quoted_word.sub(r"\2", text)
 
 
 def _without_equal(line: str, column: int) -> str:
@@ -142,7 +177,7 @@ def _without_equal(line: str, column: int) -> str:
     fixed = _without_comment(fixed)
     if not _without_comment(line[column:]).strip():
         fixed += " ..."
-    return QUOTED_WORD.sub(r"\2", fixed)
+    return _bare_words(fixed)
 
 
 # An option written as a keyword argument (`stride=2`, `activation='relu'`, `use_bias=False`,
@@ -152,8 +187,6 @@ KEYWORD_OPTION = re.compile(
     r"""\b([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([(\[]\s*[)\]])|([\w.+-]+))?""")
 # The kind a layer's line names: its first word, after the layer's label.
 LINE_KIND = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)")
-# The values a layer's line gives without an option word, right after its kind (`8 3x3`).
-LEADING_VALUES = re.compile(r"(?:\s+[+-]?\.?\d[\w.+-]*(?=\s|$))*")
 
 
 def _options_without_equal(line: str, column: int) -> str:
@@ -216,7 +249,7 @@ def _values_in_place(text: str, kind: re.Match | None, in_place: dict[str, str])
 
     if not in_place or kind is None:
         return text
-    leading = LEADING_VALUES.match(text, kind.end())
+    leading = value_patterns().leading_values.match(text, kind.end())
     values = values_in_place(kind[1], in_place, len(leading[0].split()))
     at = leading.end()
     return text[:at] + "".join(f" {value}" for value in values) + text[at:]
@@ -753,10 +786,12 @@ def _settings_sharing_a_line(exc: UnexpectedInput, text: str,
 
 def _setting_text(piece: str) -> str:
     """One setting as a line of the train block writes it: `epochs: 2,` becomes `epochs 2`;
-    a name or number in quotes (QUOTED_WORD) is written bare, as _without_equal writes it."""
+    a name or number in quotes (ValuePatterns.quoted_word) is written bare, as
+    _without_equal writes it."""
     key, rest = re.match(r"([A-Za-z_]\w*)\s*[:=]?\s*(.*)", piece.strip()).groups()
     value = rest.rstrip(" ,;")
-    value = QUOTED_WORD.sub(r"\2", value) if QUOTED_WORD.fullmatch(value) else value
+    quoted = value_patterns().quoted_word.fullmatch(value)
+    value = quoted[2] if quoted else value
     return f"{key} {value}" if value else f"{key} ..."
 
 
@@ -1012,14 +1047,13 @@ def _following_layers(text: str, line_number: int) -> str:
 
 
 # A size with a capital X (3X3): the lexer reads the number 3 and then a name, X3.
-CAPITAL_X = re.compile(r"X[0-9]+(?:[xX][0-9]+)*$")
 CAPITAL_X_MESSAGE = "sizes are written with a lowercase x"
 
 
 def capital_x_hint(number: str, word: str) -> str | None:
     """The hint for the name ``word`` read right after the digits ``number`` where it is the
     rest of a size written with a capital X (``3`` and ``X3``), else None."""
-    if not number.isdigit() or not CAPITAL_X.match(word):
+    if not word.startswith("X") or not value_patterns().size.fullmatch(number + word.lower()):
         return None
     return f"write {number}{word.lower()}: sizes use a lowercase x, as in 3x3 or 1x28x28"
 
@@ -1036,10 +1070,6 @@ def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
 
 
 SIZE_FORM = "sizes are written with 'x' and no spaces, 3x3 or 1x28x28"
-# Numbers parted by commas, as a tuple without its brackets: 3, 3 or 1,28,28, or a list's
-# (`lr_mult 0.5, 1`), each whole: the 5 of 0.5 is none of them.
-NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-COMMA_NUMBERS = re.compile(rf"(?<![\w.]){NUMBER}(?:\s*,\s*{NUMBER})+")
 
 
 def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
@@ -1061,8 +1091,9 @@ def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None
         return None
     code = line.split("#", 1)[0].rstrip()
     failing, fixed, end = None, "", match.end("first")
-    for numbers in COMMA_NUMBERS.finditer(code, match.end("first")):
-        values = re.findall(NUMBER, numbers[0])
+    patterns = value_patterns()
+    for numbers in patterns.comma_numbers.finditer(code, match.end("first")):
+        values = patterns.number.findall(numbers[0])
         before = code[match.end("first"):numbers.start()]
         form = "size" if kind is None or _size_field(kind, before) else \
             "list" if _field_type(kind, before) in LIST_TYPES else "values"
@@ -1081,8 +1112,6 @@ def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None
     return ("a layer's values are parted by spaces, not commas", f"write `{fixed}`")
 
 
-# A tuple of numbers as Python writes a size: (3, 3), (1, 28, 28).
-NUMBER_TUPLE = re.compile(rf"\(\s*{NUMBER}(?:\s*,\s*{NUMBER})+\s*,?\s*\)")
 # A layer's line in call form, up to its '(': `conv(`, `c1: conv(`.
 CALL_HEAD = re.compile(r"\s*(?:[\w.-]+\s*:\s*)?(?P<kind>\w+)\(")
 # How many times a call's hint is written again from the next error it would get.
@@ -1101,13 +1130,14 @@ def _tuple_in_call(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     head = None if line is None else CALL_HEAD.match(line)
     if _failure_kind(exc) != "LPAR" or head is None \
             or ALIASES.get(head["kind"], head["kind"]) not in KINDS \
-            or not NUMBER_TUPLE.match(line, exc.column - 1) \
+            or not value_patterns().number_tuple.match(line, exc.column - 1) \
             or _depth(line[:exc.column - 1]) != 1:
         return None
     code = line.split("#", 1)[0].strip()
     # the call's own arguments only: an init's call inside it (normal((0, 1))) is no size
-    sized = NUMBER_TUPLE.sub(lambda m: "x".join(re.findall(NUMBER, m[0]))
-                             if _depth(code[:m.start()]) == 1 else m[0], code)
+    patterns = value_patterns()
+    sized = patterns.number_tuple.sub(lambda m: "x".join(patterns.number.findall(m[0]))
+                                      if _depth(code[:m.start()]) == 1 else m[0], code)
     return TUPLE_SIZE, f"write `{_mended_call(sized)}`: {SIZE_FORM}"
 
 
@@ -1127,7 +1157,7 @@ def _mended_call(line: str) -> str:
         error = line_error(line)
         if error is None:
             break
-        mended = error.rewrite or QUOTED_WORD.sub(r"\2", line)
+        mended = error.rewrite or _bare_words(line)
         if mended == line:
             break
         line = mended
@@ -1176,7 +1206,7 @@ def _stray_character(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
             return ("statements are written one to a line, not parted by ';'",
                     "put each statement on a line of its own")
         return ("a line ends without ';'", f"write `{before.strip()}`")
-    percent = re.search(r"[0-9]+(?:\.[0-9]*)?$", before)
+    percent = value_patterns().last_number.search(before)
     if percent is None:
         return None
     fraction = number_text(float(percent[0]) / 100)
