@@ -908,7 +908,7 @@ def test_a_relu_after_sums_of_negative_mean_is_warned_dead_as_the_engine_shows(s
     (warning,) = checked.warnings
     assert warning.message.startswith(f"{DYING} 'c1' start below 0"), warning.message
     assert warning.json_path == "$.layers[2].weight_init"  # c1, after c0 and its relu
-    quoted = float(re.search(r"about (\d+)% of them below 0", warning.message).group(1))
+    quoted = float(re.search(r"(\d+)% of the relu.s inputs below 0", warning.message).group(1))
     import cnnspec
 
     x = np.random.default_rng(0).standard_normal((2, *checked.input_shape))
@@ -953,6 +953,34 @@ def test_a_relu_after_sums_of_negative_mean_is_warned_at_its_line():
     assert rendered[1:3] == ["  c1: conv 32 3x3 pad same relu weight normal(-0.02, 0.05)",
                              " " * 32 + "^" * 26]
     assert rendered[3].startswith("hint: centre the kernels: draw the weights about 0")
+
+
+def test_a_fixed_kernel_of_negative_sum_before_relus_is_warned_dead_with_its_own_hint():
+    """A fixed kernel keeps its values: the hint says to make them sum to 0 before it says to
+    draw them about 0. ``constant(-0.01)`` after a ReLU sums every window to at most 0."""
+    text = "model c\ninput 1x8x8\nc0: conv 4 3x3 pad same relu\n" + "".join(
+        f"c{i}: conv 4 3x3 pad same relu weight constant(-0.01)\n" for i in (1, 2, 3)) \
+        + "flatten\nout: dense 10\n"
+    (warning,) = [w for w in check(parse(text)).warnings if w.message.startswith(DYING)]
+    assert warning.message.startswith(
+        f"{DYING} 'c1' start below 0: its kernel (constant) sums to -0.36 a filter and adds up")
+    assert "(over 99% of the relu's inputs below 0" in warning.message
+    assert warning.hint.startswith("make the kernel's values sum to 0 (as sobel_x's do); or "
+                                   "centre the kernels")
+
+
+@pytest.mark.parametrize("between, warned", [("batchnorm", False), ("maxpool 2", True)])
+def test_a_relu_after_sums_of_negative_mean_reads_them_through_the_layers_between(
+        between, warned):
+    """A batchnorm between the conv and its ReLU centres the sums again: the ReLU passes half
+    of them, no warning. A max pool passes the largest of its window, which the ReLU then
+    reads: below 0 only where the whole window is (sums 1.85 stds below 0 keep 88% of the
+    2x2 windows below 0), still most."""
+    text = ("model p\ninput 1x8x8\nc0: conv 32 3x3 pad same relu\n"
+            f"c1: conv 32 3x3 pad same weight normal(-0.02, 0.1)\n{between}\nrelu\n"
+            "flatten\nout: dense 10\n")
+    dying = [w for w in check(parse(text)).warnings if w.message.startswith(DYING)]
+    assert bool(dying) == warned, dying
 
 
 def test_the_docs_state_the_tolerance_the_grid_is_held_to():

@@ -2029,28 +2029,26 @@ def adds_mean(info: LayerInfo, estimate: Estimate) -> bool:
         bool(means.get(source)) or estimate.alike_channels.get(source, 0.0) > 0)
 
 
-# A ReLU fed sums whose mean is this many of their stds below 0 or more (4 in 5 of its inputs
-# below 0 by the estimate's Gaussian sums) is past what the estimate holds: the first such
-# layer of tests/test_check.py's grid, kernels of mean -0.02 and stds 0.01 to 0.1, has its
-# sums 1.2 to 2.3 stds below 0, and the estimate is 5x to 1e12x above the engine 5 layers on.
-DYING_OFFSET = 0.8
+# A ReLU whose inputs are below 0 this often or more by the estimate's Gaussian sums (4 in
+# 5: sums 0.8 of their std below 0) is past what the estimate holds: the first such layer of
+# tests/test_check.py's grid, kernels of mean -0.02 and stds 0.01 to 0.1, has its sums 1.2 to
+# 2.3 stds below 0, and the estimate is 5x to 1e12x above the engine 5 layers on.
+DYING_SHARE = 0.79
 
 
 @record
 class DyingSums:
     """The first conv/dense layer whose kernel adds up its input's mean (:func:`adds_mean`)
     with sums of negative mean, ``offset`` of their stds below 0, before an activation that
-    passes nothing below 0 (``activation``, a ReLU): ``negative`` of its inputs below 0 by the
-    estimate's Gaussian sums, ``kernel_sum`` the mean sum of the layer's kernel."""
+    passes nothing below 0 (``activation``, a ReLU), ``negative`` of whose inputs are below 0
+    by the estimate's Gaussian sums (of the largest of a max pool's window, where one is on
+    the way); ``kernel_sum`` the mean sum of the layer's kernel."""
 
     layer: LayerInfo
     offset: float
+    negative: float
     activation: str
     kernel_sum: float
-
-    @property
-    def negative(self) -> float:
-        return _normal_cdf(self.offset)
 
 
 def dying_sums(estimate: Estimate) -> DyingSums | None:
@@ -2060,16 +2058,22 @@ def dying_sums(estimate: Estimate) -> DyingSums | None:
     are below 0, the ReLU after them zeroes them, and the few left are where a window reads
     little. Gaussian sums of one mean and spread (:class:`Sums`) keep a share of them above 0
     whatever the depth, so the estimate settles where the engine shrinks the signal about 8x
-    a layer (docs/how-to-initialise.md, section 1)."""
+    a layer (docs/how-to-initialise.md, section 1). A norm between the layer and its ReLU
+    centres the sums again."""
     for info in estimate.layers:
-        values = estimate.sums.get(info.name)
-        if (values is None or values.offset > -DYING_OFFSET or info.name not in estimate.used
-                or not is_weighted(info.kind) or not adds_mean(info, estimate)):
+        if not (is_weighted(info.kind) and info.name in estimate.used
+                and adds_mean(info, estimate)):
             continue
         activation = _following_activation(info, estimate.by_name, estimate.consumers)
-        slope = KINDS[activation["kind"]].negative_slope
-        if slope is not None and slope(activation) == 0:
-            return DyingSums(info, -values.offset, activation["kind"],
+        kind = KINDS.get(activation["kind"])  # None for _following_activation's "linear"
+        if kind is None or kind.negative_slope is None or kind.negative_slope(activation) != 0:
+            continue
+        values = estimate.sums.get(estimate.by_name[activation["name"]].inputs[0])
+        if values is None or values.offset >= 0:
+            continue
+        negative = _normal_cdf(-values.offset) ** values.k  # a max pool's window all below 0
+        if negative >= DYING_SHARE:
+            return DyingSums(info, -values.offset, negative, activation["kind"],
                              info.weight_init.sums.mean)
     return None
 
