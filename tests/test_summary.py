@@ -366,3 +366,19 @@ def test_a_layer_that_starts_fixed_says_what_each_part_starts_at(layer, start):
     rows = ["\n".join(" ".join(line.split()) for line in table.splitlines()[k:k + 2])
             for k in range(len(table.splitlines()))]
     assert start in rows, table
+
+
+@pytest.mark.parametrize("mean, dies", [(-0.02, "c1"), (0.0, None)])
+def test_the_signal_column_says_where_a_relu_starts_mostly_dead(mean, dies):
+    """Past a ReLU after sums of negative mean the column's Gaussian sums keep or grow the
+    scale (169 at the 20th of such layers on 8x8 maps) while the engine's dies out: the JSON
+    names the layer from which the column does not hold, and the table says so under it, in
+    short and with --explain; kernels drawn about 0 have no such note."""
+    text = "model neg\ninput 1x8x8\n" + "".join(
+        f"c{i}: conv 32 3x3 pad same relu weight normal({mean}, 0.05)\n" for i in range(20)) \
+        + "flatten\nout: dense 10\n"
+    checked = check(parse(text, path="neg.cnn"))
+    assert summary_dict(checked)["signal_dies"] == dies
+    note = f"From '{dies}' on the Signal column does not hold: most of the inputs of the ReLU"
+    for explain in (False, True):
+        assert (note in words(summary_table(checked, explain=explain))) == (dies is not None)

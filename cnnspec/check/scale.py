@@ -15,7 +15,11 @@ from cnnspec.records import record
 def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """The signal's scale changing 100x or more (:func:`cnnspec.check.signal.largest_change`),
     and scores that start too large for the loss (:func:`_large_scores`); where the first
-    grows the scale to the scores themselves, one warning says both."""
+    grows the scale to the scores themselves, one warning says both. Where a ReLU starts
+    mostly dead (:func:`cnnspec.check.signal.dying_sums`), the estimate does not hold past it,
+    and that is said instead of either."""
+    if estimate.dying is not None:
+        return [_dying_warning(spec, estimate.dying)]
     change = estimate.change
     scores = _large_scores(spec, estimate)
     if not signal.is_too_large(change):
@@ -29,6 +33,37 @@ def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
                        hint=hint)] + ([scores.warning(spec)] if scores else [])
 
 
+def _dying_warning(spec: Spec, dying: signal.DyingSums) -> SpecError:
+    """Most of a ReLU's inputs start below 0, so the signal dies: what the engine shows
+    where the estimate's Gaussian sums would keep (or grow) the scale."""
+    info = dying.layer
+    init = info.weight_init
+    kernel = (f"its weights, drawn about a mean of {rounded_text(init.mean)}, sum to about "
+              f"{rounded_text(dying.kernel_sum)} a filter and add up" if init.random else
+              f"its kernel ({init.name}) sums to {rounded_text(dying.kernel_sum)} a filter and "
+              "adds up")
+    return spec.error(
+        f"most of the inputs of the {dying.activation} after '{info.name}' start below 0: "
+        f"{kernel} the mean of what it reads (E[z] = sum(w) E[x]), which puts its "
+        f"sums' mean {rounded_text(dying.offset)} of their stds below 0 ("
+        f"{_percent(dying.negative)} of the {dying.activation}'s inputs below 0, taken as "
+        f"Gaussian); the {dying.activation} passes 0 for those, so most of its units start "
+        "dead, and each such layer after it reads fewer values: the signal dies out layer by "
+        "layer (the estimate of its scale "
+        "does not hold here: the sums' mean grows with what each window reads)",
+        info.name, "weight_init", severity="warning",
+        hint=CENTRED_KERNELS if init.random else f"{FIXED_KERNEL_SUM}; or {CENTRED_KERNELS}")
+
+
+def _percent(share: float) -> str:
+    """A share above 1/2 as a percentage, "over 99%" where rounding would say 100%."""
+    return "over 99%" if share > 0.99 else f"about {share:.0%}"
+
+
+# The advice for kernels whose sums start mostly below 0 before a ReLU.
+FIXED_KERNEL_SUM = "make the kernel's values sum to 0 (as sobel_x's do)"
+CENTRED_KERNELS = ("centre the kernels: draw the weights about 0 (he_normal before relu, "
+                   "Var(w) = 2 / fan_in, He et al. 2015), or add batchnorm after the conv")
 # The advice for a scale that residual adds build up, each x + F(x) summing its branches.
 RESIDUAL_ADVICE = ("start the last layer of each residual branch small or at 0, so that x + F(x) "
                    "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start a last "

@@ -84,7 +84,8 @@ stack of them positions grow alike ever further apart, each layer's reach adding
 0.2)`` on 16x16 maps within 1.5x of the engine, with or without tanh or ReLU.
 Not covered: a ReLU after sums of negative mean, whose few values above 0 come where the
 spread of the sums beats their mean (both scale with what the window reads, which Gaussian
-sums do not hold): estimated to keep or grow the scale the engine shrinks about 8x a layer.
+sums do not hold): estimated to keep or grow the scale the engine shrinks about 8x a layer;
+:func:`dying_sums` finds where that starts, which the scale warnings say instead.
 Biases count where :func:`moments` is asked to (the Signal column of ``summary`` and the lints
 do; the scale warnings, about what the weights do to the signal, take them as 0): a constant
 bias shifts every sum of its layer alike (what a ReLU after it passes, and so what the layers
@@ -617,6 +618,11 @@ class Estimate:
     def change(self) -> SignalChange | None:
         """:func:`largest_change`, which the scale and the gradient warnings both read."""
         return largest_change(self)
+
+    @functools.cached_property
+    def dying(self) -> DyingSums | None:
+        """:func:`dying_sums`, which the scale warnings read."""
+        return dying_sums(self)
 
     @functools.cached_property
     def read_shares(self) -> dict[str, float]:
@@ -2086,6 +2092,55 @@ def adds_mean(info: LayerInfo, estimate: Estimate) -> bool:
     sums, means, source = info.weight_init.sums, estimate.moments[1], info.inputs[0]
     return sums is not None and sums.whole != 0 and (
         bool(means.get(source)) or estimate.alike_channels.get(source, 0.0) > 0)
+
+
+# A ReLU whose inputs are below 0 this often or more by the estimate's Gaussian sums (4 in
+# 5: sums 0.8 of their std below 0) is past what the estimate holds: the first such layer of
+# tests/test_check.py's grid, kernels of mean -0.02 and stds 0.01 to 0.1, has its sums 1.2 to
+# 2.3 stds below 0, and the estimate is 5x to 1e12x above the engine 5 layers on.
+DYING_SHARE = 0.79
+
+
+@record
+class DyingSums:
+    """The first conv/dense layer whose kernel adds up its input's mean (:func:`adds_mean`)
+    with sums of negative mean, ``offset`` of their stds below 0, before an activation that
+    passes nothing below 0 (``activation``, a ReLU), ``negative`` of whose inputs are below 0
+    by the estimate's Gaussian sums (of the largest of a max pool's window, where one is on
+    the way); ``kernel_sum`` the mean sum of the layer's kernel."""
+
+    layer: LayerInfo
+    offset: float
+    negative: float
+    activation: str
+    kernel_sum: float
+
+
+def dying_sums(estimate: Estimate) -> DyingSums | None:
+    """Where the estimate's model of a layer's sums stops holding, or None: a kernel drawn
+    (or fixed) about a negative mean after a ReLU adds up ``sum(w) E[x]``, a mean that grows
+    with what each window reads, while its spread grows only with the root of it; most sums
+    are below 0, the ReLU after them zeroes them, and the few left are where a window reads
+    little. Gaussian sums of one mean and spread (:class:`Sums`) keep a share of them above 0
+    whatever the depth, so the estimate settles where the engine shrinks the signal about 8x
+    a layer (docs/how-to-initialise.md, section 1). A norm between the layer and its ReLU
+    centres the sums again."""
+    for info in estimate.layers:
+        if not (is_weighted(info.kind) and info.name in estimate.used
+                and adds_mean(info, estimate)):
+            continue
+        activation = _following_activation(info, estimate.by_name, estimate.consumers)
+        kind = KINDS.get(activation["kind"])  # None for _following_activation's "linear"
+        if kind is None or kind.negative_slope is None or kind.negative_slope(activation) != 0:
+            continue
+        values = estimate.sums.get(estimate.by_name[activation["name"]].inputs[0])
+        if values is None or values.offset >= 0:
+            continue
+        negative = _normal_cdf(-values.offset) ** values.k  # a max pool's window all below 0
+        if negative >= DYING_SHARE:
+            return DyingSums(info, -values.offset, negative, activation["kind"],
+                             info.weight_init.sums.mean)
+    return None
 
 
 def _log_factors(weighted: list[LayerInfo], estimate: Estimate

@@ -13,7 +13,7 @@ import math
 
 from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import estimate, log_spreads
+from cnnspec.check.signal import Estimate, estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
 from cnnspec.held import HELD, HELD_MEANS, held_text
@@ -97,12 +97,21 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "step_memory": _step_memory_dict(checked.step_memory),
         "layers": [layer_dict(info, math.sqrt(second[info.name]), spread[info.name])
                    for info in checked.layers],
+        # the layer from which the Signal column does not hold (signal.dying_sums), or None
+        "signal_dies": _dying_layer(checked),
         "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
                       "column": w.span.column if w.span else None,
                       "copies": list(w.copies)}
                      for w in checked.warnings],
     }
+
+
+def _dying_layer(checked: CheckedSpec) -> str | None:
+    """The first layer whose ReLU starts mostly dead, past which the estimate does not hold
+    (:func:`cnnspec.check.signal.dying_sums`); None where there is none."""
+    dying = Estimate.of(checked.spec, checked.layers).dying
+    return None if dying is None else dying.layer.name
 
 
 def _step_memory_dict(memory) -> dict | None:
@@ -272,7 +281,7 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
     spread = _spread(data)
     own = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
     if explain:
-        return _explained(path, spread, own)
+        return _explained(path, spread, own) + _dying_notes(data)
     note = ("Signal: the estimated scale of each layer's output at init, its root mean "
             "square relative to the input's (He et al. 2015, eq. 7)")
     if spread:
@@ -282,7 +291,17 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
     if own:
         note += f"; probabilities ({', '.join(own)}) set their own"
     return [(f"{note}. `{_command('explain', path)}` says how it is estimated, "
-            f"`{_command('init_report', path)}` measures it on the data.")]
+            f"`{_command('init_report', path)}` measures it on the data."), *_dying_notes(data)]
+
+
+def _dying_notes(data: dict) -> list[str]:
+    """Where a ReLU starts mostly dead, that the column does not hold from there on."""
+    if data["signal_dies"] is None:
+        return []
+    return [(f"From '{data['signal_dies']}' on the Signal column does not hold: most of the "
+             "inputs of the ReLU after it start below 0, so most of its units start at 0 and "
+             "the signal dies out layer by layer, where the column's Gaussian sums keep or "
+             "grow it (check warns at that layer).")]
 
 
 def _explained(path: str | None, spread: tuple[float, str] | None,
