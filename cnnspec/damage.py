@@ -3,8 +3,8 @@ programs wrote: zip archives (a ``.npz`` of arrays, a ``.keras`` model) and pict
 
 A file's damage is the file's, and its reader reports it with what the file is; a disk or
 system that fails (EIO, EACCES) is the system's, and stays an ``OSError`` where its reader
-tells the two apart. Python's readers raise neither in one way. :mod:`zipfile` has no one exception for
-bytes it cannot make sense of: a damaged directory is a ``BadZipFile``, but a member whose
+tells the two apart. Python's readers raise neither in one way. :mod:`zipfile` has no one exception
+for bytes it cannot make sense of: a damaged directory is a ``BadZipFile``, but a member whose
 compressed stream is damaged raises its decompressor's own error (``zlib.error``,
 ``lzma.LZMAError``, or bz2's ``OSError`` without an errno), a stream cut short ``EOFError``,
 an offset pointing before the file's start a ``ValueError`` in memory and an ``OSError``

@@ -163,9 +163,9 @@ class SpecError(Exception):
     copies: tuple[str, ...] = ()
     # The statement the hint tells to write in place of the one on the span's line (Caffe's
     # `conv1: Convolution 8 11`: `conv1: conv 8 11`, Keras' `Conv2D(8, 11)`), which is checked
-    # there (:func:`cnnspec.check.load.rewrite_checked`); a line break in it for each line after the span's that
-    # it replaces too (a Darknet section's key=value lines), so that later lines keep their
-    # numbers.
+    # there (:func:`cnnspec.check.load.rewrite_checked`); a line break in it for each line after the
+    # span's that it replaces too (a Darknet section's key=value lines), so that later lines keep
+    # their numbers.
     rewrite: str | None = None
 
     def __post_init__(self) -> None:

@@ -154,7 +154,8 @@ def test_the_file_is_named_after_how_the_limits_were_timed():
 def test_measured_once_then_read_from_the_machines_file(cache_home, monkeypatch):
     first = calibrate.thresholds(timer, winograd_timer, block_timer)
     assert first.source == "cached" and first.chunk_columns == 1024
-    assert first.winograd_bytes == max(chunking.WINOGRAD_CANDIDATES)  # what the file holds, even for the process that wrote it
+    # what the file holds, even for the process that wrote it
+    assert first.winograd_bytes == max(chunking.WINOGRAD_CANDIDATES)
     assert first.block_bytes == min(chunking.BLOCK_CANDIDATES)
     (path,) = (cache_home / "cnnspec").glob("engine-thresholds-*.json")
     record = json.loads(path.read_text())

@@ -288,8 +288,8 @@ class DiskFullOnce:
 
 
 def test_a_disk_that_fills_mid_training_stops_the_run_resumably(tmp_path, monkeypatch):
-    """Epoch 2's best.npz cannot be saved: the run stops saying so, summary.json says "interrupted" (not
-    "running"), the hint says how to continue, and the resumed run is the uninterrupted one."""
+    """Epoch 2's best.npz cannot be saved: the run stops saying so, summary.json says "interrupted"
+    (not "running"), the hint says how to continue, and the resumed run is the uninterrupted one."""
     from test_resume import STEPS_PER_EPOCH, assert_same_run
 
     from cnnspec.training.loop import Stopped

@@ -70,7 +70,8 @@ def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsy
                  "--init", "he_normal", "--init", "zeros"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
     assert warnings == [
-        f"{spec}:3:1: warning: layer 'side' is not used: no path leads from there to the output 'fc'",
+        (f"{spec}:3:1: warning: layer 'side' is not used: no path leads from there to the "
+         "output 'fc'"),
         (f'{spec}:2:1: warning: with --init "zeros": all 8 filters of c1 start identical '
          "(constant 0), and with biases of 0 every input to its relu is 0, where it passes no "
          "gradient: c1 never changes, so symmetry never breaks"),
@@ -82,8 +83,9 @@ def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsy
 
 
 # A layer of each way of counting fans, each under an init whose formula reads them (on the
-# default data, digits: 1x8x8, 10 classes): C/G*kh*kw and F*kh*kw for a conv (grouped, depthwise), F/G*kh*kw and C*kh*kw for a
-# transposed conv (PyTorch's layout (C, F/G, kh, kw)), inputs and units for a dense layer.
+# default data, digits: 1x8x8, 10 classes): C/G*kh*kw and F*kh*kw for a conv (grouped, depthwise),
+# F/G*kh*kw and C*kh*kw for a transposed conv (PyTorch's layout (C, F/G, kh, kw)), inputs and units
+# for a dense layer.
 FANS_SPEC = """input 1x8x8
 plain: conv 6 3x3 pad same weight he_normal relu
 grouped: conv 8 3x3 pad same groups 2 weight glorot_uniform relu

@@ -39,7 +39,8 @@ def _path_limits(monkeypatch, path):
         monkeypatch.setattr(conv_tuned, "thresholds",
                             lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=2 ** 20))
         return
-    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize, least=0: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk",
+                        lambda rows, size, n, itemsize, least=0: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES",
                         2 if path in ("blocks", "rows") else 10 ** 6)

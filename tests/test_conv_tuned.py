@@ -101,8 +101,9 @@ def test_batches_larger_than_the_machines_chunks(dtype):
     _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={})
 
 
-SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_blocks", "_weight_grad_kept", "_input_grad_col2im", "col2im",
-         "col2im_block", "im2col_wide", "_small_plan"]
+SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_blocks",
+         "_weight_grad_kept", "_input_grad_col2im", "col2im", "col2im_block", "im2col_wide",
+         "_small_plan"]
 
 
 # row_taps' passes, counted as "rows.<name>"
@@ -304,7 +305,8 @@ def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, columns_bytes):
     cache = columns_bytes * COLUMNS_SHARE
     monkeypatch.setattr(conv_tuned, "thresholds",
                         lambda: Thresholds(chunk_bytes=cache, chunk_columns=2 ** 30))
-    assert conv_tuned.images_per_chunk(18, 64, 3, 8) == max(1, min(3, columns_bytes // (18 * 64 * 8)))
+    assert conv_tuned.images_per_chunk(18, 64, 3, 8) == max(
+        1, min(3, columns_bytes // (18 * 64 * 8)))
     for work in (None, {}):
         _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work)
 
@@ -372,7 +374,8 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
     kept-columns limit, against the reference: by kernel rows at stride 1, else by columns;
     the input gradient on blocks too where it is a transposed convolution with enough rows
     (F*kh*kw), by kernel rows where the forward ran so and it is not."""
-    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize, least=0: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk",
+                        lambda rows, size, n, itemsize, least=0: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
@@ -400,7 +403,8 @@ def test_kernel_rows_ignore_what_a_longer_batch_left_in_the_last_blocks_spare_sl
     """Blocks of two images: six images, the sixth infinite, then five in the same buffers,
     whose last block's spare slot still holds the sixth: the gradients are the reference's
     (the slot is zeroed, where infinity times a zero gradient would be NaN)."""
-    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize, least=0: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk",
+                        lambda rows, size, n, itemsize, least=0: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     x, w, b = _arrays(6, 6, 16, (5, 5), dtype, hw=(9, 8))

@@ -5,7 +5,8 @@ the same way, with a message, writing nothing unasked; and a few mutants that
 ``check`` accepts trained for two steps, whose measured peak memory stays within the estimate
 ``check`` gives; and a few mutants that parse run through ``check`` and a one-epoch ``train``,
 which agree (both accept or both refuse). The same mutations as ``tools/fuzz.py`` (which runs
-10,000+ of them), seeded, so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is that tool."""
+10,000+ of them), seeded, so a failure here replays exactly. The ``fuzz`` fixture
+(tests/conftest.py) is that tool."""
 from __future__ import annotations
 
 import random

@@ -186,9 +186,9 @@ GLOROT_WRONG_GAIN = "glorot_normal(gain=relu)"
 
 def _conv_act_stds(init: str) -> list[float]:
     """The act_std of every conv layer, as ``cnnspec init-report PAPER_SPEC --init INIT --input
-    gaussian --batch-size 4 --seed 0`` reports it (same compile seed, same batch, training mode), from
-    the forward pass alone: the backward pass would double the cost and these bands need none of
-    it."""
+    gaussian --batch-size 4 --seed 0`` reports it (same compile seed, same batch, training mode),
+    from the forward pass alone: the backward pass would double the cost and these bands need none
+    of it."""
     from cnnspec.compiler import compile_spec
     from cnnspec.lab.batch import make_batch
     from cnnspec.lab.stats import std64

@@ -121,7 +121,8 @@ def test_every_layer_type_maps_to_its_kind():
     assert kinds == {
         "conv1": "conv", "bn1": "batchnorm", "relu1": "relu", "pool1": "maxpool",
         "branch_a": "conv", "norm_a": "batchnorm", "leaky": "leaky_relu", "branch_b": "conv",
-        "tanh_b": "tanh", "prelu_b": "prelu", "sum": "add", "both": "concat", "up": "conv_transpose",
+        "tanh_b": "tanh", "prelu_b": "prelu", "sum": "add", "both": "concat",
+        "up": "conv_transpose",
         "sig": "sigmoid", "pool2": "avgpool", "elu": "elu", "gap": "global_avgpool",
         "flat": "flatten", "drop": "dropout", "fc1": "dense", "feat": "concat", "fc2": "dense",
         "prob": "softmax"}
@@ -727,13 +728,15 @@ def test_a_float_of_many_digits_is_refused_as_not_finite():
 
 
 BILINEAR_UP = """name: "t"
-layer { name: "data" type: "Input" top: "data" input_param { shape: { dim: 1 dim: 1 dim: 8 dim: 8 } } }
+layer { name: "data" type: "Input" top: "data"
+  input_param { shape: { dim: 1 dim: 1 dim: 8 dim: 8 } } }
 layer { name: "c" type: "Convolution" bottom: "data" top: "c"
   convolution_param { num_output: 8 kernel_size: 3 pad: 1 weight_filler { type: "xavier" } } }
 layer { name: "up" type: "Deconvolution" bottom: "c" top: "up"
   convolution_param { num_output: 8 kernel_size: 2 stride: 2 weight_filler { type: "bilinear" }
                       bias_term: false } }
-layer { name: "fc" type: "InnerProduct" bottom: "up" top: "fc" inner_product_param { num_output: 10 } }
+layer { name: "fc" type: "InnerProduct" bottom: "up" top: "fc"
+  inner_product_param { num_output: 10 } }
 """
 
 

@@ -166,7 +166,8 @@ def test_a_hand_written_kernel_shows_its_numbers_as_a_named_one_does():
     (one shared by every filter: one per filter would be too long a line)."""
     sobel_y = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]
     info = describe({"name": "literal", "values": sobel_y}, (1, 1, 3, 3))
-    assert info.formula == "[[-1, -2, -1], [0, 0, 0], [1, 2, 1]] as written, every filter and channel"
+    assert info.formula == ("[[-1, -2, -1], [0, 0, 0], [1, 2, 1]] as written, "
+                            "every filter and channel")
     assert describe({"name": "sobel_x"}, (1, 1, 3, 3)).formula.startswith("[[-1, 0, 1], [-2, 0, 2]")
     per_filter = describe({"name": "literal", "values": [sobel_y, sobel_y]}, (2, 1, 3, 3))
     assert per_filter.formula == "as written, one per filter, every channel"

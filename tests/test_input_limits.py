@@ -118,7 +118,8 @@ def test_the_layer_limit_blames_the_block_that_makes_most_layers_not_the_last_on
             + "repeat 1000 as small {\n  relu\n  relu\n}\n" + TAIL)
     err = only_error(text)
     assert (err.span.line, err.span.column) == (2, 8)
-    assert err.hint.startswith("the repeat block 'big' makes at least 24,000 of them: lower its count")
+    assert err.hint.startswith("the repeat block 'big' makes at least 24,000 of them: "
+                               "lower its count")
 
 
 def test_activations_that_take_a_network_past_the_layer_limit_are_counted():
@@ -681,7 +682,8 @@ def test_a_layer_setting_above_0_that_float32_rounds_to_0_is_a_located_error_in_
     err = only_error(text)
     assert err.message == (f"{setting} must be greater than 0 in float32, the dtype the network "
                            f"computes in, which rounds {value} to 0")
-    assert err.hint == "write a number of at least 1.4e-45, the smallest float32 above 0, " + IN_FLOAT64
+    assert err.hint == ("write a number of at least 1.4e-45, the smallest float32 above 0, "
+                        + IN_FLOAT64)
     assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
     check(parse(text), dtype="float64")
     check(parse(HEAD + "conv 2 3x3\nbatchnorm eps 1.4e-45\n" + TAIL))  # the smallest above 0

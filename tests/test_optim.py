@@ -1,5 +1,5 @@
-"""Optimizers, learning-rate schedules and gradient clipping, against their update rules written out by hand and
-against torch.optim where PyTorch is installed."""
+"""Optimizers, learning-rate schedules and gradient clipping, against their update rules written out
+by hand and against torch.optim where PyTorch is installed."""
 from __future__ import annotations
 
 import io

@@ -19,7 +19,8 @@ from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.loop import Stopped
 
-NUMPY_SAYS = "Unable to allocate 32.0 MiB for an array with shape (512, 16384) and data type float32"
+NUMPY_SAYS = ("Unable to allocate 32.0 MiB for an array with shape (512, 16384) and data type "
+              "float32")
 
 # 811 MiB to train (summary's "Training process memory"): more than a 600 MiB limit holds
 HEAVY = """model heavy
@@ -135,7 +136,8 @@ def test_a_limit_is_named_where_it_is_lower_than_the_machine(monkeypatch):
     cgroup = (2 << 30, "the {} its control group may use (a container's limit)")
     monkeypatch.setattr(memory, "_memory_limits", lambda: [machine, cgroup])
     assert memory.machine_memory() == 2 << 30
-    assert memory.room_text(2 << 30) == "the 2.0 GiB its control group may use (a container's limit)"
+    assert memory.room_text(2 << 30) == ("the 2.0 GiB its control group may use "
+                                         "(a container's limit)")
     monkeypatch.setattr(memory, "_memory_limits", lambda: [machine])
     assert memory.room_text(64 << 30) == "this machine's 64.0 GiB of memory"
 

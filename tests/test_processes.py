@@ -275,8 +275,8 @@ def test_a_process_with_a_worker_exits_without_waiting_for_it():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", EXITS], capture_output=True, text=True, check=False,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", EXITS], capture_output=True, text=True,
+                          check=False, timeout=60)
     assert done.returncode == 0, done.stderr
 
 

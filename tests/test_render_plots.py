@@ -25,7 +25,8 @@ def _png_size(path):
 def _metrics(epochs=5, with_val=True):
     out = []
     for e in range(1, epochs + 1):
-        record = {"epoch": e, "train_loss": 2.0 / e, "train_acc": 1 - 0.5 / e, "lr": 0.1 * 0.5 ** (e // 2)}
+        record = {"epoch": e, "train_loss": 2.0 / e, "train_acc": 1 - 0.5 / e,
+                  "lr": 0.1 * 0.5 ** (e // 2)}
         if with_val:
             record.update(val_loss=2.2 / e, val_acc=1 - 0.6 / e)
         out.append(record)

@@ -38,7 +38,8 @@ VALID = {
                  "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                                "amsgrad": False},
                  "lr": 0.001, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5},
-                 "warmup": 0, "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0,
+                 "warmup": 0, "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0,
+                 "clip_value": 0.0,
                  "batch_size": 32, "epochs": 3, "cores": 2, "val_split": 0.1,
                  "seed": 0, "monitor": "val_loss", "early_stop": 0, "min_delta": 0.0,
                  "loss": "cross_entropy", "label_smoothing": 0.0,
@@ -208,7 +209,8 @@ def test_an_init_of_the_wrong_type_is_one_error(value, got):
         validate(ir)
     (error,) = info.value.errors
     assert error.json_path == "$.layers[0].weight_init"
-    assert error.message == f'expected an object, got {got} (an init object {{"name": ..., <params>}})'
+    assert error.message == (f'expected an object, got {got} '
+                             '(an init object {"name": ..., <params>})')
 
 
 def test_a_json_file_is_read_and_validated(tmp_path):

@@ -201,7 +201,8 @@ NOT_WRITTEN = {
     "version": "the resolver writes the IR version; a spec does not",
     "name": "a model name is a NAME token or the file's stem, never empty",
     **{f"layers.{kind}.default_inits": "the resolver marks the inits a layer took from the "
-       "model-wide default; a spec does not write it" for kind in ("conv", "conv_transpose", "dense")},
+       "model-wide default; a spec does not write it"
+       for kind in ("conv", "conv_transpose", "dense")},
 }
 
 # Where the parser is stricter than the schema on purpose, so the value on the bound is refused.

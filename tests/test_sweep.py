@@ -492,7 +492,8 @@ def test_a_cell_trains_as_train_of_its_settings_in_its_dtype_bitwise(named, tmp_
     before = json.dumps({"ir": cell.ir, "fold": None}, sort_keys=True)  # the key of old
     assert (cell.key == hashlib.sha256(before.encode()).hexdigest()[:10]) == (dtype == "float32")
     # the folder's name and the table say a float64 sweep's dtype; a float32 one's, as before
-    assert cell.folder.startswith("lr=0.1_float64_seed0-" if dtype == "float64" else "lr=0.1_seed0-")
+    assert cell.folder.startswith("lr=0.1_float64_seed0-" if dtype == "float64"
+                                  else "lr=0.1_seed0-")
     note = format_table(result.groups, ["lr"], tmp_path, "1 seed", result.dtypes).splitlines()[-1]
     assert note == ("(1 seed per group; trained in float64; " if dtype == "float64" else
                     "(1 seed per group; ") + f"{TEST_WEIGHTS_NOTE}; cells in {tmp_path})"

@@ -268,7 +268,8 @@ CASES = [
      2, 30, "^a spec holds numbers, not arithmetic: write 0.7071 for 2\\*\\*-0.5$"),
     # a residual sum as PyTorch's forward writes it
     ("input 1x8x8\na: conv 8 3x3\nb: conv 8 3x3 <- input\ns: a + b\n",
-     "unexpected character '\\+'", 4, 6, "^layers are summed with `add`, e.g. `s: add\\(c1, c2\\)`"),
+     "unexpected character '\\+'", 4, 6,
+     "^layers are summed with `add`, e.g. `s: add\\(c1, c2\\)`"),
     ("input 1x8x8\ntrain {\n  data npz(data/train.npz)\n}\n", "unexpected character '/'", 3,
      16, '^a file path is a string in double quotes, e.g. npz\\("data/train.npz"\\)'),
     ("input 1x8x8\n)\n", "unexpected '\\)'", 2, 1, None),
@@ -380,7 +381,8 @@ CASES = [
     ("input 1x8x8\ndense 10\ntrain {\n  epochs =\n}\n",
      "^a setting is written without '='$", 4, 10, "^write `epochs ...`;"),
     ("input 1x8x8\ndense 10\ntrain {\n  gamma 0.5\n}\n",
-     "unknown training setting 'gamma'", 4, 3, "^gamma is an argument of the schedule \\(step, multistep, exp or inv\\)"),
+     "unknown training setting 'gamma'", 4, 3,
+     "^gamma is an argument of the schedule \\(step, multistep, exp or inv\\)"),
     # Keras' argument names for what is written alone, in its place
     ("input 1x8x8\nmaxpool pool_size 2\n",
      "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,
@@ -1354,7 +1356,8 @@ REFUSED_LAYERS = [
     # a fraction where a pair goes: compared with the field's default, it raised a TypeError
     ("MaxPool2D(2, 1.5)", "the stride must be a whole number or HxW, not the number 1.5"),
     ("Conv2D(8, 3, 1e-3)", "the stride must be a whole number or HxW, not the number 0.001"),
-    ("nn.Conv2d(3, 8, 3, padding=1.5)", "the pad must be a whole number or HxW, not the number 1.5"),
+    ("nn.Conv2d(3, 8, 3, padding=1.5)",
+     "the pad must be a whole number or HxW, not the number 1.5"),
     # a whole number past the largest float, which math.isfinite cannot take
     (f"MaxPool2D(2, {'9' * 400})", "the stride must be at most 2,147,483,647"),
     (f"BatchNormalization(momentum={'9' * 400})", "the momentum is too large a number:"),

@@ -144,7 +144,8 @@ def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, caps
     name never runs into its kind (columns as wide as their longest entry)."""
     path = tmp_path / "bn.cnn"
     path.write_text(SPEC.replace("conv2: conv 6 3x3\n",
-                                 "conv2: conv 6 3x3\na_rather_long_batchnorm_name: batchnorm relu\n"))
+                                 "conv2: conv 6 3x3\n"
+                                 "a_rather_long_batchnorm_name: batchnorm relu\n"))
     assert main(["time", str(path), "--batch-size", "4", "--iterations", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("layer"))

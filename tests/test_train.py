@@ -420,7 +420,8 @@ def test_stats_every_records_through_the_lab_recorder(tmp_path):
     assert info.value.hint == "e.g. stats_every=50 records statistics every 50 steps"
     assert info.value.invalid
     assert info.value.worded(OPTION_NAMES) == (
-        "--stats must be an integer >= 1, not 0", "e.g. --stats 50 records statistics every 50 steps")
+        "--stats must be an integer >= 1, not 0",
+        "e.g. --stats 50 records statistics every 50 steps")
     assert not (tmp_path / "r2").exists()
 
 

@@ -79,7 +79,8 @@ def test_caffes_bilinear_recipe_is_bilinear_interpolation_of_the_zero_bordered_i
     functional = torch.nn.functional
     f, channels = factor, 3
     kernel, pad = 2 * f - f % 2, math.ceil((f - 1) / 2)
-    checked = _load(tmp_path, f"input 1x8x8\nc: conv {channels} 4x3\nup: conv_transpose {channels} {kernel}x"
+    checked = _load(tmp_path, f"input 1x8x8\nc: conv {channels} 4x3\n"
+                              f"up: conv_transpose {channels} {kernel}x"
                               f"{kernel} stride {f} pad {pad} groups {channels} weight bilinear "
                               f"nobias\nflatten\ndense 10\n")
     assert checked.by_name["up"].output_shape == (channels, 5 * f, 6 * f)

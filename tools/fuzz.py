@@ -64,14 +64,15 @@ from cnnspec's command table and writes a command line from its parser: its posi
 a random mix of its own options, other commands', misspelt and duplicated ones, short ones,
 ``--opt=value`` and ``-oVALUE`` forms and ``--``, with values that fit (the option's choices,
 values for its metavar) or not (empty, negative, 0, 10**30, 400 digits, nan, inf, fractions,
-unicode, terminal escape sequences, 5,000 characters, paths that do not exist, are folders, are the spec or are a trained
-run). It runs in its own process and process group, in a fresh copy of a folder holding a
-spec of ``specs/``, a run trained from one once per session and an input image, with the
-caches and the home folder inside the session's folder; one still running after 20 s is
+unicode, terminal escape sequences, 5,000 characters, paths that do not exist, are folders, are the
+spec or are a trained run). It runs in its own process and process group, in a fresh copy of a
+folder holding a spec of ``specs/``, a run trained from one once per session and an input image,
+with the caches and the home folder inside the session's folder; one still running after 20 s is
 killed with everything it started and counted as a hang. Besides exit codes (0, 1, 2 and 130
 are the command line's), tracebacks and warnings, it counts failures with nothing on stderr,
-message lines that quote a value whole or print a control character raw, and files written or changed in the folder that no
-output option named (nor the command's default outputs, such as train's ``runs/``).
+message lines that quote a value whole or print a control character raw, and files written or
+changed in the folder that no output option named (nor the command's default outputs, such as
+train's ``runs/``).
 
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
 of them) is compiled and trained for two real steps (forward, loss, backward, optimizer
@@ -1480,8 +1481,8 @@ def argv_case(line: CommandLine, rng: random.Random) -> list[str]:
             name = rng.choice(sorted(own))
             words += _option_words(_misspelt(name, rng), own[name], rng)
         elif roll < 0.92:
-            words += _option_words(f"-{rng.choice('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')}",
-                                   None, rng)
+            letter = rng.choice('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
+            words += _option_words(f"-{letter}", None, rng)
         elif words:
             words += words[-2:]  # the last option again
     positionals = []
@@ -1850,8 +1851,9 @@ def _memory_line(tally: MemoryTally) -> str:
               f"min {ratios[0]:.2f}; " if ratios else "")
     return (f"{len(tally.steps)} steps trained: {spread}{len(tally.beyond)} allocations beyond "
             f"the estimate; skipped {tally.too_large} estimated over "
-            f"{tally.cap / (1 << 30):g} GiB, {tally.refused} refused with a clean error; tracebacks "
-            f"{len(tally.tracebacks)}, abandoned {len(tally.hangs)}, slowest {tally.slowest:.2f} s")
+            f"{tally.cap / (1 << 30):g} GiB, {tally.refused} refused with a clean error; "
+            f"tracebacks {len(tally.tracebacks)}, abandoned {len(tally.hangs)}, "
+            f"slowest {tally.slowest:.2f} s")
 
 
 # -- check against train ------------------------------------------------------------------------
@@ -1963,9 +1965,9 @@ def fuzz_agreement(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -
 def _agreement_line(tally: AgreementTally) -> str:
     pairs = ", ".join(f"{k}: {v}" for k, v in sorted(tally.pairs.items()))
     return (f"{sum(tally.pairs.values())} pairs ({pairs}); {tally.too_large} not trained, "
-            f"estimated over {tally.cap / (1 << 30):g} GiB; findings {len(tally.findings)}, tracebacks "
-            f"{len(tally.tracebacks)}, warnings {len(tally.warned)}, trainings stopped at "
-            f"{AGREEMENT_SECONDS} s {len(tally.hangs)}")
+            f"estimated over {tally.cap / (1 << 30):g} GiB; findings {len(tally.findings)}, "
+            f"tracebacks {len(tally.tracebacks)}, warnings {len(tally.warned)}, "
+            f"trainings stopped at {AGREEMENT_SECONDS} s {len(tally.hangs)}")
 
 
 def _line(tally: Tally, hang: float = HANG_SECONDS) -> str:

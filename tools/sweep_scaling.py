@@ -7,8 +7,9 @@ alternate the three (in-process, 1 worker, 2 workers) so that the machine's drif
 alike, and the medians are reported. A cluster's start-up (workers importing NumPy and
 cnnspec) is timed apart from the sweep on it; the per-task overhead is
 ``(time on 1 worker - time in process) / 16``, and the same outside the cells' training loops
-(their summaries' ``wall_seconds`` subtracted), which the machine's load disturbs less. Each cell trains with the engine's two threads
-(batch halves), in a worker as in this process, so 2 workers on 2 cores run 4 threads.
+(their summaries' ``wall_seconds`` subtracted), which the machine's load disturbs less. Each cell
+trains with the engine's two threads (batch halves), in a worker as in this process, so 2 workers on
+2 cores run 4 threads.
 
 Usage: ``python3 tools/sweep_scaling.py [--rounds 3] [--epochs 2] [--seeds 4]``
 (needs the ``sweep`` extra: ``pip install 'cnnspec[sweep]'``).

@@ -65,9 +65,9 @@ global max pool after saturated tanh units (he_normal) 0.32 of it, both past :da
 (the largest of 64 values deep in tanh's flat part, whose slope there a spread of the
 channels' scales raises by orders: tests/test_check.py). ReLU has no ``derivative`` and makes
 no stack: a ReLU net's weights' gradients keep their ratio at any weight scale (its layers are
-homogeneous), and its init's scale is the signal warning's. A stack with max pools has no one map to settle into (the
-share of its sums changes step by step): its mean step stands for its phase. A mean pool of
-``k`` values divides ``||delta||^2`` by ``k`` and the mean square of tanh's values (mean 0)
+homogeneous), and its init's scale is the signal warning's. A stack with max pools has no one map to
+settle into (the share of its sums changes step by step): its mean step stands for its phase. A mean
+pool of ``k`` values divides ``||delta||^2`` by ``k`` and the mean square of tanh's values (mean 0)
 by ``k``: for ``G`` the two cancel (the first conv of
 LeNet-5's tanh layers over its last dense layer: 4.3 estimated, 3.6 measured). A norm after
 the activation sets the next input to unit mean square and divides ``||delta||^2`` by its
@@ -618,14 +618,14 @@ def describe(stack: Stack) -> str:
               f"and the input that gradient multiplies by E[x^2] / E[{act}(h)^2]")
     named = stack.culprit
     if named is not None:
-        return f"{head}, and most of that factor is one layer's weights: {_culprit_text(stack, named)}" \
-            f" ({theory})"
+        return f"{head}, and most of that factor is one layer's weights: " \
+            f"{_culprit_text(stack, named)} ({theory})"
     inits = _written_init(stack.most_common)
     mean_chi = math.exp(stack.log_total / len(stack.chis))
     phase = "chaotic" if stack.rate > 1 else "ordered"
     return (
-        f"{head} (mostly {inits}): {theory}; the stack's {len(stack.chis)} steps scale the weights' "
-        f"gradient by {rounded_text(stack.chis[0])} (first step) to "
+        f"{head} (mostly {inits}): {theory}; the stack's {len(stack.chis)} steps scale the "
+        f"weights' gradient by {rounded_text(stack.chis[0])} (first step) to "
         f"{rounded_text(stack.chis[-1])} (last), {rounded_text(mean_chi)} on average, and "
         f"{rounded_text(stack.rate)} where a deeper stack settles: the {phase} phase, where one "
         f"learning rate moves the first layers' weights "

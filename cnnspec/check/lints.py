@@ -220,13 +220,14 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     but after it a group norm or a grouped conv may group the channels with others of their
     own (their statistics, their sums, differ). An add passes each channel's gradient back
     as it is too, but sums other inputs into the channels, whose values then differ (unless
-    those inputs' channels are all alike too, ``alike``: :func:`cnnspec.check.alike.alike_channels`): after
-    it, a layer that is not linear (a ReLU's mask, a max pool's choice, a norm's statistics:
-    :attr:`Kind.linear`) sends each channel a gradient of its own values, and a trainable
-    conv or dense layer, a constant one too, learns different weights for them from its
-    first step on (a frozen one weighing its inputs alike keeps them tied). A layer whose
-    weights differ between its inputs (any drawn init) and dropout (its masks differ between
-    channels) set them apart wherever they are. Empty: the symmetry never breaks.
+    those inputs' channels are all alike too, ``alike``:
+    :func:`cnnspec.check.alike.alike_channels`): after it, a layer that is not linear (a ReLU's
+    mask, a max pool's choice, a norm's statistics: :attr:`Kind.linear`) sends each channel a
+    gradient of its own values, and a trainable conv or dense layer, a constant one too, learns
+    different weights for them from its first step on (a frozen one weighing its inputs alike keeps
+    them tied). A layer whose weights differ between its inputs (any drawn init) and dropout (its
+    masks differ between channels) set them apart wherever they are. Empty: the symmetry never
+    breaks.
     """
     # (layer, the layer before it on the way, whether a concat put other channels beside
     # these, whether an add mixed other values into them)

@@ -226,8 +226,8 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     """The Keras-like table with init columns and totals (no trailing newline), within
     :data:`~cnnspec.diagnostics.WIDTH` columns (a layer's row alone may run past it, where
     its layer names, kinds and windows are that long); the commands its note suggests worded
-    as ``names`` word them (a front end's, :func:`cnnspec.errors.worded`). Its Signal note says what the column is
-    in a few lines, and, with ``explain``, how it is estimated in full."""
+    as ``names`` word them (a front end's, :func:`cnnspec.errors.worded`). Its Signal note says what
+    the column is in a few lines, and, with ``explain``, how it is estimated in full."""
     data = summary_dict(checked)
     rows = [HEADER] + [_row(layer) for layer in data["layers"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
@@ -254,7 +254,8 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     if step is not None:
         totals.append(
             f"Training step memory: at most about {bytes_text(step['total_bytes'])} at batch "
-            f"{step['batch_size']}, {data['dtype']} ({bytes_text(step['parameter_bytes'])} parameters, "
+            f"{step['batch_size']}, {data['dtype']} "
+            f"({bytes_text(step['parameter_bytes'])} parameters, "
             f"gradients and optimizer state, {bytes_text(step['activation_bytes'])} "
             f"activations, {bytes_text(step['work_bytes'])} convolution work buffers)")
         totals.append(

@@ -54,7 +54,8 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
               dtype: str = DEFAULT_DTYPE) -> int:
     """Check one spec, print what was found; its exit code: 0 if it is valid, EXIT_USAGE for a
     mistake in it (or a missing file), EXIT_FAILURE for a file that could not be read."""
-    # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
+    # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays
+    # fast)
     from cnnspec.check.load import load
 
     try:

@@ -44,7 +44,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    # deferred: the checker, the parser, jsonschema and NumPy load when it runs (`--help` stays fast)
+    # deferred: the checker, the parser, jsonschema and NumPy load when it runs (`--help` stays
+    # fast)
     from cnnspec.errors import SettingError
 
     refuse_writing_over_inputs(_outputs(args), [("the run" if Path(args.spec).is_dir()

@@ -23,7 +23,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
+    # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays
+    # fast)
     from cnnspec.check.checker import as_error
     from cnnspec.check.load import load
     from cnnspec.check.summary import summary_dict, summary_table

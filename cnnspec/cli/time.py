@@ -1,5 +1,5 @@
-"""``cnnspec time SPEC [--batch-size N] [--iterations K] [--dtype D] [--calibrate] [--format json]``:
-where a training step's time goes, layer by layer (as ``caffe time``).
+"""``cnnspec time SPEC [--batch-size N] [--iterations K] [--dtype D] [--calibrate]
+[--format json]``: where a training step's time goes, layer by layer (as ``caffe time``).
 
 The spec's model is compiled and trained on random inputs of its input shape in one thread
 (:func:`cnnspec.engine.timing.time_step`); each layer's forward and backward milliseconds
@@ -160,7 +160,8 @@ def table(timing, about: dict) -> str:
         rows.append(f"{name:<{name_width}}{kind:<{kind_width}}{layer.forward * 1e3:>11.3f}"
                     f"{layer.backward * 1e3:>12.3f}{rate:>9}"
                     f"{timing.share(layer.seconds):>8.1%}")
-    rows.append(f"{'loss':<{label_width}}{timing.loss * 1e3:>11.3f}{'':>21}{timing.share(timing.loss):>8.1%}")
+    rows.append(f"{'loss':<{label_width}}{timing.loss * 1e3:>11.3f}{'':>21}"
+                f"{timing.share(timing.loss):>8.1%}")
     rows.append(f"{'update':<{label_width}}{'':>11}{timing.update * 1e3:>12.3f}{'':>9}"
                 f"{timing.share(timing.update):>8.1%}")
     # The loss runs after the forward pass, the update after the backward: their columns.

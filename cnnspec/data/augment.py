@@ -150,8 +150,8 @@ class Augmenter:
 def batch_rng(augment: np.random.Generator, epoch: int, batch: int) -> np.random.Generator:
     """The generator of one training batch: a child of the ``augment`` stream's seed for
     (``epoch``, ``batch``), so a batch's transforms do not depend on the batches before it and
-    a resumed run draws what an uninterrupted one does (as :func:`cnnspec.training.batches.epoch_order` does for the
-    data order)."""
+    a resumed run draws what an uninterrupted one does (as
+    :func:`cnnspec.training.batches.epoch_order` does for the data order)."""
     parent = augment.bit_generator.seed_seq
     child = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, epoch, batch))
     return np.random.default_rng(child)

@@ -87,8 +87,9 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def load_cifar10(data_dir: str | os.PathLike | None = None, mirrors: list[str] | None = None,
                  sha256: str | None = None, timeout: float = TIMEOUT_SECONDS,
                  dtype: str = DEFAULT_DTYPE) -> Dataset:
-    """CIFAR-10 from the cache, or downloaded into it, its images in ``dtype``. ``mirrors`` (base URLs) and ``sha256``
-    replace the built-in ones, e.g. to serve a copy of the archive over HTTP."""
+    """CIFAR-10 from the cache, or downloaded into it, its images in ``dtype``. ``mirrors`` (base
+    URLs) and ``sha256`` replace the built-in ones, e.g. to serve a copy of the archive over
+    HTTP."""
     folder = cache_root(data_dir) / CIFAR10.name
     digest = sha256 or CIFAR10.sha256[ARCHIVE]
     path = local_or_download(CIFAR10, ARCHIVE, folder, mirror_list(CIFAR10, mirrors), digest,

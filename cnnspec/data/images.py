@@ -173,7 +173,8 @@ def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches:
     if x.ndim == 2 and c == 1:
         x = x[None]
     if x.shape != (c, h, w):
-        forms = [f"({c}, {h}, {w})"] + [f"({h}, {w})"] * (c == 1) + [f"(N, {c}, {h}, {w})"] * batches
+        forms = ([f"({c}, {h}, {w})"] + [f"({h}, {w})"] * (c == 1)
+                 + [f"(N, {c}, {h}, {w})"] * batches)
         raise InputError(f"{path} holds an array of shape {given}; the model takes "
                          f"{' or '.join(forms)}",
                          hint=_channels_last_hint(given, shape) or _one_of_a_batch(given, shape)

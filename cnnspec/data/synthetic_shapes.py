@@ -28,8 +28,8 @@ The classes come in pairs that share strokes (``x`` = ``diag`` + ``antidiag``, `
 ``hbar`` + ``vbar``, ``o`` and ``square`` alike when small, ``diamond`` drawn with the strokes
 of an ``x`` but closed, ``triangle`` a ``hbar`` under two slanted sides), so a classifier has
 to look at oriented strokes and how they combine: on this data a learned 3x3 filter can be
-seen to turn into an X detector. Labels are balanced (``count / len(classes)`` each, up to one) and in a
-random order; the last fifth of the images (``count // 5``) is the test split.
+seen to turn into an X detector. Labels are balanced (``count / len(classes)`` each, up to one) and
+in a random order; the last fifth of the images (``count // 5``) is the test split.
 
 All randomness comes from the generator passed in (the run's ``dataset`` stream).
 """

@@ -928,7 +928,8 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 # before 18.8 ms).
 NORM_CACHE_SHARE = 2
 # A block may hold this many values a row of its arrays (as many whole channels as fit),
-# however small the cache: each step over a block is a NumPy call of a few microseconds' fixed cost, which one channel of a small
+# however small the cache: each step over a block is a NumPy call of a few microseconds'
+# fixed cost, which one channel of a small
 # L2's share does not pay for. On an AMD EPYC (Zen 3, 512 KiB L2: blocks of one channel of
 # ResNet-small's 32x16x16, 16K values), forward+backward with the ReLU, batch 64, one thread,
 # best of 25, ms, without a floor / 2**16 / 2**17 / 2**18 / whole tensor: 32x16x16

@@ -9,13 +9,14 @@ One contract for every layer:
 - ``backward(dout, need_dx=True, owned=False) -> (dxs, grads)``: ``dxs`` one input gradient
   per input (None where not ``need_dx``), ``grads`` a new dict of parameter gradients keyed
   like ``params`` (``"weight"``, ``"bias"``) of the parameters that train: empty for a layer
-  without parameters, and no entry for a ``held`` parameter, whose gradient is never computed. Nothing is stored on the layer; the caller
-  sums what it receives (:class:`cnnspec.engine.model.Model`). ``dout`` is never written to,
-  unless ``owned``: the caller then hands over an array nothing else reads (the model's rule,
-  :func:`cnnspec.engine.model.owned_grad`), which an elementwise backward pass may overwrite
-  with its input gradient. Each input gradient is a view of ``dout`` or memory no one but the
-  caller reads once it is returned: a new array, or the layer's own work memory, which only
-  its next pass writes again.
+  without parameters, and no entry for a ``held`` parameter, whose gradient is never computed.
+  Nothing is stored on the layer; the caller sums what it receives
+  (:class:`cnnspec.engine.model.Model`). ``dout`` is never written to, unless ``owned``: the caller
+  then hands over an array nothing else reads (the model's rule,
+  :func:`cnnspec.engine.model.owned_grad`), which an elementwise backward pass may overwrite with
+  its input gradient. Each input gradient is a view of ``dout`` or memory no one but the caller
+  reads once it is returned: a new array, or the layer's own work memory, which only its next pass
+  writes again.
 
 Layers with parameters hold them in ``params`` (PyTorch layouts); batch norm also has
 ``buffers`` (running statistics). ``held`` names the parameters that do not train (the

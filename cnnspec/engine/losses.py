@@ -30,7 +30,8 @@ def softmax_cross_entropy(logits, y, label_smoothing: float = 0.0, class_weights
     With ``p = softmax(logits)``, ``w`` the weights, ``W = sum_i w[y_i]`` and
     ``e = label_smoothing``::
 
-        loss = ((1 - e) * sum_i w[y_i] * -log p[i, y_i] + e / K * sum_i sum_c w[c] * -log p[i, c]) / W
+        loss = ((1 - e) * sum_i w[y_i] * -log p[i, y_i]
+                + e / K * sum_i sum_c w[c] * -log p[i, c]) / W
 
     so without weights the target is ``(1 - e) * onehot(y) + e / K`` and ``W = N``. The
     gradient is the stable ``(softmax(logits) - target) / N`` form, weighted (computed from the

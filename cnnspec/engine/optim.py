@@ -133,7 +133,8 @@ class SGD(Optimizer):
         g = g + weight_decay * p
         b = g                       (first step)
         b = momentum * b + g        (later steps)
-        d = g + momentum * b        (nesterov)   or   d = b   (classical)   or   d = g  (no momentum)
+        d = g + momentum * b        (nesterov)   or   d = b   (classical)
+                                    or   d = g  (no momentum)
         p = p - lr * d
 
     The Nesterov form is Sutskever et al. 2013's, rewritten on the current parameters as in

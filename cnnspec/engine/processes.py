@@ -19,10 +19,11 @@ process (an anonymous shared mapping made before the fork): before each forward 
 model's current values are copied into it (whatever arrays the model's layers hold by then:
 an optimizer's update, a loaded checkpoint), and the worker's parameter gradients come back
 through it. The part's input, its output and its input gradient travel through a pipe, with
-the commands, whose ends watch a bell in shared memory before they sleep (:class:`_Line`). Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends
-its part's sums, the first part adds them all in part order and sends the total back, so
-every part gets the same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
-Results are therefore those of the threads, bit for bit.
+the commands, whose ends watch a bell in shared memory before they sleep (:class:`_Line`). Batch
+norm's sums meet in this process (:class:`_HubSums`): each worker sends its part's sums, the first
+part adds them all in part order and sends the total back, so every part gets the same bits, as
+:class:`cnnspec.engine.parallel.PartSums` gives the threads. Results are therefore those of the
+threads, bit for bit.
 
 A worker ignores Ctrl-C and SIGTERM (the training loop finishes the step it is in, then saves;
 its workers are stopped when it exits, before multiprocessing's own exit handler would send

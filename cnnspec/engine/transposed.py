@@ -74,8 +74,8 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
 def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
     """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
     ``need_dx``; ``dw`` (C, F/G, kh, kw) or None when not ``need_dw``; ``db`` (F,) or None
-    when not ``need_db`` or without bias. ``dout`` is never written to. Chunk of images by chunk, as the
-    forward pass: each chunk's ``dout`` placed back into the full span, its columns, and
+    when not ``need_db`` or without bias. ``dout`` is never written to. Chunk of images by chunk, as
+    the forward pass: each chunk's ``dout`` placed back into the full span, its columns, and
     their two products."""
     x_g, w, has_bias, x_shape, (win, full_part, out_part) = cache
     groups = x_g.shape[0]

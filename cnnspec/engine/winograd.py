@@ -62,11 +62,11 @@ the layers a network's budget for kept tiles picks, where it takes at most ``KEE
 (:func:`cnnspec.engine.footprint.winograd_keepers` and ``winograd_kept_bytes``, which
 check's memory estimate reads), written chunk by chunk into a buffer the layer keeps
 from step to step, and the layer then holds no input; larger, it is computed again in the
-backward pass from the input (copies and GEMMs per chunk, in cache). Kept, it saves the backward pass a third of its time (see
-winograd_kept_bytes); an earlier measurement, on an Intel Xeon (32 -> 32 channels at 32x32,
-batch 64, 21 MB of ``V`` against an 8 MB input), had computing again and multiplying 11.0
-ms against 3.5 ms more in the forward pass and 5.1 ms to multiply. ``dx`` as the transposed
-convolution (this module's forward pass over
+backward pass from the input (copies and GEMMs per chunk, in cache). Kept, it saves the backward
+pass a third of its time (see winograd_kept_bytes); an earlier measurement, on an Intel Xeon
+(32 -> 32 channels at 32x32, batch 64, 21 MB of ``V`` against an 8 MB input), had computing again
+and multiplying 11.0 ms against 3.5 ms more in the forward pass and 5.1 ms to multiply. ``dx`` as
+the transposed convolution (this module's forward pass over
 ``dout`` padded, the kernels flipped) made the backward pass 4-16% slower: it transforms
 ``dout`` a second time.
 

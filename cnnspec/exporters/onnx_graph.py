@@ -4,10 +4,10 @@ Conventions: opset :data:`OPSET` of the default domain; float32 tensors; the inp
 ``input`` with shape ``(batch, C, H, W)`` (or ``(batch, F)``), ``batch`` left free; every
 layer's output value carries the layer's name, so the model's output is named after the
 spec's output layer; the input is the network's, preprocessed as in training (a run's
-preprocessing is in the metadata :data:`PREPROCESS_KEY`). Evaluation-mode semantics: dropout is the identity and batch norm
-normalises by its running statistics. Each layer kind's nodes come from its registry record
-(``Kind.onnx``); this module gives it the builder (:class:`LayerNodes`) and assembles the
-graph. ``onnx`` is an optional dependency (``pip install 'cnnspec[onnx]'``).
+preprocessing is in the metadata :data:`PREPROCESS_KEY`). Evaluation-mode semantics: dropout is the
+identity and batch norm normalises by its running statistics. Each layer kind's nodes come from its
+registry record (``Kind.onnx``); this module gives it the builder (:class:`LayerNodes`) and
+assembles the graph. ``onnx`` is an optional dependency (``pip install 'cnnspec[onnx]'``).
 """
 from __future__ import annotations
 

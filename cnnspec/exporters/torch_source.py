@@ -155,7 +155,8 @@ def _dict_lines(items: dict) -> str:
     """``items`` as a Python dict, one entry a line (inside the class body)."""
     if not items:
         return "{}"
-    return "{\n" + "".join(f"        {key!r}: {value!r},\n" for key, value in items.items()) + "    }"
+    return ("{\n" + "".join(f"        {key!r}: {value!r},\n" for key, value in items.items())
+            + "    }")
 
 
 def _attribute_key(key: str, names: dict) -> str:

@@ -338,10 +338,10 @@ def _default_only(msg: Message, layer: Layer, fields: dict | None = None) -> Non
         value = msg.value_of(entry, "bool" if isinstance(default, bool) else
                              "number" if isinstance(default, (int, float)) else "enum")
         if value != default:
+            shown = default if isinstance(default, str) else exact_number_text(default)
             raise layer.error(f"{name} {value} is not supported in {layer.type} layer "
                               f"'{layer.name}'", entry.span,
-                              f"cnnspec supports only Caffe's default, {name}: "
-                              f"{exact_number_text(default) if not isinstance(default, str) else default}")
+                              f"cnnspec supports only Caffe's default, {name}: {shown}")
     _no_unused(msg, layer, "parameters")
 
 

@@ -198,7 +198,8 @@ def _schedule(msg: Message, path: str | None, iterations: _Iterations) -> list[S
         raise error_at(f"the lr_policy '{policy}' is not supported", _where(msg, "lr_policy"),
                        "cnnspec's schedules cover " + ", ".join(POLICIES), path)
     gamma_value = msg.scalar("gamma", "number") or 0
-    gamma, power = exact_number_text(gamma_value), exact_number_text(msg.scalar("power", "number") or 0)
+    gamma = exact_number_text(gamma_value)
+    power = exact_number_text(msg.scalar("power", "number") or 0)
     if policy == "inv":
         return [Setting("schedule", f"inv(gamma={gamma}, power={power})",
                         "per step, as Caffe's iterations")]

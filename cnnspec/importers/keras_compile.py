@@ -87,7 +87,8 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
         elif value is not None:
             notes.append(f"the optimizer's {theirs} {json_quoted(value)} is not read")
     settings = [Setting("optimizer", f"{chosen}({', '.join(written)})",
-                        f"Keras' {optimizer['class_name'] if isinstance(optimizer, dict) else name}")]
+                        "Keras' "
+                        f"{optimizer['class_name'] if isinstance(optimizer, dict) else name}")]
     read = {"learning_rate": "lr", "global_clipnorm": "clip_norm", "clipvalue": "clip_value",
             "weight_decay": "weight_decay"}
     for key, setting in read.items():

@@ -26,7 +26,8 @@ def canonical(init: dict) -> dict:
 
 
 def create(init, shape, rng, dtype=None, fans=None):
-    """Draw the values of ``init`` for a parameter of ``shape``; see :func:`cnnspec.init.draw.create`."""
+    """Draw the values of ``init`` for a parameter of ``shape``; see
+    :func:`cnnspec.init.draw.create`."""
     from cnnspec.init.draw import create as _create  # NumPy: see the docstring above
 
     if dtype is None:

@@ -67,9 +67,9 @@ class InitInfo:
     truncated normal's parameters and cut, which it is drawn from (None for others).
     ``short`` reads like ``N(0, 0.118^2)`` or ``U(-0.118, 0.118)``; ``formula`` like
     ``std = sqrt(2 / fan_in) = sqrt(2 / 144)``. ``constant`` is true when every element gets the
-    same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's leading
-    axes along which every slice is the same (0: every filter or unit gets the same values, 1:
-    each weighs all its inputs alike), for a weight the spec fixes (a constant, a literal, a
+    same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's
+    leading axes along which every slice is the same (0: every filter or unit gets the same values,
+    1: each weighs all its inputs alike), for a weight the spec fixes (a constant, a literal, a
     named kernel); empty for a drawn one. ``nonzero_scale``: how large the values that are not
     0 are, where mean and std do not say it: the largest magnitude of a fixed kernel's, the
     std of those a sparse init draws, the entries of delta_orthogonal's centre tap (None

@@ -85,5 +85,7 @@ def _literal(value) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         items = ", ".join(_literal(v) for v in value)
-        return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+        if isinstance(value, list):
+            return f"[{items}]"
+        return f"({items}{',' if len(value) == 1 else ''})"
     return repr(value)

@@ -128,8 +128,8 @@ def truncation(loc: float, sigma: float, low: float | None = None,
     if not cut.kept >= MIN_KEPT:
         raise SpecError(
             f"truncated_normal between {' and '.join(bounds)} keeps {_share(cut.kept)} of "
-            f"N({float_text(float(loc))}, {float_text(float(sigma))}^2), too little to draw from (at least "
-            f"{MIN_KEPT:.0%})",
+            f"N({float_text(float(loc))}, {float_text(float(sigma))}^2), too little to draw from "
+            f"(at least {MIN_KEPT:.0%})",
             hint=f"the interval is {_sigmas(cut.alpha)} to {_sigmas(cut.beta)} std from the "
                  "mean: move it toward the mean or widen it, or raise std; for values spread "
                  "evenly between two bounds write uniform(low, high)")

@@ -24,8 +24,8 @@ SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag",
                  "diamond")
 SHAPES_MIN_PER_CLASS = 5  # a few images of each class in the training and the test split
 # The images of a shapes dataset are drawn in float64 before they are stored in float32; past
-# this many pixel values (count x channels x size x size, 1 GiB of float32) drawing them takes more memory than
-# a typical machine has: it is almost always a mistyped number.
+# this many pixel values (count x channels x size x size, 1 GiB of float32) drawing them takes more
+# memory than a typical machine has: it is almost always a mistyped number.
 SHAPES_MAX_PIXELS = 2**28
 
 
@@ -34,8 +34,8 @@ class Arg:
     """One argument of a dataset: its name, default, kind and range.
 
     ``kind`` is ``"int"``, ``"number"``, ``"bool"`` (true or false), ``"classes"`` (a list of
-    :data:`SHAPE_CLASSES`) or ``"path"`` (a non-empty string); ``minimum`` bounds a number (inclusive) or the length of
-    a list. ``hint`` says what the argument means and a typical value.
+    :data:`SHAPE_CLASSES`) or ``"path"`` (a non-empty string); ``minimum`` bounds a number
+    (inclusive) or the length of a list. ``hint`` says what the argument means and a typical value.
     """
 
     name: str

@@ -515,7 +515,8 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
           "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll",
           settings=("class_weights",), foreign=(("nllloss", "PyTorch's NLLLoss"),)),
     Entry("bce", "binary cross-entropy for 2 classes on one score, a logit (`dense 1`, "
-          "not `dense 1 sigmoid`: `check` warns), as PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce",
+          "not `dense 1 sigmoid`: `check` warns), as PyTorch's `BCEWithLogitsLoss`",
+          "cnnspec.engine.losses.bce",
           settings=("class_weights",),
           foreign=(("bcewithlogitsloss", "PyTorch's BCEWithLogitsLoss"),
                    ("binary_crossentropy", ("Keras' binary_crossentropy (from_logits=True: "

@@ -118,5 +118,6 @@ def ir_training_table() -> str:
     it holds (objects with every argument, shown with the defaults) and its default."""
     rows = ["| key | values | default |", "|---|---|---|"]
     for key in KEYS.values():
-        rows.append(f"| {_code(key.name)} | {_cell(_values(key, ir=True))} | {_json(key.default)} |")
+        rows.append(f"| {_code(key.name)} | {_cell(_values(key, ir=True))} "
+                    f"| {_json(key.default)} |")
     return "\n".join(rows)

@@ -1,9 +1,10 @@
 """The JSON Schema of the IR's training settings, generated from the training catalogue.
 
 ``cnnspec/ir/schema.json`` ships these as ``$defs/optimizer``, ``$defs/schedule``,
-``$defs/transform`` (one data augmentation) and ``$defs/training`` (``python tools/generate.py`` writes them; a test fails when they are stale).
-The data part, ``$defs/data``, is written by hand and held to the dataset table by a test.
-Every argument is required: the IR is resolved, defaults written out.
+``$defs/transform`` (one data augmentation) and ``$defs/training`` (``python tools/generate.py``
+writes them; a test fails when they are stale). The data part, ``$defs/data``, is written by hand
+and held to the dataset table by a test. Every argument is required: the IR is resolved, defaults
+written out.
 """
 from __future__ import annotations
 

@@ -190,8 +190,8 @@ def _conv_transpose_pads(ir: dict, hw) -> tuple[tuple[int, int, int, int], list[
     for axis, (q, s, d) in enumerate(zip(ir["output_pad"], stride, dilation)):
         if q >= s and q >= d:
             raise KindError(
-                f"output_pad {shape_text(ir['output_pad'])} of conv_transpose '{ir['name']}' must be "
-                f"smaller than its stride {step_text(stride)} or its dilation "
+                f"output_pad {shape_text(ir['output_pad'])} of conv_transpose '{ir['name']}' "
+                f"must be smaller than its stride {step_text(stride)} or its dilation "
                 f"{step_text(dilation)} ({('height', 'width')[axis]}: {q})", "output_pad",
                 hint="output_pad picks one of the stride's output sizes that a convolution "
                      "maps back to the same input: 0 to stride - 1 (PyTorch's rule)")
@@ -216,7 +216,8 @@ def _conv_transpose_infer(ir: dict, in_shapes) -> Inferred:
     if min(out_hw) < 1:
         raise KindError(
             f"the padding {pads_text(ir['padding'], pads)} of conv_transpose '{ir['name']}' "
-            f"crops away its whole output: {shape_text(out_hw)} from a {shape_text(hw)} input", "padding",
+            f"crops away its whole output: {shape_text(out_hw)} from a {shape_text(hw)} input",
+            "padding",
             hint="pad at most (kernel - 1) / 2 on each side, or use a larger kernel or stride")
     in_c, out_c = shape[0], ir["filters"]
     weight = (in_c, out_c // ir["groups"], *ir["kernel"])
@@ -996,7 +997,8 @@ PRELU = Kind(
     **_piecewise_linear(lambda ir: PRELU_INIT),
     phrases=lambda ir, pads: [f"slopes learned, from {float_text(PRELU_INIT)}"],
     torch=lambda ir, ins, inf: call("nn.PReLU", num_parameters=ins[0][0], init=PRELU_INIT),
-    onnx=lambda g, ir, ins, inf, xs: g.op("PRelu", [xs[0], g.param("weight", _channel_shape(ins[0]))]),
+    onnx=lambda g, ir, ins, inf, xs: g.op("PRelu",
+                                          [xs[0], g.param("weight", _channel_shape(ins[0]))]),
     examples=(Example(((3, 2, 2),)), Example(((5,),))))
 
 # ---------------------------------------------------------------------------- the rest
@@ -1302,5 +1304,6 @@ CONCAT = Kind(
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
 ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, UPSAMPLE,
-       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LOG_SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU,
+       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LOG_SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6,
+       HARDSWISH, PRELU,
        DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)

@@ -6,9 +6,10 @@ and the docs table lists it; none of them spells the field's type or range again
 
 Types: ``count`` (a whole number >= 1), ``pair`` ([height, width], each >= 1), ``margin``
 ([height, width], each >= 0: a transposed convolution's output padding), ``padding``
-(``valid``, ``same``, [ph, pw] or [top, bottom, left, right]), ``number`` (a float within the bounds given), ``choice`` (a
-word among ``options``), ``bool``, ``init`` (a weight initializer), ``bias_init`` (a bias
-initializer, null when the layer has no bias), ``init_fields`` (a list of init field names).
+(``valid``, ``same``, [ph, pw] or [top, bottom, left, right]), ``number`` (a float within the bounds
+given), ``choice`` (a word among ``options``), ``bool``, ``init`` (a weight initializer),
+``bias_init`` (a bias initializer, null when the layer has no bias), ``init_fields`` (a list of init
+field names).
 """
 from __future__ import annotations
 

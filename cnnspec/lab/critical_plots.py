@@ -18,11 +18,12 @@ def plot_phase(report, out_png) -> Path:
     critical line ``chi_1 = 1`` of the theory, the boundary measured on the network, the
     measured points (circle: ordered, triangle: chaotic or growing, by the measured ``chi_1``)
     and the named inits, numbered beside their stars where the numbers cover nothing drawn
-    (:func:`cnnspec.render.placement.place_labels`) and named in a key beside the map. Where ``q*`` does not exist the map is grey, and the
-    theory's line there is the edge of that region, on which ``chi_1`` tends to 1 (ReLU with
-    biases), so its label names both neighbours. ``sigma_w`` is the one the net sees (the
-    zero padding's share counted, :mod:`cnnspec.lab.phase`): inits and measured points are
-    drawn there, and the measurement's and the theory's lines meet where they agree."""
+    (:func:`cnnspec.render.placement.place_labels`) and named in a key beside the map. Where ``q*``
+    does not exist the map is grey, and the theory's line there is the edge of that region, on which
+    ``chi_1`` tends to 1 (ReLU with biases), so its label names both neighbours. ``sigma_w`` is the
+    one the net sees (the zero padding's share counted, :mod:`cnnspec.lab.phase`): inits and
+    measured points are drawn there, and the measurement's and the theory's lines meet where they
+    agree."""
     from matplotlib.colors import LogNorm
     from matplotlib.patheffects import Normal, Stroke
 

@@ -398,8 +398,8 @@ def format_jacobian(report: JacobianReport, names: dict = LIBRARY_NAMES) -> str:
         lines.append(f"estimated: mean sigma^2 unbiased; {report.worded_quantiles(names)}")
     if any(v.unresolved for v in report.variants):
         lines.append("<F: below float64's resolution of the Jacobian's SVD (sigma_max * "
-                     "max(K, D) * eps, squared), where the digits are rounding noise; >=: the spread with "
-                     "those values at F, a lower bound")
+                     "max(K, D) * eps, squared), where the digits are rounding noise; >=: the "
+                     "spread with those values at F, a lower bound")
     return "\n".join(lines)
 
 

@@ -7,9 +7,10 @@ layer to the last, run a data batch through the network and divide the layer's w
 std of its output, until the output variance is 1 within ``tol``, or ``max_iter`` rescalings
 were made, or (a stop the paper does not need: a ``tol`` below the dtype's rounding, such as
 1e-30, would otherwise spin through every one of ``max_iter``) once a rescaling no longer brings
-the variance nearer 1; that last rescaling is undone, so a layer keeps its best scale. Earlier layers are final by the time a later one is scaled, so each layer sees the
-signal it will see in training. The output measured is the conv/dense layer's own output, before
-its nonlinearity, as in the paper.
+the variance nearer 1; that last rescaling is undone, so a layer keeps its best scale. Earlier
+layers are final by the time a later one is scaled, so each layer sees the signal it will see in
+training. The output measured is the conv/dense layer's own output, before its nonlinearity, as in
+the paper.
 
 The passes run as in eval mode, so dropout does not make the measurement random.
 

@@ -18,7 +18,8 @@ line. Near the fixed points ``q`` and ``c`` approach them as ``exp(-l / xi)`` wi
 scales of Schoenholz et al.::
 
     xi_q = -1 / ln(chi_q),  chi_q = d q(l+1) / d q(l) at q*
-         = sigma_w^2 E[phi'(u)^2 + phi(u) phi''(u)]  (Stein's lemma: = sigma_w^2 E[z phi(u) phi'(u)] / sqrt(q*))
+         = sigma_w^2 E[phi'(u)^2 + phi(u) phi''(u)]
+           (Stein's lemma: = sigma_w^2 E[z phi(u) phi'(u)] / sqrt(q*))
     xi_c = -1 / ln(chi_c),  chi_c = sigma_w^2 E[phi'(u1) phi'(u2)] at (q*, c*)
 
 ``chi_c = chi_1`` where ``c* = 1``; ``xi_c`` diverges on the critical line, and Schoenholz et

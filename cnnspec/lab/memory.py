@@ -12,7 +12,8 @@ from cnnspec.check.model import CheckedSpec
 MEASURING = "measuring the network"
 # The hint where the command's batch is fixed (the Jacobian's directions, the phase diagram's
 # probes): only the network can shrink.
-SMALLER_NETWORK = "measure a smaller network: fewer filters or units, or more stride or pooling early"
+SMALLER_NETWORK = ("measure a smaller network: fewer filters or units, or more stride or pooling "
+                   "early")
 
 
 def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, *, recording: bool,

@@ -59,9 +59,10 @@ NAMED_DEPTHS = 12
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
-    its depth, on a log scale (on a linear one from 0 within a decade: :func:`_log_axis_of_stds`), one line per ``(label, stats)`` variant in the styles of the
-    learning curves (:func:`variant_looks`): a variant whose profile is another's (zeros and
-    ``constant(0)``) is drawn over it and says so in the legend; writes a PNG."""
+    its depth, on a log scale (on a linear one from 0 within a decade: :func:`_log_axis_of_stds`),
+    one line per ``(label, stats)`` variant in the styles of the learning curves
+    (:func:`variant_looks`): a variant whose profile is another's (zeros and ``constant(0)``) is
+    drawn over it and says so in the legend; writes a PNG."""
     if not variants:
         raise RunError("nothing to plot: no init variant was measured")
     fig = figure.new_figure(10.0, 4.6)

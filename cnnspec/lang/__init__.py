@@ -6,8 +6,9 @@
     parse_data(text) -> dict                              # a dataset as `data` writes it
     format_source(text) -> str                            # canonical layout, comments kept
 
-Grammar: grammar/cnnspec.lark (parser generated from it: grammar.py). Pipeline: parse tree -> AST (ast.py) -> IR (resolve.py).
-Every mistake raises :class:`cnnspec.errors.SpecError` or :class:`~cnnspec.errors.SpecErrors`.
+Grammar: grammar/cnnspec.lark (parser generated from it: grammar.py). Pipeline: parse tree -> AST
+(ast.py) -> IR (resolve.py). Every mistake raises :class:`cnnspec.errors.SpecError` or
+:class:`~cnnspec.errors.SpecErrors`.
 """
 from __future__ import annotations
 

@@ -195,8 +195,9 @@ def l2_note(l2: float) -> str:
 def regularizer_hint(name: str, l2: float | None, written: str) -> str:
     """The hint for Keras' regularizer argument ``name`` written as a layer's option with
     the L2 factor ``l2`` (None for a regularizer that is no L2: cnnspec's weight decay is
-    L2 only; 0 or less, or NaN, for a factor that regularizes nothing), ``written`` as the user wrote it: the train block's weight_decay, and the
-    layer's decay_mult that keeps it to the parameters Keras regularizes."""
+    L2 only; 0 or less, or NaN, for a factor that regularizes nothing), ``written`` as the user
+    wrote it: the train block's weight_decay, and the layer's decay_mult that keeps it to the
+    parameters Keras regularizes."""
     if l2 is None:
         return ("cnnspec's weight decay is L2 only (`weight_decay` in the train block, scaled "
                 f"per layer by `decay_mult`): remove `{written}`")

@@ -194,7 +194,8 @@ def read_init(value: Value, what: str = "initializer") -> dict:
         raise SpecError("uniform(low, high) needs low < high", span=value.span,
                         hint=f"swap them: uniform({float_text(params['high'])}, "
                         f"{float_text(params['low'])})" if params["low"] > params["high"] else
-                        f"for the same value everywhere write constant({float_text(params['low'])})")
+                        "for the same value everywhere write "
+                        f"constant({float_text(params['low'])})")
     if name == "truncated_normal":
         _check_cut(value, params)
     return {"name": name, **params}

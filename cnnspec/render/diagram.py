@@ -106,7 +106,8 @@ def units(checked: CheckedSpec, detail: str = "full",
     out: list[Unit] = []
     for layer in checked.layers:
         previous = out[-1] if out else None
-        if (detail == "minimal" and previous is not None and KINDS[layer.kind].family in FOLDABLE_FAMILIES
+        if (detail == "minimal" and previous is not None
+                and KINDS[layer.kind].family in FOLDABLE_FAMILIES
                 and layer.inputs == [previous.last.name]
                 and len(readers.get(previous.last.name, ())) == 1
                 and layer.ir.get("group") == previous.group):
@@ -267,7 +268,8 @@ class Collapse:
 
 def collapse_plan(checked: CheckedSpec, unit_list: list[Unit], detail: str) -> Collapse:
     """Full: runs of 3 or more keep their first and last instance and a summary node
-    (``body_2..body_28``) for the rest. Minimal: runs of 2 or more keep the first instance, which stands for all."""
+    (``body_2..body_28``) for the rest. Minimal: runs of 2 or more keep the first instance, which
+    stands for all."""
     plan = Collapse()
     unit_of = {layer.name: unit for unit in unit_list for layer in unit.layers}
     if detail == "full":

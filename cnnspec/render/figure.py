@@ -551,9 +551,9 @@ def _plain_number(value: float) -> str:
 _LABELLED_BETWEEN = (2, 1)
 
 # The ticks of a decade a log axis labels, from every one to fewer: where the labels of one
-# set would touch, the next, and the powers of ten alone after the last. Every tick labelled puts 0.9 and 1 a
-# twenty-second of a decade apart (log10(10 / 9) = 0.046), and Matplotlib's 1, 2, 3, 4, 6
-# puts 3 and 4 an eighth of a decade apart: a short panel's 1, 0.9, 0.8 and 0.7 ran into one
+# set would touch, the next, and the powers of ten alone after the last. Every tick labelled puts
+# 0.9 and 1 a twenty-second of a decade apart (log10(10 / 9) = 0.046), and Matplotlib's 1, 2, 3, 4,
+# 6 puts 3 and 4 an eighth of a decade apart: a short panel's 1, 0.9, 0.8 and 0.7 ran into one
 # another, and a gradient std's 3×10⁻⁵ into its 4×10⁻⁵.
 _TICK_SETS = (tuple(range(1, 11)), _LABELLED_COEFFICIENTS, (1, 3, 10))
 # A label's extent along the axis and a fifth of it again between the closest two.

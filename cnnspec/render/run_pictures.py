@@ -252,7 +252,8 @@ def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
                        hint=f"use an index from 0 to {count - 1}")
     label = int(data.y_test[index])
     name = data.classes[label] if label < len(data.classes) else str(label)
-    return np.asarray(data.x_test[index], dtype=np.float64), f"test image {index}, true class {name}"
+    return (np.asarray(data.x_test[index], dtype=np.float64),
+            f"test image {index}, true class {name}")
 
 
 def features_picture(run, image: np.ndarray, out_png, caption: str | None = None) -> Path:

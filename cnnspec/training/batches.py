@@ -56,9 +56,9 @@ def batch_slices(n: int, batch_size: int, drop_lone: bool = False) -> list[slice
     """Consecutive slices of at most ``batch_size``, as many as
     :func:`~cnnspec.ir.steps.steps_per_epoch` counts; the last batch may be
     smaller. With ``drop_lone``, a last batch of one example (``n % batch_size == 1``,
-    ``batch_size > 1``) is left out: a network with a batch norm that would see one value per channel in it
-    (:func:`cnnspec.check.training.one_example_norms`) cannot train on it. The epoch's order
-    is shuffled, so each epoch leaves out another example; PyTorch's DataLoader would train
+    ``batch_size > 1``) is left out: a network with a batch norm that would see one value per
+    channel in it (:func:`cnnspec.check.training.one_example_norms`) cannot train on it. The epoch's
+    order is shuffled, so each epoch leaves out another example; PyTorch's DataLoader would train
     on it and its batch norm refuse it, unless ``drop_last`` left out the whole last batch."""
     steps = steps_per_epoch(n, batch_size, drop_lone)
     return [slice(start, min(start + batch_size, n))

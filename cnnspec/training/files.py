@@ -2,8 +2,8 @@
 
 Every write goes through :func:`cnnspec.atomic.atomic_write` (a temporary file moved over the
 target: either the old file or the new one, never half of one), and
-:func:`cnnspec.atomic.remove_stale_temporaries` deletes the temporary files of writers killed mid-write.
-Arrays are stored as ``.npz`` and read back by :mod:`cnnspec.data.arrayfiles` (no pickle,
+:func:`cnnspec.atomic.remove_stale_temporaries` deletes the temporary files of writers killed
+mid-write. Arrays are stored as ``.npz`` and read back by :mod:`cnnspec.data.arrayfiles` (no pickle,
 sizes checked before anything is allocated), so opening a run folder can never execute code
 or exhaust memory.
 """

@@ -231,7 +231,8 @@ def load_checkpoint(run: RunDir, model, optimizer,
         set_generator_state(dropout_rng, rng_state)
     except (KeyError, TypeError, ValueError) as exc:
         raise RunError(f"training state in {source}: the dropout generator's state is "
-                       f"damaged: {exc!r}", hint="this run cannot be resumed; train again") from None
+                       f"damaged: {exc!r}",
+                       hint="this run cannot be resumed; train again") from None
     return position
 
 
