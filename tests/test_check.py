@@ -399,7 +399,8 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
     pools and dropout to keep the scale, and tanh's by its bound, was 2.7x and 4.8x off at
     the logits (digits, LeNet-5). 200 tanh layers: the mean-field decay of the signal (to
     0.053 of the input's scale at the last) within 1.1x at every depth, where the bound kept
-    it at 0.62. Sigmoid, whose values' mean is 1/2, and a mean pool of them: within 1.05x. The part of a
+    it at 0.62. Sigmoid, whose values' mean is 1/2, and a mean pool of them: within 1.05x. The part
+    of a
     layer's sums its input's mean gives, the same at every position, is what makes the
     largest of a window less than that of independent values: left out, digits' second
     pool was 1.3x above, the mixed net's 3x3 pool 1.27x and its logits 1.9x. Weights drawn
@@ -642,6 +643,17 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
     assert "below it" not in summary_table(tanh)
 
 
+def test_a_mixed_sign_kernel_after_a_relu_is_checked():
+    """Sums of a kernel of mixed signs share a negative part at a displacement: the estimate
+    took its square root (ValueError: math domain error) and a series' fractional power of it
+    (a complex number)."""
+    kernel = "[[0.3,-0.2,0.3],[-0.2,-0.5,-0.2],[0.3,-0.2,0.3]]"
+    text = "input 1x8x8\nc0: conv 1 3x3 pad same relu\n" + "".join(
+        f"c{i}: conv 1 3x3 pad same relu weight {kernel}\n" for i in range(1, 11)) \
+        + "flatten\nout: dense 10\n"
+    assert len(check(parse(text)).layers) == 24
+
+
 def test_the_helpers_of_the_signal_estimate_against_a_sample():
     """What positions sharing part of their sums share after tanh and hard swish
     (function_cross) and after a ReLU or leaky ReLU of sums shifted by an offset
@@ -681,11 +693,14 @@ def test_the_helpers_of_the_signal_estimate_against_a_sample():
                 mean * mean / square, outer), 0)
             assert np.mean(shifted) ** 2 / np.mean(shifted ** 2) == pytest.approx(
                 mean * mean / square, rel=0.01), case
-    # positions sharing a part of sums shifted by an offset (a residual stream, a bias)
-    for rho, slope, offset in ((0.5, 0.0, 0.4), (0.8, 0.2, -0.5), (0.0, 0.0, 1.0)):
-        c = np.sqrt(rho) * rng.standard_normal(400_000)
-        pair = [np.sqrt(1 - rho) * rng.standard_normal(400_000) + c + offset
-                for _ in range(2)]
+    # positions sharing a part of sums shifted by an offset (a residual stream, a bias); a
+    # negative part where a kernel of mixed signs is read at a displacement (a math domain
+    # error, before)
+    for rho, slope, offset in ((0.5, 0.0, 0.4), (0.8, 0.2, -0.5), (0.0, 0.0, 1.0),
+                               (-0.4, 0.0, 0.3), (-0.7, 0.1, -0.2)):
+        c = np.sqrt(abs(rho)) * rng.standard_normal(400_000)
+        pair = [np.sqrt(1 - abs(rho)) * rng.standard_normal(400_000) + sign * c + offset
+                for sign in (1, np.sign(rho) or 1)]
         pair = [np.where(y > 0, y, slope * y) for y in pair]
         assert _shifted_cross(rho, slope, offset) == pytest.approx(
             np.mean(pair[0] * pair[1]), rel=0.02), (rho, slope, offset)
@@ -938,7 +953,8 @@ def test_only_a_relu_after_sums_of_negative_mean_is_warned_dead(activation, mean
 def test_a_relu_after_sums_of_negative_mean_is_warned_at_its_line():
     """The case a user met: 20 layers of ``normal(-0.02, 0.05)`` before ReLUs were estimated
     to grow the signal some hundred times (and their scores to start with a std of 257),
-    where the engine shrinks it layer by layer. The one warning points at the first layer whose sums start mostly
+    where the engine shrinks it layer by layer. The one warning points at the first layer whose
+    sums start mostly
     below 0, with its line, column and a caret under its init, and says to centre the
     kernels."""
     from cnnspec.diagnostics import format_error
@@ -2555,7 +2571,8 @@ def test_the_gradient_warning_names_the_layer_whose_weights_make_most_of_it(
             and phase * stack.log_total > 0) == phase_passes
     (said,) = _gradient_warnings(checked)
     assert said.message.startswith(f"the weights' gradient of '{first}' is estimated ")
-    assert f", and most of that factor is one layer's weights: '{bad}' (normal, N(0, " in said.message
+    assert (f", and most of that factor is one layer's weights: '{bad}' (normal, N(0, "
+            in said.message)
     assert steps in said.message
     row = text.splitlines()[said.span.line - 1]
     assert row.startswith(f"{bad}:") and row[said.span.column - 1:].startswith("weight normal(0, ")
@@ -3028,7 +3045,8 @@ def test_the_spread_of_a_residual_stream_weighs_each_branch_by_its_share(branch)
     branch's share of it times the branch's own random factor, so the spread over weight
     draws (signal.log_spreads) stays bounded where taking the inputs' mean added every
     branch's in full. Against the engine (12 seeds, float64, Gaussian images): at every
-    add's ReLU less than SPREAD_TOLERANCE (2.5x) above what this says (the stem's 1.75x, 1.2x over 100 seeds);
+    add's ReLU less than SPREAD_TOLERANCE (2.5x) above what this says (the stem's 1.75x, 1.2x over
+    100 seeds);
     with branches started small (He's std times 0.1) the stream's log-variance stays near
     the stem's (1.26x the stem's after 8 blocks measured; 1.0x by this, 11x by the mean);
     with batch norm ending each branch the stream's spread falls as each normalised branch

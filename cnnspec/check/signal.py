@@ -915,7 +915,8 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     window mean over the pairs of distinct taps ``cross``) and ``B(e) = E[x_c(p) x_c'(p +
     e)]`` between two channels (``other``, :func:`_between_channels`; its window mean
     ``B~``; where it is taken as the share ``alike`` of ``A``, not None, the overlaps of the
-    two are summed in one pass). Split by which pairs of taps a product meets, with ``n = sum(w^2)``:
+    two are summed in one pass). Split by which pairs of taps a product meets, with ``n =
+    sum(w^2)``:
 
         E[z^2] = n A(0) + (channels - n) cross + (taps - n) B(0) + (whole - channels - taps
                  + n) B~
@@ -928,7 +929,8 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     as a share of ``A - mean^2`` (one correlation at every displacement) counted too little
     of it between positions apart: 20 to 40 layers of ``normal(0.01, 0.05)`` were up to 8x
     below the engine on 8 channels, 14x on 32, now 0.78x to 1.03x of it without an
-    activation (tests/test_check.py's grid of kernel means and stds). ``totals`` and ``square``: the kernel's sums and ``E[w^2]``, where not the
+    activation (tests/test_check.py's grid of kernel means and stds). ``totals`` and ``square``:
+    the kernel's sums and ``E[w^2]``, where not the
     layer's own. The zero padding takes its share (``share``, :func:`read_shares`) of what
     adds apart and its square of what adds coherently, the border sums reading fewer taps.
     Two sums ``d`` apart read the same inputs where their windows overlap: of what adds
@@ -962,7 +964,8 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     other_common = max(0.0, other_cross - mean * mean)
     channel_far, other_far = max(0.0, far - mean * mean), max(0.0, other.far - mean * mean)
     squares = summed_terms(info) * square
-    spread_of_means = (totals.whole - totals.mean * totals.mean) * mean * mean  # filters' sums apart
+    # filters' sums apart
+    spread_of_means = (totals.whole - totals.mean * totals.mean) * mean * mean
     apart = squares * own + (totals.taps - squares) * other_own
     together = totals.channels * common + (totals.whole - totals.channels) * other_common
     far_part = totals.channels * channel_far + (totals.whole - totals.channels) * other_far
@@ -1222,7 +1225,7 @@ class CrossSeries:
     Hermite coefficients of ``g``; O'Donnell, "Analysis of Boolean Functions", 2014, §11.2),
     times ``scale``; past its ``squares`` the tail ``rest * rho^power``, whose value and slope
     at ``rho = 1`` are the series' (``E[g^2]`` and ``E[g'^2]``, Price's theorem, less the
-    terms kept): exact at 0 and 1 for any ``g``. Against the integral
+    terms kept): exact at 0 and 1 for any ``g``; below 0, 0. Against the integral
     (:func:`function_cross`), a tanh of sums of q = 1 within 4e-5 at every correlation; of q
     = 10, within 2e-3 up to 0.9 and 2e-2 at 0.99, where its saturated values' series converges
     slowly; a ReLU of sums shifted by half their std (:func:`_shifted_cross`) within 1.1e-3."""
@@ -1237,7 +1240,10 @@ class CrossSeries:
         for square in self.squares:
             total += square * term
             term *= rho
-        return self.scale * (total + self.rest * rho ** self.power)
+        # at a negative correlation (a kernel of mixed signs, at a displacement) the tail's
+        # terms alternate in sign: taken as 0, at most rest |rho|^power either way
+        tail = self.rest * rho ** self.power if rho >= 0 else 0.0
+        return self.scale * (total + tail)
 
 
 def _cross_series(source: Sums) -> CrossSeries | None:
@@ -1875,19 +1881,26 @@ def _rectified_cross(rho: float, a: float) -> float:
 
 @functools.lru_cache(maxsize=1024)
 def _shifted_cross(rho: float, slope: float, offset: float) -> float:
-    """``E[f(X_1) f(X_2)]`` for ``X_i = sqrt(rho) C + sqrt(1 - rho) M_i + offset``, ``C``,
-    ``M_1``, ``M_2`` independent standard normals and ``f`` of slope ``slope`` below 0 (the
-    arc-cosine kernel of :func:`cross_moment` for sums shifted by a bias): given ``C`` the
-    two are independent, so it is their conditional mean squared
+    """``E[f(X_1) f(X_2)]`` for ``X_1 = s C + sqrt(1 - |rho|) M_1 + offset`` and ``X_2 = ±s C
+    + sqrt(1 - |rho|) M_2 + offset`` (``s = sqrt(|rho|)``, the sign of ``rho``: sums that
+    share a negative part, as a kernel of mixed signs makes at a displacement), ``C``, ``M_1``,
+    ``M_2`` independent standard normals and ``f`` of slope ``slope`` below 0 (the arc-cosine
+    kernel of :func:`cross_moment` for sums shifted by a bias): given ``C`` the two are
+    independent, so it is the product of their conditional means
     (:func:`_shifted_normal_moments`), over ``C``'s density by Simpson's rule; ``rho = 0``
     leaves the mean's square."""
-    spread = math.sqrt(max(0.0, 1 - rho))
+    shared = math.sqrt(abs(rho))
+    spread = math.sqrt(max(0.0, 1 - abs(rho)))
+
+    def conditional_mean(centre: float) -> float:
+        return (spread * _shifted_normal_moments(centre / spread, slope)[1] if spread > 0
+                else centre if centre > 0 else slope * centre)
+
     total = 0.0
     for c, weight in _largest_points(1, -12.0, 12.0, 480):
-        centre = math.sqrt(rho) * c + offset
-        mean = (spread * _shifted_normal_moments(centre / spread, slope)[1] if spread > 0
-                else centre if centre > 0 else slope * centre)
-        total += weight * mean * mean
+        first = conditional_mean(shared * c + offset)
+        second = first if rho >= 0 else conditional_mean(offset - shared * c)
+        total += weight * first * second
     return total
 
 
