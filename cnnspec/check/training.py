@@ -4,7 +4,8 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 - the dataset's arguments, against their declared ranges (:mod:`cnnspec.ir.datasets`);
 - every other setting against the training catalogue (:mod:`cnnspec.ir.training_catalogue`):
   names, arguments and their ranges (a value above 0 must stay above 0 in the dtype the run
-  trains in, ``check --dtype`` as ``train --dtype``), and arguments that contradict each other (Nesterov
+  trains in, ``check --dtype`` as ``train --dtype``), and arguments that contradict each other
+  (Nesterov
   momentum without momentum), or settings (a plateau schedule without validation data, label
   smoothing or class weights for a loss other than cross_entropy);
 - the data against the network: the input must be the dataset's image shape, the output
@@ -292,7 +293,8 @@ def one_value_batch_errors(spec: Spec, layers: list[LayerInfo], batch: int,
     larger = larger or f"e.g. `{setting_text(spec, 'batch_size', 'batch', 32)}`"
     return [spec.error(
         f"a batch of 1 gives batchnorm '{info.name}' one value per channel (its input, "
-        f"{shape_text(info.input_shapes[0])} per image, holds one per channel): it normalises each to 0, so its "
+        f"{shape_text(info.input_shapes[0])} per image, holds one per channel): it normalises "
+        "each to 0, so its "
         "output is its shift alone and the input is lost", info.name, severity=severity,
         hint_template=f"a larger batch, {larger}, or {NO_NORM_HERE}")
         for info in one_example_norms(layers)]

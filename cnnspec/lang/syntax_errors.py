@@ -578,7 +578,8 @@ def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | N
 
 def _friendly_class(exc: UnexpectedInput, lark: Lark, text: str) -> FriendlyError | None:
     """The catalogue entry whose examples fail in the same parser state on the same kind of
-    token (after the entry's word and in a labelled statement of the entry's kind, if it names them). This is the idea of Lark's
+    token (after the entry's word and in a labelled statement of the entry's kind, if it names
+    them). This is the idea of Lark's
     ``UnexpectedInput.match_examples``, kept stricter: that method falls back to any example
     failing in the same state whatever the token, which gives "'=' is only used inside
     parentheses" for a stray ')'."""

@@ -113,7 +113,8 @@ def _split_by(rows: list[Group],
 
 
 def _split_looks(others: list[tuple[str, list[str]]], combinations: list[tuple[str, ...]]):
-    """The line style (and name) of each combination of the ``others`` settings' values, and the legend
+    """The line style (and name) of each combination of the ``others`` settings' values, and the
+    legend
     that names them, ``(handle, label)`` pairs. One other setting: a look per value (as the
     learning curves draw variants, :func:`variant_styles`), its lines in the legend. More:
     the first setting's value sets the colour and the dashes, the rest's the marker, and the

@@ -142,7 +142,8 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     warnings (``CheckedSpec.warnings``) for the spec as it will be trained, its
     overrides applied, before anything else runs (``cnnspec check`` sees the spec without
     them: a ``--cores`` the batch is too small to split into), and again with the warnings
-    about a data file's data once it is read (a batch larger than all an npz file's images). This function
+    about a data file's data once it is read (a batch larger than all an npz file's images). This
+    function
     draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     dtype = given_dtype(dtype)
