@@ -991,12 +991,13 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
         _overlaps(info, reads.stride, other, other.far, other_cross - other.far, lags_between)
         if alike is None and (other_own or other.q != mean * mean)
         and any(lags_between.values()) else ({}, {}))
-    near = tuple((d, min(1.0, shared + (share * (white.get(d, 0.0) * own
-                                                 + white_between.get(d, 0.0) * other_own)
-                                        + share * share * (correlated.get(d, 0.0)
-                                                           + correlated_between.get(d, 0.0)))
-                         / variance))
-                 for d in sorted({*white, *correlated, *white_between, *correlated_between}))
+    # a correlation, within [-1, 1] but for rounding where the variance is far below the
+    # mean's square (a kernel of mixed signs whose sum nearly cancels the mean it reads)
+    near = tuple((d, min(1.0, max(-1.0, shared + (
+        share * (white.get(d, 0.0) * own + white_between.get(d, 0.0) * other_own)
+        + share * share * (correlated.get(d, 0.0) + correlated_between.get(d, 0.0)))
+        / variance)))
+        for d in sorted({*white, *correlated, *white_between, *correlated_between}))
     return CoherentSums(variance, average, shared, tuple((d, rho) for d, rho in near
                                                       if rho != shared))
 
