@@ -86,8 +86,10 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
     return infos
 
 
-def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
-    """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
+def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str
+              ) -> tuple[list[SpecError], signal.Estimate]:
+    """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``,
+    and the signal estimate they read (which summary reads too)."""
     # the layer graph and the signal's moments, worked out once for every lint
     estimate = signal.Estimate.of(spec, infos)
     used = estimate.used
@@ -112,7 +114,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.augment_fit(spec)
             + lints.val_split_fit(spec)
             + lints.cores_fit(spec)
-            + lints.batch_fit(spec))
+            + lints.batch_fit(spec)), estimate
 
 
 def _given_spec(spec) -> Spec:
@@ -180,17 +182,24 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
             found = [dataclasses.replace(e, severity="warning") for e in found]
         errors += [e for e in found if e.severity == "error"]
         warnings += [w for w in found if w.severity == "warning"]
-    warnings = _warnings(spec, infos, dtype) + warnings if not errors else []
+    dies = None
+    if errors:
+        warnings = []
+    else:
+        lint_warnings, estimate = _warnings(spec, infos, dtype)
+        warnings = lint_warnings + warnings
+        dies = None if estimate.dying is None else estimate.dying.layer.name
     if strict:
         errors += [as_error(w) for w in warnings]
         warnings = []
     if errors:
         raise SpecErrors(folded(spec, errors + warnings))
-    return _checked(spec, infos, folded(spec, warnings), step_memory, dtype)
+    return _checked(spec, infos, folded(spec, warnings), step_memory, dtype, dies)
 
 
 def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
-             step_memory: memory.MemoryEstimate, dtype: str) -> CheckedSpec:
+             step_memory: memory.MemoryEstimate, dtype: str,
+             signal_dies: str | None) -> CheckedSpec:
     output = next(info for info in infos if info.name == spec.ir["output"])
     total = sum(info.params for info in infos)
     trainable = sum(info.trainable_params for info in infos)
@@ -199,4 +208,4 @@ def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
         output_shape=output.output_shape, total_params=total, trainable_params=trainable,
         frozen_params=total - trainable, macs=sum(info.macs for info in infos),
         activation_memory=VALUE_BYTES[dtype] * sum(math.prod(i.output_shape) for i in infos),
-        step_memory=step_memory, warnings=warnings, dtype=dtype)
+        step_memory=step_memory, warnings=warnings, dtype=dtype, signal_dies=signal_dies)

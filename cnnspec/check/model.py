@@ -47,6 +47,9 @@ class CheckedSpec:
     step_memory: object = None  # check.memory.MemoryEstimate of one training step
     warnings: list[SpecError] = field(default_factory=list)
     dtype: str = DEFAULT_DTYPE  # the precision it was checked for (inits held, memory counted)
+    # the first layer whose ReLU starts mostly dead, past which the signal estimate does not
+    # hold (cnnspec.check.signal.dying_sums), or None
+    signal_dies: str | None = None
 
     @property
     def ir(self) -> dict:

@@ -13,7 +13,7 @@ import math
 
 from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import Estimate, estimate, log_spreads
+from cnnspec.check.signal import estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
 from cnnspec.held import HELD, HELD_MEANS, held_text
@@ -98,20 +98,13 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "layers": [layer_dict(info, math.sqrt(second[info.name]), spread[info.name])
                    for info in checked.layers],
         # the layer from which the Signal column does not hold (signal.dying_sums), or None
-        "signal_dies": _dying_layer(checked),
+        "signal_dies": checked.signal_dies,
         "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
                       "column": w.span.column if w.span else None,
                       "copies": list(w.copies)}
                      for w in checked.warnings],
     }
-
-
-def _dying_layer(checked: CheckedSpec) -> str | None:
-    """The first layer whose ReLU starts mostly dead, past which the estimate does not hold
-    (:func:`cnnspec.check.signal.dying_sums`); None where there is none."""
-    dying = Estimate.of(checked.spec, checked.layers).dying
-    return None if dying is None else dying.layer.name
 
 
 def _step_memory_dict(memory) -> dict | None:

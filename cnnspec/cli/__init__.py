@@ -694,7 +694,10 @@ def _main(argv: list[str]) -> int:
             return EXIT_USAGE
         # imported with the parser: its run is looked up now, not when the parser was built
         module = importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}")
-    names = typed_names(parser, argv) if command else OPTION_NAMES
+
+    def names() -> dict:  # the options as typed: read only when an error is told
+        return typed_names(parser, argv) if command else OPTION_NAMES
+
     try:
         with termination_as_interrupt():
             if getattr(module, "LOADS_NUMPY", False):
@@ -703,13 +706,13 @@ def _main(argv: list[str]) -> int:
                 numpy_loaded(args._command, getattr(module, "DRAWS", False))
             return module.run(args)
     except (SpecError, SpecErrors) as exc:
-        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc], names)
+        print_spec_errors(exc.errors if isinstance(exc, SpecErrors) else [exc], names())
         return EXIT_USAGE
     except RunError as exc:
-        print_run_error(*exc.worded(names))
+        print_run_error(*exc.worded(names()))
         return run_error_code(exc)
     except MemoryError as exc:  # where no command said more (training says where it stopped)
-        print_run_error(*out_of_memory(exc).worded(names))
+        print_run_error(*out_of_memory(exc).worded(names()))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.

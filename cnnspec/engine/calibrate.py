@@ -145,10 +145,9 @@ def load_averages() -> tuple[float, float, float] | None:
         return None
 
 
-def load_text(load: tuple[float, float, float] | None = None) -> str:
-    """The load averages (:func:`load_averages`, the machine's now if not given) as figures
-    are printed with them: ``2.1/1.4/0.9``, or ``unknown``."""
-    load = load or load_averages()
+def load_text(load: tuple[float, float, float] | None) -> str:
+    """The load averages (:func:`load_averages`) as figures are printed with them:
+    ``2.1/1.4/0.9``, or ``unknown``."""
     return "/".join(f"{value:.1f}" for value in load) if load else "unknown"
 
 

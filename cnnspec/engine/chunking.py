@@ -288,7 +288,7 @@ def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
 # How the limits are timed, in the key of the machine's file: a file written after another
 # way of timing is not read (its choices came from another measurement, or it lacks one).
 CALIBRATION = 5
-LIMIT_NAMES = ("chunk_bytes", "chunk_columns", "winograd_bytes", "block_bytes")
+LIMIT_NAMES = ("chunk_bytes", *(name for name, _, _ in CALIBRATION_TIMERS))
 _FILE_PREFIX = "engine-thresholds-"
 
 
