@@ -1757,11 +1757,10 @@ def measured_step(checked, dtype: str = "float32") -> int:
 
     import numpy as np
 
+    from cnnspec.lab.batch import gaussian_inputs
+
     batch = checked.ir["training"]["batch_size"]
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, *checked.input_shape)).astype(dtype)
-    classes = checked.output_shape[0]
-    y = rng.integers(0, 2 if classes == 1 else classes, batch)  # one score: bce's 0/1 labels
+    x, y = gaussian_inputs(checked, batch, np.random.default_rng(0), dtype)
     _train_steps(checked, x, y, 1)
     tracemalloc.start()
     try:

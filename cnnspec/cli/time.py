@@ -17,7 +17,7 @@ import sys
 
 from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_batch_size, add_dtype, add_format, add_spec, positive_int
-from cnnspec.errors import SpecErrors, counted
+from cnnspec.errors import counted
 
 LOADS_NUMPY = True
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
@@ -44,11 +44,11 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
-    from cnnspec.check.training import classes_scored, loss_output_errors
     from cnnspec.engine.calibrate import cpu_model, load_averages
     from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.timing import time_step
     from cnnspec.kinds import layer_flops
+    from cnnspec.lab.batch import gaussian_inputs, refuse_random_labels
     from cnnspec.training.mults import training_optimizer
 
     # Timed on random inputs at its own batch, not trained: what check says of training the
@@ -56,9 +56,7 @@ def run(args) -> int:
     # that the table stays what is read; the timed step's memory is checked before anything
     # is allocated.
     checked = load(args.spec, for_training=False, dtype=args.dtype)
-    errors = loss_output_errors(checked.spec, checked.layers)
-    if errors:  # random labels need an output the loss takes, whatever the data
-        raise SpecErrors(errors)
+    refuse_random_labels(checked)
     from cnnspec.training.compat import unread_file_warnings
 
     if checked.warnings or unread_file_warnings(checked):
@@ -74,9 +72,7 @@ def run(args) -> int:
                               recalibrates=args.calibrate))
     calibrated = recalibrate() if args.calibrate else None
     model = compile_spec(checked, seed=0, dtype=args.dtype)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)
-    y = rng.integers(0, classes_scored(training["loss"], checked.output_shape[0]), batch)
+    x, y = gaussian_inputs(checked, batch, np.random.default_rng(0), model.dtype)
     optimizer = training_optimizer(training, model)  # lr_mult, decay_mult: as train steps
     infos = checked.by_name
     timing = time_step(model, x, y, optimizer, training["lr"], args.iterations,

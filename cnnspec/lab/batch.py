@@ -37,15 +37,32 @@ def num_classes(checked: CheckedSpec) -> int:
     return classes_scored(checked.ir["training"]["loss"], int(np.prod(checked.output_shape)))
 
 
-def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
-                   dtype: str = DEFAULT_DTYPE) -> Batch:
-    """N(0, 1) inputs of the spec's input shape with uniformly drawn labels."""
+def refuse_random_labels(checked: CheckedSpec) -> None:
+    """Refuse, located, a network whose output its loss cannot take whatever the data
+    (:func:`~cnnspec.check.training.loss_output_errors`): random labels (``time``,
+    ``init-report --input gaussian``) have no data whose check would say so, as real labels
+    are checked against the output with their data."""
     errors = loss_output_errors(checked.spec, checked.layers)
-    if errors:  # real labels are checked against the output with their data
+    if errors:
         raise SpecErrors(errors)
+
+
+def gaussian_inputs(checked: CheckedSpec, size: int, rng: np.random.Generator,
+                    dtype=DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` N(0, 1) inputs of the spec's input shape in ``dtype``, then as many labels
+    drawn uniformly from the classes its output tells apart (:func:`num_classes`), in that
+    order from ``rng``. The output is one its loss takes (:func:`refuse_random_labels`)."""
     x = rng.standard_normal((size, *checked.input_shape)).astype(dtype)
     y = rng.integers(0, num_classes(checked), size=size)
-    return Batch(x, y, "gaussian")
+    return x, y
+
+
+def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
+                   dtype: str = DEFAULT_DTYPE) -> Batch:
+    """N(0, 1) inputs of the spec's input shape with uniformly drawn labels
+    (:func:`gaussian_inputs`), on an output its loss takes (:func:`refuse_random_labels`)."""
+    refuse_random_labels(checked)
+    return Batch(*gaussian_inputs(checked, size, rng, dtype), "gaussian")
 
 
 def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
