@@ -199,14 +199,9 @@ def add_batch_size(parser: argparse.ArgumentParser, what: str, default: int | No
     """``--batch-size N``, declared once for every command that takes a batch size (train,
     compare, init-report, time), so that one spelling works everywhere; ``what`` says what the
     batch is in this command and its default. ``--batch``, which init-report and time once
-    took, is still read, as an option of its own so that a mistake in its value names it as
-    typed, and left out of the help, which names one spelling."""
-    # one or the other: given both, the last would win without a word
-    either = parser.add_mutually_exclusive_group()
-    either.add_argument("--batch-size", dest="batch_size", type=positive_int, default=default,
-                        metavar="N", help=what)
-    either.add_argument("--batch", dest="batch_size", type=positive_int, default=default,
-                        help=argparse.SUPPRESS)
+    took, is still read (:func:`add_with_old_spelling`)."""
+    add_with_old_spelling(parser, ["--batch-size"], "--batch", dest="batch_size",
+                          type=positive_int, default=default, metavar="N", help=what)
 
 
 def add_output(parser: argparse.ArgumentParser, kind, what: str, metavar: str = "FILE",
@@ -215,19 +210,27 @@ def add_output(parser: argparse.ArgumentParser, kind, what: str, metavar: str = 
     """``-o FILE``, long name ``--output``, declared once for every command that writes a file
     it is given, so that one spelling works everywhere (``--out DIR`` is a folder: the run's,
     the sweep's); ``kind`` is its type (:func:`output_file`), ``what`` its help. With
-    ``once_out``, ``--out``, which export and import once took, is still read, as an option
-    of its own so that a mistake in its value names it as typed, and left out of the help,
-    which names one spelling."""
-    if not once_out:
-        parser.add_argument("-o", "--output", dest="output", type=kind, metavar=metavar,
-                            required=required, default=default, help=what)
-        return
+    ``once_out``, ``--out``, which export and import once took, is still read
+    (:func:`add_with_old_spelling`)."""
+    names = ["-o", "--output"]
+    option = {"dest": "output", "type": kind, "metavar": metavar, "default": default,
+              "help": what}
+    if once_out:
+        add_with_old_spelling(parser, names, "--out", required=required, **option)
+    else:
+        parser.add_argument(*names, required=required, **option)
+
+
+def add_with_old_spelling(parser: argparse.ArgumentParser, names: list[str], old: str,
+                          required: bool = False, **option) -> None:
+    """The option ``names`` (``option``: its dest, type, default, metavar and help) listed in
+    the help, and ``old``, a spelling a command once took, still read to the same dest: as an
+    option of its own, so that a mistake in its value names it as typed, and left out of the
+    help, which names one spelling. ``required``: one of the two must be given."""
     # one or the other: given both, the last would win without a word
     either = parser.add_mutually_exclusive_group(required=required)
-    either.add_argument("-o", "--output", dest="output", type=kind, metavar=metavar,
-                        default=default, help=what)
-    either.add_argument("--out", dest="output", type=kind, default=default,
-                        help=argparse.SUPPRESS)
+    either.add_argument(*names, **option)
+    either.add_argument(old, **{**option, "help": argparse.SUPPRESS})
 
 
 def add_data(parser: argparse.ArgumentParser, each: str) -> None:
