@@ -260,6 +260,26 @@ def test_the_training_images_are_counted_from_the_labels_as_loading_splits_them(
     assert training_image_count(path) == len(load_npz(path).y_train)
 
 
+def test_the_training_images_are_counted_opening_the_archive_once(tmp_path, monkeypatch):
+    """The labels' header and whether a test split is given are read from one opening."""
+    import zipfile
+
+    from cnnspec.data.npz import training_image_count
+
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 1, 2, 2)), y=np.arange(4) % 2,
+             x_test=np.zeros((2, 1, 2, 2)), y_test=np.arange(2))
+    opened = []
+
+    class Counted(zipfile.ZipFile):
+        def __init__(self, *args, **kwargs):
+            opened.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipFile", Counted)
+    assert training_image_count(str(tmp_path / "d.npz")) == 4
+    assert len(opened) == 1
+
+
 def test_a_file_whose_labels_cannot_be_counted_is_left_to_loading(tmp_path):
     from cnnspec.data.npz import training_image_count
 

@@ -70,17 +70,31 @@ def _archive_damage():
 
 
 def npz_member_shape(path: str | Path, name: str) -> tuple[int, ...] | None:
-    """The shape member ``name`` of an ``.npz`` file declares in its header, read without its
-    data (a command that describes a spec reads no more of its data file); None when the file
-    has no such member. A file that cannot be read so is a :class:`DamagedArray`."""
+    """The shape member ``name`` of an ``.npz`` file declares in its header
+    (:func:`npz_member_shapes`)."""
+    return npz_member_shapes(path, [name])[name]
+
+
+def npz_member_shapes(path: str | Path, names) -> dict[str, tuple[int, ...] | None]:
+    """The shape each member of ``names`` of an ``.npz`` file declares in its header, read
+    without its data (a command that describes a spec reads no more of its data file), the
+    archive opened once; None for a member the file does not have. A file that cannot be
+    read so is a :class:`DamagedArray`."""
     with _archive_damage(), zipfile.ZipFile(path) as archive:
-        try:
-            info = archive.getinfo(f"{name}.npy")
-        except KeyError:
-            return None
-        _member_bound(info, os.path.getsize(path))
-        with archive.open(info) as member:
-            return _header(member, info.filename)[0]
+        file_size = os.path.getsize(path)
+        return {name: _declared_shape(archive, name, file_size) for name in names}
+
+
+def _declared_shape(archive: zipfile.ZipFile, name: str, file_size: int
+                    ) -> tuple[int, ...] | None:
+    """The shape member ``name`` of ``archive`` declares in its header; None without one."""
+    try:
+        info = archive.getinfo(f"{name}.npy")
+    except KeyError:
+        return None
+    _member_bound(info, file_size)
+    with archive.open(info) as member:
+        return _header(member, info.filename)[0]
 
 
 def _refuse_repeated_members(archive: zipfile.ZipFile) -> None:

@@ -218,14 +218,13 @@ def training_image_count(path: str) -> int | None:
     if is_special(place):  # a pipe would block the read; loading refuses it
         return None
     try:
-        labels_shape = arrayfiles.npz_member_shape(place, "y")
-        given_test = arrayfiles.npz_member_shape(place, "x_test") is not None
+        shapes = arrayfiles.npz_member_shapes(place, ["y", "x_test"])
     except (OSError, DamagedArray, zipfile.BadZipFile):
         return None
-    if not labels_shape:
+    if not shapes["y"]:
         return None
-    n = labels_shape[0]
-    if given_test:
+    n = shapes["y"][0]
+    if shapes["x_test"] is not None:
         return n
     n_test = split_test_count(n)
     return None if n_test is None else n - n_test
