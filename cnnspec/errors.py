@@ -223,6 +223,12 @@ def hinted(template: str) -> dict:
     return {"hint": library_worded(template), "hint_template": template}
 
 
+def hint_fields(error: SpecError) -> dict:
+    """``error``'s hint fields as they are, for another error about the same mistake (said at
+    another place, or with more before it): ``SpecError(message, **hint_fields(error))``."""
+    return {"hint": error.hint, "hint_template": error.hint_template}
+
+
 def run_setting_error(message: str, setting: str, hint: str | None = None,
                       severity: str = "error", file: str | None = None,
                       hint_template: str | None = None) -> SpecError:

@@ -37,6 +37,7 @@ from cnnspec.errors import (
     as_templates,
     command_line,
     first_error,
+    hint_fields,
     literal,
     worded,
 )
@@ -52,7 +53,6 @@ from cnnspec.sweep.grid import (
     apply,
     cell_dtype,
     check_value,
-    compared_hint,
     held_value,
     swept_dtypes,
     swept_hint,
@@ -199,8 +199,10 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     spec's own, then each a value (or a combination) adds to them, said to be its (``with
     init=zeros:``), as ``train`` prints the warnings of the spec it trains. ``by_sets``: the
     caller is given training settings by ``--set`` alone (a sweep, not compare's options),
-    which the hints of the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`, else
-    :func:`~cnnspec.sweep.grid.compared_hint`)."""
+    which the hints of the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`); an
+    init comparison takes every setting a hint names by the option train takes it by
+    (``--epochs``, ``--data``), and keeps the hints as they are
+    (:func:`~cnnspec.errors.hint_fields`)."""
     seeds = refuse_count("seeds", seeds, 1,
                          "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
     if folds is not None:
@@ -211,7 +213,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     base = overridden_spec(spec, overrides or {})
     keys = [axis.spelt for axis in axes]  # a swept dtype is named by its --set
     hint_of = (lambda error: swept_hint(error, base.overridden, keys)) if by_sets \
-        else compared_hint
+        else hint_fields
     alone = widest(swept_dtypes(axes, dtype))
     own = list(_checked_spec(base, hint_of, alone).warnings)
     by_value = {}

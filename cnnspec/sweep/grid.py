@@ -29,6 +29,7 @@ from cnnspec.errors import (
     SpecError,
     SpecErrors,
     first_error,
+    hint_fields,
     hinted,
     literal,
     option_place,
@@ -334,7 +335,7 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
         first = first_error(exc)
         if axis.places:  # an option of its own, which names the value
             raise SpecError(first.message, file=axis.places[index],
-                            **compared_hint(first)) from None
+                            **hint_fields(first)) from None
         raise SpecError(f"{axis.spelt}={axis.texts[index]}: {first.message}",
                         file=axis.option(), **swept_hint(first, spec.overridden, [axis.spelt])
                         ) from None
@@ -367,13 +368,6 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
     for key in keys:
         spelt[setting_key(key)] = key
     return reworded(template, {setting: _as_set(written) for setting, written in spelt.items()})
-
-
-def compared_hint(error: SpecError) -> dict:
-    """``error``'s hint fields as an init comparison is given settings: as they are, for it
-    takes every setting a hint names by the option train takes it by (``--epochs``,
-    ``--data``)."""
-    return {"hint": error.hint, "hint_template": error.hint_template}
 
 
 def _as_set(key: str):
