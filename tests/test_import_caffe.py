@@ -443,6 +443,16 @@ def test_unsupported_settings_are_errors(layers, message):
     assert any(message in err.message for err in errors_of(net(*layers), input_shape=(1, 8, 8)))
 
 
+@pytest.mark.parametrize(("kind", "params", "example"), [
+    ("Convolution", "convolution_param { kernel_size: 3 }",
+     "e.g. convolution_param { num_output: 20 kernel_size: 5 }"),
+    ("InnerProduct", "inner_product_param { }", "e.g. inner_product_param { num_output: 500 }"),
+])
+def test_a_learned_layer_without_num_output_is_an_error_with_an_example(kind, params, example):
+    [err] = errors_of(net(layer("l", kind, params)), input_shape=(1, 8, 8))
+    assert err.message == f"{kind} layer 'l' needs num_output" and err.hint == example
+
+
 @pytest.mark.parametrize(("solver", "message"), [
     ('lr_policy: "step" stepsize: 100', ("Caffe counts stepsize in iterations, cnnspec in "
                                         "epochs")),

@@ -299,13 +299,31 @@ def _pair(msg: Message, name: str, default: int, layer: Layer, repeated: bool) -
     return values * 2 if len(values) == 1 else values
 
 
+def _num_output(param: Message, layer: Layer, example: str) -> int:
+    """The ``num_output`` a conv or inner product layer needs (``example``: the hint's)."""
+    outputs = param.scalar("num_output", "count")
+    if outputs is None:
+        layer.refuse_misspelt(param, "num_output")
+        raise layer.error(f"{layer.type} layer '{layer.name}' needs num_output", hint=example)
+    return outputs
+
+
+def _learned_fields(param: Message, layer: Layer, outputs: int, has_bias: bool) -> dict:
+    """The fields of a conv's or inner product's parameters: its bias, the inits its fillers
+    give (a bias init where it has a bias) and its lr and decay multipliers."""
+    fields = {"bias": has_bias,
+              "weight_init": filler_init(param.message("weight_filler"), "weight", outputs,
+                                         layer.net.path),
+              **param_mults(layer, has_bias)}
+    if has_bias:
+        fields["bias_init"] = filler_init(param.message("bias_filler"), "bias", outputs,
+                                          layer.net.path)
+    return fields
+
+
 def read_conv(layer: Layer) -> None:
     cp = layer.param("convolution_param", required=True)
-    outputs = cp.scalar("num_output", "count")
-    if outputs is None:
-        layer.refuse_misspelt(cp, "num_output")
-        raise layer.error(f"{layer.type} layer '{layer.name}' needs num_output",
-                          hint="e.g. convolution_param { num_output: 20 kernel_size: 5 }")
+    outputs = _num_output(cp, layer, "e.g. convolution_param { num_output: 20 kernel_size: 5 }")
     kernel = _pair(cp, "kernel_size", 0, layer, repeated=True)
     if 0 in kernel:
         layer.refuse_misspelt(cp, "kernel_size", "kernel_h", "kernel_w")
@@ -316,13 +334,8 @@ def read_conv(layer: Layer) -> None:
               "stride": _pair(cp, "stride", 1, layer, repeated=True),
               "padding": _pair(cp, "pad", 0, layer, repeated=True),
               "dilation": _pair(cp, "dilation", 1, layer, repeated=True),
-              "groups": cp.scalar("group", "count", 1), "bias": has_bias,
-              "weight_init": filler_init(cp.message("weight_filler"), "weight", outputs,
-                                         layer.net.path),
-              **param_mults(layer, has_bias)}
-    if has_bias:
-        fields["bias_init"] = filler_init(cp.message("bias_filler"), "bias", outputs,
-                                          layer.net.path)
+              "groups": cp.scalar("group", "count", 1),
+              **_learned_fields(cp, layer, outputs, has_bias)}
     _default_only(cp, layer)
     layer.one_input(CAFFE_KINDS[layer.type], fields, flat=False)
 
@@ -347,19 +360,9 @@ def _default_only(msg: Message, layer: Layer, fields: dict | None = None) -> Non
 
 def read_inner_product(layer: Layer) -> None:
     ip = layer.param("inner_product_param", required=True)
-    outputs = ip.scalar("num_output", "count")
-    if outputs is None:
-        layer.refuse_misspelt(ip, "num_output")
-        raise layer.error(f"InnerProduct layer '{layer.name}' needs num_output",
-                          hint="e.g. inner_product_param { num_output: 500 }")
+    outputs = _num_output(ip, layer, "e.g. inner_product_param { num_output: 500 }")
     has_bias = ip.scalar("bias_term", "bool", True)
-    fields = {"units": outputs, "bias": has_bias,
-              "weight_init": filler_init(ip.message("weight_filler"), "weight", outputs,
-                                         layer.net.path),
-              **param_mults(layer, has_bias)}
-    if has_bias:
-        fields["bias_init"] = filler_init(ip.message("bias_filler"), "bias", outputs,
-                                          layer.net.path)
+    fields = {"units": outputs, **_learned_fields(ip, layer, outputs, has_bias)}
     _default_only(ip, layer)
     bottom = layer.bottom()
     if not layer.net.blobs[bottom].flat:  # Caffe's inner product flattens (C, H, W) itself
