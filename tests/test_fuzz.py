@@ -434,3 +434,17 @@ def test_plausible_ir_mutants_are_timed_without_a_traceback(fuzz):
     assert sum(tally.outcomes.values()) == (1 + len(fuzz.TIMED_COMMANDS)) * TIMED_MUTANTS
     assert set(tally.outcomes) <= {"exit 0", "exit 2"}, tally.outcomes
     assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # timed and refused alike
+
+
+def test_no_timed_mutants_run_nothing_and_say_so(fuzz, monkeypatch, capsys):
+    """--timed 0 neither times nor parses anything for the stage, and the summary says the
+    stage was not run rather than giving a line of empty counts."""
+    def not_run(*args, **kwargs):
+        raise AssertionError("the timed stage ran")
+
+    monkeypatch.setattr(fuzz, "fuzz_timed", not_run)
+    monkeypatch.setattr(fuzz, "parsed_examples", not_run)
+    stages = ["--specs", "--irs", "--imports", "--runs", "--inputs", "--argv", "--timed",
+              "--train", "--agreement"]
+    assert fuzz.main([word for stage in stages for word in (stage, "0")]) == 0
+    assert "timed IR mutants: none, the stage was not run (--timed 0)" in capsys.readouterr().out

@@ -116,6 +116,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import functools
 import io
 import json
 import math
@@ -171,6 +172,15 @@ def example_irs(texts: list[str]) -> list[dict]:
         except (SpecError, SpecErrors):
             continue
     return irs
+
+
+@functools.cache
+def parsed_examples() -> tuple[list[str], list[dict]]:
+    """The examples' texts (:func:`example_specs`) and the IR of each that parses
+    (:func:`example_irs`), read and parsed once for every stage that mutates them; the
+    stages mutate copies."""
+    texts = example_specs()
+    return texts, example_irs(texts)
 
 
 # -- mutating .cnn text ------------------------------------------------------------------------
@@ -749,8 +759,7 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None,
     ``mutations``: the spec mutations to draw from alone, on the examples only (no corner
     specs); every spec case of :func:`spec_case` unless given."""
     rng = random.Random(seed)
-    texts = example_specs()
-    irs = example_irs(texts)
+    texts, irs = parsed_examples()
     specs, ir_tally = Tally(), Tally()
     total = spec_count + ir_count
     with tempfile.TemporaryDirectory() as folder:
@@ -792,7 +801,7 @@ def fuzz_timed(count: int, seed: int, progress=None) -> Tally:
     (:func:`mutate_ir_plausibly`), each through ``check`` and :data:`TIMED_COMMANDS` (a step
     of two images): all end in an exit code whatever check says of training the spec."""
     rng = random.Random(seed)
-    irs = small_irs(example_irs(example_specs()))
+    irs = small_irs(parsed_examples()[1])
     tally = Tally()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "timed.json"
@@ -2035,7 +2044,7 @@ def main(argv: list[str] | None = None) -> int:
     mutations = [SPEC_MUTATION_NAMES[name] for name in args.mutation or ()]
     specs, irs = fuzz(args.specs, args.irs, args.seed, progress, mutations or None) \
         if args.specs or args.irs else (Tally(), Tally())
-    timed = fuzz_timed(args.timed, args.seed, progress)
+    timed = fuzz_timed(args.timed, args.seed, progress) if args.timed else Tally()
     imports = fuzz_imports(args.imports, args.seed, progress)
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
     inputs = fuzz_inputs(args.inputs, args.seed, progress) if args.inputs else AgreementTally()
@@ -2067,7 +2076,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
     print(f"{args.timed} timed IR mutants x {1 + len(TIMED_COMMANDS)} commands: "
-          f"{_line(timed, TIMED_SECONDS)}")
+          f"{_line(timed, TIMED_SECONDS)}" if args.timed
+          else "timed IR mutants: none, the stage was not run (--timed 0)")
     print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
