@@ -262,6 +262,13 @@ def add_dtype(parser: argparse.ArgumentParser, what: str,
     parser.add_argument("--dtype", choices=DTYPES, default=default, help=what + shown)
 
 
+def add_inits(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--init NAME``, repeatable, declared once for the commands that set a spec's
+    model-wide default weight init to several in turn (compare, init-report); ``what`` says
+    what each does in this command and its default."""
+    parser.add_argument("--init", action="append", metavar="NAME", dest="inits", help=what)
+
+
 def add_spec(parser: argparse.ArgumentParser, optional: str = "") -> None:
     """The SPEC argument of a command that reads a spec; ``optional`` says when it may be left
     out (``"with --resume"``)."""

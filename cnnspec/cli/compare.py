@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_inits,
     add_keep_weights,
     add_output,
     add_spec,
@@ -54,9 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec(parser)
-    parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
-                        help="a model-wide default weight init to try, in the spec language; "
-                        "repeat for each variant (default: the spec as written)")
+    add_inits(parser, "a model-wide default weight init to try, in the spec language; repeat "
+              "for each variant (default: the spec as written)")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="epochs per training (default: the spec's)")
     parser.add_argument("--lr", type=positive_float, metavar="LR",

@@ -10,6 +10,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_inits,
     add_output,
     add_spec,
     first_given,
@@ -84,10 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec(parser)
-    parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
-                        help="replace the model-wide default weight init, in the spec language "
-                        "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat "
-                        "to compare several; default: the spec as written")
+    add_inits(parser, "replace the model-wide default weight init, in the spec language "
+              "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat to compare "
+              "several; default: the spec as written")
     parser.add_argument("--input", choices=("data", "gaussian"), default="data",
                         help="the batch: training images of the spec's dataset, preprocessed "
                         "(default), or unit Gaussian noise")
