@@ -8,12 +8,15 @@ fonts where its cache has none) shares the command's own memory between vfork an
 192, once under load)."""
 from __future__ import annotations
 
-import inspect
+# Nothing of cnnspec or NumPy is imported here: run as a script, this module is the small
+# parent peak_of measures through, and a parent's own peak would be counted in its child's
+# (getrusage's maxrss is kept across fork and exec).
 import os
+import resource
 import subprocess
 import sys
-
-from cnnspec.engine.processes import WORKER_NAME
+import tempfile
+import time
 
 
 def children_of(pid: int) -> list[int]:
@@ -31,7 +34,7 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def is_worker(pid: int, prefix: str = WORKER_NAME.format("")) -> bool:
+def is_worker(pid: int, prefix: str) -> bool:
     """Whether process ``pid`` is a worker of a split batch (named ``prefix`` and its part)."""
     try:
         with open(f"/proc/{pid}/comm") as comm:
@@ -51,31 +54,34 @@ def private_bytes(pid: int) -> int:
         return 0
 
 
-# Runs the command as a child and prints the child's peak resident memory (getrusage's maxrss
-# of the children, which this small parent does not raise: it keeps the parent's peak across
-# exec) plus the most private memory its own children held at once, read from /proc every
-# 10 ms (with the functions above: its children named as workers).
-PEAK_OF_CHILD = (
-    f"import os, resource, subprocess, sys, tempfile, time\nWORKER_NAME = {WORKER_NAME!r}\n"
-    + "".join(inspect.getsource(function) for function in (children_of, is_worker,
-                                                           private_bytes))
-    + """
-with tempfile.TemporaryFile("w+") as output:
-    child = subprocess.Popen(sys.argv[1:], stdout=output, stderr=subprocess.STDOUT, text=True)
-    workers = 0
-    while child.poll() is None:
-        workers = max(workers, sum(private_bytes(pid) for pid in children_of(child.pid)
-                                   if is_worker(pid)))
-        time.sleep(0.01)
-    if child.returncode:
-        output.seek(0)
-        sys.exit(output.read())
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 + workers)
-""")
-
-
 def peak_of(command: list[str]) -> int:
     """The peak memory of a process running ``command`` and of the workers it forks."""
-    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILD, *command],
+    from cnnspec.engine.processes import WORKER_NAME
+
+    # This file run as a script, in isolated mode (-I): the standard library alone, neither
+    # the tests' folder nor the environment's paths on its sys.path.
+    done = subprocess.run([sys.executable, "-I", __file__, WORKER_NAME.format(""), *command],
                           capture_output=True, text=True, check=True)
     return int(done.stdout.split()[-1])
+
+
+def main(prefix: str, command: list[str]) -> None:
+    """Run ``command`` as a child and print its peak resident memory (getrusage's maxrss of
+    the children, which this small parent does not raise) plus the most private memory its
+    children named as workers (``prefix``) held at once, read from /proc every 10 ms; a
+    command that fails ends this one with its output."""
+    with tempfile.TemporaryFile("w+") as output:
+        child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
+        workers = 0
+        while child.poll() is None:
+            workers = max(workers, sum(private_bytes(pid) for pid in children_of(child.pid)
+                                       if is_worker(pid, prefix)))
+            time.sleep(0.01)
+        if child.returncode:
+            output.seek(0)
+            sys.exit(output.read())
+    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 + workers)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
