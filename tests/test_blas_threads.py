@@ -5,6 +5,7 @@ the first Python thread that set it change it again: the engine, trained in a th
 main thread had trained, ran its products on every core while its own two threads ran too.
 These tests record the count each forward and backward sees, in every thread that runs a part.
 """
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -113,3 +114,27 @@ def test_a_process_forked_inside_a_hold_starts_with_none():
         os.close(read)
         os.waitpid(child, 0)
     assert reported == "2 1"
+
+
+def test_the_blas_is_named_with_its_kernels_and_who_chose_them(monkeypatch):
+    """A figure is read beside the kernels that ran it: OpenBLAS's own choice for the CPU,
+    or the ones OPENBLAS_CORETYPE names (set on some machines for older builds' sake), which
+    can give up half an AVX-512 core's peak. ``cnnspec time`` and tools/bench.py print it."""
+    if not any(info.startswith("openblas ") for info in blas.library_names()):
+        pytest.skip("NumPy's BLAS here is not OpenBLAS")
+    monkeypatch.delenv(blas.CORETYPE_VARIABLE, raising=False)
+    chosen = blas.blas_text()
+    assert chosen.startswith("openblas ") and " kernels)" in chosen
+    assert "OPENBLAS_CORETYPE" not in chosen
+    monkeypatch.setenv(blas.CORETYPE_VARIABLE, "Haswell")
+    assert blas.blas_text() == chosen.replace(
+        " kernels)", " kernels, as OPENBLAS_CORETYPE=Haswell asks, not chosen for this CPU)")
+
+
+def test_time_names_the_blas_in_text_and_json(tmp_path, capsys):
+    from cnnspec.cli import main
+
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text("model tiny\ninput 1x8x8\nconv 2 3x3\nflatten\ndense 10\n")
+    assert main(["time", str(spec), "--iterations", "1", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["blas"] == blas.blas_text()

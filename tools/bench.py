@@ -46,18 +46,20 @@ import numpy as np
 # tools/nets.py (the script's folder is on sys.path)
 from nets import LR, TRAIN, TorchRunner, checked
 from profile_engine import timed
-from threadpoolctl import threadpool_info
 
 import cnnspec
 from cnnspec.check.memory import OVERESTIMATE
 from cnnspec.engine import chunking, footprint, processes, splitting
-from cnnspec.engine.calibrate import cpu_model, load_text
+from cnnspec.engine.blas import blas_text, get_threads
+from cnnspec.engine.calibrate import cpu_model, load_averages, load_text
 from cnnspec.engine.conv_tuned import thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
 MEMORY_CASES = [("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
+# the nets whose conv layers' GFLOP/s are printed beside the matmul peak, and their batch
+GFLOPS_CASES = [("lenet5", 64), ("vgg_small", 64), ("resnet_small", 64)]
 
 
 class CnnspecRunner:
@@ -269,7 +271,8 @@ def startup(runs: int) -> None:
                 wall, cpu = _run_times(command, env, 1)
                 times[name][0].append(wall)
                 times[name][1].append(cpu)
-        print(f"start-up, whole process, median of {runs} (load {load_text()}):", flush=True)
+        print(f"start-up, whole process, median of {runs} "
+              f"(load {load_text(load_averages())}):", flush=True)
         for name, (walls, cpus) in times.items():
             print(f"  {'cnnspec ' + name:<62} {statistics.median(walls):6.3f} s wall "
                   f"{statistics.median(cpus):6.3f} s CPU", flush=True)
@@ -291,7 +294,7 @@ def deep(layers: int = 1000, batches=(1, 32), steps: int = 5) -> None:
     checked_in = time.perf_counter() - start
     print(f"deep thin net: {layers} x (conv 8 3x3 pad same + tanh) on 8x8x8, "
           f"{len(spec.layers)} layers (checked in {checked_in:.2f} s), SGD momentum 0.9, "
-          f"1 thread (load {load_text()}):", flush=True)
+          f"1 thread (load {load_text(load_averages())}):", flush=True)
     for batch in batches:
         runner = CnnspecRunner(spec, batch, 1, np.random.default_rng(0), lr=0.0)
         runner.step()
@@ -331,7 +334,7 @@ def epoch(threads: int, torch_ok: bool, images: int = 60_000, batch: int = 64,
     if torch_ok:
         line += (f", pytorch {spent['pytorch']:.1f} s, cnnspec/pytorch speed "
                  f"{spent['pytorch'] / spent['cnnspec']:.2f}")
-    print(line + f" (load {load_text()})", flush=True)
+    print(line + f" (load {load_text(load_averages())})", flush=True)
 
 
 PARTS = ("speed", "memory", "startup", "deep", "epoch")
@@ -346,11 +349,6 @@ def speed(args, torch_ok: bool) -> None:
                  else "threads")
         print(f"cnnspec: batches as {args.threads} parts (PyTorch: {args.threads} intra-op "
               f"threads), the parts after the first in {where}", flush=True)
-    for lib in threadpool_info():
-        if lib["user_api"] == "blas":
-            print(f"BLAS: {lib['internal_api']} {lib['version']} "
-                  f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
-                  f"{lib['num_threads']} threads by default", flush=True)
     limits = thresholds()
     print(f"conv thresholds: chunks of at most "
           f"{chunking.column_bytes(limits.chunk_bytes) // 1024} KB and "
@@ -371,11 +369,11 @@ def speed(args, torch_ok: bool) -> None:
           flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
-    for name, batch in (("lenet5", 64), ("vgg_small", 64), ("resnet_small", 64)):
+    for name, batch in GFLOPS_CASES:
         print(f"{name:>12} conv layers (forward + backward, 1 thread): "
               f"{conv_gflops(name, batch):6.1f} GFLOP/s", flush=True)
     print(f"  float32 {PEAK_SIZE}x{PEAK_SIZE} matmul, 1 thread: {matmul_peak():6.1f} GFLOP/s "
-          f"(load {load_text()})", flush=True)
+          f"(load {load_text(load_averages())})", flush=True)
 
 
 README_BEGIN = "<!-- bench.py output: begin -->"
@@ -448,7 +446,8 @@ def main(argv=None):
 def measure(args, parts) -> None:
     """Every measurement named in ``parts``, printed."""
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; "
-          f"{os.cpu_count()} cores; load {load_text()}", flush=True)
+          f"{os.cpu_count()} cores; load {load_text(load_averages())}", flush=True)
+    print(f"BLAS: {blas_text()}, {get_threads()} threads by default", flush=True)
     torch_ok = False
     if not args.no_torch:
         try:

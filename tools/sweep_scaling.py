@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cnnspec.engine.calibrate import cpu_model
 from cnnspec.sweep.executor import DaskExecutor, LocalExecutor
+from cnnspec.sweep.results import prepare_folder
 from cnnspec.sweep.runner import plan, run_cells
 from cnnspec.training.settings import Settings
 
@@ -39,7 +40,8 @@ def timed_sweep(cells, make_executor) -> tuple[float, float, float]:
         started = time.perf_counter()
         with make_executor() as running:
             ready = time.perf_counter()
-            trained = run_cells(cells, Path(out) / "sweep", lambda n: _Started(running))
+            trained = run_cells(cells, prepare_folder(Path(out) / "sweep"),
+                                lambda n: _Started(running))
             finished = time.perf_counter()
     assert trained.ran == len(cells) and len(trained.done) == len(cells)
     training = sum(result.summary["wall_seconds"] for _, result in trained.done)
@@ -65,7 +67,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
-    _, cells = plan(str(SPEC), SETS, seeds=args.seeds, settings=Settings(epochs=args.epochs))
+    cells = plan(str(SPEC), SETS, seeds=args.seeds, settings=Settings(epochs=args.epochs)).cells
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     print(f"{len(cells)} cells: {SPEC.name}, {' '.join('--set ' + s for s in SETS)}, "

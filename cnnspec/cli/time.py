@@ -44,6 +44,7 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
+    from cnnspec.engine.blas import blas_text
     from cnnspec.engine.calibrate import cpu_model, load_averages
     from cnnspec.engine.conv_tuned import recalibrate
     from cnnspec.engine.timing import time_step
@@ -80,7 +81,7 @@ def run(args) -> int:
     # The machine's state beside the figures, which depend on it: measured after the steps,
     # the load averages include them.
     about = {"model": checked.ir["name"], "cpu": cpu_model(), "cores": os.cpu_count(),
-             "load_averages": load_averages(),
+             "load_averages": load_averages(), "blas": blas_text(),
              "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
     if args.format == "json":
         report = {**about, **timing.as_dict(), "busy_note": busy_note(timing, about),
@@ -138,7 +139,7 @@ def table(timing, about: dict) -> str:
             f"{about['optimizer']}, {timing.threads} thread, median of "
             f"{counted(timing.iterations, 'step')}; CPU: {about['cpu']}, "
             f"{counted(about['cores'] or 1, 'core')}, load {load_text(about['load_averages'])} "
-            "(1, 5, 15 min)")
+            f"(1, 5, 15 min); BLAS: {about['blas']}")
     names = [layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
              for layer in timing.layers]
     kinds = [layer.kind + (f" ({layer.method})" if layer.method else "")

@@ -42,6 +42,35 @@ def _blas_libraries() -> list:
     return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
+# OpenBLAS runs the kernels written for the CPU it finds, unless this variable names others:
+# some machines set it because older OpenBLAS builds compute wrong results on the newest
+# cores. The kernels decide how fast every matrix product runs (AVX2 Haswell kernels on an
+# AVX-512 core give up about half its peak), so a figure is read beside the kernels it ran.
+CORETYPE_VARIABLE = "OPENBLAS_CORETYPE"
+
+
+def library_names() -> list[str]:
+    """Each BLAS library loaded, as ``openblas 0.3.31 SkylakeX``: its name, version and the
+    kernels it runs (what a machine's calibrated thresholds depend on)."""
+    return [f"{info.get('internal_api')} {info.get('version')} {info.get('architecture')}"
+            for info in (library.info() for library in _blas_libraries())]
+
+
+def blas_text() -> str:
+    """The BLAS libraries as figures are printed beside them: ``openblas 0.3.31 (SkylakeX
+    kernels)``, saying so where the kernels are the ones :data:`CORETYPE_VARIABLE` names
+    rather than the CPU's own; ``none found`` where threadpoolctl finds no BLAS."""
+    forced = os.environ.get(CORETYPE_VARIABLE)
+    texts = []
+    for library in _blas_libraries():
+        info = library.info()
+        kernels = f"{info.get('architecture') or 'unnamed'} kernels"
+        if forced and info.get("internal_api") == "openblas":
+            kernels += f", as {CORETYPE_VARIABLE}={forced} asks, not chosen for this CPU"
+        texts.append(f"{info.get('internal_api')} {info.get('version')} ({kernels})")
+    return "; ".join(texts) or "none found"
+
+
 def available() -> bool:
     """Whether the BLAS thread count can be changed in this process."""
     return bool(_blas_libraries())

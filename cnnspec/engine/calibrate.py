@@ -285,11 +285,9 @@ def machine_key() -> str:
     """What the thresholds depend on: the CPU model with its generation (:func:`cpu_model`: a
     home folder shared by a Zen 3 and a Zen 4 machine, both "AMD EPYC", keeps a file for
     each, as their caches differ), the BLAS library, NumPy's version and how they are timed."""
-    from threadpoolctl import threadpool_info  # only on the first calibration of a machine
+    from cnnspec.engine.blas import library_names  # threadpoolctl: only when calibrating
 
-    blas = [f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture')}"
-            for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    return machine_key_of(cpu_model(), blas, np.__version__)
+    return machine_key_of(cpu_model(), library_names(), np.__version__)
 
 
 def _cache_path() -> Path:

@@ -1,0 +1,81 @@
+"""tools/bench.py runs through: every part at small sizes, and ``--readme`` writing its block.
+
+The figures themselves are not asserted (they are the machine's); what is asserted is that each
+part prints its lines with the CPU model, the BLAS kernels and the load beside them, so that a
+change to a function the script reads breaks a test rather than the next measurement.
+"""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+BENCH = TOOLS / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import bench as module
+    finally:
+        sys.path.remove(str(TOOLS))
+    return module
+
+
+def _torch_ok() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_speed_prints_each_case_the_blas_and_the_peak(bench, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "CASES", [("lenet5", 4)])
+    monkeypatch.setattr(bench, "GFLOPS_CASES", [("lenet5", 4)])
+    args = argparse.Namespace(threads=2, rounds=1, seconds=0.001)
+    bench.speed(args, _torch_ok())
+    out = capsys.readouterr().out
+    assert "speed: threads 2, 1 rounds" in out
+    assert "conv thresholds: chunks of at most" in out
+    assert "   lenet5 batch   4: cnnspec " in out
+    assert ("ratio cnnspec/pytorch median" in out) == _torch_ok()
+    assert "lenet5 conv layers (forward + backward, 1 thread):" in out
+    assert "matmul, 1 thread:" in out and "(load " in out
+
+
+def test_memory_deep_and_epoch_print_their_lines(bench, capsys):
+    bench.memory([("lenet5", 4)], _torch_ok())
+    bench.deep(layers=2, batches=(1,), steps=1)
+    bench.epoch(2, _torch_ok(), images=96, batch=32, parts=2)
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("      lenet5 batch   4:"))
+    assert "check's estimate" in line and ("cnnspec/pytorch" in line) == _torch_ok()
+    assert "deep thin net: 2 x (conv 8 3x3 pad same + tanh)" in out
+    assert "  batch   1: " in out and "us a layer" in out
+    assert "one epoch, 96 MNIST-shaped images (synthetic), LeNet-5, batch 32" in out
+
+
+def test_the_script_writes_its_output_into_readme(tmp_path):
+    """As README's block is made: the header (CPU, BLAS, load) and the start-up part, whole
+    process, written between the markers with the command that made it."""
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- bench.py output: begin -->\nold\n"
+                      "<!-- bench.py output: end -->\nafter\n")
+    done = subprocess.run([sys.executable, str(BENCH), "--parts", "startup", "--runs", "1",
+                           "--no-torch", "--readme", str(readme)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert text.startswith("before\n<!-- bench.py output: begin -->\n```\n"
+                           "$ .venv/bin/python tools/bench.py --parts startup --runs 1 "
+                           "--no-torch\n")
+    assert text.endswith("```\n<!-- bench.py output: end -->\nafter\n")
+    assert "old" not in text
+    header, blas = text.splitlines()[4:6]
+    assert "; CPU: " in header and "; load " in header
+    assert blas.startswith("BLAS: ") and "threads by default" in blas
+    assert "cnnspec check specs/lenet5.cnn" in text and "s wall" in text
