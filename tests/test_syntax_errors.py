@@ -465,7 +465,8 @@ CASES = [
      "initializer kaiming_normal has no parameter 'nonlinearity'", 2, 34,
      "^PyTorch's nonlinearity= is gain= here"),
     ("input 1x8x8\nconv 8 3x3 weight kaiming_uniform(a=2.236)\n", "no parameter 'a'", 2, 35,
-     "gain=leaky_relu\\(a\\) here .* is torch_default"),
+     ("gain=leaky_relu\\(a\\) here: write `kaiming_uniform\\(gain=leaky_relu\\(2.236\\)\\)`; "
+     ".* is torch_default here$")),
     ("input 1x8x8\nconv 8 3x3 weight normal(stddev=0.05)\n", "no parameter 'stddev'", 2, 26,
      "^Keras' stddev is std here"),
     ("input 1x8x8\nconv 8 3x3 weight variance_scaling(2, fan_in, untruncated_normal)\n",
@@ -1021,7 +1022,8 @@ CASES = [
      "^the interval is \\+3 to \\+5 std from the mean: move it toward the mean"),
     ("input 1x8x8\nconv 8 3 weight truncated_normal(std=0.02, a=-0.04, b=0.04)\n",
      "initializer truncated_normal has no parameter 'a'", 2, 44,
-     "trunc_normal_\\(mean, std, a, b\\) truncated_normal\\(mean, std, low, high\\)"),
+     ("^PyTorch's a= and b= are low= and high= here: "
+     "write `truncated_normal\\(0, 0.02, low=-0.04, high=0.04\\)`$")),
     # a layer's name before its kind without the ':' (Darknet's, Caffe's order), at the name
     ("input 1x8x8\nc1 conv 8 3x3\n",
      "^'c1' before the layer kind 'conv' reads as the layer's name, which is followed by ':'$",
