@@ -669,6 +669,16 @@ CASES = [
     # a PyTorch module's layer, named as a spec labels it
     ("input 1x8x8\n    self.conv1 = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 18,
      "the line `conv1: conv 6 5`$"),
+    # ... and a layer assigned to a name: the name was left out of the line
+    ("input 1x8x8\nconv1 = nn.Conv2d(1, 16, kernel_size=3, padding=1)\n", "as PyTorch", 2, 9,
+     "the line `conv1: conv 16 3 pad 1`$"),
+    # but not a name no layer takes, nor Keras' functional form's tensor, nor a function's value
+    ("input 1x8x8\ninput = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 9,
+     "the line `conv 6 5`$"),
+    ("input 1x8x8\nself.input = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 14,
+     "the line `conv 6 5`$"),
+    ("input 1x8x8\nx = layers.Conv2D(16, 3, activation='relu')(x)\n", "as Keras", 2, 5,
+     "the line `conv 16 3 relu`$"),
     # a merge layer's inputs as bare words: the bracket and arrow forms, with the names
     ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: add a, b\n", "unexpected ','", 4, 9,
      ("^the layers add takes go in brackets, `s: add\\(a, b\\)`, or after an arrow, "
