@@ -131,3 +131,13 @@ def test_kaimings_slope_of_sqrt_5_is_named_pytorchs_default():
     assert hinted.std == pytest.approx(describe(_weight("torch_default"), SHAPE).std)
     assert "torch_default" not in _error("kaiming_uniform(a=0.2)").hint
     assert "torch_default" not in _error("he_normal(a=2.236)").hint
+
+
+@pytest.mark.parametrize("init", ["uniform(maxval=0.1)", "uniform(minval=-0.1)",
+                                  "uniform(b=0.1)"])
+def test_a_call_that_would_be_refused_in_turn_is_not_hinted(init):
+    """``uniform(maxval=0.1)`` was hinted `uniform(high=0.1)`, which needs a low too: the
+    general hint, which says what Keras' and PyTorch's bounds are here, instead."""
+    hint = _error(init).hint
+    assert "write `" not in hint, hint
+    assert "uniform(low, high)" in hint or "uniform(-0.05, 0.05)" in hint, hint

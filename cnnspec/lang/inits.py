@@ -236,7 +236,7 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
     the call with every such name written as here (:func:`_in_our_names`), by position where
     the parameters before it have numbers for defaults (``truncated_normal(0, 0.02)``); None
     for another name, and for a call that gives a parameter twice (``normal(0, 0.1,
-    stddev=1)``)."""
+    stddev=1)``) and for one that leaves out a parameter the init needs."""
     names = [p.name for p in params]
     said = _renamed_said(kwarg.name, names)
     if said is None:
@@ -246,6 +246,8 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
         if name in given or name not in names:  # given twice, or no parameter here
             return None
         given[name] = text
+    if any(param.default is REQUIRED and param.name not in given for param in params):
+        return None  # `uniform(maxval=0.1)`: `uniform(high=0.1)` would be refused in turn
     parts, by_name = [], False
     last = max(names.index(name) for name in given)
     for param in params[:last + 1]:
