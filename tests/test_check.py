@@ -2910,7 +2910,7 @@ REWRITES = [
      "the line `c: conv 8 11 <- input`",
      "the 11x11 kernel of conv 'c' is larger than its input there: 8x8 (input 'input' gives"),
     # indented with blanks the grammar does not skip: the tried line was refused for them
-    ("\f\vc1 = nn.Conv2d(1, 8, 3)", 8, "nn.Conv2d(...) is a layer", "the line `conv 8 3`",
+    ("\f\vc1 = nn.Conv2d(1, 8, 3)", 8, "nn.Conv2d(...) is a layer", "the line `c1: conv 8 3`",
      None),
     ("\f c1: nn.Conv2d(1, 8, 11)", 7, "nn.Conv2d(...) is a layer", "the line `c1: conv 8 11`",
      "the 11x11 kernel of conv 'c1' is larger than its input there: 4x4"),

@@ -446,8 +446,10 @@ def test_train_stats_every_n_steps(tiny, tmp_path, capsys):
     records = read_stats(run / "stats.jsonl")
     summary = json.loads((run / "summary.json").read_text())
     steps = summary["steps"]
-    # Steps 0, 5, 10, ... of the run.
-    assert [r["step"] for r in records] == list(range(0, steps, 5))
+    # Steps 0, 5, 10, ... of the run; its last, step 20, is the epoch's short batch (1,293
+    # images = 20 x 64 + 13), whose gradients the batch's mean scales up: not measured.
+    assert steps == 21
+    assert [r["step"] for r in records] == list(range(0, steps - 1, 5))
     names = [row["name"] for row in records[0]["layers"]]
     assert names == ["conv1", "conv1_relu", "flatten1", "dense1"]
     assert all(LAYER_KEYS <= set(row) for r in records for row in r["layers"])
@@ -490,6 +492,32 @@ def test_recorder_keeps_the_model_recording_only_on_measured_steps(tiny, tmp_pat
     assert [r["step"] for r in read_stats(tmp_path / "stats.jsonl")] == [3, 6]
     recorder.on_stop(model)
     assert (tmp_path / "stats.png").is_file() and not model.record
+
+
+def test_recorder_measures_the_step_after_an_epochs_short_last_batch(tiny, tmp_path):
+    """The gradient of a batch's mean loss grows as the batch shrinks: a short last batch
+    measured drew a spike in every layer's gradient std. The step after it is measured in
+    its place, and the gradients recorded keep one scale."""
+    import numpy as np
+
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lab.recorder import StatsRecorder
+    from cnnspec.lab.variants import load_variant
+
+    model = compile_spec(load_variant(tiny).checked, seed=0)
+    recorder = StatsRecorder(every=2)
+    x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
+    y = np.arange(8) % 10
+    recorder.on_start(model, 0, tmp_path)
+    for step, batch in enumerate([8, 8, 2, 8, 8, 8, 2]):  # epochs of 3 steps, the last short
+        out = model.forward(x[:batch])
+        model.backward(model.loss(out, y[:batch])[1])
+        recorder.on_step(step, model)
+    records = read_stats(tmp_path / "stats.jsonl")
+    assert [r["step"] for r in records] == [0, 3, 4]  # step 2's short batch: step 3 instead
+    assert model.record  # step 6's short batch put off to the next step
+    grads = [r["layers"][-1]["grad_std"] for r in records]  # d loss / d scores of the output
+    assert max(grads) / min(grads) < 2, grads  # a batch of 2 of 8 gives 4x
 
 
 def test_the_stats_plot_is_titled_with_the_models_name(tiny, tmp_path, monkeypatch):

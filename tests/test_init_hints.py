@@ -8,6 +8,7 @@ import pytest
 
 from cnnspec.errors import SpecError
 from cnnspec.init import describe
+from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.presets import PRESETS
 from cnnspec.lang import parse
 
@@ -78,3 +79,65 @@ def test_a_keras_parameter_name_given_twice_keeps_the_general_hint():
     write with the user's values, which disagree."""
     assert _error("normal(0, 0.1, stddev=1)").hint.startswith("Keras' stddev is std here: "
                                                                "RandomNormal")
+
+
+@pytest.mark.parametrize("init, said, hinted", [
+    ("he_normal(a=0.2)", ("kaiming a= is the slope of the leaky ReLU after the layer: "
+     "gain=leaky_relu(a)"), "he_normal(gain=leaky_relu(0.2))"),
+    ("kaiming_uniform(a=0.1, mode=fan_out, nonlinearity=leaky_relu)",
+     "kaiming a= is the slope of the leaky ReLU after the layer: gain=leaky_relu(a)",
+     "kaiming_uniform(mode=fan_out, gain=leaky_relu(0.1))"),
+    ("he_normal(nonlinearity=tanh)", "nonlinearity= is gain=", "he_normal(gain=tanh)"),
+    ("kaiming_normal(mode=fan_out, nonlinearity=relu)", "nonlinearity= is gain=",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    # PyTorch reads a with leaky_relu alone: kaiming_normal_(w, a=0.3, nonlinearity='relu')
+    ("he_normal(nonlinearity=relu, a=0.3)", "nonlinearity= is gain=", "he_normal(gain=relu)"),
+    ("he_normal(nonlinearity=leaky_relu)", "nonlinearity= is gain=",
+     "he_normal(gain=leaky_relu(0))"),
+    ("xavier_uniform(nonlinearity=tanh)", "nonlinearity= is gain=", "xavier_uniform(gain=tanh)"),
+    ("orthogonal(nonlinearity=relu)", "nonlinearity= is gain=", "orthogonal(gain=relu)"),
+    ("uniform(a=-0.1, b=0.1)", "a= and b= are low= and high=", "uniform(-0.1, 0.1)"),
+    ("truncated_normal(0, 0.02, a=-0.04, b=0.04)", "a= and b= are low= and high=",
+     "truncated_normal(0, 0.02, low=-0.04, high=0.04)"),
+])
+def test_a_pytorch_parameter_is_hinted_as_the_same_call_here(init, said, hinted):
+    """PyTorch's kaiming_*_(a, nonlinearity) make the gain as its calculate_gain reads them
+    (nonlinearity left out is leaky_relu, of slope a, 0 left out); its uniform_(a, b) and
+    trunc_normal_'s a and b are the bounds. The hinted call checks, and draws as PyTorch would."""
+    error = _error(init)
+    assert error.hint.startswith(f"PyTorch's {said} here: write `"), error.hint
+    assert _hinted(error) == hinted
+    name = init.split("(")[0]
+    assert _weight(hinted)["name"] == ALIASES.get(name, name)
+
+
+def test_he_normal_of_kaimings_slope_draws_pytorchs_std():
+    """kaiming_normal_(w, a=0.2): std = sqrt(2 / (1 + 0.2^2)) / sqrt(fan_in)."""
+    weight = _weight(_hinted(_error("he_normal(a=0.2)")))
+    assert describe(weight, SHAPE).std == pytest.approx((2 / 1.04) ** 0.5 / 36 ** 0.5)
+
+
+def test_a_pytorch_parameter_given_with_the_one_it_becomes_keeps_the_general_hint():
+    """``he_normal(gain=relu, a=0.1)``: the gain given twice, no call to write."""
+    assert _error("he_normal(gain=relu, a=0.1)").hint.startswith("PyTorch's kaiming_*_(a=)")
+
+
+def test_kaimings_slope_of_sqrt_5_is_named_pytorchs_default():
+    """kaiming_uniform_(w, a=math.sqrt(5)) is what nn.Conv2d draws: the hint names the init
+    that says so, and the call it writes draws the same bound, 1 / sqrt(fan_in)."""
+    error = _error("kaiming_uniform(a=2.23606797749979)")
+    assert error.hint.endswith("is torch_default here")
+    hinted = describe(_weight(_hinted(error)), SHAPE)
+    assert hinted.std == pytest.approx(describe(_weight("torch_default"), SHAPE).std)
+    assert "torch_default" not in _error("kaiming_uniform(a=0.2)").hint
+    assert "torch_default" not in _error("he_normal(a=2.236)").hint
+
+
+@pytest.mark.parametrize("init", ["uniform(maxval=0.1)", "uniform(minval=-0.1)",
+                                  "uniform(b=0.1)"])
+def test_a_call_that_would_be_refused_in_turn_is_not_hinted(init):
+    """``uniform(maxval=0.1)`` was hinted `uniform(high=0.1)`, which needs a low too: the
+    general hint, which says what Keras' and PyTorch's bounds are here, instead."""
+    hint = _error(init).hint
+    assert "write `" not in hint, hint
+    assert "uniform(low, high)" in hint or "uniform(-0.05, 0.05)" in hint, hint

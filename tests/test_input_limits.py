@@ -536,6 +536,11 @@ def test_init_report_prints_the_warning(tmp_path, capsys):
     ("conv 16 3x3 dropout", "'dropout' is a layer of its own", "usage: dropout P"),
     ("conv 16 3x3 activation relu", "an activation is written by its name alone",
      "e.g. `conv ... relu`"),
+    # the activation Keras' activation= named, not relu whatever it was
+    ("conv 16 3x3 activation tanh", "an activation is written by its name alone",
+     "e.g. `conv ... tanh`"),
+    ("conv 16 3x3 activation leaky_relu(0.2)", "an activation is written by its name alone",
+     "e.g. `conv ... leaky_relu(0.2)`"),
 ])
 def test_an_option_that_is_not_one_says_what_it_is(line, message, hint):
     err = only_error(HEAD + line + "\n" + TAIL)

@@ -224,6 +224,22 @@ def test_a_planned_sweep_is_the_plans_whatever_else_is_given(named, tmp_path):
     assert (result.seeds, described["seeds"], described.get("folds")) == (2, 2, None)
 
 
+def test_a_swept_init_says_which_layers_it_sets_as_compare_does(named, tmp_path):
+    """``--set init=...`` replaces the default weight init: fc1, which names its own, kept
+    it while the table's init column read as if every layer took it. The sweep says which
+    layers it sets under its table, as compare does; a sweep of no init says nothing."""
+    settings = Settings(epochs=1)
+    swept = sweep(str(named), ["init=he_normal,zeros"], out=tmp_path / "i",
+                  executor=in_process, settings=settings)
+    assert swept.reach == "each init sets the weights of conv1; fc1 names its own"
+    assert sweep(str(named), ["lr=0.1"], out=tmp_path / "l", executor=in_process,
+                 settings=settings).reach == ""
+    every = tmp_path / "every.cnn"  # every layer takes the default: nothing to say
+    every.write_text(NAMED.replace(" weight glorot_uniform", ""))
+    assert sweep(str(every), ["init=he_normal"], out=tmp_path / "e", executor=in_process,
+                 settings=settings).reach == ""
+
+
 @pytest.mark.parametrize("seeds, folds, message", [
     ("2", None, "seeds must be an integer >= 1, not '2'"),
     (0, None, "seeds must be an integer >= 1, not 0"),

@@ -248,6 +248,14 @@ CASES = [
      "^write `conv 8 3x3 weight he_normal bias zeros`;"),
     ("input 1x8x8\nflatten\ntrain {\n  data 'fashion-mnist'\n}\n",
      "^a name is written without quotes$", 4, 8, "^write `data fashion-mnist`;"),
+    # ... and where the line with its names bare is refused too, why: it hinted
+    # `nonlinearity=relu`, whose error came a check later
+    ("input 1x8x8\ndefault weight kaiming_normal(mode='fan_out', nonlinearity='relu')\n",
+     "^a name is written without quotes$", 2, 36,
+     ("^write `default weight kaiming_normal\\(mode=fan_out, nonlinearity=relu\\)`; .*; but in "
+      "this spec that line is refused: initializer kaiming_normal has no parameter "
+      "'nonlinearity' \\(PyTorch's nonlinearity= is gain= here: write "
+      "`kaiming_normal\\(mode=fan_out, gain=relu\\)`\\)$")),
     ("input 1x8x8\nflatten\ntrain {\n  data npz('a.npz')\n}\n",
      "^strings are written in double quotes$", 4, 12, 'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
@@ -465,7 +473,8 @@ CASES = [
      "initializer kaiming_normal has no parameter 'nonlinearity'", 2, 34,
      "^PyTorch's nonlinearity= is gain= here"),
     ("input 1x8x8\nconv 8 3x3 weight kaiming_uniform(a=2.236)\n", "no parameter 'a'", 2, 35,
-     "gain=leaky_relu\\(a\\) here .* is torch_default"),
+     ("gain=leaky_relu\\(a\\) here: write `kaiming_uniform\\(gain=leaky_relu\\(2.236\\)\\)`; "
+     ".* is torch_default here$")),
     ("input 1x8x8\nconv 8 3x3 weight normal(stddev=0.05)\n", "no parameter 'stddev'", 2, 26,
      "^Keras' stddev is std here"),
     ("input 1x8x8\nconv 8 3x3 weight variance_scaling(2, fan_in, untruncated_normal)\n",
@@ -668,6 +677,16 @@ CASES = [
     # a PyTorch module's layer, named as a spec labels it
     ("input 1x8x8\n    self.conv1 = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 18,
      "the line `conv1: conv 6 5`$"),
+    # ... and a layer assigned to a name: the name was left out of the line
+    ("input 1x8x8\nconv1 = nn.Conv2d(1, 16, kernel_size=3, padding=1)\n", "as PyTorch", 2, 9,
+     "the line `conv1: conv 16 3 pad 1`$"),
+    # but not a name no layer takes, nor Keras' functional form's tensor, nor a function's value
+    ("input 1x8x8\ninput = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 9,
+     "the line `conv 6 5`$"),
+    ("input 1x8x8\nself.input = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 14,
+     "the line `conv 6 5`$"),
+    ("input 1x8x8\nx = layers.Conv2D(16, 3, activation='relu')(x)\n", "as Keras", 2, 5,
+     "the line `conv 16 3 relu`$"),
     # a merge layer's inputs as bare words: the bracket and arrow forms, with the names
     ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: add a, b\n", "unexpected ','", 4, 9,
      ("^the layers add takes go in brackets, `s: add\\(a, b\\)`, or after an arrow, "
@@ -1021,7 +1040,8 @@ CASES = [
      "^the interval is \\+3 to \\+5 std from the mean: move it toward the mean"),
     ("input 1x8x8\nconv 8 3 weight truncated_normal(std=0.02, a=-0.04, b=0.04)\n",
      "initializer truncated_normal has no parameter 'a'", 2, 44,
-     "trunc_normal_\\(mean, std, a, b\\) truncated_normal\\(mean, std, low, high\\)"),
+     ("^PyTorch's a= and b= are low= and high= here: "
+     "write `truncated_normal\\(0, 0.02, low=-0.04, high=0.04\\)`$")),
     # a layer's name before its kind without the ':' (Darknet's, Caffe's order), at the name
     ("input 1x8x8\nc1 conv 8 3x3\n",
      "^'c1' before the layer kind 'conv' reads as the layer's name, which is followed by ':'$",

@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         # the JSON is results.json's text, as written
         text = (json_text(result.results) if args.format == "json"
                 else format_table(result.groups, result.columns, result.out, result.spread,
-                                  result.trained_in) + "\n")
+                                  result.trained_in) + "\n"
+                + (f"{result.reach}\n" if result.reach else ""))
         print(text, end="", flush=True)
         print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
 

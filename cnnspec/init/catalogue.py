@@ -272,6 +272,15 @@ FOREIGN_NAMES = {
 # them is hinted as the same call written here, with the user's own values.
 KERAS_PARAM_NAMES = {"stddev": "std", "minval": "low", "maxval": "high"}
 
+# PyTorch's bounds of uniform_(a, b) and trunc_normal_(mean, std, a, b), for an init here that
+# takes bounds; given to one with a gain instead, a is kaiming's slope (TORCH_GAIN_PARAMS).
+TORCH_BOUND_NAMES = {"a": "low", "b": "high"}
+
+# The parameters of PyTorch's kaiming_*_ that make the gain here, read as its calculate_gain
+# reads them: nonlinearity (left out, leaky_relu) and a, the slope of a leaky ReLU (left out, 0;
+# read with leaky_relu alone).
+TORCH_GAIN_PARAMS = ("a", "nonlinearity")
+
 # Parameter names other libraries give an init, with what they are here: the hint for such a
 # parameter (and rows of the same docs table).
 FOREIGN_PARAMS = {

@@ -29,6 +29,12 @@ def checked_of(model) -> CheckedSpec:
     return model.checked
 
 
+def recorded_batch(model) -> int:
+    """How many examples the model's last recorded forward pass held (0 when it recorded
+    none)."""
+    return next((len(out) for out in model.activations.values()), 0)
+
+
 def weighted_layers(model) -> list[LayerInfo]:
     """The model's conv and dense layers in network order."""
     return [info for info in checked_of(model).layers if is_weighted(info.kind)]

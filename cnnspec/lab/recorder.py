@@ -12,6 +12,10 @@ shapes the signal. Each measured step appends one JSON line to ``stats.jsonl``::
 
 with the fields of :class:`cnnspec.lab.stats.LayerStats`. The weights seen are those after the
 step's update; the activations and gradients those of the step's own forward and backward pass.
+
+An epoch's short last batch is not measured; the step after it is, in its place. The loss is
+the batch's mean, so each value's gradient scales as 1 / (batch size): 13 images where the
+others hold 64 drew a fivefold spike in every layer's gradient std, a step like any other.
 """
 from __future__ import annotations
 
@@ -43,6 +47,8 @@ class StatsRecorder(Callback):
         self.path: Path | None = None
         self.records = 0
         self.lasting: dict[str, int] = {}  # lasting_alike of the model's spec
+        self.batch = 0  # the largest batch measured: a smaller one is an epoch's last
+        self.deferred = False  # a step to measure fell on a short batch: measure the next
 
     def wants(self, step: int) -> bool:
         """Whether step ``step`` (counted from 0) is measured."""
@@ -53,13 +59,19 @@ class StatsRecorder(Callback):
         self.path = Path(run_dir) / STATS_FILE
         # a fact of the spec, not of the weights: once per run, not at each recording
         self.lasting = lasting_alike(model_access.checked_of(model))
+        self.batch, self.deferred = 0, False
         model.record = self.wants(step)
 
     def on_step(self, step: int, model) -> None:
-        """After step ``step``: write its statistics if it was measured, and arm the next."""
-        if self.wants(step) and getattr(model, "record", False):
-            self._write(step, model)
-        model.record = self.wants(step + 1)
+        """After step ``step``: write its statistics if it was measured (or put them off to
+        the next step where its batch was a short one), and arm the next."""
+        if (self.wants(step) or self.deferred) and getattr(model, "record", False):
+            batch = model_access.recorded_batch(model)
+            self.deferred = batch < self.batch
+            if not self.deferred:
+                self.batch = batch
+                self._write(step, model)
+        model.record = self.deferred or self.wants(step + 1)
 
     def on_stop(self, model) -> None:
         """Stop recording and draw ``stats.png`` (when anything was recorded)."""

@@ -423,12 +423,13 @@ def python_call(line: str) -> ForeignCall | None:
         label, call = statement.target.id, statement.annotation
     elif isinstance(statement, (ast.Expr, ast.Assign)):
         call = statement.value
-        label = _attribute_of_self(statement)
+        label = _layer_target(statement)
     else:
         return None
     if _wraps_a_call(call):
         call = call.args[0]  # model.add(...)
     while isinstance(call, ast.Call) and isinstance(call.func, ast.Call):
+        label = None  # the target names the layer's output, not the layer
         call = call.func  # Keras' functional form: x = Conv2D(16, 3)(x)
     if not isinstance(call, ast.Call):
         return None
@@ -438,6 +439,9 @@ def python_call(line: str) -> ForeignCall | None:
     keywords = [k for k in call.keywords if k.arg]
     if label is not None and not label.isascii():  # Python's `çonv`, no name of a spec
         label = None
+    if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name) \
+            and not names[-1][:1].isupper():
+        label = None  # `x = F.relu(x)`: a function's value, named as the tensor it is
     return ForeignCall(names[-1], ".".join(names[:-1]), [_literal(arg) for arg in call.args],
                        {k.arg: _literal(k.value) for k in keywords},
                        (indent + _characters(code, call.func.col_offset),
@@ -464,13 +468,19 @@ def _wraps_a_call(call: ast.expr) -> bool:
     return names is None or not names[-1][:1].isupper() or not names_a_layer(names[-1])
 
 
-def _attribute_of_self(statement: ast.stmt) -> str | None:
-    """``conv1`` of ``self.conv1 = nn.Conv2d(...)`` (a PyTorch module's layer, named as a
-    spec labels it); None for any other statement."""
+def _layer_target(statement: ast.stmt) -> str | None:
+    """``conv1`` of ``self.conv1 = nn.Conv2d(...)`` (a PyTorch module's layer) or of ``conv1 =
+    nn.Conv2d(...)``, the name a layer is assigned to, named as a spec labels it; None for any
+    other statement."""
     targets = getattr(statement, "targets", [])
-    if len(targets) == 1 and isinstance(targets[0], ast.Attribute) \
-            and isinstance(targets[0].value, ast.Name) and targets[0].value.id == "self":
-        return targets[0].attr
+    if len(targets) != 1:
+        return None
+    target = targets[0]
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+            and target.value.id == "self":
+        return target.attr
     return None
 
 
@@ -871,7 +881,10 @@ def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
     refused = unread_refusal(unread, "value") if unread else None
     if line is None:
         return None, refused
-    return (f"{call.label}: {line}" if call.label else line), refused or line_refusal(line)
+    refused = refused or line_refusal(line)
+    if call.label and (refused or line_error(f"{call.label}: {line}") is None):
+        return f"{call.label}: {line}", refused
+    return line, refused  # `input = nn.Conv2d(...)`: a name no layer takes is left out
 
 
 def _unread(call: ForeignCall, kind: str) -> list[str]:

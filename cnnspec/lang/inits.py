@@ -10,6 +10,7 @@ and in docs/ir.md; here we only check that what was written is well formed:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from cnnspec.errors import Span, SpecError, float_text, foreign_hint
 from cnnspec.init import catalogue, keras
@@ -230,31 +231,82 @@ def _foreign_params(value: Word | Call, params: list) -> None:
 
 
 def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
-    """The hint for Keras' name of a parameter of this init (``truncated_normal(stddev=0.02)``):
-    the call with every such name written as here, by position where the parameters before
-    it have numbers for defaults (``truncated_normal(0, 0.02)``); None for another name, and
-    for a call that gives a parameter twice (``normal(0, 0.1, stddev=1)``)."""
-    renamed = catalogue.KERAS_PARAM_NAMES.get(kwarg.name)
+    """The hint for another library's name of a parameter of this init, Keras'
+    (``truncated_normal(stddev=0.02)``) or PyTorch's (``he_normal(a=0.2)``, kaiming's slope):
+    the call with every such name written as here (:func:`_in_our_names`), by position where
+    the parameters before it have numbers for defaults (``truncated_normal(0, 0.02)``); None
+    for another name, and for a call that gives a parameter twice (``normal(0, 0.1,
+    stddev=1)``) and for one that leaves out a parameter the init needs."""
     names = [p.name for p in params]
-    if renamed not in names:
+    said = _renamed_said(kwarg.name, names)
+    if said is None:
         return None
     given = dict(zip(names, (one_line(arg) for arg in value.args)))
-    for written in value.kwargs:
-        name = catalogue.KERAS_PARAM_NAMES.get(written.name, written.name)
+    for name, text in _in_our_names(value.kwargs, names):
         if name in given or name not in names:  # given twice, or no parameter here
             return None
-        given[name] = one_line(written.value)
+        given[name] = text
+    if any(param.default is REQUIRED and param.name not in given for param in params):
+        return None  # `uniform(maxval=0.1)`: `uniform(high=0.1)` would be refused in turn
     parts, by_name = [], False
     last = max(names.index(name) for name in given)
     for param in params[:last + 1]:
         default = param.default
-        if param.name not in given and (by_name or isinstance(default, bool)
-                                        or not isinstance(default, (int, float))):
-            by_name = True  # no number to write in its place: the rest by name
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        # a word (mode=fan_out, gain=relu) reads better named, and where no number can stand
+        # for a parameter left out, the rest must be named
+        by_name = by_name or (default is not REQUIRED and not numeric)
+        if param.name not in given and (by_name or not numeric):
+            by_name = True
             continue
         text = given[param.name] if param.name in given else float_text(default)
         parts.append(f"{param.name}={text}" if by_name else text)
-    return f"Keras' {kwarg.name} is {renamed} here: write `{value.name}({', '.join(parts)})`"
+    return f"{said}: write `{value.name}({', '.join(parts)})`{_torch_default_said(value)}"
+
+
+def _torch_default_said(value: Call) -> str:
+    """Where a kaiming call gives the slope sqrt(5), what PyTorch's layers draw by default
+    (kaiming_uniform_(w, a=math.sqrt(5)), their reset_parameters), the init that names it."""
+    slope = next((kwarg.value for kwarg in value.kwargs if kwarg.name == "a"), None)
+    if not isinstance(slope, Num) or abs(slope.value - math.sqrt(5)) > 1e-3 \
+            or ALIASES.get(value.name, value.name) != "he_uniform":
+        return ""
+    return "; kaiming_uniform_(w, a=math.sqrt(5)), nn.Conv2d's and nn.Linear's default, is " \
+        "torch_default here"
+
+
+def _renamed_said(name: str, names: list[str]) -> str | None:
+    """What another library's parameter ``name`` is here, for an init of parameters
+    ``names``; None where it is none of them."""
+    if catalogue.KERAS_PARAM_NAMES.get(name) in names:
+        return f"Keras' {name} is {catalogue.KERAS_PARAM_NAMES[name]} here"
+    if name in catalogue.TORCH_BOUND_NAMES and "low" in names:
+        return "PyTorch's a= and b= are low= and high= here"
+    if name == "nonlinearity" and "gain" in names:
+        return "PyTorch's nonlinearity= is gain= here"
+    if name == "a" and "gain" in names:
+        return ("PyTorch's kaiming a= is the slope of the leaky ReLU after the layer: "
+                "gain=leaky_relu(a) here")
+    return None
+
+
+def _in_our_names(kwargs: list[Kwarg], names: list[str]) -> list[tuple[str, str]]:
+    """A call's keyword arguments as (name here, value as written), for an init of parameters
+    ``names``: Keras' names renamed; PyTorch's a and b as low and high where the init has
+    bounds, else its kaiming a and nonlinearity as the one gain they make (``a=0.2``:
+    ``gain=leaky_relu(0.2)``; ``nonlinearity=relu``: ``gain=relu``); other names kept."""
+    written = [(kwarg.name, one_line(kwarg.value)) for kwarg in kwargs]
+    torch = dict(written)
+    pairs = []
+    if "low" not in names and any(name in torch for name in catalogue.TORCH_GAIN_PARAMS):
+        nonlinearity = torch.get("nonlinearity", "leaky_relu")
+        pairs.append(("gain", f"leaky_relu({torch.get('a', '0')})"
+                      if nonlinearity == "leaky_relu" else nonlinearity))
+        written = [(name, text) for name, text in written
+                   if name not in catalogue.TORCH_GAIN_PARAMS]
+    bounds = catalogue.TORCH_BOUND_NAMES if "low" in names else {}
+    return pairs + [(catalogue.KERAS_PARAM_NAMES.get(name, bounds.get(name, name)), text)
+                    for name, text in written]
 
 
 def _as_variance_scaling(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:

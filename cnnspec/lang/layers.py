@@ -1335,9 +1335,12 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is "
                              f"{foreign[0]}", span=span, hint=foreign[1])
         if item.name in ACTIVATION_KEYWORDS and kind.activation:
+            # `dense 10 activation softmax`: the activation it names, else an example
+            named = isinstance(after, (Word, Call)) and after.name in ACTIVATIONS
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an activation is "
                              "written by its name alone, at the end of the line", span=span,
-                             hint=f"e.g. `{kind_name} ... relu`; {_usage(kind_name)}")
+                             hint=f"e.g. `{kind_name} ... {one_line(after) if named else 'relu'}`"
+                                  f"; {_usage(kind_name)}")
         if item.name in REGISTRY and item.name not in valid:
             return SpecError(f"'{item.name}' is a layer of its own, not an option of "
                              f"{kind_name} layer {display}", span=span,

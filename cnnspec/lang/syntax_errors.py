@@ -645,7 +645,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
                or (_tuple_in_call(exc, text) if start == "start" else None)
                or _stray_character(exc, text))
     if problem is not None:
-        return SpecError(problem[0], span=span, hint=problem[1], file=path)
+        message, hint, *rewrite = problem
+        return SpecError(message, span=span, hint=hint, file=path,
+                         rewrite=rewrite[0] if rewrite else None)
     unclosed = open_brackets[-1] if open_brackets else None
     friendly = _friendly_class(exc, lark, text) if start == "start" else None
     if friendly is not None:
@@ -1245,10 +1247,12 @@ def _path_written(rest: str) -> str:
 QUOTED_NAME = re.compile(r"'([A-Za-z_][\w-]*)'")
 
 
-def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, ...] | None:
     """(message, hint) where the lexer stopped at a quote that starts no string: a '"' the
     rest of its line never closes (a string cannot span lines), or a "'" (a name in single
-    quotes is written bare; a string goes in double quotes); else None."""
+    quotes is written bare; a string goes in double quotes, and the line with its names bare
+    comes third, to be checked in the spec's place: `kaiming_normal(nonlinearity='relu')`
+    is refused once bare too, and says how it is written); else None."""
     if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
         return None
     line = _failing_line(exc, text) or ""
@@ -1259,7 +1263,7 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
         unquoted = _unquoted(line).strip()
         return ("a name is written without quotes",
                 (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
-                 "double quotes: data npz(\"train.npz\")"))
+                 "double quotes: data npz(\"train.npz\")"), unquoted)
     if exc.char == "'":
         return ("strings are written in double quotes",
                 "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")

@@ -37,7 +37,7 @@ from cnnspec.records import record
 from cnnspec.sweep.cells import Cell, CellResult, kept_val_acc, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
-from cnnspec.sweep.grid import DTYPE, Axis, value_reader
+from cnnspec.sweep.grid import DTYPE, INIT, Axis, value_reader
 from cnnspec.sweep.results import (
     ACCURACY_HEADERS,
     LEFT_OUT_KEY,
@@ -65,7 +65,6 @@ from cnnspec.training.run import tested_epoch
 from cnnspec.training.settings import Settings, setting_keyword_hint
 
 DEFAULT_TARGET = 0.9
-INIT = "init"
 
 
 @record

@@ -55,7 +55,9 @@ from cnnspec.records import record
 NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
 # The swept setting that is no change of the IR: the dtype a cell trains in.
 DTYPE = "dtype"
-DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
+# The swept settings that replace the model-wide default inits, weight and bias.
+INIT = "init"
+DEFAULT_INITS = {INIT: "weight_init", "bias": "bias_init"}
 
 
 @record(frozen=True)
@@ -166,7 +168,7 @@ def value_reader(key: str, ir: dict, where: str, among: bool = False):
     if key in NOT_SWEPT:
         raise SettingError(f"{key} cannot be swept with {{sets}}", hint=NOT_SWEPT[key],
                            invalid=True)
-    if key == "init":
+    if key == INIT:
         refuse_changing_nothing(ir, where)
         reader = lambda value: read_init(value, "the weight initializer")
     elif key == "bias":
@@ -176,7 +178,7 @@ def value_reader(key: str, ir: dict, where: str, among: bool = False):
     else:
         name = setting_key(key)
         if name not in READERS:
-            known = [k for k in ["init", "bias", "LAYER.OPTION", DTYPE, *READERS,
+            known = [k for k in [INIT, "bias", "LAYER.OPTION", DTYPE, *READERS,
                                  *KEY_ALIASES] if k not in NOT_SWEPT]
             # another library's name (Caffe's base_lr) is told ours, not a close spelling
             # (base_lr: bias); the train block's lines are no --set's
@@ -306,7 +308,7 @@ def apply(ir: dict, key: str, value) -> dict:
     the IR does not hold: unchanged)."""
     if value is None or key == DTYPE:
         return ir
-    if key == "init":
+    if key == INIT:
         return with_default_weight(Spec(ir), value).ir
     ir = copy.deepcopy(ir)
     if key == "bias":

@@ -23,11 +23,12 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.given import given_texts, keywords_checked, shown
+from cnnspec.lab.variants import default_weight_layers, own_weight_layers, reach_text
 from cnnspec.records import record
 from cnnspec.sweep.cells import Cell, CellResult, Task, key_of, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
-from cnnspec.sweep.grid import DTYPE, Axis, parse_set, swept_dtypes, swept_template
+from cnnspec.sweep.grid import DTYPE, INIT, Axis, parse_set, swept_dtypes, swept_template
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     SPEC_KEY,
@@ -105,6 +106,16 @@ class Sweep:
         if len(kinds) > 1:
             return f"each row's runs ({', or '.join(kinds)}: the runs column counts them)"
         return kinds[0] if kinds else runs_made_of(range(self.seeds), {self.folds} - {None})
+
+    @property
+    def reach(self) -> str:
+        """Which layers a swept ``init`` sets, where some layers keep their own, as compare
+        says of its inits (:func:`cnnspec.lab.variants.reach_text`); empty where no init is
+        swept, or it sets every layer with weights."""
+        if INIT not in {axis.key for axis in self.axes}:
+            return ""
+        text = reach_text(default_weight_layers(self.ir), own_weight_layers(self.ir))
+        return f"each {INIT} {text}" if text else ""
 
     @property
     def trained_in(self) -> tuple[str, ...]:
