@@ -5,13 +5,16 @@ import re
 from dataclasses import field
 from typing import TYPE_CHECKING
 
+from cnnspec.lang.layers import STATEMENT_KEYWORDS
+from cnnspec.lang.resolve import BLOCK_INPUT
 from cnnspec.records import record
 
 if TYPE_CHECKING:
     from cnnspec.check.model import CheckedSpec
 
-# Words a layer cannot be called (the language's statement keywords and `in`).
-RESERVED = ("model", "input", "default", "output", "repeat", "train", "in")
+# Words a layer cannot be called: the language's statement keywords, and the name a repeat
+# block gives its instance's input.
+RESERVED = (*STATEMENT_KEYWORDS, BLOCK_INPUT)
 
 
 @record
