@@ -18,7 +18,7 @@ from cnnspec.check import check
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SpecError, SpecErrors, first_error, option_place
+from cnnspec.errors import SpecError, SpecErrors, first_error, hint_fields, option_place
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import parse_init
 from cnnspec.records import record
@@ -75,7 +75,7 @@ def load_variant(path: str | Path, init: str | None = None,
         checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype)
     except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
         first = first_error(exc)            # point at the layers it replaced the init of
-        raise SpecError(first.message, hint=first.hint, file=init_place(init)) from None
+        raise SpecError(first.message, **hint_fields(first), file=init_place(init)) from None
     # A warning the spec as written does not get is the init text's: located at the layers it
     # replaced the init of (in the spec), and said to be the option's, which the spec's line
     # under the caret does not show.
@@ -155,7 +155,7 @@ def _parse_init_option(init: str) -> dict:
     try:
         return parse_init(init)
     except SpecError as exc:
-        raise SpecError(exc.message, hint=exc.hint, file=init_place(init)) from exc
+        raise SpecError(exc.message, **hint_fields(exc), file=init_place(init)) from exc
 
 
 def init_place(init: str) -> str:

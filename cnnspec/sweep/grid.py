@@ -193,7 +193,7 @@ def value_reader(key: str, ir: dict, where: str, among: bool = False):
             return reader(to_ast(parse_tree(text, start="init_expr")))
         except SpecError as exc:
             named = f"{shortened(f'{key}={text}')}: " if among else ""
-            raise SpecError(named + exc.message, hint=exc.hint, file=where) from None
+            raise SpecError(named + exc.message, **hint_fields(exc), file=where) from None
 
     return read
 
