@@ -39,6 +39,7 @@ from cnnspec.engine.footprint import (
     WINDOW_KINDS,
     Geometry,
     footprint,
+    keeps_columns,
     ufunc_buffer_bytes,
     winograd_pays,
 )
@@ -398,7 +399,7 @@ def test_a_batch_norm_after_a_wide_dense_layer_is_within_the_estimate(batch, nor
 def test_the_convolution_grid_crosses_the_kept_columns_limit():
     """The grid holds layers whose whole batch's columns are kept and ones that are not, and
     layers that run by Winograd's convolution and ones that do not."""
-    kept = [c * k[0] * k[1] * b * (h // s[0]) ** 2 * 4 <= conv_tuned.KEEP_BYTES
+    kept = [keeps_columns(c * k[0] * k[1], c * k[0] * k[1] * b * (h // s[0]) ** 2, 4, True)
             for c, f, h, k, s, p, d, b in CONV_GRID]
     assert any(kept) and not all(kept)
     winograd = [winograd_pays(Geometry(c, h, h, f, h + p[0] + p[1] - 2,

@@ -486,6 +486,17 @@ def _transposed_back(geo: Geometry) -> Geometry | None:
                     geo.dilation)
 
 
+def keeps_columns(rows: int, values: int, itemsize: int, weight_grad: bool) -> bool:
+    """Whether a convolution's forward pass keeps its whole batch's im2col matrix (``rows`` =
+    C*kh*kw rows, ``values`` values of ``itemsize`` bytes) for the weight gradient
+    (:func:`cnnspec.engine.conv_tuned.correlate`), else builds it again chunk by chunk: kept
+    where the layer is thin (``THIN_ROWS``), the matrix at most ``KEEP_BYTES`` and the weight
+    trains (``weight_grad``). Nothing else reads the kept matrix (the input gradient is made
+    from the weight and ``dout``), so a held weight's layer keeps none: its backward pass
+    computes no weight gradient."""
+    return weight_grad and rows < THIN_ROWS and values * itemsize <= KEEP_BYTES
+
+
 def _wide(geo: Geometry) -> int:
     """Columns per image of a product in wide coordinates (stride 1: rows of ``Wp``)."""
     return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
@@ -714,14 +725,14 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool,
     """The chunked im2col path: the padded input, a thin layer's whole batch of columns where
     they are small enough to keep (else a chunk's, and its product), the input gradient's
     buffers; the cache holds the input where there is no padding. Without ``with_dw``, no
-    columns built again for the weight gradient, and none of its products; a thin layer's
-    forward pass keeps its columns still."""
+    columns kept or built again for the weight gradient (:func:`keeps_columns`), and none of
+    its products."""
     rows = geo.c * geo.taps
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
-    whole = rows * n * geo.ho * geo.wo * itemsize
+    whole = rows * n * geo.ho * geo.wo
     out = geo.f * n * geo.ho * geo.wo * itemsize
-    if rows < THIN_ROWS and whole <= KEEP_BYTES:  # kept for the weight gradient
-        work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
+    if keeps_columns(rows, whole, itemsize, with_dw):
+        work, grad_temp, grad_work = whole * itemsize, (n + 2) * rows * geo.f * itemsize, 0
     else:  # wide columns and their product per chunk; built again (not wide) for the gradient
         wide, least = _wide(geo), strided_values(geo.stride)
         step = chunk_images(rows, wide, n, itemsize, least)
