@@ -397,18 +397,18 @@ def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: 
     """The footprint of a layer of ``kind`` (its IR ``ir``, one example's input and output
     shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values;
     ``keeps_tiles``: a conv among its network's :func:`winograd_keepers`; ``weight_grad``
-    False: a conv whose weight is held (its backward pass computes no weight gradient, and
-    allocates nothing for one)."""
+    False: a conv (plain, grouped or transposed) whose weight is held (its backward pass
+    computes no weight gradient, and nothing is kept or allocated for one)."""
     x = n * math.prod(in_shapes[0]) * itemsize
     out = n * math.prod(out_shape) * itemsize
     if kind in WINDOW_KINDS:
         geo = _geometry(ir, in_shapes[0], out_shape, pads)
         if kind == "conv":
             if ir["groups"] > 1:
-                return _grouped_conv(geo, n, itemsize)
+                return _grouped_conv(geo, n, itemsize, weight_grad)
             return _conv(geo, n, itemsize, keeps_tiles, weight_grad)
         if kind == "conv_transpose":
-            return _conv_transpose(geo, n, itemsize)
+            return _conv_transpose(geo, n, itemsize, weight_grad)
         return _pool(geo, ir, kind == "maxpool", n, itemsize)
     rule = RULES.get(kind) or _ACTIVATIONS.get(kind, _ACTIVATIONS["default"])
     return rule(x, out, n, in_shapes, itemsize)
@@ -807,21 +807,25 @@ def _conv_small(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprin
                      objects=PLAN_OBJECT_BYTES)
 
 
-def _grouped_conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:mod:`cnnspec.engine.grouped`: the whole batch's im2col matrix cached (a convolution's
-    cache stays to the next forward), the padded input a temporary."""
+def _grouped_conv(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
+    """:mod:`cnnspec.engine.grouped`: the whole batch's im2col matrix cached for the weight
+    gradient (a convolution's cache stays to the next forward), without ``with_dw`` (a held
+    weight) a temporary of the forward pass, as the padded input is; the backward pass's
+    channel-first ``dout`` and column gradient (the input gradient's)."""
     cols = geo.c * geo.taps * n * geo.ho * geo.wo * itemsize
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
     out = geo.f * n * geo.ho * geo.wo * itemsize
-    return Footprint(out=out, cache=cols, forward_temp=padded, dx=geo.c * n * geo.hp * geo.wp
-                     * itemsize, backward_temp=out + cols, frees_cache=False)
+    return Footprint(out=out, cache=cols * with_dw, forward_temp=padded + cols * (not with_dw),
+                     dx=geo.c * n * geo.hp * geo.wp * itemsize, backward_temp=out + cols,
+                     frees_cache=False)
 
 
-def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:mod:`cnnspec.engine.transposed`: the input kept channel-first; a chunk of images'
+def _conv_transpose(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
+    """:mod:`cnnspec.engine.transposed`: the input channel-first, kept for the weight gradient
+    (without ``with_dw``, a held weight, a temporary of the forward pass); a chunk of images'
     columns (F*kh*kw, images*H*W) and the full span they are added onto, forward and backward
-    alike (chunked as a convolution's columns), and the weight gradient's product; before
-    the backward pass's chunks, the bias gradient's plane sums."""
+    alike (chunked as a convolution's columns), and ``with_dw`` the weight gradient's
+    product; before the backward pass's chunks, the bias gradient's plane sums."""
     (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.kernel
     full_span = ((geo.h - 1) * sh + dh * (kh - 1) + 1) * ((geo.w - 1) * sw + dw * (kw - 1) + 1)
     rows, size = geo.f * geo.taps, geo.h * geo.w
@@ -829,8 +833,10 @@ def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
     chunk = (rows * size + geo.f * full_span) * images * itemsize
     x = geo.c * n * geo.h * geo.w * itemsize
     weight = geo.c * rows * itemsize
-    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x, forward_temp=chunk,
-                     dx=x, backward_temp=max(chunk + weight, _bias_grad_bytes(geo, n, itemsize)))
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x * with_dw,
+                     forward_temp=chunk + x * (not with_dw), dx=x,
+                     backward_temp=max(chunk + weight * with_dw,
+                                       _bias_grad_bytes(geo, n, itemsize)))
 
 
 def _bias_grad_bytes(geo: Geometry, n: int, itemsize: int) -> int:
