@@ -74,7 +74,7 @@ def test_tuned_equals_reference_over_the_grid(monkeypatch, limits, index, kernel
                                               dilation):
     if limits == "tiny":
         monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
-        monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 64 * 2 ** 10)
+        monkeypatch.setattr(footprint, "KEEP_BYTES", 64 * 2 ** 10)
         monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", 0)  # strided: one image a chunk too
     c, f = CHANNELS[index % len(CHANNELS)]
     n = BATCHES[(index // len(CHANNELS)) % len(BATCHES)]
@@ -148,13 +148,13 @@ def chunked(monkeypatch):
 
 def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls, chunked):
     size = 3 * 2 * 9 * 8 * 8 * 8  # rows * columns * batch * bytes of the case below
-    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size)
+    monkeypatch.setattr(footprint, "KEEP_BYTES", size)
     _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
     assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1
-    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size - 1)
+    monkeypatch.setattr(footprint, "KEEP_BYTES", size - 1)
     _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
     assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not again
-    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
+    monkeypatch.setattr(footprint, "KEEP_BYTES", 2 ** 30)
     _path_case((8, 8), 4, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # 36 rows: not thin
     assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not kept
 
@@ -167,7 +167,7 @@ def test_kept_columns_built_in_groups_with_a_shorter_last_group_and_chunk(monkey
     monkeypatch.setattr(conv_tuned, "thresholds",
                         lambda: Thresholds(chunk_bytes=2 * chunk, chunk_columns=2 * 64,
                                            block_bytes=4 * chunk))
-    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
+    monkeypatch.setattr(footprint, "KEEP_BYTES", 2 ** 30)
     groups = []
     chunks = conv_tuned.im2col_chunks
     monkeypatch.setattr(conv_tuned, "im2col_chunks",
@@ -378,7 +378,7 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
                         lambda rows, size, n, itemsize, least=0: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
-    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
+    monkeypatch.setattr(footprint, "KEEP_BYTES", 2 ** 30 if keep else 0)
     pads = _pads(pad, kernel, dilation)
     for dtype in (np.float64, np.float32):
         x, w, b = _arrays(5, c, f, kernel, dtype, seed=c + f, hw=(9, 8))

@@ -383,6 +383,30 @@ def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():
 
 
 @pytest.mark.parametrize("held, trained", [("weight", "bias"), ("bias", "weight")])
+def test_a_half_held_thin_conv_in_chunks_keeps_columns_for_a_weight_gradient_alone(
+        held, trained, monkeypatch):
+    """A thin conv (c2: 4 channels of 2x2, 16 rows) run in chunks of one image, which
+    keeps its whole batch's columns for the weight gradient where its weight trains and
+    builds none for a held one (footprint.keeps_columns): with either half held, the other
+    half's gradient and the earlier layers' still the numeric ones."""
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=1))
+    rng = _rng(7)
+    model = _cnn(rng)
+    layer = model._by_name["c2"].layer
+    layer.held = frozenset({held})
+    x, y = rng.standard_normal((3, 2, 9, 8)), np.array([0, 1, 1])
+    _, dout = model.loss(model.forward(x), y)
+    model.backward(dout, input_grad=False)
+    assert layer.method() == "im2col" and ("kept_cols" in layer.work) == (held == "bias")
+    grads = model.grads()
+    assert set(model._param_grads["c2"]) == {trained}
+    for name in (f"c2.{trained}", "c1.weight"):
+        numeric = numeric_grad(lambda: model.loss(model.forward(x), y)[0], model.params()[name])
+        assert rel_error(grads[name], numeric) < TOL, name
+
+
+@pytest.mark.parametrize("held, trained", [("weight", "bias"), ("bias", "weight")])
 def test_a_held_parameter_gets_no_gradient_and_its_partner_and_earlier_layers_the_true_one(
         held, trained):
     """One parameter of a layer held (Caffe's lr_mult [0, 1] or [1, 0]): no gradient of its

@@ -84,9 +84,11 @@ def test_inferred_shape_is_the_engines(name, case):
         assert params == sum(math.prod(s) for s in (inferred.weight, inferred.bias) if s)
 
 
-@pytest.mark.parametrize("name, case", CASES)
-def test_gradients_match_finite_differences(name, case):
+def _assert_numeric_gradients(name: str, case: int, held=frozenset()) -> None:
+    """The example's layer, its ``held`` parameters held: a gradient for each other parameter
+    and each input, the numeric one."""
     _, _, shapes, inferred, layer = _layer(name, case)
+    layer.held = held
     xs = _inputs(shapes)
     r = np.random.default_rng(2).standard_normal((3, *inferred.output))
 
@@ -95,10 +97,24 @@ def test_gradients_match_finite_differences(name, case):
 
     layer.forward(xs, True)
     dxs, grads = layer.backward(r)
+    assert set(grads) == set(layer.params) - held
     for x, dx in zip(xs, dxs):
         assert rel_error(dx, numeric_grad(loss, x)) < 1e-6
-    for key, value in layer.params.items():
-        assert rel_error(grads[key], numeric_grad(loss, value)) < 1e-6
+    for key, value in grads.items():
+        assert rel_error(value, numeric_grad(loss, layer.params[key])) < 1e-6
+
+
+@pytest.mark.parametrize("name, case", CASES)
+def test_gradients_match_finite_differences(name, case):
+    _assert_numeric_gradients(name, case)
+
+
+@pytest.mark.parametrize("name, case", [(n, c) for n, c in CASES if KINDS[n].weighted])
+def test_a_held_weights_layer_gives_the_true_input_and_bias_gradients(name, case):
+    """The weight held, the bias trained (``lr_mult [0, 1]``): no weight gradient (nor what
+    a forward pass keeps for one alone: test_memory measures that), the input and bias
+    gradients still the numeric ones."""
+    _assert_numeric_gradients(name, case, held=frozenset({"weight"}))
 
 
 # float64 agrees to 1e-9; float32 to 1e-4 of the largest value compared.

@@ -39,6 +39,7 @@ from cnnspec.engine.footprint import (
     WINDOW_KINDS,
     Geometry,
     footprint,
+    keeps_columns,
     ufunc_buffer_bytes,
     winograd_pays,
 )
@@ -47,7 +48,7 @@ from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.splitting import splits
 from cnnspec.engine.transposed import ConvTranspose2d
 from cnnspec.errors import SpecErrors
-from cnnspec.ir.training_catalogue import OPTIMIZERS
+from cnnspec.ir.training_catalogue import OPTIMIZERS, is_trained
 from cnnspec.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,6 +329,91 @@ def test_a_held_weights_footprint_keeps_nothing_for_its_gradient():
     assert held.work < trained.work
 
 
+# A convolution of each kind whose forward pass keeps something for the weight gradient
+# alone: (input, its line, batch). A thin conv that keeps its whole batch's columns (LeNet's
+# first layer), a grouped one whose cache keeps its columns, a transposed one whose cache
+# keeps its input channel-first.
+HELD_CASES = {"thin": ("1x28x28", "conv 6 5x5 pad 2", 64),
+              "grouped": ("16x16x16", "conv 16 3x3 pad 1 groups 4", 64),
+              "transposed": ("8x16x16", "conv_transpose 4 4x4 stride 2 pad 1", 64)}
+# trained; the weight held, the bias trained; the whole layer held
+HOLDS = {"trained": "", "bias trained": " lr_mult [0, 1]", "held": " frozen"}
+# One of calibration's column limits, the same on every machine: the thin layer's batch is
+# many chunks (one planned chunk would keep its columns for the forward pass anyway).
+HELD_LIMITS = Thresholds(chunk_bytes(), min(COLUMN_CANDIDATES), source="timed")
+
+
+def _first_step(layer, xs, dout) -> tuple[int, int]:
+    """(bytes kept after the forward pass, peak) of a new ``layer``'s first training step:
+    the buffers it keeps from step to step included."""
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        out = layer.forward(xs, True)
+        kept = tracemalloc.get_traced_memory()[0] - start
+        layer.backward(dout)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    del out
+    return kept, peak
+
+
+def _held_spec(case: str, hold: str):
+    """The checked spec of HELD_CASES' ``case`` with ``hold`` (of HOLDS) on its layer ``c``."""
+    shape, line, batch = HELD_CASES[case]
+    text = (f"input {shape}\nc: {line}{hold}\nflatten\nout: dense 2\n"
+            f'train {{\n  data npz(path="unused.npz")\n  batch {batch}\n  cores 1\n}}\n')
+    return check(cnnspec.parse(text))
+
+
+@pytest.mark.parametrize("case", HELD_CASES)
+def test_a_held_weight_keeps_nothing_for_its_gradient_and_its_step_takes_less(case,
+                                                                               monkeypatch):
+    """Each kind's layer, as the compiler builds it from the spec (``frozen``, ``lr_mult``:
+    is_trained), against the footprint check's estimate gives it (the same rule): within
+    it, and with its weight held, a first training step keeps less by what the trained layer
+    keeps for its weight gradient alone (a thin conv's whole batch of columns, less the
+    chunk buffers it builds them in instead; a grouped conv's columns; a transposed conv's
+    input channel-first) and peaks lower by at least the weight gradient."""
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: HELD_LIMITS)
+    rng = np.random.default_rng(0)
+    batch = HELD_CASES[case][2]
+    steps, layers, estimates = {}, {}, {}
+    for name, hold in HOLDS.items():
+        checked = _held_spec(case, hold)
+        info = checked.layers[0]
+        x = rng.standard_normal((batch, *info.input_shapes[0])).astype(np.float32)
+        dout = rng.standard_normal((batch, *info.output_shape)).astype(np.float32)
+        fp = footprint(info.kind, info.ir, info.input_shapes, info.output_shape, info.pads,
+                       batch, weight_grad=is_trained(info.ir))
+        warm = cnnspec.compile(checked, seed=0)._by_name["c"].layer
+        assert warm.held == (set() if name == "trained" else
+                             {"weight"} if name == "bias trained" else {"weight", "bias"})
+        _assert_footprint_bounds(warm, fp, [x], dout)  # after a first step: its shared buffers
+        layers[name] = cnnspec.compile(checked, seed=0)._by_name["c"].layer
+        steps[name] = _first_step(layers[name], [x], dout)
+        estimates[name] = checked.step_memory.total
+    trained = layers["trained"]
+    gradient = trained.params["weight"].nbytes
+    for name in ("bias trained", "held"):
+        held = layers[name]
+        if case == "thin":
+            assert "kept_cols" in trained.work and "kept_cols" not in held.work
+            instead = sum(value.nbytes for key, value in held.work.items()
+                          if isinstance(value, np.ndarray) and key not in trained.work)
+            kept_for_dw = trained.work["kept_cols"].nbytes - instead
+        else:  # the cache's array the backward pass reads for the weight gradient alone
+            kept_for_dw = {"grouped": lambda: trained.cache[1],
+                           "transposed": lambda: trained.cache[0]}[case]().nbytes
+        # less the objects (array headers, views) a layer may keep beside its arrays
+        saved = kept_for_dw - OBJECT_BYTES_PER_LAYER
+        assert steps["trained"][0] - steps[name][0] >= saved, name
+        assert steps["trained"][1] - steps[name][1] >= max(gradient, saved * (case == "thin")), \
+            name
+        assert estimates[name] < estimates["trained"], name
+
+
 def test_a_transposed_convs_bias_gradient_is_within_its_footprint():
     """64 filters over 1x1 maps at batch 1024: the bias gradient's sums (a value an image and
     filter, 256 KiB) were made after the last chunk, its columns and span still held, which
@@ -398,7 +484,7 @@ def test_a_batch_norm_after_a_wide_dense_layer_is_within_the_estimate(batch, nor
 def test_the_convolution_grid_crosses_the_kept_columns_limit():
     """The grid holds layers whose whole batch's columns are kept and ones that are not, and
     layers that run by Winograd's convolution and ones that do not."""
-    kept = [c * k[0] * k[1] * b * (h // s[0]) ** 2 * 4 <= conv_tuned.KEEP_BYTES
+    kept = [keeps_columns(c * k[0] * k[1], c * k[0] * k[1] * b * (h // s[0]) ** 2, 4, True)
             for c, f, h, k, s, p, d, b in CONV_GRID]
     assert any(kept) and not all(kept)
     winograd = [winograd_pays(Geometry(c, h, h, f, h + p[0] + p[1] - 2,

@@ -542,3 +542,63 @@ def test_a_weight_at_lr_mult_0_is_held_while_its_bias_trains(tmp_path):
     assert "momentum_buffer.c2.weight" not in state and "momentum_buffer.c2.bias" in state
     np.testing.assert_array_equal(end["c2.weight"], start["c2.weight"])
     assert not np.array_equal(end["c2.bias"], start["c2.bias"])
+
+
+# A thin first layer (25 rows of 5x5 on one channel) to hold, and a layer after it that is
+# not thin (54 rows), which keeps no columns either way.
+THIN_HELD = """\
+input 1x12x12
+c1: conv 6 5x5 pad 2 {held} relu
+pool: maxpool 2
+c2: conv 8 3x3 relu
+flatten
+fc: dense 3
+train {{
+  data shapes(size=12, classes=[x, plus, o], count=96)
+  optimizer sgd(momentum=0.9)
+  lr 0.05
+  batch 16
+  epochs 2
+  cores 1
+  seed 3
+}}
+"""
+
+
+@pytest.mark.parametrize("held", ["lr_mult [0, 1]", "frozen"])
+def test_a_held_thin_conv_trains_bitwise_as_when_it_kept_its_columns(tmp_path, monkeypatch,
+                                                                     held):
+    """A held thin conv run in chunks (three images a chunk, the same on every machine) kept
+    its whole batch's columns for a weight gradient it never computes; now it keeps none
+    (footprint.keeps_columns). The run is bitwise the one under the rule before, which kept
+    them: the same metrics every epoch, the same weights."""
+    from cnnspec import train
+    from cnnspec.engine import conv_tuned
+    from cnnspec.engine.calibrate import Thresholds
+    from cnnspec.training import rundir
+    from cnnspec.training.files import read_npz
+
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_columns=512, source="timed"))
+    spec = tmp_path / "thin.cnn"
+    spec.write_text(THIN_HELD.format(held=held))
+    rule, correlate_kept = conv_tuned.keeps_columns, conv_tuned._correlate_kept
+    rules = {"now": rule, "before": lambda rows, values, itemsize, weight_grad: rule(
+        rows, values, itemsize, True)}
+    runs, kept = {}, dict.fromkeys(rules, 0)
+    for name, keeps in rules.items():
+        def counted(*args, name=name):
+            kept[name] += 1
+            return correlate_kept(*args)
+        monkeypatch.setattr(conv_tuned, "keeps_columns", keeps)
+        monkeypatch.setattr(conv_tuned, "_correlate_kept", counted)
+        runs[name] = train(spec, run_dir=tmp_path / name, progress="none", curves=False)
+    assert kept["now"] == 0 and kept["before"] > 0
+    timeless = [[{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")}
+                 for row in run.metrics] for run in runs.values()]
+    assert timeless[0] == timeless[1] and len(timeless[0]) == 2
+    now, before = ({key: value for key, value in read_npz(tmp_path / name / rundir.CHECKPOINT)
+                    .items() if not key.startswith("_")} for name in rules)  # not the times
+    assert now.keys() == before.keys()
+    for key in now:
+        np.testing.assert_array_equal(now[key], before[key], err_msg=key)

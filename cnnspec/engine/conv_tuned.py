@@ -10,10 +10,12 @@ What it adds to the reference's im2col + GEMM:
   written to and read back from main memory, which made the layer 30-40% slower. How large a
   chunk is comes from :mod:`cnnspec.engine.calibrate` (measured on the machine, once, by
   timing this module's passes over a few thin layers: :func:`time_columns`).
-- Kept columns: thin layers (fewer than ``THIN_ROWS`` rows, a first layer's) keep the
-  forward's columns for the weight gradient up to ``KEEP_BYTES``; otherwise the backward pass
-  builds each chunk's columns again from the kept padded input (a copy in cache is cheaper
-  than reading the whole matrix back from memory). Both in :mod:`cnnspec.engine.chunking`.
+- Kept columns: thin layers (fewer than ``THIN_ROWS`` rows, a first layer's) whose weight
+  trains keep the forward's columns for the weight gradient up to ``KEEP_BYTES``; otherwise
+  the backward pass builds each chunk's columns again from the kept padded input (a copy in
+  cache is cheaper than reading the whole matrix back from memory), or, for a held weight,
+  not at all. The limits in :mod:`cnnspec.engine.chunking`, the rule
+  (:func:`cnnspec.engine.footprint.keeps_columns`) where check's memory estimate reads it.
 - Batch-last blocks: where a chunk holds several small images, the input is laid out as
   blocks with the images innermost (:func:`cnnspec.engine.windows.batch_blocks`), so that a
   block's columns are copied in long runs (``BLOCKED_IMAGES``); the forward's products are
@@ -60,7 +62,6 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     BLOCK_CALIBRATION_LAYERS,
     BLOCKED_IMAGES,
     CALIBRATION_LAYERS,
-    KEEP_BYTES,
     THIN_ROWS,
     WINOGRAD_CALIBRATION_LAYERS,
     chunk_step,
@@ -75,6 +76,7 @@ from cnnspec.engine.footprint import (
     Crop,
     Geometry,
     conv_crop,
+    keeps_columns,
     transposed_pads,
     transposed_pays,
     winograd_pays,
@@ -108,12 +110,14 @@ from cnnspec.records import record
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None,
-                   relu=False, keeps_tiles=False):
+                   relu=False, keeps_tiles=False, need_dw=True):
     """Convolve ``x`` with ``w``, then take ``max(., 0)`` where ``relu`` (the ReLU after the
     layer, fused: :class:`cnnspec.engine.layers.ConvReLU`), written as the output is (into
     the output buffer kept in ``work``, :func:`cnnspec.engine.windows.output_array`).
     ``keeps_tiles``: a Winograd layer keeps its transformed input tiles for the backward
-    pass (:func:`cnnspec.engine.winograd.conv2d_forward`).
+    pass (:func:`cnnspec.engine.winograd.conv2d_forward`). ``need_dw`` False: the backward
+    pass will compute no weight gradient (a held weight), so no columns are kept for one
+    (:func:`cnnspec.engine.footprint.keeps_columns`).
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
@@ -132,11 +136,11 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
     crop = conv_crop(win.in_hw, win.kernel, win.stride, win.pads, win.dilation)
     if crop is not None:
-        return _cropped_forward(x, w, b, win, crop, work, relu)
-    return _forward(x, w, b, win, work, relu, keeps_tiles)
+        return _cropped_forward(x, w, b, win, crop, work, relu, need_dw)
+    return _forward(x, w, b, win, work, relu, keeps_tiles, need_dw)
 
 
-def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool):
+def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool, need_dw: bool):
     """:func:`conv2d_forward` over the whole padded input: by Winograd, a small plan, blocks
     or chunks of im2col columns."""
     if _runs_winograd(x, w, win):
@@ -153,7 +157,7 @@ def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool):
         return out.transpose(1, 0, 2, 3), (x.shape, blocks, w, b is not None, win, None)
     xp = channel_first_padded(x, win, work=work)
     out = output_array(work if relu else None, (f, x.shape[0], *win.out_hw), x.dtype)
-    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=True, out=out)
+    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
     if b is not None:
         out += b[:, None, None, None]
     if relu:
@@ -216,7 +220,7 @@ def bias_grad(dout) -> np.ndarray:
     return np.matmul(dout.reshape(n, f, ho * wo), ones).sum(axis=0)
 
 
-def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool):
+def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool, need_dw: bool):
     """:func:`conv2d_forward` on the part of the layer that reads the input
     (:func:`cnnspec.engine.footprint.conv_crop`): the cropped input and kernels under the
     cropped padding (:func:`_forward`, without bias) give the outputs whose windows reach the
@@ -235,7 +239,7 @@ def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool):
             np.ascontiguousarray(w[_planes(rows.taps, cols.taps)]),
             None, window(crop.in_hw, crop.kernel, win.stride, crop.pads, win.dilation),
             None if work is None else work.setdefault("cropped", {}), relu=False,
-            keeps_tiles=False)
+            keeps_tiles=False, need_dw=need_dw)
         out[_planes(rows.outputs, cols.outputs)] = part.transpose(1, 0, 2, 3)
     if b is not None:
         out += b[:, None, None, None]
@@ -343,12 +347,14 @@ def _block_columns(blocks: Blocks, start: int, images: int, win: Window, work) -
     return block_columns(xt, start // step, images, win, flat)
 
 
-def _kept_buffer(work, rows: int, win: Window, n: int, dtype) -> np.ndarray | None:
+def _kept_buffer(work, rows: int, win: Window, n: int, dtype, need_dw: bool
+                 ) -> np.ndarray | None:
     """The buffer in ``work`` that keeps a batch of ``n`` images' im2col matrix (``rows`` =
-    C*kh*kw rows) for the weight gradient, where the layer is thin (``THIN_ROWS``) and the
-    matrix at most :data:`KEEP_BYTES`; else (or without ``work``) None."""
+    C*kh*kw rows) for the weight gradient (``need_dw``), where
+    :func:`cnnspec.engine.footprint.keeps_columns` says so; else (or without ``work``)
+    None."""
     values = rows * win.out_hw[0] * win.out_hw[1] * n
-    if work is None or rows >= THIN_ROWS or values * np.dtype(dtype).itemsize > KEEP_BYTES:
+    if work is None or not keeps_columns(rows, values, np.dtype(dtype).itemsize, need_dw):
         return None
     return work_buffer(work, "kept_cols", (values,), dtype)
 
@@ -462,16 +468,17 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None):
     columns), into ``out`` (F, N, Ho, Wo), C-contiguous, where given.
 
     ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
-    ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` None, or with ``keep`` and
-    a ``work`` dict, the buffer there that holds the whole batch's im2col matrix chunk after
-    chunk when it is small enough to keep (``KEEP_BYTES``). Columns that are not kept are
-    built in wide coordinates where they apply (:func:`im2col_wide`: a faster copy; kept ones
-    are read again by the weight gradient, which would have to widen ``dout`` for them).
+    ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` None, or with ``keep`` (a
+    weight gradient to come) and a ``work`` dict, the buffer there that holds the whole
+    batch's im2col matrix chunk after chunk where :func:`_kept_buffer` keeps one. Columns
+    that are not kept are built in wide coordinates where they apply (:func:`im2col_wide`: a
+    faster copy; kept ones are read again by the weight gradient, which would have to widen
+    ``dout`` for them).
     """
     f, rows = w_mat.shape
     n = xp.shape[1]
     ho, wo = win.out_hw
-    kept = _kept_buffer(work, rows, win, n, xp.dtype) if keep else None
+    kept = _kept_buffer(work, rows, win, n, xp.dtype, keep)
     wide = kept is None and wide_columns(xp, win) is not None
     if out is None:
         out = np.empty((f, n, ho, wo), dtype=xp.dtype)

@@ -397,18 +397,18 @@ def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: 
     """The footprint of a layer of ``kind`` (its IR ``ir``, one example's input and output
     shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values;
     ``keeps_tiles``: a conv among its network's :func:`winograd_keepers`; ``weight_grad``
-    False: a conv whose weight is held (its backward pass computes no weight gradient, and
-    allocates nothing for one)."""
+    False: a conv (plain, grouped or transposed) whose weight is held (its backward pass
+    computes no weight gradient, and nothing is kept or allocated for one)."""
     x = n * math.prod(in_shapes[0]) * itemsize
     out = n * math.prod(out_shape) * itemsize
     if kind in WINDOW_KINDS:
         geo = _geometry(ir, in_shapes[0], out_shape, pads)
         if kind == "conv":
             if ir["groups"] > 1:
-                return _grouped_conv(geo, n, itemsize)
+                return _grouped_conv(geo, n, itemsize, weight_grad)
             return _conv(geo, n, itemsize, keeps_tiles, weight_grad)
         if kind == "conv_transpose":
-            return _conv_transpose(geo, n, itemsize)
+            return _conv_transpose(geo, n, itemsize, weight_grad)
         return _pool(geo, ir, kind == "maxpool", n, itemsize)
     rule = RULES.get(kind) or _ACTIVATIONS.get(kind, _ACTIVATIONS["default"])
     return rule(x, out, n, in_shapes, itemsize)
@@ -484,6 +484,17 @@ def _transposed_back(geo: Geometry) -> Geometry | None:
         return None
     return Geometry(geo.f, geo.ho, geo.wo, geo.c, geo.h, geo.w, geo.kernel, (1, 1), back_pads,
                     geo.dilation)
+
+
+def keeps_columns(rows: int, values: int, itemsize: int, weight_grad: bool) -> bool:
+    """Whether a convolution's forward pass keeps its whole batch's im2col matrix (``rows`` =
+    C*kh*kw rows, ``values`` values of ``itemsize`` bytes) for the weight gradient
+    (:func:`cnnspec.engine.conv_tuned.correlate`), else builds it again chunk by chunk: kept
+    where the layer is thin (``THIN_ROWS``), the matrix at most ``KEEP_BYTES`` and the weight
+    trains (``weight_grad``). Nothing else reads the kept matrix (the input gradient is made
+    from the weight and ``dout``), so a held weight's layer keeps none: its backward pass
+    computes no weight gradient."""
+    return weight_grad and rows < THIN_ROWS and values * itemsize <= KEEP_BYTES
 
 
 def _wide(geo: Geometry) -> int:
@@ -714,14 +725,14 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool,
     """The chunked im2col path: the padded input, a thin layer's whole batch of columns where
     they are small enough to keep (else a chunk's, and its product), the input gradient's
     buffers; the cache holds the input where there is no padding. Without ``with_dw``, no
-    columns built again for the weight gradient, and none of its products; a thin layer's
-    forward pass keeps its columns still."""
+    columns kept or built again for the weight gradient (:func:`keeps_columns`), and none of
+    its products."""
     rows = geo.c * geo.taps
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
-    whole = rows * n * geo.ho * geo.wo * itemsize
+    whole = rows * n * geo.ho * geo.wo
     out = geo.f * n * geo.ho * geo.wo * itemsize
-    if rows < THIN_ROWS and whole <= KEEP_BYTES:  # kept for the weight gradient
-        work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
+    if keeps_columns(rows, whole, itemsize, with_dw):
+        work, grad_temp, grad_work = whole * itemsize, (n + 2) * rows * geo.f * itemsize, 0
     else:  # wide columns and their product per chunk; built again (not wide) for the gradient
         wide, least = _wide(geo), strided_values(geo.stride)
         step = chunk_images(rows, wide, n, itemsize, least)
@@ -796,21 +807,25 @@ def _conv_small(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprin
                      objects=PLAN_OBJECT_BYTES)
 
 
-def _grouped_conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:mod:`cnnspec.engine.grouped`: the whole batch's im2col matrix cached (a convolution's
-    cache stays to the next forward), the padded input a temporary."""
+def _grouped_conv(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
+    """:mod:`cnnspec.engine.grouped`: the whole batch's im2col matrix cached for the weight
+    gradient (a convolution's cache stays to the next forward), without ``with_dw`` (a held
+    weight) a temporary of the forward pass, as the padded input is; the backward pass's
+    channel-first ``dout`` and column gradient (the input gradient's)."""
     cols = geo.c * geo.taps * n * geo.ho * geo.wo * itemsize
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
     out = geo.f * n * geo.ho * geo.wo * itemsize
-    return Footprint(out=out, cache=cols, forward_temp=padded, dx=geo.c * n * geo.hp * geo.wp
-                     * itemsize, backward_temp=out + cols, frees_cache=False)
+    return Footprint(out=out, cache=cols * with_dw, forward_temp=padded + cols * (not with_dw),
+                     dx=geo.c * n * geo.hp * geo.wp * itemsize, backward_temp=out + cols,
+                     frees_cache=False)
 
 
-def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:mod:`cnnspec.engine.transposed`: the input kept channel-first; a chunk of images'
+def _conv_transpose(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
+    """:mod:`cnnspec.engine.transposed`: the input channel-first, kept for the weight gradient
+    (without ``with_dw``, a held weight, a temporary of the forward pass); a chunk of images'
     columns (F*kh*kw, images*H*W) and the full span they are added onto, forward and backward
-    alike (chunked as a convolution's columns), and the weight gradient's product; before
-    the backward pass's chunks, the bias gradient's plane sums."""
+    alike (chunked as a convolution's columns), and ``with_dw`` the weight gradient's
+    product; before the backward pass's chunks, the bias gradient's plane sums."""
     (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.kernel
     full_span = ((geo.h - 1) * sh + dh * (kh - 1) + 1) * ((geo.w - 1) * sw + dw * (kw - 1) + 1)
     rows, size = geo.f * geo.taps, geo.h * geo.w
@@ -818,8 +833,10 @@ def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
     chunk = (rows * size + geo.f * full_span) * images * itemsize
     x = geo.c * n * geo.h * geo.w * itemsize
     weight = geo.c * rows * itemsize
-    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x, forward_temp=chunk,
-                     dx=x, backward_temp=max(chunk + weight, _bias_grad_bytes(geo, n, itemsize)))
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x * with_dw,
+                     forward_temp=chunk + x * (not with_dw), dx=x,
+                     backward_temp=max(chunk + weight * with_dw,
+                                       _bias_grad_bytes(geo, n, itemsize)))
 
 
 def _bias_grad_bytes(geo: Geometry, n: int, itemsize: int) -> int:

@@ -19,7 +19,8 @@ and the backward pass is the convolution itself, one im2col and two products:
     db    = dout summed over N, H and W       (F,)
 
 Both passes run chunk of images by chunk, so the columns held are a chunk's, never the whole
-batch's. With G groups every matrix is seen as G blocks and each product is one batched GEMM (as in
+batch's. ``x_mat`` is kept for ``dw`` alone: a held weight's layer lets it go after the forward
+pass. With G groups every matrix is seen as G blocks and each product is one batched GEMM (as in
 :mod:`cnnspec.engine.grouped`): input channel run ``g`` writes output channel run ``g``.
 """
 from __future__ import annotations
@@ -44,11 +45,12 @@ def _geometry(in_hw, kernel, stride, dilation, crop, out_hw):
     return win, full, out
 
 
-def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
+def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw, need_dw=True):
     """``x`` (N, C, H, W), ``w`` (C, F/G, kh, kw), ``b`` (F,) or None, ``crop`` the (top, left)
     padding, ``out_hw`` (Ho, Wo) from :func:`cnnspec.shapes.transposed_output_size`  ->
-    ``out`` (N, F, Ho, Wo). ``cache`` = (``x`` as (G, C/G, N*H*W), ``w``, whether there is a
-    bias, x's shape, the geometry of :func:`_geometry`).
+    ``out`` (N, F, Ho, Wo). ``cache`` = (``x`` as (G, C/G, N*H*W) where ``need_dw`` (a weight
+    gradient to come), else None, ``groups``, ``w``, whether there is a bias, x's shape, the
+    geometry of :func:`_geometry`).
 
     Chunk of images by chunk, as a convolution's columns (:func:`images_per_chunk`): the
     whole batch's columns are ``kh*kw`` times the output's values before the crop (64 MB for
@@ -68,7 +70,7 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
         del full  # else the next chunk's span is made while this one's is still held
     if b is not None:
         out += b[:, None, None]
-    return out, (x_g, w, b is not None, x.shape, geometry)
+    return out, (x_g if need_dw else None, groups, w, b is not None, x.shape, geometry)
 
 
 def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
@@ -77,8 +79,8 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=T
     when not ``need_db`` or without bias. ``dout`` is never written to. Chunk of images by chunk, as
     the forward pass: each chunk's ``dout`` placed back into the full span, its columns, and
     their two products."""
-    x_g, w, has_bias, x_shape, (win, full_part, out_part) = cache
-    groups = x_g.shape[0]
+    x_g, groups, w, has_bias, x_shape, (win, full_part, out_part) = cache
+    assert x_g is not None or not need_dw, "the forward pass kept no input for a weight gradient"
     n, c, h, wd = x_shape
     f = w.shape[1] * groups
     rows = f * w[0, 0].size  # F*kh*kw: the columns' rows
@@ -140,7 +142,7 @@ class ConvTranspose2d(Layer):
     def forward(self, xs, training):
         out, self.cache = conv_transpose2d_forward(
             xs[0], self.params["weight"], self.params.get("bias"), self.groups, self.stride,
-            self.dilation, self.crop, self.out_hw)
+            self.dilation, self.crop, self.out_hw, need_dw=self.trains("weight"))
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
