@@ -773,6 +773,46 @@ def test_weights_whose_square_underflows_still_shrink_the_signal(weight):
     assert "activation factor = 2^-1,323 on average" in message
 
 
+HUGE_KERNEL = [[1e200] * 3] * 3
+
+
+@pytest.mark.parametrize("weight", [{"name": "normal", "mean": 0.0, "std": 1e200},
+                                    {"name": "orthogonal", "gain": {"value": 1e200}},
+                                    {"name": "literal", "values": HUGE_KERNEL}])
+def test_weights_whose_square_overflows_still_grow_the_signal(weight):
+    """Weights of 1e200, which float64 holds: their square, 1e400, is beyond even float64's
+    range, and check ended in an OverflowError (math.exp of the log moment, a kernel's sum
+    squared with **) where it should warn, as of the underflow above, from the logs."""
+    warnings = [w.message for w in check(plain(2, weight, kernel=(3, 3)),
+                                                dtype="float64").warnings]
+    (message,) = [m for m in warnings if "signal's scale" in m]
+    assert "estimated to grow by a factor of about 2^" in message
+    assert "beyond floating point's range" in message
+    assert "inf" not in message.replace("floating", "")
+
+
+def test_a_constant_kernel_whose_sums_overflow_before_batchnorm_is_checked():
+    """constant(1e200) before a batch norm, in float64: the sums' spread, taken below
+    floating point's resolution of their mean (1e-16 of it), squared with ** and raised
+    OverflowError; the run trains (the batch norm takes the scale away)."""
+    text = ("input 1x8x8\nconv 4 3x3 pad same weight constant(1e200)\nbatchnorm\nrelu\n"
+            "flatten\ndense 10 weight constant(1e200)\n")
+    assert check(parse(text), dtype="float64").layers
+
+
+def test_a_uniform_range_beyond_floating_point_is_an_error_at_the_init():
+    """uniform(-1e308, 1e308): float64 holds both bounds, but NumPy draws them as
+    low + (high - low) u and raised OverflowError at train's first draw, after check had
+    passed the spec."""
+    spec = plain(1, {"name": "uniform", "low": -1e308, "high": 1e308})
+    with pytest.raises(SpecErrors) as info:
+        check(spec, dtype="float64")
+    (error,) = info.value.errors
+    assert "uniform's range high - low, 1e308 - (-1e308), is beyond floating point's range" \
+        in error.message
+    assert error.json_path == "$.layers[0].weight_init"
+
+
 def test_an_activation_factor_beyond_floating_point_is_reported_not_raised():
     """A leaky slope of 1e300: its factor (1 + slope^2) / 2 overflows (Python's ** raises
     OverflowError where a product would give inf); check reports the signal as beyond

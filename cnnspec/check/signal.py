@@ -99,6 +99,7 @@ import collections
 import dataclasses
 import functools
 import math
+import sys
 from collections.abc import Callable
 
 from cnnspec.check import graph
@@ -114,6 +115,7 @@ from cnnspec.records import record
 from cnnspec.shapes import tap_reads, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
+LARGEST_LOG = math.log(sys.float_info.max)  # exp of more overflows
 
 
 def kind_signal(layer: dict, moments: list[float], shapes: list) -> float:
@@ -163,9 +165,12 @@ def weight_log_second_moment(info: LayerInfo) -> float | None:
 
 def weight_second_moment(info: LayerInfo) -> float | None:
     """``E[w^2]`` of a conv or dense weight at init (0 where it is below floating point's
-    range: :func:`weight_log_second_moment`); None where data decides it (LSUV)."""
+    range: :func:`weight_log_second_moment`, infinite above it, as :func:`kind_signal`'s);
+    None where data decides it (LSUV)."""
     log_moment = weight_log_second_moment(info)
-    return None if log_moment is None else math.exp(log_moment)
+    if log_moment is None:
+        return None
+    return _exp(log_moment)  # float64 holds weights of 1e200, but not their square
 
 
 def summed_terms(info: LayerInfo) -> float:
@@ -974,7 +979,7 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     if not 0 < variance < math.inf:
         # all its values one number but for rounding: as sums of that mean, of a spread
         # below floating point's resolution of it
-        variance = (average * 1e-16) ** 2
+        variance = average * 1e-16 * average * 1e-16  # inf past float64, where ** raises
         if not 0 < variance < math.inf:
             return None
     shared = min(1.0, max(0.0, share * share * (far_part + spread_of_means) / variance))
@@ -2049,6 +2054,12 @@ def _log(value: float) -> float:
     return math.log(value) if value > 0 else -math.inf
 
 
+def _exp(log: float) -> float:
+    """The inverse of :func:`_log`: inf beyond floating point's range, where ``math.exp``
+    raises OverflowError."""
+    return math.exp(log) if log < LARGEST_LOG else math.inf
+
+
 def largest_change(estimate: Estimate) -> SignalChange | None:
     """Where the signal's scale changes most; None if no weight layer decides it, a weight is
     all 0 (which the constant-init warning reports) or a conv reads only its padding. Read
@@ -2267,7 +2278,7 @@ def describe_change(change: SignalChange) -> str:
     else:  # a layer's own factor is beyond floating point (a leaky slope of 1e300)
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
-    factor = math.exp(change.log_per_layer)
+    factor = _exp(change.log_per_layer)
     per_layer = (rounded_text(factor) if 0 < factor < math.inf
                  else f"2^{log2_per_layer:,.0f}" if finite_factor
                  else "beyond floating point's range")
