@@ -371,6 +371,19 @@ def test_initial_weights_that_are_not_floating_point_are_damage(run, tmp_path, c
     assert not (tmp_path / "f.png").exists()
 
 
+@pytest.mark.parametrize("shape", [(), (4, 1, 5, 5), (4, 9)])
+def test_initial_weights_of_another_shape_are_damage(run, tmp_path, capsys, shape):
+    """An init.npz weight of no dimensions ended filters --compare-init in an IndexError where
+    the grid counts its input channels: each is checked against the learned weight's shape."""
+    arrays = read_npz(run / rundir.INIT)
+    arrays["conv1.weight"] = np.zeros(shape, np.float32)
+    write_npz(run / rundir.INIT, arrays)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               f"initial weights {run / rundir.INIT}: conv1.weight has shape {shape}, the spec "
+               "needs (4, 1, 3, 3)", "hint: the run's files may be damaged; train again")
+    assert not (tmp_path / "f.png").exists()
+
+
 def test_initial_weights_declaring_a_terabyte_are_refused(run, tmp_path, capsys):
     members = {f"{k}.npy": npy_bytes(v) for k, v in read_npz(run / rundir.INIT).items()}
     members["conv1.weight.npy"] = huge_header((4, 1, 1_000_000, 1_000_000))
