@@ -800,6 +800,15 @@ def test_a_constant_kernel_whose_sums_overflow_before_batchnorm_is_checked():
     assert check(parse(text), dtype="float64").layers
 
 
+@pytest.mark.parametrize("layer", ["conv 4 3x3 pad same bias normal(0, 1e200) relu",
+                                   "conv 4 3x3 pad same weight normal(1e200, 1) relu"])
+def test_a_bias_or_a_weights_mean_whose_square_overflows_is_checked(layer):
+    """A bias std or a weight mean of 1e200 in float64, squared with ** in the estimate,
+    raised OverflowError (found by fuzzing summary --dtype float64 with odd init numbers)."""
+    text = f"input 1x8x8\n{layer}\nconv 4 3x3 pad same relu\nflatten\ndense 10\n"
+    assert check(parse(text), dtype="float64").layers
+
+
 def test_a_uniform_range_beyond_floating_point_is_an_error_at_the_init():
     """uniform(-1e308, 1e308): float64 holds both bounds, but NumPy draws them as
     low + (high - low) u and raised OverflowError at train's first draw, after check had

@@ -1129,7 +1129,7 @@ def _filters_common(info: LayerInfo, moment: float, mean: float, found: Crosses 
     if not init.random:
         return None
     return _coherent_sums(info, moment, mean, found, other, alike, share,
-                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2,
+                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean * init.mean,
                           neighbours)
 
 
@@ -1802,7 +1802,8 @@ def bias_moments(info: LayerInfo) -> tuple[float, float]:
     bias = info.bias_init
     if bias is None:
         return 0.0, 0.0
-    return bias.mean or 0.0, 0.0 if bias.constant else (bias.std or 0.0) ** 2
+    # a product, not **, which raises OverflowError past float64 (a std of 1e200) for inf
+    return bias.mean or 0.0, 0.0 if bias.constant else (bias.std or 0.0) * (bias.std or 0.0)
 
 
 def biased_sums(spread: float, shared: float, mean: float, variance: float,
@@ -1962,7 +1963,7 @@ def _normed(kind, info: LayerInfo, source: Sums | None, moment: float,
     cross = cross_moment(source, mean)
     if channels == 1 or cross is None:
         return Sums(1.0)
-    kept = (cross - (mean or 0.0) ** 2) * (1 - 1 / channels)
+    kept = (cross - (mean or 0.0) * (mean or 0.0)) * (1 - 1 / channels)
     rest = moment - cross
     return Sums(1.0, shared=kept / (kept + rest) if kept > 0 and kept + rest > 0 else 0.0)
 
