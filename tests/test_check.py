@@ -1573,6 +1573,16 @@ def test_input_and_output_that_do_not_fit_the_dataset_are_errors():
     assert check(spec).warnings == []
 
 
+def test_one_score_or_one_class_is_counted_in_the_singular():
+    """'gives 1 scores' and 'npz has 1 classes' (an npz file of one label) read as counts."""
+    text = "input 1x8x8\nflatten\nout: dense 1\n"
+    with pytest.raises(SpecErrors) as info:
+        check(parse(text))
+    (error,) = info.value.errors
+    assert error.message.startswith("the output 'out' gives 1 score, but digits has 10 "
+                                    "classes: the loss needs one score per class")
+
+
 def schedule_warnings(settings: str) -> list:
     """The warnings of a small digits spec with these training settings."""
     from cnnspec.lang import parse
