@@ -773,6 +773,55 @@ def test_weights_whose_square_underflows_still_shrink_the_signal(weight):
     assert "activation factor = 2^-1,323 on average" in message
 
 
+HUGE_KERNEL = [[1e200] * 3] * 3
+
+
+@pytest.mark.parametrize("weight", [{"name": "normal", "mean": 0.0, "std": 1e200},
+                                    {"name": "orthogonal", "gain": {"value": 1e200}},
+                                    {"name": "literal", "values": HUGE_KERNEL}])
+def test_weights_whose_square_overflows_still_grow_the_signal(weight):
+    """Weights of 1e200, which float64 holds: their square, 1e400, is beyond even float64's
+    range, and check ended in an OverflowError (math.exp of the log moment, a kernel's sum
+    squared with **) where it should warn, as of the underflow above, from the logs."""
+    warnings = [w.message for w in check(plain(2, weight, kernel=(3, 3)),
+                                                dtype="float64").warnings]
+    (message,) = [m for m in warnings if "signal's scale" in m]
+    assert "estimated to grow by a factor of about 2^" in message
+    assert "beyond floating point's range" in message
+    assert "inf" not in message.replace("floating", "")
+
+
+def test_a_constant_kernel_whose_sums_overflow_before_batchnorm_is_checked():
+    """constant(1e200) before a batch norm, in float64: the sums' spread, taken below
+    floating point's resolution of their mean (1e-16 of it), squared with ** and raised
+    OverflowError; the run trains (the batch norm takes the scale away)."""
+    text = ("input 1x8x8\nconv 4 3x3 pad same weight constant(1e200)\nbatchnorm\nrelu\n"
+            "flatten\ndense 10 weight constant(1e200)\n")
+    assert check(parse(text), dtype="float64").layers
+
+
+@pytest.mark.parametrize("layer", ["conv 4 3x3 pad same bias normal(0, 1e200) relu",
+                                   "conv 4 3x3 pad same weight normal(1e200, 1) relu"])
+def test_a_bias_or_a_weights_mean_whose_square_overflows_is_checked(layer):
+    """A bias std or a weight mean of 1e200 in float64, squared with ** in the estimate,
+    raised OverflowError (found by fuzzing summary --dtype float64 with odd init numbers)."""
+    text = f"input 1x8x8\n{layer}\nconv 4 3x3 pad same relu\nflatten\ndense 10\n"
+    assert check(parse(text), dtype="float64").layers
+
+
+def test_a_uniform_range_beyond_floating_point_is_an_error_at_the_init():
+    """uniform(-1e308, 1e308): float64 holds both bounds, but NumPy draws them as
+    low + (high - low) u and raised OverflowError at train's first draw, after check had
+    passed the spec."""
+    spec = plain(1, {"name": "uniform", "low": -1e308, "high": 1e308})
+    with pytest.raises(SpecErrors) as info:
+        check(spec, dtype="float64")
+    (error,) = info.value.errors
+    assert "uniform's range high - low, 1e308 - (-1e308), is beyond floating point's range" \
+        in error.message
+    assert error.json_path == "$.layers[0].weight_init"
+
+
 def test_an_activation_factor_beyond_floating_point_is_reported_not_raised():
     """A leaky slope of 1e300: its factor (1 + slope^2) / 2 overflows (Python's ** raises
     OverflowError where a product would give inf); check reports the signal as beyond
@@ -1522,6 +1571,16 @@ def test_input_and_output_that_do_not_fit_the_dataset_are_errors():
         check(spec)  # more scores than classes: train refuses it too
     spec.ir["training"]["data"]["classes"].append("square")
     assert check(spec).warnings == []
+
+
+def test_one_score_or_one_class_is_counted_in_the_singular():
+    """'gives 1 scores' and 'npz has 1 classes' (an npz file of one label) read as counts."""
+    text = "input 1x8x8\nflatten\nout: dense 1\n"
+    with pytest.raises(SpecErrors) as info:
+        check(parse(text))
+    (error,) = info.value.errors
+    assert error.message.startswith("the output 'out' gives 1 score, but digits has 10 "
+                                    "classes: the loss needs one score per class")
 
 
 def schedule_warnings(settings: str) -> list:

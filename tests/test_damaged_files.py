@@ -371,6 +371,19 @@ def test_initial_weights_that_are_not_floating_point_are_damage(run, tmp_path, c
     assert not (tmp_path / "f.png").exists()
 
 
+@pytest.mark.parametrize("shape", [(), (4, 1, 5, 5), (4, 9)])
+def test_initial_weights_of_another_shape_are_damage(run, tmp_path, capsys, shape):
+    """An init.npz weight of no dimensions ended filters --compare-init in an IndexError where
+    the grid counts its input channels: each is checked against the learned weight's shape."""
+    arrays = read_npz(run / rundir.INIT)
+    arrays["conv1.weight"] = np.zeros(shape, np.float32)
+    write_npz(run / rundir.INIT, arrays)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               f"initial weights {run / rundir.INIT}: conv1.weight has shape {shape}, the spec "
+               "needs (4, 1, 3, 3)", "hint: the run's files may be damaged; train again")
+    assert not (tmp_path / "f.png").exists()
+
+
 def test_initial_weights_declaring_a_terabyte_are_refused(run, tmp_path, capsys):
     members = {f"{k}.npy": npy_bytes(v) for k, v in read_npz(run / rundir.INIT).items()}
     members["conv1.weight.npy"] = huge_header((4, 1, 1_000_000, 1_000_000))
@@ -412,6 +425,18 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_position", ('{"epoch": 2, "batch": 0, "step": 8, "metrics": '
                    '[{"val_loss": Infinity}, {"seconds": -Infinity}]}'),
      "position field 'metrics[1].seconds' is -Infinity, not a finite number"),
+    # a row the loop reads back (the plateau schedule its validation loss, the summary its
+    # seconds) must be an epoch's figures, and a count must fit the int64 the step is saved as
+    ("_position", '{"epoch": 1, "batch": 0, "step": 4, "metrics": [null]}',
+     "position field 'metrics[0]' is None, not an object of an epoch's figures"),
+    ("_position", '{"epoch": 1, "batch": 0, "step": 4, "metrics": [{}]}',
+     "position field 'metrics[0]' has no 'epoch'"),
+    ("_position", ('{"epoch": 1, "batch": 0, "step": 4, "metrics": [{"epoch": 1, '
+                   '"train_loss": 1, "train_acc": 0, "val_loss": "low", "val_acc": null, '
+                   '"lr": 0.1, "seconds": 1, "images_per_s": 9}]}'),
+     "position field 'metrics[0].val_loss' is 'low'"),
+    ("_position", '{"epoch": 0, "batch": 0, "step": 1180591620717411303424}',
+     "position field 'step' is 1180591620717411303424, above 9223372036854775807"),
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),

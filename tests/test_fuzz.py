@@ -186,6 +186,23 @@ def test_damaged_run_folders_end_in_an_exit_code_and_lose_nothing(fuzz):
     assert tally.outcomes["exit 1"]  # damage is found, not only survived
 
 
+def test_a_checkpoints_position_is_damaged_in_its_own_terms_too(fuzz):
+    """The position in training is JSON inside a text array: besides another dtype or shape,
+    its fields and metrics rows are mutated as an IR's are (a row of null once ended a
+    resume in a TypeError that no damage of the array as a whole reached)."""
+    import json
+
+    import numpy as np
+
+    position = {"epoch": 1, "batch": 0, "step": 4, "metrics": [{"epoch": 1, "lr": 0.1}]}
+    rng = random.Random(0)
+    damaged = [fuzz._odd_array(np.asarray(json.dumps(position)), rng) for _ in range(40)]
+    texts = [str(array) for array in damaged if array.dtype.kind == "U" and array.ndim == 0]
+    changed = [text for text in texts if text.lstrip().startswith("{")
+               and text != json.dumps(position)]
+    assert len(changed) >= 10, texts
+
+
 def test_damaged_inputs_and_data_files_end_in_an_exit_code(fuzz):
     """Pictures, arrays and npz data files, whole and damaged, through predict, features,
     eval --data, check and train: exit codes only, and check and train agree on each file."""

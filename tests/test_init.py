@@ -77,6 +77,7 @@ def test_canonical_fills_defaults_and_resolves_aliases():
     ({"name": "normal", "mean": 0}, "needs std"),
     ({"name": "zeros", "value": 1}, "no parameter"),
     ({"name": "uniform", "low": 1, "high": -1}, "low < high"),
+    ({"name": "uniform", "low": -1e308, "high": 1e308}, "beyond floating point's range"),
     ({"name": "variance_scaling", "scale": 1, "mode": "fan_sum", "distribution": "normal"},
      "fan mode"),
     ({"name": "variance_scaling", "scale": 1, "mode": "fan_in", "distribution": "cauchy"},

@@ -99,6 +99,7 @@ import collections
 import dataclasses
 import functools
 import math
+import sys
 from collections.abc import Callable
 
 from cnnspec.check import graph
@@ -114,6 +115,7 @@ from cnnspec.records import record
 from cnnspec.shapes import tap_reads, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
+LARGEST_LOG = math.log(sys.float_info.max)  # exp of more overflows
 
 
 def kind_signal(layer: dict, moments: list[float], shapes: list) -> float:
@@ -163,9 +165,12 @@ def weight_log_second_moment(info: LayerInfo) -> float | None:
 
 def weight_second_moment(info: LayerInfo) -> float | None:
     """``E[w^2]`` of a conv or dense weight at init (0 where it is below floating point's
-    range: :func:`weight_log_second_moment`); None where data decides it (LSUV)."""
+    range: :func:`weight_log_second_moment`, infinite above it, as :func:`kind_signal`'s);
+    None where data decides it (LSUV)."""
     log_moment = weight_log_second_moment(info)
-    return None if log_moment is None else math.exp(log_moment)
+    if log_moment is None:
+        return None
+    return _exp(log_moment)  # float64 holds weights of 1e200, but not their square
 
 
 def summed_terms(info: LayerInfo) -> float:
@@ -974,7 +979,7 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     if not 0 < variance < math.inf:
         # all its values one number but for rounding: as sums of that mean, of a spread
         # below floating point's resolution of it
-        variance = (average * 1e-16) ** 2
+        variance = average * 1e-16 * average * 1e-16  # inf past float64, where ** raises
         if not 0 < variance < math.inf:
             return None
     shared = min(1.0, max(0.0, share * share * (far_part + spread_of_means) / variance))
@@ -1124,7 +1129,7 @@ def _filters_common(info: LayerInfo, moment: float, mean: float, found: Crosses 
     if not init.random:
         return None
     return _coherent_sums(info, moment, mean, found, other, alike, share,
-                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean ** 2,
+                          drawn_sums(init.mean, 0.0, info.weight_shape), init.mean * init.mean,
                           neighbours)
 
 
@@ -1797,7 +1802,8 @@ def bias_moments(info: LayerInfo) -> tuple[float, float]:
     bias = info.bias_init
     if bias is None:
         return 0.0, 0.0
-    return bias.mean or 0.0, 0.0 if bias.constant else (bias.std or 0.0) ** 2
+    # a product, not **, which raises OverflowError past float64 (a std of 1e200) for inf
+    return bias.mean or 0.0, 0.0 if bias.constant else (bias.std or 0.0) * (bias.std or 0.0)
 
 
 def biased_sums(spread: float, shared: float, mean: float, variance: float,
@@ -1957,7 +1963,7 @@ def _normed(kind, info: LayerInfo, source: Sums | None, moment: float,
     cross = cross_moment(source, mean)
     if channels == 1 or cross is None:
         return Sums(1.0)
-    kept = (cross - (mean or 0.0) ** 2) * (1 - 1 / channels)
+    kept = (cross - (mean or 0.0) * (mean or 0.0)) * (1 - 1 / channels)
     rest = moment - cross
     return Sums(1.0, shared=kept / (kept + rest) if kept > 0 and kept + rest > 0 else 0.0)
 
@@ -2047,6 +2053,12 @@ def _next_on_line(name: str, by_name: dict[str, LayerInfo],
 def _log(value: float) -> float:
     """The natural log, -inf for a moment that underflowed to 0."""
     return math.log(value) if value > 0 else -math.inf
+
+
+def _exp(log: float) -> float:
+    """The inverse of :func:`_log`: inf beyond floating point's range, where ``math.exp``
+    raises OverflowError."""
+    return math.exp(log) if log < LARGEST_LOG else math.inf
 
 
 def largest_change(estimate: Estimate) -> SignalChange | None:
@@ -2267,7 +2279,7 @@ def describe_change(change: SignalChange) -> str:
     else:  # a layer's own factor is beyond floating point (a leaky slope of 1e300)
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
-    factor = math.exp(change.log_per_layer)
+    factor = _exp(change.log_per_layer)
     per_layer = (rounded_text(factor) if 0 < factor < math.inf
                  else f"2^{log2_per_layer:,.0f}" if finite_factor
                  else "beyond floating point's range")

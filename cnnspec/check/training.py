@@ -174,15 +174,17 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     if len(output.output_shape) != 1:
         errors.append(spec.error(
             f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {data_name}"
-            f" has {classes} classes: the loss needs {needs}, a flat vector of {scores}",
+            f" has {counted(classes, 'class', 'classes')}: the loss needs {needs}, a flat vector"
+            f" of {scores}",
             output.name, hint=f"end with `dense {scores}` (after `flatten` or "
                               "`global_avgpool`)"))
     elif output.output_shape[0] != scores:
         layer, field_name = _width_source(output, by_name)
         what = field_name or "scores"
         errors.append(spec.error(
-            f"the output '{output.name}' gives {output.output_shape[0]} scores, but {data_name} "
-            f"has {classes} classes: the loss needs {needs}", layer, field_name,
+            f"the output '{output.name}' gives {counted(output.output_shape[0], 'score')}, but "
+            f"{data_name} has {counted(classes, 'class', 'classes')}: the loss needs {needs}",
+            layer, field_name,
             hint=f"give '{layer}' {scores} {what}" if field_name else
             f"end with `dense {scores}`"))
     return errors

@@ -123,6 +123,10 @@ def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
         raise SpecError(f"uniform needs low < high, not low={float_text(low)}, "
                         f"high={float_text(high)}",
                         hint="for one value everywhere use constant(value)")
+    if not math.isfinite(high - low):  # NumPy draws low + (high - low) u, and refuses this
+        raise SpecError(f"uniform's range high - low, {float_text(high)} - "
+                        f"({float_text(low)}), is beyond floating point's range",
+                        hint="a range of at most 1.7e308; weights rarely exceed 10")
     std = (high - low) / math.sqrt(12)
     low_text = f"({float_text(low)})" if low < 0 else float_text(low)
     formula = (f"std = (high - low) / sqrt(12) = ({float_text(high)} - {low_text}) / sqrt(12) "
@@ -398,8 +402,10 @@ def kernel_sums(numbers: list[float], placement: tuple[int, ...],
                 for c in range(placed)]
         total = repeat * sum(map(sum, rows))
         whole, mean = whole + total * total, mean + total
-        channels += repeat * sum(sum(row) ** 2 for row in rows)
-        tap_sums += sum((repeat * sum(column)) ** 2 for column in zip(*rows))
+        # products, not ** 2, which raises OverflowError beyond float64's range (a kernel of
+        # 1e200, which float64 weights hold), where a product gives inf
+        channels += repeat * sum(sum(row) * sum(row) for row in rows)
+        tap_sums += sum(repeat * sum(column) * repeat * sum(column) for column in zip(*rows))
         if spatial is not None:
             for row in rows:
                 _add_lags(lags, row, spatial, repeat / filters)

@@ -65,8 +65,10 @@ def pick_conv_layer(checked: CheckedSpec, name: str | None = None,
     raise InputError(message, hint=hint)
 
 
-def initial_weights(run_path, key: str) -> np.ndarray:
-    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz`` (the weights at step 0)."""
+def initial_weights(run_path, key: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz`` (the weights at step 0),
+    of ``shape`` where given (the learned weight's): another is damage, which as filters
+    would be no grid to draw."""
     path = Path(run_path) / rundir.INIT
     if not path.is_file():
         raise WordedError(literal(f"{run_path} has no {rundir.INIT}, so there are no initial "
@@ -75,7 +77,11 @@ def initial_weights(run_path, key: str) -> np.ndarray:
     saved = read_npz(path, what="initial weights")
     if key not in saved:
         raise RunError(f"{path} holds no {key}", hint="the run's files may be damaged; train again")
-    return checked_weights({key: saved[key]}, path, what="initial weights")[key]
+    weight = checked_weights({key: saved[key]}, path, what="initial weights")[key]
+    if shape is not None and weight.shape != tuple(shape):
+        raise RunError(f"initial weights {path}: {key} has shape {weight.shape}, the spec "
+                       f"needs {tuple(shape)}", hint="the run's files may be damaged; train again")
+    return weight
 
 
 def as_filters(info: LayerInfo, weight: np.ndarray) -> np.ndarray:
@@ -181,7 +187,8 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     # the layers share one kernel size: the one of most input channels decides for all
     channels = channels or default_channels(max(learned, key=lambda f: f.shape[1]))
     weights = grid_weights(layers, learned, channels)
-    initial = (grid_weights(layers, [as_filters(info, initial_weights(run.path, key))
+    initial = (grid_weights(layers, [as_filters(info, initial_weights(run.path, key,
+                                                                      params[key].shape))
                                      for info, key in zip(layers, keys)], channels)
                if compare_init else None)
     counts = sorted({f.shape[1] for f in learned})

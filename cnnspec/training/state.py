@@ -22,6 +22,7 @@ from dataclasses import asdict, field
 
 import numpy as np
 
+from cnnspec import metrics
 from cnnspec.errors import RunError
 from cnnspec.metrics import MAY_OVERFLOW
 from cnnspec.records import record
@@ -118,6 +119,16 @@ POSITION_TYPES = {
     "metrics": (list,), "best_epoch": (int,), "best_value": (*NUMBER, type(None)),
     "bad_epochs": (int,), "stopped_early": (bool,),
 }
+# The types of each column of a metrics row (``Position.metrics``, one row per epoch): the
+# loop reads them back on resume (the plateau schedule the validation losses, the summary the
+# seconds), so a row of other types is damage, said before the run goes on.
+METRICS_ROW_TYPES = {
+    metrics.EPOCH: (int,), metrics.TRAIN_LOSS: NUMBER, metrics.TRAIN_ACC: NUMBER,
+    metrics.VAL_LOSS: (*NUMBER, type(None)), metrics.VAL_ACC: (*NUMBER, type(None)),
+    metrics.LR: NUMBER, metrics.SECONDS: NUMBER, metrics.IMAGES_PER_S: NUMBER,
+}
+# The largest count a checkpoint saves: ``_step`` is written as an int64 array.
+LARGEST_COUNT = int(np.iinfo(np.int64).max)
 
 
 def generator_state(rng: np.random.Generator | None) -> dict | None:
@@ -263,23 +274,18 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         raise RunError(f"training state in {source} is incomplete: {exc!r}",
                        hint=damaged) from None
     for name, kind in POSITION_TYPES.items():
-        value = getattr(position, name)
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+        problem = _field_problem(getattr(position, name), kind)
+        if problem:
             raise RunError(f"training state in {source}: position field {name!r} is "
-                           f"{reprlib.repr(value)}", hint=damaged)
-        if kind == (int,) and value < 0:  # counts and indices: a negative one is damage
-            raise RunError(f"training state in {source}: position field {name!r} is "
-                           f"{value}, below 0", hint=damaged)
-        # Training saves no NaN or infinity; resumed, one would be summed into the epoch's
-        # loss and time, or beat no epoch as the best.
-        if float in kind and non_finite_at(value):
-            raise RunError(f"training state in {source}: position field {name!r} is "
-                           f"{json.dumps(value)}, not a finite number", hint=damaged)
+                           f"{problem}", hint=damaged)
     overflowed = _non_finite_figure(position.metrics)
     if overflowed:
         where, value = overflowed
         raise RunError(f"training state in {source}: position field 'metrics{where}' is "
                        f"{json.dumps(value)}, not a finite number", hint=damaged)
+    problem = _metrics_problem(position.metrics)
+    if problem:
+        raise RunError(f"training state in {source}: position field {problem}", hint=damaged)
     # Every position ever saved has these: without them the defaults would restart the run
     # at epoch 0 over its trained weights, as if nothing were wrong.
     missing = [name for name in POSITION_REQUIRED if name not in fields]
@@ -290,6 +296,42 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         raise RunError(f"training state in {source}: the dropout generator's state is "
                        f"{reprlib.repr(rng_state)}", hint=damaged)
     return position, rng_state
+
+
+def _field_problem(value, kind: tuple) -> str | None:
+    """What is wrong with ``value`` of a saved position, whose type must be one of ``kind``
+    (``"-1, below 0"``); None when it is what training saves."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+        return reprlib.repr(value)
+    if kind == (int,) and value < 0:  # counts and indices: a negative one is damage
+        return f"{value}, below 0"
+    if kind == (int,) and value > LARGEST_COUNT:  # no run counts this far; unsaveable
+        return f"{reprlib.repr(value)}, above {LARGEST_COUNT}"
+    # Training saves no NaN or infinity; resumed, one would be summed into the epoch's
+    # loss and time, or beat no epoch as the best.
+    if float in kind and non_finite_at(value):
+        return f"{json.dumps(value)}, not a finite number"
+    return None
+
+
+def _metrics_problem(rows: list) -> str | None:
+    """Where and how a saved position's metrics rows are not what training writes
+    (``'metrics[0]' has no 'epoch'``); None when each row is an object of
+    :data:`METRICS_ROW_TYPES`' columns. NaN and infinities are :func:`_non_finite_figure`'s."""
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            return (f"'metrics[{index}]' is {reprlib.repr(row)}, not an object of an epoch's "
+                    "figures")
+        for column, kind in METRICS_ROW_TYPES.items():
+            if column not in row:
+                return f"'metrics[{index}]' has no {column!r}"
+            value = row[column]
+            if non_finite_at(value):
+                continue  # _non_finite_figure's to judge: a validation loss may overflow
+            problem = _field_problem(value, kind)
+            if problem:
+                return f"'metrics[{index}].{column}' is {problem}"
+    return None
 
 
 def _non_finite_figure(rows: list) -> tuple[str, float] | None:
