@@ -81,7 +81,12 @@ positions share (:func:`_filters_common`, through an activation :func:`_activate
 Such a kernel blurs: its sums ``d`` apart share what their windows overlap on, so through a
 stack of them positions grow alike ever further apart, each layer's reach adding its kernel's
 (:func:`_overlaps`, up to the map's size and :data:`NEAR_REACH`): 20 layers of ``uniform(0,
-0.2)`` on 16x16 maps within 1.5x of the engine, with or without tanh or ReLU.
+0.2)`` on 16x16 maps within 1.5x of the engine, with or without tanh or ReLU. A kernel of
+mixed signs weighs what its inputs share at each displacement by its own pairs of taps there
+(:func:`_lag_weighted`): ten tanh layers of such fixed kernels within 1.2x of the engine.
+Not covered: a ReLU after such a kernel, whose values the engine settles into a pattern of
+period two that each ReLU passes whole, where Gaussian sums pass a quarter of their power to
+the next kernel's gain: about 0.75x a layer below the engine (tests/test_check.py).
 Not covered: a ReLU after sums of negative mean, whose few values above 0 come where the
 spread of the sums beats their mean (both scale with what the window reads, which Gaussian
 sums do not hold): estimated to keep or grow the scale the engine shrinks about 8x a layer;
@@ -107,7 +112,7 @@ from cnnspec.check.alike import alike_channels
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.describe import drawn_sums
-from cnnspec.init.info import InitInfo, KernelSums, TapSquares
+from cnnspec.init.info import LAG_REACH, InitInfo, KernelSums, TapSquares
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.kinds.catalogue import piecewise_linear_factor, simpson
@@ -962,17 +967,18 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     cross = (_window_mean(far, found.near, kernel) if found is not None and windowed
              else far)
     other_cross = _window_mean(other.far, other.near, kernel) if windowed else other.far
-    # the parts apart from the mean, each at least 0: a mean far above the spread (a deep
-    # stack of such kernels) leaves their difference to rounding
-    own, common = max(0.0, moment - cross), max(0.0, cross - mean * mean)
+    # the parts apart from the mean, within what they can be: a mean far above the spread (a
+    # deep stack of such kernels) leaves their difference to rounding
+    own, common = max(0.0, moment - cross), _window_common(cross, moment, mean, kernel)
     other_own = max(0.0, other.q - other_cross)
-    other_common = max(0.0, other_cross - mean * mean)
+    other_common = _window_common(other_cross, other.q, mean, kernel)
     channel_far, other_far = max(0.0, far - mean * mean), max(0.0, other.far - mean * mean)
     squares = summed_terms(info) * square
     # filters' sums apart
     spread_of_means = (totals.whole - totals.mean * totals.mean) * mean * mean
     apart = squares * own + (totals.taps - squares) * other_own
-    together = totals.channels * common + (totals.whole - totals.channels) * other_common
+    together = (totals.channels * common + (totals.whole - totals.channels) * other_common
+                + _lag_weighted(kernel, totals, squares, found, cross, other, other_cross))
     far_part = totals.channels * channel_far + (totals.whole - totals.channels) * other_far
     average = share * totals.mean * mean
     variance = share * apart + share * share * (together + spread_of_means)
@@ -1005,6 +1011,52 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
         for d in sorted({*white, *correlated, *white_between, *correlated_between}))
     return CoherentSums(variance, average, shared, tuple((d, rho) for d, rho in near
                                                       if rho != shared))
+
+
+def _window_common(cross: float, moment: float, mean: float,
+                   kernel: tuple[int, int] | None) -> float:
+    """What the pairs of distinct taps of a window share beyond the mean's square, on
+    average (``cross - mean^2``): below 0 where a kernel of mixed signs left neighbours
+    opposite in sign, but not below ``-(moment - mean^2) / (taps - 1)``, where the variance of
+    the window's sum, ``taps (moment - mean^2) + taps (taps - 1) (cross - mean^2)``, is 0;
+    at least 0 for positions taken far apart (``kernel`` None)."""
+    taps = math.prod(kernel) if kernel is not None else 1
+    low = -max(0.0, moment - mean * mean) / (taps - 1) if taps > 1 else 0.0
+    return max(low, cross - mean * mean)
+
+
+def _lag_weighted(kernel: tuple[int, int] | None, totals: KernelSums, squares: float,
+                  found: Crosses | None, cross: float, other: Crosses, other_cross: float
+                  ) -> float:
+    """What the pairs of a kernel's distinct taps add to its sums' second moment beyond the
+    window mean ``cross`` (``other_cross`` between channels) that :func:`_coherent_sums` weighs
+    them all by: ``sum_(i != j) w_i w_j E[x_i x_j] = sum_(e != 0) L(e) A(e)``, the kernel's
+    autocorrelation ``L`` (``KernelSums.lags``; between channels :func:`_between_lags`) over
+    what the inputs share at each displacement ``e`` (the second moment of a linear map of
+    its inputs, ``w^T Sigma w``; the covariance map of Xiao et al. 2018, eq. 2.6, at the sums'
+    own position), which is ``(sum(w)^2 - sum(w^2)) cross`` plus ``sum_(e != 0) L(e) (A(e) -
+    cross)``: this. 0 for a kernel drawn about a mean or a constant one, whose ``L(e)`` is one
+    number times the pairs ``e`` apart that the window mean counts; not 0 for a kernel of
+    mixed signs, whose products of taps one apart (an edge and a corner) and two apart (two
+    corners) differ in sign, each meeting what its inputs share there. Ten 3x3 layers of
+    ``[[0.3,-0.2,0.3],[-0.2,-0.5,-0.2],[0.3,-0.2,0.3]]`` after ReLUs, their values alike two
+    apart and opposite one apart, were estimated to halve the scale a layer (260x below the
+    engine at the tenth) where it holds. None of it where a dilated kernel's pairs read
+    inputs further apart than ``e``, or a kernel wider than the lags kept
+    (:data:`cnnspec.init.info.LAG_REACH`) leaves some pairs unknown."""
+    if kernel is None or max(kernel) > LAG_REACH:
+        return 0.0
+    own = _lag_excess(totals.lags, found, cross) if found is not None else 0.0
+    between = _lag_excess(tuple(_between_lags(totals, squares).items()), other, other_cross)
+    return own + between
+
+
+def _lag_excess(lags: Near, shared: Crosses, cross: float) -> float:
+    """``sum_(e != 0) L(e) (A(e) - cross)`` over every displacement ``e`` of a kernel's taps,
+    ``lags`` keeping one ``(dy, dx)`` (both at least 0) for the four ``(+-dy, +-dx)``
+    (:class:`cnnspec.init.info.KernelSums`), ``shared`` keyed alike (:meth:`Crosses.at`)."""
+    return sum((2 if dy else 1) * (2 if dx else 1) * lag * (shared.at(dy, dx) - cross)
+               for (dy, dx), lag in lags if dy or dx)
 
 
 def _between_lags(totals: KernelSums, squares: float) -> dict[tuple[int, int], float]:
