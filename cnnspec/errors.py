@@ -70,10 +70,16 @@ def _spec_exponent(text: str) -> str:
     return f"{mantissa}e{int(exponent)}" if exponent else mantissa
 
 
+def count_text(n: int) -> str:
+    """``61706`` -> ``61,706``: every count a message or picture shows, its thousands
+    separated; large counts keep every digit (they are exact)."""
+    return f"{int(n):,}"
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 layer``, ``16 layers``, ``2 classes`` (``plural``, where adding 's' would not do),
-    for every message that counts things."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+    """``1 layer``, ``16 layers``, ``1,437 images``, ``2 classes`` (``plural``, where adding
+    's' would not do), for every message that counts things."""
+    return f"{count_text(n)} {noun if n == 1 else plural or noun + 's'}"
 
 
 def listed(words, conjunction: str = "and") -> str:

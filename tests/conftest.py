@@ -242,14 +242,29 @@ def trained(tmp_path_factory, tiny_shapes_text):
     return {"spec": str(spec), "run": str(folder / "run"), "input": str(folder / "input.npy")}
 
 
+def _tool(name: str):
+    """The script tools/``name``.py as a module (a script, not part of the package), named in
+    sys.modules while a test holds it (dataclasses look their module up)."""
+    path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"cnnspec_{name}_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def fuzz():
-    """tools/fuzz.py as a module (a script, not part of the package): the fuzz tests run its
-    mutations, the memory tests its measured training step."""
-    path = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
-    spec = importlib.util.spec_from_file_location("cnnspec_fuzz_tool", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
+    """tools/fuzz.py as a module: the fuzz tests run its mutations, the memory tests its
+    measured training step."""
+    module = _tool("fuzz")
     yield module
-    del sys.modules[spec.name]
+    del sys.modules[module.__name__]
+
+
+@pytest.fixture(scope="module")
+def doc_images():
+    """tools/doc_images.py as a module: the list of the pictures the docs ship."""
+    module = _tool("doc_images")
+    yield module
+    del sys.modules[module.__name__]

@@ -345,6 +345,26 @@ def test_a_batch_larger_than_all_the_data_is_a_warning_at_the_setting(write, cap
     assert "warning" not in capsys.readouterr().err
 
 
+def test_epochs_beyond_any_training_are_a_warning_at_the_setting(write, capsys):
+    """A run of more than ten million steps (the 1,293 digits a run trains on in batches of
+    32: 41 steps an epoch) is a slip, warned of at its epochs line; one of ten million
+    steps or fewer is not."""
+    from cnnspec.ir.steps import MOST_STEPS
+
+    most = MOST_STEPS // 41
+    path = write(spec_text("  data digits").replace("epochs 1", f"epochs {most + 1}"))
+    err = check_warnings(path, capsys)
+    assert (f"{path}:7:3: warning: epochs {most + 1:,} make a run of {41 * (most + 1):,} "
+            "steps (41 an epoch), more than the 10,000,000 any training takes") in err
+    written = f"epochs {most + 1}"
+    assert f"\n    {written}\n    {'^' * len(written)}\n" in err
+    assert f"hint: write the epochs the run should take, at most {most:,} here" in err
+    assert main(["check", "--strict", path]) == 2
+    capsys.readouterr()
+    assert "epochs" not in check_warnings(
+        write(spec_text("  data digits").replace("epochs 1", f"epochs {most}")), capsys)
+
+
 @pytest.mark.parametrize("data, warned", [("digits", True), ("mnist", True),
                                           ("fashion_mnist", False), ("cifar10", False)])
 def test_flip_and_half_turns_are_warned_about_on_digits_only(data, warned):

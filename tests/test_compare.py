@@ -632,6 +632,34 @@ def test_curves_are_drawn_when_no_variant_finished_an_epoch(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_dots_of_identical_curves_stay_apart_and_the_legend_names_their_epochs(
+        tmp_path, monkeypatch):
+    """Two variants of the same curves (zeros and constant(0)) drew one dot over the other, of
+    one size and shape: the first's was lost. Each variant's dot has its marker's shape, each
+    later one is smaller (the earlier shows as a ring around it), and the legend says each
+    variant's best epochs."""
+    from cnnspec.lab import plots
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    falls = [{"epoch": e, "val_acc": a, "train_loss": 1.0 / e}
+             for e, a in enumerate([0.5, 0.9, 0.6], start=1)]
+    plots.plot_learning_curves({"zeros": [falls], "constant(0)": [falls, falls]},
+                               tmp_path / "c.png",
+                               marked=("dots: x", "best epoch", {"zeros": [2],
+                                                                 "constant(0)": [2, 3]}))
+    (fig,) = drawn
+    accuracy_dots = [line for line in fig.axes[0].get_lines()
+                     if line.get_linestyle() == "None" and line.get_markeredgecolor() == "black"]
+    first, second = accuracy_dots
+    assert first.get_marker() != second.get_marker()
+    assert first.get_markersize() > second.get_markersize()
+    assert first.get_color() != second.get_color()
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == [
+        "zeros (best epoch 2)", "constant(0) (same curves as zeros; best epochs 2, 3)"]
+
+
 def _dots(fig) -> list[tuple[list, list]]:
     """The dots of ``fig``'s panels (lines of markers alone, edged in black): their epochs and
     values, panel by panel."""
@@ -654,7 +682,7 @@ def test_the_curves_mark_the_epoch_the_table_reports(tiny, tmp_path, monkeypatch
     falls = [{"epoch": e, "val_acc": a, "train_loss": 1.0 / e}
              for e, a in enumerate([0.5, 0.9, 0.6], start=1)]
     plots.plot_learning_curves({"a": [falls], "b": [falls]}, tmp_path / "c.png",
-                               marked=("dots: x", {"a": [2], "b": []}))
+                               marked=("dots: x", "best epoch", {"a": [2], "b": []}))
     plots.plot_learning_curves({"a": [falls]}, tmp_path / "d.png")
     marked, unmarked = drawn
     assert _dots(marked) == [([2], [0.9]), ([2], [0.5])]  # accuracy, then loss panel

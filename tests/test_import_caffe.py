@@ -247,6 +247,42 @@ def test_a_batchnorm_keeps_caffes_momentum_where_the_run_is_long_or_unknown(shap
     assert not [n for n in imported.notes if n.startswith("bn: ")]
 
 
+def test_a_max_iter_of_until_stopped_is_noted_and_its_epochs_warned_of(tmp_path, capsys):
+    """Caffe's max_iter 2^31 - 1 ("until stopped") at one iteration an epoch becomes that many
+    epochs: the importer says so on stderr (and in the header), and the check of the spec it
+    wrote warns at the epochs line."""
+    model = tmp_path / "net.prototxt"
+    model.write_text(net(conv(), shape=(64, 1, 8, 8)))
+    solver = tmp_path / "solver.prototxt"
+    solver.write_text('base_lr: 0.01\nmax_iter: 2147483647\nlr_policy: "fixed"\n')
+    out = tmp_path / "net.cnn"
+    assert main(["import", str(model), "--solver", str(solver), "--epoch-images", "64",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    note = ("max_iter 2,147,483,647 became epochs 2,147,483,647 (1 iteration per epoch), more "
+            "steps than any run takes")
+    assert f"note: {note}" in err
+    lines = out.read_text().splitlines()
+    (line,) = [i for i, text in enumerate(lines, start=1) if text.startswith("  epochs ")]
+    assert lines[line - 1] == ("  epochs 2147483647  # Caffe's max_iter 2147483647, "
+                               "1 iteration per epoch")
+    warning = f"{out}:{line}:3: warning: epochs 2,147,483,647 make a run of 2,147,483,647 steps"
+    assert warning in err
+    assert warning in check_stderr(out, capsys)
+    # a max_iter of ten million steps or fewer is carried over without a note
+    solver.write_text('base_lr: 0.01\nmax_iter: 10000000\nlr_policy: "fixed"\n')
+    assert main(["import", str(model), "--solver", str(solver), "--epoch-images", "64",
+                 "-o", str(out), "--force"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def check_stderr(path, capsys) -> str:
+    """What ``check`` of ``path`` says on stderr (it exits 2: the spec's npz file is not
+    there)."""
+    assert main(["check", str(path)]) == 2
+    return capsys.readouterr().err
+
+
 def test_drawn_weights_have_the_std_caffes_formula_gives():
     """Caffe's xavier AVERAGE draws U(+-sqrt(3 / n)), n = (fan_in + fan_out) / 2; msra FAN_OUT
     N(0, 2 / fan_out); the bias's xavier U(+-sqrt(3)). The imported spec's draws have those

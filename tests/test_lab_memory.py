@@ -76,7 +76,7 @@ def test_init_report_measures_all_the_data_s_training_images_where_they_are_fewe
     measured, and that they are all of them."""
     assert main(["init-report", str(SPECS / "digits.cnn"), "--batch-size", "5000"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("digits: 1437 inputs from digits (all its training images, fewer "
+    assert out.startswith("digits: 1,437 inputs from digits (all its training images, fewer "
                           "than --batch-size 5000), seed 0\n")
     assert main(["init-report", str(SPECS / "digits.cnn"), "--batch-size", "5000", "--format",
                  "json"]) == 0

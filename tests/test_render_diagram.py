@@ -9,7 +9,7 @@ from PIL import Image
 
 import cnnspec
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, counted
 from cnnspec.init.describe import describe
 from cnnspec.init.fans import fans
 from cnnspec.ir.spec import Spec
@@ -95,6 +95,18 @@ def test_dot_holds_every_layer_shape_and_init(checked, tmp_path):
             assert layer_init_text(layer, "weight") in source
     assert "he_normal  σ=0.333" in source  # sqrt(2 / (2*3*3)) = 0.333
     assert "glorot_uniform  U(±0.414)" in source  # sqrt(6 / (32 + 3)) = 0.414
+
+
+def test_counts_of_a_thousand_and_more_are_told_with_thousands_separated(tmp_path):
+    """A layer's filters count, like its params, reads ``1,200``, as every figure the CLI
+    shows does (:func:`cnnspec.errors.count_text`)."""
+    spec = tmp_path / "big.cnn"
+    spec.write_text("input 1x8x8\nconv 1200 3x3 relu\nflatten\ndense 10\n", encoding="utf-8")
+    checked = cnnspec.load(spec)
+    source = render_diagram(checked, tmp_path / "big.dot").read_text(encoding="utf-8")
+    assert "1,200 filters 3x3" in source
+    assert "12,000 params" in source
+    assert (counted(1437, "image"), counted(1, "image")) == ("1,437 images", "1 image")
 
 
 @pytest.mark.parametrize("low, high, text", [

@@ -1318,7 +1318,7 @@ def test_a_plan_too_large_names_the_folds_and_the_folder_as_the_caller_gives_the
     with pytest.raises(SpecErrors) as info:
         plan(str(named), [], folds=2000)
     error = info.value.errors[0]
-    assert error.message.endswith("2,000 folds are more than the 1437 training images of "
+    assert error.message.endswith("2,000 folds are more than the 1,437 training images of "
                                   "digits: each fold validates on one image at least")
     assert error.hint == "use at most folds=1437"
     assert error.worded_hint(OPTION_NAMES) == "use at most --folds 1437"

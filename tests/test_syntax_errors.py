@@ -2129,3 +2129,27 @@ def test_hints_read_numbers_and_sizes_by_the_grammars_terminals(edited_terminals
     assert capital_x_hint("2", "X3") is not None
     # the exponent no part of a number: the 1 before '%' alone is the percentage
     assert error_of("input 1x8x8\ndropout 5e1%\n").hint == "write `dropout 5e0.01`: 1% is 0.01"
+
+
+NAME = "NAME: /[A-Za-z_][A-Za-z0-9_]*/\n"
+DASHED = "DASHED.2: /[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z][A-Za-z0-9_]*)+/\n"
+
+
+def test_hints_read_names_by_the_grammars_terminals(edited_terminals):
+    """A name, where a hint reads a line (its label and kind, a setting's key, a name in
+    quotes), is the grammar's NAME (or DASHED, a value's name with dashes), not a copy of
+    it: the hints follow an edit of those terminals."""
+    quoted = "input 1x8x8\nconv 4 3x3 weight 'he_normal'\nflatten\ndense 10\n"
+    in_train = "input 1x8x8\nflatten\ndense 10\ntrain {\n  fc: dense 10\n}\n"
+    assert error_of(quoted).message == "a name is written without quotes"
+    assert error_of(in_train).message == ("'dense' is a layer: layers go before the train "
+                                          "block, not inside it")
+
+    # names without underscores, and no dashed names: he_normal, fc and dense stay names,
+    # the quoted 'he_normal' is none
+    edited_terminals((NAME, "NAME: /[A-Za-z][A-Za-z0-9]*/\n"),
+                     (DASHED, "DASHED.2: /[A-Za-z]+(-[A-Za-z]+)+/\n"))
+    assert error_of(quoted).message == "strings are written in double quotes"
+    # names of one letter: `fc` is no label, and the train block's layer goes unread
+    edited_terminals((NAME, "NAME: /[A-Za-z]/\n"))
+    assert error_of(in_train).message == "a setting is written without ':'"

@@ -114,7 +114,8 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str
             + lints.augment_fit(spec)
             + lints.val_split_fit(spec)
             + lints.cores_fit(spec)
-            + lints.batch_fit(spec)), estimate
+            + lints.batch_fit(spec)
+            + lints.epochs_fit(spec, infos)), estimate
 
 
 def _given_spec(spec) -> Spec:

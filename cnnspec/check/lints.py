@@ -86,7 +86,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   of fewer than 8 images): the batch then runs whole, on one core.
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
   smaller than thought): every epoch is then a single step (for an npz file, once it is read:
-  :func:`cnnspec.training.compat.file_data_warnings`).
+  :func:`cnnspec.training.compat.file_data_warnings`);
+- epochs whose run takes more than ten million steps (:func:`epochs_fit`).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -123,7 +124,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.check.training import spec_steps
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
-from cnnspec.errors import SpecError, counted, float_text, listed, rounded_text
+from cnnspec.errors import SpecError, count_text, counted, float_text, listed, rounded_text
 from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import (
     DATASETS,
@@ -140,6 +141,7 @@ from cnnspec.ir.instances import (
     instances_around,
 )
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.steps import MOST_STEPS
 from cnnspec.ir.training_catalogue import (
     KEYS,
     SCHEDULES,
@@ -1437,6 +1439,32 @@ def cores_fit(spec: Spec) -> list[SpecError]:
         "training", "cores", severity="warning",
         hint=(f"use cores {most} or fewer at batch {batch}" if most > 1 else "use cores 1")
         + f", or a batch of {cores * MIN_PART} or more")]
+
+
+def epochs_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """Epochs whose run takes more than :data:`~cnnspec.ir.steps.MOST_STEPS` steps: as many
+    as the data's size makes them (:func:`cnnspec.check.training.spec_steps`), or, where that
+    is known only once its file is read, one an epoch at least. Caffe's max_iter of 2^31 - 1
+    ("until stopped") at a step an epoch became ``epochs 2147483647``."""
+    epochs = spec.ir["training"]["epochs"]
+    steps = spec_steps(spec, layers)
+    if (epochs if steps is None else steps) <= MOST_STEPS:
+        return []
+    if steps is None:
+        made = (f"{count_text(epochs)} steps or more (one an epoch at least: the data's "
+                "size is known once its file is read)")
+        most = MOST_STEPS
+    else:
+        per_epoch = steps // epochs
+        made = f"{count_text(steps)} steps ({count_text(per_epoch)} an epoch)"
+        most = MOST_STEPS // per_epoch
+    return [spec.error(
+        f"epochs {count_text(epochs)} make a run of {made}, more than the "
+        f"{count_text(MOST_STEPS)} any training takes (16 times ResNet's on ImageNet): likely "
+        "a slip, such as Caffe's max_iter for \"until stopped\" taken for epochs",
+        "training", "epochs", severity="warning",
+        hint=f"write the epochs the run should take, at most {count_text(most)} here "
+             "(`early_stop N` ends a run that stops improving)")]
 
 
 def batch_fit(spec: Spec, count: int | None = None, data_name: str | None = None

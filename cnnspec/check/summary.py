@@ -15,7 +15,7 @@ from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
-from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
+from cnnspec.errors import LIBRARY_NAMES, count_text, literal, rounded_text, worded
 from cnnspec.held import HELD, HELD_MEANS, held_text
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
@@ -151,7 +151,7 @@ def _cited(init: dict) -> list[str]:
 def _params_text(layer: dict) -> str:
     """``9`` where every parameter trains, ``9 held`` where none does, ``40 (36 held)``
     where some are held (:func:`cnnspec.held.held_text`)."""
-    text = f"{layer['params']:,}"
+    text = count_text(layer["params"])
     held = held_text(layer["params"], layer["trainable_params"])
     if held == HELD:
         return f"{text} {held}"
@@ -236,10 +236,10 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
             for text in _layer_lines(layer, row, line, indent)]
     rule = "-" * min(WIDTH, max(len(text) for text in [line(HEADER), *body]))
     totals = [
-        f"Total params: {data['total_params']:,}",
-        f"Trainable params: {data['trainable_params']:,}",
-        f"Held params: {data['frozen_params']:,}",
-        f"Multiply-adds per image: {data['macs']:,}",
+        f"Total params: {count_text(data['total_params'])}",
+        f"Trainable params: {count_text(data['trainable_params'])}",
+        f"Held params: {count_text(data['frozen_params'])}",
+        f"Multiply-adds per image: {count_text(data['macs'])}",
         (f"Activation memory per image: {bytes_text(data['activation_memory_bytes'])} "
          f"({data['dtype']}, all layer outputs)"),
     ]

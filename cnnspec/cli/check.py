@@ -24,6 +24,7 @@ from cnnspec.errors import (
     RunError,
     SpecError,
     SpecErrors,
+    count_text,
     counted,
 )
 
@@ -86,7 +87,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
     n, warned = len(checked.layers), len(warnings)
     # said beside "ok", so that a reader of stdout alone knows the spec was not clean
     also = f"; {counted(warned, 'warning')}" if warned else ""
-    print(f"{path}: ok ({counted(n, 'layer')}, {checked.total_params:,} params{also})")
+    print(f"{path}: ok ({counted(n, 'layer')}, {count_text(checked.total_params)} params{also})")
     return 0
 
 

@@ -55,6 +55,14 @@ def _warn(imported, written) -> None:
     print_spec_errors(warnings, text=imported.text)
 
 
+def _notes(imported) -> None:
+    """Say on stderr what the importer noted in the spec's header (a max_iter that became
+    more epochs than any run takes, a layer left out): read in the file alone, it went
+    unseen."""
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     # deferred: the parser and the checker load when the command runs (`cnnspec --help` stays fast)
     from cnnspec.importers import import_file, write_spec
@@ -65,10 +73,12 @@ def run(args: argparse.Namespace) -> int:
                            epoch_images=args.epoch_images)
     if args.output == "-":
         _warn(imported, None)
+        _notes(imported)
         sys.stdout.write(imported.text)
         return 0
     write_spec(imported, args.output, force=args.force)
     _warn(imported, args.output)  # located in the file written, which the user can open
+    _notes(imported)
     checked = imported.checked
     print(f"wrote {shown_path(args.output)}: {counted(len(checked.layers), 'layer')}, "
           f"{checked.total_params:,} parameters", file=sys.stderr)

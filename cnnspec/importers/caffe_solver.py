@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal, shell_word
+from cnnspec.errors import (
+    SpecError,
+    SpecErrors,
+    count_text,
+    counted,
+    hinted,
+    library_worded,
+    literal,
+    shell_word,
+)
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
-from cnnspec.ir.steps import steps_per_epoch
+from cnnspec.ir.steps import MOST_STEPS, steps_per_epoch
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.records import record
 
@@ -112,14 +121,27 @@ def solver_settings(text: str, path: str | None, batch: int | None,
         notes.append(f"max_iter {max_iter} not carried over: give --epoch-images to convert it "
                      "to epochs")
     elif max_iter is not None:
-        settings.append(Setting("epochs", str(max(1, round(max_iter / per_epoch))),
-                                f"Caffe's max_iter {max_iter}, {per_epoch} iterations per epoch"))
+        epochs = max(1, round(max_iter / per_epoch))
+        iterations_text = f"{counted(per_epoch, 'iteration')} per epoch"
+        settings.append(Setting("epochs", str(epochs),
+                                f"Caffe's max_iter {max_iter}, {iterations_text}"))
+        if max_iter > MOST_STEPS:
+            notes.append(_endless_note(max_iter, epochs, iterations_text))
     settings += read(_clip_and_seed)
     errors += _the_rest(msg, path)
     if errors:  # in the order of the file
         raise SpecErrors(sorted(errors, key=lambda e: (e.span.line, e.span.column) if e.span
                                 else (0, 0)))
     return Solver(settings, notes)
+
+
+def _endless_note(max_iter: int, epochs: int, iterations_text: str) -> str:
+    """What the importer made of a ``max_iter`` above :data:`~cnnspec.ir.steps.MOST_STEPS`:
+    Caffe's solvers write 2^31 - 1 to train until stopped, which cnnspec does not do."""
+    return (f"max_iter {count_text(max_iter)} became epochs {count_text(epochs)} "
+            f"({iterations_text}), more steps than any run takes: a max_iter that large "
+            "most likely means \"until stopped\"; write the epochs the run should take "
+            "(check warns of these)")
 
 
 def _where(msg: Message, name: str):

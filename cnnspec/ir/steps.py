@@ -14,6 +14,13 @@ EPOCH_STEPS = ("ceil(images / batch_size) steps, one fewer where a batchnorm see
                "per channel and the last batch would hold one image")
 
 
+# The most steps a run is taken to mean: more is a slip (Caffe's max_iter of 2^31 - 1 for
+# "until stopped" turned into epochs, an epochs count meant as steps), which check warns of.
+# Ten million steps are 16 times ResNet's ImageNet schedule of 600,000 iterations (He et al.
+# 2016, section 3.4), and over a day even at a millisecond a step.
+MOST_STEPS = 10_000_000
+
+
 def steps_per_epoch(images: int, batch_size: int, drop_lone: bool = False) -> int:
     """The steps (batches) of an epoch over ``images`` training images (:data:`EPOCH_STEPS`):
     ``ceil(images / batch_size)``, one fewer with ``drop_lone`` where the last batch would

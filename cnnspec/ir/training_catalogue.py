@@ -24,11 +24,11 @@ import re
 from collections.abc import Callable
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, float_text, hinted, literal, rounded_text
+from cnnspec.errors import SettingError, count_text, float_text, hinted, literal, rounded_text
 from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spelled_out
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
-from cnnspec.ir.steps import EPOCH_STEPS
+from cnnspec.ir.steps import EPOCH_STEPS, MOST_STEPS
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 from cnnspec.records import record
 
@@ -628,7 +628,9 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "batch when it holds one image, another one each epoch; so they refuse a run that "
            "trains on one image there: its epochs would have no step)"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
-           doc="passes over the training data"),
+           doc="passes over the training data (`check` warns of a run of more than "
+           f"{count_text(MOST_STEPS)} steps, epochs x steps an epoch: a slip such as "
+           "Caffe's max_iter for \"until stopped\" taken for epochs)"),
     _value("cores", "int", 2, "how many parts a batch runs as, side by side, e.g. 4 for four "
            "cores; 1 for one", 1, MAX_CORES,
            doc="the batch runs as this many parts side by side when each part gets at least 8 "

@@ -155,32 +155,65 @@ def _gap_notes(values: dict[str, list[float]]) -> list[str]:
 
 def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
                          title: str | None = None,
-                         marked: tuple[str, dict[str, list[int]]] | None = None) -> Path:
+                         marked: tuple[str, str, dict[str, list[int]]] | None = None) -> Path:
     """Validation accuracy (left) and training loss (right) per epoch, one line per variant:
     the mean over seeds, with the band between the lowest and highest seed shaded. Each
     variant has its own line style, and one whose curves are another's is drawn over them and
     says so in the legend (:func:`variant_looks`).
 
     ``curves`` maps a variant label to one list of per-epoch metric dicts per seed.
-    ``marked``: what the dots mean (said under the title) and, per variant label, the epochs
-    to put a dot on its lines at: those a table beside the picture reports, which the curves
-    run on past, so that a variant's place in the table can be read off its lines.
+    ``marked``: what the dots mean (said under the title), what the legend calls a marked
+    epoch (``best epoch``) and, per variant label, the epochs to put a dot on its lines at:
+    those a table beside the picture reports, which the curves run on past, so that a
+    variant's place in the table can be read off its lines. Each variant's dot has its
+    marker's shape, and each later variant's is smaller (:func:`_dot_style`), so that the dots
+    of curves that coincide or cross stay apart; the legend names each variant's epochs.
     """
     if not curves:
         raise RunError("nothing to plot: no variant finished an epoch")
     fig = figure.new_figure(10.0, 4.2)
     acc_ax, loss_ax = fig.subplots(1, 2)
     looks = _curve_looks([curves], (VAL_ACC, TRAIN_LOSS))
-    meaning, epochs = marked or ("", {})
-    for label, runs in curves.items():
+    meaning, named, epochs = marked or ("", "", {})
+    for index, (label, runs) in enumerate(curves.items()):
+        dot = _dot_style(looks[label][1], index)
         for ax, key in ((acc_ax, VAL_ACC), (loss_ax, TRAIN_LOSS)):
-            _band(ax, runs, key, label, looks[label][1], epochs.get(label, ()))
+            _band(ax, runs, key, label, looks[label][1], epochs.get(label, ()), dot)
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
     _unfinished_notes(looks, {"": curves})
+    _marked_notes(looks, named, epochs)
     _variant_legend(fig, looks)
     _title(fig, title, [curves], meaning if any(epochs.values()) else "")
     return figure.save_png(fig, out_png)
+
+
+# The dot on a variant's lines at a marked epoch: the first variant's this size, each later
+# one's smaller by a step down to the smallest, still larger than a line's markers. Two
+# variants of identical curves drew one dot over the other, of one size and shape, and the
+# first was lost; nested, the earlier dot shows as a ring around the later one.
+_DOT_SIZE, _DOT_STEP, _DOT_SMALLEST = 16.0, 5.0, 6.0
+
+
+def _dot_style(style: dict, index: int) -> dict:
+    """The Matplotlib properties of the dots of the variant drawn ``index``-th in ``style``
+    (:func:`variant_styles`): its colour and marker's shape, edged in black so a dot shows on
+    a line of its own colour, drawn over every line."""
+    return {"linestyle": "none", "marker": style["marker"], "color": style["color"],
+            "markersize": max(_DOT_SMALLEST, _DOT_SIZE - _DOT_STEP * index),
+            "markeredgewidth": 1.0, "markeredgecolor": "black", "zorder": 5}
+
+
+def _marked_notes(looks: dict[str, tuple[list[str], dict]], named: str,
+                  epochs: dict[str, list[int]]) -> None:
+    """Note in ``looks`` each variant's marked ``epochs`` as the legend says them, ``best
+    epoch 7`` or ``best epochs 5, 7`` (``named`` the marks' name): a dot hidden under another
+    is still told."""
+    for label, (notes, _) in looks.items():
+        marks = epochs.get(label, ())
+        if marks:
+            plural = "s" if len(marks) > 1 else ""
+            notes.append(f"{named}{plural} {', '.join(map(str, marks))}")
 
 
 def variant_looks(labels: list[str], same: dict[str, str]) -> dict[str, tuple[list[str], dict]]:
@@ -385,20 +418,18 @@ def _mean_curve(runs: list[list[dict]], key: str):
 
 
 def _band(ax, runs: list[list[dict]], key: str, label: str, style: dict,
-          marked=()) -> None:
+          marked=(), dot: dict | None = None) -> None:
     """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it, drawn
-    in ``style`` (:func:`variant_styles`) as the variant ``label``, with a dot on the mean at
-    each epoch of ``marked``; nothing where every run blew up in its first epoch (the legend
-    says so: :func:`_unfinished_notes`)."""
+    in ``style`` (:func:`variant_styles`) as the variant ``label``, with a dot (``dot``, of
+    :func:`_dot_style`) on the mean at each epoch of ``marked``; nothing where every run blew
+    up in its first epoch (the legend says so: :func:`_unfinished_notes`)."""
     epochs, means, lows, highs = _mean_curve(runs, key)
     if not epochs:
         return
     ax.plot(epochs, means, label=label, **style)
     dots = [epoch for epoch in marked if epoch in epochs]
-    if dots:  # drawn over every line, edged so a dot shows on a line of its own colour
-        ax.plot(dots, [means[epoch - 1] for epoch in dots], linestyle="none", marker="o",
-                markersize=11, markeredgewidth=1.5, color=style["color"],
-                markeredgecolor="black", zorder=5)
+    if dots:
+        ax.plot(dots, [means[epoch - 1] for epoch in dots], **dot)
     if len(runs) > 1:
         ax.fill_between(epochs, lows, highs, color=style["color"], alpha=0.15, linewidth=0)
 

@@ -105,7 +105,7 @@ def _setting_without_equal(line: str, column: int) -> str:
     """A setting's ``line`` without its '=' (:func:`_without_equal`); a default's with each of
     its settings so, in the words a default takes (Keras' ``kernel_initializer=he_normal``:
     ``weight he_normal``, :func:`_options_without_equal`)."""
-    kind = LINE_KIND.match(line)
+    kind = value_patterns().line_kind.match(line)
     if kind is not None and kind[1] == "default":
         return _options_without_equal(line, column)
     return _without_equal(line, column)
@@ -129,18 +129,40 @@ def _weight_named(line: str, column: int) -> str:
     return re.sub(r"^(\s*default)\s+", r"\1 weight ", _without_comment(line), count=1).strip()
 
 
+# A setting's value on its line: up to a comment, without the spaces around it. Written to
+# pass a run of spaces once: a lazy `[^#]*?` before `\s*$` tried the rest of the line from
+# every space, and a line of 100,000 spaces took minutes.
+VALUE = r"(?P<value>(?:[^#\s](?:[^#]*[^#\s])?)?)"
+
+
 class ValuePatterns:
-    """The patterns hints read a line's numbers and sizes by, made from the patterns of the
-    grammar's terminals (``terminal(name)``, :func:`value_patterns`): a number is its
-    ``SIGNED_NUMBER``, a size its ``DIMS``, so that a hint reads a value as the parser lexes
-    it."""
+    """The patterns hints read a line's names, numbers and sizes by, made from the patterns of
+    the grammar's terminals (``terminal(name)``, :func:`value_patterns`): a name is its
+    ``NAME`` (a value's name may have dashes, its ``DASHED``), a number its ``SIGNED_NUMBER``,
+    a size its ``DIMS``, so that a hint reads a word as the parser lexes it."""
 
     def __init__(self, terminal: Callable[[str], str]) -> None:
         number, size = f"(?:{terminal('SIGNED_NUMBER')})", f"(?:{terminal('DIMS')})"
+        name = f"(?:{terminal('NAME')})"
+        word = f"(?:{terminal('DASHED')}|{name})"
         # A name or a number in quotes, as Python and YAML may quote a value (`optimizer =
         # 'adam'`, `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its
         # quotes.
-        self.quoted_word = re.compile(rf"""(['"])([A-Za-z_][\w-]*|{number})\1""")
+        self.quoted_word = re.compile(rf"""(['"])({word}|{number})\1""")
+        # A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'.
+        self.quoted_name = re.compile(rf"'({word})'")
+        # The kind a layer's line names: its first word, after the layer's label.
+        self.line_kind = re.compile(rf"\s*(?:{name}\s*:\s*)?({name})")
+        # A line's label (`c1:`) and the word after it.
+        self.label = re.compile(rf"\s*(?P<label>{name}\s*:)\s*(?P<word>{name}|)")
+        # The first two words of a line, after its label if it has one (`c1: conv 8 3x3`:
+        # conv), the second after a space or an '=' (`c1 conv 8 3x3`, `c1 = conv 8 3x3`: c1
+        # and conv).
+        self.first_words = re.compile(rf"\s*(?P<label>{name}\s*:\s*)?(?P<first>{name})"
+                                      rf"(?:(?:\s*=\s*|\s+)(?P<second>{name}))?")
+        # A training setting's line: the key, its value (:data:`VALUE`), a comment.
+        self.setting_line = re.compile(
+            rf"(?P<indent>\s*)(?P<key>{name})\s+{VALUE}\s*(#.*)?$")
         # The values a layer's line gives without an option word, right after its kind (`8
         # 3x3`).
         self.leading_values = re.compile(rf"(?:\s+(?:{size}|{number})(?=\s|$))*")
@@ -182,11 +204,10 @@ def _without_equal(line: str, column: int) -> str:
 
 # An option written as a keyword argument (`stride=2`, `activation='relu'`, `use_bias=False`,
 # `kernel_size=(3, 3)`), outside brackets, with its value: quoted, in brackets (their inside
-# blanked, :func:`_outer_level`), or a bare word or number.
+# blanked, :func:`_outer_level`), or a bare word or number. Its keyword is Python's, not a name
+# of the grammar (:class:`ValuePatterns`), as are the keys of FOREIGN_SETTING and DOTTED_NAME.
 KEYWORD_OPTION = re.compile(
     r"""\b([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([(\[]\s*[)\]])|([\w.+-]+))?""")
-# The kind a layer's line names: its first word, after the layer's label.
-LINE_KIND = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)")
 
 
 def _options_without_equal(line: str, column: int) -> str:
@@ -201,7 +222,7 @@ def _options_without_equal(line: str, column: int) -> str:
     from cnnspec.lang.foreign import keyword_written, positional_field  # on a syntax error
 
     code = _without_comment(line)
-    kind = LINE_KIND.match(code)
+    kind = value_patterns().line_kind.match(code)
     kind_name = kind and kind[1]
     pieces, end, in_place = [], 0, {}
     for match in KEYWORD_OPTION.finditer(_outer_level(code)):
@@ -547,14 +568,11 @@ def _label(exc: UnexpectedInput, text: str) -> tuple[Span, str] | None:
     """The failing line's label (``c1:``) and the word after it (``repeat``), or None for a
     line without a label."""
     line = _failing_line(exc, text)
-    match = None if line is None else LABEL.match(line)
+    match = None if line is None else value_patterns().label.match(line)
     if match is None:
         return None
     start, end = match.span("label")
     return Span(exc.line, start + 1, exc.line, end + 1), match["word"]
-
-
-LABEL = re.compile(r"\s*(?P<label>[A-Za-z_]\w*\s*:)\s*(?P<word>\w*)")
 
 
 def _first_word(exc: UnexpectedInput, text: str) -> str | None:
@@ -683,18 +701,12 @@ def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
     return opened
 
 
-# The first two words of a line, after its label if it has one (`c1: conv 8 3x3`: conv), the
-# second after a space or an '=' (`c1 conv 8 3x3`, `c1 = conv 8 3x3`: c1 and conv).
-FIRST_WORDS = re.compile(r"\s*(?P<label>[A-Za-z_]\w*\s*:\s*)?(?P<first>[A-Za-z_]\w*)"
-                         r"(?:(?:\s*=\s*|\s+)(?P<second>[A-Za-z_]\w*))?")
-
-
 def _layer_in_train(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
     """The error for a layer written inside the train block, at its line; None for a failing
     line that is no layer or not in the train block."""
     blocks = _open_braces(exc)
     line = _failing_line(exc, text)
-    match = None if line is None else FIRST_WORDS.match(line)
+    match = None if line is None else value_patterns().first_words.match(line)
     if not blocks or blocks[-1][0].type != "TRAIN" or match is None:
         return None
     # after a label and its ':' the first word is the kind: `c1: fc dense` is no label twice
@@ -708,21 +720,13 @@ def _layer_in_train(exc: UnexpectedInput, text: str, path: str | None) -> SpecEr
                      hint=hint, file=path)
 
 
-# A setting's value on its line: up to a comment, without the spaces around it. Written to
-# pass a run of spaces once: a lazy `[^#]*?` before `\s*$` tried the rest of the line from
-# every space, and a line of 100,000 spaces took minutes.
-VALUE = r"(?P<value>(?:[^#\s](?:[^#]*[^#\s])?)?)"
-# A training setting's line: the key, its value, a comment.
-SETTING_LINE = re.compile(rf"(?P<indent>\s*)(?P<key>[A-Za-z_]\w*)\s+{VALUE}\s*(#.*)?$")
-
-
 def _list_without_brackets(exc: UnexpectedInput, text: str,
                            path: str | None) -> SpecError | None:
     """The error for a list written without its brackets (`augment crop(2), flip`) for a key
     that takes a list; None for any other comma (`epochs 10, lr 0.1` is two settings)."""
     blocks = _open_braces(exc)
     line = _failing_line(exc, text)
-    match = None if line is None else SETTING_LINE.match(line)
+    match = None if line is None else value_patterns().setting_line.match(line)
     if _failure_kind(exc) != "COMMA" or not blocks or blocks[-1][0].type != "TRAIN" or \
             match is None:
         key = None
@@ -1016,7 +1020,7 @@ def _quoted_layer(line: str, number: int, path: str | None) -> SpecError | None:
 def _unquoted(line: str) -> str:
     """``line`` with its names in single quotes written bare, as the language writes names
     (Python's and YAML's `'he_normal'`), and without its comment."""
-    return QUOTED_NAME.sub(r"\1", _without_comment(line)).rstrip()
+    return value_patterns().quoted_name.sub(r"\1", _without_comment(line)).rstrip()
 
 
 # The inputs a layer's line ends by naming after its '<-', `a, b`, and a comment after them.
@@ -1084,7 +1088,7 @@ def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None
     from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
 
     line = _failing_line(exc, text)
-    match = None if line is None else FIRST_WORDS.match(line)
+    match = None if line is None else value_patterns().first_words.match(line)
     blocks = _open_braces(exc)
     if _failure_kind(exc) != "COMMA" or match is None or blocks and \
             blocks[-1][0].type == "TRAIN":
@@ -1243,10 +1247,6 @@ def _path_written(rest: str) -> str:
     return written.split()[0] if written else ""
 
 
-# A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'.
-QUOTED_NAME = re.compile(r"'([A-Za-z_][\w-]*)'")
-
-
 def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, ...] | None:
     """(message, hint) where the lexer stopped at a quote that starts no string: a '"' the
     rest of its line never closes (a string cannot span lines), or a "'" (a name in single
@@ -1257,7 +1257,7 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, ...] | None:
         return None
     line = _failing_line(exc, text) or ""
     rest = line[exc.column:]
-    if exc.char == "'" and QUOTED_NAME.match("'" + rest):
+    if exc.char == "'" and value_patterns().quoted_name.match("'" + rest):
         # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
         # to use double quotes, the next check refused the string where a name goes
         unquoted = _unquoted(line).strip()

@@ -25,7 +25,7 @@ from cnnspec.check.graph import consumers
 from cnnspec.check.lints import symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, count_text
 from cnnspec.held import HELD, HELD_MEANS
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.records import record
@@ -34,7 +34,6 @@ from cnnspec.render.backend import render_source
 from cnnspec.render.kernel_table import is_fixed, kernels_html
 from cnnspec.render.layer_text import (
     compact_hyperparams,
-    count_text,
     hyperparams,
     is_frozen,
     layer_init_text,

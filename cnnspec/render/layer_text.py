@@ -7,6 +7,7 @@ measures them the same).
 from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.errors import count_text
 from cnnspec.held import held_text
 from cnnspec.init.describe import init_text as written_init
 from cnnspec.init.info import InitInfo
@@ -16,11 +17,6 @@ from cnnspec.kinds.text import pads_text as written_pads_text
 from cnnspec.kinds.text import pair_text, step_text
 
 __all__ = ["pair_text", "step_text"]
-
-
-def count_text(n: int) -> str:
-    """``61706`` -> ``61,706``; large counts keep every digit (they are exact)."""
-    return f"{int(n):,}"
 
 
 def pads_text(layer: LayerInfo) -> str:

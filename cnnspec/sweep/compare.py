@@ -42,6 +42,7 @@ from cnnspec.sweep.results import (
     ACCURACY_HEADERS,
     LEFT_OUT_KEY,
     REPORTED_DOTS,
+    REPORTED_EPOCH,
     TEST_WEIGHTS_NOTE,
     columns,
     curve_label,
@@ -443,4 +444,4 @@ def plot(comparison: Comparison, out_png=None) -> Path:
     return plot_learning_curves(comparison.curves(), out_png,
                                 title=f"{comparison.name}: inits compared"
                                 + (f" ({comparison.reach})" if comparison.reach else ""),
-                                marked=(REPORTED_DOTS, comparison.reported()))
+                                marked=(REPORTED_DOTS, REPORTED_EPOCH, comparison.reported()))

@@ -11,7 +11,7 @@ from cnnspec.errors import RunError
 from cnnspec.ir.training_catalogue import written_number
 from cnnspec.lab.plots import plot_learning_curves, variant_styles
 from cnnspec.render import figure
-from cnnspec.sweep.results import REPORTED_DOTS, Group, curve_label, mean_std
+from cnnspec.sweep.results import REPORTED_DOTS, REPORTED_EPOCH, Group, curve_label, mean_std
 
 # Numbers spanning at least this factor (learning rates 0.1 to 0.001) sit on a log axis, where
 # each decade takes the same room; on a linear one the small values crowd at its left end.
@@ -212,5 +212,5 @@ def plot_group_curves(rows: list[Group], out_png, title: str | None = None) -> P
     epochs its row of the table reports."""
     labels = [curve_label(g.label, g.diverged, len(g.cells)) for g in rows]
     curves = {label: g.curves() for label, g in zip(labels, rows)}
-    marked = (REPORTED_DOTS, {label: g.reported for label, g in zip(labels, rows)})
+    marked = (REPORTED_DOTS, REPORTED_EPOCH, {label: g.reported for label, g in zip(labels, rows)})
     return plot_learning_curves(curves, out_png, title=title, marked=marked)
