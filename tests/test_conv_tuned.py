@@ -384,14 +384,14 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
         x, w, b = _arrays(5, c, f, kernel, dtype, seed=c + f, hw=(9, 8))
         _compare(x, w, b, stride, pads, dilation, work={}, repeat=2)
         _compare(x, w, None, stride, pads, dilation)
-    blocked = c * kernel[0] * kernel[1] >= conv_tuned.THIN_ROWS
+    blocked = c * kernel[0] * kernel[1] >= chunking.THIN_ROWS
     rows, columns = blocked and stride == (1, 1), blocked and stride != (1, 1)
     passes = 2 * 3  # dtypes, passes of the two comparisons
     assert calls["_weight_grad_blocks"] == passes * columns
     assert calls["rows.weight_grad"] == passes * rows
     back = conv_tuned._input_grad_window(conv_tuned.window((9, 8), kernel, stride, pads,
                                                            dilation), f, c)
-    transposed = back is not None and f * kernel[0] * kernel[1] >= conv_tuned.THIN_ROWS
+    transposed = back is not None and f * kernel[0] * kernel[1] >= chunking.THIN_ROWS
     assert calls["_correlate_blocks"] == passes * columns
     assert calls["rows.correlate"] == passes * (rows + transposed)  # transposed: stride 1
     assert calls["rows.input_grad"] == passes * (rows and back is None)

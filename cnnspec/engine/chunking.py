@@ -93,6 +93,13 @@ KEEP_BYTES = 2 ** 25
 # 21 (two) alternating rounds in one process (AMD EPYC, Zen 4, 1 MiB L2, OpenBLAS 0.3.31):
 # LeNet-5 batch 64 1.11 and 1.07, batch 256 1.09 and 1.11.
 BLOCKED_IMAGES = 4
+
+
+def may_run_on_blocks(rows: int, width_stride: int) -> bool:
+    """Whether a convolution of ``rows`` im2col rows (C*kh*kw) and ``width_stride`` may run on
+    batch-last blocks, where its chunks hold BLOCKED_IMAGES images: not a thin layer (those
+    stay on im2col), and width stride 1."""
+    return rows >= THIN_ROWS and width_stride == 1
 # A strided convolution's chunks hold as many images as STRIDED_MIN_VALUES values take where
 # the byte limit allows fewer: its im2col columns (still within the column limit) and its
 # column gradient phase by phase (cnnspec.engine.phases; there whatever the column limit, as

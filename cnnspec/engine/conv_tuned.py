@@ -62,9 +62,9 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     BLOCK_CALIBRATION_LAYERS,
     BLOCKED_IMAGES,
     CALIBRATION_LAYERS,
-    THIN_ROWS,
     WINOGRAD_CALIBRATION_LAYERS,
     chunk_step,
+    may_run_on_blocks,
     phase_images,
     row_tap_images,
     row_tap_values,
@@ -364,7 +364,7 @@ def _block_step(w_shape, win: Window, x) -> int:
     over ``x`` (as many as a chunk of im2col columns holds, :func:`images_per_chunk`), or 0 where
     it runs on im2col instead (see :data:`BLOCKED_IMAGES`)."""
     rows = w_shape[1] * w_shape[2] * w_shape[3]
-    if rows < THIN_ROWS or win.stride[1] != 1:  # thin first layers stay on im2col
+    if not may_run_on_blocks(rows, win.stride[1]):
         return 0
     step = images_per_chunk(rows, win.out_hw[0] * win.out_hw[1], x.shape[0], x.dtype.itemsize)
     return step if step >= BLOCKED_IMAGES else 0

@@ -33,6 +33,7 @@ from cnnspec.engine.chunking import (
     WINOGRAD_CANDIDATES,
     chunk_bytes,
     chunk_step,
+    may_run_on_blocks,
     phase_images,
     row_tap_images,
     row_tap_values,
@@ -636,7 +637,7 @@ def _blocks(geo: Geometry, n: int, itemsize: int) -> tuple[bool, bool]:
     :mod:`cnnspec.engine.chunking`: not a thin layer, width stride 1, a chunk of enough
     images), and whether it surely does, whatever the calibrated column limit."""
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
-    if rows < THIN_ROWS or geo.stride[1] != 1:
+    if not may_run_on_blocks(rows, geo.stride[1]):
         return False, False
     fewest, most = chunk_image_range(rows, size, n, itemsize)
     return most >= BLOCKED_IMAGES, fewest >= BLOCKED_IMAGES
