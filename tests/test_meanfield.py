@@ -698,6 +698,9 @@ def test_tanhs_critical_point_is_the_top_of_the_map_not_a_region_without_fixed_p
     values = values.reshape(len(report.sigma_b), len(report.sigma_w))
     assert not values.mask.any()  # no grey cell
     assert values[0, column] == max(10.0 * report.depth, 100.0)  # the top of the colours
+    mesh = fig.axes[0].collections[0]  # its colours are logarithmic, as its bar's label says
+    assert mesh.colorbar.ax.get_ylabel() == f"depth scale ξ_c (layers), theory{figure.LOG_NOTE}"
+    assert mesh.colorbar.ax.get_yscale() == "log"
 
 
 def test_the_phase_tables_write_numbers_as_a_spec_writes_them():

@@ -240,6 +240,23 @@ def test_training_stats_have_one_legend_under_the_panels(tmp_path, drawn):
     assert names == [[f"conv{i}" for i in range(1, 6)], ["conv1", "conv30"]]
 
 
+def test_a_stats_line_is_marked_in_its_legend_only_where_it_has_a_marker(tmp_path, drawn):
+    """Every line had a dot marker, drawn only at a value between gaps: the legend showed a
+    dot on each entry that its lines did not have. A line with such a lone value keeps it."""
+    records = _stats_records(relu=False, layers=2, steps=5)
+    for step, record in enumerate(records):  # conv2: one value between gaps, at step 2
+        record["layers"] = [dict(row) for row in record["layers"]]
+        if step != 2:
+            record["layers"][1]["grad_std"] = None
+    plot_training_stats(records, tmp_path / "s.png")
+    (fig,) = drawn
+    markers = {text.get_text(): handle.get_marker()
+               for text, handle in zip(fig.legends[0].get_texts(), fig.legends[0].legend_handles)}
+    assert markers["conv1"] in (None, "None", "")
+    assert {line.get_label(): _marked(line) for line in fig.axes[1].get_lines()} == {
+        "conv1": [], "conv2": [2]}
+
+
 def test_a_short_log_axis_over_two_decades_labels_fewer_ticks(tmp_path):
     """A gradient std from 2.5e-5 to 6e-3 on a short panel: Matplotlib labels 1, 2, 3, 4 and
     6 of each decade, and 3×10⁻⁵ ran into 4×10⁻⁵; there, 1 and 3 of each."""
@@ -525,6 +542,13 @@ def test_a_lone_point_of_a_depth_profile_is_marked(tmp_path, drawn):
     assert line.get_marker() not in ("", "None", None)
 
 
+def _marked(line) -> list[int]:
+    """The points of ``line`` drawn with a marker (none where it has no marker)."""
+    if line.get_marker() in ("", "None", None):
+        return []
+    return list(line.get_markevery())
+
+
 @pytest.mark.parametrize("steps, zeroed, lone", [
     (1, [], [0]),  # one step recorded
     (6, [2, 4], [3, 5]),  # a step between gaps, and the last after one
@@ -540,11 +564,9 @@ def test_a_lone_point_of_the_training_stats_is_marked(tmp_path, drawn, steps, ze
             {**row, "act_std": 0.0} for row in records[step]["layers"]]}
     plot_training_stats(records, tmp_path / "s.png")
     [fig] = drawn
-    for line in fig.axes[0].get_lines():
-        assert line.get_marker() not in ("", "None", None)
-        assert list(line.get_markevery()) == lone
+    assert [_marked(line) for line in fig.axes[0].get_lines()] == [lone] * 5
     # the ReLUs' panel keeps its values at every step
-    assert [list(line.get_markevery()) for line in fig.axes[2].get_lines()] == (
+    assert [_marked(line) for line in fig.axes[2].get_lines()] == (
         [[0]] * 5 if steps == 1 else [[]] * 5)
     # and the step axis has whole steps only: one step got ticks at -0.045, -0.03, ...
     low, high = fig.axes[0].get_xlim()

@@ -42,7 +42,7 @@ def plot_phase(report, out_png) -> Path:
     xi = np.where(np.isfinite(xi) & (xi > 0), xi, np.nan)
     mesh = ax.pcolormesh(sw, sb, np.clip(xi, 0.3, upper), shading="nearest", cmap="viridis",
                          norm=LogNorm(vmin=0.3, vmax=upper))
-    fig.colorbar(mesh, ax=ax, label="depth scale ξ_c (layers), theory")
+    fig.colorbar(mesh, ax=ax, label=f"depth scale ξ_c (layers), theory{figure.LOG_NOTE}")
     unbounded = not bounded.all()
     if unbounded:  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
         ax.set_facecolor("#c8c8c8")

@@ -515,8 +515,10 @@ def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, floa
         colour = cmap(0.9 * (1.0 - depth[name]))
         values = [_row(r, name).get(key) for r in records]
         ys = _positive(values) if log else _floats(values)
-        ax.plot(steps, ys, color=colour, label=name, marker="o", markersize=4,
-                markevery=figure.lone_points(ys))
+        lone = figure.lone_points(ys)
+        # no marker where none is drawn: the legend would show every line with a dot
+        ax.plot(steps, ys, color=colour, label=name, marker="o" if lone else None,
+                markersize=4, markevery=lone or None)
     if log:
         figure.log_axis(ax)
     else:
