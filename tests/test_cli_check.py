@@ -142,6 +142,32 @@ def test_a_saved_model_given_as_a_spec_says_what_it_is(write, capsys, name, what
         load(path)
 
 
+@pytest.mark.parametrize("name", ["net.onnx", "my net.txt", "net.pth", "net"])
+def test_a_spec_saved_under_another_name_is_told_to_be_renamed(write, capsys, name):
+    """A spec's text saved as net.onnx was "an ONNX model, not a model's architecture as
+    text", which it is; as net.txt, "not a spec file". Its first statement tells it: the
+    rename is said, and done as said the file checks."""
+    path = write(name, "# my first net\n\n" + GOOD)
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"cnnspec: error: {path} holds a spec's text, but a spec's file name ends in .cnn" in err
+    (command,) = re.findall(r"^hint: rename it: (mv .+)$", err, re.MULTILINE)
+    mv, source, target = shlex.split(command)
+    assert (mv, source) == ("mv", path)
+    Path(source).rename(target)
+    assert main(["check", target]) == 0
+
+
+@pytest.mark.parametrize("text", [b"import torch\nmodel = Net()\n", b"\xff\xfe\x00model",
+                                  b"# only a comment\n", b"name: \"LeNet\"\ninput: \"data\"\n"])
+def test_a_file_not_holding_a_spec_is_not_told_to_be_renamed(tmp_path, capsys, text):
+    path = tmp_path / "net.txt"
+    path.write_bytes(text)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a spec file" in err and "rename" not in err
+
+
 def test_json_ir_is_accepted_everywhere(write, capsys):
     cnn = write("good.cnn", GOOD)
     assert main(["export", cnn]) == 0

@@ -16,6 +16,7 @@ from cnnspec.errors import (
     SpecErrors,
     WordedInputError,
     literal,
+    shell_word,
     shortened,
 )
 from cnnspec.given import given_path, shown
@@ -146,6 +147,11 @@ def _not_a_spec(path: Path) -> WordedInputError:
     """The error for a file whose suffix is no spec's: a model of another framework is told
     the command that imports it, a saved model or weights what to give instead."""
     suffix = path.suffix.lower()  # LENET.PROTOTXT is a prototxt too
+    if _holds_spec_text(path):  # a spec saved under another name: net.txt, net.onnx
+        renamed = path.with_suffix(".cnn")
+        return WordedInputError(
+            literal(f"{path} holds a spec's text, but a spec's file name ends in .cnn"),
+            hint=f"rename it: mv {shell_word(str(path))} {shell_word(str(renamed))}")
     if suffix in CAFFE_SUFFIXES or suffix in KERAS_SUFFIXES and suffix not in SPEC_SUFFIXES:
         what = "a Caffe model definition" if suffix in CAFFE_SUFFIXES else \
             "a Keras model saved with model.save()"
@@ -157,6 +163,31 @@ def _not_a_spec(path: Path) -> WordedInputError:
     return WordedInputError(
         literal(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)"),
         hint="`{export_command} SPEC.cnn > SPEC.json` writes an IR file")
+
+
+# How much of a file is read to tell whether it holds a spec's text: its first statement is
+# within the first lines of comments a spec may open with.
+SNIFFED_BYTES = 4096
+
+
+def _holds_spec_text(path: Path) -> bool:
+    """Whether the file at ``path`` is text whose first line that is not blank or a comment
+    starts with a statement keyword of the language (``model digits``, ``input 1x8x8``); a
+    file that cannot be read, or is no UTF-8 text, holds none."""
+    from cnnspec.lang.layers import STATEMENT_KEYWORDS
+
+    try:
+        if not path.is_file():
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFFED_BYTES).decode("utf-8", errors="strict")
+    except (OSError, UnicodeDecodeError):  # cut in a character at the end: not text enough
+        return False
+    for line in head.lstrip("\ufeff").splitlines():
+        words = line.split("#", 1)[0].split()
+        if words:
+            return words[0] in STATEMENT_KEYWORDS
+    return False
 
 
 def load(path: str | Path, strict: bool = False, max_memory: int | None = None,
