@@ -103,6 +103,7 @@ def test_the_logits_layer_is_quiet_whatever_reads_it():
     assert gain_warnings(spec_text("c1: conv 4 3x3 relu")) == []  # out: dense 10, he_normal
     text = "model g\ninput 1x8x8\nflatten\nout: dense 10 sigmoid weight he_normal\n"
     assert gain_warnings(text) == []
+    assert gain_warnings(text + "output out\n") == []  # the sigmoid after it unused
 
 
 def test_layers_with_the_same_mismatch_are_one_warning_naming_them_all():

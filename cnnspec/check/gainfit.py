@@ -108,8 +108,9 @@ def _fitting_gains(activation: dict, wanted: dict) -> list[float]:
 def _gain_after(info: LayerInfo, estimate: signal.Estimate, output: str
                 ) -> tuple[dict, dict] | None:
     """The activation after a used conv/dense layer (not through a norm) and its gain
-    (:func:`activation_gain`); None where none with a gain follows, or only the output's."""
-    if not is_weighted(info.kind) or info.name not in estimate.used:
+    (:func:`activation_gain`); None where none with a gain follows, or the layer or its
+    activation is the ``output`` (the loss reads it)."""
+    if not is_weighted(info.kind) or info.name not in estimate.used or info.name == output:
         return None
     activation = signal.following_activation(info, estimate.by_name, estimate.consumers,
                                              through_norms=False)
