@@ -1260,7 +1260,8 @@ def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
         return model((1, 8, 8), [*layers, simple("flat", "flatten", [last]),
                                  dense("out", 10, ["flat"], weight=GLOROT)])
 
-    (gradient,) = check(net(HE)).warnings
+    gain, gradient = check(net(HE)).warnings  # He's relu gain before tanh, said of each layer
+    assert "'c0', 'c1', " in gain.message and "and 'c19' feed tanh" in gain.message
     assert gradient.message.startswith("the weights' gradient of 'c0' is estimated 2.56x larger")
     (warning,) = check(net({"name": "normal", "mean": 0.0, "std": 0.01})).warnings
     assert "estimated to shrink" in warning.message

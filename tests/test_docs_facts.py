@@ -186,6 +186,7 @@ def test_only_the_projects_files_count_as_tools(tmp_path):
 
 
 def _limits():
+    from cnnspec.check.gainfit import MATERIAL
     from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
     from cnnspec.kinds.catalogue import PRELU_INIT
     from cnnspec.lab.defaults import MEASURED_GRID, ROWS
@@ -203,6 +204,7 @@ def _limits():
             ("docs/language.md", r"A network has at most ([\d,]+) layers", MAX_LAYERS),
             ("docs/language.md", r"Each count is at most ([\d,]+)", MAX_REPEAT),
             ("docs/language.md", r"the slopes start at ([\d.]+) whatever the spec's", PRELU_INIT),
+            ("docs/how-to-initialise.md", r"where the gain fits \(within ([\d.]+)x", MATERIAL),
             ("docs/how-to-initialise.md", r"`train`/`compare` on the first ([\d,]+) training",
              LSUV_BATCH),
             ("docs/critical-init.md", r"`--grid (\d+)x\d+`", MEASURED_GRID[0]),

@@ -31,7 +31,7 @@ model timed
 input 1x12x12
 conv1: conv 4 3x3 pad same relu
 pool1: maxpool 2
-conv2: conv 6 3x3
+conv2: conv 6 3x3 weight he_normal(gain=tanh)
 act2: tanh
 flatten
 fc: dense 10
@@ -143,9 +143,8 @@ def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, caps
     """A batch norm's ReLU runs inside it: the row names both kinds, and a long fused row's
     name never runs into its kind (columns as wide as their longest entry)."""
     path = tmp_path / "bn.cnn"
-    path.write_text(SPEC.replace("conv2: conv 6 3x3\n",
-                                 "conv2: conv 6 3x3\n"
-                                 "a_rather_long_batchnorm_name: batchnorm relu\n"))
+    path.write_text(SPEC.replace("act2: tanh\n",
+                                 "a_rather_long_batchnorm_name: batchnorm relu\nact2: tanh\n"))
     assert main(["time", str(path), "--batch-size", "4", "--iterations", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("layer"))

@@ -12,7 +12,17 @@ import dataclasses
 import math
 import os
 
-from cnnspec.check import gradient, lints, memory, scale, signal, taps, training, twins
+from cnnspec.check import (
+    gainfit,
+    gradient,
+    lints,
+    memory,
+    scale,
+    signal,
+    taps,
+    training,
+    twins,
+)
 from cnnspec.check.copies import folded
 from cnnspec.check.exact import exact
 from cnnspec.check.graph import INPUT, structure_errors
@@ -100,6 +110,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str
             + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
+            + gainfit.gain_misfits(spec, estimate)
             + scale.signal_scale(spec, estimate)
             + gradient.gradient_scale(spec, estimate)
             + lints.unused_layers(spec, used)

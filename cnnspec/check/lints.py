@@ -40,6 +40,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
 - a drawn init (the catalogue's ``random`` family: ``normal``, ``uniform``,
   ``truncated_normal``, ...) whose spread is below a few steps of that dtype at its mean:
   ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
+- a weight init whose gain is made for another activation than the one after its layer
+  (``he_normal`` before tanh or sigmoid, ``gain=tanh`` before relu), by more than
+  :data:`cnnspec.check.gainfit.MATERIAL` in variance a layer;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`,
   warned by :mod:`cnnspec.check.scale`);
 - the weights' gradient of a stack of tanh or sigmoid layers more than 2x larger or smaller at

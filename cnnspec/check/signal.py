@@ -2073,18 +2073,20 @@ class SignalChange:
         return self.log_read_share < 0 and abs(self.log_per_layer) < -self.log_read_share
 
 
-def _following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
-                          consumers: dict[str, list[str]]) -> dict:
-    """The activation a conv/dense layer feeds, or a linear stand-in. The way there passes a
-    norm and layers that keep their values' signs (``Kind.keeps_sign``: a max pool, dropout,
-    a reshape), and where a layer is read elsewhere too, its line's own word (`a: conv 8 3
-    relu` with a skip that reads `a`): the activation is the layer's all the same."""
+def following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
+                         consumers: dict[str, list[str]], through_norms: bool = True) -> dict:
+    """The activation a conv/dense layer feeds, or a linear stand-in. The way there passes
+    layers that keep their values' signs (``Kind.keeps_sign``: a max pool, dropout, a
+    reshape), a norm unless ``through_norms`` is False (a norm sets the scale the activation
+    sees, whatever the layer's init gave it), and where a layer is read elsewhere too, its
+    line's own word (`a: conv 8 3 relu` with a skip that reads `a`): the activation is the
+    layer's all the same."""
     name = info.name
     while (nxt := _next_on_line(name, by_name, consumers)) is not None:
         kind = KINDS[nxt.kind]
         if kind.is_activation and not kind.sets_scale:
             return nxt.ir
-        if not (kind.keeps_sign or kind.family == "norm"):
+        if not (kind.keeps_sign or kind.family == "norm" and through_norms):
             break
         name = nxt.name
     return {"kind": "linear"}
@@ -2207,8 +2209,8 @@ def dying_sums(estimate: Estimate) -> DyingSums | None:
         if not (is_weighted(info.kind) and info.name in estimate.used
                 and adds_mean(info, estimate)):
             continue
-        activation = _following_activation(info, estimate.by_name, estimate.consumers)
-        kind = KINDS.get(activation["kind"])  # None for _following_activation's "linear"
+        activation = following_activation(info, estimate.by_name, estimate.consumers)
+        kind = KINDS.get(activation["kind"])  # None for following_activation's "linear"
         if kind is None or kind.negative_slope is None or kind.negative_slope(activation) != 0:
             continue
         values = estimate.sums.get(estimate.by_name[activation["name"]].inputs[0])
@@ -2228,7 +2230,7 @@ def _log_factors(weighted: list[LayerInfo], estimate: Estimate
     floating point's range. A kernel that adds up its input's mean (:func:`adds_mean`)
     is not scaled by that: its factor is the estimate's, from its input to its activation's
     output, over its padding's share (said apart)."""
-    acts = [_following_activation(i, estimate.by_name, estimate.consumers) for i in weighted]
+    acts = [following_activation(i, estimate.by_name, estimate.consumers) for i in weighted]
     q = estimate.second_moments
     return acts, [_log(q[a.get("name", i.name)]) - _log(q[i.inputs[0]])
                   - _log(estimate.read_shares[i.name]) if adds_mean(i, estimate) else

@@ -1,0 +1,205 @@
+"""A weight init whose gain is made for one activation, on a layer that another one follows.
+
+A scaled init draws ``Var(w) = gain^2 / fan`` (He et al. 2015, eq. 10; Glorot & Bengio 2010):
+the gain gives back what the activation after the layer takes from the signal's second moment,
+and each activation has its own (PyTorch's ``calculate_gain``, :mod:`cnnspec.init.gains`:
+relu sqrt(2), tanh 5/3, sigmoid 1). An init whose gain names an activation (he_normal's relu,
+a written ``gain=tanh``) on a layer that feeds another activation scales the variance by
+``(g_init / g_act)^2`` of what that activation needs, at every such layer: he_normal before
+tanh 0.72x, before sigmoid 2x. The signal estimate warns only once that has compounded past
+its limit over depth (:mod:`cnnspec.check.scale`); this says it of each layer, with the init
+that fits.
+
+Which gain an init carries is the catalogue's (a parameter of type ``gain``); a default of
+gain 1 (glorot's, orthogonal's ``linear``) is the scheme's own, chosen for no activation, and a
+number, a literal kernel, a constant or a plain ``normal(0, 0.01)`` name none either: quiet.
+The activation after a layer is the signal estimate's (:func:`cnnspec.check.signal
+.following_activation`: the fused word of its line or the next layer, through a max pool,
+dropout or a reshape), but not through a norm, which sets the scale itself. Its gain is
+``calculate_gain``'s: for tanh or sigmoid by its name, for an activation that is ``y`` above 0
+and ``s y`` below (relu, leaky_relu, relu6, prelu) He's ``sqrt(2 / (1 + s^2))`` with its slope
+(``Kind.negative_slope``), so a leaky ReLU of small slope fits He's relu gain; an activation
+``calculate_gain`` has no entry for (gelu, silu, elu, hardswish) is left alone. Tanh's gain
+1, its critical one (``1 / tanh'(0)``, Poole et al. 2016; docs/critical-init.md), fits it
+too. The logits layer is left alone: the loss, not an activation, reads it.
+"""
+from __future__ import annotations
+
+import math
+
+from cnnspec.check import signal
+from cnnspec.check.copies import folded_texts
+from cnnspec.check.model import LayerInfo
+from cnnspec.errors import SpecError, listed, rounded_text
+from cnnspec.init.catalogue import BY_NAME, GLOROT_2010, HE_2015
+from cnnspec.init.describe import init_json, init_text
+from cnnspec.init.gains import NONLINEARITIES, gain, gain_text
+from cnnspec.ir.spec import Spec
+from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.records import record
+from cnnspec.sourcefile import source_lines
+
+# A layer whose variance is off by more than this factor either way is said: 1.25 a layer
+# compounds to 9.3x in variance over ten layers; leaky_relu(0.5) after He's relu gain (1.25)
+# still fits.
+MATERIAL = 1.25
+
+
+@record(frozen=True)
+class Misfit:
+    """A layer whose weight init carries the gain ``given`` (an IR gain object) in its
+    parameter ``param``, while ``activation`` follows it, whose gain is ``wanted``; ``ratio``:
+    ``(gain(given) / gain(wanted))^2``, the factor its variance is off by at each layer."""
+
+    layer: LayerInfo
+    param: str
+    given: dict
+    activation: dict
+    wanted: dict
+    ratio: float
+
+    @property
+    def fitting(self) -> dict:
+        """The layer's init with the gain of the activation after it."""
+        return {**self.layer.ir["weight_init"], self.param: self.wanted}
+
+    @property
+    def defaulted(self) -> bool:
+        """Whether the layer takes its weight init from the default."""
+        return "weight_init" in self.layer.ir.get("default_inits", ())
+
+
+def chosen_gain(init: dict) -> tuple[str, dict] | None:
+    """The parameter of ``init`` (an IR init) that gives a gain chosen for an activation, and
+    that gain: one named by its nonlinearity (the catalogue's ``gain`` type), but for a
+    default of gain 1, the scheme's own; None for an init that carries none."""
+    for param in BY_NAME[init["name"]].params:
+        given = init.get(param.name)
+        if (param.type == "gain" and isinstance(given, dict) and "nonlinearity" in given
+                and not (given == param.default and gain(given) == 1.0)):
+            return param.name, given
+    return None
+
+
+def activation_gain(activation: dict) -> dict | None:
+    """``calculate_gain``'s gain of an activation layer's IR, as an IR gain object: He's
+    leaky form with its negative slope for a piecewise linear one (relu with 0), its own name
+    for another in the table (tanh, sigmoid); None for the rest."""
+    kind = KINDS.get(activation["kind"])
+    if kind is None:  # following_activation's "linear": no activation
+        return None
+    if kind.negative_slope is not None:
+        slope = float(kind.negative_slope(activation))
+        return ({"nonlinearity": "relu"} if slope == 0
+                else {"nonlinearity": "leaky_relu", "slope": slope})
+    return {"nonlinearity": kind.name} if kind.name in NONLINEARITIES else None
+
+
+def _fitting_gains(activation: dict, wanted: dict) -> list[float]:
+    """The gains that fit an activation: ``calculate_gain``'s, and for one odd about 0 with a
+    slope there (tanh) the critical ``1 / f'(0)`` (Poole et al. 2016)."""
+    kind = KINDS[activation["kind"]]
+    fits = [gain(wanted)]
+    if kind.centre == 0 and kind.derivative is not None:
+        fits.append(1.0 / kind.derivative(0.0))
+    return fits
+
+
+def _gain_after(info: LayerInfo, estimate: signal.Estimate, output: str
+                ) -> tuple[dict, dict] | None:
+    """The activation after a used conv/dense layer (not through a norm) and its gain
+    (:func:`activation_gain`); None where none with a gain follows, or the layer or its
+    activation is the ``output`` (the loss reads it)."""
+    if not is_weighted(info.kind) or info.name not in estimate.used or info.name == output:
+        return None
+    activation = signal.following_activation(info, estimate.by_name, estimate.consumers,
+                                             through_norms=False)
+    wanted = activation_gain(activation)
+    if wanted is None or activation["name"] == output:
+        return None
+    return activation, wanted
+
+
+def misfit(info: LayerInfo, estimate: signal.Estimate, output: str) -> Misfit | None:
+    """The mismatch of ``info``'s weight init with the activation after it, or None."""
+    after = _gain_after(info, estimate, output)
+    chosen = chosen_gain(info.ir["weight_init"]) if after else None
+    if chosen is None:
+        return None
+    (param, given), (activation, wanted) = chosen, after
+    fits = _fitting_gains(activation, wanted)
+    if not all(0 < g < math.inf for g in [gain(given), *fits]):
+        return None  # a leaky slope of 1e300: the signal warning says what that does
+    squares = [(gain(given) / fit) ** 2 for fit in fits]
+    if min(abs(math.log(square)) for square in squares) <= math.log(MATERIAL):
+        return None
+    return Misfit(info, param, given, activation, wanted, squares[0])
+
+
+def _gain_said(gain_ir: dict) -> str:
+    """``the gain of relu, 1.414``: whose a gain is, and its value."""
+    return f"the gain of {gain_text(gain_ir)}, {rounded_text(gain(gain_ir), 4)}"
+
+
+def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str]) -> str:
+    """The init that fits, written where it goes: on the `default` line (or as one) where
+    every layer that takes the default and feeds an activation is in ``group`` (``feeding``:
+    the names of those), else on the lines of the layers; in a JSON IR, as its JSON."""
+    fit = init_text(group[0].fitting)
+    if spec.text is None:
+        return f'give {names} "weight_init": {init_json(group[0].fitting)}'
+    if group[0].defaulted and feeding <= {m.layer.name for m in group}:
+        return _default_hint(spec, fit, group[0])
+    where = "at the end of" if group[0].defaulted else "in place of the init on"
+    lines = "the line of" if len(group) == 1 else "the lines of"
+    return f"write `weight {fit}` {where} {lines} {names}"
+
+
+def _default_hint(spec: Spec, fit: str, first: Misfit) -> str:
+    """Where the init ``fit`` goes as the default: on the `default` line in place of its
+    weight, beside its bias where it gives only that, or as a line of its own."""
+    weight, bias = (spec.spans.get(("default", f"{part}_init")) for part in ("weight", "bias"))
+    if weight is not None:
+        return f"write `weight {fit}` on the `default` line (line {weight.line})"
+    if bias is not None:
+        written = source_lines(spec.text)[bias.line - 1][bias.column - 1:bias.end_column - 1]
+        return f"make the `default` line (line {bias.line}) `default {written}, weight {fit}`"
+    return (f"add the line `default weight {fit}` (without one, every layer starts "
+            f"{init_text(first.layer.ir['weight_init'])})")
+
+
+def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
+    """One warning for layers with the same init before the same activation's gain."""
+    first = group[0]
+    names = listed(folded_texts(spec, [f"'{m.layer.name}'" for m in group]))
+    kinds = list(dict.fromkeys(m.activation["kind"] for m in group))  # relu and relu6
+    verb = "feeds" if len(group) == 1 else "feed"
+    take, need = ("takes", "needs") if len(kinds) == 1 else ("take", "need")
+    written = init_text(first.layer.ir["weight_init"])
+    at = ("default" if first.defaulted and ("default", "weight_init") in spec.spans
+          else first.layer.name)
+    message = (
+        f"{written} draws Var(w) = gain^2 / fan with {_gain_said(first.given)}, but "
+        f"{names} {verb} {listed(kinds)}, which {take} {_gain_said(first.wanted)} (PyTorch's "
+        f"calculate_gain; {HE_2015}, eq. 10, {GLOROT_2010}): each such layer's output variance "
+        f"is {rounded_text(first.ratio)}x what {listed(kinds)} {need} (the gains' ratio "
+        "squared), "
+        "compounding over the layers")
+    return spec.error(message, at, "weight_init", severity="warning",
+                      hint=_hint(spec, group, names, feeding))
+
+
+def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+    """A warning for each init, as written, whose gain is made for another activation than
+    the one after its layers (:func:`misfit`), naming every such layer before the same gain
+    (taking the init from the default line, or each its own)."""
+    output = spec.ir["output"]
+    found = [m for info in estimate.layers if (m := misfit(info, estimate, output))]
+    groups: dict[tuple, list[Misfit]] = {}
+    for m in found:
+        key = (init_text(m.layer.ir["weight_init"]), gain_text(m.wanted), m.defaulted)
+        groups.setdefault(key, []).append(m)
+    feeding = {info.name for info in estimate.layers
+               if "weight_init" in info.ir.get("default_inits", ())
+               and _gain_after(info, estimate, output)}
+    return [_warning(spec, group, feeding) for group in groups.values()]
