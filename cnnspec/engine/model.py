@@ -53,7 +53,7 @@ from time import perf_counter
 import numpy as np
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.engine import losses, parallel, processes, splitting
+from cnnspec.engine import heap, losses, parallel, processes, splitting
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
 from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
@@ -98,6 +98,7 @@ class Model:
         self.training = True
         self.record = False
         self.threads = threads  # parts of a batch run side by side (the spec's `cores`)
+        heap.keep_arrays_for_reuse()  # a step's arrays served again at the next
         self.parts_in = splitting.DEFAULT_PARTS_IN  # "processes" (where available) or "threads"
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}

@@ -8,22 +8,21 @@ threads ran a step 0.9-1.35 times as fast as one (LeNet-5 at batch 64 and 256, v
 the same replicas and the same sums, with the parts after the first in processes: 1.3-1.9
 times as fast as one part on the same machine.
 
-A worker is forked (POSIX ``fork``: the child starts with this process's model, replicas
-and modules, nothing to import or send) when training starts (:meth:`ProcessParallel.start`)
-or else the first time the model runs a split batch, after this process has given the memory
-it freed back to the system (:func:`_trim_heap`): a worker keeps each page it was forked with
-as its own once this process writes there, and a first run's calibration frees 75 MiB just
-before. It
-holds its part's replica, whose parameters and buffers are views of memory shared with this
-process (an anonymous shared mapping made before the fork): before each forward pass the
-model's current values are copied into it (whatever arrays the model's layers hold by then:
-an optimizer's update, a loaded checkpoint), and the worker's parameter gradients come back
-through it. The part's input, its output and its input gradient travel through a pipe, with
-the commands, whose ends watch a bell in shared memory before they sleep (:class:`_Line`). Batch
-norm's sums meet in this process (:class:`_HubSums`): each worker sends its part's sums, the first
-part adds them all in part order and sends the total back, so every part gets the same bits, as
-:class:`cnnspec.engine.parallel.PartSums` gives the threads. Results are therefore those of the
-threads, bit for bit.
+A worker is forked (POSIX ``fork``: the child starts with this process's model, replicas and
+modules, nothing to import or send) when training starts (:meth:`ProcessParallel.start`) or
+else the first time the model runs a split batch, after this process has given the memory it
+freed back to the system (:func:`cnnspec.engine.heap.trim`): a worker keeps each page it was
+forked with as its own once this process writes there, and a first run's calibration frees 75
+MiB just before. It holds its part's replica, whose parameters and buffers are views of memory
+shared with this process (an anonymous shared mapping made before the fork): before each
+forward pass the model's current values are copied into it (whatever arrays the model's layers
+hold by then: an optimizer's update, a loaded checkpoint), and the worker's parameter gradients
+come back through it. The part's input, its output and its input gradient travel through a
+pipe, with the commands, whose ends watch a bell in shared memory before they sleep
+(:class:`_Line`). Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends
+its part's sums, the first part adds them all in part order and sends the total back, so every
+part gets the same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
+Results are therefore those of the threads, bit for bit.
 
 A worker ignores Ctrl-C and SIGTERM (the training loop finishes the step it is in, then saves;
 its workers are stopped when it exits, before multiprocessing's own exit handler would send
@@ -55,7 +54,7 @@ import weakref
 
 import numpy as np
 
-from cnnspec.engine import conv_tuned
+from cnnspec.engine import conv_tuned, heap
 from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
 from cnnspec.errors import RunError
 
@@ -197,7 +196,7 @@ class ProcessParallel:
         # once this process writes its next arrays there (a first run's worker of
         # separable.cnn was forked sharing 104 MiB with this process, 75 of them the timers'
         # freed arrays; 27 once they are given back).
-        _trim_heap()
+        heap.trim()
         # Flushed before the fork: a child would otherwise write this process's buffered
         # output again when it ends.
         for stream in (sys.stdout, sys.stderr):
@@ -521,15 +520,7 @@ def _release(replica, _slots):
     batch), and what the worker freed would otherwise stay in its heap, of no use to the
     training process."""
     replica.release()
-    _trim_heap()
-
-
-def _trim_heap() -> None:
-    """glibc's ``malloc_trim(0)``: the free memory at the top of the heap and in its free
-    pages goes back to the system (with another C library, nothing: the call is glibc's)."""
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # None on other C libraries
-    if trim is not None:
-        trim(0)
+    heap.trim()
 
 
 def _picklable(error: BaseException) -> BaseException:
