@@ -263,6 +263,28 @@ def fuzz():
 
 
 @pytest.fixture(scope="module")
+def bench():
+    """tools/bench.py as a module, which imports its sibling scripts (nets.py,
+    profile_engine.py) as a script does: from the tools folder, on the path while it loads."""
+    tools = str(Path(__file__).resolve().parent.parent / "tools")
+    sys.path.insert(0, tools)
+    try:
+        module = _tool("bench")
+    finally:
+        sys.path.remove(tools)
+    yield module
+    del sys.modules[module.__name__]
+
+
+@pytest.fixture(scope="module")
+def quality():
+    """tools/quality.py as a module: the quality bars README's table quotes."""
+    module = _tool("quality")
+    yield module
+    del sys.modules[module.__name__]
+
+
+@pytest.fixture(scope="module")
 def doc_images():
     """tools/doc_images.py as a module: the list of the pictures the docs ship."""
     module = _tool("doc_images")

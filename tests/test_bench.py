@@ -9,20 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
-BENCH = TOOLS / "bench.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(TOOLS))
-    try:
-        import bench as module
-    finally:
-        sys.path.remove(str(TOOLS))
-    return module
+BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench.py"
 
 
 def _torch_ok() -> bool:

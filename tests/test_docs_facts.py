@@ -74,17 +74,10 @@ def test_the_how_tos_fan_modes_table_is_what_init_report_prints(capsys, monkeypa
                          f"{fan_out[name]['act_std']:.3g}"], name
 
 
-def test_readmes_quality_bars_are_the_tools(monkeypatch):
+def test_readmes_quality_bars_are_the_tools(quality):
     """README's table of training quality gives each spec's bar as tools/quality.py holds
     it: the least test accuracy and, where there is one, the most time."""
-    import importlib.util
-    import sys
-
-    path = ROOT / "tools" / "quality.py"
-    loader = importlib.util.spec_from_file_location("quality", path)
-    tool = importlib.util.module_from_spec(loader)
-    monkeypatch.setitem(sys.modules, "quality", tool)  # where its dataclass looks itself up
-    loader.loader.exec_module(tool)
+    tool = quality
     readme = README.read_text(encoding="utf-8")
     for bar in tool.BARS:
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{bar.spec}`"))

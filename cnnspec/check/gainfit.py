@@ -120,9 +120,9 @@ def _gain_after(info: LayerInfo, estimate: signal.Estimate, output: str
     return activation, wanted
 
 
-def misfit(info: LayerInfo, estimate: signal.Estimate, output: str) -> Misfit | None:
-    """The mismatch of ``info``'s weight init with the activation after it, or None."""
-    after = _gain_after(info, estimate, output)
+def misfit(info: LayerInfo, after: tuple[dict, dict] | None) -> Misfit | None:
+    """The mismatch of ``info``'s weight init with the activation after it (``after``: it
+    and its gain, :func:`_gain_after`), or None."""
     chosen = chosen_gain(info.ir["weight_init"]) if after else None
     if chosen is None:
         return None
@@ -194,12 +194,12 @@ def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     the one after its layers (:func:`misfit`), naming every such layer before the same gain
     (taking the init from the default line, or each its own)."""
     output = spec.ir["output"]
-    found = [m for info in estimate.layers if (m := misfit(info, estimate, output))]
+    afters = {info.name: _gain_after(info, estimate, output) for info in estimate.layers}
+    found = [m for info in estimate.layers if (m := misfit(info, afters[info.name]))]
     groups: dict[tuple, list[Misfit]] = {}
     for m in found:
         key = (init_text(m.layer.ir["weight_init"]), gain_text(m.wanted), m.defaulted)
         groups.setdefault(key, []).append(m)
     feeding = {info.name for info in estimate.layers
-               if "weight_init" in info.ir.get("default_inits", ())
-               and _gain_after(info, estimate, output)}
+               if "weight_init" in info.ir.get("default_inits", ()) and afters[info.name]}
     return [_warning(spec, group, feeding) for group in groups.values()]
