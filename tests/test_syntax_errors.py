@@ -557,6 +557,12 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 trainable false relu\n",
      "^'trainable' is not an option of conv: `frozen` says trainable=False$", 2, 13,
      "^write `frozen` in place of `trainable false`; without `frozen`, trainable is true$"),
+    # PyTorch freezes a parameter with requires_grad=False: the same flag (the hint wrote
+    # `requires_grad False` once, which the next check refused)
+    ("input 1x8x8\nconv 16 3x3 requires_grad false relu\n",
+     "^'requires_grad' is not an option of conv: `frozen` says requires_grad=False$", 2, 13,
+     ("^write `frozen` in place of `requires_grad false`; without `frozen`, requires_grad is "
+      "true$")),
     # Darknet's section and activation names as a layer's kind: the guess by spelling said
     # concat, dropout and log_softmax
     ("input 1x8x8\nflatten\nfc: connected 10\n", "^unknown layer kind 'connected'$", 3, 5,
@@ -1224,6 +1230,7 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
     # Keras' trainable: the flag `frozen` (`trainable False` was the hint once, refused next)
     ("conv 8 3 trainable=False", "conv 8 3 frozen", {"trainable": False}),
     ("c1: conv 8 3 trainable=True", "c1: conv 8 3", {"trainable": True}),
+    ("conv 8 3 requires_grad=False", "conv 8 3 frozen", {"trainable": False}),
     ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
     # Keras' kernel size: a size written with 'x', in its place after the line's values
     # (`conv 8 3 3` was the hint once, where the kernel was given already), given once

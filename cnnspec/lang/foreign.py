@@ -119,7 +119,10 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "group": "groups",  # Caffe's convolution_param names its groups `group`
           "num_groups": "groups",
           "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps",
-          "dilation_rate": "dilation"}
+          "dilation_rate": "dilation",
+          # PyTorch freezes a parameter with requires_grad=False, Keras a layer with
+          # trainable=False: both are the flag `frozen`
+          "requires_grad": "trainable"}
 
 
 def momentum_note(whose: str) -> str:
@@ -287,7 +290,7 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     if name in BIAS_SWITCHES and switched:
         flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
         return flags[0] if flags and value.lower() == "false" else ""
-    field = record.field_map.get(name)
+    field = record.field_map.get(FIELDS.get(name, name))
     if switched and field is not None and field.flag:  # Keras' trainable=False: `frozen`
         return field.flag[0] if (value.lower() == "true") == field.flag[1] else ""
     if positional_field(kind, name) is not None:  # Keras' pool_size=2: the value alone

@@ -742,9 +742,13 @@ def _keyword_in_cnnspec(kwarg: Kwarg, kind: Syntax) -> tuple[list[tuple[str, Val
 def _flag_of_field(kind: Syntax, name: str) -> tuple[str, object] | None:
     """The flag that sets the field ``name`` of ``kind`` and the value it sets it to
     (``frozen``: trainable False), where another library writes that field as a switch
-    (Keras' ``trainable=False``); None for a name that is no flag's field."""
+    (Keras' ``trainable=False``, PyTorch's ``requires_grad=False``); None for a name that is
+    no flag's field."""
+    from cnnspec.lang.foreign import FIELDS
+
+    field = FIELDS.get(name, name)
     return next(((word, value) for word, (field_name, value) in kind.flags.items()
-                 if field_name == name and word != name), None)
+                 if field_name == field and word != name), None)
 
 
 def _flag_says(word: str, name: str, sets: object) -> str:
