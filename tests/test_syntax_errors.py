@@ -517,6 +517,11 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 weight [[1, a]]\n", "holds numbers, not 'a'", 2, 24, None),
     ("input 1x8x8\nconv 8 3x3 weight normal(0)\n", "needs a value for 'std'", 2, 19,
      "normal\\(mean, std\\)"),
+    # PyTorch's and Keras' habit: one number is the std; here the first is the mean, and the
+    # hint gives the number to the std (not for normal(0) above: a std of 0 is refused)
+    ("input 1x8x8\nconv 8 3x3 weight normal(0.01)\n", "needs a value for 'std'", 2, 19,
+     ("^write normal\\(mean, std\\); by position 0.01 is the mean: for a std of 0.01 write "
+      "normal\\(std=0.01\\)$")),
     ("input 1x8x8\nconv 8 3x3 weight normal(0, 1, 2)\n", "at most 2 arguments, got 3", 2, 32,
      None),
     ("input 1x8x8\nconv 8 3x3 weight zeros(1)\n", "takes no arguments", 2, 25, None),
@@ -1259,6 +1264,21 @@ def test_keyword_arguments_are_mended_by_their_hint(line, fixed, fields):
     for name, value in fields.items():
         want = value if not isinstance(value, dict) else {**layer[name], **value}
         assert layer[name] == want, name
+
+
+@pytest.mark.parametrize("init, std", [
+    ("normal(0.01)", 0.01), ("truncated_normal(0.02)", 0.02),
+    ("truncated_normal(0.02, low=-0.03)", 0.02),
+])
+def test_an_inits_one_number_given_to_its_mean_is_mended_by_the_hint(init, std):
+    """`normal(0.01)` meant as a std: the call the hint writes checks, with that std."""
+    text = "input 1x8x8\nconv 8 3x3 weight %s\nflatten\ndense 10\n"
+    err = error_of(text % init)
+    fixed = re.search(r"write (\S+\(std=.*\))$", err.hint)[1]
+    spec = parse(text % fixed)
+    check(spec)  # no error
+    weight = spec.ir["layers"][0]["weight_init"]
+    assert (weight["mean"], weight["std"]) == (0, std)
 
 
 @pytest.mark.parametrize("text", [

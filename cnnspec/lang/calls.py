@@ -11,6 +11,7 @@ from typing import Any
 
 from cnnspec.errors import SpecError, counted
 from cnnspec.lang.ast import Call, Value, Word
+from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.records import record
 
@@ -69,7 +70,27 @@ def bind(value: Word | Call, params: list[Param], what: str) -> dict:
             out[param.name] = param.read(given[param.name], f"{param.name} of {value.name}")
         elif param.default is REQUIRED:
             raise SpecError(f"{what} needs a value for '{param.name}'", span=value.span,
-                            hint=f"write {signature}")
+                            hint=f"write {signature}{_given_to_another(value, params, param)}")
         else:
             out[param.name] = param.default
     return out
+
+
+def _given_to_another(value: Word | Call, params: list[Param], missing: Param) -> str:
+    """Where the last value given by position fills a parameter that has a default, before
+    the required ``missing`` one (``normal(0.01)``: the mean, where PyTorch's and Keras'
+    habit is a std), a hint's tail saying so, with the call that gives it to ``missing``
+    (``normal(std=0.01)``); "" where none does, or ``missing`` would refuse the value."""
+    args = value.args if isinstance(value, Call) else []
+    if not args or params[len(args) - 1].default is REQUIRED:
+        return ""
+    last, taken = args[-1], params[len(args) - 1]
+    try:
+        missing.read(last, f"{missing.name} of {value.name}")
+    except SpecError:
+        return ""
+    written = one_line(last)
+    fixed = ([one_line(arg) for arg in args[:-1]] + [f"{missing.name}={written}"]
+             + [f"{kwarg.name}={one_line(kwarg.value)}" for kwarg in value.kwargs])
+    return (f"; by position {written} is the {taken.name}: for a {missing.name} of {written} "
+            f"write {value.name}({', '.join(fixed)})")
