@@ -95,6 +95,22 @@ def test_filters_default_is_first_conv(run_dir, tmp_path, capsys):
     assert capsys.readouterr().err == ""  # asked for by name: nothing to say
 
 
+def test_the_frozen_first_convs_note_names_no_layer_whose_kernels_never_change():
+    """Under a zero default the X-detector's learned convs start at 0 and never change: the
+    note sent the reader to `--layer learned`, whose kernels are as still as the frozen X's."""
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+    from cnnspec.render.run_pictures import frozen_default_note
+
+    text = X_DETECTOR.read_text(encoding="utf-8")
+    note = frozen_default_note(check(parse(text)))
+    assert note.endswith("; {layer:learned} draws the first one that learns"), note
+    zeros = text.replace("default weight he_normal", "default weight zeros")
+    note = frozen_default_note(check(parse(zeros)))
+    assert note == ("the first conv layer, 'xk', does not learn: its kernels are drawn as they "
+                    "started; no conv layer of this network learns (`check` says why)")
+
+
 def test_filters_compare_init_shows_the_frozen_x_unchanged(run_dir, tmp_path):
     out = tmp_path / "f.png"
     assert main(["filters", str(run_dir), "--layer", "xk,learned", "--compare-init",

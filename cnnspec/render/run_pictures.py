@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.check.exact import exact
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.signal import Estimate
 from cnnspec.data import load_dataset
 from cnnspec.errors import (
     InputError,
@@ -103,15 +105,28 @@ def _kernel_shape(info: LayerInfo) -> tuple[int, ...]:
 
 
 def frozen_default_note(checked: CheckedSpec) -> str | None:
-    """What is said where the first conv layer, the one drawn by default, does not learn (a
-    frozen Sobel or X kernel): its kernels are as they started, and the first conv layer that
-    learns is named; None where it learns, or none does."""
+    """What is said where the first conv layer, the one drawn by default, is frozen (a Sobel
+    or X kernel): its kernels are as they started, and the first conv layer whose kernels
+    learn is named, or that none does (trainable kernels that start at 0 and never change,
+    as ``check`` works them out, learn nothing either); None where the first one trains, or
+    every conv layer is frozen."""
     convs = conv_layers(checked)
-    learning = next((info for info in convs if is_trained(info.ir)), None)
-    if not convs or learning is None or learning is convs[0]:
+    if not convs or is_trained(convs[0].ir) or not any(is_trained(c.ir) for c in convs):
         return None
-    return (f"the first conv layer, '{convs[0].name}', does not learn: its kernels are drawn "
-            f"as they started; {{layer:{learning.name}}} draws the first one that learns")
+    said = (f"the first conv layer, '{convs[0].name}', does not learn: its kernels are drawn "
+            "as they started")
+    learning = next(iter(_learning_convs(checked, convs)), None)
+    if learning is None:
+        return said + "; no conv layer of this network learns (`check` says why)"
+    return said + f"; {{layer:{learning.name}}} draws the first one that learns"
+
+
+def _learning_convs(checked: CheckedSpec, convs: list[LayerInfo]) -> list[LayerInfo]:
+    """The conv layers of ``convs`` whose kernels may change in training: trained, and not
+    zeros that no gradient moves (:mod:`cnnspec.check.exact`, as ``check`` works it out)."""
+    facts = exact(checked.spec, Estimate.of(checked.spec, checked.layers))
+    return [info for info in convs
+            if is_trained(info.ir) and "weight" in facts.learning_parts(info)]
 
 
 def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> list[LayerInfo]:
