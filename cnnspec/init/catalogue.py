@@ -225,6 +225,10 @@ INITS: tuple[Init, ...] = (
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}
+# The inits a parameter takes where neither its layer's line nor a `default` line gives one:
+# He's scheme, made for the ReLU most layers feed, and biases of 0. The resolver fills them in,
+# and hints that show how to write an init of one's own name them (by role).
+BUILT_IN_DEFAULTS = {"weight": BY_NAME["he_normal"].name, "bias": BY_NAME["zeros"].name}
 # name -> {param: default}; the order is the order users meet them in docs/ir.md.
 PARAMS: dict[str, dict[str, object]] = {
     init.name: {p.name: p.default for p in init.params} for init in INITS}
