@@ -180,8 +180,13 @@ def test_only_the_projects_files_count_as_tools(tmp_path):
 
 
 def _limits():
+    from cnnspec.check import gradient, signal
     from cnnspec.check.gainfit import MATERIAL
-    from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
+    from cnnspec.check.lints import HIGH_MOMENTUM, LEAST_ALIVE
+    from cnnspec.check.scale import LARGEST_SCORE_STD
+    from cnnspec.importers.keras import KERAS_LEAKY_SLOPE
+    from cnnspec.ir.io import MAX_NESTING
+    from cnnspec.ir.limits import MAX_INT, MAX_LAYERS, MAX_MODEL_NAME
     from cnnspec.kinds.catalogue import PRELU_INIT
     from cnnspec.lab.defaults import MEASURED_GRID, ROWS
     from cnnspec.lab.lsuv import LSUV_BATCH
@@ -205,7 +210,18 @@ def _limits():
             ("docs/critical-init.md", r"`--grid \d+x(\d+)`", MEASURED_GRID[1]),
             ("docs/critical-init.md", r"at most the theory's (\d+)x\d+", THEORY_GRID[0]),
             ("docs/critical-init.md", r"at most the theory's \d+x(\d+)", THEORY_GRID[1]),
-            ("docs/critical-init.md", r"`--rows` values \(default (\d+)\)", ROWS)]
+            ("docs/critical-init.md", r"`--rows` values \(default (\d+)\)", ROWS),
+            ("README.md", r"a signal that shrinks or grows (\d+)x", signal.LIMIT),
+            ("README.md", r"weights' gradient is more than (\d+)x larger", gradient.LIMIT),
+            ("README.md", r"scores that start with a std above (\d+)", LARGEST_SCORE_STD),
+            ("README.md", r"a ReLU pass under (\d+)% of its inputs", round(100 * LEAST_ALIVE)),
+            ("docs/how-to-initialise.md", r"has compounded (\d+)x over depth", signal.LIMIT),
+            ("docs/language.md", r"warns of a momentum above ([\d.]+)", HIGH_MOMENTUM),
+            ("docs/ir.md", r"up to ([\d,]+) of those characters", MAX_MODEL_NAME),
+            ("docs/ir.md", r"Whole numbers are at most ([\d,]+)", MAX_INT),
+            ("docs/ir.md", r"lists and objects nest at most (\d+) deep", MAX_NESTING),
+            ("docs/importing.md", r"`leaky_relu` \(Keras' default ([\d.]+)\)",
+             KERAS_LEAKY_SLOPE)]
 
 
 def test_the_limits_the_pages_give_are_the_codes():

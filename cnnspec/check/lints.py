@@ -90,7 +90,7 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
   smaller than thought): every epoch is then a single step (for an npz file, once it is read:
   :func:`cnnspec.training.compat.file_data_warnings`);
-- epochs whose run takes more than ten million steps (:func:`epochs_fit`).
+- epochs whose run takes more than :data:`~cnnspec.ir.steps.MOST_STEPS` steps (:func:`epochs_fit`).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -144,7 +144,7 @@ from cnnspec.ir.instances import (
     instances_around,
 )
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.steps import MOST_STEPS
+from cnnspec.ir.steps import MOST_STEPS, RESNET_IMAGENET_STEPS
 from cnnspec.ir.training_catalogue import (
     KEYS,
     SCHEDULES,
@@ -1468,7 +1468,8 @@ def epochs_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
         most = MOST_STEPS // per_epoch
     return [spec.error(
         f"epochs {count_text(epochs)} make a run of {made}, more than the "
-        f"{count_text(MOST_STEPS)} any training takes (16 times ResNet's on ImageNet): likely "
+        f"{count_text(MOST_STEPS)} any training takes (over "
+        f"{MOST_STEPS // RESNET_IMAGENET_STEPS} times ResNet's on ImageNet): likely "
         "a slip, such as Caffe's max_iter for \"until stopped\" taken for epochs",
         "training", "epochs", severity="warning",
         hint=f"write the epochs the run should take, at most {count_text(most)} here "
