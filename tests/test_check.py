@@ -2705,8 +2705,9 @@ def test_the_gradient_warning_names_the_layer_whose_weights_make_most_of_it(
     row = text.splitlines()[said.span.line - 1]
     assert row.startswith(f"{bad}:") and row[said.span.column - 1:].startswith("weight normal(0, ")
     assert said.hint.startswith(f"'{bad}''s fan_in E[w^2] of ")
-    assert said.hint.endswith("use lecun_normal (Var(w) = 1 / fan_in) or glorot_normal "
-                              "(Glorot & Bengio 2010) on its line")
+    assert said.hint.endswith("use lecun_normal (Var(w) = 1 / fan_in, LeCun et al. 1998) or "
+                              "glorot_normal (Var(w) = 2 / (fan_in + fan_out), Glorot & Bengio "
+                              "2010) on its line")
 
 
 def test_a_layer_on_the_critical_line_is_not_named_among_layers_off_it():
@@ -2730,7 +2731,8 @@ def test_a_layer_on_the_critical_line_is_not_named_among_layers_off_it():
     assert "the first and last of 4 layers before tanh (mostly normal)" in said.message
     assert text.splitlines()[said.span.line - 1].startswith("d1: dense 128 tanh")
     assert said.hint.startswith("the critical init before tanh is fan_in E[w^2] = 1 ")
-    assert "use lecun_normal (Var(w) = 1 / fan_in) or glorot_normal" in said.hint
+    assert "use lecun_normal (Var(w) = 1 / fan_in, LeCun et al. 1998) or glorot_normal" \
+        in said.hint
 
 
 def _shipped_specs():

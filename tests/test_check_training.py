@@ -355,7 +355,8 @@ def test_epochs_beyond_any_training_are_a_warning_at_the_setting(write, capsys):
     path = write(spec_text("  data digits").replace("epochs 1", f"epochs {most + 1}"))
     err = check_warnings(path, capsys)
     assert (f"{path}:7:3: warning: epochs {most + 1:,} make a run of {41 * (most + 1):,} "
-            "steps (41 an epoch), more than the 10,000,000 any training takes") in err
+            "steps (41 an epoch), more than the 10,000,000 any training takes (over 16 times "
+            "ResNet's on ImageNet)") in err
     written = f"epochs {most + 1}"
     assert f"\n    {written}\n    {'^' * len(written)}\n" in err
     assert f"hint: write the epochs the run should take, at most {most:,} here" in err

@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from readme_blocks import PAGES, README, readme_block
 
 from cnnspec.cli import main
+from cnnspec.init.catalogue import INITS
 from cnnspec.ir.datasets import DATASETS
 
 ROOT = README.parent
@@ -179,8 +180,13 @@ def test_only_the_projects_files_count_as_tools(tmp_path):
 
 
 def _limits():
+    from cnnspec.check import gradient, signal
     from cnnspec.check.gainfit import MATERIAL
-    from cnnspec.ir.limits import MAX_INT, MAX_LAYERS
+    from cnnspec.check.lints import HIGH_MOMENTUM, LEAST_ALIVE
+    from cnnspec.check.scale import LARGEST_SCORE_STD
+    from cnnspec.importers.keras import KERAS_LEAKY_SLOPE
+    from cnnspec.ir.io import MAX_NESTING
+    from cnnspec.ir.limits import MAX_INT, MAX_LAYERS, MAX_MODEL_NAME
     from cnnspec.kinds.catalogue import PRELU_INIT
     from cnnspec.lab.defaults import MEASURED_GRID, ROWS
     from cnnspec.lab.lsuv import LSUV_BATCH
@@ -204,7 +210,18 @@ def _limits():
             ("docs/critical-init.md", r"`--grid \d+x(\d+)`", MEASURED_GRID[1]),
             ("docs/critical-init.md", r"at most the theory's (\d+)x\d+", THEORY_GRID[0]),
             ("docs/critical-init.md", r"at most the theory's \d+x(\d+)", THEORY_GRID[1]),
-            ("docs/critical-init.md", r"`--rows` values \(default (\d+)\)", ROWS)]
+            ("docs/critical-init.md", r"`--rows` values \(default (\d+)\)", ROWS),
+            ("README.md", r"a signal that shrinks or grows (\d+)x", signal.LIMIT),
+            ("README.md", r"weights' gradient is more than (\d+)x larger", gradient.LIMIT),
+            ("README.md", r"scores that start with a std above (\d+)", LARGEST_SCORE_STD),
+            ("README.md", r"a ReLU pass under (\d+)% of its inputs", round(100 * LEAST_ALIVE)),
+            ("docs/how-to-initialise.md", r"has compounded (\d+)x over depth", signal.LIMIT),
+            ("docs/language.md", r"warns of a momentum above ([\d.]+)", HIGH_MOMENTUM),
+            ("docs/ir.md", r"up to ([\d,]+) of those characters", MAX_MODEL_NAME),
+            ("docs/ir.md", r"Whole numbers are at most ([\d,]+)", MAX_INT),
+            ("docs/ir.md", r"lists and objects nest at most (\d+) deep", MAX_NESTING),
+            ("docs/importing.md", r"`leaky_relu` \(Keras' default ([\d.]+)\)",
+             KERAS_LEAKY_SLOPE)]
 
 
 def test_the_limits_the_pages_give_are_the_codes():
@@ -260,3 +277,13 @@ def test_the_pages_prose_is_wrapped():
             if not fenced and not line.startswith("|") and len(line) > LONGEST_PROSE_LINE:
                 long.append(f"{page.name}:{number}: {len(line)} characters")
     assert not long, long
+
+
+def test_the_ir_pages_table_of_inits_cites_the_catalogues_sources():
+    """docs/ir.md's table of inits is written by hand: the row of each init the catalogue
+    gives a source cites that source."""
+    rows = [row for row in (ROOT / "docs" / "ir.md").read_text(encoding="utf-8").splitlines()
+            if row.startswith("| `")]
+    for init in INITS:
+        (row,) = [row for row in rows if f"`{init.name}`" in row.split("|")[1]]
+        assert not init.source or init.source in row, (init.name, init.source)

@@ -3,6 +3,7 @@ preprocessed as in training, and every bad input is a clear error."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,9 +12,9 @@ from PIL import Image
 from cnnspec import Settings, train
 from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.data import load_dataset
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError
 from cnnspec.training import rundir
-from cnnspec.training.evaluate import evaluate, format_confusion
+from cnnspec.training.evaluate import _check_classes_match, evaluate, format_confusion
 from cnnspec.training.predict import format_predictions, predict
 from cnnspec.training.run import load_run, softmax
 
@@ -101,12 +102,33 @@ def test_data_that_cannot_fit_is_refused_before_it_loads(run_path, monkeypatch, 
 
 def test_evaluate_on_the_same_classes_in_another_order_is_refused(run_path):
     """Two classes as trained but swapped: every figure would be scored against the wrong
-    names, so the classes are compared by name and order, not only counted."""
+    names, so the classes are compared by name and order, not only counted; a mistake in
+    what was asked (exit 2 on the command line), as a class count that does not fit is."""
     swapped = {**DATA, "classes": ["plus", "x"]}
-    with pytest.raises(RunError, match=r"the data 'shapes' has classes \['plus', 'x'\] but "
-                       r"the run was trained on \['x', 'plus'\]") as info:
+    with pytest.raises(InputError) as info:
         evaluate(load_run(run_path), data=swapped)
-    assert info.value.hint == "evaluate on data with the same classes in the same order"
+    assert info.value.message == (
+        "the data 'shapes' names its classes otherwise than the run was trained on (the same "
+        "names in another order): class 0 is 'plus' there, 'x' in the run; class 1 is 'x' "
+        "there, 'plus' in the run")
+    assert info.value.hint == ("evaluate on data with the run's classes in the run's order, x, "
+                               "plus (drop data to use the run's own), or train a new run on "
+                               "this data")
+    assert "(drop --data to use the run's own)" in info.value.worded(OPTION_NAMES)[1]
+
+
+def test_evaluate_on_other_class_names_names_those_that_differ():
+    """Five classes trained, five given with four other names: the first three that differ
+    are named, the rest counted; the class whose name is the same is not."""
+    trained = SimpleNamespace(classes=["x", "plus", "o", "square", "diag"])
+    with pytest.raises(InputError) as info:
+        _check_classes_match(trained, "mine", ["antidiag", "plus", "square", "o", "x"])
+    assert info.value.message == (
+        "the data 'mine' names its classes otherwise than the run was trained on: class 0 is "
+        "'antidiag' there, 'x' in the run; class 2 is 'square' there, 'o' in the run; class 3 "
+        "is 'o' there, 'square' in the run; and 1 more class")
+    assert "run's order, x, plus, o, square, diag (drop" in info.value.hint
+    _check_classes_match(trained, "mine", list(trained.classes))  # the same: no error
 
 
 def test_predict_npy_agrees_with_the_model(run_path, shapes, tmp_path):

@@ -344,6 +344,8 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["eval", "{run}", "--data", "npz:"], "--data npz: needs a path"),
     # data the run cannot take: a mistake in what was asked, as train's is
     (["eval", "{run}", "--data", "shapes"], "has images of shape 1x16x16, but the run takes"),
+    (["eval", "{run}", "--data", "shapes(size=8, classes=[o, plus])"],
+     "class 0 is 'o' there, 'x' in the run\nhint: evaluate on data with the run's classes"),
     (["train", "{spec}", "--data", "shapes(sise=3)"], "has no parameter 'sise'"),
     (["train", "{spec}", "--data", "npz(train.npz)"],
      "hint: a file path is a string in double quotes"),

@@ -82,7 +82,7 @@ def test_lenet_text_is_formatted_headed_and_mapped():
     assert training["batch_size"] == 64
     # the TEST-phase layers and the loss are said, not dropped
     assert any("accuracy (Accuracy) left out" in note for note in imported.notes)
-    assert "# - mnist (Data) left out: it belongs to the TEST phase" in text
+    assert "# - mnist (Data) left out: in the TEST phase only" in text
 
 
 def test_lenet_solver_becomes_the_train_block():
@@ -844,3 +844,54 @@ def test_a_data_layers_shape_is_asked_for_at_its_source_as_the_prototxt_names_it
     assert err.message == "the Data layer 'd' reads its images' shape from its database"
     assert (err.span.line, err.span.column) == (3 if net_name else 2, 24)  # the source's value
     assert hint in err.hint
+
+
+def _batchnorm_net(pairs: int) -> str:
+    """A prototxt of ``pairs`` conv + BatchNorm + Scale + ReLU blocks, a classifier, its loss
+    and two Accuracy layers of the TEST phase."""
+    layers, bottom = [], "data"
+    for i in range(pairs):
+        layers += [conv('pad: 1 bias_term: false weight_filler { type: "msra" }', f"c{i}",
+                        bottom),
+                   f'layer {{ name: "bn{i}" type: "BatchNorm" bottom: "c{i}" top: "c{i}" }}',
+                   (f'layer {{ name: "sc{i}" type: "Scale" bottom: "c{i}" top: "c{i}" '
+                    'scale_param { bias_term: true } }'),
+                   f'layer {{ name: "r{i}" type: "ReLU" bottom: "c{i}" top: "c{i}" }}']
+        bottom = f"c{i}"
+    layers.append(f'layer {{ name: "fc" type: "InnerProduct" bottom: "{bottom}" top: "fc" '
+                  'inner_product_param { num_output: 10 } }')
+    layers.append('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" top: "loss" }')
+    layers += [f'layer {{ name: "acc{i}" type: "Accuracy" bottom: "fc" top: "acc{i}" '
+               'include { phase: TEST } }' for i in range(2)]
+    return net(*layers, shape=(64, 1, 8, 8))
+
+
+def test_notes_that_say_the_same_of_several_layers_are_one_line(tmp_path, capsys):
+    """Eight BatchNorm + Scale pairs and two TEST-phase Accuracy layers: import says each
+    distinct note once, on stderr and in the header alike: the Accuracy layers named in one
+    line, the batch norms' momentum in one line that names the first three and counts the
+    rest."""
+    source = tmp_path / "bns.prototxt"
+    source.write_text(_batchnorm_net(8))
+    assert main(["import", str(source), "-o", str(tmp_path / "bns.cnn")]) == 0
+    notes = [line.removeprefix("note: ") for line in capsys.readouterr().err.splitlines()
+             if line.startswith("note: ")]
+    assert notes[:2] == ["loss (SoftmaxWithLoss) is the cross_entropy loss of the train block",
+                         "acc0 and acc1 (Accuracy) left out: in the TEST phase only"]
+    assert notes[2].startswith("bn0, bn1, bn2 and 5 more: momentum 0.022, not 1 - ")
+    assert len(notes) == 3
+    header = [line for line in (tmp_path / "bns.cnn").read_text().splitlines()
+              if line.startswith("# - ")]
+    assert [line.removeprefix("# - ") for line in header[:2]] == notes[:2]
+    assert header[2].startswith("# - bn0, bn1, bn2 and 5 more: momentum")
+
+
+def test_alike_notes_group_where_the_first_stood_and_distinct_ones_stay():
+    from cnnspec.importers.imported import LayerNote, grouped, layers_named
+
+    notes = [LayerNote("a", "(Silence) left out"), "the data is scaled",
+             LayerNote("b", "(Accuracy) left out"), LayerNote("c", "(Silence) left out")]
+    assert grouped(notes) == ["a and c (Silence) left out", "the data is scaled",
+                              "b (Accuracy) left out"]
+    assert layers_named([f"l{i}" for i in range(5)]) == "l0, l1, l2, l3 and l4"
+    assert layers_named([f"l{i}" for i in range(6)]) == "l0, l1, l2 and 3 more"

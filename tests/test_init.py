@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from cnnspec.errors import SpecError
-from cnnspec.init import ALIASES, INIT_NAMES, canonical, create, describe, fans, gain
+from cnnspec.init import ALIASES, INIT_NAMES, canonical, create, describe, fans, gain, presets
+from cnnspec.init.catalogue import BY_NAME, TORCH_RESET
+from cnnspec.init.presets import PRESETS
 
 CONV = (512, 256, 3, 3)  # fan_in 2304, fan_out 4608; 1.2M values
 DENSE = (300, 200)
@@ -918,3 +920,15 @@ def test_the_python_api_answers_an_init_name_as_a_json_ir_does(name):
         canonical({"name": name})
     assert err.value.hint == ir_hint and ir_hint.startswith("Keras' HeNormal is {")
     assert canonical(meant) == meant
+
+
+def test_every_named_scheme_cites_where_its_formula_comes_from():
+    """Each named scaled scheme's entry has a source, which its docs text and the summary's
+    formula line cite: a paper, or for torch_default PyTorch's layers' reset_parameters."""
+    for name, preset in PRESETS.items():
+        if preset is presets.variance_scaling:  # the general rule, no one's scheme
+            continue
+        entry = BY_NAME[name]
+        assert entry.source and entry.source in entry.doc, name
+        assert describe({"name": name}, (16, 16, 3, 3)).source == entry.source
+    assert BY_NAME["torch_default"].source == TORCH_RESET

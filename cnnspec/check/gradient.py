@@ -118,7 +118,7 @@ from collections import Counter
 from cnnspec.check import meanfield, signal
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, float_text, rounded_text
-from cnnspec.init import catalogue, gains
+from cnnspec.init import catalogue, choose, gains
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.records import record
@@ -654,7 +654,8 @@ def _critical_init(activation: str) -> tuple[float, str]:
     phi'(0)^2``), and the init that draws it."""
     critical = 1 / KINDS[activation].derivative(0.0) ** 2
     init = (signal.suggested_init(activation) if math.isclose(critical, 1.0)
-            else f"he_normal(gain={float_text(round(math.sqrt(critical), 4))})")
+            else f"{choose.scheme_for('relu').name}"
+            f"(gain={float_text(round(math.sqrt(critical), 4))})")
     return critical, init
 
 

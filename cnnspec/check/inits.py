@@ -19,7 +19,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.errors import SpecError, counted, float_text
 from cnnspec.init import describe
-from cnnspec.init.catalogue import BY_NAME
+from cnnspec.init.catalogue import BUILT_IN_DEFAULTS, BY_NAME
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
 from cnnspec.ir.limits import short_number
@@ -44,7 +44,7 @@ def init_error(spec: Spec, layer: dict, field: str, problem: str,
     word = field.removesuffix("_init")
     line = spec.spans.get(("default", field))
     written = f"the `default {word}` on line {line.line}" if line else f"the default {word}"
-    own = "weight he_normal" if word == "weight" else "bias zeros"
+    own = f"{word} {BUILT_IN_DEFAULTS[word]}"
     return spec.error(f"{message} (its {word} init comes from {written})",
                       layer["name"], field,
                       hint=f"give this layer an init of its own, e.g. `{own}` at the end of "

@@ -90,7 +90,7 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
   smaller than thought): every epoch is then a single step (for an npz file, once it is read:
   :func:`cnnspec.training.compat.file_data_warnings`);
-- epochs whose run takes more than ten million steps (:func:`epochs_fit`).
+- epochs whose run takes more than :data:`~cnnspec.ir.steps.MOST_STEPS` steps (:func:`epochs_fit`).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -128,7 +128,7 @@ from cnnspec.check.training import spec_steps
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
 from cnnspec.errors import SpecError, count_text, counted, float_text, listed, rounded_text
-from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
+from cnnspec.init.catalogue import BUILT_IN_DEFAULTS, BY_NAME, SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import (
     DATASETS,
     canonical_name,
@@ -144,7 +144,7 @@ from cnnspec.ir.instances import (
     instances_around,
 )
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.steps import MOST_STEPS
+from cnnspec.ir.steps import MOST_STEPS, RESNET_IMAGENET_STEPS
 from cnnspec.ir.training_catalogue import (
     KEYS,
     SCHEDULES,
@@ -328,7 +328,9 @@ def residual_zero_starts(estimate: signal.Estimate, starts: dict[str, list[str]]
     return found
 
 
-RANDOM_WEIGHTS_HINT = "use a random init such as he_normal (a bias of 0 is fine then)"
+# The example of a random init hints give: the one a layer takes when the spec names none.
+RANDOM_INIT = f"a random init such as {BUILT_IN_DEFAULTS['weight']}"
+RANDOM_WEIGHTS_HINT = f"use {RANDOM_INIT} (a bias of 0 is fine then)"
 
 
 def flat_channels(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:
@@ -558,7 +560,7 @@ def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) ->
     if info.name in facts.silent or (info.name, WEIGHT) not in facts.still:
         return None
     return (f"start '{zero_source(info.inputs[0], facts, by_name)}', which makes the zeros, with "
-            "a random init such as he_normal")
+            f"{RANDOM_INIT}")
 
 
 def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:
@@ -589,14 +591,16 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
             which = (f"all {count} {what} of {info.name}" if groups == 1
                      else f"the {count} {what} of each of {info.name}'s {groups} groups")
             how = "; ".join(filter(None, [info.weight_init.short, biases_apart(info)]))
-            hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
-                    "meant to stay fixed)")
+            hint = (f"use {RANDOM_INIT} (or freeze the layer if the kernel is meant to stay "
+                    "fixed)")
         else:
             which = f"{count} of the {info.output_shape[0]} {what} of {info.name}"
-            how = (f"all zero: identity has a 1 only for the first {info.weight_shape[1]}, one "
-                   "per input channel")
-            hint = ("identity passes the input through only where the output has no more "
-                    "channels than the input; use orthogonal or he_normal here")
+            identity = info.weight_init.name
+            how = (f"all zero: {identity} has a 1 only for the first {info.weight_shape[1]}, "
+                   "one per input channel")
+            hint = (f"{identity} passes the input through only where the output has no more "
+                    f"channels than the input; use {BY_NAME['orthogonal'].name} or "
+                    f"{BUILT_IN_DEFAULTS['weight']} here")
         flat = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
         if (name, WEIGHT) in facts.still:
             fate = f", and {_still_fate(info, facts, by_name, True)}"
@@ -648,7 +652,7 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
     return [spec.error(
         f"the zero weights of {zeros} also hold still layers whose inits are not zero: "
         f"{said}{_learning_text(learning)}", roots[0], "weight_init",
-        severity="warning", hint=f"start {zeros} with a random init such as he_normal")]
+        severity="warning", hint=f"start {zeros} with {RANDOM_INIT}")]
 
 
 # Up to how many learning parameters a warning that others never change names.
@@ -827,9 +831,10 @@ def _underflow(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError
         severity="warning",
         hint=f"make the {what} at least {rounded_text(layout.tiny)} in size "
              f"(numpy.finfo('{dtype}').tiny, the smallest {dtype} with all its significant bits)"
-             + ("; he_normal sizes them from the layer's fans, zeros starts every weight at "
-                "exactly 0" if field == "weight_init" else
-                "; zeros starts every bias at exactly 0"))
+             + (f"; {BUILT_IN_DEFAULTS['weight']} sizes them from the layer's fans, "
+                f"{BY_NAME['zeros'].name} starts every weight at exactly 0"
+                if field == "weight_init" else
+                f"; {BY_NAME['zeros'].name} starts every bias at exactly 0"))
 
 
 def underflowing_inits(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[SpecError]:
@@ -1463,7 +1468,8 @@ def epochs_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
         most = MOST_STEPS // per_epoch
     return [spec.error(
         f"epochs {count_text(epochs)} make a run of {made}, more than the "
-        f"{count_text(MOST_STEPS)} any training takes (16 times ResNet's on ImageNet): likely "
+        f"{count_text(MOST_STEPS)} any training takes (over "
+        f"{MOST_STEPS // RESNET_IMAGENET_STEPS} times ResNet's on ImageNet): likely "
         "a slip, such as Caffe's max_iter for \"until stopped\" taken for epochs",
         "training", "epochs", severity="warning",
         hint=f"write the epochs the run should take, at most {count_text(most)} here "

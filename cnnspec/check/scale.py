@@ -8,6 +8,7 @@ import math
 
 from cnnspec.check import signal
 from cnnspec.errors import SpecError, rounded_text
+from cnnspec.init import choose
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 
@@ -62,16 +63,19 @@ def _percent(share: float) -> str:
 
 # The advice for kernels whose sums start mostly below 0 before a ReLU.
 FIXED_KERNEL_SUM = "make the kernel's values sum to 0 (as sobel_x's do)"
-CENTRED_KERNELS = ("centre the kernels: draw the weights about 0 (he_normal before relu, "
-                   "Var(w) = 2 / fan_in, He et al. 2015), or add batchnorm after the conv")
+_RELU_INIT = choose.scheme_for("relu")
+CENTRED_KERNELS = (f"centre the kernels: draw the weights about 0 ({_RELU_INIT.name} before relu, "
+                   f"{choose.variance_text(_RELU_INIT)}, {_RELU_INIT.source}), or add batchnorm "
+                   "after the conv")
 # The advice for a scale that residual adds build up, each x + F(x) summing its branches.
 RESIDUAL_ADVICE = ("start the last layer of each residual branch small or at 0, so that x + F(x) "
                    "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start a last "
                    "batch norm's scale at 0, but a batchnorm here starts at scale 1), or add "
                    "batchnorm")
 # The advice for scores that start large, whatever raised them.
-SMALL_LAST_LAYER = ("start the last layer small (glorot_uniform, or normal(0, 0.01)) so that "
-                    "the loss starts near ln K")
+SMALL_LAST_LAYER = ("start the last layer small "
+                    f"({choose.scheme_for(mode='fan_avg', distribution='uniform').name}, or "
+                    "normal(0, 0.01)) so that the loss starts near ln K")
 # Scores (logits) whose std at init is above this start the softmax saturated: for 10 classes
 # the initial cross-entropy is then 8 nats or more, 3.5 times ln 10, and softmax gives one
 # class 79% on average, at random; at a std of 2 it is 3.8 nats and 53%, an excess the first
@@ -159,8 +163,7 @@ class LargeScores:
         """How to keep a scale that builds up over many layers from reaching the scores."""
         if self.adds:
             return RESIDUAL_ADVICE
-        return ("keep each layer's factor near 1 (he_normal before relu, lecun_normal or "
-                "glorot_normal before others), or add batchnorm")
+        return f"keep each layer's factor near 1 ({signal.keeping_inits()}), or add batchnorm"
 
     def _scale_advice(self) -> str:
         """How to bring the source's scale down: a drawn init scaled to its fans; a kernel the
@@ -170,11 +173,9 @@ class LargeScores:
         if init.random and self.source.adds_mean:
             return (f"draw this init about 0: its mean of {rounded_text(init.mean)} adds "
                     f"fan_in x mean = {rounded_text(info.fan_in * init.mean)} times the mean of "
-                    "what it reads to every sum (he_normal before relu, lecun_normal or "
-                    "glorot_normal before others)")
+                    f"what it reads to every sum ({signal.keeping_inits()})")
         if init.random:
-            return ("scale this init down (he_normal before relu, lecun_normal or glorot_normal "
-                    "before others, keep the factor near 1)")
+            return f"scale this init down ({signal.keeping_inits()}, keep the factor near 1)"
         return (f"the kernel of '{info.name}' is fixed ({info.weight_init.name}): a batchnorm "
                 "after it brings its outputs to unit scale")
 

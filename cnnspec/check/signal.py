@@ -111,6 +111,8 @@ from cnnspec.check import graph
 from cnnspec.check.alike import alike_channels
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
+from cnnspec.init import choose
+from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.describe import drawn_sums
 from cnnspec.init.info import LAG_REACH, InitInfo, KernelSums, TapSquares
 from cnnspec.ir.spec import Spec
@@ -2306,14 +2308,24 @@ def _last_reset(layers: list[LayerInfo]) -> int:
 
 
 def suggested_init(activation: str, slope: float | None = None) -> str:
-    """The init whose per-layer factor is 1 before ``activation``."""
+    """The init whose per-layer factor is 1 before ``activation``, as the catalogue names it:
+    the scheme made for relu (its gain for a leaky one), else the ones of gain 1."""
+    relu = choose.scheme_for("relu")
     if activation == "relu":
-        return "he_normal (Var(w) = 2 / fan_in, He et al. 2015)"
+        return choose.cited(relu)
     if activation == "leaky_relu":
-        return (f"he_normal(gain=leaky_relu({float_text(slope)})) "
+        return (f"{relu.name}(gain=leaky_relu({float_text(slope)})) "
                 "(Var(w) = 2 / ((1 + slope^2) fan_in))"
-                if slope is not None else "he_normal with gain=leaky_relu(slope)")
-    return "lecun_normal (Var(w) = 1 / fan_in) or glorot_normal (Glorot & Bengio 2010)"
+                if slope is not None else f"{relu.name} with gain=leaky_relu(slope)")
+    return f"{choose.cited(choose.scheme_for())} or " \
+        f"{choose.cited(choose.scheme_for(mode='fan_avg'))}"
+
+
+def keeping_inits() -> str:
+    """Which init keeps a layer's factor near 1 before which activation, as a hint lists them:
+    ``he_normal before relu, lecun_normal or glorot_normal before others``."""
+    return (f"{choose.scheme_for('relu').name} before relu, {choose.scheme_for().name} or "
+            f"{choose.scheme_for(mode='fan_avg').name} before others")
 
 
 def describe_change(change: SignalChange) -> str:
@@ -2372,9 +2384,11 @@ def change_hint(change: SignalChange) -> str:
     zero padding takes the signal (``SignalChange.padding_decides``), a kernel it does not
     reach."""
     if change.padding_decides:
+        delta, identity = BY_NAME["delta_orthogonal"], BY_NAME["identity"]
         return ("the padding takes the signal where the maps are small: start each kernel at "
-                "its centre tap, which the padding never reaches (delta_orthogonal, Xiao et "
-                "al. 2018; or identity), use larger maps or no padding, or add batchnorm")
+                f"its centre tap, which the padding never reaches ({delta.name}, "
+                f"{delta.source}; or {identity.name}), use larger maps or no padding, or add "
+                "batchnorm")
     return (f"before {change.activation}, use "
             f"{suggested_init(change.activation, change.slope)}, which keeps the factor near "
             "1; or add batchnorm")

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from cnnspec.check.exact import Exact
 from cnnspec.check.graph import INPUT
-from cnnspec.check.lints import tie_breakers
+from cnnspec.check.lints import RANDOM_INIT, tie_breakers
 from cnnspec.check.model import LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import SpecError, counted
@@ -177,8 +177,8 @@ def _warning(spec: Spec, merge: LayerInfo, i: int, j: int, pairs: list[tuple[str
                                           ", or read what was meant the second time"))
     extra = f", and the {counted(params, 'parameter')} of '{second}''s branch add nothing" \
         if params else ""
-    hint = ("draw one branch's weights (a random init such as he_normal draws each layer's "
-            "own), give the branches different settings, or drop one" if params else
+    hint = (f"draw one branch's weights ({RANDOM_INIT} draws each layer's own), give the "
+            "branches different settings, or drop one" if params else
             "give the branches different settings (a kernel, a stride, a pool), or drop one")
     return spec.error(
         f"{merge.kind} '{merge.name}' reads '{first}' and '{second}', which compute the same "

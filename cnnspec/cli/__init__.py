@@ -46,6 +46,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.exitcodes import interrupted
+from cnnspec.init.catalogue import BUILT_IN_DEFAULTS
 from cnnspec.training.interrupts import ctrl_c_watched, termination_as_interrupt
 from cnnspec.version import __version__
 
@@ -365,8 +366,9 @@ def _own_init_advice(name: str, command: str) -> str:
                      command_parser(build_parser(command), command)._actions)
     if name != OPTION_NAMES["inits"].flag or not reads_spec:
         return ""
-    return ("; a spec's own init is written in it: `default weight he_normal` for every "
-            "layer, or `weight he_normal` on a layer's line")
+    weight = BUILT_IN_DEFAULTS["weight"]
+    return (f"; a spec's own init is written in it: `default weight {weight}` for every "
+            f"layer, or `weight {weight}` on a layer's line")
 
 
 def option_names(command: argparse.ArgumentParser) -> list[str]:

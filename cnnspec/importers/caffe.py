@@ -27,7 +27,7 @@ from cnnspec.importers.caffe_solver import (
     refuse_solver_as_net,
     solver_settings,
 )
-from cnnspec.importers.imported import Imported, Names, model_name
+from cnnspec.importers.imported import Imported, LayerNote, Names, grouped, layers_named, model_name
 from cnnspec.importers.prototxt import Entry, Message, Scalar, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import (
     LayerLine,
@@ -88,7 +88,7 @@ class Net:
     preprocess: Setting | None = None
     augment: Setting | None = None
     loss: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str | LayerNote] = field(default_factory=list)
     last: str = "input"  # the layer written last
 
     def add(self, line: LayerLine, bottom: str | None, top: str, flat: bool) -> None:
@@ -537,15 +537,15 @@ def read_softmax_loss(layer: Layer) -> None:
                           layer.msg.one("loss_weight").span, "with one loss it scales the "
                           "gradients: multiply the solver's base_lr by it instead")
     layer.net.loss = True
-    layer.net.notes.append(f"{layer.name} ({layer.type}) is the {caffe_loss()} loss of the "
-                           "train block")
+    layer.net.notes.append(LayerNote(layer.name, f"({layer.type}) is the {caffe_loss()} loss "
+                                     "of the train block"))
 
 
 def read_skipped(layer: Layer) -> None:
     for entry in layer.msg.entries:  # the whole layer is left out, and said so
         layer.msg.all(entry.name)
-    layer.net.notes.append(f"{layer.name} ({layer.type}) left out: "
-                           f"{CAFFE_LEFT_OUT[layer.type]}")
+    layer.net.notes.append(LayerNote(layer.name, f"({layer.type}) left out: "
+                                     f"{CAFFE_LEFT_OUT[layer.type]}"))
 
 
 def read_input(layer: Layer) -> None:
@@ -694,7 +694,7 @@ def _read_layer(msg: Message, net: Net, shape) -> None:
     if _phase_skipped(msg):
         for entry in msg.entries:
             msg.all(entry.name)
-        net.notes.append(f"{name} ({type_name}) left out: it belongs to the TEST phase")
+        net.notes.append(LayerNote(name, f"({type_name}) left out: in the TEST phase only"))
         return
     if type_name == "Data":
         read_data(layer, shape)
@@ -805,7 +805,8 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
     if net.loss:
         training.append(Setting("loss", caffe_loss(), f"Caffe's {CAFFE_LOSS}"))
     defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
-    header += [f"- {note}" for note in net.notes]
+    notes = grouped(net.notes)
+    header += [f"- {note}" for note in notes]
     name = model_name(net_msg.scalar("name", "string") if net_msg.one("name") else None, path)
     def write():
         text = spec_text(header=header, model=name, input_shape=net.input_shape,
@@ -818,10 +819,10 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
         text, spec = write()
     started = _momenta_for_the_run(net, spec)
     if started:
-        net.notes.append(started)
+        notes.append(started)
         header.append(f"- {started}")
         text, spec = write()
-    return Imported(text, spec, net.notes)
+    return Imported(text, spec, notes)
 
 
 def _momenta_for_the_run(net: Net, spec) -> str | None:
@@ -848,7 +849,7 @@ def _momenta_for_the_run(net: Net, spec) -> str | None:
         line.comment = (f"{line.comment}; momentum {float_text(least)}, not "
                         f"{float_text(line.fields['momentum'])}: see the header")
         line.fields["momentum"] = least
-    return (f"{listed([line.name for line in changed])}: momentum {float_text(least)}, not "
+    return (f"{layers_named([line.name for line in changed])}: momentum {float_text(least)}, not "
             f"1 - moving_average_fraction = {caffes}. Caffe corrects its running statistics "
             "for their start (mean 0, variance 1); a momentum here is a plain moving average, "
             f"which at {float_text(kept)} would still be "

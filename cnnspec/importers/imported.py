@@ -5,6 +5,7 @@ import re
 from dataclasses import field
 from typing import TYPE_CHECKING
 
+from cnnspec.errors import listed
 from cnnspec.lang.layers import STATEMENT_KEYWORDS
 from cnnspec.lang.resolve import BLOCK_INPUT
 from cnnspec.records import record
@@ -15,6 +16,46 @@ if TYPE_CHECKING:
 # Words a layer cannot be called: the language's statement keywords, and the name a repeat
 # block gives its instance's input.
 RESERVED = (*STATEMENT_KEYWORDS, BLOCK_INPUT)
+
+
+# The layers a note names one by one; past this many, the first few and a count.
+SHOWN_LAYERS = 5
+NAMED_BEFORE_COUNT = 3
+
+
+@record(frozen=True)
+class LayerNote:
+    """A header note said of one layer: its name and what is said of it (``(Accuracy) left
+    out: in the TEST phase only``), which other layers may share (:func:`grouped`)."""
+
+    layer: str
+    said: str
+
+
+def layers_named(names: list[str]) -> str:
+    """``a, b and c``: the layers a note speaks of; many of them, the first few and how many
+    more (``bn0, bn1, bn2 and 47 more``), so that a net of many alike layers gets one short
+    line."""
+    if len(names) <= SHOWN_LAYERS:
+        return listed(names)
+    return f"{', '.join(names[:NAMED_BEFORE_COUNT])} and {len(names) - NAMED_BEFORE_COUNT} more"
+
+
+def grouped(notes: list[str | LayerNote]) -> list[str]:
+    """The header's lines for ``notes``: the layer notes that say the same, one line naming
+    their layers (:func:`layers_named`), where the first of them stood; every other note as
+    it is, each distinct note kept."""
+    layers: dict[str, list[str]] = {}
+    for note in notes:
+        if isinstance(note, LayerNote):
+            layers.setdefault(note.said, []).append(note.layer)
+    lines = []
+    for note in notes:
+        if not isinstance(note, LayerNote):
+            lines.append(note)
+        elif note.layer == layers[note.said][0]:
+            lines.append(f"{layers_named(layers[note.said])} {note.said}")
+    return lines
 
 
 @record

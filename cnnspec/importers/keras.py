@@ -71,6 +71,9 @@ ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid"
                "hard_silu": ("hardswish", {}),
                # keras.activations.leaky_relu's default negative_slope is 0.2
                "leaky_relu": ("leaky_relu", {"slope": 0.2})}
+# The LeakyReLU layer's slope where its config gives none (alpha in Keras 2, negative_slope in
+# Keras 3); the leaky_relu activation function's is 0.2, above.
+KERAS_LEAKY_SLOPE = 0.3
 # Keras 3 nests a functional model's inbound tensors about 12 deep; far deeper is no model
 # (and would overflow the recursive readers).
 MAX_NESTING = 64
@@ -423,9 +426,9 @@ def read_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 
 
 def read_leaky_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
-    # Keras 2 calls the slope alpha, Keras 3 negative_slope; both default to 0.3
+    # Keras 2 calls the slope alpha, Keras 3 negative_slope
     key = "negative_slope" if "negative_slope" in cfg.values else "alpha"
-    return LayerLine(cfg.name, "leaky_relu", {"slope": cfg.number(key, 0.3)})
+    return LayerLine(cfg.name, "leaky_relu", {"slope": cfg.number(key, KERAS_LEAKY_SLOPE)})
 
 
 def read_elu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:

@@ -83,6 +83,9 @@ SAXE_2014 = "Saxe et al. 2014"
 XIAO_2018 = "Xiao et al. 2018"
 MARTENS_2010 = "Martens 2010"
 MISHKIN_2016 = "Mishkin & Matas 2016"
+# No paper: the library's own choice, kaiming_uniform_(w, a=math.sqrt(5)) on the weight and
+# U(±1/√fan_in) on the bias, in torch/nn/modules/conv.py and linear.py.
+TORCH_RESET = "PyTorch's nn.Conv2d and nn.Linear reset_parameters"
 
 STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
                 "everywhere write constant(VALUE)")
@@ -167,11 +170,12 @@ INITS: tuple[Init, ...] = (
     Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — "
          f"{LECUN_1998}", bias=True, torch=TORCH_NORMAL, source=LECUN_1998),
     Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
-         "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
-         "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
-         "their reset_parameters does. The \"standard\" init of Glorot & Bengio 2010 (their "
-         "eq. 1): fan_in·Var(w) = 1/3, so the variance shrinks 3x at each linear layer and 6x "
-         "at each ReLU layer", bias=True, torch=TORCH_UNIFORM),
+         "+1/√fan_in), kaiming_uniform_(w, a=√5) (gain √(2 / (1 + 5)), bound "
+         "gain·√(3 / fan_in)); on a bias, the same bound from the weight's fan_in — "
+         f"{TORCH_RESET}, what PyTorch's layers draw unless told otherwise. The "
+         "\"standard\" init of Glorot & Bengio 2010 (their eq. 1): fan_in·Var(w) = 1/3, so the "
+         "variance shrinks 3x at each linear layer and 6x at each ReLU layer", bias=True,
+         torch=TORCH_UNIFORM, source=TORCH_RESET),
     Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
          f"drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — {MARTENS_2010}, "
          "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
@@ -225,6 +229,10 @@ INITS: tuple[Init, ...] = (
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}
+# The inits a parameter takes where neither its layer's line nor a `default` line gives one:
+# He's scheme, made for the ReLU most layers feed, and biases of 0. The resolver fills them in,
+# and hints that show how to write an init of one's own name them (by role).
+BUILT_IN_DEFAULTS = {"weight": BY_NAME["he_normal"].name, "bias": BY_NAME["zeros"].name}
 # name -> {param: default}; the order is the order users meet them in docs/ir.md.
 PARAMS: dict[str, dict[str, object]] = {
     init.name: {p.name: p.default for p in init.params} for init in INITS}

@@ -14,10 +14,12 @@ EPOCH_STEPS = ("ceil(images / batch_size) steps, one fewer where a batchnorm see
                "per channel and the last batch would hold one image")
 
 
+# ResNet's ImageNet schedule: 60e4 iterations of batch 256 (He et al. 2016, section 3.4), a
+# long training by any measure, which the warning below compares a run with.
+RESNET_IMAGENET_STEPS = 600_000
 # The most steps a run is taken to mean: more is a slip (Caffe's max_iter of 2^31 - 1 for
 # "until stopped" turned into epochs, an epochs count meant as steps), which check warns of.
-# Ten million steps are 16 times ResNet's ImageNet schedule of 600,000 iterations (He et al.
-# 2016, section 3.4), and over a day even at a millisecond a step.
+# Many times ResNet's schedule, and over a day even at a millisecond a step.
 MOST_STEPS = 10_000_000
 
 

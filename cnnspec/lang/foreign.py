@@ -1136,7 +1136,7 @@ CAFFE_REPLACED = {"LRN": ("batchnorm", ("cnnspec has no local response normalisa
                                         "2015)"))}
 # Caffe's types that are no layer of a net here, and why (the importer leaves them out so).
 CAFFE_LEFT_OUT = {"Accuracy": "cnnspec reports the accuracy of every run",
-                  "Silence": "it only discards blobs"}
+                  "Silence": "Silence only discards blobs"}
 # Caffe's loss layer: the loss of the train block (the losses' catalogue names the one).
 CAFFE_LOSS = "SoftmaxWithLoss"
 

@@ -14,7 +14,7 @@ import math
 
 from cnnspec.errors import Span, SpecError, float_text, foreign_hint
 from cnnspec.init import catalogue, keras
-from cnnspec.init.catalogue import ALIASES
+from cnnspec.init.catalogue import ALIASES, BUILT_IN_DEFAULTS
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.init.truncation import truncation
 from cnnspec.ir.spec import element_field
@@ -174,7 +174,8 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         span=value.span, hint=f"for a constant write constant({value.text})")
     if not isinstance(value, (Word, Call)):
         raise SpecError(f"{what} must name an initializer, not {describe(value)}",
-                        span=value.span, hint="e.g. he_normal, normal(0, 0.01), or a kernel "
+                        span=value.span,
+                        hint=f"e.g. {BUILT_IN_DEFAULTS['weight']}, normal(0, 0.01), or a kernel "
                         "literal such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]")
     name = ALIASES.get(value.name, value.name)
     if name not in CATALOGUE:
@@ -272,7 +273,7 @@ def _torch_default_said(value: Call) -> str:
             or ALIASES.get(value.name, value.name) != "he_uniform":
         return ""
     return "; kaiming_uniform_(w, a=math.sqrt(5)), nn.Conv2d's and nn.Linear's default, is " \
-        "torch_default here"
+        f"{catalogue.BY_NAME['torch_default'].name} here"
 
 
 def _renamed_said(name: str, names: list[str]) -> str | None:

@@ -30,6 +30,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.init import describe as describe_init
+from cnnspec.init.catalogue import BUILT_IN_DEFAULTS
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -1534,7 +1535,7 @@ def _init_written(after: Value | None, option: str) -> str:
         return f"{after.name}(...)"
     if isinstance(after, ListLit):
         return "[...]"
-    return "he_normal" if option == "weight" else "zeros"
+    return BUILT_IN_DEFAULTS[option]
 
 
 def _option_called(item: Call, kind_name: str, display: str) -> SpecError:

@@ -27,6 +27,8 @@ from dataclasses import field
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.init.catalogue import BUILT_IN_DEFAULTS
+from cnnspec.init.catalogue import canonical as canonical_init
 from cnnspec.ir.datasets import DATASETS, canonical_name, image_shape, with_defaults
 from cnnspec.ir.instances import SAME_INSTANCE, in_instance, instance_group
 from cnnspec.ir.limits import MAX_LAYERS, MAX_MODEL_NAME, too_many_layers
@@ -53,8 +55,8 @@ from cnnspec.lang.training import read_training
 from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
-DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
-DEFAULT_BIAS_INIT = {"name": "zeros"}
+DEFAULT_WEIGHT_INIT = canonical_init({"name": BUILT_IN_DEFAULTS["weight"]})
+DEFAULT_BIAS_INIT = canonical_init({"name": BUILT_IN_DEFAULTS["bias"]})
 BLOCK_INPUT = "in"  # inside a repeat block: the input of the current instance
 RESERVED = {"input", BLOCK_INPUT}
 # The example an input line's hint gives where the spec names no data set: MNIST's images.
@@ -662,6 +664,6 @@ def _default_hint(key: str) -> str:
 
     option = initializer_option(key)
     if option is not None:
-        return (f"{key} is `default {option} INIT` here, e.g. `default weight he_normal, bias "
-                "zeros`")
+        return (f"{key} is `default {option} INIT` here, e.g. `default weight "
+                f"{BUILT_IN_DEFAULTS['weight']}, bias {BUILT_IN_DEFAULTS['bias']}`")
     return did_you_mean(key, ["weight", "bias"], "defaults")

@@ -56,11 +56,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
         raise WordedInputError(*as_templates(exc)) from None
     _check_run_fits(run, dataset.name, dataset.input_shape, len(dataset.classes))
     check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
-    if run.classes and list(dataset.classes) != list(run.classes):
-        raise RunError(
-            f"the data '{dataset.name}' has classes {list(dataset.classes)} but the run was "
-            f"trained on {list(run.classes)}",
-            hint="evaluate on data with the same classes in the same order")
+    _check_classes_match(run, dataset.name, list(dataset.classes))
     x = run.prepare(dataset.x_test)
     result = score(run.model, x, dataset.y_test)  # non-finite scores: said below
     if not math.isfinite(result.loss):
@@ -110,6 +106,34 @@ def _check_run_fits(run: Run, name: str | None, shape: tuple | None,
     raise WordedInputError(literal(f"the data '{name}' has {problem}"),
                            hint="evaluate on data like the run's own (drop {data} to use it), "
                                 "or train a new run on this data")
+
+
+# The classes a message names where the data's differ from the run's; past these, counted.
+SHOWN_DIFFERENCES = 3
+
+
+def _check_classes_match(run: Run, name: str, classes: list[str]) -> None:
+    """The run scores each output as the class it was trained on: data whose classes (as many
+    as the run's, :func:`_check_run_fits`) have other names or another order would be scored
+    against the wrong names. A mistake in what was asked, as a class count that does not fit
+    is (exit 2), naming the classes that differ."""
+    trained = list(run.classes or ())
+    if not trained or classes == trained:
+        return
+    differ = [(i, ours, theirs) for i, (ours, theirs) in enumerate(zip(classes, trained))
+              if ours != theirs]
+    shown = [f"class {i} is '{ours}' there, '{theirs}' in the run" for i, ours, theirs
+             in differ[:SHOWN_DIFFERENCES]]
+    more = len(differ) - len(shown)
+    if more:
+        shown.append(f"and {counted(more, 'more class', 'more classes')}")
+    order = " (the same names in another order)" if sorted(classes) == sorted(trained) else ""
+    raise WordedInputError(
+        literal(f"the data '{name}' names its classes otherwise than the run was trained "
+                f"on{order}: {'; '.join(shown)}"),
+        hint="evaluate on data with the run's classes in the run's order, "
+             f"{literal(', '.join(trained))} (drop {{data}} to use the run's own), or train a "
+             "new run on this data")
 
 
 def format_per_class(rows: list[dict]) -> str:
