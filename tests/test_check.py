@@ -3449,3 +3449,18 @@ def test_a_linear_way_through_a_pool_is_named():
     assert said.message.startswith("conv 'c1' reaches conv 'c2' (c1 -> p -> c2) with no "
                                    "activation between")
     assert said.hint.startswith("put an activation between (end the line of 'c1' with relu)")
+
+
+@pytest.mark.parametrize("line", [
+    "fc1: dense 20 tanh bias normal(mean=1e300, std=0.5)",  # the tanh chain's bias square
+    "fc1: dense 20 relu bias constant(-1e300)",  # the silenced ReLU's bias square
+])
+def test_biases_whose_squares_pass_float64_s_range_check_in_float64(line):
+    """float64 holds a bias of 1e300, and check --dtype float64 accepted it for training,
+    but squared it with ``**``, which raises OverflowError beyond float64's range: check,
+    summary and train --dtype float64 ended in a traceback. Squared as a product it is
+    infinite, and the estimates that read it say nothing of it."""
+    spec = parse(f"input 1x8x8\nc: conv 6 3x3 tanh\nflatten\n{line}\nfc2: dense 20 tanh\n"
+                 "fc3: dense 10\n")
+    checked = check(spec, dtype="float64")
+    assert list(checked.output_shape) == [10]

@@ -379,9 +379,10 @@ def _chains(estimate: signal.Estimate) -> list[Chain]:
 
 
 def _bias_square(info: LayerInfo) -> float:
-    """``E[b^2]`` of a layer's biases at init: 0 without them."""
+    """``E[b^2]`` of a layer's biases at init: 0 without them; infinite where the square is
+    beyond float64's range (a mean of 1e300, which float64 weights hold)."""
     mean, variance = signal.bias_moments(info)
-    return mean ** 2 + variance
+    return mean * mean + variance  # not mean ** 2, which raises OverflowError there
 
 
 def _forward_factor(info: LayerInfo, share: float | None = None) -> float:

@@ -224,19 +224,20 @@ def _bias_raised_scores(spec: Spec, estimate: signal.Estimate) -> list[SpecError
     if info is None:
         return []
     moments, means = estimate.biased_moments
-    std = math.sqrt(max(0.0, moments[info.name] - means.get(info.name, 0.0) ** 2))
-    if not LARGEST_SCORE_STD < std < math.inf:
-        return []
-    source = _largest_bias(estimate, info)
+    mean = means.get(info.name, 0.0)
+    # a bias beyond float64's range squared (1e200 under --dtype float64) leaves the
+    # estimate infinite or NaN, where it says nothing of the scores
+    std = math.sqrt(max(0.0, moments[info.name] - mean * mean))
+    source = _largest_bias(estimate, info) if LARGEST_SCORE_STD < std < math.inf else None
     if source is None:
         return []
     layer, bias_rms, ratio = source
-    scores = LargeScores(info.name, info.output_shape[0], std, None)
+    loss = LargeScores(info.name, info.output_shape[0], std, None).loss_sentence()
     mean, variance = signal.bias_moments(layer)
     start = (f"start at {rounded_text(mean)}" if variance == 0 else
              f"start with a root mean square of {rounded_text(bias_rms)}")
     return [spec.error(
-        f"{scores.loss_sentence()}. The biases raise them: those of {layer.kind} "
+        f"{loss}. The biases raise them: those of {layer.kind} "
         f"'{layer.name}' {start}, {rounded_text(ratio)} times the std of its sums at init "
         f"({layer.weight_init.short}, for inputs of unit mean square), and the layers after it "
         "carry them on to the scores", layer.name, "bias_init", severity="warning",
@@ -255,7 +256,8 @@ def _largest_bias(estimate: signal.Estimate, scores: LayerInfo
         if not is_weighted(layer.kind) or layer.bias_init is None:
             continue
         mean, variance = signal.bias_moments(layer)
-        bias_rms = math.sqrt(variance + (0.0 if layer is scores else mean * mean))
+        # hypot: a bias of 1e200 (float64 holds it) squares beyond float64's range
+        bias_rms = math.hypot(0.0 if layer is scores else mean, math.sqrt(variance))
         sums = math.sqrt(unbiased[layer.name])
         if bias_rms > 0 and 0 < sums < math.inf and (found is None
                                                      or bias_rms / sums > found[2]):
