@@ -3454,6 +3454,9 @@ def test_a_linear_way_through_a_pool_is_named():
 @pytest.mark.parametrize("line", [
     "fc1: dense 20 tanh bias normal(mean=1e300, std=0.5)",  # the tanh chain's bias square
     "fc1: dense 20 relu bias constant(-1e300)",  # the silenced ReLU's bias square
+    # the tanh chain's settling rate at an infinite bias square: 0, whose log was taken
+    ("fc1: dense 20 tanh bias normal(mean=1e300, std=0.5)\nfcw: dense 20 tanh weight "
+     "constant(value=1000000)"),
 ])
 def test_biases_whose_squares_pass_float64_s_range_check_in_float64(line):
     """float64 holds a bias of 1e300, and check --dtype float64 accepted it for training,

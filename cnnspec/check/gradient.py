@@ -489,6 +489,8 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
         return None
     if rate is None:
         rate = settling_rate(chain)
+    if rate is not None and not 0 < rate < math.inf:
+        return None  # biases of 1e300 (float64): their square leaves the map no finite q*
     # a norm sets every step it ends to its own q: each repeats, and the mean is the rate
     return Stack(chain, chis,
                  math.exp(sum(math.log(chi) for chi in chis) / len(chis)) if rate is None
