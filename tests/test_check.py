@@ -2353,6 +2353,43 @@ def test_scores_raised_by_weights_drawn_about_a_mean_are_warned_with_what_the_me
     assert check(parse(text.replace("normal(0.1, 0.01)", "normal(0, 0.1005)"))).warnings == []
 
 
+BIASED_SCORES = ("input 1x8x8\nc: conv 4 3x3 bias constant(%s) relu\nflatten\n"
+                 "fc: dense 10 weight glorot_uniform\ntrain {\n  data digits\n  batch 32\n}\n")
+
+
+def test_scores_raised_by_large_biases_are_warned_at_the_bias(tmp_path):
+    """A conv whose biases start at 1e30 (He-initialised weights, the scale warnings' estimate
+    left the biases out): check said nothing, and training diverged at its second step. Every
+    sum of the conv is then about 1e30, and the dense layer's random weights spread that over
+    the scores: a std of about 1.37e30 (the engine's forward pass, float64, four seeds'
+    weights: within 1.3x), said at the bias with the loss it starts at; biases of 1 leave
+    the scores small and nothing is said."""
+    import cnnspec
+
+    path = tmp_path / "biased.cnn"
+    path.write_text(BIASED_SCORES % "1e30")
+    checked = cnnspec.load(path)
+    (warning,) = checked.warnings
+    assert warning.message.startswith("the 10 scores of 'fc' start with a std of about 1.37e30")
+    assert ("The biases raise them: those of conv 'c' start at 1e30, 7.07e29 times the std of "
+            "its sums at init (N(0, 0.471^2), for inputs of unit mean square)" in warning.message)
+    assert (warning.span.line, warning.span.column) == (2, 15)  # the bias init
+    assert warning.hint.startswith("start the biases at 0 (zeros)")
+    stds = [float(np.sqrt(np.mean(cnnspec.compile(checked, seed=seed, dtype="float64").forward(
+        np.random.default_rng(seed).standard_normal((256, 1, 8, 8))) ** 2)))
+        for seed in range(4)]
+    assert 1 / 1.3 < 1.37e30 / np.mean(stds) < 1.3, stds
+    path.write_text(BIASED_SCORES % "1")
+    assert cnnspec.load(path).warnings == []
+
+
+def test_large_biases_before_a_batchnorm_leave_the_scores_alone():
+    """A batchnorm after the biased conv takes its mean out: the scores start small, and the
+    biases are not said to raise them."""
+    text = (BIASED_SCORES % "1e30").replace("relu\n", "\nbatchnorm relu\n", 1)
+    assert not [w for w in check(parse(text)).warnings if "biases raise" in w.message]
+
+
 def test_a_stack_of_weights_drawn_about_a_mean_is_said_to_sum_them_not_to_fix_them():
     """Six convs and a dense layer of N(0.05, 0.01^2) weights grow the scale 3.29e4x by
     adding up their inputs' means (the engine's logits 3.5e4x, one seed): the signal warning
@@ -3414,3 +3451,21 @@ def test_a_linear_way_through_a_pool_is_named():
     assert said.message.startswith("conv 'c1' reaches conv 'c2' (c1 -> p -> c2) with no "
                                    "activation between")
     assert said.hint.startswith("put an activation between (end the line of 'c1' with relu)")
+
+
+@pytest.mark.parametrize("line", [
+    "fc1: dense 20 tanh bias normal(mean=1e300, std=0.5)",  # the tanh chain's bias square
+    "fc1: dense 20 relu bias constant(-1e300)",  # the silenced ReLU's bias square
+    # the tanh chain's settling rate at an infinite bias square: 0, whose log was taken
+    ("fc1: dense 20 tanh bias normal(mean=1e300, std=0.5)\nfcw: dense 20 tanh weight "
+     "constant(value=1000000)"),
+])
+def test_biases_whose_squares_pass_float64_s_range_check_in_float64(line):
+    """float64 holds a bias of 1e300, and check --dtype float64 accepted it for training,
+    but squared it with ``**``, which raises OverflowError beyond float64's range: check,
+    summary and train --dtype float64 ended in a traceback. Squared as a product it is
+    infinite, and the estimates that read it say nothing of it."""
+    spec = parse(f"input 1x8x8\nc: conv 6 3x3 tanh\nflatten\n{line}\nfc2: dense 20 tanh\n"
+                 "fc3: dense 10\n")
+    checked = check(spec, dtype="float64")
+    assert list(checked.output_shape) == [10]

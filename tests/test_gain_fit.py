@@ -195,3 +195,31 @@ def test_the_factor_is_the_ratio_of_calculate_gain_squared():
              / torch.nn.init.calculate_gain("sigmoid")) ** 2
     said = float(re.search(r"output variance is ([0-9.]+)x", warning.message).group(1))
     assert math.isclose(said, ratio, rel_tol=1e-2)
+
+
+@pytest.mark.parametrize("slope", ["1e200", "-1e308", "1e100"])
+def test_a_leaky_gain_of_a_huge_slope_is_its_tiny_gain_not_a_crash(slope):
+    """gain=leaky_relu(1e200): the slope's square overflowed, and the gain came out 0, which
+    variance scaling refused as "a gain > 0, not 0" (the slope the user wrote unnamed); taken
+    through hypot it is 1.41e-200, whose ratio to relu's squared underflowed to 0, and the
+    misfit's log of it was a traceback. The weights then start as 0 in float32 and check says
+    that; the misfit itself is said where its factor is a number (1e100: 1e-200x)."""
+    text = spec_text(f"c1: conv 4 3x3 relu weight he_normal(gain=leaky_relu({slope}))")
+    checked = check(parse(text))
+    assert any("they start as 0" in w.message for w in checked.warnings)
+    said = gain_warnings(text)
+    if slope == "1e100":
+        (warning,) = said
+        assert "the gain of leaky_relu(1e100), 1.414e-100" in warning.message
+        assert "output variance is 1e-200x what relu needs" in warning.message
+    else:
+        assert said == []
+
+
+def test_calculate_gain_of_a_leaky_slope_matches_torch_and_holds_huge_slopes():
+    """sqrt(2 / (1 + a^2)), PyTorch's formula, at ordinary slopes, and a number above 0 at a
+    slope whose square is beyond float64's range."""
+    from cnnspec.init.gains import nonlinearity_gain
+
+    assert math.isclose(nonlinearity_gain("leaky_relu", 0.2), math.sqrt(2 / 1.04))
+    assert math.isclose(nonlinearity_gain("leaky_relu", 1e200), math.sqrt(2) * 1e-200)

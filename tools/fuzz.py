@@ -455,10 +455,20 @@ def _odd_init_call(text, others, rng):
     if not layers:
         return text
     name = rng.choice(sorted(PARAMS))
-    args = ", ".join(f"{param}={rng.choice(ODD_NUMBERS)}" for param in PARAMS[name])
+    args = ", ".join(f"{param}={_odd_argument(param, rng)}" for param in PARAMS[name])
     k = rng.choice(layers)
     lines[k] = f"{re.sub(r'#.*', '', lines[k])} {rng.choice(['weight', 'bias'])} {name}({args})"
     return "\n".join(lines)
+
+
+def _odd_argument(param: str, rng: random.Random) -> str:
+    """An odd number for an init's parameter; half the time for a gain, a nonlinearity, and
+    leaky_relu's with an odd slope (gain=leaky_relu(1e200): its slope squared beyond
+    float64's range made a gain of 0, and a gain ratio squared to 0 was a traceback)."""
+    if param == "gain" and rng.random() < 0.5:
+        return rng.choice(["relu", "tanh", "sigmoid", "linear",
+                           f"leaky_relu({rng.choice(ODD_NUMBERS)})"])
+    return rng.choice(ODD_NUMBERS)
 
 
 def _long_block(text, others, rng):

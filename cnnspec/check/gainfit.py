@@ -43,6 +43,10 @@ from cnnspec.sourcefile import source_lines
 # compounds to 9.3x in variance over ten layers; leaky_relu(0.5) after He's relu gain (1.25)
 # still fits.
 MATERIAL = 1.25
+# Gains whose ratio squared is beyond e^700 either way (1e152 apart) make weights that float32
+# holds as 0 or infinity, which check says, or a signal that the signal warning says dies or
+# explodes: a misfit beside those would add nothing, and exp() of it would overflow.
+LARGEST_LOG = 700.0
 
 
 @record(frozen=True)
@@ -130,10 +134,14 @@ def misfit(info: LayerInfo, after: tuple[dict, dict] | None) -> Misfit | None:
     fits = _fitting_gains(activation, wanted)
     if not all(0 < g < math.inf for g in [gain(given), *fits]):
         return None  # a leaky slope of 1e300: the signal warning says what that does
-    squares = [(gain(given) / fit) ** 2 for fit in fits]
-    if min(abs(math.log(square)) for square in squares) <= math.log(MATERIAL):
+    # the gains' ratios squared, in logs: gain=leaky_relu(1e200) is 1.41e-200, whose square
+    # against relu's is below float64's range
+    logs = [2 * (math.log(gain(given)) - math.log(fit)) for fit in fits]
+    if min(abs(log) for log in logs) <= math.log(MATERIAL):
         return None
-    return Misfit(info, param, given, activation, wanted, squares[0])
+    if abs(logs[0]) > LARGEST_LOG:
+        return None
+    return Misfit(info, param, given, activation, wanted, math.exp(logs[0]))
 
 
 def _gain_said(gain_ir: dict) -> str:

@@ -379,9 +379,10 @@ def _chains(estimate: signal.Estimate) -> list[Chain]:
 
 
 def _bias_square(info: LayerInfo) -> float:
-    """``E[b^2]`` of a layer's biases at init: 0 without them."""
+    """``E[b^2]`` of a layer's biases at init: 0 without them; infinite where the square is
+    beyond float64's range (a mean of 1e300, which float64 weights hold)."""
     mean, variance = signal.bias_moments(info)
-    return mean ** 2 + variance
+    return mean * mean + variance  # not mean ** 2, which raises OverflowError there
 
 
 def _forward_factor(info: LayerInfo, share: float | None = None) -> float:
@@ -488,6 +489,8 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
         return None
     if rate is None:
         rate = settling_rate(chain)
+    if rate is not None and not 0 < rate < math.inf:
+        return None  # biases of 1e300 (float64): their square leaves the map no finite q*
     # a norm sets every step it ends to its own q: each repeats, and the mean is the rate
     return Stack(chain, chis,
                  math.exp(sum(math.log(chi) for chi in chis) / len(chis)) if rate is None

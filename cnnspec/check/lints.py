@@ -406,7 +406,9 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
                 and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
             continue
         # the sums' own second moment: the layer's output less its bias's square
-        spread = math.sqrt(max(0.0, moments[info.name] - bias.mean ** 2))
+        # bias.mean * bias.mean: a bias of -1e300 (float64 holds it) squares beyond
+        # float64's range, where ** raises OverflowError
+        spread = math.sqrt(max(0.0, moments[info.name] - bias.mean * bias.mean))
         if not 0 < spread < math.inf:
             continue
         alive = 0.5 * math.erfc(-bias.mean / spread / math.sqrt(2))  # Phi(b / spread)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 
 from cnnspec.check import signal
+from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, rounded_text
 from cnnspec.init import choose
 from cnnspec.ir.spec import Spec
+from cnnspec.kinds import is_weighted
 from cnnspec.records import record
 
 
@@ -23,15 +25,17 @@ def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
         return [_dying_warning(spec, estimate.dying)]
     change = estimate.change
     scores = _large_scores(spec, estimate)
+    # the biases' share is said only where the weights alone leave the scores small
+    biased = [] if scores else _bias_raised_scores(spec, estimate)
     if not signal.is_too_large(change):
-        return [scores.warning(spec)] if scores else []
+        return ([scores.warning(spec)] if scores else []) + biased
     message, hint = signal.describe_change(change), signal.change_hint(change)
     if scores and change.layer == scores.name and change.std_ratio > 1:
         message += f"; {scores.loss_sentence()}"
         hint += f"; and {SMALL_LAST_LAYER}"
         scores = None
     return [spec.error(message, change.first_weight_layer, "weight_init", severity="warning",
-                       hint=hint)] + ([scores.warning(spec)] if scores else [])
+                       hint=hint)] + ([scores.warning(spec)] if scores else []) + biased
 
 
 def _dying_warning(spec: Spec, dying: signal.DyingSums) -> SpecError:
@@ -92,7 +96,7 @@ class LargeScores:
     name: str  # the layer whose output the loss takes as scores
     classes: int
     std: float
-    source: signal.Source
+    source: signal.Source | None  # None where biases raise the scores (_bias_raised_scores)
     adds: bool = False  # whether an add before the scores sums branches
 
     def loss_bounds(self) -> tuple[float, float]:
@@ -180,9 +184,10 @@ class LargeScores:
                 "after it brings its outputs to unit scale")
 
 
-def _large_scores(spec: Spec, estimate: signal.Estimate) -> LargeScores | None:
-    """The scores cross_entropy takes (the output, or the input of an output softmax, which
-    the loss fuses) when their estimated std is above :data:`LARGEST_SCORE_STD`."""
+def _scores(spec: Spec, estimate: signal.Estimate) -> LayerInfo | None:
+    """The layer whose output cross_entropy takes as scores (the output, or the input of an
+    output softmax, which the loss fuses), where the loss is cross_entropy and the scores
+    are two or more."""
     by_name = estimate.by_name
     info = by_name.get(spec.ir["output"])
     if spec.ir["training"].get("loss") != "cross_entropy" or info is None:
@@ -191,9 +196,71 @@ def _large_scores(spec: Spec, estimate: signal.Estimate) -> LargeScores | None:
         info = by_name[info.inputs[0]]
     if len(info.output_shape) != 1 or info.output_shape[0] < 2:
         return None
+    return info
+
+
+def _large_scores(spec: Spec, estimate: signal.Estimate) -> LargeScores | None:
+    """The scores cross_entropy takes (:func:`_scores`) when their estimated std, every bias
+    taken as 0, is above :data:`LARGEST_SCORE_STD`."""
+    info = _scores(spec, estimate)
+    if info is None:
+        return None
     std = math.sqrt(estimate.second_moments[info.name])
     source = signal.largest_source(estimate, info.name)
     if not LARGEST_SCORE_STD < std < math.inf or source is None:
         return None
     adds = any(other.kind == "add" and other.name in estimate.used for other in estimate.layers)
     return LargeScores(info.name, info.output_shape[0], std, source, adds)
+
+
+def _bias_raised_scores(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+    """A warning where the biases, not the weights, start the scores (:func:`_scores`) with a
+    std above :data:`LARGEST_SCORE_STD`: a bias adds its mean square to every sum of its
+    layer (:func:`cnnspec.check.signal.biased_sums`), and the random weights after it spread
+    that over the scores as they spread any input. The scores' std is the Signal column's
+    estimate, the biases counted, less the mean every score shares (which the softmax
+    ignores). Named: the layer since the last reset whose biases are largest against its
+    sums' own std (weights alone)."""
+    info = _scores(spec, estimate)
+    if info is None:
+        return []
+    moments, means = estimate.biased_moments
+    mean = means.get(info.name, 0.0)
+    # a bias beyond float64's range squared (1e200 under --dtype float64) leaves the
+    # estimate infinite or NaN, where it says nothing of the scores
+    std = math.sqrt(max(0.0, moments[info.name] - mean * mean))
+    source = _largest_bias(estimate, info) if LARGEST_SCORE_STD < std < math.inf else None
+    if source is None:
+        return []
+    layer, bias_rms, ratio = source
+    loss = LargeScores(info.name, info.output_shape[0], std, None).loss_sentence()
+    mean, variance = signal.bias_moments(layer)
+    start = (f"start at {rounded_text(mean)}" if variance == 0 else
+             f"start with a root mean square of {rounded_text(bias_rms)}")
+    return [spec.error(
+        f"{loss}. The biases raise them: those of {layer.kind} "
+        f"'{layer.name}' {start}, {rounded_text(ratio)} times the std of its sums at init "
+        f"({layer.weight_init.short}, for inputs of unit mean square), and the layers after it "
+        "carry them on to the scores", layer.name, "bias_init", severity="warning",
+        hint="start the biases at 0 (zeros), or small (constant(0.01)), so that the loss "
+             "starts near ln K")]
+
+
+def _largest_bias(estimate: signal.Estimate, scores: LayerInfo
+                  ) -> tuple[LayerInfo, float, float] | None:
+    """The conv/dense layer whose scale reaches the scores (since the last reset) with the
+    largest biases against the std of its sums, every bias taken as 0: the layer, its biases'
+    root mean square and that ratio. The scores' own constant bias shifts every score alike,
+    so only its spread counts there; None where no bias raises anything."""
+    unbiased, found = estimate.second_moments, None
+    for layer in signal.since_last_reset(estimate, scores.name):
+        if not is_weighted(layer.kind) or layer.bias_init is None:
+            continue
+        mean, variance = signal.bias_moments(layer)
+        # hypot: a bias of 1e200 (float64 holds it) squares beyond float64's range
+        bias_rms = math.hypot(0.0 if layer is scores else mean, math.sqrt(variance))
+        sums = math.sqrt(unbiased[layer.name])
+        if bias_rms > 0 and 0 < sums < math.inf and (found is None
+                                                     or bias_rms / sums > found[2]):
+            found = (layer, bias_rms, bias_rms / sums)
+    return found

@@ -2259,9 +2259,7 @@ def largest_source(estimate: Estimate, target: str) -> Source | None:
     together where they raise it more (ten He-initialised residual blocks: each add of x and
     F(x) of one mean square doubles it, 2^10 together, while no layer's factor is above 2);
     None if no layer is weighted."""
-    order = [info for info in estimate.layers if info.name in estimate.used]
-    end = next(i for i, info in enumerate(order) if info.name == target)
-    upto = order[_last_reset(order[:end]) + 1: end + 1]
+    upto = since_last_reset(estimate, target)
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
@@ -2275,6 +2273,15 @@ def largest_source(estimate: Estimate, target: str) -> Source | None:
         return Source(adds[-1], math.exp(min(grown, 700.0)), len(adds))
     return Source(weighted[top], math.exp(min(logs[top], 700.0)),
                   adds_mean=adds_mean(weighted[top], estimate))
+
+
+def since_last_reset(estimate: Estimate, target: str) -> list[LayerInfo]:
+    """The layers the output uses from the last batchnorm or LSUV layer before ``target``
+    (that layer left out) up to ``target`` itself, in IR order: those whose scale reaches
+    ``target``."""
+    order = [info for info in estimate.layers if info.name in estimate.used]
+    end = next(i for i, info in enumerate(order) if info.name == target)
+    return order[_last_reset(order[:end]) + 1: end + 1]
 
 
 def _init_deciding(names: list[str], log_factors: list[float]) -> str:

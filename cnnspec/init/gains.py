@@ -32,7 +32,9 @@ def nonlinearity_gain(nonlinearity: str, slope: float | None = None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         a = DEFAULT_LEAKY_SLOPE if slope is None else float(slope)
-        return math.sqrt(2.0 / (1.0 + a * a))
+        # sqrt(2 / (1 + a^2)) through hypot: a slope of 1e200 squares beyond float64's range
+        # and made a gain of 0, which variance scaling refuses, where 1.41e-200 is the gain
+        return math.sqrt(2.0) / math.hypot(1.0, a)
     close = difflib.get_close_matches(str(nonlinearity), NONLINEARITIES, n=1)
     hint = f"did you mean {close[0]}?" if close else "use one of " + ", ".join(NONLINEARITIES)
     raise SpecError(f"unknown nonlinearity {nonlinearity!r} for a gain", hint=hint)
