@@ -33,7 +33,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, listed, rounded_text
 from cnnspec.init.catalogue import BY_NAME, GLOROT_2010, HE_2015
 from cnnspec.init.describe import init_json, init_text
-from cnnspec.init.gains import NONLINEARITIES, gain, gain_text
+from cnnspec.init.gains import MOMENT_KEEPING, NONLINEARITIES, gain, gain_text
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.records import record
@@ -92,7 +92,8 @@ def activation_gain(activation: dict) -> dict | None:
         slope = float(kind.negative_slope(activation))
         return ({"nonlinearity": "relu"} if slope == 0
                 else {"nonlinearity": "leaky_relu", "slope": slope})
-    return {"nonlinearity": kind.name} if kind.name in NONLINEARITIES else None
+    named = kind.name in NONLINEARITIES and kind.name not in MOMENT_KEEPING
+    return {"nonlinearity": kind.name} if named else None
 
 
 def _fitting_gains(activation: dict, wanted: dict) -> list[float]:
