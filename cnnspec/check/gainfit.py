@@ -158,10 +158,10 @@ def misfit(info: LayerInfo, after: tuple[dict, dict] | None) -> Misfit | None:
         return None
     (param, given), (activation, wanted) = chosen, after
     fits = _fitting_gains(activation, wanted)
-    ratio = (gain(given) / fits[0]) ** 2 if 0 < gain(given) < 1e150 else 0.0
-    if not all(0 < g < math.inf for g in [ratio, *fits]):
+    if not all(1e-150 < g < 1e150 for g in [gain(given), *fits]):
         # a leaky slope of 1e300, a gain of 1e-300: the signal warning says what that does
         return None
+    ratio = (gain(given) / fits[0]) ** 2
     if any(_fits(gain(given), fit) for fit in fits):
         return None
     return Misfit(info, param, given, activation, wanted, ratio)
