@@ -17,7 +17,9 @@ from cnnspec.cli import main
 from cnnspec.errors import SpecError
 from cnnspec.init import ALIASES, INIT_NAMES, canonical, create, describe, fans, gain
 from cnnspec.init.gains import (
+    GAUSS_HERMITE_POINTS,
     MOMENT_KEEPING,
+    _normal_rule,
     fixed_point_slope,
     gaussian_second_moment,
     second_moment_gain,
@@ -84,6 +86,15 @@ def test_gauss_hermite_second_moments_match_monte_carlo(name):
     squares = np.vectorize(f)(np.random.default_rng(0).standard_normal(DRAWS)) ** 2
     standard_error = squares.std() / math.sqrt(DRAWS)
     assert abs(gaussian_second_moment(f) - squares.mean()) < 5 * standard_error
+
+
+def test_the_gauss_hermite_rule_is_numpy_s():
+    """The rule is computed without NumPy (check imports none); NumPy's hermegauss holds it."""
+    nodes, weights = _normal_rule()
+    numpy_nodes, numpy_weights = np.polynomial.hermite_e.hermegauss(GAUSS_HERMITE_POINTS)
+    np.testing.assert_allclose(sorted(nodes), numpy_nodes, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.array(weights)[np.argsort(nodes)],
+                               numpy_weights / numpy_weights.sum(), rtol=1e-9, atol=1e-300)
 
 
 def test_the_second_moment_gain_is_he_s_for_relu_and_1_for_the_identity():

@@ -34,9 +34,9 @@ DEFAULT_LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
 
 # Nodes of the Gauss-Hermite rule, exact for a polynomial of degree up to 2n - 1: every second
 # moment here agrees with 10^6 Monte-Carlo draws within 5 of their standard errors, about 0.1%
-# (tests/test_init.py); hard swish's kinks at -3 and 3 converge slowest, 3e-5 apart between 101
-# and 201 nodes.
-GAUSS_HERMITE_POINTS = 201
+# (tests/test_init.py); hard swish's kinks at -3 and 3 converge slowest. Beyond about 200 nodes
+# the recurrence of _normal_rule overflows.
+GAUSS_HERMITE_POINTS = 151
 
 
 def gelu(t: float) -> float:
@@ -69,12 +69,46 @@ NONLINEARITIES = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", *MOMENT_KEE
 
 @functools.cache
 def _normal_rule() -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The Gauss-Hermite nodes and weights for ``E[g(z)]``, z ~ N(0, 1) (NumPy's
-    probabilists' ``hermegauss``, weights scaled to sum to 1)."""
-    import numpy as np  # deferred: the parser reads this module, and needs no NumPy
+    """The Gauss-Hermite nodes and weights for ``E[g(z)]``, z ~ N(0, 1): the roots of the
+    Hermite polynomial by Newton's method on its normalised recurrence, and their weights
+    (Press et al., "Numerical Recipes", 3rd ed., section 4.6, ``gauher``), rescaled from the
+    weight ``exp(-x^2)`` to the standard normal (``z = sqrt(2) x``, weights over sqrt(pi)).
+    Pure Python: check imports no NumPy (tests/test_startup.py); the tests hold it against
+    NumPy's ``hermegauss``."""
+    n = GAUSS_HERMITE_POINTS
+    nodes, weights = [0.0] * n, [0.0] * n
+    for i in range((n + 1) // 2):
+        z = _root_guess(i, n, nodes)
+        for _ in range(100):
+            value, below = _hermite(z, n)
+            slope = math.sqrt(2 * n) * below
+            z, previous = z - value / slope, z
+            if abs(z - previous) <= 1e-14 * max(1.0, abs(z)):
+                break
+        nodes[i], nodes[n - 1 - i] = z, -z
+        weights[i] = weights[n - 1 - i] = 2 / (slope * slope)
+    return (tuple(math.sqrt(2) * x for x in nodes),
+            tuple(w / math.sqrt(math.pi) for w in weights))
 
-    nodes, weights = np.polynomial.hermite_e.hermegauss(GAUSS_HERMITE_POINTS)
-    return tuple(nodes.tolist()), tuple((weights / weights.sum()).tolist())
+
+def _hermite(z: float, n: int) -> tuple[float, float]:
+    """The normalised Hermite polynomials of degrees ``n`` and ``n - 1`` at ``z``."""
+    value, below = math.pi ** -0.25, 0.0
+    for j in range(1, n + 1):
+        value, below = z * math.sqrt(2 / j) * value - math.sqrt((j - 1) / j) * below, value
+    return value, below
+
+
+def _root_guess(i: int, n: int, nodes: list[float]) -> float:
+    """Where Newton's method starts for the ``i``-th largest root (``gauher``'s guesses)."""
+    if i == 0:
+        return math.sqrt(2 * n + 1) - 1.85575 * (2 * n + 1) ** -0.16667
+    if i == 1:
+        return nodes[0] - 1.14 * n ** 0.426 / nodes[0]
+    if i in (2, 3):
+        factor = (1.86, 1.91)[i - 2]
+        return factor * nodes[i - 1] - (factor - 1) * nodes[i - 2]
+    return 2 * nodes[i - 1] - nodes[i - 2]
 
 
 def gaussian_second_moment(f: Callable[[float], float], variance: float = 1.0) -> float:
@@ -104,8 +138,10 @@ def fixed_point_slope(f: Callable[[float], float]) -> float:
 
 
 @functools.cache
-def _moment_keeping_gain(nonlinearity: str) -> float:
-    return second_moment_gain(MOMENT_KEEPING[nonlinearity])
+def unit_second_moment(nonlinearity: str) -> float:
+    """``E[f(z)^2]``, z ~ N(0, 1), of a nonlinearity of :data:`MOMENT_KEEPING`, integrated on
+    first use (not on import: the parser imports this module without NumPy)."""
+    return gaussian_second_moment(MOMENT_KEEPING[nonlinearity])
 
 
 def nonlinearity_gain(nonlinearity: str, slope: float | None = None) -> float:
@@ -121,7 +157,7 @@ def nonlinearity_gain(nonlinearity: str, slope: float | None = None) -> float:
         a = DEFAULT_LEAKY_SLOPE if slope is None else float(slope)
         return math.sqrt(2.0 / (1.0 + a * a))
     if nonlinearity in MOMENT_KEEPING:
-        return _moment_keeping_gain(nonlinearity)
+        return 1.0 / math.sqrt(unit_second_moment(nonlinearity))  # second_moment_gain
     close = difflib.get_close_matches(str(nonlinearity), NONLINEARITIES, n=1)
     hint = f"did you mean {close[0]}?" if close else "use one of " + ", ".join(NONLINEARITIES)
     raise SpecError(f"unknown nonlinearity {nonlinearity!r} for a gain", hint=hint)

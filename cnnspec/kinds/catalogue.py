@@ -865,11 +865,10 @@ ELU = _activation(
     value_at=_elu_value, slope_at=_elu_slope,
     phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
 
-# E[f(y)^2] for y ~ N(0, 1), by Gauss-Hermite quadrature of the functions the gain table
-# holds (cnnspec.init.gains). Unlike ReLU's 1/2 these depend on the scale of y: they tend to
-# 1/2 for a wide y and to 1/4 near 0. The tanh form of GELU differs by less than 5e-4.
-GELU_SECOND_MOMENT = gains.gaussian_second_moment(gains.gelu)
-SILU_SECOND_MOMENT = gains.gaussian_second_moment(gains.silu)
+# The signal factors of gelu, silu and hard swish are E[f(y)^2] for y ~ N(0, 1), by
+# Gauss-Hermite quadrature of the functions the gain table holds (gains.unit_second_moment).
+# Unlike ReLU's 1/2 these depend on the scale of y: they tend to 1/2 for a wide y and to 1/4
+# near 0. The tanh form of GELU differs by less than 5e-4.
 
 
 def _gelu_value(ir: dict, y: float) -> float:
@@ -931,7 +930,7 @@ def _gelu_onnx(g, ir: dict, x: str) -> str:
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
     "tanh form", lambda ir: call("nn.GELU", approximate=ir["approximate"]), _gelu_onnx,
-    signal_factor=lambda ir: GELU_SECOND_MOMENT, asymptote=_linear_above_zero,
+    signal_factor=lambda ir: gains.unit_second_moment("gelu"), asymptote=_linear_above_zero,
     increasing=gains.gelu,
     value_at=_gelu_value, slope_at=_gelu_slope,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
@@ -940,20 +939,18 @@ GELU = _activation(
     libraries=lambda ir: () if ir["approximate"] == "tanh" else ("scipy.special",))
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
-                   signal_factor=lambda ir: SILU_SECOND_MOMENT, asymptote=_linear_above_zero,
-                   increasing=gains.silu, value_at=lambda ir, y: gains.silu(y),
-                   slope_at=_silu_slope)
+                   signal_factor=lambda ir: gains.unit_second_moment("silu"),
+                   asymptote=_linear_above_zero, increasing=gains.silu,
+                   value_at=lambda ir, y: gains.silu(y), slope_at=_silu_slope)
 
-# E[f(y)^2] for y ~ N(0, 1), integrated like GELU's: ReLU6 clips so rarely there that it keeps
-# ReLU's 1/2; hard swish is close to SiLU.
-HARDSWISH_SECOND_MOMENT = gains.gaussian_second_moment(gains.hardswish)
+# ReLU6 clips so rarely at y ~ N(0, 1) that it keeps ReLU's 1/2; hard swish is close to SiLU.
 
 RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReLU6()",
                     lambda g, ir, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
                     negative_slope=lambda ir: 0.0, value_range=(0.0, 6.0), flat_at_zero=True)
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
-                        signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT,
+                        signal_factor=lambda ir: gains.unit_second_moment("hardswish"),
                         asymptote=_linear_above_zero, increasing=gains.hardswish,
                         value_at=lambda ir, y: gains.hardswish(y), slope_at=_hardswish_slope)
 
