@@ -2,26 +2,39 @@
 
 A scaled init draws ``Var(w) = gain^2 / fan`` (He et al. 2015, eq. 10; Glorot & Bengio 2010):
 the gain gives back what the activation after the layer takes from the signal's second moment,
-and each activation has its own (PyTorch's ``calculate_gain``, :mod:`cnnspec.init.gains`:
-relu sqrt(2), tanh 5/3, sigmoid 1). An init whose gain names an activation (he_normal's relu,
-a written ``gain=tanh``) on a layer that feeds another activation scales the variance by
-``(g_init / g_act)^2`` of what that activation needs, at every such layer: he_normal before
-tanh 0.72x, before sigmoid 2x. The signal estimate warns only once that has compounded past
-its limit over depth (:mod:`cnnspec.check.scale`); this says it of each layer, with the init
-that fits.
+and each activation has its own: PyTorch's ``calculate_gain`` (:mod:`cnnspec.init.gains`) for
+relu sqrt(2) and tanh 5/3, and for the activations without an entry there the gain that keeps
+the second moment, ``1 / sqrt(E[f(z)^2])`` for z ~ N(0, 1) (:meth:`cnnspec.kinds.Kind
+.moment_gain`: elu 1.245), as also for sigmoid, whose calculate_gain of 1 does not keep it.
+An init whose gain names an activation (he_normal's relu, a written ``gain=tanh``) or is a
+number (``gain=3``) on a layer that feeds another activation scales the variance by ``(g_init
+/ g_act)^2`` of what that activation needs, at every such layer: he_normal before tanh 0.72x,
+before sigmoid 0.59x. The signal estimate warns only once that has compounded past its limit
+over depth (:mod:`cnnspec.check.scale`); this says it of each layer, with the init that fits.
 
-Which gain an init carries is the catalogue's (a parameter of type ``gain``); a default of
-gain 1 (glorot's, orthogonal's ``linear``) is the scheme's own, chosen for no activation, and a
-number, a literal kernel, a constant or a plain ``normal(0, 0.01)`` name none either: quiet.
+What the engine measures behind these choices (a 20-layer dense stack, docs/how-to-
+initialise.md, section "Gains of the other activations", tests/test_gain_fit.py): tanh's 5/3
+holds the sums' variance at 1.2 where the second-moment gain 1.59 holds it at 1, so PyTorch's value
+stays (within :data:`MATERIAL`); sigmoid's 1 lets it settle at 0.25, 1.85 at 1, so sigmoid's
+gain here is 1.85 and the language's ``gain=sigmoid`` (PyTorch's 1, kept for code written for
+PyTorch) does not fit it. For gelu, silu and hard swish the fixed point the second-moment gain
+makes does not hold (an offset from it grows 1.14x to 1.22x a layer): a stack 256 wide started
+at it ends 1.5x to 3.4x (gelu), 10x to 29x (silu) and 50x to 150x (hard swish) above it at the
+twentieth layer over six seeds, where elu's ends at 0.86x to 1.19x; no gain keeps their plain
+stack's scale, and none is said to fit.
+
+A default of gain 1 (glorot's, orthogonal's ``linear``, lecun's) is the scheme's own, chosen
+for no activation, and quiet here: before relu it halves the variance at each layer, which
+the signal estimate says once the product over the chain passes its 100x in scale
+(:data:`cnnspec.check.signal` ``is_too_large``; He et al. 2015's 30-layer net, which Glorot's
+init stalls, is estimated 3.8e5x, the engine measures 1.3e6x; their 22-layer one 1.7e4x and
+1.5e4x), and no sooner: a shallow net (Keras' default, glorot_uniform before relu) trains. A
+literal kernel, a constant or a plain ``normal(0, 0.01)`` name no gain either: quiet.
 The activation after a layer is the signal estimate's (:func:`cnnspec.check.signal
 .following_activation`: the fused word of its line or the next layer, through a max pool,
-dropout or a reshape), but not through a norm, which sets the scale itself. Its gain is
-``calculate_gain``'s: for tanh or sigmoid by its name, for an activation that is ``y`` above 0
-and ``s y`` below (relu, leaky_relu, relu6, prelu) He's ``sqrt(2 / (1 + s^2))`` with its slope
-(``Kind.negative_slope``), so a leaky ReLU of small slope fits He's relu gain; an activation
-``calculate_gain`` has no entry for (gelu, silu, elu, hardswish) is left alone. Tanh's gain
-1, its critical one (``1 / tanh'(0)``, Poole et al. 2016; docs/critical-init.md), fits it
-too. The logits layer is left alone: the loss, not an activation, reads it.
+dropout or a reshape), but not through a norm, which sets the scale itself. Tanh's gain 1,
+its critical one (``1 / tanh'(0)``, Poole et al. 2016; docs/critical-init.md), fits it too.
+The logits layer is left alone: the loss, not an activation, reads it.
 """
 from __future__ import annotations
 
@@ -35,7 +48,7 @@ from cnnspec.init.catalogue import BY_NAME, GLOROT_2010, HE_2015
 from cnnspec.init.describe import init_json, init_text
 from cnnspec.init.gains import NONLINEARITIES, gain, gain_text
 from cnnspec.ir.spec import Spec
-from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.kinds import KINDS, Kind, is_weighted
 from cnnspec.records import record
 from cnnspec.sourcefile import source_lines
 
@@ -74,21 +87,29 @@ class Misfit:
 
 
 def chosen_gain(init: dict) -> tuple[str, dict] | None:
-    """The parameter of ``init`` (an IR init) that gives a gain chosen for an activation, and
-    that gain: one named by its nonlinearity (the catalogue's ``gain`` type), but for a
-    default of gain 1, the scheme's own; None for an init that carries none."""
+    """The parameter of ``init`` (an IR init) that gives a chosen gain, and that gain: one
+    named by its nonlinearity or written as a number (the catalogue's ``gain`` type), but for
+    a default of gain 1, the scheme's own; None for an init that carries none."""
     for param in BY_NAME[init["name"]].params:
         given = init.get(param.name)
-        if (param.type == "gain" and isinstance(given, dict) and "nonlinearity" in given
+        if (param.type == "gain" and isinstance(given, dict)
                 and not (given == param.default and gain(given) == 1.0)):
             return param.name, given
     return None
 
 
+def _fits(g: float, target: float) -> bool:
+    """Whether the gain ``g`` sets the variance within :data:`MATERIAL` of ``target``'s (in
+    logarithms: a gain of 1e-300 squares to 0)."""
+    return 2 * abs(math.log(g) - math.log(target)) <= math.log(MATERIAL)
+
+
 def activation_gain(activation: dict) -> dict | None:
-    """``calculate_gain``'s gain of an activation layer's IR, as an IR gain object: He's
-    leaky form with its negative slope for a piecewise linear one (relu with 0), its own name
-    for another in the table (tanh, sigmoid); None for the rest."""
+    """The gain of an activation layer's IR, as an IR gain object: He's leaky form with its
+    negative slope for a piecewise linear one (relu with 0: calculate_gain's); for another,
+    its name where the language's gain of that name fits the gain that keeps the second
+    moment (:meth:`Kind.moment_gain`; tanh's 5/3, elu's own), else that gain as a number
+    (sigmoid's 1.846); None where no gain keeps it (gelu, silu, hard swish; softmax)."""
     kind = KINDS.get(activation["kind"])
     if kind is None:  # following_activation's "linear": no activation
         return None
@@ -96,14 +117,23 @@ def activation_gain(activation: dict) -> dict | None:
         slope = float(kind.negative_slope(activation))
         return ({"nonlinearity": "relu"} if slope == 0
                 else {"nonlinearity": "leaky_relu", "slope": slope})
-    return {"nonlinearity": kind.name} if kind.name in NONLINEARITIES else None
+    keeping = kind.moment_gain(activation)
+    if keeping is None:
+        return None
+    named = {"nonlinearity": kind.name}
+    if kind.name in NONLINEARITIES and _fits(gain(named), keeping):
+        return named
+    return {"value": round(keeping, 3)}
 
 
 def _fitting_gains(activation: dict, wanted: dict) -> list[float]:
-    """The gains that fit an activation: ``calculate_gain``'s, and for one odd about 0 with a
-    slope there (tanh) the critical ``1 / f'(0)`` (Poole et al. 2016)."""
+    """The gains that fit an activation: ``wanted`` (:func:`activation_gain`), the one that
+    keeps the second moment, and for one odd about 0 with a slope there (tanh) the critical
+    ``1 / f'(0)`` (Poole et al. 2016)."""
     kind = KINDS[activation["kind"]]
     fits = [gain(wanted)]
+    if kind.negative_slope is None:
+        fits.append(kind.moment_gain(activation))
     if kind.centre == 0 and kind.derivative is not None:
         fits.append(1.0 / kind.derivative(0.0))
     return fits
@@ -134,19 +164,39 @@ def misfit(info: LayerInfo, after: tuple[dict, dict] | None) -> Misfit | None:
     fits = _fitting_gains(activation, wanted)
     if not all(0 < g < math.inf for g in [gain(given), *fits]):
         return None  # a leaky slope of 1e300: the signal warning says what that does
-    # the gains' ratios squared, in logs: gain=leaky_relu(1e200) is 1.41e-200, whose square
+    if any(_fits(gain(given), fit) for fit in fits):
+        return None
+    # the gains' ratio squared, in logs: gain=leaky_relu(1e200) is 1.41e-200, whose square
     # against relu's is below float64's range
-    logs = [2 * (math.log(gain(given)) - math.log(fit)) for fit in fits]
-    if min(abs(log) for log in logs) <= math.log(MATERIAL):
+    log_ratio = 2 * (math.log(gain(given)) - math.log(fits[0]))
+    if abs(log_ratio) > LARGEST_LOG:
         return None
-    if abs(logs[0]) > LARGEST_LOG:
-        return None
-    return Misfit(info, param, given, activation, wanted, math.exp(logs[0]))
+    return Misfit(info, param, given, activation, wanted, math.exp(log_ratio))
 
 
 def _gain_said(gain_ir: dict) -> str:
-    """``the gain of relu, 1.414``: whose a gain is, and its value."""
+    """``the gain of relu, 1.414``: whose a gain is, and its value; ``a gain of 3`` for a
+    number."""
+    if "value" in gain_ir:
+        return f"a gain of {rounded_text(gain(gain_ir), 4)}"
     return f"the gain of {gain_text(gain_ir)}, {rounded_text(gain(gain_ir), 4)}"
+
+
+def _source(wanted: dict) -> str:
+    """Where the gain ``wanted`` of an activation comes from."""
+    if wanted.get("nonlinearity") in ("relu", "leaky_relu", "tanh"):
+        return f"PyTorch's calculate_gain; {HE_2015}, eq. 10, {GLOROT_2010}"
+    return (f"the gain that keeps the second moment, 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1): "
+            f"{HE_2015}, eq. 10, for f's own second moment")
+
+
+def _over_depth(kinds: list[Kind]) -> str:
+    """What a stack of such layers does with the factor: a saturating one's (tanh, sigmoid)
+    settles near it (a 20-layer sigmoid stack under he_normal holds the sums' variance at 0.51
+    to 0.55, the factor 0.59), another's (relu6 too, which clips rarely) compounds it."""
+    if all(kind.value_range is not None and kind.negative_slope is None for kind in kinds):
+        return "a stack of such layers settles near that scale rather than compounding it"
+    return "compounding over the layers"
 
 
 def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str]) -> str:
@@ -186,13 +236,13 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
     written = init_text(first.layer.ir["weight_init"])
     at = ("default" if first.defaulted and ("default", "weight_init") in spec.spans
           else first.layer.name)
+    records = [KINDS[kind] for kind in kinds]
     message = (
         f"{written} draws Var(w) = gain^2 / fan with {_gain_said(first.given)}, but "
-        f"{names} {verb} {listed(kinds)}, which {take} {_gain_said(first.wanted)} (PyTorch's "
-        f"calculate_gain; {HE_2015}, eq. 10, {GLOROT_2010}): each such layer's output variance "
+        f"{names} {verb} {listed(kinds)}, which {take} {_gain_said(first.wanted)} "
+        f"({_source(first.wanted)}): each such layer's output variance "
         f"is {rounded_text(first.ratio)}x what {listed(kinds)} {need} (the gains' ratio "
-        "squared), "
-        "compounding over the layers")
+        f"squared), {_over_depth(records)}")
     return spec.error(message, at, "weight_init", severity="warning",
                       hint=_hint(spec, group, names, feeding))
 

@@ -1,8 +1,9 @@
-"""The JSON Schema of an IR init object, generated from the catalogue.
+"""The JSON Schema of an IR init object and of a gain, generated from the catalogue and the
+gain table.
 
-``cnnspec/ir/schema.json`` ships this as its ``$defs/init`` (``python tools/generate.py``
-writes it; a test fails when it is stale). Every parameter is required: the IR is resolved,
-defaults written out.
+``cnnspec/ir/schema.json`` ships these as its ``$defs/init`` and ``$defs/gain`` (``python
+tools/generate.py`` writes them; a test fails when they are stale). Every parameter is
+required: the IR is resolved, defaults written out.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from cnnspec.init.catalogue import (
     Init,
 )
 from cnnspec.init.describe import init_json
+from cnnspec.init.gains import NONLINEARITIES
 
 # Where the hints for other libraries' parameter names (FOREIGN_PARAMS) are written, once: on
 # the init object, read by every init's own branch, whose additionalProperties finds the field.
@@ -69,4 +71,24 @@ def init_schema() -> dict:
                                 SCHEMA_HINTS: _name_hints()}},
         "allOf": [{"if": {"properties": {"name": {"const": init.name}}, "required": ["name"]},
                    "then": _init_schema(init)} for init in INITS],
+    }
+
+
+def gain_schema() -> dict:
+    """The ``$defs/gain`` schema: a number, a nonlinearity of the gain table, or leaky_relu
+    with its slope."""
+    named = [name for name in NONLINEARITIES if name != "leaky_relu"]
+    return {
+        "description": 'a gain: {"value": g} or {"nonlinearity": "' + "|".join(NONLINEARITIES)
+                       + '"} (with "slope" for leaky_relu)',
+        "type": "object",
+        "anyOf": [
+            {"type": "object", "properties": {"value": {"type": "number", "exclusiveMinimum": 0}},
+             "required": ["value"], "additionalProperties": False},
+            {"type": "object", "properties": {"nonlinearity": {"enum": named}},
+             "required": ["nonlinearity"], "additionalProperties": False},
+            {"type": "object",
+             "properties": {"nonlinearity": {"const": "leaky_relu"}, "slope": {"type": "number"}},
+             "required": ["nonlinearity", "slope"], "additionalProperties": False},
+        ],
     }

@@ -13,6 +13,7 @@ import math
 
 from cnnspec import engine, shapes
 from cnnspec.errors import counted, float_text
+from cnnspec.init import gains
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
@@ -845,7 +846,7 @@ LEAKY_RELU = _activation(
     usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2", cases=({"slope": 0.2},),
     phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
 def _elu_value(ir: dict, y: float) -> float:
-    return y if y > 0 else ir["alpha"] * math.expm1(y)
+    return gains.elu(y, ir["alpha"])
 
 
 def _elu_slope(ir: dict, y: float) -> float:
@@ -864,20 +865,16 @@ ELU = _activation(
     value_at=_elu_value, slope_at=_elu_slope,
     phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
 
-# E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
-# 1/2 these depend on the scale of y: both tend to 1/2 for a wide y and to 1/4 near 0.
-GELU_SECOND_MOMENT = 0.4252
-SILU_SECOND_MOMENT = 0.3558
-
-
-def _gelu(t: float) -> float:
-    """``t Phi(t)``, the exact form (the tanh form differs by less than 5e-4)."""
-    return 0.5 * t * math.erfc(-t / math.sqrt(2))
+# The signal factors of gelu, silu and hard swish are E[f(y)^2] for y ~ N(0, 1), by
+# Gauss-Hermite quadrature of the functions the gain table holds (gains.unit_second_moment).
+# Unlike ReLU's 1/2 these depend on the scale of y: they tend to 1/2 for a wide y and to 1/4
+# near 0. The tanh form of GELU differs by less than 5e-4.
 
 
 def _gelu_value(ir: dict, y: float) -> float:
-    """GELU of either form (the exact one :func:`_gelu`, the tanh one :func:`_gelu_tanh`)."""
-    return _gelu_tanh(y)[0] if ir["approximate"] == "tanh" else _gelu(y)
+    """GELU of either form (the exact one :func:`cnnspec.init.gains.gelu`, the tanh one
+    :func:`_gelu_tanh`)."""
+    return _gelu_tanh(y)[0] if ir["approximate"] == "tanh" else gains.gelu(y)
 
 
 def _gelu_slope(ir: dict, y: float) -> float:
@@ -905,18 +902,10 @@ def _gelu_tanh(y: float) -> tuple[float, float]:
             half_up + 2 * near * half_up * half_down * k * (1 + 3 * c * near * near))
 
 
-def _silu(t: float) -> float:
-    return t * _sigmoid(t)
-
-
 def _silu_slope(ir: dict, y: float) -> float:
     """``s (1 + y (1 - s))``, ``s = sigmoid(y)``."""
     s = _sigmoid_tail(y)
     return s * (1 + y * (1 - s))
-
-
-def _hardswish(t: float) -> float:
-    return t * min(max(t + 3, 0.0), 6.0) / 6
 
 
 def _hardswish_slope(ir: dict, y: float) -> float:
@@ -941,7 +930,8 @@ def _gelu_onnx(g, ir: dict, x: str) -> str:
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
     "tanh form", lambda ir: call("nn.GELU", approximate=ir["approximate"]), _gelu_onnx,
-    signal_factor=lambda ir: GELU_SECOND_MOMENT, asymptote=_linear_above_zero, increasing=_gelu,
+    signal_factor=lambda ir: gains.unit_second_moment("gelu"), asymptote=_linear_above_zero,
+    increasing=gains.gelu,
     value_at=_gelu_value, slope_at=_gelu_slope,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
     usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
@@ -949,22 +939,20 @@ GELU = _activation(
     libraries=lambda ir: () if ir["approximate"] == "tanh" else ("scipy.special",))
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
-                   signal_factor=lambda ir: SILU_SECOND_MOMENT, asymptote=_linear_above_zero,
-                   increasing=_silu, value_at=lambda ir, y: y * _sigmoid_tail(y),
-                   slope_at=_silu_slope)
+                   signal_factor=lambda ir: gains.unit_second_moment("silu"),
+                   asymptote=_linear_above_zero, increasing=gains.silu,
+                   value_at=lambda ir, y: gains.silu(y), slope_at=_silu_slope)
 
-# E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
-# that it keeps ReLU's 1/2; hard swish is close to SiLU.
-HARDSWISH_SECOND_MOMENT = 0.3316
+# ReLU6 clips so rarely at y ~ N(0, 1) that it keeps ReLU's 1/2; hard swish is close to SiLU.
 
 RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReLU6()",
                     lambda g, ir, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
                     negative_slope=lambda ir: 0.0, value_range=(0.0, 6.0), flat_at_zero=True)
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
-                        signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT,
-                        asymptote=_linear_above_zero, increasing=_hardswish,
-                        value_at=lambda ir, y: _hardswish(y), slope_at=_hardswish_slope)
+                        signal_factor=lambda ir: gains.unit_second_moment("hardswish"),
+                        asymptote=_linear_above_zero, increasing=gains.hardswish,
+                        value_at=lambda ir, y: gains.hardswish(y), slope_at=_hardswish_slope)
 
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
 

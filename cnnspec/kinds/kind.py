@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import field
 
+from cnnspec.init.gains import fixed_point_slope, second_moment_gain
 from cnnspec.kinds.fields import Field
 from cnnspec.records import record
 
@@ -274,6 +275,18 @@ class Kind:
         (relu, leaky_relu, prelu; not relu6), so ``f`` is its own :attr:`asymptote`."""
         return self.negative_slope is not None and self.value_range is None
 
+    def moment_gain(self, ir: dict) -> float | None:
+        """The gain that keeps the second moment through this elementwise activation with the
+        fields of ``ir`` (:func:`cnnspec.init.gains.second_moment_gain` of its
+        :attr:`value_at`: sqrt(2) for relu, 1.59 for tanh, 1.85 for sigmoid, 1.25 for elu),
+        where a stack holds it: None where the fixed point it makes does not (gelu, silu, hard
+        swish: :func:`cnnspec.init.gains.fixed_point_slope` above 1, an offset from it grows
+        layer by layer), and for a kind with no such function (softmax mixes channels)."""
+        if self.value_at is None:
+            return None
+        fields = tuple((f.name, ir[f.name]) for f in self.fields)
+        return _moment_gain(self.name, self.value_at, fields)
+
     @functools.cached_property
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
@@ -302,3 +315,15 @@ class Kind:
             if f.default_from and ir[f.name] is None:
                 ir[f.name] = list(ir[f.default_from])
         return ir
+
+
+@functools.lru_cache(maxsize=64)
+def _moment_gain(name: str, value_at: Callable[[dict, float], float],
+                 fields: tuple) -> float | None:
+    """:meth:`Kind.moment_gain` of the kind ``name``, integrated once per field values."""
+    ir = dict(fields)
+
+    def f(y: float) -> float:
+        return value_at(ir, y)
+
+    return None if fixed_point_slope(f) > 1 + 1e-9 else second_moment_gain(f)  # relu: 1
