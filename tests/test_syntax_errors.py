@@ -536,7 +536,7 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 weight he_normal(mod=fan_out)\n", "no parameter 'mod'", 2, 29,
      "did you mean mode\\?"),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(mode=fan_avg)\n", "unknown mode 'fan_avg'",
-     2, 34, None),
+     2, 34, "write `glorot_normal\\(gain=relu\\)`$"),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(gain=rellu)\n", "unknown nonlinearity 'rellu'",
      2, 34, "did you mean relu\\?"),
     ("input 1x8x8\nconv 8 3x3 weight normal(0, -1)\n", "std of normal .* greater than 0",
