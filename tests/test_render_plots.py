@@ -422,8 +422,9 @@ def test_features_long_caption_is_wrapped_to_the_figure(tmp_path, monkeypatch):
 
     drawn = []
     monkeypatch.setattr(features, "save_png", lambda fig, out: drawn.append(fig) or out)
-    caption = ("net: photo.png (converted RGB to greyscale; resized 480x640 -> 8x8; inverted "
-               "to light strokes on a dark background, like the training data); predicted 4")
+    caption = ("net: photo.png (converted RGB to greyscale; resized 480 high x 640 wide -> "
+               "8x8; inverted to light strokes on a dark background, like the training data); "
+               "predicted 4")
     plot_features(np.zeros((1, 8, 8)), {"c": np.zeros((4, 8, 8))}, tmp_path / "f.png",
                   title=caption)
     fig = drawn[0]
