@@ -141,3 +141,33 @@ def test_a_call_that_would_be_refused_in_turn_is_not_hinted(init):
     hint = _error(init).hint
     assert "write `" not in hint, hint
     assert "uniform(low, high)" in hint or "uniform(-0.05, 0.05)" in hint, hint
+
+
+@pytest.mark.parametrize("init, written", [
+    ("he_uniform(mode=fan_avg)", "glorot_uniform(gain=relu)"),
+    ("kaiming_normal(fan_avg, tanh)", "glorot_normal(gain=tanh)"),
+    ("he_normal(mode=fan_avg, gain=leaky_relu(0.2))", "glorot_normal(gain=leaky_relu(0.2))"),
+    ("he_uniform(gain=3, mode=fan_avg)", "glorot_uniform(gain=3)"),
+])
+def test_he_over_the_averaged_fan_is_hinted_as_glorot_with_its_gain(init, written):
+    """He's schemes pick one fan; over their mean they are Glorot's with He's gain, which the
+    hinted init draws: variance_scaling(gain^2, fan_avg, its distribution)."""
+    error = _error(init)
+    assert error.message == "unknown mode 'fan_avg'"
+    assert _hinted(error) == written
+    hinted, over_fan_in = (describe(_weight(text), SHAPE)
+                           for text in (written, init.replace("fan_avg", "fan_in")))
+    assert hinted.distribution == over_fan_in.distribution
+    # the same gain over the fans' mean, (36 + 72) / 2, in place of fan_in, 36
+    assert hinted.std == pytest.approx(over_fan_in.std * (36 / 54) ** 0.5)
+
+
+def test_he_over_the_averaged_fan_says_the_gain_it_carries():
+    assert _error("he_uniform(mode=fan_avg)").hint == (
+        "he_uniform over fan_avg is Glorot & Bengio 2010's scheme with he_uniform's gain, "
+        "relu: write `glorot_uniform(gain=relu)`")
+
+
+@pytest.mark.parametrize("init", ["he_normal(mode=fan_avgg)", "he_normal(mode=fan_avg, gain=x)"])
+def test_a_mode_no_scheme_draws_or_another_mistake_keeps_the_spelling_guess(init):
+    assert _error(init).hint == "did you mean fan_in? (valid modes: fan_in, fan_out)"

@@ -612,6 +612,9 @@ def test_a_decompression_bomb_is_a_clear_error(tmp_path):
     with pytest.raises(RunError, match="too many to decode safely") as info:
         load_image(bomb, (1, 8, 8))
     assert "resize it to about 8x8" in info.value.hint
+    with pytest.raises(RunError) as info:
+        load_image(bomb, (1, 8, 6))
+    assert "resize it to about 8 high x 6 wide," in info.value.hint
 
 
 # An EXIF block whose one entry (orientation) is cut short: Pillow warns "Corrupt EXIF data"
@@ -642,7 +645,7 @@ def test_warnings_of_pillow_about_what_is_not_read_stay_quiet(tmp_path, capsys):
             x, note = load_image(large, (1, 8, 8))
         finally:
             Image.MAX_IMAGE_PIXELS = limit
-    assert x.shape == (1, 8, 8) and "resized 200x300 -> 8x8" in note
+    assert x.shape == (1, 8, 8) and "resized 200 high x 300 wide -> 8x8" in note
 
 
 def test_same_padding_is_whole_number_arithmetic():

@@ -171,10 +171,12 @@ def test_upscaling_small_images(tmp_path):
     from cnnspec.data import load_image
 
     x, note = load_image(draw_bar(tmp_path / "s.png", 8, 0, 255), (1, 16, 20))
-    assert x.shape == (1, 16, 20) and note == "resized 8x8 -> 16x20"  # height x width
+    assert x.shape == (1, 16, 20) and note == "resized 8x8 -> 16 high x 20 wide"
 
 
-def test_resize_note_reads_height_by_width_like_the_spec(tmp_path):
+def test_resize_note_names_each_side(tmp_path):
+    """A bare 30x20 read backwards beside image tools' width x height: each side named, in
+    the spec's order (input CxHxW)."""
     from PIL import Image
 
     from cnnspec.data import load_image
@@ -182,7 +184,7 @@ def test_resize_note_reads_height_by_width_like_the_spec(tmp_path):
     path = tmp_path / "tall.png"
     Image.new("L", (20, 30), 0).save(path)  # Pillow sizes are (width, height)
     _, note = load_image(path, (1, 8, 6))
-    assert note == "resized 30x20 -> 8x6"
+    assert note == "resized 30 high x 20 wide -> 8 high x 6 wide"
 
 
 def test_colour_image_for_a_grey_model_says_it_was_converted(tmp_path):
@@ -218,6 +220,15 @@ def test_wrong_size_array_is_named_in_the_shape_it_was_saved(tmp_path):
     with pytest.raises(RunError, match=r"shape \(16, 16\); the model takes") as info:
         load_image(path, (1, 8, 8))
     assert "not resized" in info.value.hint
+
+
+def test_a_batch_of_another_size_is_told_the_models_size_side_by_side():
+    from cnnspec.data.images import input_batch
+
+    with pytest.raises(RunError) as info:
+        input_batch(np.zeros((2, 1, 6, 8)), (1, 8, 6))
+    assert info.value.hint == ("arrays are not resized: resize the images to the model's "
+                               "input 8 high x 6 wide first")
 
 
 @pytest.mark.parametrize("array,shape", [

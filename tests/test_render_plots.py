@@ -422,8 +422,9 @@ def test_features_long_caption_is_wrapped_to_the_figure(tmp_path, monkeypatch):
 
     drawn = []
     monkeypatch.setattr(features, "save_png", lambda fig, out: drawn.append(fig) or out)
-    caption = ("net: photo.png (converted RGB to greyscale; resized 480x640 -> 8x8; inverted "
-               "to light strokes on a dark background, like the training data); predicted 4")
+    caption = ("net: photo.png (converted RGB to greyscale; resized 480 high x 640 wide -> "
+               "8x8; inverted to light strokes on a dark background, like the training data); "
+               "predicted 4")
     plot_features(np.zeros((1, 8, 8)), {"c": np.zeros((4, 8, 8))}, tmp_path / "f.png",
                   title=caption)
     fig = drawn[0]
@@ -807,6 +808,49 @@ def test_a_grid_of_one_image_a_class_leaves_its_title_room(drawn, tmp_path):
     assert_titles_fit(fig)
     left, right = fig.axes[0].get_position().x0, fig.axes[0].get_position().x1
     assert 0.3 < left and right < 0.7  # in the middle, its class labels on its left
+
+
+@pytest.mark.parametrize("per_class, blocks, rows, h, w", [
+    (6, 1, 10, 8, 8), (4, 2, 10, 8, 8), (16, 1, 10, 8, 8), (6, 2, 4, 16, 16),
+    (3, 2, 3, 16, 20),
+])
+def test_the_data_pictures_size_follows_its_grid(drawn, tmp_path, per_class, blocks, rows, h,
+                                                 w):
+    """`cnnspec data` drew the digits' grid beside an inch of empty room for labels one
+    character wide: the figure is as wide as the class names, the images and a thin right
+    margin, each image's cell as wide for its height as the images are, and the grid as high
+    as its rows of them."""
+    from cnnspec.render.augment_grid import (
+        LABEL_MARGIN_INCHES,
+        LABEL_PAD_POINTS,
+        LABEL_POINTS,
+        MIN_WIDTH_INCHES,
+        RIGHT_INCHES,
+        SPACING,
+        plot_augmented,
+    )
+    from cnnspec.render.figure import text_inches
+
+    classes = [str(k) for k in range(rows - 1)] + ["square"]
+    images = [np.zeros((per_class, 1, h, w))] * rows
+    plot_augmented(images, images if blocks == 2 else None, classes, tmp_path / "g.png", "t")
+    fig = drawn[-1]
+    inches = fig.get_figwidth(), fig.get_figheight()
+    cells = [ax.get_subplotspec().get_position(fig) for ax in fig.axes]
+    for cell in cells:
+        assert cell.width * inches[0] / (cell.height * inches[1]) == pytest.approx(w / h)
+    assert len(cells) == rows * per_class * blocks
+    left = min(cell.x0 for cell in cells) * inches[0]
+    right = (1 - max(cell.x1 for cell in cells)) * inches[0]
+    label = LABEL_MARGIN_INCHES + text_inches("square", LABEL_POINTS) + LABEL_PAD_POINTS / 72
+    if inches[0] > MIN_WIDTH_INCHES:  # nothing on either side but the labels and the margin
+        assert (left, right) == (pytest.approx(label), pytest.approx(RIGHT_INCHES))
+    else:  # grown to the title's width: the same empty room on either side
+        assert left - label == pytest.approx(right - RIGHT_INCHES, abs=1e-9)
+        assert inches[0] == MIN_WIDTH_INCHES
+    tile = cells[0].height * inches[1]
+    grid = (max(c.y1 for c in cells) - min(c.y0 for c in cells)) * inches[1]
+    assert grid == pytest.approx(tile * (rows + SPACING * (rows - 1)))
 
 
 def test_every_figure_title_is_made_by_the_figure_helper():

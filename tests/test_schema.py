@@ -190,6 +190,20 @@ def test_another_librarys_parameter_of_an_init_is_answered_as_in_a_spec(field):
     assert error.hint == in_a_spec.hint == FOREIGN_PARAMS[field.lower()]
 
 
+@pytest.mark.parametrize("name, scheme", [("he_normal", "glorot_normal"),
+                                          ("he_uniform", "glorot_uniform")])
+def test_he_over_the_averaged_fan_in_an_ir_is_answered_as_in_a_spec(name, scheme):
+    """He's fan_avg is Glorot's scheme with He's gain, as a .cnn file is told; the schema
+    holds the hint once for every gain, so the IR's is left to copy."""
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = {**HE, "name": name, "mode": "fan_avg"}
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    (error,) = info.value.errors
+    assert error.hint == (f"{name} over fan_avg is Glorot & Bengio 2010's scheme with {name}'s "
+                          f'gain: write {{"name": "{scheme}", "gain": <the same gain>}}')
+
+
 def test_an_unknown_parameter_of_no_other_library_still_lists_the_allowed_ones():
     ir = copy.deepcopy(VALID)
     ir["layers"][0]["weight_init"] = {**HE, "gian": 1}

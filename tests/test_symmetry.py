@@ -8,6 +8,7 @@ channels alike too, so the whole net here shares the model-wide init.
 """
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -849,6 +850,28 @@ def test_init_report_counts_the_same_filters_check_does(tmp_path):
     # conv2's second row is the weights table's, whose last column is the same filters
     rows = [line for line in format_table(report).splitlines() if line.startswith("conv2 ")]
     assert len(rows) == 2 and rows[1].endswith(" 4 of 8")
+
+
+ZEROS_SPEC = Path(__file__).resolve().parent.parent / "specs" / "zeros.cnn"
+
+
+def test_init_report_says_a_zero_output_layer_keeps_its_filters_alike_as_check_does():
+    """zeros.cnn's output layer fc starts at 0 and reads the zeros of conv2, so its weights
+    never change, as check warns: its filters stay alike, which the column said "no" to."""
+    import cnnspec
+    from cnnspec.lab.report import format_table, init_report
+
+    assert any("fc's weights never change" in w.message
+               for w in cnnspec.load(ZEROS_SPEC).warnings)
+    report = init_report(ZEROS_SPEC, ["zeros", "he_normal"], input_kind="gaussian",
+                         batch_size=4)
+    zeros, he = ({s.name: s.same_filters for s in v.layers if s.same_filters is not None}
+                 for v in report.variants)
+    assert zeros == {"conv1": 8, "conv2": 16, "fc": 4}
+    assert he == {"conv1": 0, "conv2": 0, "fc": 0}
+    rows = [line.split() for line in format_table(report).splitlines()
+            if line.startswith("fc ") and "dense" not in line]
+    assert [row[-1] for row in rows] == ["YES", "no"]
 
 
 def test_train_stats_counts_the_same_filters_once_per_run(tmp_path, monkeypatch):

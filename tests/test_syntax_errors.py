@@ -536,7 +536,7 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 weight he_normal(mod=fan_out)\n", "no parameter 'mod'", 2, 29,
      "did you mean mode\\?"),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(mode=fan_avg)\n", "unknown mode 'fan_avg'",
-     2, 34, None),
+     2, 34, "write `glorot_normal\\(gain=relu\\)`$"),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(gain=rellu)\n", "unknown nonlinearity 'rellu'",
      2, 34, "did you mean relu\\?"),
     ("input 1x8x8\nconv 8 3x3 weight normal(0, -1)\n", "std of normal .* greater than 0",
@@ -656,15 +656,23 @@ CASES = [
     ("input 1x8x8\nc: Conv2D(8, 3, padding='same') <- input  # 8 maps\n",
      "^Conv2D\\(...\\) is a layer as Keras", 2, 4,
      "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same <- input`$"),
-    # a model pasted whole: the layers after the first are answered in its hint, up to the
-    # first line that is none (blank and comment lines skipped)
+    # a model pasted whole: the layers after the first are answered in its hint, every one of
+    # the file's, past the cnnspec lines mixed in (`dense 3`; blank and comment lines skipped)
     (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
       "layers.MaxPooling2D((2, 2))\n\n# head\nlayers.Flatten()\n"
       'layers.Dense(10, activation="softmax")\ndense 3\nlayers.Dense(2)\n'),
      "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 3, 1,
      ("^this is Keras syntax; in cnnspec the layer is the line `conv 32 3x3 relu`; the Python "
-      "layers after it are, in cnnspec: line 4 `maxpool 2x2`, line 7 `flatten` and line 8 "
-      "`dense 10 softmax`$")),
+      "layers after it are, in cnnspec: line 4 `maxpool 2x2`, line 7 `flatten`, line 8 "
+      "`dense 10 softmax` and line 10 `dense 2`$")),
+    # ... a plain `flatten` in the middle: the Dense after it was left out; a call no line
+    # writes is named for its own check, and what is no layer (compile, a container) is not
+    (('input 1x8x8\nlayers.Conv2D(8, 3)\nflatten\nmodel.compile(optimizer="adam")\n'
+      "nn.Identity()\nmodel = nn.Sequential(\nDense(10)\nConv2D(filters, 3)\n"),
+     "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 2, 1,
+     ("^this is Keras syntax; in cnnspec the layer is the line `conv 8 3`; the Python layers "
+      "after it are, in cnnspec: line 7 `dense 10` and line 8 \\(no one line: its own check "
+      "says why\\)$")),
     ("input 1x8x8\nself.conv1 = nn.Conv2d(1, 6, 5)\nself.fc1 = nn.Linear(16 * 5 * 5, 120)\n",
      "PyTorch", 2, 14, ("`conv1: conv 6 5`; the Python layers after it are, in cnnspec: line 3 "
      "`fc1: dense 120`$")),

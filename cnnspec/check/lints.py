@@ -518,22 +518,26 @@ def _still_why(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo],
 
 def lasting_alike_filters(spec: Spec, estimate: signal.Estimate,
                           facts: Exact) -> dict[str, int]:
-    """How many filters of each trainable hidden conv/dense layer start identical and stay
-    identical at every step, as :func:`constant_weights` says (``facts``:
-    :func:`cnnspec.check.exact.exact`): those of :func:`symmetric_starts` where nothing after
-    the layer tells them apart or its weights never change, and ``identity``'s all-zero
-    filters that a flat activation passes no gradient
-    (:func:`cnnspec.check.exact.flat_zero_filters`); other layers are left out (none). What
-    ``init-report``'s "same filters" column shows."""
+    """How many filters of each trainable conv/dense layer start identical and stay identical
+    at every step, as check says (``facts``: :func:`cnnspec.check.exact.exact`): all those that
+    start alike where the layer's weights never change (:func:`constant_weights` and
+    :func:`held_still` say so, of an output layer too: weights that never change cannot come
+    apart, whatever the loss sends its units), those of :func:`symmetric_starts` where nothing
+    after the layer tells them apart, and ``identity``'s all-zero filters that a flat
+    activation passes no gradient (:func:`cnnspec.check.exact.flat_zero_filters`); other
+    layers are left out (none). What ``init-report``'s "same filters" column shows."""
     by_name, after = estimate.by_name, estimate.consumers
+    symmetric = symmetric_starts(spec, estimate, facts)
     lasting = {}
-    for name, breakers in symmetric_starts(spec, estimate, facts).items():
-        info = by_name[name]
-        if (name, WEIGHT) in facts.still or not breakers:
+    for info in estimate.layers:
+        name = info.name
+        if not (is_weighted(info.kind) and is_trained(info.ir)):
+            continue
+        if (name, WEIGHT) in facts.still or symmetric.get(name) == []:
             lasting[name] = alike_filters(info)
-        else:
+        elif name in symmetric:
             lasting[name] = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
-    return {name: count for name, count in lasting.items() if count}
+    return {name: count for name, count in lasting.items() if count >= 2}
 
 
 def _flat_filters_fate(info: LayerInfo, reader: LayerInfo, count: int) -> str:

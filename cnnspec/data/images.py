@@ -43,6 +43,13 @@ COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 LIGHT_BACKGROUND = 0.5
 
 
+def size_text(height: int, width: int) -> str:
+    """An image's size as every message says it: ``757 high x 495 wide``, the spec's order
+    (``input CxHxW``) with each side named, since image tools write width x height and a bare
+    ``757x495`` reads backwards there; a square one ``28x28``, which reads alike either way."""
+    return f"{height}x{width}" if height == width else f"{height} high x {width} wide"
+
+
 def load_image(path: str | Path, shape: tuple[int, int, int], invert: bool | None = None,
                dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, str | None]:
     """``(x, note)``: the input at ``path`` as (C, H, W) ``dtype`` in [0, 1] for a model taking
@@ -215,7 +222,7 @@ def input_batch(images, shape: tuple[int, int, int], what: str = "the array of i
         raise InputError(f"{what} has shape {x.shape}; the model takes {' or '.join(forms)}",
                          hint=_channels_last_hint(x.shape, shape, "pass")
                          or "arrays are not resized: resize the images to the model's input "
-                            f"{h}x{w} first")
+                            f"{size_text(h, w)} first")
     return input_float(x, what, dtype)[0]
 
 
@@ -253,7 +260,8 @@ def load_picture(path: Path, shape: tuple[int, int, int], invert: bool | None,
         # file can claim any size); say so in the user's terms.
         raise RunError(f"cannot read {path}: the image is larger than "
                        f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels, too many to decode safely",
-                       hint=f"resize it to about {h}x{w}, the model's input, first") from None
+                       hint=f"resize it to about {size_text(h, w)}, the model's input, "
+                            "first") from None
     except PICTURE_DAMAGE as exc:  # no picture Pillow knows, a damaged one, or a disk's error
         raise _unreadable(f"cannot read {path} as an image: {reason(exc)}", exc,
                           hint="give a PNG or JPEG file, or a .npy array") from None
@@ -266,8 +274,7 @@ def load_picture(path: Path, shape: tuple[int, int, int], invert: bool | None,
         # one (RGBA, LA) loses its transparency: the model sees what lies beneath it.
         notes.append(f"converted {original_mode} to RGB")
     if image.size != (w, h):
-        # Sizes read height x width, like the spec's `input CxHxW`.
-        notes.append(f"resized {image.height}x{image.width} -> {h}x{w}")
+        notes.append(f"resized {size_text(image.height, image.width)} -> {size_text(h, w)}")
         shrink = image.width >= w and image.height >= h
         image = image.resize((w, h), Image.Resampling.BOX if shrink
                              else Image.Resampling.BILINEAR)

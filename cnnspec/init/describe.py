@@ -24,7 +24,7 @@ from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
 from cnnspec.init.info import LAG_REACH, InitInfo, KernelSums, TapSquares
 from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
-from cnnspec.init.presets import PRESETS
+from cnnspec.init.presets import PRESETS, scheme_for_mode
 from cnnspec.init.scaling import VarianceScaling
 from cnnspec.init.truncation import TRUNCATED_STD, TRUNCATION, at_two_sigma, truncation
 from cnnspec.shapes import shape_text
@@ -55,6 +55,23 @@ def init_json(init: dict) -> str:
     """An IR init as a JSON IR writes it, every parameter given (the IR is resolved):
     ``{"name": "he_uniform", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}``."""
     return json.dumps(canonical(init))
+
+
+def mode_hint(init: dict, json_ir: bool = False) -> str | None:
+    """The hint for a fan mode ``init``'s scheme does not take where another named scheme
+    draws what it asks (:func:`cnnspec.init.presets.scheme_for_mode`): ``he_uniform`` over
+    fan_avg is ``glorot_uniform(gain=relu)``, with the gain ``init`` carries; None where no
+    scheme does. ``json_ir``: written for a JSON IR, whose schema holds the hint once for
+    every gain (:mod:`cnnspec.init.schema`), so that scheme's init with the gain left to
+    copy."""
+    other = scheme_for_mode(init)
+    if other is None:
+        return None
+    said = (f"{init['name']} over {init['mode']} is {BY_NAME[other['name']].source}'s scheme "
+            f"with {init['name']}'s gain")
+    if json_ir:
+        return f'{said}: write {{"name": "{other["name"]}", "gain": <the same gain>}}'
+    return f"{said}, {gain_text(init['gain'])}: write `{init_text(other)}`"
 
 
 def _arg_text(name: str, value) -> str:

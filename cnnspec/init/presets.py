@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from cnnspec.init.catalogue import PARAMS
 from cnnspec.init.gains import gain
 from cnnspec.init.scaling import VarianceScaling
 
@@ -78,3 +79,20 @@ PRESETS = {
     "lecun_normal": lecun_normal,
     "torch_default": torch_default,
 }
+
+
+def scheme_for_mode(init: dict) -> dict | None:
+    """The named scheme that draws what ``init`` asks of a scheme that does not take its
+    ``mode``: He's gain over ``fan_avg`` (``he_uniform(mode=fan_avg)``, the mean of the two
+    fans He et al. 2015 choose between) is Glorot's scheme with that gain,
+    ``{"name": "glorot_uniform", "gain": ...}``, since each scheme is one
+    :class:`VarianceScaling`; None where no scheme taking a gain alone draws it. ``init``: an
+    IR init of a scheme with a gain, its ``mode`` the one asked."""
+    if init["name"] not in PRESETS:
+        return None
+    asked = PRESETS[init["name"]](init)
+    for name, preset in PRESETS.items():
+        other = {"name": name, "gain": init["gain"]}
+        if set(PARAMS[name]) == {"gain"} and preset(other) == asked:
+            return other
+    return None

@@ -15,9 +15,11 @@ from cnnspec.init.catalogue import (
     FOREIGN_VALUES,
     INITS,
     PARAM_TYPES,
+    PARAMS,
     Init,
 )
-from cnnspec.init.describe import init_json
+from cnnspec.init.describe import init_json, mode_hint
+from cnnspec.init.fans import FAN_MODES
 from cnnspec.init.gains import NONLINEARITIES
 
 # Where the hints for other libraries' parameter names (FOREIGN_PARAMS) are written, once: on
@@ -36,9 +38,25 @@ def _param_schema(param_type: str) -> dict:
 def _init_schema(init: Init) -> dict:
     properties = {"name": {"const": init.name}}
     properties.update({p.name: _param_schema(p.type) for p in init.params})
+    modes = _mode_hints(init)
+    if modes:
+        properties["mode"][SCHEMA_HINTS] = modes
     return {"type": "object", "properties": properties,
             "required": ["name", *(p.name for p in init.params)],
             "additionalProperties": False, SCHEMA_HINTS: PARAM_HINTS}
+
+
+def _mode_hints(init: Init) -> dict[str, str]:
+    """The hint for each fan mode ``init`` does not take where another named scheme draws
+    what it asks (:func:`cnnspec.init.describe.mode_hint`: He's over fan_avg is Glorot's),
+    as a ``.cnn`` file's is answered."""
+    own = PARAMS[init.name]
+    if "mode" not in own:
+        return {}
+    taken = PARAM_TYPES[next(p.type for p in init.params if p.name == "mode")]["enum"]
+    hints = {mode: mode_hint({**own, "name": init.name, "mode": mode}, json_ir=True)
+             for mode in FAN_MODES if mode not in taken}
+    return {mode: hint for mode, hint in hints.items() if hint}
 
 
 def _alias_hints() -> dict[str, str]:

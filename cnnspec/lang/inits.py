@@ -15,12 +15,14 @@ import math
 from cnnspec.errors import Span, SpecError, float_text, foreign_hint
 from cnnspec.init import catalogue, keras
 from cnnspec.init.catalogue import ALIASES, BUILT_IN_DEFAULTS
+from cnnspec.init.describe import mode_hint
+from cnnspec.init.fans import FAN_MODES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.init.truncation import truncation
 from cnnspec.ir.spec import element_field
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Value, Word, describe
-from cnnspec.lang.calls import REQUIRED, Param, bind
+from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
 
@@ -185,6 +187,7 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
                                         "initializers"))
     _foreign_params(value, CATALOGUE[name])
+    _mode_of_another_scheme(value, name)
     try:
         params = bind(value, CATALOGUE[name], f"initializer {value.name}")
     except SpecError as err:  # `gaussian(0, 0.01)`: Caffe's gaussian, not a blur's sigma
@@ -201,6 +204,34 @@ def read_init(value: Value, what: str = "initializer") -> dict:
     if name == "truncated_normal":
         _check_cut(value, params)
     return {"name": name, **params}
+
+
+def _mode_of_another_scheme(value: Word | Call, name: str) -> None:
+    """A fan mode the scheme ``name`` does not take where another named scheme draws what it
+    asks (``he_uniform(mode=fan_avg)``) is an error whose hint is that scheme with the gain
+    the user's init carries (:func:`cnnspec.init.describe.mode_hint`:
+    ``glorot_uniform(gain=relu)``), not a spelling guess among its own modes. A call with
+    another mistake is left to its own error."""
+    params = CATALOGUE[name]
+    mode = next((p for p in catalogue.BY_NAME[name].params if p.name == "mode"), None)
+    asked = None if mode is None else argument(value, params, "mode")
+    if not isinstance(asked, Word) or asked.name not in FAN_MODES \
+            or asked.name in catalogue.PARAM_TYPES[mode.type]["enum"]:
+        return
+    # the call with its own default mode in the asked one's place, to read its gain
+    default = Word(mode.default, asked.span)
+    call = dataclasses.replace(
+        value, args=[default if arg is asked else arg for arg in value.args],
+        kwargs=[dataclasses.replace(kwarg, value=default) if kwarg.value is asked else kwarg
+                for kwarg in value.kwargs])
+    try:
+        init = {**bind(call, params, f"initializer {value.name}"), "name": name,
+                "mode": asked.name}
+    except SpecError:
+        return
+    hint = mode_hint(init)
+    if hint:
+        raise SpecError(f"unknown mode '{asked.name}'", span=asked.span, hint=hint)
 
 
 def _check_cut(value: Word | Call, params: dict) -> None:

@@ -1033,24 +1033,44 @@ FOLLOWING_LAYERS = 30
 
 
 def _following_layers(text: str, line_number: int) -> str:
-    """``; the Python layers after it are, in cnnspec: line 4 `maxpool 2` and line 5
-    `flatten```: the cnnspec line of each Keras or PyTorch layer call on the lines after
-    ``line_number`` (blank and comment lines skipped), up to the first line that is none;
-    "" where none follows."""
-    from cnnspec.lang.foreign import python_call, translated_line
-
+    """``; the Python layers after it are, in cnnspec: line 4 `maxpool 2` and line 6
+    `dense 10```: the cnnspec line of each Keras or PyTorch layer call on the lines after
+    ``line_number``, to the end of the file (a pasted model mixes in lines already written as
+    cnnspec, `flatten`, which are skipped, as blank and comment lines are), up to
+    :data:`FOLLOWING_LAYERS`; a layer call with no one line (values it cannot read) is named
+    for its own check to answer; "" where none follows."""
     found = []
     for number, line in enumerate(source_lines(text)[line_number:], start=line_number + 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        call = python_call(line)
-        written = None if call is None else translated_line(call)
-        if written is None or len(found) == FOLLOWING_LAYERS:
+        written = _python_layer_text(line)
+        if written is not None:
+            found.append(f"line {number} {written}")
+        if len(found) == FOLLOWING_LAYERS:
             break
-        found.append(f"line {number} `{written}`")
     if not found:
         return ""
     return f"; the Python layers after it are, in cnnspec: {listed(found)}"
+
+
+def _python_layer_text(line: str) -> str | None:
+    """How the hint of :func:`_following_layers` names a Python layer call on ``line``: its
+    cnnspec line in backticks, or where it has none that says so; None for a line that is no
+    Python layer call (cnnspec's own, blank, a comment, a container a spec needs no line
+    for)."""
+    from cnnspec.lang.foreign import (
+        CONTAINERS,
+        PASS_THROUGH,
+        foreign_hint,
+        python_call,
+        translated_line,
+    )
+
+    call = python_call(line)
+    if call is None or call.name in CONTAINERS + PASS_THROUGH:
+        return None
+    written = translated_line(call)
+    if written is not None:
+        return f"`{written}`"
+    return None if foreign_hint(call) is None else "(no one line: its own check says why)"
 
 
 # A size with a capital X (3X3): the lexer reads the number 3 and then a name, X3.

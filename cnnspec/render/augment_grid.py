@@ -17,16 +17,30 @@ from cnnspec.check.load import read_spec
 from cnnspec.data.augment import Augmenter
 from cnnspec.errors import InputError
 from cnnspec.ir.training_catalogue import KEYS, value_text
+from cnnspec.records import record
 from cnnspec.render import palette
-from cnnspec.render.figure import figure_title, new_figure, save_png, title_lines
+from cnnspec.render.figure import (
+    figure_title,
+    new_figure,
+    save_png,
+    text_inches,
+    title_lines,
+)
 from cnnspec.render.tiles import hide_ticks
 from cnnspec.seeding import streams
 from cnnspec.training.compat import load_spec_data
 
-TILE_INCHES = 0.62  # one image; small datasets are 8 to 32 pixels a side
-# The margins, in inches: the class names on the left, a line of the 9-point title and the
-# 8-point block headings ("augmented") above the grid, the room a heading needs.
-LABEL_INCHES, RIGHT_INCHES, BOTTOM_INCHES = 1.1, 0.1, 0.05
+TILE_INCHES = 0.62  # one image's height; small datasets are 8 to 32 pixels a side
+# A grid narrower than a title needs grows its images up to this height (one image a class)
+# before the figure is widened round it.
+MAX_TILE_INCHES = 1.0
+SPACING = 0.08  # between two images, in images' heights
+GAP_TILES = 0.5  # the empty column between the two blocks, in images' widths
+# The margins, in inches: the class names on the left (as wide as the longest, at
+# LABEL_POINTS, beside LABEL_PAD_POINTS), a line of the 9-point title and the 8-point block
+# headings ("augmented") above the grid, the room a heading needs.
+LABEL_POINTS, LABEL_PAD_POINTS = 8, 6
+LABEL_MARGIN_INCHES, RIGHT_INCHES, BOTTOM_INCHES = 0.1, 0.1, 0.05
 TITLE_LINE_INCHES, HEADINGS_INCHES, HEADING_INCHES = 0.17, 0.3, 0.9
 TITLE_POINTS = 9
 MIN_WIDTH_INCHES = 4.5  # a 100-character title in two or three lines
@@ -72,30 +86,71 @@ def _written(transforms: list[dict]) -> str:
     return ", ".join(parts)
 
 
+@record(frozen=True)
+class GridShape:
+    """Where the images of :func:`plot_augmented` go, in inches: ``tile``, one image's
+    height, ``left`` of the grid and its ``width``, in a figure ``figure_width`` wide, with
+    its ``ratios``, each column's width in images' widths (the gap between the blocks a
+    narrower one)."""
+
+    tile: float
+    ratios: tuple[float, ...]
+    left: float
+    width: float
+    figure_width: float
+
+
+def grid_shape(per_class: int, blocks: int, aspect: float, classes: list[str]) -> GridShape:
+    """The figure's width from its grid's shape, without empty sides: the class names' room,
+    ``blocks`` blocks of ``per_class`` images ``aspect`` wide for one high, and the right
+    margin. A grid narrower than the title needs (:data:`MIN_WIDTH_INCHES`: one image a class
+    broke it into a column of single words) first grows its images, up to
+    :data:`MAX_TILE_INCHES`, and only then sits in the middle of a wider figure."""
+    ratios = tuple(([1.0] * per_class + [GAP_TILES]) * blocks)[:-1]
+    label = LABEL_MARGIN_INCHES + _label_inches(classes) + LABEL_PAD_POINTS / 72
+    # the grid's width for images an inch high, the spacing between them included
+    per_inch = sum(ratios) * aspect + SPACING * (len(ratios) - 1)
+    room = MIN_WIDTH_INCHES - label - RIGHT_INCHES
+    tile = min(max(TILE_INCHES, room / per_inch), MAX_TILE_INCHES)
+    # the block headings' width where one image a class is narrower than "augmented" (it
+    # ran off the right edge)
+    width = max(tile * per_inch, HEADING_INCHES * blocks)
+    figure_width = max(label + width + RIGHT_INCHES, MIN_WIDTH_INCHES)
+    left = (figure_width - width - RIGHT_INCHES + label) / 2
+    return GridShape(tile, ratios, left, width, figure_width)
+
+
+def _label_inches(names: list[str]) -> float:
+    """The width of the longest of ``names`` as the class labels are drawn."""
+    return max((text_inches(name, LABEL_POINTS) for name in names), default=0.0)
+
+
 def plot_augmented(originals: list[np.ndarray], augmented: list[np.ndarray] | None,
                    classes: list[str], out_png, title: str) -> Path:
     """One row per class: its images (each (n, C, H, W)) on the left and, when given, the same
-    images augmented on the right, under the headings "as loaded" and "augmented"."""
+    images augmented on the right, under the headings "as loaded" and "augmented"; the
+    figure's size follows the grid (:func:`grid_shape`)."""
     per_class = max(len(x) for x in originals)
     blocks = 1 if augmented is None else 2
-    columns = blocks * per_class + (blocks - 1)  # an empty column between the two blocks
+    h, w = next(np.shape(x[0]) for x in originals if len(x))[-2:]
+    shape = grid_shape(per_class, blocks, w / h, classes)
     rows = len(classes)
-    # the grid's width, or the block headings' where one image a class is narrower than
-    # "augmented" (it ran off the right edge)
-    grid_inches = max(TILE_INCHES * columns, HEADING_INCHES * blocks)
-    # a figure no narrower than a title needs (one image a class broke it into a column of
-    # single words), the grid and its labels in the middle
-    width = max(LABEL_INCHES + grid_inches + RIGHT_INCHES, MIN_WIDTH_INCHES)
-    left = (width - grid_inches - RIGHT_INCHES + LABEL_INCHES) / 2
-    wrapped = title_lines(title, width, TITLE_POINTS)
+    wrapped = title_lines(title, shape.figure_width, TITLE_POINTS)
     # the title's lines, then the headings above the first row: a narrow grid wraps the
     # title onto more lines (three of them covered the headings)
     top = TITLE_LINE_INCHES * (wrapped.count("\n") + 1) + HEADINGS_INCHES
-    height = top + TILE_INCHES * rows + BOTTOM_INCHES
-    fig = new_figure(width, height, layout=None)
-    grid = fig.add_gridspec(rows, columns, left=left / width,
-                            right=(left + grid_inches) / width, top=1 - top / height,
-                            bottom=BOTTOM_INCHES / height, wspace=0.08, hspace=0.08)
+    grid_height = shape.tile * (rows + SPACING * (rows - 1))
+    height = top + grid_height + BOTTOM_INCHES
+    fig = new_figure(shape.figure_width, height, layout=None)
+    # Matplotlib spaces the columns by their mean width and the rows by their height: the
+    # same SPACING of an image's height between any two images
+    mean_column = (shape.width - shape.tile * SPACING * (len(shape.ratios) - 1)) \
+        / len(shape.ratios)
+    grid = fig.add_gridspec(rows, len(shape.ratios), width_ratios=shape.ratios,
+                            left=shape.left / shape.figure_width,
+                            right=(shape.left + shape.width) / shape.figure_width,
+                            top=1 - top / height, bottom=BOTTOM_INCHES / height,
+                            wspace=shape.tile * SPACING / mean_column, hspace=SPACING)
     figure_title(fig, wrapped, fontsize=TITLE_POINTS, y=1 - 0.08 / height, va="top")
     for row, name in enumerate(classes):
         for block, images in enumerate([originals] if augmented is None
@@ -111,8 +166,8 @@ def plot_augmented(originals: list[np.ndarray], augmented: list[np.ndarray] | No
                     ax.set_title("as loaded" if block == 0 else "augmented", fontsize=8,
                                  loc="left", pad=4, color=palette.FAMILIES["input"][1])
                 if block == 0 and k == 0:
-                    ax.set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center",
-                                  labelpad=6)
+                    ax.set_ylabel(name, fontsize=LABEL_POINTS, rotation=0, ha="right",
+                                  va="center", labelpad=LABEL_PAD_POINTS)
     return save_png(fig, out_png)
 
 
