@@ -118,12 +118,13 @@ def activation_gain(activation: dict) -> dict | None:
         return ({"nonlinearity": "relu"} if slope == 0
                 else {"nonlinearity": "leaky_relu", "slope": slope})
     keeping = kind.moment_gain(activation)
-    if keeping is None:
-        return None
+    if keeping is None or not 0 < keeping < math.inf:
+        return None  # elu(alpha=1e300): its second moment is beyond float64's range
     named = {"nonlinearity": kind.name}
     if kind.name in NONLINEARITIES and _fits(gain(named), keeping):
         return named
-    return {"value": round(keeping, 3)}
+    # four figures, not three places: elu(alpha=1e4)'s gain is 1.2e-4
+    return {"value": float(f"{keeping:.4g}")}
 
 
 def _fitting_gains(activation: dict, wanted: dict) -> list[float]:

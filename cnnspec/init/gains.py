@@ -115,7 +115,10 @@ def gaussian_second_moment(f: Callable[[float], float], variance: float = 1.0) -
     """``E[f(y)^2]`` for y ~ N(0, ``variance``), by Gauss-Hermite quadrature."""
     nodes, weights = _normal_rule()
     spread = math.sqrt(variance)
-    return math.fsum(w * f(spread * z) ** 2 for z, w in zip(nodes, weights))
+    values = [f(spread * z) for z in nodes]
+    # a product, not ** 2: elu(alpha=1e300)'s values square past float64's range, which ** 2
+    # raises as an error and a product gives as infinity
+    return math.fsum(w * value * value for value, w in zip(values, weights))
 
 
 def second_moment_gain(f: Callable[[float], float]) -> float:
