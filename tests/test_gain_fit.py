@@ -367,3 +367,13 @@ def test_calculate_gain_of_a_leaky_slope_matches_torch_and_holds_huge_slopes():
 
     assert math.isclose(nonlinearity_gain("leaky_relu", 0.2), math.sqrt(2 / 1.04))
     assert math.isclose(nonlinearity_gain("leaky_relu", 1e200), math.sqrt(2) * 1e-200)
+
+
+def test_an_elu_of_a_large_alpha_is_hinted_its_small_gain_not_0():
+    """elu(alpha=1e4) keeps its second moment at a gain of 2.6e-4, which three decimal places
+    wrote as 0, a gain variance scaling refuses; the hint's init checks clean."""
+    text = spec_text("c1: conv 4 3x3 elu(1e4) weight he_normal")
+    (warning,) = gain_warnings(text)
+    written = re.search(r"gain=([0-9.e+-]+)\)", warning.hint).group(1)
+    assert math.isclose(float(written), 2.627e-4, rel_tol=1e-3)
+    assert gain_warnings(applied(text, warning)) == []
