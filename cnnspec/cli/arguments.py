@@ -293,6 +293,27 @@ def add_weights_and_format(parser: argparse.ArgumentParser) -> None:
     add_format(parser)
 
 
+def _lint_list(text: str) -> list[str]:
+    """The type of ``--ignore``: lint names separated by commas, each one the catalogue holds
+    (:func:`cnnspec.check.silence.lint_names`)."""
+    from cnnspec.check.silence import lint_names  # the lints' catalogue: only when given
+    from cnnspec.errors import SettingError
+
+    try:
+        return sorted(lint_names(text))
+    except SettingError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message}; {exc.hint}") from None
+
+
+def add_ignore(parser: argparse.ArgumentParser) -> None:
+    """``--ignore LINT[,LINT]``, declared once for every command that prints check's
+    warnings: the warnings of those lints are left out."""
+    parser.add_argument("--ignore", type=_lint_list, action="extend", default=[],
+                        metavar="LINT[,LINT]",
+                        help="leave out the warnings of these lints (their names end each "
+                        "warning, in brackets; `cnnspec check --explain` lists them)")
+
+
 def add_format(parser: argparse.ArgumentParser) -> None:
     """``--format``, declared once for every command that reports: readable text, or JSON with
     the same content. ``table`` is taken as ``text``: the reports that are tables were asked

@@ -6,6 +6,7 @@ would refuse ``check`` refuses first."""
 from __future__ import annotations
 
 from cnnspec.check.checker import as_error
+from cnnspec.check.lint_catalogue import named
 from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import (
     MemoryEstimate,
@@ -101,7 +102,9 @@ def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
     ``checked``; none for data the checker knew without reading (it warned already)."""
     if example_count(checked.ir["training"]["data"]) is not None:
         return []
-    return batch_fit(checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)
+    found = named(batch_fit, batch_fit(checked.spec, len(dataset.y_train) + len(dataset.y_test),
+                                       dataset.name))
+    return checked.silences.kept(found) if checked.silences else found
 
 
 def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
