@@ -174,7 +174,7 @@ class SpecError(Exception):
     # their numbers.
     rewrite: str | None = None
     # The name of the lint that found a warning (:mod:`cnnspec.check.lint_catalogue`), set by
-    # the catalogue; None for an error, and for a warning no lint finds (memory, data).
+    # the catalogue (kept where ``--strict`` makes the warning an error); None for an error.
     lint: str | None = None
 
     def __post_init__(self) -> None:

@@ -60,11 +60,25 @@ TRIGGERS = {
     "cores-fit": SMALL + HEAD + "train {\n  batch 8\n  cores 4\n}\n",
     "batch-fit": SMALL + HEAD + "train {\n  batch 100000\n}\n",
     "epochs-fit": SMALL + HEAD + "train {\n  epochs 2147483647\n}\n",
+    "data-fit": "input 1x28x28\n" + HEAD,
+    "memory-use": SMALL + HEAD,
 }
 
 
-def _lints_found(text: str) -> set[str]:
-    return {warning.lint for warning in check(parse(text, "net.cnn")).warnings}
+def _half_memory(spec) -> dict:
+    """A memory limit under which a process training ``spec`` takes 2/3 of it."""
+    return {"max_memory": check(spec).step_memory.process * 3 // 2}
+
+
+# How a lint's spec is checked where the defaults would not find it: as a spec described, not
+# trained (summary), or against a memory limit.
+CHECKED_AS = {"data-fit": lambda spec: {"for_training": False}, "memory-use": _half_memory}
+
+
+def _lints_found(name: str) -> set[str]:
+    spec = parse(TRIGGERS[name], "net.cnn")
+    options = CHECKED_AS.get(name, lambda spec: {})(spec)
+    return {warning.lint for warning in check(spec, **options).warnings}
 
 
 def test_every_lint_has_a_spec_that_triggers_it():
@@ -74,7 +88,7 @@ def test_every_lint_has_a_spec_that_triggers_it():
 
 @pytest.mark.parametrize("name", [lint.name for lint in LINTS])
 def test_the_lints_spec_makes_its_warning_named_by_it(name):
-    assert name in _lints_found(TRIGGERS[name])
+    assert name in _lints_found(name)
 
 
 def test_names_are_unique_kebab_case_and_every_entry_is_written_out():
@@ -86,12 +100,30 @@ def test_names_are_unique_kebab_case_and_every_entry_is_written_out():
         assert len(lint.explanation) > len(lint.summary), lint.name
 
 
-def test_a_warning_no_lint_finds_has_no_name_and_an_error_none():
-    checked = check(parse(SMALL + "conv 8 3x3 relu\n" + HEAD, "net.cnn"))
-    assert checked.warnings == []
+def test_an_error_names_no_lint_and_a_warning_made_an_error_keeps_its_name():
+    assert check(parse(SMALL + "conv 8 3x3 relu\n" + HEAD, "net.cnn")).warnings == []
     with pytest.raises(SpecErrors) as raised:
         check(parse(SMALL + "conv 8 9x9\n" + HEAD, "net.cnn"))
     assert [error.lint for error in raised.value.errors] == [None]
+    with pytest.raises(SpecErrors) as raised:
+        check(parse(TRIGGERS["stacked-linear"], "net.cnn"), strict=True)
+    assert [(e.severity, e.lint) for e in raised.value.errors] == [("error", "stacked-linear")]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.cnn")), ids=lambda p: p.name)
+def test_every_warning_of_the_shipped_specs_names_a_lint(path):
+    import cnnspec
+
+    for warning in cnnspec.load(path, for_training=False).warnings:
+        assert warning.lint in BY_NAME, warning.message
+
+
+def test_summary_names_the_warning_of_a_missing_data_file(tmp_path, capsys):
+    path = _write(tmp_path, SMALL + HEAD + 'train {\n  data npz("gone.npz")\n}\n')
+    assert main(["summary", path]) == 0
+    assert "[data-fit]" in capsys.readouterr().err.splitlines()[0]
+    assert main(["summary", "--ignore", "data-fit", path]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def _write(tmp_path, text: str, name: str = "net.cnn") -> str:
@@ -155,6 +187,7 @@ def test_the_library_takes_ignore_and_refuses_an_unknown_name(tmp_path):
         cnnspec.load(path, ignore=["gain"])
     with pytest.raises(SettingError, match="ignore takes lint names"):
         cnnspec.load(path, ignore=3)
+    assert [w.lint for w in cnnspec.load(path, ignore=None).warnings] == ["gain-misfit"]
 
 
 def test_a_comment_silences_the_lint_at_its_line_alone(tmp_path, capsys):
@@ -178,6 +211,17 @@ def test_an_unknown_name_in_a_comment_is_an_error_at_the_name(tmp_path, capsys):
                       "`# cnnspec: ignore` comment")
     assert err[2].index("^") == 2 + 48 and err[2].count("^") == len("gain-mistfit")
     assert "did you mean 'gain-misfit'?" in err[3]
+
+
+def test_a_silence_without_brackets_is_an_error_at_the_comment(tmp_path, capsys):
+    text = SMALL + "conv 8 3x3 relu  # cnnspec: ignore gain-misfit\n" + HEAD
+    path = _write(tmp_path, text)
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"{path}:2:18: error: a `# cnnspec: ignore` comment names its lints in "
+                      "brackets")
+    assert err[2] == "  " + " " * 17 + "^" * len("# cnnspec: ignore gain-misfit")
+    assert err[3].startswith("hint: write `# cnnspec: ignore[NAME]`")
 
 
 def test_explain_says_a_lints_summary_and_why_and_lists_them_all(capsys):

@@ -152,14 +152,13 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     infos = _infer_all(spec, errors, dtype)
     warnings = []
     if not errors:  # the data against the network needs every layer's shape
-        misfit = (training.declared_data_fit(spec, infos)
-                  + training.one_value_batch_errors(
-                      spec, infos, spec.ir["training"]["batch_size"])
-                  + training.empty_epoch_errors(spec, infos))
+        misfit = training.data_misfits(spec, infos)
         if for_training:
             errors += misfit
         else:  # described, drawn or exported: what train would refuse is said, not refused
-            warnings += [dataclasses.replace(e, severity="warning") for e in misfit]
+            warnings += lint_catalogue.named(
+                training.data_misfits,
+                [dataclasses.replace(e, severity="warning") for e in misfit])
     step_memory = memory.training_estimate(spec, infos, dtype) if not errors else None
     if step_memory is not None:
         found = memory.memory_problems(
@@ -168,13 +167,14 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         if not for_training:
             found = [dataclasses.replace(e, severity="warning") for e in found]
         errors += [e for e in found if e.severity == "error"]
-        warnings += [w for w in found if w.severity == "warning"]
+        warnings += lint_catalogue.named(memory.memory_problems,
+                                         [w for w in found if w.severity == "warning"])
     dies = None
     if errors:
         warnings = []
     else:
         lint_warnings, estimate = _warnings(spec, infos, dtype)
-        warnings = silences.kept(lint_warnings) + warnings
+        warnings = silences.kept(lint_warnings + warnings)
         dies = None if estimate.dying is None else estimate.dying.layer.name
     if strict:
         errors += [as_error(w) for w in warnings]

@@ -1,5 +1,5 @@
-"""The catalogue of ``check``'s warnings (its lints): one entry each, in the order the checker
-runs them and prints what they find.
+"""The catalogue of ``check``'s warnings (its lints): one entry each, in the order ``check``
+prints what they find.
 
 An entry is a short stable kebab-case name, which every warning it finds carries
 (:attr:`cnnspec.errors.SpecError.lint`) so that a user can look it up (``cnnspec check
@@ -15,7 +15,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from cnnspec.check import gainfit, gradient, lints, scale, signal, taps, twins
+from cnnspec.check import gainfit, gradient, lints, memory, scale, signal, taps, training, twins
 from cnnspec.check.exact import Exact
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
@@ -55,6 +55,9 @@ class Lint:
     explanation: str
     find: Callable[..., list[SpecError]]
     reads: tuple[str, ...] = ()
+    # where the checker runs ``find``: with the other lints (:func:`run_all`), or in its own
+    # stage before them, as for the data or the memory (:func:`named` names its warnings)
+    own_stage: bool = False
 
     def run(self, found: Found) -> list[SpecError]:
         """The warnings this lint finds, each named by it."""
@@ -275,18 +278,34 @@ LINTS: tuple[Lint, ...] = (
          "Epochs whose run takes more than ten million steps: Caffe's max_iter of 2^31 - 1 "
          "(\"until stopped\") at a step an epoch became `epochs 2147483647`.",
          lints.epochs_fit, ("infos",)),
+    Lint("data-fit",
+         "data that train would refuse, said where nothing trains (summary, diagram, export)",
+         "Images or classes of the declared data that do not fit the network, a batch that "
+         "gives a batch norm one value per channel, or an epoch with no step: `train` refuses "
+         "them, and so does `check`; a command that trains nothing (`summary`, `diagram`, "
+         "`export`, `eval` of a run) says them as warnings.",
+         training.data_misfits, ("infos",), own_stage=True),
+    Lint("memory-use",
+         "a training process that takes more than half of the memory",
+         "A process training the spec that takes more than half of the machine's memory (or "
+         "of `--max-memory`), counted as cnnspec's memory model counts a step, the data and "
+         "the libraries: another large process, or a larger batch, may not fit beside it. "
+         "Past the whole memory it is an error (a warning where nothing trains).",
+         memory.memory_problems, own_stage=True),
 )
 
 BY_NAME: dict[str, Lint] = {lint.name: lint for lint in LINTS}
 
 
 def run_all(found: Found) -> list[SpecError]:
-    """Every lint's warnings, in the catalogue's order."""
-    return [warning for lint in LINTS for warning in lint.run(found)]
+    """Every lint's warnings, in the catalogue's order (but those found in a stage of their
+    own)."""
+    return [warning for lint in LINTS if not lint.own_stage for warning in lint.run(found)]
 
 
 def named(finder: Callable[..., list[SpecError]], warnings: list[SpecError]) -> list[SpecError]:
-    """``warnings`` found by the catalogue's function ``finder`` outside :func:`run_all` (a
-    batch checked against an npz file's images once it is read), each named by its lint."""
+    """``warnings`` of the lint whose function is ``finder``, found outside :func:`run_all`
+    (in a stage of the checker's own; a batch checked against an npz file's images once it is
+    read), each named by that lint."""
     lint = next(lint for lint in LINTS if lint.find is finder)
     return [dataclasses.replace(warning, lint=lint.name) for warning in warnings]

@@ -21,6 +21,9 @@ from cnnspec.records import record
 # A spec's comment that silences lints at its line; the names inside the brackets, comma
 # separated.
 SPOT = re.compile(r"#\s*cnnspec:\s*ignore\[([^\]]*)\]")
+# Such a comment written without its brackets (`# cnnspec: ignore gain-misfit`), which would
+# otherwise silence nothing without a word.
+UNBRACKETED = re.compile(r"#\s*cnnspec:\s*ignore\b")
 # What a spec must hold for a spot silence to be looked for (its comments are lexed only then).
 SPOT_MARK = "cnnspec:"
 LIST_HINT = "`cnnspec check --explain` lists every lint's name"
@@ -33,8 +36,11 @@ def unknown_hint(name: str) -> str:
 
 
 def lint_names(names) -> frozenset[str]:
-    """``names``, a comma-separated text or an iterable of lint names, as a set; a name the
-    catalogue does not hold is a :class:`SettingError` (exit 2 on the command line)."""
+    """``names``, a comma-separated text or an iterable of lint names (None: none), as a set;
+    a name the catalogue does not hold is a :class:`SettingError` (exit 2 on the command
+    line)."""
+    if names is None:
+        return frozenset()
     if isinstance(names, str):
         names = names.split(",")
     try:
@@ -70,29 +76,45 @@ class Silences:
 
 def spot_silences(spec: Spec) -> tuple[dict[int, frozenset[str]], list[SpecError]]:
     """The lints silenced at each line of ``spec``'s text by a ``# cnnspec: ignore[...]``
-    comment, and an error for each name there the catalogue does not hold, at the name."""
+    comment, and an error for each name there the catalogue does not hold (at the name), and
+    for such a comment without its brackets."""
     if spec.text is None or SPOT_MARK not in spec.text:
         return {}, []
     from cnnspec.lang.parser import parse_with_comments  # only a spec that has such a comment
 
     lines, errors = {}, []
     for comment in parse_with_comments(spec.text, path=spec.path)[1]:
-        found = SPOT.search(comment.value)
-        if found is None:
-            continue
-        names = set()
-        at = comment.column + found.start(1)
-        for word in found[1].split(","):
-            name = word.strip()
-            column = at + len(word) - len(word.lstrip())
-            at += len(word) + 1
-            if name in BY_NAME:
-                names.add(name)
-                continue
-            errors.append(SpecError(
-                f"unknown lint {shortened(name, 40)!r} in a `# cnnspec: ignore` "
-                "comment", span=Span(comment.line, column, comment.line,
-                                     column + max(1, len(name))),
-                hint=unknown_hint(name), file=spec.path))
-        lines[comment.line] = lines.get(comment.line, frozenset()) | names
+        names, mistakes = _comment_silences(comment, spec.path)
+        errors += mistakes
+        if names is not None:
+            lines[comment.line] = lines.get(comment.line, frozenset()) | names
     return lines, errors
+
+
+def _comment_silences(comment, path: str | None) -> tuple[frozenset[str] | None, list[SpecError]]:
+    """The lints the ``#`` comment token ``comment`` silences at its line (None: it is no
+    silence), and the errors for what in it is not a silence as written."""
+    found = SPOT.search(comment.value)
+    if found is None:
+        if not UNBRACKETED.search(comment.value):
+            return None, []
+        return None, [SpecError(
+            "a `# cnnspec: ignore` comment names its lints in brackets",
+            span=Span(comment.line, comment.column, comment.line,
+                      comment.column + len(comment.value)),
+            hint="write `# cnnspec: ignore[NAME]` (names separated by commas); "
+                 + LIST_HINT, file=path)]
+    names, errors = set(), []
+    at = comment.column + found.start(1)
+    for word in found[1].split(","):
+        name = word.strip()
+        column = at + len(word) - len(word.lstrip())
+        at += len(word) + 1
+        if name in BY_NAME:
+            names.add(name)
+            continue
+        errors.append(SpecError(
+            f"unknown lint {shortened(name, 40)!r} in a `# cnnspec: ignore` comment",
+            span=Span(comment.line, column, comment.line, column + max(1, len(name))),
+            hint=unknown_hint(name), file=path))
+    return frozenset(names), errors

@@ -79,10 +79,9 @@ def layer_dict(info: LayerInfo, signal_rms: float, signal_log_variance: float) -
 
 def summary_dict(checked: CheckedSpec) -> dict:
     """Everything the summary shows, as JSON-ready data (shapes as CHW lists). A warning's
-    ``lint``: the name of the lint that found it (:mod:`cnnspec.check.lint_catalogue`), or
-    None for one no lint finds (memory, data); its ``copies``: the layers of the repeat
-    block's copies it holds for, when it is said once for several
-    (:mod:`cnnspec.check.copies`), else empty."""
+    ``lint``: the name of the lint that found it (:mod:`cnnspec.check.lint_catalogue`); its
+    ``copies``: the layers of the repeat block's copies it holds for, when it is said once
+    for several (:mod:`cnnspec.check.copies`), else empty."""
     estimated = estimate(checked.layers, biases=True)
     second, spread = estimated[0], log_spreads(checked.layers, estimated)
     return {
