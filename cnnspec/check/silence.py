@@ -14,7 +14,15 @@ import re
 from dataclasses import field
 
 from cnnspec.check.lint_catalogue import BY_NAME
-from cnnspec.errors import SettingError, Span, SpecError, closest, literal, shortened
+from cnnspec.errors import (
+    SettingError,
+    Span,
+    SpecError,
+    closest,
+    library_worded,
+    literal,
+    shortened,
+)
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 
@@ -26,11 +34,12 @@ SPOT = re.compile(r"#\s*cnnspec:\s*ignore\[([^\]]*)\]")
 UNBRACKETED = re.compile(r"#\s*cnnspec:\s*ignore\b")
 # What a spec must hold for a spot silence to be looked for (its comments are lexed only then).
 SPOT_MARK = "cnnspec:"
-LIST_HINT = "`cnnspec check --explain` lists every lint's name"
+# A hint template (:class:`cnnspec.errors.WordedError`): the command as the caller types it.
+LIST_HINT = "`{check_command:--explain}` lists every lint's name"
 
 
 def unknown_hint(name: str) -> str:
-    """The hint for a lint's name ``name`` the catalogue does not hold."""
+    """The hint (a template) for a lint's name ``name`` the catalogue does not hold."""
     close = closest(name, BY_NAME)
     return f"did you mean '{close}'? {LIST_HINT}" if close else LIST_HINT
 
@@ -98,12 +107,10 @@ def _comment_silences(comment, path: str | None) -> tuple[frozenset[str] | None,
     if found is None:
         if not UNBRACKETED.search(comment.value):
             return None, []
-        return None, [SpecError(
+        return None, [_comment_error(
             "a `# cnnspec: ignore` comment names its lints in brackets",
-            span=Span(comment.line, comment.column, comment.line,
-                      comment.column + len(comment.value)),
-            hint="write `# cnnspec: ignore[NAME]` (names separated by commas); "
-                 + LIST_HINT, file=path)]
+            Span(comment.line, comment.column, comment.line, comment.column + len(comment.value)),
+            "write `# cnnspec: ignore[NAME]` (names separated by commas); " + LIST_HINT, path)]
     names, errors = set(), []
     at = comment.column + found.start(1)
     for word in found[1].split(","):
@@ -113,8 +120,14 @@ def _comment_silences(comment, path: str | None) -> tuple[frozenset[str] | None,
         if name in BY_NAME:
             names.add(name)
             continue
-        errors.append(SpecError(
+        errors.append(_comment_error(
             f"unknown lint {shortened(name, 40)!r} in a `# cnnspec: ignore` comment",
-            span=Span(comment.line, column, comment.line, column + max(1, len(name))),
-            hint=unknown_hint(name), file=path))
+            Span(comment.line, column, comment.line, column + max(1, len(name))),
+            unknown_hint(name), path))
     return frozenset(names), errors
+
+
+def _comment_error(message: str, span: Span, hint_template: str, path: str | None) -> SpecError:
+    """An error in a silencing comment, its hint a template that names a command."""
+    return SpecError(message, span=span, hint=library_worded(hint_template),
+                     hint_template=hint_template, file=path)

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from cnnspec.cli import typed
+from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.errors import InputError, command_line, shortened
 from cnnspec.ir.limits import short_number, too_large_int
@@ -302,7 +302,8 @@ def _lint_list(text: str) -> list[str]:
     try:
         return sorted(lint_names(text))
     except SettingError as exc:
-        raise argparse.ArgumentTypeError(f"{exc.message}; {exc.hint}") from None
+        message, hint = exc.worded(OPTION_NAMES)
+        raise argparse.ArgumentTypeError(f"{message}; {hint}") from None
 
 
 def add_ignore(parser: argparse.ArgumentParser) -> None:
