@@ -52,7 +52,7 @@ def parse(text: str, path: str | None = None):
 
 
 def load(path, strict: bool = False, max_memory: int | None = None,
-         for_training: bool = True, dtype: str = DEFAULT_DTYPE):
+         for_training: bool = True, dtype: str = DEFAULT_DTYPE, ignore=()):
     """Parse and check a ``.cnn`` spec or ``.json`` IR file; returns a ``CheckedSpec``.
 
     A process training it that would need more than ``max_memory`` bytes (the machine's memory
@@ -60,11 +60,13 @@ def load(path, strict: bool = False, max_memory: int | None = None,
     ``for_training`` False (a spec to draw, export or evaluate, not to train here) only a
     warning. ``dtype``: the precision the weights will be trained in (``float32`` or
     ``float64``): each init's values are held to its range, the memory counted in it.
+    ``ignore``: the names of lints whose warnings are left out (``"gain-misfit,signal-scale"``
+    or a list; docs/warnings.md lists them).
     """
     from cnnspec.check.load import load as _load  # deferred: the parser, see above
 
     return _load(path, strict=strict, max_memory=max_memory, for_training=for_training,
-                 dtype=dtype)
+                 dtype=dtype, ignore=ignore)
 
 
 def summary(spec, dtype: str | None = None, explain: bool = False) -> str:

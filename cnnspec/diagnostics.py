@@ -144,7 +144,10 @@ def format_error(err: SpecError, text: str | None = None, names: dict | None = N
         where += f":{err.span.line}:{err.span.column}"
     elif err.json_path:
         where += f": {err.json_path}"
-    out = wrapped(f"{where}: {err.severity}: {_quoted(err.message)}", width, 4)
+    # the lint's name last on the message's line, as gcc and clang put `[-Wname]`: what
+    # `--ignore NAME` silences and `check --explain NAME` explains
+    named = f" [{err.lint}]" if err.lint else ""
+    out = wrapped(f"{where}: {err.severity}: {_quoted(err.message)}{named}", width, 4)
     line = _source_line(err, text)
     if line is not None:
         col = err.span.column

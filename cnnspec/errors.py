@@ -173,6 +173,9 @@ class SpecError(Exception):
     # span's that it replaces too (a Darknet section's key=value lines), so that later lines keep
     # their numbers.
     rewrite: str | None = None
+    # The name of the lint that found a warning (:mod:`cnnspec.check.lint_catalogue`), set by
+    # the catalogue (kept where ``--strict`` makes the warning an error); None for an error.
+    lint: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

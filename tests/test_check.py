@@ -2036,7 +2036,7 @@ def test_stacked_linear_layers_are_warned_with_the_map_they_make(tmp_path, capsy
     err = capsys.readouterr().err
     assert (f"{path}:2:1: warning: conv 'c1' is read by conv 'c2' with no activation between: "
             "two linear maps make one, with a 7x7 reach at stride 2 (one 7x7 conv's), so the "
-            "stack adds parameters, not expressiveness\n"
+            "stack adds parameters, not expressiveness [stacked-linear]\n"
             "  c1: conv 4 3x3 stride 2 pad same\n  ^^\n"
             "hint: put an activation between (end the line of 'c1' with relu), or write one 7x7 "
             "conv in place of the two\n") in err

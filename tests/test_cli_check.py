@@ -538,7 +538,8 @@ def test_summary_describes_a_spec_whose_npz_file_is_missing_and_warns_that_train
     out, err = capsys.readouterr()
     assert "Total params: 475" in out
     assert (f"{path}:6:3: warning: npz file not found: data.npz (looked for at "
-            f"{tmp_path / 'data.npz'}); train and check refuse the spec until it is there\n") in err
+            f"{tmp_path / 'data.npz'}); train and check refuse the spec until it is there "
+            "[data-fit]\n") in err
     assert main(["summary", path, "--strict"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and f"{path}:6:3: error: npz file not found: data.npz" in err
@@ -560,7 +561,7 @@ def test_summary_reads_an_npz_file_s_image_shape_from_its_header_and_warns_of_a_
     assert main(["summary", path]) == 0
     err = capsys.readouterr().err
     assert (f"{path}:1:1: warning: the input is 1x8x8, but the npz images are 3x8x8 (train "
-            "and check refuse the spec)\n") in err
+            "and check refuse the spec) [data-fit]\n") in err
     assert main(["summary", path, "--strict"]) == 2
     assert f"{path}:1:1: error: the input is 1x8x8, but the npz" in capsys.readouterr().err
     # (N, H, W) images are one channel each, as train reads them; compressed as well

@@ -71,15 +71,15 @@ def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsy
     warnings = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
     assert warnings == [
         (f"{spec}:3:1: warning: layer 'side' is not used: no path leads from there to the "
-         "output 'fc'"),
+         "output 'fc' [unused-layer]"),
         (f'{spec}:2:1: warning: with --init "zeros": all 8 filters of c1 start identical '
          "(constant 0), and with biases of 0 every input to its relu is 0, where it passes no "
-         "gradient: c1 never changes, so symmetry never breaks"),
+         "gradient: c1 never changes, so symmetry never breaks [identical-filters]"),
         # the head's zeros would learn on any input but the zeros c1 gives it
         (f'{spec}:5:1: warning: with --init "zeros": every weight of dense fc starts at 0 '
          "(constant 0), and its input is the zero output of 'c1', so the gradient of its "
          "weights (its output's gradient times its input) is 0: fc's weights never change, and "
-         "no gradient passes back through it to the layers before")]
+         "no gradient passes back through it to the layers before [identical-filters]")]
 
 
 # A layer of each way of counting fans, each under an init whose formula reads them (on the

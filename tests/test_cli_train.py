@@ -491,3 +491,15 @@ def test_the_engine_divides_by_a_float64_norm_eps_float32_rounds_to_0():
     model.train()
     out = model.forward(np.ones((4, 1, 8, 8)))
     assert out.dtype == np.float64 and np.isfinite(out).all()
+
+
+def test_train_leaves_out_the_warnings_of_the_lints_ignore_names(tmp_path, capsys, no_curves):
+    """train prints check's warnings before it trains, each with its lint's name, but those of
+    the lints --ignore names; the result's note counts only those printed."""
+    spec = tmp_path / "linear.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 16\ndense 10\ntrain {\n  epochs 1\n}\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert " [stacked-linear]\n" in capsys.readouterr().err
+    assert main(["train", str(spec), "--out", str(tmp_path / "b"), "--quiet",
+                 "--ignore", "stacked-linear"]) == 0
+    assert "[stacked-linear]" not in capsys.readouterr().err

@@ -377,9 +377,9 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
      "unknown option '-d'; options starting with 'd': --data, --data-dir, --dtype"),
     (["check", "{spec}", "-x"], "unknown option '-x'; this command's options are written in full"),
     # a value that starts with '-' after an option that takes one
-    (["summary", "{spec}", "--format", "-inf"],
-     ("unknown option '-inf'; this command's options are written in full; or, as the value "
-      "of --format, write --format=-inf")),
+    (["summary", "{spec}", "--format", "-nan"],
+     ("unknown option '-nan'; this command's options are written in full; or, as the value "
+      "of --format, write --format=-nan")),
     # ... and one argparse takes for an option, not a negative number: "expected one argument"
     (["train", "{spec}", "--lr", "-1e5"],
      "argument --lr: the value -1e5 starts with '-' and reads as an option; write --lr=-1e5"),

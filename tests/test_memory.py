@@ -643,8 +643,8 @@ def test_a_batch_beyond_the_data_is_estimated_at_all_the_data_s_images(tmp_path,
     capsys.readouterr()
     limit = checked.step_memory.process + 1
     assert main(["check", str(spec), "--max-memory", str(limit)]) == 0
-    assert ("; a step holds all 1,797 images of the data, fewer than the batch of 5,000,000\n"
-            in capsys.readouterr().err)
+    assert ("; a step holds all 1,797 images of the data, fewer than the batch of 5,000,000 "
+            "[memory-use]\n" in capsys.readouterr().err)
     monkeypatch.chdir(tmp_path)
     np.savez(tmp_path / "d.npz", x=np.zeros((40, 1, 8, 8), np.float32), y=np.arange(40) % 10)
     spec.write_text(body.format('data npz("d.npz")'))

@@ -69,7 +69,7 @@ def test_check_prints_one_warning_for_all_copies_with_its_caret_and_hint(write, 
         (f"{path}:4:31: warning: conv 'blk_1_c' .. 'blk_30_c' (the repeat block's 'c' in all 30 "
          f"copies): {UNDERFLOW}, below float32's smallest normal number, 1.18e-38: in float32, "
          "the dtype they are trained in, they start subnormal, with few significant bits, and "
-         "slow every product they enter")]
+         "slow every product they enter [init-underflow]")]
     lines = err.splitlines()
     at = lines.index(said[0])
     assert lines[at + 1:at + 4] == [

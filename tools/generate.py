@@ -2,19 +2,21 @@
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/gain``,
 ``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds,
 initializers and training settings in docs/language.md and docs/ir.md, the export tables in
-docs/interop.md, the table of Caffe's layer types in docs/importing.md, and the parser
-generated from the grammar (cnnspec/lang/standalone.py, with Lark).
+docs/interop.md, the table of Caffe's layer types in docs/importing.md, the table of check's
+lints in docs/warnings.md, and the parser generated from the grammar
+(cnnspec/lang/standalone.py, with Lark).
 
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py),
 cnnspec/ir/training_catalogue.py, the Caffe tables of cnnspec/lang/foreign.py and
-cnnspec/importers/caffe_docs.py or grammar/cnnspec.lark; tests fail while any of these is
-stale.
+cnnspec/importers/caffe_docs.py, cnnspec/check/lint_catalogue.py or grammar/cnnspec.lark; tests
+fail while any of these is stale.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from cnnspec.check import lint_docs
 from cnnspec.exporters import docs as export_docs
 from cnnspec.importers import caffe_docs
 from cnnspec.init.docs import init_table
@@ -78,8 +80,13 @@ def main() -> None:
     page = importing_path.read_text(encoding="utf-8")
     page = replace_between_markers(page, caffe_docs.layer_table(), *caffe_docs.LAYER_MARKERS)
     write_if_changed(importing_path, page)
+    warnings_path = ROOT / "docs" / "warnings.md"
+    page = warnings_path.read_text(encoding="utf-8")
+    page = replace_between_markers(page, lint_docs.lint_table(), *lint_docs.LINT_MARKERS)
+    write_if_changed(warnings_path, page)
     write_if_changed(ROOT / GENERATED, standalone_source())
-    written = [schema_path, docs_path, ir_docs_path, interop_path, importing_path]
+    written = [schema_path, docs_path, ir_docs_path, interop_path, importing_path,
+               warnings_path]
     print(f"wrote {', '.join(str(path.relative_to(ROOT)) for path in written)} and {GENERATED}")
 
 

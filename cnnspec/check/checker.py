@@ -12,23 +12,14 @@ import dataclasses
 import math
 import os
 
-from cnnspec.check import (
-    gainfit,
-    gradient,
-    lints,
-    memory,
-    scale,
-    signal,
-    taps,
-    training,
-    twins,
-)
+from cnnspec.check import lint_catalogue, lints, memory, signal, training
 from cnnspec.check.copies import folded
 from cnnspec.check.exact import exact
 from cnnspec.check.graph import INPUT, structure_errors
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.silence import Silences, lint_names, spot_silences
 from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES, given_dtype
 from cnnspec.errors import SettingError, SpecError, SpecErrors, literal
 from cnnspec.given import given_bytes, given_flag, shown
@@ -99,34 +90,13 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
 def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str
               ) -> tuple[list[SpecError], signal.Estimate]:
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``,
-    and the signal estimate they read (which summary reads too)."""
+    in the catalogue's order, and the signal estimate they read (which summary reads too)."""
     # the layer graph and the signal's moments, worked out once for every lint
     estimate = signal.Estimate.of(spec, infos)
-    used = estimate.used
     facts = exact(spec, estimate)  # what holds at every step, for every lint that reads it
-    return (lints.constant_weights(spec, estimate, facts)
-            + lints.held_still(spec, estimate, facts)
-            + lints.flat_channels(spec, estimate, facts)
-            + lints.silenced_starts(spec, estimate)
-            + lints.underflowing_inits(spec, infos, dtype)
-            + lints.lost_spreads(spec, infos, dtype)
-            + gainfit.gain_misfits(spec, estimate)
-            + scale.signal_scale(spec, estimate)
-            + gradient.gradient_scale(spec, estimate)
-            + lints.unused_layers(spec, used)
-            + lints.layers_below_train(spec)
-            + lints.dropout_before_batchnorm(spec, estimate)
-            + lints.batchnorm_momentum(spec, infos) + lints.batchnorm_start(spec, infos)
-            + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
-            + taps.unreached_taps(spec, infos)
-            + lints.stacked_linear(spec, estimate) + twins.twin_branches(spec, estimate, facts)
-            + lints.pinned_references(spec) + lints.before_activation_reads(spec, used)
-            + lints.schedule_fit(spec) + lints.lr_fit(spec) + lints.decay_fit(spec)
-            + lints.augment_fit(spec)
-            + lints.val_split_fit(spec)
-            + lints.cores_fit(spec)
-            + lints.batch_fit(spec)
-            + lints.epochs_fit(spec, infos)), estimate
+    found = lint_catalogue.Found(spec=spec, infos=infos, dtype=dtype, estimate=estimate,
+                                 facts=facts)
+    return lint_catalogue.run_all(found), estimate
 
 
 def _given_spec(spec) -> Spec:
@@ -153,7 +123,7 @@ def as_error(warning: SpecError) -> SpecError:
 
 
 def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
-          dtype: str = DEFAULT_DTYPE, for_training: bool = True) -> CheckedSpec:
+          dtype: str = DEFAULT_DTYPE, for_training: bool = True, ignore=()) -> CheckedSpec:
     """Shapes, parameters, fans and inits of every layer of ``spec`` (each init's values held
     by ``dtype``, the dtype the weights are trained in), and the memory a training step in
     ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
@@ -166,25 +136,29 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     diagnostic that holds alike for several copies of a repeat block is one, which names them
     (:func:`~cnnspec.check.copies.folded`). ``strict``,
     ``max_memory`` and ``dtype`` of the wrong kind are a :class:`SettingError` naming them.
+    ``ignore``: the names of lints whose warnings are left out (and so not made errors by
+    ``strict``), a comma-separated text or an iterable; a spec's ``# cnnspec: ignore[NAME]``
+    comment leaves them out at its line (:mod:`cnnspec.check.silence`).
     """
     spec = _given_spec(spec)
     strict, dtype = given_flag(strict, "strict"), given_dtype(dtype)
     max_memory = given_bytes(max_memory, "max_memory")
-    errors = structure_errors(spec)
+    lines, errors = spot_silences(spec)
+    silences = Silences(lint_names(ignore), lines)
+    errors += structure_errors(spec)
     if errors:  # names and references must hold before shapes mean anything
         raise SpecErrors(folded(spec, errors))
     errors += lints.softmax_placement(spec) + training.settings_errors(spec, dtype)
     infos = _infer_all(spec, errors, dtype)
     warnings = []
     if not errors:  # the data against the network needs every layer's shape
-        misfit = (training.declared_data_fit(spec, infos)
-                  + training.one_value_batch_errors(
-                      spec, infos, spec.ir["training"]["batch_size"])
-                  + training.empty_epoch_errors(spec, infos))
+        misfit = training.data_misfits(spec, infos)
         if for_training:
             errors += misfit
         else:  # described, drawn or exported: what train would refuse is said, not refused
-            warnings += [dataclasses.replace(e, severity="warning") for e in misfit]
+            warnings += lint_catalogue.named(
+                training.data_misfits,
+                [dataclasses.replace(e, severity="warning") for e in misfit])
     step_memory = memory.training_estimate(spec, infos, dtype) if not errors else None
     if step_memory is not None:
         found = memory.memory_problems(
@@ -193,25 +167,26 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         if not for_training:
             found = [dataclasses.replace(e, severity="warning") for e in found]
         errors += [e for e in found if e.severity == "error"]
-        warnings += [w for w in found if w.severity == "warning"]
+        warnings += lint_catalogue.named(memory.memory_problems,
+                                         [w for w in found if w.severity == "warning"])
     dies = None
     if errors:
         warnings = []
     else:
         lint_warnings, estimate = _warnings(spec, infos, dtype)
-        warnings = lint_warnings + warnings
+        warnings = silences.kept(lint_warnings + warnings)
         dies = None if estimate.dying is None else estimate.dying.layer.name
     if strict:
         errors += [as_error(w) for w in warnings]
         warnings = []
     if errors:
         raise SpecErrors(folded(spec, errors + warnings))
-    return _checked(spec, infos, folded(spec, warnings), step_memory, dtype, dies)
+    return _checked(spec, infos, folded(spec, warnings), step_memory, dtype, dies, silences)
 
 
 def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
              step_memory: memory.MemoryEstimate, dtype: str,
-             signal_dies: str | None) -> CheckedSpec:
+             signal_dies: str | None, silences: Silences) -> CheckedSpec:
     output = next(info for info in infos if info.name == spec.ir["output"])
     total = sum(info.params for info in infos)
     trainable = sum(info.trainable_params for info in infos)
@@ -220,4 +195,5 @@ def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
         output_shape=output.output_shape, total_params=total, trainable_params=trainable,
         frozen_params=total - trainable, macs=sum(info.macs for info in infos),
         activation_memory=VALUE_BYTES[dtype] * sum(math.prod(i.output_shape) for i in infos),
-        step_memory=step_memory, warnings=warnings, dtype=dtype, signal_dies=signal_dies)
+        step_memory=step_memory, warnings=warnings, dtype=dtype, signal_dies=signal_dies,
+        silences=silences)

@@ -1,96 +1,11 @@
 """Checks that need the whole network: warnings about the init, the graph and the schedule,
 and the softmax placement error.
 
-Warnings (``severity="warning"``; ``--strict`` makes them errors):
-
-- a trainable hidden conv/dense layer whose filters (units) start identical (a constant, or a
-  fixed kernel the same for every filter, with biases alike): they compute the same output,
-  and where everything that reads them weighs them alike too they get identical gradients and
-  stay identical, so the layer never has more than one distinct filter (the "symmetry
-  breaking" argument for random init); a drawn layer or dropout after it tells them apart,
-  and so does a layer that is not linear or a trainable one after an add of a branch whose
-  channels differ (their values then differ, as drawn biases make them: filters alike but
-  for their biases are said only where nothing after them tells them apart), or a group norm
-  or grouped conv after a concat (which mixes in other channels); the warning names it. A
-  layer with no conv/dense
-  layer after it is exempt: the loss tells its units apart (each has its own target), which
-  is why a zero-initialised classifier head trains; so is the last layer of a residual branch
-  started at zero (Fixup), whose filters the first step sets wholly apart
-  (:func:`residual_zero_starts`); where the layer's weights never change, it says so, and
-  so it does of ``identity``'s all-zero filters beyond the input's channels where the ReLU
-  after them is flat at their bias (:func:`cnnspec.check.exact.flat_zero_filters`);
-- a trainable conv/dense layer whose weights start at 0 and never change
-  (:func:`still_zero_starts`), and why: its input is exactly 0 (``dW = dout x input``), or no
-  gradient reaches it (a ReLU after it reads only a bias of 0 or less, the weights of a layer
-  after it are 0 and stay so). Which outputs are exactly one number, which gradients are
-  exactly 0 and which parameters never change is worked out once, by
-  :mod:`cnnspec.check.exact`, for these warnings and the diagram;
-- every other trainable layer that such zero weights hold still though its own init is not
-  zero (a random layer before them, which no gradient reaches; one after them, which reads
-  their zeros), and why, in one warning with what still learns (:func:`held_still`);
-- a trainable conv/dense layer whose weights start at 0 and whose biases are drawn, read only
-  by ReLUs: the channels whose bias is drawn at 0 or less never change (:func:`flat_channels`);
-- a trainable conv/dense layer whose negative constant bias puts nearly all its outputs below
-  its ReLU's 0 at init (:func:`silenced_starts`);
-- an init of a conv/dense layer whose values are below the smallest normal number of the dtype
-  the model trains in (``numpy.finfo(dtype).tiny``; float32's 1.18e-38 for ``check``):
-  ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)``, a constant or a kernel of such numbers
-  start every value at 0 or subnormal there, though they are numbers in the float64 arithmetic
-  of the description (too large a value is an error: it would start as infinity);
-- a drawn init (the catalogue's ``random`` family: ``normal``, ``uniform``,
-  ``truncated_normal``, ...) whose spread is below a few steps of that dtype at its mean:
-  ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
-- a weight init whose gain is made for another activation than the one after its layer
-  (``he_normal`` before tanh or sigmoid, ``gain=tanh`` before relu), by more than
-  :data:`cnnspec.check.gainfit.MATERIAL` in variance a layer;
-- the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`,
-  warned by :mod:`cnnspec.check.scale`);
-- the weights' gradient of a stack of tanh or sigmoid layers more than 2x larger or smaller at
-  its first layer than at its last, in the chaotic or ordered phase (see
-  :mod:`cnnspec.check.gradient`);
-- scores that start with a std above 5 under cross_entropy: the initial loss is then about
-  std x E[max of K normals] nats, not ln K (:mod:`cnnspec.check.scale`);
-- a dropout directly before a batch norm, whose running variance then differs from what it
-  sees at evaluation (:func:`variance_shift`);
-- a batch norm whose momentum is above 0.5: its running statistics are nearly the last
-  batch's, most likely Keras' share kept written as PyTorch's weight of each batch;
-- a batch norm whose momentum is too small for its running statistics to leave their start
-  within the run's steps (Caffe's moving_average_fraction 0.999 on a short run:
-  :func:`batchnorm_start`);
-- layers the output does not use;
-- a layer written below the train block (:func:`layers_below_train`);
-- an output ending in a ReLU (flat below 0) where the loss takes raw scores;
-- an output ending in a bounded activation (sigmoid, tanh, relu6) where the loss
-  (cross_entropy, bce) takes raw scores: no class can then be predicted with confidence;
-- a step schedule whose first step comes after the last epoch (the lr never changes), a
-  multistep milestone after the last epoch, or a cosine schedule whose min_lr is above the lr
-  (the lr rises);
-- augmentation that changes what an image shows: ``flip`` on digits (a mirrored 2, 3, 4, 7 or
-  9 is no digit at all), ``rotate`` by up to 90 degrees or more on digits (a 6 turned half way
-  round is a 9), a translation (``crop``'s pad, ``shift``'s pixels) of half the
-  image's side or more, which can move the whole object out of the frame;
-- a weight decay whose step alone takes every weight away (lr x weight_decay of 1 or more under
-  an optimizer whose decay is not divided by the gradients' scale: sgd, adamw);
-- a trainable conv, transposed conv or dense layer read only by such layers with no activation
-  between (only linear layers: a flatten, a concat, an average pool): two linear maps make
-  one, so the stack adds parameters, not expressiveness (not a separable conv's depthwise and
-  pointwise pair, nor a frozen layer: :func:`stacked_linear`);
-- an input of a concat or add that repeats an earlier one at every step of training: one layer
-  read twice, or twin branches (the same layers and settings on the same input, with the same
-  fixed init, frozen or sent the same gradients): :mod:`cnnspec.check.twins`;
-- zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
-  columns there read only zeros and hold the bias alone;
-- kernel taps that never meet the input, only padding (``conv 16 3x3 pad same`` on a 1x1
-  map): their weights never change (:mod:`cnnspec.check.taps`);
-- a name written in a repeat block as one instance's full name (``res_1_a``), which wires
-  every instance to that instance's layer, where the block's own name (``a``) means each
-  instance's (:func:`pinned_references`);
-- a ``cores`` setting other than the default that the batch is too small to split into (parts
-  of fewer than 8 images): the batch then runs whole, on one core.
-- a batch larger than all the images of the data (a batch size with a zero too many, or data
-  smaller than thought): every epoch is then a single step (for an npz file, once it is read:
-  :func:`cnnspec.training.compat.file_data_warnings`);
-- epochs whose run takes more than :data:`~cnnspec.ir.steps.MOST_STEPS` steps (:func:`epochs_fit`).
+Warnings (``severity="warning"``; ``--strict`` makes them errors): the functions the lint
+catalogue runs, each entry there (:mod:`cnnspec.check.lint_catalogue`) naming one of them and
+saying what it warns of and why. Which outputs are exactly one number, which gradients are
+exactly 0 and which parameters never change is worked out once, by :mod:`cnnspec.check.exact`,
+for these warnings and the diagram.
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would

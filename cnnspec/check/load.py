@@ -191,14 +191,14 @@ def _holds_spec_text(path: Path) -> bool:
 
 
 def load(path: str | Path, strict: bool = False, max_memory: int | None = None,
-         for_training: bool = True, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
+         for_training: bool = True, dtype: str = DEFAULT_DTYPE, ignore=()) -> CheckedSpec:
     """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it
     (:func:`~cnnspec.check.checker.check`, with ``for_training``, for weights trained in
-    ``dtype``).
+    ``dtype``, the lints ``ignore`` names silenced).
 
     Raises :class:`~cnnspec.errors.SpecErrors` for mistakes in the spec and
     :class:`~cnnspec.errors.RunError` for a missing or unreadable file (an
     :class:`~cnnspec.errors.InputError` for one that is missing or is a directory).
     """
     return check(read_spec(path), strict=strict, max_memory=max_memory,
-                 for_training=for_training, dtype=dtype)
+                 for_training=for_training, dtype=dtype, ignore=ignore)

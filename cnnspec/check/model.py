@@ -50,6 +50,9 @@ class CheckedSpec:
     # the first layer whose ReLU starts mostly dead, past which the signal estimate does not
     # hold (cnnspec.check.signal.dying_sums), or None
     signal_dies: str | None = None
+    # the lints silenced in this check (cnnspec.check.silence.Silences), which the warnings
+    # found once the data is read (an npz file's) are held to as well; None: none
+    silences: object = None
 
     @property
     def ir(self) -> dict:

@@ -79,8 +79,9 @@ def layer_dict(info: LayerInfo, signal_rms: float, signal_log_variance: float) -
 
 def summary_dict(checked: CheckedSpec) -> dict:
     """Everything the summary shows, as JSON-ready data (shapes as CHW lists). A warning's
-    ``copies``: the layers of the repeat block's copies it holds for, when it is said once for
-    several (:mod:`cnnspec.check.copies`), else empty."""
+    ``lint``: the name of the lint that found it (:mod:`cnnspec.check.lint_catalogue`); its
+    ``copies``: the layers of the repeat block's copies it holds for, when it is said once
+    for several (:mod:`cnnspec.check.copies`), else empty."""
     estimated = estimate(checked.layers, biases=True)
     second, spread = estimated[0], log_spreads(checked.layers, estimated)
     return {
@@ -99,7 +100,8 @@ def summary_dict(checked: CheckedSpec) -> dict:
                    for info in checked.layers],
         # the layer from which the Signal column does not hold (signal.dying_sums), or None
         "signal_dies": checked.signal_dies,
-        "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
+        "warnings": [{"lint": w.lint, "message": w.message, "hint": w.hint,
+                      "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
                       "column": w.span.column if w.span else None,
                       "copies": list(w.copies)}

@@ -131,6 +131,16 @@ def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
 NAME_THE_DATA = "; or name the data to train on in the train block: `data ...`"
 
 
+def data_misfits(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """What ``train`` would refuse of the data the spec declares against the network, known
+    without reading it: the images or classes do not fit (:func:`declared_data_fit`), its
+    batch gives a batch norm one value per channel (:func:`one_value_batch_errors`), an epoch
+    has no step (:func:`empty_epoch_errors`)."""
+    return (declared_data_fit(spec, layers)
+            + one_value_batch_errors(spec, layers, spec.ir["training"]["batch_size"])
+            + empty_epoch_errors(spec, layers))
+
+
 def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     """:func:`data_fit_errors` for the spec's own dataset, when its shapes are known without
     reading it (every dataset but npz)."""

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from cnnspec.cli import typed
+from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.errors import InputError, command_line, shortened
 from cnnspec.ir.limits import short_number, too_large_int
@@ -291,6 +291,28 @@ def add_weights_and_format(parser: argparse.ArgumentParser) -> None:
                         "(best.npz, chosen on the validation split by the spec's monitor, "
                         "when the run validated)")
     add_format(parser)
+
+
+def _lint_list(text: str) -> list[str]:
+    """The type of ``--ignore``: lint names separated by commas, each one the catalogue holds
+    (:func:`cnnspec.check.silence.lint_names`)."""
+    from cnnspec.check.silence import lint_names  # the lints' catalogue: only when given
+    from cnnspec.errors import SettingError
+
+    try:
+        return sorted(lint_names(text))
+    except SettingError as exc:
+        message, hint = exc.worded(OPTION_NAMES)
+        raise argparse.ArgumentTypeError(f"{message}; {hint}") from None
+
+
+def add_ignore(parser: argparse.ArgumentParser) -> None:
+    """``--ignore LINT[,LINT]``, declared once for every command that prints check's
+    warnings: the warnings of those lints are left out."""
+    parser.add_argument("--ignore", type=_lint_list, action="extend", default=[],
+                        metavar="LINT[,LINT]",
+                        help="leave out the warnings of these lints (their names end each "
+                        "warning, in brackets; `cnnspec check --explain` lists them)")
 
 
 def add_format(parser: argparse.ArgumentParser) -> None:

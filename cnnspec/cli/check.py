@@ -3,11 +3,15 @@
 Errors and warnings go to stderr in the compiler format (``file:line:col: error: ...``), one
 for each spot of the file (what holds alike for several copies of a repeat block is said once,
 naming them); each spec that passes gets one line ``SPEC: ok (N layers, P params)`` on stdout,
-with the number of warnings printed, if any. Exit code 0 when every spec is valid, 2 when one
-has a mistake (or is missing), else 1 when one could not be read (a disk's error, no
-permission): every command's codes.
+with the number of warnings printed, if any. Each warning ends with the name of the lint that
+found it (``[gain-misfit]``, :mod:`cnnspec.check.lint_catalogue`): ``--ignore NAME`` leaves it
+out, ``--explain NAME`` says what it means (``--explain`` alone lists them all). Exit code 0
+when every spec is valid, 2 when one has a mistake (or is missing), else 1 when one could not
+be read (a disk's error, no permission): every command's codes.
 """
 from __future__ import annotations
+
+import textwrap
 
 from cnnspec.cli import (
     OPTION_NAMES,
@@ -15,8 +19,15 @@ from cnnspec.cli import (
     print_run_error,
     print_spec_errors,
     run_error_code,
+    typed,
 )
-from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
+from cnnspec.cli.arguments import (
+    add_dtype,
+    add_ignore,
+    memory_size,
+    path_text,
+    run_folder_as_spec,
+)
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
     EXIT_USAGE,
@@ -32,11 +43,14 @@ HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("specs", nargs="+", metavar="SPEC", type=path_text,
+    parser.add_argument("specs", nargs="*", metavar="SPEC", type=path_text,
                         help="a .cnn spec or .json IR file")
     parser.add_argument("--strict", action="store_true",
-                        help="treat warnings (identical filters, inits float32 holds as 0, signal "
-                             "scale, unused layers, data fit) as errors")
+                        help="treat warnings as errors (but those --ignore leaves out)")
+    add_ignore(parser)
+    parser.add_argument("--explain", nargs="?", const="", metavar="LINT",
+                        help="say what the warnings of LINT mean and why they matter; without "
+                        "LINT, list every lint with its summary")
     parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
                         help="refuse a spec whose training process (its step, data, Python "
                              "and libraries) needs more than SIZE (e.g. 512M, 2G; default: "
@@ -46,13 +60,31 @@ def add_arguments(parser) -> None:
               "training settings (an eps, an lr) are held to its range, memory counted in it")
 
 
+def explained(name: str) -> str:
+    """What ``check --explain NAME`` prints: the lint's name and summary, its explanation
+    wrapped, and how to silence it; with ``name`` empty, every lint with its summary."""
+    from cnnspec.check.lint_catalogue import BY_NAME, LINTS
+    from cnnspec.check.silence import lint_names
+    from cnnspec.diagnostics import WIDTH
+
+    if not name:
+        width = max(len(lint.name) for lint in LINTS)
+        return "\n".join(f"{lint.name:<{width}}  {lint.summary}" for lint in LINTS)
+    lint = BY_NAME[next(iter(lint_names([name])))]  # an unknown name: the closest one said
+    return "\n\n".join([
+        f"{lint.name}: {lint.summary}", textwrap.fill(lint.explanation, WIDTH),
+        textwrap.fill(f"Silence it with `--ignore {lint.name}`, or at one line of a spec with "
+                      f"a trailing `# cnnspec: ignore[{lint.name}]` on the line the warning "
+                      "points at.", WIDTH)])
+
+
 def report(errors) -> None:
     """Print spec errors and warnings to stderr, rendered with the source line and a caret."""
     print_spec_errors(errors, OPTION_NAMES)
 
 
 def check_one(path: str, strict: bool, max_memory: int | None = None,
-              dtype: str = DEFAULT_DTYPE) -> int:
+              dtype: str = DEFAULT_DTYPE, ignore=()) -> int:
     """Check one spec, print what was found; its exit code: 0 if it is valid, EXIT_USAGE for a
     mistake in it (or a missing file), EXIT_FAILURE for a file that could not be read."""
     # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays
@@ -63,7 +95,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
         mistake = run_folder_as_spec(path)
         if mistake:
             raise InputError(mistake)
-        checked = load(path, strict=strict, max_memory=max_memory, dtype=dtype)
+        checked = load(path, strict=strict, max_memory=max_memory, dtype=dtype, ignore=ignore)
     except SpecErrors as exc:
         report(exc.errors)
         return EXIT_USAGE
@@ -119,8 +151,16 @@ def check_data(checked, max_memory: int | None, strict: bool = False,
 def run(args) -> int:
     """Every spec is checked even if an earlier one fails; a mistake (2) outranks a file that
     could not be read (1)."""
+    if args.explain is not None:
+        print(explained(args.explain))
+        return 0
+    if not args.specs:
+        raise InputError("nothing to check",
+                         hint=f"give a spec ({typed('check', 'specs/digits.cnn')}), or "
+                         "--explain to list the warnings check gives")
     codes = [0]
     for path in args.specs:
         with collector_paused():
-            codes.append(check_one(path, args.strict, args.max_memory, args.dtype))
+            codes.append(check_one(path, args.strict, args.max_memory, args.dtype,
+                                   args.ignore))
     return max(codes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from cnnspec.cli import OPTION_NAMES
-from cnnspec.cli.arguments import add_dtype, add_format, add_spec
+from cnnspec.cli.arguments import add_dtype, add_format, add_ignore, add_spec
 from cnnspec.cli.check import report
 from cnnspec.errors import SpecErrors
 
@@ -15,7 +15,9 @@ HELP = ("summarise a spec: per layer its window, output shape, params and init (
 def add_arguments(parser) -> None:
     add_spec(parser)
     add_format(parser)
-    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings as errors (but those --ignore leaves out)")
+    add_ignore(parser)
     parser.add_argument("--explain", action="store_true",
                         help="say in full how the Signal column is estimated")
     add_dtype(parser, "the precision `train --dtype` will train in: memory counted in it, "
@@ -31,7 +33,8 @@ def run(args) -> int:
 
     # A spec too large to train here is summarised (its memory said in a warning): the
     # summary is where its memory error sends the user.
-    checked = load(args.spec, strict=args.strict, for_training=False, dtype=args.dtype)
+    checked = load(args.spec, strict=args.strict, for_training=False, dtype=args.dtype,
+                   ignore=args.ignore)
     from cnnspec.training.compat import unread_file_warnings
 
     missing = unread_file_warnings(checked)

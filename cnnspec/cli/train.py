@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
     add_data,
     add_data_dir,
     add_dtype,
+    add_ignore,
     add_spec,
     first_given,
     int_from,
@@ -82,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dtype(parser, f"the precision of the model, its data and checkpoints (default "
               f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)",
               default=None)
+    add_ignore(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output and no suggested next commands; only the "
                         "result: the test figures and the run folder")
@@ -91,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cnnspec.check.silence import Silences  # the lints' catalogue, with the checker
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
@@ -104,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
     warned: list = []  # check's warnings for the run, printed before it trains
 
     def reported(warnings: list) -> None:
-        warned.extend(warnings)
-        report(warnings)
+        kept = Silences(frozenset(args.ignore)).kept(warnings)
+        warned.extend(kept)
+        report(kept)
 
     try:
         if args.resume is not None:

@@ -21,13 +21,14 @@ def end_marker(table: str) -> str:
 BEGIN, END = begin_marker("layer kinds", "cnnspec/kinds"), end_marker("layer kinds")
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
+    """``text`` in a cell of a markdown table: its ``|`` escaped."""
     return text.replace("|", "\\|")
 
 
 def _written(kind: Kind) -> str:
     usage = kind.usage.split(", e.g. ")[0] if kind.usage else kind.name
-    return f"`{_cell(usage)}`"
+    return f"`{cell(usage)}`"
 
 
 def _fields(kind: Kind) -> str:
@@ -42,7 +43,7 @@ def layer_table(kinds: list[Kind]) -> str:
     rows = ["| kind | written | IR fields (default) | what it computes |", "|---|---|---|---|"]
     for kind in kinds:
         name = f"`{kind.name}`" + "".join(f", `{a}`" for a in kind.aliases)
-        rows.append(f"| {name} | {_written(kind)} | {_fields(kind)} | {_cell(kind.summary)} |")
+        rows.append(f"| {name} | {_written(kind)} | {_fields(kind)} | {cell(kind.summary)} |")
     return "\n".join(rows)
 
 

@@ -6,6 +6,7 @@ would refuse ``check`` refuses first."""
 from __future__ import annotations
 
 from cnnspec.check.checker import as_error
+from cnnspec.check.lint_catalogue import named
 from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import (
     MemoryEstimate,
@@ -17,7 +18,12 @@ from cnnspec.check.memory import (
     with_recording,
 )
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import data_fit_errors, input_fit_error, training_split_errors
+from cnnspec.check.training import (
+    data_fit_errors,
+    data_misfits,
+    input_fit_error,
+    training_split_errors,
+)
 from cnnspec.errors import (
     InputError,
     RunError,
@@ -80,7 +86,7 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
     errors = [e for e in problems if e.severity == "error"]
     if errors:
         raise SpecErrors(errors)
-    return problems
+    return _kept(checked, named(memory_problems, problems))
 
 
 def read_file_warnings(checked: CheckedSpec, max_memory: int | None = None
@@ -91,7 +97,8 @@ def read_file_warnings(checked: CheckedSpec, max_memory: int | None = None
     other data."""
     if image_shape(checked.ir["training"]["data"]) is not None or checked.step_memory is None:
         return checked.warnings
-    unread = memory_problems(checked.spec, checked.step_memory, max_memory)
+    unread = named(memory_problems,
+                   memory_problems(checked.spec, checked.step_memory, max_memory))
     return [w for w in checked.warnings if w not in unread]
 
 
@@ -101,7 +108,14 @@ def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
     ``checked``; none for data the checker knew without reading (it warned already)."""
     if example_count(checked.ir["training"]["data"]) is not None:
         return []
-    return batch_fit(checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)
+    return _kept(checked, named(batch_fit, batch_fit(
+        checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)))
+
+
+def _kept(checked: CheckedSpec, warnings: list[SpecError]) -> list[SpecError]:
+    """``warnings`` found once the data is read, less those of the lints the check of
+    ``checked`` silenced (:mod:`cnnspec.check.silence`)."""
+    return checked.silences.kept(warnings) if checked.silences else warnings
 
 
 def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
@@ -116,9 +130,9 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     path = data["path"]
     refused = "; train and check refuse the spec until it is there"
     if not located(path).exists():
-        return [checked.spec.error(
+        return _kept(checked, named(data_misfits, [checked.spec.error(
             f"{not_found('npz file', path)}{refused}", "training", "data", severity="warning",
-            hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]
+            hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]))
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
 
     try:
@@ -130,7 +144,7 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     image = (1, *shape[1:]) if len(shape) == 3 else shape[1:]
     misfit = input_fit_error(checked.spec, image, "npz", severity="warning",
                              then=" (train and check refuse the spec)")
-    return [] if misfit is None else [misfit]
+    return [] if misfit is None else _kept(checked, named(data_misfits, [misfit]))
 
 
 # What a command that reads no data says of the rest (a hint template: Spec.error).

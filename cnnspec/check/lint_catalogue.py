@@ -1,0 +1,316 @@
+"""The catalogue of ``check``'s warnings (its lints): one entry each, in the order ``check``
+prints what they find.
+
+An entry is a short stable kebab-case name, which every warning it finds carries
+(:attr:`cnnspec.errors.SpecError.lint`) so that a user can look it up (``cnnspec check
+--explain NAME``, docs/warnings.md) and silence it (``--ignore NAME``, or a trailing
+``# cnnspec: ignore[NAME]`` comment on the line it points at); a one-line summary; the longer
+explanation (why it matters, and the paper behind it where there is one); and the function
+that finds it, with what it reads besides the spec (:class:`Found`). Adding a lint is one entry
+here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+
+from cnnspec.check import gainfit, gradient, lints, memory, scale, signal, taps, training, twins
+from cnnspec.check.exact import Exact
+from cnnspec.check.model import LayerInfo
+from cnnspec.errors import SpecError
+from cnnspec.ir.spec import Spec
+from cnnspec.records import record
+
+# A lint's name: lower-case words joined by hyphens (ruff's and clang-tidy's style).
+NAME_FORM = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+@record(frozen=True)
+class Found:
+    """What the lints read, worked out once for them all: the layers' :class:`LayerInfo`
+    (``infos``), the dtype the model trains in, the signal's estimate (with the layer graph)
+    and the facts that hold at every step (:func:`cnnspec.check.exact.exact`)."""
+
+    spec: Spec
+    infos: list[LayerInfo]
+    dtype: str
+    estimate: signal.Estimate
+    facts: Exact
+
+    @property
+    def used(self) -> set[str]:
+        """The layers the output depends on."""
+        return self.estimate.used
+
+
+@record(frozen=True)
+class Lint:
+    """One of check's warnings: its ``name``, ``summary`` (a line) and ``explanation``, and
+    ``find(spec, *reads)``, which returns the warnings, ``reads`` naming the fields of
+    :class:`Found` it takes after the spec."""
+
+    name: str
+    summary: str
+    explanation: str
+    find: Callable[..., list[SpecError]]
+    reads: tuple[str, ...] = ()
+    # where the checker runs ``find``: with the other lints (:func:`run_all`), or in its own
+    # stage before them, as for the data or the memory (:func:`named` names its warnings)
+    own_stage: bool = False
+
+    def run(self, found: Found) -> list[SpecError]:
+        """The warnings this lint finds, each named by it."""
+        warnings = self.find(found.spec, *(getattr(found, what) for what in self.reads))
+        return [dataclasses.replace(warning, lint=self.name) for warning in warnings]
+
+
+LINTS: tuple[Lint, ...] = (
+    Lint("identical-filters",
+         "filters (units) of a layer start identical, or its weights start at 0 and never change",
+         "A trainable hidden conv or dense layer whose filters start identical (a constant, or a "
+         "fixed kernel the same for every filter, with biases alike) computes the same output in "
+         "each; where everything that reads them weighs them alike too, they get identical "
+         "gradients and stay identical, so the layer never has more than one distinct filter: the "
+         "symmetry-breaking argument for random init. A drawn layer or a dropout after it tells "
+         "them apart, and so does a layer that is not linear, or a trainable one after an add of a"
+         " branch whose channels differ; the warning names it. A layer with no conv or dense layer"
+         " after it is exempt (the loss tells its units apart, each having its own target, which "
+         "is why a zero-initialised classifier head trains), and so is the last layer of a "
+         "residual branch started at zero (Fixup, Zhang, Dauphin & Ma 2019), whose filters the "
+         "first step sets apart. The same warning says of a layer whose weights start at 0 that "
+         "they never change, and why: its input is exactly 0 (dW = dout x input), or no gradient "
+         "reaches it (a ReLU after it reads only a bias of 0 or less, the weights of a layer after"
+         " it are 0 and stay so); and of `identity`'s all-zero filters beyond the input's channels"
+         " where the ReLU after them is flat at their bias.",
+         lints.constant_weights, ("estimate", "facts")),
+    Lint("held-still",
+         "zero weights elsewhere hold still layers whose own inits are not zero",
+         "Every other trainable layer that the zero weights of an `identical-filters` layer "
+         "hold still though its own init is not zero: a random layer before them, which no "
+         "gradient reaches, or one after them, which reads their zeros. One warning names them "
+         "all with why, and what still learns where that is little.",
+         lints.held_still, ("estimate", "facts")),
+    Lint("flat-channels",
+         "zero weights with drawn biases under a ReLU: channels whose bias is 0 or less never "
+         "change",
+         "A trainable conv or dense layer whose weights start at 0 and whose biases are drawn, "
+         "read only by activations flat at 0 and below (relu, relu6): each channel outputs its "
+         "bias alone while its filter is 0, so a channel whose bias is drawn at 0 or less gets "
+         "no gradient and never changes.",
+         lints.flat_channels, ("estimate", "facts")),
+    Lint("silenced-relu",
+         "a negative constant bias puts nearly all of a layer's outputs below its ReLU's 0",
+         "With weights drawn symmetric about 0, each output of a layer is a sum s about normal "
+         "with mean 0 and the second moment q of the signal's estimate, plus the bias b: the "
+         "ReLU passes P(s + b > 0) = Phi(b / sqrt(q)) of them (He et al. 2015's symmetric sums), "
+         "and only those send a gradient back. A negative constant bias that lets under 5% "
+         "pass starts the layer nearly dead.",
+         lints.silenced_starts, ("estimate",)),
+    Lint("init-underflow",
+         "an init's values are below the smallest normal number of the dtype trained in",
+         "An init of a conv or dense layer whose values are below the smallest normal number "
+         "of the dtype the model trains in (numpy.finfo(dtype).tiny; float32's 1.18e-38 for "
+         "`check`): `normal(0, 1e-300)`, `he_normal(gain=1e-300)`, a constant or a kernel of "
+         "such numbers start every value at 0 or subnormal there, though they are numbers in "
+         "the float64 arithmetic of the description (too large a value is an error: it would "
+         "start as infinity).",
+         lints.underflowing_inits, ("infos", "dtype")),
+    Lint("lost-spread",
+         "a drawn init's spread is below a few steps of the dtype at its mean",
+         "A drawn init (`normal`, `uniform`, `truncated_normal`, ...) whose spread is below a "
+         "few steps of the dtype at its mean: `normal(1000, 1e-5)` starts nearly every float32 "
+         "weight at one value, so its filters start alike.",
+         lints.lost_spreads, ("infos", "dtype")),
+    Lint("gain-misfit",
+         "an init's gain is made for another activation than the one after its layer",
+         "A weight init whose gain is made for another activation than the one after its layer "
+         "(`he_normal`, relu's gain, before tanh or sigmoid; `gain=tanh` before relu) changes "
+         "each layer's variance by the gains' ratio squared (PyTorch's calculate_gain), and "
+         "the change compounds over the layers (after tanh or sigmoid the stack settles near "
+         "it). A gain written as a number is compared the same way, and so is one before an "
+         "activation PyTorch's table lacks, elu: its gain is the one that keeps the second "
+         "moment, 1 / sqrt(E[f(z)^2]) (He et al. 2015's derivation), as sigmoid's is; gelu, "
+         "silu and hard swish have none that keeps a plain stack's scale, and are not warned. "
+         "Warned where that changes a layer's variance materially; the layers with one "
+         "mismatch are named in one warning, with the init that fits as the hint.",
+         gainfit.gain_misfits, ("estimate",)),
+    Lint("signal-scale",
+         "the signal's scale changes 100x through the layers, or the scores start too large",
+         "The estimated scale of each layer's output at init (its root mean square relative to "
+         "the input's, He et al. 2015, eq. 7) shrinking or growing by 100x or more through the "
+         "layers: the gradients shrink or grow alike, and training starts slowly or diverges. "
+         "Scores that start with a std above 5 under cross_entropy make the initial loss about "
+         "std x E[max of K normals] nats, not ln K; the warning names the layer whose init "
+         "raises them most, or the biases that raise them where the weights alone would not "
+         "(`conv 4 3x3 bias constant(1e30)` before a dense layer). Where a ReLU starts mostly "
+         "dead (a kernel whose weights sum far from 0 on inputs whose mean is not 0), the "
+         "estimate does not hold past it, and that is said instead.",
+         scale.signal_scale, ("estimate",)),
+    Lint("gradient-scale",
+         "the weights' gradient of a tanh or sigmoid stack differs 2x from its first layer to "
+         "its last",
+         "The weights' gradient of a stack of tanh or sigmoid layers more than 2x larger or "
+         "smaller at its first layer than at its last, in the chaotic or ordered phase: the "
+         "bounded signal hides it from `signal-scale`. Mean-field theory's chi_1 per layer "
+         "(Poole et al. 2016; Schoenholz et al. 2017) gives the factor, through norms and mean "
+         "pools, with the critical init as the hint.",
+         gradient.gradient_scale, ("estimate",)),
+    Lint("unused-layer",
+         "a layer the output does not use",
+         "A layer that the output does not depend on: it is computed (and its parameters "
+         "counted) for nothing, and no gradient reaches it.",
+         lints.unused_layers, ("used",)),
+    Lint("layer-below-train",
+         "a layer written below the train block",
+         "The spec is read as it stands, the layer after the ones above the block, so it is no "
+         "error; but a reader looks for the network above its training settings, and a line "
+         "added at the end of the file (one meant for the block, or a second spec's layers "
+         "pasted after the first) changes the network without a word.",
+         lints.layers_below_train),
+    Lint("dropout-before-batchnorm",
+         "a dropout directly before a batch norm",
+         "A batch norm after a dropout learns running statistics of the dropped-out signal, "
+         "whose variance differs from what it sees at evaluation, when dropout passes "
+         "everything: the variance shift of Li et al. 2019 (at evaluation, 0.405 of the "
+         "running variance of training after a ReLU at p = 0.5).",
+         lints.dropout_before_batchnorm, ("estimate",)),
+    Lint("batchnorm-momentum",
+         "a batch norm's momentum above 0.5",
+         "A batch norm whose momentum is above 0.5 keeps running statistics that are nearly the "
+         "last batch's: most likely Keras' share of the old statistics (0.99) written as "
+         "PyTorch's weight of each new batch (0.01).",
+         lints.batchnorm_momentum, ("infos",)),
+    Lint("batchnorm-start",
+         "a batch norm's momentum too small for its running statistics to leave their start",
+         "A batch norm whose momentum is too small for its running statistics to leave their "
+         "start within the run's steps (Caffe's moving_average_fraction 0.999 on a short run): "
+         "evaluation then normalises by statistics that are still mostly their start.",
+         lints.batchnorm_start, ("infos",)),
+    Lint("bounded-output",
+         "an output ending in a ReLU or a bounded activation where the loss takes raw scores",
+         "An output ending in a ReLU (flat below 0) or in a bounded activation (sigmoid, tanh, "
+         "relu6) where the loss (cross_entropy, bce) takes raw scores: the softmax of "
+         "cross_entropy gives a class, among K, at most e^hi / (e^hi + (K - 1) e^lo) of scores "
+         "in (lo, hi), so no class can be predicted with confidence and the loss cannot fall "
+         "below the log of that.",
+         lints.bounded_output, ("infos",)),
+    Lint("padding-beyond-reach",
+         "zero padding on a side past the kernel's reach",
+         "Zero padding past the kernel's reach (`conv 16 3x3 pad 5`): the output rows and "
+         "columns there read only zeros and hold the bias alone.",
+         lints.padding_beyond_reach, ("infos",)),
+    Lint("unreached-taps",
+         "kernel taps that never meet the input, only padding",
+         "Kernel taps that multiply only padding (`conv 16 3x3 pad same` on a 1x1 map: 8 of its "
+         "9 taps): their weights get no gradient and never change; the hint names the kernel "
+         "that computes the same.",
+         taps.unreached_taps, ("infos",)),
+    Lint("stacked-linear",
+         "linear layers stacked with no activation between",
+         "A trainable conv, transposed conv or dense layer read only by such layers through "
+         "linear layers alone (a flatten, a concat, an add, an average pool): two linear maps "
+         "make one, so the stack adds parameters, not the expressiveness depth is for. Where "
+         "the way passes an add or concat, the hint puts the activation after it, as a residual "
+         "block's ReLU follows its add. Not a separable conv's depthwise and pointwise pair "
+         "(Sifre 2014, Chollet 2017), nor a frozen layer.",
+         lints.stacked_linear, ("estimate",)),
+    Lint("twin-branches",
+         "inputs of a concat or add that compute the same values at every step",
+         "An input of a concat or add that repeats an earlier one at every step of training: "
+         "one layer read twice, or twin branches (the same layers and settings on the same "
+         "input, with the same fixed init, frozen or sent the same gradients). The concat only "
+         "repeats features, the add doubles one branch; drawn inits and dropout tell branches "
+         "apart.",
+         twins.twin_branches, ("estimate", "facts")),
+    Lint("pinned-reference",
+         "a name in a repeat block that wires every instance to one instance's layer",
+         "A name written in a repeat block as one instance's full name (`res_1_a`) wires every "
+         "instance to that instance's layer, where the block's own name (`a`) means each "
+         "instance's.",
+         lints.pinned_references),
+    Lint("before-activation-read",
+         "a layer reads `a` of `a: conv ... relu` while `a_relu` is used too",
+         "A layer that reads `a` of `a: conv 8 3x3 relu` (the conv before its relu) where the "
+         "line's activated output `a_relu` is used too. In Keras `a = Conv2D(8, 3, "
+         "activation=\"relu\")(x)` and in PyTorch `a = relu(conv(x))` name the activated "
+         "output, so a skip written `<- a` reads the values before the relu, seldom what was "
+         "meant.",
+         lints.before_activation_reads, ("used",)),
+    Lint("schedule-fit",
+         "a schedule whose lr never changes within the run, or rises",
+         "A step schedule whose first step comes after the last epoch (the lr never changes), a "
+         "multistep milestone after the last epoch, or a cosine schedule whose min_lr is above "
+         "the lr (the lr rises).",
+         lints.schedule_fit),
+    Lint("lr-fit",
+         "an lr far above any that trains",
+         "An lr far above any that trains (`lr 1e10`), or a layer's `lr_mult` that makes the "
+         "rate of one of its parameters so: the first steps overshoot and training diverges, "
+         "which train's divergence message would say only after the fact.",
+         lints.lr_fit),
+    Lint("decay-fit",
+         "a weight decay whose step alone takes every weight away",
+         "A weight decay whose step alone takes every weight away (lr x weight_decay of 1 or "
+         "more under an optimizer whose decay is not divided by the gradients' scale: sgd, "
+         "adamw): training then diverges or learns nothing.",
+         lints.decay_fit),
+    Lint("augment-fit",
+         "augmentation that changes what an image shows",
+         "`flip` on digits (a mirrored 2, 3, 4, 7 or 9 is no digit at all), `rotate` by up to "
+         "90 degrees or more on digits (a 6 turned half way round is a 9), a translation "
+         "(`crop`'s pad, `shift`'s pixels) of half the image's side or more, which can move the "
+         "whole object out of the frame.",
+         lints.augment_fit),
+    Lint("val-split-fit",
+         "a validation split that holds out more than half of the training split",
+         "A validation split that holds out more than half of the training split: the network "
+         "trains on the smaller part (`val_split 0.999` left one image of the digits).",
+         lints.val_split_fit),
+    Lint("cores-fit",
+         "a cores setting the batch is too small to split into",
+         "A `cores` setting other than the default that the batch is too small to split into "
+         "(parts of fewer than 8 images): the batch then runs whole, on one core.",
+         lints.cores_fit),
+    Lint("batch-fit",
+         "a batch larger than all the images of the data",
+         "A batch larger than all the images of the data (a batch size with a zero too many, or "
+         "data smaller than thought): every epoch is then a single step. For an npz file, said "
+         "once it is read.",
+         lints.batch_fit),
+    Lint("epochs-fit",
+         "epochs whose run takes more than ten million steps",
+         "Epochs whose run takes more than ten million steps: Caffe's max_iter of 2^31 - 1 "
+         "(\"until stopped\") at a step an epoch became `epochs 2147483647`.",
+         lints.epochs_fit, ("infos",)),
+    Lint("data-fit",
+         "data that train would refuse, said where nothing trains (summary, diagram, export)",
+         "Images or classes of the declared data that do not fit the network, a batch that "
+         "gives a batch norm one value per channel, or an epoch with no step: `train` refuses "
+         "them, and so does `check`; a command that trains nothing (`summary`, `diagram`, "
+         "`export`, `eval` of a run) says them as warnings.",
+         training.data_misfits, ("infos",), own_stage=True),
+    Lint("memory-use",
+         "a training process that takes more than half of the memory",
+         "A process training the spec that takes more than half of the machine's memory (or "
+         "of `--max-memory`), counted as cnnspec's memory model counts a step, the data and "
+         "the libraries: another large process, or a larger batch, may not fit beside it. "
+         "Past the whole memory it is an error (a warning where nothing trains).",
+         memory.memory_problems, own_stage=True),
+)
+
+BY_NAME: dict[str, Lint] = {lint.name: lint for lint in LINTS}
+
+
+def run_all(found: Found) -> list[SpecError]:
+    """Every lint's warnings, in the catalogue's order (but those found in a stage of their
+    own)."""
+    return [warning for lint in LINTS if not lint.own_stage for warning in lint.run(found)]
+
+
+def named(finder: Callable[..., list[SpecError]], warnings: list[SpecError]) -> list[SpecError]:
+    """``warnings`` of the lint whose function is ``finder``, found outside :func:`run_all`
+    (in a stage of the checker's own; a batch checked against an npz file's images once it is
+    read), each named by that lint."""
+    lint = next(lint for lint in LINTS if lint.find is finder)
+    return [dataclasses.replace(warning, lint=lint.name) for warning in warnings]
