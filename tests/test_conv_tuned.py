@@ -507,19 +507,6 @@ def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns)
                 assert step <= footprint.chunk_images(rows, size, n, 4)
 
 
-@pytest.mark.parametrize("m, k, n", [(16, 150, 1700), (150, 16, 2380), (3, 4, 10), (16, 150, 832),
-                                     (16, 150, 416), (2, 2, 250_001)])
-def test_small_products_equal_one_product(m, k, n):
-    """Sliced for OpenBLAS's small-matrix kernels (SMALL_GEMM_MADDS), with and without a
-    shorter last slice, or not sliced at all: the product of the whole, into a view whose
-    rows are longer than its columns (a block's zero-led rows)."""
-    rng = np.random.default_rng(9)
-    a, b = rng.standard_normal((k, m)).T, rng.standard_normal((k, n))  # a: transposed view
-    out = np.full((m, n + 7), np.nan)[:, 3:3 + n]
-    assert conv_tuned._small_products(a, b, out) is out
-    np.testing.assert_allclose(out, a @ b, rtol=0, atol=1e-12 * np.abs(a @ b).max())
-
-
 @pytest.mark.parametrize("layout", ["batch_first", "channel_first", "strided"])
 @pytest.mark.parametrize("shape", [(3, 4, 5, 6), (1, 1, 1, 1), (0, 2, 3, 3)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

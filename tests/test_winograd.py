@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
-from cnnspec.engine import conv, conv_tuned, footprint, winograd
+from cnnspec.engine import conv, conv_tuned, footprint, products, winograd
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import WINOGRAD_CANDIDATES
 from cnnspec.engine.layers import Conv2d, FusedReLU
@@ -69,6 +69,38 @@ def test_float32_is_within_the_bound_of_the_float64_reference(c, f, hw, pads):
             assert mine.dtype == np.float32 and mine.shape == exact.shape
             error = float(np.abs(mine - exact).max())
             assert error <= winograd.ERROR_BOUND * float(size.max())
+
+
+@pytest.mark.parametrize("c, f, hw, pads", [(16, 16, (16, 16), (1, 1, 1, 1)),
+                                          (3, 16, (13, 6), (2, 0, 1, 3)),
+                                          (17, 5, (9, 9), (0, 0, 0, 0))])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize("limit", [100, 997])
+def test_transforms_in_slices_match_whole_products(c, f, hw, pads, dtype, rtol, limit,
+                                                   monkeypatch):
+    """The transforms' products along a chunk's tile rows run in slices for OpenBLAS's
+    small-matrix kernels (cnnspec.engine.products): with its limit so low that each is cut
+    into slices of a few columns (and, at 997, a shorter last one), the output and every
+    gradient are those of one product each (the limit past every product), to ``rtol`` of
+    the largest.
+    The scratch buffers are NaN when carved, so a column a slice missed would show."""
+    x, w, b, rng = _arrays(4, c, f, hw, seed=c + f)
+    dout = rng.standard_normal((4, f, *_output_hw(hw, pads)))
+    monkeypatch.setattr(products, "SMALL_GEMM_MADDS", 10 ** 12)
+    whole = _winograd(x, w, b, pads, dout, dtype)
+    monkeypatch.setattr(products, "SMALL_GEMM_MADDS", limit)
+    carve = winograd.carve
+
+    def poisoned(*args):
+        array = carve(*args)
+        array.fill(np.nan)
+        return array
+
+    monkeypatch.setattr(winograd, "carve", poisoned)
+    sliced = _winograd(x, w, b, pads, dout, dtype)
+    for mine, exact in zip(sliced, whole):
+        scale = float(np.abs(exact).max())
+        np.testing.assert_allclose(mine, exact, rtol=0, atol=rtol * scale)
 
 
 @pytest.mark.parametrize("pads", PADS)

@@ -72,7 +72,6 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     strided_values,
 )
 from cnnspec.engine.footprint import (
-    SMALL_GEMM_MADDS,
     Crop,
     Geometry,
     conv_crop,
@@ -81,6 +80,7 @@ from cnnspec.engine.footprint import (
     transposed_pays,
     winograd_pays,
 )
+from cnnspec.engine.products import small_products
 from cnnspec.engine.windows import (
     Window,
     batch_blocks,
@@ -405,7 +405,7 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work, relu=False) -
     for start in range(0, n, step):
         images = min(step, n - start)
         cols = _block_columns(blocks, start, images, win, work)
-        product = _small_products(w_mat, cols, carve(work, "product", (f, cols.shape[1]),
+        product = small_products(w_mat, cols, carve(work, "product", (f, cols.shape[1]),
                                                      xt.dtype))
         if b is not None:
             product += b[:, None]
@@ -439,28 +439,6 @@ def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
         np.matmul(cols, dout_block.T, out=part)
         dw_t += part
     return np.ascontiguousarray(dw_t.T)
-
-
-def _small_products(a, b, out) -> np.ndarray:
-    """``a @ b`` into ``out`` (M, N), unit column stride, over slices of ``b``'s N columns small
-    enough for OpenBLAS's kernels for small matrices (``SMALL_GEMM_MADDS``, which skip packing
-    the operands): the equal slices in one stacked product, the rest in one more. A block's
-    short, wide products, one thread, per batch of 256, us, whole / sliced (Intel Xeon,
-    AVX-512, 2 MiB L2, OpenBLAS 0.3.31; LeNet-5's second layer, 17 images a block): forward
-    (16 x 150 times 150 x 1700) 1064 / 847, input gradient's columns (150 x 16 times 16 x 2380)
-    1541 / 1069. The weight gradient's products (150 x 1700 times 1700 x 16) sum over the
-    columns and gain nothing from slices (88 GFLOP/s either way)."""
-    m, k = a.shape
-    width = max(1, SMALL_GEMM_MADDS // (m * k))
-    parts = b.shape[1] // width
-    if parts <= 1:
-        return np.matmul(a, b, out=out)
-    done = parts * width
-    np.matmul(a, b[:, :done].reshape(k, parts, width).transpose(1, 0, 2),
-              out=out[:, :done].reshape(m, parts, width).transpose(1, 0, 2))
-    if done < b.shape[1]:
-        np.matmul(a, b[:, done:], out=out[:, done:])
-    return out
 
 
 def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None):
@@ -660,7 +638,8 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
 def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
     """:func:`_input_grad_col2im` for stride 1, block of images by block: each block's
     ``dout`` laid out batch-last in wide coordinates (rows of ``Wp``, zero past ``Wo``), its
-    column gradient one GEMM (:func:`_small_products`) into zero-led rows (:func:`fold_rows`),
+    column gradient one GEMM (:func:`cnnspec.engine.products.small_products`) into zero-led
+    rows (:func:`fold_rows`),
     folded onto the padded block by one sum (:func:`col2im_block`) and copied into ``dx``.
     One sum over channel-first whole padded planes before had a GEMM of ``Hp*Wp`` columns an
     image where the wide block has ``Ho*Wp``, and wrote a chunk's result to new memory. On
@@ -680,7 +659,7 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
             dout_wide[:, :, wo:] = 0  # junk columns: they add nothing
         dout_wide[:, :, :wo] = dout[start:start + images].transpose(1, 2, 3, 0)
         buffer, target = fold_rows(scratch, rows, win, images, dout.dtype)
-        _small_products(w_t, dout_wide.reshape(f, -1), target)
+        small_products(w_t, dout_wide.reshape(f, -1), target)
         planes = carve(scratch, "planes", (c * hp * wp * images,), dout.dtype)
         dxp = col2im_block(buffer, win, c, images, planes)  # (C, Hp, Wp, images)
         dxc[:, start:start + images] = win.unpad(dxp.transpose(0, 3, 1, 2))

@@ -174,7 +174,9 @@ WINOGRAD_MIN_OUTPUTS = 4096
 # for small matrices, without packing the operands; with its SkylakeX kernels, thin GEMMs
 # take three times as long past it: 6x6 times 6xN, one thread, Intel Xeon with AVX-512, in
 # cache, 43 us at N = 27000, 129 us at 28000 (with its Haswell kernels, on an AMD EPYC with
-# AVX2, not: cnnspec.engine.chunking.WINOGRAD_CANDIDATES).
+# AVX2, not: cnnspec.engine.chunking.WINOGRAD_CANDIDATES; with its SkylakeX kernels on an AMD
+# EPYC Zen 4, twice as long). Wide products run in slices under it:
+# cnnspec.engine.products.
 SMALL_GEMM_MADDS = 10**6
 
 

@@ -77,10 +77,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     (C,) -> ``out`` like ``x`` (a view of channel-first memory). In training ``running_mean``
     and ``running_var`` are updated in place. ``cache`` = (``centred`` the input less its mean
     as (C, M) rows, ``inv_std`` (C,), ``scale`` = ``gamma * inv_std`` (C,), ``shift`` the
-    output's shift with ``relu`` (the backward pass recomputes the output's sign from it, so
-    no mask is kept), else None, training, x's shape, ``parts``, ``offset``): the normalised
-    input is ``(centred + offset) * inv_std``, which the backward pass folds into its
-    per-channel factors, so the forward pass makes ``out`` straight from ``centred``.
+    output's shift with ``relu`` (the backward pass finds the output's sign again from it, so
+    no mask is kept: :func:`_masked`), else None, training, x's shape, ``parts``,
+    ``offset``): the normalised input is ``(centred + offset) * inv_std``, which the
+    backward pass folds into its per-channel factors, so the forward pass makes ``out``
+    straight from ``centred``.
     ``offset`` (C,) is None but for one part of a split batch, whose ``centred`` is its own
     values less its own mean: ``offset`` is that mean less the whole batch's. With ``work``
     (a dict the layer keeps) ``centred`` is written into the same buffer on every call,
@@ -220,9 +221,9 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None, owned=False):
     ``n`` are the whole batch's, and ``dgamma`` and ``dbeta`` this part's share (the parts'
     shares add up); the part's ``offset`` (its centred values are ``centred + offset`` about
     the batch's mean) joins the per-channel factors. With the ReLU fused (a ``shift`` in the
-    cache), ``dout`` is first masked by the sign of the output, recomputed block by block
-    from ``centred`` as the forward pass made it (the same operations: the same bits), so no
-    mask is stored. The passes run over blocks of channels that stay in a core's cache
+    cache), ``dout`` is first masked by the sign of the output, found again block by block
+    from ``centred`` (:func:`_masked`: the same bits as the forward's), so no mask is
+    stored. The passes run over blocks of channels that stay in a core's cache
     (:func:`_channel_blocks`), reading ``dout`` and ``centred`` once and writing ``dx`` once
     (twice each with ``parts``, whose parts meet between the sums and ``dx``); ``work`` keeps
     a block's mask and masked gradient. With the ReLU fused and one pass, ``dx`` is written
@@ -294,16 +295,23 @@ def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, trainin
 
 
 def _masked(drows, centred, scale, shift, work, block):
-    """``dout``'s rows of ``block``, masked where the fused ReLU's output was 0 (the output
-    recomputed as the forward pass made it: the same operations, the same bits; it, the
-    mask and the masked gradient in block-sized buffers of ``work``, so ``dx`` may be
-    ``drows``); ``dout`` itself without a fused ReLU."""
+    """``dout``'s rows of ``block``, masked where the fused ReLU's output was 0; ``dout``
+    itself without a fused ReLU. The product, the mask and the masked gradient are in
+    block-sized buffers of ``work``, so ``dx`` may be ``drows``.
+
+    The forward pass's output ``centred * scale + shift`` (:func:`_normalise`) is above 0
+    exactly where the product ``centred * scale`` is above ``-shift``: a sum rounded to
+    nearest keeps the sign of the exact sum (0 only where it is 0), and negation is exact;
+    NaN and infinities compare alike too. So the mask is the same bits as the output's sign
+    without the sum: of the backward pass's ten passes over each block (NumPy calls), the
+    mask's were four, now three."""
     rows = drows[block]
     if shift is None:
         return rows
-    grad = carve(work, "grad", rows.shape, rows.dtype)
-    out = _normalise(centred[block], scale[block], shift[block], False, out=grad)
-    mask = np.greater(out, 0, out=carve(work, "mask", rows.shape, bool))
+    grad = np.multiply(centred[block], scale[block, None],
+                       out=carve(work, "grad", rows.shape, rows.dtype))
+    mask = np.greater(grad, np.negative(shift[block])[:, None],
+                      out=carve(work, "mask", rows.shape, bool))
     return np.multiply(rows, mask, out=grad)
 
 

@@ -97,6 +97,7 @@ from cnnspec.engine.footprint import (
     winograd_row_values,
     winograd_tiles,
 )
+from cnnspec.engine.products import small_products
 from cnnspec.engine.windows import Window, carve, output_array, shared_work, work_buffer
 from cnnspec.records import record
 
@@ -388,7 +389,7 @@ def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
         target = rows[:, j:j + (length - 1) * m + 1:m]
         np.add(target, overlap[:, j - m], out=target)
     tile_rows = carve(work, BACKWARD.tile_rows_grad, (a, size), dv.dtype)
-    np.matmul(bt.T, rows, out=tile_rows)
+    small_products(bt.T, rows, tile_rows)
     # Each padded row above th*m is one tile row's row i < m: copied there (once); rows
     # i >= m overlap the next tile row's and are added; input rows from th*m on (two at most)
     # are zero until added.
@@ -442,7 +443,7 @@ def _input_transform(x, til: Tiling, start: int, images: int, work,
         np.copyto(_pixels(tile_rows[i], til, c, images)[:, :, first:last],
                   chunk[:, :, y:y + (last - first - 1) * m + 1:m])
     rows = carve(work, buffers.rows, tile_rows.shape, x.dtype)
-    np.matmul(bt, tile_rows, out=rows)
+    small_products(bt, tile_rows, rows)
     tiles = carve(work, buffers.tiles, (a, a, c, images * til.q), x.dtype)
     np.copyto(tiles, _columns_view(rows, til, c, length))
     _drop_misread(tiles, til)
@@ -512,7 +513,7 @@ def _output_transform(m_t, til: Tiling, out, work, relu=False) -> None:
     f, images = out.shape[:2]
     at = _matrix("AT", m_t.dtype)
     half = carve(work, FORWARD.half, (m, a, f * images * til.q), m_t.dtype)
-    np.matmul(at, m_t.reshape(a, -1), out=half.reshape(m, -1))  # along the tiles' rows
+    small_products(at, m_t.reshape(a, -1), half.reshape(m, -1))  # along the tiles' rows
     y = carve(work, FORWARD.outputs, (m, f * images * til.q, m), m_t.dtype)
     np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
     if relu:  # over the tiles, one dense run in cache (junk tiles and crop included)
@@ -560,5 +561,5 @@ def _output_grad_transform(dout_c, til: Tiling, work, out_c=None) -> np.ndarray:
     half = carve(work, BACKWARD.half, (m, a, f * images * til.q), dout_c.dtype)
     np.matmul(at.T, y.transpose(0, 2, 1), out=half)
     dm = carve(work, BACKWARD.products, (a * a, f, images * til.q), dout_c.dtype)
-    np.matmul(at.T, half.reshape(m, -1), out=dm.reshape(a, -1))
+    small_products(at.T, half.reshape(m, -1), dm.reshape(a, -1))
     return dm
