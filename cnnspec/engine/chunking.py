@@ -293,8 +293,10 @@ def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
 # (cnnspec.engine.footprint.calibration_bytes).
 
 # How the limits are timed, in the key of the machine's file: a file written after another
-# way of timing is not read (its choices came from another measurement, or it lacks one).
-CALIBRATION = 5
+# way of timing is not read (its choices came from another measurement, or it lacks one), nor
+# one timed on code that ran otherwise (6: Winograd's transforms run in slices, which changes
+# which of its chunk sizes is fastest).
+CALIBRATION = 6
 LIMIT_NAMES = ("chunk_bytes", *(name for name, _, _ in CALIBRATION_TIMERS))
 _FILE_PREFIX = "engine-thresholds-"
 
