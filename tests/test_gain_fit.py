@@ -197,7 +197,7 @@ def test_the_factor_is_the_ratio_of_calculate_gain_squared():
     assert math.isclose(said, ratio, rel_tol=1e-2)
 
 
-@pytest.mark.parametrize("slope", ["1e200", "-1e308", "1e100"])
+@pytest.mark.parametrize("slope", ["1e200", "1e308", "1e100"])
 def test_a_leaky_gain_of_a_huge_slope_is_its_tiny_gain_not_a_crash(slope):
     """gain=leaky_relu(1e200): the slope's square overflowed, and the gain came out 0, which
     variance scaling refused as "a gain > 0, not 0" (the slope the user wrote unnamed); taken

@@ -1,14 +1,14 @@
 """Write the files generated from the registries: the layer, init and training parts of the
-IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/optimizer``,
-``$defs/schedule`` and ``$defs/training``), the tables of layer kinds, initializers and
-training settings in docs/language.md and docs/ir.md, the export tables in docs/interop.md,
-the table of Caffe's layer types in docs/importing.md, and the parser generated from the
-grammar (cnnspec/lang/standalone.py, with Lark).
+IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/gain``,
+``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds,
+initializers and training settings in docs/language.md and docs/ir.md, the export tables in
+docs/interop.md, the table of Caffe's layer types in docs/importing.md, and the parser
+generated from the grammar (cnnspec/lang/standalone.py, with Lark).
 
-Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py),
-cnnspec/ir/training_catalogue.py, the Caffe tables of cnnspec/lang/foreign.py and
-cnnspec/importers/caffe_docs.py or grammar/cnnspec.lark; tests fail while any of these is
-stale.
+Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py, or the
+gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe tables of
+cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py or grammar/cnnspec.lark; tests
+fail while any of these is stale.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from cnnspec.exporters import docs as export_docs
 from cnnspec.importers import caffe_docs
 from cnnspec.init.docs import init_table
-from cnnspec.init.schema import init_schema
+from cnnspec.init.schema import gain_schema, init_schema
 from cnnspec.ir.datasets_schema import data_schema
 from cnnspec.ir.limits import MAX_LAYERS
 from cnnspec.ir.migrate import IR_VERSION
@@ -49,6 +49,7 @@ def main() -> None:
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     schema["$defs"]["layer"] = layer_schema(list(KINDS.values()))
     schema["$defs"]["init"] = init_schema()
+    schema["$defs"]["gain"] = gain_schema()
     schema["$defs"]["data"] = data_schema()
     schema["$defs"].update(training_schemas())
     schema["properties"]["version"] = {"const": IR_VERSION}

@@ -17,6 +17,7 @@ from cnnspec.init.catalogue import (
     Init,
 )
 from cnnspec.init.describe import init_json
+from cnnspec.init.gains import LEAKY_SLOPE_LOW, NONLINEARITIES
 
 # Where the hints for other libraries' parameter names (FOREIGN_PARAMS) are written, once: on
 # the init object, read by every init's own branch, whose additionalProperties finds the field.
@@ -69,4 +70,26 @@ def init_schema() -> dict:
                                 SCHEMA_HINTS: _name_hints()}},
         "allOf": [{"if": {"properties": {"name": {"const": init.name}}, "required": ["name"]},
                    "then": _init_schema(init)} for init in INITS],
+    }
+
+
+def gain_schema() -> dict:
+    """The ``$defs/gain`` schema: a positive number, a nonlinearity of the table, or
+    leaky_relu with its slope under the leaky_relu layer's rule (:data:`LEAKY_SLOPE_LOW`)."""
+    plain = [name for name in NONLINEARITIES if name != "leaky_relu"]
+    return {
+        "description": 'a gain: {"value": g} or {"nonlinearity": "'
+                       + "|".join(NONLINEARITIES) + '"} (with "slope" for leaky_relu)',
+        "type": "object",
+        "anyOf": [
+            {"type": "object", "properties": {"value": {"type": "number",
+                                                        "exclusiveMinimum": 0}},
+             "required": ["value"], "additionalProperties": False},
+            {"type": "object", "properties": {"nonlinearity": {"enum": plain}},
+             "required": ["nonlinearity"], "additionalProperties": False},
+            {"type": "object",
+             "properties": {"nonlinearity": {"const": "leaky_relu"},
+                            "slope": {"type": "number", "minimum": LEAKY_SLOPE_LOW}},
+             "required": ["nonlinearity", "slope"], "additionalProperties": False},
+        ],
     }
