@@ -19,7 +19,7 @@ from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
-from cnnspec.training.files import read_npz, write_npz
+from cnnspec.training.files import read_jsonl, read_npz, write_npz
 
 FAST = {"progress": "none", "curves": False}
 TERABYTES = (1_000_000, 1_000_000)  # 10^12 elements
@@ -321,15 +321,97 @@ def test_a_resumed_run_beyond_this_machines_memory_is_the_requests_mistake(
     assert "a training step needs 9 TiB" in capsys.readouterr().err
 
 
-def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
-    (run / rundir.METRICS).write_bytes(b"\xff\xfe{}\n")
-    fails_with(capsys, ["eval", str(run)], "metrics.jsonl", "metrics.csv holds")
-    (run / rundir.METRICS).write_text("[1, 2]\n")
-    fails_with(capsys, ["eval", str(run)], "metrics.jsonl:1: not a JSON object but list")
-    # a line cut short, as a disk that filled up mid-write leaves it: named by its number
-    (run / rundir.METRICS).write_text('{"epoch": 1}\n\n{"epoch": 2, "train_lo\n')
-    fails_with(capsys, ["eval", str(run)], "metrics.jsonl:3: not a JSON object: ",
-               "hint: the metrics file is damaged; metrics.csv holds the same rows")
+# A damaged metrics.jsonl: a line cut short (a disk that filled up mid-write), or garbled
+METRICS_DAMAGE = {
+    "truncated": lambda text: text[:-7],
+    "garbled": lambda text: "{garbled\n" + text.split("\n", 1)[1],
+    "not utf8": lambda text: "\udcff" + text,
+    "not an object": lambda text: "[1, 2]\n" + text,
+}
+# Each command that needs only a run's weights, ``{run}`` its folder, ``{out}`` a new folder
+WEIGHTS_COMMANDS = {
+    "eval": ["eval", "{run}"],
+    "predict": ["predict", "{run}", "{out}/image.npy"],
+    "features": ["features", "{run}", "--index", "0", "-o", "{out}/features.png"],
+    "filters": ["filters", "{run}", "-o", "{out}/filters.png"],
+    "export onnx": ["export", "{run}", "--format", "onnx", "-o", "{out}/model.onnx"],
+    "export torch": ["export", "{run}", "--format", "torch", "-o", "{out}/model.py"],
+}
+
+
+def damage_metrics(run, damage: str) -> None:
+    path = run / rundir.METRICS
+    damaged = METRICS_DAMAGE[damage](path.read_text())
+    path.write_bytes(damaged.encode("utf-8", "surrogateescape"))
+
+
+def weights_command(name: str, run, tmp_path) -> list[str]:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    image = np.zeros(cnnspec.load_run(run).spec.input_shape)
+    np.save(out / "image.npy", image)
+    return [word.format(run=run, out=out) for word in WEIGHTS_COMMANDS[name]]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled"])
+@pytest.mark.parametrize("command", WEIGHTS_COMMANDS)
+def test_a_damaged_metrics_file_does_not_keep_the_weights_from_use(
+        run, tmp_path, capsys, command, damage):
+    """The weights are whole: each command that needs them alone works, reads the metrics
+    from the checkpoint (the same rows), and says in one note what is damaged and that
+    metrics.csv (a finished run cannot be resumed) holds the rows."""
+    argv = weights_command(command, run, tmp_path)
+    damage_metrics(run, damage)
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("note: metrics.jsonl is damaged (") == 1, err
+    line = {"truncated": 2, "garbled": 1}[damage]  # the tiny run trains 2 epochs
+    assert f"{run / rundir.METRICS}:{line}: not a JSON object" in err
+    assert f"its rows were read from {run / rundir.CHECKPOINT}; " in err
+    assert f"{run / rundir.METRICS_CSV} holds the same rows" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", METRICS_DAMAGE)
+def test_eval_counts_the_epochs_of_the_checkpoint_past_damaged_metrics(
+        run, tmp_path, capsys, damage):
+    assert main(["eval", str(run)]) == 0
+    intact = capsys.readouterr().out
+    damage_metrics(run, damage)
+    assert main(["eval", str(run)]) == 0
+    shown = capsys.readouterr()
+    assert shown.out == intact  # "best epoch 2 of 2": every epoch counted
+    assert "note: metrics.jsonl is damaged" in shown.err
+
+
+def test_without_rows_in_the_checkpoint_the_intact_lines_are_read(run, capsys):
+    arrays = read_npz(run / rundir.CHECKPOINT)
+    del arrays["_position"]
+    write_npz(run / rundir.CHECKPOINT, arrays)
+    damage_metrics(run, "truncated")  # 2 epochs: the second line cut short
+    loaded = cnnspec.load_run(run)
+    assert [row["epoch"] for row in loaded.metrics] == [1]
+    assert "1 row read from before the damage; " in loaded.metrics_note
+
+
+def test_a_resumable_run_with_damaged_metrics_is_told_to_resume(interrupted, capsys):
+    """A resume writes metrics.jsonl again from the checkpoint, as the note says."""
+    damage_metrics(interrupted, "garbled")
+    assert main(["eval", str(interrupted)]) == 0
+    err = capsys.readouterr().err
+    assert f"`cnnspec train --resume {interrupted}` writes it again" in err
+    assert main(["train", "--resume", str(interrupted), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(interrupted)]) == 0
+    assert "metrics.jsonl" not in capsys.readouterr().err
+
+
+def test_the_sweeps_reader_still_refuses_damaged_metrics(run):
+    """A cell's metrics file is its record: read_jsonl names the line (the sweep says how
+    to mend a cell), only a run's commands read past it."""
+    damage_metrics(run, "garbled")
+    with pytest.raises(RunError, match="metrics.jsonl:1: not a JSON object"):
+        read_jsonl(run / rundir.METRICS)
 
 
 # cnnspec writes its weights as floating point numbers: any other array in a weights file of

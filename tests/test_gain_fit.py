@@ -341,7 +341,7 @@ def test_a_saturating_activation_s_stack_settles_where_another_s_compounds(line,
     assert said in warning.message
 
 
-@pytest.mark.parametrize("slope", ["1e200", "-1e308", "1e100"])
+@pytest.mark.parametrize("slope", ["1e200", "1e308", "1e100"])
 def test_a_leaky_gain_of_a_huge_slope_is_its_tiny_gain_not_a_crash(slope):
     """gain=leaky_relu(1e200): the slope's square overflowed, and the gain came out 0, which
     variance scaling refused as "a gain > 0, not 0" (the slope the user wrote unnamed); taken

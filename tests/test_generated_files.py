@@ -7,7 +7,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from cnnspec.init.docs import init_table
-from cnnspec.init.schema import init_schema
+from cnnspec.init.schema import gain_schema, init_schema
 from cnnspec.kinds.docs import begin_marker, between_markers, end_marker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_shipped_schema_holds_the_catalogue_inits():
     shipped = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
     assert shipped["$defs"]["init"] == init_schema(), "run python tools/generate.py"
+    assert shipped["$defs"]["gain"] == gain_schema(), "run python tools/generate.py"
 
 
 def test_the_language_reference_holds_the_catalogue_table():

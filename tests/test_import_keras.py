@@ -347,6 +347,43 @@ def test_mistakes_and_unsupported_parts_name_their_json_path(doc, message, where
     assert found[0].json_path == where and found[0].file == "model.json"
 
 
+def _functional(*layers: dict) -> dict:
+    """A Keras 2 functional model on a 8x8x1 input ``x`` of ``layers``, the last the output."""
+    first = {**layer("InputLayer", "x", batch_input_shape=[None, 8, 8, 1]), "name": "x",
+             "inbound_nodes": []}
+    return {"class_name": "Functional", "config": {
+        "name": "m", "layers": [first, *layers], "input_layers": [["x", 0, 0]],
+        "output_layers": [[layers[-1].get("name") or layers[-1]["config"]["name"], 0, 0]]}}
+
+
+def _fed(keras_layer: dict, *inputs: str) -> dict:
+    return {**keras_layer, "inbound_nodes": [[[name, 0, 0, {}] for name in inputs]]}
+
+
+@pytest.mark.parametrize("second_input", ["x", "conv_b"])
+def test_two_layers_of_one_name_are_a_duplicate_where_the_second_is(second_input):
+    """The second took over the name: an Add of both was imported as the second added to
+    itself, or (the second fed by the first) its input was "not an earlier layer"."""
+    doc = _functional(_fed(conv("conv_b", padding="same"), "x"),
+                      _fed(conv("conv_b", padding="same"), second_input),
+                      _fed(layer("Add", "add"), "conv_b", "conv_b"))
+    (error,) = errors_of(doc)
+    assert error.message == ("Conv2D 'conv_b' has the name of an earlier layer, at "
+                             "$.config.layers[1]")
+    assert error.json_path == "$.config.layers[2].config.name"
+    assert error.hint.startswith("Keras names each layer of a model once")
+
+
+def test_a_duplicate_named_outside_its_config_is_located_there():
+    second = {**_fed(dense("d", 4), "f"), "name": "f"}
+    del second["config"]["name"]
+    doc = _functional(_fed(layer("Flatten", "f"), "x"), second)
+    (error,) = errors_of(doc)
+    assert error.message.startswith("Dense 'f' has the name of an earlier layer, at "
+                                    "$.config.layers[1]")
+    assert error.json_path == "$.config.layers[2].name"
+
+
 @pytest.mark.parametrize("first", [
     conv(input_shape=[32, 32, 3]),  # Keras 2: Sequential([Conv2D(..., input_shape=...)])
     conv(batch_input_shape=[None, 32, 32, 3]),

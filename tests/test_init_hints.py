@@ -9,6 +9,7 @@ import pytest
 from cnnspec.errors import SpecError
 from cnnspec.init import describe
 from cnnspec.init.catalogue import ALIASES
+from cnnspec.init.gains import LEAKY_SLOPE_HINT
 from cnnspec.init.presets import PRESETS
 from cnnspec.lang import parse
 
@@ -109,6 +110,16 @@ def test_a_pytorch_parameter_is_hinted_as_the_same_call_here(init, said, hinted)
     assert _hinted(error) == hinted
     name = init.split("(")[0]
     assert _weight(hinted)["name"] == ALIASES.get(name, name)
+
+
+@pytest.mark.parametrize("init", ["he_normal(a=-0.5)", "kaiming_uniform(mode=fan_out, a=-1)"])
+def test_a_negative_kaiming_slope_is_not_hinted_as_a_gain_the_rule_refuses(init):
+    """PyTorch takes kaiming a=-0.5; gain=leaky_relu(-0.5) here is refused as the leaky_relu
+    layer's slope is (one rule): the hint says so rather than write it."""
+    hint = _error(init).hint
+    slope = init.split("a=")[1].rstrip(")")
+    assert hint.startswith("PyTorch's kaiming a= is the slope of the leaky ReLU")
+    assert hint.endswith(f", whose slope must be 0 or more, not {slope}: {LEAKY_SLOPE_HINT}")
 
 
 def test_he_normal_of_kaimings_slope_draws_pytorchs_std():

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.init.gains import LEAKY_SLOPE_HINT
 from cnnspec.ir.migrate import IR_VERSION
+from cnnspec.kinds import KINDS
 from cnnspec.lang import parse, parse_file, parse_init
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
@@ -371,6 +373,28 @@ def test_norm_sugar_mistakes_are_located(text, message, column):
         parse(f"input 1x8x8\n{text}\n")
     assert message in info.value.message
     assert (info.value.span.line, info.value.span.column) == (2, column)
+
+
+@pytest.mark.parametrize("written, column", [
+    ("conv 4 3x3 weight he_normal(gain=leaky_relu(-1))", 45),
+    ("conv 4 3x3 weight he_normal(gain=leaky_relu(slope=-0.5))", 51),
+    ("leaky_relu -0.5", 12),
+])
+def test_a_negative_leaky_slope_is_refused_alike_in_a_gain_and_a_layer(written, column):
+    """One rule for the slope: the gain parser took leaky_relu(-1) (gain 1) that the
+    leaky_relu layer refuses; both now say so at the slope, with the layer's hint."""
+    with pytest.raises(SpecError) as info:
+        parse(f"input 1x8x8\n{written}\n")
+    error = info.value
+    assert "must be 0 or more, not -" in error.message
+    assert (error.span.line, error.span.column) == (2, column)
+    assert error.hint == KINDS["leaky_relu"].field_map["slope"].hint == LEAKY_SLOPE_HINT
+
+
+def test_a_leaky_slope_of_0_is_taken_by_a_gain_as_by_the_layer():
+    init = parse_init("he_normal(gain=leaky_relu(0))")
+    assert init["gain"] == {"nonlinearity": "leaky_relu", "slope": 0}
+    assert parse("input 1x8x8\nleaky_relu 0\n").ir["layers"][0]["slope"] == 0
 
 
 NESTED = """\

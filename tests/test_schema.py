@@ -173,6 +173,30 @@ def test_another_librarys_word_for_an_init_is_answered_as_in_a_spec(init, where,
     assert (error.json_path, error.hint) == (where, hint)
 
 
+@pytest.mark.parametrize("gain, where, message", [
+    ({"nonlinearity": "leaky_relu", "slope": -1}, "gain.slope", "must be >= 0, got -1"),
+    ({"value": -1}, "gain.value", "must be > 0, got -1"),
+    ({"nonlinearity": "relux"}, "gain", 'expected a gain: {"value": g} or'),
+])
+def test_a_json_irs_gain_out_of_range_is_refused_at_its_value(gain, where, message):
+    """The gain's slope follows the leaky_relu layer's rule (cnnspec.init.gains) in a JSON IR
+    as in a spec, and is said at the slope: a gain of one form but for a value was said to
+    be of none ("expected a gain ..., got an object"), which stays for no form at all."""
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = {**HE, "gain": gain}
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    (error,) = info.value.errors
+    assert error.json_path == f"$.layers[0].weight_init.{where}"
+    assert error.message.startswith(message)
+
+
+def test_a_json_irs_leaky_slope_of_0_is_a_gain():
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = {**HE, "gain": {"nonlinearity": "leaky_relu", "slope": 0}}
+    validate(ir)
+
+
 @pytest.mark.parametrize("field", [*FOREIGN_PARAMS, "MinVal"])
 def test_another_librarys_parameter_of_an_init_is_answered_as_in_a_spec(field):
     """Keras' minval or PyTorch's nonlinearity in an IR's init gets the hint a .cnn file gets

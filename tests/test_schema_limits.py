@@ -159,6 +159,7 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "init.he_normal.mode": init("he_normal(mode={})"),
     **{f"init.{name}.gain.value": init(name + "(gain={})") for name in GAINED},
     **{f"init.{name}.gain.nonlinearity": init(name + "(gain={})") for name in GAINED},
+    **{f"init.{name}.gain.slope": init(name + "(gain=leaky_relu({}))") for name in GAINED},
     "init.gaussian.sigma": init("gaussian({})"),
     "init.sparse.nonzero": init("sparse(nonzero={})"),
     "init.sparse.std": init("sparse(std={})"),

@@ -6,10 +6,10 @@ docs/interop.md, the table of Caffe's layer types in docs/importing.md, the tabl
 lints in docs/warnings.md, and the parser generated from the grammar
 (cnnspec/lang/standalone.py, with Lark).
 
-Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py),
-cnnspec/ir/training_catalogue.py, the Caffe tables of cnnspec/lang/foreign.py and
-cnnspec/importers/caffe_docs.py, cnnspec/check/lint_catalogue.py or grammar/cnnspec.lark; tests
-fail while any of these is stale.
+Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py, or the
+gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe tables of
+cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py, cnnspec/check/lint_catalogue.py
+or grammar/cnnspec.lark; tests fail while any of these is stale.
 """
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ from cnnspec.errors import (
     out_of_memory,
     shell_word,
     shortened,
+    worded,
 )
 from cnnspec.exitcodes import interrupted
 from cnnspec.init.catalogue import BUILT_IN_DEFAULTS
@@ -241,6 +242,14 @@ def print_run_error(message: str, hint: str | None) -> None:
     print(f"cnnspec: error: {escaped_controls(message)}", file=sys.stderr)
     if hint:
         print(f"hint: {escaped_controls(hint)}", file=sys.stderr)
+
+
+def print_note(template: str | None) -> None:
+    """A note of the library (a :class:`~cnnspec.errors.WordedError` template), as every
+    command prints one to stderr: ``note:`` and its text, the commands and settings it names
+    worded as typed here; nothing for None."""
+    if template is not None:
+        print(f"note: {escaped_controls(worded(template, OPTION_NAMES))}", file=sys.stderr)
 
 
 def _named_command(argv: list[str]) -> str | None:

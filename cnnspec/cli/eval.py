@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cnnspec.cli import typed
+from cnnspec.cli import print_note, typed
 from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
 from cnnspec.data.names import valid_forms
 from cnnspec.errors import counted
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.run import load_run
 
     loaded = load_run(args.run, weights_chosen(args))
+    print_note(loaded.metrics_note)
     result = evaluate(loaded, data=args.data, data_dir=args.data_dir)
     if args.format == "json":
         print(json.dumps({**result, **weights_record(loaded)}, indent=2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cnnspec.cli import print_note
 from cnnspec.cli.arguments import (
     add_output,
     output_file,
@@ -72,6 +73,7 @@ def run(args) -> int:
         )
 
         exported = export_onnx(args.spec, args.output, force=args.force)
+        print_note(exported.metrics_note)
         narrowed = narrowed_note(exported)
         if narrowed:  # said, not silent: a float64 run becomes a float32 model
             print(f"note: {narrowed}", file=sys.stderr)
@@ -88,6 +90,7 @@ def run(args) -> int:
     )
 
     exported, weights = export_torch(args.spec, args.output, force=args.force)
+    print_note(exported.metrics_note)
     cls = class_name(exported.checked.ir["name"])
     print(f"wrote {shown_path(args.output)} (class {cls}, a torch.nn.Module: "
           f"{import_statement(Path(args.output), cls)}) and {shown_path(weights)} "

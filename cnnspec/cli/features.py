@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.cli import typed
+from cnnspec.cli import print_note, typed
 from cnnspec.cli.arguments import (
     ARRAY_INPUT,
     PICTURE_INPUT,
@@ -49,6 +49,7 @@ def run(args) -> int:
     from cnnspec.training.run import load_run
 
     loaded = load_run(args.run, which_taken=False)  # no --last
+    print_note(loaded.metrics_note)
     if args.index is not None:
         image, caption = test_split_image(loaded, args.index)
     else:

@@ -1,10 +1,8 @@
 """``cnnspec filters RUN -o FILE.png``: the kernels of one conv layer of a trained run."""
 from __future__ import annotations
 
-import sys
-
 from cnnspec.cli.arguments import add_output, add_run, output_file, refuse_writing_over_inputs
-from cnnspec.errors import shown_path, worded
+from cnnspec.errors import shown_path
 
 LOADS_NUMPY = True
 DRAWS = True  # its pictures: matplotlib beside NumPy
@@ -31,16 +29,15 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     # deferred: NumPy loads when the command runs (`cnnspec --help` stays fast)
-    from cnnspec.cli import OPTION_NAMES
+    from cnnspec.cli import print_note
     from cnnspec.render.run_pictures import filters_picture, frozen_default_note
     from cnnspec.training.run import load_run
 
     refuse_writing_over_inputs([("-o", args.output)], [("the run", args.run)])
     loaded = load_run(args.run, which_taken=False)  # no --last
+    print_note(loaded.metrics_note)
     out = filters_picture(loaded, args.output, layer=args.layer,
                           compare_init=args.compare_init, channels=args.channels)
     print(f"wrote {shown_path(out)}")
-    note = frozen_default_note(loaded.spec) if args.layer is None else None
-    if note is not None:
-        print(f"note: {worded(note, OPTION_NAMES)}", file=sys.stderr)
+    print_note(frozen_default_note(loaded.spec) if args.layer is None else None)
     return 0

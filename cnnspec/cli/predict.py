@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from cnnspec.cli import print_note
 from cnnspec.cli.arguments import (
     ARRAY_INPUT,
     PICTURE_INPUT,
@@ -33,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.predict import format_predictions, predict
     from cnnspec.training.run import load_run
 
-    results = predict(load_run(args.run, weights_chosen(args)), args.inputs, top=args.top)
+    loaded = load_run(args.run, weights_chosen(args))
+    print_note(loaded.metrics_note)
+    results = predict(loaded, args.inputs, top=args.top)
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:

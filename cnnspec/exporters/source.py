@@ -27,7 +27,8 @@ class Exported:
     ``<layer>.running_mean``, ...), and in words where it comes from (``source``) and which
     weights these are (``weights``); a run's fitted ``preprocessor``
     (:class:`~cnnspec.data.preprocess.Preprocessor`), None for a spec, whose statistics are
-    fitted when it trains; the ``dtype`` a run trained in (None for a spec)."""
+    fitted when it trains; the ``dtype`` a run trained in (None for a spec); a run's
+    ``metrics_note`` (:attr:`cnnspec.training.run.Run.metrics_note`)."""
 
     checked: CheckedSpec
     state: dict[str, np.ndarray]
@@ -35,6 +36,7 @@ class Exported:
     weights: str
     preprocessor: object = None
     dtype: str | None = None
+    metrics_note: str | None = None
 
     def input_note(self) -> str | None:
         """What the exported network's input must be, in words, where it is not the images
@@ -93,7 +95,7 @@ def open_exported(source, dtype: str = "float64") -> Exported:
                    if status in ("diverged", "interrupted") else "")
         return Exported(run.spec, run.model.state_dict(), f"run {Path(source)}",
                         f"trained weights ({run.weights}{epoch}{stopped})", run.preprocessor,
-                        run.summary.get("dtype", UNRECORDED_DTYPE))
+                        run.summary.get("dtype", UNRECORDED_DTYPE), run.metrics_note)
     if isinstance(source, Path) and not source.exists():
         raise RunError(f"{source} does not exist",
                        hint="pass a .cnn spec, a .json IR file or a run folder")

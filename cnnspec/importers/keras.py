@@ -561,8 +561,13 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
                    "give its first layer input_shape=(28, 28, 1)", path)
     model.input_shape = _input_shape(shape, where + "[0]", path)
     errors, previous, output = [], None, None
+    named: dict[str, str] = {}  # Keras name -> the JSON path of the layer that has it
     for i, layer in enumerate(layers):
         at = f"{where}[{i}]"
+        duplicate = _duplicate_name(layer, at, named, path)
+        if duplicate is not None:
+            errors.append(duplicate)
+            continue
         try:
             name = _read_layer(model, layer, at, sequential, previous)
         except SpecError as exc:
@@ -582,6 +587,26 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
+
+
+def _duplicate_name(layer, at: str, named: dict[str, str], path: str | None
+                    ) -> SpecError | None:
+    """The error for a layer at ``at`` whose Keras name an earlier one has (``named``: each
+    name seen so far -> where), else None, its name then recorded. Later layers name their
+    inputs by it, so the second would stand for the first (or be taken for it) unseen; Keras
+    itself refuses such a model ("All layer names should be unique")."""
+    name = _name_of(layer)
+    if name is None:
+        return None
+    if name not in named:
+        named[name] = at
+        return None
+    config, cls = layer.get("config"), layer.get("class_name")
+    key = "config.name" if isinstance(config, dict) and config.get("name") == name else "name"
+    shown = f"{cls} '{name}'" if isinstance(cls, str) else f"the layer '{name}'"
+    return _err(f"{shown} has the name of an earlier layer, at {named[name]}", f"{at}.{key}",
+                "Keras names each layer of a model once, and a layer names its inputs by "
+                "those names: rename one of the two (and the inputs meant by it)", path)
 
 
 def _single(config: dict, key: str, path: str | None) -> str | None:

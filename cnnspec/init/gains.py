@@ -31,6 +31,13 @@ from collections.abc import Callable
 from cnnspec.errors import SpecError, float_text
 
 DEFAULT_LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
+# The rule for a leaky ReLU's negative slope, one for the layer (`leaky_relu 0.2`) and the gain
+# (`gain=leaky_relu(0.2)`, a JSON IR's {"nonlinearity": "leaky_relu", "slope": 0.2}): 0 or
+# more. Maas et al. 2013's leaky rectifier lets a small part of the negative inputs through;
+# a negative slope folds them over (-1 makes |x|), a function neither the layer means nor
+# sqrt(2 / (1 + a^2)) was derived for (He et al. 2015, eq. 15: a leaky slope).
+LEAKY_SLOPE_LOW = 0
+LEAKY_SLOPE_HINT = "the slope for negative inputs, e.g. 0.01 or 0.2"
 
 # Nodes of the Gauss-Hermite rule, exact for a polynomial of degree up to 2n - 1: every second
 # moment here agrees with 10^6 Monte-Carlo draws within 5 of their standard errors, about 0.1%

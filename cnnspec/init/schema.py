@@ -20,7 +20,7 @@ from cnnspec.init.catalogue import (
 )
 from cnnspec.init.describe import init_json, mode_hint
 from cnnspec.init.fans import FAN_MODES
-from cnnspec.init.gains import NONLINEARITIES
+from cnnspec.init.gains import LEAKY_SLOPE_LOW, NONLINEARITIES
 
 # Where the hints for other libraries' parameter names (FOREIGN_PARAMS) are written, once: on
 # the init object, read by every init's own branch, whose additionalProperties finds the field.
@@ -93,20 +93,22 @@ def init_schema() -> dict:
 
 
 def gain_schema() -> dict:
-    """The ``$defs/gain`` schema: a number, a nonlinearity of the gain table, or leaky_relu
-    with its slope."""
-    named = [name for name in NONLINEARITIES if name != "leaky_relu"]
+    """The ``$defs/gain`` schema: a positive number, a nonlinearity of the table, or
+    leaky_relu with its slope under the leaky_relu layer's rule (:data:`LEAKY_SLOPE_LOW`)."""
+    plain = [name for name in NONLINEARITIES if name != "leaky_relu"]
     return {
-        "description": 'a gain: {"value": g} or {"nonlinearity": "' + "|".join(NONLINEARITIES)
-                       + '"} (with "slope" for leaky_relu)',
+        "description": 'a gain: {"value": g} or {"nonlinearity": "'
+                       + "|".join(NONLINEARITIES) + '"} (with "slope" for leaky_relu)',
         "type": "object",
         "anyOf": [
-            {"type": "object", "properties": {"value": {"type": "number", "exclusiveMinimum": 0}},
+            {"type": "object", "properties": {"value": {"type": "number",
+                                                        "exclusiveMinimum": 0}},
              "required": ["value"], "additionalProperties": False},
-            {"type": "object", "properties": {"nonlinearity": {"enum": named}},
+            {"type": "object", "properties": {"nonlinearity": {"enum": plain}},
              "required": ["nonlinearity"], "additionalProperties": False},
             {"type": "object",
-             "properties": {"nonlinearity": {"const": "leaky_relu"}, "slope": {"type": "number"}},
+             "properties": {"nonlinearity": {"const": "leaky_relu"},
+                            "slope": {"type": "number", "minimum": LEAKY_SLOPE_LOW}},
              "required": ["nonlinearity", "slope"], "additionalProperties": False},
         ],
     }

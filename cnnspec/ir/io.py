@@ -377,6 +377,18 @@ def _schema_hints(schema_part: dict) -> dict[str, str]:
     return hints
 
 
+def _one_branch_but_for_values(context) -> list:
+    """The errors of the one branch of an anyOf an object fits in form (its keys, and the
+    words that tell the branches apart: a gain's ``"nonlinearity": "leaky_relu"``) but for a
+    value, ``slope -1`` say: said at that value; none where no branch or several do."""
+    branches: dict = {}
+    for inner in context:
+        branches.setdefault(inner.schema_path[0], []).append(inner)
+    fitting = [errors for errors in branches.values()
+               if all(e.relative_path and e.validator not in ("const", "enum") for e in errors)]
+    return fitting[0] if len(fitting) == 1 else []
+
+
 def _to_spec_error(error, path: str | None) -> SpecError:
     """One jsonschema ``ValidationError`` as a SpecError with a JSON path and a plain reason."""
     where = list(error.absolute_path)
@@ -430,7 +442,9 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         # kernel literal's row), not the whole list. Objects keep the branch's description,
         # which lists every form (a gain's nonlinearities are spread over branches).
         inner = [e for e in error.context if e.relative_path]
-        if inner and isinstance(value, list):
+        if isinstance(value, dict):  # an object of one branch's form but for a value
+            inner = _one_branch_but_for_values(error.context)
+        if inner and isinstance(value, (list, dict)):
             from jsonschema.exceptions import best_match  # see _validator
 
             return _to_spec_error(best_match(inner), path)

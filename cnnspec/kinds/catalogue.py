@@ -15,7 +15,7 @@ from cnnspec import engine, shapes
 from cnnspec.errors import counted, float_text
 from cnnspec.init import gains
 from cnnspec.init.fans import fans
-from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
+from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, LEAKY_SLOPE_HINT, LEAKY_SLOPE_LOW
 from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Reach, window_flops
@@ -841,8 +841,7 @@ LEAKY_RELU = _activation(
     lambda ir: call("nn.LeakyReLU", ir["slope"]),
     lambda g, ir, x: g.op("LeakyRelu", [x], alpha=ir["slope"]),
     negative_slope=lambda ir: ir["slope"],
-    fields=(F.number("slope", DEFAULT_LEAKY_SLOPE, "the slope for negative inputs, e.g. 0.01 "
-                     "or 0.2", low=0),),
+    fields=(F.number("slope", DEFAULT_LEAKY_SLOPE, LEAKY_SLOPE_HINT, low=LEAKY_SLOPE_LOW),),
     usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2", cases=({"slope": 0.2},),
     phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
 def _elu_value(ir: dict, y: float) -> float:

@@ -17,7 +17,12 @@ from cnnspec.init import catalogue, keras
 from cnnspec.init.catalogue import ALIASES, BUILT_IN_DEFAULTS
 from cnnspec.init.describe import mode_hint
 from cnnspec.init.fans import FAN_MODES
-from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
+from cnnspec.init.gains import (
+    DEFAULT_LEAKY_SLOPE,
+    LEAKY_SLOPE_HINT,
+    LEAKY_SLOPE_LOW,
+    NONLINEARITIES,
+)
 from cnnspec.init.truncation import truncation
 from cnnspec.ir.spec import element_field
 from cnnspec.lang import values as read
@@ -41,7 +46,9 @@ def read_gain(value: Value, what: str) -> dict:
             return {"nonlinearity": "leaky_relu", "slope": DEFAULT_LEAKY_SLOPE}
         return {"nonlinearity": value.name}
     if isinstance(value, Call) and value.name == "leaky_relu":
-        slope = bind(value, [Param("slope", DEFAULT_LEAKY_SLOPE, read.number)],
+        # the leaky_relu layer's rule, with its hint
+        slope_reader = read.bounded_number(LEAKY_SLOPE_HINT, LEAKY_SLOPE_LOW)
+        slope = bind(value, [Param("slope", DEFAULT_LEAKY_SLOPE, slope_reader)],
                      "gain leaky_relu")["slope"]
         return {"nonlinearity": "leaky_relu", "slope": slope}
     if isinstance(value, (Word, Call)):
@@ -273,6 +280,10 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
     said = _renamed_said(kwarg.name, names)
     if said is None:
         return None
+    slope = _negative_kaiming_slope(value, names)
+    if slope is not None:  # PyTorch takes it; the leaky_relu gain here would refuse it
+        return (f"{said}, whose slope must be 0 or more, not {slope}: "
+                f"{LEAKY_SLOPE_HINT}")
     given = dict(zip(names, (one_line(arg) for arg in value.args)))
     for name, text in _in_our_names(value.kwargs, names):
         if name in given or name not in names:  # given twice, or no parameter here
@@ -294,6 +305,16 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
         text = given[param.name] if param.name in given else float_text(default)
         parts.append(f"{param.name}={text}" if by_name else text)
     return f"{said}: write `{value.name}({', '.join(parts)})`{_torch_default_said(value)}"
+
+
+def _negative_kaiming_slope(value: Call, names: list[str]) -> str | None:
+    """A PyTorch kaiming ``a=`` below :data:`LEAKY_SLOPE_LOW` given to an init with a gain, as
+    written; None where there is none."""
+    slope = next((kwarg.value for kwarg in value.kwargs if kwarg.name == "a"), None)
+    if "gain" not in names or "low" in names or not isinstance(slope, Num) \
+            or slope.value >= LEAKY_SLOPE_LOW:
+        return None
+    return one_line(slope)
 
 
 def _torch_default_said(value: Call) -> str:

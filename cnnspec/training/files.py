@@ -138,16 +138,35 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """The objects of a JSON-lines file; a missing file has none."""
-    path = Path(path)
+    """The objects of a JSON-lines file; a missing file has none. A damaged one is a
+    :class:`RunError` naming the file and, where a line is no object, its line."""
+    rows: list[dict] = []
+    _read_jsonl_into(Path(path), rows)
+    return rows
+
+
+def intact_jsonl(path: Path) -> tuple[list[dict], RunError | None]:
+    """The objects of a JSON-lines file up to its first damaged line (a file cut short by
+    a disk that filled up keeps its earlier rows), and the error that line is (None where
+    the whole file reads)."""
+    rows: list[dict] = []
+    try:
+        _read_jsonl_into(Path(path), rows)
+    except RunError as exc:
+        return rows, exc
+    return rows, None
+
+
+def _read_jsonl_into(path: Path, rows: list[dict]) -> None:
+    """Append the objects of the JSON-lines file ``path`` to ``rows``, one by one, so that
+    those before a damaged line are kept when it raises."""
     if not path.is_file():
-        return []
+        return
     hint = "the metrics file is damaged; metrics.csv holds the same rows"
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RunError(f"{path} cannot be read: {exc}", hint=hint) from None
-    rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -159,4 +178,3 @@ def read_jsonl(path: Path) -> list[dict]:
             raise RunError(f"{path}:{number}: not a JSON object but "
                            f"{type(row).__name__}", hint=hint)
         rows.append(row)
-    return rows

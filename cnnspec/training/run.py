@@ -32,9 +32,14 @@ from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 from cnnspec.training import rundir
-from cnnspec.training.files import NUMBER, non_finite_at, read_json, read_jsonl
+from cnnspec.training.files import NUMBER, intact_jsonl, non_finite_at, read_json
 from cnnspec.training.rundir import RunDir, open_run_dir
-from cnnspec.training.state import BEST_EPOCH_KEY, load_weights, steps_into_epoch
+from cnnspec.training.state import (
+    BEST_EPOCH_KEY,
+    load_weights,
+    saved_metrics,
+    steps_into_epoch,
+)
 
 WHICH = ("best", "last")  # the weights load_run can open
 
@@ -47,7 +52,9 @@ class Run:
     ``summary.json``; ``preprocessor`` transforms raw images ``(N, C, H, W)`` in [0, 1] the way
     training did; ``classes[i]`` names output ``i``. ``weights`` says which weights the model
     holds: ``"best"`` (``best.npz``, the best epoch by the ``monitor`` setting, which is
-    ``weights_epoch``) or ``"last"`` (``checkpoint.npz``, the last saved).
+    ``weights_epoch``) or ``"last"`` (``checkpoint.npz``, the last saved). ``metrics_note``
+    (a :class:`~cnnspec.errors.WordedError` template) says that ``metrics.jsonl`` is damaged,
+    where ``metrics`` were read from instead and how to mend the file; None where it reads.
     """
 
     path: Path
@@ -61,6 +68,7 @@ class Run:
     weights_epoch: int | None = None
     # "last" weights saved within an epoch (a run stopped by Ctrl-C): its steps done so far
     steps_into_epoch: int = 0
+    metrics_note: str | None = None
 
     @property
     def training(self) -> dict:
@@ -154,18 +162,47 @@ def load_run(path, which: str = "best", *, which_taken: bool = True) -> Run:
         raise unreadable
     if which == "last":
         epoch = summary.get("epochs_done")
+    metrics, metrics_note = read_metrics(run, summary)
     return Run(
         path=run.path,
         spec=checked,
         model=model,
-        metrics=read_jsonl(run.metrics),
+        metrics=metrics,
         summary=summary,
         preprocessor=read_preprocessor(run),
         classes=run_classes(summary, checked, run.summary),
         weights=which,
         weights_epoch=epoch,
         steps_into_epoch=into,
+        metrics_note=metrics_note,
     )
+
+
+def read_metrics(run: RunDir, summary: dict) -> tuple[list[dict], str | None]:
+    """The run's metrics rows (``metrics.jsonl``) and None; where that file is damaged, the
+    rows of its checkpoint (the same rows), else those of the file before its damage, and
+    a note (a :class:`~cnnspec.errors.WordedError` template) saying so and how to mend it.
+    Evaluating, predicting or exporting needs the weights: damaged metrics lose no work."""
+    rows, damage = intact_jsonl(run.metrics)
+    if damage is None:
+        return rows, None
+    saved = saved_metrics(run)
+    if saved is not None:
+        rows, read = saved, f"its rows were read from {run.checkpoint}"
+    else:
+        read = f"{counted(len(rows), 'row')} read from before the damage"
+    return rows, (literal(f"{rundir.METRICS} is damaged ({damage.message}); {read}; ")
+                  + _metrics_mend(run, summary))
+
+
+def _metrics_mend(run: RunDir, summary: dict) -> str:
+    """How a damaged ``metrics.jsonl`` of ``run`` is mended (a WordedError template): a run
+    that can go on writes it again from its checkpoint when resumed (training saves it with
+    each checkpoint); a finished one has its rows in ``metrics.csv`` too."""
+    path = literal(str(run.path))
+    if summary.get("status") in ("interrupted", "running") and not summary.get("stopped_early"):
+        return f"`{{resume_command:{path}}}` writes it again"
+    return literal(f"{run / rundir.METRICS_CSV} holds the same rows")
 
 
 def read_preprocessor(run: RunDir) -> Preprocessor:

@@ -347,6 +347,20 @@ def _non_finite_figure(rows: list) -> tuple[str, float] | None:
     return None
 
 
+def saved_metrics(run: RunDir) -> list[dict] | None:
+    """The metrics rows of the run's last checkpoint (its position's: the rows the loop
+    writes to metrics.jsonl with each checkpoint, and writes there again when the run
+    resumes), or None where the checkpoint records no readable rows (a run from before the
+    one-file layout keeps them in state.npz, read by a resume alone)."""
+    try:
+        rows = json.loads(str(read_npz(run.checkpoint)[POSITION_KEY])).get("metrics")
+    except (RunError, KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        return None
+    if not isinstance(rows, list) or _metrics_problem(rows) or _non_finite_figure(rows):
+        return None
+    return rows
+
+
 def steps_into_epoch(arrays: dict) -> int:
     """How many steps of an unfinished epoch a checkpoint's weights (``arrays``, as
     :func:`load_weights` returns them) hold: its position's ``batch``, 0 at an epoch's end
