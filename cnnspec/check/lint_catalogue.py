@@ -19,8 +19,15 @@ from cnnspec.check import gainfit, gradient, lints, memory, scale, signal, taps,
 from cnnspec.check.exact import Exact
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
+from cnnspec.init.catalogue import BY_NAME
+from cnnspec.init.choose import scheme_for
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
+
+# The inits the explanations give as examples, asked of the init catalogue (the scheme made for
+# relu; the kernel that passes its input through), as the checker's hints ask it.
+RELU_SCHEME = scheme_for("relu").name
+IDENTITY = BY_NAME["identity"].name
 
 # A lint's name: lower-case words joined by hyphens (ruff's and clang-tidy's style).
 NAME_FORM = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -81,8 +88,8 @@ LINTS: tuple[Lint, ...] = (
          "first step sets apart. The same warning says of a layer whose weights start at 0 that "
          "they never change, and why: its input is exactly 0 (dW = dout x input), or no gradient "
          "reaches it (a ReLU after it reads only a bias of 0 or less, the weights of a layer after"
-         " it are 0 and stay so); and of `identity`'s all-zero filters beyond the input's channels"
-         " where the ReLU after them is flat at their bias.",
+         f" it are 0 and stay so); and of `{IDENTITY}`'s all-zero filters beyond the input's "
+         "channels where the ReLU after them is flat at their bias.",
          lints.constant_weights, ("estimate", "facts")),
     Lint("held-still",
          "zero weights elsewhere hold still layers whose own inits are not zero",
@@ -104,14 +111,15 @@ LINTS: tuple[Lint, ...] = (
          "With weights drawn symmetric about 0, each output of a layer is a sum s about normal "
          "with mean 0 and the second moment q of the signal's estimate, plus the bias b: the "
          "ReLU passes P(s + b > 0) = Phi(b / sqrt(q)) of them (He et al. 2015's symmetric sums), "
-         "and only those send a gradient back. A negative constant bias that lets under 5% "
+         f"and only those send a gradient back. A negative constant bias that lets under "
+         f"{lints.LEAST_ALIVE:.0%} "
          "pass starts the layer nearly dead.",
          lints.silenced_starts, ("estimate",)),
     Lint("init-underflow",
          "an init's values are below the smallest normal number of the dtype trained in",
          "An init of a conv or dense layer whose values are below the smallest normal number "
          "of the dtype the model trains in (numpy.finfo(dtype).tiny; float32's 1.18e-38 for "
-         "`check`): `normal(0, 1e-300)`, `he_normal(gain=1e-300)`, a constant or a kernel of "
+         f"`check`): `normal(0, 1e-300)`, `{RELU_SCHEME}(gain=1e-300)`, a constant or a kernel of "
          "such numbers start every value at 0 or subnormal there, though they are numbers in "
          "the float64 arithmetic of the description (too large a value is an error: it would "
          "start as infinity).",
@@ -125,7 +133,7 @@ LINTS: tuple[Lint, ...] = (
     Lint("gain-misfit",
          "an init's gain is made for another activation than the one after its layer",
          "A weight init whose gain is made for another activation than the one after its layer "
-         "(`he_normal`, relu's gain, before tanh or sigmoid; `gain=tanh` before relu) changes "
+         f"(`{RELU_SCHEME}`, relu's gain, before tanh or sigmoid; `gain=tanh` before relu) changes "
          "each layer's variance by the gains' ratio squared (PyTorch's calculate_gain), and "
          "the change compounds over the layers (after tanh or sigmoid the stack settles near "
          "it). A gain written as a number is compared the same way, and so is one before an "
@@ -136,25 +144,27 @@ LINTS: tuple[Lint, ...] = (
          "mismatch are named in one warning, with the init that fits as the hint.",
          gainfit.gain_misfits, ("estimate",)),
     Lint("signal-scale",
-         "the signal's scale changes 100x through the layers, or the scores start too large",
+         f"the signal's scale changes {signal.LIMIT:g}x through the layers, or the scores start "
+         "too large",
          "The estimated scale of each layer's output at init (its root mean square relative to "
-         "the input's, He et al. 2015, eq. 7) shrinking or growing by 100x or more through the "
-         "layers: the gradients shrink or grow alike, and training starts slowly or diverges. "
-         "Scores that start with a std above 5 under cross_entropy make the initial loss about "
-         "std x E[max of K normals] nats, not ln K; the warning names the layer whose init "
-         "raises them most, or the biases that raise them where the weights alone would not "
-         "(`conv 4 3x3 bias constant(1e30)` before a dense layer). Where a ReLU starts mostly "
-         "dead (a kernel whose weights sum far from 0 on inputs whose mean is not 0), the "
-         "estimate does not hold past it, and that is said instead.",
+         f"the input's, He et al. 2015, eq. 7) shrinking or growing by {signal.LIMIT:g}x or more "
+         "through the layers: the gradients shrink or grow alike, and training starts slowly "
+         "or diverges. Scores that start with a std above "
+         f"{scale.LARGEST_SCORE_STD:g} under cross_entropy make the initial loss about std x "
+         "E[max of K normals] nats, not ln K; the warning names the layer whose init raises "
+         "them most, or the biases that raise them where the weights alone would not (`conv 4 "
+         "3x3 bias constant(1e30)` before a dense layer). Where a ReLU starts mostly dead (a "
+         "kernel whose weights sum far from 0 on inputs whose mean is not 0), the estimate "
+         "does not hold past it, and that is said instead.",
          scale.signal_scale, ("estimate",)),
     Lint("gradient-scale",
-         "the weights' gradient of a tanh or sigmoid stack differs 2x from its first layer to "
-         "its last",
-         "The weights' gradient of a stack of tanh or sigmoid layers more than 2x larger or "
-         "smaller at its first layer than at its last, in the chaotic or ordered phase: the "
-         "bounded signal hides it from `signal-scale`. Mean-field theory's chi_1 per layer "
-         "(Poole et al. 2016; Schoenholz et al. 2017) gives the factor, through norms and mean "
-         "pools, with the critical init as the hint.",
+         f"the weights' gradient of a tanh or sigmoid stack differs {gradient.LIMIT:g}x from its "
+         "first layer to its last",
+         "The weights' gradient of a stack of tanh or sigmoid layers more than "
+         f"{gradient.LIMIT:g}x larger or smaller at its first layer than at its last, in the "
+         "chaotic or ordered phase: the bounded signal hides it from `signal-scale`. "
+         "Mean-field theory's chi_1 per layer (Poole et al. 2016; Schoenholz et al. 2017) gives "
+         "the factor, through norms and mean pools, with the critical init as the hint.",
          gradient.gradient_scale, ("estimate",)),
     Lint("unused-layer",
          "a layer the output does not use",
