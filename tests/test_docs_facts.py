@@ -10,7 +10,6 @@ from pathlib import PurePosixPath
 from readme_blocks import PAGES, README, readme_block
 
 from cnnspec.cli import main
-from cnnspec.init.catalogue import INITS
 from cnnspec.ir.datasets import DATASETS
 
 ROOT = README.parent
@@ -277,13 +276,3 @@ def test_the_pages_prose_is_wrapped():
             if not fenced and not line.startswith("|") and len(line) > LONGEST_PROSE_LINE:
                 long.append(f"{page.name}:{number}: {len(line)} characters")
     assert not long, long
-
-
-def test_the_ir_pages_table_of_inits_cites_the_catalogues_sources():
-    """docs/ir.md's table of inits is written by hand: the row of each init the catalogue
-    gives a source cites that source."""
-    rows = [row for row in (ROOT / "docs" / "ir.md").read_text(encoding="utf-8").splitlines()
-            if row.startswith("| `")]
-    for init in INITS:
-        (row,) = [row for row in rows if f"`{init.name}`" in row.split("|")[1]]
-        assert not init.source or init.source in row, (init.name, init.source)
