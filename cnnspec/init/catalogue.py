@@ -73,6 +73,9 @@ class Init:
     written: str | None = None  # how the docs write it, where not name(params)
     torch: str | dict[str, str] = ""
     source: str = ""  # the paper its formula comes from, as the docs and the summary cite it
+    # Written with its defaults too where an init is shown (describe.init_text): they are what
+    # a reader most needs to see (variance_scaling's, a truncated normal over fan_in).
+    defaults_shown: bool = False
 
 
 # The papers the schemes come from, cited in the docs table and beside each summary formula.
@@ -152,7 +155,7 @@ INITS: tuple[Init, ...] = (
           InitParam("mode", "fan_mode", "fan_in"),
           InitParam("distribution", "distribution", "truncated_normal")), bias=True,
          torch={"uniform": TORCH_UNIFORM, "normal": TORCH_NORMAL,
-                "truncated_normal": TORCH_TRUNCATED}),
+                "truncated_normal": TORCH_TRUNCATED}, defaults_shown=True),
     Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
          f"a = gain·√(6 / (fan_in + fan_out)) — {GLOROT_2010}",
          (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM,
