@@ -61,6 +61,16 @@ def repository_paths(words: list[str]) -> list[str]:
     return [word for word in words if re.match(r"(specs|tests|docs|tools)/", word)]
 
 
+def test_readmes_table_of_commands_has_a_row_for_each_command():
+    """README's table of commands, row by row, is the command line's commands in their order
+    (a command added to the CLI gets its row)."""
+    from cnnspec.cli import COMMANDS as NAMES
+
+    rows = re.findall(r"^\| `cnnspec ([\w-]+)", README.read_text(encoding="utf-8"),
+                      re.MULTILINE)
+    assert rows == list(NAMES)
+
+
 def test_the_pages_show_commands():
     """The reader below finds the commands (a change of the pages' layout that hid them all
     would leave the tests below with nothing to run)."""

@@ -10,7 +10,6 @@ from pathlib import PurePosixPath
 from readme_blocks import PAGES, README, readme_block
 
 from cnnspec.cli import main
-from cnnspec.init.catalogue import INITS
 from cnnspec.ir.datasets import DATASETS
 
 ROOT = README.parent
@@ -51,6 +50,37 @@ def test_readme_and_the_data_page_name_every_dataset():
     for name in DATASETS:
         assert re.search(rf"[`\s]{name}[`(:]", paragraph), f"README does not name {name}"
         assert re.search(rf"[`\s]{name}[`(:]", page), f"docs/data.md does not name {name}"
+
+
+def test_the_data_pages_mirror_table_names_each_downloads_variable_and_files():
+    """docs/data.md's table of mirror variables: each downloaded dataset's row names the
+    variable its source reads and the files it fetches (Fashion-MNIST's by MNIST's)."""
+    from cnnspec.data.cifar import CIFAR10
+    from cnnspec.data.mnist import MNIST, SOURCES
+
+    page = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    rows = {row.split("|")[1].strip(): row for row in page.splitlines()
+            if row.startswith("| `")}
+    for source in (*SOURCES.values(), CIFAR10):
+        row = rows[f"`{source.name}`"]
+        assert row.split("|")[2].strip() == f"`{source.mirror_env}`", source.name
+        files = rows[f"`{MNIST.name}`"] if "the same four names as MNIST" in row else row
+        for name in source.sha256:
+            assert f"`{name}`" in files, (source.name, name)
+
+
+def test_the_how_tos_variance_table_is_the_catalogues():
+    """docs/how-to-initialise.md's table of the named inits' Var[w]: each row's variance is
+    what the catalogue's scheme draws at its defaults, and its paper the scheme's source."""
+    from cnnspec.init.catalogue import BY_NAME
+    from cnnspec.init.choose import variance_text
+
+    page = (ROOT / "docs" / "how-to-initialise.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \((.+?)\) \| `(.+?)` \|", page, re.MULTILINE)
+    assert len(rows) == 3
+    for name, source, variance in rows:
+        assert (f"Var(w) = {variance}", source) == (variance_text(BY_NAME[name]),
+                                                    BY_NAME[name].source), name
 
 
 def test_the_how_tos_fan_modes_table_is_what_init_report_prints(capsys, monkeypatch):
@@ -273,13 +303,3 @@ def test_the_pages_prose_is_wrapped():
             if not fenced and not line.startswith("|") and len(line) > LONGEST_PROSE_LINE:
                 long.append(f"{page.name}:{number}: {len(line)} characters")
     assert not long, long
-
-
-def test_the_ir_pages_table_of_inits_cites_the_catalogues_sources():
-    """docs/ir.md's table of inits is written by hand: the row of each init the catalogue
-    gives a source cites that source."""
-    rows = [row for row in (ROOT / "docs" / "ir.md").read_text(encoding="utf-8").splitlines()
-            if row.startswith("| `")]
-    for init in INITS:
-        (row,) = [row for row in rows if f"`{init.name}`" in row.split("|")[1]]
-        assert not init.source or init.source in row, (init.name, init.source)

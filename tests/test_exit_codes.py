@@ -12,6 +12,7 @@ import pytest
 
 from cnnspec.cli import COMMANDS, main
 from cnnspec.errors import MAX_WORD
+from cnnspec.exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -53,7 +54,7 @@ def test_every_command_is_in_the_table():
 def test_the_readme_has_the_table():
     text = README.read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \| ", text, re.MULTILINE)
-    assert rows == ["0", "1", "2", "130"]
+    assert rows == [str(code) for code in (0, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED)]
 
 
 @pytest.mark.parametrize("command", SPEC_COMMANDS)

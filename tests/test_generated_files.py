@@ -6,7 +6,9 @@ import math
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.init.docs import init_table
+import pytest
+
+from cnnspec.init.docs import INIT_TABLE, IR_INIT_TABLE, init_table, ir_init_table
 from cnnspec.init.schema import gain_schema, init_schema
 from cnnspec.kinds.docs import begin_marker, between_markers, end_marker
 
@@ -19,11 +21,26 @@ def test_the_shipped_schema_holds_the_catalogue_inits():
     assert shipped["$defs"]["gain"] == gain_schema(), "run python tools/generate.py"
 
 
-def test_the_language_reference_holds_the_catalogue_table():
-    page = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-    shipped = between_markers(page, begin_marker("initializers", "cnnspec/init/catalogue.py"),
-                              end_marker("initializers"))
-    assert shipped == init_table(), "run python tools/generate.py"
+@pytest.mark.parametrize("page, table, generate", [
+    ("language.md", INIT_TABLE, init_table), ("ir.md", IR_INIT_TABLE, ir_init_table)])
+def test_the_references_hold_the_catalogue_tables(page, table, generate):
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    shipped = between_markers(text, begin_marker(*table), end_marker(table[0]))
+    assert shipped == generate(), "run python tools/generate.py"
+
+
+def test_the_ir_table_writes_each_init_as_the_ir_holds_it():
+    """Each row's object is the init with its defaults filled in, as the resolver writes it;
+    a required parameter is shown as … (the one part that is no JSON)."""
+    from cnnspec.init.catalogue import INITS, REQUIRED, canonical
+
+    rows = [row for row in ir_init_table().splitlines() if row.startswith("| `{")]
+    assert len(rows) == len(INITS)
+    for init, row in zip(INITS, rows):
+        written = row.split("`")[1]
+        given = {p.name: 0 for p in init.params if p.default is REQUIRED}
+        expected = {**canonical({"name": init.name, **given}), **dict.fromkeys(given, "…")}
+        assert json.loads(written.replace("…", '"…"')) == expected, init.name
 
 
 def test_the_import_page_holds_the_caffe_type_table():

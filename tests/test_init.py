@@ -660,6 +660,35 @@ def test_torch_default_is_a_uniform_of_one_over_root_fan_in():
     assert (bias.bound, bias.formula) == (info.bound, info.formula)
 
 
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("shape", [(16, 16, 3, 3), (10, 40)])
+def test_each_scaled_schemes_formula_computes_what_it_draws(name, shape):
+    """The numbers of the summary's formula line, ``bound = sym = val = result``, evaluate to
+    the bound, std or sigma it states: whichever way the scheme's scale is written (its
+    ``scale``, its gain, or a fixed scale such as LeCun's and PyTorch's default)."""
+    info = describe({"name": name}, shape)
+    stated, _, val, result = info.formula.split(" (truncated")[0].split(" = ")
+    value = eval(val, {"sqrt": math.sqrt})  # the formula's own numbers: digits, sqrt, + - * /
+    assert value == pytest.approx(float(result), rel=5e-3)
+    expected = {"bound": info.bound, "std": info.std}.get(stated, info.truncation
+                                                          and info.truncation.sigma)
+    assert float(result) == pytest.approx(expected, rel=5e-3)
+
+
+def test_a_fixed_scale_is_written_from_its_value_not_its_name():
+    """A scheme with neither a ``scale`` nor a ``gain`` parameter is written from the scale
+    it holds, whatever its name: 1 / sqrt(n) for a top of 1, sqrt(top / n) otherwise."""
+    from cnnspec.init.describe import scaled_formula
+    from cnnspec.init.scaling import VarianceScaling
+
+    half = VarianceScaling(math.sqrt(0.5), "fan_out", "normal")
+    assert scaled_formula({"name": "any"}, half, 8, 32) == (
+        "std = sqrt(0.5 / fan_out) = sqrt(0.5 / 32) = 0.125")
+    third = VarianceScaling(math.sqrt(1 / 3), "fan_avg", "uniform")
+    assert scaled_formula({"name": "any"}, third, 8, 24) == (
+        "bound = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / (8 + 24)) = 0.25")
+
+
 @pytest.mark.parametrize("shape", [(64, 32, 3, 3), (200, 300)])
 def test_torch_default_matches_torch_layers_ks(shape, rng):
     """Two-sample KS tests of our weights and biases against what torch's nn.Conv2d and

@@ -19,7 +19,7 @@ from pathlib import Path
 from cnnspec.check import lint_docs
 from cnnspec.exporters import docs as export_docs
 from cnnspec.importers import caffe_docs
-from cnnspec.init.docs import init_table
+from cnnspec.init.docs import INIT_TABLE, IR_INIT_TABLE, init_table, ir_init_table
 from cnnspec.init.schema import gain_schema, init_schema
 from cnnspec.ir.datasets_schema import data_schema
 from cnnspec.ir.limits import MAX_LAYERS
@@ -31,7 +31,6 @@ from cnnspec.kinds.docs import begin_marker, end_marker, layer_table, replace_be
 from cnnspec.kinds.schema import layer_schema
 from cnnspec.lang.grammar import GENERATED, standalone_source
 
-INIT_TABLE = ("initializers", "cnnspec/init/catalogue.py")
 TRAINING_TABLE = ("training settings", "cnnspec/ir/training_catalogue.py")
 IR_TRAINING_TABLE = ("IR training settings", "cnnspec/ir/training_catalogue.py")
 
@@ -69,6 +68,8 @@ def main() -> None:
     page = ir_docs_path.read_text(encoding="utf-8")
     page = replace_between_markers(page, ir_training_table(), begin_marker(*IR_TRAINING_TABLE),
                                    end_marker(IR_TRAINING_TABLE[0]))
+    page = replace_between_markers(page, ir_init_table(), begin_marker(*IR_INIT_TABLE),
+                                   end_marker(IR_INIT_TABLE[0]))
     write_if_changed(ir_docs_path, page)
     interop_path = ROOT / "docs" / "interop.md"
     page = interop_path.read_text(encoding="utf-8")

@@ -73,6 +73,9 @@ class Init:
     written: str | None = None  # how the docs write it, where not name(params)
     torch: str | dict[str, str] = ""
     source: str = ""  # the paper its formula comes from, as the docs and the summary cite it
+    # Written with its defaults too where an init is shown (describe.init_text): they are what
+    # a reader most needs to see (variance_scaling's, a truncated normal over fan_in).
+    defaults_shown: bool = False
 
 
 # The papers the schemes come from, cited in the docs table and beside each summary formula.
@@ -93,6 +96,11 @@ MEAN = InitParam("mean", "number", 0.0)
 # A truncated normal's cut, as values (PyTorch's trunc_normal_ a and b); left out, mean -+ 2 std.
 CUT = (InitParam("low", "bound", None, written_default="mean−2·std"),
        InitParam("high", "bound", None, written_default="mean+2·std"))
+
+
+# LSUV's stop beyond the paper's (cnnspec/lab/lsuv.py): a tol below the dtype's rounding
+# would otherwise spend every one of max_iter rescalings. Said by the docs and the hint.
+LSUV_STOP = "fewer once one no longer brings the variance nearer 1: that one is undone"
 
 
 def _gain(default: dict) -> InitParam:
@@ -147,7 +155,7 @@ INITS: tuple[Init, ...] = (
           InitParam("mode", "fan_mode", "fan_in"),
           InitParam("distribution", "distribution", "truncated_normal")), bias=True,
          torch={"uniform": TORCH_UNIFORM, "normal": TORCH_NORMAL,
-                "truncated_normal": TORCH_TRUNCATED}),
+                "truncated_normal": TORCH_TRUNCATED}, defaults_shown=True),
     Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
          f"a = gain·√(6 / (fan_in + fan_out)) — {GLOROT_2010}",
          (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM,
@@ -196,10 +204,14 @@ INITS: tuple[Init, ...] = (
          "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
          "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
          (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})", source=XIAO_2018),
-    Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
-         "passes its input through; dense: the identity matrix", aliases=("dirac",),
+    Init("identity", "matrix", "filter i has a 1 at the centre of channel i, for i < "
+         "min(out, in), 0 elsewhere: a `same` conv passes its input through. The centre is "
+         "index (k−1)//2 on each kernel axis, the tap `same` padding aligns for an even k too "
+         "(PyTorch's `dirac_` uses k//2); dense: the identity matrix", aliases=("dirac",),
          torch="identity_({p})"),
-    Init("literal", "kernel", "a hand-written kernel (below)",
+    Init("literal", "kernel", "a hand-written kernel: 2-D [kh][kw] for every filter and "
+         "channel, 3-D [out][kh][kw] one per filter for every channel, 4-D [out][in][kh][kw] "
+         "every value; a dense weight or a bias takes exactly its own shape",
          (InitParam("values", "numbers"),), written="[[...]] (or literal([[...]]))",
          torch=TORCH_KERNEL),
     Init("sobel_x", "kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]] for every filter and channel",
@@ -218,11 +230,11 @@ INITS: tuple[Init, ...] = (
     Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]",
          torch=TORCH_KERNEL),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
-         f"data until each output's variance is 1 ± tol — {MISHKIN_2016}",
+         f"data until each output's variance is 1 ± tol, at most `max_iter` rescalings a layer "
+         f"({LSUV_STOP}) — {MISHKIN_2016}",
          (InitParam("tol", "positive", 0.1, "each output's variance must end within 1 +- tol, "
                     "e.g. 0.1"),
-          InitParam("max_iter", "count", 10, "rescalings tried per layer at most (fewer "
-                    "once one no longer brings the variance nearer 1: that one is undone), "
+          InitParam("max_iter", "count", 10, f"rescalings tried per layer at most ({LSUV_STOP}), "
                     "e.g. 10")),
          # what cnnspec draws at build time; the rescaling on data is the trainer's
          torch="nn.init.orthogonal_({p})", source=MISHKIN_2016),

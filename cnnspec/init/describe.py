@@ -38,14 +38,15 @@ def num(x: float) -> str:
 
 def init_text(init: dict) -> str:
     """An IR init as the language writes it, its defaults left out: ``he_normal(mode=fan_out)``,
-    ``normal(std=0.01)``, ``zeros``, ``literal(values=[[0, 1], [1, 0]])``; ``variance_scaling``
-    in full, since its defaults (a truncated normal over fan_in) are what a reader most needs
-    to see. Numbers read back exactly (:func:`~cnnspec.errors.float_text`)."""
+    ``normal(std=0.01)``, ``zeros``, ``literal(values=[[0, 1], [1, 0]])``; the inits the
+    catalogue marks ``defaults_shown`` (``variance_scaling``) in full. Numbers read back
+    exactly (:func:`~cnnspec.errors.float_text`)."""
     init = canonical(init)
+    shown = BY_NAME[init["name"]].defaults_shown
     args = []
     for name, default in PARAMS[init["name"]].items():
         value = init[name]
-        if value == default and init["name"] != "variance_scaling":
+        if value == default and not shown:
             continue
         args.append(f"{name}={_arg_text(name, value)}")
     return f"{init['name']}({', '.join(args)})" if args else init["name"]
@@ -218,23 +219,21 @@ def _scaled(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> InitI
 
 def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> str:
     """``std = gain / sqrt(fan_in) = 1.414 / sqrt(144) = 0.118`` and its uniform and truncated
-    variants, written the way each preset's paper writes it."""
+    variants, written the way each preset's paper writes it: by the parameter the catalogue
+    gives the scheme for its scale (``scale``, ``gain``), else by its fixed scale."""
     # n of "scale / n" as written: fan_avg is (fan_in + fan_out) / 2, so its 2 moves up.
     if vs.mode == "fan_avg":
         n_sym, n_num, factor = "(fan_in + fan_out)", f"({fan_in} + {fan_out})", 2
     else:
         n_sym, n_num, factor = vs.mode, str(fan_in if vs.mode == "fan_in" else fan_out), 1
     k = factor * (3 if vs.distribution == "uniform" else 1)
-    name = init["name"]
-    if name == "variance_scaling":
+    if "scale" in init:
         # the scale as written: vs holds its square root, whose square may not be it again
         # (sqrt(2) ** 2 = 2.0000000000000004)
         scale = float_text(float(init["scale"]))
         top_sym = "scale" if k == 1 else f"{k} * scale"
         top_num = scale if k == 1 else f"{k} * {scale}"
         sym, val = f"sqrt({top_sym} / {n_sym})", f"sqrt({top_num} / {n_num})"
-    elif name == "torch_default":  # PyTorch writes the bound, 1 / sqrt(fan_in)
-        sym, val = f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})"
     elif "gain" in init:
         g = rounded_text(gain(init["gain"]), 4)
         if k == 1:
@@ -243,9 +242,8 @@ def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -
             sym, val = f"gain * sqrt({k} / {n_sym})", f"{g} * sqrt({k} / {n_num})"
         if "nonlinearity" in init["gain"]:  # say which nonlinearity the gain is for
             sym = sym.replace("gain", f"gain({gain_text(init['gain'])})", 1)
-    else:  # lecun: scale 1, fan_in
-        sym, val = ((f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})") if k == 1 else
-                    (f"sqrt({k} / {n_sym})", f"sqrt({k} / {n_num})"))
+    else:
+        sym, val = _fixed_scale_text(k * vs.scale, n_sym, n_num)
     std = vs.std(fan_in, fan_out)
     if vs.distribution == "uniform":
         return f"bound = {sym} = {val} = {num(vs.bound(fan_in, fan_out))}"
@@ -253,6 +251,18 @@ def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -
         return (f"sigma = {sym} / {TRUNCATED_STD:.4f} = {val} / {TRUNCATED_STD:.4f} = "
                 f"{num(vs.sigma(fan_in, fan_out))} (truncated at ±2 sigma: std {num(std)})")
     return f"std = {sym} = {val} = {num(std)}"
+
+
+def _fixed_scale_text(top: float, n_sym: str, n_num: str) -> tuple[str, str]:
+    """``sqrt(top / n)`` of a scheme whose scale is fixed (LeCun's 1, PyTorch's default 1/3),
+    symbolic and with the fan's number; ``1 / sqrt(n)`` where ``top`` is 1 (PyTorch's default
+    bound, ``1 / sqrt(fan_in)``). ``top`` is the scale times what the distribution and the
+    fan's mode multiply it by, shown to 4 digits: the scale is held by its square root, whose
+    square misses 1/3 in the last bit."""
+    top_text = rounded_text(top, 4)
+    if top_text == "1":
+        return f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})"
+    return f"sqrt({top_text} / {n_sym})", f"sqrt({top_text} / {n_num})"
 
 
 def _matrix_sides(init, shape) -> tuple[int, int]:

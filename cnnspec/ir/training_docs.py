@@ -47,8 +47,18 @@ def _other_spellings(aliases: tuple[str, ...]) -> str:
     return f" (or {', '.join(_code(alias) for alias in aliases)})" if aliases else ""
 
 
-def _dataset(kind: DatasetKind) -> str:
-    if not kind.args:
+def _data_object(kind: DatasetKind) -> str:
+    """A dataset as the IR's data object holds it, its arguments at their defaults."""
+    return json.dumps({"name": kind.name, **{a.name: "FILE.npz" if a.kind == "path" else
+                                             a.default for a in kind.args}})
+
+
+def _dataset(kind: DatasetKind, ir: bool = False) -> str:
+    """How the language (or, with ``ir``, the IR) writes the dataset, what it is and the
+    ranges of its arguments."""
+    if ir:
+        written = _data_object(kind)
+    elif not kind.args:
         written = kind.name
     else:
         written = f"{kind.name}({', '.join(_data_arg(a) for a in kind.args)})"
@@ -81,8 +91,7 @@ def _written(key: Key, entry: Entry, ir: bool) -> str:
 
 def _values(key: Key, ir: bool = False) -> str:
     if key.name == "data":
-        return ("a dataset object (above)" if ir else
-                "; ".join(_dataset(kind) for kind in DATASETS.values()))
+        return "; ".join(_dataset(kind, ir) for kind in DATASETS.values())
     if key.arg is not None:
         return f"{_value(key.arg)}: {key.doc}"
     text = "; ".join(_entry(_written(key, entry, ir), entry) for entry in key.catalogue.values())

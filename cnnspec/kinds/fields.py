@@ -125,9 +125,10 @@ WEIGHT_INIT = Field("weight_init", "init", default=FROM_DEFAULT, words="the weig
                     option=("weight",))
 BIAS_INIT = Field("bias_init", "bias_init", default=FROM_DEFAULT, words="the bias initializer",
                   option=("bias",))
-# Which of a layer's inits came from the model-wide default (or the built-in he_normal/zeros)
-# rather than the layer's own line: what an init variant (`--init`) replaces, as a transform
-# of the IR. Filled in by the resolver; the language has no word for it.
+# Which of a layer's inits came from the model-wide default (or the init catalogue's
+# BUILT_IN_DEFAULTS) rather than the layer's own line: what an init variant (`--init`) and a
+# swept default init (`--set init=`, `--set bias=`) replace, as a transform of the IR. Filled
+# in by the resolver; the language has no word for it.
 DEFAULT_INITS = Field("default_inits", "init_fields", default=(),
                       words="the inits taken from the model-wide default")
 # Caffe's lr_mult and decay_mult: the learning rate and the weight decay of the layer's weight

@@ -1,7 +1,7 @@
 """Init variants: one spec, checked several times with a different model-wide weight init.
 
 ``--init he_normal`` means "this spec, with he_normal as its default weight init": it replaces
-every weight init the spec took from its model-wide default (or the built-in he_normal), while
+every weight init the spec took from its model-wide default (or the built-in one), while
 a layer that names its own init keeps it — a hand-written, frozen kernel stays what the author
 wrote. The IR records which inits came from the default (``default_inits``), so a variant is a
 transform of the IR: it works on a ``.json`` IR as on the ``.cnn`` it came from, and the spec's

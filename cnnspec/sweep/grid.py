@@ -40,6 +40,7 @@ from cnnspec.init.describe import init_text
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import foreign_key_hint, value_text
 from cnnspec.kinds import field_text
+from cnnspec.kinds.fields import BIAS_INIT, WEIGHT_INIT
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_bias_init, read_init
@@ -55,9 +56,11 @@ from cnnspec.records import record
 NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
 # The swept setting that is no change of the IR: the dtype a cell trains in.
 DTYPE = "dtype"
-# The swept settings that replace the model-wide default inits, weight and bias.
+# The swept settings that replace the model-wide default inits, weight and bias, each with
+# the layer field it sets where the layer took that field from the default.
 INIT = "init"
-DEFAULT_INITS = {INIT: "weight_init", "bias": "bias_init"}
+BIAS = "bias"
+SWEPT_INIT_FIELDS = {INIT: WEIGHT_INIT.name, BIAS: BIAS_INIT.name}
 
 
 @record(frozen=True)
@@ -171,14 +174,14 @@ def value_reader(key: str, ir: dict, where: str, among: bool = False):
     if key == INIT:
         refuse_changing_nothing(ir, where)
         reader = lambda value: read_init(value, "the weight initializer")
-    elif key == "bias":
+    elif key == BIAS:
         reader = read_bias_init
     elif "." in key:
         reader = _layer_option_reader(key, ir, where)
     else:
         name = setting_key(key)
         if name not in READERS:
-            known = [k for k in [INIT, "bias", "LAYER.OPTION", DTYPE, *READERS,
+            known = [k for k in [INIT, BIAS, "LAYER.OPTION", DTYPE, *READERS,
                                  *KEY_ALIASES] if k not in NOT_SWEPT]
             # another library's name (Caffe's base_lr) is told ours, not a close spelling
             # (base_lr: bias); the train block's lines are no --set's
@@ -230,8 +233,8 @@ def written_value(ir: dict, key: str) -> str | None:
     the layers that take the default (each init once, `` / `` between several), or the
     layer's value; None for another key, where no layer takes the default, or the IR has no
     such layer or value (a layer without a bias)."""
-    if key in DEFAULT_INITS:
-        field = DEFAULT_INITS[key]
+    if key in SWEPT_INIT_FIELDS:
+        field = SWEPT_INIT_FIELDS[key]
         texts = dict.fromkeys(init_text(layer[field]) for layer in ir["layers"]
                               if field in layer.get("default_inits", ()) and field in layer)
         return " / ".join(texts) or None
@@ -266,7 +269,7 @@ def held_value(ir: dict, key: str):
     """The value of the ``--set`` key ``key`` that ``ir`` holds, as JSON carries a setting
     (:func:`typed`); None where the IR does not say it. The default init (``init``,
     ``bias``) is :func:`written_value`'s text: the layers that take it may hold several."""
-    if key in DEFAULT_INITS:
+    if key in SWEPT_INIT_FIELDS:
         return written_value(ir, key)
     if "." in key:
         found = _layer_field(ir, key)
@@ -282,7 +285,7 @@ def typed(ir: dict, key: str, value):
     (``normal(std=0.01)``, ``sgd(momentum=0.9, nesterov=false)``); None stays None (the
     spec's own, or not said), and so does the value of a layer option ``ir`` has no layer
     or option for, as :func:`held_value` finds none there."""
-    if key in DEFAULT_INITS and value is not None:
+    if key in SWEPT_INIT_FIELDS and value is not None:
         return init_text(value)
     if "." in key:
         found = _layer_field(ir, key)
@@ -311,10 +314,11 @@ def apply(ir: dict, key: str, value) -> dict:
     if key == INIT:
         return with_default_weight(Spec(ir), value).ir
     ir = copy.deepcopy(ir)
-    if key == "bias":
+    if key == BIAS:
+        field = SWEPT_INIT_FIELDS[BIAS]
         for layer in ir["layers"]:
-            if "bias_init" in layer.get("default_inits", ()):
-                layer["bias_init"] = copy.deepcopy(value)
+            if field in layer.get("default_inits", ()):
+                layer[field] = copy.deepcopy(value)
     elif "." in key:
         layer, field = _layer_field(ir, key)
         layer[field] = copy.deepcopy(value)

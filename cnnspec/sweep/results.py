@@ -53,8 +53,8 @@ from cnnspec.sweep.cells import (
     key_of,
 )
 from cnnspec.sweep.grid import (
-    DEFAULT_INITS,
     DTYPE,
+    SWEPT_INIT_FIELDS,
     setting_key,
     training_text,
     written_value,
@@ -587,7 +587,7 @@ def shown_value(cell: Cell, key: str) -> str:
         return cell.dtype
     if key == FOLDS:
         return "none" if cell.fold is None else str(cell.fold[1])
-    if key in DEFAULT_INITS or "." in key:
+    if key in SWEPT_INIT_FIELDS or "." in key:
         written = written_value(cell.ir, key)
         return AS_WRITTEN if written is None else f"{written} {FROM_SPEC}"
     value = cell.ir["training"].get(setting_key(key))
