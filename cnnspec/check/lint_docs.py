@@ -5,7 +5,8 @@ marker lines; a test fails when the shipped page differs from what the catalogue
 from __future__ import annotations
 
 from cnnspec.check.lint_catalogue import LINTS
-from cnnspec.kinds.docs import begin_marker, cell, end_marker
+from cnnspec.kinds.docs import begin_marker, end_marker
+from cnnspec.markdown import cell
 
 LINT_TABLE = ("lints", "cnnspec/check/lint_catalogue.py")
 LINT_MARKERS = (begin_marker(*LINT_TABLE), end_marker(LINT_TABLE[0]))

@@ -21,6 +21,7 @@ from cnnspec.init.catalogue import (
 )
 from cnnspec.init.describe import init_json
 from cnnspec.init.gains import gain_text
+from cnnspec.markdown import cell
 
 # (table, source) of each generated table, as its marker lines name them.
 INIT_TABLE = ("initializers", "cnnspec/init/catalogue.py")
@@ -46,16 +47,12 @@ def _written(init: Init) -> str:
     return f"`{call}`" + "".join(f", `{alias}`" for alias in init.aliases)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def init_table() -> str:
     """The markdown table: how each init is written (with its aliases), what it draws, and
     whether it may initialise a bias."""
     rows = ["| written | distribution | bias |", "|---|---|---|"]
     for init in INITS:
-        rows.append(f"| {_written(init)} | {_cell(init.doc)} | "
+        rows.append(f"| {_written(init)} | {cell(init.doc)} | "
                     f"{'yes' if init.bias else ''} |")
     return "\n".join(rows + ["", *foreign_table()])
 
@@ -111,8 +108,8 @@ def ir_init_table() -> str:
             "|---|---|---|---|"]
     for init in INITS:
         params = "; ".join(_ir_param(p) for p in init.params) or "—"
-        rows.append(f"| {_cell(_ir_object(init))} | {_cell(params)} | "
-                    f"{'yes' if init.bias else ''} | {_cell(init.doc)} |")
+        rows.append(f"| {cell(_ir_object(init))} | {cell(params)} | "
+                    f"{'yes' if init.bias else ''} | {cell(init.doc)} |")
     aliases = ", ".join(f"`{alias}` as `{name}`" for alias, name in ALIASES.items())
     defaults = ", the ".join(f"{role} `{init_json({'name': name})}`"
                              for role, name in BUILT_IN_DEFAULTS.items())

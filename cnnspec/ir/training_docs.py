@@ -15,10 +15,7 @@ from cnnspec.ir.datasets import (
 )
 from cnnspec.ir.datasets import Arg as DataArg
 from cnnspec.ir.training_catalogue import KEYS, Arg, Entry, Key, value_text
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+from cnnspec.markdown import cell
 
 
 def _code(text: str) -> str:
@@ -114,7 +111,7 @@ def training_table() -> str:
     rows = ["| key | values | default |", "|---|---|---|"]
     for key in KEYS.values():
         name = _code(key.name) + _other_spellings(key.aliases)
-        rows.append(f"| {name} | {_cell(_values(key))} | {_default(key)} |")
+        rows.append(f"| {name} | {cell(_values(key))} | {_default(key)} |")
     return "\n".join(rows)
 
 
@@ -127,6 +124,6 @@ def ir_training_table() -> str:
     it holds (objects with every argument, shown with the defaults) and its default."""
     rows = ["| key | values | default |", "|---|---|---|"]
     for key in KEYS.values():
-        rows.append(f"| {_code(key.name)} | {_cell(_values(key, ir=True))} "
+        rows.append(f"| {_code(key.name)} | {cell(_values(key, ir=True))} "
                     f"| {_json(key.default)} |")
     return "\n".join(rows)

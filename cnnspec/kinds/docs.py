@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cnnspec.kinds.fields import default_text
 from cnnspec.kinds.kind import Kind
+from cnnspec.markdown import cell
 
 
 def begin_marker(table: str, source: str) -> str:
@@ -19,11 +20,6 @@ def end_marker(table: str) -> str:
 
 
 BEGIN, END = begin_marker("layer kinds", "cnnspec/kinds"), end_marker("layer kinds")
-
-
-def cell(text: str) -> str:
-    """``text`` in a cell of a markdown table: its ``|`` escaped."""
-    return text.replace("|", "\\|")
 
 
 def _written(kind: Kind) -> str:
