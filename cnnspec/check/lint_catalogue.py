@@ -22,6 +22,7 @@ from cnnspec.errors import SpecError
 from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.choose import scheme_for
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.steps import MOST_STEPS
 from cnnspec.records import record
 
 # The inits the explanations give as examples, asked of the init catalogue (the scheme made for
@@ -186,10 +187,10 @@ LINTS: tuple[Lint, ...] = (
          "running variance of training after a ReLU at p = 0.5).",
          lints.dropout_before_batchnorm, ("estimate",)),
     Lint("batchnorm-momentum",
-         "a batch norm's momentum above 0.5",
-         "A batch norm whose momentum is above 0.5 keeps running statistics that are nearly the "
-         "last batch's: most likely Keras' share of the old statistics (0.99) written as "
-         "PyTorch's weight of each new batch (0.01).",
+         f"a batch norm's momentum above {lints.HIGH_MOMENTUM:g}",
+         f"A batch norm whose momentum is above {lints.HIGH_MOMENTUM:g} keeps running statistics "
+         "that are nearly the last batch's: most likely Keras' share of the old statistics "
+         "(0.99) written as PyTorch's weight of each new batch (0.01).",
          lints.batchnorm_momentum, ("infos",)),
     Lint("batchnorm-start",
          "a batch norm's momentum too small for its running statistics to leave their start",
@@ -289,8 +290,8 @@ LINTS: tuple[Lint, ...] = (
          "once it is read.",
          lints.batch_fit),
     Lint("epochs-fit",
-         "epochs whose run takes more than ten million steps",
-         "Epochs whose run takes more than ten million steps: Caffe's max_iter of 2^31 - 1 "
+         f"epochs whose run takes more than {MOST_STEPS:,} steps",
+         f"Epochs whose run takes more than {MOST_STEPS:,} steps: Caffe's max_iter of 2^31 - 1 "
          "(\"until stopped\") at a step an epoch became `epochs 2147483647`.",
          lints.epochs_fit, ("infos",)),
     Lint("data-fit",
@@ -301,11 +302,12 @@ LINTS: tuple[Lint, ...] = (
          "`export`, `eval` of a run) says them as warnings.",
          training.data_misfits, ("infos",), own_stage=True),
     Lint("memory-use",
-         "a training process that takes more than half of the memory",
-         "A process training the spec that takes more than half of the machine's memory (or "
-         "of `--max-memory`), counted as cnnspec's memory model counts a step, the data and "
-         "the libraries: another large process, or a larger batch, may not fit beside it. "
-         "Past the whole memory it is an error (a warning where nothing trains).",
+         f"a training process that takes more than {memory.WARN_SHARE:.0%} of the memory",
+         f"A process training the spec that takes more than {memory.WARN_SHARE:.0%} of the "
+         "machine's memory (or of `--max-memory`), counted as cnnspec's memory model counts a "
+         "step, the data and the libraries: another large process, or a larger batch, may not "
+         "fit beside it. Past the whole memory it is an error (a warning where nothing "
+         "trains).",
          memory.memory_problems, own_stage=True),
 )
 
