@@ -3,13 +3,14 @@ IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$de
 ``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds,
 initializers and training settings in docs/language.md and docs/ir.md, the export tables in
 docs/interop.md, the table of Caffe's layer types in docs/importing.md, the table of check's
-lints in docs/warnings.md, and the parser generated from the grammar
+lints and the ways to silence them in docs/warnings.md, and the parser generated from the grammar
 (cnnspec/lang/standalone.py, with Lark).
 
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py, or the
 gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe tables of
-cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py, cnnspec/check/lint_catalogue.py
-or grammar/cnnspec.lark; tests fail while any of these is stale.
+cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py, cnnspec/check/lint_catalogue.py,
+cnnspec/check/silence.py's comment forms, the commands that take --ignore, or
+grammar/cnnspec.lark; tests fail while any of these is stale.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 from pathlib import Path
 
 from cnnspec.check import lint_docs
+from cnnspec.cli import commands_taking
 from cnnspec.exporters import docs as export_docs
 from cnnspec.importers import caffe_docs
 from cnnspec.init.docs import INIT_TABLE, IR_INIT_TABLE, init_table, ir_init_table
@@ -84,6 +86,8 @@ def main() -> None:
     warnings_path = ROOT / "docs" / "warnings.md"
     page = warnings_path.read_text(encoding="utf-8")
     page = replace_between_markers(page, lint_docs.lint_table(), *lint_docs.LINT_MARKERS)
+    page = replace_between_markers(page, lint_docs.silence_list(commands_taking("--ignore")),
+                                   *lint_docs.SILENCE_MARKERS)
     write_if_changed(warnings_path, page)
     write_if_changed(ROOT / GENERATED, standalone_source())
     written = [schema_path, docs_path, ir_docs_path, interop_path, importing_path,

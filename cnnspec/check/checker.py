@@ -19,7 +19,7 @@ from cnnspec.check.graph import INPUT, structure_errors
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.silence import Silences, lint_names, spot_silences
+from cnnspec.check.silence import Silences, spec_silences
 from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES, given_dtype
 from cnnspec.errors import SettingError, SpecError, SpecErrors, literal
 from cnnspec.given import given_bytes, given_flag, shown
@@ -138,13 +138,13 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     ``max_memory`` and ``dtype`` of the wrong kind are a :class:`SettingError` naming them.
     ``ignore``: the names of lints whose warnings are left out (and so not made errors by
     ``strict``), a comma-separated text or an iterable; a spec's ``# cnnspec: ignore[NAME]``
-    comment leaves them out at its line (:mod:`cnnspec.check.silence`).
+    comment leaves them out at its line, its ``# cnnspec: ignore-file[NAME]`` everywhere in it
+    (:mod:`cnnspec.check.silence`).
     """
     spec = _given_spec(spec)
     strict, dtype = given_flag(strict, "strict"), given_dtype(dtype)
     max_memory = given_bytes(max_memory, "max_memory")
-    lines, errors = spot_silences(spec)
-    silences = Silences(lint_names(ignore), lines)
+    silences, errors = spec_silences(spec, ignore)
     errors += structure_errors(spec)
     if errors:  # names and references must hold before shapes mean anything
         raise SpecErrors(folded(spec, errors))

@@ -1,8 +1,12 @@
 """Silencing check's warnings by their lint's name (:mod:`cnnspec.check.lint_catalogue`):
-everywhere (``check --ignore NAME``, ``check(spec, ignore=[...])``) or at one line of the spec,
-by a trailing comment on the line the warning points at, as ruff's ``# noqa: CODE`` and
-clang-tidy's ``// NOLINT(name)`` do::
+everywhere (``check --ignore NAME``, ``check(spec, ignore=[...])``), in one spec by a comment
+``# cnnspec: ignore-file[NAME]`` anywhere in it (at its top, by convention: as ruff's
+``# ruff: noqa: CODE`` silences a rule in one file), or at one line of the spec, by a trailing
+comment on the line the warning points at, as ruff's ``# noqa: CODE`` and clang-tidy's
+``// NOLINT(name)`` do::
 
+    # cnnspec: ignore-file[stacked-linear]
+    input 1x28x28
     conv 16 3x3 tanh  # cnnspec: ignore[gain-misfit]
 
 A name the catalogue does not hold is a mistake, said with the closest one: a silence that
@@ -26,12 +30,35 @@ from cnnspec.errors import (
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 
-# A spec's comment that silences lints at its line; the names inside the brackets, comma
-# separated.
-SPOT = re.compile(r"#\s*cnnspec:\s*ignore\[([^\]]*)\]")
+
+@record(frozen=True)
+class Form:
+    """A comment that silences lints by name, ``# cnnspec: WORD[NAME, ...]``: where it
+    silences them (``reach``, for the docs), and a line that carries it."""
+
+    word: str
+    reach: str
+    example: str
+
+    def written(self, names: str = "NAME") -> str:
+        return f"# cnnspec: {self.word}[{names}]"
+
+
+FILE_FORM = Form("ignore-file", "the warnings of those lints anywhere in the spec, as ruff's "
+                 "`# ruff: noqa: CODE` does in a file; by convention on a line of its own at "
+                 "the top", "# cnnspec: ignore-file[stacked-linear]")
+LINE_FORM = Form("ignore", "the warnings of those lints that point at its line: a trailing "
+                 "comment on the line a warning points at, as ruff's `# noqa: CODE` and "
+                 "clang-tidy's `// NOLINT(name)`", "conv 16 3x3 tanh  # cnnspec: "
+                 "ignore[gain-misfit]")
+FORMS = (FILE_FORM, LINE_FORM)
+_WORDS = "|".join(re.escape(form.word) for form in sorted(FORMS, key=lambda f: -len(f.word)))
+# A spec's comment that silences lints: its form's word, and the names inside the brackets,
+# comma separated.
+SILENCE = re.compile(rf"#\s*cnnspec:\s*({_WORDS})\[([^\]]*)\]")
 # Such a comment written without its brackets (`# cnnspec: ignore gain-misfit`), which would
 # otherwise silence nothing without a word.
-UNBRACKETED = re.compile(r"#\s*cnnspec:\s*ignore\b")
+UNBRACKETED = re.compile(rf"#\s*cnnspec:\s*({_WORDS})\b")
 # What a spec must hold for a spot silence to be looked for (its comments are lexed only then).
 SPOT_MARK = "cnnspec:"
 # A hint template (:class:`cnnspec.errors.WordedError`): the command as the caller types it.
@@ -83,37 +110,46 @@ class Silences:
         return [warning for warning in warnings if not self.silences(warning)]
 
 
-def spot_silences(spec: Spec) -> tuple[dict[int, frozenset[str]], list[SpecError]]:
-    """The lints silenced at each line of ``spec``'s text by a ``# cnnspec: ignore[...]``
-    comment, and an error for each name there the catalogue does not hold (at the name), and
-    for such a comment without its brackets."""
+def spec_silences(spec: Spec, ignore=()) -> tuple[Silences, list[SpecError]]:
+    """The lints silenced in ``spec``: those ``ignore`` names (see :func:`lint_names`) and
+    those its ``# cnnspec: ignore-file[...]`` comments name, everywhere; those its
+    ``# cnnspec: ignore[...]`` comments name, at their lines. With them, an error for each
+    name in a comment the catalogue does not hold (at the name), and for such a comment
+    without its brackets."""
+    names = lint_names(ignore)
     if spec.text is None or SPOT_MARK not in spec.text:
-        return {}, []
+        return Silences(names), []
     from cnnspec.lang.parser import parse_with_comments  # only a spec that has such a comment
 
     lines, errors = {}, []
     for comment in parse_with_comments(spec.text, path=spec.path)[1]:
-        names, mistakes = _comment_silences(comment, spec.path)
+        form, found, mistakes = _comment_silences(comment, spec.path)
         errors += mistakes
-        if names is not None:
-            lines[comment.line] = lines.get(comment.line, frozenset()) | names
-    return lines, errors
+        if form == FILE_FORM.word:
+            names |= found
+        elif form is not None:
+            lines[comment.line] = lines.get(comment.line, frozenset()) | found
+    return Silences(names, lines), errors
 
 
-def _comment_silences(comment, path: str | None) -> tuple[frozenset[str] | None, list[SpecError]]:
-    """The lints the ``#`` comment token ``comment`` silences at its line (None: it is no
-    silence), and the errors for what in it is not a silence as written."""
-    found = SPOT.search(comment.value)
+def _comment_silences(comment, path: str | None
+                      ) -> tuple[str | None, frozenset[str], list[SpecError]]:
+    """The word of the form (:data:`FORMS`) of the ``#`` comment token ``comment`` (None: it
+    is no silence), the lints it silences, and the errors for what in it is not a silence as
+    written."""
+    found = SILENCE.search(comment.value)
     if found is None:
-        if not UNBRACKETED.search(comment.value):
-            return None, []
-        return None, [_comment_error(
-            "a `# cnnspec: ignore` comment names its lints in brackets",
+        loose = UNBRACKETED.search(comment.value)
+        if loose is None:
+            return None, frozenset(), []
+        return None, frozenset(), [_comment_error(
+            f"a `# cnnspec: {loose[1]}` comment names its lints in brackets",
             Span(comment.line, comment.column, comment.line, comment.column + len(comment.value)),
-            "write `# cnnspec: ignore[NAME]` (names separated by commas); " + LIST_HINT, path)]
+            f"write `# cnnspec: {loose[1]}[NAME]` (names separated by commas); " + LIST_HINT,
+            path)]
     names, errors = set(), []
-    at = comment.column + found.start(1)
-    for word in found[1].split(","):
+    at = comment.column + found.start(2)
+    for word in found[2].split(","):
         name = word.strip()
         column = at + len(word) - len(word.lstrip())
         at += len(word) + 1
@@ -121,10 +157,10 @@ def _comment_silences(comment, path: str | None) -> tuple[frozenset[str] | None,
             names.add(name)
             continue
         errors.append(_comment_error(
-            f"unknown lint {shortened(name, 40)!r} in a `# cnnspec: ignore` comment",
+            f"unknown lint {shortened(name, 40)!r} in a `# cnnspec: {found[1]}` comment",
             Span(comment.line, column, comment.line, column + max(1, len(name))),
             unknown_hint(name), path))
-    return frozenset(names), errors
+    return found[1], frozenset(names), errors
 
 
 def _comment_error(message: str, span: Span, hint_template: str, path: str | None) -> SpecError:

@@ -426,6 +426,13 @@ def typed_names(parser: argparse.ArgumentParser, argv: list[str]) -> dict:
     return names
 
 
+def commands_taking(option: str) -> list[str]:
+    """The commands, in their order, that take ``option`` (``--ignore``): for the docs that
+    list them."""
+    parser = build_parser()
+    return [name for name in COMMANDS if option in option_names(command_parser(parser, name))]
+
+
 def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     """The parser of the command ``name`` inside the command line's ``parser``."""
     commands = next(action for action in parser._actions

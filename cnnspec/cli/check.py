@@ -64,7 +64,7 @@ def explained(name: str) -> str:
     """What ``check --explain NAME`` prints: the lint's name and summary, its explanation
     wrapped, and how to silence it; with ``name`` empty, every lint with its summary."""
     from cnnspec.check.lint_catalogue import BY_NAME, LINTS
-    from cnnspec.check.silence import lint_names
+    from cnnspec.check.silence import FILE_FORM, LINE_FORM, lint_names
     from cnnspec.diagnostics import WIDTH
 
     if not name:
@@ -73,9 +73,10 @@ def explained(name: str) -> str:
     lint = BY_NAME[next(iter(lint_names([name])))]  # an unknown name: the closest one said
     return "\n\n".join([
         f"{lint.name}: {lint.summary}", textwrap.fill(lint.explanation, WIDTH),
-        textwrap.fill(f"Silence it with `--ignore {lint.name}`, or at one line of a spec with "
-                      f"a trailing `# cnnspec: ignore[{lint.name}]` on the line the warning "
-                      "points at.", WIDTH)])
+        textwrap.fill(f"Silence it with `--ignore {lint.name}`, in one spec with "
+                      f"`{FILE_FORM.written(lint.name)}`, or at one line of a spec with a "
+                      f"trailing `{LINE_FORM.written(lint.name)}` on the line the warning points "
+                      "at.", WIDTH, break_on_hyphens=False)])
 
 
 def report(errors) -> None:
