@@ -101,7 +101,7 @@ def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):
 
 
 def train(spec, settings=None, run_dir=None, *, stats_every: int | None = None, on_step=None,
-          callbacks=(), curves: bool = True, **options):
+          callbacks=(), curves: bool = True, ignore=(), **options):
     """Train a spec (a path or a ``CheckedSpec``) into a new run folder; returns its ``Run``,
     holding the weights :func:`load_run` opens by default (the best epoch's by validation,
     whose test accuracy ``run.summary["test_acc"]`` is; ``run.weights`` says which).
@@ -109,6 +109,9 @@ def train(spec, settings=None, run_dir=None, *, stats_every: int | None = None, 
     ``settings`` (:class:`Settings`) changes the spec's epochs, lr, batch size, seed or data;
     ``run_dir`` is the run folder (default ``runs/<name>-<time>``); ``options`` are
     ``runs_dir``, ``data_dir`` and ``progress`` (see :func:`cnnspec.training.api.train`).
+    ``ignore``: the names of lints whose warnings are left out of those the run hears
+    (``on_warnings``), as :func:`load`'s; a name no lint has is a
+    :class:`~cnnspec.errors.SettingError` naming the closest.
 
     The run applies LSUV to the layers whose init is ``lsuv`` (:mod:`cnnspec.lab.lsuv`), records
     per-layer statistics every ``stats_every`` steps (``--stats``, :mod:`cnnspec.lab.recorder`),
@@ -123,7 +126,7 @@ def train(spec, settings=None, run_dir=None, *, stats_every: int | None = None, 
     _refuse_unknown_options(options, train, train_run, ("callbacks", "init_steps"))
     hooks = _callbacks(stats_every, on_step, callbacks, curves)
     return train_run(spec, settings, run_dir, callbacks=hooks, init_steps=[lsuv_init_step],
-                     **options)
+                     ignore=ignore, **options)
 
 
 def resume(run_dir, settings=None, *, spec=None, stats_every: int | None = None, on_step=None,

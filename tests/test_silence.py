@@ -1,6 +1,7 @@
-"""Silencing check's warnings (cnnspec/check/silence.py) beyond `check --ignore` and a line's
-comment: the file-wide comment ``# cnnspec: ignore-file[NAME]``, and the page that lists the
-ways to silence a lint."""
+"""Silencing check's warnings (cnnspec/check/silence.py) beyond `check`: `--ignore` on every
+other command that prints them (the warning gone with it, said without it, an unknown name a
+usage error with the closest), the library's ``ignore``, and the file-wide comment
+``# cnnspec: ignore-file[NAME]``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,13 +9,19 @@ from pathlib import Path
 import pytest
 
 import cnnspec
-from cnnspec.cli import commands_taking, main
+from cnnspec.cli import build_parser, command_parser, commands_taking, main
+from cnnspec.errors import SettingError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Two dense layers with nothing between: a stacked-linear warning, at line 3.
 LINEAR = "input 1x8x8\nflatten\ndense 16\ndense 10\ntrain {\n  epochs 1\n}\n"
 NAMED = " [stacked-linear]"
+# A hidden conv whose filters start identical (a constant) before a frozen constant kernel
+# that cannot tell them apart: the identical-filters warning, which the diagram draws too.
+IDENTICAL = ("input 1x8x8\nc1: conv 4 3x3 relu weight constant(0.1)\n"
+             "c2: conv 4 3x3 relu weight constant(0.1) frozen\nflatten\ndense 10\n")
+DRAWN_WARNING = "start identical"
 
 
 def _write(tmp_path, text: str, name: str = "net.cnn") -> str:
@@ -25,6 +32,156 @@ def _write(tmp_path, text: str, name: str = "net.cnn") -> str:
 
 def _err(capsys) -> str:
     return capsys.readouterr().err
+
+
+def test_every_command_that_prints_checks_warnings_takes_ignore():
+    assert commands_taking("--ignore") == ["check", "summary", "import", "train", "diagram",
+                                           "init-report", "compare", "sweep", "time"]
+
+
+@pytest.mark.parametrize("command", commands_taking("--ignore"))
+def test_an_unknown_name_to_ignore_is_a_usage_error_with_the_closest_on_every_command(
+        command, tmp_path, capsys):
+    path = _write(tmp_path, LINEAR)
+    with pytest.raises(SystemExit) as stopped:
+        main([command, path, "--ignore", "stacked-lnear"])
+    assert stopped.value.code == 2
+    err = _err(capsys)
+    assert "unknown lint 'stacked-lnear'" in err and "did you mean 'stacked-linear'?" in err
+
+
+@pytest.mark.parametrize("command", commands_taking("--ignore"))
+def test_ignore_is_one_option_on_every_command(command):
+    """Declared once (cli/arguments.add_ignore): the same metavar and help everywhere."""
+    check = command_parser(build_parser("check"), "check")
+    parser = command_parser(build_parser(command), command)
+
+    def option(parser):
+        action = next(a for a in parser._actions if "--ignore" in a.option_strings)
+        return action.metavar, action.help, action.default
+
+    assert option(parser) == option(check)
+
+
+def test_init_report_leaves_out_the_warnings_of_the_lints_ignore_names(tmp_path, capsys):
+    path = _write(tmp_path, LINEAR)
+    argv = ["init-report", path, "--input", "gaussian", "--batch-size", "4"]
+    assert main(argv) == 0
+    assert NAMED in _err(capsys)
+    assert main([*argv, "--ignore", "stacked-linear"]) == 0
+    assert NAMED not in _err(capsys)
+
+
+@pytest.mark.parametrize("mode", ["--phase", "--jacobian"])
+def test_ignore_with_a_mode_that_prints_no_warnings_is_refused(mode, tmp_path, capsys):
+    path = _write(tmp_path, LINEAR)
+    assert main(["init-report", path, mode, "--ignore", "stacked-linear"]) == 2
+    err = _err(capsys)
+    assert f"--ignore goes with the per-layer statistics: {mode} prints no warnings" in err
+    assert f"drop --ignore, or drop {mode}" in err
+
+
+def test_time_points_to_checks_warnings_but_those_ignored(tmp_path, capsys):
+    path = _write(tmp_path, LINEAR)
+    argv = ["time", path, "--iterations", "1", "--format", "json"]
+    assert main(argv) == 0
+    assert "has warnings or errors" in _err(capsys)
+    assert main([*argv, "--ignore", "stacked-linear"]) == 0
+    assert "has warnings or errors" not in _err(capsys)
+
+
+def test_diagram_leaves_out_the_warning_it_draws_where_it_is_silenced(tmp_path, capsys):
+    """The diagram draws check's identical-filters warning under the layer: left out by
+    --ignore, and by the comment that silences it at the layer's line, as check leaves it
+    out."""
+    path = _write(tmp_path, IDENTICAL)
+    drawn = tmp_path / "net.dot"
+
+    def drawing(*options) -> str:
+        main(["diagram", path, "-o", str(drawn), *options])
+        capsys.readouterr()
+        return drawn.read_text(encoding="utf-8")
+
+    assert DRAWN_WARNING in drawing()
+    assert DRAWN_WARNING not in drawing("--ignore", "identical-filters")
+    assert DRAWN_WARNING in drawing("--ignore", "stacked-linear")
+    _write(tmp_path, IDENTICAL.replace("constant(0.1)\n", "constant(0.1)  "
+                                       "# cnnspec: ignore[identical-filters]\n", 1))
+    assert DRAWN_WARNING not in drawing()
+
+
+def test_import_leaves_out_the_warnings_of_the_lints_ignore_names(tmp_path, capsys):
+    model = str(ROOT / "tests" / "data" / "import" / "every_layer.prototxt")
+    assert main(["import", model, "-o", str(tmp_path / "a.cnn")]) == 0
+    assert NAMED in _err(capsys)
+    assert main(["import", model, "-o", str(tmp_path / "b.cnn"), "--ignore",
+                 "stacked-linear"]) == 0
+    err = _err(capsys)
+    assert NAMED not in err and "wrote " in err
+
+
+def _occupied(tmp_path) -> str:
+    """A folder that holds another file: compare and sweep refuse it once the spec is
+    checked (its warnings said), before anything trains."""
+    folder = tmp_path / "occupied"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a comparison's")
+    return str(folder)
+
+
+@pytest.mark.parametrize("argv", [["compare"], ["sweep", "--set", "lr=0.1,0.2"]],
+                         ids=["compare", "sweep"])
+def test_compare_and_sweep_leave_out_the_warnings_of_the_lints_ignore_names(argv, tmp_path,
+                                                                            capsys):
+    path = _write(tmp_path, LINEAR)
+    line = [argv[0], path, *argv[1:], "--out", _occupied(tmp_path)]
+    assert main(line) == 1
+    err = _err(capsys)
+    assert NAMED in err and "already exists and is not empty" in err
+    assert main([*line, "--ignore", "stacked-linear"]) == 1
+    err = _err(capsys)
+    assert NAMED not in err and "already exists and is not empty" in err
+
+
+def test_the_sweeps_library_plans_take_ignore(tmp_path):
+    from cnnspec.sweep.compare import plan_comparison
+    from cnnspec.sweep.runner import plan
+
+    path = _write(tmp_path, LINEAR)
+    for planned in (lambda **kw: plan_comparison(path, [None], **kw),
+                    lambda **kw: plan(path, ["lr=0.1,0.2"], **kw)):
+        heard = []
+        planned(on_warnings=heard.extend)
+        assert [w.lint for w in heard] == ["stacked-linear"]
+        heard.clear()
+        planned(on_warnings=heard.extend, ignore="stacked-linear")
+        assert heard == []
+        with pytest.raises(SettingError, match="unknown lint 'stacked'"):
+            planned(ignore=["stacked"])
+
+
+def test_train_in_the_library_takes_ignore_and_keeps_a_checked_specs(tmp_path):
+    path = _write(tmp_path, LINEAR)
+    heard = []
+    options = {"progress": "none", "curves": False, "on_warnings": heard.extend}
+    cnnspec.train(path, run_dir=tmp_path / "a", **options)
+    assert [w.lint for w in heard] == ["stacked-linear"]
+    heard.clear()
+    cnnspec.train(path, run_dir=tmp_path / "b", ignore=["stacked-linear"], **options)
+    assert heard == []
+    cnnspec.train(cnnspec.load(path, ignore="stacked-linear"), run_dir=tmp_path / "c",
+                  **options)
+    assert heard == []
+
+
+def test_train_in_the_library_refuses_an_unknown_name_before_anything_runs(tmp_path):
+    path = _write(tmp_path, LINEAR)
+    with pytest.raises(SettingError, match="unknown lint 'stacked-liner'") as info:
+        cnnspec.train(path, run_dir=tmp_path / "a", ignore="stacked-liner", progress="none")
+    assert "did you mean 'stacked-linear'?" in info.value.hint
+    with pytest.raises(SettingError, match="ignore takes lint names"):
+        cnnspec.train(path, run_dir=tmp_path / "a", ignore=3, progress="none")
+    assert not (tmp_path / "a").exists()
 
 
 # ---- the file-wide comment -------------------------------------------------------------------

@@ -324,5 +324,9 @@ def named(finder: Callable[..., list[SpecError]], warnings: list[SpecError]) -> 
     """``warnings`` of the lint whose function is ``finder``, found outside :func:`run_all`
     (in a stage of the checker's own; a batch checked against an npz file's images once it is
     read), each named by that lint."""
-    lint = next(lint for lint in LINTS if lint.find is finder)
-    return [dataclasses.replace(warning, lint=lint.name) for warning in warnings]
+    return [dataclasses.replace(warning, lint=name_of(finder)) for warning in warnings]
+
+
+def name_of(finder: Callable[..., list[SpecError]]) -> str:
+    """The name of the lint whose function is ``finder``."""
+    return next(lint.name for lint in LINTS if lint.find is finder)

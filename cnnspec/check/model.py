@@ -58,6 +58,12 @@ class CheckedSpec:
     def ir(self) -> dict:
         return self.spec.ir
 
+    @property
+    def ignored(self) -> frozenset[str]:
+        """The lints silenced everywhere in this check (those ``ignore`` named and those of
+        the spec's ``# cnnspec: ignore-file[...]``), for a check of it again."""
+        return self.silences.names if self.silences else frozenset()
+
     def __repr__(self) -> str:
         """One line that says what was checked (the dataclass's own printed every layer's IR
         and the spec's whole text: pages for LeNet-5); ``cnnspec.summary(spec)`` gives the

@@ -100,10 +100,13 @@ class Silences:
     lines: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def silences(self, warning: SpecError) -> bool:
-        if warning.lint is None:
-            return False
-        at = self.lines.get(warning.span.line, frozenset()) if warning.span else frozenset()
-        return warning.lint in self.names or warning.lint in at
+        return warning.lint is not None and self.silences_at(warning.lint, warning.span)
+
+    def silences_at(self, lint: str, span: Span | None) -> bool:
+        """Whether a warning of ``lint`` at ``span`` (None: at no line) is silenced: what
+        another report than check's list (a diagram's) says of a lint is held to it too."""
+        at = self.lines.get(span.line, frozenset()) if span else frozenset()
+        return lint in self.names or lint in at
 
     def kept(self, warnings: list[SpecError]) -> list[SpecError]:
         """``warnings`` less the silenced ones."""

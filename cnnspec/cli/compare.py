@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_ignore,
     add_inits,
     add_keep_weights,
     add_output,
@@ -81,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
               "`train --dtype`")
     add_keep_weights(parser, "each variant's run")
     add_format(parser)
+    add_ignore(parser)
     add_data_dir(parser)
 
 
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         return plan_comparison(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                                lr=args.lr, batch_size=args.batch_size, data=args.data,
                                on_warnings=report,
-                               dtype=args.dtype)
+                               dtype=args.dtype, ignore=args.ignore)
 
     def compared(folder: Path | None):
         return compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli.arguments import add_output, add_spec, output_file, refuse_writing_over_inputs
+from cnnspec.cli.arguments import (
+    add_ignore,
+    add_output,
+    add_spec,
+    output_file,
+    refuse_writing_over_inputs,
+)
 from cnnspec.errors import shown_path
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
@@ -35,6 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--detail", choices=("full", "minimal"), default="full",
                         help="full: a node per layer with every setting; minimal: activations "
                              "and the like folded into the layer before them")
+    add_ignore(parser)
 
 
 def run(args) -> int:
@@ -43,7 +50,9 @@ def run(args) -> int:
     from cnnspec.render.diagram import build_graph
 
     refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
-    checked = cnnspec.load(args.spec, for_training=False)  # drawn, not trained here
+    # drawn, not trained here; a warning it draws (filters that start identical) is left out
+    # where check's is
+    checked = cnnspec.load(args.spec, for_training=False, ignore=args.ignore)
     out = Path(args.output)
     graph = build_graph(checked, rankdir=args.rankdir, detail=args.detail)
     note = render_source(graph.source, out)

@@ -7,6 +7,7 @@ import sys
 
 from cnnspec.cli import print_spec_errors
 from cnnspec.cli.arguments import (
+    add_ignore,
     add_output,
     input_file,
     output_file,
@@ -42,14 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epoch-images", type=positive_int, metavar="N",
                         help="Caffe: the images one epoch trains on, to turn the solver's "
                         "iterations into epochs (MNIST with val_split 0.1: 54000)")
+    add_ignore(parser)
 
 
-def _warn(imported, written) -> None:
-    """Print the imported spec's check warnings, located in ``written`` (the spec file it was
-    written to; None: the text went to stdout, named as the importer names it)."""
+def _warn(imported, written, ignore: list[str]) -> None:
+    """Print the imported spec's check warnings but those of the lints ``ignore`` names,
+    located in ``written`` (the spec file it was written to; None: the text went to stdout,
+    named as the importer names it)."""
     import dataclasses
 
-    warnings = imported.checked.warnings
+    from cnnspec.check.silence import Silences
+
+    warnings = Silences(frozenset(ignore)).kept(imported.checked.warnings)
     if written is not None:
         warnings = [dataclasses.replace(warning, file=str(written)) for warning in warnings]
     print_spec_errors(warnings, text=imported.text)
@@ -72,12 +77,13 @@ def run(args: argparse.Namespace) -> int:
     imported = import_file(args.source, solver=args.solver, input_shape=args.input,
                            epoch_images=args.epoch_images)
     if args.output == "-":
-        _warn(imported, None)
+        _warn(imported, None, args.ignore)
         _notes(imported)
         sys.stdout.write(imported.text)
         return 0
     write_spec(imported, args.output, force=args.force)
-    _warn(imported, args.output)  # located in the file written, which the user can open
+    # located in the file written, which the user can open
+    _warn(imported, args.output, args.ignore)
     _notes(imported)
     checked = imported.checked
     print(f"wrote {shown_path(args.output)}: {counted(len(checked.layers), 'layer')}, "

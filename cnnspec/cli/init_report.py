@@ -10,6 +10,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_ignore,
     add_inits,
     add_output,
     add_spec,
@@ -105,6 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
               "trains: in float32 a signal below about 1e-38 reads as 0 (a deep net's "
               "vanishing one), in float64 down to about 1e-308 (default float32; --phase and "
               "--jacobian always compute in float64 and take no --dtype)", default=None)
+    add_ignore(parser)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--phase", action="store_true",
                       help="the order/chaos phase diagram of the network (mean-field theory "
@@ -141,6 +143,9 @@ def refuse_options_without_their_mode(args: argparse.Namespace) -> None:
     if mode and args.dtype:
         raise InputError(f"--dtype goes with the per-layer statistics: {mode} computes in "
                          "float64", hint=f"drop --dtype, or drop {mode}")
+    if mode and args.ignore:
+        raise InputError(f"--ignore goes with the per-layer statistics: {mode} prints no "
+                         "warnings of check", hint=f"drop --ignore, or drop {mode}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch_size,
                          seed=args.seed, data_dir=args.data_dir,
-                         dtype=args.dtype or DEFAULT_DTYPE)
+                         dtype=args.dtype or DEFAULT_DTYPE, ignore=args.ignore)
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
     # otherwise hold back the table's last newline and run the two lines together.
     print(format_json(report) if args.format == "json"

@@ -11,6 +11,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_ignore,
     add_keep_weights,
     add_spec,
     new_folder,
@@ -73,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
               default=None)
     add_keep_weights(parser, "each cell")
     add_format(parser)
+    add_ignore(parser)
     add_data_dir(parser)
 
 
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     # before the missing extra.
     settings = Settings(epochs=args.epochs, batch_size=args.batch_size)
     planned = plan(args.spec, args.sets, args.seeds, args.folds, settings, on_warnings=report,
-                   dtype=args.dtype)
+                   dtype=args.dtype, ignore=args.ignore)
     if not dask_available():
         print(f"cnnspec: error: `{typed('sweep')}` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)

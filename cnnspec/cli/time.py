@@ -16,7 +16,14 @@ import os
 import sys
 
 from cnnspec.cli import typed
-from cnnspec.cli.arguments import add_batch_size, add_dtype, add_format, add_spec, positive_int
+from cnnspec.cli.arguments import (
+    add_batch_size,
+    add_dtype,
+    add_format,
+    add_ignore,
+    add_spec,
+    positive_int,
+)
 from cnnspec.errors import counted
 
 LOADS_NUMPY = True
@@ -35,6 +42,7 @@ def add_arguments(parser) -> None:
                         "on a quiet machine) and keep them in place of those its first use "
                         "kept, then time the step with them")
     add_format(parser)
+    add_ignore(parser)
 
 
 def run(args) -> int:
@@ -55,8 +63,8 @@ def run(args) -> int:
     # Timed on random inputs at its own batch, not trained: what check says of training the
     # spec (its init, its data, its training step's memory) is pointed to, not repeated, so
     # that the table stays what is read; the timed step's memory is checked before anything
-    # is allocated.
-    checked = load(args.spec, for_training=False, dtype=args.dtype)
+    # is allocated. The warnings of the lints --ignore names are not pointed to.
+    checked = load(args.spec, for_training=False, dtype=args.dtype, ignore=args.ignore)
     refuse_random_labels(checked)
     from cnnspec.training.compat import unread_file_warnings
 

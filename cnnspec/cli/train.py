@@ -93,7 +93,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnspec.check.silence import Silences  # the lints' catalogue, with the checker
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
@@ -107,9 +106,8 @@ def run(args: argparse.Namespace) -> int:
     warned: list = []  # check's warnings for the run, printed before it trains
 
     def reported(warnings: list) -> None:
-        kept = Silences(frozenset(args.ignore)).kept(warnings)
-        warned.extend(kept)
-        report(kept)
+        warned.extend(warnings)
+        report(warnings)
 
     try:
         if args.resume is not None:
@@ -120,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
             given = {key: getattr(args, key) for key in ("runs_dir", "dtype")
                      if getattr(args, key) is not None}  # else the library's defaults
             result = cnnspec.train(args.spec, settings, args.out, on_warnings=reported,
-                                   weights_from=_weights_from(args), **given, **options)
+                                   ignore=args.ignore, weights_from=_weights_from(args),
+                                   **given, **options)
     except Interrupted as exc:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)

@@ -91,16 +91,18 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = DEFAULT_DTYP
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
                 batch_size: int = BATCH_SIZE, seed: int = 0, data_dir=None,
-                dtype: str = DEFAULT_DTYPE) -> InitReport:
+                dtype: str = DEFAULT_DTYPE, ignore=()) -> InitReport:
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
     empty: the spec as written), every variant on the same batch and with the same seed.
+    The report's ``warnings`` are check's, but those of the lints ``ignore`` names (as
+    ``cnnspec.load``'s).
     Counts and texts of the wrong kind are a :class:`~cnnspec.errors.SettingError` naming
     them."""
     batch_size = refuse_count("batch_size", batch_size, 1, "e.g. {batch_size:64}")
     seed = refuse_whole_setting("seed", seed)
     inits = given_texts(inits, "inits", "he_normal", spec_as_written=True)
     input_kind = given_input_kind(input_kind)
-    variants = load_variants(path, inits, dtype)
+    variants = load_variants(path, inits, dtype, ignore)
     refuse_one_value_norms(variants[0].checked, batch_size)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them

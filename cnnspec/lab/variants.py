@@ -60,19 +60,21 @@ class Variant:
 
 
 def load_variant(path: str | Path, init: str | None = None,
-                 dtype: str = DEFAULT_DTYPE) -> Variant:
+                 dtype: str = DEFAULT_DTYPE, ignore=()) -> Variant:
     """Load and check ``path`` (``.cnn`` or ``.json``) with ``init`` (language syntax) as the
-    default weight init, as a spec measured here in ``dtype``, not trained."""
+    default weight init, as a spec measured here in ``dtype``, not trained; the warnings of
+    the lints ``ignore`` names left out."""
     # Measured on a batch of the lab's own, not trained: the training settings' memory does
     # not refuse it (cnnspec.lab.memory checks the measurement's).
     if init is None:
-        checked = load(path, for_training=False, dtype=dtype)
+        checked = load(path, for_training=False, dtype=dtype, ignore=ignore)
         return Variant(spec_label(checked.spec.ir), checked)
     init_ir = _parse_init_option(init)
-    own = load(path, for_training=False, dtype=dtype)
+    own = load(path, for_training=False, dtype=dtype, ignore=ignore)
     refuse_changing_nothing(own.spec.ir, init_place(init))
     try:
-        checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype)
+        checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype,
+                        ignore=ignore)
     except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
         first = first_error(exc)            # point at the layers it replaced the init of
         raise SpecError(first.message, **hint_fields(first), file=init_place(init)) from None
@@ -87,10 +89,10 @@ def load_variant(path: str | Path, init: str | None = None,
 
 
 def load_variants(path: str | Path, inits: list[str] | None,
-                  dtype: str = DEFAULT_DTYPE) -> list[Variant]:
+                  dtype: str = DEFAULT_DTYPE, ignore=()) -> list[Variant]:
     """One variant per ``--init`` text, or the spec as written when there is none, checked
-    for ``dtype``."""
-    return [load_variant(path, init, dtype) for init in (inits or [None])]
+    for ``dtype``, the warnings of the lints ``ignore`` names left out."""
+    return [load_variant(path, init, dtype, ignore) for init in (inits or [None])]
 
 
 def default_weight_layers(ir: dict) -> list[str]:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from cnnspec.check.alike import biases_apart
 from cnnspec.check.graph import consumers
-from cnnspec.check.lints import symmetric_starts
+from cnnspec.check.lint_catalogue import name_of
+from cnnspec.check.lints import constant_weights, symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError, count_text
@@ -133,7 +134,10 @@ def _header(unit: Unit, frozen: bool) -> str:
 # Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
 # filters start as copies of each other, and where nothing after them tells them apart every
 # filter gets the same gradient and they stay copies (the symmetry random inits break). Where
-# drawn biases differ, the copies are the filters' weights (check.alike.biases_apart).
+# drawn biases differ, the copies are the filters' weights (check.alike.biases_apart). Left out
+# where that warning is silenced (its lint, by --ignore or a spec's comment), as check leaves
+# it out.
+SYMMETRY_LINT = name_of(constant_weights)
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
@@ -148,6 +152,13 @@ def _symmetry_rows(layer: LayerInfo, symmetric: bool) -> list[str]:
     text = SYMMETRY_WARNING.format(f"{noun}' weights" if apart else noun)
     rows = [text + (SYMMETRY_STAYS if symmetric else "")] + ([apart] if apart else [])
     return [_row(row, colour=WARNING_COLOUR) for row in rows]
+
+
+def _symmetry_silenced(checked: CheckedSpec, name: str) -> bool:
+    """Whether check's warning that the filters of layer ``name`` start identical (located
+    at its weight init, :func:`cnnspec.check.lints.constant_weights`) is silenced."""
+    return checked.silences is not None and checked.silences.silences_at(
+        SYMMETRY_LINT, checked.spec.span_of(name, "weight_init"))
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
@@ -351,7 +362,8 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     network.node(INPUT_ID, label=_input_label(checked))
     # layer -> whether its filters stay identical, for the layers whose filters start so
     identical = {name: not breakers for name, breakers
-                 in symmetric_starts(checked.spec, estimate).items()}
+                 in symmetric_starts(checked.spec, estimate).items()
+                 if not _symmetry_silenced(checked, name)}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.check.model import CheckedSpec
+from cnnspec.check.silence import Silences, lint_names
 from cnnspec.check.training import training_split_errors
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, widest
 from cnnspec.errors import (
@@ -187,7 +188,7 @@ def slug(label: str) -> str:
 def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None = None,
                overrides: dict | None = None,
                on_warnings: Callable[[list[SpecError]], None] | None = None,
-               by_sets: bool = False, dtype: str = DEFAULT_DTYPE) -> list[Cell]:
+               by_sets: bool = False, dtype: str = DEFAULT_DTYPE, ignore=()) -> list[Cell]:
     """Every cell of the grid (each value of each axis, in order) x seeds ``0..seeds-1`` x
     folds, each checked before anything trains (the spec itself first). ``overrides`` (training
     key -> IR value, e.g. ``{"epochs": 1}``) apply to every cell. Each cell trains in
@@ -197,7 +198,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     fails the check alone is reported against its ``--set``; a combination that fails, against
     the cell's label. ``on_warnings``, if given, is called once with the checks' warnings: the
     spec's own, then each a value (or a combination) adds to them, said to be its (``with
-    init=zeros:``), as ``train`` prints the warnings of the spec it trains. ``by_sets``: the
+    init=zeros:``), as ``train`` prints the warnings of the spec it trains, but those of the
+    lints ``ignore`` names (:func:`~cnnspec.check.silence.lint_names`). ``by_sets``: the
     caller is given training settings by ``--set`` alone (a sweep, not compare's options),
     which the hints of the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`); an
     init comparison takes every setting a hint names by the option train takes it by
@@ -205,6 +207,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     (:func:`~cnnspec.errors.hint_fields`)."""
     seeds = refuse_count("seeds", seeds, 1,
                          "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
+    silenced = Silences(lint_names(ignore))
     if folds is not None:
         folds = refuse_count("folds", folds, 2, "e.g. {folds:5} for 5-fold cross-validation")
     # The spec must check on its own first (its mistakes located in its file); the --set
@@ -259,6 +262,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         if warning not in said:
             warnings += _added([warning], own, _warned_label(warning, checked_cells))
             said.append(warning)
+    warnings = silenced.kept(warnings)
     if warnings and on_warnings is not None:
         on_warnings([replace(warning, **hint_of(warning)) for warning in warnings])
     return cells

@@ -287,11 +287,11 @@ class ComparisonPlan:
 def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = None,
                     seeds: int = 1, lr: float | None = None, batch_size: int | None = None,
                     on_warnings: Callable[[list], None] | None = None,
-                    dtype: str = DEFAULT_DTYPE, data: str | dict | None = None
-                    ) -> ComparisonPlan:
+                    dtype: str = DEFAULT_DTYPE, data: str | dict | None = None,
+                    ignore=()) -> ComparisonPlan:
     """Every run of the comparison, each checked; nothing trains. The arguments are
-    :func:`compare`'s; ``on_warnings`` hears the checks' warnings
-    (:func:`cnnspec.sweep.cells.make_cells`)."""
+    :func:`compare`'s; ``on_warnings`` hears the checks' warnings but those of the lints
+    ``ignore`` names (:func:`cnnspec.sweep.cells.make_cells`)."""
     seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
                          "1 and 2")
     variants = given_texts(inits, "inits", "he_normal", spec_as_written=True) or [None]
@@ -308,7 +308,8 @@ def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = Non
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size,
                          data=data).overrides(dtype)
-    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype)
+    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype,
+                       ignore=ignore)
     if all(variant is None for variant in variants):
         return ComparisonPlan(str(spec), seeds, [axis], cells)
     return ComparisonPlan(str(spec), seeds, [axis], cells, default_weight_layers(parsed.ir),
@@ -324,8 +325,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_start: Callable[[object, int, Path], None] | None = None,
             on_warnings: Callable[[list], None] | None = None,
             dtype: str = DEFAULT_DTYPE, keep_weights: bool = False,
-            planned: ComparisonPlan | None = None, data: str | dict | None = None
-            ) -> Comparison:
+            planned: ComparisonPlan | None = None, data: str | dict | None = None,
+            ignore=()) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr``, ``batch_size`` and ``data`` (as :class:`cnnspec.Settings` takes it:
@@ -336,13 +337,15 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     reports; ``on_done`` hears of each training as it finishes, ``on_start(executor, n,
     folder)`` where ``n`` trainings are about to start and the folder they are recorded in,
     ``on_warnings`` check's warnings of the spec and those each init adds (``with --init
-    "zeros": ...``), before anything trains. ``dtype`` is the one every training is in, as
+    "zeros": ...``), before anything trains, but those of the lints ``ignore`` names (as
+    ``cnnspec.load``'s). ``dtype`` is the one every training is in, as
     ``train``'s (:data:`cnnspec.dtypes.DTYPES`). With ``keep_weights`` each run keeps its
     weights, as a sweep's cell does, for ``eval``, ``filters`` and ``features`` (a run
     recorded without them trains again). ``planned``: what :func:`plan_comparison` made of
     these arguments, where the caller has it already: the comparison is the plan's, so
-    ``spec``, ``inits``, ``epochs``, ``seeds``, ``lr``, ``batch_size``, ``data`` and ``dtype``
-    are not read (the spec is not read or checked again), and ``on_warnings`` is not called.
+    ``spec``, ``inits``, ``epochs``, ``seeds``, ``lr``, ``batch_size``, ``data``, ``dtype``
+    and ``ignore`` are not read (the spec is not read or checked again), and ``on_warnings``
+    is not called.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained. A Ctrl-C (or SIGTERM) once
@@ -352,7 +355,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
     plan = planned or plan_comparison(spec, inits, epochs, seeds, lr, batch_size, on_warnings,
-                                      dtype, data)
+                                      dtype, data, ignore)
     cells = plan.cells
     name, dtype = cells[0].ir["name"], cells[0].dtype
     process = largest_process(cells)

@@ -164,10 +164,11 @@ class SweepPlan:
 def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = None,
          settings: Settings | None = None,
          on_warnings: Callable[[list], None] | None = None,
-         dtype: str | None = None) -> SweepPlan:
+         dtype: str | None = None, ignore=()) -> SweepPlan:
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell; ``on_warnings``
-    hears the checks' warnings (:func:`cnnspec.sweep.cells.make_cells`); ``dtype`` is the one
+    hears the checks' warnings but those of the lints ``ignore`` names
+    (:func:`cnnspec.sweep.cells.make_cells`); ``dtype`` is the one
     every cell trains in (default float32, :data:`~cnnspec.dtypes.DEFAULT_DTYPE`), unless
     ``sets`` sweeps it."""
     sets = setting_texts(sets)
@@ -189,7 +190,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     for each in swept_dtypes(axes, dtype):  # held by every dtype a cell trains in
         overrides = given.overrides(each)
     cells = make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True,
-                       dtype=dtype)
+                       dtype=dtype, ignore=ignore)
     # The counts as make_cells checked them: each seed 0..seeds-1 has cells, every cell the
     # same number of folds.
     folds = cells[0].fold[1] if cells[0].fold else None
@@ -372,7 +373,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           on_start: Callable[[object, int, Path], None] | None = None,
           planned: SweepPlan | None = None,
           on_warnings: Callable[[list], None] | None = None,
-          dtype: str | None = None) -> Sweep:
+          dtype: str | None = None, ignore=()) -> Sweep:
     """Train ``spec`` for every combination of the values of ``sets`` (each a ``--set``
     text, ``["lr=0.1,0.01", "batch=32,64"]``; one text alone is one setting), with seeds
     ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
@@ -385,9 +386,10 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     ``on_start(executor, n, folder)`` hears where ``n`` cells are about to train and the
     folder they are recorded in (without ``out``, a new folder under ``runs/``). ``planned``:
     what :func:`plan` made of these arguments, where the caller has it already (then the
-    spec, ``sets``, ``seeds``, ``folds``, ``on_warnings`` and ``dtype`` are the plan's).
-    ``on_warnings`` is called, before anything trains, with check's warnings of the spec and
-    those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings`` is.
+    spec, ``sets``, ``seeds``, ``folds``, ``on_warnings``, ``dtype`` and ``ignore`` are the
+    plan's). ``on_warnings`` is called, before anything trains, with check's warnings of the
+    spec and those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings``
+    is, but those of the lints ``ignore`` names.
     ``dtype`` is the one every cell trains in, as ``train``'s (default float32), unless
     ``sets`` sweeps it (``"dtype=float32,float64"``).
 
@@ -397,7 +399,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     """
     checked_executor(executor)  # before anything is made
     settings = given_settings(settings)
-    planned = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
+    planned = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype, ignore)
     axes, cells = planned.axes, planned.cells
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)

@@ -25,6 +25,7 @@ from cnnspec.atomic import NotWritten, write_text
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
+from cnnspec.check.silence import lint_names
 from cnnspec.data import Preprocessor
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, WIDEST_DTYPE, given_dtype
@@ -101,6 +102,7 @@ class Options:
     start_weights: tuple[dict, list[str], WeightsFrom] | None = None  # fine-tuning
     fold: tuple[int, int] | None = None  # (fold, folds): k-fold cross-validation
     on_warnings: Callable[[list], None] | None = None  # see train
+    ignore: frozenset[str] = frozenset()  # the lints whose warnings are left out
 
 
 @record
@@ -119,7 +121,7 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
           init_steps: Sequence[InitStep] = (), dtype: str = DEFAULT_DTYPE,
           weights_from: WeightsFrom | None = None,
           fold: tuple[int, int] | None = None,
-          on_warnings: Callable[[list], None] | None = None) -> Run:
+          on_warnings: Callable[[list], None] | None = None, ignore=()) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
     folder; return the :class:`Run`, holding the weights the run keeps, as
     :func:`~cnnspec.training.run.load_run` opens them by default: its best epoch's by
@@ -142,9 +144,11 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     warnings (``CheckedSpec.warnings``) for the spec as it will be trained, its
     overrides applied, before anything else runs (``cnnspec check`` sees the spec without
     them: a ``--cores`` the batch is too small to split into), and again with the warnings
-    about a data file's data once it is read (a batch larger than all an npz file's images). This
-    function
-    draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
+    about a data file's data once it is read (a batch larger than all an npz file's images).
+    ``ignore`` names the lints whose warnings are left out of those, as ``cnnspec.load``'s
+    (a comma-separated text or an iterable of names, :func:`cnnspec.check.silence.lint_names`;
+    a ``CheckedSpec`` keeps those it was checked with). This function draws no pictures and
+    applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     dtype = given_dtype(dtype)
     overrides = given_settings(settings).overrides(dtype)
@@ -152,10 +156,12 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     run_dir, runs_dir, data_dir = _given_folders(run_dir, runs_dir, data_dir)
     on_warnings = given_callable(on_warnings, "on_warnings", "(warnings)")
     fold = _given_fold(fold)
+    ignore = lint_names(ignore) | (spec.ignored if isinstance(spec, CheckedSpec) else frozenset())
     options = Options(make_display(progress, False), data_dir, checked_callbacks(callbacks),
-                      list(init_steps), dtype, fold=fold, on_warnings=on_warnings)
+                      list(init_steps), dtype, fold=fold, on_warnings=on_warnings,
+                      ignore=ignore)
     try:
-        checked = checked_with_overrides(spec, overrides, dtype)
+        checked = checked_with_overrides(spec, overrides, dtype, ignore)
         if on_warnings is not None:
             on_warnings(list(checked.warnings))
         if weights_from is not None:
@@ -199,7 +205,7 @@ def _start_from(checked, source: WeightsFrom, options: Options):
     if not source.freeze:
         return checked
     return check(dataclasses.replace(checked.spec, ir=frozen_ir(checked.ir, layers)),
-                 dtype=options.dtype)
+                 dtype=options.dtype, ignore=options.ignore)
 
 
 def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=None,
@@ -224,12 +230,13 @@ def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=Non
         options.display.close()
 
 
-def checked_with_overrides(spec, overrides: dict, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
+def checked_with_overrides(spec, overrides: dict, dtype: str = DEFAULT_DTYPE,
+                           ignore=()) -> CheckedSpec:
     """``spec`` (a path or a ``CheckedSpec``) checked as it will be trained: with the
     command-line overrides in its training settings (``--data`` may make a spec fit, or not),
-    its step's memory in ``dtype``."""
+    its step's memory in ``dtype``, the warnings of the lints ``ignore`` names left out."""
     parsed = spec.spec if isinstance(spec, CheckedSpec) else read_spec(str(spec))
-    return check(overridden_spec(parsed, overrides), dtype=dtype)
+    return check(overridden_spec(parsed, overrides), dtype=dtype, ignore=ignore)
 
 
 def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
