@@ -331,6 +331,11 @@ def test_options_of_a_new_run_are_refused_with_resume(option, trained, capsys):
             f"{option[0]} applies to a new run", f"drop {option[0]}")
 
 
+def test_ignore_is_refused_with_resume_which_says_no_warnings(trained, capsys):
+    refused(capsys, ["train", "--resume", trained["run"], "--ignore", "stacked-linear"],
+            "--ignore applies to a new run: --resume says no warnings of check", "drop --ignore")
+
+
 @pytest.mark.parametrize("command", ["check", "summary", "train", "fmt"])
 def test_an_empty_spec_path_is_a_usage_error(command, capsys):
     """Not the working folder "." that an empty path would be taken for."""

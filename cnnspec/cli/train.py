@@ -156,6 +156,9 @@ def _refuse_fresh_start_options(args: argparse.Namespace) -> None:
         raise InputError(f"{option} applies to a new run; --resume continues {args.resume} "
                          "with its own weights, dtype and folder",
                          hint=f"drop {option}, or start a new run with it instead of --resume")
+    if args.ignore:  # check's warnings were said as the run started; a resumed run says none
+        raise InputError("--ignore applies to a new run: --resume says no warnings of check",
+                         hint="drop --ignore")
 
 
 def _refuse_out_elsewhere(out, resume) -> None:
