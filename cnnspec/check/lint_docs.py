@@ -30,7 +30,7 @@ def silence_list(commands: list[str]) -> str:
               f"{form.reach}:\n\n  ```\n  {form.example}\n  ```" for form in FORMS]
     items.append("- A comment's name that no lint has is an error at the name, with a caret "
                  "and the closest name; so is such a comment written without its brackets. "
-                 "`cnnspec fmt` keeps these comments.")
+                 "The `fmt` command keeps these comments.")
     return "\n".join(items)
 
 
