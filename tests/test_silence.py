@@ -88,6 +88,9 @@ def test_time_points_to_checks_warnings_but_those_ignored(tmp_path, capsys):
     assert "has warnings or errors" in _err(capsys)
     assert main([*argv, "--ignore", "stacked-linear"]) == 0
     assert "has warnings or errors" not in _err(capsys)
+    # the command pointed to shows what this one left out no more than this one did
+    assert main([*argv, "--ignore", "gain-misfit"]) == 0
+    assert f"`cnnspec check {path} --ignore gain-misfit` has warnings" in _err(capsys)
 
 
 def test_diagram_leaves_out_the_warning_it_draws_where_it_is_silenced(tmp_path, capsys):

@@ -63,13 +63,15 @@ def run(args) -> int:
     # Timed on random inputs at its own batch, not trained: what check says of training the
     # spec (its init, its data, its training step's memory) is pointed to, not repeated, so
     # that the table stays what is read; the timed step's memory is checked before anything
-    # is allocated. The warnings of the lints --ignore names are not pointed to.
+    # is allocated. The warnings of the lints --ignore names are not pointed to, and the
+    # command pointed to carries the same --ignore, so that it shows just what was meant.
     checked = load(args.spec, for_training=False, dtype=args.dtype, ignore=args.ignore)
     refuse_random_labels(checked)
     from cnnspec.training.compat import unread_file_warnings
 
     if checked.warnings or unread_file_warnings(checked):
-        print(f"note: `{typed('check', args.spec)}` has warnings or errors about "
+        ignored = f" --ignore {','.join(args.ignore)}" if args.ignore else ""
+        print(f"note: `{typed('check', args.spec)}{ignored}` has warnings or errors about "
               "training this spec; the timing runs on random inputs without them",
               file=sys.stderr)
     training = checked.ir["training"]
