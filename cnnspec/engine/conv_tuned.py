@@ -76,6 +76,7 @@ from cnnspec.engine.footprint import (
     Geometry,
     conv_crop,
     keeps_columns,
+    phase_conv,
     transposed_pads,
     transposed_pays,
     winograd_pays,
@@ -155,9 +156,15 @@ def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool, need_dw:
     if _block_step(w.shape, win, x):
         out, blocks = _correlate_on_blocks(x, w, b, win, work, relu)
         return out.transpose(1, 0, 2, 3), (x.shape, blocks, w, b is not None, win, None)
-    xp = channel_first_padded(x, win, work=work)
     out = output_array(work if relu else None, (f, x.shape[0], *win.out_hw), x.dtype)
-    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
+    if phase_conv(win.kernel, win.stride, win.dilation, w[0].size, need_dw):
+        xp = phases.Split(phases.kept_planes(work, x.shape, win, x.dtype))
+        phases.correlate(x, w, win, _phase_step(w[0].size, win, x.shape[0], x.itemsize),
+                         xp.kept, work, out)
+        kept = None
+    else:
+        xp = channel_first_padded(x, win, work=work)
+        out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
     if b is not None:
         out += b[:, None, None, None]
     if relu:
@@ -190,6 +197,12 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     x_shape, xp, w, has_bias, win, kept = cache
     dw = dx = None
     db = bias_grad(dout) if need_db and has_bias else None
+    if isinstance(xp, phases.Split):
+        step = _phase_step(w[0].size, win, x_shape[0], dout.itemsize)
+        scratch = shared_work(work, ("phases", win, x_shape, w.shape[0], dout.dtype))
+        dx, dw = phases.backward(dout, w, win, x_shape, step, scratch,
+                                 xp.kept if need_dw else None, work, need_dx)
+        return dx, dw, db
     if isinstance(xp, Blocks):
         if need_dw:
             dw = (row_taps.weight_grad(xp.xt, xp.n, dout, win, work) if xp.by_rows
@@ -295,6 +308,8 @@ METHODS = {
     "rows": "blocks of small images, one matrix product per row of the kernel: each reads "
             "a copy of the input spread along its width only, kh times smaller than im2col's",
     "im2col": "im2col over chunks of images sized to a core's cache, one matrix product each",
+    "phases": "a strided layer split into its stride's phases, stride-1 convolutions whose "
+              "im2col rows are long runs and whose input gradient needs no scatter",
     "cropped": "only the outputs and kernel taps whose windows read the input, the rest "
                "of the output the bias: the padding is far wider than the input",
 }
@@ -303,8 +318,9 @@ METHODS = {
 def method(cache) -> str:
     """Which path of this module a forward pass took, told by its ``cache``: "winograd",
     "planned" (:class:`SmallPlan`), "cropped" (:func:`_cropped_forward`), "blocks"
-    (batch-last blocks), "rows" (batch-last blocks by kernel rows) or "im2col" (chunks); each
-    described in :data:`METHODS`."""
+    (batch-last blocks), "rows" (batch-last blocks by kernel rows), "phases" (a strided layer
+    by :mod:`cnnspec.engine.phases`) or "im2col" (chunks); each described in
+    :data:`METHODS`."""
     if isinstance(cache, winograd.Saved):
         return "winograd"
     if isinstance(cache[0], SmallPlan):
@@ -313,6 +329,8 @@ def method(cache) -> str:
         return "cropped"
     if isinstance(cache[1], Blocks):
         return "rows" if cache[1].by_rows else "blocks"
+    if isinstance(cache[1], phases.Split):
+        return "phases"
     return "im2col"
 
 
@@ -616,9 +634,7 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     if win.stride == (1, 1):
         return _input_grad_blocks(dout, w, win, x_shape, scratch)
     if phases.applies(win):
-        length = phases.planes(win).length
-        step = phase_images(images_per_chunk(w[0].size, length, n, dout.itemsize), w[0].size,
-                            length, n)
+        step = _phase_step(w[0].size, win, n, dout.itemsize)
         return phases.input_grad(dout, w, win, x_shape, step, scratch)
     if dout_c is None:
         dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
@@ -664,6 +680,16 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
         dxp = col2im_block(buffer, win, c, images, planes)  # (C, Hp, Wp, images)
         dxc[:, start:start + images] = win.unpad(dxp.transpose(0, 3, 1, 2))
     return dxc.transpose(1, 0, 2, 3)
+
+
+def _phase_step(rows: int, win: Window, n: int, itemsize: int) -> int:
+    """Images per chunk of a convolution by phases (:mod:`cnnspec.engine.phases`) with
+    ``rows`` = C*kh*kw rows, its columns an image in wide coordinates (the planes' size): the
+    im2col rule (:func:`images_per_chunk`), raised to the floor of strided chunks
+    (:func:`cnnspec.engine.chunking.phase_images`); the same for the forward pass and both
+    gradients, which share a chunk's buffers."""
+    size = phases.planes(win).size
+    return phase_images(images_per_chunk(rows, size, n, itemsize), rows, size, n)
 
 
 def _chunk_columns(xp, win: Window, work, wide: bool = False):
