@@ -36,6 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.footprint import phase_input_grad, phase_planes
+from cnnspec.engine.products import small_products
 from cnnspec.engine.windows import Window, carve, carve_again, work_buffer
 from cnnspec.records import record
 
@@ -178,8 +179,9 @@ def valid(wide: np.ndarray, images: int, win: Window) -> np.ndarray:
 def correlate(x, w, win: Window, step: int, kept: np.ndarray, work, out) -> np.ndarray:
     """``x`` (N, C, H, W) correlated with ``w`` (F, C, kh, kw) into ``out`` (F, N, Ho, Wo),
     chunks of ``step`` images: each chunk split into ``kept`` (:func:`split`), made into
-    columns (:func:`columns`) and multiplied, its output pixels copied into ``out``. The
-    chunk's columns and product live in ``work``."""
+    columns (:func:`columns`) and multiplied (in slices for BLAS's kernels for small
+    matrices: :func:`cnnspec.engine.products.small_products`), its output pixels copied into
+    ``out``. The chunk's columns and product live in ``work``."""
     n, f = x.shape[0], w.shape[0]
     size = planes(win).size
     w_rows = np.ascontiguousarray(weight_rows(w, win).T)  # (F, C*kh*kw)
@@ -188,8 +190,8 @@ def correlate(x, w, win: Window, step: int, kept: np.ndarray, work, out) -> np.n
         split(x, kept, win, start, start + images)
         cols = columns(kept, win, start, images,
                        carve(work, "cols", (w_rows.shape[1] * images * size,), x.dtype))
-        product = carve(work, "product", (f, images * size), x.dtype)
-        np.matmul(w_rows, cols, out=product)
+        product = small_products(w_rows, cols, carve(work, "product", (f, images * size),
+                                                     x.dtype))
         out[:, start:start + images] = valid(product, images, win)
     return out
 
@@ -238,10 +240,11 @@ def input_grad(dout, w, win: Window, x_shape, step: int, scratch) -> np.ndarray:
 
 def _fold(w_rows, wide, win: Window, dxc, scratch) -> None:
     """``dxc`` (C, images, H, W), a chunk's part of ``dx``, from its ``wide`` (F, images*Hq*Wq)
-    laid-out ``dout``: the column gradient ``w_rows @ wide`` after a zero lead of ``reach``
-    columns, each phase's tap rows added up shifted back by ``u*Wq + v`` (a run over the whole
-    chunk each: the shift reads the previous image's zero junk columns, or the lead), the
-    plane then copied onto the phase's pixels."""
+    laid-out ``dout``: the column gradient ``w_rows @ wide`` (sliced as the forward's
+    product) after a zero lead of ``reach`` columns, each phase's tap rows added up shifted
+    back by ``u*Wq + v`` (a run over the whole chunk each: the shift reads the previous
+    image's zero junk columns, or the lead), the plane then copied onto the phase's
+    pixels."""
     layout = planes(win)
     (hq, wq), reach = layout.plane_hw, layout.reach
     c, images = dxc.shape[:2]
@@ -250,7 +253,7 @@ def _fold(w_rows, wide, win: Window, dxc, scratch) -> None:
                               wide.dtype)
     if new:
         buffer[:, :reach] = 0
-    np.matmul(w_rows, wide, out=buffer[:, reach:])
+    small_products(w_rows, wide, buffer[:, reach:])
     plane = carve(scratch, "phase plane", (c, span), wide.dtype)
     first = 0
     for phase in layout.phases:
