@@ -32,6 +32,12 @@ What it adds to the reference's im2col + GEMM:
   reference's ``col2im(w_mat.T @ dout_mat)``, chunk of images by chunk, for stride 1 folded
   onto batch-last blocks (:func:`cnnspec.engine.windows.col2im_block`), for a larger stride
   folded phase by phase (:mod:`cnnspec.engine.phases`).
+- Strided layers by phases: where the stride is above 1, without dilation, the kernel at
+  least the stride and the layer not thin with a weight gradient
+  (:func:`cnnspec.engine.footprint.phase_conv`), the input is split into its stride's
+  phases and each phase convolved at stride 1 over whole planes (:mod:`cnnspec.engine.phases`):
+  im2col rows copied as contiguous runs, the phases kept for the weight gradient, the input
+  gradient folded with no scatter.
 - Cropping: where the padding is far wider than the input (a 100000x1 kernel "same" over 8
   rows), only the outputs and kernel taps whose windows read the input are computed, on the
   input and kernels cropped to them (:func:`cnnspec.engine.footprint.conv_crop`); the other
@@ -123,7 +129,8 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
     :func:`cnnspec.shapes.window_output_hw`. ``out`` is a view whose memory is channel-first.
-    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp), ``w``,
+    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp) or, by
+    phases, its :class:`cnnspec.engine.phases.Split`, ``w``,
     whether there is a bias, the :class:`Window`, the kept im2col buffer or None (see
     :func:`correlate`)); ``xp`` is a view of ``x`` when there is no padding, so ``x`` must not
     change before the backward pass. ``work``: a dict the caller keeps per layer, so the
