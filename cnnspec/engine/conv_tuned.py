@@ -165,13 +165,12 @@ def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool, need_dw:
         return out.transpose(1, 0, 2, 3), (x.shape, blocks, w, b is not None, win, None)
     out = output_array(work if relu else None, (f, x.shape[0], *win.out_hw), x.dtype)
     if phase_conv(win.kernel, win.stride, win.dilation, w[0].size, need_dw):
-        xp = phases.Split(phases.kept_planes(work, x.shape, win, x.dtype))
-        phases.correlate(x, w, win, _phase_step(w[0].size, win, x.shape[0], x.itemsize),
-                         xp.kept, work, out)
-        kept = None
-    else:
-        xp = channel_first_padded(x, win, work=work)
-        out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
+        split = phases.Split(phases.kept_planes(work, x.shape, win, x.dtype))
+        phases.correlate(x, w, b, win, _phase_step(w[0].size, win, x.shape[0], x.itemsize),
+                         split.kept, work, out, relu)
+        return out.transpose(1, 0, 2, 3), (x.shape, split, w, b is not None, win, None)
+    xp = channel_first_padded(x, win, work=work)
+    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
     if b is not None:
         out += b[:, None, None, None]
     if relu:

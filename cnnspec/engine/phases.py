@@ -35,6 +35,7 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnnspec.engine.activations import relu_into
 from cnnspec.engine.footprint import phase_input_grad, phase_planes
 from cnnspec.engine.products import small_products
 from cnnspec.engine.windows import Window, carve, carve_again, work_buffer
@@ -176,12 +177,15 @@ def valid(wide: np.ndarray, images: int, win: Window) -> np.ndarray:
                       writeable=wide.flags.writeable)
 
 
-def correlate(x, w, win: Window, step: int, kept: np.ndarray, work, out) -> np.ndarray:
-    """``x`` (N, C, H, W) correlated with ``w`` (F, C, kh, kw) into ``out`` (F, N, Ho, Wo),
-    chunks of ``step`` images: each chunk split into ``kept`` (:func:`split`), made into
-    columns (:func:`columns`) and multiplied (in slices for BLAS's kernels for small
-    matrices: :func:`cnnspec.engine.products.small_products`), its output pixels copied into
-    ``out``. The chunk's columns and product live in ``work``."""
+def correlate(x, w, b, win: Window, step: int, kept: np.ndarray, work, out,
+              relu: bool = False) -> np.ndarray:
+    """``x`` (N, C, H, W) correlated with ``w`` (F, C, kh, kw), plus ``b`` (F,) or None, then
+    ``max(., 0)`` where ``relu``, into ``out`` (F, N, Ho, Wo), chunks of ``step`` images: each
+    chunk split into ``kept`` (:func:`split`), made into columns (:func:`columns`) and
+    multiplied (in slices for BLAS's kernels for small matrices:
+    :func:`cnnspec.engine.products.small_products`); the bias added to the product and the
+    ReLU taken on it in cache, before its output pixels are copied into ``out``, not in
+    passes over ``out``. The chunk's columns and product live in ``work``."""
     n, f = x.shape[0], w.shape[0]
     size = planes(win).size
     w_rows = np.ascontiguousarray(weight_rows(w, win).T)  # (F, C*kh*kw)
@@ -192,6 +196,10 @@ def correlate(x, w, win: Window, step: int, kept: np.ndarray, work, out) -> np.n
                        carve(work, "cols", (w_rows.shape[1] * images * size,), x.dtype))
         product = small_products(w_rows, cols, carve(work, "product", (f, images * size),
                                                      x.dtype))
+        if b is not None:
+            product += b[:, None]
+        if relu:  # on the whole product: one dense run, relu_into's fast case
+            relu_into(product, product)
         out[:, start:start + images] = valid(product, images, win)
     return out
 
