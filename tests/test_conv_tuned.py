@@ -660,8 +660,6 @@ CROP_CASES = [
 
 
 def _crop_case(hw, kernel, stride, padding, dilation, f=3):
-    from cnnspec.shapes import resolve_padding
-
     pads = resolve_padding(padding, hw, kernel, stride, dilation)
     x, w, b = _arrays(2, 2, f, kernel, np.float64, hw=hw)
     return x, w, b, pads
