@@ -20,8 +20,9 @@ CASES = [
     ("planned", np.float64, (3, 2, 9, 8), (4, 2, 3, 2), (2, 2), ASYMMETRIC),
     ("planned", np.float32, (2, 3, 7, 7), (5, 3, 5, 5), (1, 1), VALID),
     ("im2col", np.float64, (5, 3, 10, 9), (6, 3, 3, 3), (1, 1), SAME),  # columns kept
-    ("im2col", np.float64, (5, 16, 9, 8), (4, 16, 3, 3), (2, 1), ASYMMETRIC),
-    ("im2col", np.float32, (5, 16, 16, 16), (32, 16, 3, 3), (2, 2), SAME),  # ResNet's "down"
+    ("im2col", np.float64, (5, 3, 9, 8), (4, 3, 3, 3), (2, 2), ASYMMETRIC),  # thin: kept
+    ("phases", np.float64, (5, 16, 9, 8), (4, 16, 3, 3), (2, 1), ASYMMETRIC),
+    ("phases", np.float32, (5, 16, 16, 16), (32, 16, 3, 3), (2, 2), SAME),  # ResNet's "down"
     ("rows", np.float64, (5, 16, 9, 8), (6, 16, 3, 3), (1, 1), SAME),
     ("rows", np.float32, (5, 6, 9, 8), (16, 6, 5, 5), (1, 1), VALID),
     ("blocks", np.float64, (5, 16, 9, 8), (6, 16, 3, 3), (2, 1), SAME),

@@ -10,6 +10,7 @@ import pytest
 from cnnspec.engine import chunking, conv, conv_tuned, footprint, phases, row_taps
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
+from cnnspec.shapes import resolve_padding
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -206,16 +207,131 @@ def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     assert calls["_input_grad_col2im"] == 4 and calls["col2im_block"] == 6
 
 
+# (x's height and width, kernel, stride, padding kind) of strided layers by phases: strides 2
+# and 3, even and uneven ones, odd sizes, kernels from the stride up, no padding, one, "same"
+PHASE_CASES = [((11, 10), (3, 3), (2, 2), "valid"), ((11, 10), (3, 3), (2, 2), "one"),
+               ((9, 9), (3, 3), (2, 2), "same"), ((12, 13), (4, 4), (2, 2), "same"),
+               ((11, 10), (3, 3), (3, 3), "one"), ((13, 11), (5, 5), (3, 3), "same"),
+               ((10, 11), (5, 4), (3, 2), "valid"), ((9, 8), (3, 2), (2, 1), "one"),
+               ((7, 7), (3, 3), (3, 3), "valid"), ((5, 6), (2, 2), (2, 2), "one")]
+
+
+def _phase_pads(kind, kernel, stride, hw):
+    if kind == "one":
+        return (1, 1, 1, 1)
+    return resolve_padding(kind, hw, kernel, stride, (1, 1))
+
+
+@pytest.mark.parametrize("images", [1, 2, 5])
+@pytest.mark.parametrize("hw, kernel, stride, pad", PHASE_CASES)
+def test_strided_layers_by_phases_equal_the_reference(monkeypatch, images, hw, kernel, stride,
+                                                      pad):
+    """A strided layer whose kernel is at least its stride runs by phases, forward and both
+    gradients, equal to the reference in float64 (1e-12) and float32 (1e-4, relative to the
+    largest value); five images in chunks of ``images`` (a shorter last one of two), with
+    buffers reused over repeated passes (their zero borders must hold), and with a held
+    weight (no weight gradient: no columns built again)."""
+    pads = _phase_pads(pad, kernel, stride, hw)
+    win = conv_tuned.window(hw, kernel, stride, pads)
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)  # no chunk holds the batch
+    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES",
+                        images * 8 * kernel[0] * kernel[1] * phases.planes(win).size)
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, 8, 6, kernel, dtype, hw=hw)
+        _, cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1), work={})
+        assert conv_tuned.method(cache) == "phases"
+        _compare(x, w, b, stride, pads, (1, 1))
+        _compare(x, w, None, stride, pads, (1, 1), work={}, repeat=3)
+        _compare_held(x, w, b, stride, pads)
+
+
+def _compare_held(x, w, b, stride, pads):
+    """The input gradient of a layer whose weight is held (``need_dw`` False in both passes),
+    and the weight gradient alone (``need_dx`` False), against the reference's."""
+    out, cache = conv.conv2d_forward(x, w, b, stride, pads, (1, 1))
+    dout = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
+    dx, dw, _ = conv.conv2d_backward(dout, cache)
+    work = {}
+    _, t_cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1), work=work,
+                                           need_dw=False)
+    t_dx, t_dw, _ = conv_tuned.conv2d_backward(dout, t_cache, need_dw=False, work=work)
+    assert t_dw is None
+    _close(t_dx, dx, x.dtype)
+    _, t_cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1), work=work)
+    t_dx, t_dw, _ = conv_tuned.conv2d_backward(dout, t_cache, need_dx=False, work=work)
+    assert t_dx is None
+    _close(t_dw, dw, x.dtype)
+
+
+@pytest.mark.parametrize("c, kernel, stride, dilation, need_dw, method", [
+    (8, (3, 3), (2, 2), (1, 1), True, "phases"),  # 72 rows
+    (3, (3, 3), (2, 2), (1, 1), True, "im2col"),  # thin, its columns kept for dw
+    (3, (3, 3), (2, 2), (1, 1), False, "phases"),  # thin, weight held: nothing to keep
+    (8, (3, 3), (2, 2), (2, 2), True, "im2col"),  # dilated
+    (64, (1, 1), (2, 2), (1, 1), True, "im2col"),  # kernel smaller than the stride
+    (8, (3, 3), (1, 1), (1, 1), True, "im2col"),  # stride 1
+])
+def test_which_strided_layers_run_by_phases(chunked, c, kernel, stride, dilation, need_dw,
+                                            method):
+    """By phases where the input gradient runs so (a stride above 1, no dilation, a kernel at
+    least the stride: footprint.phase_input_grad) but for a thin layer with a weight gradient,
+    which keeps its im2col columns instead; the rule footprint.phase_conv, which check's memory
+    estimate reads too."""
+    x, w, b = _arrays(3, c, 4, kernel, np.float64, hw=(16, 16))
+    _, cache = conv_tuned.conv2d_forward(x, w, b, stride, (1, 1, 1, 1), dilation, work={},
+                                         need_dw=need_dw)
+    assert conv_tuned.method(cache) == method
+    assert footprint.phase_conv(kernel, stride, dilation, c * kernel[0] * kernel[1],
+                                need_dw) == (method == "phases")
+
+
+@pytest.mark.parametrize("floor_images", [0, 2, 4, 9])
+def test_phase_chunks_are_one_size_forward_and_backward(monkeypatch, floor_images):
+    """Five images, one a chunk by the tiny limits, raised to STRIDED_MIN_VALUES worth of
+    ``floor_images`` (never past the batch): the forward pass and the backward pass build
+    columns for the same chunks (a shorter last one), once each a pass."""
+    rows, size = 8 * 9, 5 * 5  # 8 channels, 3x3; planes of 5x5 (8x8 padded by 1, stride 2)
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
+    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * rows * size)
+    built = []
+    original = phases.columns
+
+    def spy(kept, win, start, images, out):
+        built.append(images)
+        return original(kept, win, start, images, out)
+
+    monkeypatch.setattr(phases, "columns", spy)
+    x, w, b = _arrays(5, 8, 4, (3, 3), np.float64, hw=(8, 8))
+    _compare(x, w, b, (2, 2), (1, 1, 1, 1), (1, 1), work={})
+    images = min(5, max(1, floor_images))
+    assert built == ([images] * (5 // images) + [5 % images] * (5 % images > 0)) * 2
+
+
+def test_phase_planes_cover_the_shifts_into_the_next_image():
+    """The fold adds a tap's row shifted back across the chunk: the columns between one
+    image's last output and the next image's plane (``size`` minus the wide run of ``(Ho -
+    1)*Wq + Wo``) must be at least the largest shift, so the shift reads only junk (zero) or
+    the lead. Checked over strides, kernels and sizes where phases apply."""
+    for stride in [(2, 2), (3, 3), (2, 1), (3, 2), (4, 4)]:
+        for kernel in [(k, j) for k in range(stride[0], 8) for j in range(stride[1], 8)]:
+            for hp in range(kernel[0], 20):
+                win = conv_tuned.window((hp, hp + 1), kernel, stride, (0, 0, 0, 0))
+                layout = phases.planes(win)
+                (ho, wo), wq = win.out_hw, layout.plane_hw[1]
+                assert layout.size - ((ho - 1) * wq + wo) >= layout.reach >= 0
+
+
 @pytest.mark.parametrize("floor_images, step", [(0, 1), (1, 1), (2, 2), (3, 3), (5, 5), (9, 5)])
 def test_phase_input_gradient_chunks_grow_to_the_floor(monkeypatch, floor_images, step):
     """Stride 2 (3 -> 2, 3x3 on 8x8, padded 10x10: planes of 5x5, 4x4 outputs, 27 rows of
-    3*5 + 4 = 19 columns an image), five images with thresholds that make each image a chunk:
-    STRIDED_MIN_VALUES worth ``floor_images`` images makes the chunks that large (a shorter last
-    one), never more than the batch; values and gradients those of the reference."""
-    rows, length = 27, 19
-    assert phases.planes(conv_tuned.window((8, 8), (3, 3), (2, 2), (1, 1, 1, 1))).length == length
+    5*5 = 25 columns an image; a thin layer, whose forward pass stays on im2col), five images
+    with thresholds that make each image a chunk: STRIDED_MIN_VALUES worth ``floor_images``
+    images makes the chunks that large (a shorter last one), never more than the batch;
+    values and gradients those of the reference."""
+    rows, size = 27, 25
+    assert phases.planes(conv_tuned.window((8, 8), (3, 3), (2, 2), (1, 1, 1, 1))).size == size
     monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
-    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * rows * length)
+    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * rows * size)
     steps = []
     original = phases.input_grad
 
@@ -239,9 +355,11 @@ def test_strided_columns_grow_to_the_floor_within_the_column_limit(monkeypatch, 
     columns): STRIDED_MIN_VALUES worth ``floor_images`` images makes them that large, up to
     the column limit; the forward pass and the weight gradient build as many chunks, and
     values and gradients are the reference's. A stride-1 layer's chunks keep the byte
-    limit."""
+    limit. (The layer would run by phases: switched off, as for the strided layers that stay
+    on im2col, a dilated one's or a kernel smaller than its stride.)"""
     size = 16 if stride == (2, 2) else 32  # 4x4 or 4x8 outputs
     limit = 64 // size
+    monkeypatch.setattr(conv_tuned, "phase_conv", lambda *args: False)
     monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
     monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * 36 * size)
     built = []
@@ -542,8 +660,6 @@ CROP_CASES = [
 
 
 def _crop_case(hw, kernel, stride, padding, dilation, f=3):
-    from cnnspec.shapes import resolve_padding
-
     pads = resolve_padding(padding, hw, kernel, stride, dilation)
     x, w, b = _arrays(2, 2, f, kernel, np.float64, hw=hw)
     return x, w, b, pads

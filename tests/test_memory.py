@@ -280,8 +280,9 @@ CONV_GRID = [
     (32, 24, 13, (3, 3), (1, 1), (2, 0, 1, 3), (1, 1), 40),  # Winograd, asymmetric
     (6, 16, 14, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 64),  # no padding; dx folded by blocks
     (3, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # few channels: dx folded
-    (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: dx by phases
+    (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: by phases
     (16, 32, 16, (5, 4), (3, 2), (2, 2, 1, 1), (1, 1), 48),  # by phases, uneven planes
+    (3, 8, 17, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 64),  # thin: im2col; held: by phases
     (16, 32, 16, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 64),  # 1x1, stride 2: col2im
     (8, 8, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 64),  # dilated
     (1, 1, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # one image
@@ -317,13 +318,14 @@ def test_a_convolutions_footprint_bounds_it_on_every_path(c, f, h, kernel, strid
 
 
 def test_a_held_weights_footprint_keeps_nothing_for_its_gradient():
-    """A layer that builds its columns again for the weight gradient (not thin: 16 x 3x3
-    rows) keeps them from its backward pass on; with its weight held it builds none, and
-    check's estimate of a spec holding it counts none (memory._footprint reads is_trained)."""
-    ir = {"kernel": [3, 3], "stride": [2, 2], "dilation": [1, 1], "groups": 1}
-    args = ("conv", ir, [(16, 32, 32)], (32, 16, 16), (1, 0, 1, 0), 64)
+    """A layer that builds its columns again for the weight gradient (not thin: 64 x 1x1
+    rows; strided, but not by phases, its kernel smaller than its stride) keeps them from its
+    backward pass on; with its weight held it builds none, and check's estimate of a spec
+    holding it counts none (memory._footprint reads is_trained)."""
+    ir = {"kernel": [1, 1], "stride": [2, 2], "dilation": [1, 1], "groups": 1}
+    args = ("conv", ir, [(64, 32, 32)], (32, 16, 16), (0, 0, 0, 0), 64)
     assert footprint(*args).back_work > 0 and footprint(*args, weight_grad=False).back_work == 0
-    text = ("input 16x32x32\nc: conv 32 3x3 stride 2 pad 1x0x1x0{}\nflatten\nout: dense 10\n"
+    text = ("input 64x32x32\nc: conv 32 1x1 stride 2{}\nflatten\nout: dense 10\n"
             'train {{\n  data npz(path="unused.npz")\n  batch 64\n  cores 1\n}}\n')
     trained, held = (check(cnnspec.parse(text.format(mults))).step_memory
                      for mults in ("", " lr_mult [0, 1]"))

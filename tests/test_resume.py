@@ -447,3 +447,25 @@ def test_an_overflowed_validation_loss_resumes_as_it_was(tmp_path, monkeypatch):
     lines = (tmp_path / "cut" / rundir.METRICS).read_text().splitlines()
     written = [json.loads(line) for line in lines]
     assert written[0]["val_loss"] is None  # strict JSON: a figure that overflowed is missing
+
+
+def test_a_strided_conv_by_phases_resumes_bitwise(tmp_path, monkeypatch):
+    """A stride-2 layer that runs by phases (cnnspec.engine.phases: its input's phases kept from
+    the forward pass, buffers reused from step to step) resumes bitwise as well, with limits
+    that keep it off the one-chunk plan; the same limits hold in forked workers."""
+    from cnnspec.engine import conv_tuned
+    from cnnspec.engine.calibrate import Thresholds
+
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=4096, chunk_columns=64))
+    spec = tmp_path / "strided.cnn"
+    spec.write_text(SPEC.format(optimizer="sgd(momentum=0.9)").replace(
+        "conv1: conv 4 3x3 pad same\n",
+        "conv1: conv 4 3x3 pad same\ndown: conv 8 3x3 stride 2 pad 1\n"))
+    model = cnnspec.compile(cnnspec.load(spec), seed=0).train()
+    model.forward(np.zeros((24, 1, 8, 8), np.float32))
+    assert {node.name: node.layer for node in model.nodes}["down"].method() == "phases"
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(8), **FAST)
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)

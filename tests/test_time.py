@@ -327,9 +327,10 @@ def test_method_names_every_path_of_the_tuned_conv(monkeypatch):
     assert ran(256, 6, 14, 16, 5, {}) == "rows"
     assert ran(256, 6, 14, 16, 5, {}, stride=(2, 1)) == "blocks"
     assert ran(2, 16, 64, 16, 5, {}) == "im2col"
+    assert ran(32, 16, 16, 32, 3, {}, stride=(2, 2)) == "phases"  # 16 images a chunk
     assert ran(2, 1, 8, 4, 41, {}) == "cropped"  # 15 of 41 taps a side reach the 8x8 input
     assert set(conv_tuned.METHODS) == {"winograd", "planned", "blocks", "rows", "im2col",
-                                       "cropped"}
+                                       "phases", "cropped"}
 
 
 def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, capsys):

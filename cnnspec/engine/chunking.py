@@ -101,11 +101,13 @@ def may_run_on_blocks(rows: int, width_stride: int) -> bool:
     stay on im2col), and width stride 1."""
     return rows >= THIN_ROWS and width_stride == 1
 # A strided convolution's chunks hold as many images as STRIDED_MIN_VALUES values take where
-# the byte limit allows fewer: its im2col columns (still within the column limit) and its
-# column gradient phase by phase (cnnspec.engine.phases; there whatever the column limit, as
-# its planes' shifted adds are not thin products). At stride 2 an image's products are short
-# (ResNet-small's stride-2 layer, 16 -> 32, 3x3, 32x32: 144 x 256 columns, 144 x 271 for dx)
-# and each chunk pays its NumPy calls (the phases' fold: some twenty). On an AMD EPYC (Zen 3,
+# the byte limit allows fewer: its im2col columns (still within the column limit) and, for
+# a layer by phases (cnnspec.engine.phases), the chunks of its forward pass and both
+# gradients (there whatever the column limit, as its planes' shifted adds are not thin
+# products). At stride 2 an image's products are short (ResNet-small's stride-2 layer, 16 ->
+# 32, 3x3, 32x32: 144 x 256 columns, 144 x 271 for dx then, 144 x 289 by phases now) and
+# each chunk pays its NumPy calls (the phases' fold: some twenty). Measured before the
+# forward pass and the weight gradient ran by phases, on an AMD EPYC (Zen 3,
 # 512 KiB L2), where the byte limit gives that layer one image, batch 64, one thread, best of
 # 9-15 interleaved rounds, ms, images a chunk 1 / 2 / 4 / 7 / 16: forward (CPU time)
 # 5.22 / 4.71 / 4.44 / 4.35 / 4.33, weight gradient 4.45 / 3.90 / 3.67 / 3.52 / 3.39; input

@@ -32,6 +32,12 @@ What it adds to the reference's im2col + GEMM:
   reference's ``col2im(w_mat.T @ dout_mat)``, chunk of images by chunk, for stride 1 folded
   onto batch-last blocks (:func:`cnnspec.engine.windows.col2im_block`), for a larger stride
   folded phase by phase (:mod:`cnnspec.engine.phases`).
+- Strided layers by phases: where the stride is above 1, without dilation, the kernel at
+  least the stride and the layer not thin with a weight gradient
+  (:func:`cnnspec.engine.footprint.phase_conv`), the input is split into its stride's
+  phases and each phase convolved at stride 1 over whole planes (:mod:`cnnspec.engine.phases`):
+  im2col rows copied as contiguous runs, the phases kept for the weight gradient, the input
+  gradient folded with no scatter.
 - Cropping: where the padding is far wider than the input (a 100000x1 kernel "same" over 8
   rows), only the outputs and kernel taps whose windows read the input are computed, on the
   input and kernels cropped to them (:func:`cnnspec.engine.footprint.conv_crop`); the other
@@ -76,6 +82,7 @@ from cnnspec.engine.footprint import (
     Geometry,
     conv_crop,
     keeps_columns,
+    phase_conv,
     transposed_pads,
     transposed_pays,
     winograd_pays,
@@ -122,7 +129,8 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
     :func:`cnnspec.shapes.window_output_hw`. ``out`` is a view whose memory is channel-first.
-    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp), ``w``,
+    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp) or, by
+    phases, its :class:`cnnspec.engine.phases.Split`, ``w``,
     whether there is a bias, the :class:`Window`, the kept im2col buffer or None (see
     :func:`correlate`)); ``xp`` is a view of ``x`` when there is no padding, so ``x`` must not
     change before the backward pass. ``work``: a dict the caller keeps per layer, so the
@@ -155,8 +163,13 @@ def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool, need_dw:
     if _block_step(w.shape, win, x):
         out, blocks = _correlate_on_blocks(x, w, b, win, work, relu)
         return out.transpose(1, 0, 2, 3), (x.shape, blocks, w, b is not None, win, None)
-    xp = channel_first_padded(x, win, work=work)
     out = output_array(work if relu else None, (f, x.shape[0], *win.out_hw), x.dtype)
+    if phase_conv(win.kernel, win.stride, win.dilation, w[0].size, need_dw):
+        split = phases.Split(phases.kept_planes(work, x.shape, win, x.dtype))
+        phases.correlate(x, w, b, win, _phase_step(w[0].size, win, x.shape[0], x.itemsize),
+                         split.kept, work, out, relu)
+        return out.transpose(1, 0, 2, 3), (x.shape, split, w, b is not None, win, None)
+    xp = channel_first_padded(x, win, work=work)
     out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
     if b is not None:
         out += b[:, None, None, None]
@@ -190,6 +203,12 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     x_shape, xp, w, has_bias, win, kept = cache
     dw = dx = None
     db = bias_grad(dout) if need_db and has_bias else None
+    if isinstance(xp, phases.Split):
+        step = _phase_step(w[0].size, win, x_shape[0], dout.itemsize)
+        scratch = shared_work(work, ("phases", win, x_shape, w.shape[0], dout.dtype))
+        dx, dw = phases.backward(dout, w, win, x_shape, step, scratch,
+                                 xp.kept if need_dw else None, work, need_dx)
+        return dx, dw, db
     if isinstance(xp, Blocks):
         if need_dw:
             dw = (row_taps.weight_grad(xp.xt, xp.n, dout, win, work) if xp.by_rows
@@ -295,6 +314,8 @@ METHODS = {
     "rows": "blocks of small images, one matrix product per row of the kernel: each reads "
             "a copy of the input spread along its width only, kh times smaller than im2col's",
     "im2col": "im2col over chunks of images sized to a core's cache, one matrix product each",
+    "phases": "a strided layer split into its stride's phases, stride-1 convolutions whose "
+              "im2col rows are long runs and whose input gradient needs no scatter",
     "cropped": "only the outputs and kernel taps whose windows read the input, the rest "
                "of the output the bias: the padding is far wider than the input",
 }
@@ -303,8 +324,9 @@ METHODS = {
 def method(cache) -> str:
     """Which path of this module a forward pass took, told by its ``cache``: "winograd",
     "planned" (:class:`SmallPlan`), "cropped" (:func:`_cropped_forward`), "blocks"
-    (batch-last blocks), "rows" (batch-last blocks by kernel rows) or "im2col" (chunks); each
-    described in :data:`METHODS`."""
+    (batch-last blocks), "rows" (batch-last blocks by kernel rows), "phases" (a strided layer
+    by :mod:`cnnspec.engine.phases`) or "im2col" (chunks); each described in
+    :data:`METHODS`."""
     if isinstance(cache, winograd.Saved):
         return "winograd"
     if isinstance(cache[0], SmallPlan):
@@ -313,6 +335,8 @@ def method(cache) -> str:
         return "cropped"
     if isinstance(cache[1], Blocks):
         return "rows" if cache[1].by_rows else "blocks"
+    if isinstance(cache[1], phases.Split):
+        return "phases"
     return "im2col"
 
 
@@ -616,9 +640,7 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     if win.stride == (1, 1):
         return _input_grad_blocks(dout, w, win, x_shape, scratch)
     if phases.applies(win):
-        length = phases.planes(win).length
-        step = phase_images(images_per_chunk(w[0].size, length, n, dout.itemsize), w[0].size,
-                            length, n)
+        step = _phase_step(w[0].size, win, n, dout.itemsize)
         return phases.input_grad(dout, w, win, x_shape, step, scratch)
     if dout_c is None:
         dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
@@ -664,6 +686,16 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
         dxp = col2im_block(buffer, win, c, images, planes)  # (C, Hp, Wp, images)
         dxc[:, start:start + images] = win.unpad(dxp.transpose(0, 3, 1, 2))
     return dxc.transpose(1, 0, 2, 3)
+
+
+def _phase_step(rows: int, win: Window, n: int, itemsize: int) -> int:
+    """Images per chunk of a convolution by phases (:mod:`cnnspec.engine.phases`) with
+    ``rows`` = C*kh*kw rows, its columns an image in wide coordinates (the planes' size): the
+    im2col rule (:func:`images_per_chunk`), raised to the floor of strided chunks
+    (:func:`cnnspec.engine.chunking.phase_images`); the same for the forward pass and both
+    gradients, which share a chunk's buffers."""
+    size = phases.planes(win).size
+    return phase_images(images_per_chunk(rows, size, n, itemsize), rows, size, n)
 
 
 def _chunk_columns(xp, win: Window, work, wide: bool = False):

@@ -216,13 +216,22 @@ def phase_input_grad(kernel, stride, dilation) -> bool:
             and kernel[0] >= stride[0] and kernel[1] >= stride[1])
 
 
-def phase_planes(kernel, stride, padded_hw, out_hw) -> tuple[int, tuple[int, int], int]:
-    """(phases, their planes' ``Hq x Wq``, columns an image in wide coordinates) of a strided
-    convolution's input gradient by phases (:mod:`cnnspec.engine.phases`): ``sh*sw`` planes
-    of ``ceil(Hp/sh) x ceil(Wp/sw)``, ``(Ho - 1)*Wq + Wo`` columns."""
-    (sh, sw), (hp, wp), (ho, wo) = stride, padded_hw, out_hw
+def phase_conv(kernel, stride, dilation, rows: int, weight_grad: bool) -> bool:
+    """Whether a chunked convolution runs its forward pass and both gradients by phases
+    (:mod:`cnnspec.engine.phases`): where its ``dx`` does (:func:`phase_input_grad`), but
+    for a thin layer (``rows`` = C*kh*kw below ``THIN_ROWS``) with a weight gradient, which
+    stays on im2col, whose whole matrix it may keep (:func:`keeps_columns`)."""
+    return phase_input_grad(kernel, stride, dilation) and not (weight_grad and rows < THIN_ROWS)
+
+
+def phase_planes(kernel, stride, padded_hw) -> tuple[int, tuple[int, int], int, int]:
+    """(phases, their planes' ``Hq x Wq``, columns an image in wide coordinates, the largest
+    tap's shift) of a strided convolution by phases (:mod:`cnnspec.engine.phases`): ``sh*sw``
+    planes of ``ceil(Hp/sh) x ceil(Wp/sw)``, ``Hq*Wq`` columns an image, shifts up to
+    ``(ceil(kh/sh) - 1)*Wq + ceil(kw/sw) - 1``."""
+    (kh, kw), (sh, sw), (hp, wp) = kernel, stride, padded_hw
     hq, wq = -(-hp // sh), -(-wp // sw)
-    return sh * sw, (hq, wq), (ho - 1) * wq + wo
+    return sh * sw, (hq, wq), hq * wq, (-(-kh // sh) - 1) * wq + -(-kw // sw) - 1
 
 
 def winograd_row_values(tiles: int, left: int) -> int:
@@ -731,6 +740,8 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool,
     columns kept or built again for the weight gradient (:func:`keeps_columns`), and none of
     its products."""
     rows = geo.c * geo.taps
+    if phase_conv(geo.kernel, geo.stride, geo.dilation, rows, with_dw):
+        return _conv_phases(geo, n, itemsize, with_dx, with_dw)
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
     whole = rows * n * geo.ho * geo.wo
     out = geo.f * n * geo.ho * geo.wo * itemsize
@@ -750,6 +761,44 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool,
                      frees_cache=False)
 
 
+def _phase_step(geo: Geometry, n: int, itemsize: int) -> int:
+    """The most images a chunk of a convolution by phases holds
+    (:func:`cnnspec.engine.conv_tuned._phase_step`), whatever the calibrated column limit."""
+    rows, size = geo.c * geo.taps, phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp))[2]
+    return phase_images(chunk_images(rows, size, n, itemsize), rows, size, n)
+
+
+def _phase_scratch(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> int:
+    """Bytes of the scratch a backward pass by phases (:func:`cnnspec.engine.phases.backward`)
+    shares with the convs of its geometry, a chunk of images each: ``dout`` in wide
+    coordinates, and ``with_dx`` its column gradient after a zero lead and one phase's
+    plane."""
+    rows = geo.c * geo.taps
+    _, _, size, reach = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp))
+    span = size * _phase_step(geo, n, itemsize)
+    return (geo.f * span + with_dx * (rows * (reach + span) + geo.c * span)) * itemsize
+
+
+def _conv_phases(geo: Geometry, n: int, itemsize: int, with_dx: bool,
+                 with_dw: bool) -> Footprint:
+    """A strided convolution by phases (:mod:`cnnspec.engine.phases`): the input split into
+    its phases' planes and a chunk's columns and product, kept on the layer (the backward
+    pass builds its columns in the same buffer); the scratch of :func:`_phase_scratch`;
+    temporaries: the weight laid out by phases (two copies forward; one backward, and the
+    weight gradient's sums, a chunk's product and the result ``with_dw``)."""
+    rows = geo.c * geo.taps
+    phases, _, size, reach = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp))
+    span = size * _phase_step(geo, n, itemsize)
+    weight = rows * geo.f * itemsize
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize,
+                     work=(phases * geo.c * (n * size + reach) + (rows + geo.f) * span)
+                     * itemsize,
+                     forward_temp=2 * weight,
+                     dx=geo.c * n * geo.h * geo.w * itemsize if with_dx else 0,
+                     shared=_phase_scratch(geo, n, itemsize, with_dx), shared_key=(geo, n),
+                     backward_temp=weight * (1 + 3 * with_dw), frees_cache=False)
+
+
 def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, int]:
     """(dx, kept buffers, temporaries) in bytes of a chunked conv's input gradient: the
     transposed convolution, chunked as a forward pass (on blocks or im2col), or col2im of a
@@ -764,13 +813,7 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
                 rows * geo.f * itemsize + out_c)
     dx = geo.c * n * geo.h * geo.w * itemsize
     if phase_input_grad(geo.kernel, geo.stride, geo.dilation):
-        # phase by phase (engine.phases): dout in wide coordinates, its column gradient and
-        # the phases' planes, a chunk of images each; no temporaries
-        phases, (hq, wq), length = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp),
-                                                (geo.ho, geo.wo))
-        step = phase_images(chunk_images(rows, length, n, itemsize), rows, length, n)
-        values = (geo.f + rows) * length + phases * geo.c * hq * wq
-        return dx, values * step * itemsize, 0
+        return dx, _phase_scratch(geo, n, itemsize, True), geo.f * rows * itemsize
     if geo.stride != (1, 1):  # col2im of each chunk's column gradient
         size = geo.ho * geo.wo
         step = chunk_images(rows, size, n, itemsize)

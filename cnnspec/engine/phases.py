@@ -1,24 +1,32 @@
-"""The input gradient of a strided convolution, phase by phase: the function
-:func:`cnnspec.engine.conv_tuned` runs for ``dx`` where the stride is above 1 (no transposed
-convolution at stride 1 applies) and the kernel at least as large as the stride, in place of
-col2im's scatter.
+"""A strided convolution phase by phase: the path :mod:`cnnspec.engine.conv_tuned` runs where
+the stride is above 1 (no dilation) and the kernel at least as large as the stride, for the
+forward pass and both gradients (and for ``dx`` alone where the forward pass took another path).
 
 At stride ``(sh, sw)`` the padded input's pixels fall into ``sh*sw`` *phases*: phase ``(a,
 b)`` holds the pixels ``(sh*i + a, sw*j + b)``, a plane of ``Hq x Wq`` (``ceil(Hp/sh) x
 ceil(Wp/sw)``). Kernel tap ``(p, q) = (sh*u + a, sw*v + b)`` reads only phase ``(a, b)``,
 at ``(i + u, j + v)`` for output ``(i, j)``: on each phase the strided convolution is a
 stride-1 one with the taps that fall there (Shi et al. 2016, "Is the deconvolution layer the
-same as a convolutional layer?", the sub-pixel view; Dumoulin & Visin 2016, section 4.5). So
-the adjoint that takes the column gradient ``w_mat.T @ dout`` back onto ``dx`` adds each tap's
-row onto its phase shifted by ``u*Wq + v``, in *wide* coordinates (``dout`` laid out in rows of
-``Wq``, zero past ``Wo``): one contiguous run of ``(Ho - 1)*Wq + Wo`` values an image, where
-col2im adds ``Ho`` runs of ``Wo`` values at stride ``sw`` onto a padded plane. The phases are
-then copied into ``dx`` (one strided copy each).
+same as a convolutional layer?", the sub-pixel view; Dumoulin & Visin 2016, section 4.5).
+
+Every array here is in *wide* coordinates: an image takes a whole plane, ``Hq*Wq`` columns,
+and output ``(i, j)`` is column ``i*Wq + j`` of it; the columns with ``j >= Wo`` or ``i >= Ho``
+are junk (dropped from a product, zero in a laid-out ``dout``). Tap ``(u, v)`` of a phase is
+then a shift by ``u*Wq + v`` along a chunk's images, so
+
+- the im2col matrix of a chunk (:func:`columns`) has one row per tap and channel, each a
+  contiguous run of the phase's planes, where im2col's rows are ``Ho`` runs of ``Wo`` values
+  read at stride ``sw``: a copy twice as fast; the input is split into its phases once a
+  forward pass, in place of the padded copy (:func:`split`), and kept for the weight gradient;
+- ``dx`` adds each tap's row of the column gradient ``w_rows @ dout`` onto its phase shifted
+  back (:func:`_fold`): whole rows of a chunk, as one run each, since a shift reaches back
+  into the previous image's junk columns (zero) or the zero lead before the first; then
+  each phase's plane is copied into ``dx`` (one strided copy), with no col2im scatter.
 
 ResNet-style downsampling (16 -> 32 channels, 3x3, stride 2, 32x32, batch 64, one thread, AMD
-EPYC, medians of 15 calls, three rounds): ``dx`` 4.3-5.6 ms against col2im's 5.8-5.9. With a
-kernel smaller than the stride (a 1x1 projection at stride 2) some pixels are in no tap's
-phase, and col2im's scatter is a plain strided copy: it stays there.
+EPYC): see ``docs/measurements.md`` for the figures against im2col and col2im. With a kernel
+smaller than the stride (a 1x1 projection at stride 2) some pixels are in no tap's phase, and
+col2im's scatter is a plain strided copy: such layers stay on im2col.
 """
 from __future__ import annotations
 
@@ -27,8 +35,10 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnnspec.engine.activations import relu_into
 from cnnspec.engine.footprint import phase_input_grad, phase_planes
-from cnnspec.engine.windows import Window, carve, carve_again
+from cnnspec.engine.products import small_products
+from cnnspec.engine.windows import Window, carve, carve_again, work_buffer
 from cnnspec.records import record
 
 
@@ -53,12 +63,15 @@ class Phase:
 
 @record(frozen=True)
 class Planes:
-    """The phases of a window: their ``Hq x Wq`` planes and ``length``, the columns an image
-    in wide coordinates (``(Ho - 1)*Wq + Wo``)."""
+    """The phases of a window: their ``Hq x Wq`` planes, ``size`` the columns an image in wide
+    coordinates (``Hq*Wq``) and ``reach`` the largest tap's shift (``(ku - 1)*Wq + kv - 1``):
+    the zero lead before a column gradient, and the slack past the last image's planes that
+    a shifted row of :func:`columns` reads into."""
 
     phases: tuple[Phase, ...]
     plane_hw: tuple[int, int]
-    length: int
+    size: int
+    reach: int
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,7 +79,7 @@ def planes(win: Window) -> Planes:
     """The :class:`Planes` of a window :func:`applies` to, made once."""
     (kh, kw), (sh, sw) = win.kernel, win.stride
     (h, w), (top, _, left, _) = win.in_hw, win.pads
-    _, plane_hw, length = phase_planes(win.kernel, win.stride, win.padded_hw, win.out_hw)
+    _, plane_hw, size, reach = phase_planes(win.kernel, win.stride, win.padded_hw)
     phases = []
     for a in range(sh):
         for b in range(sw):
@@ -76,68 +89,189 @@ def planes(win: Window) -> Planes:
             phases.append(Phase(a, b, len(range(a, kh, sh)), len(range(b, kw, sw)),
                                 (slice(y0, None, sh), slice(x0, None, sw)),
                                 (slice(i0, i0 + rows), slice(j0, j0 + cols))))
-    return Planes(tuple(phases), plane_hw, length)
+    return Planes(tuple(phases), plane_hw, size, reach)
+
+
+@record(frozen=True)
+class Split:
+    """A forward pass's input split into its phases (:func:`split`), kept for the weight
+    gradient: ``kept`` (phases, C, N*Hq*Wq + reach), zero where the padding is."""
+
+    kept: np.ndarray
 
 
 def weight_rows(w: np.ndarray, win: Window) -> np.ndarray:
     """``w`` (F, C, kh, kw) as the (C*kh*kw, F) matrix whose rows are the taps phase by
-    phase, each phase's as (c, u, v): the column gradient's rows in :func:`input_grad`."""
+    phase, each phase's as (c, u, v): the rows of :func:`columns` and of the column
+    gradient."""
     f = w.shape[0]
     (sh, sw) = win.stride
     return np.concatenate([w[:, :, p.a::sh, p.b::sw].reshape(f, -1)
                            for p in planes(win).phases], axis=1).T
 
 
-def input_grad(dout, w, win: Window, x_shape, step: int, scratch) -> np.ndarray:
-    """``dx`` (N, C, H, W), a view of channel-first memory, of a convolution with ``w`` (F, C,
-    kh, kw) over ``win`` (:func:`applies`), from ``dout`` (N, F, Ho, Wo), any strides; chunks
-    of ``step`` images, their buffers in ``scratch``: ``dout`` laid out in wide coordinates
-    (zero past ``Wo``), the column gradient, the phases' planes."""
+def weight_from_rows(rows: np.ndarray, w_shape, win: Window) -> np.ndarray:
+    """The inverse of :func:`weight_rows`: ``rows`` (C*kh*kw, F)  ->  (F, C, kh, kw)."""
+    f, c = w_shape[:2]
+    (sh, sw) = win.stride
+    w = np.empty(w_shape, rows.dtype)
+    first = 0
+    for p in planes(win).phases:
+        taps = c * p.ku * p.kv
+        w[:, :, p.a::sh, p.b::sw] = rows[first:first + taps].T.reshape(f, c, p.ku, p.kv)
+        first += taps
+    return w
+
+
+def kept_planes(work, x_shape, win: Window, dtype) -> np.ndarray:
+    """The buffer of :class:`Split` for an input of ``x_shape`` (N, C, H, W), kept in
+    ``work`` (zero where nothing is written: the padding, the slack)."""
+    n, c = x_shape[:2]
+    layout = planes(win)
+    shape = (len(layout.phases), c, n * layout.size + layout.reach)
+    return work_buffer(work, "phase planes", shape, dtype, fill=0.0)
+
+
+def split(x, kept: np.ndarray, win: Window, start: int, stop: int) -> None:
+    """Images ``start:stop`` of ``x`` (N, C, H, W), any strides, copied into their phases'
+    planes in ``kept`` (:func:`kept_planes`): one strided copy a phase."""
+    layout = planes(win)
+    (hq, wq), size = layout.plane_hw, layout.size
+    xc = x[start:stop].transpose(1, 0, 2, 3)
+    c, images = xc.shape[:2]
+    for plane, phase in zip(kept, layout.phases):
+        target = plane[:, start * size:stop * size].reshape(c, images, hq, wq)
+        np.copyto(target[:, :, phase.plane[0], phase.plane[1]],
+                  xc[:, :, phase.pixels[0], phase.pixels[1]])
+
+
+def columns(kept: np.ndarray, win: Window, start: int, images: int, out: np.ndarray
+            ) -> np.ndarray:
+    """The im2col matrix of images ``start:start + images`` in wide coordinates, from their
+    phases' planes ``kept`` (:func:`split`): (C*kh*kw, images*Hq*Wq), rows as
+    :func:`weight_rows` orders them, into ``out`` (at least that large, flat), with
+    ``cols[(phase, c, u, v), t] = kept[phase, c, start*Hq*Wq + t + u*Wq + v]``."""
+    layout = planes(win)
+    wq, span = layout.plane_hw[1], images * layout.size
+    c = kept.shape[1]
+    rows = 0
+    for plane, phase in zip(kept, layout.phases):
+        row, item = plane.strides
+        view = as_strided(plane[:, start * layout.size:],
+                          shape=(c, phase.ku, phase.kv, span),
+                          strides=(row, wq * item, item, item), writeable=False)
+        np.copyto(out[rows * span:(rows + view.size // span) * span].reshape(view.shape),
+                  view)
+        rows += view.size // span
+    return out[:rows * span].reshape(rows, span)
+
+
+def valid(wide: np.ndarray, images: int, win: Window) -> np.ndarray:
+    """The output pixels of ``wide`` (rows, images*Hq*Wq) in wide coordinates: a view (rows,
+    images, Ho, Wo)."""
+    layout = planes(win)
+    ho, wo = win.out_hw
+    s_row, item = wide.strides
+    return as_strided(wide, shape=(wide.shape[0], images, ho, wo),
+                      strides=(s_row, layout.size * item, layout.plane_hw[1] * item, item),
+                      writeable=wide.flags.writeable)
+
+
+def correlate(x, w, b, win: Window, step: int, kept: np.ndarray, work, out,
+              relu: bool = False) -> np.ndarray:
+    """``x`` (N, C, H, W) correlated with ``w`` (F, C, kh, kw), plus ``b`` (F,) or None, then
+    ``max(., 0)`` where ``relu``, into ``out`` (F, N, Ho, Wo), chunks of ``step`` images: each
+    chunk split into ``kept`` (:func:`split`), made into columns (:func:`columns`) and
+    multiplied (in slices for BLAS's kernels for small matrices:
+    :func:`cnnspec.engine.products.small_products`); the bias added to the product and the
+    ReLU taken on it in cache, before its output pixels are copied into ``out``, not in
+    passes over ``out``. The chunk's columns and product live in ``work``."""
+    n, f = x.shape[0], w.shape[0]
+    size = planes(win).size
+    w_rows = np.ascontiguousarray(weight_rows(w, win).T)  # (F, C*kh*kw)
+    for start in range(0, n, step):
+        images = min(step, n - start)
+        split(x, kept, win, start, start + images)
+        cols = columns(kept, win, start, images,
+                       carve(work, "cols", (w_rows.shape[1] * images * size,), x.dtype))
+        product = small_products(w_rows, cols, carve(work, "product", (f, images * size),
+                                                     x.dtype))
+        if b is not None:
+            product += b[:, None]
+        if relu:  # on the whole product: one dense run, relu_into's fast case
+            relu_into(product, product)
+        out[:, start:start + images] = valid(product, images, win)
+    return out
+
+
+def backward(dout, w, win: Window, x_shape, step: int, scratch, kept=None, work=None,
+             need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(dx, dw)`` of a convolution with ``w`` (F, C, kh, kw) over ``win`` (:func:`applies`)
+    from ``dout`` (N, F, Ho, Wo), any strides, chunks of ``step`` images: ``dw`` (F, C, kh,
+    kw) where the forward's phases ``kept`` are given (:class:`Split`), else None; ``dx`` (N,
+    C, H, W), a view of channel-first memory, or None without ``need_dx``. Each chunk's
+    ``dout`` is laid out in wide coordinates once for both products; its columns are built
+    again in ``work`` (the forward's buffer), the rest in ``scratch``."""
     n, c = x_shape[:2]
     f = w.shape[0]
-    layout = planes(win)
-    (hq, wq), length = layout.plane_hw, layout.length
-    ho, wo = win.out_hw
-    rows_w = weight_rows(w, win)
-    dxc = np.empty((c, n, *win.in_hw), dout.dtype)
+    size = planes(win).size
+    w_rows = weight_rows(w, win)  # (C*kh*kw, F)
+    dxc = np.empty((c, n, *win.in_hw), dout.dtype) if need_dx else None
+    dw_rows = part = None
+    if kept is not None:
+        # C order (``w_rows`` is a transposed view): NumPy's matmul hands BLAS only a
+        # C-contiguous ``out`` here, and loops in C over any other, several times slower
+        dw_rows, part = np.zeros(w_rows.shape, w.dtype), np.empty(w_rows.shape, w.dtype)
     dout_c = dout.transpose(1, 0, 2, 3)
     for start in range(0, n, step):
         images = min(step, n - start)
-        wide, new = carve_again(scratch, "phase dout", (f, images * length), dout.dtype)
+        wide, new = carve_again(scratch, "phase dout", (f, images * size), dout.dtype)
         if new:
-            wide.fill(0)  # the junk columns past Wo: they add nothing
-        s_f, item = wide.strides
-        valid = as_strided(wide, shape=(f, images, ho, wo),
-                           strides=(s_f, length * item, wq * item, item))
-        np.copyto(valid, dout_c[:, start:start + images])
-        columns = carve(scratch, "phase columns", (rows_w.shape[0], images * length),
-                        dout.dtype)
-        np.matmul(rows_w, wide, out=columns)
-        planes_ = carve(scratch, "phase planes", (len(layout.phases), c, images, hq * wq),
-                        dout.dtype)
-        _fold(columns, planes_, layout, c, images)
-        for phase, plane in zip(layout.phases, planes_):
-            target = dxc[:, start:start + images][:, :, phase.pixels[0], phase.pixels[1]]
-            np.copyto(target, plane.reshape(c, images, hq, wq)[:, :, phase.plane[0],
-                                                                 phase.plane[1]])
-    return dxc.transpose(1, 0, 2, 3)
+            wide.fill(0)  # the junk columns: they add nothing
+        np.copyto(valid(wide, images, win), dout_c[:, start:start + images])
+        if kept is not None:
+            cols = columns(kept, win, start, images,
+                           carve(work, "cols", (w_rows.shape[0] * images * size,), dout.dtype))
+            np.matmul(cols, wide.T, out=part)  # (cols @ dout.T).T: as conv_tuned's
+            dw_rows += part
+        if need_dx:
+            _fold(w_rows, wide, win, dxc[:, start:start + images], scratch)
+    dw = None if kept is None else weight_from_rows(dw_rows, w.shape, win)
+    return None if dxc is None else dxc.transpose(1, 0, 2, 3), dw
 
 
-def _fold(columns, planes_, layout: Planes, c: int, images: int) -> None:
-    """Each tap's row of ``columns`` (rows phase by phase, (c, u, v) within, ``images`` runs
-    of ``length`` values) added onto its phase's planes (phase, C, images, Hq*Wq) shifted by
-    ``u*Wq + v``: the first tap copied (its zero junk columns included), the planes' tails
-    past it zeroed."""
-    length, wq = layout.length, layout.plane_hw[1]
+def input_grad(dout, w, win: Window, x_shape, step: int, scratch) -> np.ndarray:
+    """``dx`` of :func:`backward` alone, for a forward pass that kept no phases (another
+    path's)."""
+    return backward(dout, w, win, x_shape, step, scratch)[0]
+
+
+def _fold(w_rows, wide, win: Window, dxc, scratch) -> None:
+    """``dxc`` (C, images, H, W), a chunk's part of ``dx``, from its ``wide`` (F, images*Hq*Wq)
+    laid-out ``dout``: the column gradient ``w_rows @ wide`` (sliced as the forward's
+    product) after a zero lead of ``reach`` columns, each phase's tap rows added up shifted
+    back by ``u*Wq + v`` (a run over the whole chunk each: the shift reads the previous
+    image's zero junk columns, or the lead), the plane then copied onto the phase's
+    pixels."""
+    layout = planes(win)
+    (hq, wq), reach = layout.plane_hw, layout.reach
+    c, images = dxc.shape[:2]
+    span = wide.shape[1]
+    buffer, new = carve_again(scratch, "phase columns", (w_rows.shape[0], reach + span),
+                              wide.dtype)
+    if new:
+        buffer[:, :reach] = 0
+    small_products(w_rows, wide, buffer[:, reach:])
+    plane = carve(scratch, "phase plane", (c, span), wide.dtype)
     first = 0
-    for phase, plane in zip(layout.phases, planes_):
-        taps = columns[first:first + c * phase.ku * phase.kv].reshape(
-            c, phase.ku, phase.kv, images, length)
+    for phase in layout.phases:
+        taps = buffer[first:first + c * phase.ku * phase.kv].reshape(c, phase.ku, phase.kv, -1)
         first += c * phase.ku * phase.kv
-        np.copyto(plane[:, :, :length], taps[:, 0, 0])
-        plane[:, :, length:] = 0
+        np.copyto(plane, taps[:, 0, 0, reach:])
         for u in range(phase.ku):
             for v in range(phase.kv):
                 if u or v:
-                    target = plane[:, :, u * wq + v:u * wq + v + length]
-                    np.add(target, taps[:, u, v], out=target)
+                    shift = reach - u * wq - v
+                    np.add(plane, taps[:, u, v, shift:shift + span], out=plane)
+        pixels = plane.reshape(c, images, hq, wq)[:, :, phase.plane[0], phase.plane[1]]
+        np.copyto(dxc[:, :, phase.pixels[0], phase.pixels[1]], pixels)
