@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench.py"
 
 
@@ -53,7 +55,7 @@ def test_the_script_writes_its_output_into_readme(tmp_path):
     readme.write_text("before\n<!-- bench.py output: begin -->\nold\n"
                       "<!-- bench.py output: end -->\nafter\n")
     done = subprocess.run([sys.executable, str(BENCH), "--parts", "startup", "--runs", "1",
-                           "--no-torch", "--readme", str(readme)],
+                           "--no-torch", "--readme", str(readme), "--busy"],
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     text = readme.read_text()
@@ -66,3 +68,19 @@ def test_the_script_writes_its_output_into_readme(tmp_path):
     assert "; CPU: " in header and "; load " in header
     assert blas.startswith("BLAS: ") and "threads by default" in blas
     assert "cnnspec check specs/lenet5.cnn" in text and "s wall" in text
+
+
+def test_the_script_writes_no_readme_block_on_a_busy_machine(bench, tmp_path, monkeypatch):
+    """Other work on the cores moves the ratios (PyTorch's threads wait on each other), so
+    README's block is refused above one waiting process a core, and nothing is measured."""
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- bench.py output: begin -->\nold\n<!-- bench.py output: end -->\n")
+    cores = bench.os.cpu_count() or 1
+    monkeypatch.setattr(bench, "load_averages", lambda: (cores + 0.5, 1.0, 1.0))
+    monkeypatch.setattr(bench, "measure", lambda *_: pytest.fail("measured on a busy machine"))
+    with pytest.raises(SystemExit) as refused:
+        bench.main(["--parts", "startup", "--readme", str(readme)])
+    assert f"the machine is busy (load {cores + 0.5:.1f}/1.0/1.0 on {cores} cores)" in str(
+        refused.value)
+    assert "(--busy writes them anyway)" in str(refused.value)
+    assert "old" in readme.read_text()

@@ -406,6 +406,19 @@ def write_readme(path: Path, command: str, output: str) -> None:
     path.write_text(head + block + tail)
 
 
+def refuse_busy_machine() -> None:
+    """README's figures are measured on a quiet machine: other work on its cores slows both
+    engines unequally (PyTorch's threads wait on each other; ratios of 4-7x were seen under a
+    load of 15 on 2 cores), so a busy machine's run may be printed, not written there."""
+    load = load_averages()
+    cores = os.cpu_count() or 1
+    if load and load[0] > cores:
+        raise SystemExit(f"the machine is busy (load {load_text(load)} on {cores} cores): "
+                         "README's figures are measured on a quiet machine; run without "
+                         "--readme to see this run's figures, or again when it is quiet "
+                         "(--busy writes them anyway)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -420,6 +433,8 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=9, help="runs of each start-up command")
     parser.add_argument("--readme", metavar="README.md",
                         help="also write the output into this file's bench.py block")
+    parser.add_argument("--busy", action="store_true",
+                        help="with --readme: write the block even on a busy machine")
     parser.add_argument("--memory-child", nargs=3, metavar=("ENGINE", "NET", "BATCH"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -431,13 +446,15 @@ def main(argv=None):
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if args.readme and not args.busy:
+        refuse_busy_machine()
     if args.readme:
         tee = _Tee(sys.stdout)
         with contextlib.redirect_stdout(tee):
             measure(args, parts)
         command = ".venv/bin/python tools/bench.py " + " ".join(
             arg for arg in (argv if argv is not None else sys.argv[1:])
-            if not arg.startswith("--readme") and arg != args.readme)
+            if not arg.startswith("--readme") and arg not in (args.readme, "--busy"))
         write_readme(Path(args.readme), command.strip(), "".join(tee.lines))
     else:
         measure(args, parts)
