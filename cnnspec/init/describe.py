@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 
 from cnnspec.errors import SpecError, float_text, rounded_text
@@ -55,6 +54,8 @@ def init_text(init: dict) -> str:
 def init_json(init: dict) -> str:
     """An IR init as a JSON IR writes it, every parameter given (the IR is resolved):
     ``{"name": "he_uniform", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}``."""
+    import json  # for a JSON IR's hint alone, not for every check's start-up
+
     return json.dumps(canonical(init))
 
 
