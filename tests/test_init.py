@@ -215,6 +215,23 @@ def test_describe_fans_override_for_a_bias():
     assert (info.fan_in, info.fan_out) == (144, 144)
 
 
+def test_an_init_of_a_few_words_is_described_once_per_shape_and_fans():
+    """A 200-layer stack's inits are described once (cnnspec/init/describe.py); an init of
+    other values, another shape or other fans, and a large literal each its own."""
+    he = {"name": "he_normal"}
+    first = describe(he, (8, 4, 3, 3))
+    assert describe(dict(he), [8, 4, 3, 3]) is first
+    assert describe({"name": "he_normal", "gain": {"nonlinearity": "tanh"}},
+                    (8, 4, 3, 3)).std == pytest.approx(5 / 3 / math.sqrt(36))
+    assert describe(he, (8, 2, 3, 3)).std == pytest.approx(math.sqrt(2 / 18))
+    assert describe(he, (8,), fans=[36, 72]).std == pytest.approx(math.sqrt(2 / 36))
+    assert describe(he, (8,), fans=(72, 72)).std == pytest.approx(math.sqrt(2 / 72))
+    for value in (1, 1.5, 2):
+        assert describe({"name": "constant", "value": value}, (4,)).mean == value
+    large = {"name": "literal", "values": [float(i) for i in range(400)]}
+    assert describe(large, (400,)) is not describe(large, (400,))
+
+
 def test_constant_flag_only_when_every_element_is_one_value():
     shape = (4, 2, 3, 3)
     assert describe({"name": "zeros"}, shape).constant

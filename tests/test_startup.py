@@ -13,9 +13,12 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # registry imports the engine's package, a docstring, to find them when a layer is built),
 # the IR's schema validation, drawing, the data sets. Lark is needed by none: specs are read by
 # the parser generated from the grammar (cnnspec/lang/grammar.py), whose logger and pickle are
-# made only when something logs or saves a parser.
+# made only when something logs or saves a parser. Nor the standard library's modules for what
+# a check does not do: hashing and naming a machine (hashlib, platform: the engine's
+# calibration file), JSON (a JSON IR, a calibration file when there is one), suggesting a name
+# (difflib: a misspelt one).
 NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render",
-                 "lark", "logging", "pickle")
+                 "lark", "logging", "pickle", "hashlib", "platform", "json", "difflib")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
 # what each layer allocates, and how a conv chunks a batch.
@@ -128,3 +131,30 @@ def test_a_finished_command_leaves_its_objects_out_of_the_last_collection(tmp_pa
     assert "ok (12 layers" in result.stdout
     frozen = int(result.stdout.split("FROZEN ")[1].split()[0])
     assert frozen > 10_000  # the modules, classes and tables a check loads
+
+
+RULE_PROBE = """
+import sys
+from cnnspec.cli import main
+from cnnspec.init.gains import _normal_rule
+code = main(["check", *sys.argv[1:]])
+print("RULE", code, _normal_rule.cache_info().currsize)
+"""
+
+
+@pytest.mark.parametrize(("lines", "made"), [
+    ("default weight glorot_uniform\n", 0),  # gain 1, chosen for no activation
+    ("default weight he_normal(gain=linear)\n", 0),  # tanh's critical gain, said without it
+    ("", 1),  # the default he_normal: relu's gain before tanh, against tanh's own
+])
+def test_check_integrates_a_gain_only_where_one_is_compared(tmp_path, lines, made):
+    """The Gauss-Hermite rule (cnnspec/init/gains.py, 151 points in pure Python) is worked out
+    only where a check compares a chosen gain with the one an activation keeps its second
+    moment by: not for LeNet-5's glorot_uniform, nor a gain tanh's critical one fits."""
+    spec = tmp_path / "tanh.cnn"
+    spec.write_text(f"input 1x8x8\n{lines}conv 4 3x3 tanh\nconv 4 3x3 tanh\nflatten\n"
+                    "dense 10\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", RULE_PROBE, str(spec)], env=env,
+                            capture_output=True, text=True, check=True, timeout=120)
+    assert f"RULE 0 {made}" in result.stdout, result.stdout + result.stderr

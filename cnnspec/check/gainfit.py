@@ -110,9 +110,7 @@ def activation_gain(activation: dict) -> dict | None:
     its name where the language's gain of that name fits the gain that keeps the second
     moment (:meth:`Kind.moment_gain`; tanh's 5/3, elu's own), else that gain as a number
     (sigmoid's 1.846); None where no gain keeps it (gelu, silu, hard swish; softmax)."""
-    kind = KINDS.get(activation["kind"])
-    if kind is None:  # following_activation's "linear": no activation
-        return None
+    kind = KINDS[activation["kind"]]
     if kind.negative_slope is not None:
         slope = float(kind.negative_slope(activation))
         return ({"nonlinearity": "relu"} if slope == 0
@@ -127,45 +125,67 @@ def activation_gain(activation: dict) -> dict | None:
     return {"value": float(f"{keeping:.4g}")}
 
 
+def _critical_gain(activation: dict) -> float | None:
+    """For an activation odd about 0 with a slope there (tanh), its critical gain ``1 /
+    f'(0)`` (Poole et al. 2016); else None."""
+    kind = KINDS[activation["kind"]]
+    if kind.centre == 0 and kind.derivative is not None:
+        return 1.0 / kind.derivative(0.0)
+    return None
+
+
 def _fitting_gains(activation: dict, wanted: dict) -> list[float]:
     """The gains that fit an activation: ``wanted`` (:func:`activation_gain`), the one that
-    keeps the second moment, and for one odd about 0 with a slope there (tanh) the critical
-    ``1 / f'(0)`` (Poole et al. 2016)."""
+    keeps the second moment, and the critical one (:func:`_critical_gain`)."""
     kind = KINDS[activation["kind"]]
     fits = [gain(wanted)]
     if kind.negative_slope is None:
         fits.append(kind.moment_gain(activation))
-    if kind.centre == 0 and kind.derivative is not None:
-        fits.append(1.0 / kind.derivative(0.0))
-    return fits
+    critical = _critical_gain(activation)
+    return fits if critical is None else [*fits, critical]
 
 
-def _gain_after(info: LayerInfo, estimate: signal.Estimate, output: str
-                ) -> tuple[dict, dict] | None:
-    """The activation after a used conv/dense layer (not through a norm) and its gain
-    (:func:`activation_gain`); None where none with a gain follows, or the layer or its
-    activation is the ``output`` (the loss reads it)."""
+def _activation_after(info: LayerInfo, estimate: signal.Estimate, output: str) -> dict | None:
+    """The activation after a used conv/dense layer (not through a norm); None where none
+    follows, or the layer or the activation after it is the ``output`` (the loss reads it)."""
     if not is_weighted(info.kind) or info.name not in estimate.used or info.name == output:
         return None
     activation = signal.following_activation(info, estimate.by_name, estimate.consumers,
                                              through_norms=False)
-    wanted = activation_gain(activation)
-    if wanted is None or activation["name"] == output:
+    if activation["kind"] not in KINDS:  # following_activation's "linear": none follows
         return None
-    return activation, wanted
+    return None if activation["name"] == output else activation
 
 
-def misfit(info: LayerInfo, after: tuple[dict, dict] | None) -> Misfit | None:
-    """The mismatch of ``info``'s weight init with the activation after it (``after``: it
-    and its gain, :func:`_gain_after`), or None."""
-    chosen = chosen_gain(info.ir["weight_init"]) if after else None
-    if chosen is None:
+def _gain_after(info: LayerInfo, estimate: signal.Estimate, output: str
+                ) -> tuple[dict, dict] | None:
+    """The activation after a used conv/dense layer (:func:`_activation_after`) and its gain
+    (:func:`activation_gain`); None where none with a gain follows."""
+    activation = _activation_after(info, estimate, output)
+    wanted = activation_gain(activation) if activation is not None else None
+    return None if wanted is None else (activation, wanted)
+
+
+def misfit(info: LayerInfo, estimate: signal.Estimate, output: str) -> Misfit | None:
+    """The mismatch of ``info``'s weight init with the activation after it, or None. The
+    gain an activation keeps its second moment by is integrated (:meth:`Kind.moment_gain`)
+    only where it can decide: for a layer whose init chose a gain that does not fit the
+    activation's critical gain (a tanh stack's gain of 1 fits without it)."""
+    chosen = chosen_gain(info.ir["weight_init"]) if is_weighted(info.kind) else None
+    activation = _activation_after(info, estimate, output) if chosen else None
+    if activation is None:
         return None
-    (param, given), (activation, wanted) = chosen, after
-    fits = _fitting_gains(activation, wanted)
-    if not all(0 < g < math.inf for g in [gain(given), *fits]):
+    param, given = chosen
+    if not 0 < gain(given) < math.inf:
         return None  # a leaky slope of 1e300: the signal warning says what that does
-    if any(_fits(gain(given), fit) for fit in fits):
+    critical = _critical_gain(activation)
+    if critical is not None and _fits(gain(given), critical):
+        return None
+    wanted = activation_gain(activation)
+    if wanted is None:
+        return None
+    fits = _fitting_gains(activation, wanted)
+    if not all(0 < g < math.inf for g in fits) or any(_fits(gain(given), fit) for fit in fits):
         return None
     # the gains' ratio squared, in logs: gain=leaky_relu(1e200) is 1.41e-200, whose square
     # against relu's is below float64's range
@@ -253,12 +273,14 @@ def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     the one after its layers (:func:`misfit`), naming every such layer before the same gain
     (taking the init from the default line, or each its own)."""
     output = spec.ir["output"]
-    afters = {info.name: _gain_after(info, estimate, output) for info in estimate.layers}
-    found = [m for info in estimate.layers if (m := misfit(info, afters[info.name]))]
+    found = [m for info in estimate.layers if (m := misfit(info, estimate, output))]
+    if not found:
+        return []
     groups: dict[tuple, list[Misfit]] = {}
     for m in found:
         key = (init_text(m.layer.ir["weight_init"]), gain_text(m.wanted), m.defaulted)
         groups.setdefault(key, []).append(m)
     feeding = {info.name for info in estimate.layers
-               if "weight_init" in info.ir.get("default_inits", ()) and afters[info.name]}
+               if "weight_init" in info.ir.get("default_inits", ())
+               and _gain_after(info, estimate, output)}
     return [_warning(spec, group, feeding) for group in groups.values()]

@@ -562,8 +562,16 @@ def largest_of_function(k: int, shared: float, q: float, function: str, offset: 
     if k == 1:  # M is one normal: with C, one normal of variance 1, over one axis
         shared = 0.0
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    shared_points = _largest_points(1, -8.0, 8.0, 48) if common else ((0.0, 1.0),)
     second = first = 0.0
+    if not common:
+        # over M alone: the sums below at C's one point (0, weight 1), term for term, without
+        # their inner loop (a 200-layer tanh net's estimate took 10 ms there, 5 ms here)
+        for m, weight in _largest_points(k, -12.0, 12.0, 240):
+            value = f(scale * (m + offset))
+            second += weight * value * value
+            first += weight * value
+        return second, first
+    shared_points = _largest_points(1, -8.0, 8.0, 48)
     for m, weight in _largest_points(k, -12.0, 12.0, 240):
         for c, shared_weight in shared_points:
             value = f(scale * (alone * m + common * c + offset))

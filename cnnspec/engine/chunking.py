@@ -12,10 +12,7 @@ on the machine (``FALLBACK_CHUNK_COLUMNS`` without timing).
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
-import platform
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -310,6 +307,8 @@ def cpu_model() -> str:
         return cpu_model_in(Path("/proc/cpuinfo").read_text())
     except (OSError, ValueError):
         pass  # no /proc (not Linux) or no model name in it: Python's own names below
+    import platform  # here alone: 1.4 ms of every check's start-up where /proc is read
+
     return platform.processor() or platform.machine() or "unknown"
 
 
@@ -339,6 +338,8 @@ def machine_key_of(cpu: str, blas: list[str], numpy_version: str) -> str:
 
 def thresholds_file(key: str) -> Path:
     """Where the limits of the machine of ``key`` (:func:`machine_key_of`) are kept."""
+    import hashlib  # for training's calibration, not for check: 3 ms of its start-up
+
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir() / f"{_FILE_PREFIX}{digest}.json"
 
@@ -348,6 +349,8 @@ def kept_limits(path: Path) -> dict | None:
     None where it holds none that calibration could have written: no file, or one damaged or
     edited (not JSON, nested past Python's recursion limit, a value of another type,
     ``1e400``, a limit not among the candidates, a cache size below one byte)."""
+    import json  # only where a machine's file is there to read
+
     try:
         data = json.loads(path.read_text())
         limits = {name: data[name] for name in LIMIT_NAMES}

@@ -13,7 +13,7 @@ from cnnspec.init.describe import describe
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
-from cnnspec.init.keras import IR_NAME_HINTS
+from cnnspec.init.keras import ir_name_hints
 
 __all__ = ["ALIASES", "INIT_NAMES", "InitInfo", "canonical", "create", "describe", "fans", "gain"]
 
@@ -22,7 +22,7 @@ def canonical(init: dict) -> dict:
     """``init`` with its canonical name and every parameter explicit (defaults filled in); a
     name of another library's answered as a spec line's and a JSON IR's are, Keras' class
     names too (``HeNormal``: the init it is, as an init object writes it)."""
-    return catalogue.canonical(init, IR_NAME_HINTS)
+    return catalogue.canonical(init, ir_name_hints())
 
 
 def create(init, shape, rng, dtype=None, fans=None):

@@ -13,8 +13,6 @@ package can read an init without guessing.
 """
 from __future__ import annotations
 
-import difflib
-
 from cnnspec.errors import SpecError, float_text, foreign_hint
 from cnnspec.init.fans import FAN_MODES
 from cnnspec.records import record
@@ -373,6 +371,8 @@ def canonical_name(name: str, hints: dict[str, str] = NAME_HINTS) -> str:
     name = ALIASES.get(name, name)
     if name in PARAMS:
         return name
+    import difflib  # only for a name that is wrong
+
     close = difflib.get_close_matches(str(name), list(INIT_NAMES) + list(ALIASES), n=1)
     hint = foreign_hint(hints, name) or (
         f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES))

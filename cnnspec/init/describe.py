@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 
 from cnnspec.errors import SpecError, float_text, rounded_text
@@ -55,6 +54,8 @@ def init_text(init: dict) -> str:
 def init_json(init: dict) -> str:
     """An IR init as a JSON IR writes it, every parameter given (the IR is resolved):
     ``{"name": "he_uniform", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}``."""
+    import json  # for a JSON IR's hint alone, not for every check's start-up
+
     return json.dumps(canonical(init))
 
 
@@ -87,16 +88,41 @@ def _arg_text(name: str, value) -> str:
     return float_text(value)
 
 
+# The descriptions made so far, by the init's repr, the shape and the fans: a net of many alike
+# layers (a 200-layer stack) has one or two, each described 40-60 us. An InitInfo is frozen, so
+# every layer may share it. Inits of long text (a large literal kernel) are described each
+# time, and the table is emptied when it has DESCRIBED_KEPT.
+_described: dict[tuple, InitInfo] = {}
+DESCRIBED_KEPT = 256
+DESCRIBED_TEXT = 1000  # the most characters of an init's repr that are kept as a key
+
+
 def describe(init: dict, shape: tuple[int, ...],
              fans: tuple[int, int] | None = None) -> InitInfo:
     """Describe ``init`` on a parameter of ``shape`` (OIHW conv, (out, in) dense, (out,) bias).
 
     ``fans`` overrides the parameter's own fans: a scaled scheme on a bias should be given its
     layer's weight fans. Raises :class:`SpecError` (without a location; the caller adds it)
-    for inits that cannot apply to this shape or have bad parameters.
+    for inits that cannot apply to this shape or have bad parameters. Made once for an init
+    of a few words on a shape (:data:`_described`).
     """
-    init = canonical(init)
     shape = tuple(int(n) for n in shape)
+    text = repr(init)  # equal reprs: equal values of plain data, as an IR's
+    if len(text) > DESCRIBED_TEXT:
+        return _describe(init, shape, fans)
+    key = (text, shape, None if fans is None else tuple(fans))
+    info = _described.get(key)
+    if info is None:
+        info = _describe(init, shape, fans)
+        if len(_described) >= DESCRIBED_KEPT:
+            _described.clear()
+        _described[key] = info
+    return info
+
+
+def _describe(init: dict, shape: tuple[int, ...], fans: tuple[int, int] | None) -> InitInfo:
+    """:func:`describe`, worked out."""
+    init = canonical(init)
     fan_in, fan_out = fans if fans is not None else fans_of(shape)
     name = init["name"]
     if name in PRESETS:

@@ -10,6 +10,8 @@ he_normal, glorot_normal and lecun_normal (PyTorch's, untruncated) do not, so th
 """
 from __future__ import annotations
 
+import functools
+
 from cnnspec.errors import folded
 from cnnspec.init.catalogue import NAME_HINTS
 from cnnspec.init.describe import init_json, init_text
@@ -75,6 +77,11 @@ def name_hints(write=init_text, place: str = "here") -> dict[str, str]:
 # foreign_hint): other libraries' names (NAME_HINTS) over Keras' class names, as a spec
 # writes the init. The IR's JSON Schema holds the same for a JSON IR (cnnspec.init.schema).
 SPEC_NAME_HINTS = {**name_hints(), **NAME_HINTS}
-# The same, the init written as a JSON IR writes it: for an init object, a JSON IR's or one
-# given to the Python API (cnnspec.init.canonical).
-IR_NAME_HINTS = {**name_hints(init_json, "in the IR"), **NAME_HINTS}
+
+
+@functools.cache
+def ir_name_hints() -> dict[str, str]:
+    """:data:`SPEC_NAME_HINTS` with the init written as a JSON IR writes it: for an init
+    object, a JSON IR's or one given to the Python API (cnnspec.init.canonical). Made when
+    first asked for (a JSON IR's writer loads json, which a check of a spec needs not)."""
+    return {**name_hints(init_json, "in the IR"), **NAME_HINTS}

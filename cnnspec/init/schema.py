@@ -72,7 +72,7 @@ def _name_hints() -> dict[str, str]:
     (:func:`cnnspec.errors.foreign_hint`): an alias's canonical name, other libraries' names
     (NAME_HINTS) over Keras' class names, each init written as a JSON IR writes it, ready to
     paste in."""
-    return {**keras.IR_NAME_HINTS, **_alias_hints()}
+    return {**keras.ir_name_hints(), **_alias_hints()}
 
 
 def init_schema() -> dict:

@@ -31,8 +31,14 @@ HEADER = """\
 # edit; change the grammar and run `python tools/generate.py` (cnnspec/lang/grammar.py).
 # What follows is Lark's code and its notice: it is under the Mozilla Public License 2.0.
 # Changed from the tool's output (cnnspec/lang/grammar.py): the parse table is written in a
-# canonical order, Lark's logger is made and pickle imported when first used.
+# canonical order, Lark's logger is made and pickle imported when first used, and annotations
+# are not evaluated.
 """
+
+# Lark's code annotates its functions and classes with typing's generics (Optional[Dict[str,
+# Any]]), which Python builds as it defines each one unless told not to: a quarter of the
+# module's import, some 7 M instructions of every check. Nothing reads them at run time.
+POSTPONED_ANNOTATIONS = "from __future__ import annotations\n"
 
 # Lark's logger, as its standalone code sets it up at import...
 EAGER_LOGGER = """\
@@ -114,7 +120,8 @@ def standalone_source() -> str:
     Lark numbers the parser's states and symbols in the order it meets them in sets, which
     differs from one process to the next; the table is written in a canonical order
     (:func:`canonical_table`), so that one grammar and one Lark version always give the same
-    file. Lark's logger is made and pickle imported on first use (:data:`REPLACED`); a Lark
+    file. Lark's logger is made and pickle imported on first use (:data:`REPLACED`), its
+    annotations left unevaluated (:data:`POSTPONED_ANNOTATIONS`); a Lark
     whose output no longer holds each replaced block exactly once is refused, so a change is
     never silently lost.
     """
@@ -143,7 +150,7 @@ def standalone_source() -> str:
     code = _canonical_widths(code)
     # The grammar the tables were made from, so that the parser can refuse stale tables.
     grammar = "".join(f"    {line!r}\n" for line in grammar_text().splitlines(keepends=True))
-    return f"{HEADER}{code}\nGRAMMAR = (\n{grammar})\n"
+    return f"{HEADER}{POSTPONED_ANNOTATIONS}{code}\nGRAMMAR = (\n{grammar})\n"
 
 
 # A terminal's pattern records the least and most characters it matches, the most taken from
