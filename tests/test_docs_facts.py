@@ -213,7 +213,6 @@ def _limits():
     from cnnspec.check import signal
     from cnnspec.check.gainfit import MATERIAL
     from cnnspec.check.lints import HIGH_MOMENTUM
-    from cnnspec.importers.keras import KERAS_LEAKY_SLOPE
     from cnnspec.ir.io import MAX_NESTING
     from cnnspec.ir.limits import MAX_INT, MAX_LAYERS, MAX_MODEL_NAME
     from cnnspec.kinds.catalogue import PRELU_INIT
@@ -245,9 +244,7 @@ def _limits():
             ("docs/language.md", r"warns of a momentum above ([\d.]+)", HIGH_MOMENTUM),
             ("docs/ir.md", r"up to ([\d,]+) of those characters", MAX_MODEL_NAME),
             ("docs/ir.md", r"Whole numbers are at most ([\d,]+)", MAX_INT),
-            ("docs/ir.md", r"lists and objects nest at most (\d+) deep", MAX_NESTING),
-            ("docs/importing.md", r"`leaky_relu` \(Keras' default ([\d.]+)\)",
-             KERAS_LEAKY_SLOPE)]
+            ("docs/ir.md", r"lists and objects nest at most (\d+) deep", MAX_NESTING)]
 
 
 def test_the_limits_the_pages_give_are_the_codes():

@@ -2,13 +2,15 @@
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/gain``,
 ``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds,
 initializers and training settings in docs/language.md and docs/ir.md, the export tables in
-docs/interop.md, the table of Caffe's layer types in docs/importing.md, the table of check's
+docs/interop.md, the tables of Caffe's layer types, fillers and solver fields and of Keras'
+layer classes, initializers and compile settings in docs/importing.md, the table of check's
 lints in docs/warnings.md, and the parser generated from the grammar
 (cnnspec/lang/standalone.py, with Lark).
 
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py, or the
-gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe tables of
-cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py, cnnspec/check/lint_catalogue.py
+gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe and Keras tables of
+cnnspec/lang/foreign.py and cnnspec/importers/ (an importer's mapping tables and its *_docs.py),
+cnnspec/check/lint_catalogue.py
 or grammar/cnnspec.lark; tests fail while any of these is stale.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from cnnspec.check import lint_docs
 from cnnspec.exporters import docs as export_docs
-from cnnspec.importers import caffe_docs
+from cnnspec.importers import caffe_docs, keras_docs
 from cnnspec.init.docs import INIT_TABLE, IR_INIT_TABLE, init_table, ir_init_table
 from cnnspec.init.schema import gain_schema, init_schema
 from cnnspec.ir.datasets_schema import data_schema
@@ -35,6 +37,15 @@ TRAINING_TABLE = ("training settings", "cnnspec/ir/training_catalogue.py")
 IR_TRAINING_TABLE = ("IR training settings", "cnnspec/ir/training_catalogue.py")
 
 ROOT = Path(__file__).resolve().parent.parent
+# docs/importing.md's tables, each generated from the importer's tables: (generate, markers).
+IMPORT_TABLES = (
+    (caffe_docs.layer_table, caffe_docs.LAYER_MARKERS),
+    (caffe_docs.filler_table, caffe_docs.FILLER_MARKERS),
+    (caffe_docs.solver_table, caffe_docs.SOLVER_MARKERS),
+    (keras_docs.class_table, keras_docs.CLASS_MARKERS),
+    (keras_docs.initializer_table, keras_docs.INIT_MARKERS),
+    (keras_docs.compile_table, keras_docs.COMPILE_MARKERS),
+)
 
 
 def write_if_changed(path: Path, text: str) -> None:
@@ -79,7 +90,8 @@ def main() -> None:
     write_if_changed(interop_path, page)
     importing_path = ROOT / "docs" / "importing.md"
     page = importing_path.read_text(encoding="utf-8")
-    page = replace_between_markers(page, caffe_docs.layer_table(), *caffe_docs.LAYER_MARKERS)
+    for table, markers in IMPORT_TABLES:
+        page = replace_between_markers(page, table(), *markers)
     write_if_changed(importing_path, page)
     warnings_path = ROOT / "docs" / "warnings.md"
     page = warnings_path.read_text(encoding="utf-8")
