@@ -334,3 +334,61 @@ def test_dataset_descriptions_and_other_spellings_read_whole():
     assert f"{len(SHAPE_CLASSES)} classes" in DATASETS["shapes"].description
     assert "(or `cifar-10`, `cifar_10`)" in training_table()
     assert ") (or" not in training_table()
+
+
+@pytest.mark.parametrize("page, table, generate", [
+    ("language.md", "GAIN_TABLE", "gain_table"), ("data.md", "NPZ_TABLE", "npz_key_table")])
+def test_the_pages_hold_the_gain_and_npz_key_tables(page, table, generate):
+    """docs/language.md's gains and docs/data.md's npz keys are those the code computes with
+    and reads (cnnspec/init/gains.py, cnnspec/data/npz.py), as generated."""
+    import importlib
+
+    module = importlib.import_module("cnnspec.init.docs" if table == "GAIN_TABLE"
+                                     else "cnnspec.data.docs")
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    shipped = between_markers(text, begin_marker(*getattr(module, table)),
+                              end_marker(getattr(module, table)[0]))
+    assert shipped == getattr(module, generate)(), "run python tools/generate.py"
+
+
+def test_the_gains_pytorch_tabulates_are_its_own():
+    torch = pytest.importorskip("torch")
+    from cnnspec.init.gains import CALCULATE_GAIN, nonlinearity_gain
+
+    for name, (value, _) in CALCULATE_GAIN.items():
+        assert math.isclose(value, torch.nn.init.calculate_gain(name), rel_tol=1e-12), name
+    assert math.isclose(nonlinearity_gain("leaky_relu"),
+                        torch.nn.init.calculate_gain("leaky_relu"), rel_tol=1e-12)
+
+
+def test_the_how_to_quotes_the_computed_gains():
+    """docs/how-to-initialise.md quotes the gains of the activations PyTorch's table lacks;
+    they are the ones computed (to the 3 decimals quoted)."""
+    import re
+
+    from cnnspec.init.gains import MOMENT_KEEPING, nonlinearity_gain
+
+    text = " ".join((ROOT / "docs" / "how-to-initialise.md").read_text(encoding="utf-8").split())
+    for name in MOMENT_KEEPING:
+        quoted = re.search(rf"`gain={name}` (\d+\.\d+)", text)
+        assert quoted, name
+        assert quoted[1] == f"{nonlinearity_gain(name):.3f}", name
+
+
+def test_the_npz_reader_asks_for_the_keys_the_table_calls_required(tmp_path):
+    """Leaving out a key NPZ_KEYS calls required is refused by the reader; the others may
+    be left out."""
+    import numpy as np
+
+    from cnnspec.data.npz import NPZ_KEYS, X, Y, load_npz
+    from cnnspec.errors import RunError
+
+    arrays = {X: np.zeros((10, 1, 4, 4), np.uint8), Y: np.arange(10) % 2}
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    assert len(load_npz(str(path)).x_train) == 8
+    for key, (_, required) in NPZ_KEYS.items():
+        if required:
+            np.savez(path, **{k: v for k, v in arrays.items() if k != key})
+            with pytest.raises(RunError, match=f"'{key}'"):
+                load_npz(str(path))

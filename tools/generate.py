@@ -1,7 +1,8 @@
 """Write the files generated from the registries: the layer, init and training parts of the
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/gain``,
 ``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds,
-initializers and training settings in docs/language.md and docs/ir.md, the export tables in
+initializers, gains and training settings in docs/language.md and docs/ir.md, the npz
+keys in docs/data.md, the export tables in
 docs/interop.md, the tables of Caffe's layer types, fillers and solver fields and of Keras'
 layer classes, initializers and compile settings in docs/importing.md, the table of check's
 lints in docs/warnings.md, and the parser generated from the grammar
@@ -19,9 +20,17 @@ import json
 from pathlib import Path
 
 from cnnspec.check import lint_docs
+from cnnspec.data.docs import NPZ_TABLE, npz_key_table
 from cnnspec.exporters import docs as export_docs
 from cnnspec.importers import caffe_docs, keras_docs
-from cnnspec.init.docs import INIT_TABLE, IR_INIT_TABLE, init_table, ir_init_table
+from cnnspec.init.docs import (
+    GAIN_TABLE,
+    INIT_TABLE,
+    IR_INIT_TABLE,
+    gain_table,
+    init_table,
+    ir_init_table,
+)
 from cnnspec.init.schema import gain_schema, init_schema
 from cnnspec.ir.datasets_schema import data_schema
 from cnnspec.ir.limits import MAX_LAYERS
@@ -29,7 +38,13 @@ from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.training_docs import ir_training_table, training_table
 from cnnspec.ir.training_schema import training_schemas
 from cnnspec.kinds import KINDS
-from cnnspec.kinds.docs import begin_marker, end_marker, layer_table, replace_between_markers
+from cnnspec.kinds.docs import (
+    begin_marker,
+    end_marker,
+    layer_table,
+    markers,
+    replace_between_markers,
+)
 from cnnspec.kinds.schema import layer_schema
 from cnnspec.lang.grammar import GENERATED, standalone_source
 
@@ -74,7 +89,12 @@ def main() -> None:
                                    end_marker(INIT_TABLE[0]))
     page = replace_between_markers(page, training_table(), begin_marker(*TRAINING_TABLE),
                                    end_marker(TRAINING_TABLE[0]))
+    page = replace_between_markers(page, gain_table(), *markers(*GAIN_TABLE))
     write_if_changed(docs_path, page)
+    data_path = ROOT / "docs" / "data.md"
+    page = data_path.read_text(encoding="utf-8")
+    page = replace_between_markers(page, npz_key_table(), *markers(*NPZ_TABLE))
+    write_if_changed(data_path, page)
     ir_docs_path = ROOT / "docs" / "ir.md"
     page = ir_docs_path.read_text(encoding="utf-8")
     page = replace_between_markers(page, ir_training_table(), begin_marker(*IR_TRAINING_TABLE),
@@ -90,15 +110,15 @@ def main() -> None:
     write_if_changed(interop_path, page)
     importing_path = ROOT / "docs" / "importing.md"
     page = importing_path.read_text(encoding="utf-8")
-    for table, markers in IMPORT_TABLES:
-        page = replace_between_markers(page, table(), *markers)
+    for table, fences in IMPORT_TABLES:
+        page = replace_between_markers(page, table(), *fences)
     write_if_changed(importing_path, page)
     warnings_path = ROOT / "docs" / "warnings.md"
     page = warnings_path.read_text(encoding="utf-8")
     page = replace_between_markers(page, lint_docs.lint_table(), *lint_docs.LINT_MARKERS)
     write_if_changed(warnings_path, page)
     write_if_changed(ROOT / GENERATED, standalone_source())
-    written = [schema_path, docs_path, ir_docs_path, interop_path, importing_path,
+    written = [schema_path, docs_path, data_path, ir_docs_path, interop_path, importing_path,
                warnings_path]
     print(f"wrote {', '.join(str(path.relative_to(ROOT)) for path in written)} and {GENERATED}")
 
