@@ -361,20 +361,6 @@ def test_the_gains_pytorch_tabulates_are_its_own():
                         torch.nn.init.calculate_gain("leaky_relu"), rel_tol=1e-12)
 
 
-def test_the_how_to_quotes_the_computed_gains():
-    """docs/how-to-initialise.md quotes the gains of the activations PyTorch's table lacks;
-    they are the ones computed (to the 3 decimals quoted)."""
-    import re
-
-    from cnnspec.init.gains import MOMENT_KEEPING, nonlinearity_gain
-
-    text = " ".join((ROOT / "docs" / "how-to-initialise.md").read_text(encoding="utf-8").split())
-    for name in MOMENT_KEEPING:
-        quoted = re.search(rf"`gain={name}` (\d+\.\d+)", text)
-        assert quoted, name
-        assert quoted[1] == f"{nonlinearity_gain(name):.3f}", name
-
-
 def test_the_npz_reader_asks_for_the_keys_the_table_calls_required(tmp_path):
     """Leaving out a key NPZ_KEYS calls required is refused by the reader; the others may
     be left out."""
