@@ -44,6 +44,7 @@ from cnnspec.ir.datasets import DATASETS
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import CAFFE_START_SHARE, least_momentum, start_share
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.lang.foreign import (
     CAFFE_KINDS,
@@ -339,11 +340,11 @@ def _learned_fields(param: Message, layer: Layer, outputs: int, has_bias: bool) 
     """The fields of a conv's or inner product's parameters: its bias, the inits its fillers
     give (a bias init where it has a bias) and its lr and decay multipliers."""
     fields = {"bias": has_bias,
-              "weight_init": filler_init(param.message("weight_filler"), "weight", outputs,
+              WEIGHT_INIT_KEY: filler_init(param.message("weight_filler"), "weight", outputs,
                                          layer.net.path),
               **param_mults(layer, has_bias)}
     if has_bias:
-        fields["bias_init"] = filler_init(param.message("bias_filler"), "bias", outputs,
+        fields[BIAS_INIT_KEY] = filler_init(param.message("bias_filler"), "bias", outputs,
                                           layer.net.path)
     return fields
 
@@ -831,7 +832,7 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
         training.append(Setting("batch", str(net.batch), batch_note(net.batch_from)))
     if net.loss:
         training.append(Setting("loss", caffe_loss(), f"Caffe's {CAFFE_LOSS}"))
-    defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
+    defaults = common_inits([line for line in net.lines if WEIGHT_INIT_KEY in line.fields])
     notes = grouped(net.notes)
     header += [f"- {note}" for note in notes]
     name = model_name(net_msg.scalar("name", "string") if net_msg.one("name") else None, path)

@@ -50,6 +50,7 @@ from cnnspec.init.keras import CLASSES, SCALED, scaled_init, truncation_note
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.lang.foreign import (
     KERAS_CHOSEN,
@@ -267,13 +268,13 @@ def _truncation_comment(cfg: Config) -> str | None:
 
 
 def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
-    fields = {"weight_init": keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
+    fields = {WEIGHT_INIT_KEY: keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
                                         "weight", units,
                                         f"{cfg.where}.config.kernel_initializer", cfg.path)}
     if not has_bias:
         cfg.get("bias_initializer")  # Keras reads it only with use_bias
     else:
-        fields["bias_init"] = keras_init(cfg.get("bias_initializer", "zeros"), "bias", units,
+        fields[BIAS_INIT_KEY] = keras_init(cfg.get("bias_initializer", "zeros"), "bias", units,
                                          f"{cfg.where}.config.bias_initializer", cfg.path)
     return fields
 
@@ -727,7 +728,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     if compiled:
         header.append("Training settings from the model's compile_config.")
     header += [f"- {note}" for note in notes]
-    defaults = common_inits([line for line in model.lines if "weight_init" in line.fields])
+    defaults = common_inits([line for line in model.lines if WEIGHT_INIT_KEY in line.fields])
     name = model_name(doc.get("config", {}).get("name") if isinstance(doc.get("config"), dict)
                       else None, path)
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,

@@ -49,6 +49,7 @@ from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.init.describe import init_text
 from cnnspec.kinds import ACTIVATIONS, KINDS, is_weighted, layer_flops
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
@@ -140,7 +141,7 @@ class Chain:
 def init_label(layer: LayerInfo) -> str:
     """A layer's weight init as the language writes it (``glorot_uniform``,
     ``normal(std=0.05)``)."""
-    init = layer.ir.get("weight_init")
+    init = layer.ir.get(WEIGHT_INIT_KEY)
     return "none" if init is None else init_text(init)
 
 
@@ -331,7 +332,7 @@ def own_inits(chain: Chain) -> list[tuple[str, str, float, float]]:
         drawn = next(x for x in chain.layers if x.name == names[0])
         if drawn.weight_init is None or not _placeable(drawn.weight_init):
             continue
-        sw, share = sigma_w_of(drawn.ir["weight_init"], layer)
+        sw, share = sigma_w_of(drawn.ir[WEIGHT_INIT_KEY], layer)
         found.append((own_label(chain.inits, names, drawn.weight_init.name),
                       drawn.weight_init.name, sw, share))
     return found
