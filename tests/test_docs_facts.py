@@ -52,23 +52,6 @@ def test_readme_and_the_data_page_name_every_dataset():
         assert re.search(rf"[`\s]{name}[`(:]", page), f"docs/data.md does not name {name}"
 
 
-def test_the_data_pages_mirror_table_names_each_downloads_variable_and_files():
-    """docs/data.md's table of mirror variables: each downloaded dataset's row names the
-    variable its source reads and the files it fetches (Fashion-MNIST's by MNIST's)."""
-    from cnnspec.data.cifar import CIFAR10
-    from cnnspec.data.mnist import MNIST, SOURCES
-
-    page = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
-    rows = {row.split("|")[1].strip(): row for row in page.splitlines()
-            if row.startswith("| `")}
-    for source in (*SOURCES.values(), CIFAR10):
-        row = rows[f"`{source.name}`"]
-        assert row.split("|")[2].strip() == f"`{source.mirror_env}`", source.name
-        files = rows[f"`{MNIST.name}`"] if "the same four names as MNIST" in row else row
-        for name in source.sha256:
-            assert f"`{name}`" in files, (source.name, name)
-
-
 def test_the_how_tos_variance_table_is_the_catalogues():
     """docs/how-to-initialise.md's table of the named inits' Var[w]: each row's variance is
     what the catalogue's scheme draws at its defaults, and its paper the scheme's source."""

@@ -337,10 +337,12 @@ def test_dataset_descriptions_and_other_spellings_read_whole():
 
 
 @pytest.mark.parametrize("page, table, generate", [
-    ("language.md", "GAIN_TABLE", "gain_table"), ("data.md", "NPZ_TABLE", "npz_key_table")])
-def test_the_pages_hold_the_gain_and_npz_key_tables(page, table, generate):
-    """docs/language.md's gains and docs/data.md's npz keys are those the code computes with
-    and reads (cnnspec/init/gains.py, cnnspec/data/npz.py), as generated."""
+    ("language.md", "GAIN_TABLE", "gain_table"), ("data.md", "NPZ_TABLE", "npz_key_table"),
+    ("data.md", "DOWNLOAD_TABLE", "download_table")])
+def test_the_pages_hold_the_gain_npz_key_and_download_tables(page, table, generate):
+    """docs/language.md's gains and docs/data.md's npz keys and downloaded datasets are those
+    the code computes with and reads (cnnspec/init/gains.py, cnnspec/data/npz.py,
+    cnnspec/data/downloads.py), as generated."""
     import importlib
 
     module = importlib.import_module("cnnspec.init.docs" if table == "GAIN_TABLE"

@@ -2,7 +2,7 @@
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/gain``,
 ``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds,
 initializers, gains and training settings in docs/language.md and docs/ir.md, the npz
-keys in docs/data.md, the export tables in
+keys and the downloaded datasets in docs/data.md, the export tables in
 docs/interop.md, the tables of Caffe's layer types, fillers and solver fields and of Keras'
 layer classes, initializers and compile settings in docs/importing.md, the table of check's
 lints in docs/warnings.md, and the parser generated from the grammar
@@ -11,8 +11,8 @@ lints in docs/warnings.md, and the parser generated from the grammar
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py, or the
 gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe and Keras tables of
 cnnspec/lang/foreign.py and cnnspec/importers/ (an importer's mapping tables and its *_docs.py),
-cnnspec/check/lint_catalogue.py
-or grammar/cnnspec.lark; tests fail while any of these is stale.
+cnnspec/data/downloads.py, cnnspec/data/npz.py's NPZ_KEYS,
+cnnspec/check/lint_catalogue.py or grammar/cnnspec.lark; tests fail while any of these is stale.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from cnnspec.check import lint_docs
-from cnnspec.data.docs import NPZ_TABLE, npz_key_table
+from cnnspec.data.docs import DOWNLOAD_TABLE, NPZ_TABLE, download_table, npz_key_table
 from cnnspec.exporters import docs as export_docs
 from cnnspec.importers import caffe_docs, keras_docs
 from cnnspec.init.docs import (
@@ -94,6 +94,7 @@ def main() -> None:
     data_path = ROOT / "docs" / "data.md"
     page = data_path.read_text(encoding="utf-8")
     page = replace_between_markers(page, npz_key_table(), *markers(*NPZ_TABLE))
+    page = replace_between_markers(page, download_table(), *markers(*DOWNLOAD_TABLE))
     write_if_changed(data_path, page)
     ir_docs_path = ROOT / "docs" / "ir.md"
     page = ir_docs_path.read_text(encoding="utf-8")
