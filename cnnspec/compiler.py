@@ -22,6 +22,7 @@ from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
 from cnnspec.ir.training_catalogue import LOSSES, held_parts, refuse_whole_setting
 from cnnspec.kinds import KINDS, Build
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.seeding import streams
 
 
@@ -90,8 +91,8 @@ def _build_layer(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype,
 def _draw_params(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype):
     """The weight, then the bias (or None), of a weighted layer."""
     fans = (info.fan_in, info.fan_out)
-    weight = create(info.ir["weight_init"], info.weight_shape, rng, dtype, fans=fans)
+    weight = create(info.ir[WEIGHT_INIT_KEY], info.weight_shape, rng, dtype, fans=fans)
     bias = None
     if info.bias_shape is not None:
-        bias = create(info.ir["bias_init"], info.bias_shape, rng, dtype, fans=fans)
+        bias = create(info.ir[BIAS_INIT_KEY], info.bias_shape, rng, dtype, fans=fans)
     return weight, bias

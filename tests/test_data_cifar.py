@@ -8,7 +8,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from cnnspec.data.cifar import ARCHIVE, FOLDER, RECORD, TEST_BATCH, TRAIN_BATCHES, load_cifar10
+from cnnspec.data.cifar import ARCHIVE, FOLDER, RECORD, TEST_BATCH, TRAIN_BATCHES
+from cnnspec.data.downloads import load_download
 from cnnspec.errors import RunError
 
 
@@ -47,21 +48,21 @@ def _digest(path) -> str:
 def test_the_archive_is_downloaded_verified_and_read_in_the_real_layout(tmp_path, serve):
     path, arrays = write_archive(tmp_path / "mirror")
     cache = tmp_path / "cache"
-    data = load_cifar10(cache, mirrors=[serve(tmp_path / "mirror")], sha256=_digest(path))
+    data = _load(cache, mirrors=[serve(tmp_path / "mirror")], sha256=_digest(path))
     assert (cache / "cifar10" / ARCHIVE).is_file()
     assert data.x_train.shape == (15, 3, 32, 32) and data.x_test.shape == (3, 3, 32, 32)
     np.testing.assert_array_equal(data.x_train[:3] * 255, arrays[TRAIN_BATCHES[0]][0])
     np.testing.assert_array_equal(data.y_test, arrays[TEST_BATCH][1])
     assert data.classes[0] == "airplane" and data.input_shape == (3, 32, 32)
     # The cache is used without a network from then on.
-    again = load_cifar10(cache, mirrors=[], sha256=_digest(path))
+    again = _load(cache, mirrors=[], sha256=_digest(path))
     np.testing.assert_array_equal(again.x_train, data.x_train)
 
 
 def test_a_wrong_digest_is_a_failed_download_with_a_hint(tmp_path, serve):
     write_archive(tmp_path / "mirror")
     with pytest.raises(RunError, match="SHA-256 mismatch") as info:
-        load_cifar10(tmp_path / "cache", mirrors=[serve(tmp_path / "mirror")], sha256="0" * 64)
+        _load(tmp_path / "cache", mirrors=[serve(tmp_path / "mirror")], sha256="0" * 64)
     assert "CNNSPEC_CIFAR10_MIRROR" in info.value.hint and ARCHIVE in info.value.hint
     assert not (tmp_path / "cache" / "cifar10" / ARCHIVE).exists()
 
@@ -73,5 +74,10 @@ def test_a_wrong_digest_is_a_failed_download_with_a_hint(tmp_path, serve):
 def test_a_damaged_archive_is_named(tmp_path, damage, message):
     path, _ = write_archive(tmp_path / "cache" / "cifar10", **damage)
     with pytest.raises(RunError, match=message):
-        load_cifar10(tmp_path / "cache", mirrors=[], sha256=_digest(path))
+        _load(tmp_path / "cache", mirrors=[], sha256=_digest(path))
     assert RECORD == 3073
+
+
+def _load(cache, mirrors, sha256):
+    """CIFAR-10 from the registry of downloads, with these mirrors and the archive's digest."""
+    return load_download("cifar10", cache, mirrors=mirrors, checksums={ARCHIVE: sha256})

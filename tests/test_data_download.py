@@ -8,7 +8,8 @@ import pytest
 from test_data_idx import write_idx_set
 
 from cnnspec.data import load_dataset
-from cnnspec.data.mnist import FASHION_MNIST, MNIST, cache_root, load_idx_dataset
+from cnnspec.data.downloads import FASHION_MNIST, MNIST, cache_root, load_download
+from cnnspec.data.mnist import idx_file
 from cnnspec.errors import RunError
 
 
@@ -38,7 +39,7 @@ def files_in(folder):
 def test_downloads_verifies_and_loads(tmp_path, serve, published):
     folder, digests, arrays = published
     cache = tmp_path / "cache"
-    data = load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    data = load_download("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
     assert files_in(cache / "mnist") == sorted(digests)
     assert data.x_train.shape == (12, 1, 4, 5) and data.x_test.shape == (6, 1, 4, 5)
     assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int64
@@ -51,8 +52,8 @@ def test_downloads_verifies_and_loads(tmp_path, serve, published):
 def test_cached_files_are_used_offline(tmp_path, serve, published, dead_url):
     folder, digests, _ = published
     cache = tmp_path / "cache"
-    first = load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
-    again = load_idx_dataset("mnist", data_dir=cache, mirrors=[dead_url], checksums=digests)
+    first = load_download("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    again = load_download("mnist", data_dir=cache, mirrors=[dead_url], checksums=digests)
     np.testing.assert_array_equal(first.x_train, again.x_train)
 
 
@@ -61,7 +62,7 @@ def test_falls_back_to_the_next_mirror_after_a_corrupt_file(tmp_path, serve, pub
     corrupt = tmp_path / "corrupt"
     write_idx_set(corrupt, n_train=13)  # valid IDX files, but not the published bytes
     cache = tmp_path / "cache"
-    data = load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(corrupt), serve(folder)],
+    data = load_download("mnist", data_dir=cache, mirrors=[serve(corrupt), serve(folder)],
                             checksums=digests)
     assert len(data.x_train) == 12
 
@@ -72,7 +73,7 @@ def test_corrupt_download_leaves_no_file_and_says_what_to_do(tmp_path, serve, pu
     write_idx_set(corrupt, n_train=13)
     cache = tmp_path / "cache"
     with pytest.raises(RunError, match="SHA-256 mismatch") as info:
-        load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(corrupt)], checksums=digests)
+        load_download("mnist", data_dir=cache, mirrors=[serve(corrupt)], checksums=digests)
     assert files_in(cache / "mnist") == []  # not even a hidden .part file
     hint = info.value.hint
     assert "retry" in hint and "network" in hint and str(cache / "mnist") in hint
@@ -84,14 +85,14 @@ def test_missing_file_on_the_server_is_a_404(tmp_path, serve, published):
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     cache = tmp_path / "cache"
     with pytest.raises(RunError, match="t10k-labels-idx1-ubyte.gz: .*HTTP 404"):
-        load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+        load_download("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
     # The files that did download are complete and kept; the missing one left nothing behind.
     assert files_in(cache / "mnist") == sorted(set(digests) - {"t10k-labels-idx1-ubyte.gz"})
 
 
 def test_no_network_lists_every_mirror(tmp_path, dead_url):
     with pytest.raises(RunError) as info:
-        load_idx_dataset("fashion-mnist", data_dir=tmp_path, mirrors=[dead_url, dead_url + "x/"])
+        load_download("fashion-mnist", data_dir=tmp_path, mirrors=[dead_url, dead_url + "x/"])
     assert info.value.message.count("127.0.0.1") == 2
     assert "CNNSPEC_FASHION_MNIST_MIRROR" in info.value.hint
 
@@ -100,7 +101,7 @@ def test_mirror_from_the_environment(tmp_path, serve, published, monkeypatch):
     folder, digests, _ = published
     mirrors = f"http://127.0.0.1:9/nothing, {serve(folder)}"
     monkeypatch.setenv("CNNSPEC_FASHION_MNIST_MIRROR", mirrors)
-    data = load_idx_dataset("fashion-mnist", data_dir=tmp_path, checksums=digests)
+    data = load_download("fashion-mnist", data_dir=tmp_path, checksums=digests)
     assert data.classes[0] == "T-shirt/top" and len(data.classes) == 10
     assert files_in(tmp_path / "fashion-mnist") == sorted(digests)
 
@@ -116,11 +117,11 @@ def test_files_placed_by_hand_uncompressed(tmp_path, dead_url, monkeypatch):
 def test_a_damaged_cached_file_is_reported_not_used(tmp_path, serve, published):
     folder, digests, _ = published
     cache = tmp_path / "cache"
-    load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    load_download("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
     damaged = cache / "mnist" / "train-images-idx3-ubyte.gz"
     damaged.write_bytes(damaged.read_bytes()[:-5])
     with pytest.raises(RunError, match="does not match its published SHA-256") as info:
-        load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+        load_download("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
     assert "delete it" in info.value.hint
 
 
@@ -131,7 +132,7 @@ def test_labels_beyond_the_classes_are_rejected(tmp_path, dead_url):
     path = tmp_path / "mnist" / "train-labels-idx1-ubyte"
     path.write_bytes(path.read_bytes()[:8] + labels.tobytes())
     with pytest.raises(RunError, match="labels go up to 10"):
-        load_idx_dataset("mnist", data_dir=tmp_path, mirrors=[dead_url])
+        load_download("mnist", data_dir=tmp_path, mirrors=[dead_url])
 
 
 def test_cache_root_defaults(monkeypatch, tmp_path):
@@ -145,7 +146,7 @@ def test_cache_root_defaults(monkeypatch, tmp_path):
 
 def test_built_in_sources_have_four_published_digests():
     for source in (MNIST, FASHION_MNIST):
-        names = {source.file(s, p) for s in ("train", "test") for p in ("images", "labels")}
+        names = {idx_file(s, p) for s in ("train", "test") for p in ("images", "labels")}
         assert set(source.sha256) == names
         assert all(len(d) == 64 and int(d, 16) >= 0 for d in source.sha256.values())
         assert source.mirrors
@@ -157,7 +158,7 @@ def test_a_long_mirror_from_the_environment_is_quoted_short(tmp_path, monkeypatc
     long_url = "http://" + "a" * 5000
     monkeypatch.setenv("CNNSPEC_MNIST_MIRROR", f"{long_url} http://127.0.0.1:9/mnist/")
     with pytest.raises(RunError) as info:
-        load_idx_dataset("mnist", data_dir=tmp_path)
+        load_download("mnist", data_dir=tmp_path)
     message = info.value.message
     assert len(message) < 600
     assert f"{long_url[:200]}... (5,034 characters): " in message
@@ -171,14 +172,14 @@ def test_a_data_folder_that_cannot_be_used_is_named_not_a_traceback(tmp_path, mo
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ("c" * 5000)))
     with pytest.raises(SettingError) as info:
-        load_idx_dataset("mnist")
+        load_download("mnist")
     assert len(info.value.message) < 300
     assert info.value.message.endswith("characters): File name too long")
     assert "data_dir" in info.value.hint
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(SettingError, match="cannot use the data folder "
                        f"{tmp_path / 'file' / 'mnist'}: Not a directory"):
-        load_idx_dataset("mnist", data_dir=tmp_path / "file")
+        load_download("mnist", data_dir=tmp_path / "file")
 
 
 @pytest.mark.parametrize("relative", ["relative/dir", "."])
@@ -188,3 +189,34 @@ def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path, relative):
     monkeypatch.setenv("XDG_CACHE_HOME", relative)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_root() == tmp_path / "home" / ".cache" / "cnnspec"
+
+
+def test_each_download_is_a_dataset_of_the_ir_with_its_classes_and_a_reader():
+    """The registry of downloads (cnnspec.data.downloads) and the IR's datasets agree: each
+    download is a dataset a spec names, with as many classes, and its reader reads files."""
+    import importlib
+
+    from cnnspec.data.downloads import DOWNLOADS
+    from cnnspec.ir.datasets import DATASETS
+
+    assert {"mnist", "fashion-mnist", "cifar10"} <= set(DOWNLOADS)
+    for name, source in DOWNLOADS.items():
+        assert DATASETS[name].classes == len(source.classes), name
+        assert "downloaded" in DATASETS[name].description, name
+        assert callable(importlib.import_module(f"cnnspec.data.{source.reader}").read_files)
+        assert source.sha256 and all(len(d) == 64 and int(d, 16) >= 0
+                                     for d in source.sha256.values()), name
+    downloaded = {name for name, kind in DATASETS.items() if "downloaded" in kind.description}
+    assert downloaded == set(DOWNLOADS)
+
+
+def test_load_dataset_fetches_every_download_through_the_registry(monkeypatch):
+    from cnnspec.data import load as load_module
+    from cnnspec.data.downloads import DOWNLOADS
+
+    asked = []
+    monkeypatch.setattr(load_module, "load_download",
+                        lambda name, data_dir=None, dtype=None: asked.append(name) or name)
+    for name in DOWNLOADS:
+        assert load_dataset({"name": name}, seed=0) == name
+    assert asked == list(DOWNLOADS)

@@ -52,23 +52,6 @@ def test_readme_and_the_data_page_name_every_dataset():
         assert re.search(rf"[`\s]{name}[`(:]", page), f"docs/data.md does not name {name}"
 
 
-def test_the_data_pages_mirror_table_names_each_downloads_variable_and_files():
-    """docs/data.md's table of mirror variables: each downloaded dataset's row names the
-    variable its source reads and the files it fetches (Fashion-MNIST's by MNIST's)."""
-    from cnnspec.data.cifar import CIFAR10
-    from cnnspec.data.mnist import MNIST, SOURCES
-
-    page = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
-    rows = {row.split("|")[1].strip(): row for row in page.splitlines()
-            if row.startswith("| `")}
-    for source in (*SOURCES.values(), CIFAR10):
-        row = rows[f"`{source.name}`"]
-        assert row.split("|")[2].strip() == f"`{source.mirror_env}`", source.name
-        files = rows[f"`{MNIST.name}`"] if "the same four names as MNIST" in row else row
-        for name in source.sha256:
-            assert f"`{name}`" in files, (source.name, name)
-
-
 def test_the_how_tos_variance_table_is_the_catalogues():
     """docs/how-to-initialise.md's table of the named inits' Var[w]: each row's variance is
     what the catalogue's scheme draws at its defaults, and its paper the scheme's source."""
@@ -213,7 +196,6 @@ def _limits():
     from cnnspec.check import signal
     from cnnspec.check.gainfit import MATERIAL
     from cnnspec.check.lints import HIGH_MOMENTUM
-    from cnnspec.importers.keras import KERAS_LEAKY_SLOPE
     from cnnspec.ir.io import MAX_NESTING
     from cnnspec.ir.limits import MAX_INT, MAX_LAYERS, MAX_MODEL_NAME
     from cnnspec.kinds.catalogue import PRELU_INIT
@@ -245,9 +227,7 @@ def _limits():
             ("docs/language.md", r"warns of a momentum above ([\d.]+)", HIGH_MOMENTUM),
             ("docs/ir.md", r"up to ([\d,]+) of those characters", MAX_MODEL_NAME),
             ("docs/ir.md", r"Whole numbers are at most ([\d,]+)", MAX_INT),
-            ("docs/ir.md", r"lists and objects nest at most (\d+) deep", MAX_NESTING),
-            ("docs/importing.md", r"`leaky_relu` \(Keras' default ([\d.]+)\)",
-             KERAS_LEAKY_SLOPE)]
+            ("docs/ir.md", r"lists and objects nest at most (\d+) deep", MAX_NESTING)]
 
 
 def test_the_limits_the_pages_give_are_the_codes():

@@ -43,14 +43,53 @@ def test_the_ir_table_writes_each_init_as_the_ir_holds_it():
         assert json.loads(written.replace("…", '"…"')) == expected, init.name
 
 
-def test_the_import_page_holds_the_caffe_type_table():
-    """The table of Caffe's layer types was written by hand beside the type -> kind table
-    the importer and the language's hints read (cnnspec/lang/foreign.py)."""
-    from cnnspec.importers import caffe_docs
+def _import_tables():
+    from cnnspec.importers import caffe_docs, keras_docs
 
+    return [(caffe_docs.layer_table, caffe_docs.LAYER_MARKERS),
+            (caffe_docs.filler_table, caffe_docs.FILLER_MARKERS),
+            (caffe_docs.solver_table, caffe_docs.SOLVER_MARKERS),
+            (keras_docs.class_table, keras_docs.CLASS_MARKERS),
+            (keras_docs.initializer_table, keras_docs.INIT_MARKERS),
+            (keras_docs.compile_table, keras_docs.COMPILE_MARKERS)]
+
+
+@pytest.mark.parametrize("table, markers", _import_tables(),
+                         ids=lambda value: getattr(value, "__name__", ""))
+def test_the_import_page_holds_the_importers_tables(table, markers):
+    """Each table of docs/importing.md (Caffe's layer types, fillers and solver fields,
+    Keras' classes, initializers and compile settings) is the importer's own, as generated."""
     page = (ROOT / "docs" / "importing.md").read_text(encoding="utf-8")
-    assert between_markers(page, *caffe_docs.LAYER_MARKERS) == caffe_docs.layer_table(), (
-        "run python tools/generate.py")
+    assert between_markers(page, *markers) == table(), "run python tools/generate.py"
+
+
+def test_generate_writes_every_import_table():
+    """tools/generate.py writes each of the tables the staleness test above reads."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "tools" / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    assert [markers for _, markers in generate.IMPORT_TABLES] == [
+        markers for _, markers in _import_tables()]
+
+
+def test_a_mapping_added_to_an_importer_shows_in_its_table(monkeypatch):
+    """A filler, a solver type, a Keras class, initializer or optimizer added to the
+    importer's table is a row of the generated docs, with no second edit."""
+    from cnnspec.importers import caffe, caffe_docs, caffe_solver, keras, keras_compile, keras_docs
+    from cnnspec.lang import foreign
+
+    monkeypatch.setitem(caffe.PLAIN_FILLERS, "lognormal", ("normal", {"std": ("sigma", 1)}))
+    monkeypatch.setitem(caffe_solver.SOLVER_TYPES, "AdaDelta", ("adagrad", {}, {}))
+    monkeypatch.setitem(foreign.KERAS_CLASSES, "Conv2DNew", "conv")
+    monkeypatch.setitem(keras.PLAIN_INITIALIZERS, "RandomLaplace", ("normal", {}))
+    monkeypatch.setitem(keras_compile.OPTIMIZERS, "Lion", ("sgd", {}))
+    assert "| `lognormal` (`sigma` 1) | normal | `normal(std)` |" in caffe_docs.filler_table()
+    assert "`type`: `AdaDelta`" in caffe_docs.solver_table()
+    assert "`Conv2D`, `Convolution2D`, `Conv2DNew` | `conv` |" in keras_docs.class_table()
+    assert "| `RandomLaplace` () | `normal()` |" in keras_docs.initializer_table()
+    assert "| `Lion` () | `optimizer sgd()` |" in keras_docs.compile_table()
 
 
 def test_the_caffe_type_table_has_a_row_for_each_type_the_importer_reads():
@@ -295,3 +334,49 @@ def test_dataset_descriptions_and_other_spellings_read_whole():
     assert f"{len(SHAPE_CLASSES)} classes" in DATASETS["shapes"].description
     assert "(or `cifar-10`, `cifar_10`)" in training_table()
     assert ") (or" not in training_table()
+
+
+@pytest.mark.parametrize("page, table, generate", [
+    ("language.md", "GAIN_TABLE", "gain_table"), ("data.md", "NPZ_TABLE", "npz_key_table"),
+    ("data.md", "DOWNLOAD_TABLE", "download_table")])
+def test_the_pages_hold_the_gain_npz_key_and_download_tables(page, table, generate):
+    """docs/language.md's gains and docs/data.md's npz keys and downloaded datasets are those
+    the code computes with and reads (cnnspec/init/gains.py, cnnspec/data/npz.py,
+    cnnspec/data/downloads.py), as generated."""
+    import importlib
+
+    module = importlib.import_module("cnnspec.init.docs" if table == "GAIN_TABLE"
+                                     else "cnnspec.data.docs")
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    shipped = between_markers(text, begin_marker(*getattr(module, table)),
+                              end_marker(getattr(module, table)[0]))
+    assert shipped == getattr(module, generate)(), "run python tools/generate.py"
+
+
+def test_the_gains_pytorch_tabulates_are_its_own():
+    torch = pytest.importorskip("torch")
+    from cnnspec.init.gains import CALCULATE_GAIN, nonlinearity_gain
+
+    for name, (value, _) in CALCULATE_GAIN.items():
+        assert math.isclose(value, torch.nn.init.calculate_gain(name), rel_tol=1e-12), name
+    assert math.isclose(nonlinearity_gain("leaky_relu"),
+                        torch.nn.init.calculate_gain("leaky_relu"), rel_tol=1e-12)
+
+
+def test_the_npz_reader_asks_for_the_keys_the_table_calls_required(tmp_path):
+    """Leaving out a key NPZ_KEYS calls required is refused by the reader; the others may
+    be left out."""
+    import numpy as np
+
+    from cnnspec.data.npz import NPZ_KEYS, X, Y, load_npz
+    from cnnspec.errors import RunError
+
+    arrays = {X: np.zeros((10, 1, 4, 4), np.uint8), Y: np.arange(10) % 2}
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    assert len(load_npz(str(path)).x_train) == 8
+    for key, (_, required) in NPZ_KEYS.items():
+        if required:
+            np.savez(path, **{k: v for k, v in arrays.items() if k != key})
+            with pytest.raises(RunError, match=f"'{key}'"):
+                load_npz(str(path))

@@ -684,19 +684,6 @@ def test_docs_table_every_mapped_class_initializer_and_activation():
         assert f"`{name}`" in docs, name
 
 
-def test_docs_table_writes_each_variance_scaling_class_as_the_importer_does():
-    """docs/importing.md's rows of Keras' VarianceScaling specialisations (GlorotNormal,
-    HeNormal, ...) give the init the importer writes for each (cnnspec.init.keras)."""
-    import re
-
-    from cnnspec.init.keras import CLASSES, written
-
-    docs = (Path(__file__).parents[1] / "docs" / "importing.md").read_text()
-    rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)` \|$", docs, re.MULTILINE))
-    for name in CLASSES:
-        assert rows.get(name) == written(name), name
-
-
 # Keras' ReLU is the kind its arguments choose (lang.foreign.KERAS_CHOSEN): the importer makes
 # it, and a spec's line that calls the class is told to write it.
 @pytest.mark.parametrize("config, kind", [

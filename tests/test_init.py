@@ -1039,3 +1039,43 @@ def test_every_named_scheme_cites_where_its_formula_comes_from():
         assert entry.source and entry.source in entry.doc, name
         assert describe({"name": name}, (16, 16, 3, 3)).source == entry.source
     assert BY_NAME["torch_default"].source == TORCH_RESET
+
+
+def test_the_inits_placed_on_the_phase_diagram_by_name_are_zero_mean_draws():
+    """The catalogue's phase_placed inits (cnnspec/lab/phase.py lists them by that mark
+    alone) draw mean 0 with a variance their name fixes, on a conv weight: no argument
+    needed, none constant."""
+    from cnnspec.init.catalogue import INITS, REQUIRED
+    from cnnspec.init.describe import describe
+
+    placed = [init for init in INITS if init.phase_placed]
+    assert {"he_normal", "glorot_uniform", "orthogonal"} <= {init.name for init in placed}
+    for init in placed:
+        assert not init.general and all(p.default is not REQUIRED for p in init.params)
+        info = describe({"name": init.name}, (8, 4, 3, 3))
+        assert info.mean == 0 and info.std and not info.constant, init.name
+
+
+def test_the_list_and_general_inits_are_one_entry_each():
+    from cnnspec.init.catalogue import GENERAL_INIT, INITS, LIST_INIT
+    from cnnspec.init.presets import PRESETS
+
+    assert [init for init in INITS if init.from_list] == [LIST_INIT]
+    assert [p.type for p in LIST_INIT.params] == ["numbers"]
+    assert [init for init in INITS if init.general] == [GENERAL_INIT]
+    assert GENERAL_INIT.name in PRESETS and GENERAL_INIT.defaults_shown
+
+
+@pytest.mark.parametrize("written, message", [
+    ("uniform(0.5, 0.1)", "uniform(low, high) needs low < high"),
+    ("truncated_normal(0, 1, 0.5, 0.1)", "truncated_normal needs low < high")])
+def test_the_catalogues_parameter_checks_are_refused_where_written(written, message):
+    """An init's check (its catalogue entry's) runs where the language reads it, located."""
+    from cnnspec.errors import SpecError
+    from cnnspec.lang import parse
+
+    with pytest.raises(SpecError) as caught:
+        parse(f"input 1x8x8\nconv 4 3x3 weight {written}\nflatten\ndense 10\n")
+    assert caught.value.message.startswith(message)
+    assert (caught.value.span.line, caught.value.span.column) == (2, 19)
+    assert caught.value.hint

@@ -440,3 +440,22 @@ def test_an_activations_value_and_slope_at_a_point_are_the_engines(name, case):
     np.testing.assert_allclose(slopes, dx, rtol=1e-9, atol=1e-14)
     assert (out[values == 0] == 0).all() and (dx[slopes == 0] == 0).all()
     assert kind.flat_at_zero == all(kind.slope_at(ir, v) == 0 for v in points if v <= 0)
+
+
+def test_the_init_field_names_are_spelled_only_where_the_registry_defines_them():
+    """A layer's init fields are read by their registry names (kinds.fields.WEIGHT_INIT_KEY,
+    BIAS_INIT_KEY), not spelled again: a rename is one edit. The IR migrations keep the
+    names of the versions they read, and the generated parser is Lark's."""
+    import re
+
+    import cnnspec
+
+    package = Path(cnnspec.__file__).parent
+    allowed = {"kinds/fields.py", "ir/migrate.py", "lang/standalone.py"}
+    spelled = re.compile(r"""["'](weight|bias)_init["']""")  # a field type aside (f.type)
+    found = [f"{path.relative_to(package)}:{number}"
+             for path in sorted(package.rglob("*.py"))
+             if path.relative_to(package).as_posix() not in allowed
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if spelled.search(line) and "``" not in line and "f.type" not in line]
+    assert not found, found

@@ -49,6 +49,7 @@ from cnnspec.init.describe import init_json, init_text
 from cnnspec.init.gains import NONLINEARITIES, gain, gain_text
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, Kind, is_weighted
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.records import record
 from cnnspec.sourcefile import source_lines
 
@@ -78,12 +79,12 @@ class Misfit:
     @property
     def fitting(self) -> dict:
         """The layer's init with the gain of the activation after it."""
-        return {**self.layer.ir["weight_init"], self.param: self.wanted}
+        return {**self.layer.ir[WEIGHT_INIT_KEY], self.param: self.wanted}
 
     @property
     def defaulted(self) -> bool:
         """Whether the layer takes its weight init from the default."""
-        return "weight_init" in self.layer.ir.get("default_inits", ())
+        return WEIGHT_INIT_KEY in self.layer.ir.get("default_inits", ())
 
 
 def chosen_gain(init: dict) -> tuple[str, dict] | None:
@@ -171,7 +172,7 @@ def misfit(info: LayerInfo, estimate: signal.Estimate, output: str) -> Misfit | 
     gain an activation keeps its second moment by is integrated (:meth:`Kind.moment_gain`)
     only where it can decide: for a layer whose init chose a gain that does not fit the
     activation's critical gain (a tanh stack's gain of 1 fits without it)."""
-    chosen = chosen_gain(info.ir["weight_init"]) if is_weighted(info.kind) else None
+    chosen = chosen_gain(info.ir[WEIGHT_INIT_KEY]) if is_weighted(info.kind) else None
     activation = _activation_after(info, estimate, output) if chosen else None
     if activation is None:
         return None
@@ -226,7 +227,7 @@ def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str]) -> str
     the names of those), else on the lines of the layers; in a JSON IR, as its JSON."""
     fit = init_text(group[0].fitting)
     if spec.text is None:
-        return f'give {names} "weight_init": {init_json(group[0].fitting)}'
+        return f'give {names} "{WEIGHT_INIT_KEY}": {init_json(group[0].fitting)}'
     if group[0].defaulted and feeding <= {m.layer.name for m in group}:
         return _default_hint(spec, fit, group[0])
     where = "at the end of" if group[0].defaulted else "in place of the init on"
@@ -244,7 +245,7 @@ def _default_hint(spec: Spec, fit: str, first: Misfit) -> str:
         written = source_lines(spec.text)[bias.line - 1][bias.column - 1:bias.end_column - 1]
         return f"make the `default` line (line {bias.line}) `default {written}, weight {fit}`"
     return (f"add the line `default weight {fit}` (without one, every layer starts "
-            f"{init_text(first.layer.ir['weight_init'])})")
+            f"{init_text(first.layer.ir[WEIGHT_INIT_KEY])})")
 
 
 def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
@@ -254,8 +255,8 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
     kinds = list(dict.fromkeys(m.activation["kind"] for m in group))  # relu and relu6
     verb = "feeds" if len(group) == 1 else "feed"
     take, need = ("takes", "needs") if len(kinds) == 1 else ("take", "need")
-    written = init_text(first.layer.ir["weight_init"])
-    at = ("default" if first.defaulted and ("default", "weight_init") in spec.spans
+    written = init_text(first.layer.ir[WEIGHT_INIT_KEY])
+    at = ("default" if first.defaulted and ("default", WEIGHT_INIT_KEY) in spec.spans
           else first.layer.name)
     records = [KINDS[kind] for kind in kinds]
     message = (
@@ -264,7 +265,7 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
         f"({_source(first.wanted)}): each such layer's output variance "
         f"is {rounded_text(first.ratio)}x what {listed(kinds)} {need} (the gains' ratio "
         f"squared), {_over_depth(records)}")
-    return spec.error(message, at, "weight_init", severity="warning",
+    return spec.error(message, at, WEIGHT_INIT_KEY, severity="warning",
                       hint=_hint(spec, group, names, feeding))
 
 
@@ -278,9 +279,9 @@ def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
         return []
     groups: dict[tuple, list[Misfit]] = {}
     for m in found:
-        key = (init_text(m.layer.ir["weight_init"]), gain_text(m.wanted), m.defaulted)
+        key = (init_text(m.layer.ir[WEIGHT_INIT_KEY]), gain_text(m.wanted), m.defaulted)
         groups.setdefault(key, []).append(m)
     feeding = {info.name for info in estimate.layers
-               if "weight_init" in info.ir.get("default_inits", ())
+               if WEIGHT_INIT_KEY in info.ir.get("default_inits", ())
                and _gain_after(info, estimate, output)}
     return [_warning(spec, group, feeding) for group in groups.values()]

@@ -121,6 +121,7 @@ from cnnspec.init import catalogue, choose, gains
 from cnnspec.init.describe import init_text
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.records import record
 
 LIMIT = 2.0  # warn when G's root mean square, first layer over last, passes this factor
@@ -256,7 +257,7 @@ class Chain:
             return []
         # an init as the language writes it, one text for one init (json.dumps was the one
         # use of json in a check: 1.2 ms of its start-up)
-        inits = [init_text(info.ir["weight_init"]) for info in self.layers]
+        inits = [init_text(info.ir[WEIGHT_INIT_KEY]) for info in self.layers]
         counts = Counter(inits)
         scales = self.log_scales
         return [j for j, init in enumerate(inits)
@@ -575,7 +576,7 @@ def _factor_text(log_mean_square: float) -> str:
 
 def _written_gain(info: LayerInfo) -> dict | None:
     """The gain a layer's weight init is given other than its catalogue default, or None."""
-    init = info.ir["weight_init"]
+    init = info.ir[WEIGHT_INIT_KEY]
     written = init.get("gain")
     return None if written == catalogue.PARAMS[init["name"]].get("gain") else written
 
@@ -788,7 +789,7 @@ def gradient_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
     # sigmoid shrink the signal and the weights' gradient alike (by fan_in E[w^2] / 16 a step)
-    return [spec.error(describe(stack), _blamed(stack).name, "weight_init",
+    return [spec.error(describe(stack), _blamed(stack).name, WEIGHT_INIT_KEY,
                        severity="warning", hint=hint(stack))
             for stack in passing if told not in {i.name for i in stack.layers}]
 

@@ -25,6 +25,7 @@ from cnnspec.init.kernels import nested_shape
 from cnnspec.ir.limits import short_number
 from cnnspec.ir.spec import Spec, element_field
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.shapes import shape_text
 
 
@@ -161,10 +162,10 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
         return
     index = misfit[0] if misfit else ()
     # at the entry itself, unless the layer takes the literal from the `default` line
-    default = "weight_init" in layer.get("default_inits", ())
+    default = WEIGHT_INIT_KEY in layer.get("default_inits", ())
     if default or not index:  # the literal as a whole is what the error points at
         problem = f"{problem}; {expected}"
-    field = "weight_init" if default else element_field("weight_init.values", index)
+    field = WEIGHT_INIT_KEY if default else element_field("weight_init.values", index)
     raise init_error(spec, layer, field, problem, hint)
 
 
@@ -212,14 +213,14 @@ def check_representable(spec: Spec, layer: dict, field: str, dtype: str) -> None
 def weight_info(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> InitInfo:
     """The described weight init of a conv or dense layer (checked against its shape and the
     dtype it is trained in)."""
-    check_representable(spec, layer, "weight_init", dtype)
-    init = layer["weight_init"]
+    check_representable(spec, layer, WEIGHT_INIT_KEY, dtype)
+    init = layer[WEIGHT_INIT_KEY]
     if init["name"] == "literal":
         check_literal(spec, layer, init, info.weight_shape)
     try:
         return describe(init, info.weight_shape)
     except SpecError as err:
-        raise _relocated(spec, layer, "weight_init", err) from None
+        raise _relocated(spec, layer, WEIGHT_INIT_KEY, err) from None
 
 
 def check_bias_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -> None:
@@ -230,7 +231,7 @@ def check_bias_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ..
     try:
         vshape = nested_shape(init["values"])
     except SpecError as err:
-        raise _relocated(spec, layer, "bias_init", err) from None
+        raise _relocated(spec, layer, BIAS_INIT_KEY, err) from None
     if noun is None or len(vshape) != 1 or vshape == shape:
         return  # another shape is the catalogue's to say (describe)
     (out,) = shape
@@ -238,7 +239,7 @@ def check_bias_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ..
     same = f", or `bias constant({float_text(given[0])})`" if len(given) == 1 else ""
     each = noun.removesuffix("s")
     # at the literal itself, unless the layer takes it from the `default` line
-    field = "bias_init" if "bias_init" in layer.get("default_inits", ()) else "bias_init.values"
+    field = BIAS_INIT_KEY if BIAS_INIT_KEY in layer.get("default_inits", ()) else "bias_init.values"
     raise init_error(spec, layer, field, f"the bias literal has {counted(vshape[0], 'value')}, "
                      f"but {layer['name']} has {counted(out, each)}",
                      f"write {counted(out, 'number')}, one bias per {each}{same}")
@@ -246,16 +247,16 @@ def check_bias_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ..
 
 def bias_info(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> InitInfo | None:
     """The described bias init (scaled schemes use the weight's fans), or None without a bias."""
-    init = layer.get("bias_init")
+    init = layer.get(BIAS_INIT_KEY)
     if init is None or info.bias_shape is None:
         return None
-    check_representable(spec, layer, "bias_init", dtype)
+    check_representable(spec, layer, BIAS_INIT_KEY, dtype)
     if init["name"] == "literal":
         check_bias_literal(spec, layer, init, info.bias_shape)
     try:
         return describe(init, info.bias_shape, fans=(info.fan_in, info.fan_out))
     except SpecError as err:
-        raise _relocated(spec, layer, "bias_init", err) from None
+        raise _relocated(spec, layer, BIAS_INIT_KEY, err) from None
 
 
 def describe_inits(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> None:

@@ -79,6 +79,7 @@ from cnnspec.kinds.catalogue import (
     start_share,
     steps_to_leave_start,
 )
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 from cnnspec.sourcefile import source_lines
@@ -280,7 +281,7 @@ def flat_channels(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[S
             f"alone until it learns; at a bias of {where} "
             f"{listed([_activation_text(r, info.name) for r in readers])} is flat, where "
             f"{pronoun} no gradient: the {noun} whose bias is drawn there never change, nor do "
-            f"their biases{expected}", info.name, "bias_init", severity="warning",
+            f"their biases{expected}", info.name, BIAS_INIT_KEY, severity="warning",
             hint=RANDOM_WEIGHTS_HINT))
     return out
 
@@ -339,7 +340,7 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
             f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so {target} "
             f"passes only {rounded_text(100 * alive, 2)}% of its outputs (Phi(b / std)) and "
             "the rest send no gradient back: the layer starts nearly dead",
-            info.name, "bias_init", severity="warning",
+            info.name, BIAS_INIT_KEY, severity="warning",
             hint="start the biases at 0 (zeros), or small and positive (constant(0.01)) to "
                  "keep ReLUs alive"))
     return out
@@ -501,7 +502,7 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
             said[name] = spec.error(
                 f"every weight of {_kind_and_name(info)} starts at 0 "
                 f"({info.weight_init.short}), and {_still_fate(info, facts, by_name, False)}",
-                name, "weight_init", severity="warning",
+                name, WEIGHT_INIT_KEY, severity="warning",
                 hint=_still_hint(info, facts, by_name)
                 or RANDOM_WEIGHTS_HINT)
     for name, breakers in symmetric.items():
@@ -540,7 +541,7 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
                                        SAME_NAME_ELSEWHERE.get(info.weight_init.name)]))
         said[name] = spec.error(
             f"{which} start identical ({how}){fate}",
-            info.name, "weight_init", severity="warning", hint=hint)
+            info.name, WEIGHT_INIT_KEY, severity="warning", hint=hint)
     return [said[info.name] for info in layers if info.name in said]  # in the network's order
 
 
@@ -572,7 +573,7 @@ def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[Spec
     zeros = listed(folded_texts(spec, roots))
     return [spec.error(
         f"the zero weights of {zeros} also hold still layers whose inits are not zero: "
-        f"{said}{_learning_text(learning)}", roots[0], "weight_init",
+        f"{said}{_learning_text(learning)}", roots[0], WEIGHT_INIT_KEY,
         severity="warning", hint=f"start {zeros} with {RANDOM_INIT}")]
 
 
@@ -736,12 +737,12 @@ def padding_beyond_reach(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]
 def _underflow(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError | None:
     """A warning if the init in ``info.ir[field]`` makes values that ``dtype`` holds only as 0
     or as subnormal numbers (below ``numpy.finfo(dtype).tiny``)."""
-    init = info.weight_init if field == "weight_init" else info.bias_init
+    init = info.weight_init if field == WEIGHT_INIT_KEY else info.bias_init
     layout = FORMATS[dtype]
     scale = None if init is None else init.scale
     if scale is None or not 0 < scale < layout.tiny:
         return None
-    what = "weights" if field == "weight_init" else "biases"
+    what = "weights" if field == WEIGHT_INIT_KEY else "biases"
     fate = ("start as 0" if scale < layout.smallest_subnormal / 2 else
             "start subnormal, with few significant bits, and slow every product they enter")
     return spec.error(
@@ -754,7 +755,7 @@ def _underflow(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError
              f"(numpy.finfo('{dtype}').tiny, the smallest {dtype} with all its significant bits)"
              + (f"; {BUILT_IN_DEFAULTS['weight']} sizes them from the layer's fans, "
                 f"{BY_NAME['zeros'].name} starts every weight at exactly 0"
-                if field == "weight_init" else
+                if field == WEIGHT_INIT_KEY else
                 f"; {BY_NAME['zeros'].name} starts every bias at exactly 0"))
 
 
@@ -763,7 +764,7 @@ def underflowing_inits(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[
     (:func:`_underflow`): ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)`` or a kernel of such
     numbers start every value at 0 in float32, though check's arithmetic (float64) holds them."""
     return [found for info in layers if is_weighted(info.kind)
-            for field in ("weight_init", "bias_init")
+            for field in (WEIGHT_INIT_KEY, BIAS_INIT_KEY)
             if (found := _underflow(spec, info, field, dtype))]
 
 
@@ -779,14 +780,14 @@ def _lost_spread(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecErr
     ``normal(1000, 1e-5)`` in float32, whose numbers near 1000 are 6.1e-5 apart, starts
     nearly every weight at one value. A mean below ``dtype``'s normal numbers is the
     underflow warning's (:func:`_underflow`)."""
-    init = info.weight_init if field == "weight_init" else info.bias_init
+    init = info.weight_init if field == WEIGHT_INIT_KEY else info.bias_init
     if init is None or BY_NAME[init.name].family != "random" or not init.std or not init.mean:
         return None
     layout = FORMATS[dtype]
     step = layout.spacing(init.mean)
     if abs(init.mean) < layout.tiny or init.std >= SPREAD_STEPS * step:
         return None
-    what = "weights" if field == "weight_init" else "biases"
+    what = "weights" if field == WEIGHT_INIT_KEY else "biases"
     mean = rounded_text(init.mean, 6)
     values = 4 * init.std / step  # the steps within 2 std of the mean
     fate = (f"nearly all the {what} start as one value" if values < 1 else
@@ -809,7 +810,7 @@ def lost_spreads(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[SpecEr
     """A warning for each drawn init of a conv/dense layer whose spread ``dtype`` cannot hold
     about its mean (:func:`_lost_spread`)."""
     return [found for info in layers if is_weighted(info.kind)
-            for field in ("weight_init", "bias_init")
+            for field in (WEIGHT_INIT_KEY, BIAS_INIT_KEY)
             if (found := _lost_spread(spec, info, field, dtype))]
 
 

@@ -12,6 +12,7 @@ from cnnspec.errors import SpecError, rounded_text
 from cnnspec.init import choose
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import is_weighted
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.records import record
 
 
@@ -34,7 +35,7 @@ def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
         message += f"; {scores.loss_sentence()}"
         hint += f"; and {SMALL_LAST_LAYER}"
         scores = None
-    return [spec.error(message, change.first_weight_layer, "weight_init", severity="warning",
+    return [spec.error(message, change.first_weight_layer, WEIGHT_INIT_KEY, severity="warning",
                        hint=hint)] + ([scores.warning(spec)] if scores else []) + biased
 
 
@@ -56,7 +57,7 @@ def _dying_warning(spec: Spec, dying: signal.DyingSums) -> SpecError:
         "dead, and each such layer after it reads fewer values: the signal dies out layer by "
         "layer (the estimate of its scale "
         "does not hold here: the sums' mean grows with what each window reads)",
-        info.name, "weight_init", severity="warning",
+        info.name, WEIGHT_INIT_KEY, severity="warning",
         hint=CENTRED_KERNELS if init.random else f"{FIXED_KERNEL_SUM}; or {CENTRED_KERNELS}")
 
 
@@ -147,7 +148,7 @@ class LargeScores:
         if self._source_explains(scale):
             return spec.error(
                 f"{self.loss_sentence()}. Most of the scale comes from {factor}, "
-                f"{rounded_text(scale)}x the scale", info.name, "weight_init",
+                f"{rounded_text(scale)}x the scale", info.name, WEIGHT_INIT_KEY,
                 severity="warning", hint=f"{self._scale_advice()}, and {SMALL_LAST_LAYER}")
         # no one init raises it: the scale builds up over the layers, and advice to scale
         # the largest factor's init down would not bring the scores near 1
@@ -156,7 +157,7 @@ class LargeScores:
         return spec.error(
             f"{self.loss_sentence()}. No one layer raises most of it: the largest factor is "
             f"{factor}, {rounded_text(scale)}x the scale; the layers before it build up the "
-            f"rest, {rounded_text(self.std / scale)}x{built}", info.name, "weight_init",
+            f"rest, {rounded_text(self.std / scale)}x{built}", info.name, WEIGHT_INIT_KEY,
             severity="warning", hint=f"{self._build_up_advice()}; and {SMALL_LAST_LAYER}")
 
     def _source_explains(self, scale: float) -> bool:
@@ -241,7 +242,7 @@ def _bias_raised_scores(spec: Spec, estimate: signal.Estimate) -> list[SpecError
         f"{loss}. The biases raise them: those of {layer.kind} "
         f"'{layer.name}' {start}, {rounded_text(ratio)} times the std of its sums at init "
         f"({layer.weight_init.short}, for inputs of unit mean square), and the layers after it "
-        "carry them on to the scores", layer.name, "bias_init", severity="warning",
+        "carry them on to the scores", layer.name, BIAS_INIT_KEY, severity="warning",
         hint="start the biases at 0 (zeros), or small (constant(0.01)), so that the loss "
              "starts near ln K")]
 

@@ -19,6 +19,7 @@ from cnnspec.errors import LIBRARY_NAMES, count_text, literal, rounded_text, wor
 from cnnspec.held import HELD, HELD_MEANS, held_text
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import step_text
 from cnnspec.shapes import shape_text
 
@@ -70,8 +71,8 @@ def layer_dict(info: LayerInfo, signal_rms: float, signal_log_variance: float) -
         "fan_in": info.fan_in,
         "fan_out": info.fan_out,
         "macs": info.macs,
-        "init": {"weight": init_dict(info.weight_init, ir.get("weight_init")),
-                 "bias": init_dict(info.bias_init, ir.get("bias_init"))},
+        "init": {"weight": init_dict(info.weight_init, ir.get(WEIGHT_INIT_KEY)),
+                 "bias": init_dict(info.bias_init, ir.get(BIAS_INIT_KEY))},
         "signal_rms": signal_rms,
         "signal_log_variance": signal_log_variance,
     }

@@ -8,14 +8,12 @@ hold records of 3,073 bytes, a label byte (0..9) then 1,024 red, 1,024 green and
 pixels, each plane row by row; ``batches.meta.txt`` names the classes. The archive is read in
 memory (nothing is extracted to disk). Pixels (0..255) are divided by 255.
 
-The archive must match its published SHA-256 (the digest TensorFlow Datasets records); it is
-kept in ``<cache>/cifar10/`` (see :func:`cnnspec.data.mnist.cache_root`) and used from there
-without a network. ``CNNSPEC_CIFAR10_MIRROR`` (base URLs separated by spaces or commas) or the
-``mirrors`` argument replaces the authors' host.
+Where it comes from, its SHA-256 and where it is kept are its entry in the registry of
+downloads, :data:`cnnspec.data.downloads.CIFAR10`, which
+:func:`cnnspec.data.downloads.load_download` fetches and hands to :func:`read_files`.
 """
 from __future__ import annotations
 
-import os
 import tarfile
 from pathlib import Path
 
@@ -23,29 +21,15 @@ import numpy as np
 
 from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
-from cnnspec.data.download import TIMEOUT_SECONDS
-from cnnspec.data.mnist import IdxSource, cache_root, local_or_download, mirror_list
-from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.data.downloads import CIFAR10, Download
 from cnnspec.errors import RunError
 
-ARCHIVE = "cifar-10-binary.tar.gz"
+(ARCHIVE,) = CIFAR10.sha256
 FOLDER = "cifar-10-batches-bin"
 TRAIN_BATCHES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_BATCH = "test_batch.bin"
 SIDE = 32
 RECORD = 1 + 3 * SIDE * SIDE  # a label byte, then the red, green and blue planes
-
-CIFAR10 = IdxSource(
-    name="cifar10",
-    description="CIFAR-10 colour images, 32x32, 10 classes (Krizhevsky 2009); "
-                "50,000 train / 10,000 test",
-    classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-             "truck"),
-    mirrors=("https://www.cs.toronto.edu/~kriz/",),
-    mirror_env="CNNSPEC_CIFAR10_MIRROR",
-    sha256={ARCHIVE: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"},
-)
-
 
 def read_batch(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
     """The images (N, 3, 32, 32) uint8 and labels (N,) of one ``.bin`` batch's bytes."""
@@ -84,21 +68,14 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             "test": test}
 
 
-def load_cifar10(data_dir: str | os.PathLike | None = None, mirrors: list[str] | None = None,
-                 sha256: str | None = None, timeout: float = TIMEOUT_SECONDS,
-                 dtype: str = DEFAULT_DTYPE) -> Dataset:
-    """CIFAR-10 from the cache, or downloaded into it, its images in ``dtype``. ``mirrors`` (base
-    URLs) and ``sha256`` replace the built-in ones, e.g. to serve a copy of the archive over
-    HTTP."""
-    folder = cache_root(data_dir) / CIFAR10.name
-    digest = sha256 or CIFAR10.sha256[ARCHIVE]
-    path = local_or_download(CIFAR10, ARCHIVE, folder, mirror_list(CIFAR10, mirrors), digest,
-                             timeout)
+def read_files(source: Download, paths: dict[str, Path], dtype: str) -> Dataset:
+    """The dataset of the binary archive (``paths``' one file), its images in ``dtype``."""
     out = {}
-    for split, (images, labels) in read_archive(path).items():
-        if labels.size and labels.max() >= len(CIFAR10.classes):
-            raise RunError(f"cifar10 {split} labels go up to {labels.max()}, but there are only "
-                           "10 classes", hint="the archive is damaged; delete it and run again")
+    for split, (images, labels) in read_archive(paths[ARCHIVE]).items():
+        if labels.size and labels.max() >= len(source.classes):
+            raise RunError(f"{source.name} {split} labels go up to {labels.max()}, but there "
+                           f"are only {len(source.classes)} classes",
+                           hint="the archive is damaged; delete it and run again")
         out[split] = (pixels_to_unit(images, dtype), labels)
-    return Dataset(CIFAR10.name, *out["train"], *out["test"], list(CIFAR10.classes),
-                   CIFAR10.description)
+    return Dataset(source.name, *out["train"], *out["test"], list(source.classes),
+                   source.description)

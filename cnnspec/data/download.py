@@ -14,6 +14,7 @@ deadline is checked at least once per ``timeout``.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
@@ -23,7 +24,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from cnnspec.errors import MAX_WORD, RunError, long_words_shortened, shortened
+from cnnspec.errors import (
+    MAX_WORD,
+    RunError,
+    SettingError,
+    literal,
+    long_words_shortened,
+    shortened,
+)
 
 CHUNK = 1 << 16
 TIMEOUT_SECONDS = 30
@@ -107,3 +115,38 @@ def download(filename: str, sha256: str, mirrors: list[str], folder: Path,
                         f"{long_words_shortened(problem, MAX_WORD)}")
     reasons = "; ".join(problems) or "no mirror configured"
     raise RunError(f"could not download {filename}: {reasons}", hint=hint)
+
+
+def local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: str,
+                      timeout: float, hint: str) -> Path:
+    """The path of one dataset file: a verified ``.gz``, a raw copy, or a fresh download
+    (``hint``: what to do when every mirror fails).
+    A data folder that cannot be used (unreadable, not a folder, a name too long) is a
+    :class:`SettingError` naming it."""
+    try:
+        return _local_or_download(filename, folder, mirrors, sha256, timeout, hint)
+    except OSError as exc:
+        # A name too long for the file system (an environment variable's value, say) is no
+        # real path to show whole; any other is.
+        shown = shortened(str(folder), MAX_WORD) if exc.errno == errno.ENAMETOOLONG \
+            else str(folder)
+        raise SettingError(literal(f"cannot use the data folder {shown}: "
+                                   f"{exc.strerror or exc}"),
+                           hint="give a folder that can be read and written with {data_dir}"
+                           ) from None
+
+
+def _local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: str,
+                       timeout: float, hint: str) -> Path:
+    gz, raw = folder / filename, folder / filename.removesuffix(".gz")
+    if gz.is_file():
+        found = sha256_of(gz)
+        if found != sha256:
+            raise RunError(f"{gz} does not match its published SHA-256 "
+                           f"(found {found[:12]}..., expected {sha256[:12]}...)",
+                           hint="delete it and run again to download a fresh copy")
+        return gz
+    if raw.is_file():
+        return raw
+    return download(filename, sha256, mirrors, folder, timeout=timeout,
+                    hint=hint)

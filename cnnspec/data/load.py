@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cnnspec.data.dataset import Dataset
+from cnnspec.data.downloads import DOWNLOADS, load_download
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import problems, with_defaults
@@ -35,7 +36,8 @@ def load_dataset(cfg: dict, seed: int, data_dir: str | None = None,
     cfg = _config(cfg)
     name = cfg["name"]
     # Each loader is imported only for the dataset asked for: the download code behind mnist
-    # alone costs ~25 ms of imports that the built-in datasets never need.
+    # alone costs ~25 ms of imports that the built-in datasets never need (downloads.py
+    # imports it only when one is loaded).
     if name == "digits":
         from cnnspec.data.digits import load_digits
 
@@ -44,14 +46,8 @@ def load_dataset(cfg: dict, seed: int, data_dir: str | None = None,
         from cnnspec.data.synthetic_shapes import load_shapes
 
         return load_shapes(cfg, streams(seed)["dataset"], dtype)
-    if name in ("mnist", "fashion-mnist"):
-        from cnnspec.data.mnist import load_idx_dataset
-
-        return load_idx_dataset(name, data_dir=data_dir, dtype=dtype)
-    if name == "cifar10":
-        from cnnspec.data.cifar import load_cifar10
-
-        return load_cifar10(data_dir=data_dir, dtype=dtype)
+    if name in DOWNLOADS:
+        return load_download(name, data_dir=data_dir, dtype=dtype)
     from cnnspec.data.npz import load_npz
 
     return load_npz(cfg["path"], dtype)

@@ -34,6 +34,21 @@ SPLIT_SEED = 0
 # has 21,841 classes); taken at its word it would need that many class names and outputs.
 MAX_CLASSES = 1_000_000
 TEST_FRACTION = 0.2
+# The arrays of an .npz dataset, by key: what each holds, and whether the file must hold
+# it. The reader below reads these keys, and docs/data.md's table of them is generated from
+# here (cnnspec/data/docs.py).
+X, Y, X_TEST, Y_TEST, CLASSES = "x", "y", "x_test", "y_test", "classes"
+NPZ_KEYS = {
+    X: (("images, `(N, C, H, W)`, or `(N, H, W)` for one channel; `uint8` 0..255 (divided by "
+        "255) or floats in [0, 1]"), True),
+    Y: (("`(N,)` integer labels `0..K-1` (labels counted from 1, with no image of label 0, are "
+        f"refused unless `{CLASSES}` names label 0 too)"), True),
+    X_TEST: ((f"the test images, as `{X}`; give `{X_TEST}` and `{Y_TEST}` both or neither. "
+             f"Without them a fixed stratified {TEST_FRACTION:.0%} of `{X}` is the test split "
+             "(the same for every seed)"), False),
+    Y_TEST: (f"the test labels, as `{Y}`", False),
+    CLASSES: ("`(K,)` strings naming the labels (else `0` .. `K-1`)", False),
+}
 HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or (N, H, W), "
         "labels integers 0..K-1")
 
@@ -114,7 +129,7 @@ def refuse_labels_from_one(y_train: np.ndarray, y_test: np.ndarray,
     """Stop when no image has label 0 and no ``classes`` array names the labels: labels
     counted from 1 (as MATLAB and many CSV files count them) would make class 0 an output no
     image trains, and every label one class off its name."""
-    if "classes" in arrays or (y_train == 0).any() or (y_test == 0).any():
+    if CLASSES in arrays or (y_train == 0).any() or (y_test == 0).any():
         return
     lowest = int(min(y_train.min(), y_test.min()))
     highest = int(max(y_train.max(), y_test.max()))
@@ -126,9 +141,9 @@ def refuse_labels_from_one(y_train: np.ndarray, y_test: np.ndarray,
 
 def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> list[str]:
     """The ``classes`` array as strings, or "0".."K-1"."""
-    if "classes" not in arrays:
+    if CLASSES not in arrays:
         return [str(i) for i in range(n_classes)]
-    names = arrays["classes"]
+    names = arrays[CLASSES]
     if names.ndim != 1 or len(names) < n_classes:
         raise RunError(f"{path}: 'classes' must list at least {n_classes} names "
                        f"(one per label), got shape {names.shape}", hint=HINT)
@@ -177,7 +192,7 @@ def _refuse_unprintable(name: str, label: int, path: str) -> None:
 def split_or_given(arrays: dict[str, np.ndarray], path: str, dtype: str = DEFAULT_DTYPE):
     """(x_train, y_train, x_test, y_test) from the file's test arrays or a fixed split, the
     images in ``dtype``."""
-    for key in ("x", "y"):
+    for key in (key for key, (_, required) in NPZ_KEYS.items() if required):
         if key not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
             hint = HINT
@@ -185,16 +200,16 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str, dtype: str = DEFAUL
                 hint = ("name the training arrays x and y, not x_train and y_train "
                         "(np.savez(PATH, x=..., y=..., x_test=..., y_test=...))")
             raise RunError(f"{path}: missing array {key!r} (found: {found})", hint=hint)
-    x = images_nchw(arrays["x"], "x", path, dtype)
-    y = labels(arrays["y"], "y", path, len(x))
-    has_test = ("x_test" in arrays, "y_test" in arrays)
+    x = images_nchw(arrays[X], X, path, dtype)
+    y = labels(arrays[Y], Y, path, len(x))
+    has_test = (X_TEST in arrays, Y_TEST in arrays)
     if any(has_test) and not all(has_test):
-        missing = "y_test" if has_test[0] else "x_test"
+        missing = Y_TEST if has_test[0] else X_TEST
         raise RunError(f"{path}: {missing!r} is missing; give both x_test and y_test or "
                        "neither", hint=HINT)
     if all(has_test):
-        x_test = images_nchw(arrays["x_test"], "x_test", path, dtype)
-        y_test = labels(arrays["y_test"], "y_test", path, len(x_test))
+        x_test = images_nchw(arrays[X_TEST], X_TEST, path, dtype)
+        y_test = labels(arrays[Y_TEST], Y_TEST, path, len(x_test))
         if x_test.shape[1:] != x.shape[1:]:
             raise RunError(f"{path}: 'x_test' images are {x_test.shape[1:]} but 'x' images are "
                            f"{x.shape[1:]}", hint="both must have the same (C, H, W)")
@@ -218,13 +233,13 @@ def training_image_count(path: str) -> int | None:
     if is_special(place):  # a pipe would block the read; loading refuses it
         return None
     try:
-        shapes = arrayfiles.npz_member_shapes(place, ["y", "x_test"])
+        shapes = arrayfiles.npz_member_shapes(place, [Y, X_TEST])
     except (OSError, DamagedArray, zipfile.BadZipFile):
         return None
-    if not shapes["y"]:
+    if not shapes[Y]:
         return None
-    n = shapes["y"][0]
-    if shapes["x_test"] is not None:
+    n = shapes[Y][0]
+    if shapes[X_TEST] is not None:
         return n
     n_test = split_test_count(n)
     return None if n_test is None else n - n_test
@@ -246,7 +261,7 @@ def load_npz(path: str, dtype: str = DEFAULT_DTYPE) -> Dataset:
     refuse_labels_from_one(y_train, y_test, arrays, path)
     classes = class_names(arrays, path, n_classes)
     c, h, w = x_train.shape[1:]
-    source = "x_test/y_test" if "x_test" in arrays else "a fixed 80/20 split"
+    source = f"{X_TEST}/{Y_TEST}" if X_TEST in arrays else "a fixed 80/20 split"
     description = (f"arrays from {path}: {c}x{h}x{w}, {len(classes)} classes; "
                    f"{len(x_train)} train / {len(x_test)} test ({source})")
     return Dataset("npz", x_train, y_train, x_test, y_test, classes, description)

@@ -33,6 +33,7 @@ from cnnspec.init.torch_code import (
 )
 from cnnspec.ir.training_catalogue import MULT_PARTS, held_parts
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.torch_code import helpers_source
 from cnnspec.training.files import write_npz
 from cnnspec.training.mults import parameter_mults
@@ -315,8 +316,8 @@ def _layer_inits(layer, attr: str) -> list[str]:
     """The statements that initialise one layer's parameters, each with its formula."""
     kind = KINDS[layer.kind]
     if kind.weighted:
-        inits = [("weight", layer.ir["weight_init"], layer.weight_shape),
-                 ("bias", layer.ir["bias_init"], layer.bias_shape)]
+        inits = [("weight", layer.ir[WEIGHT_INIT_KEY], layer.weight_shape),
+                 ("bias", layer.ir[BIAS_INIT_KEY], layer.bias_shape)]
     elif kind.fixed_inits:
         inferred = kind.infer(layer.ir, [tuple(s) for s in layer.input_shapes])
         inits = [("weight", kind.fixed_inits[0], inferred.weight),

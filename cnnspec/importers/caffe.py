@@ -4,8 +4,9 @@ Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
 
 - layer types -> kinds: :data:`LAYERS` (one reader per type); fields the reader does not use
   are errors at their line and column, never dropped;
-- fillers -> inits: :func:`filler_init`. Caffe computes a blob's fans as ``count / shape(0)``
-  (fan_in) and ``count / shape(1)`` (fan_out) (include/caffe/filler.hpp), which for a conv
+- fillers -> inits: the tables beside :data:`FILLERS`, read by :func:`filler_init`. Caffe
+  computes a blob's fans as ``count / shape(0)`` (fan_in) and ``count / shape(1)``
+  (fan_out) (include/caffe/filler.hpp), which for a conv
   weight ``(out, in, kh, kw)`` and an inner product ``(out, in)`` are cnnspec's fans. A bias
   blob ``(out,)`` has fan_in 1 and fan_out ``out`` there, so a scaled filler on a bias becomes
   the fixed distribution it draws (cnnspec's scaled inits use the weight's fans on a bias);
@@ -43,6 +44,7 @@ from cnnspec.ir.datasets import DATASETS
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import CAFFE_START_SHARE, least_momentum, start_share
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.lang.foreign import (
     CAFFE_KINDS,
@@ -57,9 +59,43 @@ from cnnspec.lang.foreign import caffe_field as caffe_field_of  # a reader's own
 from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
-# Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
+# Caffe's fillers (include/caffe/filler.hpp) and the init each becomes: the one table that
+# filler_init reads and docs/importing.md's table of fillers is generated from
+# (cnnspec/importers/caffe_docs.py).
+# constant: the named init of a value, else constant(value).
+CONSTANT_FILLER = "constant"
+NAMED_CONSTANTS = {0: "zeros", 1: "ones"}
+# Fillers drawing a fixed distribution: the init of the same, and its arguments, each read
+# from Caffe's field with Caffe's default: {argument: (Caffe's field, default)}.
+PLAIN_FILLERS = {"gaussian": ("normal", {"mean": ("mean", 0), "std": ("std", 1)}),
+                 "uniform": ("uniform", {"low": ("min", 0), "high": ("max", 1)})}
+# Fillers scaled by a fan: the variance scale / n each draws and its distribution (xavier:
+# U(+-sqrt(3 / n)), variance 1 / n; msra: N(0, 2 / n)).
+SCALED_FILLERS = {"xavier": (1.0, "uniform"), "msra": (2.0, "normal")}
+# Caffe's variance_norm (FAN_IN its default) -> the fan a scaled filler divides by, as
+# cnnspec's `mode` names it.
 VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
-FILLERS = ("constant", "gaussian", "uniform", "xavier", "msra", "positive_unitball", "bilinear")
+# The n of a bias blob (out,) under each mode, fan_in 1 and fan_out out there: as the docs
+# write it, and of the layer's outputs.
+BIAS_FAN = {"fan_in": ("1", lambda outputs: 1), "fan_out": ("out", lambda outputs: outputs),
+            "fan_avg": ("((1 + out) / 2)", lambda outputs: (1 + outputs) / 2)}
+# The weight's init of each scaled filler and mode: cnnspec's name where one draws exactly
+# it, else variance_scaling with its settings.
+SCALED_WEIGHTS = {
+    ("xavier", "fan_in"): {"name": "lecun_uniform"},
+    ("xavier", "fan_out"): {"name": "variance_scaling", "scale": 1.0, "mode": "fan_out",
+                            "distribution": "uniform"},
+    ("xavier", "fan_avg"): {"name": "glorot_uniform"},
+    ("msra", "fan_in"): {"name": "he_normal"},
+    ("msra", "fan_out"): {"name": "he_normal", "mode": "fan_out"},
+    ("msra", "fan_avg"): {"name": "variance_scaling", "scale": 2.0, "mode": "fan_avg",
+                          "distribution": "normal"},
+}
+# Fillers that are an init of the same name on a weight: the bias's init (None: refused) and
+# why it is that.
+NAMED_FILLERS = {"positive_unitball": ("ones", "each output's one value divided by itself"),
+                 "bilinear": (None, "needs a 4-D blob")}
+FILLERS = (CONSTANT_FILLER, *PLAIN_FILLERS, *SCALED_FILLERS, *NAMED_FILLERS)
 DATASET_WORDS = {"fashion": "fashion-mnist", "mnist": "mnist", "cifar": "cifar10"}
 
 
@@ -196,46 +232,38 @@ def filler_init(msg: Message | None, role: str, outputs: int, path: str | None) 
 
 
 def _filler(msg: Message, kind: str, role: str, outputs: int, where: Span, path) -> dict:
-    if kind == "constant":
+    if kind == CONSTANT_FILLER:
         value = msg.scalar("value", "number", 0)
-        named = {0: {"name": "zeros"}, 1: {"name": "ones"}}
-        return named.get(value) or {"name": "constant", "value": value}
-    if kind == "gaussian":
-        return {"name": "normal", "mean": msg.scalar("mean", "number", 0),
-                "std": msg.scalar("std", "number", 1)}
-    if kind == "uniform":
-        return {"name": "uniform", "low": msg.scalar("min", "number", 0),
-                "high": msg.scalar("max", "number", 1)}
-    if kind in ("xavier", "msra"):
-        mode = VARIANCE_NORM[msg.scalar("variance_norm", "enum", "FAN_IN")] \
-            if msg.one("variance_norm") is None or \
-            msg.scalar("variance_norm", "enum") in VARIANCE_NORM else None
-        if mode is None:
-            raise error_at("unknown variance_norm", msg.one("variance_norm").value.span,
-                       "variance_norm is FAN_IN, FAN_OUT or AVERAGE", path)
-        # xavier: U(+-sqrt(3 / n)), variance 1 / n; msra: N(0, 2 / n) (filler.hpp)
-        scale, distribution = (1.0, "uniform") if kind == "xavier" else (2.0, "normal")
+        named = NAMED_CONSTANTS.get(value)
+        return {"name": named} if named else {"name": "constant", "value": value}
+    if kind in PLAIN_FILLERS:
+        name, args = PLAIN_FILLERS[kind]
+        return {"name": name, **{arg: msg.scalar(field, "number", default)
+                                 for arg, (field, default) in args.items()}}
+    if kind in SCALED_FILLERS:
+        mode = _variance_norm(msg, path)
+        scale, distribution = SCALED_FILLERS[kind]
         if role == "bias":  # a bias blob (out,): fan_in 1, fan_out out
-            n = {"fan_in": 1, "fan_out": outputs, "fan_avg": (1 + outputs) / 2}[mode]
-            return per_bias(n, scale, distribution)
-        return _scaled(kind, mode)
-    if role == "bias":
-        if kind == "positive_unitball":  # each output's one value divided by itself
-            return {"name": "ones"}
-        raise error_at("the bilinear filler needs a 4-D blob; a bias has one axis", where,
-                   "give the bias a constant filler", path)
-    return {"name": kind}
+            return per_bias(BIAS_FAN[mode][1](outputs), scale, distribution)
+        return SCALED_WEIGHTS[kind, mode]
+    bias, why = NAMED_FILLERS[kind]
+    if role != "bias":
+        return {"name": kind}
+    if bias is None:
+        raise error_at(f"the {kind} filler {why}; a bias has one axis", where,
+                       "give the bias a constant filler", path)
+    return {"name": bias}
 
 
-def _scaled(kind: str, mode: str) -> dict:
-    if kind == "xavier":
-        return {"fan_in": {"name": "lecun_uniform"}, "fan_avg": {"name": "glorot_uniform"},
-                "fan_out": {"name": "variance_scaling", "scale": 1.0, "mode": "fan_out",
-                            "distribution": "uniform"}}[mode]
-    if mode == "fan_avg":
-        return {"name": "variance_scaling", "scale": 2.0, "mode": "fan_avg",
-                "distribution": "normal"}
-    return {"name": "he_normal", "mode": mode}
+def _variance_norm(msg: Message, path: str | None) -> str:
+    """The mode of a scaled filler's ``variance_norm`` (FAN_IN where none is written)."""
+    if msg.one("variance_norm") is None:
+        return VARIANCE_NORM["FAN_IN"]
+    norm = msg.scalar("variance_norm", "enum")
+    if norm not in VARIANCE_NORM:
+        raise error_at("unknown variance_norm", msg.one("variance_norm").value.span,
+                       "variance_norm is " + listed(list(VARIANCE_NORM), "or"), path)
+    return VARIANCE_NORM[norm]
 
 
 def param_mults(layer: Layer, has_bias: bool) -> dict:
@@ -312,11 +340,11 @@ def _learned_fields(param: Message, layer: Layer, outputs: int, has_bias: bool) 
     """The fields of a conv's or inner product's parameters: its bias, the inits its fillers
     give (a bias init where it has a bias) and its lr and decay multipliers."""
     fields = {"bias": has_bias,
-              "weight_init": filler_init(param.message("weight_filler"), "weight", outputs,
+              WEIGHT_INIT_KEY: filler_init(param.message("weight_filler"), "weight", outputs,
                                          layer.net.path),
               **param_mults(layer, has_bias)}
     if has_bias:
-        fields["bias_init"] = filler_init(param.message("bias_filler"), "bias", outputs,
+        fields[BIAS_INIT_KEY] = filler_init(param.message("bias_filler"), "bias", outputs,
                                           layer.net.path)
     return fields
 
@@ -804,7 +832,7 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
         training.append(Setting("batch", str(net.batch), batch_note(net.batch_from)))
     if net.loss:
         training.append(Setting("loss", caffe_loss(), f"Caffe's {CAFFE_LOSS}"))
-    defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
+    defaults = common_inits([line for line in net.lines if WEIGHT_INIT_KEY in line.fields])
     notes = grouped(net.notes)
     header += [f"- {note}" for note in notes]
     name = model_name(net_msg.scalar("name", "string") if net_msg.one("name") else None, path)

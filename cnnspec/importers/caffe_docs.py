@@ -1,17 +1,26 @@
-"""The table of Caffe's layer types in docs/importing.md, generated from the one table of what
-each type is here (CAFFE_KINDS and its neighbours in :mod:`cnnspec.lang.foreign`, which the
-importer and the language's hints read too) and the notes below on what the importer reads of
-each. ``python tools/generate.py`` writes it between its marker lines; a test fails when the
-page is stale.
+"""The Caffe tables of docs/importing.md, generated from the tables the importer reads: layer
+types (CAFFE_KINDS and its neighbours in :mod:`cnnspec.lang.foreign`, which the language's
+hints read too, with the notes below on what the importer reads of each), fillers
+(:data:`cnnspec.importers.caffe.FILLERS` and its neighbours) and solver fields
+(:mod:`cnnspec.importers.caffe_solver`). ``python tools/generate.py`` writes each between its
+marker lines; a test fails when the page is stale.
 """
 from __future__ import annotations
 
+from cnnspec.errors import float_text
+from cnnspec.importers import caffe, caffe_solver
+from cnnspec.init.describe import init_text
+from cnnspec.ir.training_catalogue import CAFFE_POLICIES
 from cnnspec.kinds import KINDS
-from cnnspec.kinds.docs import begin_marker, end_marker
+from cnnspec.kinds.docs import markers
 from cnnspec.lang import foreign
+from cnnspec.markdown import cell, row
 
-LAYER_TABLE = ("Caffe layer types", "cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py")
-LAYER_MARKERS = (begin_marker(*LAYER_TABLE), end_marker(LAYER_TABLE[0]))
+LAYER_MARKERS = markers("Caffe layer types",
+                        "cnnspec/lang/foreign.py and cnnspec/importers/caffe_docs.py")
+FILLER_MARKERS = markers("Caffe fillers", "cnnspec/importers/caffe.py")
+SOLVER_MARKERS = markers("Caffe solver fields", "cnnspec/importers/caffe_solver.py and "
+                         "cnnspec/importers/caffe_docs.py")
 
 # The layers that give the net its input, read by the importer itself (no kind is theirs):
 # the type's cell, the spec's and the notes.
@@ -61,17 +70,17 @@ NOTES = {
 def layer_table() -> str:
     """| Caffe layer type | cnnspec | notes |, one row per type."""
     rows = ["| Caffe layer type | cnnspec | notes |", "|---|---|---|"]
-    rows += [_row(*row) for row in INPUT_ROWS]
-    rows += [_row(f"`{caffe}`", _kinds_cell(kind), NOTES.get(caffe, ""))
+    rows += [row(*cells) for cells in INPUT_ROWS]
+    rows += [row(f"`{caffe}`", _kinds_cell(kind), NOTES.get(caffe, ""))
              for caffe, kind in foreign.CAFFE_KINDS.items()]
     loss = foreign.caffe_loss()
-    rows.append(_row(f"`{foreign.CAFFE_LOSS}`", f"train `loss {loss}`",
+    rows.append(row(f"`{foreign.CAFFE_LOSS}`", f"train `loss {loss}`",
                      f"not a layer: {loss} applies the softmax itself; a `loss_weight` other "
                      "than 1 is refused (with one loss it scales the lr)"))
-    rows += [_row(f"`{caffe}`", "left out", f"{why}; said in the header")
+    rows += [row(f"`{caffe}`", "left out", f"{why}; said in the header")
              for caffe, why in foreign.CAFFE_LEFT_OUT.items()]
-    rows += [_row(f"`{caffe}`", "error", why) for caffe, (_, why) in foreign.CAFFE_REPLACED.items()]
-    rows.append(_row("anything else", "error", "the error lists the types cnnspec imports"))
+    rows += [row(f"`{caffe}`", "error", why) for caffe, (_, why) in foreign.CAFFE_REPLACED.items()]
+    rows.append(row("anything else", "error", "the error lists the types cnnspec imports"))
     return "\n".join(rows)
 
 
@@ -83,5 +92,68 @@ def _kinds_cell(kind: str) -> str:
     return f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
 
 
-def _row(*cells: str) -> str:
-    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+# What each of Caffe's lr_policy values reads and becomes (the schedule it is, from
+# CAFFE_POLICIES; cnnspec/importers/caffe_solver.py's _schedule converts it).
+POLICY_NOTES = {
+    "fixed": ("", "(the default)"),
+    "step": ("`gamma`, `stepsize`", "(step_size = stepsize / iterations per epoch, gamma)"),
+    "multistep": ("`gamma`, `stepvalue`s", "(milestones = [...] in epochs, gamma)"),
+    "exp": ("`gamma`", "(gamma^(iterations per epoch))"),
+    "inv": ("`gamma`, `power`", "(gamma, power), per step as Caffe's"),
+    "poly": ("`power`", "(power), per step, to 0 at the end of the run (Caffe's `max_iter`)"),
+}
+# Why each of the solver's plain settings needs a word (SOLVER_SETTINGS).
+SETTING_NOTES = {"max_iter": "in epochs: see above", "weight_decay": "L2 only; L1 is refused",
+                 "clip_gradients": "only above 0 (Caffe's -1: unset)",
+                 "random_seed": "only from 0 (Caffe's -1: unset)"}
+
+
+def filler_table() -> str:
+    """| Caffe filler | draws | weight | bias (out outputs) |, one row per filler (and per
+    variance_norm of a scaled one)."""
+    rows = ["| Caffe filler | draws | weight | bias (out outputs) |", "|---|---|---|---|"]
+    named = ", ".join(f"`{name}`" for name in caffe.NAMED_CONSTANTS.values())
+    rows.append(row(f"`{caffe.CONSTANT_FILLER}` (`value`)", "value",
+                     f"{named} or `constant(value)`", "the same"))
+    for filler, (name, args) in caffe.PLAIN_FILLERS.items():
+        fields = ", ".join(f"`{field}` {float_text(default)}"
+                           for field, default in args.values())
+        written = f"`{name}({', '.join(args)})`"
+        rows.append(row(f"`{filler}` ({fields})", name, written, "the same"))
+    for filler, (scale, distribution) in caffe.SCALED_FILLERS.items():
+        for norm, mode in caffe.VARIANCE_NORM.items():
+            default = " (the default)" if norm == next(iter(caffe.VARIANCE_NORM)) else ""
+            rows.append(row(f"`{filler}`, `variance_norm: {norm}`{default}",
+                             f"{distribution}, variance {float_text(scale)}/{mode}",
+                             f"`{cell(init_text(caffe.SCALED_WEIGHTS[filler, mode]))}`",
+                             f"{distribution}, variance {float_text(scale)}/"
+                             f"{caffe.BIAS_FAN[mode][0]}, written out"))
+    for filler, (bias, why) in caffe.NAMED_FILLERS.items():
+        rows.append(row(f"`{filler}`", "", f"`{filler}`",
+                         f"`{bias}` ({why})" if bias else f"error (it {why})"))
+    return "\n".join(rows)
+
+
+def solver_table() -> str:
+    """| Caffe solver field | train key | notes |, one row per field the importer reads, then
+    those it leaves out and refuses."""
+    rows = ["| Caffe solver field | train key | notes |", "|---|---|---|"]
+    rows += [row(f"`{field}`", f"`{setting}`", SETTING_NOTES.get(field, ""))
+             for field, setting in caffe_solver.SOLVER_SETTINGS.items()]
+    for solver, (name, read, fixed) in caffe_solver.SOLVER_TYPES.items():
+        fields = ", ".join(f"`{field}`" for field, _ in read.values())
+        args = [*read, *(f"{arg}={value}" for arg, value in fixed.items())]
+        rows.append(row(f"`type`: `{solver}` ({fields})", f"`optimizer {name}({', '.join(args)})`",
+                         ", ".join(f"{arg} from `{field}`, Caffe's default "
+                                   f"{float_text(default)}"
+                                   for arg, (field, default) in read.items())))
+    for policy, schedule in CAFFE_POLICIES:
+        fields, written = POLICY_NOTES[policy]
+        rows.append(row(f"`lr_policy: \"{policy}\"`" + (f", {fields}" if fields else ""),
+                         f"`schedule {schedule}` {written}", ""))
+    rows.append(row(f"{caffe_solver.BATCH_FROM_DATA}, or {caffe_solver.BATCH_FROM_INPUT} "
+                     "above 1", "`batch`", "from the net, not the solver"))
+    ignored = ", ".join(f"`{field}`" for field in caffe_solver.SOLVER_IGNORED)
+    rows.append(row(ignored, "left out", "Caffe's running, not the training"))
+    rows.append(row("`iter_size` above 1, other `lr_policy` values, other fields", "error", ""))
+    return "\n".join(rows)

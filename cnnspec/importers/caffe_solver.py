@@ -22,6 +22,7 @@ from cnnspec.errors import (
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting
 from cnnspec.ir.steps import MOST_STEPS, steps_per_epoch
+from cnnspec.ir.training_catalogue import CAFFE_POLICIES
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.records import record
 
@@ -46,7 +47,22 @@ def batch_note(source: str = "") -> str:
     return "Caffe's images per iteration" + (f" ({source})" if source else "")
 
 
-POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly")
+POLICIES = tuple(caffe for caffe, _ in CAFFE_POLICIES)
+# Caffe's solver types -> cnnspec's optimizer: its name, the arguments it reads from the
+# solver {argument: (Caffe's field, Caffe's default)} and those it sets (Nesterov is SGD's
+# flag here). Looked up in upper case, as Caffe's solver_type enum is written.
+SOLVER_TYPES = {
+    "SGD": ("sgd", {"momentum": ("momentum", 0.0)}, {}),
+    "Nesterov": ("sgd", {"momentum": ("momentum", 0.0)}, {"nesterov": "true"}),
+    "Adam": ("adam", {"beta1": ("momentum", 0.0), "beta2": ("momentum2", 0.999),
+                      "eps": ("delta", 1e-8)}, {}),
+    "RMSProp": ("rmsprop", {"alpha": ("rms_decay", 0.99), "eps": ("delta", 1e-8)}, {}),
+    "AdaGrad": ("adagrad", {"eps": ("delta", 1e-8)}, {}),
+}
+_SOLVER_TYPES = {caffe.upper(): caffe for caffe in SOLVER_TYPES}
+# Caffe's solver fields that are one train setting each here, as its name there.
+SOLVER_SETTINGS = {"base_lr": "lr", "weight_decay": "weight_decay", "max_iter": "epochs",
+                   "clip_gradients": "clip_norm", "random_seed": "seed"}
 # Solver fields that concern Caffe's own running (testing, logging, snapshots, devices).
 SOLVER_IGNORED = ("net", "train_net", "test_net", "test_iter", "test_interval", "display",
                   "average_loss", "snapshot", "snapshot_prefix", "snapshot_diff",
@@ -123,7 +139,7 @@ def solver_settings(text: str, path: str | None, batch: int | None,
     elif max_iter is not None:
         epochs = max(1, round(max_iter / per_epoch))
         iterations_text = f"{counted(per_epoch, 'iteration')} per epoch"
-        settings.append(Setting("epochs", str(epochs),
+        settings.append(Setting(SOLVER_SETTINGS["max_iter"], str(epochs),
                                 f"Caffe's max_iter {max_iter}, {iterations_text}"))
         if max_iter > MOST_STEPS:
             notes.append(_endless_note(max_iter, epochs, iterations_text))
@@ -202,12 +218,13 @@ def _rate_and_decay(msg: Message, path: str | None) -> list[Setting]:
     """``lr`` and ``weight_decay`` (L2 only, as cnnspec's)."""
     settings = []
     if msg.one("base_lr") is not None:
-        settings.append(Setting("lr", exact_number_text(msg.scalar("base_lr", "number"))))
+        settings.append(Setting(SOLVER_SETTINGS["base_lr"],
+                                exact_number_text(msg.scalar("base_lr", "number"))))
     if msg.scalar("regularization_type", "string", "L2") != "L2":
         raise error_at("L1 weight decay is not supported", _where(msg, "regularization_type"),
                        "cnnspec's weight_decay is L2", path)
     if msg.one("weight_decay") is not None:
-        settings.append(Setting("weight_decay",
+        settings.append(Setting(SOLVER_SETTINGS["weight_decay"],
                                 exact_number_text(msg.scalar("weight_decay", "number"))))
     return settings
 
@@ -253,10 +270,11 @@ def _clip_and_seed(msg: Message) -> list[Setting]:
     settings = []
     clip = msg.scalar("clip_gradients", "number", -1)
     if clip > 0:
-        settings.append(Setting("clip_norm", exact_number_text(clip), "Caffe's clip_gradients"))
+        settings.append(Setting(SOLVER_SETTINGS["clip_gradients"], exact_number_text(clip),
+                                "Caffe's clip_gradients"))
     seed = msg.scalar("random_seed", "int", -1)
     if seed >= 0:
-        settings.append(Setting("seed", str(seed)))
+        settings.append(Setting(SOLVER_SETTINGS["random_seed"], str(seed)))
     return settings
 
 
@@ -289,21 +307,12 @@ def _optimizer(msg: Message, path: str | None) -> Setting:
     if kind is None and msg.one("solver_type") is not None:
         kind = msg.scalar("solver_type", "enum")
     kind = (kind or "SGD").upper()
-    momentum = msg.scalar("momentum", "number", 0.0)
-    delta = msg.scalar("delta", "number", 1e-8)
-    if kind in ("SGD", "NESTEROV"):
-        args = f"momentum={exact_number_text(momentum)}"
-        return Setting("optimizer", f"sgd({args}{', nesterov=true' if kind == 'NESTEROV' else ''})")
-    if kind == "ADAM":
-        return Setting("optimizer", f"adam(beta1={exact_number_text(momentum)}, beta2="
-                       f"{exact_number_text(msg.scalar('momentum2', 'number', 0.999))}, "
-                       f"eps={exact_number_text(delta)})")
-    if kind == "RMSPROP":
-        return Setting("optimizer", f"rmsprop(alpha="
-                       f"{exact_number_text(msg.scalar('rms_decay', 'number', 0.99))}, "
-                       f"eps={exact_number_text(delta)})")
-    if kind == "ADAGRAD":
-        return Setting("optimizer", f"adagrad(eps={exact_number_text(delta)})")
-    entry = msg.one("type") or msg.one("solver_type")
-    raise error_at(f"the solver type '{kind}' is not supported", entry.value.span,
-               "cnnspec's optimizers: SGD, Nesterov, Adam, RMSProp, AdaGrad", path)
+    if kind not in _SOLVER_TYPES:
+        entry = msg.one("type") or msg.one("solver_type")
+        raise error_at(f"the solver type '{kind}' is not supported", entry.value.span,
+                       "cnnspec's optimizers: " + ", ".join(SOLVER_TYPES), path)
+    name, read, fixed = SOLVER_TYPES[_SOLVER_TYPES[kind]]
+    args = [f"{arg}={exact_number_text(msg.scalar(field, 'number', default))}"
+            for arg, (field, default) in read.items()]
+    args += [f"{arg}={value}" for arg, value in fixed.items()]
+    return Setting("optimizer", f"{name}({', '.join(args)})")

@@ -27,7 +27,7 @@ import json
 import math
 from dataclasses import field
 
-from cnnspec.errors import SpecError, SpecErrors, hinted, literal
+from cnnspec.errors import SpecError, SpecErrors, folded, hinted, literal
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.keras_compile import (
     compile_settings,
@@ -46,10 +46,11 @@ from cnnspec.importers.spec_writer import (
     spec_text,
 )
 from cnnspec.init.catalogue import KERAS_SCALE
-from cnnspec.init.keras import SCALED, scaled_init, truncation_note
+from cnnspec.init.keras import CLASSES, SCALED, scaled_init, truncation_note
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
 from cnnspec.lang.foreign import (
     KERAS_CHOSEN,
@@ -187,9 +188,29 @@ class Model:
 # Keras' distribution names; "normal" is Keras 2's old spelling of the truncated normal.
 DISTRIBUTIONS = {"uniform": "uniform", "truncated_normal": "truncated_normal",
                  "normal": "truncated_normal", "untruncated_normal": "normal"}
-INITIALIZERS = ("Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
-                "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
-                "LecunUniform", "LecunNormal", "Orthogonal", "Identity")
+# Keras' initializers (keras/src/initializers) and the init each becomes: the tables that
+# keras_init reads and docs/importing.md's table of initializers is generated from
+# (cnnspec/importers/keras_docs.py), beside cnnspec.init.keras.CLASSES (the named variance
+# scalings). Constants: the named init of each, and Constant's, named where its value has one.
+CONSTANT_INITIALIZERS = {"Zeros": "zeros", "Ones": "ones"}
+CONSTANT = "Constant"
+NAMED_VALUES = {0.0: "zeros"}
+# Initializers drawing a fixed distribution: the init of the same, and its arguments, each
+# read from Keras' config key with Keras' default: {argument: (Keras' key, default)}.
+PLAIN_INITIALIZERS = {
+    "RandomNormal": ("normal", {"mean": ("mean", 0.0), "std": ("stddev", KERAS_SCALE)}),
+    "RandomUniform": ("uniform", {"low": ("minval", -KERAS_SCALE),
+                                  "high": ("maxval", KERAS_SCALE)}),
+    "TruncatedNormal": ("truncated_normal", {"mean": ("mean", 0.0),
+                                             "std": ("stddev", KERAS_SCALE)}),
+}
+VARIANCE_SCALING = "VarianceScaling"
+# Initializers of a kernel only, with a gain: the init of the same, and the gains it takes
+# (None: any).
+KERNEL_INITIALIZERS = {"Orthogonal": ("orthogonal", None), "Identity": ("identity", (1.0,))}
+INITIALIZERS = (*CONSTANT_INITIALIZERS, CONSTANT, *PLAIN_INITIALIZERS, VARIANCE_SCALING,
+                *CLASSES, *KERNEL_INITIALIZERS)
+_BY_KEY = {folded(name): name for name in INITIALIZERS}
 
 
 def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict:
@@ -205,23 +226,18 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
                        f"{where}.config.{key}", None, path)
         return float(value)
 
-    if name == "zeros":
-        return {"name": "zeros"}
-    if name == "ones":
-        return {"name": "ones"}
-    if name == "constant":
+    cls = _BY_KEY.get(name)
+    if cls in CONSTANT_INITIALIZERS:
+        return {"name": CONSTANT_INITIALIZERS[cls]}
+    if cls == CONSTANT:
         value = number("value", 0.0)
-        return {"name": "zeros"} if value == 0 else {"name": "constant", "value": value}
-    if name == "randomnormal":
-        return {"name": "normal", "mean": number("mean", 0.0),
-                "std": number("stddev", KERAS_SCALE)}
-    if name == "truncatednormal":
-        return {"name": "truncated_normal", "mean": number("mean", 0.0),
-                "std": number("stddev", KERAS_SCALE)}
-    if name == "randomuniform":
-        return {"name": "uniform", "low": number("minval", -KERAS_SCALE),
-                "high": number("maxval", KERAS_SCALE)}
-    if name in SCALED or name == "variancescaling":
+        named = NAMED_VALUES.get(value)
+        return {"name": named} if named else {"name": "constant", "value": value}
+    if cls in PLAIN_INITIALIZERS:
+        init, args = PLAIN_INITIALIZERS[cls]
+        return {"name": init, **{arg: number(key, default)
+                                 for arg, (key, default) in args.items()}}
+    if name in SCALED or cls == VARIANCE_SCALING:
         scale, mode, distribution = SCALED.get(name) or (
             number("scale", 1.0), config.get("mode", "fan_in"),
             DISTRIBUTIONS.get(str(config.get("distribution", "truncated_normal"))))
@@ -233,12 +249,13 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
         if role == "bias":  # Keras' fans of a (units,) bias are both units
             return per_bias(units, scale, distribution)
         return scaled_init(scale, mode, distribution)
-    if name in ("orthogonal", "identity") and role == "weight":
+    if cls in KERNEL_INITIALIZERS and role == "weight":
+        init, gains = KERNEL_INITIALIZERS[cls]
         gain = number("gain", 1.0)
-        if name == "orthogonal":
-            return {"name": "orthogonal", "gain": {"value": gain}}
-        if gain == 1:
-            return {"name": "identity"}
+        if gains is None:
+            return {"name": init, "gain": {"value": gain}}
+        if gain in gains:
+            return {"name": init}
     shown = json_quoted(obj)
     raise _err(f"the Keras initializer {shown} is not supported for a {role}", where,
                "Keras initializers cnnspec imports: " + ", ".join(INITIALIZERS), path)
@@ -251,13 +268,13 @@ def _truncation_comment(cfg: Config) -> str | None:
 
 
 def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
-    fields = {"weight_init": keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
+    fields = {WEIGHT_INIT_KEY: keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
                                         "weight", units,
                                         f"{cfg.where}.config.kernel_initializer", cfg.path)}
     if not has_bias:
         cfg.get("bias_initializer")  # Keras reads it only with use_bias
     else:
-        fields["bias_init"] = keras_init(cfg.get("bias_initializer", "zeros"), "bias", units,
+        fields[BIAS_INIT_KEY] = keras_init(cfg.get("bias_initializer", "zeros"), "bias", units,
                                          f"{cfg.where}.config.bias_initializer", cfg.path)
     return fields
 
@@ -711,7 +728,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     if compiled:
         header.append("Training settings from the model's compile_config.")
     header += [f"- {note}" for note in notes]
-    defaults = common_inits([line for line in model.lines if "weight_init" in line.fields])
+    defaults = common_inits([line for line in model.lines if WEIGHT_INIT_KEY in line.fields])
     name = model_name(doc.get("config", {}).get("name") if isinstance(doc.get("config"), dict)
                       else None, path)
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,

@@ -31,16 +31,24 @@ def json_quoted(value) -> str:
     return shortened(json.dumps(value))
 
 
-# Keras optimizers -> cnnspec's: (name, {cnnspec argument: Keras config key}).
-OPTIMIZERS = {"sgd": ("sgd", {"momentum": "momentum", "nesterov": "nesterov"}),
-              "adam": ("adam", {"beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
+# Keras optimizers (class names) -> cnnspec's: (name, {cnnspec argument: Keras config key}).
+# These tables are what compile_settings reads and what docs/importing.md's table of compile
+# settings is generated from (cnnspec/importers/keras_docs.py).
+OPTIMIZERS = {"SGD": ("sgd", {"momentum": "momentum", "nesterov": "nesterov"}),
+              "Adam": ("adam", {"beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
                                 "amsgrad": "amsgrad"}),
-              "adamw": ("adamw", {"beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
+              "AdamW": ("adamw", {"beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
                                   "amsgrad": "amsgrad"}),
-              "rmsprop": ("rmsprop", {"alpha": "rho", "eps": "epsilon", "momentum": "momentum",
+              "RMSprop": ("rmsprop", {"alpha": "rho", "eps": "epsilon", "momentum": "momentum",
                                       "centered": "centered"}),
-              "adagrad": ("adagrad", {"initial_accumulator_value":
+              "Adagrad": ("adagrad", {"initial_accumulator_value":
                                       "initial_accumulator_value", "eps": "epsilon"})}
+_OPTIMIZERS = {folded(name): name for name in OPTIMIZERS}
+# An optimizer's config keys that are train settings here, by the setting; weight_decay is
+# Keras' decoupled one, read for the optimizer that decouples it here too.
+OPTIMIZER_SETTINGS = {"learning_rate": "lr", "global_clipnorm": "clip_norm",
+                      "clipvalue": "clip_value", "weight_decay": "weight_decay"}
+DECOUPLED = ("adamw",)
 LOSSES = {"categorical_crossentropy": "cross_entropy",
           "sparse_categorical_crossentropy": "cross_entropy",
           "mean_squared_error": "mse", "mse": "mse"}
@@ -75,10 +83,10 @@ def compile_settings(doc: dict) -> tuple[list[Setting], list[str]]:
 
 def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
     name, values = keras_name(optimizer)
-    if name not in OPTIMIZERS:
+    if name not in _OPTIMIZERS:
         return [], [] if optimizer is None else [
             f"the optimizer {json_quoted(optimizer)} is not read"]
-    chosen, args = OPTIMIZERS[name]
+    chosen, args = OPTIMIZERS[_OPTIMIZERS[name]]
     written, notes = [], []
     for ours, theirs in args.items():
         value = values.get(theirs)
@@ -89,13 +97,12 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
     settings = [Setting("optimizer", f"{chosen}({', '.join(written)})",
                         "Keras' "
                         f"{optimizer['class_name'] if isinstance(optimizer, dict) else name}")]
-    read = {"learning_rate": "lr", "global_clipnorm": "clip_norm", "clipvalue": "clip_value",
-            "weight_decay": "weight_decay"}
+    read = OPTIMIZER_SETTINGS
     for key, setting in read.items():
         value = values.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value and \
                 math.isfinite(value):
-            if key == "weight_decay" and chosen != "adamw":
+            if key == "weight_decay" and chosen not in DECOUPLED:
                 notes.append(f"the optimizer's weight_decay {value} (decoupled in Keras) is "
                              "not read")
             else:

@@ -19,6 +19,7 @@ from cnnspec.init.describe import init_text
 from cnnspec.init.scaling import TRUNCATED_STD
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text, value_text
 from cnnspec.records import record
 from cnnspec.shapes import shape_text
@@ -60,7 +61,7 @@ def layer_text(line: LayerLine) -> str:
         value = line.fields[f.name]
         if f.type == "bias_init" and not has_bias:
             continue
-        if f.type not in ("init", "bias_init") and f.is_default(value, line.fields):
+        if f.type not in ("init", BIAS_INIT_KEY) and f.is_default(value, line.fields):
             continue
         if f.flag:
             if value == f.flag[1]:
@@ -103,7 +104,7 @@ def common_inits(lines: list[LayerLine]) -> dict[str, dict]:
     """The weight and bias init most weighted layers share, to write once as the model's
     ``default``; taken out of those layers' fields."""
     chosen = {}
-    for key in ("weight_init", "bias_init"):
+    for key in (WEIGHT_INIT_KEY, BIAS_INIT_KEY):
         counts = Counter(init_text(line.fields[key]) for line in lines if line.fields.get(key))
         if not counts:
             continue

@@ -13,8 +13,11 @@ package can read an init without guessing.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cnnspec.errors import SpecError, float_text, foreign_hint
 from cnnspec.init.fans import FAN_MODES
+from cnnspec.init.truncation import truncation
 from cnnspec.records import record
 
 REQUIRED = object()  # marks a parameter without a default
@@ -74,6 +77,20 @@ class Init:
     # Written with its defaults too where an init is shown (describe.init_text): they are what
     # a reader most needs to see (variance_scaling's, a truncated normal over fan_in).
     defaults_shown: bool = False
+    # The general form the named scaled inits are each one setting of (variance_scaling): the
+    # language offers it where one of theirs is given a parameter only it takes.
+    general: bool = False
+    # A list written where an init goes (`weight [[0, 1], [1, 0]]`) is this init of it: its
+    # one parameter holds the list.
+    from_list: bool = False
+    # A check of its parameters by themselves, before any layer: raises a SpecError without a
+    # place (the language adds the place it was written).
+    check: Callable[[dict], None] | None = None
+    # Placed on the mean-field phase diagram by its name alone (cnnspec/lab/phase.py): drawn
+    # with mean 0 and a variance its name fixes, sigma_w^2 / fan_in (Poole et al. 2016). A
+    # general form (placed by its arguments), a fixed kernel or matrix, a data-driven scale
+    # and a distribution given by value are not.
+    phase_placed: bool = False
 
 
 # The papers the schemes come from, cited in the docs table and beside each summary formula.
@@ -122,6 +139,22 @@ SAME_NAME_ELSEWHERE = {
 }
 
 
+def _low_below_high(params: dict) -> None:
+    """uniform(low, high): an interval to draw from, low below high."""
+    low, high = params["low"], params["high"]
+    if low >= high:
+        raise SpecError("uniform(low, high) needs low < high",
+                        hint=f"swap them: uniform({float_text(high)}, {float_text(low)})"
+                        if low > high else
+                        f"for the same value everywhere write constant({float_text(low)})")
+
+
+def _cut_keeps_enough(params: dict) -> None:
+    """A truncated normal's bounds in order and keeping enough of the normal to draw from
+    (:func:`cnnspec.init.truncation.truncation`)."""
+    truncation(params["mean"], params["std"], params["low"], params["high"])
+
+
 INITS: tuple[Init, ...] = (
     Init("zeros", "constant", "every element 0. Warned about as constant is; before a ReLU with "
          "no bias above 0, the layer gets no gradient at all and never changes.", bias=True,
@@ -134,13 +167,14 @@ INITS: tuple[Init, ...] = (
          (InitParam("value", "number"),), bias=True, torch="nn.init.constant_({p}, {value})"),
     Init("uniform", "random", "U(low, high)", (InitParam("low", "number"),
                                                InitParam("high", "number")), bias=True,
-         torch="nn.init.uniform_({p}, {low}, {high})"),
+         torch="nn.init.uniform_({p}, {low}, {high})", check=_low_below_high),
     Init("normal", "random", "N(mean, std²)", (MEAN, STD), bias=True,
          torch="nn.init.normal_({p}, {mean}, {std})"),
     Init("truncated_normal", "random", "N(mean, std²) redrawn outside [low, high] (std before "
          "truncation); low and high are values, as PyTorch's trunc_normal_(a, b), and left out "
          "mean ± 2·std, as Keras' TruncatedNormal. The interval must keep at least 1% of the "
-         "normal.", (MEAN, STD, *CUT), bias=True, torch=TORCH_TRUNCATED),
+         "normal.", (MEAN, STD, *CUT), bias=True, torch=TORCH_TRUNCATED,
+         check=_cut_keeps_enough),
     Init("variance_scaling", "scaled",
          "variance `scale / n`, n the fan chosen by `mode` (`fan_in`, `fan_out`, `fan_avg` = "
          "(in+out)/2); `uniform`: U(−√(3·scale/n), +√(3·scale/n)); `normal`: N(0, scale/n); "
@@ -153,35 +187,36 @@ INITS: tuple[Init, ...] = (
           InitParam("mode", "fan_mode", "fan_in"),
           InitParam("distribution", "distribution", "truncated_normal")), bias=True,
          torch={"uniform": TORCH_UNIFORM, "normal": TORCH_NORMAL,
-                "truncated_normal": TORCH_TRUNCATED}, defaults_shown=True),
+                "truncated_normal": TORCH_TRUNCATED}, defaults_shown=True, general=True),
     Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
          f"a = gain·√(6 / (fan_in + fan_out)) — {GLOROT_2010}",
          (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM,
-         source=GLOROT_2010),
+         source=GLOROT_2010, phase_placed=True),
     Init("glorot_normal", "scaled", "variance_scaling(gain², fan_avg, normal): N(0, gain²·2 / "
          f"(fan_in + fan_out)), not truncated — {GLOROT_2010}",
          (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True, torch=TORCH_NORMAL,
-         source=GLOROT_2010),
+         source=GLOROT_2010, phase_placed=True),
     Init("he_uniform", "scaled", "variance_scaling(gain², mode, uniform): U(−a, a) with a = "
          f"gain·√(3 / fan) — {HE_2015}. `mode=fan_in` keeps the forward signal's "
          "variance, `fan_out` the backward gradient's.",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_uniform",),
-         bias=True, torch=TORCH_UNIFORM, source=HE_2015),
+         bias=True, torch=TORCH_UNIFORM, source=HE_2015, phase_placed=True),
     Init("he_normal", "scaled", "variance_scaling(gain², mode, normal): std = gain / √fan = "
          f"√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — {HE_2015}",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_normal",),
-         bias=True, torch=TORCH_NORMAL, source=HE_2015),
+         bias=True, torch=TORCH_NORMAL, source=HE_2015, phase_placed=True),
     Init("lecun_uniform", "scaled", f"variance_scaling(1, fan_in, uniform) — {LECUN_1998}. "
-         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM, source=LECUN_1998),
+         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM, source=LECUN_1998,
+         phase_placed=True),
     Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — "
-         f"{LECUN_1998}", bias=True, torch=TORCH_NORMAL, source=LECUN_1998),
+         f"{LECUN_1998}", bias=True, torch=TORCH_NORMAL, source=LECUN_1998, phase_placed=True),
     Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
          "+1/√fan_in), kaiming_uniform_(w, a=√5) (gain √(2 / (1 + 5)), bound "
          "gain·√(3 / fan_in)); on a bias, the same bound from the weight's fan_in — "
          f"{TORCH_RESET}, what PyTorch's layers draw unless told otherwise. The "
          "\"standard\" init of Glorot & Bengio 2010 (their eq. 1): fan_in·Var(w) = 1/3, so the "
          "variance shrinks 3x at each linear layer and 6x at each ReLU layer", bias=True,
-         torch=TORCH_UNIFORM, source=TORCH_RESET),
+         torch=TORCH_UNIFORM, source=TORCH_RESET, phase_placed=True),
     Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
          f"drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — {MARTENS_2010}, "
          "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
@@ -195,13 +230,14 @@ INITS: tuple[Init, ...] = (
          "`positive_unitball` filler", torch="positive_unitball_({p})"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
          f"or columns, times gain — {SAXE_2014}", (_gain(LINEAR_GAIN),),
-         torch="nn.init.orthogonal_({p}, {gain})", source=SAXE_2014),
+         torch="nn.init.orthogonal_({p}, {gain})", source=SAXE_2014, phase_placed=True),
     Init("delta_orthogonal", "matrix", "an (out, in) matrix with orthonormal columns (out ≥ "
          "in: the isometry of the paper) or rows (out < in), times gain, at the kernel centre "
          f"((k−1)//2 on each axis, as `identity`), 0 at every other tap — {XIAO_2018}, "
          "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
          "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
-         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})", source=XIAO_2018),
+         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})", source=XIAO_2018,
+         phase_placed=True),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i, for i < "
          "min(out, in), 0 elsewhere: a `same` conv passes its input through. The centre is "
          "index (k−1)//2 on each kernel axis, the tap `same` padding aligns for an even k too "
@@ -211,7 +247,7 @@ INITS: tuple[Init, ...] = (
          "channel, 3-D [out][kh][kw] one per filter for every channel, 4-D [out][in][kh][kw] "
          "every value; a dense weight or a bias takes exactly its own shape",
          (InitParam("values", "numbers"),), written="[[...]] (or literal([[...]]))",
-         torch=TORCH_KERNEL),
+         torch=TORCH_KERNEL, from_list=True),
     Init("sobel_x", "kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]] for every filter and channel",
          torch=TORCH_KERNEL),
     Init("sobel_y", "kernel", "the transpose of sobel_x", torch=TORCH_KERNEL),
@@ -239,6 +275,10 @@ INITS: tuple[Init, ...] = (
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}
+# The init a list written where an init goes is (literal), and the general form the named
+# scaled inits are settings of (variance_scaling): each the one entry marked so.
+LIST_INIT = next(init for init in INITS if init.from_list)
+GENERAL_INIT = next(init for init in INITS if init.general)
 # The inits a parameter takes where neither its layer's line nor a `default` line gives one:
 # He's scheme, made for the ReLU most layers feed, and biases of 0. The resolver fills them in,
 # and hints that show how to write an init of one's own name them (by role).

@@ -3,6 +3,7 @@ language writes each init) and docs/ir.md's (the JSON object the IR holds). ``py
 tools/generate.py`` writes each between its marker lines; a test fails when a page is stale."""
 from __future__ import annotations
 
+import inspect
 import json
 import textwrap
 
@@ -20,12 +21,20 @@ from cnnspec.init.catalogue import (
     InitParam,
 )
 from cnnspec.init.describe import init_json
-from cnnspec.init.gains import gain_text
+from cnnspec.init.gains import (
+    CALCULATE_GAIN,
+    DEFAULT_LEAKY_SLOPE,
+    LEAKY_GAIN_TEXT,
+    MOMENT_KEEPING,
+    gain_text,
+    nonlinearity_gain,
+)
 from cnnspec.markdown import cell
 
 # (table, source) of each generated table, as its marker lines name them.
 INIT_TABLE = ("initializers", "cnnspec/init/catalogue.py")
 IR_INIT_TABLE = ("IR initializers", "cnnspec/init/catalogue.py")
+GAIN_TABLE = ("gains", "cnnspec/init/gains.py")
 PAGE_WIDTH = 95  # the width the pages' prose is wrapped to
 NO_BREAK = "\u00a0"
 
@@ -127,3 +136,21 @@ def _wrapped(text: str) -> str:
     wrapped = textwrap.fill("`".join(parts), PAGE_WIDTH, break_long_words=False,
                             break_on_hyphens=False)
     return wrapped.replace(NO_BREAK, " ")
+
+
+def gain_table() -> str:
+    """| gain | value | from |: each nonlinearity a gain may name, with its gain (those
+    PyTorch's calculate_gain lacks computed as :func:`~cnnspec.init.gains.nonlinearity_gain`
+    does)."""
+    torch = "PyTorch's `calculate_gain`"
+    rows = ["| gain | value | from |", "|---|---|---|"]
+    rows += [f"| `{name}` | {text} | {torch} |" for name, (_, text) in CALCULATE_GAIN.items()]
+    rows.append(f"| `leaky_relu(slope)` | {LEAKY_GAIN_TEXT}, slope "
+                f"{float_text(DEFAULT_LEAKY_SLOPE)} if not given | {torch} |")
+    for name, function in MOMENT_KEEPING.items():
+        defaults = ", ".join(f"{param.name} {float_text(param.default)}" for param in
+                             list(inspect.signature(function).parameters.values())[1:])
+        rows.append(f"| `{name}` | {nonlinearity_gain(name):.3f}"
+                    + (f" ({defaults})" if defaults else "")
+                    + " | keeps the second moment: 1 / √E[f(z)²] for z ~ N(0, 1) |")
+    return "\n".join(rows)

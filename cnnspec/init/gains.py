@@ -70,6 +70,12 @@ def hardswish(t: float) -> float:
 # one that keeps the second moment (:func:`second_moment_gain`).
 MOMENT_KEEPING: dict[str, Callable[[float], float]] = {
     "gelu": gelu, "silu": silu, "elu": elu, "hardswish": hardswish}
+# PyTorch's calculate_gain table for the nonlinearities without an argument: the gain, and
+# how the docs write it (docs/language.md's gains are generated from here).
+CALCULATE_GAIN = {"linear": (1.0, "1"), "relu": (math.sqrt(2.0), "√2"),
+                  "tanh": (5.0 / 3.0, "5/3"), "sigmoid": (1.0, "1")}
+# leaky_relu's, of its negative slope (nonlinearity_gain), as the docs write it.
+LEAKY_GAIN_TEXT = "√(2 / (1 + slope²))"
 NONLINEARITIES = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", *MOMENT_KEEPING)
 
 
@@ -166,12 +172,8 @@ def unit_second_moment(nonlinearity: str) -> float:
 def nonlinearity_gain(nonlinearity: str, slope: float | None = None) -> float:
     """PyTorch's ``calculate_gain(nonlinearity, slope)``; for a nonlinearity it has no entry
     for, the gain that keeps the second moment (:func:`second_moment_gain`)."""
-    if nonlinearity in ("linear", "sigmoid"):
-        return 1.0
-    if nonlinearity == "tanh":
-        return 5.0 / 3.0
-    if nonlinearity == "relu":
-        return math.sqrt(2.0)
+    if nonlinearity in CALCULATE_GAIN:
+        return CALCULATE_GAIN[nonlinearity][0]
     if nonlinearity == "leaky_relu":
         a = DEFAULT_LEAKY_SLOPE if slope is None else float(slope)
         # sqrt(2 / (1 + a^2)) through hypot: a slope of 1e200 squares beyond float64's range

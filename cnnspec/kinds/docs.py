@@ -19,6 +19,11 @@ def end_marker(table: str) -> str:
     return f"<!-- end of {table} -->"
 
 
+def markers(table: str, source: str) -> tuple[str, str]:
+    """The two marker lines that fence ``table``, generated from ``source``."""
+    return begin_marker(table, source), end_marker(table)
+
+
 BEGIN, END = begin_marker("layer kinds", "cnnspec/kinds"), end_marker("layer kinds")
 
 

@@ -125,6 +125,9 @@ WEIGHT_INIT = Field("weight_init", "init", default=FROM_DEFAULT, words="the weig
                     option=("weight",))
 BIAS_INIT = Field("bias_init", "bias_init", default=FROM_DEFAULT, words="the bias initializer",
                   option=("bias",))
+# The names of a layer's init fields, as the IR keys them: what every reader of a layer's
+# inits looks up.
+WEIGHT_INIT_KEY, BIAS_INIT_KEY = WEIGHT_INIT.name, BIAS_INIT.name
 # Which of a layer's inits came from the model-wide default (or the init catalogue's
 # BUILT_IN_DEFAULTS) rather than the layer's own line: what an init variant (`--init`) and a
 # swept default init (`--set init=`, `--set bias=`) replace, as a transform of the IR. Filled
@@ -164,7 +167,7 @@ def field_schema(f: Field) -> dict:
     if f.type == "bias_init":
         return {}  # its layer's schema makes it an init, or null without a bias
     if f.type == "init_fields":
-        return {"type": "array", "items": {"enum": ["weight_init", "bias_init"]},
+        return {"type": "array", "items": {"enum": [WEIGHT_INIT_KEY, BIAS_INIT_KEY]},
                 "uniqueItems": True}
     if f.type == "choice":
         return {"enum": list(f.options)}

@@ -7,7 +7,7 @@ Every field is required (the IR is fully resolved); a layer without a bias has a
 """
 from __future__ import annotations
 
-from cnnspec.kinds.fields import field_schema
+from cnnspec.kinds.fields import BIAS_INIT_KEY, field_schema
 from cnnspec.kinds.kind import Kind
 
 NAME = {"$ref": "#/$defs/name"}
@@ -33,8 +33,8 @@ def kind_schema(kind: Kind) -> dict:
     bias_rule = {
         "if": {"properties": {"bias": {"const": False}}, "required": ["bias"]},
         "then": {"properties": {
-            "bias_init": {"type": "null", "description": "null because bias is false"}}},
-        "else": {"properties": {"bias_init": {"$ref": "#/$defs/init"}}},
+            BIAS_INIT_KEY: {"type": "null", "description": "null because bias is false"}}},
+        "else": {"properties": {BIAS_INIT_KEY: {"$ref": "#/$defs/init"}}},
     }
     return {"allOf": [body, bias_rule]}
 

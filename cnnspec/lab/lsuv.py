@@ -25,6 +25,7 @@ import numpy as np
 from cnnspec.engine.blas import blas_threads
 from cnnspec.errors import RunError, counted, rounded_text
 from cnnspec.init.catalogue import PARAMS
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
 from cnnspec.records import record
@@ -62,7 +63,7 @@ def uses_lsuv(ir: dict) -> bool:
 
 
 def _is_lsuv(layer_ir: dict) -> bool:
-    return (layer_ir.get("weight_init") or {}).get("name") == "lsuv"
+    return (layer_ir.get(WEIGHT_INIT_KEY) or {}).get("name") == "lsuv"
 
 
 def lsuv(
@@ -127,7 +128,7 @@ def lsuv_init_step(start: InitContext) -> None:
 def _own_settings(model, name: str) -> dict:
     """The ``tol`` and ``max_iter`` of the layer's ``lsuv`` init (for another init, the
     catalogue's defaults of ``lsuv``)."""
-    init = model_access.checked_of(model).by_name[name].ir.get("weight_init") or {}
+    init = model_access.checked_of(model).by_name[name].ir.get(WEIGHT_INIT_KEY) or {}
     return {key: init.get(key, default) for key, default in PARAMS["lsuv"].items()}
 
 

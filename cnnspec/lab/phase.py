@@ -49,6 +49,7 @@ from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.init.describe import init_text
 from cnnspec.kinds import ACTIVATIONS, KINDS, is_weighted, layer_flops
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.lab import meanfield
 from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
@@ -75,9 +76,6 @@ AGREEMENT = 0.1
 # Points along a measured row at which its chi_1 is read between the measured points (the
 # theory's shape times the measured ratio, :func:`measured_boundary`).
 ROW_POINTS = 241
-# Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
-# fixed kernels, data-driven, or a general form whose place depends on its arguments).
-PLACED_FAMILIES = ("scaled", "matrix")
 # The ratio of the hidden layers' largest fan_in to their smallest beyond which the verdict
 # gives a std per fan_in: one std then misses sigma_w by more than 10% on some layer.
 FAN_SPREAD = 1.2
@@ -85,7 +83,6 @@ FAN_SPREAD = 1.2
 # depth's sake: signals and gradients drift by about a factor e over xi_c layers (Schoenholz
 # et al. 2017), and a net less deep than one sees less than that.
 SHALLOW = 1.0
-NOT_PLACED = ("variance_scaling", "identity")
 
 
 @record
@@ -140,7 +137,7 @@ class Chain:
 def init_label(layer: LayerInfo) -> str:
     """A layer's weight init as the language writes it (``glorot_uniform``,
     ``normal(std=0.05)``)."""
-    init = layer.ir.get("weight_init")
+    init = layer.ir.get(WEIGHT_INIT_KEY)
     return "none" if init is None else init_text(init)
 
 
@@ -309,7 +306,7 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None
     # it sits at the same place
     listed = {(name, _place_key(sw, share)) for _, name, sw, share in own}
     for init in INITS:
-        if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
+        if init.phase_placed:  # the catalogue's inits placed by name alone
             sw, share = sigma_w_of({"name": init.name}, layer)
             if (init.name, _place_key(sw, share)) not in listed:
                 found.append((init.name, sw, share))
@@ -331,7 +328,7 @@ def own_inits(chain: Chain) -> list[tuple[str, str, float, float]]:
         drawn = next(x for x in chain.layers if x.name == names[0])
         if drawn.weight_init is None or not _placeable(drawn.weight_init):
             continue
-        sw, share = sigma_w_of(drawn.ir["weight_init"], layer)
+        sw, share = sigma_w_of(drawn.ir[WEIGHT_INIT_KEY], layer)
         found.append((own_label(chain.inits, names, drawn.weight_init.name),
                       drawn.weight_init.name, sw, share))
     return found

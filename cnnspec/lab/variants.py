@@ -20,6 +20,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, SpecErrors, first_error, hint_fields, option_place
 from cnnspec.ir.spec import Spec
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.lang import parse_init
 from cnnspec.records import record
 
@@ -37,8 +38,8 @@ def spec_label(ir: dict) -> str:
     """The spec as written (its resolved ``ir``) among init variants: named by the weight
     init its layers start from (:func:`spec_init_label`; ``spec's inits: he_normal,
     glorot_uniform`` for several), where a bare "spec" named no init."""
-    names = list(dict.fromkeys(layer["weight_init"]["name"] for layer in ir["layers"]
-                               if "weight_init" in layer))
+    names = list(dict.fromkeys(layer[WEIGHT_INIT_KEY]["name"] for layer in ir["layers"]
+                               if WEIGHT_INIT_KEY in layer))
     if not names:
         return SPEC_LABEL
     if len(names) == 1:
@@ -99,13 +100,13 @@ def default_weight_layers(ir: dict) -> list[str]:
     """The layers whose weight init came from the model-wide default: those a default weight
     init (``--init``, ``--set init=``) sets."""
     return [layer["name"] for layer in ir["layers"]
-            if "weight_init" in layer.get("default_inits", ())]
+            if WEIGHT_INIT_KEY in layer.get("default_inits", ())]
 
 
 def own_weight_layers(ir: dict) -> list[str]:
     """The layers with weights that name their own weight init: a default one leaves them."""
     return [layer["name"] for layer in ir["layers"]
-            if "weight_init" in layer and "weight_init" not in layer.get("default_inits", ())]
+            if WEIGHT_INIT_KEY in layer and WEIGHT_INIT_KEY not in layer.get("default_inits", ())]
 
 
 def refuse_changing_nothing(ir: dict, place: str) -> None:
@@ -146,8 +147,8 @@ def with_default_weight(spec: Spec, init_ir: dict) -> Spec:
     the model-wide default; other layers, and the spec itself, unchanged."""
     ir = copy.deepcopy(spec.ir)
     for layer in ir["layers"]:
-        if "weight_init" in layer.get("default_inits", ()):
-            layer["weight_init"] = copy.deepcopy(init_ir)
+        if WEIGHT_INIT_KEY in layer.get("default_inits", ()):
+            layer[WEIGHT_INIT_KEY] = copy.deepcopy(init_ir)
     return dataclasses.replace(spec, ir=ir)
 
 

@@ -22,6 +22,7 @@ from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
 from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
@@ -234,7 +235,7 @@ SIZE_NAMES = ("num_output",)
 # Names of the switch that leaves out a layer's bias: Keras' use_bias, Caffe's bias_term.
 BIAS_SWITCHES = ("use_bias", "bias", "bias_term")
 # Keras' initializer arguments, and the fields they set.
-INITIALIZERS = {"kernel_initializer": "weight_init", "bias_initializer": "bias_init"}
+INITIALIZERS = {"kernel_initializer": WEIGHT_INIT_KEY, "bias_initializer": BIAS_INIT_KEY}
 # The words other libraries name an initializer with, alone (`init he_normal`: the weight's,
 # as most tutorials mean it) or after what it initialises (Keras' kernel_initializer, Haiku's
 # w_init and b_init, Caffe's weight_filler and bias_filler).

@@ -23,7 +23,6 @@ from cnnspec.init.gains import (
     LEAKY_SLOPE_LOW,
     NONLINEARITIES,
 )
-from cnnspec.init.truncation import truncation
 from cnnspec.ir.spec import element_field
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Value, Word, describe
@@ -177,7 +176,7 @@ def _depth(x) -> int:
 def read_init(value: Value, what: str = "initializer") -> dict:
     """An initializer expression as an IR init object, with aliases made canonical."""
     if isinstance(value, ListLit):
-        return {"name": "literal", "values": read_kernel_literal(value)}
+        return _list_init(read_kernel_literal(value))
     if isinstance(value, Num):
         raise SpecError(f"{what} must name an initializer, not the number {value.text}",
                         span=value.span, hint=f"for a constant write constant({value.text})")
@@ -202,15 +201,14 @@ def read_init(value: Value, what: str = "initializer") -> dict:
         if elsewhere is None:
             raise
         raise SpecError(err.message, span=err.span, hint=f"{err.hint}; {elsewhere}") from None
-    if name == "uniform" and params["low"] >= params["high"]:
-        raise SpecError("uniform(low, high) needs low < high", span=value.span,
-                        hint=f"swap them: uniform({float_text(params['high'])}, "
-                        f"{float_text(params['low'])})" if params["low"] > params["high"] else
-                        "for the same value everywhere write "
-                        f"constant({float_text(params['low'])})")
-    if name == "truncated_normal":
-        _check_cut(value, params)
+    _check_params(value, catalogue.BY_NAME[name], params)
     return {"name": name, **params}
+
+
+def _list_init(values: list) -> dict:
+    """The init of a list written where an init goes (:data:`catalogue.LIST_INIT`)."""
+    init = catalogue.LIST_INIT
+    return {"name": init.name, init.params[0].name: values}
 
 
 def _mode_of_another_scheme(value: Word | Call, name: str) -> None:
@@ -241,11 +239,14 @@ def _mode_of_another_scheme(value: Word | Call, name: str) -> None:
         raise SpecError(f"unknown mode '{asked.name}'", span=asked.span, hint=hint)
 
 
-def _check_cut(value: Word | Call, params: dict) -> None:
-    """A truncated normal's bounds in order and keeping enough of the normal to draw from,
-    refused where the init is written (an ``--init`` text included, which names no layer)."""
+def _check_params(value: Word | Call, init: catalogue.Init, params: dict) -> None:
+    """The catalogue's check of an init's parameters by themselves (uniform's low below high,
+    a truncated normal's cut), refused where the init is written (an ``--init`` text
+    included, which names no layer)."""
+    if init.check is None:
+        return
     try:
-        truncation(params["mean"], params["std"], params["low"], params["high"])
+        init.check(params)
     except SpecError as err:
         raise SpecError(err.message, span=value.span, hint=err.hint) from None
 
@@ -371,7 +372,8 @@ def _as_variance_scaling(value: Call, params: list[Param], kwarg: Kwarg) -> str 
     from cnnspec.init.presets import PRESETS
 
     name = ALIASES.get(value.name, value.name)
-    general = CATALOGUE["variance_scaling"]
+    general_name = catalogue.GENERAL_INIT.name
+    general = CATALOGUE[general_name]
     if name not in PRESETS or kwarg.name not in {p.name for p in general}:
         return None
     own = {p.name for p in params}
@@ -379,9 +381,9 @@ def _as_variance_scaling(value: Call, params: list[Param], kwarg: Kwarg) -> str 
         written = bind(dataclasses.replace(value, kwargs=[k for k in value.kwargs
                                                           if k.name in own]), params, value.name)
         scaled = PRESETS[name]({"name": name, **written})
-        overrides = bind(Call("variance_scaling", value.name_span, [],
+        overrides = bind(Call(general_name, value.name_span, [],
                               [k for k in value.kwargs if k.name not in own], value.span),
-                         general, "variance_scaling")
+                         general, general_name)
     except SpecError:
         return None
     chosen = [k.name for k in value.kwargs if k.name not in own]
@@ -389,16 +391,16 @@ def _as_variance_scaling(value: Call, params: list[Param], kwarg: Kwarg) -> str 
     mode = overrides["mode"] if "mode" in chosen else scaled.mode
     distribution = overrides["distribution"] if "distribution" in chosen else \
         scaled.distribution
-    return (f"{value.name} is variance_scaling({float_text(round(scaled.scale, 12))}, "
+    return (f"{value.name} is {general_name}({float_text(round(scaled.scale, 12))}, "
             f"{scaled.mode}, {scaled.distribution}), whose {kwarg.name} it fixes: write "
-            f"`variance_scaling({float_text(scale)}, {mode}, {distribution})`")
+            f"`{general_name}({float_text(scale)}, {mode}, {distribution})`")
 
 
 def read_bias_init(value: Value) -> dict:
     """An init for a bias vector: the element-wise ones, or a literal list of its values
     (one a unit or filter, as the IR's literal on a bias)."""
     if isinstance(value, ListLit):
-        return {"name": "literal", "values": read_bias_literal(value)}
+        return _list_init(read_bias_literal(value))
     init = read_init(value, "the bias initializer")
     if init["name"] not in BIAS_INITS:
         raise SpecError(f"'{init['name']}' cannot initialise a bias",

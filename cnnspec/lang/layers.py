@@ -37,7 +37,7 @@ from cnnspec.ir.training_catalogue import foreign_key_hint
 from cnnspec.kinds import ACTIVATIONS as REGISTRY_ACTIVATIONS
 from cnnspec.kinds import ALIASES, Kind
 from cnnspec.kinds import KINDS as REGISTRY
-from cnnspec.kinds.fields import Field
+from cnnspec.kinds.fields import BIAS_INIT_KEY, Field
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import (
     Call,
@@ -1047,7 +1047,7 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 raise SpecError(f"option '{word}' needs a value", span=item.span,
                                 hint=_usage(layer.kind))
             field_name, reader = kind.options[word]
-            if field_name == "bias_init":
+            if field_name == BIAS_INIT_KEY:
                 _refuse_bias_off(item, items[i + 1], kind, layer.kind, display)
             _set(layer, field_name, reader(items[i + 1], f"the {word} of {display}"),
                  item, items[i + 1], display)
@@ -1555,11 +1555,11 @@ def _option_called(item: Call, kind_name: str, display: str) -> SpecError:
 
 
 def _check_consistency(layer: ReadLayer, display: str) -> None:
-    if layer.fields.get("bias") is False and "bias_init" in layer.spans:
+    if layer.fields.get("bias") is False and BIAS_INIT_KEY in layer.spans:
         flag = _no_bias_flag(KINDS[layer.kind])
-        init = layer.fields["bias_init"]["name"]
+        init = layer.fields[BIAS_INIT_KEY]["name"]
         raise SpecError(f"{display} says both {flag} (no bias) and bias {init} (how its bias "
-                        "starts)", span=layer.spans["bias_init"],
+                        "starts)", span=layer.spans[BIAS_INIT_KEY],
                         hint=f"drop `{flag}` to keep a bias, or drop `bias {init}`")
 
 

@@ -34,6 +34,7 @@ from cnnspec.ir.instances import SAME_INSTANCE, in_instance, instance_group
 from cnnspec.ir.limits import MAX_LAYERS, MAX_MODEL_NAME, too_many_layers
 from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.spec import Spec
+from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import (
     DefaultStmt,
@@ -581,16 +582,16 @@ class Resolver:
     def _ir_layer(self, entry: Entry, layer: ReadLayer, inputs: list[str], weight_init: dict,
                   bias_init: dict) -> dict:
         fields = dict(layer.fields)
-        if "weight_init" in fields:
+        if WEIGHT_INIT_KEY in fields:
             defaulted = []
-            if fields["weight_init"] is None:
-                fields["weight_init"] = weight_init
-                defaulted.append("weight_init")
+            if fields[WEIGHT_INIT_KEY] is None:
+                fields[WEIGHT_INIT_KEY] = weight_init
+                defaulted.append(WEIGHT_INIT_KEY)
             if not fields["bias"]:
-                fields["bias_init"] = None
-            elif fields["bias_init"] is None:
-                fields["bias_init"] = bias_init
-                defaulted.append("bias_init")
+                fields[BIAS_INIT_KEY] = None
+            elif fields[BIAS_INIT_KEY] is None:
+                fields[BIAS_INIT_KEY] = bias_init
+                defaulted.append(BIAS_INIT_KEY)
             fields["default_inits"] = defaulted
         # A copy per layer: repeat instances share one ReadLayer, layers share the defaults.
         return ir_copy({"name": entry.name, "kind": layer.kind, "inputs": inputs,

@@ -29,6 +29,7 @@ from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError, count_text
 from cnnspec.held import HELD, HELD_MEANS
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.records import record
 from cnnspec.render import palette
 from cnnspec.render.backend import render_source
@@ -158,7 +159,7 @@ def _symmetry_silenced(checked: CheckedSpec, name: str) -> bool:
     """Whether check's warning that the filters of layer ``name`` start identical (located
     at its weight init, :func:`cnnspec.check.lints.constant_weights`) is silenced."""
     return checked.silences is not None and checked.silences.silences_at(
-        SYMMETRY_LINT, checked.spec.span_of(name, "weight_init"))
+        SYMMETRY_LINT, checked.spec.span_of(name, WEIGHT_INIT_KEY))
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:

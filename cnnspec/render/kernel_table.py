@@ -13,6 +13,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.init.catalogue import KERNEL_NAMES
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 
 # Larger kernels would make the node wider than the rest of the diagram.
 MAX_SIDE = 7
@@ -28,7 +29,7 @@ def kernel_matrices(layer: LayerInfo) -> list[tuple[str, list[list[float]]]]:
     (first input channel of a 4-D literal shown per filter and channel), at most
     :data:`MAX_MATRICES`.
     """
-    init = layer.ir.get("weight_init") or {}
+    init = layer.ir.get(WEIGHT_INIT_KEY) or {}
     shape = layer.weight_shape
     if KINDS[layer.kind].family != "conv" or init.get("name") not in KERNEL_NAMES or shape is None:
         return []

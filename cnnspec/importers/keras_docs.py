@@ -1,0 +1,121 @@
+"""The Keras tables of docs/importing.md, generated from the tables the importer reads: layer
+classes (KERAS_CLASSES in :mod:`cnnspec.lang.foreign`, which the language's hints read too,
+with the notes below on what the importer reads of each), initializers
+(:data:`cnnspec.importers.keras.INITIALIZERS` and its neighbours, and
+:data:`cnnspec.init.keras.CLASSES`) and compile settings
+(:mod:`cnnspec.importers.keras_compile`). ``python tools/generate.py`` writes each between
+its marker lines; a test fails when the page is stale.
+"""
+from __future__ import annotations
+
+from cnnspec.errors import float_text
+from cnnspec.importers import keras, keras_compile
+from cnnspec.init.keras import written
+from cnnspec.kinds import KINDS
+from cnnspec.kinds.docs import markers
+from cnnspec.lang.foreign import KERAS_CLASSES
+from cnnspec.markdown import cell, row
+
+CLASS_MARKERS = markers("Keras layer classes",
+                         "cnnspec/lang/foreign.py and cnnspec/importers/keras_docs.py")
+INIT_MARKERS = markers("Keras initializers",
+                        "cnnspec/importers/keras.py and cnnspec/init/keras.py")
+COMPILE_MARKERS = markers("Keras compile settings", "cnnspec/importers/keras_compile.py")
+
+# What the importer reads of the classes of each kind (cnnspec/importers/keras.py's readers),
+# and what it refuses; None is Activation's, whose argument names the kind.
+NOTES = {
+    "conv": "`filters`, `kernel_size`, `strides`, `padding` (`valid`, `same`: TensorFlow's "
+            "rule, as cnnspec's), `dilation_rate`, `groups`, `use_bias`, `activation` "
+            "(written on the line: `conv 32 3x3 relu`)",
+    "dense": "on a flat input only (Keras' Dense on an image acts per pixel)",
+    "maxpool": "`pool_size`, `strides` (default: the pool size), `padding`",
+    "avgpool": "`padding same` averages the pixels inside only: `count_include_pad false`",
+    "global_avgpool": "`keepdims: true` is refused",
+    "global_maxpool": "`keepdims: true` is refused",
+    "dropout": "`rate`",
+    "dropout2d": "`rate`",
+    "batchnorm": "over the channels; `epsilon`; `momentum` = 1 − Keras' momentum; `center` "
+                 "and `scale` both false: `frozen`. Keras' `count_params()` counts the moving "
+                 "mean and variance too, cnnspec keeps them as statistics: its total is Keras' "
+                 "trainable parameters",
+    "relu": "`relu6` with `max_value` 6, `leaky_relu` with a `negative_slope`",
+    "leaky_relu": f"Keras' default slope {float_text(keras.KERAS_LEAKY_SLOPE)}",
+    "add": "along the channels (`axis: -1`)",
+    "concat": "along the channels (`axis: -1`)",
+}
+
+
+def class_table() -> str:
+    """| Keras class | cnnspec | notes |, one row per kind, naming every class of it."""
+    rows = ["| Keras class | cnnspec | notes |", "|---|---|---|", row("`InputLayer`",
+                                                                   "`input CxHxW`", "")]
+    by_kind: dict[str | None, list[str]] = {}
+    for cls, kind in KERAS_CLASSES.items():
+        by_kind.setdefault(kind, []).append(f"`{cls}`")
+    for kind, classes in by_kind.items():
+        if kind is None:
+            rows.append(row(", ".join(classes) + ", `activation=`", "the activation",
+                             _activations()))
+        else:
+            written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
+            rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
+    rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
+    return "\n".join(rows)
+
+
+def _activations() -> str:
+    """Keras' activation names and the kind each is, with the fields it sets."""
+    named = []
+    for name, (kind, fields) in keras.ACTIVATIONS.items():
+        set_ = ", ".join(f"{field} {float_text(value)}" for field, value in fields.items())
+        named.append(f"`{name}`" + (f" -> `{kind}`" if kind != name else "")
+                     + (f" ({set_})" if set_ else ""))
+    return "`linear` (none), " + ", ".join(named)
+
+
+def initializer_table() -> str:
+    """| Keras initializer | cnnspec | notes |, one row per initializer the importer reads."""
+    rows = ["| Keras initializer | cnnspec | notes |", "|---|---|---|"]
+    rows += [row(f"`{cls}`", f"`{init}`", "") for cls, init in
+             keras.CONSTANT_INITIALIZERS.items()]
+    named = ", ".join(f"`{name}` for {float_text(value)}"
+                      for value, name in keras.NAMED_VALUES.items())
+    rows.append(row(f"`{keras.CONSTANT}` (`value`)", "`constant(value)`", named))
+    for cls, (init, args) in keras.PLAIN_INITIALIZERS.items():
+        keys = ", ".join(f"`{key}` {float_text(default)}" for key, default in args.values())
+        rows.append(row(f"`{cls}` ({keys})", f"`{init}({', '.join(args)})`", ""))
+    distributions = ", ".join(f"`{theirs}` -> `{ours}`"
+                              for theirs, ours in keras.DISTRIBUTIONS.items())
+    rows.append(row(f"`{keras.VARIANCE_SCALING}` (`scale`, `mode`, `distribution`)",
+                     "`variance_scaling(scale, mode, distribution)`", distributions))
+    rows += [row(f"`{cls}`", f"`{cell(written(cls))}`", "") for cls in keras.CLASSES]
+    for cls, (init, gains) in keras.KERNEL_INITIALIZERS.items():
+        taken = "any gain" if gains is None else \
+            "gain " + ", ".join(float_text(gain) for gain in gains)
+        rows.append(row(f"`{cls}` (`gain`)", f"`{init}`", f"a kernel only; {taken}"))
+    return "\n".join(rows)
+
+
+# Why an optimizer's setting needs a word (OPTIMIZER_SETTINGS).
+SETTING_NOTES = {
+    "learning_rate": "a number (a schedule object is named in the header); Keras keeps it as "
+                     "float32: 0.0010000000474974513 is read as 0.001",
+    "weight_decay": "Keras decouples it: read for "
+                    + ", ".join(f"`{name}`" for name in keras_compile.DECOUPLED)
+                    + ", which decouples it too; another optimizer's is named in the header",
+}
+
+
+def compile_table() -> str:
+    """| Keras | train key | notes |, one row per optimizer, setting and loss the importer
+    reads."""
+    rows = ["| Keras | train key | notes |", "|---|---|---|"]
+    for cls, (name, args) in keras_compile.OPTIMIZERS.items():
+        keys = ", ".join(f"`{key}`" for key in args.values())
+        rows.append(row(f"`{cls}` ({keys})", f"`optimizer {name}({', '.join(args)})`", ""))
+    rows += [row(f"`{key}`", f"`{setting}`", SETTING_NOTES.get(key, ""))
+             for key, setting in keras_compile.OPTIMIZER_SETTINGS.items()]
+    rows += [row(f"loss `{loss}`", f"`loss {ours}`", "")
+             for loss, ours in keras_compile.LOSSES.items()]
+    return "\n".join(rows)
