@@ -55,22 +55,23 @@ class Optimizer:
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
              lr: float) -> None:
         """Update every parameter named in ``grads`` in place, with learning rate ``lr``."""
+        # looked up once, not per parameter: a deep thin net has thousands of small ones
+        lr, lr_mult, decay_mult = float(lr), self.lr_mult, self.decay_mult
+        weight_decay, update = self.weight_decay, self._update
         for name, grad in grads.items():
             param = params[name]
-            lr_here = float(lr) * self.lr_mult.get(name, 1.0)
-            decay = self.weight_decay * self.decay_mult.get(name, 1.0)
+            lr_here = lr * lr_mult.get(name, 1.0)
+            decay = weight_decay * decay_mult.get(name, 1.0)
             if self.DECOUPLED:
                 if decay:
                     param *= 1.0 - lr_here * decay
-                self._update(name, param, grad, lr_here)
-            else:
-                self._update(name, param, self._decayed(name, param, grad, decay), lr_here)
+            elif decay:
+                grad = self._decayed(name, param, grad, decay)
+            update(name, param, grad, lr_here)
 
     def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray,
                  decay: float) -> np.ndarray:
-        """``grad + decay * param`` (a scratch array), or ``grad`` itself when no decay."""
-        if decay == 0.0:
-            return grad
+        """``grad + decay * param``, in a scratch array (``decay`` is not 0)."""
         out = self.scratch("decayed", name, param)
         np.multiply(param, decay, out=out)
         out += grad
