@@ -162,16 +162,26 @@ def sigmoid_backward(dout, cache):
 
 def softmax_forward(x):
     """Softmax over axis 1 (classes for (N, K), channels for (N, C, H, W)), shifted by the max so
-    ``exp`` never overflows; ``cache`` = ``out``."""
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    out = e / e.sum(axis=1, keepdims=True)
+    ``exp`` never overflows; ``cache`` = ``out``. One new array of ``x``'s size, worked in
+    place (the same bits as new arrays for each step)."""
+    out = np.subtract(x, x.max(axis=1, keepdims=True))
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
     return out, out
 
 
+def log_softmax(x):
+    """``x - logsumexp(x)`` along axis 1, shifted by the max so nothing overflows: the output
+    and one temporary of ``x``'s size (the exponentials), where three were made before."""
+    shifted = np.subtract(x, x.max(axis=1, keepdims=True))
+    total = np.exp(shifted).sum(axis=1, keepdims=True)
+    shifted -= np.log(total)
+    return shifted
+
+
 def log_softmax_forward(x):
-    """``x - logsumexp(x)`` over axis 1, shifted by the max; ``cache`` = the softmax ``p``."""
-    shifted = x - x.max(axis=1, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    """:func:`log_softmax` of ``x``; ``cache`` = the softmax ``p``."""
+    out = log_softmax(x)
     return out, np.exp(out)
 
 
