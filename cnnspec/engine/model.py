@@ -433,8 +433,9 @@ def owned_grad(dx: np.ndarray, dout: np.ndarray, dout_owned: bool, dxs: list) ->
     "shares none"."""
     if not dx.flags.writeable or (not dout_owned and np.may_share_memory(dx, dout)):
         return False
-    if len(dxs) == 1:  # most layers': no generator to run (a deep thin net pays it per layer)
-        return np.may_share_memory(dx, dx)
+    if len(dxs) == 1:  # dx shares with itself alone: what the sum below finds, without a
+        # NumPy call (0.6 us, a deep thin net's per layer); an empty array shares nothing
+        return dx.size > 0
     return sum(np.may_share_memory(dx, other) for other in dxs if other is not None) == 1
 
 
