@@ -149,6 +149,22 @@ def test_inverted_dropout_keeps_the_expectation_and_zeroes_p():
     assert same is x
 
 
+@pytest.mark.parametrize("forward, mask_shape", [(dropout.dropout_forward, (6, 5, 4, 3)),
+                                                 (dropout.dropout2d_forward, (6, 5, 1, 1))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_keeps_the_values_whose_draw_is_at_least_p(forward, mask_shape, dtype):
+    """The keep-mask is the model's stream's draws (in ``x``'s dtype) compared with ``p``,
+    scaled by 1 / (1 - p); ``p`` 1 zeroes everything."""
+    x = np.random.default_rng(1).standard_normal((6, 5, 4, 3)).astype(dtype)
+    draws = np.random.default_rng(9).random(mask_shape, dtype=dtype)
+    out, mask = forward(x, 0.4, True, np.random.default_rng(9))
+    expected = np.where(draws >= 0.4, dtype(1 / 0.6), dtype(0))
+    assert mask.dtype == dtype and mask.tobytes() == expected.tobytes()
+    assert out.tobytes() == (x * expected).tobytes()
+    out, mask = forward(x, 1.0, True, np.random.default_rng(9))
+    assert not out.any() and mask.shape == mask_shape
+
+
 def test_batchnorm_running_stats_follow_pytorch():
     x = np.random.default_rng(4).standard_normal((4, 2, 3, 3)) * 2 + 5
     mean, var = np.zeros(2), np.ones(2)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from cnnspec.engine.optim import SGD, Adam, clip_gradients, make_optimizer
+from cnnspec.engine.optim import SGD, Adam, Optimizer, clip_gradients, make_optimizer
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, SpecErrors
 
@@ -102,6 +102,7 @@ def test_first_adam_step_moves_by_lr_times_sign():
 # ---------------------------------------------------------------- behaviour
 
 @pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": True},
+                                 {"name": "sgd", "momentum": 0.9, "nesterov": False},
                                  ADAM, {**ADAM, "amsgrad": True},
                                  {**ADAM, "name": "adamw"}, RMSPROP, ADAGRAD])
 def test_float32_stays_float32_and_frozen_params_and_grads_are_untouched(cfg):
@@ -144,6 +145,69 @@ def test_resume_from_state_dict_is_bitwise_identical(cfg):
     resumed = run(second, half, grads[2:], LRS[2:])
     for k in SHAPES:
         assert resumed[k].tobytes() == straight[k].tobytes()
+
+
+def _steps_both_ways(momentum, wd, dtype, grads_of_step, resume_at=None):
+    """SGD's packed steps (SGD.step) and its steps parameter by parameter (Optimizer.step)
+    from the same start; the packed optimizer is rebuilt from its state dict before step
+    ``resume_at``. Returns both parameter dicts and both state dicts, and whether the last
+    step was packed."""
+    params, _ = problem(dtype)
+    packed, plain = SGD(momentum, weight_decay=wd), SGD(momentum, weight_decay=wd)
+    by_pack, by_param = ({k: v.copy() for k, v in params.items()} for _ in range(2))
+    for i, lr in enumerate(LRS):
+        if i == resume_at:
+            state = {k: v.copy() for k, v in packed.state_dict().items()}
+            packed = SGD(momentum, weight_decay=wd)
+            packed.load_state_dict(state)
+        grads = grads_of_step(i)
+        packed.step(by_pack, grads, lr)
+        Optimizer.step(plain, by_param, grads, lr)
+    return by_pack, by_param, packed.state_dict(), plain.state_dict(), packed._packed
+
+
+@pytest.mark.parametrize("momentum, wd", [(0.0, 0.0), (0.9, 0.0), (0.5, 0.01)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("resume_at", [None, 2])
+def test_sgd_packed_steps_are_the_steps_parameter_by_parameter(momentum, wd, dtype,
+                                                               resume_at):
+    _, grads = problem(dtype, seed=1)
+    by_pack, by_param, state, plain_state, pack = _steps_both_ways(
+        momentum, wd, dtype, grads.__getitem__, resume_at)
+    assert pack is not None  # the steps were packed
+    assert all(by_pack[k].tobytes() == by_param[k].tobytes() for k in SHAPES)
+    assert state.keys() == plain_state.keys()
+    assert all(state[k].tobytes() == plain_state[k].tobytes() for k in state)
+
+
+def test_sgd_packs_again_when_the_trained_parameters_change():
+    """A parameter held for some steps (no gradient, no buffer) and one whose gradient comes
+    in another dtype: those steps go parameter by parameter, the rest packed, the same bits."""
+    _, grads = problem(np.float32, seed=2)
+
+    def grads_of_step(i):
+        step = dict(grads[i])
+        if i < 2:
+            del step["conv1.bias"]  # its buffer starts at step 2, after the others'
+        if i == 3:
+            step["fc.weight"] = step["fc.weight"].astype(np.float64)
+        return step
+
+    by_pack, by_param, state, plain_state, pack = _steps_both_ways(0.9, 0.01, np.float32,
+                                                                   grads_of_step)
+    assert pack is not None and pack.names == tuple(SHAPES)
+    assert all(by_pack[k].tobytes() == by_param[k].tobytes() for k in SHAPES)
+    assert all(state[k].tobytes() == plain_state[k].tobytes() for k in state)
+
+
+def test_sgd_takes_a_gradient_of_another_dtype_unrounded():
+    """A float64 gradient of a float32 parameter is multiplied by the learning rate in float64
+    and rounded once, as parameter by parameter: 1 + 2**-24 + 2**-30 rounded to float32 first
+    would give a step of 1.5 + 2**-22, not 1.5 + 2**-23."""
+    grad = np.array([1 + 2.0 ** -24 + 2.0 ** -30])
+    params = {"w": np.zeros(1, np.float32), "b": np.zeros(1, np.float32)}
+    SGD().step(params, {"w": grad, "b": np.ones(1, np.float32)}, lr=1.5)
+    assert params["w"][0] == -np.float32(1.5 + 2.0 ** -23)
 
 
 def test_state_dict_is_a_copy_and_names_its_parts():

@@ -21,7 +21,11 @@ GELU_FLAT = 40.0
 
 
 def relu_forward(x):
-    """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch)."""
+    """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch).
+
+    Boolean, not float: the backward product with it costs more than with a float mask, but
+    making a float mask costs as much more, and it keeps four bytes a value where this keeps
+    one (docs/measurements.md, "The engine")."""
     return relu_into(x, np.empty_like(x)), x > 0
 
 
@@ -162,16 +166,26 @@ def sigmoid_backward(dout, cache):
 
 def softmax_forward(x):
     """Softmax over axis 1 (classes for (N, K), channels for (N, C, H, W)), shifted by the max so
-    ``exp`` never overflows; ``cache`` = ``out``."""
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    out = e / e.sum(axis=1, keepdims=True)
+    ``exp`` never overflows; ``cache`` = ``out``. One new array of ``x``'s size, worked in
+    place (the same bits as new arrays for each step)."""
+    out = np.subtract(x, x.max(axis=1, keepdims=True))
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
     return out, out
 
 
+def log_softmax(x):
+    """``x - logsumexp(x)`` along axis 1, shifted by the max so nothing overflows: the output
+    and one temporary of ``x``'s size (the exponentials), where three were made before."""
+    shifted = np.subtract(x, x.max(axis=1, keepdims=True))
+    total = np.exp(shifted).sum(axis=1, keepdims=True)
+    shifted -= np.log(total)
+    return shifted
+
+
 def log_softmax_forward(x):
-    """``x - logsumexp(x)`` over axis 1, shifted by the max; ``cache`` = the softmax ``p``."""
-    shifted = x - x.max(axis=1, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    """:func:`log_softmax` of ``x``; ``cache`` = the softmax ``p``."""
+    out = log_softmax(x)
     return out, np.exp(out)
 
 

@@ -12,11 +12,7 @@ def dropout_forward(x, p, training, rng: np.random.Generator):
     """
     if not training or p == 0:
         return x, None
-    if p >= 1:
-        mask = np.zeros(x.shape, dtype=x.dtype)
-    else:
-        mask = (rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype)
-        mask *= 1 / (1 - p)
+    mask = _keep_mask(x.shape, p, x.dtype, rng)
     return x * mask, mask
 
 
@@ -33,10 +29,17 @@ def dropout2d_forward(x, p, training, rng: np.random.Generator):
     (N, C, 1, 1) (None in eval)."""
     if not training or p == 0:
         return x, None
-    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
-    if p >= 1:
-        mask = np.zeros(mask_shape, dtype=x.dtype)
-    else:
-        mask = (rng.random(mask_shape, dtype=x.dtype) >= p).astype(x.dtype)
-        mask *= 1 / (1 - p)
+    mask = _keep_mask(x.shape[:2] + (1,) * (x.ndim - 2), p, x.dtype, rng)
     return x * mask, mask
+
+
+def _keep_mask(shape, p, dtype, rng: np.random.Generator) -> np.ndarray:
+    """The scaled keep-mask of ``shape``: ``1 / (1 - p)`` where a uniform draw from ``rng`` is
+    at least ``p``, else 0 (all 0 for ``p >= 1``). Made in the array of the draws: one array
+    where the comparison's booleans and their cast were two more (the same values)."""
+    if p >= 1:
+        return np.zeros(shape, dtype=dtype)
+    mask = rng.random(shape, dtype=dtype)
+    np.greater_equal(mask, p, out=mask)
+    mask *= 1 / (1 - p)
+    return mask

@@ -68,7 +68,8 @@ class Layer:
     @property
     def trainable(self) -> bool:
         """Whether any of the layer's parameters trains."""
-        return any(key not in self.held for key in self.params)
+        # a set operation, not a generator: the model asks every layer on every backward pass
+        return not self.held.issuperset(self.params)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:

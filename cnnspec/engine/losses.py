@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.engine.activations import log_softmax
+
 
 def _one_hot(y, classes, dtype):
     y = np.asarray(y)
     onehot = np.zeros((y.shape[0], classes), dtype=dtype)
     onehot[np.arange(y.shape[0]), y] = 1
     return onehot
-
-
-def log_softmax(logits):
-    """``logits - logsumexp(logits)`` along axis 1, shifted by the max so nothing overflows."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def softmax_cross_entropy(logits, y, label_smoothing: float = 0.0, class_weights=None):
