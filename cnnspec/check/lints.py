@@ -23,6 +23,7 @@ from cnnspec.check.alike import (
     biases_apart,
     drawn_biases,
     groups_of,
+    identical_filter_count,
     init_alike_along,
     weight_axes,
 )
@@ -440,13 +441,15 @@ def lasting_alike_filters(spec: Spec, estimate: signal.Estimate,
     apart, whatever the loss sends its units), those of :func:`symmetric_starts` where nothing
     after the layer tells them apart, and ``identity``'s all-zero filters that a flat
     activation passes no gradient (:func:`cnnspec.check.exact.flat_zero_filters`); other
-    layers are left out (none). What ``init-report``'s "same filters" column shows."""
+    layers are left out (none); and a frozen layer's copies (:func:`frozen_copy_count`). What
+    ``init-report``'s "same filters" column shows, and what the diagram marks."""
     by_name, after = estimate.by_name, estimate.consumers
     symmetric = symmetric_starts(spec, estimate, facts)
     lasting = {}
     for info in estimate.layers:
         name = info.name
         if not (is_weighted(info.kind) and is_trained(info.ir)):
+            lasting[name] = frozen_copy_count(info)
             continue
         if (name, WEIGHT) in facts.still or symmetric.get(name) == []:
             lasting[name] = alike_filters(info)
@@ -506,22 +509,14 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
                 or RANDOM_WEIGHTS_HINT)
     for name, breakers in symmetric.items():
         info = by_name[name]
-        what, count = KINDS[info.kind].noun, alike_filters(info)
+        which, how = _alike_words(info)
         if info.weight_init.distribution != "identity":
-            groups = groups_of(info)
-            which = (f"all {count} {what} of {info.name}" if groups == 1
-                     else f"the {count} {what} of each of {info.name}'s {groups} groups")
-            how = "; ".join(filter(None, [info.weight_init.short, biases_apart(info)]))
-            hint = (f"use {RANDOM_INIT} (or freeze the layer if the kernel is meant to stay "
-                    "fixed)")
+            how = "; ".join(filter(None, [how, biases_apart(info)]))
+            hint = f"use {RANDOM_INIT}" + (
+                " (or, for a kernel meant to stay fixed, one frozen filter of it: frozen copies "
+                "add nothing)" if info.weight_init.distribution == "literal" else "")
         else:
-            which = f"{count} of the {info.output_shape[0]} {what} of {info.name}"
-            identity = info.weight_init.name
-            how = (f"all zero: {identity} has a 1 only for the first {info.weight_shape[1]}, "
-                   "one per input channel")
-            hint = (f"{identity} passes the input through only where the output has no more "
-                    f"channels than the input; use {BY_NAME['orthogonal'].name} or "
-                    f"{BUILT_IN_DEFAULTS['weight']} here")
+            hint = _identity_hint(info)
         flat = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
         if (name, WEIGHT) in facts.still:
             fate = f", and {_still_fate(info, facts, by_name, True)}"
@@ -542,6 +537,75 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
             f"{which} start identical ({how}){fate}",
             info.name, "weight_init", severity="warning", hint=hint)
     return [said[info.name] for info in layers if info.name in said]  # in the network's order
+
+
+def _alike_words(info: LayerInfo) -> tuple[str, str]:
+    """Which filters of a conv/dense layer start alike (:func:`cnnspec.check.alike
+    .alike_filters`) and how, as the warnings say them: ``all 8 filters of c``, ``the 4
+    filters of each of c's 2 groups`` or, under ``identity``, ``7 of the 8 filters of c``;
+    and the init (``sobel_x 3x3``), or why identity's are all zero."""
+    what, count = KINDS[info.kind].noun, alike_filters(info)
+    if info.weight_init.distribution == "identity":
+        how = (f"all zero: {info.weight_init.name} has a 1 only for the first "
+               f"{info.weight_shape[1]}, one per input channel")
+        return f"{count} of the {info.output_shape[0]} {what} of {info.name}", how
+    groups = groups_of(info)
+    which = (f"all {count} {what} of {info.name}" if groups == 1
+             else f"the {count} {what} of each of {info.name}'s {groups} groups")
+    return which, info.weight_init.short
+
+
+def _identity_hint(info: LayerInfo) -> str:
+    """What to use where ``identity`` leaves filters all zero (more outputs than inputs)."""
+    return (f"{info.weight_init.name} passes the input through only where the output has no "
+            f"more channels than the input; use {BY_NAME['orthogonal'].name} or "
+            f"{BUILT_IN_DEFAULTS['weight']} here")
+
+
+def frozen_copies(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+    """A warning for each conv/dense layer the output uses whose weights do not train
+    (``frozen``, an ``lr_mult`` of 0: :func:`is_trained`) and whose filters are copies of one
+    another, two or more: a constant or a fixed kernel written once for every filter, its
+    biases alike (:func:`cnnspec.check.alike.identical_filter_count`), or ``identity``'s
+    all-zero filters beyond the input's channels. Copies compute one output again and again,
+    and frozen they can never come apart: `conv 16 3x3 weight sobel_x frozen` is one Sobel
+    filter's work done 16 times, its 16 channels one feature for the layers after it. A
+    trainable layer whose filters start alike is :func:`constant_weights`' (they may come
+    apart)."""
+    out = []
+    for info in estimate.layers:
+        if info.name not in estimate.used or frozen_copy_count(info) < 2:
+            continue
+        which, how = _alike_words(info)
+        count = alike_filters(info)
+        learning = (", but for the biases, which learn" if info.bias_init is not None
+                    and is_trained(info.ir, "bias") else "")
+        out.append(spec.error(
+            f"{which} are copies ({how}) and frozen: they compute one output {count} times, "
+            f"and never come apart{learning}, so the layers after them read one feature "
+            f"where they read {count} channels", info.name, "weight_init", severity="warning",
+            hint=_identity_hint(info) if info.weight_init.distribution == "identity"
+            else _copies_hint(info)))
+    return out
+
+
+def frozen_copy_count(info: LayerInfo) -> int:
+    """How many filters of a conv/dense layer whose weights do not train are copies of one
+    another (:func:`cnnspec.check.alike.identical_filter_count`); 0 for any other layer."""
+    if not is_weighted(info.kind) or is_trained(info.ir, WEIGHT):
+        return 0
+    return identical_filter_count(info)
+
+
+def _copies_hint(info: LayerInfo) -> str:
+    """What to write for a frozen layer whose filters are copies: the one it computes (one
+    filter a group), a conv's kernel for each filter (a 3-D literal), or a drawn init where
+    they are to learn."""
+    noun, groups = KINDS[info.kind].noun, groups_of(info)
+    one = f"1 of its {noun}" if groups == 1 else f"{groups} {noun}, one a group"
+    each = (", or a kernel for each filter (a 3-D literal [filters][kh][kw])"
+            if info.kind == "conv" else "")
+    return f"keep {one}{each}; or let the layer learn from {RANDOM_INIT}"
 
 
 def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:

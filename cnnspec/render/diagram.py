@@ -21,8 +21,9 @@ from html import escape
 from pathlib import Path
 
 from cnnspec.check.alike import biases_apart
+from cnnspec.check.exact import exact
 from cnnspec.check.graph import consumers
-from cnnspec.check.lints import symmetric_starts
+from cnnspec.check.lints import lasting_alike_filters, symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError, count_text
@@ -131,8 +132,9 @@ def _header(unit: Unit, frozen: bool) -> str:
 
 
 # Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
-# filters start as copies of each other, and where nothing after them tells them apart every
-# filter gets the same gradient and they stay copies (the symmetry random inits break). Where
+# filters start as copies of each other, and where they stay copies (check.lints
+# .lasting_alike_filters, which init-report's "same filters" column reads too: nothing after
+# them tells them apart, their weights never change, or they are frozen) "and stay so". Where
 # drawn biases differ, the copies are the filters' weights (check.alike.biases_apart).
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
@@ -350,8 +352,10 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     network.attr(label=_title(checked), labelloc="t", fontsize="14", peripheries="0")
     network.node(INPUT_ID, label=_input_label(checked))
     # layer -> whether its filters stay identical, for the layers whose filters start so
-    identical = {name: not breakers for name, breakers
-                 in symmetric_starts(checked.spec, estimate).items()}
+    facts = exact(checked.spec, estimate)
+    lasting = lasting_alike_filters(checked.spec, estimate, facts)
+    identical = {name: name in lasting
+                 for name in [*symmetric_starts(checked.spec, estimate, facts), *lasting]}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
