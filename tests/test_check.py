@@ -149,8 +149,10 @@ def test_padded_strided_dilated_and_rectangular_windows_by_hand():
 
 
 def test_frozen_layers_and_batchnorm_parameters():
+    sobels = {"name": "literal", "values": [[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+                                            [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]]}
     spec = model((1, 8, 8), [
-        conv("edges", 2, (3, 3), ["input"], weight={"name": "sobel_x"}, trainable=False),
+        conv("edges", 2, (3, 3), ["input"], weight=sobels, trainable=False),
         simple("bn", "batchnorm", ["edges"], eps=1e-5, momentum=0.1, trainable=True),
         simple("flat", "flatten", ["bn"]),
         dense("out", 10, ["flat"]),
@@ -159,7 +161,9 @@ def test_frozen_layers_and_batchnorm_parameters():
     assert checked.by_name["bn"].params == 4  # weight and bias per channel
     assert checked.frozen_params == 2 * 9 + 2
     assert checked.trainable_params == 4 + 72 * 10 + 10
-    assert checked.warnings == []  # a frozen fixed kernel is meant to stay as it is
+    # frozen fixed kernels are meant to stay as they are: one for each filter (sobel_x on
+    # both would be copies: test_single_filter_or_frozen_constant_weights_do_not_warn)
+    assert checked.warnings == []
 
 
 def test_residual_add_and_concat():
@@ -1472,13 +1476,18 @@ def test_a_constant_classifier_head_does_not_warn():
 
 
 def test_single_filter_or_frozen_constant_weights_do_not_warn():
+    """Of the symmetry: one filter has nothing to be alike with, and frozen ones are meant to
+    stay as they are; but four frozen copies of one kernel are one filter's work done four
+    times, which frozen-copies says (one frozen filter is not warned)."""
     one = model((1, 8, 8), [conv("a", 1, (3, 3), ["input"], weight={"name": "box"}),
                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
     assert unstacked_warnings(one) == []
-    frozen = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "box"},
-                                    trainable=False),
-                               simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    assert unstacked_warnings(frozen) == []
+    for filters, said in [(1, []), (4, ["frozen-copies"])]:
+        frozen = model((1, 8, 8), [conv("a", filters, (3, 3), ["input"],
+                                        weight={"name": "box"}, trainable=False),
+                                   simple("flat", "flatten", ["a"]),
+                                   dense("out", 10, ["flat"])])
+        assert [w.lint for w in unstacked_warnings(frozen)] == said
 
 
 def test_unused_layers_warn():
