@@ -121,10 +121,12 @@ LINTS: tuple[Lint, ...] = (
          lints.flat_channels, ("estimate", "facts")),
     Lint("silenced-relu",
          "a negative constant bias puts nearly all of a layer's outputs below its ReLU's 0",
-         "With weights drawn symmetric about 0, each output of a layer is a sum s about normal "
-         "with mean 0 and the second moment q of the signal's estimate, plus the bias b: the "
-         "ReLU passes P(s + b > 0) = Phi(b / sqrt(q)) of them (He et al. 2015's symmetric sums), "
-         f"and only those send a gradient back. A negative constant bias that lets under "
+         "With weights drawn symmetric about 0, or a fixed kernel that sums to 0 (sobel_x), "
+         "each output of a layer is a sum s about normal with mean 0 and the second moment q "
+         "of the signal's estimate, plus the bias b: the ReLU passes P(s + b > 0) = Phi(b / "
+         "sqrt(q)) of them (He et al. 2015's symmetric sums), and only those send a gradient "
+         "back; through a max pool of k values, the windows with any of their k sums above 0, "
+         f"1 - Phi(-b / sqrt(q))^k. A negative constant bias that lets under "
          f"{lints.LEAST_ALIVE:.0%} "
          "pass starts the layer nearly dead.",
          lints.silenced_starts, ("estimate",)),

@@ -302,48 +302,102 @@ LEAST_ALIVE = 0.05
 
 def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """A warning for each trainable conv/dense layer whose constant negative bias puts nearly
-    all its outputs below 0, read only by activations flat there (``Kind.flat_at_zero``).
+    all its outputs below 0, read by an activation flat there (``Kind.flat_at_zero``), directly
+    or through layers that keep their values' signs (a max pool: :func:`_flat_reader`).
 
-    With weights drawn symmetric about 0, each output is a sum ``s`` of many products,
-    about normal with mean 0 and the second moment ``q`` of the signal estimate
+    Where the layer's sums have a mean of 0 (weights drawn symmetric about 0, or a fixed
+    kernel that sums to 0, whatever its input's mean), each output is a sum ``s`` about
+    normal with mean 0 and the second moment ``q`` of the signal estimate
     (:func:`cnnspec.check.signal.moments`, for inputs of unit mean square, the biases before
     it counted: a ReLU a negative bias thins passes less on to the next layer), plus the
     bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
-    symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
-    starts nearly dead (a weight of 0 too: :func:`still_zero_starts`, which never changes)."""
+    symmetric sums), and only those send a gradient back; after a max pool of ``k`` values,
+    the largest of a window, ``1 - Phi(-b / sqrt(q))^k``. Below :data:`LEAST_ALIVE`, the
+    layer starts nearly dead (a weight of 0 too: :func:`still_zero_starts`, which never
+    changes). Sums whose mean is not 0 without the bias (a kernel drawn about a mean) are
+    :func:`cnnspec.check.signal.dying_sums`'."""
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     unbiased, moments = estimate.second_moments, estimate.biased_moments[0]
+    centred = estimate.moments[1]
     out = []
     for info in layers:
         weight, bias = info.weight_init, info.bias_init
-        readers = after.get(info.name, [])
-        if not (is_weighted(info.kind) and is_trained(info.ir) and weight.symmetric
-                and bias is not None and bias.constant and bias.mean < 0 and readers
-                and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
+        if not (is_weighted(info.kind) and is_trained(info.ir) and bias is not None
+                and bias.constant and bias.mean < 0 and centred.get(info.name) == 0):
             continue
+        way = _flat_reader(info.name, by_name, after)
+        values = estimate.biased_sums.get(way[-1].inputs[0]) if way else None
         # the sums' own second moment: the layer's output less its bias's square
         # bias.mean * bias.mean: a bias of -1e300 (float64 holds it) squares beyond
         # float64's range, where ** raises OverflowError
         spread = math.sqrt(max(0.0, moments[info.name] - bias.mean * bias.mean))
-        if not 0 < spread < math.inf:
+        if values is None or not values.offset < 0 or not 0 < spread < math.inf:
             continue
-        alive = 0.5 * math.erfc(-bias.mean / spread / math.sqrt(2))  # Phi(b / spread)
+        alive = _alive_share(values)
         if alive >= LEAST_ALIVE:
             continue
-        target = (f"its {by_name[readers[0]].kind}"  # `conv 8 3x3 relu`
-                  if all(r == f"{info.name}_{by_name[r].kind}" for r in readers)
-                  else listed([f"{by_name[r].kind} '{r}'" for r in readers]))
         out.append(spec.error(
             f"{info.kind} '{info.name}': its biases start at {float_text(bias.mean)}, "
             f"{rounded_text(-bias.mean / spread)} times the std of its sums ({weight.short}: "
             f"about {rounded_text(spread)} for inputs of unit mean square"
-            f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so {target} "
-            f"passes only {rounded_text(100 * alive, 2)}% of its outputs (Phi(b / std)) and "
-            "the rest send no gradient back: the layer starts nearly dead",
+            f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so "
+            f"{_silenced_text(info, way)} passes only {rounded_text(100 * alive, 2)}% "
+            f"of {_alive_formula(values.k)} and the rest send no gradient back: the layer "
+            "starts nearly dead",
             info.name, "bias_init", severity="warning",
             hint="start the biases at 0 (zeros), or small and positive (constant(0.01)) to "
                  "keep ReLUs alive"))
     return out
+
+
+def _flat_reader(name: str, by_name: dict[str, LayerInfo],
+                 after: dict[str, list[str]]) -> list[LayerInfo]:
+    """The way from layer ``name`` to the activation flat at 0 and below (relu, relu6) that
+    reads its values: its readers, where they all are such activations (the first of them
+    ends the way), or one line of layers that keep their values' signs (``Kind.keeps_sign``:
+    a max pool, dropout) up to one, each the only reader of the layer before it; empty where
+    another layer reads them, which may send every value a gradient back."""
+    readers = [by_name[reader] for reader in after.get(name, [])]
+    if readers and all(KINDS[reader.kind].flat_at_zero for reader in readers):
+        return readers[:1]
+    way = []
+    while len(readers) == 1:
+        kind = KINDS[readers[0].kind]
+        way.append(readers[0])
+        if kind.flat_at_zero:
+            return way
+        if not kind.keeps_sign:
+            break
+        readers = [by_name[reader] for reader in after.get(readers[0].name, [])]
+    return []
+
+
+def _alive_share(values: signal.Sums) -> float:
+    """The share of a flat activation's inputs above 0, for inputs that are sums ``offset``
+    of their stds from 0 (the largest of ``k`` of them, taken apart): ``Phi(offset)`` for
+    one, ``1 - Phi(-offset)^k`` for the largest of ``k``, in logs for a share far below 1."""
+    one = 0.5 * math.erfc(-values.offset / math.sqrt(2))  # Phi(offset)
+    return one if values.k == 1 else -math.expm1(values.k * math.log1p(-one))
+
+
+def _alive_formula(k: int) -> str:
+    """How :func:`_alive_share` is worked out, as a warning says it."""
+    if k == 1:
+        return "its outputs (Phi(b / std))"
+    return (f"its windows (1 - Phi(-b / std)^{k}: a window whose {k} sums are all below 0 "
+            "passes nothing)")
+
+
+def _silenced_text(info: LayerInfo, way: list[LayerInfo]) -> str:
+    """The activation at the end of ``way`` from ``info`` (:func:`_flat_reader`) as a warning
+    names it: ``its relu`` where it ends ``info``'s line (`conv 8 3x3 relu`), and the layers
+    between where there are some."""
+    activation = way[-1]
+    if len(way) == 1:
+        return (f"its {activation.kind}" if activation.name == f"{info.name}_{activation.kind}"
+                else f"{activation.kind} '{activation.name}'")
+    between = listed([f"{layer.kind} '{layer.name}'" for layer in way[:-1]])
+    return f"{activation.kind} '{activation.name}', after {between},"
 
 
 def _thinned_text(spread: float, unbiased: float, name: str,

@@ -672,13 +672,24 @@ class Estimate:
         return self._unbiased[3]
 
     @functools.cached_property
-    def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
-        """:func:`moments` with the biases counted, as the Signal column counts them: the
-        same as without where every bias starts at 0."""
+    def _biased(self) -> tuple[dict[str, float], dict[str, float], dict[str, Sums]]:
+        """:func:`estimate` with the biases counted: the same as without where every bias
+        starts at 0."""
         if all(bias_moments(info) == (0.0, 0.0) for info in self.layers
                if is_weighted(info.kind)):
-            return self.moments
-        return moments(self.layers, biases=True, shares=self.read_shares)
+            return self._unbiased[:3]
+        return estimate(self.layers, biases=True, shares=self.read_shares)
+
+    @property
+    def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
+        """:func:`moments` with the biases counted, as the Signal column counts them."""
+        return self._biased[:2]
+
+    @property
+    def biased_sums(self) -> dict[str, Sums]:
+        """The layers whose values the estimate knows as :class:`Sums`, the biases counted
+        (a constant one as the ``offset`` of every sum): what a ReLU after them passes."""
+        return self._biased[2]
 
     @property
     def second_moments(self) -> dict[str, float]:
