@@ -136,7 +136,7 @@ def test_an_init_is_named_with_the_arguments_that_set_its_scale(init, shown):
 
 
 def test_the_diagram_names_a_residual_branchs_small_init_as_its_spec_writes_it(tmp_path):
-    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs" / "resnet_small.cnn")
+    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs" / "resnet_near_identity.cnn")
     source = render_diagram(spec, tmp_path / "resnet.dot").read_text(encoding="utf-8")
     assert "W: he_normal(gain=0.1)  σ=0.00833" in source.replace("&#160;", " ")
 
@@ -327,7 +327,7 @@ def test_minimal_diagram_draws_one_block_for_all(plain30):
 
 
 def test_minimal_resnet_keeps_the_shortcut():
-    checked = cnnspec.load(SPEC_DIR / "resnet_small.cnn")
+    checked = cnnspec.load(SPEC_DIR / "resnet_near_identity.cnn")
     source = build_graph(checked, detail="minimal").source
     assert ("stem", "res_1_sum", "16x16x16") in drawn_edges(source)
     assert "res_2_a [" not in source and "res x3" in source
