@@ -8,11 +8,13 @@ MIXED = [[0.3, -0.2, 0.3], [-0.2, -0.5, -0.2], [0.3, -0.2, 0.3]]
 LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
 
 
-def mixed_stack(kernel: list | str, activation: str, depth: int = 10) -> str:
-    """A spec's text: a He-initialised 3x3 ``pad same`` conv before a ReLU on 1x8x8 images,
-    then ``depth`` 3x3 ``pad same`` convs of ``kernel`` (a literal's rows, or a named kernel)
-    each followed by ``activation``, and a dense head."""
+def mixed_stack(kernel: list | str, activation: str, depth: int = 10, size: int = 8,
+                channels: int = 1) -> str:
+    """A spec's text: a He-initialised 3x3 ``pad same`` conv of ``channels`` filters before a
+    ReLU on 1x``size``x``size`` images, then ``depth`` 3x3 ``pad same`` convs of as many
+    filters of ``kernel`` (a literal's rows, or a named kernel) each followed by
+    ``activation``, and a dense head."""
     weight = kernel if isinstance(kernel, str) else str(kernel).replace(" ", "")
-    return "input 1x8x8\nc0: conv 1 3x3 pad same relu\n" + "".join(
-        f"c{i}: conv 1 3x3 pad same {activation} weight {weight}\n"
+    return f"input 1x{size}x{size}\nc0: conv {channels} 3x3 pad same relu\n" + "".join(
+        f"c{i}: conv {channels} 3x3 pad same {activation} weight {weight}\n"
         for i in range(1, depth + 1)) + "flatten\nout: dense 10\n"

@@ -84,3 +84,44 @@ def test_the_script_writes_no_readme_block_on_a_busy_machine(bench, tmp_path, mo
         refused.value)
     assert "(--busy writes them anyway)" in str(refused.value)
     assert "old" in readme.read_text()
+
+
+def _basic_blocks(name: str, channels: int) -> str:
+    """Two basic blocks, conv-bn-relu-conv-bn plus the identity, then ReLU."""
+    return (f"repeat 2 as {name} {{\n"
+            f"  c1: conv {channels} 3x3 pad same nobias\n  n1: batchnorm relu\n"
+            f"  c2: conv {channels} 3x3 pad same nobias\n  n2: batchnorm\n"
+            "  sum: add(n2, in) relu\n}\n")
+
+
+# The ResNet-style net as tools/nets.py wrote it out before the bench read
+# specs/resnet_small.cnn: README's block and docs/measurements.md give figures of this net.
+MEASURED_RESNET = ("model resnet_small\ninput 3x32x32\n"
+                   "stem: conv 16 3x3 pad same nobias\nstem_bn: batchnorm relu\n"
+                   + _basic_blocks("a", 16)
+                   + "down: conv 32 3x3 stride 2 pad 1 nobias\ndown_bn: batchnorm relu\n"
+                   + _basic_blocks("b", 32)
+                   + "gap: global_avgpool\nfc: dense 10\n")
+
+
+def test_the_bench_times_the_spec_files_resnet_the_net_its_figures_are_of(bench):
+    """`cnnspec time specs/resnet_small.cnn` timed another net than the bench's resnet_small
+    (1x16x16, no batch norm): the bench now reads the spec file, whose layers are the ones
+    it measured before, with the same training settings and memory estimate at each batch,
+    so its old figures compare with its new ones. A change to the spec file's layers fails
+    here: the figures would then be of another net."""
+    import cnnspec
+    from cnnspec.check.checker import check
+    from cnnspec.lang import parse
+
+    spec_file = cnnspec.load(Path(__file__).resolve().parent.parent / "specs"
+                             / "resnet_small.cnn")
+    for batch in (None, 64):
+        timed = bench.checked("resnet_small", batch)
+        assert timed.ir["layers"] == spec_file.ir["layers"]
+        assert timed.ir["input"] == spec_file.ir["input"]
+        train = bench.TRAIN if batch is None else bench.TRAIN.replace(
+            "  seed 0", f"  seed 0\n  batch {batch}")
+        measured = check(parse(MEASURED_RESNET + train))
+        assert timed.ir == measured.ir
+        assert timed.step_memory == measured.step_memory

@@ -22,6 +22,7 @@ HEAD = "flatten\ndense 10\n"
 # A spec that each lint warns of, by name: a lint without one fails the test below.
 TRIGGERS = {
     "identical-filters": SMALL + "conv 8 3x3 relu weight constant(0.1)\nconv 8 3x3 relu\n" + HEAD,
+    "frozen-copies": SMALL + "conv 8 3x3 relu weight sobel_x frozen\nconv 8 3x3 relu\n" + HEAD,
     "held-still": SMALL + "conv 8 3x3 relu\nz: conv 8 3x3 relu weight zeros bias zeros\n" + HEAD,
     "flat-channels": SMALL + "conv 8 3x3 relu weight zeros bias normal(0, 1)\n"
                              "conv 8 3x3 relu\n" + HEAD,

@@ -1052,7 +1052,7 @@ def test_the_typical_layer_is_the_median_fan_in_and_the_advice_is_per_fan():
 
 
 def test_a_net_shallower_than_its_depth_scale_needs_no_change_for_depth():
-    """resnet_small's he_normal lies at 0.09 xi_c; the verdict advised normal(0, 0.119) where
+    """resnet_near_identity's he_normal lies at 0.09 xi_c; the verdict advised normal(0, 0.119) where
     he_normal is 0.118. Below one xi_c it says there is nothing to change for depth's sake."""
     from cnnspec.lab.phase import InitPoint, Verdict
 
@@ -1082,7 +1082,7 @@ def test_steps_through_pools_and_residual_adds_are_left_out_of_chi_1():
 
     digits = hidden_chain(load_variant(SPECS / "digits.cnn").checked)
     assert digits.steps == [True, False, False] and digits.between == ["pool1", "pool2"]
-    resnet = hidden_chain(load_variant(SPECS / "resnet_small.cnn").checked)
+    resnet = hidden_chain(load_variant(SPECS / "resnet_near_identity.cnn").checked)
     assert resnet.steps == [True, False, False]
     assert resnet.between == ["res_1_sum", "res_2_sum"]
     # growth 0.5 over the theory's step, 4 over the others: only the first is counted

@@ -62,7 +62,7 @@ def cache_state(request, tmp_path, monkeypatch) -> str:
 # and once its thresholds are kept.
 @pytest.mark.parametrize("name,batch,dtype", [
     ("digits.cnn", None, "float32"), ("separable.cnn", None, "float32"),
-    ("resnet_small.cnn", None, "float32"), ("digits.cnn", None, "float64"),
+    ("resnet_near_identity.cnn", None, "float32"), ("digits.cnn", None, "float64"),
     ("lenet5.cnn", 256, "float32"), ("cifar10_vgg.cnn", None, "float32"),
 ])
 def test_a_training_process_stays_within_checks_estimate_of_it(name, batch, dtype, cache_state,
@@ -371,18 +371,18 @@ for seed in range(3):
 
 def test_trainings_one_after_another_in_one_process_stay_within_the_estimate():
     """What a training leaves in reference cycles is freed before the next one loads its
-    data (before, resnet_small's third training peaked at 1.10 of check's figure)."""
-    spec = SPECS / "resnet_small.cnn"
+    data (before, resnet_near_identity's third training peaked at 1.10 of check's figure)."""
+    spec = SPECS / "resnet_near_identity.cnn"
     measured = peak_of([sys.executable, "-c", THREE_TRAININGS, str(spec)])
     estimate = checked_with_overrides(spec, {}).step_memory.process
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
 
 
-@pytest.mark.parametrize("name", ["resnet_small.cnn", "cifar10_vgg.cnn"])
+@pytest.mark.parametrize("name", ["resnet_near_identity.cnn", "cifar10_vgg.cnn"])
 def test_a_training_that_records_statistics_stays_within_the_trainers_estimate(name, tmp_path):
     """`train --stats` keeps every layer's output and gradient of a recorded step, which the
     trainer adds to check's figure (check does not know of --stats); without it the process
-    went 1.20x (resnet_small) and 1.54x (cifar10_vgg) over check's figure here."""
+    went 1.20x (resnet_near_identity) and 1.54x (cifar10_vgg) over check's figure here."""
     from cnnspec.check.memory import with_recording
 
     spec = SPECS / name
@@ -397,7 +397,7 @@ def test_training_that_records_statistics_is_refused_where_its_recording_does_no
     from cnnspec.check import memory
     from cnnspec.cli import main
 
-    spec = SPECS / "resnet_small.cnn"
+    spec = SPECS / "resnet_near_identity.cnn"
     checked = checked_with_overrides(spec, {})
     plain = checked.step_memory.process
     recorded = memory.with_recording(checked.step_memory, checked.spec, checked.layers).process

@@ -136,7 +136,7 @@ def test_an_init_is_named_with_the_arguments_that_set_its_scale(init, shown):
 
 
 def test_the_diagram_names_a_residual_branchs_small_init_as_its_spec_writes_it(tmp_path):
-    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs" / "resnet_small.cnn")
+    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs" / "resnet_near_identity.cnn")
     source = render_diagram(spec, tmp_path / "resnet.dot").read_text(encoding="utf-8")
     assert "W: he_normal(gain=0.1)  σ=0.00833" in source.replace("&#160;", " ")
 
@@ -327,7 +327,7 @@ def test_minimal_diagram_draws_one_block_for_all(plain30):
 
 
 def test_minimal_resnet_keeps_the_shortcut():
-    checked = cnnspec.load(SPEC_DIR / "resnet_small.cnn")
+    checked = cnnspec.load(SPEC_DIR / "resnet_near_identity.cnn")
     source = build_graph(checked, detail="minimal").source
     assert ("stem", "res_1_sum", "16x16x16") in drawn_edges(source)
     assert "res_2_a [" not in source and "res x3" in source
@@ -396,11 +396,20 @@ def test_filters_alike_but_for_drawn_biases_are_drawn_as_check_says(tmp_path, de
 
 
 def test_constant_weights_are_flagged_and_missing_bias_said():
+    """zeros.cnn: both convs and the output layer fc, whose weights read conv2's zeros and
+    never change, as check warns and init-report counts (one function decides:
+    cnnspec.check.lints.lasting_alike_filters); fc was not marked while the diagram read
+    only the layers whose filters start identical before a layer that weighs them."""
+    from cnnspec.lab.report import init_report
+
     zeros = build_graph(cnnspec.load(SPEC_DIR / "zeros.cnn")).source
-    flagged = [line.split(" [")[0].strip() for line in zeros.splitlines()
-               if "the filters start identical" in line]
-    assert flagged == ["conv1", "conv2"]  # as `cnnspec check` warns: not the output layer fc
-    assert "the filters start identical and stay so" in zeros
+    flagged = {line.split(" [")[0].strip(): line for line in zeros.splitlines()
+               if " start identical" in line}
+    assert list(flagged) == ["conv1", "conv2", "fc"]
+    assert "the filters start identical and stay so" in flagged["conv1"]
+    assert "the units start identical and stay so" in flagged["fc"]
+    report = init_report(SPEC_DIR / "zeros.cnn", input_kind="gaussian", batch_size=4)
+    assert {s.name for s in report.variants[0].layers if s.same_filters} == set(flagged)
     x_detector = build_graph(cnnspec.load(SPEC_DIR / "x_detector.cnn")).source
     node = next(line for line in x_detector.splitlines() if line.strip().startswith("xk ["))
     assert "b: none" in node and "1 filter 3x3" in node

@@ -700,11 +700,11 @@ DIAGRAMS = [(spec, detail, rankdir) for spec in SPEC_FILES for detail in DETAILS
                          ids=[f"{spec.stem}-{detail}-{rankdir}" for spec, detail, rankdir
                               in DIAGRAMS])
 def test_a_diagrams_edge_labels_cover_nothing_drawn(spec, detail, rankdir):
-    """resnet_small's shortcut into its block, drawn left to right, had its shape on the
+    """resnet_near_identity's shortcut into its block, drawn left to right, had its shape on the
     block's dashed frame: dot lets the place it makes for an edge's label into a cluster the
     edge only passes. No label meets a frame, a node, a text or another label now, and no
     edge runs through a label or a node it does not join; the full diagrams' folded runs of
-    blocks (resnet_small's "res_2: 1 more block like res_1") among them."""
+    blocks (resnet_near_identity's "res_2: 1 more block like res_1") among them."""
     drawn = layout(build_graph(cnnspec.load(spec), rankdir, detail).source)
     assert drawn.edge_labels and drawn.nodes  # there is something to check
     assert diagram_problems(drawn) == []
@@ -713,10 +713,10 @@ def test_a_diagrams_edge_labels_cover_nothing_drawn(spec, detail, rankdir):
 def test_every_frame_of_a_repeated_block_is_checked():
     """The frames the test above holds labels clear of are the blocks' (the network's own
     cluster, around the title, draws none)."""
-    drawn = layout(build_graph(cnnspec.load(SPECS / "resnet_small.cnn"), "LR",
+    drawn = layout(build_graph(cnnspec.load(SPECS / "resnet_near_identity.cnn"), "LR",
                                "minimal").source)
     assert [frame.name for frame in drawn.frames] == ["frame of cluster_res_1"]
-    drawn = layout(build_graph(cnnspec.load(SPECS / "resnet_small.cnn")).source)
+    drawn = layout(build_graph(cnnspec.load(SPECS / "resnet_near_identity.cnn")).source)
     assert [frame.name for frame in drawn.frames] == ["frame of cluster_res_1",
                                                       "frame of cluster_res_3"]
     assert "node res_2..res_2" in [node.name for node in drawn.nodes]

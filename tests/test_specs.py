@@ -16,7 +16,8 @@ SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
 # is 4.8 to 14 nats over four seeds, where ln 4 = 1.39.
 MEANT_TO_WARN = {"zeros.cnn": "symmetry never breaks", "edges.cnn": "softmax starts saturated"}
 REQUIRED = {"digits.cnn", "lenet5.cnn", "plain30.cnn", "resnet_small.cnn", "x_detector.cnn",
-            "edges.cnn", "zeros.cnn", "caffe_lenet.cnn", "cifar10_vgg.cnn"}
+            "edges.cnn", "zeros.cnn", "caffe_lenet.cnn", "cifar10_vgg.cnn",
+            "resnet_near_identity.cnn"}
 
 
 def test_the_example_specs_are_all_there():

@@ -464,6 +464,69 @@ def test_a_bias_that_silences_a_relu_is_said_with_the_share_numpy_finds(tmp_path
         assert warning.span.line == 3 and warning.hint.startswith("start the biases at 0")
 
 
+# How far the share of a ReLU's inputs above 0 that silenced-relu quotes may lie from the
+# engine's, either way: test_a_bias_that_silences_a_relu_through_a_pool_or_after_a_fixed_
+# kernel_is_said says why.
+ALIVE_FACTOR = 2.5
+
+
+@pytest.mark.parametrize("layers", [
+    # a 2x2 max pool between: its relu passes a window where any of its 4 sums is above 0
+    "h: conv 16 3x3 bias constant(-3.5)\np: maxpool 2\nrelu\n",
+    "h: conv 16 3x3 bias constant(-4)\np: maxpool 2\nrelu\n",
+    # fixed kernels that sum to 0 on a ReLU's values: their sums have a mean of 0
+    "c0: conv 4 3x3 relu\nh: conv 4 3x3 weight laplacian bias constant(-14) relu\n",
+    "c0: conv 4 3x3 relu\nh: conv 4 3x3 weight sobel_x bias constant(-10) relu\n",
+])
+def test_a_bias_that_silences_a_relu_through_a_pool_or_after_a_fixed_kernel_is_said(
+        tmp_path, layers):
+    """A negative bias whose ReLU reads its sums through a max pool, or after a fixed kernel
+    whose weights are not drawn symmetric about 0 but sum to 0, was not said: the warning
+    asked for drawn symmetric weights and a ReLU reading the layer itself. Both now say
+    it, with the share the estimate's Gaussian sums give (the largest of a window's 4
+    through the pool: 1 - Phi(-b / std)^4), within ALIVE_FACTOR of the share of the ReLU's
+    values above 0 that the engine measures (float64, 256 Gaussian images, the mean over 8
+    seeds' weights): measured 1.39x and 1.82x the quote through the pool (a narrow layer's
+    std differs from filter to filter, and a window's share is convex in it), 0.43x after
+    the Laplacian (its sums lean below 0), 1.16x after the Sobel."""
+    import cnnspec
+
+    path = tmp_path / "silenced.cnn"
+    path.write_text(f"input 1x16x16\n{layers}flatten\nfc: dense 10\n")
+    checked = cnnspec.load(path, for_training=False)
+    (warning,) = [w for w in checked.warnings if w.lint == "silenced-relu"]
+    assert warning.message.startswith("conv 'h': its biases start at")
+    assert warning.span.line == 2 + layers.startswith("c0")
+    quoted = float(re.search(r"passes only ([\d.e-]+)%", warning.message).group(1)) / 100
+    assert ("1 - Phi(-b / std)^4" in warning.message) == ("maxpool" in layers)
+    relu = [info.name for info in checked.layers if info.kind == "relu"][-1]
+    x = np.random.default_rng(0).standard_normal((256, *checked.input_shape))
+    shares = []
+    for seed in range(8):
+        net = cnnspec.compile(checked, seed=seed, dtype="float64")
+        net.record = True
+        net.forward(x)
+        shares.append(np.mean(net.activations[relu] > 0))
+    assert 1 / ALIVE_FACTOR < np.mean(shares) / quoted < ALIVE_FACTOR, (shares, quoted)
+
+
+@pytest.mark.parametrize("between, said", [("batchnorm", False), ("dropout 0.5", False),
+                                           ("avgpool 2", False), ("maxpool 2", True)])
+def test_a_bias_is_said_to_silence_a_relu_only_through_layers_that_keep_the_sums(
+        tmp_path, between, said):
+    """A batchnorm centres the sums again; a mean pool's values are no longer the sums the
+    estimate knows, nor the layers after a dropout (whose values it does not carry as sums):
+    not said of those; a max pool keeps the largest sum of each window."""
+    import cnnspec
+
+    path = tmp_path / "between.cnn"
+    path.write_text(f"input 1x16x16\nh: conv 16 3x3 bias constant(-4)\n{between}\nrelu\n"
+                    "flatten\nfc: dense 10\n")
+    warnings = [w for w in cnnspec.load(path, for_training=False).warnings
+                if w.lint == "silenced-relu"]
+    assert bool(warnings) == said
+
+
 def test_a_bias_before_thins_the_next_layers_sums_and_its_bias_then_silences_it(tmp_path):
     """h1's bias of -2 lets its ReLU pass 7.9% of its sums (not said), and what it passes is
     small: h2's sums have a std of about 0.37, not 1.41, so h2's own bias of -2 silences it,
@@ -938,3 +1001,91 @@ def test_a_fixed_bilinear_upsampling_is_no_symmetry_to_break(tmp_path):
 
     assert identical("0") == [] and identical("[0, 1]") == []
     assert len(identical("1")) == 1
+
+
+# two kernels, each written for two of a layer's four filters (a 3-D literal)
+DIAGONAL, ANTIDIAGONAL = "[[1, 0, 0], [0, 1, 0], [0, 0, 1]]", "[[0, 0, 1], [0, 1, 0], [1, 0, 0]]"
+FROZEN_COPIES = "input 1x8x8\nc: conv 4 3x3 pad same {} relu\nconv 4 3x3 pad same relu\n" \
+    "flatten\ndense 10\n"
+
+
+@pytest.mark.parametrize("weight, count", [
+    ("weight sobel_x frozen", 4),
+    ("weight constant(0.1) frozen", 4),
+    ("weight sobel_x lr_mult [0, 1]", 4),  # the bias learns, the weights stay copies
+    (f"weight [{DIAGONAL}, {DIAGONAL}, {ANTIDIAGONAL}, {ANTIDIAGONAL}] frozen", 0),
+    ("weight sobel_x bias normal(0, 1) frozen", 0),  # drawn biases set the channels apart
+    ("weight he_normal frozen", 0),
+    ("weight sobel_x", 0),  # trainable: identical-filters says it
+])
+def test_frozen_copies_are_warned_and_counted_as_filters_that_stay_identical(
+        tmp_path, weight, count):
+    """A frozen layer whose filters are one kernel written for each: `frozen-copies`, at its
+    init, with the hint that keeps one filter; init-report's "same filters" column and the
+    diagram count the same filters (one place: cnnspec.check.lints.lasting_alike_filters). A
+    3-D literal of two kernels repeats each twice, but the layer has no one kernel: not
+    warned (its filters are not alike along the filter axis)."""
+    import cnnspec
+    from cnnspec.lab.report import init_report
+    from cnnspec.render.diagram import build_graph
+
+    path = tmp_path / "copies.cnn"
+    path.write_text(FROZEN_COPIES.format(weight))
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if w.lint == "frozen-copies"]
+    assert len(said) == bool(count)
+    report = init_report(path, input_kind="gaussian", batch_size=4)
+    same = {s.name: s.same_filters for s in report.variants[0].layers}
+    node = next(line for line in build_graph(checked).source.splitlines()
+                if line.strip().startswith("c ["))
+    if not count:
+        assert same["c"] in (0, None) or weight == "weight sobel_x"
+        assert "stay so" not in node
+        return
+    (warning,) = said
+    assert warning.message.startswith(
+        f"all 4 filters of c are copies ({checked.by_name['c'].weight_init.short}) and frozen: "
+        "they compute one output 4 times, and never come apart")
+    assert ("but for the biases, which learn" in warning.message) == ("lr_mult" in weight)
+    assert warning.span.line == 2 and warning.hint.startswith("keep 1 of its filters")
+    assert same["c"] == count
+    assert "the filters start identical and stay so" in node
+
+
+def test_frozen_copies_compute_one_output_after_training(tmp_path):
+    """What the warning says, by the engine: after SGD steps the frozen layer's channels are
+    still one channel, each the same values, while a trainable one after it learns."""
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lab.variants import load_variant
+
+    path = tmp_path / "copies.cnn"
+    path.write_text(FROZEN_COPIES.format("weight sobel_x frozen"))
+    model = compile_spec(load_variant(path, None).checked, seed=0, dtype="float64")
+    _train(model, STEPS)
+    model.record = True
+    model.forward(np.random.default_rng(2).standard_normal((4, 1, 8, 8)))
+    out = model.activations["c_relu"]
+    assert np.abs(out).max() > 0 and np.array_equal(out, np.repeat(out[:, :1], 4, axis=1))
+
+
+@pytest.mark.parametrize("layer, said", [
+    ("conv 8 1x1 weight identity frozen", "4 of the 8 filters of c are copies (all zero"),
+    ("conv 4 3x3 pad same weight sobel_x groups 2 frozen",
+     "the 2 filters of each of c's 2 groups are copies"),
+    ("conv 4 3x3 pad same weight sobel_x groups 4 frozen", None),  # one filter a group
+])
+def test_frozen_copies_of_identity_and_of_groups(tmp_path, layer, said):
+    """identity's all-zero filters beyond the input's channels are copies too (hinted as
+    the identical-filters warning hints them); a grouped conv's filters are copies within
+    each group, which reads channels of its own."""
+    import cnnspec
+
+    path = tmp_path / "copies.cnn"
+    path.write_text(f"input 1x8x8\nconv 4 3x3 pad same relu\nc: {layer}\nconv 4 3x3 relu\n"
+                    "flatten\ndense 10\n")
+    warnings = [w for w in cnnspec.load(path).warnings if w.lint == "frozen-copies"]
+    if said is None:
+        assert warnings == []
+        return
+    (warning,) = warnings
+    assert warning.message.startswith(said), warning.message

@@ -6,7 +6,7 @@ geometric mean, median and log-variance of what the engine's forward pass gives 
 input's mean square).
 
     python3 tools/signal_spread.py specs/plain30.cnn --seeds 12
-    python3 tools/signal_spread.py specs/resnet_small.cnn --seeds 24 --layers res_
+    python3 tools/signal_spread.py specs/resnet_near_identity.cnn --seeds 24 --layers res_
 
 Columns: ``column`` the estimate's mean square; ``typical`` the median it implies, the
 column times ``exp(-log-variance / 2)`` (log-normal about it); ``geo``/``median`` the

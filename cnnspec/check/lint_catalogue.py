@@ -92,6 +92,18 @@ LINTS: tuple[Lint, ...] = (
          f" it are 0 and stay so); and of `{IDENTITY}`'s all-zero filters beyond the input's "
          "channels where the ReLU after them is flat at their bias.",
          lints.constant_weights, ("estimate", "facts")),
+    Lint("frozen-copies",
+         "a frozen layer whose filters are copies of one another",
+         "A conv or dense layer whose weights do not train (`frozen`, or an `lr_mult` of 0) "
+         "and whose filters are copies of one another: a fixed kernel written once for every "
+         "filter (`conv 16 3x3 weight sobel_x frozen`), a constant, or "
+         f"`{IDENTITY}`'s all-zero filters beyond the input's channels, with biases alike. "
+         "The copies compute one output again and again and, frozen, never come apart: the "
+         "layers after them read one feature in as many channels, for the cost of all of "
+         "them. `identical-filters` says the same of a trainable layer, whose filters may come"
+         " apart; a frozen one needs one filter of each kernel (a 3-D literal writes one "
+         "kernel for each filter).",
+         lints.frozen_copies, ("estimate",)),
     Lint("held-still",
          "zero weights elsewhere hold still layers whose own inits are not zero",
          "Every other trainable layer that the zero weights of an `identical-filters` layer "
@@ -109,10 +121,12 @@ LINTS: tuple[Lint, ...] = (
          lints.flat_channels, ("estimate", "facts")),
     Lint("silenced-relu",
          "a negative constant bias puts nearly all of a layer's outputs below its ReLU's 0",
-         "With weights drawn symmetric about 0, each output of a layer is a sum s about normal "
-         "with mean 0 and the second moment q of the signal's estimate, plus the bias b: the "
-         "ReLU passes P(s + b > 0) = Phi(b / sqrt(q)) of them (He et al. 2015's symmetric sums), "
-         f"and only those send a gradient back. A negative constant bias that lets under "
+         "With weights drawn symmetric about 0, or a fixed kernel that sums to 0 (sobel_x), "
+         "each output of a layer is a sum s about normal with mean 0 and the second moment q "
+         "of the signal's estimate, plus the bias b: the ReLU passes P(s + b > 0) = Phi(b / "
+         "sqrt(q)) of them (He et al. 2015's symmetric sums), and only those send a gradient "
+         "back; through a max pool of k values, the windows with any of their k sums above 0, "
+         f"1 - Phi(-b / sqrt(q))^k. A negative constant bias that lets under "
          f"{lints.LEAST_ALIVE:.0%} "
          "pass starts the layer nearly dead.",
          lints.silenced_starts, ("estimate",)),

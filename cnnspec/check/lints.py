@@ -23,6 +23,7 @@ from cnnspec.check.alike import (
     biases_apart,
     drawn_biases,
     groups_of,
+    identical_filter_count,
     init_alike_along,
     weight_axes,
 )
@@ -302,48 +303,102 @@ LEAST_ALIVE = 0.05
 
 def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """A warning for each trainable conv/dense layer whose constant negative bias puts nearly
-    all its outputs below 0, read only by activations flat there (``Kind.flat_at_zero``).
+    all its outputs below 0, read by an activation flat there (``Kind.flat_at_zero``), directly
+    or through layers that keep their values' signs (a max pool: :func:`_flat_reader`).
 
-    With weights drawn symmetric about 0, each output is a sum ``s`` of many products,
-    about normal with mean 0 and the second moment ``q`` of the signal estimate
+    Where the layer's sums have a mean of 0 (weights drawn symmetric about 0, or a fixed
+    kernel that sums to 0, whatever its input's mean), each output is a sum ``s`` about
+    normal with mean 0 and the second moment ``q`` of the signal estimate
     (:func:`cnnspec.check.signal.moments`, for inputs of unit mean square, the biases before
     it counted: a ReLU a negative bias thins passes less on to the next layer), plus the
     bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
-    symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
-    starts nearly dead (a weight of 0 too: :func:`still_zero_starts`, which never changes)."""
+    symmetric sums), and only those send a gradient back; after a max pool of ``k`` values,
+    the largest of a window, ``1 - Phi(-b / sqrt(q))^k``. Below :data:`LEAST_ALIVE`, the
+    layer starts nearly dead (a weight of 0 too: :func:`still_zero_starts`, which never
+    changes). Sums whose mean is not 0 without the bias (a kernel drawn about a mean) are
+    :func:`cnnspec.check.signal.dying_sums`'."""
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     unbiased, moments = estimate.second_moments, estimate.biased_moments[0]
+    centred = estimate.moments[1]
     out = []
     for info in layers:
         weight, bias = info.weight_init, info.bias_init
-        readers = after.get(info.name, [])
-        if not (is_weighted(info.kind) and is_trained(info.ir) and weight.symmetric
-                and bias is not None and bias.constant and bias.mean < 0 and readers
-                and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
+        if not (is_weighted(info.kind) and is_trained(info.ir) and bias is not None
+                and bias.constant and bias.mean < 0 and centred.get(info.name) == 0):
             continue
+        way = _flat_reader(info.name, by_name, after)
+        values = estimate.biased_sums.get(way[-1].inputs[0]) if way else None
         # the sums' own second moment: the layer's output less its bias's square
         # bias.mean * bias.mean: a bias of -1e300 (float64 holds it) squares beyond
         # float64's range, where ** raises OverflowError
         spread = math.sqrt(max(0.0, moments[info.name] - bias.mean * bias.mean))
-        if not 0 < spread < math.inf:
+        if values is None or not values.offset < 0 or not 0 < spread < math.inf:
             continue
-        alive = 0.5 * math.erfc(-bias.mean / spread / math.sqrt(2))  # Phi(b / spread)
+        alive = _alive_share(values)
         if alive >= LEAST_ALIVE:
             continue
-        target = (f"its {by_name[readers[0]].kind}"  # `conv 8 3x3 relu`
-                  if all(r == f"{info.name}_{by_name[r].kind}" for r in readers)
-                  else listed([f"{by_name[r].kind} '{r}'" for r in readers]))
         out.append(spec.error(
             f"{info.kind} '{info.name}': its biases start at {float_text(bias.mean)}, "
             f"{rounded_text(-bias.mean / spread)} times the std of its sums ({weight.short}: "
             f"about {rounded_text(spread)} for inputs of unit mean square"
-            f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so {target} "
-            f"passes only {rounded_text(100 * alive, 2)}% of its outputs (Phi(b / std)) and "
-            "the rest send no gradient back: the layer starts nearly dead",
+            f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so "
+            f"{_silenced_text(info, way)} passes only {rounded_text(100 * alive, 2)}% "
+            f"of {_alive_formula(values.k)} and the rest send no gradient back: the layer "
+            "starts nearly dead",
             info.name, BIAS_INIT_KEY, severity="warning",
             hint="start the biases at 0 (zeros), or small and positive (constant(0.01)) to "
                  "keep ReLUs alive"))
     return out
+
+
+def _flat_reader(name: str, by_name: dict[str, LayerInfo],
+                 after: dict[str, list[str]]) -> list[LayerInfo]:
+    """The way from layer ``name`` to the activation flat at 0 and below (relu, relu6) that
+    reads its values: its readers, where they all are such activations (the first of them
+    ends the way), or one line of layers that keep their values' signs (``Kind.keeps_sign``:
+    a max pool, dropout) up to one, each the only reader of the layer before it; empty where
+    another layer reads them, which may send every value a gradient back."""
+    readers = [by_name[reader] for reader in after.get(name, [])]
+    if readers and all(KINDS[reader.kind].flat_at_zero for reader in readers):
+        return readers[:1]
+    way = []
+    while len(readers) == 1:
+        kind = KINDS[readers[0].kind]
+        way.append(readers[0])
+        if kind.flat_at_zero:
+            return way
+        if not kind.keeps_sign:
+            break
+        readers = [by_name[reader] for reader in after.get(readers[0].name, [])]
+    return []
+
+
+def _alive_share(values: signal.Sums) -> float:
+    """The share of a flat activation's inputs above 0, for inputs that are sums ``offset``
+    of their stds from 0 (the largest of ``k`` of them, taken apart): ``Phi(offset)`` for
+    one, ``1 - Phi(-offset)^k`` for the largest of ``k``, in logs for a share far below 1."""
+    one = 0.5 * math.erfc(-values.offset / math.sqrt(2))  # Phi(offset)
+    return one if values.k == 1 else -math.expm1(values.k * math.log1p(-one))
+
+
+def _alive_formula(k: int) -> str:
+    """How :func:`_alive_share` is worked out, as a warning says it."""
+    if k == 1:
+        return "its outputs (Phi(b / std))"
+    return (f"its windows (1 - Phi(-b / std)^{k}: a window whose {k} sums are all below 0 "
+            "passes nothing)")
+
+
+def _silenced_text(info: LayerInfo, way: list[LayerInfo]) -> str:
+    """The activation at the end of ``way`` from ``info`` (:func:`_flat_reader`) as a warning
+    names it: ``its relu`` where it ends ``info``'s line (`conv 8 3x3 relu`), and the layers
+    between where there are some."""
+    activation = way[-1]
+    if len(way) == 1:
+        return (f"its {activation.kind}" if activation.name == f"{info.name}_{activation.kind}"
+                else f"{activation.kind} '{activation.name}'")
+    between = listed([f"{layer.kind} '{layer.name}'" for layer in way[:-1]])
+    return f"{activation.kind} '{activation.name}', after {between},"
 
 
 def _thinned_text(spread: float, unbiased: float, name: str,
@@ -441,13 +496,15 @@ def lasting_alike_filters(spec: Spec, estimate: signal.Estimate,
     apart, whatever the loss sends its units), those of :func:`symmetric_starts` where nothing
     after the layer tells them apart, and ``identity``'s all-zero filters that a flat
     activation passes no gradient (:func:`cnnspec.check.exact.flat_zero_filters`); other
-    layers are left out (none). What ``init-report``'s "same filters" column shows."""
+    layers are left out (none); and a frozen layer's copies (:func:`frozen_copy_count`). What
+    ``init-report``'s "same filters" column shows, and what the diagram marks."""
     by_name, after = estimate.by_name, estimate.consumers
     symmetric = symmetric_starts(spec, estimate, facts)
     lasting = {}
     for info in estimate.layers:
         name = info.name
         if not (is_weighted(info.kind) and is_trained(info.ir)):
+            lasting[name] = frozen_copy_count(info)
             continue
         if (name, WEIGHT) in facts.still or symmetric.get(name) == []:
             lasting[name] = alike_filters(info)
@@ -507,22 +564,14 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
                 or RANDOM_WEIGHTS_HINT)
     for name, breakers in symmetric.items():
         info = by_name[name]
-        what, count = KINDS[info.kind].noun, alike_filters(info)
+        which, how = _alike_words(info)
         if info.weight_init.distribution != "identity":
-            groups = groups_of(info)
-            which = (f"all {count} {what} of {info.name}" if groups == 1
-                     else f"the {count} {what} of each of {info.name}'s {groups} groups")
-            how = "; ".join(filter(None, [info.weight_init.short, biases_apart(info)]))
-            hint = (f"use {RANDOM_INIT} (or freeze the layer if the kernel is meant to stay "
-                    "fixed)")
+            how = "; ".join(filter(None, [how, biases_apart(info)]))
+            hint = f"use {RANDOM_INIT}" + (
+                " (or, for a kernel meant to stay fixed, one frozen filter of it: frozen copies "
+                "add nothing)" if info.weight_init.distribution == "literal" else "")
         else:
-            which = f"{count} of the {info.output_shape[0]} {what} of {info.name}"
-            identity = info.weight_init.name
-            how = (f"all zero: {identity} has a 1 only for the first {info.weight_shape[1]}, "
-                   "one per input channel")
-            hint = (f"{identity} passes the input through only where the output has no more "
-                    f"channels than the input; use {BY_NAME['orthogonal'].name} or "
-                    f"{BUILT_IN_DEFAULTS['weight']} here")
+            hint = _identity_hint(info)
         flat = flat_zero_filters(info, [by_name[r] for r in after.get(name, [])])
         if (name, WEIGHT) in facts.still:
             fate = f", and {_still_fate(info, facts, by_name, True)}"
@@ -543,6 +592,75 @@ def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> lis
             f"{which} start identical ({how}){fate}",
             info.name, WEIGHT_INIT_KEY, severity="warning", hint=hint)
     return [said[info.name] for info in layers if info.name in said]  # in the network's order
+
+
+def _alike_words(info: LayerInfo) -> tuple[str, str]:
+    """Which filters of a conv/dense layer start alike (:func:`cnnspec.check.alike
+    .alike_filters`) and how, as the warnings say them: ``all 8 filters of c``, ``the 4
+    filters of each of c's 2 groups`` or, under ``identity``, ``7 of the 8 filters of c``;
+    and the init (``sobel_x 3x3``), or why identity's are all zero."""
+    what, count = KINDS[info.kind].noun, alike_filters(info)
+    if info.weight_init.distribution == "identity":
+        how = (f"all zero: {info.weight_init.name} has a 1 only for the first "
+               f"{info.weight_shape[1]}, one per input channel")
+        return f"{count} of the {info.output_shape[0]} {what} of {info.name}", how
+    groups = groups_of(info)
+    which = (f"all {count} {what} of {info.name}" if groups == 1
+             else f"the {count} {what} of each of {info.name}'s {groups} groups")
+    return which, info.weight_init.short
+
+
+def _identity_hint(info: LayerInfo) -> str:
+    """What to use where ``identity`` leaves filters all zero (more outputs than inputs)."""
+    return (f"{info.weight_init.name} passes the input through only where the output has no "
+            f"more channels than the input; use {BY_NAME['orthogonal'].name} or "
+            f"{BUILT_IN_DEFAULTS['weight']} here")
+
+
+def frozen_copies(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+    """A warning for each conv/dense layer the output uses whose weights do not train
+    (``frozen``, an ``lr_mult`` of 0: :func:`is_trained`) and whose filters are copies of one
+    another, two or more: a constant or a fixed kernel written once for every filter, its
+    biases alike (:func:`cnnspec.check.alike.identical_filter_count`), or ``identity``'s
+    all-zero filters beyond the input's channels. Copies compute one output again and again,
+    and frozen they can never come apart: `conv 16 3x3 weight sobel_x frozen` is one Sobel
+    filter's work done 16 times, its 16 channels one feature for the layers after it. A
+    trainable layer whose filters start alike is :func:`constant_weights`' (they may come
+    apart)."""
+    out = []
+    for info in estimate.layers:
+        if info.name not in estimate.used or frozen_copy_count(info) < 2:
+            continue
+        which, how = _alike_words(info)
+        count = alike_filters(info)
+        learning = (", but for the biases, which learn" if info.bias_init is not None
+                    and is_trained(info.ir, "bias") else "")
+        out.append(spec.error(
+            f"{which} are copies ({how}) and frozen: they compute one output {count} times, "
+            f"and never come apart{learning}, so the layers after them read one feature "
+            f"where they read {count} channels", info.name, WEIGHT_INIT_KEY, severity="warning",
+            hint=_identity_hint(info) if info.weight_init.distribution == "identity"
+            else _copies_hint(info)))
+    return out
+
+
+def frozen_copy_count(info: LayerInfo) -> int:
+    """How many filters of a conv/dense layer whose weights do not train are copies of one
+    another (:func:`cnnspec.check.alike.identical_filter_count`); 0 for any other layer."""
+    if not is_weighted(info.kind) or is_trained(info.ir, WEIGHT):
+        return 0
+    return identical_filter_count(info)
+
+
+def _copies_hint(info: LayerInfo) -> str:
+    """What to write for a frozen layer whose filters are copies: the one it computes (one
+    filter a group), a conv's kernel for each filter (a 3-D literal), or a drawn init where
+    they are to learn."""
+    noun, groups = KINDS[info.kind].noun, groups_of(info)
+    one = f"1 of its {noun}" if groups == 1 else f"{groups} {noun}, one a group"
+    each = (", or a kernel for each filter (a 3-D literal [filters][kh][kw])"
+            if info.kind == "conv" else "")
+    return f"keep {one}{each}; or let the layer learn from {RANDOM_INIT}"
 
 
 def held_still(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:

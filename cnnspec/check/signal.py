@@ -73,7 +73,13 @@ within 1.05x of a forward pass (tests/test_check.py).
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
-named kernels) use the mean square of their values. Weights that do not sum to 0, fixed or
+named kernels) use the mean square of their values on an input of mean 0; on one whose mean
+the estimate knows is not 0 (after a ReLU) their sums are :func:`_coherent_sums`', which
+weigh each pair of taps by what its inputs share: on independent inputs of mean ``m`` and
+variance ``v``, ``E[y^2] = v sum(w^2) + m^2 (sum w)^2``. So a kernel that sums to 0 (sobel_x,
+laplacian) takes the mean out, ``v sum(w^2)``, where ``fan_in E[w^2] E[x^2] = sum(w^2) (v +
+m^2)`` had the first Sobel layer after a ReLU 1.18x above the engine and ten of them 0.3x to
+1.1x of it on 8x8 maps (tests/test_check.py). Weights that do not sum to 0, fixed or
 drawn about a mean ``mu`` other than 0, add up the mean of what they read: ``E[y^2]`` gains
 ``mu^2 E[(sum_i x_i)^2]``, at least ``fan_in^2 mu^2 E[x]^2`` (:func:`_coherent_sums`), which
 needs what two channels share at each displacement, carried apart from what one channel's
@@ -674,13 +680,24 @@ class Estimate:
         return self._unbiased[3]
 
     @functools.cached_property
-    def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
-        """:func:`moments` with the biases counted, as the Signal column counts them: the
-        same as without where every bias starts at 0."""
+    def _biased(self) -> tuple[dict[str, float], dict[str, float], dict[str, Sums]]:
+        """:func:`estimate` with the biases counted: the same as without where every bias
+        starts at 0."""
         if all(bias_moments(info) == (0.0, 0.0) for info in self.layers
                if is_weighted(info.kind)):
-            return self.moments
-        return moments(self.layers, biases=True, shares=self.read_shares)
+            return self._unbiased[:3]
+        return estimate(self.layers, biases=True, shares=self.read_shares)
+
+    @property
+    def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
+        """:func:`moments` with the biases counted, as the Signal column counts them."""
+        return self._biased[:2]
+
+    @property
+    def biased_sums(self) -> dict[str, Sums]:
+        """The layers whose values the estimate knows as :class:`Sums`, the biases counted
+        (a constant one as the ``offset`` of every sum): what a ReLU after them passes."""
+        return self._biased[2]
 
     @property
     def second_moments(self) -> dict[str, float]:
@@ -775,8 +792,9 @@ def _estimated(layers: list[LayerInfo], biases: bool, shares: dict[str, float] |
             ew2 = weight_second_moment(info)
             spread = (1.0 if ew2 is None else
                       summed_terms(info) * ew2 * ins[0] * shares[info.name])
-            # weights that do not sum to 0 (fixed, or drawn about a mean other than 0) add up
-            # what their input's values share; weights drawn about 0, only their squares
+            # fixed weights, or drawn about a mean other than 0, weigh what their input's
+            # values share (add up its mean, or take it out where they sum to 0); weights
+            # drawn about 0, only their squares
             summing = (info.weight_init.sums is not None and single in means
                        and ew2 is not None)
             read = (crosses_of(single), *between_of(single)) if summing else (None,) * 3
@@ -918,9 +936,10 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
                    totals: KernelSums | None = None,
                    square: float | None = None, neighbours: bool = True
                    ) -> CoherentSums | None:
-    """The sums of a conv or dense layer whose kernel does not sum to 0 on an input of second
-    moment ``moment`` and mean ``mean``: one the spec fixes (``constant(c)``, a box filter, a
-    literal), the same whatever the draw, or one drawn about a mean other than 0
+    """The sums of a conv or dense layer whose kernel reads its input's mean, on an input of
+    second moment ``moment`` and mean ``mean``: one the spec fixes (``constant(c)``, a box
+    filter, a literal, sobel_x), the same whatever the draw, or one drawn about a mean other
+    than 0
     (``normal(0.1, 0.01)``, ``uniform(0, 0.1)``, ``positive_unitball``), whose
     :class:`cnnspec.init.info.KernelSums` are the expectations over the draws
     (:func:`cnnspec.init.describe.drawn_sums`). Its sums add the input's mean coherently,
@@ -961,12 +980,15 @@ def _coherent_sums(info: LayerInfo, moment: float, mean: float, found: Crosses |
     the engine, 0.80x when its windows' values were taken as alike only in what their
     channel shares; a conv of ``normal(0.1, 0.01)`` weights after a He-initialised ReLU conv
     (tests/test_check.py's mean_weights.cnn) within 1.05x, where counting ``fan_in *
-    E[w^2]`` alone was 6x below. None for a kernel drawn about 0, one that sums to 0, or a
-    transposed conv (its outputs sum different taps)."""
+    E[w^2]`` alone was 6x below. A kernel that sums to 0 (``whole`` 0: sobel_x, laplacian)
+    adds up nothing of the mean, and its sums' variance is the same formula's: ``v sum(w^2)``
+    on independent inputs of variance ``v``, the mean's square taken out, where ``fan_in
+    E[w^2] E[x^2]`` counted it. None for a kernel drawn about 0, one all 0, or a transposed
+    conv (its outputs sum different taps)."""
     totals = info.weight_init.sums if totals is None else totals
     square = weight_second_moment(info) if square is None else square
     reach = KINDS[info.kind].reach
-    if totals is None or not totals.whole or reach is None:
+    if totals is None or reach is None:
         return None
     reads = reach(info.ir, info.input_shapes[0])
     if reads.window is not None and reads.stride is None:
@@ -1545,7 +1567,7 @@ def _rectified_residual(rectified: Sums, branch: Sums, slope: float) -> Sums:
     """The values of a piecewise-linear activation (``slope`` below 0) of a :func:`_residual`
     add, ``f(X) + Z``, as :class:`Sums` of the same mean and second moment: a ReLU net's
     residual sum is mostly positive, its shortcut's values being ReLU outputs, and a ReLU
-    after it passes most of it, not half (resnet_small.cnn's third block: 0.37x of the engine
+    after it passes most of it, not half (resnet_near_identity.cnn's third block: 0.37x of the engine
     when taken as symmetric, within 1.03x now). Its moments: given ``X``, those of a normal
     ``Z`` shifted by ``f(X)`` (:func:`_shifted_normal_moments`), over ``X``'s density by
     Simpson's rule (:func:`_rectified_residual_moments`). As sums, a ReLU of a normal shifted
@@ -2070,8 +2092,9 @@ class SignalChange:
     slope: float | None = None  # that activation's slope, for leaky_relu
     log_read_share: float = 0.0  # log of the geometric mean of read_share (zero padding)
     # the largest sum of the weights of init_name's kernels (the root mean square over the
-    # draws, for weights drawn about a mean other than 0), where they add up the mean of what
-    # they read (:func:`_coherent_sums`), which sets their factor; else None
+    # draws, for weights drawn about a mean other than 0), where they read the mean of what
+    # they read (:func:`reads_mean`: add it up, or take it out, 0), which sets their factor;
+    # else None
     kernel_sum: float | None = None
     kernel_drawn: bool = False  # those kernels are drawn, not fixed
 
@@ -2159,7 +2182,7 @@ def largest_change(estimate: Estimate) -> SignalChange | None:
     # first most common in their order: the same answer in every process)
     deciding = [k for k, name in enumerate(names) if name == init_name]
     activation = _most_common([acts[k]["kind"] for k in deciding])
-    summing = [weighted[k] for k in deciding if adds_mean(weighted[k], estimate)]
+    summing = [weighted[k] for k in deciding if reads_mean(weighted[k], estimate)]
     return SignalChange(
         start=order[reset].name if reset >= 0 else "input", layer=worst.name,
         std_ratio=math.sqrt(q[worst.name]),
@@ -2179,8 +2202,18 @@ def adds_mean(info: LayerInfo, estimate: Estimate) -> bool:
     other than 0) and reads an input whose mean the estimate knows is not 0, or whose
     channels are alike: its sums add that up (:func:`_coherent_sums`), which no ``fan_in *
     E[w^2]`` says."""
+    return reads_mean(info, estimate) and info.weight_init.sums.whole != 0
+
+
+def reads_mean(info: LayerInfo, estimate: Estimate) -> bool:
+    """Whether a conv/dense layer's kernel is fixed (or drawn about a mean other than 0) and
+    reads an input whose mean the estimate knows is not 0, or whose channels are alike: its
+    sums' second moment is its own (:func:`_coherent_sums`), not ``fan_in * E[w^2] *
+    E[x^2]``, whatever its kernel sums to. A kernel that sums to 0 (sobel_x, laplacian)
+    takes the mean out: on independent inputs of mean ``m`` and variance ``v`` its sums'
+    is ``v sum(w^2) + m^2 (sum w)^2 = v sum(w^2)``, not ``sum(w^2) (v + m^2)``."""
     sums, means, source = info.weight_init.sums, estimate.moments[1], info.inputs[0]
-    return sums is not None and sums.whole != 0 and (
+    return sums is not None and (
         bool(means.get(source)) or estimate.alike_channels.get(source, 0.0) > 0)
 
 
@@ -2237,13 +2270,13 @@ def _log_factors(weighted: list[LayerInfo], estimate: Estimate
                  ) -> tuple[list[dict], list[float]]:
     """The activation each conv/dense layer of ``weighted`` feeds, and the log of its factor
     ``fan_in * E[w^2] * activation factor``: in logs, as a factor of weights of 1e-200 is below
-    floating point's range. A kernel that adds up its input's mean (:func:`adds_mean`)
-    is not scaled by that: its factor is the estimate's, from its input to its activation's
-    output, over its padding's share (said apart)."""
+    floating point's range. A kernel that reads its input's mean (:func:`reads_mean`: adds
+    it up, or takes it out) is not scaled by that: its factor is the estimate's, from its
+    input to its activation's output, over its padding's share (said apart)."""
     acts = [following_activation(i, estimate.by_name, estimate.consumers) for i in weighted]
     q = estimate.second_moments
     return acts, [_log(q[a.get("name", i.name)]) - _log(q[i.inputs[0]])
-                  - _log(estimate.read_shares[i.name]) if adds_mean(i, estimate) else
+                  - _log(estimate.read_shares[i.name]) if reads_mean(i, estimate) else
                   math.log(summed_terms(i)) + weight_log_second_moment(i)
                   + _log(activation_factor(a)) for i, a in zip(weighted, acts)]
 
@@ -2366,6 +2399,9 @@ def describe_change(change: SignalChange) -> str:
                  else "beyond floating point's range")
     each = (f"each scale its mean square by fan_in * E[w^2] * activation factor = {per_layer} "
             "on average" if change.kernel_sum is None else
+            "each of fixed values that sum to 0, which take out its input's mean (E[z] = "
+            "sum(w) E[x] = 0) and weigh what its inputs share by their pairs of taps, scale its "
+            f"mean square by {per_layer} on average" if change.kernel_sum == 0 else
             f"each of {_summing_weights(change)} {rounded_text(change.kernel_sum)}, which "
             f"add up its input's mean (E[z] = sum(w) E[x]) and what its inputs share, and scale "
             f"its mean square by {per_layer} on average")
@@ -2395,15 +2431,18 @@ def _summing_weights(change: SignalChange) -> str:
 
 
 def change_hint(change: SignalChange) -> str:
-    """How to keep the signal's scale: the init that keeps the factor near 1, or, where the
-    zero padding takes the signal (``SignalChange.padding_decides``), a kernel it does not
-    reach."""
+    """How to keep the signal's scale: the init that keeps the factor near 1; where the zero
+    padding takes the signal (``SignalChange.padding_decides``), a kernel it does not reach;
+    for a fixed kernel (sobel_x), whose values are the point, a norm after it."""
     if change.padding_decides:
         delta, identity = BY_NAME["delta_orthogonal"], BY_NAME["identity"]
         return ("the padding takes the signal where the maps are small: start each kernel at "
                 f"its centre tap, which the padding never reaches ({delta.name}, "
                 f"{delta.source}; or {identity.name}), use larger maps or no padding, or add "
                 "batchnorm")
+    if BY_NAME[change.init_name].family == "kernel":  # its values are the point: kept
+        return (f"{change.init_name} is a fixed kernel: a batchnorm after each such layer "
+                "brings its outputs to unit scale")
     return (f"before {change.activation}, use "
             f"{suggested_init(change.activation, change.slope)}, which keeps the factor near "
             "1; or add batchnorm")

@@ -57,10 +57,10 @@ then the weights of each layer that has them
   same filters        YES when all filters start identical and stay so: SGD can never make
                       them differ (a constant or a kernel the same for every filter, read by
                       layers that weigh its channels alike, or weights that never change,
-                      an output layer's too); 16 of 32 when only some do
-                      (identity's all-zero filters beyond the input's channels, which a ReLU
-                      passes no gradient); no when none do; as check works it out and warns
-                      of it
+                      an output layer's too, or frozen copies of one kernel); 16 of 32 when
+                      only some do (identity's all-zero filters beyond the input's channels,
+                      which a ReLU passes no gradient); no when none do; as check works it
+                      out and warns of it
 
 examples:
   cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch-size 4 \\

@@ -21,9 +21,15 @@ from html import escape
 from pathlib import Path
 
 from cnnspec.check.alike import biases_apart
+from cnnspec.check.exact import exact
 from cnnspec.check.graph import consumers
 from cnnspec.check.lint_catalogue import name_of
-from cnnspec.check.lints import constant_weights, symmetric_starts
+from cnnspec.check.lints import (
+    constant_weights,
+    frozen_copies,
+    lasting_alike_filters,
+    symmetric_starts,
+)
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError, count_text
@@ -133,12 +139,14 @@ def _header(unit: Unit, frozen: bool) -> str:
 
 
 # Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
-# filters start as copies of each other, and where nothing after them tells them apart every
-# filter gets the same gradient and they stay copies (the symmetry random inits break). Where
+# filters start as copies of each other, and where they stay copies (check.lints
+# .lasting_alike_filters, which init-report's "same filters" column reads too: nothing after
+# them tells them apart, their weights never change, or they are frozen) "and stay so". Where
 # drawn biases differ, the copies are the filters' weights (check.alike.biases_apart). Left out
-# where that warning is silenced (its lint, by --ignore or a spec's comment), as check leaves
-# it out.
+# where the warning is silenced (its lint, by --ignore or a spec's comment), as check leaves it
+# out: frozen copies are frozen-copies' warning, other identical starts identical-filters'.
 SYMMETRY_LINT = name_of(constant_weights)
+FROZEN_COPIES_LINT = name_of(frozen_copies)
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
@@ -155,11 +163,12 @@ def _symmetry_rows(layer: LayerInfo, symmetric: bool) -> list[str]:
     return [_row(row, colour=WARNING_COLOUR) for row in rows]
 
 
-def _symmetry_silenced(checked: CheckedSpec, name: str) -> bool:
-    """Whether check's warning that the filters of layer ``name`` start identical (located
-    at its weight init, :func:`cnnspec.check.lints.constant_weights`) is silenced."""
+def _symmetry_silenced(checked: CheckedSpec, name: str, lint: str) -> bool:
+    """Whether check's warning ``lint`` that the filters of layer ``name`` are copies (located
+    at its weight init: :func:`cnnspec.check.lints.constant_weights`,
+    :func:`cnnspec.check.lints.frozen_copies`) is silenced."""
     return checked.silences is not None and checked.silences.silences_at(
-        SYMMETRY_LINT, checked.spec.span_of(name, WEIGHT_INIT_KEY))
+        lint, checked.spec.span_of(name, WEIGHT_INIT_KEY))
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
@@ -362,9 +371,12 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     network.attr(label=_title(checked), labelloc="t", fontsize="14", peripheries="0")
     network.node(INPUT_ID, label=_input_label(checked))
     # layer -> whether its filters stay identical, for the layers whose filters start so
-    identical = {name: not breakers for name, breakers
-                 in symmetric_starts(checked.spec, estimate).items()
-                 if not _symmetry_silenced(checked, name)}
+    facts = exact(checked.spec, estimate)
+    lasting = lasting_alike_filters(checked.spec, estimate, facts)
+    starting = symmetric_starts(checked.spec, estimate, facts)
+    identical = {name: name in lasting for name in [*starting, *lasting]
+                 if not _symmetry_silenced(checked, name, SYMMETRY_LINT if name in starting
+                                           else FROZEN_COPIES_LINT)}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
