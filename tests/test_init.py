@@ -1079,3 +1079,22 @@ def test_the_catalogues_parameter_checks_are_refused_where_written(written, mess
     assert caught.value.message.startswith(message)
     assert (caught.value.span.line, caught.value.span.column) == (2, 19)
     assert caught.value.hint
+
+
+def test_an_ir_files_init_gets_the_catalogues_parameter_check(tmp_path, capsys):
+    """An IR file is not read by the language: its init's check (uniform's low below high)
+    runs where the init is described, with the same words and hint as in a spec."""
+    import json
+
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nc: conv 4 3x3 weight uniform(0.1, 0.5)\nflatten\ndense 10\n")
+    assert main(["export", str(spec), "-o", str(tmp_path / "net.json")]) == 0
+    ir = json.loads((tmp_path / "net.json").read_text())
+    layer = next(layer for layer in ir["layers"] if layer["name"] == "c")
+    layer["weight_init"].update(low=0.5, high=0.1)
+    (tmp_path / "net.json").write_text(json.dumps(ir))
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "net.json")]) == 2
+    err = capsys.readouterr().err
+    assert "uniform(low, high) needs low < high" in err
+    assert "swap them: uniform(0.1, 0.5)" in err and "Traceback" not in err

@@ -125,6 +125,8 @@ def _describe(init: dict, shape: tuple[int, ...], fans: tuple[int, int] | None) 
     init = canonical(init)
     fan_in, fan_out = fans if fans is not None else fans_of(shape)
     name = init["name"]
+    if BY_NAME[name].check is not None:  # an IR's init, not read by the language's checks
+        BY_NAME[name].check(init)
     if name in PRESETS:
         info = _scaled(init, PRESETS[name](init), fan_in, fan_out)
     elif name in KERNEL_NAMES:
@@ -163,10 +165,6 @@ def _against_fans(shape, fan_in: int, mean: float, std: float) -> str:
 
 def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
     low, high = float(init["low"]), float(init["high"])
-    if not low < high:
-        raise SpecError(f"uniform needs low < high, not low={float_text(low)}, "
-                        f"high={float_text(high)}",
-                        hint="for one value everywhere use constant(value)")
     if not math.isfinite(high - low):  # NumPy draws low + (high - low) u, and refuses this
         raise SpecError(f"uniform's range high - low, {float_text(high)} - "
                         f"({float_text(low)}), is beyond floating point's range",
