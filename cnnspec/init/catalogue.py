@@ -91,6 +91,8 @@ class Init:
     # general form (placed by its arguments), a fixed kernel or matrix, a data-driven scale
     # and a distribution given by value are not.
     phase_placed: bool = False
+    # A constant whose name is its value (zeros, ones): written and shown by the name alone.
+    value: float | None = None
 
 
 # The papers the schemes come from, cited in the docs table and beside each summary formula.
@@ -158,8 +160,9 @@ def _cut_keeps_enough(params: dict) -> None:
 INITS: tuple[Init, ...] = (
     Init("zeros", "constant", "every element 0. Warned about as constant is; before a ReLU with "
          "no bias above 0, the layer gets no gradient at all and never changes.", bias=True,
-         torch="nn.init.zeros_({p})"),
-    Init("ones", "constant", "every element 1", bias=True, torch="nn.init.ones_({p})"),
+         torch="nn.init.zeros_({p})", value=0.0),
+    Init("ones", "constant", "every element 1", bias=True, torch="nn.init.ones_({p})",
+         value=1.0),
     Init("constant", "constant", "every element the same value. Warned about on trainable "
          "hidden layers: every filter starts the same, and where what reads the layer weighs "
          "its channels alike too (a constant there as well), every filter gets the same "

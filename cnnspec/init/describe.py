@@ -137,8 +137,8 @@ def _describe(init: dict, shape: tuple[int, ...], fans: tuple[int, int] | None) 
 
 
 def _constant(init, shape, fan_in, fan_out) -> InitInfo:
-    value = {"zeros": 0.0, "ones": 1.0}.get(init["name"], init.get("value"))
-    value = float(value)
+    named = BY_NAME[init["name"]].value
+    value = float(init["value"] if named is None else named)
     return InitInfo(init["name"], "constant", f"constant {float_text(value)}",
                     f"every element = {float_text(value)}",
                     mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True,

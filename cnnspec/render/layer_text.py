@@ -9,6 +9,7 @@ from __future__ import annotations
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import count_text
 from cnnspec.held import held_text
+from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.describe import init_text as written_init
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
@@ -82,7 +83,7 @@ def init_text(info: InitInfo | None, written: dict | None = None) -> str:
     alone where it already names the init (``x_kernel 3x3``, ``constant 0.1``)."""
     if info is None:
         return ""
-    if info.distribution == "constant" and info.name in ("zeros", "ones"):
+    if info.distribution == "constant" and BY_NAME[info.name].value is not None:
         return info.name
     scale = init_scale(info)
     # the catalogue's words may name it with spaces (`delta orthogonal 16x16, gain 1`)
