@@ -116,6 +116,22 @@ def test_diagram_leaves_out_the_warning_it_draws_where_it_is_silenced(tmp_path, 
     assert drawing().count(DRAWN_WARNING) == 1
 
 
+def test_diagram_leaves_out_the_mark_of_weights_that_never_change_with_their_lint(
+        tmp_path, capsys):
+    """zeros.cnn's fc: its zero weights read conv2's zeros and never change, which check says
+    as identical-filters; the diagram marked it under frozen-copies' name, so --ignore
+    identical-filters left its mark drawn."""
+    drawn = tmp_path / "zeros.dot"
+    argv = ["diagram", str(ROOT / "specs" / "zeros.cnn"), "-o", str(drawn)]
+    assert main(argv) == 0
+    assert drawn.read_text(encoding="utf-8").count(DRAWN_WARNING) == 3
+    assert main([*argv, "--ignore", "frozen-copies"]) == 0
+    assert drawn.read_text(encoding="utf-8").count(DRAWN_WARNING) == 3
+    assert main([*argv, "--ignore", "identical-filters"]) == 0
+    assert DRAWN_WARNING not in drawn.read_text(encoding="utf-8")
+    capsys.readouterr()
+
+
 def test_import_leaves_out_the_warnings_of_the_lints_ignore_names(tmp_path, capsys):
     model = str(ROOT / "tests" / "data" / "import" / "every_layer.prototxt")
     assert main(["import", model, "-o", str(tmp_path / "a.cnn")]) == 0
