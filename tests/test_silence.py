@@ -93,6 +93,22 @@ def test_time_points_to_checks_warnings_but_those_ignored(tmp_path, capsys):
     assert f"`cnnspec check {path} --ignore gain-misfit` has warnings" in _err(capsys)
 
 
+def test_a_lint_name_left_out_is_said_missing_not_an_unknown_lint_called_nothing(
+        tmp_path, capsys):
+    """`--ignore stacked-linear,` and `# cnnspec: ignore[]` said "unknown lint ''"."""
+    missing = "a lint's name is missing"
+    path = _write(tmp_path, LINEAR)
+    with pytest.raises(SystemExit):
+        main(["check", path, "--ignore", "stacked-linear,"])
+    assert missing in _err(capsys)
+    _write(tmp_path, LINEAR.replace("dense 16\n", "dense 16  # cnnspec: ignore[]\n"))
+    assert main(["check", path]) == 2
+    err = _err(capsys).splitlines()
+    assert err[0] == f"{path}:3:29: error: {missing} (nothing between a comma or bracket " \
+                     "and the next) in a `# cnnspec: ignore` comment"
+    assert err[2] == " " * 30 + "^"
+
+
 def test_diagram_leaves_out_the_warning_it_draws_where_it_is_silenced(tmp_path, capsys):
     """The diagram draws check's identical-filters warning under the layer: left out by
     --ignore, and by the comment that silences it at the layer's line, as check leaves it
