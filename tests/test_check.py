@@ -2415,6 +2415,17 @@ def test_scores_raised_by_a_fixed_kernel_are_answered_with_a_norm_not_another_in
     (warning,) = [w for w in cnnspec.load(path).warnings if "softmax starts" in w.message]
     assert warning.hint.startswith("the kernel of 'gx' is fixed (sobel_x): a batchnorm after it "
                                    "brings its outputs to unit scale")
+    # ... or the last layer's init, which the hint gives: pasted, the scores start near 1
+    # (glorot_uniform, the head's init, was the advice, for a head of 4 units on 512 inputs
+    # no smaller than he_normal)
+    assert warning.hint.endswith("; or start the last layer small: `weight normal(0, 0.008)` "
+                                 "on 'fc' (the scale of its U(-0.108, 0.108) over the scores' "
+                                 "std of 7.61) alone starts the scores near 1 and the loss near "
+                                 "ln K")
+    head = "fc: dense 4 weight glorot_uniform"
+    assert head in text
+    path.write_text(text.replace(norm, "").replace(head, "fc: dense 4 weight normal(0, 0.008)"))
+    assert not [w for w in cnnspec.load(path).warnings if "softmax starts" in w.message]
     path.write_text(text)
     assert not [w for w in cnnspec.load(path).warnings if "softmax starts" in w.message]
 
@@ -2508,9 +2519,11 @@ def test_scores_grown_past_the_signal_limit_are_said_in_the_signal_warning():
     spec = model((1, 8, 8), [*layers, dense("out", 10, [last])])
     (warning,) = unstacked_warnings(spec)
     assert "signal's scale" in warning.message and "softmax starts saturated" in warning.message
-    # ... and its advice: the init that keeps the scale, and a small last layer
-    assert warning.hint.endswith("; and start the last layer small (glorot_uniform, or "
-                                 "normal(0, 0.01)) so that the loss starts near ln K")
+    # ... and its advice: the init that keeps the scale, or a small last layer
+    assert warning.hint.endswith("; or start the last layer small: `weight normal(0, 0.0002)` "
+                                 "on 'out' (the scale of its N(0, 0.177^2) over the scores' "
+                                 "std of 724) alone starts the scores near 1 and the loss near "
+                                 "ln K")
 
 
 @pytest.mark.parametrize("p, ratio", [(0.5, 0.405), (0.2, 0.732)])

@@ -68,6 +68,22 @@ def test_the_next_commands_name_a_folder_with_spaces_as_a_shell_reads_it(tmp_pat
         assert words[words.index(command) + 1] == str(out)
 
 
+def test_the_next_commands_leave_out_filters_for_a_network_without_a_conv_layer(
+        tmp_path, capsys, no_curves):
+    """`filters` draws a conv layer's kernels and refuses a network of dense layers alone
+    (exit 2), which train suggested all the same."""
+    spec = tmp_path / "dense.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 16 relu\ndense 10\ntrain {\n  epochs 1\n}\n",
+                    encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["train", str(spec), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.split("next:\n")[1]
+    commands = [line.split() for line in printed.splitlines()]
+    assert len(commands) == 2 and not [words for words in commands if "filters" in words]
+    assert main(["filters", str(out), "-o", str(tmp_path / "filters.png")]) == 2
+    assert "has no conv layer" in capsys.readouterr().err
+
+
 @pytest.mark.usefixtures("tiny_shapes_spec")
 def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
     assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r"),

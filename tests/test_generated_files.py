@@ -92,6 +92,16 @@ def test_a_mapping_added_to_an_importer_shows_in_its_table(monkeypatch):
     assert "| `Lion` () | `optimizer sgd()` |" in keras_docs.compile_table()
 
 
+def test_the_keras_add_row_says_a_sum_not_an_axis():
+    """Keras' Add sums its inputs element by element and takes no axis (the importer reads
+    none); its row said Concatenate's note, "along the channels (`axis: -1`)"."""
+    from cnnspec.importers import keras_docs
+
+    rows = {line.split(" | ")[0]: line for line in keras_docs.class_table().splitlines()}
+    assert "along" not in rows["| `Add`"] and "element by element" in rows["| `Add`"]
+    assert "(`axis: -1`)" in rows["| `Concatenate`"]
+
+
 def test_the_caffe_type_table_has_a_row_for_each_type_the_importer_reads():
     import re
 

@@ -244,6 +244,21 @@ def test_explain_of_an_unknown_name_and_check_of_nothing_are_usage_errors(capsys
     assert "nothing to check" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra, unused", [
+    (["net.cnn"], "the spec net.cnn"), (["--strict"], "--strict"),
+    (["--ignore", "stacked-linear"], "--ignore"), (["--max-memory", "1G"], "--max-memory")])
+def test_explain_refuses_a_spec_or_checking_option_it_would_leave_unused(extra, unused, capsys):
+    """`check --explain gain-misfit net.cnn` printed the lint's text alone and exited 0, the
+    spec unchecked, as if it had passed."""
+    for explain in (["--explain"], ["--explain", "gain-misfit"]):
+        assert main(["check", *explain, *extra]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert (f"--explain says what a lint means and checks no spec; {unused} would be left "
+                "unused") in captured.err
+        assert "hint: " in captured.err and "give --explain alone" in captured.err
+
+
 def test_summary_json_names_each_warnings_lint(tmp_path, capsys):
     path = _write(tmp_path, TRIGGERS["stacked-linear"])
     assert main(["summary", "--format", "json", path]) == 0

@@ -93,6 +93,22 @@ def test_time_points_to_checks_warnings_but_those_ignored(tmp_path, capsys):
     assert f"`cnnspec check {path} --ignore gain-misfit` has warnings" in _err(capsys)
 
 
+def test_a_lint_name_left_out_is_said_missing_not_an_unknown_lint_called_nothing(
+        tmp_path, capsys):
+    """`--ignore stacked-linear,` and `# cnnspec: ignore[]` said "unknown lint ''"."""
+    missing = "a lint's name is missing"
+    path = _write(tmp_path, LINEAR)
+    with pytest.raises(SystemExit):
+        main(["check", path, "--ignore", "stacked-linear,"])
+    assert missing in _err(capsys)
+    _write(tmp_path, LINEAR.replace("dense 16\n", "dense 16  # cnnspec: ignore[]\n"))
+    assert main(["check", path]) == 2
+    err = _err(capsys).splitlines()
+    assert err[0] == f"{path}:3:29: error: {missing} (nothing between a comma or bracket " \
+                     "and the next) in a `# cnnspec: ignore` comment"
+    assert err[2] == " " * 30 + "^"
+
+
 def test_diagram_leaves_out_the_warning_it_draws_where_it_is_silenced(tmp_path, capsys):
     """The diagram draws check's identical-filters warning under the layer: left out by
     --ignore, and by the comment that silences it at the layer's line, as check leaves it
@@ -114,6 +130,22 @@ def test_diagram_leaves_out_the_warning_it_draws_where_it_is_silenced(tmp_path, 
     _write(tmp_path, IDENTICAL.replace("constant(0.1)\n", "constant(0.1)  "
                                        "# cnnspec: ignore[identical-filters]\n", 1))
     assert drawing().count(DRAWN_WARNING) == 1
+
+
+def test_diagram_leaves_out_the_mark_of_weights_that_never_change_with_their_lint(
+        tmp_path, capsys):
+    """zeros.cnn's fc: its zero weights read conv2's zeros and never change, which check says
+    as identical-filters; the diagram marked it under frozen-copies' name, so --ignore
+    identical-filters left its mark drawn."""
+    drawn = tmp_path / "zeros.dot"
+    argv = ["diagram", str(ROOT / "specs" / "zeros.cnn"), "-o", str(drawn)]
+    assert main(argv) == 0
+    assert drawn.read_text(encoding="utf-8").count(DRAWN_WARNING) == 3
+    assert main([*argv, "--ignore", "frozen-copies"]) == 0
+    assert drawn.read_text(encoding="utf-8").count(DRAWN_WARNING) == 3
+    assert main([*argv, "--ignore", "identical-filters"]) == 0
+    assert DRAWN_WARNING not in drawn.read_text(encoding="utf-8")
+    capsys.readouterr()
 
 
 def test_import_leaves_out_the_warnings_of_the_lints_ignore_names(tmp_path, capsys):
@@ -138,7 +170,12 @@ def _occupied(tmp_path) -> str:
 @pytest.mark.parametrize("argv", [["compare"], ["sweep", "--set", "lr=0.1,0.2"]],
                          ids=["compare", "sweep"])
 def test_compare_and_sweep_leave_out_the_warnings_of_the_lints_ignore_names(argv, tmp_path,
-                                                                            capsys):
+                                                                            capsys, monkeypatch):
+    from cnnspec.sweep import executor
+
+    # the occupied folder is refused before a cluster starts: no Dask needed (without it,
+    # sweep stopped at its absence, exit 2)
+    monkeypatch.setattr(executor, "dask_available", lambda: True)
     path = _write(tmp_path, LINEAR)
     line = [argv[0], path, *argv[1:], "--out", _occupied(tmp_path)]
     assert main(line) == 1

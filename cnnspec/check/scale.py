@@ -10,6 +10,7 @@ from cnnspec.check import signal
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, rounded_text
 from cnnspec.init import choose
+from cnnspec.init.info import InitInfo
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import is_weighted
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
@@ -33,7 +34,7 @@ def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     message, hint = signal.describe_change(change), signal.change_hint(change)
     if scores and change.layer == scores.name and change.std_ratio > 1:
         message += f"; {scores.loss_sentence()}"
-        hint += f"; and {SMALL_LAST_LAYER}"
+        hint += f"; or {scores.small_last_layer()}"
         scores = None
     return [spec.error(message, change.first_weight_layer, WEIGHT_INIT_KEY, severity="warning",
                        hint=hint)] + ([scores.warning(spec)] if scores else []) + biased
@@ -77,10 +78,10 @@ RESIDUAL_ADVICE = ("start the last layer of each residual branch small or at 0, 
                    "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start a last "
                    "batch norm's scale at 0, but a batchnorm here starts at scale 1), or add "
                    "batchnorm")
-# The advice for scores that start large, whatever raised them.
-SMALL_LAST_LAYER = ("start the last layer small "
-                    f"({choose.scheme_for(mode='fan_avg', distribution='uniform').name}, or "
-                    "normal(0, 0.01)) so that the loss starts near ln K")
+# The advice for scores that start large where no one init of the scores' layer can be
+# scaled: a glorot init is no smaller than he's for a head of few units on many inputs
+# (fan_avg is about fan_in / 2 there), so a small normal is the advice.
+SMALL_LAST_LAYER = "start the last layer small (normal(0, 0.01)) so that the loss starts near ln K"
 # Scores (logits) whose std at init is above this start the softmax saturated: for 10 classes
 # the initial cross-entropy is then 8 nats or more, 3.5 times ln 10, and softmax gives one
 # class 79% on average, at random; at a std of 2 it is 3.8 nats and 53%, an excess the first
@@ -99,6 +100,7 @@ class LargeScores:
     std: float
     source: signal.Source | None  # None where biases raise the scores (_bias_raised_scores)
     adds: bool = False  # whether an add before the scores sums branches
+    init: InitInfo | None = None  # the weight init of the scores' layer, where it has one
 
     def loss_bounds(self) -> tuple[float, float]:
         """The expected initial cross-entropy of ``classes`` scores ``s Z_k``, ``Z_k``
@@ -128,6 +130,20 @@ class LargeScores:
                 f"not ln {self.classes} = {rounded_text(math.log(self.classes))}; softmax "
                 "starts saturated, sure of a class at random")
 
+    def small_last_layer(self) -> str:
+        """How to start the scores small, the layers before kept (the other way to the advice
+        it follows, which changes those): the scores are linear in the weights of their layer
+        (the estimate takes every bias as 0), so weights drawn about 0 at their scale over the
+        scores' std start the scores with a std near 1. A generic small init where the layer
+        draws none about 0 (a fixed kernel, a mean, no weights)."""
+        init = self.init
+        if init is None or not init.symmetric or not init.scale:
+            return SMALL_LAST_LAYER
+        std = rounded_text(float(f"{init.scale / self.std:.1g}"))
+        return (f"start the last layer small: `weight normal(0, {std})` on '{self.name}' (the "
+                f"scale of its {init.short} over the scores' std of {rounded_text(self.std)}) "
+                "alone starts the scores near 1 and the loss near ln K")
+
     def warning(self, spec: Spec) -> SpecError:
         info = self.source.layer
         scale = math.sqrt(self.source.factor)
@@ -139,7 +155,8 @@ class LargeScores:
             built = ("Most of the scale comes from" if self._source_explains(scale) else
                      "No one layer raises most of it; the largest part comes from")
             return spec.error(f"{self.loss_sentence()}. {built} {adds}", info.name,
-                              severity="warning", hint=f"{RESIDUAL_ADVICE}; and {SMALL_LAST_LAYER}")
+                              severity="warning",
+                              hint=f"{RESIDUAL_ADVICE}; or {self.small_last_layer()}")
         factor = (f"{info.kind} '{info.name}' ({info.weight_init.short}): "
                   + (f"its weights' sum adds up the mean of what it reads (E[z] = sum(w) E[x]), "
                      f"which scales the mean square by {rounded_text(self.source.factor)}"
@@ -149,7 +166,7 @@ class LargeScores:
             return spec.error(
                 f"{self.loss_sentence()}. Most of the scale comes from {factor}, "
                 f"{rounded_text(scale)}x the scale", info.name, WEIGHT_INIT_KEY,
-                severity="warning", hint=f"{self._scale_advice()}, and {SMALL_LAST_LAYER}")
+                severity="warning", hint=f"{self._scale_advice()}; or {self.small_last_layer()}")
         # no one init raises it: the scale builds up over the layers, and advice to scale
         # the largest factor's init down would not bring the scores near 1
         built = (" (each add sums its branches' mean squares: x + F(x) doubles that of x "
@@ -158,7 +175,7 @@ class LargeScores:
             f"{self.loss_sentence()}. No one layer raises most of it: the largest factor is "
             f"{factor}, {rounded_text(scale)}x the scale; the layers before it build up the "
             f"rest, {rounded_text(self.std / scale)}x{built}", info.name, WEIGHT_INIT_KEY,
-            severity="warning", hint=f"{self._build_up_advice()}; and {SMALL_LAST_LAYER}")
+            severity="warning", hint=f"{self._build_up_advice()}; or {self.small_last_layer()}")
 
     def _source_explains(self, scale: float) -> bool:
         """Whether the source's factor makes at least half the scores' std, on a log scale."""
@@ -211,7 +228,7 @@ def _large_scores(spec: Spec, estimate: signal.Estimate) -> LargeScores | None:
     if not LARGEST_SCORE_STD < std < math.inf or source is None:
         return None
     adds = any(other.kind == "add" and other.name in estimate.used for other in estimate.layers)
-    return LargeScores(info.name, info.output_shape[0], std, source, adds)
+    return LargeScores(info.name, info.output_shape[0], std, source, adds, info.weight_init)
 
 
 def _bias_raised_scores(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

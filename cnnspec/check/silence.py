@@ -71,6 +71,14 @@ def unknown_hint(name: str) -> str:
     return f"did you mean '{close}'? {LIST_HINT}" if close else LIST_HINT
 
 
+def unknown_text(name: str) -> str:
+    """What is wrong with ``name``, a lint's name the catalogue does not hold: an empty one
+    is a name left out (``gain-misfit,``, ``ignore[]``), not a lint called ''."""
+    if not name:
+        return "a lint's name is missing (nothing between a comma or bracket and the next)"
+    return f"unknown lint {shortened(name, 40)!r}"
+
+
 def lint_names(names) -> frozenset[str]:
     """``names``, a comma-separated text or an iterable of lint names (None: none), as a set;
     a name the catalogue does not hold is a :class:`SettingError` (exit 2 on the command
@@ -86,8 +94,8 @@ def lint_names(names) -> frozenset[str]:
                            hint=LIST_HINT, invalid=True) from None
     for name in given:
         if name not in BY_NAME:
-            raise SettingError(f"unknown lint {literal(repr(shortened(name, 40)))}",
-                               hint=unknown_hint(name), invalid=True)
+            raise SettingError(literal(unknown_text(name)), hint=unknown_hint(name),
+                               invalid=True)
     return frozenset(given)
 
 
@@ -160,7 +168,7 @@ def _comment_silences(comment, path: str | None
             names.add(name)
             continue
         errors.append(_comment_error(
-            f"unknown lint {shortened(name, 40)!r} in a `# cnnspec: {found[1]}` comment",
+            f"{unknown_text(name)} in a `# cnnspec: {found[1]}` comment",
             Span(comment.line, column, comment.line, column + max(1, len(name))),
             unknown_hint(name), path))
     return found[1], frozenset(names), errors

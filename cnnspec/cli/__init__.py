@@ -492,7 +492,9 @@ def _misplaced_value(command: argparse.ArgumentParser,
         if "-o" in action.option_strings and not given & set(action.option_strings) \
                 and _takes(action, extras[0]):
             return extras[0], f"; an output file is given with -o: write -o {extras[0]}"
-    repeated = [action for action in options if isinstance(action, argparse._AppendAction)]
+    # given once for each value (--init); not --ignore's list, which takes its names with
+    # commas in one value, and is no likely reading of a stray word
+    repeated = [action for action in options if type(action) is argparse._AppendAction]
     if len(repeated) == 1:
         flag = repeated[0].option_strings[-1]
         written = " ".join(f"{flag} {shlex.quote(extra)}" for extra in extras)

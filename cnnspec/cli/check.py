@@ -12,6 +12,7 @@ be read (a disk's error, no permission): every command's codes.
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from cnnspec.cli import (
     OPTION_NAMES,
@@ -24,6 +25,7 @@ from cnnspec.cli import (
 from cnnspec.cli.arguments import (
     add_dtype,
     add_ignore,
+    first_given,
     memory_size,
     path_text,
     run_folder_as_spec,
@@ -149,10 +151,36 @@ def check_data(checked, max_memory: int | None, strict: bool = False,
     return warnings
 
 
+# What --explain, which checks nothing, would leave unused (option -> its attribute).
+CHECKING_OPTIONS = {"--strict": "strict", "--max-memory": "max_memory"}
+
+
+def refuse_checking_beside_explain(args) -> None:
+    """--explain prints what a lint means and checks nothing: a spec or a checking option
+    given beside it would be ignored, the user left believing the spec passed
+    (`check --explain gain-misfit net.cnn` printed the text alone, exit 0)."""
+    from cnnspec.sourcefile import SPEC_SUFFIXES
+
+    alone = "give --explain alone, with a lint's name or none"
+    # `check --explain net.cnn`: argparse gives --explain the spec as its LINT
+    spec = next(iter(args.specs), None) or (
+        args.explain if Path(args.explain).suffix.lower() in SPEC_SUFFIXES else None)
+    if spec:
+        raise InputError(f"--explain says what a lint means and checks no spec; the spec "
+                         f"{spec} would be left unused",
+                         hint=f"check it as `{typed('check', spec)}`, and {alone}")
+    option = first_given(args, CHECKING_OPTIONS) or ("--ignore" if args.ignore else None)
+    if option:
+        raise InputError(f"--explain says what a lint means and checks no spec; {option} "
+                         "would be left unused", hint=f"{option} goes with a spec to check; "
+                         f"{alone}")
+
+
 def run(args) -> int:
     """Every spec is checked even if an earlier one fails; a mistake (2) outranks a file that
     could not be read (1)."""
     if args.explain is not None:
+        refuse_checking_beside_explain(args)
         print(explained(args.explain))
         return 0
     if not args.specs:

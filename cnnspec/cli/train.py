@@ -327,10 +327,10 @@ def final_report(result, suggest_next: bool, warned: int = 0) -> str:
     lines.append(f"run folder: {shown_path(path)}")
     if not suggest_next:
         return "\n".join(lines)
-    lines += [
-        "next:",
-        f"  {typed('eval', path)}",
-        f"  {typed('predict', path)} IMAGE.png",
-        f"  {typed('filters', path)} -o filters.png",
-    ]
+    from cnnspec.render.run_pictures import conv_layers
+
+    lines += ["next:", f"  {typed('eval', path)}", f"  {typed('predict', path)} IMAGE.png"]
+    # filters draws a conv layer's kernels, and refuses a network without one
+    if conv_layers(result.spec):
+        lines.append(f"  {typed('filters', path)} -o filters.png")
     return "\n".join(lines)

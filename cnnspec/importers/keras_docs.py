@@ -41,7 +41,7 @@ NOTES = {
                  "trainable parameters",
     "relu": "`relu6` with `max_value` 6, `leaky_relu` with a `negative_slope`",
     "leaky_relu": f"Keras' default slope {float_text(keras.KERAS_LEAKY_SLOPE)}",
-    "add": "along the channels (`axis: -1`)",
+    "add": "its inputs summed element by element (Add takes no axis)",
     "concat": "along the channels (`axis: -1`)",
 }
 

@@ -27,6 +27,7 @@ from cnnspec.check.lint_catalogue import name_of
 from cnnspec.check.lints import (
     constant_weights,
     frozen_copies,
+    frozen_copy_count,
     lasting_alike_filters,
     symmetric_starts,
 )
@@ -169,6 +170,14 @@ def _symmetry_silenced(checked: CheckedSpec, name: str, lint: str) -> bool:
     :func:`cnnspec.check.lints.frozen_copies`) is silenced."""
     return checked.silences is not None and checked.silences.silences_at(
         lint, checked.spec.span_of(name, WEIGHT_INIT_KEY))
+
+
+def _symmetry_lint(estimate: Estimate, name: str) -> str:
+    """The lint whose warning says that the filters of layer ``name`` are copies: a frozen
+    layer's is frozen-copies', a trainable one's identical-filters', whether its filters start
+    alike or its zero weights never change (an output layer reading zeros)."""
+    frozen = frozen_copy_count(estimate.by_name[name]) >= 2
+    return FROZEN_COPIES_LINT if frozen else SYMMETRY_LINT
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
@@ -375,8 +384,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     lasting = lasting_alike_filters(checked.spec, estimate, facts)
     starting = symmetric_starts(checked.spec, estimate, facts)
     identical = {name: name in lasting for name in [*starting, *lasting]
-                 if not _symmetry_silenced(checked, name, SYMMETRY_LINT if name in starting
-                                           else FROZEN_COPIES_LINT)}
+                 if not _symmetry_silenced(checked, name, _symmetry_lint(estimate, name))}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
