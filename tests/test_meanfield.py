@@ -1052,8 +1052,8 @@ def test_the_typical_layer_is_the_median_fan_in_and_the_advice_is_per_fan():
 
 
 def test_a_net_shallower_than_its_depth_scale_needs_no_change_for_depth():
-    """resnet_near_identity's he_normal lies at 0.09 xi_c; the verdict advised normal(0, 0.119) where
-    he_normal is 0.118. Below one xi_c it says there is nothing to change for depth's sake."""
+    """resnet_near_identity's he_normal lies at 0.09 xi_c; the verdict advised normal(0, 0.119)
+    where he_normal is 0.118. Below one xi_c it says there is nothing to change for depth's sake."""
     from cnnspec.lab.phase import InitPoint, Verdict
 
     point = InitPoint("he_normal (spec)", 1.414, 0.0, 0.977, 43.8)

@@ -136,7 +136,8 @@ def test_an_init_is_named_with_the_arguments_that_set_its_scale(init, shown):
 
 
 def test_the_diagram_names_a_residual_branchs_small_init_as_its_spec_writes_it(tmp_path):
-    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs" / "resnet_near_identity.cnn")
+    spec = cnnspec.load(Path(__file__).resolve().parent.parent / "specs"
+                        / "resnet_near_identity.cnn")
     source = render_diagram(spec, tmp_path / "resnet.dot").read_text(encoding="utf-8")
     assert "W: he_normal(gain=0.1)  σ=0.00833" in source.replace("&#160;", " ")
 

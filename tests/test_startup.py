@@ -48,7 +48,8 @@ def test_check_imports_nothing_it_does_not_need(tmp_path):
     spec.write_text("input 1x28x28\nconv 8 3x3 relu\nmaxpool 2\nflatten\ndense 10\n"
                     "train {\n  data mnist\n  optimizer adam(amsgrad=true)\n"
                     "  weight_decay 1e-4\n  clip_norm 1\n}\n")
-    loaded = _check_modules(tmp_path, SPECS / "lenet5.cnn", SPECS / "resnet_near_identity.cnn", spec)
+    loaded = _check_modules(tmp_path, SPECS / "lenet5.cnn", SPECS / "resnet_near_identity.cnn",
+                            spec)
     heavy = sorted(name for name in loaded
                    if name.startswith("cnnspec.engine.") and name not in ENGINE_FACTS
                    or any(name == m or name.startswith(m + ".") for m in NOT_FOR_CHECK))

@@ -245,8 +245,8 @@ def with_loaded_data(memory: MemoryEstimate, loaded: int) -> MemoryEstimate:
 
 
 # Recording a step raised the peak resident memory of `train --stats 1` (Intel Xeon) by 85 MiB
-# on resnet_near_identity, whose recorded outputs and gradients take 34 and whose whole-batch step 25,
-# and by 255 on cifar10_vgg (88 and 77): the kept values and about twice the whole step.
+# on resnet_near_identity, whose recorded outputs and gradients take 34 and whose whole-batch
+# step 25, and by 255 on cifar10_vgg (88 and 77): the kept values and about twice the whole step.
 RECORDING_SWITCH = 2
 
 

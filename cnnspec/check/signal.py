@@ -1567,8 +1567,8 @@ def _rectified_residual(rectified: Sums, branch: Sums, slope: float) -> Sums:
     """The values of a piecewise-linear activation (``slope`` below 0) of a :func:`_residual`
     add, ``f(X) + Z``, as :class:`Sums` of the same mean and second moment: a ReLU net's
     residual sum is mostly positive, its shortcut's values being ReLU outputs, and a ReLU
-    after it passes most of it, not half (resnet_near_identity.cnn's third block: 0.37x of the engine
-    when taken as symmetric, within 1.03x now). Its moments: given ``X``, those of a normal
+    after it passes most of it, not half (resnet_near_identity.cnn's third block: 0.37x of the
+    engine when taken as symmetric, within 1.03x now). Its moments: given ``X``, those of a normal
     ``Z`` shifted by ``f(X)`` (:func:`_shifted_normal_moments`), over ``X``'s density by
     Simpson's rule (:func:`_rectified_residual_moments`). As sums, a ReLU of a normal shifted
     up by the ``offset`` that gives both moments (:func:`_offset_of`), sharing what ``X``
