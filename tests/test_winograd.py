@@ -103,6 +103,31 @@ def test_transforms_in_slices_match_whole_products(c, f, hw, pads, dtype, rtol, 
         np.testing.assert_allclose(mine, exact, rtol=0, atol=rtol * scale)
 
 
+@pytest.mark.parametrize("pads", PADS + [(0, 2, 2, 0), (2, 2, 0, 0)])
+@pytest.mark.parametrize("hw", [(9, 9), (13, 6), (4, 3), (16, 16), (17, 15)])
+def test_a_chunks_tile_rows_are_the_padded_inputs_rows(pads, hw):
+    """Tile row ty's row i holds the padded input's row ty*m + i, and the padding's columns
+    zeros, whether copied from the input or, for rows i >= m, from the next tile row's row
+    i - m; twice over one buffer, with other pixels the second time (its zeros stay)."""
+    win = window(hw, (3, 3), (1, 1), pads)
+    if min(win.out_hw) < 1:
+        pytest.skip("no output")
+    til, work = winograd.tiling(win), {}
+    m, th = til.m, til.tiles_hw[0]
+    for seed in (0, 1):
+        x = _arrays(3, 2, 1, hw, seed=seed)[0]
+        winograd._input_transform(x, til, 1, 2, work, winograd.FORWARD)
+        padded = np.pad(x[1:3], ((0, 0), (0, 0), pads[:2], (0, 0)))
+        rows = work[f"winograd tile rows {2}"]
+        for i in range(til.a):
+            kept = winograd._pixels(rows[i], til, 2, 2)
+            for ty in range(th):
+                wanted = padded[:, :, ty * m + i] if ty * m + i < padded.shape[2] else 0
+                np.testing.assert_array_equal(kept[:, :, ty].transpose(1, 0, 2), wanted)
+        by_row = rows[:, pads[2]:pads[2] + 4 * th * til.row_width].reshape(til.a, 4, th, -1)
+        assert not by_row[..., hw[1]:].any()  # the padding's (and junk tile's) columns
+
+
 @pytest.mark.parametrize("pads", PADS)
 @pytest.mark.parametrize("hw", [(9, 9), (13, 6), (4, 3)])
 def test_float64_transforms_match_the_reference_to_1e10(pads, hw):

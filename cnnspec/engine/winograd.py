@@ -215,6 +215,25 @@ class Tiling:
         return tuple(spans)
 
     @functools.cached_property
+    def copied_spans(self) -> tuple[tuple[int, int, int, int], ...]:
+        """The :attr:`row_spans` a chunk copies from the input (and the adjoint adds back to
+        ``dx``): rows ``i < m`` whole, rows ``i >= m`` at the last tile row alone. Tile row
+        ``ty``'s row ``i >= m`` is tile row ``ty + 1``'s row ``i - m`` (the same padded input
+        row), so those rows are copied (added, backward) within the chunk's buffer instead
+        (:func:`_overlapping_rows`), in runs of ``(th - 1)*Wq`` values where the input's are
+        runs of ``W``."""
+        th, m = self.tiles_hw[0], self.m
+        spans = []
+        for i, first, last, y in self.row_spans:
+            if i >= m:
+                start = max(first, th - 1)
+                if start >= last:
+                    continue
+                first, y = start, y + (start - first) * m
+            spans.append((i, first, last, y))
+        return tuple(spans)
+
+    @functools.cached_property
     def misread(self) -> tuple[tuple[int, int], ...]:
         """The ``(tx, j)``: tile column ``tx``'s column ``j`` is a padding column whose place
         in the chunk's rows holds a pixel of the row before or after (see
@@ -390,12 +409,14 @@ def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
         np.add(target, overlap[:, j - m], out=target)
     tile_rows = carve(work, BACKWARD.tile_rows_grad, (a, size), dv.dtype)
     small_products(bt.T, rows, tile_rows)
-    # Each padded row above th*m is one tile row's row i < m: copied there (once); rows
-    # i >= m overlap the next tile row's and are added; input rows from th*m on (two at most)
-    # are zero until added.
+    # Rows i >= m overlap the next tile row's rows i - m: added to them in the buffer. Then
+    # each padded row above th*m is one tile row's row i < m: copied there (once); input rows
+    # from th*m on (two at most), the last tile row's rows i >= m, are zero until added.
+    for later, earlier in _overlapping_rows(tile_rows, til, c, images):
+        np.add(earlier, later, out=earlier)
     top = til.pads[0]
     dx[:, :, max(0, til.tiles_hw[0] * m - top):].fill(0)
-    for i, first, last, y in til.row_spans:
+    for i, first, last, y in til.copied_spans:
         target = dx[:, :, y:y + (last - first - 1) * m + 1:m]
         source = _pixels(tile_rows[i], til, c, images)[:, :, first:last]
         if i < m:
@@ -428,10 +449,12 @@ def _input_transform(x, til: Tiling, start: int, images: int, work,
 
     Rows: ``x``'s rows are copied into the chunk's tile rows (a, values), zeros for the
     padding (:func:`_pixels`: tile row ``ty``'s row ``i`` is the padded input's row ``ty*m +
-    i``), so each input row lands in one or two of them, one copy for each ``i`` in runs of
-    ``W``; then ``B^T`` along them, one GEMM. Columns: the result's tile columns are copied
-    out (:func:`_columns_view`, runs of C*images*Q), the misread ones set to 0, then ``B^T``
-    along them, a batch of ``a`` GEMMs."""
+    i``), so each input row lands in one or two of them: copied from ``x`` once (one copy
+    for each ``i < m``, runs of ``W``), and where twice, the second copied from the first
+    within the buffer (:attr:`Tiling.copied_spans`); then ``B^T`` along them, one GEMM.
+    Columns: the result's tile columns are copied out (:func:`_columns_view`, runs of
+    C*images*Q), the misread ones set to 0, then ``B^T`` along them, a batch of ``a``
+    GEMMs."""
     a, m = til.a, til.m
     c, length = x.shape[1], x.shape[1] * images * til.q
     bt = _matrix("BT", x.dtype)
@@ -439,9 +462,11 @@ def _input_transform(x, til: Tiling, start: int, images: int, work,
     tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, til.row_values(length)),
                             x.dtype, fill=0.0)
     chunk = x[start:start + images].transpose(1, 0, 2, 3)
-    for i, first, last, y in til.row_spans:
+    for i, first, last, y in til.copied_spans:
         np.copyto(_pixels(tile_rows[i], til, c, images)[:, :, first:last],
                   chunk[:, :, y:y + (last - first - 1) * m + 1:m])
+    for later, earlier in _overlapping_rows(tile_rows, til, c, images):
+        np.copyto(later, earlier)
     rows = carve(work, buffers.rows, tile_rows.shape, x.dtype)
     small_products(bt, tile_rows, rows)
     tiles = carve(work, buffers.tiles, (a, a, c, images * til.q), x.dtype)
@@ -461,6 +486,18 @@ def _pixels(row, til: Tiling, c: int, images: int) -> np.ndarray:
     th, wq, left = til.tiles_hw[0], til.row_width, til.pads[2]
     return row[left:left + c * images * th * wq].reshape(c, images, th, wq)[
         ..., :til.in_hw[1]]
+
+
+def _overlapping_rows(rows, til: Tiling, c: int, images: int):
+    """Pairs of views ``(later, earlier)`` of the same padded input rows in a chunk's tile
+    rows ``rows`` (a, values): for each row ``i >= m`` of a tile, that row of tile rows ``0 ..
+    th - 2`` and row ``i - m`` of tile rows ``1 .. th - 1`` (:attr:`Tiling.copied_spans`),
+    each (C, images, th - 1, Wq), whole tile rows of ``Wq`` values, the padding's and the
+    junk tile's included: one run of ``(th - 1)*Wq`` values for each channel and image."""
+    th, wq, left = til.tiles_hw[0], til.row_width, til.pads[2]
+    whole = rows[:, left:left + c * images * th * wq].reshape(til.a, c, images, th, wq)
+    for i in range(til.m, til.a):
+        yield whole[i, :, :, :-1], whole[i - til.m, :, :, 1:]
 
 
 def _drop_misread(tiles, til: Tiling) -> None:
