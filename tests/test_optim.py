@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from cnnspec.engine.optim import SGD, Adam, Optimizer, clip_gradients, make_optimizer
+from cnnspec.engine.optim import SGD, Adam, clip_gradients, make_optimizer
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, SpecErrors
 
@@ -147,57 +147,87 @@ def test_resume_from_state_dict_is_bitwise_identical(cfg):
         assert resumed[k].tobytes() == straight[k].tobytes()
 
 
-def _steps_both_ways(momentum, wd, dtype, grads_of_step, resume_at=None):
-    """SGD's packed steps (SGD.step) and its steps parameter by parameter (Optimizer.step)
-    from the same start; the packed optimizer is rebuilt from its state dict before step
-    ``resume_at``. Returns both parameter dicts and both state dicts, and whether the last
-    step was packed."""
+PACKED_CASES = [({"name": "sgd", "momentum": 0.0, "nesterov": False}, 0.0),
+                ({"name": "sgd", "momentum": 0.9, "nesterov": False}, 0.0),
+                ({"name": "sgd", "momentum": 0.5, "nesterov": False}, 0.01),
+                ({"name": "sgd", "momentum": 0.9, "nesterov": True}, 0.01),
+                (ADAM, 0.0), ({**ADAM, "amsgrad": True}, 0.01), ({**ADAM, "name": "adamw"}, 0.01),
+                (RMSPROP, 0.01), ({**RMSPROP, "momentum": 0.0, "centered": False}, 0.0),
+                (ADAGRAD, 0.01)]
+
+
+def _steps_both_ways(cfg, wd, dtype, grads_of_step, resume_at=None):
+    """An optimizer's packed steps (Optimizer.step) and its steps parameter by parameter
+    (Optimizer._step_each) from the same start; the packed optimizer is rebuilt from its state
+    dict before step ``resume_at``. Returns both parameter dicts and both state dicts, and
+    the pack of the last packed step."""
     params, _ = problem(dtype)
-    packed, plain = SGD(momentum, weight_decay=wd), SGD(momentum, weight_decay=wd)
+    packed, plain = make_optimizer(cfg, wd), make_optimizer(cfg, wd)
     by_pack, by_param = ({k: v.copy() for k, v in params.items()} for _ in range(2))
     for i, lr in enumerate(LRS):
         if i == resume_at:
             state = {k: v.copy() for k, v in packed.state_dict().items()}
-            packed = SGD(momentum, weight_decay=wd)
+            packed = make_optimizer(cfg, wd)
             packed.load_state_dict(state)
         grads = grads_of_step(i)
         packed.step(by_pack, grads, lr)
-        Optimizer.step(plain, by_param, grads, lr)
+        plain._step_each(by_param, grads, lr)
     return by_pack, by_param, packed.state_dict(), plain.state_dict(), packed._packed
 
 
-@pytest.mark.parametrize("momentum, wd", [(0.0, 0.0), (0.9, 0.0), (0.5, 0.01)])
+def _same_bits(mine: dict, theirs: dict) -> bool:
+    return mine.keys() == theirs.keys() and all(
+        mine[k].dtype == theirs[k].dtype and mine[k].tobytes() == theirs[k].tobytes()
+        for k in mine)
+
+
+@pytest.mark.parametrize("cfg, wd", PACKED_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("resume_at", [None, 2])
-def test_sgd_packed_steps_are_the_steps_parameter_by_parameter(momentum, wd, dtype,
-                                                               resume_at):
+def test_packed_steps_are_the_steps_parameter_by_parameter(cfg, wd, dtype, resume_at):
     _, grads = problem(dtype, seed=1)
     by_pack, by_param, state, plain_state, pack = _steps_both_ways(
-        momentum, wd, dtype, grads.__getitem__, resume_at)
+        cfg, wd, dtype, grads.__getitem__, resume_at)
     assert pack is not None  # the steps were packed
-    assert all(by_pack[k].tobytes() == by_param[k].tobytes() for k in SHAPES)
-    assert state.keys() == plain_state.keys()
-    assert all(state[k].tobytes() == plain_state[k].tobytes() for k in state)
+    assert _same_bits(by_pack, by_param)
+    assert _same_bits(state, plain_state)
 
 
-def test_sgd_packs_again_when_the_trained_parameters_change():
-    """A parameter held for some steps (no gradient, no buffer) and one whose gradient comes
-    in another dtype: those steps go parameter by parameter, the rest packed, the same bits."""
+@pytest.mark.parametrize("cfg, wd", PACKED_CASES)
+def test_steps_pack_again_when_the_trained_parameters_change(cfg, wd):
+    """A parameter held for some steps (no gradient, no state) and one whose gradient comes
+    in another dtype: those steps go parameter by parameter, the rest packed, the same bits
+    (with step counts, a parameter held for a while keeps its own: those steps stay
+    parameter by parameter)."""
     _, grads = problem(np.float32, seed=2)
 
     def grads_of_step(i):
         step = dict(grads[i])
         if i < 2:
-            del step["conv1.bias"]  # its buffer starts at step 2, after the others'
+            del step["conv1.bias"]  # its state starts at step 2, after the others'
         if i == 3:
             step["fc.weight"] = step["fc.weight"].astype(np.float64)
         return step
 
-    by_pack, by_param, state, plain_state, pack = _steps_both_ways(0.9, 0.01, np.float32,
+    by_pack, by_param, state, plain_state, pack = _steps_both_ways(cfg, wd, np.float32,
                                                                    grads_of_step)
-    assert pack is not None and pack.names == tuple(SHAPES)
-    assert all(by_pack[k].tobytes() == by_param[k].tobytes() for k in SHAPES)
-    assert all(state[k].tobytes() == plain_state[k].tobytes() for k in state)
+    counted = "step" in make_optimizer(cfg).STATE_KINDS  # conv1.bias is two steps behind
+    packed_last = ("conv1.weight", "fc.weight") if counted else tuple(SHAPES)
+    assert pack is not None and pack.names == packed_last
+    assert _same_bits(by_pack, by_param)
+    assert _same_bits(state, plain_state)
+
+
+def test_a_packed_step_count_is_one_array_added_to_in_place():
+    """Adam's step counts are 0-d views of one array: a step adds to it and makes none."""
+    params, grads = problem(np.float32)
+    opt = Adam()
+    opt.step(params, grads[0], 0.1)
+    counts = dict(opt.state["step"])
+    opt.step(params, grads[1], 0.1)
+    assert all(opt.state["step"][k] is counts[k] for k in SHAPES)
+    assert {int(v) for v in opt.state["step"].values()} == {2}
+    assert opt.state_dict()["step.fc.weight"].shape == ()
 
 
 def test_sgd_takes_a_gradient_of_another_dtype_unrounded():

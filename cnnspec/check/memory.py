@@ -116,9 +116,6 @@ def optimizer_buffers(training: dict) -> int:
     return kept + decay_scratch + clipped
 
 
-UPDATE_ARRAYS = 1  # every optimizer writes lr x its direction into a kept "update" work array
-
-
 def gradient_arrays(parts: int) -> int:
     """Arrays the size of the trainable parameters that hold gradients in a step run as
     ``parts`` parts: each part's (a replica keeps the ones its backward returned until its
@@ -142,8 +139,10 @@ def worker_values(total: int, trainable: int, training: dict, parts: int) -> int
 
 def optimizer_arrays(training: dict) -> int:
     """Arrays the size of the trainable parameters the optimizer holds: its state and
-    scratch (:func:`optimizer_buffers`) and its update array."""
-    return optimizer_buffers(training) + UPDATE_ARRAYS
+    scratch (:func:`optimizer_buffers`), its update and its packed step's gathered gradients
+    (as its catalogue record declares)."""
+    optimizer = training["optimizer"]
+    return optimizer_buffers(training) + OPTIMIZERS[optimizer["name"]].update_arrays(optimizer)
 
 
 # The Python objects of a step beyond its arrays' values: the model's and optimizer's (BASE),
