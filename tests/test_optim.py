@@ -218,6 +218,21 @@ def test_steps_pack_again_when_the_trained_parameters_change(cfg, wd):
     assert _same_bits(state, plain_state)
 
 
+@pytest.mark.parametrize("cfg", [ADAM, ADAGRAD])
+def test_a_step_count_taken_alone_since_the_last_packed_step_is_seen(cfg):
+    """conv1.weight and conv1.bias step packed; then conv1.weight beside fc.weight, which has
+    no state yet (that step goes parameter by parameter, counting conv1.weight alone); then
+    the first two again: their counts differ, so not one count for both."""
+    _, grads = problem(np.float32, seed=3)
+    names = [("conv1.weight", "conv1.bias"), ("conv1.weight", "fc.weight"),
+             ("conv1.weight", "conv1.bias"), tuple(SHAPES), tuple(SHAPES)]
+    by_pack, by_param, state, plain_state, _ = _steps_both_ways(
+        cfg, 0.0, np.float32, lambda i: {k: grads[i][k] for k in names[i]})
+    assert _same_bits(by_pack, by_param)
+    assert _same_bits(state, plain_state)
+    assert int(state["step.conv1.weight"]) == 5 and int(state["step.conv1.bias"]) == 4
+
+
 def test_a_packed_step_count_is_one_array_added_to_in_place():
     """Adam's step counts are 0-d views of one array: a step adds to it and makes none."""
     params, grads = problem(np.float32)
