@@ -8,8 +8,9 @@ import pytest
 from test_data_idx import write_idx_set
 
 from cnnspec.data import load_dataset
-from cnnspec.data.downloads import FASHION_MNIST, MNIST, cache_root, load_download
+from cnnspec.data.downloads import cache_root, load_download
 from cnnspec.data.mnist import idx_file
+from cnnspec.downloaded import CIFAR10, DOWNLOADS, FASHION_MNIST, MNIST
 from cnnspec.errors import RunError
 
 
@@ -191,18 +192,22 @@ def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path, relative):
     assert cache_root() == tmp_path / "home" / ".cache" / "cnnspec"
 
 
-def test_each_download_is_a_dataset_of_the_ir_with_its_classes_and_a_reader():
-    """The registry of downloads (cnnspec.data.downloads) and the IR's datasets agree: each
-    download is a dataset a spec names, with as many classes, and its reader reads files."""
+def test_each_download_is_a_dataset_of_the_ir_made_from_its_entry_with_a_reader():
+    """The IR's datasets downloaded on first use are made from the registry of downloads
+    (cnnspec.downloaded), which the loader reads too: the same image shape, classes and split,
+    listed as downloaded; and each one's reader reads files."""
     import importlib
 
-    from cnnspec.data.downloads import DOWNLOADS
     from cnnspec.ir.datasets import DATASETS
 
     assert {"mnist", "fashion-mnist", "cifar10"} <= set(DOWNLOADS)
     for name, source in DOWNLOADS.items():
-        assert DATASETS[name].classes == len(source.classes), name
-        assert "downloaded" in DATASETS[name].description, name
+        kind = DATASETS[name]
+        assert (kind.image, kind.classes) == (source.image, len(source.classes)), name
+        assert (kind.examples, kind.test_examples) == (
+            source.train_examples + source.test_examples, source.test_examples), name
+        assert kind.description == source.listed, name
+        assert f"{source.image[1]}x{source.image[2]}" in kind.description, name
         assert callable(importlib.import_module(f"cnnspec.data.{source.reader}").read_files)
         assert source.sha256 and all(len(d) == 64 and int(d, 16) >= 0
                                      for d in source.sha256.values()), name
@@ -210,9 +215,17 @@ def test_each_download_is_a_dataset_of_the_ir_with_its_classes_and_a_reader():
     assert downloaded == set(DOWNLOADS)
 
 
+def test_a_downloads_description_says_its_split_and_shade():
+    """The loaded dataset's line is made from the entry: its counts, its classes, and
+    greyscale for one channel."""
+    assert MNIST.description == ("MNIST handwritten digits, 28x28 greyscale, 10 classes "
+                                 "(LeCun et al. 1998; CC BY-SA 3.0); 60,000 train / 10,000 test")
+    assert CIFAR10.description.startswith("CIFAR-10 colour images, 32x32, 10 classes")
+    assert "50,000 train / 10,000 test" in CIFAR10.description
+
+
 def test_load_dataset_fetches_every_download_through_the_registry(monkeypatch):
     from cnnspec.data import load as load_module
-    from cnnspec.data.downloads import DOWNLOADS
 
     asked = []
     monkeypatch.setattr(load_module, "load_download",

@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST: the IDX files of :data:`cnnspec.data.downloads.MNIST` and
+"""MNIST and Fashion-MNIST: the IDX files of :data:`cnnspec.downloaded.MNIST` and
 ``FASHION_MNIST`` read into a dataset (downloaded, verified and cached by
 :func:`cnnspec.data.downloads.load_download`).
 
@@ -17,8 +17,8 @@ import numpy as np
 
 from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
-from cnnspec.data.downloads import Download
 from cnnspec.data.idx import read_images_and_labels
+from cnnspec.downloaded import Download
 from cnnspec.errors import RunError
 
 
