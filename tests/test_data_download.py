@@ -1,5 +1,6 @@
 """MNIST-style downloads against a local HTTP server on 127.0.0.1: mirrors tried in order,
 SHA-256 verification, no partial files, the cache used offline, and the error messages."""
+import gzip
 import hashlib
 import socket
 
@@ -233,3 +234,52 @@ def test_load_dataset_fetches_every_download_through_the_registry(monkeypatch):
     for name in DOWNLOADS:
         assert load_dataset({"name": name}, seed=0) == name
     assert asked == list(DOWNLOADS)
+
+
+# How a file placed by hand is stored: (the name's suffix, gzip-compressed or not).
+STORED = [(".gz", True), (".gz", False), ("", True), ("", False)]
+
+
+def _place_by_hand(folder, suffix: str, compressed: bool) -> dict:
+    """The four MNIST files in ``folder`` under their names with ``suffix`` ('.gz' or none),
+    compressed or not whatever the name says; returns the arrays by published name."""
+    plain = folder / "plain"
+    arrays = write_idx_set(plain, gz=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in arrays:
+        data = (plain / name.removesuffix(".gz")).read_bytes()
+        (folder / (name.removesuffix(".gz") + suffix)).write_bytes(
+            gzip.compress(data) if compressed else data)
+    return arrays
+
+
+@pytest.mark.parametrize("suffix, compressed", STORED)
+def test_a_file_placed_by_hand_is_read_compressed_or_not_whatever_its_name(
+        tmp_path, dead_url, suffix, compressed):
+    """Compressed or not is told by the first bytes (1f 8b): a plain file under the published
+    .gz name was checked against the compressed file's SHA-256 and called damaged. A
+    compressed one under its published name is still checked against the digest given."""
+    arrays = _place_by_hand(tmp_path / "mnist", suffix, compressed)
+    digests = {name: hashlib.sha256((tmp_path / "mnist" / name).read_bytes()).hexdigest()
+               for name in arrays} if suffix and compressed else None
+    data = load_download("mnist", data_dir=tmp_path, mirrors=[dead_url], checksums=digests)
+    np.testing.assert_array_equal(data.y_train, arrays["train-labels-idx1-ubyte.gz"])
+    np.testing.assert_allclose(data.x_test[:, 0] * 255, arrays["t10k-images-idx3-ubyte.gz"],
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("suffix, compressed, words", [
+    (".gz", True, "does not match its published SHA-256"),
+    (".gz", False, "is truncated"),
+    ("", True, "is a damaged gzip file"),
+    ("", False, "is truncated"),
+])
+def test_a_damaged_file_placed_by_hand_is_named_damaged(tmp_path, dead_url, suffix,
+                                                        compressed, words):
+    arrays = _place_by_hand(tmp_path / "mnist", suffix, compressed)
+    damaged = tmp_path / "mnist" / ("train-images-idx3-ubyte" + suffix)
+    damaged.write_bytes(damaged.read_bytes()[:-7])
+    with pytest.raises(RunError, match=words) as info:
+        load_download("mnist", data_dir=tmp_path, mirrors=[dead_url],
+                      checksums={name: "0" * 64 for name in arrays})
+    assert "delete" in info.value.hint and str(damaged) in info.value.message

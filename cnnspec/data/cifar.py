@@ -21,6 +21,7 @@ import numpy as np
 
 from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
+from cnnspec.data.gzipped import file_is_gzip
 from cnnspec.downloaded import CIFAR10, Download
 from cnnspec.errors import RunError
 
@@ -44,7 +45,10 @@ def read_batch(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
 def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train": (x, y), "test": (x, y)}`` read from the binary archive, in memory."""
     try:
-        with tarfile.open(path, "r:gz") as archive:
+        # Compressed or not by its first bytes: an archive placed by hand may be the plain tar
+        # under the published name, or the published file under the name without .gz.
+        mode = "r:gz" if file_is_gzip(path) else "r:"
+        with tarfile.open(path, mode) as archive:
             def member(name: str) -> bytes:
                 try:
                     found = archive.extractfile(f"{FOLDER}/{name}")

@@ -13,8 +13,9 @@ download.
 
 Where they are kept: ``<root>/<dataset>/`` where ``root`` is ``data_dir`` if given, else
 ``$XDG_CACHE_HOME/cnnspec`` or ``~/.cache/cnnspec``. Files already there are used without a
-network: a ``.gz`` file is checked against its SHA-256; an uncompressed file (the same name
-without ``.gz``, e.g. placed by hand) is used as it is and validated by its reader.
+network: a gzip-compressed file under the published name is checked against its SHA-256; a
+file stored plain (placed by hand, under that name or the name without ``.gz``) is used as it
+is and validated by its reader, which tells compressed from plain by the first bytes.
 
 No NumPy and no network code is imported here until a dataset is loaded.
 """
