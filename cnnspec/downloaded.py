@@ -60,49 +60,42 @@ class Download:
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
-MNIST = Download(
-    name="mnist",
-    title="MNIST handwritten digits",
-    image=(1, 28, 28),
-    classes=tuple(str(d) for d in range(10)),
-    credit="LeCun et al. 1998; CC BY-SA 3.0",
-    train_examples=60_000,
-    test_examples=10_000,
-    mirrors=(
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    mirror_env="CNNSPEC_MNIST_MIRROR",
-    sha256=dict(zip(IDX_FILES, (
-        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"), strict=True)),
-    reader="mnist",
-)
 
-FASHION_MNIST = Download(
-    name="fashion-mnist",
-    title="Fashion-MNIST clothing images",
-    image=(1, 28, 28),
-    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-             "Sneaker", "Bag", "Ankle boot"),
-    credit="Xiao, Rasul & Vollgraf 2017; MIT licence",
-    train_examples=60_000,
-    test_examples=10_000,
-    mirrors=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-    ),
-    mirror_env="CNNSPEC_FASHION_MNIST_MIRROR",
-    sha256=dict(zip(IDX_FILES, (
-        "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
-        "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
-        "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
-        "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"), strict=True)),
-    reader="mnist",
-)
+def _idx_download(name: str, title: str, classes: tuple[str, ...], credit: str,
+                  mirrors: tuple[str, ...], mirror_env: str, digests: tuple[str, ...]
+                  ) -> Download:
+    """A dataset in MNIST's layout, which Fashion-MNIST keeps: the four :data:`IDX_FILES`
+    (``digests`` their SHA-256 in that order), 28x28 greyscale, 60,000 train / 10,000 test."""
+    return Download(name=name, title=title, image=(1, 28, 28), classes=classes, credit=credit,
+                    train_examples=60_000, test_examples=10_000, mirrors=mirrors,
+                    mirror_env=mirror_env, sha256=dict(zip(IDX_FILES, digests, strict=True)),
+                    reader="mnist")
+
+
+MNIST = _idx_download(
+    "mnist", "MNIST handwritten digits", tuple(str(d) for d in range(10)),
+    "LeCun et al. 1998; CC BY-SA 3.0",
+    ("https://storage.googleapis.com/cvdf-datasets/mnist/",
+     "https://ossci-datasets.s3.amazonaws.com/mnist/",
+     "http://yann.lecun.com/exdb/mnist/"),
+    "CNNSPEC_MNIST_MIRROR",
+    ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+     "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+     "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+     "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"))
+
+FASHION_MNIST = _idx_download(
+    "fashion-mnist", "Fashion-MNIST clothing images",
+    ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+     "Ankle boot"),
+    "Xiao, Rasul & Vollgraf 2017; MIT licence",
+    ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"),
+    "CNNSPEC_FASHION_MNIST_MIRROR",
+    ("08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+     "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+     "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
+     "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"))
 
 CIFAR10 = Download(
     name="cifar10",
