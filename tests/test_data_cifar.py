@@ -1,6 +1,7 @@
 """CIFAR-10 from its binary archive, served by a local HTTP server on 127.0.0.1: a tiny archive
 in the real format (the real 170 MB download cannot be exercised without the internet, as for
 MNIST), verified by SHA-256, cached, and damaged archives reported."""
+import gzip
 import hashlib
 import io
 import tarfile
@@ -81,3 +82,40 @@ def test_a_damaged_archive_is_named(tmp_path, damage, message):
 def _load(cache, mirrors, sha256):
     """CIFAR-10 from the registry of downloads, with these mirrors and the archive's digest."""
     return load_download("cifar10", cache, mirrors=mirrors, checksums={ARCHIVE: sha256})
+
+
+def _place_by_hand(cache, suffix: str, compressed: bool):
+    """The tiny archive in the cache under ``cifar-10-binary.tar`` + ``suffix``, compressed or
+    not whatever the name says; returns where it is and its arrays."""
+    path, arrays = write_archive(cache / "mirror")
+    data = path.read_bytes() if compressed else gzip.decompress(path.read_bytes())
+    placed = cache / "cifar10" / (ARCHIVE.removesuffix(".gz") + suffix)
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(data)
+    return placed, arrays
+
+
+@pytest.mark.parametrize("suffix, compressed", [(".gz", True), (".gz", False), ("", True),
+                                                ("", False)])
+def test_an_archive_placed_by_hand_is_read_compressed_or_not_whatever_its_name(
+        tmp_path, suffix, compressed):
+    """A plain tar was opened as gzip by its .gz name, and a compressed one as plain without
+    it, each then called damaged: the first bytes (1f 8b) tell."""
+    placed, arrays = _place_by_hand(tmp_path, suffix, compressed)
+    data = _load(tmp_path, mirrors=[], sha256=_digest(placed))
+    np.testing.assert_array_equal(data.y_test, arrays[TEST_BATCH][1])
+    np.testing.assert_array_equal(data.x_train[:3] * 255, arrays[TRAIN_BATCHES[0]][0])
+
+
+@pytest.mark.parametrize("suffix, compressed, words", [
+    (".gz", False, "the archive is damaged"),
+    ("", True, "the archive is damaged"),
+    ("", False, "the archive is damaged"),
+])
+def test_a_damaged_archive_placed_by_hand_is_named_damaged(tmp_path, suffix, compressed,
+                                                           words):
+    placed, _ = _place_by_hand(tmp_path, suffix, compressed)
+    placed.write_bytes(placed.read_bytes()[:len(placed.read_bytes()) // 2])
+    with pytest.raises(RunError, match=f"cannot read {placed}") as info:
+        _load(tmp_path, mirrors=[], sha256="0" * 64)
+    assert words in info.value.hint

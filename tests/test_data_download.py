@@ -1,5 +1,6 @@
 """MNIST-style downloads against a local HTTP server on 127.0.0.1: mirrors tried in order,
 SHA-256 verification, no partial files, the cache used offline, and the error messages."""
+import gzip
 import hashlib
 import socket
 
@@ -8,8 +9,9 @@ import pytest
 from test_data_idx import write_idx_set
 
 from cnnspec.data import load_dataset
-from cnnspec.data.downloads import FASHION_MNIST, MNIST, cache_root, load_download
+from cnnspec.data.downloads import cache_root, load_download
 from cnnspec.data.mnist import idx_file
+from cnnspec.downloaded import CIFAR10, DOWNLOADS, FASHION_MNIST, MNIST
 from cnnspec.errors import RunError
 
 
@@ -191,18 +193,22 @@ def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path, relative):
     assert cache_root() == tmp_path / "home" / ".cache" / "cnnspec"
 
 
-def test_each_download_is_a_dataset_of_the_ir_with_its_classes_and_a_reader():
-    """The registry of downloads (cnnspec.data.downloads) and the IR's datasets agree: each
-    download is a dataset a spec names, with as many classes, and its reader reads files."""
+def test_each_download_is_a_dataset_of_the_ir_made_from_its_entry_with_a_reader():
+    """The IR's datasets downloaded on first use are made from the registry of downloads
+    (cnnspec.downloaded), which the loader reads too: the same image shape, classes and split,
+    listed as downloaded; and each one's reader reads files."""
     import importlib
 
-    from cnnspec.data.downloads import DOWNLOADS
     from cnnspec.ir.datasets import DATASETS
 
     assert {"mnist", "fashion-mnist", "cifar10"} <= set(DOWNLOADS)
     for name, source in DOWNLOADS.items():
-        assert DATASETS[name].classes == len(source.classes), name
-        assert "downloaded" in DATASETS[name].description, name
+        kind = DATASETS[name]
+        assert (kind.image, kind.classes) == (source.image, len(source.classes)), name
+        assert (kind.examples, kind.test_examples) == (
+            source.train_examples + source.test_examples, source.test_examples), name
+        assert kind.description == source.listed, name
+        assert f"{source.image[1]}x{source.image[2]}" in kind.description, name
         assert callable(importlib.import_module(f"cnnspec.data.{source.reader}").read_files)
         assert source.sha256 and all(len(d) == 64 and int(d, 16) >= 0
                                      for d in source.sha256.values()), name
@@ -210,9 +216,17 @@ def test_each_download_is_a_dataset_of_the_ir_with_its_classes_and_a_reader():
     assert downloaded == set(DOWNLOADS)
 
 
+def test_a_downloads_description_says_its_split_and_shade():
+    """The loaded dataset's line is made from the entry: its counts, its classes, and
+    greyscale for one channel."""
+    assert MNIST.description == ("MNIST handwritten digits, 28x28 greyscale, 10 classes "
+                                 "(LeCun et al. 1998; CC BY-SA 3.0); 60,000 train / 10,000 test")
+    assert CIFAR10.description.startswith("CIFAR-10 colour images, 32x32, 10 classes")
+    assert "50,000 train / 10,000 test" in CIFAR10.description
+
+
 def test_load_dataset_fetches_every_download_through_the_registry(monkeypatch):
     from cnnspec.data import load as load_module
-    from cnnspec.data.downloads import DOWNLOADS
 
     asked = []
     monkeypatch.setattr(load_module, "load_download",
@@ -220,3 +234,52 @@ def test_load_dataset_fetches_every_download_through_the_registry(monkeypatch):
     for name in DOWNLOADS:
         assert load_dataset({"name": name}, seed=0) == name
     assert asked == list(DOWNLOADS)
+
+
+# How a file placed by hand is stored: (the name's suffix, gzip-compressed or not).
+STORED = [(".gz", True), (".gz", False), ("", True), ("", False)]
+
+
+def _place_by_hand(folder, suffix: str, compressed: bool) -> dict:
+    """The four MNIST files in ``folder`` under their names with ``suffix`` ('.gz' or none),
+    compressed or not whatever the name says; returns the arrays by published name."""
+    plain = folder / "plain"
+    arrays = write_idx_set(plain, gz=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in arrays:
+        data = (plain / name.removesuffix(".gz")).read_bytes()
+        (folder / (name.removesuffix(".gz") + suffix)).write_bytes(
+            gzip.compress(data) if compressed else data)
+    return arrays
+
+
+@pytest.mark.parametrize("suffix, compressed", STORED)
+def test_a_file_placed_by_hand_is_read_compressed_or_not_whatever_its_name(
+        tmp_path, dead_url, suffix, compressed):
+    """Compressed or not is told by the first bytes (1f 8b): a plain file under the published
+    .gz name was checked against the compressed file's SHA-256 and called damaged. A
+    compressed one under its published name is still checked against the digest given."""
+    arrays = _place_by_hand(tmp_path / "mnist", suffix, compressed)
+    digests = {name: hashlib.sha256((tmp_path / "mnist" / name).read_bytes()).hexdigest()
+               for name in arrays} if suffix and compressed else None
+    data = load_download("mnist", data_dir=tmp_path, mirrors=[dead_url], checksums=digests)
+    np.testing.assert_array_equal(data.y_train, arrays["train-labels-idx1-ubyte.gz"])
+    np.testing.assert_allclose(data.x_test[:, 0] * 255, arrays["t10k-images-idx3-ubyte.gz"],
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("suffix, compressed, words", [
+    (".gz", True, "does not match its published SHA-256"),
+    (".gz", False, "is truncated"),
+    ("", True, "is a damaged gzip file"),
+    ("", False, "is truncated"),
+])
+def test_a_damaged_file_placed_by_hand_is_named_damaged(tmp_path, dead_url, suffix,
+                                                        compressed, words):
+    arrays = _place_by_hand(tmp_path / "mnist", suffix, compressed)
+    damaged = tmp_path / "mnist" / ("train-images-idx3-ubyte" + suffix)
+    damaged.write_bytes(damaged.read_bytes()[:-7])
+    with pytest.raises(RunError, match=words) as info:
+        load_download("mnist", data_dir=tmp_path, mirrors=[dead_url],
+                      checksums={name: "0" * 64 for name in arrays})
+    assert "delete" in info.value.hint and str(damaged) in info.value.message

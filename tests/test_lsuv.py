@@ -173,3 +173,25 @@ def test_init_report_measures_after_lsuv():
     convs = [s for s in variant.layers if s.kind == "conv"]
     assert all(abs(s.act_std - 1) < 0.1 for s in convs)
     assert "lsuv: 30 layers rescaled" in format_table(report)
+
+
+def test_the_layers_rescaled_are_those_whose_init_the_catalogue_says_needs_data(tmp_path,
+                                                                               monkeypatch):
+    """The catalogue is the one place for an init's facts: the layers LSUV rescales are read
+    from its entries' ``needs_data`` (the ``data`` family), not from the name ``lsuv``."""
+    from dataclasses import replace
+
+    from cnnspec.init import catalogue
+    from cnnspec.lab.lsuv import uses_lsuv
+
+    assert [init.name for init in catalogue.INITS if init.needs_data] == ["lsuv"]
+    assert catalogue.needs_data({"name": "lsuv", "tol": 0.1, "max_iter": 10})
+    assert not catalogue.needs_data(None) and not catalogue.needs_data({"name": "he_normal"})
+    model = _model(_write(tmp_path, MIXED, "mixed"))
+    monkeypatch.setitem(catalogue.BY_NAME, "glorot_uniform",
+                        replace(catalogue.BY_NAME["glorot_uniform"], family="data"))
+    assert lsuv_layers(model) == ["b", "c"]
+    monkeypatch.setitem(catalogue.BY_NAME, "lsuv",
+                        replace(catalogue.BY_NAME["lsuv"], family="matrix"))
+    assert lsuv_layers(model) == ["c"]
+    assert uses_lsuv({"layers": [{"name": "c", "weight_init": {"name": "glorot_uniform"}}]})

@@ -102,3 +102,55 @@ def test_a_training_step_after_validation_stays_within_the_estimate(threads):
     finally:
         tracemalloc.stop()
     assert peak <= checked.step_memory.total
+
+
+THIN = """model thin
+input 1x28x28
+c1: conv 4 3x3 pad same
+f: flatten
+out: dense 10
+train {
+  data shapes(size=28)
+}
+"""
+
+
+def _thin_model_after_a_step():
+    """A model of one thin convolution (C*kh*kw = 9 rows: it keeps its batch's im2col matrix
+    for the weight gradient) after a training step, run in this process; the batch's images
+    and the step's weight gradient."""
+    model = compile_spec(check(parse(THIN)), seed=0)
+    model.threads = 1
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 1, 28, 28)).astype(np.float32)
+    _, dout = model.loss(model.forward(x), rng.integers(0, 10, 32))
+    model.backward(dout)
+    assert "kept_cols" in model._by_name["c1"].layer.work  # the case this test is about
+    return model, x, dout, model.grads()["c1.weight"].copy()
+
+
+def test_switching_to_evaluation_frees_what_only_the_backward_pass_needs():
+    """A trained thin convolution kept its whole batch's columns (and the step's caches)
+    through evaluation and prediction: 0.9 MB here, of a batch of 32 28x28 images."""
+    tracemalloc.start()  # before the step: what it allocates is traced when freed
+    try:
+        model, _, _, _ = _thin_model_after_a_step()
+        kept = model._by_name["c1"].layer.work["kept_cols"].nbytes
+        before = tracemalloc.get_traced_memory()[0]
+        model.eval()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert before - after >= kept
+    assert _kept_caches(model) == [] and "kept_cols" not in model._by_name["c1"].layer.work
+
+
+def test_an_evaluation_pass_keeps_no_columns_and_its_gradient_is_the_same():
+    """An evaluation's forward pass kept columns for a weight gradient no evaluation asks
+    for; a backward pass after it, where one comes (the lab's), builds them again."""
+    model, x, dout, trained_dw = _thin_model_after_a_step()
+    model.eval()
+    model.forward(x)
+    assert "kept_cols" not in model._by_name["c1"].layer.work
+    model.backward(dout)
+    np.testing.assert_allclose(model.grads()["c1.weight"], trained_dw, rtol=1e-5, atol=1e-6)

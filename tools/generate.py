@@ -11,7 +11,7 @@ grammar (cnnspec/lang/standalone.py, with Lark).
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py (or init/keras.py, or the
 gains of init/gains.py), cnnspec/ir/training_catalogue.py, the Caffe and Keras tables of
 cnnspec/lang/foreign.py and cnnspec/importers/ (an importer's mapping tables and its *_docs.py),
-cnnspec/data/downloads.py, cnnspec/data/npz.py's NPZ_KEYS, cnnspec/check/lint_catalogue.py,
+cnnspec/downloaded.py, cnnspec/data/npz.py's NPZ_KEYS, cnnspec/check/lint_catalogue.py,
 cnnspec/check/silence.py's comment forms, the commands that take --ignore, or
 grammar/cnnspec.lark; tests fail while any of these is stale.
 """

@@ -9,7 +9,7 @@ pixels, each plane row by row; ``batches.meta.txt`` names the classes. The archi
 memory (nothing is extracted to disk). Pixels (0..255) are divided by 255.
 
 Where it comes from, its SHA-256 and where it is kept are its entry in the registry of
-downloads, :data:`cnnspec.data.downloads.CIFAR10`, which
+downloads, :data:`cnnspec.downloaded.CIFAR10`, which
 :func:`cnnspec.data.downloads.load_download` fetches and hands to :func:`read_files`.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 
 from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
-from cnnspec.data.downloads import CIFAR10, Download
+from cnnspec.data.gzipped import file_is_gzip
+from cnnspec.downloaded import CIFAR10, Download
 from cnnspec.errors import RunError
 
 (ARCHIVE,) = CIFAR10.sha256
@@ -44,7 +45,10 @@ def read_batch(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
 def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train": (x, y), "test": (x, y)}`` read from the binary archive, in memory."""
     try:
-        with tarfile.open(path, "r:gz") as archive:
+        # Compressed or not by its first bytes: an archive placed by hand may be the plain tar
+        # under the published name, or the published file under the name without .gz.
+        mode = "r:gz" if file_is_gzip(path) else "r:"
+        with tarfile.open(path, mode) as archive:
             def member(name: str) -> bytes:
                 try:
                     found = archive.extractfile(f"{FOLDER}/{name}")

@@ -1,16 +1,16 @@
 """The tables of docs/data.md, generated from what the code reads: the datasets downloaded on
-first use (:data:`cnnspec.data.downloads.DOWNLOADS`) and an ``.npz`` dataset's keys
+first use (:data:`cnnspec.downloaded.DOWNLOADS`) and an ``.npz`` dataset's keys
 (:data:`cnnspec.data.npz.NPZ_KEYS`). ``python tools/generate.py`` writes each between its
 marker lines; a test fails when the page is stale.
 """
 from __future__ import annotations
 
-from cnnspec.data.downloads import DOWNLOADS
 from cnnspec.data.npz import NPZ_KEYS
+from cnnspec.downloaded import DOWNLOADS
 from cnnspec.markdown import cell, row
 
 NPZ_TABLE = ("npz keys", "cnnspec/data/npz.py")
-DOWNLOAD_TABLE = ("downloaded datasets", "cnnspec/data/downloads.py")
+DOWNLOAD_TABLE = ("downloaded datasets", "cnnspec/downloaded.py")
 
 
 def download_table() -> str:

@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from cnnspec.data.gzipped import file_is_gzip
 from cnnspec.errors import (
     MAX_WORD,
     RunError,
@@ -119,8 +120,9 @@ def download(filename: str, sha256: str, mirrors: list[str], folder: Path,
 
 def local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: str,
                       timeout: float, hint: str) -> Path:
-    """The path of one dataset file: a verified ``.gz``, a raw copy, or a fresh download
-    (``hint``: what to do when every mirror fails).
+    """The path of one dataset file: a verified ``.gz``, a copy stored plain (under the
+    published name or the name without ``.gz``: its first bytes tell, and its reader validates
+    it), or a fresh download (``hint``: what to do when every mirror fails).
     A data folder that cannot be used (unreadable, not a folder, a name too long) is a
     :class:`SettingError` naming it."""
     try:
@@ -139,6 +141,8 @@ def local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: s
 def _local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: str,
                        timeout: float, hint: str) -> Path:
     gz, raw = folder / filename, folder / filename.removesuffix(".gz")
+    if gz.is_file() and not file_is_gzip(gz):
+        return gz  # stored plain under the published name: its reader validates it
     if gz.is_file():
         found = sha256_of(gz)
         if found != sha256:

@@ -4,7 +4,8 @@ An IDX file is a big-endian header followed by the raw array: two zero bytes, a 
 (0x08 unsigned byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64),
 the number of dimensions, then one uint32 per dimension. Image files are 3-D ``(N, rows,
 cols)`` unsigned bytes (magic number 0x00000803 = 2051), label files 1-D ``(N,)`` (0x00000801 =
-2049). Files may be gzip-compressed (as published) or raw. Any deviation -- a wrong magic
+2049). Files may be gzip-compressed (as published) or raw, whatever their names say: the
+first bytes tell (:mod:`cnnspec.data.gzipped`). Any deviation -- a wrong magic
 number, a truncated file, trailing bytes -- is a :class:`RunError` naming the file.
 """
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data.gzipped import is_gzip
 from cnnspec.errors import RunError
 
 # IDX type code -> big-endian NumPy dtype
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-GZIP_MAGIC = b"\x1f\x8b"
 IMAGES_MAGIC = 0x0803
 LABELS_MAGIC = 0x0801
 _REPLACE = "delete the file so it is downloaded again, or replace it with a good copy"
@@ -31,7 +32,7 @@ def read_bytes(path: Path) -> bytes:
     """The file's content, gunzipped when it starts with the gzip magic bytes."""
     try:
         data = Path(path).read_bytes()
-        if data[:2] == GZIP_MAGIC:
+        if is_gzip(data):
             data = gzip.decompress(data)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise RunError(f"{path} is a damaged gzip file ({exc})",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from cnnspec.data.dataset import Dataset
-from cnnspec.data.downloads import DOWNLOADS, load_download
+from cnnspec.data.downloads import load_download
+from cnnspec.downloaded import DOWNLOADS
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import problems, with_defaults

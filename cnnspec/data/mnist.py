@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST: the IDX files of :data:`cnnspec.data.downloads.MNIST` and
+"""MNIST and Fashion-MNIST: the IDX files of :data:`cnnspec.downloaded.MNIST` and
 ``FASHION_MNIST`` read into a dataset (downloaded, verified and cached by
 :func:`cnnspec.data.downloads.load_download`).
 
@@ -17,17 +17,15 @@ import numpy as np
 
 from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
-from cnnspec.data.downloads import Download
 from cnnspec.data.idx import read_images_and_labels
+from cnnspec.downloaded import IDX_FILES, Download
 from cnnspec.errors import RunError
 
 
 def idx_file(split: str, part: str) -> str:
-    """``train-images-idx3-ubyte.gz`` and the like: ``split`` train/test, ``part``
-    images/labels."""
-    prefix = "train" if split == "train" else "t10k"
-    return f"{prefix}-images-idx3-ubyte.gz" if part == "images" \
-        else f"{prefix}-labels-idx1-ubyte.gz"
+    """``train-images-idx3-ubyte.gz`` and the like, of :data:`cnnspec.downloaded.IDX_FILES`:
+    ``split`` train/test, ``part`` images/labels."""
+    return IDX_FILES[2 * (split != "train") + (part != "images")]
 
 
 def read_files(source: Download, paths: dict[str, Path], dtype: str) -> Dataset:

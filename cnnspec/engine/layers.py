@@ -166,13 +166,14 @@ class Conv2d(Layer):
 
     def run(self, x, training, relu):
         """``(out, cache)`` of the convolution of ``x``, then a ReLU where ``relu``. Only a
-        training pass keeps Winograd's tiles: an evaluation's backward pass, if any, computes
-        them again from the input its cache then holds. A held weight's layer keeps no
-        columns for a weight gradient it never computes."""
+        training pass keeps Winograd's tiles or a thin layer's columns for the weight
+        gradient: an evaluation's backward pass, if any, computes them again from the input
+        its cache then holds. A held weight's layer keeps no columns for a weight gradient it
+        never computes."""
         return conv.conv2d_forward(x, self.params["weight"], self.params.get("bias"),
                                    self.stride, self.pads, self.dilation, work=self.work,
                                    relu=relu, keeps_tiles=self.keeps_tiles and training,
-                                   need_dw=self.trains("weight"))
+                                   need_dw=self.trains("weight") and training)
 
     def run_backward(self, dout, cache, need_dx, relu_out=None, owned=False):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's); with

@@ -148,6 +148,12 @@ class Model:
         return self
 
     def eval(self) -> Model:
+        """Evaluation mode (dropout off, batch norm's running statistics). Leaving training
+        mode frees what the training passes left for a backward pass (:meth:`release`): the
+        last step's caches and the buffers kept for its gradients (a thin convolution's whole
+        im2col matrix), which no evaluation or prediction reads."""
+        if self.training:
+            self.release()
         self.training = False
         return self
 

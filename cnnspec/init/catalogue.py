@@ -94,6 +94,14 @@ class Init:
     # A constant whose name is its value (zeros, ones): written and shown by the name alone.
     value: float | None = None
 
+    @property
+    def needs_data(self) -> bool:
+        """Whether a weight it initialises is drawn as usual and then set again on a batch of
+        the training data before the first step (LSUV, Mishkin & Matas 2016): a run of it
+        needs its data for that, and ``check`` with a data file runs that step on it. The
+        ``data`` family is made of such inits."""
+        return self.family == "data"
+
 
 # The papers the schemes come from, cited in the docs table and beside each summary formula.
 GLOROT_2010 = "Glorot & Bengio 2010"
@@ -296,6 +304,13 @@ ALIASES = {alias: init.name for init in INITS for alias in init.aliases}
 KERNEL_NAMES = tuple(init.name for init in INITS if init.family == "kernel")
 # What may initialise a bias (a vector: no kernel shape; scaled ones use the weight's fans).
 BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
+
+
+def needs_data(init: dict | None) -> bool:
+    """Whether the IR init ``init`` (None where a parameter has none) is one that a batch of
+    data sets after the ordinary draw (:attr:`Init.needs_data`)."""
+    entry = BY_NAME.get((init or {}).get("name"))
+    return entry is not None and entry.needs_data
 
 
 # Keras' scale where its initializer is given none: RandomNormal's and TruncatedNormal's stddev,

@@ -4,7 +4,8 @@ what an image and the labels look like.
 Read by the language (``data shapes(size=32)``), the command line's ``--data``, the IR loader,
 the checker (which validates a ``.json`` IR's data the same way the parser validates a
 ``.cnn`` file's), the data loaders and the docs. No NumPy here: the language and the command
-line read this table without loading it.
+line read this table without loading it. The datasets downloaded on first use are made from
+their entries in :mod:`cnnspec.downloaded`, which the loader reads too.
 
 Each dataset has one canonical name, the one the IR and run folders record, and may have
 aliases: other spellings accepted wherever a name is read (``fashion_mnist``, which the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from cnnspec.downloaded import CIFAR10, FASHION_MNIST, MNIST, Download
 from cnnspec.errors import float_text, hinted, literal
 from cnnspec.ir.limits import FLOAT32_MAX, too_large_int
 from cnnspec.records import record
@@ -141,6 +143,16 @@ class DatasetKind:
         return {a.name: a.default for a in self.args}
 
 
+def _downloaded(source: Download, aliases: tuple[str, ...] = (), digits: bool = False
+                ) -> DatasetKind:
+    """The dataset of a download (:mod:`cnnspec.downloaded`), which says what it is; the IR
+    adds the other spellings of its name and whether its images are digits."""
+    return DatasetKind(source.name, source.listed, aliases=aliases, image=source.image,
+                       classes=len(source.classes),
+                       examples=source.train_examples + source.test_examples,
+                       test_examples=source.test_examples, digits=digits)
+
+
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
     DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10,
                 examples=1797, test_examples=360, digits=True),
@@ -166,15 +178,9 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                             (45, "hbar", "antidiag"), (45, "vbar", "diag"),
                             (45, "vbar", "antidiag"), (90, "hbar", "vbar"),
                             (90, "diag", "antidiag"))),
-    DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
-                image=(1, 28, 28), classes=10, examples=70_000, test_examples=10_000,
-                digits=True),
-    DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
-                "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10,
-                examples=70_000, test_examples=10_000),
-    DatasetKind("cifar10", "CIFAR-10 colour images, 32x32 (downloaded on first use)",
-                aliases=("cifar-10", "cifar_10"), image=(3, 32, 32), classes=10,
-                examples=60_000, test_examples=10_000),
+    _downloaded(MNIST, digits=True),
+    _downloaded(FASHION_MNIST, aliases=("fashion_mnist",)),
+    _downloaded(CIFAR10, aliases=("cifar-10", "cifar_10")),
     DatasetKind("npz", "your own arrays: npz:PATH with x (N, C, H, W) or (N, H, W) and integer "
                 "labels y", args=(Arg("path", None, "path", hint='the .npz file\'s path, e.g. '
                                       '"data/train.npz"'),)),

@@ -24,7 +24,7 @@ import numpy as np
 
 from cnnspec.engine.blas import blas_threads
 from cnnspec.errors import RunError, counted, rounded_text
-from cnnspec.init.catalogue import PARAMS
+from cnnspec.init.catalogue import PARAMS, needs_data
 from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
@@ -52,18 +52,20 @@ class LsuvStep:
 
 
 def lsuv_layers(model) -> list[str]:
-    """The conv/dense layers whose weight init is ``lsuv``, in network order."""
-    return [info.name for info in model_access.weighted_layers(model) if _is_lsuv(info.ir)]
+    """The conv/dense layers whose weight init is one the catalogue says a batch of data sets
+    (``lsuv``: :func:`cnnspec.init.catalogue.needs_data`), in network order."""
+    return [info.name for info in model_access.weighted_layers(model)
+            if _weight_needs_data(info.ir)]
 
 
 def uses_lsuv(ir: dict) -> bool:
-    """Whether a layer of the spec's IR has the weight init ``lsuv``: a run of it then
-    rescales weights on its data before training (:func:`lsuv_init_step`)."""
-    return any(_is_lsuv(layer) for layer in ir["layers"])
+    """Whether a layer of the spec's IR has a weight init that a batch of data sets: a run of
+    it then rescales weights on its data before training (:func:`lsuv_init_step`)."""
+    return any(_weight_needs_data(layer) for layer in ir["layers"])
 
 
-def _is_lsuv(layer_ir: dict) -> bool:
-    return (layer_ir.get(WEIGHT_INIT_KEY) or {}).get("name") == "lsuv"
+def _weight_needs_data(layer_ir: dict) -> bool:
+    return needs_data(layer_ir.get(WEIGHT_INIT_KEY))
 
 
 def lsuv(
