@@ -482,6 +482,18 @@ def test_specs_go_through_every_command_that_reads_one(fuzz):
     assert sum(tally.pairs.values()) == EVERY_SPECS
 
 
+def test_an_ir_file_goes_through_every_command_that_reads_a_spec(fuzz, tmp_path):
+    """An IR is checked, trained and drawn as its spec is; fmt, which formats .cnn text
+    alone, refuses it (exit 2), and that is no finding."""
+    import json
+
+    ir = next(ir for ir in fuzz.parsed_examples()[1] if ir["name"] == "x_detector")
+    tally = fuzz.AgreementTally()
+    fuzz.every_case(tmp_path, json.dumps(ir), tally, ".json")
+    assert tally.pairs == {fuzz.BOTH_ACCEPT: 1} and tally.findings == []
+    assert (tmp_path / "net.dot").exists() and (tmp_path / "net.onnx").exists()
+
+
 def test_fmt_that_changes_what_a_spec_means_is_a_finding(fuzz, tmp_path, monkeypatch):
     import cnnspec.lang
 

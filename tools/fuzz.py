@@ -94,12 +94,13 @@ tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``ch
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
 ``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
-The every-command stage (``--every``) runs spec cases as above through every command that
-reads a spec: ``check``, ``summary``, ``export`` (JSON and ONNX), ``fmt --check``, ``diagram``
-(Graphviz source and SVG), ``init-report`` on noise and a one-epoch ``train`` beside
-``check`` (as the check-against-train stage below). It formats each in place too: where
-``fmt`` succeeds, ``export`` must end as it did before (the same exit code and IR) and a
-second ``fmt --check`` find nothing to change, or the case is a finding.
+The every-command stage (``--every``) runs spec cases as above, and a fifth of its cases IR
+mutants, through every command that reads a spec: ``check``, ``summary``, ``export`` (JSON
+and ONNX), ``fmt --check``, ``diagram`` (Graphviz source and SVG), ``init-report`` on noise
+and a one-epoch ``train`` beside ``check`` (as the check-against-train stage below). It
+formats each in place too: where ``fmt`` succeeds, ``export`` must end as it did before (the
+same exit code and IR) and a second ``fmt --check`` find nothing to change, or the case is a
+finding.
 
 Last, check against train (``--agreement``): spec mutants that the grammar reads (what it
 refuses, both commands refuse alike) each go through ``check`` and a short ``train`` (one
@@ -2153,15 +2154,15 @@ class AgreementTally(Tally):
     cap: int = TRAIN_CAP
 
 
-def agreement_case(folder: Path, text: str, tally: AgreementTally) -> str:
-    """Run ``check`` and a short ``train`` on the spec ``text`` in ``folder``, record how they
-    agree and return it; a spec check accepts whose step is estimated above the tally's cap is
-    not trained."""
+def agreement_case(folder: Path, text: str, tally: AgreementTally, suffix: str = ".cnn") -> str:
+    """Run ``check`` and a short ``train`` on the spec ``text`` (an IR with ``suffix``
+    ".json") in ``folder``, record how they agree and return it; a spec check accepts whose
+    step is estimated above the tally's cap is not trained."""
     import shutil
 
     import cnnspec
 
-    path, run = folder / "agree.cnn", folder / "run"
+    path, run = folder / f"agree{suffix}", folder / "run"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     check = run_command(["check", str(path)], text, tally)
     if check.code == 0 and cnnspec.load(path).step_memory.total > tally.cap:
@@ -2207,28 +2208,37 @@ def fmt_keeps_meaning(path: Path, text: str, tally: AgreementTally) -> None:
                               f"formatted:\n{formatted[:2000]}\n-- {after.err[-800:]}")
 
 
-def every_case(folder: Path, text: str, tally: AgreementTally) -> None:
-    """Run the spec ``text`` through every command that reads a spec: check, summary and
-    export (:data:`COMMANDS`), :data:`SPEC_READERS`, fmt in place (:func:`fmt_keeps_meaning`)
-    and, beside check, a one-epoch train (:func:`agreement_case`)."""
-    path = folder / "every.cnn"
+def every_case(folder: Path, text: str, tally: AgreementTally, suffix: str = ".cnn") -> None:
+    """Run the spec ``text`` (an IR with ``suffix`` ".json") through every command that reads
+    a spec: check, summary and export (:data:`COMMANDS`), :data:`SPEC_READERS`, fmt in place
+    (:func:`fmt_keeps_meaning`, which refuses an IR) and, beside check, a one-epoch train
+    (:func:`agreement_case`)."""
+    path = folder / f"every{suffix}"
     run_case(path, text, tally, hang=READER_SECONDS)
     for name, *options in SPEC_READERS:
         run_command([name, str(path), *(option.format(out=folder) for option in options)],
                     text, tally, READER_SECONDS)
     fmt_keeps_meaning(path, text, tally)
-    agreement_case(folder, text, tally)
+    agreement_case(folder, text, tally, suffix)
+
+
+# The share of the every-command stage's cases that are IR mutants, the rest spec cases.
+EVERY_IR_SHARE = 0.2
 
 
 def fuzz_every(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -> AgreementTally:
-    """``count`` spec cases (:func:`spec_case`, seeded) through every command
+    """``count`` spec cases (:func:`spec_case`) and IR mutants of the examples
+    (:func:`mutate_ir`, :data:`EVERY_IR_SHARE` of them), seeded, through every command
     (:func:`every_case`)."""
     rng = random.Random(f"every:{seed}")
-    texts = example_specs()
+    texts, irs = parsed_examples()
     tally = AgreementTally(cap=cap)
     with tempfile.TemporaryDirectory() as folder:
         for i in range(count):
-            every_case(Path(folder), spec_case(texts, rng), tally)
+            if rng.random() < EVERY_IR_SHARE:
+                every_case(Path(folder), mutate_ir(rng.choice(irs), rng), tally, ".json")
+            else:
+                every_case(Path(folder), spec_case(texts, rng), tally)
             if progress and (i + 1) % 50 == 0:
                 progress(f"{i + 1} specs through every command: {_line(tally, READER_SECONDS)}; "
                          f"{_agreement_line(tally)}")
