@@ -15,6 +15,7 @@ read at all is a :class:`RunError`. Each message's hint names the file as its re
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import re
 import stat
@@ -313,6 +314,22 @@ def located(path: str) -> Path:
         return Path(os.path.abspath(place))
     except OSError:  # the folder the command runs in was deleted
         return Path(place)
+
+
+# Why a file is not found where its name is longer than the file systems allow (ENAMETOOLONG).
+NAME_TOO_LONG = " (its name is too long for the file system)"
+
+
+def absence(place: Path, there=Path.exists) -> str | None:
+    """Why nothing is at ``place`` as ``there`` looks (``Path.exists``, ``Path.is_file``): a
+    reason for :func:`not_found`, "" or :data:`NAME_TOO_LONG` for a name the system cannot
+    look up (which pathlib raises, not answers); None when something is there."""
+    try:
+        return None if there(place) else ""
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        return NAME_TOO_LONG
 
 
 def not_found(what: str, path: str, why: str = "") -> str:

@@ -3578,3 +3578,17 @@ def test_biases_whose_squares_pass_float64_s_range_check_in_float64(line):
                  "fc3: dense 10\n")
     checked = check(spec, dtype="float64")
     assert list(checked.output_shape) == [10]
+
+
+def test_a_pasted_softmax_on_the_input_is_a_located_error(tmp_path, capsys):
+    """`c: Softmax()` on the input: the hint checks the line it suggests (`c: softmax`), and
+    the signal-scale lint looked up the layer an output softmax reads, which the input is
+    not (a KeyError, a traceback)."""
+    from cnnspec.cli import main
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\nc: Softmax()\n", encoding="utf-8")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2:4: error: unknown layer kind 'Softmax'" in err
+    assert "the layer is the line `c: softmax`" in err

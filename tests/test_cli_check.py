@@ -488,6 +488,20 @@ def test_check_train_and_summary_name_a_missing_npz_file_alike(written, looked_f
     assert f"{path}:6:3: warning: {shown}; train and check refuse" in capsys.readouterr().err
 
 
+def test_summary_warns_of_an_npz_name_too_long_for_the_file_system_as_check_refuses_it(
+        write, tmp_path, capsys, monkeypatch):
+    """summary's look for the file raised ENAMETOOLONG (a traceback) where check and train
+    say that no file has that name."""
+    monkeypatch.chdir(tmp_path)
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", "n" * 300 + ".npz"))
+    said = "npz file not found (its name is too long for the file system): nnn"
+    for argv in (["check", path], ["train", path, "--out", "run"]):
+        assert main(argv) == 2
+        assert f"{path}:6:3: error: {said}" in capsys.readouterr().err
+    assert main(["summary", path]) == 0
+    assert f"{path}:6:3: warning: {said}" in capsys.readouterr().err
+
+
 def test_an_npz_path_from_the_home_folder_is_read_by_check_as_train_reads_it(
         write, tmp_path, capsys, monkeypatch):
     """check refused `data npz("~/data.npz")` (no such file '~/data.npz') that train read."""

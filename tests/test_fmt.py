@@ -122,6 +122,21 @@ def test_the_files_first_comment_stays_first_when_the_train_block_moves():
     assert format_source(out) == out
 
 
+@pytest.mark.parametrize("text", [
+    "input 1x8x8\ndense 10\ntrain {\n  lr 0.1\n}\n\ntrain {\n  epochs 1\n}\n",
+    ("input 1x8x8\ntrain {\n  lr 0.1\n}\n# the flat part\nflatten\ntrain {\n  epochs 1\n}\n"
+     "dense 10\n"),
+])
+def test_two_train_blocks_keep_their_order_and_formatting_them_again_changes_nothing(text):
+    """A second train block (check's error) swapped places with the first at every run: the
+    first moved below it, as below a layer, so `fmt --check` never passed and the error
+    pointed at the other block. Both move below the layers, in their order."""
+    out = format_source(text)
+    assert format_source(out) == out
+    assert out.index("lr 0.1") < out.index("epochs 1")
+    assert out.index("dense 10") < out.index("train {")
+
+
 def test_comments_alone_below_the_train_block_stay_there():
     text = "input 1x8x8\ndense 10\ntrain {\n  epochs 1\n}\n# the end\n"
     assert format_source(text) == text

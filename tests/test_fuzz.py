@@ -98,13 +98,16 @@ def test_each_spec_mutation_has_a_name_of_its_own(fuzz):
     assert set(fuzz.SPEC_MUTATION_NAMES) == {
         "delete", "duplicate", "swap", "replace", "odd_number", "deep_brackets", "unicode",
         "truncate", "splice", "long_word", "line_endings", "written_as_elsewhere",
-        "foreign_layer", "odd_setting", "odd_init_call", "long_block"}
+        "foreign_layer", "odd_setting", "odd_init_call", "long_block", "nested_repeat",
+        "ignore_comment", "odd_catalogue_setting"}
 
 
 SETTING_MUTANTS = 5
 
 
-@pytest.mark.parametrize("mutation", ["odd_setting", "odd_init_call", "long_block"])
+@pytest.mark.parametrize("mutation", ["odd_setting", "odd_init_call", "long_block",
+                                      "nested_repeat", "ignore_comment",
+                                      "odd_catalogue_setting"])
 def test_odd_settings_inits_and_long_blocks_end_in_an_exit_code(fuzz, tmp_path, mutation):
     """The mutations that found an lr check let pass and train diverged on, an lsuv tol that
     kept init-report rescaling for hours, and 644 bytes making 100,000 layers: each mutant
@@ -461,7 +464,56 @@ def test_no_timed_mutants_run_nothing_and_say_so(fuzz, monkeypatch, capsys):
 
     monkeypatch.setattr(fuzz, "fuzz_timed", not_run)
     monkeypatch.setattr(fuzz, "parsed_examples", not_run)
-    stages = ["--specs", "--irs", "--imports", "--runs", "--inputs", "--argv", "--timed",
-              "--train", "--agreement"]
-    assert fuzz.main([word for stage in stages for word in (stage, "0")]) == 0
+    assert fuzz.main([word for stage, _, _ in fuzz.STAGE_COUNTS
+                      for word in (f"--{stage}", "0")]) == 0
     assert "timed IR mutants: none, the stage was not run (--timed 0)" in capsys.readouterr().out
+
+
+EVERY_SPECS = 4
+
+
+def test_specs_go_through_every_command_that_reads_one(fuzz):
+    """check, summary, export (JSON and ONNX), fmt, diagram, init-report and a short train:
+    each ends in an exit code, fmt keeps what the spec means, check and train agree."""
+    tally = fuzz.fuzz_every(EVERY_SPECS, seed=1)
+    assert tally.tracebacks == [] and tally.findings == [], (tally.tracebacks
+                                                             + tally.findings)[0]
+    assert set(tally.outcomes) <= {"exit 0", "exit 1", "exit 2", "abandoned"}, tally.outcomes
+    assert sum(tally.pairs.values()) == EVERY_SPECS
+
+
+def test_an_ir_file_goes_through_every_command_that_reads_a_spec(fuzz, tmp_path):
+    """An IR is checked, trained and drawn as its spec is; fmt, which formats .cnn text
+    alone, refuses it (exit 2), and that is no finding."""
+    import json
+
+    ir = next(ir for ir in fuzz.parsed_examples()[1] if ir["name"] == "x_detector")
+    tally = fuzz.AgreementTally()
+    fuzz.every_case(tmp_path, json.dumps(ir), tally, ".json")
+    assert tally.pairs == {fuzz.BOTH_ACCEPT: 1} and tally.findings == []
+    assert (tmp_path / "net.dot").exists() and (tmp_path / "net.onnx").exists()
+
+
+def test_fmt_that_changes_what_a_spec_means_is_a_finding(fuzz, tmp_path, monkeypatch):
+    import cnnspec.lang
+
+    monkeypatch.setattr(cnnspec.lang, "format_source",
+                        lambda text, path=None: text.replace("conv 8", "conv 9"))
+    tally = fuzz.AgreementTally()
+    path = tmp_path / "net.cnn"
+    text = "model m\ninput 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\n"
+    path.write_text(text)
+    fuzz.fmt_keeps_meaning(path, text, tally)
+    assert len(tally.findings) == 1 and tally.findings[0].startswith(fuzz.FMT_CHANGED)
+
+
+DAMAGED_SWEEPS = 2
+
+
+@pytest.mark.slow
+def test_damaged_sweep_folders_end_in_an_exit_code_and_lose_nothing(fuzz):
+    pytest.importorskip("distributed")  # the sweep command needs Dask installed
+    tally = fuzz.fuzz_sweeps(DAMAGED_SWEEPS, seed=0)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert sum(tally.outcomes.values()) == DAMAGED_SWEEPS
+    assert set(tally.outcomes) <= {"exit 0", "exit 1", "exit 2"}, tally.outcomes

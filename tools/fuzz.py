@@ -9,7 +9,10 @@ and layer options written as keyword arguments, as other tools write them; a lay
 replaced by another library's: a Keras or PyTorch call with odd arguments, a Caffe type, a
 Darknet section, their option names on a cnnspec line; a training setting given an odd
 number; an init called with odd numbers for each of its parameters; a layer line copied into
-a long block repeated a thousand times), and the IR that
+a long block repeated a thousand times; layer lines wrapped in repeat blocks nested two to four
+deep with odd counts and names; `# cnnspec: ignore[...]` comments well and badly written; a
+training setting that names catalogue entries, the data, optimizer, schedule or transforms,
+given one with odd arguments), and the IR that
 ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
 deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
@@ -51,6 +54,14 @@ mutated). Each copy goes through ``eval`` (best and last), ``predict``, ``filter
 A command that changes the folder it only reads, or a resume that fails after changing it,
 has lost work and is counted with the tracebacks.
 
+The sweep stage (``--sweeps``) runs one small sweep (two cells of one epoch), then damages
+copies of its folder as the run-folder stage damages a run: one or two files of the folder or
+of one of its cells (the sweep's description, results, a cell's summary, metrics or spec)
+removed, cut, emptied, replaced or changed in their own terms, or a cell replaced by an empty
+folder or file, and runs the same sweep into each copy again, which goes on where it stopped.
+A sweep that fails after changing the folder has lost work and is counted with the
+tracebacks.
+
 The input stage (``--inputs``) hands the same kind of run the files a user gives it. Half
 the cases are pictures (PNG, JPEG, GIF, BMP, TIFF, WebP, PPM and the other formats Pillow
 writes; grey, colour, transparent and one-bit) and ``.npy`` arrays, whole, cut short, with
@@ -83,6 +94,14 @@ tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``ch
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
 ``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
+The every-command stage (``--every``) runs spec cases as above, and a fifth of its cases IR
+mutants, through every command that reads a spec: ``check``, ``summary``, ``export`` (JSON
+and ONNX), ``fmt --check``, ``diagram`` (Graphviz source and SVG), ``init-report`` on noise
+and a one-epoch ``train`` beside ``check`` (as the check-against-train stage below). It
+formats each in place too: where ``fmt`` succeeds, ``export`` must end as it did before (the
+same exit code and IR) and a second ``fmt --check`` find nothing to change, or the case is a
+finding.
+
 Last, check against train (``--agreement``): spec mutants that the grammar reads (what it
 refuses, both commands refuse alike) each go through ``check`` and a short ``train`` (one
 epoch, the batch in one part, ``--quiet``; every other setting as the spec writes it) in a
@@ -96,8 +115,9 @@ after 20 s had started, so train accepted; a mutant ``check`` accepts whose step
 over ``--train-cap`` is not trained (counted).
 
     python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs,
-                             # 300 damaged inputs, 1,500 command lines, 300 trained and 200
-                             # check/train pairs
+                             # 300 damaged inputs, 1,500 command lines, 10 damaged sweeps, 100
+                             # specs through every command, 300 trained and 200 check/train
+                             # pairs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
         --agreement 0 --inputs 500
@@ -108,7 +128,8 @@ over ``--train-cap`` is not trained (counted).
         --agreement 150 --seed 160
 
 Exit status 1 when any traceback, hang, warning, unclear message or unasked write was found,
-a step allocated beyond its estimate, or check and train disagreed on a spec (or a data
+a step allocated beyond its estimate, fmt changed what a spec means, or check and train
+disagreed on a spec (or a data
 file) or a training diverged without a check warning.
 ``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
@@ -486,11 +507,146 @@ def _long_block(text, others, rng):
                      + lines[k + 1:])
 
 
+REPEAT_COUNTS = ["1", "2", "3", "0", "-1", "2.5", "1000", "99999", "x", ""]
+REPEAT_NAMES = ["", "", "body", "body", "x", "conv1", "repeat1", "é", "a" * 300, "1a"]
+
+
+def _layer_lines(lines: list[str]) -> list[int]:
+    """The indices of the layer lines above the train block (labelled or not)."""
+    end = next((k for k, line in enumerate(lines) if line.lstrip().startswith("train")),
+               len(lines))
+    return [k for k, line in enumerate(lines[:end])
+            if line.strip() and not line.lstrip().startswith(NOT_LAYERS)
+            and re.match(r"\s*(\w+:\s*)?[a-z_]+\b", line)]
+
+
+def _nested_repeat(text, others, rng):
+    """A run of layer lines wrapped in repeat blocks nested two to four deep, with odd counts
+    and names (`repeat 0`, `repeat 2 as x` in `repeat 3 as x`, `repeat 1000` around a
+    `repeat 1000`), sometimes emptied or left unclosed: what the resolver expands, check,
+    fmt and diagram read, refused at the layer limit at once where it makes too many."""
+    lines = text.split("\n")
+    layers = _layer_lines(lines)
+    if not layers:
+        return text
+    first = rng.randrange(len(layers))
+    start, stop = layers[first], layers[rng.randrange(first, len(layers))] + 1
+    body = [] if rng.random() < 0.1 else lines[start:stop]
+    for _ in range(rng.randint(2, 4)):
+        name = rng.choice(REPEAT_NAMES)
+        opener = f"repeat {rng.choice(REPEAT_COUNTS)}" + (f" as {name}" if name else "") + " {"
+        body = [opener, *("  " + line for line in body), "}"]
+    if rng.random() < 0.1:
+        body.pop(rng.randrange(len(body)))  # a brace or a line lost
+    return "\n".join(lines[:start] + body + lines[stop:])
+
+
+def _silence_names(rng) -> str:
+    from cnnspec.check.lint_catalogue import LINTS
+
+    names = [lint.name for lint in LINTS]
+    odd = ["", "all", "*", "gain_misfit", "GAIN-MISFIT", "nope", "é", "a" * 300, "-", ",",
+           "gain-misfit,", " gain-misfit ", "E501", "signal-scale]"]
+    picked = [rng.choice(names if rng.random() < 0.6 else odd) for _ in range(rng.randint(1, 3))]
+    return rng.choice([",", ", ", " "]).join(picked)
+
+
+def _ignore_comment(text, others, rng):
+    """A `# cnnspec: ignore[...]` or `ignore-file[...]` comment, well or badly written (lints
+    that exist, misspelt or unknown ones, none, unclosed brackets, another tool's form), at
+    the end of a line or on its own: check reads them, fmt keeps them."""
+    names = _silence_names(rng)
+    comment = rng.choice([f"# cnnspec: ignore[{names}]", f"# cnnspec: ignore-file[{names}]",
+                          f"#cnnspec:ignore[{names}]", f"# cnnspec: ignore[{names}",
+                          "# cnnspec: ignore", "# cnnspec: ignore-file", "# cnnspec: noqa",
+                          f"# cnnspec: ignore[{names}]]", f"# noqa: {names}",
+                          f"# CNNSPEC: IGNORE[{names}]", f"# cnnspec: ignore-all[{names}]"])
+    lines = text.split("\n")
+    k = rng.randrange(len(lines))
+    if rng.random() < 0.3:
+        return "\n".join(lines[:k] + [comment] + lines[k:])
+    lines[k] = re.sub(r"\s*#.*", "", lines[k]) + "  " + comment
+    return "\n".join(lines)
+
+
+ODD_PATHS = ['""', '"missing.npz"', '"."', '"/"', '"/dev/null"', '"' + "d/" * 200 + 'x.npz"',
+             '"é.npz"', '"a\\nb.npz"', "missing.npz", '"' + "x" * 5000 + '"']
+ODD_LISTS = ["[]", "[0]", "[3, 2]", "[1, 1e999]", "[-1]", "[1, 2, 3]", "[nan]", "[[1]]",
+             "[" + ", ".join(["1"] * 1000) + "]", "[x, o]", "[x, x]", "[nope]", "[x]", "1"]
+ODD_BOOLS = ["true", "false", "1", "0", "yes", "True", "maybe"]
+
+
+def _odd_value(kind: str, rng: random.Random) -> str:
+    """An odd value for a catalogue argument of ``kind`` (number, int, bool, a list, a path,
+    the shapes' classes), a fifth of the time one of another kind."""
+    if rng.random() < 0.2:
+        kind = rng.choice(["number", "bool", "ints", "path"])
+    if kind == "bool":
+        return rng.choice(ODD_BOOLS)
+    if kind in ("ints", "numbers", "classes"):
+        return rng.choice(ODD_LISTS)
+    if kind == "path":
+        return rng.choice(ODD_PATHS)
+    return rng.choice(ODD_NUMBERS)
+
+
+def _catalogue_call(key: str, rng: random.Random) -> str:
+    """A value for the training setting ``key`` that names a catalogue entry (a dataset, an
+    optimizer, a schedule, transforms, ...), maybe misspelt, its arguments given odd values,
+    by name or by position, some repeated or unknown."""
+    from cnnspec.data.downloads import DOWNLOADS
+    from cnnspec.ir.datasets import DATASETS
+    from cnnspec.ir.training_catalogue import KEYS
+
+    if key == "data":  # downloads aside: no network to fetch them from
+        entries = {name: [(a.name, a.kind) for a in kind.args]
+                   for name, kind in DATASETS.items() if name not in DOWNLOADS}
+    else:
+        entries = {name: [(a.name, a.type) for a in getattr(entry, "args", ())]
+                   for name, entry in KEYS[key].catalogue.items()}
+    name = rng.choice(sorted(entries))
+    args = [(arg, kind) for arg, kind in entries[name] if rng.random() < 0.7]
+    if rng.random() < 0.2:
+        args.append((rng.choice(["nope", "lr", "size", *(a for a, _ in entries[name])]), "number"))
+    written = [f"{arg}={_odd_value(kind, rng)}" if rng.random() < 0.7 else _odd_value(kind, rng)
+               for arg, kind in args]
+    shown = name if rng.random() < 0.9 else name[:-1] or name + "x"
+    call = f"{shown}({', '.join(written)})" if written or rng.random() < 0.3 else shown
+    if KEYS[key].many:
+        return "[" + ", ".join([call] * rng.randint(1, 3)) + "]"
+    return call
+
+
+def _set_training(text: str, key: str, value: str) -> str:
+    """``text`` with the training setting ``key`` given ``value``: its line replaced, else the
+    line put first in the train block (one is opened if the spec has none)."""
+    line = f"  {key} {value}"
+    written = re.compile(rf"^\s*{re.escape(key)}\b.*$", re.MULTILINE)
+    block = re.search(r"^train\s*\{", text, re.MULTILINE)
+    if block and written.search(text, block.end()):
+        return text[:block.end()] + written.sub(lambda m: line, text[block.end():], count=1)
+    if block:
+        return text[:block.end()] + "\n" + line + text[block.end():]
+    return f"{text}\ntrain {{\n{line}\n}}\n"
+
+
+def _odd_catalogue_setting(text, others, rng):
+    """A training setting that names catalogue entries (data, preprocess, optimizer, schedule,
+    monitor, loss, augment) given an entry, maybe misspelt, with odd arguments
+    (`data shapes(size=1e999, classes=[x, x])`, `data npz("/")`, `schedule multistep([-1])`,
+    `augment [crop(pad=0), crop(pad=0)]`): check must refuse what train refuses."""
+    from cnnspec.ir.training_catalogue import KEYS
+
+    keys = sorted(["data", *(name for name, key in KEYS.items() if key.catalogue)])
+    key = rng.choice(keys)
+    return _set_training(text, key, _catalogue_call(key, rng))
+
+
 SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
                   _written_as_elsewhere, _foreign_layer, _odd_setting, _odd_init_call,
-                  _long_block]
+                  _long_block, _nested_repeat, _ignore_comment, _odd_catalogue_setting]
 # The mutations by the names --mutation takes them by (foreign_layer, odd_number, ...).
 SPEC_MUTATION_NAMES = {mutation.__name__.lstrip("_"): mutation for mutation in SPEC_MUTATIONS}
 
@@ -706,12 +862,13 @@ def _alarm(signum, frame):
     raise _Abandoned()
 
 
-def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS, after=()) -> None:
+def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS, after=(),
+             hang: float = HANG_SECONDS) -> None:
     """Write ``text`` to ``path`` and run each command on it (followed by the arguments
-    ``after``), recording the outcomes."""
+    ``after``), recording the outcomes (a command over ``hang`` seconds as a hang)."""
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     for command in commands:
-        run_command([*command, str(path), *after], text, tally)
+        run_command([*command, str(path), *after], text, tally, hang)
 
 
 @dataclass
@@ -1232,6 +1389,71 @@ def fuzz_runs(count: int, seed: int, progress=None) -> Tally:
             run_case_damaged(base, Path(folder), rng, tally)
             if progress and (i + 1) % 50 == 0:
                 progress(f"{i + 1} damaged run folders: {_line(tally)}")
+    return tally
+
+
+# -- sweep folders --------------------------------------------------------------------------
+
+# The sweep the sweep stage damages and runs again: two cells of one epoch of RUN_SPEC, on one
+# local worker process.
+SWEEP_ARGS = ("--set", "lr=0.1,0.01", "--epochs", "1", "--workers", "1")
+SWEEP_SECONDS = 60.0  # a Dask cluster started, and a cell or two trained again
+
+
+def _sweep(spec: Path, out: Path) -> list[str]:
+    return ["sweep", str(spec), "--out", str(out), *SWEEP_ARGS]
+
+
+def _tree_contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def sweep_case_damaged(base: Path, spec: Path, work: Path, rng: random.Random,
+                       tally: Tally) -> None:
+    """Copy the sweep folder ``base``, damage one or two files of it or of one of its cells
+    (:func:`damage_run`, which also removes them) or replace a cell by an empty folder or a
+    file, and run the same sweep into it again, which goes on where it stopped: it ends in an
+    exit code, and one that fails changes nothing (else it has lost work, recorded as a
+    traceback)."""
+    import shutil
+
+    out = work / "damaged-sweep"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(base, out)
+    cells = sorted(p for p in out.iterdir() if p.is_dir())
+    folder = rng.choice([out, out, *cells])
+    if folder is not out and rng.random() < 0.2:
+        shutil.rmtree(folder)
+        folder.mkdir() if rng.random() < 0.5 else folder.write_bytes(b"")
+        what = f"{folder.name}: replaced by an empty {'folder' if folder.is_dir() else 'file'}"
+    else:
+        what = "; ".join(f"{folder.name}/{damage_run(folder, rng)}"
+                         for _ in range(rng.choice([1, 1, 2])))
+    before = _tree_contents(out)
+    ran = run_command(_sweep(spec, out), f"sweep folder damaged: {what}", tally, SWEEP_SECONDS,
+                      int(SWEEP_SECONDS) * 2)
+    if ran.code not in (0, "abandoned"):
+        lost = [name for name, data in before.items() if _tree_contents(out).get(name) != data]
+        if lost:
+            tally.tracebacks.append(f"a sweep run again into a folder damaged ({what}) failed "
+                                    f"and changed {', '.join(lost)}\nlost work")
+
+
+def fuzz_sweeps(count: int, seed: int, progress=None) -> Tally:
+    """Damage ``count`` copies of a finished sweep folder (seeded) and run the sweep into each
+    again (:func:`sweep_case_damaged`)."""
+    rng = random.Random(f"sweeps:{seed}")
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        spec, base = Path(folder) / "swept.cnn", Path(folder) / "sweep"
+        spec.write_text(RUN_SPEC, encoding="utf-8")
+        assert run_command(_sweep(spec, base), RUN_SPEC, Tally(), SWEEP_SECONDS).code == 0, \
+            "the sweep to damage did not run"
+        for i in range(count):
+            sweep_case_damaged(base, spec, Path(folder), rng, tally)
+            if progress and (i + 1) % 10 == 0:
+                progress(f"{i + 1} damaged sweep folders: {_line(tally, SWEEP_SECONDS)}")
     return tally
 
 
@@ -1932,15 +2154,15 @@ class AgreementTally(Tally):
     cap: int = TRAIN_CAP
 
 
-def agreement_case(folder: Path, text: str, tally: AgreementTally) -> str:
-    """Run ``check`` and a short ``train`` on the spec ``text`` in ``folder``, record how they
-    agree and return it; a spec check accepts whose step is estimated above the tally's cap is
-    not trained."""
+def agreement_case(folder: Path, text: str, tally: AgreementTally, suffix: str = ".cnn") -> str:
+    """Run ``check`` and a short ``train`` on the spec ``text`` (an IR with ``suffix``
+    ".json") in ``folder``, record how they agree and return it; a spec check accepts whose
+    step is estimated above the tally's cap is not trained."""
     import shutil
 
     import cnnspec
 
-    path, run = folder / "agree.cnn", folder / "run"
+    path, run = folder / f"agree{suffix}", folder / "run"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     check = run_command(["check", str(path)], text, tally)
     if check.code == 0 and cnnspec.load(path).step_memory.total > tally.cap:
@@ -1956,6 +2178,71 @@ def agreement_case(folder: Path, text: str, tally: AgreementTally) -> str:
                               f"{check.code}\n{check.err[-1500:]}\n-- train: exit "
                               f"{train.code}\n{train.err[-1500:]}")
     return kind
+
+
+# -- every command of a spec ------------------------------------------------------------------
+
+# The commands that read a spec beyond COMMANDS, each after the spec's path ({out}: the case's
+# folder): check, summary, fmt, diagram, init-report and export all read what it says.
+SPEC_READERS = (("fmt", "--check"), ("diagram", "-o", "{out}/net.dot"),
+                ("diagram", "-o", "{out}/net.svg", "--detail", "minimal", "--rankdir", "LR"),
+                ("init-report", "--input", "gaussian", "--batch-size", "2"),
+                ("export", "--format", "onnx", "-o", "{out}/net.onnx", "--force"))
+READER_SECONDS = 10.0  # a diagram or a forward pass of two images of a small net
+FMT_CHANGED = "fmt changed what the spec means"
+
+
+def fmt_keeps_meaning(path: Path, text: str, tally: AgreementTally) -> None:
+    """Format the spec at ``path`` in place: where fmt succeeds, ``export`` of the formatted
+    spec must end as of the original (same exit code, same IR) and a second ``fmt --check``
+    find nothing to change; else a finding."""
+    before = run_command(["export", str(path)], text, tally, READER_SECONDS)
+    if run_command(["fmt", str(path)], text, tally, READER_SECONDS).code != 0:
+        return
+    formatted = path.read_text(encoding="utf-8", errors="surrogatepass")
+    after = run_command(["export", str(path)], formatted, tally, READER_SECONDS)
+    again = run_command(["fmt", "--check", str(path)], formatted, tally, READER_SECONDS)
+    if (before.code, before.out) != (after.code, after.out) or again.code != 0:
+        tally.findings.append(f"{FMT_CHANGED} (export exit {before.code} -> {after.code}, "
+                              f"fmt --check again: exit {again.code}):\n{text[:2000]}\n-- "
+                              f"formatted:\n{formatted[:2000]}\n-- {after.err[-800:]}")
+
+
+def every_case(folder: Path, text: str, tally: AgreementTally, suffix: str = ".cnn") -> None:
+    """Run the spec ``text`` (an IR with ``suffix`` ".json") through every command that reads
+    a spec: check, summary and export (:data:`COMMANDS`), :data:`SPEC_READERS`, fmt in place
+    (:func:`fmt_keeps_meaning`, which refuses an IR) and, beside check, a one-epoch train
+    (:func:`agreement_case`)."""
+    path = folder / f"every{suffix}"
+    run_case(path, text, tally, hang=READER_SECONDS)
+    for name, *options in SPEC_READERS:
+        run_command([name, str(path), *(option.format(out=folder) for option in options)],
+                    text, tally, READER_SECONDS)
+    fmt_keeps_meaning(path, text, tally)
+    agreement_case(folder, text, tally, suffix)
+
+
+# The share of the every-command stage's cases that are IR mutants, the rest spec cases.
+EVERY_IR_SHARE = 0.2
+
+
+def fuzz_every(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -> AgreementTally:
+    """``count`` spec cases (:func:`spec_case`) and IR mutants of the examples
+    (:func:`mutate_ir`, :data:`EVERY_IR_SHARE` of them), seeded, through every command
+    (:func:`every_case`)."""
+    rng = random.Random(f"every:{seed}")
+    texts, irs = parsed_examples()
+    tally = AgreementTally(cap=cap)
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(count):
+            if rng.random() < EVERY_IR_SHARE:
+                every_case(Path(folder), mutate_ir(rng.choice(irs), rng), tally, ".json")
+            else:
+                every_case(Path(folder), spec_case(texts, rng), tally)
+            if progress and (i + 1) % 50 == 0:
+                progress(f"{i + 1} specs through every command: {_line(tally, READER_SECONDS)}; "
+                         f"{_agreement_line(tally)}")
+    return tally
 
 
 def _parses(text: str) -> bool:
@@ -2021,34 +2308,36 @@ def _first_of_each(reports: list[str]) -> list[str]:
     return out
 
 
+# Each stage's option, its default count of cases, and what a case is.
+STAGE_COUNTS = (
+    ("specs", 10_000, "spec mutants"),
+    ("irs", 3_000, "IR mutants"),
+    ("imports", 2_000, "mutated Caffe and Keras models through `cnnspec import`"),
+    ("runs", 200, ("damaged copies of a trained run folder through eval, predict, filters, "
+     "features, export and resume")),
+    ("inputs", 300, ("damaged pictures, arrays and npz data files through predict, features, "
+     "eval --data, check and train")),
+    ("argv", 1_500, "fuzzed command lines, each run in its own process and folder"),
+    ("timed", 300, ("IR mutants a few plausible values from a small example through check, "
+     "time and init-report on noise")),
+    ("train", 300, "mutants check accepts trained for two steps, memory measured"),
+    ("agreement", 200, ("spec mutants that parse run through check and a one-epoch train, "
+     "their verdicts compared")),
+    ("sweeps", 10, "damaged copies of a finished sweep folder, the sweep run into each again"),
+    ("every", 100, ("spec cases through every command that reads a spec, fmt's meaning kept "
+     "and check against a one-epoch train")),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     from cnnspec.check.memory import bytes_text
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--specs", type=int, default=10_000, help="spec mutants (10000)")
-    parser.add_argument("--irs", type=int, default=3_000, help="IR mutants (3000)")
-    parser.add_argument("--imports", type=int, default=2_000,
-                        help="mutated Caffe and Keras models through `cnnspec import` (2000)")
-    parser.add_argument("--runs", type=int, default=200,
-                        help="damaged copies of a trained run folder through eval, predict, "
-                        "filters, features, export and resume (200)")
-    parser.add_argument("--inputs", type=int, default=300,
-                        help="damaged pictures, arrays and npz data files through predict, "
-                        "features, eval --data, check and train (300)")
-    parser.add_argument("--argv", type=int, default=1_500,
-                        help="fuzzed command lines, each run in its own process and folder "
-                        "(1500)")
-    parser.add_argument("--timed", type=int, default=300,
-                        help="IR mutants a few plausible values from a small example through "
-                        "check, time and init-report on noise (300)")
+    for stage, default, what in STAGE_COUNTS:
+        parser.add_argument(f"--{stage}", type=int, default=default, help=f"{what} ({default})")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train", type=int, default=300,
-                        help="mutants check accepts trained for two steps, memory measured (300)")
     parser.add_argument("--train-cap", type=float, default=TRAIN_CAP / (1 << 30),
                         help="GiB: mutants estimated above it are skipped, not trained (1)")
-    parser.add_argument("--agreement", type=int, default=200,
-                        help="spec mutants that parse run through check and a one-epoch "
-                        "train, their verdicts compared (200)")
     parser.add_argument("--show", type=int, default=5, help="tracebacks/hangs printed in full")
     parser.add_argument("--mutation", action="append", choices=sorted(SPEC_MUTATION_NAMES),
                         help="make the spec mutants by this mutation alone, of the examples "
@@ -2068,7 +2357,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
     inputs = fuzz_inputs(args.inputs, args.seed, progress) if args.inputs else AgreementTally()
     argvs = fuzz_argv(args.argv, args.seed, progress)
-    for tally in (specs, irs, timed, imports, runs, inputs, argvs):
+    sweeps = fuzz_sweeps(args.sweeps, args.seed, progress) if args.sweeps else Tally()
+    every = fuzz_every(args.every, args.seed, int(args.train_cap * (1 << 30)), progress) \
+        if args.every else AgreementTally()
+    for tally in (specs, irs, timed, imports, runs, inputs, argvs, sweeps, every):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
@@ -2102,11 +2394,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
           f"check and train: {_agreement_line(inputs)}")
     print(f"{args.argv} command lines: {_line(argvs, ARGV_SECONDS)}")
+    print(f"{args.sweeps} damaged sweep folders: {_line(sweeps, SWEEP_SECONDS)}")
+    print(f"{args.every} specs through every command: {_line(every, READER_SECONDS)}; check "
+          f"against train: {_agreement_line(every)}")
     print(f"memory: {_memory_line(memory)}")
     print(f"check against train: {_agreement_line(agreeing)}")
-    tallies = (specs, irs, timed, imports, runs, inputs, argvs)
+    tallies = (specs, irs, timed, imports, runs, inputs, argvs, sweeps, every)
     found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
-        or inputs.findings or memory.tracebacks or memory.hangs or memory.beyond \
+        or inputs.findings or every.findings or memory.tracebacks or memory.hangs or memory.beyond \
         or agreeing.findings or agreeing.tracebacks or agreeing.warned
     return 1 if found else 0
 

@@ -210,9 +210,9 @@ def _scores(spec: Spec, estimate: signal.Estimate) -> LayerInfo | None:
     info = by_name.get(spec.ir["output"])
     if spec.ir["training"].get("loss") != "cross_entropy" or info is None:
         return None
-    if info.kind == "softmax":
-        info = by_name[info.inputs[0]]
-    if len(info.output_shape) != 1 or info.output_shape[0] < 2:
+    if info.kind == "softmax":  # an output softmax of the input itself reads no layer
+        info = by_name.get(info.inputs[0])
+    if info is None or len(info.output_shape) != 1 or info.output_shape[0] < 2:
         return None
     return info
 

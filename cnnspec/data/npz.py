@@ -8,10 +8,10 @@ seed) and ``classes`` (K strings naming the labels, else "0".."K-1"). The file i
 """
 from __future__ import annotations
 
-import errno
 import unicodedata
 import zipfile
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from cnnspec.data.dataset import Dataset, stratified_split
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, literal, shortened
 from cnnspec.sourcefile import (
+    absence,
     check_path_hint,
     is_special,
     located,
@@ -58,14 +59,8 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     place = located(path)
     if is_special(place):
         raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
-    try:
-        found, too_long = place.is_file(), False
-    except OSError as exc:  # a name too long for the file system: no file has it
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        found, too_long = False, True
-    if not found:
-        why = " (its name is too long for the file system)" if too_long else ""
+    why = absence(place, Path.is_file)
+    if why is not None:
         raise WordedError(literal(not_found("npz file", path, why)),
                           hint=f"{literal(check_path_hint(path))}; a run's data file that has "
                           "moved since is given its new place with {moved_npz}")

@@ -197,24 +197,38 @@ def _comment_depth(elements: list[Element], index: int) -> int:
 
 def _train_block_last(elements: list[Element]) -> list[Element]:
     """``elements`` with the top-level train block (from the comments on their own lines just
-    above it to its closing brace) after every statement the source wrote below it."""
-    opening = next((i for i, e in enumerate(elements)
-                    if e.role == "open" and e.depth == 0 and e.text == "train {"), None)
-    if opening is None:
+    above it to its closing brace) after every statement the source wrote below it. A spec
+    that writes a second block (which check refuses) keeps them in their order, both moved: a
+    block moved below the other swapped them back at the next run."""
+    blocks = _train_blocks(elements)
+    if not blocks:
         return elements
-    closing = next(i for i in range(opening, len(elements))
-                   if elements[i].role == "close" and elements[i].depth == 0)
-    if not any(e.role == "code" for e in elements[closing + 1:]):
-        return elements  # nothing but comments below it: the layout as written
-    start = opening
-    # the comments that introduce the block move with it, but not the file's first lines,
-    # which speak of the file
-    while (start > 1 and elements[start - 1].role == "comment"
-           and elements[start - 1].last + 1 == elements[start].first):
-        start -= 1
-    block = elements[start:closing + 1]
-    block[0].blank_before = True
-    return elements[:start] + elements[closing + 1:] + block
+    inside = {i for start, closing in blocks for i in range(start, closing + 1)}
+    if not any(e.role == "code" for i, e in enumerate(elements[blocks[0][1] + 1:],
+                                                      blocks[0][1] + 1) if i not in inside):
+        return elements  # nothing but comments and train blocks below it: the layout as written
+    moved = []
+    for start, closing in blocks:
+        elements[start].blank_before = True
+        moved += elements[start:closing + 1]
+    return [e for i, e in enumerate(elements) if i not in inside] + moved
+
+
+def _train_blocks(elements: list[Element]) -> list[tuple[int, int]]:
+    """Where each top-level train block starts (the comments that introduce it, but not the
+    file's first lines, which speak of the file) and where its closing brace is."""
+    blocks = []
+    for opening, e in enumerate(elements):
+        if e.role != "open" or e.depth != 0 or e.text != "train {":
+            continue
+        closing = next(i for i in range(opening, len(elements))
+                       if elements[i].role == "close" and elements[i].depth == 0)
+        start = opening
+        while (start > 1 and elements[start - 1].role == "comment"
+               and elements[start - 1].last + 1 == elements[start].first):
+            start -= 1
+        blocks.append((start, closing))
+    return blocks
 
 
 # -- output -------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from cnnspec.errors import (
     literal,
 )
 from cnnspec.ir.datasets import example_count, image_shape
-from cnnspec.sourcefile import check_path_hint, located, not_found
+from cnnspec.sourcefile import absence, check_path_hint, located, not_found
 
 
 def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_name: str
@@ -129,9 +129,10 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
         return []
     path = data["path"]
     refused = "; train and check refuse the spec until it is there"
-    if not located(path).exists():
+    why = absence(located(path))
+    if why is not None:
         return _kept(checked, named(data_misfits, [checked.spec.error(
-            f"{not_found('npz file', path)}{refused}", "training", "data", severity="warning",
+            f"{not_found('npz file', path, why)}{refused}", "training", "data", severity="warning",
             hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]))
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
 
