@@ -2022,9 +2022,10 @@ def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
     visits = []
 
     def counted(function):
-        def visit(*args):
-            found = function(*args)
-            visits.append(len(found))
+        def visit(size, outputs, kernel, *rest):
+            found = function(size, outputs, kernel, *rest)
+            if kernel == 100000:  # not the calibration timers' layers, timed when none is kept
+                visits.append(len(found))
             return found
         return visit
 
