@@ -1054,7 +1054,9 @@ def pinned_references(spec: Spec) -> list[SpecError]:
                     f"'{local}'", copies[0]["name"], f"inputs[{i}]", severity="warning",
                     hint=f"write '{local}' for each instance's own layer ({SAME_INSTANCE}); "
                          f"'{source}' wires all {len(copies)} instances to that one")
-                if warning not in out:  # a block inside the block copies the statement too
+                # a block inside the block copies the statement too: one warning, about the
+                # first copy it finds
+                if all((w.message, w.span) != (warning.message, warning.span) for w in out):
                     out.append(warning)
     return out
 
