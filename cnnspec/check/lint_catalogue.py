@@ -186,7 +186,7 @@ _FOUND: tuple[Lint, ...] = (
          "3x3 bias constant(1e30)` before a dense layer). Where a ReLU starts mostly dead (a "
          "kernel whose weights sum far from 0 on inputs whose mean is not 0), the estimate "
          "does not hold past it, and that is said instead.",
-         scale.signal_scale, ("estimate",)),
+         scale.signal_scale, ("estimate", "dtype")),
     Lint("gradient-scale",
          f"the weights' gradient of a tanh or sigmoid stack differs {gradient.LIMIT:g}x from its "
          "first layer to its last",
