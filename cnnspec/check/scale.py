@@ -163,7 +163,7 @@ class LargeScores:
                   + (f"its weights' sum adds up the mean of what it reads (E[z] = sum(w) E[x]), "
                      f"which scales the mean square by {rounded_text(self.source.factor)}"
                      if self.source.adds_mean else
-                     f"fan_in * E[w^2] * activation factor = {rounded_text(self.source.factor)}"))
+                     self._layer_factor()))
         if self._source_explains(scale):
             return spec.error(
                 f"{self.loss_sentence()}. Most of the scale comes from {factor}, "
@@ -178,6 +178,18 @@ class LargeScores:
             f"{factor}, {rounded_text(scale)}x the scale; the layers before it build up the "
             f"rest, {rounded_text(self.std / scale)}x{built}", info.name, WEIGHT_INIT_KEY,
             severity="warning", hint=f"{self._build_up_advice()}; or {self.small_last_layer()}")
+
+    def _layer_factor(self) -> str:
+        """The source layer's factor as the formula names it, and where its zero padding
+        takes a share of its products (:func:`cnnspec.check.signal.read_share`), that share
+        and the factor with it: sobel_x's 12 (its sum of squares, fan_in * E[w^2]) is 11 on a
+        16x16 map padded `same`, whose border outputs sum fewer taps."""
+        share, factor = self.source.read_share, self.source.factor
+        said = f"fan_in * E[w^2] * activation factor = {rounded_text(factor / share)}"
+        if not signal.padding_said(share):
+            return said
+        return (f"{said}, times {signal.PADDING_SHARE.format('its')} {rounded_text(share)}: "
+                f"{rounded_text(factor)}")
 
     def _source_explains(self, scale: float) -> bool:
         """Whether the source's factor makes at least half the scores' std, on a log scale."""
