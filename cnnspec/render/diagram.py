@@ -164,10 +164,10 @@ def _symmetry_rows(layer: LayerInfo, symmetric: bool) -> list[str]:
 
 
 def _warned_copies(checked: CheckedSpec) -> set[str]:
-    """The layers that check's kept warnings of :data:`COPIES_LINTS` are about (each copy of a
-    repeat block a folded one names)."""
+    """The layers that check's kept warnings of :data:`COPIES_LINTS` are about, with the
+    copies of a repeat block a folded one holds for."""
     return {name for warning in checked.warnings if warning.lint in COPIES_LINTS
-            for name in (warning.copies or warning.about)}
+            for name in (*warning.about, *warning.copies)}
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
