@@ -42,6 +42,12 @@ class FloatFormat:
         return rounded_text(self.largest, 2)
 
     @property
+    def largest_root(self) -> float:
+        """The square root of :attr:`largest`: a value beyond it squares to infinity, as in a
+        mean square, a variance or an L2 norm of it."""
+        return math.sqrt(self.largest)
+
+    @property
     def tiny(self) -> float:
         """The smallest normal value (``finfo.tiny``): below it a value is subnormal, with
         fewer significant bits the smaller it is."""

@@ -176,6 +176,11 @@ class SpecError(Exception):
     # The name of the lint that found a warning (:mod:`cnnspec.check.lint_catalogue`), set by
     # the catalogue (kept where ``--strict`` makes the warning an error); None for an error.
     lint: str | None = None
+    # The layers a diagnostic is about (the layer :meth:`cnnspec.ir.spec.Spec.error` locates
+    # it at; a warning of several layers, each), whose span may lie on another line than
+    # theirs (an init a `default` line wrote for them): a `# cnnspec: ignore[NAME]` on each of
+    # their lines silences it, as one on the span's line does (:mod:`cnnspec.check.silence`).
+    about: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

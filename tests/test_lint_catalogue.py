@@ -63,6 +63,7 @@ TRIGGERS = {
     "epochs-fit": SMALL + HEAD + "train {\n  epochs 2147483647\n}\n",
     "data-fit": "input 1x28x28\n" + HEAD,
     "memory-use": SMALL + HEAD,
+    "unused-ignore": SMALL + "conv 8 3x3 relu  # cnnspec: ignore[gain-misfit]\n" + HEAD,
 }
 
 

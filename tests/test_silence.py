@@ -319,3 +319,143 @@ def test_the_warnings_page_holds_the_generated_ways_to_silence():
     page = (ROOT / "docs" / "warnings.md").read_text(encoding="utf-8")
     assert between_markers(page, *SILENCE_MARKERS) == silence_list(
         commands_taking("--ignore")), "run python tools/generate.py"
+
+
+# A he_normal default before tanh: a gain-misfit warning at the default line (line 2) about
+# the layers it wrote the init of, a and b (lines 3 and 4).
+DEFAULTED = ("input 1x8x8\ndefault weight he_normal\na: conv 8 3x3 tanh\n"
+             "b: conv 8 3x3 tanh\nflatten\ndense 10\n")
+
+
+def _lines(tmp_path, capsys, text: str, *options) -> list[str]:
+    path = _write(tmp_path, text)
+    assert main(["check", path, *options]) == 0
+    return capsys.readouterr().err.splitlines()
+
+
+def _said(err: list[str], lint: str) -> str:
+    """The first line of the warning of ``lint`` in ``err``."""
+    return next(line for line in err if line.endswith(f"[{lint}]"))
+
+
+def _silenced(text: str, line: int, names: str) -> str:
+    """``text`` with a `# cnnspec: ignore[names]` comment at the end of its line ``line``."""
+    lines = text.splitlines()
+    lines[line - 1] += f"  # cnnspec: ignore[{names}]"
+    return "\n".join(lines) + "\n"
+
+
+def test_a_silence_that_silences_nothing_is_said_at_its_name(tmp_path, capsys):
+    """As ruff's RUF100: the name a comment writes for no warning, with a caret under it."""
+    text = _silenced(LINEAR, 3, "stacked-linear, gain-misfit")
+    err = _lines(tmp_path, capsys, text)
+    path = tmp_path / "net.cnn"
+    column = len("dense 16  # cnnspec: ignore[stacked-linear, ") + 1
+    assert err[0] == (f"{path}:3:{column}: warning: `# cnnspec: ignore[gain-misfit]` silences "
+                      "nothing: check finds no gain-misfit warning at this line or at its "
+                      "layer [unused-ignore]")
+    assert err[2] == "  " + " " * (column - 1) + "^" * len("gain-misfit")
+    assert err[3].startswith("hint: remove 'gain-misfit' from the comment")
+    assert len(err) == 4  # the stacked-linear name silences its warning: not said
+
+
+def test_a_file_wide_silence_that_silences_nothing_is_said(tmp_path, capsys):
+    err = _lines(tmp_path, capsys, "# cnnspec: ignore-file[gain-misfit]\n" + LINEAR)
+    assert _said(err, "unused-ignore").endswith(
+        ":1:24: warning: `# cnnspec: ignore-file[gain-misfit]` silences nothing: check finds "
+        "no gain-misfit warning anywhere in the spec [unused-ignore]")
+    assert NAMED in "\n".join(err)  # the stacked-linear warning, still said
+
+
+def test_an_unused_silence_is_a_lint_silenced_ignored_and_strict_like_others(tmp_path, capsys):
+    text = _silenced(LINEAR, 3, "stacked-linear, lr-fit")
+    assert _lines(tmp_path, capsys, text, "--ignore", "unused-ignore") == []
+    assert _lines(tmp_path, capsys, _silenced(LINEAR, 3, "stacked-linear, lr-fit, "
+                                              "unused-ignore")) == []
+    path = _write(tmp_path, text)
+    assert main(["check", "--strict", path]) == 2
+    assert "error: `# cnnspec: ignore[lr-fit]` silences nothing" in _err(capsys)
+
+
+def test_a_silence_of_unused_silences_is_never_said_unused(tmp_path, capsys):
+    """Said, it would be silenced by the comment it is said of."""
+    assert _lines(tmp_path, capsys, _silenced(LINEAR, 3, "stacked-linear, unused-ignore")) == []
+
+
+@pytest.mark.parametrize("name", ["batch-fit", "data-fit", "memory-use"])
+def test_a_silence_of_a_lint_said_once_the_data_is_read_is_not_called_unused(
+        name, tmp_path, capsys):
+    """Their warnings may come only when train reads an npz file, or knows the machine's
+    memory: check cannot tell that the silence is unused."""
+    assert _lines(tmp_path, capsys, _silenced(LINEAR, 3, f"stacked-linear, {name}")) == []
+    assert "[unused-ignore]" not in "\n".join(
+        _lines(tmp_path, capsys, f"# cnnspec: ignore-file[{name}]\n" + LINEAR))
+
+
+def test_the_lints_found_after_check_are_the_catalogues_one_set():
+    """train names the warnings it finds once the data is read through the catalogue, which
+    refuses a lint check would call a silence of unused."""
+    from cnnspec.check import lint_catalogue, lints
+    from cnnspec.check.training import data_misfits
+
+    assert lint_catalogue.FOUND_LATER == {"batch-fit", "data-fit", "memory-use"}
+    assert lint_catalogue.named_later(data_misfits, []) == []
+    with pytest.raises(AssertionError, match="lr-fit is found after check"):
+        lint_catalogue.named_later(lints.lr_fit, [])
+    explanation = lint_catalogue.BY_NAME["unused-ignore"].explanation
+    assert all(f"`{name}`" in explanation for name in lint_catalogue.FOUND_LATER)
+
+
+def test_a_silence_used_by_the_spec_as_written_is_not_called_unused_in_a_variant(tmp_path):
+    """An init variant (compare, init-report) may need no silence the spec needs: the silence
+    is judged on the spec as written."""
+    from cnnspec.check import check
+    from cnnspec.lab.variants import load_variant, with_default_weight
+    from cnnspec.lang import parse_init
+
+    path = _write(tmp_path, _silenced(DEFAULTED.replace("b: conv 8 3x3 tanh\n", ""), 3,
+                                      "gain-misfit"))
+    assert load_variant(path).checked.warnings == []
+    fitting = load_variant(path, "he_normal(gain=tanh)")
+    assert fitting.checked.warnings == []
+    # the variant's own check finds the silence unused
+    spec = cnnspec.parse(Path(path).read_text(encoding="utf-8"), path)
+    varied = with_default_weight(spec, parse_init("he_normal(gain=tanh)"))
+    assert [w.lint for w in check(varied).warnings] == ["unused-ignore"]
+
+
+def test_a_comment_on_the_layers_line_silences_its_warning_at_the_default_line(
+        tmp_path, capsys):
+    """A warning about a layer whose init a `default` line wrote points at that line; the
+    layer's line, where a reader looks, silences it too."""
+    err = _lines(tmp_path, capsys, DEFAULTED)
+    assert ":2:" in err[0] and err[0].endswith("[gain-misfit]")  # where the init was written
+    both = _silenced(_silenced(DEFAULTED, 3, "gain-misfit"), 4, "gain-misfit")
+    assert _lines(tmp_path, capsys, both) == []
+    assert _lines(tmp_path, capsys, _silenced(DEFAULTED, 2, "gain-misfit")) == []
+    one = DEFAULTED.replace("b: conv 8 3x3 tanh\n", "b: conv 8 3x3 tanh weight glorot_normal\n")
+    assert _lines(tmp_path, capsys, _silenced(one, 3, "gain-misfit")) == []
+
+
+def test_a_comment_on_one_of_the_layers_of_a_default_lines_warning_says_it_is_not_enough(
+        tmp_path, capsys):
+    err = _lines(tmp_path, capsys, _silenced(DEFAULTED, 3, "gain-misfit"))
+    assert err[0].endswith("[gain-misfit]")  # b's misfit, unsilenced, still said
+    assert "`# cnnspec: ignore[gain-misfit]` silences nothing alone: the gain-misfit warning " \
+           "at line 2 is about 'a' and 'b' [unused-ignore]" in err[4]
+    assert err[7] == "hint: write it on the line of each of 'a' and 'b' too, or at line 2 alone"
+
+
+def test_the_diagram_marks_copies_where_check_warns_of_them_alone(tmp_path):
+    """A frozen layer of copies that the output does not use: check says it is unused, not
+    that its copies are frozen; the diagram, which reads check's warnings, marks nothing."""
+    from cnnspec.render.diagram import build_graph
+
+    spec = ("input 1x8x8\nspare: conv 4 3x3 weight sobel_x frozen\nc: conv 8 3x3 relu <- input\n"
+            "flatten\ndense 10\n")
+    checked = cnnspec.load(_write(tmp_path, spec), for_training=False)
+    assert [w.lint for w in checked.warnings] == ["unused-layer"]
+    assert DRAWN_WARNING not in build_graph(checked).source
+    used = cnnspec.load(_write(tmp_path, spec.replace(" <- input", "")), for_training=False)
+    assert "frozen-copies" in [w.lint for w in used.warnings]
+    assert DRAWN_WARNING in build_graph(used).source

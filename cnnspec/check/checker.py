@@ -174,7 +174,9 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         warnings = []
     else:
         lint_warnings, estimate = _warnings(spec, infos, dtype)
-        warnings = silences.kept(lint_warnings + warnings)
+        found = lint_warnings + warnings
+        found += lint_catalogue.unused_ignores(spec, silences, found)
+        warnings = silences.kept(found)
         dies = None if estimate.dying is None else estimate.dying.layer.name
     if strict:
         errors += [as_error(w) for w in warnings]

@@ -38,6 +38,7 @@ The logits layer is left alone: the loss, not an activation, reads it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from cnnspec.check import signal
@@ -265,8 +266,9 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
         f"({_source(first.wanted)}): each such layer's output variance "
         f"is {rounded_text(first.ratio)}x what {listed(kinds)} {need} (the gains' ratio "
         f"squared), {_over_depth(records)}")
-    return spec.error(message, at, WEIGHT_INIT_KEY, severity="warning",
-                      hint=_hint(spec, group, names, feeding))
+    warning = spec.error(message, at, WEIGHT_INIT_KEY, severity="warning",
+                         hint=_hint(spec, group, names, feeding))
+    return dataclasses.replace(warning, about=tuple(m.layer.name for m in group))
 
 
 def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

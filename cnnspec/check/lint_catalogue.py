@@ -15,7 +15,18 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from cnnspec.check import gainfit, gradient, lints, memory, scale, signal, taps, training, twins
+from cnnspec.check import (
+    gainfit,
+    gradient,
+    lints,
+    memory,
+    scale,
+    signal,
+    taps,
+    training,
+    twins,
+    unused,
+)
 from cnnspec.check.exact import Exact
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
@@ -66,6 +77,10 @@ class Lint:
     # where the checker runs ``find``: with the other lints (:func:`run_all`), or in its own
     # stage before them, as for the data or the memory (:func:`named` names its warnings)
     own_stage: bool = False
+    # whether its warnings may come only after check, once train reads the data (an npz
+    # file's images) or knows the machine it runs on: a silence of it that check finds nothing
+    # for is not said to be unused (:mod:`cnnspec.check.unused`)
+    found_later: bool = False
 
     def run(self, found: Found) -> list[SpecError]:
         """The warnings this lint finds, each named by it."""
@@ -73,7 +88,7 @@ class Lint:
         return [dataclasses.replace(warning, lint=self.name) for warning in warnings]
 
 
-LINTS: tuple[Lint, ...] = (
+_FOUND: tuple[Lint, ...] = (
     Lint("identical-filters",
          "filters (units) of a layer start identical, or its weights start at 0 and never change",
          "A trainable hidden conv or dense layer whose filters start identical (a constant, or a "
@@ -171,7 +186,7 @@ LINTS: tuple[Lint, ...] = (
          "3x3 bias constant(1e30)` before a dense layer). Where a ReLU starts mostly dead (a "
          "kernel whose weights sum far from 0 on inputs whose mean is not 0), the estimate "
          "does not hold past it, and that is said instead.",
-         scale.signal_scale, ("estimate",)),
+         scale.signal_scale, ("estimate", "dtype")),
     Lint("gradient-scale",
          f"the weights' gradient of a tanh or sigmoid stack differs {gradient.LIMIT:g}x from its "
          "first layer to its last",
@@ -302,7 +317,7 @@ LINTS: tuple[Lint, ...] = (
          "A batch larger than all the images of the data (a batch size with a zero too many, or "
          "data smaller than thought): every epoch is then a single step. For an npz file, said "
          "once it is read.",
-         lints.batch_fit),
+         lints.batch_fit, found_later=True),
     Lint("epochs-fit",
          f"epochs whose run takes more than {MOST_STEPS:,} steps",
          f"Epochs whose run takes more than {MOST_STEPS:,} steps: Caffe's max_iter of 2^31 - 1 "
@@ -314,7 +329,7 @@ LINTS: tuple[Lint, ...] = (
          "gives a batch norm one value per channel, or an epoch with no step: `train` refuses "
          "them, and so does `check`; a command that trains nothing (`summary`, `diagram`, "
          "`export`, `eval` of a run) says them as warnings.",
-         training.data_misfits, ("infos",), own_stage=True),
+         training.data_misfits, ("infos",), own_stage=True, found_later=True),
     Lint("memory-use",
          f"a training process that takes more than {memory.WARN_SHARE:.0%} of the memory",
          f"A process training the spec that takes more than {memory.WARN_SHARE:.0%} of the "
@@ -322,7 +337,37 @@ LINTS: tuple[Lint, ...] = (
          "step, the data and the libraries: another large process, or a larger batch, may not "
          "fit beside it. Past the whole memory it is an error (a warning where nothing "
          "trains).",
-         memory.memory_problems, own_stage=True),
+         memory.memory_problems, own_stage=True, found_later=True),
+)
+
+# The lints whose warnings may come only after check (:attr:`Lint.found_later`).
+FOUND_LATER = frozenset(lint.name for lint in _FOUND if lint.found_later)
+
+
+def unused_ignores(spec: Spec, silences, warnings: list[SpecError]) -> list[SpecError]:
+    """A warning at each name in a silencing comment of ``spec`` (``silences``,
+    :class:`cnnspec.check.silence.Silences`) that silences none of ``warnings``, every warning
+    check found (:mod:`cnnspec.check.unused`): but the names of lints found later, and of
+    this one (its warning of itself would be silenced by the very comment it is about)."""
+    judged = [written for written in silences.written
+              if written.name not in FOUND_LATER | {UNUSED_IGNORE}]
+    return [dataclasses.replace(warning, lint=UNUSED_IGNORE)
+            for warning in unused.unused_silences(spec, silences, judged, warnings)]
+
+
+UNUSED_IGNORE = "unused-ignore"
+LINTS: tuple[Lint, ...] = _FOUND + (
+    Lint(UNUSED_IGNORE,
+         "a silencing comment that silences nothing",
+         "A `# cnnspec: ignore[NAME]` on a line where check finds no warning of that lint "
+         "(nor one about the layer of that line), or a `# cnnspec: ignore-file[NAME]` in a spec "
+         "where it finds none, as ruff's RUF100 says of an unused `# noqa`: left there, it "
+         "hides the next warning of that lint a change of the spec brings. Not said of the "
+         "lints whose warnings may come only once train reads the data or knows the machine ("
+         + ", ".join(f"`{lint.name}`" for lint in _FOUND if lint.found_later)
+         + "): their silence may be needed then; nor of `unused-ignore` itself, which the "
+         "comment it would be said of silences.",
+         unused_ignores, own_stage=True),
 )
 
 BY_NAME: dict[str, Lint] = {lint.name: lint for lint in LINTS}
@@ -339,6 +384,23 @@ def named(finder: Callable[..., list[SpecError]], warnings: list[SpecError]) -> 
     (in a stage of the checker's own; a batch checked against an npz file's images once it is
     read), each named by that lint."""
     return [dataclasses.replace(warning, lint=name_of(finder)) for warning in warnings]
+
+
+def as_written(warnings: list[SpecError], own: list[SpecError]) -> list[SpecError]:
+    """``warnings`` of a spec changed from the one written (another default init, a swept
+    setting), less their silences that silence nothing where the spec as written (whose
+    warnings are ``own``) uses them: a silence is judged on the spec it was written for."""
+    return [w for w in warnings if w.lint != UNUSED_IGNORE or w in own]
+
+
+def named_later(finder: Callable[..., list[SpecError]], warnings: list[SpecError]
+                ) -> list[SpecError]:
+    """``warnings`` of the lint whose function is ``finder``, found after check (once train
+    reads the data), each named by that lint, which the catalogue must mark
+    :attr:`Lint.found_later`: else check would call a silence of them unused."""
+    lint = BY_NAME[name_of(finder)]
+    assert lint.found_later, f"{lint.name} is found after check: mark it found_later"
+    return named(finder, warnings)
 
 
 def name_of(finder: Callable[..., list[SpecError]]) -> str:

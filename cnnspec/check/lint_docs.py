@@ -6,7 +6,7 @@ shipped page differs from what they give.
 """
 from __future__ import annotations
 
-from cnnspec.check.lint_catalogue import LINTS
+from cnnspec.check.lint_catalogue import LINTS, UNUSED_IGNORE
 from cnnspec.check.silence import FORMS
 from cnnspec.kinds.docs import begin_marker, end_marker
 from cnnspec.markdown import cell
@@ -31,6 +31,10 @@ def silence_list(commands: list[str]) -> str:
     items.append("- A comment's name that no lint has is an error at the name, with a caret "
                  "and the closest name; so is such a comment written without its brackets. "
                  "The `fmt` command keeps these comments.")
+    later = ", ".join(f"`{lint.name}`" for lint in LINTS if lint.found_later)
+    items.append("- A comment's name that silences no warning check finds is a warning at the "
+                 f"name, `{UNUSED_IGNORE}` (below); not for the lints whose warnings may come "
+                 f"only once `train` reads the data or knows the machine ({later}).")
     return "\n".join(items)
 
 

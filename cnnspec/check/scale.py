@@ -8,6 +8,7 @@ import math
 
 from cnnspec.check import signal
 from cnnspec.check.model import LayerInfo
+from cnnspec.dtypes import FORMATS
 from cnnspec.errors import SpecError, rounded_text
 from cnnspec.init import choose
 from cnnspec.init.info import InitInfo
@@ -17,9 +18,10 @@ from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.records import record
 
 
-def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+def signal_scale(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[SpecError]:
     """The signal's scale changing 100x or more (:func:`cnnspec.check.signal.largest_change`),
-    and scores that start too large for the loss (:func:`_large_scores`); where the first
+    and scores that start too large for the loss (:func:`_large_scores`; biases whose square
+    is beyond ``dtype``'s range, the one the model trains in); where the first
     grows the scale to the scores themselves, one warning says both. Where a ReLU starts
     mostly dead (:func:`cnnspec.check.signal.dying_sums`), the estimate does not hold past it,
     and that is said instead of either."""
@@ -28,7 +30,7 @@ def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     change = estimate.change
     scores = _large_scores(spec, estimate)
     # the biases' share is said only where the weights alone leave the scores small
-    biased = [] if scores else _bias_raised_scores(spec, estimate)
+    biased = [] if scores else _bias_raised_scores(spec, estimate, dtype)
     if not signal.is_too_large(change):
         return ([scores.warning(spec)] if scores else []) + biased
     message, hint = signal.describe_change(change), signal.change_hint(change)
@@ -161,7 +163,7 @@ class LargeScores:
                   + (f"its weights' sum adds up the mean of what it reads (E[z] = sum(w) E[x]), "
                      f"which scales the mean square by {rounded_text(self.source.factor)}"
                      if self.source.adds_mean else
-                     f"fan_in * E[w^2] * activation factor = {rounded_text(self.source.factor)}"))
+                     self._layer_factor()))
         if self._source_explains(scale):
             return spec.error(
                 f"{self.loss_sentence()}. Most of the scale comes from {factor}, "
@@ -176,6 +178,18 @@ class LargeScores:
             f"{factor}, {rounded_text(scale)}x the scale; the layers before it build up the "
             f"rest, {rounded_text(self.std / scale)}x{built}", info.name, WEIGHT_INIT_KEY,
             severity="warning", hint=f"{self._build_up_advice()}; or {self.small_last_layer()}")
+
+    def _layer_factor(self) -> str:
+        """The source layer's factor as the formula names it, and where its zero padding
+        takes a share of its products (:func:`cnnspec.check.signal.read_share`), that share
+        and the factor with it: sobel_x's 12 (its sum of squares, fan_in * E[w^2]) is 11 on a
+        16x16 map padded `same`, whose border outputs sum fewer taps."""
+        share, factor = self.source.read_share, self.source.factor
+        said = f"fan_in * E[w^2] * activation factor = {rounded_text(factor / share)}"
+        if not signal.padding_said(share):
+            return said
+        return (f"{said}, times {signal.PADDING_SHARE.format('its')} {rounded_text(share)}: "
+                f"{rounded_text(factor)}")
 
     def _source_explains(self, scale: float) -> bool:
         """Whether the source's factor makes at least half the scores' std, on a log scale."""
@@ -231,23 +245,27 @@ def _large_scores(spec: Spec, estimate: signal.Estimate) -> LargeScores | None:
     return LargeScores(info.name, info.output_shape[0], std, source, adds, info.weight_init)
 
 
-def _bias_raised_scores(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+def _bias_raised_scores(spec: Spec, estimate: signal.Estimate, dtype: str
+                        ) -> list[SpecError]:
     """A warning where the biases, not the weights, start the scores (:func:`_scores`) with a
     std above :data:`LARGEST_SCORE_STD`: a bias adds its mean square to every sum of its
     layer (:func:`cnnspec.check.signal.biased_sums`), and the random weights after it spread
     that over the scores as they spread any input. The scores' std is the Signal column's
     estimate, the biases counted, less the mean every score shares (which the softmax
     ignores). Named: the layer since the last reset whose biases are largest against its
-    sums' own std (weights alone)."""
+    sums' own std (weights alone). Biases whose square is beyond ``dtype``'s range (1e200
+    under --dtype float64) leave the estimate infinite or NaN, where it says nothing of the
+    scores: :func:`_overflowing_bias` says them."""
     info = _scores(spec, estimate)
     if info is None:
         return []
     moments, means = estimate.biased_moments
     mean = means.get(info.name, 0.0)
-    # a bias beyond float64's range squared (1e200 under --dtype float64) leaves the
-    # estimate infinite or NaN, where it says nothing of the scores
-    std = math.sqrt(max(0.0, moments[info.name] - mean * mean))
-    source = _largest_bias(estimate, info) if LARGEST_SCORE_STD < std < math.inf else None
+    variance = moments[info.name] - mean * mean
+    if not variance < math.inf:  # infinite or NaN (max(0, NaN) would make it 0)
+        return _overflowing_bias(spec, estimate, info, dtype)
+    std = math.sqrt(max(0.0, variance))
+    source = _largest_bias(estimate, info) if LARGEST_SCORE_STD < std else None
     if source is None:
         return []
     layer, bias_rms, ratio = source
@@ -262,6 +280,26 @@ def _bias_raised_scores(spec: Spec, estimate: signal.Estimate) -> list[SpecError
         "carry them on to the scores", layer.name, BIAS_INIT_KEY, severity="warning",
         hint="start the biases at 0 (zeros), or small (constant(0.01)), so that the loss "
              "starts near ln K")]
+
+
+def _overflowing_bias(spec: Spec, estimate: signal.Estimate, scores: LayerInfo,
+                      dtype: str) -> list[SpecError]:
+    """A warning at the largest biases on the way to the scores whose square is beyond
+    ``dtype``'s range (:attr:`cnnspec.dtypes.FloatFormat.largest_root`): the mean squares of
+    what they reach are infinite, in training as in the estimate."""
+    source = _largest_bias(estimate, scores)
+    layout = FORMATS[dtype]
+    if source is None or source[1] <= layout.largest_root:
+        return []
+    layer, bias_rms, _ = source
+    return [spec.error(
+        f"the biases of {layer.kind} '{layer.name}' start with a root mean square of "
+        f"{rounded_text(bias_rms)}, beyond the square root of {dtype}'s largest number "
+        f"({layout.largest_text}): the mean squares of what they reach, up to the "
+        f"{scores.output_shape[0]} scores of '{scores.name}', are infinite, and so is any "
+        "estimate of the initial loss", layer.name, BIAS_INIT_KEY, severity="warning",
+        hint=f"start the biases at 0 (zeros), or small (constant(0.01)): below "
+             f"{rounded_text(layout.largest_root, 2)} in size at the very most")]
 
 
 def _largest_bias(estimate: signal.Estimate, scores: LayerInfo

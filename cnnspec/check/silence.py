@@ -10,7 +10,8 @@ comment on the line the warning points at, as ruff's ``# noqa: CODE`` and clang-
     conv 16 3x3 tanh  # cnnspec: ignore[gain-misfit]
 
 A name the catalogue does not hold is a mistake, said with the closest one: a silence that
-silences nothing should not pass unnoticed.
+silences nothing should not pass unnoticed; nor should a name that silences no warning check
+finds (:mod:`cnnspec.check.unused`, the lint ``unused-ignore``).
 """
 from __future__ import annotations
 
@@ -34,11 +35,13 @@ from cnnspec.records import record
 @record(frozen=True)
 class Form:
     """A comment that silences lints by name, ``# cnnspec: WORD[NAME, ...]``: where it
-    silences them (``reach``, for the docs), and a line that carries it."""
+    silences them (``reach``, for the docs; ``scope``, for a message), and a line that
+    carries it."""
 
     word: str
     reach: str
     example: str
+    scope: str
 
     def written(self, names: str = "NAME") -> str:
         return f"# cnnspec: {self.word}[{names}]"
@@ -46,12 +49,15 @@ class Form:
 
 FILE_FORM = Form("ignore-file", "the warnings of those lints anywhere in the spec, as ruff's "
                  "`# ruff: noqa: CODE` does in a file; by convention on a line of its own at "
-                 "the top", "# cnnspec: ignore-file[stacked-linear]")
+                 "the top", "# cnnspec: ignore-file[stacked-linear]", "anywhere in the spec")
 LINE_FORM = Form("ignore", "the warnings of those lints that point at its line: a trailing "
                  "comment on the line a warning points at, as ruff's `# noqa: CODE` and "
-                 "clang-tidy's `// NOLINT(name)`", "conv 16 3x3 tanh  # cnnspec: "
-                 "ignore[gain-misfit]")
+                 "clang-tidy's `// NOLINT(name)`; a warning about layers whose init a "
+                 "`default` line wrote points at that line, and is silenced there or by such a "
+                 "comment on the line of each layer it is about", "conv 16 3x3 tanh  # cnnspec: "
+                 "ignore[gain-misfit]", "at this line or at its layer")
 FORMS = (FILE_FORM, LINE_FORM)
+FORM_OF = {form.word: form for form in FORMS}
 _WORDS = "|".join(re.escape(form.word) for form in sorted(FORMS, key=lambda f: -len(f.word)))
 # A spec's comment that silences lints: its form's word, and the names inside the brackets,
 # comma separated.
@@ -100,25 +106,61 @@ def lint_names(names) -> frozenset[str]:
 
 
 @record(frozen=True)
+class Written:
+    """One lint's name written in a silencing comment: the comment's form (of
+    :data:`FORMS`), the name, and where the name stands."""
+
+    form: Form
+    name: str
+    span: Span
+
+
+@record(frozen=True)
 class Silences:
     """The lints silenced everywhere (``names``) and at lines of the spec (``lines``: line
-    number -> names)."""
+    number -> names); every name a comment wrote (``written``), and the line of each layer
+    (``layer_lines``), where a comment silences the warnings about that layer located on a
+    `default` line (:attr:`SpecError.about`)."""
 
     names: frozenset[str] = frozenset()
     lines: dict[int, frozenset[str]] = field(default_factory=dict)
+    written: tuple[Written, ...] = ()
+    layer_lines: dict[str, int] = field(default_factory=dict)
 
     def silences(self, warning: SpecError) -> bool:
-        return warning.lint is not None and self.silences_at(warning.lint, warning.span)
+        return warning.lint is not None and (
+            warning.lint in self.names or bool(self.silencing_lines(warning)))
 
-    def silences_at(self, lint: str, span: Span | None) -> bool:
-        """Whether a warning of ``lint`` at ``span`` (None: at no line) is silenced: what
-        another report than check's list (a diagram's) says of a lint is held to it too."""
-        at = self.lines.get(span.line, frozenset()) if span else frozenset()
-        return lint in self.names or lint in at
+    def silencing_lines(self, warning: SpecError) -> set[int]:
+        """The lines whose ``# cnnspec: ignore[...]`` comments silence ``warning``: the line
+        it points at, where one there names its lint, and the lines of the layers it is about
+        (where its span is elsewhere), where one on each of them names it."""
+        def names_it(line: int | None) -> bool:
+            return warning.lint in self.lines.get(line, frozenset())
+
+        found = {warning.span.line} if warning.span and names_it(warning.span.line) else set()
+        about = [self.layer_lines.get(name) for name in warning.about]
+        if about and all(names_it(line) for line in about):
+            found |= set(about)
+        return found
 
     def kept(self, warnings: list[SpecError]) -> list[SpecError]:
         """``warnings`` less the silenced ones."""
         return [warning for warning in warnings if not self.silences(warning)]
+
+    def about_line(self, written: Written, warning: SpecError) -> bool:
+        """Whether the name ``written`` stands on the line of a layer ``warning`` is about,
+        located elsewhere (:attr:`SpecError.about`): it silences the warning once each such
+        layer's line carries it."""
+        return (written.form == LINE_FORM and warning.lint == written.name
+                and written.span.line in {self.layer_lines.get(name) for name in warning.about})
+
+    def silenced_by(self, written: Written, warning: SpecError) -> bool:
+        """Whether the name ``written`` in a comment silences ``warning``."""
+        if warning.lint != written.name:
+            return False
+        return written.form == FILE_FORM or written.span.line in self.silencing_lines(
+            warning)
 
 
 def spec_silences(spec: Spec, ignore=()) -> tuple[Silences, list[SpecError]]:
@@ -132,46 +174,47 @@ def spec_silences(spec: Spec, ignore=()) -> tuple[Silences, list[SpecError]]:
         return Silences(names), []
     from cnnspec.lang.parser import parse_with_comments  # only a spec that has such a comment
 
-    lines, errors = {}, []
+    lines, written, errors = {}, [], []
     for comment in parse_with_comments(spec.text, path=spec.path)[1]:
-        form, found, mistakes = _comment_silences(comment, spec.path)
+        found, mistakes = _comment_silences(comment, spec.path)
         errors += mistakes
-        if form == FILE_FORM.word:
-            names |= found
-        elif form is not None:
-            lines[comment.line] = lines.get(comment.line, frozenset()) | found
-    return Silences(names, lines), errors
+        written += found
+        for name in found:
+            if name.form == FILE_FORM:
+                names |= {name.name}
+            else:
+                lines[comment.line] = lines.get(comment.line, frozenset()) | {name.name}
+    layer_lines = {layer: span.line for (layer, field_name), span in spec.spans.items()
+                   if field_name is None}
+    return Silences(names, lines, tuple(written), layer_lines), errors
 
 
-def _comment_silences(comment, path: str | None
-                      ) -> tuple[str | None, frozenset[str], list[SpecError]]:
-    """The word of the form (:data:`FORMS`) of the ``#`` comment token ``comment`` (None: it
-    is no silence), the lints it silences, and the errors for what in it is not a silence as
-    written."""
+def _comment_silences(comment, path: str | None) -> tuple[list[Written], list[SpecError]]:
+    """The lints' names the ``#`` comment token ``comment`` writes in a silence (none: it is
+    no silence), and the errors for what in it is not a silence as written."""
     found = SILENCE.search(comment.value)
     if found is None:
         loose = UNBRACKETED.search(comment.value)
         if loose is None:
-            return None, frozenset(), []
-        return None, frozenset(), [_comment_error(
+            return [], []
+        return [], [_comment_error(
             f"a `# cnnspec: {loose[1]}` comment names its lints in brackets",
             Span(comment.line, comment.column, comment.line, comment.column + len(comment.value)),
             f"write `# cnnspec: {loose[1]}[NAME]` (names separated by commas); " + LIST_HINT,
             path)]
-    names, errors = set(), []
+    names, errors = [], []
     at = comment.column + found.start(2)
     for word in found[2].split(","):
         name = word.strip()
         column = at + len(word) - len(word.lstrip())
         at += len(word) + 1
+        span = Span(comment.line, column, comment.line, column + max(1, len(name)))
         if name in BY_NAME:
-            names.add(name)
+            names.append(Written(FORM_OF[found[1]], name, span))
             continue
-        errors.append(_comment_error(
-            f"{unknown_text(name)} in a `# cnnspec: {found[1]}` comment",
-            Span(comment.line, column, comment.line, column + max(1, len(name))),
-            unknown_hint(name), path))
-    return found[1], frozenset(names), errors
+        errors.append(_comment_error(f"{unknown_text(name)} in a `# cnnspec: {found[1]}` comment",
+                                     span, unknown_hint(name), path))
+    return names, errors
 
 
 def _comment_error(message: str, span: Span, hint_template: str, path: str | None) -> SpecError:

@@ -94,4 +94,11 @@ class Spec:
         if hint_template is not None:
             hint = library_worded(hint_template)
         return SpecError(message, hint=hint, severity=severity, file=self.path,
-                         hint_template=hint_template, **where)
+                         hint_template=hint_template, about=self.about(layer),
+                         **where)
+
+    def about(self, layer: str) -> tuple[str, ...]:
+        """``(layer,)`` where ``layer`` is a layer of the network, else ``()``: the layer a
+        diagnostic located at it (at its declaration or one of its fields, which may lie on a
+        `default` line) is about (:attr:`SpecError.about`)."""
+        return (layer,) if self.layer_index(layer) is not None else ()

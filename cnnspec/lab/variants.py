@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 
 from cnnspec.check import check
+from cnnspec.check.lint_catalogue import as_written
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
@@ -84,7 +85,7 @@ def load_variant(path: str | Path, init: str | None = None,
     # under the caret does not show.
     checked.warnings = [w if w in own.warnings else
                         dataclasses.replace(w, message=f"with {init_place(init)}: {w.message}")
-                        for w in checked.warnings]
+                        for w in as_written(checked.warnings, own.warnings)]
     return Variant(init, checked, default_weight_layers(own.spec.ir),
                    own_weight_layers(own.spec.ir))
 

@@ -27,7 +27,6 @@ from cnnspec.check.lint_catalogue import name_of
 from cnnspec.check.lints import (
     constant_weights,
     frozen_copies,
-    frozen_copy_count,
     lasting_alike_filters,
     symmetric_starts,
 )
@@ -36,7 +35,6 @@ from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError, count_text
 from cnnspec.held import HELD, HELD_MEANS
 from cnnspec.kinds import KINDS, is_weighted
-from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.records import record
 from cnnspec.render import palette
 from cnnspec.render.backend import render_source
@@ -139,15 +137,16 @@ def _header(unit: Unit, frozen: bool) -> str:
             f"<b>{escape(head.name)}</b>  {escape(kinds)}{lock}</font></td></tr>")
 
 
-# Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
-# filters start as copies of each other, and where they stay copies (check.lints
-# .lasting_alike_filters, which init-report's "same filters" column reads too: nothing after
-# them tells them apart, their weights never change, or they are frozen) "and stay so". Where
-# drawn biases differ, the copies are the filters' weights (check.alike.biases_apart). Left out
-# where the warning is silenced (its lint, by --ignore or a spec's comment), as check leaves it
-# out: frozen copies are frozen-copies' warning, other identical starts identical-filters'.
-SYMMETRY_LINT = name_of(constant_weights)
-FROZEN_COPIES_LINT = name_of(frozen_copies)
+# Shown under the layers of check's kept warnings that their filters are copies (the two lints
+# below: frozen copies are frozen-copies' warning, other identical starts identical-filters'),
+# so that the diagram marks a layer where check warns of it and nowhere else (a warning
+# silenced by --ignore or a spec's comment is left out here too): their filters start as copies
+# of each other (check.lints.symmetric_starts), and where they stay copies
+# (check.lints.lasting_alike_filters, which init-report's "same filters" column reads too:
+# nothing after them tells them apart, their weights never change, or they are frozen) "and
+# stay so". Where drawn biases differ, the copies are the filters' weights
+# (check.alike.biases_apart).
+COPIES_LINTS = frozenset({name_of(constant_weights), name_of(frozen_copies)})
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
@@ -164,20 +163,11 @@ def _symmetry_rows(layer: LayerInfo, symmetric: bool) -> list[str]:
     return [_row(row, colour=WARNING_COLOUR) for row in rows]
 
 
-def _symmetry_silenced(checked: CheckedSpec, name: str, lint: str) -> bool:
-    """Whether check's warning ``lint`` that the filters of layer ``name`` are copies (located
-    at its weight init: :func:`cnnspec.check.lints.constant_weights`,
-    :func:`cnnspec.check.lints.frozen_copies`) is silenced."""
-    return checked.silences is not None and checked.silences.silences_at(
-        lint, checked.spec.span_of(name, WEIGHT_INIT_KEY))
-
-
-def _symmetry_lint(estimate: Estimate, name: str) -> str:
-    """The lint whose warning says that the filters of layer ``name`` are copies: a frozen
-    layer's is frozen-copies', a trainable one's identical-filters', whether its filters start
-    alike or its zero weights never change (an output layer reading zeros)."""
-    frozen = frozen_copy_count(estimate.by_name[name]) >= 2
-    return FROZEN_COPIES_LINT if frozen else SYMMETRY_LINT
+def _warned_copies(checked: CheckedSpec) -> set[str]:
+    """The layers that check's kept warnings of :data:`COPIES_LINTS` are about, with the
+    copies of a repeat block a folded one holds for."""
+    return {name for warning in checked.warnings if warning.lint in COPIES_LINTS
+            for name in (*warning.about, *warning.copies)}
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
@@ -383,8 +373,8 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     facts = exact(checked.spec, estimate)
     lasting = lasting_alike_filters(checked.spec, estimate, facts)
     starting = symmetric_starts(checked.spec, estimate, facts)
-    identical = {name: name in lasting for name in [*starting, *lasting]
-                 if not _symmetry_silenced(checked, name, _symmetry_lint(estimate, name))}
+    warned = _warned_copies(checked)
+    identical = {name: name in lasting for name in [*starting, *lasting] if name in warned}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]

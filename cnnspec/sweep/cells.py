@@ -24,6 +24,7 @@ from dataclasses import field, replace
 from pathlib import Path
 
 from cnnspec.check import check
+from cnnspec.check.lint_catalogue import as_written
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.silence import Silences, lint_names
 from cnnspec.check.training import training_split_errors
@@ -223,8 +224,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     for a, axis in enumerate(axes):
         for index in range(len(axis.values)):
             in_dtype = cell_dtype([axis], (index,), alone)
-            by_value[a, index] = check_value(
-                base, axis, index, lambda spec, d=in_dtype: check(spec, dtype=d)).warnings
+            by_value[a, index] = as_written(check_value(
+                base, axis, index, lambda spec, d=in_dtype: check(spec, dtype=d)).warnings, own)
     refuse_too_many_cells(axes, seeds, folds)
     images_of = {}  # a data set's training images, counted once for every cell of its folds
     cells = []
@@ -237,8 +238,9 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
         in_dtype = cell_dtype(axes, combination, dtype)
         checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype)
-        got += [warning for warning in checked.warnings if warning not in got]
-        checked_cells.append((settings, checked.warnings))
+        found = as_written(checked.warnings, own)
+        got += [warning for warning in found if warning not in got]
+        checked_cells.append((settings, found))
         refuse_unfit_folds(checked, settings, folds, hint_of, images_of)
         for seed in range(seeds):
             seeded = recorded_ir(ir)  # a copy, its data file found from any folder

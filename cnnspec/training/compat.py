@@ -6,7 +6,7 @@ would refuse ``check`` refuses first."""
 from __future__ import annotations
 
 from cnnspec.check.checker import as_error
-from cnnspec.check.lint_catalogue import named
+from cnnspec.check.lint_catalogue import named_later
 from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import (
     MemoryEstimate,
@@ -86,7 +86,7 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
     errors = [e for e in problems if e.severity == "error"]
     if errors:
         raise SpecErrors(errors)
-    return _kept(checked, named(memory_problems, problems))
+    return _kept(checked, named_later(memory_problems, problems))
 
 
 def read_file_warnings(checked: CheckedSpec, max_memory: int | None = None
@@ -97,7 +97,7 @@ def read_file_warnings(checked: CheckedSpec, max_memory: int | None = None
     other data."""
     if image_shape(checked.ir["training"]["data"]) is not None or checked.step_memory is None:
         return checked.warnings
-    unread = named(memory_problems,
+    unread = named_later(memory_problems,
                    memory_problems(checked.spec, checked.step_memory, max_memory))
     return [w for w in checked.warnings if w not in unread]
 
@@ -108,7 +108,7 @@ def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
     ``checked``; none for data the checker knew without reading (it warned already)."""
     if example_count(checked.ir["training"]["data"]) is not None:
         return []
-    return _kept(checked, named(batch_fit, batch_fit(
+    return _kept(checked, named_later(batch_fit, batch_fit(
         checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)))
 
 
@@ -131,7 +131,7 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     refused = "; train and check refuse the spec until it is there"
     why = absence(located(path))
     if why is not None:
-        return _kept(checked, named(data_misfits, [checked.spec.error(
+        return _kept(checked, named_later(data_misfits, [checked.spec.error(
             f"{not_found('npz file', path, why)}{refused}", "training", "data", severity="warning",
             hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]))
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
@@ -145,7 +145,7 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     image = (1, *shape[1:]) if len(shape) == 3 else shape[1:]
     misfit = input_fit_error(checked.spec, image, "npz", severity="warning",
                              then=" (train and check refuse the spec)")
-    return [] if misfit is None else _kept(checked, named(data_misfits, [misfit]))
+    return [] if misfit is None else _kept(checked, named_later(data_misfits, [misfit]))
 
 
 # What a command that reads no data says of the rest (a hint template: Spec.error).
