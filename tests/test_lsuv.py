@@ -195,3 +195,28 @@ def test_the_layers_rescaled_are_those_whose_init_the_catalogue_says_needs_data(
                         replace(catalogue.BY_NAME["lsuv"], family="matrix"))
     assert lsuv_layers(model) == ["c"]
     assert uses_lsuv({"layers": [{"name": "c", "weight_init": {"name": "glorot_uniform"}}]})
+
+
+def test_check_leaves_the_scale_of_weights_the_catalogue_says_data_sets_to_the_data(
+        monkeypatch):
+    """check's signal estimate judges no scale of a weight that a batch of data sets again
+    (it cannot know it before the data): it reads which those are from the catalogue's
+    ``needs_data``, not from the name ``lsuv``. A tiny normal weight is warned of as it is
+    drawn, and not once the catalogue says data sets it."""
+    from dataclasses import replace
+
+    from cnnspec.check import check
+    from cnnspec.init import catalogue
+    from cnnspec.lang import parse
+
+    spec = ("input 1x8x8\n" + "".join(f"c{i}: conv 8 3x3 pad same weight normal(0, 0.001) tanh\n"
+                                      for i in range(6)) + "flatten\nfc: dense 3\n")
+
+    def scale_warnings():
+        return [w for w in check(parse(spec), for_training=False).warnings
+                if w.lint == "signal-scale"]
+
+    assert scale_warnings()
+    monkeypatch.setitem(catalogue.BY_NAME, "normal",
+                        replace(catalogue.BY_NAME["normal"], family="data"))
+    assert not scale_warnings()

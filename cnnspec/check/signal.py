@@ -164,7 +164,7 @@ def weight_log_second_moment(info: LayerInfo) -> float | None:
     1e-200, which float64 holds, square to 0 even there, and the signal they shrink is still
     judged."""
     init: InitInfo = info.weight_init
-    if init.distribution == "lsuv":
+    if _set_by_data(init):
         return None
     if init.distribution == "identity":
         out, cin = info.weight_shape[:2]
@@ -2355,7 +2355,15 @@ def _most_common(values: list[str]) -> str:
 def _is_reset(info: LayerInfo) -> bool:
     """Batchnorm and LSUV set the scale to 1 whatever came before."""
     return KINDS[info.kind].family == "norm" or (
-        info.weight_init is not None and info.weight_init.distribution == "lsuv")
+        info.weight_init is not None and _set_by_data(info.weight_init))
+
+
+def _set_by_data(init: InitInfo) -> bool:
+    """Whether a batch of data sets the weight again after its draw (the catalogue's
+    :attr:`~cnnspec.init.catalogue.Init.needs_data`: LSUV), so that its scale is not the
+    draw's."""
+    entry = BY_NAME.get(init.name)
+    return entry is not None and entry.needs_data
 
 
 def _last_reset(layers: list[LayerInfo]) -> int:
