@@ -30,7 +30,7 @@ from cnnspec.check import (
 from cnnspec.check.exact import Exact
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
-from cnnspec.init.catalogue import BY_NAME
+from cnnspec.init.catalogue import BY_NAME as INITS
 from cnnspec.init.choose import scheme_for
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.steps import MOST_STEPS
@@ -39,7 +39,7 @@ from cnnspec.records import record
 # The inits the explanations give as examples, asked of the init catalogue (the scheme made for
 # relu; the kernel that passes its input through), as the checker's hints ask it.
 RELU_SCHEME = scheme_for("relu").name
-IDENTITY = BY_NAME["identity"].name
+IDENTITY = INITS["identity"].name
 
 # A lint's name: lower-case words joined by hyphens (ruff's and clang-tidy's style).
 NAME_FORM = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
