@@ -281,10 +281,14 @@ WRONG_COMMENTS = {
         "1:1: error: a `# cnnspec: ignore-file` comment names its lints in brackets",
         1, len("# cnnspec: ignore-file stacked-linear"),
         "hint: write `# cnnspec: ignore-file[NAME]`"),
+    "# cnnspec: ignore-file[stacked-linear]]": (
+        "1:39: error: a stray `]` after the `# cnnspec: ignore-file[...]` comment's names",
+        39, 1, "hint: write `# cnnspec: ignore-file[NAME]` (names separated by commas) with one"),
 }
 
 
-@pytest.mark.parametrize("comment", WRONG_COMMENTS, ids=["unknown name", "no brackets"])
+@pytest.mark.parametrize("comment", WRONG_COMMENTS,
+                         ids=["unknown name", "no brackets", "stray bracket"])
 def test_a_file_wide_comment_written_wrong_is_an_error_with_a_caret(comment, tmp_path, capsys):
     first, column, width, hint = WRONG_COMMENTS[comment]
     path = _write(tmp_path, comment + "\n" + LINEAR)

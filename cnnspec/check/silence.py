@@ -202,7 +202,7 @@ def _comment_silences(comment, path: str | None) -> tuple[list[Written], list[Sp
             Span(comment.line, comment.column, comment.line, comment.column + len(comment.value)),
             f"write `# cnnspec: {loose[1]}[NAME]` (names separated by commas); " + LIST_HINT,
             path)]
-    names, errors = [], []
+    names, errors = [], _stray_brackets(comment, found, path)
     at = comment.column + found.start(2)
     for word in found[2].split(","):
         name = word.strip()
@@ -215,6 +215,19 @@ def _comment_silences(comment, path: str | None) -> tuple[list[Written], list[Sp
         errors.append(_comment_error(f"{unknown_text(name)} in a `# cnnspec: {found[1]}` comment",
                                      span, unknown_hint(name), path))
     return names, errors
+
+
+def _stray_brackets(comment, found: re.Match, path: str | None) -> list[SpecError]:
+    """An error for a bracket left after a silence's closing one (``ignore[gain-misfit]]``),
+    which a reader takes for a typo the comment might hide more of."""
+    after = comment.value[found.end():]
+    if not after.lstrip().startswith("]"):
+        return []
+    column = comment.column + found.end() + len(after) - len(after.lstrip())
+    return [_comment_error(f"a stray `]` after the `# cnnspec: {found[1]}[...]` comment's names",
+                           Span(comment.line, column, comment.line, column + 1),
+                           f"write `# cnnspec: {found[1]}[NAME]` (names separated by commas) "
+                           "with one closing bracket", path)]
 
 
 def _comment_error(message: str, span: Span, hint_template: str, path: str | None) -> SpecError:
