@@ -352,6 +352,40 @@ def test_relus_in_place_change_nothing(training):
     _assert_running_stats_agree(model, x)
 
 
+def _sum_readers(rng):
+    """Sums of a batch norm that nothing else reads (first), of such a sum (second, of three)
+    and of a batch norm that is the third of three; the output a dense layer."""
+    same = (1, 1, 1, 1)
+    nodes = [
+        Node("c1", "conv", _conv(rng, 3, 2, (3, 3), pads=same), ["input"]),
+        Node("c2", "conv", _conv(rng, 3, 2, (3, 3), pads=same), ["input"]),
+        Node("bn1", "batchnorm", L.BatchNorm(3, np.float64), ["c1"]),
+        Node("s1", "add", L.Merge("add"), ["bn1", "c2"]),
+        Node("bn3", "batchnorm", L.BatchNorm(3, np.float64), ["c1"]),
+        Node("s2", "add", L.Merge("add"), ["c2", "s1", "bn3"]),
+        Node("gap", "global_avgpool", L.GlobalAvgPool(), ["s2"]),
+        Node("out", "dense", L.Dense(rng.standard_normal((4, 3)), rng.standard_normal(4)),
+             ["gap"]),
+    ]
+    return Model(nodes, "out", dtype="float64")
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_sums_in_place_change_nothing(training):
+    """A sum writes over its first or second input where that is a ``fresh_output`` only it
+    reads (not over a third, which is added last); results are bitwise those of the plain
+    plan, and the input is left as it was."""
+    rng = _rng(7)
+    model = _sum_readers(rng)
+    in_place = [(n.name, n.layer.into) for n in model._fused if isinstance(n.layer, L.InPlaceAdd)]
+    assert in_place == [("s1", 0), ("s2", 1)]
+    model.training = training
+    x = rng.standard_normal((3, 2, 6, 5))
+    kept = x.copy()
+    _assert_plans_agree(model, x, np.array([1, 2, 0]))
+    np.testing.assert_array_equal(x, kept)
+
+
 def _assert_running_stats_agree(model, x):
     """One forward pass of each plan from the same running statistics updates them to the
     same bits."""

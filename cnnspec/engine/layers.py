@@ -49,7 +49,8 @@ class Layer:
     # Whether the model frees ``cache`` once the layer's backward has run (see the contract).
     frees_cache = True
     # True where ``forward`` returns a new array that neither the cache nor anything else
-    # holds: the graph may then let its only reader, a ReLU, overwrite it (InPlaceReLU).
+    # holds: the graph may then let its only reader, a ReLU or a sum, overwrite it
+    # (``over_input``).
     fresh_output = False
     # True where ``forward`` writes its output into memory that its next forward pass writes
     # again (ConvReLU): the graph never makes such a layer the network's output, nor the
@@ -92,6 +93,12 @@ class Layer:
         """How the last forward pass computed the layer, where there is more than one way
         (for ``cnnspec time``); "" otherwise."""
         return ""
+
+    def over_input(self, index: int) -> Layer | None:
+        """The layer that computes this one's output over its input ``index`` (which the
+        graph gives it only where that input is a ``fresh_output`` no other layer reads):
+        :class:`InPlaceReLU`, :class:`InPlaceAdd`; None where there is none."""
+        return None
 
     def _forward(self, x, training):
         raise NotImplementedError
@@ -427,6 +434,9 @@ class Elementwise(Layer):
     def _forward(self, x, training):
         return self._kernels[0](x, **self.kwargs)
 
+    def over_input(self, index: int) -> Layer | None:
+        return InPlaceReLU() if type(self) is Elementwise and self.op == "relu" else None
+
     def _backward(self, dout, cache, out=None):
         if out is not None and self.writes_over_dout:
             return self._kernels[1](dout, cache, out=out)
@@ -526,3 +536,24 @@ class Merge(Layer):
 
     def backward(self, dout, need_dx=True, owned=False):
         return list(self._kernels[1](dout, self.cache)), {}  # views of dout: nothing to save
+
+    def over_input(self, index: int) -> Layer | None:
+        # the first two inputs are added first: a sum written over one of them keeps the bits
+        return InPlaceAdd(index) if self.kind == "add" and index < 2 else None
+
+
+class InPlaceAdd(Merge):
+    """A residual sum written over its input ``into`` (the first or the second): the graph
+    substitutes it for a sum that is the only reader of that input, a layer's
+    ``fresh_output`` (a batch norm's, as in a residual block's ``add(bn, x)``), when it does
+    not record each layer's output; values and gradients are identical. The sum then makes
+    no new array: it writes over memory the batch norm has just written (still in the
+    cache), where a new array is memory to be fetched before it is written."""
+
+    def __init__(self, into: int) -> None:
+        super().__init__("add")
+        self.into = into
+
+    def forward(self, xs, training):
+        out, self.cache = merge.add_forward(*xs, out=xs[self.into])
+        return out

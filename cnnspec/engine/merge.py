@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def add_forward(*xs):
-    """Elementwise sum of >= 2 arrays of equal shape; ``cache`` = the number of inputs."""
-    out = xs[0] + xs[1]
+def add_forward(*xs, out=None):
+    """Elementwise sum of >= 2 arrays of equal shape; ``cache`` = the number of inputs. Into
+    ``out`` where given (the first or second input itself, for a caller that owns it: the
+    same bits, as the first two are added first), else into a new array."""
+    out = np.add(xs[0], xs[1], out=out)
     for x in xs[2:]:
         out += x
     return out, len(xs)

@@ -24,8 +24,9 @@ softmax. Any other ``dout`` passes through the softmax's own backward.
 Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
 values and gradients, a smaller tensor), a batch norm or a convolution whose only reader is a
 ReLU runs the ReLU itself (identical values and gradients; no mask kept, no pass of the ReLU's
-own), and a ReLU that is the only reader of a new array (the output of batch norm, a dense
-layer or a residual sum: ``Layer.fresh_output``) writes its output over it. All are switched
+own), and a ReLU or a residual sum that is the only reader of a new array (the output of
+batch norm, a dense layer or a residual sum: ``Layer.fresh_output``) writes its output over it
+(``Layer.over_input``). All are switched
 off while ``record`` is on, so that every layer's own output and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
@@ -56,7 +57,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.engine import heap, losses, parallel, processes, splitting
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
-from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
+from cnnspec.engine.layers import Layer, fuse
 from cnnspec.errors import RunError
 from cnnspec.held import HELD
 from cnnspec.records import record
@@ -110,7 +111,7 @@ class Model:
         self._fused_softmax = keeps_logits(self._by_name[output].layer.op, loss)
         self._last_out = self._logits = self._fused_dout = None
         kept = {output} | ({self._by_name[output].inputs[0]} if self._fused_softmax else set())
-        self._fused = _relus_in_place(_fuse_pairs(self._plain, output), kept)
+        self._fused = _in_place(_fuse_pairs(self._plain, output), kept)
         self._drops = {id(plan): _last_uses(plan, kept) for plan in (self._plain, self._fused)}
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
@@ -324,8 +325,8 @@ class Model:
 
     def _plan_layers(self) -> list[Layer]:
         """Every layer a forward pass can run: the nodes' own and the fused plan's stand-ins
-        (:class:`MaxPoolReLU`, :class:`BatchNormReLU`, :class:`InPlaceReLU`), which hold caches
-        of their own."""
+        (:class:`MaxPoolReLU`, :class:`BatchNormReLU`, :class:`InPlaceReLU`, ...), which hold
+        caches of their own."""
         layers = {id(node.layer): node.layer for node in self.nodes + self._fused}
         return list(layers.values())
 
@@ -527,19 +528,24 @@ def _release(models: list[Model]) -> None:
             parallel.release_layer(layer)
 
 
-def _relus_in_place(nodes: list[Node], kept: set[str]) -> list[Node]:
-    """The plan with each ReLU that is the only reader of a ``fresh_output`` layer's output (not
-    a ``kept`` value) replaced by an :class:`InPlaceReLU` node of the same name."""
+def _in_place(nodes: list[Node], kept: set[str]) -> list[Node]:
+    """The plan with each layer that is the only reader of an input that is a
+    ``fresh_output`` layer's output (not a ``kept`` value) replaced, where it has one, by the
+    node of the same name that writes over that input (``Layer.over_input``: a ReLU, a sum)."""
     readers = _readers(nodes)
     by_name = {node.name: node for node in nodes}
     plan = []
     for node in nodes:
-        source = by_name.get(node.inputs[0])
-        if (type(node.layer) is Elementwise and node.layer.op == "relu" and source is not None
-                and source.layer.fresh_output and readers[source.name] == 1
-                and source.name not in kept):
-            node = Node(node.name, node.kind, InPlaceReLU(), list(node.inputs), node.fused,
-                        node.params_of)
+        for index, name in enumerate(node.inputs):
+            source = by_name.get(name)
+            if (source is None or not source.layer.fresh_output or readers[name] != 1
+                    or name in kept):
+                continue
+            layer = node.layer.over_input(index)
+            if layer is not None:
+                node = Node(node.name, node.kind, layer, list(node.inputs), node.fused,
+                            node.params_of)
+                break
         plan.append(node)
     return plan
 
