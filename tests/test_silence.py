@@ -396,6 +396,23 @@ def test_a_silence_of_a_lint_said_once_the_data_is_read_is_not_called_unused(
         _lines(tmp_path, capsys, f"# cnnspec: ignore-file[{name}]\n" + LINEAR))
 
 
+# A drawn init whose spread float32 cannot hold (a lost-spread warning at line 3) but float64 can.
+LOST_IN_FLOAT32 = "input 1x8x8\nflatten\ndense 16 relu weight normal(1000, 1e-5)\ndense 10\n"
+
+
+def test_a_silence_a_float32_warning_needs_is_not_called_unused_in_float64(tmp_path, capsys):
+    """train trains in float32 unless told: `check --dtype float64` finds no lost-spread
+    warning, but removing the silence, as the hint says, would bring it back there."""
+    text = _silenced(LOST_IN_FLOAT32, 3, "lost-spread")
+    said = [line for line in _lines(tmp_path, capsys, text) if ": warning: " in line]
+    assert said and not any(line.endswith("[lost-spread]") for line in said)
+    assert not any(line.endswith("[unused-ignore]")
+                   for line in _lines(tmp_path, capsys, text, "--dtype", "float64"))
+    # in float32 a silence of that lint is judged as any other
+    unused = _silenced(LINEAR, 3, "stacked-linear, lost-spread")
+    assert _said(_lines(tmp_path, capsys, unused), "unused-ignore")
+
+
 def test_the_lints_found_after_check_are_the_catalogues_one_set():
     """train names the warnings it finds once the data is read through the catalogue, which
     refuses a lint check would call a silence of unused."""

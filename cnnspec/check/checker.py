@@ -175,7 +175,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     else:
         lint_warnings, estimate = _warnings(spec, infos, dtype)
         found = lint_warnings + warnings
-        found += lint_catalogue.unused_ignores(spec, silences, found)
+        found += lint_catalogue.unused_ignores(spec, silences, found, dtype)
         warnings = silences.kept(found)
         dies = None if estimate.dying is None else estimate.dying.layer.name
     if strict:

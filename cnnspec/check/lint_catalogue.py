@@ -29,6 +29,7 @@ from cnnspec.check import (
 )
 from cnnspec.check.exact import Exact
 from cnnspec.check.model import LayerInfo
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError
 from cnnspec.init.catalogue import BY_NAME as INITS
 from cnnspec.init.choose import scheme_for
@@ -344,13 +345,24 @@ _FOUND: tuple[Lint, ...] = (
 FOUND_LATER = frozenset(lint.name for lint in _FOUND if lint.found_later)
 
 
-def unused_ignores(spec: Spec, silences, warnings: list[SpecError]) -> list[SpecError]:
+# The lints whose warnings depend on the dtype the model trains in (their ``find`` reads it):
+# `normal(1000, 1e-5)` loses its spread in float32, not in float64.
+DTYPE_BOUND = frozenset(lint.name for lint in _FOUND if "dtype" in lint.reads)
+
+
+def unused_ignores(spec: Spec, silences, warnings: list[SpecError], dtype: str
+                   ) -> list[SpecError]:
     """A warning at each name in a silencing comment of ``spec`` (``silences``,
     :class:`cnnspec.check.silence.Silences`) that silences none of ``warnings``, every warning
-    check found (:mod:`cnnspec.check.unused`): but the names of lints found later, and of
-    this one (its warning of itself would be silenced by the very comment it is about)."""
-    judged = [written for written in silences.written
-              if written.name not in FOUND_LATER | {UNUSED_IGNORE}]
+    check found in ``dtype`` (:mod:`cnnspec.check.unused`): but the names of lints found
+    later, and of this one (its warning of itself would be silenced by the very comment it is
+    about). A silence of a lint bound to the dtype is judged in the dtype the spec trains in
+    unless told, the one it is written for: in another, the float32 warning it silences may
+    not come, and removing it, as the hint says, would bring that warning back."""
+    unjudged = FOUND_LATER | {UNUSED_IGNORE}
+    if dtype != DEFAULT_DTYPE:
+        unjudged |= DTYPE_BOUND
+    judged = [written for written in silences.written if written.name not in unjudged]
     return [dataclasses.replace(warning, lint=UNUSED_IGNORE)
             for warning in unused.unused_silences(spec, silences, judged, warnings)]
 
@@ -366,7 +378,10 @@ LINTS: tuple[Lint, ...] = _FOUND + (
          "lints whose warnings may come only once train reads the data or knows the machine ("
          + ", ".join(f"`{lint.name}`" for lint in _FOUND if lint.found_later)
          + "): their silence may be needed then; nor of `unused-ignore` itself, which the "
-         "comment it would be said of silences.",
+         "comment it would be said of silences. A silence of a lint whose warnings depend on "
+         "the dtype (" + ", ".join(f"`{name}`" for name in sorted(DTYPE_BOUND))
+         + f") is judged in {DEFAULT_DTYPE}, the dtype train uses unless told: "
+         "`check --dtype float64` does not call unused the silence a float32 warning needs.",
          unused_ignores, own_stage=True),
 )
 
