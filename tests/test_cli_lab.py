@@ -546,7 +546,7 @@ def test_init_report_of_an_all_lsuv_tanh_net(capsys):
     layers alone rather than fail on their unknown weight scale."""
     assert main(["init-report", str(SPECS / "lenet5.cnn"), "--init", "lsuv", "--input",
                  "gaussian", "--batch-size", "2"]) == 0
-    assert "lsuv: 5 layers rescaled" in capsys.readouterr().out
+    assert "lsuv: 5 layers measured on this batch" in capsys.readouterr().out
 
 
 def test_init_report_names_the_first_layer_that_overflows_without_numpys_warnings(tmp_path,

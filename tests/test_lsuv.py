@@ -172,7 +172,7 @@ def test_init_report_measures_after_lsuv():
     assert len(variant.lsuv) == 30 and all(step.converged for step in variant.lsuv)
     convs = [s for s in variant.layers if s.kind == "conv"]
     assert all(abs(s.act_std - 1) < 0.1 for s in convs)
-    assert "lsuv: 30 layers rescaled" in format_table(report)
+    assert "lsuv: 30 layers measured on this batch, 30 rescaled" in format_table(report)
 
 
 def test_the_layers_rescaled_are_those_whose_init_the_catalogue_says_needs_data(tmp_path,
@@ -220,3 +220,14 @@ def test_check_leaves_the_scale_of_weights_the_catalogue_says_data_sets_to_the_d
     monkeypatch.setitem(catalogue.BY_NAME, "normal",
                         replace(catalogue.BY_NAME["normal"], family="data"))
     assert not scale_warnings()
+
+
+def test_the_report_counts_a_layer_that_starts_within_tolerance_as_measured_not_rescaled():
+    from cnnspec.lab.lsuv import LsuvStep
+    from cnnspec.lab.report import describe_lsuv
+
+    steps = [LsuvStep("a", 0.25, 1.0, iterations=2, tol=0.1),
+             LsuvStep("b", 0.95, 0.95, iterations=0, tol=0.1)]
+    assert describe_lsuv(steps).startswith(
+        "lsuv: 2 layers measured on this batch, 1 rescaled (2 rescalings); output variance "
+        "0.25..0.95 after the orthogonal start, 0.95..1 after")

@@ -279,8 +279,10 @@ def describe_lsuv(steps) -> str:
     before = [step.variance_before for step in steps]
     after = [step.variance_after for step in steps]
     rescalings = sum(step.iterations for step in steps)
-    text = (f"lsuv: {counted(len(steps), 'layer')} rescaled on this batch "
-            f"({counted(rescalings, 'rescaling')}); "
+    # a layer whose variance starts within the tolerance is measured, not rescaled
+    rescaled = sum(1 for step in steps if step.iterations)
+    text = (f"lsuv: {counted(len(steps), 'layer')} measured on this batch, {rescaled} "
+            f"rescaled ({counted(rescalings, 'rescaling')}); "
             f"output variance {_span(before)} after the orthogonal start, {_span(after)} "
             "after")
     missed = [step.layer for step in steps if not step.converged]
