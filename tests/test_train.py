@@ -608,6 +608,23 @@ def test_a_divergence_blames_the_init_that_grew_the_signal_not_the_layer_that_ov
         "learning rate (it was 0.01;")
 
 
+@pytest.mark.parametrize("dtype, bias", [("float32", "1e30"), ("float64", "1e300")])
+def test_a_divergence_from_biases_too_large_to_square_names_them_not_the_rate(
+        dtype, bias, tmp_path):
+    """Biases beyond the square root of the dtype's largest number (check warns of them in
+    float64): the first update of the dense layer reading them is lr times them, and its next
+    output overflows at any learning rate, so the hint names the biases, not the rate."""
+    spec = tmp_path / "biased.cnn"
+    spec.write_text(f"input 1x8x8\nc: conv 4 3x3 relu bias constant({bias})\nflatten\n"
+                    "d: dense 10\ntrain {\n  data digits\n  epochs 1\n}\n")
+    with pytest.raises(Diverged) as info:
+        train(spec, run_dir=tmp_path / "r", dtype=dtype, **FAST)
+    assert info.value.hint == (
+        f"start the biases of 'c' at 0 (zeros) or small (their init is constant {bias}): "
+        f"beyond the square root of {dtype}'s largest number, they overflow what reads them "
+        "at any learning rate")
+
+
 def test_a_divergence_from_the_weight_decay_says_so(tmp_path):
     """A weight decay that takes more than the whole weight away each step (lr 0.05 x 1e6)
     diverges at any learning rate: the hint names weight_decay, not the learning rate."""

@@ -22,8 +22,9 @@ import numpy as np
 from cnnspec import metrics
 from cnnspec.atomic import NotWritten
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import summed_terms, weight_log_second_moment
+from cnnspec.check.signal import bias_moments, summed_terms, weight_log_second_moment
 from cnnspec.check.training import one_example_norms
+from cnnspec.dtypes import FORMATS
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.engine.processes import WorkerLost
@@ -319,7 +320,8 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
-    hint = decay_advice(session.checked.ir["training"], lr) or lr_mult_hint(session.checked, lr)
+    hint = (decay_advice(session.checked.ir["training"], lr) or lr_mult_hint(session.checked, lr)
+            or overflowing_bias_hint(session.checked, info))
     if hint is not None:
         hint = literal(hint)
     else:  # the learning rate, and the init of the layer that blew up
@@ -335,6 +337,26 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
               f"{where} became NaN or infinite")
     raise Diverged(literal(f"{reason}; {diverged_files(session.run / rundir.DIVERGED)}"),
                    hint=hint, reason=reason)
+
+
+def overflowing_bias_hint(checked: CheckedSpec, info: LayerInfo | None) -> str | None:
+    """What to try after a divergence where biases of a conv/dense layer at or before ``info``
+    (up to the last if None) start beyond the square root of the dtype's largest number: a
+    layer after them reads them, its weights' first update is lr times them times its output
+    gradient, and its next output, their product, overflows at any learning rate. None where
+    no bias is that large."""
+    limit = FORMATS[checked.dtype].largest_root
+    for layer in checked.layers:
+        mean, variance = bias_moments(layer) if is_weighted(layer.kind) else (0.0, 0.0)
+        if not math.sqrt(mean * mean + variance) <= limit:  # NaN and inf too
+            return literal(
+                f"start the biases of '{layer.name}' at 0 (zeros) or small (their init is "
+                f"{layer.bias_init.short}): beyond the square root of "
+                f"{checked.dtype}'s largest number, they overflow what reads them at any "
+                "learning rate")
+        if info is not None and layer.name == info.name:
+            break
+    return None
 
 
 def lr_mult_hint(checked: CheckedSpec, lr: float) -> str | None:
