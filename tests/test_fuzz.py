@@ -491,7 +491,10 @@ def test_an_ir_file_goes_through_every_command_that_reads_a_spec(fuzz, tmp_path)
     tally = fuzz.AgreementTally()
     fuzz.every_case(tmp_path, json.dumps(ir), tally, ".json")
     assert tally.pairs == {fuzz.BOTH_ACCEPT: 1} and tally.findings == []
-    assert (tmp_path / "net.dot").exists() and (tmp_path / "net.onnx").exists()
+    assert (tmp_path / "net.dot").exists()
+    # the ONNX export is written only where onnx is installed (else it exits 1, no finding)
+    pytest.importorskip("onnx", reason="onnx not installed: pip install 'cnnspec[onnx]'")
+    assert (tmp_path / "net.onnx").exists()
 
 
 def test_fmt_that_changes_what_a_spec_means_is_a_finding(fuzz, tmp_path, monkeypatch):
