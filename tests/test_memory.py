@@ -170,9 +170,9 @@ def test_a_conv_whose_padding_dwarfs_its_input_is_within_the_estimate(fuzz, tmp_
 
 # Tiny specs of cropped convolutions (footprint.conv_crop: padding, stride or dilation far
 # beyond an 8x8 map, outputs far more than the windows that meet the input) whose cropped part
-# runs on a small plan: the engine makes that plan again on every forward pass while the
-# previous step's is alive, which the estimate left out (the fuzzer's corner specs measured
-# 1.04-1.24 times their estimates).
+# runs on a small plan, which the layer keeps from step to step (the engine once made it again
+# on every forward pass while the previous step's was alive: the fuzzer's corner specs
+# measured 1.04-1.24 times their estimates).
 CROPPED = [
     ("conv 8 15 pad 50 stride 50 nobias", "conv 4 5 pad 10 dilation 3 nobias", 4),
     ("conv 1 5 pad same stride 50 dilation 7 relu", "conv 1 5 pad 10 dilation 2 relu", 4),
