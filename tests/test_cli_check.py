@@ -670,3 +670,23 @@ def test_check_does_not_warn_of_a_shrink_the_engine_does_not_show(write, capsys)
     out, err = capsys.readouterr()
     assert out == f"{path}: ok (24 layers, 760 params)\n"
     assert err == ""
+
+
+def test_an_npz_setting_naming_a_folder_is_told_to_name_the_file(write, tmp_path, capsys,
+                                                                  monkeypatch):
+    """A folder given where the .npz file is wanted (the folder of the arrays, a run folder):
+    check says it is a folder, not that no file is found, and names the folder's .npz files
+    (or how to write one); summary warns of it as train and check refuse it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "arrays").mkdir()
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", "arrays"))
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:6:3: error: arrays is a folder, not an .npz file\n" in err
+    assert "hint: name an .npz file; save it with np.savez(PATH, x=images, y=labels)" in err
+    _save_npz(tmp_path / "arrays" / "digits.npz")
+    assert main(["check", path]) == 2
+    assert "hint: name the .npz file itself: arrays/digits.npz\n" in capsys.readouterr().err
+    assert main(["summary", path]) == 0
+    assert (f"{path}:6:3: warning: arrays is a folder, not an .npz file; train and check "
+            "refuse the spec [data-fit]\n") in capsys.readouterr().err
