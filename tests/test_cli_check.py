@@ -14,6 +14,7 @@ from npz_cases import SPEC as NPZ_SPEC
 from cnnspec import load
 from cnnspec.cli import main
 from cnnspec.errors import InputError, SpecErrors
+from cnnspec.ir.migrate import IR_VERSION
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 GOOD = """\
@@ -218,6 +219,23 @@ def test_schema_violations_are_reported_with_json_paths(write, capsys):
     err = capsys.readouterr().err
     assert f"{path}: $.layers[0].kernel: error: needs at least 2 item(s), got 1" in err
     assert f"{path}: $.layers[2].units: error: unknown field 'units'" in err
+
+
+def test_a_json_file_that_is_no_ir_is_said_to_be_none(write, capsys):
+    """A JSON object with neither of an IR's version and layers (a run folder's summary.json)
+    is told what an IR file is and how to write one, not each field the schema misses; one
+    with either is judged field by field (a damaged IR)."""
+    summary = {"status": "finished", "test_acc": 0.9, "epochs_done": 3}
+    path = write("summary.json", json.dumps(summary))
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: $: error: not an IR file: an IR file is a network written "
+                          "out as JSON")
+    assert "missing field" not in err
+    assert "export SPEC > SPEC.json` writes the IR file of a spec" in err
+    path = write("damaged.json", json.dumps({"version": IR_VERSION}))
+    assert main(["check", path]) == 2
+    assert f"{path}: $.name: error: missing field 'name'" in capsys.readouterr().err
 
 
 def test_summary_json(write, capsys):
