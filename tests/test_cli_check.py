@@ -14,6 +14,7 @@ from npz_cases import SPEC as NPZ_SPEC
 from cnnspec import load
 from cnnspec.cli import main
 from cnnspec.errors import InputError, SpecErrors
+from cnnspec.ir.migrate import IR_VERSION
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 GOOD = """\
@@ -218,6 +219,23 @@ def test_schema_violations_are_reported_with_json_paths(write, capsys):
     err = capsys.readouterr().err
     assert f"{path}: $.layers[0].kernel: error: needs at least 2 item(s), got 1" in err
     assert f"{path}: $.layers[2].units: error: unknown field 'units'" in err
+
+
+def test_a_json_file_that_is_no_ir_is_said_to_be_none(write, capsys):
+    """A JSON object with neither of an IR's version and layers (a run folder's summary.json)
+    is told what an IR file is and how to write one, not each field the schema misses; one
+    with either is judged field by field (a damaged IR)."""
+    summary = {"status": "finished", "test_acc": 0.9, "epochs_done": 3}
+    path = write("summary.json", json.dumps(summary))
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: $: error: not an IR file: an IR file is a network written "
+                          "out as JSON")
+    assert "missing field" not in err
+    assert "export SPEC > SPEC.json` writes the IR file of a spec" in err
+    path = write("damaged.json", json.dumps({"version": IR_VERSION}))
+    assert main(["check", path]) == 2
+    assert f"{path}: $.name: error: missing field 'name'" in capsys.readouterr().err
 
 
 def test_summary_json(write, capsys):
@@ -670,3 +688,23 @@ def test_check_does_not_warn_of_a_shrink_the_engine_does_not_show(write, capsys)
     out, err = capsys.readouterr()
     assert out == f"{path}: ok (24 layers, 760 params)\n"
     assert err == ""
+
+
+def test_an_npz_setting_naming_a_folder_is_told_to_name_the_file(write, tmp_path, capsys,
+                                                                  monkeypatch):
+    """A folder given where the .npz file is wanted (the folder of the arrays, a run folder):
+    check says it is a folder, not that no file is found, and names the folder's .npz files
+    (or how to write one); summary warns of it as train and check refuse it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "arrays").mkdir()
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", "arrays"))
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:6:3: error: arrays is a folder, not an .npz file\n" in err
+    assert "hint: name an .npz file; save it with np.savez(PATH, x=images, y=labels)" in err
+    _save_npz(tmp_path / "arrays" / "digits.npz")
+    assert main(["check", path]) == 2
+    assert "hint: name the .npz file itself: arrays/digits.npz\n" in capsys.readouterr().err
+    assert main(["summary", path]) == 0
+    assert (f"{path}:6:3: warning: arrays is a folder, not an .npz file; train and check "
+            "refuse the spec [data-fit]\n") in capsys.readouterr().err

@@ -675,6 +675,18 @@ def test_a_layer_of_mostly_padding_runs_cropped_and_equals_the_reference(hw, ker
     _compare(x, w, None, stride, pads, dilation, work={}, repeat=2)
 
 
+def test_a_cropped_layer_plans_its_part_once_and_reuses_the_plan(calls):
+    """The cropped part of a layer small enough for one chunk runs on a :class:`SmallPlan`
+    made on the first pass and kept in the layer's work buffers: three passes with new values
+    plan once (a plan made on every pass cost its buffers again while the previous pass's
+    cache held the old ones) and equal the reference."""
+    x, w, b, pads = _crop_case((8, 8), (3, 3), (1, 1), (50, 50, 50, 50), (1, 1))
+    work = {}
+    _compare(x, w, b, (1, 1), pads, (1, 1), work=work, repeat=3)
+    assert isinstance(work["cropped"].get("small"), conv_tuned.SmallPlan)
+    assert calls["_small_plan"] == 1
+
+
 @pytest.mark.parametrize("hw, kernel, stride, padding, dilation", CROP_CASES[:3] + CROP_CASES[-2:])
 def test_a_cropped_layer_with_its_relu_fused_equals_the_reference(hw, kernel, stride, padding,
                                                                   dilation):

@@ -1,11 +1,13 @@
 """The npz:PATH dataset (the user's own arrays), its validation, and --data parsing."""
 import os
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from cnnspec.cli import OPTION_NAMES
 from cnnspec.data import DATASET_NAMES, SHAPE_CLASSES, load_dataset, parse_data_arg
+from cnnspec.data.arrayfiles import READ_PIECE_BYTES, read_npz
 from cnnspec.errors import RunError, SpecError
 
 
@@ -289,3 +291,21 @@ def test_a_file_whose_labels_cannot_be_counted_is_left_to_loading(tmp_path):
     os.mkfifo(tmp_path / "pipe.npz")  # never opened: reading it would wait for a writer
     for name in ("no_y.npz", "one.npz", "text.npz", "missing.npz", "pipe.npz"):
         assert training_image_count(str(tmp_path / name)) is None
+
+
+def test_reading_an_npz_holds_its_arrays_and_a_few_pieces_of_the_file_at_most(tmp_path):
+    """A member is read in pieces (READ_PIECE_BYTES): read in one request, a zip member holds
+    the whole array's bytes once or twice more while it is copied into the array (a run's
+    best.npz, read at the end of training, raised its peak by two weights' sizes)."""
+    weight = np.arange(4 << 20, dtype=np.float32)  # 16 MiB
+    np.savez(tmp_path / "best.npz", weight=weight)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        read = read_npz(tmp_path / "best.npz")
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(read["weight"], weight)
+    # the pieces of the member and of the file under it, and the archive's own objects
+    assert peak <= weight.nbytes + 3 * READ_PIECE_BYTES, peak / weight.nbytes

@@ -280,6 +280,26 @@ def test_cli_refuses_ir_json_and_missing_files(tmp_path, capsys):
     assert "fmt formats .cnn specs" in err and "missing.cnn" in err
 
 
+@pytest.mark.parametrize("name, text", [
+    ("m.py", "import os\nx = 1\n"),  # no spec: fmt read it as one, a syntax error
+    ("net.txt", "input 1x8x8\nconv 4 3x3\n"),  # a spec's text under another suffix
+    ("lenet.prototxt", 'name: "LeNet"\nlayer {\n  name: "data"\n}\n'),  # Caffe's
+    ("missing.py", None),
+])
+def test_fmt_says_of_a_file_that_is_no_spec_what_check_says(name, text, tmp_path, capsys):
+    """Which files are specs is decided once, by check's reader (check.load.read_spec), and
+    fmt reads that decision: it parsed any file but an IR as a spec (a Python file was a
+    syntax error at its first line)."""
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    assert main(["check", str(path)]) == 2
+    said = capsys.readouterr().err
+    assert main(["fmt", "--check", str(path)]) == 2
+    assert capsys.readouterr().err == said
+    assert said.startswith("cnnspec: error: ") and "Traceback" not in said
+
+
 def test_cli_formats_every_file_and_reports_every_error(tmp_path, capsys):
     # an error in one file neither stops the others nor hides a file already rewritten
     bad = tmp_path / "bad.cnn"

@@ -168,11 +168,28 @@ def test_a_conv_whose_padding_dwarfs_its_input_is_within_the_estimate(fuzz, tmp_
     _assert_bounds(cnnspec.load(tmp_path / "tall.cnn"), fuzz)
 
 
+def test_a_kernel_far_wider_than_its_input_is_within_the_estimate(fuzz, tmp_path):
+    """A 100x100 kernel at dilation 7 over a 5x5 map meets it with none of its taps: its
+    forward pass is the bias alone, its weight gradient (41 MB) a new array of zeros each
+    step, which is the model's gradient the estimate counts (beside the weight and SGD's
+    update). A whole training run measured twice this step, but at its end, reading best.npz
+    back: copies of the weights, since left out (cnnspec.engine.model.Model.state_arrays)."""
+    (tmp_path / "wide.cnn").write_text(
+        "input 1x5x5\nb0: conv 32 3x3 pad same relu\n"
+        "b1: conv 32 100 pad same stride 10 dilation 7\nflatten\nout: dense 2\n"
+        "train {\n  data shapes(size=5, classes=[x, plus], count=24)\n  batch 8\n"
+        "  optimizer sgd(momentum=0)\n}\n")
+    checked = cnnspec.load(tmp_path / "wide.cnn")
+    wide = next(layer for layer in checked.layers if layer.name == "b1")
+    assert conv_crop(*_crop_args(wide)).empty  # the case this test is about
+    _assert_bounds(checked, fuzz)
+
+
 # Tiny specs of cropped convolutions (footprint.conv_crop: padding, stride or dilation far
 # beyond an 8x8 map, outputs far more than the windows that meet the input) whose cropped part
-# runs on a small plan: the engine makes that plan again on every forward pass while the
-# previous step's is alive, which the estimate left out (the fuzzer's corner specs measured
-# 1.04-1.24 times their estimates).
+# runs on a small plan, which the layer keeps from step to step (the engine once made it again
+# on every forward pass while the previous step's was alive: the fuzzer's corner specs
+# measured 1.04-1.24 times their estimates).
 CROPPED = [
     ("conv 8 15 pad 50 stride 50 nobias", "conv 4 5 pad 10 dilation 3 nobias", 4),
     ("conv 1 5 pad same stride 50 dilation 7 relu", "conv 1 5 pad 10 dilation 2 relu", 4),

@@ -27,11 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="change nothing; exit 1 and name the files that would change")
 
 
-def _read(path) -> str:
-    if path.suffix.lower() == ".json":
+def _read(path: Path) -> str:
+    """The text of the .cnn spec at ``path``. An IR file is told that fmt formats the
+    language alone; any other file is refused with check's error for it, from the one reader
+    that tells what a file is (:func:`cnnspec.check.load.read_spec`: a file that is no spec,
+    a Caffe or Keras model, a spec under another suffix, a missing file)."""
+    suffix = path.suffix.lower()  # NET.CNN is a spec too
+    if suffix == ".json":
         raise InputError(f"{path} is an IR file; fmt formats .cnn specs",
                          hint=f"`{typed('export')} SPEC.cnn` writes IR JSON in its one layout")
-    from cnnspec.sourcefile import read_spec_text
+    from cnnspec.sourcefile import SPEC_SUFFIXES, read_spec_text
+
+    if suffix not in SPEC_SUFFIXES:
+        from cnnspec.check.load import read_spec
+
+        read_spec(path)  # refuses every other suffix, as check says
 
     return read_spec_text(path)  # a byte-order mark is dropped, and so stays dropped
 

@@ -20,7 +20,7 @@ from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import holds_integers, to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import RunError, WordedError, counted, literal, shortened
+from cnnspec.errors import RunError, WordedError, counted, literal, shortened, shown_path
 from cnnspec.sourcefile import (
     absence,
     check_path_hint,
@@ -60,6 +60,8 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     if is_special(place):
         raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
     why = absence(place, Path.is_file)
+    if why == "" and place.is_dir():  # "": a name the system could look up
+        raise WordedError(literal(folder_named(path)), hint=literal(folder_hint(path)))
     if why is not None:
         raise WordedError(literal(not_found("npz file", path, why)),
                           hint=f"{literal(check_path_hint(path))}; a run's data file that has "
@@ -73,6 +75,25 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         return arrayfiles.read_npz(place)
     except (OSError, DamagedArray) as exc:
         raise RunError(f"cannot read {path} as a .npz file: {exc}", hint=HINT) from None
+
+
+def folder_named(path: str) -> str:
+    """The message for an ``npz`` setting whose path is a folder (a run folder, the folder
+    of the arrays): an .npz file is wanted."""
+    return f"{shown_path(path)} is a folder, not an .npz file"
+
+
+# How many of a folder's .npz files a hint names.
+NAMED_FILES = 3
+
+
+def folder_hint(path: str) -> str:
+    """What to give instead of the folder ``path``: the .npz files it holds, or how to write
+    one."""
+    held = sorted(str(Path(path) / file.name) for file in located(path).glob("*.npz"))
+    if held:
+        return f"name the .npz file itself: {', '.join(map(shown_path, held[:NAMED_FILES]))}"
+    return f"name an .npz file; {HINT}"
 
 
 def images_nchw(x: np.ndarray, key: str, path: str, dtype: str = DEFAULT_DTYPE) -> np.ndarray:

@@ -137,15 +137,23 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     padded input and the columns reuse their memory from the previous call (the previous
     cache is then stale).
     """
-    plan = None if work is None else work.get("small")
-    if plan is not None and plan.fits(x, w, stride, pads, dilation):
-        return plan.forward(x, w, b, relu, work)
+    kept = _kept_plan(work, x, w, stride, pads, dilation)
+    if kept is not None:
+        return kept.forward(x, w, b, relu, work)
     h, wd = x.shape[2:]
     win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
     crop = conv_crop(win.in_hw, win.kernel, win.stride, win.pads, win.dilation)
     if crop is not None:
         return _cropped_forward(x, w, b, win, crop, work, relu, need_dw)
     return _forward(x, w, b, win, work, relu, keeps_tiles, need_dw)
+
+
+def _kept_plan(work, x, w, stride, pads, dilation) -> SmallPlan | None:
+    """The :class:`SmallPlan` kept in ``work`` where it was made for this convolution
+    (:meth:`SmallPlan.fits`), else None: a plan made on every pass would cost its buffers
+    again while the previous pass's cache still holds the old ones."""
+    plan = None if work is None else work.get("small")
+    return plan if plan is not None and plan.fits(x, w, stride, pads, dilation) else None
 
 
 def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool, need_dw: bool):
@@ -253,12 +261,17 @@ def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool, need_dw
     inner = None
     if not crop.empty:
         rows, cols = crop.rows, crop.cols
-        part, inner = _forward(
-            x[_planes(rows.inputs, cols.inputs)],
-            np.ascontiguousarray(w[_planes(rows.taps, cols.taps)]),
-            None, window(crop.in_hw, crop.kernel, win.stride, crop.pads, win.dilation),
-            None if work is None else work.setdefault("cropped", {}), relu=False,
-            keeps_tiles=False, need_dw=need_dw)
+        x_part = x[_planes(rows.inputs, cols.inputs)]
+        w_part = np.ascontiguousarray(w[_planes(rows.taps, cols.taps)])
+        part_work = None if work is None else work.setdefault("cropped", {})
+        kept = _kept_plan(part_work, x_part, w_part, win.stride, crop.pads, win.dilation)
+        if kept is not None:
+            part, inner = kept.forward(x_part, w_part, None, work=part_work)
+        else:
+            part, inner = _forward(
+                x_part, w_part, None,
+                window(crop.in_hw, crop.kernel, win.stride, crop.pads, win.dilation),
+                part_work, relu=False, keeps_tiles=False, need_dw=need_dw)
         out[_planes(rows.outputs, cols.outputs)] = part.transpose(1, 0, 2, 3)
     if b is not None:
         out += b[:, None, None, None]

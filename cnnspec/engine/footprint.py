@@ -544,23 +544,8 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int,
     kernels = geo.f * geo.c * math.prod(crop.kernel) * itemsize
     return replace(inner, out=out, keeps_output=False,
                    cache=inner.cache + kernels + (inner.out if inner.keeps_output else 0),
-                   forward_temp=inner.forward_temp + inner.out
-                   + _plan_made_again(inner_geo, n, itemsize), dx=dx,
+                   forward_temp=inner.forward_temp + inner.out, dx=dx,
                    backward_temp=masked + inner.backward_temp + inner.dx + kernels)
-
-
-def _plan_made_again(geo: Geometry, n: int, itemsize: int) -> int:
-    """The bytes of a cropped convolution's :class:`SmallPlan` where it may run on one:
-    cnnspec.engine.conv_tuned's cropped forward pass makes its plan again on every pass (it
-    does not ask the kept one whether it fits), while the previous pass's, which the work
-    buffers and the layer's cache hold, is alive (a step of tiny cropped layers measured
-    1.04-1.24 times its estimate without them)."""
-    if {winograd_pays(geo, k, itemsize) for k in (n, max(n - 1, 0))} == {True}:
-        return 0
-    if not _one_chunk(geo.c * geo.taps, geo.ho * geo.wo, n, itemsize)[0]:
-        return 0
-    plan = _conv_small(geo, n, itemsize, with_dw=False)
-    return plan.work + plan.objects
 
 
 def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,

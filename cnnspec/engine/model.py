@@ -377,10 +377,16 @@ class Model:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (``<layer>.running_mean``/``running_var``)."""
-        state = {name: value.copy() for name, value in self.params().items()}
+        return {name: value.copy() for name, value in self.state_arrays().items()}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The model's own arrays under :meth:`state_dict`'s names, not copies: for reading
+        them at once (writing a checkpoint, comparing shapes), where copies would hold every
+        weight a second time (a step updates these arrays in place)."""
+        state = dict(self.params())
         for node in self.nodes:
             for key, value in node.layer.buffers.items():
-                state[f"{node.name}.{key}"] = value.copy()
+                state[f"{node.name}.{key}"] = value
         return state
 
     def load_state_dict(self, state: dict) -> None:

@@ -241,6 +241,7 @@ def _long_number_span(text: str) -> Span | None:
 
 # Hint templates (the command as the caller types it: SpecError.worded_hint)
 IR_HINT = "an IR file is what `{export_command}` prints"
+EXPORT_HINT = "`{export_command} SPEC > SPEC.json` writes the IR file of a spec"
 EVERY_FIELD = spelled_out("field, defaults included")
 
 
@@ -285,10 +286,27 @@ def read_json(path: str | Path) -> Spec:
     if is_keras_model(ir):  # model.to_json() saved as .json, the IR's suffix
         raise SpecErrors([SpecError("this JSON is a Keras model, not a cnnspec IR file",
                                     json_path="$", file=str(path), **hinted(import_first(path)))])
+    if not holds_an_ir(ir):  # another JSON file: a run's summary.json, a config
+        raise SpecErrors([SpecError(
+            "not an IR file: an IR file is a network written out as JSON (a JSON object "
+            f"with its {', '.join(IR_MARKS)}, input, output and training)", json_path="$",
+            file=str(path), **hinted(EXPORT_HINT))])
     upgrade(ir)
     _canonical_dataset_name(ir)
     validate(ir, str(path))
     return Spec(ir=ir, path=str(path))
+
+
+# The fields every IR has and other JSON files seldom do: a file with neither is no IR, and is
+# told so rather than told each field the schema misses.
+IR_MARKS = ("version", "layers")
+
+
+def holds_an_ir(document) -> bool:
+    """Whether ``document``, a JSON file's contents, may be meant as an IR (damaged or not):
+    an object with one of :data:`IR_MARKS` at its top, or no object (which the schema says it
+    must be)."""
+    return not isinstance(document, dict) or any(mark in document for mark in IR_MARKS)
 
 
 def _canonical_dataset_name(ir) -> None:

@@ -135,6 +135,13 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
             f"{not_found('npz file', path, why)}{refused}", "training", "data", severity="warning",
             hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]))
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
+    from cnnspec.data.npz import folder_hint, folder_named
+
+    if located(path).is_dir():
+        return _kept(checked, named(data_misfits, [checked.spec.error(
+            f"{folder_named(path)}; train and check refuse the spec", "training", "data",
+            severity="warning",
+            hint_template=literal(folder_hint(path)))]))
 
     try:
         shape = npz_member_shape(located(path), "x")

@@ -298,7 +298,7 @@ def _track_best(session: Session, position: Position, row: dict) -> None:
     if improves(value, position.best_value, training["monitor"], training["min_delta"]):
         position.best_epoch, position.best_value, position.bad_epochs = row[metrics.EPOCH], value, 0
         with interrupts_held():
-            write_npz(session.run / rundir.BEST, {**session.model.state_dict(),
+            write_npz(session.run / rundir.BEST, {**session.model.state_arrays(),
                                                    BEST_EPOCH_KEY: np.asarray(row[metrics.EPOCH])})
     else:
         position.bad_epochs += 1

@@ -143,7 +143,7 @@ def set_generator_state(rng: np.random.Generator | None, state: dict | None) -> 
 def save_checkpoint(run: RunDir, model, optimizer, position: Position,
                     dropout_rng: np.random.Generator | None) -> None:
     """Write ``checkpoint.npz``: the weights and the state of training, as one file."""
-    arrays = dict(model.state_dict())
+    arrays = model.state_arrays()  # written as they are: copies would hold them twice
     arrays[STEP_KEY] = np.asarray(position.step)
     arrays.update(flatten({OPTIMIZER_KEY: optimizer.state_dict()}))
     # Python's JSON, NaN and Infinity included: a metrics row's overflowed validation loss
@@ -199,7 +199,7 @@ def put_weights(model, weights: dict[str, np.ndarray], path) -> None:
     """Load ``weights`` (read from ``path``) into ``model`` after checking that they fit it:
     the same names and shapes."""
     hint = "the checkpoint was written for a different network; train again"
-    state = model.state_dict()
+    state = model.state_arrays()
     expected = set(state)
     missing, extra = expected - set(weights), set(weights) - expected
     if missing or extra:
