@@ -952,7 +952,7 @@ def test_each_optimizer_holds_the_arrays_the_estimate_counts(name, weight_decay)
             optimizer.step(params, grads, 0.01)
         held = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
-        assert optimizer._packed is not None
+        assert optimizer._packs
         training = {"optimizer": {"name": name, **args}, "weight_decay": weight_decay}
         arrays = optimizer_arrays(training)
         if name == "adamw" and weight_decay:

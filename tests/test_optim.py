@@ -160,7 +160,7 @@ def _steps_both_ways(cfg, wd, dtype, grads_of_step, resume_at=None):
     """An optimizer's packed steps (Optimizer.step) and its steps parameter by parameter
     (Optimizer._step_each) from the same start; the packed optimizer is rebuilt from its state
     dict before step ``resume_at``. Returns both parameter dicts and both state dicts, and
-    the pack of the last packed step."""
+    the pack of the last packed step of the parameters of no multipliers."""
     params, _ = problem(dtype)
     packed, plain = make_optimizer(cfg, wd), make_optimizer(cfg, wd)
     by_pack, by_param = ({k: v.copy() for k, v in params.items()} for _ in range(2))
@@ -172,7 +172,8 @@ def _steps_both_ways(cfg, wd, dtype, grads_of_step, resume_at=None):
         grads = grads_of_step(i)
         packed.step(by_pack, grads, lr)
         plain._step_each(by_param, grads, lr)
-    return by_pack, by_param, packed.state_dict(), plain.state_dict(), packed._packed
+    return (by_pack, by_param, packed.state_dict(), plain.state_dict(),
+            packed._packs.get((1.0, 1.0)))
 
 
 def _same_bits(mine: dict, theirs: dict) -> bool:
@@ -216,6 +217,46 @@ def test_steps_pack_again_when_the_trained_parameters_change(cfg, wd):
     assert pack is not None and pack.names == packed_last
     assert _same_bits(by_pack, by_param)
     assert _same_bits(state, plain_state)
+
+
+@pytest.mark.parametrize("cfg, wd", PACKED_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_of_equal_multipliers_step_packed_together(cfg, wd, dtype):
+    """Per-parameter multipliers (a training's biases get no decay; Caffe's lr_mult 2 for
+    them) group the parameters as PyTorch's parameter groups: each group packed, with the
+    same bits as parameter by parameter."""
+    params, grads = problem(dtype, seed=4)
+    mults = {"lr_mult": {"conv1.bias": 2.0}, "decay_mult": {"conv1.bias": 0.0}}
+    packed, plain = make_optimizer(cfg, wd, **mults), make_optimizer(cfg, wd, **mults)
+    by_pack, by_param = ({k: v.copy() for k, v in params.items()} for _ in range(2))
+    for i, lr in enumerate(LRS):
+        packed.step(by_pack, grads[i], lr)
+        plain._step_each(by_param, grads[i], lr)
+    assert {pack.names for pack in packed._packs.values()} == {
+        ("conv1.weight", "fc.weight"), ("conv1.bias",)}
+    assert _same_bits(by_pack, by_param)
+    assert _same_bits(packed.state_dict(), plain.state_dict())
+
+
+@pytest.mark.parametrize("decay_bias, groups", [
+    ("true", [("c.weight", "c.bias", "fc.weight", "fc.bias")]),
+    ("false", [("c.bias", "fc.bias"), ("c.weight", "fc.weight")])])
+def test_a_training_packs_its_steps_whatever_multipliers_it_names(decay_bias, groups):
+    """A run's optimizer (training_optimizer) names every parameter's multipliers, 1 where
+    the spec sets none, the biases' decay 0 with ``decay_bias false``; its steps are packed,
+    a group for each pair of multipliers."""
+    from cnnspec.check import check
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lang import parse
+    from cnnspec.training.mults import training_optimizer
+
+    text = ("input 1x8x8\nc: conv 3 3x3 relu\nflatten\nfc: dense 10\n"
+            f"train {{\n  optimizer adam\n  weight_decay 0.01\n  decay_bias {decay_bias}\n}}\n")
+    model = compile_spec(check(parse(text)), seed=0)
+    optimizer = training_optimizer(model.checked.ir["training"], model)
+    params = model.params()
+    optimizer.step(params, {name: np.ones_like(value) for name, value in params.items()}, 0.1)
+    assert sorted(pack.names for pack in optimizer._packs.values()) == groups
 
 
 @pytest.mark.parametrize("cfg", [ADAM, ADAGRAD])

@@ -62,18 +62,42 @@ class Optimizer:
         self.decay_mult: dict[str, float] = {}
         self.state: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
         self._scratch: dict[tuple[str, str], np.ndarray] = {}
-        self._packed: _Packed | None = None  # the last packed step's parameters
+        # The last packed step's parameters, one pack for each group of equal multipliers.
+        self._packs: dict[tuple[float, float], _Packed] = {}
+        self._grouping: tuple[tuple[str, ...], list[_Group]] | None = None
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
              lr: float) -> None:
-        """Update every parameter named in ``grads`` in place, with learning rate ``lr``: as
-        one update of all of them packed into flat arrays where they can be (:meth:`_pack`),
-        else parameter by parameter (:meth:`_step_each`), the same bits."""
-        pack = self._pack(params, grads)
-        if pack is None or not _gathered(grads, pack.grad):
-            self._step_each(params, grads, float(lr))
-        else:
-            self._packed_step(pack, float(lr))
+        """Update every parameter named in ``grads`` in place, with learning rate ``lr``: the
+        parameters of equal multipliers (``lr_mult``, ``decay_mult``: a PyTorch parameter
+        group's lr and weight decay) as one update of all of them packed into flat arrays
+        where they can be (:meth:`_pack`), else parameter by parameter (:meth:`_step_each`),
+        the same bits."""
+        lr = float(lr)
+        for group in self._groups(grads):
+            group_grads = grads if group.whole else {name: grads[name] for name in group.names}
+            pack = self._pack(params, group_grads, group.mults)
+            if pack is None or not _gathered(group_grads, pack.grad):
+                self._step_each(params, group_grads, lr)
+            else:
+                self._packed_step(pack, lr * group.mults[0], self.weight_decay * group.mults[1])
+
+    def _groups(self, grads: dict[str, np.ndarray]) -> list[_Group]:
+        """The parameters ``grads`` names, grouped by their multipliers (the default spec's
+        weights and its biases, which get no decay: two groups), in the order of their first
+        parameters; worked out again only where the names change."""
+        names = tuple(grads)
+        if self._grouping is not None and self._grouping[0] == names:
+            return self._grouping[1]
+        lr_mult, decay_mult = self.lr_mult, self.decay_mult
+        by_mults: dict[tuple[float, float], list[str]] = {}
+        for name in names:
+            mults = (lr_mult.get(name, 1.0), decay_mult.get(name, 1.0))
+            by_mults.setdefault(mults, []).append(name)
+        groups = [_Group(mults, tuple(members), len(by_mults) == 1)
+                  for mults, members in by_mults.items()]
+        self._grouping = (names, groups)
+        return groups
 
     def _step_each(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
                    lr: float) -> None:
@@ -92,11 +116,12 @@ class Optimizer:
                 grad = self._decayed(one, grad, decay)
             param -= self._direction(one, grad, lr_here)
 
-    def _packed_step(self, pack: _Packed, lr: float) -> None:
-        """:meth:`step` over the gradients gathered in ``pack.grad``, then each parameter
-        less its view of the update."""
+    def _packed_step(self, pack: _Packed, lr: float, decay: float) -> None:
+        """:meth:`step` over the gradients gathered in ``pack.grad`` (``lr`` and ``decay``
+        the group's, its multipliers applied), then each parameter less its view of the
+        update."""
         every = _AllParams(self, pack)
-        grad, decay = pack.grad, self.weight_decay
+        grad = pack.grad
         if self.DECOUPLED:
             if decay:
                 for param in pack.params:
@@ -153,20 +178,20 @@ class Optimizer:
             restored[kind][name] = np.array(value, copy=True)
         self.state = restored
 
-    def _pack(self, params, grads) -> _Packed | None:
-        """The :class:`_Packed` for a step with ``grads``, kept from the last step where it
-        still fits; None where the step is taken parameter by parameter: with per-parameter
-        multipliers, parameters of several dtypes, or state that cannot be packed
-        (:meth:`_state_packed`)."""
-        if self.lr_mult or self.decay_mult or not grads:
+    def _pack(self, params, grads, mults: tuple[float, float]) -> _Packed | None:
+        """The :class:`_Packed` for a step with ``grads`` (a group of multipliers
+        ``mults``), kept from the group's last step where it still fits; None where the step
+        is taken parameter by parameter: parameters of several dtypes, or state that cannot
+        be packed (:meth:`_state_packed`)."""
+        if not grads:
             return None
-        pack = self._packed
+        pack = self._packs.get(mults)
         if pack is None or pack.names != tuple(grads) or not all(
                 map(operator.is_, map(params.get, pack.names), pack.params)):
             pack = _new_pack(params, grads, self.updates_over_gradients())
         if pack is None or not all(self._state_packed(pack, kind) for kind in self.STATE_KINDS):
             return None
-        self._packed = pack
+        self._packs[mults] = pack
         return pack
 
     def _state_packed(self, pack: _Packed, kind: str) -> bool:
@@ -196,6 +221,16 @@ class Optimizer:
             flat = np.concatenate(held, axis=None)
         state.update(zip(pack.names, pack.keep(kind, flat)))
         return True
+
+
+@record(frozen=True)
+class _Group:
+    """Parameters of equal multipliers, ``mults`` their (lr_mult, decay_mult); ``whole``
+    where they are all of a step's."""
+
+    mults: tuple[float, float]
+    names: tuple[str, ...]
+    whole: bool
 
 
 @record
