@@ -138,7 +138,7 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     from cnnspec.data.npz import folder_hint, folder_named
 
     if located(path).is_dir():
-        return _kept(checked, named(data_misfits, [checked.spec.error(
+        return _kept(checked, named_later(data_misfits, [checked.spec.error(
             f"{folder_named(path)}; train and check refuse the spec", "training", "data",
             severity="warning",
             hint_template=literal(folder_hint(path)))]))
