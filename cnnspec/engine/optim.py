@@ -108,29 +108,29 @@ class Optimizer:
             param = params[name]
             lr_here = lr * lr_mult.get(name, 1.0)
             decay = weight_decay * decay_mult.get(name, 1.0)
-            one = _OneParam(self, name, param)
-            if self.DECOUPLED:
-                if decay:
-                    param *= 1.0 - lr_here * decay
-            elif decay:
-                grad = self._decayed(one, grad, decay)
-            param -= self._direction(one, grad, lr_here)
+            param -= self._update(_OneParam(self, name, param), (param,), grad, lr_here, decay)
 
     def _packed_step(self, pack: _Packed, lr: float, decay: float) -> None:
         """:meth:`step` over the gradients gathered in ``pack.grad`` (``lr`` and ``decay``
         the group's, its multipliers applied), then each parameter less its view of the
         update."""
         every = _AllParams(self, pack)
-        grad = pack.grad
-        if self.DECOUPLED:
-            if decay:
-                for param in pack.params:
-                    param *= 1.0 - lr * decay
-        elif decay:
-            grad = self._decayed(every, grad, decay)
-        update = self._direction(every, grad, lr)
+        update = self._update(every, pack.params, pack.grad, lr, decay)
         for param, step in zip(pack.params, every.views_of(update)):
             param -= step
+
+    def _update(self, slot: _OneParam | _AllParams, params, grad: np.ndarray, lr: float,
+                decay: float) -> np.ndarray:
+        """The update that ``slot``'s ``params`` are less, weight decay ``decay`` taken as
+        the optimizer takes it: the parameters shrunk first (:attr:`DECOUPLED`), else added
+        to the gradient."""
+        if self.DECOUPLED:
+            if decay:
+                for param in params:
+                    param *= 1.0 - lr * decay
+        elif decay:
+            grad = self._decayed(slot, grad, decay)
+        return self._direction(slot, grad, lr)
 
     def _decayed(self, slot: _OneParam | _AllParams, grad: np.ndarray,
                  decay: float) -> np.ndarray:
