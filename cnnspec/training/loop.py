@@ -349,11 +349,10 @@ def overflowing_bias_hint(checked: CheckedSpec, info: LayerInfo | None) -> str |
     for layer in checked.layers:
         mean, variance = bias_moments(layer) if is_weighted(layer.kind) else (0.0, 0.0)
         if not math.sqrt(mean * mean + variance) <= limit:  # NaN and inf too
-            return literal(
-                f"start the biases of '{layer.name}' at 0 (zeros) or small (their init is "
-                f"{layer.bias_init.short}): beyond the square root of "
-                f"{checked.dtype}'s largest number, they overflow what reads them at any "
-                "learning rate")
+            return (f"start the biases of '{layer.name}' at 0 (zeros) or small (their init is "
+                    f"{layer.bias_init.short}): beyond the square root of "
+                    f"{checked.dtype}'s largest number, they overflow what reads them at any "
+                    "learning rate")
         if info is not None and layer.name == info.name:
             break
     return None
