@@ -359,3 +359,31 @@ def test_parts_larger_than_the_pipes_buffer_give_the_bits_of_threads():
     ours, theirs = _steps(in_processes, x, y, steps=2), _steps(in_threads, x, y, steps=2)
     for mine, reference in zip(ours[:2], theirs[:2]):
         np.testing.assert_array_equal(mine, reference)
+
+
+def test_a_parts_input_reaches_its_worker_through_shared_memory_grown_as_parts_grow():
+    """The forward command carries the part's shape and dtype, not its values; the memory is
+    made anew only for a part larger than any before, and the worker reads the new one."""
+    model, reference = _model("processes"), _model("threads")
+    sent = []
+    for n in (16, 40, 17, 40):  # parts of 8, 20, 8 (and 9), 20 images
+        x, y = _batch(n, seed=n)
+        np.testing.assert_array_equal(_steps(model, x, y, steps=1)[0],
+                                      _steps(reference, x, y, steps=1)[0])
+        (worker,) = model._parallel._workers
+        if not sent:  # from the second batch on, every message to the worker is seen
+            worker.line.send = _recording(worker.line.send, sent)
+        sent.append(("size", len(worker.inbox._memory)))
+    forwards = [message for message in sent if message[0] == "forward"]
+    assert forwards and not any(isinstance(part, np.ndarray) for _, part, _ in forwards)
+    assert [message for message in sent if message[0] in ("grown", "size")] == [
+        ("size", 8 * 64 * 8), ("grown",), ("size", 20 * 64 * 8), ("size", 20 * 64 * 8),
+        ("size", 20 * 64 * 8)]
+
+
+def _recording(send, sent: list):
+    """``send``, which first appends its message to ``sent``."""
+    def recorded(message):
+        sent.append(message)
+        send(message)
+    return recorded
