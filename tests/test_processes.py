@@ -2,6 +2,7 @@
 the parts in threads, batch norm's sums included; errors, warnings and a killed worker reach
 the parent as what they are, and the next step starts afresh; workers end with their model."""
 import gc
+import mmap
 import multiprocessing
 import os
 import signal
@@ -11,11 +12,12 @@ import numpy as np
 import pytest
 from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
 from test_split_batchnorm import RESNETISH, _steps  # a net with batch norms, training steps
+from threadpoolctl import threadpool_limits
 
 from cnnspec import resume, train
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
-from cnnspec.engine import processes
+from cnnspec.engine import blas, processes
 from cnnspec.errors import RunError
 from cnnspec.lang import parse
 from cnnspec.training.loop import Stopped
@@ -387,3 +389,24 @@ def _recording(send, sent: list):
         sent.append(message)
         send(message)
     return recorded
+
+
+@pytest.mark.skipif(not blas.available(), reason="no BLAS library to control")
+def test_a_worker_forked_before_training_sets_its_blas_count_once_not_every_step(monkeypatch):
+    """Forked by start_parts, outside a step's hold, a worker inherits the process's count
+    (two here): it holds one thread for its life, so its commands' own holds change nothing."""
+    changes = np.frombuffer(mmap.mmap(-1, 16), np.int64)  # shared: [this process, workers]
+    parent, set_count = os.getpid(), blas._set
+
+    def counted(library, n):
+        changes[int(os.getpid() != parent)] += 1
+        set_count(library, n)
+
+    monkeypatch.setattr(blas, "_set", counted)  # the worker, forked later, inherits it
+    x, y = _batch(32)
+    model = _model("processes")
+    with threadpool_limits(limits=2, user_api="blas"):
+        model.start_parts(len(x))
+        _steps(model, x, y, steps=3)
+    assert changes[0] >= 3 * 4  # each forward and backward here: to one thread and back
+    assert changes[1] == 1

@@ -57,6 +57,7 @@ import weakref
 import numpy as np
 
 from cnnspec.engine import conv_tuned, heap
+from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
 from cnnspec.errors import RunError
 
@@ -527,6 +528,16 @@ def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
                 store[key] = state[f"{node.name}.{key}"]
         if node.layer.part_sums:
             node.layer.parts = _WorkerSums(line)
+    # One BLAS thread for the worker's life, as the part in the trainer runs: a worker forked
+    # outside the trainer's step (Model.start_parts, before training) inherits the process's
+    # count, and each command's own hold (in Model.forward and backward) then set it to one and
+    # back, four calls a step, the way back starting a BLAS thread the worker never uses.
+    with blas_threads(1):
+        _run_commands(line, part, replica, layout)
+
+
+def _run_commands(line, part: int, replica, layout: _SharedLayout) -> None:
+    """Run the commands that come through ``line`` on ``replica`` until the pipe closes."""
     commands = {"forward": _forward, "backward": _backward, "release": _release}
     inbox = _Inbox()
     while True:
