@@ -157,6 +157,13 @@ def test_a_daemonic_process_runs_the_parts_in_threads():
     np.testing.assert_array_equal(out, _train_in("threads")[1])
 
 
+def test_a_python_without_memory_files_runs_the_parts_in_threads(monkeypatch):
+    monkeypatch.delattr(os, "memfd_create")
+    runner, out = _train_in("processes")
+    assert runner == "DataParallel"
+    np.testing.assert_array_equal(out, _train_in("threads")[1])
+
+
 class _KillWorkerAt:
     """A step hook that kills the model's worker process after step ``step``."""
 

@@ -80,9 +80,11 @@ class WorkerLost(RunError):
 
 
 def available() -> bool:
-    """Whether this process can run a batch's parts in forked worker processes."""
+    """Whether this process can run a batch's parts in forked worker processes (whose inputs
+    go through memory files, :class:`_Inbox`: a Python built without ``os.memfd_create``
+    runs its parts in threads)."""
     return (sys.platform.startswith("linux") and hasattr(os, "fork")
-            and not multiprocessing.current_process().daemon)
+            and hasattr(os, "memfd_create") and not multiprocessing.current_process().daemon)
 
 
 def runs_parts(parts_in: str) -> bool:
