@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from cnnspec.engine import chunking, conv, conv_tuned, footprint, phases, row_taps
+from cnnspec.engine import chunking, conv, conv_tuned, footprint, phases, row_taps, windows
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 from cnnspec.shapes import resolve_padding
@@ -718,3 +718,35 @@ def test_only_layers_of_mostly_padding_are_cropped():
     assert footprint.conv_crop((3, 1), (1, 1), (1, 1), (2, 0, 0, 0), (1, 1)) is None
     assert footprint.conv_crop((3, 1), (1, 1), (1, 1), (2, 1, 0, 0), (1, 1)) is not None
     assert footprint.CROP_SHARE == 2
+
+
+def _row_by_row_weight_grad(xt, n, dout, win):
+    """The reference of row_taps.weight_grad: each kernel row's product in a call of its own,
+    added into the sums in row order, block by block."""
+    c, step = xt.shape[1], xt.shape[-1]
+    f = dout.shape[1]
+    kh, kw = win.kernel
+    sums = np.zeros((kh, c * kw, f), dout.dtype)
+    for block in range(xt.shape[0]):
+        rows = row_taps._tap_rows(row_taps._widened(xt[block], win, {}), win, kh)
+        laid = row_taps._laid_out(dout, block * step, step, {})
+        for i in range(kh):
+            sums[i] += np.matmul(rows[i], laid.reshape(f, -1).T)
+    return np.ascontiguousarray(sums.reshape(kh, c, kw, f).transpose(3, 1, 0, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("images, step", [(5, 2), (16, 16), (13, 4)])
+@pytest.mark.parametrize("c, f, kernel, pad, dilation", [
+    (6, 16, (5, 5), "valid", (1, 1)), (3, 8, (3, 2), "asymmetric", (1, 1)),
+    (4, 5, (3, 3), "same", (2, 2)), (2, 3, (1, 1), "valid", (1, 1))])
+def test_kernel_rows_weight_gradient_in_one_call_gives_the_bits_of_one_call_a_row(
+        dtype, images, step, c, f, kernel, pad, dilation):
+    pads = _pads(pad, kernel, dilation)
+    x, _, _ = _arrays(images, c, f, kernel, dtype, seed=images + c, hw=(9, 8))
+    win = conv_tuned.window((9, 8), kernel, (1, 1), pads, dilation)
+    xt = windows.batch_blocks(x, win, step, {})
+    row_taps._zero_spare_slots(xt, images)
+    dout = np.random.default_rng(step).standard_normal((images, f, *win.out_hw)).astype(dtype)
+    np.testing.assert_array_equal(row_taps.weight_grad(xt, images, dout, win, {}),
+                                  _row_by_row_weight_grad(xt, images, dout, win))

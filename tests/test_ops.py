@@ -299,3 +299,22 @@ def test_activations_of_huge_inputs_are_finite_without_overflow(name, arguments,
     if name in ("gelu", "hardswish"):  # x or 0 out there, and the derivative 1 or 0
         np.testing.assert_array_equal(out, np.maximum(x, 0))
         np.testing.assert_array_equal(dx[np.abs(x) >= 50], (x[np.abs(x) >= 50] > 0))
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, pads",
+                         POOL_CASES + [((3, 2, 5, 5), (1, 1), (1, 1), (0, 0, 0, 0))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avgpool_adds_each_windows_pixels_in_row_major_order(x_shape, kernel, stride, pads,
+                                                             dtype):
+    """Bit for bit: pixel (0, 0) plus (0, 1), plus each next one in row-major order, times the
+    inverse count, as the pool computed its means before its first two pixels went into one
+    new array (a run's bits do not change with the pass saved)."""
+    x = np.random.default_rng(3).standard_normal(x_shape).astype(dtype)
+    out, (_, win, inverse) = pool.avgpool_forward(x, kernel, stride, pads)
+    xp = np.pad(x, ((0, 0), (0, 0), pads[:2], pads[2:]))
+    expected = None
+    for _, _, rows, cols in win.offsets():
+        view = xp[:, :, rows, cols]
+        expected = view.copy() if expected is None else expected + view
+    expected *= inverse if np.isscalar(inverse) else inverse.astype(dtype)
+    np.testing.assert_array_equal(out, expected)

@@ -2,6 +2,7 @@
 the parts in threads, batch norm's sums included; errors, warnings and a killed worker reach
 the parent as what they are, and the next step starts afresh; workers end with their model."""
 import gc
+import mmap
 import multiprocessing
 import os
 import signal
@@ -11,11 +12,12 @@ import numpy as np
 import pytest
 from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
 from test_split_batchnorm import RESNETISH, _steps  # a net with batch norms, training steps
+from threadpoolctl import threadpool_limits
 
 from cnnspec import resume, train
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
-from cnnspec.engine import processes
+from cnnspec.engine import blas, processes
 from cnnspec.errors import RunError
 from cnnspec.lang import parse
 from cnnspec.training.loop import Stopped
@@ -151,6 +153,13 @@ def _train_in(parts_in):
 def test_a_daemonic_process_runs_the_parts_in_threads():
     with multiprocessing.get_context("fork").Pool(1) as pool:  # its workers are daemonic
         runner, out = pool.apply(_train_in, ("processes",))
+    assert runner == "DataParallel"
+    np.testing.assert_array_equal(out, _train_in("threads")[1])
+
+
+def test_a_python_without_memory_files_runs_the_parts_in_threads(monkeypatch):
+    monkeypatch.delattr(os, "memfd_create")
+    runner, out = _train_in("processes")
     assert runner == "DataParallel"
     np.testing.assert_array_equal(out, _train_in("threads")[1])
 
@@ -359,3 +368,52 @@ def test_parts_larger_than_the_pipes_buffer_give_the_bits_of_threads():
     ours, theirs = _steps(in_processes, x, y, steps=2), _steps(in_threads, x, y, steps=2)
     for mine, reference in zip(ours[:2], theirs[:2]):
         np.testing.assert_array_equal(mine, reference)
+
+
+def test_a_parts_input_reaches_its_worker_through_shared_memory_grown_as_parts_grow():
+    """The forward command carries the part's shape and dtype, not its values; the memory is
+    made anew only for a part larger than any before, and the worker reads the new one."""
+    model, reference = _model("processes"), _model("threads")
+    sent = []
+    for n in (16, 40, 17, 40):  # parts of 8, 20, 8 (and 9), 20 images
+        x, y = _batch(n, seed=n)
+        np.testing.assert_array_equal(_steps(model, x, y, steps=1)[0],
+                                      _steps(reference, x, y, steps=1)[0])
+        (worker,) = model._parallel._workers
+        if not sent:  # from the second batch on, every message to the worker is seen
+            worker.line.send = _recording(worker.line.send, sent)
+        sent.append(("size", len(worker.inbox._memory)))
+    forwards = [message for message in sent if message[0] == "forward"]
+    assert forwards and not any(isinstance(part, np.ndarray) for _, part, _ in forwards)
+    assert [message for message in sent if message[0] in ("grown", "size")] == [
+        ("size", 8 * 64 * 8), ("grown",), ("size", 20 * 64 * 8), ("size", 20 * 64 * 8),
+        ("size", 20 * 64 * 8)]
+
+
+def _recording(send, sent: list):
+    """``send``, which first appends its message to ``sent``."""
+    def recorded(message):
+        sent.append(message)
+        send(message)
+    return recorded
+
+
+@pytest.mark.skipif(not blas.available(), reason="no BLAS library to control")
+def test_a_worker_forked_before_training_sets_its_blas_count_once_not_every_step(monkeypatch):
+    """Forked by start_parts, outside a step's hold, a worker inherits the process's count
+    (two here): it holds one thread for its life, so its commands' own holds change nothing."""
+    changes = np.frombuffer(mmap.mmap(-1, 16), np.int64)  # shared: [this process, workers]
+    parent, set_count = os.getpid(), blas._set
+
+    def counted(library, n):
+        changes[int(os.getpid() != parent)] += 1
+        set_count(library, n)
+
+    monkeypatch.setattr(blas, "_set", counted)  # the worker, forked later, inherits it
+    x, y = _batch(32)
+    model = _model("processes")
+    with threadpool_limits(limits=2, user_api="blas"):
+        model.start_parts(len(x))
+        _steps(model, x, y, steps=3)
+    assert changes[0] >= 3 * 4  # each forward and backward here: to one thread and back
+    assert changes[1] == 1

@@ -70,12 +70,15 @@ def weight_grad(xt: np.ndarray, n: int, dout: np.ndarray, win: Window, work) -> 
     f = dout.shape[1]
     kh, kw = win.kernel
     sums = np.zeros((kh, c * kw, f), dout.dtype)
-    part = np.empty((c * kw, f), dout.dtype)
+    part = np.empty_like(sums)
     for block in range(xt.shape[0]):
         rows = _tap_rows(_widened(xt[block], win, work), win, kh)
         laid = _laid_out(dout, block * step, step, work)
-        for i, columns in enumerate(rows):
-            sums[i] += np.matmul(columns, laid.reshape(f, -1).T, out=part)
+        # one call for the kh kernel rows' products: NumPy runs BLAS on each matrix of the
+        # stack, the products and sums of kh calls (the same bits), in two calls instead of
+        # 2*kh (LeNet-5's second layer at batch 64, one thread, medians of 101 alternating
+        # calls, three runs: 0.64 / 0.61 / 0.69 -> 0.59 / 0.57 / 0.64 ms; AMD EPYC, load 8)
+        sums += np.matmul(rows, laid.reshape(f, -1).T, out=part)
     # sums[i, (c, j), f] is dw[f, c, i, j]
     return np.ascontiguousarray(sums.reshape(kh, c, kw, f).transpose(3, 1, 0, 2))
 
@@ -132,13 +135,16 @@ def _widened(block: np.ndarray, win: Window, work) -> np.ndarray:
     return rows.reshape(c * kw, -1)
 
 
-def _tap_rows(widened: np.ndarray, win: Window, kh: int) -> list[np.ndarray]:
+def _tap_rows(widened: np.ndarray, win: Window, kh: int) -> np.ndarray:
     """The columns of each kernel row ``i``: ``widened``'s from ``i*dh`` rows of the block on,
-    ``Ho`` rows' worth, views (unit column stride, rows apart by ``widened``'s row)."""
+    ``Ho`` rows' worth, as one read-only view (kh, C*kw, Ho*Wo*images) whose matrices have a
+    unit column stride and rows apart by ``widened``'s row (what BLAS reads in place)."""
     ho, wo = win.out_hw
     step = widened.shape[1] // (win.padded_hw[0] * wo)
     run, span = win.dilation[0] * wo * step, ho * wo * step
-    return [widened[:, i * run:i * run + span] for i in range(kh)]
+    row_stride, column_stride = widened.strides
+    return as_strided(widened, (kh, widened.shape[0], span),
+                      (run * column_stride, row_stride, column_stride), writeable=False)
 
 
 def _laid_out(dout: np.ndarray, start: int, step: int, work) -> np.ndarray:
