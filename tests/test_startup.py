@@ -16,9 +16,11 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # made only when something logs or saves a parser. Nor the standard library's modules for what
 # a check does not do: hashing and naming a machine (hashlib, platform: the engine's
 # calibration file), JSON (a JSON IR, a calibration file when there is one), suggesting a name
-# (difflib: a misspelt one).
+# (difflib: a misspelt one). Nor the other libraries' names a spec written in their words is
+# answered with (cnnspec.lang.foreign).
 NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render",
-                 "lark", "logging", "pickle", "hashlib", "platform", "json", "difflib")
+                 "lark", "logging", "pickle", "hashlib", "platform", "json", "difflib",
+                 "cnnspec.lang.foreign")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
 # what each layer allocates, and how a conv chunks a batch.
