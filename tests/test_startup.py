@@ -16,11 +16,12 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # made only when something logs or saves a parser. Nor the standard library's modules for what
 # a check does not do: hashing and naming a machine (hashlib, platform: the engine's
 # calibration file), JSON (a JSON IR, a calibration file when there is one), suggesting a name
-# (difflib: a misspelt one). Nor the other libraries' names a spec written in their words is
-# answered with (cnnspec.lang.foreign).
+# (difflib: a misspelt one), quoting a word for a shell or reading a message's template
+# (shlex, string: each compiles a pattern as it loads). Nor the other libraries' names a spec
+# written in their words is answered with (cnnspec.lang.foreign).
 NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render",
                  "lark", "logging", "pickle", "hashlib", "platform", "json", "difflib",
-                 "cnnspec.lang.foreign")
+                 "shlex", "string", "cnnspec.lang.foreign")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
 # what each layer allocates, and how a conv chunks a batch.

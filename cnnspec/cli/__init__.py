@@ -19,7 +19,6 @@ import importlib
 import itertools
 import os
 import re
-import shlex
 import shutil
 import sys
 from contextlib import contextmanager
@@ -290,6 +289,8 @@ def _unknown_command(argv: list[str]) -> str | None:
     close = closest(first, COMMANDS)
     program = invoked_as()
     later = next((word for word in argv[1:] if word in COMMANDS), None)
+    import shlex  # here, for this message alone (cnnspec.errors.Option says why)
+
     suggestion = (f"the command comes first: `{program} {later} {shlex.quote(first)}`; "
                   if later else f"`{first}` is `{program} {peer}` here; " if peer
                   else f"did you mean '{close}'? " if close else "")
@@ -497,6 +498,8 @@ def _misplaced_value(command: argparse.ArgumentParser,
     repeated = [action for action in options if type(action) is argparse._AppendAction]
     if len(repeated) == 1:
         flag = repeated[0].option_strings[-1]
+        import shlex  # here, for this message alone
+
         written = " ".join(f"{flag} {shlex.quote(extra)}" for extra in extras)
         return extras[0], f"; if it is a {flag} value, give each with {flag}: {written}"
     return None
