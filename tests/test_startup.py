@@ -59,6 +59,39 @@ def test_check_imports_nothing_it_does_not_need(tmp_path):
     assert heavy == []
 
 
+HELP_PROBE = """
+import sys
+from cnnspec.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    print("CODE", exit.code)
+print("LOADED", " ".join(sorted(sys.modules)))
+"""
+
+# What `cnnspec --help` (and `cnnspec CMD --help`) lists comes from the commands' modules: none
+# of the stages that check, parse or run a spec, and no module that check leaves out but the
+# data sets' names (cnnspec.data.names, which the help of --data lists).
+NOT_FOR_HELP = (*(name for name in NOT_FOR_CHECK if name != "cnnspec.data"),
+                "cnnspec.data.load", "cnnspec.data.dataset", "cnnspec.lang", "cnnspec.check",
+                "cnnspec.kinds", "cnnspec.engine", "cnnspec.compiler", "cnnspec.lab.lsuv",
+                "cnnspec.exporters", "cnnspec.importers", "cnnspec.sweep")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["train", "--help"]])
+def test_help_imports_nothing_it_does_not_need(tmp_path, argv):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", HELP_PROBE, *argv], env=env,
+                            capture_output=True, text=True, check=True, timeout=120)
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                 if line.startswith(("CODE", "LOADED")))
+    assert lines["CODE"] == "0", result.stdout + result.stderr
+    loaded = set(lines["LOADED"].split())
+    heavy = sorted(name for name in loaded
+                   if any(name == m or name.startswith(m + ".") for m in NOT_FOR_HELP))
+    assert heavy == []
+
+
 def _subcommand_help(parser, name: str) -> str:
     (group,) = [action for action in parser._actions if action.dest == "command"]
     return group.choices[name].format_help()
