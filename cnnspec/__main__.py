@@ -13,13 +13,15 @@ import gc
 import signal
 import sys
 
+from cnnspec.collector import loaded_for_good
 from cnnspec.exitcodes import interrupted
 
 
 def run() -> int:
     code = None
     try:
-        from cnnspec.cli import main
+        with loaded_for_good():  # the command line's modules, alive to the end
+            from cnnspec.cli import main
 
         code = main()
         _ignore_ctrl_c()

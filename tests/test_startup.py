@@ -170,6 +170,30 @@ def test_a_finished_command_leaves_its_objects_out_of_the_last_collection(tmp_pa
     assert frozen > 10_000  # the modules, classes and tables a check loads
 
 
+ENTRY_PROBE = """
+import gc, sys
+from cnnspec.__main__ import run
+sys.argv = ["cnnspec", "--version"]
+try:
+    run()
+except SystemExit:  # --version's, before the command's end and its own freeze
+    pass
+print("ENTRY", gc.isenabled(), gc.get_freeze_count())
+"""
+
+
+def test_the_entry_point_loads_the_command_line_out_of_the_collectors_sight(tmp_path):
+    """`cnnspec` imports the command line's modules with the cycle collector paused, then
+    freezes them (cnnspec/collector.py's loaded_for_good), before the command runs: alive to
+    the end, they are not walked by any of its collections; the collector is back on for it."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", ENTRY_PROBE], env=env, capture_output=True,
+                            text=True, timeout=120, check=True)
+    enabled, frozen = result.stdout.split("ENTRY ")[1].split()
+    assert enabled == "True"
+    assert int(frozen) > 10_000  # the modules, classes and functions of the command line
+
+
 RULE_PROBE = """
 import sys
 from cnnspec.cli import main

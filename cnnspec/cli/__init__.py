@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import importlib
 import itertools
 import os
 import re
 import shutil
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
+from cnnspec.collector import collector_paused
 from cnnspec.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -663,21 +662,6 @@ def _device_advice(name: str, options: list[str]) -> str | None:
     cores = ("; --cores N sets how many parts a batch runs as, side by side"
              if "--cores" in options else "")
     return f"cnnspec runs on the CPU, with NumPy: there is no device to choose{cores}"
-
-
-@contextmanager
-def collector_paused():
-    """Python's cycle collector off, then as it was. Loading a command's modules, and a
-    check's parser and checker, allocates objects that stay alive to the end (modules,
-    classes, tables); the collector's passes over them were a few percent of a check-on-save.
-    Reference counting still frees everything but cycles, and their cycles are few and small."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def main(argv: list[str] | None = None) -> int:
