@@ -16,23 +16,20 @@ def collector_paused():
     """Python's cycle collector off, then as it was. Loading a command's modules, and a
     check's parser and checker, allocates objects that stay alive to the end (modules,
     classes, tables); the collector's passes over them were a few percent of a check-on-save.
-    Reference counting still frees everything but cycles, and their cycles are few and small."""
+    Reference counting still frees everything but cycles, and their cycles are few and small.
+
+    Turned back on, the collector would walk everything the block allocated at the next
+    allocation: the block's objects count as young, and there are more of them than the
+    young generation's threshold. They are moved to the oldest generation instead (and with
+    them every object then alive), which only a full collection walks: ``gc.freeze`` moves
+    them out of its sight and resets the young generation's count, ``gc.unfreeze`` hands them
+    back as old. A cycle among them that becomes garbage waits for a full collection."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
-
-
-@contextmanager
-def loaded_for_good():
-    """The collector paused while the block loads what the process keeps to its end (the
-    command line's modules), which is then moved out of its sight (``gc.freeze``): no later
-    pass walks it, and the pass the block's allocations would have set off once it is back on
-    does not come. For a process's entry point alone: everything alive as the block ends,
-    the caller's objects too, is never collected."""
-    with collector_paused():
-        yield
-    gc.freeze()

@@ -172,26 +172,52 @@ def test_a_finished_command_leaves_its_objects_out_of_the_last_collection(tmp_pa
 
 ENTRY_PROBE = """
 import gc, sys
-from cnnspec.__main__ import run
-sys.argv = ["cnnspec", "--version"]
+starts = []
+gc.callbacks.append(lambda phase, info: phase == "start" and starts.append(info["generation"]))
+from cnnspec.__main__ import run  # the package, imported before the entry point runs
+del starts[:]
+sys.argv = ["cnnspec", *sys.argv[1:]]
 try:
     run()
-except SystemExit:  # --version's, before the command's end and its own freeze
+except SystemExit:
     pass
-print("ENTRY", gc.isenabled(), gc.get_freeze_count())
+print("ENTRY", gc.isenabled(), gc.get_freeze_count(), len(starts))
 """
 
 
-def test_the_entry_point_loads_the_command_line_out_of_the_collectors_sight(tmp_path):
-    """`cnnspec` imports the command line's modules with the cycle collector paused, then
-    freezes them (cnnspec/collector.py's loaded_for_good), before the command runs: alive to
-    the end, they are not walked by any of its collections; the collector is back on for it."""
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_the_entry_point_loads_the_command_line_without_a_collection(tmp_path, argv):
+    """`cnnspec` imports the command line's modules and builds its parser with the cycle
+    collector paused (cnnspec/collector.py), whose objects then count as old: no collection
+    walks them, not even the one their allocation would have set off once the collector was
+    back on; after argparse's exit (--help, --version) they are frozen, out of the final
+    collection's sight, as after a command."""
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", ENTRY_PROBE], env=env, capture_output=True,
-                            text=True, timeout=120, check=True)
-    enabled, frozen = result.stdout.split("ENTRY ")[1].split()
+    result = subprocess.run([sys.executable, "-c", ENTRY_PROBE, *argv], env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    enabled, frozen, collections = result.stdout.split("ENTRY ")[1].split()
     assert enabled == "True"
     assert int(frozen) > 10_000  # the modules, classes and functions of the command line
+    assert collections == "0"
+
+
+def test_a_paused_collector_leaves_what_was_allocated_as_old():
+    """What the block allocated is no young garbage candidate once the collector is back on:
+    the young generation's count starts again, the objects are in the oldest generation."""
+    import gc
+
+    from cnnspec.collector import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with collector_paused():
+            made = [[index] for index in range(5_000)]
+        assert gc.isenabled()
+        assert gc.get_count()[0] < gc.get_threshold()[0]
+        assert any(item is made for item in gc.get_objects(generation=2))
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 RULE_PROBE = """
