@@ -23,13 +23,16 @@ def collector_paused():
     young generation's threshold. They are moved to the oldest generation instead (and with
     them every object then alive), which only a full collection walks: ``gc.freeze`` moves
     them out of its sight and resets the young generation's count, ``gc.unfreeze`` hands them
-    back as old. A cycle among them that becomes garbage waits for a full collection."""
+    back as old. A cycle among them that becomes garbage waits for a full collection. Where
+    something else froze objects first (a server before it forks), nothing is moved: the
+    unfreeze would hand back its objects too."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            gc.freeze()
-            gc.unfreeze()
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()

@@ -220,6 +220,26 @@ def test_a_paused_collector_leaves_what_was_allocated_as_old():
         (gc.enable if was else gc.disable)()
 
 
+def test_a_paused_collector_leaves_what_another_froze_frozen():
+    """Objects frozen before the pause (``gc.freeze``, as a server does before it forks) stay
+    frozen: handing the block's objects back as old would hand those back too."""
+    import gc
+
+    from cnnspec.collector import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            [[index] for index in range(100)]
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        (gc.enable if was else gc.disable)()
+
+
 RULE_PROBE = """
 import sys
 from cnnspec.cli import main
