@@ -13,17 +13,22 @@ import gc
 import signal
 import sys
 
+from cnnspec.collector import collector_paused
 from cnnspec.exitcodes import interrupted
 
 
 def run() -> int:
     code = None
     try:
-        from cnnspec.cli import main
+        with collector_paused():  # the command line's modules, alive to the end
+            from cnnspec.cli import main
 
         code = main()
         _ignore_ctrl_c()
         _no_final_collection()
+    except SystemExit:  # argparse's, after --help or --version: the command is as done
+        _no_final_collection()
+        raise
     except KeyboardInterrupt:
         _ignore_ctrl_c()
         # A Ctrl-C between the command's end and here comes too late to interrupt it.

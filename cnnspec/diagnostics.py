@@ -3,7 +3,6 @@ line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
 import functools
-import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -15,6 +14,7 @@ from cnnspec.errors import (
     long_words_shortened,
     shortened,
 )
+from cnnspec.patterns import LazyPattern
 from cnnspec.sourcefile import lenient_text, source_lines
 
 # The columns cnnspec's text fits on a terminal (a summary table, a message wrapped there):
@@ -97,7 +97,7 @@ def wrapped(text: str, width: int | None, indent: int, first_indent: int = 0) ->
 
 
 # A backticked span with what is written onto it, a bracket or a comma: `(`a b`),`.
-_CODE = re.compile(r"[^\s`]*`[^`]+`[^\s`]*")
+_CODE = LazyPattern(r"[^\s`]*`[^`]+`[^\s`]*")
 # Unicode's private use area (U+E000 to U+F8FF), whose characters textwrap breaks no line at
 _PRIVATE_USE = range(0xE000, 0xF900)
 

@@ -9,8 +9,6 @@ download) are :class:`RunError`. The CLI renders both; tracebacks are for bugs o
 from __future__ import annotations
 
 import re
-import shlex
-import string
 import unicodedata
 from dataclasses import field
 
@@ -221,6 +219,8 @@ def reworded(template: str, names: dict) -> str:
     """``template`` (see :class:`WordedError`) with each field ``names`` has given the
     template text ``names[field](value)`` instead: where a setting was given another way
     (a sweep's ``{data:mnist}`` is its ``{sets:data=mnist}``)."""
+    import string  # here, as shlex in Option.__format__: its Template compiles a pattern
+
     out = []
     for text, name, value, _ in string.Formatter().parse(template):
         out.append(literal(text))
@@ -401,6 +401,10 @@ class Option:
         self.flag = flag
 
     def __format__(self, value: str) -> str:
+        # imported here, for messages that give an option a value: shlex compiles a pattern
+        # as it loads, a cost to every command's start-up (docs/measurements.md)
+        import shlex
+
         return f"{self.flag} {shlex.quote(value)}" if value else self.flag
 
 
@@ -459,6 +463,8 @@ def shell_word(text: str) -> str:
     characters in the ``$'...'`` quoting of bash, zsh and ksh, each written as its escape
     (``$'runs/a\\x1bb'``): the pasted command names the same file, and the terminal is handed
     no escape sequence."""
+    import shlex  # here, as in Option.__format__
+
     if text == escaped_controls(text, keep=""):
         return shlex.quote(text)
     quoted = "".join(f"\\{char}" if char in "\\'" else escaped_controls(char, keep="")

@@ -22,6 +22,8 @@ PACKAGE = Path(cnnspec.__file__).parent
 # ``cnnspec``) may import only units of lower layers. Units of one layer are independent.
 LAYERS = [
     ("cnnspec.exitcodes",),  # imports nothing: the entry point reads it before the rest
+    ("cnnspec.patterns",),  # regular expressions compiled on first use: for any module
+    ("cnnspec.collector",),  # the cycle collector paused while modules load: the entry point's
     ("cnnspec.records",),  # the dataclasses' decorator, which errors' classes use too
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
      "cnnspec.usercache", "cnnspec.metrics",

@@ -16,9 +16,12 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # made only when something logs or saves a parser. Nor the standard library's modules for what
 # a check does not do: hashing and naming a machine (hashlib, platform: the engine's
 # calibration file), JSON (a JSON IR, a calibration file when there is one), suggesting a name
-# (difflib: a misspelt one).
+# (difflib: a misspelt one), quoting a word for a shell or reading a message's template
+# (shlex, string: each compiles a pattern as it loads). Nor the other libraries' names a spec
+# written in their words is answered with (cnnspec.lang.foreign).
 NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render",
-                 "lark", "logging", "pickle", "hashlib", "platform", "json", "difflib")
+                 "lark", "logging", "pickle", "hashlib", "platform", "json", "difflib",
+                 "shlex", "string", "cnnspec.lang.foreign")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
 # what each layer allocates, and how a conv chunks a batch.
@@ -53,6 +56,39 @@ def test_check_imports_nothing_it_does_not_need(tmp_path):
     heavy = sorted(name for name in loaded
                    if name.startswith("cnnspec.engine.") and name not in ENGINE_FACTS
                    or any(name == m or name.startswith(m + ".") for m in NOT_FOR_CHECK))
+    assert heavy == []
+
+
+HELP_PROBE = """
+import sys
+from cnnspec.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    print("CODE", exit.code)
+print("LOADED", " ".join(sorted(sys.modules)))
+"""
+
+# What `cnnspec --help` (and `cnnspec CMD --help`) lists comes from the commands' modules: none
+# of the stages that check, parse or run a spec, and no module that check leaves out but the
+# data sets' names (cnnspec.data.names, which the help of --data lists).
+NOT_FOR_HELP = (*(name for name in NOT_FOR_CHECK if name != "cnnspec.data"),
+                "cnnspec.data.load", "cnnspec.data.dataset", "cnnspec.lang", "cnnspec.check",
+                "cnnspec.kinds", "cnnspec.engine", "cnnspec.compiler", "cnnspec.lab.lsuv",
+                "cnnspec.exporters", "cnnspec.importers", "cnnspec.sweep")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["train", "--help"]])
+def test_help_imports_nothing_it_does_not_need(tmp_path, argv):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", HELP_PROBE, *argv], env=env,
+                            capture_output=True, text=True, check=True, timeout=120)
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                 if line.startswith(("CODE", "LOADED")))
+    assert lines["CODE"] == "0", result.stdout + result.stderr
+    loaded = set(lines["LOADED"].split())
+    heavy = sorted(name for name in loaded
+                   if any(name == m or name.startswith(m + ".") for m in NOT_FOR_HELP))
     assert heavy == []
 
 
@@ -132,6 +168,76 @@ def test_a_finished_command_leaves_its_objects_out_of_the_last_collection(tmp_pa
     assert "ok (12 layers" in result.stdout
     frozen = int(result.stdout.split("FROZEN ")[1].split()[0])
     assert frozen > 10_000  # the modules, classes and tables a check loads
+
+
+ENTRY_PROBE = """
+import gc, sys
+starts = []
+gc.callbacks.append(lambda phase, info: phase == "start" and starts.append(info["generation"]))
+from cnnspec.__main__ import run  # the package, imported before the entry point runs
+del starts[:]
+sys.argv = ["cnnspec", *sys.argv[1:]]
+try:
+    run()
+except SystemExit:
+    pass
+print("ENTRY", gc.isenabled(), gc.get_freeze_count(), len(starts))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_the_entry_point_loads_the_command_line_without_a_collection(tmp_path, argv):
+    """`cnnspec` imports the command line's modules and builds its parser with the cycle
+    collector paused (cnnspec/collector.py), whose objects then count as old: no collection
+    walks them, not even the one their allocation would have set off once the collector was
+    back on; after argparse's exit (--help, --version) they are frozen, out of the final
+    collection's sight, as after a command."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", ENTRY_PROBE, *argv], env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    enabled, frozen, collections = result.stdout.split("ENTRY ")[1].split()
+    assert enabled == "True"
+    assert int(frozen) > 10_000  # the modules, classes and functions of the command line
+    assert collections == "0"
+
+
+def test_a_paused_collector_leaves_what_was_allocated_as_old():
+    """What the block allocated is no young garbage candidate once the collector is back on:
+    the young generation's count starts again, the objects are in the oldest generation."""
+    import gc
+
+    from cnnspec.collector import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with collector_paused():
+            made = [[index] for index in range(5_000)]
+        assert gc.isenabled()
+        assert gc.get_count()[0] < gc.get_threshold()[0]
+        assert any(item is made for item in gc.get_objects(generation=2))
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_paused_collector_leaves_what_another_froze_frozen():
+    """Objects frozen before the pause (``gc.freeze``, as a server does before it forks) stay
+    frozen: handing the block's objects back as old would hand those back too."""
+    import gc
+
+    from cnnspec.collector import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            [[index] for index in range(100)]
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        (gc.enable if was else gc.disable)()
 
 
 RULE_PROBE = """

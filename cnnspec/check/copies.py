@@ -28,10 +28,11 @@ import re
 
 from cnnspec.errors import Span, SpecError, listed
 from cnnspec.ir.spec import Spec
+from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
 
 # A word of a message that may be a layer's name (`blk_3_c` in "conv 'blk_3_c': ...").
-WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+WORD = LazyPattern(r"[A-Za-z_][A-Za-z0-9_]*")
 # Where a copy's name stood in a message once the name is set aside: its statement's number.
 STATEMENT_MARK = "\x00{}\x00"
 
@@ -191,10 +192,10 @@ def _opens_with_range(text: str, places: dict[int, str], copies: _Copies) -> boo
 # A copy's name stands as a sentence's subject where it opens the text or a clause (after a
 # colon, semicolon or comma), alone or after one word: its kind ("layer 'b_1_c' is not used").
 # After a preposition ("the kernel of conv 'b_1_c' is larger") the verb has another subject.
-SUBJECT_BEFORE = re.compile(r"(?:^|[:;,] )(?:[a-z_]+ )?$")
+SUBJECT_BEFORE = LazyPattern(r"(?:^|[:;,] )(?:[a-z_]+ )?$")
 # The verb after a subject, its adverb first ("never changes"), after any figure of the
 # subject's in parentheses (:func:`_verb`).
-VERB = re.compile(r" ((?:never|also|still|only|then) )?([a-z]+)\b")
+VERB = LazyPattern(r" ((?:never|also|still|only|then) )?([a-z]+)\b")
 IRREGULAR_PLURALS = {"is": "are", "has": "have", "does": "do", "was": "were"}
 
 
@@ -245,7 +246,7 @@ def _agreeing(after: str, plural: bool) -> str:
 # The pronouns that refer back to a layer, and their plurals; "it" is "they" before its verb
 # ("the channels it takes": "they take") and "them" after a preposition or as an object ("a
 # batchnorm after it brings", "leave it little input").
-PRONOUN = re.compile(r"\b(its|itself|it)\b")
+PRONOUN = LazyPattern(r"\b(its|itself|it)\b")
 PLURAL_PRONOUNS = {"its": "their", "itself": "themselves", "it": "them"}
 PREPOSITIONS = ("after", "before", "through", "to", "of", "from", "with", "by", "into", "on",
                 "in", "for", "about")

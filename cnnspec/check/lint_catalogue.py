@@ -12,7 +12,6 @@ here.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 
 from cnnspec.check import (
@@ -35,6 +34,7 @@ from cnnspec.init.catalogue import BY_NAME as INITS
 from cnnspec.init.choose import scheme_for
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.steps import MOST_STEPS
+from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
 
 # The inits the explanations give as examples, asked of the init catalogue (the scheme made for
@@ -43,7 +43,7 @@ RELU_SCHEME = scheme_for("relu").name
 IDENTITY = INITS["identity"].name
 
 # A lint's name: lower-case words joined by hyphens (ruff's and clang-tidy's style).
-NAME_FORM = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+NAME_FORM = LazyPattern(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @record(frozen=True)

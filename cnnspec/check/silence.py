@@ -29,6 +29,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.ir.spec import Spec
+from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
 
 
@@ -61,10 +62,10 @@ FORM_OF = {form.word: form for form in FORMS}
 _WORDS = "|".join(re.escape(form.word) for form in sorted(FORMS, key=lambda f: -len(f.word)))
 # A spec's comment that silences lints: its form's word, and the names inside the brackets,
 # comma separated.
-SILENCE = re.compile(rf"#\s*cnnspec:\s*({_WORDS})\[([^\]]*)\]")
+SILENCE = LazyPattern(rf"#\s*cnnspec:\s*({_WORDS})\[([^\]]*)\]")
 # Such a comment written without its brackets (`# cnnspec: ignore gain-misfit`), which would
 # otherwise silence nothing without a word.
-UNBRACKETED = re.compile(rf"#\s*cnnspec:\s*({_WORDS})\b")
+UNBRACKETED = LazyPattern(rf"#\s*cnnspec:\s*({_WORDS})\b")
 # What a spec must hold for a spot silence to be looked for (its comments are lexed only then).
 SPOT_MARK = "cnnspec:"
 # A hint template (:class:`cnnspec.errors.WordedError`): the command as the caller types it.

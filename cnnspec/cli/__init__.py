@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import importlib
 import itertools
 import os
 import re
-import shlex
 import shutil
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
+from cnnspec.collector import collector_paused
 from cnnspec.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -290,6 +288,8 @@ def _unknown_command(argv: list[str]) -> str | None:
     close = closest(first, COMMANDS)
     program = invoked_as()
     later = next((word for word in argv[1:] if word in COMMANDS), None)
+    import shlex  # here, for this message alone (cnnspec.errors.Option says why)
+
     suggestion = (f"the command comes first: `{program} {later} {shlex.quote(first)}`; "
                   if later else f"`{first}` is `{program} {peer}` here; " if peer
                   else f"did you mean '{close}'? " if close else "")
@@ -497,6 +497,8 @@ def _misplaced_value(command: argparse.ArgumentParser,
     repeated = [action for action in options if type(action) is argparse._AppendAction]
     if len(repeated) == 1:
         flag = repeated[0].option_strings[-1]
+        import shlex  # here, for this message alone
+
         written = " ".join(f"{flag} {shlex.quote(extra)}" for extra in extras)
         return extras[0], f"; if it is a {flag} value, give each with {flag}: {written}"
     return None
@@ -660,21 +662,6 @@ def _device_advice(name: str, options: list[str]) -> str | None:
     cores = ("; --cores N sets how many parts a batch runs as, side by side"
              if "--cores" in options else "")
     return f"cnnspec runs on the CPU, with NumPy: there is no device to choose{cores}"
-
-
-@contextmanager
-def collector_paused():
-    """Python's cycle collector off, then as it was. Loading a command's modules, and a
-    check's parser and checker, allocates objects that stay alive to the end (modules,
-    classes, tables); the collector's passes over them were a few percent of a check-on-save.
-    Reference counting still frees everything but cycles, and their cycles are few and small."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def main(argv: list[str] | None = None) -> int:

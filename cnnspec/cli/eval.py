@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from cnnspec.cli import print_note, typed
 from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
@@ -34,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     print_note(loaded.metrics_note)
     result = evaluate(loaded, data=args.data, data_dir=args.data_dir)
     if args.format == "json":
+        import json  # for --format json alone: `cnnspec --help` imports this module
+
         print(json.dumps({**result, **weights_record(loaded)}, indent=2))
         return 0
     note = unfinished_note(loaded.summary, args.run, loaded.weights)

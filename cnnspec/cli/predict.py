@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from cnnspec.cli import print_note
 from cnnspec.cli.arguments import (
@@ -38,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     print_note(loaded.metrics_note)
     results = predict(loaded, args.inputs, top=args.top)
     if args.format == "json":
+        import json  # for --format json alone: `cnnspec --help` imports this module
+
         print(json.dumps(results, indent=2))
     else:
         print(format_predictions(results))

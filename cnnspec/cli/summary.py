@@ -1,8 +1,6 @@
 """``cnnspec summary SPEC``: every layer's window, output shape, parameters and exact init."""
 from __future__ import annotations
 
-import json
-
 from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import add_dtype, add_format, add_ignore, add_spec
 from cnnspec.cli.check import report
@@ -42,6 +40,8 @@ def run(args) -> int:
         raise SpecErrors([as_error(w) for w in missing])
     report(checked.warnings + missing)
     if args.format == "json":
+        import json  # for --format json alone: `cnnspec --help` imports this module
+
         print(json.dumps(summary_dict(checked), indent=2))
     else:
         print(summary_table(checked, OPTION_NAMES, explain=args.explain))

@@ -11,7 +11,6 @@ With ``--calibrate``, the machine's convolution thresholds are measured again fi
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -98,6 +97,8 @@ def run(args) -> int:
                   "conv_paths": conv_paths(timing)}
         if calibrated is not None:
             report["calibration"] = calibration_dict(calibrated)
+        import json  # for --format json alone: `cnnspec --help` imports this module
+
         print(json.dumps(report, indent=2))
     else:
         if calibrated is not None:

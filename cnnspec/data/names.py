@@ -5,8 +5,6 @@ The datasets themselves, their names and the other spellings of them, are declar
 """
 from __future__ import annotations
 
-import difflib
-
 from cnnspec.errors import SettingError, literal
 from cnnspec.ir.datasets import ALIASES, DATASETS, canonical_name
 
@@ -54,6 +52,8 @@ def _unknown_hint(text: str) -> str:
         return f"for your own arrays write npz:{path}"
     hint = f"valid datasets: {valid_forms()}"
     names = [n for n in [*DATASET_NAMES, *ALIASES] if n != "npz"]
+    import difflib  # for a misspelt name alone: `cnnspec --help` imports this module
+
     close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6)
     if close:
         hint = f"did you mean {canonical_name(close[0])!r}? " + hint

@@ -30,6 +30,7 @@ from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spel
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
 from cnnspec.ir.steps import EPOCH_STEPS, MOST_STEPS
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
+from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
 
 # The list types of a value, and the type of their elements.
@@ -769,7 +770,7 @@ class ForeignKey:
 
 # A number as a spec writes it (ASCII digits: Python's float() also reads '０.01', which the
 # language does not).
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+NUMBER = LazyPattern(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def written_number(text: str) -> int | float | None:

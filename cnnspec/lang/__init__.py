@@ -15,12 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnspec.ir.spec import Spec
-from cnnspec.lang import foreign
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_init
 from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.resolve import Resolver
 from cnnspec.lang.training import READERS
+from cnnspec.lang.trying import read_lines_with
 from cnnspec.sourcefile import read_spec_text
 
 
@@ -32,7 +32,8 @@ def parse(text: str, path: str | None = None) -> Spec:
     return Resolver(path).resolve(module, text)
 
 
-foreign.read_lines_with(parse)  # the lines it suggests for other libraries' layers are tried
+# the lines cnnspec.lang.foreign suggests for other libraries' layers are tried with it
+read_lines_with(parse)
 
 
 def parse_file(path: str | Path) -> Spec:

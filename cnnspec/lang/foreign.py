@@ -26,6 +26,7 @@ from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
+from cnnspec.lang.trying import tried
 from cnnspec.records import record
 
 # The leading arguments of the classes, in their order, as their documentation gives them
@@ -1485,17 +1486,6 @@ def either_answer(call: ForeignCall, values: str | None,
 REFUSAL_LABEL = "layer"
 
 
-# The package's parse (text -> Spec), which line_refusal reads a line with: set by
-# cnnspec.lang when it is imported (it imports this module, so this module cannot import it).
-_parse = None
-
-
-def read_lines_with(parse) -> None:
-    """Make ``parse`` the reader :func:`line_refusal` tries a line with."""
-    global _parse
-    _parse = parse
-
-
 def line_refusal(line: str) -> str | None:
     """What keeps ``line``, a layer written from another library's values (Darknet's
     ``filters=-1``, Keras' ``Conv2D(0, 3)``), from being read as a spec's layer, in the
@@ -1514,7 +1504,7 @@ def line_error(line: str):
     from cnnspec.errors import SpecError, SpecErrors, first_error
 
     try:
-        _parse(f"input 1x8x8\n{line}\n")
+        tried(f"input 1x8x8\n{line}\n")
     except (SpecError, SpecErrors) as exc:
         error = first_error(exc)
         span = error.span

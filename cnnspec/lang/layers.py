@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import math
-import re
 from collections.abc import Callable
 from dataclasses import field
 
@@ -65,6 +64,7 @@ from cnnspec.lang.syntax_errors import (
     taking_inputs,
 )
 from cnnspec.lang.unknown_setting import outside_train, tuple_text, value_text
+from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
 
 Reader = Callable[[Value, str], object]
@@ -1471,7 +1471,7 @@ def _infinite_decay(value: Value | None, written: str) -> SpecError | None:
 # s2 same`) gives it: a spec spells the option out.
 SUMMARY_SHORTHAND = ("an option is written by its name, then its value: `pad same`, `stride 2` "
                      "(summary's Window column shortens them to same and s2)")
-STRIDE_SHORTHAND = re.compile(r"s(\d+(?:x\d+)?)$")
+STRIDE_SHORTHAND = LazyPattern(r"s(\d+(?:x\d+)?)$")
 
 
 def _summary_shorthand(item: Value, kind: Syntax) -> str | None:

@@ -26,6 +26,7 @@ from cnnspec.lang.standalone import (
     UnexpectedInput,
     UnexpectedToken,
 )
+from cnnspec.patterns import LazyPattern
 from cnnspec.sourcefile import source_lines
 
 # Terminal names as a user would call them.
@@ -206,7 +207,7 @@ def _without_equal(line: str, column: int) -> str:
 # `kernel_size=(3, 3)`), outside brackets, with its value: quoted, in brackets (their inside
 # blanked, :func:`_outer_level`), or a bare word or number. Its keyword is Python's, not a name
 # of the grammar (:class:`ValuePatterns`), as are the keys of FOREIGN_SETTING and DOTTED_NAME.
-KEYWORD_OPTION = re.compile(
+KEYWORD_OPTION = LazyPattern(
     r"""\b([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([(\[]\s*[)\]])|([\w.+-]+))?""")
 
 
@@ -745,7 +746,7 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
 
 # A word at the outer level of a train block's line (a key, or a value: a name, a number),
 # between what parts settings (a comma, a ';', spaces, YAML's ':', Python's '=').
-SETTING_WORD = re.compile(r"[^\s,;:=]+")
+SETTING_WORD = LazyPattern(r"[^\s,;:=]+")
 
 
 def _setting_starts(line: str) -> list[int]:
@@ -804,8 +805,8 @@ def _setting_text(piece: str) -> str:
 
 # A Caffe prototxt's block (`layer {`, `convolution_param {`; V1's `layers {`), and a field of
 # one with a string value (`name: "LeNet"`, `type: "Convolution"`).
-CAFFE_BLOCK = re.compile(r"\s*(layers?|\w+_param)\s*\{")
-CAFFE_FIELD = re.compile(r'\s*\w+\s*:\s*"')
+CAFFE_BLOCK = LazyPattern(r"\s*(layers?|\w+_param)\s*\{")
+CAFFE_FIELD = LazyPattern(r'\s*\w+\s*:\s*"')
 
 
 def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
@@ -848,7 +849,7 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
 
 # A setting as Caffe's solver (`base_lr: 0.01`, `lr_policy: "step"`) and Darknet's [net]
 # section (`steps=400,450`) write it: the key, a ':' or '=', the value, a comment.
-FOREIGN_SETTING = re.compile(rf"\s*(?P<key>[A-Za-z_]\w*)\s*(?P<sep>[:=])?\s*{VALUE}\s*(#.*)?$")
+FOREIGN_SETTING = LazyPattern(rf"\s*(?P<key>[A-Za-z_]\w*)\s*(?P<sep>[:=])?\s*{VALUE}\s*(#.*)?$")
 
 
 def _foreign_setting(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
@@ -905,7 +906,7 @@ def _setting_outside_train(exc: UnexpectedInput, text: str,
 
 
 # A training setting's call cut short at an argument's '(': `optimizer adam(eps=1e-8, betas=`.
-TUPLE_ARGUMENT = re.compile(r"\s*(?P<key>\w+)\s+(?P<call>\w+)\((?:[^()]*,)?\s*"
+TUPLE_ARGUMENT = LazyPattern(r"\s*(?P<key>\w+)\s+(?P<call>\w+)\((?:[^()]*,)?\s*"
                             r"(?P<arg>\w+)\s*=\s*$")
 
 
@@ -1024,7 +1025,7 @@ def _unquoted(line: str) -> str:
 
 
 # The inputs a layer's line ends by naming after its '<-', `a, b`, and a comment after them.
-TAKEN_INPUTS = re.compile(r"\s*(?P<inputs>\w+(?:\s*,\s*\w+)*)\s*(?:#.*)?")
+TAKEN_INPUTS = LazyPattern(r"\s*(?P<inputs>\w+(?:\s*,\s*\w+)*)\s*(?:#.*)?")
 
 
 # Python layers read on after a failing one, for the hint: a model pasted whole is answered
@@ -1140,7 +1141,7 @@ def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None
 
 
 # A layer's line in call form, up to its '(': `conv(`, `c1: conv(`.
-CALL_HEAD = re.compile(r"\s*(?:[\w.-]+\s*:\s*)?(?P<kind>\w+)\(")
+CALL_HEAD = LazyPattern(r"\s*(?:[\w.-]+\s*:\s*)?(?P<kind>\w+)\(")
 # How many times a call's hint is written again from the next error it would get.
 CALL_MENDS = 4
 
@@ -1373,7 +1374,7 @@ def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
 # Each name after the first follows a separator, so that no run of letters can be split two
 # ways (the pattern stays linear in the line's length: nested optional separators backtracked
 # exponentially on a long word).
-BARE_INPUTS = re.compile(r"^\s*(?:(\w+)\s*:\s*)?(\w+)((?:\s*,\s*\w+|\s+\w+)+)\s*,?\s*(#.*)?$")
+BARE_INPUTS = LazyPattern(r"^\s*(?:(\w+)\s*:\s*)?(\w+)((?:\s*,\s*\w+|\s+\w+)+)\s*,?\s*(#.*)?$")
 
 
 def _bare_merge_inputs_hint(exc: UnexpectedInput, text: str) -> str | None:
@@ -1391,7 +1392,7 @@ def _bare_merge_inputs_hint(exc: UnexpectedInput, text: str) -> str | None:
 
 # A name with its module's path, as Python writes it: nn.init.kaiming_normal_,
 # tf.keras.initializers.HeNormal(), with its arguments if it has them.
-DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?")
+DOTTED_NAME = LazyPattern(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?")
 
 
 def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
