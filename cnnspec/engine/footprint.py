@@ -588,7 +588,7 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     ``dout``'s tiles (one buffer for each chunk size, two at most), and the three buffers the
     stages of a pass take turns in (winograd.FORWARD and BACKWARD): the input's rows or V or
     the first half of the output transform; the tiles, the products, the output tiles, dV or
-    the adjoint's tile rows; dM or the adjoint's overlapping columns."""
+    the adjoint's tile rows; dM or the adjoint's tile columns."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize, max(WINOGRAD_CANDIDATES))
@@ -599,7 +599,7 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     half = m * a * geo.f * images * q
     ping = max(tile_rows, tiles, half)
     pong = max(tiles, products, outputs, tile_rows)
-    kept = max(products, a * (a - m) * geo.c * images * q)
+    kept = max(products, tiles)
     return (2 * tile_rows + 2 * outputs + ping + pong + kept) * itemsize
 
 
