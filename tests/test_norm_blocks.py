@@ -113,10 +113,10 @@ def test_fused_relu_gradient_against_finite_differences(training, monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_relu_mask_is_the_sign_of_the_forward_output(dtype):
-    """The backward pass's mask (``centred * scale > -shift``, norm._masked) is exactly where
-    the forward pass's output (``centred * scale + shift``, then the ReLU) is above 0: over
-    random values, products that cancel the shift exactly, tiny and subnormal sums, zero and
-    negative scales, infinities and NaN."""
+    """The backward pass's mask (``centred * scale > threshold``, the shift negated,
+    norm._masked) is exactly where the forward pass's output (``centred * scale + shift``,
+    then the ReLU) is above 0: over random values, products that cancel the shift exactly,
+    tiny and subnormal sums, zero and negative scales, infinities and NaN."""
     rng = np.random.default_rng(3)
     tiny = np.finfo(dtype).smallest_subnormal
     special = np.array([0.0, -0.0, 1.0, -1.0, tiny, -tiny, 3 * tiny, np.inf, -np.inf, np.nan])
@@ -128,7 +128,7 @@ def test_fused_relu_mask_is_the_sign_of_the_forward_output(dtype):
     shift[4] = tiny
     drows = np.ones_like(centred)
     with np.errstate(invalid="ignore"):  # 0 times infinity: NaN, in both passes alike
-        masked = norm._masked(drows, centred, scale, shift, {}, slice(None))
+        masked = norm._masked(drows, centred, scale, -shift, {}, slice(None))
         out = norm._normalise(centred, scale, shift, relu=True)
     np.testing.assert_array_equal(masked, (out > 0).astype(dtype))
     assert (masked == 1).any() and (masked == 0).any()
