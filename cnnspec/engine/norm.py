@@ -11,12 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.engine.activations import relu_into
-from cnnspec.engine.footprint import (
-    NORM_BACKWARD_ARRAYS,
-    NORM_FORWARD_ARRAYS,
-    NORM_RELU_ARRAYS,
-    norm_block_channels,
-)
+from cnnspec.engine.footprint import norm_block_channels
 from cnnspec.engine.windows import carve, work_buffer
 
 
@@ -59,12 +54,12 @@ def _ones(work, rows):
     return work_buffer(work, "ones", (rows.shape[1],), rows.dtype, fill=1)
 
 
-def _channel_blocks(rows, arrays: int) -> list[slice]:
-    """Slices of whole channels (rows of ``rows`` (C, M)) small enough that a pass over
-    ``arrays`` such arrays keeps them in a core's cache between its steps
+def _channel_blocks(rows) -> list[slice]:
+    """Slices of whole channels (rows of ``rows`` (C, M)) small enough that a pass over a few
+    such arrays keeps them in a core's cache between its steps
     (:func:`cnnspec.engine.footprint.norm_block_channels`)."""
     channels, values = rows.shape
-    step = norm_block_channels(channels, values, rows.itemsize, arrays)
+    step = norm_block_channels(channels, values)
     return [slice(start, min(start + step, channels)) for start in range(0, channels, step)]
 
 
@@ -104,7 +99,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     rows = _features_first(x)
     centred = work_buffer(work, "centred", rows.shape, x.dtype)
     ones = _ones(work, rows)
-    blocks = _channel_blocks(rows, NORM_FORWARD_ARRAYS)
+    blocks = _channel_blocks(rows)
     eps = x.dtype.type(eps)
     offset = None
     if not training:
@@ -233,8 +228,7 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None, owned=False):
     """
     centred, inv_std, scale, threshold, training, shape, parts, offset = cache
     drows = _features_first(dout)
-    blocks = _channel_blocks(centred,
-                             NORM_BACKWARD_ARRAYS if threshold is None else NORM_RELU_ARRAYS)
+    blocks = _channel_blocks(centred)
     sums = need_dw or training
     ones = _ones(work, centred)
     dgamma = np.empty(inv_std.shape, np.result_type(drows, inv_std)) if sums else None
