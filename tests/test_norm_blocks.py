@@ -11,13 +11,6 @@ from cnnspec.engine import footprint, norm
 SHAPES = [(5, 3, 4, 3), (2, 6, 5, 5), (7, 4), (1, 5, 2, 7)]
 
 
-@pytest.fixture(autouse=True)
-def no_block_floor(monkeypatch):
-    """Blocks sized by the cache alone: the floor of NORM_MIN_BLOCK_VALUES would make each of
-    these small shapes one block."""
-    monkeypatch.setattr(footprint, "NORM_MIN_BLOCK_VALUES", 0)
-
-
 def _reference(x, gamma, beta, mean, var, training, relu, dout, momentum=0.1, eps=1e-5):
     """out, running mean and variance, dx, dgamma, dbeta by Ioffe & Szegedy's formulas."""
     axes = (0, 2, 3) if x.ndim == 4 else (0,)
@@ -57,11 +50,11 @@ def _inputs(shape, seed=0):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("block_bytes", [1, 8000, 10 ** 9])  # 1 channel a block .. all
+@pytest.mark.parametrize("block_values", [1, 130, 10 ** 9])  # 1 channel a block .. all
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("relu", [False, True])
-def test_blocks_match_the_formulas(shape, block_bytes, training, relu, monkeypatch):
-    monkeypatch.setattr(footprint, "chunk_bytes", lambda size=block_bytes: size)
+def test_blocks_match_the_formulas(shape, block_values, training, relu, monkeypatch):
+    monkeypatch.setattr(footprint, "NORM_BLOCK_VALUES", block_values)
     x, gamma, beta, mean, var, dout = _inputs(shape)
     want = _reference(x, gamma, beta, mean, var, training, relu, dout)
     running_mean, running_var = mean.copy(), var.copy()
@@ -72,30 +65,29 @@ def test_blocks_match_the_formulas(shape, block_bytes, training, relu, monkeypat
         np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
 
 
-def test_the_grid_has_several_blocks():
-    """The small block size above does split the channels (the test could not fail else)."""
+def test_the_grid_has_several_blocks(monkeypatch):
+    """The block sizes above do split the channels (the test could not fail else): of 6
+    channels of 50 values, the machine's size makes one block, 130 values three, 1 six."""
     rows = np.zeros((6, 50))
-    assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == 1
-    for block_bytes, blocks in ((1, 6), (200 * 8 * footprint.NORM_RELU_ARRAYS, 3)):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(footprint, "chunk_bytes", lambda size=block_bytes: size)
-            assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == blocks
+    assert len(norm._channel_blocks(rows)) == 1
+    for block_values, blocks in ((1, 6), (130, 3)):
+        monkeypatch.setattr(footprint, "NORM_BLOCK_VALUES", block_values)
+        assert len(norm._channel_blocks(rows)) == blocks
 
 
-def test_blocks_grow_to_the_floor(monkeypatch):
-    """However small the cache, a block holds as many whole channels as NORM_MIN_BLOCK_VALUES
-    values a row take: of 50 values, two with a floor of 100 (one with 99), three with 150,
-    all six with 1000."""
-    monkeypatch.setattr(footprint, "chunk_bytes", lambda: 1)
+def test_a_block_holds_as_many_whole_channels_as_its_values_hold(monkeypatch):
+    """Of 50 values a channel, two with a size of 100 (one with 99), three with 150, all six
+    with 1000, one with 0: whatever the dtype, the cache or the pass."""
     rows = np.zeros((6, 50))
-    for floor, blocks in ((100, 3), (99, 6), (150, 2), (1000, 1), (0, 6)):
-        monkeypatch.setattr(footprint, "NORM_MIN_BLOCK_VALUES", floor)
-        assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == blocks
+    for block_values, blocks in ((100, 3), (99, 6), (150, 2), (1000, 1), (0, 6)):
+        monkeypatch.setattr(footprint, "NORM_BLOCK_VALUES", block_values)
+        for dtype in (np.float32, np.float64):
+            assert len(norm._channel_blocks(rows.astype(dtype))) == blocks
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_fused_relu_gradient_against_finite_differences(training, monkeypatch):
-    monkeypatch.setattr(footprint, "chunk_bytes", lambda: 200)
+    monkeypatch.setattr(footprint, "NORM_BLOCK_VALUES", 36)  # two channels of 18 a block
     x, gamma, beta, mean, var, dout = _inputs((3, 4, 3, 2), seed=1)
     x = np.ascontiguousarray(x)  # perturbed in place by numeric_grad
 
@@ -113,10 +105,10 @@ def test_fused_relu_gradient_against_finite_differences(training, monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_relu_mask_is_the_sign_of_the_forward_output(dtype):
-    """The backward pass's mask (``centred * scale > -shift``, norm._masked) is exactly where
-    the forward pass's output (``centred * scale + shift``, then the ReLU) is above 0: over
-    random values, products that cancel the shift exactly, tiny and subnormal sums, zero and
-    negative scales, infinities and NaN."""
+    """The backward pass's mask (``centred * scale > threshold``, the shift negated,
+    norm._masked) is exactly where the forward pass's output (``centred * scale + shift``,
+    then the ReLU) is above 0: over random values, products that cancel the shift exactly,
+    tiny and subnormal sums, zero and negative scales, infinities and NaN."""
     rng = np.random.default_rng(3)
     tiny = np.finfo(dtype).smallest_subnormal
     special = np.array([0.0, -0.0, 1.0, -1.0, tiny, -tiny, 3 * tiny, np.inf, -np.inf, np.nan])
@@ -128,7 +120,7 @@ def test_fused_relu_mask_is_the_sign_of_the_forward_output(dtype):
     shift[4] = tiny
     drows = np.ones_like(centred)
     with np.errstate(invalid="ignore"):  # 0 times infinity: NaN, in both passes alike
-        masked = norm._masked(drows, centred, scale, shift, {}, slice(None))
+        masked = norm._masked(drows, centred, scale, -shift, {}, slice(None))
         out = norm._normalise(centred, scale, shift, relu=True)
     np.testing.assert_array_equal(masked, (out > 0).astype(dtype))
     assert (masked == 1).any() and (masked == 0).any()

@@ -46,12 +46,12 @@ def _steps(model, x, y, steps=2):
     return out, dx, grads
 
 
-@pytest.mark.parametrize("block_bytes", [None, 1])  # the machine's blocks, one channel each
-def test_a_split_training_step_equals_one_thread(block_bytes, monkeypatch):
+@pytest.mark.parametrize("block_values", [None, 1])  # the engine's blocks, one channel each
+def test_a_split_training_step_equals_one_thread(block_values, monkeypatch):
     """bn1 runs with its ReLU fused, bn2 without; with blocks of one channel the parts'
     threads meet between passes over several blocks."""
-    if block_bytes is not None:
-        monkeypatch.setattr(footprint, "chunk_bytes", lambda: block_bytes)
+    if block_values is not None:
+        monkeypatch.setattr(footprint, "NORM_BLOCK_VALUES", block_values)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((21, 1, 8, 8)), rng.integers(0, 10, 21)  # parts of 11 and 10
     single, split = _model(), _model()

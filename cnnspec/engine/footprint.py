@@ -588,7 +588,7 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     ``dout``'s tiles (one buffer for each chunk size, two at most), and the three buffers the
     stages of a pass take turns in (winograd.FORWARD and BACKWARD): the input's rows or V or
     the first half of the output transform; the tiles, the products, the output tiles, dV or
-    the adjoint's tile rows; dM or the adjoint's overlapping columns."""
+    the adjoint's tile rows; dM or the adjoint's tile columns."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize, max(WINOGRAD_CANDIDATES))
@@ -599,7 +599,7 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     half = m * a * geo.f * images * q
     ping = max(tile_rows, tiles, half)
     pong = max(tiles, products, outputs, tile_rows)
-    kept = max(products, a * (a - m) * geo.c * images * q)
+    kept = max(products, tiles)
     return (2 * tile_rows + 2 * outputs + ping + pong + kept) * itemsize
 
 
@@ -979,31 +979,35 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 
 
 # Batch norm (cnnspec.engine.norm) makes its statistics, and its backward pass, over blocks of
-# whole channels, each block's rows of the arrays a pass touches (input and centred values;
-# in the backward pass the output gradient, centred values, input gradient and a fused
-# ReLU's masked gradient) taking at most 1 / NORM_CACHE_SHARE of chunk_bytes (a core's L2), so
-# they stay in the cache between the steps over the block. Forward and backward of
-# ResNet-small's batch norms with the ReLU after them, batch 64, one thread, medians of 9
-# rounds, ms, with 1 / 2 / 4 (Intel Xeon, AVX-512, 2 MiB L2): 16x32x32 1.37+1.87 / 1.38+1.84 /
-# 1.41+1.81, 32x16x16 0.69+0.97 / 0.72+0.98 / 0.77+0.98: the size matters little once a block
-# fits; the whole tensor as one block is slow (the batch norms' backward passes of a
-# ResNet-small step, with the fused ReLUs' masks recomputed: 23.0 ms, the unblocked kernels
-# before 18.8 ms).
-NORM_CACHE_SHARE = 2
-# A block may hold this many values a row of its arrays (as many whole channels as fit),
-# however small the cache: each step over a block is a NumPy call of a few microseconds'
-# fixed cost, which one channel of a small
-# L2's share does not pay for. On an AMD EPYC (Zen 3, 512 KiB L2: blocks of one channel of
-# ResNet-small's 32x16x16, 16K values), forward+backward with the ReLU, batch 64, one thread,
-# best of 25, ms, without a floor / 2**16 / 2**17 / 2**18 / whole tensor: 32x16x16
-# 0.49+1.37 / 0.41+0.80 / 0.37+0.70 / 0.34+0.63 / 0.33+0.59, 16x32x32 0.84+1.83 / 0.82+1.75 /
-# 0.76+1.49 / 0.66+1.31 / 0.62+1.20; at batch 256 the whole tensor fell back (1.66+3.61 against
-# 1.85+3.28 at 2**17). 2**17 float32 values a row of 4 arrays is the block NORM_CACHE_SHARE = 1
-# gives on the Intel Xeon's 2 MiB L2 above, measured as fast as the smaller ones there.
-NORM_MIN_BLOCK_VALUES = 2 ** 17
-NORM_FORWARD_ARRAYS = 2  # input, centred values (the output is made whole, after)
-NORM_BACKWARD_ARRAYS = 3  # output gradient, centred values, input gradient
-NORM_RELU_ARRAYS = 4  # those and a fused ReLU's masked gradient
+# as many whole channels as NORM_BLOCK_VALUES values a row hold (at least one), so that a
+# block's rows of the arrays a pass touches (at most four: the output gradient, the centred
+# values, the input gradient and a fused ReLU's masked gradient; 2 MiB in float32) stay in
+# the caches between the pass's steps over the block, and each step, a NumPy call of a few
+# microseconds' fixed cost, has values enough to pay for it. One size on every machine: the
+# rule had been a share of chunk_bytes (a core's L2) with this size as its floor, but that
+# share (at most 2 MiB / 4, chunk_bytes' cap) never exceeded the floor, which so decided
+# every block everywhere. Forward+backward with the ReLU, one thread, ms:
+#   Intel Xeon (AVX-512, 2 MiB L2), batch 64, medians of 9 rounds, blocks of 1 / 1/2 / 1/4
+#   of L2: 16x32x32 1.37+1.87 / 1.38+1.84 / 1.41+1.81, 32x16x16 0.69+0.97 / 0.72+0.98 /
+#   0.77+0.98 (2**17 values a row of 4 arrays is the first of them);
+#   AMD EPYC Zen 3 (512 KiB L2), batch 64, best of 25, one channel a block / 2**16 / 2**17 /
+#   2**18 / the whole tensor: 32x16x16 0.49+1.37 / 0.41+0.80 / 0.37+0.70 / 0.34+0.63 /
+#   0.33+0.59, 16x32x32 0.84+1.83 / 0.82+1.75 / 0.76+1.49 / 0.66+1.31 / 0.62+1.20; at batch
+#   256 the whole tensor fell back (1.66+3.61 against 1.85+3.28 at 2**17);
+#   AMD EPYC (cpu family 25, model 17, 1 MiB L2), thread CPU time, the sizes alternating in
+#   one process (medians of 9 rounds), 2**15 / 2**17 / 2**19 / 2**21 / the whole tensor:
+#   batch 64 16x32x32 2.88 / 2.42 / 2.55 / 2.94 / 2.71, 32x16x16 1.17 / 0.94 / 0.95 / 0.95
+#   / 0.88; batch 256 16x32x32 10.76 / 10.11 / 10.29 / 17.71 / 15.87; four more runs of
+#   2**17 against the whole tensor (15 rounds, a load of 5-7 from other work): batch 64
+#   2.68-2.86 against 5.97-7.97 and 0.93-1.44 against 1.78-7.62, batch 256 10.24-10.93
+#   against 15.99-16.42 and 5.45-5.94 against 7.77-9.97.
+# The whole tensor won at batch 64 on the Zen 3 (1.16-1.24x) and in one run of five here
+# (1.07x), and lost at batch 256 on both (1.03x there, 1.5-1.7x here) and at batch 64 in the
+# other runs here, its times moving most from run to run. Which size wins turns on the batch
+# (the tensor against the caches) more than on the CPU, so a calibration timed at first use
+# on one batch size would choose for that size alone; 2**17 values keeps each block's
+# arrays within 2 MiB at every batch size, so the size is a constant.
+NORM_BLOCK_VALUES = 2 ** 17
 # Batch norm's vectors of one value a channel, which weigh as much as its tensors where a
 # channel has few values (a batch of 1 to 3 after a dense layer of 20000 units: a step
 # measured up to 5% over the estimate without them): the cache keeps ``inv_std``, ``scale``,
@@ -1020,13 +1024,11 @@ NORM_BACKWARD_VECTORS = 7
 NORM_PART_VECTORS = 9
 
 
-def norm_block_channels(channels: int, values: int, itemsize: int, arrays: int) -> int:
-    """Channels per block of a batch norm pass over ``arrays`` arrays of ``channels`` rows of
-    ``values`` values of ``itemsize`` bytes (see ``NORM_CACHE_SHARE``), or as many as
-    ``NORM_MIN_BLOCK_VALUES`` values hold where that is more: at least one, at most
+def norm_block_channels(channels: int, values: int) -> int:
+    """Channels per block of a batch norm pass over ``channels`` rows of ``values`` values (see
+    ``NORM_BLOCK_VALUES``): as many whole ones as that many values hold, at least one, at most
     ``channels``."""
-    room = max(chunk_bytes() // (NORM_CACHE_SHARE * arrays), NORM_MIN_BLOCK_VALUES * itemsize)
-    return max(1, min(channels, room // max(1, values * itemsize)))
+    return max(1, min(channels, NORM_BLOCK_VALUES // max(1, values)))
 
 
 def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
@@ -1038,7 +1040,7 @@ def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
     ``NORM_CACHE_VECTORS``)."""
     channels = in_shapes[0][0]
     values = x // itemsize // channels  # a channel's
-    block = norm_block_channels(channels, values, itemsize, NORM_RELU_ARRAYS) * values
+    block = norm_block_channels(channels, values) * values
     vector = channels * itemsize
     work = x + values * itemsize + block * (itemsize + MASK_BYTES) + NORM_PART_VECTORS * vector
     return Footprint(out=out, cache=NORM_CACHE_VECTORS * vector, work=work,

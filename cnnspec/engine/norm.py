@@ -11,12 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.engine.activations import relu_into
-from cnnspec.engine.footprint import (
-    NORM_BACKWARD_ARRAYS,
-    NORM_FORWARD_ARRAYS,
-    NORM_RELU_ARRAYS,
-    norm_block_channels,
-)
+from cnnspec.engine.footprint import norm_block_channels
 from cnnspec.engine.windows import carve, work_buffer
 
 
@@ -43,13 +38,13 @@ def _as_input(rows, shape):
     return rows.T
 
 
-def _row_dots(a, b):
-    """The dot products of the rows of ``a`` and ``b`` (C, M) -> (C,): ``np.vecdot`` (NumPy 2,
-    a BLAS dot a row: 3.6 times einsum's speed on a 256 KiB float32 row, and closer to the
-    float64 sum) where there is one."""
+def _row_dots(a, b, out):
+    """The dot products of the rows of ``a`` and ``b`` (C, M) written into ``out`` (C,):
+    ``np.vecdot`` (NumPy 2, a BLAS dot a row: 3.6 times einsum's speed on a 256 KiB float32
+    row, and closer to the float64 sum) where there is one."""
     if hasattr(np, "vecdot"):
-        return np.vecdot(a, b)
-    return np.einsum("ij,ij->i", a, b)
+        return np.vecdot(a, b, out=out)
+    return np.einsum("ij,ij->i", a, b, out=out)
 
 
 def _ones(work, rows):
@@ -59,12 +54,12 @@ def _ones(work, rows):
     return work_buffer(work, "ones", (rows.shape[1],), rows.dtype, fill=1)
 
 
-def _channel_blocks(rows, arrays: int) -> list[slice]:
-    """Slices of whole channels (rows of ``rows`` (C, M)) small enough that a pass over
-    ``arrays`` such arrays keeps them in a core's cache between its steps
+def _channel_blocks(rows) -> list[slice]:
+    """Slices of whole channels (rows of ``rows`` (C, M)) small enough that a pass over a few
+    such arrays keeps them in a core's cache between its steps
     (:func:`cnnspec.engine.footprint.norm_block_channels`)."""
     channels, values = rows.shape
-    step = norm_block_channels(channels, values, rows.itemsize, arrays)
+    step = norm_block_channels(channels, values)
     return [slice(start, min(start + step, channels)) for start in range(0, channels, step)]
 
 
@@ -76,9 +71,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     Shapes: ``x`` (N, C, H, W) or (N, F); ``gamma``, ``beta``, ``running_mean``, ``running_var``
     (C,) -> ``out`` like ``x`` (a view of channel-first memory). In training ``running_mean``
     and ``running_var`` are updated in place. ``cache`` = (``centred`` the input less its mean
-    as (C, M) rows, ``inv_std`` (C,), ``scale`` = ``gamma * inv_std`` (C,), ``shift`` the
-    output's shift with ``relu`` (the backward pass finds the output's sign again from it, so
-    no mask is kept: :func:`_masked`), else None, training, x's shape, ``parts``,
+    as (C, M) rows, ``inv_std`` (C,), ``scale`` = ``gamma * inv_std`` (C,), ``threshold``
+    the output's shift negated with ``relu`` (the backward pass finds the output's sign again
+    from it, so no mask is kept: :func:`_masked`), else None, training, x's shape, ``parts``,
     ``offset``): the normalised input is ``(centred + offset) * inv_std``, which the
     backward pass folds into its per-channel factors, so the forward pass makes ``out``
     straight from ``centred``.
@@ -104,7 +99,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     rows = _features_first(x)
     centred = work_buffer(work, "centred", rows.shape, x.dtype)
     ones = _ones(work, rows)
-    blocks = _channel_blocks(rows, NORM_FORWARD_ARRAYS)
+    blocks = _channel_blocks(rows)
     eps = x.dtype.type(eps)
     offset = None
     if not training:
@@ -113,11 +108,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     else:
         mean, var = np.empty(rows.shape[0], x.dtype), np.empty(rows.shape[0], x.dtype)
         residual = None if parts is None else np.empty(rows.shape[0], x.dtype)
-        for block in blocks:
-            mean[block] = rows[block] @ ones / rows.shape[1]
-            var[block] = _centre(rows, mean, centred, block)  # the sums of squares, for now
+        for block in blocks:  # written in place (out=): no temporary vector a block
+            np.matmul(rows[block], ones, out=mean[block])
+            mean[block] /= rows.shape[1]
+            _centre(rows, mean, centred, block, var)  # the sums of squares, for now
             if residual is not None:  # the centred values' sum: the rounding of the mean
-                residual[block] = centred[block] @ ones
+                np.matmul(centred[block], ones, out=residual[block])
         if parts is None:
             var /= rows.shape[1]
             n = rows.shape[1]
@@ -131,9 +127,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     # centred + offset is the input less the batch's mean: the offset joins the shift
     shift = beta if offset is None else beta + offset * scale
     out = _normalise(centred, scale, shift, relu)
-    shift = shift.copy() if relu else None
+    threshold = np.negative(shift) if relu else None  # negated once, not once a block
     return (_as_input(out, x.shape),
-            (centred, inv_std, scale, shift, training, x.shape, parts, offset))
+            (centred, inv_std, scale, threshold, training, x.shape, parts, offset))
 
 
 def _whole_batch_statistics(mean, squares, residual, count: int, parts):
@@ -184,11 +180,11 @@ def _sum_terms(sums):
     return np.split(sums, [1, 1 + channels, 1 + 2 * channels])
 
 
-def _centre(rows, mean, centred, block):
-    """Write ``rows - mean`` into ``centred`` for the channels of ``block``; returns their
-    sums of squares."""
+def _centre(rows, mean, centred, block, squares):
+    """Write ``rows - mean`` into ``centred`` for the channels of ``block``, and their sums of
+    squares into ``squares``."""
     np.subtract(rows[block], mean[block, None], out=centred[block])
-    return _row_dots(centred[block], centred[block])
+    _row_dots(centred[block], centred[block], squares[block])
 
 
 def _normalise(centred, scale, shift, relu, out=None):
@@ -220,8 +216,8 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None, owned=False):
     factors. For one part of a split batch (see :func:`batchnorm_forward`), the sums and
     ``n`` are the whole batch's, and ``dgamma`` and ``dbeta`` this part's share (the parts'
     shares add up); the part's ``offset`` (its centred values are ``centred + offset`` about
-    the batch's mean) joins the per-channel factors. With the ReLU fused (a ``shift`` in the
-    cache), ``dout`` is first masked by the sign of the output, found again block by block
+    the batch's mean) joins the per-channel factors. With the ReLU fused (a ``threshold`` in
+    the cache), ``dout`` is first masked by the sign of the output, found again block by block
     from ``centred`` (:func:`_masked`: the same bits as the forward's), so no mask is
     stored. The passes run over blocks of channels that stay in a core's cache
     (:func:`_channel_blocks`), reading ``dout`` and ``centred`` once and writing ``dx`` once
@@ -230,9 +226,9 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None, owned=False):
     over the rows of ``dout`` (:func:`_dx_rows`): each block's are read, masked into
     ``work``, before its ``dx`` is written.
     """
-    centred, inv_std, scale, shift, training, shape, parts, offset = cache
+    centred, inv_std, scale, threshold, training, shape, parts, offset = cache
     drows = _features_first(dout)
-    blocks = _channel_blocks(centred, NORM_BACKWARD_ARRAYS if shift is None else NORM_RELU_ARRAYS)
+    blocks = _channel_blocks(centred)
     sums = need_dw or training
     ones = _ones(work, centred)
     dgamma = np.empty(inv_std.shape, np.result_type(drows, inv_std)) if sums else None
@@ -241,24 +237,26 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None, owned=False):
     in_one_pass = parts is None or not training
     # with the ReLU fused and one pass, each block's rows are masked into work before its dx
     # is written (_masked): dx may be written over them
-    dx = _dx_rows(drows, dout, scale, owned, shift is not None and in_one_pass)
-    for block in blocks:
-        grad = _masked(drows, centred, scale, shift, work, block)
+    dx = _dx_rows(drows, dout, scale, owned, threshold is not None and in_one_pass)
+    per_value = inv_std / n  # dgamma's factor a value (_input_grad), made once, not a block
+    for block in blocks:  # the sums written in place (out=): no temporary vector a block
+        grad = _masked(drows, centred, scale, threshold, work, block)
         if sums:
-            dbeta[block] = grad @ ones
-            dgamma[block] = _row_dots(grad, centred[block])
+            np.matmul(grad, ones, out=dbeta[block])
+            _row_dots(grad, centred[block], dgamma[block])
             if offset is not None:  # sum(grad * (centred + offset))
                 dgamma[block] += offset[block] * dbeta[block]
             dgamma[block] *= inv_std[block]
         if in_one_pass:
-            _input_grad(grad, centred, inv_std, scale, dgamma, dbeta, n, training, dx, block)
+            _input_grad(grad, centred, per_value, scale, dgamma, dbeta, n, training, dx, block)
     if not in_one_pass:
         both = parts.total(np.stack([dgamma, dbeta, np.full_like(dbeta, n)]))
         sum_dgamma, sum_dbeta, total = both[0], both[1], int(both[2, 0])
+        per_value = inv_std / total
         for block in blocks:
-            grad = _masked(drows, centred, scale, shift, work, block)
-            _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, total, True, dx,
-                        block, offset)
+            grad = _masked(drows, centred, scale, threshold, work, block)
+            _input_grad(grad, centred, per_value, scale, sum_dgamma, sum_dbeta, total, True,
+                        dx, block, offset)
     if not need_dw:
         dgamma = dbeta = None
     return _as_input(dx, shape), dgamma, dbeta
@@ -275,14 +273,15 @@ def _dx_rows(drows, dout, scale, owned: bool, may_overwrite: bool):
     return np.empty(drows.shape, dtype)
 
 
-def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, training, dx, block,
-                offset=None):
+def _input_grad(grad, centred, per_value, scale, sum_dgamma, sum_dbeta, n, training, dx,
+                block, offset=None):
     """``dx`` of the channels of ``block`` from their (masked) output gradient ``grad``: in
-    training through the batch statistics (sums over the ``n`` values of the whole batch;
-    ``offset`` a part's, see :func:`batchnorm_forward`), in evaluation ``grad * scale``."""
+    training through the batch statistics (sums over the ``n`` values of the whole batch,
+    ``per_value`` = ``inv_std / n``; ``offset`` a part's, see :func:`batchnorm_forward`), in
+    evaluation ``grad * scale``."""
     dest = dx[block]
     if training:
-        factor = sum_dgamma[block] * inv_std[block] / n
+        factor = sum_dgamma[block] * per_value[block]
         np.multiply(centred[block], factor[:, None], out=dest)
         np.subtract(grad, dest, out=dest)
         mean_grad = sum_dbeta[block] / n
@@ -294,23 +293,23 @@ def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, trainin
         np.multiply(grad, scale[block, None], out=dest)
 
 
-def _masked(drows, centred, scale, shift, work, block):
+def _masked(drows, centred, scale, threshold, work, block):
     """``dout``'s rows of ``block``, masked where the fused ReLU's output was 0; ``dout``
     itself without a fused ReLU. The product, the mask and the masked gradient are in
     block-sized buffers of ``work``, so ``dx`` may be ``drows``.
 
     The forward pass's output ``centred * scale + shift`` (:func:`_normalise`) is above 0
-    exactly where the product ``centred * scale`` is above ``-shift``: a sum rounded to
-    nearest keeps the sign of the exact sum (0 only where it is 0), and negation is exact;
-    NaN and infinities compare alike too. So the mask is the same bits as the output's sign
-    without the sum: of the backward pass's ten passes over each block (NumPy calls), the
-    mask's were four, now three."""
+    exactly where the product ``centred * scale`` is above ``threshold``, ``-shift``: a sum
+    rounded to nearest keeps the sign of the exact sum (0 only where it is 0), and negation
+    is exact; NaN and infinities compare alike too. So the mask is the same bits as the
+    output's sign without the sum: of the backward pass's ten passes over each block (NumPy
+    calls), the mask's were four, now three (the shift negated once, in the forward pass)."""
     rows = drows[block]
-    if shift is None:
+    if threshold is None:
         return rows
     grad = np.multiply(centred[block], scale[block, None],
                        out=carve(work, "grad", rows.shape, rows.dtype))
-    mask = np.greater(grad, np.negative(shift[block])[:, None],
+    mask = np.greater(grad, threshold[block, None],
                       out=carve(work, "mask", rows.shape, bool))
     return np.multiply(rows, mask, out=grad)
 

@@ -142,7 +142,7 @@ class Buffers:
     free again: the stages take turns in two buffers ("ping", "pong") instead of one each,
     and more of a chunk's working set stays in a core's L2 cache (six buffers held about
     twice as much). The backward pass keeps ``dM`` through the input's transform and the
-    weight gradient, in a third buffer ("kept"), which then holds the adjoint's overlapping
+    weight gradient, in a third buffer ("kept"), which then holds the adjoint's tile
     columns. Against a buffer for each stage, batch 64, one thread, Intel Xeon with AVX-512
     and AMX (2 MiB L2), medians of 15 calls, three interleaved rounds, ms, forward /
     backward: 16 -> 16 at 32x32 5.1-5.2 / 9.9-10.3 against 4.6-4.8 / 9.3-9.6; 16 -> 32 at
@@ -158,14 +158,14 @@ class Buffers:
     half: str  # the output transform's (or its transpose's) first half
     outputs: str = ""  # the output tiles (forward)
     input_grad: str = ""  # dV = U^T dM (backward)
-    overlap: str = ""  # the adjoint's overlapping tile columns (backward)
+    columns: str = ""  # the adjoint's tile columns (backward)
     tile_rows_grad: str = ""  # the adjoint's tile rows after B (backward)
 
 
 FORWARD = Buffers(rows="ping", tiles="pong", transformed="ping", products="pong", half="ping",
                   outputs="pong")
 BACKWARD = Buffers(half="ping", products="kept", rows="ping", tiles="pong", transformed="ping",
-                   input_grad="pong", overlap="kept", tile_rows_grad="pong")
+                   input_grad="pong", columns="kept", tile_rows_grad="pong")
 
 
 @record(frozen=True)
@@ -377,36 +377,29 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
 def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
     """The transpose of :func:`_input_transform`: ``dx`` (C, images, H, W) from ``dV`` (a*a,
     C, images*Q), each step of the forward's taken back in reverse order: ``B`` along the
-    tile columns, the misread columns' gradient dropped (they were set to 0), the columns
-    added back where they were copied from (overlapping tiles add up), ``B`` along the tile
-    rows (one GEMM), and the tile rows added back onto the rows of ``dx`` they were read from.
+    tile columns (one batch of GEMMs), the misread columns' gradient dropped (they were set
+    to 0), the columns added back where they were copied from (overlapping tiles add up),
+    ``B`` along the tile rows (one GEMM), and the tile rows added back onto the rows of ``dx``
+    they were read from.
 
-    The columns' step is two batches of GEMMs. The first ``m`` columns of each tile go to
-    their own places, ``m`` values a tile in the chunk's rows: one GEMM a row of the tile,
-    ``dV``'s points on the left (a transposed operand) and ``B``'s first ``m`` columns on the
-    right, writes them there in order. The last ``a - m`` overlap the next tile's first ones:
-    computed tile after tile (``B``'s last columns on the left), then added at stride ``m``.
-    Against all ``a`` columns computed tile after tile and copied into place at stride ``m``
-    (four copies, two adds), the same sums in the same order, so the same bits; each layer's
-    backward pass 1.01-1.02 times faster (batch 64, one thread, Intel Xeon with AVX-512,
-    medians of 15 interleaved rounds: 16 -> 16 at 32x32, 32 -> 32 at 16x16 and 32x32, 64 -> 64
-    and 32 -> 64 at 16x16)."""
+    The columns' step writes each tile's ``a`` columns ``(a, a, tiles)`` as the forward's
+    tiles lie (:func:`_drop_misread` serves both), then each of a tile's first ``m`` columns
+    into its place in the chunk's rows, ``m`` values a tile (one strided copy a column), its
+    last ``a - m`` added there to the next tile's first ones (:func:`_columns_back`). The
+    GEMM with ``dV``'s points on the left and ``B``'s first ``m`` columns on the right, a
+    transposed operand, had written the first ``m`` columns in place: 96 us of one chunk's
+    281 us (16 -> 16 channels at 32x32, 7 images, AMD EPYC, cpu family 25, model 17), where
+    all ``a`` columns as the forward's GEMM take 48 us and their strided copies 58 us."""
     a, m = til.a, til.m
     c, images = dx.shape[:2]
     length = c * images * til.q
     bt = _matrix("BT", dv.dtype)
+    columns = carve(work, BACKWARD.columns, (a, a, length), dv.dtype)  # [i, j, p]: tile p's
+    np.matmul(bt.T, dv.reshape(a, a, length), out=columns)
+    _drop_misread(columns, til)
     size = til.row_values(length)
     rows = carve(work, BACKWARD.rows, (a, size), dv.dtype)  # rows[i, p*m + j]: tile p's column j
-    own = rows[:, :length * m].reshape(a, length, m)
-    points = dv.reshape(a, a, length)
-    np.matmul(points.transpose(0, 2, 1), bt[:, :m], out=own)
-    overlap = carve(work, BACKWARD.overlap, (a, a - m, length), dv.dtype)
-    np.matmul(bt.T[m:], points, out=overlap)
-    _drop_misread_columns(own, overlap, til)
-    rows[:, length * m:] = 0
-    for j in range(m, a):  # the next tile's column j - m (the last tile's: the tail's)
-        target = rows[:, j:j + (length - 1) * m + 1:m]
-        np.add(target, overlap[:, j - m], out=target)
+    _columns_back(columns, rows, m)
     tile_rows = carve(work, BACKWARD.tile_rows_grad, (a, size), dv.dtype)
     small_products(bt.T, rows, tile_rows)
     # Rows i >= m overlap the next tile row's rows i - m: added to them in the buffer. Then
@@ -511,20 +504,23 @@ def _drop_misread(tiles, til: Tiling) -> None:
         by_tile[:, j, :, tx] = 0
 
 
-def _drop_misread_columns(own, overlap, til: Tiling) -> None:
-    """:func:`_drop_misread` for the adjoint's two parts of the tiles' columns: ``own`` (a,
-    tiles, m), each tile's first ``m`` columns, and ``overlap`` (a, a - m, tiles), its last."""
-    if not til.misread:
-        return
-    a, m = til.a, til.m
-    per_row = til.q // til.tiles_hw[0]
-    own_by_tile = own.reshape(a, -1, per_row, m)
-    overlap_by_tile = overlap.reshape(a, a - m, -1, per_row)
-    for tx, j in til.misread:
-        if j < m:
-            own_by_tile[:, :, tx, j] = 0
+def _columns_back(columns, rows, m: int) -> None:
+    """Add each tile's columns ``columns`` (a, a, tiles) back into the chunk's rows ``rows``
+    (a, values) where :func:`_columns_view` read them: tile ``p``'s column ``j`` is ``rows[i,
+    p*m + j]``, so its columns ``j >= m`` are the next tile's ``j - m`` (the last tile's, the
+    rows' tail). Each column ``j < m`` is one strided copy, or its sum with the tile before's
+    column ``j + m`` (the same sum, in the same order, as adding that column afterwards)."""
+    a, tiles = columns.shape[0], columns.shape[2]
+    for j in range(m):
+        place = rows[:, j:j + (tiles - 1) * m + 1:m]
+        if j + m < a:
+            place[:, 0] = columns[:, j, 0]
+            np.add(columns[:, j, 1:], columns[:, j + m, :-1], out=place[:, 1:])
         else:
-            overlap_by_tile[:, j - m, :, tx] = 0
+            np.copyto(place, columns[:, j])
+    tail = rows[:, tiles * m:]
+    tail[:, :a - m] = columns[:, m:, -1]
+    tail[:, a - m:] = 0
 
 
 def _columns_view(rows, til: Tiling, c: int, length: int) -> np.ndarray:
