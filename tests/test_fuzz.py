@@ -9,6 +9,7 @@ which agree (both accept or both refuse). The same mutations as ``tools/fuzz.py`
 (tests/conftest.py) is that tool."""
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -178,6 +179,29 @@ def test_mutated_imports_end_in_an_exit_code(fuzz):
     # some import, most are refused as mistakes in the model (exit 2)
     assert set(tally.outcomes) <= {"exit 0", "exit 2"}, tally.outcomes
     assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]
+
+
+PLACED_DATASETS = 60
+
+
+def test_datasets_placed_by_hand_load_or_end_in_a_run_error(fuzz):
+    """MNIST and CIFAR-10 files placed by hand, compressed or not under either name, whole or
+    damaged: a CIFAR-10 archive whose gzip stream broke past its tar headers ended in zlib's
+    own error, a traceback."""
+    tally = fuzz.fuzz_placed(PLACED_DATASETS, seed=0)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert sum(tally.outcomes.values()) == PLACED_DATASETS
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 1"]  # whole files load
+    assert set(tally.outcomes) == {"exit 0", "exit 1"}, tally.outcomes
+
+
+def test_odd_data_paths_name_a_pipe_a_folder_and_damaged_files(fuzz):
+    """The npz paths the catalogue mutation draws name things that exist (summary once waited
+    forever on a pipe named so)."""
+    paths = [json.loads(path) for path in fuzz.odd_data_files()]
+    assert {Path(path).name for path in paths} >= {"arrays", "gzipped.npz", "text.npz",
+                                                   "cut.npz"}
+    assert all(Path(path).exists() for path in paths)
 
 
 def test_damaged_run_folders_end_in_an_exit_code_and_lose_nothing(fuzz):

@@ -10,9 +10,10 @@ replaced by another library's: a Keras or PyTorch call with odd arguments, a Caf
 Darknet section, their option names on a cnnspec line; a training setting given an odd
 number; an init called with odd numbers for each of its parameters; a layer line copied into
 a long block repeated a thousand times; layer lines wrapped in repeat blocks nested two to four
-deep with odd counts and names; `# cnnspec: ignore[...]` comments well and badly written; a
-training setting that names catalogue entries, the data, optimizer, schedule or transforms,
-given one with odd arguments), and the IR that
+deep with odd counts and names; `# cnnspec: ignore[...]` comments well and badly written, two
+in one comment; a training setting that names catalogue entries, the data, optimizer,
+schedule or transforms, given one with odd arguments, an npz path naming a pipe, a folder of
+.npz files, a gzip-compressed, cut or text file), and the IR that
 ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
 deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
@@ -41,6 +42,15 @@ bytes instead: cut, changed, saved as UTF-16 or Latin-1, or a Keras model packed
 ``.keras`` archive (compressed as Keras does and as it never does) cut, changed or with its
 compressed stream damaged, some given another format's suffix. Each goes through
 ``cnnspec import``.
+
+The placed-dataset stage (``--placed``) places tiny copies of the files of the datasets
+downloaded on first use (MNIST's four IDX files, CIFAR-10's archive) in a fresh cache by
+hand, as a user without a network does: each under its published ``.gz`` name or the name
+without it, gzip-compressed or not whatever the name says, whole, cut short, with bytes
+changed, with a deflate block that is none past the part that opens (the tar headers), or
+another file of the set in its place, and loads them through the datasets' readers with no
+mirror to download from (the SHA-256 of what was placed taken as the published one, so the
+readers meet the damage). Each must load or end in a RunError.
 
 The run-folder stage (``--runs``) trains one small run (batch norm, Adam, dropout,
 standardisation), then damages copies of it: one or two of its files removed, truncated,
@@ -114,10 +124,10 @@ tracebacks and warnings of either command are counted as elsewhere. A training s
 after 20 s had started, so train accepted; a mutant ``check`` accepts whose step is estimated
 over ``--train-cap`` is not trained (counted).
 
-    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs,
-                             # 300 damaged inputs, 1,500 command lines, 10 damaged sweeps, 100
-                             # specs through every command, 300 trained and 200 check/train
-                             # pairs
+    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 300 placed
+                             # datasets, 200 damaged runs, 300 damaged inputs, 1,500
+                             # command lines, 10 damaged sweeps, 100 specs through every
+                             # command, 300 trained and 200 check/train pairs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
         --agreement 0 --inputs 500
@@ -136,14 +146,17 @@ file) or a training diverged without a check warning.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import copy
 import functools
 import io
 import json
 import math
+import os
 import random
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -560,7 +573,9 @@ def _ignore_comment(text, others, rng):
                           f"#cnnspec:ignore[{names}]", f"# cnnspec: ignore[{names}",
                           "# cnnspec: ignore", "# cnnspec: ignore-file", "# cnnspec: noqa",
                           f"# cnnspec: ignore[{names}]]", f"# noqa: {names}",
-                          f"# CNNSPEC: IGNORE[{names}]", f"# cnnspec: ignore-all[{names}]"])
+                          f"# CNNSPEC: IGNORE[{names}]", f"# cnnspec: ignore-all[{names}]",
+                          f"# cnnspec: ignore[{names}]  # cnnspec: ignore[{_silence_names(rng)}]",
+                          f"# cnnspec: ignore-file[{names}] cnnspec: ignore[{names}]"])
     lines = text.split("\n")
     k = rng.randrange(len(lines))
     if rng.random() < 0.3:
@@ -576,6 +591,31 @@ ODD_LISTS = ["[]", "[0]", "[3, 2]", "[1, 1e999]", "[-1]", "[1, 2, 3]", "[nan]", 
 ODD_BOOLS = ["true", "false", "1", "0", "yes", "True", "maybe"]
 
 
+@functools.cache
+def odd_data_files() -> list[str]:
+    """Odd things to name where an .npz file goes, made once in a folder removed at exit and
+    written as the spec language quotes a path: a pipe (opened, it waits for a writer), a
+    folder holding .npz files, an .npz compressed with gzip, text under an .npz name and an
+    .npz cut short."""
+    import gzip
+
+    import numpy as np
+
+    folder = Path(tempfile.mkdtemp(prefix="cnnspec-fuzz-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "arrays").mkdir()
+    good = folder / "arrays" / "good.npz"
+    np.savez(good, x=np.zeros((4, 1, 8, 8), np.uint8), y=np.arange(4) % 2)
+    (folder / "gzipped.npz").write_bytes(gzip.compress(good.read_bytes()))
+    (folder / "text.npz").write_text("x,y\n0,1\n")
+    (folder / "cut.npz").write_bytes(good.read_bytes()[:100])
+    names = ["arrays", "gzipped.npz", "text.npz", "cut.npz"]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(folder / "pipe.npz")
+        names.append("pipe.npz")
+    return [json.dumps(str(folder / name)) for name in names]
+
+
 def _odd_value(kind: str, rng: random.Random) -> str:
     """An odd value for a catalogue argument of ``kind`` (number, int, bool, a list, a path,
     the shapes' classes), a fifth of the time one of another kind."""
@@ -586,7 +626,7 @@ def _odd_value(kind: str, rng: random.Random) -> str:
     if kind in ("ints", "numbers", "classes"):
         return rng.choice(ODD_LISTS)
     if kind == "path":
-        return rng.choice(ODD_PATHS)
+        return rng.choice(ODD_PATHS + odd_data_files())
     return rng.choice(ODD_NUMBERS)
 
 
@@ -1103,6 +1143,118 @@ def fuzz_imports(count: int, seed: int, progress=None) -> Tally:
             import_case(Path(folder), sources, rng, tally)
             if progress and (i + 1) % 500 == 0:
                 progress(f"{i + 1} import mutants: {_line(tally)}")
+    return tally
+
+
+# -- dataset files placed by hand ------------------------------------------------------------
+
+# The datasets downloaded on first use whose files a user may place by hand, and how a placed
+# file is damaged: whole, cut short, bytes changed, or (compressed) a deflate block that is no
+# deflate block past the part that opens (the tar headers of CIFAR-10's archive).
+PLACED_DATASETS = ("mnist", "cifar10")
+PLACED_DAMAGES = ("whole", "whole", "cut", "flip", "bad_block", "other_format")
+NO_DEFLATE_BLOCK = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 64
+
+
+def _idx(array, magic: int) -> bytes:
+    import struct
+
+    return struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape) \
+        + array.tobytes()
+
+
+def _placed_files(name: str, rng: random.Random) -> dict[str, bytes]:
+    """A tiny copy of dataset ``name``'s published files, by their published names, plain."""
+    import io as bytes_io
+    import tarfile
+
+    import numpy as np
+
+    from cnnspec.data import cifar
+    from cnnspec.data.idx import IMAGES_MAGIC, LABELS_MAGIC
+    from cnnspec.downloaded import IDX_FILES
+
+    arrays = np.random.default_rng(rng.randrange(1 << 30))
+    if name == "mnist":
+        count = rng.choice([0, 1, 4])
+        return {file: _idx(arrays.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+                           if "images" in file else arrays.integers(0, 12, count, np.uint8),
+                           IMAGES_MAGIC if "images" in file else LABELS_MAGIC)
+                for file in IDX_FILES}
+    archive = bytes_io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for batch in (*cifar.TRAIN_BATCHES, cifar.TEST_BATCH):
+            data = arrays.integers(0, 11, cifar.RECORD * rng.choice([0, 1, 2]), np.uint8).tobytes()
+            info = tarfile.TarInfo(f"{cifar.FOLDER}/{batch}")
+            info.size = len(data)
+            tar.addfile(info, bytes_io.BytesIO(data))
+    return {cifar.ARCHIVE: archive.getvalue()}
+
+
+def _placed_bytes(data: bytes, others: list[bytes], rng: random.Random) -> bytes:
+    """``data`` compressed or not, then damaged one of :data:`PLACED_DAMAGES`' ways."""
+    import gzip
+
+    compressed = rng.random() < 0.5
+    stored = gzip.compress(data, mtime=0) if compressed else data
+    damage = rng.choice(PLACED_DAMAGES)
+    if damage == "cut":
+        return stored[:rng.randrange(len(stored) + 1)]
+    if damage == "flip" and stored:
+        changed = bytearray(stored)
+        for _ in range(rng.randint(1, 4)):
+            changed[rng.randrange(len(changed))] = rng.randrange(256)
+        return bytes(changed)
+    if damage == "bad_block":
+        return gzip.compress(data[:rng.randrange(len(data) + 1)], mtime=0) + NO_DEFLATE_BLOCK
+    if damage == "other_format":  # another file of the set, or another dataset's
+        return rng.choice(others)
+    return stored
+
+
+def placed_case(folder: Path, rng: random.Random, tally: Tally) -> None:
+    """Place a tiny copy of a downloaded dataset's files by hand in a fresh cache, each under
+    its published name (``.gz``) or the name without it, compressed or not whatever the name
+    says, maybe damaged, with the SHA-256 of what was placed as the published one (so the
+    reader, not the digest, meets the damage), and load it with no mirror to download from:
+    the files are read from their first bytes (1f 8b: gzip), and any damage must be a
+    RunError, never a traceback."""
+    import hashlib
+
+    from cnnspec.data.downloads import load_download
+    from cnnspec.errors import RunError
+
+    name = rng.choice(PLACED_DATASETS)
+    files = _placed_files(name, rng)
+    others = [*files.values(), *_placed_files(rng.choice(PLACED_DATASETS), rng).values()]
+    shutil.rmtree(folder / name, ignore_errors=True)
+    (folder / name).mkdir(parents=True)
+    checksums = {}
+    for published, data in files.items():
+        placed = _placed_bytes(data, others, rng)
+        stored_as = published if rng.random() < 0.5 else published.removesuffix(".gz")
+        (folder / name / stored_as).write_bytes(placed)
+        checksums[published] = hashlib.sha256(placed).hexdigest()
+    what = f"load_download({name!r}) of files placed by hand ({sorted(checksums)})"
+    try:
+        load_download(name, folder, mirrors=[], checksums=checksums, timeout=1)
+        tally.outcomes["exit 0"] += 1
+    except RunError:
+        tally.outcomes["exit 1"] += 1
+    except Exception:  # noqa: BLE001 - what the fuzzer is looking for
+        tally.outcomes["traceback"] += 1
+        tally.tracebacks.append(f"{what}\n{traceback.format_exc()}")
+
+
+def fuzz_placed(count: int, seed: int, progress=None) -> Tally:
+    """Run ``count`` datasets placed by hand (seeded)."""
+    rng = random.Random(f"placed:{seed}")
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(count):
+            placed_case(Path(folder), rng, tally)
+            if progress and (i + 1) % 500 == 0:
+                progress(f"{i + 1} placed datasets: {_line(tally)}")
     return tally
 
 
@@ -2313,6 +2465,8 @@ STAGE_COUNTS = (
     ("specs", 10_000, "spec mutants"),
     ("irs", 3_000, "IR mutants"),
     ("imports", 2_000, "mutated Caffe and Keras models through `cnnspec import`"),
+    ("placed", 300, ("MNIST and CIFAR-10 files placed by hand, compressed or not under either "
+     "name, cut or changed, through the downloaded datasets' readers")),
     ("runs", 200, ("damaged copies of a trained run folder through eval, predict, filters, "
      "features, export and resume")),
     ("inputs", 300, ("damaged pictures, arrays and npz data files through predict, features, "
@@ -2354,13 +2508,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.specs or args.irs else (Tally(), Tally())
     timed = fuzz_timed(args.timed, args.seed, progress) if args.timed else Tally()
     imports = fuzz_imports(args.imports, args.seed, progress)
+    placed = fuzz_placed(args.placed, args.seed, progress)
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
     inputs = fuzz_inputs(args.inputs, args.seed, progress) if args.inputs else AgreementTally()
     argvs = fuzz_argv(args.argv, args.seed, progress)
     sweeps = fuzz_sweeps(args.sweeps, args.seed, progress) if args.sweeps else Tally()
     every = fuzz_every(args.every, args.seed, int(args.train_cap * (1 << 30)), progress) \
         if args.every else AgreementTally()
-    for tally in (specs, irs, timed, imports, runs, inputs, argvs, sweeps, every):
+    for tally in (specs, irs, timed, imports, placed, runs, inputs, argvs, sweeps, every):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
@@ -2390,6 +2545,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{_line(timed, TIMED_SECONDS)}" if args.timed
           else "timed IR mutants: none, the stage was not run (--timed 0)")
     print(f"{args.imports} import mutants: {_line(imports)}")
+    print(f"{args.placed} datasets placed by hand: {_line(placed)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
           f"check and train: {_agreement_line(inputs)}")
@@ -2399,7 +2555,7 @@ def main(argv: list[str] | None = None) -> int:
           f"against train: {_agreement_line(every)}")
     print(f"memory: {_memory_line(memory)}")
     print(f"check against train: {_agreement_line(agreeing)}")
-    tallies = (specs, irs, timed, imports, runs, inputs, argvs, sweeps, every)
+    tallies = (specs, irs, timed, imports, placed, runs, inputs, argvs, sweeps, every)
     found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
         or inputs.findings or every.findings or memory.tracebacks or memory.hangs or memory.beyond \
         or agreeing.findings or agreeing.tracebacks or agreeing.warned
