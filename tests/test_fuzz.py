@@ -100,7 +100,7 @@ def test_each_spec_mutation_has_a_name_of_its_own(fuzz):
         "delete", "duplicate", "swap", "replace", "odd_number", "deep_brackets", "unicode",
         "truncate", "splice", "long_word", "line_endings", "written_as_elsewhere",
         "foreign_layer", "odd_setting", "odd_init_call", "long_block", "nested_repeat",
-        "ignore_comment", "odd_catalogue_setting"}
+        "ignore_comment", "odd_catalogue_setting", "odd_multipliers", "large_output_bias"}
 
 
 SETTING_MUTANTS = 5
@@ -466,6 +466,25 @@ def test_mutants_that_parse_go_through_check_and_a_short_train(fuzz):
     assert tally.tracebacks == [], tally.tracebacks[0]
     assert tally.findings == [], tally.findings[0]
     assert sum(tally.pairs.values()) + tally.too_large == AGREEMENT_MUTANTS
+
+
+TRAINING_MUTANTS = 6
+
+
+@pytest.mark.parametrize("mutation", ["odd_multipliers", "large_output_bias"])
+def test_multipliers_and_output_biases_that_diverge_are_warned_first(fuzz, tmp_path, mutation):
+    """decay_mult [1e12, 1] under sgd and an output bias of 1e20 under mse diverged at once
+    after a silent check: mutants of the digits example by these mutations each go through
+    check and a short train, which never diverges without a check warning."""
+    rng = random.Random(f"test_fuzz:{mutation}")
+    texts = fuzz.example_specs()
+    digits = (FUZZ.parent.parent / "specs" / "digits.cnn").read_text(encoding="utf-8")
+    tally = fuzz.AgreementTally()
+    for _ in range(TRAINING_MUTANTS):
+        text = fuzz.mutate_spec(digits, texts, rng, [fuzz.SPEC_MUTATION_NAMES[mutation]])
+        fuzz.agreement_case(tmp_path, text, tally)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.findings == [], tally.findings[0]
 
 
 def test_plausible_ir_mutants_are_timed_without_a_traceback(fuzz):

@@ -11,9 +11,11 @@ Darknet section, their option names on a cnnspec line; a training setting given 
 number; an init called with odd numbers for each of its parameters; a layer line copied into
 a long block repeated a thousand times; layer lines wrapped in repeat blocks nested two to four
 deep with odd counts and names; `# cnnspec: ignore[...]` comments well and badly written, two
-in one comment; a training setting that names catalogue entries, the data, optimizer,
-schedule or transforms, given one with odd arguments, an npz path naming a pipe, a folder of
-.npz files, a gzip-compressed, cut or text file), and the IR that
+in one comment; a layer's lr_mult and decay_mult given odd pairs under a weight decay; the
+last layer's bias made huge under mse or cross_entropy; a training setting that names
+catalogue entries, the data, optimizer, schedule or transforms, given one with odd
+arguments, an npz path naming a pipe, a folder of .npz files, a gzip-compressed, cut or text
+file), and the IR that
 ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
 deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
@@ -495,6 +497,50 @@ def _odd_init_call(text, others, rng):
     return "\n".join(lines)
 
 
+MULTS = ["0", "1", "2", "0.5", "1e3", "1e12", "1e30", "1e308", "-1", "nan", "1e-320"]
+
+
+def _weighted_lines(lines: list[str]) -> list[int]:
+    """The indices of the conv and dense lines (labelled or not)."""
+    return [k for k, line in enumerate(lines)
+            if re.match(r"\s*(\w+:\s*)?(conv|dense)\b", line)]
+
+
+def _odd_multipliers(text, others, rng):
+    """A conv or dense line given an `lr_mult` and or a `decay_mult` of odd pairs
+    (`decay_mult [1e12, 1]`), the run a weight decay and an optimizer whose decay is plain or
+    not: a layer's decay taking its weights whole is check's to warn of, as the training's."""
+    lines = text.split("\n")
+    layers = _weighted_lines(lines)
+    if not layers:
+        return text
+    k = rng.choice(layers)
+    for option in rng.sample(["lr_mult", "decay_mult"], rng.randint(1, 2)):
+        written = re.sub(rf"#.*|\s{option}\s+(\[[^\]]*\]|\S+)", "", lines[k])  # said once
+        lines[k] = f"{written} {option} [{rng.choice(MULTS)}, {rng.choice(MULTS)}]"
+    text = _set_training("\n".join(lines), "weight_decay", rng.choice(["1e-4", "5e-4", "0.1"]))
+    return _set_training(text, "optimizer", rng.choice(["sgd", "sgd(momentum=0.9)", "adamw",
+                                                        "adam"]))
+
+
+OUTPUT_BIASES = ["constant(1e20)", "constant(1e30)", "constant(-1e20)", "constant(1e155)",
+                 "normal(0, 1e20)"]
+
+
+def _large_output_bias(text, others, rng):
+    """The last conv or dense line's bias made very large, the loss mse (which squares the
+    outputs) or cross_entropy (which a shift of every score leaves alike): biases whose
+    square the dtype cannot hold are check's to warn of before train diverges on them."""
+    lines = text.split("\n")
+    layers = _weighted_lines(lines)
+    if not layers:
+        return text
+    k = layers[-1]
+    written = re.sub(r"#.*|\s(nobias|bias\s+\w+(\([^)]*\))?)", "", lines[k])  # said once
+    lines[k] = f"{written} bias {rng.choice(OUTPUT_BIASES)}"
+    return _set_training("\n".join(lines), "loss", rng.choice(["mse", "cross_entropy"]))
+
+
 def _odd_argument(param: str, rng: random.Random) -> str:
     """An odd number for an init's parameter; half the time for a gain, a nonlinearity, and
     leaky_relu's with an odd slope (gain=leaky_relu(1e200): its slope squared beyond
@@ -686,7 +732,8 @@ SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_sw
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
                   _written_as_elsewhere, _foreign_layer, _odd_setting, _odd_init_call,
-                  _long_block, _nested_repeat, _ignore_comment, _odd_catalogue_setting]
+                  _long_block, _nested_repeat, _ignore_comment, _odd_catalogue_setting,
+                  _odd_multipliers, _large_output_bias]
 # The mutations by the names --mutation takes them by (foreign_layer, odd_number, ...).
 SPEC_MUTATION_NAMES = {mutation.__name__.lstrip("_"): mutation for mutation in SPEC_MUTATIONS}
 
