@@ -1552,8 +1552,6 @@ def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -
     folder, or a resume that fails and has changed it, has lost work (recorded as a
     traceback); a resume that trained and diverged records that in the folder
     (``diverged.npz``, the summary), as it should."""
-    import shutil
-
     from cnnspec.training.rundir import DIVERGED
 
     run = work / "damaged"
@@ -1615,8 +1613,6 @@ def sweep_case_damaged(base: Path, spec: Path, work: Path, rng: random.Random,
     file, and run the same sweep into it again, which goes on where it stopped: it ends in an
     exit code, and one that fails changes nothing (else it has lost work, recorded as a
     traceback)."""
-    import shutil
-
     out = work / "damaged-sweep"
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(base, out)
@@ -1987,7 +1983,6 @@ def _asked(name: str, named: list[str], command: str) -> bool:
     was asked to write: an output named (or under one, or beside one with its stem: export's
     weights beside its PyTorch module), or the command's default outputs."""
     import fnmatch
-    import os
 
     path = os.path.normpath(name)
     for given in named:
@@ -2022,7 +2017,6 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     the exit code; a traceback, a Python warning, a failure with nothing on stderr, a line
     quoting a value whole or a control character printed raw; files written that no output
     option named, and inputs changed."""
-    import os
     import subprocess
 
     from cnnspec.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, shortened
@@ -2091,8 +2085,6 @@ DASK_SCRATCH = "dask-scratch-space"
 def _left_in_tmp(tmp: Path) -> list[str]:
     """What a command left in the temporary folder ``tmp`` (removed, so that the next case
     starts clean)."""
-    import shutil
-
     left = sorted(p.name for p in tmp.iterdir() if p.name != DASK_SCRATCH)
     for name in left:
         if (tmp / name).is_dir():
@@ -2106,8 +2098,6 @@ def argv_environment(session: Path) -> dict:
     """The environment of the fuzzed commands: caches (cnnspec's calibration, datasets,
     Matplotlib's fonts), the home folder and the temporary folder (``TMPDIR``) inside the
     session's folder, so nothing is written outside it."""
-    import os
-
     env = dict(os.environ)
     home = session / "home"
     home.mkdir(exist_ok=True)
@@ -2122,7 +2112,6 @@ def argv_environment(session: Path) -> dict:
 def argv_session(session: Path, env: dict, spec: str) -> Path:
     """Train the run every case copies (the spec ``spec`` of specs/, one epoch) into
     ``session/base``, with the spec and an input image beside it."""
-    import shutil
     import subprocess
 
     import numpy as np
@@ -2141,8 +2130,6 @@ def argv_session(session: Path, env: dict, spec: str) -> Path:
 def fuzz_argv(count: int, seed: int, progress=None) -> Tally:
     """Run ``count`` fuzzed command lines (seeded), each in a fresh copy of a folder holding
     a spec of :data:`ARGV_SPECS`, a run trained from one of them and an input image."""
-    import shutil
-
     rng = random.Random(f"argv:{seed}")
     line = command_line()
     tally = Tally()
@@ -2357,8 +2344,6 @@ def agreement_case(folder: Path, text: str, tally: AgreementTally, suffix: str =
     """Run ``check`` and a short ``train`` on the spec ``text`` (an IR with ``suffix``
     ".json") in ``folder``, record how they agree and return it; a spec check accepts whose
     step is estimated above the tally's cap is not trained."""
-    import shutil
-
     import cnnspec
 
     path, run = folder / f"agree{suffix}", folder / "run"
