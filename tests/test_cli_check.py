@@ -1,10 +1,12 @@
 """``cnnspec check / summary / export`` called through ``cnnspec.cli.main``: exit codes, what
 goes to stdout and stderr, never a traceback; and ``cnnspec --help`` starting fast."""
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -708,3 +710,33 @@ def test_an_npz_setting_naming_a_folder_is_told_to_name_the_file(write, tmp_path
     assert main(["summary", path]) == 0
     assert (f"{path}:6:3: warning: arrays is a folder, not an .npz file; train and check "
             "refuse the spec [data-fit]\n") in capsys.readouterr().err
+
+
+def _release_readers(pipe, done: threading.Event) -> None:
+    """Open ``pipe`` for writing and close it whenever a reader waits on it, until ``done``:
+    a command that opens it gets an empty file instead of waiting forever."""
+    while not done.wait(0.2):
+        try:
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader waiting (ENXIO)
+            pass
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_summary_warns_of_an_npz_setting_naming_a_pipe_without_opening_it(write, tmp_path,
+                                                                          capsys, monkeypatch):
+    """summary read the header of the file an npz setting names, which for a pipe waited for a
+    writer forever; it warns of it as check and train refuse it."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "pipe.npz")
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", "pipe.npz"))
+    done = threading.Event()
+    releaser = threading.Thread(target=_release_readers, args=(tmp_path / "pipe.npz", done))
+    releaser.start()
+    try:
+        assert main(["summary", path]) == 0
+    finally:
+        done.set()
+        releaser.join()
+    assert (f"{path}:6:3: warning: pipe.npz is not a regular file (a device, a pipe or a "
+            "socket); train and check refuse the spec [data-fit]\n") in capsys.readouterr().err

@@ -119,3 +119,14 @@ def test_a_damaged_archive_placed_by_hand_is_named_damaged(tmp_path, suffix, com
     with pytest.raises(RunError, match=f"cannot read {placed}") as info:
         _load(tmp_path, mirrors=[], sha256="0" * 64)
     assert words in info.value.hint
+
+
+def test_an_archive_whose_stream_breaks_past_its_headers_is_named_damaged(tmp_path):
+    """The gzip stream is read as the batches are: a damaged deflate block past the tar
+    headers came out of reading a batch as zlib's own error, a traceback."""
+    placed, _ = _place_by_hand(tmp_path, "", compressed=False)
+    no_deflate_block = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 64
+    placed.write_bytes(gzip.compress(placed.read_bytes()[:2048]) + no_deflate_block)
+    with pytest.raises(RunError, match=f"cannot read {placed}") as info:
+        _load(tmp_path, mirrors=[], sha256="0" * 64)
+    assert "the archive is damaged" in info.value.hint

@@ -9,6 +9,7 @@ which agree (both accept or both refuse). The same mutations as ``tools/fuzz.py`
 (tests/conftest.py) is that tool."""
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_each_spec_mutation_has_a_name_of_its_own(fuzz):
         "delete", "duplicate", "swap", "replace", "odd_number", "deep_brackets", "unicode",
         "truncate", "splice", "long_word", "line_endings", "written_as_elsewhere",
         "foreign_layer", "odd_setting", "odd_init_call", "long_block", "nested_repeat",
-        "ignore_comment", "odd_catalogue_setting"}
+        "ignore_comment", "odd_catalogue_setting", "odd_multipliers", "large_output_bias"}
 
 
 SETTING_MUTANTS = 5
@@ -178,6 +179,29 @@ def test_mutated_imports_end_in_an_exit_code(fuzz):
     # some import, most are refused as mistakes in the model (exit 2)
     assert set(tally.outcomes) <= {"exit 0", "exit 2"}, tally.outcomes
     assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]
+
+
+PLACED_DATASETS = 60
+
+
+def test_datasets_placed_by_hand_load_or_end_in_a_run_error(fuzz):
+    """MNIST and CIFAR-10 files placed by hand, compressed or not under either name, whole or
+    damaged: a CIFAR-10 archive whose gzip stream broke past its tar headers ended in zlib's
+    own error, a traceback."""
+    tally = fuzz.fuzz_placed(PLACED_DATASETS, seed=0)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert sum(tally.outcomes.values()) == PLACED_DATASETS
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 1"]  # whole files load
+    assert set(tally.outcomes) == {"exit 0", "exit 1"}, tally.outcomes
+
+
+def test_odd_data_paths_name_a_pipe_a_folder_and_damaged_files(fuzz):
+    """The npz paths the catalogue mutation draws name things that exist (summary once waited
+    forever on a pipe named so)."""
+    paths = [json.loads(path) for path in fuzz.odd_data_files()]
+    assert {Path(path).name for path in paths} >= {"arrays", "gzipped.npz", "text.npz",
+                                                   "cut.npz"}
+    assert all(Path(path).exists() for path in paths)
 
 
 def test_damaged_run_folders_end_in_an_exit_code_and_lose_nothing(fuzz):
@@ -442,6 +466,25 @@ def test_mutants_that_parse_go_through_check_and_a_short_train(fuzz):
     assert tally.tracebacks == [], tally.tracebacks[0]
     assert tally.findings == [], tally.findings[0]
     assert sum(tally.pairs.values()) + tally.too_large == AGREEMENT_MUTANTS
+
+
+TRAINING_MUTANTS = 6
+
+
+@pytest.mark.parametrize("mutation", ["odd_multipliers", "large_output_bias"])
+def test_multipliers_and_output_biases_that_diverge_are_warned_first(fuzz, tmp_path, mutation):
+    """decay_mult [1e12, 1] under sgd and an output bias of 1e20 under mse diverged at once
+    after a silent check: mutants of the digits example by these mutations each go through
+    check and a short train, which never diverges without a check warning."""
+    rng = random.Random(f"test_fuzz:{mutation}")
+    texts = fuzz.example_specs()
+    digits = (FUZZ.parent.parent / "specs" / "digits.cnn").read_text(encoding="utf-8")
+    tally = fuzz.AgreementTally()
+    for _ in range(TRAINING_MUTANTS):
+        text = fuzz.mutate_spec(digits, texts, rng, [fuzz.SPEC_MUTATION_NAMES[mutation]])
+        fuzz.agreement_case(tmp_path, text, tally)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.findings == [], tally.findings[0]
 
 
 def test_plausible_ir_mutants_are_timed_without_a_traceback(fuzz):

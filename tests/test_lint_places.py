@@ -47,6 +47,26 @@ def test_a_float64_bias_whose_square_it_holds_is_the_scores_warning():
     assert "The biases raise them" in warning.message
 
 
+# mse squares the outputs: their own constant bias counts, as it does not for cross_entropy.
+SQUARED = ("input 1x8x8\nconv 4 3x3 relu\nflatten\nfc: dense 10 bias constant({})\n"
+           "train {{\n  data digits\n  loss {}\n}}\n")
+
+
+@pytest.mark.parametrize("dtype, bias", [("float32", "1e20"), ("float64", "1e155")])
+def test_an_output_bias_whose_square_overflows_is_warned_under_mse(dtype, bias):
+    """The loss of the first step is infinite (training diverged at step 1 unwarned); under
+    cross_entropy such a shift of every score alike is harmless, and no warning."""
+    [warning] = _scale_warnings(SQUARED.format(bias, "mse"), dtype)
+    assert warning.message == (
+        f"the biases of dense 'fc' start with a root mean square of {bias}, beyond the square "
+        f"root of {dtype}'s largest number ({FORMATS[dtype].largest_text}): the mean squares "
+        "of what they reach, up to the outputs of 'fc', are infinite, and so is the mse loss "
+        "of the first step, which squares them")
+    assert (warning.span.line, warning.span.column) == (4, 14)
+    assert _scale_warnings(SQUARED.format(bias, "cross_entropy"), dtype) == []
+    assert _scale_warnings(SQUARED.format("1e3", "mse"), dtype) == []
+
+
 # Sobel's kernel before the scores, no norm between: the scale comes from it (signal-scale).
 SOBEL = ("input 1x16x16\ngx: conv 1 3x3 pad {} weight sobel_x nobias frozen\nflatten\n"
          "fc: dense 10 weight normal(0, 0.12)\ntrain {{\n  data shapes(size=16)\n}}\n")

@@ -480,3 +480,18 @@ def test_the_diagram_marks_copies_where_check_warns_of_them_alone(tmp_path):
     used = cnnspec.load(_write(tmp_path, spec.replace(" <- input", "")), for_training=False)
     assert "frozen-copies" in [w.lint for w in used.warnings]
     assert DRAWN_WARNING in build_graph(used).source
+
+
+def test_every_silence_of_a_comment_is_read_not_only_its_first(tmp_path, capsys):
+    """`# cnnspec: ignore[gain-misfit]  # cnnspec: ignore[stacked-linear]` is one comment
+    token: its second silence silenced nothing, and an unknown name there passed unsaid."""
+    first = "dense 16  # cnnspec: ignore[gain-misfit]"
+    path = _write(tmp_path, LINEAR.replace("dense 16", f"{first}  # cnnspec: ignore[nope]"))
+    assert main(["check", path]) == 2
+    err = _err(capsys).splitlines()
+    assert err[0] == (f"{path}:3:{len(first) + 21}: error: unknown lint 'nope' in a "
+                      "`# cnnspec: ignore` comment")
+    _write(tmp_path, LINEAR.replace("dense 16", "dense 16  # cnnspec: ignore[unused-ignore]  "
+                                    "# cnnspec: ignore[stacked-linear]"))
+    assert main(["check", path, "--strict"]) == 0
+    assert NAMED not in _err(capsys)

@@ -638,6 +638,28 @@ def test_a_divergence_from_the_weight_decay_says_so(tmp_path):
     assert "--lr" not in hint
 
 
+def test_a_layers_decay_mult_that_takes_its_weights_whole_is_warned_and_blamed(tmp_path):
+    """decay_mult [1e12, 1] at lr 0.05 and weight_decay 1e-4: that layer's weights lose 5e6
+    times themselves each step. check said nothing (decay-fit read the training's decay
+    alone), and the divergence's hint said to lower the learning rate."""
+    path = write_spec(tmp_path)
+    path.write_text(path.read_text().replace("pad same relu", "pad same relu decay_mult [1e12, 1]")
+                    .replace("lr 0.05", "lr 0.05\n  weight_decay 1e-4"))
+    [warning] = [w for w in load(str(path)).warnings if w.lint == "decay-fit"]
+    assert warning.message.startswith(
+        "'conv1' decays at lr x lr_mult x weight_decay x decay_mult = 5e6, 5e-6 (weight, bias) "
+        "under sgd: each step's decay alone subtracts that many times each of its weights")
+    assert (warning.span.line, warning.span.column) == (4, 33)
+    with pytest.raises(Diverged) as info:
+        train(path, run_dir=tmp_path / "r", **FAST)
+    assert info.value.hint.startswith("lower the decay_mult of 'conv1': at lr 0.05 each step's "
+                                      "decay alone subtracts 5e6 times each weight from it")
+    # spared by decay_bias false, a bias's multiplier takes nothing
+    path.write_text(path.read_text().replace("decay_mult [1e12, 1]", "decay_mult [1, 1e12]")
+                    .replace("seed 3", "seed 3\n  decay_bias false"))
+    assert [w for w in load(str(path)).warnings if w.lint == "decay-fit"] == []
+
+
 def test_the_weight_decay_is_blamed_only_where_a_step_takes_it_whole():
     from cnnspec.training.loop import decay_advice
 

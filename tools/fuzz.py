@@ -10,9 +10,12 @@ replaced by another library's: a Keras or PyTorch call with odd arguments, a Caf
 Darknet section, their option names on a cnnspec line; a training setting given an odd
 number; an init called with odd numbers for each of its parameters; a layer line copied into
 a long block repeated a thousand times; layer lines wrapped in repeat blocks nested two to four
-deep with odd counts and names; `# cnnspec: ignore[...]` comments well and badly written; a
-training setting that names catalogue entries, the data, optimizer, schedule or transforms,
-given one with odd arguments), and the IR that
+deep with odd counts and names; `# cnnspec: ignore[...]` comments well and badly written, two
+in one comment; a layer's lr_mult and decay_mult given odd pairs under a weight decay; the
+last layer's bias made huge under mse or cross_entropy; a training setting that names
+catalogue entries, the data, optimizer, schedule or transforms, given one with odd
+arguments, an npz path naming a pipe, a folder of .npz files, a gzip-compressed, cut or text
+file), and the IR that
 ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
 deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
@@ -41,6 +44,15 @@ bytes instead: cut, changed, saved as UTF-16 or Latin-1, or a Keras model packed
 ``.keras`` archive (compressed as Keras does and as it never does) cut, changed or with its
 compressed stream damaged, some given another format's suffix. Each goes through
 ``cnnspec import``.
+
+The placed-dataset stage (``--placed``) places tiny copies of the files of the datasets
+downloaded on first use (MNIST's four IDX files, CIFAR-10's archive) in a fresh cache by
+hand, as a user without a network does: each under its published ``.gz`` name or the name
+without it, gzip-compressed or not whatever the name says, whole, cut short, with bytes
+changed, with a deflate block that is none past the part that opens (the tar headers), or
+another file of the set in its place, and loads them through the datasets' readers with no
+mirror to download from (the SHA-256 of what was placed taken as the published one, so the
+readers meet the damage). Each must load or end in a RunError.
 
 The run-folder stage (``--runs``) trains one small run (batch norm, Adam, dropout,
 standardisation), then damages copies of it: one or two of its files removed, truncated,
@@ -114,10 +126,10 @@ tracebacks and warnings of either command are counted as elsewhere. A training s
 after 20 s had started, so train accepted; a mutant ``check`` accepts whose step is estimated
 over ``--train-cap`` is not trained (counted).
 
-    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs,
-                             # 300 damaged inputs, 1,500 command lines, 10 damaged sweeps, 100
-                             # specs through every command, 300 trained and 200 check/train
-                             # pairs
+    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 300 placed
+                             # datasets, 200 damaged runs, 300 damaged inputs, 1,500
+                             # command lines, 10 damaged sweeps, 100 specs through every
+                             # command, 300 trained and 200 check/train pairs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
         --agreement 0 --inputs 500
@@ -136,14 +148,17 @@ file) or a training diverged without a check warning.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import copy
 import functools
 import io
 import json
 import math
+import os
 import random
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -482,6 +497,50 @@ def _odd_init_call(text, others, rng):
     return "\n".join(lines)
 
 
+MULTS = ["0", "1", "2", "0.5", "1e3", "1e12", "1e30", "1e308", "-1", "nan", "1e-320"]
+
+
+def _weighted_lines(lines: list[str]) -> list[int]:
+    """The indices of the conv and dense lines (labelled or not)."""
+    return [k for k, line in enumerate(lines)
+            if re.match(r"\s*(\w+:\s*)?(conv|dense)\b", line)]
+
+
+def _odd_multipliers(text, others, rng):
+    """A conv or dense line given an `lr_mult` and or a `decay_mult` of odd pairs
+    (`decay_mult [1e12, 1]`), the run a weight decay and an optimizer whose decay is plain or
+    not: a layer's decay taking its weights whole is check's to warn of, as the training's."""
+    lines = text.split("\n")
+    layers = _weighted_lines(lines)
+    if not layers:
+        return text
+    k = rng.choice(layers)
+    for option in rng.sample(["lr_mult", "decay_mult"], rng.randint(1, 2)):
+        written = re.sub(rf"#.*|\s{option}\s+(\[[^\]]*\]|\S+)", "", lines[k])  # said once
+        lines[k] = f"{written} {option} [{rng.choice(MULTS)}, {rng.choice(MULTS)}]"
+    text = _set_training("\n".join(lines), "weight_decay", rng.choice(["1e-4", "5e-4", "0.1"]))
+    return _set_training(text, "optimizer", rng.choice(["sgd", "sgd(momentum=0.9)", "adamw",
+                                                        "adam"]))
+
+
+OUTPUT_BIASES = ["constant(1e20)", "constant(1e30)", "constant(-1e20)", "constant(1e155)",
+                 "normal(0, 1e20)"]
+
+
+def _large_output_bias(text, others, rng):
+    """The last conv or dense line's bias made very large, the loss mse (which squares the
+    outputs) or cross_entropy (which a shift of every score leaves alike): biases whose
+    square the dtype cannot hold are check's to warn of before train diverges on them."""
+    lines = text.split("\n")
+    layers = _weighted_lines(lines)
+    if not layers:
+        return text
+    k = layers[-1]
+    written = re.sub(r"#.*|\s(nobias|bias\s+\w+(\([^)]*\))?)", "", lines[k])  # said once
+    lines[k] = f"{written} bias {rng.choice(OUTPUT_BIASES)}"
+    return _set_training("\n".join(lines), "loss", rng.choice(["mse", "cross_entropy"]))
+
+
 def _odd_argument(param: str, rng: random.Random) -> str:
     """An odd number for an init's parameter; half the time for a gain, a nonlinearity, and
     leaky_relu's with an odd slope (gain=leaky_relu(1e200): its slope squared beyond
@@ -560,7 +619,9 @@ def _ignore_comment(text, others, rng):
                           f"#cnnspec:ignore[{names}]", f"# cnnspec: ignore[{names}",
                           "# cnnspec: ignore", "# cnnspec: ignore-file", "# cnnspec: noqa",
                           f"# cnnspec: ignore[{names}]]", f"# noqa: {names}",
-                          f"# CNNSPEC: IGNORE[{names}]", f"# cnnspec: ignore-all[{names}]"])
+                          f"# CNNSPEC: IGNORE[{names}]", f"# cnnspec: ignore-all[{names}]",
+                          f"# cnnspec: ignore[{names}]  # cnnspec: ignore[{_silence_names(rng)}]",
+                          f"# cnnspec: ignore-file[{names}] cnnspec: ignore[{names}]"])
     lines = text.split("\n")
     k = rng.randrange(len(lines))
     if rng.random() < 0.3:
@@ -576,6 +637,31 @@ ODD_LISTS = ["[]", "[0]", "[3, 2]", "[1, 1e999]", "[-1]", "[1, 2, 3]", "[nan]", 
 ODD_BOOLS = ["true", "false", "1", "0", "yes", "True", "maybe"]
 
 
+@functools.cache
+def odd_data_files() -> list[str]:
+    """Odd things to name where an .npz file goes, made once in a folder removed at exit and
+    written as the spec language quotes a path: a pipe (opened, it waits for a writer), a
+    folder holding .npz files, an .npz compressed with gzip, text under an .npz name and an
+    .npz cut short."""
+    import gzip
+
+    import numpy as np
+
+    folder = Path(tempfile.mkdtemp(prefix="cnnspec-fuzz-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "arrays").mkdir()
+    good = folder / "arrays" / "good.npz"
+    np.savez(good, x=np.zeros((4, 1, 8, 8), np.uint8), y=np.arange(4) % 2)
+    (folder / "gzipped.npz").write_bytes(gzip.compress(good.read_bytes()))
+    (folder / "text.npz").write_text("x,y\n0,1\n")
+    (folder / "cut.npz").write_bytes(good.read_bytes()[:100])
+    names = ["arrays", "gzipped.npz", "text.npz", "cut.npz"]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(folder / "pipe.npz")
+        names.append("pipe.npz")
+    return [json.dumps(str(folder / name)) for name in names]
+
+
 def _odd_value(kind: str, rng: random.Random) -> str:
     """An odd value for a catalogue argument of ``kind`` (number, int, bool, a list, a path,
     the shapes' classes), a fifth of the time one of another kind."""
@@ -586,7 +672,7 @@ def _odd_value(kind: str, rng: random.Random) -> str:
     if kind in ("ints", "numbers", "classes"):
         return rng.choice(ODD_LISTS)
     if kind == "path":
-        return rng.choice(ODD_PATHS)
+        return rng.choice(ODD_PATHS + odd_data_files())
     return rng.choice(ODD_NUMBERS)
 
 
@@ -646,7 +732,8 @@ SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_sw
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
                   _written_as_elsewhere, _foreign_layer, _odd_setting, _odd_init_call,
-                  _long_block, _nested_repeat, _ignore_comment, _odd_catalogue_setting]
+                  _long_block, _nested_repeat, _ignore_comment, _odd_catalogue_setting,
+                  _odd_multipliers, _large_output_bias]
 # The mutations by the names --mutation takes them by (foreign_layer, odd_number, ...).
 SPEC_MUTATION_NAMES = {mutation.__name__.lstrip("_"): mutation for mutation in SPEC_MUTATIONS}
 
@@ -1106,6 +1193,118 @@ def fuzz_imports(count: int, seed: int, progress=None) -> Tally:
     return tally
 
 
+# -- dataset files placed by hand ------------------------------------------------------------
+
+# The datasets downloaded on first use whose files a user may place by hand, and how a placed
+# file is damaged: whole, cut short, bytes changed, or (compressed) a deflate block that is no
+# deflate block past the part that opens (the tar headers of CIFAR-10's archive).
+PLACED_DATASETS = ("mnist", "cifar10")
+PLACED_DAMAGES = ("whole", "whole", "cut", "flip", "bad_block", "other_format")
+NO_DEFLATE_BLOCK = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 64
+
+
+def _idx(array, magic: int) -> bytes:
+    import struct
+
+    return struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape) \
+        + array.tobytes()
+
+
+def _placed_files(name: str, rng: random.Random) -> dict[str, bytes]:
+    """A tiny copy of dataset ``name``'s published files, by their published names, plain."""
+    import io as bytes_io
+    import tarfile
+
+    import numpy as np
+
+    from cnnspec.data import cifar
+    from cnnspec.data.idx import IMAGES_MAGIC, LABELS_MAGIC
+    from cnnspec.downloaded import IDX_FILES
+
+    arrays = np.random.default_rng(rng.randrange(1 << 30))
+    if name == "mnist":
+        count = rng.choice([0, 1, 4])
+        return {file: _idx(arrays.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+                           if "images" in file else arrays.integers(0, 12, count, np.uint8),
+                           IMAGES_MAGIC if "images" in file else LABELS_MAGIC)
+                for file in IDX_FILES}
+    archive = bytes_io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for batch in (*cifar.TRAIN_BATCHES, cifar.TEST_BATCH):
+            data = arrays.integers(0, 11, cifar.RECORD * rng.choice([0, 1, 2]), np.uint8).tobytes()
+            info = tarfile.TarInfo(f"{cifar.FOLDER}/{batch}")
+            info.size = len(data)
+            tar.addfile(info, bytes_io.BytesIO(data))
+    return {cifar.ARCHIVE: archive.getvalue()}
+
+
+def _placed_bytes(data: bytes, others: list[bytes], rng: random.Random) -> bytes:
+    """``data`` compressed or not, then damaged one of :data:`PLACED_DAMAGES`' ways."""
+    import gzip
+
+    compressed = rng.random() < 0.5
+    stored = gzip.compress(data, mtime=0) if compressed else data
+    damage = rng.choice(PLACED_DAMAGES)
+    if damage == "cut":
+        return stored[:rng.randrange(len(stored) + 1)]
+    if damage == "flip" and stored:
+        changed = bytearray(stored)
+        for _ in range(rng.randint(1, 4)):
+            changed[rng.randrange(len(changed))] = rng.randrange(256)
+        return bytes(changed)
+    if damage == "bad_block":
+        return gzip.compress(data[:rng.randrange(len(data) + 1)], mtime=0) + NO_DEFLATE_BLOCK
+    if damage == "other_format":  # another file of the set, or another dataset's
+        return rng.choice(others)
+    return stored
+
+
+def placed_case(folder: Path, rng: random.Random, tally: Tally) -> None:
+    """Place a tiny copy of a downloaded dataset's files by hand in a fresh cache, each under
+    its published name (``.gz``) or the name without it, compressed or not whatever the name
+    says, maybe damaged, with the SHA-256 of what was placed as the published one (so the
+    reader, not the digest, meets the damage), and load it with no mirror to download from:
+    the files are read from their first bytes (1f 8b: gzip), and any damage must be a
+    RunError, never a traceback."""
+    import hashlib
+
+    from cnnspec.data.downloads import load_download
+    from cnnspec.errors import RunError
+
+    name = rng.choice(PLACED_DATASETS)
+    files = _placed_files(name, rng)
+    others = [*files.values(), *_placed_files(rng.choice(PLACED_DATASETS), rng).values()]
+    shutil.rmtree(folder / name, ignore_errors=True)
+    (folder / name).mkdir(parents=True)
+    checksums = {}
+    for published, data in files.items():
+        placed = _placed_bytes(data, others, rng)
+        stored_as = published if rng.random() < 0.5 else published.removesuffix(".gz")
+        (folder / name / stored_as).write_bytes(placed)
+        checksums[published] = hashlib.sha256(placed).hexdigest()
+    what = f"load_download({name!r}) of files placed by hand ({sorted(checksums)})"
+    try:
+        load_download(name, folder, mirrors=[], checksums=checksums, timeout=1)
+        tally.outcomes["exit 0"] += 1
+    except RunError:
+        tally.outcomes["exit 1"] += 1
+    except Exception:  # noqa: BLE001 - what the fuzzer is looking for
+        tally.outcomes["traceback"] += 1
+        tally.tracebacks.append(f"{what}\n{traceback.format_exc()}")
+
+
+def fuzz_placed(count: int, seed: int, progress=None) -> Tally:
+    """Run ``count`` datasets placed by hand (seeded)."""
+    rng = random.Random(f"placed:{seed}")
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(count):
+            placed_case(Path(folder), rng, tally)
+            if progress and (i + 1) % 500 == 0:
+                progress(f"{i + 1} placed datasets: {_line(tally)}")
+    return tally
+
+
 # -- damaged run folders --------------------------------------------------------------------
 
 # A small run with a file of every kind: batch norm's running statistics in the checkpoint,
@@ -1353,8 +1552,6 @@ def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -
     folder, or a resume that fails and has changed it, has lost work (recorded as a
     traceback); a resume that trained and diverged records that in the folder
     (``diverged.npz``, the summary), as it should."""
-    import shutil
-
     from cnnspec.training.rundir import DIVERGED
 
     run = work / "damaged"
@@ -1416,8 +1613,6 @@ def sweep_case_damaged(base: Path, spec: Path, work: Path, rng: random.Random,
     file, and run the same sweep into it again, which goes on where it stopped: it ends in an
     exit code, and one that fails changes nothing (else it has lost work, recorded as a
     traceback)."""
-    import shutil
-
     out = work / "damaged-sweep"
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(base, out)
@@ -1788,7 +1983,6 @@ def _asked(name: str, named: list[str], command: str) -> bool:
     was asked to write: an output named (or under one, or beside one with its stem: export's
     weights beside its PyTorch module), or the command's default outputs."""
     import fnmatch
-    import os
 
     path = os.path.normpath(name)
     for given in named:
@@ -1823,7 +2017,6 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     the exit code; a traceback, a Python warning, a failure with nothing on stderr, a line
     quoting a value whole or a control character printed raw; files written that no output
     option named, and inputs changed."""
-    import os
     import subprocess
 
     from cnnspec.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, shortened
@@ -1892,8 +2085,6 @@ DASK_SCRATCH = "dask-scratch-space"
 def _left_in_tmp(tmp: Path) -> list[str]:
     """What a command left in the temporary folder ``tmp`` (removed, so that the next case
     starts clean)."""
-    import shutil
-
     left = sorted(p.name for p in tmp.iterdir() if p.name != DASK_SCRATCH)
     for name in left:
         if (tmp / name).is_dir():
@@ -1907,8 +2098,6 @@ def argv_environment(session: Path) -> dict:
     """The environment of the fuzzed commands: caches (cnnspec's calibration, datasets,
     Matplotlib's fonts), the home folder and the temporary folder (``TMPDIR``) inside the
     session's folder, so nothing is written outside it."""
-    import os
-
     env = dict(os.environ)
     home = session / "home"
     home.mkdir(exist_ok=True)
@@ -1923,7 +2112,6 @@ def argv_environment(session: Path) -> dict:
 def argv_session(session: Path, env: dict, spec: str) -> Path:
     """Train the run every case copies (the spec ``spec`` of specs/, one epoch) into
     ``session/base``, with the spec and an input image beside it."""
-    import shutil
     import subprocess
 
     import numpy as np
@@ -1942,8 +2130,6 @@ def argv_session(session: Path, env: dict, spec: str) -> Path:
 def fuzz_argv(count: int, seed: int, progress=None) -> Tally:
     """Run ``count`` fuzzed command lines (seeded), each in a fresh copy of a folder holding
     a spec of :data:`ARGV_SPECS`, a run trained from one of them and an input image."""
-    import shutil
-
     rng = random.Random(f"argv:{seed}")
     line = command_line()
     tally = Tally()
@@ -2158,8 +2344,6 @@ def agreement_case(folder: Path, text: str, tally: AgreementTally, suffix: str =
     """Run ``check`` and a short ``train`` on the spec ``text`` (an IR with ``suffix``
     ".json") in ``folder``, record how they agree and return it; a spec check accepts whose
     step is estimated above the tally's cap is not trained."""
-    import shutil
-
     import cnnspec
 
     path, run = folder / f"agree{suffix}", folder / "run"
@@ -2313,6 +2497,8 @@ STAGE_COUNTS = (
     ("specs", 10_000, "spec mutants"),
     ("irs", 3_000, "IR mutants"),
     ("imports", 2_000, "mutated Caffe and Keras models through `cnnspec import`"),
+    ("placed", 300, ("MNIST and CIFAR-10 files placed by hand, compressed or not under either "
+     "name, cut or changed, through the downloaded datasets' readers")),
     ("runs", 200, ("damaged copies of a trained run folder through eval, predict, filters, "
      "features, export and resume")),
     ("inputs", 300, ("damaged pictures, arrays and npz data files through predict, features, "
@@ -2354,13 +2540,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.specs or args.irs else (Tally(), Tally())
     timed = fuzz_timed(args.timed, args.seed, progress) if args.timed else Tally()
     imports = fuzz_imports(args.imports, args.seed, progress)
+    placed = fuzz_placed(args.placed, args.seed, progress)
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
     inputs = fuzz_inputs(args.inputs, args.seed, progress) if args.inputs else AgreementTally()
     argvs = fuzz_argv(args.argv, args.seed, progress)
     sweeps = fuzz_sweeps(args.sweeps, args.seed, progress) if args.sweeps else Tally()
     every = fuzz_every(args.every, args.seed, int(args.train_cap * (1 << 30)), progress) \
         if args.every else AgreementTally()
-    for tally in (specs, irs, timed, imports, runs, inputs, argvs, sweeps, every):
+    for tally in (specs, irs, timed, imports, placed, runs, inputs, argvs, sweeps, every):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
@@ -2390,6 +2577,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{_line(timed, TIMED_SECONDS)}" if args.timed
           else "timed IR mutants: none, the stage was not run (--timed 0)")
     print(f"{args.imports} import mutants: {_line(imports)}")
+    print(f"{args.placed} datasets placed by hand: {_line(placed)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
           f"check and train: {_agreement_line(inputs)}")
@@ -2399,7 +2587,7 @@ def main(argv: list[str] | None = None) -> int:
           f"against train: {_agreement_line(every)}")
     print(f"memory: {_memory_line(memory)}")
     print(f"check against train: {_agreement_line(agreeing)}")
-    tallies = (specs, irs, timed, imports, runs, inputs, argvs, sweeps, every)
+    tallies = (specs, irs, timed, imports, placed, runs, inputs, argvs, sweeps, every)
     found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
         or inputs.findings or every.findings or memory.tracebacks or memory.hangs or memory.beyond \
         or agreeing.findings or agreeing.tracebacks or agreeing.warned

@@ -294,7 +294,8 @@ _FOUND: tuple[Lint, ...] = (
          "a weight decay whose step alone takes every weight away",
          "A weight decay whose step alone takes every weight away (lr x weight_decay of 1 or "
          "more under an optimizer whose decay is not divided by the gradients' scale: sgd, "
-         "adamw): training then diverges or learns nothing.",
+         "adamw), or a layer's `decay_mult` and `lr_mult` that make it so for its weights or "
+         "bias (`decay_mult [1e12, 1]`): training then diverges or learns nothing.",
          lints.decay_fit),
     Lint("augment-fit",
          "augmentation that changes what an image shows",

@@ -69,6 +69,7 @@ from cnnspec.ir.training_catalogue import (
     far_layer_rates,
     is_trained,
     lr_mult_advice,
+    whole_layer_decays,
     whole_weight_decay,
 )
 from cnnspec.kinds import KINDS, Reach, is_weighted
@@ -1458,7 +1459,8 @@ def decay_fit(spec: Spec) -> list[SpecError]:
     training = spec.ir["training"]
     decay = whole_weight_decay(training)
     if decay is None:
-        return []
+        return [_whole_layer_decay(spec, name, decays) for name, decays
+                in whole_layer_decays(spec.ir["layers"], training).items()]
     return [spec.error(
         f"weight_decay {float_text(training['weight_decay'])} at lr "
         f"{float_text(training['lr'])} under {training['optimizer']['name']}: each step's "
@@ -1468,6 +1470,29 @@ def decay_fit(spec: Spec) -> list[SpecError]:
         "training", "weight_decay", severity="warning",
         hint="lr x weight_decay should be well below 1: a weight_decay such as 5e-4 "
              f"(lr x weight_decay {rounded_text(training['lr'] * 5e-4)} here)")]
+
+
+def _whole_layer_decay(spec: Spec, name: str, decays: dict[str, float]) -> SpecError:
+    """The decay-fit warning of layer ``name`` whose multipliers make a step's decay take
+    its parameters (``decays``: each one's lr x lr_mult x weight_decay x decay_mult) away."""
+    training = spec.ir["training"]
+    return spec.error(
+        f"'{name}' decays at lr x lr_mult x weight_decay x decay_mult = "
+        f"{', '.join(map(rounded_text, decays.values()))} ({', '.join(decays)}) under "
+        f"{training['optimizer']['name']}: each step's decay alone subtracts that many times "
+        "each of its weights from it, the whole weight or more (past 2 it overturns the weight "
+        "and grows it), whatever the gradients say", name, _raising_mult(spec, name),
+        severity="warning",
+        hint=f"lr x lr_mult x weight_decay x decay_mult should be well below 1 (lr x "
+             f"weight_decay is {rounded_text(training['lr'] * training['weight_decay'])} "
+             "here): a smaller decay_mult or lr_mult")
+
+
+def _raising_mult(spec: Spec, name: str) -> str:
+    """The multiplier of layer ``name`` a warning of its decay points at: its decay_mult
+    where that raises the decay, else its lr_mult."""
+    layer = next(layer for layer in spec.ir["layers"] if layer["name"] == name)
+    return "decay_mult" if max(layer["decay_mult"]) > 1 else "lr_mult"
 
 
 def cores_fit(spec: Spec) -> list[SpecError]:

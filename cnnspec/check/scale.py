@@ -30,7 +30,8 @@ def signal_scale(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[Spec
     change = estimate.change
     scores = _large_scores(spec, estimate)
     # the biases' share is said only where the weights alone leave the scores small
-    biased = [] if scores else _bias_raised_scores(spec, estimate, dtype)
+    biased = ([] if scores else _bias_raised_scores(spec, estimate, dtype)) \
+        + _squared_outputs(spec, estimate, dtype)
     if not signal.is_too_large(change):
         return ([scores.warning(spec)] if scores else []) + biased
     message, hint = signal.describe_change(change), signal.change_hint(change)
@@ -263,7 +264,9 @@ def _bias_raised_scores(spec: Spec, estimate: signal.Estimate, dtype: str
     mean = means.get(info.name, 0.0)
     variance = moments[info.name] - mean * mean
     if not variance < math.inf:  # infinite or NaN (max(0, NaN) would make it 0)
-        return _overflowing_bias(spec, estimate, info, dtype)
+        return _overflowing_bias(spec, estimate, info, dtype,
+                                 f"up to the {info.output_shape[0]} scores of '{info.name}', "
+                                 "are infinite, and so is any estimate of the initial loss")
     std = math.sqrt(max(0.0, variance))
     source = _largest_bias(estimate, info) if LARGEST_SCORE_STD < std else None
     if source is None:
@@ -282,12 +285,32 @@ def _bias_raised_scores(spec: Spec, estimate: signal.Estimate, dtype: str
              "starts near ln K")]
 
 
+def _squared_outputs(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[SpecError]:
+    """Under mse, which squares the outputs, a warning at the largest biases on the way to
+    them where their mean square is beyond ``dtype``'s range: the loss is infinite at the
+    first step. The outputs' own constant bias counts here, as it does not for
+    cross_entropy (a shift of every score alike)."""
+    info = estimate.by_name.get(spec.ir["output"])
+    if spec.ir["training"].get("loss") != "mse" or info is None:
+        return []
+    moments, _ = estimate.biased_moments
+    # not NaN: where a ReLU meets a huge negative constant the estimate does not know
+    if not moments.get(info.name, 0.0) > FORMATS[dtype].largest:
+        return []
+    return _overflowing_bias(spec, estimate, info, dtype,
+                             f"up to the outputs of '{info.name}', are infinite, and so is "
+                             "the mse loss of the first step, which squares them",
+                             own_mean=True)
+
+
 def _overflowing_bias(spec: Spec, estimate: signal.Estimate, scores: LayerInfo,
-                      dtype: str) -> list[SpecError]:
+                      dtype: str, reached: str, own_mean: bool = False) -> list[SpecError]:
     """A warning at the largest biases on the way to the scores whose square is beyond
     ``dtype``'s range (:attr:`cnnspec.dtypes.FloatFormat.largest_root`): the mean squares of
-    what they reach are infinite, in training as in the estimate."""
-    source = _largest_bias(estimate, scores)
+    what they reach are infinite, in training as in the estimate (``reached`` says the
+    rest: what they reach and what follows). ``own_mean``: the scores' own constant bias
+    counts (see :func:`_largest_bias`)."""
+    source = _largest_bias(estimate, scores, own_mean)
     layout = FORMATS[dtype]
     if source is None or source[1] <= layout.largest_root:
         return []
@@ -295,26 +318,27 @@ def _overflowing_bias(spec: Spec, estimate: signal.Estimate, scores: LayerInfo,
     return [spec.error(
         f"the biases of {layer.kind} '{layer.name}' start with a root mean square of "
         f"{rounded_text(bias_rms)}, beyond the square root of {dtype}'s largest number "
-        f"({layout.largest_text}): the mean squares of what they reach, up to the "
-        f"{scores.output_shape[0]} scores of '{scores.name}', are infinite, and so is any "
-        "estimate of the initial loss", layer.name, BIAS_INIT_KEY, severity="warning",
+        f"({layout.largest_text}): the mean squares of what they reach, {reached}",
+        layer.name, BIAS_INIT_KEY, severity="warning",
         hint=f"start the biases at 0 (zeros), or small (constant(0.01)): below "
              f"{rounded_text(layout.largest_root, 2)} in size at the very most")]
 
 
-def _largest_bias(estimate: signal.Estimate, scores: LayerInfo
+def _largest_bias(estimate: signal.Estimate, scores: LayerInfo, own_mean: bool = False
                   ) -> tuple[LayerInfo, float, float] | None:
     """The conv/dense layer whose scale reaches the scores (since the last reset) with the
     largest biases against the std of its sums, every bias taken as 0: the layer, its biases'
     root mean square and that ratio. The scores' own constant bias shifts every score alike,
-    so only its spread counts there; None where no bias raises anything."""
+    so only its spread counts there (unless ``own_mean``: a loss that squares the scores);
+    None where no bias raises anything."""
     unbiased, found = estimate.second_moments, None
     for layer in signal.since_last_reset(estimate, scores.name):
         if not is_weighted(layer.kind) or layer.bias_init is None:
             continue
         mean, variance = signal.bias_moments(layer)
         # hypot: a bias of 1e200 (float64 holds it) squares beyond float64's range
-        bias_rms = math.hypot(0.0 if layer is scores else mean, math.sqrt(variance))
+        shift = 0.0 if layer is scores and not own_mean else mean
+        bias_rms = math.hypot(shift, math.sqrt(variance))
         sums = math.sqrt(unbiased[layer.name])
         if bias_rms > 0 and 0 < sums < math.inf and (found is None
                                                      or bias_rms / sums > found[2]):

@@ -191,10 +191,11 @@ def spec_silences(spec: Spec, ignore=()) -> tuple[Silences, list[SpecError]]:
 
 
 def _comment_silences(comment, path: str | None) -> tuple[list[Written], list[SpecError]]:
-    """The lints' names the ``#`` comment token ``comment`` writes in a silence (none: it is
-    no silence), and the errors for what in it is not a silence as written."""
-    found = SILENCE.search(comment.value)
-    if found is None:
+    """The lints' names the ``#`` comment token ``comment`` writes in its silences (none: it
+    is no silence), and the errors for what in it is not a silence as written. A comment may
+    carry several (``# cnnspec: ignore-file[a]  # cnnspec: ignore[b]``): each is read."""
+    found = list(SILENCE.finditer(comment.value))
+    if not found:
         loose = UNBRACKETED.search(comment.value)
         if loose is None:
             return [], []
@@ -203,18 +204,21 @@ def _comment_silences(comment, path: str | None) -> tuple[list[Written], list[Sp
             Span(comment.line, comment.column, comment.line, comment.column + len(comment.value)),
             f"write `# cnnspec: {loose[1]}[NAME]` (names separated by commas); " + LIST_HINT,
             path)]
-    names, errors = [], _stray_brackets(comment, found, path)
-    at = comment.column + found.start(2)
-    for word in found[2].split(","):
-        name = word.strip()
-        column = at + len(word) - len(word.lstrip())
-        at += len(word) + 1
-        span = Span(comment.line, column, comment.line, column + max(1, len(name)))
-        if name in BY_NAME:
-            names.append(Written(FORM_OF[found[1]], name, span))
-            continue
-        errors.append(_comment_error(f"{unknown_text(name)} in a `# cnnspec: {found[1]}` comment",
-                                     span, unknown_hint(name), path))
+    names, errors = [], []
+    for silence in found:
+        errors += _stray_brackets(comment, silence, path)
+        at = comment.column + silence.start(2)
+        for word in silence[2].split(","):
+            name = word.strip()
+            column = at + len(word) - len(word.lstrip())
+            at += len(word) + 1
+            span = Span(comment.line, column, comment.line, column + max(1, len(name)))
+            if name in BY_NAME:
+                names.append(Written(FORM_OF[silence[1]], name, span))
+                continue
+            errors.append(_comment_error(
+                f"{unknown_text(name)} in a `# cnnspec: {silence[1]}` comment", span,
+                unknown_hint(name), path))
     return names, errors
 
 

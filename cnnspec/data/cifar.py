@@ -15,6 +15,7 @@ downloads, :data:`cnnspec.downloaded.CIFAR10`, which
 from __future__ import annotations
 
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,9 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         raise RunError(f"{path} has no {FOLDER}/{exc.args[0]}",
                        hint="this is not the CIFAR-10 binary archive; delete it and run again"
                        ) from None
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    # zlib.error: a stream damaged past the tar headers it opened by, found while a batch
+    # is read (tarfile wraps it only at the opening).
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise RunError(f"cannot read {path}: {exc}",
                        hint="the archive is damaged; delete it and run again") from None
     return {"train": (np.concatenate([x for x, _ in train]),

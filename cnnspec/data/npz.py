@@ -50,6 +50,8 @@ NPZ_KEYS = {
     Y_TEST: (f"the test labels, as `{Y}`", False),
     CLASSES: ("`(K,)` strings naming the labels (else `0` .. `K-1`)", False),
 }
+# What to give instead of a device, a pipe or a socket.
+SPECIAL_HINT = "save the arrays with np.savez(PATH, x=images, y=labels)"
 HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or (N, H, W), "
         "labels integers 0..K-1")
 
@@ -58,7 +60,7 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of the file; unreadable files and pickled objects are RunErrors."""
     place = located(path)
     if is_special(place):
-        raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
+        raise not_a_regular_file(path, SPECIAL_HINT)
     why = absence(place, Path.is_file)
     if why == "" and place.is_dir():  # "": a name the system could look up
         raise WordedError(literal(folder_named(path)), hint=literal(folder_hint(path)))

@@ -406,6 +406,34 @@ def whole_weight_decay(training: dict, lr: float | None = None) -> float | None:
     return decay if plain and decay >= 1 else None
 
 
+def whole_layer_decays(layers: list[dict], training: dict, lr: float | None = None
+                       ) -> dict[str, dict[str, float]]:
+    """The layers of ``layers`` (IR layers) whose ``lr_mult`` and ``decay_mult`` make a
+    step's decay alone take the whole of one of their parameters away or more, as
+    :func:`whole_weight_decay` says of the training's own: by name, each parameter's
+    ``lr · lr_mult · weight_decay · decay_mult`` (the weight's and, where it decays, the
+    bias's), in network order. None under an optimizer whose decay is divided by the
+    gradients' scale, where the training's own decay says it already, nor for a layer whose
+    ``lr_mult`` takes its rate far above those that train (:func:`far_layer_rates` says it)."""
+    plain = OPTIMIZERS[training["optimizer"]["name"]].plain_decay
+    if not plain or whole_weight_decay(training, lr) is not None:
+        return {}
+    lr = training["lr"] if lr is None else lr
+    base = lr * training["weight_decay"]
+    found = {}
+    for layer in layers:
+        if "decay_mult" not in layer or any(map(far_above_typical,
+                                                layer_rates(layer, lr).values())):
+            continue
+        parts = MULT_PARTS if layer["bias"] and training["decay_bias"] else MULT_PARTS[:1]
+        rates = layer.get("lr_mult", [1.0] * len(MULT_PARTS))
+        decays = {part: base * rate * mult
+                  for part, rate, mult in zip(parts, rates, layer["decay_mult"])}
+        if any(decay >= 1 for decay in decays.values()):
+            found[layer["name"]] = decays
+    return found
+
+
 GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"
 
 SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (

@@ -135,13 +135,14 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
             f"{not_found('npz file', path, why)}{refused}", "training", "data", severity="warning",
             hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]))
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
-    from cnnspec.data.npz import folder_hint, folder_named
+    from cnnspec.data.npz import SPECIAL_HINT, folder_hint, folder_named
+    from cnnspec.sourcefile import is_special, not_a_regular_file
 
     if located(path).is_dir():
-        return _kept(checked, named_later(data_misfits, [checked.spec.error(
-            f"{folder_named(path)}; train and check refuse the spec", "training", "data",
-            severity="warning",
-            hint_template=literal(folder_hint(path)))]))
+        return _refused_file(checked, folder_named(path), folder_hint(path))
+    if is_special(located(path)):  # a pipe, opened to read its header, would wait for a writer
+        refusal = not_a_regular_file(path, SPECIAL_HINT)
+        return _refused_file(checked, refusal.message, refusal.hint)
 
     try:
         shape = npz_member_shape(located(path), "x")
@@ -153,6 +154,14 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     misfit = input_fit_error(checked.spec, image, "npz", severity="warning",
                              then=" (train and check refuse the spec)")
     return [] if misfit is None else _kept(checked, named_later(data_misfits, [misfit]))
+
+
+def _refused_file(checked: CheckedSpec, message: str, hint: str) -> list[SpecError]:
+    """The warning at the spec's data setting of a command that reads no data, for a data
+    file that check and train refuse as it is (``message``, ``hint``: their words)."""
+    return _kept(checked, named_later(data_misfits, [checked.spec.error(
+        f"{message}; train and check refuse the spec", "training", "data", severity="warning",
+        hint_template=literal(hint))]))
 
 
 # What a command that reads no data says of the rest (a hint template: Spec.error).

@@ -36,6 +36,7 @@ from cnnspec.ir.training_catalogue import (
     far_above_typical,
     far_layer_rates,
     lr_mult_advice,
+    whole_layer_decays,
     whole_weight_decay,
 )
 from cnnspec.kinds import is_weighted
@@ -321,6 +322,7 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
     hint = (decay_advice(session.checked.ir["training"], lr) or lr_mult_hint(session.checked, lr)
+            or layer_decay_hint(session.checked, lr)
             or overflowing_bias_hint(session.checked, info))
     if hint is not None:
         hint = literal(hint)
@@ -370,6 +372,21 @@ def lr_mult_hint(checked: CheckedSpec, lr: float) -> str | None:
     names = ", ".join(f"'{name}'" for name in far)
     return (f"lower the lr_mult of {names}: at lr {float_text(lr)} it takes the layer's "
             f"learning rate far above those that train; {lr_mult_advice(lr)}")
+
+
+def layer_decay_hint(checked: CheckedSpec, lr: float) -> str | None:
+    """What to try after a divergence at ``lr`` when layers' ``decay_mult`` (with their
+    ``lr_mult``) make a step's decay alone take the whole of a parameter away
+    (:func:`cnnspec.ir.training_catalogue.whole_layer_decays`); None when none does."""
+    training = checked.ir["training"]
+    found = whole_layer_decays(checked.ir["layers"], training, lr)
+    if not found:
+        return None
+    names = ", ".join(f"'{name}'" for name in found)
+    return (f"lower the decay_mult of {names}: at lr {float_text(lr)} each step's decay alone "
+            f"subtracts {rounded_text(max(max(d.values()) for d in found.values()))} times "
+            "each weight from it, the whole weight or more; lr x lr_mult x weight_decay x "
+            "decay_mult should be well below 1")
 
 
 def lower_lr_advice(lr: float) -> str:
