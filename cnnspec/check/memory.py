@@ -107,11 +107,14 @@ class MemoryEstimate:
 
 def optimizer_buffers(training: dict) -> int:
     """Arrays the spec's optimizer keeps per parameter array (as its catalogue record declares),
-    the weight decay's scratch copy of the gradient, and the clipped copy of the gradients when
-    they are clipped."""
+    the weight decay's scratch copy of the gradient where the decay joins the gradient (not
+    where it shrinks the weights: ``decoupled_decay``), and the clipped copy of the gradients
+    when they are clipped."""
     optimizer = training["optimizer"]
-    kept = OPTIMIZERS[optimizer["name"]].state_arrays(optimizer)
-    decay_scratch = 1 if training.get("weight_decay", 0.0) > 0 else 0
+    entry = OPTIMIZERS[optimizer["name"]]
+    kept = entry.state_arrays(optimizer)
+    decays = training.get("weight_decay", 0.0) > 0
+    decay_scratch = 1 if decays and not entry.decoupled_decay else 0
     clipped = 1 if training.get("clip_norm") or training.get("clip_value") else 0  # a copy
     return kept + decay_scratch + clipped
 
