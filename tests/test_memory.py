@@ -168,6 +168,17 @@ def test_a_conv_whose_padding_dwarfs_its_input_is_within_the_estimate(fuzz, tmp_
     _assert_bounds(cnnspec.load(tmp_path / "tall.cnn"), fuzz)
 
 
+@pytest.mark.parametrize("init", ["box", "gaussian(1)", "bilinear"])
+def test_a_huge_fixed_kernel_is_built_within_the_estimate(init, fuzz, tmp_path):
+    """A named kernel of 100000x1 taps was built as nested lists of Python floats: building
+    the model peaked at 2.4-3.2 times the step's estimate (box, gaussian, bilinear), the
+    weight itself a tenth of it."""
+    (tmp_path / "tall.cnn").write_text(
+        f"input 1x8x8\nb0: conv 1 100000x1 pad same weight {init}\nflatten\nout: dense 3\n"
+        "train {\n  data shapes(size=8, classes=[x, plus, o], count=24)\n  batch 16\n}\n")
+    _assert_bounds(cnnspec.load(tmp_path / "tall.cnn"), fuzz)
+
+
 def test_a_kernel_far_wider_than_its_input_is_within_the_estimate(fuzz, tmp_path):
     """A 100x100 kernel at dilation 7 over a 5x5 map meets it with none of its taps: its
     forward pass is the bias alone, its weight gradient (41 MB) a new array of zeros each
