@@ -913,8 +913,8 @@ def test_summary_shows_the_step_memory(capsys):
     memory = cnnspec.load(SPECS / "digits.cnn").step_memory
     assert f"Training process memory: up to about {bytes_text(memory.process)}" in out
     assert memory.process == (memory.total + memory.data + memory.runtime + memory.slack
-                              + memory.calibration)
-    assert min(memory.data, memory.runtime, memory.slack) > 0
+                              + memory.calibration + memory.ending)
+    assert min(memory.data, memory.runtime, memory.slack, memory.ending) > 0
 
 
 def _argument_grid(entry) -> list[dict]:

@@ -145,7 +145,7 @@ def save_checkpoint(run: RunDir, model, optimizer, position: Position,
     """Write ``checkpoint.npz``: the weights and the state of training, as one file."""
     arrays = model.state_arrays()  # written as they are: copies would hold them twice
     arrays[STEP_KEY] = np.asarray(position.step)
-    arrays.update(flatten({OPTIMIZER_KEY: optimizer.state_dict()}))
+    arrays.update(flatten({OPTIMIZER_KEY: optimizer.state_arrays()}))
     # Python's JSON, NaN and Infinity included: a metrics row's overflowed validation loss
     # (metrics.MAY_OVERFLOW) comes back as the same float, so a resumed run replays the
     # plateau schedule as an uninterrupted one; _position refuses one anywhere else.
