@@ -117,7 +117,7 @@ def _step_memory_dict(memory) -> dict | None:
             "activation_bytes": memory.activations, "work_bytes": memory.work,
             "runtime_bytes": memory.runtime, "slack_bytes": memory.slack,
             "data_bytes": memory.data, "calibration_bytes": memory.calibration,
-            "process_bytes": memory.process,
+            "ending_bytes": memory.ending, "process_bytes": memory.process,
             "batch_size": memory.batch_size, "heaviest_layer": memory.heaviest}
 
 
@@ -260,7 +260,9 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
             f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps"
             + (f", {calibration_text(step['calibration_bytes'])}"
-               if step["calibration_bytes"] else "") + ")")
+               if step["calibration_bytes"] else "")
+            + f", {bytes_text(step['ending_bytes'])} to save and read back the weights as it "
+              "ends)")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     notes = _signal_notes(data, checked.spec.path, explain)
