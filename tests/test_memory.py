@@ -915,7 +915,8 @@ def test_summary_shows_the_step_memory(capsys):
     assert memory.process == (memory.total + memory.data + memory.runtime + memory.slack
                               + memory.calibration + memory.ending)
     assert min(memory.data, memory.runtime, memory.slack, memory.ending) > 0
-    assert f"{bytes_text(memory.ending)} to save and read back the weights as it ends" in out
+    assert (f"{bytes_text(memory.ending)} to save and read back the weights as it ends"
+            in " ".join(out.split()))
 
 
 def _argument_grid(entry) -> list[dict]:

@@ -259,10 +259,10 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
             f"step, {data_text(step['data_bytes'])}, "
             f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps"
-            + (f", {calibration_text(step['calibration_bytes'])}"
-               if step["calibration_bytes"] else "")
             + f", {bytes_text(step['ending_bytes'])} to save and read back the weights as it "
-              "ends)")
+              "ends"
+            + (f", {calibration_text(step['calibration_bytes'])}"
+               if step["calibration_bytes"] else "") + ")")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     notes = _signal_notes(data, checked.spec.path, explain)
