@@ -368,3 +368,29 @@ def test_saving_and_loading_weights_holds_no_copy_of_them(tmp_path):
     # np.savez writes an array through copies of 16 MiB pieces of it
     assert saved < weight + (1 << 20), saved / weight
     assert checked < weight / 4, checked / weight
+
+
+def test_checking_a_read_checkpoint_allocates_nothing_the_size_of_its_weights(tmp_path):
+    """The finite check of a checkpoint's weights made a boolean array the size of each
+    weight (np.isfinite): reading a checkpoint then peaked a quarter of its float32 weights
+    above them. NaN and infinities are still found (test_damaged_files)."""
+    import tracemalloc
+
+    weights = {"h.weight": np.ones((1024, 1024), np.float32), "h.bias": np.zeros(1024, np.float32)}
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        state.checked_weights(weights, tmp_path / "checkpoint.npz")
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert peak < weights["h.weight"].nbytes / 64, peak
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 511, -1])
+def test_a_checkpoint_weight_with_a_nan_or_infinity_anywhere_is_refused(tmp_path, bad, where):
+    weight = np.linspace(-1.0, 1.0, 1024, dtype=np.float32).reshape(32, 32)
+    weight.reshape(-1)[where] = bad
+    with pytest.raises(RunError, match="h.weight holds NaN or infinite values"):
+        state.checked_weights({"h.weight": weight}, tmp_path / "checkpoint.npz")

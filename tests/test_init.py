@@ -933,6 +933,35 @@ def test_a_gaussian_kernel_is_the_tap_by_tap_one_to_the_last_bit(kh, kw):
         assert kernels.gaussian(sigma, kh, kw) == expected
 
 
+NAMED_KERNEL_SHAPES = [(1, 1), (1, 2), (3, 3), (4, 4), (5, 4), (2, 9), (31, 32), (100, 1),
+                       (1, 100), (64, 63)]
+
+
+@pytest.mark.parametrize("kh, kw", NAMED_KERNEL_SHAPES)
+def test_the_engines_named_kernels_are_the_checkers_to_the_last_bit(kh, kw):
+    """The engine builds a named kernel as an array (as nested lists, a 100000x1 kernel took
+    30 times its weight while the model was built); its values are the nested lists' that
+    the checker describes, bit for bit."""
+    from cnnspec.init import kernels
+    from cnnspec.init.draw import fixed_kernel
+
+    inits = [{"name": name} for name in ("box", "bilinear", "x_kernel", *kernels.FIXED)]
+    inits += [{"name": "gaussian", "sigma": sigma}
+              for sigma in (1e-300, 1e-160, 0.01, 0.3, 1.0, 1.5, 7.7, 1e3, 1e200, math.inf)]
+    shape = (2, 3, kh, kw)
+    for init in inits:
+        try:
+            values, _ = kernels.kernel_values(init, shape)
+        except SpecError:  # a size the kernel does not come in: refused by both
+            with pytest.raises(SpecError):
+                fixed_kernel(init, shape, np.float64)
+            continue
+        built = fixed_kernel(init, shape, np.float64)
+        expected = np.broadcast_to(np.array(values, dtype=np.float64), shape)
+        assert built.tobytes() == expected.tobytes(), init
+        assert built.flags.writeable and built.flags.c_contiguous
+
+
 def _flat_row_by_row(values) -> list[float]:
     if isinstance(values, (list, tuple)):
         return [x for v in values for x in _flat_row_by_row(v)]

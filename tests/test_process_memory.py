@@ -15,6 +15,7 @@ import cnnspec
 from cnnspec.check.memory import (
     BLAS_BUFFER_BYTES,
     LIBRARY_BYTES,
+    OVERESTIMATE,
     PROCESS_BYTES,
     WORKER_PROCESS_BYTES,
     data_bytes,
@@ -408,3 +409,42 @@ def test_training_that_records_statistics_is_refused_where_its_recording_does_no
     err = capsys.readouterr().err
     assert "to record every layer's output and gradient" in err and not out.exists()
     assert main(["train", str(spec), "--out", str(out), "--quiet", "--epochs", "1"]) == 0
+
+
+WIDE = """input 1x32x32
+flatten
+h: dense 4096
+out: dense 2
+train {
+  data shapes(size=32, classes=[x, plus], count=200)
+  batch 8
+  epochs 3
+  val_split 0.2
+  lr 0.01
+}
+"""
+
+
+def test_a_whole_training_runs_arrays_are_within_checks_figure(tmp_path):
+    """A whole run's arrays (tracemalloc, after a first run's imports), its saving of
+    checkpoints and best.npz and its end included, against check's figure of them: the
+    step's arrays, the data and what saving and ending add (MemoryEstimate.ending). A net
+    whose weights outweigh its activations ran 33 MiB past the step and data (98 against
+    67 MiB): the checkpoint held a copy of the optimizer's state, np.savez a 16 MiB piece of
+    the weight, and best.npz was read back beside the gradients."""
+    import tracemalloc
+
+    (tmp_path / "wide.cnn").write_text(WIDE)
+    spec = tmp_path / "wide.cnn"
+    memory = cnnspec.load(spec).step_memory
+    cnnspec.train(spec, run_dir=tmp_path / "imports", curves=True)
+    tracemalloc.start()
+    try:
+        run = cnnspec.train(spec, run_dir=tmp_path / "run", curves=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert run.weights == "best" and run.weights_epoch < 3  # best.npz read back at the end
+    figure = memory.total + memory.data + memory.ending
+    assert peak <= figure, (peak / 2**20, figure / 2**20)
+    assert figure <= OVERESTIMATE * peak

@@ -28,7 +28,8 @@ Beside the step's arrays a training process holds its own code and libraries, wh
 BLAS and the allocator keep (:func:`runtime_bytes`), on a machine's first run the timers
 that calibrate its convolutions (:func:`calibrating_bytes`), and its data set
 (:func:`data_bytes`; an npz file's, which the checker does not read, is counted once the
-file is read, by the ``check`` command and by the trainer, :func:`with_loaded_data`):
+file is read, by the ``check`` command and by the trainer, :func:`with_loaded_data`), and
+as a run saves its weights and ends, its weights once more (:func:`ending_bytes`):
 ``check`` refuses a spec
 whose whole process (:attr:`MemoryEstimate.process`) would not fit.
 
@@ -91,6 +92,7 @@ class MemoryEstimate:
     # process (its replicas, workers and their buffers), where the parts weigh more
     split_extra: int = 0
     calibration: int = 0  # timing the machine's limits at the first step (calibrating_bytes)
+    ending: int = 0  # the weights once more at a training run's end (ending_bytes)
 
     @property
     def total(self) -> int:
@@ -102,16 +104,19 @@ class MemoryEstimate:
         """The resident memory of a process that trains the spec: the step's arrays and the
         runtime around them."""
         return (self.total + self.slack + self.runtime + self.data + self.recording
-                + self.calibration)
+                + self.calibration + self.ending)
 
 
 def optimizer_buffers(training: dict) -> int:
     """Arrays the spec's optimizer keeps per parameter array (as its catalogue record declares),
-    the weight decay's scratch copy of the gradient, and the clipped copy of the gradients when
-    they are clipped."""
+    the weight decay's scratch copy of the gradient where the decay joins the gradient (not
+    where it shrinks the weights: ``decoupled_decay``), and the clipped copy of the gradients
+    when they are clipped."""
     optimizer = training["optimizer"]
-    kept = OPTIMIZERS[optimizer["name"]].state_arrays(optimizer)
-    decay_scratch = 1 if training.get("weight_decay", 0.0) > 0 else 0
+    entry = OPTIMIZERS[optimizer["name"]]
+    kept = entry.state_arrays(optimizer)
+    decays = training.get("weight_decay", 0.0) > 0
+    decay_scratch = 1 if decays and not entry.decoupled_decay else 0
     clipped = 1 if training.get("clip_norm") or training.get("clip_value") else 0  # a copy
     return kept + decay_scratch + clipped
 
@@ -284,7 +289,8 @@ def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: s
     when it ``recalibrates`` (:func:`recalibrating_bytes`; else only where a first run
     measures them, :func:`calibrating_bytes`)."""
     batched = at_batch(spec, batch, whole)
-    memory = estimate(batched, layers, dtype)
+    # no run whose weights are saved and read back as it ends
+    memory = dataclasses.replace(estimate(batched, layers, dtype), ending=0)
     if not data:
         memory = dataclasses.replace(memory, data=0)
     if recalibrates:
@@ -308,6 +314,18 @@ def training_estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_
                       count: int | None = None) -> MemoryEstimate:
     """:func:`estimate` of a training step of ``spec``, at :func:`training_batch`."""
     return estimate(at_batch(spec, training_batch(spec, count)), layers, dtype)
+
+
+def ending_bytes(layers: list[LayerInfo], itemsize: int) -> int:
+    """What a training run of ``layers`` holds beside its step's arrays as it saves and ends:
+    its weights once more. Writing best.npz or checkpoint.npz, np.savez copies each array a
+    piece at a time (up to 16 MiB of it) beside the step's arrays; at the end, the best
+    epoch's weights are read back from best.npz for the test figures, all of them, once the
+    gradients are freed (:meth:`cnnspec.engine.model.Model.forget_gradients`) and the step's
+    activations with them (through a piece of 1 MiB at a time,
+    :data:`cnnspec.data.arrayfiles.READ_PIECE_BYTES`). A whole run's traced peak measured
+    above the step's figure by the weights (tests/test_process_memory.py)."""
+    return itemsize * sum(info.params for info in layers)
 
 
 def at_batch(spec: Spec, batch: int, whole: bool = False) -> Spec:
@@ -347,9 +365,10 @@ def largest_fitting_batch(memory_at, batch: int, limit: int) -> tuple[int, int] 
 
 
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_DTYPE) -> MemoryEstimate:
-    """The step's memory, split into the spec's ``cores`` parts or whole, whichever needs
-    more (a layer such as dropout keeps the engine from splitting; the footprints of chunked
-    convolutions do not scale with the batch)."""
+    """The memory of a training process of ``spec``: its step, split into the spec's
+    ``cores`` parts or whole, whichever needs more (a layer such as dropout keeps the engine
+    from splitting; the footprints of chunked convolutions do not scale with the batch), and
+    what saving its weights and ending add (:func:`ending_bytes`)."""
     training = spec.ir["training"]
     batch, cores = training["batch_size"], training["cores"]
     ways = (1, cores) if splits(batch, cores) else (1,)
@@ -393,7 +412,8 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int,
         heaviest=heaviest, batch_size=batch)
     return dataclasses.replace(arrays, runtime=runtime_bytes(layers, parts),
                                slack=math.ceil(ALLOCATOR_SLACK * arrays.total),
-                               data=data_bytes(training["data"], itemsize), itemsize=itemsize)
+                               data=data_bytes(training["data"], itemsize), itemsize=itemsize,
+                               ending=ending_bytes(layers, itemsize))
 
 
 def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
@@ -885,6 +905,8 @@ def _parts_text(memory: MemoryEstimate, task: Task) -> str:
                if memory.recording else "")
             + (f"{calibration_text(memory.calibration, task.recalibrates)}, "
                if memory.calibration else "")
+            + (f"{bytes_text(memory.ending)} to save and read back the weights as it ends, "
+               if memory.ending else "")
             + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
 
 

@@ -117,7 +117,7 @@ def _step_memory_dict(memory) -> dict | None:
             "activation_bytes": memory.activations, "work_bytes": memory.work,
             "runtime_bytes": memory.runtime, "slack_bytes": memory.slack,
             "data_bytes": memory.data, "calibration_bytes": memory.calibration,
-            "process_bytes": memory.process,
+            "ending_bytes": memory.ending, "process_bytes": memory.process,
             "batch_size": memory.batch_size, "heaviest_layer": memory.heaviest}
 
 
@@ -259,6 +259,8 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
             f"step, {data_text(step['data_bytes'])}, "
             f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps"
+            + f", {bytes_text(step['ending_bytes'])} to save and read back the weights as it "
+              "ends"
             + (f", {calibration_text(step['calibration_bytes'])}"
                if step["calibration_bytes"] else "") + ")")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "

@@ -10,7 +10,8 @@ run as one batched matrix product with the weight seen as (G, F/G, C/G*kh*kw): o
 for the G products instead of G calls (a depthwise layer of 32 channels would otherwise make
 32 small ones). The input gradient is the col2im of the batched product of the transposed
 weight with ``dout``; the matrix is kept for the weight gradient alone, so a held weight's
-layer lets it go after the forward pass.
+layer lets it go after the forward pass, and an evaluation pass keeps the input instead, from
+which a backward pass after it (the lab's) makes the matrix again.
 """
 from __future__ import annotations
 
@@ -20,33 +21,43 @@ from cnnspec.engine.layers import Conv2d, param_grads
 from cnnspec.engine.windows import channel_first_padded, col2im, im2col, window
 
 
-def grouped_conv2d_forward(x, w, b, groups, stride, pads, dilation, need_dw=True):
+def grouped_conv2d_forward(x, w, b, groups, stride, pads, dilation, need_dw=True,
+                           keep_input=False):
     """``x`` (N, C, H, W), ``w`` (F, C/G, kh, kw), ``b`` (F,) or None  ->  ``out`` (N, F, Ho,
     Wo) (a view of filter-first memory); ``cache`` = (x's shape, the grouped im2col matrix
-    (G, C/G*kh*kw, N*Ho*Wo) where ``need_dw`` (a weight gradient to come), else None,
-    ``groups``, ``w``, whether there is a bias, the window)."""
+    (G, C/G*kh*kw, N*Ho*Wo) where ``need_dw`` (a weight gradient to come), else None, ``x``
+    itself where ``keep_input`` (an evaluation pass: a weight gradient may still be asked
+    for, made from it), else None, ``groups``, ``w``, whether there is a bias, the window)."""
     n, _, h, wd = x.shape
     f = w.shape[0]
     win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
-    cols = im2col(channel_first_padded(x, win), win).reshape(groups, -1, n * win.out_hw[0]
-                                                              * win.out_hw[1])
+    cols = _grouped_columns(x, win, groups)
     out = np.matmul(w.reshape(groups, f // groups, -1), cols)  # (G, F/G, N*Ho*Wo)
     out = out.reshape(f, n, *win.out_hw)
     if b is not None:
         out += b[:, None, None, None]
-    return out.transpose(1, 0, 2, 3), (x.shape, cols if need_dw else None, groups, w,
-                                       b is not None, win)
+    return out.transpose(1, 0, 2, 3), (x.shape, cols if need_dw else None,
+                                       x if keep_input else None, groups, w, b is not None,
+                                       win)
+
+
+def _grouped_columns(x, win, groups):
+    """The im2col matrix of ``x`` (N, C, H, W) seen as (G, C/G*kh*kw, N*Ho*Wo)."""
+    return im2col(channel_first_padded(x, win), win).reshape(
+        groups, -1, x.shape[0] * win.out_hw[0] * win.out_hw[1])
 
 
 def grouped_conv2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
     """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)`` as :func:`conv2d_backward`: ``dx`` (N, C,
     H, W) or None, ``dw`` (F, C/G, kh, kw) or None, ``db`` (F,) or None."""
-    x_shape, cols, groups, w, has_bias, win = cache
+    x_shape, cols, x, groups, w, has_bias, win = cache
     f = w.shape[0]
     dout_g = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(groups, f // groups, -1)
     dw = db = dx = None
     if need_dw:
-        assert cols is not None, "the forward pass kept no columns for a weight gradient"
+        if cols is None:  # after an evaluation pass, which kept x alone
+            assert x is not None, "the forward pass kept no input for a weight gradient"
+            cols = _grouped_columns(x, win, groups)
         dw = np.matmul(dout_g, cols.transpose(0, 2, 1)).reshape(w.shape)
     if need_db and has_bias:
         db = dout_g.sum(axis=2).reshape(f)
@@ -69,7 +80,8 @@ class GroupedConv2d(Conv2d):
     def forward(self, xs, training):
         out, self.cache = grouped_conv2d_forward(
             xs[0], self.params["weight"], self.params.get("bias"), self.groups, self.stride,
-            self.pads, self.dilation, need_dw=self.trains("weight"))
+            self.pads, self.dilation, need_dw=self.trains("weight") and training,
+            keep_input=self.trains("weight") and not training)
         return out
 
     def backward(self, dout, need_dx=True, owned=False):

@@ -323,6 +323,15 @@ class Model:
         if self._parallel is not None:
             self._parallel.release()
 
+    def forget_gradients(self) -> None:
+        """Drop the parameter gradients of the last backward pass (:meth:`grads` then gives
+        zeros), and the replicas' parts of them: once training has ended no step reads them,
+        and the end of a run reads its best weights back into the room they held."""
+        self._param_grads = {}
+        if self._parallel is not None:
+            for replica in self._parallel.replicas:
+                replica._param_grads = {}
+
     def _plan_layers(self) -> list[Layer]:
         """Every layer a forward pass can run: the nodes' own and the fused plan's stand-ins
         (:class:`MaxPoolReLU`, :class:`BatchNormReLU`, :class:`InPlaceReLU`, ...), which hold

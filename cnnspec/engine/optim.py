@@ -163,7 +163,13 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Plain arrays, ``<kind>.<param name>``; copies, so later steps do not change them."""
-        return {f"{kind}.{name}": np.array(value, copy=True)
+        return {key: np.array(value, copy=True) for key, value in self.state_arrays().items()}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The optimizer's own state arrays under :meth:`state_dict`'s names, not copies: for
+        reading them at once (writing a checkpoint), where copies would hold the state a
+        second time (a step updates these arrays in place)."""
+        return {f"{kind}.{name}": value
                 for kind, per_param in self.state.items() for name, value in per_param.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:

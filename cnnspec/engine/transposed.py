@@ -20,8 +20,10 @@ and the backward pass is the convolution itself, one im2col and two products:
 
 Both passes run chunk of images by chunk, so the columns held are a chunk's, never the whole
 batch's. ``x_mat`` is kept for ``dw`` alone: a held weight's layer lets it go after the forward
-pass. With G groups every matrix is seen as G blocks and each product is one batched GEMM (as in
-:mod:`cnnspec.engine.grouped`): input channel run ``g`` writes output channel run ``g``.
+pass, and an evaluation pass keeps the input instead, from which a backward pass after it (the
+lab's) makes ``x_mat`` again. With G groups every matrix is seen as G blocks and each product
+is one batched GEMM (as in :mod:`cnnspec.engine.grouped`): input channel run ``g`` writes output
+channel run ``g``.
 """
 from __future__ import annotations
 
@@ -45,12 +47,14 @@ def _geometry(in_hw, kernel, stride, dilation, crop, out_hw):
     return win, full, out
 
 
-def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw, need_dw=True):
+def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw, need_dw=True,
+                             keep_input=False):
     """``x`` (N, C, H, W), ``w`` (C, F/G, kh, kw), ``b`` (F,) or None, ``crop`` the (top, left)
     padding, ``out_hw`` (Ho, Wo) from :func:`cnnspec.shapes.transposed_output_size`  ->
     ``out`` (N, F, Ho, Wo). ``cache`` = (``x`` as (G, C/G, N*H*W) where ``need_dw`` (a weight
-    gradient to come), else None, ``groups``, ``w``, whether there is a bias, x's shape, the
-    geometry of :func:`_geometry`).
+    gradient to come), else None; ``x`` itself where ``keep_input`` (an evaluation pass: a
+    weight gradient may still be asked for, made from it), else None; ``groups``, ``w``,
+    whether there is a bias, x's shape, the geometry of :func:`_geometry`).
 
     Chunk of images by chunk, as a convolution's columns (:func:`images_per_chunk`): the
     whole batch's columns are ``kh*kw`` times the output's values before the crop (64 MB for
@@ -60,7 +64,7 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw, ne
     f = fg * groups
     geometry = _geometry((h, wd), (kh, kw), stride, dilation, crop, out_hw)
     win, full_part, out_part = geometry
-    x_g = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(groups, c // groups, n * h * wd)
+    x_g = _grouped_input(x, groups)
     w_t = w.reshape(groups, c // groups, fg * kh * kw).transpose(0, 2, 1)
     out = np.zeros((n, f, *out_hw), dtype=x.dtype)
     for images, pixels, cols in _chunks(n, h * wd, f * kh * kw, groups, x.dtype):
@@ -70,7 +74,15 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw, ne
         del full  # else the next chunk's span is made while this one's is still held
     if b is not None:
         out += b[:, None, None]
-    return out, (x_g if need_dw else None, groups, w, b is not None, x.shape, geometry)
+    return out, (x_g if need_dw else None, x if keep_input else None, groups, w, b is not None,
+                 x.shape, geometry)
+
+
+def _grouped_input(x, groups):
+    """``x`` (N, C, H, W) as (G, C/G, N*H*W): the matrices of the forward products and of the
+    weight gradient's."""
+    n, c, h, wd = x.shape
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(groups, c // groups, n * h * wd)
 
 
 def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=True):
@@ -79,8 +91,10 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True, need_db=T
     when not ``need_db`` or without bias. ``dout`` is never written to. Chunk of images by chunk, as
     the forward pass: each chunk's ``dout`` placed back into the full span, its columns, and
     their two products."""
-    x_g, groups, w, has_bias, x_shape, (win, full_part, out_part) = cache
-    assert x_g is not None or not need_dw, "the forward pass kept no input for a weight gradient"
+    x_g, x, groups, w, has_bias, x_shape, (win, full_part, out_part) = cache
+    if need_dw and x_g is None:
+        assert x is not None, "the forward pass kept no input for a weight gradient"
+        x_g = _grouped_input(x, groups)  # after an evaluation pass, which kept x alone
     n, c, h, wd = x_shape
     f = w.shape[1] * groups
     rows = f * w[0, 0].size  # F*kh*kw: the columns' rows
@@ -142,7 +156,8 @@ class ConvTranspose2d(Layer):
     def forward(self, xs, training):
         out, self.cache = conv_transpose2d_forward(
             xs[0], self.params["weight"], self.params.get("bias"), self.groups, self.stride,
-            self.dilation, self.crop, self.out_hw, need_dw=self.trains("weight"))
+            self.dilation, self.crop, self.out_hw, need_dw=self.trains("weight") and training,
+            keep_input=self.trains("weight") and not training)
         return out
 
     def backward(self, dout, need_dx=True, owned=False):

@@ -9,6 +9,7 @@ import struct
 from cnnspec.errors import folded, shortened
 from cnnspec.importers.spec_writer import Setting
 from cnnspec.ir.limits import FLOAT32_MAX
+from cnnspec.ir.training_catalogue import OPTIMIZERS as OUR_OPTIMIZERS
 from cnnspec.kinds.text import exact_number_text
 
 
@@ -48,7 +49,7 @@ _OPTIMIZERS = {folded(name): name for name in OPTIMIZERS}
 # Keras' decoupled one, read for the optimizer that decouples it here too.
 OPTIMIZER_SETTINGS = {"learning_rate": "lr", "global_clipnorm": "clip_norm",
                       "clipvalue": "clip_value", "weight_decay": "weight_decay"}
-DECOUPLED = ("adamw",)
+DECOUPLED = tuple(name for name, entry in OUR_OPTIMIZERS.items() if entry.decoupled_decay)
 LOSSES = {"categorical_crossentropy": "cross_entropy",
           "sparse_categorical_crossentropy": "cross_entropy",
           "mean_squared_error": "mse", "mse": "mse"}

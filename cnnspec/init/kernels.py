@@ -1,4 +1,5 @@
-"""Fixed kernels: hand-written literals and the named classics, as plain nested lists.
+"""Fixed kernels: hand-written literals and the named classics, as plain nested lists (the
+engine builds them as arrays from the same pieces: :func:`cnnspec.init.draw.fixed_kernel`).
 
 A conv weight is (out, in, kh, kw). A kernel given as 2-D ``[kh][kw]`` goes on every filter and
 input channel, 3-D ``[out][kh][kw]`` gives each filter its own kernel for every channel, and
@@ -77,17 +78,14 @@ def literal_placement(vshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[
 
 def named_kernel(init: dict, kh: int, kw: int) -> list[list[float]]:
     """The (kh, kw) values of a named kernel: sobel_x/y, laplacian, gaussian, box, x_kernel,
-    bilinear."""
+    bilinear (of a size :func:`check_named_kernel` allows)."""
     name = init["name"]
-    if name in ("sobel_x", "sobel_y", "laplacian"):
-        if (kh, kw) != (3, 3):
-            raise SpecError(f"{name} is a 3x3 kernel, but this layer's kernel is {kh}x{kw}",
-                            hint="use kernel 3x3 or write the kernel as a literal")
-        return {"sobel_x": SOBEL_X, "sobel_y": SOBEL_Y, "laplacian": LAPLACIAN}[name]
+    if name in FIXED:
+        return FIXED[name]
     if name == "gaussian":
         return gaussian(float(init["sigma"]), kh, kw)
     if name == "box":
-        return [[1.0 / (kh * kw)] * kw for _ in range(kh)]
+        return [[box_value(kh, kw)] * kw for _ in range(kh)]
     if name == "x_kernel":
         return x_kernel(kh, kw)
     if name == "bilinear":
@@ -95,12 +93,48 @@ def named_kernel(init: dict, kh: int, kw: int) -> list[list[float]]:
     raise ValueError(f"{name} is not a named kernel")
 
 
+# The named kernels of one size, by name.
+FIXED = {"sobel_x": SOBEL_X, "sobel_y": SOBEL_Y, "laplacian": LAPLACIAN}
+
+
+def check_named_kernel(init: dict, kh: int, kw: int) -> None:
+    """SpecError where named kernel ``init`` cannot be (kh, kw): a 3x3 kernel of another
+    size, a gaussian's sigma not above 0, an x_kernel not square."""
+    name = init["name"]
+    if name in FIXED and (kh, kw) != (3, 3):
+        raise SpecError(f"{name} is a 3x3 kernel, but this layer's kernel is {kh}x{kw}",
+                        hint="use kernel 3x3 or write the kernel as a literal")
+    if name == "gaussian":
+        _check_sigma(float(init["sigma"]))
+    if name == "x_kernel":
+        _check_square(kh, kw)
+
+
+def box_value(kh: int, kw: int) -> float:
+    """Every tap of a ``box`` kernel: the mean of the kh*kw values under it."""
+    return 1.0 / (kh * kw)
+
+
 def gaussian(sigma: float, kh: int, kw: int) -> list[list[float]]:
     """``exp(-((y - cy)^2 + (x - cx)^2) / (2 sigma^2))`` about the exact centre, summing to 1."""
+    _check_sigma(sigma)
+    return list(map(list, _gaussian_rows(sigma, kh, kw)))
+
+
+def _check_sigma(sigma: float) -> None:
     if not sigma > 0:
         raise SpecError(f"gaussian needs sigma > 0, not {float_text(float(sigma))}",
                         hint="e.g. gaussian(1.0)")
-    return list(map(list, _gaussian_rows(sigma, kh, kw)))
+
+
+def gaussian_exponent(square, nearest, sigma: float):
+    """The exponent of a gaussian kernel's tap at ``square`` (its squared distance from the
+    centre, a float or an array of them), measured from the taps nearest the centre
+    (``nearest``, a factor the sum divides out again), and divided by sigma twice rather than
+    by its square: for a sigma small beside the taps' distances (0.01 on an even kernel, whose
+    centre is between taps) every tap's exp() was 0, and for sigma < 1e-154 its square was,
+    where now the nearest taps share the weight."""
+    return -((square - nearest) / (2 * sigma)) / sigma
 
 
 @functools.lru_cache(maxsize=16)
@@ -116,11 +150,7 @@ def _gaussian_rows(sigma: float, kh: int, kw: int) -> tuple[tuple[float, ...], .
     # the least of the sums is the sum of the least: rounding keeps sums in order
     nearest = min(down) + min(across)
     distinct = list(dict.fromkeys(down))
-    # Measured from the taps nearest the centre (a factor the sum divides out again), and
-    # divided by sigma twice rather than by its square: for a sigma small beside the taps'
-    # distances (0.01 on an even kernel, whose centre is between taps) every tap's exp() was
-    # 0, and for sigma < 1e-154 its square was, where now the nearest taps share the weight.
-    raw = [math.exp(-((dy + dx - nearest) / (2 * sigma)) / sigma)
+    raw = [math.exp(gaussian_exponent(dy + dx, nearest, sigma))
            for dy in distinct for dx in across]
     row_sums = dict(zip(distinct, map(sum, zip(*[iter(raw)] * kw))))
     total = sum(map(row_sums.__getitem__, down))  # row by row, as the rows add up
@@ -128,45 +158,61 @@ def _gaussian_rows(sigma: float, kh: int, kw: int) -> tuple[tuple[float, ...], .
     return tuple(map(rows.__getitem__, down))
 
 
-def bilinear_taps(k: int) -> list[float]:
+def bilinear_tap(x, k: int):
     """One axis of Caffe's BilinearFiller (include/caffe/filler.hpp): ``f = ceil(k / 2)``,
-    ``c = (k - 1) / (2 f)``, tap ``x`` gets ``1 - |x / f - c|``: the weights of linear
-    interpolation at upsampling factor f, centred on the kernel. (Caffe before 1.0 wrote
-    ``c = (2f - 1 - f % 2) / (2f)``, equal for the kernel sizes ``2f - f % 2`` its recipe uses.)"""
+    ``c = (k - 1) / (2 f)``, tap ``x`` (0 to k - 1) gets ``1 - |x / f - c|``: the weights of
+    linear interpolation at upsampling factor f, centred on the kernel. (Caffe before 1.0 wrote
+    ``c = (2f - 1 - f % 2) / (2f)``, equal for the kernel sizes ``2f - f % 2`` its recipe uses.)
+    ``x`` is a tap's position or an array of them: the same exact IEEE operations on each."""
     f = math.ceil(k / 2)
     c = (k - 1) / (2 * f)
-    return [1 - abs(x / f - c) for x in range(k)]
+    return 1 - abs(x / f - c)
 
 
 def bilinear(kh: int, kw: int) -> list[list[float]]:
-    """Caffe's ``bilinear`` filler: the outer product of :func:`bilinear_taps` on each axis.
+    """Caffe's ``bilinear`` filler: the outer product of :func:`bilinear_tap` on each axis.
     Caffe accepts only square kernels; on a square one the values are Caffe's, and an oblong
     one gets each axis's own factor."""
-    rows, cols = bilinear_taps(kh), bilinear_taps(kw)
+    rows = [bilinear_tap(y, kh) for y in range(kh)]
+    cols = [bilinear_tap(x, kw) for x in range(kw)]
     return [[r * c for c in cols] for r in rows]
 
 
 def x_kernel(kh: int, kw: int) -> list[list[float]]:
     """1 on both diagonals of a square kernel, 0 elsewhere."""
+    _check_square(kh, kw)
+    return [[1.0 if x in (y, kw - 1 - y) else 0.0 for x in range(kw)] for y in range(kh)]
+
+
+def _check_square(kh: int, kw: int) -> None:
     if kh != kw:
         raise SpecError(f"x_kernel needs a square kernel, not {kh}x{kw}",
                         hint="use a square kernel or write the kernel as a literal")
-    return [[1.0 if x in (y, kw - 1 - y) else 0.0 for x in range(kw)] for y in range(kh)]
 
 
 def kernel_values(init: dict, shape: tuple[int, ...]) -> tuple[list, tuple[int, ...]]:
     """``(values, placement)``: the nested values of a fixed kernel and the shape they broadcast
     from onto ``shape`` (see :func:`literal_placement`)."""
+    placement = kernel_placement(init, shape)
     if init["name"] == "literal":
-        values = init["values"]
-        return values, literal_placement(nested_shape(values), shape)
+        return init["values"], placement
+    return named_kernel(init, shape[2], shape[3]), placement
+
+
+def kernel_placement(init: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape a fixed kernel's values broadcast from onto ``shape`` (see
+    :func:`literal_placement`), checked (a SpecError where the kernel cannot apply), without
+    making its values: a named kernel's are (kh, kw) on every filter and channel."""
+    if init["name"] == "literal":
+        return literal_placement(nested_shape(init["values"]), shape)
     if len(shape) != 4:
         clash = SAME_NAME_ELSEWHERE.get(init["name"])
         raise SpecError(f"{init['name']} is a conv kernel and cannot initialise a parameter of "
                         f"shape {shape_words(shape)}",
                         hint="use it as a conv layer's weight init" + (f"; {clash}" if clash
                                                                        else ""))
-    return named_kernel(init, shape[2], shape[3]), (1, 1, shape[2], shape[3])
+    check_named_kernel(init, shape[2], shape[3])
+    return (1, 1, shape[2], shape[3])
 
 
 def alike_along(values, placement: tuple[int, ...], axis: int) -> bool:

@@ -227,6 +227,11 @@ class Entry:
     # & Hutter 2019). Adam's, RMSprop's and Adagrad's L2 term is divided by the gradients'
     # running scale with the rest of the gradient.
     plain_decay: bool = False
+    # An optimizer whose weight decay shrinks the weights before its update (AdamW,
+    # Loshchilov & Hutter 2019) instead of joining the gradient, which takes a scratch array
+    # the size of the parameters (cnnspec.engine.optim.Optimizer.DECOUPLED; the memory
+    # estimate counts that array for the others).
+    decoupled_decay: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -310,7 +315,7 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
           "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
           "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS,
           state_arrays=_adam_state_arrays, update_arrays=_update_beside_gradients,
-          plain_decay=True, foreign_args=ADAM_FOREIGN),
+          plain_decay=True, decoupled_decay=True, foreign_args=ADAM_FOREIGN),
     Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
           "gradients (`centered`: by their running standard deviation), with optional "
           "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",

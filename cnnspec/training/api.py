@@ -690,6 +690,9 @@ def _test_figures(session: Session, test: Split, position: Position) -> dict:
     epochs = len(position.metrics)
     kept, epoch = last, position.best_epoch or epochs
     if epoch != epochs:
+        # best.npz's weights are read in the room the gradients held (check counts the
+        # weights once more at a run's end, cnnspec.check.memory.ending_bytes)
+        session.model.forget_gradients()
         load_weights(session.run, session.model, rundir.BEST)
         kept = score(session.model, test.x, test.y, batch)
     return {"test_acc": kept.accuracy, "test_loss": kept.loss, "test_epoch": epoch,
