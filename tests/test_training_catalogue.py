@@ -63,13 +63,14 @@ def _keywords(function, leading: int = 0) -> list[str]:
     return [n for n in names if n != "weight_decay"]
 
 
-def test_each_optimizer_is_the_engine_class_it_names_with_the_declared_arguments():
+def test_each_optimizer_is_the_engine_class_it_names_with_the_declared_arguments_and_rule():
     from cnnspec.engine.optim import OPTIMIZERS
 
     assert list(OPTIMIZERS) == list(catalogue.OPTIMIZERS)
     for name, entry in catalogue.OPTIMIZERS.items():
         assert _engine_object(entry.engine) is OPTIMIZERS[name]
         assert _keywords(OPTIMIZERS[name]) == [a.name for a in entry.args]
+        assert OPTIMIZERS[name].RULE is entry.rule  # one record of the rule, named by both
 
 
 def test_each_schedule_is_the_engine_function_it_names_with_the_declared_arguments():

@@ -110,13 +110,13 @@ class MemoryEstimate:
 def optimizer_buffers(training: dict) -> int:
     """Arrays the spec's optimizer keeps per parameter array (as its catalogue record declares),
     the weight decay's scratch copy of the gradient where the decay joins the gradient (not
-    where it shrinks the weights: ``decoupled_decay``), and the clipped copy of the gradients
-    when they are clipped."""
+    where it shrinks the weights: its update rule's ``decoupled_decay``), and the clipped copy
+    of the gradients when they are clipped."""
     optimizer = training["optimizer"]
     entry = OPTIMIZERS[optimizer["name"]]
     kept = entry.state_arrays(optimizer)
     decays = training.get("weight_decay", 0.0) > 0
-    decay_scratch = 1 if decays and not entry.decoupled_decay else 0
+    decay_scratch = 1 if decays and not entry.rule.decoupled_decay else 0
     clipped = 1 if training.get("clip_norm") or training.get("clip_value") else 0  # a copy
     return kept + decay_scratch + clipped
 
@@ -145,9 +145,10 @@ def worker_values(total: int, trainable: int, training: dict, parts: int) -> int
 def optimizer_arrays(training: dict) -> int:
     """Arrays the size of the trainable parameters the optimizer holds: its state and
     scratch (:func:`optimizer_buffers`), its update and its packed step's gathered gradients
-    (as its catalogue record declares)."""
+    (as its update rule counts them, :mod:`cnnspec.update_rules`)."""
     optimizer = training["optimizer"]
-    return optimizer_buffers(training) + OPTIMIZERS[optimizer["name"]].update_arrays(optimizer)
+    rule = OPTIMIZERS[optimizer["name"]].rule
+    return optimizer_buffers(training) + rule.update_arrays(optimizer)
 
 
 # The Python objects of a step beyond its arrays' values: the model's and optimizer's (BASE),

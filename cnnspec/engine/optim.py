@@ -10,7 +10,8 @@ absent from ``grads``, so it has no state here. Gradients are never written to.
 
 Weight decay is L2 regularisation added to the gradient, ``g <- g + weight_decay * p``, as
 PyTorch's ``weight_decay`` argument to ``SGD``, ``Adam``, ``RMSprop`` and ``Adagrad``; AdamW
-decays the parameters themselves instead (:attr:`Optimizer.DECOUPLED`). A parameter's
+decays the parameters themselves instead (its :attr:`Optimizer.RULE`'s ``decoupled_decay``,
+:mod:`cnnspec.update_rules`). A parameter's
 ``decay_mult`` (0 spares it, as a PyTorch parameter group with ``weight_decay=0``) and
 ``lr_mult`` scale the decay and the learning rate it gets.
 
@@ -34,6 +35,7 @@ import operator
 
 import numpy as np
 
+from cnnspec import update_rules
 from cnnspec.errors import RunError
 from cnnspec.records import record
 
@@ -49,9 +51,9 @@ class Optimizer:
     same values, element by element."""
 
     STATE_KINDS: tuple[str, ...] = ()
-    # True when weight decay shrinks the parameters before the update (AdamW) instead of being
-    # added to the gradient.
-    DECOUPLED = False
+    # How the rule takes weight decay and whether it writes its update over the gradient: the
+    # facts the training catalogue's record of the optimizer reads too.
+    RULE: update_rules.UpdateRule = update_rules.L2
 
     def __init__(self, weight_decay: float = 0.0) -> None:
         assert weight_decay >= 0, weight_decay  # the checker validates the settings
@@ -122,9 +124,9 @@ class Optimizer:
     def _update(self, slot: _OneParam | _AllParams, params, grad: np.ndarray, lr: float,
                 decay: float) -> np.ndarray:
         """The update that ``slot``'s ``params`` are less, weight decay ``decay`` taken as
-        the optimizer takes it: the parameters shrunk first (:attr:`DECOUPLED`), else added
-        to the gradient."""
-        if self.DECOUPLED:
+        the optimizer takes it: the parameters shrunk first (its rule's ``decoupled_decay``),
+        else added to the gradient."""
+        if self.RULE.decoupled_decay:
             if decay:
                 for param in params:
                     param *= 1.0 - lr * decay
@@ -148,10 +150,16 @@ class Optimizer:
 
     def updates_over_gradients(self) -> bool:
         """Whether :meth:`_direction` may write its update over the gradient it is given (it
-        reads the gradient no more once it writes there): a packed step then needs no flat
-        update array beside the gathered gradients (the training catalogue's
-        ``update_arrays`` counts them)."""
-        return False
+        reads the gradient no more once it writes there), as its rule says for its arguments:
+        a packed step then needs no flat update array beside the gathered gradients
+        (:meth:`cnnspec.update_rules.UpdateRule.update_arrays` counts them)."""
+        return self.RULE.over_gradients(self.arguments())
+
+    def arguments(self) -> dict:
+        """The constructor's arguments but the weight decay, as the IR names them (each kept
+        as the attribute of its name)."""
+        names = inspect.signature(type(self)).parameters
+        return {name: getattr(self, name) for name in names if name != "weight_decay"}
 
     def scratch(self, purpose: str, name: str, like: np.ndarray) -> np.ndarray:
         """A work array shaped like ``like``, allocated once per parameter and purpose."""
@@ -423,6 +431,7 @@ class SGD(Optimizer):
     """
 
     STATE_KINDS = ("momentum_buffer",)
+    RULE = update_rules.SGD
 
     def __init__(self, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0) -> None:
@@ -431,9 +440,6 @@ class SGD(Optimizer):
         assert momentum > 0.0 or not nesterov, "Nesterov momentum needs a momentum"
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-
-    def updates_over_gradients(self) -> bool:
-        return not self.nesterov  # Nesterov's direction is written before it reads g
 
     def _direction(self, slot, grad, lr):
         direction = grad
@@ -505,7 +511,7 @@ class AdamW(Adam):
     before Adam's update (without L2), ``p = p * (1 - lr * weight_decay)``. The decay is the
     training's ``weight_decay`` (0 by default, where PyTorch's AdamW defaults to 0.01)."""
 
-    DECOUPLED = True
+    RULE = update_rules.ADAMW
 
 
 class RMSprop(Optimizer):

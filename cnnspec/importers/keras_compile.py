@@ -49,7 +49,7 @@ _OPTIMIZERS = {folded(name): name for name in OPTIMIZERS}
 # Keras' decoupled one, read for the optimizer that decouples it here too.
 OPTIMIZER_SETTINGS = {"learning_rate": "lr", "global_clipnorm": "clip_norm",
                       "clipvalue": "clip_value", "weight_decay": "weight_decay"}
-DECOUPLED = tuple(name for name, entry in OUR_OPTIMIZERS.items() if entry.decoupled_decay)
+DECOUPLED = tuple(name for name, entry in OUR_OPTIMIZERS.items() if entry.rule.decoupled_decay)
 LOSSES = {"categorical_crossentropy": "cross_entropy",
           "sparse_categorical_crossentropy": "cross_entropy",
           "mean_squared_error": "mse", "mse": "mse"}

@@ -14,7 +14,8 @@ training settings in docs/language.md and docs/ir.md. The datasets have their ow
 
 No NumPy and no engine import here: an entry names the engine object that implements it
 (``cnnspec.engine.optim.SGD``) and the engine maps names to its own classes; a test holds the
-two to each other (the names, and the constructor's arguments to the declared ones).
+two to each other (the names, the constructor's arguments to the declared ones, and an
+optimizer's update rule, :mod:`cnnspec.update_rules`, which both name).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import itertools
 import re
 from collections.abc import Callable
 
+from cnnspec import update_rules
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, count_text, float_text, hinted, literal, rounded_text
 from cnnspec.given import plain, shown
@@ -199,10 +201,9 @@ class Entry:
     ``state_arrays``: for an optimizer, how many arrays the size of a parameter it keeps per
     parameter, given its arguments (step counters, one number each, are not counted); the
     memory estimate reads it, and a test steps the engine's optimizer to hold it true.
-    ``update_arrays``: for an optimizer, how many more arrays the size of all the parameters
-    its step writes, given its arguments: the update, and the gradients a packed step gathers
-    into one flat array (:mod:`cnnspec.engine.optim`), where the update is not written over
-    them; the memory estimate reads it too, held true the same way.
+    ``rule``: for an optimizer, its update rule (:mod:`cnnspec.update_rules`), which its engine
+    class follows: whether its weight decay is decoupled, and how many more arrays the size
+    of all the parameters its step writes (the memory estimate reads both).
     ``settings``: for a loss, the training keys besides ``loss`` that apply to it, each passed
     to its engine function as the keyword of that name when set (the checker refuses them with
     another loss). ``foreign``: for an entry written as a bare word (a preprocessing, a loss),
@@ -218,7 +219,7 @@ class Entry:
     args: tuple[Arg, ...] = ()
     rules: tuple[Callable[[dict], Problem | None], ...] = ()
     state_arrays: Callable[[dict], int] | None = None
-    update_arrays: Callable[[dict], int] | None = None
+    rule: update_rules.UpdateRule | None = None
     settings: tuple[str, ...] = ()
     foreign: tuple[tuple[str, str], ...] = ()
     foreign_args: tuple[ForeignArg, ...] = ()
@@ -227,11 +228,6 @@ class Entry:
     # & Hutter 2019). Adam's, RMSprop's and Adagrad's L2 term is divided by the gradients'
     # running scale with the rest of the gradient.
     plain_decay: bool = False
-    # An optimizer whose weight decay shrinks the weights before its update (AdamW,
-    # Loshchilov & Hutter 2019) instead of joining the gradient, which takes a scratch array
-    # the size of the parameters (cnnspec.engine.optim.Optimizer.DECOUPLED; the memory
-    # estimate counts that array for the others).
-    decoupled_decay: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -289,12 +285,6 @@ def _adam_state_arrays(args: dict) -> int:
     return 2 + int(args["amsgrad"])
 
 
-def _update_beside_gradients(args: dict) -> int:
-    """The update and the gathered gradients, two arrays: an update rule that reads the
-    gradient after it starts writing its update (Adam's, RMSprop's, Adagrad's)."""
-    return 2
-
-
 OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("sgd", "stochastic gradient descent with momentum, or Nesterov momentum "
           "(`nesterov` needs a momentum above 0), as `torch.optim.SGD`",
@@ -304,18 +294,16 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
            Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
           rules=(_nesterov_needs_momentum,),
           state_arrays=lambda a: int(a["momentum"] > 0),  # the momentum buffer
-          # the update written over the gathered gradients, but for Nesterov's rule
-          update_arrays=lambda a: 1 + int(a["nesterov"]),
-          plain_decay=True),
+          rule=update_rules.SGD, plain_decay=True),
     Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
           "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
           "cnnspec.engine.optim.Adam", ADAM_ARGS, state_arrays=_adam_state_arrays,
-          update_arrays=_update_beside_gradients, foreign_args=ADAM_FOREIGN),
+          rule=update_rules.L2, foreign_args=ADAM_FOREIGN),
     Entry("adamw", "Adam with decoupled weight decay (`weight_decay` shrinks the weights by "
           "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
           "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS,
-          state_arrays=_adam_state_arrays, update_arrays=_update_beside_gradients,
-          plain_decay=True, decoupled_decay=True, foreign_args=ADAM_FOREIGN),
+          state_arrays=_adam_state_arrays, rule=update_rules.ADAMW, plain_decay=True,
+          foreign_args=ADAM_FOREIGN),
     Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
           "gradients (`centered`: by their running standard deviation), with optional "
           "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",
@@ -328,7 +316,7 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
                "deviation instead of their root mean square (Graves 2013)")),
           # the mean square, the mean (centered) and the momentum buffer (momentum > 0)
           state_arrays=lambda a: 1 + int(a["centered"]) + int(a["momentum"] > 0),
-          update_arrays=_update_beside_gradients),
+          rule=update_rules.L2),
     Entry("adagrad", "Adagrad, Duchi et al. 2011: each step divided by the root of the sum of "
           "all squared gradients so far, the lr divided by 1 + (t - 1) · lr_decay at step t, "
           "as `torch.optim.Adagrad`", "cnnspec.engine.optim.Adagrad",
@@ -338,7 +326,7 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
                "starts at, e.g. 0 or 0.1", 0),
            Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True)),
           state_arrays=lambda a: 1,  # the sum of squared gradients
-          update_arrays=_update_beside_gradients),
+          rule=update_rules.L2),
 )}
 
 
