@@ -294,7 +294,6 @@ def _squared_outputs(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[
     if spec.ir["training"].get("loss") != "mse" or info is None:
         return []
     moments, _ = estimate.biased_moments
-    # not NaN: where a ReLU meets a huge negative constant the estimate does not know
     if not moments.get(info.name, 0.0) > FORMATS[dtype].largest:
         return []
     return _overflowing_bias(spec, estimate, info, dtype,
