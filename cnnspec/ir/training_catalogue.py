@@ -232,6 +232,10 @@ class Entry:
     # the size of the parameters (cnnspec.engine.optim.Optimizer.DECOUPLED; the memory
     # estimate counts that array for the others).
     decoupled_decay: bool = False
+    # An optimizer whose step is lr times the gradient itself (SGD, with or without
+    # momentum), not divided by a running scale of it (Adam, RMSprop, Adagrad): the first
+    # step is as large as the first gradient, however large that is.
+    raw_step: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -306,7 +310,7 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
           state_arrays=lambda a: int(a["momentum"] > 0),  # the momentum buffer
           # the update written over the gathered gradients, but for Nesterov's rule
           update_arrays=lambda a: 1 + int(a["nesterov"]),
-          plain_decay=True),
+          plain_decay=True, raw_step=True),
     Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
           "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
           "cnnspec.engine.optim.Adam", ADAM_ARGS, state_arrays=_adam_state_arrays,
