@@ -729,12 +729,13 @@ def test_outputs_far_from_the_mse_targets_are_warned_where_the_first_step_oversh
     if ratio is None:
         train(spec, run_dir=str(tmp_path / "run"), curves=False, progress="none")
         return
-    said = {"1000": "1e3"}.get(bias, bias)  # as rounded_text writes it
-    assert f"{spec}:4:14: warning: under mse, the outputs of dense 'fc' start about {said}" in err
+    said = {"100": "99.9", "1000": "1e3"}.get(bias, bias)  # less the targets, rounded
+    assert (f"{spec}:4:14: warning: under mse, the outputs of dense 'fc' start about {said} "
+            "(root mean square) from its one-hot targets, raised by its biases") in err
     assert f"moves them by {ratio} times their own size (N(0, 0.0625^2))" in err
     assert "\n               ^^^^" in err  # the caret at the bias init
     assert "hint: start the biases at 0 (zeros), near the targets' scale; or lower the " \
-           "learning rate of its weights (lr x lr_mult) to " in err
+           "learning rate of the weights of 'fc' (lr x lr_mult) to " in err
     with pytest.raises(Diverged):
         train(spec, run_dir=str(tmp_path / "run"), curves=False, progress="none")
 
