@@ -1,9 +1,9 @@
-"""What each optimizer's update rule does with weight decay and how many arrays its step
-writes: facts the engine's optimizers act on (:mod:`cnnspec.engine.optim`) and the training
-catalogue states for the memory estimate and the importers (:mod:`cnnspec.ir.training_catalogue`,
-:mod:`cnnspec.check.memory`), written once here, where both read them. The engine imports no
-IR and the IR no engine (NumPy), so the fact sits below both, as :mod:`cnnspec.shapes` holds
-the output-size formulas the checker and the engine share.
+"""What each optimizer's update rule does with weight decay and the gradient, and how many
+arrays its step writes: facts the engine's optimizers act on (:mod:`cnnspec.engine.optim`) and
+the training catalogue states for the memory estimate, the checks and the importers
+(:mod:`cnnspec.ir.training_catalogue`, :mod:`cnnspec.check.memory`), written once here, where
+both read them. The engine imports no IR and the IR no engine (NumPy), so the fact sits below
+both, as :mod:`cnnspec.shapes` holds the output-size formulas the checker and the engine share.
 
 An optimizer's arguments are given as the IR writes them, which are its engine constructor's
 keywords (``{"momentum": 0.9, "nesterov": False}``).
@@ -33,10 +33,14 @@ class UpdateRule:
     over the gradient it is given, which it reads no more once it writes there: a packed step
     (all the parameters as flat arrays) then needs no update array beside the gathered
     gradients.
+    ``raw_step``: the step is lr times the gradient itself (SGD, with or without momentum),
+    not divided by a running scale of it (Adam, RMSprop, Adagrad): the first step is as large
+    as the first gradient, however large that is.
     """
 
     decoupled_decay: bool = False
     over_gradients: Callable[[dict], bool] = _never
+    raw_step: bool = False
 
     def update_arrays(self, args: dict) -> int:
         """How many arrays the size of all the parameters a step with ``args`` writes beside
@@ -51,7 +55,7 @@ def _unless_nesterov(args: dict) -> bool:
     return not args["nesterov"]
 
 
-SGD = UpdateRule(over_gradients=_unless_nesterov)
+SGD = UpdateRule(over_gradients=_unless_nesterov, raw_step=True)
 # Adam's, RMSprop's and Adagrad's: the decay joins the gradient, the update an array of its own.
 L2 = UpdateRule()
 ADAMW = UpdateRule(decoupled_decay=True)

@@ -421,11 +421,13 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
 
 
 def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: int = 64,
-                                   biases: bool = True) -> tuple[dict, dict]:
+                                   biases: bool = True, dtype: str = "float32"
+                                   ) -> tuple[dict, dict]:
     """Every layer's scale (root mean square over the input's) as the summary's Signal column
     gives it (``biases=False``: the estimate with every bias taken as 0) and as the engine's
     forward pass in training mode measures it (float64, Gaussian images, the mean over
-    ``seeds`` seeds' weights), for a spec of specs/ or INLINE_SPECS."""
+    ``seeds`` seeds' weights), for a spec of specs/ or INLINE_SPECS, checked as for
+    training in ``dtype``."""
     import cnnspec
     from cnnspec.check.signal import second_moments
     from cnnspec.check.summary import summary_dict
@@ -436,7 +438,7 @@ def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: i
     if spec in INLINE_SPECS:
         path = tmp_path / spec
         path.write_text(_inline_spec(spec))
-    checked = cnnspec.load(path, for_training=False)
+    checked = cnnspec.load(path, for_training=False, dtype=dtype)
     estimate = ({layer["name"]: layer["signal_rms"] for layer in summary_dict(checked)["layers"]}
                 if biases else
                 {name: math.sqrt(q) for name, q in second_moments(checked.layers).items()})
@@ -3593,3 +3595,54 @@ def test_a_pasted_softmax_on_the_input_is_a_located_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{path}:2:4: error: unknown layer kind 'Softmax'" in err
     assert "the layer is the line `c: softmax`" in err
+
+
+FAR_BIASED = ("model far\ninput 1x8x8\nc: conv 8 3x3 pad same weight %s bias constant(%s) "
+              "relu\nflatten\nfc: dense 10\ntrain {\n  data digits\n}\n")
+
+
+@pytest.mark.parametrize("bias, dtype", [("-1e300", "float64"), ("-1e30", "float32")])
+def test_a_relu_after_a_huge_negative_bias_is_said_dead_not_infinite(tmp_path, bias, dtype):
+    """A ReLU after biases of -1e300 (float64) passes 0 everywhere, and the layers after it
+    are 0: the engine's forward pass says so. The estimate's moments of the shifted normal
+    took the part below 0 as the rest of ``1 + d^2``, inf - inf, and 0 x inf for the ReLU's
+    slope: NaN, which check then called infinite mean squares; at -1e30 the layer's mean
+    square less the bias's square (1e60 less 1e60) left no spread, and nothing was said. Now
+    the estimate is 0 after the ReLU, and the one warning is silenced-relu's, at the bias."""
+    import cnnspec
+
+    path = tmp_path / "dead.cnn"
+    path.write_text(FAR_BIASED % ("he_normal", bias))
+    checked = cnnspec.load(path, dtype=dtype)
+    (warning,) = checked.warnings
+    assert warning.message.startswith(f"conv 'c': its biases start at {bias}")
+    assert warning.message.endswith("the layer starts nearly dead")
+    assert (warning.span.line, warning.span.column) == (3, 41)  # the bias init
+    assert warning.hint.startswith("start the biases at 0 (zeros)")
+    moments = Estimate.of(checked.spec, checked.layers).biased_moments[0]
+    model = cnnspec.compile(checked, seed=0, dtype="float64")
+    model.record = True
+    model.forward(np.random.default_rng(0).standard_normal((16, 1, 8, 8)))
+    for name in ("c_relu", "flatten1", "fc"):
+        assert moments[name] == 0.0 == float(np.mean(model.activations[name] ** 2)), name
+
+
+def test_biases_far_beyond_their_sums_spread_keep_the_mean_square_they_give(tmp_path):
+    """Biases of 1e100 on sums of std about 1e-100 (weights normal(0, 1e-100), float64): an
+    offset of about 3.6e199 of the sums' stds, whose square is beyond float64's range. The
+    estimate took the part below 0 as the rest of ``1 + d^2`` (inf - inf: NaN) and said
+    nothing of the scores; it now works the mean square out on the values' scale: 1e200
+    at the conv and the ReLU, within 1.3x of the engine's forward pass at every layer
+    (float64, three seeds' weights), and the scores it raises are warned at the bias (the
+    tiny weights' shrinking of the signal is warned apart)."""
+    import cnnspec
+
+    path = tmp_path / "far.cnn"
+    path.write_text(FAR_BIASED % ("normal(0, 1e-100)", "1e100"))
+    estimate, measured = _estimated_and_measured_scales(str(path), tmp_path, dtype="float64")
+    for name, scale in measured.items():
+        assert 1 / 1.3 < estimate[name] / scale < 1.3, (name, estimate[name], scale)
+    (warning,) = [w for w in cnnspec.load(path, dtype="float64").warnings
+                  if "The biases raise them" in w.message]
+    assert "The biases raise them: those of conv 'c' start at 1e100" in warning.message
+    assert (warning.span.line, warning.span.column) == (3, 49)

@@ -701,3 +701,46 @@ def test_folds_that_validate_on_one_image_each_are_not_offered_more(write, tmp_p
     assert main(["sweep", path, "--folds", "2", "--out", str(tmp_path / "s")]) == 2
     assert ("hint: every fold of --folds 2 validates on one image already: train on more "
             f"images, or {NO_STEP_HINT}") in capsys.readouterr().err
+
+
+MSE_SPEC = ("input 1x8x8\nc: conv 8 3x3 pad same relu\nflatten\nfc: dense 10 bias constant(%s)\n"
+            "train {\n  data digits\n  loss mse\n  optimizer %s\n  lr %s\n  epochs 1\n}\n")
+
+
+@pytest.mark.parametrize("bias, optimizer, lr, ratio", [
+    ("1e5", "sgd", 0.01, "2.93e3"), ("100", "sgd", 0.01, "2.93"), ("1000", "sgd", 0.001, "2.93"),
+    ("10", "sgd", 0.01, None), ("100", "sgd", 0.001, None), ("0", "sgd", 0.01, None),
+    ("100", "adam", 0.001, None)])
+def test_outputs_far_from_the_mse_targets_are_warned_where_the_first_step_overshoots(
+        tmp_path, write, capsys, bias, optimizer, lr, ratio):
+    """Under mse, a dense output layer whose biases start at 1e5 (float32) passed check
+    without a word and diverged at step 4. The first step of its weights, lr x (2 / K) |m -
+    1/K| sqrt(E[x^2]), against their root mean square (0.0625, He's for 512 inputs): 2.93
+    at biases of 100 and lr 0.01, or 1000 and lr 0.001, which diverge within an epoch (a
+    few steps); 0.293 at biases of 10 and lr 0.01, or 100 and lr 0.001, which train
+    without a warning. Adam divides the step by the gradient's scale: not warned, and it
+    trains."""
+    from cnnspec import train
+    from cnnspec.training.loop import Diverged
+
+    spec = write(MSE_SPEC % (bias, optimizer, lr))
+    err = check_warnings(spec, capsys)
+    assert ("[far-outputs]" in err) == (ratio is not None), err
+    if ratio is None:
+        train(spec, run_dir=str(tmp_path / "run"), curves=False, progress="none")
+        return
+    said = {"100": "99.9", "1000": "1e3"}.get(bias, bias)  # less the targets, rounded
+    assert (f"{spec}:4:14: warning: under mse, the outputs of dense 'fc' start about {said} "
+            "(root mean square) from its one-hot targets, raised by its biases") in err
+    assert f"moves them by {ratio} times their own size (N(0, 0.0625^2))" in err
+    assert "\n               ^^^^" in err  # the caret at the bias init
+    assert "hint: start the biases at 0 (zeros), near the targets' scale; or lower the " \
+           "learning rate of the weights of 'fc' (lr x lr_mult) to " in err
+    with pytest.raises(Diverged):
+        train(spec, run_dir=str(tmp_path / "run"), curves=False, progress="none")
+
+
+def test_clipped_gradients_bound_the_first_step_of_far_mse_outputs(write, capsys):
+    """clip_norm bounds the first step whatever the gradient: nothing to warn."""
+    spec = write((MSE_SPEC % ("100", "sgd", 0.01)).replace("epochs 1", "epochs 1\n  clip_norm 1"))
+    assert "[far-outputs]" not in check_warnings(spec, capsys)

@@ -33,6 +33,8 @@ TRIGGERS = {
                            "he_normal\n" + HEAD,
     "signal-scale": SMALL + "default weight normal(0, 1)\nconv 16 3x3 pad same relu\n"
                             "conv 16 3x3 pad same relu\nconv 16 3x3 pad same relu\n" + HEAD,
+    "far-outputs": SMALL + "conv 8 3x3 relu\nflatten\ndense 10 bias constant(1e5)\n"
+                           "train {\n  loss mse\n}\n",
     "gradient-scale": SMALL + "default weight glorot_normal(gain=tanh)\n"
                               "stem: conv 16 3x3 pad same tanh\n"
                               "repeat 20 { conv 16 3x3 pad same tanh }\n" + HEAD,

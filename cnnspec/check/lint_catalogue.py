@@ -188,6 +188,20 @@ _FOUND: tuple[Lint, ...] = (
          "kernel whose weights sum far from 0 on inputs whose mean is not 0), the estimate "
          "does not hold past it, and that is said instead.",
          scale.signal_scale, ("estimate", "dtype")),
+    Lint("far-outputs",
+         "under mse, the outputs start so far from the targets that the first step overshoots",
+         "Under `loss mse`, an output layer whose biases start its outputs far from the "
+         "one-hot targets (`dense 10 bias constant(1e5)`): mse's first gradient of its weights "
+         "is (2 / K) d sqrt(E[x^2]) at most, for outputs a root mean square d from the targets "
+         "and inputs of mean square E[x^2] (the signal's estimate), and an optimizer whose "
+         "step is lr times the gradient (sgd) moves the weights by lr times that. Where that "
+         "is more than the weights' own root mean square, the learning rate that suits the "
+         "weights overshoots: the gradient reaching the layers before grows with d too, and "
+         "training diverges within a few steps. Said at the output layer's bias init, with "
+         "the lr at which the first step is the weights' size. Adam, RMSprop and Adagrad "
+         "divide the step by the gradient's scale, and gradient clipping bounds it: not "
+         "warned there.",
+         scale.far_outputs, ("estimate",)),
     Lint("gradient-scale",
          f"the weights' gradient of a tanh or sigmoid stack differs {gradient.LIMIT:g}x from its "
          "first layer to its last",

@@ -322,7 +322,7 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     changes). Sums whose mean is not 0 without the bias (a kernel drawn about a mean) are
     :func:`cnnspec.check.signal.dying_sums`'."""
     layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
-    unbiased, moments = estimate.second_moments, estimate.biased_moments[0]
+    unbiased = estimate.second_moments
     centred = estimate.moments[1]
     out = []
     for info in layers:
@@ -332,10 +332,10 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
             continue
         way = _flat_reader(info.name, by_name, after)
         values = estimate.biased_sums.get(way[-1].inputs[0]) if way else None
-        # the sums' own second moment: the layer's output less its bias's square
-        # bias.mean * bias.mean: a bias of -1e300 (float64 holds it) squares beyond
-        # float64's range, where ** raises OverflowError
-        spread = math.sqrt(max(0.0, moments[info.name] - bias.mean * bias.mean))
+        # the sums' own second moment, the constant bias their offset (biased_sums): the
+        # layer's output less the bias's square lost it where the square swamps it (-1e30:
+        # 1e60 less 1e60 is 0) or is beyond float64's range (-1e300: inf less inf)
+        spread = math.sqrt(values.q) if values is not None else 0.0
         if values is None or not values.offset < 0 or not 0 < spread < math.inf:
             continue
         alive = _alive_share(values)

@@ -9,10 +9,11 @@ import math
 from cnnspec.check import signal
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
-from cnnspec.errors import SpecError, rounded_text
+from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init import choose
 from cnnspec.init.info import InitInfo
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import OPTIMIZERS, layer_rates
 from cnnspec.kinds import is_weighted
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.records import record
@@ -294,7 +295,6 @@ def _squared_outputs(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[
     if spec.ir["training"].get("loss") != "mse" or info is None:
         return []
     moments, _ = estimate.biased_moments
-    # not NaN: where a ReLU meets a huge negative constant the estimate does not know
     if not moments.get(info.name, 0.0) > FORMATS[dtype].largest:
         return []
     return _overflowing_bias(spec, estimate, info, dtype,
@@ -344,3 +344,78 @@ def _largest_bias(estimate: signal.Estimate, scores: LayerInfo, own_mean: bool =
                                                      or bias_rms / sums > found[2]):
             found = (layer, bias_rms, bias_rms / sums)
     return found
+
+
+def far_outputs(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+    """Under mse, outputs that start far from its one-hot targets, raised by the output
+    layer's own biases (those :func:`_largest_bias` finds largest, its own mean counted),
+    where the optimizer's step is lr times the gradient (``raw_step``: SGD): a warning at
+    that bias init where the first step would change the layer's weights by more than their
+    own size.
+
+    mse averages ``(out - t)^2`` over the batch's ``N x K`` outputs, so the first gradient of
+    a weight of the output layer is ``dL/dW_kj = (2 / K) mean_n (out_nk - t_nk) x_nj``, at
+    most ``(2 / K) d sqrt(E[x^2])`` (Cauchy-Schwarz) for outputs a root mean square ``d``
+    from the targets and inputs of mean square ``E[x^2]``, the estimate's; with targets of
+    mean square ``1 / K`` and outputs of mean ``m`` independent of the labels at init,
+    ``d^2 = E[out^2] - 2 m / K + 1 / K``. The bound is reached where the outputs are alike
+    over the batch and the inputs share their sign (a constant bias, after a ReLU). The step
+    is lr x lr_mult times that; against the weights' own root mean square ``sqrt(E[w^2])``
+    above 1, the update is larger than what the weights hold, and the gradient reaching the
+    layers before grows with ``d`` too: they overshoot, and training diverges within a few
+    steps (lr 0.01, digits, a conv of 8 and a dense layer of 10: output biases of 10, a
+    ratio of 0.29, train; biases of 100, a ratio of 2.9, diverge at step 6). Outputs that
+    the weights alone start large are :func:`signal_scale`'s; those that a hidden layer's
+    biases raise are not said here: their first step also moves the layers before, whose
+    ReLUs it can silence, and the ratio was not seen to part the specs that train from
+    those that do not."""
+    training = spec.ir["training"]
+    info = estimate.by_name.get(spec.ir["output"])
+    if (training.get("loss") != "mse" or info is None or not is_weighted(info.kind)
+            or not OPTIMIZERS[training["optimizer"]["name"]].rule.raw_step
+            or training["clip_norm"] or training["clip_value"]):
+        return []
+    step = _first_weight_step(estimate, info, training["lr"])
+    source = _largest_bias(estimate, info, own_mean=True)
+    if step is None or step.ratio <= 1 or source is None or source[0] is not info:
+        return []
+    return [spec.error(
+        f"under mse, the outputs of {info.kind} '{info.name}' start about "
+        f"{rounded_text(step.distance)} (root mean square) from its one-hot targets, raised by "
+        "its biases: the first gradient of its weights is up "
+        f"to (2 / K) x {rounded_text(step.distance)} x sqrt(E[x^2]) = "
+        f"{rounded_text(step.gradient)}, and lr {float_text(step.rate)} moves them by "
+        f"{rounded_text(step.ratio)} times their own size ({info.weight_init.short}): the "
+        "first steps overshoot, and training diverges",
+        info.name, BIAS_INIT_KEY, severity="warning",
+        hint=f"start the biases at 0 (zeros), near the targets' scale; or lower the learning "
+             f"rate of the weights of '{info.name}' (lr x lr_mult) to "
+             f"{rounded_text(step.rate / step.ratio)} or below")]
+
+
+@record(frozen=True)
+class FirstStep:
+    """The first step of an output layer's weights under mse (:func:`far_outputs`): its
+    outputs' root mean square ``distance`` from the targets, the size of its weights'
+    gradient, its rate (lr x lr_mult) and the step against the weights' root mean square."""
+
+    distance: float
+    gradient: float
+    rate: float
+    ratio: float
+
+
+def _first_weight_step(estimate: signal.Estimate, info: LayerInfo, lr: float
+                       ) -> FirstStep | None:
+    """:class:`FirstStep` of ``info``, the output layer; None where the estimate knows not its
+    outputs' mean or mean square, or its weights are 0 (nothing to compare the step with)."""
+    moments, means = estimate.biased_moments
+    mean, square = means.get(info.name), signal.weight_second_moment(info)
+    if mean is None or not square or not math.isfinite(square) \
+            or not math.isfinite(moments[info.name]):
+        return None
+    outputs = math.prod(info.output_shape)
+    distance = math.sqrt(max(0.0, moments[info.name] - 2 * mean / outputs + 1 / outputs))
+    gradient = 2 / outputs * distance * math.sqrt(moments[info.inputs[0]])
+    rate = layer_rates(info.ir, lr).get("weight", lr)
+    return FirstStep(distance, gradient, rate, rate * gradient / math.sqrt(square))

@@ -116,6 +116,7 @@ from collections.abc import Callable
 from cnnspec.check import graph
 from cnnspec.check.alike import alike_channels
 from cnnspec.check.model import LayerInfo
+from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
 from cnnspec.errors import float_text, rounded_text
 from cnnspec.init import choose
 from cnnspec.init.catalogue import BY_NAME
@@ -129,6 +130,8 @@ from cnnspec.shapes import tap_reads, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
 LARGEST_LOG = math.log(sys.float_info.max)  # exp of more overflows
+# the estimate's own arithmetic is Python's float64: a value beyond this squares to inf
+WIDEST_LARGEST_ROOT = FORMATS[WIDEST_DTYPE].largest_root
 
 
 def kind_signal(layer: dict, moments: list[float], shapes: list) -> float:
@@ -488,13 +491,27 @@ class Sums:
             square, mean = largest_of_function(self.k, self.shared, self.q, self.function,
                                                self.offset)
             return (square - 2 * self.shift * mean + self.shift ** 2) / self.divisor ** 2
-        return self.q * self._moments()[0]
+        far = self._far_shifted()
+        return self.q * self._moments()[0] if far is None else far * far
 
     def mean(self) -> float:
         if self.function:
             return (largest_of_function(self.k, self.shared, self.q, self.function,
                                         self.offset)[1] - self.shift) / self.divisor
-        return math.sqrt(self.q) * self._moments()[1]
+        far = self._far_shifted()
+        return math.sqrt(self.q) * self._moments()[1] if far is None else far
+
+    def _far_shifted(self) -> float | None:
+        """Every value, where the offset's square is beyond floating point's range: each sum
+        is then the offset to within far less than a part in 1e150, on its side of 0, so the
+        values are all ``f(sqrt(q) offset)``, whose square is the mean square. Worked out on
+        the values' scale, not in units of ``sqrt(q)``: biases of 1e100 on sums of std 1e-100
+        are an offset of 1e200, whose square is infinite, where the values' mean square is
+        1e200 (in units it was inf times q, or inf - inf, NaN). None for an offset nearer."""
+        if abs(self.offset) <= WIDEST_LARGEST_ROOT:
+            return None
+        value = math.sqrt(self.q) * self.offset
+        return value if value > 0 else _weighted(self.slope, value)
 
     def _moments(self) -> tuple[float, float]:
         """:func:`largest_of_sums`; a slope beyond floating point's range (a leaky slope of
@@ -545,13 +562,27 @@ def largest_of_sums(k: int, shared: float, slope: float, offset: float = 0.0
 def _shifted_normal_moments(d: float, slope: float) -> tuple[float, float]:
     """``(E[f(Z + d)^2], E[f(Z + d)])`` for a standard normal ``Z``, ``f`` the identity above
     0 and ``slope`` times it below: the truncated normal's moments, ``E[(Z + d)^2; Z + d > 0]
-    = (1 + d^2) Phi(d) + d phi(d)`` and ``E[Z + d; Z + d > 0] = d Phi(d) + phi(d)``, the part
-    below 0 the rest of ``1 + d^2`` and of ``d``."""
-    above, density = _normal_cdf(d), _normal_density(d)
-    square_above = (1 + d * d) * above + d * density
-    mean_above = d * above + density
-    return (square_above + slope ** 2 * (1 + d * d - square_above),
-            mean_above + slope * (d - mean_above))
+    = (1 + d^2) Phi(d) + d phi(d)`` and ``E[Z + d; Z + d > 0] = d Phi(d) + phi(d)``, and the
+    part below 0 the same with ``-d`` (``(1 + d^2) Phi(-d) - d phi(d)``, ``d Phi(-d) -
+    phi(d)``), each worked out on its own: the rest of ``1 + d^2`` once took them, which is
+    inf - inf, NaN, for a shift whose square is beyond floating point's range (a bias of
+    -1e300 before a ReLU, which passes 0). A side whose weight is 0 there (``Phi(d)``
+    underflowed, a slope of 0) adds 0, however large its moments (:func:`_weighted`)."""
+    above, below, density = _normal_cdf(d), _normal_cdf(-d), _normal_density(d)
+    square = 1 + d * d  # inf, not OverflowError, beyond range
+    square_above = _weighted(square, above) + _weighted(d, density)
+    square_below = _weighted(square, below) - _weighted(d, density)
+    mean_above = _weighted(d, above) + density
+    mean_below = _weighted(d, below) - density
+    return (square_above + _weighted(slope * slope, square_below),
+            mean_above + _weighted(slope, mean_below))
+
+
+def _weighted(value: float, weight: float) -> float:
+    """``value * weight``, and 0 where either is 0, even where the other is infinite: a
+    normal's tail whose mass underflowed to 0 (``Phi(-40)``) decays faster than any power of
+    the shift grows, and a slope of 0 passes nothing of what is below 0."""
+    return 0.0 if weight == 0 or value == 0 else value * weight
 
 
 @functools.lru_cache(maxsize=1024)
