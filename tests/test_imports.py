@@ -29,7 +29,8 @@ LAYERS = [
      "cnnspec.usercache", "cnnspec.metrics",
      "cnnspec.damage",  # a damaged file told from a failed disk: archives and pictures
      "cnnspec.held",  # the words for a parameter held still, the engine's and the pictures'
-     "cnnspec.downloaded"),  # the datasets downloaded on first use: read by ir and data
+     "cnnspec.downloaded",  # the datasets downloaded on first use: read by ir and data
+     "cnnspec.update_rules"),  # optimizers' update-rule facts: read by ir and the engine
     ("cnnspec.markdown",),  # the cells of the tables generated for the docs
     ("cnnspec.given",),  # what a library caller hands over, read where it comes in
     # the dtypes' limits, written in messages as a spec writes numbers (errors.rounded_text)
