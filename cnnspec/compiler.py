@@ -49,7 +49,7 @@ def compile_spec(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE) -> M
     keepers = kept_tile_layers(checked.layers)  # as check's memory estimate counts them
     for node in nodes:
         if node.name in keepers:
-            node.layer.keeps_tiles = True
+            node.layer.tile_share = keepers[node.name]
     return Model(nodes, output=checked.ir["output"],
                  loss=training["loss"], dtype=dtype, checked=checked,
                  loss_args=loss_args(training), threads=training["cores"])

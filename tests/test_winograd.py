@@ -183,10 +183,10 @@ def test_flags_an_empty_batch_and_a_repeat():
                                             (3, 16, (9, 9), (0, 0, 0, 0))])
 @pytest.mark.parametrize("limit", [1, 2, None])  # chunks of 1, 2 images (7: a shorter last)
 def test_kept_tiles_give_the_bits_of_tiles_computed_again(monkeypatch, c, f, hw, pads, limit):
-    """The forward's ``V`` kept for the weight gradient (footprint.winograd_kept_bytes) and
+    """The forward's ``V`` kept for the weight gradient (footprint.winograd_kept_images) and
     ``V`` computed again in the backward pass: the same outputs and gradients, bit for bit,
-    chunk by chunk; kept by a keeper exactly up to KEEP_BYTES, never by another layer, and
-    the work dict's buffer reused."""
+    chunk by chunk; kept by a layer with a share exactly up to KEEP_BYTES, never by one
+    without, and the work dict's buffer reused."""
     x, w, b, rng = _arrays(7, c, f, hw, seed=13)
     x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
     win = window(hw, (3, 3), (1, 1), pads)
@@ -194,26 +194,60 @@ def test_kept_tiles_give_the_bits_of_tiles_computed_again(monkeypatch, c, f, hw,
     per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * til.q * 4
     chunk_bytes = (limit or 7) * per_image
     dout = rng.standard_normal((7, f, *_output_hw(hw, pads))).astype(np.float32)
-    kept_bytes = footprint.WINOGRAD_INPUT_TILE ** 2 * c * 7 * til.q * 4
+    share = footprint.WINOGRAD_INPUT_TILE ** 2 * c * til.q  # an image's V, whole
+    kept_bytes = share * 7 * 4
     results = []
-    for keep, keeper in ((kept_bytes, True), (kept_bytes - 1, True), (kept_bytes, False)):
+    for keep, tile_share in ((kept_bytes, share), (kept_bytes - 1, share), (kept_bytes, 0)):
         monkeypatch.setattr(footprint, "KEEP_BYTES", keep)
-        kept_now = footprint.winograd_kept_bytes(c, til.q, 7, 4, keeper)
-        assert kept_now == (kept_bytes if keeper and keep == kept_bytes else 0)
+        kept_now = footprint.winograd_kept_bytes(c, til.q, 7, 4, tile_share)
+        assert kept_now == (kept_bytes if tile_share and keep == kept_bytes else 0)
         work = {}
         for _ in range(2):  # the second step writes over the first's buffers
             given = x.copy()
             out, cache = winograd.conv2d_forward(given, w, b, win, work,
-                                                 chunk_bytes=chunk_bytes, keeps_tiles=keeper)
+                                                 chunk_bytes=chunk_bytes, tile_share=tile_share)
             if kept_now:  # the input is free to change: the backward pass reads V alone
                 given.fill(np.nan)
             grads = winograd.conv2d_backward(dout, cache, work=work)
         kept = cache.kept
-        assert (kept is None) == (not kept_now)
+        assert (kept is None) == (not kept_now) and (cache.x is None) == bool(kept_now)
         assert kept is None or kept is work["kept tiles"] and kept.nbytes == kept_bytes
         results.append((out.copy(), *grads))
     for computed_again, kept, not_keeper in zip(*results):
         assert np.array_equal(computed_again, kept) and np.array_equal(kept, not_keeper)
+
+
+@pytest.mark.parametrize("limit", [1, 2, None])  # chunks of 1, 2 images, or all 7 at once
+@pytest.mark.parametrize("images", [1, 3, 6])
+def test_a_share_keeps_the_first_images_tiles_and_computes_the_rest_again(limit, images):
+    """A share of an image's V (footprint.winograd_keepers' last keeper) keeps V of the
+    first images alone, in chunks of their own (the others' chunks start after them), holds
+    the input for the others, and gives the gradients of V computed again for every image:
+    the same outputs and input gradient, bit for bit, the weight gradient within float32's
+    rounding (its sum over tiles runs in other chunks)."""
+    x, w, b, rng = _arrays(7, 16, 16, (16, 16), seed=5)
+    x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    win = window((16, 16), (3, 3), (1, 1), (1, 1, 1, 1))
+    til = winograd.tiling(win)
+    chunk_bytes = (limit or 7) * footprint.WINOGRAD_INPUT_TILE ** 2 * 16 * til.q * 4
+    dout = rng.standard_normal((7, 16, 16, 16)).astype(np.float32)
+    whole = footprint.WINOGRAD_INPUT_TILE ** 2 * 16 * til.q
+    share = -(-images * whole // 7)  # the least share that keeps `images` of 7
+    assert footprint.winograd_kept_images(16, til.q, 7, 4, share) == images
+    assert footprint.winograd_kept_images(16, til.q, 7, 4, share - 1) == images - 1
+    results = []
+    for tile_share in (share, 0):
+        work = {}
+        out, cache = winograd.conv2d_forward(x, w, b, win, work, chunk_bytes=chunk_bytes,
+                                             tile_share=tile_share)
+        results.append((out.copy(), *winograd.conv2d_backward(dout, cache, work=work)))
+        if tile_share:
+            assert cache.kept.shape == (images, whole) and cache.x is x
+            assert footprint.winograd_kept_bytes(16, til.q, 7, 4, share) == cache.kept.nbytes
+    (out, dx, dw, db), (out_again, dx_again, dw_again, db_again) = results
+    assert np.array_equal(out, out_again) and np.array_equal(dx, dx_again)
+    np.testing.assert_allclose(dw, dw_again, rtol=1e-5, atol=1e-5 * np.abs(dw_again).max())
+    np.testing.assert_allclose(db, db_again, rtol=1e-5, atol=1e-5 * np.abs(db_again).max())
 
 
 def _convs(text: str) -> dict:
@@ -235,25 +269,29 @@ VGG = ("input 3x32x32\nconv1: conv 32 3x3 pad same relu\nconv2: conv 32 3x3 pad 
        "flatten\ndense 10\n")
 
 
-def test_a_networks_kept_tiles_take_at_most_its_winograd_layers_inputs_smallest_first():
+def test_a_networks_kept_tiles_take_its_winograd_layers_inputs_smallest_first():
     """The step's budget for kept V (footprint.winograd_keepers): the bytes of the inputs of
-    its Winograd-shaped layers, spent on the smallest V an image first. VGG-small: conv1 (3
-    channels in) runs on im2col; its inputs 32x32x32 + 32x16x16 + 64x16x16 hold conv3's V
-    and conv4's, not conv2's, the largest."""
+    its Winograd-shaped layers, spent on the smallest V an image first, to the last value:
+    the first layer whose V the rest does not hold gets the rest as its share. VGG-small:
+    conv1 (3 channels in) runs on im2col; its inputs 32x32x32 + 32x16x16 + 64x16x16 hold
+    conv3's V and conv4's, and a share of conv2's, the largest."""
     convs = _convs(VGG)
     budget = 4 * (32 * 32 * 32 + 32 * 16 * 16 + 64 * 16 * 16)
-    assert _tile_bytes(32, 16) + _tile_bytes(64, 16) <= budget
-    assert _tile_bytes(32, 16) + _tile_bytes(64, 16) + _tile_bytes(32, 32) > budget
-    assert footprint.winograd_keepers(convs) == {"conv3", "conv4"}
-    # a layer alone: its V (2.25 times its input) passes the budget
-    assert footprint.winograd_keepers({"conv2": convs["conv2"]}) == frozenset()
+    rest = budget - _tile_bytes(32, 16) - _tile_bytes(64, 16)
+    assert 0 < rest < _tile_bytes(32, 32)
+    assert footprint.winograd_keepers(convs) == {
+        "conv3": _tile_bytes(32, 16) // 4, "conv4": _tile_bytes(64, 16) // 4, "conv2": rest // 4}
+    # a layer alone: its input's bytes of its V (2.25 times as many)
+    assert footprint.winograd_keepers({"conv2": convs["conv2"]}) == {"conv2": 32 * 32 * 32}
     # a layer that is not Winograd-shaped (stride 2) neither keeps nor adds to the budget
     strided = VGG.replace("conv4: conv 64 3x3 pad same", "conv4: conv 64 3x3 stride 2 pad 1")
-    assert footprint.winograd_keepers(_convs(strided)) == {"conv3"}
+    assert footprint.winograd_keepers(_convs(strided)) == {
+        "conv3": _tile_bytes(32, 16) // 4, "conv2": 32 * 32 * 32 + 32 * 16 * 16 - 36 * 32 * 16}
     # equal sizes: the network's order decides
     twins = ("input 16x16x16\na: conv 16 3x3 pad same\nb: conv 16 3x3 pad same\n"
              "c: conv 16 3x3 pad same\nflatten\ndense 2\n")
-    assert footprint.winograd_keepers(_convs(twins)) == {"a"}
+    assert footprint.winograd_keepers(_convs(twins)) == {"a": 36 * 16 * 16,
+                                                          "b": 3 * 16 * 16 * 16 - 36 * 16 * 16}
 
 
 def test_the_compiled_layers_keep_the_tiles_check_counts():
@@ -264,7 +302,7 @@ def test_the_compiled_layers_keep_the_tiles_check_counts():
 
     checked = check(parse(VGG + TRAIN_ON_FILE))
     keepers = kept_tile_layers(checked.layers)
-    assert keepers == {"conv3", "conv4"}
+    assert keepers.keys() == {"conv3", "conv4", "conv2"}
     model = compile_spec(checked)
     x = np.random.default_rng(0).standard_normal((64, 3, 32, 32)).astype(np.float32)
     model.threads = 1
@@ -272,16 +310,18 @@ def test_the_compiled_layers_keep_the_tiles_check_counts():
     convs = {node.name: node.layer for node in model.nodes if isinstance(node.layer, Conv2d)}
     assert {name for name, layer in convs.items() if layer.work.get("path") == "winograd"} \
         == {"conv2", "conv3", "conv4"}
-    assert {name for name, layer in convs.items() if "kept tiles" in layer.work} == keepers
+    assert {name for name, layer in convs.items() if "kept tiles" in layer.work} == keepers.keys()
+    assert len(convs["conv2"].work["kept tiles"]) == 64 * keepers["conv2"] // (36 * 32 * 64)
     for info in checked.layers:
         if info.name in ("conv2", "conv3", "conv4"):  # Winograd's work is its kept tiles
             fp = footprint.footprint("conv", info.ir, info.input_shapes, info.output_shape,
-                                     info.pads, 64, keeps_tiles=info.name in keepers)
+                                     info.pads, 64, tile_share=keepers[info.name])
             held = convs[info.name].work.get("kept tiles")
             assert fp.work == (0 if held is None else held.nbytes)
-            # a keeper's cache lets its input go (the weight gradient reads V), as its
-            # footprint says; the others hold it to compute V again
-            assert fp.keeps_input == (held is None) == (_conv_cache(model, info.name).x is not None)
+            # a keeper of every image's V lets its input go (the weight gradient reads V), as
+            # its footprint says; the others hold it to compute V again
+            holds_input = _conv_cache(model, info.name).x is not None
+            assert fp.keeps_input == (len(held) < 64) == holds_input
 
 
 def _runner(model, conv: str):
@@ -322,32 +362,35 @@ def test_an_evaluation_pass_keeps_no_tiles():
 def test_a_conv_whose_weight_is_held_keeps_no_tiles(held):
     """The tiles are kept for the weight gradient, which a held weight (frozen, lr_mult 0)
     does not get: conv3 neither keeps them nor takes budget, in check's count and in the
-    compiled layers alike; conv4 still does (conv2's V, 2.25 times its input, passes the
-    budget of conv2's and conv4's inputs)."""
+    compiled layers alike; conv4 still does, and conv2 for the rest of the budget of conv2's
+    and conv4's inputs (its V is 2.25 times its input)."""
     from cnnspec.check.memory import kept_tile_layers
 
     text = VGG.replace("conv3: conv 64 3x3 pad same", f"conv3: conv 64 3x3 pad same {held}")
     checked = check(parse(text + TRAIN_ON_FILE))
-    assert kept_tile_layers(checked.layers) == {"conv4"}
+    assert kept_tile_layers(checked.layers) == {
+        "conv4": 36 * 64 * 16, "conv2": 32 * 32 * 32 + 64 * 16 * 16 - 36 * 64 * 16}
     model = compile_spec(checked)
     model.threads = 1
     model.forward(np.random.default_rng(0).standard_normal((64, 3, 32, 32)).astype(np.float32))
     kept = {node.name for node in model.nodes
             if isinstance(node.layer, Conv2d) and "kept tiles" in node.layer.work}
-    assert kept == {"conv4"}
+    assert kept == {"conv4", "conv2"}
 
 
 def test_a_conv_run_on_its_crop_neither_keeps_tiles_nor_takes_budget():
     """`a` pads 12 rows on each side of a 16-row input: it runs on the part that reads its
     input (conv_crop), never by Winograd on the whole, so it keeps no tiles and its input is no
-    share of the budget of those that do (it took `a` before, then `b` too)."""
+    share of the budget of those that do (it took `a` before, then `b` too): `b` keeps its V
+    whole, the next layer for the rest of four 16x32x32 inputs."""
     from cnnspec.check.memory import kept_tile_layers
 
     checked = check(parse(
         "input 16x32x32\np: maxpool 2\na: conv 16 3x3 pad 12x1\n"
         "b: conv 16 3x3 pad same <- input\n" + "conv 16 3x3 pad same\n" * 3
         + "flatten\ndense 10\n" + TRAIN_ON_FILE))
-    assert kept_tile_layers(checked.layers) == {"b"}
+    assert kept_tile_layers(checked.layers) == {"b": 36 * 16 * 64,
+                                                "conv3": 4 * 16 * 32 * 32 - 36 * 16 * 64}
 
 
 @pytest.mark.parametrize("dtype, kernel, c, n, expected", [

@@ -384,13 +384,14 @@ def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_DTYPE) ->
 
 
 def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int,
-              keepers: frozenset[str]) -> MemoryEstimate:
+              keepers: dict[str, int]) -> MemoryEstimate:
     """The step's memory in ``parts`` parts, the convolutions ``keepers``
-    (:func:`kept_tile_layers`) keeping their Winograd tiles; no first calibration counted."""
+    (:func:`kept_tile_layers`) keeping their shares of Winograd tiles; no first calibration
+    counted."""
     training = spec.ir["training"]
     batch = training["batch_size"]
     part = -(-batch // parts)  # the largest part (numpy.array_split's first)
-    prints = {info.name: _footprint(info, part, itemsize, info.name in keepers)
+    prints = {info.name: _footprint(info, part, itemsize, keepers.get(info.name, 0))
               for info in layers}
     total = sum(info.params for info in layers)
     # The engine keeps a gradient and optimizer state for the parameters that train alone
@@ -417,11 +418,12 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int,
                                ending=ending_bytes(layers, itemsize))
 
 
-def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
+def kept_tile_layers(layers: list[LayerInfo]) -> dict[str, int]:
     """The convolutions of ``layers`` that keep their transformed input tiles for the
-    backward pass (:func:`cnnspec.engine.footprint.winograd_keepers`): the compiler marks
-    them, and their footprints count the tiles. A held weight (``is_trained``) gets no
-    gradient, for which the tiles are kept: its layer is none of them."""
+    backward pass, with their shares (:func:`cnnspec.engine.footprint.winograd_keepers`):
+    the compiler gives them their shares, and their footprints count the tiles. A held
+    weight (``is_trained``) gets no gradient, for which the tiles are kept: its layer is none
+    of them."""
     return winograd_keepers({info.name: (info.ir, info.input_shapes[0], info.output_shape,
                                          info.pads)
                              for info in layers
@@ -429,7 +431,7 @@ def kept_tile_layers(layers: list[LayerInfo]) -> frozenset[str]:
                              and is_trained(info.ir)})
 
 
-def _footprint(info: LayerInfo, batch: int, itemsize: int, keeps_tiles: bool) -> Footprint:
+def _footprint(info: LayerInfo, batch: int, itemsize: int, tile_share: int) -> Footprint:
     """The layer's footprint, made once for every layer of the same settings and shapes (a
     deep net repeats a few thousand times); a held weight (``is_trained``) gets no gradient,
     and its layer allocates nothing for one."""
@@ -438,15 +440,15 @@ def _footprint(info: LayerInfo, batch: int, itemsize: int, keeps_tiles: bool) ->
                      for name in FOOTPRINT_FIELDS if name in ir)
     return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
                          tuple(info.output_shape), info.pads and tuple(info.pads), batch,
-                         itemsize, keeps_tiles, is_trained(ir))
+                         itemsize, tile_share, is_trained(ir))
 
 
 @functools.lru_cache(maxsize=4096)
 def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
-                  batch: int, itemsize: int, keeps_tiles: bool,
+                  batch: int, itemsize: int, tile_share: int,
                   weight_grad: bool) -> Footprint:
     return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch, itemsize,
-                     keeps_tiles, weight_grad)
+                     tile_share, weight_grad)
 
 
 def _weight(fp: Footprint) -> int:

@@ -44,8 +44,9 @@ THIN_ROWS = 32
 # Up to this many bytes a conv layer keeps what its weight gradient reads from the forward pass:
 # a thin layer's whole im2col matrix (32 MB: LeNet's first layer, 28x28 padded by 2, at up to
 # 256 images a thread in float32, 20 MB at 256), a Winograd layer's transformed input tiles
-# where its network's budget picks the layer (cnnspec.engine.footprint.winograd_keepers: 4.7
-# MB on the ResNet-style net's 32-channel 16x16 layers at batch 64); larger ones are built
+# (of its share of the images) where its network's budget picks the layer
+# (cnnspec.engine.footprint.winograd_keepers: 4.7 MB on the ResNet-style net's 32-channel
+# 16x16 layers at batch 64); larger ones are built
 # again chunk by chunk. A constant, not calibrated: memory, not speed, bounds it. Training
 # step, 2 threads, best of 5 alternating blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never
 # kept / 16 MB / always:

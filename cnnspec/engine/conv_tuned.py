@@ -117,14 +117,14 @@ from cnnspec.records import record
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None,
-                   relu=False, keeps_tiles=False, need_dw=True):
+                   relu=False, tile_share=0, need_dw=True):
     """Convolve ``x`` with ``w``, then take ``max(., 0)`` where ``relu`` (the ReLU after the
     layer, fused: :class:`cnnspec.engine.layers.ConvReLU`), written as the output is (into
     the output buffer kept in ``work``, :func:`cnnspec.engine.windows.output_array`).
-    ``keeps_tiles``: a Winograd layer keeps its transformed input tiles for the backward
-    pass (:func:`cnnspec.engine.winograd.conv2d_forward`). ``need_dw`` False: the backward
-    pass will compute no weight gradient (a held weight), so no columns are kept for one
-    (:func:`cnnspec.engine.footprint.keeps_columns`).
+    ``tile_share``: the values an image of its transformed input tiles a Winograd layer keeps
+    for the backward pass (:func:`cnnspec.engine.winograd.conv2d_forward`). ``need_dw``
+    False: the backward pass will compute no weight gradient (a held weight), so no columns
+    are kept for one (:func:`cnnspec.engine.footprint.keeps_columns`).
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
@@ -145,7 +145,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     crop = conv_crop(win.in_hw, win.kernel, win.stride, win.pads, win.dilation)
     if crop is not None:
         return _cropped_forward(x, w, b, win, crop, work, relu, need_dw)
-    return _forward(x, w, b, win, work, relu, keeps_tiles, need_dw)
+    return _forward(x, w, b, win, work, relu, tile_share, need_dw)
 
 
 def _kept_plan(work, x, w, stride, pads, dilation) -> SmallPlan | None:
@@ -156,13 +156,13 @@ def _kept_plan(work, x, w, stride, pads, dilation) -> SmallPlan | None:
     return plan if plan is not None and plan.fits(x, w, stride, pads, dilation) else None
 
 
-def _forward(x, w, b, win: Window, work, relu: bool, keeps_tiles: bool, need_dw: bool):
+def _forward(x, w, b, win: Window, work, relu: bool, tile_share: int, need_dw: bool):
     """:func:`conv2d_forward` over the whole padded input: by Winograd, a small plan, blocks
     or chunks of im2col columns."""
     if _runs_winograd(x, w, win):
         _keep_only(work, "winograd")
         return winograd.conv2d_forward(x, w, b, win, work, relu, thresholds().winograd_bytes,
-                                       keeps_tiles)
+                                       tile_share)
     _keep_only(work, "im2col")
     plan = _small_plan(x, w, win, work)
     if plan is not None:
@@ -271,7 +271,7 @@ def _cropped_forward(x, w, b, win: Window, crop: Crop, work, relu: bool, need_dw
             part, inner = _forward(
                 x_part, w_part, None,
                 window(crop.in_hw, crop.kernel, win.stride, crop.pads, win.dilation),
-                part_work, relu=False, keeps_tiles=False, need_dw=need_dw)
+                part_work, relu=False, tile_share=0, need_dw=need_dw)
         out[_planes(rows.outputs, cols.outputs)] = part.transpose(1, 0, 2, 3)
     if b is not None:
         out += b[:, None, None, None]

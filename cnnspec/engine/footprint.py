@@ -242,26 +242,42 @@ def winograd_row_values(tiles: int, left: int) -> int:
     return tiles * WINOGRAD_TILE + max(left, WINOGRAD_INPUT_TILE - WINOGRAD_TILE)
 
 
-def winograd_kept_bytes(c: int, q: int, n: int, itemsize: int, keeper: bool) -> int:
-    """Bytes of the transformed input tiles ``V`` (points x ``c`` channels x ``n`` images x
-    ``q`` tiles an image) that a Winograd layer's forward pass keeps for its weight gradient
-    (:mod:`cnnspec.engine.winograd`): where the layer is one of its network's keepers
-    (:func:`winograd_keepers`) and they take at most ``KEEP_BYTES``; else 0 (the backward
-    pass then computes them again, chunk by chunk, from the input). Kept, the backward pass
-    skips the input transform, a third of its time: 16 -> 16 channels at 32x32, batch 64, one
-    thread, CPU ms, kept / computed again (AMD EPYC, Zen 4, OpenBLAS 0.3.31 SkylakeX kernels,
-    two runs each), forward 6.3-6.7 / 6.2-6.9, backward 10.4-11.3 / 13.0-15.0; 32 -> 32 at
-    16x16, 4.4-4.7 / 4.4-4.7 and 7.0-7.3 / 9.7-10.0. The forward pass writes ``V`` to
-    memory that stays from step to step instead of a chunk's scratch, at no cost measured."""
-    kept = WINOGRAD_INPUT_TILE ** 2 * c * n * q * itemsize
-    return kept if keeper and kept <= KEEP_BYTES else 0
+def winograd_kept_images(c: int, q: int, n: int, itemsize: int, share: int) -> int:
+    """Images of a batch of ``n`` whose transformed input tiles ``V`` (points x ``c`` channels
+    x ``q`` tiles an image) a Winograd layer's forward pass keeps for its weight gradient
+    (:mod:`cnnspec.engine.winograd`): ``share`` values of ``V`` an image, the layer's part
+    of its network's budget (:func:`winograd_keepers`; 0 where it has none), as a share of
+    the batch's images, where they take at most ``KEEP_BYTES``; else 0 (the backward pass
+    computes the others' ``V`` again, chunk by chunk, from the input). Kept, the backward
+    pass skips the input transform, a third of its time: 16 -> 16 channels at 32x32, batch
+    64, one thread, CPU ms, kept / computed again (AMD EPYC, Zen 4, OpenBLAS 0.3.31 SkylakeX
+    kernels, two runs each), forward 6.3-6.7 / 6.2-6.9, backward 10.4-11.3 / 13.0-15.0; 32 ->
+    32 at 16x16, 4.4-4.7 / 4.4-4.7 and 7.0-7.3 / 9.7-10.0. The forward pass writes ``V`` to
+    memory that stays from step to step instead of a chunk's scratch, at no cost measured
+    there; on an Intel Xeon (cpu family 6, model 167, AVX-512, 2 MiB L2), batch 64, one
+    thread, medians of 11 calls, ms, forward 5.7 / 6.1 and backward 11.7 / 8.1 on 16 -> 16 at
+    32x32, 12.6 / 13.7 and 28.0 / 20.4 on 32 -> 32 at 32x32."""
+    per_image = _tile_values(c, q)
+    images = n * min(share, per_image) // per_image
+    return images if images * per_image * itemsize <= KEEP_BYTES else 0
 
 
-def winograd_keepers(convs: dict[str, tuple]) -> frozenset[str]:
-    """The names of the convolutions that keep their transformed input tiles ``V`` for the
-    weight gradient (:func:`winograd_kept_bytes`), of a network whose ungrouped convolutions
-    are ``convs`` (name -> (IR, one example's input shape, output shape, resolved pads)), in
-    the network's order (which breaks ties).
+def winograd_kept_bytes(c: int, q: int, n: int, itemsize: int, share: int) -> int:
+    """Bytes of the transformed input tiles that :func:`winograd_kept_images` keeps."""
+    return winograd_kept_images(c, q, n, itemsize, share) * _tile_values(c, q) * itemsize
+
+
+def _tile_values(c: int, q: int) -> int:
+    """The values of one image's transformed input tiles ``V`` of a Winograd layer of ``c``
+    channels in and ``q`` tiles an image."""
+    return WINOGRAD_INPUT_TILE ** 2 * c * q
+
+
+def winograd_keepers(convs: dict[str, tuple]) -> dict[str, int]:
+    """The convolutions that keep their transformed input tiles ``V`` for the weight gradient,
+    each with its share, values of ``V`` an image (:func:`winograd_kept_images`), of a
+    network whose ungrouped convolutions are ``convs`` (name -> (IR, one example's input
+    shape, output shape, resolved pads)), in the network's order (which breaks ties).
 
     ``V`` is 2.25 times a layer's input and stays from step to step, so keeping every
     layer's took a training step's peak past PyTorch's (batch 64, one thread,
@@ -274,29 +290,33 @@ def winograd_keepers(convs: dict[str, tuple]) -> frozenset[str]:
     backward, medians of 11 alternating blocks, 1.6-2.0 ms saved on 4.7 MB of ``V`` on the
     ResNet-style net's 32 -> 32 layers at 16x16, 2.4-3.0 ms on 9.4 MB on its 16 -> 16 layers
     at 32x32, 4.0-4.7 ms on 18.9 MB on VGG-small's 32 -> 32 layer at 32x32 (0.7-5.3 ms of
-    its whole step). An image's sizes decide, so a network keeps the same layers' tiles at
-    every batch size (up to ``KEEP_BYTES`` a layer). A keeper's cache lets its input go
-    (the weight gradient reads ``V``, the input gradient ``U``), which frees it where no
-    other cache holds it: the ResNet-style net's step 132.8 -> 116.8 MiB against PyTorch's
-    140.5-141.4 (same bench, AMD EPYC Zen 4)."""
+    its whole step). The time a layer saves grows with the images whose ``V`` it keeps (each
+    chunk of images skips its own input transform), so the budget is spent to the last
+    value an image: the first layer it does not hold whole keeps the rest's share of its
+    images (the ResNet-style net's first 16 -> 16 layer two thirds of them), where it had
+    kept none. An image's sizes decide, so a network keeps the same layers' tiles, and the
+    same share of the batch, at every batch size (up to ``KEEP_BYTES`` a layer). A keeper of
+    every image lets its input go from its cache (the weight gradient reads ``V``, the input
+    gradient ``U``), which frees it where no other cache holds it: the ResNet-style net's
+    step 132.8 -> 116.8 MiB against PyTorch's 140.5-141.4 (same bench, AMD EPYC Zen 4)."""
     # a convolution run on its crop (conv_crop) never runs Winograd on its whole input
     shaped = {name: geo for name, (ir, in_shape, out_shape, pads) in convs.items()
               if winograd_shaped(geo := _geometry(ir, in_shape, out_shape, pads))
               and conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads,
                             geo.dilation) is None}
-    budget = sum(geo.c * geo.h * geo.w for geo in shaped.values())
-    keepers, spent = set(), 0
+    left = sum(geo.c * geo.h * geo.w for geo in shaped.values())
+    shares = {}
     for name in sorted(shaped, key=lambda name: _image_tile_values(shaped[name])):
-        spent += _image_tile_values(shaped[name])
-        if spent > budget:
+        if left <= 0:
             break
-        keepers.add(name)
-    return frozenset(keepers)
+        shares[name] = min(left, _image_tile_values(shaped[name]))
+        left -= shares[name]
+    return shares
 
 
 def _image_tile_values(geo: Geometry) -> int:
     """The values of one image's transformed input tiles ``V`` of a Winograd layer."""
-    return WINOGRAD_INPUT_TILE ** 2 * geo.c * winograd_tiles(geo.ho, geo.wo, geo.w)[2]
+    return _tile_values(geo.c, winograd_tiles(geo.ho, geo.wo, geo.w)[2])
 
 
 def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int,
@@ -404,11 +424,11 @@ FOOTPRINT_FIELDS = ("kernel", "size", "stride", "dilation", "groups", "ceil_mode
 
 
 def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
-              pads, n: int, itemsize: int = 4, keeps_tiles: bool = False,
+              pads, n: int, itemsize: int = 4, tile_share: int = 0,
               weight_grad: bool = True) -> Footprint:
     """The footprint of a layer of ``kind`` (its IR ``ir``, one example's input and output
     shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values;
-    ``keeps_tiles``: a conv among its network's :func:`winograd_keepers`; ``weight_grad``
+    ``tile_share``: a conv's share of its network's :func:`winograd_keepers`; ``weight_grad``
     False: a conv (plain, grouped or transposed) whose weight is held (its backward pass
     computes no weight gradient, and nothing is kept or allocated for one)."""
     x = n * math.prod(in_shapes[0]) * itemsize
@@ -418,7 +438,7 @@ def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: 
         if kind == "conv":
             if ir["groups"] > 1:
                 return _grouped_conv(geo, n, itemsize, weight_grad)
-            return _conv(geo, n, itemsize, keeps_tiles, weight_grad)
+            return _conv(geo, n, itemsize, tile_share, weight_grad)
         if kind == "conv_transpose":
             return _conv_transpose(geo, n, itemsize, weight_grad)
         return _pool(geo, ir, kind == "maxpool", n, itemsize)
@@ -514,14 +534,14 @@ def _wide(geo: Geometry) -> int:
     return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
 
 
-def _conv(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
+def _conv(geo: Geometry, n: int, itemsize: int, tile_share: int,
           with_dw: bool = True) -> Footprint:
     """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: on the part that reads
     the input where that pays (:func:`conv_crop`), else on the whole padded input. Without
     ``with_dw`` (a held weight), nothing of the weight gradient's."""
     crop = conv_crop((geo.h, geo.w), geo.kernel, geo.stride, geo.pads, geo.dilation)
     if crop is None:
-        return _conv_whole(geo, n, itemsize, keeps_tiles, with_dw)
+        return _conv_whole(geo, n, itemsize, tile_share, with_dw)
     return _conv_cropped(geo, crop, n, itemsize, with_dw)
 
 
@@ -540,7 +560,7 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int,
         return Footprint(out=out, dx=dx, backward_temp=masked, frees_cache=False)
     inner_geo = Geometry(geo.c, *crop.in_hw, geo.f, *crop.out_hw, crop.kernel, geo.stride,
                          crop.pads, geo.dilation)
-    inner = _conv_whole(inner_geo, n, itemsize, keeps_tiles=False, with_dw=with_dw)
+    inner = _conv_whole(inner_geo, n, itemsize, tile_share=0, with_dw=with_dw)
     kernels = geo.f * geo.c * math.prod(crop.kernel) * itemsize
     return replace(inner, out=out, keeps_output=False,
                    cache=inner.cache + kernels + (inner.out if inner.keeps_output else 0),
@@ -548,7 +568,7 @@ def _conv_cropped(geo: Geometry, crop: Crop, n: int, itemsize: int,
                    backward_temp=masked + inner.backward_temp + inner.dx + kernels)
 
 
-def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
+def _conv_whole(geo: Geometry, n: int, itemsize: int, tile_share: int,
                 with_dw: bool = True) -> Footprint:
     """A convolution over its whole padded input: Winograd's where it pays
     (:func:`winograd_pays`; for a batch of ``n`` and one fewer, the parts of a split batch,
@@ -556,26 +576,26 @@ def _conv_whole(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
     runs = {winograd_pays(geo, k, itemsize) for k in (n, max(n - 1, 0))}
     if runs == {False}:
         return _conv_im2col_paths(geo, n, itemsize, with_dw)
-    fast = _conv_winograd(geo, n, itemsize, keeps_tiles, with_dw)
+    fast = _conv_winograd(geo, n, itemsize, tile_share, with_dw)
     return fast if runs == {True} else _either(fast, _conv_im2col_paths(geo, n, itemsize,
                                                                          with_dw))
 
 
-def _conv_winograd(geo: Geometry, n: int, itemsize: int, keeps_tiles: bool,
+def _conv_winograd(geo: Geometry, n: int, itemsize: int, tile_share: int,
                    with_dw: bool) -> Footprint:
     """:mod:`cnnspec.engine.winograd`: the transformed kernels (a*a x F x C) kept by the
-    cache; the transformed input tiles where they are kept for the weight gradient
-    (:func:`winograd_kept_bytes`, for one of ``keeps_tiles``), on the layer from step to step,
-    else the input, held by the cache to compute them again; a chunk's
+    cache; the transformed input tiles of the images whose tiles are kept for the weight
+    gradient (:func:`winograd_kept_images`, for a ``tile_share``), on the layer from step to
+    step, and the input where some are not, held by the cache to compute them again; a chunk's
     buffers (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry; ``dx`` a
     new array. Temporaries: the kernels' transform and, ``with_dw``, their gradient (a few
     of their size)."""
     points = WINOGRAD_INPUT_TILE ** 2
     kernels = points * geo.f * geo.c * itemsize
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
-    kept = winograd_kept_bytes(geo.c, q, n, itemsize, keeps_tiles)
-    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, keeps_input=not kept,
-                     cache=kernels, work=kept,
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize,
+                     keeps_input=winograd_kept_images(geo.c, q, n, itemsize, tile_share) < n,
+                     cache=kernels, work=winograd_kept_bytes(geo.c, q, n, itemsize, tile_share),
                      forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
                      shared=_winograd_chunk_bytes(geo, n, itemsize),
                      shared_key=("winograd", geo, n), backward_temp=4 * kernels * with_dw,
@@ -1145,7 +1165,7 @@ def timer_bytes(layers, candidates: int) -> int:
         out_size = size + 2 * pad - kernel + 1
         geo = Geometry(channels, size, size, filters, out_size, out_size, (kernel, kernel),
                        (1, 1), (pad,) * 4, (1, 1))
-        fp = _conv(geo, images, TIMED_BYTES, keeps_tiles=False)  # the timers keep none
+        fp = _conv(geo, images, TIMED_BYTES, tile_share=0)  # the timers keep none
         arrays = TIMED_BYTES * (images * channels * size * size + filters * channels
                                 * kernel * kernel) + fp.out  # x, w, and dout as large as out
         kept = fp.out + fp.work + fp.back_work + fp.objects

@@ -144,10 +144,10 @@ class Conv2d(Layer):
     # Such a ReLU runs inside the convolution instead, into memory kept from step to step
     # (ConvReLU).
     fresh_output = False
-    # Whether a Winograd forward pass keeps its transformed input tiles for the backward
-    # pass: set by the compiler on its network's keepers (cnnspec.engine.footprint.
-    # winograd_keepers), whose budget is the network's.
-    keeps_tiles = False
+    # The values an image of the transformed input tiles a Winograd forward pass keeps for
+    # the backward pass (0: none): set by the compiler on its network's keepers
+    # (cnnspec.engine.footprint.winograd_keepers), whose budget is the network's.
+    tile_share = 0
     calibrated = True
 
     def __init__(self, weight, bias, stride, pads, dilation) -> None:
@@ -179,7 +179,7 @@ class Conv2d(Layer):
         never computes."""
         return conv.conv2d_forward(x, self.params["weight"], self.params.get("bias"),
                                    self.stride, self.pads, self.dilation, work=self.work,
-                                   relu=relu, keeps_tiles=self.keeps_tiles and training,
+                                   relu=relu, tile_share=self.tile_share if training else 0,
                                    need_dw=self.trains("weight") and training)
 
     def run_backward(self, dout, cache, need_dx, relu_out=None, owned=False):

@@ -58,12 +58,13 @@ Backward, the chain rule through the same linear maps (their transposes):
 chunk by chunk: ``dM`` serves both. The input transform's steps are taken back in reverse
 order (:func:`_input_transform_adjoint`); where tiles overlap, their gradients add up. ``V``
 is 2.25 times the input (more with the junk tiles). The forward pass keeps it for ``dU`` in
-the layers a network's budget for kept tiles picks, where it takes at most ``KEEP_BYTES``
-(:func:`cnnspec.engine.footprint.winograd_keepers` and ``winograd_kept_bytes``, which
-check's memory estimate reads), written chunk by chunk into a buffer the layer keeps
-from step to step, and the layer then holds no input; larger, it is computed again in the
-backward pass from the input (copies and GEMMs per chunk, in cache). Kept, it saves the backward
-pass a third of its time (see winograd_kept_bytes); an earlier measurement, on an Intel Xeon
+the layers a network's budget for kept tiles picks, for the share of their images the budget
+gives them, at most ``KEEP_BYTES`` a layer (:func:`cnnspec.engine.footprint.winograd_keepers`
+and ``winograd_kept_images``, which check's memory estimate reads), written chunk by chunk
+into a buffer the layer keeps from step to step; the layer then holds no input where it
+keeps every image's. The other images' ``V`` is computed again in the backward pass from the
+input (copies and GEMMs per chunk, in cache). Kept, it saves the backward
+pass a third of its time (see winograd_kept_images); an earlier measurement, on an Intel Xeon
 (32 -> 32 channels at 32x32, batch 64, 21 MB of ``V`` against an 8 MB input), had computing again
 and multiplying 11.0 ms against 3.5 ms more in the forward pass and 5.1 ms to multiply. ``dx`` as
 the transposed convolution (this module's forward pass over
@@ -93,7 +94,7 @@ from cnnspec.engine.footprint import (
     WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
     winograd_chunk_images,
-    winograd_kept_bytes,
+    winograd_kept_images,
     winograd_row_values,
     winograd_tiles,
 )
@@ -249,11 +250,11 @@ class Tiling:
 class Saved:
     """What a forward pass keeps for its backward pass (:func:`conv2d_forward`)."""
 
-    x: np.ndarray | None  # the input, where V is not kept (the weight gradient computes it)
+    x: np.ndarray | None  # the input, where some V is not kept (the weight gradient computes it)
     x_shape: tuple[int, ...]
     u: np.ndarray  # the transformed kernels (a*a, F, C)
     has_bias: bool
-    kept: np.ndarray | None  # V, where it is kept (:func:`_kept_tiles`)
+    kept: np.ndarray | None  # V of the first images, where kept (:func:`_kept_tiles`)
     images: int  # a chunk's
     tiling: Tiling
 
@@ -266,56 +267,72 @@ def tiling(win: Window) -> Tiling:
 
 
 def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
-                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES, keeps_tiles: bool = False):
+                   chunk_bytes: int = FALLBACK_WINOGRAD_BYTES, tile_share: int = 0):
     """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
     memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
     into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
     ``cache``: a :class:`Saved`. ``x`` is held (and must not change before the backward
-    pass) only where ``V`` is not kept, as the weight gradient then computes ``V`` again from
-    it; the input gradient needs ``U`` alone. ``V`` is kept for the weight gradient by a layer
-    that ``keeps_tiles`` (one of its network's
-    :func:`cnnspec.engine.footprint.winograd_keepers`) where it is small enough
-    (:func:`cnnspec.engine.footprint.winograd_kept_bytes`), in the layer's ``work`` from step
-    to step (the next forward pass writes over it). ``work``: the layer's dict; the
-    chunk buffers live only within a call and are shared by the layers of one geometry (per
-    thread, :func:`cnnspec.engine.windows.shared_work`).
+    pass) only where some images' ``V`` is not kept, as the weight gradient then computes it
+    again from ``x``; the input gradient needs ``U`` alone. ``V`` is kept for the weight
+    gradient by a layer with a ``tile_share`` (values of ``V`` an image: its part of its
+    network's :func:`cnnspec.engine.footprint.winograd_keepers`), for as many of the first
+    images as :func:`cnnspec.engine.footprint.winograd_kept_images` says, in the layer's
+    ``work`` from step to step (the next forward pass writes over it). ``work``: the layer's
+    dict; the chunk buffers live only within a call and are shared by the layers of one
+    geometry (per thread, :func:`cnnspec.engine.windows.shared_work`).
     ``chunk_bytes``: the most bytes of transformed tiles a chunk of images holds (the
     machine's, :mod:`cnnspec.engine.calibrate`; the backward pass takes the same chunks)."""
     til = tiling(win)
     n, c = x.shape[:2]
     f = w.shape[0]
     out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
-    kept = _kept_tiles(work, til, x, keeps_tiles)
+    kept = _kept_tiles(work, til, x, tile_share)
     work = _scratch(work, til, x.shape, f, x.dtype)
     u = _kernel_transform(w)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize, chunk_bytes)
-    for start in range(0, n, step):
-        images = min(step, n - start)
+    for start, images in _chunks(n, step, kept):
         v = _input_transform(x, til, start, images, work, FORWARD,
-                             into=None if kept is None else _chunk_tiles(kept, til, start, images))
+                             into=_chunk_tiles(kept, til, start, images))
         m_t = carve(work, FORWARD.products, (til.a * til.a, f, images * til.q), x.dtype)
         np.matmul(u, v, out=m_t)
         if b is not None:
             m_t[_BIAS_POINT] += b[:, None]
         _output_transform(m_t, til, out[:, start:start + images], work, relu)
-    held = x if kept is None else None  # a kept V frees the input for its next readers
+    # V kept for every image frees the input for its next readers
+    held = x if kept is None or len(kept) < n else None
     return out.transpose(1, 0, 2, 3), Saved(held, x.shape, u, b is not None, kept, step, til)
 
 
-def _kept_tiles(work, til: Tiling, x, keeps_tiles: bool) -> np.ndarray | None:
-    """The buffer (N, a*a*C*Q) that keeps the forward's ``V`` of ``x`` (N, C, H, W) for the
-    weight gradient (:func:`_chunk_tiles`), in the layer's ``work`` (new without it); None
-    where the layer does not keep ``V`` or it is too large to keep."""
+def _kept_tiles(work, til: Tiling, x, tile_share: int) -> np.ndarray | None:
+    """The buffer (K, a*a*C*Q) that keeps the forward's ``V`` of the first K images of ``x``
+    (N, C, H, W) for the weight gradient (:func:`_chunk_tiles`), K from the layer's
+    ``tile_share`` (:func:`cnnspec.engine.footprint.winograd_kept_images`), in the layer's
+    ``work`` (new without it); None where it keeps no image's."""
     n, c = x.shape[:2]
-    if not winograd_kept_bytes(c, til.q, n, x.dtype.itemsize, keeps_tiles):
+    images = winograd_kept_images(c, til.q, n, x.dtype.itemsize, tile_share)
+    if not images:
         return None
-    return work_buffer(work, "kept tiles", (n, til.a * til.a * c * til.q), x.dtype)
+    return work_buffer(work, "kept tiles", (images, til.a * til.a * c * til.q), x.dtype)
 
 
-def _chunk_tiles(kept, til: Tiling, start: int, images: int) -> np.ndarray:
-    """``V`` (a*a, C, images*Q) of images ``start:start + images`` in the kept buffer (N,
-    a*a*C*Q): each chunk's one C-contiguous block, the chunks one after another."""
+def _chunks(n: int, step: int, kept: np.ndarray | None):
+    """``(start, images)`` of each chunk of at most ``step`` of ``n`` images, both passes'
+    (the backward pass reads a kept chunk's ``V`` where the forward pass wrote it): the
+    images whose ``V`` is kept (the first ``len(kept)``) in chunks of their own, so every one
+    of them is read back, then the others."""
+    split = 0 if kept is None else len(kept)
+    for first, last in ((0, split), (split, n)):
+        for start in range(first, last, step):
+            yield start, min(step, last - start)
+
+
+def _chunk_tiles(kept, til: Tiling, start: int, images: int) -> np.ndarray | None:
+    """``V`` (a*a, C, images*Q) of images ``start:start + images`` in the kept buffer (K,
+    a*a*C*Q): each chunk's one C-contiguous block, the chunks one after another; None where
+    those images' ``V`` is not kept."""
+    if kept is None or start >= len(kept):
+        return None
     points = til.a * til.a
     return kept[start:start + images].reshape(points, -1, images * til.q)
 
@@ -331,8 +348,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
                     need_db=True):
     """Gradients of :func:`conv2d_forward`: ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``
     as in :func:`cnnspec.engine.conv_tuned.conv2d_backward` (None where not asked for), chunk of
-    images by chunk: ``dM`` of the chunk's tiles, then ``dU += dM @ V^T`` with ``V``
-    computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
+    images by chunk: ``dM`` of the chunk's tiles, then ``dU += dM @ V^T`` with ``V`` kept
+    or computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
     output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
     the tiles (the ReLU's backward pass, with no mask kept)."""
     u, til, x_shape, step = cache.u, cache.tiling, cache.x_shape, cache.images
@@ -351,14 +368,14 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     if need_dx:
         u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
         dxc = np.empty((c, n, *x_shape[2:]), dout.dtype)
-    for start in range(0, n, step):
-        images = min(step, n - start)
+    for start, images in _chunks(n, step, cache.kept):
         chunk = slice(start, start + images)
         dm = _output_grad_transform(dout_c[:, chunk], til, scratch,
                                     None if out_c is None else out_c[:, chunk])
         if need_dw:
-            v = (_input_transform(cache.x, til, start, images, scratch, BACKWARD)
-                 if cache.kept is None else _chunk_tiles(cache.kept, til, start, images))
+            v = _chunk_tiles(cache.kept, til, start, images)
+            if v is None:
+                v = _input_transform(cache.x, til, start, images, scratch, BACKWARD)
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
         if need_db:  # the bias's point: each tile's sum of dout (junk and crop are 0)
             db += dm[_BIAS_POINT].sum(axis=1)
