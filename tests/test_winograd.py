@@ -294,6 +294,31 @@ def test_a_networks_kept_tiles_take_its_winograd_layers_inputs_smallest_first():
                                                           "b": 3 * 16 * 16 * 16 - 36 * 16 * 16}
 
 
+def test_a_keeper_that_frees_its_input_costs_the_budget_its_tiles_less_its_input():
+    """A layer keeping every image's V lets its input go: where no other cache holds it (nor
+    the caller, the network's input), that input is freed, and the layer costs the budget its
+    V less its input. VGG-small: conv3 reads the max pooling's output, which no cache holds;
+    conv2 and conv4 read ReLUs' outputs, which the ReLUs' caches hold; conv1 the network's
+    input. The rest then goes to conv2; a convolution that also reads the pooling's output
+    (counted as holding it) takes the credit away."""
+    from cnnspec.check.memory import kept_tile_layers
+
+    convs = _convs(VGG)
+    freed = 32 * 16 * 16  # conv3's input
+    rest = 32 * 32 * 32 + 32 * 16 * 16 + 64 * 16 * 16 - 36 * 32 * 16 - 36 * 64 * 16
+    assert footprint.winograd_keepers(convs, frozenset({"conv3"})) == {
+        "conv3": 36 * 32 * 16, "conv4": 36 * 64 * 16, "conv2": rest + freed}
+    assert kept_tile_layers(check(parse(VGG + TRAIN_ON_FILE)).layers)["conv2"] == rest + freed
+    read_twice = VGG.replace("maxpool 2\n", "pool: maxpool 2\n").replace(
+        "flatten\n", "side: conv 64 1x1 <- pool\nboth: add(conv4, side)\nflatten\n")
+    assert kept_tile_layers(check(parse(read_twice + TRAIN_ON_FILE)).layers)["conv2"] == rest
+    # the network's input, which the caller holds, and a convolution's output: no credit
+    twins = ("input 16x16x16\na: conv 16 3x3 pad same\nb: conv 16 3x3 pad same\n"
+             "c: conv 16 3x3 pad same\nflatten\ndense 2\n")
+    assert kept_tile_layers(check(parse(twins + TRAIN_ON_FILE)).layers) == {
+        "a": 36 * 16 * 16, "b": 3 * 16 * 16 * 16 - 36 * 16 * 16}
+
+
 def test_the_compiled_layers_keep_the_tiles_check_counts():
     """The compiler marks the keepers check's memory estimate counts (kept_tile_layers, one
     function); in a forward pass exactly those layers keep V in their work buffers, as their

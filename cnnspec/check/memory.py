@@ -424,11 +424,35 @@ def kept_tile_layers(layers: list[LayerInfo]) -> dict[str, int]:
     the compiler gives them their shares, and their footprints count the tiles. A held
     weight (``is_trained``) gets no gradient, for which the tiles are kept: its layer is none
     of them."""
-    return winograd_keepers({info.name: (info.ir, info.input_shapes[0], info.output_shape,
-                                         info.pads)
-                             for info in layers
-                             if info.kind == "conv" and info.ir["groups"] == 1
-                             and is_trained(info.ir)})
+    convs = {info.name: (info.ir, info.input_shapes[0], info.output_shape, info.pads)
+             for info in layers
+             if info.kind == "conv" and info.ir["groups"] == 1 and is_trained(info.ir)}
+    return winograd_keepers(convs, _inputs_let_go(layers, convs))
+
+
+def _inputs_let_go(layers: list[LayerInfo], convs: dict) -> frozenset[str]:
+    """The convolutions of ``convs`` whose input no other cache holds (nor the caller: the
+    network's input), which a convolution that keeps every image's transformed tiles
+    therefore frees (:func:`cnnspec.engine.footprint.winograd_keepers`)."""
+    holders: dict[str, set[str]] = {INPUT: {INPUT}}
+    for info in layers:
+        holds_input, holds_output = _holds(info)
+        for name in info.inputs if holds_input else ():
+            holders.setdefault(name, set()).add(info.name)
+        if holds_output:
+            holders.setdefault(info.name, set()).add(info.name)
+    by_name = {info.name: info for info in layers}
+    return frozenset(name for name in convs
+                     if holders.get(by_name[name].inputs[0], set()) <= {name})
+
+
+def _holds(info: LayerInfo) -> tuple[bool, bool]:
+    """Whether a layer's cache holds its input, and its output. A convolution's path, and so
+    what it holds, hangs on its batch and on its keeping of tiles: counted as holding both."""
+    if info.kind in ("conv", "conv_transpose"):
+        return True, True
+    fp = _footprint(info, 1, BYTES_PER_VALUE, 0)
+    return fp.keeps_input, fp.keeps_output
 
 
 def _footprint(info: LayerInfo, batch: int, itemsize: int, tile_share: int) -> Footprint:

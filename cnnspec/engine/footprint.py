@@ -273,11 +273,13 @@ def _tile_values(c: int, q: int) -> int:
     return WINOGRAD_INPUT_TILE ** 2 * c * q
 
 
-def winograd_keepers(convs: dict[str, tuple]) -> dict[str, int]:
+def winograd_keepers(convs: dict[str, tuple],
+                     frees: frozenset[str] = frozenset()) -> dict[str, int]:
     """The convolutions that keep their transformed input tiles ``V`` for the weight gradient,
     each with its share, values of ``V`` an image (:func:`winograd_kept_images`), of a
     network whose ungrouped convolutions are ``convs`` (name -> (IR, one example's input
-    shape, output shape, resolved pads)), in the network's order (which breaks ties).
+    shape, output shape, resolved pads)), in the network's order (which breaks ties);
+    ``frees``: those of them whose input no other cache holds.
 
     ``V`` is 2.25 times a layer's input and stays from step to step, so keeping every
     layer's took a training step's peak past PyTorch's (batch 64, one thread,
@@ -297,8 +299,12 @@ def winograd_keepers(convs: dict[str, tuple]) -> dict[str, int]:
     kept none. An image's sizes decide, so a network keeps the same layers' tiles, and the
     same share of the batch, at every batch size (up to ``KEEP_BYTES`` a layer). A keeper of
     every image lets its input go from its cache (the weight gradient reads ``V``, the input
-    gradient ``U``), which frees it where no other cache holds it: the ResNet-style net's
-    step 132.8 -> 116.8 MiB against PyTorch's 140.5-141.4 (same bench, AMD EPYC Zen 4)."""
+    gradient ``U``), which frees it where no other cache holds it (the ResNet-style net's
+    step 132.8 -> 116.8 MiB against PyTorch's 140.5-141.4, same bench, AMD EPYC Zen 4): such
+    a layer, whole, costs the budget its ``V`` less its input, and the layers' memory still
+    at most doubles. (No layer of the ResNet-style net frees its input, which a ReLU's cache
+    holds; VGG-small's conv3 frees the max pooling's output, and conv2 keeps 8 images of 64
+    instead of 1.)"""
     # a convolution run on its crop (conv_crop) never runs Winograd on its whole input
     shaped = {name: geo for name, (ir, in_shape, out_shape, pads) in convs.items()
               if winograd_shaped(geo := _geometry(ir, in_shape, out_shape, pads))
@@ -307,10 +313,14 @@ def winograd_keepers(convs: dict[str, tuple]) -> dict[str, int]:
     left = sum(geo.c * geo.h * geo.w for geo in shaped.values())
     shares = {}
     for name in sorted(shaped, key=lambda name: _image_tile_values(shaped[name])):
-        if left <= 0:
+        geo = shaped[name]
+        whole = _image_tile_values(geo) - (geo.c * geo.h * geo.w if name in frees else 0)
+        if whole > left:  # the rest, as a share of its images, frees no input
+            if left:
+                shares[name] = left
             break
-        shares[name] = min(left, _image_tile_values(shaped[name]))
-        left -= shares[name]
+        shares[name] = _image_tile_values(geo)
+        left -= whole
     return shares
 
 
