@@ -1087,19 +1087,25 @@ def capital_x_hint(number: str, word: str) -> str | None:
 
 
 # A number with '_' between groups of its digits, as Python writes it (1_000): the lexer reads
-# the number 1 and then a name, _000.
+# the number 1 and then a name, _000. An exponent without its digits (1e, 1e-) reads as 1
+# and the name e.
 DIGIT_GROUPS_MESSAGE = "numbers are written without '_' between their digits"
+EXPONENT_MESSAGE = "an exponent is written with its digits"
 
 
 def number_run_on(number: str, word: str) -> tuple[str, str] | None:
     """(message, hint) where the name ``word`` read right after the number ``number`` is the
-    rest of a size written with a capital X (``3`` and ``X3``) or of a number with '_'
-    between its digits (``1`` and ``_000``), else None."""
+    rest of a size written with a capital X (``3`` and ``X3``), of a number with '_'
+    between its digits (``1`` and ``_000``) or of one whose exponent has no digits (``1``
+    and ``e``), else None."""
     hint = capital_x_hint(number, word)
     if hint is not None:
         return CAPITAL_X_MESSAGE, hint
     if number and re.fullmatch(r"(?:_[0-9]+)+", word):
         return DIGIT_GROUPS_MESSAGE, f"write {number}{word.replace('_', '')}"
+    if number and word in ("e", "E") and "e" not in number.lower():
+        return EXPONENT_MESSAGE, (f"{number}e3 is {number} x 10^3, {number}e-3 is {number} x "
+                                  f"10^-3; or write {number} alone")
     return None
 
 
