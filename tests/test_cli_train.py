@@ -213,9 +213,9 @@ def _ctrl_c_during_step(n: int, real_step):
     its work, before it returns: that step is not saved), as a Ctrl-C mid-step would."""
     calls = []
 
-    def step(session, x, y, lr):
+    def step(session, x, y, lr, limit):
         calls.append(1)
-        result = real_step(session, x, y, lr)
+        result = real_step(session, x, y, lr, limit)
         if len(calls) == n:
             raise KeyboardInterrupt
         return result

@@ -535,7 +535,9 @@ def test_a_diverging_variant_is_reported_not_raised(tiny, tmp_path):
     assert plot(result, tmp_path / "curves.png").exists()
     line, hint = describe_result(blown.runs[0]).split("\n")
     assert line.startswith("normal(0, 1), seed 0: training diverged in epoch 1")
-    assert "layer" in line and "diverged.npz" not in line
+    # the loss blows up while finite, or a layer overflows first (numbers of the machine's
+    # convolution)
+    assert ("the loss reached" in line or "layer" in line) and "diverged.npz" not in line
     # what to try, as a sweep's diverged cell says it (compare said nothing)
     assert hint.startswith("hint: ") and "lower the learning rate (it was 100; try lr=0.1" in hint
     assert blown.runs[0].worded_hint() == hint.removeprefix("hint: ")

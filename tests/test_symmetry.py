@@ -464,6 +464,51 @@ def test_a_bias_that_silences_a_relu_is_said_with_the_share_numpy_finds(tmp_path
         assert warning.span.line == 3 and warning.hint.startswith("start the biases at 0")
 
 
+@pytest.mark.parametrize("bias, said", [
+    (-5.0, "only 0.02%"),
+    # Phi(-10 / sqrt(2)) = 7.7e-13: as a percentage, 7.7e-11%
+    (-10.0, "almost none, about 1 in 10^12,"),
+    # Phi(-100 / sqrt(2)) = 1.1e-1088, below float64's smallest number: it read "0%"
+    (-100.0, "almost none, about 1 in 10^1088,"),
+    (-1e300, "almost none, fewer than 1 in 10^308,"),
+])
+def test_a_share_too_small_for_a_percentage_is_said_as_almost_none(tmp_path, bias, said):
+    """silenced-relu said "passes only 0%" of a ReLU whose estimated share alive is tiny but
+    not 0, and "7.7e-11%" where it is representable; below 1e-4 it now says almost none and
+    its order of magnitude, the tail's log worked out where the share itself underflows."""
+    import cnnspec
+
+    path = tmp_path / "silenced.cnn"
+    path.write_text(f"input 1x8x8\nflatten\nh: dense 64 bias constant({bias}) relu\n"
+                    "fc: dense 10\n")
+    (warning,) = [w for w in cnnspec.load(path, dtype="float64").warnings
+                  if w.lint == "silenced-relu"]
+    assert f"its relu passes {said} of its outputs (Phi(b / std))" in warning.message
+    if -40 < bias:  # within float64's range, the share as erfc gives it
+        share = 0.5 * math.erfc(-bias / math.sqrt(2) / math.sqrt(2))
+        assert ("almost none" in said) == (share < 1e-4)
+        assert share < 1e-4 or f"{100 * share:.2g}%" in said
+        assert share >= 1e-4 or f"10^{round(-math.log10(share))}," in said
+
+
+def test_the_log_share_past_erfcs_underflow_meets_erfc_where_both_hold():
+    """The tail's first asymptotic term, used where erfc underflows, is within 1/x^2 of the
+    exact share: at x = -30 and -37, where erfc still holds it, its log is within 1/x^2 of
+    the exact one."""
+    from cnnspec.check.lints import _log_alive_share
+    from cnnspec.check.signal import Sums
+
+    for x in (-30.0, -37.0):
+        exact = math.log(0.5 * math.erfc(-x / math.sqrt(2)))
+        tail = -x * x / 2 - math.log(-x * math.sqrt(2 * math.pi))
+        assert abs(tail - exact) < 1 / x ** 2
+        assert _log_alive_share(Sums(q=1.0, offset=x)) == pytest.approx(exact, rel=1e-12)
+    assert _log_alive_share(Sums(q=1.0, offset=-40.0)) == pytest.approx(
+        -800 - math.log(40 * math.sqrt(2 * math.pi)), rel=1e-12)
+    assert _log_alive_share(Sums(q=1.0, offset=-40.0, k=4)) == pytest.approx(
+        _log_alive_share(Sums(q=1.0, offset=-40.0)) + math.log(4), rel=1e-12)
+
+
 # How far the share of a ReLU's inputs above 0 that silenced-relu quotes may lie from the
 # engine's, either way: test_a_bias_that_silences_a_relu_through_a_pool_or_after_a_fixed_
 # kernel_is_said says why.

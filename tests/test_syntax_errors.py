@@ -611,6 +611,21 @@ CASES = [
      "^write 2x2"),
     ("input 1X28X28\nconv 8 3\n", "^sizes are written with a lowercase x$", 1, 8,
      "^write 1x28x28"),
+    # a number with '_' between its digits, as Python writes it: the number, then a name
+    # (_000); a layer's said "unknown option '_000'", a setting's "unexpected '_000'"
+    ("input 1x8x8\nconv 1_000 3x3 relu\n",
+     "^numbers are written without '_' between their digits$", 2, 6, "^write 1000$"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  epochs 1_000\n}\n",
+     "^numbers are written without '_' between their digits$", 4, 11, "^write 1000$"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 1e-3_0\n}\n",
+     "^numbers are written without '_' between their digits$", 4, 10, "^write 1e-30$"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 0.000_1\n}\n",
+     "^numbers are written without '_' between their digits$", 4, 11, "^write 0.0001$"),
+    # an exponent cut short: the number, then the name e (a layer's guessed `elu`)
+    ("input 1x8x8\nconv 8 3x3 stride 1e\n", "^an exponent is written with its digits$", 2,
+     19, "^1e3 is 1 x 10\\^3, 1e-3 is 1 x 10\\^-3; or write 1 alone$"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 2.5e-\n}\n",
+     "^an exponent is written with its digits$", 4, 9, "^2.5e3 is 2.5 x 10"),
     # a Keras or PyTorch layer written as Python: the cnnspec line it means
     ('input 1x8x8\nConv2D(16, (3, 3), padding="same", activation="relu")\n',
      "^Conv2D\\(...\\) is a layer as Keras writes it, not a cnnspec line$", 2, 1,

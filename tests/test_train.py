@@ -220,7 +220,7 @@ def test_bad_settings_are_invalid_setting_errors_named_as_parameters(tmp_path):
 
 def test_divergence_stops_saves_and_names_the_layer(tmp_path):
     with pytest.raises(Diverged) as info:
-        train(write_spec(tmp_path, lr=1000000000000.0), run_dir=tmp_path / "r", **FAST)
+        train(write_spec(tmp_path, lr=1e20), run_dir=tmp_path / "r", **FAST)
     message, hint = info.value.message, info.value.hint
     assert "diverged" in message and re.search(r"layer '(conv1|pool1|flatten\d*|fc)'", message)
     assert "try lr=0.1" in hint and "--" not in hint and "he_normal" in hint
@@ -723,3 +723,107 @@ def test_the_steps_check_counts_are_the_steps_a_run_takes(tiny_run):
 
     assert run_steps(tiny_run.training) == tiny_run.summary["steps"] == 2 * 10
     assert run_steps({**tiny_run.training, "data": {"name": "npz", "path": "x.npz"}}) is None
+
+
+LINEAR = """\
+model linear
+input 1x8x8
+flatten
+fc: dense 2
+
+train {{
+  data shapes(size=8, classes=[x, plus], count=240)
+  preprocess standardize
+  optimizer sgd(momentum=0)
+  loss mse
+  lr {lr}
+  batch 16
+  epochs 5
+  val_split 0.2
+  seed 3{more}
+}}
+"""
+
+
+def linear_spec(tmp_path, lr, more=""):
+    """One dense layer under mse: sgd above its stable rate grows the loss geometrically,
+    to 1e16 by the fifth epoch at lr 0.1, finite all along."""
+    path = tmp_path / "linear.cnn"
+    path.write_text(LINEAR.format(lr=lr, more=more))
+    return path
+
+
+def test_a_loss_that_blows_up_while_finite_is_divergence(tmp_path):
+    """lr 0.1 took the loss from 3.8 to 4.8e16 in five epochs and the run ended "trained"; a
+    loss over 1e4 times its first is now divergence, saved and said as a NaN's is."""
+    with pytest.raises(Diverged) as info:
+        train(linear_spec(tmp_path, 0.1), run_dir=tmp_path / "r", **FAST)
+    found = re.match(r"training diverged in epoch (\d+) at step (\d+): the loss reached (\S+), "
+                     r"more than 1e4 times its first, (\S+); the weights and the batch are in ",
+                     info.value.message)
+    assert found, info.value.message
+    epoch, step, loss, first = found.groups()
+    assert float(loss) > 1e4 * float(first) and 1 < float(first) < 10 and int(epoch) == 2
+    assert info.value.hint == (
+        "lower the learning rate (it was 0.1; try lr=0.01), or start 'fc' with smaller weights "
+        "(its init is he_normal, N(0, 0.177^2)), or clip the gradients (`clip_norm 1` in the "
+        "train block)")
+    run = tmp_path / "r"
+    diverged = read_npz(run / rundir.DIVERGED)
+    assert int(diverged["_step"]) == int(step) - 1 and diverged["_batch_x"].shape[1:] == (1, 8, 8)
+    assert np.all(np.isfinite(diverged["fc.weight"]))
+    summary = json.loads((run / rundir.SUMMARY).read_text())
+    assert summary["status"] == "diverged" and summary["message"] == info.value.message
+    with pytest.raises(RunError, match="diverged; resumed, it would diverge again"):
+        resume(run, **FAST)
+
+
+def test_a_run_that_clips_its_gradients_is_not_told_to(tmp_path):
+    """Clipped to norm 1, a step at lr 100 still moves the weights by up to 100."""
+    with pytest.raises(Diverged, match="the loss reached") as info:
+        train(linear_spec(tmp_path, 100, "\n  clip_norm 1"), run_dir=tmp_path / "r", **FAST)
+    assert "clip" not in info.value.hint and "lower the learning rate" in info.value.hint
+
+
+def test_healthy_training_of_the_same_net_is_no_divergence(tmp_path):
+    run = train(linear_spec(tmp_path, 0.01), run_dir=tmp_path / "r", **FAST)
+    assert run.summary["status"] == "finished" and len(run.metrics) == 5
+    assert run.metrics[-1]["train_loss"] < run.metrics[0]["train_loss"]
+
+
+def test_the_command_line_says_a_finite_blow_up_as_a_divergence(tmp_path, capsys):
+    spec = linear_spec(tmp_path, 0.1)
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged in epoch 2 at step " in err and "the loss reached" in err
+    assert "hint: lower the learning rate (it was 0.1; try --lr 0.01)" in err
+    assert "Traceback" not in err
+    assert main(["train", str(spec), "--lr", "0.01", "--out", str(tmp_path / "r2"),
+                 "--quiet"]) == 0
+    assert "diverged" not in capsys.readouterr().err
+
+
+def test_a_blow_up_is_measured_from_the_larger_of_the_first_loss_and_knowing_nothing():
+    from cnnspec.training.loop import blowup_reference, blowup_text
+
+    assert blowup_reference(0.5, None) == np.inf  # the first step is judged by finiteness alone
+    assert blowup_reference(0.5, 3.0) == 3.0 and blowup_reference(2.3, 0.1) == 2.3
+    assert blowup_text(5e4, 2.3, 0.1) == (
+        "the loss reached 5e4, more than 1e4 times 2.3, the loss of an output that knows "
+        "nothing (every score equal)")
+    assert blowup_text(5e4, 0.5, 3.0) == "the loss reached 5e4, more than 1e4 times its first, 3"
+
+
+@pytest.mark.parametrize("loss, classes, args, expected", [
+    ("cross_entropy", 10, {}, np.log(10)),
+    ("cross_entropy", 4, {"label_smoothing": 0.1}, np.log(4)),
+    ("bce", 1, {"class_weights": [1, 3]}, np.log(2) * (2 + 3 * 3) / 5),
+    ("nll", 10, {}, np.log(10)),
+    ("bce", 1, {}, np.log(2)),
+    ("mse", 4, {}, 0.25),
+])
+def test_the_loss_of_an_output_that_knows_nothing(loss, classes, args, expected):
+    from cnnspec.engine.losses import uninformed_loss
+
+    y = np.array([0, 1, 0, 1, 1]) if loss == "bce" else np.arange(7) % classes
+    assert uninformed_loss(loss, y, classes, **args) == pytest.approx(expected, rel=1e-12)

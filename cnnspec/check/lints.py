@@ -338,15 +338,14 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
         spread = math.sqrt(values.q) if values is not None else 0.0
         if values is None or not values.offset < 0 or not 0 < spread < math.inf:
             continue
-        alive = _alive_share(values)
-        if alive >= LEAST_ALIVE:
+        if _alive_share(values) >= LEAST_ALIVE:
             continue
         out.append(spec.error(
             f"{info.kind} '{info.name}': its biases start at {float_text(bias.mean)}, "
             f"{rounded_text(-bias.mean / spread)} times the std of its sums ({weight.short}: "
             f"about {rounded_text(spread)} for inputs of unit mean square"
             f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so "
-            f"{_silenced_text(info, way)} passes only {rounded_text(100 * alive, 2)}% "
+            f"{_silenced_text(info, way)} passes {_alive_text(values)} "
             f"of {_alive_formula(values.k)} and the rest send no gradient back: the layer "
             "starts nearly dead",
             info.name, BIAS_INIT_KEY, severity="warning",
@@ -383,6 +382,38 @@ def _alive_share(values: signal.Sums) -> float:
     one, ``1 - Phi(-offset)^k`` for the largest of ``k``, in logs for a share far below 1."""
     one = 0.5 * math.erfc(-values.offset / math.sqrt(2))  # Phi(offset)
     return one if values.k == 1 else -math.expm1(values.k * math.log1p(-one))
+
+
+# A share alive below this is said as almost none with its order of magnitude ("about 1 in
+# 10^12"): as a percentage it reads as a row of zeros (7.7e-11%), and below float64's
+# smallest number (a bias 38.5 stds below 0) as "0%", which is not what the estimate says.
+ALMOST_NONE = 1e-4
+
+
+def _alive_text(values: signal.Sums) -> str:
+    """:func:`_alive_share` as a warning says it: ``only 1.7%``, or where that is below
+    :data:`ALMOST_NONE`, ``almost none, about 1 in 10^12``."""
+    log_share = _log_alive_share(values)
+    if log_share >= math.log(ALMOST_NONE):
+        return f"only {rounded_text(100 * math.exp(log_share), 2)}%"
+    if log_share == -math.inf:  # a bias over 1e154 stds below 0: x^2 is beyond float64
+        return "almost none, fewer than 1 in 10^308,"
+    exponent = -log_share / math.log(10)
+    digits = round(exponent) if exponent < 1e6 else rounded_text(exponent, 2)
+    return f"almost none, about 1 in 10^{digits},"
+
+
+def _log_alive_share(values: signal.Sums) -> float:
+    """The log of :func:`_alive_share`, also where the share is below float64's smallest
+    number: there ``log Phi(x) = -x^2 / 2 - log(-x sqrt(2 pi))``, the first term of the
+    normal tail's asymptotic series (Abramowitz & Stegun 26.2.12; relative error below
+    1/x^2, under 0.07% where erfc underflows, past x = -38.5), and the largest of
+    ``k`` sums passes ``k Phi(x)``."""
+    share = _alive_share(values)
+    if share > 0:
+        return math.log(share)
+    x = values.offset
+    return math.log(values.k) - x * x / 2 - math.log(-x * math.sqrt(2 * math.pi))
 
 
 def _alive_formula(k: int) -> str:

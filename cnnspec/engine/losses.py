@@ -99,3 +99,15 @@ def bce(logits, y, class_weights=None):
 
 # The losses the IR names (cnnspec/ir/training_catalogue.py declares them).
 LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse, "nll": nll, "bce": bce}
+
+
+def uninformed_loss(loss: str, y, classes: int, **loss_args) -> float:
+    """The loss ``loss`` gives labels ``y`` (N,) from an output (N, ``classes``) that knows
+    nothing of its input: every score equal. That is zero logits (every class equally
+    likely: ln K for cross_entropy and ln 2 for bce, without class weights), zero values for
+    mse (1/K against one-hot targets, their mean square) and, for nll, the log-probabilities
+    of that guess, ln(1/K) each (ln K). ``loss_args``: the loss's settings, as
+    :data:`LOSSES` takes them."""
+    value = -np.log(classes) if loss == "nll" else 0.0
+    out = np.full((len(y), classes), value, dtype=np.float64)
+    return LOSSES[loss](out, y, **loss_args)[0]

@@ -55,12 +55,11 @@ from cnnspec.lang.inits import literal_spans, read_bias_init, read_init
 from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
-    CAPITAL_X_MESSAGE,
     LIST_TYPES,
     REPEAT_LABEL,
     REPEAT_LABEL_HINT,
-    capital_x_hint,
     merge_inputs_hint,
+    number_run_on,
     taking_inputs,
 )
 from cnnspec.lang.unknown_setting import outside_train, tuple_text, value_text
@@ -1267,7 +1266,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return SpecError(f"'{item.name}' is not an option of {kind_name}: a layer it "
                              "merges is named in brackets or after '<-'", span=span,
                              hint=merge_inputs_hint(kind_name, [item.name, "..."]))
-        fixed = _capital_x(before, item)
+        fixed = _number_run_on(before, item)
         if fixed is not None:
             return fixed
         from cnnspec.lang.foreign import (
@@ -1487,19 +1486,20 @@ def _summary_shorthand(item: Value, kind: Syntax) -> str | None:
     return None
 
 
-def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:
-    """``3X3``, read as the number 3 and the word X3: the error for the whole size, else
+def _number_run_on(before: Value | None, item: Word | Call) -> SpecError | None:
+    """``3X3`` or ``1_000``, read as a number and the word touching it (X3, _000): the error
+    for the whole size or number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else
     None."""
     if not isinstance(before, Num) or not isinstance(item, Word):
         return None
     touching = (before.span.end_line, before.span.end_column) == (item.span.line,
                                                                   item.span.column)
-    hint = capital_x_hint(before.text, item.name) if touching else None
-    if hint is None:
+    found = number_run_on(before.text, item.name) if touching else None
+    if found is None:
         return None
-    return SpecError(CAPITAL_X_MESSAGE, span=Span(before.span.line, before.span.column,
-                                                  item.span.end_line, item.span.end_column),
-                     hint=hint)
+    message, hint = found
+    return SpecError(message, span=Span(before.span.line, before.span.column,
+                                        item.span.end_line, item.span.end_column), hint=hint)
 
 
 def _initializer_named(name: str, span: Span, kind: Syntax, kind_name: str, option: str,

@@ -659,7 +659,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     tupled = _foreign_tuple(exc, text, path) if start == "start" else None
     if tupled is not None:
         return tupled
-    problem = (_capital_x(exc, text) or _quote_problem(exc, text)
+    problem = (_number_run_on(exc, text) or _quote_problem(exc, text)
                or (_size_with_commas(exc, text) if start == "start" else None)
                or (_tuple_in_call(exc, text) if start == "start" else None)
                or _stray_character(exc, text))
@@ -1086,15 +1086,37 @@ def capital_x_hint(number: str, word: str) -> str | None:
     return f"write {number}{word.lower()}: sizes use a lowercase x, as in 3x3 or 1x28x28"
 
 
-def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
-    """(message, hint) where the parse failed on the rest of a size written with a capital X
-    (``input 1X28X28``), else None."""
+# A number with '_' between groups of its digits, as Python writes it (1_000): the lexer reads
+# the number 1 and then a name, _000. An exponent without its digits (1e, 1e-) reads as 1
+# and the name e.
+DIGIT_GROUPS_MESSAGE = "numbers are written without '_' between their digits"
+EXPONENT_MESSAGE = "an exponent is written with its digits"
+
+
+def number_run_on(number: str, word: str) -> tuple[str, str] | None:
+    """(message, hint) where the name ``word`` read right after the number ``number`` is the
+    rest of a size written with a capital X (``3`` and ``X3``), of a number with '_'
+    between its digits (``1`` and ``_000``) or of one whose exponent has no digits (``1``
+    and ``e``), else None."""
+    hint = capital_x_hint(number, word)
+    if hint is not None:
+        return CAPITAL_X_MESSAGE, hint
+    if number and re.fullmatch(r"(?:_[0-9]+)+", word):
+        return DIGIT_GROUPS_MESSAGE, f"write {number}{word.replace('_', '')}"
+    if number and word in ("e", "E") and "e" not in number.lower():
+        return EXPONENT_MESSAGE, (f"{number}e3 is {number} x 10^3, {number}e-3 is {number} x "
+                                  f"10^-3; or write {number} alone")
+    return None
+
+
+def _number_run_on(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """(message, hint) where the parse failed on a name that is the rest of the number before
+    it (:func:`number_run_on`: ``input 1X28X28``, ``epochs 1_000``), else None."""
     token, line = getattr(exc, "token", None), _failing_line(exc, text)
     if token is None or token.type != "NAME" or line is None:
         return None
-    number = re.search(r"[0-9]*$", line[:exc.column - 1])[0]
-    hint = capital_x_hint(number, token.value)
-    return None if hint is None else (CAPITAL_X_MESSAGE, hint)
+    number = re.search(r"(?<![\w.])[0-9.]*[0-9](?:[eE][+-]?[0-9]+)?$", line[:exc.column - 1])
+    return number_run_on(number[0] if number else "", token.value)
 
 
 SIZE_FORM = "sizes are written with 'x' and no spaces, 3x3 or 1x28x28"

@@ -74,8 +74,9 @@ class JobResult:
     (those of epoch ``test_epoch``, which is None for a run without a test_acc, one that
     diverged, and for one recorded before the test figures were of the kept weights, whose
     test_acc may be another epoch's: :func:`~cnnspec.training.run.tested_epoch`), and whether
-    the loss diverged (NaN or inf) — then ``error`` holds the trainer's message. ``out`` is
-    its folder's path (its JSON gives it relative to the --out folder: :meth:`to_dict`)."""
+    the loss diverged (NaN, inf, or blown up) — then ``error`` holds the trainer's message.
+    ``out`` is its folder's path (its JSON gives it relative to the --out folder:
+    :meth:`to_dict`)."""
 
     label: str
     seed: int

@@ -2,6 +2,10 @@
 epoch's weights, and the three ways a run can stop early (Ctrl-C, divergence, and the
 ``early_stop`` setting when the monitored validation metric stops improving).
 
+A run diverges when its loss or output is no longer finite, or when the loss is finite but
+blown up (:data:`BLOWUP_FACTOR`): sgd a little above its stable rate grows a mean squared
+error geometrically, to 1e17 and beyond, and may end its epochs before reaching infinity.
+
 One step is: forward the batch (training mode), the loss and its gradient, backward, the
 gradients clipped (when the settings say so), then one optimizer update of the trainable
 parameters at the step's learning rate (an epoch's metrics record its last step's). Between
@@ -25,6 +29,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import bias_moments, summed_terms, weight_log_second_moment
 from cnnspec.check.training import one_example_norms
 from cnnspec.dtypes import FORMATS
+from cnnspec.engine.losses import uninformed_loss
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.engine.processes import WorkerLost
@@ -66,7 +71,8 @@ class Stopped(WordedError):
 
 
 class Diverged(WordedError):
-    """The loss or an activation became NaN or infinite; its hint names the learning rate to
+    """The loss or an activation became NaN or infinite, or the loss blew up while finite
+    (:data:`BLOWUP_FACTOR`); its hint names the learning rate to
     try as the caller gives it (``--lr 0.05``, ``lr=0.05``). ``reason``: the failure alone,
     without the file it saved, for a caller whose run folder is not the user's (a sweep's
     cell, whose scratch folder is gone once it has trained)."""
@@ -131,15 +137,17 @@ def fit(session: Session, position: Position) -> bool:
 
     Stops before the last epoch when ``early_stop`` says so (``position.stopped_early``).
     Raises :class:`Interrupted` (after saving) on Ctrl-C or a ``KeyboardInterrupt`` raised by
-    ``on_step``, and :class:`Diverged` when the loss stops being finite. Returns whether
+    ``on_step``, and :class:`Diverged` when the loss stops being finite or blows up
+    (:func:`blowup_limit`). Returns whether
     Ctrl-C was pressed after the last step (while the last epoch was validated and saved):
     every epoch is then trained and saved, and the caller stops before what comes next.
     """
     session.saved = copy.deepcopy(position)  # fresh or resumed, it is the checkpoint's
+    uninformed = _uninformed_loss(session)
     with deferred_interrupts() as flag:
         try:
             while position.epoch < session.training["epochs"] and not position.stopped_early:
-                _run_epoch(session, position, flag)
+                _run_epoch(session, position, flag, uninformed)
             position.finished = True
             session.save(position)
         except KeyboardInterrupt:
@@ -183,7 +191,35 @@ def stopped_for(failed: NotWritten | MemoryError, kept: str, verb: str, run: Pat
                    reason=reason)
 
 
-def _run_epoch(session: Session, position: Position, flag) -> None:
+# A finite loss above this many times both the run's first one and that of an output that
+# knows nothing of its input (every score equal: ln K under cross-entropy, 1/K under mse)
+# counts as divergence. Training starts near the second (an init that keeps the output's
+# scale) and goes down; 1e4 times it is cross-entropy logits thousands apart, every softmax
+# saturated, or mse outputs about 100 times the targets' scale: no recovery a user would wait
+# for, and far above the noise of one batch's loss. Measured from the first loss too, an init
+# far too large is judged by how far it climbs, not where it starts: adam brings mse outputs
+# that start 100 away from their targets (a first loss 1e5 times 1/K) back down. Trained at
+# their own settings, the specs in specs/ stay below 30 times the second (x_detector's spikes
+# reach 28, the rest 3.1; digits, lenet5, resnet_small and separable for their first 400 steps).
+BLOWUP_FACTOR = 1e4
+
+
+def _uninformed_loss(session: Session) -> float:
+    """The loss of an output that knows nothing (:func:`cnnspec.engine.losses.uninformed_loss`)
+    on the training labels, with the run's loss settings (class weights, label smoothing)."""
+    model = session.model
+    return uninformed_loss(model.loss_name, session.train.y, session.checked.output_shape[-1],
+                           **model.loss_args)
+
+
+def blowup_reference(uninformed: float, first_loss: float | None) -> float:
+    """The loss a blown-up one is :data:`BLOWUP_FACTOR` times above: the larger of the loss of
+    an output that knows nothing (``uninformed``) and the run's first (infinite before the
+    first step: only a loss that is not finite stops that one)."""
+    return math.inf if first_loss is None else max(uninformed, first_loss)
+
+
+def _run_epoch(session: Session, position: Position, flag, uninformed: float) -> None:
     model, training = session.model, session.training
     order = epoch_order(session.data_order, position.epoch, len(session.train.y))
     slices = batch_slices(len(order), training["batch_size"],
@@ -201,9 +237,12 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
             x = session.augment(x, position.epoch, i)
         t0 = time.perf_counter()
         lr = learning_rate(training, clock.at(i))
-        loss, correct = _step(session, x, y, lr)
-        if loss is None:
-            _diverged(session, position, x, y, lr)
+        reference = blowup_reference(uninformed, position.first_loss)
+        loss, correct = _step(session, x, y, lr, BLOWUP_FACTOR * reference)
+        if correct is None:
+            _diverged(session, position, x, y, lr, loss, uninformed)
+        if position.first_loss is None:
+            position.first_loss = loss
         position.step_seconds += time.perf_counter() - t0
         position.batch = i + 1
         position.loss_sum += loss * len(y)
@@ -215,18 +254,20 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
     _end_epoch(session, position, learning_rate(training, clock.at(len(slices) - 1)), started)
 
 
-def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
-    """One SGD step on the batch; ``(loss, correct)``, or ``(None, None)`` if the loss or the
-    network's output is not finite (nothing is updated then)."""
+def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float, limit: float):
+    """One SGD step on the batch; ``(loss, correct)``, or ``(loss, None)`` if the loss or the
+    network's output is not finite or the loss is above ``limit`` (nothing is updated then,
+    so the weights kept are those that gave that loss)."""
     model = session.model
-    # Divergence is detected here (a non-finite output or loss) and after the update (a
-    # non-finite weight: an lr of 1e300 overflows float32) and reported once.
+    # Divergence is detected here (a non-finite output, a loss not finite or above the limit)
+    # and after the update (a non-finite weight: an lr of 1e300 overflows float32) and
+    # reported once.
     with overflow_reported_by_caller():
         out = model.forward(x)
         loss, dout = model.loss(out, y)
         loss = float(loss)
-        if not math.isfinite(loss) or not np.all(np.isfinite(out)):
-            return None, None
+        if not loss <= limit or not np.all(np.isfinite(out)):  # a NaN loss fails <= too
+            return loss, None
         model.backward(dout, input_grad=False)
         params, grads = model.params(), model.grads()
         names = [name for name in model.trainable_names if name in grads]
@@ -309,8 +350,10 @@ def _track_best(session: Session, position: Position, row: dict) -> None:
 
 
 def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray,
-              lr: float) -> None:
+              lr: float, loss: float, uninformed: float) -> None:
     """Save the weights and the batch that blew up, find the first layer that did, and stop.
+    ``loss``: the step's, not finite or blown up (:func:`blowup_reference` of ``uninformed``,
+    the loss of an output that knows nothing, and the run's first).
 
     ``checkpoint.npz`` is left as it was: the last good point (an epoch end, or step 0).
     """
@@ -320,6 +363,7 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
               {**model.state_dict(), "_batch_x": x, "_batch_y": y,
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
+    finite = info is None and math.isfinite(loss)  # nothing overflowed: the loss blew up
     layer_init = init_to_blame(session.checked, info)
     hint = (decay_advice(session.checked.ir["training"], lr) or lr_mult_hint(session.checked, lr)
             or layer_decay_hint(session.checked, lr)
@@ -335,10 +379,25 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
             # an init that grows the signal is said first: it blows up whatever the rate
             hint = (f"{smaller}, or {hint}" if _log_gain(layer_init) > math.log(GROWING_GAIN)
                     else f"{hint}, or {smaller}")
-    reason = (f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: "
-              f"{where} became NaN or infinite")
+        if finite and not session.training["clip_norm"]:
+            hint += literal(", or clip the gradients (`clip_norm 1` in the train block)")
+    what = (blowup_text(loss, uninformed, position.first_loss) if finite
+            else f"{where} became NaN or infinite")
+    reason = f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {what}"
     raise Diverged(literal(f"{reason}; {diverged_files(session.run / rundir.DIVERGED)}"),
                    hint=hint, reason=reason)
+
+
+def blowup_text(loss: float, uninformed: float, first_loss: float) -> str:
+    """What a finite loss that blew up is: how far above the larger of ``uninformed`` (the loss
+    of an output that knows nothing) and the run's ``first_loss`` it went."""
+    if first_loss > uninformed:
+        reference = f"its first, {rounded_text(first_loss)}"
+    else:
+        reference = (f"{rounded_text(uninformed)}, the loss of an output that knows nothing "
+                     "(every score equal)")
+    return (f"the loss reached {rounded_text(loss)}, more than {rounded_text(BLOWUP_FACTOR, 1)} "
+            f"times {reference}")
 
 
 def overflowing_bias_hint(checked: CheckedSpec, info: LayerInfo | None) -> str | None:

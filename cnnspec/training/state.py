@@ -86,7 +86,9 @@ class Position:
     training steps (for images per second). ``best_epoch`` (from 1; 0 before any) and
     ``best_value`` are the best epoch so far by the ``monitor`` setting (its weights are in
     ``best.npz``), ``bad_epochs`` the epochs since then; ``stopped_early`` is set when
-    ``early_stop`` ended the run.
+    ``early_stop`` ended the run. ``first_loss`` is the loss of the run's first step (None
+    before it), which a blown-up loss is measured against
+    (:data:`cnnspec.training.loop.BLOWUP_FACTOR`).
     """
 
     epoch: int = 0
@@ -103,6 +105,7 @@ class Position:
     best_value: float | None = None
     bad_epochs: int = 0
     stopped_early: bool = False
+    first_loss: float | None = None
 
     def next_epoch(self) -> None:
         """Move to the start of the following epoch."""
@@ -117,7 +120,7 @@ POSITION_TYPES = {
     "epoch": (int,), "batch": (int,), "step": (int,), "loss_sum": NUMBER, "correct": (int,),
     "seen": (int,), "epoch_seconds": NUMBER, "step_seconds": NUMBER, "finished": (bool,),
     "metrics": (list,), "best_epoch": (int,), "best_value": (*NUMBER, type(None)),
-    "bad_epochs": (int,), "stopped_early": (bool,),
+    "bad_epochs": (int,), "stopped_early": (bool,), "first_loss": (*NUMBER, type(None)),
 }
 # The types of each column of a metrics row (``Position.metrics``, one row per epoch): the
 # loop reads them back on resume (the plateau schedule the validation losses, the summary the
