@@ -2,10 +2,12 @@
 float32 within the stated bound over a grid of shapes for the output and all gradients;
 the float64 transforms exact to 1e-10, and the backward the exact transpose of the forward
 (the dot-product test); which layers the tuned convolution sends there."""
+import dataclasses
 import tracemalloc
 
 import numpy as np
 import pytest
+from numpy.lib.array_utils import byte_bounds
 
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
@@ -116,7 +118,8 @@ def test_a_chunks_tile_rows_are_the_padded_inputs_rows(pads, hw):
     m, th = til.m, til.tiles_hw[0]
     for seed in (0, 1):
         x = _arrays(3, 2, 1, hw, seed=seed)[0]
-        winograd._input_transform(x, til, 1, 2, work, winograd.FORWARD)
+        views = winograd._input_views(work, til, 2, 2, x.dtype, winograd.FORWARD, True)
+        winograd._input_transform(winograd._input_rows(x.transpose(1, 0, 2, 3), til), 1, views)
         padded = np.pad(x[1:3], ((0, 0), (0, 0), pads[:2], (0, 0)))
         rows = work[f"winograd tile rows {2}"]
         for i in range(til.a):
@@ -654,7 +657,8 @@ def test_the_chunk_buffers_are_within_their_footprint(c, f, hw, pads, n):
         work = {}
         out, cache = winograd.conv2d_forward(x, w, None, win, work, chunk_bytes=limit)
         winograd.conv2d_backward(np.ones_like(out), cache, work=work)
-        used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values())
+        used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values()
+                   if isinstance(buffer, np.ndarray))
         assert used <= footprint._winograd_chunk_bytes(geo, n, 4)
 
 
@@ -801,3 +805,45 @@ def test_the_tuned_convolution_chunks_by_the_machines_limit(monkeypatch):
         monkeypatch.setattr(conv_tuned, "thresholds", lambda limits=limits: limits)
         _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (1,) * 4, work={})
         assert isinstance(cache, winograd.Saved) and cache.images == images
+
+
+def _arrays_in(views):
+    """The arrays a chunk's views (records, tuples of them) hold."""
+    if isinstance(views, np.ndarray):
+        yield views
+    elif isinstance(views, tuple):
+        for item in views:
+            yield from _arrays_in(item)
+    elif views is not None and not isinstance(views, (str, int, bool, np.dtype)):
+        for field in dataclasses.fields(views):
+            yield from _arrays_in(getattr(views, field.name))
+
+
+def test_the_chunks_views_hold_no_buffer_the_work_dict_has_let_go():
+    """The 3 kept images' chunk comes before chunks of 5, which grow the chunk buffers after
+    its views were made: the views kept (winograd._planned) view only the buffers the shared
+    work dict holds, which the footprint counts, and give the results of a pass without
+    kept views."""
+    x, w, b, rng = _arrays(16, 8, 8, (16, 16), seed=11)
+    x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    win = window((16, 16), (3, 3), (1, 1), (1, 1, 1, 1))
+    dout = rng.standard_normal((16, 8, 16, 16)).astype(np.float32)
+    work, passes = {}, []
+    for layer_work in (work, work, None):
+        out, cache = winograd.conv2d_forward(x, w, b, win, layer_work, chunk_bytes=100_000,
+                                             tile_share=1000)
+        assert cache.images == 5 and len(cache.kept) == 3
+        passes.append((out.copy(), *winograd.conv2d_backward(dout, cache, work=layer_work)))
+    scratch = work[("shared", "winograd")]
+    held = [byte_bounds(buffer) for buffer in scratch.values() if isinstance(buffer, np.ndarray)]
+    held += [byte_bounds(winograd._matrix(name, x.dtype)) for name in ("BT", "AT")]
+    plans = scratch["plans"]
+    assert {key[:2] for key in plans} == {("forward", 3), ("forward", 5), ("backward", 3),
+                                          ("backward", 5)}
+    for views in plans.values():
+        for array in _arrays_in(views):
+            low, high = byte_bounds(array)
+            assert any(start <= low and high <= end for start, end in held)
+    for kept_views in passes[1:]:
+        for ours, theirs in zip(kept_views, passes[0]):
+            np.testing.assert_array_equal(ours, theirs)

@@ -29,14 +29,29 @@ def small_products(a, b, out) -> np.ndarray:
     family 25, model 17, OpenBLAS's SkylakeX kernels, medians of 31): 6 x 6 times 6 x 57344
     114 / 63 (slices of 16384 columns; 94 in slices of 32768, past the limit), 4 x 6 times 6 x
     86016 117 / 64, 6 x 4 times 4 x 129024 219 / 127."""
+    run_products(small_product_parts(a, b, out))
+    return out
+
+
+def run_products(parts) -> None:
+    """Each ``a @ b`` into its ``out`` of ``parts`` (:func:`small_product_parts`)."""
+    for a, b, out in parts:
+        np.matmul(a, b, out=out)
+
+
+def small_product_parts(a, b, out) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+    """The ``(a, b, out)`` operands of the one or two matrix products of
+    :func:`small_products`: views of its arguments, for a caller that runs the same products
+    over the same buffers again and again (:mod:`cnnspec.engine.winograd`'s chunks) and so
+    reshapes them once."""
     m, k = a.shape
     width = max(1, SMALL_GEMM_MADDS // (m * k))
     if b.shape[1] <= width:
-        return np.matmul(a, b, out=out)
+        return ((a, b, out),)
     parts = b.shape[1] // width
     done = parts * width
-    np.matmul(a, b[:, :done].reshape(k, parts, width).transpose(1, 0, 2),
-              out=out[:, :done].reshape(m, parts, width).transpose(1, 0, 2))
-    if done < b.shape[1]:
-        np.matmul(a, b[:, done:], out=out[:, done:])
-    return out
+    stacked = (a, b[:, :done].reshape(k, parts, width).transpose(1, 0, 2),
+               out[:, :done].reshape(m, parts, width).transpose(1, 0, 2))
+    if done == b.shape[1]:
+        return (stacked,)
+    return stacked, (a, b[:, done:], out[:, done:])

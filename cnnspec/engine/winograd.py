@@ -82,6 +82,7 @@ another image's.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import ClassVar
 
@@ -98,7 +99,7 @@ from cnnspec.engine.footprint import (
     winograd_row_values,
     winograd_tiles,
 )
-from cnnspec.engine.products import small_products
+from cnnspec.engine.products import run_products, small_product_parts
 from cnnspec.engine.windows import Window, carve, output_array, shared_work, work_buffer
 from cnnspec.records import record
 
@@ -280,7 +281,8 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     images as :func:`cnnspec.engine.footprint.winograd_kept_images` says, in the layer's
     ``work`` from step to step (the next forward pass writes over it). ``work``: the layer's
     dict; the chunk buffers live only within a call and are shared by the layers of one
-    geometry (per thread, :func:`cnnspec.engine.windows.shared_work`).
+    geometry (per thread, :func:`cnnspec.engine.windows.shared_work`), as are the views a
+    chunk takes of them (:func:`_planned`).
     ``chunk_bytes``: the most bytes of transformed tiles a chunk of images holds (the
     machine's, :mod:`cnnspec.engine.calibrate`; the backward pass takes the same chunks)."""
     til = tiling(win)
@@ -288,17 +290,21 @@ def conv2d_forward(x, w, b, win: Window, work=None, relu=False,
     f = w.shape[0]
     out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
     kept = _kept_tiles(work, til, x, tile_share)
-    work = _scratch(work, til, x.shape, f, x.dtype)
+    scratch = _scratch(work, til, x.shape, f, x.dtype)
     u = _kernel_transform(w)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize, chunk_bytes)
+    rows = _input_rows(x.transpose(1, 0, 2, 3), til)
+    pixels = _pixel_blocks(out, til)
+    bias = None if b is None else b[:, None]
     for start, images in _chunks(n, step, kept):
-        v = _input_transform(x, til, start, images, work, FORWARD,
-                             into=_chunk_tiles(kept, til, start, images))
-        m_t = carve(work, FORWARD.products, (til.a * til.a, f, images * til.q), x.dtype)
-        np.matmul(u, v, out=m_t)
-        if b is not None:
-            m_t[_BIAS_POINT] += b[:, None]
-        _output_transform(m_t, til, out[:, start:start + images], work, relu)
+        into = _chunk_tiles(kept, til, start, images)
+        views = _planned(scratch, ("forward", images, into is None), _forward_views, til, c,
+                         f, images, x.dtype, into is None)
+        v = _input_transform(rows, start, views.input, into)
+        np.matmul(u, v, out=views.products)
+        if bias is not None:
+            np.add(views.bias, bias, out=views.bias)
+        _output_transform(views, [block[:, start:start + images] for block in pixels], relu)
     # V kept for every image frees the input for its next readers
     held = x if kept is None or len(kept) < n else None
     return out.transpose(1, 0, 2, 3), Saved(held, x.shape, u, b is not None, kept, step, til)
@@ -337,11 +343,173 @@ def _chunk_tiles(kept, til: Tiling, start: int, images: int) -> np.ndarray | Non
     return kept[start:start + images].reshape(points, -1, images * til.q)
 
 
-def _scratch(work, til: Tiling, shape, f: int, dtype) -> dict | None:
+def _scratch(work, til: Tiling, shape, f: int, dtype) -> dict:
     """The chunk buffers of a convolution of an input of ``shape`` and ``dtype`` into ``f``
     channels tiled as ``til``: they live only within a pass, shared by the layers of one
-    geometry (per thread)."""
-    return shared_work(work, ("winograd", til, tuple(shape), f, np.dtype(dtype)))
+    geometry (per thread); without ``work``, the call's own."""
+    scratch = shared_work(work, ("winograd", til, tuple(shape), f, np.dtype(dtype)))
+    return {} if scratch is None else scratch
+
+
+# The chunk buffers' keys in the shared work dict: the roles FORWARD and BACKWARD name.
+_ROLES = tuple(sorted({getattr(buffers, field.name) for buffers in (FORWARD, BACKWARD)
+                       for field in dataclasses.fields(Buffers)} - {""}))
+
+
+def _planned(scratch: dict, key: tuple, build, *args):
+    """``build(scratch, *args)``: the views a chunk of images takes of the chunk buffers in
+    ``scratch``, built once for ``key`` and kept there (under "plans"). Built on every chunk,
+    the views, strides and products' slices were most of a chunk's fixed cost: with one image
+    a chunk on a 1 -> 1 channel layer at 8x8 (where the arithmetic is next to nothing),
+    forward 34-35 against 15 us a chunk, backward 72-73 against 31 (Intel Xeon, cpu family 6,
+    model 167, one thread, medians of 30 calls in each of three interleaved rounds). A buffer
+    that grows (:func:`cnnspec.engine.windows.carve`; a larger chunk after a smaller) leaves
+    the views made before on memory the dict no longer holds: every plan is then dropped and
+    the new one built again on the grown buffers, so the plans hold no memory beyond the
+    buffers the footprint counts."""
+    plans = scratch.setdefault("plans", {})
+    plan = plans.get(key)
+    while plan is None:
+        before = [scratch.get(role) for role in _ROLES]
+        plan = build(scratch, *args)
+        if any(scratch.get(role) is not flat for role, flat in zip(_ROLES, before)):
+            plans.clear()
+            plan = None
+    plans[key] = plan
+    return plan
+
+
+@record(eq=False)
+class InputViews:
+    """The views one chunk of ``images`` images takes of the buffers of
+    :func:`_input_transform` (:func:`_input_views`)."""
+
+    pixels: tuple  # the tile rows' pixels each of Tiling.copied_spans holds
+    overlaps: tuple  # (later, earlier) rows of the tile rows (_overlapping_rows)
+    rows: tuple  # the products of B^T along the tile rows (small_product_parts)
+    tiles: np.ndarray  # (a, a, C, images*Q), the tile columns
+    columns: np.ndarray  # the read-only view of the rows' tile columns (_columns_view)
+    misread: tuple  # the tiles' misread columns (_misread_views)
+    by_point: np.ndarray  # tiles as (a, a, C*images*Q)
+    transformed: np.ndarray | None  # V (a, a, C*images*Q), where not written into a kept one
+
+
+def _input_views(scratch: dict, til: Tiling, c: int, images: int, dtype, buffers: Buffers,
+                 transformed: bool) -> InputViews:
+    """The :class:`InputViews` of a chunk of ``images`` images of ``c`` channels; with
+    ``transformed``, V's buffer too (else V goes into the kept tiles)."""
+    a = til.a
+    length = c * images * til.q
+    # The padding's zeros stay from call to call: one buffer for each chunk size (two at most).
+    tile_rows = work_buffer(scratch, f"winograd tile rows {images}",
+                            (a, til.row_values(length)), dtype, fill=0.0)
+    rows = carve(scratch, buffers.rows, tile_rows.shape, dtype)
+    tiles = carve(scratch, buffers.tiles, (a, a, c, images * til.q), dtype)
+    v = carve(scratch, buffers.transformed, (a, a, length), dtype) if transformed else None
+    return InputViews(_span_pixels(tile_rows, til, c, images),
+                      tuple(_overlapping_rows(tile_rows, til, c, images)),
+                      small_product_parts(_matrix("BT", dtype), tile_rows, rows), tiles,
+                      _columns_view(rows, til, c, length), _misread_views(tiles, til),
+                      tiles.reshape(a, a, length), v)
+
+
+@record(eq=False)
+class ForwardViews:
+    """The views one chunk of images takes of the forward pass's buffers
+    (:func:`_forward_views`)."""
+
+    input: InputViews
+    products: np.ndarray  # M (a*a, F, images*Q)
+    bias: np.ndarray  # M at _BIAS_POINT (F, images*Q)
+    half: tuple  # the products of A^T along the tiles' rows (small_product_parts)
+    half_columns: np.ndarray  # their result (m, F*P, a), A^T's left operand along the columns
+    outputs: np.ndarray  # the output tiles (m, F*P, m)
+    tiles: tuple  # the output tiles' blocks of rows (_tile_blocks)
+
+
+def _forward_views(scratch: dict, til: Tiling, c: int, f: int, images: int, dtype,
+                   transformed: bool) -> ForwardViews:
+    """The :class:`ForwardViews` of a chunk of ``images`` images of ``c`` -> ``f`` channels
+    (``transformed``: V in a scratch buffer, not in the kept tiles)."""
+    m, a = til.m, til.a
+    tiles = f * images * til.q
+    inputs = _input_views(scratch, til, c, images, dtype, FORWARD, transformed)
+    products = carve(scratch, FORWARD.products, (a * a, f, images * til.q), dtype)
+    half = carve(scratch, FORWARD.half, (m, a, tiles), dtype)
+    y = carve(scratch, FORWARD.outputs, (m, tiles, m), dtype)
+    return ForwardViews(inputs, products, products[_BIAS_POINT],
+                        small_product_parts(_matrix("AT", dtype), products.reshape(a, -1),
+                                            half.reshape(m, -1)),
+                        half.transpose(0, 2, 1), y, _tile_blocks(y, til, f, images))
+
+
+@record(eq=False)
+class BackwardViews:
+    """The views one chunk of images takes of the backward pass's buffers
+    (:func:`_backward_views`)."""
+
+    tiles: tuple  # dout's tiles' blocks of rows (_tile_blocks), zero elsewhere
+    tiles_t: np.ndarray  # dout's tiles (m, m, F*P), A's right operand along the rows
+    half: np.ndarray  # (m, a, F*P)
+    products: tuple  # the products of A along the tiles' columns (small_product_parts)
+    grad: np.ndarray  # dM (a*a, F, images*Q)
+    bias: np.ndarray  # dM at _BIAS_POINT (F, images*Q)
+    input: InputViews | None  # where V is computed again for the weight gradient
+    adjoint: AdjointViews | None  # where the input gradient is asked for
+
+
+def _backward_views(scratch: dict, til: Tiling, c: int, f: int, images: int, dtype,
+                    with_input: bool, with_adjoint: bool) -> BackwardViews:
+    """The :class:`BackwardViews` of a chunk of ``images`` images of ``c`` -> ``f``
+    channels; the input's transform's with ``with_input``, its adjoint's with
+    ``with_adjoint``."""
+    m, a = til.m, til.a
+    tiles = f * images * til.q
+    # Zeros where the crop and the junk tiles are (no gradient there), from call to call: one
+    # buffer for each chunk size (two at most).
+    y = work_buffer(scratch, f"winograd dout tiles {images}", (m, tiles, m), dtype, fill=0.0)
+    half = carve(scratch, BACKWARD.half, (m, a, tiles), dtype)
+    dm = carve(scratch, BACKWARD.products, (a * a, f, images * til.q), dtype)
+    inputs = _input_views(scratch, til, c, images, dtype, BACKWARD, True) if with_input \
+        else None
+    adjoint = _adjoint_views(scratch, til, c, images, dtype) if with_adjoint else None
+    return BackwardViews(_tile_blocks(y, til, f, images), y.transpose(0, 2, 1), half,
+                         small_product_parts(_matrix("AT", dtype).T, half.reshape(m, -1),
+                                             dm.reshape(a, -1)),
+                         dm, dm[_BIAS_POINT], inputs, adjoint)
+
+
+@record(eq=False)
+class AdjointViews:
+    """The views one chunk of images takes of the buffers of
+    :func:`_input_transform_adjoint` (:func:`_adjoint_views`)."""
+
+    grad: np.ndarray  # dV (a*a, C, images*Q)
+    by_point: np.ndarray  # dV as (a, a, C*images*Q)
+    columns: np.ndarray  # the tiles' columns (a, a, C*images*Q)
+    misread: tuple  # the columns' misread ones (_misread_views)
+    added: tuple  # (first place, first column, columns, next columns, places) (_columns_back)
+    copied: tuple  # (places, columns) (_columns_back)
+    tail: tuple  # (the rows' tail, the last tile's columns j >= m, the rest of the tail)
+    rows: tuple  # the products of B along the tile rows (small_product_parts)
+    overlaps: tuple  # (later, earlier) rows of the tile rows (_overlapping_rows)
+    pixels: tuple  # the tile rows' pixels each of Tiling.copied_spans holds
+
+
+def _adjoint_views(scratch: dict, til: Tiling, c: int, images: int, dtype) -> AdjointViews:
+    """The :class:`AdjointViews` of a chunk of ``images`` images of ``c`` channels."""
+    a, m = til.a, til.m
+    length = c * images * til.q
+    dv = carve(scratch, BACKWARD.input_grad, (a * a, c, images * til.q), dtype)
+    columns = carve(scratch, BACKWARD.columns, (a, a, length), dtype)  # [i, j, p]: tile p's
+    size = til.row_values(length)
+    rows = carve(scratch, BACKWARD.rows, (a, size), dtype)  # rows[i, p*m + j]: tile p's column j
+    tile_rows = carve(scratch, BACKWARD.tile_rows_grad, (a, size), dtype)
+    return AdjointViews(dv, dv.reshape(a, a, length), columns, _misread_views(columns, til),
+                        *_columns_back(columns, rows, m),
+                        small_product_parts(_matrix("BT", dtype).T, rows, tile_rows),
+                        tuple(_overlapping_rows(tile_rows, til, c, images)),
+                        _span_pixels(tile_rows, til, c, images))
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None,
@@ -359,30 +527,37 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     n, c = x_shape[:2]
     f, a = u.shape[1], til.a
     scratch = _scratch(work, til, x_shape, f, dout.dtype)
-    dout_c = dout.transpose(1, 0, 2, 3)
-    out_c = None if relu_out is None else relu_out.transpose(1, 0, 2, 3)
+    douts = _pixel_blocks(dout.transpose(1, 0, 2, 3), til)
+    outs = None if relu_out is None else _pixel_blocks(relu_out.transpose(1, 0, 2, 3), til)
     if need_dw:
         du = np.zeros((a * a, f, c), dout.dtype)
         part = np.empty_like(du)
+        rows = None if cache.x is None else _input_rows(cache.x.transpose(1, 0, 2, 3), til)
     db = np.zeros(f, dout.dtype) if need_db else None
     if need_dx:
         u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
         dxc = np.empty((c, n, *x_shape[2:]), dout.dtype)
+        # Input rows from th*m on (two at most), the last tile row's rows i >= m, are zero
+        # until each chunk adds its tile rows there (_input_transform_adjoint).
+        dxc[:, :, max(0, til.tiles_hw[0] * til.m - til.pads[0]):].fill(0)
+        dx_rows = _input_rows(dxc, til)
     for start, images in _chunks(n, step, cache.kept):
         chunk = slice(start, start + images)
-        dm = _output_grad_transform(dout_c[:, chunk], til, scratch,
-                                    None if out_c is None else out_c[:, chunk])
+        v = _chunk_tiles(cache.kept, til, start, images) if need_dw else None
+        views = _planned(scratch, ("backward", images, need_dw and v is None, need_dx),
+                         _backward_views, til, c, f, images, dout.dtype,
+                         need_dw and v is None, need_dx)
+        dm = _output_grad_transform(views, [block[:, chunk] for block in douts],
+                                    None if outs is None else [block[:, chunk] for block in outs])
         if need_dw:
-            v = _chunk_tiles(cache.kept, til, start, images)
             if v is None:
-                v = _input_transform(cache.x, til, start, images, scratch, BACKWARD)
+                v = _input_transform(rows, start, views.input)
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
         if need_db:  # the bias's point: each tile's sum of dout (junk and crop are 0)
-            db += dm[_BIAS_POINT].sum(axis=1)
+            db += views.bias.sum(axis=1)
         if need_dx:
-            dv = carve(scratch, BACKWARD.input_grad, (a * a, c, images * til.q), dout.dtype)
-            np.matmul(u_t, dm, out=dv)
-            _input_transform_adjoint(dv, til, dxc[:, start:start + images], scratch)
+            np.matmul(u_t, dm, out=views.adjoint.grad)
+            _input_transform_adjoint(views.adjoint, til, [span[:, chunk] for span in dx_rows])
     dx = dxc.transpose(1, 0, 2, 3) if need_dx else None
     if not need_dw:
         return dx, None, db
@@ -391,45 +566,42 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
     return dx, dw, db
 
 
-def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
-    """The transpose of :func:`_input_transform`: ``dx`` (C, images, H, W) from ``dV`` (a*a,
-    C, images*Q), each step of the forward's taken back in reverse order: ``B`` along the
-    tile columns (one batch of GEMMs), the misread columns' gradient dropped (they were set
-    to 0), the columns added back where they were copied from (overlapping tiles add up),
+def _input_transform_adjoint(views: AdjointViews, til: Tiling, dx_rows) -> None:
+    """The transpose of :func:`_input_transform`: the chunk's ``dx`` rows ``dx_rows``
+    (:func:`_input_rows` of its (C, images, H, W), zero from padded row ``th*m`` on) from ``dV``
+    (``views.grad``), each step of the forward's taken back in reverse order: ``B`` along
+    the tile columns (one batch of GEMMs), the misread columns' gradient dropped (they were
+    set to 0), the columns added back where they were copied from (overlapping tiles add up),
     ``B`` along the tile rows (one GEMM), and the tile rows added back onto the rows of ``dx``
     they were read from.
 
     The columns' step writes each tile's ``a`` columns ``(a, a, tiles)`` as the forward's
-    tiles lie (:func:`_drop_misread` serves both), then each of a tile's first ``m`` columns
+    tiles lie (:func:`_misread_views` serves both), then each of a tile's first ``m`` columns
     into its place in the chunk's rows, ``m`` values a tile (one strided copy a column), its
     last ``a - m`` added there to the next tile's first ones (:func:`_columns_back`). The
     GEMM with ``dV``'s points on the left and ``B``'s first ``m`` columns on the right, a
     transposed operand, had written the first ``m`` columns in place: 96 us of one chunk's
     281 us (16 -> 16 channels at 32x32, 7 images, AMD EPYC, cpu family 25, model 17), where
     all ``a`` columns as the forward's GEMM take 48 us and their strided copies 58 us."""
-    a, m = til.a, til.m
-    c, images = dx.shape[:2]
-    length = c * images * til.q
-    bt = _matrix("BT", dv.dtype)
-    columns = carve(work, BACKWARD.columns, (a, a, length), dv.dtype)  # [i, j, p]: tile p's
-    np.matmul(bt.T, dv.reshape(a, a, length), out=columns)
-    _drop_misread(columns, til)
-    size = til.row_values(length)
-    rows = carve(work, BACKWARD.rows, (a, size), dv.dtype)  # rows[i, p*m + j]: tile p's column j
-    _columns_back(columns, rows, m)
-    tile_rows = carve(work, BACKWARD.tile_rows_grad, (a, size), dv.dtype)
-    small_products(bt.T, rows, tile_rows)
+    np.matmul(_matrix("BT", views.grad.dtype).T, views.by_point, out=views.columns)
+    for column in views.misread:
+        column.fill(0)
+    for first_place, first, columns, following, places in views.added:
+        np.copyto(first_place, first)
+        np.add(columns, following, out=places)
+    for places, columns in views.copied:
+        np.copyto(places, columns)
+    tail, last, rest = views.tail
+    np.copyto(tail, last)
+    rest.fill(0)
+    run_products(views.rows)
     # Rows i >= m overlap the next tile row's rows i - m: added to them in the buffer. Then
     # each padded row above th*m is one tile row's row i < m: copied there (once); input rows
-    # from th*m on (two at most), the last tile row's rows i >= m, are zero until added.
-    for later, earlier in _overlapping_rows(tile_rows, til, c, images):
+    # from th*m on, the last tile row's rows i >= m, added.
+    for later, earlier in views.overlaps:
         np.add(earlier, later, out=earlier)
-    top = til.pads[0]
-    dx[:, :, max(0, til.tiles_hw[0] * m - top):].fill(0)
-    for i, first, last, y in til.copied_spans:
-        target = dx[:, :, y:y + (last - first - 1) * m + 1:m]
-        source = _pixels(tile_rows[i], til, c, images)[:, :, first:last]
-        if i < m:
+    for (i, *_), target, source in zip(til.copied_spans, dx_rows, views.pixels):
+        if i < til.m:
             np.copyto(target, source)
         else:
             np.add(target, source, out=target)
@@ -451,41 +623,47 @@ def _kernel_transform(w) -> np.ndarray:
     return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(g.shape[0] ** 2, *w.shape[:2])
 
 
-def _input_transform(x, til: Tiling, start: int, images: int, work,
-                     buffers: Buffers, into=None) -> np.ndarray:
+def _input_transform(rows, start: int, views: InputViews, into=None) -> np.ndarray:
     """``V`` (a*a, C, images*Q): ``B^T d B`` of every tile of images ``start:start + images``
-    of ``x`` (N, C, H, W), in two halves, each a copy in long runs and a GEMM; written into
-    ``into`` (C-contiguous, that shape) where given, else into a scratch buffer.
+    of an input whose rows ``rows`` (:func:`_input_rows`) give, in two halves, each a copy in
+    long runs and a GEMM; written into ``into`` (C-contiguous, that shape) where given, else
+    into a scratch buffer.
 
-    Rows: ``x``'s rows are copied into the chunk's tile rows (a, values), zeros for the
-    padding (:func:`_pixels`: tile row ``ty``'s row ``i`` is the padded input's row ``ty*m +
-    i``), so each input row lands in one or two of them: copied from ``x`` once (one copy
-    for each ``i < m``, runs of ``W``), and where twice, the second copied from the first
-    within the buffer (:attr:`Tiling.copied_spans`); then ``B^T`` along them, one GEMM.
+    Rows: the input's rows are copied into the chunk's tile rows (a, values), zeros for the
+    padding (:func:`_span_pixels`: tile row ``ty``'s row ``i`` is the padded input's row
+    ``ty*m + i``), so each input row lands in one or two of them: copied from the input once
+    (one copy for each ``i < m``, runs of ``W``), and where twice, the second copied from the
+    first within the buffer (:attr:`Tiling.copied_spans`); then ``B^T`` along them, one GEMM.
     Columns: the result's tile columns are copied out (:func:`_columns_view`, runs of
     C*images*Q), the misread ones set to 0, then ``B^T`` along them, a batch of ``a``
     GEMMs."""
-    a, m = til.a, til.m
-    c, length = x.shape[1], x.shape[1] * images * til.q
-    bt = _matrix("BT", x.dtype)
-    # The padding's zeros stay from call to call: one buffer for each chunk size (two at most).
-    tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, til.row_values(length)),
-                            x.dtype, fill=0.0)
-    chunk = x[start:start + images].transpose(1, 0, 2, 3)
-    for i, first, last, y in til.copied_spans:
-        np.copyto(_pixels(tile_rows[i], til, c, images)[:, :, first:last],
-                  chunk[:, :, y:y + (last - first - 1) * m + 1:m])
-    for later, earlier in _overlapping_rows(tile_rows, til, c, images):
+    for target, source in zip(views.pixels, rows):
+        np.copyto(target, source[:, start:start + target.shape[1]])
+    for later, earlier in views.overlaps:
         np.copyto(later, earlier)
-    rows = carve(work, buffers.rows, tile_rows.shape, x.dtype)
-    small_products(bt, tile_rows, rows)
-    tiles = carve(work, buffers.tiles, (a, a, c, images * til.q), x.dtype)
-    np.copyto(tiles, _columns_view(rows, til, c, length))
-    _drop_misread(tiles, til)
-    v = (carve(work, buffers.transformed, (a, a, length), x.dtype) if into is None
-         else into.reshape(a, a, length))
-    np.matmul(bt, tiles.reshape(a, a, length), out=v)
-    return v.reshape(a * a, c, images * til.q)
+    run_products(views.rows)
+    np.copyto(views.tiles, views.columns)
+    for column in views.misread:
+        column.fill(0)
+    a = views.tiles.shape[0]
+    v = views.transformed if into is None else into.reshape(a, a, -1)
+    np.matmul(_matrix("BT", v.dtype), views.by_point, out=v)
+    return v.reshape(a * a, *views.tiles.shape[2:])
+
+
+def _input_rows(xc, til: Tiling) -> tuple[np.ndarray, ...]:
+    """The rows of ``xc`` (C, N, H, W) that each of :attr:`Tiling.copied_spans` reads (the
+    forward pass) or adds to (its adjoint), (C, N, tile rows, W) views, in that order."""
+    m = til.m
+    return tuple(xc[:, :, y:y + (last - first - 1) * m + 1:m]
+                 for _, first, last, y in til.copied_spans)
+
+
+def _span_pixels(tile_rows, til: Tiling, c: int, images: int) -> tuple[np.ndarray, ...]:
+    """The pixels of each of :attr:`Tiling.copied_spans` in a chunk's tile rows ``tile_rows``
+    (a, values), (C, images, tile rows, W) views, in that order."""
+    return tuple(_pixels(tile_rows[i], til, c, images)[:, :, first:last]
+                 for i, first, last, _ in til.copied_spans)
 
 
 def _pixels(row, til: Tiling, c: int, images: int) -> np.ndarray:
@@ -510,34 +688,28 @@ def _overlapping_rows(rows, til: Tiling, c: int, images: int):
         yield whole[i, :, :, :-1], whole[i - til.m, :, :, 1:]
 
 
-def _drop_misread(tiles, til: Tiling) -> None:
-    """Set to 0 the tiles' columns that :attr:`Tiling.misread` lists (``tiles`` (a, a,
-    C*images*Q))."""
-    if not til.misread:
-        return
-    a = til.a
-    by_tile = tiles.reshape(a, a, -1, til.q // til.tiles_hw[0])
-    for tx, j in til.misread:
-        by_tile[:, j, :, tx] = 0
+def _misread_views(tiles, til: Tiling) -> tuple[np.ndarray, ...]:
+    """The views of ``tiles`` (a, a, C*images*Q) that :attr:`Tiling.misread` lists: the
+    columns set to 0 after each copy into them."""
+    by_tile = tiles.reshape(til.a, til.a, -1, til.q // til.tiles_hw[0])
+    return tuple(by_tile[:, j, :, tx] for tx, j in til.misread)
 
 
-def _columns_back(columns, rows, m: int) -> None:
-    """Add each tile's columns ``columns`` (a, a, tiles) back into the chunk's rows ``rows``
-    (a, values) where :func:`_columns_view` read them: tile ``p``'s column ``j`` is ``rows[i,
-    p*m + j]``, so its columns ``j >= m`` are the next tile's ``j - m`` (the last tile's, the
-    rows' tail). Each column ``j < m`` is one strided copy, or its sum with the tile before's
-    column ``j + m`` (the same sum, in the same order, as adding that column afterwards)."""
+def _columns_back(columns, rows, m: int) -> tuple[tuple, tuple, tuple]:
+    """The views that add each tile's columns ``columns`` (a, a, tiles) back into the chunk's
+    rows ``rows`` (a, values) where :func:`_columns_view` read them: tile ``p``'s column
+    ``j`` is ``rows[i, p*m + j]``, so its columns ``j >= m`` are the next tile's ``j - m``
+    (the last tile's, the rows' tail). Each column ``j < m`` is one strided copy, or its sum
+    with the tile before's column ``j + m`` (the same sum, in the same order, as adding that
+    column afterwards). Returns ``(added, copied, tail)`` as :class:`AdjointViews` holds
+    them."""
     a, tiles = columns.shape[0], columns.shape[2]
-    for j in range(m):
-        place = rows[:, j:j + (tiles - 1) * m + 1:m]
-        if j + m < a:
-            place[:, 0] = columns[:, j, 0]
-            np.add(columns[:, j, 1:], columns[:, j + m, :-1], out=place[:, 1:])
-        else:
-            np.copyto(place, columns[:, j])
+    places = [rows[:, j:j + (tiles - 1) * m + 1:m] for j in range(m)]
+    added = tuple((places[j][:, 0], columns[:, j, 0], columns[:, j, 1:],
+                   columns[:, j + m, :-1], places[j][:, 1:]) for j in range(a - m))
+    copied = tuple((places[j], columns[:, j]) for j in range(a - m, m))
     tail = rows[:, tiles * m:]
-    tail[:, :a - m] = columns[:, m:, -1]
-    tail[:, a - m:] = 0
+    return added, copied, (tail[:, :a - m], columns[:, m:, -1], tail[:, a - m:])
 
 
 def _columns_view(rows, til: Tiling, c: int, length: int) -> np.ndarray:
@@ -551,65 +723,57 @@ def _columns_view(rows, til: Tiling, c: int, length: int) -> np.ndarray:
                       writeable=False)
 
 
-def _output_transform(m_t, til: Tiling, out, work, relu=False) -> None:
-    """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo): ``m_t`` (a*a, F,
-    images*Q), the bias already in it (``_BIAS_POINT``). The second half has ``A^T`` on the
-    right, so that each result row is a whole row of tiles ``(tx, j)``, copied into ``out``
-    in runs of ``Wo``; with ``relu``, ``max(., 0)`` is taken over the tiles before the copy,
-    one dense run in cache (:func:`cnnspec.engine.activations.relu_into`): taken by the
-    copy's strided runs, it ran NumPy's slow loop of a maximum against a scalar, 1.07 ms more
-    than the copy alone for 2M outputs (32 -> 32 channels at 32x32, batch 64, AMD EPYC)."""
-    m, a = til.m, til.a
-    f, images = out.shape[:2]
-    at = _matrix("AT", m_t.dtype)
-    half = carve(work, FORWARD.half, (m, a, f * images * til.q), m_t.dtype)
-    small_products(at, m_t.reshape(a, -1), half.reshape(m, -1))  # along the tiles' rows
-    y = carve(work, FORWARD.outputs, (m, f * images * til.q, m), m_t.dtype)
-    np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
+def _output_transform(views: ForwardViews, pixels, relu=False) -> None:
+    """``A^T M A`` of every tile of ``views.products`` (a*a, F, images*Q), the bias already in
+    it (``_BIAS_POINT``), into ``pixels`` (:func:`_pixel_blocks` of the chunk's (F, images,
+    Ho, Wo) output). The second half has ``A^T`` on the right, so that each result row is a
+    whole row of tiles ``(tx, j)``, copied into the output in runs of ``Wo``; with ``relu``,
+    ``max(., 0)`` is taken over the tiles before the copy, one dense run in cache
+    (:func:`cnnspec.engine.activations.relu_into`): taken by the copy's strided runs, it ran
+    NumPy's slow loop of a maximum against a scalar, 1.07 ms more than the copy alone for 2M
+    outputs (32 -> 32 channels at 32x32, batch 64, AMD EPYC)."""
+    y = views.outputs
+    run_products(views.half)  # along the tiles' rows
+    np.matmul(views.half_columns, _matrix("AT", y.dtype).T, out=y)  # columns: (i, F, P, j)
     if relu:  # over the tiles, one dense run in cache (junk tiles and crop included)
         relu_into(y, y)
-    for tiles, pixels in _output_blocks(y, out, til):
-        np.copyto(pixels, tiles)
+    for tiles, block in zip(views.tiles, pixels):
+        np.copyto(block, tiles)
 
 
-def _output_blocks(y, out, til: Tiling):
-    """Pairs of views ``(tiles, pixels)``, the same outputs in ``y`` (m, F*P, m) and in ``out``
-    (F, images, Ho, Wo): the tile rows whose m rows are all in ``out`` as one (F, images,
-    rows, m, Wo) block (one copy, runs of ``Wo``), then the last one's rows that are (if it
-    is cropped). The rest of ``y`` is the junk tiles and the crop."""
-    m = til.m
-    f, images = out.shape[:2]
-    ho, wo = til.out_hw
+def _tile_blocks(y, til: Tiling, f: int, images: int) -> tuple[np.ndarray, ...]:
+    """The views of ``y`` (m, F*P, m), a chunk's output tiles, that hold the outputs of
+    :func:`_pixel_blocks`' blocks, in that order; the rest of ``y`` is the junk tiles and the
+    crop."""
+    m, (ho, wo) = til.m, til.out_hw
     tiles = y.reshape(m, f, images, til.tiles_hw[0], til.row_width).transpose(1, 2, 3, 0, 4)
     whole, rest = divmod(ho, m)
-    if whole:
-        yield (tiles[:, :, :whole, :, :wo],
-               out[:, :, :whole * m].reshape(f, images, whole, m, wo))
-    if rest:
-        yield tiles[:, :, whole, :rest, :wo], out[:, :, whole * m:]
+    return (((tiles[:, :, :whole, :, :wo],) if whole else ())
+            + ((tiles[:, :, whole, :rest, :wo],) if rest else ()))
 
 
-def _output_grad_transform(dout_c, til: Tiling, work, out_c=None) -> np.ndarray:
-    """``dM`` (a*a, F, images*Q): ``A dY A^T`` of every tile of ``dout_c`` (F, images, Ho,
-    Wo), the transpose of :func:`_output_transform` (junk and cropped pixels zero); with
-    ``out_c`` (the forward's output with ``relu``, laid out as ``dout_c``), ``dY`` is
-    ``dout_c`` masked where it is 0."""
-    m, a = til.m, til.a
-    f, images = dout_c.shape[:2]
-    # Zeros where the crop and the junk tiles are (no gradient there), from call to call: one
-    # buffer for each chunk size (two at most).
-    y = work_buffer(work, f"winograd dout tiles {images}", (m, f * images * til.q, m),
-                    dout_c.dtype, fill=0.0)
-    if out_c is None:
-        for tiles, pixels in _output_blocks(y, dout_c, til):
+def _pixel_blocks(out, til: Tiling) -> tuple[np.ndarray, ...]:
+    """``out`` (F, N, Ho, Wo) as blocks of rows of tiles: the tile rows whose m rows are all in
+    ``out`` as one (F, N, rows, m, Wo) block (one copy a chunk, runs of ``Wo``), then the
+    last one's rows that are (if it is cropped), (F, N, rows, Wo)."""
+    m, (ho, wo) = til.m, til.out_hw
+    f, n = out.shape[:2]
+    whole, rest = divmod(ho, m)
+    return (((out[:, :, :whole * m].reshape(f, n, whole, m, wo),) if whole else ())
+            + ((out[:, :, whole * m:],) if rest else ()))
+
+
+def _output_grad_transform(views: BackwardViews, douts, outs=None) -> np.ndarray:
+    """``dM`` (a*a, F, images*Q): ``A dY A^T`` of every tile of ``douts``
+    (:func:`_pixel_blocks` of the chunk's (F, images, Ho, Wo) ``dout``), the transpose of
+    :func:`_output_transform` (junk and cropped pixels zero); with ``outs`` (the forward's
+    output with ``relu``, as blocks alike), ``dY`` is ``dout`` masked where it is 0."""
+    if outs is None:
+        for tiles, pixels in zip(views.tiles, douts):
             np.copyto(tiles, pixels)
     else:
-        for (tiles, pixels), (_, outputs) in zip(_output_blocks(y, dout_c, til),
-                                                 _output_blocks(y, out_c, til)):
+        for tiles, pixels, outputs in zip(views.tiles, douts, outs):
             relu_backward_from_output(pixels, outputs, into=tiles)
-    at = _matrix("AT", dout_c.dtype)
-    half = carve(work, BACKWARD.half, (m, a, f * images * til.q), dout_c.dtype)
-    np.matmul(at.T, y.transpose(0, 2, 1), out=half)
-    dm = carve(work, BACKWARD.products, (a * a, f, images * til.q), dout_c.dtype)
-    small_products(at.T, half.reshape(m, -1), dm.reshape(a, -1))
-    return dm
+    np.matmul(_matrix("AT", views.half.dtype).T, views.tiles_t, out=views.half)
+    run_products(views.products)
+    return views.grad
