@@ -813,7 +813,8 @@ def _conv_phases(geo: Geometry, n: int, itemsize: int, with_dx: bool,
                  with_dw: bool) -> Footprint:
     """A strided convolution by phases (:mod:`cnnspec.engine.phases`): the input split into
     its phases' planes and a chunk's columns and product, kept on the layer (the backward
-    pass builds its columns in the same buffer); the scratch of :func:`_phase_scratch`;
+    pass builds its columns in the same buffer, unless it reads its taps in place:
+    :func:`cnnspec.engine.phases.taps_in_place`); the scratch of :func:`_phase_scratch`;
     temporaries: the weight laid out by phases (two copies forward; one backward, and the
     weight gradient's sums, a chunk's product and the result ``with_dw``)."""
     rows = geo.c * geo.taps
