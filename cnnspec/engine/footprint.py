@@ -801,12 +801,14 @@ def _phase_step(geo: Geometry, n: int, itemsize: int) -> int:
 def _phase_scratch(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> int:
     """Bytes of the scratch a backward pass by phases (:func:`cnnspec.engine.phases.backward`)
     shares with the convs of its geometry, a chunk of images each: ``dout`` in wide
-    coordinates, and ``with_dx`` its column gradient after a zero lead and one phase's
-    plane."""
+    coordinates after a zero lead, and ``with_dx`` its column gradient after a zero lead and
+    one phase's plane (or, with the taps in place, a plane and a tap's product: no more,
+    as C*kh*kw rows are at least C)."""
     rows = geo.c * geo.taps
     _, _, size, reach = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp))
     span = size * _phase_step(geo, n, itemsize)
-    return (geo.f * span + with_dx * (rows * (reach + span) + geo.c * span)) * itemsize
+    return (geo.f * (reach + span) + with_dx * (rows * (reach + span) + geo.c * span)) \
+        * itemsize
 
 
 def _conv_phases(geo: Geometry, n: int, itemsize: int, with_dx: bool,
