@@ -222,18 +222,23 @@ def _phase_pads(kind, kernel, stride, hw):
     return resolve_padding(kind, hw, kernel, stride, (1, 1))
 
 
+@pytest.mark.parametrize("in_place", [True, False])
 @pytest.mark.parametrize("images", [1, 2, 5])
 @pytest.mark.parametrize("hw, kernel, stride, pad", PHASE_CASES)
 def test_strided_layers_by_phases_equal_the_reference(monkeypatch, images, hw, kernel, stride,
-                                                      pad):
+                                                      pad, in_place):
     """A strided layer whose kernel is at least its stride runs by phases, forward and both
     gradients, equal to the reference in float64 (1e-12) and float32 (1e-4, relative to the
     largest value); five images in chunks of ``images`` (a shorter last one of two), with
     buffers reused over repeated passes (their zero borders must hold), and with a held
-    weight (no weight gradient: no columns built again)."""
+    weight (no weight gradient: no taps read); the weight gradient from the taps in place
+    and, with no product small enough for them (``SMALL_GEMM_MADDS`` 0), from columns built
+    again."""
     pads = _phase_pads(pad, kernel, stride, hw)
     win = conv_tuned.window(hw, kernel, stride, pads)
     monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)  # no chunk holds the batch
+    if not in_place:
+        monkeypatch.setattr(phases, "SMALL_GEMM_MADDS", 0)
     monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES",
                         images * 8 * kernel[0] * kernel[1] * phases.planes(win).size)
     for dtype in (np.float64, np.float32):
@@ -288,11 +293,36 @@ def test_which_strided_layers_run_by_phases(chunked, c, kernel, stride, dilation
 @pytest.mark.parametrize("floor_images", [0, 2, 4, 9])
 def test_phase_chunks_are_one_size_forward_and_backward(monkeypatch, floor_images):
     """Five images, one a chunk by the tiny limits, raised to STRIDED_MIN_VALUES worth of
-    ``floor_images`` (never past the batch): the forward pass and the backward pass build
-    columns for the same chunks (a shorter last one), once each a pass."""
+    ``floor_images`` (never past the batch): the forward pass (its columns) and the backward
+    pass (the weight gradient's products) read the same chunks' taps (a shorter last one),
+    once each a pass."""
     rows, size = 8 * 9, 5 * 5  # 8 channels, 3x3; planes of 5x5 (8x8 padded by 1, stride 2)
     monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
     monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * rows * size)
+    built = []
+    original = phases.tap_views
+
+    def spy(kept, win, start, images):
+        built.append(images)
+        return original(kept, win, start, images)
+
+    monkeypatch.setattr(phases, "tap_views", spy)
+    x, w, b = _arrays(5, 8, 4, (3, 3), np.float64, hw=(8, 8))
+    _compare(x, w, b, (2, 2), (1, 1, 1, 1), (1, 1), work={})
+    images = min(5, max(1, floor_images))
+    assert built == ([images] * (5 // images) + [5 % images] * (5 % images > 0)) * 2
+
+
+@pytest.mark.parametrize("madds, backward_columns", [(8 * 4 * 25 * 5, 0),
+                                                     (8 * 4 * 25 * 5 - 1, 1)])
+def test_the_weight_gradient_reads_the_taps_in_place_within_the_small_product_limit(
+        monkeypatch, madds, backward_columns):
+    """8 -> 4 channels, 3x3 stride 2 on 8x8 (planes of 5x5), five images a chunk: one tap's
+    product is 8*4*125 multiply-adds; within ``SMALL_GEMM_MADDS`` the backward pass builds no
+    columns (the forward pass's one), past it by one it builds them again."""
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
+    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", 5 * 8 * 9 * 25)
+    monkeypatch.setattr(phases, "SMALL_GEMM_MADDS", madds)
     built = []
     original = phases.columns
 
@@ -303,8 +333,7 @@ def test_phase_chunks_are_one_size_forward_and_backward(monkeypatch, floor_image
     monkeypatch.setattr(phases, "columns", spy)
     x, w, b = _arrays(5, 8, 4, (3, 3), np.float64, hw=(8, 8))
     _compare(x, w, b, (2, 2), (1, 1, 1, 1), (1, 1), work={})
-    images = min(5, max(1, floor_images))
-    assert built == ([images] * (5 // images) + [5 % images] * (5 % images > 0)) * 2
+    assert built == [5] * (1 + backward_columns)
 
 
 def test_phase_planes_cover_the_shifts_into_the_next_image():

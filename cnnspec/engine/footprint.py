@@ -801,19 +801,22 @@ def _phase_step(geo: Geometry, n: int, itemsize: int) -> int:
 def _phase_scratch(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> int:
     """Bytes of the scratch a backward pass by phases (:func:`cnnspec.engine.phases.backward`)
     shares with the convs of its geometry, a chunk of images each: ``dout`` in wide
-    coordinates, and ``with_dx`` its column gradient after a zero lead and one phase's
-    plane."""
+    coordinates after a zero lead, and ``with_dx`` its column gradient after a zero lead and
+    one phase's plane (or, with the taps in place, a plane and a tap's product: no more,
+    as C*kh*kw rows are at least C)."""
     rows = geo.c * geo.taps
     _, _, size, reach = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp))
     span = size * _phase_step(geo, n, itemsize)
-    return (geo.f * span + with_dx * (rows * (reach + span) + geo.c * span)) * itemsize
+    return (geo.f * (reach + span) + with_dx * (rows * (reach + span) + geo.c * span)) \
+        * itemsize
 
 
 def _conv_phases(geo: Geometry, n: int, itemsize: int, with_dx: bool,
                  with_dw: bool) -> Footprint:
     """A strided convolution by phases (:mod:`cnnspec.engine.phases`): the input split into
     its phases' planes and a chunk's columns and product, kept on the layer (the backward
-    pass builds its columns in the same buffer); the scratch of :func:`_phase_scratch`;
+    pass builds its columns in the same buffer, unless it reads its taps in place:
+    :func:`cnnspec.engine.phases.taps_in_place`); the scratch of :func:`_phase_scratch`;
     temporaries: the weight laid out by phases (two copies forward; one backward, and the
     weight gradient's sums, a chunk's product and the result ``with_dw``)."""
     rows = geo.c * geo.taps

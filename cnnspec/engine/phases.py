@@ -18,6 +18,10 @@ then a shift by ``u*Wq + v`` along a chunk's images, so
   contiguous run of the phase's planes, where im2col's rows are ``Ho`` runs of ``Wo`` values
   read at stride ``sw``: a copy twice as fast; the input is split into its phases once a
   forward pass, in place of the padded copy (:func:`split`), and kept for the weight gradient;
+- the weight gradient multiplies each tap's rows, views of the kept planes
+  (:func:`tap_views`), by the laid-out ``dout`` in place where one tap's product is small
+  enough for OpenBLAS's kernels for small matrices (:func:`taps_in_place`), else builds a
+  chunk's columns again;
 - ``dx`` adds each tap's row of the column gradient ``w_rows @ dout`` onto its phase shifted
   back (:func:`_fold`): whole rows of a chunk, as one run each, since a shift reaches back
   into the previous image's junk columns (zero) or the zero lead before the first; then
@@ -36,7 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.activations import relu_into
-from cnnspec.engine.footprint import phase_input_grad, phase_planes
+from cnnspec.engine.footprint import SMALL_GEMM_MADDS, phase_input_grad, phase_planes
 from cnnspec.engine.products import small_products
 from cnnspec.engine.windows import Window, carve, carve_again, work_buffer
 from cnnspec.records import record
@@ -145,21 +149,32 @@ def split(x, kept: np.ndarray, win: Window, start: int, stop: int) -> None:
                   xc[:, :, phase.pixels[0], phase.pixels[1]])
 
 
+def tap_views(kept: np.ndarray, win: Window, start: int, images: int) -> list[np.ndarray]:
+    """Each phase's taps over images ``start:start + images`` of its planes ``kept``
+    (:func:`split`) in wide coordinates, without a copy: a read-only view (C, ku, kv,
+    images*Hq*Wq) a phase, ``view[c, u, v, t] = kept[phase, c, start*Hq*Wq + t + u*Wq + v]``;
+    each matrix of a view has a unit column stride, which BLAS reads in place."""
+    layout = planes(win)
+    wq, span = layout.plane_hw[1], images * layout.size
+    c = kept.shape[1]
+    views = []
+    for plane, phase in zip(kept, layout.phases):
+        row, item = plane.strides
+        views.append(as_strided(plane[:, start * layout.size:],
+                                shape=(c, phase.ku, phase.kv, span),
+                                strides=(row, wq * item, item, item), writeable=False))
+    return views
+
+
 def columns(kept: np.ndarray, win: Window, start: int, images: int, out: np.ndarray
             ) -> np.ndarray:
     """The im2col matrix of images ``start:start + images`` in wide coordinates, from their
     phases' planes ``kept`` (:func:`split`): (C*kh*kw, images*Hq*Wq), rows as
-    :func:`weight_rows` orders them, into ``out`` (at least that large, flat), with
-    ``cols[(phase, c, u, v), t] = kept[phase, c, start*Hq*Wq + t + u*Wq + v]``."""
-    layout = planes(win)
-    wq, span = layout.plane_hw[1], images * layout.size
-    c = kept.shape[1]
+    :func:`weight_rows` orders them, into ``out`` (at least that large, flat): the views of
+    :func:`tap_views` copied one after the other."""
+    span = images * planes(win).size
     rows = 0
-    for plane, phase in zip(kept, layout.phases):
-        row, item = plane.strides
-        view = as_strided(plane[:, start * layout.size:],
-                          shape=(c, phase.ku, phase.kv, span),
-                          strides=(row, wq * item, item, item), writeable=False)
+    for view in tap_views(kept, win, start, images):
         np.copyto(out[rows * span:(rows + view.size // span) * span].reshape(view.shape),
                   view)
         rows += view.size // span
@@ -210,34 +225,79 @@ def backward(dout, w, win: Window, x_shape, step: int, scratch, kept=None, work=
     from ``dout`` (N, F, Ho, Wo), any strides, chunks of ``step`` images: ``dw`` (F, C, kh,
     kw) where the forward's phases ``kept`` are given (:class:`Split`), else None; ``dx`` (N,
     C, H, W), a view of channel-first memory, or None without ``need_dx``. Each chunk's
-    ``dout`` is laid out in wide coordinates once for both products; its columns are built
-    again in ``work`` (the forward's buffer), the rest in ``scratch``."""
+    ``dout`` is laid out in wide coordinates once for both gradients; the weight gradient
+    reads the chunk's taps in place where :func:`taps_in_place` says so, else builds its
+    columns again in ``work`` (the forward's buffer); the rest lives in ``scratch``."""
     n, c = x_shape[:2]
     f = w.shape[0]
     size = planes(win).size
     w_rows = weight_rows(w, win)  # (C*kh*kw, F)
     dxc = np.empty((c, n, *win.in_hw), dout.dtype) if need_dx else None
-    dw_rows = part = None
-    if kept is not None:
-        # C order (``w_rows`` is a transposed view): NumPy's matmul hands BLAS only a
-        # C-contiguous ``out`` here, and loops in C over any other, several times slower
-        dw_rows, part = np.zeros(w_rows.shape, w.dtype), np.empty(w_rows.shape, w.dtype)
+    # C order (``w_rows`` is a transposed view), as every product's ``out`` here: NumPy's
+    # matmul hands BLAS only a C-contiguous ``out``, and loops in C over any other, several
+    # times slower
+    dw_rows = None if kept is None else np.zeros(w_rows.shape, w.dtype)
+    in_place = taps_in_place(c, f, step * size)
+    tap_weights = _tap_weights(w, win) if need_dx and in_place else None
+    reach = planes(win).reach
     dout_c = dout.transpose(1, 0, 2, 3)
     for start in range(0, n, step):
         images = min(step, n - start)
-        wide, new = carve_again(scratch, "phase dout", (f, images * size), dout.dtype)
+        led, new = carve_again(scratch, "phase dout", (f, reach + images * size), dout.dtype)
         if new:
-            wide.fill(0)  # the junk columns: they add nothing
+            led.fill(0)  # the lead and the junk columns: they add nothing
+        wide = led[:, reach:]
         np.copyto(valid(wide, images, win), dout_c[:, start:start + images])
-        if kept is not None:
+        if kept is not None and in_place:
+            _add_tap_products(dw_rows, tap_views(kept, win, start, images), wide, scratch)
+        elif kept is not None:
             cols = columns(kept, win, start, images,
                            carve(work, "cols", (w_rows.shape[0] * images * size,), dout.dtype))
-            np.matmul(cols, wide.T, out=part)  # (cols @ dout.T).T: as conv_tuned's
-            dw_rows += part
-        if need_dx:
+            # (cols @ dout.T).T: as conv_tuned's
+            dw_rows += np.matmul(cols, wide.T, out=carve(scratch, "part", w_rows.shape,
+                                                          dout.dtype))
+        if tap_weights is not None:
+            _fold_taps(tap_weights, led, win, dxc[:, start:start + images], scratch)
+        elif need_dx:
             _fold(w_rows, wide, win, dxc[:, start:start + images], scratch)
     dw = None if kept is None else weight_from_rows(dw_rows, w.shape, win)
     return None if dxc is None else dxc.transpose(1, 0, 2, 3), dw
+
+
+def taps_in_place(c: int, f: int, columns: int) -> bool:
+    """Whether the weight gradient of a chunk of ``columns`` columns, ``c`` channels and
+    ``f`` filters multiplies each tap's view of the planes (:func:`tap_views`) by ``dout``
+    in place, rather than the chunk's im2col matrix built again: where one tap's product
+    (``c*f*columns`` multiply-adds) is small enough for OpenBLAS's kernels for small
+    matrices (``SMALL_GEMM_MADDS``), which read their operands as they lie; past it, each
+    of the ``kh*kw`` products packs the chunk's ``dout`` again, and the one product over the
+    columns is faster. The weight gradient alone (with its ``dout`` laid out), batch 64,
+    3x3 kernels, stride 2, padding 1, one thread, CPU time, medians of 21 alternating
+    rounds, ms, columns / in place (Intel Xeon, cpu family 6, model 167, OpenBLAS 0.3.31
+    SkylakeX kernels); within the limit 16 -> 32 on 32x32 3.24 / 2.75, 32 -> 32 on 32x32
+    6.03 / 5.19, 16 -> 32 on 16x16 0.99 / 0.87, 32 -> 32 on 16x16 1.73 / 1.49, 8 -> 16 on
+    32x32 1.31 / 0.91; past it 16 -> 64 on 32x32 5.02 / 8.24, 32 -> 64 on 16x16 2.52 /
+    3.43, 64 -> 64 on 16x16 4.95 / 5.39, 64 -> 128 on 16x16 7.93 / 9.49 (in slices of the
+    columns under the limit, 32 -> 64 took 3.55 and 64 -> 128 10.48: no better). Where a
+    BLAS has no such kernels (OpenBLAS's Haswell ones: see
+    :data:`cnnspec.engine.chunking.WINOGRAD_CANDIDATES`) the limit is not known to hold."""
+    return c * f * columns <= SMALL_GEMM_MADDS
+
+
+def _add_tap_products(dw_rows, views, wide, scratch) -> None:
+    """Add to ``dw_rows`` (C*kh*kw, F), rows as :func:`weight_rows` orders them, each
+    phase's taps (``views`` of :func:`tap_views`, read in place) times the chunk's laid-out
+    ``dout`` ``wide`` (F, columns) transposed: one stacked product a phase, as ``cols @
+    dout.T`` (the orientation of :func:`cnnspec.engine.conv_tuned._weight_grad`)."""
+    f = wide.shape[0]
+    first = 0
+    for view in views:
+        c, ku, kv = view.shape[:3]
+        part = carve(scratch, "tap part", (ku, kv, c, f), wide.dtype)
+        np.matmul(view.transpose(1, 2, 0, 3), wide.T, out=part)
+        rows = dw_rows[first:first + c * ku * kv].reshape(c, ku, kv, f)
+        rows += part.transpose(2, 0, 1, 3)
+        first += c * ku * kv
 
 
 def input_grad(dout, w, win: Window, x_shape, step: int, scratch) -> np.ndarray:
@@ -254,8 +314,8 @@ def _fold(w_rows, wide, win: Window, dxc, scratch) -> None:
     image's zero junk columns, or the lead), the plane then copied onto the phase's
     pixels."""
     layout = planes(win)
-    (hq, wq), reach = layout.plane_hw, layout.reach
-    c, images = dxc.shape[:2]
+    wq, reach = layout.plane_hw[1], layout.reach
+    c = dxc.shape[0]
     span = wide.shape[1]
     buffer, new = carve_again(scratch, "phase columns", (w_rows.shape[0], reach + span),
                               wide.dtype)
@@ -273,5 +333,50 @@ def _fold(w_rows, wide, win: Window, dxc, scratch) -> None:
                 if u or v:
                     shift = reach - u * wq - v
                     np.add(plane, taps[:, u, v, shift:shift + span], out=plane)
-        pixels = plane.reshape(c, images, hq, wq)[:, :, phase.plane[0], phase.plane[1]]
-        np.copyto(dxc[:, :, phase.pixels[0], phase.pixels[1]], pixels)
+        _place(plane, phase, layout.plane_hw, dxc)
+
+
+def _tap_weights(w: np.ndarray, win: Window) -> list[np.ndarray]:
+    """For each phase, its taps' transposed weights (ku, kv, C, F), C-contiguous: tap ``(u,
+    v)`` of phase ``(a, b)`` is kernel tap ``(sh*u + a, sw*v + b)`` of ``w`` (F, C, kh, kw)."""
+    (sh, sw) = win.stride
+    return [np.ascontiguousarray(w[:, :, p.a::sh, p.b::sw].transpose(2, 3, 1, 0))
+            for p in planes(win).phases]
+
+
+def _fold_taps(tap_weights, led, win: Window, dxc, scratch) -> None:
+    """:func:`_fold` with no column gradient, where :func:`taps_in_place` says so: each
+    phase's plane the sum of its taps' products ``W_uv.T @ dout`` (``tap_weights`` of
+    :func:`_tap_weights`), each reading ``led`` (F, reach + images*Hq*Wq), the laid-out
+    ``dout`` after its zero lead, shifted back by ``u*Wq + v`` as it lies; the first tap's
+    product is the plane, no copy. ``dx`` alone, batch 64, 3x3 kernels, stride 2, padding
+    1, one thread, CPU time, medians of 21 alternating rounds, ms, column gradient and fold /
+    this (Intel Xeon, cpu family 6, model 167, OpenBLAS 0.3.31 SkylakeX kernels): within
+    the limit 16 -> 32 on 32x32 3.48 / 3.01, 32 -> 32 on 32x32 7.36 / 6.07, 16 -> 32 on
+    16x16 1.24 / 0.99, 32 -> 32 on 16x16 2.00 / 1.69, 8 -> 16 on 32x32 1.35 / 1.15; past
+    it 16 -> 64 on 32x32 4.91 / 5.87, 32 -> 64 on 16x16 2.86 / 2.83, 64 -> 64 on 16x16
+    6.15 / 5.38, 64 -> 128 on 16x16 12.66 / 9.20 (its column gradient in slices of 13
+    columns: :func:`cnnspec.engine.products.small_products`)."""
+    layout = planes(win)
+    wq, reach = layout.plane_hw[1], layout.reach
+    c = dxc.shape[0]
+    span = led.shape[1] - reach
+    plane = carve(scratch, "phase plane", (c, span), led.dtype)
+    part = carve(scratch, "phase part", (c, span), led.dtype)
+    for phase, weights in zip(layout.phases, tap_weights):
+        for u in range(phase.ku):
+            for v in range(phase.kv):
+                shift = reach - u * wq - v
+                if u or v:
+                    plane += np.matmul(weights[u, v], led[:, shift:shift + span], out=part)
+                else:
+                    np.matmul(weights[0, 0], led[:, shift:shift + span], out=plane)
+        _place(plane, phase, layout.plane_hw, dxc)
+
+
+def _place(plane, phase: Phase, plane_hw, dxc) -> None:
+    """Copy a phase's ``plane`` (C, images*Hq*Wq) of ``dx`` in wide coordinates onto its
+    pixels of ``dxc`` (C, images, H, W)."""
+    c, images = dxc.shape[:2]
+    pixels = plane.reshape(c, images, *plane_hw)[:, :, phase.plane[0], phase.plane[1]]
+    np.copyto(dxc[:, :, phase.pixels[0], phase.pixels[1]], pixels)
