@@ -18,8 +18,9 @@ shared with this process (an anonymous shared mapping made before the fork): bef
 forward pass the model's current values are copied into it (whatever arrays the model's layers
 hold by then: an optimizer's update, a loaded checkpoint), and the worker's parameter gradients
 come back through it. The part's input is copied into memory shared with its worker after
-the fork (:class:`_Inbox`); its output and its input gradient travel through a pipe, with the
-commands, whose ends watch a bell in shared memory before they sleep (:class:`_Line`).
+the fork (:class:`_Inbox`); its output and its input gradient travel with the commands,
+through shared memory where they fit, else through a pipe, and the ends watch a semaphore
+before they sleep on it (:class:`_Line`).
 Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends its part's sums,
 the first part adds them all in part order and sends the total back, so every part gets the
 same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
@@ -68,7 +69,10 @@ _ALIGN = 64  # bytes: each shared array starts on a cache line
 # How long a part waiting for the other end of its line watches the line's bell before it
 # sleeps in the kernel (see _Line).
 _SPIN_SECONDS = 0.005
-_LOOK_SECONDS = 0.0001
+# The largest message a line's post holds (a larger one goes through the pipe): a command, a
+# forward pass's answer of a part's outputs, batch norm's sums (3 numbers and 1 a channel, in
+# float64: 24 KiB at 1024 channels). Only the pages a message writes are ever made.
+_POST_BYTES = 1 << 20
 # A worker's name, for multiprocessing and, on Linux, where the system lists processes (ps,
 # top; tests/peak.py counts the trainer's children of this name as its workers).
 WORKER_NAME = "cnnspec-part-{}"
@@ -81,10 +85,20 @@ class WorkerLost(RunError):
 
 def available() -> bool:
     """Whether this process can run a batch's parts in forked worker processes (whose inputs
-    go through memory files, :class:`_Inbox`: a Python built without ``os.memfd_create``
-    runs its parts in threads)."""
+    go through memory files, :class:`_Inbox`, and whose lines ring semaphores, :class:`_Line`:
+    a Python built without ``os.memfd_create`` or the system's semaphores runs its parts in
+    threads)."""
     return (sys.platform.startswith("linux") and hasattr(os, "fork")
-            and hasattr(os, "memfd_create") and not multiprocessing.current_process().daemon)
+            and hasattr(os, "memfd_create") and _has_semaphores()
+            and not multiprocessing.current_process().daemon)
+
+
+def _has_semaphores() -> bool:
+    try:
+        import multiprocessing.synchronize  # noqa: F401 - raises where sem_open is missing
+    except ImportError:
+        return False
+    return True
 
 
 def runs_parts(parts_in: str) -> bool:
@@ -271,10 +285,16 @@ class _SharedLayout:
 
 
 class _Line:
-    """One end of a pipe between this process and a worker, with a bell: a count of the
-    messages sent, in shared memory, that the sender raises once a message is in the pipe
-    whole and that the receiver watches for up to ``_SPIN_SECONDS`` (giving its core to any
-    process waiting for it) before it sleeps in the kernel on the pipe.
+    """One end of a line between this process and a worker: a pipe, and beside it, in
+    shared memory, a post for each direction and two semaphores a direction (a bell: one
+    count a message sent; and whether the post is free). A message goes into the post when it
+    fits and the post is free (the other end has read the last message posted), else through
+    the pipe; either way the bell is rung, before the pipe's write (so that a message larger
+    than the pipe's buffer is read as it is written) and after the post's. The receiver
+    watches its bell for up to ``_SPIN_SECONDS`` (giving its core to any process waiting for
+    it), then sleeps on it; a message is in the post when the post's count is the number of
+    the message awaited. The semaphores order the post's writes and reads on every processor
+    (they are the system's: ``sem_post`` and ``sem_wait``, futexes on Linux).
 
     The parts meet twice a step and at every batch norm (its sums), and a process asleep in
     the kernel takes long to wake: a message's round trip through a pipe took 110 us when the
@@ -282,50 +302,144 @@ class _Line:
     against 1 us through shared memory (AMD EPYC under KVM). Two parts watching their bells
     ran a step 1.22 times as fast as sleeping ones on LeNet-5 at batch 64, 1.07 at 256,
     1.04-1.06 on ResNet-small and 1.01 on VGG-small (medians of 11 alternating rounds); with
-    twice as many such processes as cores, 1.01-1.05. The message itself still travels
-    through the pipe, whose read waits for the whole of it: the bell only says when to read."""
+    twice as many such processes as cores, 1.01-1.05.
 
-    def __init__(self, conn, ring: np.ndarray, watch: np.ndarray) -> None:
+    The post spares a message the pipe's system calls (a write, two reads and the bell's
+    checks of the pipe), and an array sent with :meth:`send_array` (batch norm's sums) its
+    pickling too: in a worker, right after a layer's NumPy work, pickling a sum of 193
+    numbers took 40-57 us, a second time 11, and writing it to the pipe 16 (Intel Xeon, cpu
+    family 6, model 167, ResNet-small at batch 64 in two parts)."""
+
+    def __init__(self, conn, posts: tuple[_Post, _Post], bells, frees) -> None:
         self.conn = conn
-        self._ring, self._watch = ring, watch  # one int64 each, written by one end only
-        self._received = 0
+        self._out, self._in = posts  # each written by one end only
+        self._out_bell, self._in_bell = bells
+        self._out_free, self._in_free = frees
+        self._sent = self._received = 0
+        self._ended = False  # the other end closed the pipe
 
     @classmethod
     def pair(cls, context) -> tuple[_Line, _Line]:
         """The two ends of a new line: this process's, and the one a child forked next keeps."""
         ours, theirs = context.Pipe()
-        bells = np.frombuffer(mmap.mmap(-1, _ALIGN), np.int64, 2)  # MAP_SHARED, zeroed
-        return cls(ours, bells[0:1], bells[1:2]), cls(theirs, bells[1:2], bells[0:1])
+        size = _Post.HEADER * 8 + _POST_BYTES
+        memory = mmap.mmap(-1, 2 * size)  # MAP_SHARED, zeroed: pages are made as they are used
+        posts = _Post(memory, 0, size), _Post(memory, size, size)
+        bells = context.Semaphore(0), context.Semaphore(0)
+        frees = context.Semaphore(1), context.Semaphore(1)
+        return (cls(ours, posts, bells, frees),
+                cls(theirs, posts[::-1], bells[::-1], frees[::-1]))
 
     def send(self, message) -> None:
-        self.conn.send(message)
-        self._ring[0] += 1  # once the whole message is in the pipe: a read then never sleeps
+        data = multiprocessing.reduction.ForkingPickler.dumps(message)  # as Connection.send
+        if len(data) <= self._out.capacity and self._take_post():
+            self._out.body[:len(data)] = data
+            self._posted(_PICKLED, len(data))
+        else:
+            self._piped(data)
+
+    def send_array(self, kind: str, array: np.ndarray) -> None:
+        """Send ``(kind, array)`` (``kind`` one of :data:`_ARRAY_KINDS`), unpickled when it
+        fits the post."""
+        post = self._out
+        if (array.nbytes > post.capacity or array.ndim > post.HEADER - _SHAPE
+                or not self._take_post()):
+            self.send((kind, array))
+            return
+        np.copyto(_viewed(post.body, array.shape, array.dtype), array)
+        post.header[_KIND] = _ARRAY_KINDS.index(kind)
+        post.header[_DTYPE] = ord(array.dtype.char)
+        post.header[_SHAPE:_SHAPE + array.ndim] = array.shape
+        self._posted(_ARRAY, array.ndim)
+
+    def _take_post(self) -> bool:
+        if self._ended:  # a worker's answer to a trainer that has gone: see _run_commands
+            raise BrokenPipeError("the other end of the line closed it")
+        return self._out_free.acquire(False)
+
+    def _posted(self, form: int, size: int) -> None:
+        self._sent += 1
+        header = self._out.header
+        header[_FORM], header[_SIZE] = form, size
+        header[_COUNT] = self._sent  # the post now holds this message
+        self._out_bell.release()
+
+    def _piped(self, data) -> None:
+        self._sent += 1
+        self._out_bell.release()  # first: the read of a large message lets its write end
+        self.conn.send_bytes(data)
 
     def poll(self, seconds: float | None) -> bool:
-        """Whether a message is waiting, watching the bell first, then the pipe for up to
-        ``seconds`` (None: until one comes)."""
-        start = looked = time.perf_counter()
-        # <=: a message larger than the pipe's buffer is read before its ring
-        while self._watch[0] <= self._received:
-            now = time.perf_counter()
-            if now - start > _SPIN_SECONDS:
-                return self.conn.poll(seconds)
-            if now - looked > _LOOK_SECONDS:
-                # A message larger than the pipe's buffer is written only as it is read, and
-                # rung once written whole: its first bytes are there to be read.
-                if self.conn.poll(0):
-                    return True
-                looked = now
+        """Whether a message is waiting (or the other end closed the pipe), watching the bell
+        for up to ``_SPIN_SECONDS``, then sleeping on it for up to ``seconds`` (None: until a
+        message comes or the pipe closes, which is looked at every ``_POLL_SECONDS``)."""
+        ring = self._in_bell.acquire
+        start = time.perf_counter()
+        while not ring(False):
+            if time.perf_counter() - start > _SPIN_SECONDS:
+                return self._sleep(seconds)
             os.sched_yield()  # a process waiting for this core runs first
         return True
 
+    def _sleep(self, seconds: float | None) -> bool:
+        while not self._in_bell.acquire(True, _POLL_SECONDS if seconds is None else seconds):
+            if self.conn.poll(0):  # the pipe closed (or a message came since: rung first)
+                self._in_bell.acquire(False)
+                return True
+            if seconds is not None:
+                return False
+        return True
+
     def recv(self):
-        message = self.conn.recv()
+        """The next message (after :meth:`poll` said one is waiting)."""
         self._received += 1
+        post = self._in
+        if post.header[_COUNT] != self._received:
+            try:
+                return multiprocessing.reduction.ForkingPickler.loads(self.conn.recv_bytes())
+            except EOFError:
+                self._ended = True
+                raise
+        header = post.header
+        if header[_FORM] == _PICKLED:
+            message = pickle.loads(bytes(post.body[:header[_SIZE]]))
+        else:
+            shape = tuple(int(size) for size in header[_SHAPE:_SHAPE + header[_SIZE]])
+            array = _viewed(post.body, shape, np.dtype(chr(header[_DTYPE]))).copy()
+            message = (_ARRAY_KINDS[header[_KIND]], array)
+        self._in_free.release()  # after the copies above: the post may be written again
         return message
 
     def close(self) -> None:
+        """Close this process's copy of the end (the other end is not woken: a forked copy
+        closed, whose original stays open)."""
         self.conn.close()
+
+    def hang_up(self) -> None:
+        """Close this end and wake the other, which then reads the pipe's end (an end the
+        system closes, its process killed, the other finds within ``_POLL_SECONDS``)."""
+        self.conn.close()
+        self._out_bell.release()
+
+
+class _Post:
+    """One direction's room in a line's shared memory: a header of ``HEADER`` int64 (the
+    number of the message it holds, its form and size, an array's kind, dtype and shape),
+    then the message."""
+
+    HEADER = 8
+
+    def __init__(self, memory: mmap.mmap, offset: int, size: int) -> None:
+        self.header = np.frombuffer(memory, np.int64, self.HEADER, offset)
+        self.body = memoryview(memory)[offset + self.HEADER * 8:offset + size]
+        self.capacity = size - self.HEADER * 8
+
+
+# A post's header: which message it holds, _PICKLED bytes or an _ARRAY, the bytes' count or
+# the array's ndim, the array's kind (an index in _ARRAY_KINDS), dtype character and shape.
+_COUNT, _FORM, _SIZE, _KIND, _DTYPE, _SHAPE = range(6)
+_PICKLED, _ARRAY = 1, 2
+_ARRAY_KINDS = ("sum", "total")
 
 
 class _Inbox:
@@ -397,7 +511,7 @@ class _HubSums:
         arrays = [array] + [worker.answer("sum") for worker in self._workers]
         total = sum_in_order(arrays)
         for worker in self._workers:
-            worker.send(("total", total))
+            worker.send_array("total", total)
         return total
 
 
@@ -410,7 +524,7 @@ class _WorkerSums:
         self._line = line
 
     def total(self, array: np.ndarray) -> np.ndarray:
-        self._line.send(("sum", array))
+        self._line.send_array("sum", array)
         self._line.poll(None)
         kind, total = self._line.recv()
         assert kind == "total", kind
@@ -426,8 +540,14 @@ class _Worker:
         self.parent = os.getpid()  # a process forked later holds a copy it must not stop
 
     def send(self, message) -> None:
+        self._sending(self.line.send, message)
+
+    def send_array(self, kind: str, array: np.ndarray) -> None:
+        self._sending(self.line.send_array, kind, array)
+
+    def _sending(self, send, *message) -> None:
         try:
-            self.line.send(message)
+            send(*message)
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
             raise self._ended() from None
 
@@ -470,7 +590,7 @@ class _Worker:
                           hint=hint)
 
     def stop(self) -> None:
-        self.line.close()  # the worker reads the end of its pipe and returns
+        self.line.hang_up()  # the worker reads the end of its pipe and returns
         self.process.join(_POLL_SECONDS)
         if self.process.is_alive():
             self.process.kill()
