@@ -43,6 +43,8 @@ worker, which may have no children), the model runs its parts in threads.
 from __future__ import annotations
 
 import ctypes
+import io
+import math
 import mmap
 import multiprocessing
 import multiprocessing.reduction
@@ -304,11 +306,9 @@ class _Line:
     1.04-1.06 on ResNet-small and 1.01 on VGG-small (medians of 11 alternating rounds); with
     twice as many such processes as cores, 1.01-1.05.
 
-    The post spares a message the pipe's system calls (a write, two reads and the bell's
-    checks of the pipe), and an array sent with :meth:`send_array` (batch norm's sums) its
-    pickling too: in a worker, right after a layer's NumPy work, pickling a sum of 193
-    numbers took 40-57 us, a second time 11, and writing it to the pipe 16 (Intel Xeon, cpu
-    family 6, model 167, ResNet-small at batch 64 in two parts)."""
+    The post spares a message the pipe's system calls (in a worker, writing batch norm's
+    sums to the pipe took 16 us; Intel Xeon, cpu family 6, model 167, ResNet-small at batch
+    64 in two parts) and its arrays their pickling (:class:`_ArraysApart`)."""
 
     def __init__(self, conn, posts: tuple[_Post, _Post], bells, frees) -> None:
         self.conn = conn
@@ -322,7 +322,7 @@ class _Line:
     def pair(cls, context) -> tuple[_Line, _Line]:
         """The two ends of a new line: this process's, and the one a child forked next keeps."""
         ours, theirs = context.Pipe()
-        size = _Post.HEADER * 8 + _POST_BYTES
+        size = _Post.HEADER + _POST_BYTES
         memory = mmap.mmap(-1, 2 * size)  # MAP_SHARED, zeroed: pages are made as they are used
         posts = _Post(memory, 0, size), _Post(memory, size, size)
         bells = context.Semaphore(0), context.Semaphore(0)
@@ -331,43 +331,20 @@ class _Line:
                 cls(theirs, posts[::-1], bells[::-1], frees[::-1]))
 
     def send(self, message) -> None:
-        data = multiprocessing.reduction.ForkingPickler.dumps(message)  # as Connection.send
-        if len(data) <= self._out.capacity and self._take_post():
-            self._out.body[:len(data)] = data
-            self._posted(_PICKLED, len(data))
-        else:
-            self._piped(data)
-
-    def send_array(self, kind: str, array: np.ndarray) -> None:
-        """Send ``(kind, array)`` (``kind`` one of :data:`_ARRAY_KINDS`), unpickled when it
-        fits the post."""
-        post = self._out
-        if (array.nbytes > post.capacity or array.ndim > post.HEADER - _SHAPE
-                or not self._take_post()):
-            self.send((kind, array))
-            return
-        np.copyto(_viewed(post.body, array.shape, array.dtype), array)
-        post.header[_KIND] = _ARRAY_KINDS.index(kind)
-        post.header[_DTYPE] = ord(array.dtype.char)
-        post.header[_SHAPE:_SHAPE + array.ndim] = array.shape
-        self._posted(_ARRAY, array.ndim)
-
-    def _take_post(self) -> bool:
         if self._ended:  # a worker's answer to a trainer that has gone: see _run_commands
             raise BrokenPipeError("the other end of the line closed it")
-        return self._out_free.acquire(False)
-
-    def _posted(self, form: int, size: int) -> None:
-        self._sent += 1
-        header = self._out.header
-        header[_FORM], header[_SIZE] = form, size
-        header[_COUNT] = self._sent  # the post now holds this message
-        self._out_bell.release()
-
-    def _piped(self, data) -> None:
-        self._sent += 1
-        self._out_bell.release()  # first: the read of a large message lets its write end
-        self.conn.send_bytes(data)
+        post = self._out
+        packed = post.pack(message)
+        if packed is not None and self._out_free.acquire(False):
+            post.write(*packed)
+            self._sent += 1
+            post.header[0] = self._sent  # the post now holds this message
+            self._out_bell.release()
+        else:
+            self._sent += 1
+            data = multiprocessing.reduction.ForkingPickler.dumps(message)  # Connection.send's
+            self._out_bell.release()  # first: the read of a large message lets its write end
+            self.conn.send_bytes(data)
 
     def poll(self, seconds: float | None) -> bool:
         """Whether a message is waiting (or the other end closed the pipe), watching the bell
@@ -394,19 +371,13 @@ class _Line:
         """The next message (after :meth:`poll` said one is waiting)."""
         self._received += 1
         post = self._in
-        if post.header[_COUNT] != self._received:
+        if post.header[0] != self._received:
             try:
                 return multiprocessing.reduction.ForkingPickler.loads(self.conn.recv_bytes())
             except EOFError:
                 self._ended = True
                 raise
-        header = post.header
-        if header[_FORM] == _PICKLED:
-            message = pickle.loads(bytes(post.body[:header[_SIZE]]))
-        else:
-            shape = tuple(int(size) for size in header[_SHAPE:_SHAPE + header[_SIZE]])
-            array = _viewed(post.body, shape, np.dtype(chr(header[_DTYPE]))).copy()
-            message = (_ARRAY_KINDS[header[_KIND]], array)
+        message = post.read()
         self._in_free.release()  # after the copies above: the post may be written again
         return message
 
@@ -423,23 +394,82 @@ class _Line:
 
 
 class _Post:
-    """One direction's room in a line's shared memory: a header of ``HEADER`` int64 (the
-    number of the message it holds, its form and size, an array's kind, dtype and shape),
-    then the message."""
+    """One direction's room in a line's shared memory: a header (the number of the message
+    it holds, then the length of its pickle), the pickle, then the message's arrays, each
+    copied in raw (a cache line apart) and named in the pickle by its place, dtype and shape
+    (:class:`_ArraysApart`)."""
 
-    HEADER = 8
+    HEADER = 2 * 8  # bytes
 
     def __init__(self, memory: mmap.mmap, offset: int, size: int) -> None:
-        self.header = np.frombuffer(memory, np.int64, self.HEADER, offset)
-        self.body = memoryview(memory)[offset + self.HEADER * 8:offset + size]
-        self.capacity = size - self.HEADER * 8
+        self.header = np.frombuffer(memory, np.int64, 2, offset)
+        self.body = memoryview(memory)[offset + self.HEADER:offset + size]
+        self._pickle = io.BytesIO()  # reused: a message's pickle is written over the last
+
+    def pack(self, message) -> tuple[int, list[np.ndarray]] | None:
+        """``message`` pickled with its arrays apart: the pickle's length (the pickle is kept
+        here for :meth:`write`) and the arrays; None where they would not fit."""
+        self._pickle.seek(0)
+        arrays: list[np.ndarray] = []
+        _ArraysApart(self._pickle, arrays).dump(message)
+        size = self._pickle.tell()
+        end = _aligned(size) + sum(_aligned(array.nbytes) for array in arrays)
+        return (size, arrays) if end <= len(self.body) else None
+
+    def write(self, size: int, arrays: list[np.ndarray]) -> None:
+        """Copy in what :meth:`pack` made."""
+        self.body[:size] = self._pickle.getbuffer()[:size]
+        offset = _aligned(size)
+        for array in arrays:  # byte copies: a NumPy call costs more (see _ArraysApart)
+            self.body[offset:offset + array.nbytes] = memoryview(array).cast("B")
+            offset += _aligned(array.nbytes)
+        self.header[1] = size
+
+    def read(self):
+        """The message the post holds, its arrays copied out (the post is written again)."""
+        size = int(self.header[1])
+        return _ArraysBack(io.BytesIO(self.body[:size]), self.body[_aligned(size):]).load()
 
 
-# A post's header: which message it holds, _PICKLED bytes or an _ARRAY, the bytes' count or
-# the array's ndim, the array's kind (an index in _ARRAY_KINDS), dtype character and shape.
-_COUNT, _FORM, _SIZE, _KIND, _DTYPE, _SHAPE = range(6)
-_PICKLED, _ARRAY = 1, 2
-_ARRAY_KINDS = ("sum", "total")
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // _ALIGN) * _ALIGN
+
+
+class _ArraysApart(pickle.Pickler):
+    """Pickles a message but for its arrays of numbers in C order, each named by its place
+    after the pickle, dtype and shape, to be copied in and out as bytes. In a worker, right
+    after a layer's NumPy work, pickling batch norm's sums (193 numbers) took 40-57 us (a
+    second time 11); after a 32 MB copy had filled the caches, pickling a forward pass's
+    answer of two arrays of 32 x 10 took 32 us, a NumPy copy of the two into the post 39 and
+    a copy of their bytes 12 (Intel Xeon, cpu family 6, model 167)."""
+
+    def __init__(self, file, arrays: list[np.ndarray]) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self._arrays = arrays
+        self._offset = 0
+
+    def persistent_id(self, obj):
+        if (type(obj) is not np.ndarray or obj.dtype.kind not in "biufc"
+                or not obj.flags.c_contiguous or not obj.size):
+            return None  # pickled as it is
+        self._arrays.append(obj)
+        place = self._offset
+        self._offset += _aligned(obj.nbytes)
+        return place, obj.dtype.str, obj.shape
+
+
+class _ArraysBack(pickle.Unpickler):
+    """Unpickles what :class:`_ArraysApart` pickled, copying each array out of ``arrays``."""
+
+    def __init__(self, file, arrays: memoryview) -> None:
+        super().__init__(file)
+        self._memory = arrays
+
+    def persistent_load(self, pid):
+        place, dtype, shape = pid
+        dtype = np.dtype(dtype)
+        copied = bytearray(self._memory[place:place + math.prod(shape) * dtype.itemsize])
+        return np.frombuffer(copied, dtype).reshape(shape)
 
 
 class _Inbox:
@@ -511,7 +541,7 @@ class _HubSums:
         arrays = [array] + [worker.answer("sum") for worker in self._workers]
         total = sum_in_order(arrays)
         for worker in self._workers:
-            worker.send_array("total", total)
+            worker.send(("total", total))
         return total
 
 
@@ -524,7 +554,7 @@ class _WorkerSums:
         self._line = line
 
     def total(self, array: np.ndarray) -> np.ndarray:
-        self._line.send_array("sum", array)
+        self._line.send(("sum", array))
         self._line.poll(None)
         kind, total = self._line.recv()
         assert kind == "total", kind
@@ -540,14 +570,8 @@ class _Worker:
         self.parent = os.getpid()  # a process forked later holds a copy it must not stop
 
     def send(self, message) -> None:
-        self._sending(self.line.send, message)
-
-    def send_array(self, kind: str, array: np.ndarray) -> None:
-        self._sending(self.line.send_array, kind, array)
-
-    def _sending(self, send, *message) -> None:
         try:
-            send(*message)
+            self.line.send(message)
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
             raise self._ended() from None
 
