@@ -65,8 +65,9 @@ from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
 from cnnspec.errors import RunError
 
-# How long a wait for a worker's answer lasts before checking that it is still alive: its
-# death then surfaces within this many seconds instead of never.
+# How long a wait on a line's bell lasts before checking that the other end is still there
+# (a worker alive, the trainer's end of the pipe open): a process killed rings no bell, and
+# its death then surfaces within this many seconds instead of never.
 _POLL_SECONDS = 1.0
 _ALIGN = 64  # bytes: each shared array starts on a cache line
 # How long a part waiting for the other end of its line watches the line's bell before it
@@ -505,7 +506,7 @@ class _Inbox:
         return what the worker's :meth:`take` reads it by: its shape and dtype."""
         if self._memory is None or len(self._memory) < x.nbytes:
             self._memory = _grow(line, x.nbytes)
-        np.copyto(_viewed(self._memory, x.shape, x.dtype), x)
+        _copy(_viewed(self._memory, x.shape, x.dtype), x)
         return x.shape, x.dtype.str
 
     def receive(self, line: _Line) -> None:
