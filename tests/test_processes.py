@@ -6,6 +6,7 @@ import mmap
 import multiprocessing
 import os
 import signal
+import threading
 import warnings
 
 import numpy as np
@@ -333,8 +334,8 @@ def _echoing_line():
 
 
 def test_a_line_carries_messages_larger_than_its_pipes_buffer_both_ways():
-    """The bell rings once a message is in the pipe whole; a message larger than the pipe's
-    buffer is written only as the other end reads, so the watcher must read before the bell."""
+    """A message larger than the pipe's buffer is written only as the other end reads: the
+    bell rings before the write, and the reader waits for the whole of it."""
     line, child = _echoing_line()
     large = np.random.default_rng(0).standard_normal(1 << 20)  # 8 MB, far past the buffer
     for message in (("x", large), ("small", 1), ("x", large[::-1].copy())):
@@ -343,7 +344,7 @@ def test_a_line_carries_messages_larger_than_its_pipes_buffer_both_ways():
         kind, value = line.recv()
         assert kind == message[0]
         np.testing.assert_array_equal(value, message[1])
-    line.close()
+    line.hang_up()
     child.join(30)
     assert child.exitcode == 0
 
@@ -358,8 +359,70 @@ def test_a_line_reads_messages_sent_before_it_looked_one_by_one():
         answers.append(line.recv())
     assert answers == [0, 1, 2]
     assert not line.poll(0.05)  # nothing more is coming: the bell and the pipe agree
-    line.close()
+    line.hang_up()
     child.join(30)
+
+
+def _ends():
+    """Both ends of a line, in this process: what one sends the other reads, in order."""
+    return processes._Line.pair(multiprocessing.get_context("fork"))
+
+
+def test_a_line_posts_what_fits_and_pipes_the_rest_in_order():
+    ours, theirs = _ends()
+    sums = np.arange(7, dtype=np.float64)
+    grads = np.arange(12, dtype=np.float32).reshape(3, 4)
+    too_large = np.zeros(processes._POST_BYTES // 8 + 1)
+    ours.send(("sum", sums))  # the post
+    ours.send(("busy", 1))  # the post holds a message not read yet: the pipe
+    ours.send(("total", grads))
+    assert theirs.conn.poll(0)
+    for kind, sent in [("sum", sums), ("busy", 1), ("total", grads)]:
+        assert theirs.poll(0)
+        got = theirs.recv()
+        assert got[0] == kind
+        np.testing.assert_array_equal(got[1], sent, strict=True)  # dtype and shape too
+    assert not theirs.conn.poll(0) and not theirs.poll(0.01)
+    objects = np.array([None, "x"], dtype=object)  # pickled, not copied raw
+    messages = [("done", (grads, sums[::2]), []), ("sum", np.ones((1,) * 6, np.int8)),
+                ("total", too_large), ("error", objects), ("x", grads.astype(">f4")),
+                ("done", (np.zeros((0, 3), np.float32), grads.T, np.bool_([1, 0])), [])]
+    received = []
+    for message in messages:
+        # in a thread: a message larger than the pipe's buffer is written as it is read
+        sender = threading.Thread(target=ours.send, args=(message,))
+        sender.start()
+        assert theirs.poll(30)
+        piped = message[1] is too_large
+        assert theirs.conn.poll(30 if piped else 0) == piped  # rung before the pipe's write
+        received.append(theirs.recv())
+        sender.join()
+    assert theirs.poll(0) is False
+    for message, got in zip(messages, received):  # the post written again since: copies
+        assert repr(got) == repr(message)  # the same types, dtypes, shapes and numbers
+        arrays = got[1] if isinstance(got[1], tuple) else (got[1],)
+        assert all(array.flags.writeable for array in arrays)
+
+
+def test_a_line_hung_up_ends_the_other_ends_wait_and_its_answers():
+    ours, theirs = _ends()
+    ours.send(("forward", 1))
+    ours.hang_up()
+    assert theirs.poll(1) and theirs.recv() == ("forward", 1)  # read before the end
+    assert theirs.poll(None)  # woken by the hang-up, not after _POLL_SECONDS
+    with pytest.raises(EOFError):
+        theirs.recv()
+    with pytest.raises(BrokenPipeError):
+        theirs.send(("sum", np.zeros(3)))
+
+
+def test_a_line_whose_other_end_closes_without_a_word_sees_the_end():
+    """A worker killed rings no bell: the pipe's end is found when the bell's wait times out."""
+    ours, theirs = _ends()
+    theirs.close()
+    assert ours.poll(0.01)
+    with pytest.raises(EOFError):
+        ours.recv()
 
 
 def test_parts_larger_than_the_pipes_buffer_give_the_bits_of_threads():

@@ -18,10 +18,12 @@ shared with this process (an anonymous shared mapping made before the fork): bef
 forward pass the model's current values are copied into it (whatever arrays the model's layers
 hold by then: an optimizer's update, a loaded checkpoint), and the worker's parameter gradients
 come back through it. The part's input is copied into memory shared with its worker after
-the fork (:class:`_Inbox`); its output and its input gradient travel through a pipe, with the
-commands, whose ends watch a bell in shared memory before they sleep (:class:`_Line`).
+the fork (:class:`_Inbox`); its output and its input gradient travel with the commands,
+through shared memory where they fit, else through a pipe, and the ends watch a semaphore
+before they sleep on it (:class:`_Line`).
 Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends its part's sums,
-the first part adds them all in part order and sends the total back, so every part gets the
+the first part adds them all in part order and sends the total back (with one worker, the two
+parts send each other their sums and each adds them in part order), so every part gets the
 same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
 Results are therefore those of the threads, bit for bit.
 
@@ -42,6 +44,8 @@ worker, which may have no children), the model runs its parts in threads.
 from __future__ import annotations
 
 import ctypes
+import io
+import math
 import mmap
 import multiprocessing
 import multiprocessing.reduction
@@ -61,14 +65,18 @@ from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
 from cnnspec.errors import RunError
 
-# How long a wait for a worker's answer lasts before checking that it is still alive: its
-# death then surfaces within this many seconds instead of never.
+# How long a wait on a line's bell lasts before checking that the other end is still there
+# (a worker alive, the trainer's end of the pipe open): a process killed rings no bell, and
+# its death then surfaces within this many seconds instead of never.
 _POLL_SECONDS = 1.0
 _ALIGN = 64  # bytes: each shared array starts on a cache line
 # How long a part waiting for the other end of its line watches the line's bell before it
 # sleeps in the kernel (see _Line).
 _SPIN_SECONDS = 0.005
-_LOOK_SECONDS = 0.0001
+# The largest message a line's post holds (a larger one goes through the pipe): a command, a
+# forward pass's answer of a part's outputs, batch norm's sums (3 numbers and 1 a channel, in
+# float64: 24 KiB at 1024 channels). Only the pages a message writes are ever made.
+_POST_BYTES = 1 << 20
 # A worker's name, for multiprocessing and, on Linux, where the system lists processes (ps,
 # top; tests/peak.py counts the trainer's children of this name as its workers).
 WORKER_NAME = "cnnspec-part-{}"
@@ -81,10 +89,20 @@ class WorkerLost(RunError):
 
 def available() -> bool:
     """Whether this process can run a batch's parts in forked worker processes (whose inputs
-    go through memory files, :class:`_Inbox`: a Python built without ``os.memfd_create``
-    runs its parts in threads)."""
+    go through memory files, :class:`_Inbox`, and whose lines ring semaphores, :class:`_Line`:
+    a Python built without ``os.memfd_create`` or the system's semaphores runs its parts in
+    threads)."""
     return (sys.platform.startswith("linux") and hasattr(os, "fork")
-            and hasattr(os, "memfd_create") and not multiprocessing.current_process().daemon)
+            and hasattr(os, "memfd_create") and _has_semaphores()
+            and not multiprocessing.current_process().daemon)
+
+
+def _has_semaphores() -> bool:
+    try:
+        import multiprocessing.synchronize  # noqa: F401 - raises where sem_open is missing
+    except ImportError:
+        return False
+    return True
 
 
 def runs_parts(parts_in: str) -> bool:
@@ -267,14 +285,32 @@ class _SharedLayout:
     def write_state(self, arrays) -> None:
         views = self._views[0]
         for name, value in arrays:
-            np.copyto(views[name], value)
+            _copy(views[name], value)
+
+
+def _copy(target: np.ndarray, source: np.ndarray) -> None:
+    """``np.copyto(target, source)``, ``target`` in C order: as bytes where ``source`` is in C
+    order too, of the same dtype and shape, which costs less than the NumPy call right after
+    a layer's NumPy work (the step's state and gradients, dozens of arrays: see
+    :class:`_ArraysApart`)."""
+    if (source.flags.c_contiguous and source.dtype == target.dtype
+            and source.shape == target.shape and source.size):
+        memoryview(target).cast("B")[:] = memoryview(source).cast("B")
+    else:
+        np.copyto(target, source)
 
 
 class _Line:
-    """One end of a pipe between this process and a worker, with a bell: a count of the
-    messages sent, in shared memory, that the sender raises once a message is in the pipe
-    whole and that the receiver watches for up to ``_SPIN_SECONDS`` (giving its core to any
-    process waiting for it) before it sleeps in the kernel on the pipe.
+    """One end of a line between this process and a worker: a pipe, and beside it, in
+    shared memory, a post for each direction and two semaphores a direction (a bell: one
+    count a message sent; and whether the post is free). A message goes into the post when it
+    fits and the post is free (the other end has read the last message posted), else through
+    the pipe; either way the bell is rung, before the pipe's write (so that a message larger
+    than the pipe's buffer is read as it is written) and after the post's. The receiver
+    watches its bell for up to ``_SPIN_SECONDS`` (giving its core to any process waiting for
+    it), then sleeps on it; a message is in the post when the post's count is the number of
+    the message awaited. The semaphores order the post's writes and reads on every processor
+    (they are the system's: ``sem_post`` and ``sem_wait``, futexes on Linux).
 
     The parts meet twice a step and at every batch norm (its sums), and a process asleep in
     the kernel takes long to wake: a message's round trip through a pipe took 110 us when the
@@ -282,50 +318,172 @@ class _Line:
     against 1 us through shared memory (AMD EPYC under KVM). Two parts watching their bells
     ran a step 1.22 times as fast as sleeping ones on LeNet-5 at batch 64, 1.07 at 256,
     1.04-1.06 on ResNet-small and 1.01 on VGG-small (medians of 11 alternating rounds); with
-    twice as many such processes as cores, 1.01-1.05. The message itself still travels
-    through the pipe, whose read waits for the whole of it: the bell only says when to read."""
+    twice as many such processes as cores, 1.01-1.05.
 
-    def __init__(self, conn, ring: np.ndarray, watch: np.ndarray) -> None:
+    The post spares a message the pipe's system calls (in a worker, writing batch norm's
+    sums to the pipe took 16 us; Intel Xeon, cpu family 6, model 167, ResNet-small at batch
+    64 in two parts) and its arrays their pickling (:class:`_ArraysApart`)."""
+
+    def __init__(self, conn, posts: tuple[_Post, _Post], bells, frees) -> None:
         self.conn = conn
-        self._ring, self._watch = ring, watch  # one int64 each, written by one end only
-        self._received = 0
+        self._out, self._in = posts  # each written by one end only
+        self._out_bell, self._in_bell = bells
+        self._out_free, self._in_free = frees
+        self._sent = self._received = 0
+        self._ended = False  # the other end closed the pipe
 
     @classmethod
     def pair(cls, context) -> tuple[_Line, _Line]:
         """The two ends of a new line: this process's, and the one a child forked next keeps."""
         ours, theirs = context.Pipe()
-        bells = np.frombuffer(mmap.mmap(-1, _ALIGN), np.int64, 2)  # MAP_SHARED, zeroed
-        return cls(ours, bells[0:1], bells[1:2]), cls(theirs, bells[1:2], bells[0:1])
+        size = _Post.HEADER + _POST_BYTES
+        memory = mmap.mmap(-1, 2 * size)  # MAP_SHARED, zeroed: pages are made as they are used
+        posts = _Post(memory, 0, size), _Post(memory, size, size)
+        bells = context.Semaphore(0), context.Semaphore(0)
+        frees = context.Semaphore(1), context.Semaphore(1)
+        return (cls(ours, posts, bells, frees),
+                cls(theirs, posts[::-1], bells[::-1], frees[::-1]))
 
     def send(self, message) -> None:
-        self.conn.send(message)
-        self._ring[0] += 1  # once the whole message is in the pipe: a read then never sleeps
+        if self._ended:  # a worker's answer to a trainer that has gone: see _run_commands
+            raise BrokenPipeError("the other end of the line closed it")
+        post = self._out
+        packed = post.pack(message)
+        if packed is not None and self._out_free.acquire(False):
+            post.write(*packed)
+            self._sent += 1
+            post.header[0] = self._sent  # the post now holds this message
+            self._out_bell.release()
+        else:
+            self._sent += 1
+            data = multiprocessing.reduction.ForkingPickler.dumps(message)  # Connection.send's
+            self._out_bell.release()  # first: the read of a large message lets its write end
+            self.conn.send_bytes(data)
 
     def poll(self, seconds: float | None) -> bool:
-        """Whether a message is waiting, watching the bell first, then the pipe for up to
-        ``seconds`` (None: until one comes)."""
-        start = looked = time.perf_counter()
-        # <=: a message larger than the pipe's buffer is read before its ring
-        while self._watch[0] <= self._received:
-            now = time.perf_counter()
-            if now - start > _SPIN_SECONDS:
-                return self.conn.poll(seconds)
-            if now - looked > _LOOK_SECONDS:
-                # A message larger than the pipe's buffer is written only as it is read, and
-                # rung once written whole: its first bytes are there to be read.
-                if self.conn.poll(0):
-                    return True
-                looked = now
+        """Whether a message is waiting (or the other end closed the pipe), watching the bell
+        for up to ``_SPIN_SECONDS``, then sleeping on it for up to ``seconds`` (None: until a
+        message comes or the pipe closes, which is looked at every ``_POLL_SECONDS``)."""
+        ring = self._in_bell.acquire
+        start = time.perf_counter()
+        while not ring(False):
+            if time.perf_counter() - start > _SPIN_SECONDS:
+                return self._sleep(seconds)
             os.sched_yield()  # a process waiting for this core runs first
         return True
 
+    def _sleep(self, seconds: float | None) -> bool:
+        while not self._in_bell.acquire(True, _POLL_SECONDS if seconds is None else seconds):
+            if self.conn.poll(0):  # the pipe closed (or a message came since: rung first)
+                self._in_bell.acquire(False)
+                return True
+            if seconds is not None:
+                return False
+        return True
+
     def recv(self):
-        message = self.conn.recv()
+        """The next message (after :meth:`poll` said one is waiting)."""
         self._received += 1
+        post = self._in
+        if post.header[0] != self._received:
+            try:
+                return multiprocessing.reduction.ForkingPickler.loads(self.conn.recv_bytes())
+            except EOFError:
+                self._ended = True
+                raise
+        message = post.read()
+        self._in_free.release()  # after the copies above: the post may be written again
         return message
 
     def close(self) -> None:
+        """Close this process's copy of the end (the other end is not woken: a forked copy
+        closed, whose original stays open)."""
         self.conn.close()
+
+    def hang_up(self) -> None:
+        """Close this end and wake the other, which then reads the pipe's end (an end the
+        system closes, its process killed, the other finds within ``_POLL_SECONDS``)."""
+        self.conn.close()
+        self._out_bell.release()
+
+
+class _Post:
+    """One direction's room in a line's shared memory: a header (the number of the message
+    it holds, then the length of its pickle), the pickle, then the message's arrays, each
+    copied in raw (a cache line apart) and named in the pickle by its place, dtype and shape
+    (:class:`_ArraysApart`)."""
+
+    HEADER = 2 * 8  # bytes
+
+    def __init__(self, memory: mmap.mmap, offset: int, size: int) -> None:
+        self.header = np.frombuffer(memory, np.int64, 2, offset)
+        self.body = memoryview(memory)[offset + self.HEADER:offset + size]
+        self._pickle = io.BytesIO()  # reused: a message's pickle is written over the last
+
+    def pack(self, message) -> tuple[int, list[np.ndarray]] | None:
+        """``message`` pickled with its arrays apart: the pickle's length (the pickle is kept
+        here for :meth:`write`) and the arrays; None where they would not fit."""
+        self._pickle.seek(0)
+        arrays: list[np.ndarray] = []
+        _ArraysApart(self._pickle, arrays).dump(message)
+        size = self._pickle.tell()
+        end = _aligned(size) + sum(_aligned(array.nbytes) for array in arrays)
+        return (size, arrays) if end <= len(self.body) else None
+
+    def write(self, size: int, arrays: list[np.ndarray]) -> None:
+        """Copy in what :meth:`pack` made."""
+        self.body[:size] = self._pickle.getbuffer()[:size]
+        offset = _aligned(size)
+        for array in arrays:  # byte copies: a NumPy call costs more (see _ArraysApart)
+            self.body[offset:offset + array.nbytes] = memoryview(array).cast("B")
+            offset += _aligned(array.nbytes)
+        self.header[1] = size
+
+    def read(self):
+        """The message the post holds, its arrays copied out (the post is written again)."""
+        size = int(self.header[1])
+        return _ArraysBack(io.BytesIO(self.body[:size]), self.body[_aligned(size):]).load()
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // _ALIGN) * _ALIGN
+
+
+class _ArraysApart(pickle.Pickler):
+    """Pickles a message but for its arrays of numbers in C order, each named by its place
+    after the pickle, dtype and shape, to be copied in and out as bytes. In a worker, right
+    after a layer's NumPy work, pickling batch norm's sums (48-97 numbers) took 40-57 us (a
+    second time 11); after a 32 MB copy had filled the caches, pickling a forward pass's
+    answer of two arrays of 32 x 10 took 32 us, a NumPy copy of the two into the post 39 and
+    a copy of their bytes 12 (Intel Xeon, cpu family 6, model 167)."""
+
+    def __init__(self, file, arrays: list[np.ndarray]) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self._arrays = arrays
+        self._offset = 0
+
+    def persistent_id(self, obj):
+        if (type(obj) is not np.ndarray or obj.dtype.kind not in "biufc"
+                or not obj.flags.c_contiguous or not obj.size):
+            return None  # pickled as it is
+        self._arrays.append(obj)
+        place = self._offset
+        self._offset += _aligned(obj.nbytes)
+        return place, obj.dtype.str, obj.shape
+
+
+class _ArraysBack(pickle.Unpickler):
+    """Unpickles what :class:`_ArraysApart` pickled, copying each array out of ``arrays``."""
+
+    def __init__(self, file, arrays: memoryview) -> None:
+        super().__init__(file)
+        self._memory = arrays
+
+    def persistent_load(self, pid):
+        place, dtype, shape = pid
+        dtype = np.dtype(dtype)
+        copied = bytearray(self._memory[place:place + math.prod(shape) * dtype.itemsize])
+        return np.frombuffer(copied, dtype).reshape(shape)
 
 
 class _Inbox:
@@ -348,7 +506,7 @@ class _Inbox:
         return what the worker's :meth:`take` reads it by: its shape and dtype."""
         if self._memory is None or len(self._memory) < x.nbytes:
             self._memory = _grow(line, x.nbytes)
-        np.copyto(_viewed(self._memory, x.shape, x.dtype), x)
+        _copy(_viewed(self._memory, x.shape, x.dtype), x)
         return x.shape, x.dtype.str
 
     def receive(self, line: _Line) -> None:
@@ -386,7 +544,11 @@ def _viewed(memory: mmap.mmap, shape, dtype: np.dtype) -> np.ndarray:
 class _HubSums:
     """Part 0's side of batch norm's sums across processes (``total(a)`` and ``first``, what
     :func:`cnnspec.engine.norm.batchnorm_forward` reads): every worker's part sends its array,
-    the total is made here in part order and sent back to each."""
+    the total is made here in part order and sent back to each. With one worker, the two
+    parts send each other their arrays and each adds them in part order (the same bits): a
+    part then waits for one message, not for a message there and the total back, which the
+    worker waited for at each of ResNet-small's 20 sums a step (its round trip took 160 us
+    through the pipe, 2 parts of batch 64, Intel Xeon, cpu family 6, model 167)."""
 
     first = True
 
@@ -394,6 +556,10 @@ class _HubSums:
         self._workers = workers  # the running ones: the list is filled and emptied in place
 
     def total(self, array: np.ndarray) -> np.ndarray:
+        if len(self._workers) == 1:
+            (worker,) = self._workers
+            worker.send(("sum", array))
+            return sum_in_order([array, worker.answer("sum")])
         arrays = [array] + [worker.answer("sum") for worker in self._workers]
         total = sum_in_order(arrays)
         for worker in self._workers:
@@ -402,7 +568,8 @@ class _HubSums:
 
 
 class _WorkerSums:
-    """A worker's side of :class:`_HubSums`."""
+    """A worker's side of :class:`_HubSums`: the total, or the first part's array to add to
+    its own."""
 
     first = False
 
@@ -412,9 +579,9 @@ class _WorkerSums:
     def total(self, array: np.ndarray) -> np.ndarray:
         self._line.send(("sum", array))
         self._line.poll(None)
-        kind, total = self._line.recv()
-        assert kind == "total", kind
-        return total
+        kind, body = self._line.recv()
+        assert kind in ("sum", "total"), kind
+        return sum_in_order([body, array]) if kind == "sum" else body
 
 
 class _Worker:
@@ -470,7 +637,7 @@ class _Worker:
                           hint=hint)
 
     def stop(self) -> None:
-        self.line.close()  # the worker reads the end of its pipe and returns
+        self.line.hang_up()  # the worker reads the end of its pipe and returns
         self.process.join(_POLL_SECONDS)
         if self.process.is_alive():
             self.process.kill()
@@ -586,7 +753,7 @@ def _backward(replica, slots, dout, fused, input_grad):
     names = {}
     for layer, grads in replica._param_grads.items():
         for key, grad in grads.items():
-            np.copyto(slots[f"{layer}.{key}"], grad)
+            _copy(slots[f"{layer}.{key}"], grad)
         names[layer] = list(grads)
     return dx, names
 
