@@ -150,9 +150,10 @@ def split(x, kept: np.ndarray, win: Window, start: int, stop: int) -> None:
 
 def tap_views(kept: np.ndarray, win: Window, start: int, images: int) -> list[np.ndarray]:
     """Each phase's taps over images ``start:start + images`` of its planes ``kept``
-    (:func:`split`) in wide coordinates, without a copy: a read-only view (C, ku, kv,
-    images*Hq*Wq) a phase, ``view[c, u, v, t] = kept[phase, c, start*Hq*Wq + t + u*Wq + v]``;
-    each matrix of a view has a unit column stride, which BLAS reads in place."""
+    (:func:`split`; C-contiguous, as :func:`kept_planes` makes it) in wide coordinates,
+    without a copy: a read-only view (C, ku, kv, images*Hq*Wq) a phase, ``view[c, u, v, t] =
+    kept[phase, c, start*Hq*Wq + t + u*Wq + v]``; each matrix of a view has a unit column
+    stride, which BLAS reads in place."""
     layout = planes(win)
     wq, span = layout.plane_hw[1], images * layout.size
     _, c, length = kept.shape
