@@ -227,6 +227,23 @@ def test_carve_again_tells_whether_the_array_is_new():
     assert windows.carve_again(None, "key", (2, 3), np.float64)[1]
 
 
+def test_strided_view_is_as_strided_on_the_buffer():
+    """strided_view reads and writes the buffer's memory where as_strided's view does (here
+    overlapping rows, as a phase's taps), read-only when asked, and a view past the buffer's
+    end is refused rather than read."""
+    buffer = np.arange(60.0).reshape(3, 20)
+    strides = (160, 16, 8, 8)
+    view = windows.strided_view(buffer, 3, (3, 2, 2, 10), strides, writeable=False)
+    expected = np.lib.stride_tricks.as_strided(buffer.reshape(-1)[3:], (3, 2, 2, 10), strides)
+    np.testing.assert_array_equal(view, expected)
+    assert not view.flags.writeable and np.shares_memory(view, buffer)
+    written = windows.strided_view(buffer, 1, (3, 4), (160, 8))
+    written[...] = -1.0
+    assert (buffer[:, 1:5] == -1.0).all() and (buffer[:, 5:] >= 0).all()
+    with pytest.raises(ValueError):
+        windows.strided_view(buffer, 11, (3, 2, 2, 10), strides)
+
+
 def _relu_cases():
     """Arrays relu_into takes row by row against zeros (C order, a channel-first view, sizes
     with and without a tail) and those it leaves to np.maximum (small, strided)."""

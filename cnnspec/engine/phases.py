@@ -37,12 +37,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.activations import relu_into
 from cnnspec.engine.footprint import SMALL_GEMM_MADDS, phase_input_grad, phase_planes
 from cnnspec.engine.products import small_products
-from cnnspec.engine.windows import Window, carve, carve_again, work_buffer
+from cnnspec.engine.windows import Window, carve, carve_again, strided_view, work_buffer
 from cnnspec.records import record
 
 
@@ -151,19 +150,18 @@ def split(x, kept: np.ndarray, win: Window, start: int, stop: int) -> None:
 
 def tap_views(kept: np.ndarray, win: Window, start: int, images: int) -> list[np.ndarray]:
     """Each phase's taps over images ``start:start + images`` of its planes ``kept``
-    (:func:`split`) in wide coordinates, without a copy: a read-only view (C, ku, kv,
-    images*Hq*Wq) a phase, ``view[c, u, v, t] = kept[phase, c, start*Hq*Wq + t + u*Wq + v]``;
-    each matrix of a view has a unit column stride, which BLAS reads in place."""
+    (:func:`split`; C-contiguous, as :func:`kept_planes` makes it) in wide coordinates,
+    without a copy: a read-only view (C, ku, kv, images*Hq*Wq) a phase, ``view[c, u, v, t] =
+    kept[phase, c, start*Hq*Wq + t + u*Wq + v]``; each matrix of a view has a unit column
+    stride, which BLAS reads in place."""
     layout = planes(win)
     wq, span = layout.plane_hw[1], images * layout.size
-    c = kept.shape[1]
-    views = []
-    for plane, phase in zip(kept, layout.phases):
-        row, item = plane.strides
-        views.append(as_strided(plane[:, start * layout.size:],
-                                shape=(c, phase.ku, phase.kv, span),
-                                strides=(row, wq * item, item, item), writeable=False))
-    return views
+    _, c, length = kept.shape
+    row, item = kept.strides[1:]
+    return [strided_view(kept, k * c * length + start * layout.size,
+                         (c, phase.ku, phase.kv, span), (row, wq * item, item, item),
+                         writeable=False)
+            for k, phase in enumerate(layout.phases)]
 
 
 def columns(kept: np.ndarray, win: Window, start: int, images: int, out: np.ndarray
@@ -181,15 +179,14 @@ def columns(kept: np.ndarray, win: Window, start: int, images: int, out: np.ndar
     return out[:rows * span].reshape(rows, span)
 
 
-def valid(wide: np.ndarray, images: int, win: Window) -> np.ndarray:
-    """The output pixels of ``wide`` (rows, images*Hq*Wq) in wide coordinates: a view (rows,
-    images, Ho, Wo)."""
+def valid(wide: np.ndarray, images: int, win: Window, lead: int = 0) -> np.ndarray:
+    """The output pixels of ``wide`` (rows, lead + images*Hq*Wq), C-contiguous, in wide
+    coordinates after ``lead`` columns: a view (rows, images, Ho, Wo)."""
     layout = planes(win)
     ho, wo = win.out_hw
     s_row, item = wide.strides
-    return as_strided(wide, shape=(wide.shape[0], images, ho, wo),
-                      strides=(s_row, layout.size * item, layout.plane_hw[1] * item, item),
-                      writeable=wide.flags.writeable)
+    return strided_view(wide, lead, (wide.shape[0], images, ho, wo),
+                        (s_row, layout.size * item, layout.plane_hw[1] * item, item))
 
 
 def correlate(x, w, b, win: Window, step: int, kept: np.ndarray, work, out,
@@ -247,7 +244,7 @@ def backward(dout, w, win: Window, x_shape, step: int, scratch, kept=None, work=
         if new:
             led.fill(0)  # the lead and the junk columns: they add nothing
         wide = led[:, reach:]
-        np.copyto(valid(wide, images, win), dout_c[:, start:start + images])
+        np.copyto(valid(led, images, win, reach), dout_c[:, start:start + images])
         if kept is not None and in_place:
             _add_tap_products(dw_rows, tap_views(kept, win, start, images), wide, scratch)
         elif kept is not None:
