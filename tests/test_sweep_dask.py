@@ -191,8 +191,9 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         cluster, tiny_digits_spec, tmp_path):
     address, _ = cluster
     out = tmp_path / "stopped"
+    # 120 cells: more than the cluster trains before a loaded machine sends the signal
     command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
-               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--scheduler", address,
+               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "20", "--scheduler", address,
                "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=one_thread_env())
@@ -205,13 +206,13 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         assert process.wait(timeout=START_TIMEOUT) == 130
     finally:
         process.kill()
-    said = re.search(rf"(\d+) of its 24 cells (is|are) recorded in {re.escape(str(out))}, "
+    said = re.search(rf"(\d+) of its 120 cells (is|are) recorded in {re.escape(str(out))}, "
                      r"(\d+) (is|are) left to train: lr=", err)
     assert said and "run the same command again" in err, err
     assert "Traceback" not in err
     recorded = [p for p in out.iterdir() if p.is_dir()]
-    assert 1 <= len(recorded) < 24
-    assert (int(said[1]), int(said[3])) == (len(recorded), 24 - len(recorded))
+    assert 1 <= len(recorded) < 120
+    assert (int(said[1]), int(said[3])) == (len(recorded), 120 - len(recorded))
     with distributed.Client(address, timeout=START_TIMEOUT) as client:
         # (A lambda travels by value; the scheduler cannot import this test module.)
         tasks = lambda: client.run_on_scheduler(
@@ -293,8 +294,10 @@ def test_a_stop_signal_ends_a_local_cluster_sweep_with_its_own_words_only(stop, 
     from test_compare import _ended_within
 
     out = tmp_path / "stopped"
+    # 120 cells, far more than the cluster trains in the time a loaded machine may take to
+    # read the first cell's line and send the signal (with 24, the sweep once ended first)
     command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
-               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--workers", "2",
+               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "20", "--workers", "2",
                "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=one_thread_env(), start_new_session=True)
