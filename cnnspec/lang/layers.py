@@ -786,7 +786,7 @@ def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
     name = _activation_written(kwarg.value)
     if not _activation_keyword(kwarg, kind) or name is None:
         return None
-    known = name if name in ACTIVATIONS else closest(name, ACTIVATIONS, cutoff=0.5)
+    known = name if name in ACTIVATIONS else closest(name, ACTIVATIONS)
     if known is None:
         return None
     value = kwarg.value  # a call keeps its arguments: `leaky_rleu(0.2)`, `leaky_relu(0.2)`
