@@ -17,6 +17,7 @@ import keyword
 import math
 from collections.abc import Callable
 from dataclasses import field
+from itertools import pairwise
 
 from cnnspec.errors import (
     Span,
@@ -1034,6 +1035,7 @@ def _statement_line(stmt: LayerStmt, body: str) -> str:
 
 def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str,
                 stmt: LayerStmt) -> None:
+    _refuse_run_on_numbers(items)
     slots = [slot for slot in kind.positional if slot[0] not in layer.spans]  # not by keyword
     placed: list[int] = []  # the items read as positional values
     named: tuple[int, int] | None = None  # the first and last item of the last option or word
@@ -1081,6 +1083,17 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 items[i + 1] if i + 1 < len(items) else None)
         named = (i, i)
         i += 1
+
+
+def _refuse_run_on_numbers(items: list[Value]) -> None:
+    """The error for the first number of a layer's line read as a number and the word
+    touching it (``1_000``, ``1e``, ``3X3``: :func:`_number_run_on`), before any value is
+    read: read in turn, the number's field refused the part before the word (``dropout
+    1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not 1.5")."""
+    for before, item in pairwise(items):
+        fixed = _number_run_on(before, item)
+        if fixed is not None:
+            raise fixed
 
 
 def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: Syntax,

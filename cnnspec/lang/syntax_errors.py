@@ -1101,7 +1101,8 @@ def number_run_on(number: str, word: str) -> tuple[str, str] | None:
     hint = capital_x_hint(number, word)
     if hint is not None:
         return CAPITAL_X_MESSAGE, hint
-    if number and re.fullmatch(r"(?:_[0-9]+)+", word):
+    # `_` then digits and '_'s, an exponent after them or not: 1_000, 1__0, 1_, 1_0e2
+    if number and re.fullmatch(r"_[0-9_]*(?:[eE][+-]?[0-9][0-9_]*)?", word):
         return DIGIT_GROUPS_MESSAGE, f"write {number}{word.replace('_', '')}"
     if number and word in ("e", "E") and "e" not in number.lower():
         return EXPONENT_MESSAGE, (f"{number}e3 is {number} x 10^3, {number}e-3 is {number} x "
