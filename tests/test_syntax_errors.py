@@ -642,6 +642,16 @@ CASES = [
      "^numbers are written without '_' between their digits$", 4, 11, "^write 1$"),
     ("input 1x8x8\nconv 8 3x3 weight normal(0, 1_0e2)\n",
      "^numbers are written without '_' between their digits$", 2, 30, "^write 10e2$"),
+    # '_' in a size: the input's said "sizes are written without spaces around 'x'", a
+    # layer's "unknown option '_0'"
+    ("input 1_0x8x8\nconv 8 3x3\n",
+     "^numbers are written without '_' between their digits$", 1, 8, "^write 10x8x8$"),
+    ("input 1x8x8\nconv 8 3x3_0\n",
+     "^numbers are written without '_' between their digits$", 2, 8, "^write 3x30$"),
+    ("input 1x28X28\nconv 8 3x3\n", "^sizes are written with a lowercase x$", 1, 11,
+     "^write 1x28x28"),
+    ("input 1x8x8\nconv 8 3x3 dilation 1_0x1\n",
+     "^numbers are written without '_' between their digits$", 2, 21, "^write 10x1$"),
     # a Keras or PyTorch layer written as Python: the cnnspec line it means
     ('input 1x8x8\nConv2D(16, (3, 3), padding="same", activation="relu")\n',
      "^Conv2D\\(...\\) is a layer as Keras writes it, not a cnnspec line$", 2, 1,

@@ -1503,7 +1503,7 @@ def _number_run_on(before: Value | None, item: Word | Call) -> SpecError | None:
     """``3X3`` or ``1_000``, read as a number and the word touching it (X3, _000): the error
     for the whole size or number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else
     None."""
-    if not isinstance(before, Num) or not isinstance(item, Word):
+    if not isinstance(before, (Num, Dims)) or not isinstance(item, Word):
         return None
     touching = (before.span.end_line, before.span.end_column) == (item.span.line,
                                                                   item.span.column)
