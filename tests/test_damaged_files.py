@@ -503,6 +503,11 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
      "position field 'step_seconds' is -Infinity, not a finite number"),
     ("_position", '{"epoch": 0, "batch": 0, "step": 4, "best_value": NaN}',
      "position field 'best_value' is NaN, not a finite number"),
+    # an int past a float's range: the loop's sums and its blow-up limit overflowed
+    ("_position", '{"epoch": 0, "batch": 0, "step": 4, "first_loss": 1' + "0" * 400 + "}",
+     "position field 'first_loss' is 1000"),
+    ("_position", '{"epoch": 0, "batch": 0, "step": 4, "loss_sum": -1' + "0" * 400 + "}",
+     "beyond a float's range"),
     # a finished epoch's row: only its validation loss may have overflowed (see below)
     ("_position", '{"epoch": 1, "batch": 0, "step": 4, "metrics": [{"train_loss": NaN}]}',
      "position field 'metrics[0].train_loss' is NaN, not a finite number"),

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
+from cnnspec.cli import main
 from cnnspec.errors import SpecError
 from cnnspec.init import describe
-from cnnspec.init.catalogue import ALIASES
+from cnnspec.init.catalogue import ALIASES, canonical_name
 from cnnspec.init.gains import LEAKY_SLOPE_HINT
 from cnnspec.init.presets import PRESETS
 from cnnspec.lang import parse
@@ -179,6 +180,31 @@ def test_he_over_the_averaged_fan_says_the_gain_it_carries():
         "relu: write `glorot_uniform(gain=relu)`")
 
 
-@pytest.mark.parametrize("init", ["he_normal(mode=fan_avgg)", "he_normal(mode=fan_avg, gain=x)"])
-def test_a_mode_no_scheme_draws_or_another_mistake_keeps_the_spelling_guess(init):
-    assert _error(init).hint == "did you mean fan_in? (valid modes: fan_in, fan_out)"
+@pytest.mark.parametrize("init, guess", [("he_normal(mode=fan_avgg)", ""),
+                                         ("he_normal(mode=fan_avg, gain=x)", "fan_in")])
+def test_a_mode_no_scheme_draws_or_another_mistake_keeps_the_spelling_guess(init, guess):
+    # fan_avgg is as like fan_in as 0.57, below errors.CLOSE_SPELLING: no guess
+    offered = f"did you mean {guess}? (valid modes: fan_in, fan_out)" if guess else (
+        "valid modes: fan_in, fan_out")
+    assert _error(init).hint == offered
+
+
+@pytest.mark.parametrize("wrong, meant", [("nonsense", None), ("xyz", None),
+                                          ("unifrom", "uniform"), ("dirak", "dirac"),
+                                          ("zeroes", "zeros")])
+def test_an_unknown_init_is_offered_only_a_name_it_is_a_misspelling_of(wrong, meant):
+    # `nonsense` shares four letters with `ones` in order (difflib's ratio 0.67 one way,
+    # 0.5 the other): it was offered ones
+    spec_hint = _error(wrong).hint
+    with pytest.raises(SpecError) as info:
+        canonical_name(wrong)
+    for hint in (spec_hint, info.value.hint):
+        offered = re.match(r"did you mean (\w+)\?", hint)
+        assert (offered and offered[1]) == (meant or None), hint
+
+
+def test_an_init_on_the_command_line_is_offered_no_name_it_only_shares_letters_with(capsys):
+    assert main(["compare", "specs/digits.cnn", "--init", "nonsense", "--init", "he_normal",
+                 "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown initializer 'nonsense'" in err and "did you mean" not in err

@@ -626,6 +626,32 @@ CASES = [
      19, "^1e3 is 1 x 10\\^3, 1e-3 is 1 x 10\\^-3; or write 1 alone$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 2.5e-\n}\n",
      "^an exponent is written with its digits$", 4, 9, "^2.5e3 is 2.5 x 10"),
+    # the number's own field read before the word after it: "the dropout probability of
+    # 'd' must be in [0, 1), not 1", "the number of filters ... a whole number, not 1.5"
+    ("input 1x8x8\nd: dropout 1_000\n",
+     "^numbers are written without '_' between their digits$", 2, 12, "^write 1000$"),
+    ("input 1x8x8\nconv 1.5_0 3x3\n",
+     "^numbers are written without '_' between their digits$", 2, 6, "^write 1.50$"),
+    ("input 1x8x8\nd: dropout 1e\n", "^an exponent is written with its digits$", 2, 12,
+     "^1e3 is 1 x 10"),
+    # '_' doubled, last, or before an exponent: "unknown option '__0'", "unexpected '_'",
+    # in an init's call "a '(' is never closed"
+    ("input 1x8x8\nconv 1__0 3x3\n",
+     "^numbers are written without '_' between their digits$", 2, 6, "^write 10$"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  epochs 1_\n}\n",
+     "^numbers are written without '_' between their digits$", 4, 11, "^write 1$"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, 1_0e2)\n",
+     "^numbers are written without '_' between their digits$", 2, 30, "^write 10e2$"),
+    # '_' in a size: the input's said "sizes are written without spaces around 'x'", a
+    # layer's "unknown option '_0'"
+    ("input 1_0x8x8\nconv 8 3x3\n",
+     "^numbers are written without '_' between their digits$", 1, 8, "^write 10x8x8$"),
+    ("input 1x8x8\nconv 8 3x3_0\n",
+     "^numbers are written without '_' between their digits$", 2, 8, "^write 3x30$"),
+    ("input 1x28X28\nconv 8 3x3\n", "^sizes are written with a lowercase x$", 1, 11,
+     "^write 1x28x28"),
+    ("input 1x8x8\nconv 8 3x3 dilation 1_0x1\n",
+     "^numbers are written without '_' between their digits$", 2, 21, "^write 10x1$"),
     # a Keras or PyTorch layer written as Python: the cnnspec line it means
     ('input 1x8x8\nConv2D(16, (3, 3), padding="same", activation="relu")\n',
      "^Conv2D\\(...\\) is a layer as Keras writes it, not a cnnspec line$", 2, 1,

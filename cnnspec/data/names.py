@@ -5,7 +5,7 @@ The datasets themselves, their names and the other spellings of them, are declar
 """
 from __future__ import annotations
 
-from cnnspec.errors import SettingError, literal
+from cnnspec.errors import SettingError, closest, literal
 from cnnspec.ir.datasets import ALIASES, DATASETS, canonical_name
 
 # name -> what it is, for messages and --help
@@ -52,9 +52,7 @@ def _unknown_hint(text: str) -> str:
         return f"for your own arrays write npz:{path}"
     hint = f"valid datasets: {valid_forms()}"
     names = [n for n in [*DATASET_NAMES, *ALIASES] if n != "npz"]
-    import difflib  # for a misspelt name alone: `cnnspec --help` imports this module
-
-    close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6)
+    close = closest(text.lower(), names)
     if close:
-        hint = f"did you mean {canonical_name(close[0])!r}? " + hint
+        hint = f"did you mean {canonical_name(close)!r}? " + hint
     return hint

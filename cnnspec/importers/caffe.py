@@ -15,11 +15,10 @@ Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import field
 
 from cnnspec.check.training import spec_steps
-from cnnspec.errors import Span, SpecError, SpecErrors, float_text, listed, rounded_text
+from cnnspec.errors import Span, SpecError, SpecErrors, closest, float_text, listed, rounded_text
 from cnnspec.importers.caffe_solver import (
     BATCH_FROM_DATA,
     BATCH_FROM_INPUT,
@@ -214,9 +213,9 @@ def filler_init(msg: Message | None, role: str, outputs: int, path: str | None) 
     type_entry = msg.one("type")
     where = type_entry.value.span if type_entry else msg.span
     if kind not in FILLERS:
-        close = difflib.get_close_matches(kind, FILLERS, n=1)
+        close = closest(kind, FILLERS)
         raise error_at(f"unknown Caffe filler '{kind}'", where,
-                   (f"did you mean {close[0]}? " if close else "") + "Caffe's fillers: "
+                   (f"did you mean {close}? " if close else "") + "Caffe's fillers: "
                    + ", ".join(FILLERS), path)
     if msg.scalar("sparse", "int", -1) != -1:
         raise error_at("the sparse gaussian filler is not supported", msg.one("sparse").span,

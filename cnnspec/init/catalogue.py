@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cnnspec.errors import SpecError, float_text, foreign_hint
+from cnnspec.errors import SpecError, closest, float_text, foreign_hint
 from cnnspec.init.fans import FAN_MODES
 from cnnspec.init.truncation import truncation
 from cnnspec.records import record
@@ -429,11 +429,9 @@ def canonical_name(name: str, hints: dict[str, str] = NAME_HINTS) -> str:
     name = ALIASES.get(name, name)
     if name in PARAMS:
         return name
-    import difflib  # only for a name that is wrong
-
-    close = difflib.get_close_matches(str(name), list(INIT_NAMES) + list(ALIASES), n=1)
+    close = closest(str(name), list(INIT_NAMES) + list(ALIASES))
     hint = foreign_hint(hints, name) or (
-        f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES))
+        f"did you mean {close}?" if close else "known inits: " + ", ".join(INIT_NAMES))
     raise SpecError(f"unknown initializer {name!r}", hint=hint)
 
 

@@ -27,7 +27,7 @@ import functools
 import math
 from collections.abc import Callable
 
-from cnnspec.errors import SpecError, float_text
+from cnnspec.errors import SpecError, closest, float_text
 
 DEFAULT_LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
 # The rule for a leaky ReLU's negative slope, one for the layer (`leaky_relu 0.2`) and the gain
@@ -181,10 +181,8 @@ def nonlinearity_gain(nonlinearity: str, slope: float | None = None) -> float:
         return math.sqrt(2.0) / math.hypot(1.0, a)
     if nonlinearity in MOMENT_KEEPING:
         return 1.0 / math.sqrt(unit_second_moment(nonlinearity))  # second_moment_gain
-    import difflib  # only for a name that is wrong
-
-    close = difflib.get_close_matches(str(nonlinearity), NONLINEARITIES, n=1)
-    hint = f"did you mean {close[0]}?" if close else "use one of " + ", ".join(NONLINEARITIES)
+    close = closest(str(nonlinearity), NONLINEARITIES)
+    hint = f"did you mean {close}?" if close else "use one of " + ", ".join(NONLINEARITIES)
     raise SpecError(f"unknown nonlinearity {nonlinearity!r} for a gain", hint=hint)
 
 

@@ -17,6 +17,7 @@ import keyword
 import math
 from collections.abc import Callable
 from dataclasses import field
+from itertools import pairwise
 
 from cnnspec.errors import (
     Span,
@@ -786,7 +787,7 @@ def _activation_named(kwarg: Kwarg, kind: Syntax) -> str | None:
     name = _activation_written(kwarg.value)
     if not _activation_keyword(kwarg, kind) or name is None:
         return None
-    known = name if name in ACTIVATIONS else closest(name, ACTIVATIONS, cutoff=0.5)
+    known = name if name in ACTIVATIONS else closest(name, ACTIVATIONS)
     if known is None:
         return None
     value = kwarg.value  # a call keeps its arguments: `leaky_rleu(0.2)`, `leaky_relu(0.2)`
@@ -1034,6 +1035,7 @@ def _statement_line(stmt: LayerStmt, body: str) -> str:
 
 def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str,
                 stmt: LayerStmt) -> None:
+    _refuse_run_on_numbers(items)
     slots = [slot for slot in kind.positional if slot[0] not in layer.spans]  # not by keyword
     placed: list[int] = []  # the items read as positional values
     named: tuple[int, int] | None = None  # the first and last item of the last option or word
@@ -1081,6 +1083,17 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 items[i + 1] if i + 1 < len(items) else None)
         named = (i, i)
         i += 1
+
+
+def _refuse_run_on_numbers(items: list[Value]) -> None:
+    """The error for the first number of a layer's line read as a number and the word
+    touching it (``1_000``, ``1e``, ``3X3``: :func:`_number_run_on`), before any value is
+    read: read in turn, the number's field refused the part before the word (``dropout
+    1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not 1.5")."""
+    for before, item in pairwise(items):
+        fixed = _number_run_on(before, item)
+        if fixed is not None:
+            raise fixed
 
 
 def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: Syntax,
@@ -1490,7 +1503,7 @@ def _number_run_on(before: Value | None, item: Word | Call) -> SpecError | None:
     """``3X3`` or ``1_000``, read as a number and the word touching it (X3, _000): the error
     for the whole size or number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else
     None."""
-    if not isinstance(before, Num) or not isinstance(item, Word):
+    if not isinstance(before, (Num, Dims)) or not isinstance(item, Word):
         return None
     touching = (before.span.end_line, before.span.end_column) == (item.span.line,
                                                                   item.span.column)

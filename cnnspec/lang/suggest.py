@@ -33,8 +33,8 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     family = _started(name.lower() + "_", spellings, aliases)
     if not close and 1 < len(family) <= MAX_STARTED:
         return f"did you mean {' or '.join(family)}? ({listing})"
-    close = close or closest(name, spellings, cutoff=0.5) or (
-        plain != snake_case(name) and closest(plain, spellings, cutoff=0.5))
+    close = close or closest(name, spellings) or (
+        plain != snake_case(name) and closest(plain, spellings))
     if close:
         return f"did you mean {aliases.get(close, close)}? ({listing})"
     # A name cut short (`he` for he_normal) is too unlike the whole for difflib's ratio.

@@ -1101,7 +1101,9 @@ def number_run_on(number: str, word: str) -> tuple[str, str] | None:
     hint = capital_x_hint(number, word)
     if hint is not None:
         return CAPITAL_X_MESSAGE, hint
-    if number and re.fullmatch(r"(?:_[0-9]+)+", word):
+    # `_` then digits and '_'s, the rest of a size or an exponent after them or not: 1_000,
+    # 1__0, 1_, 1_0e2, 1_0x8x8 (the lexer's 1 and _0x8x8), 3x3_0 (3x3 and _0)
+    if number and re.fullmatch(r"_[0-9_]*(?:x[0-9_]+)*(?:[eE][+-]?[0-9][0-9_]*)?", word):
         return DIGIT_GROUPS_MESSAGE, f"write {number}{word.replace('_', '')}"
     if number and word in ("e", "E") and "e" not in number.lower():
         return EXPONENT_MESSAGE, (f"{number}e3 is {number} x 10^3, {number}e-3 is {number} x "
@@ -1115,7 +1117,8 @@ def _number_run_on(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     token, line = getattr(exc, "token", None), _failing_line(exc, text)
     if token is None or token.type != "NAME" or line is None:
         return None
-    number = re.search(r"(?<![\w.])[0-9.]*[0-9](?:[eE][+-]?[0-9]+)?$", line[:exc.column - 1])
+    number = re.search(r"(?<![\w.])(?:[0-9]+x)*[0-9.]*[0-9](?:[eE][+-]?[0-9]+)?$",
+                       line[:exc.column - 1])
     return number_run_on(number[0] if number else "", token.value)
 
 

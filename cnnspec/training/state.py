@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import reprlib
+import sys
 from dataclasses import asdict, field
 
 import numpy as np
@@ -322,6 +323,10 @@ def _field_problem(value, kind: tuple) -> str | None:
     # loss and time, or beat no epoch as the best.
     if float in kind and non_finite_at(value):
         return f"{json.dumps(value)}, not a finite number"
+    # JSON's ints have no bound: one past a float's range (a first loss of 1e400 written
+    # out in digits) overflowed where the loop sums or scales it, a traceback
+    if float in kind and isinstance(value, int) and abs(value) > sys.float_info.max:
+        return f"{reprlib.repr(value)}, beyond a float's range"
     return None
 
 
