@@ -14,14 +14,13 @@ else the first time the model runs a split batch, after this process has given t
 freed back to the system (:func:`cnnspec.engine.heap.trim`): a worker keeps each page it was
 forked with as its own once this process writes there, and a first run's calibration frees 75
 MiB just before. It holds its part's replica, whose parameters and buffers are views of memory
-shared with this process (an anonymous shared mapping made before the fork). The model's own
-parameters and buffers are moved there too (:func:`_live_in`), so that an optimizer's update,
-batch norm's running estimates and a loaded checkpoint, all written in place, are what the
-worker reads; an array a layer was given since is copied in before the next forward pass. The
-worker's parameter gradients come back through the mapping. The part's input is copied into
-memory shared with its worker after the fork (:class:`_Inbox`); its output and its input
-gradient travel with the commands, through shared memory where they fit, else through a pipe,
-and the ends watch a semaphore before they sleep on it (:class:`_Line`).
+shared with this process (an anonymous shared mapping made before the fork): before each
+forward pass the model's current values are copied into it (whatever arrays the model's layers
+hold by then: an optimizer's update, a loaded checkpoint), and the worker's parameter gradients
+come back through it. The part's input is copied into memory shared with its worker after
+the fork (:class:`_Inbox`); its output and its input gradient travel with the commands,
+through shared memory where they fit, else through a pipe, and the ends watch a semaphore
+before they sleep on it (:class:`_Line`).
 Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends its part's sums,
 the first part adds them all in part order and sends the total back (with one worker, the two
 parts send each other their sums and each adds them in part order), so every part gets the
@@ -129,7 +128,6 @@ class ProcessParallel:
         trained = set(model.trainable_names)
         gradients = [(name, value) for name, value in model.params().items() if name in trained]
         self._layout = _SharedLayout(list(_state_arrays(model)), [gradients] * (parts - 1))
-        _live_in(model, self._layout.state())
         self._stop = weakref.finalize(self, _stop_all, self._workers)
 
     # ------------------------------------------------------------------ the step
@@ -285,29 +283,9 @@ class _SharedLayout:
         return self._views[part]
 
     def write_state(self, arrays) -> None:
-        """Copy in each of ``arrays`` that does not live here (:func:`_live_in`): one a layer
-        was given since (a user's assignment to ``layer.params``)."""
         views = self._views[0]
         for name, value in arrays:
-            view = views[name]
-            if value is not view:
-                _copy(view, value)
-
-
-def _live_in(model, views: dict[str, np.ndarray]) -> None:
-    """Make ``model``'s parameters and buffers the shared ``views`` of the same names, their
-    values copied in: the trainer's update and batch norm's running estimates then write
-    where the workers read, and a forward pass has nothing to copy first (LeNet-5's 247 KB
-    took 38-54 us of the trainer's time a step while the worker waited). A replica shares its
-    original's dicts of arrays (:func:`cnnspec.engine.parallel.replicate_layer`), so it moves
-    too."""
-    for node in model.nodes:
-        for store in (node.layer.params, node.layer.buffers):
-            for key, value in store.items():
-                view = views[f"{node.name}.{key}"]
-                if value is not view:
-                    _copy(view, value)
-                    store[key] = view
+            _copy(views[name], value)
 
 
 def _copy(target: np.ndarray, source: np.ndarray) -> None:
@@ -712,8 +690,11 @@ def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
     # ask the trainer to stop after its step, which needs this part: the trainer decides.
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
-    _live_in(replica, layout.state())
+    state = layout.state()
     for node in replica.nodes:
+        for store in (node.layer.params, node.layer.buffers):
+            for key in store:
+                store[key] = state[f"{node.name}.{key}"]
         if node.layer.part_sums:
             node.layer.parts = _WorkerSums(line)
     # One BLAS thread for the worker's life, as the part in the trainer runs: a worker forked
