@@ -80,6 +80,24 @@ def test_weights_the_model_is_given_between_steps_reach_the_workers():
                                   _steps(reference, x, y, steps=1)[0])
 
 
+
+def test_the_arrays_of_params_taken_before_the_workers_stay_the_models():
+    """A training loop of the caller's own takes ``model.params()`` once and updates those
+    arrays in place: the workers forked at the first split batch must not swap them for
+    arrays of their own (the updates would then miss the model and its workers)."""
+    x, y = _batch()
+    model, reference = _model("processes"), _model("threads")
+    for target in (model, reference):
+        params = target.params()
+        for _ in range(2):
+            _, dout = target.loss(target.forward(x), y)
+            target.backward(dout)
+            for name, grad in target.grads().items():
+                params[name] -= 0.1 * grad
+        assert all(target.params()[name] is value for name, value in params.items())
+    for name, value in reference.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], value, err_msg=name)
+
 def test_an_error_in_the_first_part_stops_the_workers_waiting_for_it(monkeypatch):
     x, _, model, worker = _stepped()
     first = model._parallel.replicas[0]
