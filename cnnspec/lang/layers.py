@@ -1256,7 +1256,8 @@ def _set_activation(layer: ReadLayer, item: Word | Call, display: str) -> None:
 def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                 before: Value | None, after: Value | None) -> SpecError:
     """The error for ``item``, which ``kind`` cannot read where it stands between ``before``
-    and ``after`` (None at either end of the line)."""
+    and ``after`` (None at either end of the line). A number run on into the word ``item``
+    (``1_000``, ``3X3``) never comes here: :func:`_refuse_run_on_numbers` said so first."""
     if isinstance(item, (Word, Call)):
         valid = list(kind.options) + list(kind.flags)
         if kind.activation:
@@ -1279,9 +1280,6 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return SpecError(f"'{item.name}' is not an option of {kind_name}: a layer it "
                              "merges is named in brackets or after '<-'", span=span,
                              hint=merge_inputs_hint(kind_name, [item.name, "..."]))
-        fixed = _number_run_on(before, item)
-        if fixed is not None:
-            return fixed
         from cnnspec.lang.foreign import (
             ACTIVATION_KEYWORDS,
             BIAS_SWITCHES,
