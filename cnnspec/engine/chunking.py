@@ -240,14 +240,15 @@ def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],
                    out_hw: tuple[int, int]) -> tuple[int, int]:
     """Values an image of a block of the row-tap convolution (:mod:`cnnspec.engine.row_taps`)
     holds at once, for a layer of ``c`` channels in, ``f`` out, kernels ``kw`` wide: (forward
-    and weight gradient: the widened block C*kw*Hp*Wo, the product and one kernel row's
-    2*F*Ho*Wo, of which the weight gradient's laid-out dout takes half; input gradient: the
-    laid-out dout F*Ho*Wo, the widened gradient C*kw*Hp*Wo, one kernel row's C*kw*Ho*Wo, the
-    padded block C*Hp*Wp)."""
+    and weight gradient: the widened block C*kw*Hp*Wo and its row of ones for the bias
+    Hp*Wo, the product and one kernel row's 2*F*Ho*Wo, of which the weight gradient's
+    laid-out dout takes half; input gradient: the laid-out dout F*Ho*Wo, the widened gradient
+    C*kw*Hp*Wo, one kernel row's product in rows as long C*kw*Hp*Wo, the padded block
+    C*Hp*Wp)."""
     (hp, wp), (ho, wo) = padded_hw, out_hw
     widened = c * kw * hp * wo
-    return (widened + 2 * f * ho * wo,
-            f * ho * wo + widened + c * kw * ho * wo + c * hp * wp)
+    return (widened + hp * wo + 2 * f * ho * wo,
+            f * ho * wo + 2 * widened + c * hp * wp)
 
 
 def row_tap_images(values: int, n: int, itemsize: int, limit_bytes: int) -> int:
