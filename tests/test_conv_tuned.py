@@ -108,7 +108,7 @@ SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_bloc
 
 
 # row_taps' passes, counted as "rows.<name>"
-SPIED_ROWS = ["correlate", "weight_grad", "input_grad"]
+SPIED_ROWS = ["correlate", "backward", "_input_grad_block"]
 # the strided input gradient phase by phase, counted as "phases.input_grad"
 SPIED_PHASES = ["input_grad"]
 
@@ -535,13 +535,33 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
     rows, columns = blocked and stride == (1, 1), blocked and stride != (1, 1)
     passes = 2 * 3  # dtypes, passes of the two comparisons
     assert calls["_weight_grad_blocks"] == passes * columns
-    assert calls["rows.weight_grad"] == passes * rows
+    assert calls["rows.backward"] == passes * rows
     back = conv_tuned._input_grad_window(conv_tuned.window((9, 8), kernel, stride, pads,
                                                            dilation), f, c)
     transposed = back is not None and f * kernel[0] * kernel[1] >= chunking.THIN_ROWS
     assert calls["_correlate_blocks"] == passes * columns
     assert calls["rows.correlate"] == passes * (rows + transposed)  # transposed: stride 1
-    assert calls["rows.input_grad"] == passes * (rows and back is None)
+    assert calls["rows._input_grad_block"] == 3 * passes * (rows and back is None)  # blocks
+
+
+@pytest.mark.parametrize("c, f, kernel, pad", [(6, 16, (5, 5), "valid"),
+                                                (16, 16, (3, 3), "same"),
+                                                (32, 4, (3, 2), "asymmetric")])
+def test_kernel_rows_one_gradient_alone_equals_the_reference(monkeypatch, c, f, kernel, pad):
+    """A layer by kernel rows (blocks of two images over five) with a held weight (the input
+    gradient alone: by kernel rows, or the transposed convolution where that pays) and with
+    no input gradient (the weight gradient alone), against the reference, in float64 and
+    float32."""
+    monkeypatch.setattr(conv_tuned, "images_per_chunk",
+                        lambda rows, size, n, itemsize, least=0: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
+    pads = _pads(pad, kernel, (1, 1))
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, c, f, kernel, dtype, seed=c + f, hw=(9, 8))
+        _, cache = conv_tuned.conv2d_forward(x, w, b, (1, 1), pads, work={})
+        assert conv_tuned.method(cache) == "rows"
+        _compare_held(x, w, b, (1, 1), pads)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -560,7 +580,7 @@ def test_kernel_rows_ignore_what_a_longer_batch_left_in_the_last_blocks_spare_sl
     with np.errstate(invalid="ignore"):  # the sixth image's own outputs: inf - inf
         conv_tuned.conv2d_forward(x, w, b, work=work)
     _compare(x[:5], w, b, (1, 1), (0, 0, 0, 0), (1, 1), work=work)
-    assert calls["rows.correlate"] == 2 and calls["rows.weight_grad"] == 1
+    assert calls["rows.correlate"] == 2 and calls["rows.backward"] == 1
 
 
 def test_blocks_only_at_width_stride_1_with_enough_rows_and_images(monkeypatch):
@@ -750,8 +770,8 @@ def test_only_layers_of_mostly_padding_are_cropped():
 
 
 def _row_by_row_weight_grad(xt, n, dout, win):
-    """The reference of row_taps.weight_grad: each kernel row's product in a call of its own,
-    added into the sums in row order, block by block."""
+    """The reference of row_taps.backward's weight gradient: each kernel row's product in a
+    call of its own, added into the sums in row order, block by block."""
     c, step = xt.shape[1], xt.shape[-1]
     f = dout.shape[1]
     kh, kw = win.kernel
@@ -772,10 +792,11 @@ def _row_by_row_weight_grad(xt, n, dout, win):
 def test_kernel_rows_weight_gradient_in_one_call_gives_the_bits_of_one_call_a_row(
         dtype, images, step, c, f, kernel, pad, dilation):
     pads = _pads(pad, kernel, dilation)
-    x, _, _ = _arrays(images, c, f, kernel, dtype, seed=images + c, hw=(9, 8))
+    x, w, _ = _arrays(images, c, f, kernel, dtype, seed=images + c, hw=(9, 8))
     win = conv_tuned.window((9, 8), kernel, (1, 1), pads, dilation)
     xt = windows.batch_blocks(x, win, step, {})
     row_taps._zero_spare_slots(xt, images)
     dout = np.random.default_rng(step).standard_normal((images, f, *win.out_hw)).astype(dtype)
-    np.testing.assert_array_equal(row_taps.weight_grad(xt, images, dout, win, {}),
-                                  _row_by_row_weight_grad(xt, images, dout, win))
+    dx, dw = row_taps.backward(xt, images, dout, w, win, {}, None, need_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw, _row_by_row_weight_grad(xt, images, dout, win))

@@ -242,13 +242,12 @@ def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],
     holds at once, for a layer of ``c`` channels in, ``f`` out, kernels ``kw`` wide: (forward
     and weight gradient: the widened block C*kw*Hp*Wo and its row of ones for the bias
     Hp*Wo, the product and one kernel row's 2*F*Ho*Wo, of which the weight gradient's
-    laid-out dout takes half; input gradient: the laid-out dout F*Ho*Wo, the widened gradient
-    C*kw*Hp*Wo, one kernel row's product in rows as long C*kw*Hp*Wo, the padded block
-    C*Hp*Wp)."""
+    laid-out dout takes half, and which the input gradient reads too; input gradient besides:
+    the widened gradient C*kw*Hp*Wo, one kernel row's product in rows as long C*kw*Hp*Wo, the
+    padded block C*Hp*Wp)."""
     (hp, wp), (ho, wo) = padded_hw, out_hw
     widened = c * kw * hp * wo
-    return (widened + hp * wo + 2 * f * ho * wo,
-            f * ho * wo + 2 * widened + c * hp * wp)
+    return widened + hp * wo + 2 * f * ho * wo, 2 * widened + c * hp * wp
 
 
 def row_tap_images(values: int, n: int, itemsize: int, limit_bytes: int) -> int:

@@ -217,12 +217,13 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out
         dx, dw = phases.backward(dout, w, win, x_shape, step, scratch,
                                  xp.kept if need_dw else None, work, need_dx)
         return dx, dw, db
+    if isinstance(xp, Blocks) and xp.by_rows:
+        return (*_row_taps_backward(dout, xp, w, win, x_shape, work, need_dw, need_dx), db)
     if isinstance(xp, Blocks):
         if need_dw:
-            dw = (row_taps.weight_grad(xp.xt, xp.n, dout, win, work) if xp.by_rows
-                  else _weight_grad_blocks(xp, dout, win, work).reshape(w.shape))
+            dw = _weight_grad_blocks(xp, dout, win, work).reshape(w.shape)
         if need_dx:
-            dx = _input_grad(dout, None, w, win, x_shape, work, by_rows=xp.by_rows)
+            dx = _input_grad(dout, None, w, win, x_shape, work)
         return dx, dw, db
     dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, Ho, Wo); usually a view
     if need_dw:
@@ -585,21 +586,29 @@ def _weight_grad_kept(dout_c, kept, rows: int) -> np.ndarray:
     return np.ascontiguousarray(dw_t.T)
 
 
-def _input_grad(dout, dout_c, w, win: Window, x_shape, work, by_rows: bool = False
-                ) -> np.ndarray:
+def _row_taps_backward(dout, blocks: Blocks, w, win: Window, x_shape, work, need_dw: bool,
+                       need_dx: bool):
+    """``(dx, dw)`` of a forward pass by kernel rows, each None where not needed
+    (:func:`cnnspec.engine.row_taps.backward`, over the forward pass's blocks). ``dx`` is the
+    transposed convolution where that pays (:func:`_input_grad`), else row_taps' own rather
+    than col2im (on LeNet-5's second layer 3.47 against 3.98 ms at batch 256, 0.87 against
+    1.05 at 64, one thread, AMD EPYC; on layers of larger images, which run by columns,
+    col2im's folded blocks are faster)."""
+    f, c = w.shape[:2]
+    own_dx = need_dx and _input_grad_window(win, f, c) is None
+    scratch = shared_work(work, ("row taps dx", win, x_shape, f, dout.dtype)) if own_dx else None
+    dx, dw = row_taps.backward(blocks.xt, blocks.n, dout, w, win, work, scratch, need_dw,
+                               own_dx)
+    if need_dx and not own_dx:
+        dx = _input_grad(dout, None, w, win, x_shape, work)
+    return dx, dw
+
+
+def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     """``dx`` (N, C, H, W), a view of channel-first memory. ``dout_c``: ``dout`` as (F, N,
-    Ho, Wo), C-contiguous, or None (then made here if needed). ``by_rows``: the forward pass
-    ran by kernel rows; where ``dx`` is then not the transposed convolution, it is
-    :func:`cnnspec.engine.row_taps.input_grad` rather than col2im (on LeNet-5's second layer
-    3.47 against 3.98 ms at batch 256, 0.87 against 1.05 at 64, one thread, AMD EPYC; on
-    layers of larger images, which run by columns, col2im's folded blocks are faster)."""
+    Ho, Wo), C-contiguous, or None (then made here if needed)."""
     f, c = w.shape[:2]
     back = _input_grad_window(win, f, c)
-    if back is None and by_rows:
-        scratch = shared_work(work, ("row taps dx", win, x_shape, f, dout.dtype))
-        _, values = row_tap_values(c, f, win.kernel[1], win.padded_hw, win.out_hw)
-        step = _row_tap_step(values, x_shape[0], dout.itemsize)
-        return row_taps.input_grad(dout, w, win, x_shape, step, scratch)
     if back is None:
         return _input_grad_col2im(dout, dout_c, w, win, x_shape, work)
     flipped = _flipped(w)

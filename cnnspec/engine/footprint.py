@@ -754,12 +754,13 @@ def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool, with_dw:
 
 
 def _row_taps_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
-    """(dx, its scratch) in bytes of :func:`cnnspec.engine.row_taps.input_grad`: the scratch
-    of one block (:func:`cnnspec.engine.chunking.row_tap_values`) as large as the largest
-    block limit makes it, shared by the convs of one geometry."""
+    """(dx, its scratch) in bytes of the input gradient of
+    :func:`cnnspec.engine.row_taps.backward`: the scratch of one block
+    (:func:`cnnspec.engine.chunking.row_tap_values`) of the forward pass's images, as large
+    as the largest block limit makes it, shared by the convs of one geometry."""
     _, values = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
-    step = row_tap_images(values, n, itemsize, max(BLOCK_CANDIDATES))
-    return geo.c * n * geo.h * geo.w * itemsize, values * step * itemsize
+    _, most = _row_tap_blocks(geo, n, itemsize)
+    return geo.c * n * geo.h * geo.w * itemsize, values * most * itemsize
 
 
 def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool,

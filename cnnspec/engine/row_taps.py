@@ -24,10 +24,9 @@ EPYC, Zen 4, 1 MiB L2, OpenBLAS 0.3.31): forward at batch 256 3.29 / 2.21, weigh
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.activations import relu_into
-from cnnspec.engine.windows import Window, carve, carve_again, output_array
+from cnnspec.engine.windows import Window, carve, carve_again, output_array, strided_view
 
 
 def correlate(xt: np.ndarray, n: int, w: np.ndarray, b, win: Window, work,
@@ -60,60 +59,76 @@ def correlate(xt: np.ndarray, n: int, w: np.ndarray, b, win: Window, work,
     return out
 
 
-def weight_grad(xt: np.ndarray, n: int, dout: np.ndarray, win: Window, work) -> np.ndarray:
-    """``dw`` (F, C, kh, kw) from the blocks ``xt`` of :func:`correlate` (its spare slots
-    zero) and ``dout`` (N, F, Ho, Wo), any strides: each block widened again (in cache, as
-    im2col's columns are built again) and its kernel rows' views times the block's output
-    gradient laid out as they are, images innermost."""
+def backward(xt: np.ndarray, n: int, dout: np.ndarray, w: np.ndarray, win: Window, work,
+             scratch, need_dw: bool = True, need_dx: bool = True):
+    """``(dx, dw)`` from the blocks ``xt`` of :func:`correlate` (its spare slots zero) and
+    ``dout`` (N, F, Ho, Wo), any strides, block by block of the forward pass's images: each
+    block's output gradient laid out once, images innermost, for both. ``dw`` (F, C, kh, kw)
+    where ``need_dw`` (else None): the block widened again (in cache, as im2col's columns are
+    built again), its kernel rows' views times the laid-out gradient. ``dx`` (N, C, H, W), a
+    view of channel-first memory, where ``need_dx`` (else None): :func:`_input_grad_block`.
+    ``work``: the layer's buffers; ``scratch``: the input gradient's, which live within the
+    call.
+
+    One laid-out gradient for both, where each pass had laid out its own (the input
+    gradient in blocks of its own size): LeNet-5's second layer, weight and input gradients,
+    one thread, median ratio of 25 interleaved rounds 0.93 at batch 128, 0.91 at 32 (Intel
+    Xeon, cpu family 6, model 167, OpenBLAS 0.3.31 SkylakeX kernels; the input gradient alone
+    was as fast or faster in the forward pass's blocks of 16 images as in its own of 11:
+    1.52 / 1.66 ms at batch 128)."""
     c, step = xt.shape[1], xt.shape[-1]
     f = dout.shape[1]
     kh, kw = win.kernel
-    sums = np.zeros((kh, c * kw, f), dout.dtype)
-    part = np.empty_like(sums)
+    sums = np.zeros((kh, c * kw, f), dout.dtype) if need_dw else None
+    part = np.empty_like(sums) if need_dw else None
+    if need_dx:
+        dxc = np.empty((c, n, *win.in_hw), dout.dtype)
+        back = np.ascontiguousarray(w.transpose(2, 1, 3, 0)).reshape(kh, c * kw, -1)  # W_i.T
     for block in range(xt.shape[0]):
-        rows = _tap_rows(_widened(xt[block], win, work), win, kh)
-        laid = _laid_out(dout, block * step, step, work)
-        # one call for the kh kernel rows' products: NumPy runs BLAS on each matrix of the
-        # stack, the products and sums of kh calls (the same bits), in two calls instead of
-        # 2*kh (LeNet-5's second layer at batch 64, one thread, medians of 101 alternating
-        # calls, three runs: 0.64 / 0.61 / 0.69 -> 0.59 / 0.57 / 0.64 ms; AMD EPYC, load 8)
-        sums += np.matmul(rows, laid.reshape(f, -1).T, out=part)
+        start = block * step
+        laid = _laid_out(dout, start, step, work).reshape(f, -1)
+        if need_dw:
+            rows = _tap_rows(_widened(xt[block], win, work), win, kh)
+            # one call for the kh kernel rows' products: NumPy runs BLAS on each matrix of
+            # the stack, the products and sums of kh calls (the same bits), in two calls
+            # instead of 2*kh (LeNet-5's second layer at batch 64, one thread, medians of 101
+            # alternating calls, three runs: 0.64 / 0.61 / 0.69 -> 0.59 / 0.57 / 0.64 ms; AMD
+            # EPYC, load 8)
+            sums += np.matmul(rows, laid.T, out=part)
+        if need_dx:
+            _input_grad_block(laid, back, win, scratch, dxc[:, start:start + step])
     # sums[i, (c, j), f] is dw[f, c, i, j]
-    return np.ascontiguousarray(sums.reshape(kh, c, kw, f).transpose(3, 1, 0, 2))
+    dw = (np.ascontiguousarray(sums.reshape(kh, c, kw, f).transpose(3, 1, 0, 2)) if need_dw
+          else None)
+    return (dxc.transpose(1, 0, 2, 3) if need_dx else None), dw
 
 
-def input_grad(dout: np.ndarray, w: np.ndarray, win: Window, x_shape, step: int,
-               work) -> np.ndarray:
-    """``dx`` (N, C, H, W), a view of channel-first memory, for ``dout`` (N, F, Ho, Wo), any
-    strides, and ``w`` (F, C, kh, kw), block of ``step`` images by block: each kernel row's
-    ``W_i.T @ dout`` added into the widened gradient at its row offset, folded along the
-    width onto the padded block, whose unpadded part is ``dx``'s. ``work``: buffers that live
-    within the call."""
-    n, c = x_shape[:2]
-    kh, kw = win.kernel
-    dh, dw = win.dilation
+def _input_grad_block(laid: np.ndarray, back: np.ndarray, win: Window, scratch,
+                      into: np.ndarray) -> None:
+    """One block's input gradient into ``into`` (C, images, H, W), from its laid-out output
+    gradient ``laid`` (F, Ho*Wo*step) and the kernel rows' ``back`` = W_i.T (kh, C*kw, F):
+    each kernel row's ``W_i.T @ dout`` added into the widened gradient at its row offset
+    (:func:`_add_shifted`), folded along the width onto the padded block, whose unpadded part
+    is ``dx``'s (the block's first ``images`` images)."""
+    kh, c, images = back.shape[0], into.shape[0], into.shape[1]
+    kw, dw = win.kernel[1], win.dilation[1]
     (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
-    back = np.ascontiguousarray(w.transpose(2, 1, 3, 0)).reshape(kh, c * kw, -1)  # W_i.T
-    run, span = dh * wo * step, ho * wo * step  # a kernel row's offset, a product's columns
-    dxc = np.empty((c, n, *win.in_hw), dout.dtype)
-    for start in range(0, n, step):
-        images = min(step, n - start)
-        laid = _laid_out(dout, start, step, work).reshape(dout.shape[1], -1)
-        widened = carve(work, "widened", (c * kw, hp * wo * step), dout.dtype)
-        np.matmul(back[0], laid, out=widened[:, :span])
-        widened[:, span:] = 0
-        part = _zero_led(work, widened.shape, span, dout.dtype)
-        for i in range(1, kh):
-            np.matmul(back[i], laid, out=part[:, :span])
-            _add_shifted(widened, part, i * run)
-        spread = widened.reshape(c, kw, hp, wo, step)
-        padded = carve(work, "padded", (c, hp, wp, step), dout.dtype)
-        padded[:, :, wo:] = 0
-        padded[:, :, :wo] = spread[:, 0]
-        for j in range(1, kw):
-            padded[:, :, j * dw:j * dw + wo] += spread[:, j]
-        dxc[:, start:start + images] = win.unpad(padded[..., :images].transpose(0, 3, 1, 2))
-    return dxc.transpose(1, 0, 2, 3)
+    step = laid.shape[1] // (ho * wo)
+    run, span = win.dilation[0] * wo * step, ho * wo * step  # a kernel row's offset, columns
+    widened = carve(scratch, "widened", (c * kw, hp * wo * step), laid.dtype)
+    np.matmul(back[0], laid, out=widened[:, :span])
+    widened[:, span:] = 0
+    part = _zero_led(scratch, widened.shape, span, laid.dtype)
+    for i in range(1, kh):
+        np.matmul(back[i], laid, out=part[:, :span])
+        _add_shifted(widened, part, i * run)
+    spread = widened.reshape(c, kw, hp, wo, step)
+    padded = carve(scratch, "padded", (c, hp, wp, step), laid.dtype)
+    padded[:, :, wo:] = 0
+    padded[:, :, :wo] = spread[:, 0]
+    for j in range(1, kw):
+        padded[:, :, j * dw:j * dw + wo] += spread[:, j]
+    into[...] = win.unpad(padded[..., :images].transpose(0, 3, 1, 2))
 
 
 def _zero_led(work, shape: tuple[int, int], span: int, dtype) -> np.ndarray:
@@ -149,18 +164,20 @@ def _rows_of(w: np.ndarray) -> np.ndarray:
 
 
 def _widened(block: np.ndarray, win: Window, work, ones: bool = False) -> np.ndarray:
-    """One block (C, Hp, Wp, images) widened along the width: (C*kw, Hp*Wo*images), row
-    ``(c, j)`` the block's channel ``c`` from column ``j*dw`` on, ``Wo`` columns of each row;
-    with ``ones`` a last row of ones after them (C*kw + 1 rows), which the first kernel row's
-    product multiplies by the bias, so that the bias costs no pass over the product (LeNet-5's
-    second layer forward, one thread, median ratio of 21 interleaved rounds to adding the
-    bias after the products: 0.94 at batch 128, 0.97 at 32; Intel Xeon, cpu family 6, model
-    167, OpenBLAS 0.3.31 SkylakeX kernels)."""
+    """One block (C, Hp, Wp, images), C-contiguous, widened along the width: (C*kw,
+    Hp*Wo*images), row ``(c, j)`` the block's channel ``c`` from column ``j*dw`` on, ``Wo``
+    columns of each row; with ``ones`` a last row of ones after them (C*kw + 1 rows), which
+    the first kernel row's product multiplies by the bias, so that the bias costs no pass over
+    the product (LeNet-5's second layer forward, one thread, median ratio of 21 interleaved
+    rounds to adding the bias after the products: 0.94 at batch 128, 0.97 at 32; Intel Xeon,
+    cpu family 6, model 167, OpenBLAS 0.3.31 SkylakeX kernels). This view and
+    :func:`_tap_rows`' are made once a block by :func:`cnnspec.engine.windows.strided_view`,
+    a fifth of ``as_strided``'s cost."""
     c, hp, _, step = block.shape
     kw, dw, wo = win.kernel[1], win.dilation[1], win.out_hw[1]
     s_c, s_h, s_w, s_m = block.strides
-    view = as_strided(block, shape=(c, kw, hp, wo, step), strides=(s_c, dw * s_w, s_h, s_w, s_m),
-                      writeable=False)
+    view = strided_view(block, 0, (c, kw, hp, wo, step), (s_c, dw * s_w, s_h, s_w, s_m),
+                        writeable=False)
     rows = carve(work, "widened", (c * kw + ones, hp * wo * step), block.dtype)
     np.copyto(rows[:c * kw].reshape(view.shape), view)
     if ones:
@@ -169,15 +186,16 @@ def _widened(block: np.ndarray, win: Window, work, ones: bool = False) -> np.nda
 
 
 def _tap_rows(widened: np.ndarray, win: Window, kh: int) -> np.ndarray:
-    """The columns of each kernel row ``i``: ``widened``'s from ``i*dh`` rows of the block on,
-    ``Ho`` rows' worth, as one read-only view (kh, C*kw, Ho*Wo*images) whose matrices have a
-    unit column stride and rows apart by ``widened``'s row (what BLAS reads in place)."""
+    """The columns of each kernel row ``i``: ``widened``'s (C-contiguous) from ``i*dh`` rows
+    of the block on, ``Ho`` rows' worth, as one read-only view (kh, C*kw, Ho*Wo*images) whose
+    matrices have a unit column stride and rows apart by ``widened``'s row (what BLAS reads
+    in place)."""
     ho, wo = win.out_hw
     step = widened.shape[1] // (win.padded_hw[0] * wo)
     run, span = win.dilation[0] * wo * step, ho * wo * step
     row_stride, column_stride = widened.strides
-    return as_strided(widened, (kh, widened.shape[0], span),
-                      (run * column_stride, row_stride, column_stride), writeable=False)
+    return strided_view(widened, 0, (kh, widened.shape[0], span),
+                        (run * column_stride, row_stride, column_stride), writeable=False)
 
 
 def _laid_out(dout: np.ndarray, start: int, step: int, work) -> np.ndarray:
