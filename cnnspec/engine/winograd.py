@@ -582,7 +582,10 @@ def _input_transform_adjoint(views: AdjointViews, til: Tiling, dx_rows) -> None:
     GEMM with ``dV``'s points on the left and ``B``'s first ``m`` columns on the right, a
     transposed operand, had written the first ``m`` columns in place: 96 us of one chunk's
     281 us (16 -> 16 channels at 32x32, 7 images, AMD EPYC, cpu family 25, model 17), where
-    all ``a`` columns as the forward's GEMM take 48 us and their strided copies 58 us."""
+    all ``a`` columns as the forward's GEMM take 48 us and their strided copies 58 us. Each
+    row of ``dx`` written once, the two tile rows that share a padded row summed on their way
+    into it, took 0.95-1.01 of this function's time (Intel Xeon, cpu family 6, model 167,
+    batch 64, one thread; docs/measurements.md): not taken."""
     np.matmul(_matrix("BT", views.grad.dtype).T, views.by_point, out=views.columns)
     for column in views.misread:
         column.fill(0)
@@ -767,7 +770,11 @@ def _output_grad_transform(views: BackwardViews, douts, outs=None) -> np.ndarray
     """``dM`` (a*a, F, images*Q): ``A dY A^T`` of every tile of ``douts``
     (:func:`_pixel_blocks` of the chunk's (F, images, Ho, Wo) ``dout``), the transpose of
     :func:`_output_transform` (junk and cropped pixels zero); with ``outs`` (the forward's
-    output with ``relu``, as blocks alike), ``dY`` is ``dout`` masked where it is 0."""
+    output with ``relu``, as blocks alike), ``dY`` is ``dout`` masked where it is 0. The
+    masked copy takes three times a plain one (1.0-1.2 against 0.3 ms, 16 channels at 32x32,
+    batch 64, Intel Xeon, cpu family 6, model 167); a kept boolean buffer, a float mask, the
+    mask taken in the tiles or over the chunk's images in a contiguous scratch were no faster
+    within a backward pass (docs/measurements.md)."""
     if outs is None:
         for tiles, pixels in zip(views.tiles, douts):
             np.copyto(tiles, pixels)
