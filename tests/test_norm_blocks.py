@@ -124,3 +124,67 @@ def test_fused_relu_mask_is_the_sign_of_the_forward_output(dtype):
         out = norm._normalise(centred, scale, shift, True, np.empty_like(centred))
     np.testing.assert_array_equal(masked, (out > 0).astype(dtype))
     assert (masked == 1).any() and (masked == 0).any()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("block_values", [1, 130, 10 ** 9])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("owned", [False, True])
+def test_a_spent_cache_gives_the_same_gradients_in_its_memory(shape, block_values, training,
+                                                              relu, owned, monkeypatch):
+    """``spend`` (a single-use cache, as the model's) writes ``dx`` over the cache's centred
+    values, unless a fused ReLU's ``dx`` goes over an owned ``dout`` or its features-first
+    copy: the same bits as into a new array; while ``dx`` is held, the next forward pass
+    writes another buffer and leaves ``dx`` as it was."""
+    monkeypatch.setattr(footprint, "NORM_BLOCK_VALUES", block_values)
+    x, gamma, beta, mean, var, dout = _inputs(shape)
+    work = {}
+
+    def backward(spend):
+        _, cache = norm.batchnorm_forward(x, gamma, beta, mean.copy(), var.copy(), training,
+                                          relu=relu, work=work)
+        return cache[0], norm.batchnorm_backward(dout.copy(), cache, True, work, owned, spend)
+
+    _, expected = backward(spend=False)
+    centred, spent = backward(spend=True)
+    for got, want in zip(spent, expected):
+        np.testing.assert_array_equal(got, want)
+    dx = spent[0]
+    rows_copied = not np.may_share_memory(norm._features_first(dout), dout)
+    assert np.shares_memory(dx, centred) == (not (relu and (owned or rows_copied)))
+    kept = dx.copy()
+    backward(spend=False)
+    np.testing.assert_array_equal(dx, kept)
+
+
+def test_a_model_spends_its_batch_norms_caches():
+    """The model runs each layer's backward pass once a forward pass and frees the cache after
+    it, and says so to the layers (``single_use_cache``): a layer made alone keeps its cache
+    whole through any number of backward passes."""
+    import cnnspec
+    from cnnspec.engine.layers import BatchNorm
+
+    model = cnnspec.compile(cnnspec.load("specs/resnet_small.cnn"), seed=0)
+    norms = [node.layer for node in model.nodes if node.kind == "batchnorm"]
+    assert norms and all(layer.single_use_cache for layer in norms)
+    assert not BatchNorm(3, np.float32).single_use_cache
+
+
+def test_an_input_gradient_held_past_the_next_step_stays_as_it_was(tmp_path):
+    """A batch norm reading the input hands the model's caller its dx, the memory of its
+    centred values: the next step's forward pass writes another buffer while it is held."""
+    import cnnspec
+
+    (tmp_path / "bn.cnn").write_text("input 1x4x4\nbn: batchnorm\nflatten\nfc: dense 10\n"
+                                     "train {\n  data shapes(size=4, count=100)\n}\n")
+    model = cnnspec.compile(cnnspec.load(tmp_path / "bn.cnn"), seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 1, 4, 4)).astype(np.float32)
+    dout = rng.standard_normal((8, 10)).astype(np.float32)
+    model.forward(x)
+    dx = model.backward(dout)
+    kept = dx.copy()
+    model.forward(x * 3 + 1)
+    model.backward(dout * 2)
+    np.testing.assert_array_equal(dx, kept)

@@ -1067,11 +1067,12 @@ def norm_block_channels(channels: int, values: int) -> int:
 
 def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
     """:func:`cnnspec.engine.norm.batchnorm_forward`: the centred input, which the cache
-    holds, in a buffer kept on the layer, with a row of ones (its sums are products with it)
-    and (the ReLU after it run inside, :class:`cnnspec.engine.layers.BatchNormReLU`) a
-    block's mask and masked gradient; the input and ``dout`` copied to rows per channel where
-    they are not channel-first already; its vectors of one value a channel (see
-    ``NORM_CACHE_VECTORS``)."""
+    holds, in a buffer kept on the layer (a model's backward pass lends it to ``dx``: counted
+    here as a new ``dx`` too, the bound for a layer run alone), with a row of ones (its sums
+    are products with it) and (the ReLU after it run inside,
+    :class:`cnnspec.engine.layers.BatchNormReLU`) a block's mask and masked gradient; the
+    input and ``dout`` copied to rows per channel where they are not channel-first already;
+    its vectors of one value a channel (see ``NORM_CACHE_VECTORS``)."""
     channels = in_shapes[0][0]
     values = x // itemsize // channels  # a channel's
     block = norm_block_channels(channels, values) * values

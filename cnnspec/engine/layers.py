@@ -16,7 +16,11 @@ One contract for every layer:
   :func:`cnnspec.engine.model.owned_grad`), which an elementwise backward pass may overwrite with
   its input gradient. Each input gradient is a view of ``dout`` or memory no one but the caller
   reads once it is returned: a new array, or the layer's own work memory, which only its next pass
-  writes again.
+  writes again. Where ``single_use_cache`` (the model sets it on its layers whose cache it
+  frees after their ``backward``: it runs ``backward`` once a ``forward``), ``backward`` may
+  also give an input gradient the memory of an array its cache holds, which the layer's next
+  ``forward`` writes again only where nothing holds that gradient any more (batch norm's
+  centred input).
 
 Layers with parameters hold them in ``params`` (PyTorch layouts); batch norm also has
 ``buffers`` (running statistics). ``held`` names the parameters that do not train (the
@@ -48,6 +52,8 @@ class Layer:
     parts = None
     # Whether the model frees ``cache`` once the layer's backward has run (see the contract).
     frees_cache = True
+    # Set by the model where it does: the one backward pass may take the cache's memory.
+    single_use_cache = False
     # True where ``forward`` returns a new array that neither the cache nor anything else
     # holds: the graph may then let its only reader, a ReLU or a sum, overwrite it
     # (``over_input``).
@@ -273,7 +279,7 @@ class BatchNorm(Layer):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        return self.run_backward(dout, self.cache, need_dx, owned)
+        return self.run_backward(dout, self.cache, need_dx, owned, self.single_use_cache)
 
     def run(self, x, training, relu):
         """``(out, cache)`` of the batch norm of ``x``, then a ReLU where ``relu``."""
@@ -282,12 +288,13 @@ class BatchNorm(Layer):
             self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
             self.work, relu)
 
-    def run_backward(self, dout, cache, need_dx, owned=False):
+    def run_backward(self, dout, cache, need_dx, owned=False, spend=False):
         """The layer's ``backward`` result for ``cache`` (its own or a stand-in's), over
-        ``dout`` where ``owned`` and it can (see batchnorm_backward)."""
+        ``dout`` where ``owned`` and it can, into the cache's memory where ``spend`` (a
+        single-use cache; see batchnorm_backward)."""
         # a norm layer's parameters are held together (its kinds have no lr_mult): one flag
         dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work,
-                                                    owned)
+                                                    owned, spend)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
 
@@ -309,7 +316,7 @@ class BatchNormReLU(FusedReLU):
         return out
 
     def backward(self, dout, need_dx=True, owned=False):
-        return self.inner.run_backward(dout, self.cache, need_dx, owned)
+        return self.inner.run_backward(dout, self.cache, need_dx, owned, self.single_use_cache)
 
 
 class GroupNorm(Layer):

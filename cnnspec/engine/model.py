@@ -112,6 +112,8 @@ class Model:
         self._last_out = self._logits = self._fused_dout = None
         kept = {output} | ({self._by_name[output].inputs[0]} if self._fused_softmax else set())
         self._fused = _in_place(_fuse_pairs(self._plain, output), kept)
+        for node in (*self._plain, *self._fused):  # see the layer contract
+            node.layer.single_use_cache = node.layer.frees_cache
         self._drops = {id(plan): _last_uses(plan, kept) for plan in (self._plain, self._fused)}
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
