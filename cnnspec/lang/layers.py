@@ -57,6 +57,7 @@ from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
     LIST_TYPES,
+    NUMBER_RUN,
     REPEAT_LABEL,
     REPEAT_LABEL_HINT,
     merge_inputs_hint,
@@ -1086,14 +1087,17 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
 
 
 def _refuse_run_on_numbers(items: list[Value]) -> None:
-    """The error for the first number of a layer's line read as a number and the word
-    touching it (``1_000``, ``1e``, ``3X3``: :func:`_number_run_on`), before any value is
-    read: read in turn, the number's field refused the part before the word (``dropout
-    1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not 1.5")."""
-    for before, item in pairwise(items):
-        fixed = _number_run_on(before, item)
-        if fixed is not None:
-            raise fixed
+    """The error for the first number of a layer's line read as a number and the words and
+    numbers touching it (``1_000``, ``1e``, ``3X3``, ``1_0e-2``: :func:`_number_run_on`),
+    before any value is read: read in turn, the number's field refused the part before the
+    word (``dropout 1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not
+    1.5")."""
+    for i, (before, item) in enumerate(pairwise(items)):
+        if isinstance(before, (Num, Dims)) and isinstance(item, Word) \
+                and _touching(before, item):
+            fixed = _number_run_on(items[i:])
+            if fixed is not None:
+                raise fixed
 
 
 def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: Syntax,
@@ -1497,20 +1501,29 @@ def _summary_shorthand(item: Value, kind: Syntax) -> str | None:
     return None
 
 
-def _number_run_on(before: Value | None, item: Word | Call) -> SpecError | None:
-    """``3X3`` or ``1_000``, read as a number and the word touching it (X3, _000): the error
-    for the whole size or number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else
-    None."""
-    if not isinstance(before, (Num, Dims)) or not isinstance(item, Word):
-        return None
-    touching = (before.span.end_line, before.span.end_column) == (item.span.line,
-                                                                  item.span.column)
-    found = number_run_on(before.text, item.name) if touching else None
+def _touching(before: Value, item: Value) -> bool:
+    """Whether ``item`` starts where ``before`` ends, with no space between."""
+    return (before.span.end_line, before.span.end_column) == (item.span.line, item.span.column)
+
+
+def _number_run_on(items: list[Value]) -> SpecError | None:
+    """``3X3``, ``1_000`` or ``1_0e-2``, read as the number ``items[0]`` and the words and
+    numbers touching it (X3; _000; _0e and -2): the error under the whole size or number
+    (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else None."""
+    written = [items[0]]
+    for item in items[1:]:
+        if not isinstance(item, (Num, Dims, Word)) or not _touching(written[-1], item):
+            break
+        written.append(item)
+    text = "".join(item.name if isinstance(item, Word) else item.text for item in written)
+    run = NUMBER_RUN.match(text)
+    found = number_run_on(run[0]) if run else None
     if found is None:
         return None
     message, hint = found
-    return SpecError(message, span=Span(before.span.line, before.span.column,
-                                        item.span.end_line, item.span.end_column), hint=hint)
+    start = items[0].span
+    return SpecError(message, span=Span(start.line, start.column, start.line,
+                                        start.column + len(run[0])), hint=hint)
 
 
 def _initializer_named(name: str, span: Span, kind: Syntax, kind_name: str, option: str,
