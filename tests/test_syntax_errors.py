@@ -2304,3 +2304,45 @@ def test_hints_read_names_by_the_grammars_terminals(edited_terminals):
     # names of one letter: `fc` is no label, and the train block's layer goes unread
     edited_terminals((NAME, "NAME: /[A-Za-z]/\n"))
     assert error_of(in_train).message == "a setting is written without ':'"
+
+
+# (word, what the catalogue's names are, what is offered: None for nothing). A word of one or
+# two characters scored 0.67 against a name sharing one or two of them: `l`, `r`, `tr`, `pr`
+# were offered lr, `ta` data, `on` conv, `ce` bce.
+SHORT_WORDS = [
+    ("l", "keys", None), ("r", "keys", None), ("tr", "keys", None), ("pr", "keys", None),
+    ("lu", "keys", None), ("ta", "keys", None), ("x", "kinds", None), ("on", "kinds", None),
+    ("co", "kinds", None), ("gl", "kinds", None),
+    ("rl", "keys", "lr"),  # swapped
+    ("sd", "optimizers", "sgd"), ("ad", "kinds", "add"),  # a letter added
+    ("wd", "keys", "weight_decay"), ("ce", "losses", "cross_entropy"),  # initials
+    ("hn", "inits", "he_normal"),
+    ("c3", "layers", "c1"),  # a numbered name's number
+    ("lr", "keys", "lr"),
+]
+
+
+@pytest.mark.parametrize("word, names, offered", SHORT_WORDS,
+                         ids=[f"{w}-{n}" for w, n, _ in SHORT_WORDS])
+def test_a_short_word_is_offered_only_a_name_that_keeps_it(word, names, offered):
+    from cnnspec.errors import closest
+    from cnnspec.init.catalogue import BY_NAME
+    from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, LOSSES, OPTIMIZERS
+    from cnnspec.kinds import ALIASES, KINDS
+
+    catalogue = {"keys": [*KEYS, *KEY_ALIASES], "kinds": [*KINDS, *ALIASES],
+                 "optimizers": list(OPTIMIZERS), "losses": list(LOSSES),
+                 "inits": list(BY_NAME), "layers": ["input", "c1", "c2"]}[names]
+    assert closest(word, catalogue) == offered
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  l 0.1\n}\n", "^valid settings: "),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  ta digits\n}\n", "^valid settings: "),
+    ("input 1x8x8\non 8 3x3\n", "^valid layer kinds: "),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  loss ce\n}\n", "^did you mean cross_entropy\\?"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  wd 0.1\n}\n", "^did you mean weight_decay\\?"),
+])
+def test_a_short_word_in_a_spec_gets_a_hint_it_would_recognise(text, hint):
+    err = error_of(text)
+    assert re.search(hint, err.hint), err.hint
