@@ -1577,6 +1577,19 @@ def test_a_train_line_with_a_long_run_of_spaces_or_comments_is_told_at_once(line
     assert err.span.line == 5
 
 
+def test_a_layer_line_of_many_numbers_run_on_into_words_is_told_at_once():
+    """`conv 8 3x3 1a.1a.1a...` (20,000 times: a number, a word touching it, over and over)
+    took 2 min 17 s of CPU: the run of touching words and numbers was joined again from each
+    number in it, to look for a number written with '_' or a bare exponent. Each item is read
+    in one run now."""
+    import time
+
+    start = time.perf_counter()
+    err = error_of("input 1x8x8\nconv 8 3x3 " + "1a." * 20_000 + "1a\nflatten\n")
+    assert time.perf_counter() - start < HANG
+    assert (err.span.line, err.span.column) == (2, 12)
+
+
 # Caffe's layer types written as a layer's kind (`InnerProduct` got no hint, `deconvolution`
 # "did you mean dropout?", `SoftmaxWithLoss` softmax): the spec around the line (`{}`), the
 # line and the kind the hint names, in Caffe's capitals and in lower case.

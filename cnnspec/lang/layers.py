@@ -17,7 +17,6 @@ import keyword
 import math
 from collections.abc import Callable
 from dataclasses import field
-from itertools import pairwise
 
 from cnnspec.errors import (
     Span,
@@ -1091,13 +1090,19 @@ def _refuse_run_on_numbers(items: list[Value]) -> None:
     numbers touching it (``1_000``, ``1e``, ``3X3``, ``1_0e-2``: :func:`_number_run_on`),
     before any value is read: read in turn, the number's field refused the part before the
     word (``dropout 1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not
-    1.5")."""
-    for i, (before, item) in enumerate(pairwise(items)):
-        if isinstance(before, (Num, Dims)) and isinstance(item, Word) \
-                and _touching(before, item):
-            fixed = _number_run_on(items[i:])
+    1.5"). Each item is read in one run at most: a number inside a run read already starts
+    none of its own, and a line of 20,000 touching ``1a.`` took minutes read from each."""
+    i = 0
+    while i < len(items) - 1:
+        if isinstance(items[i], (Num, Dims)) and isinstance(items[i + 1], Word) \
+                and _touching(items[i], items[i + 1]):
+            written = _touching_run(items, i)
+            fixed = _number_run_on(items[i:i + written])
             if fixed is not None:
                 raise fixed
+            i += written
+        else:
+            i += 1
 
 
 def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: Syntax,
@@ -1506,16 +1511,21 @@ def _touching(before: Value, item: Value) -> bool:
     return (before.span.end_line, before.span.end_column) == (item.span.line, item.span.column)
 
 
+def _touching_run(items: list[Value], start: int) -> int:
+    """How many items from ``items[start]`` on are numbers, sizes and words with no space
+    between them: what a number written there may have been cut into (1_0e-2: 1, _0e, -2)."""
+    end = start + 1
+    while end < len(items) and isinstance(items[end], (Num, Dims, Word)) \
+            and _touching(items[end - 1], items[end]):
+        end += 1
+    return end - start
+
+
 def _number_run_on(items: list[Value]) -> SpecError | None:
-    """``3X3``, ``1_000`` or ``1_0e-2``, read as the number ``items[0]`` and the words and
-    numbers touching it (X3; _000; _0e and -2): the error under the whole size or number
-    (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else None."""
-    written = [items[0]]
-    for item in items[1:]:
-        if not isinstance(item, (Num, Dims, Word)) or not _touching(written[-1], item):
-            break
-        written.append(item)
-    text = "".join(item.name if isinstance(item, Word) else item.text for item in written)
+    """``3X3``, ``1_000`` or ``1_0e-2``, written as ``items`` (touching: the number and the
+    words and numbers after it, X3; _000; _0e and -2): the error under the whole size or
+    number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else None."""
+    text = "".join(item.name if isinstance(item, Word) else item.text for item in items)
     run = NUMBER_RUN.match(text)
     found = number_run_on(run[0]) if run else None
     if found is None:
