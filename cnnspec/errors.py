@@ -111,18 +111,26 @@ MAX_SUGGESTED_FROM = 100
 # How alike a wrong name must be to a known one to be offered as what was meant (difflib's
 # ratio read both ways, the smaller): a letter or two wrong in a name of five or more
 # (unifrom 0.86, dirak 0.8, lecun_norml 0.96). A name a letter away from a known one is
-# offered however short (c3 for c1, 0.5).
+# offered however short, down to :data:`SHORT_WORD` letters (c3 for c1, 0.5).
 CLOSE_SPELLING = 0.6
+# Below this many characters a word's likeness says little: a letter in common scored 0.67
+# against a name of two (`r` and `l` were offered lr) and two letters against one of four
+# (`ta` data, `on` conv, `se` seed), and a letter changed is half the word (`lu`, `pr`, `tr`
+# were offered lr). Such a word is offered only what keeps it (:func:`keeps_short_word`).
+SHORT_WORD = 3
 
 
 def closest(word: str, options, cutoff: float = CLOSE_SPELLING) -> str | None:
     """The option closest to ``word`` whose likeness to it is at least ``cutoff`` or which is
-    a letter away from it (:func:`a_letter_apart`), or None. The likeness is the smaller of
-    difflib's two ratios, ``word`` against the option and the option against ``word``:
-    difflib's matching blocks depend on the order, and read one way alone `nonsense` scored
-    0.67 against `ones`, a name it merely shares letters with (0.5 the other way)."""
+    a letter away from it (:func:`a_letter_apart`), or None; for a word shorter than
+    :data:`SHORT_WORD`, the option :func:`keeps_short_word` alone says. The likeness is the
+    smaller of difflib's two ratios, ``word`` against the option and the option against
+    ``word``: difflib's matching blocks depend on the order, and read one way alone `nonsense`
+    scored 0.67 against `ones`, a name it merely shares letters with (0.5 the other way)."""
     if len(word) > MAX_SUGGESTED_FROM:
         return None
+    if len(word) < SHORT_WORD:
+        return keeps_short_word(word, [str(option) for option in options])
     from difflib import SequenceMatcher  # only when a name is wrong
 
     def likeness(option: str) -> float:
@@ -135,6 +143,27 @@ def closest(word: str, options, cutoff: float = CLOSE_SPELLING) -> str | None:
         return best[1]
     return next((option for _, option in sorted(scored, key=lambda pair: -pair[0])
                  if a_letter_apart(word, str(option))), None)
+
+
+def keeps_short_word(word: str, options: list[str]) -> str | None:
+    """The option a word of two characters is taken for, or None (for one character, always
+    None): the one option of two words whose initials it is (`ce` cross_entropy, `wd`
+    weight_decay); else one that keeps both its characters, with one added (`sd` sgd, `ad`
+    add) or the two swapped (`rl` lr); else one that changes a digit of it alone, a numbered
+    name's number (`c3` c1). A name it merely begins is a name cut short, which a caller that
+    lists names offers (:func:`cnnspec.lang.suggest.did_you_mean`: `re` relu): `se` begins
+    seed and step, and is neither."""
+    if len(word) != 2 or word in options:
+        return word if word in options else None
+    initials = [option for option in options if option.count("_") == 1
+                and "".join(part[:1] for part in option.split("_")) == word]
+    kept = [option for option in options if len(option) == 3 and a_letter_apart(word, option)
+            or option == word[::-1]]
+    renumbered = [option for option in options if len(option) == 2 and option[0] == word[0]
+                  and option[1] != word[1] and (option[1] + word[1]).isdigit()]
+    if len(initials) == 1:
+        return initials[0]
+    return next(iter(kept + renumbered), None)
 
 
 def a_letter_apart(word: str, option: str) -> bool:

@@ -2493,6 +2493,45 @@ def test_scores_raised_by_large_biases_are_warned_at_the_bias(tmp_path):
     assert cnnspec.load(path).warnings == []
 
 
+ABSORBING = """\
+input 1x8x8
+c: conv 4 3x3 relu
+flatten
+fc: dense 10 bias %s
+train {
+  data digits
+  epochs 3
+  batch 64
+}
+"""
+
+
+@pytest.mark.parametrize("bias, dtype, apart", [
+    ("constant(-1e20)", "float32", "8.8e12"), ("constant(1e30)", "float32", "7.56e22"),
+    ("constant(1e10)", "float32", "1.02e3"), ("constant(1e10)", "float64", None),
+    ("constant(1e20)", "float64", "1.64e4"), ("constant(1e3)", "float32", None),
+    ("normal(0, 1e20)", "float32", None),  # a spread: the scores are said to start large
+])
+def test_scores_whose_own_constant_bias_absorbs_their_sums_are_warned_at_it(bias, dtype,
+                                                                           apart):
+    """cross_entropy ignores a shift of every score alike, but not one so large that the
+    dtype's numbers near it are farther apart than the layer's sums: those round away, and
+    every score is its bias. With `bias constant(1e10)` (float32's numbers 1,024 apart
+    there, sums of std 1.41) the digits net's loss stayed at ln 10 = 2.3026 for two epochs,
+    then jumped to 26; at -1e20 a spec of the examples diverged at step 17."""
+    found = [w for w in check(parse(ABSORBING % bias), dtype=dtype).warnings
+             if "round away" in w.message]
+    if apart is None:
+        assert found == []
+        return
+    (warning,) = found
+    value = bias[len("constant("):-1]
+    assert warning.message.startswith(
+        f"the biases of dense 'fc' start at {value}, where {dtype}'s numbers are {apart} "
+        "apart: its sums, of std 1.41 at init, round away when added to them")
+    assert (warning.span.line, warning.span.column) == (4, 14)
+    assert warning.hint == "start the biases at 0 (zeros), or small (constant(0.01))"
+
 def test_large_biases_before_a_batchnorm_leave_the_scores_alone():
     """A batchnorm after the biased conv takes its mean out: the scores start small, and the
     biases are not said to raise them."""

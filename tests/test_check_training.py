@@ -442,11 +442,12 @@ def test_check_warns_of_an_lr_far_above_those_that_train(write, capsys, lr, warn
 
 
 def test_check_warns_of_an_lr_mult_that_takes_a_layers_rate_far_above(write, capsys):
-    """An IR mutant with a bias lr_mult of 1e300 passed check; train diverged at step 2."""
-    spec = write("input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e300]\nd: conv 4 3x3 lr_mult 2\n"
+    """An IR mutant with a bias lr_mult of 1e30 passed check; train diverged at step 2. (A
+    rate beyond what float32 holds is an error: test_check_refuses_a_multiplier_...)"""
+    spec = write("input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e30]\nd: conv 4 3x3 lr_mult 2\n"
                  "flatten\nfc: dense 10\ntrain {\n  lr 0.005\n}\n")
     err = check_warnings(spec, capsys)
-    assert f"{spec}:2:15: warning: 'c' learns at lr x lr_mult = 0.005, 5e297 (weight, bias), " \
+    assert f"{spec}:2:15: warning: 'c' learns at lr x lr_mult = 0.005, 5e27 (weight, bias), " \
            "far above the learning rates that train" in err
     assert "hint: keep lr x lr_mult at 0.1 or below: an lr_mult of 20 or less at lr 0.005" in err
     assert "'d' learns" not in err
@@ -454,13 +455,80 @@ def test_check_warns_of_an_lr_mult_that_takes_a_layers_rate_far_above(write, cap
 
 def test_check_does_not_warn_of_the_lr_mult_of_a_bias_a_layer_lacks(write, capsys):
     """The bias multiplier of a layer without a bias is never used: no divergence to fear."""
-    spec = write("input 1x8x8\nc: conv 4 3x3 nobias lr_mult [1, 1e300]\nflatten\n"
+    spec = write("input 1x8x8\nc: conv 4 3x3 nobias lr_mult [1, 1e30]\nflatten\n"
                  "fc: dense 10\ntrain {\n  lr 0.005\n}\n")
     assert "learns at" not in check_warnings(spec, capsys)
-    spec = write("input 1x8x8\nc: conv 4 3x3 nobias lr_mult [1e300, 1]\nflatten\n"
+    spec = write("input 1x8x8\nc: conv 4 3x3 nobias lr_mult [1e30, 1]\nflatten\n"
                  "fc: dense 10\ntrain {\n  lr 0.005\n}\n")
-    assert "'c' learns at lr x lr_mult = 5e297 (weight), far above" in \
+    assert "'c' learns at lr x lr_mult = 5e27 (weight), far above" in \
         check_warnings(spec, capsys)
+
+
+MULT_NET = ("input 1x8x8\nc: conv 4 3x3 {mults}\nflatten\nfc: dense 10\ntrain {{\n  "
+            "optimizer {optimizer}\n  lr 0.1\n  weight_decay 0.1\n}}\n")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+@pytest.mark.parametrize("mults, mult, what, value", [
+    ("decay_mult 1e308", "decay_mult", "weight_decay x decay_mult of its weight", "1e307"),
+    ("lr_mult [1, 1e308]", "lr_mult", "lr x lr_mult of its bias", "1e307"),
+    ("decay_mult [1, 1e40]", "decay_mult", "weight_decay x decay_mult of its bias", "1e39"),
+])
+def test_check_refuses_a_multiplier_whose_product_float32_cannot_hold(write, capsys, optimizer,
+                                                                      mults, mult, what, value):
+    """decay_mult 1e308 under weight_decay 0.1 (sgd, adam) passed check, with a warning under
+    sgd and none under adam, and train's first steps made 'c''s weights NaN: the optimizer's
+    weight_decay x decay_mult (or lr x lr_mult) is 1e307, infinity in float32."""
+    spec = write(MULT_NET.format(mults=mults, optimizer=optimizer))
+    err = check_error(spec, capsys)
+    column = 15 + (mults.index(mult) if mult in mults else 0)
+    assert f"{spec}:2:{column}: error: 'c' has {what} = {value}, beyond the 3.4e38 that " \
+           "float32, the dtype training computes in, holds: its first steps make the " \
+           "parameter infinite or NaN" in err
+    assert f"hint: write a smaller {mult}: lr x lr_mult should be 0.1 or below" in err
+
+
+@pytest.mark.parametrize("optimizer, refused", [("sgd", True), ("adamw", True),
+                                                ("adam", False)])
+def test_check_refuses_a_decay_whose_share_of_a_weight_float32_cannot_hold(
+        write, capsys, optimizer, refused):
+    """lr x lr_mult x weight_decay x decay_mult = 0.1 x 1e20 x 0.1 x 1e21 = 1e39: sgd's and
+    adamw's first step multiplies each weight by about that, and the second overflows; adam
+    divides the decay by the gradients' scale (check warns of its decay, not refuses)."""
+    spec = write(MULT_NET.format(mults="lr_mult 1e20 decay_mult 1e21", optimizer=optimizer))
+    if not refused:
+        assert "1e39" not in check_warnings(spec, capsys)
+        return
+    err = check_error(spec, capsys)
+    assert "'c' has lr x lr_mult x weight_decay x decay_mult of its weight = 1e39" in err
+    assert f"{spec}:2:28: error" in err  # under decay_mult, which raises it
+
+
+@pytest.mark.parametrize("mults, settings, options", [
+    ("decay_mult [1, 1e308]", "  decay_bias false\n", []),  # the bias does not decay
+    ("nobias decay_mult [1, 1e308]", "", []),  # a bias multiplier never used
+    ("lr_mult [1, 0] decay_mult [1, 1e308]", "", []),  # a bias that does not train
+    ("frozen decay_mult 1e308", "", []),
+    ("decay_mult 1e308", "", ["--dtype", "float64"]),  # float64 holds 1e307
+])
+def test_check_leaves_a_multiplier_the_optimizer_never_overflows(write, capsys, mults,
+                                                                 settings, options):
+    spec = write(MULT_NET.format(mults=mults, optimizer="adam").replace(
+        "  lr 0.1\n", "  lr 0.1\n" + settings))
+    assert main(["check", spec, *options]) == 0, capsys.readouterr().err
+
+
+def test_check_refuses_an_ir_multiplier_float32_cannot_hold_at_its_path(write, tmp_path,
+                                                                        capsys):
+    """The same error for a .json IR, at the multiplier's JSON path."""
+    def edit(ir):
+        next(layer for layer in ir["layers"] if layer["name"] == "c")["decay_mult"] = \
+            [1e308, 1.0]
+
+    path = as_json(write(MULT_NET.format(mults="", optimizer="adam")), tmp_path, edit, capsys)
+    err = check_error(path, capsys)
+    assert "'c' has weight_decay x decay_mult of its weight = 1e307" in err
+    assert "decay_mult" in err.split("error:")[0]
 
 
 def _diverged_hint(tmp_path, text: str) -> str:
@@ -481,8 +549,8 @@ def test_a_divergence_at_an_lr_far_above_those_that_train_hints_to_lower_it(tmp_
 
 
 def test_a_divergence_from_a_layers_lr_mult_hints_to_lower_that_lr_mult(tmp_path):
-    """The lr of 0.005 trains; the lr_mult of 1e300 on 'c''s bias is what diverges."""
-    hint = _diverged_hint(tmp_path, "input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e300]\nflatten\n"
+    """The lr of 0.005 trains; the lr_mult of 1e30 on 'c''s bias is what diverges."""
+    hint = _diverged_hint(tmp_path, "input 1x8x8\nc: conv 4 3x3 lr_mult [1, 1e30]\nflatten\n"
                                     "fc: dense 10\ntrain {\n  lr 0.005\n  epochs 1\n}\n")
     assert hint.startswith("lower the lr_mult of 'c': at lr 0.005"), hint
     assert "an lr_mult of 20 or less at lr 0.005" in hint

@@ -11,7 +11,13 @@ from cnnspec.cli import main
     (["train", "specs/digits.cnn", "--lr", "-0.1"], "--lr: must be a positive number, got -0.1"),
     (["train", "specs/digits.cnn", "--lr", "inf"], "--lr: must be a positive number, got inf"),
     (["compare", "specs/digits.cnn", "--target", "1.5"], "--target: must be in (0, 1], got 1.5"),
-    (["compare", "specs/digits.cnn", "--lr", "abc"], "--lr: expected a number, got 'abc'"),
+    (["compare", "specs/digits.cnn", "--lr", "abc"], "--lr: expected a number, got 'abc'\n"),
+    # a number mistyped as a spec's number is (syntax_errors.number_run_on): said alike
+    (["train", "specs/digits.cnn", "--lr", "1e"], ("--lr: expected a number, got '1e' (an "
+     "exponent is written with its digits: 1e3 is 1 x 10^3, 1e-3 is 1 x 10^-3; or write 1 "
+     "alone)")),
+    (["train", "specs/digits.cnn", "--epochs", "2.5e-"], ("--epochs: expected a whole number, "
+     "got '2.5e-' (an exponent is written with its digits: 2.5e3 is 2.5 x 10^3")),
     (["init-report", "specs/digits.cnn", "--batch-size", "0"],
      "--batch-size: must be at least 1, got 0"),
 ])

@@ -11,7 +11,7 @@ import pytest
 from cnnspec import parse
 from cnnspec.check import check
 from cnnspec.errors import SpecError, SpecErrors
-from cnnspec.lang import parse_init, syntax_errors
+from cnnspec.lang import parse_data, parse_init, syntax_errors
 from cnnspec.lang.grammar import OPTIONS, grammar_text
 from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.syntax_errors import CATALOGUE, ValuePatterns, capital_x_hint
@@ -609,23 +609,23 @@ CASES = [
      "^write 3x3: sizes use a lowercase x"),
     ("input 1x8x8\nmaxpool 2 stride 2X2\n", "^sizes are written with a lowercase x$", 2, 18,
      "^write 2x2"),
-    ("input 1X28X28\nconv 8 3\n", "^sizes are written with a lowercase x$", 1, 8,
+    ("input 1X28X28\nconv 8 3\n", "^sizes are written with a lowercase x$", 1, 7,
      "^write 1x28x28"),
     # a number with '_' between its digits, as Python writes it: the number, then a name
     # (_000); a layer's said "unknown option '_000'", a setting's "unexpected '_000'"
     ("input 1x8x8\nconv 1_000 3x3 relu\n",
      "^numbers are written without '_' between their digits$", 2, 6, "^write 1000$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  epochs 1_000\n}\n",
-     "^numbers are written without '_' between their digits$", 4, 11, "^write 1000$"),
+     "^numbers are written without '_' between their digits$", 4, 10, "^write 1000$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 1e-3_0\n}\n",
-     "^numbers are written without '_' between their digits$", 4, 10, "^write 1e-30$"),
+     "^numbers are written without '_' between their digits$", 4, 6, "^write 1e-30$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 0.000_1\n}\n",
-     "^numbers are written without '_' between their digits$", 4, 11, "^write 0.0001$"),
+     "^numbers are written without '_' between their digits$", 4, 6, "^write 0.0001$"),
     # an exponent cut short: the number, then the name e (a layer's guessed `elu`)
     ("input 1x8x8\nconv 8 3x3 stride 1e\n", "^an exponent is written with its digits$", 2,
      19, "^1e3 is 1 x 10\\^3, 1e-3 is 1 x 10\\^-3; or write 1 alone$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 2.5e-\n}\n",
-     "^an exponent is written with its digits$", 4, 9, "^2.5e3 is 2.5 x 10"),
+     "^an exponent is written with its digits$", 4, 6, "^2.5e3 is 2.5 x 10"),
     # the number's own field read before the word after it: "the dropout probability of
     # 'd' must be in [0, 1), not 1", "the number of filters ... a whole number, not 1.5"
     ("input 1x8x8\nd: dropout 1_000\n",
@@ -639,16 +639,16 @@ CASES = [
     ("input 1x8x8\nconv 1__0 3x3\n",
      "^numbers are written without '_' between their digits$", 2, 6, "^write 10$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  epochs 1_\n}\n",
-     "^numbers are written without '_' between their digits$", 4, 11, "^write 1$"),
+     "^numbers are written without '_' between their digits$", 4, 10, "^write 1$"),
     ("input 1x8x8\nconv 8 3x3 weight normal(0, 1_0e2)\n",
-     "^numbers are written without '_' between their digits$", 2, 30, "^write 10e2$"),
+     "^numbers are written without '_' between their digits$", 2, 29, "^write 10e2$"),
     # '_' in a size: the input's said "sizes are written without spaces around 'x'", a
     # layer's "unknown option '_0'"
     ("input 1_0x8x8\nconv 8 3x3\n",
-     "^numbers are written without '_' between their digits$", 1, 8, "^write 10x8x8$"),
+     "^numbers are written without '_' between their digits$", 1, 7, "^write 10x8x8$"),
     ("input 1x8x8\nconv 8 3x3_0\n",
      "^numbers are written without '_' between their digits$", 2, 8, "^write 3x30$"),
-    ("input 1x28X28\nconv 8 3x3\n", "^sizes are written with a lowercase x$", 1, 11,
+    ("input 1x28X28\nconv 8 3x3\n", "^sizes are written with a lowercase x$", 1, 7,
      "^write 1x28x28"),
     ("input 1x8x8\nconv 8 3x3 dilation 1_0x1\n",
      "^numbers are written without '_' between their digits$", 2, 21, "^write 10x1$"),
@@ -1577,6 +1577,19 @@ def test_a_train_line_with_a_long_run_of_spaces_or_comments_is_told_at_once(line
     assert err.span.line == 5
 
 
+def test_a_layer_line_of_many_numbers_run_on_into_words_is_told_at_once():
+    """`conv 8 3x3 1a.1a.1a...` (20,000 times: a number, a word touching it, over and over)
+    took 2 min 17 s of CPU: the run of touching words and numbers was joined again from each
+    number in it, to look for a number written with '_' or a bare exponent. Each item is read
+    in one run now."""
+    import time
+
+    start = time.perf_counter()
+    err = error_of("input 1x8x8\nconv 8 3x3 " + "1a." * 20_000 + "1a\nflatten\n")
+    assert time.perf_counter() - start < HANG
+    assert (err.span.line, err.span.column) == (2, 12)
+
+
 # Caffe's layer types written as a layer's kind (`InnerProduct` got no hint, `deconvolution`
 # "did you mean dropout?", `SoftmaxWithLoss` softmax): the spec around the line (`{}`), the
 # line and the kind the hint names, in Caffe's capitals and in lower case.
@@ -2188,6 +2201,81 @@ def edited_terminals(monkeypatch):
     syntax_errors.value_patterns.cache_clear()
 
 
+# Every place a number stands, each with the number as {N}: an init's call (by keyword and
+# by position, in a default and on a layer), an activation's call, the train block's calls
+# (optimizer, schedule, data, augment) and values, a repeat count, a layer's option and
+# list, a kernel literal. Before one rule read them all, `normal(std=1_0e-2)` said "unexpected
+# '_0e'" with the '(' "still open", a repeat "'repeat' needs a count", a dropout "must be in
+# [0, 1), not 1".
+NUMBER_PLACES = [
+    "default weight normal(std={N})\nconv 8 3x3\n",
+    "conv 8 3x3 weight normal(0, {N})\n",
+    "conv 8 3x3 weight glorot_uniform(gain={N})\n",
+    "conv 8 3x3 leaky_relu({N})\n",
+    "conv 8 3x3\ntrain {{\n  optimizer sgd(momentum={N})\n}}\n",
+    "conv 8 3x3\ntrain {{\n  schedule step(every={N})\n}}\n",
+    "conv 8 3x3\ntrain {{\n  data synthetic(n={N})\n}}\n",
+    "conv 8 3x3\ntrain {{\n  augment [crop({N})]\n}}\n",
+    "conv 8 3x3\ntrain {{\n  lr {N}\n}}\n",
+    "repeat {N} {{\n  conv 8 3x3\n}}\n",
+    "dropout p {N}\n",
+    "conv 8 3x3 lr_mult [{N}, 1]\n",
+    "conv 8 1x1 weight [[{N}]]\n",
+]
+DIGIT_GROUPS = "^numbers are written without '_' between their digits$"
+EXPONENT = "^an exponent is written with its digits$"
+# (as written, the message, the hint)
+NUMBER_SPELLINGS = [
+    ("1_0e-2", DIGIT_GROUPS, "write 10e-2"),
+    ("1_0E+2", DIGIT_GROUPS, "write 10E+2"),
+    ("1e_5", DIGIT_GROUPS, "write 1e5"),
+    ("1_e5", DIGIT_GROUPS, "write 1e5"),
+    ("1_000.5", DIGIT_GROUPS, "write 1000.5"),
+    ("1.000_5", DIGIT_GROUPS, "write 1.0005"),
+    ("1_0e", EXPONENT, "10e3 is 10 x 10^3, 10e-3 is 10 x 10^-3; or write 10 alone"),
+    ("1.e", EXPONENT, "1e3 is 1 x 10^3, 1e-3 is 1 x 10^-3; or write 1 alone"),
+    ("2.5e", EXPONENT, "2.5e3 is 2.5 x 10^3, 2.5e-3 is 2.5 x 10^-3; or write 2.5 alone"),
+]
+
+
+@pytest.mark.parametrize("place", NUMBER_PLACES, ids=lambda p: p.split("{N}")[0][-24:])
+@pytest.mark.parametrize("written, message, hint", NUMBER_SPELLINGS,
+                         ids=[s[0] for s in NUMBER_SPELLINGS])
+def test_a_number_run_on_is_answered_alike_wherever_it_stands(place, written, message, hint):
+    """A number the lexer cuts into a number and a name (Python's '_' between digits, an
+    exponent without digits) gets one answer in every place a number stands, under the whole
+    number, from one rule (syntax_errors.number_run_on)."""
+    text = "input 1x8x8\n" + place.format(N=written)
+    err = error_of(text)
+    line = text[:text.index(written)].count("\n") + 1
+    column = text.index(written) - text.rfind("\n", 0, text.index(written))
+    assert re.search(message, err.message), err
+    assert (err.span.line, err.span.column, err.span.end_column) == \
+        (line, column, column + len(written)), err
+    assert err.hint == hint
+
+
+@pytest.mark.parametrize("read, call, hint", [
+    (parse_init, "normal(std=1_0e-2)", "write 10e-2"),
+    (parse_data, "synthetic(n=1_0e)",
+     "10e3 is 10 x 10^3, 10e-3 is 10 x 10^-3; or write 10 alone"),
+])
+def test_a_number_run_on_in_a_value_given_alone(read, call, hint):
+    """A value given on the command line (`--init`, `--data`) is read by the same rule."""
+    with pytest.raises(SpecError) as info:
+        read(call)
+    assert info.value.span.column == call.index("=") + 2
+    assert info.value.hint == hint
+
+
+def test_a_word_after_a_number_that_mends_no_number_is_left_to_its_place():
+    """`3x3relu` is no number mistyped: it keeps the message of its place."""
+    assert syntax_errors.number_run_on("3x3relu") is None
+    assert syntax_errors.number_run_on("1_000") == (
+        "numbers are written without '_' between their digits", "write 1000")
+    assert syntax_errors.number_run_on("1000") is None  # the lexer reads it whole
+
+
 def test_hints_read_numbers_and_sizes_by_the_grammars_terminals(edited_terminals):
     """A number and a size, where a hint reads a line, are the grammar's SIGNED_NUMBER and
     DIMS, read from the parser's tables, not copies of them: the patterns are those Lark makes
@@ -2229,3 +2317,45 @@ def test_hints_read_names_by_the_grammars_terminals(edited_terminals):
     # names of one letter: `fc` is no label, and the train block's layer goes unread
     edited_terminals((NAME, "NAME: /[A-Za-z]/\n"))
     assert error_of(in_train).message == "a setting is written without ':'"
+
+
+# (word, what the catalogue's names are, what is offered: None for nothing). A word of one or
+# two characters scored 0.67 against a name sharing one or two of them: `l`, `r`, `tr`, `pr`
+# were offered lr, `ta` data, `on` conv, `ce` bce.
+SHORT_WORDS = [
+    ("l", "keys", None), ("r", "keys", None), ("tr", "keys", None), ("pr", "keys", None),
+    ("lu", "keys", None), ("ta", "keys", None), ("x", "kinds", None), ("on", "kinds", None),
+    ("co", "kinds", None), ("gl", "kinds", None),
+    ("rl", "keys", "lr"),  # swapped
+    ("sd", "optimizers", "sgd"), ("ad", "kinds", "add"),  # a letter added
+    ("wd", "keys", "weight_decay"), ("ce", "losses", "cross_entropy"),  # initials
+    ("hn", "inits", "he_normal"),
+    ("c3", "layers", "c1"),  # a numbered name's number
+    ("lr", "keys", "lr"),
+]
+
+
+@pytest.mark.parametrize("word, names, offered", SHORT_WORDS,
+                         ids=[f"{w}-{n}" for w, n, _ in SHORT_WORDS])
+def test_a_short_word_is_offered_only_a_name_that_keeps_it(word, names, offered):
+    from cnnspec.errors import closest
+    from cnnspec.init.catalogue import BY_NAME
+    from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, LOSSES, OPTIMIZERS
+    from cnnspec.kinds import ALIASES, KINDS
+
+    catalogue = {"keys": [*KEYS, *KEY_ALIASES], "kinds": [*KINDS, *ALIASES],
+                 "optimizers": list(OPTIMIZERS), "losses": list(LOSSES),
+                 "inits": list(BY_NAME), "layers": ["input", "c1", "c2"]}[names]
+    assert closest(word, catalogue) == offered
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  l 0.1\n}\n", "^valid settings: "),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  ta digits\n}\n", "^valid settings: "),
+    ("input 1x8x8\non 8 3x3\n", "^valid layer kinds: "),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  loss ce\n}\n", "^did you mean cross_entropy\\?"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  wd 0.1\n}\n", "^did you mean weight_decay\\?"),
+])
+def test_a_short_word_in_a_spec_gets_a_hint_it_would_recognise(text, hint):
+    err = error_of(text)
+    assert re.search(hint, err.hint), err.hint

@@ -806,13 +806,48 @@ def test_the_command_line_says_a_finite_blow_up_as_a_divergence(tmp_path, capsys
 def test_a_blow_up_is_measured_from_the_larger_of_the_first_loss_and_knowing_nothing():
     from cnnspec.training.loop import blowup_reference, blowup_text
 
-    assert blowup_reference(0.5, None) == np.inf  # the first step is judged by finiteness alone
-    assert blowup_reference(0.5, 3.0) == 3.0 and blowup_reference(2.3, 0.1) == 2.3
+    # the first step is judged by finiteness alone
+    assert blowup_reference(0.5, None, step=0) == np.inf
+    assert blowup_reference(0.5, 3.0, step=9) == 3.0
+    assert blowup_reference(2.3, 0.1, step=9) == 2.3
+    # resumed from a checkpoint without a first loss: knowing nothing alone
+    assert blowup_reference(0.5, None, step=4) == 0.5
     assert blowup_text(5e4, 2.3, 0.1) == (
         "the loss reached 5e4, more than 1e4 times 2.3, the loss of an output that knows "
         "nothing (every score equal)")
+    assert blowup_text(5e4, 2.3, None) == blowup_text(5e4, 2.3, 0.1)
     assert blowup_text(5e4, 0.5, 3.0) == "the loss reached 5e4, more than 1e4 times its first, 3"
 
+
+def test_a_run_resumed_from_a_checkpoint_without_its_first_loss_measures_from_knowing_nothing(
+        tmp_path):
+    """A checkpoint written before the first loss was kept: the run resumed took the loss of
+    its first step after the resume as its first, so a run that had climbed before it was let
+    climb as far again. It is now measured against the loss of an output that knows nothing
+    (1/K = 0.5 for mse on 2 classes), and no first loss is made up for it."""
+    from stops import StopAfter
+
+    from cnnspec.training.loop import Interrupted
+
+    spec, run = linear_spec(tmp_path, 0.1), tmp_path / "r"
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=run, on_step=StopAfter(12), **FAST)
+    arrays = read_npz(run / rundir.CHECKPOINT)
+    position = json.loads(str(arrays["_position"]))
+    assert position["first_loss"] > 1  # the run's own, 3.8
+    del position["first_loss"]
+    arrays["_position"] = np.asarray(json.dumps(position))
+    write_npz(run / rundir.CHECKPOINT, arrays)
+    with pytest.raises(Diverged) as info:
+        resume(run, **FAST)
+    found = re.search(r"at step (\d+): the loss reached \S+, more than 1e4 times 0.5, the loss "
+                      r"of an output that knows nothing", info.value.message)
+    assert found, info.value.message
+    # the run uninterrupted, measured from its first loss (3.8), goes on longer
+    with pytest.raises(Diverged, match="times its first") as straight:
+        train(spec, run_dir=tmp_path / "straight", **FAST)
+    later = re.search(r"at step (\d+)", straight.value.message)[1]
+    assert int(found[1]) < int(later)
 
 @pytest.mark.parametrize("loss, classes, args, expected", [
     ("cross_entropy", 10, {}, np.log(10)),

@@ -184,7 +184,10 @@ _FOUND: tuple[Lint, ...] = (
          f"{scale.LARGEST_SCORE_STD:g} under cross_entropy make the initial loss about std x "
          "E[max of K normals] nats, not ln K; the warning names the layer whose init raises "
          "them most, or the biases that raise them where the weights alone would not (`conv 4 "
-         "3x3 bias constant(1e30)` before a dense layer). Where a ReLU starts mostly dead (a "
+         "3x3 bias constant(1e30)` before a dense layer), or the scores' own constant bias "
+         "where the dtype's numbers near it are farther apart than the sums' std, which round "
+         "away (`dense 10 bias constant(1e10)` in float32: the loss stays ln K). Where a ReLU "
+         "starts mostly dead (a "
          "kernel whose weights sum far from 0 on inputs whose mean is not 0), the estimate "
          "does not hold past it, and that is said instead.",
          scale.signal_scale, ("estimate", "dtype")),

@@ -32,7 +32,7 @@ def signal_scale(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[Spec
     scores = _large_scores(spec, estimate)
     # the biases' share is said only where the weights alone leave the scores small
     biased = ([] if scores else _bias_raised_scores(spec, estimate, dtype)) \
-        + _squared_outputs(spec, estimate, dtype)
+        + _squared_outputs(spec, estimate, dtype) + _absorbed_scores(spec, estimate, dtype)
     if not signal.is_too_large(change):
         return ([scores.warning(spec)] if scores else []) + biased
     message, hint = signal.describe_change(change), signal.change_hint(change)
@@ -301,6 +301,32 @@ def _squared_outputs(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[
                              f"up to the outputs of '{info.name}', are infinite, and so is "
                              "the mse loss of the first step, which squares them",
                              own_mean=True)
+
+
+def _absorbed_scores(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[SpecError]:
+    """A warning at the scores' own constant bias (:func:`_scores`) where ``dtype``'s numbers
+    near it are more than twice the std of the layer's sums apart (weights alone, the
+    estimate's): each sum added to it rounds to the bias, so every score is its bias
+    whatever the weights, the loss cannot fall, and its gradient, never smaller, pushes the
+    weights before it without end. A shift of every score alike is harmless to the loss only
+    while the sums survive it: cross_entropy with `bias constant(-1e20)` (float32's numbers
+    8.8e12 apart there) diverged at step 17 after a silent check. A drawn bias's spread is
+    :func:`_bias_raised_scores`'s to say."""
+    info = _scores(spec, estimate)
+    if info is None or not is_weighted(info.kind) or info.bias_init is None:
+        return []
+    mean, variance = signal.bias_moments(info)
+    sums = math.sqrt(estimate.second_moments.get(info.name, 0.0))
+    apart = FORMATS[dtype].spacing(mean)
+    if variance or not 0 < sums < apart / 2:
+        return []
+    return [spec.error(
+        f"the biases of {info.kind} '{info.name}' start at {rounded_text(mean)}, where "
+        f"{dtype}'s numbers are {rounded_text(apart)} apart: its sums, of std "
+        f"{rounded_text(sums)} at init, round away when added to them, so every score is its "
+        "bias whatever the weights, the loss cannot fall, and its gradient pushes the weights "
+        "before it without end", info.name, BIAS_INIT_KEY, severity="warning",
+        hint="start the biases at 0 (zeros), or small (constant(0.01))")]
 
 
 def _overflowing_bias(spec: Spec, estimate: signal.Estimate, scores: LayerInfo,

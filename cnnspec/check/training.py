@@ -22,7 +22,8 @@ import math
 from cnnspec.check.graph import INPUT
 from cnnspec.check.memory import setting_text
 from cnnspec.check.model import LayerInfo
-from cnnspec.errors import SpecError, counted, listed, literal
+from cnnspec.dtypes import FORMATS
+from cnnspec.errors import SpecError, counted, float_text, listed, literal, rounded_text
 from cnnspec.ir.datasets import (
     class_count,
     image_shape,
@@ -32,7 +33,7 @@ from cnnspec.ir.datasets import (
 )
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.steps import epoch_steps, run_steps, trained_count, validation_count
-from cnnspec.ir.training_catalogue import LOSSES
+from cnnspec.ir.training_catalogue import LOSSES, TYPICAL_LR, overflowing_factor
 from cnnspec.ir.training_catalogue import problems as training_problems
 from cnnspec.kinds import KINDS
 from cnnspec.shapes import channels_first, shape_text
@@ -67,7 +68,28 @@ def settings_errors(spec: Spec, dtype: str) -> list[SpecError]:
             f"val_split is 0: there is no {training['monitor']}", "training", "early_stop",
             hint="hold out data to validate on, e.g. `val_split 0.1`, or drop early_stop"))
     if not errors:
-        errors += _loss_errors(spec, training)
+        errors += _loss_errors(spec, training) + _overflow_errors(spec, dtype)
+    return errors
+
+
+def _overflow_errors(spec: Spec, dtype: str) -> list[SpecError]:
+    """Layers whose lr_mult or decay_mult make a number the optimizer works out beyond what
+    ``dtype`` holds (:func:`cnnspec.ir.training_catalogue.overflowing_factor`): their
+    parameters are infinite or NaN within the first steps, as ``train`` finds only then."""
+    training, layout = spec.ir["training"], FORMATS[dtype]
+    errors = []
+    for layer in spec.ir["layers"]:
+        found = overflowing_factor(layer, training, dtype)
+        if found is not None:
+            errors.append(spec.error(
+                f"'{layer['name']}' has {found.what} = {rounded_text(found.value)}, beyond the "
+                f"{layout.largest_text} that {dtype}, the dtype training computes in, holds: "
+                "its first steps make the parameter infinite or NaN", layer["name"],
+                found.mult, hint=(
+                    f"write a smaller {found.mult}: lr x lr_mult should be "
+                    f"{float_text(TYPICAL_LR[1])} or below, lr x lr_mult x weight_decay x "
+                    f"decay_mult well below 1 (lr {float_text(training['lr'])}, weight_decay "
+                    f"{float_text(training['weight_decay'])} here)")))
     return errors
 
 

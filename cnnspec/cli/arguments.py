@@ -19,7 +19,19 @@ def _number(text: str, kind: type):
         return kind(text)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"expected {what}, got {shortened(text)!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {shortened(text)!r}"
+                                         f"{_number_mended(text)}") from None
+
+
+def _number_mended(text: str) -> str:
+    """What a spec would say of ``text``, a number mistyped as :func:`cnnspec.lang.
+    syntax_errors.number_run_on` knows them (``1e``, ``1.e-``), as the end of an option's
+    error: `` (an exponent is written with its digits: 1e3 is ...)``; "" for any other."""
+    from cnnspec.lang.syntax_errors import NUMBER_RUN, number_run_on  # on a bad value only
+
+    run = NUMBER_RUN.fullmatch(text.strip())
+    found = number_run_on(run[0]) if run else None
+    return "" if found is None else f" ({found[0]}: {found[1]})"
 
 
 def _within_limit(value: int) -> int:

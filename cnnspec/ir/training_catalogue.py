@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 
 from cnnspec import update_rules
-from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.dtypes import DEFAULT_DTYPE, FORMATS
 from cnnspec.errors import SettingError, count_text, float_text, hinted, literal, rounded_text
 from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spelled_out
@@ -412,19 +412,64 @@ def whole_layer_decays(layers: list[dict], training: dict, lr: float | None = No
     if not plain or whole_weight_decay(training, lr) is not None:
         return {}
     lr = training["lr"] if lr is None else lr
-    base = lr * training["weight_decay"]
     found = {}
     for layer in layers:
-        if "decay_mult" not in layer or any(map(far_above_typical,
-                                                layer_rates(layer, lr).values())):
+        if any(map(far_above_typical, layer_rates(layer, lr).values())):
             continue
-        parts = MULT_PARTS if layer["bias"] and training["decay_bias"] else MULT_PARTS[:1]
-        rates = layer.get("lr_mult", [1.0] * len(MULT_PARTS))
-        decays = {part: base * rate * mult
-                  for part, rate, mult in zip(parts, rates, layer["decay_mult"])}
+        decays = {part: lr * rate * decay
+                  for part, (rate, decay) in layer_decays(layer, training).items()}
         if any(decay >= 1 for decay in decays.values()):
             found[layer["name"]] = decays
     return found
+
+
+def layer_decays(layer: dict, training: dict) -> dict[str, tuple[float, float]]:
+    """(lr_mult, weight_decay · decay_mult) of each parameter of ``layer`` (an IR layer) that
+    decays: the weight's and, where the layer has a bias and ``decay_bias`` spares it not, the
+    bias's; none for a layer without parameters."""
+    if "decay_mult" not in layer:
+        return {}
+    parts = MULT_PARTS if layer["bias"] and training["decay_bias"] else MULT_PARTS[:1]
+    rates = layer.get("lr_mult", [1.0] * len(MULT_PARTS))
+    return {part: (rate, training["weight_decay"] * decay)
+            for part, rate, decay in zip(parts, rates, layer["decay_mult"])}
+
+
+@record(frozen=True)
+class Overflow:
+    """A number the optimizer works out for a parameter from its layer's multipliers that the
+    run's dtype holds as infinity: ``mult`` the multiplier that raises it (``lr_mult``,
+    ``decay_mult``), ``what`` the number in words, ``value`` it."""
+
+    mult: str
+    what: str
+    value: float
+
+
+def overflowing_factor(layer: dict, training: dict, dtype: str) -> Overflow | None:
+    """The first number the optimizer works out for a trained parameter of ``layer`` (an IR
+    layer) that ``dtype`` holds as infinity, or None: its rate lr · lr_mult, its decay
+    weight_decay · decay_mult (added to the gradient, or under AdamW shrinking the weight),
+    and under an optimizer with :attr:`Entry.plain_decay` the share of the weight a step's
+    decay takes, lr · lr_mult · weight_decay · decay_mult. The rate and the decay are
+    infinite in the first step's update, and it makes the parameter infinite or NaN (0 ·
+    infinity); the share multiplies the weight by more than the dtype holds in the first step,
+    so that the second step's is infinite. Each multiplier alone is a finite number."""
+    largest = FORMATS[dtype].largest
+    for part, rate in layer_rates(layer, training["lr"]).items():
+        if is_trained(layer, part) and rate > largest:
+            return Overflow("lr_mult", f"lr x lr_mult of its {part}", rate)
+    plain = OPTIMIZERS[training["optimizer"]["name"]].plain_decay
+    for part, (rate, decay) in layer_decays(layer, training).items():
+        if not is_trained(layer, part):
+            continue
+        if decay > largest:
+            return Overflow("decay_mult", f"weight_decay x decay_mult of its {part}", decay)
+        share = training["lr"] * rate * decay
+        if plain and share > largest:
+            return Overflow("decay_mult" if decay > training["weight_decay"] else "lr_mult",
+                            f"lr x lr_mult x weight_decay x decay_mult of its {part}", share)
+    return None
 
 
 GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"

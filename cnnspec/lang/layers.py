@@ -17,7 +17,6 @@ import keyword
 import math
 from collections.abc import Callable
 from dataclasses import field
-from itertools import pairwise
 
 from cnnspec.errors import (
     Span,
@@ -57,6 +56,7 @@ from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
     LIST_TYPES,
+    NUMBER_RUN,
     REPEAT_LABEL,
     REPEAT_LABEL_HINT,
     merge_inputs_hint,
@@ -1086,14 +1086,23 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
 
 
 def _refuse_run_on_numbers(items: list[Value]) -> None:
-    """The error for the first number of a layer's line read as a number and the word
-    touching it (``1_000``, ``1e``, ``3X3``: :func:`_number_run_on`), before any value is
-    read: read in turn, the number's field refused the part before the word (``dropout
-    1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not 1.5")."""
-    for before, item in pairwise(items):
-        fixed = _number_run_on(before, item)
-        if fixed is not None:
-            raise fixed
+    """The error for the first number of a layer's line read as a number and the words and
+    numbers touching it (``1_000``, ``1e``, ``3X3``, ``1_0e-2``: :func:`_number_run_on`),
+    before any value is read: read in turn, the number's field refused the part before the
+    word (``dropout 1_000``: "must be in [0, 1), not 1"; ``conv 1.5_0``: "a whole number, not
+    1.5"). Each item is read in one run at most: a number inside a run read already starts
+    none of its own, and a line of 20,000 touching ``1a.`` took minutes read from each."""
+    i = 0
+    while i < len(items) - 1:
+        if isinstance(items[i], (Num, Dims)) and isinstance(items[i + 1], Word) \
+                and _touching(items[i], items[i + 1]):
+            written = _touching_run(items, i)
+            fixed = _number_run_on(items[i:i + written])
+            if fixed is not None:
+                raise fixed
+            i += written
+        else:
+            i += 1
 
 
 def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: Syntax,
@@ -1497,20 +1506,34 @@ def _summary_shorthand(item: Value, kind: Syntax) -> str | None:
     return None
 
 
-def _number_run_on(before: Value | None, item: Word | Call) -> SpecError | None:
-    """``3X3`` or ``1_000``, read as a number and the word touching it (X3, _000): the error
-    for the whole size or number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else
-    None."""
-    if not isinstance(before, (Num, Dims)) or not isinstance(item, Word):
-        return None
-    touching = (before.span.end_line, before.span.end_column) == (item.span.line,
-                                                                  item.span.column)
-    found = number_run_on(before.text, item.name) if touching else None
+def _touching(before: Value, item: Value) -> bool:
+    """Whether ``item`` starts where ``before`` ends, with no space between."""
+    return (before.span.end_line, before.span.end_column) == (item.span.line, item.span.column)
+
+
+def _touching_run(items: list[Value], start: int) -> int:
+    """How many items from ``items[start]`` on are numbers, sizes and words with no space
+    between them: what a number written there may have been cut into (1_0e-2: 1, _0e, -2)."""
+    end = start + 1
+    while end < len(items) and isinstance(items[end], (Num, Dims, Word)) \
+            and _touching(items[end - 1], items[end]):
+        end += 1
+    return end - start
+
+
+def _number_run_on(items: list[Value]) -> SpecError | None:
+    """``3X3``, ``1_000`` or ``1_0e-2``, written as ``items`` (touching: the number and the
+    words and numbers after it, X3; _000; _0e and -2): the error under the whole size or
+    number (:func:`~cnnspec.lang.syntax_errors.number_run_on`), else None."""
+    text = "".join(item.name if isinstance(item, Word) else item.text for item in items)
+    run = NUMBER_RUN.match(text)
+    found = number_run_on(run[0]) if run else None
     if found is None:
         return None
     message, hint = found
-    return SpecError(message, span=Span(before.span.line, before.span.column,
-                                        item.span.end_line, item.span.end_column), hint=hint)
+    start = items[0].span
+    return SpecError(message, span=Span(start.line, start.column, start.line,
+                                        start.column + len(run[0])), hint=hint)
 
 
 def _initializer_named(name: str, span: Span, kind: Syntax, kind_name: str, option: str,

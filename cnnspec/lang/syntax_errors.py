@@ -659,7 +659,10 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     tupled = _foreign_tuple(exc, text, path) if start == "start" else None
     if tupled is not None:
         return tupled
-    problem = (_number_run_on(exc, text) or _quote_problem(exc, text)
+    run_on = _number_run_on(exc, text, path)
+    if run_on is not None:
+        return run_on
+    problem = (_quote_problem(exc, text)
                or (_size_with_commas(exc, text) if start == "start" else None)
                or (_tuple_in_call(exc, text) if start == "start" else None)
                or _stray_character(exc, text))
@@ -1093,33 +1096,54 @@ DIGIT_GROUPS_MESSAGE = "numbers are written without '_' between their digits"
 EXPONENT_MESSAGE = "an exponent is written with its digits"
 
 
-def number_run_on(number: str, word: str) -> tuple[str, str] | None:
-    """(message, hint) where the name ``word`` read right after the number ``number`` is the
-    rest of a size written with a capital X (``3`` and ``X3``), of a number with '_'
-    between its digits (``1`` and ``_000``) or of one whose exponent has no digits (``1``
-    and ``e``), else None."""
-    hint = capital_x_hint(number, word)
+# A number or size as a user may write it, which the lexer cuts into a number and a name
+# touching it: from a digit (or a sign or '.' before one) that starts no part of a name, on
+# through letters, digits, '_' and '.', and a sign right after an 'e' (1_0e-2 is the
+# lexer's 1, _0e and -2).
+NUMBER_RUN = LazyPattern(r"(?<![\w.])[+-]?\.?[0-9][\w.]*(?:(?<=[eE])[+-][\w.]*)?")
+
+
+def number_run_on(written: str) -> tuple[str, str] | None:
+    """(message, hint) where ``written``, a run of :data:`NUMBER_RUN`, is a size written with a
+    capital X (``3X3``), a number or size with '_' between its digits (``1_000``, ``1_0e-2``,
+    ``1e_5``, ``1_0x8x8``) or a number whose exponent has no digits (``1e``, ``1_0e-``,
+    ``1.e``), all of which the lexer reads as a number and a name touching it; else None (a
+    run the lexer reads whole, or one that is no number mistyped, such as ``3x3relu``). Each
+    is read by the grammar's own SIGNED_NUMBER and DIMS (:func:`value_patterns`)."""
+    patterns = value_patterns()
+    lexed = patterns.size.match(written) or patterns.number.match(written)
+    if lexed is None or lexed.end() == len(written):
+        return None
+    hint = capital_x_hint(lexed[0], written[lexed.end():])
     if hint is not None:
         return CAPITAL_X_MESSAGE, hint
-    # `_` then digits and '_'s, the rest of a size or an exponent after them or not: 1_000,
-    # 1__0, 1_, 1_0e2, 1_0x8x8 (the lexer's 1 and _0x8x8), 3x3_0 (3x3 and _0)
-    if number and re.fullmatch(r"_[0-9_]*(?:x[0-9_]+)*(?:[eE][+-]?[0-9][0-9_]*)?", word):
-        return DIGIT_GROUPS_MESSAGE, f"write {number}{word.replace('_', '')}"
-    if number and word in ("e", "E") and "e" not in number.lower():
-        return EXPONENT_MESSAGE, (f"{number}e3 is {number} x 10^3, {number}e-3 is {number} x "
-                                  f"10^-3; or write {number} alone")
+    joined = written.replace("_", "")
+    if patterns.number.fullmatch(joined) or patterns.size.fullmatch(joined):
+        return DIGIT_GROUPS_MESSAGE, f"write {joined}"
+    cut = re.fullmatch(r"(.*?)\.?[eE][+-]?", joined)
+    if cut and "e" not in cut[1].lower() and patterns.number.fullmatch(cut[1]):
+        base = cut[1]
+        return EXPONENT_MESSAGE, (f"{base}e3 is {base} x 10^3, {base}e-3 is {base} x "
+                                  f"10^-3; or write {base} alone")
     return None
 
 
-def _number_run_on(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
-    """(message, hint) where the parse failed on a name that is the rest of the number before
-    it (:func:`number_run_on`: ``input 1X28X28``, ``epochs 1_000``), else None."""
-    token, line = getattr(exc, "token", None), _failing_line(exc, text)
-    if token is None or token.type != "NAME" or line is None:
+def _number_run_on(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error, under the whole number, where the parse failed inside a number or size the
+    lexer cut short (:func:`number_run_on`: ``input 1X28X28``, ``epochs 1_000``, ``normal(std=
+    1_0e-2)``, ``lr 1e-``), else None."""
+    line, column = _failing_line(exc, text), getattr(exc, "column", None)
+    if line is None or not isinstance(column, int):
         return None
-    number = re.search(r"(?<![\w.])(?:[0-9]+x)*[0-9.]*[0-9](?:[eE][+-]?[0-9]+)?$",
-                       line[:exc.column - 1])
-    return number_run_on(number[0] if number else "", token.value)
+    for run in NUMBER_RUN.finditer(line):
+        if run.start() < column - 1 < run.end():
+            found = number_run_on(run[0])
+            if found is None:
+                return None
+            message, hint = found
+            return SpecError(message, span=Span(exc.line, run.start() + 1, exc.line,
+                                                run.end() + 1), hint=hint, file=path)
+    return None
 
 
 SIZE_FORM = "sizes are written with 'x' and no spaces, 3x3 or 1x28x28"

@@ -212,11 +212,16 @@ def _uninformed_loss(session: Session) -> float:
                            **model.loss_args)
 
 
-def blowup_reference(uninformed: float, first_loss: float | None) -> float:
-    """The loss a blown-up one is :data:`BLOWUP_FACTOR` times above: the larger of the loss of
-    an output that knows nothing (``uninformed``) and the run's first (infinite before the
-    first step: only a loss that is not finite stops that one)."""
-    return math.inf if first_loss is None else max(uninformed, first_loss)
+def blowup_reference(uninformed: float, first_loss: float | None, step: int) -> float:
+    """The loss a blown-up one is :data:`BLOWUP_FACTOR` times above, at the run's ``step``
+    (from 0): the larger of the loss of an output that knows nothing (``uninformed``) and the
+    run's first. Before the first step, infinite: only a loss that is not finite stops that
+    one. In a run resumed from a checkpoint written before the first loss was kept (None past
+    step 0), ``uninformed`` alone: the first loss after the resume is no first loss of the
+    run, and where the run had climbed before the resume it would raise the bar by as much."""
+    if first_loss is None:
+        return math.inf if step == 0 else uninformed
+    return max(uninformed, first_loss)
 
 
 def _run_epoch(session: Session, position: Position, flag, uninformed: float) -> None:
@@ -237,11 +242,11 @@ def _run_epoch(session: Session, position: Position, flag, uninformed: float) ->
             x = session.augment(x, position.epoch, i)
         t0 = time.perf_counter()
         lr = learning_rate(training, clock.at(i))
-        reference = blowup_reference(uninformed, position.first_loss)
+        reference = blowup_reference(uninformed, position.first_loss, position.step)
         loss, correct = _step(session, x, y, lr, BLOWUP_FACTOR * reference)
         if correct is None:
             _diverged(session, position, x, y, lr, loss, uninformed)
-        if position.first_loss is None:
+        if position.step == 0:  # a resumed run's first step after the resume is not it
             position.first_loss = loss
         position.step_seconds += time.perf_counter() - t0
         position.batch = i + 1
@@ -388,10 +393,11 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                    hint=hint, reason=reason)
 
 
-def blowup_text(loss: float, uninformed: float, first_loss: float) -> str:
+def blowup_text(loss: float, uninformed: float, first_loss: float | None) -> str:
     """What a finite loss that blew up is: how far above the larger of ``uninformed`` (the loss
-    of an output that knows nothing) and the run's ``first_loss`` it went."""
-    if first_loss > uninformed:
+    of an output that knows nothing) and the run's ``first_loss`` (None: not known,
+    :func:`blowup_reference`) it went."""
+    if first_loss is not None and first_loss > uninformed:
         reference = f"its first, {rounded_text(first_loss)}"
     else:
         reference = (f"{rounded_text(uninformed)}, the loss of an output that knows nothing "
