@@ -859,3 +859,29 @@ def test_the_chunks_views_hold_no_buffer_the_work_dict_has_let_go():
     for kept_views in passes[1:]:
         for ours, theirs in zip(kept_views, passes[0]):
             np.testing.assert_array_equal(ours, theirs)
+
+
+def test_layers_of_one_geometry_share_chunk_buffers_within_the_largest_footprint():
+    """A layer keeping the V of a part of its images and another keeping none, of one
+    geometry, share their chunk buffers (windows.shared_work): the chunks of both sizes'
+    buffers, which the partial keeper's footprint counts (16 -> 16 at 16x16, 32 images in one
+    chunk for the layer keeping none, 21 and 11 for the other, as resnet_near_identity's
+    layers run: 6.2 MiB against a figure of 4.8 when each layer counted its own chunks
+    alone, and that net's step came within 0.4 MiB of its estimate)."""
+    n, c, hw, pads = 32, 16, (16, 16), (1, 1, 1, 1)
+    win = window(hw, (3, 3), (1, 1), pads)
+    geo = footprint.Geometry(c, *hw, c, *win.out_hw, (3, 3), (1, 1), pads, (1, 1))
+    shares = (0, 2 * footprint._image_tile_values(geo) // 3)
+    limit = max(WINOGRAD_CANDIDATES)
+    works = [{} for _ in shares]
+    for seed, (work, share) in enumerate(zip(works, shares)):
+        x, w, _, _ = _arrays(n, c, c, hw, seed=seed, bias=False)
+        out, cache = winograd.conv2d_forward(x.astype(np.float32), w.astype(np.float32), None,
+                                             win, work, chunk_bytes=limit, tile_share=share)
+        winograd.conv2d_backward(np.ones_like(out), cache, work=work)
+    shared = works[0][("shared", "winograd")]
+    assert shared is works[1][("shared", "winograd")]
+    used = sum(buffer.nbytes for buffer in shared.values() if isinstance(buffer, np.ndarray))
+    figures = [footprint._winograd_chunk_bytes(geo, n, 4, share) for share in shares]
+    assert used <= max(figures)
+    assert used == footprint._winograd_scratch_bytes(geo, n, 4, shares[1], (limit,))

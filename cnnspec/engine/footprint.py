@@ -635,16 +635,21 @@ def _winograd_scratch_bytes(geo: Geometry, n: int, itemsize: int, tile_share: in
     bytes of tiles in turn (one limit in a training process; every candidate in the timer
     that calibrates it): the tile rows and ``dout``'s tiles, one buffer for each size of
     chunk (:func:`winograd_chunks`: a full chunk's, the kept images' last and the others'
-    last), and, for the largest chunk, the three buffers the stages of a pass take turns in
-    (winograd.FORWARD and BACKWARD): the input's rows, the first half of the output
+    last, and those of the layers of its geometry, with which it shares them), and, for the
+    largest chunk, the three buffers the stages of a pass take turns in (winograd.FORWARD
+    and BACKWARD): the input's rows, the first half of the output
     transform, or V where it is not kept; the tiles, the products, the output tiles, dV or
     the adjoint's tile rows; dM or the adjoint's tile columns. Where every image's V is kept,
     neither pass transforms the input into a buffer of its own."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     kept = winograd_kept_images(geo.c, q, n, itemsize, tile_share)
-    sizes = {images for limit in limits for _, images in winograd_chunks(
-        n, winograd_chunk_images(geo.c, geo.f, q, n, itemsize, limit), kept)}
+    # the layers of one geometry share these buffers: the sizes of their chunks too, which
+    # keep every image's V or none (one layer of a network at most keeps a part of them,
+    # winograd_keepers), so this layer's figure counts theirs beside its own
+    sizes = {images for limit in limits for share in {kept, 0} for _, images in
+             winograd_chunks(n, winograd_chunk_images(geo.c, geo.f, q, n, itemsize, limit),
+                             share)}
     tile_rows = [a * winograd_row_values(geo.c * images * q, geo.pads[2]) for images in sizes]
     outputs = [m * m * geo.f * images * q for images in sizes]
     largest = max(sizes)
