@@ -125,6 +125,14 @@ class Thresholds:
         return record
 
 
+def largest_limits(chunk_bytes: int) -> Thresholds:
+    """The largest candidate of every limit calibration times (``CALIBRATION_TIMERS``),
+    beside ``chunk_bytes``: the limits whose chunks and blocks check's memory estimate counts
+    (:mod:`cnnspec.engine.footprint`), under which a step allocates the most it can."""
+    largest = {name: max(candidates) for name, _, candidates in CALIBRATION_TIMERS}
+    return Thresholds(chunk_bytes, source="largest", **largest)
+
+
 @record(frozen=True)
 class Recalibration:
     """What :func:`recalibrate` did: the thresholds the machine's file held before (``old``,

@@ -607,30 +607,60 @@ def _conv_winograd(geo: Geometry, n: int, itemsize: int, tile_share: int,
                      keeps_input=winograd_kept_images(geo.c, q, n, itemsize, tile_share) < n,
                      cache=kernels, work=winograd_kept_bytes(geo.c, q, n, itemsize, tile_share),
                      forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
-                     shared=_winograd_chunk_bytes(geo, n, itemsize),
+                     shared=_winograd_chunk_bytes(geo, n, itemsize, tile_share),
                      shared_key=("winograd", geo, n), backward_temp=4 * kernels * with_dw,
                      frees_cache=False)
 
 
-def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
-    """The buffers one chunk of images needs (cnnspec.engine.winograd), its size the
-    largest calibration may choose: tile rows and
-    ``dout``'s tiles (one buffer for each chunk size, two at most), and the three buffers the
-    stages of a pass take turns in (winograd.FORWARD and BACKWARD): the input's rows or V or
-    the first half of the output transform; the tiles, the products, the output tiles, dV or
-    the adjoint's tile rows; dM or the adjoint's tile columns."""
+def winograd_chunks(n: int, step: int, kept: int) -> list[tuple[int, int]]:
+    """``(start, images)`` of each chunk of at most ``step`` of ``n`` images of a Winograd
+    layer, both passes' (:mod:`cnnspec.engine.winograd`: the backward pass reads a kept
+    chunk's ``V`` where the forward pass wrote it): the ``kept`` first images, whose ``V`` is
+    kept, in chunks of their own, so every one of them is read back, then the others."""
+    return [(start, min(step, last - start)) for first, last in ((0, kept), (kept, n))
+            for start in range(first, last, step)]
+
+
+def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int, tile_share: int) -> int:
+    """The buffers the chunks of a batch of ``n`` need (cnnspec.engine.winograd), the most
+    any limit calibration may choose makes (``WINOGRAD_CANDIDATES``) for ``n`` or, the other
+    part of a split batch, ``n - 1`` images (:func:`_winograd_scratch_bytes`)."""
+    return max(_winograd_scratch_bytes(geo, k, itemsize, tile_share, (limit,))
+               for k in {n, max(n - 1, 1)} for limit in WINOGRAD_CANDIDATES)
+
+
+def _winograd_scratch_bytes(geo: Geometry, n: int, itemsize: int, tile_share: int,
+                            limits: tuple[int, ...]) -> int:
+    """The chunk buffers of a batch of ``n`` run in chunks of at most each of ``limits``
+    bytes of tiles in turn (one limit in a training process; every candidate in the timer
+    that calibrates it): the tile rows and ``dout``'s tiles, one buffer for each size of
+    chunk (:func:`winograd_chunks`: a full chunk's, the kept images' last and the others'
+    last, and those of the layers of its geometry, with which it shares them), and, for the
+    largest chunk, the three buffers the stages of a pass take turns in (winograd.FORWARD
+    and BACKWARD): the input's rows, the first half of the output
+    transform, or V where it is not kept; the tiles, the products, the output tiles, dV or
+    the adjoint's tile rows; dM or the adjoint's tile columns. Where every image's V is kept,
+    neither pass transforms the input into a buffer of its own."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
-    images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize, max(WINOGRAD_CANDIDATES))
-    tile_rows = a * winograd_row_values(geo.c * images * q, geo.pads[2])
-    tiles = a * a * geo.c * images * q
-    products = a * a * geo.f * images * q
-    outputs = m * m * geo.f * images * q
-    half = m * a * geo.f * images * q
-    ping = max(tile_rows, tiles, half)
-    pong = max(tiles, products, outputs, tile_rows)
-    kept = max(products, tiles)
-    return (2 * tile_rows + 2 * outputs + ping + pong + kept) * itemsize
+    kept = winograd_kept_images(geo.c, q, n, itemsize, tile_share)
+    # the layers of one geometry share these buffers: the sizes of their chunks too, which
+    # keep every image's V or none (one layer of a network at most keeps a part of them,
+    # winograd_keepers), so this layer's figure counts theirs beside its own
+    sizes = {images for limit in limits for share in {kept, 0} for _, images in
+             winograd_chunks(n, winograd_chunk_images(geo.c, geo.f, q, n, itemsize, limit),
+                             share)}
+    tile_rows = [a * winograd_row_values(geo.c * images * q, geo.pads[2]) for images in sizes]
+    outputs = [m * m * geo.f * images * q for images in sizes]
+    largest = max(sizes)
+    tiles = a * a * geo.c * largest * q
+    products = a * a * geo.f * largest * q
+    half = m * a * geo.f * largest * q
+    transformed = tiles if kept < n else 0
+    ping = max(max(tile_rows), transformed, half)
+    pong = max(tiles, products, m * m * geo.f * largest * q, max(tile_rows))
+    held = max(products, tiles)
+    return (sum(tile_rows) + sum(outputs) + ping + pong + held) * itemsize
 
 
 def _conv_im2col_paths(geo: Geometry, n: int, itemsize: int, with_dw: bool) -> Footprint:
@@ -1184,9 +1214,17 @@ def timer_bytes(layers, candidates: int) -> int:
         arrays = TIMED_BYTES * (images * channels * size * size + filters * channels
                                 * kernel * kernel) + fp.out  # x, w, and dout as large as out
         kept = fp.out + fp.work + fp.back_work + fp.objects
-        held += arrays + candidates * kept + fp.shared
+        held += arrays + candidates * kept + _timed_shared(fp, geo, images)
         weights = TIMED_BYTES * filters * channels * kernel * kernel
         drawn = 2 * fp.out  # the largest draw, dout's, in float64
         passing = max(passing, fp.cache + fp.forward_temp,
                       fp.cache + fp.dx + weights + fp.backward_temp, drawn)
     return held + passing
+
+
+def _timed_shared(fp: Footprint, geo: Geometry, images: int) -> int:
+    """The buffers a timer's layer of geometry ``geo`` (footprint ``fp``) shares, run by each
+    candidate limit in turn: a Winograd layer's chunks of every size those limits make."""
+    if fp.shared_key and fp.shared_key[0] == "winograd":
+        return _winograd_scratch_bytes(geo, images, TIMED_BYTES, 0, WINOGRAD_CANDIDATES)
+    return fp.shared

@@ -95,6 +95,7 @@ from cnnspec.engine.footprint import (
     WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
     winograd_chunk_images,
+    winograd_chunks,
     winograd_kept_images,
     winograd_row_values,
     winograd_tiles,
@@ -322,15 +323,10 @@ def _kept_tiles(work, til: Tiling, x, tile_share: int) -> np.ndarray | None:
     return work_buffer(work, "kept tiles", (images, til.a * til.a * c * til.q), x.dtype)
 
 
-def _chunks(n: int, step: int, kept: np.ndarray | None):
-    """``(start, images)`` of each chunk of at most ``step`` of ``n`` images, both passes'
-    (the backward pass reads a kept chunk's ``V`` where the forward pass wrote it): the
-    images whose ``V`` is kept (the first ``len(kept)``) in chunks of their own, so every one
-    of them is read back, then the others."""
-    split = 0 if kept is None else len(kept)
-    for first, last in ((0, split), (split, n)):
-        for start in range(first, last, step):
-            yield start, min(step, last - start)
+def _chunks(n: int, step: int, kept: np.ndarray | None) -> list[tuple[int, int]]:
+    """``(start, images)`` of each chunk (:func:`cnnspec.engine.footprint.winograd_chunks`,
+    which the memory estimate reads too), ``kept`` holding the kept images' ``V``."""
+    return winograd_chunks(n, step, 0 if kept is None else len(kept))
 
 
 def _chunk_tiles(kept, til: Tiling, start: int, images: int) -> np.ndarray | None:
