@@ -2991,6 +2991,22 @@ def test_a_global_max_pool_over_saturated_tanh_is_warned_as_the_engine_shows():
     assert said.message.startswith("the weights' gradient of 'c0' is estimated ")
 
 
+def test_a_stack_of_two_layers_is_said_to_take_one_step_back():
+    """Two convs before sigmoid are one step back apart: the warning says that step's factor
+    once, where it said "the stack's 1 steps scale the weights' gradient by 0.222 (first step)
+    to 0.222 (last), 0.222 on average"."""
+    from cnnspec.errors import rounded_text
+
+    text = "input 1x8x8\n" + "conv 8 3x3 pad same sigmoid\n" * 2 + "flatten\ndense 10\n"
+    spec = parse(text)
+    checked = check(spec)
+    (chi,) = _only_stack(spec, checked).chis
+    (said,) = _gradient_warnings(checked)
+    one_step = f"the stack's one step scales the weights' gradient by {rounded_text(chi)}, and "
+    assert one_step in said.message
+    assert "1 steps" not in said.message and "(first step)" not in said.message
+
+
 def test_a_max_pool_after_a_mean_pool_ends_a_stack():
     """The largest of a window of means is a mean's, whose slope the estimate does not take:
     a max pool there still ends the stack."""
