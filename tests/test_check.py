@@ -1579,6 +1579,23 @@ def test_single_filter_or_frozen_constant_weights_do_not_warn():
         assert [w.lint for w in unstacked_warnings(frozen)] == said
 
 
+@pytest.mark.parametrize("filters, which, times", [
+    (2, "both filters of a", "twice"), (3, "all 3 filters of a", "3 times")])
+def test_copies_are_counted_in_words_a_reader_says(filters, which, times):
+    """Two frozen copies are "both filters ... twice", not "all 2 filters ... 2 times"; the
+    trainable layer's identical-filters warning names them alike."""
+    def net(trainable):
+        return model((1, 8, 8), [conv("a", filters, (3, 3), ["input"],
+                                      weight={"name": "sobel_x"}, trainable=trainable),
+                                 simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+
+    (frozen,) = [w for w in unstacked_warnings(net(False)) if w.lint == "frozen-copies"]
+    assert frozen.message.startswith(f"{which} are copies (sobel_x 3x3) and frozen: they "
+                                     f"compute one output {times}, ")
+    (trained,) = [w for w in unstacked_warnings(net(True)) if w.lint == "identical-filters"]
+    assert trained.message.startswith(f"{which} start identical (sobel_x 3x3)")
+
+
 def test_unused_layers_warn():
     spec = model((1, 8, 8), [conv("side", 4, (3, 3), ["input"]),
                              simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"])])
