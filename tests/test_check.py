@@ -775,7 +775,8 @@ def test_weights_whose_square_underflows_still_shrink_the_signal(weight):
                                                 dtype="float64").warnings]
     (message,) = [m for m in warnings if "signal's scale" in m]
     assert "estimated to shrink by a factor of about 2^661 (its mean square beyond" in message
-    assert "activation factor = 2^-1,323 on average" in message
+    assert "1 conv/dense layer, with init " in message  # one layer's own factor: no average
+    assert "activation factor = 2^-1,323, " in message
 
 
 HUGE_KERNEL = [[1e200] * 3] * 3
@@ -1272,8 +1273,20 @@ def test_the_signal_warning_names_the_init_that_moves_it_not_the_most_common():
                  "dense1: dense 10\n")
     (warning,) = [w for w in check(spec).warnings if "signal" in w.message]
     # one of two layers is no "mostly": the count says how many the init really has
-    assert ("2 conv/dense layer(s), 1 of them with init normal before linear moving it most, "
+    assert ("2 conv/dense layers, 1 of them with init normal before linear moving it most, "
             in warning.message)
+
+
+def test_a_scale_moved_by_one_layer_is_said_of_that_layer_alone():
+    """One conv of N(0, 100^2) before a global pool is the whole way: "1 conv/dense layer,
+    with init normal ..., which scales", where it read "1 conv/dense layer(s), mostly with
+    ..., each scale ... on average"."""
+    (warning, _) = [w for w in check(parse("input 1x8x8\nc: conv 10 3x3 weight normal(0, 100)"
+                                           "\nglobal_avgpool\n")).warnings
+                    if w.lint == "signal-scale"]
+    assert ("from the input to 'c': 1 conv/dense layer, with init normal before linear, which "
+            "scales its mean square by fan_in * E[w^2] * activation factor = ") in warning.message
+    assert "on average" not in warning.message
 
 
 def _signal_warning(text: str) -> SpecError:
@@ -1301,7 +1314,7 @@ def test_the_signal_warning_looks_past_a_sign_keeping_layer_to_the_activation(be
     flat = "" if between in ("flatten", "global_maxpool") else "flatten\n"
     warning = _signal_warning(f"input 1x8x8\nc1: conv 16 3x3 pad same weight normal(0, 0.001)\n"
                               f"{between}\nrelu\n{flat}dense 10\n")
-    assert "mostly with init normal before relu," in warning.message
+    assert "1 conv/dense layer, with init normal before relu," in warning.message
     assert warning.hint.startswith("before relu, use he_normal")
 
 
@@ -1319,7 +1332,7 @@ def test_the_signal_warning_counts_the_layers_of_the_init_it_names():
     warning = _signal_warning(
         "input 1x8x8\nc1: conv 16 3x3 pad same relu\nc2: conv 16 3x3 pad same relu\n"
         "c3: conv 16 3x3 pad same weight normal(0, 0.0001)\nrelu\nflatten\ndense 10\n")
-    assert "3 conv/dense layer(s), 1 of them with init normal before relu moving it most, " \
+    assert "3 conv/dense layers, 1 of them with init normal before relu moving it most, " \
         in warning.message
 
 
@@ -1330,7 +1343,7 @@ def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
                              trainable=True))
     layers[11]["inputs"] = ["bn"]
     (warning,) = check(spec).warnings
-    assert "(2^-12.5) from 'bn' to 'act30': 25 conv/dense layer(s)" in warning.message
+    assert "(2^-12.5) from 'bn' to 'act30': 25 conv/dense layers" in warning.message
     # the init named as one: "mostly normal before relu" read as a normal, usual layer
     assert ", mostly with init glorot_uniform before relu, " in warning.message
     assert warning.json_path == "$.layers[11].weight_init"  # conv6, the first after bn
@@ -1577,6 +1590,23 @@ def test_single_filter_or_frozen_constant_weights_do_not_warn():
                                    simple("flat", "flatten", ["a"]),
                                    dense("out", 10, ["flat"])])
         assert [w.lint for w in unstacked_warnings(frozen)] == said
+
+
+@pytest.mark.parametrize("filters, which, times", [
+    (2, "both filters of a", "twice"), (3, "all 3 filters of a", "3 times")])
+def test_copies_are_counted_in_words_a_reader_says(filters, which, times):
+    """Two frozen copies are "both filters ... twice", not "all 2 filters ... 2 times"; the
+    trainable layer's identical-filters warning names them alike."""
+    def net(trainable):
+        return model((1, 8, 8), [conv("a", filters, (3, 3), ["input"],
+                                      weight={"name": "sobel_x"}, trainable=trainable),
+                                 simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+
+    (frozen,) = [w for w in unstacked_warnings(net(False)) if w.lint == "frozen-copies"]
+    assert frozen.message.startswith(f"{which} are copies (sobel_x 3x3) and frozen: they "
+                                     f"compute one output {times}, ")
+    (trained,) = [w for w in unstacked_warnings(net(True)) if w.lint == "identical-filters"]
+    assert trained.message.startswith(f"{which} start identical (sobel_x 3x3)")
 
 
 def test_unused_layers_warn():
@@ -3028,6 +3058,22 @@ def test_a_global_max_pool_over_saturated_tanh_is_warned_as_the_engine_shows():
     assert estimated < measured < 1 / GRADIENT_LIMIT ** 2 and measured < 4 * estimated
     (said,) = _gradient_warnings(checked)
     assert said.message.startswith("the weights' gradient of 'c0' is estimated ")
+
+
+def test_a_stack_of_two_layers_is_said_to_take_one_step_back():
+    """Two convs before sigmoid are one step back apart: the warning says that step's factor
+    once, where it said "the stack's 1 steps scale the weights' gradient by 0.222 (first step)
+    to 0.222 (last), 0.222 on average"."""
+    from cnnspec.errors import rounded_text
+
+    text = "input 1x8x8\n" + "conv 8 3x3 pad same sigmoid\n" * 2 + "flatten\ndense 10\n"
+    spec = parse(text)
+    checked = check(spec)
+    (chi,) = _only_stack(spec, checked).chis
+    (said,) = _gradient_warnings(checked)
+    one_step = f"the stack's one step scales the weights' gradient by {rounded_text(chi)}, and "
+    assert one_step in said.message
+    assert "1 steps" not in said.message and "(first step)" not in said.message
 
 
 def test_a_max_pool_after_a_mean_pool_ends_a_stack():

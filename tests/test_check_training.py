@@ -265,9 +265,10 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
     err = check_error(path, capsys)
     assert (f"{path}:1:1: error: the input is 1x28x28, but the digits images are 1x8x8 (the spec "
             "names no data; digits is the default)") in err
-    # the data of that shape, named as the spec and train's --data name it
-    assert ("hint: write `input 1x8x8`, or train on data of shape 1x28x28: `data mnist` in "
-            "the train block, or train with --data mnist") in err
+    # the data of that shape, named as the spec (in the train block it lacks) and train's
+    # --data name it
+    assert ("hint: write `input 1x8x8`, or train on data of shape 1x28x28: `train { data mnist "
+            "}` after the layers, or train with --data mnist") in err
     assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
                  ]) == 0
     # data given to train is no default: the note would send the user after the wrong data
@@ -282,29 +283,33 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
 def test_the_command_line_too_is_told_to_name_the_data_where_the_default_does_not_fit(write,
                                                                                        capsys):
     """A hint whose data advice names no train block ends by saying to name the data there,
-    on the command line as in the library (the command line's hint dropped it)."""
-    path = write("input 3x8x8\nflatten\ndense 10\n")
-    said = ("the digits images have 1 channel: write `input 1x8x8`; or name the data to train "
-            "on in the train block: `data ...`")
-    assert f"hint: {said}\n" in check_error(path, capsys)
+    on the command line as in the library (the command line's hint dropped it); a spec with
+    no train block is shown the block to add."""
     from cnnspec import load
 
-    with pytest.raises(SpecErrors) as info:
-        load(path)
-    assert info.value.errors[0].hint == said
+    for block, named in [("", "`train { data ... }` after the layers"),
+                         ("train {\n  epochs 2\n}\n", "`data ...` in the train block")]:
+        path = write("input 3x8x8\nflatten\ndense 10\n" + block)
+        said = ("the digits images have 1 channel: write `input 1x8x8`; or name the data to "
+                f"train on: {named}")
+        assert f"hint: {said}\n" in check_error(path, capsys)
+        with pytest.raises(SpecErrors) as info:
+            load(path)
+        assert info.value.errors[0].hint == said
 
 
 @pytest.mark.parametrize("shape, named", [
-    ("3x32x32", "`data cifar10` in the train block, or train with --data cifar10"),
-    ("3x20x20", ("`data shapes(size=20, colour=true)` in the train block, or train with --data "
-                 "'shapes(size=20, colour=true)'")),
-    ("2x20x20", ("your own arrays: `data npz(\"PATH\")` in the train block, or train with "
-                 "--data npz:PATH"))])
+    ("3x32x32", "`train { data cifar10 }` after the layers, or train with --data cifar10"),
+    ("3x20x20", ("`train { data shapes(size=20, colour=true) }` after the layers, or train "
+                 "with --data 'shapes(size=20, colour=true)'")),
+    ("2x20x20", ("your own arrays: `train { data npz(\"PATH\") }` after the layers, or train "
+                 "with --data npz:PATH"))])
 def test_data_that_does_not_fit_is_refused_by_check_and_said_by_summary(write, capsys, shape,
                                                                        named):
     """What train refuses check refuses; summary, diagram and export describe the network and
     say it as a warning (summary --strict: an error). The hint names data of the input's
-    shape as the spec and train's --data write it: summary and check take no --data."""
+    shape as the spec and train's --data write it: summary and check take no --data. The
+    spec has no train block: the hint writes the one to add, not "in the train block"."""
     path = write(f"input {shape}\nflatten\ndense 10\n")
     hint = f"hint: write `input 1x8x8`, or train on data of shape {shape}: {named}"
     assert main(["check", path]) == 2

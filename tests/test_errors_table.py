@@ -272,3 +272,19 @@ def test_a_bias_literal_of_the_wrong_length_is_hinted_the_numbers_to_write(bias,
     # the hint's own line checks
     fixed = "constant(0.1)" if "constant" in hint else "[0.1, 0.2]"
     check(parse(HEAD + f"conv 2 3x3 bias {fixed}\n" + TAIL))
+
+
+@pytest.mark.parametrize("layer, literal, hint", [
+    ("input 1x8x8\nconv 1 3x3", "[[1, 0], [0, 1]]",
+     ("write one 3x3 matrix shared by every filter, a list of 1 matrix (one per filter), or 1 "
+      "list of 1 matrix (one per filter and input channel)")),
+    ("input 3x8x8\nconv 2 2x2", "[[1, 0, 1], [0, 1, 0]]",
+     ("write one 2x2 matrix shared by every filter, a list of 2 matrices (one per filter), or 2 "
+      "lists of 3 matrices (one per filter and input channel)")),
+], ids=["one_filter_one_channel", "two_filters_three_channels"])
+def test_the_hint_of_a_kernel_literal_that_does_not_fit_names_each_shape_it_takes(
+        layer, literal, hint):
+    """Each of the three shapes a conv literal may take is named with what its lists hold: a
+    bare "a list of 1, or 1 lists of 1" leaves a reader to guess of what."""
+    err = first_error(f"{layer} weight {literal}\n" + TAIL)
+    assert err.hint.startswith(hint + "; or change the layer's kernel size or filters")

@@ -143,3 +143,29 @@ def test_checks_scale_of_the_scores_is_the_engines_over_seeds_as_the_docs_say(tm
                      r"\"std of about (\S+)\"\).* independent inputs give (\S+)\.", page)
     assert said is not None
     assert said.groups() == (rounded_text(estimate["fc"]),) * 2 + (rounded_text(estimate["gx"]),)
+
+
+# Four ReLU convs drawn from normal(0, 1) on the `default` line: the scale grows 1e5x.
+LARGE_DEFAULT = ("input 1x8x8\ndefault weight normal(0, 1)\n"
+                 + "conv 8 3x3 pad same relu\n" * 4 + "flatten\nfc: dense 10\n")
+
+
+def test_a_scale_changed_by_the_default_init_is_said_at_the_default_line(tmp_path):
+    """The init that moves the scale is written on the `default` line, which the hint's init
+    replaces: the warning points there, as gain-misfit's does, where it pointed at the first
+    conv's name. It stays about that conv, so an ignore comment on the conv's line still
+    silences it; an init written on the layers is pointed at on the first one's line."""
+    import cnnspec
+
+    [warning] = _scale_warnings(LARGE_DEFAULT)
+    assert "estimated to grow" in warning.message
+    assert (warning.span.line, warning.span.column) == (2, len("default ") + 1)
+    assert warning.about == ("conv1",)
+    own = LARGE_DEFAULT.replace("default weight normal(0, 1)\n", "").replace(
+        "relu\n", "relu weight normal(0, 1)\n")
+    [warning] = [w for w in _scale_warnings(own) if "estimated to grow" in w.message]
+    assert (warning.span.line, warning.span.column) == (2, own.splitlines()[1].index("weight") + 1)
+    path = tmp_path / "net.cnn"
+    path.write_text(LARGE_DEFAULT.replace("relu\n", "relu  # cnnspec: ignore[signal-scale]\n", 1),
+                    encoding="utf-8")
+    assert [w.lint for w in cnnspec.load(str(path)).warnings] == []

@@ -257,8 +257,7 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
     verb = "feeds" if len(group) == 1 else "feed"
     take, need = ("takes", "needs") if len(kinds) == 1 else ("take", "need")
     written = init_text(first.layer.ir[WEIGHT_INIT_KEY])
-    at = ("default" if first.defaulted and ("default", WEIGHT_INIT_KEY) in spec.spans
-          else first.layer.name)
+    at = spec.init_place(first.layer.name, WEIGHT_INIT_KEY)
     records = [KINDS[kind] for kind in kinds]
     message = (
         f"{written} draws Var(w) = gain^2 / fan with {_gain_said(first.given)}, but "

@@ -627,15 +627,23 @@ def describe(stack: Stack) -> str:
         return f"{head}, and most of that factor is one layer's weights: " \
             f"{_culprit_text(stack, named)} ({theory})"
     inits = _written_init(stack.most_common)
-    mean_chi = math.exp(stack.log_total / len(stack.chis))
     phase = "chaotic" if stack.rate > 1 else "ordered"
     return (
-        f"{head} (mostly {inits}): {theory}; the stack's {len(stack.chis)} steps scale the "
-        f"weights' gradient by {rounded_text(stack.chis[0])} (first step) to "
-        f"{rounded_text(stack.chis[-1])} (last), {rounded_text(mean_chi)} on average, and "
+        f"{head} (mostly {inits}): {theory}; {_steps_text(stack)}, and "
         f"{rounded_text(stack.rate)} where a deeper stack settles: the {phase} phase, where one "
         f"learning rate moves the first layers' weights "
         f"{'far faster' if grows else 'far slower'} than the last's")
+
+
+def _steps_text(stack: Stack) -> str:
+    """How the stack's steps back scale the weights' gradient: the first's and the last's
+    factors and their geometric mean, or the factor of its only step (two layers)."""
+    if len(stack.chis) == 1:
+        return f"the stack's one step scales the weights' gradient by {rounded_text(stack.chis[0])}"
+    mean_chi = math.exp(stack.log_total / len(stack.chis))
+    return (f"the stack's {len(stack.chis)} steps scale the weights' gradient by "
+            f"{rounded_text(stack.chis[0])} (first step) to {rounded_text(stack.chis[-1])} "
+            f"(last), {rounded_text(mean_chi)} on average")
 
 
 def _culprit_text(stack: Stack, named: Culprit) -> str:

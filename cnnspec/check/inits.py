@@ -150,8 +150,11 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
                    misfit and _conv_misfit(*misfit, shape, depth))
         expected = (f"expected one {kh}x{kw} matrix shared by every filter, {out} of them "
                     f"(one per filter) or {out}x{cin} (one per filter and input channel)")
-        hint = (f"write one {kh}x{kw} matrix, a list of {out}, or {out} lists of {cin}; "
-                "or change the layer's kernel size or filters to match the literal")
+        hint = (f"write one {kh}x{kw} matrix shared by every filter, a list of "
+                f"{counted(out, 'matrix', 'matrices')} (one per filter), or "
+                f"{counted(out, 'list')} of {counted(cin, 'matrix', 'matrices')} (one per "
+                "filter and input channel); or change the layer's kernel size or filters to "
+                "match the literal")
     else:
         misfit = _first_misfit(values, shape) if depth == 2 else None
         problem = (f"the literal is {depth}-D" if depth != 2 else

@@ -640,7 +640,8 @@ def _alike_words(info: LayerInfo) -> tuple[str, str]:
                f"{info.weight_shape[1]}, one per input channel")
         return f"{count} of the {info.output_shape[0]} {what} of {info.name}", how
     groups = groups_of(info)
-    which = (f"all {count} {what} of {info.name}" if groups == 1
+    all_of = f"both {what}" if count == 2 else f"all {count} {what}"
+    which = (f"{all_of} of {info.name}" if groups == 1
              else f"the {count} {what} of each of {info.name}'s {groups} groups")
     return which, info.weight_init.short
 
@@ -668,10 +669,11 @@ def frozen_copies(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
             continue
         which, how = _alike_words(info)
         count = alike_filters(info)
+        times = "twice" if count == 2 else f"{count} times"
         learning = (", but for the biases, which learn" if info.bias_init is not None
                     and is_trained(info.ir, "bias") else "")
         out.append(spec.error(
-            f"{which} are copies ({how}) and frozen: they compute one output {count} times, "
+            f"{which} are copies ({how}) and frozen: they compute one output {times}, "
             f"and never come apart{learning}, so the layers after them read one feature "
             f"where they read {count} channels", info.name, WEIGHT_INIT_KEY, severity="warning",
             hint=_identity_hint(info) if info.weight_init.distribution == "identity"

@@ -4,6 +4,7 @@ large for the loss, whose initial cross-entropy is then far above ln K. Where th
 the scale to the scores themselves, one warning says both."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from cnnspec.check import signal
@@ -40,8 +41,18 @@ def signal_scale(spec: Spec, estimate: signal.Estimate, dtype: str) -> list[Spec
         message += f"; {scores.loss_sentence()}"
         hint += f"; or {scores.small_last_layer()}"
         scores = None
-    return [spec.error(message, change.first_weight_layer, WEIGHT_INIT_KEY, severity="warning",
-                       hint=hint)] + ([scores.warning(spec)] if scores else []) + biased
+    return [_change_warning(spec, change.first_weight_layer, message, hint)] \
+        + ([scores.warning(spec)] if scores else []) + biased
+
+
+def _change_warning(spec: Spec, layer: str, message: str, hint: str) -> SpecError:
+    """The warning of the scale's change, at the weight init of ``layer`` (the first conv or
+    dense layer whose init moves the scale) where it is written: the `default` line for a
+    layer that takes it from there, as gain-misfit's, since that line is what the hint's
+    init replaces. It stays about the layer, for an ignore comment on the layer's line."""
+    warning = spec.error(message, spec.init_place(layer, WEIGHT_INIT_KEY), WEIGHT_INIT_KEY,
+                         severity="warning", hint=hint)
+    return dataclasses.replace(warning, about=(layer,))
 
 
 def _dying_warning(spec: Spec, dying: signal.DyingSums) -> SpecError:

@@ -117,7 +117,7 @@ from cnnspec.check import graph
 from cnnspec.check.alike import alike_channels
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
-from cnnspec.errors import float_text, rounded_text
+from cnnspec.errors import counted, float_text, rounded_text
 from cnnspec.init import choose
 from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.describe import drawn_sums
@@ -2444,8 +2444,11 @@ def describe_change(change: SignalChange) -> str:
     per_layer = (rounded_text(factor) if 0 < factor < math.inf
                  else f"2^{log2_per_layer:,.0f}" if finite_factor
                  else "beyond floating point's range")
-    each = (f"each scale its mean square by fan_in * E[w^2] * activation factor = {per_layer} "
-            "on average" if change.kernel_sum is None else
+    # one layer's factor is its own, no average over layers
+    scales = ("which scales" if change.layers == 1 else "each scale")
+    average = "" if change.layers == 1 else " on average"
+    each = (f"{scales} its mean square by fan_in * E[w^2] * activation factor = {per_layer}"
+            f"{average}" if change.kernel_sum is None else
             "each of fixed values that sum to 0, which take out its input's mean (E[z] = "
             "sum(w) E[x] = 0) and weigh what its inputs share by their pairs of taps, scale its "
             f"mean square by {per_layer} on average" if change.kernel_sum == 0 else
@@ -2453,7 +2456,7 @@ def describe_change(change: SignalChange) -> str:
             f"add up its input's mean (E[z] = sum(w) E[x]) and what its inputs share, and scale "
             f"its mean square by {per_layer} on average")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
-            f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), "
+            f"{start} to '{change.layer}': {counted(change.layers, 'conv/dense layer')}, "
             f"{_init_share(change)}, {each}"
             + (f", and by {PADDING_SHARE.format('their')} = "
                f"{rounded_text(math.exp(change.log_read_share))}"
@@ -2476,6 +2479,8 @@ def _init_share(change: SignalChange) -> str:
     with" only where more than half do (two he_normal layers and one of normal(0, 0.01) that
     shrinks the signal are not mostly normal)."""
     init = f"init {change.init_name} before {change.activation}"
+    if change.layers == 1:
+        return f"with {init}"
     if 2 * change.init_layers > change.layers:
         return f"mostly with {init}"
     return f"{change.init_layers} of them with {init} moving it most"

@@ -23,7 +23,15 @@ from cnnspec.check.graph import INPUT
 from cnnspec.check.memory import setting_text
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
-from cnnspec.errors import SpecError, counted, float_text, listed, literal, rounded_text
+from cnnspec.errors import (
+    SpecError,
+    counted,
+    float_text,
+    library_worded,
+    listed,
+    literal,
+    rounded_text,
+)
 from cnnspec.ir.datasets import (
     class_count,
     image_shape,
@@ -149,8 +157,29 @@ def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     return errors
 
 
-# What a spec that names no data is told besides, where its default data does not fit it.
-NAME_THE_DATA = "; or name the data to train on in the train block: `data ...`"
+def has_train_block(spec: Spec) -> bool:
+    """Whether the spec has a train block for a hint to name a setting in (a JSON IR always
+    has its training section)."""
+    return spec.text is None or ("train", None) in spec.spans
+
+
+# Where a hint says to write a training setting: in the spec's train block, or, where the
+# spec has none, in a block of one line added after the layers, which a reader who never
+# wrote one can copy.
+BLOCK_PLACE = {True: "in the train block", False: "after the layers"}
+
+
+def in_train_block(setting: str, block: bool) -> str:
+    """A hint's words, as a template, for writing ``setting`` (``data mnist``) in the spec's
+    train block, or in one to add where it has none (``block`` false)."""
+    written = f"`{setting}`" if block else f"`train {{{{ {setting} }}}}`"
+    return f"{written} {BLOCK_PLACE[block]}"
+
+
+def _name_the_data(block: bool) -> str:
+    """What a spec that names no data is told besides, as a template, where its default data
+    does not fit it."""
+    return f"; or name the data to train on: {in_train_block('data ...', block)}"
 
 
 def data_misfits(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
@@ -173,12 +202,13 @@ def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     errors = data_fit_errors(spec, layers, image, classes, data["name"])
     named = ("training", "data") in spec.spans or "data" in spec.overridden  # (--data)
     if spec.text is not None and not named:
+        block = has_train_block(spec)
         for error in errors:  # the user may not know which data the spec trains on
             error.message += f" (the spec names no data; {data['name']} is the default)"
-            if "train block" not in error.hint:
-                error.hint += NAME_THE_DATA
+            if BLOCK_PLACE[block] not in error.hint:  # it names no data to write yet
+                error.hint += library_worded(_name_the_data(block))
                 if error.hint_template is not None:
-                    error.hint_template += literal(NAME_THE_DATA)
+                    error.hint_template += _name_the_data(block)
     return errors
 
 
@@ -231,8 +261,8 @@ def input_fit_error(spec: Spec, image: tuple[int, ...], data_name: str,
         return None
     return spec.error(
         f"the input is {shape_text(given)}, but the {data_name} images are {shape_text(image)}"
-        f"{then}", "input", hint_template=_input_hint(tuple(image), given, data_name),
-        severity=severity)
+        f"{then}", "input", severity=severity,
+        hint_template=_input_hint(tuple(image), given, data_name, has_train_block(spec)))
 
 
 def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str, str | None]:
@@ -249,14 +279,17 @@ def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str
     return info.name, WIDTH_FIELDS[info.kind]
 
 
-def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
+def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str,
+                block: bool) -> str:
     """What to change when images of shape ``image`` (C, H, W) meet a spec input ``given``, as
     a hint template: the data a run is given, named as it is given (``--data``, ``data=``, a
-    sweep's ``--set data=``)."""
-    return _input_hint_text(image, given, literal(data_name))
+    sweep's ``--set data=``), and the data the spec names, in its train block (``block``) or
+    in one to add."""
+    return _input_hint_text(image, given, literal(data_name), block)
 
 
-def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
+def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: str,
+                     block: bool) -> str:
     c, h, w = image
     transposed = channels_first(image)
     if transposed is not None:
@@ -270,27 +303,30 @@ def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: 
     # The shapes arguments that would draw images of the given shape (colour: 3 channels).
     colour = f"colour={'true' if given[0] == 3 else 'false'}" if given[0] != c else ""
     if (h, w) == tuple(given[1:]):
-        also = f", or {_shapes_drawn(given, colour)}" if shapes_fit else ""
+        also = f", or {_shapes_drawn(given, colour, block)}" if shapes_fit else ""
         return (f"the {data_name} images have {counted(c, 'channel')}: write "
                 f"`input {shape_text(image)}`{also}")
     if shapes_fit:
         arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)
-        return f"write `input {shape_text(image)}`, or {_shapes_drawn(given, arguments)}"
+        return f"write `input {shape_text(image)}`, or {_shapes_drawn(given, arguments, block)}"
     named = named_of_shape(given)
-    data = (f"`data {named}` in the train block, or train with {{data:{named}}}" if named else
-            "your own arrays: `data npz(\"PATH\")` in the train block, or train with "
-            "{data:npz:PATH}")
+    own = 'data npz("PATH")'
+    data = (f"{in_train_block(f'data {named}', block)}, or train with {{data:{named}}}"
+            if named else
+            f"your own arrays: {in_train_block(own, block)}, or train with {{data:npz:PATH}}")
     return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)}: "
             f"{data}")
 
 
-def _shapes_drawn(given: tuple[int, ...], arguments: str) -> str:
+def _shapes_drawn(given: tuple[int, ...], arguments: str, block: bool) -> str:
     """The hint's words for drawing the shapes data as ``given`` (C, H, W) by the shapes
     ``arguments`` (``size=8, colour=false``), written where the data is named: the train
-    block, or the data a run is given (:func:`_input_hint`'s template)."""
+    block (``block``: the spec's, or one to add), or the data a run is given
+    (:func:`_input_hint`'s template)."""
     return (f"draw the shapes as {shape_text(given)}: give shapes the "
-            f"argument{'s' * (',' in arguments)} {arguments} (`data shapes({arguments})` in "
-            f"the train block, or train with {{data:shapes({arguments})}})")
+            f"argument{'s' * (',' in arguments)} {arguments} "
+            f"({in_train_block(f'data shapes({arguments})', block)}, or train with "
+            f"{{data:shapes({arguments})}})")
 
 
 def one_example_norms(layers: list[LayerInfo]) -> list[LayerInfo]:

@@ -97,6 +97,15 @@ class Spec:
                          hint_template=hint_template, about=self.about(layer),
                          **where)
 
+    def init_place(self, layer: str, field_name: str) -> str:
+        """Where ``layer``'s init ``field_name`` (``weight_init``, ``bias_init``) is written,
+        for a diagnostic of that init to point at: the `default` line where the layer takes
+        the init from it, else the layer (a JSON IR has no `default` line to point at)."""
+        index = self.layer_index(layer)
+        defaulted = index is not None and field_name in self.ir["layers"][index].get(
+            "default_inits", ())
+        return "default" if defaulted and ("default", field_name) in self.spans else layer
+
     def about(self, layer: str) -> tuple[str, ...]:
         """``(layer,)`` where ``layer`` is a layer of the network, else ``()``: the layer a
         diagnostic located at it (at its declaration or one of its fields, which may lie on a
