@@ -28,7 +28,8 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("stride_leaves_no_room", HEAD + "conv 4 3x3 stride 4\nconv 4 3x3\n" + TAIL,
      "its input there: 2x2 (input 'conv1' gives 4x2x2)", 3, 8),
     ("dense_on_feature_map", HEAD + "conv 4 3x3\ndense 10\n",
-     "dense layer 'dense1' needs a flat input, but its input 'conv1' is a 4x6x6", 3, 1),
+     ("dense layer 'dense1' needs a flat input, but its input 'conv1' is a feature map of "
+      "4x6x6"), 3, 1),
     ("conv_after_flatten", HEAD + "flatten\nconv 4 3x3\n" + TAIL,
      ("conv layer 'conv1' needs a (C, H, W) feature map, but its input 'flatten1' is a flat "
       "vector of 64 values"), 3, 1),

@@ -490,6 +490,13 @@ def _legend_families(graph) -> list[str]:
     return re.findall(r'<td bgcolor="[^"]+"><font point-size="9">([^<]+)</font></td>', label)
 
 
+def test_the_legend_says_what_a_flat_edge_shows():
+    """Edges after a flatten show one number, the values of a flat tensor, which the
+    legend's "C x H x W" alone did not explain."""
+    label = build_graph(cnnspec.load(SPEC_DIR / "digits.cnn"), "LR", "full").graph_attr["label"]
+    assert "C x H x W, or one number: a flat tensor&#x27;s values" in label
+
+
 def test_the_legend_names_only_the_colours_the_nodes_show():
     """The minimal diagram folds activations and dropouts into the layers before them, and
     flatten into a pool: its legend still showed their colours, which no node wore."""

@@ -29,7 +29,7 @@ def needs_flat(ir: dict, shape: Shape) -> None:
     if len(shape) != 1:
         raise KindError(
             f"{ir['kind']} layer '{ir['name']}' needs a flat input, but its input "
-            f"'{ir['inputs'][0]}' is a {shape_text(shape)} feature map",
+            f"'{ir['inputs'][0]}' is a feature map of {shape_text(shape)}",
             hint="add `flatten` (or `global_avgpool`) before it")
 
 

@@ -246,7 +246,7 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit],
         f'<td bgcolor="{palette.FAMILIES[name][0]}"><font point-size="9">{escape(name)}'
         f"</font></td>" for name in seen)
     inits = " ".join(layer_init_text(layer, "weight") for layer in checked.layers)
-    notes = ["edge: tensor shape C x H x W"]
+    notes = ["edge: tensor shape C x H x W, or one number: a flat tensor's values"]
     if "σ=" in inits:
         notes.append("σ: std of the initial weights")
     if "U(±" in inits:
