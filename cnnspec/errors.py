@@ -567,7 +567,7 @@ LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call
                  "ir_json": Phrase("cnnspec.ir.io.to_json(spec.ir)"),
                  "trained_folder": Phrase("the folder cnnspec.train returned (its run.path)"),
                  # where a run's npz file is given the place it has moved to
-                 "moved_npz": Phrase("data='npz:NEW_PATH' (cnnspec.Settings' or evaluate's)"),
+                 "moved_npz": Phrase("evaluate's data='npz:NEW_PATH'"),
                  "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"

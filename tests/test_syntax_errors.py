@@ -195,8 +195,9 @@ CASES = [
      "still open here$"),
     ("input 1x8x8\nconv 16, 3 pad 1, 1\n", "^a layer's values are parted by spaces, not commas$",
      2, 8, "^write `conv 16 3 pad 1x1`$"),
-    ("input 1x8x8\na: conv 8 3\nb: conv 8 3\ns: add a, b\n", "^unexpected ','", 4, 9,
-     "^the layers add takes go in brackets, `s: add\\(a, b\\)`"),
+    ("input 1x8x8\na: conv 8 3\nb: conv 8 3\ns: add a, b\n",
+     "^the layers add merges are named in brackets or after '<-'$", 4, 8,
+     "^write `s: add\\(a, b\\)`, or `s: add <- a, b`$"),
     # a layer whose last value has a default is written without it (upsample's mode)
     ("input 1x8x8\nnn.Upsample(scale_factor=2)\n", "as PyTorch writes it", 2, 1,
      "in cnnspec the layer is the line `upsample 2`$"),
@@ -748,9 +749,13 @@ CASES = [
     ("input 1x8x8\nx = layers.Conv2D(16, 3, activation='relu')(x)\n", "as Keras", 2, 5,
      "the line `conv 16 3 relu`$"),
     # a merge layer's inputs as bare words: the bracket and arrow forms, with the names
-    ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: add a, b\n", "unexpected ','", 4, 9,
-     ("^the layers add takes go in brackets, `s: add\\(a, b\\)`, or after an arrow, "
-      "`s: add <- a, b`$")),
+    ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: add a, b\n",
+     "^the layers add merges are named in brackets or after '<-'$", 4, 8,
+     "^write `s: add\\(a, b\\)`, or `s: add <- a, b`$"),
+    # ... the layer's own words after the names stay its own, after the brackets
+    ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: add a , b relu  # sum\n",
+     "^the layers add merges are named in brackets or after '<-'$", 4, 8,
+     "^write `s: add\\(a, b\\) relu`, or `s: add relu <- a, b`$"),
     ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: concat a b\n",
      "^'a' is not an option of concat: a layer it merges is named in brackets or after '<-'$",
      4, 11, "^the layers concat takes go in brackets, `concat\\(a, ...\\)`"),
@@ -1256,6 +1261,19 @@ def test_a_long_word_on_a_failing_line_is_read_in_one_pass():
     text = "input 1x8x8\nadd " + "s" * 60 + " t (\n"
     with pytest.raises(SpecError, match="^unexpected end of file"):
         parse(text)
+
+
+@pytest.mark.parametrize("line", ["s: add a, b", "s: add a,b relu", "concat a, b, c  # all",
+                                  "s: add a, b,"])
+def test_a_merge_layers_bare_inputs_are_mended_by_either_form_of_its_hint(line):
+    """The caret under the names alone, and both lines the hint writes parse."""
+    text = "input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\nc: conv 4 3 <- input\n%s\n"
+    err = error_of(text % line)
+    assert err.message.startswith("the layers ")
+    underlined = line[err.span.column - 1:err.span.end_column - 1]
+    assert re.fullmatch(r"\w+(\s*,\s*\w+)+", underlined), underlined
+    for fixed in re.findall(r"`([^`]*)`", err.hint):
+        parse_tree(text % fixed)  # no syntax error now
 
 
 @pytest.mark.parametrize("line", ["augment crop(2), flip", "augment shift(2), flip,",

@@ -267,13 +267,40 @@ def test_unknown_commands_and_options_name_the_help_as_the_program_was_started(
     assert typed.format(program=started_from_venv) in err
 
 
-def test_eval_of_a_missing_data_file_names_the_option_that_moves_it(trained, tmp_path, capsys):
-    """eval's data file that is not there: the hint names --data, as train's does, not the
+def test_a_runs_data_file_that_moved_is_given_its_new_place_as_the_hint_says(
+        tmp_path, capsys, monkeypatch):
+    """eval of a run whose npz file has moved: the hint names eval's --data, not the
     library's data= (the error eval raised again for a mistake in what was asked kept only
-    the library's wording)."""
-    err = failed(capsys, ["eval", trained["run"], "--data", f"npz:{tmp_path / 'gone.npz'}"], 2)
-    assert "given its new place with train's or eval's --data npz:NEW_PATH" in err
-    assert "cnnspec.Settings" not in err
+    the library's wording), and eval then reads the file there. resume's hint said the same,
+    which resume refuses (another file would make another run): it says to put the file back.
+    A file missing elsewhere (a spec never trained, a --data given) has no such past: its hint
+    says to check the path alone (it spoke of a run's moved file there too)."""
+    import numpy as np
+    from npz_cases import SPEC, good_arrays
+
+    monkeypatch.chdir(tmp_path)
+    np.savez("data.npz", **good_arrays())
+    Path("net.cnn").write_text(SPEC.replace("train {", "train {\n  epochs 1"))
+    assert main(["train", "net.cnn", "--out", "run", "--quiet"]) == 0
+    Path("data.npz").rename("moved.npz")
+    resume = ["train", "--resume", "run", "--epochs", "2", "--quiet"]
+    err = failed(capsys, ["eval", "run"], 2)
+    assert "npz file not found: " in err, err
+    assert "given its new place with eval's --data npz:NEW_PATH" in err
+    err = failed(capsys, resume, 2)
+    assert "npz file not found: " in err and "put the file back there" in err, err
+    for argv in (["eval", "run", "--data", "npz:gone.npz"], ["check", "net.cnn"],
+                 ["train", "net.cnn", "--out", "again"]):
+        err = failed(capsys, argv, 2)
+        assert "npz file not found" in err and "moved" not in err, err
+    from cnnspec.training.evaluate import evaluate
+
+    with pytest.raises(WordedInputError) as info:  # the library words it as it takes it
+        evaluate(load_run("run"))
+    assert info.value.hint.endswith("given its new place with evaluate's data='npz:NEW_PATH'")
+    assert main(["eval", "run", "--data", "npz:moved.npz"]) == 0
+    Path("moved.npz").rename("data.npz")
+    assert main(resume) == 0
 
 
 @pytest.mark.parametrize("name", ["plain.json", "with space.json", "it's.json",

@@ -168,7 +168,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "channels": Option("--channels"),
                 "rows": Option("--rows"), "grid": Option("--grid"),
                 "compare_init": Flag("--compare-init"), "ir_json": Phrase("--format json"),
-                "moved_npz": Phrase("train's or eval's --data npz:NEW_PATH"),
+                "moved_npz": Phrase("eval's --data npz:NEW_PATH"),
                 "trained_folder": TypedPhrase("the folder `{command}` printed at the end "
                                               "(runs/<name>-<time>)", "train"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),

@@ -66,8 +66,7 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         raise WordedError(literal(folder_named(path)), hint=literal(folder_hint(path)))
     if why is not None:
         raise WordedError(literal(not_found("npz file", path, why)),
-                          hint=f"{literal(check_path_hint(path))}; a run's data file that has "
-                          "moved since is given its new place with {moved_npz}")
+                          hint=literal(check_path_hint(path)))
     # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
     # bare array or complain about pickled data, which would mislead the user.
     if not zipfile.is_zipfile(place):

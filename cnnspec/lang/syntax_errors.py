@@ -659,6 +659,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     tupled = _foreign_tuple(exc, text, path) if start == "start" else None
     if tupled is not None:
         return tupled
+    merged = _bare_merge_inputs(exc, text, path) if start == "start" else None
+    if merged is not None:  # before the grammar's list: brackets or an arrow are what it needs
+        return merged
     run_on = _number_run_on(exc, text, path)
     if run_on is not None:
         return run_on
@@ -685,7 +688,6 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
                      or _dotted_name_hint(exc, text)
-                     or (_bare_merge_inputs_hint(exc, text) if start == "start" else None)
                      or _plain_hint(exc, start, unclosed), file=path)
 
 
@@ -1413,10 +1415,17 @@ def _after_a_word(line: str, space: int) -> bool:
 
 def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
     """How a merge layer (add, concat, ...) names its inputs, shown with ``names``."""
+    bracketed, arrowed = merge_forms(kind, names, label)
+    return f"the layers {kind} takes go in brackets, `{bracketed}`, or after an arrow, `{arrowed}`"
+
+
+def merge_forms(kind: str, names: list[str], label: str = "", options: str = "") -> tuple[str, str]:
+    """A merge layer's line written with its inputs ``names`` in brackets, and after an
+    arrow; ``options`` (`relu`) after the brackets, before the arrow."""
     head = f"{label}: {kind}" if label else kind
     inputs = ", ".join(names)
-    return (f"the layers {kind} takes go in brackets, `{head}({inputs})`, or after an "
-            f"arrow, `{head} <- {inputs}`")
+    tail = f" {options}" if options else ""
+    return f"{head}({inputs}){tail}", f"{head}{tail} <- {inputs}"
 
 
 # A merge layer whose inputs are written as bare words (`s: add a, b`), as a sentence would.
@@ -1426,17 +1435,31 @@ def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
 BARE_INPUTS = LazyPattern(r"^\s*(?:(\w+)\s*:\s*)?(\w+)((?:\s*,\s*\w+|\s+\w+)+)\s*,?\s*(#.*)?$")
 
 
-def _bare_merge_inputs_hint(exc: UnexpectedInput, text: str) -> str | None:
-    """For a merge layer written with its inputs as bare words, how to write them; else None."""
+def _bare_merge_inputs(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for a merge layer whose inputs are written as bare words parted by commas
+    (`s: add a, b`), the caret under them, the hint how to write them; else None. The
+    grammar's own message named the ',' and every token it could take there."""
     from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
 
     match = BARE_INPUTS.match(_failing_line(exc, text) or "")
-    if match is None:
+    if match is None or "," not in match.group(3):
         return None
     label, kind = match.group(1) or "", ALIASES.get(match.group(2), match.group(2))
     if kind not in KINDS or not KINDS[kind].merge:
         return None
-    return merge_inputs_hint(match.group(2), re.findall(r"\w+", match.group(3)), label)
+    # the names parted by commas; a word after them with no comma is the layer's own (`relu`)
+    inputs = COMMA_NAMES.match(match.group(3))
+    first = match.start(3) + inputs.start(1) + 1
+    options = " ".join(match.group(3)[inputs.end():].split()).rstrip(",").rstrip()
+    forms = merge_forms(match.group(2), re.findall(r"\w+", inputs[1]), label, options)
+    return SpecError(f"the layers {match.group(2)} merges are named in brackets or after "
+                     "'<-'", span=Span(exc.line, first, exc.line, first + len(inputs[1])),
+                     hint="write `{}`, or `{}`".format(*forms), file=path)
+
+
+# The run of names parted by commas that starts a merge layer's bare inputs (BARE_INPUTS' third
+# group): `a, b` of ` a, b relu`.
+COMMA_NAMES = LazyPattern(r"\s*(\w+(?:\s*,\s*\w+)*)")
 
 
 # A name with its module's path, as Python writes it: nn.init.kaiming_normal_,

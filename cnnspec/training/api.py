@@ -39,6 +39,7 @@ from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep, checked_callbacks
 from cnnspec.training.compat import (
+    RESUMED_RUN_DATA,
     check_data_fits,
     check_training_memory,
     check_training_split,
@@ -334,7 +335,8 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     # A sweep's k-fold cell validates on its fold: resumed on val_split instead, it would
     # train on its validation images and pick its best epoch on others.
     fold = run_fold(summary, run)
-    dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"], fold)
+    dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"], fold,
+                         RESUMED_RUN_DATA)
     preprocessor = read_preprocessor(run)
     prepared = _prepare(training, dataset, preprocessor, dtype, fold)
     model = _training_model(checked, training, dtype)
@@ -433,16 +435,18 @@ def _check_same_network(given, stored, run: RunDir) -> None:
 
 
 def _load_data(checked, training: dict, data_dir, options: Options,
-               dtype: str | None = None, fold: tuple[int, int] | None = None):
+               dtype: str | None = None, fold: tuple[int, int] | None = None,
+               hint: str | None = None):
     """The data of the run (of k-fold's ``fold``, where given), loaded in ``dtype`` and held
     to what check holds the data the spec declares to: it fits the network, an epoch has a
-    step, a process training on it the memory."""
+    step, a process training on it the memory. ``hint``: what a data file's error adds
+    (:func:`cnnspec.training.compat.load_spec_data`)."""
     # An earlier training in this process (a sweep's or compare's cells train one after
     # another in one) leaves its model, optimizer and data in reference cycles (a model and
     # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
     # this one allocates, the process holds one training at a time, as check counts it.
     gc.collect()
-    dataset = load_spec_data(checked, data_dir, dtype=dtype)
+    dataset = load_spec_data(checked, data_dir, hint=hint, dtype=dtype)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_split(checked, dataset, fold)
     check_training_memory(checked, dataset,

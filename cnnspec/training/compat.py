@@ -190,6 +190,16 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
     return dataset, warnings
 
 
+# What the commands that read a trained run's data file add to its error: the file may have
+# moved since the run was trained (hint templates, see cnnspec.errors.WordedError). A spec
+# trained or checked for the first time has no such past. Evaluating reads the file from its
+# new place; a resumed run reads only the file it trained on, where it recorded it (another
+# file there would make it another run).
+MOVED_RUN_DATA = "a run's data file that has moved since is given its new place with {moved_npz}"
+RESUMED_RUN_DATA = ("a resumed run reads the data file it trained on where it was: put the "
+                    "file back there, or train a new run on it where it is now")
+
+
 def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None,
                    dtype: str | None = None):
     """The data set (a :class:`cnnspec.data.dataset.Dataset`) of ``checked``'s training

@@ -16,7 +16,7 @@ from cnnspec.errors import (
 from cnnspec.given import given_path, shown
 from cnnspec.ir.datasets import canonical_name, class_count, image_shape, with_defaults
 from cnnspec.shapes import shape_text
-from cnnspec.training.compat import check_data_fits
+from cnnspec.training.compat import MOVED_RUN_DATA, check_data_fits
 from cnnspec.training.run import Run
 from cnnspec.training.scoring import confusion_matrix, per_class, score
 from cnnspec.training.settings import given_data
@@ -52,8 +52,11 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
         if image_shape(cfg) is not None:  # a download's failure: the run's
             raise
         # a data file that is missing or holds no images and labels: a mistake in what was
-        # asked, as train and check answer it
-        raise WordedInputError(*as_templates(exc)) from None
+        # asked, as train and check answer it; the run's own file may have moved since
+        message, hint = as_templates(exc)
+        if data is None:
+            hint = f"{hint}; {MOVED_RUN_DATA}" if hint else MOVED_RUN_DATA
+        raise WordedInputError(message, hint=hint) from None
     _check_run_fits(run, dataset.name, dataset.input_shape, len(dataset.classes))
     check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
     _check_classes_match(run, dataset.name, list(dataset.classes))
