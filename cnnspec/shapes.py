@@ -206,8 +206,6 @@ def reaching_outputs(size: int, out: int, kernel: int, stride: int, dilation: in
     return range(max(0, -(-lowest // stride)), min(out, (before + size - 1) // stride + 1))
 
 
-
-
 def inputs_read(size: int, out: int, kernel: int, stride: int, dilation: int,
                 before: int) -> tuple[range, ...]:
     """The input positions (of ``size``) that the ``out`` outputs of a window read through
@@ -227,7 +225,7 @@ def inputs_read(size: int, out: int, kernel: int, stride: int, dilation: int,
         runs = [_run(y * stride + taps.start * dilation - before, len(taps), dilation)
                 for y in range(out)
                 if (taps := taps_reading(y, size, kernel, stride, dilation, before))]
-    return merged_runs(runs)
+    return _merged_runs(runs)
 
 
 def transposed_inputs_read(size: int, out: int, kernel: int, stride: int, dilation: int,
@@ -238,17 +236,17 @@ def transposed_inputs_read(size: int, out: int, kernel: int, stride: int, dilati
     convolution's relation with input and output swapped, so tap ``i`` brings the inputs that
     the convolution's outputs reading its input through ``i`` would be
     (:func:`outputs_reading` over ``out`` positions), one run per tap."""
-    return merged_runs([reached for tap in reaching_taps(out, size, kernel, stride, dilation,
-                                                          before)
-                        if (reached := outputs_reading(tap, out, size, stride, dilation,
-                                                       before))])
+    taps = reaching_taps(out, size, kernel, stride, dilation, before)
+    return _merged_runs([reached for tap in taps
+                         if (reached := outputs_reading(tap, out, size, stride, dilation,
+                                                        before))])
 
 
 def _run(start: int, count: int, step: int) -> range:
     return range(start, start + (count - 1) * step + 1, step)
 
 
-def merged_runs(runs: list[range]) -> tuple[range, ...]:
+def _merged_runs(runs: list[range]) -> tuple[range, ...]:
     """``runs`` of positions, each of one step, as disjoint runs by first position: runs of
     the same step whose positions interleave alike (the same ``start % step``) merge where
     one starts at most a step past the other's last."""

@@ -305,12 +305,12 @@ def _crop(g, x: str, size, start=(0, 0)) -> str:
                           g.const([2, 3], "int64")])
 
 
-
 def _conv_transpose_reads(ir: dict, in_shape, out_shape, pads) -> tuple:
     """The input rows and columns that reach the output (``Kind.reads_input``): padding
     past the kernel's reach crops away every output of the first or last ones."""
     return window_reads(ir, in_shape, out_shape, pads, "kernel", ir["dilation"],
                         shapes.transposed_inputs_read)
+
 
 CONV_TRANSPOSE = Kind(
     "conv_transpose", "transposed convolution (PyTorch's ConvTranspose2d, Caffe's "
