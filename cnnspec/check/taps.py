@@ -90,16 +90,15 @@ def unread_input(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     residual block's 1x1 stride-2 shortcut beside a 3x3 stride-2 conv that reads every
     pixel: what the shortcut skips reaches the output through the conv), and where it reads
     none of it (a conv whose every tap meets only padding: :func:`unreached_taps` says so)."""
-    readers: dict[str, list[LayerInfo]] = {}
-    for info in layers:
-        for name in dict.fromkeys(info.inputs):
-            readers.setdefault(name, []).append(info)
+    reads = {info.name: _rows_and_columns_read(info) for info in layers}
+    # the maps some layer reads whole: what one layer skips of them reaches the output
+    read_whole = {name for info in layers if _reads_all(info, reads[info.name])
+                  for name in info.inputs}
     out = []
     for info in layers:
-        read = _rows_and_columns_read(info)
-        if read is None or _reads_all(info, read) or not all(read) or any(
-                _reads_all(other, _rows_and_columns_read(other))
-                for other in readers[info.inputs[0]] if other is not info):
+        read = reads[info.name]
+        if (read is None or _reads_all(info, read) or not all(read)
+                or info.inputs[0] in read_whole):
             continue
         out.append(spec.error(_unread_message(info, read), info.name, _caret_field(spec, info),
                               severity="warning", hint=_unread_hint(info)))
