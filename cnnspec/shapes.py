@@ -206,6 +206,61 @@ def reaching_outputs(size: int, out: int, kernel: int, stride: int, dilation: in
     return range(max(0, -(-lowest // stride)), min(out, (before + size - 1) // stride + 1))
 
 
+def inputs_read(size: int, out: int, kernel: int, stride: int, dilation: int,
+                before: int) -> tuple[range, ...]:
+    """The input positions (of ``size``) that the ``out`` outputs of a window read through
+    some tap, as disjoint runs: one per tap that may reach the input (the outputs reading
+    through it, ``stride`` apart) or one per output (its taps, ``dilation`` apart), whichever
+    are fewer, as :func:`tap_reads` walks them, merged where they meet. A 1x1 window of
+    stride 2 over 10^8 positions is one run, not 5 * 10^7 marks."""
+    if dilation == 1 and kernel >= stride:  # windows that touch or overlap: one span
+        span = range(max(-before, 0), min((out - 1) * stride + kernel - before, size))
+        return (span,) if span else ()
+    reaching = reaching_taps(size, out, kernel, stride, dilation, before)
+    if len(reaching) <= out:
+        runs = [_run(ys.start * stride + tap * dilation - before, len(ys), stride)
+                for tap in reaching
+                if (ys := outputs_reading(tap, size, out, stride, dilation, before))]
+    else:
+        runs = [_run(y * stride + taps.start * dilation - before, len(taps), dilation)
+                for y in range(out)
+                if (taps := taps_reading(y, size, kernel, stride, dilation, before))]
+    return _merged_runs(runs)
+
+
+def transposed_inputs_read(size: int, out: int, kernel: int, stride: int, dilation: int,
+                           before: int) -> tuple[range, ...]:
+    """The input positions (of ``size``) of a transposed convolution that reach one of its
+    ``out`` outputs, as disjoint runs; its padding crops away every output of the others.
+    Input ``p`` adds tap ``i`` to output ``p * stride + i * dilation - before``: the
+    convolution's relation with input and output swapped, so tap ``i`` brings the inputs that
+    the convolution's outputs reading its input through ``i`` would be
+    (:func:`outputs_reading` over ``out`` positions), one run per tap."""
+    taps = reaching_taps(out, size, kernel, stride, dilation, before)
+    return _merged_runs([reached for tap in taps
+                         if (reached := outputs_reading(tap, out, size, stride, dilation,
+                                                        before))])
+
+
+def _run(start: int, count: int, step: int) -> range:
+    return range(start, start + (count - 1) * step + 1, step)
+
+
+def _merged_runs(runs: list[range]) -> tuple[range, ...]:
+    """``runs`` of positions, each of one step, as disjoint runs by first position: runs of
+    the same step whose positions interleave alike (the same ``start % step``) merge where
+    one starts at most a step past the other's last."""
+    merged: list[range] = []
+    for run in sorted(runs, key=lambda r: (r.step, r.start % r.step, r.start)):
+        last = merged[-1] if merged else None
+        if (last is not None and last.step == run.step
+                and last.start % last.step == run.start % run.step
+                and run.start <= last[-1] + last.step):
+            merged[-1] = range(last.start, max(last.stop, run.stop), run.step)
+        else:
+            merged.append(run)
+    return tuple(sorted(merged, key=lambda r: r.start))
+
 @record(frozen=True)
 class AxisCrop:
     """Along one axis, the part of a window op that reads the input: the ``outputs`` and

@@ -2115,6 +2115,202 @@ def test_padding_within_the_kernels_reach_is_not_warned(tmp_path, layer):
     assert not any("kernel reaches" in w.message for w in cnnspec.load(path).warnings)
 
 
+def test_the_inputs_a_window_reads_are_those_some_output_and_tap_reach():
+    """:func:`cnnspec.shapes.inputs_read` (a window) and
+    :func:`cnnspec.shapes.transposed_inputs_read` (a transposed conv) against every pair of
+    output and tap, over small sizes, strides, dilations, paddings and ceil mode; the runs
+    never overlap."""
+    from cnnspec import shapes
+
+    def positions(runs):
+        listed = [p for run in runs for p in run]
+        assert len(listed) == len(set(listed))
+        return set(listed)
+
+    for size in range(1, 10):
+        for kernel, stride, dilation, before, after, ceil in [
+                (3, 2, 1, 0, 0, False), (2, 2, 1, 0, 0, True), (1, 2, 1, 0, 0, False),
+                (3, 2, 2, 0, 0, False), (3, 3, 2, 1, 1, False), (2, 3, 1, 1, 0, True),
+                (4, 1, 3, 2, 2, False), (5, 4, 1, 6, 0, False), (2, 5, 4, 3, 3, False)]:
+            out = shapes.window_output_size(size, kernel, stride, before, after, dilation, ceil)
+            if out >= 1:
+                read = {y * stride + i * dilation - before for y in range(out)
+                        for i in range(kernel)}
+                assert positions(shapes.inputs_read(size, out, kernel, stride, dilation,
+                                                    before)) == read & set(range(size))
+            out = shapes.transposed_output_size(size, kernel, stride, before, after, dilation)
+            if out >= 1:
+                reach = {p for p in range(size) for i in range(kernel)
+                         if 0 <= p * stride + i * dilation - before < out}
+                assert positions(shapes.transposed_inputs_read(
+                    size, out, kernel, stride, dilation, before)) == reach
+
+
+def test_a_window_over_a_huge_map_is_read_as_runs_not_position_by_position():
+    """A 1x1 stride-2 window over 10^9 columns reads one run of every other column: check
+    never lists them (a mark per column would take a gigabyte)."""
+    from cnnspec import shapes
+
+    (run,) = shapes.inputs_read(10**9, 5 * 10**8, 1, 2, 1, 0)
+    assert (run.start, run.step, len(run)) == (0, 2, 5 * 10**8)
+
+
+def _unread(text: str):
+    """The checked spec of ``text`` (as a spec described) and its unread-input warnings."""
+    checked = check(parse(text, path="unread.cnn"), for_training=False)
+    return checked, [w for w in checked.warnings if w.lint == "unread-input"]
+
+
+def _engine_unread(checked, channels: int, hw: tuple[int, int]) -> tuple[int, int]:
+    """The input rows and columns of layer 'c' that change nothing of its output when raised
+    by 100 (past any value of the rest: a max pool's window takes them), counted in the
+    engine's forward pass."""
+    from cnnspec.compiler import compile_spec
+
+    model = compile_spec(checked, seed=0, dtype="float64")
+    model.record = True
+    x = np.random.default_rng(0).standard_normal((1, channels, *hw))
+    model.forward(x)
+    base = model.activations["c"].copy()
+    unread = []
+    for axis in (2, 3):
+        count = 0
+        for p in range(x.shape[axis]):
+            raised = x.copy()
+            raised[(slice(None),) * axis + (p,)] += 100.0
+            model.forward(raised)
+            count += bool(np.array_equal(model.activations["c"], base))
+        unread.append(count)
+    return tuple(unread)
+
+
+@pytest.mark.parametrize("input_shape, layer, unread, phrase, fix", [
+    # the output size rounds down: the stride steps past the last row and column
+    ("1x8x8", "conv 4 3x3 stride 2", (1, 1), "the last row and the last column",
+     "`pad 1` (output 4x4)"),
+    # a grouped (depthwise) conv slides its windows alike
+    ("4x8x8", "conv 4 3x3 stride 2 groups 4", (1, 1), "the last row and the last column",
+     "`pad 1` (output 4x4)"),
+    # PyTorch's default floor mode on an odd map: the common real case
+    ("1x7x7", "maxpool 2", (1, 1), "the last row and the last column",
+     "`pad 1` (output 4x4) or `ceil_mode true` (output 4x4)"),
+    ("1x7x8", "avgpool 2", (1, 0), "the last row of",
+     "`pad 1x0` (output 4x4) or `ceil_mode true` (output 4x4)"),
+    # rows and columns apart: padding on the left alone lets the columns' windows fit
+    ("1x8x8", "conv 4 3x3 stride 2 pad 0x0x1x0", (1, 0), "the last row of", None),
+    # a window narrower than its stride: every other row, between windows
+    ("1x8x8", "conv 4 1x1 stride 2", (4, 4), "4 of the 8 rows and 4 of the 8 columns",
+     "`stride 1` (output 8x8)"),
+    ("1x7x7", "maxpool 2 stride 3", (3, 3), "3 of the 7 rows and 3 of the 7 columns",
+     "`stride 1` (output 6x6)"),
+    # taps 2 apart with a stride of 2 keep to the even rows
+    ("1x9x9", "conv 4 3x3 stride 2 dilation 2", (4, 4),
+     "4 of the 9 rows and 4 of the 9 columns",
+     "`stride 1` (output 5x5) or `dilation 1` (output 4x4)"),
+    # at stride 1 too, where taps 4 apart span the whole map: one window, rows 0 and 4
+    ("1x5x5", "conv 4 2x2 dilation 4", (3, 3), "3 of the 5 rows and 3 of the 5 columns",
+     "`dilation 2` (output 3x3)"),
+    # a transposed conv's padding past its reach crops all that the edge pixels reach
+    ("1x4x4", "conv_transpose 4 2x2 stride 2 pad 2", (2, 2),
+     "2 of the 4 rows and 2 of the 4 columns", "`pad 1` (output 6x6)"),
+])
+def test_input_rows_and_columns_no_window_reads_are_warned_as_the_engine_shows(
+        input_shape, layer, unread, phrase, fix):
+    """check counts the rows and columns of the input that no window reads; raising them
+    changes nothing of the layer's output in the engine, and raising any other does."""
+    checked, (warning,) = _unread(f"input {input_shape}\nc: {layer}\nflatten\nfc: dense 10\n")
+    channels, *hw = map(int, input_shape.split("x"))
+    assert _engine_unread(checked, channels, tuple(hw)) == unread
+    assert f"'c' never reads {phrase}" in warning.message
+    assert warning.message.endswith("nothing of them reaches the output, and their gradient "
+                                    "is 0")
+    if fix:
+        assert warning.hint == f"{fix} reads every row and column"
+
+
+@pytest.mark.parametrize("input_shape, layer", [
+    ("1x8x8", "maxpool 2"),  # LeNet-5's 2x2 pools on even maps
+    ("1x32x32", "conv 4 5x5"),  # and its valid 5x5 convs, stride 1
+    ("1x7x7", "maxpool 2 ceil_mode true"),  # ceil mode reads the overhang
+    ("1x8x8", "conv 4 3x3 dilation 2"),  # a dilated kernel at stride 1 reads everything
+    ("1x8x8", "conv 4 3x3 stride 2 pad same"),
+    ("1x8x8", "conv 4 3x3 stride 2 pad 0x1x0x1"),  # asymmetric: a row and column after
+    ("1x7x7", "conv 4 3x3 stride 2"),  # the windows fit: (7 - 3) / 2 is whole
+    ("1x4x4", "conv_transpose 4 2x2 stride 2"),  # every input pixel spreads to the output
+    ("1x4x4", "conv_transpose 4 3x3 stride 2 pad 1"),
+])
+def test_a_window_that_reads_every_row_and_column_is_not_warned(input_shape, layer):
+    checked, warnings = _unread(f"input {input_shape}\nc: {layer}\nflatten\nfc: dense 10\n")
+    assert warnings == []
+    channels, *hw = map(int, input_shape.split("x"))
+    assert _engine_unread(checked, channels, tuple(hw)) == (0, 0)
+
+
+def test_the_unread_input_warning_says_where_and_how_to_read_it_all():
+    """The 28x28 case: rows 0 to 26 read, the caret under the stride, the padding that reads
+    row and column 27 in the hint; a pool whose stride is its size points at the size, a
+    transposed conv at its padding."""
+    _, (warning,) = _unread("model m\ninput 1x28x28\nc1: conv 8 3x3 stride 2 relu\nflatten\n"
+                            "fc: dense 10\n")
+    assert warning.message == (
+        "conv 'c1' never reads the last row and the last column of its 28x28 input: its "
+        "stride 2 steps past them (its last window ends at row 27 of 28 and column 27 of 28: "
+        "the output size, 13x13, rounds down); nothing of them reaches the output, and their "
+        "gradient is 0")
+    assert (warning.span.line, warning.span.column, warning.span.end_column) == (3, 16, 24)
+    assert warning.hint == "`pad 1` (output 14x14) reads every row and column"
+    _, (pooled,) = _unread("input 1x7x7\np: maxpool 2\nflatten\nfc: dense 10\n")
+    assert (pooled.span.line, pooled.span.column) == (2, 12)
+    _, (cropped,) = _unread("input 1x4x4\nt: conv_transpose 4 2x2 stride 2 pad 2\nflatten\n"
+                            "fc: dense 10\n")
+    assert "its padding 2 crops away every output they reach" in cropped.message
+    assert (cropped.span.line, cropped.span.column) == (2, 34)
+    _, (between,) = _unread("input 1x8x8\nc: conv 4 1x1 stride 2\nflatten\nfc: dense 10\n")
+    assert between.message.startswith(
+        "conv 'c' never reads 4 of the 8 rows and 4 of the 8 columns of its 8x8 input: they "
+        "lie between the positions its 1x1 windows (stride 2) read;")
+
+
+def test_a_conv_that_reads_none_of_its_input_is_left_to_the_taps_warning():
+    """Every tap of a 2x2 kernel of dilation 3 misses a 1x1 map: unreached-taps says that
+    none meets it, and says it alone."""
+    checked, warnings = _unread("input 1x1x1\nc: conv 4 2x2 pad same dilation 3 relu\n"
+                                "flatten\nfc: dense 3\n")
+    assert warnings == []
+    assert [w.lint for w in checked.warnings if "taps of its" in w.message] == ["unreached-taps"]
+
+
+def test_a_json_spec_locates_the_unread_input_at_the_stride():
+    (warning,) = [w for w in check(model((1, 8, 8), [
+        conv("c", 4, (1, 1), ["input"], stride=(2, 2)), simple("f", "flatten", ["c"]),
+        dense("fc", 10, ["f"])]), for_training=False).warnings if w.lint == "unread-input"]
+    assert warning.json_path == "$.layers[0].stride"
+
+
+def test_what_another_layer_reads_of_the_same_map_is_not_unread():
+    """A residual block's 1x1 stride-2 shortcut skips 3 of every 4 pixels, which its 3x3
+    stride-2 conv reads: they reach the output through the conv. Two 1x1 stride-2 branches
+    both skip them: each is warned."""
+    block = ("input 4x8x8\na: conv 4 3x3 stride 2 pad 1 relu\ns: conv 4 1x1 stride 2 <- input\n"
+             "j: add(a_relu, s) relu\nflatten\nfc: dense 10\n")
+    assert _unread(block)[1] == []
+    skipping = block.replace("conv 4 3x3 stride 2 pad 1", "conv 4 1x1 stride 2")
+    assert [w.message.split("'")[1] for w in _unread(skipping)[1]] == ["a", "s"]
+
+
+def test_a_comment_silences_the_unread_input_at_its_line(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "unread.cnn"
+    path.write_text("input 1x8x8\nc: conv 4 1x1 stride 2 relu  # cnnspec: ignore[unread-input] "
+                    "subsampling meant\nflatten\nfc: dense 10\n")
+    assert not [w for w in cnnspec.load(path).warnings
+                if w.lint in ("unread-input", "unused-ignore")]
+    path.write_text(path.read_text().replace("  # cnnspec: ignore[unread-input] subsampling "
+                                             "meant", ""))
+    assert [w.lint for w in cnnspec.load(path).warnings if w.lint == "unread-input"] == \
+        ["unread-input"]
+
 HEAD = "flatten\nfc: dense 10\n"  # ends each case below: the classifier
 
 

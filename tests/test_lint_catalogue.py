@@ -48,6 +48,7 @@ TRIGGERS = {
     "bounded-output": SMALL + "flatten\ndense 10 sigmoid\n",
     "padding-beyond-reach": SMALL + "conv 8 3x3 pad 5 relu\n" + HEAD,
     "unreached-taps": SMALL + "maxpool 8\nconv 8 3x3 pad same relu\n" + HEAD,
+    "unread-input": SMALL + "conv 8 3x3 stride 2 relu\n" + HEAD,
     "stacked-linear": SMALL + "flatten\ndense 32\ndense 10\n",
     "twin-branches": SMALL + "a: conv 8 3x3 relu\nj: concat(a, a)\n" + HEAD,
     "pinned-reference": SMALL + "c0: conv 4 3x3 pad same relu\nrepeat 3 as res {\n"

@@ -264,6 +264,21 @@ _FOUND: tuple[Lint, ...] = (
          "9 taps): their weights get no gradient and never change; the hint names the kernel "
          "that computes the same.",
          taps.unreached_taps, ("infos",)),
+    Lint("unread-input",
+         "input rows or columns that no window of a conv or pool reads",
+         "Input rows or columns that a conv, pool or transposed conv never reads: the output "
+         "size rounds down (PyTorch's and Caffe's floor), so `conv 8 3x3 stride 2` on 28x28 "
+         "reads rows 0 to 26 and a `maxpool 2` on 7x7 drops the last row and column; a window "
+         "narrower than its stride, or taps a dilation apart that the stride keeps to, skip "
+         "rows between windows (the 1x1 stride-2 shortcut that Bag of Tricks, He et al. 2019, "
+         "says ignores three quarters of its input); a transposed conv's padding may crop "
+         "away all that an edge pixel reaches. Nothing of those pixels reaches the loss, and "
+         "their gradient is 0: what the data holds there is never learned from. Not said "
+         "where another layer reading the same map reads all of it (a residual block's "
+         "shortcut beside its conv), nor of a conv that reads none of it (`unreached-taps` "
+         "says so). The hint names the padding, `ceil_mode`, stride or dilation that reads "
+         "everything, with the output size it gives.",
+         taps.unread_input, ("infos",)),
     Lint("stacked-linear",
          "linear layers stacked with no activation between",
          "A trainable conv, transposed conv or dense layer read only by such layers through "

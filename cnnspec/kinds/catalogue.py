@@ -25,6 +25,7 @@ from cnnspec.kinds.shape_rules import (
     needs_map,
     only_input,
     window,
+    window_reads,
 )
 from cnnspec.kinds.text import number_text, pads_text, pair_text, step_text
 from cnnspec.kinds.torch_code import call
@@ -164,6 +165,8 @@ CONV = Kind(
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
     zero_padded=True, reach=_conv_reach,
+    reads_input=lambda ir, in_shape, out_shape, pads: window_reads(
+        ir, in_shape, out_shape, pads, "kernel", ir["dilation"]),
     phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch, onnx=_conv_onnx,
     examples=(Example(((3, 7, 6),), {"filters": 4, "kernel": [3, 3], "padding": "same"}),
               Example(((2, 9, 9),), {"filters": 3, "kernel": [3, 2], "stride": [2, 1],
@@ -302,6 +305,13 @@ def _crop(g, x: str, size, start=(0, 0)) -> str:
                           g.const([2, 3], "int64")])
 
 
+def _conv_transpose_reads(ir: dict, in_shape, out_shape, pads) -> tuple:
+    """The input rows and columns that reach the output (``Kind.reads_input``): padding
+    past the kernel's reach crops away every output of the first or last ones."""
+    return window_reads(ir, in_shape, out_shape, pads, "kernel", ir["dilation"],
+                        shapes.transposed_inputs_read)
+
+
 CONV_TRANSPOSE = Kind(
     "conv_transpose", "transposed convolution (PyTorch's ConvTranspose2d, Caffe's "
     "Deconvolution): each input pixel adds its kernel-weighted values to a patch of the "
@@ -319,7 +329,8 @@ CONV_TRANSPOSE = Kind(
           "[dilation D] [groups G] [weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], "
           "e.g. conv_transpose 16 2x2 stride 2 relu",
     aliases=("deconv", "conv2d_transpose"), takes_activation=True, size_field="filters",
-    noun="filters", reach=_conv_transpose_reach, phrases=_conv_transpose_phrases,
+    noun="filters", reach=_conv_transpose_reach, reads_input=_conv_transpose_reads,
+    phrases=_conv_transpose_phrases,
     compact=lambda ir: "T " + _conv_compact(ir),
     torch=_conv_transpose_torch, onnx=_conv_transpose_onnx,
     examples=(Example(((3, 4, 5),), {"filters": 2, "kernel": [3, 3]}),
@@ -484,6 +495,8 @@ def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
         onnx=lambda g, ir, ins, inferred, xs: _pool_onnx(g, ir, ins, inferred, xs, reduce),
         examples=POOL_EXAMPLES + examples, flops=window_flops, linear=linear,
         keeps_sign=keeps_sign,
+        reads_input=lambda ir, in_shape, out_shape, pads: window_reads(
+            ir, in_shape, out_shape, pads, "size", (1, 1)),
         **{"max_of" if reduce == "max" else "mean_of":
            lambda ir, in_shapes: math.prod(ir["size"])})
 

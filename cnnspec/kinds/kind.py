@@ -211,6 +211,12 @@ class Kind:
     running estimates of them kept from training while evaluating (batch norm): what comes
     in at evaluation must be distributed as it was in training (check warns of a dropout
     directly before it).
+    ``reads_input``: ``(ir, in_shape, out_shape, pads) -> (rows, columns)`` for a kind whose
+    windows slide over its (C, H, W) input (conv, pools, transposed conv): the input rows and
+    the input columns some output reads, each as disjoint runs of positions
+    (:func:`cnnspec.shapes.inputs_read`); a stride that steps past the last rows, or between
+    windows, leaves the others out (check warns). None for a kind that reads every position
+    of its input.
     """
 
     name: str
@@ -258,6 +264,7 @@ class Kind:
     resample: Callable[[dict, int, int], tuple] | None = None
     cross_signal: Callable[[dict, float], float] | None = None
     sets_scale: bool = False
+    reads_input: Callable[[dict, Shape, Shape, tuple], tuple] | None = None
 
     @functools.cached_property  # asked of every layer by every lint
     def weighted(self) -> bool:

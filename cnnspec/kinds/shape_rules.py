@@ -57,5 +57,15 @@ def window(ir: dict, shape: Shape, size_field: str, dilation) -> tuple:
         hint=f"use `pad same`, {smaller}, or less stride/pooling before this layer")
 
 
+def window_reads(ir: dict, in_shape: Shape, out_shape: Shape, pads, size_field: str,
+                 dilation, along=shapes.inputs_read) -> tuple:
+    """The input rows and columns some output of a window layer reads (``Kind.reads_input``),
+    each as disjoint runs that ``along`` gives for one axis (:func:`cnnspec.shapes.inputs_read`;
+    :func:`cnnspec.shapes.transposed_inputs_read` for a transposed conv)."""
+    return tuple(along(n, out, k, s, d, before) for n, out, k, s, d, before in
+                 zip(in_shape[1:], out_shape[1:], ir[size_field], ir["stride"], dilation,
+                     pads[::2]))
+
+
 def listed(ir: dict, in_shapes: list[Shape]) -> str:
     return ", ".join(f"'{n}' {shape_text(s)}" for n, s in zip(ir["inputs"], in_shapes))
