@@ -488,7 +488,7 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None, b
     that are not kept are built in wide coordinates where they apply (:func:`im2col_wide`: a
     faster copy; kept ones are read again by the weight gradient, which would have to widen
     ``dout`` for them). ``b`` (F,) or None and ``relu``: the bias added and ``max(., 0)``
-    taken chunk by chunk (:func:`_finish`).
+    taken chunk by chunk (:func:`_bias_and_relu`).
     """
     f, rows = w_mat.shape
     n = xp.shape[1]
@@ -507,11 +507,11 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None, b
             out[:, start:stop] = from_wide(product, stop - start, win)
         else:
             np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
-        _finish(out[:, start:stop], b, relu)
+        _bias_and_relu(out[:, start:stop], b, relu)
     return out, kept
 
 
-def _finish(out, b, relu: bool) -> None:
+def _bias_and_relu(out, b, relu: bool) -> None:
     """Add the bias ``b`` (F,) or None to ``out`` (F, images, Ho, Wo), a chunk's part of a
     C-contiguous output just written, and take ``max(., 0)`` with ``relu``: in cache, right
     after the product that wrote it. Over the whole output after the last chunk, both read
@@ -553,12 +553,12 @@ def _correlate_kept(xp, w_mat, win: Window, kept, out, b=None, relu: bool = Fals
         cols = im2col_chunks(xp[:, images], win, step,
                              out=kept[first * chunk:last * chunk].reshape(-1, rows, step * size))
         np.matmul(w_mat, cols, out=out[:, images].reshape(f, last - first, -1).transpose(1, 0, 2))
-        _finish(out[:, images], b, relu)
+        _bias_and_relu(out[:, images], b, relu)
     if whole * step < n:
         rest = im2col(xp[:, whole * step:], win,
                       out=kept[whole * chunk:rows * size * n].reshape(rows, -1))
         np.matmul(w_mat, rest, out=out[:, whole * step:].reshape(f, -1))
-        _finish(out[:, whole * step:], b, relu)
+        _bias_and_relu(out[:, whole * step:], b, relu)
 
 
 def _weight_grad(xp, dout_c, win: Window, work, kept) -> np.ndarray:
