@@ -166,6 +166,22 @@ def test_every_layer_class_maps_to_its_kind():
     assert checked.total_params == 224 + 16 + 576 + 36 + 3088 + 410
 
 
+@pytest.mark.parametrize("size, interpolation, factor, mode, shape", [
+    ([2, 2], "nearest", [2, 2], "nearest", (4, 8, 8)),
+    ([1, 3], "bilinear", [1, 3], "bilinear", (4, 4, 12)),
+    (2, None, [2, 2], "nearest", (4, 8, 8)),  # Keras 2 may save one number; nearest by default
+])
+def test_upsampling2d_is_upsample_with_its_size_and_interpolation(size, interpolation, factor,
+                                                                   mode, shape):
+    doc = sequential(conv(padding="same"), layer("MaxPooling2D", "pool", pool_size=[2, 2]),
+                     layer("UpSampling2D", "up", size=size, data_format="channels_last",
+                           interpolation=interpolation), *HEAD, dense())
+    checked = import_keras(json.dumps(doc), "model.json").checked
+    up = {entry["name"]: entry for entry in checked.spec.ir["layers"]}["up"]
+    assert (up["kind"], up["factor"], up["mode"]) == ("upsample", factor, mode)
+    assert {info.name: info.output_shape for info in checked.layers}["up"] == shape
+
+
 # Keras initializer -> cnnspec init, on a conv kernel and on a bias of 4 units (Keras' fans of
 # a (units,) shape are both units).
 INITIALIZERS = [
@@ -326,6 +342,11 @@ def test_functional_output_and_keras3_nodes():
      "$.config.layers[1]"),
     (sequential(layer("ReLU", "r", max_value=4.0)), "ReLU 'r' with max_value 4.0",
      "$.config.layers[1].config.max_value"),
+    (sequential(layer("UpSampling2D", "up", size=[2, 2], interpolation="bicubic")),
+     'interpolation "bicubic" of UpSampling2D', "$.config.layers[1].config.interpolation"),
+    (sequential(layer("UpSampling2D", "up", size=[2, 0])),
+     "size of UpSampling2D 'up' must be one or two whole numbers",
+     "$.config.layers[1].config.size"),
     ({"class_name": "Sequential", "config": {"name": "m", "layers": [dense()]}},
      "the model does not say its input shape", "$.config.layers[0]"),
     (sequential(conv(), shape=(8, 8)), "the input shape [null, 8, 8] is not an image",

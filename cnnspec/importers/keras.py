@@ -478,6 +478,23 @@ def read_merge(kind: str):
     return read
 
 
+# Keras' UpSampling2D interpolations that are the upsample kind's modes: Keras resizes with
+# half-pixel centres and the edge pixel repeated (tf.image.resize, jax.image.resize), which
+# is PyTorch's align_corners=False and the kind's bilinear.
+UPSAMPLING_MODES = ("nearest", "bilinear")
+
+
+def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    mode = cfg.get("interpolation", "nearest")
+    if mode not in UPSAMPLING_MODES:
+        raise cfg.error(f"interpolation {json.dumps(mode)} of UpSampling2D '{cfg.name}' is "
+                        "not supported", "interpolation",
+                        "cnnspec's upsample interpolates " + " or ".join(UPSAMPLING_MODES))
+    return LayerLine(cfg.name, "upsample", {"factor": _pair(cfg, "size", 2), "mode": mode})
+
+
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
 READERS = {
@@ -487,7 +504,7 @@ READERS = {
     "dropout": read_dropout("dropout"), "dropout2d": read_dropout("dropout2d"),
     "batchnorm": read_batchnorm, None: read_activation, "relu": read_relu,
     "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
-    "add": read_merge("add"), "concat": read_merge("concat"),
+    "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
 }
 LAYERS = {cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()}
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")

@@ -43,6 +43,9 @@ NOTES = {
     "leaky_relu": f"Keras' default slope {float_text(keras.KERAS_LEAKY_SLOPE)}",
     "add": "its inputs summed element by element (Add takes no axis)",
     "concat": "along the channels (`axis: -1`)",
+    "upsample": "`size`, `interpolation`: "
+                + ", ".join(f"`{mode}`" for mode in keras.UPSAMPLING_MODES)
+                + " (Keras' bilinear takes pixel centres as PyTorch's `align_corners=False`)",
 }
 
 

@@ -113,7 +113,7 @@ KERAS_CLASSES = {
     "Flatten": "flatten", "Dropout": "dropout", "SpatialDropout2D": "dropout2d",
     "BatchNormalization": "batchnorm", "Activation": None, "ReLU": "relu",
     "LeakyReLU": "leaky_relu", "ELU": "elu", "Softmax": "softmax", "Add": "add",
-    "Concatenate": "concat"}
+    "Concatenate": "concat", "UpSampling2D": "upsample"}
 FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
           "strides": "stride", "stride": "stride", "padding": "padding",
