@@ -494,6 +494,21 @@ def test_a_layer_named_by_no_string_names_no_input(name):
     assert errors[0].json_path == "$.config.layers[1].config.data_format"
 
 
+@pytest.mark.parametrize("cls, config, told", [
+    ("Rescaling", {"scale": 1 / 255, "offset": 0.0}, "`preprocess none` keeps [0, 1]"),
+    ("Normalization", {"axis": -1}, "`preprocess standardize`"),
+    ("ZeroPadding2D", {"padding": [[3, 3], [3, 3]]}, "a conv's `pad TxBxLxR`"),
+    ("DepthwiseConv2D", {"kernel_size": [3, 3], "depth_multiplier": 1},
+     "`conv C*M KxK groups C`"),
+    ("SeparableConv2D", {"filters": 8, "kernel_size": [3, 3]}, "then `conv F 1x1`"),
+])
+def test_a_class_cnnspec_says_otherwise_is_told_what_to_write(cls, config, told):
+    errors = errors_of(sequential(layer(cls, "x", **config), conv(), *HEAD, dense()))
+    assert [(e.message, e.json_path) for e in errors] == [
+        (f"the Keras layer {cls} is not supported", "$.config.layers[1].class_name")]
+    assert told in errors[0].hint
+
+
 def test_every_unsupported_layer_is_reported_at_once():
     errors = errors_of(sequential(layer("LSTM", "a"), conv(data_format="channels_first"),
                                   layer("GRU", "b")))

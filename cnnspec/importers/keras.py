@@ -495,6 +495,29 @@ def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     return LayerLine(cfg.name, "upsample", {"factor": _pair(cfg, "size", 2), "mode": mode})
 
 
+# Keras classes cnnspec does not import but says the same otherwise: what to write instead
+# (the importer's hint, and the notes of docs/importing.md's class table).
+KERAS_REPLACED = {
+    "Rescaling": "cnnspec loads images as values in [0, 1], what Rescaling(1/255) makes of "
+                 "8-bit pixels, and the train block's `preprocess` centres and scales them "
+                 "(`standardize`, the default; `preprocess none` keeps [0, 1]): remove the layer",
+    "Normalization": "the train block's `preprocess standardize` (the default) is an adapted "
+                     "Normalization: (x - mean) / std per channel, with the statistics of the "
+                     "training split: remove the layer",
+    "ZeroPadding2D": "cnnspec pads inside the layer that reads the padding: remove it and give "
+                     "the layer after it its padding, a conv's `pad TxBxLxR` (top, bottom, "
+                     "left, right; `pad P` when all four are P), a pool's `pad P`",
+    "DepthwiseConv2D": "a depthwise convolution is a grouped conv: `conv C*M KxK groups C` (C "
+                       "the input's channels, M the depth_multiplier). Its init's numbers "
+                       "differ: Keras takes the fans of its (kh, kw, C, M) kernel as kh*kw*C "
+                       "and kh*kw*M, cnnspec (as PyTorch) those of a (C*M, 1, kh, kw) weight, "
+                       "kh*kw and kh*kw*C*M",
+    "SeparableConv2D": "a separable convolution is a depthwise conv and a 1x1 conv: `conv C*M "
+                       "KxK groups C nobias` (C the input's channels, M the depth_multiplier), "
+                       "then `conv F 1x1`",
+}
+
+
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
 READERS = {
@@ -677,6 +700,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         return cfg.name
     if cls not in LAYERS:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
+                   KERAS_REPLACED.get(cls) or
                    "Keras layers cnnspec imports: InputLayer, " + ", ".join(LAYERS),
                    model.path)
     inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])

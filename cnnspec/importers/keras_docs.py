@@ -63,6 +63,7 @@ def class_table() -> str:
         else:
             written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
             rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
+    rows += [row(f"`{cls}`", "error", hint) for cls, hint in keras.KERAS_REPLACED.items()]
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
 
