@@ -182,6 +182,78 @@ def test_upsampling2d_is_upsample_with_its_size_and_interpolation(size, interpol
     assert {info.name: info.output_shape for info in checked.layers}["up"] == shape
 
 
+def keras_deconv_length(n: int, kernel: int, stride: int, padding: str, dilation: int) -> int:
+    """Keras' output length of a Conv2DTranspose without output_padding
+    (keras.src.utils.conv_utils.deconv_output_length), the reference the import must meet."""
+    kernel = kernel + (kernel - 1) * (dilation - 1)
+    return n * stride + (max(kernel - stride, 0) if padding == "valid" else 0)
+
+
+def tf_conv_transpose(x, weight, stride: int, padding: str, dilation: int):
+    """TensorFlow's conv2d_transpose, which Keras' Conv2DTranspose runs: by its definition the
+    input gradient of conv2d (with TF's padding rule: ``same`` pads ``total // 2`` before) on
+    an input of Keras' output size, for ``x`` (N, C, H, W) and a ``(C, F, k, k)`` weight."""
+    import torch
+
+    size = keras_deconv_length(x.shape[2], weight.shape[2], stride, padding, dilation)
+    reach = (weight.shape[2] - 1) * dilation + 1
+    total = max((x.shape[2] - 1) * stride + reach - size, 0) if padding == "same" else 0
+    wide = torch.zeros(x.shape[0], weight.shape[1], size, size, dtype=torch.float64,
+                       requires_grad=True)
+    padded = torch.nn.functional.pad(wide, (total // 2, total - total // 2) * 2)
+    out = torch.nn.functional.conv2d(padded, torch.from_numpy(weight), stride=stride,
+                                     dilation=dilation)
+    return torch.autograd.grad(out, wide, grad_outputs=torch.from_numpy(x))[0].numpy()
+
+
+TRANSPOSED = [(2, 2, "valid", 1, None), (3, 2, "valid", 1, None), (3, 2, "same", 1, None),
+              (4, 2, "same", 1, None), (1, 2, "valid", 1, [1, 1]), (1, 3, "same", 1, None),
+              (2, 3, "valid", 1, [1, 1]), (2, 3, "valid", 2, None), (3, 1, "same", 2, None),
+              (6, 4, "same", 1, None)]
+
+
+def _transposed(kernel: int, stride: int, padding: str, dilation: int):
+    doc = sequential(layer("Conv2DTranspose", "up", filters=3, kernel_size=[kernel, kernel],
+                           strides=[stride, stride], padding=padding, output_padding=None,
+                           data_format="channels_last", dilation_rate=[dilation, dilation],
+                           activation="relu", use_bias=True,
+                           kernel_initializer=init("HeUniform", seed=None),
+                           bias_initializer=init("Zeros")), *HEAD, dense(), shape=(5, 5, 2))
+    return import_keras(json.dumps(doc), "model.json").checked
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, output_pad", TRANSPOSED)
+def test_conv2d_transpose_is_conv_transpose_of_keras_output_size(kernel, stride, padding,
+                                                                  dilation, output_pad):
+    checked = _transposed(kernel, stride, padding, dilation)
+    up = {entry["name"]: entry for entry in checked.spec.ir["layers"]}["up"]
+    assert (up["kind"], up["kernel"], up["stride"], up["padding"]) == (
+        "conv_transpose", [kernel, kernel], [stride, stride],
+        padding)
+    assert up.get("output_pad", [0, 0]) == (output_pad or [0, 0])
+    size = keras_deconv_length(5, kernel, stride, padding, dilation)
+    info = {info.name: info for info in checked.layers}["up"]
+    assert info.output_shape == (3, size, size)
+    # Keras' fans of its (kh, kw, filters, in) kernel: filters·k², in·k²
+    assert (info.fan_in, info.fan_out) == (3 * kernel ** 2, 2 * kernel ** 2)
+    assert up["weight_init"]["name"] == "he_uniform"
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, output_pad", TRANSPOSED)
+def test_conv2d_transpose_computes_tensorflows_conv2d_transpose(kernel, stride, padding,
+                                                                dilation, output_pad):
+    pytest.importorskip("torch")
+    import cnnspec
+
+    model = cnnspec.compile(_transposed(kernel, stride, padding, dilation), seed=0,
+                            dtype="float64").eval()
+    model.record = True
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 5))
+    model.forward(x)
+    expected = tf_conv_transpose(x, model.state_dict()["up.weight"], stride, padding, dilation)
+    np.testing.assert_allclose(model.activations["up"], expected, rtol=1e-10, atol=1e-12)
+
+
 # Keras initializer -> cnnspec init, on a conv kernel and on a bias of 4 units (Keras' fans of
 # a (units,) shape are both units).
 INITIALIZERS = [
@@ -342,6 +414,9 @@ def test_functional_output_and_keras3_nodes():
      "$.config.layers[1]"),
     (sequential(layer("ReLU", "r", max_value=4.0)), "ReLU 'r' with max_value 4.0",
      "$.config.layers[1].config.max_value"),
+    (sequential(layer("Conv2DTranspose", "up", filters=2, kernel_size=[3, 3],
+                      output_padding=[1, 1])),
+     'output_padding=[1, 1] of Conv2DTranspose', "$.config.layers[1].config.output_padding"),
     (sequential(layer("UpSampling2D", "up", size=[2, 2], interpolation="bicubic")),
      'interpolation "bicubic" of UpSampling2D', "$.config.layers[1].config.interpolation"),
     (sequential(layer("UpSampling2D", "up", size=[2, 0])),

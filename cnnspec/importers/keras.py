@@ -340,6 +340,30 @@ def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
                      comment=_truncation_comment(cfg))
 
 
+def read_conv_transpose(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    """Keras' Conv2DTranspose, whose (kh, kw, filters, in) kernel has the fans of the kind's
+    (in, filters, kh, kw) weight. Keras sizes the output ``in·stride`` with padding same and
+    ``in·stride + max(k − stride, 0)`` with valid (``deconv_output_length``, k the dilated
+    kernel): the kind's size ``(in − 1)·stride + k`` but where k is below the stride, whose
+    rows after the taps (bias alone) are the kind's ``output_pad``."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    cfg.only("output_padding", [None], "cnnspec sizes a transposed convolution's output from "
+             "its padding, as Keras does without output_padding: remove it, or write "
+             "`output_pad Q` on the imported spec's conv_transpose line")
+    filters = cfg.count("filters")
+    has_bias = cfg.flag("use_bias", True)
+    kernel, stride = _pair(cfg, "kernel_size", None), _pair(cfg, "strides", 1)
+    dilation, padding = _pair(cfg, "dilation_rate", 1), _padding(cfg)
+    reach = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    fields = {"filters": filters, "kernel": kernel, "stride": stride, "padding": padding,
+              "dilation": dilation, "bias": has_bias, **_inits(cfg, filters, has_bias)}
+    if padding == "valid" and any(r < s for r, s in zip(reach, stride)):
+        fields["output_pad"] = [max(s - r, 0) for r, s in zip(reach, stride)]
+    return LayerLine(cfg.name, "conv_transpose", fields, activation=_activation(cfg),
+                     comment=_truncation_comment(cfg))
+
+
 def read_dense(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     if not model.tensors[inputs[0]].flat:
         raise cfg.error(f"Dense '{cfg.name}' on an image acts on each pixel's channels; "
@@ -521,7 +545,8 @@ KERAS_REPLACED = {
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
 READERS = {
-    "conv": read_conv2d, "dense": read_dense, "maxpool": read_pool("maxpool"),
+    "conv": read_conv2d, "conv_transpose": read_conv_transpose, "dense": read_dense,
+    "maxpool": read_pool("maxpool"),
     "avgpool": read_pool("avgpool"), "global_avgpool": read_global("global_avgpool"),
     "global_maxpool": read_global("global_maxpool"), "flatten": read_flatten,
     "dropout": read_dropout("dropout"), "dropout2d": read_dropout("dropout2d"),

@@ -28,6 +28,10 @@ NOTES = {
     "conv": "`filters`, `kernel_size`, `strides`, `padding` (`valid`, `same`: TensorFlow's "
             "rule, as cnnspec's), `dilation_rate`, `groups`, `use_bias`, `activation` "
             "(written on the line: `conv 32 3x3 relu`)",
+    "conv_transpose": "`filters`, `kernel_size`, `strides`, `padding` (`same`: the output "
+                      "`stride` times the input, as cnnspec's; `valid`: a kernel smaller than "
+                      "the stride gets the `output_pad` that makes Keras' size), "
+                      "`dilation_rate`, `use_bias`, `activation`; `output_padding` is refused",
     "dense": "on a flat input only (Keras' Dense on an image acts per pixel)",
     "maxpool": "`pool_size`, `strides` (default: the pool size), `padding`",
     "avgpool": "`padding same` averages the pixels inside only: `count_include_pad false`",
