@@ -136,10 +136,51 @@ def test_compile_config_becomes_the_train_block(optimizer, settings, note):
     from cnnspec.importers.keras_compile import compile_settings
 
     found, notes = compile_settings({"compile_config": {
-        "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}})
+        "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}},
+        ends_in_softmax=True)
     written = {s.key: s.value for s in found}
     assert written == {**settings, "loss": "cross_entropy"}
     assert any(note in n for n in notes) if note else notes == []
+
+
+CROSS_ENTROPY = {"class_name": "CategoricalCrossentropy",
+                 "config": {"name": "categorical_crossentropy", "reduction": "sum_over_batch_size",
+                            "from_logits": False, "label_smoothing": 0.0, "axis": -1}}
+
+
+def _compiled(loss, activation: str) -> tuple[dict, list[str]]:
+    doc = {**sequential(conv(), *HEAD, dense(activation=activation)),
+           "compile_config": {"optimizer": init("SGD", learning_rate=0.1), "loss": loss}}
+    imported = import_keras(json.dumps(doc), "model.json")
+    return imported.checked.spec.ir["training"], imported.notes
+
+
+@pytest.mark.parametrize("loss, activation, note", [
+    (CROSS_ENTROPY, "softmax", None),
+    ("categorical_crossentropy", "softmax", None),
+    ({**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "from_logits": True}}, "linear",
+     None),
+    ({**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "from_logits": True}}, "softmax",
+     "Keras applied the softmax twice, cross_entropy here applies it once"),
+    ("sparse_categorical_crossentropy", "linear",
+     ("takes the output as probabilities (from_logits=False), but the model does not end in "
+      "softmax")),
+    (CROSS_ENTROPY, "relu", "takes the output as probabilities"),
+    ({**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "axis": 1}}, "softmax",
+     "the loss's axis=1 is not read"),
+    ("mean_squared_error", "linear", None),
+])
+def test_a_cross_entropy_that_reads_the_output_otherwise_than_keras_did_is_noted(
+        loss, activation, note):
+    training, notes = _compiled(loss, activation)
+    assert training["loss"] == ("mse" if loss == "mean_squared_error" else "cross_entropy")
+    assert notes == ([next(n for n in notes if note in n)] if note else [])
+
+
+def test_a_keras_loss_label_smoothing_is_the_train_blocks():
+    smoothed = {**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "label_smoothing": 0.1}}
+    training, notes = _compiled(smoothed, "softmax")
+    assert training["label_smoothing"] == 0.1 and notes == []
 
 
 def test_every_layer_class_maps_to_its_kind():

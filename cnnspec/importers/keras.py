@@ -777,6 +777,16 @@ def _weight_decay_hint(key: str, value) -> str | None:
             f"{exact_number_text(l2_weight_decay(l2))}`{spared} in the train block")
 
 
+def _made_by(model: Model, output: str) -> str | None:
+    """The kind of the layer (or of the activation on its line) whose output is ``output``."""
+    for line in model.lines:
+        if line.activation and f"{line.name}_{line.activation[0]}" == output:
+            return line.activation[0]
+        if line.name == output:
+            return line.kind
+    return None
+
+
 def import_keras(text: str, path: str | None = None) -> Imported:
     """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
     unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
@@ -790,7 +800,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
         header.append("A Dense after Flatten sees the values in NCHW order here: the same "
                       "network, but Keras weights would need their rows permuted.")
     data, why = fitting_data(model.input_shape, output_units(model.lines, output))
-    compiled, notes = compile_settings(doc)
+    compiled, notes = compile_settings(doc, ends_in_softmax=_made_by(model, output) == "softmax")
     if compiled:
         header.append("Training settings from the model's compile_config.")
     header += [f"- {note}" for note in notes]

@@ -126,4 +126,10 @@ def compile_table() -> str:
              for key, setting in keras_compile.OPTIMIZER_SETTINGS.items()]
     rows += [row(f"loss `{loss}`", f"`loss {ours}`", "")
              for loss, ours in keras_compile.LOSSES.items()]
+    rows += [row(f"the loss's `{key}`", f"`{setting}`", "the same target: (1 − e)·onehot + "
+                 "e / classes") for key, setting in keras_compile.LOSS_SETTINGS.items()]
+    rows.append(row("the loss's `from_logits`", "", "cross_entropy takes scores and applies "
+                    "the softmax itself (on a softmax output, to the scores before it); where "
+                    "`from_logits` does not fit the output (true after a softmax, false "
+                    "without one) Keras trained on other values: the header says so"))
     return "\n".join(rows)
