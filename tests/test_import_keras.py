@@ -1,8 +1,9 @@
 """Importing Keras models saved with ``model.to_json()`` (cnnspec.importers.keras).
 
 The JSON files in tests/data/import/ were written for these tests: the Keras MNIST convnet
-example (34,826 parameters) in Keras 3's format, and a functional model with one of every
-layer class the importer maps in Keras 2's (tf.keras) format.
+example (34,826 parameters) in Keras 3's format, a functional model with one of every
+layer class the importer maps in Keras 2's (tf.keras) format, and a small decoder that Keras
+3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from cnnspec.lang import format_source, parse
 
 CONVNET = DATA / "mnist_convnet.json"
 EVERY = DATA / "every_layer_keras2.json"
+DECODER = DATA / "keras315_decoder.json"
 
 
 def load(path: Path) -> dict:
@@ -181,6 +183,19 @@ def test_a_keras_loss_label_smoothing_is_the_train_blocks():
     smoothed = {**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "label_smoothing": 0.1}}
     training, notes = _compiled(smoothed, "softmax")
     assert training["label_smoothing"] == 0.1 and notes == []
+
+
+def test_a_model_keras_3_15_wrote_imports_with_keras_shapes_and_parameters():
+    # Keras 3.15 writes renorm_momentum and renorm_clipping beside renorm false, and
+    # input_axes and output_axes (null) in GlorotUniform's config
+    imported = import_file(DECODER)
+    checked = imported.checked
+    keras_shapes = {"enc": (8, 8, 8), "enc_bn": (8, 8, 8), "down": (8, 4, 4),
+                    "dec": (4, 8, 8), "up": (4, 16, 16), "gap": (4,), "scores": (10,)}
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert {name: shapes[name] for name in keras_shapes} == keras_shapes
+    assert checked.total_params == 438 and imported.notes == []
+    assert checked.spec.ir["training"]["label_smoothing"] == 0.1
 
 
 def test_every_layer_class_maps_to_its_kind():

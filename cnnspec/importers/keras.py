@@ -418,6 +418,10 @@ def read_dropout(kind: str):
     return read
 
 
+# BatchNormalization's settings of batch renormalization (Ioffe 2017), read only with renorm.
+RENORM_SETTINGS = ("renorm_clipping", "renorm_momentum")
+
+
 def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     axis = cfg.get("axis", -1)
     channel_axes = (-1, 1) if model.tensors[inputs[0]].flat else (-1, 3)
@@ -440,6 +444,8 @@ def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
                             key, f"cnnspec's batchnorm starts from {start}")
     for key in ("renorm", "synchronized", "fused"):
         cfg.only(key, [False, None], "cnnspec's batchnorm is the plain one")
+    for key in RENORM_SETTINGS:  # Keras 3 writes them beside renorm false, where they do nothing
+        cfg.get(key)
     fields = {"eps": cfg.number("epsilon", 1e-3),
               # Keras' momentum keeps that much of the average; the language's takes of the batch
               "momentum": momentum_kept(cfg.number("momentum", 0.99)),
