@@ -512,6 +512,18 @@ def _fed(keras_layer: dict, *inputs: str) -> dict:
     return {**keras_layer, "inbound_nodes": [[[name, 0, 0, {}] for name in inputs]]}
 
 
+@pytest.mark.parametrize("tensor", [
+    {"class_name": "__keras_tensor__", "config": {"keras_history": 1.5}},
+    {"class_name": "__keras_tensor__", "config": 2},
+    {"class_name": "__keras_tensor__", "config": {"keras_history": [7, 0, 0]}},
+])
+def test_a_keras_tensor_naming_no_layer_is_no_input(tensor):
+    fed = {**dense("d"), "inbound_nodes": [{"args": [tensor], "kwargs": {}}]}
+    errors = errors_of(_functional(_fed(layer("Flatten", "f"), "x"), fed))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("the input of Dense 'd' is not an earlier layer", "$.config.layers[2]")]
+
+
 @pytest.mark.parametrize("second_input", ["x", "conv_b"])
 def test_two_layers_of_one_name_are_a_duplicate_where_the_second_is(second_input):
     """The second took over the name: an Add of both was imported as the second added to

@@ -573,8 +573,10 @@ def _history(node) -> list[str]:
     found = []
     if isinstance(node, dict):
         if node.get("class_name") == "__keras_tensor__":
-            history = (node.get("config") or {}).get("keras_history") or []
-            return [history[0]] if history and isinstance(history[0], str) else []
+            config = node.get("config")
+            history = config.get("keras_history") if isinstance(config, dict) else None
+            return [history[0]] if isinstance(history, list) and history and \
+                isinstance(history[0], str) else []
         for key in ("args", "kwargs"):
             found += _history(node.get(key))
         return found
