@@ -3,7 +3,8 @@
 The JSON files in tests/data/import/ were written for these tests: the Keras MNIST convnet
 example (34,826 parameters) in Keras 3's format, a functional model with one of every
 layer class the importer maps in Keras 2's (tf.keras) format, and a small decoder that Keras
-3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters).
+3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters), as it
+wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from cnnspec.lang import format_source, parse
 CONVNET = DATA / "mnist_convnet.json"
 EVERY = DATA / "every_layer_keras2.json"
 DECODER = DATA / "keras315_decoder.json"
+STEM = DATA / "keras315_stem.json"
 
 
 def load(path: Path) -> dict:
@@ -512,6 +514,62 @@ def _fed(keras_layer: dict, *inputs: str) -> dict:
     return {**keras_layer, "inbound_nodes": [[[name, 0, 0, {}] for name in inputs]]}
 
 
+def test_zero_padding_is_the_padding_of_the_layer_after_it_as_keras_shapes_say():
+    imported = import_file(STEM)
+    layers = {entry["name"]: entry for entry in imported.checked.spec.ir["layers"]}
+    assert [layers[name]["padding"] for name in (
+        "conv1_conv", "pool1_pool", "block_conv", "avg_pool")] == [
+        [3, 3], [1, 1], [0, 1, 0, 1], [1, 1]]
+    keras_shapes = {"conv1_conv": (8, 8, 8), "pool1_pool": (8, 4, 4), "block_conv": (16, 2, 2),
+                    "avg_pool": (16, 2, 2), "predictions": (10,)}
+    shapes = {info.name: info.output_shape for info in imported.checked.layers}
+    assert {name: shapes[name] for name in keras_shapes} == keras_shapes
+    assert imported.checked.total_params == 2538 and not any(name.endswith("_pad")
+                                                             for name in layers)
+    assert imported.notes == [("conv1_pad, pool1_pad, block_pad and avg_pad (ZeroPadding2D) "
+                              "written as the `pad` of the conv or pool that reads each")]
+
+
+@pytest.mark.parametrize("padding, first, pads", [
+    (2, None, [2, 2]),
+    ([1, 2], None, [1, 2]),
+    ([[0, 1], [2, 3]], None, [0, 1, 2, 3]),
+    ([[0, 1], [2, 3]], [[1, 1], [0, 0]], [1, 2, 2, 3]),  # two in a row add up
+])
+def test_each_form_of_zero_padding_pads_the_conv(padding, first, pads):
+    before = [layer("ZeroPadding2D", "pad0", padding=first)] if first else []
+    doc = sequential(*before, layer("ZeroPadding2D", "pad", padding=padding),
+                     conv(padding="valid"), *HEAD, dense())
+    layers = import_keras(json.dumps(doc), "model.json").checked.spec.ir["layers"]
+    assert {entry["name"]: entry for entry in layers}["conv"]["padding"] == pads
+
+
+ZERO_PAD = layer("ZeroPadding2D", "pad", padding=1)
+
+
+@pytest.mark.parametrize("doc, message, where", [
+    (sequential(conv(), ZERO_PAD, layer("MaxPooling2D", "pool", pool_size=[2, 2]), *HEAD,
+                dense()),
+     ("MaxPooling2D 'pool' takes the maximum over a ZeroPadding2D's zeros, where its input may "
+     "be below 0"), "$.config.layers[3]"),
+    (sequential(ZERO_PAD, conv(padding="same"), *HEAD, dense()),
+     "Conv2D 'conv' pads same after a ZeroPadding2D", "$.config.layers[2].config.padding"),
+    (sequential(conv(), ZERO_PAD, *HEAD, dense()),
+     "Flatten 'flat' reads the ZeroPadding2D 'pad'", "$.config.layers[3]"),
+    (sequential(layer("ZeroPadding2D", "pad", padding=[[1, 2, 3]]), conv(), *HEAD, dense()),
+     ("padding of ZeroPadding2D 'pad' must be a whole number, [h, w] or [[top, bottom], "
+     "[left, right]], not [[1, 2, 3]]"), "$.config.layers[1].config.padding"),
+    (sequential(layer("ZeroPadding2D", "pad", padding=-1), conv(), *HEAD, dense()),
+     "padding of ZeroPadding2D 'pad' must be", "$.config.layers[1].config.padding"),
+    (_functional(_fed(conv(), "x"), _fed(ZERO_PAD, "conv")),
+     "the model's output is the ZeroPadding2D 'pad'", "$.config.output_layers"),
+])
+def test_zero_padding_a_layer_cannot_take_is_refused_where_it_is_read(doc, message, where):
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors if message in e.message] == [
+        (next(e.message for e in errors if message in e.message), where)]
+
+
 @pytest.mark.parametrize("tensor", [
     {"class_name": "__keras_tensor__", "config": {"keras_history": 1.5}},
     {"class_name": "__keras_tensor__", "config": 2},
@@ -640,7 +698,6 @@ def test_a_layer_named_by_no_string_names_no_input(name):
 @pytest.mark.parametrize("cls, config, told", [
     ("Rescaling", {"scale": 1 / 255, "offset": 0.0}, "`preprocess none` keeps [0, 1]"),
     ("Normalization", {"axis": -1}, "`preprocess standardize`"),
-    ("ZeroPadding2D", {"padding": [[3, 3], [3, 3]]}, "a conv's `pad TxBxLxR`"),
     ("DepthwiseConv2D", {"kernel_size": [3, 3], "depth_multiplier": 1},
      "`conv C*M KxK groups C`"),
     ("SeparableConv2D", {"filters": 8, "kernel_size": [3, 3]}, "then `conv F 1x1`"),

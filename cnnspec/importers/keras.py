@@ -27,8 +27,8 @@ import json
 import math
 from dataclasses import field
 
-from cnnspec.errors import SpecError, SpecErrors, folded, hinted, literal
-from cnnspec.importers.imported import Imported, Names, model_name
+from cnnspec.errors import SpecError, SpecErrors, folded, hinted, listed, literal
+from cnnspec.importers.imported import Imported, LayerNote, Names, grouped, model_name
 from cnnspec.importers.keras_compile import (
     compile_settings,
     float32_shortest,
@@ -157,6 +157,9 @@ class Config:
 class Tensor:
     layer: str  # the cnnspec layer that makes it
     flat: bool
+    # (top, bottom, left, right) zeros a ZeroPadding2D adds around it, for the conv or pool
+    # that reads it to add (cnnspec pads inside the layer that reads the padding)
+    pads: tuple[int, int, int, int] | None = None
 
 
 @record
@@ -167,6 +170,7 @@ class Model:
     lines: list[LayerLine] = field(default_factory=list)
     input_shape: tuple[int, int, int] | None = None
     last: str = "input"
+    notes: list[LayerNote] = field(default_factory=list)  # the header's, of layers
 
     def add(self, line: LayerLine, inputs: list[str], keras_name: str, flat: bool,
             merge: bool = False) -> None:
@@ -321,6 +325,36 @@ def _padding(cfg: Config) -> str:
     return value
 
 
+def _padding_read(model: Model, cfg: Config, inputs: list[str]) -> str | list[int]:
+    """The layer's padding with the zeros of a ZeroPadding2D before it: ``[top, bottom,
+    left, right]`` added to a valid one (Keras' applications pad so, then read valid)."""
+    padding = _padding(cfg)
+    pads = model.tensors[inputs[0]].pads
+    if pads is None:
+        return padding
+    if padding != "valid":
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' pads same after a ZeroPadding2D", "padding",
+                        "cnnspec adds a ZeroPadding2D's zeros to a valid layer's padding: "
+                        "write the padding of both in one ZeroPadding2D and pad valid")
+    return list(pads)
+
+
+def _pool_padding(model: Model, cfg: Config, inputs: list[str]) -> str | list[int]:
+    """A pool's padding (:func:`_padding_read`). A max pool pads with values it never takes,
+    a ZeroPadding2D with zeros: the same maxima where its input is never below 0 (after a
+    relu), which the maker of the input (its kind's registry entry) must say."""
+    padding = _padding_read(model, cfg, inputs)
+    if isinstance(padding, list) and cfg.cls in MAX_POOLS:
+        maker = _maker(model, model.tensors[inputs[0]].layer)
+        if maker is None or not _never_negative(*maker):
+            raise cfg.error(f"{cfg.cls} '{cfg.name}' takes the maximum over a ZeroPadding2D's "
+                            "zeros, where its input may be below 0", None,
+                            "cnnspec's max pool never takes its padding; a max over zeros "
+                            "differs where every value of a window is below 0: put the "
+                            "ZeroPadding2D and the pool after a relu")
+    return padding
+
+
 def _spatial(model: Model, cfg: Config, inputs: list[str]) -> None:
     if model.tensors[inputs[0]].flat:
         raise cfg.error(f"{cfg.cls} '{cfg.name}' takes an image, (H, W, C), but its input "
@@ -333,7 +367,7 @@ def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     filters = cfg.count("filters")
     has_bias = cfg.flag("use_bias", True)
     fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
-              "stride": _pair(cfg, "strides", 1), "padding": _padding(cfg),
+              "stride": _pair(cfg, "strides", 1), "padding": _padding_read(model, cfg, inputs),
               "dilation": _pair(cfg, "dilation_rate", 1), "groups": cfg.count("groups", 1),
               "bias": has_bias, **_inits(cfg, filters, has_bias)}
     return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
@@ -383,7 +417,7 @@ def read_pool(kind: str):
         _spatial(model, cfg, inputs)
         size = _pair(cfg, "pool_size", 2)
         fields = {"size": size, "stride": _pair(cfg, "strides", size),
-                  "padding": _padding(cfg)}
+                  "padding": _pool_padding(model, cfg, inputs)}
         if kind == "avgpool" and fields["padding"] == "same":
             fields["count_include_pad"] = False  # Keras averages the pixels inside only
         return LayerLine(cfg.name, kind, fields)
@@ -508,6 +542,48 @@ def read_merge(kind: str):
     return read
 
 
+def _zero_padding(cfg: Config) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of a ZeroPadding2D's ``padding``: one number, one per axis
+    ``[h, w]`` or one per side ``[[top, bottom], [left, right]]``."""
+    value = cfg.get("padding", 1)
+    rows = [[value, value], [value, value]] if isinstance(value, int) else \
+        [v if isinstance(v, list) else [v, v] for v in value] if isinstance(value, list) \
+        else None
+    sides = [n for row in rows for n in row] if rows and len(rows) == 2 and \
+        all(len(row) == 2 for row in rows) else []
+    if len(sides) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                  for n in sides):
+        raise cfg.error(f"padding of ZeroPadding2D '{cfg.name}' must be a whole number, "
+                        f"[h, w] or [[top, bottom], [left, right]], not {json.dumps(value)}",
+                        "padding", "e.g. [[3, 3], [3, 3]]")
+    return tuple(sides)
+
+
+def read_zero_padding(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A ZeroPadding2D writes no line: its zeros go to the conv or pool that reads it."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    cfg.get("trainable")  # it has no weights to hold
+    source = model.tensors[inputs[0]]
+    pads = _zero_padding(cfg)
+    if source.pads:
+        pads = tuple(a + b for a, b in zip(source.pads, pads))
+    model.tensors[cfg.name] = Tensor(source.layer, False, pads)
+    model.notes.append(LayerNote(cfg.name, f"({ZERO_PADDING}) written as the `pad` of the "
+                                 "conv or pool that reads each"))
+
+
+def _padding_taken(model: Model, cfg: Config, inputs: list[str], kind: str) -> None:
+    """A ZeroPadding2D's output read by a layer that does not pad: refused, its zeros would
+    be lost."""
+    padded = [i for i in inputs if model.tensors[i].pads]
+    if padded and kind not in PADDED_KINDS:
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' reads the ZeroPadding2D '{padded[0]}'", None,
+                        "cnnspec pads inside the layer that reads the padding, a "
+                        + listed(PADDED_KINDS, "or") + " that pads valid: put the "
+                        "ZeroPadding2D before one")
+
+
 # Keras' UpSampling2D interpolations that are the upsample kind's modes: Keras resizes with
 # half-pixel centres and the edge pixel repeated (tf.image.resize, jax.image.resize), which
 # is PyTorch's align_corners=False and the kind's bilinear.
@@ -534,9 +610,6 @@ KERAS_REPLACED = {
     "Normalization": "the train block's `preprocess standardize` (the default) is an adapted "
                      "Normalization: (x - mean) / std per channel, with the statistics of the "
                      "training split: remove the layer",
-    "ZeroPadding2D": "cnnspec pads inside the layer that reads the padding: remove it and give "
-                     "the layer after it its padding, a conv's `pad TxBxLxR` (top, bottom, "
-                     "left, right; `pad P` when all four are P), a pool's `pad P`",
     "DepthwiseConv2D": "a depthwise convolution is a grouped conv: `conv C*M KxK groups C` (C "
                        "the input's channels, M the depth_multiplier). Its init's numbers "
                        "differ: Keras takes the fans of its (kh, kw, C, M) kernel as kh*kw*C "
@@ -561,6 +634,10 @@ READERS = {
     "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
 }
 LAYERS = {cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()}
+# Keras' layer of zeros around an image, which the conv or pool reading it takes as padding.
+ZERO_PADDING = "ZeroPadding2D"
+PADDED_KINDS = ("conv", "maxpool", "avgpool")
+MAX_POOLS = tuple(cls for cls, kind in KERAS_CLASSES.items() if kind == "maxpool")
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
 
 
@@ -674,6 +751,10 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
         errors.append(_err(f"the output layer {output!r} is not a layer of the model",
                            "$.config.output_layers", "save the model with model.to_json()",
                            path))
+    if not errors and model.tensors[output].pads:
+        errors.append(_err(f"the model's output is the ZeroPadding2D {output!r}",
+                           "$.config.output_layers", "cnnspec pads inside the layer that "
+                           "reads the padding: end the model with a layer after it", path))
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
@@ -731,7 +812,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         cfg.get("ragged")
         model.tensors[cfg.name] = Tensor("input", False)
         return cfg.name
-    if cls not in LAYERS:
+    if cls not in LAYERS and cls != ZERO_PADDING:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
                    KERAS_REPLACED.get(cls) or
                    "Keras layers cnnspec imports: InputLayer, " + ", ".join(LAYERS),
@@ -745,22 +826,32 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
+    if cls == ZERO_PADDING:
+        read_zero_padding(model, cfg, inputs)
+        _no_unused(cfg)
+        return cfg.name
     line = LAYERS[cls](model, cfg, inputs)
+    _padding_taken(model, cfg, inputs, line.kind)
     line.name = model.names.make(cfg.name)
     if cfg.get("trainable", True) is False and "trainable" in KINDS[line.kind].field_map:
         line.fields["trainable"] = False  # a frozen Keras layer: `frozen`
-    unused = cfg.unused()
-    if unused:
-        key = unused[0]
-        raise cfg.error(f"the argument {key}={json_quoted(cfg.values[key])} of {cls} "
-                        f"'{cfg.name}' is not supported", key,
-                        _weight_decay_hint(key, cfg.values[key])
-                        or "cnnspec has no equivalent; remove it from the model, or change "
-                           "the imported spec by hand")
+    _no_unused(cfg)
     kind_flat = line.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
                                             line.kind not in ("conv",))
     model.add(line, inputs, cfg.name, kind_flat, merge=line.kind in ("add", "concat"))
     return cfg.name
+
+
+def _no_unused(cfg: Config) -> None:
+    """An argument of the layer that no reader took is refused."""
+    unused = cfg.unused()
+    if unused:
+        key = unused[0]
+        raise cfg.error(f"the argument {key}={json_quoted(cfg.values[key])} of {cfg.cls} "
+                        f"'{cfg.name}' is not supported", key,
+                        _weight_decay_hint(key, cfg.values[key])
+                        or "cnnspec has no equivalent; remove it from the model, or change "
+                           "the imported spec by hand")
 
 
 def _weight_decay_hint(key: str, value) -> str | None:
@@ -785,14 +876,24 @@ def _weight_decay_hint(key: str, value) -> str | None:
             f"{exact_number_text(l2_weight_decay(l2))}`{spared} in the train block")
 
 
-def _made_by(model: Model, output: str) -> str | None:
-    """The kind of the layer (or of the activation on its line) whose output is ``output``."""
+def _maker(model: Model, output: str) -> tuple[str, dict] | None:
+    """The kind and fields of the layer (or of the activation on its line) whose output is
+    ``output``; None for the input."""
     for line in model.lines:
         if line.activation and f"{line.name}_{line.activation[0]}" == output:
-            return line.activation[0]
+            return line.activation
         if line.name == output:
-            return line.kind
+            return line.kind, line.fields
     return None
+
+
+def _never_negative(kind: str, fields: dict) -> bool:
+    """Whether every output of ``kind`` is at least 0, as its registry entry says: a value
+    range from 0 (sigmoid, relu6), or a negative slope of 0 without one (relu)."""
+    entry = KINDS[kind]
+    if entry.value_range is not None:
+        return entry.value_range[0] >= 0
+    return entry.negative_slope is not None and entry.negative_slope(fields) == 0
 
 
 def import_keras(text: str, path: str | None = None) -> Imported:
@@ -808,7 +909,10 @@ def import_keras(text: str, path: str | None = None) -> Imported:
         header.append("A Dense after Flatten sees the values in NCHW order here: the same "
                       "network, but Keras weights would need their rows permuted.")
     data, why = fitting_data(model.input_shape, output_units(model.lines, output))
-    compiled, notes = compile_settings(doc, ends_in_softmax=_made_by(model, output) == "softmax")
+    maker = _maker(model, output)
+    compiled, compile_notes = compile_settings(doc, ends_in_softmax=bool(maker) and
+                                               maker[0] == "softmax")
+    notes = grouped(model.notes) + compile_notes
     if compiled:
         header.append("Training settings from the model's compile_config.")
     header += [f"- {note}" for note in notes]

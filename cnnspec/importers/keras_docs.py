@@ -8,7 +8,7 @@ its marker lines; a test fails when the page is stale.
 """
 from __future__ import annotations
 
-from cnnspec.errors import float_text
+from cnnspec.errors import float_text, listed
 from cnnspec.importers import keras, keras_compile
 from cnnspec.init.keras import written
 from cnnspec.kinds import KINDS
@@ -67,6 +67,11 @@ def class_table() -> str:
         else:
             written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
             rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
+    rows.append(row(f"`{keras.ZERO_PADDING}`", "the `pad` of the layer that reads it",
+                    "its zeros added to the padding of a " + listed(
+                        (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
+                    "(as Keras' applications do); a max pool only after a layer whose values "
+                    "are never below 0 (a relu), since it never takes its own padding"))
     rows += [row(f"`{cls}`", "error", hint) for cls, hint in keras.KERAS_REPLACED.items()]
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
