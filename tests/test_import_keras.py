@@ -264,9 +264,11 @@ def tf_conv_transpose(x, weight, stride: int, padding: str, dilation: int):
     return torch.autograd.grad(out, wide, grad_outputs=torch.from_numpy(x))[0].numpy()
 
 
+# (kernel, stride, padding, dilation, the output_pad the import adds): settings Keras builds
+# (it refuses a stride and a dilation both above 1)
 TRANSPOSED = [(2, 2, "valid", 1, None), (3, 2, "valid", 1, None), (3, 2, "same", 1, None),
               (4, 2, "same", 1, None), (1, 2, "valid", 1, [1, 1]), (1, 3, "same", 1, None),
-              (2, 3, "valid", 1, [1, 1]), (2, 3, "valid", 2, None), (3, 1, "same", 2, None),
+              (2, 3, "valid", 1, [1, 1]), (2, 1, "valid", 3, None), (3, 1, "same", 2, None),
               (6, 4, "same", 1, None)]
 
 
