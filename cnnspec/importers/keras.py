@@ -250,6 +250,7 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
                        f"{config.get('distribution')!r} is not Keras'", where,
                        "mode: fan_in, fan_out, fan_avg; distribution: truncated_normal, "
                        "untruncated_normal, uniform", path)
+        _fans_from_shape(config, where, path)
         if role == "bias":  # Keras' fans of a (units,) bias are both units
             return per_bias(units, scale, distribution)
         return scaled_init(scale, mode, distribution)
@@ -263,6 +264,24 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
     shown = json_quoted(obj)
     raise _err(f"the Keras initializer {shown} is not supported for a {role}", where,
                "Keras initializers cnnspec imports: " + ", ".join(INITIALIZERS), path)
+
+
+# VarianceScaling's arguments (Keras 3.15) that name the axes its fans multiply, in place
+# of the rule for a kernel's shape that cnnspec's fans follow.
+FAN_AXES = ("input_axes", "output_axes")
+
+
+def _fans_from_shape(config: dict, where: str, path: str | None) -> None:
+    """A variance scaling whose fans Keras takes from other axes than the shape's rule
+    (``input_axes``, ``output_axes`` set) draws with other numbers: refused at the key."""
+    for key in FAN_AXES:
+        if config.get(key) is not None:
+            raise _err(f"the initializer's {key}={json_quoted(config[key])} is not supported",
+                       f"{where}.config.{key}", "cnnspec takes a kernel's fans from its shape "
+                       "as Keras does without input_axes and output_axes (fan_in = kh*kw*in, "
+                       "fan_out = kh*kw*out): remove them, or write the distribution with "
+                       "the numbers they give (e.g. uniform(low=-0.1, high=0.1)) in the "
+                       "imported spec", path)
 
 
 def _truncation_comment(cfg: Config) -> str | None:

@@ -100,8 +100,11 @@ def initializer_table() -> str:
         rows.append(row(f"`{cls}` ({keys})", f"`{init}({', '.join(args)})`", ""))
     distributions = ", ".join(f"`{theirs}` -> `{ours}`"
                               for theirs, ours in keras.DISTRIBUTIONS.items())
+    axes = " and ".join(f"`{key}`" for key in keras.FAN_AXES)
     rows.append(row(f"`{keras.VARIANCE_SCALING}` (`scale`, `mode`, `distribution`)",
-                     "`variance_scaling(scale, mode, distribution)`", distributions))
+                     "`variance_scaling(scale, mode, distribution)`",
+                     f"{distributions}; {axes} (fans from other axes than a kernel's shape "
+                     "gives, in any variance scaling) are refused"))
     rows += [row(f"`{cls}`", f"`{cell(written(cls))}`", "") for cls in keras.CLASSES]
     for cls, (init, gains) in keras.KERNEL_INITIALIZERS.items():
         taken = "any gain" if gains is None else \
