@@ -21,7 +21,7 @@ import pytest
 from importing import DATA, imported_layers, same_init
 
 from cnnspec.cli import main
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 from cnnspec.importers import import_file
 from cnnspec.importers.keras import import_keras
 from cnnspec.init.scaling import TRUNCATED_STD
@@ -774,15 +774,29 @@ def test_fuzzed_models_never_raise_a_traceback():
 # ---------------------------------------------------------------------------- command line
 
 
+@pytest.mark.parametrize("option, value, hint", [
+    ("--solver", "s.prototxt", "its compile_config's"),
+    ("--input", "1x28x28", "says its input shape itself"),
+    ("--epoch-images", "54000", "write `epochs N` in the train block"),
+])
+def test_a_caffe_option_given_for_a_keras_model_is_told_what_keras_has(option, value, hint,
+                                                                       tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("s.prototxt").write_text("base_lr: 0.01\n")
+    assert main(["import", str(CONVNET), option, value]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {option} is for Caffe models, not {CONVNET}" in err
+    assert hint in next(line for line in err.splitlines() if line.startswith("hint: "))
+    with pytest.raises(InputError, match="solver is for Caffe models"):
+        import_file(CONVNET, solver="s.prototxt")
+
+
 def test_cli_imports_keras_json(tmp_path, capsys):
     out = tmp_path / "convnet.cnn"
     assert main(["import", str(CONVNET), "-o", str(out)]) == 0
     assert "34,826 parameters" in capsys.readouterr().err
     assert main(["check", str(out)]) == 0
-    solver = tmp_path / "s.prototxt"
-    solver.write_text("base_lr: 0.01\n")
-    assert main(["import", str(CONVNET), "--solver", str(solver)]) == 2
-    assert "are for Caffe models" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))
     assert main(["import", str(bad)]) == 2
