@@ -200,6 +200,49 @@ def test_a_model_keras_3_15_wrote_imports_with_keras_shapes_and_parameters():
     assert checked.spec.ir["training"]["label_smoothing"] == 0.1
 
 
+def _depthwise(initializer: dict, multiplier: int, built=True) -> dict:
+    """A DepthwiseConv2D on 16 channels as Keras 3 saves it, with its build_config."""
+    depthwise = layer("DepthwiseConv2D", "dw", kernel_size=[3, 3], depth_multiplier=multiplier,
+                      depthwise_initializer=initializer, use_bias=True)
+    if built:
+        depthwise["build_config"] = {"input_shape": [None, 6, 6, 16]}
+    return sequential(depthwise, *HEAD, dense(), shape=(6, 6, 16))
+
+
+# Keras' variance of a depthwise kernel (kh, kw, C, M): scale / n with its own fans,
+# kh·kw·C in and kh·kw·M out (keras.src.initializers.random_initializers.compute_fans)
+@pytest.mark.parametrize("initializer, multiplier, keras_variance, written", [
+    (init("HeUniform"), 3, 2 / (9 * 16),
+     "variance_scaling(scale=0.125, mode=fan_in, distribution=uniform)"),
+    (init("GlorotUniform"), 1, 1 / ((9 * 16 + 9) / 2), None),  # the same as cnnspec's
+    (init("GlorotUniform"), 3, 1 / ((9 * 16 + 9 * 3) / 2),
+     "variance_scaling(scale=2.5789473684210527, mode=fan_avg, distribution=uniform)"),
+    (init("VarianceScaling", scale=3.0, mode="fan_out", distribution="untruncated_normal"), 3,
+     3 / (9 * 3), "variance_scaling(scale=48, mode=fan_out, distribution=normal)"),
+    (init("RandomNormal", stddev=0.1), 2, 0.01, "normal(std=0.1)"),
+])
+def test_a_depthwise_conv_is_a_grouped_conv_drawing_keras_variance(initializer, multiplier,
+                                                                   keras_variance, written):
+    imported = import_keras(json.dumps(_depthwise(initializer, multiplier)), "model.json")
+    info = {info.name: info for info in imported.checked.layers}["dw"]
+    assert (info.ir["filters"], info.ir["groups"], info.output_shape) == (
+        16 * multiplier, 16, (16 * multiplier, 4, 4))
+    assert info.params == 9 * 16 * multiplier + 16 * multiplier
+    assert info.weight_init.std ** 2 == pytest.approx(keras_variance)
+    # the init on the line, or on the default line where the spec's other layers share it
+    assert f"weight {written or 'glorot_uniform'}" in imported.text
+    line = next(line for line in imported.text.splitlines() if line.startswith("dw:"))
+    assert ("kh*kw*C and kh*kw*M (C = 16" in line) == (written is not None
+                                                      and "normal(std" not in written)
+
+
+def test_a_depthwise_conv_without_its_build_config_says_where_its_channels_come_from():
+    errors = errors_of(_depthwise(init("GlorotUniform"), 1, built=False))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("DepthwiseConv2D 'dw' does not say its input's channels", "$.config.layers[1]")]
+    assert "build_config" in errors[0].hint
+
+
 def test_every_layer_class_maps_to_its_kind():
     checked, layers, kinds = imported_layers(EVERY)
     assert kinds == {
@@ -704,8 +747,6 @@ def test_a_layer_named_by_no_string_names_no_input(name):
 @pytest.mark.parametrize("cls, config, told", [
     ("Rescaling", {"scale": 1 / 255, "offset": 0.0}, "`preprocess none` keeps [0, 1]"),
     ("Normalization", {"axis": -1}, "`preprocess standardize`"),
-    ("DepthwiseConv2D", {"kernel_size": [3, 3], "depth_multiplier": 1},
-     "`conv C*M KxK groups C`"),
     ("SeparableConv2D", {"filters": 8, "kernel_size": [3, 3]}, "then `conv F 1x1`"),
 ])
 def test_a_class_cnnspec_says_otherwise_is_told_what_to_write(cls, config, told):

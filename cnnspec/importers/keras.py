@@ -108,6 +108,7 @@ class Config:
     name: str
     path: str | None
     used: set[str] = field(default_factory=set)
+    built: dict | None = None  # the layer's build_config (Keras 3): its input's shape
 
     def get(self, key: str, default=None):
         self.used.add(key)
@@ -217,9 +218,12 @@ INITIALIZERS = (*CONSTANT_INITIALIZERS, CONSTANT, *PLAIN_INITIALIZERS, VARIANCE_
 _BY_KEY = {folded(name): name for name in INITIALIZERS}
 
 
-def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict:
+def keras_init(obj, role: str, units: int, where: str, path: str | None,
+               rescaled=lambda mode: 1.0) -> dict:
     """The cnnspec init drawing what Keras initializer ``obj`` draws for a layer's ``role``
-    (``weight`` or ``bias``) with ``units`` outputs."""
+    (``weight`` or ``bias``) with ``units`` outputs. ``rescaled(mode)``: the factor on a
+    variance scaling's scale that makes cnnspec's fan for ``mode`` give Keras' variance,
+    where Keras takes a weight's fans otherwise (a depthwise kernel's)."""
     name, config = keras_name(obj)
 
     def number(key: str, default: float) -> float:
@@ -253,7 +257,7 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
         _fans_from_shape(config, where, path)
         if role == "bias":  # Keras' fans of a (units,) bias are both units
             return per_bias(units, scale, distribution)
-        return scaled_init(scale, mode, distribution)
+        return scaled_init(scale * rescaled(mode), mode, distribution)
     if cls in KERNEL_INITIALIZERS and role == "weight":
         init, gains = KERNEL_INITIALIZERS[cls]
         gain = number("gain", 1.0)
@@ -284,16 +288,16 @@ def _fans_from_shape(config: dict, where: str, path: str | None) -> None:
                        "imported spec", path)
 
 
-def _truncation_comment(cfg: Config) -> str | None:
+def _truncation_comment(cfg: Config, key: str = "kernel_initializer") -> str | None:
     """A comment for a layer whose Keras kernel initializer is a truncated normal under a
     name cnnspec gives a plain normal (:func:`cnnspec.init.keras.truncation_note`)."""
-    return truncation_note(keras_name(cfg.get("kernel_initializer", "glorot_uniform"))[0])
+    return truncation_note(keras_name(cfg.get(key, "glorot_uniform"))[0])
 
 
-def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
-    fields = {WEIGHT_INIT_KEY: keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
-                                        "weight", units,
-                                        f"{cfg.where}.config.kernel_initializer", cfg.path)}
+def _inits(cfg: Config, units: int, has_bias: bool, key: str = "kernel_initializer",
+           rescaled=lambda mode: 1.0) -> dict:
+    fields = {WEIGHT_INIT_KEY: keras_init(cfg.get(key, "glorot_uniform"), "weight", units,
+                                        f"{cfg.where}.config.{key}", cfg.path, rescaled)}
     if not has_bias:
         cfg.get("bias_initializer")  # Keras reads it only with use_bias
     else:
@@ -391,6 +395,52 @@ def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
               "bias": has_bias, **_inits(cfg, filters, has_bias)}
     return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
                      comment=_truncation_comment(cfg))
+
+
+def read_depthwise(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    """Keras' DepthwiseConv2D: a conv of C·M filters in C groups (C the input's channels,
+    read from the layer's ``build_config``; M the ``depth_multiplier``). Keras takes the fans
+    of its (kh, kw, C, M) kernel as kh·kw·C and kh·kw·M, cnnspec (as PyTorch) those of a
+    (C·M, 1, kh, kw) weight, kh·kw and kh·kw·C·M: a variance scaling's scale is rescaled so
+    that it draws Keras' variance (:func:`depthwise_rescaled`)."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    channels = _built_channels(cfg)
+    multiplier = cfg.count("depth_multiplier", 1)
+    filters = channels * multiplier
+    has_bias = cfg.flag("use_bias", True)
+    key = "depthwise_initializer"
+    fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
+              "stride": _pair(cfg, "strides", 1), "padding": _padding_read(model, cfg, inputs),
+              "dilation": _pair(cfg, "dilation_rate", 1), "groups": channels,
+              "bias": has_bias, **_inits(cfg, filters, has_bias, key,
+                                         depthwise_rescaled(channels, multiplier))}
+    comments = [_truncation_comment(cfg, key)]
+    if fields[WEIGHT_INIT_KEY] != _inits(cfg, filters, False, key)[WEIGHT_INIT_KEY]:
+        comments.append(f"scaled to Keras' fans of its kernel, kh*kw*C and kh*kw*M (C = "
+                        f"{channels}, M = {multiplier})")
+    return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
+                     comment="; ".join(c for c in comments if c) or None)
+
+
+def depthwise_rescaled(channels: int, multiplier: int):
+    """The factor per fan mode that turns Keras' scale on a depthwise kernel into cnnspec's:
+    Keras' variance scale / n_keras equals scale' / n here for fan_in (kh·kw·C against
+    kh·kw), fan_out (kh·kw·M against kh·kw·C·M) and fan_avg (their means)."""
+    ratios = {"fan_in": 1 / channels, "fan_out": channels,
+              "fan_avg": (1 + channels * multiplier) / (channels + multiplier)}
+    return ratios.__getitem__
+
+
+def _built_channels(cfg: Config) -> int:
+    """The channels of the layer's input, from the ``build_config`` Keras 3 writes."""
+    shape = cfg.built.get("input_shape") if isinstance(cfg.built, dict) else None
+    if not (isinstance(shape, list) and len(shape) == 4 and isinstance(shape[-1], int)
+            and not isinstance(shape[-1], bool) and shape[-1] > 0):
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' does not say its input's channels", None,
+                        "cnnspec reads them from the layer's build_config, which Keras 3's "
+                        "model.to_json() writes for a built model: save it with Keras 3")
+    return shape[-1]
 
 
 def read_conv_transpose(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
@@ -629,11 +679,6 @@ KERAS_REPLACED = {
     "Normalization": "the train block's `preprocess standardize` (the default) is an adapted "
                      "Normalization: (x - mean) / std per channel, with the statistics of the "
                      "training split: remove the layer",
-    "DepthwiseConv2D": "a depthwise convolution is a grouped conv: `conv C*M KxK groups C` (C "
-                       "the input's channels, M the depth_multiplier). Its init's numbers "
-                       "differ: Keras takes the fans of its (kh, kw, C, M) kernel as kh*kw*C "
-                       "and kh*kw*M, cnnspec (as PyTorch) those of a (C*M, 1, kh, kw) weight, "
-                       "kh*kw and kh*kw*C*M",
     "SeparableConv2D": "a separable convolution is a depthwise conv and a 1x1 conv: `conv C*M "
                        "KxK groups C nobias` (C the input's channels, M the depth_multiplier), "
                        "then `conv F 1x1`",
@@ -652,7 +697,10 @@ READERS = {
     "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
     "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
 }
-LAYERS = {cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()}
+# Keras' depthwise convolution, a grouped conv here whose groups its input's channels give.
+DEPTHWISE = "DepthwiseConv2D"
+LAYERS = {**{cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()},
+          DEPTHWISE: read_depthwise}
 # Keras' layer of zeros around an image, which the conv or pool reading it takes as padding.
 ZERO_PADDING = "ZeroPadding2D"
 PADDED_KINDS = ("conv", "maxpool", "avgpool")
@@ -825,7 +873,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
                    "save the model with model.to_json()", model.path)
     cls = layer["class_name"]
     values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path)
+    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path,
+                 built=layer.get("build_config"))
     if cls == "InputLayer":
         cfg.get("sparse")
         cfg.get("ragged")

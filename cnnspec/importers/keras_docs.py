@@ -67,6 +67,13 @@ def class_table() -> str:
         else:
             written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
             rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
+    rows.append(row(f"`{keras.DEPTHWISE}`", "`conv C·M KxK groups C`", "C the input's "
+                    "channels (from the layer's `build_config`, which Keras 3 writes), M the "
+                    "`depth_multiplier`; Keras takes the fans of its (kh, kw, C, M) kernel as "
+                    "kh·kw·C and kh·kw·M, cnnspec those of a (C·M, 1, kh, kw) weight, kh·kw "
+                    "and kh·kw·C·M, so a variance scaling's `scale` is written rescaled to "
+                    "draw Keras' variance (by 1/C for fan_in, C for fan_out, (1 + C·M) / "
+                    "(C + M) for fan_avg: glorot with M = 1 is unchanged)"))
     rows.append(row(f"`{keras.ZERO_PADDING}`", "the `pad` of the layer that reads it",
                     "its zeros added to the padding of a " + listed(
                         (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
