@@ -243,6 +243,28 @@ def test_a_depthwise_conv_without_its_build_config_says_where_its_channels_come_
     assert "build_config" in errors[0].hint
 
 
+def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():
+    rescaled = layer("Rescaling", "rescaling", scale=0.00392156862745098, offset=0.0)
+    imported = import_keras(json.dumps(sequential(rescaled, conv(), *HEAD, dense())),
+                            "model.json")
+    training = imported.checked.spec.ir["training"]
+    assert training["preprocess"] == "none"
+    assert "preprocess none  # Keras' Rescaling(1/255) of the pixels" in imported.text
+    assert next(entry["name"] for entry in imported.checked.spec.ir["layers"]) == "conv"
+
+
+@pytest.mark.parametrize("layers", [
+    (layer("Rescaling", "rescaling", scale=1 / 127.5, offset=-1.0), conv()),
+    (conv(), layer("Rescaling", "rescaling", scale=2.0)),
+])
+def test_another_rescaling_is_told_the_preprocessing_that_does_its_work(layers):
+    errors = errors_of(sequential(*layers, *HEAD, dense()))
+    found = [e for e in errors if e.message.startswith("Rescaling 'rescaling'")]
+    assert [e.message.endswith("is not a scaling of the model's input into [0, 1]")
+            for e in found] == [True]
+    assert "`preprocess none` keeps [0, 1]" in found[0].hint
+
+
 def test_every_layer_class_maps_to_its_kind():
     checked, layers, kinds = imported_layers(EVERY)
     assert kinds == {
@@ -745,7 +767,6 @@ def test_a_layer_named_by_no_string_names_no_input(name):
 
 
 @pytest.mark.parametrize("cls, config, told", [
-    ("Rescaling", {"scale": 1 / 255, "offset": 0.0}, "`preprocess none` keeps [0, 1]"),
     ("Normalization", {"axis": -1}, "`preprocess standardize`"),
     ("SeparableConv2D", {"filters": 8, "kernel_size": [3, 3]}, "then `conv F 1x1`"),
 ])

@@ -172,6 +172,7 @@ class Model:
     input_shape: tuple[int, int, int] | None = None
     last: str = "input"
     notes: list[LayerNote] = field(default_factory=list)  # the header's, of layers
+    preprocess: Setting | None = None  # a Rescaling of the input: the train block's
 
     def add(self, line: LayerLine, inputs: list[str], keras_name: str, flat: bool,
             merge: bool = False) -> None:
@@ -642,6 +643,31 @@ def read_zero_padding(model: Model, cfg: Config, inputs: list[str]) -> None:
                                  "conv or pool that reads each"))
 
 
+def read_rescaling(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A Rescaling of the model's input by ``scale`` without an offset writes no line: it is
+    Keras' pixels scaled into [0, 1] (Rescaling(1/255)), which cnnspec's loading gives, so
+    the train block's ``preprocess none`` (as the Caffe importer reads a Data layer's
+    ``scale``). Anywhere else, or with an offset, it is refused with the preprocessing that
+    does its work."""
+    source = model.tensors[inputs[0]]
+    scale, offset = cfg.number("scale"), cfg.number("offset", 0.0)
+    if source.layer != "input" or source.pads or offset != 0 or scale <= 0 or model.preprocess:
+        raise cfg.error(f"Rescaling '{cfg.name}' (scale {exact_number_text(scale)}, offset "
+                        f"{exact_number_text(offset)}) is not a scaling of the model's input "
+                        "into [0, 1]", None, RESCALING_HINT)
+    cfg.get("trainable")  # it has no weights to hold
+    model.tensors[cfg.name] = source
+    model.preprocess = Setting("preprocess", "none", f"Keras' Rescaling({_fraction(scale)}) of "
+                               "the pixels; cnnspec loads them in [0, 1]")
+
+
+def _fraction(scale: float) -> str:
+    """``1/255`` for a scale Keras keeps as float32 1/255, else the number."""
+    whole = round(1 / scale)
+    return f"1/{whole}" if whole > 1 and float32_shortest(1 / whole) == scale else \
+        exact_number_text(scale)
+
+
 def _padding_taken(model: Model, cfg: Config, inputs: list[str], kind: str) -> None:
     """A ZeroPadding2D's output read by a layer that does not pad: refused, its zeros would
     be lost."""
@@ -673,9 +699,6 @@ def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 # Keras classes cnnspec does not import but says the same otherwise: what to write instead
 # (the importer's hint, and the notes of docs/importing.md's class table).
 KERAS_REPLACED = {
-    "Rescaling": "cnnspec loads images as values in [0, 1], what Rescaling(1/255) makes of "
-                 "8-bit pixels, and the train block's `preprocess` centres and scales them "
-                 "(`standardize`, the default; `preprocess none` keeps [0, 1]): remove the layer",
     "Normalization": "the train block's `preprocess standardize` (the default) is an adapted "
                      "Normalization: (x - mean) / std per channel, with the statistics of the "
                      "training split: remove the layer",
@@ -703,6 +726,14 @@ LAYERS = {**{cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()},
           DEPTHWISE: read_depthwise}
 # Keras' layer of zeros around an image, which the conv or pool reading it takes as padding.
 ZERO_PADDING = "ZeroPadding2D"
+# Keras' scaling of the pixels, which a train block's preprocess is; what another does.
+RESCALING = "Rescaling"
+RESCALING_HINT = ("cnnspec loads images as values in [0, 1], what Rescaling(1/255) makes of "
+                  "8-bit pixels, and the train block's `preprocess` centres and scales them "
+                  "(`standardize`, the default; `preprocess none` keeps [0, 1]): remove the "
+                  "layer")
+# The layers that write no line of their own, and how each is read.
+FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling}
 PADDED_KINDS = ("conv", "maxpool", "avgpool")
 MAX_POOLS = tuple(cls for cls, kind in KERAS_CLASSES.items() if kind == "maxpool")
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
@@ -880,7 +911,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         cfg.get("ragged")
         model.tensors[cfg.name] = Tensor("input", False)
         return cfg.name
-    if cls not in LAYERS and cls != ZERO_PADDING:
+    if cls not in LAYERS and cls not in FOLDED:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
                    KERAS_REPLACED.get(cls) or
                    "Keras layers cnnspec imports: InputLayer, " + ", ".join(LAYERS),
@@ -894,8 +925,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
-    if cls == ZERO_PADDING:
-        read_zero_padding(model, cfg, inputs)
+    if cls in FOLDED:
+        FOLDED[cls](model, cfg, inputs)
         _no_unused(cfg)
         return cfg.name
     line = LAYERS[cls](model, cfg, inputs)
@@ -989,6 +1020,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
                       else None, path)
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,
                      layers=model.lines, defaults=defaults,
-                     training=[Setting("data", data, why), *compiled],
+                     training=[Setting("data", data, why), *compiled,
+                               *([model.preprocess] if model.preprocess else [])],
                      output=None if output == model.last else output, origin=origin)
     return Imported(spec, checked(spec, origin), notes)

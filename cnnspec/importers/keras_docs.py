@@ -79,6 +79,10 @@ def class_table() -> str:
                         (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
                     "(as Keras' applications do); a max pool only after a layer whose values "
                     "are never below 0 (a relu), since it never takes its own padding"))
+    rows.append(row(f"`{keras.RESCALING}`", "train `preprocess none`", "a scaling of the "
+                    "model's input without an offset (`Rescaling(1/255)`): cnnspec loads the "
+                    "pixels in [0, 1] and `none` keeps them so; another Rescaling is refused: "
+                    + keras.RESCALING_HINT))
     rows += [row(f"`{cls}`", "error", hint) for cls, hint in keras.KERAS_REPLACED.items()]
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
