@@ -406,10 +406,16 @@ def read_depthwise(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     that it draws Keras' variance (:func:`depthwise_rescaled`)."""
     _channels_last(cfg)
     _spatial(model, cfg, inputs)
+    return _depthwise_line(model, cfg, inputs, cfg.name, cfg.flag("use_bias", True),
+                           _activation(cfg))
+
+
+def _depthwise_line(model: Model, cfg: Config, inputs: list[str], name: str, has_bias: bool,
+                    activation) -> LayerLine:
+    """The grouped conv of a depthwise kernel (:func:`read_depthwise`), named ``name``."""
     channels = _built_channels(cfg)
     multiplier = cfg.count("depth_multiplier", 1)
     filters = channels * multiplier
-    has_bias = cfg.flag("use_bias", True)
     key = "depthwise_initializer"
     fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
               "stride": _pair(cfg, "strides", 1), "padding": _padding_read(model, cfg, inputs),
@@ -420,8 +426,24 @@ def read_depthwise(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     if fields[WEIGHT_INIT_KEY] != _inits(cfg, filters, False, key)[WEIGHT_INIT_KEY]:
         comments.append(f"scaled to Keras' fans of its kernel, kh*kw*C and kh*kw*M (C = "
                         f"{channels}, M = {multiplier})")
-    return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
+    return LayerLine(name, "conv", fields, activation=activation,
                      comment="; ".join(c for c in comments if c) or None)
+
+
+def read_separable(model: Model, cfg: Config, inputs: list[str]) -> list[LayerLine]:
+    """Keras' SeparableConv2D: its depthwise kernel (no bias), as :func:`read_depthwise`
+    reads one, on a line of its own (``<name>_depthwise``), then its pointwise 1x1 conv
+    with the layer's bias and activation. The pointwise kernel's fans, C·M in and F out,
+    are the 1x1 conv's."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    depthwise = _depthwise_line(model, cfg, inputs, f"{cfg.name}_depthwise", False, None)
+    filters = cfg.count("filters")
+    has_bias = cfg.flag("use_bias", True)
+    fields = {"filters": filters, "kernel": [1, 1], "bias": has_bias,
+              **_inits(cfg, filters, has_bias, "pointwise_initializer")}
+    return [depthwise, LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
+                                 comment=_truncation_comment(cfg, "pointwise_initializer"))]
 
 
 def depthwise_rescaled(channels: int, multiplier: int):
@@ -702,9 +724,6 @@ KERAS_REPLACED = {
     "Normalization": "the train block's `preprocess standardize` (the default) is an adapted "
                      "Normalization: (x - mean) / std per channel, with the statistics of the "
                      "training split: remove the layer",
-    "SeparableConv2D": "a separable convolution is a depthwise conv and a 1x1 conv: `conv C*M "
-                       "KxK groups C nobias` (C the input's channels, M the depth_multiplier), "
-                       "then `conv F 1x1`",
 }
 
 
@@ -720,10 +739,11 @@ READERS = {
     "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
     "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
 }
-# Keras' depthwise convolution, a grouped conv here whose groups its input's channels give.
-DEPTHWISE = "DepthwiseConv2D"
+# Keras' depthwise convolution, a grouped conv here whose groups its input's channels give,
+# and its separable one, that conv and a 1x1 conv.
+DEPTHWISE, SEPARABLE = "DepthwiseConv2D", "SeparableConv2D"
 LAYERS = {**{cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()},
-          DEPTHWISE: read_depthwise}
+          DEPTHWISE: read_depthwise, SEPARABLE: read_separable}
 # Keras' layer of zeros around an image, which the conv or pool reading it takes as padding.
 ZERO_PADDING = "ZeroPadding2D"
 # Keras' scaling of the pixels, which a train block's preprocess is; what another does.
@@ -929,15 +949,20 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         FOLDED[cls](model, cfg, inputs)
         _no_unused(cfg)
         return cfg.name
-    line = LAYERS[cls](model, cfg, inputs)
+    made = LAYERS[cls](model, cfg, inputs)
+    *before, line = made if isinstance(made, list) else [made]
     _padding_taken(model, cfg, inputs, line.kind)
-    line.name = model.names.make(cfg.name)
-    if cfg.get("trainable", True) is False and "trainable" in KINDS[line.kind].field_map:
-        line.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+    frozen = cfg.get("trainable", True) is False
     _no_unused(cfg)
-    kind_flat = line.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
-                                            line.kind not in ("conv",))
-    model.add(line, inputs, cfg.name, kind_flat, merge=line.kind in ("add", "concat"))
+    for i, part in enumerate([*before, line]):  # a Keras layer of several lines, in order
+        part.name = model.names.make(part.name)
+        if frozen and "trainable" in KINDS[part.kind].field_map:
+            part.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+        kind_flat = part.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
+                                                part.kind not in ("conv",))
+        made_as = cfg.name if part is line else f"\0{cfg.name}:{i}"
+        model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
+        inputs = [made_as]
     return cfg.name
 
 

@@ -74,6 +74,10 @@ def class_table() -> str:
                     "and kh·kw·C·M, so a variance scaling's `scale` is written rescaled to "
                     "draw Keras' variance (by 1/C for fan_in, C for fan_out, (1 + C·M) / "
                     "(C + M) for fan_avg: glorot with M = 1 is unchanged)"))
+    rows.append(row(f"`{keras.SEPARABLE}`", "`conv C·M KxK groups C nobias`, then `conv F 1x1`",
+                    f"its depthwise kernel as `{keras.DEPTHWISE}`'s, on a line named "
+                    "`<name>_depthwise`; the 1x1 conv has the layer's name, bias and "
+                    "activation, and its fans are Keras' (C·M in, F out)"))
     rows.append(row(f"`{keras.ZERO_PADDING}`", "the `pad` of the layer that reads it",
                     "its zeros added to the padding of a " + listed(
                         (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
