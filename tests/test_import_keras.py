@@ -287,6 +287,29 @@ def test_another_rescaling_is_told_the_preprocessing_that_does_its_work(layers):
     assert "`preprocess none` keeps [0, 1]" in found[0].hint
 
 
+@pytest.mark.parametrize("before", [(), (layer("Rescaling", "r", scale=1 / 255),)])
+def test_a_normalization_adapted_to_the_input_is_the_train_blocks_standardize(before):
+    normalized = layer("Normalization", "norm", axis=[-1], invert=False, mean=None,
+                       variance=None)
+    imported = import_keras(json.dumps(sequential(*before, normalized, conv(), *HEAD, dense())),
+                            "model.json")
+    assert imported.checked.spec.ir["training"]["preprocess"] == "standardize"
+    assert "preprocess standardize  # Keras' Normalization adapted to the data" in imported.text
+
+
+@pytest.mark.parametrize("config, where", [
+    ({"mean": 0.5, "variance": 0.25}, "$.config.layers[1].config.mean"),
+    ({"axis": [1]}, "$.config.layers[1]"),
+    ({"invert": True}, "$.config.layers[1]"),
+])
+def test_another_normalization_is_told_what_standardizes(config, where):
+    errors = errors_of(sequential(layer("Normalization", "norm", **config), conv(), *HEAD,
+                                  dense()))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("Normalization 'norm' is not one adapted to the channels of the model's input", where)]
+    assert "`preprocess standardize`" in errors[0].hint
+
+
 def test_every_layer_class_maps_to_its_kind():
     checked, layers, kinds = imported_layers(EVERY)
     assert kinds == {
@@ -786,16 +809,6 @@ def test_a_layer_named_by_no_string_names_no_input(name):
     bad["config"]["name"] = name
     errors = errors_of(sequential(bad, conv(name="after")))
     assert errors[0].json_path == "$.config.layers[1].config.data_format"
-
-
-@pytest.mark.parametrize("cls, config, told", [
-    ("Normalization", {"axis": -1}, "`preprocess standardize`"),
-])
-def test_a_class_cnnspec_says_otherwise_is_told_what_to_write(cls, config, told):
-    errors = errors_of(sequential(layer(cls, "x", **config), conv(), *HEAD, dense()))
-    assert [(e.message, e.json_path) for e in errors] == [
-        (f"the Keras layer {cls} is not supported", "$.config.layers[1].class_name")]
-    assert told in errors[0].hint
 
 
 def test_every_unsupported_layer_is_reported_at_once():

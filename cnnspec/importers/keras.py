@@ -683,6 +683,25 @@ def read_rescaling(model: Model, cfg: Config, inputs: list[str]) -> None:
                                "the pixels; cnnspec loads them in [0, 1]")
 
 
+def read_normalization(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A Normalization of the model's input per channel (axis -1), adapted to the data (no
+    fixed mean or variance in its config) writes no line: it is the train block's
+    ``preprocess standardize``, which fits each channel's mean and std on the training split
+    as ``adapt()`` does on the data given it (a Rescaling before it changes nothing:
+    standardizing undoes a scale). Anything else is refused with what does its work."""
+    source = model.tensors[inputs[0]]
+    axis = cfg.get("axis", -1)
+    fixed = [key for key in ("mean", "variance") if cfg.get(key) is not None]
+    if source.layer != "input" or source.pads or axis not in (-1, [-1], 3, [3]) or fixed or \
+            cfg.get("invert", False) is not False:
+        raise cfg.error(f"Normalization '{cfg.name}' is not one adapted to the channels of "
+                        "the model's input", fixed[0] if fixed else None, NORMALIZATION_HINT)
+    cfg.get("trainable")  # its statistics are not trained
+    model.tensors[cfg.name] = source
+    model.preprocess = Setting("preprocess", "standardize", "Keras' Normalization adapted to "
+                               "the data: each channel's mean and std of the training split")
+
+
 def _fraction(scale: float) -> str:
     """``1/255`` for a scale Keras keeps as float32 1/255, else the number."""
     whole = round(1 / scale)
@@ -718,15 +737,6 @@ def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     return LayerLine(cfg.name, "upsample", {"factor": _pair(cfg, "size", 2), "mode": mode})
 
 
-# Keras classes cnnspec does not import but says the same otherwise: what to write instead
-# (the importer's hint, and the notes of docs/importing.md's class table).
-KERAS_REPLACED = {
-    "Normalization": "the train block's `preprocess standardize` (the default) is an adapted "
-                     "Normalization: (x - mean) / std per channel, with the statistics of the "
-                     "training split: remove the layer",
-}
-
-
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
 READERS = {
@@ -752,8 +762,14 @@ RESCALING_HINT = ("cnnspec loads images as values in [0, 1], what Rescaling(1/25
                   "8-bit pixels, and the train block's `preprocess` centres and scales them "
                   "(`standardize`, the default; `preprocess none` keeps [0, 1]): remove the "
                   "layer")
+# Keras' standardization of the input, which a train block's preprocess is; what another is.
+NORMALIZATION = "Normalization"
+NORMALIZATION_HINT = ("the train block's `preprocess standardize` (the default) is an "
+                      "adapted Normalization: (x - mean) / std per channel, with the "
+                      "statistics of the training split: remove the layer")
 # The layers that write no line of their own, and how each is read.
-FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling}
+FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling,
+          NORMALIZATION: read_normalization}
 PADDED_KINDS = ("conv", "maxpool", "avgpool")
 MAX_POOLS = tuple(cls for cls, kind in KERAS_CLASSES.items() if kind == "maxpool")
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
@@ -933,8 +949,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         return cfg.name
     if cls not in LAYERS and cls not in FOLDED:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
-                   KERAS_REPLACED.get(cls) or
-                   "Keras layers cnnspec imports: InputLayer, " + ", ".join(LAYERS),
+                   "Keras layers cnnspec imports: InputLayer, " + ", ".join([*LAYERS, *FOLDED]),
                    model.path)
     inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])
     if sequential and previous is None:  # no InputLayer: the first layer takes the input

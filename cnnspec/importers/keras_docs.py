@@ -87,7 +87,10 @@ def class_table() -> str:
                     "model's input without an offset (`Rescaling(1/255)`): cnnspec loads the "
                     "pixels in [0, 1] and `none` keeps them so; another Rescaling is refused: "
                     + keras.RESCALING_HINT))
-    rows += [row(f"`{cls}`", "error", hint) for cls, hint in keras.KERAS_REPLACED.items()]
+    rows.append(row(f"`{keras.NORMALIZATION}`", "train `preprocess standardize`", "one "
+                    "adapted to the channels of the model's input (axis -1, no fixed `mean` "
+                    "or `variance`): standardize fits each channel's mean and std on the "
+                    "training split as `adapt()` does on its data; another is refused"))
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
 
