@@ -297,6 +297,19 @@ def test_a_normalization_adapted_to_the_input_is_the_train_blocks_standardize(be
     assert "preprocess standardize  # Keras' Normalization adapted to the data" in imported.text
 
 
+@pytest.mark.parametrize("order", [("r", "c"), ("c", "r")])
+def test_a_rescaled_input_read_raw_beside_is_refused(order):
+    rescaled = _fed(layer("Rescaling", "r", scale=1 / 255), "x")
+    raw = _fed(conv("c"), "x")
+    first, second = (rescaled, raw) if order == ("r", "c") else (raw, rescaled)
+    tail = [_fed(conv("c2"), "r"), _fed(layer("Add", "sum"), "c", "c2"),
+            _fed(layer("Flatten", "flat"), "sum"), _fed(dense(), "flat")]
+    errors = errors_of(_functional(first, second, *tail))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ((f"the model's input is read by {order[0]} and {order[1]}, and preprocessed for one "
+         "of them only"), "$.config.layers[2]")]
+
+
 @pytest.mark.parametrize("config, where", [
     ({"mean": 0.5, "variance": 0.25}, "$.config.layers[1].config.mean"),
     ({"axis": [1]}, "$.config.layers[1]"),

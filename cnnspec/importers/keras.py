@@ -173,6 +173,8 @@ class Model:
     last: str = "input"
     notes: list[LayerNote] = field(default_factory=list)  # the header's, of layers
     preprocess: Setting | None = None  # a Rescaling of the input: the train block's
+    raw_inputs: list[str] = field(default_factory=list)  # the Keras names of the input
+    input_readers: list[str] = field(default_factory=list)  # the layers reading it
 
     def add(self, line: LayerLine, inputs: list[str], keras_name: str, flat: bool,
             merge: bool = False) -> None:
@@ -946,6 +948,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         cfg.get("sparse")
         cfg.get("ragged")
         model.tensors[cfg.name] = Tensor("input", False)
+        model.raw_inputs.append(cfg.name)
         return cfg.name
     if cls not in LAYERS and cls not in FOLDED:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
@@ -954,16 +957,21 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])
     if sequential and previous is None:  # no InputLayer: the first layer takes the input
         model.tensors["\0input"] = Tensor("input", False)
+        model.raw_inputs.append("\0input")
         inputs = ["\0input"]
     unknown = [i for i in inputs if i not in model.tensors]
     if not inputs or unknown:
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
+    if any(i in model.raw_inputs for i in inputs):
+        model.input_readers.append(cfg.name)
     if cls in FOLDED:
         FOLDED[cls](model, cfg, inputs)
+        _one_view_of_the_input(model, cfg)
         _no_unused(cfg)
         return cfg.name
+    _one_view_of_the_input(model, cfg)
     made = LAYERS[cls](model, cfg, inputs)
     *before, line = made if isinstance(made, list) else [made]
     _padding_taken(model, cfg, inputs, line.kind)
@@ -979,6 +987,20 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
         inputs = [made_as]
     return cfg.name
+
+
+def _one_view_of_the_input(model: Model, cfg: Config) -> None:
+    """A model whose input a Rescaling or Normalization preprocesses (the train block's
+    preprocess, applied to every reader of the input) must read the input through it alone:
+    a layer reading the raw pixels beside it is refused, not fed the preprocessed ones. Said
+    at the second of the two readers, whichever comes first."""
+    if model.preprocess and len(model.input_readers) > 1 and \
+            cfg.name in model.input_readers[1:]:
+        raise cfg.error(f"the model's input is read by {listed(model.input_readers)}, and "
+                        "preprocessed for one of them only", None,
+                        "cnnspec preprocesses the input for every layer that reads it (the "
+                        "train block's preprocess): read it through the Rescaling or "
+                        "Normalization alone")
 
 
 def _no_unused(cfg: Config) -> None:
