@@ -331,6 +331,16 @@ def test_the_library_keeps_an_existing_file_unless_forced(tmp_path):
     assert (tmp_path / "m.py").exists()
 
 
+def test_the_librarys_export_prints_what_it_wrote_not_every_weight(tmp_path):
+    from cnnspec.exporters.torch_source import export_torch
+
+    exported, weights = export_torch(SPECS[0].parent / "digits.cnn", tmp_path / "m.py")
+    shown = repr(exported)
+    assert "source='spec" in shown and "weights='initial weights of seed 0'" in shown
+    assert "array(" not in shown and len(shown) < 1000
+    assert set(exported.state) >= {"conv1.weight", "fc2.bias"} and weights.name == "m.npz"
+
+
 def _defined(text):
     """The names of the top-level functions and classes of a module's text."""
     return {node.name for node in ast.parse(text).body

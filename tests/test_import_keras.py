@@ -1,8 +1,10 @@
 """Importing Keras models saved with ``model.to_json()`` (cnnspec.importers.keras).
 
 The JSON files in tests/data/import/ were written for these tests: the Keras MNIST convnet
-example (34,826 parameters) in Keras 3's format, and a functional model with one of every
-layer class the importer maps in Keras 2's (tf.keras) format.
+example (34,826 parameters) in Keras 3's format, a functional model with one of every
+layer class the importer maps in Keras 2's (tf.keras) format, and a small decoder that Keras
+3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters), as it
+wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pytest
 from importing import DATA, imported_layers, same_init
 
 from cnnspec.cli import main
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 from cnnspec.importers import import_file
 from cnnspec.importers.keras import import_keras
 from cnnspec.init.scaling import TRUNCATED_STD
@@ -27,6 +29,8 @@ from cnnspec.lang import format_source, parse
 
 CONVNET = DATA / "mnist_convnet.json"
 EVERY = DATA / "every_layer_keras2.json"
+DECODER = DATA / "keras315_decoder.json"
+STEM = DATA / "keras315_stem.json"
 
 
 def load(path: Path) -> dict:
@@ -136,10 +140,187 @@ def test_compile_config_becomes_the_train_block(optimizer, settings, note):
     from cnnspec.importers.keras_compile import compile_settings
 
     found, notes = compile_settings({"compile_config": {
-        "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}})
+        "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}},
+        ends_in_softmax=True)
     written = {s.key: s.value for s in found}
     assert written == {**settings, "loss": "cross_entropy"}
     assert any(note in n for n in notes) if note else notes == []
+
+
+CROSS_ENTROPY = {"class_name": "CategoricalCrossentropy",
+                 "config": {"name": "categorical_crossentropy", "reduction": "sum_over_batch_size",
+                            "from_logits": False, "label_smoothing": 0.0, "axis": -1}}
+
+
+def _compiled(loss, activation: str) -> tuple[dict, list[str]]:
+    doc = {**sequential(conv(), *HEAD, dense(activation=activation)),
+           "compile_config": {"optimizer": init("SGD", learning_rate=0.1), "loss": loss}}
+    imported = import_keras(json.dumps(doc), "model.json")
+    return imported.checked.spec.ir["training"], imported.notes
+
+
+@pytest.mark.parametrize("loss, activation, note", [
+    (CROSS_ENTROPY, "softmax", None),
+    ("categorical_crossentropy", "softmax", None),
+    ({**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "from_logits": True}}, "linear",
+     None),
+    ({**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "from_logits": True}}, "softmax",
+     "Keras applied the softmax twice, cross_entropy here applies it once"),
+    ("sparse_categorical_crossentropy", "linear",
+     ("takes the output as probabilities (from_logits=False), but the model does not end in "
+      "softmax")),
+    (CROSS_ENTROPY, "relu", "takes the output as probabilities"),
+    ({**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "axis": 1}}, "softmax",
+     "the loss's axis=1 is not read"),
+    ("mean_squared_error", "linear", None),
+])
+def test_a_cross_entropy_that_reads_the_output_otherwise_than_keras_did_is_noted(
+        loss, activation, note):
+    training, notes = _compiled(loss, activation)
+    assert training["loss"] == ("mse" if loss == "mean_squared_error" else "cross_entropy")
+    assert notes == ([next(n for n in notes if note in n)] if note else [])
+
+
+def test_a_keras_loss_label_smoothing_is_the_train_blocks():
+    smoothed = {**CROSS_ENTROPY, "config": {**CROSS_ENTROPY["config"], "label_smoothing": 0.1}}
+    training, notes = _compiled(smoothed, "softmax")
+    assert training["label_smoothing"] == 0.1 and notes == []
+
+
+def test_a_model_keras_3_15_wrote_imports_with_keras_shapes_and_parameters():
+    # Keras 3.15 writes renorm_momentum and renorm_clipping beside renorm false, and
+    # input_axes and output_axes (null) in GlorotUniform's config
+    imported = import_file(DECODER)
+    checked = imported.checked
+    keras_shapes = {"enc": (8, 8, 8), "enc_bn": (8, 8, 8), "down": (8, 4, 4),
+                    "dec": (4, 8, 8), "up": (4, 16, 16), "gap": (4,), "scores": (10,)}
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert {name: shapes[name] for name in keras_shapes} == keras_shapes
+    assert checked.total_params == 438 and imported.notes == []
+    assert checked.spec.ir["training"]["label_smoothing"] == 0.1
+
+
+def _depthwise(initializer: dict, multiplier: int, built=True) -> dict:
+    """A DepthwiseConv2D on 16 channels as Keras 3 saves it, with its build_config."""
+    depthwise = layer("DepthwiseConv2D", "dw", kernel_size=[3, 3], depth_multiplier=multiplier,
+                      depthwise_initializer=initializer, use_bias=True)
+    if built:
+        depthwise["build_config"] = {"input_shape": [None, 6, 6, 16]}
+    return sequential(depthwise, *HEAD, dense(), shape=(6, 6, 16))
+
+
+# Keras' variance of a depthwise kernel (kh, kw, C, M): scale / n with its own fans,
+# kh·kw·C in and kh·kw·M out (keras.src.initializers.random_initializers.compute_fans)
+@pytest.mark.parametrize("initializer, multiplier, keras_variance, written", [
+    (init("HeUniform"), 3, 2 / (9 * 16),
+     "variance_scaling(scale=0.125, mode=fan_in, distribution=uniform)"),
+    (init("GlorotUniform"), 1, 1 / ((9 * 16 + 9) / 2), None),  # the same as cnnspec's
+    (init("GlorotUniform"), 3, 1 / ((9 * 16 + 9 * 3) / 2),
+     "variance_scaling(scale=2.5789473684210527, mode=fan_avg, distribution=uniform)"),
+    (init("VarianceScaling", scale=3.0, mode="fan_out", distribution="untruncated_normal"), 3,
+     3 / (9 * 3), "variance_scaling(scale=48, mode=fan_out, distribution=normal)"),
+    (init("RandomNormal", stddev=0.1), 2, 0.01, "normal(std=0.1)"),
+])
+def test_a_depthwise_conv_is_a_grouped_conv_drawing_keras_variance(initializer, multiplier,
+                                                                   keras_variance, written):
+    imported = import_keras(json.dumps(_depthwise(initializer, multiplier)), "model.json")
+    info = {info.name: info for info in imported.checked.layers}["dw"]
+    assert (info.ir["filters"], info.ir["groups"], info.output_shape) == (
+        16 * multiplier, 16, (16 * multiplier, 4, 4))
+    assert info.params == 9 * 16 * multiplier + 16 * multiplier
+    assert info.weight_init.std ** 2 == pytest.approx(keras_variance)
+    # the init on the line, or on the default line where the spec's other layers share it
+    assert f"weight {written or 'glorot_uniform'}" in imported.text
+    line = next(line for line in imported.text.splitlines() if line.startswith("dw:"))
+    assert ("kh*kw*C and kh*kw*M (C = 16" in line) == (written is not None
+                                                      and "normal(std" not in written)
+
+
+def test_a_separable_conv_is_its_depthwise_conv_then_a_pointwise_one():
+    separable = layer("SeparableConv2D", "sep", filters=6, kernel_size=[3, 3], strides=[2, 2],
+                      padding="same", depth_multiplier=2, activation="relu", use_bias=True,
+                      depthwise_initializer=init("GlorotUniform"),
+                      pointwise_initializer=init("HeUniform"), bias_initializer=init("Zeros"))
+    separable["build_config"] = {"input_shape": [None, 6, 6, 4]}
+    doc = sequential(separable, *HEAD, dense(), shape=(6, 6, 4))
+    checked = import_keras(json.dumps(doc), "model.json").checked
+    layers = {entry["name"]: entry for entry in checked.spec.ir["layers"]}
+    assert [(name, entry["kind"]) for name, entry in layers.items()][:3] == [
+        ("sep_depthwise", "conv"), ("sep", "conv"), ("sep_relu", "relu")]
+    depthwise, pointwise = layers["sep_depthwise"], layers["sep"]
+    assert (depthwise["filters"], depthwise["groups"], depthwise["stride"],
+            depthwise["bias"]) == (8, 4, [2, 2], False)
+    assert (pointwise["filters"], pointwise["kernel"], pointwise["bias"]) == (6, [1, 1], True)
+    assert pointwise["weight_init"]["name"] == "he_uniform"
+    # Keras' count: a 3x3x4x2 depthwise kernel, a 1x1x8x6 pointwise one and 6 biases
+    infos = {info.name: info for info in checked.layers}
+    assert infos["sep_depthwise"].params + infos["sep"].params == 72 + 48 + 6
+    assert infos["sep"].output_shape == (6, 3, 3)
+
+
+def test_a_depthwise_conv_without_its_build_config_says_where_its_channels_come_from():
+    errors = errors_of(_depthwise(init("GlorotUniform"), 1, built=False))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("DepthwiseConv2D 'dw' does not say its input's channels", "$.config.layers[1]")]
+    assert "build_config" in errors[0].hint
+
+
+def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():
+    rescaled = layer("Rescaling", "rescaling", scale=0.00392156862745098, offset=0.0)
+    imported = import_keras(json.dumps(sequential(rescaled, conv(), *HEAD, dense())),
+                            "model.json")
+    training = imported.checked.spec.ir["training"]
+    assert training["preprocess"] == "none"
+    assert "preprocess none  # Keras' Rescaling(1/255) of the pixels" in imported.text
+    assert next(entry["name"] for entry in imported.checked.spec.ir["layers"]) == "conv"
+
+
+@pytest.mark.parametrize("layers", [
+    (layer("Rescaling", "rescaling", scale=1 / 127.5, offset=-1.0), conv()),
+    (conv(), layer("Rescaling", "rescaling", scale=2.0)),
+])
+def test_another_rescaling_is_told_the_preprocessing_that_does_its_work(layers):
+    errors = errors_of(sequential(*layers, *HEAD, dense()))
+    found = [e for e in errors if e.message.startswith("Rescaling 'rescaling'")]
+    assert [e.message.endswith("is not a scaling of the model's input into [0, 1]")
+            for e in found] == [True]
+    assert "`preprocess none` keeps [0, 1]" in found[0].hint
+
+
+@pytest.mark.parametrize("before", [(), (layer("Rescaling", "r", scale=1 / 255),)])
+def test_a_normalization_adapted_to_the_input_is_the_train_blocks_standardize(before):
+    normalized = layer("Normalization", "norm", axis=[-1], invert=False, mean=None,
+                       variance=None)
+    imported = import_keras(json.dumps(sequential(*before, normalized, conv(), *HEAD, dense())),
+                            "model.json")
+    assert imported.checked.spec.ir["training"]["preprocess"] == "standardize"
+    assert "preprocess standardize  # Keras' Normalization adapted to the data" in imported.text
+
+
+@pytest.mark.parametrize("order", [("r", "c"), ("c", "r")])
+def test_a_rescaled_input_read_raw_beside_is_refused(order):
+    rescaled = _fed(layer("Rescaling", "r", scale=1 / 255), "x")
+    raw = _fed(conv("c"), "x")
+    first, second = (rescaled, raw) if order == ("r", "c") else (raw, rescaled)
+    tail = [_fed(conv("c2"), "r"), _fed(layer("Add", "sum"), "c", "c2"),
+            _fed(layer("Flatten", "flat"), "sum"), _fed(dense(), "flat")]
+    errors = errors_of(_functional(first, second, *tail))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ((f"the model's input is read by {order[0]} and {order[1]}, and preprocessed for one "
+         "of them only"), "$.config.layers[2]")]
+
+
+@pytest.mark.parametrize("config, where", [
+    ({"mean": 0.5, "variance": 0.25}, "$.config.layers[1].config.mean"),
+    ({"axis": [1]}, "$.config.layers[1]"),
+    ({"invert": True}, "$.config.layers[1]"),
+])
+def test_another_normalization_is_told_what_standardizes(config, where):
+    errors = errors_of(sequential(layer("Normalization", "norm", **config), conv(), *HEAD,
+                                  dense()))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("Normalization 'norm' is not one adapted to the channels of the model's input", where)]
+    assert "`preprocess standardize`" in errors[0].hint
 
 
 def test_every_layer_class_maps_to_its_kind():
@@ -164,6 +345,96 @@ def test_every_layer_class_maps_to_its_kind():
     # Keras' trainable parameters; its count_params() adds the 16 moving statistics of bn_a,
     # which cnnspec keeps as buffers, not parameters
     assert checked.total_params == 224 + 16 + 576 + 36 + 3088 + 410
+
+
+@pytest.mark.parametrize("size, interpolation, factor, mode, shape", [
+    ([2, 2], "nearest", [2, 2], "nearest", (4, 8, 8)),
+    ([1, 3], "bilinear", [1, 3], "bilinear", (4, 4, 12)),
+    (2, None, [2, 2], "nearest", (4, 8, 8)),  # Keras 2 may save one number; nearest by default
+])
+def test_upsampling2d_is_upsample_with_its_size_and_interpolation(size, interpolation, factor,
+                                                                   mode, shape):
+    doc = sequential(conv(padding="same"), layer("MaxPooling2D", "pool", pool_size=[2, 2]),
+                     layer("UpSampling2D", "up", size=size, data_format="channels_last",
+                           interpolation=interpolation), *HEAD, dense())
+    checked = import_keras(json.dumps(doc), "model.json").checked
+    up = {entry["name"]: entry for entry in checked.spec.ir["layers"]}["up"]
+    assert (up["kind"], up["factor"], up["mode"]) == ("upsample", factor, mode)
+    assert {info.name: info.output_shape for info in checked.layers}["up"] == shape
+
+
+def keras_deconv_length(n: int, kernel: int, stride: int, padding: str, dilation: int) -> int:
+    """Keras' output length of a Conv2DTranspose without output_padding
+    (keras.src.utils.conv_utils.deconv_output_length), the reference the import must meet."""
+    kernel = kernel + (kernel - 1) * (dilation - 1)
+    return n * stride + (max(kernel - stride, 0) if padding == "valid" else 0)
+
+
+def tf_conv_transpose(x, weight, stride: int, padding: str, dilation: int):
+    """TensorFlow's conv2d_transpose, which Keras' Conv2DTranspose runs: by its definition the
+    input gradient of conv2d (with TF's padding rule: ``same`` pads ``total // 2`` before) on
+    an input of Keras' output size, for ``x`` (N, C, H, W) and a ``(C, F, k, k)`` weight."""
+    import torch
+
+    size = keras_deconv_length(x.shape[2], weight.shape[2], stride, padding, dilation)
+    reach = (weight.shape[2] - 1) * dilation + 1
+    total = max((x.shape[2] - 1) * stride + reach - size, 0) if padding == "same" else 0
+    wide = torch.zeros(x.shape[0], weight.shape[1], size, size, dtype=torch.float64,
+                       requires_grad=True)
+    padded = torch.nn.functional.pad(wide, (total // 2, total - total // 2) * 2)
+    out = torch.nn.functional.conv2d(padded, torch.from_numpy(weight), stride=stride,
+                                     dilation=dilation)
+    return torch.autograd.grad(out, wide, grad_outputs=torch.from_numpy(x))[0].numpy()
+
+
+# (kernel, stride, padding, dilation, the output_pad the import adds): settings Keras builds
+# (it refuses a stride and a dilation both above 1)
+TRANSPOSED = [(2, 2, "valid", 1, None), (3, 2, "valid", 1, None), (3, 2, "same", 1, None),
+              (4, 2, "same", 1, None), (1, 2, "valid", 1, [1, 1]), (1, 3, "same", 1, None),
+              (2, 3, "valid", 1, [1, 1]), (2, 1, "valid", 3, None), (3, 1, "same", 2, None),
+              (6, 4, "same", 1, None)]
+
+
+def _transposed(kernel: int, stride: int, padding: str, dilation: int):
+    doc = sequential(layer("Conv2DTranspose", "up", filters=3, kernel_size=[kernel, kernel],
+                           strides=[stride, stride], padding=padding, output_padding=None,
+                           data_format="channels_last", dilation_rate=[dilation, dilation],
+                           activation="relu", use_bias=True,
+                           kernel_initializer=init("HeUniform", seed=None),
+                           bias_initializer=init("Zeros")), *HEAD, dense(), shape=(5, 5, 2))
+    return import_keras(json.dumps(doc), "model.json").checked
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, output_pad", TRANSPOSED)
+def test_conv2d_transpose_is_conv_transpose_of_keras_output_size(kernel, stride, padding,
+                                                                  dilation, output_pad):
+    checked = _transposed(kernel, stride, padding, dilation)
+    up = {entry["name"]: entry for entry in checked.spec.ir["layers"]}["up"]
+    assert (up["kind"], up["kernel"], up["stride"], up["padding"]) == (
+        "conv_transpose", [kernel, kernel], [stride, stride],
+        padding)
+    assert up.get("output_pad", [0, 0]) == (output_pad or [0, 0])
+    size = keras_deconv_length(5, kernel, stride, padding, dilation)
+    info = {info.name: info for info in checked.layers}["up"]
+    assert info.output_shape == (3, size, size)
+    # Keras' fans of its (kh, kw, filters, in) kernel: filters·k², in·k²
+    assert (info.fan_in, info.fan_out) == (3 * kernel ** 2, 2 * kernel ** 2)
+    assert up["weight_init"]["name"] == "he_uniform"
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, output_pad", TRANSPOSED)
+def test_conv2d_transpose_computes_tensorflows_conv2d_transpose(kernel, stride, padding,
+                                                                dilation, output_pad):
+    pytest.importorskip("torch")
+    import cnnspec
+
+    model = cnnspec.compile(_transposed(kernel, stride, padding, dilation), seed=0,
+                            dtype="float64").eval()
+    model.record = True
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 5))
+    model.forward(x)
+    expected = tf_conv_transpose(x, model.state_dict()["up.weight"], stride, padding, dilation)
+    np.testing.assert_allclose(model.activations["up"], expected, rtol=1e-10, atol=1e-12)
 
 
 # Keras initializer -> cnnspec init, on a conv kernel and on a bias of 4 units (Keras' fans of
@@ -314,6 +585,10 @@ def test_functional_output_and_keras3_nodes():
     (sequential(conv(kernel_initializer=init("RandomNormal", stddev="big"))),
      "stddev of the initializer must be a number",
      "$.config.layers[1].config.kernel_initializer.config.stddev"),
+    (sequential(conv(kernel_initializer=init("GlorotUniform", seed=None, input_axes=[2],
+                                             output_axes=[3]))),
+     "the initializer's input_axes=[2] is not supported",
+     "$.config.layers[1].config.kernel_initializer.config.input_axes"),
     (sequential(conv(padding="causal")), 'padding "causal" of Conv2D',
      "$.config.layers[1].config.padding"),
     (sequential(*HEAD, layer("Conv2D", "late", filters=2, kernel_size=[1, 1])),
@@ -326,6 +601,14 @@ def test_functional_output_and_keras3_nodes():
      "$.config.layers[1]"),
     (sequential(layer("ReLU", "r", max_value=4.0)), "ReLU 'r' with max_value 4.0",
      "$.config.layers[1].config.max_value"),
+    (sequential(layer("Conv2DTranspose", "up", filters=2, kernel_size=[3, 3],
+                      output_padding=[1, 1])),
+     'output_padding=[1, 1] of Conv2DTranspose', "$.config.layers[1].config.output_padding"),
+    (sequential(layer("UpSampling2D", "up", size=[2, 2], interpolation="bicubic")),
+     'interpolation "bicubic" of UpSampling2D', "$.config.layers[1].config.interpolation"),
+    (sequential(layer("UpSampling2D", "up", size=[2, 0])),
+     "size of UpSampling2D 'up' must be one or two whole numbers",
+     "$.config.layers[1].config.size"),
     ({"class_name": "Sequential", "config": {"name": "m", "layers": [dense()]}},
      "the model does not say its input shape", "$.config.layers[0]"),
     (sequential(conv(), shape=(8, 8)), "the input shape [null, 8, 8] is not an image",
@@ -358,6 +641,74 @@ def _functional(*layers: dict) -> dict:
 
 def _fed(keras_layer: dict, *inputs: str) -> dict:
     return {**keras_layer, "inbound_nodes": [[[name, 0, 0, {}] for name in inputs]]}
+
+
+def test_zero_padding_is_the_padding_of_the_layer_after_it_as_keras_shapes_say():
+    imported = import_file(STEM)
+    layers = {entry["name"]: entry for entry in imported.checked.spec.ir["layers"]}
+    assert [layers[name]["padding"] for name in (
+        "conv1_conv", "pool1_pool", "block_conv", "avg_pool")] == [
+        [3, 3], [1, 1], [0, 1, 0, 1], [1, 1]]
+    keras_shapes = {"conv1_conv": (8, 8, 8), "pool1_pool": (8, 4, 4), "block_conv": (16, 2, 2),
+                    "avg_pool": (16, 2, 2), "predictions": (10,)}
+    shapes = {info.name: info.output_shape for info in imported.checked.layers}
+    assert {name: shapes[name] for name in keras_shapes} == keras_shapes
+    assert imported.checked.total_params == 2538 and not any(name.endswith("_pad")
+                                                             for name in layers)
+    assert imported.notes == [("conv1_pad, pool1_pad, block_pad and avg_pad (ZeroPadding2D) "
+                              "written as the `pad` of the conv or pool that reads each")]
+
+
+@pytest.mark.parametrize("padding, first, pads", [
+    (2, None, [2, 2]),
+    ([1, 2], None, [1, 2]),
+    ([[0, 1], [2, 3]], None, [0, 1, 2, 3]),
+    ([[0, 1], [2, 3]], [[1, 1], [0, 0]], [1, 2, 2, 3]),  # two in a row add up
+])
+def test_each_form_of_zero_padding_pads_the_conv(padding, first, pads):
+    before = [layer("ZeroPadding2D", "pad0", padding=first)] if first else []
+    doc = sequential(*before, layer("ZeroPadding2D", "pad", padding=padding),
+                     conv(padding="valid"), *HEAD, dense())
+    layers = import_keras(json.dumps(doc), "model.json").checked.spec.ir["layers"]
+    assert {entry["name"]: entry for entry in layers}["conv"]["padding"] == pads
+
+
+ZERO_PAD = layer("ZeroPadding2D", "pad", padding=1)
+
+
+@pytest.mark.parametrize("doc, message, where", [
+    (sequential(conv(), ZERO_PAD, layer("MaxPooling2D", "pool", pool_size=[2, 2]), *HEAD,
+                dense()),
+     ("MaxPooling2D 'pool' takes the maximum over a ZeroPadding2D's zeros, where its input may "
+     "be below 0"), "$.config.layers[3]"),
+    (sequential(ZERO_PAD, conv(padding="same"), *HEAD, dense()),
+     "Conv2D 'conv' pads same after a ZeroPadding2D", "$.config.layers[2].config.padding"),
+    (sequential(conv(), ZERO_PAD, *HEAD, dense()),
+     "Flatten 'flat' reads the ZeroPadding2D 'pad'", "$.config.layers[3]"),
+    (sequential(layer("ZeroPadding2D", "pad", padding=[[1, 2, 3]]), conv(), *HEAD, dense()),
+     ("padding of ZeroPadding2D 'pad' must be a whole number, [h, w] or [[top, bottom], "
+     "[left, right]], not [[1, 2, 3]]"), "$.config.layers[1].config.padding"),
+    (sequential(layer("ZeroPadding2D", "pad", padding=-1), conv(), *HEAD, dense()),
+     "padding of ZeroPadding2D 'pad' must be", "$.config.layers[1].config.padding"),
+    (_functional(_fed(conv(), "x"), _fed(ZERO_PAD, "conv")),
+     "the model's output is the ZeroPadding2D 'pad'", "$.config.output_layers"),
+])
+def test_zero_padding_a_layer_cannot_take_is_refused_where_it_is_read(doc, message, where):
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors if message in e.message] == [
+        (next(e.message for e in errors if message in e.message), where)]
+
+
+@pytest.mark.parametrize("tensor", [
+    {"class_name": "__keras_tensor__", "config": {"keras_history": 1.5}},
+    {"class_name": "__keras_tensor__", "config": 2},
+    {"class_name": "__keras_tensor__", "config": {"keras_history": [7, 0, 0]}},
+])
+def test_a_keras_tensor_naming_no_layer_is_no_input(tensor):
+    fed = {**dense("d"), "inbound_nodes": [{"args": [tensor], "kwargs": {}}]}
+    errors = errors_of(_functional(_fed(layer("Flatten", "f"), "x"), fed))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("the input of Dense 'd' is not an earlier layer", "$.config.layers[2]")]
 
 
 @pytest.mark.parametrize("second_input", ["x", "conv_b"])
@@ -532,15 +883,29 @@ def test_fuzzed_models_never_raise_a_traceback():
 # ---------------------------------------------------------------------------- command line
 
 
+@pytest.mark.parametrize("option, value, hint", [
+    ("--solver", "s.prototxt", "its compile_config's"),
+    ("--input", "1x28x28", "says its input shape itself"),
+    ("--epoch-images", "54000", "write `epochs N` in the train block"),
+])
+def test_a_caffe_option_given_for_a_keras_model_is_told_what_keras_has(option, value, hint,
+                                                                       tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("s.prototxt").write_text("base_lr: 0.01\n")
+    assert main(["import", str(CONVNET), option, value]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {option} is for Caffe models, not {CONVNET}" in err
+    assert hint in next(line for line in err.splitlines() if line.startswith("hint: "))
+    with pytest.raises(InputError, match="solver is for Caffe models"):
+        import_file(CONVNET, solver="s.prototxt")
+
+
 def test_cli_imports_keras_json(tmp_path, capsys):
     out = tmp_path / "convnet.cnn"
     assert main(["import", str(CONVNET), "-o", str(out)]) == 0
     assert "34,826 parameters" in capsys.readouterr().err
     assert main(["check", str(out)]) == 0
-    solver = tmp_path / "s.prototxt"
-    solver.write_text("base_lr: 0.01\n")
-    assert main(["import", str(CONVNET), "--solver", str(solver)]) == 2
-    assert "are for Caffe models" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))
     assert main(["import", str(bad)]) == 2

@@ -6,6 +6,7 @@ training seed draws, exactly those ``cnnspec train`` would start from.
 """
 from __future__ import annotations
 
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ class Exported:
     ``metrics_note`` (:attr:`cnnspec.training.run.Run.metrics_note`)."""
 
     checked: CheckedSpec
-    state: dict[str, np.ndarray]
+    # left out of the repr: the export's return value, printed, would list every weight
+    state: dict[str, np.ndarray] = field(repr=False)
     source: str
     weights: str
     preprocessor: object = None

@@ -40,6 +40,15 @@ OTHER_FILES = {**SAVED_MODELS,
                ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it")}
 
 
+# What a Keras model has in place of each setting of a Caffe import.
+CAFFE_ONLY = {"solver": "a Keras model's training settings are its compile_config's (Keras 3 "
+                        "writes it for a compiled model): change the train block of the "
+                        "imported spec",
+              "input_shape": "a Keras model's JSON says its input shape itself",
+              "epoch_images": "it turns a Caffe solver's iterations into epochs: write "
+                              "`epochs N` in the train block of the imported spec"}
+
+
 def import_file(path: str | Path, solver: str | Path | None = None,
                 input_shape: tuple[int, int, int] | None = None,
                 epoch_images: int | None = None) -> Imported:
@@ -67,9 +76,11 @@ def import_file(path: str | Path, solver: str | Path | None = None,
         return import_prototxt(text, str(path), solver=solver_text,
                                solver_path=str(solver) if solver is not None else None,
                                input_shape=input_shape, epoch_images=epoch_images)
-    if solver is not None or input_shape is not None or epoch_images is not None:
-        raise InputError("a solver, an input shape and epoch images are for Caffe models",
-                         hint="a Keras model's JSON says its input shape itself")
+    given = [name for name, value in (("solver", solver), ("input_shape", input_shape),
+                                      ("epoch_images", epoch_images)) if value is not None]
+    if given:
+        raise WordedInputError(f"{{{given[0]}}} is for Caffe models, not {literal(str(path))}",
+                               hint=CAFFE_ONLY[given[0]])
     from cnnspec.importers.keras import import_keras
 
     if suffix == ".keras":

@@ -27,8 +27,8 @@ import json
 import math
 from dataclasses import field
 
-from cnnspec.errors import SpecError, SpecErrors, folded, hinted, literal
-from cnnspec.importers.imported import Imported, Names, model_name
+from cnnspec.errors import SpecError, SpecErrors, folded, hinted, listed, literal
+from cnnspec.importers.imported import Imported, LayerNote, Names, grouped, model_name
 from cnnspec.importers.keras_compile import (
     compile_settings,
     float32_shortest,
@@ -108,6 +108,7 @@ class Config:
     name: str
     path: str | None
     used: set[str] = field(default_factory=set)
+    built: dict | None = None  # the layer's build_config (Keras 3): its input's shape
 
     def get(self, key: str, default=None):
         self.used.add(key)
@@ -157,6 +158,9 @@ class Config:
 class Tensor:
     layer: str  # the cnnspec layer that makes it
     flat: bool
+    # (top, bottom, left, right) zeros a ZeroPadding2D adds around it, for the conv or pool
+    # that reads it to add (cnnspec pads inside the layer that reads the padding)
+    pads: tuple[int, int, int, int] | None = None
 
 
 @record
@@ -167,6 +171,10 @@ class Model:
     lines: list[LayerLine] = field(default_factory=list)
     input_shape: tuple[int, int, int] | None = None
     last: str = "input"
+    notes: list[LayerNote] = field(default_factory=list)  # the header's, of layers
+    preprocess: Setting | None = None  # a Rescaling of the input: the train block's
+    raw_inputs: list[str] = field(default_factory=list)  # the Keras names of the input
+    input_readers: list[str] = field(default_factory=list)  # the layers reading it
 
     def add(self, line: LayerLine, inputs: list[str], keras_name: str, flat: bool,
             merge: bool = False) -> None:
@@ -213,9 +221,12 @@ INITIALIZERS = (*CONSTANT_INITIALIZERS, CONSTANT, *PLAIN_INITIALIZERS, VARIANCE_
 _BY_KEY = {folded(name): name for name in INITIALIZERS}
 
 
-def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict:
+def keras_init(obj, role: str, units: int, where: str, path: str | None,
+               rescaled=lambda mode: 1.0) -> dict:
     """The cnnspec init drawing what Keras initializer ``obj`` draws for a layer's ``role``
-    (``weight`` or ``bias``) with ``units`` outputs."""
+    (``weight`` or ``bias``) with ``units`` outputs. ``rescaled(mode)``: the factor on a
+    variance scaling's scale that makes cnnspec's fan for ``mode`` give Keras' variance,
+    where Keras takes a weight's fans otherwise (a depthwise kernel's)."""
     name, config = keras_name(obj)
 
     def number(key: str, default: float) -> float:
@@ -246,9 +257,10 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
                        f"{config.get('distribution')!r} is not Keras'", where,
                        "mode: fan_in, fan_out, fan_avg; distribution: truncated_normal, "
                        "untruncated_normal, uniform", path)
+        _fans_from_shape(config, where, path)
         if role == "bias":  # Keras' fans of a (units,) bias are both units
             return per_bias(units, scale, distribution)
-        return scaled_init(scale, mode, distribution)
+        return scaled_init(scale * rescaled(mode), mode, distribution)
     if cls in KERNEL_INITIALIZERS and role == "weight":
         init, gains = KERNEL_INITIALIZERS[cls]
         gain = number("gain", 1.0)
@@ -261,16 +273,34 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
                "Keras initializers cnnspec imports: " + ", ".join(INITIALIZERS), path)
 
 
-def _truncation_comment(cfg: Config) -> str | None:
+# VarianceScaling's arguments (Keras 3.15) that name the axes its fans multiply, in place
+# of the rule for a kernel's shape that cnnspec's fans follow.
+FAN_AXES = ("input_axes", "output_axes")
+
+
+def _fans_from_shape(config: dict, where: str, path: str | None) -> None:
+    """A variance scaling whose fans Keras takes from other axes than the shape's rule
+    (``input_axes``, ``output_axes`` set) draws with other numbers: refused at the key."""
+    for key in FAN_AXES:
+        if config.get(key) is not None:
+            raise _err(f"the initializer's {key}={json_quoted(config[key])} is not supported",
+                       f"{where}.config.{key}", "cnnspec takes a kernel's fans from its shape "
+                       "as Keras does without input_axes and output_axes (fan_in = kh*kw*in, "
+                       "fan_out = kh*kw*out): remove them, or write the distribution with "
+                       "the numbers they give (e.g. uniform(low=-0.1, high=0.1)) in the "
+                       "imported spec", path)
+
+
+def _truncation_comment(cfg: Config, key: str = "kernel_initializer") -> str | None:
     """A comment for a layer whose Keras kernel initializer is a truncated normal under a
     name cnnspec gives a plain normal (:func:`cnnspec.init.keras.truncation_note`)."""
-    return truncation_note(keras_name(cfg.get("kernel_initializer", "glorot_uniform"))[0])
+    return truncation_note(keras_name(cfg.get(key, "glorot_uniform"))[0])
 
 
-def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
-    fields = {WEIGHT_INIT_KEY: keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
-                                        "weight", units,
-                                        f"{cfg.where}.config.kernel_initializer", cfg.path)}
+def _inits(cfg: Config, units: int, has_bias: bool, key: str = "kernel_initializer",
+           rescaled=lambda mode: 1.0) -> dict:
+    fields = {WEIGHT_INIT_KEY: keras_init(cfg.get(key, "glorot_uniform"), "weight", units,
+                                        f"{cfg.where}.config.{key}", cfg.path, rescaled)}
     if not has_bias:
         cfg.get("bias_initializer")  # Keras reads it only with use_bias
     else:
@@ -321,6 +351,36 @@ def _padding(cfg: Config) -> str:
     return value
 
 
+def _padding_read(model: Model, cfg: Config, inputs: list[str]) -> str | list[int]:
+    """The layer's padding with the zeros of a ZeroPadding2D before it: ``[top, bottom,
+    left, right]`` added to a valid one (Keras' applications pad so, then read valid)."""
+    padding = _padding(cfg)
+    pads = model.tensors[inputs[0]].pads
+    if pads is None:
+        return padding
+    if padding != "valid":
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' pads same after a ZeroPadding2D", "padding",
+                        "cnnspec adds a ZeroPadding2D's zeros to a valid layer's padding: "
+                        "write the padding of both in one ZeroPadding2D and pad valid")
+    return list(pads)
+
+
+def _pool_padding(model: Model, cfg: Config, inputs: list[str]) -> str | list[int]:
+    """A pool's padding (:func:`_padding_read`). A max pool pads with values it never takes,
+    a ZeroPadding2D with zeros: the same maxima where its input is never below 0 (after a
+    relu), which the maker of the input (its kind's registry entry) must say."""
+    padding = _padding_read(model, cfg, inputs)
+    if isinstance(padding, list) and cfg.cls in MAX_POOLS:
+        maker = _maker(model, model.tensors[inputs[0]].layer)
+        if maker is None or not _never_negative(*maker):
+            raise cfg.error(f"{cfg.cls} '{cfg.name}' takes the maximum over a ZeroPadding2D's "
+                            "zeros, where its input may be below 0", None,
+                            "cnnspec's max pool never takes its padding; a max over zeros "
+                            "differs where every value of a window is below 0: put the "
+                            "ZeroPadding2D and the pool after a relu")
+    return padding
+
+
 def _spatial(model: Model, cfg: Config, inputs: list[str]) -> None:
     if model.tensors[inputs[0]].flat:
         raise cfg.error(f"{cfg.cls} '{cfg.name}' takes an image, (H, W, C), but its input "
@@ -333,10 +393,102 @@ def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     filters = cfg.count("filters")
     has_bias = cfg.flag("use_bias", True)
     fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
-              "stride": _pair(cfg, "strides", 1), "padding": _padding(cfg),
+              "stride": _pair(cfg, "strides", 1), "padding": _padding_read(model, cfg, inputs),
               "dilation": _pair(cfg, "dilation_rate", 1), "groups": cfg.count("groups", 1),
               "bias": has_bias, **_inits(cfg, filters, has_bias)}
     return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
+                     comment=_truncation_comment(cfg))
+
+
+def read_depthwise(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    """Keras' DepthwiseConv2D: a conv of C·M filters in C groups (C the input's channels,
+    read from the layer's ``build_config``; M the ``depth_multiplier``). Keras takes the fans
+    of its (kh, kw, C, M) kernel as kh·kw·C and kh·kw·M, cnnspec (as PyTorch) those of a
+    (C·M, 1, kh, kw) weight, kh·kw and kh·kw·C·M: a variance scaling's scale is rescaled so
+    that it draws Keras' variance (:func:`depthwise_rescaled`)."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    return _depthwise_line(model, cfg, inputs, cfg.name, cfg.flag("use_bias", True),
+                           _activation(cfg))
+
+
+def _depthwise_line(model: Model, cfg: Config, inputs: list[str], name: str, has_bias: bool,
+                    activation) -> LayerLine:
+    """The grouped conv of a depthwise kernel (:func:`read_depthwise`), named ``name``."""
+    channels = _built_channels(cfg)
+    multiplier = cfg.count("depth_multiplier", 1)
+    filters = channels * multiplier
+    key = "depthwise_initializer"
+    fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
+              "stride": _pair(cfg, "strides", 1), "padding": _padding_read(model, cfg, inputs),
+              "dilation": _pair(cfg, "dilation_rate", 1), "groups": channels,
+              "bias": has_bias, **_inits(cfg, filters, has_bias, key,
+                                         depthwise_rescaled(channels, multiplier))}
+    comments = [_truncation_comment(cfg, key)]
+    if fields[WEIGHT_INIT_KEY] != _inits(cfg, filters, False, key)[WEIGHT_INIT_KEY]:
+        comments.append(f"scaled to Keras' fans of its kernel, kh*kw*C and kh*kw*M (C = "
+                        f"{channels}, M = {multiplier})")
+    return LayerLine(name, "conv", fields, activation=activation,
+                     comment="; ".join(c for c in comments if c) or None)
+
+
+def read_separable(model: Model, cfg: Config, inputs: list[str]) -> list[LayerLine]:
+    """Keras' SeparableConv2D: its depthwise kernel (no bias), as :func:`read_depthwise`
+    reads one, on a line of its own (``<name>_depthwise``), then its pointwise 1x1 conv
+    with the layer's bias and activation. The pointwise kernel's fans, C·M in and F out,
+    are the 1x1 conv's."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    depthwise = _depthwise_line(model, cfg, inputs, f"{cfg.name}_depthwise", False, None)
+    filters = cfg.count("filters")
+    has_bias = cfg.flag("use_bias", True)
+    fields = {"filters": filters, "kernel": [1, 1], "bias": has_bias,
+              **_inits(cfg, filters, has_bias, "pointwise_initializer")}
+    return [depthwise, LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
+                                 comment=_truncation_comment(cfg, "pointwise_initializer"))]
+
+
+def depthwise_rescaled(channels: int, multiplier: int):
+    """The factor per fan mode that turns Keras' scale on a depthwise kernel into cnnspec's:
+    Keras' variance scale / n_keras equals scale' / n here for fan_in (kh·kw·C against
+    kh·kw), fan_out (kh·kw·M against kh·kw·C·M) and fan_avg (their means)."""
+    ratios = {"fan_in": 1 / channels, "fan_out": channels,
+              "fan_avg": (1 + channels * multiplier) / (channels + multiplier)}
+    return ratios.__getitem__
+
+
+def _built_channels(cfg: Config) -> int:
+    """The channels of the layer's input, from the ``build_config`` Keras 3 writes."""
+    shape = cfg.built.get("input_shape") if isinstance(cfg.built, dict) else None
+    if not (isinstance(shape, list) and len(shape) == 4 and isinstance(shape[-1], int)
+            and not isinstance(shape[-1], bool) and shape[-1] > 0):
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' does not say its input's channels", None,
+                        "cnnspec reads them from the layer's build_config, which Keras 3's "
+                        "model.to_json() writes for a built model: save it with Keras 3")
+    return shape[-1]
+
+
+def read_conv_transpose(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    """Keras' Conv2DTranspose, whose (kh, kw, filters, in) kernel has the fans of the kind's
+    (in, filters, kh, kw) weight. Keras sizes the output ``in·stride`` with padding same and
+    ``in·stride + max(k − stride, 0)`` with valid (``deconv_output_length``, k the dilated
+    kernel): the kind's size ``(in − 1)·stride + k`` but where k is below the stride, whose
+    rows after the taps (bias alone) are the kind's ``output_pad``."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    cfg.only("output_padding", [None], "cnnspec sizes a transposed convolution's output from "
+             "its padding, as Keras does without output_padding: remove it, or write "
+             "`output_pad Q` on the imported spec's conv_transpose line")
+    filters = cfg.count("filters")
+    has_bias = cfg.flag("use_bias", True)
+    kernel, stride = _pair(cfg, "kernel_size", None), _pair(cfg, "strides", 1)
+    dilation, padding = _pair(cfg, "dilation_rate", 1), _padding(cfg)
+    reach = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    fields = {"filters": filters, "kernel": kernel, "stride": stride, "padding": padding,
+              "dilation": dilation, "bias": has_bias, **_inits(cfg, filters, has_bias)}
+    if padding == "valid" and any(r < s for r, s in zip(reach, stride)):
+        fields["output_pad"] = [max(s - r, 0) for r, s in zip(reach, stride)]
+    return LayerLine(cfg.name, "conv_transpose", fields, activation=_activation(cfg),
                      comment=_truncation_comment(cfg))
 
 
@@ -359,7 +511,7 @@ def read_pool(kind: str):
         _spatial(model, cfg, inputs)
         size = _pair(cfg, "pool_size", 2)
         fields = {"size": size, "stride": _pair(cfg, "strides", size),
-                  "padding": _padding(cfg)}
+                  "padding": _pool_padding(model, cfg, inputs)}
         if kind == "avgpool" and fields["padding"] == "same":
             fields["count_include_pad"] = False  # Keras averages the pixels inside only
         return LayerLine(cfg.name, kind, fields)
@@ -394,6 +546,10 @@ def read_dropout(kind: str):
     return read
 
 
+# BatchNormalization's settings of batch renormalization (Ioffe 2017), read only with renorm.
+RENORM_SETTINGS = ("renorm_clipping", "renorm_momentum")
+
+
 def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     axis = cfg.get("axis", -1)
     channel_axes = (-1, 1) if model.tensors[inputs[0]].flat else (-1, 3)
@@ -416,6 +572,8 @@ def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
                             key, f"cnnspec's batchnorm starts from {start}")
     for key in ("renorm", "synchronized", "fused"):
         cfg.only(key, [False, None], "cnnspec's batchnorm is the plain one")
+    for key in RENORM_SETTINGS:  # Keras 3 writes them beside renorm false, where they do nothing
+        cfg.get(key)
     fields = {"eps": cfg.number("epsilon", 1e-3),
               # Keras' momentum keeps that much of the average; the language's takes of the batch
               "momentum": momentum_kept(cfg.number("momentum", 0.99)),
@@ -478,18 +636,144 @@ def read_merge(kind: str):
     return read
 
 
+def _zero_padding(cfg: Config) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of a ZeroPadding2D's ``padding``: one number, one per axis
+    ``[h, w]`` or one per side ``[[top, bottom], [left, right]]``."""
+    value = cfg.get("padding", 1)
+    rows = [[value, value], [value, value]] if isinstance(value, int) else \
+        [v if isinstance(v, list) else [v, v] for v in value] if isinstance(value, list) \
+        else None
+    sides = [n for row in rows for n in row] if rows and len(rows) == 2 and \
+        all(len(row) == 2 for row in rows) else []
+    if len(sides) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                  for n in sides):
+        raise cfg.error(f"padding of ZeroPadding2D '{cfg.name}' must be a whole number, "
+                        f"[h, w] or [[top, bottom], [left, right]], not {json.dumps(value)}",
+                        "padding", "e.g. [[3, 3], [3, 3]]")
+    return tuple(sides)
+
+
+def read_zero_padding(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A ZeroPadding2D writes no line: its zeros go to the conv or pool that reads it."""
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    cfg.get("trainable")  # it has no weights to hold
+    source = model.tensors[inputs[0]]
+    pads = _zero_padding(cfg)
+    if source.pads:
+        pads = tuple(a + b for a, b in zip(source.pads, pads))
+    model.tensors[cfg.name] = Tensor(source.layer, False, pads)
+    model.notes.append(LayerNote(cfg.name, f"({ZERO_PADDING}) written as the `pad` of the "
+                                 "conv or pool that reads each"))
+
+
+def read_rescaling(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A Rescaling of the model's input by ``scale`` without an offset writes no line: it is
+    Keras' pixels scaled into [0, 1] (Rescaling(1/255)), which cnnspec's loading gives, so
+    the train block's ``preprocess none`` (as the Caffe importer reads a Data layer's
+    ``scale``). Anywhere else, or with an offset, it is refused with the preprocessing that
+    does its work."""
+    source = model.tensors[inputs[0]]
+    scale, offset = cfg.number("scale"), cfg.number("offset", 0.0)
+    if source.layer != "input" or source.pads or offset != 0 or scale <= 0 or model.preprocess:
+        raise cfg.error(f"Rescaling '{cfg.name}' (scale {exact_number_text(scale)}, offset "
+                        f"{exact_number_text(offset)}) is not a scaling of the model's input "
+                        "into [0, 1]", None, RESCALING_HINT)
+    cfg.get("trainable")  # it has no weights to hold
+    model.tensors[cfg.name] = source
+    model.preprocess = Setting("preprocess", "none", f"Keras' Rescaling({_fraction(scale)}) of "
+                               "the pixels; cnnspec loads them in [0, 1]")
+
+
+def read_normalization(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A Normalization of the model's input per channel (axis -1), adapted to the data (no
+    fixed mean or variance in its config) writes no line: it is the train block's
+    ``preprocess standardize``, which fits each channel's mean and std on the training split
+    as ``adapt()`` does on the data given it (a Rescaling before it changes nothing:
+    standardizing undoes a scale). Anything else is refused with what does its work."""
+    source = model.tensors[inputs[0]]
+    axis = cfg.get("axis", -1)
+    fixed = [key for key in ("mean", "variance") if cfg.get(key) is not None]
+    if source.layer != "input" or source.pads or axis not in (-1, [-1], 3, [3]) or fixed or \
+            cfg.get("invert", False) is not False:
+        raise cfg.error(f"Normalization '{cfg.name}' is not one adapted to the channels of "
+                        "the model's input", fixed[0] if fixed else None, NORMALIZATION_HINT)
+    cfg.get("trainable")  # its statistics are not trained
+    model.tensors[cfg.name] = source
+    model.preprocess = Setting("preprocess", "standardize", "Keras' Normalization adapted to "
+                               "the data: each channel's mean and std of the training split")
+
+
+def _fraction(scale: float) -> str:
+    """``1/255`` for a scale Keras keeps as float32 1/255, else the number."""
+    whole = round(1 / scale)
+    return f"1/{whole}" if whole > 1 and float32_shortest(1 / whole) == scale else \
+        exact_number_text(scale)
+
+
+def _padding_taken(model: Model, cfg: Config, inputs: list[str], kind: str) -> None:
+    """A ZeroPadding2D's output read by a layer that does not pad: refused, its zeros would
+    be lost."""
+    padded = [i for i in inputs if model.tensors[i].pads]
+    if padded and kind not in PADDED_KINDS:
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' reads the ZeroPadding2D '{padded[0]}'", None,
+                        "cnnspec pads inside the layer that reads the padding, a "
+                        + listed(PADDED_KINDS, "or") + " that pads valid: put the "
+                        "ZeroPadding2D before one")
+
+
+# Keras' UpSampling2D interpolations that are the upsample kind's modes: Keras resizes with
+# half-pixel centres and the edge pixel repeated (tf.image.resize, jax.image.resize), which
+# is PyTorch's align_corners=False and the kind's bilinear.
+UPSAMPLING_MODES = ("nearest", "bilinear")
+
+
+def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    mode = cfg.get("interpolation", "nearest")
+    if mode not in UPSAMPLING_MODES:
+        raise cfg.error(f"interpolation {json.dumps(mode)} of UpSampling2D '{cfg.name}' is "
+                        "not supported", "interpolation",
+                        "cnnspec's upsample interpolates " + " or ".join(UPSAMPLING_MODES))
+    return LayerLine(cfg.name, "upsample", {"factor": _pair(cfg, "size", 2), "mode": mode})
+
+
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
 READERS = {
-    "conv": read_conv2d, "dense": read_dense, "maxpool": read_pool("maxpool"),
+    "conv": read_conv2d, "conv_transpose": read_conv_transpose, "dense": read_dense,
+    "maxpool": read_pool("maxpool"),
     "avgpool": read_pool("avgpool"), "global_avgpool": read_global("global_avgpool"),
     "global_maxpool": read_global("global_maxpool"), "flatten": read_flatten,
     "dropout": read_dropout("dropout"), "dropout2d": read_dropout("dropout2d"),
     "batchnorm": read_batchnorm, None: read_activation, "relu": read_relu,
     "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
-    "add": read_merge("add"), "concat": read_merge("concat"),
+    "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
 }
-LAYERS = {cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()}
+# Keras' depthwise convolution, a grouped conv here whose groups its input's channels give,
+# and its separable one, that conv and a 1x1 conv.
+DEPTHWISE, SEPARABLE = "DepthwiseConv2D", "SeparableConv2D"
+LAYERS = {**{cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()},
+          DEPTHWISE: read_depthwise, SEPARABLE: read_separable}
+# Keras' layer of zeros around an image, which the conv or pool reading it takes as padding.
+ZERO_PADDING = "ZeroPadding2D"
+# Keras' scaling of the pixels, which a train block's preprocess is; what another does.
+RESCALING = "Rescaling"
+RESCALING_HINT = ("cnnspec loads images as values in [0, 1], what Rescaling(1/255) makes of "
+                  "8-bit pixels, and the train block's `preprocess` centres and scales them "
+                  "(`standardize`, the default; `preprocess none` keeps [0, 1]): remove the "
+                  "layer")
+# Keras' standardization of the input, which a train block's preprocess is; what another is.
+NORMALIZATION = "Normalization"
+NORMALIZATION_HINT = ("the train block's `preprocess standardize` (the default) is an "
+                      "adapted Normalization: (x - mean) / std per channel, with the "
+                      "statistics of the training split: remove the layer")
+# The layers that write no line of their own, and how each is read.
+FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling,
+          NORMALIZATION: read_normalization}
+PADDED_KINDS = ("conv", "maxpool", "avgpool")
+MAX_POOLS = tuple(cls for cls, kind in KERAS_CLASSES.items() if kind == "maxpool")
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
 
 
@@ -502,8 +786,10 @@ def _history(node) -> list[str]:
     found = []
     if isinstance(node, dict):
         if node.get("class_name") == "__keras_tensor__":
-            history = (node.get("config") or {}).get("keras_history") or []
-            return [history[0]] if history and isinstance(history[0], str) else []
+            config = node.get("config")
+            history = config.get("keras_history") if isinstance(config, dict) else None
+            return [history[0]] if isinstance(history, list) and history and \
+                isinstance(history[0], str) else []
         for key in ("args", "kwargs"):
             found += _history(node.get(key))
         return found
@@ -601,6 +887,10 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
         errors.append(_err(f"the output layer {output!r} is not a layer of the model",
                            "$.config.output_layers", "save the model with model.to_json()",
                            path))
+    if not errors and model.tensors[output].pads:
+        errors.append(_err(f"the model's output is the ZeroPadding2D {output!r}",
+                           "$.config.output_layers", "cnnspec pads inside the layer that "
+                           "reads the padding: end the model with a layer after it", path))
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
@@ -652,41 +942,77 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
                    "save the model with model.to_json()", model.path)
     cls = layer["class_name"]
     values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path)
+    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path,
+                 built=layer.get("build_config"))
     if cls == "InputLayer":
         cfg.get("sparse")
         cfg.get("ragged")
         model.tensors[cfg.name] = Tensor("input", False)
+        model.raw_inputs.append(cfg.name)
         return cfg.name
-    if cls not in LAYERS:
+    if cls not in LAYERS and cls not in FOLDED:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
-                   "Keras layers cnnspec imports: InputLayer, " + ", ".join(LAYERS),
+                   "Keras layers cnnspec imports: InputLayer, " + ", ".join([*LAYERS, *FOLDED]),
                    model.path)
     inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])
     if sequential and previous is None:  # no InputLayer: the first layer takes the input
         model.tensors["\0input"] = Tensor("input", False)
+        model.raw_inputs.append("\0input")
         inputs = ["\0input"]
     unknown = [i for i in inputs if i not in model.tensors]
     if not inputs or unknown:
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
-    line = LAYERS[cls](model, cfg, inputs)
-    line.name = model.names.make(cfg.name)
-    if cfg.get("trainable", True) is False and "trainable" in KINDS[line.kind].field_map:
-        line.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+    if any(i in model.raw_inputs for i in inputs):
+        model.input_readers.append(cfg.name)
+    if cls in FOLDED:
+        FOLDED[cls](model, cfg, inputs)
+        _one_view_of_the_input(model, cfg)
+        _no_unused(cfg)
+        return cfg.name
+    _one_view_of_the_input(model, cfg)
+    made = LAYERS[cls](model, cfg, inputs)
+    *before, line = made if isinstance(made, list) else [made]
+    _padding_taken(model, cfg, inputs, line.kind)
+    frozen = cfg.get("trainable", True) is False
+    _no_unused(cfg)
+    for i, part in enumerate([*before, line]):  # a Keras layer of several lines, in order
+        part.name = model.names.make(part.name)
+        if frozen and "trainable" in KINDS[part.kind].field_map:
+            part.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+        kind_flat = part.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
+                                                part.kind not in ("conv",))
+        made_as = cfg.name if part is line else f"\0{cfg.name}:{i}"
+        model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
+        inputs = [made_as]
+    return cfg.name
+
+
+def _one_view_of_the_input(model: Model, cfg: Config) -> None:
+    """A model whose input a Rescaling or Normalization preprocesses (the train block's
+    preprocess, applied to every reader of the input) must read the input through it alone:
+    a layer reading the raw pixels beside it is refused, not fed the preprocessed ones. Said
+    at the second of the two readers, whichever comes first."""
+    if model.preprocess and len(model.input_readers) > 1 and \
+            cfg.name in model.input_readers[1:]:
+        raise cfg.error(f"the model's input is read by {listed(model.input_readers)}, and "
+                        "preprocessed for one of them only", None,
+                        "cnnspec preprocesses the input for every layer that reads it (the "
+                        "train block's preprocess): read it through the Rescaling or "
+                        "Normalization alone")
+
+
+def _no_unused(cfg: Config) -> None:
+    """An argument of the layer that no reader took is refused."""
     unused = cfg.unused()
     if unused:
         key = unused[0]
-        raise cfg.error(f"the argument {key}={json_quoted(cfg.values[key])} of {cls} "
+        raise cfg.error(f"the argument {key}={json_quoted(cfg.values[key])} of {cfg.cls} "
                         f"'{cfg.name}' is not supported", key,
                         _weight_decay_hint(key, cfg.values[key])
                         or "cnnspec has no equivalent; remove it from the model, or change "
                            "the imported spec by hand")
-    kind_flat = line.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
-                                            line.kind not in ("conv",))
-    model.add(line, inputs, cfg.name, kind_flat, merge=line.kind in ("add", "concat"))
-    return cfg.name
 
 
 def _weight_decay_hint(key: str, value) -> str | None:
@@ -711,6 +1037,26 @@ def _weight_decay_hint(key: str, value) -> str | None:
             f"{exact_number_text(l2_weight_decay(l2))}`{spared} in the train block")
 
 
+def _maker(model: Model, output: str) -> tuple[str, dict] | None:
+    """The kind and fields of the layer (or of the activation on its line) whose output is
+    ``output``; None for the input."""
+    for line in model.lines:
+        if line.activation and f"{line.name}_{line.activation[0]}" == output:
+            return line.activation
+        if line.name == output:
+            return line.kind, line.fields
+    return None
+
+
+def _never_negative(kind: str, fields: dict) -> bool:
+    """Whether every output of ``kind`` is at least 0, as its registry entry says: a value
+    range from 0 (sigmoid, relu6), or a negative slope of 0 without one (relu)."""
+    entry = KINDS[kind]
+    if entry.value_range is not None:
+        return entry.value_range[0] >= 0
+    return entry.negative_slope is not None and entry.negative_slope(fields) == 0
+
+
 def import_keras(text: str, path: str | None = None) -> Imported:
     """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
     unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
@@ -724,7 +1070,10 @@ def import_keras(text: str, path: str | None = None) -> Imported:
         header.append("A Dense after Flatten sees the values in NCHW order here: the same "
                       "network, but Keras weights would need their rows permuted.")
     data, why = fitting_data(model.input_shape, output_units(model.lines, output))
-    compiled, notes = compile_settings(doc)
+    maker = _maker(model, output)
+    compiled, compile_notes = compile_settings(doc, ends_in_softmax=bool(maker) and
+                                               maker[0] == "softmax")
+    notes = grouped(model.notes) + compile_notes
     if compiled:
         header.append("Training settings from the model's compile_config.")
     header += [f"- {note}" for note in notes]
@@ -733,6 +1082,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
                       else None, path)
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,
                      layers=model.lines, defaults=defaults,
-                     training=[Setting("data", data, why), *compiled],
+                     training=[Setting("data", data, why), *compiled,
+                               *([model.preprocess] if model.preprocess else [])],
                      output=None if output == model.last else output, origin=origin)
     return Imported(spec, checked(spec, origin), notes)

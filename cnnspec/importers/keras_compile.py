@@ -63,23 +63,66 @@ LOSS_CLASSES = {"categoricalcrossentropy": "categorical_crossentropy",
                 "meansquarederror": "mean_squared_error"}
 
 
-def compile_settings(doc: dict) -> tuple[list[Setting], list[str]]:
+# A loss object's config keys that do not change the loss at these values (None: any value).
+# Of the others, label_smoothing is a train setting of the same meaning (the target
+# (1 - e) * onehot + e / classes in both), and from_logits is held against the model's output.
+LOSS_NEUTRAL = {"name": None, "reduction": ("sum_over_batch_size", "auto"), "axis": (-1,),
+                "ignore_class": (None,), "dtype": None, "from_logits": None}
+LOSS_SETTINGS = {"label_smoothing": "label_smoothing"}
+
+
+def compile_settings(doc: dict, ends_in_softmax: bool) -> tuple[list[Setting], list[str]]:
     """The train block's optimizer, lr, weight decay, clipping and loss from the
     ``compile_config`` Keras 3 writes for a compiled model; notes on what does not carry
-    over."""
+    over. ``ends_in_softmax``: whether the model's output is a softmax, which a
+    cross-entropy's ``from_logits`` is compared with."""
     config = doc.get("compile_config")
     if not isinstance(config, dict):
         return [], []
     settings, notes = _optimizer_settings(config.get("optimizer"))
     loss = config.get("loss")
-    name = loss if isinstance(loss, str) else None
+    name, values = (loss, {}) if isinstance(loss, str) else (None, {})
     if isinstance(loss, dict):  # {"class_name": "CategoricalCrossentropy", ...}
-        name = LOSS_CLASSES.get(keras_name(loss)[0])
+        folded_name, values = keras_name(loss)
+        name = LOSS_CLASSES.get(folded_name)
     if name in LOSSES:
         settings.append(Setting("loss", LOSSES[name], f"Keras' {name}"))
+        settings += _loss_settings(values, notes)
+        if LOSSES[name] == "cross_entropy":
+            notes += _logits_notes(values.get("from_logits") is True, ends_in_softmax)
     elif loss is not None:
         notes.append(f"the loss {json_quoted(loss)} is not read")
     return settings, notes
+
+
+def _loss_settings(values: dict, notes: list[str]) -> list[Setting]:
+    """The train settings of a loss object's config (label_smoothing), each above 0; its
+    keys that change the loss and are not read are added to ``notes``."""
+    settings = []
+    for key, value in values.items():
+        if key in LOSS_SETTINGS and isinstance(value, (int, float)) and \
+                not isinstance(value, bool) and math.isfinite(value):
+            if value:
+                settings.append(Setting(LOSS_SETTINGS[key], _text(value)))
+        elif key in LOSS_NEUTRAL and (LOSS_NEUTRAL[key] is None or value in LOSS_NEUTRAL[key]):
+            continue
+        else:
+            notes.append(f"the loss's {key}={json_quoted(value)} is not read")
+    return settings
+
+
+def _logits_notes(from_logits: bool, ends_in_softmax: bool) -> list[str]:
+    """What Keras' cross-entropy made of the output where ``from_logits`` does not fit it:
+    cnnspec's cross_entropy applies the softmax itself, once, on a softmax output's scores."""
+    if from_logits and ends_in_softmax:
+        return [("Keras' loss takes the output as scores (from_logits=True), but the model "
+                 "ends in softmax: Keras applied the softmax twice, cross_entropy here applies "
+                 "it once")]
+    if not from_logits and not ends_in_softmax:
+        return [("Keras' loss takes the output as probabilities (from_logits=False), but the "
+                 "model does not end in softmax: cross_entropy here applies the softmax to "
+                 "it, as from_logits=True does")]
+    return []
 
 
 def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:

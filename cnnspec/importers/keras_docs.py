@@ -8,7 +8,7 @@ its marker lines; a test fails when the page is stale.
 """
 from __future__ import annotations
 
-from cnnspec.errors import float_text
+from cnnspec.errors import float_text, listed
 from cnnspec.importers import keras, keras_compile
 from cnnspec.init.keras import written
 from cnnspec.kinds import KINDS
@@ -28,6 +28,10 @@ NOTES = {
     "conv": "`filters`, `kernel_size`, `strides`, `padding` (`valid`, `same`: TensorFlow's "
             "rule, as cnnspec's), `dilation_rate`, `groups`, `use_bias`, `activation` "
             "(written on the line: `conv 32 3x3 relu`)",
+    "conv_transpose": "`filters`, `kernel_size`, `strides`, `padding` (`same`: the output "
+                      "`stride` times the input, as cnnspec's; `valid`: a kernel smaller than "
+                      "the stride gets the `output_pad` that makes Keras' size), "
+                      "`dilation_rate`, `use_bias`, `activation`; `output_padding` is refused",
     "dense": "on a flat input only (Keras' Dense on an image acts per pixel)",
     "maxpool": "`pool_size`, `strides` (default: the pool size), `padding`",
     "avgpool": "`padding same` averages the pixels inside only: `count_include_pad false`",
@@ -43,6 +47,9 @@ NOTES = {
     "leaky_relu": f"Keras' default slope {float_text(keras.KERAS_LEAKY_SLOPE)}",
     "add": "its inputs summed element by element (Add takes no axis)",
     "concat": "along the channels (`axis: -1`)",
+    "upsample": "`size`, `interpolation`: "
+                + ", ".join(f"`{mode}`" for mode in keras.UPSAMPLING_MODES)
+                + " (Keras' bilinear takes pixel centres as PyTorch's `align_corners=False`)",
 }
 
 
@@ -60,6 +67,30 @@ def class_table() -> str:
         else:
             written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
             rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
+    rows.append(row(f"`{keras.DEPTHWISE}`", "`conv C·M KxK groups C`", "C the input's "
+                    "channels (from the layer's `build_config`, which Keras 3 writes), M the "
+                    "`depth_multiplier`; Keras takes the fans of its (kh, kw, C, M) kernel as "
+                    "kh·kw·C and kh·kw·M, cnnspec those of a (C·M, 1, kh, kw) weight, kh·kw "
+                    "and kh·kw·C·M, so a variance scaling's `scale` is written rescaled to "
+                    "draw Keras' variance (by 1/C for fan_in, C for fan_out, (1 + C·M) / "
+                    "(C + M) for fan_avg: glorot with M = 1 is unchanged)"))
+    rows.append(row(f"`{keras.SEPARABLE}`", "`conv C·M KxK groups C nobias`, then `conv F 1x1`",
+                    f"its depthwise kernel as `{keras.DEPTHWISE}`'s, on a line named "
+                    "`<name>_depthwise`; the 1x1 conv has the layer's name, bias and "
+                    "activation, and its fans are Keras' (C·M in, F out)"))
+    rows.append(row(f"`{keras.ZERO_PADDING}`", "the `pad` of the layer that reads it",
+                    "its zeros added to the padding of a " + listed(
+                        (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
+                    "(as Keras' applications do); a max pool only after a layer whose values "
+                    "are never below 0 (a relu), since it never takes its own padding"))
+    rows.append(row(f"`{keras.RESCALING}`", "train `preprocess none`", "a scaling of the "
+                    "model's input without an offset (`Rescaling(1/255)`): cnnspec loads the "
+                    "pixels in [0, 1] and `none` keeps them so; another Rescaling is refused: "
+                    + keras.RESCALING_HINT))
+    rows.append(row(f"`{keras.NORMALIZATION}`", "train `preprocess standardize`", "one "
+                    "adapted to the channels of the model's input (axis -1, no fixed `mean` "
+                    "or `variance`): standardize fits each channel's mean and std on the "
+                    "training split as `adapt()` does on its data; another is refused"))
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
 
@@ -87,8 +118,11 @@ def initializer_table() -> str:
         rows.append(row(f"`{cls}` ({keys})", f"`{init}({', '.join(args)})`", ""))
     distributions = ", ".join(f"`{theirs}` -> `{ours}`"
                               for theirs, ours in keras.DISTRIBUTIONS.items())
+    axes = " and ".join(f"`{key}`" for key in keras.FAN_AXES)
     rows.append(row(f"`{keras.VARIANCE_SCALING}` (`scale`, `mode`, `distribution`)",
-                     "`variance_scaling(scale, mode, distribution)`", distributions))
+                     "`variance_scaling(scale, mode, distribution)`",
+                     f"{distributions}; {axes} (fans from other axes than a kernel's shape "
+                     "gives, in any variance scaling) are refused"))
     rows += [row(f"`{cls}`", f"`{cell(written(cls))}`", "") for cls in keras.CLASSES]
     for cls, (init, gains) in keras.KERNEL_INITIALIZERS.items():
         taken = "any gain" if gains is None else \
@@ -118,4 +152,10 @@ def compile_table() -> str:
              for key, setting in keras_compile.OPTIMIZER_SETTINGS.items()]
     rows += [row(f"loss `{loss}`", f"`loss {ours}`", "")
              for loss, ours in keras_compile.LOSSES.items()]
+    rows += [row(f"the loss's `{key}`", f"`{setting}`", "the same target: (1 − e)·onehot + "
+                 "e / classes") for key, setting in keras_compile.LOSS_SETTINGS.items()]
+    rows.append(row("the loss's `from_logits`", "", "cross_entropy takes scores and applies "
+                    "the softmax itself (on a softmax output, to the scores before it); where "
+                    "`from_logits` does not fit the output (true after a softmax, false "
+                    "without one) Keras trained on other values: the header says so"))
     return "\n".join(rows)

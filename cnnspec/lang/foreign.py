@@ -105,7 +105,8 @@ UNFIELDED = {
 # Activation, whose argument names the kind): the Keras importer reads each so, and a hint
 # tells a class called on a spec's line as Keras' by it.
 KERAS_CLASSES = {
-    "Conv2D": "conv", "Convolution2D": "conv", "Dense": "dense",
+    "Conv2D": "conv", "Convolution2D": "conv", "Conv2DTranspose": "conv_transpose",
+    "Convolution2DTranspose": "conv_transpose", "Dense": "dense",
     "MaxPooling2D": "maxpool", "MaxPool2D": "maxpool",
     "AveragePooling2D": "avgpool", "AvgPool2D": "avgpool",
     "GlobalAveragePooling2D": "global_avgpool", "GlobalAvgPool2D": "global_avgpool",
@@ -113,7 +114,7 @@ KERAS_CLASSES = {
     "Flatten": "flatten", "Dropout": "dropout", "SpatialDropout2D": "dropout2d",
     "BatchNormalization": "batchnorm", "Activation": None, "ReLU": "relu",
     "LeakyReLU": "leaky_relu", "ELU": "elu", "Softmax": "softmax", "Add": "add",
-    "Concatenate": "concat"}
+    "Concatenate": "concat", "UpSampling2D": "upsample"}
 FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
           "strides": "stride", "stride": "stride", "padding": "padding",
