@@ -1466,10 +1466,12 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
         near = [(d, correlation(d[0] * sh, d[1] * sw) * pair_share(info, d))
                 for d in sorted(apart) if d[0] < ho and d[1] < wo]
         return shared, tuple((d, rho) for d, rho in near if rho != shared)
-    sh, sw = info.ir["stride"]
+    (sh, sw), (_, ho, wo) = info.ir["stride"], info.output_shape
     spread = shared / (sh * sw)
+    # within the output: a stride of 10^6 on a 1x1 map made 10^12 pairs of a 3x3 output
     near = [((dy, dx), correlation(dy // sh, dx // sw) if dy % sh == dx % sw == 0 else 0.0)
-            for dy in range(sh * (rows + 1)) for dx in range(sw * (columns + 1)) if dy or dx]
+            for dy in range(min(sh * (rows + 1), ho)) for dx in range(min(sw * (columns + 1), wo))
+            if dy or dx]
     return spread, tuple((d, rho) for d, rho in near if rho != spread)
 
 
