@@ -9,7 +9,9 @@ Plain data, no NumPy and no network code, so that both the IR's dataset registry
 table of mirrors is generated from it (cnnspec/data/docs.py).
 
 Every downloaded file must match its published SHA-256 (the digests TensorFlow Datasets and
-torchvision record for these files).
+torchvision record for these files), and is no longer than its published size (the bytes
+TensorFlow's and Keras' downloaders report for them): a mirror that sends more is cut off
+there, rather than filling the disk until the deadline.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Download:
     mirrors: tuple[str, ...]
     mirror_env: str
     sha256: dict  # file name -> hex digest of the published file
+    sizes: dict  # file name -> the published file's length in bytes
     reader: str
     files_note: str = ""
 
@@ -62,14 +65,15 @@ IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 
 
 def _idx_download(name: str, title: str, classes: tuple[str, ...], credit: str,
-                  mirrors: tuple[str, ...], mirror_env: str, digests: tuple[str, ...]
-                  ) -> Download:
+                  mirrors: tuple[str, ...], mirror_env: str, digests: tuple[str, ...],
+                  sizes: tuple[int, ...]) -> Download:
     """A dataset in MNIST's layout, which Fashion-MNIST keeps: the four :data:`IDX_FILES`
-    (``digests`` their SHA-256 in that order), 28x28 greyscale, 60,000 train / 10,000 test."""
+    (``digests`` their SHA-256 and ``sizes`` their bytes, in that order), 28x28 greyscale,
+    60,000 train / 10,000 test."""
     return Download(name=name, title=title, image=(1, 28, 28), classes=classes, credit=credit,
                     train_examples=60_000, test_examples=10_000, mirrors=mirrors,
                     mirror_env=mirror_env, sha256=dict(zip(IDX_FILES, digests, strict=True)),
-                    reader="mnist")
+                    sizes=dict(zip(IDX_FILES, sizes, strict=True)), reader="mnist")
 
 
 MNIST = _idx_download(
@@ -82,7 +86,8 @@ MNIST = _idx_download(
     ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
      "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
      "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-     "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"))
+     "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+    (9_912_422, 28_881, 1_648_877, 4_542))
 
 FASHION_MNIST = _idx_download(
     "fashion-mnist", "Fashion-MNIST clothing images",
@@ -95,7 +100,8 @@ FASHION_MNIST = _idx_download(
     ("08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
      "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
      "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
-     "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"))
+     "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"),
+    (26_421_880, 29_515, 4_422_102, 5_148))
 
 CIFAR10 = Download(
     name="cifar10",
@@ -110,6 +116,7 @@ CIFAR10 = Download(
     mirror_env="CNNSPEC_CIFAR10_MIRROR",
     sha256={"cifar-10-binary.tar.gz":
             "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"},
+    sizes={"cifar-10-binary.tar.gz": 170_052_171},
     reader="cifar",
     files_note="the binary version; never the pickled one",
 )

@@ -2073,6 +2073,42 @@ def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
     assert len(computed) == (init == "box")
 
 
+def test_the_neighbours_of_a_padded_conv_are_taken_within_its_output_not_its_kernel():
+    """A 10^6x1 kernel, `pad same`, on an 8x8 map: the signal estimate took the displacements
+    of neighbouring outputs up to the kernel's size, a million pairs made and sorted to keep
+    the 7 within the 8x8 output: 148 MiB (1.7 GiB and 22 s at 10^7 taps, summary 60 s); it
+    now takes them up to the output's size, and the peak is 0.2 MiB."""
+    checked, peak = _checked_with_peak("input 1x8x8\nc: conv 4 1000000x1 pad same weight "
+                                       "glorot_normal tanh\nflatten\nfc: dense 10\n")
+    assert any("only 15 of the 1,000,000 taps" in w.message for w in checked.warnings)
+    assert peak < 8 << 20
+
+
+def _checked_with_peak(text: str):
+    """The spec ``text`` checked (not for training), and the peak of what checking it
+    allocated, in bytes (tracemalloc)."""
+    import tracemalloc
+
+    spec = parse(text)
+    tracemalloc.start()
+    try:
+        checked = check(spec, max_memory=1 << 50, for_training=False)
+        return checked, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_neighbours_of_a_transposed_conv_are_taken_within_its_output_not_its_stride():
+    """A 3x3 conv_transpose of stride 1000 on a 1x1 map (a 3x3 output): the signal estimate
+    took the displacements of neighbouring outputs up to the stride, 10^6 pairs for the 8 of
+    a 3x3 output (150 MiB; at stride 10^6, 10^12 pairs: check never ended); it now takes
+    them within the output."""
+    checked, peak = _checked_with_peak("input 1x1x1\nb0: conv 4 1x1 relu\nb1: conv_transpose "
+                                       "4 3x3 stride 1000\nflatten\nfc: dense 10\n")
+    assert checked.layers[-1].output_shape == (10,)
+    assert peak < 8 << 20
+
+
 def test_a_same_padded_kernel_whose_every_tap_misses_a_one_pixel_map_is_warned():
     """`pad same` keeps a 1x1 map at stride 1, but a 2x2 kernel of dilation 3 puts its taps at
     -1 and 2 about it: no output reads the input, and the padding's steady share divided by

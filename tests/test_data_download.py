@@ -154,6 +154,30 @@ def test_built_in_sources_have_four_published_digests():
         assert source.mirrors
 
 
+def test_every_downloaded_file_has_its_published_size_and_a_download_is_held_to_it(
+        monkeypatch, tmp_path):
+    """Each file's size bounds its download (a mirror sending more is cut off there); a file
+    whose checksum the caller replaces is another file, bounded by no published size."""
+    from cnnspec.data import download, mnist
+
+    for source in DOWNLOADS.values():
+        assert set(source.sizes) == set(source.sha256)
+        assert all(type(n) is int and n > 0 for n in source.sizes.values())
+    asked = {}
+
+    def local(filename, folder, mirrors, sha256, timeout, hint, size):
+        asked[filename] = size
+        return folder / filename
+
+    monkeypatch.setattr(download, "local_or_download", local)
+    monkeypatch.setattr(mnist, "read_files", lambda source, paths, dtype: paths)
+    load_download("mnist", data_dir=tmp_path)
+    assert asked == MNIST.sizes
+    replaced = {"t10k-labels-idx1-ubyte.gz": "0" * 64}
+    load_download("mnist", data_dir=tmp_path, checksums=replaced)
+    assert asked == {**MNIST.sizes, "t10k-labels-idx1-ubyte.gz": None}
+
+
 def test_a_long_mirror_from_the_environment_is_quoted_short(tmp_path, monkeypatch):
     """A 5,000-character CNNSPEC_MNIST_MIRROR is quoted as its start and its length, not whole
     (twice: the URL, and the URL again in the reason); a usual URL stays whole."""

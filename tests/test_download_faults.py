@@ -1,6 +1,6 @@
 """Downloads from misbehaving servers on 127.0.0.1: a response cut off mid-body (chunked or
-with a Content-Length) and a server trickling a byte at a time each fail that mirror with a
-clear reason, and the next mirror is tried."""
+with a Content-Length), a server trickling a byte at a time and one sending bytes without end
+each fail that mirror with a clear reason, and the next mirror is tried."""
 from __future__ import annotations
 
 import hashlib
@@ -41,6 +41,10 @@ class Misbehaving(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(BODY)))
             self.end_headers()
             self.wfile.write(BODY[:1000])
+        elif self.mode == "endless":  # no Content-Length: bytes until the client hangs up
+            self.end_headers()
+            while True:
+                self.wfile.write(BODY)
         elif self.mode == "trickle":
             self.send_header("Content-Length", str(len(BODY)))
             self.end_headers()
@@ -82,3 +86,17 @@ def test_a_trickling_server_is_given_up_at_the_deadline(tmp_path, server):
     with pytest.raises(RunError, match="not complete by the deadline"):
         download("g.bin", DIGEST, [server("trickle")], tmp_path / "alone", timeout=5,
                  deadline=0.3)
+
+
+def test_a_mirror_sending_more_than_the_files_size_is_cut_off_there(tmp_path, server):
+    """A mirror that never ends its response (a misconfigured CNNSPEC_MNIST_MIRROR, file:///dev/zero
+    or a server streaming without end) was read until the 600 s deadline, the temporary file
+    growing as fast as the disk took it: where the file's size is known, a response is cut off
+    as soon as it passes it, and the next mirror is tried."""
+    path = download("f.bin", DIGEST, [server("endless"), server("good")], tmp_path, timeout=5,
+                    size=len(BODY))
+    assert path.read_bytes() == BODY
+    with pytest.raises(RunError, match=f"longer than the file's published {len(BODY):,} bytes"):
+        download("g.bin", DIGEST, [server("endless")], tmp_path / "alone", timeout=5,
+                 size=len(BODY))
+    assert list((tmp_path / "alone").iterdir()) == []  # no partial file

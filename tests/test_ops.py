@@ -49,6 +49,9 @@ POOL_CASES = [
     ((2, 2, 6, 9), (3, 3), (3, 3), (0, 0, 0, 0)),
     ((1, 2, 4, 4), (2, 2), (2, 2), (1, 1, 1, 1)),
     ((2, 1, 3, 6), (1, 2), (1, 2), (0, 0, 0, 0)),
+    # windows larger than their input, some of whose taps read padding alone at every output
+    ((1, 2, 5, 5), (41, 1), (1, 1), (20, 20, 0, 0)),
+    ((2, 1, 5, 4), (9, 7), (9, 7), (2, 2, 1, 2)),
 ]
 
 
@@ -97,6 +100,48 @@ def test_avgpool_counts_padded_zeros():
     x = np.ones((1, 1, 2, 2))
     out, _ = pool.avgpool_forward(x, (2, 2), (2, 2), (1, 1, 1, 1))
     np.testing.assert_allclose(out[0, 0], np.full((2, 2), 0.25))
+
+
+@pytest.mark.parametrize("forward, backward", [(pool.maxpool_forward, pool.maxpool_backward),
+                                               (pool.avgpool_forward, pool.avgpool_backward)])
+@pytest.mark.parametrize("stride", [(1, 1), (100_000, 1)])
+def test_a_pool_window_far_larger_than_its_input_visits_the_taps_that_reach_it(
+        forward, backward, stride):
+    """A 100000x1 window, `pad same`, over a 5x5 map: 5 of its rows meet the input, the others
+    read padding alone at every output. The pools visited every tap (a view, and a max pool a
+    mask, each): 47 MiB and 14 s for a step of one 5x5 image, minutes and gigabytes at 10^7
+    taps, which check's memory estimate did not count; they now visit the taps that reach the
+    input, and hold little beside the padded input (2 MB): 3.8 MiB."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((1, 1, 5, 5)).astype(np.float32)
+    pads = (50_000, 49_999, 0, 0)
+    tracemalloc.start()
+    try:
+        out, cache = forward(x, (100_000, 1), stride, pads)
+        dx = backward(np.ones_like(out), cache)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rows = out.shape[2]
+    if forward is pool.maxpool_forward:
+        np.testing.assert_array_equal(out[0, 0], np.repeat(x[0, 0].max(axis=0)[None], rows, 0))
+        assert dx.sum() == out.size
+    else:  # the padding's zeros count: each window's sum over 100000 pixels
+        np.testing.assert_allclose(out[0, 0], np.repeat(x[0, 0].sum(axis=0)[None] / 1e5, rows,
+                                                        0), rtol=1e-6)
+    assert peak < 4 * 100_005 * 5 * 4
+
+
+def test_an_average_over_a_window_larger_than_its_input_counts_the_input_s_pixels_alone():
+    """count_include_pad=False: a 41x1 window `pad same` over 5 rows covers them all at every
+    output, whose count is 5 (not 41, nor the taps visited)."""
+    x = np.random.default_rng(1).standard_normal((2, 3, 5, 4))
+    out, cache = pool.avgpool_forward(x, (41, 1), (1, 1), (20, 20, 0, 0),
+                                      count_include_pad=False)
+    np.testing.assert_allclose(out, np.broadcast_to(x.mean(axis=2, keepdims=True), x.shape))
+    dx = pool.avgpool_backward(np.ones_like(out), cache)
+    np.testing.assert_allclose(dx, np.ones_like(x))
 
 
 @pytest.mark.parametrize("forward", [

@@ -319,6 +319,18 @@ def test_the_signal_note_says_the_essential_and_names_the_flag_for_the_rest(caps
     assert "--explain" not in explained
 
 
+@pytest.mark.parametrize("explain", [False, True])
+def test_a_spread_beyond_a_floats_range_is_written_from_its_exponent(explain):
+    """A 2x2 conv_transpose of stride 1000 on a 1x1 map: four of its 2000x2000 positions read
+    the input, and its log-variance is 31,251; the note took exp(31251 / 4), an OverflowError
+    and a traceback from summary; it writes the factor from its decimal exponent."""
+    checked = check(parse("input 1x1x1\nb0: conv 4 1x1 relu\nb1: conv_transpose 4 2x2 "
+                          "stride 1000 pad same\nflatten\nout: dense 2\n"),
+                    for_training=False)
+    table = words(summary_table(checked, explain=explain))
+    assert "about 1.13e3393x below" in table and "at 'b1'" in table
+
+
 def test_the_libraries_signal_note_names_explain_as_the_library_takes_it():
     """Called from Python, the note named the command line's `--explain` flag."""
     import cnnspec

@@ -1572,12 +1572,67 @@ def test_keep_weights_on_a_sweep_recorded_without_them_trains_its_cells_again(na
                  keep_weights=True).ran == 0  # kept now
 
 
+def fitting_arrays(width: int = 8) -> dict:
+    """Arrays of an npz file the network of NAMED trains on (8x8 images of 10 classes), or
+    with images ``width`` pixels square."""
+    return {"x": np.zeros((20, 1, width, width), np.float32), "y": np.arange(20) % 10}
+
+
+def changed_once_planned(*changes):
+    """An executor class of one in-process worker, made once the sweep is planned (its data
+    files read as check reads them), that first changes them: each (path, arrays) written
+    again, or removed where arrays is None, as a file moved or rewritten meanwhile is, which
+    only the cells then meet."""
+
+    class Changed(Quiet):
+        def __init__(self, *args, **kwargs):
+            for path, arrays in changes:
+                if arrays is None:
+                    path.unlink()
+                else:
+                    np.savez(path, **arrays)
+            super().__init__()
+
+    return Changed
+
+
+def test_a_data_file_train_would_refuse_is_refused_before_any_cell_trains(named, tmp_path,
+                                                                           capsys):
+    """A missing npz file, the spec's own or a --set value's, and one whose images do not fit
+    the network were found by each cell on its worker, once a cluster had started and the
+    sweep's folder was written ("the cell could not train: npz file not found", no place);
+    they are refused as check refuses them, at the spec's data line or against the --set, and
+    nothing is written."""
+    missing, wide = tmp_path / "missing.npz", tmp_path / "wide.npz"
+    np.savez(wide, **fitting_arrays(9))
+    spec = tmp_path / "own.cnn"
+    spec.write_text(NAMED.replace("data digits", f'data npz("{missing}")'))
+    for path, sets, said in [
+            (spec, ["lr=0.1"], f"{spec}:7:3: error: npz file not found: {missing}"),
+            (named, [f'data=digits,npz("{missing}")'],
+             (f'--set data=digits,npz("{missing}"): error: data=npz("{missing}"): npz file '
+              f"not found: {missing}")),
+            (named, [f'data=npz("{wide}")'],
+             "the input is 1x8x8, but the npz images are 1x9x9")]:
+        args = [a for s in sets for a in ("--set", s)]
+        assert main(["sweep", str(path), *args, "--out", str(tmp_path / "s")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "could not train" not in err, err
+        assert not (tmp_path / "s").exists()
+    assert main(["compare", str(spec), "--init", "he_normal", "--init", "zeros", "--out",
+                 str(tmp_path / "c")]) == 2
+    assert f"{spec}:7:3: error: npz file not found: {missing}" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
 def test_a_cell_that_cannot_train_is_named_and_the_others_are_kept(named, tmp_path):
-    # A file that is not there is found when the data loads, on the worker.
+    # A file that is gone by the time its cell trains is found when the data loads, on the
+    # worker.
     missing = tmp_path / "missing.npz"
+    np.savez(missing, **fitting_arrays())
     with pytest.raises(RunError) as info:
         sweep(str(named), [f'data=digits,npz(path="{missing}")'], out=tmp_path / "s",
-              executor=in_process)
+              executor=lambda n: changed_once_planned((missing, None))())
     assert "1 of 2 cells could not train" in info.value.message
     assert f"npz file not found: {missing}" in info.value.message
     assert "run the same sweep again" in info.value.hint
@@ -1590,15 +1645,17 @@ def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_
     """It said '2 of 2 cells could not train', that the other cells were recorded and to run
     the same sweep again, which fails the same way."""
     missing = tmp_path / "missing.npz"
+    np.savez(missing, **fitting_arrays())
     with pytest.raises(RunError) as info:
         sweep(str(named), ["lr=0.05,0.1", f'data=npz(path="{missing}")'], out=tmp_path / "s",
-              executor=in_process)
+              executor=lambda n: changed_once_planned((missing, None))())
     assert info.value.message == f"all 2 cells could not train: npz file not found: {missing}"
     assert info.value.hint and "again" not in info.value.hint
     assert "recorded" not in info.value.hint
     # a mistake in what was asked, as the missing file is to train: exit 2
     assert isinstance(info.value, InputError)
-    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    np.savez(missing, **fitting_arrays())
+    monkeypatch.setattr(executors, "DaskExecutor", changed_once_planned((missing, None)))
     monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
     sets = ["--set", "lr=0.05,0.1", "--set", f'data=npz(path="{missing}")']
     assert main(["sweep", str(named), *sets, "--out", str(tmp_path / "s")]) == 2
@@ -1610,12 +1667,15 @@ def test_the_hint_of_cells_that_could_not_train_names_settings_as_the_sweep_is_g
     """A cell's failure on its worker kept its hint in the library's words: the command line
     was told to "train with data='digits'"."""
     wide = tmp_path / "wide.npz"
-    np.savez(wide, x=np.zeros((20, 1, 9, 9), np.float32), y=np.arange(20) % 10)
+    np.savez(wide, **fitting_arrays())
     sets = [f'data=npz(path="{wide}")']
-    with pytest.raises(InputError) as info:
-        sweep(str(named), sets, out=tmp_path / "s", executor=in_process)
+    with pytest.raises(InputError) as info:  # its images 9x9 once the sweep is planned
+        sweep(str(named), sets, out=tmp_path / "s",
+              executor=lambda n: changed_once_planned((wide, fitting_arrays(9)))())
     assert info.value.hint.endswith("or train with sets=['data=digits']")
-    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    np.savez(wide, **fitting_arrays())
+    monkeypatch.setattr(executors, "DaskExecutor",
+                        changed_once_planned((wide, fitting_arrays(9))))
     monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
     assert main(["sweep", str(named), "--set", sets[0], "--out", str(tmp_path / "t")]) == 2
     assert capsys.readouterr().err.endswith("or train with --set data=digits\n")
@@ -1623,9 +1683,12 @@ def test_the_hint_of_cells_that_could_not_train_names_settings_as_the_sweep_is_g
 
 def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, tmp_path):
     missing = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for path in missing:
+        np.savez(path, **fitting_arrays())
     with pytest.raises(RunError) as info:
         sweep(str(named), ["data=" + ",".join(f'npz(path="{m}")' for m in missing)],
-              out=tmp_path / "s", executor=in_process)
+              out=tmp_path / "s",
+              executor=lambda n: changed_once_planned(*((m, None) for m in missing))())
     assert not isinstance(info.value, InputError)  # each its own: no one mistake to name
     assert info.value.message.startswith("2 of 2 cells could not train; ")
     assert info.value.message.endswith(f"npz file not found: {missing[0]}")

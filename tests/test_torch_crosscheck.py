@@ -64,6 +64,11 @@ def test_conv2d(x_shape, w_shape, stride, pads, dilation, module):
 
 @pytest.mark.parametrize("kernel, stride, pads", [
     ((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1)), ((3, 2), (1, 2), (1, 0, 1, 0)),
+    # windows far larger than the 7x8 input, whose offsets of padding alone are not visited:
+    # `pad same` at stride 1, tiling the padded input along one axis (41 = 17 + 7 + 17) and
+    # along both (the rows' taps 0-16 and 24-40 read padding alone)
+    ((41, 1), (1, 1), (20, 20, 0, 0)), ((41, 3), (41, 3), (17, 17, 1, 0)),
+    ((1, 30), (2, 30), (0, 0, 11, 11)),
 ])
 def test_pooling(kernel, stride, pads):
     def ours_max(x):

@@ -1458,16 +1458,20 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
         if _padded(info):
             # neighbours keep what pairs far apart lose at the borders (pair_share): what the
             # window of a pool after it reads, taken up to the kernel's size (the 2x2 and 3x3
-            # pools after 3x3 convs)
+            # pools after 3x3 convs), and to the output's size, past which no pair is read (a
+            # kernel of 10^7 taps made as many pairs, seconds and gigabytes, on a 5x5 map)
             kh, kw = info.ir["kernel"]
-            apart |= {(dy, dx) for dy in range(kh) for dx in range(kw) if dy or dx}
+            apart |= {(dy, dx) for dy in range(min(kh, ho)) for dx in range(min(kw, wo))
+                      if dy or dx}
         near = [(d, correlation(d[0] * sh, d[1] * sw) * pair_share(info, d))
                 for d in sorted(apart) if d[0] < ho and d[1] < wo]
         return shared, tuple((d, rho) for d, rho in near if rho != shared)
-    sh, sw = info.ir["stride"]
+    (sh, sw), (_, ho, wo) = info.ir["stride"], info.output_shape
     spread = shared / (sh * sw)
+    # within the output: a stride of 10^6 on a 1x1 map made 10^12 pairs of a 3x3 output
     near = [((dy, dx), correlation(dy // sh, dx // sw) if dy % sh == dx % sw == 0 else 0.0)
-            for dy in range(sh * (rows + 1)) for dx in range(sw * (columns + 1)) if dy or dx]
+            for dy in range(min(sh * (rows + 1), ho)) for dx in range(min(sw * (columns + 1), wo))
+            if dy or dx]
     return spread, tuple((d, rho) for d, rho in near if rho != spread)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 
 from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
@@ -285,7 +286,7 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
             "square relative to the input's (He et al. 2015, eq. 7)")
     if spread:
         below, layer = spread
-        note += (f"; one net's lies about {rounded_text(below)}x below it, at '{layer}' "
+        note += (f"; one net's lies about {below}x below it, at '{layer}' "
                  "(the column is the mean over weight draws)")
     if own:
         note += f"; probabilities ({', '.join(own)}) set their own"
@@ -326,7 +327,7 @@ def _explained(path: str | None, spread: tuple[float, str] | None,
             "it log-normally, the more the narrower its layers (Hanin & Rolnick 2018: the "
             "variance of the log of the mean square grows by about 5 / n a dense ReLU layer "
             "of n channels, less in a conv, whose positions average out what they do not "
-            f"share): here a typical net's scale lies about {rounded_text(below)}x below the "
+            f"share): here a typical net's scale lies about {below}x below the "
             f"column, at '{layer}', deep in a ReLU stack further (plain30's 16 channels: "
             "4.1x at its 24th layer, where this says 2.5x).")
     if own:
@@ -349,12 +350,25 @@ def _command(command: str, path: str | None) -> str:
 SPREAD_WORTH_SAYING = 1.25
 
 
-def _spread(data: dict) -> tuple[float, str] | None:
+def _spread(data: dict) -> tuple[str, str] | None:
     """How far a typical net's scale lies below the Signal column (its mean over weight
-    draws, :func:`cnnspec.check.signal.log_spreads`) where it lies furthest, and at which
-    layer; None where that is too little to say."""
+    draws, :func:`cnnspec.check.signal.log_spreads`) where it lies furthest, in words, and
+    at which layer; None where that is too little to say."""
     # the output's few scores spread by their own count: the scores' lint speaks of them
     inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
     widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
-    below = 0.0 if widest is None else math.exp(widest["signal_log_variance"] / 4)
-    return (below, widest["name"]) if below >= SPREAD_WORTH_SAYING else None
+    if widest is None or widest["signal_log_variance"] / 4 < math.log(SPREAD_WORTH_SAYING):
+        return None
+    return _factor_text(widest["signal_log_variance"] / 4), widest["name"]
+
+
+def _factor_text(log_factor: float) -> str:
+    """The factor ``exp(log_factor)`` as :func:`rounded_text` writes it, also beyond a float's
+    range (a 2x2 conv_transpose of stride 1000 on a 1x1 map: a log-variance of 31,251, whose
+    factor exp(7813) ended summary in an OverflowError), from its decimal exponent."""
+    if log_factor < math.log(sys.float_info.max):
+        return rounded_text(math.exp(log_factor))
+    decimal = log_factor / math.log(10)
+    exponent = math.floor(decimal)
+    mantissa = rounded_text(10 ** (decimal - exponent))
+    return f"{mantissa}e{exponent}" if mantissa != "10" else f"1e{exponent + 1}"

@@ -5,7 +5,9 @@ computed; only a file whose digest matches is renamed into place (``os.replace``
 one file system). A failure at any point -- no connection, an HTTP error, a response cut off
 mid-body, a wrong digest, a mirror slower than its deadline -- removes the temporary file and
 moves on to the next mirror; when every mirror has failed, a :class:`RunError` lists what went
-wrong with each.
+wrong with each. Where the file's size is known (the published one), a response longer than it
+fails as soon as it passes it: a mirror serving an endless stream, or another, larger file under
+the name, would otherwise fill the disk until the deadline.
 
 Two clocks bound a mirror: ``timeout`` is how long one read may wait for a byte (a silent
 server), ``deadline`` how long the whole file may take (a server trickling a byte at a time
@@ -49,13 +51,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stream_to(url: str, out, timeout: float, deadline: float) -> str:
+def _stream_to(url: str, out, timeout: float, deadline: float, size: int | None) -> str:
     """Copy ``url`` into the open file ``out`` before ``time.monotonic()`` reaches
-    ``deadline``; returns the SHA-256 of what was written."""
+    ``deadline``, and no more than ``size`` bytes where it is known; returns the SHA-256 of
+    what was written."""
     digest = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=timeout) as response:
         try:
             for chunk in iter(lambda: response.read1(CHUNK), b""):
+                if size is not None and out.tell() + len(chunk) > size:
+                    raise ValueError(f"the response is longer than the file's published "
+                                     f"{size:,} bytes")
                 digest.update(chunk)
                 out.write(chunk)
                 if time.monotonic() > deadline:
@@ -71,13 +77,13 @@ def _stream_to(url: str, out, timeout: float, deadline: float) -> str:
 
 
 def _try_mirror(url: str, target: Path, sha256: str, timeout: float,
-                seconds: float) -> str | None:
-    """Download ``url`` to ``target`` within ``seconds``; None on success, else what went
-    wrong (without the URL)."""
+                seconds: float, size: int | None) -> str | None:
+    """Download ``url`` to ``target`` within ``seconds`` (at most ``size`` bytes where it is
+    known); None on success, else what went wrong (without the URL)."""
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = _stream_to(url, out, timeout, time.monotonic() + seconds)
+            digest = _stream_to(url, out, timeout, time.monotonic() + seconds, size)
         if digest != sha256:
             return f"SHA-256 mismatch (got {digest[:12]}..., expected {sha256[:12]}...)"
         os.replace(temp, target)
@@ -96,18 +102,19 @@ def _try_mirror(url: str, target: Path, sha256: str, timeout: float,
 
 def download(filename: str, sha256: str, mirrors: list[str], folder: Path,
              timeout: float = TIMEOUT_SECONDS, hint: str | None = None,
-             deadline: float = DEADLINE_SECONDS) -> Path:
+             deadline: float = DEADLINE_SECONDS, size: int | None = None) -> Path:
     """``folder/filename`` fetched from the first mirror (a base URL) that serves it intact.
 
     ``timeout`` bounds each wait for data and ``deadline`` each mirror's whole transfer, in
-    seconds; ``hint`` is passed on with the :class:`RunError` raised when no mirror works.
+    seconds, and ``size`` (the file's bytes, where known) what a mirror may send; ``hint`` is
+    passed on with the :class:`RunError` raised when no mirror works.
     """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / filename
     problems = []
     for base in mirrors:
         url = base if base.endswith("/") else base + "/"
-        problem = _try_mirror(url + filename, target, sha256, timeout, deadline)
+        problem = _try_mirror(url + filename, target, sha256, timeout, deadline, size)
         if problem is None:
             return target
         # The mirrors may come from an environment variable, of any length: the URL (and
@@ -119,14 +126,15 @@ def download(filename: str, sha256: str, mirrors: list[str], folder: Path,
 
 
 def local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: str,
-                      timeout: float, hint: str) -> Path:
+                      timeout: float, hint: str, size: int | None = None) -> Path:
     """The path of one dataset file: a verified ``.gz``, a copy stored plain (under the
     published name or the name without ``.gz``: its first bytes tell, and its reader validates
-    it), or a fresh download (``hint``: what to do when every mirror fails).
+    it), or a fresh download of at most ``size`` bytes where known (``hint``: what to do when
+    every mirror fails).
     A data folder that cannot be used (unreadable, not a folder, a name too long) is a
     :class:`SettingError` naming it."""
     try:
-        return _local_or_download(filename, folder, mirrors, sha256, timeout, hint)
+        return _local_or_download(filename, folder, mirrors, sha256, timeout, hint, size)
     except OSError as exc:
         # A name too long for the file system (an environment variable's value, say) is no
         # real path to show whole; any other is.
@@ -139,7 +147,7 @@ def local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: s
 
 
 def _local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: str,
-                       timeout: float, hint: str) -> Path:
+                       timeout: float, hint: str, size: int | None) -> Path:
     gz, raw = folder / filename, folder / filename.removesuffix(".gz")
     if gz.is_file() and not file_is_gzip(gz):
         return gz  # stored plain under the published name: its reader validates it
@@ -152,5 +160,4 @@ def _local_or_download(filename: str, folder: Path, mirrors: list[str], sha256: 
         return gz
     if raw.is_file():
         return raw
-    return download(filename, sha256, mirrors, folder, timeout=timeout,
-                    hint=hint)
+    return download(filename, sha256, mirrors, folder, timeout=timeout, hint=hint, size=size)

@@ -55,7 +55,8 @@ def load_download(name: str, data_dir: str | os.PathLike | None = None,
     it, read by its reader with the images in ``dtype``.
 
     ``mirrors`` (base URLs) and ``checksums`` (file name -> SHA-256) replace the built-in ones,
-    e.g. to use a local copy of the files served over HTTP; ``timeout`` (seconds a read may
+    e.g. to use a local copy of the files served over HTTP (a file whose checksum is replaced
+    is another file: its published size does not bound it); ``timeout`` (seconds a read may
     wait) replaces :data:`cnnspec.data.download.TIMEOUT_SECONDS`.
     """
     from cnnspec.data.download import TIMEOUT_SECONDS, local_or_download
@@ -66,7 +67,9 @@ def load_download(name: str, data_dir: str | os.PathLike | None = None,
     digests = {**source.sha256, **(checksums or {})}
     paths = {filename: local_or_download(filename, folder, urls, digests[filename],
                                          TIMEOUT_SECONDS if timeout is None else timeout,
-                                         _by_hand_hint(source, folder))
+                                         _by_hand_hint(source, folder),
+                                         None if filename in (checksums or {})
+                                         else source.sizes[filename])
              for filename in source.sha256}
     reader = importlib.import_module(f"cnnspec.data.{source.reader}")
     return reader.read_files(source, paths, dtype)

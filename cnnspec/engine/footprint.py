@@ -41,7 +41,7 @@ from cnnspec.engine.chunking import (
     strided_values,
 )
 from cnnspec.records import record
-from cnnspec.shapes import AxisCrop, ceil_mode_pads, crop_axis, window_output_hw
+from cnnspec.shapes import AxisCrop, ceil_mode_pads, crop_axis, reaching_taps, window_output_hw
 
 # For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
 # image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im
@@ -973,7 +973,8 @@ def _pool(geo: Geometry, ir: dict, is_max: bool, n: int, itemsize: int) -> Footp
     copy = padded if any(geo.pads) else 0
     outputs = values * geo.ho * geo.wo
     spread = geo.kernel[1] * out  # a window's value repeated over its columns
-    if is_max and windows_tile(geo.kernel, geo.stride, (geo.ho, geo.wo), (geo.hp, geo.wp)):
+    if is_max and windows_tile(geo.kernel, geo.stride, (geo.ho, geo.wo), (geo.hp, geo.wp),
+                               (geo.h, geo.w), geo.pads):
         pixels = values * geo.hp * geo.wp
         ties = MASK_BYTES * (pixels + 3 * outputs)  # the new mask and the offset loop's
         return Footprint(out=out, cache=MASK_BYTES * pixels, forward_temp=copy
@@ -1009,11 +1010,17 @@ def _tiled_block_temps(geo: Geometry, n: int, itemsize: int) -> int:
     return block + 2 * (block // geo.kernel[0])
 
 
-def windows_tile(kernel, stride, out_hw, padded_hw) -> bool:
-    """Whether pooling windows tile the padded input exactly (stride = kernel, no remainder):
-    :mod:`cnnspec.engine.pool`'s max pool then keeps a mask of its maxima (see :func:`_pool`)."""
+def windows_tile(kernel, stride, out_hw, padded_hw, in_hw, pads) -> bool:
+    """Whether pooling windows tile the padded input exactly (stride = kernel, no remainder)
+    and each of their taps may read the input (:func:`cnnspec.shapes.reaching_taps`):
+    :mod:`cnnspec.engine.pool`'s max pool then keeps a mask of its maxima (see :func:`_pool`).
+    A window far larger than its input (10^7x1 `pad same` over a 5x5 map) is left to the
+    offset loops, which visit the taps that reach it alone, where the tiled passes walk every
+    row and column of the window."""
+    befores = pads[0], pads[2]  # (top, bottom, left, right)
     return tuple(stride) == tuple(kernel) and all(
-        o * k == p for o, k, p in zip(out_hw, kernel, padded_hw))
+        o * k == p and len(reaching_taps(size, o, k, k, 1, before)) == k
+        for o, k, p, size, before in zip(out_hw, kernel, padded_hw, in_hw, befores))
 
 
 # -- the other kinds: (input bytes, output bytes, n, input shapes, itemsize) -> Footprint --------

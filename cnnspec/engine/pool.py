@@ -1,7 +1,9 @@
 """Max, average and global average pooling, vectorised over the kernel offsets.
 
-Each pooling op visits its kh*kw kernel offsets once (a strided slice of the padded input per
-offset, see :meth:`Window.offsets`), never the pixels. Windows may overlap and be padded: max
+Each pooling op visits its kernel offsets once (a strided slice of the padded input per
+offset), never the pixels: those that may read the input (:meth:`Window.reaching_offsets`; the
+others read padding alone, which adds nothing to a max or a sum), all kh*kw of them but for a
+window far larger than its input. Windows may overlap and be padded: max
 pooling pads with -inf (padding never wins), average pooling pads with zeros that count in the
 divisor (PyTorch's default ``count_include_pad=True``) unless ``count_include_pad`` is False.
 With ``ceil_mode`` the last windows may hang over the padded input's end
@@ -18,7 +20,7 @@ import numpy as np
 from cnnspec.engine.footprint import POOL_BLOCK_BYTES as BLOCK_BYTES
 from cnnspec.engine.footprint import windows_tile
 from cnnspec.engine.windows import Window, channel_first_padded, window
-from cnnspec.shapes import Padding, ceil_mode_pads
+from cnnspec.shapes import Padding, ceil_mode_pads, taps_reading
 
 
 def _window(x, kernel, stride, pads, ceil_mode=False) -> Window:
@@ -45,13 +47,15 @@ def maxpool_forward(x, kernel, stride, pads=(0, 0, 0, 0), ceil_mode=False):
     if _tiles(win):
         best, hit = _tiled_max(xp, win)
         return best.transpose(1, 0, 2, 3), (x.shape, win, hit, None, None)
-    best = _running_max([xp[:, :, rows, cols] for _, _, rows, cols in win.offsets()])
+    best = _running_max([xp[:, :, rows, cols] for _, _, rows, cols in win.reaching_offsets()])
     return best.transpose(1, 0, 2, 3), (x.shape, win, None, xp, best)
 
 
 def _tiles(win: Window) -> bool:
-    """Whether the windows tile the padded input exactly (stride = kernel, no remainder)."""
-    return windows_tile(win.kernel, win.stride, win.out_hw, win.padded_hw)
+    """Whether the windows tile the padded input exactly (stride = kernel, no remainder),
+    every tap reaching the input (:func:`windows_tile`)."""
+    return windows_tile(win.kernel, win.stride, win.out_hw, win.padded_hw, win.in_hw,
+                        win.pads)
 
 
 def _tiled_max(xp, win: Window) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +140,7 @@ def _first_maxima(xp, best, win: Window):
     """For each kernel offset in row-major order: its (rows, cols) slices of the padded input
     and a boolean (C, N, Ho, Wo), True for the windows whose maximum ``best`` sits at that
     offset and at no earlier one (valid until the next item)."""
-    offsets = win.offsets()
+    offsets = win.reaching_offsets()  # the others read padding, never a maximum
     open_ = None  # windows whose maximum is not yet found (None: all of them)
     for k, ((_, _, rows, cols), inside) in enumerate(zip(offsets, _inside(win))):
         hit = xp[:, :, rows, cols] == best
@@ -152,13 +156,14 @@ def _first_maxima(xp, best, win: Window):
 
 @functools.lru_cache(maxsize=256)
 def _inside(win: Window) -> tuple[np.ndarray | None, ...]:
-    """For each kernel offset of :meth:`Window.offsets`: (Ho, Wo), True where its pixel is the
-    input's rather than padding or ceil mode's overhang, or None where all are (read-only).
+    """For each kernel offset of :meth:`Window.reaching_offsets`: (Ho, Wo), True where its
+    pixel is the input's rather than padding or ceil mode's overhang, or None where all are
+    (read-only).
     PyTorch's max pool never looks at padding: a window of -inf gives its gradient to its
     first input pixel."""
     (h, w), (top, _, left, _) = win.in_hw, win.pads
     masks = []
-    for _, _, rows, cols in win.offsets():
+    for _, _, rows, cols in win.reaching_offsets():
         ys = np.arange(rows.start, rows.stop, rows.step)
         xs = np.arange(cols.start, cols.stop, cols.step)
         real_y, real_x = (ys >= top) & (ys < top + h), (xs >= left) & (xs < left + w)
@@ -250,7 +255,7 @@ def avgpool_forward(x, kernel, stride, pads=(0, 0, 0, 0), ceil_mode=False,
     """
     win = _window(x, kernel, stride, pads, ceil_mode)
     xp = channel_first_padded(x, win, fill=0.0)
-    views = [xp[:, :, rows, cols] for _, _, rows, cols in win.offsets()]
+    views = [xp[:, :, rows, cols] for _, _, rows, cols in win.reaching_offsets()]
     # the first two windows' pixels added into a new array, not the first copied there first:
     # the same sums in the same order, one pass fewer over the output
     total = views[0].copy() if len(views) == 1 else np.add(views[0], views[1])
@@ -269,9 +274,13 @@ def _inverse_counts(win: Window, counted: Padding):
     kh, kw = win.kernel
     (h, w), (top, _, left, _) = win.in_hw, win.pads
     c_top, c_bottom, c_left, c_right = counted
-    mask = np.zeros(win.padded_hw)
-    mask[top - c_top:top + h + c_bottom, left - c_left:left + w + c_right] = 1
-    counts = sum(mask[rows, cols] for _, _, rows, cols in win.offsets())
+    # the counted pixels are a rectangle: a window's count is its rows' times its columns',
+    # each worked out in whole numbers (shapes.taps_reading), never offset by offset
+    rows = [len(taps_reading(y, h + c_top + c_bottom, kh, win.stride[0], win.dilation[0],
+                             top - c_top)) for y in range(win.out_hw[0])]
+    columns = [len(taps_reading(x, w + c_left + c_right, kw, win.stride[1], win.dilation[1],
+                                left - c_left)) for x in range(win.out_hw[1])]
+    counts = np.outer(rows, columns).astype(np.float64)
     if (counts == kh * kw).all():
         return 1.0 / (kh * kw)
     inverse = 1.0 / counts
@@ -289,7 +298,7 @@ def avgpool_backward(dout, cache):
         return win.unpad(_tiled_spread(dout, scale, win))
     dxp = np.zeros((n, c) + win.padded_hw, dtype=dout.dtype)
     share = np.multiply(dout, scale, dtype=dout.dtype)
-    for _, _, rows, cols in win.offsets():
+    for _, _, rows, cols in win.reaching_offsets():  # the others' gradient is the padding's
         dxp[:, :, rows, cols] += share
     return win.unpad(dxp)
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.records import record
-from cnnspec.shapes import Padding, window_output_hw
+from cnnspec.shapes import Padding, reaching_taps, window_output_hw
 
 
 @record(frozen=True)
@@ -54,11 +54,36 @@ class Window:
 
     @functools.cached_property
     def _offsets(self) -> tuple[tuple[int, int, slice, slice], ...]:
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        return self._offsets_of(range(self.kernel[0]), range(self.kernel[1]))
+
+    def reaching_offsets(self) -> tuple[tuple[int, int, slice, slice], ...]:
+        """The :meth:`offsets` whose rows and columns may read the input at some output
+        (:func:`cnnspec.shapes.reaching_taps`, axis by axis), in the same order: every other
+        offset reads only padding at every output. An op whose padding adds nothing (a max
+        pool's -inf, an average's zeros) visits these alone, as many as the input's size
+        allows however large its window: a 10^7x1 max pool `pad same` over a 5x5 map visited
+        10^7 offsets, minutes and gigabytes, to read 5 rows."""
+        return self._reaching_offsets
+
+    @functools.cached_property
+    def _reaching_offsets(self) -> tuple[tuple[int, int, slice, slice], ...]:
+        (h, w), (top, _, left, _) = self.in_hw, self.pads
+        (ho, wo), (kh, kw) = self.out_hw, self.kernel
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        rows = reaching_taps(h, ho, kh, sh, dh, top)
+        columns = reaching_taps(w, wo, kw, sw, dw, left)
+        if not rows or not columns:  # every output is the padding's alone: one offset says so
+            rows, columns = range(1), range(1)
+        return self._offsets_of(rows, columns)
+
+    def _offsets_of(self, rows: range, columns: range
+                    ) -> tuple[tuple[int, int, slice, slice], ...]:
+        """:meth:`offsets` of the kernel rows ``rows`` and columns ``columns``."""
+        (sh, sw), (dh, dw) = self.stride, self.dilation
         ho, wo = self.out_hw
         return tuple((i, j, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
                       slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
-                     for i in range(kh) for j in range(kw))
+                     for i in rows for j in columns)
 
     def unpad(self, xp: np.ndarray) -> np.ndarray:
         """The unpadded part of a ``(..., Hp, Wp)`` buffer (a view)."""

@@ -43,7 +43,7 @@ from cnnspec.errors import (
     literal,
     worded,
 )
-from cnnspec.ir.datasets import training_count
+from cnnspec.ir.datasets import image_shape, training_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
@@ -61,7 +61,7 @@ from cnnspec.sweep.grid import (
 )
 from cnnspec.training import rundir
 from cnnspec.training.api import train
-from cnnspec.training.compat import load_spec_data
+from cnnspec.training.compat import check_data_fits, load_spec_data
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.loop import Diverged, Interrupted, Stopped
 from cnnspec.training.run import tested_epoch
@@ -219,13 +219,19 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     hint_of = (lambda error: swept_hint(error, base.overridden, keys)) if by_sets \
         else hint_fields
     alone = widest(swept_dtypes(axes, dtype))
-    own = list(_checked_spec(base, hint_of, alone).warnings)
+    # each data file read once, as check reads it (the spec's own only where no --set
+    # replaces it: no cell would train on it)
+    loaded = {}
+    data_swept = any(axis.key == "data" for axis in axes)
+    own = list(_checked_spec(base, hint_of, alone, None if data_swept else loaded).warnings)
     by_value = {}
     for a, axis in enumerate(axes):
         for index in range(len(axis.values)):
             in_dtype = cell_dtype([axis], (index,), alone)
+            read = loaded if axis.key == "data" else None
             by_value[a, index] = as_written(check_value(
-                base, axis, index, lambda spec, d=in_dtype: check(spec, dtype=d)).warnings, own)
+                base, axis, index,
+                lambda spec, d=in_dtype, r=read: _checked_with_data(spec, d, r)).warnings, own)
     refuse_too_many_cells(axes, seeds, folds)
     images_of = {}  # a data set's training images, counted once for every cell of its folds
     cells = []
@@ -237,7 +243,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
         in_dtype = cell_dtype(axes, combination, dtype)
-        checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype)
+        checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype, loaded)
         found = as_written(checked.warnings, own)
         got += [warning for warning in found if warning not in got]
         checked_cells.append((settings, found))
@@ -351,21 +357,42 @@ def _training_images(checked: CheckedSpec, images_of: dict) -> int:
     return images_of[key]
 
 
-def _checked_spec(spec: Spec, hint_of, dtype: str):
-    """The checked ``spec`` a grid varies, in ``dtype``; its mistakes located in its file,
-    their hint fields ``hint_of(error)``."""
+def _checked_with_data(spec: Spec, dtype: str, loaded: dict | None) -> CheckedSpec:
+    """``spec`` checked in ``dtype`` and, with ``loaded``, its data file read as ``check``
+    reads it: ``train`` refuses a file that is missing, unreadable, or of arrays that are no
+    images and labels or do not fit the network (:func:`load_spec_data`), which the cells met
+    only once the sweep had started, each on its worker, and said without the spec's line.
+    ``loaded`` keeps each data set read, by its setting (other datasets are known to the
+    checker without reading)."""
+    checked = check(spec, dtype=dtype)
+    data = checked.ir["training"]["data"]
+    if loaded is None or image_shape(data) is not None:
+        return checked
+    key = json.dumps(data, sort_keys=True)
+    if key not in loaded:
+        loaded[key] = load_spec_data(checked)
+    dataset = loaded[key]
+    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    return checked
+
+
+def _checked_spec(spec: Spec, hint_of, dtype: str, loaded: dict | None):
+    """The checked ``spec`` a grid varies, in ``dtype``, its data file read with ``loaded``
+    (:func:`_checked_with_data`); its mistakes located in its file, their hint fields
+    ``hint_of(error)``."""
     try:
-        return check(spec, dtype=dtype)
+        return _checked_with_data(spec, dtype, loaded)
     except (SpecError, SpecErrors) as exc:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         raise SpecErrors([replace(error, **hint_of(error)) for error in errors]) from None
 
 
-def _check_group(spec: Spec, settings, hint_of, dtype: str):
-    """The checked ``spec`` of one combination of ``settings``, in ``dtype``; its mistake, if
-    any, reported against their label, its hint fields ``hint_of(error)``."""
+def _check_group(spec: Spec, settings, hint_of, dtype: str, loaded: dict):
+    """The checked ``spec`` of one combination of ``settings``, in ``dtype``, its data file
+    read with ``loaded`` (:func:`_checked_with_data`); its mistake, if any, reported against
+    their label, its hint fields ``hint_of(error)``."""
     try:
-        return check(spec, dtype=dtype)
+        return _checked_with_data(spec, dtype, loaded)
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
         raise SpecError(f"{group_label(settings)}: {first.message}", file=spec.path,
