@@ -451,6 +451,9 @@ def test_malformed_prototxt_is_located(text, message, where):
      "the filler of PReLU layer 'p' is not supported"),
     (['layer { name: "l" type: "SoftmaxWithLoss" bottom: "data" loss_weight: 2 }'],
      "loss_weight 2 is not supported"),
+    ([('layer { name: "l" type: "SoftmaxWithLoss" bottom: "data" '
+       'loss_param { normalization: NONE } }')],
+     "normalization NONE is not supported in SoftmaxWithLoss layer 'l'"),
     (['layer { name: "s" type: "Scale" bottom: "data" top: "s" }'],
      "a Scale layer is supported only after a BatchNorm"),
     (['layer { name: "b" type: "BatchNorm" bottom: "data" top: "data" }',
@@ -868,6 +871,19 @@ def _batchnorm_net(pairs: int) -> str:
     layers += [f'layer {{ name: "acc{i}" type: "Accuracy" bottom: "fc" top: "acc{i}" '
                'include { phase: TEST } }' for i in range(2)]
     return net(*layers, shape=(64, 1, 8, 8))
+
+
+@pytest.mark.parametrize("normalization", ["VALID", "BATCH_SIZE", "FULL"])
+def test_a_loss_normalized_by_the_batch_is_the_cross_entropys_mean(normalization):
+    """BATCH_SIZE was refused as not Caffe's default: without an ignore_label (refused) it
+    divides by what VALID divides by, and FULL on a classifier's scores too."""
+    text = net(conv(),
+               'layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc" '
+               'inner_product_param { num_output: 10 } }',
+               'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" top: "loss" '
+               f'loss_param {{ normalization: {normalization} }} }}')
+    imported = import_prototxt(text, "n.prototxt")
+    assert imported.checked.ir["training"]["loss"] == "cross_entropy"
 
 
 def test_notes_that_say_the_same_of_several_layers_are_one_line(tmp_path, capsys):
