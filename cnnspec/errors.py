@@ -203,6 +203,16 @@ class Span:
     end_column: int | None = None
 
 
+@record(frozen=True)
+class Mend:
+    """The text to write at ``span`` in place of what is there, so that the line reads as the
+    error's hint says, and ``why`` (a few words: "PyTorch's nonlinearity= is gain= here")."""
+
+    span: Span
+    text: str
+    why: str
+
+
 @record
 class SpecError(Exception):
     """One mistake in a spec.
@@ -239,6 +249,12 @@ class SpecError(Exception):
     # theirs (an init a `default` line wrote for them): a `# cnnspec: ignore[NAME]` on each of
     # their lines silences it, as one on the span's line does (:mod:`cnnspec.check.silence`).
     about: tuple[str, ...] = ()
+    # Where the hint's mend is one replacement within the line (another library's name for an
+    # init or a parameter), that replacement: a line another error's hint wrote (``rewrite``)
+    # and the checker refuses for this error is mended so and tried again
+    # (:func:`cnnspec.check.load.rewrite_checked`), so that one hint writes the line that
+    # reads, not the first of several.
+    mend: Mend | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -3575,6 +3575,29 @@ def test_a_momentum_too_small_for_the_run_is_warned_with_the_numbers():
     assert 0.974 ** 63 <= 0.2 < 0.975 ** 63 and 0.999 ** (77 * 21) <= 0.2 < 0.999 ** (76 * 21)
 
 
+def test_batch_norms_of_one_momentum_are_warned_once_for_them_all():
+    """An imported MobileNetV2 (Keras' momentum 0.99) had 52 warnings alike, one a batch
+    norm: now one names them all, at the first, and a silence on its line or on each of
+    theirs silences it; another momentum is another warning."""
+    momenta = [0.01, 0.01, 0.001, 0.01]
+    text = ("input 1x8x8\n" + "".join(f"c{i}: conv 4 3x3 pad same\nb{i}: batchnorm momentum "
+                                      f"{m} relu\n" for i, m in enumerate(momenta))
+            + "flatten\ndense 10\ntrain {\n  epochs 1\n  data digits\n}\n")
+    warned = [w for w in check(parse(text)).warnings if w.lint == "batchnorm-start"]
+    assert [w.message.split(":")[0] for w in warned] == [
+        "batchnorms 'b0', 'b1' and 'b3' have momentum 0.01", "batchnorm 'b2' has momentum 0.001"]
+    assert warned[0].message.split(": ", 1)[1].startswith("their running means and variances")
+    assert warned[0].span.line == 3 and warned[0].about == ("b0", "b1", "b3")
+    assert " or more on each of their lines for 21 steps" in warned[0].hint
+    for silenced in ([3], [3, 5, 9]):
+        lines = text.split("\n")
+        for line in silenced:
+            lines[line - 1] += "  # cnnspec: ignore[batchnorm-start]"
+        left = [w for w in check(parse("\n".join(lines))).warnings
+                if w.lint == "batchnorm-start"]
+        assert [w.message.split(":")[0] for w in left] == ["batchnorm 'b2' has momentum 0.001"]
+
+
 @pytest.mark.parametrize("momentum, said, longer", [
     (0, "never change, so they stay at their start", False),
     # 1 - 1e-20 is 1.0 in float64: the steps still count, by log1p

@@ -259,6 +259,32 @@ def test_data_that_cannot_load_offers_noise_as_the_caller_asks_for_it(tmp_path, 
     assert capsys.readouterr().err.endswith("; or measure on noise: --input gaussian\n")
 
 
+def test_init_report_measures_on_the_data_given_in_place_of_the_specs(tmp_path, capsys):
+    """compare and train take --data; init-report's --data was told to go to train. It draws
+    the batch (per-layer statistics and --jacobian) from that dataset, checked to fit as the
+    spec's would be, and is refused where the batch is noise."""
+
+    spec = tmp_path / "s.cnn"
+    spec.write_text('input 1x8x8\nc: conv 4 3x3 relu\nflatten\nfc: dense 10\n'
+                    'train { data npz(path="gone.npz") }\n')
+    assert main(["init-report", str(spec), "--data", "digits", "--batch-size", "16",
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["input"] == "digits"
+    first = report["variants"][0]["layers"][0]["act_std"]
+    assert main(["init-report", str(spec), "--data", "shapes(size=8)", "--batch-size", "16",
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["input"] == "shapes" and report["variants"][0]["layers"][0]["act_std"] != first
+    assert main(["init-report", str(spec), "--data", "digits", "--jacobian",
+                 "--batch-size", "2", "--rows", "2"]) == 0  # the spec's npz is not read
+    assert main(["init-report", str(spec), "--data", "shapes(size=16)"]) == 2
+    assert "the input is 1x8x8, but the shapes images are 1x16x16" in capsys.readouterr().err
+    for other in (["--input", "gaussian"], ["--phase"]):
+        assert main(["init-report", str(spec), "--data", "digits", *other]) == 2
+        assert "--data goes with a batch of the data" in capsys.readouterr().err
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2

@@ -125,3 +125,54 @@ def test_a_hinted_line_the_spec_refuses_says_so():
         parse(_spec("conv(8, 11, activation=relu, kernel_initializer=he_normal)"), path="m.cnn")
     assert info.value.rewrite == "conv(8, 11, weight=he_normal) relu"
     assert "but in this spec that line is refused" in info.value.hint
+
+
+# PyTorch's init calls as a model's source writes them: names quoted, nn.init's trailing '_',
+# its nonlinearity= and a= (each refused in turn where the hint wrote the line once for one).
+TORCH_INITS = [
+    ("kaiming_normal_(mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)", 2),
+    ("kaiming_uniform_(a=0.2, mode='fan_in', nonlinearity='leaky_relu')",
+     "kaiming_uniform(mode=fan_in, gain=leaky_relu(0.2))", 2),
+    ("'xavier_uniform_'", "xavier_uniform", 1),
+    ("he_normal(nonlinearity='tanh')", "he_normal(gain=tanh)", 1),
+]
+
+
+@pytest.mark.parametrize("written, init, mends", TORCH_INITS)
+def test_a_pytorch_init_call_is_hinted_to_the_line_that_reads_in_one_error(written, init,
+                                                                           mends):
+    """The quotes' hint wrote `kaiming_normal_(mode=fan_out, nonlinearity=relu)` and said that
+    line was refused for its name; mended for it, it was refused for nonlinearity=: three
+    rounds of errors. The hint now writes the line each mend makes, and says why each."""
+    error, fixed = _fixed(_spec(f"conv 4 3x3 weight {written} relu"))
+    assert error.rewrite == f"conv 4 3x3 weight {init} relu"
+    assert f"write `{error.rewrite}` (" in error.hint and "refused" not in error.hint
+    assert error.hint.count("PyTorch's") == mends
+    _checks(fixed)
+
+
+def test_a_word_a_mend_makes_read_says_the_whole_line_where_more_mends_follow():
+    """An unknown PyTorch name whose line, its name mended, is refused for a parameter: the
+    hint says the line that reads; a name that is all the line lacks keeps its own hint."""
+    text = _spec("conv 4 3x3 weight kaiming_normal_(mode=fan_out, nonlinearity=relu) relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    line = "conv 4 3x3 weight kaiming_normal(mode=fan_out, gain=relu) relu"
+    assert info.value.message == "unknown initializer 'kaiming_normal_'"
+    assert info.value.hint.endswith(f"; the line then reads `{line}` (PyTorch's nonlinearity= "
+                                    "is gain= here)")
+    _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv 4 3x3 weight kaiming_normal_ relu"), path="m.cnn")
+    assert "the line then reads" not in info.value.hint
+
+
+def test_a_mended_line_still_refused_says_so():
+    """A quoted name inside a call the spec has no word for (PyTorch's calculate_gain): the
+    mends stop where none is known, and the hint says the line is refused and why."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv 4 3x3 weight he_normal(gain=calculate_gain('relu')) relu"),
+              path="m.cnn")
+    assert "but in this spec that line is refused: unknown nonlinearity 'calculate_gain'" \
+        in info.value.hint

@@ -451,6 +451,9 @@ def test_malformed_prototxt_is_located(text, message, where):
      "the filler of PReLU layer 'p' is not supported"),
     (['layer { name: "l" type: "SoftmaxWithLoss" bottom: "data" loss_weight: 2 }'],
      "loss_weight 2 is not supported"),
+    ([('layer { name: "l" type: "SoftmaxWithLoss" bottom: "data" '
+       'loss_param { normalization: NONE } }')],
+     "normalization NONE is not supported in SoftmaxWithLoss layer 'l'"),
     (['layer { name: "s" type: "Scale" bottom: "data" top: "s" }'],
      "a Scale layer is supported only after a BatchNorm"),
     (['layer { name: "b" type: "BatchNorm" bottom: "data" top: "data" }',
@@ -788,7 +791,7 @@ layer { name: "fc" type: "InnerProduct" bottom: "up" top: "fc"
 
 def test_the_warnings_of_an_imported_model_are_located_in_the_file_written(tmp_path, capsys):
     """They named imported.cnn, a file that does not exist; the spec written is the one to open
-    (to stdout, the importer's name stays)."""
+    (to stdout, the lines of the text printed there)."""
     source = tmp_path / "net.prototxt"
     source.write_text(BILINEAR_UP)
     out = tmp_path / "net.cnn"
@@ -797,7 +800,11 @@ def test_the_warnings_of_an_imported_model_are_located_in_the_file_written(tmp_p
     assert warnings and all(line.startswith(f"{out}:") for line in warnings)
     assert "all 8 filters of up start identical (bilinear 2x2)" in "\n".join(warnings)
     assert main(["import", str(source), "-o", "-"]) == 0
-    assert "imported.cnn:" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    warned = [line for line in err.splitlines() if ": warning: " in line]
+    assert warned and all(line.startswith("<stdout>:") for line in warned)
+    line = int(warned[0].split(":")[1])
+    assert "up:" in out.splitlines()[line - 1]  # the printed spec's line it points at
 
 
 DATA_LAYER = ('layer { name: "d" type: "Data" top: "data" top: "label" data_param { '
@@ -864,6 +871,19 @@ def _batchnorm_net(pairs: int) -> str:
     layers += [f'layer {{ name: "acc{i}" type: "Accuracy" bottom: "fc" top: "acc{i}" '
                'include { phase: TEST } }' for i in range(2)]
     return net(*layers, shape=(64, 1, 8, 8))
+
+
+@pytest.mark.parametrize("normalization", ["VALID", "BATCH_SIZE", "FULL"])
+def test_a_loss_normalized_by_the_batch_is_the_cross_entropys_mean(normalization):
+    """BATCH_SIZE was refused as not Caffe's default: without an ignore_label (refused) it
+    divides by what VALID divides by, and FULL on a classifier's scores too."""
+    text = net(conv(),
+               'layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc" '
+               'inner_product_param { num_output: 10 } }',
+               'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" top: "loss" '
+               f'loss_param {{ normalization: {normalization} }} }}')
+    imported = import_prototxt(text, "n.prototxt")
+    assert imported.checked.ir["training"]["loss"] == "cross_entropy"
 
 
 def test_notes_that_say_the_same_of_several_layers_are_one_line(tmp_path, capsys):

@@ -249,14 +249,12 @@ CASES = [
      "^write `conv 8 3x3 weight he_normal bias zeros`;"),
     ("input 1x8x8\nflatten\ntrain {\n  data 'fashion-mnist'\n}\n",
      "^a name is written without quotes$", 4, 8, "^write `data fashion-mnist`;"),
-    # ... and where the line with its names bare is refused too, why: it hinted
+    # ... and where the line with its names bare is refused too, that line mended: it hinted
     # `nonlinearity=relu`, whose error came a check later
     ("input 1x8x8\ndefault weight kaiming_normal(mode='fan_out', nonlinearity='relu')\n",
      "^a name is written without quotes$", 2, 36,
-     ("^write `default weight kaiming_normal\\(mode=fan_out, nonlinearity=relu\\)`; .*; but in "
-      "this spec that line is refused: initializer kaiming_normal has no parameter "
-      "'nonlinearity' \\(PyTorch's nonlinearity= is gain= here: write "
-      "`kaiming_normal\\(mode=fan_out, gain=relu\\)`\\)$")),
+     ("^write `default weight kaiming_normal\\(mode=fan_out, gain=relu\\)` \\(PyTorch's "
+      "nonlinearity= is gain= here\\); only a string")),
     ("input 1x8x8\nflatten\ntrain {\n  data npz('a.npz')\n}\n",
      "^strings are written in double quotes$", 4, 12, 'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),

@@ -14,6 +14,7 @@ squash the scores twice). The data against the network is checked in
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 
@@ -1196,36 +1197,47 @@ def held_statistics(spec: Spec, layers: list[LayerInfo]
 
 
 def batchnorm_start(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
-    """A warning for each layer of :func:`held_statistics`: evaluation normalises by numbers
-    near the start's while training normalised by the batches'. Typically Caffe's
-    moving_average_fraction 0.999 as momentum 0.001 on a short run: Caffe corrects its average
-    for the start, a plain moving average needs ~1/momentum steps."""
+    """A warning for the layers of :func:`held_statistics` of one kind and momentum (one
+    warning for them all, at the first: an imported MobileNetV2 had 52 alike): evaluation
+    normalises by numbers near the start's while training normalised by the batches'.
+    Typically Caffe's moving_average_fraction 0.999 as momentum 0.001 on a short run (Caffe
+    corrects its average for the start, a plain moving average needs ~1/momentum steps), or
+    Keras' momentum 0.99 (0.01 here) on one of a few hundred steps."""
     steps, held = held_statistics(spec, layers)
-    out = []
+    groups: dict[tuple[str, float], list[LayerInfo]] = {}
     for info in held:
-        momentum = info.ir["momentum"]
+        groups.setdefault((info.kind, info.ir["momentum"]), []).append(info)
+    out = []
+    for (kind, momentum), group in groups.items():
+        names = listed(folded_texts(spec, [f"'{info.name}'" for info in group]))
+        kinds, has, whose, stats = (kind, "has", "its", "mean and variance") \
+            if len(group) == 1 else (f"{kind}s", "have", "their", "means and variances")
         averaged = (f"average over about 1/momentum = {round(1 / momentum):,} steps, but the "
                     f"run takes {steps:,}, so at its end they are still "
                     f"{rounded_text(100 * start_share(momentum, steps))}% their start"
                     if momentum > 0 else "never change, so they stay at their start")
-        out.append(spec.error(
-            f"{info.kind} '{info.name}' has momentum {float_text(momentum)}: its running mean "
-            f"and variance {averaged} (mean 0, variance 1): evaluation normalises by those, "
+        warning = spec.error(
+            f"{kinds} {names} {has} momentum {float_text(momentum)}: {whose} running {stats} "
+            f"{averaged} (mean 0, variance 1): evaluation normalises by those, "
             "not by the statistics training saw",
-            info.name, "momentum", severity="warning",
-            hint=_start_hint(spec.ir["training"]["epochs"], steps, momentum)))
+            group[0].name, "momentum", severity="warning",
+            hint=_start_hint(spec.ir["training"]["epochs"], steps, momentum, len(group)))
+        out.append(dataclasses.replace(warning, about=tuple(info.name for info in group)))
     return out
 
 
-def _start_hint(epochs: int, steps: int, momentum: float) -> str:
+def _start_hint(epochs: int, steps: int, momentum: float, layers: int = 1) -> str:
     """How running statistics at ``momentum`` leave their start within a run: the momentum
-    that does so in its ``steps``, or the epochs that do so at this momentum."""
+    that does so in its ``steps`` (on the lines of ``layers`` layers), or the epochs that do
+    so at this momentum."""
     needed = steps_to_leave_start(momentum)
     longer = (f", or train for {math.ceil(needed / (steps / epochs)):,} epochs or more"
               if math.isfinite(needed) else "")
-    return (f"write `momentum {float_text(least_momentum(steps))}` or more for "
-            f"{counted(steps, 'step')}{longer}; Caffe's moving_average_fraction corrects its "
-            "average for the start, a momentum here (PyTorch's) does not")
+    where = "" if layers == 1 else " on each of their lines"
+    return (f"write `momentum {float_text(least_momentum(steps))}` or more{where} for "
+            f"{counted(steps, 'step')}{longer} (a momentum here is PyTorch's: Keras' 0.99 "
+            "and Caffe's moving_average_fraction 0.999 are 0.01 and 0.001 here, and only "
+            "Caffe's average is corrected for its start)")
 
 
 def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

@@ -11,6 +11,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
     MAX_WORD,
     InputError,
+    Mend,
     SettingError,
     SpecError,
     SpecErrors,
@@ -21,6 +22,7 @@ from cnnspec.errors import (
 )
 from cnnspec.given import given_path, shown
 from cnnspec.ir.spec import Spec
+from cnnspec.records import record
 from cnnspec.sourcefile import (
     CAFFE_SUFFIXES,
     KERAS_SUFFIXES,
@@ -76,33 +78,100 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
     it refuses it: the shapes and parameters a line written so gets (an 11x11 kernel on an
     8x8 input), which a line read alone cannot be checked for. The error keeps its place,
     the user's line; ``error`` itself where its hint writes no line."""
-    from cnnspec.lang import parse  # Lark loads only for a .cnn spec
-
-    if error.rewrite is None or error.span is None:
+    if error.span is None:
         return error
-    lines = source_lines(text, keepends=True)
-    first = error.span.line - 1
-    replaced = error.rewrite.split("\n")
-    written = lines[first]
-    # the grammar skips spaces and tabs alone (WS_INLINE): another blank the line is indented
-    # with (a form feed, a no-break space) would be refused in the tried line as it is there
-    indent = re.sub(r"[^ \t]", " ", written[:len(written) - len(written.lstrip())])
-    lines[first:first + len(replaced)] = [indent + line + "\n" for line in replaced]
-    tried = None
-    try:
-        tried = parse("".join(lines), path)
-        check(tried, for_training=False)
-    except (SpecError, SpecErrors) as exc:
-        refused = [found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
-                   if found.span is not None and found.span.line == error.span.line]
-    else:
-        return error
+    if error.rewrite is None:
+        return _mends_chained(error, text, path)
+    rewrite, mends, tried, refused = _mended_until_read(error.rewrite, error.span.line, text,
+                                                        path)
+    if mends and not refused:  # the line as the hint writes it once mended: what reads
+        hint = error.hint.replace(f"`{error.rewrite}`",
+                                  f"`{rewrite}` ({'; '.join(mends)})")
+        return dataclasses.replace(error, hint=hint, rewrite=rewrite)
     if not refused:
         return error
     why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
-    why = _unnamed(why, tried, error.span.line, error.rewrite)
+    why = _unnamed(why, tried.spec, error.span.line, rewrite)
     return dataclasses.replace(error, hint=f"{error.hint}; but in this spec that line is "
                                            f"refused: {why}")
+
+
+def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
+    """``error``, whose hint mends a word of its line (``error.mend``: PyTorch's
+    ``kaiming_normal_``), with the whole line to write where the line so mended is refused in
+    turn and further mends make one the checker reads (its ``nonlinearity=relu``): one error
+    says it all, not the first of two."""
+    mend = error.mend
+    if mend is None or mend.span.line != error.span.line or error.hint is None:
+        return error
+    line = source_lines(text)[error.span.line - 1]
+    start = len(line) - len(line.lstrip())
+    rewrite = _mended(line[start:].rstrip(), mend, line[:start])
+    rewrite, mends, _, refused = _mended_until_read(rewrite, error.span.line, text, path)
+    if refused or not mends:
+        return error
+    return dataclasses.replace(error, hint=f"{error.hint}; the line then reads "
+                                           f"`{rewrite}` ({'; '.join(mends)})")
+
+
+def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
+                       ) -> tuple[str, list[str], Tried, list[SpecError]]:
+    """``rewrite`` tried on ``line`` of the spec ``text``, mended by each error's mend there
+    while the checker refuses it for one (at most ``MOST_MENDS``): the line, why each mend was
+    made, the last try and what the checker still refuses on that line."""
+    mends = []
+    while True:
+        tried, refused = _tried(rewrite, line, text, path)
+        mend = refused[0].mend if refused and len(mends) < MOST_MENDS else None
+        if mend is None or "\n" in rewrite or mend.span.line != line:
+            return rewrite, mends, tried, refused
+        rewrite, mends = _mended(rewrite, mend, tried.indent), [*mends, mend.why]
+
+
+# The most mends (SpecError.mend) a rewritten line takes on its way to one the checker reads:
+# a PyTorch init call takes three (its quotes, its name's '_', its nonlinearity=).
+MOST_MENDS = 4
+
+
+@record(frozen=True)
+class Tried:
+    """A spec with a line written in place of the user's: the spec (None where it did not
+    parse) and the blanks the written line starts with."""
+
+    spec: Spec | None
+    indent: str
+
+
+def _tried(rewrite: str, line: int, text: str, path: str | None
+           ) -> tuple[Tried, list[SpecError]]:
+    """The spec ``text`` with ``rewrite`` written in place of its ``line`` (1-based; the lines
+    after it too where ``rewrite`` holds line breaks), parsed and checked, and the errors the
+    checker finds on that line."""
+    from cnnspec.lang import parse  # Lark loads only for a .cnn spec
+
+    lines = source_lines(text, keepends=True)
+    replaced = rewrite.split("\n")
+    written = lines[line - 1]
+    # the grammar skips spaces and tabs alone (WS_INLINE): another blank the line is indented
+    # with (a form feed, a no-break space) would be refused in the tried line as it is there
+    indent = re.sub(r"[^ \t]", " ", written[:len(written) - len(written.lstrip())])
+    lines[line - 1:line - 1 + len(replaced)] = [indent + part + "\n" for part in replaced]
+    spec = None
+    try:
+        spec = parse("".join(lines), path)
+        check(spec, for_training=False)
+    except (SpecError, SpecErrors) as exc:
+        return Tried(spec, indent), [
+            found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
+            if found.span is not None and found.span.line == line]
+    return Tried(spec, indent), []
+
+
+def _mended(rewrite: str, mend: Mend, indent: str) -> str:
+    """The one-line ``rewrite``, written after ``indent`` in the tried spec, with ``mend``'s
+    text in place of what its span holds."""
+    start, end = mend.span.column - 1 - len(indent), mend.span.end_column - 1 - len(indent)
+    return rewrite[:start] + mend.text + rewrite[end:]
 
 
 def _unnamed(said: str, tried: Spec | None, line: int, rewrite: str) -> str:

@@ -245,15 +245,16 @@ def add_with_old_spelling(parser: argparse.ArgumentParser, names: list[str], old
     either.add_argument(old, **{**option, "help": argparse.SUPPRESS})
 
 
-def add_data(parser: argparse.ArgumentParser, each: str) -> None:
-    """``--data DATA``, declared once for every command that trains a spec (train, compare):
-    the dataset ``each`` (a run, every variant) trains on in place of the spec's, written as
-    the spec's ``data`` setting is."""
+def add_data(parser: argparse.ArgumentParser, use: str) -> None:
+    """``--data DATA``, declared once for every command that takes a spec's data (train,
+    compare, init-report): the dataset ``use`` says what of (the run trains on, every variant
+    trains on, the batch is drawn from), in place of the spec's, written as the spec's
+    ``data`` setting is."""
     from cnnspec.data.names import valid_forms
 
     parser.add_argument("--data", metavar="DATA",
-                        help=f"the dataset {each} trains on in place of the spec's, written as "
-                        f"its `data` setting is: {valid_forms()}, with arguments as in a spec: "
+                        help=f"the dataset {use} in place of the spec's, written as its `data` "
+                        f"setting is: {valid_forms()}, with arguments as in a spec: "
                         "\"shapes(size=8, classes=[x, o])\"")
 
 

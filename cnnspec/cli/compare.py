@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=positive_float, metavar="LR",
                         help="learning rate for every variant (default: the spec's)")
     add_batch_size(parser, "batch size for every variant (default: the spec's)")
-    add_data(parser, "every variant")
+    add_data(parser, "every variant trains on")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
                         help="train each variant with seeds 0..K-1 (default %(default)s)")
     parser.add_argument("--jobs", type=positive_int, metavar="J",

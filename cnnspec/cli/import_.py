@@ -46,17 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ignore(parser)
 
 
+# Where the warnings of a spec printed to stdout are located (`<stdout>:9:16`).
+STDOUT = "<stdout>"
+
+
 def _warn(imported, written, ignore: list[str]) -> None:
     """Print the imported spec's check warnings but those of the lints ``ignore`` names,
     located in ``written`` (the spec file it was written to; None: the text went to stdout,
-    named as the importer names it)."""
+    which they name, as a compiler names its standard input: the importer's own name for
+    the text, imported.cnn, is no file to open)."""
     import dataclasses
 
     from cnnspec.check.silence import Silences
 
     warnings = Silences(frozenset(ignore)).kept(imported.checked.warnings)
-    if written is not None:
-        warnings = [dataclasses.replace(warning, file=str(written)) for warning in warnings]
+    place = STDOUT if written is None else str(written)
+    warnings = [dataclasses.replace(warning, file=place) for warning in warnings]
     print_spec_errors(warnings, text=imported.text)
 
 

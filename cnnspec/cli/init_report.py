@@ -7,6 +7,7 @@ import sys
 from cnnspec.cli import OPTION_NAMES, terminal_width
 from cnnspec.cli.arguments import (
     add_batch_size,
+    add_data,
     add_data_dir,
     add_dtype,
     add_format,
@@ -91,8 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
               "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat to compare "
               "several; default: the spec as written")
     parser.add_argument("--input", choices=("data", "gaussian"), default="data",
-                        help="the batch: training images of the spec's dataset, preprocessed "
-                        "(default), or unit Gaussian noise")
+                        help="the batch: training images of the spec's dataset (or --data's), "
+                        "preprocessed (default), or unit Gaussian noise")
+    add_data(parser, "the batch is drawn from (with --input data)")
     add_batch_size(parser, f"batch size (default {BATCH_SIZE}; --jacobian is taken at its "
                    f"first {JACOBIAN_INPUTS} inputs at most)", default=BATCH_SIZE)
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
@@ -139,6 +141,10 @@ def refuse_options_without_their_mode(args: argparse.Namespace) -> None:
         if option:
             raise InputError(f"{option} goes with {mode}, which was not given",
                              hint=f"add {mode}, or drop {option}")
+    if args.data and (args.phase or args.input == "gaussian"):
+        given = "--phase" if args.phase else "--input gaussian"
+        raise InputError(f"--data goes with a batch of the data: {given} measures on noise",
+                         hint=f"drop --data, or drop {given}")
     mode = "--phase" if args.phase else "--jacobian" if args.jacobian else None
     if mode and args.dtype:
         raise InputError(f"--dtype goes with the per-layer statistics: {mode} computes in "
@@ -161,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch_size,
                          seed=args.seed, data_dir=args.data_dir,
-                         dtype=args.dtype or DEFAULT_DTYPE, ignore=args.ignore)
+                         dtype=args.dtype or DEFAULT_DTYPE, ignore=args.ignore, data=args.data)
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
     # otherwise hold back the table's last newline and run the two lines together.
     print(format_json(report) if args.format == "json"
@@ -283,7 +289,7 @@ def run_jacobian(args: argparse.Namespace) -> int:
                                  rows=args.rows or ROWS,
                                  inputs=min(args.batch_size, JACOBIAN_INPUTS),
                                  input_kind=args.input, seed=args.seed, data_dir=args.data_dir,
-                                 start=shown.start, advance=shown.advance)
+                                 start=shown.start, advance=shown.advance, data=args.data)
     finally:
         shown.close()
     print(dumps(report.to_dict(OPTION_NAMES)) if args.format == "json"

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_batch_size(parser, "override the spec's batch size")
     parser.add_argument("--seed", type=nonnegative_int, metavar="S",
                         help="override the spec's seed (weights, data order, dropout)")
-    add_data(parser, "the run")
+    add_data(parser, "the run trains on")
     cores = KEYS["cores"].arg
     parser.add_argument("--cores", type=int_from(int(cores.low), int(cores.high)), metavar="N",
                         help="override the spec's cores: how many parts a batch runs as, side "

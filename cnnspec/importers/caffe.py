@@ -557,7 +557,8 @@ def read_softmax_loss(layer: Layer) -> None:
     layer.bottom()
     _default_only(layer.param("softmax_param"), layer, CAFFE_TYPES["Softmax"].defaults)
     lp = layer.param("loss_param")
-    _default_only(lp, layer, {"normalization": "VALID", "normalize": None})
+    _loss_normalization(lp, layer)
+    _default_only(lp, layer, {"normalization": None, "normalize": None})
     weight = layer.msg.scalar("loss_weight", "number", 1)
     if weight != 1:
         raise layer.error(f"loss_weight {exact_number_text(weight)} is not supported",
@@ -566,6 +567,26 @@ def read_softmax_loss(layer: Layer) -> None:
     layer.net.loss = True
     layer.net.notes.append(LayerNote(layer.name, f"({layer.type}) is the {caffe_loss()} loss "
                                      "of the train block"))
+
+
+# Caffe's loss normalizations that divide the summed loss by the batch's size here: with no
+# ignore_label (which the importer refuses) VALID counts every example, and on a classifier's
+# (N, K) scores FULL's N x H x W is N; cnnspec's cross_entropy is that mean. NONE is the sum.
+BATCH_MEAN_NORMALIZATIONS = ("VALID", "BATCH_SIZE", "FULL")
+
+
+def _loss_normalization(msg: Message, layer: Layer) -> None:
+    """Refuse a loss normalization other than the batch mean (:data:`BATCH_MEAN_NORMALIZATIONS`),
+    at its value."""
+    entry = msg.one("normalization")
+    value = None if entry is None else msg.value_of(entry, "enum")
+    if value is None or value in BATCH_MEAN_NORMALIZATIONS:
+        return
+    raise layer.error(f"normalization {value} is not supported in {layer.type} layer "
+                      f"'{layer.name}'", entry.span,
+                      f"{value} sums the loss over the batch where cnnspec's cross_entropy is "
+                      "its mean (Caffe's VALID, BATCH_SIZE and FULL here): multiply the "
+                      "solver's base_lr by the batch size instead")
 
 
 def read_skipped(layer: Layer) -> None:

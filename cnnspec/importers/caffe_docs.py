@@ -76,7 +76,9 @@ def layer_table() -> str:
     loss = foreign.caffe_loss()
     rows.append(row(f"`{foreign.CAFFE_LOSS}`", f"train `loss {loss}`",
                      f"not a layer: {loss} applies the softmax itself; a `loss_weight` other "
-                     "than 1 is refused (with one loss it scales the lr)"))
+                     "than 1 is refused (with one loss it scales the lr), as is a "
+                     "`normalization` other than "
+                     f"{', '.join(caffe.BATCH_MEAN_NORMALIZATIONS)} (the batch's mean here)"))
     rows += [row(f"`{caffe}`", "left out", f"{why}; said in the header")
              for caffe, why in foreign.CAFFE_LEFT_OUT.items()]
     rows += [row(f"`{caffe}`", "error", why) for caffe, (_, why) in foreign.CAFFE_REPLACED.items()]

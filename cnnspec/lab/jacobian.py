@@ -347,14 +347,17 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
                     rows: int = ROWS, inputs: int = 2, input_kind: str = "gaussian",
                     seed: int = 0, data_dir=None,
                     start: Callable[[JacobianWork], None] | None = None,
-                    advance: Callable[[int], None] = _no_progress) -> JacobianReport:
+                    advance: Callable[[int], None] = _no_progress,
+                    data=None) -> JacobianReport:
     """The Jacobian's singular values for each init variant of the spec at ``path``, all at
-    the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked).
+    the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked);
+    with ``input_kind`` "data", images of ``data`` in place of the spec's dataset where given
+    (as :class:`cnnspec.Settings` takes it).
     A front end showing progress passes ``start``, told the :class:`JacobianWork` once the
     options are checked and before any pass runs, and ``advance``, told of each batch of
     passes as it finishes (their count)."""
     input_kind = given_input_kind(input_kind)
-    variants = load_variants(path, inits)
+    variants = load_variants(path, inits, data=data)
     checked = variants[0].checked
     end = end_layer(checked, layer)
     refuse_beyond_memory_of_rows(math.prod(checked.by_name[end].output_shape),

@@ -91,9 +91,11 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = DEFAULT_DTYP
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
                 batch_size: int = BATCH_SIZE, seed: int = 0, data_dir=None,
-                dtype: str = DEFAULT_DTYPE, ignore=()) -> InitReport:
+                dtype: str = DEFAULT_DTYPE, ignore=(), data=None) -> InitReport:
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
-    empty: the spec as written), every variant on the same batch and with the same seed.
+    empty: the spec as written), every variant on the same batch and with the same seed;
+    with ``input_kind`` "data", images of ``data`` (as :class:`cnnspec.Settings` takes it)
+    in place of the spec's dataset where given.
     The report's ``warnings`` are check's, but those of the lints ``ignore`` names (as
     ``cnnspec.load``'s).
     Counts and texts of the wrong kind are a :class:`~cnnspec.errors.SettingError` naming
@@ -102,7 +104,7 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     seed = refuse_whole_setting("seed", seed)
     inits = given_texts(inits, "inits", "he_normal", spec_as_written=True)
     input_kind = given_input_kind(input_kind)
-    variants = load_variants(path, inits, dtype, ignore)
+    variants = load_variants(path, inits, dtype, ignore, data)
     refuse_one_value_norms(variants[0].checked, batch_size)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.check.lint_catalogue import as_written
-from cnnspec.check.load import load
+from cnnspec.check.load import load, read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, SpecErrors, first_error, hint_fields, option_place
@@ -62,17 +62,17 @@ class Variant:
 
 
 def load_variant(path: str | Path, init: str | None = None,
-                 dtype: str = DEFAULT_DTYPE, ignore=()) -> Variant:
+                 dtype: str = DEFAULT_DTYPE, ignore=(), data=None) -> Variant:
     """Load and check ``path`` (``.cnn`` or ``.json``) with ``init`` (language syntax) as the
     default weight init, as a spec measured here in ``dtype``, not trained; the warnings of
-    the lints ``ignore`` names left out."""
+    the lints ``ignore`` names left out; ``data`` (as :class:`cnnspec.Settings` takes it, or
+    None for the spec's) the dataset in place of the spec's."""
     # Measured on a batch of the lab's own, not trained: the training settings' memory does
     # not refuse it (cnnspec.lab.memory checks the measurement's).
+    own = _loaded(path, dtype, ignore, data)
     if init is None:
-        checked = load(path, for_training=False, dtype=dtype, ignore=ignore)
-        return Variant(spec_label(checked.spec.ir), checked)
+        return Variant(spec_label(own.spec.ir), own)
     init_ir = _parse_init_option(init)
-    own = load(path, for_training=False, dtype=dtype, ignore=ignore)
     refuse_changing_nothing(own.spec.ir, init_place(init))
     try:
         checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype,
@@ -91,10 +91,23 @@ def load_variant(path: str | Path, init: str | None = None,
 
 
 def load_variants(path: str | Path, inits: list[str] | None,
-                  dtype: str = DEFAULT_DTYPE, ignore=()) -> list[Variant]:
+                  dtype: str = DEFAULT_DTYPE, ignore=(), data=None) -> list[Variant]:
     """One variant per ``--init`` text, or the spec as written when there is none, checked
-    for ``dtype``, the warnings of the lints ``ignore`` names left out."""
-    return [load_variant(path, init, dtype, ignore) for init in (inits or [None])]
+    for ``dtype``, the warnings of the lints ``ignore`` names left out, on ``data`` in place
+    of the spec's dataset where given (:func:`load_variant`)."""
+    return [load_variant(path, init, dtype, ignore, data) for init in (inits or [None])]
+
+
+def _loaded(path: str | Path, dtype: str, ignore, data) -> CheckedSpec:
+    """The spec at ``path`` checked as measured here (:func:`load_variant`), on ``data`` in
+    place of its own dataset where given (as ``train --data`` trains it)."""
+    if data is None:
+        return load(path, for_training=False, dtype=dtype, ignore=ignore)
+    from cnnspec.training.settings import Settings, overridden_spec
+
+    overrides = Settings(data=data).overrides(dtype)
+    return check(overridden_spec(read_spec(path), overrides), for_training=False, dtype=dtype,
+                 ignore=ignore)
 
 
 def default_weight_layers(ir: dict) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.errors import Span, SpecError, float_text, foreign_hint
+from cnnspec.errors import Mend, Span, SpecError, float_text, foreign_hint
 from cnnspec.init import catalogue, keras
 from cnnspec.init.catalogue import ALIASES, BUILT_IN_DEFAULTS
 from cnnspec.init.describe import mode_hint
@@ -191,7 +191,7 @@ def read_init(value: Value, what: str = "initializer") -> dict:
         raise SpecError(f"unknown initializer '{value.name}'", span=span,
                         hint=foreign_hint(keras.SPEC_NAME_HINTS, value.name)
                         or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
-                                        "initializers"))
+                                        "initializers"), mend=_torch_name_mend(value.name, span))
     _foreign_params(value, CATALOGUE[name])
     _mode_of_another_scheme(value, name)
     try:
@@ -203,6 +203,15 @@ def read_init(value: Value, what: str = "initializer") -> dict:
         raise SpecError(err.message, span=err.span, hint=f"{err.hint}; {elsewhere}") from None
     _check_params(value, catalogue.BY_NAME[name], params)
     return {"name": name, **params}
+
+
+def _torch_name_mend(name: str, span: Span) -> Mend | None:
+    """PyTorch's name of an init (``kaiming_normal_``: its nn.init functions fill a tensor in
+    place) written as here, where the name without its trailing '_' is one; else None."""
+    known = name.removesuffix("_")
+    if known == name or (known not in CATALOGUE and known not in ALIASES):
+        return None
+    return Mend(span, known, "PyTorch's nn.init functions end in '_', the inits here do not")
 
 
 def _list_init(values: list) -> dict:
@@ -263,20 +272,25 @@ def _foreign_params(value: Word | Call, params: list) -> None:
     for kwarg in value.kwargs if isinstance(value, Call) else []:
         if kwarg.name in names:
             continue
-        hint = (_renamed_call(value, params, kwarg) or _as_variance_scaling(value, params, kwarg)
+        renamed = _renamed_call(value, params, kwarg)
+        hint = ((renamed and renamed[0]) or _as_variance_scaling(value, params, kwarg)
                 or catalogue.unknown_param_hint(kwarg.name) or elsewhere)
         if hint:
+            mend = None if not renamed or renamed[1] is None else Mend(value.span, *renamed[1:])
             raise SpecError(f"initializer {value.name} has no parameter '{kwarg.name}'",
-                            span=kwarg.name_span, hint=hint)
+                            span=kwarg.name_span, hint=hint, mend=mend)
 
 
-def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
-    """The hint for another library's name of a parameter of this init, Keras'
+def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg
+                  ) -> tuple[str, str | None, str] | None:
+    """For another library's name of a parameter of this init, Keras'
     (``truncated_normal(stddev=0.02)``) or PyTorch's (``he_normal(a=0.2)``, kaiming's slope):
-    the call with every such name written as here (:func:`_in_our_names`), by position where
-    the parameters before it have numbers for defaults (``truncated_normal(0, 0.02)``); None
-    for another name, and for a call that gives a parameter twice (``normal(0, 0.1,
-    stddev=1)``) and for one that leaves out a parameter the init needs."""
+    ``(hint, call, said)``, ``call`` the call with every such name written as here
+    (:func:`_in_our_names`), by position where the parameters before it have numbers for
+    defaults (``truncated_normal(0, 0.02)``), or None where none is (a slope PyTorch takes
+    and the gain here refuses), ``said`` what the name is here; None for another name, and for
+    a call that gives a parameter twice (``normal(0, 0.1, stddev=1)``) and for one that leaves
+    out a parameter the init needs."""
     names = [p.name for p in params]
     said = _renamed_said(kwarg.name, names)
     if said is None:
@@ -284,7 +298,7 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
     slope = _negative_kaiming_slope(value, names)
     if slope is not None:  # PyTorch takes it; the leaky_relu gain here would refuse it
         return (f"{said}, whose slope must be 0 or more, not {slope}: "
-                f"{LEAKY_SLOPE_HINT}")
+                f"{LEAKY_SLOPE_HINT}"), None, said
     given = dict(zip(names, (one_line(arg) for arg in value.args)))
     for name, text in _in_our_names(value.kwargs, names):
         if name in given or name not in names:  # given twice, or no parameter here
@@ -305,7 +319,8 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg) -> str | None:
             continue
         text = given[param.name] if param.name in given else float_text(default)
         parts.append(f"{param.name}={text}" if by_name else text)
-    return f"{said}: write `{value.name}({', '.join(parts)})`{_torch_default_said(value)}"
+    call = f"{value.name}({', '.join(parts)})"
+    return f"{said}: write `{call}`{_torch_default_said(value)}", call, said
 
 
 def _negative_kaiming_slope(value: Call, names: list[str]) -> str | None:
