@@ -353,8 +353,6 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     # a training setting, not the download folder --data-dir its name is close to
     (["time", "{spec}", "--data", "digits"],
      "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
-    (["init-report", "{spec}", "--data", "mnist"],
-     "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
     # ... named as specs write it (`batch`), with the value only where train's option takes it
     (["eval", "{run}", "--batch", "0"],
      ("unknown option '--batch'; 'batch' is a training setting: write it in the spec's train "
