@@ -178,8 +178,11 @@ def _forward(x, w, b, win: Window, work, relu: bool, tile_share: int, need_dw: b
                          split.kept, work, out, relu)
         return out.transpose(1, 0, 2, 3), (x.shape, split, w, b is not None, win, None)
     xp = channel_first_padded(x, win, work=work)
-    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out, b=b,
-                          relu=relu)
+    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=need_dw, out=out)
+    if b is not None:
+        out += b[:, None, None, None]
+    if relu:
+        relu_into(out, out)
     return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win, kept)
 
 
@@ -476,8 +479,7 @@ def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
     return np.ascontiguousarray(dw_t.T)
 
 
-def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None, b=None,
-              relu: bool = False):
+def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None):
     """``w_mat @ im2col(xp)``, chunk of images by chunk (see :func:`_correlate_kept` for kept
     columns), into ``out`` (F, N, Ho, Wo), C-contiguous, where given.
 
@@ -487,8 +489,7 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None, b
     batch's im2col matrix chunk after chunk where :func:`_kept_buffer` keeps one. Columns
     that are not kept are built in wide coordinates where they apply (:func:`im2col_wide`: a
     faster copy; kept ones are read again by the weight gradient, which would have to widen
-    ``dout`` for them). ``b`` (F,) or None and ``relu``: the bias added and ``max(., 0)``
-    taken chunk by chunk (:func:`_bias_and_relu`).
+    ``dout`` for them).
     """
     f, rows = w_mat.shape
     n = xp.shape[1]
@@ -498,7 +499,7 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None, b
     if out is None:
         out = np.empty((f, n, ho, wo), dtype=xp.dtype)
     if kept is not None:
-        _correlate_kept(xp, w_mat, win, kept, out, b, relu)
+        _correlate_kept(xp, w_mat, win, kept, out)
         return out, kept
     for start, stop, cols in _chunk_columns(xp, win, work, wide=wide):
         if wide:  # the product in wide coordinates, then its valid pixels
@@ -507,26 +508,10 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None, b
             out[:, start:stop] = from_wide(product, stop - start, win)
         else:
             np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
-        _bias_and_relu(out[:, start:stop], b, relu)
     return out, kept
 
 
-def _bias_and_relu(out, b, relu: bool) -> None:
-    """Add the bias ``b`` (F,) or None to ``out`` (F, images, Ho, Wo), a chunk's part of a
-    C-contiguous output just written, and take ``max(., 0)`` with ``relu``: in cache, right
-    after the product that wrote it. Over the whole output after the last chunk, both read
-    it back from memory: VGG-small's first layer (3 -> 32 at 32x32, batch 32, one thread,
-    Intel Xeon, cpu family 6, model 167, medians of 30 calls, two rounds) forward 1.44-1.53
-    against 1.37-1.40 ms; whole training steps 1.010 times as fast (medians of 9
-    interleaved rounds, 0.97-1.02)."""
-    rows = out.reshape(out.shape[0], -1)
-    if b is not None:
-        rows += b[:, None]
-    if relu:
-        relu_into(rows, rows)
-
-
-def _correlate_kept(xp, w_mat, win: Window, kept, out, b=None, relu: bool = False) -> None:
+def _correlate_kept(xp, w_mat, win: Window, kept, out) -> None:
     """:func:`correlate` into a kept matrix: ``out`` (F, N, Ho, Wo) receives ``w_mat`` (F, rows)
     times the im2col matrix of ``xp`` (C, N, Hp, Wp), which is built into ``kept`` chunk after
     chunk (the layout :func:`_weight_grad_kept` reads back).
@@ -553,12 +538,10 @@ def _correlate_kept(xp, w_mat, win: Window, kept, out, b=None, relu: bool = Fals
         cols = im2col_chunks(xp[:, images], win, step,
                              out=kept[first * chunk:last * chunk].reshape(-1, rows, step * size))
         np.matmul(w_mat, cols, out=out[:, images].reshape(f, last - first, -1).transpose(1, 0, 2))
-        _bias_and_relu(out[:, images], b, relu)
     if whole * step < n:
         rest = im2col(xp[:, whole * step:], win,
                       out=kept[whole * chunk:rows * size * n].reshape(rows, -1))
         np.matmul(w_mat, rest, out=out[:, whole * step:].reshape(f, -1))
-        _bias_and_relu(out[:, whole * step:], b, relu)
 
 
 def _weight_grad(xp, dout_c, win: Window, work, kept) -> np.ndarray:
