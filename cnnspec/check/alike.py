@@ -11,7 +11,7 @@ from cnnspec.kinds import KINDS, is_weighted
 def weight_axes(info: LayerInfo) -> tuple[int, int]:
     """``(filter axis, input axis)`` of a conv or dense weight: (0, 1), except a transposed
     convolution's ``(C, F/G, kh, kw)``, whose filters run along axis 1."""
-    return (1, 0) if info.kind == "conv_transpose" else (0, 1)
+    return (1, 0) if KINDS[info.kind].transposed else (0, 1)
 
 
 def init_alike_along(init, axis: int) -> bool:

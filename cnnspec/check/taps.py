@@ -189,9 +189,9 @@ def _window(info: LayerInfo) -> tuple[list[int], list[int]]:
 
 
 def _transposed(info: LayerInfo) -> bool:
-    """A transposed conv: its windows spread each input over the output, so what it leaves
-    out is what its padding crops, not what a stride steps past."""
-    return info.kind == "conv_transpose"
+    """A transposed conv (``Kind.transposed``): its windows spread each input over the
+    output, so what it leaves out is what its padding crops, not what a stride steps past."""
+    return KINDS[info.kind].transposed
 
 
 def _caret_field(spec: Spec, info: LayerInfo) -> str:

@@ -330,6 +330,7 @@ CONV_TRANSPOSE = Kind(
           "e.g. conv_transpose 16 2x2 stride 2 relu",
     aliases=("deconv", "conv2d_transpose"), takes_activation=True, size_field="filters",
     noun="filters", reach=_conv_transpose_reach, reads_input=_conv_transpose_reads,
+    transposed=True,
     phrases=_conv_transpose_phrases,
     compact=lambda ir: "T " + _conv_compact(ir),
     torch=_conv_transpose_torch, onnx=_conv_transpose_onnx,

@@ -217,6 +217,10 @@ class Kind:
     (:func:`cnnspec.shapes.inputs_read`); a stride that steps past the last rows, or between
     windows, leaves the others out (check warns). None for a kind that reads every position
     of its input.
+    ``transposed``: a transposed convolution: its weight is (C, F/G, kh, kw), its filters
+    along axis 1 (check's symmetry warnings read them there), and each input pixel's window
+    spreads over the output, so what it leaves out is what its padding crops, not what a
+    stride steps past (check's ``unread-input``).
     """
 
     name: str
@@ -260,6 +264,7 @@ class Kind:
     asymptote: Callable[[dict], tuple[float, float]] | None = None
     keeps_sign: bool = False
     running_statistics: bool = False
+    transposed: bool = False
     pooled_channels: Callable[[dict, Shape], int] | None = None
     resample: Callable[[dict, int, int], tuple] | None = None
     cross_signal: Callable[[dict, float], float] | None = None

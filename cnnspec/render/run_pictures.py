@@ -91,7 +91,7 @@ def as_filters(info: LayerInfo, weight: np.ndarray) -> np.ndarray:
     (C, F/G, kh, kw) (PyTorch's layout); regrouped, filter ``f`` holds the kernels output
     channel ``f`` receives from each input channel of its group (what each pixel of that
     channel scatters)."""
-    if info.kind != "conv_transpose":
+    if not KINDS[info.kind].transposed:
         return weight
     groups = info.ir["groups"]
     c, per_group, kh, kw = weight.shape
