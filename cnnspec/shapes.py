@@ -261,6 +261,7 @@ def _merged_runs(runs: list[range]) -> tuple[range, ...]:
             merged.append(run)
     return tuple(sorted(merged, key=lambda r: r.start))
 
+
 @record(frozen=True)
 class AxisCrop:
     """Along one axis, the part of a window op that reads the input: the ``outputs`` and

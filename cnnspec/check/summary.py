@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 
 from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import estimate, log_spreads
+from cnnspec.check.signal import LARGEST_LOG, estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, count_text, literal, rounded_text, worded
 from cnnspec.held import HELD, HELD_MEANS, held_text
@@ -366,7 +365,7 @@ def _factor_text(log_factor: float) -> str:
     """The factor ``exp(log_factor)`` as :func:`rounded_text` writes it, also beyond a float's
     range (a 2x2 conv_transpose of stride 1000 on a 1x1 map: a log-variance of 31,251, whose
     factor exp(7813) ended summary in an OverflowError), from its decimal exponent."""
-    if log_factor < math.log(sys.float_info.max):
+    if log_factor < LARGEST_LOG:
         return rounded_text(math.exp(log_factor))
     decimal = log_factor / math.log(10)
     exponent = math.floor(decimal)

@@ -388,6 +388,11 @@ FOREIGN_VALUES = {
 }
 
 
+# Why PyTorch's name of an init is written here without its last character.
+TORCH_TRAILING_UNDERSCORE = ("PyTorch's nn.init functions end in '_' (they fill a tensor in "
+                             "place), the inits here do not")
+
+
 def _name_hints() -> dict[str, str]:
     """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and
     PyTorch's spellings with the trailing '_' of its nn.init functions (they fill a tensor in
@@ -399,8 +404,7 @@ def _name_hints() -> dict[str, str]:
     for name, hint in FOREIGN_NAMES.items():
         hints.setdefault(f"{name}_", hint)
     for name in (*PARAMS, *ALIASES):
-        hints.setdefault(f"{name}_", f"write {name}: PyTorch's nn.init functions end in '_' "
-                         "(they fill a tensor in place), the inits here do not")
+        hints.setdefault(f"{name}_", f"write {name}: {TORCH_TRAILING_UNDERSCORE}")
     return hints
 
 

@@ -211,7 +211,7 @@ def _torch_name_mend(name: str, span: Span) -> Mend | None:
     known = name.removesuffix("_")
     if known == name or (known not in CATALOGUE and known not in ALIASES):
         return None
-    return Mend(span, known, "PyTorch's nn.init functions end in '_', the inits here do not")
+    return Mend(span, known, catalogue.TORCH_TRAILING_UNDERSCORE)
 
 
 def _list_init(values: list) -> dict:
@@ -272,25 +272,24 @@ def _foreign_params(value: Word | Call, params: list) -> None:
     for kwarg in value.kwargs if isinstance(value, Call) else []:
         if kwarg.name in names:
             continue
-        renamed = _renamed_call(value, params, kwarg)
-        hint = ((renamed and renamed[0]) or _as_variance_scaling(value, params, kwarg)
+        renamed, mend = _renamed_call(value, params, kwarg) or (None, None)
+        hint = (renamed or _as_variance_scaling(value, params, kwarg)
                 or catalogue.unknown_param_hint(kwarg.name) or elsewhere)
         if hint:
-            mend = None if not renamed or renamed[1] is None else Mend(value.span, *renamed[1:])
             raise SpecError(f"initializer {value.name} has no parameter '{kwarg.name}'",
                             span=kwarg.name_span, hint=hint, mend=mend)
 
 
 def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg
-                  ) -> tuple[str, str | None, str] | None:
+                  ) -> tuple[str, Mend | None] | None:
     """For another library's name of a parameter of this init, Keras'
     (``truncated_normal(stddev=0.02)``) or PyTorch's (``he_normal(a=0.2)``, kaiming's slope):
-    ``(hint, call, said)``, ``call`` the call with every such name written as here
+    ``(hint, mend)``, the mend writing the call with every such name as here
     (:func:`_in_our_names`), by position where the parameters before it have numbers for
-    defaults (``truncated_normal(0, 0.02)``), or None where none is (a slope PyTorch takes
-    and the gain here refuses), ``said`` what the name is here; None for another name, and for
-    a call that gives a parameter twice (``normal(0, 0.1, stddev=1)``) and for one that leaves
-    out a parameter the init needs."""
+    defaults (``truncated_normal(0, 0.02)``), in place of the user's, or None where none is
+    (a slope PyTorch takes and the gain here refuses); None for another name, and for a call
+    that gives a parameter twice (``normal(0, 0.1, stddev=1)``) and for one that leaves out a
+    parameter the init needs."""
     names = [p.name for p in params]
     said = _renamed_said(kwarg.name, names)
     if said is None:
@@ -298,7 +297,7 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg
     slope = _negative_kaiming_slope(value, names)
     if slope is not None:  # PyTorch takes it; the leaky_relu gain here would refuse it
         return (f"{said}, whose slope must be 0 or more, not {slope}: "
-                f"{LEAKY_SLOPE_HINT}"), None, said
+                f"{LEAKY_SLOPE_HINT}"), None
     given = dict(zip(names, (one_line(arg) for arg in value.args)))
     for name, text in _in_our_names(value.kwargs, names):
         if name in given or name not in names:  # given twice, or no parameter here
@@ -320,7 +319,7 @@ def _renamed_call(value: Call, params: list[Param], kwarg: Kwarg
         text = given[param.name] if param.name in given else float_text(default)
         parts.append(f"{param.name}={text}" if by_name else text)
     call = f"{value.name}({', '.join(parts)})"
-    return f"{said}: write `{call}`{_torch_default_said(value)}", call, said
+    return f"{said}: write `{call}`{_torch_default_said(value)}", Mend(value.span, call, said)
 
 
 def _negative_kaiming_slope(value: Call, names: list[str]) -> str | None:

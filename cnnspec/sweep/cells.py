@@ -43,7 +43,7 @@ from cnnspec.errors import (
     literal,
     worded,
 )
-from cnnspec.ir.datasets import image_shape, training_count
+from cnnspec.ir.datasets import training_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
@@ -61,7 +61,7 @@ from cnnspec.sweep.grid import (
 )
 from cnnspec.training import rundir
 from cnnspec.training.api import train
-from cnnspec.training.compat import check_data_fits, load_spec_data
+from cnnspec.training.compat import load_spec_data, read_fitting_data
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.loop import Diverged, Interrupted, Stopped
 from cnnspec.training.run import tested_epoch
@@ -365,14 +365,8 @@ def _checked_with_data(spec: Spec, dtype: str, loaded: dict | None) -> CheckedSp
     ``loaded`` keeps each data set read, by its setting (other datasets are known to the
     checker without reading)."""
     checked = check(spec, dtype=dtype)
-    data = checked.ir["training"]["data"]
-    if loaded is None or image_shape(data) is not None:
-        return checked
-    key = json.dumps(data, sort_keys=True)
-    if key not in loaded:
-        loaded[key] = load_spec_data(checked)
-    dataset = loaded[key]
-    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    if loaded is not None:
+        read_fitting_data(checked, loaded)
     return checked
 
 

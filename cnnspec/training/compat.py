@@ -5,6 +5,8 @@ it is read, and is checked here the same way: by ``train`` once it has loaded th
 would refuse ``check`` refuses first."""
 from __future__ import annotations
 
+import json
+
 from cnnspec.check.checker import as_error
 from cnnspec.check.lint_catalogue import named_later
 from cnnspec.check.lints import batch_fit
@@ -168,6 +170,26 @@ def _refused_file(checked: CheckedSpec, message: str, hint: str) -> list[SpecErr
 UNREAD_HINT = "summary does not read the data: `{check_command}` reads it as train does"
 
 
+def read_fitting_data(checked: CheckedSpec, loaded: dict | None = None):
+    """The data set of ``checked``'s data file (``npz``), read as ``train`` reads it and held
+    to fit the network (:func:`load_spec_data`, :func:`check_data_fits`: a file missing,
+    unreadable, of arrays that are no images and labels or do not fit is a
+    :class:`SpecErrors` at the spec's data setting); None for another dataset, which the
+    checker knows without reading. ``loaded``: the data sets read before, by their setting,
+    each read once for the specs that name it (a sweep's cells)."""
+    data = checked.ir["training"]["data"]
+    if image_shape(data) is not None:
+        return None
+    key = json.dumps(data, sort_keys=True)
+    dataset = loaded.get(key) if loaded is not None else None
+    if dataset is None:
+        dataset = load_spec_data(checked)
+        if loaded is not None:
+            loaded[key] = dataset
+    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    return dataset
+
+
 def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
                     strict: bool = False):
     """What ``train`` checks once it has read a data file whose shapes the checker could not
@@ -178,10 +200,9 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
     download, or known to the checker without reading). Returns the data set read (a
     :class:`cnnspec.data.dataset.Dataset`), or None when none was, and the warnings about it
     (:func:`file_data_warnings`), which ``strict`` raises as errors."""
-    if image_shape(checked.ir["training"]["data"]) is not None:
+    dataset = read_fitting_data(checked)
+    if dataset is None:
         return None, []
-    dataset = load_spec_data(checked)
-    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_split(checked, dataset)
     warnings = (check_training_memory(checked, dataset, max_memory=max_memory)
                 + file_data_warnings(checked, dataset))
