@@ -5,8 +5,6 @@ it is read, and is checked here the same way: by ``train`` once it has loaded th
 would refuse ``check`` refuses first."""
 from __future__ import annotations
 
-import json
-
 from cnnspec.check.checker import as_error
 from cnnspec.check.lint_catalogue import named_later
 from cnnspec.check.lints import batch_fit
@@ -180,6 +178,8 @@ def read_fitting_data(checked: CheckedSpec, loaded: dict | None = None):
     data = checked.ir["training"]["data"]
     if image_shape(data) is not None:
         return None
+    import json  # only where a data file is read: check's start-up imports this module
+
     key = json.dumps(data, sort_keys=True)
     dataset = loaded.get(key) if loaded is not None else None
     if dataset is None:
