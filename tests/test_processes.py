@@ -226,19 +226,26 @@ out: softmax
 def _random_calls(model, seed: int, calls: int = 60):
     """What ``model`` returns for a seeded random sequence of the calls a user makes: training
     and evaluation passes at batch sizes that split or not, backward with and without the
-    input's gradient, released caches, weights given anew, and SGD updates in place."""
+    input's gradient, the training loop's steps in one call, released caches, weights given
+    anew, and SGD updates in place."""
     rng = np.random.default_rng(seed)
     seen = []
     for _ in range(calls):
         n = int(rng.choice([3, 15, 16, 17, 40]))
         x, y = rng.standard_normal((n, 1, 8, 8)), rng.integers(0, 10, n)
-        action = rng.choice(["step", "step", "eval", "release", "weights"])
+        action = rng.choice(["step", "step", "one call", "eval", "release", "weights"])
         if action == "eval":
             model.eval()
             seen.append(model.forward(x))
             model.train()
         elif action == "release":
             model.release()
+        elif action == "one call":  # the training loop's step
+            model.train()
+            loss, out = model.loss_and_grads(x, y)
+            seen += [np.array(loss), out]
+            for name, grad in model.grads().items():
+                model.params()[name] -= 0.05 * grad
         elif action == "weights":
             state = model.state_dict()
             model.load_state_dict({k: v * 0.9 for k, v in state.items()})

@@ -89,8 +89,9 @@ def test_each_loss_and_preprocessing_has_its_implementation():
     assert list(LOSSES) == list(catalogue.LOSSES)
     for name, entry in catalogue.LOSSES.items():
         assert _engine_object(entry.engine) is LOSSES[name]
-        # (output, labels, then the settings that apply to it, which the compiler passes)
-        assert _keywords(LOSSES[name], leading=2) == list(entry.settings)
+        # (output, labels, then the settings that apply to it, which the compiler passes;
+        # then the engine's own: a split batch's parts divide by the whole batch's divisor)
+        assert _keywords(LOSSES[name], leading=2) == list(entry.settings) + ["divisor"]
     assert PREPROCESS_MODES == tuple(catalogue.PREPROCESSORS)
     assert all(_engine_object(e.engine) is Preprocessor
                for e in catalogue.PREPROCESSORS.values())

@@ -76,8 +76,7 @@ class CnnspecRunner:
 
     def step(self):
         model = self.model
-        _, dout = model.loss(model.forward(self.x), self.y)
-        model.backward(dout, input_grad=False)
+        model.loss_and_grads(self.x, self.y)  # as `cnnspec train` steps
         self.optimizer.step(model.params(), model.grads(), self.lr)
 
 

@@ -162,6 +162,16 @@ class Model:
 
     def forward(self, x) -> np.ndarray:
         """Run the network on ``x`` (N, C, H, W) or (N, F); returns the output layer's output."""
+        x = self._prepared(x)
+        with blas_threads(1):
+            if self._split:
+                self._last_out, self._logits = self._data_parallel().forward(x)
+                return self._last_out
+            return self._forward(x)
+
+    def _prepared(self, x) -> np.ndarray:
+        """``x`` checked and in the model's dtype; whether it runs split decided (the other
+        side's caches freed when that changes)."""
         x = np.asarray(x)
         self._check_input(x)
         x = x.astype(self.dtype, copy=False)
@@ -169,11 +179,7 @@ class Model:
         if split != self._split:
             self._release_other_layers(split)
         self._split = split
-        with blas_threads(1):
-            if self._split:
-                self._last_out, self._logits = self._data_parallel().forward(x)
-                return self._last_out
-            return self._forward(x)
+        return x
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         values = {INPUT: x}
@@ -218,14 +224,48 @@ class Model:
 
     def loss(self, out, y) -> tuple[float, np.ndarray]:
         """``(loss, dout)`` of the spec's loss for ``out`` and integer labels ``y`` (N,)."""
-        if not self._fused_softmax:
-            return losses.LOSSES[self.loss_name](out, y, **self.loss_args)
-        if out is not self._last_out:
+        if self._fused_softmax and out is not self._last_out:
             raise RunError("the loss of a softmax output needs the output of the last forward",
                            hint="call model.loss(model.forward(x), y)")
-        loss, dlogits = losses.softmax_cross_entropy(self._logits, y, **self.loss_args)
+        return self._loss(out, y, None)
+
+    def _loss(self, out, y, divisor: float | None) -> tuple[float, np.ndarray]:
+        """:meth:`loss`, the sum divided by ``divisor`` (None: this batch's own; a part of a
+        split batch: the whole batch's, :func:`losses.batch_divisor`)."""
+        if not self._fused_softmax:
+            return losses.LOSSES[self.loss_name](out, y, **self.loss_args, divisor=divisor)
+        loss, dlogits = losses.softmax_cross_entropy(self._logits, y, **self.loss_args,
+                                                     divisor=divisor)
         self._fused_dout = dlogits
         return loss, dlogits
+
+    def loss_and_grads(self, x, y) -> tuple[float, np.ndarray]:
+        """A training step's passes: forward on ``x``, the loss against labels ``y`` (N,),
+        and backward, filling :meth:`grads` (no input gradient); returns ``(loss, output)``.
+
+        As ``model.backward(model.loss(model.forward(x), y)[1], input_grad=False)``, but a
+        split batch's parts each take their own rows' loss and go on to their backward pass
+        without meeting between the two (the loss is a sum over the batch divided by a number
+        of the whole batch, which each part is given: their gradients are the same bits). The
+        loss is the sum of the parts' shares."""
+        x = self._prepared(x)
+        y = np.asarray(y)
+        with blas_threads(1):
+            if self._split:
+                # no logits of the whole batch are kept for a loss of this output to read
+                self._last_out = self._logits = None
+                return self._data_parallel().loss_and_grads(x, y)
+            return self._part_loss_and_grads(x, y, slice(None))
+
+    def _part_loss_and_grads(self, x, y, rows: slice) -> tuple[float, np.ndarray]:
+        """:meth:`loss_and_grads` of the ``rows`` of a batch with labels ``y`` that ``x``
+        holds, run whole here: a replica's part of a split batch (its loss divided by the
+        whole batch's divisor), or an unsplit model's batch (every row)."""
+        out = self._forward(x)
+        divisor = losses.batch_divisor(self.loss_name, y, out.shape[-1], **self.loss_args)
+        loss, dout = self._loss(out, y[rows], divisor)
+        self._backward(dout, self._fused_softmax, False)
+        return loss, out
 
     def backward(self, dout, input_grad: bool = True):
         """Backpropagate ``dout`` (d loss / d output, or the array :meth:`loss` returned).

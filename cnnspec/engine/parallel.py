@@ -29,6 +29,7 @@ loss is the number of hand-offs: fewer NumPy calls a layer (or calls that do mor
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import sys
 import threading
@@ -68,6 +69,18 @@ class DataParallel:
         if self.model._fused_softmax:
             logits = np.concatenate([replica._logits for replica in self.replicas])
         return np.concatenate(outs), logits
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(loss, output) of the whole batch ``x`` with labels ``y``, each part taking its
+        rows' share of the loss and its backward pass (``Model.loss_and_grads``); the parts'
+        parameter gradients are summed into the model's."""
+        for replica in self.replicas:
+            replica.training = self.model.training
+        results = self._run(lambda replica, rows: replica._part_loss_and_grads(x[rows], y, rows),
+                            part_slices(len(x), self.parts))
+        self.model._param_grads = sum_part_grads(
+            [replica._param_grads for replica in self.replicas])
+        return sum(loss for loss, _ in results), np.concatenate([out for _, out in results])
 
     def backward(self, dout: np.ndarray, fused: bool, input_grad: bool):
         """Backward of every part; sums the parts' parameter gradients into the model's (read by
@@ -252,9 +265,17 @@ class PartMember:
 
 
 def split_batch(x: np.ndarray, parts: int) -> list[np.ndarray]:
-    """The parts of a batch, in order: the first ones one example larger where ``parts`` does
-    not divide it (what check's memory estimate counts as the largest part)."""
-    return np.array_split(x, parts)
+    """The parts of a batch, in order (:func:`part_slices`)."""
+    return [x[rows] for rows in part_slices(len(x), parts)]
+
+
+def part_slices(n: int, parts: int) -> list[slice]:
+    """The rows of each part of a batch of ``n``, in order: the first ones one example larger
+    where ``parts`` does not divide it (what check's memory estimate counts as the largest
+    part), as ``np.array_split`` cuts."""
+    size, larger = divmod(n, parts)
+    bounds = [part * size + min(part, larger) for part in range(parts + 1)]
+    return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
 
 
 def replicate_parts(model, parts: int) -> list:

@@ -62,7 +62,13 @@ import numpy as np
 
 from cnnspec.engine import conv_tuned, heap
 from cnnspec.engine.blas import blas_threads
-from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
+from cnnspec.engine.parallel import (
+    part_slices,
+    replicate_parts,
+    split_batch,
+    sum_in_order,
+    sum_part_grads,
+)
 from cnnspec.errors import RunError
 
 # How long a wait on a line's bell lasts before checking that the other end is still there
@@ -133,23 +139,43 @@ class ProcessParallel:
     # ------------------------------------------------------------------ the step
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(output, logits or None) of the whole batch ``x`` (N, ...), concatenated from parts."""
-        model = self._model()
-        pieces = split_batch(x, self.parts)
         first = self.replicas[0]
-        first.training = model.training
+        results = self._each_part(x, "forward", lambda rows: (),
+                                  lambda rows: first.forward(x[rows]))
+        outs = [results[0]] + [out for out, _ in results[1:]]
+        logits = None
+        if first._fused_softmax:
+            logits = np.concatenate([first._logits] + [part for _, part in results[1:]])
+        return np.concatenate(outs), logits
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(loss, output) of the whole batch ``x`` with labels ``y``, each part taking its
+        rows' share of the loss and its backward pass in one command (``Model.loss_and_grads``:
+        the parts meet once a step, not twice); the parts' parameter gradients are summed
+        into the model's."""
+        first = self.replicas[0]
+        results = self._each_part(x, "step", lambda rows: (y, rows),
+                                  lambda rows: first._part_loss_and_grads(x[rows], y, rows))
+        self._sum_gradients(first, [names for _, _, names in results[1:]])
+        losses = [results[0][0]] + [loss for loss, _, _ in results[1:]]
+        return sum(losses), np.concatenate([results[0][1]] + [out for _, out, _ in results[1:]])
+
+    def _each_part(self, x: np.ndarray, command: str, arguments, run_first) -> list:
+        """Run ``command`` on every part of the batch ``x`` (:meth:`_command`'s results): each
+        worker is sent the model's current state, its rows of ``x`` (in its inbox), then
+        ``arguments(rows)`` and the model's mode; ``run_first(rows)`` runs the first part."""
+        model = self._model()
+        rows = part_slices(len(x), self.parts)
+        self.replicas[0].training = model.training
 
         def send():
             self.start()
             self._layout.write_state(_state_arrays(model))
-            for worker, piece in zip(self._workers, pieces[1:]):
-                worker.send(("forward", worker.inbox.put(piece, worker.line), model.training))
+            for worker, part in zip(self._workers, rows[1:]):
+                worker.send((command, worker.inbox.put(x[part], worker.line),
+                             *arguments(part), model.training))
 
-        results = self._command(send, lambda: first.forward(pieces[0]))
-        outs = [results[0]] + [out for out, _ in results[1:]]
-        logits = None
-        if model._fused_softmax:
-            logits = np.concatenate([first._logits] + [part for _, part in results[1:]])
-        return np.concatenate(outs), logits
+        return self._command(send, lambda: run_first(rows[0]))
 
     def backward(self, dout: np.ndarray, fused: bool, input_grad: bool):
         """Backward of every part; sums the parts' parameter gradients into the model's (read by
@@ -168,15 +194,20 @@ class ProcessParallel:
                 worker.send(("backward", piece, fused, input_grad))
 
         results = self._command(send, lambda: first.backward(pieces[0], input_grad))
+        self._sum_gradients(first, [names for _, names in results[1:]])
+        if not input_grad:
+            return None
+        return np.concatenate([results[0]] + [dx for dx, _ in results[1:]])
+
+    def _sum_gradients(self, first, names_per_worker: list[dict]) -> None:
+        """The model's parameter gradients: the first part's (``first``, this process's
+        replica) and each worker's, in the shared slots its answer named, summed in order."""
         per_part = [first._param_grads]
-        for part, (_, names) in enumerate(results[1:], start=1):
+        for part, names in enumerate(names_per_worker, start=1):
             slots = self._layout.gradients(part)
             per_part.append({layer: {key: slots[f"{layer}.{key}"] for key in keys}
                              for layer, keys in names.items()})
         self._model()._param_grads = sum_part_grads(per_part)
-        if not input_grad:
-            return None
-        return np.concatenate([results[0]] + [dx for dx, _ in results[1:]])
 
     def release(self) -> None:
         """Free every part's caches and work buffers (see :meth:`Model.release`)."""
@@ -312,7 +343,8 @@ class _Line:
     the message awaited. The semaphores order the post's writes and reads on every processor
     (they are the system's: ``sem_post`` and ``sem_wait``, futexes on Linux).
 
-    The parts meet twice a step and at every batch norm (its sums), and a process asleep in
+    The parts meet once a training step (``Model.loss_and_grads``; twice where a caller runs
+    forward and backward apart) and at every batch norm (its sums), and a process asleep in
     the kernel takes long to wake: a message's round trip through a pipe took 110 us when the
     receiver had just begun to wait, 220 us when it had waited 1 ms and 520 us when 10 ms,
     against 1 us through shared memory (AMD EPYC under KVM). Two parts watching their bells
@@ -707,7 +739,8 @@ def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
 
 def _run_commands(line, part: int, replica, layout: _SharedLayout) -> None:
     """Run the commands that come through ``line`` on ``replica`` until the pipe closes."""
-    commands = {"forward": _forward, "backward": _backward, "release": _release}
+    commands = {"forward": _forward, "backward": _backward, "step": _step,
+                "release": _release}
     inbox = _Inbox()
     while True:
         try:
@@ -718,7 +751,7 @@ def _run_commands(line, part: int, replica, layout: _SharedLayout) -> None:
                 continue
         except (EOFError, OSError):
             return
-        if name == "forward":  # the command names its part in the inbox
+        if name in ("forward", "step"):  # the command names its part in the inbox
             args[0] = inbox.take(*args[0])
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -750,12 +783,26 @@ def _backward(replica, slots, dout, fused, input_grad):
     if fused:
         replica._fused_dout = dout
     dx = replica.backward(dout, input_grad)
+    return dx, _posted_gradients(replica, slots)
+
+
+def _step(replica, slots, x, y, rows, training):
+    """The part's ``Model.loss_and_grads``: its share of the loss, its output, and the
+    names of the gradients it copied into ``slots``."""
+    replica.training = training
+    loss, out = replica._part_loss_and_grads(x, y, rows)
+    return loss, out, _posted_gradients(replica, slots)
+
+
+def _posted_gradients(replica, slots) -> dict[str, list[str]]:
+    """Copy the replica's parameter gradients into ``slots`` (memory shared with the
+    trainer); ``{layer: [key, ...]}`` of those copied."""
     names = {}
     for layer, grads in replica._param_grads.items():
         for key, grad in grads.items():
             _copy(slots[f"{layer}.{key}"], grad)
         names[layer] = list(grads)
-    return dx, names
+    return names
 
 
 def _release(replica, _slots):

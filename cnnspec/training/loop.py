@@ -268,12 +268,12 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float, limit: floa
     # and after the update (a non-finite weight: an lr of 1e300 overflows float32) and
     # reported once.
     with overflow_reported_by_caller():
-        out = model.forward(x)
-        loss, dout = model.loss(out, y)
+        # the backward pass runs with the forward (a split batch's parts meet once a step):
+        # a diverged step's gradients are made, and dropped here
+        loss, out = model.loss_and_grads(x, y)
         loss = float(loss)
         if not loss <= limit or not np.all(np.isfinite(out)):  # a NaN loss fails <= too
             return loss, None
-        model.backward(dout, input_grad=False)
         params, grads = model.params(), model.grads()
         names = [name for name in model.trainable_names if name in grads]
         grads = clip_gradients({n: grads[n] for n in names}, session.training["clip_norm"],
