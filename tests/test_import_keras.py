@@ -4,7 +4,9 @@ The JSON files in tests/data/import/ were written for these tests: the Keras MNI
 example (34,826 parameters) in Keras 3's format, a functional model with one of every
 layer class the importer maps in Keras 2's (tf.keras) format, and a small decoder that Keras
 3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters), as it
-wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538).
+wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538), and
+the first blocks of keras.applications' MobileNet as tf.keras 2.15 writes them, without a
+build_config (its layers' configs as Keras 2's get_config() gives them: 2,250 trainable).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ CONVNET = DATA / "mnist_convnet.json"
 EVERY = DATA / "every_layer_keras2.json"
 DECODER = DATA / "keras315_decoder.json"
 STEM = DATA / "keras315_stem.json"
+KERAS2_MOBILENET = DATA / "keras2_mobilenet.json"
 
 
 def load(path: Path) -> dict:
@@ -258,11 +261,53 @@ def test_a_separable_conv_is_its_depthwise_conv_then_a_pointwise_one():
     assert infos["sep"].output_shape == (6, 3, 3)
 
 
-def test_a_depthwise_conv_without_its_build_config_says_where_its_channels_come_from():
-    errors = errors_of(_depthwise(init("GlorotUniform"), 1, built=False))
+def test_keras2_depthwise_convs_take_their_channels_from_the_shapes_before_them():
+    """tf.keras 2.15 writes no build_config: a DepthwiseConv2D was refused for want of its
+    input's channels, which the layers read before it give (MobileNet's first blocks, alpha
+    0.25 on 16x16x3, with a Dense head; the second depthwise conv after a ZeroPadding2D and
+    with depth_multiplier 2)."""
+    imported = import_file(KERAS2_MOBILENET)
+    checked = imported.checked
+    infos = {info.name: info for info in checked.layers}
+    # Keras' shapes, (H, W, C) read as (C, H, W): 16 -> 8 (stride 2, same), 9 padded -> 4
+    keras_shapes = {"conv1": (8, 8, 8), "conv_dw_1": (8, 8, 8), "conv_pw_1": (16, 8, 8),
+                    "conv_dw_2": (32, 4, 4), "conv_pw_2": (32, 4, 4), "predictions": (10,)}
+    assert {name: infos[name].output_shape for name in keras_shapes} == keras_shapes
+    assert [(infos[name].ir["filters"], infos[name].ir["groups"])
+            for name in ("conv_dw_1", "conv_dw_2")] == [(8, 8), (32, 16)]
+    # Keras' trainable count: kernels 216 + 72 + 128 + 288 + 1024, batch norms' gamma and
+    # beta 2 * (8 + 8 + 16 + 32 + 32), the Dense 32 * 10 + 10
+    assert checked.total_params == 2250
+    # M = 2: the glorot scale rescaled to Keras' fans, as with a build_config
+    assert "(C = 16, M = 2)" in next(line for line in imported.text.splitlines()
+                                     if line.startswith("conv_dw_2:"))
+
+
+@pytest.mark.parametrize("initializer, multiplier", [(init("GlorotUniform"), 1),
+                                                     (init("HeUniform"), 3)])
+def test_a_depthwise_conv_without_its_build_config_imports_as_with_it(initializer, multiplier):
+    built, inferred = (import_keras(json.dumps(_depthwise(initializer, multiplier, built=b)),
+                                    "model.json").text for b in (True, False))
+    assert inferred == built
+
+
+def test_a_depthwise_conv_whose_channels_no_shape_gives_says_why(tmp_path, capsys):
+    """Without a build_config, the channels come from the layers before; where those do not
+    infer (a kernel larger than its input), the refusal says so at the depthwise layer."""
+    doc = _depthwise(init("GlorotUniform"), 1, built=False)
+    doc["config"]["layers"].insert(1, conv("big", kernel_size=[9, 9]))
+    errors = errors_of(doc)
     assert [(e.message, e.json_path) for e in errors] == [
-        ("DepthwiseConv2D 'dw' does not say its input's channels", "$.config.layers[1]")]
-    assert "build_config" in errors[0].hint
+        (("DepthwiseConv2D 'dw' does not say its input's channels, and the layers before it do "
+          "not give them: the 9x9 kernel of conv 'big' is larger than its input there: 6x6 "
+          "(input 'input' gives 16x6x6)"),
+         "$.config.layers[2]")]
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(doc))
+    assert main(["import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert f"{source}: $.config.layers[2]: error: DepthwiseConv2D 'dw' does not say" in err
+    assert "hint: cnnspec reads them from the layer's build_config" in err
 
 
 def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():

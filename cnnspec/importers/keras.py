@@ -43,6 +43,7 @@ from cnnspec.importers.spec_writer import (
     fitting_data,
     output_units,
     per_bias,
+    shape_made,
     spec_text,
 )
 from cnnspec.init.catalogue import KERAS_SCALE
@@ -415,7 +416,9 @@ def read_depthwise(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 def _depthwise_line(model: Model, cfg: Config, inputs: list[str], name: str, has_bias: bool,
                     activation) -> LayerLine:
     """The grouped conv of a depthwise kernel (:func:`read_depthwise`), named ``name``."""
-    channels = _built_channels(cfg)
+    # Keras 2 writes its Conv base's groups, 1, in a depthwise layer's config
+    cfg.only("groups", [1], "Keras' depthwise convolution groups its input by channel")
+    channels = _input_channels(model, cfg, inputs)
     multiplier = cfg.count("depth_multiplier", 1)
     filters = channels * multiplier
     key = "depthwise_initializer"
@@ -457,15 +460,25 @@ def depthwise_rescaled(channels: int, multiplier: int):
     return ratios.__getitem__
 
 
-def _built_channels(cfg: Config) -> int:
-    """The channels of the layer's input, from the ``build_config`` Keras 3 writes."""
+def _input_channels(model: Model, cfg: Config, inputs: list[str]) -> int:
+    """The channels of the layer's input: from the ``build_config`` Keras 3 writes, else
+    (Keras 2's ``tf.keras`` writes none) from the shape cnnspec's shape inference gives the
+    layers read before it (:func:`~cnnspec.importers.spec_writer.shape_made`), as Keras'
+    ``build()`` takes them from the tensor it is called on."""
     shape = cfg.built.get("input_shape") if isinstance(cfg.built, dict) else None
-    if not (isinstance(shape, list) and len(shape) == 4 and isinstance(shape[-1], int)
-            and not isinstance(shape[-1], bool) and shape[-1] > 0):
-        raise cfg.error(f"{cfg.cls} '{cfg.name}' does not say its input's channels", None,
-                        "cnnspec reads them from the layer's build_config, which Keras 3's "
-                        "model.to_json() writes for a built model: save it with Keras 3")
-    return shape[-1]
+    if isinstance(shape, list) and len(shape) == 4 and isinstance(shape[-1], int) \
+            and not isinstance(shape[-1], bool) and shape[-1] > 0:
+        return shape[-1]
+    try:
+        return shape_made(model.input_shape, model.lines, model.tensors[inputs[0]].layer)[0]
+    except (SpecError, SpecErrors) as exc:
+        first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' does not say its input's channels, and the "
+                        f"layers before it do not give them: {first.message}", None,
+                        "cnnspec reads them from the layer's build_config (Keras 3's "
+                        "model.to_json() of a built model), else from the shapes of the "
+                        "layers before it: mend those layers, or save the model with "
+                        "Keras 3") from None
 
 
 def read_conv_transpose(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:

@@ -68,7 +68,9 @@ def class_table() -> str:
             written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
             rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
     rows.append(row(f"`{keras.DEPTHWISE}`", "`conv C·M KxK groups C`", "C the input's "
-                    "channels (from the layer's `build_config`, which Keras 3 writes), M the "
+                    "channels (from the layer's `build_config`, which Keras 3 writes; "
+                    "else, as Keras 2 writes none, from the shape cnnspec infers for the "
+                    "layer before it), M the "
                     "`depth_multiplier`; Keras takes the fans of its (kh, kw, C, M) kernel as "
                     "kh·kw·C and kh·kw·M, cnnspec those of a (C·M, 1, kh, kw) weight, kh·kw "
                     "and kh·kw·C·M, so a variance scaling's `scale` is written rescaled to "
