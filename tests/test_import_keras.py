@@ -7,6 +7,9 @@ layer class the importer maps in Keras 2's (tf.keras) format, and a small decode
 wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538), and
 the first blocks of keras.applications' MobileNet as tf.keras 2.15 writes them, without a
 build_config (its layers' configs as Keras 2's get_config() gives them: 2,250 trainable).
+Sequential blocks nested in a Sequential (12,810) and in a functional model (1,722) are in
+Keras 3's format, each block with the InputLayer and build_input_shape Keras adds as it
+builds it.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ EVERY = DATA / "every_layer_keras2.json"
 DECODER = DATA / "keras315_decoder.json"
 STEM = DATA / "keras315_stem.json"
 KERAS2_MOBILENET = DATA / "keras2_mobilenet.json"
+NESTED = DATA / "keras3_nested_sequential.json"
+BLOCKS = DATA / "keras3_functional_blocks.json"
 
 
 def load(path: Path) -> dict:
@@ -308,6 +313,80 @@ def test_a_depthwise_conv_whose_channels_no_shape_gives_says_why(tmp_path, capsy
     err = capsys.readouterr().err
     assert f"{source}: $.config.layers[2]: error: DepthwiseConv2D 'dw' does not say" in err
     assert "hint: cnnspec reads them from the layer's build_config" in err
+
+
+def test_sequential_blocks_nested_in_a_sequential_are_written_as_their_layers():
+    """keras.Sequential([Input, Sequential([Conv2D, ReLU, MaxPool], name="block1"), ...]) was
+    refused ("the Keras layer Sequential is not supported"). Both blocks name their layers
+    conv, relu, pool: the spec's are named after the block."""
+    imported = import_file(NESTED)
+    checked = imported.checked
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert shapes == {"block1_conv": (16, 26, 26), "block1_relu": (16, 26, 26),
+                      "block1_pool": (16, 13, 13), "block2_conv": (32, 11, 11),
+                      "block2_relu": (32, 11, 11), "block2_pool": (32, 5, 5),
+                      "flatten": (800,), "dense": (10,), "dense_softmax": (10,)}
+    assert checked.total_params == 160 + 4640 + 8010  # Keras' count of the model, 12,810
+    assert imported.notes == [("block1 and block2 (Sequential) written as the layers inside, "
+                              "each named `<block>_<layer>`")]
+
+
+def test_sequential_blocks_called_in_a_functional_model_read_and_feed_its_tensors():
+    """A functional model calling Sequential blocks: each block reads the tensor it is
+    called on, and later layers read the block's output by the block's name."""
+    checked = import_file(BLOCKS).checked
+    layers = {entry["name"]: entry for entry in checked.spec.ir["layers"]}
+    assert list(layers) == ["stem_conv", "stem_bn", "stem_relu", "stem_pool", "side",
+                            "block_conv", "block_relu", "sum", "gap", "scores",
+                            "scores_softmax"]
+    assert layers["block_conv"]["inputs"] == ["stem_pool"]
+    assert layers["side"]["inputs"] == ["stem_pool"]
+    assert layers["sum"]["inputs"] == ["side", "block_relu"]
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert (shapes["stem_pool"], shapes["sum"], shapes["scores"]) == ((8, 8, 8), (16, 8, 8),
+                                                                     (10,))
+    assert checked.total_params == 224 + 16 + 144 + 1168 + 170  # Keras' trainable, 1,722
+
+
+def _block(name: str, *layers: dict) -> dict:
+    """A Keras 2 Sequential block of ``layers`` (no InputLayer: an unbuilt block)."""
+    return {"class_name": "Sequential", "config": {"name": name, "layers": list(layers)},
+            "name": name}
+
+
+def test_a_keras2_block_without_its_input_layer_reads_the_tensor_it_is_called_on():
+    doc = _functional(_fed(_block("b", conv("c"), layer("ReLU", "r")), "x"),
+                      _fed(layer("Flatten", "flat"), "b"), _fed(dense(), "flat"))
+    checked = import_keras(json.dumps(doc), "model.json").checked
+    assert [(e["name"], e["kind"], e["inputs"]) for e in checked.spec.ir["layers"]][:3] == [
+        ("b_c", "conv", ["input"]), ("b_r", "relu", ["b_c"]), ("flat", "flatten", ["b_r"])]
+
+
+@pytest.mark.parametrize("doc, message, where, hint", [
+    (sequential(_block("b", conv(), layer("LSTM", "lstm", units=4))),
+     "the Keras layer LSTM is not supported", "$.config.layers[1].config.layers[1].class_name",
+     "Keras layers cnnspec imports: InputLayer, Conv2D"),
+    (sequential(_block("b", conv(data_format="channels_first"))),
+     'data_format="channels_first" of Conv2D \'b/conv\' is not supported',
+     "$.config.layers[1].config.layers[0].config.data_format", "channels_last"),
+    (sequential(_block("b", conv(), conv())), "Conv2D 'conv' has the name of an earlier layer",
+     "$.config.layers[1].config.layers[1].config.name", "rename one of the two"),
+    (sequential(_block("b")), "Sequential 'b' has no layers", "$.config.layers[1].config.layers",
+     "save the model"),
+    (sequential({**_block("b", conv()), "class_name": "Functional"}),
+     "the Keras layer Functional is not supported", "$.config.layers[1].class_name",
+     "build the block as a keras.Sequential, or call its layers on the outer model's tensors"),
+])
+def test_a_mistake_inside_a_block_is_located_inside_it(doc, message, where, hint, tmp_path,
+                                                        capsys):
+    errors = errors_of(doc)
+    found = [e for e in errors if message in e.message]
+    assert [e.json_path for e in found] == [where], [e.message for e in errors]
+    assert hint in found[0].hint
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(doc))
+    assert main(["import", str(source)]) == 2
+    assert f"{source}: {where}: error: " in capsys.readouterr().err
 
 
 def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():
@@ -909,10 +988,10 @@ def _mutated(doc, rng: random.Random):
 
 def test_fuzzed_models_never_raise_a_traceback():
     rng = random.Random(13)
-    sources = [load(CONVNET), load(EVERY)]
+    sources = [load(CONVNET), load(EVERY), load(BLOCKS)]
     outcomes = {"ok": 0, "error": 0}
     for i in range(300):
-        doc = _mutated(sources[i % 2], rng)
+        doc = _mutated(sources[i % len(sources)], rng)
         text = json.dumps(doc)
         if i % 5 == 0:  # text-level damage too
             j = rng.randrange(len(text))

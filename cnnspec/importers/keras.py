@@ -81,7 +81,7 @@ KERAS_LEAKY_SLOPE = 0.3
 MAX_NESTING = 64
 # Keys every layer's config may hold that do not change the network.
 NEUTRAL_KEYS = ("name", "dtype", "autocast", "seed", "batch_input_shape", "batch_shape",
-                "input_shape", "batch_size")
+                "input_shape", "batch_size", "build_input_shape")
 
 
 def _err(message: str, json_path: str, hint: str | None, path: str | None) -> SpecError:
@@ -782,6 +782,13 @@ NORMALIZATION = "Normalization"
 NORMALIZATION_HINT = ("the train block's `preprocess standardize` (the default) is an "
                       "adapted Normalization: (x - mean) / std per channel, with the "
                       "statistics of the training split: remove the layer")
+# A Sequential nested in the model: a block whose layers are written in its place.
+SEQUENTIAL = "Sequential"
+# Keras' classes of a functional model; one nested in another is not read as a block.
+MODELS = ("Functional", "Model")
+NESTED_MODEL_HINT = ("cnnspec writes a Sequential block nested in the model as its layers, not "
+                     "a functional model: build the block as a keras.Sequential, or call its "
+                     "layers on the outer model's tensors")
 # The layers that write no line of their own, and how each is read.
 FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling,
           NORMALIZATION: read_normalization}
@@ -834,7 +841,7 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
         raise _err("this JSON is not a Keras model (no class_name and config at the top)", "$",
                    "save the model with model.to_json()", path)
     cls = doc["class_name"]
-    if cls not in ("Sequential", "Functional", "Model"):
+    if cls not in (SEQUENTIAL, *MODELS):
         raise _err(f"the top of this JSON is a {cls}, not a Keras model", "$.class_name",
                    "save the whole model with model.to_json(), a Sequential or a functional "
                    "Model", path)
@@ -843,7 +850,7 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
     if not isinstance(layers, list) or not layers:
         raise _err("the model has no layers", "$.config.layers", "save a built model", path)
     return layers, ("$.config" if isinstance(config, list) else "$.config.layers"), \
-        cls == "Sequential"
+        cls == SEQUENTIAL
 
 
 def _first_shape(doc: dict, layers: list[dict]) -> list | None:
@@ -876,23 +883,8 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
                    "build the model on an input first: keras.Input(shape=(28, 28, 1)), or "
                    "give its first layer input_shape=(28, 28, 1)", path)
     model.input_shape = _input_shape(shape, where + "[0]", path)
-    errors, previous, output = [], None, None
-    named: dict[str, str] = {}  # Keras name -> the JSON path of the layer that has it
-    for i, layer in enumerate(layers):
-        at = f"{where}[{i}]"
-        duplicate = _duplicate_name(layer, at, named, path)
-        if duplicate is not None:
-            errors.append(duplicate)
-            continue
-        try:
-            name = _read_layer(model, layer, at, sequential, previous)
-        except SpecError as exc:
-            errors.append(exc)
-            name = _name_of(layer)
-            if name is not None:
-                model.tensors.setdefault(name, Tensor("input", False))
-        previous = name
-        output = name
+    errors: list[SpecError] = []
+    output = _read_layers(model, layers, where, sequential, None, errors)
     if not sequential and isinstance(doc["config"], dict):
         output = _single(doc["config"], "output_layers", path) or output
         _single(doc["config"], "input_layers", path)
@@ -907,6 +899,56 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
+
+
+def _read_layers(model: Model, layers: list, where: str, sequential: bool,
+                 previous: str | None, errors: list[SpecError], block: str = "") -> str | None:
+    """``layers`` (at the JSON path ``where``) read in order into ``model``, each mistake
+    added to ``errors``; the Keras name of the last, which in a Sequential each reads from the
+    one before (the first from ``previous``). In a Sequential nested in the model, each is
+    named ``block/name``, after the block, ``block`` being that prefix."""
+    output = None
+    named: dict[str, str] = {}  # Keras name -> the JSON path of the layer that has it
+    for i, layer in enumerate(layers):
+        at = f"{where}[{i}]"
+        duplicate = _duplicate_name(layer, at, named, model.path)
+        if duplicate is not None:
+            errors.append(duplicate)
+            continue
+        try:
+            name = _read_layer(model, layer, at, sequential, previous, errors, block)
+        except SpecError as exc:
+            errors.append(exc)
+            name = _name_of(layer)
+            if name is not None:
+                name = block + name
+                model.tensors.setdefault(name, Tensor("input", False))
+        previous = name
+        output = name
+    return output
+
+
+def _read_block(model: Model, cfg: Config, inputs: list[str], errors: list[SpecError]) -> str:
+    """A Sequential nested in the model (Keras' way of writing a block: ``keras.Sequential(
+    [Conv2D, ReLU, MaxPool])`` called on a tensor): its layers read in order from the
+    block's input, each named ``block/layer`` (``block_layer`` in the spec), the block's
+    output the last one's. Its InputLayer, which Keras adds as it builds the block, is the
+    block's input."""
+    layers = cfg.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise cfg.error(f"Sequential '{cfg.name}' has no layers", "layers",
+                        "save the model with model.to_json() from a built model")
+    if len(inputs) != 1:
+        raise cfg.error(f"Sequential '{cfg.name}' is called on {len(inputs)} inputs", None,
+                        "a Sequential block reads one tensor")
+    cfg.get("trainable")  # Keras sets its layers' own with it: their configs say it
+    _no_unused(cfg)
+    last = _read_layers(model, layers, f"{cfg.where}.config.layers", True, inputs[0], errors,
+                        f"{cfg.name}/")
+    model.tensors[cfg.name] = model.tensors.get(last, Tensor("input", False))
+    model.notes.append(LayerNote(cfg.name, f"({SEQUENTIAL}) written as the layers inside, "
+                                 "each named `<block>_<layer>`"))
+    return cfg.name
 
 
 def _duplicate_name(layer, at: str, named: dict[str, str], path: str | None
@@ -949,24 +991,32 @@ def _name_of(layer) -> str | None:
     return None
 
 
-def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None) -> str:
+def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None,
+                errors: list[SpecError], block: str = "") -> str:
+    """One layer (``block``: the prefix of the Sequential block it is in, see
+    :func:`_read_layers`) read into ``model``; returns its Keras name."""
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise _err("a layer must be an object with class_name and config", at,
                    "save the model with model.to_json()", model.path)
     cls = layer["class_name"]
     values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path,
+    cfg = Config(values, at, cls, block + (_name_of(layer) or cls.lower()), model.path,
                  built=layer.get("build_config"))
     if cls == "InputLayer":
         cfg.get("sparse")
         cfg.get("ragged")
-        model.tensors[cfg.name] = Tensor("input", False)
-        model.raw_inputs.append(cfg.name)
+        if block:  # the block's input, which Keras gives the block as it builds it
+            model.tensors[cfg.name] = model.tensors[previous]
+            if previous in model.raw_inputs:
+                model.raw_inputs.append(cfg.name)
+        else:
+            model.tensors[cfg.name] = Tensor("input", False)
+            model.raw_inputs.append(cfg.name)
         return cfg.name
-    if cls not in LAYERS and cls not in FOLDED:
+    if cls not in LAYERS and cls not in FOLDED and cls != SEQUENTIAL:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
-                   "Keras layers cnnspec imports: InputLayer, " + ", ".join([*LAYERS, *FOLDED]),
-                   model.path)
+                   NESTED_MODEL_HINT if cls in MODELS else "Keras layers cnnspec imports: "
+                   "InputLayer, " + ", ".join([*LAYERS, *FOLDED, SEQUENTIAL]), model.path)
     inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])
     if sequential and previous is None:  # no InputLayer: the first layer takes the input
         model.tensors["\0input"] = Tensor("input", False)
@@ -977,6 +1027,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
+    if cls == SEQUENTIAL:  # its layers read the input, not the block
+        return _read_block(model, cfg, inputs, errors)
     if any(i in model.raw_inputs for i in inputs):
         model.input_readers.append(cfg.name)
     if cls in FOLDED:

@@ -80,6 +80,10 @@ def class_table() -> str:
                     f"its depthwise kernel as `{keras.DEPTHWISE}`'s, on a line named "
                     "`<name>_depthwise`; the 1x1 conv has the layer's name, bias and "
                     "activation, and its fans are Keras' (C·M in, F out)"))
+    rows.append(row(f"`{keras.SEQUENTIAL}` (a block in the model)", "its layers, in its place",
+                    "each named `<block>_<layer>`; the block's InputLayer (Keras adds one as it "
+                    "builds the block) is the tensor it is called on, its output its last "
+                    "layer's. A functional model nested in another is refused"))
     rows.append(row(f"`{keras.ZERO_PADDING}`", "the `pad` of the layer that reads it",
                     "its zeros added to the padding of a " + listed(
                         (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
