@@ -389,6 +389,113 @@ def test_a_mistake_inside_a_block_is_located_inside_it(doc, message, where, hint
     assert f"{source}: {where}: error: " in capsys.readouterr().err
 
 
+def flip(name="flip", mode="horizontal") -> dict:
+    """Keras 3's RandomFlip as its get_config() writes it."""
+    return layer("RandomFlip", name, seed=None, mode=mode, data_format="channels_last")
+
+
+def sizing(cls: str, name: str, height: int, width: int) -> dict:
+    """Keras 3's Resizing (CenterCrop and RandomCrop write height, width, data_format)."""
+    extra = {"interpolation": "bilinear", "crop_to_aspect_ratio": False,
+             "pad_to_aspect_ratio": False, "fill_mode": "constant", "fill_value": 0.0,
+             "antialias": False} if cls == "Resizing" else {}
+    return layer(cls, name, height=height, width=width, data_format="channels_last", **extra)
+
+
+ROTATION = layer("RandomRotation", "rot", factor={"class_name": "__tuple__",
+                                                  "items": [-0.1, 0.1]},
+                 data_format="channels_last", bounding_box_format=None, fill_mode="reflect",
+                 fill_value=0.0, interpolation="bilinear", seed=None)
+
+
+def test_the_front_layers_keras_tutorials_write_become_the_train_block():
+    """keras.Sequential([Input, Sequential([RandomFlip("horizontal")], name="augmentation"),
+    Rescaling(1/255), Resizing(8, 8), ...]): the flip is `augment flip` (Keras flips each
+    image with probability 0.5, flip's p), the Resizing to its input's size is left out."""
+    doc = sequential(_block("augmentation", flip()), layer("Rescaling", "r", scale=1 / 255),
+                     sizing("Resizing", "resize", 8, 8), sizing("CenterCrop", "centre", 8, 8),
+                     conv(), *HEAD, dense())
+    imported = import_keras(json.dumps(doc), "model.json")
+    training = imported.checked.spec.ir["training"]
+    assert training["augment"] == [{"name": "flip", "p": 0.5}]
+    assert training["preprocess"] == "none"
+    assert "augment flip     # Keras' augmentation layers at the model's input" in imported.text
+    assert [entry["name"] for entry in imported.checked.spec.ir["layers"]][:1] == ["conv"]
+    assert imported.notes == [
+        ('augmentation/flip (RandomFlip "horizontal") written as the train block\'s `augment '
+        'flip`'), ("augmentation (Sequential) written as the layers inside, each named "
+        "`<block>_<layer>`"), "resize (Resizing) left out: it keeps the size of its input",
+        "centre (CenterCrop) left out: it keeps the size of its input"]
+
+
+def test_two_flips_are_two_transforms_in_their_order():
+    imported = import_keras(json.dumps(sequential(flip("a"), flip("b"), conv(), *HEAD,
+                                                  dense())), "model.json")
+    assert [t["name"] for t in imported.checked.spec.ir["training"]["augment"]] == ["flip",
+                                                                                    "flip"]
+
+
+@pytest.mark.parametrize("front, message, where, hint", [
+    (ROTATION, ("RandomRotation 'rot' is not supported: cnnspec's augment has no transform that "
+     "draws as it does"), "$.config.layers[1]",
+     "the train block's nearest: `augment rotate(degrees=36)`, which fills the corners black"),
+    (layer("RandomTranslation", "t", height_factor=0.25, width_factor=0.1,
+           fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0),
+     "RandomTranslation 't' is not supported", "$.config.layers[1]",
+     "the train block's nearest: `augment shift(pixels=2)`, which moves by whole pixels"),
+    # a damaged tuple (Keras writes {"class_name": "__tuple__", "items": [...]}) raised a
+    # TypeError
+    (layer("RandomRotation", "rot", factor={"class_name": "__tuple__", "items": None}),
+     "RandomRotation 'rot' is not supported", "$.config.layers[1]",
+     "the train block's augment offers crop, flip"),
+    (layer("RandomZoom", "z", height_factor=0.2), "RandomZoom 'z' is not supported",
+     "$.config.layers[1]",
+     "the train block's augment offers crop, flip, shift, rotate and noise"),
+    (flip("f", "horizontal_and_vertical"),
+     "RandomFlip 'f' flips \"horizontal_and_vertical\", and cnnspec mirrors left to right only",
+     "$.config.layers[1].config.mode", "`augment flip` is RandomFlip(\"horizontal\")"),
+    (sizing("Resizing", "resize", 16, 16), "Resizing 'resize' makes 16x16 images of 8x8",
+     "$.config.layers[1]", ("make the images 16x16 before training, remove the layer and write "
+     "`input 1x16x16`")),
+    (sizing("RandomCrop", "crop", 6, 6), "RandomCrop 'crop' makes 6x6 images of 8x8",
+     "$.config.layers[1]", "cnnspec's network takes the images as the data gives them"),
+])
+def test_a_front_layer_without_its_equal_is_refused_at_its_path(front, message, where, hint,
+                                                                 tmp_path, capsys):
+    doc = sequential(front, conv(), *HEAD, dense())
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors] == [(message, where)] or \
+        [e.json_path for e in errors if e.message.startswith(message)] == [where]
+    found = next(e for e in errors if e.message.startswith(message))
+    assert hint in found.hint
+    if "Random" in message and "Crop" not in message:
+        assert found.hint.startswith("remove the layer from the model before export")
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(doc))
+    assert main(["import", str(source)]) == 2
+    assert f"{source}: {where}: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc, message", [
+    (sequential(conv(), flip(), *HEAD, dense()), "RandomFlip 'flip' is not at the model's input"),
+    (sequential(conv(padding="same"), sizing("Resizing", "resize", 4, 4), *HEAD, dense()),
+     "Resizing 'resize' makes 4x4 images of 8x8"),
+])
+def test_a_front_layer_inside_the_network_is_refused(doc, message):
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors] == [(message, "$.config.layers[2]")]
+    assert "remove" in errors[0].hint
+
+
+def test_an_augmented_input_read_raw_beside_is_refused():
+    tail = [_fed(conv("c2"), "flip"), _fed(layer("Add", "sum"), "c", "c2"),
+            _fed(layer("Flatten", "flat"), "sum"), _fed(dense(), "flat")]
+    errors = errors_of(_functional(_fed(flip(), "x"), _fed(conv("c"), "x"), *tail))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("the model's input is read by flip and c, and augmented for one of them only",
+         "$.config.layers[2]")]
+
+
 def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():
     rescaled = layer("Rescaling", "rescaling", scale=0.00392156862745098, offset=0.0)
     imported = import_keras(json.dumps(sequential(rescaled, conv(), *HEAD, dense())),

@@ -49,6 +49,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.init.keras import CLASSES, SCALED, scaled_init, truncation_note
 from cnnspec.ir.io import parse_json
+from cnnspec.ir.training_catalogue import TRANSFORMS
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
@@ -91,7 +92,8 @@ def _err(message: str, json_path: str, hint: str | None, path: str | None) -> Sp
 def _plain(value):
     """Keras' ``{"class_name": "__tuple__", "items": [...]}`` and TensorShape as lists."""
     if isinstance(value, dict):
-        if value.get("class_name") in ("__tuple__", "TensorShape") and "items" in value:
+        if value.get("class_name") in ("__tuple__", "TensorShape") and \
+                isinstance(value.get("items"), list):
             return [_plain(v) for v in value["items"]]
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -174,6 +176,7 @@ class Model:
     last: str = "input"
     notes: list[LayerNote] = field(default_factory=list)  # the header's, of layers
     preprocess: Setting | None = None  # a Rescaling of the input: the train block's
+    augment: list[str] = field(default_factory=list)  # the train block's, from the front layers
     raw_inputs: list[str] = field(default_factory=list)  # the Keras names of the input
     input_readers: list[str] = field(default_factory=list)  # the layers reading it
 
@@ -717,6 +720,114 @@ def read_normalization(model: Model, cfg: Config, inputs: list[str]) -> None:
                                "the data: each channel's mean and std of the training split")
 
 
+def _front_layer(model: Model, cfg: Config, inputs: list[str]) -> Tensor:
+    """The tensor an augmentation layer reads, which must be the model's input (through a
+    Rescaling, a Normalization or other augmentation layers: none of them moves a pixel
+    another does not): cnnspec augments the images before the network."""
+    _channels_last(cfg)
+    source = model.tensors[inputs[0]]
+    if source.layer != "input" or source.pads:
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' is not at the model's input", None,
+                        "cnnspec augments the images before the network (the train block's "
+                        "augment): put the layer at the front of the model, or remove it")
+    cfg.get("trainable")  # it has no weights to hold
+    return source
+
+
+def read_random_flip(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """Keras' RandomFlip("horizontal") mirrors each training image left to right with
+    probability 0.5 and passes it at inference: the train block's ``augment flip``, whose p
+    is 0.5. A flip upside down has no transform here: refused."""
+    source = _front_layer(model, cfg, inputs)
+    mode = cfg.get("mode", "horizontal_and_vertical")  # Keras' default
+    if mode != "horizontal":
+        raise cfg.error(f"RandomFlip '{cfg.name}' flips {json.dumps(mode)}, and cnnspec "
+                        "mirrors left to right only", "mode",
+                        f"{AUGMENTATION_HINT}; the train block's `augment flip` is "
+                        "RandomFlip(\"horizontal\")")
+    model.tensors[cfg.name] = source
+    model.augment.append("flip")
+    model.notes.append(LayerNote(cfg.name, "(RandomFlip \"horizontal\") written as the train "
+                                 "block's `augment flip`"))
+
+
+def read_augmentation(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A random augmentation layer the train block's ``augment`` does not reproduce: refused
+    at the layer, with the transform that comes nearest where there is one. Keras applies it
+    in training only, so the network is the same without it."""
+    _front_layer(model, cfg, inputs)
+    nearest = _nearest_transform(model, cfg)
+    raise cfg.error(f"{cfg.cls} '{cfg.name}' is not supported: cnnspec's augment has no "
+                    "transform that draws as it does", None, AUGMENTATION_HINT + (
+                        f"; the train block's nearest: `augment {nearest}" if nearest else
+                        "; the train block's augment offers " + listed(TRANSFORMS, "and")))
+
+
+def _nearest_transform(model: Model, cfg: Config) -> str | None:
+    """The train block's transform that comes nearest to the augmentation layer ``cfg``, as
+    written in a spec, and how it differs (``rotate(degrees=36)`, which fills ...``), or
+    None."""
+    _, h, w = model.input_shape
+    if cfg.cls == "RandomRotation":  # factor: a fraction of a full turn, or (lower, upper)
+        factor = _largest(cfg.values.get("factor"))
+        return None if factor is None else (
+            f"rotate(degrees={exact_number_text(min(180.0, 360 * factor))})`, which fills the "
+            "corners black, as Keras' fill_mode=\"constant\" with fill_value 0")
+    if cfg.cls == "RandomTranslation":  # a fraction of the height and of the width
+        factors = [_largest(cfg.values.get(key)) for key in ("height_factor", "width_factor")]
+        pixels = max((round(f * n) for f, n in zip(factors, (h, w)) if f is not None),
+                     default=0)
+        return None if pixels < 1 else (
+            f"shift(pixels={pixels})`, which moves by whole pixels and repeats the edge, as "
+            "Keras' fill_mode=\"nearest\"")
+    return None
+
+
+def _largest(factor) -> float | None:
+    """The largest move either way of a Keras factor: one number, or (lower, upper)."""
+    values = factor if isinstance(factor, list) else [factor]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                             and math.isfinite(v) for v in values):
+        return None
+    return max(abs(v) for v in values)
+
+
+def read_sizing(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """Keras' Resizing, CenterCrop and RandomCrop make images of ``height`` x ``width``: where
+    that is the size of their input (the shape cnnspec infers), they change nothing and are
+    left out, said in the header; else refused, since cnnspec's network takes the images as
+    the data gives them."""
+    _channels_last(cfg)
+    source = model.tensors[inputs[0]]
+    size = [cfg.get("height"), cfg.get("width")]
+    for key in ("trainable", *SIZING_SETTINGS):  # how it sizes: nothing where the size is kept
+        cfg.get(key)
+    shape = _made_by(model, source)
+    if shape is not None and list(shape[1:]) == size:
+        model.tensors[cfg.name] = source
+        model.notes.append(LayerNote(cfg.name, f"({cfg.cls}) left out: it keeps the size of "
+                                     "its input"))
+        return
+    made = "x".join(str(n) for n in size)
+    given = "x".join(str(n) for n in shape[1:]) if shape else "its input"
+    to_data = f"make the images {made} before training, remove the layer and write `input " \
+        f"{shape[0]}x{made}`" if shape and source.layer == "input" else \
+        "remove the layer, or import the model from the layer after it"
+    raise cfg.error(f"{cfg.cls} '{cfg.name}' makes {made} images of {given}", None,
+                    f"cnnspec's network takes the images as the data gives them: {to_data}")
+
+
+def _made_by(model: Model, source: Tensor) -> tuple[int, ...] | None:
+    """The shape of ``source`` as cnnspec infers it; None where it has a ZeroPadding2D's
+    zeros still to add, or the layers before it do not infer (an error said at them)."""
+    if source.pads:
+        return None
+    try:
+        return shape_made(model.input_shape, model.lines, source.layer)
+    except (SpecError, SpecErrors):
+        return None
+
+
 def _fraction(scale: float) -> str:
     """``1/255`` for a scale Keras keeps as float32 1/255, else the number."""
     whole = round(1 / scale)
@@ -789,9 +900,22 @@ MODELS = ("Functional", "Model")
 NESTED_MODEL_HINT = ("cnnspec writes a Sequential block nested in the model as its layers, not "
                      "a functional model: build the block as a keras.Sequential, or call its "
                      "layers on the outer model's tensors")
+# Keras' random augmentation of the training images, which a train block's augment does:
+# RandomFlip("horizontal") is its flip; the others draw as none of its transforms does.
+AUGMENTATIONS = ("RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+                 "RandomBrightness")
+AUGMENTATION_HINT = ("remove the layer from the model before export (Keras applies it to "
+                     "training batches only: the network is the same without it)")
+# Keras' layers that make images of a given size, left out where it is their input's; how
+# each resizes or where it crops, which then does nothing.
+SIZINGS = ("Resizing", "CenterCrop", "RandomCrop")
+SIZING_SETTINGS = ("interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                   "fill_mode", "fill_value", "antialias")
 # The layers that write no line of their own, and how each is read.
 FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling,
-          NORMALIZATION: read_normalization}
+          NORMALIZATION: read_normalization, "RandomFlip": read_random_flip,
+          **dict.fromkeys(AUGMENTATIONS, read_augmentation),
+          **dict.fromkeys(SIZINGS, read_sizing)}
 PADDED_KINDS = ("conv", "maxpool", "avgpool")
 MAX_POOLS = tuple(cls for cls, kind in KERAS_CLASSES.items() if kind == "maxpool")
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
@@ -1059,13 +1183,14 @@ def _one_view_of_the_input(model: Model, cfg: Config) -> None:
     preprocess, applied to every reader of the input) must read the input through it alone:
     a layer reading the raw pixels beside it is refused, not fed the preprocessed ones. Said
     at the second of the two readers, whichever comes first."""
-    if model.preprocess and len(model.input_readers) > 1 and \
+    if (model.preprocess or model.augment) and len(model.input_readers) > 1 and \
             cfg.name in model.input_readers[1:]:
+        done = "preprocessed" if model.preprocess else "augmented"
         raise cfg.error(f"the model's input is read by {listed(model.input_readers)}, and "
-                        "preprocessed for one of them only", None,
-                        "cnnspec preprocesses the input for every layer that reads it (the "
-                        "train block's preprocess): read it through the Rescaling or "
-                        "Normalization alone")
+                        f"{done} for one of them only", None,
+                        "cnnspec preprocesses and augments the input for every layer that "
+                        "reads it (the train block's preprocess and augment): read it through "
+                        "the Rescaling, Normalization or RandomFlip alone")
 
 
 def _no_unused(cfg: Config) -> None:
@@ -1122,6 +1247,14 @@ def _never_negative(kind: str, fields: dict) -> bool:
     return entry.negative_slope is not None and entry.negative_slope(fields) == 0
 
 
+def _augment_setting(transforms: list[str]) -> list[Setting]:
+    """The train block's ``augment`` of the model's front layers, in their order."""
+    if not transforms:
+        return []
+    value = transforms[0] if len(transforms) == 1 else f"[{', '.join(transforms)}]"
+    return [Setting("augment", value, "Keras' augmentation layers at the model's input")]
+
+
 def import_keras(text: str, path: str | None = None) -> Imported:
     """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
     unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
@@ -1148,6 +1281,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,
                      layers=model.lines, defaults=defaults,
                      training=[Setting("data", data, why), *compiled,
-                               *([model.preprocess] if model.preprocess else [])],
+                               *([model.preprocess] if model.preprocess else []),
+                               *_augment_setting(model.augment)],
                      output=None if output == model.last else output, origin=origin)
     return Imported(spec, checked(spec, origin), notes)

@@ -97,6 +97,17 @@ def class_table() -> str:
                     "adapted to the channels of the model's input (axis -1, no fixed `mean` "
                     "or `variance`): standardize fits each channel's mean and std on the "
                     "training split as `adapt()` does on its data; another is refused"))
+    rows.append(row("`RandomFlip`", "train `augment flip`", "`mode: \"horizontal\"` "
+                    "(each image mirrored with probability 0.5, as `flip`'s p), at the model's "
+                    "input; another mode is refused"))
+    rows.append(row(", ".join(f"`{cls}`" for cls in keras.AUGMENTATIONS), "error",
+                    "no transform of the train block draws as they do: "
+                    + keras.AUGMENTATION_HINT + "; the hint names the nearest transform "
+                    "(`rotate`, `shift`) and how it differs"))
+    rows.append(row(", ".join(f"`{cls}`" for cls in keras.SIZINGS), "left out, or error",
+                    "left out where `height` x `width` is their input's size (they change "
+                    "nothing), said in the header; else refused: cnnspec's network takes the "
+                    "images as the data gives them"))
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
 
