@@ -487,6 +487,14 @@ def test_a_front_layer_inside_the_network_is_refused(doc, message):
     assert "remove" in errors[0].hint
 
 
+def test_a_resizing_of_a_flat_input_names_no_size():
+    errors = errors_of(sequential(conv(), *HEAD, sizing("Resizing", "resize", 4, 4), dense()))
+    assert [(e.message, e.json_path) for e in errors if "Resizing" in e.message] == [
+        ("Resizing 'resize' makes 4x4 images of its input", "$.config.layers[3]")]
+    assert errors[0].hint.endswith("remove the layer, or import the model from the layer "
+                                   "after it")
+
+
 def test_an_augmented_input_read_raw_beside_is_refused():
     tail = [_fed(conv("c2"), "flip"), _fed(layer("Add", "sum"), "c", "c2"),
             _fed(layer("Flatten", "flat"), "sum"), _fed(dense(), "flat")]

@@ -757,29 +757,32 @@ def read_augmentation(model: Model, cfg: Config, inputs: list[str]) -> None:
     in training only, so the network is the same without it."""
     _front_layer(model, cfg, inputs)
     nearest = _nearest_transform(model, cfg)
+    if nearest:
+        transform, unlike = nearest
+        instead = f"; the train block's nearest: `augment {transform}`, which {unlike}"
+    else:
+        instead = "; the train block's augment offers " + listed(TRANSFORMS, "and")
     raise cfg.error(f"{cfg.cls} '{cfg.name}' is not supported: cnnspec's augment has no "
-                    "transform that draws as it does", None, AUGMENTATION_HINT + (
-                        f"; the train block's nearest: `augment {nearest}" if nearest else
-                        "; the train block's augment offers " + listed(TRANSFORMS, "and")))
+                    "transform that draws as it does", None, AUGMENTATION_HINT + instead)
 
 
-def _nearest_transform(model: Model, cfg: Config) -> str | None:
+def _nearest_transform(model: Model, cfg: Config) -> tuple[str, str] | None:
     """The train block's transform that comes nearest to the augmentation layer ``cfg``, as
-    written in a spec, and how it differs (``rotate(degrees=36)`, which fills ...``), or
-    None."""
+    a spec writes it (``rotate(degrees=36)``), and what it does that Keras' may not; None
+    where none comes near."""
     _, h, w = model.input_shape
     if cfg.cls == "RandomRotation":  # factor: a fraction of a full turn, or (lower, upper)
         factor = _largest(cfg.values.get("factor"))
         return None if factor is None else (
-            f"rotate(degrees={exact_number_text(min(180.0, 360 * factor))})`, which fills the "
-            "corners black, as Keras' fill_mode=\"constant\" with fill_value 0")
+            f"rotate(degrees={exact_number_text(min(180.0, 360 * factor))})",
+            "fills the corners black, as Keras' fill_mode=\"constant\" with fill_value 0")
     if cfg.cls == "RandomTranslation":  # a fraction of the height and of the width
         factors = [_largest(cfg.values.get(key)) for key in ("height_factor", "width_factor")]
         pixels = max((round(f * n) for f, n in zip(factors, (h, w)) if f is not None),
                      default=0)
         return None if pixels < 1 else (
-            f"shift(pixels={pixels})`, which moves by whole pixels and repeats the edge, as "
-            "Keras' fill_mode=\"nearest\"")
+            f"shift(pixels={pixels})",
+            "moves by whole pixels and repeats the edge, as Keras' fill_mode=\"nearest\"")
     return None
 
 
@@ -803,6 +806,7 @@ def read_sizing(model: Model, cfg: Config, inputs: list[str]) -> None:
     for key in ("trainable", *SIZING_SETTINGS):  # how it sizes: nothing where the size is kept
         cfg.get(key)
     shape = _made_by(model, source)
+    shape = shape if shape is not None and len(shape) == 3 else None  # a flat input: no image
     if shape is not None and list(shape[1:]) == size:
         model.tensors[cfg.name] = source
         model.notes.append(LayerNote(cfg.name, f"({cfg.cls}) left out: it keeps the size of "
