@@ -572,6 +572,9 @@ class Command:
         return f"{command} {self.flags}".rstrip()
 
 
+# The run a hint offering other data gives it to (`{data_run} {data:mnist}`): a training run,
+# but where another command that takes the data was refused (cnnspec.cli.data_run).
+TRAIN_WITH = Phrase("train with")
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
@@ -584,6 +587,7 @@ LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call
                  "trained_folder": Phrase("the folder cnnspec.train returned (its run.path)"),
                  # where a run's npz file is given the place it has moved to
                  "moved_npz": Phrase("evaluate's data='npz:NEW_PATH'"),
+                 "data_run": TRAIN_WITH,
                  "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"

@@ -285,6 +285,23 @@ def test_init_report_measures_on_the_data_given_in_place_of_the_specs(tmp_path, 
         assert "--data goes with a batch of the data" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command, run", [
+    ("init-report", "run init-report with"), ("train", "train with"), ("compare", "train with"),
+])
+def test_data_that_does_not_fit_is_told_the_flag_of_the_command_refused(command, run, tmp_path,
+                                                                         capsys):
+    """init-report --data of images that do not fit was told to "train with --data": each
+    command that takes --data names itself, one that trains (compare too) says train."""
+    spec = tmp_path / "s.cnn"
+    spec.write_text("input 1x8x8\nc: conv 4 3x3 relu\nflatten\nfc: dense 10\n"
+                    "train { data digits }\n")
+    assert main([command, str(spec), "--data", "shapes(size=16)"]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:1:1: error: the input is 1x8x8, but the shapes images are 1x16x16" in err
+    assert err.endswith("(`data shapes(size=8)` in the train block, or "
+                        f"{run} --data 'shapes(size=8)')\n")
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2

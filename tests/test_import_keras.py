@@ -4,7 +4,12 @@ The JSON files in tests/data/import/ were written for these tests: the Keras MNI
 example (34,826 parameters) in Keras 3's format, a functional model with one of every
 layer class the importer maps in Keras 2's (tf.keras) format, and a small decoder that Keras
 3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters), as it
-wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538).
+wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538), and
+the first blocks of keras.applications' MobileNet as tf.keras 2.15 writes them, without a
+build_config (its layers' configs as Keras 2's get_config() gives them: 2,250 trainable).
+Sequential blocks nested in a Sequential (12,810) and in a functional model (1,722) are in
+Keras 3's format, each block with the InputLayer and build_input_shape Keras adds as it
+builds it.
 """
 from __future__ import annotations
 
@@ -31,6 +36,9 @@ CONVNET = DATA / "mnist_convnet.json"
 EVERY = DATA / "every_layer_keras2.json"
 DECODER = DATA / "keras315_decoder.json"
 STEM = DATA / "keras315_stem.json"
+KERAS2_MOBILENET = DATA / "keras2_mobilenet.json"
+NESTED = DATA / "keras3_nested_sequential.json"
+BLOCKS = DATA / "keras3_functional_blocks.json"
 
 
 def load(path: Path) -> dict:
@@ -258,11 +266,242 @@ def test_a_separable_conv_is_its_depthwise_conv_then_a_pointwise_one():
     assert infos["sep"].output_shape == (6, 3, 3)
 
 
-def test_a_depthwise_conv_without_its_build_config_says_where_its_channels_come_from():
-    errors = errors_of(_depthwise(init("GlorotUniform"), 1, built=False))
+def test_keras2_depthwise_convs_take_their_channels_from_the_shapes_before_them():
+    """tf.keras 2.15 writes no build_config: a DepthwiseConv2D was refused for want of its
+    input's channels, which the layers read before it give (MobileNet's first blocks, alpha
+    0.25 on 16x16x3, with a Dense head; the second depthwise conv after a ZeroPadding2D and
+    with depth_multiplier 2)."""
+    imported = import_file(KERAS2_MOBILENET)
+    checked = imported.checked
+    infos = {info.name: info for info in checked.layers}
+    # Keras' shapes, (H, W, C) read as (C, H, W): 16 -> 8 (stride 2, same), 9 padded -> 4
+    keras_shapes = {"conv1": (8, 8, 8), "conv_dw_1": (8, 8, 8), "conv_pw_1": (16, 8, 8),
+                    "conv_dw_2": (32, 4, 4), "conv_pw_2": (32, 4, 4), "predictions": (10,)}
+    assert {name: infos[name].output_shape for name in keras_shapes} == keras_shapes
+    assert [(infos[name].ir["filters"], infos[name].ir["groups"])
+            for name in ("conv_dw_1", "conv_dw_2")] == [(8, 8), (32, 16)]
+    # Keras' trainable count: kernels 216 + 72 + 128 + 288 + 1024, batch norms' gamma and
+    # beta 2 * (8 + 8 + 16 + 32 + 32), the Dense 32 * 10 + 10
+    assert checked.total_params == 2250
+    # M = 2: the glorot scale rescaled to Keras' fans, as with a build_config
+    assert "(C = 16, M = 2)" in next(line for line in imported.text.splitlines()
+                                     if line.startswith("conv_dw_2:"))
+
+
+@pytest.mark.parametrize("initializer, multiplier", [(init("GlorotUniform"), 1),
+                                                     (init("HeUniform"), 3)])
+def test_a_depthwise_conv_without_its_build_config_imports_as_with_it(initializer, multiplier):
+    built, inferred = (import_keras(json.dumps(_depthwise(initializer, multiplier, built=b)),
+                                    "model.json").text for b in (True, False))
+    assert inferred == built
+
+
+def test_a_depthwise_conv_whose_channels_no_shape_gives_says_why(tmp_path, capsys):
+    """Without a build_config, the channels come from the layers before; where those do not
+    infer (a kernel larger than its input), the refusal says so at the depthwise layer."""
+    doc = _depthwise(init("GlorotUniform"), 1, built=False)
+    doc["config"]["layers"].insert(1, conv("big", kernel_size=[9, 9]))
+    errors = errors_of(doc)
     assert [(e.message, e.json_path) for e in errors] == [
-        ("DepthwiseConv2D 'dw' does not say its input's channels", "$.config.layers[1]")]
-    assert "build_config" in errors[0].hint
+        (("DepthwiseConv2D 'dw' does not say its input's channels, and the layers before it do "
+          "not give them: the 9x9 kernel of conv 'big' is larger than its input there: 6x6 "
+          "(input 'input' gives 16x6x6)"),
+         "$.config.layers[2]")]
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(doc))
+    assert main(["import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert f"{source}: $.config.layers[2]: error: DepthwiseConv2D 'dw' does not say" in err
+    assert "hint: cnnspec reads them from the layer's build_config" in err
+
+
+def test_sequential_blocks_nested_in_a_sequential_are_written_as_their_layers():
+    """keras.Sequential([Input, Sequential([Conv2D, ReLU, MaxPool], name="block1"), ...]) was
+    refused ("the Keras layer Sequential is not supported"). Both blocks name their layers
+    conv, relu, pool: the spec's are named after the block."""
+    imported = import_file(NESTED)
+    checked = imported.checked
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert shapes == {"block1_conv": (16, 26, 26), "block1_relu": (16, 26, 26),
+                      "block1_pool": (16, 13, 13), "block2_conv": (32, 11, 11),
+                      "block2_relu": (32, 11, 11), "block2_pool": (32, 5, 5),
+                      "flatten": (800,), "dense": (10,), "dense_softmax": (10,)}
+    assert checked.total_params == 160 + 4640 + 8010  # Keras' count of the model, 12,810
+    assert imported.notes == [("block1 and block2 (Sequential) written as the layers inside, "
+                              "each named `<block>_<layer>`")]
+
+
+def test_sequential_blocks_called_in_a_functional_model_read_and_feed_its_tensors():
+    """A functional model calling Sequential blocks: each block reads the tensor it is
+    called on, and later layers read the block's output by the block's name."""
+    checked = import_file(BLOCKS).checked
+    layers = {entry["name"]: entry for entry in checked.spec.ir["layers"]}
+    assert list(layers) == ["stem_conv", "stem_bn", "stem_relu", "stem_pool", "side",
+                            "block_conv", "block_relu", "sum", "gap", "scores",
+                            "scores_softmax"]
+    assert layers["block_conv"]["inputs"] == ["stem_pool"]
+    assert layers["side"]["inputs"] == ["stem_pool"]
+    assert layers["sum"]["inputs"] == ["side", "block_relu"]
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert (shapes["stem_pool"], shapes["sum"], shapes["scores"]) == ((8, 8, 8), (16, 8, 8),
+                                                                     (10,))
+    assert checked.total_params == 224 + 16 + 144 + 1168 + 170  # Keras' trainable, 1,722
+
+
+def _block(name: str, *layers: dict) -> dict:
+    """A Keras 2 Sequential block of ``layers`` (no InputLayer: an unbuilt block)."""
+    return {"class_name": "Sequential", "config": {"name": name, "layers": list(layers)},
+            "name": name}
+
+
+def test_a_keras2_block_without_its_input_layer_reads_the_tensor_it_is_called_on():
+    doc = _functional(_fed(_block("b", conv("c"), layer("ReLU", "r")), "x"),
+                      _fed(layer("Flatten", "flat"), "b"), _fed(dense(), "flat"))
+    checked = import_keras(json.dumps(doc), "model.json").checked
+    assert [(e["name"], e["kind"], e["inputs"]) for e in checked.spec.ir["layers"]][:3] == [
+        ("b_c", "conv", ["input"]), ("b_r", "relu", ["b_c"]), ("flat", "flatten", ["b_r"])]
+
+
+@pytest.mark.parametrize("doc, message, where, hint", [
+    (sequential(_block("b", conv(), layer("LSTM", "lstm", units=4))),
+     "the Keras layer LSTM is not supported", "$.config.layers[1].config.layers[1].class_name",
+     "Keras layers cnnspec imports: InputLayer, Conv2D"),
+    (sequential(_block("b", conv(data_format="channels_first"))),
+     'data_format="channels_first" of Conv2D \'b/conv\' is not supported',
+     "$.config.layers[1].config.layers[0].config.data_format", "channels_last"),
+    (sequential(_block("b", conv(), conv())), "Conv2D 'conv' has the name of an earlier layer",
+     "$.config.layers[1].config.layers[1].config.name", "rename one of the two"),
+    (sequential(_block("b")), "Sequential 'b' has no layers", "$.config.layers[1].config.layers",
+     "save the model"),
+    (sequential({**_block("b", conv()), "class_name": "Functional"}),
+     "the Keras layer Functional is not supported", "$.config.layers[1].class_name",
+     "build the block as a keras.Sequential, or call its layers on the outer model's tensors"),
+])
+def test_a_mistake_inside_a_block_is_located_inside_it(doc, message, where, hint, tmp_path,
+                                                        capsys):
+    errors = errors_of(doc)
+    found = [e for e in errors if message in e.message]
+    assert [e.json_path for e in found] == [where], [e.message for e in errors]
+    assert hint in found[0].hint
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(doc))
+    assert main(["import", str(source)]) == 2
+    assert f"{source}: {where}: error: " in capsys.readouterr().err
+
+
+def flip(name="flip", mode="horizontal") -> dict:
+    """Keras 3's RandomFlip as its get_config() writes it."""
+    return layer("RandomFlip", name, seed=None, mode=mode, data_format="channels_last")
+
+
+def sizing(cls: str, name: str, height: int, width: int) -> dict:
+    """Keras 3's Resizing (CenterCrop and RandomCrop write height, width, data_format)."""
+    extra = {"interpolation": "bilinear", "crop_to_aspect_ratio": False,
+             "pad_to_aspect_ratio": False, "fill_mode": "constant", "fill_value": 0.0,
+             "antialias": False} if cls == "Resizing" else {}
+    return layer(cls, name, height=height, width=width, data_format="channels_last", **extra)
+
+
+ROTATION = layer("RandomRotation", "rot", factor={"class_name": "__tuple__",
+                                                  "items": [-0.1, 0.1]},
+                 data_format="channels_last", bounding_box_format=None, fill_mode="reflect",
+                 fill_value=0.0, interpolation="bilinear", seed=None)
+
+
+def test_the_front_layers_keras_tutorials_write_become_the_train_block():
+    """keras.Sequential([Input, Sequential([RandomFlip("horizontal")], name="augmentation"),
+    Rescaling(1/255), Resizing(8, 8), ...]): the flip is `augment flip` (Keras flips each
+    image with probability 0.5, flip's p), the Resizing to its input's size is left out."""
+    doc = sequential(_block("augmentation", flip()), layer("Rescaling", "r", scale=1 / 255),
+                     sizing("Resizing", "resize", 8, 8), sizing("CenterCrop", "centre", 8, 8),
+                     conv(), *HEAD, dense())
+    imported = import_keras(json.dumps(doc), "model.json")
+    training = imported.checked.spec.ir["training"]
+    assert training["augment"] == [{"name": "flip", "p": 0.5}]
+    assert training["preprocess"] == "none"
+    assert "augment flip     # Keras' augmentation layers at the model's input" in imported.text
+    assert [entry["name"] for entry in imported.checked.spec.ir["layers"]][:1] == ["conv"]
+    assert imported.notes == [
+        ('augmentation/flip (RandomFlip "horizontal") written as the train block\'s `augment '
+        'flip`'), ("augmentation (Sequential) written as the layers inside, each named "
+        "`<block>_<layer>`"), "resize (Resizing) left out: it keeps the size of its input",
+        "centre (CenterCrop) left out: it keeps the size of its input"]
+
+
+def test_two_flips_are_two_transforms_in_their_order():
+    imported = import_keras(json.dumps(sequential(flip("a"), flip("b"), conv(), *HEAD,
+                                                  dense())), "model.json")
+    assert [t["name"] for t in imported.checked.spec.ir["training"]["augment"]] == ["flip",
+                                                                                    "flip"]
+
+
+@pytest.mark.parametrize("front, message, where, hint", [
+    (ROTATION, ("RandomRotation 'rot' is not supported: cnnspec's augment has no transform that "
+     "draws as it does"), "$.config.layers[1]",
+     "the train block's nearest: `augment rotate(degrees=36)`, which fills the corners black"),
+    (layer("RandomTranslation", "t", height_factor=0.25, width_factor=0.1,
+           fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0),
+     "RandomTranslation 't' is not supported", "$.config.layers[1]",
+     "the train block's nearest: `augment shift(pixels=2)`, which moves by whole pixels"),
+    # a damaged tuple (Keras writes {"class_name": "__tuple__", "items": [...]}) raised a
+    # TypeError
+    (layer("RandomRotation", "rot", factor={"class_name": "__tuple__", "items": None}),
+     "RandomRotation 'rot' is not supported", "$.config.layers[1]",
+     "the train block's augment offers crop, flip"),
+    (layer("RandomZoom", "z", height_factor=0.2), "RandomZoom 'z' is not supported",
+     "$.config.layers[1]",
+     "the train block's augment offers crop, flip, shift, rotate and noise"),
+    (flip("f", "horizontal_and_vertical"),
+     "RandomFlip 'f' flips \"horizontal_and_vertical\", and cnnspec mirrors left to right only",
+     "$.config.layers[1].config.mode", "`augment flip` is RandomFlip(\"horizontal\")"),
+    (sizing("Resizing", "resize", 16, 16), "Resizing 'resize' makes 16x16 images of 8x8",
+     "$.config.layers[1]", ("make the images 16x16 before training, remove the layer and write "
+     "`input 1x16x16`")),
+    (sizing("RandomCrop", "crop", 6, 6), "RandomCrop 'crop' makes 6x6 images of 8x8",
+     "$.config.layers[1]", "cnnspec's network takes the images as the data gives them"),
+])
+def test_a_front_layer_without_its_equal_is_refused_at_its_path(front, message, where, hint,
+                                                                 tmp_path, capsys):
+    doc = sequential(front, conv(), *HEAD, dense())
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors] == [(message, where)] or \
+        [e.json_path for e in errors if e.message.startswith(message)] == [where]
+    found = next(e for e in errors if e.message.startswith(message))
+    assert hint in found.hint
+    if "Random" in message and "Crop" not in message:
+        assert found.hint.startswith("remove the layer from the model before export")
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(doc))
+    assert main(["import", str(source)]) == 2
+    assert f"{source}: {where}: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc, message", [
+    (sequential(conv(), flip(), *HEAD, dense()), "RandomFlip 'flip' is not at the model's input"),
+    (sequential(conv(padding="same"), sizing("Resizing", "resize", 4, 4), *HEAD, dense()),
+     "Resizing 'resize' makes 4x4 images of 8x8"),
+])
+def test_a_front_layer_inside_the_network_is_refused(doc, message):
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors] == [(message, "$.config.layers[2]")]
+    assert "remove" in errors[0].hint
+
+
+def test_a_resizing_of_a_flat_input_names_no_size():
+    errors = errors_of(sequential(conv(), *HEAD, sizing("Resizing", "resize", 4, 4), dense()))
+    assert [(e.message, e.json_path) for e in errors if "Resizing" in e.message] == [
+        ("Resizing 'resize' makes 4x4 images of its input", "$.config.layers[3]")]
+    assert errors[0].hint.endswith("remove the layer, or import the model from the layer "
+                                   "after it")
+
+
+def test_an_augmented_input_read_raw_beside_is_refused():
+    tail = [_fed(conv("c2"), "flip"), _fed(layer("Add", "sum"), "c", "c2"),
+            _fed(layer("Flatten", "flat"), "sum"), _fed(dense(), "flat")]
+    errors = errors_of(_functional(_fed(flip(), "x"), _fed(conv("c"), "x"), *tail))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("the model's input is read by flip and c, and augmented for one of them only",
+         "$.config.layers[2]")]
 
 
 def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():
@@ -864,10 +1103,10 @@ def _mutated(doc, rng: random.Random):
 
 def test_fuzzed_models_never_raise_a_traceback():
     rng = random.Random(13)
-    sources = [load(CONVNET), load(EVERY)]
+    sources = [load(CONVNET), load(EVERY), load(BLOCKS)]
     outcomes = {"ok": 0, "error": 0}
     for i in range(300):
-        doc = _mutated(sources[i % 2], rng)
+        doc = _mutated(sources[i % len(sources)], rng)
         text = json.dumps(doc)
         if i % 5 == 0:  # text-level damage too
             j = rng.randrange(len(text))

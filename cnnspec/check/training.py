@@ -311,9 +311,9 @@ def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: 
         return f"write `input {shape_text(image)}`, or {_shapes_drawn(given, arguments, block)}"
     named = named_of_shape(given)
     own = 'data npz("PATH")'
-    data = (f"{in_train_block(f'data {named}', block)}, or train with {{data:{named}}}"
+    data = (f"{in_train_block(f'data {named}', block)}, or {{data_run}} {{data:{named}}}"
             if named else
-            f"your own arrays: {in_train_block(own, block)}, or train with {{data:npz:PATH}}")
+            f"your own arrays: {in_train_block(own, block)}, or {{data_run}} {{data:npz:PATH}}")
     return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)}: "
             f"{data}")
 
@@ -325,7 +325,7 @@ def _shapes_drawn(given: tuple[int, ...], arguments: str, block: bool) -> str:
     (:func:`_input_hint`'s template)."""
     return (f"draw the shapes as {shape_text(given)}: give shapes the "
             f"argument{'s' * (',' in arguments)} {arguments} "
-            f"({in_train_block(f'data shapes({arguments})', block)}, or train with "
+            f"({in_train_block(f'data shapes({arguments})', block)}, or {{data_run}} "
             f"{{data:shapes({arguments})}})")
 
 

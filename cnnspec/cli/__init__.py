@@ -27,6 +27,7 @@ from cnnspec.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
     MAX_WORD,
+    TRAIN_WITH,
     Command,
     Flag,
     InputError,
@@ -170,6 +171,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "rows": Option("--rows"), "grid": Option("--grid"),
                 "compare_init": Flag("--compare-init"), "ir_json": Phrase("--format json"),
                 "moved_npz": Phrase("eval's --data npz:NEW_PATH"),
+                "data_run": TRAIN_WITH,  # as a command that trains is told: data_run()
                 "trained_folder": TypedPhrase("the folder `{command}` printed at the end "
                                               "(runs/<name>-<time>)", "train"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
@@ -424,7 +426,22 @@ def typed_names(parser: argparse.ArgumentParser, argv: list[str]) -> dict:
                     if type(name) is Option and name.flag == listed_as), None)
         if key is not None:
             names[key] = Option(typed_as)
+    names["data_run"] = data_run(argv[0], "--data" in option_names(command))
     return names
+
+
+# The commands that train the spec on the data a command line gives them.
+TRAINING_COMMANDS = ("train", "compare")
+
+
+def data_run(name: str, takes_data: bool) -> Phrase:
+    """How a hint offering other data (``{data_run} {data:mnist}``) names the command to give
+    it to, for the command ``name`` that was refused: ``train with`` where it trains, or where
+    it takes no ``--data`` (check sends the user to train); else the command itself (``run
+    init-report with``), whose own flag the user is giving."""
+    if name in TRAINING_COMMANDS or not takes_data:
+        return TRAIN_WITH
+    return Phrase(f"run {name} with")
 
 
 def commands_taking(option: str) -> list[str]:

@@ -43,11 +43,13 @@ from cnnspec.importers.spec_writer import (
     fitting_data,
     output_units,
     per_bias,
+    shape_made,
     spec_text,
 )
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.init.keras import CLASSES, SCALED, scaled_init, truncation_note
 from cnnspec.ir.io import parse_json
+from cnnspec.ir.training_catalogue import TRANSFORMS
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
@@ -80,7 +82,7 @@ KERAS_LEAKY_SLOPE = 0.3
 MAX_NESTING = 64
 # Keys every layer's config may hold that do not change the network.
 NEUTRAL_KEYS = ("name", "dtype", "autocast", "seed", "batch_input_shape", "batch_shape",
-                "input_shape", "batch_size")
+                "input_shape", "batch_size", "build_input_shape")
 
 
 def _err(message: str, json_path: str, hint: str | None, path: str | None) -> SpecError:
@@ -90,7 +92,8 @@ def _err(message: str, json_path: str, hint: str | None, path: str | None) -> Sp
 def _plain(value):
     """Keras' ``{"class_name": "__tuple__", "items": [...]}`` and TensorShape as lists."""
     if isinstance(value, dict):
-        if value.get("class_name") in ("__tuple__", "TensorShape") and "items" in value:
+        if value.get("class_name") in ("__tuple__", "TensorShape") and \
+                isinstance(value.get("items"), list):
             return [_plain(v) for v in value["items"]]
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -173,6 +176,7 @@ class Model:
     last: str = "input"
     notes: list[LayerNote] = field(default_factory=list)  # the header's, of layers
     preprocess: Setting | None = None  # a Rescaling of the input: the train block's
+    augment: list[str] = field(default_factory=list)  # the train block's, from the front layers
     raw_inputs: list[str] = field(default_factory=list)  # the Keras names of the input
     input_readers: list[str] = field(default_factory=list)  # the layers reading it
 
@@ -415,7 +419,9 @@ def read_depthwise(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 def _depthwise_line(model: Model, cfg: Config, inputs: list[str], name: str, has_bias: bool,
                     activation) -> LayerLine:
     """The grouped conv of a depthwise kernel (:func:`read_depthwise`), named ``name``."""
-    channels = _built_channels(cfg)
+    # Keras 2 writes its Conv base's groups, 1, in a depthwise layer's config
+    cfg.only("groups", [1], "Keras' depthwise convolution groups its input by channel")
+    channels = _input_channels(model, cfg, inputs)
     multiplier = cfg.count("depth_multiplier", 1)
     filters = channels * multiplier
     key = "depthwise_initializer"
@@ -457,15 +463,25 @@ def depthwise_rescaled(channels: int, multiplier: int):
     return ratios.__getitem__
 
 
-def _built_channels(cfg: Config) -> int:
-    """The channels of the layer's input, from the ``build_config`` Keras 3 writes."""
+def _input_channels(model: Model, cfg: Config, inputs: list[str]) -> int:
+    """The channels of the layer's input: from the ``build_config`` Keras 3 writes, else
+    (Keras 2's ``tf.keras`` writes none) from the shape cnnspec's shape inference gives the
+    layers read before it (:func:`~cnnspec.importers.spec_writer.shape_made`), as Keras'
+    ``build()`` takes them from the tensor it is called on."""
     shape = cfg.built.get("input_shape") if isinstance(cfg.built, dict) else None
-    if not (isinstance(shape, list) and len(shape) == 4 and isinstance(shape[-1], int)
-            and not isinstance(shape[-1], bool) and shape[-1] > 0):
-        raise cfg.error(f"{cfg.cls} '{cfg.name}' does not say its input's channels", None,
-                        "cnnspec reads them from the layer's build_config, which Keras 3's "
-                        "model.to_json() writes for a built model: save it with Keras 3")
-    return shape[-1]
+    if isinstance(shape, list) and len(shape) == 4 and isinstance(shape[-1], int) \
+            and not isinstance(shape[-1], bool) and shape[-1] > 0:
+        return shape[-1]
+    try:
+        return shape_made(model.input_shape, model.lines, model.tensors[inputs[0]].layer)[0]
+    except (SpecError, SpecErrors) as exc:
+        first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' does not say its input's channels, and the "
+                        f"layers before it do not give them: {first.message}", None,
+                        "cnnspec reads them from the layer's build_config (Keras 3's "
+                        "model.to_json() of a built model), else from the shapes of the "
+                        "layers before it: mend those layers, or save the model with "
+                        "Keras 3") from None
 
 
 def read_conv_transpose(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
@@ -704,6 +720,118 @@ def read_normalization(model: Model, cfg: Config, inputs: list[str]) -> None:
                                "the data: each channel's mean and std of the training split")
 
 
+def _front_layer(model: Model, cfg: Config, inputs: list[str]) -> Tensor:
+    """The tensor an augmentation layer reads, which must be the model's input (through a
+    Rescaling, a Normalization or other augmentation layers: none of them moves a pixel
+    another does not): cnnspec augments the images before the network."""
+    _channels_last(cfg)
+    source = model.tensors[inputs[0]]
+    if source.layer != "input" or source.pads:
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' is not at the model's input", None,
+                        "cnnspec augments the images before the network (the train block's "
+                        "augment): put the layer at the front of the model, or remove it")
+    cfg.get("trainable")  # it has no weights to hold
+    return source
+
+
+def read_random_flip(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """Keras' RandomFlip("horizontal") mirrors each training image left to right with
+    probability 0.5 and passes it at inference: the train block's ``augment flip``, whose p
+    is 0.5. A flip upside down has no transform here: refused."""
+    source = _front_layer(model, cfg, inputs)
+    mode = cfg.get("mode", "horizontal_and_vertical")  # Keras' default
+    if mode != "horizontal":
+        raise cfg.error(f"RandomFlip '{cfg.name}' flips {json.dumps(mode)}, and cnnspec "
+                        "mirrors left to right only", "mode",
+                        f"{AUGMENTATION_HINT}; the train block's `augment flip` is "
+                        "RandomFlip(\"horizontal\")")
+    model.tensors[cfg.name] = source
+    model.augment.append("flip")
+    model.notes.append(LayerNote(cfg.name, "(RandomFlip \"horizontal\") written as the train "
+                                 "block's `augment flip`"))
+
+
+def read_augmentation(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """A random augmentation layer the train block's ``augment`` does not reproduce: refused
+    at the layer, with the transform that comes nearest where there is one. Keras applies it
+    in training only, so the network is the same without it."""
+    _front_layer(model, cfg, inputs)
+    nearest = _nearest_transform(model, cfg)
+    if nearest:
+        transform, unlike = nearest
+        instead = f"; the train block's nearest: `augment {transform}`, which {unlike}"
+    else:
+        instead = "; the train block's augment offers " + listed(TRANSFORMS, "and")
+    raise cfg.error(f"{cfg.cls} '{cfg.name}' is not supported: cnnspec's augment has no "
+                    "transform that draws as it does", None, AUGMENTATION_HINT + instead)
+
+
+def _nearest_transform(model: Model, cfg: Config) -> tuple[str, str] | None:
+    """The train block's transform that comes nearest to the augmentation layer ``cfg``, as
+    a spec writes it (``rotate(degrees=36)``), and what it does that Keras' may not; None
+    where none comes near."""
+    _, h, w = model.input_shape
+    if cfg.cls == "RandomRotation":  # factor: a fraction of a full turn, or (lower, upper)
+        factor = _largest(cfg.values.get("factor"))
+        return None if factor is None else (
+            f"rotate(degrees={exact_number_text(min(180.0, 360 * factor))})",
+            "fills the corners black, as Keras' fill_mode=\"constant\" with fill_value 0")
+    if cfg.cls == "RandomTranslation":  # a fraction of the height and of the width
+        factors = [_largest(cfg.values.get(key)) for key in ("height_factor", "width_factor")]
+        pixels = max((round(f * n) for f, n in zip(factors, (h, w)) if f is not None),
+                     default=0)
+        return None if pixels < 1 else (
+            f"shift(pixels={pixels})",
+            "moves by whole pixels and repeats the edge, as Keras' fill_mode=\"nearest\"")
+    return None
+
+
+def _largest(factor) -> float | None:
+    """The largest move either way of a Keras factor: one number, or (lower, upper)."""
+    values = factor if isinstance(factor, list) else [factor]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                             and math.isfinite(v) for v in values):
+        return None
+    return max(abs(v) for v in values)
+
+
+def read_sizing(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """Keras' Resizing, CenterCrop and RandomCrop make images of ``height`` x ``width``: where
+    that is the size of their input (the shape cnnspec infers), they change nothing and are
+    left out, said in the header; else refused, since cnnspec's network takes the images as
+    the data gives them."""
+    _channels_last(cfg)
+    source = model.tensors[inputs[0]]
+    size = [cfg.get("height"), cfg.get("width")]
+    for key in ("trainable", *SIZING_SETTINGS):  # how it sizes: nothing where the size is kept
+        cfg.get(key)
+    shape = _made_by(model, source)
+    shape = shape if shape is not None and len(shape) == 3 else None  # a flat input: no image
+    if shape is not None and list(shape[1:]) == size:
+        model.tensors[cfg.name] = source
+        model.notes.append(LayerNote(cfg.name, f"({cfg.cls}) left out: it keeps the size of "
+                                     "its input"))
+        return
+    made = "x".join(str(n) for n in size)
+    given = "x".join(str(n) for n in shape[1:]) if shape else "its input"
+    to_data = f"make the images {made} before training, remove the layer and write `input " \
+        f"{shape[0]}x{made}`" if shape and source.layer == "input" else \
+        "remove the layer, or import the model from the layer after it"
+    raise cfg.error(f"{cfg.cls} '{cfg.name}' makes {made} images of {given}", None,
+                    f"cnnspec's network takes the images as the data gives them: {to_data}")
+
+
+def _made_by(model: Model, source: Tensor) -> tuple[int, ...] | None:
+    """The shape of ``source`` as cnnspec infers it; None where it has a ZeroPadding2D's
+    zeros still to add, or the layers before it do not infer (an error said at them)."""
+    if source.pads:
+        return None
+    try:
+        return shape_made(model.input_shape, model.lines, source.layer)
+    except (SpecError, SpecErrors):
+        return None
+
+
 def _fraction(scale: float) -> str:
     """``1/255`` for a scale Keras keeps as float32 1/255, else the number."""
     whole = round(1 / scale)
@@ -769,9 +897,29 @@ NORMALIZATION = "Normalization"
 NORMALIZATION_HINT = ("the train block's `preprocess standardize` (the default) is an "
                       "adapted Normalization: (x - mean) / std per channel, with the "
                       "statistics of the training split: remove the layer")
+# A Sequential nested in the model: a block whose layers are written in its place.
+SEQUENTIAL = "Sequential"
+# Keras' classes of a functional model; one nested in another is not read as a block.
+MODELS = ("Functional", "Model")
+NESTED_MODEL_HINT = ("cnnspec writes a Sequential block nested in the model as its layers, not "
+                     "a functional model: build the block as a keras.Sequential, or call its "
+                     "layers on the outer model's tensors")
+# Keras' random augmentation of the training images, which a train block's augment does:
+# RandomFlip("horizontal") is its flip; the others draw as none of its transforms does.
+AUGMENTATIONS = ("RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+                 "RandomBrightness")
+AUGMENTATION_HINT = ("remove the layer from the model before export (Keras applies it to "
+                     "training batches only: the network is the same without it)")
+# Keras' layers that make images of a given size, left out where it is their input's; how
+# each resizes or where it crops, which then does nothing.
+SIZINGS = ("Resizing", "CenterCrop", "RandomCrop")
+SIZING_SETTINGS = ("interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                   "fill_mode", "fill_value", "antialias")
 # The layers that write no line of their own, and how each is read.
 FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling,
-          NORMALIZATION: read_normalization}
+          NORMALIZATION: read_normalization, "RandomFlip": read_random_flip,
+          **dict.fromkeys(AUGMENTATIONS, read_augmentation),
+          **dict.fromkeys(SIZINGS, read_sizing)}
 PADDED_KINDS = ("conv", "maxpool", "avgpool")
 MAX_POOLS = tuple(cls for cls, kind in KERAS_CLASSES.items() if kind == "maxpool")
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
@@ -821,7 +969,7 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
         raise _err("this JSON is not a Keras model (no class_name and config at the top)", "$",
                    "save the model with model.to_json()", path)
     cls = doc["class_name"]
-    if cls not in ("Sequential", "Functional", "Model"):
+    if cls not in (SEQUENTIAL, *MODELS):
         raise _err(f"the top of this JSON is a {cls}, not a Keras model", "$.class_name",
                    "save the whole model with model.to_json(), a Sequential or a functional "
                    "Model", path)
@@ -830,7 +978,7 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
     if not isinstance(layers, list) or not layers:
         raise _err("the model has no layers", "$.config.layers", "save a built model", path)
     return layers, ("$.config" if isinstance(config, list) else "$.config.layers"), \
-        cls == "Sequential"
+        cls == SEQUENTIAL
 
 
 def _first_shape(doc: dict, layers: list[dict]) -> list | None:
@@ -863,23 +1011,8 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
                    "build the model on an input first: keras.Input(shape=(28, 28, 1)), or "
                    "give its first layer input_shape=(28, 28, 1)", path)
     model.input_shape = _input_shape(shape, where + "[0]", path)
-    errors, previous, output = [], None, None
-    named: dict[str, str] = {}  # Keras name -> the JSON path of the layer that has it
-    for i, layer in enumerate(layers):
-        at = f"{where}[{i}]"
-        duplicate = _duplicate_name(layer, at, named, path)
-        if duplicate is not None:
-            errors.append(duplicate)
-            continue
-        try:
-            name = _read_layer(model, layer, at, sequential, previous)
-        except SpecError as exc:
-            errors.append(exc)
-            name = _name_of(layer)
-            if name is not None:
-                model.tensors.setdefault(name, Tensor("input", False))
-        previous = name
-        output = name
+    errors: list[SpecError] = []
+    output = _read_layers(model, layers, where, sequential, None, errors)
     if not sequential and isinstance(doc["config"], dict):
         output = _single(doc["config"], "output_layers", path) or output
         _single(doc["config"], "input_layers", path)
@@ -894,6 +1027,56 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
+
+
+def _read_layers(model: Model, layers: list, where: str, sequential: bool,
+                 previous: str | None, errors: list[SpecError], block: str = "") -> str | None:
+    """``layers`` (at the JSON path ``where``) read in order into ``model``, each mistake
+    added to ``errors``; the Keras name of the last, which in a Sequential each reads from the
+    one before (the first from ``previous``). In a Sequential nested in the model, each is
+    named ``block/name``, after the block, ``block`` being that prefix."""
+    output = None
+    named: dict[str, str] = {}  # Keras name -> the JSON path of the layer that has it
+    for i, layer in enumerate(layers):
+        at = f"{where}[{i}]"
+        duplicate = _duplicate_name(layer, at, named, model.path)
+        if duplicate is not None:
+            errors.append(duplicate)
+            continue
+        try:
+            name = _read_layer(model, layer, at, sequential, previous, errors, block)
+        except SpecError as exc:
+            errors.append(exc)
+            name = _name_of(layer)
+            if name is not None:
+                name = block + name
+                model.tensors.setdefault(name, Tensor("input", False))
+        previous = name
+        output = name
+    return output
+
+
+def _read_block(model: Model, cfg: Config, inputs: list[str], errors: list[SpecError]) -> str:
+    """A Sequential nested in the model (Keras' way of writing a block: ``keras.Sequential(
+    [Conv2D, ReLU, MaxPool])`` called on a tensor): its layers read in order from the
+    block's input, each named ``block/layer`` (``block_layer`` in the spec), the block's
+    output the last one's. Its InputLayer, which Keras adds as it builds the block, is the
+    block's input."""
+    layers = cfg.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise cfg.error(f"Sequential '{cfg.name}' has no layers", "layers",
+                        "save the model with model.to_json() from a built model")
+    if len(inputs) != 1:
+        raise cfg.error(f"Sequential '{cfg.name}' is called on {len(inputs)} inputs", None,
+                        "a Sequential block reads one tensor")
+    cfg.get("trainable")  # Keras sets its layers' own with it: their configs say it
+    _no_unused(cfg)
+    last = _read_layers(model, layers, f"{cfg.where}.config.layers", True, inputs[0], errors,
+                        f"{cfg.name}/")
+    model.tensors[cfg.name] = model.tensors.get(last, Tensor("input", False))
+    model.notes.append(LayerNote(cfg.name, f"({SEQUENTIAL}) written as the layers inside, "
+                                 "each named `<block>_<layer>`"))
+    return cfg.name
 
 
 def _duplicate_name(layer, at: str, named: dict[str, str], path: str | None
@@ -936,24 +1119,32 @@ def _name_of(layer) -> str | None:
     return None
 
 
-def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None) -> str:
+def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None,
+                errors: list[SpecError], block: str = "") -> str:
+    """One layer (``block``: the prefix of the Sequential block it is in, see
+    :func:`_read_layers`) read into ``model``; returns its Keras name."""
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise _err("a layer must be an object with class_name and config", at,
                    "save the model with model.to_json()", model.path)
     cls = layer["class_name"]
     values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path,
+    cfg = Config(values, at, cls, block + (_name_of(layer) or cls.lower()), model.path,
                  built=layer.get("build_config"))
     if cls == "InputLayer":
         cfg.get("sparse")
         cfg.get("ragged")
-        model.tensors[cfg.name] = Tensor("input", False)
-        model.raw_inputs.append(cfg.name)
+        if block:  # the block's input, which Keras gives the block as it builds it
+            model.tensors[cfg.name] = model.tensors[previous]
+            if previous in model.raw_inputs:
+                model.raw_inputs.append(cfg.name)
+        else:
+            model.tensors[cfg.name] = Tensor("input", False)
+            model.raw_inputs.append(cfg.name)
         return cfg.name
-    if cls not in LAYERS and cls not in FOLDED:
+    if cls not in LAYERS and cls not in FOLDED and cls != SEQUENTIAL:
         raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
-                   "Keras layers cnnspec imports: InputLayer, " + ", ".join([*LAYERS, *FOLDED]),
-                   model.path)
+                   NESTED_MODEL_HINT if cls in MODELS else "Keras layers cnnspec imports: "
+                   "InputLayer, " + ", ".join([*LAYERS, *FOLDED, SEQUENTIAL]), model.path)
     inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])
     if sequential and previous is None:  # no InputLayer: the first layer takes the input
         model.tensors["\0input"] = Tensor("input", False)
@@ -964,6 +1155,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
+    if cls == SEQUENTIAL:  # its layers read the input, not the block
+        return _read_block(model, cfg, inputs, errors)
     if any(i in model.raw_inputs for i in inputs):
         model.input_readers.append(cfg.name)
     if cls in FOLDED:
@@ -994,13 +1187,14 @@ def _one_view_of_the_input(model: Model, cfg: Config) -> None:
     preprocess, applied to every reader of the input) must read the input through it alone:
     a layer reading the raw pixels beside it is refused, not fed the preprocessed ones. Said
     at the second of the two readers, whichever comes first."""
-    if model.preprocess and len(model.input_readers) > 1 and \
+    if (model.preprocess or model.augment) and len(model.input_readers) > 1 and \
             cfg.name in model.input_readers[1:]:
+        done = "preprocessed" if model.preprocess else "augmented"
         raise cfg.error(f"the model's input is read by {listed(model.input_readers)}, and "
-                        "preprocessed for one of them only", None,
-                        "cnnspec preprocesses the input for every layer that reads it (the "
-                        "train block's preprocess): read it through the Rescaling or "
-                        "Normalization alone")
+                        f"{done} for one of them only", None,
+                        "cnnspec preprocesses and augments the input for every layer that "
+                        "reads it (the train block's preprocess and augment): read it through "
+                        "the Rescaling, Normalization or RandomFlip alone")
 
 
 def _no_unused(cfg: Config) -> None:
@@ -1057,6 +1251,14 @@ def _never_negative(kind: str, fields: dict) -> bool:
     return entry.negative_slope is not None and entry.negative_slope(fields) == 0
 
 
+def _augment_setting(transforms: list[str]) -> list[Setting]:
+    """The train block's ``augment`` of the model's front layers, in their order."""
+    if not transforms:
+        return []
+    value = transforms[0] if len(transforms) == 1 else f"[{', '.join(transforms)}]"
+    return [Setting("augment", value, "Keras' augmentation layers at the model's input")]
+
+
 def import_keras(text: str, path: str | None = None) -> Imported:
     """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
     unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
@@ -1083,6 +1285,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,
                      layers=model.lines, defaults=defaults,
                      training=[Setting("data", data, why), *compiled,
-                               *([model.preprocess] if model.preprocess else [])],
+                               *([model.preprocess] if model.preprocess else []),
+                               *_augment_setting(model.augment)],
                      output=None if output == model.last else output, origin=origin)
     return Imported(spec, checked(spec, origin), notes)

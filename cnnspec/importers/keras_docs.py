@@ -68,7 +68,9 @@ def class_table() -> str:
             written_kind = f"`{kind}(a, b)`" if KINDS[kind].merge else f"`{kind}`"
             rows.append(row(", ".join(classes), written_kind, NOTES.get(kind, "")))
     rows.append(row(f"`{keras.DEPTHWISE}`", "`conv C·M KxK groups C`", "C the input's "
-                    "channels (from the layer's `build_config`, which Keras 3 writes), M the "
+                    "channels (from the layer's `build_config`, which Keras 3 writes; "
+                    "else, as Keras 2 writes none, from the shape cnnspec infers for the "
+                    "layer before it), M the "
                     "`depth_multiplier`; Keras takes the fans of its (kh, kw, C, M) kernel as "
                     "kh·kw·C and kh·kw·M, cnnspec those of a (C·M, 1, kh, kw) weight, kh·kw "
                     "and kh·kw·C·M, so a variance scaling's `scale` is written rescaled to "
@@ -78,6 +80,10 @@ def class_table() -> str:
                     f"its depthwise kernel as `{keras.DEPTHWISE}`'s, on a line named "
                     "`<name>_depthwise`; the 1x1 conv has the layer's name, bias and "
                     "activation, and its fans are Keras' (C·M in, F out)"))
+    rows.append(row(f"`{keras.SEQUENTIAL}` (a block in the model)", "its layers, in its place",
+                    "each named `<block>_<layer>`; the block's InputLayer (Keras adds one as it "
+                    "builds the block) is the tensor it is called on, its output its last "
+                    "layer's. A functional model nested in another is refused"))
     rows.append(row(f"`{keras.ZERO_PADDING}`", "the `pad` of the layer that reads it",
                     "its zeros added to the padding of a " + listed(
                         (f"`{kind}`" for kind in keras.PADDED_KINDS), "or") + " that pads valid "
@@ -91,6 +97,17 @@ def class_table() -> str:
                     "adapted to the channels of the model's input (axis -1, no fixed `mean` "
                     "or `variance`): standardize fits each channel's mean and std on the "
                     "training split as `adapt()` does on its data; another is refused"))
+    rows.append(row("`RandomFlip`", "train `augment flip`", "`mode: \"horizontal\"` "
+                    "(each image mirrored with probability 0.5, as `flip`'s p), at the model's "
+                    "input; another mode is refused"))
+    rows.append(row(", ".join(f"`{cls}`" for cls in keras.AUGMENTATIONS), "error",
+                    "no transform of the train block draws as they do: "
+                    + keras.AUGMENTATION_HINT + "; the hint names the nearest transform "
+                    "(`rotate`, `shift`) and how it differs"))
+    rows.append(row(", ".join(f"`{cls}`" for cls in keras.SIZINGS), "left out, or error",
+                    "left out where `height` x `width` is their input's size (they change "
+                    "nothing), said in the header; else refused: cnnspec's network takes the "
+                    "images as the data gives them"))
     rows.append(row("anything else", "error", "the error lists the classes cnnspec imports"))
     return "\n".join(rows)
 

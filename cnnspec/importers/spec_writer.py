@@ -80,6 +80,27 @@ def layer_text(line: LayerLine) -> str:
     return f"{text}  # {line.comment}" if line.comment else text
 
 
+def shape_made(input_shape: tuple[int, int, int], lines: list[LayerLine], name: str
+               ) -> tuple[int, ...]:
+    """The shape, ``(C, H, W)`` or ``(F,)``, of what the layer ``name`` makes (or the
+    activation written on its line) among ``lines`` read so far on an input of
+    ``input_shape``, as the checker infers it from each kind's registry rule: for a source that
+    leaves a shape to its reader (Keras 2's depthwise convolution, its input's channels).
+    Lines that do not parse or infer raise their first error, located in their text."""
+    from cnnspec.check.graph import INPUT  # the checker and Lark load when an import runs
+    from cnnspec.check.layers import infer
+    from cnnspec.lang import parse
+
+    known = {INPUT: tuple(input_shape)}
+    if name in known:  # no layer to write (a spec has one at least)
+        return known[name]
+    text = "\n".join([f"input {shape_text(input_shape)}", *map(layer_text, lines)])
+    spec = parse(text, path=IMPORTED_NAME)
+    for layer in spec.ir["layers"]:
+        known[layer["name"]] = infer(spec, layer, [known[i] for i in layer["inputs"]]).output_shape
+    return known[name]
+
+
 def output_units(lines: list[LayerLine], output: str | None = None) -> int | None:
     """How many scores the network gives: the units of the dense layer that sets the width of
     ``output`` (default: the last line), back through layers that keep the width (activations,
