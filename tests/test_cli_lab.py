@@ -188,6 +188,25 @@ def test_init_report_tables_fit_in_100_columns(spec, capsys):
     assert max(len(line) for line in format_table(report).splitlines()) > WIDTH  # the signal
 
 
+def test_init_report_says_what_each_column_measures(capsys):
+    """A learner reading `grad std` or `w std exp.` is told of what, once below the tables,
+    in the words the columns' titles use."""
+    from cnnspec.diagnostics import WIDTH
+    from cnnspec.lab.report import format_table, init_report
+
+    report = init_report(SPECS / "digits.cnn", input_kind="gaussian", batch_size=2)
+    text = format_table(report)
+    columns = [line for line in text.splitlines() if line.startswith("columns: ")]
+    assert len(columns) == 1
+    for said in ("std/input: act std over the input's std (He et al. 2015, eq. 7)",
+                 "dead: the share of a ReLU's outputs that are exactly 0",
+                 "grad std: std of dloss/d(layer's output)",
+                 "w std exp.: the std the init's formula gives from fan_in and fan_out",
+                 "w grad std: std of dloss/dw"):
+        assert said in columns[0]
+    assert max(len(line) for line in format_table(report, WIDTH).splitlines()) <= WIDTH
+
+
 def test_init_report_counts_one_input_and_one_rescaled_layer_in_the_singular(tmp_path, capsys):
     spec = tmp_path / "one.cnn"
     spec.write_text("input 1x8x8\nflatten\nh: dense 16 relu\ndense 10\n")
@@ -219,7 +238,7 @@ def test_init_report_output_and_the_wrote_line_stay_apart_on_one_pipe(tiny, tmp_
          "--batch-size", "2", "-o", str(png)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True, env=env)
     lines = done.stdout.splitlines()
-    assert lines[-2].startswith("signal: ")
+    assert lines[-4].startswith("signal: ") and lines[-2].startswith("columns: ")
     assert lines[-1] == f"wrote {png}"
 
 
@@ -702,7 +721,7 @@ def test_init_report_follows_the_signal_along_the_main_path_of_a_residual_net(
         assert rows["r_10_b"]["act_std"] == 0 and signal["act_change"] > 0.3
         assert rows["r_10_sum"]["act_std"] == pytest.approx(rows["stem_relu"]["act_std"])
     assert main(["init-report", str(spec), "--batch-size", "16"]) == 0
-    line = capsys.readouterr().out.splitlines()[-1]
+    line = signal_line(capsys.readouterr().out)
     assert line.startswith(
         f"signal: activation std x{rounded_text(signal['act_change'], 3)} from the first to "
         "the last of 11 hidden conv/dense layers and merges every path from the input to the "
@@ -710,10 +729,15 @@ def test_init_report_follows_the_signal_along_the_main_path_of_a_residual_net(
     assert "; 20 conv/dense layers in branches left out)" in line
 
 
+def signal_line(out: str) -> str:
+    """The last variant's signal line of an init-report's text (the columns' legend follows)."""
+    return [line for line in out.splitlines() if line.startswith("signal: ")][-1]
+
+
 def test_the_signal_line_of_a_plain_stack_still_counts_its_hidden_layers(capsys):
     assert main(["init-report", str(SPECS / "plain30.cnn"), "--input", "gaussian",
                  "--batch-size", "2"]) == 0
-    line = capsys.readouterr().out.splitlines()[-1]
+    line = signal_line(capsys.readouterr().out)
     assert re.fullmatch(r"signal: activation std x\S+ from the first to the last of 30 hidden "
                         r"conv/dense layers \(x\S+ per layer\); gradient std x\S+ on the way "
                         r"back; \d+% of ReLU outputs zero", line)

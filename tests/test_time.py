@@ -191,6 +191,32 @@ def test_flop_counts_per_kind():
     assert layer_flops(infos["flatten1"]) == (0, 0)  # a reshape
 
 
+HELD = """\
+model held
+input 1x8x8
+gx: conv 1 3x3 pad same weight sobel_x nobias frozen <- input
+gy: conv 1 3x3 pad same weight sobel_y nobias frozen <- input
+grad: concat(gx, gy)
+mid: conv 2 3x3 pad same weight sobel_x nobias frozen
+flatten
+fc: dense 10 lr_mult [0, 1]
+"""
+
+
+def test_flop_counts_leave_out_the_gradients_a_step_does_not_compute():
+    # A held weight gets no gradient, and a layer none of whose inputs needs one (a frozen
+    # first layer, the concat of two) computes no backward at all: the engine clocks 0 ms
+    # there, so counting FLOPs would give that layer a rate of work never done.
+    infos = check(parse(HELD)).by_name
+    conv = 2 * 9 * 64  # one 3x3 filter over an 8x8 map, a multiply and an add a tap
+    assert layer_flops(infos["gx"], need_dx=False) == (conv, 0)
+    assert layer_flops(infos["grad"], need_dx=False) == (2 * 64, 0)
+    # frozen with a trained layer after it: the input gradient alone
+    assert layer_flops(infos["mid"]) == (4 * conv, 4 * conv)  # 2 filters of 2 channels
+    # lr_mult 0 on the weight: its input gradient alone (the bias's sum is not counted)
+    assert layer_flops(infos["fc"]) == (2 * 128 * 10, 2 * 128 * 10)
+
+
 def test_missing_spec_is_an_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["time", str(tmp_path / "nope.cnn")])

@@ -5,6 +5,7 @@ asks here instead of keeping a table of its own (see :mod:`cnnspec.kinds.catalog
 """
 from __future__ import annotations
 
+from cnnspec.ir.training_catalogue import is_trained
 from cnnspec.kinds.catalogue import ALL
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Reach, Shape
 from cnnspec.kinds.text import value_text
@@ -29,9 +30,10 @@ def field_text(kind: str, name: str, value) -> str:
 def layer_flops(info, need_dx: bool = True) -> tuple[int, int]:
     """(forward, backward) FLOPs per example of a checked layer (a ``LayerInfo``), from its
     kind's count (:meth:`Kind.step_flops`); ``need_dx`` False for a layer whose input gradient
-    is not computed (a first layer when training)."""
+    is not computed (a first layer when training). A held weight (``frozen``, ``lr_mult 0``:
+    :func:`cnnspec.ir.training_catalogue.is_trained`) gets no gradient."""
     return KINDS[info.kind].step_flops(info.ir, info.input_shapes, info.output_shape,
-                                       info.macs, need_dx)
+                                       info.macs, need_dx, is_trained(info.ir))
 
 
 __all__ = ["ACTIVATIONS", "ALIASES", "KINDS", "Build", "Example", "Inferred", "Kind",

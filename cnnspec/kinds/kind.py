@@ -304,14 +304,16 @@ class Kind:
         return {f.name: f for f in self.fields}
 
     def step_flops(self, ir: dict, in_shapes: list[Shape], out_shape: Shape, macs: int,
-                   need_dx: bool = True) -> tuple[int, int]:
-        """(forward, backward) FLOPs per example. A weighted layer's backward is two products
-        the size of its forward (the weight gradient and, when ``need_dx``, the input
-        gradient: 2x, or 1x for a first layer); any other layer's is about its forward."""
+                   need_dx: bool = True, need_dw: bool = True) -> tuple[int, int]:
+        """(forward, backward) FLOPs per example. A weighted layer's backward is up to two
+        products the size of its forward: the weight gradient when ``need_dw`` (not for held
+        weights) and the input gradient when ``need_dx`` (not for a first layer); any other
+        layer's is about its forward, or none where ``need_dx`` is False (the engine then
+        skips its backward: nothing before it learns)."""
         forward = self.flops(ir, in_shapes, out_shape, macs)
         if not self.weighted:
-            return forward, forward
-        return forward, forward * (2 if need_dx else 1)
+            return forward, forward if need_dx else 0
+        return forward, forward * (int(need_dx) + int(need_dw))
 
     def ir_defaults(self) -> dict:
         """The kind's IR fields, in IR order, with their defaults (None: filled in later)."""

@@ -146,16 +146,28 @@ def _same_filters_text(stats) -> str | None:
 # Two tables per variant, each within the 100 columns summary keeps to (diagnostics.WIDTH):
 # the signal through every layer, then the weights of the layers that have them. One table of
 # all 14 columns was 180-200 wide and wrapped on a terminal; the JSON holds every column.
+# Each column: its title, the statistic (attribute or function of a LayerStats), and what it
+# measures, said once below the tables (None: the title says it).
 _SIGNAL_COLUMNS = (
-    ("layer", "name"), ("kind", "kind"), ("act mean", "act_mean"), ("act std", "act_std"),
-    ("std/input", "act_ratio"), ("dead", "dead_frac"), ("grad std", "grad_std"),
+    ("layer", "name", None), ("kind", "kind", None),
+    ("act mean", "act_mean", "the mean of the layer's output over the batch"),
+    ("act std", "act_std", "its std"),
+    ("std/input", "act_ratio", "act std over the input's std (He et al. 2015, eq. 7)"),
+    ("dead", "dead_frac", "the share of a ReLU's outputs that are exactly 0"),
+    ("grad std", "grad_std", "std of dloss/d(layer's output), the gradient flowing back"),
 )
 _WEIGHT_COLUMNS = (
-    ("layer", "name"), ("fan_in", "fan_in"), ("fan_out", "fan_out"), ("w std", "weight_std"),
-    ("w std exp.", "weight_std_expected"),
+    ("layer", "name", None),
+    ("fan_in", "fan_in", "the fans the init's formula reads (a conv's C*kh*kw and F*kh*kw)"),
+    ("fan_out", "fan_out", None),
+    ("w std", "weight_std", "the std of the weights as drawn"),
+    ("w std exp.", "weight_std_expected",
+     "the std the init's formula gives from fan_in and fan_out"),
     ("w bound exp.", lambda s: s.weight_bound_expected if s.weight_cut_expected is None
-     else s.weight_cut_expected),
-    ("w grad std", "weight_grad_std"), ("same filters", _same_filters_text),
+     else s.weight_cut_expected, "its bound: a of U(-a, a), or a truncated normal's cut"),
+    ("w grad std", "weight_grad_std", "std of dloss/dw"),
+    ("same filters", _same_filters_text,
+     "how many filters start identical and stay so (check's identical-filters)"),
 )
 
 
@@ -195,14 +207,22 @@ def format_table(report: InitReport, width: int | None = None) -> str:
                 describe_signal(variant.signal), describe_overflow(variant.layers)]
         lines += [line for text in said if text for line in wrapped(text, width, 2)]
         blocks.append("\n".join(lines))
+    blocks.append("\n".join(wrapped(_columns_text(), width, 2)))
     return "\n\n".join(blocks)
+
+
+def _columns_text() -> str:
+    """What each column of the tables measures, in the words of their titles."""
+    said = [f"{title}: {meaning}" for title, _, meaning in (*_SIGNAL_COLUMNS, *_WEIGHT_COLUMNS)
+            if meaning is not None]
+    return "columns: " + "; ".join(said) + "; -: does not apply to the layer"
 
 
 def _table(columns, layers: list[LayerStats], left: int) -> list[str]:
     """A header and a row per layer of ``columns`` (title, attribute or function of a
     :class:`LayerStats`), the first ``left`` columns (names) left-aligned, numbers right."""
-    header = [title for title, _ in columns]
-    rows = [[_cell(key(s) if callable(key) else getattr(s, key)) for _, key in columns]
+    header = [title for title, _, _ in columns]
+    rows = [[_cell(key(s) if callable(key) else getattr(s, key)) for _, key, _ in columns]
             for s in layers]
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     return ["  ".join(c.ljust(w) if i < left else c.rjust(w)
