@@ -38,11 +38,12 @@ def said_factor(warning) -> float:
     return float(re.search(r"output variance is ([0-9.]+)x", warning.message).group(1))
 
 
-def applied(text: str, warning) -> str:
+def applied(text: str, warning, choice: int = 0) -> str:
     """``text`` with ``warning``'s hint carried out as a person would: the `weight INIT` it
-    gives written over the init it points at, on the `default` line, as a new `default` line
-    after the input line, or at the end of the lines of the layers it names."""
-    written = re.search(r"`((?:default )?[^`]*weight [^`]+)`", warning.hint).group(1)
+    gives (the ``choice``-th, where it gives two) written over the init it points at, on the
+    `default` line, as a new `default` line after the input line, or at the end of the lines
+    of the layers it names."""
+    written = re.findall(r"`((?:default )?[^`]*weight [^`]+)`", warning.hint)[choice]
     lines = text.split("\n")
     if warning.hint.startswith("add the line"):
         lines.insert(2, written)
@@ -214,6 +215,18 @@ def test_a_json_ir_is_told_the_init_as_its_json_at_the_layer(tmp_path):
     assert init["gain"] == {"nonlinearity": "tanh"}
 
 
+def test_a_json_ir_of_a_deep_tanh_stack_is_told_both_inits_as_their_json(tmp_path):
+    cnn = tmp_path / "net.cnn"
+    cnn.write_text(stack("tanh", "he_normal"))
+    ir_path = tmp_path / "net.json"
+    assert main(["export", str(cnn), "-o", str(ir_path)]) == 0
+    from cnnspec import load
+    (warning,) = [w for w in load(str(ir_path)).warnings if SAID in w.message]
+    first, second = warning.hint.split('"weight_init": ')[1:]
+    assert json.loads(first.split("}:", 1)[0] + "}") == {"name": "lecun_normal"}
+    assert json.loads(second.split("}, with", 1)[0] + "}")["gain"] == {"nonlinearity": "tanh"}
+
+
 def test_summary_s_json_carries_the_warning_as_other_lints(tmp_path, capsys):
     path = tmp_path / "net.cnn"
     path.write_text(spec_text("c1: conv 4 3x3 tanh weight he_normal"))
@@ -281,21 +294,48 @@ def sums_variance(tmp_path, text: str, seeds: int = 3) -> float:
     return math.exp(sum(logs) / seeds)
 
 
-@pytest.mark.parametrize("activation, init", [
-    ("relu", "he_normal(gain=tanh)"), ("tanh", "he_normal"), ("sigmoid", "he_normal"),
-    ("elu", "he_normal(gain=tanh)"),
+@pytest.mark.parametrize("activation, init, choice", [
+    ("relu", "he_normal(gain=tanh)", 0), ("tanh", "he_normal", 1), ("sigmoid", "he_normal", 0),
+    ("elu", "he_normal(gain=tanh)", 0),
 ])
 def test_following_the_hint_keeps_the_signal_within_the_factor_over_20_layers(
-        tmp_path, activation, init):
+        tmp_path, activation, init, choice):
+    """(Over 20 tanh layers the hint's first init is the critical one, and tanh's gain, which
+    holds the signal, its second: see the next test.)"""
     text = stack(activation, init)
     warnings = gain_warnings(text)
     assert warnings
     before = sums_variance(tmp_path, text)
     for warning in warnings:
-        text = applied(text, warning)
+        text = applied(text, warning, choice)
     after = sums_variance(tmp_path, text)
     assert 1 / MATERIAL < after < MATERIAL  # the unit variance of the first layer's sums
     assert not 1 / MATERIAL < before < MATERIAL  # the warned init did not keep it
+
+
+def test_a_tanh_stack_deep_enough_to_part_its_gradients_at_tanh_s_gain_is_hinted_critical(
+        tmp_path):
+    """He's relu gain before 20 tanh layers: tanh's gain, 5/3, would put the stack in the
+    chaotic phase, where the gradient warning tells it to use the critical init (Poole et al.
+    2016): the hint gives that first, and says what each choice keeps. Its first choice draws
+    no gradient warning and lets the sums' variance fade as 1 / (2 depth), its second draws
+    the gradient warning it names; a stack of 3 layers, which 5/3 does not part past the
+    limit, is given tanh's gain alone."""
+    text = stack("tanh", "he_normal")
+    (warning,) = gain_warnings(text)
+    assert warning.hint.startswith("write `weight lecun_normal` on the `default` line (line 3)")
+    assert "or `weight he_normal(gain=tanh)`, with the gain of tanh, 1.667" in warning.hint
+    factor = float(re.search(r"gradient ([0-9.]+)x larger than 'l19''s over the 20 layers",
+                             warning.hint).group(1))
+    critical, gained = applied(text, warning, 0), applied(text, warning, 1)
+    assert [w for w in check(parse(critical)).warnings if "weights' gradient" in w.message] \
+        == []
+    (told,) = [w for w in check(parse(gained)).warnings if "weights' gradient" in w.message]
+    assert f"{factor}x larger" in told.message and "chaotic" in told.message
+    assert 1 / 2 < sums_variance(tmp_path, critical) * 2 * 19 < 2  # q about 1 / (2 l)
+    shallow = stack("tanh", "he_normal", depth=3)
+    (warning,) = gain_warnings(shallow)
+    assert "`weight he_normal(gain=tanh)`" in warning.hint and "critical" not in warning.hint
 
 
 def test_no_gain_holds_a_gelu_like_stack(tmp_path):

@@ -41,11 +41,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.check import signal
+from cnnspec.check import gradient, signal
 from cnnspec.check.copies import folded_texts
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, listed, rounded_text
 from cnnspec.init.catalogue import BY_NAME, GLOROT_2010, HE_2015
+from cnnspec.init.choose import at_gain_one
 from cnnspec.init.describe import init_json, init_text
 from cnnspec.init.gains import NONLINEARITIES, gain, gain_text
 from cnnspec.ir.spec import Spec
@@ -81,6 +82,19 @@ class Misfit:
     def fitting(self) -> dict:
         """The layer's init with the gain of the activation after it."""
         return {**self.layer.ir[WEIGHT_INIT_KEY], self.param: self.wanted}
+
+    @property
+    def critical_fitting(self) -> dict | None:
+        """The layer's init at the critical gain of the activation after it (tanh's 1:
+        he_normal -> lecun_normal, :func:`cnnspec.init.choose.at_gain_one`), or None for an
+        activation without one."""
+        critical = _critical_gain(self.activation)
+        if critical is None:
+            return None
+        init = self.layer.ir[WEIGHT_INIT_KEY]
+        if math.isclose(critical, 1.0):
+            return at_gain_one(init)
+        return {**init, self.param: {"value": float(f"{critical:.4g}")}}
 
     @property
     def defaulted(self) -> bool:
@@ -222,18 +236,59 @@ def _over_depth(kinds: list[Kind]) -> str:
     return "compounding over the layers"
 
 
-def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str]) -> str:
+def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str],
+          chaotic: gradient.Stack | None) -> str:
     """The init that fits, written where it goes: on the `default` line (or as one) where
     every layer that takes the default and feeds an activation is in ``group`` (``feeding``:
-    the names of those), else on the lines of the layers; in a JSON IR, as its JSON."""
-    fit = init_text(group[0].fitting)
+    the names of those), else on the lines of the layers; in a JSON IR, as its JSON. Where
+    the activation's gain would make the stack's weights' gradients part (``chaotic``: the
+    stack the gradient warning would then be given), the init at its critical gain, and why
+    (:func:`_critical_instead`)."""
+    fitting = group[0].fitting if chaotic is None else group[0].critical_fitting
+    fit = init_text(fitting)
+    other = (f"`weight {init_text(group[0].fitting)}`" if spec.text is not None
+             else f'"{WEIGHT_INIT_KEY}": {init_json(group[0].fitting)}')
+    why = "" if chaotic is None else f": {_critical_reason(group[0], chaotic, other)}"
     if spec.text is None:
-        return f'give {names} "{WEIGHT_INIT_KEY}": {init_json(group[0].fitting)}'
+        return f'give {names} "{WEIGHT_INIT_KEY}": {init_json(fitting)}{why}'
     if group[0].defaulted and feeding <= {m.layer.name for m in group}:
-        return _default_hint(spec, fit, group[0])
+        return _default_hint(spec, fit, group[0]) + why
     where = "at the end of" if group[0].defaulted else "in place of the init on"
     lines = "the line of" if len(group) == 1 else "the lines of"
-    return f"write `weight {fit}` {where} {lines} {names}"
+    return f"write `weight {fit}` {where} {lines} {names}{why}"
+
+
+def _critical_instead(group: list[Misfit], estimate: signal.Estimate
+                      ) -> gradient.Stack | None:
+    """The stack whose weights' gradients would part past the gradient warning's limit
+    (:func:`cnnspec.check.gradient.passing_if_scaled`) were ``group``'s layers given the
+    activation's gain (tanh's 5/3, PyTorch's: the chaotic phase over a deep enough stack),
+    where the activation has a critical gain to give them instead; else None. The hint then
+    names the critical init, which that warning's hint names too, rather than an init that
+    would draw it."""
+    if group[0].critical_fitting is None:
+        return None
+    return gradient.passing_if_scaled(estimate, {m.layer.name: 1 / m.ratio for m in group})
+
+
+def _critical_reason(first: Misfit, chaotic: gradient.Stack, other: str) -> str:
+    """Why the hint gives the critical init (:func:`_hint`), and the activation's gain as the
+    other choice, with what each keeps and what it gives up: at the critical init the weights'
+    gradients keep their scale and the forward signal fades slowly (tanh at zero biases: ``q``
+    falls as ``1 / (2 l)``, :mod:`cnnspec.check.gradient`); at the activation's gain the
+    signal holds and the gradients part by the factor the gradient warning would say
+    (``other``: that init as the hint writes it, in the spec's language or its IR's JSON)."""
+    act = first.activation["kind"]
+    critical = _critical_gain(first.activation)
+    top, bottom = chaotic.layers[0].name, chaotic.layers[-1].name
+    return (f"{act}'s critical init, fan_in E[w^2] = 1 / {act}'(0)^2 = "
+            f"{rounded_text(critical ** 2)} (Poole et al. 2016), keeps the weights' gradients "
+            f"at one scale through the stack, while the forward signal fades slowly (its "
+            f"variance about 1 / (2 x depth)); or {other}, with "
+            f"{_gain_said(first.wanted)}, which holds the forward signal but makes "
+            f"'{top}''s weights' gradient {gradient.factor_text(chaotic.log_total)} "
+            f"{'larger' if chaotic.log_total > 0 else 'smaller'} than '{bottom}''s over the "
+            f"{len(chaotic.layers)} layers (the chaotic phase: Schoenholz et al. 2017)")
 
 
 def _default_hint(spec: Spec, fit: str, first: Misfit) -> str:
@@ -249,7 +304,8 @@ def _default_hint(spec: Spec, fit: str, first: Misfit) -> str:
             f"{init_text(first.layer.ir[WEIGHT_INIT_KEY])})")
 
 
-def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
+def _warning(spec: Spec, group: list[Misfit], feeding: set[str],
+             chaotic: gradient.Stack | None) -> SpecError:
     """One warning for layers with the same init before the same activation's gain."""
     first = group[0]
     names = listed(folded_texts(spec, [f"'{m.layer.name}'" for m in group]))
@@ -266,7 +322,7 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str]) -> SpecError:
         f"is {rounded_text(first.ratio)}x what {listed(kinds)} {need} (the gains' ratio "
         f"squared), {_over_depth(records)}")
     warning = spec.error(message, at, WEIGHT_INIT_KEY, severity="warning",
-                         hint=_hint(spec, group, names, feeding))
+                         hint=_hint(spec, group, names, feeding, chaotic))
     return dataclasses.replace(warning, about=tuple(m.layer.name for m in group))
 
 
@@ -285,4 +341,5 @@ def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     feeding = {info.name for info in estimate.layers
                if WEIGHT_INIT_KEY in info.ir.get("default_inits", ())
                and _gain_after(info, estimate, output)}
-    return [_warning(spec, group, feeding) for group in groups.values()]
+    return [_warning(spec, group, feeding, _critical_instead(group, estimate))
+            for group in groups.values()]

@@ -566,7 +566,7 @@ def _off_critical(log_scale: float, activation: str) -> bool:
     return abs(log_scale - math.log(_critical_init(activation)[0])) > 2 * math.log(LIMIT)
 
 
-def _factor_text(log_mean_square: float) -> str:
+def factor_text(log_mean_square: float) -> str:
     """The root mean square's factor ``exp(|log| / 2)``, or a power of 2 beyond floats."""
     log_factor = abs(log_mean_square) / 2
     if log_factor < 700:
@@ -616,7 +616,7 @@ def describe(stack: Stack) -> str:
     grows = stack.log_total > 0
     act = stack.activation
     head = (f"the weights' gradient of '{first.name}' is estimated "
-            f"{_factor_text(stack.log_total)} {'larger' if grows else 'smaller'} than of "
+            f"{factor_text(stack.log_total)} {'larger' if grows else 'smaller'} than of "
             f"'{last.name}' (root mean square of ||dL/dW||^2 / fan_in), the first and last of "
             f"{len(stack.layers)} layers before {act}")
     theory = (f"by mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) each step back "
@@ -659,7 +659,7 @@ def _culprit_text(stack: Stack, named: Culprit) -> str:
             f" and the {'steps' if len(steps) > 1 else 'step'} back through it "
             f"({', and '.join(steps)}) {'scale' if len(steps) > 1 else 'scales'} the weights' "
             f"gradient by "
-            f"{rounded_text(math.exp(log_own))} ({_factor_text(log_own)} in root mean square) "
+            f"{rounded_text(math.exp(log_own))} ({factor_text(log_own)} in root mean square) "
             f"of the {rounded_text(math.exp(stack.log_total))} of all {len(stack.chis)} steps")
 
 
@@ -771,6 +771,33 @@ def stacks(estimate: signal.Estimate) -> list[Stack]:
     found = (stack_of(chain, moments[chain.layers[0].inputs[0]], estimate.sums)
              for chain in _chains(estimate))
     return [stack for stack in found if stack is not None]
+
+
+def passing_if_scaled(estimate: signal.Estimate, factors: dict[str, float]) -> Stack | None:
+    """The stack this warning would be given were the weights' second moment of each layer
+    ``factors`` names multiplied by its factor (another init a hint weighs for them:
+    :mod:`cnnspec.check.gainfit`), among the chains that hold one of them; None where none
+    would pass :data:`LIMIT`. The signal estimate's moments before each chain stay as they
+    are: a chain's own layers carry the change."""
+    moments = estimate.second_moments
+    for chain in _chains(estimate):
+        if not any(info.name in factors for info in chain.layers):
+            continue
+        stack = stack_of(_scaled(chain, factors), moments[chain.layers[0].inputs[0]],
+                         estimate.sums)
+        if stack is not None and stack.passes():
+            return stack
+    return None
+
+
+def _scaled(chain: Chain, factors: dict[str, float]) -> Chain:
+    """``chain`` with the weights' second moment of the layers ``factors`` names multiplied
+    by its factor (its :attr:`Chain.forward_factors` and :attr:`Chain.log_scales`)."""
+    twin = Chain(chain.layers, chain.activation, chain.norms, chain.bridges)
+    ratios = [factors.get(info.name, 1.0) for info in chain.layers]
+    twin.forward_factors = [f * r for f, r in zip(chain.forward_factors, ratios)]
+    twin.log_scales = [s + math.log(r) for s, r in zip(chain.log_scales, ratios)]
+    return twin
 
 
 def gradient_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

@@ -172,7 +172,11 @@ _FOUND: tuple[Lint, ...] = (
          "moment, 1 / sqrt(E[f(z)^2]) (He et al. 2015's derivation), as sigmoid's is; gelu, "
          "silu and hard swish have none that keeps a plain stack's scale, and are not warned. "
          "Warned where that changes a layer's variance materially; the layers with one "
-         "mismatch are named in one warning, with the init that fits as the hint.",
+         "mismatch are named in one warning, with the init that fits as the hint. Before a "
+         "tanh stack deep enough that tanh's gain would part its weights' gradients past "
+         "`gradient-scale`'s limit (the chaotic phase), the hint gives tanh's critical init "
+         "first (gain 1, Poole et al. 2016: the gradients keep their scale, the signal fades "
+         "slowly) and tanh's gain second, with the factor it would part them by.",
          gainfit.gain_misfits, ("estimate",)),
     Lint("signal-scale",
          f"the signal's scale changes {signal.LIMIT:g}x through the layers, or the scores start "

@@ -40,6 +40,19 @@ def scheme_for(nonlinearity: str = "linear", mode: str = "fan_in",
     raise LookupError(f"no named scheme draws gain({nonlinearity})^2 / {mode} ({distribution})")
 
 
+def at_gain_one(init: dict) -> dict:
+    """``init`` (an IR init of a scaled scheme) drawn at gain 1, its mode and distribution
+    kept: the named scheme that draws that at its defaults (he_normal -> lecun_normal,
+    glorot_uniform(gain=tanh) -> glorot_uniform), else ``init`` with the gain of ``linear``
+    (kaiming_normal(mode=fan_out) has no named twin at gain 1)."""
+    rule = PRESETS[init["name"]](init)
+    try:
+        scheme = scheme_for("linear", rule.mode, rule.distribution)
+    except LookupError:
+        return {**init, "gain": {"nonlinearity": "linear"}}
+    return canonical({"name": scheme.name})
+
+
 def variance_text(init: Init) -> str:
     """``Var(w) = 2 / fan_in``: the variance a scaled scheme draws at its defaults, with the
     fan it divides by as the scheme's paper writes it (fan_avg's mean as a sum over 2)."""

@@ -1582,10 +1582,11 @@ def _option_called(item: Call, kind_name: str, display: str) -> SpecError:
         value = item.args[0].name
     else:
         value = "..."
-    return SpecError(f"option '{item.name}' of {kind_name} layer {display} is written with "
-                     "its value after a space, not in parentheses", span=item.span,
-                     hint=f"write `{item.name} {value}`; a size is written with 'x' "
-                     "(2x2, not (2, 2))")
+    # the size's 'x' said only where a tuple was written: lr_mult(0.1) has no size
+    sized = "; a size is written with 'x' (2x2, not (2, 2))" if len(item.args) > 1 else ""
+    return SpecError(f"option '{item.name}' of {kind_name} layer {display} takes its value "
+                     "after a space, not in parentheses", span=item.span,
+                     hint=f"write `{item.name} {value}`{sized}")
 
 
 def _check_consistency(layer: ReadLayer, display: str) -> None:
