@@ -176,3 +176,13 @@ def test_a_mended_line_still_refused_says_so():
               path="m.cnn")
     assert "but in this spec that line is refused: unknown nonlinearity 'calculate_gain'" \
         in info.value.hint
+
+
+def test_a_mend_made_twice_for_one_reason_says_it_once():
+    """The weight's and the bias's PyTorch names both lose their '_': one reason, said once."""
+    error, fixed = _fixed(_spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', "
+                                "nonlinearity='relu') bias zeros_ relu"))
+    assert error.rewrite == "conv 4 3x3 weight kaiming_normal(mode=fan_out, gain=relu) " \
+        "bias zeros relu"
+    assert error.hint.count("end in '_'") == 1
+    _checks(fixed)

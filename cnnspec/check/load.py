@@ -85,8 +85,7 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
     rewrite, mends, tried, refused = _mended_until_read(error.rewrite, error.span.line, text,
                                                         path)
     if mends and not refused:  # the line as the hint writes it once mended: what reads
-        hint = error.hint.replace(f"`{error.rewrite}`",
-                                  f"`{rewrite}` ({'; '.join(mends)})")
+        hint = error.hint.replace(f"`{error.rewrite}`", f"`{rewrite}` ({_why(mends)})")
         return dataclasses.replace(error, hint=hint, rewrite=rewrite)
     if not refused:
         return error
@@ -111,7 +110,7 @@ def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
     if refused or not mends:
         return error
     return dataclasses.replace(error, hint=f"{error.hint}; the line then reads "
-                                           f"`{rewrite}` ({'; '.join(mends)})")
+                                           f"`{rewrite}` ({_why(mends)})")
 
 
 def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
@@ -126,6 +125,12 @@ def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
         if mend is None or "\n" in rewrite or mend.span.line != line:
             return rewrite, mends, tried, refused
         rewrite, mends = _mended(rewrite, mend, tried.indent), [*mends, mend.why]
+
+
+def _why(mends: list[str]) -> str:
+    """Why each mend was made, each reason once: a line mends PyTorch's trailing '_' on its
+    weight's init and on its bias's for one reason."""
+    return "; ".join(dict.fromkeys(mends))
 
 
 # The most mends (SpecError.mend) a rewritten line takes on its way to one the checker reads:
