@@ -178,6 +178,22 @@ def test_a_mended_line_still_refused_says_so():
         in info.value.hint
 
 
+def test_a_mended_line_still_refused_is_the_line_the_hint_writes():
+    """PyTorch's tensor argument given with mode= too: the quotes' line, its name mended, is
+    refused for nonlinearity= (mode is given twice, so no mend writes the gain). The hint wrote
+    the line before its name's mend (`kaiming_normal_(w, ...)`) and the refusal of the line
+    after it: the line written must be the one whose refusal the hint says."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(w, mode='fan_out', nonlinearity='relu')"),
+              path="m.cnn")
+    line = "conv 4 3x3 weight kaiming_normal(w, mode=fan_out, nonlinearity=relu)"
+    assert info.value.rewrite == line
+    assert f"write `{line}` (PyTorch's nn.init functions end in '_'" in info.value.hint
+    with pytest.raises(SpecError) as refusal:
+        _checks(_spec(line))
+    assert f"but in this spec that line is refused: {refusal.value.message}" in info.value.hint
+
+
 def test_a_mend_made_twice_for_one_reason_says_it_once():
     """The weight's and the bias's PyTorch names both lose their '_': one reason, said once."""
     error, fixed = _fixed(_spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', "

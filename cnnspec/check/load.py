@@ -84,9 +84,9 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
         return _mends_chained(error, text, path)
     rewrite, mends, tried, refused = _mended_until_read(error.rewrite, error.span.line, text,
                                                         path)
-    if mends and not refused:  # the line as the hint writes it once mended: what reads
+    if mends:  # the line as the hint writes it once mended, which the refusal below is of
         hint = error.hint.replace(f"`{error.rewrite}`", f"`{rewrite}` ({_why(mends)})")
-        return dataclasses.replace(error, hint=hint, rewrite=rewrite)
+        error = dataclasses.replace(error, hint=hint, rewrite=rewrite)
     if not refused:
         return error
     why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
