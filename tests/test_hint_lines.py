@@ -202,3 +202,24 @@ def test_a_mend_made_twice_for_one_reason_says_it_once():
         "bias zeros relu"
     assert error.hint.count("end in '_'") == 1
     _checks(fixed)
+
+
+def test_a_hinted_line_that_leaves_a_bracket_open_says_it_is_refused():
+    """The line the quotes' hint writes keeps the user's unclosed '(': the parser refuses it
+    on the next line (a call may span lines), and the hint said nothing of it, as if the line
+    read."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', nonlinearity='relu'"),
+              path="m.cnn")
+    assert info.value.rewrite == "conv 4 3x3 weight kaiming_normal_(mode=fan_out, " \
+        "nonlinearity=relu"
+    assert "but in this spec that line is refused: unexpected 'flatten'" in info.value.hint
+
+
+def test_a_later_line_s_own_mistake_is_no_refusal_of_the_hinted_line():
+    """A syntax error of another line after the hinted one is that line's, not the hint's."""
+    text = _spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', nonlinearity='relu')")
+    with pytest.raises(SpecError) as info:
+        parse(text.replace("\ndense 10\n", "\ndense 10 )\n"), path="m.cnn")
+    assert info.value.rewrite.startswith("conv 4 3x3 weight kaiming_normal")
+    assert "refused" not in info.value.hint

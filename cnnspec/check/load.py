@@ -160,7 +160,8 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     # the grammar skips spaces and tabs alone (WS_INLINE): another blank the line is indented
     # with (a form feed, a no-break space) would be refused in the tried line as it is there
     indent = re.sub(r"[^ \t]", " ", written[:len(written) - len(written.lstrip())])
-    lines[line - 1:line - 1 + len(replaced)] = [indent + part + "\n" for part in replaced]
+    written = slice(line - 1, line - 1 + len(replaced))
+    lines[written] = [indent + part + "\n" for part in replaced]
     spec = None
     try:
         spec = parse("".join(lines), path)
@@ -168,8 +169,27 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     except (SpecError, SpecErrors) as exc:
         return Tried(spec, indent), [
             found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
-            if found.span is not None and found.span.line == line]
+            if found.span is not None and (found.span.line == line or spec is None
+                                           and _stopped_by(found, lines, written, path))]
     return Tried(spec, indent), []
+
+
+def _stopped_by(error: SpecError, lines: list[str], written: slice, path: str | None) -> bool:
+    """Whether the parse ``error``, past the ``written`` lines of the spec's ``lines``, follows
+    from them: the spec with those lines blank parses past its place. A '(' a written line
+    leaves open runs on into the next line (a call may span lines), which the parser refuses
+    there, not on the written line."""
+    from cnnspec.lang import parse
+
+    if error.span.line <= written.start + 1:
+        return False
+    blank = [*lines[:written.start], *["\n"] * (written.stop - written.start),
+             *lines[written.stop:]]
+    try:
+        parse("".join(blank), path)
+    except SpecError as without:
+        return without.span != error.span
+    return True
 
 
 def _mended(rewrite: str, mend: Mend, indent: str) -> str:
