@@ -1467,21 +1467,55 @@ COMMA_NAMES = LazyPattern(r"\s*(\w+(?:\s*,\s*\w+)*)")
 DOTTED_NAME = LazyPattern(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?")
 
 
+# A call opened just before a dotted word, its first argument: PyTorch's tensor argument,
+# kaiming_normal_(m.weight, ...).
+TORCH_TENSOR = LazyPattern(r"[A-Za-z_]\w*\(\s*$")
+
+# A call's name and its '(', or a ')': the brackets of a line's calls.
+CALL_BRACKETS = LazyPattern(r"(\w*)\(|\)")
+
+
+def _open_call(before: str) -> str | None:
+    """The name of the innermost call still open at the end of ``before`` (a line up to a
+    word), "" for a bare '(', None outside every call."""
+    names = []
+    for bracket in CALL_BRACKETS.finditer(before):
+        if bracket[0] != ")":
+            names.append(bracket[1])
+        elif names:
+            names.pop()
+    return names[-1] if names else None
+
+
+def _init_name(name: str) -> bool:
+    """Whether ``name`` names one of the initializers, as PyTorch writes it or as here."""
+    from cnnspec.init.catalogue import ALIASES, INIT_NAMES
+
+    return name.removesuffix("_") in INIT_NAMES or name.removesuffix("_") in ALIASES
+
+
 def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the name to write
     alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that names one of the
     initializers (kaiming_normal), a Keras variance scaling as the importer writes it
     (:func:`cnnspec.init.keras.written`); None for any other error."""
     from cnnspec.init import keras  # only on a syntax error
-    from cnnspec.init.catalogue import ALIASES, INIT_NAMES
+    from cnnspec.init.catalogue import ALIASES, INIT_NAMES, TORCH_TENSOR_ARGUMENT
 
     if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
         return None
     line = _failing_line(exc, text) or ""
     found = next((m for m in DOTTED_NAME.finditer(line)
                   if m.start() < exc.column <= m.end()), None)
-    # among a call's arguments a dotted word is a file's name: npz(train.npz) (its own hint)
-    if found is None or line[:found.start()].count("(") > line[:found.start()].count(")"):
+    if found is None:
+        return None
+    before = line[:found.start()]
+    call = _open_call(before)
+    if call is not None and _init_name(call) and TORCH_TENSOR.search(before):
+        return f"leave `{found[0]}` out: {TORCH_TENSOR_ARGUMENT}"  # kaiming_normal_(m.weight)
+    # among a call's arguments a dotted word is a file's name, npz(train.npz) (its own hint),
+    # but in an init's a Python path: he_normal(gain=nn.init.calculate_gain('relu'))
+    if call is not None and not _init_name(call):
         return None
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
