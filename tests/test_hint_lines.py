@@ -169,13 +169,25 @@ def test_a_word_a_mend_makes_read_says_the_whole_line_where_more_mends_follow():
 
 
 def test_a_mended_line_still_refused_says_so():
-    """A quoted name inside a call the spec has no word for (PyTorch's calculate_gain): the
-    mends stop where none is known, and the hint says the line is refused and why."""
+    """A quoted name inside a call the spec has no word for: the mends stop where none is
+    known, and the hint says the line is refused and why."""
     with pytest.raises(SpecError) as info:
-        parse(_spec("conv 4 3x3 weight he_normal(gain=calculate_gain('relu')) relu"),
-              path="m.cnn")
-    assert "but in this spec that line is refused: unknown nonlinearity 'calculate_gain'" \
+        parse(_spec("conv 4 3x3 weight he_normal(gain=get_gain('relu')) relu"), path="m.cnn")
+    assert "but in this spec that line is refused: unknown nonlinearity 'get_gain'" \
         in info.value.hint
+
+
+@pytest.mark.parametrize("gain, written", [("calculate_gain('relu')", "relu"),
+                                           ("calculate_gain('leaky_relu', 0.2)",
+                                            "leaky_relu(0.2)")])
+def test_pytorch_s_calculate_gain_is_mended_to_the_gain_it_names(gain, written):
+    """PyTorch's calculate_gain(nonlinearity[, param]) is the gain itself here: the line the
+    quotes' hint writes, refused for it (an unknown nonlinearity), is mended and reads."""
+    error, fixed = _fixed(_spec(f"conv 4 3x3 weight he_normal(gain={gain}) relu"))
+    assert error.rewrite == f"conv 4 3x3 weight he_normal(gain={written}) relu"
+    assert "calculate_gain(nonlinearity) is the gain itself here" in error.hint
+    assert "refused" not in error.hint
+    _checks(fixed)
 
 
 def test_a_mended_line_still_refused_is_the_line_the_hint_writes():

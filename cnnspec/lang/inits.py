@@ -51,11 +51,27 @@ def read_gain(value: Value, what: str) -> dict:
                      "gain leaky_relu")["slope"]
         return {"nonlinearity": "leaky_relu", "slope": slope}
     if isinstance(value, (Word, Call)):
+        torch = _calculate_gain_mend(value)
         raise SpecError(f"unknown nonlinearity '{value.name}' for {what}", span=value.span,
-                        hint="a gain is a number or a nonlinearity; "
-                        + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"))
+                        hint=f"{torch.why}: write gain={torch.text}" if torch else
+                        "a gain is a number or a nonlinearity; "
+                        + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"), mend=torch)
     raise SpecError(f"{what} must be a number or a nonlinearity, not {describe(value)}",
                     span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)")
+
+
+def _calculate_gain_mend(value: Word | Call) -> Mend | None:
+    """PyTorch's ``calculate_gain('leaky_relu', 0.2)`` written as a gain, as the gain here
+    (``leaky_relu(0.2)``: the same table, :mod:`cnnspec.init.gains`); None for another word,
+    or a call whose first argument names no nonlinearity."""
+    if not isinstance(value, Call) or value.name != "calculate_gain" or value.kwargs \
+            or not 1 <= len(value.args) <= 2 or not isinstance(value.args[0], Word) \
+            or value.args[0].name not in NONLINEARITIES:
+        return None
+    param = value.args[1:]
+    text = value.args[0].name + (f"({one_line(param[0])})" if param else "")
+    return Mend(value.span, text, "PyTorch's calculate_gain(nonlinearity) is the gain "
+                "itself here")
 
 
 def _param_reader(param: catalogue.InitParam):
