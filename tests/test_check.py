@@ -2249,6 +2249,10 @@ def _engine_unread(checked, channels: int, hw: tuple[int, int]) -> tuple[int, in
     # a transposed conv's padding past its reach crops all that the edge pixels reach
     ("1x4x4", "conv_transpose 4 2x2 stride 2 pad 2", (2, 2),
      "2 of the 4 rows and 2 of the 4 columns", "`pad 1` (output 6x6)"),
+    # and its padding on each side: no stride or dilation brings back what it crops (the
+    # hint said a smaller one would)
+    ("1x16x4", "conv_transpose 4 1x1 stride 5 pad 1x2x0x1", (2, 1),
+     "2 of the 16 rows and the last column", "less padding"),
 ])
 def test_input_rows_and_columns_no_window_reads_are_warned_as_the_engine_shows(
         input_shape, layer, unread, phrase, fix):
