@@ -257,6 +257,14 @@ CASES = [
       "nonlinearity= is gain= here\\); only a string")),
     ("input 1x8x8\nflatten\ntrain {\n  data npz('a.npz')\n}\n",
      "^strings are written in double quotes$", 4, 12, 'npz\\("train.npz"\\)'),
+    # a word processor's curly quotes, as a name copied from a document keeps them: told
+    # that names are letters, digits and '_'
+    (("input 1x8x8\nconv 8 3x3 weight kaiming_normal(mode=\u201cfan_out\u201d, "
+      "gain=\u2018relu\u2019)\n"), "^a name is written without quotes$", 2, 39,
+     "^write `conv 8 3x3 weight kaiming_normal\\(mode=fan_out, gain=relu\\)`; only a string"),
+    ("input 1x8x8\nflatten\ntrain {\n  data npz(\u201ca.npz\u201d)\n}\n",
+     "^strings are written in straight double quotes, not \u201c$", 4, 12,
+     'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
     ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
     # arithmetic, which a spec does not compute: the number it comes to

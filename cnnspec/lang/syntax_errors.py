@@ -136,6 +136,11 @@ def _weight_named(line: str, column: int) -> str:
 VALUE = r"(?P<value>(?:[^#\s](?:[^#]*[^#\s])?)?)"
 
 
+# The quotes a name may be written in that the language never reads: Python's single quote
+# and the curly quotes a word processor types; a string is in straight double quotes.
+NAME_QUOTES = "'\u2018\u2019\u201c\u201d"
+
+
 class ValuePatterns:
     """The patterns hints read a line's names, numbers and sizes by, made from the patterns of
     the grammar's terminals (``terminal(name)``, :func:`value_patterns`): a name is its
@@ -150,8 +155,10 @@ class ValuePatterns:
         # 'adam'`, `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its
         # quotes.
         self.quoted_word = re.compile(rf"""(['"])({word}|{number})\1""")
-        # A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'.
-        self.quoted_name = re.compile(rf"'({word})'")
+        # A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'; or in a
+        # word processor's curly quotes, single or double (‘relu’, “fan_out”), which a name
+        # copied from a document or a web page keeps.
+        self.quoted_name = re.compile(rf"[{NAME_QUOTES}]({word})[{NAME_QUOTES}]")
         # The kind a layer's line names: its first word, after the layer's label.
         self.line_kind = re.compile(rf"\s*(?:{name}\s*:\s*)?({name})")
         # A line's label (`c1:`) and the word after it.
@@ -1014,7 +1021,7 @@ def _quoted_layer(line: str, number: int, path: str | None) -> SpecError | None:
     if unquoted == _without_comment(line).rstrip():
         return None  # no name in quotes: checking it again would come back here, forever
     error = line_error(unquoted)
-    first_quote = line.find("'") + 1
+    first_quote = re.search(f"[{NAME_QUOTES}]", line).start() + 1
     span = None if error is None else error.span
     if span is None or span.line != 1 or span.end_line not in (None, 1) \
             or (span.end_column or span.column) > first_quote:
@@ -1325,19 +1332,20 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, ...] | None:
     quotes is written bare; a string goes in double quotes, and the line with its names bare
     comes third, to be checked in the spec's place: `kaiming_normal(nonlinearity='relu')`
     is refused once bare too, and says how it is written); else None."""
-    if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
+    if not isinstance(exc, UnexpectedCharacters) or exc.char not in NAME_QUOTES + '"':
         return None
     line = _failing_line(exc, text) or ""
     rest = line[exc.column:]
-    if exc.char == "'" and value_patterns().quoted_name.match("'" + rest):
+    if exc.char in NAME_QUOTES and value_patterns().quoted_name.match(exc.char + rest):
         # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
         # to use double quotes, the next check refused the string where a name goes
         unquoted = _unquoted(line).strip()
         return ("a name is written without quotes",
                 (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
                  "double quotes: data npz(\"train.npz\")"), unquoted)
-    if exc.char == "'":
-        return ("strings are written in double quotes",
+    if exc.char in NAME_QUOTES:
+        return ("strings are written in double quotes" if exc.char == "'" else
+                f"strings are written in straight double quotes, not {exc.char}",
                 "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")
     if '"' not in rest:
         return ("a string is never closed",
