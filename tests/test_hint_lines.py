@@ -235,3 +235,21 @@ def test_a_later_line_s_own_mistake_is_no_refusal_of_the_hinted_line():
         parse(text.replace("\ndense 10\n", "\ndense 10 )\n"), path="m.cnn")
     assert info.value.rewrite.startswith("conv 4 3x3 weight kaiming_normal")
     assert "refused" not in info.value.hint
+
+
+@pytest.mark.parametrize("written, first", [
+    ('kaiming_normal_(mode="fan_out", nonlinearity="relu")', "unknown initializer"),
+    ('kaiming_normal(mode="fan_out", nonlinearity="relu")', "initializer kaiming_normal has"),
+])
+def test_names_in_double_quotes_are_mended_on_the_way_to_the_line_that_reads(written, first):
+    """PyTorch's names in double quotes are strings here: the hint said to write
+    `kaiming_normal(mode="fan_out", gain="relu")`, refused for the string where a mode goes,
+    then for the one where a gain goes. Each string naming what goes there is mended bare."""
+    text = _spec(f"conv 4 3x3 weight {written} relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    line = "conv 4 3x3 weight kaiming_normal(mode=fan_out, gain=relu) relu"
+    assert info.value.message.startswith(first)
+    assert f"the line then reads `{line}` (" in info.value.hint
+    assert info.value.hint.endswith("a name is written without quotes)")
+    _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))

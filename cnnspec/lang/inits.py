@@ -57,7 +57,8 @@ def read_gain(value: Value, what: str) -> dict:
                         "a gain is a number or a nonlinearity; "
                         + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"), mend=torch)
     raise SpecError(f"{what} must be a number or a nonlinearity, not {describe(value)}",
-                    span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)")
+                    span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)",
+                    mend=read.unquoted_mend(value, NONLINEARITIES))
 
 
 def _calculate_gain_mend(value: Word | Call) -> Mend | None:
@@ -200,7 +201,8 @@ def read_init(value: Value, what: str = "initializer") -> dict:
         raise SpecError(f"{what} must name an initializer, not {describe(value)}",
                         span=value.span,
                         hint=f"e.g. {BUILT_IN_DEFAULTS['weight']}, normal(0, 0.01), or a kernel "
-                        "literal such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]")
+                        "literal such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]",
+                        mend=read.unquoted_mend(value, [*CATALOGUE, *ALIASES]))
     name = ALIASES.get(value.name, value.name)
     if name not in CATALOGUE:
         span = value.name_span if isinstance(value, Call) else value.span
