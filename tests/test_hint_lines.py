@@ -253,3 +253,29 @@ def test_names_in_double_quotes_are_mended_on_the_way_to_the_line_that_reads(wri
     assert f"the line then reads `{line}` (" in info.value.hint
     assert info.value.hint.endswith("a name is written without quotes)")
     _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))
+
+
+@pytest.mark.parametrize("written, line", [
+    ("nn.init.kaiming_normal_(mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("nn.init.normal_(m.weight, 0, 0.01)", "normal(0, 0.01)"),
+    ("kaiming_normal_(m.weight)", "kaiming_normal"),
+    ("xavier_uniform_(gain=nn.init.calculate_gain('tanh'))", "xavier_uniform(gain=tanh)"),
+])
+def test_a_pytorch_init_with_its_module_path_or_tensor_is_hinted_to_the_line_that_reads(
+        written, line):
+    """PyTorch's init as its source writes it, `nn.init.kaiming_normal_(m.weight, ...)`: the
+    module path's hint wrote `kaiming_normal(m.weight, mode='fan_out', ...)`, refused for the
+    tensor (told it was a file's path), its quotes, then its nonlinearity=: four rounds. The
+    path and the tensor left out are mends, and the hint says the line they make."""
+    text = _spec(f"conv 4 3x3 weight {written} relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    line = f"conv 4 3x3 weight {line} relu"
+    assert info.value.message == "unexpected character '.'"
+    assert f"; the line then reads `{line}` (" in info.value.hint
+    _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))

@@ -116,15 +116,21 @@ def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
 def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
                        ) -> tuple[str, list[str], Tried, list[SpecError]]:
     """``rewrite`` tried on ``line`` of the spec ``text``, mended by each error's mend there
-    while the checker refuses it for one (at most ``MOST_MENDS``): the line, why each mend was
-    made, the last try and what the checker still refuses on that line."""
+    while the checker refuses it for one (at most ``MOST_MENDS``), or written as that error's
+    own hint writes the line (its quotes taken off a name: ``rewrite``): the line, why each
+    mend was made, the last try and what the checker still refuses on that line."""
     mends = []
     while True:
         tried, refused = _tried(rewrite, line, text, path)
-        mend = refused[0].mend if refused and len(mends) < MOST_MENDS else None
-        if mend is None or "\n" in rewrite or mend.span.line != line:
+        first = refused[0] if refused and len(mends) < MOST_MENDS and "\n" not in rewrite \
+            else None
+        if first is not None and first.mend is not None and first.mend.span.line == line:
+            rewrite, mends = _mended(rewrite, first.mend, tried.indent), [*mends, first.mend.why]
+        elif first is not None and first.rewrite not in (None, rewrite) \
+                and "\n" not in first.rewrite:
+            rewrite, mends = first.rewrite, [*mends, first.message]
+        else:
             return rewrite, mends, tried, refused
-        rewrite, mends = _mended(rewrite, mend, tried.indent), [*mends, mend.why]
 
 
 def _why(mends: list[str]) -> str:

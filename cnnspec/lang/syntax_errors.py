@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Span, SpecError, hinted, listed, literal, shell_word
+from cnnspec.errors import Mend, Span, SpecError, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
@@ -692,10 +692,11 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
             span = token_span(brace[-1][1]) if brace else span
         return SpecError(friendly.message, span=span, hint=friendly.hint_for(exc, text),
                          file=path, rewrite=friendly.rewrite_for(exc, text))
+    hint, mend = _arithmetic_hint(exc, text) or _dataset_path_hint(exc, text), None
+    if hint is None:
+        hint, mend = _dotted_name_problem(exc, text) or (None, None)
     return SpecError(_plain_message(exc, lark, start), span=span,
-                     hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
-                     or _dotted_name_hint(exc, text)
-                     or _plain_hint(exc, start, unclosed), file=path)
+                     hint=hint or _plain_hint(exc, start, unclosed), file=path, mend=mend)
 
 
 def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
@@ -1502,11 +1503,12 @@ def _init_name(name: str) -> bool:
     return name.removesuffix("_") in INIT_NAMES or name.removesuffix("_") in ALIASES
 
 
-def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
-    """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the name to write
-    alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that names one of the
-    initializers (kaiming_normal), a Keras variance scaling as the importer writes it
-    (:func:`cnnspec.init.keras.written`); None for any other error."""
+def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | None] | None:
+    """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the hint and its
+    mend, the name alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that
+    names one of the initializers (kaiming_normal), a Keras variance scaling as the importer
+    writes it (:func:`cnnspec.init.keras.written`); PyTorch's tensor argument of an init
+    (`kaiming_normal_(m.weight, ...)`) left out; None for any other error."""
     from cnnspec.init import keras  # only on a syntax error
     from cnnspec.init.catalogue import ALIASES, INIT_NAMES, TORCH_TENSOR_ARGUMENT
 
@@ -1520,10 +1522,15 @@ def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     before = line[:found.start()]
     call = _open_call(before)
     if call is not None and _init_name(call) and TORCH_TENSOR.search(before):
-        return f"leave `{found[0]}` out: {TORCH_TENSOR_ARGUMENT}"  # kaiming_normal_(m.weight)
+        left_out = _argument_left_out(line, found)  # kaiming_normal_(m.weight)
+        return (f"leave `{found[0]}` out: {TORCH_TENSOR_ARGUMENT}",
+                None if left_out is None else Mend(Span(exc.line, left_out.start + 1, exc.line,
+                                                        left_out.stop + 1), "",
+                                                   TORCH_TENSOR_ARGUMENT))
     # among a call's arguments a dotted word is a file's name, npz(train.npz) (its own hint),
-    # but in an init's a Python path: he_normal(gain=nn.init.calculate_gain('relu'))
-    if call is not None and not _init_name(call):
+    # but a call in an init's is a Python function's: gain=nn.init.calculate_gain('relu')
+    called = line[found.end():].lstrip().startswith("(") or found["args"]
+    if call is not None and not (_init_name(call) and called):
         return None
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
@@ -1533,8 +1540,24 @@ def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     scaled = keras.written(name)
     known = scaled or (snake if snake in INIT_NAMES or snake in ALIASES else name)
     args = "" if scaled or re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
-    return f"a name is written without its module's path: write `{known}{args}` in place of " \
-        f"`{found[0]}`"
+    said = "a name is written without its module's path"
+    return (f"{said}: write `{known}{args}` in place of `{found[0]}`",
+            Mend(Span(exc.line, found.start() + 1, exc.line, found.end() + 1), known + args,
+                 said))
+
+
+def _argument_left_out(line: str, found: re.Match) -> range | None:
+    """The columns (0-based) of ``line`` to take out with the first argument of a call that
+    ``found`` is: ``m.weight, `` of ``f(m.weight, a=1)``, ``(m.weight)`` of ``f(m.weight)``;
+    None where something else follows it."""
+    after = line[found.end():]
+    comma = re.match(r"\s*,\s*", after)
+    if comma:
+        return range(found.start(), found.end() + comma.end())
+    closing = re.match(r"\s*\)", after)
+    if closing:
+        return range(line.rindex("(", 0, found.start()), found.end() + closing.end())
+    return None
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
