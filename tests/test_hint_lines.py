@@ -279,3 +279,15 @@ def test_a_pytorch_init_with_its_module_path_or_tensor_is_hinted_to_the_line_tha
     assert info.value.message == "unexpected character '.'"
     assert f"; the line then reads `{line}` (" in info.value.hint
     _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))
+
+
+def test_a_call_running_on_into_the_next_line_is_not_mended_into_one():
+    """The nonlinearity='s mend is the whole call, which runs on into the next line: written
+    by its columns into the first line, it made a line of the call's two halves (the second
+    still standing below it)."""
+    text = BEFORE + ('c: conv 4 3x3 weight kaiming_normal_(\n  mode="fan_out", '
+                     'nonlinearity="relu")\n') + AFTER
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert info.value.message == "unknown initializer 'kaiming_normal_'"
+    assert "the line then reads" not in info.value.hint

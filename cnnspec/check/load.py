@@ -13,6 +13,7 @@ from cnnspec.errors import (
     InputError,
     Mend,
     SettingError,
+    Span,
     SpecError,
     SpecErrors,
     WordedInputError,
@@ -101,7 +102,7 @@ def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
     turn and further mends make one the checker reads (its ``nonlinearity=relu``): one error
     says it all, not the first of two."""
     mend = error.mend
-    if mend is None or mend.span.line != error.span.line or error.hint is None:
+    if mend is None or not _within(mend.span, error.span.line) or error.hint is None:
         return error
     line = source_lines(text)[error.span.line - 1]
     start = len(line) - len(line.lstrip())
@@ -124,13 +125,19 @@ def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
         tried, refused = _tried(rewrite, line, text, path)
         first = refused[0] if refused and len(mends) < MOST_MENDS and "\n" not in rewrite \
             else None
-        if first is not None and first.mend is not None and first.mend.span.line == line:
+        if first is not None and first.mend is not None and _within(first.mend.span, line):
             rewrite, mends = _mended(rewrite, first.mend, tried.indent), [*mends, first.mend.why]
         elif first is not None and first.rewrite not in (None, rewrite) \
                 and "\n" not in first.rewrite:
             rewrite, mends = first.rewrite, [*mends, first.message]
         else:
             return rewrite, mends, tried, refused
+
+
+def _within(span: Span, line: int) -> bool:
+    """Whether ``span`` lies on ``line`` alone: a mend of a call that runs on into the next
+    line (its arguments there) is no replacement within one line."""
+    return span.line == line and span.end_line in (None, line)
 
 
 def _why(mends: list[str]) -> str:
