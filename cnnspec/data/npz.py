@@ -106,6 +106,9 @@ def images_nchw(x: np.ndarray, key: str, path: str, dtype: str = DEFAULT_DTYPE) 
                        "(N, H, W)", hint=HINT)
     if len(x) == 0:
         raise RunError(f"{path}: {key!r} holds no images", hint=HINT)
+    if 0 in x.shape[1:]:  # the spec's input was told to take the shape: `input 1x8x0`
+        raise RunError(f"{path}: {key!r} has shape {x.shape}: its images hold no pixels",
+                       hint=HINT)
     return to_unit_float(x, f"{path}: {key!r}", dtype)
 
 
