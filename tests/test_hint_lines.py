@@ -291,3 +291,16 @@ def test_a_call_running_on_into_the_next_line_is_not_mended_into_one():
         parse(text, path="m.cnn")
     assert info.value.message == "unknown initializer 'kaiming_normal_'"
     assert "the line then reads" not in info.value.hint
+
+
+@pytest.mark.parametrize("written", ['kaiming_uniform(a=0.2, nonlinearity="leaky_relu")',
+                                     ('kaiming_uniform_(m.weight, a=0.2, mode="fan_in", '
+                                      'nonlinearity="leaky_relu")')])
+def test_a_quoted_leaky_relu_keeps_the_slope_kaiming_s_a_gives(written):
+    """nonlinearity="leaky_relu" in double quotes was not taken for leaky_relu: the hint wrote
+    gain="leaky_relu", then mended bare, the slope 0.2 lost for leaky_relu's 0.01."""
+    text = _spec(f"conv 4 3x3 weight {written} relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert "gain=leaky_relu(0.2)" in info.value.hint
+    assert "gain=leaky_relu)" not in info.value.hint and 'gain="' not in info.value.hint

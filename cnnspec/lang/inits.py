@@ -25,7 +25,7 @@ from cnnspec.init.gains import (
 )
 from cnnspec.ir.spec import element_field
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Value, Word, describe
+from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
@@ -385,9 +385,13 @@ def _in_our_names(kwargs: list[Kwarg], names: list[str]) -> list[tuple[str, str]
     torch = dict(written)
     pairs = []
     if "low" not in names and any(name in torch for name in catalogue.TORCH_GAIN_PARAMS):
-        nonlinearity = torch.get("nonlinearity", "leaky_relu")
+        nonlinearity = next((kwarg.value for kwarg in kwargs if kwarg.name == "nonlinearity"),
+                            None)
+        # named in quotes ("leaky_relu"), it still takes the slope a= gives
+        named = nonlinearity.value if isinstance(nonlinearity, Str) else torch.get(
+            "nonlinearity", "leaky_relu")
         pairs.append(("gain", f"leaky_relu({torch.get('a', '0')})"
-                      if nonlinearity == "leaky_relu" else nonlinearity))
+                      if named == "leaky_relu" else torch["nonlinearity"]))
         written = [(name, text) for name, text in written
                    if name not in catalogue.TORCH_GAIN_PARAMS]
     bounds = catalogue.TORCH_BOUND_NAMES if "low" in names else {}
