@@ -43,7 +43,8 @@ NPZ_KEYS = {
     X: (("images, `(N, C, H, W)`, or `(N, H, W)` for one channel; `uint8` 0..255 (divided by "
         "255) or floats in [0, 1]"), True),
     Y: (("`(N,)` integer labels `0..K-1` (labels counted from 1, with no image of label 0, are "
-        f"refused unless `{CLASSES}` names label 0 too)"), True),
+        f"refused unless `{CLASSES}` names label 0 too; a training file of one class is "
+        "refused: a classifier has nothing to tell apart)"), True),
     X_TEST: ((f"the test images, as `{X}`; give `{X_TEST}` and `{Y_TEST}` both or neither. "
              f"Without them a fixed stratified {TEST_FRACTION:.0%} of `{X}` is the test split "
              "(the same for every seed)"), False),
