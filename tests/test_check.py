@@ -1777,6 +1777,26 @@ def test_one_score_or_one_class_is_counted_in_the_singular():
                                     "classes: the loss needs one score per class")
 
 
+@pytest.mark.parametrize("units", [3, 1])
+def test_an_npz_file_of_one_class_is_refused_at_the_data_setting(tmp_path, units):
+    """Every label 0: check told the output to give 1 unit, and with it checked and trained a
+    network whose cross-entropy is 0 from the first step; train refuses it as check does."""
+    import numpy as np
+
+    from cnnspec.training.compat import check_file_data
+
+    np.savez(tmp_path / "one.npz", x=np.zeros((10, 1, 8, 8), np.float32), y=np.zeros(10, int))
+    path = tmp_path / "one.cnn"
+    path.write_text(f"input 1x8x8\nflatten\nout: dense {units}\ntrain {{\n  data "
+                    f'npz("{tmp_path / "one.npz"}")\n}}\n')
+    with pytest.raises(SpecErrors) as info:
+        check_file_data(check(parse(path.read_text(), str(path))))
+    (error,) = info.value.errors
+    assert error.message == "npz has 1 class: a classifier needs at least 2 to tell apart"
+    assert (error.span.line, error.span.column) == (5, 3)
+    assert "nothing trains" in error.hint
+
+
 def schedule_warnings(settings: str) -> list:
     """The warnings of a small digits spec with these training settings."""
     from cnnspec.lang import parse
@@ -2249,6 +2269,10 @@ def _engine_unread(checked, channels: int, hw: tuple[int, int]) -> tuple[int, in
     # a transposed conv's padding past its reach crops all that the edge pixels reach
     ("1x4x4", "conv_transpose 4 2x2 stride 2 pad 2", (2, 2),
      "2 of the 4 rows and 2 of the 4 columns", "`pad 1` (output 6x6)"),
+    # and its padding on each side: no stride or dilation brings back what it crops (the
+    # hint said a smaller one would)
+    ("1x16x4", "conv_transpose 4 1x1 stride 5 pad 1x2x0x1", (2, 1),
+     "2 of the 16 rows and the last column", "less padding"),
 ])
 def test_input_rows_and_columns_no_window_reads_are_warned_as_the_engine_shows(
         input_shape, layer, unread, phrase, fix):

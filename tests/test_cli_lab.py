@@ -330,6 +330,21 @@ def test_init_report_unknown_init_is_a_spec_error(capsys):
     assert "did you mean he_normal?" in err
 
 
+@pytest.mark.parametrize("command", ["init-report", "compare"])
+def test_inits_listed_with_commas_in_one_init_are_told_to_repeat_the_option(command, capsys):
+    """--ignore takes lints with commas; --init takes one init, repeated: the commas were told
+    to be a stray ',' to remove."""
+    code = main([command, str(SPECS / "digits.cnn"), "--init", "he_normal,glorot_uniform"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('--init "he_normal,glorot_uniform": error: unexpected \',\'')
+    assert "hint: each --init gives one init; repeat the option for each: --init he_normal " \
+        "--init glorot_uniform" in err
+    # a call's own commas, or a part that is no init, are the parser's to say
+    assert main([command, str(SPECS / "digits.cnn"), "--init", "he_normal,he_nrmal"]) == 2
+    assert "repeat the option" not in capsys.readouterr().err
+
+
 def test_init_report_refuses_a_truncated_normal_cut_holding_almost_nothing(capsys):
     """The cut is checked where the --init text is read: the error names the option."""
     code = main(["init-report", str(SPECS / "digits.cnn"), "--init",

@@ -85,6 +85,12 @@ def test_class_names_stored_as_bytes_are_read_as_text(tmp_path):
       "y_test": np.zeros(2, int)}, "'x_test' images are"),
     ({"x": np.zeros((2, 3, 3)), "y": np.zeros(2, int)}, "too few"),
     ({"x": np.zeros((0, 3, 3)), "y": np.zeros(0, int)}, "no images"),
+    # images of no pixels: check told the spec to take their shape, `input 1x3x0`
+    ({"x": np.zeros((4, 3, 0)), "y": np.zeros(4, int)},
+     r"shape \(4, 1, 3, 0\): its images hold no"),
+    ({"x": np.zeros((4, 0, 3, 3)), "y": np.zeros(4, int)}, "its images hold no pixels"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 0, 3)),
+      "y_test": np.zeros(2, int)}, "'x_test' has shape .*: its images hold no pixels"),
     ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 3, "classes": np.array(["a", "b"])},
      "at least 3 names"),
     # two labels of one name: a prediction's probabilities (keyed by name) would lose one

@@ -169,10 +169,138 @@ def test_a_word_a_mend_makes_read_says_the_whole_line_where_more_mends_follow():
 
 
 def test_a_mended_line_still_refused_says_so():
-    """A quoted name inside a call the spec has no word for (PyTorch's calculate_gain): the
-    mends stop where none is known, and the hint says the line is refused and why."""
+    """A quoted name inside a call the spec has no word for: the mends stop where none is
+    known, and the hint says the line is refused and why."""
     with pytest.raises(SpecError) as info:
-        parse(_spec("conv 4 3x3 weight he_normal(gain=calculate_gain('relu')) relu"),
-              path="m.cnn")
-    assert "but in this spec that line is refused: unknown nonlinearity 'calculate_gain'" \
+        parse(_spec("conv 4 3x3 weight he_normal(gain=get_gain('relu')) relu"), path="m.cnn")
+    assert "but in this spec that line is refused: unknown nonlinearity 'get_gain'" \
         in info.value.hint
+
+
+@pytest.mark.parametrize("gain, written", [("calculate_gain('relu')", "relu"),
+                                           ("calculate_gain('leaky_relu', 0.2)",
+                                            "leaky_relu(0.2)")])
+def test_pytorch_s_calculate_gain_is_mended_to_the_gain_it_names(gain, written):
+    """PyTorch's calculate_gain(nonlinearity[, param]) is the gain itself here: the line the
+    quotes' hint writes, refused for it (an unknown nonlinearity), is mended and reads."""
+    error, fixed = _fixed(_spec(f"conv 4 3x3 weight he_normal(gain={gain}) relu"))
+    assert error.rewrite == f"conv 4 3x3 weight he_normal(gain={written}) relu"
+    assert "calculate_gain(nonlinearity) is the gain itself here" in error.hint
+    assert "refused" not in error.hint
+    _checks(fixed)
+
+
+def test_a_mended_line_still_refused_is_the_line_the_hint_writes():
+    """PyTorch's tensor argument given with mode= too: the quotes' line, its name mended, is
+    refused for nonlinearity= (mode is given twice, so no mend writes the gain). The hint wrote
+    the line before its name's mend (`kaiming_normal_(w, ...)`) and the refusal of the line
+    after it: the line written must be the one whose refusal the hint says."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(w, mode='fan_out', nonlinearity='relu')"),
+              path="m.cnn")
+    line = "conv 4 3x3 weight kaiming_normal(w, mode=fan_out, nonlinearity=relu)"
+    assert info.value.rewrite == line
+    assert f"write `{line}` (PyTorch's nn.init functions end in '_'" in info.value.hint
+    with pytest.raises(SpecError) as refusal:
+        _checks(_spec(line))
+    assert f"but in this spec that line is refused: {refusal.value.message}" in info.value.hint
+
+
+def test_a_mend_made_twice_for_one_reason_says_it_once():
+    """The weight's and the bias's PyTorch names both lose their '_': one reason, said once."""
+    error, fixed = _fixed(_spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', "
+                                "nonlinearity='relu') bias zeros_ relu"))
+    assert error.rewrite == "conv 4 3x3 weight kaiming_normal(mode=fan_out, gain=relu) " \
+        "bias zeros relu"
+    assert error.hint.count("end in '_'") == 1
+    _checks(fixed)
+
+
+def test_a_hinted_line_that_leaves_a_bracket_open_says_it_is_refused():
+    """The line the quotes' hint writes keeps the user's unclosed '(': the parser refuses it
+    on the next line (a call may span lines), and the hint said nothing of it, as if the line
+    read."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', nonlinearity='relu'"),
+              path="m.cnn")
+    assert info.value.rewrite == "conv 4 3x3 weight kaiming_normal_(mode=fan_out, " \
+        "nonlinearity=relu"
+    assert "but in this spec that line is refused: unexpected 'flatten'" in info.value.hint
+
+
+def test_a_later_line_s_own_mistake_is_no_refusal_of_the_hinted_line():
+    """A syntax error of another line after the hinted one is that line's, not the hint's."""
+    text = _spec("conv 4 3x3 weight kaiming_normal_(mode='fan_out', nonlinearity='relu')")
+    with pytest.raises(SpecError) as info:
+        parse(text.replace("\ndense 10\n", "\ndense 10 )\n"), path="m.cnn")
+    assert info.value.rewrite.startswith("conv 4 3x3 weight kaiming_normal")
+    assert "refused" not in info.value.hint
+
+
+@pytest.mark.parametrize("written, first", [
+    ('kaiming_normal_(mode="fan_out", nonlinearity="relu")', "unknown initializer"),
+    ('kaiming_normal(mode="fan_out", nonlinearity="relu")', "initializer kaiming_normal has"),
+])
+def test_names_in_double_quotes_are_mended_on_the_way_to_the_line_that_reads(written, first):
+    """PyTorch's names in double quotes are strings here: the hint said to write
+    `kaiming_normal(mode="fan_out", gain="relu")`, refused for the string where a mode goes,
+    then for the one where a gain goes. Each string naming what goes there is mended bare."""
+    text = _spec(f"conv 4 3x3 weight {written} relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    line = "conv 4 3x3 weight kaiming_normal(mode=fan_out, gain=relu) relu"
+    assert info.value.message.startswith(first)
+    assert f"the line then reads `{line}` (" in info.value.hint
+    assert info.value.hint.endswith("a name is written without quotes)")
+    _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))
+
+
+@pytest.mark.parametrize("written, line", [
+    ("nn.init.kaiming_normal_(mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')",
+     "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("nn.init.normal_(m.weight, 0, 0.01)", "normal(0, 0.01)"),
+    ("kaiming_normal_(m.weight)", "kaiming_normal"),
+    ("xavier_uniform_(gain=nn.init.calculate_gain('tanh'))", "xavier_uniform(gain=tanh)"),
+])
+def test_a_pytorch_init_with_its_module_path_or_tensor_is_hinted_to_the_line_that_reads(
+        written, line):
+    """PyTorch's init as its source writes it, `nn.init.kaiming_normal_(m.weight, ...)`: the
+    module path's hint wrote `kaiming_normal(m.weight, mode='fan_out', ...)`, refused for the
+    tensor (told it was a file's path), its quotes, then its nonlinearity=: four rounds. The
+    path and the tensor left out are mends, and the hint says the line they make."""
+    text = _spec(f"conv 4 3x3 weight {written} relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    line = f"conv 4 3x3 weight {line} relu"
+    assert info.value.message == "unexpected character '.'"
+    assert f"; the line then reads `{line}` (" in info.value.hint
+    _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))
+
+
+def test_a_call_running_on_into_the_next_line_is_not_mended_into_one():
+    """The nonlinearity='s mend is the whole call, which runs on into the next line: written
+    by its columns into the first line, it made a line of the call's two halves (the second
+    still standing below it)."""
+    text = BEFORE + ('c: conv 4 3x3 weight kaiming_normal_(\n  mode="fan_out", '
+                     'nonlinearity="relu")\n') + AFTER
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert info.value.message == "unknown initializer 'kaiming_normal_'"
+    assert "the line then reads" not in info.value.hint
+
+
+@pytest.mark.parametrize("written", ['kaiming_uniform(a=0.2, nonlinearity="leaky_relu")',
+                                     ('kaiming_uniform_(m.weight, a=0.2, mode="fan_in", '
+                                      'nonlinearity="leaky_relu")')])
+def test_a_quoted_leaky_relu_keeps_the_slope_kaiming_s_a_gives(written):
+    """nonlinearity="leaky_relu" in double quotes was not taken for leaky_relu: the hint wrote
+    gain="leaky_relu", then mended bare, the slope 0.2 lost for leaky_relu's 0.01."""
+    text = _spec(f"conv 4 3x3 weight {written} relu")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert "gain=leaky_relu(0.2)" in info.value.hint
+    assert "gain=leaky_relu)" not in info.value.hint and 'gain="' not in info.value.hint

@@ -257,6 +257,14 @@ CASES = [
       "nonlinearity= is gain= here\\); only a string")),
     ("input 1x8x8\nflatten\ntrain {\n  data npz('a.npz')\n}\n",
      "^strings are written in double quotes$", 4, 12, 'npz\\("train.npz"\\)'),
+    # a word processor's curly quotes, as a name copied from a document keeps them: told
+    # that names are letters, digits and '_'
+    (("input 1x8x8\nconv 8 3x3 weight kaiming_normal(mode=\u201cfan_out\u201d, "
+      "gain=\u2018relu\u2019)\n"), "^a name is written without quotes$", 2, 39,
+     "^write `conv 8 3x3 weight kaiming_normal\\(mode=fan_out, gain=relu\\)`; only a string"),
+    ("input 1x8x8\nflatten\ntrain {\n  data npz(\u201ca.npz\u201d)\n}\n",
+     "^strings are written in straight double quotes, not \u201c$", 4, 12,
+     'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
     ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
     # arithmetic, which a spec does not compute: the number it comes to
@@ -810,6 +818,16 @@ CASES = [
     ("input 1x8x8\nc1: conv 8 3x3 weight init.orthogonal_(gain=2)  # o\n",
      "^unexpected character '.'$", 2, 27, ("write `orthogonal\\(gain=2\\)` in place of "
      "`init.orthogonal_\\(gain=2\\)`$")),
+    # PyTorch's tensor argument of an init (told it was a file's path, as in npz(train.npz)),
+    # and a Python path among an init's arguments
+    ("input 1x8x8\nconv 8 3x3 weight kaiming_normal_(m.weight, mode='fan_out')\n",
+     "^unexpected character '.'$", 2, 36, ("^leave `m.weight` out: PyTorch's nn.init functions "
+                                           "take the tensor they fill first")),
+    ("input 1x8x8\nconv 8 3x3 weight normal_( self.conv1.weight, 0, 0.01)\n",
+     "^unexpected character '.'$", 2, 32, "^leave `self.conv1.weight` out: "),
+    ("input 1x8x8\nconv 8 3x3 weight he_normal(gain=nn.init.calculate_gain('relu'))\n",
+     "^unexpected character '.'$", 2, 36, ("^a name is written without its module's path: "
+                                           "write `calculate_gain\\('relu'\\)` in place of ")),
     # summary's Window column's shorthand, or Keras' padding value, copied into a spec
     ("input 1x8x8\nconv 8 3x3 s2\n", "^'s2' is not an option of conv: write `stride 2`$", 2, 12,
      "^an option is written by its name, then its value: `pad same`, `stride 2`"),

@@ -13,6 +13,7 @@ from cnnspec.errors import (
     InputError,
     Mend,
     SettingError,
+    Span,
     SpecError,
     SpecErrors,
     WordedInputError,
@@ -84,10 +85,9 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
         return _mends_chained(error, text, path)
     rewrite, mends, tried, refused = _mended_until_read(error.rewrite, error.span.line, text,
                                                         path)
-    if mends and not refused:  # the line as the hint writes it once mended: what reads
-        hint = error.hint.replace(f"`{error.rewrite}`",
-                                  f"`{rewrite}` ({'; '.join(mends)})")
-        return dataclasses.replace(error, hint=hint, rewrite=rewrite)
+    if mends:  # the line as the hint writes it once mended, which the refusal below is of
+        hint = error.hint.replace(f"`{error.rewrite}`", f"`{rewrite}` ({_why(mends)})")
+        error = dataclasses.replace(error, hint=hint, rewrite=rewrite)
     if not refused:
         return error
     why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
@@ -102,7 +102,7 @@ def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
     turn and further mends make one the checker reads (its ``nonlinearity=relu``): one error
     says it all, not the first of two."""
     mend = error.mend
-    if mend is None or mend.span.line != error.span.line or error.hint is None:
+    if mend is None or not _within(mend.span, error.span.line) or error.hint is None:
         return error
     line = source_lines(text)[error.span.line - 1]
     start = len(line) - len(line.lstrip())
@@ -111,21 +111,39 @@ def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
     if refused or not mends:
         return error
     return dataclasses.replace(error, hint=f"{error.hint}; the line then reads "
-                                           f"`{rewrite}` ({'; '.join(mends)})")
+                                           f"`{rewrite}` ({_why(mends)})")
 
 
 def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
                        ) -> tuple[str, list[str], Tried, list[SpecError]]:
     """``rewrite`` tried on ``line`` of the spec ``text``, mended by each error's mend there
-    while the checker refuses it for one (at most ``MOST_MENDS``): the line, why each mend was
-    made, the last try and what the checker still refuses on that line."""
+    while the checker refuses it for one (at most ``MOST_MENDS``), or written as that error's
+    own hint writes the line (its quotes taken off a name: ``rewrite``): the line, why each
+    mend was made, the last try and what the checker still refuses on that line."""
     mends = []
     while True:
         tried, refused = _tried(rewrite, line, text, path)
-        mend = refused[0].mend if refused and len(mends) < MOST_MENDS else None
-        if mend is None or "\n" in rewrite or mend.span.line != line:
+        first = refused[0] if refused and len(mends) < MOST_MENDS and "\n" not in rewrite \
+            else None
+        if first is not None and first.mend is not None and _within(first.mend.span, line):
+            rewrite, mends = _mended(rewrite, first.mend, tried.indent), [*mends, first.mend.why]
+        elif first is not None and first.rewrite not in (None, rewrite) \
+                and "\n" not in first.rewrite:
+            rewrite, mends = first.rewrite, [*mends, first.message]
+        else:
             return rewrite, mends, tried, refused
-        rewrite, mends = _mended(rewrite, mend, tried.indent), [*mends, mend.why]
+
+
+def _within(span: Span, line: int) -> bool:
+    """Whether ``span`` lies on ``line`` alone: a mend of a call that runs on into the next
+    line (its arguments there) is no replacement within one line."""
+    return span.line == line and span.end_line in (None, line)
+
+
+def _why(mends: list[str]) -> str:
+    """Why each mend was made, each reason once: a line mends PyTorch's trailing '_' on its
+    weight's init and on its bias's for one reason."""
+    return "; ".join(dict.fromkeys(mends))
 
 
 # The most mends (SpecError.mend) a rewritten line takes on its way to one the checker reads:
@@ -155,7 +173,8 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     # the grammar skips spaces and tabs alone (WS_INLINE): another blank the line is indented
     # with (a form feed, a no-break space) would be refused in the tried line as it is there
     indent = re.sub(r"[^ \t]", " ", written[:len(written) - len(written.lstrip())])
-    lines[line - 1:line - 1 + len(replaced)] = [indent + part + "\n" for part in replaced]
+    written = slice(line - 1, line - 1 + len(replaced))
+    lines[written] = [indent + part + "\n" for part in replaced]
     spec = None
     try:
         spec = parse("".join(lines), path)
@@ -163,8 +182,27 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     except (SpecError, SpecErrors) as exc:
         return Tried(spec, indent), [
             found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
-            if found.span is not None and found.span.line == line]
+            if found.span is not None and (found.span.line == line or spec is None
+                                           and _stopped_by(found, lines, written, path))]
     return Tried(spec, indent), []
+
+
+def _stopped_by(error: SpecError, lines: list[str], written: slice, path: str | None) -> bool:
+    """Whether the parse ``error``, past the ``written`` lines of the spec's ``lines``, follows
+    from them: the spec with those lines blank parses past its place. A '(' a written line
+    leaves open runs on into the next line (a call may span lines), which the parser refuses
+    there, not on the written line."""
+    from cnnspec.lang import parse
+
+    if error.span.line <= written.start + 1:
+        return False
+    blank = [*lines[:written.start], *["\n"] * (written.stop - written.start),
+             *lines[written.stop:]]
+    try:
+        parse("".join(blank), path)
+    except SpecError as without:
+        return without.span != error.span
+    return True
 
 
 def _mended(rewrite: str, mend: Mend, indent: str) -> str:

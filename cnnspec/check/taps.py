@@ -211,6 +211,8 @@ def _unread_hint(info: LayerInfo) -> str:
              for text, out_hw in (_padding_fix(info), _ceil_fix(info),
                                   _between_fix(info, "stride"), _between_fix(info, "dilation"))
              if text]
+    if not fixes and _transposed(info):  # its stride spreads the inputs, the padding crops
+        return "less padding reads every row and column"
     if not fixes:
         return ("a smaller stride or dilation, or padding that lets the last window reach the "
                 "end, reads every row and column")

@@ -33,6 +33,7 @@ from cnnspec.errors import (
     rounded_text,
 )
 from cnnspec.ir.datasets import (
+    LEAST_CLASSES,
     class_count,
     image_shape,
     named_of_shape,
@@ -217,6 +218,13 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     """Errors when images of shape ``image`` (C, H, W) or labels of ``classes`` classes do not
     fit the network whose checked ``layers`` are given."""
     errors = [e for e in [input_fit_error(spec, image, data_name)] if e is not None]
+    if classes < LEAST_CLASSES:  # told to give the output 1 unit: a network that trains nothing
+        errors.append(spec.error(
+            f"{data_name} has {counted(classes, 'class', 'classes')}: a classifier needs at least "
+            f"{LEAST_CLASSES} to tell apart", "training", "data",
+            hint="label the images of each class 0..K-1; with one class the loss is at its least "
+            "from the first step (cross-entropy over one score is 0), and nothing trains"))
+        return errors
     weights = spec.ir["training"]["class_weights"]
     if weights and len(weights) != classes:
         errors.append(spec.error(

@@ -43,7 +43,8 @@ NPZ_KEYS = {
     X: (("images, `(N, C, H, W)`, or `(N, H, W)` for one channel; `uint8` 0..255 (divided by "
         "255) or floats in [0, 1]"), True),
     Y: (("`(N,)` integer labels `0..K-1` (labels counted from 1, with no image of label 0, are "
-        f"refused unless `{CLASSES}` names label 0 too)"), True),
+        f"refused unless `{CLASSES}` names label 0 too; a training file of one class is "
+        "refused: a classifier has nothing to tell apart)"), True),
     X_TEST: ((f"the test images, as `{X}`; give `{X_TEST}` and `{Y_TEST}` both or neither. "
              f"Without them a fixed stratified {TEST_FRACTION:.0%} of `{X}` is the test split "
              "(the same for every seed)"), False),
@@ -106,6 +107,9 @@ def images_nchw(x: np.ndarray, key: str, path: str, dtype: str = DEFAULT_DTYPE) 
                        "(N, H, W)", hint=HINT)
     if len(x) == 0:
         raise RunError(f"{path}: {key!r} holds no images", hint=HINT)
+    if 0 in x.shape[1:]:  # the spec's input was told to take the shape: `input 1x8x0`
+        raise RunError(f"{path}: {key!r} has shape {x.shape}: its images hold no pixels",
+                       hint=HINT)
     return to_unit_float(x, f"{path}: {key!r}", dtype)
 
 

@@ -392,6 +392,10 @@ FOREIGN_VALUES = {
 TORCH_TRAILING_UNDERSCORE = ("PyTorch's nn.init functions end in '_' (they fill a tensor in "
                              "place), the inits here do not")
 
+# Why PyTorch's first argument of an init (the tensor it fills, `m.weight`) is left out here.
+TORCH_TENSOR_ARGUMENT = ("PyTorch's nn.init functions take the tensor they fill first; an init "
+                         "here fills the layer it is written on")
+
 
 def _name_hints() -> dict[str, str]:
     """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and

@@ -153,6 +153,10 @@ def _downloaded(source: Download, aliases: tuple[str, ...] = (), digits: bool = 
                        test_examples=source.test_examples, digits=digits)
 
 
+# The fewest classes a classifier is trained to tell apart: with one, every loss here is at its
+# least from the first step (cross-entropy over one score is 0) and nothing trains.
+LEAST_CLASSES = 2
+
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
     DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10,
                 examples=1797, test_examples=360, digits=True),
@@ -162,7 +166,7 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                     # become the same few pixels, so such a dataset is harder than it looks.
                     Arg("size", 16, "int", 4, "the images are size x size pixels; 16 is "
                         "the default, and the input line must say 1xSIZExSIZE"),
-                    Arg("classes", list(SHAPE_CLASSES), "classes", 2,
+                    Arg("classes", list(SHAPE_CLASSES), "classes", LEAST_CLASSES,
                         f"choose among {', '.join(SHAPE_CLASSES)}; a class's position is its "
                         "label"),
                     Arg("count", 4000, "int", 1, "the number of images, train and "

@@ -19,7 +19,14 @@ from cnnspec.check.lint_catalogue import as_written
 from cnnspec.check.load import load, read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SpecError, SpecErrors, first_error, hint_fields, option_place
+from cnnspec.errors import (
+    SpecError,
+    SpecErrors,
+    first_error,
+    hint_fields,
+    option_place,
+    shell_word,
+)
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds.fields import WEIGHT_INIT_KEY
 from cnnspec.lang import parse_init
@@ -172,7 +179,33 @@ def _parse_init_option(init: str) -> dict:
     try:
         return parse_init(init)
     except SpecError as exc:
-        raise SpecError(exc.message, **hint_fields(exc), file=init_place(init)) from exc
+        raise init_option_error(exc, init) from exc
+
+
+def init_option_error(error: SpecError, init: str) -> SpecError:
+    """``error`` of the ``--init`` text ``init``, named by the option; where the text lists
+    several inits with commas (`he_normal,zeros`, as ``--ignore`` lists lints), its hint
+    repeats the option for each."""
+    listed = _inits_listed(init)
+    fields = hint_fields(error) if listed is None else {
+        "hint": "each --init gives one init; repeat the option for each: "
+                + " ".join(f"--init {shell_word(one)}" for one in listed)}
+    return SpecError(error.message, **fields, file=init_place(init))
+
+
+def _inits_listed(init: str) -> list[str] | None:
+    """The inits of an ``--init`` text that lists several with commas (`he_normal,zeros`),
+    each of which reads alone; None for any other text. A call's own commas
+    (`normal(0, 0.01)`) part no inits: a text with brackets is not split."""
+    parts = [part.strip() for part in init.split(",")]
+    if len(parts) < 2 or any(bracket in init for bracket in "([{"):
+        return None
+    try:
+        for part in parts:
+            parse_init(part)
+    except SpecError:
+        return None
+    return parts
 
 
 def init_place(init: str) -> str:

@@ -25,7 +25,7 @@ from cnnspec.init.gains import (
 )
 from cnnspec.ir.spec import element_field
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Value, Word, describe
+from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
@@ -51,11 +51,28 @@ def read_gain(value: Value, what: str) -> dict:
                      "gain leaky_relu")["slope"]
         return {"nonlinearity": "leaky_relu", "slope": slope}
     if isinstance(value, (Word, Call)):
+        torch = _calculate_gain_mend(value)
         raise SpecError(f"unknown nonlinearity '{value.name}' for {what}", span=value.span,
-                        hint="a gain is a number or a nonlinearity; "
-                        + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"))
+                        hint=f"{torch.why}: write gain={torch.text}" if torch else
+                        "a gain is a number or a nonlinearity; "
+                        + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"), mend=torch)
     raise SpecError(f"{what} must be a number or a nonlinearity, not {describe(value)}",
-                    span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)")
+                    span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)",
+                    mend=read.unquoted_mend(value, NONLINEARITIES))
+
+
+def _calculate_gain_mend(value: Word | Call) -> Mend | None:
+    """PyTorch's ``calculate_gain('leaky_relu', 0.2)`` written as a gain, as the gain here
+    (``leaky_relu(0.2)``: the same table, :mod:`cnnspec.init.gains`); None for another word,
+    or a call whose first argument names no nonlinearity."""
+    if not isinstance(value, Call) or value.name != "calculate_gain" or value.kwargs \
+            or not 1 <= len(value.args) <= 2 or not isinstance(value.args[0], Word) \
+            or value.args[0].name not in NONLINEARITIES:
+        return None
+    param = value.args[1:]
+    text = value.args[0].name + (f"({one_line(param[0])})" if param else "")
+    return Mend(value.span, text, "PyTorch's calculate_gain(nonlinearity) is the gain "
+                "itself here")
 
 
 def _param_reader(param: catalogue.InitParam):
@@ -184,7 +201,8 @@ def read_init(value: Value, what: str = "initializer") -> dict:
         raise SpecError(f"{what} must name an initializer, not {describe(value)}",
                         span=value.span,
                         hint=f"e.g. {BUILT_IN_DEFAULTS['weight']}, normal(0, 0.01), or a kernel "
-                        "literal such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]")
+                        "literal such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]",
+                        mend=read.unquoted_mend(value, [*CATALOGUE, *ALIASES]))
     name = ALIASES.get(value.name, value.name)
     if name not in CATALOGUE:
         span = value.name_span if isinstance(value, Call) else value.span
@@ -367,9 +385,13 @@ def _in_our_names(kwargs: list[Kwarg], names: list[str]) -> list[tuple[str, str]
     torch = dict(written)
     pairs = []
     if "low" not in names and any(name in torch for name in catalogue.TORCH_GAIN_PARAMS):
-        nonlinearity = torch.get("nonlinearity", "leaky_relu")
+        nonlinearity = next((kwarg.value for kwarg in kwargs if kwarg.name == "nonlinearity"),
+                            None)
+        # named in quotes ("leaky_relu"), it still takes the slope a= gives
+        named = nonlinearity.value if isinstance(nonlinearity, Str) else torch.get(
+            "nonlinearity", "leaky_relu")
         pairs.append(("gain", f"leaky_relu({torch.get('a', '0')})"
-                      if nonlinearity == "leaky_relu" else nonlinearity))
+                      if named == "leaky_relu" else torch["nonlinearity"]))
         written = [(name, text) for name, text in written
                    if name not in catalogue.TORCH_GAIN_PARAMS]
     bounds = catalogue.TORCH_BOUND_NAMES if "low" in names else {}

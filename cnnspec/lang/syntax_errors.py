@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Span, SpecError, hinted, listed, literal, shell_word
+from cnnspec.errors import Mend, Span, SpecError, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
@@ -136,6 +136,11 @@ def _weight_named(line: str, column: int) -> str:
 VALUE = r"(?P<value>(?:[^#\s](?:[^#]*[^#\s])?)?)"
 
 
+# The quotes a name may be written in that the language never reads: Python's single quote
+# and the curly quotes a word processor types; a string is in straight double quotes.
+NAME_QUOTES = "'\u2018\u2019\u201c\u201d"
+
+
 class ValuePatterns:
     """The patterns hints read a line's names, numbers and sizes by, made from the patterns of
     the grammar's terminals (``terminal(name)``, :func:`value_patterns`): a name is its
@@ -150,8 +155,10 @@ class ValuePatterns:
         # 'adam'`, `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its
         # quotes.
         self.quoted_word = re.compile(rf"""(['"])({word}|{number})\1""")
-        # A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'.
-        self.quoted_name = re.compile(rf"'({word})'")
+        # A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'; or in a
+        # word processor's curly quotes, single or double (‘relu’, “fan_out”), which a name
+        # copied from a document or a web page keeps.
+        self.quoted_name = re.compile(rf"[{NAME_QUOTES}]({word})[{NAME_QUOTES}]")
         # The kind a layer's line names: its first word, after the layer's label.
         self.line_kind = re.compile(rf"\s*(?:{name}\s*:\s*)?({name})")
         # A line's label (`c1:`) and the word after it.
@@ -685,10 +692,11 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
             span = token_span(brace[-1][1]) if brace else span
         return SpecError(friendly.message, span=span, hint=friendly.hint_for(exc, text),
                          file=path, rewrite=friendly.rewrite_for(exc, text))
+    hint, mend = _arithmetic_hint(exc, text) or _dataset_path_hint(exc, text), None
+    if hint is None:
+        hint, mend = _dotted_name_problem(exc, text) or (None, None)
     return SpecError(_plain_message(exc, lark, start), span=span,
-                     hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
-                     or _dotted_name_hint(exc, text)
-                     or _plain_hint(exc, start, unclosed), file=path)
+                     hint=hint or _plain_hint(exc, start, unclosed), file=path, mend=mend)
 
 
 def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
@@ -1014,7 +1022,7 @@ def _quoted_layer(line: str, number: int, path: str | None) -> SpecError | None:
     if unquoted == _without_comment(line).rstrip():
         return None  # no name in quotes: checking it again would come back here, forever
     error = line_error(unquoted)
-    first_quote = line.find("'") + 1
+    first_quote = re.search(f"[{NAME_QUOTES}]", line).start() + 1
     span = None if error is None else error.span
     if span is None or span.line != 1 or span.end_line not in (None, 1) \
             or (span.end_column or span.column) > first_quote:
@@ -1325,19 +1333,20 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, ...] | None:
     quotes is written bare; a string goes in double quotes, and the line with its names bare
     comes third, to be checked in the spec's place: `kaiming_normal(nonlinearity='relu')`
     is refused once bare too, and says how it is written); else None."""
-    if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
+    if not isinstance(exc, UnexpectedCharacters) or exc.char not in NAME_QUOTES + '"':
         return None
     line = _failing_line(exc, text) or ""
     rest = line[exc.column:]
-    if exc.char == "'" and value_patterns().quoted_name.match("'" + rest):
+    if exc.char in NAME_QUOTES and value_patterns().quoted_name.match(exc.char + rest):
         # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
         # to use double quotes, the next check refused the string where a name goes
         unquoted = _unquoted(line).strip()
         return ("a name is written without quotes",
                 (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
                  "double quotes: data npz(\"train.npz\")"), unquoted)
-    if exc.char == "'":
-        return ("strings are written in double quotes",
+    if exc.char in NAME_QUOTES:
+        return ("strings are written in double quotes" if exc.char == "'" else
+                f"strings are written in straight double quotes, not {exc.char}",
                 "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")
     if '"' not in rest:
         return ("a string is never closed",
@@ -1467,21 +1476,61 @@ COMMA_NAMES = LazyPattern(r"\s*(\w+(?:\s*,\s*\w+)*)")
 DOTTED_NAME = LazyPattern(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?")
 
 
-def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
-    """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the name to write
-    alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that names one of the
-    initializers (kaiming_normal), a Keras variance scaling as the importer writes it
-    (:func:`cnnspec.init.keras.written`); None for any other error."""
-    from cnnspec.init import keras  # only on a syntax error
+# A call opened just before a dotted word, its first argument: PyTorch's tensor argument,
+# kaiming_normal_(m.weight, ...).
+TORCH_TENSOR = LazyPattern(r"[A-Za-z_]\w*\(\s*$")
+
+# A call's name and its '(', or a ')': the brackets of a line's calls.
+CALL_BRACKETS = LazyPattern(r"(\w*)\(|\)")
+
+
+def _open_call(before: str) -> str | None:
+    """The name of the innermost call still open at the end of ``before`` (a line up to a
+    word), "" for a bare '(', None outside every call."""
+    names = []
+    for bracket in CALL_BRACKETS.finditer(before):
+        if bracket[0] != ")":
+            names.append(bracket[1])
+        elif names:
+            names.pop()
+    return names[-1] if names else None
+
+
+def _init_name(name: str) -> bool:
+    """Whether ``name`` names one of the initializers, as PyTorch writes it or as here."""
     from cnnspec.init.catalogue import ALIASES, INIT_NAMES
+
+    return name.removesuffix("_") in INIT_NAMES or name.removesuffix("_") in ALIASES
+
+
+def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | None] | None:
+    """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the hint and its
+    mend, the name alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that
+    names one of the initializers (kaiming_normal), a Keras variance scaling as the importer
+    writes it (:func:`cnnspec.init.keras.written`); PyTorch's tensor argument of an init
+    (`kaiming_normal_(m.weight, ...)`) left out; None for any other error."""
+    from cnnspec.init import keras  # only on a syntax error
+    from cnnspec.init.catalogue import ALIASES, INIT_NAMES, TORCH_TENSOR_ARGUMENT
 
     if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
         return None
     line = _failing_line(exc, text) or ""
     found = next((m for m in DOTTED_NAME.finditer(line)
                   if m.start() < exc.column <= m.end()), None)
-    # among a call's arguments a dotted word is a file's name: npz(train.npz) (its own hint)
-    if found is None or line[:found.start()].count("(") > line[:found.start()].count(")"):
+    if found is None:
+        return None
+    before = line[:found.start()]
+    call = _open_call(before)
+    if call is not None and _init_name(call) and TORCH_TENSOR.search(before):
+        left_out = _argument_left_out(line, found)  # kaiming_normal_(m.weight)
+        return (f"leave `{found[0]}` out: {TORCH_TENSOR_ARGUMENT}",
+                None if left_out is None else Mend(Span(exc.line, left_out.start + 1, exc.line,
+                                                        left_out.stop + 1), "",
+                                                   TORCH_TENSOR_ARGUMENT))
+    # among a call's arguments a dotted word is a file's name, npz(train.npz) (its own hint),
+    # but a call in an init's is a Python function's: gain=nn.init.calculate_gain('relu')
+    called = line[found.end():].lstrip().startswith("(") or found["args"]
+    if call is not None and not (_init_name(call) and called):
         return None
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
@@ -1491,8 +1540,24 @@ def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     scaled = keras.written(name)
     known = scaled or (snake if snake in INIT_NAMES or snake in ALIASES else name)
     args = "" if scaled or re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
-    return f"a name is written without its module's path: write `{known}{args}` in place of " \
-        f"`{found[0]}`"
+    said = "a name is written without its module's path"
+    return (f"{said}: write `{known}{args}` in place of `{found[0]}`",
+            Mend(Span(exc.line, found.start() + 1, exc.line, found.end() + 1), known + args,
+                 said))
+
+
+def _argument_left_out(line: str, found: re.Match) -> range | None:
+    """The columns (0-based) of ``line`` to take out with the first argument of a call that
+    ``found`` is: ``m.weight, `` of ``f(m.weight, a=1)``, ``(m.weight)`` of ``f(m.weight)``;
+    None where something else follows it."""
+    after = line[found.end():]
+    comma = re.match(r"\s*,\s*", after)
+    if comma:
+        return range(found.start(), found.end() + comma.end())
+    closing = re.match(r"\s*\)", after)
+    if closing:
+        return range(line.rindex("(", 0, found.start()), found.end() + closing.end())
+    return None
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from cnnspec.errors import SpecError, float_text, rounded_text
+from cnnspec.errors import Mend, SpecError, float_text, rounded_text
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.lang.arithmetic import call_text, number_text, value_of_call
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
@@ -201,7 +201,16 @@ def choice(value: Value, what: str, options: list[str],
                                                                    _plural(what))
         raise SpecError(f"unknown {what} '{value.name}'", span=value.span, hint=hint)
     raise SpecError(f"{what} must be one of {', '.join(options)}, not {describe(value)}",
-                    span=value.span, hint="write the word alone, without quotes or arguments")
+                    span=value.span, hint="write the word alone, without quotes or arguments",
+                    mend=unquoted_mend(value, options))
+
+
+def unquoted_mend(value: Value, names) -> Mend | None:
+    """A string naming one of ``names`` (``mode="fan_out"``: a name in quotes), as the name
+    written bare; None for any other value."""
+    if isinstance(value, Str) and value.value in names:
+        return Mend(value.span, value.value, "a name is written without quotes")
+    return None
 
 
 def boolean(value: Value, what: str) -> bool:

@@ -20,13 +20,14 @@ from pathlib import Path
 from cnnspec.check.load import read_spec
 from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.engine.splitting import usable_cores
-from cnnspec.errors import LIBRARY_NAMES, SettingError, literal, shortened, worded
+from cnnspec.errors import LIBRARY_NAMES, SettingError, SpecError, literal, shortened, worded
 from cnnspec.given import given_texts, keywords_checked, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import (
     SPEC_LABEL,
     default_weight_layers,
+    init_option_error,
     init_place,
     own_weight_layers,
     reach_text,
@@ -147,9 +148,18 @@ def init_axis(spec, inits: list[str | None]) -> Axis:
     """The ``init`` axis of the variants (None: the spec as written); a mistake in one names
     its ``--init``."""
     places = [str(spec.path) if init is None else init_place(init) for init in inits]
-    values = [None if init is None else value_reader(INIT, spec.ir, place)(init)
+    values = [None if init is None else _init_read(spec, init, place)
               for init, place in zip(inits, places)]
     return Axis(INIT, tuple(variant_label(init) for init in inits), tuple(values), tuple(places))
+
+
+def _init_read(spec, init: str, place: str) -> dict:
+    """The IR init of the ``--init`` text ``init`` for ``spec``, given at ``place``."""
+    reader = value_reader(INIT, spec.ir, place)
+    try:
+        return reader(init)
+    except SpecError as exc:
+        raise init_option_error(exc, init) from None
 
 
 def job_result(cell: Cell, result: CellResult, out: Path, label: str | None = None
