@@ -514,9 +514,19 @@ def test_a_rescaling_of_the_input_is_the_train_blocks_preprocess_none():
     assert next(entry["name"] for entry in imported.checked.spec.ir["layers"]) == "conv"
 
 
+def test_a_rescaling_by_one_over_256_is_read_as_pixels_into_the_unit_range():
+    rescaled = layer("Rescaling", "rescaling", scale=1 / 256)
+    imported = import_keras(json.dumps(sequential(rescaled, conv(), *HEAD, dense())),
+                            "model.json")
+    assert imported.checked.spec.ir["training"]["preprocess"] == "none"
+
+
 @pytest.mark.parametrize("layers", [
     (layer("Rescaling", "rescaling", scale=1 / 127.5, offset=-1.0), conv()),
     (conv(), layer("Rescaling", "rescaling", scale=2.0)),
+    (layer("Rescaling", "rescaling", scale=2.0), conv()),  # pixels into [0, 510]
+    (layer("Rescaling", "rescaling", scale=1e308), conv()),
+    (layer("Rescaling", "rescaling", scale=1 / 127.5), conv()),  # into [0, 2]
 ])
 def test_another_rescaling_is_told_the_preprocessing_that_does_its_work(layers):
     errors = errors_of(sequential(*layers, *HEAD, dense()))
@@ -536,6 +546,35 @@ def test_a_normalization_adapted_to_the_input_is_the_train_blocks_standardize(be
     assert "preprocess standardize  # Keras' Normalization adapted to the data" in imported.text
 
 
+def test_a_normalization_over_every_value_of_a_one_channel_input_is_standardize():
+    """Keras' axis None takes one mean and variance over all values: on one channel, the
+    channel's, as cnnspec's standardize takes them."""
+    normalized = layer("Normalization", "norm", axis=None, invert=False, mean=None,
+                       variance=None)
+    imported = import_keras(json.dumps(sequential(normalized, conv(), *HEAD, dense())),
+                            "model.json")
+    assert imported.checked.spec.ir["training"]["preprocess"] == "standardize"
+
+
+@pytest.mark.parametrize("cls, config", [
+    ("Conv2D", {"filters": 4, "kernel_size": [3, 3]}), ("Rescaling", {"scale": 1 / 255}),
+    ("Dropout", {"rate": 0.5}),
+])
+@pytest.mark.parametrize("trainable", ["x", 0, None])
+def test_a_trainable_that_is_not_true_or_false_is_refused_at_its_path(cls, config, trainable):
+    """``trainable: 0`` did not freeze the layer, and "x" was taken as trainable."""
+    written = layer(cls, "l", **config)
+    written["config"]["trainable"] = trainable
+    doc = sequential(written, *([conv()] if cls != "Conv2D" else []), *HEAD, dense())
+    if trainable is None:  # null: Keras' default, trainable
+        import_keras(json.dumps(doc), "model.json")
+        return
+    errors = errors_of(doc)
+    assert [(e.message, e.json_path) for e in errors] == [
+        (f"trainable of {cls} 'l' must be true or false, not {json.dumps(trainable)}",
+         "$.config.layers[1].config.trainable")]
+
+
 @pytest.mark.parametrize("order", [("r", "c"), ("c", "r")])
 def test_a_rescaled_input_read_raw_beside_is_refused(order):
     rescaled = _fed(layer("Rescaling", "r", scale=1 / 255), "x")
@@ -553,10 +592,12 @@ def test_a_rescaled_input_read_raw_beside_is_refused(order):
     ({"mean": 0.5, "variance": 0.25}, "$.config.layers[1].config.mean"),
     ({"axis": [1]}, "$.config.layers[1]"),
     ({"invert": True}, "$.config.layers[1]"),
+    # one mean and variance over the 3 channels (Keras' axis None), not one a channel
+    ({"axis": None, "invert": False, "mean": None, "variance": None}, "$.config.layers[1]"),
 ])
 def test_another_normalization_is_told_what_standardizes(config, where):
     errors = errors_of(sequential(layer("Normalization", "norm", **config), conv(), *HEAD,
-                                  dense()))
+                                  dense(), shape=(8, 8, 3)))
     assert [(e.message, e.json_path) for e in errors] == [
         ("Normalization 'norm' is not one adapted to the channels of the model's input", where)]
     assert "`preprocess standardize`" in errors[0].hint

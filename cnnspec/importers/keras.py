@@ -673,7 +673,7 @@ def read_zero_padding(model: Model, cfg: Config, inputs: list[str]) -> None:
     """A ZeroPadding2D writes no line: its zeros go to the conv or pool that reads it."""
     _channels_last(cfg)
     _spatial(model, cfg, inputs)
-    cfg.get("trainable")  # it has no weights to hold
+    cfg.flag("trainable", True)  # it has no weights to hold
     source = model.tensors[inputs[0]]
     pads = _zero_padding(cfg)
     if source.pads:
@@ -691,14 +691,27 @@ def read_rescaling(model: Model, cfg: Config, inputs: list[str]) -> None:
     does its work."""
     source = model.tensors[inputs[0]]
     scale, offset = cfg.number("scale"), cfg.number("offset", 0.0)
-    if source.layer != "input" or source.pads or offset != 0 or scale <= 0 or model.preprocess:
+    if source.layer != "input" or source.pads or offset != 0 or model.preprocess \
+            or not _into_unit_range(scale):
         raise cfg.error(f"Rescaling '{cfg.name}' (scale {exact_number_text(scale)}, offset "
                         f"{exact_number_text(offset)}) is not a scaling of the model's input "
                         "into [0, 1]", None, RESCALING_HINT)
-    cfg.get("trainable")  # it has no weights to hold
+    cfg.flag("trainable", True)  # it has no weights to hold
     model.tensors[cfg.name] = source
     model.preprocess = Setting("preprocess", "none", f"Keras' Rescaling({_fraction(scale)}) of "
                                "the pixels; cnnspec loads them in [0, 1]")
+
+
+# How far a Rescaling's scale may be from 1/255 and still be read as 8-bit pixels into [0, 1]
+# (1/256, which some write for it, is 0.4% off; 1/127.5 maps them into [0, 2]).
+PIXEL_SCALE_TOLERANCE = 0.01
+
+
+def _into_unit_range(scale: float) -> bool:
+    """Whether a Rescaling by ``scale`` takes 8-bit pixels into [0, 1], as cnnspec loads
+    images (within :data:`PIXEL_SCALE_TOLERANCE`): Rescaling(2.0) would train the network on
+    values 510 times those."""
+    return abs(scale * 255 - 1) <= PIXEL_SCALE_TOLERANCE
 
 
 def read_normalization(model: Model, cfg: Config, inputs: list[str]) -> None:
@@ -708,13 +721,17 @@ def read_normalization(model: Model, cfg: Config, inputs: list[str]) -> None:
     as ``adapt()`` does on the data given it (a Rescaling before it changes nothing:
     standardizing undoes a scale). Anything else is refused with what does its work."""
     source = model.tensors[inputs[0]]
-    axis = cfg.get("axis", -1)
+    # axis null is Keras' one mean and variance over every value, not the default axis -1:
+    # read as written (get() gives the default for a null)
+    cfg.used.add("axis")
+    axis = cfg.values.get("axis", -1)
     fixed = [key for key in ("mean", "variance") if cfg.get(key) is not None]
-    if source.layer != "input" or source.pads or axis not in (-1, [-1], 3, [3]) or fixed or \
+    per_channel = axis in (-1, [-1], 3, [3]) or (axis is None and model.input_shape[0] == 1)
+    if source.layer != "input" or source.pads or not per_channel or fixed or \
             cfg.get("invert", False) is not False:
         raise cfg.error(f"Normalization '{cfg.name}' is not one adapted to the channels of "
                         "the model's input", fixed[0] if fixed else None, NORMALIZATION_HINT)
-    cfg.get("trainable")  # its statistics are not trained
+    cfg.flag("trainable", True)  # its statistics are not trained
     model.tensors[cfg.name] = source
     model.preprocess = Setting("preprocess", "standardize", "Keras' Normalization adapted to "
                                "the data: each channel's mean and std of the training split")
@@ -730,7 +747,7 @@ def _front_layer(model: Model, cfg: Config, inputs: list[str]) -> Tensor:
         raise cfg.error(f"{cfg.cls} '{cfg.name}' is not at the model's input", None,
                         "cnnspec augments the images before the network (the train block's "
                         "augment): put the layer at the front of the model, or remove it")
-    cfg.get("trainable")  # it has no weights to hold
+    cfg.flag("trainable", True)  # it has no weights to hold
     return source
 
 
@@ -1069,7 +1086,7 @@ def _read_block(model: Model, cfg: Config, inputs: list[str], errors: list[SpecE
     if len(inputs) != 1:
         raise cfg.error(f"Sequential '{cfg.name}' is called on {len(inputs)} inputs", None,
                         "a Sequential block reads one tensor")
-    cfg.get("trainable")  # Keras sets its layers' own with it: their configs say it
+    cfg.flag("trainable", True)  # Keras sets its layers' own with it: their configs say it
     _no_unused(cfg)
     last = _read_layers(model, layers, f"{cfg.where}.config.layers", True, inputs[0], errors,
                         f"{cfg.name}/")
@@ -1168,7 +1185,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     made = LAYERS[cls](model, cfg, inputs)
     *before, line = made if isinstance(made, list) else [made]
     _padding_taken(model, cfg, inputs, line.kind)
-    frozen = cfg.get("trainable", True) is False
+    frozen = not cfg.flag("trainable", True)
     _no_unused(cfg)
     for i, part in enumerate([*before, line]):  # a Keras layer of several lines, in order
         part.name = model.names.make(part.name)

@@ -90,12 +90,15 @@ def class_table() -> str:
                     "(as Keras' applications do); a max pool only after a layer whose values "
                     "are never below 0 (a relu), since it never takes its own padding"))
     rows.append(row(f"`{keras.RESCALING}`", "train `preprocess none`", "a scaling of the "
-                    "model's input without an offset (`Rescaling(1/255)`): cnnspec loads the "
+                    "model's 8-bit pixels into [0, 1] without an offset (`Rescaling(1/255)`, "
+                    "its scale within "
+                    f"{keras.PIXEL_SCALE_TOLERANCE:.0%} of 1/255): cnnspec loads the "
                     "pixels in [0, 1] and `none` keeps them so; another Rescaling is refused: "
                     + keras.RESCALING_HINT))
     rows.append(row(f"`{keras.NORMALIZATION}`", "train `preprocess standardize`", "one "
-                    "adapted to the channels of the model's input (axis -1, no fixed `mean` "
-                    "or `variance`): standardize fits each channel's mean and std on the "
+                    "adapted to the channels of the model's input (axis -1, or `null`, one "
+                    "mean and variance over every value, on a one-channel input; no fixed "
+                    "`mean` or `variance`): standardize fits each channel's mean and std on the "
                     "training split as `adapt()` does on its data; another is refused"))
     rows.append(row("`RandomFlip`", "train `augment flip`", "`mode: \"horizontal\"` "
                     "(each image mirrored with probability 0.5, as `flip`'s p), at the model's "
