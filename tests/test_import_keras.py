@@ -566,13 +566,30 @@ def test_a_trainable_that_is_not_true_or_false_is_refused_at_its_path(cls, confi
     written = layer(cls, "l", **config)
     written["config"]["trainable"] = trainable
     doc = sequential(written, *([conv()] if cls != "Conv2D" else []), *HEAD, dense())
-    if trainable is None:  # null: Keras' default, trainable
-        import_keras(json.dumps(doc), "model.json")
-        return
     errors = errors_of(doc)
+    said = (f"trainable of {cls} 'l' is null, where Keras takes a value (its default: true)"
+            if trainable is None else
+            f"trainable of {cls} 'l' must be true or false, not {json.dumps(trainable)}")
     assert [(e.message, e.json_path) for e in errors] == [
-        (f"trainable of {cls} 'l' must be true or false, not {json.dumps(trainable)}",
-         "$.config.layers[1].config.trainable")]
+        (said, "$.config.layers[1].config.trainable")]
+
+
+@pytest.mark.parametrize("cls, config, key", [
+    ("ZeroPadding2D", {"padding": None, "data_format": "channels_last"}, "padding"),
+    ("Dense", {"units": 4, "kernel_initializer": None}, "kernel_initializer"),
+    ("BatchNormalization", {"epsilon": None}, "epsilon"),
+])
+def test_a_null_where_keras_takes_a_value_is_refused_not_read_as_its_default(cls, config,
+                                                                              key):
+    """(Keras writes null for an unset regularizer, constraint or seed: those stay quiet.)"""
+    head = [layer("Flatten", "flat")] if cls == "Dense" else []
+    doc = sequential(conv(), *head, layer(cls, "l", **config), *([] if head else HEAD),
+                     dense())
+    first = errors_of(doc)[0]
+    assert (first.json_path, first.hint) == (
+        f"$.config.layers[{2 + len(head)}].config.{key}",
+        "write the value, or leave the key out for Keras' default")
+    assert first.message.startswith(f"{key} of {cls} 'l' is null, where Keras takes a value")
 
 
 @pytest.mark.parametrize("order", [("r", "c"), ("c", "r")])
@@ -634,9 +651,10 @@ def test_every_layer_class_maps_to_its_kind():
 ])
 def test_upsampling2d_is_upsample_with_its_size_and_interpolation(size, interpolation, factor,
                                                                    mode, shape):
+    written = {} if interpolation is None else {"interpolation": interpolation}
     doc = sequential(conv(padding="same"), layer("MaxPooling2D", "pool", pool_size=[2, 2]),
                      layer("UpSampling2D", "up", size=size, data_format="channels_last",
-                           interpolation=interpolation), *HEAD, dense())
+                           **written), *HEAD, dense())
     checked = import_keras(json.dumps(doc), "model.json").checked
     up = {entry["name"]: entry for entry in checked.spec.ir["layers"]}["up"]
     assert (up["kind"], up["factor"], up["mode"]) == ("upsample", factor, mode)

@@ -114,8 +114,16 @@ class Config:
     built: dict | None = None  # the layer's build_config (Keras 3): its input's shape
 
     def get(self, key: str, default=None):
+        """The value of ``key``, ``default`` where it is missing. A null is the default only
+        where that is None (Keras writes null for an unset regularizer or seed); where Keras
+        has a value of its own (a padding, an initializer, an epsilon), a null is no layer it
+        builds, and is refused rather than read as that value."""
         self.used.add(key)
         value = self.values.get(key, default)
+        if value is None and default is not None and key in self.values:
+            raise self.error(f"{key} of {self.cls} '{self.name}' is null, where Keras takes a "
+                             f"value (its default: {json.dumps(default)})", key,
+                             "write the value, or leave the key out for Keras' default")
         return default if value is None else value
 
     def error(self, message: str, key: str | None = None, hint: str | None = None):
