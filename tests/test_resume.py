@@ -15,7 +15,7 @@ from stops import StopAfter
 import cnnspec
 import cnnspec.data.load
 from cnnspec import Settings, resume, train
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, SettingError
 from cnnspec.training import rundir
 from cnnspec.training.files import read_npz
 from cnnspec.training.loop import Interrupted
@@ -414,6 +414,41 @@ def test_a_resumed_runs_npz_file_may_be_named_from_any_folder(tmp_path, monkeypa
         resume(tmp_path / "cut", Settings(data="npz:../other.npz"), **FAST)
     run = resume(tmp_path / "cut", Settings(data="npz:../d.npz"), **FAST)
     assert run.summary["status"] == "finished" and run.summary["epochs_done"] == 2
+
+
+def test_a_resumed_run_whose_npz_file_has_changed_at_its_place_is_refused(tmp_path):
+    """The run records its npz file's digest: the file rewritten with other images (or its
+    images saved as uint8) would make the resumed run go on on other data; put back, the run
+    goes on. A run from before the digest was recorded goes on as before."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    x, y = rng.random((40, 1, 8, 8), dtype=np.float32), rng.integers(0, 2, 40)
+    np.savez(data, x=x, y=y)
+    original = data.read_bytes()
+    spec = tmp_path / "net.cnn"
+    spec.write_text(f"input 1x8x8\nflatten\nfc: dense 2\ntrain {{\n  data npz(\"{data}\")\n"
+                    "  batch 10\n  epochs 2\n}\n")
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
+    assert len(summary["data_digest"]) == 32
+    for changed in ({"x": x[::-1], "y": y[::-1]}, {"x": (x * 255).astype(np.uint8), "y": y}):
+        np.savez(data, **changed)
+        with pytest.raises(SettingError, match=r"the data file .*d\.npz has changed since run "
+                           r".*cut started on it; resumed, the run would go on on other data")\
+                as info:
+            resume(tmp_path / "cut", **FAST)
+        assert info.value.hint == ("put the file it started on back in its place, or train a "
+                                   "new run on the file as it is now")
+    data.write_bytes(original)
+    assert resume(tmp_path / "cut", **FAST).summary["status"] == "finished"
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "old", on_step=StopAfter(3), **FAST)
+    summary = json.loads((tmp_path / "old" / rundir.SUMMARY).read_text())
+    del summary["data_digest"]  # as a run from before it was recorded
+    (tmp_path / "old" / rundir.SUMMARY).write_text(json.dumps(summary))
+    np.savez(data, x=x[::-1], y=y[::-1])
+    assert resume(tmp_path / "old", **FAST).summary["status"] == "finished"
 
 
 def test_an_overflowed_validation_loss_resumes_as_it_was(tmp_path, monkeypatch):

@@ -273,6 +273,19 @@ def split_test_count(n: int) -> int | None:
     return n_test if 1 <= n_test < n else None
 
 
+def file_digest(path: str | Path) -> str:
+    """A digest of the file's bytes (BLAKE2b, 128 bits): what a run records of its npz file,
+    so that a resumed run finds out that the file at that place has changed since (it would
+    go on, on other data, as another run)."""
+    import hashlib  # a run's start and resume only
+
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_npz(path: str, dtype: str = DEFAULT_DTYPE) -> Dataset:
     """The user's dataset in ``path`` (see the module docstring for the keys), its images in
     ``dtype``."""

@@ -337,6 +337,7 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     fold = run_fold(summary, run)
     dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"], fold,
                          RESUMED_RUN_DATA)
+    _check_same_data(summary, training["data"], run)
     preprocessor = read_preprocessor(run)
     prepared = _prepare(training, dataset, preprocessor, dtype, fold)
     model = _training_model(checked, training, dtype)
@@ -599,6 +600,27 @@ def _command(spec_path, overrides: dict, out, dtype: str) -> str:
     return " ".join(words)
 
 
+def _data_digest(data: dict) -> str:
+    """The digest of an npz data setting's file (:func:`cnnspec.data.npz.file_digest`)."""
+    from cnnspec.data.npz import file_digest  # NumPy: a run's start and resume only
+
+    return file_digest(data["path"])
+
+
+def _check_same_data(summary: dict, data: dict, run: RunDir) -> None:
+    """A resumed run goes on with the npz file it started on: refused where the file at its
+    place has changed since (its digest, recorded at the start; a run from before it was
+    recorded goes on)."""
+    recorded = summary.get("data_digest")
+    if recorded is None or data.get("name") != "npz" or _data_digest(data) == recorded:
+        return
+    path = literal(str(data["path"]))
+    raise SettingError(f"the data file {path} has changed since run {literal(str(run.path))} "
+                       "started on it; resumed, the run would go on on other data",
+                       hint="put the file it started on back in its place, or train a new run "
+                       "on the file as it is now")
+
+
 def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out,
                    dtype: str) -> dict:
     return {
@@ -607,6 +629,9 @@ def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out,
         "seed": ir["training"]["seed"],
         "data": ir["training"]["data"],
         "data_description": dataset.description,
+        # an npz file can change at its place; the built-in and downloaded data cannot
+        **({"data_digest": _data_digest(ir["training"]["data"])}
+           if ir["training"]["data"]["name"] == "npz" else {}),
         "data_dir": None if data_dir is None else str(data_dir),
         "data_dtype": dataset.x_train.dtype.name,  # see run.data_dtype
         "classes": list(dataset.classes),
