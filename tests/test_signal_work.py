@@ -29,23 +29,30 @@ def _pair_weights_output_by_output(reads: tuple, reach: int) -> list[dict[int, f
 
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])
-def test_pair_weights_run_by_run_are_the_sum_over_every_pair_of_outputs(mode):
-    for size, factor, reach in itertools.product((1, 2, 3, 8), (1, 2, 3, 7, 16), (0, 1, 3)):
-        reads = upsampling_reads(size, factor, mode)
+def test_pair_weights_are_the_sum_over_every_pair_of_outputs(mode):
+    """Run by run on short axes, and from two short axes past ``reach + PAIR_PIXELS``
+    pixels (sizes 12 to 30 here)."""
+    def resample(size):
+        return upsampling_reads(size, factor, mode)
+
+    for size, factor, reach in itertools.product((1, 2, 3, 8, 12, 13, 30), (1, 2, 3, 7, 16),
+                                                 (0, 1, 3)):
+        reads = resample(size)
         exact = _pair_weights_output_by_output(reads, reach)
-        found = _pair_weights(reads, reach, len(reads))
+        found = _pair_weights(resample, size, reach, len(reads))
         assert [sorted(table) for table in found] == [sorted(table) for table in exact]
         for table, expected in zip(found, exact):
             assert table == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
-def test_pair_weights_of_a_large_nearest_upsampling_are_its_closed_form():
-    """8 rows upsampled 10,000 times: the outputs ``d = q s + r`` apart read pixels ``q + 1``
-    apart for ``r`` of each ``s`` pairs but the last block's, ``q`` apart for the rest. The
-    sum over every pair of outputs took hours here (10^9 pairs per reach)."""
-    size, factor = 8, 10_000
+@pytest.mark.parametrize("size, factor", [(8, 10_000), (100_000, 20)])
+def test_pair_weights_of_a_large_nearest_upsampling_are_its_closed_form(size, factor):
+    """8 rows upsampled 10,000 times, 10^5 rows 20 times: the outputs ``d = q s + r`` apart
+    read pixels ``q + 1`` apart for ``r`` of each ``s`` pairs but the last block's, ``q``
+    apart for the rest. The sum over every pair of outputs took hours (10^9 pairs per
+    reach), run by run over 10^5 runs minutes."""
     length = size * factor
-    tables = _pair_weights(upsampling_reads(size, factor, "nearest"), 1, length)
+    tables = _pair_weights(lambda n: upsampling_reads(n, factor, "nearest"), size, 1, length)
     assert len(tables) == 2 * factor  # up to d = 2 s - 1, whose pairs are 1 or 2 pixels apart
     for d in (1, 2, factor - 1, factor, factor + 1, 2 * factor - 1):
         q, r = divmod(d, factor)
