@@ -66,10 +66,11 @@ second moment (``Kind.cross_signal``): a 2x2 mean pool after a dropout2d of p = 
 1.01x of the engine, 0.87x when taken as dropping values apart (familiar.cnn's 3x3 one, of
 p = 0.1: its own factor 0.94x, 0.92x; the rest is its max pool's overlapping windows, whose
 neighbours are alike, not carried). Not carried: a max pool after a residual add keeps the
-scale it is given. A padded mean pool averages fewer values at the borders
-(:func:`_mean_pool_weights`). Dropout, while training, raises the second moment by
-``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian images every layer's estimate is
-within 1.05x of a forward pass (tests/test_check.py).
+scale it is given, and displacements past :data:`NEAR_BUDGET` of a map (``upsample 1000``
+makes a million), taken as alike as any two of its channel. A padded mean pool averages
+fewer values at the borders (:func:`_mean_pool_weights`). Dropout, while training, raises
+the second moment by ``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian images every
+layer's estimate is within 1.05x of a forward pass (tests/test_check.py).
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
