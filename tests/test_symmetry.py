@@ -439,6 +439,35 @@ def test_parameter_free_twins_are_said_to_repeat_and_drawn_layers_are_not(tmp_pa
     assert cnnspec.load(path).warnings == []
 
 
+@pytest.mark.parametrize("merge", ["add", "concat"])
+def test_a_merge_of_many_inputs_pairs_only_the_inputs_that_may_be_twins(
+        tmp_path, monkeypatch, merge):
+    """A merge of k inputs paired each with every earlier one: an add of 2,000 drawn
+    branches took 12 s to check, a concat 22 s. Inputs are paired only within their class of
+    twins (the same computation on twin inputs): of 200 drawn branches and pools of two
+    kinds, only the second avgpool is paired, with the first."""
+    import cnnspec
+    from cnnspec.check import twins
+
+    drawn = [f"b{i}" for i in range(200)]
+    path = tmp_path / "many.cnn"
+    path.write_text("input 1x8x8\nstem: conv 4 3x3 pad same relu\n"
+                    + "".join(f"{name}: conv 4 3x3 pad same <- stem\n" for name in drawn)
+                    + "p1: maxpool 3 stride 1 pad 1 <- stem\n"
+                    "q1: avgpool 3 stride 1 pad 1 <- stem\n"
+                    "q2: avgpool 3 stride 1 pad 1 <- stem\n"
+                    f"s: {merge}(" + ", ".join(["q1", "p1", *drawn, "q2"]) + ")\n"
+                    "flatten\nfc: dense 10\n")
+    paired = []
+    pairs_of = twins.twin_pairs
+    monkeypatch.setattr(twins, "twin_pairs",
+                        lambda first, second, by_name: paired.append((first, second))
+                        or pairs_of(first, second, by_name))
+    (warning,) = [w for w in cnnspec.load(path).warnings if "compute the same" in w.message]
+    assert "'q1' and 'q2'" in warning.message
+    assert paired == [("q1", "q2")]
+
+
 @pytest.mark.parametrize("bias, warned", [(-3.0, True), (-2.0, False), (-0.1, False)])
 def test_a_bias_that_silences_a_relu_is_said_with_the_share_numpy_finds(tmp_path, bias,
                                                                          warned):

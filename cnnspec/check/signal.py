@@ -66,10 +66,11 @@ second moment (``Kind.cross_signal``): a 2x2 mean pool after a dropout2d of p = 
 1.01x of the engine, 0.87x when taken as dropping values apart (familiar.cnn's 3x3 one, of
 p = 0.1: its own factor 0.94x, 0.92x; the rest is its max pool's overlapping windows, whose
 neighbours are alike, not carried). Not carried: a max pool after a residual add keeps the
-scale it is given. A padded mean pool averages fewer values at the borders
-(:func:`_mean_pool_weights`). Dropout, while training, raises the second moment by
-``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian images every layer's estimate is
-within 1.05x of a forward pass (tests/test_check.py).
+scale it is given, and displacements past :data:`NEAR_BUDGET` of a map (``upsample 1000``
+makes a million), taken as alike as any two of its channel. A padded mean pool averages
+fewer values at the borders (:func:`_mean_pool_weights`). Dropout, while training, raises
+the second moment by ``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian images every
+layer's estimate is within 1.05x of a forward pass (tests/test_check.py).
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
@@ -106,9 +107,11 @@ shares (:func:`biased_sums`). The moments are products that may leave floating p
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import functools
+import heapq
 import math
 import sys
 from collections.abc import Callable
@@ -460,7 +463,13 @@ class Crosses:
         """``E[x_p x_p']`` at displacement ``(dy, dx)``."""
         if dy == dx == 0:
             return self.q
-        return dict(self.near).get((abs(dy), abs(dx)), self.far)
+        return self._near_at.get((abs(dy), abs(dx)), self.far)
+
+    @functools.cached_property
+    def _near_at(self) -> dict[tuple[int, int], float]:
+        """``near`` by displacement, made once: a conv after an upsampling by 4000 asks for
+        each of its 8,000 displacements, and a dict made at each ask took 3 s."""
+        return dict(self.near)
 
 
 @record(frozen=True)
@@ -1150,6 +1159,31 @@ def _between_channels(found: Crosses | None, moment: float, mean: float, alike: 
 # growing by its kernel's each layer; wider, they are taken as alike as any two of the channel.
 NEAR_REACH = 16
 
+# The most displacements ``(dy, dx)`` a map's :data:`Near` carries: an upsampling by ``s``, a
+# transposed conv of stride ``s`` and a padded conv of an ``s x s`` kernel each make about
+# ``s`` displacements along an axis differ from what the channel shares, ``s^2`` of them in
+# all, which every layer after carries (``upsample 1000``: a million, 16 s and 700 MB in
+# ``summary``). Past it the farther ones are taken as alike as any two of the channel: on an
+# 8x8 input upsampled 1024x1024 then convolved, the global mean pool's estimate moves from
+# 0.648 to 0.645 (the window's pairs read beyond 256 apart share little more than the
+# channel); 2^16 of them, about 0.3 s a layer in Python.
+NEAR_BUDGET = 2 ** 16
+
+
+def _near_extent(rows: int, columns: int) -> tuple[int, int]:
+    """How many displacements along each axis (0 among them) a :data:`Near` of ``rows`` by
+    ``columns`` keeps within :data:`NEAR_BUDGET`: all where they fit; else a short axis's
+    all and as many of the other's as fit beside them (an upsampling along one axis), or
+    the budget's square root of each."""
+    if rows * columns <= NEAR_BUDGET:
+        return rows, columns
+    side = math.isqrt(NEAR_BUDGET)
+    if columns <= side:
+        return NEAR_BUDGET // columns, columns
+    if rows <= side:
+        return rows, NEAR_BUDGET // rows
+    return side, side
+
 
 def _overlaps(info: LayerInfo, stride: tuple[int, int], found: Crosses | None, far: float,
               level: float, autocorrelation: dict[tuple[int, int], float]
@@ -1460,18 +1494,17 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
             # window of a pool after it reads, taken up to the kernel's size (the 2x2 and 3x3
             # pools after 3x3 convs), and to the output's size, past which no pair is read (a
             # kernel of 10^7 taps made as many pairs, seconds and gigabytes, on a 5x5 map)
-            kh, kw = info.ir["kernel"]
-            apart |= {(dy, dx) for dy in range(min(kh, ho)) for dx in range(min(kw, wo))
-                      if dy or dx}
+            kh, kw = _near_extent(min(info.ir["kernel"][0], ho), min(info.ir["kernel"][1], wo))
+            apart |= {(dy, dx) for dy in range(kh) for dx in range(kw) if dy or dx}
         near = [(d, correlation(d[0] * sh, d[1] * sw) * pair_share(info, d))
                 for d in sorted(apart) if d[0] < ho and d[1] < wo]
         return shared, tuple((d, rho) for d, rho in near if rho != shared)
     (sh, sw), (_, ho, wo) = info.ir["stride"], info.output_shape
     spread = shared / (sh * sw)
     # within the output: a stride of 10^6 on a 1x1 map made 10^12 pairs of a 3x3 output
+    extent = _near_extent(min(sh * (rows + 1), ho), min(sw * (columns + 1), wo))
     near = [((dy, dx), correlation(dy // sh, dx // sw) if dy % sh == dx % sw == 0 else 0.0)
-            for dy in range(min(sh * (rows + 1), ho)) for dx in range(min(sw * (columns + 1), wo))
-            if dy or dx]
+            for dy in range(extent[0]) for dx in range(extent[1]) if dy or dx]
     return spread, tuple((d, rho) for d, rho in near if rho != spread)
 
 
@@ -1505,9 +1538,9 @@ def _resampled(info: LayerInfo, kind, found: Crosses) -> Crosses:
     it where they are alike, and spread what they share over ``2 s`` outputs."""
     (_, h, w), (_, ho, wo) = info.input_shapes[0], info.output_shape
     rows, columns = (
-        _pair_weights(kind.resample(info.ir, axis, size),
-                      max((d[axis] for d, _ in found.near), default=0))
-        for axis, size in ((0, h), (1, w)))
+        _pair_weights(functools.partial(kind.resample, info.ir, axis), size,
+                      max((d[axis] for d, _ in found.near), default=0), min(out, NEAR_BUDGET))
+        for axis, size, out in ((0, h, ho), (1, w, wo)))
     apart = {(0, 0)} | {d for d, _ in found.near}  # where the input's pairs differ from far
 
     def cross(dy: int, dx: int) -> float:
@@ -1516,28 +1549,118 @@ def _resampled(info: LayerInfo, kind, found: Crosses) -> Crosses:
             for y, weight_y in rows[dy].items() for x, weight_x in columns[dx].items()
             if (y, x) in apart)
 
-    near = (((dy, dx), cross(dy, dx)) for dy in range(min(len(rows), ho))
-            for dx in range(min(len(columns), wo)) if dy or dx)
+    extent = _near_extent(len(rows), len(columns))
+    near = (((dy, dx), cross(dy, dx)) for dy in range(extent[0]) for dx in range(extent[1])
+            if dy or dx)
     return Crosses(cross(0, 0), found.far, tuple((d, c) for d, c in near if c != found.far))
 
 
-def _pair_weights(reads: tuple, reach: int) -> list[dict[int, float]]:
-    """Along one axis of an upsampling (``reads``: each output's input pixels and weights),
-    for outputs ``d = 0, 1, ...`` apart: the weight ``a_i a'_j`` of the input pairs ``|i -
-    j| = D`` apart, summed over each output pair's reads and averaged over the pairs; ``d``
-    up to where no pair is ``reach`` or fewer apart."""
+def _pair_weights(resample: Callable[[int], tuple], size: int, reach: int, limit: int
+                  ) -> list[dict[int, float]]:
+    """Along one axis of ``size`` pixels of an upsampling (``resample``: each output's input
+    pixels and weights on an axis of so many pixels), for outputs ``d = 0, 1, ...`` apart:
+    the weight ``a_i a'_j`` of the input pairs ``|i - j| = D`` apart, summed over each output
+    pair's reads and averaged over the pairs; ``d`` up to where no pair is ``reach`` or fewer
+    apart, and below ``limit``. An upsampling by ``s`` repeats one pattern of ``s`` outputs
+    along the axis, each pixel more adding the same pairs at every ``d`` the tables reach
+    (below ``s (reach + 2)``, where the pairs are more than ``reach`` apart): past
+    :data:`PAIR_PIXELS` beyond ``reach`` the sums are those of a short axis and that
+    pixel's share times the pixels more (the share: what one pixel adds to the short axis's
+    sums). Summed over every output, 10^5 rows upsampled 20 times took minutes."""
+    short = reach + PAIR_PIXELS
+    if size <= short + 1:
+        sums, length = _pair_sums(resample(size), reach, limit), len(resample(size))
+    else:
+        first, second = _pair_sums(resample(short), reach, limit), \
+            _pair_sums(resample(short + 1), reach, limit)
+        more = size - short
+        sums = [{pair: one.get(pair, 0.0) + more * (two[pair] - one.get(pair, 0.0))
+                 for pair in two} for one, two in zip(first, second)]
+        length = size * (len(resample(short)) // short)
+    return [{pair: total / (length - d) for pair, total in table.items()}
+            for d, table in enumerate(sums[:max(0, min(limit, length))])]
+
+
+# Input pixels, beyond the farthest apart that :func:`_pair_weights` carries, of the short
+# axes its sums are worked out on: the pairs of outputs it sums are less than ``reach + 2``
+# pixels apart, and an axis's first and last pixel (bilinear's clamped halves) stay apart
+# from each other by the rest.
+PAIR_PIXELS = 8
+
+
+@functools.lru_cache(maxsize=16)
+def _pair_sums(reads: tuple, reach: int, limit: int) -> list[dict[int, float]]:
+    """:func:`_pair_weights` of ``reads`` summed over the pairs, not averaged. Summed run by
+    run (:func:`_affine_runs`): an upsampling by ``s`` reaches ``d`` of about ``s (reach +
+    1)``, each of which summed over every output took ``s^2`` times the input's size (4000x1
+    on 8 rows, minutes)."""
+    runs = _affine_runs(reads)
+    starts = [start for start, _, _ in runs]
     tables = []
-    for d in range(len(reads)):
+    for d in range(min(len(reads), limit)):
         table: dict[int, float] = {}
-        pairs = len(reads) - d
-        for y in range(pairs):
-            for i, a in reads[y]:
-                for j, b in reads[y + d]:
-                    table[abs(i - j)] = table.get(abs(i - j), 0.0) + a * b / pairs
+        for first in runs:
+            # the runs that the outputs d after ``first``'s fall in
+            index = bisect.bisect_right(starts, first[0] + d) - 1
+            while index < len(runs) and runs[index][0] < first[1] + d:
+                _add_run_pairs(table, first, runs[index], d)
+                index += 1
         if min(table) > reach:
             break
         tables.append(table)
     return tables
+
+
+# How far (in weight) a run's outputs may read from the straight line through its first two
+# before the run ends: the reads' weights are fractions from one division each (bilinear's
+# ``source - low``), whose rounding a line through two of them follows to about 1e-16 per
+# output, so 1e-9 keeps runs of millions of outputs whole and still ends one at any true bend.
+AFFINE_TOLERANCE = 1e-9
+
+
+def _affine_runs(reads: tuple) -> list[tuple[int, int, tuple[tuple[int, float, float], ...]]]:
+    """``reads`` as runs of consecutive outputs ``[start, stop)`` that read the same input
+    pixels with weights on a line: ``(start, stop, ((pixel, weight at start, step), ...))``.
+    Nearest upsampling is one run per input pixel, bilinear about two (the mix moves on
+    between pixel centres)."""
+    runs = []
+    start = 0
+    while start < len(reads):
+        pixels = [i for i, _ in reads[start]]
+        after = reads[start + 1] if start + 1 < len(reads) else ()
+        steps = ([b - a for (_, a), (_, b) in zip(reads[start], after)]
+                 if [i for i, _ in after] == pixels else [0.0] * len(pixels))
+        stop = start + 1
+        while stop < len(reads) and [i for i, _ in reads[stop]] == pixels and all(
+                abs(weight - (a + step * (stop - start))) <= AFFINE_TOLERANCE
+                for (_, weight), (_, a), step in zip(reads[stop], reads[start], steps)):
+            stop += 1
+        runs.append((start, stop, tuple((i, a, step)
+                                        for (i, a), step in zip(reads[start], steps))))
+        start = stop
+    return runs
+
+
+def _add_run_pairs(table: dict[int, float], first: tuple, second: tuple, d: int) -> None:
+    """Add to ``table`` (:func:`_pair_weights`') the pairs of outputs ``y`` of run ``first``
+    and ``y + d`` of run ``second``: for each pixel ``i`` of the one and ``j`` of the other,
+    ``sum_y a(y) b(y + d)`` of their weights (lines in ``y``) in closed form."""
+    (start, stop, reads), (other, other_stop, other_reads) = first, second
+    low, high = max(start, other - d), min(stop, other_stop - d)
+    if low >= high:
+        return
+    # over t = y - start in [low - start, high - start): sums of 1, t and t^2
+    p, q = low - start, high - start
+    count = q - p
+    linear = (q * (q - 1) - p * (p - 1)) // 2
+    square = ((q - 1) * q * (2 * q - 1) - (p - 1) * p * (2 * p - 1)) // 6
+    shift = start + d - other  # the second run's t at the first's t = 0
+    for i, a, step in reads:
+        for j, b, other_step in other_reads:
+            b0 = b + other_step * shift
+            total = (a * b0 * count + (a * other_step + step * b0) * linear
+                     + step * other_step * square)
+            table[abs(i - j)] = table.get(abs(i - j), 0.0) + total
 
 
 def _concatenated(parts: list[Crosses], channels: list[int], moment: float) -> Crosses:
@@ -1575,8 +1698,9 @@ def _joined(parts: list[Sums | None], weights: list[int], averaged: bool = False
         return None
     shared = sum(w * p.q * p.shared for w, p in zip(weights, parts)) / total / q
     near = sorted({d for p in parts for d, _ in p.near})
+    near_at = [dict(p.near) for p in parts]
     return dataclasses.replace(first, q=q, shared=shared, near=tuple(
-        (d, sum(w * p.q * dict(p.near).get(d, p.shared) for w, p in zip(weights, parts))
+        (d, sum(w * p.q * at.get(d, p.shared) for w, p, at in zip(weights, parts, near_at))
          / total / q) for d in near))
 
 
@@ -1872,17 +1996,41 @@ class _LogFactors:
 
 def _common_ancestor(parts: list[_LogFactors]) -> _LogFactors:
     """The nearest factors every part of a merge holds scaled, found by climbing the
-    deepest part's parents; a part that reaches its root without meeting the others holds no
-    draw they hold (a root has none) and is left out. A root if none is common."""
-    climbing = list(parts)
+    deepest part's parents (the first of the deepest); a part that reaches its root without
+    meeting the others holds no draw they hold (a root has none) and is left out. A root if
+    none is common. The parts' nodes are kept counted and in a heap by depth, so a merge of
+    k parts climbs in k log k steps, not k^2 (a concat of 2,000 inputs: 1.4 s)."""
+    climbing: list[_LogFactors | None] = list(parts)  # None: left out
+    copies = collections.Counter(id(node) for node in parts)
+    deepest = [(-node.depth, order) for order, node in enumerate(parts)]
+    heapq.heapify(deepest)
+    roots = [order for order, node in enumerate(parts) if node.parent is None]
+
+    def move(order: int, node: _LogFactors | None) -> None:
+        """Part ``order`` on to ``node`` (None: left out)."""
+        left = id(climbing[order])
+        copies[left] -= 1
+        if not copies[left]:
+            del copies[left]
+        climbing[order] = node
+        if node is not None:
+            copies[id(node)] += 1
+            heapq.heappush(deepest, (-node.depth, order))
+            if node.parent is None:
+                roots.append(order)
+
     while True:
-        if all(node is climbing[0] for node in climbing):
-            return climbing[0]
-        climbing = [node for node in climbing if node.parent is not None]
-        if not climbing:
+        if len(copies) == 1:
+            return next(node for node in climbing if node is not None)
+        for order in roots:
+            move(order, None)
+        roots.clear()
+        if not copies:
             return _LogFactors.zero()
-        deepest = max(range(len(climbing)), key=lambda i: climbing[i].depth)
-        climbing[deepest] = climbing[deepest].parent
+        _, order = heapq.heappop(deepest)
+        while climbing[order] is None:  # a part left out at its root
+            _, order = heapq.heappop(deepest)
+        move(order, climbing[order].parent)
 
 
 def _since(part: _LogFactors, base: _LogFactors) -> tuple[float, dict[str, float]]:
@@ -1904,14 +2052,20 @@ def _since(part: _LogFactors, base: _LogFactors) -> tuple[float, dict[str, float
 def _merge_shares(info: LayerInfo, second: dict[str, float]) -> list[float]:
     """Each input's share of a merge's mean square by its kind's ``signal`` rule (linear in
     the inputs' mean squares: an add's sum, a concat's mean over the channels), ``d log q /
-    d log q_i``; equal shares where a mean square is 0 or beyond floating point's range."""
+    d log q_i``; equal shares where a mean square is 0 or beyond floating point's range.
+    A merge weighs its inputs by their shapes alone (a concat's channels), so the rule is
+    asked once for each shape's weight, not once for each input (k^2 steps for k inputs)."""
     qs = [second.get(name, 0.0) for name in info.inputs]
     shapes = [tuple(s) for s in info.input_shapes]
     total = kind_signal(info.ir, qs, shapes)
     if not 0 < total < math.inf or not all(math.isfinite(q) for q in qs):
         return [1 / len(qs)] * len(qs)
-    return [kind_signal(info.ir, [q if j == i else 0.0 for j, q in enumerate(qs)], shapes)
-            / total for i in range(len(qs))]
+    weights: dict[tuple, float] = {}
+    for i, shape in enumerate(shapes):
+        if shape not in weights:
+            weights[shape] = kind_signal(
+                info.ir, [1.0 if j == i else 0.0 for j in range(len(qs))], shapes)
+    return [weights[shape] * q / total for shape, q in zip(shapes, qs)]
 
 
 def bias_moments(info: LayerInfo) -> tuple[float, float]:
