@@ -2139,6 +2139,23 @@ def test_only_distributeds_cancel_race_is_dropped_from_tornados_log():
         assert sum(isinstance(each, executors.CancelRaceFilter) for each in kept) == 1
 
 
+def test_only_the_schedulers_note_of_results_to_compute_again_is_dropped():
+    """SIGTERM to a local cluster sweep's process group, under load, printed the scheduler's
+    warnings that the workers it removed held results to compute again, before the sweep's
+    own "stopped" (its loop thread logged them before the main thread quieted Dask)."""
+    lost = executors.LostResultsFilter()
+
+    def record(message, *args):
+        return logging.LogRecord(executors.SCHEDULER_LOGGER, logging.WARNING, __file__, 1,
+                                 message, args, None)
+
+    assert not lost.filter(record(
+        "Removing worker %r caused the cluster to lose already computed task(s), which will "
+        "be recomputed elsewhere: %s (stimulus_id=%r)", "tcp://127.0.0.1:1", {"cell-0"}, "s"))
+    assert lost.filter(record("Removing worker %r (stimulus_id=%r)", "tcp://127.0.0.1:1", "s"))
+    assert lost.filter(record("Unexpected worker completed task"))
+
+
 def _task_record(filename: str, error: str) -> logging.LogRecord:
     """asyncio's "Task exception was never retrieved" record of ``error`` raised in a
     coroutine's ``wait`` in a file named ``filename``."""

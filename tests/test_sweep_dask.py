@@ -405,6 +405,10 @@ def test_a_local_clusters_workers_are_quiet_before_it_closes(monkeypatch):
     cluster = executor._cluster
     closing = cluster.close
     levels = {}
+    # the scheduler, in this process, keeps its note of results lost with a worker to itself
+    from cnnspec.sweep.executor import SCHEDULER_LOGGER, LostResultsFilter
+    assert sum(isinstance(each, LostResultsFilter)
+               for each in logging.getLogger(SCHEDULER_LOGGER).filters) == 1
 
     def close_seen_from_the_workers(*args, **kwargs):
         with distributed.Client(cluster, timeout=START_TIMEOUT) as client:

@@ -189,12 +189,34 @@ class CancelRaceFilter(logging.Filter):
 RACE_LOGGERS = ("tornado.application", "asyncio")
 
 
+class LostResultsFilter(logging.Filter):
+    """Drops the scheduler's note that a worker it removed held results to compute again
+    ("Removing worker ... caused the cluster to lose already computed task(s)", distributed
+    2026.8), and only it, from a sweep's own local cluster, whose scheduler runs in this
+    process. SIGTERM to the process group ends the workers at once, and the scheduler's loop
+    thread logs the note before this process's main thread has run the handler that quiets
+    Dask (:func:`_quiet_on_stop`): printed before the sweep's own "stopped", under load. A
+    worker lost otherwise (killed for lack of memory) is the sweep's to say, as the cell
+    whose task failed (Dask's KilledWorker); the results Dask computes again add nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "caused the cluster to lose already computed task" not in record.getMessage()
+
+
+# The logger of a local cluster's scheduler, in the sweep's process.
+SCHEDULER_LOGGER = "distributed.scheduler"
+
+
 def filter_cancel_race() -> None:
     """Put :class:`CancelRaceFilter` on the loggers of :data:`RACE_LOGGERS`, once a process."""
     for name in RACE_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(each, CancelRaceFilter) for each in logger.filters):
-            logger.addFilter(CancelRaceFilter())
+        _filtered(logging.getLogger(name), CancelRaceFilter)
+
+
+def _filtered(logger: logging.Logger, kind: type[logging.Filter]) -> None:
+    """Put a filter of class ``kind`` on ``logger``, unless it has one."""
+    if not any(isinstance(each, kind) for each in logger.filters):
+        logger.addFilter(kind())
 
 
 @contextmanager
@@ -288,6 +310,7 @@ class DaskExecutor:
                                        "distributed.worker.preload": [WORKER_SETUP]}),
                       workers_start_deaf_to_ctrl_c()):
                     self._cluster = _local_cluster(workers)
+                _filtered(logging.getLogger(SCHEDULER_LOGGER), LostResultsFilter)
                 self.client = Client(self._cluster, timeout=timeout)
                 self.description = local_cluster_description(len(self._cluster.workers))
             else:
