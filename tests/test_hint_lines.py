@@ -265,6 +265,9 @@ def test_names_in_double_quotes_are_mended_on_the_way_to_the_line_that_reads(wri
     ("nn.init.normal_(m.weight, 0, 0.01)", "normal(0, 0.01)"),
     ("kaiming_normal_(m.weight)", "kaiming_normal"),
     ("xavier_uniform_(gain=nn.init.calculate_gain('tanh'))", "xavier_uniform(gain=tanh)"),
+    # the tensor given after the other arguments, as the last or among them
+    ("kaiming_normal_(mode=fan_out, m.weight)", "kaiming_normal(mode=fan_out)"),
+    ("normal_(0, m.weight, 0.01)", "normal(0, 0.01)"),
 ])
 def test_a_pytorch_init_with_its_module_path_or_tensor_is_hinted_to_the_line_that_reads(
         written, line):

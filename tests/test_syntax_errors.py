@@ -825,6 +825,10 @@ CASES = [
                                            "take the tensor they fill first")),
     ("input 1x8x8\nconv 8 3x3 weight normal_( self.conv1.weight, 0, 0.01)\n",
      "^unexpected character '.'$", 2, 32, "^leave `self.conv1.weight` out: "),
+    # ... written after the others (not a keyword's value): left out too, with its comma
+    ("input 1x8x8\nconv 8 3x3 weight kaiming_normal_(mode=fan_out, m.weight)\n",
+     "^unexpected character '.'$", 2, 50, ("^leave `m.weight` out: PyTorch's nn.init functions "
+                                           "take the tensor they fill first")),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(gain=nn.init.calculate_gain('relu'))\n",
      "^unexpected character '.'$", 2, 36, ("^a name is written without its module's path: "
                                            "write `calculate_gain\\('relu'\\)` in place of ")),

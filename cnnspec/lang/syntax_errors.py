@@ -1479,6 +1479,9 @@ DOTTED_NAME = LazyPattern(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?
 # A call opened just before a dotted word, its first argument: PyTorch's tensor argument,
 # kaiming_normal_(m.weight, ...).
 TORCH_TENSOR = LazyPattern(r"[A-Za-z_]\w*\(\s*$")
+# A positional argument after another (not a keyword's value): where a tensor given out of
+# its place stands, `kaiming_normal_(mode='fan_out', m.weight)`.
+AFTER_ARGUMENT = LazyPattern(r",\s*$")
 
 # A call's name and its '(', or a ')': the brackets of a line's calls.
 CALL_BRACKETS = LazyPattern(r"(\w*)\(|\)")
@@ -1521,7 +1524,8 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
         return None
     before = line[:found.start()]
     call = _open_call(before)
-    if call is not None and _init_name(call) and TORCH_TENSOR.search(before):
+    if call is not None and _init_name(call) and (TORCH_TENSOR.search(before)
+                                                  or AFTER_ARGUMENT.search(before)):
         left_out = _argument_left_out(line, found)  # kaiming_normal_(m.weight)
         return (f"leave `{found[0]}` out: {TORCH_TENSOR_ARGUMENT}",
                 None if left_out is None else Mend(Span(exc.line, left_out.start + 1, exc.line,
@@ -1547,17 +1551,20 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
 
 
 def _argument_left_out(line: str, found: re.Match) -> range | None:
-    """The columns (0-based) of ``line`` to take out with the first argument of a call that
-    ``found`` is: ``m.weight, `` of ``f(m.weight, a=1)``, ``(m.weight)`` of ``f(m.weight)``;
-    None where something else follows it."""
+    """The columns (0-based) of ``line`` to take out with the argument of a call that
+    ``found`` is: ``m.weight, `` of ``f(m.weight, a=1)``, ``(m.weight)`` of ``f(m.weight)``,
+    ``, m.weight`` of ``f(a=1, m.weight)``; None where something else follows it."""
     after = line[found.end():]
     comma = re.match(r"\s*,\s*", after)
     if comma:
         return range(found.start(), found.end() + comma.end())
     closing = re.match(r"\s*\)", after)
-    if closing:
-        return range(line.rindex("(", 0, found.start()), found.end() + closing.end())
-    return None
+    if not closing:
+        return None
+    before = re.search(r",\s*$", line[:found.start()])
+    if before:  # the last of several: the comma before it goes with it
+        return range(before.start(), found.end())
+    return range(line.rindex("(", 0, found.start()), found.end() + closing.end())
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
