@@ -1569,14 +1569,16 @@ def _pair_weights(resample: Callable[[int], tuple], size: int, reach: int, limit
     sums). Summed over every output, 10^5 rows upsampled 20 times took minutes."""
     short = reach + PAIR_PIXELS
     if size <= short + 1:
-        sums, length = _pair_sums(resample(size), reach, limit), len(resample(size))
+        reads = resample(size)
+        sums, length = _pair_sums(reads, reach, limit), len(reads)
     else:
-        first, second = _pair_sums(resample(short), reach, limit), \
-            _pair_sums(resample(short + 1), reach, limit)
+        reads = resample(short)  # each output's reads: as long as the axis times the factor
+        first = _pair_sums(reads, reach, limit)
+        second = _pair_sums(resample(short + 1), reach, limit)
         more = size - short
         sums = [{pair: one.get(pair, 0.0) + more * (two[pair] - one.get(pair, 0.0))
                  for pair in two} for one, two in zip(first, second)]
-        length = size * (len(resample(short)) // short)
+        length = size * (len(reads) // short)
     return [{pair: total / (length - d) for pair, total in table.items()}
             for d, table in enumerate(sums[:max(0, min(limit, length))])]
 
