@@ -174,19 +174,20 @@ def test_maxpool_of_an_empty_batch(kernel, stride):
                                              ("nan", False), ("nan_and_tie", False)])
 def test_tiled_maxpool_keeps_one_first_hit_per_window(values, counted, monkeypatch):
     """The tiling windows' forward marks each window's first maximal pixel (row-major, as
-    PyTorch): by one comparison where every maximum is unique, by the offset loop after ties or
-    NaN (a NaN window gets no hit, as in the offset loop), even where a NaN window and a tie
-    leave the count of hits right."""
+    PyTorch): by one comparison where every maximum is unique, kept first by each window row's
+    bytes after ties or NaN (a NaN window gets no hit, as in the offset loop), even where a NaN
+    window and a tie leave the count of hits right."""
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 3 * 8 * 8).reshape(2, 3, 8, 8).astype(np.float32)
     if values in ("ties", "nan_and_tie"):
         x[1, 2, 4:6, 4:6] = [[-1, 500], [500, -2]]  # row-major first: the top right
     if values in ("nan", "nan_and_tie"):
         x[0, 1, 2, 3] = np.nan
-    looped, first_hits = [], pool._first_hits
-    monkeypatch.setattr(pool, "_first_hits", lambda *a: looped.append(a) or first_hits(*a))
+    kept, keep_first_hits = [], pool._keep_first_hits
+    monkeypatch.setattr(pool, "_keep_first_hits",
+                        lambda *a: kept.append(a) or keep_first_hits(*a))
     _, (_, _, hit, _, _) = pool.maxpool_forward(x, (2, 2), (2, 2))
-    assert (not looped) == counted
+    assert (not kept) == counted
     expected = np.zeros(x.shape, bool)
     for b, c, i, j in np.ndindex(2, 3, 4, 4):
         patch = x[b, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2]

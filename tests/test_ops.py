@@ -380,3 +380,27 @@ def test_avgpool_adds_each_windows_pixels_in_row_major_order(x_shape, kernel, st
         expected = view.copy() if expected is None else expected + view
     expected *= inverse if np.isscalar(inverse) else inverse.astype(dtype)
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (2, 1), (1, 2), (3, 2), (2, 4), (4, 4), (3, 8),
+                                    (5, 1)])
+def test_tied_windows_keep_the_same_first_hits_as_the_offset_loop(kernel):
+    """Ties (the zeros after a ReLU, small integers), NaN and -inf: the hits kept by the
+    bytes of each window row (pool._keep_first_hits) are those of the offset loop."""
+    rng = np.random.default_rng(5)
+    for trial in range(12):
+        shape = (2, 3, kernel[0] * (1 + trial % 4), kernel[1] * (1 + trial % 3))
+        x = rng.integers(-2, 2, shape).astype(np.float32)
+        x[rng.random(shape) < 0.05 * (trial % 3 == 0)] = np.nan
+        x[rng.random(shape) < 0.1 * (trial % 4 == 0)] = -np.inf
+        win = pool._window(x, kernel, kernel, (0, 0, 0, 0))
+        xp = np.ascontiguousarray(x.transpose(1, 0, 2, 3))
+        best, hit = pool._tiled_max(xp, win)
+        np.testing.assert_array_equal(hit, pool._first_hits(xp, best, win))
+
+
+def test_padded_or_odd_width_tied_windows_take_the_offset_loop():
+    hit = np.ones((1, 1, 4, 6), bool)
+    assert not pool._keep_first_hits(hit, pool._window(hit, (2, 3), (2, 3), (0, 0, 0, 0)))
+    assert not pool._keep_first_hits(hit, pool._window(hit, (2, 2), (2, 2), (1, 1, 1, 1)))
+    assert hit.all()
