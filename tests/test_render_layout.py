@@ -609,6 +609,22 @@ def test_a_swept_number_is_drawn_in_its_order_by_value_on_a_log_axis(tmp_path, d
     assert list(mean.get_xdata()) == [0.001, 0.01, 0.1]
 
 
+def test_close_accuracies_are_drawn_on_an_axis_zoomed_to_the_runs(tmp_path, drawn):
+    """Two inits at 95.8% and 97.6% were one dot on an axis from 0 to 100%: the axis starts
+    below the lowest run on a 5% step and its label says where; far apart, it starts at 0."""
+    accuracy = {"he_normal": 0.976, "glorot_uniform": 0.958}
+    plot_accuracy_by_setting(_grid(lambda s: accuracy[s["init"]], init=list(accuracy)),
+                             [("init", list(accuracy))], tmp_path / "a.png")
+    ax = drawn[0].axes[0]
+    assert ax.get_ylim()[0] == pytest.approx(0.9)
+    assert ax.get_ylabel() == "validation accuracy (axis from 90%)"
+    assert max(ax.get_yticks()) == pytest.approx(1.0)  # none labelled 102%
+    plot_accuracy_by_setting(_grid(_init_decides, init=["he_normal", "zeros"]),
+                             [("init", ["he_normal", "zeros"])], tmp_path / "b.png")
+    ax = drawn[1].axes[0]
+    assert ax.get_ylim()[0] == 0 and ax.get_ylabel() == "validation accuracy"
+
+
 def test_numbers_within_a_decade_stay_on_a_linear_axis(tmp_path, drawn):
     plot_accuracy_by_setting(_grid(_init_decides, batch=["64", "32"]),
                              [("batch", ["64", "32"])], tmp_path / "a.png")

@@ -22,6 +22,7 @@ from cnnspec.render.figure import (
     new_figure,
     save_png,
     share_axis,
+    share_axis_text,
     whole_numbers,
 )
 from cnnspec.training import rundir
@@ -164,8 +165,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     bottom = 0.0
     if acc_values and max(acc_values) <= 1.0:
         bottom = share_axis(acc_ax, acc_values)
-    # an axis that does not start at 0 makes a small gain look steep: the title says so
-    axes_title(acc_ax, f"accuracy (axis from {100 * bottom:.0f}%)" if bottom else "accuracy")
+    axes_title(acc_ax, share_axis_text("accuracy", bottom))
     if acc_ax.get_legend_handles_labels()[0]:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 

@@ -415,12 +415,23 @@ def share_axis(ax, values=None) -> float:
     beside the pictures print accuracies. With ``values`` (the shares drawn) it starts where
     they do, less a margin, on a 5% step (:func:`share_bottom`), so that a run between 91% and
     100% fills the panel; returns where it starts, for the title to say it is zoomed."""
-    from matplotlib.ticker import PercentFormatter  # Matplotlib loads only when drawing
+    from matplotlib.ticker import FixedLocator, MaxNLocator, PercentFormatter  # when drawing
 
     bottom = 0.0 if values is None else share_bottom(values)
     ax.set_ylim(bottom, 1.02)
+    # no tick above 100% (a zoomed axis ticked every 2% labelled one 102%)
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(bottom, 1.0)
+    ax.yaxis.set_major_locator(FixedLocator([t for t in ticks
+                                             if bottom - 1e-9 <= t <= 1 + 1e-9]))
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     return bottom
+
+
+def share_axis_text(text: str, bottom: float) -> str:
+    """``text``, a share axis's label or title, saying where the axis starts where that is
+    above 0 (:func:`share_axis`): an axis that does not start at 0 makes a small difference
+    look large."""
+    return f"{text} (axis from {100 * bottom:.0f}%)" if bottom else text
 
 
 # A share axis starts at 0 unless the values leave more than this much of it empty below.
