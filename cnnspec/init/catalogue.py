@@ -396,6 +396,35 @@ TORCH_TRAILING_UNDERSCORE = ("PyTorch's nn.init functions end in '_' (they fill 
 TORCH_TENSOR_ARGUMENT = ("PyTorch's nn.init functions take the tensor they fill first; an init "
                          "here fills the layer it is written on")
 
+# PyTorch's torch.nn.init functions that draw what an init here draws: that init, by the name
+# a PyTorch user knows where it is one of ours (kaiming_normal for kaiming_normal_), and the
+# function's parameters after the tensor, in its order, with its defaults (REQUIRED where it
+# has none), as torch.nn.init's signatures give them. A hint that writes PyTorch's call here
+# writes the defaults an init here needs or has otherwise (cnnspec/lang/torch_calls.py):
+# normal_(w, mean=0.1) is normal(mean=0.1, std=1), trunc_normal_(w, std=0.02) cuts at -2 and 2.
+# Where the same default is written otherwise here it is left to ours: kaiming's a=0 with
+# nonlinearity=leaky_relu is the gain √2 of he_normal's gain=relu, xavier's and orthogonal's
+# gain=1 the linear gain. Not here: sparse_(sparsity, std), which zeroes a fraction of each
+# column, where sparse(nonzero, std) keeps a count of weights per unit.
+TORCH_INITS: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
+    "constant_": ("constant", (("val", REQUIRED),)),
+    "zeros_": ("zeros", ()),
+    "ones_": ("ones", ()),
+    "uniform_": ("uniform", (("a", 0.0), ("b", 1.0))),
+    "normal_": ("normal", (("mean", 0.0), ("std", 1.0))),
+    "trunc_normal_": ("truncated_normal",
+                      (("mean", 0.0), ("std", 1.0), ("a", -2.0), ("b", 2.0))),
+    "xavier_uniform_": ("xavier_uniform", (("gain", 1.0),)),
+    "xavier_normal_": ("xavier_normal", (("gain", 1.0),)),
+    "kaiming_uniform_": ("kaiming_uniform",
+                         (("a", 0.0), ("mode", "fan_in"), ("nonlinearity", "leaky_relu"))),
+    "kaiming_normal_": ("kaiming_normal",
+                        (("a", 0.0), ("mode", "fan_in"), ("nonlinearity", "leaky_relu"))),
+    "orthogonal_": ("orthogonal", (("gain", 1.0),)),
+    "eye_": ("identity", ()),
+    "dirac_": ("dirac", (("groups", 1),)),
+}
+
 
 def _name_hints() -> dict[str, str]:
     """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and
