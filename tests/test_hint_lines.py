@@ -333,6 +333,17 @@ def test_every_pytorch_init_is_hinted_to_a_line_that_checks(name, form):
     _checks(text.replace(text.split("\n")[error.span.line - 1], hinted))
 
 
+@pytest.mark.parametrize("form", ["nn.init.{name}(m.weight, 0.9)", "{name}(w, 0.9)", "{name}"])
+@pytest.mark.parametrize("name", catalogue.TORCH_ELSEWHERE)
+def test_a_pytorch_init_no_init_here_draws_is_told_so_not_mended(name, form):
+    """PyTorch's sparse_ zeroes a fraction of each column: the hint wrote sparse(w, 0.9),
+    whose name here is another draw (a count of weights into each unit)."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec(f"c: conv 4 3x3 weight {form.format(name=name)}"), path="m.cnn")
+    assert info.value.hint == catalogue.TORCH_ELSEWHERE[name]
+    assert info.value.mend is None and info.value.rewrite is None
+
+
 @pytest.mark.parametrize("written, init", [
     ("nn.init.normal_(w, mean=0.1)", {"name": "normal", "mean": 0.1, "std": 1.0}),
     ("normal_(w, 0.1)", {"name": "normal", "mean": 0.1, "std": 1.0}),

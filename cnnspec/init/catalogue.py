@@ -404,8 +404,7 @@ TORCH_TENSOR_ARGUMENT = ("PyTorch's nn.init functions take the tensor they fill 
 # normal_(w, mean=0.1) is normal(mean=0.1, std=1), trunc_normal_(w, std=0.02) cuts at -2 and 2.
 # Where the same default is written otherwise here it is left to ours: kaiming's a=0 with
 # nonlinearity=leaky_relu is the gain √2 of he_normal's gain=relu, xavier's and orthogonal's
-# gain=1 the linear gain. Not here: sparse_(sparsity, std), which zeroes a fraction of each
-# column, where sparse(nonzero, std) keeps a count of weights per unit.
+# gain=1 the linear gain. Not here: sparse_ (TORCH_ELSEWHERE).
 TORCH_INITS: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
     "constant_": ("constant", (("val", REQUIRED),)),
     "zeros_": ("zeros", ()),
@@ -425,15 +424,22 @@ TORCH_INITS: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
     "dirac_": ("dirac", (("groups", 1),)),
 }
 
+# PyTorch's nn.init functions that no init here draws, though their names without the '_' are
+# ours: what a spec that writes one is told, in place of that name.
+TORCH_ELSEWHERE = {
+    "sparse_": "PyTorch's sparse_(w, sparsity, std=0.01) zeroes a fraction sparsity of each "
+               "column (the weights out of one input); sparse(nonzero, std) here gives each "
+               "unit nonzero weights into it: another draw, which no init here makes",
+}
+
 
 def _name_hints() -> dict[str, str]:
-    """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and
-    PyTorch's spellings with the trailing '_' of its nn.init functions (they fill a tensor in
-    place): ``trunc_normal_`` gets the hint of ``trunc_normal``, where a spelling guess would
-    offer truncated_normal, which cuts elsewhere unless given PyTorch's bounds;
-    ``kaiming_normal_`` is answered with
-    ``kaiming_normal``."""
-    hints = dict(FOREIGN_NAMES)
+    """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES,
+    TORCH_ELSEWHERE, and PyTorch's spellings with the trailing '_' of its nn.init functions
+    (they fill a tensor in place): ``trunc_normal_`` gets the hint of ``trunc_normal``, where a
+    spelling guess would offer truncated_normal, which cuts elsewhere unless given PyTorch's
+    bounds; ``kaiming_normal_`` is answered with ``kaiming_normal``."""
+    hints = {**FOREIGN_NAMES, **TORCH_ELSEWHERE}
     for name, hint in FOREIGN_NAMES.items():
         hints.setdefault(f"{name}_", hint)
     for name in (*PARAMS, *ALIASES):

@@ -242,7 +242,8 @@ def _torch_name_mend(name: str, span: Span) -> Mend | None:
     """PyTorch's name of an init (``kaiming_normal_``: its nn.init functions fill a tensor in
     place) written as here, where the name without its trailing '_' is one; else None."""
     known = name.removesuffix("_")
-    if known == name or (known not in CATALOGUE and known not in ALIASES):
+    if known == name or (known not in CATALOGUE and known not in ALIASES) \
+            or name in catalogue.TORCH_ELSEWHERE:
         return None
     return Mend(span, known, catalogue.TORCH_TRAILING_UNDERSCORE)
 

@@ -1513,7 +1513,12 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
     writes it (:func:`cnnspec.init.keras.written`); PyTorch's tensor argument of an init
     (`kaiming_normal_(m.weight, ...)`) left out; None for any other error."""
     from cnnspec.init import keras  # only on a syntax error
-    from cnnspec.init.catalogue import ALIASES, INIT_NAMES, TORCH_TENSOR_ARGUMENT
+    from cnnspec.init.catalogue import (
+        ALIASES,
+        INIT_NAMES,
+        TORCH_ELSEWHERE,
+        TORCH_TENSOR_ARGUMENT,
+    )
     from cnnspec.lang.torch_calls import torch_init_call
 
     if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
@@ -1539,6 +1544,8 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
         return None
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
+    if name in TORCH_ELSEWHERE:  # the name without its '_' is another draw here
+        return TORCH_ELSEWHERE[name], None
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.rstrip("_")).lower()
     # Keras' (and JAX's) he_normal is cut at 2 std: the variance_scaling the importer writes,
     # whose settings say all that HeNormal(seed=...) could
