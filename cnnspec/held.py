@@ -10,6 +10,10 @@ alone reads, to a reader of other frameworks, as a layer that stops the gradient
 from __future__ import annotations
 
 HELD = "held"
+# The count of such parameters in a model's totals, in the words Keras' model.summary() and
+# torchinfo print it in ("Non-trainable params"), where their users look for it; each held
+# parameter is counted there.
+NON_TRAINABLE = "non-trainable"
 # What a held parameter is, said once: the summary's note and the diagram's legend read it.
 HELD_MEANS = ("kept at its initial values (`frozen`, or `lr_mult 0`), with no gradient or "
               "optimizer state of its own; the gradient still flows through its layer to the "

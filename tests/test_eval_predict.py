@@ -485,3 +485,97 @@ def test_eval_says_when_the_last_weights_are_within_an_epoch():
     assert weights_text(loaded) == "last checkpoint, 1 step into epoch 8 (after 7 finished epochs)"
     loaded.steps_into_epoch = 0
     assert weights_text(loaded) == "last epoch (7 of 7)"
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A run of ten classes, "0".."9" (one epoch on the built-in digits), and its test split."""
+    from cnnspec.cli import main
+
+    tmp = tmp_path_factory.mktemp("digitsrun")
+    spec = tmp / "d.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 10\ntrain {\n  data digits\n  epochs 1\n}\n")
+    assert main(["train", str(spec), "--out", str(tmp / "r"), "--quiet"]) == 0
+    return tmp / "r", load_dataset({"name": "digits"}, seed=0)
+
+
+@pytest.mark.parametrize("kept", [range(5), range(5, 10)])
+def test_eval_of_some_of_the_run_s_classes_scores_them_among_all(digits_run, tmp_path,
+                                                                   capsys, kept):
+    """A test file of the digits 0..4 (or 5..9: no image of label 0) for a run of the ten,
+    without names: the accuracy is over its images, the table and the matrix keep the ten
+    classes, the absent ones shown so (not as a recall of 0%) and named in a note."""
+    run, digits = digits_run
+    keep = np.isin(digits.y_test, kept)
+    path = tmp_path / "part.npz"
+    np.savez(path, x=digits.x_test[keep], y=digits.y_test[keep])
+    result = evaluate(load_run(run), data=f"npz:{path}")
+    split = load_dataset({"name": "npz", "path": str(path)}, seed=0, n_classes=10)
+    assert result["examples"] == len(split.y_test)
+    assert result["classes"] == [str(k) for k in range(10)]
+    assert result["classes_present"] == [str(k) for k in kept]
+    confusion = np.array(result["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == result["examples"]
+    assert np.trace(confusion) == round(result["accuracy"] * result["examples"])
+    absent = [k for k in range(10) if k not in kept]
+    assert not confusion[absent].any()
+    assert all(result["per_class"][k]["recall"] is None for k in absent)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", f"npz:{path}"]) == 0
+    out, err = capsys.readouterr()
+    table = out.split("class  precision  recall  support\n")[1].splitlines()
+    assert [line.split()[2] == "absent" for line in table[:10]] == [
+        k not in kept for k in range(10)]
+    named = ", ".join(str(k) for k in absent[:-1]) + f" and {absent[-1]}"
+    assert (f"note: the data holds images of 5 of the run's 10 classes; absent: {named}"
+            in err)
+    assert main(["eval", str(run), "--data", f"npz:{path}", "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["classes_present"] == result["classes_present"]
+    assert len(printed["per_class"]) == 10
+
+
+def test_eval_of_a_label_beyond_the_run_s_classes_is_refused_where_it_is(digits_run,
+                                                                           tmp_path):
+    run, digits = digits_run
+    y_test = digits.y_test.copy()
+    nines = np.flatnonzero(y_test == 9)
+    y_test[nines] = 12
+    path = tmp_path / "beyond.npz"
+    np.savez(path, x=digits.x_test, y=digits.y_test, x_test=digits.x_test, y_test=y_test)
+    with pytest.raises(InputError) as info:
+        evaluate(load_run(run), data=f"npz:{path}")
+    assert info.value.message == (
+        f"{path}: 'y_test' holds label 12 at index {nines[0]}, and {len(nines) - 1} more "
+        "labels above 9; the network was trained on 10 classes, labels 0..9")
+    assert info.value.hint.startswith("keep only the images of labels 0..9 (keep = y_test <= 9;"
+                                      " x_test[keep], y_test[keep]), or train a new run")
+    np.savez(path, x=digits.x_test, y=y_test)  # the split is drawn from y: named there
+    with pytest.raises(InputError, match=f"'y' holds label 12 at index {nines[0]}"):
+        evaluate(load_run(run), data=f"npz:{path}")
+
+
+def test_eval_of_the_run_s_first_classes_named_in_the_file(run_path, tmp_path):
+    """A file that names its classes may name fewer than the run's, as the run's first ones;
+    one that names another class first is refused as before."""
+    x = np.zeros((5, 8, 8), np.float32)
+    path = tmp_path / "first.npz"
+    np.savez(path, x=x, y=np.zeros(5, np.int64), x_test=x, y_test=np.zeros(5, np.int64),
+             classes=np.array(["x"]))
+    result = evaluate(load_run(run_path), data=f"npz:{path}")
+    assert result["classes"] == ["x", "plus"] and result["classes_present"] == ["x"]
+    assert result["per_class"][1]["support"] == 0
+    np.savez(path, x=x, y=np.zeros(5, np.int64), x_test=x, y_test=np.zeros(5, np.int64),
+             classes=np.array(["plus"]))
+    with pytest.raises(InputError, match="class 0 is 'plus' there, 'x' in the run"):
+        evaluate(load_run(run_path), data=f"npz:{path}")
+
+
+def test_the_note_of_absent_classes_names_ten_and_counts_the_rest():
+    from cnnspec.training.evaluate import absent_note
+
+    classes = [f"c{k}" for k in range(14)]
+    assert absent_note({"classes": classes, "classes_present": classes}) is None
+    note = absent_note({"classes": classes, "classes_present": ["c0", "c13"]})
+    assert note.startswith("the data holds images of 2 of the run's 14 classes; absent: c1, "
+                           "c2, c3, c4, c5, c6, c7, c8, c9, c10 and 2 more (no recall")

@@ -2,12 +2,14 @@
 spec's line: for many combinations of Keras' and PyTorch's keywords, the line the hint
 writes (``SpecError.rewrite``) parses and checks where the user's stood."""
 import itertools
+import re
 
 import pytest
 
 from cnnspec import parse
 from cnnspec.check import check
 from cnnspec.errors import SpecError
+from cnnspec.init import catalogue
 
 BEFORE = "model m\ninput 1x8x8\n"
 AFTER = "\nflatten\ndense 10\n"
@@ -191,14 +193,15 @@ def test_pytorch_s_calculate_gain_is_mended_to_the_gain_it_names(gain, written):
 
 
 def test_a_mended_line_still_refused_is_the_line_the_hint_writes():
-    """PyTorch's tensor argument given with mode= too: the quotes' line, its name mended, is
-    refused for nonlinearity= (mode is given twice, so no mend writes the gain). The hint wrote
-    the line before its name's mend (`kaiming_normal_(w, ...)`) and the refusal of the line
-    after it: the line written must be the one whose refusal the hint says."""
+    """A number where PyTorch's tensor argument goes, with mode= too: the quotes' line, its
+    name mended, is refused for nonlinearity= (mode is given twice, so no mend writes the
+    gain). The hint wrote the line before its name's mend (`kaiming_normal_(0.2, ...)`) and
+    the refusal of the line after it: the line written must be the one whose refusal the
+    hint says."""
     with pytest.raises(SpecError) as info:
-        parse(_spec("conv 4 3x3 weight kaiming_normal_(w, mode='fan_out', nonlinearity='relu')"),
-              path="m.cnn")
-    line = "conv 4 3x3 weight kaiming_normal(w, mode=fan_out, nonlinearity=relu)"
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(0.2, mode='fan_out', "
+                    "nonlinearity='relu')"), path="m.cnn")
+    line = "conv 4 3x3 weight kaiming_normal(0.2, mode=fan_out, nonlinearity=relu)"
     assert info.value.rewrite == line
     assert f"write `{line}` (PyTorch's nn.init functions end in '_'" in info.value.hint
     with pytest.raises(SpecError) as refusal:
@@ -235,6 +238,22 @@ def test_a_later_line_s_own_mistake_is_no_refusal_of_the_hinted_line():
         parse(text.replace("\ndense 10\n", "\ndense 10 )\n"), path="m.cnn")
     assert info.value.rewrite.startswith("conv 4 3x3 weight kaiming_normal")
     assert "refused" not in info.value.hint
+
+
+def test_a_later_line_s_own_mistake_leaves_the_hinted_line_checked():
+    """The spec with the hinted line did not parse for a later line's mistake, so the checker
+    never saw the hinted line: its mends stopped at the first (`kaiming_normal(nonlinearity=
+    "relu")`, refused in turn), and a line refused said nothing of it. The hinted line is
+    checked in the spec's lines up to it."""
+    written = 'conv 4 3x3 weight nn.init.kaiming_normal_(m.weight, nonlinearity="relu") relu'
+    text = _spec(written).replace("\ndense 10\n", "\ndense 10 )\n")
+    _, hinted = _hinted_line(text)
+    assert hinted == "conv 4 3x3 weight kaiming_normal(gain=relu) relu"
+    with pytest.raises(SpecError) as info:
+        parse(_spec("c: conv 4 3x3 weight kaiming_normal_(nonlinearity='relu', gain=2) relu")
+              .replace("\ndense 10\n", "\ndense 10 )\n"), path="m.cnn")
+    assert "but in this spec that line is refused: initializer kaiming_normal has no " \
+        "parameter 'nonlinearity'" in info.value.hint
 
 
 @pytest.mark.parametrize("written, first", [
@@ -276,12 +295,79 @@ def test_a_pytorch_init_with_its_module_path_or_tensor_is_hinted_to_the_line_tha
     tensor (told it was a file's path), its quotes, then its nonlinearity=: four rounds. The
     path and the tensor left out are mends, and the hint says the line they make."""
     text = _spec(f"conv 4 3x3 weight {written} relu")
+    error, hinted = _hinted_line(text)
+    assert error.message == "unexpected character '.'"
+    assert hinted == f"conv 4 3x3 weight {line} relu"
+    _checks(text.replace(text.split("\n")[error.span.line - 1], hinted))
+
+
+def _hinted_line(text: str) -> tuple[SpecError, str]:
+    """The error of ``text`` and the line its hint makes of the user's: the line it says the
+    line then reads, where more mends follow its own, else the user's line with its mend."""
     with pytest.raises(SpecError) as info:
         parse(text, path="m.cnn")
-    line = f"conv 4 3x3 weight {line} relu"
-    assert info.value.message == "unexpected character '.'"
-    assert f"; the line then reads `{line}` (" in info.value.hint
-    _checks(text.replace(text.split("\n")[info.value.span.line - 1], line))
+    error = info.value
+    then = re.search(r"; the line then reads `([^`]*)` \(", error.hint)
+    if then:
+        return error, then[1]
+    line, mend = text.split("\n")[error.span.line - 1], error.mend
+    assert mend is not None and mend.span.line == error.span.line, error.hint
+    assert f"`{mend.text}`" in error.hint  # the hint writes what the mend does
+    return error, (line[:mend.span.column - 1] + mend.text + line[mend.span.end_column - 1:])
+
+
+# Each of PyTorch's nn.init functions, with a value for its argument that has no default.
+TORCH_REQUIRED = {"constant_": "0.5"}
+
+
+@pytest.mark.parametrize("form", ["nn.init.{name}(m.weight{more})", "{name}(w{more})",
+                                  "torch.nn.init.{name}(self.conv1.weight{more})"])
+@pytest.mark.parametrize("name", catalogue.TORCH_INITS)
+def test_every_pytorch_init_is_hinted_to_a_line_that_checks(name, form):
+    """Every function of the table, as a model's source calls it: the line the hint writes
+    checks clean (normal_'s std, which has no default here, was left out of it)."""
+    more = f", {TORCH_REQUIRED[name]}" if name in TORCH_REQUIRED else ""
+    text = _spec(f"c: conv 4 3x3 weight {form.format(name=name, more=more)}")
+    error, hinted = _hinted_line(text)
+    assert hinted.startswith(f"c: conv 4 3x3 weight {catalogue.TORCH_INITS[name][0]}")
+    _checks(text.replace(text.split("\n")[error.span.line - 1], hinted))
+
+
+@pytest.mark.parametrize("form", ["nn.init.{name}(m.weight, 0.9)", "{name}(w, 0.9)", "{name}"])
+@pytest.mark.parametrize("name", catalogue.TORCH_ELSEWHERE)
+def test_a_pytorch_init_no_init_here_draws_is_told_so_not_mended(name, form):
+    """PyTorch's sparse_ zeroes a fraction of each column: the hint wrote sparse(w, 0.9),
+    whose name here is another draw (a count of weights into each unit)."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec(f"c: conv 4 3x3 weight {form.format(name=name)}"), path="m.cnn")
+    assert info.value.hint == catalogue.TORCH_ELSEWHERE[name]
+    assert info.value.mend is None and info.value.rewrite is None
+
+
+@pytest.mark.parametrize("written, init", [
+    ("nn.init.normal_(w, mean=0.1)", {"name": "normal", "mean": 0.1, "std": 1.0}),
+    ("normal_(w, 0.1)", {"name": "normal", "mean": 0.1, "std": 1.0}),
+    ("nn.init.normal_", {"name": "normal", "mean": 0.0, "std": 1.0}),
+    ("nn.init.uniform_(m.weight, b=0.5)", {"name": "uniform", "low": 0.0, "high": 0.5}),
+    ("uniform_(w)", {"name": "uniform", "low": 0.0, "high": 1.0}),
+    # PyTorch cuts at the values -2 and 2, not at mean -+ 2 std as truncated_normal does
+    ("nn.init.trunc_normal_(w, std=0.02)",
+     {"name": "truncated_normal", "mean": 0.0, "std": 0.02, "low": -2.0, "high": 2.0}),
+    # defaults written otherwise here are left to ours: kaiming's leaky_relu(0) is relu's gain
+    ("kaiming_normal_(w)", {"name": "he_normal", "mode": "fan_in",
+                            "gain": {"nonlinearity": "relu"}}),
+    ("nn.init.xavier_uniform_(w)", {"name": "glorot_uniform",
+                                    "gain": {"nonlinearity": "linear"}}),
+])
+def test_a_pytorch_init_is_hinted_to_what_pytorch_draws(written, init):
+    """PyTorch's defaults of the arguments left out, where an init here has none or another:
+    `normal(mean=0.1)` was hinted, refused in turn for its std."""
+    text = _spec(f"c: conv 4 3x3 weight {written}")
+    error, hinted = _hinted_line(text)
+    fixed = text.replace(text.split("\n")[error.span.line - 1], hinted)
+    layer = next(layer for layer in parse(fixed, path="m.cnn").ir["layers"]
+                 if layer["name"] == "c")
+    assert layer["weight_init"] == init
 
 
 def test_a_call_running_on_into_the_next_line_is_not_mended_into_one():

@@ -185,6 +185,14 @@ def test_repeated_block_is_a_cluster(checked):
     assert "pool1 [" not in cluster
 
 
+def test_the_title_counts_the_non_trainable_params_in_keras_words(checked):
+    """The title's count of held parameters says what Keras' and torchinfo's summaries say."""
+    source = build_graph(checked).source
+    assert checked.frozen_params > 0
+    assert f"({checked.frozen_params:,} non-trainable)" in source
+    assert f"({checked.frozen_params:,} held)" not in source
+
+
 def test_frozen_fixed_kernel_is_drawn_as_numbers_and_dashed(checked):
     source = build_graph(checked).source
     node = next(line for line in source.splitlines() if line.strip().startswith("xconv ["))

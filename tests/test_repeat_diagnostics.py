@@ -368,3 +368,57 @@ def test_a_folded_lint_refers_back_to_its_copies_in_the_plural(text, said):
     for written in (one.message, one.hint or ""):
         if any(name in written for name in one.copies):  # a text the fold wrote plural
             assert re.search(r"\b(it|its|itself)\b", written) is None, written
+
+
+def _zeros_net(convs: str) -> str:
+    """A net whose convs (``convs``, one a line) start at zero but for those named he_normal."""
+    return f"model deep\ninput 1x8x8\ndefault weight zeros\n{convs}\nflatten\nfc: dense 10\n"
+
+
+TWENTY = _zeros_net("\n".join(f"conv{i}: conv 4 3x3 pad same relu" for i in range(1, 21)))
+IDENTICAL = "start identical (constant 0)"
+
+
+def test_a_warning_said_alike_of_consecutive_layers_is_printed_once(write, capsys):
+    """20 convs initialised alike: one warning each, the same but for the layer's name (the
+    first's differs: no layer before it to pass a gradient to), said once at the first of
+    them, naming the layers and counting them; the count beside "ok" is of those printed."""
+    path = write(TWENTY)
+    assert main(["check", path]) == 0
+    out, err = capsys.readouterr()
+    said = [line for line in err.splitlines() if IDENTICAL in line]
+    assert said[1] == (
+        f"{path}:5:1: warning: all 4 filters of conv2 .. conv20 (19 layers) start identical "
+        "(constant 0), and with biases of 0 every input to their relu is 0, where they pass "
+        "no gradient: conv2 .. conv20 never change, so symmetry never breaks, and no gradient "
+        "passes back through them to the layers before [identical-filters]")
+    assert len(said) == 2 and said[0].startswith(f"{path}:4:1: warning: all 4 filters of conv1 ")
+    lines = err.splitlines()
+    assert lines[lines.index(said[1]) + 1] == "  conv2: conv 4 3x3 pad same relu"
+    printed = err.count(": warning: ")
+    assert out == f"{path}: ok (42 layers, 5,422 params; {printed} warnings)\n"
+
+
+def test_the_json_and_the_library_keep_a_warning_for_each_layer(write, capsys):
+    path = write(TWENTY)
+    assert main(["summary", "--format", "json", path]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    identical = [w for w in warnings if w["lint"] == "identical-filters"]
+    assert [w["line"] for w in identical] == [*range(4, 24), 25]  # the convs', then fc's
+    assert sum(w.lint == "identical-filters" for w in cnnspec.load(path).warnings) == 21
+
+
+@pytest.mark.parametrize("convs, runs", [
+    # a layer between that is not warned of parts the runs
+    (("c1: conv 4 3x3 pad same relu\nc2: conv 4 3x3 pad same relu\n"
+      "c3: conv 4 3x3 pad same relu\nc4: conv 4 3x3 pad same relu weight he_normal\n"
+      "c5: conv 4 3x3 pad same relu\nc6: conv 4 3x3 pad same relu"),
+     ["c1", "c2 and c3 (2 layers)", "c5 and c6 (2 layers)"]),
+    # blank and comment lines between statements do not
+    (("c1: conv 4 3x3 pad same relu\nc2: conv 4 3x3 pad same relu\n\n# the second stage\n"
+      "c3: conv 4 3x3 pad same relu"), ["c1", "c2 and c3 (2 layers)"]),
+])
+def test_only_layers_written_one_after_another_are_said_at_once(write, capsys, convs, runs):
+    assert main(["check", write(_zeros_net(convs))]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if IDENTICAL in line]
+    assert [re.search(r"filters of (.*) start identical", line)[1] for line in said] == runs

@@ -41,7 +41,8 @@ def test_json_has_the_documented_keys(checked):
     assert data["input_shape"] == [16, 8, 8]
     assert data["total_params"] == checked.total_params
     assert data["trainable_params"] == checked.trainable_params
-    assert data["frozen_params"] == 2 * 16 * 9 + 2
+    # Keras' and torchinfo's word for what a frozen layer or lr_mult 0 holds
+    assert data["non_trainable_params"] == 2 * 16 * 9 + 2 and "frozen_params" not in data
     for layer in data["layers"]:
         assert {"name", "kind", "output_shape", "params", "fan_in", "fan_out", "init"} <= set(layer)
         assert isinstance(layer["output_shape"], list)
@@ -92,7 +93,7 @@ def test_table_totals(checked):
     total = checked.total_params
     assert f"Total params: {total:,}" in table
     assert f"Trainable params: {checked.trainable_params:,}" in table
-    assert "Held params: 290" in table
+    assert "Non-trainable params: 290" in table and "Held params" not in table
     assert f"Multiply-adds per image: {checked.macs:,}" in table
     assert "Activation memory per image:" in table
 
@@ -135,13 +136,13 @@ def test_a_held_layer_reads_held_whichever_way_the_spec_holds_it(held, label, co
     note = words(table.split("\nHeld: ", 1)[1].split("\nSignal:")[0])
     assert note == ("a parameter kept at its initial values (`frozen`, or `lr_mult 0`), with no "
                     "gradient or optimizer state of its own; the gradient still flows through "
-                    "its layer to the layers before.")
-    assert f"Held params: {count:,}" in table
+                    "its layer to the layers before; the non-trainable params are those.")
+    assert f"Non-trainable params: {count:,}" in table
 
 
 def test_a_table_without_held_parameters_has_no_note_on_them():
     table = summary_table(check(parse(HELD_MIDDLE.format(held=""), path="held.cnn")))
-    assert "\nHeld: " not in table and "Held params: 0" in table
+    assert "\nHeld: " not in table and "Non-trainable params: 0" in table
 
 
 def test_memory_is_counted_in_the_dtype_it_was_checked_for():

@@ -20,16 +20,23 @@ and hint once each copy's layer name is written as its statement's. So a figure 
 from copy to copy (a signal factor that grows with depth) keeps them apart, and no folded
 message states a number that holds for one copy alone. A diagnostic without a source position
 is left as it is: in a ``.json`` IR every copy is a layer of its own, at its own JSON path.
+
+Warnings of layers written one after another read alike the same way (``default weight
+zeros`` over 20 convs: the same warning of each): :func:`grouped` makes each such run one
+where they are printed, its layers' names written as a range with their count, ``conv2 ..
+conv20 (19 layers)``, at the first. It runs where diagnostics are printed, not in the checker:
+the JSON output keeps one entry a layer, for the programs that read it.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 
-from cnnspec.errors import Span, SpecError, listed
+from cnnspec.errors import Span, SpecError, counted, listed
 from cnnspec.ir.spec import Spec
 from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
+from cnnspec.sourcefile import lenient_text, source_lines
 
 # A word of a message that may be a layer's name (`blk_3_c` in "conv 'blk_3_c': ...").
 WORD = LazyPattern(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -300,12 +307,14 @@ def _shown(differ: dict[int, list[str]], copies: _Copies
                           for place, names in differ.items()}
 
 
-def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies
-          ) -> SpecError:
+def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies,
+          about: str | None = None) -> SpecError:
     """One diagnostic for ``members``, whose copies' names differ at the places ``differ``:
     the first member's (in network order), each name there written as the range of the
-    copies', the first name followed by which copies of its statement they are."""
-    order, about, shown = _shown(differ, copies)
+    copies', the first name followed by which copies of its statement they are (or by
+    ``about``)."""
+    order, which, shown = _shown(differ, copies)
+    about = about or which
     own = [differ[min(differ)][i] for i in order]
     base = members[order[0]]
     message, hint, template = _texts(base)
@@ -370,3 +379,69 @@ def folded_texts(spec: Spec, texts: list[str]) -> list[str]:
         for i in indices[1:]:
             out[i] = None
     return [text for text in out.values() if text is not None]
+
+
+def grouped(diagnostics: list[SpecError], text: str | None = None) -> list[SpecError]:
+    """``diagnostics`` as they are printed: each run of warnings, one after another, of one
+    lint about one layer each, whose layers are written on statements that follow each other
+    in the source (blank and comment lines between), and that say the same but for their
+    layer's name, made one in the place of the first (:func:`_joined`). ``text``: the source
+    of every diagnostic, else each is read from its file."""
+    out: list[SpecError] = []
+    run: list[SpecError] = []
+    texts: dict[str | None, str | None] = {}
+    for diagnostic in [*diagnostics, None]:
+        if run and diagnostic is not None and _follows(run[-1], diagnostic, texts, text):
+            run.append(diagnostic)
+            continue
+        out.extend(_joined(run) if len(run) > 1 else run)
+        run = [] if diagnostic is None else [diagnostic]
+    return out
+
+
+def _follows(before: SpecError, after: SpecError, texts: dict, text: str | None) -> bool:
+    """Whether the warning ``after`` says what ``before`` says of the layer on the statement
+    after ``before``'s (:func:`grouped`)."""
+    if not (_one_layer(before) and _one_layer(after)) or before.lint != after.lint \
+            or before.file != after.file or after.span.line <= before.span.line \
+            or _layer_set_aside(before) != _layer_set_aside(after):
+        return False
+    if text is None:
+        if before.file not in texts:
+            texts[before.file] = lenient_text(before.file) if before.file else None
+        text = texts[before.file]
+    if text is None:
+        return False
+    between = source_lines(text)[before.span.line:after.span.line - 1]
+    return all(not line.strip() or line.lstrip().startswith("#") for line in between)
+
+
+def _one_layer(diagnostic: SpecError) -> bool:
+    """Whether ``diagnostic`` is a warning of a lint, at a place of the source, about one layer
+    and not a repeat block's copies said at once."""
+    return diagnostic.severity == "warning" and diagnostic.lint is not None \
+        and diagnostic.span is not None and len(diagnostic.about) == 1 \
+        and not diagnostic.copies
+
+
+def _layer_set_aside(diagnostic: SpecError) -> tuple[str, ...]:
+    """The texts of ``diagnostic`` with its layer's name set aside: equal for warnings alike
+    but for the layer they are about."""
+    name = diagnostic.about[0]
+    return tuple(WORD.sub(lambda match: STATEMENT_MARK if match.group() == name
+                          else match.group(), text) for text in _texts(diagnostic))
+
+
+def _joined(members: list[SpecError]) -> list[SpecError]:
+    """One warning for ``members``, alike but for their layers' names, at the first: each
+    name written as the range of theirs and their count, ``conv2 .. conv20 (19 layers)``,
+    verbs and pronouns as :func:`folded` writes them of a range; ``members`` as they are
+    where their names do not tell them apart one to one."""
+    names = [member.about[0] for member in members]
+    copies = _Copies({name: _Copy(0, name, number) for number, name in enumerate(names, 1)},
+                     {0: len(names)}, frozenset(names))
+    differ = _differing(members, copies)
+    if differ is None:
+        return members
+    return [dataclasses.replace(_fold(members, differ, copies, counted(len(names), "layer")),
+                                copies=(), about=tuple(names))]

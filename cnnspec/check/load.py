@@ -165,8 +165,6 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     """The spec ``text`` with ``rewrite`` written in place of its ``line`` (1-based; the lines
     after it too where ``rewrite`` holds line breaks), parsed and checked, and the errors the
     checker finds on that line."""
-    from cnnspec.lang import parse  # Lark loads only for a .cnn spec
-
     lines = source_lines(text, keepends=True)
     replaced = rewrite.split("\n")
     written = lines[line - 1]
@@ -175,16 +173,32 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     indent = re.sub(r"[^ \t]", " ", written[:len(written) - len(written.lstrip())])
     written = slice(line - 1, line - 1 + len(replaced))
     lines[written] = [indent + part + "\n" for part in replaced]
+    tried, refused, later = _checked(lines, line, written, indent, path)
+    if later:  # another line's own syntax error, after the written ones: check without it
+        tried, refused, _ = _checked(lines[:written.stop], line, written, indent, path)
+    return tried, refused
+
+
+def _checked(lines: list[str], line: int, written: slice, indent: str, path: str | None
+             ) -> tuple[Tried, list[SpecError], bool]:
+    """The spec of ``lines`` parsed and checked: the try, the errors on ``line`` (or that the
+    ``written`` lines cause further on), and whether the parser stopped at a line after the
+    written ones for a mistake of that line's own, which hides what the checker says of them."""
+    from cnnspec.lang import parse  # Lark loads only for a .cnn spec
+
     spec = None
     try:
         spec = parse("".join(lines), path)
         check(spec, for_training=False)
     except (SpecError, SpecErrors) as exc:
-        return Tried(spec, indent), [
-            found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
-            if found.span is not None and (found.span.line == line or spec is None
-                                           and _stopped_by(found, lines, written, path))]
-    return Tried(spec, indent), []
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        caused = [found for found in errors
+                  if found.span is not None and (found.span.line == line or spec is None
+                                                 and _stopped_by(found, lines, written, path))]
+        later = spec is None and not caused and any(
+            found.span is not None and found.span.line > written.stop for found in errors)
+        return Tried(spec, indent), caused, later
+    return Tried(spec, indent), [], False
 
 
 def _stopped_by(error: SpecError, lines: list[str], written: slice, path: str | None) -> bool:

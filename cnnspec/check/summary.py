@@ -16,7 +16,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import LARGEST_LOG, estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, count_text, literal, rounded_text, worded
-from cnnspec.held import HELD, HELD_MEANS, held_text
+from cnnspec.held import HELD, HELD_MEANS, NON_TRAINABLE, held_text
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
@@ -92,7 +92,7 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "output": checked.ir["output"],
         "total_params": checked.total_params,
         "trainable_params": checked.trainable_params,
-        "frozen_params": checked.frozen_params,
+        "non_trainable_params": checked.frozen_params,
         "macs": checked.macs,
         "dtype": checked.dtype,
         "activation_memory_bytes": checked.activation_memory,
@@ -241,7 +241,7 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     totals = [
         f"Total params: {count_text(data['total_params'])}",
         f"Trainable params: {count_text(data['trainable_params'])}",
-        f"Held params: {count_text(data['frozen_params'])}",
+        f"{NON_TRAINABLE.capitalize()} params: {count_text(data['non_trainable_params'])}",
         f"Multiply-adds per image: {count_text(data['macs'])}",
         (f"Activation memory per image: {bytes_text(data['activation_memory_bytes'])} "
          f"({data['dtype']}, all layer outputs)"),
@@ -266,8 +266,9 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     notes = _signal_notes(data, checked.spec.path, explain)
-    if data["frozen_params"]:
-        notes.insert(0, f"{HELD.capitalize()}: a parameter {HELD_MEANS}.")
+    if data["non_trainable_params"]:
+        notes.insert(0, f"{HELD.capitalize()}: a parameter {HELD_MEANS}; the "
+                        f"{NON_TRAINABLE} params are those.")
     paragraphs = [*totals, *(worded(note, names) for note in notes)]
     note_lines = [text for paragraph in paragraphs for text in packed([paragraph], 0)]
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *note_lines])

@@ -227,14 +227,21 @@ def terminal_width(stream) -> int | None:
     return min(WIDTH, columns) if columns > 0 else WIDTH
 
 
-def print_spec_errors(errors, names: dict | None = None, text: str | None = None) -> None:
+def print_spec_errors(errors, names: dict | None = None, text: str | None = None) -> int:
     """Spec errors and warnings as every command prints them to stderr: each with its source
     line (from its file, or ``text``) and a caret, its hint's settings called as ``names``
-    says, wrapped to :func:`terminal_width`."""
+    says, wrapped to :func:`terminal_width`; a warning said alike of layers one after another,
+    once for them all (:func:`cnnspec.check.copies.grouped`). Returns how many it printed."""
     from cnnspec.diagnostics import format_errors  # only on an error: --help stays fast
 
+    errors = list(errors)
+    if sum(error.severity == "warning" for error in errors) > 1:
+        from cnnspec.check.copies import grouped  # the checker's words: loaded with it
+
+        errors = grouped(errors, text)
     for shown in format_errors(errors, text, names=names, width=terminal_width(sys.stderr)):
         print(shown, file=sys.stderr)
+    return len(errors)
 
 
 def print_run_error(message: str, hint: str | None) -> None:

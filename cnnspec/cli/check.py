@@ -2,8 +2,9 @@
 
 Errors and warnings go to stderr in the compiler format (``file:line:col: error: ...``), one
 for each spot of the file (what holds alike for several copies of a repeat block is said once,
-naming them); each spec that passes gets one line ``SPEC: ok (N layers, P params)`` on stdout,
-with the number of warnings printed, if any. Each warning ends with the name of the lint that
+naming them, as is a warning said alike of layers written one after another); each spec that
+passes gets one line ``SPEC: ok (N layers, P params)`` on stdout, with the number of warnings
+printed, if any. Each warning ends with the name of the lint that
 found it (``[gain-misfit]``, :mod:`cnnspec.check.lint_catalogue`): ``--ignore NAME`` leaves it
 out, ``--explain NAME`` says what it means (``--explain`` alone lists them all). Exit code 0
 when every spec is valid, 2 when one has a mistake (or is missing), else 1 when one could not
@@ -81,9 +82,10 @@ def explained(name: str) -> str:
                       "at.", WIDTH, break_on_hyphens=False)])
 
 
-def report(errors) -> None:
-    """Print spec errors and warnings to stderr, rendered with the source line and a caret."""
-    print_spec_errors(errors, OPTION_NAMES)
+def report(errors) -> int:
+    """Print spec errors and warnings to stderr, rendered with the source line and a caret;
+    how many were printed (a warning said alike of several layers, once)."""
+    return print_spec_errors(errors, OPTION_NAMES)
 
 
 def check_one(path: str, strict: bool, max_memory: int | None = None,
@@ -118,8 +120,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
     except SpecErrors as exc:
         report(warnings + exc.errors)
         return EXIT_USAGE
-    report(warnings)
-    n, warned = len(checked.layers), len(warnings)
+    n, warned = len(checked.layers), report(warnings)
     # said beside "ok", so that a reader of stdout alone knows the spec was not clean
     also = f"; {counted(warned, 'warning')}" if warned else ""
     print(f"{path}: ok ({counted(n, 'layer')}, {count_text(checked.total_params)} params{also})")

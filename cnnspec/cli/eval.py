@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
-    from cnnspec.training.evaluate import evaluate, format_confusion, format_per_class
+    from cnnspec.training.evaluate import (
+        absent_note,
+        evaluate,
+        format_confusion,
+        format_per_class,
+    )
     from cnnspec.training.run import load_run
 
     loaded = load_run(args.run, weights_chosen(args))
@@ -43,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"weights: {weights_text(loaded)}")
     print(f"data: {result['data'].get('name')} "
           f"(test split, {counted(result['examples'], 'image')})")
+    print_note(absent_note(result))
     top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
     print(f"loss {loss_text(result['loss'])}  accuracy {100 * result['accuracy']:.2f}%{top}")
     print(format_per_class(result["per_class"]))

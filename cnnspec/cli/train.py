@@ -103,11 +103,12 @@ def run(args: argparse.Namespace) -> int:
                                 seed=args.seed, data=args.data, cores=args.cores)
     options = {"data_dir": args.data_dir, "stats_every": args.stats,
                "progress": "none" if args.quiet else None}
-    warned: list = []  # check's warnings for the run, printed before it trains
+    # how many of check's warnings for the run were printed before it trains (a warning said
+    # alike of several layers, once)
+    warned: list[int] = []
 
     def reported(warnings: list) -> None:
-        warned.extend(warnings)
-        report(warnings)
+        warned.append(report(warnings))
 
     try:
         if args.resume is not None:
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cnnspec: {message}", file=sys.stderr)
         print(hint, file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(final_report(result, suggest_next=not args.quiet, warned=len(warned)))
+    print(final_report(result, suggest_next=not args.quiet, warned=sum(warned)))
     return 0
 
 

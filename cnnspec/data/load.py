@@ -24,7 +24,7 @@ def _config(cfg) -> dict:
 
 
 def load_dataset(cfg: dict, seed: int, data_dir: str | None = None,
-                 dtype: str = DEFAULT_DTYPE) -> Dataset:
+                 dtype: str = DEFAULT_DTYPE, n_classes: int | None = None) -> Dataset:
     """The dataset described by ``cfg`` (an IR ``training.data`` object; arguments left out
     take their defaults).
 
@@ -32,7 +32,9 @@ def load_dataset(cfg: dict, seed: int, data_dir: str | None = None,
     :func:`cnnspec.seeding.streams`; every other dataset and every train/test split is fixed.
     ``data_dir`` is where downloaded datasets are cached (default ``~/.cache/cnnspec``).
     ``dtype``: the images' (a float64 run's are scaled in float64: k/255 rounded to float32
-    would carry float32's rounding into the run).
+    would carry float32's rounding into the run). ``n_classes``: the classes a trained
+    network scores, for an ``npz`` file whose labels may name only some of them
+    (:func:`cnnspec.data.npz.load_npz`); a built-in or downloaded dataset's are its own.
     """
     cfg = _config(cfg)
     name = cfg["name"]
@@ -51,4 +53,4 @@ def load_dataset(cfg: dict, seed: int, data_dir: str | None = None,
         return load_download(name, data_dir=data_dir, dtype=dtype)
     from cnnspec.data.npz import load_npz
 
-    return load_npz(cfg["path"], dtype)
+    return load_npz(cfg["path"], dtype, n_classes)

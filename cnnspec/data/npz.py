@@ -160,10 +160,30 @@ def refuse_labels_from_one(y_train: np.ndarray, y_test: np.ndarray,
                    "array naming every label from 0)")
 
 
-def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> list[str]:
-    """The ``classes`` array as strings, or "0".."K-1"."""
+def refuse_labels_outside(y: np.ndarray, key: str, path: str, n_classes: int) -> None:
+    """Stop at the first label of ``y`` (the file's array ``key``) that no class of the
+    ``n_classes`` a network was trained on has: it cannot be scored. Named by its index in
+    the file's array, where the user can look it up."""
+    outside = np.flatnonzero(y >= n_classes)
+    if not len(outside):
+        return
+    first, highest = int(outside[0]), n_classes - 1
+    others = (f", and {counted(len(outside) - 1, 'more label', 'more labels')} above {highest}"
+              if len(outside) > 1 else "")
+    images = X_TEST if key == Y_TEST else X
+    raise RunError(f"{path}: {key!r} holds label {int(y[first])} at index {first}{others}; "
+                   f"the network was trained on {n_classes} classes, labels 0..{highest}",
+                   hint=f"keep only the images of labels 0..{highest} (keep = {key} <= "
+                   f"{highest}; {images}[keep], {key}[keep]), or train a new run on data of "
+                   "these classes")
+
+
+def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int,
+                unnamed: int | None = None) -> list[str]:
+    """The ``classes`` array as strings (at least ``n_classes`` of them, one per label), or
+    "0".."K-1" for K = ``unnamed`` (default ``n_classes``)."""
     if CLASSES not in arrays:
-        return [str(i) for i in range(n_classes)]
+        return [str(i) for i in range(n_classes if unnamed is None else unnamed)]
     names = arrays[CLASSES]
     if names.ndim != 1 or len(names) < n_classes:
         raise RunError(f"{path}: 'classes' must list at least {n_classes} names "
@@ -286,14 +306,25 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_npz(path: str, dtype: str = DEFAULT_DTYPE) -> Dataset:
+def load_npz(path: str, dtype: str = DEFAULT_DTYPE, n_classes: int | None = None) -> Dataset:
     """The user's dataset in ``path`` (see the module docstring for the keys), its images in
-    ``dtype``."""
+    ``dtype``.
+
+    ``n_classes``: how many classes the labels index where that is known before the file is
+    read (a trained network's): the file may then hold images of only some of them (a test
+    file of digits 5..9 for a network of the ten), a file without a ``classes`` array has
+    "0".."n_classes-1" for names, and a label at or above ``n_classes`` is refused. None: the
+    labels tell, 0 up to the highest.
+    """
     arrays = read_npz(path)
     x_train, y_train, x_test, y_test = split_or_given(arrays, path, dtype)
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-    refuse_labels_from_one(y_train, y_test, arrays, path)
-    classes = class_names(arrays, path, n_classes)
+    labelled = int(max(y_train.max(), y_test.max())) + 1
+    if n_classes is None:
+        refuse_labels_from_one(y_train, y_test, arrays, path)
+    else:
+        for key in (key for key in (Y, Y_TEST) if key in arrays):
+            refuse_labels_outside(arrays[key], key, path, n_classes)
+    classes = class_names(arrays, path, labelled, n_classes)
     c, h, w = x_train.shape[1:]
     source = f"{X_TEST}/{Y_TEST}" if X_TEST in arrays else "a fixed 80/20 split"
     description = (f"arrays from {path}: {c}x{h}x{w}, {len(classes)} classes; "

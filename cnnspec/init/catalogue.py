@@ -396,15 +396,50 @@ TORCH_TRAILING_UNDERSCORE = ("PyTorch's nn.init functions end in '_' (they fill 
 TORCH_TENSOR_ARGUMENT = ("PyTorch's nn.init functions take the tensor they fill first; an init "
                          "here fills the layer it is written on")
 
+# PyTorch's torch.nn.init functions that draw what an init here draws: that init, by the name
+# a PyTorch user knows where it is one of ours (kaiming_normal for kaiming_normal_), and the
+# function's parameters after the tensor, in its order, with its defaults (REQUIRED where it
+# has none), as torch.nn.init's signatures give them. A hint that writes PyTorch's call here
+# writes the defaults an init here needs or has otherwise (cnnspec/lang/torch_calls.py):
+# normal_(w, mean=0.1) is normal(mean=0.1, std=1), trunc_normal_(w, std=0.02) cuts at -2 and 2.
+# Where the same default is written otherwise here it is left to ours: kaiming's a=0 with
+# nonlinearity=leaky_relu is the gain √2 of he_normal's gain=relu, xavier's and orthogonal's
+# gain=1 the linear gain. Not here: sparse_ (TORCH_ELSEWHERE).
+TORCH_INITS: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
+    "constant_": ("constant", (("val", REQUIRED),)),
+    "zeros_": ("zeros", ()),
+    "ones_": ("ones", ()),
+    "uniform_": ("uniform", (("a", 0.0), ("b", 1.0))),
+    "normal_": ("normal", (("mean", 0.0), ("std", 1.0))),
+    "trunc_normal_": ("truncated_normal",
+                      (("mean", 0.0), ("std", 1.0), ("a", -2.0), ("b", 2.0))),
+    "xavier_uniform_": ("xavier_uniform", (("gain", 1.0),)),
+    "xavier_normal_": ("xavier_normal", (("gain", 1.0),)),
+    "kaiming_uniform_": ("kaiming_uniform",
+                         (("a", 0.0), ("mode", "fan_in"), ("nonlinearity", "leaky_relu"))),
+    "kaiming_normal_": ("kaiming_normal",
+                        (("a", 0.0), ("mode", "fan_in"), ("nonlinearity", "leaky_relu"))),
+    "orthogonal_": ("orthogonal", (("gain", 1.0),)),
+    "eye_": ("identity", ()),
+    "dirac_": ("dirac", (("groups", 1),)),
+}
+
+# PyTorch's nn.init functions that no init here draws, though their names without the '_' are
+# ours: what a spec that writes one is told, in place of that name.
+TORCH_ELSEWHERE = {
+    "sparse_": "PyTorch's sparse_(w, sparsity, std=0.01) zeroes a fraction sparsity of each "
+               "column (the weights out of one input); sparse(nonzero, std) here gives each "
+               "unit nonzero weights into it: another draw, which no init here makes",
+}
+
 
 def _name_hints() -> dict[str, str]:
-    """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and
-    PyTorch's spellings with the trailing '_' of its nn.init functions (they fill a tensor in
-    place): ``trunc_normal_`` gets the hint of ``trunc_normal``, where a spelling guess would
-    offer truncated_normal, which cuts elsewhere unless given PyTorch's bounds;
-    ``kaiming_normal_`` is answered with
-    ``kaiming_normal``."""
-    hints = dict(FOREIGN_NAMES)
+    """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES,
+    TORCH_ELSEWHERE, and PyTorch's spellings with the trailing '_' of its nn.init functions
+    (they fill a tensor in place): ``trunc_normal_`` gets the hint of ``trunc_normal``, where a
+    spelling guess would offer truncated_normal, which cuts elsewhere unless given PyTorch's
+    bounds; ``kaiming_normal_`` is answered with ``kaiming_normal``."""
+    hints = {**FOREIGN_NAMES, **TORCH_ELSEWHERE}
     for name, hint in FOREIGN_NAMES.items():
         hints.setdefault(f"{name}_", hint)
     for name in (*PARAMS, *ALIASES):

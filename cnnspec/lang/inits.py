@@ -29,6 +29,7 @@ from cnnspec.lang.ast import Call, Kwarg, ListLit, Num, Str, Value, Word, descri
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
+from cnnspec.lang.torch_calls import TorchCall, torch_init_call
 
 
 def read_gain(value: Value, what: str) -> dict:
@@ -206,10 +207,16 @@ def read_init(value: Value, what: str = "initializer") -> dict:
     name = ALIASES.get(value.name, value.name)
     if name not in CATALOGUE:
         span = value.name_span if isinstance(value, Call) else value.span
-        raise SpecError(f"unknown initializer '{value.name}'", span=span,
-                        hint=foreign_hint(keras.SPEC_NAME_HINTS, value.name)
-                        or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
-                                        "initializers"), mend=_torch_name_mend(value.name, span))
+        hint = foreign_hint(keras.SPEC_NAME_HINTS, value.name) \
+            or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES), "initializers")
+        torch = _torch_call(value)
+        if torch is None:
+            raise SpecError(f"unknown initializer '{value.name}'", span=span, hint=hint,
+                            mend=_torch_name_mend(value.name, span))
+        if torch.reasons:
+            hint = f"{hint}; in full, `{torch.text}` ({'; '.join(torch.reasons)})"
+        raise SpecError(f"unknown initializer '{value.name}'", span=span, hint=hint,
+                        mend=Mend(value.span, torch.text, torch.why))
     _foreign_params(value, CATALOGUE[name])
     _mode_of_another_scheme(value, name)
     try:
@@ -223,11 +230,20 @@ def read_init(value: Value, what: str = "initializer") -> dict:
     return {"name": name, **params}
 
 
+def _torch_call(value: Word | Call) -> TorchCall | None:
+    """PyTorch's init call ``value`` (``normal_(w, mean=0.1)``) as written here, with what
+    PyTorch means by the arguments it leaves out (:func:`torch_init_call`); None for a name
+    that is no PyTorch init."""
+    written = one_line(value) if isinstance(value, Call) else value.name
+    return torch_init_call(value.name, written[len(value.name):])
+
+
 def _torch_name_mend(name: str, span: Span) -> Mend | None:
     """PyTorch's name of an init (``kaiming_normal_``: its nn.init functions fill a tensor in
     place) written as here, where the name without its trailing '_' is one; else None."""
     known = name.removesuffix("_")
-    if known == name or (known not in CATALOGUE and known not in ALIASES):
+    if known == name or (known not in CATALOGUE and known not in ALIASES) \
+            or name in catalogue.TORCH_ELSEWHERE:
         return None
     return Mend(span, known, catalogue.TORCH_TRAILING_UNDERSCORE)
 

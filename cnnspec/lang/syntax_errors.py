@@ -1513,7 +1513,13 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
     writes it (:func:`cnnspec.init.keras.written`); PyTorch's tensor argument of an init
     (`kaiming_normal_(m.weight, ...)`) left out; None for any other error."""
     from cnnspec.init import keras  # only on a syntax error
-    from cnnspec.init.catalogue import ALIASES, INIT_NAMES, TORCH_TENSOR_ARGUMENT
+    from cnnspec.init.catalogue import (
+        ALIASES,
+        INIT_NAMES,
+        TORCH_ELSEWHERE,
+        TORCH_TENSOR_ARGUMENT,
+    )
+    from cnnspec.lang.torch_calls import torch_init_call
 
     if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
         return None
@@ -1538,6 +1544,8 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
         return None
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
+    if name in TORCH_ELSEWHERE:  # the name without its '_' is another draw here
+        return TORCH_ELSEWHERE[name], None
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.rstrip("_")).lower()
     # Keras' (and JAX's) he_normal is cut at 2 std: the variance_scaling the importer writes,
     # whose settings say all that HeNormal(seed=...) could
@@ -1545,9 +1553,14 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
     known = scaled or (snake if snake in INIT_NAMES or snake in ALIASES else name)
     args = "" if scaled or re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
     said = "a name is written without its module's path"
-    return (f"{said}: write `{known}{args}` in place of `{found[0]}`",
-            Mend(Span(exc.line, found.start() + 1, exc.line, found.end() + 1), known + args,
-                 said))
+    # PyTorch's whole call, where no argument of it runs on past the match (a call within)
+    torch = None if scaled or called and not found["args"] else \
+        torch_init_call(name, found["args"] or "")
+    written, why = (known + args, said) if torch is None else (torch.text,
+                                                              f"{said}; {torch.why}")
+    return (f"{said}: write `{written}` in place of `{found[0]}`"
+            + (f" ({'; '.join(torch.reasons)})" if torch is not None and torch.reasons else ""),
+            Mend(Span(exc.line, found.start() + 1, exc.line, found.end() + 1), written, why))
 
 
 def _argument_left_out(line: str, found: re.Match) -> range | None:

@@ -33,7 +33,7 @@ from cnnspec.check.lints import (
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError, count_text
-from cnnspec.held import HELD, HELD_MEANS
+from cnnspec.held import HELD, HELD_MEANS, NON_TRAINABLE
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.records import record
 from cnnspec.render import palette
@@ -266,7 +266,7 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit],
 def _title(checked: CheckedSpec) -> str:
     text = f"{checked.spec.name}: {count_text(checked.total_params)} parameters"
     if checked.frozen_params:
-        text += f" ({count_text(checked.frozen_params)} {HELD})"
+        text += f" ({count_text(checked.frozen_params)} {NON_TRAINABLE})"
     return text
 
 
