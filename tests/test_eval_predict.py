@@ -472,7 +472,7 @@ def test_eval_says_when_the_last_weights_are_within_an_epoch():
 
     import numpy as np
 
-    from cnnspec.cli.eval import weights_text
+    from cnnspec.training.run import Run
     from cnnspec.training.state import POSITION_KEY, steps_into_epoch
 
     def position(batch):
@@ -482,6 +482,7 @@ def test_eval_says_when_the_last_weights_are_within_an_epoch():
     assert steps_into_epoch(position(0)) == 0 and steps_into_epoch({}) == 0
     assert steps_into_epoch({POSITION_KEY: np.asarray("not json")}) == 0
     loaded = SimpleNamespace(summary={}, metrics=[{}] * 7, weights="last", steps_into_epoch=1)
-    assert weights_text(loaded) == "last checkpoint, 1 step into epoch 8 (after 7 finished epochs)"
+    assert Run.weights_text(loaded) == ("last checkpoint, 1 step into epoch 8 (after 7 finished "
+                                        "epochs)")
     loaded.steps_into_epoch = 0
-    assert weights_text(loaded) == "last epoch (7 of 7)"
+    assert Run.weights_text(loaded) == "last epoch (7 of 7)"

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     note = unfinished_note(loaded.summary, args.run, loaded.weights)
     if note:
         print(note)
-    print(f"weights: {weights_text(loaded)}")
+    # filters and features take no --last: only here is it an option to name
+    last = " (--last for the last)" if loaded.weights == "best" else ""
+    print(f"weights: {loaded.weights_text()}{last}")
     print(f"data: {result['data'].get('name')} "
           f"(test split, {counted(result['examples'], 'image')})")
     top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
@@ -49,24 +51,6 @@ def run(args: argparse.Namespace) -> int:
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion(result["confusion"], result["classes"]))
     return 0
-
-
-def weights_text(loaded) -> str:
-    """Which weights are evaluated: ``best epoch 7 of 10 by val_loss`` or ``last epoch (10 of
-    10)``; the epochs counted are those trained so far."""
-    summary, done = loaded.summary, len(loaded.metrics)
-    if loaded.weights == "best":
-        monitor = summary.get("monitor") or loaded.training["monitor"]
-        stopped = summary.get("stopped_early")
-        why = f", stopped early at epoch {stopped}" if stopped else ""
-        return (f"best epoch {loaded.weights_epoch} of {done} by {monitor}{why} "
-                "(--last for the last)")
-    if loaded.steps_into_epoch:  # saved within an epoch (stopped by Ctrl-C)
-        return (f"last checkpoint, {counted(loaded.steps_into_epoch, 'step')} into epoch "
-                f"{done + 1} (after {counted(done, 'finished epoch')})")
-    if done == 0:
-        return "the initial weights (no epoch finished)"
-    return f"last epoch ({done} of {done})"
 
 
 def weights_record(loaded) -> dict:
