@@ -488,9 +488,16 @@ CASES = [
      "unknown distribution 'untruncated_normal'", 2, 47, "is distribution=normal here"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer adam(learning_rate=0.001)\n}\n",
      "'learning_rate' is a training setting of its own, not an argument of optimizer adam",
-     4, 18, "on its own line in the train block: `lr 0.001`$"),
+     4, 18, "on its own line in the train block: `lr 0.001`, and the optimizer as `adam`$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(momentum=0.9, weight_decay=5e-4)\n}\n",
-     "'weight_decay' is a training setting of its own", 4, 31, "`weight_decay 5e-4`$"),
+     "'weight_decay' is a training setting of its own", 4, 31,
+     "`weight_decay 5e-4`, and the optimizer as `sgd\\(momentum=0.9\\)`$"),
+    # PyTorch's first argument of an optimizer (its parameters) and of a scheduler
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(params, momentum=0.9)\n}\n",
+     "sgd takes numbers, not 'params'", 4, 17,
+     "^leave `params` out, `sgd\\(momentum=0.9\\)`: PyTorch's optimizers take the parameters"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  schedule step(optimizer, 3)\n}\n",
+     "step takes numbers, not 'optimizer'", 4, 17, "^leave `optimizer` out, `step\\(3\\)`"),
     # PyTorch's and Keras' tuples: an option's value after a space, a size with 'x'
     ("input 1x8x8\nconv 8 3x3 stride (2, 2)\n",
      "option 'stride' of conv layer 'conv1' takes its value after a space", 2, 12,

@@ -15,7 +15,12 @@ from functools import lru_cache
 
 from cnnspec.errors import Mend, Span, SpecError, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
-from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
+from cnnspec.ir.training_catalogue import (
+    KEY_ALIASES,
+    KEYS,
+    TORCH_FIRST_ARGUMENTS,
+    foreign_entry,
+)
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
 from cnnspec.lang.ast import token_span
 from cnnspec.lang.grammar import terminal_pattern
@@ -762,11 +767,21 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
 SETTING_WORD = LazyPattern(r"[^\s,;:=]+")
 
 
+def _blanked(line: str) -> str:
+    """``line`` with what its quotes, parentheses and brackets hold blanked out, nested ones
+    too (PyTorch's `SGD(model.parameters(), lr=0.1)` is one setting)."""
+    while True:
+        blanked = re.sub(r'"[^"]*"|\([^()]*\)|\[[^\[\]]*\]', lambda m: "_" * len(m[0]), line)
+        if blanked == line:
+            return line
+        line = blanked
+
+
 def _setting_starts(line: str) -> list[int]:
     """Where each training setting on ``line`` starts: a key of the catalogue (or an alias) at
     the start of the line's settings or after a value, outside parentheses, brackets and
     quotes (`optimizer sgd(momentum=0.9)` is one setting; `data digits epochs 2` two)."""
-    outer = re.sub(r'"[^"]*"|\([^()]*\)|\[[^\[\]]*\]', lambda m: "_" * len(m[0]), line)
+    outer = _blanked(line)
     starts, value_due = [], False
     for match in SETTING_WORD.finditer(outer):
         # a key straight after a key is the first one's value: `monitor loss`
@@ -1533,6 +1548,14 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
                                                    TORCH_TENSOR_ARGUMENT))
     # among a call's arguments a dotted word is a file's name, npz(train.npz) (its own hint),
     # but a call in an init's is a Python function's: gain=nn.init.calculate_gain('relu')
+    if call is not None and TORCH_TENSOR.search(before) \
+            and foreign_entry("optimizer", call) is not None:  # SGD(model.parameters(), ...)
+        left_out = _argument_left_out(line, found)
+        why = TORCH_FIRST_ARGUMENTS["optimizer"]
+        return (f"leave `{found[0]}` out: {why}",
+                None if left_out is None else Mend(Span(exc.line, left_out.start + 1, exc.line,
+                                                        left_out.stop + 1), "",
+                                                   f"`{found[0]}` left out"))
     called = line[found.end():].lstrip().startswith("(") or found["args"]
     if call is not None and not (_init_name(call) and called):
         return None
