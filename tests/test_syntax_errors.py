@@ -492,6 +492,20 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(momentum=0.9, weight_decay=5e-4)\n}\n",
      "'weight_decay' is a training setting of its own", 4, 31,
      "`weight_decay 5e-4`, and the optimizer as `sgd\\(momentum=0.9\\)`$"),
+    # Keras' input shape, height x width x channels, as the input line, channels first
+    ("input_shape=(28, 28, 1)\nconv 8 3x3\n", "Keras' input_shape is the spec's input line",
+     1, 1, ("^write `input 1x28x28`; the input is written channels x height x width, not "
+            "height x width x channels as in Keras$")),
+    ("input (28, 28, 1)\nflatten\n", "a size is written with 'x', not as a tuple", 1, 1,
+     "^write `input 1x28x28`: .*, not height x width x channels as in Keras$"),
+    ("input (1, 28, 28)\nflatten\n", "a size is written with 'x', not as a tuple", 1, 1,
+     "^write `input 1x28x28`: sizes are written with 'x' and no spaces, 3x3 or 1x28x28$"),
+    ("Input(shape=(28, 28, 1))\n", r"Input\(\.\.\.\) is a layer as Keras writes it", 1, 1,
+     "in cnnspec the input is the line `input 1x28x28`: the input is written channels x"),
+    ("keras.layers.InputLayer(batch_shape=(None, 32, 32, 3))\n", "InputLayer", 1, 1,
+     "the input is the line `input 3x32x32`"),
+    ("input 1x28x28\nConv2D(8, 3, input_shape=(28, 28, 1))\n", "Conv2D", 2, 1,
+     "the line `conv 8 3`; its input shape is the spec's line `input 1x28x28`"),
     # PyTorch's first argument of an optimizer (its parameters) and of a scheduler
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(params, momentum=0.9)\n}\n",
      "sgd takes numbers, not 'params'", 4, 17,
@@ -1151,6 +1165,22 @@ CASES = [
      4, 1,
      "^'loss' is a training setting: write it inside the train block"),
 ]
+
+
+@pytest.mark.parametrize("head, line", [
+    ("Input(shape=[28, 28, 1])", "input 1x28x28"),
+    ("Input(shape=[32, 32, 3]) <- x", "input 3x32x32"),
+])
+def test_keras_input_call_that_parses_is_told_the_input_line(head, line):
+    """Keras' Input with its shape in brackets parses as a layer's call: its hint was
+    "keywords are lower case: input", which wrote `input(shape=[28, 28, 1])`."""
+    with pytest.raises(SpecErrors) as info:
+        parse(f"{head}\n", path="bad.cnn")
+    error = next(e for e in info.value.errors if e.message == "unknown layer kind 'Input'")
+    assert f"the input is the line `{line}`: the input is written channels x" in error.hint
+    with pytest.raises(SpecErrors) as info:
+        parse("Input 1x28x28\n", path="bad.cnn")
+    assert any(e.hint == "keywords are lower case: input" for e in info.value.errors)
 
 
 @pytest.mark.parametrize("text, message, line, column, hint", CASES,

@@ -220,7 +220,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
-        elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
+        elif head.name.lower() in STATEMENT_KEYWORDS and not _keras_input(head, label):
+            # `Input 1x28x28`: a keyword in capitals (Keras' Input(shape=...) is told below)
             hint = f"keywords are lower case: {head.name.lower()}"
         elif caffe is not None and _caffes(head):  # `Scale`, `Dropout(dropout_ratio=0.5)`
             hint, rewrite = caffe, caffe_line
@@ -249,6 +250,14 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
+
+
+def _keras_input(head: Word | Call, label: str | None) -> bool:
+    """Whether ``head`` is Keras' call giving the input's shape (``Input(shape=[28, 28, 1])``),
+    which its hint writes as the input line (:func:`~cnnspec.lang.foreign.keras_input_line`)."""
+    from cnnspec.lang.foreign import keras_input_line
+
+    return isinstance(head, Call) and keras_input_line(_foreign_call(head, label)) is not None
 
 
 def _default_meant(head: Word | Call, written: str | None) -> tuple[str, str] | None:

@@ -382,7 +382,7 @@ CATALOGUE: list[FriendlyError] = [
         TUPLE_SIZE,
         "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
         "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
-        ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
+        ["input 1x8x8\nconv 8 (3, 3)\n", "input (28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
          "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
     ),
     # the caret goes under the '{' left open (syntax_error), as for '(' and '[': the end of
@@ -650,6 +650,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     foreign = _foreign_line(exc, text, path) if start == "start" else None
     if foreign is not None:  # before the quotes: Python's strings may be in single quotes
         return foreign
+    shape = _shape_tuple(exc, text, path) if start == "start" else None
+    if shape is not None:  # before the catalogue's tuple: it writes the input line whole
+        return shape
     other = _other_format(exc, text, path) if start == "start" else None
     if other is not None:  # before the catalogue: `layer {` opens no block of ours
         return other
@@ -702,6 +705,27 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
         hint, mend = _dotted_name_problem(exc, text) or (None, None)
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=hint or _plain_hint(exc, start, unclosed), file=path, mend=mend)
+
+
+def _shape_tuple(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for an image's shape written as a tuple on a line of its own (Keras'
+    ``input_shape=(28, 28, 1)``, ``input (28, 28, 1)``), whose hint writes the input line;
+    None for another line."""
+    from cnnspec.lang.foreign import shape_tuple_line  # only on a syntax error
+    from cnnspec.shapes import CHANNELS_ORDER
+
+    line = _failing_line(exc, text)
+    found = None if line is None or _open_braces(exc) else shape_tuple_line(line)
+    if found is None:
+        return None
+    word, written, turned = found
+    order = f"; {CHANNELS_ORDER}" if turned else ""
+    message, hint = (f"Keras' {word} is the spec's input line", f"write `{written}`{order}") \
+        if word else (TUPLE_SIZE, f"write `{written}`: {SIZE_FORM}{order}")
+    code = line.split("#", 1)[0].rstrip()
+    start = len(code) - len(code.lstrip())
+    return SpecError(message, span=Span(exc.line, start + 1, exc.line, len(code) + 1),
+                     hint=hint, file=path, rewrite=written)
 
 
 def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
