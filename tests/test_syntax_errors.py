@@ -360,6 +360,13 @@ CASES = [
      "write `schedule constant`"),
     ("input 1x8x8\ndense 10\ntrain {\n  base_lr 0.01\n}\n",
      "^unknown training setting 'base_lr'$", 4, 3, "^Caffe's base_lr is lr here: write `lr 0.01`$"),
+    # Keras' compile and fit arguments with no setting of their own: what does it here
+    ("input 1x8x8\ndense 10\ntrain {\n  metrics [\"accuracy\"]\n}\n",
+     "^unknown training setting 'metrics'$", 4, 3,
+     "^Keras' compile metrics has no counterpart here: training prints every epoch's loss"),
+    ("input 1x8x8\ndense 10\ntrain {\n  callbacks [EarlyStopping(patience=3)]\n}\n",
+     "^unknown training setting 'callbacks'$", 4, 3,
+     "EarlyStopping\\(patience=N\\) is `early_stop N`"),
     ("input 1x8x8\ndense 10\ntrain {\n  subdivisions 8\n}\n",
      "^unknown training setting 'subdivisions'$", 4, 3,
      "^Darknet's subdivisions has no counterpart here: a step computes its whole batch"),
