@@ -313,6 +313,23 @@ def test_a_pytorch_or_keras_optimizer_is_hinted_to_the_lines_that_read(written, 
     _checks(text.replace(written, "\n  ".join([line, *own_lines])))
 
 
+@pytest.mark.parametrize("line, said", [
+    ("conv 8 3 stride=2", "'=' is only used inside parentheses"),
+    ("input_shape=(28, 28, 1)", "Keras' input_shape is the spec's input line"),
+])
+def test_a_hinted_line_above_several_other_mistakes_is_still_told(line, said):
+    """Trying the hint's line, the spec with that line blank was parsed to see whether the
+    mistakes below it follow from it; where it held two (unknown kinds on two lines), the
+    resolver's list of them escaped in place of the user's error: `check` said those lines,
+    and for `input_shape=(28, 28, 1)` "the spec has no input line", never the line itself."""
+    text = f"model m\n{line}\nfoo 3\nbar 4\n"
+    if not line.startswith("input"):
+        text = text.replace("model m\n", "model m\ninput 1x28x28\n")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert info.value.message == said
+
+
 def test_a_call_running_on_into_the_next_line_is_not_mended_into_one():
     """The nonlinearity='s mend is the whole call, which runs on into the next line: written
     by its columns into the first line, it made a line of the call's two halves (the second
