@@ -1188,6 +1188,13 @@ def test_keras_input_call_that_parses_is_told_the_input_line(head, line):
     with pytest.raises(SpecErrors) as info:
         parse("Input 1x28x28\n", path="bad.cnn")
     assert any(e.hint == "keywords are lower case: input" for e in info.value.errors)
+    # Keras' word for it written as a layer's kind, a size after it
+    with pytest.raises(SpecErrors) as info:
+        parse("input_shape 28x28x1\nflatten\n", path="bad.cnn")
+    assert any(e.hint == ("Keras' input_shape is the spec's input line: write `input "
+                          "1x28x28`; the input is written channels x height x width, not "
+                          "height x width x channels as in Keras")
+               and e.span.line == 1 for e in info.value.errors)
 
 
 @pytest.mark.parametrize("text, message, line, column, hint", CASES,
