@@ -149,6 +149,25 @@ def test_predict_npy_agrees_with_the_model(run_path, shapes, tmp_path):
     assert "img0.npy" in text and "%" in text
 
 
+def test_predict_says_which_weights_it_uses_as_eval_does(run_path, shapes, tmp_path, capsys):
+    """eval began with the weights it used (`weights: best epoch 2 of 3 by val_loss`);
+    predict, opening the same by default and the last with --last, said nothing of them."""
+    from cnnspec.cli import main
+
+    np.save(tmp_path / "one.npy", shapes.x_test[0])
+    lines = {}
+    for extra in ([], ["--last"]):
+        assert main(["eval", str(run_path), *extra]) == 0
+        said = capsys.readouterr().out.splitlines()[0]
+        assert main(["predict", str(run_path), str(tmp_path / "one.npy"), *extra]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == said and out[1].startswith(f"{tmp_path / 'one.npy'}: ")
+        lines[bool(extra)] = said
+    assert lines[False].startswith("weights: best epoch ") and "(--last for the last)" in \
+        lines[False]
+    assert lines[True].startswith("weights: last epoch (")
+
+
 def test_the_public_run_predicts_probabilities_of_raw_images(run_path, shapes):
     """cnnspec.load_run(path).predict(images): preprocessing as in training, eval mode."""
     import cnnspec

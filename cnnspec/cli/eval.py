@@ -4,7 +4,13 @@ from __future__ import annotations
 import argparse
 
 from cnnspec.cli import print_note, typed
-from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
+from cnnspec.cli.arguments import (
+    add_data_dir,
+    add_run,
+    add_weights_and_format,
+    weights_chosen,
+    weights_line,
+)
 from cnnspec.data.names import valid_forms
 from cnnspec.errors import counted
 from cnnspec.metrics import loss_text
@@ -40,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     note = unfinished_note(loaded.summary, args.run, loaded.weights)
     if note:
         print(note)
-    # filters and features take no --last: only here is it an option to name
-    last = " (--last for the last)" if loaded.weights == "best" else ""
-    print(f"weights: {loaded.weights_text()}{last}")
+    print(weights_line(loaded))
     print(f"data: {result['data'].get('name')} "
           f"(test split, {counted(result['examples'], 'image')})")
     top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
