@@ -961,14 +961,14 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("shuffle", "Keras'", None, note="the training images are shuffled every epoch, "
                "in an order that follows the seed"),
     ForeignKey("metrics", "Keras' compile", None, note="training prints every epoch's loss "
-               "and accuracy, train and validation; `cnnspec eval RUN` adds top-k accuracy, "
+               "and accuracy, train and validation; evaluating the run adds top-k accuracy, "
                "per-class precision and recall and the confusion matrix"),
     ForeignKey("callbacks", "Keras' fit", None, note="EarlyStopping(patience=N) is `early_stop "
                "N`, ReduceLROnPlateau `schedule plateau`; the best epoch's weights are kept in "
                "the run folder's best.npz, as ModelCheckpoint(save_best_only=True) keeps them, "
                "and its metrics.csv and curves.png are a CSVLogger's and TensorBoard's"),
-    ForeignKey("verbose", "Keras' fit", None, note="train prints a line per epoch; "
-               "`cnnspec train --quiet` prints only the result"),
+    ForeignKey("verbose", "Keras' fit", None, note="training prints a line per epoch; "
+               "train's --quiet prints only the result"),
     ForeignKey("angle", "Darknet's", "augment", "augment rotate(degrees={value})"),
     ForeignKey("rotation_range", "Keras'", "augment", "augment rotate(degrees={value})"),
     ForeignKey("horizontal_flip", "Keras'", "augment", "augment flip"),
