@@ -517,6 +517,8 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(params, momentum=0.9)\n}\n",
      "sgd takes numbers, not 'params'", 4, 17,
      "^leave `params` out, `sgd\\(momentum=0.9\\)`: PyTorch's optimizers take the parameters"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(true)\n}\n",
+     "momentum of sgd must be a number, not 'true'", 4, 17, None),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  schedule step(optimizer, 3)\n}\n",
      "step takes numbers, not 'optimizer'", 4, 17, "^leave `optimizer` out, `step\\(3\\)`"),
     # PyTorch's and Keras' tuples: an option's value after a space, a size with 'x'

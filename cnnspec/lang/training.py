@@ -187,7 +187,8 @@ def _refuse_first_argument(value: Word | Call, why: str | None) -> None:
     """Stop at a name given first to an optimizer or a schedule (PyTorch's ``SGD(params,
     lr=0.1)``, ``StepLR(optimizer, 30)``), with the call without it as the mend."""
     if why is None or not isinstance(value, Call) or not value.args \
-            or not isinstance(value.args[0], Word):
+            or not isinstance(value.args[0], Word) \
+            or value.args[0].name.lower() in ("true", "false"):  # a flag given out of place
         return
     first = value.args[0]
     call = _call_text(value, value.args[1:], value.kwargs)
