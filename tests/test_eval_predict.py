@@ -168,6 +168,22 @@ def test_predict_says_which_weights_it_uses_as_eval_does(run_path, shapes, tmp_p
     assert lines[True].startswith("weights: last epoch (")
 
 
+def test_the_weights_line_offers_last_only_where_it_opens_other_weights():
+    """`weights: best epoch 8 of 8 by val_loss (--last for the last)` offered the same weights
+    again, as train's last lines had (they say "the last" there)."""
+    from types import SimpleNamespace
+
+    from cnnspec.cli.arguments import weights_line
+
+    def loaded(epoch, status="finished"):
+        return SimpleNamespace(weights="best", weights_epoch=epoch, weights_text=lambda: "w",
+                               summary={"status": status, "epochs_done": 8})
+
+    assert weights_line(loaded(8)) == "weights: w"
+    assert weights_line(loaded(7)) == "weights: w (--last for the last)"
+    assert weights_line(loaded(8, "interrupted")) == "weights: w (--last for the last)"
+
+
 def test_the_public_run_predicts_probabilities_of_raw_images(run_path, shapes):
     """cnnspec.load_run(path).predict(images): preprocessing as in training, eval mode."""
     import cnnspec

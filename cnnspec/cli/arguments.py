@@ -344,8 +344,12 @@ def weights_chosen(args: argparse.Namespace) -> str:
 
 def weights_line(loaded) -> str:
     """The line eval and predict begin their text with: the weights of the run they use
-    (:meth:`~cnnspec.training.run.Run.weights_text`), and ``--last`` where it takes others."""
-    last = " (--last for the last)" if loaded.weights == "best" else ""
+    (:meth:`~cnnspec.training.run.Run.weights_text`), and ``--last`` where it takes others
+    (not where the best epoch is the last of a finished run: the same weights)."""
+    summary = loaded.summary
+    same = summary.get("status") == "finished" and loaded.weights_epoch == summary.get(
+        "epochs_done")
+    last = " (--last for the last)" if loaded.weights == "best" and not same else ""
     return f"weights: {loaded.weights_text()}{last}"
 
 
