@@ -35,10 +35,21 @@ def channels_first(shape) -> tuple[int, int, int] | None:
     first that is not), else None."""
     if len(shape) != 3:
         return None
-    c, h, w = shape
-    if w in IMAGE_CHANNELS and c not in IMAGE_CHANNELS:
-        return (w, c, h)
+    if shape[2] in IMAGE_CHANNELS and shape[0] not in IMAGE_CHANNELS:
+        return from_channels_last(shape)
     return None
+
+
+def from_channels_last(shape) -> tuple[int, int, int]:
+    """``(C, H, W)`` of an image's shape ``(H, W, C)``, as Keras and TensorFlow write it by
+    default (channels_last)."""
+    h, w, c = shape
+    return (c, h, w)
+
+
+# What a shape written as Keras writes one is told: the order of the input line's sizes.
+CHANNELS_ORDER = ("the input is written channels x height x width, not height x width x "
+                  "channels as in Keras")
 
 
 def _size_text(n) -> str:

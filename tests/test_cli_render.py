@@ -246,6 +246,27 @@ def test_filters_refuses_layers_of_other_kernel_sizes_in_one_grid(tmp_path, caps
     assert "hint: draw each layer in its own picture (--layer a, --layer b)" in err
 
 
+def test_the_pictures_of_a_run_say_which_of_its_weights_they_draw(run_dir, tmp_path,
+                                                                  monkeypatch):
+    """A run keeps its best epoch's weights and its last: a filters title that named the
+    spec's init alone ("x_detector: learned, init he_normal") read as the initial weights."""
+    from cnnspec.render import run_pictures
+    from cnnspec.training.run import load_run
+
+    titles = []
+    for name in ("plot_filters", "plot_features"):
+        monkeypatch.setattr(run_pictures, name,
+                            lambda *args, title, **kwargs: titles.append(title))
+    assert main(["filters", str(run_dir), "--layer", "learned", "-o",
+                 str(tmp_path / "f.png")]) == 0
+    assert main(["features", str(run_dir), "--index", "0", "-o", str(tmp_path / "m.png")]) == 0
+    best = "; weights: best epoch 1 of 1 by val_loss"
+    assert titles[0].endswith(best) and titles[0].startswith("x_detector: learned, init ")
+    assert titles[1].endswith(best) and "predicted " in titles[1]
+    run_pictures.filters_picture(load_run(run_dir, "last"), tmp_path / "f.png")
+    assert titles[2].endswith("; weights: last epoch (1 of 1)")
+
+
 # --- features ------------------------------------------------------------------------------
 
 def test_features_from_test_index(run_dir, tmp_path):

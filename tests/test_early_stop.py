@@ -278,11 +278,28 @@ def test_a_best_epoch_that_is_the_last_is_said_to_be():
     training = {"epochs": 5, "early_stop": 0}
     last = {"best_epoch": 5, "epochs_done": 5, "monitor": "val_loss", "best_value": 0.3689}
     assert best_lines(last, training) == [
-        ("best epoch 5 by val_loss (0.3689), the last, kept in best.npz: eval, predict and "
-         "export use it")]
+        ("best epoch 5 by val_loss (0.3689), the last, kept in best.npz: eval, predict, export, "
+         "filters and features use it")]
     (earlier,) = best_lines({**last, "best_epoch": 3}, training)
-    assert earlier.endswith("kept in best.npz: eval, predict and export use it (--last for the "
-                            "last epoch's weights)")
+    assert earlier.endswith("kept in best.npz: eval, predict, export, filters and features use "
+                            "it (eval --last and predict --last the last epoch's weights)")
+
+
+def test_the_last_epochs_weights_are_offered_only_by_the_commands_that_take_them():
+    """train said "eval, predict and export use it (--last for the last epoch's weights)":
+    `export --last` is refused (export, filters and features open the best epoch's alone)."""
+    from cnnspec.cli import main
+    from cnnspec.cli.train import best_lines
+
+    training = {"epochs": 5, "early_stop": 0}
+    summary = {"best_epoch": 3, "epochs_done": 5, "monitor": "val_loss", "best_value": 0.3}
+    (line,) = best_lines(summary, training)
+    offered = re.findall(r"(\w+) --last", line)
+    assert offered == ["eval", "predict"]
+    for command in ("export", "filters", "features"):
+        assert command in line
+        with pytest.raises(SystemExit):
+            main([command, "run", "--last", "-o", "x.png"])
 
 
 def test_the_headline_accuracy_is_the_kept_weights_with_the_last_beside_it():

@@ -149,6 +149,41 @@ def test_predict_npy_agrees_with_the_model(run_path, shapes, tmp_path):
     assert "img0.npy" in text and "%" in text
 
 
+def test_predict_says_which_weights_it_uses_as_eval_does(run_path, shapes, tmp_path, capsys):
+    """eval began with the weights it used (`weights: best epoch 2 of 3 by val_loss`);
+    predict, opening the same by default and the last with --last, said nothing of them."""
+    from cnnspec.cli import main
+
+    np.save(tmp_path / "one.npy", shapes.x_test[0])
+    lines = {}
+    for extra in ([], ["--last"]):
+        assert main(["eval", str(run_path), *extra]) == 0
+        said = capsys.readouterr().out.splitlines()[0]
+        assert main(["predict", str(run_path), str(tmp_path / "one.npy"), *extra]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == said and out[1].startswith(f"{tmp_path / 'one.npy'}: ")
+        lines[bool(extra)] = said
+    assert lines[False].startswith("weights: best epoch ") and "(--last for the last)" in \
+        lines[False]
+    assert lines[True].startswith("weights: last epoch (")
+
+
+def test_the_weights_line_offers_last_only_where_it_opens_other_weights():
+    """`weights: best epoch 8 of 8 by val_loss (--last for the last)` offered the same weights
+    again, as train's last lines had (they say "the last" there)."""
+    from types import SimpleNamespace
+
+    from cnnspec.cli.arguments import weights_line
+
+    def loaded(epoch, status="finished"):
+        return SimpleNamespace(weights="best", weights_epoch=epoch, weights_text=lambda: "w",
+                               summary={"status": status, "epochs_done": 8})
+
+    assert weights_line(loaded(8)) == "weights: w"
+    assert weights_line(loaded(7)) == "weights: w (--last for the last)"
+    assert weights_line(loaded(8, "interrupted")) == "weights: w (--last for the last)"
+
+
 def test_the_public_run_predicts_probabilities_of_raw_images(run_path, shapes):
     """cnnspec.load_run(path).predict(images): preprocessing as in training, eval mode."""
     import cnnspec
@@ -472,7 +507,7 @@ def test_eval_says_when_the_last_weights_are_within_an_epoch():
 
     import numpy as np
 
-    from cnnspec.cli.eval import weights_text
+    from cnnspec.training.run import Run
     from cnnspec.training.state import POSITION_KEY, steps_into_epoch
 
     def position(batch):
@@ -482,9 +517,10 @@ def test_eval_says_when_the_last_weights_are_within_an_epoch():
     assert steps_into_epoch(position(0)) == 0 and steps_into_epoch({}) == 0
     assert steps_into_epoch({POSITION_KEY: np.asarray("not json")}) == 0
     loaded = SimpleNamespace(summary={}, metrics=[{}] * 7, weights="last", steps_into_epoch=1)
-    assert weights_text(loaded) == "last checkpoint, 1 step into epoch 8 (after 7 finished epochs)"
+    assert Run.weights_text(loaded) == ("last checkpoint, 1 step into epoch 8 (after 7 finished "
+                                        "epochs)")
     loaded.steps_into_epoch = 0
-    assert weights_text(loaded) == "last epoch (7 of 7)"
+    assert Run.weights_text(loaded) == "last epoch (7 of 7)"
 
 
 @pytest.fixture(scope="module")

@@ -370,6 +370,52 @@ def test_a_pytorch_init_is_hinted_to_what_pytorch_draws(written, init):
     assert layer["weight_init"] == init
 
 
+@pytest.mark.parametrize("written, line, own_lines", [
+    ("optimizer torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
+     "optimizer sgd(momentum=0.9)", ["lr 0.1"]),
+    ("optimizer optim.Adam(model.parameters(), lr=1e-3)", "optimizer adam", ["lr 1e-3"]),
+    ("optimizer keras.optimizers.Adam(learning_rate=1e-3)", "optimizer adam", ["lr 1e-3"]),
+    ("optimizer SGD(lr=0.1, weight_decay=5e-4, momentum=0.9)", "optimizer sgd(momentum=0.9)",
+     ["lr 0.1", "weight_decay 5e-4"]),
+    ("optimizer SGD(params, lr=0.1)", "optimizer sgd", ["lr 0.1"]),
+    ("schedule torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.1)",
+     "schedule step(step_size=3, gamma=0.1)", []),
+    ("loss nn.CrossEntropyLoss()", "loss cross_entropy", []),
+])
+def test_a_pytorch_or_keras_optimizer_is_hinted_to_the_lines_that_read(written, line,
+                                                                       own_lines):
+    """PyTorch's `torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)` was told to write
+    `optimizer torch.optim.SGD(model.parameters()` and `lr 0.1, momentum=0.9)` (its nested
+    parentheses read as two settings), and its module path's hint wrote `SGD(lr=0.1, ...)`,
+    refused in turn for its case, then for its lr: three rounds. The name in other case or as
+    another library names it, the object PyTorch passes first and the settings given as
+    arguments are mends, and the hint says the line they make and the lines to add."""
+    text = BEFORE + "conv 4 3 relu" + AFTER + f"train {{\n  {written}\n}}\n"
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert f"the line then reads `{line}` (" in info.value.hint, info.value.hint
+    for own in own_lines:
+        assert f"`{own}`" in info.value.hint
+    _checks(text.replace(written, "\n  ".join([line, *own_lines])))
+
+
+@pytest.mark.parametrize("line, said", [
+    ("conv 8 3 stride=2", "'=' is only used inside parentheses"),
+    ("input_shape=(28, 28, 1)", "Keras' input_shape is the spec's input line"),
+])
+def test_a_hinted_line_above_several_other_mistakes_is_still_told(line, said):
+    """Trying the hint's line, the spec with that line blank was parsed to see whether the
+    mistakes below it follow from it; where it held two (unknown kinds on two lines), the
+    resolver's list of them escaped in place of the user's error: `check` said those lines,
+    and for `input_shape=(28, 28, 1)` "the spec has no input line", never the line itself."""
+    text = f"model m\n{line}\nfoo 3\nbar 4\n"
+    if not line.startswith("input"):
+        text = text.replace("model m\n", "model m\ninput 1x28x28\n")
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert info.value.message == said
+
+
 def test_a_call_running_on_into_the_next_line_is_not_mended_into_one():
     """The nonlinearity='s mend is the whole call, which runs on into the next line: written
     by its columns into the first line, it made a line of the call's two halves (the second

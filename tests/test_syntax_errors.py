@@ -360,6 +360,13 @@ CASES = [
      "write `schedule constant`"),
     ("input 1x8x8\ndense 10\ntrain {\n  base_lr 0.01\n}\n",
      "^unknown training setting 'base_lr'$", 4, 3, "^Caffe's base_lr is lr here: write `lr 0.01`$"),
+    # Keras' compile and fit arguments with no setting of their own: what does it here
+    ("input 1x8x8\ndense 10\ntrain {\n  metrics [\"accuracy\"]\n}\n",
+     "^unknown training setting 'metrics'$", 4, 3,
+     "^Keras' compile metrics has no counterpart here: training prints every epoch's loss"),
+    ("input 1x8x8\ndense 10\ntrain {\n  callbacks [EarlyStopping(patience=3)]\n}\n",
+     "^unknown training setting 'callbacks'$", 4, 3,
+     "EarlyStopping\\(patience=N\\) is `early_stop N`"),
     ("input 1x8x8\ndense 10\ntrain {\n  subdivisions 8\n}\n",
      "^unknown training setting 'subdivisions'$", 4, 3,
      "^Darknet's subdivisions has no counterpart here: a step computes its whole batch"),
@@ -488,9 +495,32 @@ CASES = [
      "unknown distribution 'untruncated_normal'", 2, 47, "is distribution=normal here"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer adam(learning_rate=0.001)\n}\n",
      "'learning_rate' is a training setting of its own, not an argument of optimizer adam",
-     4, 18, "on its own line in the train block: `lr 0.001`$"),
+     4, 18, "on its own line in the train block: `lr 0.001`, and the optimizer as `adam`$"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(momentum=0.9, weight_decay=5e-4)\n}\n",
-     "'weight_decay' is a training setting of its own", 4, 31, "`weight_decay 5e-4`$"),
+     "'weight_decay' is a training setting of its own", 4, 31,
+     "`weight_decay 5e-4`, and the optimizer as `sgd\\(momentum=0.9\\)`$"),
+    # Keras' input shape, height x width x channels, as the input line, channels first
+    ("input_shape=(28, 28, 1)\nconv 8 3x3\n", "Keras' input_shape is the spec's input line",
+     1, 1, ("^write `input 1x28x28`; the input is written channels x height x width, not "
+            "height x width x channels as in Keras$")),
+    ("input (28, 28, 1)\nflatten\n", "a size is written with 'x', not as a tuple", 1, 1,
+     "^write `input 1x28x28`: .*, not height x width x channels as in Keras$"),
+    ("input (1, 28, 28)\nflatten\n", "a size is written with 'x', not as a tuple", 1, 1,
+     "^write `input 1x28x28`: sizes are written with 'x' and no spaces, 3x3 or 1x28x28$"),
+    ("Input(shape=(28, 28, 1))\n", r"Input\(\.\.\.\) is a layer as Keras writes it", 1, 1,
+     "in cnnspec the input is the line `input 1x28x28`: the input is written channels x"),
+    ("keras.layers.InputLayer(batch_shape=(None, 32, 32, 3))\n", "InputLayer", 1, 1,
+     "the input is the line `input 3x32x32`"),
+    ("input 1x28x28\nConv2D(8, 3, input_shape=(28, 28, 1))\n", "Conv2D", 2, 1,
+     "the line `conv 8 3`; its input shape is the spec's line `input 1x28x28`"),
+    # PyTorch's first argument of an optimizer (its parameters) and of a scheduler
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(params, momentum=0.9)\n}\n",
+     "sgd takes numbers, not 'params'", 4, 17,
+     "^leave `params` out, `sgd\\(momentum=0.9\\)`: PyTorch's optimizers take the parameters"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer sgd(true)\n}\n",
+     "momentum of sgd must be a number, not 'true'", 4, 17, None),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  schedule step(optimizer, 3)\n}\n",
+     "step takes numbers, not 'optimizer'", 4, 17, "^leave `optimizer` out, `step\\(3\\)`"),
     # PyTorch's and Keras' tuples: an option's value after a space, a size with 'x'
     ("input 1x8x8\nconv 8 3x3 stride (2, 2)\n",
      "option 'stride' of conv layer 'conv1' takes its value after a space", 2, 12,
@@ -1144,6 +1174,29 @@ CASES = [
      4, 1,
      "^'loss' is a training setting: write it inside the train block"),
 ]
+
+
+@pytest.mark.parametrize("head, line", [
+    ("Input(shape=[28, 28, 1])", "input 1x28x28"),
+    ("Input(shape=[32, 32, 3]) <- x", "input 3x32x32"),
+])
+def test_keras_input_call_that_parses_is_told_the_input_line(head, line):
+    """Keras' Input with its shape in brackets parses as a layer's call: its hint was
+    "keywords are lower case: input", which wrote `input(shape=[28, 28, 1])`."""
+    with pytest.raises(SpecErrors) as info:
+        parse(f"{head}\n", path="bad.cnn")
+    error = next(e for e in info.value.errors if e.message == "unknown layer kind 'Input'")
+    assert f"the input is the line `{line}`: the input is written channels x" in error.hint
+    with pytest.raises(SpecErrors) as info:
+        parse("Input 1x28x28\n", path="bad.cnn")
+    assert any(e.hint == "keywords are lower case: input" for e in info.value.errors)
+    # Keras' word for it written as a layer's kind, a size after it
+    with pytest.raises(SpecErrors) as info:
+        parse("input_shape 28x28x1\nflatten\n", path="bad.cnn")
+    assert any(e.hint == ("Keras' input_shape is the spec's input line: write `input "
+                          "1x28x28`; the input is written channels x height x width, not "
+                          "height x width x channels as in Keras")
+               and e.span.line == 1 for e in info.value.errors)
 
 
 @pytest.mark.parametrize("text, message, line, column, hint", CASES,

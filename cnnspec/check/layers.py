@@ -14,7 +14,7 @@ from cnnspec.ir.limits import NETWORK, unheld
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import MULT_PARTS, is_trained
 from cnnspec.kinds import KINDS, KindError, Shape
-from cnnspec.shapes import channels_first, shape_text
+from cnnspec.shapes import CHANNELS_ORDER, channels_first, shape_text
 
 __all__ = ["check_held", "infer"]
 
@@ -65,7 +65,6 @@ def _channels_last_hint(spec: Spec) -> str | None:
     if meant is None:
         return None
     c, h, w = given
-    return (f"`input {shape_text(given)}` is {c} channels of {h}x{w} pixels: the input is "
-            f"written channels x height x width, not height x width x channels as in Keras; "
-            f"write `input {shape_text(meant)}`")
+    return (f"`input {shape_text(given)}` is {c} channels of {h}x{w} pixels: "
+            f"{CHANNELS_ORDER}; write `input {shape_text(meant)}`")
 

@@ -205,7 +205,9 @@ def _stopped_by(error: SpecError, lines: list[str], written: slice, path: str | 
     """Whether the parse ``error``, past the ``written`` lines of the spec's ``lines``, follows
     from them: the spec with those lines blank parses past its place. A '(' a written line
     leaves open runs on into the next line (a call may span lines), which the parser refuses
-    there, not on the written line."""
+    there, not on the written line. The spec so blanked may hold several mistakes the
+    resolver reports together (unknown kinds on two later lines): ``error`` is one of them
+    where it does not follow."""
     from cnnspec.lang import parse
 
     if error.span.line <= written.start + 1:
@@ -214,8 +216,9 @@ def _stopped_by(error: SpecError, lines: list[str], written: slice, path: str | 
              *lines[written.stop:]]
     try:
         parse("".join(blank), path)
-    except SpecError as without:
-        return without.span != error.span
+    except (SpecError, SpecErrors) as without:
+        found = without.errors if isinstance(without, SpecErrors) else [without]
+        return all(other.span != error.span for other in found)
     return True
 
 

@@ -342,6 +342,17 @@ def weights_chosen(args: argparse.Namespace) -> str:
     return "last" if args.last else "best"
 
 
+def weights_line(loaded) -> str:
+    """The line eval and predict begin their text with: the weights of the run they use
+    (:meth:`~cnnspec.training.run.Run.weights_text`), and ``--last`` where it takes others
+    (not where the best epoch is the last of a finished run: the same weights)."""
+    summary = loaded.summary
+    same = summary.get("status") == "finished" and loaded.weights_epoch == summary.get(
+        "epochs_done")
+    last = " (--last for the last)" if loaded.weights == "best" and not same else ""
+    return f"weights: {loaded.weights_text()}{last}"
+
+
 def spec_file(text: str) -> str:
     """The type of a SPEC argument: an existing file (a folder is refused by name; a run
     folder, given for the network it trained, with the path of the spec it keeps)."""

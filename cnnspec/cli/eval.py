@@ -4,7 +4,13 @@ from __future__ import annotations
 import argparse
 
 from cnnspec.cli import print_note, typed
-from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
+from cnnspec.cli.arguments import (
+    add_data_dir,
+    add_run,
+    add_weights_and_format,
+    weights_chosen,
+    weights_line,
+)
 from cnnspec.data.names import valid_forms
 from cnnspec.errors import counted
 from cnnspec.metrics import loss_text
@@ -45,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     note = unfinished_note(loaded.summary, args.run, loaded.weights)
     if note:
         print(note)
-    print(f"weights: {weights_text(loaded)}")
+    print(weights_line(loaded))
     print(f"data: {result['data'].get('name')} "
           f"(test split, {counted(result['examples'], 'image')})")
     print_note(absent_note(result))
@@ -55,24 +61,6 @@ def run(args: argparse.Namespace) -> int:
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion(result["confusion"], result["classes"]))
     return 0
-
-
-def weights_text(loaded) -> str:
-    """Which weights are evaluated: ``best epoch 7 of 10 by val_loss`` or ``last epoch (10 of
-    10)``; the epochs counted are those trained so far."""
-    summary, done = loaded.summary, len(loaded.metrics)
-    if loaded.weights == "best":
-        monitor = summary.get("monitor") or loaded.training["monitor"]
-        stopped = summary.get("stopped_early")
-        why = f", stopped early at epoch {stopped}" if stopped else ""
-        return (f"best epoch {loaded.weights_epoch} of {done} by {monitor}{why} "
-                "(--last for the last)")
-    if loaded.steps_into_epoch:  # saved within an epoch (stopped by Ctrl-C)
-        return (f"last checkpoint, {counted(loaded.steps_into_epoch, 'step')} into epoch "
-                f"{done + 1} (after {counted(done, 'finished epoch')})")
-    if done == 0:
-        return "the initial weights (no epoch finished)"
-    return f"last epoch ({done} of {done})"
 
 
 def weights_record(loaded) -> dict:

@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
     input_file,
     positive_int,
     weights_chosen,
+    weights_line,
 )
 
 LOADS_NUMPY = True
@@ -41,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps(results, indent=2))
     else:
+        print(weights_line(loaded))
         print(format_predictions(results))
     return 0

@@ -261,9 +261,13 @@ def _evaluation_note(chance: str, epoch: dict, held: list[str] | tuple, warned: 
                    "overfitting, a network that memorised a few training images")
 
 
+# The commands that open a run's best epoch's weights (best.npz) by default.
+BEST_USED_BY = "eval, predict, export, filters and features"
+
+
 def best_lines(summary: dict, training: dict) -> list[str]:
-    """Where the run stopped and which epoch validated best (kept in best.npz, which eval and
-    predict use), when it had a validation split."""
+    """Where the run stopped and which epoch validated best (kept in best.npz, which
+    :data:`BEST_USED_BY` use), when it had a validation split."""
     lines = []
     if summary.get("stopped_early"):
         lines.append(f"stopped early at epoch {summary['stopped_early']} of "
@@ -273,11 +277,13 @@ def best_lines(summary: dict, training: dict) -> list[str]:
     if summary.get("best_epoch"):
         line = (f"best epoch {summary['best_epoch']} by {summary['monitor']} "
                 f"({loss_text(summary['best_value'])})")
+        kept = f"kept in best.npz: {BEST_USED_BY} use it"
         if summary["best_epoch"] == summary.get("epochs_done"):
-            lines.append(f"{line}, the last, kept in best.npz: eval, predict and export use it")
+            lines.append(f"{line}, the last, {kept}")
         else:
-            lines.append(f"{line}, kept in best.npz: eval, predict and export use it (--last "
-                         "for the last epoch's weights)")
+            # export, filters and features take no --last: said to them, it is refused
+            lines.append(f"{line}, {kept} (eval --last and predict --last the last epoch's "
+                         "weights)")
     return lines
 
 

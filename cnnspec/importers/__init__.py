@@ -35,9 +35,16 @@ KERAS_ARCHIVE_CONFIG = "config.json"
 CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
 KERAS_MODEL = "the Keras model's JSON"
-# Files import does not read: the saved models, and a spec, which every command reads.
+# Files import does not read: the saved models, a spec, which every command reads, and
+# Darknet's network, whose sections the language answers one by one (cnnspec.lang.foreign).
 OTHER_FILES = {**SAVED_MODELS,
-               ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it")}
+               ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
+               ".cfg": ("a .cfg file, Darknet's network format, which cnnspec does not import",
+                        ("write the network as a spec, a line a section (`[convolutional]` "
+                         "with filters=32, size=3, pad=1, activation=leaky is `conv 32 3 pad 1 "
+                         "leaky_relu(0.1)`): pasted into a spec, each section is answered with "
+                         "its line by `{check_command:net.cnn}`, the first it meets a round "
+                         "(docs/language.md, Errors)"))}
 
 
 # What a Keras model has in place of each setting of a Caffe import.

@@ -64,6 +64,7 @@ from cnnspec.lang.foreign import (
     l2_weight_decay,
 )
 from cnnspec.records import record
+from cnnspec.shapes import from_channels_last
 from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -980,8 +981,7 @@ def _input_shape(shape, where: str, path: str | None) -> tuple[int, int, int]:
             all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:])):
         raise _err(f"the input shape {json.dumps(shape)} is not an image, [null, H, W, C]",
                    where, "cnnspec's networks take images of a fixed size", path)
-    _, h, w, c = shape
-    return (c, h, w)
+    return from_channels_last(shape[1:])
 
 
 def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:

@@ -760,6 +760,31 @@ KEYS: dict[str, Key] = {key.name: key for key in (
 # Other spellings of a key in the language; the IR holds the key's own name.
 KEY_ALIASES = {alias: key.name for key in KEYS.values() for alias in key.aliases}
 
+# What PyTorch gives its optimizers and schedulers first (model.parameters(), the optimizer),
+# which a call here leaves out: why, by key.
+TORCH_FIRST_ARGUMENTS = {
+    "optimizer": "PyTorch's optimizers take the parameters they train first; the optimizer "
+                 "here trains the whole network (a layer's lr_mult scales its rate)",
+    "schedule": "PyTorch's schedulers take their optimizer first; a schedule here sets the "
+                "rate of the train block's optimizer",
+}
+
+
+def meant_names(names, entries: dict[str, Entry] | None = None) -> dict[str, str]:
+    """Each of ``names`` in lower case, and another library's name of one of ``entries``
+    (lower case: PyTorch's ``StepLR``, ``SGD``), -> the name here: what a mend writes in its
+    place."""
+    return {**{name.lower(): name for name in names},
+            **{there: entry.name for entry in (entries or {}).values()
+               for there, _ in entry.foreign}}
+
+
+def foreign_entry(key: str, name: str) -> str | None:
+    """The entry of ``key``'s catalogue that ``name`` (in any case, or as another library
+    names it) means, or None."""
+    entries = KEYS[key].catalogue
+    return meant_names(entries, entries).get(name.lower())
+
 
 @record(frozen=True)
 class ForeignKey:
@@ -935,6 +960,15 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
                "`cores N` runs each batch as N parts side by side"),
     ForeignKey("shuffle", "Keras'", None, note="the training images are shuffled every epoch, "
                "in an order that follows the seed"),
+    ForeignKey("metrics", "Keras' compile", None, note="training prints every epoch's loss "
+               "and accuracy, train and validation; evaluating the run adds top-k accuracy, "
+               "per-class precision and recall and the confusion matrix"),
+    ForeignKey("callbacks", "Keras' fit", None, note="EarlyStopping(patience=N) is `early_stop "
+               "N`, ReduceLROnPlateau `schedule plateau`; the best epoch's weights are kept in "
+               "the run folder's best.npz, as ModelCheckpoint(save_best_only=True) keeps them, "
+               "and its metrics.csv and curves.png are a CSVLogger's and TensorBoard's"),
+    ForeignKey("verbose", "Keras' fit", None, note="training prints a line per epoch; "
+               "train's --quiet prints only the result"),
     ForeignKey("angle", "Darknet's", "augment", "augment rotate(degrees={value})"),
     ForeignKey("rotation_range", "Keras'", "augment", "augment rotate(degrees={value})"),
     ForeignKey("horizontal_flip", "Keras'", "augment", "augment flip"),

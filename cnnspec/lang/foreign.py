@@ -27,7 +27,9 @@ from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
 from cnnspec.lang.trying import tried
+from cnnspec.patterns import LazyPattern
 from cnnspec.records import record
+from cnnspec.shapes import CHANNELS_ORDER, channels_first, from_channels_last, shape_text
 
 # The leading arguments of the classes, in their order, as their documentation gives them
 # (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, SpatialDropout2D, BatchNormalization;
@@ -778,6 +780,10 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if snake_case(call.name).startswith(ADAPTIVE) and call.args[:1] not in ([1], [(1, 1)]):
         return (f"this is {lib} syntax; cnnspec pools to one value a channel (`global_avgpool`, "
                 "`global_maxpool`, as AdaptiveAvgPool2d(1)) or by a window (`avgpool 2`)")
+    if call.name in KERAS_INPUTS:
+        line = keras_input_line(call)
+        return None if line is None else (f"this is {lib} syntax; in cnnspec the input is the "
+                                          f"line `{line}`: {CHANNELS_ORDER}")
     activation = _named_activation(call)
     if activation is not None:
         return f"this is {lib} syntax; in cnnspec the layer is the line `{activation}`"
@@ -788,7 +794,64 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if unchosen is not None:  # ReLU(max_value=4) is no relu: no kind's usage to tell
         return f"this is {lib} syntax; {unchosen}"
     return (f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
-            + _converted_note(call, kind))
+            + _converted_note(call, kind) + _input_shape_note(call))
+
+
+# Keras' words for the shape of one image, channels_last (H, W, C): Input's shape (also its
+# first argument), InputLayer's and a first layer's input_shape; and the batch's, its size
+# (None) first: batch_shape, batch_input_shape. Each -> whether it is a batch's.
+KERAS_SHAPES = {"shape": False, "input_shape": False, "batch_shape": True,
+                "batch_input_shape": True}
+# Keras' calls that give the input alone.
+KERAS_INPUTS = ("Input", "InputLayer")
+
+
+def keras_input_line(call: ForeignCall) -> str | None:
+    """The spec's input line of the image shape a Keras call gives (``Input(shape=(28, 28,
+    1))``, ``Conv2D(8, 3, input_shape=(28, 28, 1))``): ``input 1x28x28``; None where it gives
+    none, or one that is no image's."""
+    given = {key: (call.kwargs[key], call.kwarg_texts.get(key, ""))
+             for key in KERAS_SHAPES if key in call.kwargs}
+    if call.name == "Input" and call.args:
+        given["shape"] = call.args[0], call.arg_texts[0] if call.arg_texts else ""
+    for key, (shape, text) in given.items():
+        if not text.startswith(("(", "[")):  # a size as written here, 1x28x28: no Keras'
+            continue
+        if isinstance(shape, (tuple, list)) and KERAS_SHAPES[key]:
+            shape = shape[1:]
+        if isinstance(shape, (tuple, list)) and len(shape) == 3 and all(
+                isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+            return f"input {shape_text(from_channels_last(shape))}"
+    return None
+
+
+# An image's shape written as a Python tuple on a line of its own: Keras' input_shape (or
+# shape) with '=' or ':' or neither, or the input line with a tuple, `input (28, 28, 1)`.
+SHAPE_TUPLE_LINE = LazyPattern(r"\s*(?P<word>input_shape|shape|input)\s*[=:]?\s*[(\[]\s*"
+                               r"(?P<sizes>\d+\s*,\s*\d+\s*,\s*\d+)\s*,?\s*[)\]]\s*(?:#.*)?")
+
+
+def shape_tuple_line(line: str) -> tuple[str | None, str, bool] | None:
+    """For an image's shape written as a tuple on ``line`` (:data:`SHAPE_TUPLE_LINE`): Keras'
+    word for it (None for ``input``), the input line it means and whether its sizes were
+    turned from height x width x channels, as Keras' ``input_shape=(28, 28, 1)`` always is
+    and ``input (28, 28, 1)`` where it reads so (:func:`channels_first`); None for another
+    line."""
+    found = SHAPE_TUPLE_LINE.fullmatch(line)
+    if found is None:
+        return None
+    sizes = tuple(int(n) for n in re.findall(r"\d+", found["sizes"]))
+    word = None if found["word"] == "input" else found["word"]
+    meant = from_channels_last(sizes) if word else channels_first(sizes) or sizes
+    return word, f"input {shape_text(meant)}", meant != sizes
+
+
+def _input_shape_note(call: ForeignCall) -> str:
+    """What a hint says of the input shape a Keras layer's call gives beside its layer
+    (``input_shape=(28, 28, 1)``): the input line it is; "" for a call with none."""
+    line = keras_input_line(call)
+    return "" if line is None else (f"; its input shape is the spec's line `{line}` "
+                                    f"({CHANNELS_ORDER})")
 
 
 def _unchosen(call: ForeignCall, kind: str) -> str | None:

@@ -220,8 +220,11 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
-        elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
+        elif head.name.lower() in STATEMENT_KEYWORDS and not _keras_input(head, label):
+            # `Input 1x28x28`: a keyword in capitals (Keras' Input(shape=...) is told below)
             hint = f"keywords are lower case: {head.name.lower()}"
+        elif (shape := _keras_shape_line(head, items)) is not None:  # `input_shape 28x28x1`
+            hint, rewrite = shape
         elif caffe is not None and _caffes(head):  # `Scale`, `Dropout(dropout_ratio=0.5)`
             hint, rewrite = caffe, caffe_line
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
@@ -249,6 +252,29 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
+
+
+def _keras_shape_line(head: Word | Call, items: list[Value]) -> tuple[str, str] | None:
+    """For Keras' word for the input's shape written as a layer's kind with a size after it
+    (``input_shape 28x28x1``: height x width x channels): the hint and the input line it
+    means, channels first; None for another line."""
+    from cnnspec.lang.foreign import KERAS_SHAPES
+    from cnnspec.shapes import CHANNELS_ORDER, from_channels_last, shape_text
+
+    if not isinstance(head, Word) or head.name not in KERAS_SHAPES or len(items) != 1 \
+            or not isinstance(items[0], Dims) or len(items[0].values) != 3:
+        return None
+    written = f"input {shape_text(from_channels_last(items[0].values))}"
+    hint = f"Keras' {head.name} is the spec's input line: write `{written}`; {CHANNELS_ORDER}"
+    return hint, written
+
+
+def _keras_input(head: Word | Call, label: str | None) -> bool:
+    """Whether ``head`` is Keras' call giving the input's shape (``Input(shape=[28, 28, 1])``),
+    which its hint writes as the input line (:func:`~cnnspec.lang.foreign.keras_input_line`)."""
+    from cnnspec.lang.foreign import keras_input_line
+
+    return isinstance(head, Call) and keras_input_line(_foreign_call(head, label)) is not None
 
 
 def _default_meant(head: Word | Call, written: str | None) -> tuple[str, str] | None:

@@ -15,7 +15,12 @@ from functools import lru_cache
 
 from cnnspec.errors import Mend, Span, SpecError, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
-from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
+from cnnspec.ir.training_catalogue import (
+    KEY_ALIASES,
+    KEYS,
+    TORCH_FIRST_ARGUMENTS,
+    foreign_entry,
+)
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
 from cnnspec.lang.ast import token_span
 from cnnspec.lang.grammar import terminal_pattern
@@ -377,7 +382,7 @@ CATALOGUE: list[FriendlyError] = [
         TUPLE_SIZE,
         "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
         "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
-        ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
+        ["input 1x8x8\nconv 8 (3, 3)\n", "input (28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
          "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
     ),
     # the caret goes under the '{' left open (syntax_error), as for '(' and '[': the end of
@@ -645,6 +650,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     foreign = _foreign_line(exc, text, path) if start == "start" else None
     if foreign is not None:  # before the quotes: Python's strings may be in single quotes
         return foreign
+    shape = _shape_tuple(exc, text, path) if start == "start" else None
+    if shape is not None:  # before the catalogue's tuple: it writes the input line whole
+        return shape
     other = _other_format(exc, text, path) if start == "start" else None
     if other is not None:  # before the catalogue: `layer {` opens no block of ours
         return other
@@ -697,6 +705,27 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
         hint, mend = _dotted_name_problem(exc, text) or (None, None)
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=hint or _plain_hint(exc, start, unclosed), file=path, mend=mend)
+
+
+def _shape_tuple(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for an image's shape written as a tuple on a line of its own (Keras'
+    ``input_shape=(28, 28, 1)``, ``input (28, 28, 1)``), whose hint writes the input line;
+    None for another line."""
+    from cnnspec.lang.foreign import shape_tuple_line  # only on a syntax error
+    from cnnspec.shapes import CHANNELS_ORDER
+
+    line = _failing_line(exc, text)
+    found = None if line is None or _open_braces(exc) else shape_tuple_line(line)
+    if found is None:
+        return None
+    word, written, turned = found
+    order = f"; {CHANNELS_ORDER}" if turned else ""
+    message, hint = (f"Keras' {word} is the spec's input line", f"write `{written}`{order}") \
+        if word else (TUPLE_SIZE, f"write `{written}`: {SIZE_FORM}{order}")
+    code = line.split("#", 1)[0].rstrip()
+    start = len(code) - len(code.lstrip())
+    return SpecError(message, span=Span(exc.line, start + 1, exc.line, len(code) + 1),
+                     hint=hint, file=path, rewrite=written)
 
 
 def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
@@ -762,11 +791,21 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
 SETTING_WORD = LazyPattern(r"[^\s,;:=]+")
 
 
+def _blanked(line: str) -> str:
+    """``line`` with what its quotes, parentheses and brackets hold blanked out, nested ones
+    too (PyTorch's `SGD(model.parameters(), lr=0.1)` is one setting)."""
+    while True:
+        blanked = re.sub(r'"[^"]*"|\([^()]*\)|\[[^\[\]]*\]', lambda m: "_" * len(m[0]), line)
+        if blanked == line:
+            return line
+        line = blanked
+
+
 def _setting_starts(line: str) -> list[int]:
     """Where each training setting on ``line`` starts: a key of the catalogue (or an alias) at
     the start of the line's settings or after a value, outside parentheses, brackets and
     quotes (`optimizer sgd(momentum=0.9)` is one setting; `data digits epochs 2` two)."""
-    outer = re.sub(r'"[^"]*"|\([^()]*\)|\[[^\[\]]*\]', lambda m: "_" * len(m[0]), line)
+    outer = _blanked(line)
     starts, value_due = [], False
     for match in SETTING_WORD.finditer(outer):
         # a key straight after a key is the first one's value: `monitor loss`
@@ -1539,6 +1578,14 @@ def _dotted_name_problem(exc: UnexpectedInput, text: str) -> tuple[str, Mend | N
                                                    TORCH_TENSOR_ARGUMENT))
     # among a call's arguments a dotted word is a file's name, npz(train.npz) (its own hint),
     # but a call in an init's is a Python function's: gain=nn.init.calculate_gain('relu')
+    if call is not None and TORCH_TENSOR.search(before) \
+            and foreign_entry("optimizer", call) is not None:  # SGD(model.parameters(), ...)
+        left_out = _argument_left_out(line, found)
+        why = TORCH_FIRST_ARGUMENTS["optimizer"]
+        return (f"leave `{found[0]}` out: {why}",
+                None if left_out is None else Mend(Span(exc.line, left_out.start + 1, exc.line,
+                                                        left_out.stop + 1), "",
+                                                   f"`{found[0]}` left out"))
     called = line[found.end():].lstrip().startswith("(") or found["args"]
     if call is not None and not (_init_name(call) and called):
         return None

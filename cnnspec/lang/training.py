@@ -12,13 +12,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from cnnspec.errors import Span, SpecError
+from cnnspec.errors import Mend, Span, SpecError, listed
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.datasets import ALIASES as DATASET_ALIASES
 from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
 from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
-from cnnspec.ir.training_catalogue import Entry, Key, name_hints
+from cnnspec.ir.training_catalogue import Entry, Key, meant_names, name_hints
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
@@ -112,15 +112,15 @@ DEFAULTS = catalogue.defaults()
 
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
            check: Callable[[Word | Call, dict], None] | None = None,
-           entries: dict[str, Entry] | None = None) -> Callable[[Value, str], dict]:
+           entries: dict[str, Entry] | None = None,
+           first_argument: str | None = None) -> Callable[[Value, str], dict]:
     """A reader for `name` or `name(args)` among ``catalogue``; ``entries``: the catalogue's
     entries, whose other libraries' names (:func:`name_hints`) and arguments
-    (``foreign_args``) are answered."""
+    (``foreign_args``) are answered; ``first_argument``: why a name given first, where every
+    entry's first parameter takes a number, is PyTorch's object the call leaves out
+    (:data:`catalogue.TORCH_FIRST_ARGUMENTS`)."""
     foreign = name_hints(entries) if entries is not None else {}
-    # another library's name, and a name in other case (PyTorch's SGD), -> the entry's name
-    meant = {**{name.lower(): name for name in catalogue},
-             **{there: entry.name for entry in (entries or {}).values()
-                for there, _ in entry.foreign}}
+    meant = meant_names(catalogue, entries)
 
     def reader(value: Value, _what: str) -> dict:
         if not isinstance(value, (Word, Call)):
@@ -130,10 +130,16 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
         name = (aliases or {}).get(value.name, value.name)
         if name not in catalogue:
             span = value.name_span if isinstance(value, Call) else value.span
+            target = meant.get(value.name.lower())
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
                             hint=(foreign.get(value.name.lower())
                                   or did_you_mean(value.name, catalogue, what + "s", aliases))
-                            + _with_arguments(value, meant.get(value.name.lower()), catalogue))
+                            + _with_arguments(value, target, catalogue),
+                            # the name mended, the rest of the call is checked in turn
+                            # (PyTorch's SGD(lr=0.1): its lr is a line of its own here)
+                            mend=None if target is None else Mend(
+                                span, target, f"{value.name} is {target} here"))
+        _refuse_first_argument(value, first_argument)
         _refuse_settings_as_arguments(value, catalogue[name], what)
         if entries is not None:
             _refuse_foreign_args(value, entries[name], what)
@@ -171,19 +177,48 @@ def _refuse_foreign_args(value: Word | Call, entry: Entry, what: str) -> None:
                             span=kwarg.name_span, hint=foreign.hint(entry))
 
 
+def _call_text(value: Call, args: list[Value], kwargs: list) -> str:
+    """``value`` written with ``args`` and ``kwargs`` alone: its name bare without either."""
+    return one_line(Call(value.name, value.name_span, args, kwargs, value.span)) \
+        if args or kwargs else value.name
+
+
+def _refuse_first_argument(value: Word | Call, why: str | None) -> None:
+    """Stop at a name given first to an optimizer or a schedule (PyTorch's ``SGD(params,
+    lr=0.1)``, ``StepLR(optimizer, 30)``), with the call without it as the mend."""
+    if why is None or not isinstance(value, Call) or not value.args \
+            or not isinstance(value.args[0], Word) \
+            or value.args[0].name.lower() in ("true", "false"):  # a flag given out of place
+        return
+    first = value.args[0]
+    call = _call_text(value, value.args[1:], value.kwargs)
+    raise SpecError(f"{value.name} takes numbers, not '{first.name}'", span=first.span,
+                    hint=f"leave `{first.name}` out, `{call}`: {why}",
+                    mend=Mend(value.span, call, f"`{first.name}` left out"))
+
+
 def _refuse_settings_as_arguments(value: Word | Call, params: list[Param], what: str) -> None:
     """Stop at a training setting written as an argument, as PyTorch's and Keras' optimizers
     take them (``optimizer adam(lr=0.001)``, ``sgd(weight_decay=5e-4)``): here each is a line
-    of the train block, read by every optimizer alike."""
+    of the train block, read by every optimizer alike. The hint writes every such argument
+    as its line and the call without them, which the error's mend writes in the call's place."""
     names = {param.name for param in params}
-    for kwarg in value.kwargs if isinstance(value, Call) else []:
-        key = KEY_ALIASES.get(kwarg.name, kwarg.name)
-        if kwarg.name not in names and key in catalogue.KEYS:
-            written = getattr(kwarg.value, "text", "...")
-            raise SpecError(f"'{kwarg.name}' is a training setting of its own, not an argument "
-                            f"of {what} {value.name}", span=kwarg.name_span,
-                            hint=f"write it on its own line in the train block: `{key} "
-                            f"{written}`")
+    settings = [kwarg for kwarg in (value.kwargs if isinstance(value, Call) else [])
+                if kwarg.name not in names and KEY_ALIASES.get(kwarg.name, kwarg.name)
+                in catalogue.KEYS]
+    if not settings:
+        return
+    lines = listed([f"`{KEY_ALIASES.get(kwarg.name, kwarg.name)} "
+                    f"{getattr(kwarg.value, 'text', '...')}`" for kwarg in settings])
+    kept = [kwarg for kwarg in value.kwargs if all(kwarg is not s for s in settings)]
+    call = _call_text(value, value.args, kept)
+    them = "it" if len(settings) == 1 else "each"
+    raise SpecError(f"'{settings[0].name}' is a training setting of its own, not an argument "
+                    f"of {what} {value.name}", span=settings[0].name_span,
+                    hint=f"write {them} on its own line in the train block: {lines}, and the "
+                    f"{what} as `{call}`",
+                    mend=Mend(value.span, call, f"{lines} on " + (
+                        "a line of its own" if len(settings) == 1 else "lines of their own")))
 
 
 def _key_reader(key: Key) -> Callable[[Value, str], object]:
@@ -197,9 +232,10 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
     if key.many:
         return _many(_named(CALLS[key.name], key.words, entries=key.catalogue))
     if key.objects:
-        return _named(CALLS[key.name], key.words, entries=key.catalogue)
-    hints = name_hints(key.catalogue)
-    return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints)
+        return _named(CALLS[key.name], key.words, entries=key.catalogue,
+                      first_argument=catalogue.TORCH_FIRST_ARGUMENTS.get(key.name))
+    hints, meant = name_hints(key.catalogue), meant_names(key.catalogue, key.catalogue)
+    return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints, meant)
 
 
 def _many(read_each: Callable[[Value, str], dict]) -> Callable[[Value, str], list]:

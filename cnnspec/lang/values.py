@@ -191,15 +191,20 @@ def pair(value: Value, what: str, *, minimum: int = 1) -> list[int]:
 
 
 def choice(value: Value, what: str, options: list[str],
-           hints: Mapping[str, str] | None = None) -> str:
+           hints: Mapping[str, str] | None = None,
+           meant: Mapping[str, str] | None = None) -> str:
     """A bare word among ``options``. ``hints``: other libraries' words (lower case) for
-    options, with the hint that answers each."""
+    options, with the hint that answers each; ``meant``: such a word (or an option in other
+    case) -> the option, which the error's mend writes in its place."""
     if isinstance(value, Word) and value.name in options:
         return value.name
     if isinstance(value, Word):
         hint = (hints or {}).get(value.name.lower()) or did_you_mean(value.name, options,
                                                                    _plural(what))
-        raise SpecError(f"unknown {what} '{value.name}'", span=value.span, hint=hint)
+        target = (meant or {}).get(value.name.lower())
+        raise SpecError(f"unknown {what} '{value.name}'", span=value.span, hint=hint,
+                        mend=None if target is None else Mend(
+                            value.span, target, f"{value.name} is {target} here"))
     raise SpecError(f"{what} must be one of {', '.join(options)}, not {describe(value)}",
                     span=value.span, hint="write the word alone, without quotes or arguments",
                     mend=unquoted_mend(value, options))

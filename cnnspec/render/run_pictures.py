@@ -212,10 +212,18 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
         labels = [info.name if info.ir["filters"] == 1 else f"{info.name} {o + 1}"
                   for info in layers for o in range(info.ir["filters"])]
     frozen = [not is_trained(info.ir) for info in layers for _ in range(info.ir["filters"])]
-    title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
+    title = (f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
+             + f"; {weights_title(run)}")
     return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
                         labels=labels, frozen=frozen,
                         averaged_from=counts if len(counts) > 1 else None)
+
+
+def weights_title(run) -> str:
+    """Which of the run's weights a picture shows (``weights: best epoch 7 of 20 by
+    val_loss``): a title naming the spec's init alone reads as the initial weights, and a run
+    keeps two sets, its best epoch's and its last."""
+    return f"weights: {run.weights_text()}"
 
 
 def default_channels(weights: np.ndarray) -> str:
@@ -292,7 +300,7 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
     if overflowed is not None:
         raise run.unusable_scores(what, values=f"feature maps in {overflowed}")
     title = run.spec.spec.name + (f": {caption}" if caption else "")
-    title += f"; {prediction_text(run, image, what)}"
+    title += f"; {prediction_text(run, image, what)}; {weights_title(run)}"
     return plot_features(image, maps, out_png, title=title)
 
 

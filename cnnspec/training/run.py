@@ -87,6 +87,23 @@ class Run:
         training, in the model's dtype."""
         return self.preprocessor.apply(images, self.model.dtype)
 
+    def weights_text(self) -> str:
+        """Which weights the model holds, as eval, filters and features say it: ``best epoch
+        7 of 10 by val_loss`` or ``last epoch (10 of 10)``; the epochs counted are those
+        trained so far."""
+        done = len(self.metrics)
+        if self.weights == "best":
+            monitor = self.summary.get("monitor") or self.training["monitor"]
+            stopped = self.summary.get("stopped_early")
+            why = f", stopped early at epoch {stopped}" if stopped else ""
+            return f"best epoch {self.weights_epoch} of {done} by {monitor}{why}"
+        if self.steps_into_epoch:  # saved within an epoch (stopped by Ctrl-C)
+            return (f"last checkpoint, {counted(self.steps_into_epoch, 'step')} into epoch "
+                    f"{done + 1} (after {counted(done, 'finished epoch')})")
+        if done == 0:
+            return "the initial weights (no epoch finished)"
+        return f"last epoch ({done} of {done})"
+
     def unusable_scores(self, what: str, values: str = "scores") -> RunError:
         """The error for NaN or infinite ``values`` (its scores, or a layer's feature maps) on
         ``what``: the weights are finite (the reader checks) and so are the inputs, so the
