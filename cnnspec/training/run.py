@@ -312,6 +312,9 @@ SUMMARY_TYPES = {
     # test_acc and test_loss are of the kept weights, epoch test_epoch's, and last_test_* of
     # the last epoch's; a run from before test_epoch was recorded has the last epoch's alone
     "test_epoch": (int,), "last_test_acc": NUMBER, "last_test_loss": (*NUMBER, type(None)),
+    # the data setting the run trained on (its last report names it) and, for an npz file,
+    # the digest a resume compares the file with (absent from runs of other data)
+    "data": (dict,), "data_digest": (str,),
 }
 # The least each count or epoch number of summary.json can be (epochs count from 1); below
 # it the file is damaged, and a negative epoch would name none of the run's.
