@@ -417,3 +417,17 @@ def test_an_elu_of_a_large_alpha_is_hinted_its_small_gain_not_0():
     written = re.search(r"gain=([0-9.e+-]+)\)", warning.hint).group(1)
     assert math.isclose(float(written), 2.627e-4, rel_tol=1e-3)
     assert gain_warnings(applied(text, warning)) == []
+
+
+@pytest.mark.parametrize("init", ["orthogonal(gain=2)", "orthogonal(gain=relu)"])
+def test_an_orthogonal_init_before_a_deep_tanh_stack_is_hinted_its_critical_gain(init):
+    """orthogonal's gain scales an orthogonal matrix, no variance-scaling rule of the presets:
+    its critical init is orthogonal at gain 1. The hint's first choice, written into the spec,
+    draws neither the gain warning nor the gradient warning (check raised KeyError)."""
+    text = stack("tanh", init)
+    (warning,) = gain_warnings(text)
+    assert warning.hint.startswith("write `weight orthogonal` on the `default` line (line 3): "
+                                   "tanh's critical init")
+    critical = applied(text, warning, 0)
+    assert [w.lint for w in check(parse(critical)).warnings
+            if w.lint in ("gain-misfit", "gradient-scale")] == []
