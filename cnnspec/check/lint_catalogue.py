@@ -176,7 +176,9 @@ _FOUND: tuple[Lint, ...] = (
          "tanh stack deep enough that tanh's gain would part its weights' gradients past "
          "`gradient-scale`'s limit (the chaotic phase), the hint gives tanh's critical init "
          "first (gain 1, Poole et al. 2016: the gradients keep their scale, the signal fades "
-         "slowly) and tanh's gain second, with the factor it would part them by.",
+         "slowly) and tanh's gain second, with the factor it would part them by; before a "
+         "sigmoid stack, which has no critical init, the gain's hint says by what factor it "
+         "would part them, where it would.",
          gainfit.gain_misfits, ("estimate",)),
     Lint("signal-scale",
          f"the signal's scale changes {signal.LIMIT:g}x through the layers, or the scores start "
