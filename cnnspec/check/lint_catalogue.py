@@ -120,6 +120,14 @@ _FOUND: tuple[Lint, ...] = (
          " apart; a frozen one needs one filter of each kernel (a 3-D literal writes one "
          "kernel for each filter).",
          lints.frozen_copies, ("estimate",)),
+    Lint("nothing-trains",
+         "no parameter of the network trains",
+         "Every layer with parameters that the output uses is `frozen`, or holds each of its "
+         "parameters with an `lr_mult` of 0: training changes no weight and the loss stays "
+         "where the init puts it, as a learning rate of 0 would, which the train block "
+         "refuses. A network of fixed kernels (`weight sobel_x frozen`) needs at least its "
+         "classifier to learn.",
+         lints.nothing_trains, ("estimate",)),
     Lint("held-still",
          "zero weights elsewhere hold still layers whose own inits are not zero",
          "Every other trainable layer that the zero weights of an `identical-filters` layer "
