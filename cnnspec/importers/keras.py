@@ -894,6 +894,8 @@ def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
+# The kinds that join several tensors; every other layer reads one.
+MERGES = ("add", "concat")
 READERS = {
     "conv": read_conv2d, "conv_transpose": read_conv_transpose, "dense": read_dense,
     "maxpool": read_pool("maxpool"),
@@ -902,7 +904,7 @@ READERS = {
     "dropout": read_dropout("dropout"), "dropout2d": read_dropout("dropout2d"),
     "batchnorm": read_batchnorm, None: read_activation, "relu": read_relu,
     "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
-    "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
+    **{kind: read_merge(kind) for kind in MERGES}, "upsample": read_upsample,
 }
 # Keras' depthwise convolution, a grouped conv here whose groups its input's channels give,
 # and its separable one, that conv and a 1x1 conv.
@@ -1180,6 +1182,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
+    if len(inputs) > 1 and KERAS_CLASSES.get(cls) not in MERGES:
+        raise _several_inputs(model, cfg, layer["inbound_nodes"], inputs, at)
     if cls == SEQUENTIAL:  # its layers read the input, not the block
         return _read_block(model, cfg, inputs, errors)
     if any(i in model.raw_inputs for i in inputs):
@@ -1205,6 +1209,24 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
         inputs = [made_as]
     return cfg.name
+
+
+def _several_inputs(model: Model, cfg: Config, nodes: list, inputs: list[str],
+                    at: str) -> SpecError:
+    """The error for a layer other than a merge that reads several tensors: in one call, no
+    model Keras builds; in several (a node each, in Keras 2 and 3 alike), a layer whose
+    weights the places it is called at share, which cnnspec cannot write."""
+    said = listed(inputs)
+    where = f"{at}.inbound_nodes"
+    if len(nodes) > 1:
+        return _err(f"{cfg.cls} '{cfg.name}' is called {len(nodes)} times, on {said}: a layer "
+                    "whose weights the places it is called at share, which cnnspec cannot "
+                    "write (each layer has weights of its own)", where,
+                    "call a layer of its own at each place (their weights then train apart)",
+                    model.path)
+    return _err(f"{cfg.cls} '{cfg.name}' is called on {len(inputs)} tensors ({said}), where it "
+                "takes one", where, "only Add and Concatenate join several tensors; save the "
+                "model with model.to_json() from a built model", model.path)
 
 
 def _one_view_of_the_input(model: Model, cfg: Config) -> None:
