@@ -1457,3 +1457,30 @@ def test_a_layer_called_on_two_tensors_or_twice_is_refused_at_its_inbound_nodes(
                              "write (each layer has weights of its own)")
     assert error.json_path == "$.config.layers[2].inbound_nodes"
     assert error.hint == "call a layer of its own at each place (their weights then train apart)"
+
+
+def test_a_frozen_sequential_block_freezes_its_layers_whatever_their_own_config_says():
+    """Keras trains none of a block whose trainable is false (its trainable_weights are
+    empty, its layers' own flags unread); its layers were imported trainable where their
+    configs said true, as a file written by hand or edited says."""
+    block = _block("blk", conv("c"), layer("BatchNormalization", "bn", axis=-1))
+    block["config"]["trainable"] = False
+    doc = sequential(block, *HEAD, dense())
+    layers = import_keras(json.dumps(doc)).checked.spec.ir["layers"]
+    assert [(entry["name"], entry.get("trainable")) for entry in layers] == [
+        ("blk_c", False), ("blk_bn", False), ("flat", None), ("fc", True)]
+
+
+def test_a_frozen_model_imports_frozen_and_a_trainable_not_true_or_false_is_refused():
+    """``model.trainable = False`` trains none of its layers in Keras: each is `frozen`, and
+    check says nothing trains. A trainable of "x" was read as true, false as true."""
+    doc = sequential(conv(), *HEAD, dense())
+    doc["config"]["trainable"] = False
+    checked = import_keras(json.dumps(doc)).checked
+    assert [entry.get("trainable") for entry in checked.spec.ir["layers"]] == [False, None,
+                                                                                False]
+    assert "nothing-trains" in [w.lint for w in checked.warnings]
+    doc["config"]["trainable"] = "x"
+    (error,) = errors_of(doc)
+    assert error.message == "trainable of Sequential 'model' must be true or false, not \"x\""
+    assert error.json_path == "$.config.trainable"

@@ -1040,6 +1040,9 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     model.input_shape = _input_shape(shape, where + "[0]", path)
     errors: list[SpecError] = []
     output = _read_layers(model, layers, where, sequential, None, errors)
+    if isinstance(doc.get("config"), dict) and _model_frozen(doc, path):
+        for line in model.lines:
+            _freeze(line)
     if not sequential and isinstance(doc["config"], dict):
         output = _single(doc["config"], "output_layers", path) or output
         _single(doc["config"], "input_layers", path)
@@ -1054,6 +1057,14 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
+
+
+def _model_frozen(doc: dict, path: str | None) -> bool:
+    """Whether the model's own trainable is false (``model.trainable = False``): Keras then
+    trains none of its layers, as it does a frozen Sequential block's."""
+    cls = doc.get("class_name") if isinstance(doc.get("class_name"), str) else "model"
+    cfg = Config(doc["config"], "$", cls, doc["config"].get("name") or "model", path)
+    return not cfg.flag("trainable", True)
 
 
 def _read_layers(model: Model, layers: list, where: str, sequential: bool,
@@ -1096,10 +1107,16 @@ def _read_block(model: Model, cfg: Config, inputs: list[str], errors: list[SpecE
     if len(inputs) != 1:
         raise cfg.error(f"Sequential '{cfg.name}' is called on {len(inputs)} inputs", None,
                         "a Sequential block reads one tensor")
-    cfg.flag("trainable", True)  # Keras sets its layers' own with it: their configs say it
+    # Keras sets its layers' own with it, but trains none of a frozen block's whatever their
+    # configs say (its trainable_weights are empty): a file edited by hand may differ
+    frozen = not cfg.flag("trainable", True)
     _no_unused(cfg)
+    first = len(model.lines)
     last = _read_layers(model, layers, f"{cfg.where}.config.layers", True, inputs[0], errors,
                         f"{cfg.name}/")
+    if frozen:
+        for line in model.lines[first:]:
+            _freeze(line)
     model.tensors[cfg.name] = model.tensors.get(last, Tensor("input", False))
     model.notes.append(LayerNote(cfg.name, f"({SEQUENTIAL}) written as the layers inside, "
                                  "each named `<block>_<layer>`"))
@@ -1201,14 +1218,21 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     _no_unused(cfg)
     for i, part in enumerate([*before, line]):  # a Keras layer of several lines, in order
         part.name = model.names.make(part.name)
-        if frozen and "trainable" in KINDS[part.kind].field_map:
-            part.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+        if frozen:
+            _freeze(part)
         kind_flat = part.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
                                                 part.kind not in ("conv",))
         made_as = cfg.name if part is line else f"\0{cfg.name}:{i}"
         model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
         inputs = [made_as]
     return cfg.name
+
+
+def _freeze(line: LayerLine) -> None:
+    """A line of a frozen Keras layer or block written `frozen`, where its kind has weights
+    to hold."""
+    if "trainable" in KINDS[line.kind].field_map:
+        line.fields["trainable"] = False
 
 
 def _several_inputs(model: Model, cfg: Config, nodes: list, inputs: list[str],
