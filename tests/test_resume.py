@@ -474,6 +474,29 @@ def test_a_changed_npz_file_that_no_longer_fits_the_run_is_said_to_have_changed(
         resume(tmp_path / "cut", **FAST)
 
 
+@pytest.mark.parametrize("where, edit", [
+    (rundir.SPEC_JSON, lambda ir: ir["training"].update(data={
+        "name": "shapes", "size": 8, "classes": ["x", "o"], "count": 200, "colour": False,
+        "noise": 0.0})),
+    (rundir.SUMMARY, lambda summary: summary["data"].update(path="/elsewhere/other.npz")),
+])
+def test_a_run_whose_spec_and_summary_name_other_data_is_refused(tmp_path, where, edit):
+    """The data a run started on is recorded twice, in its spec.json (what a resume loads)
+    and its summary.json (what it started on): where one was edited to other data, the
+    run resumed on the spec's, silently (an npz run went on on shapes, and its last report
+    named npz)."""
+    _cut_npz_run(tmp_path)
+    path = tmp_path / "cut" / where
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(SettingError, match=r"the run's spec\.json trains on .*, but run .*cut "
+                       r"started on .* \(its summary\.json\)") as info:
+        resume(tmp_path / "cut", **FAST)
+    assert info.value.hint == ("one of the two files was changed since: put back the one that "
+                               "was, or train a new run")
+
+
 def test_an_overflowed_validation_loss_resumes_as_it_was(tmp_path, monkeypatch):
     """Only the validation loss of a finished epoch may be infinite (scored with no divergence
     check): the checkpoint keeps it as it was, so the plateau schedule, which counts it as an

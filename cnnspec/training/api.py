@@ -610,9 +610,18 @@ def _data_digest(data: dict) -> str:
 
 
 def _check_same_data(summary: dict, data: dict, run: RunDir) -> None:
-    """A resumed run goes on with the npz file it started on: refused where the file at its
-    place has changed since (its digest, recorded at the start; a run from before it was
-    recorded goes on)."""
+    """A resumed run goes on with the data it started on: refused where its spec's data
+    (``data``, what it would load) is another set or file than the one its summary recorded
+    at the start (one of the two files edited since), or where its npz file has changed at
+    its place (its digest, recorded at the start; a run from before it was recorded goes
+    on). A dataset's parameters are held to the network when it loads."""
+    started = summary.get("data")
+    if started is not None and _setting(started) != _setting(data):
+        raise SettingError(
+            f"the run's {rundir.SPEC_JSON} trains on {literal(_setting(data))}, but run "
+            f"{literal(str(run.path))} started on {literal(_setting(started))} (its "
+            f"{rundir.SUMMARY})", hint="one of the two files was changed since: put back the "
+            "one that was, or train a new run")
     recorded = summary.get("data_digest")
     if recorded is None or data.get("name") != "npz" or not Path(data["path"]).is_file() \
             or _data_digest(data) == recorded:
