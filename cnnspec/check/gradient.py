@@ -636,8 +636,7 @@ def describe(stack: Stack) -> str:
     return (
         f"{head} (mostly {inits}): {theory}; {_steps_text(stack)}, and "
         f"{rounded_text(stack.rate)} where a deeper stack settles: the {stack.phase} phase, "
-        f"where one "
-        f"learning rate moves the first layers' weights "
+        f"where one learning rate moves the first layers' weights "
         f"{'far faster' if grows else 'far slower'} than the last's")
 
 

@@ -892,10 +892,10 @@ def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     return LayerLine(cfg.name, "upsample", {"factor": _pair(cfg, "size", 2), "mode": mode})
 
 
-# How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
-# Activation reads the kind its argument names.
 # The kinds that join several tensors; every other layer reads one.
 MERGES = ("add", "concat")
+# How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
+# Activation reads the kind its argument names.
 READERS = {
     "conv": read_conv2d, "conv_transpose": read_conv_transpose, "dense": read_dense,
     "maxpool": read_pool("maxpool"),
@@ -1104,9 +1104,6 @@ def _read_block(model: Model, cfg: Config, inputs: list[str], errors: list[SpecE
     if not isinstance(layers, list) or not layers:
         raise cfg.error(f"Sequential '{cfg.name}' has no layers", "layers",
                         "save the model with model.to_json() from a built model")
-    if len(inputs) != 1:
-        raise cfg.error(f"Sequential '{cfg.name}' is called on {len(inputs)} inputs", None,
-                        "a Sequential block reads one tensor")
     # Keras sets its layers' own with it, but trains none of a frozen block's whatever their
     # configs say (its trainable_weights are empty): a file edited by hand may differ
     frozen = not cfg.flag("trainable", True)
