@@ -218,6 +218,8 @@ def test_a_member_stored_twice_is_refused_not_read_as_its_last_copy(tmp_path):
     (rundir.SUMMARY, '{"data": "npz"}', "'data' is 'npz', not an object"),
     (rundir.SUMMARY, '{"data_digest": null}', "'data_digest' is None, not a string"),
     (rundir.SUMMARY, '{"data_digest": 5}', "'data_digest' is 5, not a string"),
+    # a whole number past a float's range: an OverflowError where resume adds its time
+    (rundir.SUMMARY, '{"wall_seconds": 1%s}' % ("0" * 400), "beyond a float's range"),
     (rundir.PREPROCESS, '{"mode": "standardize", "mean": ["a"], "std": [1]}', "not numbers"),
     (rundir.PREPROCESS, '{"mode": "standardize", "mean": [0.5], "std": [1%s]}' % ("0" * 400),
      "not numbers"),  # an integer beyond float64's range

@@ -32,7 +32,7 @@ from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 from cnnspec.training import rundir
-from cnnspec.training.files import NUMBER, intact_jsonl, non_finite_at, read_json
+from cnnspec.training.files import NUMBER, beyond_float, intact_jsonl, non_finite_at, read_json
 from cnnspec.training.rundir import RunDir, open_run_dir
 from cnnspec.training.state import (
     BEST_EPOCH_KEY,
@@ -363,6 +363,8 @@ def summary_problem(summary: dict) -> str | None:
                     f"{' or '.join(_type_name(k) for k in kinds)}")
         if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
             return f"{key!r} is {value}, below {SUMMARY_LEAST[key]}"
+        if float in kinds and beyond_float(value):  # summed on resume, shown with decimals
+            return f"{key!r} is {reprlib.repr(value)}, beyond a float's range"
     for key in ("dtype", "data_dtype"):
         if summary.get(key, DEFAULT_DTYPE) not in DTYPES:
             return (f"{key!r} is {reprlib.repr(summary[key])}, not one of "
