@@ -166,6 +166,35 @@ def test_frozen_layers_and_batchnorm_parameters():
     assert checked.warnings == []
 
 
+@pytest.mark.parametrize("held, said", [
+    ("c: conv 4 3x3 frozen relu\nflatten\nfc: dense 10 frozen", "(`frozen`: 'c' and 'fc')"),
+    ("flatten\nfc: dense 10 lr_mult 0", "(`lr_mult 0`: 'fc')"),
+    ("c: conv 4 3x3 frozen relu\nflatten\nfc: dense 10 lr_mult [0, 0]\nsm: softmax",
+     "(`frozen`: 'c'; `lr_mult 0`: 'fc')"),
+])
+def test_a_network_whose_every_parameter_is_held_is_said_to_train_nothing(held, said):
+    """Every layer with parameters frozen or at lr_mult 0: training changes no weight (as an
+    lr of 0, which the train block refuses), and train's last report would blame the
+    learning rate. Said at the word that holds the last such layer."""
+    text = f"model m\ninput 1x8x8\n{held}\n"
+    (warning,) = [w for w in check(parse(text, "m.cnn")).warnings
+                  if w.lint == "nothing-trains"]
+    assert warning.message == (
+        f"no parameter of the network trains: every layer with parameters is held {said}, "
+        "so training changes no weight and the loss stays where the init puts it")
+    line = next(i for i, t in enumerate(text.split("\n"), 1) if t.startswith("fc:"))
+    assert (warning.span.line, warning.span.column) == (line, 14)
+    assert warning.hint.startswith("let the layers that are to learn train (at least the "
+                                   "last, 'fc'): ")
+
+
+@pytest.mark.parametrize("fc", ["dense 10", "dense 10 lr_mult [0, 1]"])
+def test_a_network_with_a_parameter_that_learns_is_not_said_to_train_nothing(fc):
+    """One layer that learns, or a bias alone, keeps nothing-trains quiet."""
+    text = f"model m\ninput 1x8x8\nc: conv 4 3x3 frozen relu\nflatten\nfc: {fc}\n"
+    assert "nothing-trains" not in [w.lint for w in check(parse(text)).warnings]
+
+
 def test_residual_add_and_concat():
     spec = model((1, 8, 8), [
         conv("a", 4, (3, 3), ["input"], padding="same"),

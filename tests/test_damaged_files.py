@@ -213,6 +213,13 @@ def test_a_member_stored_twice_is_refused_not_read_as_its_last_copy(tmp_path):
     (rundir.SUMMARY, '{"test_epoch": "7"}', "'test_epoch' is '7', not an integer"),
     (rundir.SUMMARY, '{"last_test_acc": "0.9"}', "'last_test_acc' is '0.9', not"),
     (rundir.SUMMARY, '{"dtype": "float32"}', "has no 'classes'"),
+    # the data a run trained on, which its last report names, and its npz file's digest
+    (rundir.SUMMARY, '{"data": null}', "'data' is None, not an object"),
+    (rundir.SUMMARY, '{"data": "npz"}', "'data' is 'npz', not an object"),
+    (rundir.SUMMARY, '{"data_digest": null}', "'data_digest' is None, not a string"),
+    (rundir.SUMMARY, '{"data_digest": 5}', "'data_digest' is 5, not a string"),
+    # a whole number past a float's range: an OverflowError where resume adds its time
+    (rundir.SUMMARY, '{"wall_seconds": 1%s}' % ("0" * 400), "beyond a float's range"),
     (rundir.PREPROCESS, '{"mode": "standardize", "mean": ["a"], "std": [1]}', "not numbers"),
     (rundir.PREPROCESS, '{"mode": "standardize", "mean": [0.5], "std": [1%s]}' % ("0" * 400),
      "not numbers"),  # an integer beyond float64's range

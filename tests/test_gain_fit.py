@@ -417,3 +417,34 @@ def test_an_elu_of_a_large_alpha_is_hinted_its_small_gain_not_0():
     written = re.search(r"gain=([0-9.e+-]+)\)", warning.hint).group(1)
     assert math.isclose(float(written), 2.627e-4, rel_tol=1e-3)
     assert gain_warnings(applied(text, warning)) == []
+
+
+@pytest.mark.parametrize("init", ["orthogonal(gain=2)", "orthogonal(gain=relu)"])
+def test_an_orthogonal_init_before_a_deep_tanh_stack_is_hinted_its_critical_gain(init):
+    """orthogonal's gain scales an orthogonal matrix, no variance-scaling rule of the presets:
+    its critical init is orthogonal at gain 1. The hint's first choice, written into the spec,
+    draws neither the gain warning nor the gradient warning (check raised KeyError)."""
+    text = stack("tanh", init)
+    (warning,) = gain_warnings(text)
+    assert warning.hint.startswith("write `weight orthogonal` on the `default` line (line 3): "
+                                   "tanh's critical init")
+    critical = applied(text, warning, 0)
+    assert [w.lint for w in check(parse(critical)).warnings
+            if w.lint in ("gain-misfit", "gradient-scale")] == []
+
+
+def test_sigmoid_s_gain_that_parts_the_gradients_says_so_in_the_hint():
+    """sigmoid has no critical init to give first; where its gain would part the stack's
+    weights' gradients past the gradient warning's limit (3 conv layers at gain 3 keep them
+    at one scale, at sigmoid's 1.846 they part 3.63x), the hint gives the gain with what
+    it does, and the gradient warning its written init draws says the same factor."""
+    text = spec_text(*(f"l{i}: conv 8 3x3 pad same sigmoid" for i in range(3)),
+                     default="weight glorot_uniform(gain=3)")
+    assert [w.lint for w in check(parse(text)).warnings] == ["gain-misfit"]
+    (warning,) = gain_warnings(text)
+    assert warning.hint == (
+        "write `weight glorot_uniform(gain=1.846)` on the `default` line (line 3), which holds "
+        "the forward signal but makes 'l0''s weights' gradient 3.63x smaller than 'l2''s over "
+        "the 3 layers (the ordered phase: Schoenholz et al. 2017)")
+    (told,) = check(parse(applied(text, warning))).warnings
+    assert told.lint == "gradient-scale" and "3.63x smaller than of 'l2'" in told.message

@@ -1437,3 +1437,52 @@ def test_an_init_name_a_json_ir_lacks_is_hinted_with_the_init_to_paste(name, tmp
     ir["layers"][0]["weight_init"] = pasted
     path.write_text(to_json(ir))
     assert main(["check", str(path)]) == 0
+
+
+def test_a_layer_called_on_two_tensors_or_twice_is_refused_at_its_inbound_nodes():
+    """Only a merge reads several tensors. A Conv2D given two in one call is no model Keras
+    builds; one called twice (two nodes) shares its weights between two places, which
+    cnnspec, whose every layer has its own, cannot write. Both were written into the spec
+    and refused there, at imported.cnn's lines, a file no one wrote."""
+    two = _fed(conv("c"), "x", "x")
+    (error,) = errors_of(_functional(two, _fed(layer("Flatten", "flat"), "c"),
+                                     _fed(dense(), "flat")))
+    assert error.message == "Conv2D 'c' is called on 2 tensors (x and x), where it takes one"
+    assert error.json_path == "$.config.layers[1].inbound_nodes"
+    shared = {**conv("c", padding="same"), "inbound_nodes": [[["x", 0, 0, {}]],
+                                                             [["a", 0, 0, {}]]]}
+    doc = _functional(_fed(conv("a", filters=1, padding="same"), "x"), shared,
+                      _fed(layer("Flatten", "flat"), "c"), _fed(dense(), "flat"))
+    (error,) = errors_of(doc)
+    assert error.message == ("Conv2D 'c' is called 2 times, on x and a: a layer whose "
+                             "weights the places it is called at share, which cnnspec cannot "
+                             "write (each layer has weights of its own)")
+    assert error.json_path == "$.config.layers[2].inbound_nodes"
+    assert error.hint == "call a layer of its own at each place (their weights then train apart)"
+
+
+def test_a_frozen_sequential_block_freezes_its_layers_whatever_their_own_config_says():
+    """Keras trains none of a block whose trainable is false (its trainable_weights are
+    empty, its layers' own flags unread); its layers were imported trainable where their
+    configs said true, as a file written by hand or edited says."""
+    block = _block("blk", conv("c"), layer("BatchNormalization", "bn", axis=-1))
+    block["config"]["trainable"] = False
+    doc = sequential(block, *HEAD, dense())
+    layers = import_keras(json.dumps(doc)).checked.spec.ir["layers"]
+    assert [(entry["name"], entry.get("trainable")) for entry in layers] == [
+        ("blk_c", False), ("blk_bn", False), ("flat", None), ("fc", True)]
+
+
+def test_a_frozen_model_imports_frozen_and_a_trainable_not_true_or_false_is_refused():
+    """``model.trainable = False`` trains none of its layers in Keras: each is `frozen`, and
+    check says nothing trains. A trainable of "x" was read as true, false as true."""
+    doc = sequential(conv(), *HEAD, dense())
+    doc["config"]["trainable"] = False
+    checked = import_keras(json.dumps(doc)).checked
+    assert [entry.get("trainable") for entry in checked.spec.ir["layers"]] == [False, None,
+                                                                                False]
+    assert "nothing-trains" in [w.lint for w in checked.warnings]
+    doc["config"]["trainable"] = "x"
+    (error,) = errors_of(doc)
+    assert error.message == "trainable of Sequential 'model' must be true or false, not \"x\""
+    assert error.json_path == "$.config.trainable"

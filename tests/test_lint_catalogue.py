@@ -23,6 +23,7 @@ HEAD = "flatten\ndense 10\n"
 TRIGGERS = {
     "identical-filters": SMALL + "conv 8 3x3 relu weight constant(0.1)\nconv 8 3x3 relu\n" + HEAD,
     "frozen-copies": SMALL + "conv 8 3x3 relu weight sobel_x frozen\nconv 8 3x3 relu\n" + HEAD,
+    "nothing-trains": SMALL + "conv 8 3x3 relu frozen\nflatten\ndense 10 lr_mult 0\n",
     "held-still": SMALL + "conv 8 3x3 relu\nz: conv 8 3x3 relu weight zeros bias zeros\n" + HEAD,
     "flat-channels": SMALL + "conv 8 3x3 relu weight zeros bias normal(0, 1)\n"
                              "conv 8 3x3 relu\n" + HEAD,

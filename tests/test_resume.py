@@ -15,7 +15,7 @@ from stops import StopAfter
 import cnnspec
 import cnnspec.data.load
 from cnnspec import Settings, resume, train
-from cnnspec.errors import RunError, SettingError
+from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.training import rundir
 from cnnspec.training.files import read_npz
 from cnnspec.training.loop import Interrupted
@@ -416,20 +416,27 @@ def test_a_resumed_runs_npz_file_may_be_named_from_any_folder(tmp_path, monkeypa
     assert run.summary["status"] == "finished" and run.summary["epochs_done"] == 2
 
 
-def test_a_resumed_run_whose_npz_file_has_changed_at_its_place_is_refused(tmp_path):
-    """The run records its npz file's digest: the file rewritten with other images (or its
-    images saved as uint8) would make the resumed run go on on other data; put back, the run
-    goes on. A run from before the digest was recorded goes on as before."""
+def _cut_npz_run(tmp_path):
+    """A run on an npz file of 40 images, ``d.npz``, stopped after 3 steps as ``cut``:
+    returns the file, its images and labels, and the spec."""
     rng = np.random.default_rng(0)
     data = tmp_path / "d.npz"
     x, y = rng.random((40, 1, 8, 8), dtype=np.float32), rng.integers(0, 2, 40)
     np.savez(data, x=x, y=y)
-    original = data.read_bytes()
     spec = tmp_path / "net.cnn"
     spec.write_text(f"input 1x8x8\nflatten\nfc: dense 2\ntrain {{\n  data npz(\"{data}\")\n"
                     "  batch 10\n  epochs 2\n}\n")
     with pytest.raises(Interrupted):
         train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    return data, x, y, spec
+
+
+def test_a_resumed_run_whose_npz_file_has_changed_at_its_place_is_refused(tmp_path):
+    """The run records its npz file's digest: the file rewritten with other images (or its
+    images saved as uint8) would make the resumed run go on on other data; put back, the run
+    goes on. A run from before the digest was recorded goes on as before."""
+    data, x, y, spec = _cut_npz_run(tmp_path)
+    original = data.read_bytes()
     summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
     assert len(summary["data_digest"]) == 32
     for changed in ({"x": x[::-1], "y": y[::-1]}, {"x": (x * 255).astype(np.uint8), "y": y}):
@@ -449,6 +456,45 @@ def test_a_resumed_run_whose_npz_file_has_changed_at_its_place_is_refused(tmp_pa
     (tmp_path / "old" / rundir.SUMMARY).write_text(json.dumps(summary))
     np.savez(data, x=x[::-1], y=y[::-1])
     assert resume(tmp_path / "old", **FAST).summary["status"] == "finished"
+
+
+def test_a_changed_npz_file_that_no_longer_fits_the_run_is_said_to_have_changed(tmp_path):
+    """A file rewritten with more classes or other images than the run's network takes is
+    the file changed since the run started, said before the data is held to the network:
+    "give 'fc' 3 units" would ask to edit a run's spec. What is no longer a file at the place
+    (none, a folder, a pipe, which a digest would wait on) is said by the data's loading."""
+    data, x, y, _ = _cut_npz_run(tmp_path)
+    for changed in ({"x": x, "y": np.arange(40) % 3}, {"x": x[:, :, :6, :6], "y": y}):
+        np.savez(data, **changed)
+        with pytest.raises(SettingError, match=r"the data file .*d\.npz has changed since run"):
+            resume(tmp_path / "cut", **FAST)
+    data.unlink()
+    os.mkfifo(data)
+    with pytest.raises(SpecErrors, match=r"d\.npz is not a regular file"):
+        resume(tmp_path / "cut", **FAST)
+
+
+@pytest.mark.parametrize("where, edit", [
+    (rundir.SPEC_JSON, lambda ir: ir["training"].update(data={
+        "name": "shapes", "size": 8, "classes": ["x", "o"], "count": 200, "colour": False,
+        "noise": 0.0})),
+    (rundir.SUMMARY, lambda summary: summary["data"].update(path="/elsewhere/other.npz")),
+])
+def test_a_run_whose_spec_and_summary_name_other_data_is_refused(tmp_path, where, edit):
+    """The data a run started on is recorded twice, in its spec.json (what a resume loads)
+    and its summary.json (what it started on): where one was edited to other data, the
+    run resumed on the spec's, silently (an npz run went on on shapes, and its last report
+    named npz)."""
+    _cut_npz_run(tmp_path)
+    path = tmp_path / "cut" / where
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(SettingError, match=r"the run's spec\.json trains on .*, but run .*cut "
+                       r"started on .* \(its summary\.json\)") as info:
+        resume(tmp_path / "cut", **FAST)
+    assert info.value.hint == ("one of the two files was changed since: put back the one that "
+                               "was, or train a new run")
 
 
 def test_an_overflowed_validation_loss_resumes_as_it_was(tmp_path, monkeypatch):

@@ -1372,6 +1372,7 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     ('{"test_acc": NaN}', "its 'test_acc' is no accuracy"),
     ('{"test_acc": 1e999}', "its 'test_acc' is no accuracy"),
     ('{"test_acc": 1.5}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": 1%s}' % ("0" * 400), "its 'test_acc' is no accuracy"),
     ('{"best_value": NaN}', "'best_value' is NaN, not a finite number"),
     ('{"wall_seconds": Infinity}', "'wall_seconds' is Infinity, not a finite number"),
     ('{"epochs_done": "1"}', "'epochs_done' is '1', not an integer"),
@@ -1400,6 +1401,9 @@ def test_a_recorded_cell_with_a_damaged_summary_is_said_so(named, tmp_path, text
                                                "'train_loss' is no number")),
     ('{"epoch": 1, "val_acc": 2}\n', ("cell metrics {metrics} is damaged: row 1's 'val_acc' is "
                                     "no accuracy")),
+    # a whole number past a float's range: an OverflowError where it was held to be finite
+    ('{"epoch": 1, "train_loss": 1%s}\n' % ("0" * 400), ("cell metrics {metrics} is damaged: "
+                                                       "row 1's 'train_loss' is no number")),
     ("", "cell metrics {metrics} is damaged: it holds 0 epochs, its summary says 1"),
     ('{"epoch": 1}\n{"epoch": 2}\n', ("cell metrics {metrics} is damaged: it holds 2 epochs, "
                                      "its summary says 1")),

@@ -237,18 +237,25 @@ def _over_depth(kinds: list[Kind]) -> str:
 
 
 def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str],
-          chaotic: gradient.Stack | None) -> str:
+          parted: gradient.Stack | None) -> str:
     """The init that fits, written where it goes: on the `default` line (or as one) where
     every layer that takes the default and feeds an activation is in ``group`` (``feeding``:
     the names of those), else on the lines of the layers; in a JSON IR, as its JSON. Where
-    the activation's gain would make the stack's weights' gradients part (``chaotic``: the
-    stack the gradient warning would then be given), the init at its critical gain, and why
-    (:func:`_critical_instead`)."""
-    fitting = group[0].fitting if chaotic is None else group[0].critical_fitting
+    the activation's gain would make the stack's weights' gradients part (``parted``: the
+    stack the gradient warning would then be given, :func:`_parted_if_fitted`), the init at
+    its critical gain first, and why; an activation without one (sigmoid) is given its gain
+    with what that does to the gradients."""
+    critical = parted is not None and group[0].critical_fitting is not None
+    fitting = group[0].critical_fitting if critical else group[0].fitting
     fit = init_text(fitting)
     other = (f"`weight {init_text(group[0].fitting)}`" if spec.text is not None
              else f'"{WEIGHT_INIT_KEY}": {init_json(group[0].fitting)}')
-    why = "" if chaotic is None else f": {_critical_reason(group[0], chaotic, other)}"
+    if parted is None:
+        why = ""
+    elif critical:
+        why = f": {_critical_reason(group[0], parted, other)}"
+    else:
+        why = f", {_gradients_parted(group[0], parted)}"
     if spec.text is None:
         return f'give {names} "{WEIGHT_INIT_KEY}": {init_json(fitting)}{why}'
     if group[0].defaulted and feeding <= {m.layer.name for m in group}:
@@ -258,20 +265,18 @@ def _hint(spec: Spec, group: list[Misfit], names: str, feeding: set[str],
     return f"write `weight {fit}` {where} {lines} {names}{why}"
 
 
-def _critical_instead(group: list[Misfit], estimate: signal.Estimate
+def _parted_if_fitted(group: list[Misfit], estimate: signal.Estimate
                       ) -> gradient.Stack | None:
     """The stack whose weights' gradients would part past the gradient warning's limit
     (:func:`cnnspec.check.gradient.passing_if_scaled`) were ``group``'s layers given the
-    activation's gain (tanh's 5/3, PyTorch's: the chaotic phase over a deep enough stack),
-    where the activation has a critical gain to give them instead; else None. The hint then
-    names the critical init, which that warning's hint names too, rather than an init that
-    would draw it."""
-    if group[0].critical_fitting is None:
-        return None
+    activation's gain (tanh's 5/3, PyTorch's: the chaotic phase over a deep enough stack;
+    sigmoid's 1.85 where a larger gain had kept 3 layers' gradients at one scale); else None.
+    The hint then names the critical init, which that warning's hint names too, rather than
+    an init that would draw it, or says what the gain does where there is none."""
     return gradient.passing_if_scaled(estimate, {m.layer.name: 1 / m.ratio for m in group})
 
 
-def _critical_reason(first: Misfit, chaotic: gradient.Stack, other: str) -> str:
+def _critical_reason(first: Misfit, parted: gradient.Stack, other: str) -> str:
     """Why the hint gives the critical init (:func:`_hint`), and the activation's gain as the
     other choice, with what each keeps and what it gives up: at the critical init the weights'
     gradients keep their scale and the forward signal fades slowly (tanh at zero biases: ``q``
@@ -280,15 +285,22 @@ def _critical_reason(first: Misfit, chaotic: gradient.Stack, other: str) -> str:
     (``other``: that init as the hint writes it, in the spec's language or its IR's JSON)."""
     act = first.activation["kind"]
     critical = _critical_gain(first.activation)
-    top, bottom = chaotic.layers[0].name, chaotic.layers[-1].name
     return (f"{act}'s critical init, fan_in E[w^2] = 1 / {act}'(0)^2 = "
             f"{rounded_text(critical ** 2)} (Poole et al. 2016), keeps the weights' gradients "
             f"at one scale through the stack, while the forward signal fades slowly (its "
             f"variance about 1 / (2 x depth)); or {other}, with "
-            f"{_gain_said(first.wanted)}, which holds the forward signal but makes "
-            f"'{top}''s weights' gradient {gradient.factor_text(chaotic.log_total)} "
-            f"{'larger' if chaotic.log_total > 0 else 'smaller'} than '{bottom}''s over the "
-            f"{len(chaotic.layers)} layers (the chaotic phase: Schoenholz et al. 2017)")
+            f"{_gain_said(first.wanted)}, {_gradients_parted(first, parted)}")
+
+
+def _gradients_parted(first: Misfit, parted: gradient.Stack) -> str:
+    """What the activation's gain does, where it makes the stack's weights' gradients part
+    past the gradient warning's limit (``parted``, the stack that warning would be given):
+    it holds the forward signal, and the gradients part by that warning's factor."""
+    top, bottom = parted.layers[0].name, parted.layers[-1].name
+    return (f"which holds the forward signal but makes '{top}''s weights' gradient "
+            f"{gradient.factor_text(parted.log_total)} "
+            f"{'larger' if parted.log_total > 0 else 'smaller'} than '{bottom}''s over the "
+            f"{len(parted.layers)} layers (the {parted.phase} phase: Schoenholz et al. 2017)")
 
 
 def _default_hint(spec: Spec, fit: str, first: Misfit) -> str:
@@ -305,7 +317,7 @@ def _default_hint(spec: Spec, fit: str, first: Misfit) -> str:
 
 
 def _warning(spec: Spec, group: list[Misfit], feeding: set[str],
-             chaotic: gradient.Stack | None) -> SpecError:
+             parted: gradient.Stack | None) -> SpecError:
     """One warning for layers with the same init before the same activation's gain."""
     first = group[0]
     names = listed(folded_texts(spec, [f"'{m.layer.name}'" for m in group]))
@@ -322,7 +334,7 @@ def _warning(spec: Spec, group: list[Misfit], feeding: set[str],
         f"is {rounded_text(first.ratio)}x what {listed(kinds)} {need} (the gains' ratio "
         f"squared), {_over_depth(records)}")
     warning = spec.error(message, at, WEIGHT_INIT_KEY, severity="warning",
-                         hint=_hint(spec, group, names, feeding, chaotic))
+                         hint=_hint(spec, group, names, feeding, parted))
     return dataclasses.replace(warning, about=tuple(m.layer.name for m in group))
 
 
@@ -341,5 +353,5 @@ def gain_misfits(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     feeding = {info.name for info in estimate.layers
                if WEIGHT_INIT_KEY in info.ir.get("default_inits", ())
                and _gain_after(info, estimate, output)}
-    return [_warning(spec, group, feeding, _critical_instead(group, estimate))
+    return [_warning(spec, group, feeding, _parted_if_fitted(group, estimate))
             for group in groups.values()]

@@ -301,6 +301,12 @@ class Stack:
         """The log of the first layer's weights' gradient ``G`` over the last's."""
         return sum(math.log(chi) for chi in self.chis)
 
+    @property
+    def phase(self) -> str:
+        """Where a long stack of its layers settles (Schoenholz et al. 2017): "chaotic" where
+        ``G`` grows each step back (:attr:`rate` above 1), else "ordered"."""
+        return "chaotic" if self.rate > 1 else "ordered"
+
     def passes(self) -> bool:
         """Whether the total passes :data:`LIMIT` (in mean square) and either the phase's own
         rate over as many steps passes it the same way, or the layer that makes most of the
@@ -627,11 +633,10 @@ def describe(stack: Stack) -> str:
         return f"{head}, and most of that factor is one layer's weights: " \
             f"{_culprit_text(stack, named)} ({theory})"
     inits = _written_init(stack.most_common)
-    phase = "chaotic" if stack.rate > 1 else "ordered"
     return (
         f"{head} (mostly {inits}): {theory}; {_steps_text(stack)}, and "
-        f"{rounded_text(stack.rate)} where a deeper stack settles: the {phase} phase, where one "
-        f"learning rate moves the first layers' weights "
+        f"{rounded_text(stack.rate)} where a deeper stack settles: the {stack.phase} phase, "
+        f"where one learning rate moves the first layers' weights "
         f"{'far faster' if grows else 'far slower'} than the last's")
 
 

@@ -120,6 +120,14 @@ _FOUND: tuple[Lint, ...] = (
          " apart; a frozen one needs one filter of each kernel (a 3-D literal writes one "
          "kernel for each filter).",
          lints.frozen_copies, ("estimate",)),
+    Lint("nothing-trains",
+         "no parameter of the network trains",
+         "Every layer with parameters that the output uses is `frozen`, or holds each of its "
+         "parameters with an `lr_mult` of 0: training changes no weight and the loss stays "
+         "where the init puts it, as a learning rate of 0 would, which the train block "
+         "refuses. A network of fixed kernels (`weight sobel_x frozen`) needs at least its "
+         "classifier to learn.",
+         lints.nothing_trains, ("estimate",)),
     Lint("held-still",
          "zero weights elsewhere hold still layers whose own inits are not zero",
          "Every other trainable layer that the zero weights of an `identical-filters` layer "
@@ -176,7 +184,9 @@ _FOUND: tuple[Lint, ...] = (
          "tanh stack deep enough that tanh's gain would part its weights' gradients past "
          "`gradient-scale`'s limit (the chaotic phase), the hint gives tanh's critical init "
          "first (gain 1, Poole et al. 2016: the gradients keep their scale, the signal fades "
-         "slowly) and tanh's gain second, with the factor it would part them by.",
+         "slowly) and tanh's gain second, with the factor it would part them by; before a "
+         "sigmoid stack, which has no critical init, the gain's hint says by what factor it "
+         "would part them, where it would.",
          gainfit.gain_misfits, ("estimate",)),
     Lint("signal-scale",
          f"the signal's scale changes {signal.LIMIT:g}x through the layers, or the scores start "

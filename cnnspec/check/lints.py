@@ -682,6 +682,36 @@ def frozen_copies(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     return out
 
 
+def nothing_trains(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
+    """A warning where the layers the output uses have parameters and none of them trains
+    (each layer ``frozen``, or every parameter given an ``lr_mult`` of 0: :func:`is_trained`):
+    a run of the spec changes no weight, its loss staying where the init puts it, as an lr of
+    0 would (which the train block refuses); train would then say the network learned
+    nothing and suggest a lower learning rate. At the last such layer's word that holds it."""
+    held = [info for info in estimate.layers if info.name in estimate.used and info.params]
+    if not held or any(info.trainable_params for info in held):
+        return []
+    by_word: dict[str, list[str]] = {}
+    for info in held:
+        frozen = not info.ir.get("trainable", True)
+        by_word.setdefault("frozen" if frozen else "lr_mult 0", []).append(f"'{info.name}'")
+    said = "; ".join(f"`{word}`: {listed(folded_texts(spec, names))}"
+                     for word, names in by_word.items())
+    last = held[-1]
+    field = "trainable" if not last.ir.get("trainable", True) else "lr_mult"
+    undo = " or ".join(UNDONE[word] for word in by_word)
+    return [spec.error(
+        f"no parameter of the network trains: every layer with parameters is held ({said}), "
+        "so training changes no weight and the loss stays where the init puts it", last.name,
+        field, severity="warning",
+        hint=f"let the layers that are to learn train (at least the last, '{last.name}'): "
+        f"{undo}")]
+
+
+# How a layer held by each word (nothing_trains) is let to learn again.
+UNDONE = {"frozen": "remove their `frozen`", "lr_mult 0": "give them an lr_mult above 0"}
+
+
 def frozen_copy_count(info: LayerInfo) -> int:
     """How many filters of a conv/dense layer whose weights do not train are copies of one
     another (:func:`cnnspec.check.alike.identical_filter_count`); 0 for any other layer."""

@@ -893,6 +893,8 @@ def read_upsample(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     return LayerLine(cfg.name, "upsample", {"factor": _pair(cfg, "size", 2), "mode": mode})
 
 
+# The kinds that join several tensors; every other layer reads one.
+MERGES = ("add", "concat")
 # How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
 # Activation reads the kind its argument names.
 READERS = {
@@ -903,7 +905,7 @@ READERS = {
     "dropout": read_dropout("dropout"), "dropout2d": read_dropout("dropout2d"),
     "batchnorm": read_batchnorm, None: read_activation, "relu": read_relu,
     "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
-    "add": read_merge("add"), "concat": read_merge("concat"), "upsample": read_upsample,
+    **{kind: read_merge(kind) for kind in MERGES}, "upsample": read_upsample,
 }
 # Keras' depthwise convolution, a grouped conv here whose groups its input's channels give,
 # and its separable one, that conv and a 1x1 conv.
@@ -1038,6 +1040,9 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     model.input_shape = _input_shape(shape, where + "[0]", path)
     errors: list[SpecError] = []
     output = _read_layers(model, layers, where, sequential, None, errors)
+    if isinstance(doc.get("config"), dict) and _model_frozen(doc, path):
+        for line in model.lines:
+            _freeze(line)
     if not sequential and isinstance(doc["config"], dict):
         output = _single(doc["config"], "output_layers", path) or output
         _single(doc["config"], "input_layers", path)
@@ -1052,6 +1057,14 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
+
+
+def _model_frozen(doc: dict, path: str | None) -> bool:
+    """Whether the model's own trainable is false (``model.trainable = False``): Keras then
+    trains none of its layers, as it does a frozen Sequential block's."""
+    cls = doc.get("class_name") if isinstance(doc.get("class_name"), str) else "model"
+    cfg = Config(doc["config"], "$", cls, doc["config"].get("name") or "model", path)
+    return not cfg.flag("trainable", True)
 
 
 def _read_layers(model: Model, layers: list, where: str, sequential: bool,
@@ -1091,13 +1104,16 @@ def _read_block(model: Model, cfg: Config, inputs: list[str], errors: list[SpecE
     if not isinstance(layers, list) or not layers:
         raise cfg.error(f"Sequential '{cfg.name}' has no layers", "layers",
                         "save the model with model.to_json() from a built model")
-    if len(inputs) != 1:
-        raise cfg.error(f"Sequential '{cfg.name}' is called on {len(inputs)} inputs", None,
-                        "a Sequential block reads one tensor")
-    cfg.flag("trainable", True)  # Keras sets its layers' own with it: their configs say it
+    # Keras sets its layers' own with it, but trains none of a frozen block's whatever their
+    # configs say (its trainable_weights are empty): a file edited by hand may differ
+    frozen = not cfg.flag("trainable", True)
     _no_unused(cfg)
+    first = len(model.lines)
     last = _read_layers(model, layers, f"{cfg.where}.config.layers", True, inputs[0], errors,
                         f"{cfg.name}/")
+    if frozen:
+        for line in model.lines[first:]:
+            _freeze(line)
     model.tensors[cfg.name] = model.tensors.get(last, Tensor("input", False))
     model.notes.append(LayerNote(cfg.name, f"({SEQUENTIAL}) written as the layers inside, "
                                  "each named `<block>_<layer>`"))
@@ -1180,6 +1196,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
                         f"'{cfg.name}' is not an earlier layer", None,
                         "save the model with model.to_json() from a built model")
+    if len(inputs) > 1 and KERAS_CLASSES.get(cls) not in MERGES:
+        raise _several_inputs(model, cfg, layer["inbound_nodes"], inputs, at)
     if cls == SEQUENTIAL:  # its layers read the input, not the block
         return _read_block(model, cfg, inputs, errors)
     if any(i in model.raw_inputs for i in inputs):
@@ -1197,14 +1215,39 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     _no_unused(cfg)
     for i, part in enumerate([*before, line]):  # a Keras layer of several lines, in order
         part.name = model.names.make(part.name)
-        if frozen and "trainable" in KINDS[part.kind].field_map:
-            part.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+        if frozen:
+            _freeze(part)
         kind_flat = part.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
                                                 part.kind not in ("conv",))
         made_as = cfg.name if part is line else f"\0{cfg.name}:{i}"
         model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
         inputs = [made_as]
     return cfg.name
+
+
+def _freeze(line: LayerLine) -> None:
+    """A line of a frozen Keras layer or block written `frozen`, where its kind has weights
+    to hold."""
+    if "trainable" in KINDS[line.kind].field_map:
+        line.fields["trainable"] = False
+
+
+def _several_inputs(model: Model, cfg: Config, nodes: list, inputs: list[str],
+                    at: str) -> SpecError:
+    """The error for a layer other than a merge that reads several tensors: in one call, no
+    model Keras builds; in several (a node each, in Keras 2 and 3 alike), a layer whose
+    weights the places it is called at share, which cnnspec cannot write."""
+    said = listed(inputs)
+    where = f"{at}.inbound_nodes"
+    if len(nodes) > 1:
+        return _err(f"{cfg.cls} '{cfg.name}' is called {len(nodes)} times, on {said}: a layer "
+                    "whose weights the places it is called at share, which cnnspec cannot "
+                    "write (each layer has weights of its own)", where,
+                    "call a layer of its own at each place (their weights then train apart)",
+                    model.path)
+    return _err(f"{cfg.cls} '{cfg.name}' is called on {len(inputs)} tensors ({said}), where it "
+                "takes one", where, "only Add and Concatenate join several tensors; save the "
+                "model with model.to_json() from a built model", model.path)
 
 
 def _one_view_of_the_input(model: Model, cfg: Config) -> None:

@@ -41,11 +41,15 @@ def scheme_for(nonlinearity: str = "linear", mode: str = "fan_in",
 
 
 def at_gain_one(init: dict) -> dict:
-    """``init`` (an IR init of a scaled scheme) drawn at gain 1, its mode and distribution
+    """``init`` (an IR init that takes a gain) drawn at gain 1, its mode and distribution
     kept: the named scheme that draws that at its defaults (he_normal -> lecun_normal,
     glorot_uniform(gain=tanh) -> glorot_uniform), else ``init`` with the gain of ``linear``
-    (kaiming_normal(mode=fan_out) has no named twin at gain 1)."""
-    rule = PRESETS[init["name"]](init)
+    (kaiming_normal(mode=fan_out) has no named twin at gain 1, and orthogonal's gain scales
+    an orthogonal matrix, no variance-scaling rule)."""
+    preset = PRESETS.get(init["name"])
+    if preset is None:
+        return {**init, "gain": {"nonlinearity": "linear"}}
+    rule = preset(init)
     try:
         scheme = scheme_for("linear", rule.mode, rule.distribution)
     except LookupError:

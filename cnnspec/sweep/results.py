@@ -60,7 +60,14 @@ from cnnspec.sweep.grid import (
     written_value,
 )
 from cnnspec.training import rundir
-from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
+from cnnspec.training.files import (
+    beyond_float,
+    read_json,
+    read_jsonl,
+    write_csv,
+    write_json,
+    write_jsonl,
+)
 from cnnspec.training.interrupts import interrupts_held
 from cnnspec.training.loop import diverged_files
 from cnnspec.training.run import summary_problem, tested_epoch, tests_other_weights
@@ -428,7 +435,7 @@ def _is_figure(value, key: str = "") -> bool:
     ``key`` :data:`~cnnspec.metrics.ACCURACIES` (or ``test_acc``) a share, in [0, 1]."""
     if value is None:
         return True
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or beyond_float(value):
         return False
     return math.isfinite(value) and (key not in _SHARES or 0 <= value <= 1)
 

@@ -335,9 +335,11 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     # A sweep's k-fold cell validates on its fold: resumed on val_split instead, it would
     # train on its validation images and pick its best epoch on others.
     fold = run_fold(summary, run)
+    # before the data is held to the network: a changed file that no longer fits it would be
+    # told to fit the spec (give the output 3 units), a run's spec no one edits
+    _check_same_data(summary, training["data"], run)
     dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"], fold,
                          RESUMED_RUN_DATA)
-    _check_same_data(summary, training["data"], run)
     preprocessor = read_preprocessor(run)
     prepared = _prepare(training, dataset, preprocessor, dtype, fold)
     model = _training_model(checked, training, dtype)
@@ -608,12 +610,22 @@ def _data_digest(data: dict) -> str:
 
 
 def _check_same_data(summary: dict, data: dict, run: RunDir) -> None:
-    """A resumed run goes on with the npz file it started on: refused where the file at its
-    place has changed since (its digest, recorded at the start; a run from before it was
-    recorded goes on)."""
+    """A resumed run goes on with the data it started on: refused where its spec's data
+    (``data``, what it would load) is another set or file than the one its summary recorded
+    at the start (one of the two files edited since), or where its npz file has changed at
+    its place (its digest, recorded at the start; a run from before it was recorded goes
+    on). A dataset's parameters are held to the network when it loads."""
+    started = summary.get("data")
+    if started is not None and _setting(started) != _setting(data):
+        raise SettingError(
+            f"the run's {rundir.SPEC_JSON} trains on {literal(_setting(data))}, but run "
+            f"{literal(str(run.path))} started on {literal(_setting(started))} (its "
+            f"{rundir.SUMMARY})", hint="one of the two files was changed since: put back the "
+            "one that was, or train a new run")
     recorded = summary.get("data_digest")
-    if recorded is None or data.get("name") != "npz" or _data_digest(data) == recorded:
-        return
+    if recorded is None or data.get("name") != "npz" or not Path(data["path"]).is_file() \
+            or _data_digest(data) == recorded:
+        return  # no digest, or no file to take one of (loading the data says what is there)
     path = literal(str(data["path"]))
     raise SettingError(f"the data file {path} has changed since run {literal(str(run.path))} "
                        "started on it; resumed, the run would go on on other data",

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import sys
 import zipfile
 from pathlib import Path
 
@@ -94,6 +95,13 @@ def non_finite_at(value, at: str = "") -> tuple[str, float] | None:
     else:
         return None
     return next(filter(None, (non_finite_at(item, where) for where, item in items)), None)
+
+
+def beyond_float(value) -> bool:
+    """Whether ``value``, a number as JSON gives it, is a whole number past a float's range
+    (1 and 400 zeros written out): JSON's ints have no bound, and ``math.isfinite`` or
+    ``float()`` of one raises OverflowError where a figure read back is used."""
+    return isinstance(value, int) and abs(value) > sys.float_info.max
 
 
 def json_text(obj) -> str:

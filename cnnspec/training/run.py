@@ -32,7 +32,7 @@ from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 from cnnspec.training import rundir
-from cnnspec.training.files import NUMBER, intact_jsonl, non_finite_at, read_json
+from cnnspec.training.files import NUMBER, beyond_float, intact_jsonl, non_finite_at, read_json
 from cnnspec.training.rundir import RunDir, open_run_dir
 from cnnspec.training.state import (
     BEST_EPOCH_KEY,
@@ -329,6 +329,9 @@ SUMMARY_TYPES = {
     # test_acc and test_loss are of the kept weights, epoch test_epoch's, and last_test_* of
     # the last epoch's; a run from before test_epoch was recorded has the last epoch's alone
     "test_epoch": (int,), "last_test_acc": NUMBER, "last_test_loss": (*NUMBER, type(None)),
+    # the data setting the run trained on (its last report names it) and, for an npz file,
+    # the digest a resume compares the file with (absent from runs of other data)
+    "data": (dict,), "data_digest": (str,),
 }
 # The least each count or epoch number of summary.json can be (epochs count from 1); below
 # it the file is damaged, and a negative epoch would name none of the run's.
@@ -377,6 +380,8 @@ def summary_problem(summary: dict) -> str | None:
                     f"{' or '.join(_type_name(k) for k in kinds)}")
         if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
             return f"{key!r} is {value}, below {SUMMARY_LEAST[key]}"
+        if float in kinds and beyond_float(value):  # summed on resume, shown with decimals
+            return f"{key!r} is {reprlib.repr(value)}, beyond a float's range"
     for key in ("dtype", "data_dtype"):
         if summary.get(key, DEFAULT_DTYPE) not in DTYPES:
             return (f"{key!r} is {reprlib.repr(summary[key])}, not one of "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import reprlib
-import sys
 from dataclasses import asdict, field
 
 import numpy as np
@@ -27,7 +26,7 @@ from cnnspec import metrics
 from cnnspec.errors import RunError
 from cnnspec.metrics import MAY_OVERFLOW
 from cnnspec.records import record
-from cnnspec.training.files import NUMBER, non_finite_at, read_npz, write_npz
+from cnnspec.training.files import NUMBER, beyond_float, non_finite_at, read_npz, write_npz
 from cnnspec.training.rundir import RunDir
 
 SEP = "/"
@@ -325,7 +324,7 @@ def _field_problem(value, kind: tuple) -> str | None:
         return f"{json.dumps(value)}, not a finite number"
     # JSON's ints have no bound: one past a float's range (a first loss of 1e400 written
     # out in digits) overflowed where the loop sums or scales it, a traceback
-    if float in kind and isinstance(value, int) and abs(value) > sys.float_info.max:
+    if float in kind and beyond_float(value):
         return f"{reprlib.repr(value)}, beyond a float's range"
     return None
 
