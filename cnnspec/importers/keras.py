@@ -195,10 +195,8 @@ class Model:
         if merge or sources != [self.last]:
             line.inputs = sources
         self.lines.append(line)
-        made = line.name
-        if line.activation:
-            made = f"{line.name}_{line.activation[0]}"
-            self.names.reserve(made)
+        made = line.output
+        self.names.reserve(made)
         self.tensors[keras_name] = Tensor(made, flat)
         self.last = made
 
@@ -1303,7 +1301,7 @@ def _maker(model: Model, output: str) -> tuple[str, dict] | None:
     """The kind and fields of the layer (or of the activation on its line) whose output is
     ``output``; None for the input."""
     for line in model.lines:
-        if line.activation and f"{line.name}_{line.activation[0]}" == output:
+        if line.activation and line.output == output:
             return line.activation
         if line.name == output:
             return line.kind, line.fields

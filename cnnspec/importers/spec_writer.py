@@ -20,7 +20,7 @@ from cnnspec.init.scaling import TRUNCATED_STD
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
-from cnnspec.kinds.text import exact_number_text, value_text
+from cnnspec.kinds.text import activation_text, value_text
 from cnnspec.records import record
 from cnnspec.shapes import shape_text
 
@@ -41,6 +41,12 @@ class LayerLine:
     inputs: list[str] | None = None
     activation: tuple[str, dict] | None = None
     comment: str | None = None
+
+    @property
+    def output(self) -> str:
+        """The name of the layer holding what the line makes: the activation written on it,
+        which the language names ``<name>_<activation>``, else the layer itself."""
+        return f"{self.name}_{self.activation[0]}" if self.activation else self.name
 
 
 def layer_text(line: LayerLine) -> str:
@@ -71,9 +77,7 @@ def layer_text(line: LayerLine) -> str:
         elif f.option:
             words += [f.option[0], value_text(f, value)]
     if line.activation:
-        name, params = line.activation
-        written = [exact_number_text(v) if not isinstance(v, str) else v for v in params.values()]
-        words.append(f"{name}({', '.join(written)})" if written else name)
+        words.append(activation_text(*line.activation))
     if line.inputs and not merge_inputs:
         words.append("<- " + ", ".join(line.inputs))
     text = f"{line.name}: {' '.join(words)}"
@@ -108,8 +112,7 @@ def output_units(lines: list[LayerLine], output: str | None = None) -> int | Non
     made = {}
     for i, line in enumerate(lines):
         made[line.name] = i
-        if line.activation:
-            made[f"{line.name}_{line.activation[0]}"] = i
+        made[line.output] = i
     i = made.get(output, len(lines) - 1) if output else len(lines) - 1
     while 0 <= i < len(lines):
         line = lines[i]

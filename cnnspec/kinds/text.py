@@ -45,6 +45,13 @@ def exact_number_text(value) -> str:
     return float_text(value)
 
 
+def activation_text(name: str, params: dict) -> str:
+    """An activation as a layer's line ends in it: ``relu``, ``leaky_relu(0.1)`` (its
+    arguments in order, as the kind's positional values)."""
+    written = [exact_number_text(v) if not isinstance(v, str) else v for v in params.values()]
+    return f"{name}({', '.join(written)})" if written else name
+
+
 def value_text(f, value) -> str:
     """The IR ``value`` of the layer field ``f`` (a :class:`~cnnspec.kinds.fields.Field`) as
     the language writes it: ``3x3``, ``2``, ``same``, ``he_normal(mode=fan_out)``, ``[1, 2]``."""

@@ -23,7 +23,7 @@ from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
 from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM, momentum_kept
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
-from cnnspec.kinds.text import number_text
+from cnnspec.kinds.text import activation_text, number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
 from cnnspec.lang.trying import tried
@@ -994,13 +994,39 @@ DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides"
                 "output": "units", "probability": "rate"}
 # The keys whose values are numbers: one that is none (stride=x, stride=1e999) makes no line.
 DARKNET_NUMBERS = (*DARKNET_KEYS, "padding")
-# Darknet's activations (src/activations.c) as ours; linear is none. Its leaky's slope is 0.1.
-DARKNET_ACTIVATIONS = {"leaky": "leaky_relu(0.1)", "relu": "relu", "logistic": "sigmoid",
-                       "tanh": "tanh", "elu": "elu", "swish": "silu", "linear": ""}
+# Darknet's activations (src/activations.c) as ours, a kind and its arguments; linear is
+# none. Its leaky's slope is 0.1, its elu's alpha 1; swish is x·logistic(x), silu (AlexeyAB's
+# fork spells it silu too). Darknet's mish and its other activations have no kind here.
+DARKNET_ACTIVATIONS = {"leaky": ("leaky_relu", {"slope": 0.1}), "relu": ("relu", {}),
+                       "logistic": ("sigmoid", {}), "tanh": ("tanh", {}), "elu": ("elu", {}),
+                       "swish": ("silu", {}), "silu": ("silu", {}), "linear": None}
 # What a layer without an activation= line has: logistic, in Darknet's parser (src/parser.c).
 DARKNET_DEFAULT_ACTIVATION = "logistic"
 # The sections a spec writes as a line of its own (not a layer): the input and training.
 DARKNET_NET = ("net", "network")
+
+
+def darknet_activation_text(name: str) -> str | None:
+    """Darknet's activation ``name`` as a layer's line ends in it (``leaky_relu(0.1)``; ""
+    for linear); None for one that has no counterpart here."""
+    if name not in DARKNET_ACTIVATIONS:
+        return None
+    activation = DARKNET_ACTIVATIONS[name]
+    return "" if activation is None else activation_text(*activation)
+
+
+def darknet_pool(size: int | None, stride: int | None, padding: int | None
+                 ) -> tuple[int, int, int, int]:
+    """A Darknet [maxpool]'s window, stride and padding before and after (top, left; bottom,
+    right), each None where the cfg leaves it out. Darknet's parser (src/parser.c,
+    parse_maxpool) moves by 1 unless stride= says, takes a window as wide as its stride unless
+    size= says, and pads size - 1 in all unless padding= says, padding / 2 of it before (top,
+    left: src/maxpool_layer.c), so its output is (n + padding - size) / stride + 1,
+    ceil(n / stride) by default, where an unpadded pool's rounds down on an odd size."""
+    stride = 1 if stride is None else stride
+    size = stride if size is None else size
+    padding = size - 1 if padding is None else padding
+    return size, stride, padding // 2, padding - padding // 2
 
 
 def darknet_section(lines: list[str]) -> tuple[str, dict[str, str]] | None:
@@ -1059,7 +1085,7 @@ def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]
                 f"`{kind}(a, b)` (Darknet's layers=/from= count back from this section)"), None
     activation = keys.get("activation", DARKNET_DEFAULT_ACTIVATION)
     missing = (f" (Darknet's {activation} activation has no counterpart here)"
-               if KINDS[kind].takes_activation and activation not in DARKNET_ACTIVATIONS
+               if KINDS[kind].takes_activation and darknet_activation_text(activation) is None
                else "")
     unread = [f"{key}={value}" for key, value in keys.items() if key in DARKNET_NUMBERS
               and not isinstance(_darknet_number(value), (int, float))]
@@ -1079,7 +1105,7 @@ def darknet_word_hint(name: str) -> str | None:
     another word."""
     if name in DARKNET_SECTIONS:
         return darknet_hint(name, {})
-    activation = DARKNET_ACTIVATIONS.get(name)
+    activation = darknet_activation_text(name)
     if activation:
         return (f"Darknet's {name} activation is `{activation}` here, at the end of a layer's "
                 f"line (`conv 16 3x3 {activation}`) or on a line of its own")
@@ -1604,29 +1630,24 @@ def _darknet_line(kind: str, keys: dict[str, str]) -> str | None:
     if normalized:
         words.append("bn")
     if KINDS[kind].takes_activation and kind != "batchnorm":
-        words.append(DARKNET_ACTIVATIONS.get(
-            keys.get("activation", DARKNET_DEFAULT_ACTIVATION), ""))
+        words.append(darknet_activation_text(
+            keys.get("activation", DARKNET_DEFAULT_ACTIVATION)) or "")
     return " ".join(word for word in words if word)
 
 
 def _darknet_maxpool(keys: dict[str, str]) -> dict | None:
-    """A Darknet [maxpool]'s window, stride and padding as Keras names them; None where one
-    is no whole number in range. Darknet's parser (src/parser.c, parse_maxpool) moves by 1 unless
-    stride= says, takes a window as wide as its stride unless size= says, and pads size - 1
-    in all unless padding= says, padding / 2 of it before (top, left: src/maxpool_layer.c), so
-    its output is (n + padding - size) / stride + 1, ceil(n / stride) by default, where an
-    unpadded pool's rounds down on an odd size. The padding is written per side, top x bottom
-    x left x right, so the spec's windows sit where Darknet's do."""
-    stride = _darknet_number(keys.get("stride", "1"))
-    size = _darknet_number(keys.get("size", str(stride)))
-    padding = _darknet_number(keys.get("padding", str(size - 1))) \
-        if isinstance(size, int) else None
-    if not all(isinstance(value, int) for value in (stride, size, padding)) \
-            or min(stride, size) < 1 or padding < 0:
+    """A Darknet [maxpool]'s window, stride and padding (:func:`darknet_pool`) as Keras names
+    them; None where one is no whole number in range. The padding is written per side, top x
+    bottom x left x right, so the spec's windows sit where Darknet's do."""
+    given = [_darknet_number(keys[k]) if k in keys else None
+             for k in ("size", "stride", "padding")]
+    if not all(value is None or isinstance(value, int) for value in given):
         return None
-    before, after = padding // 2, padding - padding // 2
+    size, stride, before, after = darknet_pool(*given)
+    if min(stride, size) < 1 or before + after < 0:
+        return None
     given = {"kernel_size": size, "strides": stride}
-    if padding:
+    if before + after:
         given["padding"] = before if before == after else (before, after, before, after)
     return given
 
