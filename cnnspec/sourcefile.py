@@ -37,11 +37,12 @@ SPEC = "the spec"  # what a spec file is called in the hints
 # tell them apart (KERAS_MODEL_KEYS).
 CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
 KERAS_SUFFIXES = (".json", ".keras")
+DARKNET_SUFFIXES = (".cfg",)
 # The keys at the top of a Keras model's JSON (model.to_json()), which no IR has.
 KERAS_MODEL_KEYS = ("class_name", "config")
 # The files import reads, as its refusals of other files name them.
-IMPORTED_FILES = (f"Caffe {CAFFE_SUFFIXES[0]} and Keras {KERAS_SUFFIXES[0]} and "
-                  f"{KERAS_SUFFIXES[1]} files")
+IMPORTED_FILES = (f"Caffe {CAFFE_SUFFIXES[0]}, Keras {KERAS_SUFFIXES[0]} and "
+                  f"{KERAS_SUFFIXES[1]}, and Darknet {DARKNET_SUFFIXES[0]} files")
 # Files a newcomer reaches for that hold weights or a whole saved model rather than the
 # architecture as text: what each is, and what to give instead (a hint template:
 # `{export_command}` is worded as the caller types it).

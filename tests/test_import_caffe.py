@@ -10,7 +10,7 @@ import random
 
 import numpy as np
 import pytest
-from importing import DATA, imported_layers, same_init
+from importing import DATA, imported_layers, mutations, same_init
 
 from cnnspec.cli import main
 from cnnspec.diagnostics import format_error
@@ -623,13 +623,7 @@ def test_a_net_that_does_not_check_is_an_input_error(tmp_path, capsys):
 def _mutations(text: str, rng: random.Random, count: int):
     pieces = ["{", "}", ":", '"', "#", "[", "]", "layer", "type", "-1", "0", "1e9", "\n",
               "bottom", "top", "nan", "<", ",", "'", "\\"]
-    for _ in range(count):
-        out = text
-        for _ in range(rng.randint(1, 4)):
-            i = rng.randrange(len(out) + 1)
-            j = min(len(out), i + rng.randint(0, 12))
-            out = out[:i] + rng.choice(pieces + [""]) + out[j:]
-        yield out
+    return mutations(text, rng, count, pieces)
 
 
 def test_fuzzed_prototxt_never_raises_a_traceback():
@@ -705,7 +699,8 @@ def test_cli_prints_to_stdout_and_reports_located_errors(tmp_path, capsys):
     assert not (tmp_path / "bad.cnn").exists()
     (tmp_path / "net.txt").write_text("name: 'x'")
     assert main(["import", str(tmp_path / "net.txt")]) == 2
-    assert "imports Caffe .prototxt and Keras .json and .keras files" in capsys.readouterr().err
+    assert ("imports Caffe .prototxt, Keras .json and .keras, and Darknet .cfg files"
+            in capsys.readouterr().err)
     with pytest.raises(SystemExit) as usage:
         main(["import", str(LENET), "--input", "28x28"])
     assert usage.value.code == 2

@@ -1237,10 +1237,8 @@ def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_
      "import the model definition, a .prototxt"),
     ("net.pth", "is a PyTorch file", "write a PyTorch network as a spec by hand"),
     ("digits.cnn", "is a cnnspec spec already", "it needs no import: every command reads it"),
-    ("yolo.cfg", "is a .cfg file, Darknet's network format, which cnnspec does not import",
-     "each section is answered with its line by `"),  # was: not a file cnnspec imports
     ("model.onnx", "is an ONNX model, not a model's", "cnnspec writes ONNX"),  # was: not UTF-8
-    ("weights.bin", "is not a file cnnspec imports: it imports Caffe .prototxt and Keras",
+    ("weights.bin", "is not a file cnnspec imports: it imports Caffe .prototxt, Keras",
      "a Caffe model definition ends in .prototxt"),  # was: not UTF-8, save the spec as UTF-8
 ])
 def test_a_saved_model_or_weights_file_says_what_to_import_instead(name, what, hint, tmp_path,

@@ -26,6 +26,7 @@ from cnnspec.ir.spec import Spec
 from cnnspec.records import record
 from cnnspec.sourcefile import (
     CAFFE_SUFFIXES,
+    DARKNET_SUFFIXES,
     KERAS_SUFFIXES,
     SAVED_MODELS,
     SPEC_SUFFIXES,
@@ -276,8 +277,10 @@ def _not_a_spec(path: Path) -> WordedInputError:
         return WordedInputError(
             literal(f"{path} holds a spec's text, but a spec's file name ends in .cnn"),
             hint=f"rename it: mv {shell_word(str(path))} {shell_word(str(renamed))}")
-    if suffix in CAFFE_SUFFIXES or suffix in KERAS_SUFFIXES and suffix not in SPEC_SUFFIXES:
+    if suffix in CAFFE_SUFFIXES + DARKNET_SUFFIXES or suffix in KERAS_SUFFIXES and \
+            suffix not in SPEC_SUFFIXES:
         what = "a Caffe model definition" if suffix in CAFFE_SUFFIXES else \
+            "a Darknet network" if suffix in DARKNET_SUFFIXES else \
             "a Keras model saved with model.save()"
         return WordedInputError(literal(f"{path} is {what}, not a spec"),
                                 hint=import_first(path))

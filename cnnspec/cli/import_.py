@@ -16,8 +16,8 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.errors import counted, shown_path
 
-HELP = ("import a Caffe .prototxt (with its solver) or a Keras model .json or .keras as a "
-        ".cnn spec")
+HELP = ("import a Caffe .prototxt (with its solver), a Keras model .json or .keras or a "
+        "Darknet .cfg as a .cnn spec")
 
 
 def spec_output(text: str) -> str:
@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from cnnspec.cli.arguments import positive_int
 
     parser.add_argument("source", metavar="SOURCE", type=input_file,
-                        help="a Caffe model definition (.prototxt) or a Keras model saved "
-                        "with model.to_json() (.json) or model.save() (.keras)")
+                        help="a Caffe model definition (.prototxt), a Keras model saved "
+                        "with model.to_json() (.json) or model.save() (.keras), or a Darknet "
+                        "network (.cfg)")
     add_output(parser, spec_output, "the spec file to write; - (the default) prints it",
                metavar="SPEC.cnn", default="-", once_out=True)
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")

@@ -3,6 +3,7 @@
     import_file(path, solver=None, input_shape=None, epoch_images=None) -> Imported
     caffe.import_prototxt(text, path=None, *, solver=None, ...) -> Imported    # .prototxt
     keras.import_keras(text, path=None) -> Imported                # to_json(), a .keras
+    darknet.import_cfg(text, path=None) -> Imported                # a Darknet .cfg
 
 An :class:`Imported` holds the ``.cnn`` text (laid out by ``cnnspec fmt``'s formatter, with a
 header saying where it came from) and its checked spec. Each importer holds its framework's
@@ -21,6 +22,7 @@ from cnnspec.given import given_path
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import (
     CAFFE_SUFFIXES,
+    DARKNET_SUFFIXES,
     IMPORTED_FILES,
     KERAS_SUFFIXES,
     SAVED_MODELS,
@@ -35,23 +37,18 @@ KERAS_ARCHIVE_CONFIG = "config.json"
 CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
 KERAS_MODEL = "the Keras model's JSON"
-# Files import does not read: the saved models, a spec, which every command reads, and
-# Darknet's network, whose sections the language answers one by one (cnnspec.lang.foreign).
+DARKNET_MODEL = "the cfg"
+# Files import does not read: the saved models, and a spec, which every command reads.
 OTHER_FILES = {**SAVED_MODELS,
-               ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
-               ".cfg": ("a .cfg file, Darknet's network format, which cnnspec does not import",
-                        ("write the network as a spec, a line a section (`[convolutional]` "
-                         "with filters=32, size=3, pad=1, activation=leaky is `conv 32 3 pad 1 "
-                         "leaky_relu(0.1)`): pasted into a spec, each section is answered with "
-                         "its line by `{check_command:net.cnn}`, the first it meets a round "
-                         "(docs/language.md, Errors)"))}
+               ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it")}
 
 
-# What a Keras model has in place of each setting of a Caffe import.
+# What a Keras model or a Darknet network has in place of each setting of a Caffe import.
 CAFFE_ONLY = {"solver": "a Keras model's training settings are its compile_config's (Keras 3 "
-                        "writes it for a compiled model): change the train block of the "
-                        "imported spec",
-              "input_shape": "a Keras model's JSON says its input shape itself",
+                        "writes it for a compiled model), a Darknet network's its [net]'s: "
+                        "change the train block of the imported spec",
+              "input_shape": "the model says its input shape itself (Keras' JSON, Darknet's "
+                             "[net])",
               "epoch_images": "it turns a Caffe solver's iterations into epochs: write "
                               "`epochs N` in the train block of the imported spec"}
 
@@ -59,10 +56,12 @@ CAFFE_ONLY = {"solver": "a Keras model's training settings are its compile_confi
 def import_file(path: str | Path, solver: str | Path | None = None,
                 input_shape: tuple[int, int, int] | None = None,
                 epoch_images: int | None = None) -> Imported:
-    """Import the Caffe model definition (``.prototxt``, optionally with its ``solver``) or
-    the Keras model JSON (``.json``) at ``path``. ``input_shape`` and ``epoch_images`` are for
-    Caffe (see :func:`cnnspec.importers.caffe.import_prototxt`)."""
-    path = given_path(path, "path", "a Caffe .prototxt or a Keras .json or .keras file",
+    """Import the Caffe model definition (``.prototxt``, optionally with its ``solver``),
+    the Keras model JSON (``.json``) or the Darknet network (``.cfg``) at ``path``.
+    ``input_shape`` and ``epoch_images`` are for Caffe (see
+    :func:`cnnspec.importers.caffe.import_prototxt`)."""
+    path = given_path(path, "path", "a Caffe .prototxt, a Keras .json or .keras or a Darknet "
+                      ".cfg file",
                       "lenet.prototxt")
     if solver is not None:
         solver = given_path(solver, "solver", "a Caffe solver's .prototxt", "solver.prototxt")
@@ -71,10 +70,12 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     if other is not None:
         # the hints are templates: one names the export command as the caller types it
         raise WordedInputError(literal(f"{path} is {other[0]}"), hint=other[1])
-    if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES:  # said before a binary file is read as text
+    if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES + DARKNET_SUFFIXES:  # said before a
+        # binary file is read as text
         raise InputError(f"{path} is not a file cnnspec imports: it imports {IMPORTED_FILES}",
                          hint="a Caffe model definition ends in .prototxt, a Keras model saved "
-                         "with model.to_json() in .json, one saved with model.save() in .keras")
+                         "with model.to_json() in .json, one saved with model.save() in "
+                         ".keras, a Darknet network in .cfg")
     if suffix in CAFFE_SUFFIXES:
         from cnnspec.importers.caffe import import_prototxt
 
@@ -88,6 +89,10 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     if given:
         raise WordedInputError(f"{{{given[0]}}} is for Caffe models, not {literal(str(path))}",
                                hint=CAFFE_ONLY[given[0]])
+    if suffix in DARKNET_SUFFIXES:
+        from cnnspec.importers.darknet import import_cfg
+
+        return import_cfg(read_spec_text(path, DARKNET_MODEL), str(path))
     from cnnspec.importers.keras import import_keras
 
     if suffix == ".keras":

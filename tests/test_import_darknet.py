@@ -1,0 +1,331 @@
+"""Importing Darknet networks (cnnspec.importers.darknet, .cfg).
+
+The cfg files in tests/data/import/ were written for these tests: a small classifier in the
+style of Darknet's CIFAR networks and a net with one of every section the importer reads.
+Shapes are checked against Darknet's own output-size rules (src/parser.c and the layers'
+make_* functions), written out here as an oracle.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+from importing import DATA, imported_layers, mutations
+
+import cnnspec
+from cnnspec.cli import main
+from cnnspec.diagnostics import format_error
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.importers.darknet import import_cfg
+
+SMALL = DATA / "darknet_small.cfg"
+EVERY = DATA / "darknet_every.cfg"
+NET = "[net]\nbatch=8\nwidth=16\nheight=16\nchannels=3\n"
+HEAD = "[avgpool]\n[softmax]\n[cost]\n"
+
+
+def conv_out(n: int, size: int, stride: int, padding: int) -> int:
+    """Darknet's convolution (src/convolutional_layer.c, convolutional_out_height)."""
+    return (n + 2 * padding - size) // stride + 1
+
+
+def maxpool_out(n: int, size: int, stride: int, padding: int) -> int:
+    """Darknet's max pool (src/maxpool_layer.c, make_maxpool_layer); padding is the total."""
+    return (n + padding - size) // stride + 1
+
+
+def errors_of(text: str) -> list[SpecError]:
+    with pytest.raises((SpecError, SpecErrors)) as caught:
+        import_cfg(text, "net.cfg")
+    exc = caught.value
+    return exc.errors if isinstance(exc, SpecErrors) else [exc]
+
+
+# ---------------------------------------------------------------------------- networks
+
+
+def test_a_small_cifar_style_net_has_darknets_shapes():
+    checked, layers, kinds = imported_layers(SMALL)
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    n = 28
+    after = []
+    for _ in range(3):  # the three 2x2 pools, padded 1 in all by default (size - 1)
+        n = maxpool_out(n, 2, 2, 1)
+        after.append(n)
+    assert after == [14, 7, 4]  # 7 -> 4: Darknet rounds up where a plain pool gives 3
+    assert shapes["maxpool1"] == (8, 14, 14) and shapes["maxpool3"] == (16, 7, 7)
+    assert shapes["maxpool5"] == (16, 4, 4)
+    assert shapes["conv6"] == (10, 4, 4) and shapes["softmax8"] == (10,)
+    assert layers["conv0"]["bias"] is False and kinds["conv0_bn"] == "batchnorm"
+    assert layers["conv0_bn_leaky_relu"]["slope"] == 0.1
+    assert layers["conv6"]["bias"] is True and layers["conv6"]["padding"] == "valid"  # 1x1: 0
+    # 3·8·9 + 2·8 (bn) + 8·16·9 + 2·16 + 16·10 + 10
+    assert checked.total_params == 3 * 8 * 9 + 16 + 8 * 16 * 9 + 32 + 160 + 10
+
+
+def test_every_section_maps_to_its_kind_with_darknets_shapes():
+    checked, layers, kinds = imported_layers(EVERY)
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert shapes["conv0"] == (8, conv_out(16, 3, 1, 1), 16)
+    assert shapes["maxpool1"] == (8, maxpool_out(16, 2, 2, 1), 8)
+    assert kinds["shortcut3"] == "add" and layers["shortcut3"]["inputs"] == ["conv2_relu",
+                                                                            "maxpool1"]
+    assert kinds["conv4_silu"] == "silu"  # swish
+    assert layers["route5"]["inputs"] == ["conv4_silu", "shortcut3"]  # -1 and 3
+    assert shapes["route5"] == (12, 8, 8) and shapes["upsample6"] == (12, 16, 16)
+    assert layers["upsample6"]["mode"] == "nearest"
+    assert shapes["maxpool7"] == (12, maxpool_out(16, 3, 2, 2), 8)
+    assert layers["maxpool7"]["padding"] == [1, 1]  # padding 2: one before, one after
+    assert kinds["batchnorm8"] == "batchnorm"
+    assert shapes["conv_transpose9"] == (4, (8 - 1) * 2 + 2, 16)  # make_deconvolutional_layer
+    assert layers["conv11"]["inputs"] == ["batchnorm8"]  # [route] layers=8 takes it up again
+    assert shapes["conv11"] == (6, conv_out(8, 3, 2, 1), 4) and layers["conv11"]["groups"] == 2
+    assert kinds["conv11_sigmoid"] == "sigmoid" and layers["dropout12"]["p"] == 0.2
+    assert kinds["dense13_flatten"] == "flatten" and shapes["dense13_flatten"] == (96,)
+    assert layers["dense13"]["bias"] is False and kinds["dense13_bn_elu"] == "elu"
+    assert kinds["dense14"] == "dense" and kinds["softmax15"] == "softmax"
+    assert kinds["conv_transpose9_tanh"] == "tanh" and kinds["conv2_relu"] == "relu"
+
+
+@pytest.mark.parametrize("n", [5, 7, 8, 13])
+@pytest.mark.parametrize("size, stride, padding", [
+    (2, 2, None), (3, 2, None), (2, 1, None), (3, 1, None), (2, 2, 0), (3, 2, 1), (5, 3, 4),
+    (1, 1, 0), (4, 2, 3)])
+def test_a_maxpool_takes_darknets_output_size(n, size, stride, padding):
+    total = size - 1 if padding is None else padding
+    keys = f"size={size}\nstride={stride}\n" + ("" if padding is None else
+                                                 f"padding={padding}\n")
+    text = NET.replace("16", str(n)) + "[maxpool]\n" + keys + "[connected]\noutput=3\n"
+    shapes = {i.name: i.output_shape for i in import_cfg(text, "pool.cfg").checked.layers}
+    out = maxpool_out(n, size, stride, total)
+    assert shapes["maxpool0"] == (3, out, out)
+
+
+@pytest.mark.parametrize("keys, padding", [
+    ("size=3\npad=1\n", 1), ("size=5\npad=1\n", 2), ("size=3\npadding=2\n", 2),
+    ("size=3\npad=1\npadding=4\n", 1), ("size=1\npad=1\n", 0), ("size=3\n", 0)])
+def test_a_convolutions_pad_is_size_over_2_else_its_padding(keys, padding):
+    text = NET + "[convolutional]\nfilters=4\nactivation=relu\n" + keys + HEAD
+    _, layers, _ = imported_layers_of(text)
+    assert layers["conv0"]["padding"] == ([padding, padding] if padding else "valid")
+
+
+def imported_layers_of(text: str):
+    checked = import_cfg(text, "net.cfg").checked
+    layers = {layer["name"]: layer for layer in checked.spec.ir["layers"]}
+    return checked, layers, {name: layer["kind"] for name, layer in layers.items()}
+
+
+@pytest.mark.parametrize("activation, kind", [
+    ("linear", None), ("relu", "relu"), ("leaky", "leaky_relu"), ("logistic", "sigmoid"),
+    ("tanh", "tanh"), ("elu", "elu"), ("swish", "silu"), ("silu", "silu"), (None, "sigmoid")])
+def test_activations_and_darknets_default_logistic(activation, kind):
+    line = "" if activation is None else f"activation={activation}\n"
+    text = NET + "[convolutional]\nfilters=4\nsize=3\n" + line + HEAD
+    _, _, kinds = imported_layers_of(text)
+    after = [k for name, k in kinds.items() if name.startswith("conv0_")]
+    assert after == ([] if kind is None else [kind])
+
+
+def test_the_net_section_becomes_the_input_and_train_block():
+    imported = import_cfg(SMALL.read_text(), "darknet_small.cfg")
+    training = imported.checked.spec.ir["training"]
+    assert imported.checked.spec.ir["input"]["shape"] == [3, 28, 28]
+    assert training["lr"] == 0.1 and training["weight_decay"] == 0.0005
+    assert training["batch_size"] == 32
+    assert training["optimizer"]["name"] == "sgd" and training["optimizer"]["momentum"] == 0.9
+    assert training["schedule"] == {"name": "poly", "power": 4.0}
+    assert training["loss"] == "cross_entropy"
+    header = [line for line in imported.text.splitlines() if line.startswith("#")]
+    said = " ".join(header)
+    for left_out in ("subdivisions=1", "max_batches=2000", ("saturation=.75, exposure=.75 and "
+                     "hue=.1 left out: Darknet's colour jitter")):
+        assert left_out in said
+    assert imported.notes and all(note.startswith("[net]") for note in imported.notes)
+
+
+def test_a_net_without_training_keys_takes_darknets_defaults():
+    imported = import_cfg("[net]\nwidth=8\nheight=8\nchannels=1\n[connected]\noutput=10\n"
+                          "[softmax]\n", "net.cfg")
+    training = imported.checked.spec.ir["training"]
+    assert training["lr"] == 0.001 and training["weight_decay"] == 0.0001
+    assert training["optimizer"]["momentum"] == 0.9
+    assert "lr 0.001" in imported.text and "Darknet's default learning_rate" in imported.text
+    assert "schedule" not in imported.text  # policy=constant, Darknet's default
+
+
+def test_a_route_to_one_layer_at_the_end_names_the_output():
+    text = NET + "[convolutional]\nfilters=4\nsize=3\n[connected]\noutput=2\n[route]\nlayers=0\n"
+    imported = import_cfg(text, "net.cfg")
+    assert imported.checked.spec.ir["output"] == "conv0_sigmoid"
+
+
+def test_the_imported_spec_checks_and_trains_a_step(tmp_path):
+    imported = import_cfg(EVERY.read_text(), "darknet_every.cfg")
+    spec = tmp_path / "every.cnn"
+    spec.write_text(imported.text)
+    assert main(["check", str(spec)]) == 0
+    data = {"name": "shapes", "size": 16, "count": 32, "colour": True,
+            "classes": ["x", "plus", "o", "square"]}
+    run = cnnspec.train(str(spec), cnnspec.Settings(epochs=1, batch_size=16, data=data),
+                        tmp_path / "run", progress="none")
+    assert (run.path / "checkpoint.npz").exists()
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("text, message, where, hint", [
+    ("[convolutional]\nfilters=4\n", "the cfg does not start with [net]", (1, 1),
+     "starts with [net]"),
+    ("", "the cfg does not start with [net]", (1, 1), "width="),
+    (NET + "[convolutional]\nfilters 4\n", "'filters 4' has no '='", (7, 1), "key=value"),
+    ("batch=1\n" + NET, "'batch=1' comes before any section", (1, 1), "starts with [net]"),
+    (NET + "[convolutional]\nfilter=4\nsize=3\n", ("[convolutional] key 'filter' is not one "
+     "cnnspec imports"), (7, 1), "did you mean 'filters'?"),
+    (NET + "[convolutional]\nxnor=1\n", ("[convolutional] key 'xnor' is not one cnnspec "
+     "imports"), (7, 1), "the keys of [convolutional] cnnspec reads: filters"),
+    (NET + "[convolutional]\nsize=three\n", "size=three is not a whole number", (7, 6),
+     "e.g. size=1"),
+    (NET + "[convolutional]\nsize=3.5\n", "size=3.5 is not a whole number", (7, 6), None),
+    (NET + "[dropout]\nprobability=half\n", "probability=half is not a number", (7, 13),
+     "e.g. probability=0.5"),
+    (NET + "[convolutional]\nfilters=0\n", "filters=0 must be at least 1", (7, 9), None),
+    (NET + "[convolutional]\nsize=1\n[route]\nlayers=-3\n", ("[route] names layer -3, which "
+     "is no earlier layer: this section is layer 1"), (9, 8), ("it may name -1 (the layer "
+     "before) to -1 (the first), or 0 to 0")),
+    (NET + "[convolutional]\nsize=1\n[route]\nlayers=-1, 5\n", "[route] names layer 5",
+     (9, 12), None),
+    (NET + "[route]\nlayers=-1\n", "[route] names layer -1", (7, 8),
+     "no layer comes before the first section after [net]"),
+    (NET + "[route]\nlayers=-1,x\n", "layers=-1,x: 'x' is not a whole number", (7, 11),
+     None),
+    (NET + "[convolutional]\nsize=1\n[shortcut]\nfrom=-4\n", "[shortcut] names layer -4",
+     (9, 6), None),
+    (NET + "[shortcut]\n", "[shortcut] needs from=", (6, 1), None),
+    (NET + "[convolutional]\nsize=1\n[yolo]\nclasses=80\n", ("Darknet's [yolo] is not a "
+     "layer cnnspec imports"), (8, 1), "cnnspec trains classification networks"),
+    (NET + "[region]\n", "Darknet's [region] is not a layer", (6, 1), "import the backbone"),
+    (NET + "[detection]\n", "Darknet's [detection] is not a layer", (6, 1), None),
+    (NET + "[local]\n", "Darknet's [local] is not a layer", (6, 1), "weights of its own"),
+    (NET + "[crnn]\n", "Darknet's [crnn] is not a layer", (6, 1), "no recurrent layers"),
+    (NET + "[reorg3d]\n", "Darknet's [reorg3d] is not a layer", (6, 1),
+     "the sections cnnspec imports: [convolutional]"),
+    (NET + "[convolutional]\nactivation=mish\n", ("Darknet's mish activation has no "
+     "counterpart in cnnspec"), (7, 12), "leaky"),
+    (NET + "[softmax]\ngroups=2\n", "a [softmax] with groups=2", (7, 8), None),
+    (NET + "[convolutional]\n[cost]\n", ("a [cost] of type sse that does not follow a "
+     "[softmax]"), (7, 1), "loss cross_entropy"),
+    (NET + "[softmax]\n[cost]\ntype=smooth\n", "a [cost] of type smooth", (8, 6), None),
+    (NET + "[convolutional]\nsize=1\nsize=3\n", "[convolutional] gives size twice", (8, 1),
+     None),
+    (NET + "[convolutional\n", "'[convolutional' is no section header", (6, 1), None),
+    (NET + "[]\n", "'[]' is no section header", (6, 1), None),
+    (NET + "[convolutional]\n=3\n", "'=3' has no key before '='", (7, 1), None),
+    (NET + "[convolutional]\n[net]\n", "[net] comes again as layer 1", (7, 1), None),
+    ("[net]\nwidth=8\nheight=8\n[connected]\n", "[net] needs channels=", (1, 1),
+     "e.g. channels=3"),
+    (NET, "the cfg has no layers cnnspec computes", (1, 1), None),
+    (NET + "[upsample]\nscale=2\n", "an [upsample] with a scale", (7, 7), None),
+    (NET + "[convolutional]\n[route]\nlayers=-1\ngroups=2\n", "a [route] with groups",
+     (9, 8), None),
+    (NET.replace("batch=8", "batch=eight") + HEAD, "batch=eight is not a whole number",
+     (2, 7), None),
+    (NET + "max_batch=100\n" + HEAD, "[net] key 'max_batch' is not one cnnspec imports",
+     (6, 1), "did you mean 'max_batches'?"),
+])
+def test_a_mistake_is_located_in_the_cfg_with_a_hint(text, message, where, hint):
+    errors = errors_of(text)
+    err = errors[0]
+    assert err.message.startswith(message), err.message
+    assert (err.span.line, err.span.column) == where and err.file == "net.cfg"
+    assert err.hint
+    if hint:
+        assert hint in err.hint, err.hint
+    format_error(err, text)  # renders with its caret
+
+
+def test_every_mistake_is_reported_at_once():
+    text = NET + "[convolutional]\nsize=x\n[yolo]\n[maxpool]\nstrde=2\n" + HEAD
+    messages = [err.message for err in errors_of(text)]
+    assert len(messages) == 3
+    assert "is not a whole number" in messages[0] and "[yolo]" in messages[1]
+    assert "'strde'" in messages[2]
+
+
+def test_a_later_route_counts_layers_as_darknet_does_past_a_refused_one():
+    # layer 1 is refused; layer 2's route to -2 is layer 0, which exists: no second error
+    text = NET + "[convolutional]\nsize=1\n[local]\n[route]\nlayers=-2\n" + HEAD
+    assert [err.message.split(" is")[0] for err in errors_of(text)] == ["Darknet's [local]"]
+
+
+def test_a_net_that_does_not_check_is_an_input_error():
+    from cnnspec.errors import InputError
+
+    with pytest.raises(InputError, match="(?s)does not check:.*larger than its input"):
+        import_cfg(NET + "[convolutional]\nsize=20\n" + HEAD, "big.cfg")
+
+
+# ---------------------------------------------------------------------------- robustness
+
+
+# Darknet's punctuation and words, for mutated cfgs
+PIECES = ["[", "]", "=", "#", ";", "\n", "-1", "0", "1e9", "nan", "x", ",", "layers", "from",
+          "[route]", "[yolo]", "[net]", "size", "pad=1", "-99", " "]
+
+
+def test_fuzzed_cfgs_never_raise_a_traceback():
+    """Mutated cfgs: each imports or is a located SpecError (or the checker's InputError)."""
+    from cnnspec.errors import InputError
+
+    rng = random.Random(13)
+    outcomes = {"ok": 0, "error": 0}
+    for text in mutations(EVERY.read_text(), rng, 150, PIECES):
+        try:
+            import_cfg(text, "fuzz.cfg")
+            outcomes["ok"] += 1
+        except (SpecError, SpecErrors) as exc:
+            for err in getattr(exc, "errors", [exc]):
+                assert err.span is not None and err.hint, err.message
+                format_error(err, text)
+            outcomes["error"] += 1
+        except (InputError, RunError):
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0 and outcomes["ok"] > 0
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def test_cli_imports_a_cfg_and_locates_its_mistakes(tmp_path, capsys):
+    out = tmp_path / "small.cnn"
+    assert main(["import", str(SMALL), "-o", str(out)]) == 0
+    assert "1,586 parameters" in capsys.readouterr().err
+    assert main(["check", str(out)]) == 0
+    bad = tmp_path / "yolo.cfg"
+    bad.write_text(NET + "[convolutional]\nsize=1\n[yolo]\n")
+    assert main(["import", str(bad), "-o", str(tmp_path / "yolo.cnn")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:8:1: error: Darknet's [yolo] is not a layer cnnspec imports" in err
+    assert "^" in err and "hint: cnnspec trains classification networks" in err
+    assert not (tmp_path / "yolo.cnn").exists()
+
+
+def test_a_cfg_given_to_check_is_told_to_import_it(capsys):
+    assert main(["check", str(SMALL)]) == 2
+    err = capsys.readouterr().err
+    assert "is a Darknet network, not a spec" in err and "import" in err
+
+
+def test_caffes_options_are_refused_for_a_cfg(capsys):
+    assert main(["import", str(SMALL), "--input", "3x28x28"]) == 2
+    assert "Darknet's [net]" in capsys.readouterr().err
+
+
+def test_the_docs_table_names_every_section_read_and_refused():
+    from cnnspec.importers.darknet import READERS, REFUSED
+
+    docs = (DATA.parents[2] / "docs" / "importing.md").read_text()
+    darknet = docs[docs.index("## Darknet"):]
+    for section in [*READERS, *REFUSED]:
+        assert f"`[{section}]`" in darknet, section
