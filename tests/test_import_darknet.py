@@ -132,6 +132,7 @@ def test_the_net_section_becomes_the_input_and_train_block():
     training = imported.checked.spec.ir["training"]
     assert imported.checked.spec.ir["input"]["shape"] == [3, 28, 28]
     assert training["lr"] == 0.1 and training["weight_decay"] == 0.0005
+    assert training["decay_bias"] is False  # Darknet decays the weights alone
     assert training["batch_size"] == 32
     assert training["optimizer"]["name"] == "sgd" and training["optimizer"]["momentum"] == 0.9
     assert training["schedule"] == {"name": "poly", "power": 4.0}

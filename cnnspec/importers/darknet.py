@@ -483,6 +483,9 @@ def read_net_section(section: Section) -> Training:
                                 "Darknet's images per iteration"))
     for key, setting in (("learning_rate", "lr"), ("decay", "weight_decay")):
         settings.append(_net_setting(section, key, setting))
+    # Darknet's update decays the weights alone, not the biases nor a batch norm's scales
+    # (src/convolutional_layer.c, update_convolutional_layer; connected_layer.c alike)
+    settings.append(Setting("decay_bias", "false", "Darknet decays the weights alone"))
     momentum = section.number("momentum", NET_DEFAULTS["momentum"], whole=False, least=0)
     settings.append(Setting("optimizer", f"sgd(momentum={exact_number_text(momentum)})",
                             "Darknet's SGD: v = momentum·v + gradient, as PyTorch's"))
