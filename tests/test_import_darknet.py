@@ -7,6 +7,7 @@ make_* functions), written out here as an oracle.
 """
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -330,3 +331,32 @@ def test_the_docs_table_names_every_section_read_and_refused():
     darknet = docs[docs.index("## Darknet"):]
     for section in [*READERS, *REFUSED]:
         assert f"`[{section}]`" in darknet, section
+
+
+def test_a_darknet_reference_like_net_has_darknets_shapes_and_parameters():
+    """Darknet's reference classifier's layout (cfg/darknet.cfg: 3x3 leaky convolutions of
+    16 to 1024 filters, each batch-normalised, halved by 2x2 pools, the last pool of stride 1,
+    a 1x1 convolution to the scores), on 64x64 inputs."""
+    widths = [16, 32, 64, 128, 256, 512]
+    sections = []
+    for i, filters in enumerate(widths):
+        sections.append(f"[convolutional]\nbatch_normalize=1\nfilters={filters}\nsize=3\n"
+                        "stride=1\npad=1\nactivation=leaky\n")
+        stride = 1 if i == len(widths) - 1 else 2
+        sections.append(f"[maxpool]\nsize=2\nstride={stride}\n")
+    sections.append("[convolutional]\nbatch_normalize=1\nfilters=1024\nsize=3\npad=1\n"
+                    "activation=leaky\n")
+    sections.append("[convolutional]\nfilters=10\nsize=1\npad=1\nactivation=leaky\n")
+    text = NET.replace("16", "64") + "".join(sections) + HEAD
+    checked = import_cfg(text, "reference.cfg").checked
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    n, pools = 64, []
+    for i in range(len(widths)):
+        n = maxpool_out(n, 2, 1 if i == len(widths) - 1 else 2, 1)
+        pools.append(n)
+    assert pools == [32, 16, 8, 4, 2, 2]  # the stride-1 pool, padded 1, keeps its size
+    assert [shapes[f"maxpool{2 * i + 1}"][1] for i in range(len(widths))] == pools
+    assert shapes["conv13"] == (10, 2, 2) and shapes["softmax15"] == (10,)
+    channels = [3, *widths, 1024]
+    expected = sum(c_in * c_out * 9 + 2 * c_out for c_in, c_out in itertools.pairwise(channels))
+    assert checked.total_params == expected + 1024 * 10 + 10
