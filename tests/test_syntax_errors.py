@@ -408,7 +408,7 @@ CASES = [
     # Keras' argument names for what is written alone, in its place
     ("input 1x8x8\nmaxpool pool_size 2\n",
      "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,
-     "^usage: maxpool SIZE"),
+     "^write `maxpool 2`$"),
     # a normalisation's scale and shift start at 1 and 0: no init is written for them, in
     # any library's words (Goyal et al. 2017's zero last scale cannot be written)
     ("input 1x8x8\nconv 8 3x3\nbatchnorm weight he_normal\n",
@@ -620,12 +620,37 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 relu bias_term false\n",
      "^'bias_term' is not an option of conv: a layer has a bias unless it says `nobias`$", 2,
      18, "^for a layer without a bias write `nobias` in place of `bias_term false`"),
+    # the hint writes the line they mean (it gave the kind's usage)
     ("input 1x8x8\nc1: conv num_output 16 kernel_size 3\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
+     "^write `c1: conv 16 3`$"),
+    ("input 1x8x8\nc1: conv num_output 20 kernel_size 5 stride 2 pad 1 relu\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
+     "^write `c1: conv 20 5 stride 2 pad 1 relu`$"),
+    ("input 1x8x8\nc1: conv 8 kernel_size 3\n",
+     "^'kernel_size' is not an option of conv: a kernel size is written alone", 2, 12,
+     "^write `c1: conv 8 3`$"),
+    ("input 1x8x8\nc1: conv 8 3 num_output 20\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 14,
+     ("^write `c1: conv 8 3`; `num_output 20` gives the number of filters that 8 gives in "
+     "place: it is left out$")),
+    ("input 1x8x8\np: maxpool kernel_size 2 stride 2\n",
+     "^'kernel_size' is not an option of maxpool: a window size is written alone", 2, 12,
+     "^write `p: maxpool 2 stride 2`$"),
+    ("input 1x8x8\nc1: conv num_output 16\n",  # no kernel: no line, the usage
      "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
      "^usage: conv FILTERS KERNEL"),
     ("input 1x8x8\nflatten\nfc: dense num_output 10\n",
      "^'num_output' is not an option of dense: a number of units is written alone", 3, 11,
-     "^usage: dense UNITS"),
+     "^write `fc: dense 10`$"),
+    # an input shape as a list, as Python writes one (the hint's example was MNIST's)
+    ("input [3, 32, 32]\nflatten\n", ("^the input shape must be channels x height x width, "
+     "not a list$"), 1, 7, "^write `input 3x32x32`: sizes are written with 'x'"),
+    ("input [32, 32, 3]\nflatten\n", ("^the input shape must be channels x height x width, "
+     "not a list$"), 1, 7, "^write `input 3x32x32`: .*not height x width x channels"),
+    # another library's name of dense, called with PyTorch's two sizes: no line, the usage
+    ("input 1x8x8\nflatten\nip1: Linear 64 10\n", "^unknown layer kind 'Linear'$", 3, 6,
+     "^`Linear` is `dense` here, a layer written on one line: dense UNITS"),
     ("input 1x8x8\nconv 16 3x3 group 2\n",
      "^'group' is not an option of conv: it is written `groups`$", 2, 13,
      "^write `groups 2`; usage: conv"),
@@ -1210,6 +1235,19 @@ def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, co
     assert err.file == "bad.cnn"
 
 
+@pytest.mark.parametrize("name", ["Linear", "Dense", "fully_connected", "FullyConnected"])
+def test_another_librarys_name_of_dense_is_told_the_dense_line(name):
+    """PyTorch's Linear, Keras' Dense, TF-Slim's fully_connected and MXNet's FullyConnected
+    written as a kind (``Dense`` was "did you mean dense?", the others the list of every
+    kind): the dense line, its label and values kept, which checks."""
+    text = f"input 1x8x8\nflatten\nip1: {name} 10 relu\n"
+    err = error_of(text)
+    assert err.message == f"unknown layer kind '{name}'"
+    assert (err.span.line, err.span.column) == (3, 6)
+    assert err.hint == f"`{name}` is `dense` here: write `ip1: dense 10 relu`"
+    check(parse(text.replace(f"{name} 10", "dense 10")))  # no error
+
+
 @pytest.mark.parametrize("line, part, init", [
     ("init he_normal", "weight", "he_normal"),
     ("kernel_initializer glorot_uniform", "weight", "glorot_uniform"),
@@ -1690,6 +1728,7 @@ def test_a_layer_line_of_many_numbers_run_on_into_words_is_told_at_once():
 CAFFE_TYPE_LINES = [
     ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct 10", "dense"),
     ("input 1x8x8\nflatten\n{}\n", "fc: innerproduct 10 relu", "dense"),
+    ("input 1x8x8\nflatten\n{}\n", "ip1: inner_product 10", "dense"),
     ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: Convolution 16 3x3 pad same", "conv"),
     ("input 1x8x8\n{}\nflatten\ndense 10\n", "p: Pooling 2", "maxpool"),
     ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "LRN", "batchnorm"),
