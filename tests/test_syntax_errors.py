@@ -10,6 +10,7 @@ import pytest
 
 from cnnspec import parse
 from cnnspec.check import check
+from cnnspec.cli import main
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.lang import parse_data, parse_init, syntax_errors
 from cnnspec.lang.grammar import OPTIONS, grammar_text
@@ -762,26 +763,6 @@ CASES = [
     ("input 1x8x8\nc: Conv2D(8, 3, padding='same') <- input  # 8 maps\n",
      "^Conv2D\\(...\\) is a layer as Keras", 2, 4,
      "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same <- input`$"),
-    # a model pasted whole: the layers after the first are answered in its hint, every one of
-    # the file's, past the cnnspec lines mixed in (`dense 3`; blank and comment lines skipped)
-    (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
-      "layers.MaxPooling2D((2, 2))\n\n# head\nlayers.Flatten()\n"
-      'layers.Dense(10, activation="softmax")\ndense 3\nlayers.Dense(2)\n'),
-     "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 3, 1,
-     ("^this is Keras syntax; in cnnspec the layer is the line `conv 32 3x3 relu`; the Python "
-      "layers after it are, in cnnspec: line 4 `maxpool 2x2`, line 7 `flatten`, line 8 "
-      "`dense 10 softmax` and line 10 `dense 2`$")),
-    # ... a plain `flatten` in the middle: the Dense after it was left out; a call no line
-    # writes is named for its own check, and what is no layer (compile, a container) is not
-    (('input 1x8x8\nlayers.Conv2D(8, 3)\nflatten\nmodel.compile(optimizer="adam")\n'
-      "nn.Identity()\nmodel = nn.Sequential(\nDense(10)\nConv2D(filters, 3)\n"),
-     "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 2, 1,
-     ("^this is Keras syntax; in cnnspec the layer is the line `conv 8 3`; the Python layers "
-      "after it are, in cnnspec: line 7 `dense 10` and line 8 \\(no one line: its own check "
-      "says why\\)$")),
-    ("input 1x8x8\nself.conv1 = nn.Conv2d(1, 6, 5)\nself.fc1 = nn.Linear(16 * 5 * 5, 120)\n",
-     "PyTorch", 2, 14, ("`conv1: conv 6 5`; the Python layers after it are, in cnnspec: line 3 "
-     "`fc1: dense 120`$")),
     ("input 1x8x8\nConv2D(filters, 3)\n", "^unknown layer kind 'Conv2D'$", 2, 1,
      ("^this is Keras syntax; a cnnspec layer is a line of its kind and values: conv FILTERS "
       "KERNEL")),
@@ -1233,6 +1214,53 @@ def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, co
     if hint is not None:
         assert err.hint and re.search(hint, err.hint), err.hint
     assert err.file == "bad.cnn"
+
+
+# A model pasted whole: each layer's line answered at its place with its own hint, in one run
+# (the first error's hint listed the lines after it, each found by a check and an edit), past
+# the cnnspec lines mixed in (`dense 3`; blank and comment lines skipped); a call no line
+# writes gets its own hint, and what is no layer (compile, a container) no error.
+PASTED_MODELS = [
+    (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
+      "layers.MaxPooling2D((2, 2))\n\n# head\nlayers.Flatten()\n"
+      'layers.Dense(10, activation="softmax")\ndense 3\nlayers.Dense(2)\n'),
+     [(3, 1, "the line `conv 32 3x3 relu`$"), (4, 1, "the line `maxpool 2x2`$"),
+      (7, 1, "the line `flatten`$"), (8, 1, "the line `dense 10 softmax`$"),
+      (10, 1, "the line `dense 2`$")]),
+    (('input 1x8x8\nlayers.Conv2D(8, 3)\nflatten\nmodel.compile(optimizer="adam")\n'
+      "nn.Identity()\nmodel = nn.Sequential(\nDense(10)\nConv2D(filters, 3)\n"),
+     [(2, 1, "the line `conv 8 3`$"), (7, 1, "the line `dense 10`$"),
+      (8, 1, "a cnnspec layer is a line of its kind and values: conv FILTERS KERNEL")]),
+    ("input 1x8x8\nself.conv1 = nn.Conv2d(1, 6, 5)\nself.fc1 = nn.Linear(16 * 5 * 5, 120)\n",
+     [(2, 14, "the line `conv1: conv 6 5`$"), (3, 12, "the line `fc1: dense 120`$")]),
+    ('input 1x8x8\nmodel.add(Conv2D(8, 3, activation="relu"))\nmodel.add(Flatten())\n',
+     [(2, 11, "the line `conv 8 3 relu`$"), (3, 11, "the line `flatten`$")]),
+]
+
+
+@pytest.mark.parametrize("text, expected", PASTED_MODELS)
+def test_a_pasted_model_is_answered_a_layer_an_error_in_one_run(text, expected):
+    with pytest.raises(SpecErrors) as info:
+        parse(text, path="bad.cnn")
+    errors = info.value.errors
+    assert [(e.span.line, e.span.column) for e in errors] == [(line, column) for line, column,
+                                                              _ in expected]
+    for error, (_, _, hint) in zip(errors, expected):
+        assert re.search(r"is a layer as (PyTorch|Keras|PyTorch or Keras) writes it, not a "
+                         "cnnspec line$", error.message), error.message
+        assert re.search(hint, error.hint), error.hint
+        assert error.file == "bad.cnn" and "after it" not in error.hint
+
+
+def test_check_prints_each_layer_of_a_pasted_model_located(tmp_path, capsys):
+    spec = tmp_path / "pasted.cnn"
+    spec.write_text(PASTED_MODELS[3][0])
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:11: error: Conv2D(...) is a layer as Keras writes it" in err
+    assert f"{spec}:3:11: error: Flatten(...) is a layer as PyTorch or Keras writes it" in err
+    assert "hint: this is PyTorch or Keras syntax; in cnnspec the layer is the line `flatten`" \
+        in err
 
 
 @pytest.mark.parametrize("name", ["Linear", "Dense", "fully_connected", "FullyConnected"])
