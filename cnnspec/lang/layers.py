@@ -143,6 +143,13 @@ def _reader(f: Field) -> Reader:
     return read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
 
 
+def read_field(kind: str, field_name: str, value: Value, what: str):
+    """``value`` read as a spec's line reads the field ``field_name`` of the layer kind
+    ``kind`` (its declared type and range): the IR value, or the :class:`SpecError` that line
+    gets, naming the value ``what``. An importer holds another format's values to it."""
+    return _reader(REGISTRY[kind].field_map[field_name])(value, what)
+
+
 @record(frozen=True)
 class Syntax:
     """How the language writes one layer kind, read off its registry record."""
