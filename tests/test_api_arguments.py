@@ -424,3 +424,16 @@ def test_sweep_refuses_settings_other_than_a_settings_planned_or_not(tmp_path, p
     refused(lambda: sweep(SPEC, ["lr=0.1"], settings={"epochs": 1}, planned=made,
                           out=tmp_path / "s"), "settings takes a Settings, not {'epochs': 1}")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_setting_written_as_an_argument_of_data_is_told_as_the_librarys_keywords():
+    """``Settings(data="digits(lr=0.1)")`` is told ``lr=0.1`` and ``data='digits'``, the
+    library's keywords, not a train block's lines."""
+    from cnnspec.training.settings import data_setting
+
+    with pytest.raises(SettingError) as info:
+        data_setting("digits(lr=0.1)")
+    assert info.value.message == ("data 'digits(lr=0.1)': 'lr' is a training setting of its "
+                                  "own, not an argument of dataset digits")
+    assert info.value.hint == ("give it as a setting of its own: lr=0.1, and the dataset as "
+                               "data='digits'")

@@ -321,6 +321,18 @@ def test_data_that_does_not_fit_is_told_the_flag_of_the_command_refused(command,
                         f"{run} --data 'shapes(size=8)')\n")
 
 
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_a_setting_written_as_an_argument_of_data_is_told_its_option(command, tmp_path, capsys):
+    """``--data 'digits(lr=0.1)'`` was told to write `lr 0.1` on its own line in the train
+    block: given on the command line, it is the option ``--lr 0.1``."""
+    spec = tmp_path / "s.cnn"
+    spec.write_text("input 1x8x8\nc: conv 4 3x3 relu\nflatten\nfc: dense 10\n")
+    assert main([command, str(spec), "--data", "digits(lr=0.1)"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "'lr' is a training setting of its own, not an argument of dataset digits\n"
+        "hint: give it as a setting of its own: --lr 0.1, and the dataset as --data digits\n")
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2

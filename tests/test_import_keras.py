@@ -592,6 +592,58 @@ def test_a_null_where_keras_takes_a_value_is_refused_not_read_as_its_default(cls
     assert first.message.startswith(f"{key} of {cls} 'l' is null, where Keras takes a value")
 
 
+BIG = 10 ** 30
+
+
+@pytest.mark.parametrize("layers, at, message, hint", [
+    ((conv(strides=[BIG, 1]), *HEAD, dense()), "[1].config.strides",
+     ("strides of Conv2D 'conv' must be at most 2,147,483,647 (2^31 - 1), not 100000000000... "
+     "(31 digits)"), "check its digits"),
+    ((conv(groups=BIG), *HEAD, dense()), "[1].config.groups",  # a key the field's own name
+     ("groups of Conv2D 'conv' must be at most 2,147,483,647 (2^31 - 1), not 100000000000... "
+      "(31 digits)"), "check its digits"),
+    ((conv(kernel_size=[3, 0]), *HEAD, dense()), "[1].config.kernel_size",
+     "kernel_size of Conv2D 'conv' must be one or two whole numbers above 0, not [3, 0]", None),
+    ((conv(), layer("BatchNormalization", "bn", axis=-1, epsilon=-1.0), *HEAD, dense()),
+     "[2].config.epsilon", "epsilon of BatchNormalization 'bn' must be greater than 0, not -1",
+     "a small number added to the variance"),
+    # Keras' momentum keeps that much of the average: said as Keras has it, not as 1 - m
+    ((conv(), layer("BatchNormalization", "bn", axis=-1, momentum=2.0), *HEAD, dense()),
+     "[2].config.momentum", "momentum of BatchNormalization 'bn' must be in [0, 1], not 2",
+     "1 - Keras' momentum"),
+    ((conv(), layer("Dropout", "d", rate=1.5), *HEAD, dense()), "[2].config.rate",
+     "rate of Dropout 'd' must be in [0, 1), not 1.5", "probability of zeroing"),
+    ((conv(), layer("LeakyReLU", "r", negative_slope=-1e300), *HEAD, dense()),
+     "[2].config.negative_slope", ("negative_slope of LeakyReLU 'r' must be 0 or more, not "
+     "-1e300"), "the slope for negative inputs"),
+    ((conv(), *HEAD, dense(units=BIG)), "[3].config.units",
+     ("units of Dense 'fc' must be at most 2,147,483,647 (2^31 - 1), not 100000000000... "
+     "(31 digits)"), "check its digits"),
+])
+def test_a_value_out_of_range_is_refused_at_its_json_key(layers, at, message, hint):
+    """A stride of 10^30 or a negative epsilon was refused at the imported spec's line, its
+    text printed, which the user never wrote: the JSON's layer and key say it now."""
+    (error,) = errors_of(sequential(*layers))
+    assert (error.json_path, error.message, error.file) == (
+        f"$.config.layers{at}", message, "model.json")
+    assert error.span is None and (hint is None or hint in error.hint)
+
+
+@pytest.mark.parametrize("config, key, message", [
+    ({"momentum": 0.9, "nesterov": -1}, "nesterov", "must be true or false, not -1"),
+    ({"momentum": -3}, "momentum", "must be in [0, 1), not -3"),
+    ({"learning_rate": -0.1}, "learning_rate", "must be greater than 0, not -0.1"),
+])
+def test_an_optimizer_value_out_of_range_is_refused_at_its_json_key(config, key, message):
+    doc = {**sequential(conv(), *HEAD, dense()),
+           "compile_config": {"optimizer": init("SGD", **config),
+                              "loss": {"class_name": "SparseCategoricalCrossentropy"}}}
+    (error,) = errors_of(doc)
+    assert (error.json_path, error.message, error.file) == (
+        f"$.compile_config.optimizer.config.{key}", f"the optimizer's {key} {message}",
+        "model.json")
+
+
 @pytest.mark.parametrize("order", [("r", "c"), ("c", "r")])
 def test_a_rescaled_input_read_raw_beside_is_refused(order):
     rescaled = _fed(layer("Rescaling", "r", scale=1 / 255), "x")
@@ -1211,9 +1263,10 @@ def test_cli_imports_keras_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("config, shown", [
-    # refused by the parser (a size beyond 2^31 - 1) and by the checker (a kernel too large)
-    ({"strides": [10**30, 1]}, ("imported.cnn:6:25: error: the size 100000000000... (31 "
-     "digits) is too large")),
+    # refused by the parser (a size beyond 2^31 - 1: a ZeroPadding2D's, which no key of the
+    # conv it folds into holds) and by the checker (a kernel too large)
+    ({"padding": [[10**30, 1], [1, 1]]}, ("imported.cnn:7:22: error: the size "
+     "100000000000... (31 digits) is too large")),
     ({"kernel_size": [99, 99]}, "imported.cnn:6:14: error: the 99x99 kernel of conv 'conv'"),
 ])
 def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_path, capsys,
@@ -1223,7 +1276,9 @@ def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_
     the spec's header comment names it, and a long path takes two lines.)"""
     monkeypatch.chdir(tmp_path)
     source = Path("model.json")
-    source.write_text(json.dumps(sequential(conv(**config), shape=(28, 28, 1))))
+    layers = [layer("ZeroPadding2D", "zp", data_format="channels_last", **config), conv()] \
+        if "padding" in config else [conv(**config)]
+    source.write_text(json.dumps(sequential(*layers, shape=(28, 28, 1))))
     assert main(["import", str(source)]) == 2
     err = capsys.readouterr().err
     assert f"the spec imported from {source} does not check:\n{shown}" in err

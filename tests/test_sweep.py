@@ -177,6 +177,24 @@ def test_a_set_of_the_wrong_form_is_worded_as_the_caller_gave_it(named, spec, op
     assert command_line in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option, command_line", [
+    ("optimizer=adam(lr=0.01)", ("hint: give it as a setting of its own: --set lr=0.01, and "
+                                 "the optimizer as --set optimizer=adam\n")),
+    ("optimizer=sgd(learning_rate=0.1, weight_decay=1e-4, momentum=0.9)",
+     ("hint: give each as a setting of its own: --set lr=0.1 and --set weight_decay=1e-4, and "
+      "the optimizer as --set 'optimizer=sgd(momentum=0.9)'\n")),
+])
+def test_a_setting_written_as_an_argument_of_a_set_is_told_its_own_set(named, option,
+                                                                      command_line, capsys):
+    """A sweep has no train block: ``--set "optimizer=adam(lr=0.01)"`` was told to write `lr
+    0.01` on its own line in the train block, where the sweep writes ``--set lr=0.01``."""
+    with pytest.raises(SpecError) as info:
+        parse_set(option, spec=parse(NAMED, "named.cnn"))
+    assert "sets=['lr=" in info.value.hint and "train block" not in info.value.hint
+    assert main(["sweep", str(named), "--set", option]) == 2
+    assert capsys.readouterr().err.endswith(command_line)
+
+
 def test_one_text_is_one_setting_and_other_values_are_refused_by_name(named, tmp_path):
     """A text was taken for a list of its characters ('--set takes KEY=VALUE' of 'l')."""
     planned = plan(str(named), "lr=0.1,0.01")

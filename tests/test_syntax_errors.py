@@ -10,6 +10,7 @@ import pytest
 
 from cnnspec import parse
 from cnnspec.check import check
+from cnnspec.cli import main
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.lang import parse_data, parse_init, syntax_errors
 from cnnspec.lang.grammar import OPTIONS, grammar_text
@@ -408,7 +409,7 @@ CASES = [
     # Keras' argument names for what is written alone, in its place
     ("input 1x8x8\nmaxpool pool_size 2\n",
      "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,
-     "^usage: maxpool SIZE"),
+     "^write `maxpool 2`$"),
     # a normalisation's scale and shift start at 1 and 0: no init is written for them, in
     # any library's words (Goyal et al. 2017's zero last scale cannot be written)
     ("input 1x8x8\nconv 8 3x3\nbatchnorm weight he_normal\n",
@@ -620,12 +621,37 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 relu bias_term false\n",
      "^'bias_term' is not an option of conv: a layer has a bias unless it says `nobias`$", 2,
      18, "^for a layer without a bias write `nobias` in place of `bias_term false`"),
+    # the hint writes the line they mean (it gave the kind's usage)
     ("input 1x8x8\nc1: conv num_output 16 kernel_size 3\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
+     "^write `c1: conv 16 3`$"),
+    ("input 1x8x8\nc1: conv num_output 20 kernel_size 5 stride 2 pad 1 relu\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
+     "^write `c1: conv 20 5 stride 2 pad 1 relu`$"),
+    ("input 1x8x8\nc1: conv 8 kernel_size 3\n",
+     "^'kernel_size' is not an option of conv: a kernel size is written alone", 2, 12,
+     "^write `c1: conv 8 3`$"),
+    ("input 1x8x8\nc1: conv 8 3 num_output 20\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 14,
+     ("^write `c1: conv 8 3`; `num_output 20` gives the number of filters that 8 gives in "
+     "place: it is left out$")),
+    ("input 1x8x8\np: maxpool kernel_size 2 stride 2\n",
+     "^'kernel_size' is not an option of maxpool: a window size is written alone", 2, 12,
+     "^write `p: maxpool 2 stride 2`$"),
+    ("input 1x8x8\nc1: conv num_output 16\n",  # no kernel: no line, the usage
      "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
      "^usage: conv FILTERS KERNEL"),
     ("input 1x8x8\nflatten\nfc: dense num_output 10\n",
      "^'num_output' is not an option of dense: a number of units is written alone", 3, 11,
-     "^usage: dense UNITS"),
+     "^write `fc: dense 10`$"),
+    # an input shape as a list, as Python writes one (the hint's example was MNIST's)
+    ("input [3, 32, 32]\nflatten\n", ("^the input shape must be channels x height x width, "
+     "not a list$"), 1, 7, "^write `input 3x32x32`: sizes are written with 'x'"),
+    ("input [32, 32, 3]\nflatten\n", ("^the input shape must be channels x height x width, "
+     "not a list$"), 1, 7, "^write `input 3x32x32`: .*not height x width x channels"),
+    # another library's name of dense, called with PyTorch's two sizes: no line, the usage
+    ("input 1x8x8\nflatten\nip1: Linear 64 10\n", "^unknown layer kind 'Linear'$", 3, 6,
+     "^`Linear` is `dense` here, a layer written on one line: dense UNITS"),
     ("input 1x8x8\nconv 16 3x3 group 2\n",
      "^'group' is not an option of conv: it is written `groups`$", 2, 13,
      "^write `groups 2`; usage: conv"),
@@ -737,26 +763,6 @@ CASES = [
     ("input 1x8x8\nc: Conv2D(8, 3, padding='same') <- input  # 8 maps\n",
      "^Conv2D\\(...\\) is a layer as Keras", 2, 4,
      "^this is Keras syntax; in cnnspec the layer is the line `c: conv 8 3 pad same <- input`$"),
-    # a model pasted whole: the layers after the first are answered in its hint, every one of
-    # the file's, past the cnnspec lines mixed in (`dense 3`; blank and comment lines skipped)
-    (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
-      "layers.MaxPooling2D((2, 2))\n\n# head\nlayers.Flatten()\n"
-      'layers.Dense(10, activation="softmax")\ndense 3\nlayers.Dense(2)\n'),
-     "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 3, 1,
-     ("^this is Keras syntax; in cnnspec the layer is the line `conv 32 3x3 relu`; the Python "
-      "layers after it are, in cnnspec: line 4 `maxpool 2x2`, line 7 `flatten`, line 8 "
-      "`dense 10 softmax` and line 10 `dense 2`$")),
-    # ... a plain `flatten` in the middle: the Dense after it was left out; a call no line
-    # writes is named for its own check, and what is no layer (compile, a container) is not
-    (('input 1x8x8\nlayers.Conv2D(8, 3)\nflatten\nmodel.compile(optimizer="adam")\n'
-      "nn.Identity()\nmodel = nn.Sequential(\nDense(10)\nConv2D(filters, 3)\n"),
-     "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 2, 1,
-     ("^this is Keras syntax; in cnnspec the layer is the line `conv 8 3`; the Python layers "
-      "after it are, in cnnspec: line 7 `dense 10` and line 8 \\(no one line: its own check "
-      "says why\\)$")),
-    ("input 1x8x8\nself.conv1 = nn.Conv2d(1, 6, 5)\nself.fc1 = nn.Linear(16 * 5 * 5, 120)\n",
-     "PyTorch", 2, 14, ("`conv1: conv 6 5`; the Python layers after it are, in cnnspec: line 3 "
-     "`fc1: dense 120`$")),
     ("input 1x8x8\nConv2D(filters, 3)\n", "^unknown layer kind 'Conv2D'$", 2, 1,
      ("^this is Keras syntax; a cnnspec layer is a line of its kind and values: conv FILTERS "
       "KERNEL")),
@@ -1208,6 +1214,66 @@ def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, co
     if hint is not None:
         assert err.hint and re.search(hint, err.hint), err.hint
     assert err.file == "bad.cnn"
+
+
+# A model pasted whole: each layer's line answered at its place with its own hint, in one run
+# (the first error's hint listed the lines after it, each found by a check and an edit), past
+# the cnnspec lines mixed in (`dense 3`; blank and comment lines skipped); a call no line
+# writes gets its own hint, and what is no layer (compile, a container) no error.
+PASTED_MODELS = [
+    (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
+      "layers.MaxPooling2D((2, 2))\n\n# head\nlayers.Flatten()\n"
+      'layers.Dense(10, activation="softmax")\ndense 3\nlayers.Dense(2)\n'),
+     [(3, 1, "the line `conv 32 3x3 relu`$"), (4, 1, "the line `maxpool 2x2`$"),
+      (7, 1, "the line `flatten`$"), (8, 1, "the line `dense 10 softmax`$"),
+      (10, 1, "the line `dense 2`$")]),
+    (('input 1x8x8\nlayers.Conv2D(8, 3)\nflatten\nmodel.compile(optimizer="adam")\n'
+      "nn.Identity()\nmodel = nn.Sequential(\nDense(10)\nConv2D(filters, 3)\n"),
+     [(2, 1, "the line `conv 8 3`$"), (7, 1, "the line `dense 10`$"),
+      (8, 1, "a cnnspec layer is a line of its kind and values: conv FILTERS KERNEL")]),
+    ("input 1x8x8\nself.conv1 = nn.Conv2d(1, 6, 5)\nself.fc1 = nn.Linear(16 * 5 * 5, 120)\n",
+     [(2, 14, "the line `conv1: conv 6 5`$"), (3, 12, "the line `fc1: dense 120`$")]),
+    ('input 1x8x8\nmodel.add(Conv2D(8, 3, activation="relu"))\nmodel.add(Flatten())\n',
+     [(2, 11, "the line `conv 8 3 relu`$"), (3, 11, "the line `flatten`$")]),
+]
+
+
+@pytest.mark.parametrize("text, expected", PASTED_MODELS)
+def test_a_pasted_model_is_answered_a_layer_an_error_in_one_run(text, expected):
+    with pytest.raises(SpecErrors) as info:
+        parse(text, path="bad.cnn")
+    errors = info.value.errors
+    assert [(e.span.line, e.span.column) for e in errors] == [(line, column) for line, column,
+                                                              _ in expected]
+    for error, (_, _, hint) in zip(errors, expected):
+        assert re.search(r"is a layer as (PyTorch|Keras|PyTorch or Keras) writes it, not a "
+                         "cnnspec line$", error.message), error.message
+        assert re.search(hint, error.hint), error.hint
+        assert error.file == "bad.cnn" and "after it" not in error.hint
+
+
+def test_check_prints_each_layer_of_a_pasted_model_located(tmp_path, capsys):
+    spec = tmp_path / "pasted.cnn"
+    spec.write_text(PASTED_MODELS[3][0])
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:11: error: Conv2D(...) is a layer as Keras writes it" in err
+    assert f"{spec}:3:11: error: Flatten(...) is a layer as PyTorch or Keras writes it" in err
+    assert "hint: this is PyTorch or Keras syntax; in cnnspec the layer is the line `flatten`" \
+        in err
+
+
+@pytest.mark.parametrize("name", ["Linear", "Dense", "fully_connected", "FullyConnected"])
+def test_another_librarys_name_of_dense_is_told_the_dense_line(name):
+    """PyTorch's Linear, Keras' Dense, TF-Slim's fully_connected and MXNet's FullyConnected
+    written as a kind (``Dense`` was "did you mean dense?", the others the list of every
+    kind): the dense line, its label and values kept, which checks."""
+    text = f"input 1x8x8\nflatten\nip1: {name} 10 relu\n"
+    err = error_of(text)
+    assert err.message == f"unknown layer kind '{name}'"
+    assert (err.span.line, err.span.column) == (3, 6)
+    assert err.hint == f"`{name}` is `dense` here: write `ip1: dense 10 relu`"
+    check(parse(text.replace(f"{name} 10", "dense 10")))  # no error
 
 
 @pytest.mark.parametrize("line, part, init", [
@@ -1690,6 +1756,7 @@ def test_a_layer_line_of_many_numbers_run_on_into_words_is_told_at_once():
 CAFFE_TYPE_LINES = [
     ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct 10", "dense"),
     ("input 1x8x8\nflatten\n{}\n", "fc: innerproduct 10 relu", "dense"),
+    ("input 1x8x8\nflatten\n{}\n", "ip1: inner_product 10", "dense"),
     ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: Convolution 16 3x3 pad same", "conv"),
     ("input 1x8x8\n{}\nflatten\ndense 10\n", "p: Pooling 2", "maxpool"),
     ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "LRN", "batchnorm"),

@@ -27,7 +27,7 @@ import json
 import math
 from dataclasses import field
 
-from cnnspec.errors import SpecError, SpecErrors, folded, hinted, listed, literal
+from cnnspec.errors import Span, SpecError, SpecErrors, folded, hinted, listed, literal
 from cnnspec.importers.imported import Imported, LayerNote, Names, grouped, model_name
 from cnnspec.importers.keras_compile import (
     compile_settings,
@@ -54,15 +54,19 @@ from cnnspec.kinds import KINDS
 from cnnspec.kinds.catalogue import momentum_kept
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
+from cnnspec.lang.ast import Dims, Num
 from cnnspec.lang.foreign import (
     KERAS_CHOSEN,
     KERAS_CLASSES,
+    KERAS_CONVERTED,
     KERAS_L2_DEFAULT,
     KERAS_REGULARIZERS,
+    foreign_field,
     keras_kind,
     l2_note,
     l2_weight_decay,
 )
+from cnnspec.lang.layers import read_field
 from cnnspec.records import record
 from cnnspec.shapes import from_channels_last
 from cnnspec.sourcefile import is_keras_model
@@ -1208,6 +1212,8 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     _one_view_of_the_input(model, cfg)
     made = LAYERS[cls](model, cfg, inputs)
     *before, line = made if isinstance(made, list) else [made]
+    for part in [*before, line]:
+        _values_in_range(cfg, part.kind)
     _padding_taken(model, cfg, inputs, line.kind)
     frozen = not cfg.flag("trainable", True)
     _no_unused(cfg)
@@ -1221,6 +1227,45 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
         model.add(part, inputs, made_as, kind_flat, merge=part.kind in ("add", "concat"))
         inputs = [made_as]
     return cfg.name
+
+
+def _values_in_range(cfg: Config, kind: str) -> None:
+    """Each number of ``cfg`` that sets a field of the layer ``kind`` (``strides``: stride,
+    ``epsilon``: eps), held to the range a spec's line holds the field to
+    (:func:`~cnnspec.lang.layers.read_field`), and refused at its key: a stride of 10^30 or a
+    negative epsilon was refused at the imported spec's line, which the user never wrote.
+    The value is Keras' own: a field converted from it (momentum, which Keras keeps of the
+    average and a spec takes of the batch, 1 - m) maps [0, 1] onto [0, 1], so the range holds
+    for the value Keras has as for the field's."""
+    record = KINDS[kind]
+    for key in list(cfg.used):
+        field_name = foreign_field(record, key) or (key if key in record.field_map else None)
+        value = _ast_number(cfg.values.get(key))
+        if field_name is None or value is None:
+            continue
+        try:
+            read_field(kind, field_name, value, f"{key} of {cfg.cls} '{cfg.name}'")
+        except SpecError as exc:  # a converted value's hint says what it is here
+            converted = KERAS_CONVERTED.get(key)
+            raise cfg.error(exc.message, key, converted[1] if converted else exc.hint) from None
+
+
+# Where an importer's value stands in no spec's text: its error is placed at the JSON key.
+_NOWHERE = Span(1, 1)
+
+
+def _ast_number(value) -> Num | Dims | None:
+    """A JSON number, or a list of two whole numbers (a size, ``[3, 3]``), as a spec's line
+    writes it; None for anything else (a string, a list of another length: the importer's
+    own reading refuses those)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return Num(value, exact_number_text(value), _NOWHERE)
+    if isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return Dims(list(value), "x".join(map(str, value)), _NOWHERE)
+    return None
 
 
 def _freeze(line: LayerLine) -> None:
@@ -1340,7 +1385,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     data, why = fitting_data(model.input_shape, output_units(model.lines, output))
     maker = _maker(model, output)
     compiled, compile_notes = compile_settings(doc, ends_in_softmax=bool(maker) and
-                                               maker[0] == "softmax")
+                                               maker[0] == "softmax", path=path)
     notes = grouped(model.notes) + compile_notes
     if compiled:
         header.append("Training settings from the model's compile_config.")

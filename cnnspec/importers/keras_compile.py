@@ -6,9 +6,10 @@ import json
 import math
 import struct
 
-from cnnspec.errors import folded, shortened
+from cnnspec.errors import SpecError, folded, hinted, shortened
 from cnnspec.importers.spec_writer import Setting
 from cnnspec.ir.limits import FLOAT32_MAX
+from cnnspec.ir.training_catalogue import KEYS, Arg
 from cnnspec.ir.training_catalogue import OPTIMIZERS as OUR_OPTIMIZERS
 from cnnspec.kinds.text import exact_number_text
 
@@ -45,6 +46,8 @@ OPTIMIZERS = {"SGD": ("sgd", {"momentum": "momentum", "nesterov": "nesterov"}),
               "Adagrad": ("adagrad", {"initial_accumulator_value":
                                       "initial_accumulator_value", "eps": "epsilon"})}
 _OPTIMIZERS = {folded(name): name for name in OPTIMIZERS}
+# Where a compiled model's optimizer keeps its arguments, as a JSON path.
+OPTIMIZER_PATH = "$.compile_config.optimizer.config"
 # An optimizer's config keys that are train settings here, by the setting; weight_decay is
 # Keras' decoupled one, read for the optimizer that decouples it here too.
 OPTIMIZER_SETTINGS = {"learning_rate": "lr", "global_clipnorm": "clip_norm",
@@ -71,15 +74,17 @@ LOSS_NEUTRAL = {"name": None, "reduction": ("sum_over_batch_size", "auto"), "axi
 LOSS_SETTINGS = {"label_smoothing": "label_smoothing"}
 
 
-def compile_settings(doc: dict, ends_in_softmax: bool) -> tuple[list[Setting], list[str]]:
+def compile_settings(doc: dict, ends_in_softmax: bool,
+                     path: str | None = None) -> tuple[list[Setting], list[str]]:
     """The train block's optimizer, lr, weight decay, clipping and loss from the
     ``compile_config`` Keras 3 writes for a compiled model; notes on what does not carry
     over. ``ends_in_softmax``: whether the model's output is a softmax, which a
-    cross-entropy's ``from_logits`` is compared with."""
+    cross-entropy's ``from_logits`` is compared with; ``path``: the model's file, which
+    names a value out of range."""
     config = doc.get("compile_config")
     if not isinstance(config, dict):
         return [], []
-    settings, notes = _optimizer_settings(config.get("optimizer"))
+    settings, notes = _optimizer_settings(config.get("optimizer"), path)
     loss = config.get("loss")
     name, values = (loss, {}) if isinstance(loss, str) else (None, {})
     if isinstance(loss, dict):  # {"class_name": "CategoricalCrossentropy", ...}
@@ -125,16 +130,18 @@ def _logits_notes(from_logits: bool, ends_in_softmax: bool) -> list[str]:
     return []
 
 
-def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
+def _optimizer_settings(optimizer, path: str | None) -> tuple[list[Setting], list[str]]:
     name, values = keras_name(optimizer)
     if name not in _OPTIMIZERS:
         return [], [] if optimizer is None else [
             f"the optimizer {json_quoted(optimizer)} is not read"]
     chosen, args = OPTIMIZERS[_OPTIMIZERS[name]]
     written, notes = [], []
+    declared = {arg.name: arg for arg in KEYS["optimizer"].catalogue[chosen].args}
     for ours, theirs in args.items():
         value = values.get(theirs)
         if isinstance(value, (bool, int, float)) and math.isfinite(value):
+            _refuse_out_of_range(declared[ours], value, theirs, path)
             written.append(f"{ours}={_text(value)}")
         elif value is not None:
             notes.append(f"the optimizer's {theirs} {json_quoted(value)} is not read")
@@ -150,6 +157,7 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
                 notes.append(f"the optimizer's weight_decay {value} (decoupled in Keras) is "
                              "not read")
             else:
+                _refuse_out_of_range(KEYS[setting].arg, value, key, path)
                 settings.append(Setting(setting, _text(value)))
         elif value not in (None, 0, 0.0):
             notes.append(f"the optimizer's {key} {json_quoted(value)} is not read")
@@ -158,6 +166,16 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
         if key not in (*args.values(), *read) and allowed is not None and value not in allowed:
             notes.append(f"the optimizer's {key}={json_quoted(value)} is not read")
     return settings, notes
+
+
+def _refuse_out_of_range(arg: Arg, value, key: str, path: str | None) -> None:
+    """Refuse ``value`` of the optimizer's config ``key`` where the train block's ``arg``
+    refuses it (a nesterov of -1, a negative learning rate), at that key: it was refused at
+    the imported spec's line, which the user never wrote."""
+    problem = arg.problem(value)
+    if problem:
+        raise SpecError(f"the optimizer's {key} {problem}", json_path=f"{OPTIMIZER_PATH}.{key}",
+                        file=path, **hinted(arg.advice(value)))
 
 
 def _text(value) -> str:

@@ -377,6 +377,29 @@ def foreign_kind(name: str) -> str | None:
     return None
 
 
+# Other libraries' names of a kind that no kind's name or alias is in words, without their
+# underscores: TensorFlow's tf.contrib.layers.fully_connected (TF-Slim's) and MXNet's
+# FullyConnected are a dense layer.
+OTHER_KIND_NAMES = {"fullyconnected": "dense"}
+
+
+def word_answer(name: str, label: str | None, values: str) -> tuple[str, str | None] | None:
+    """The hint for another library's name of a kind written as a layer's kind, not called
+    (``ip1: Linear 10``, ``Dense 10``, ``fully_connected 10``), and the line it tells to write,
+    the ``label`` and the ``values`` written after the name kept (None where that makes no
+    line: the kind's usage is said); None for a word that names no kind."""
+    kind = foreign_kind(name) or OTHER_KIND_NAMES.get(name.lower().replace("_", ""))
+    if kind is None:
+        return None
+    named = f"{label}: " if label else ""
+    line = f"{kind} {values}".strip()
+    refused = line_refusal(line)
+    if refused:
+        return (f"`{name}` is `{kind}` here, a layer written on one line: "
+                f"{KINDS[kind].usage or kind}; here {refused}"), None
+    return f"`{name}` is `{kind}` here: write `{named}{line}`", f"{named}{line}"
+
+
 def names_a_layer(name: str) -> bool:
     """Whether a called ``name`` is a layer's: a Keras or PyTorch class of a kind
     (:func:`foreign_kind`) or Keras' Activation, or Caffe's layer type in any case."""
@@ -1245,9 +1268,9 @@ _CAFFE_TYPES = {name.lower(): name for name in
 
 
 def caffe_type(word: str) -> str | None:
-    """The Caffe layer type ``word`` names in any case (``InnerProduct``, ``innerproduct``),
-    or None."""
-    return _CAFFE_TYPES.get(word.lower())
+    """The Caffe layer type ``word`` names in any case, its words run together or apart
+    (``InnerProduct``, ``innerproduct``, ``inner_product``), or None."""
+    return _CAFFE_TYPES.get(word.lower().replace("_", ""))
 
 
 def caffe_answer(name: str, label: str | None = None, values: str | None = "",

@@ -143,6 +143,13 @@ def _reader(f: Field) -> Reader:
     return read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
 
 
+def read_field(kind: str, field_name: str, value: Value, what: str):
+    """``value`` read as a spec's line reads the field ``field_name`` of the layer kind
+    ``kind`` (its declared type and range): the IR value, or the :class:`SpecError` that line
+    gets, naming the value ``what``. An importer holds another format's values to it."""
+    return _reader(REGISTRY[kind].field_map[field_name])(value, what)
+
+
 @record(frozen=True)
 class Syntax:
     """How the language writes one layer kind, read off its registry record."""
@@ -240,12 +247,13 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             # Caffe's type called as a function, `innerproduct(10)`
             called, rewrite = _called_hint(head, label, items, caffe, caffe_line)
             hint = called or hint
-        else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`
-            from cnnspec.lang.foreign import darknet_word_hint
+        else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`;
+            # PyTorch's `Linear 10`, Keras' `Dense 10`, TF-Slim's `fully_connected 10`
+            from cnnspec.lang.foreign import darknet_word_hint, word_answer
 
             darknet = darknet_word_hint(head.name)
             hint, rewrite = (darknet, None) if darknet else (caffe, caffe_line) if caffe \
-                else (hint, None)
+                else word_answer(head.name, label, _written(items)) or (hint, None)
         # the line another library's hint writes is checked in the spec's place (lang.parse)
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint,
                         rewrite=rewrite)
@@ -1106,7 +1114,8 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
             raise _list_without_brackets(items, i, kind) or _past_the_values(
                 item, kind, layer, display, stmt) or _unexpected(
                 item, kind, layer.kind, display, items[i - 1] if i else None,
-                items[i + 1] if i + 1 < len(items) else None)
+                items[i + 1] if i + 1 < len(items) else None,
+                lambda: _line_in_place(items, placed, kind, stmt.label))
         named = (i, i)
         i += 1
 
@@ -1288,11 +1297,53 @@ def _set_activation(layer: ReadLayer, item: Word | Call, display: str) -> None:
     layer.activation = (item.name, params, item.span)
 
 
+def _line_in_place(items: list[Value], placed: list[int], kind: Syntax,
+                   label: str | None) -> tuple[str, str] | None:
+    """The line ``items`` mean where they name values the kind writes alone, in their place,
+    by another library's words (Caffe's ``conv num_output 20 kernel_size 5 stride 2``, Keras'
+    ``filters 8``): the values in place first (``placed``: the indices of those written so),
+    then the named ones in the kind's order, then the rest as written: ``conv 20 5 stride 2``;
+    with a note of a value named that one in place gives already (the one in place kept, as
+    :func:`~cnnspec.lang.foreign.values_in_place` keeps it). None where no value is named so
+    or the line would not read (its error says why)."""
+    from cnnspec.lang.foreign import line_refusal, positional_field, values_in_place
+
+    name = kind.kind.name
+    given: dict[str, str] = {}
+    named: set[int] = set()
+    twice: list[str] = []
+    in_place = dict(zip(kind.kind.positional, placed))
+    for j, item in enumerate(items[:-1]):
+        field_name = positional_field(name, item.name) if isinstance(item, Word) else None
+        if field_name is None or j in named or j in placed:
+            continue
+        if field_name in in_place:
+            twice.append(f"`{line_text(items[j:j + 2])}` gives the "
+                         f"{_field_words(field_name)} that "
+                         f"{value_text(items[in_place[field_name]])} gives in place")
+        given.setdefault(field_name, value_text(items[j + 1]))
+        named |= {j, j + 1}
+    if not given:
+        return None
+    rest = [item for j, item in enumerate(items) if j not in named and j not in placed]
+    line = " ".join(filter(None, [name, line_text([items[j] for j in placed]),
+                                  *values_in_place(name, given, len(placed)), line_text(rest)]))
+    if line_refusal(line):
+        return None
+    note = (f"; {listed(twice)}: " + ("it is" if len(twice) == 1 else "each is")
+            + " left out") if twice else ""
+    return f"write `{label + ': ' if label else ''}{line}`{note}", \
+        f"{label + ': ' if label else ''}{line}"
+
+
 def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
-                before: Value | None, after: Value | None) -> SpecError:
+                before: Value | None, after: Value | None,
+                in_place: Callable[[], tuple[str, str] | None] = lambda: None) -> SpecError:
     """The error for ``item``, which ``kind`` cannot read where it stands between ``before``
     and ``after`` (None at either end of the line). A number run on into the word ``item``
-    (``1_000``, ``3X3``) never comes here: :func:`_refuse_run_on_numbers` said so first."""
+    (``1_000``, ``3X3``) never comes here: :func:`_refuse_run_on_numbers` said so first.
+    ``in_place``: the hint and line of :func:`_line_in_place`, for a value named by another
+    library's word that the line writes alone, in its place."""
     if isinstance(item, (Word, Call)):
         valid = list(kind.options) + list(kind.flags)
         if kind.activation:
@@ -1377,9 +1428,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              f"{(after is not None and value_text(after)) or '...'}`; "
                              f"{_usage(kind_name)}")
         if field_named is not None:
+            hint, line = in_place() or (_usage(kind_name), None)
             return SpecError(f"'{item.name}' is not an option of {kind_name}: "
                              f"{_describe_field(field_named)} is written alone, in its place",
-                             span=span, hint=_usage(kind_name))
+                             span=span, hint=hint, rewrite=line)
         foreign = foreign_option(kind_name, item.name, after and value_text(after))
         if foreign is not None:  # Caffe's moving_average_fraction, PyTorch's in_channels
             return SpecError(f"'{item.name}' is not an option of {kind_name}: it is "

@@ -41,20 +41,24 @@ from cnnspec.lang.ast import (
     Dims,
     InputStmt,
     LayerStmt,
+    ListLit,
     ModelStmt,
     Module,
+    Num,
     OutputStmt,
     RepeatStmt,
     TrainStmt,
+    Value,
     Word,
     describe,
 )
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.layers import KINDS, ReadLayer, read_kind, read_layer
 from cnnspec.lang.suggest import did_you_mean
+from cnnspec.lang.syntax_errors import SIZE_FORM
 from cnnspec.lang.training import read_training
 from cnnspec.records import record
-from cnnspec.shapes import shape_text
+from cnnspec.shapes import CHANNELS_ORDER, channels_first, shape_text
 
 DEFAULT_WEIGHT_INIT = canonical_init({"name": BUILT_IN_DEFAULTS["weight"]})
 DEFAULT_BIAS_INIT = canonical_init({"name": BUILT_IN_DEFAULTS["bias"]})
@@ -227,9 +231,11 @@ class Resolver:
         self.spans[("input", None)] = stmt.span
         value = stmt.value
         if not isinstance(value, Dims) or len(value.values) != 3:
+            listed = _listed_shape(value)
             self.errors.append(SpecError(
                 f"the input shape must be channels x height x width, not {describe(value)}",
-                span=value.span, hint=f"e.g. {self._input_example(data)}"))
+                span=value.span, rewrite=listed and listed[1],
+                hint=listed[0] if listed else f"e.g. {self._input_example(data)}"))
             return [1, 1, 1]
         if min(value.values) < 1:
             self.errors.append(SpecError(f"every input size must be at least 1, not {value.text}",
@@ -668,3 +674,20 @@ def _default_hint(key: str) -> str:
         return (f"{key} is `default {option} INIT` here, e.g. `default weight "
                 f"{BUILT_IN_DEFAULTS['weight']}, bias {BUILT_IN_DEFAULTS['bias']}`")
     return did_you_mean(key, ["weight", "bias"], "defaults")
+
+
+def _listed_shape(value: Value) -> tuple[str, str] | None:
+    """For an input shape written as a list of three sizes (``input [3, 32, 32]``, as Python
+    writes one): the hint and the input line it means, channels first (a list that reads as
+    height x width x channels, Keras' order, turned); None for another value. A tuple does
+    not parse and is told so by the syntax error (:func:`~cnnspec.lang.foreign.
+    shape_tuple_line`)."""
+    if not isinstance(value, ListLit) or len(value.items) != 3 or not all(
+            isinstance(item, Num) and isinstance(item.value, int) and item.value >= 1
+            for item in value.items):
+        return None
+    sizes = tuple(item.value for item in value.items)
+    meant = channels_first(sizes) or sizes
+    order = f"; {CHANNELS_ORDER}" if meant != sizes else ""
+    line = f"input {shape_text(meant)}"
+    return f"write `{line}`: {SIZE_FORM}{order}", line

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Mend, Span, SpecError, hinted, listed, literal, shell_word
+from cnnspec.errors import Mend, Span, SpecError, SpecErrors, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import (
     KEY_ALIASES,
@@ -642,9 +642,10 @@ def _plain_message(exc: UnexpectedInput, lark: Lark, start: str) -> str:
 
 
 def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, start: str,
-                 open_brackets: list | None = None) -> SpecError:
+                 open_brackets: list | None = None) -> SpecError | SpecErrors:
     """The :class:`SpecError` for one syntax error of the parser ``lark`` (which also sorts the
-    catalogue's examples). ``open_brackets`` are the '(' and '[' tokens still open where the
+    catalogue's examples); a pasted Keras or PyTorch model's, one for each of its layers
+    (:class:`SpecErrors`). ``open_brackets`` are the '(' and '[' tokens still open where the
     parser stopped."""
     span = _span(exc, text)
     foreign = _foreign_line(exc, text, path) if start == "start" else None
@@ -982,9 +983,11 @@ def _foreign_tuple(exc: UnexpectedInput, text: str, path: str | None) -> SpecErr
                      hint=foreign.hint(entry, written), file=path)
 
 
-def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+def _foreign_line(exc: UnexpectedInput, text: str,
+                  path: str | None) -> SpecError | SpecErrors | None:
     """The error for a Keras or PyTorch layer written as Python (``nn.Conv2d(1, 16, 3)``),
-    with the caret under the class it calls, or another layer's call with names in Python's
+    with the caret under the class it calls, and the error of each such layer on the lines
+    after it (:func:`_following_layers`), or another layer's call with names in Python's
     quotes (:func:`_quoted_layer`); None for a line that is no such call."""
     # only when a line fails to parse: a spec that parses never needs it
     from cnnspec.lang.foreign import (
@@ -993,7 +996,6 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         LOOPS,
         PYTHON_CODE_HINT,
         foreign_hint,
-        foreign_message,
         forward_hint,
         forward_line,
         names_a_layer,
@@ -1028,13 +1030,23 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
                          span=Span(exc.line, start, exc.line, len(line.rstrip()) + 1),
                          file=path,
                          **hinted(literal(LOOP_HINT) if what in LOOPS else PYTHON_CODE_HINT))
-    first, end = call.columns
-    following = _following_layers(text, exc.line)
-    # a model pasted whole is rewritten whole: one line tried in its place says little
+    following = _following_layers(text, exc.line, path)
+    # a model pasted whole: one line tried in its place says little, the others failing there
     rewrite = None if following else translated_line(call)
-    error = SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
-                      hint=hint + following, file=path, rewrite=rewrite)
-    return error if inputs is None else taking_inputs(error, inputs["inputs"])
+    error = _call_error(call, hint, exc.line, path, rewrite)
+    error = error if inputs is None else taking_inputs(error, inputs["inputs"])
+    return SpecErrors([error, *following]) if following else error
+
+
+def _call_error(call, hint: str, number: int, path: str | None,
+                rewrite: str | None = None) -> SpecError:
+    """The error of a Keras or PyTorch layer ``call`` on line ``number``, with the caret under
+    the class it calls and ``hint`` (:func:`~cnnspec.lang.foreign.foreign_hint`)."""
+    from cnnspec.lang.foreign import foreign_message
+
+    first, end = call.columns
+    return SpecError(foreign_message(call), span=Span(number, first + 1, number, end + 1),
+                     hint=hint, file=path, rewrite=rewrite)
 
 
 def taking_inputs(error: SpecError, taken: str) -> SpecError:
@@ -1080,50 +1092,29 @@ def _unquoted(line: str) -> str:
 TAKEN_INPUTS = LazyPattern(r"\s*(?P<inputs>\w+(?:\s*,\s*\w+)*)\s*(?:#.*)?")
 
 
-# Python layers read on after a failing one, for the hint: a model pasted whole is answered
-# whole, not a check and an edit a line.
+# Python layers read on after a failing one: a model pasted whole is answered whole, each
+# layer's line at its place with its hint, not a check and an edit a line.
 FOLLOWING_LAYERS = 30
 
 
-def _following_layers(text: str, line_number: int) -> str:
-    """``; the Python layers after it are, in cnnspec: line 4 `maxpool 2` and line 6
-    `dense 10```: the cnnspec line of each Keras or PyTorch layer call on the lines after
-    ``line_number``, to the end of the file (a pasted model mixes in lines already written as
-    cnnspec, `flatten`, which are skipped, as blank and comment lines are), up to
-    :data:`FOLLOWING_LAYERS`; a layer call with no one line (values it cannot read) is named
-    for its own check to answer; "" where none follows."""
+def _following_layers(text: str, line_number: int, path: str | None) -> list[SpecError]:
+    """The error of each Keras or PyTorch layer call on the lines after ``line_number``, to
+    the end of the file, up to :data:`FOLLOWING_LAYERS`, each as that line's own syntax error
+    would be (:func:`_call_error`). A pasted model mixes in lines already written as cnnspec
+    (`flatten`) and Python that is no layer (a container a spec needs no line for,
+    ``model.compile``), which are skipped, as blank and comment lines are."""
+    from cnnspec.lang.foreign import CONTAINERS, PASS_THROUGH, foreign_hint, python_call
+
     found = []
     for number, line in enumerate(source_lines(text)[line_number:], start=line_number + 1):
-        written = _python_layer_text(line)
-        if written is not None:
-            found.append(f"line {number} {written}")
+        call = python_call(line)
+        hint = None if call is None or call.name in CONTAINERS + PASS_THROUGH \
+            else foreign_hint(call)
+        if hint is not None:
+            found.append(_call_error(call, hint, number, path))
         if len(found) == FOLLOWING_LAYERS:
             break
-    if not found:
-        return ""
-    return f"; the Python layers after it are, in cnnspec: {listed(found)}"
-
-
-def _python_layer_text(line: str) -> str | None:
-    """How the hint of :func:`_following_layers` names a Python layer call on ``line``: its
-    cnnspec line in backticks, or where it has none that says so; None for a line that is no
-    Python layer call (cnnspec's own, blank, a comment, a container a spec needs no line
-    for)."""
-    from cnnspec.lang.foreign import (
-        CONTAINERS,
-        PASS_THROUGH,
-        foreign_hint,
-        python_call,
-        translated_line,
-    )
-
-    call = python_call(line)
-    if call is None or call.name in CONTAINERS + PASS_THROUGH:
-        return None
-    written = translated_line(call)
-    if written is not None:
-        return f"`{written}`"
-    return None if foreign_hint(call) is None else "(no one line: its own check says why)"
+    return found
 
 
 # A size with a capital X (3X3): the lexer reads the number 3 and then a name, X3.

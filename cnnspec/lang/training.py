@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from cnnspec.errors import Mend, Span, SpecError, listed
+from cnnspec.errors import Mend, Span, SpecError, hint_fields, hinted, listed, literal
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.datasets import ALIASES as DATASET_ALIASES
 from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
@@ -26,6 +26,7 @@ from cnnspec.lang.source_text import one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import layer_in_train, layer_written
 from cnnspec.lang.unknown_setting import unknown_setting, value_text
+from cnnspec.records import record
 
 
 def _path(value: Value, what: str) -> str:
@@ -113,12 +114,14 @@ DEFAULTS = catalogue.defaults()
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
            check: Callable[[Word | Call, dict], None] | None = None,
            entries: dict[str, Entry] | None = None,
-           first_argument: str | None = None) -> Callable[[Value, str], dict]:
+           first_argument: str | None = None,
+           setting: str | None = None) -> Callable[[Value, str], dict]:
     """A reader for `name` or `name(args)` among ``catalogue``; ``entries``: the catalogue's
     entries, whose other libraries' names (:func:`name_hints`) and arguments
     (``foreign_args``) are answered; ``first_argument``: why a name given first, where every
     entry's first parameter takes a number, is PyTorch's object the call leaves out
-    (:data:`catalogue.TORCH_FIRST_ARGUMENTS`)."""
+    (:data:`catalogue.TORCH_FIRST_ARGUMENTS`); ``setting``: the training key whose value the
+    call is (None: an item of a list)."""
     foreign = name_hints(entries) if entries is not None else {}
     meant = meant_names(catalogue, entries)
 
@@ -140,7 +143,7 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
                             mend=None if target is None else Mend(
                                 span, target, f"{value.name} is {target} here"))
         _refuse_first_argument(value, first_argument)
-        _refuse_settings_as_arguments(value, catalogue[name], what)
+        _refuse_settings_as_arguments(value, catalogue[name], what, setting)
         if entries is not None:
             _refuse_foreign_args(value, entries[name], what)
         settings = bind(value, catalogue[name], f"{what} {value.name}")
@@ -197,28 +200,59 @@ def _refuse_first_argument(value: Word | Call, why: str | None) -> None:
                     mend=Mend(value.span, call, f"`{first.name}` left out"))
 
 
-def _refuse_settings_as_arguments(value: Word | Call, params: list[Param], what: str) -> None:
+@record
+class SettingsInCall(SpecError):
+    """A training setting written as an argument of a call (``adam(lr=0.001)``). ``hint``
+    tells the train block's lines; ``as_settings`` is the hint for a value given as a run's
+    setting (sweep's ``--set``, train's ``--data``, the library's ``data=``), where there is
+    no train block: a template (:class:`~cnnspec.errors.WordedError`) naming each moved
+    setting and the call without them as the settings they are (``{lr:0.001}``,
+    ``{optimizer:adam}``), which each front end words its way."""
+
+    as_settings: str | None = None
+
+
+def given_hint(error: SpecError) -> dict:
+    """``error``'s hint fields for a value a run was given rather than a spec's line: a
+    setting written as an argument is told as a setting of the run (``--set lr=0.01``), not
+    as a line of the train block."""
+    if isinstance(error, SettingsInCall) and error.as_settings is not None:
+        return hinted(error.as_settings)
+    return hint_fields(error)
+
+
+def _refuse_settings_as_arguments(value: Word | Call, params: list[Param], what: str,
+                                  setting: str | None) -> None:
     """Stop at a training setting written as an argument, as PyTorch's and Keras' optimizers
     take them (``optimizer adam(lr=0.001)``, ``sgd(weight_decay=5e-4)``): here each is a line
     of the train block, read by every optimizer alike. The hint writes every such argument
-    as its line and the call without them, which the error's mend writes in the call's place."""
+    as its line and the call without them, which the error's mend writes in the call's place.
+    ``setting``: the training key the call is the value of, by which a run is given it (None
+    for an item of a list, which a run gives as the whole list)."""
     names = {param.name for param in params}
     settings = [kwarg for kwarg in (value.kwargs if isinstance(value, Call) else [])
                 if kwarg.name not in names and KEY_ALIASES.get(kwarg.name, kwarg.name)
                 in catalogue.KEYS]
     if not settings:
         return
-    lines = listed([f"`{KEY_ALIASES.get(kwarg.name, kwarg.name)} "
-                    f"{getattr(kwarg.value, 'text', '...')}`" for kwarg in settings])
+    moved = [(KEY_ALIASES.get(kwarg.name, kwarg.name), getattr(kwarg.value, "text", "..."))
+             for kwarg in settings]
+    lines = listed([f"`{key} {text}`" for key, text in moved])
     kept = [kwarg for kwarg in value.kwargs if all(kwarg is not s for s in settings)]
     call = _call_text(value, value.args, kept)
     them = "it" if len(settings) == 1 else "each"
-    raise SpecError(f"'{settings[0].name}' is a training setting of its own, not an argument "
-                    f"of {what} {value.name}", span=settings[0].name_span,
-                    hint=f"write {them} on its own line in the train block: {lines}, and the "
-                    f"{what} as `{call}`",
-                    mend=Mend(value.span, call, f"{lines} on " + (
-                        "a line of its own" if len(settings) == 1 else "lines of their own")))
+    given = None if setting is None else (
+        f"give {them} as a setting of its own: "
+        + listed(["{" + f"{key}:{literal(text)}" + "}" for key, text in moved])
+        + f", and the {what} as {{{setting}:{literal(call)}}}")
+    raise SettingsInCall(f"'{settings[0].name}' is a training setting of its own, not an "
+                         f"argument of {what} {value.name}", span=settings[0].name_span,
+                         hint=f"write {them} on its own line in the train block: {lines}, "
+                         f"and the {what} as `{call}`",
+                         mend=Mend(value.span, call, f"{lines} on " + (
+                             "a line of its own" if len(settings) == 1
+                             else "lines of their own")),
+                         as_settings=given)
 
 
 def _key_reader(key: Key) -> Callable[[Value, str], object]:
@@ -226,14 +260,15 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
     fine one by one but not together (nesterov without momentum) are left to the checker,
     which reports the catalogue's rules for a ``.cnn`` file and a ``.json`` IR alike."""
     if key.name == "data":
-        return _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset)
+        return _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset, setting="data")
     if key.arg is not None:
         return value_reader(key.arg)
     if key.many:
         return _many(_named(CALLS[key.name], key.words, entries=key.catalogue))
     if key.objects:
         return _named(CALLS[key.name], key.words, entries=key.catalogue,
-                      first_argument=catalogue.TORCH_FIRST_ARGUMENTS.get(key.name))
+                      first_argument=catalogue.TORCH_FIRST_ARGUMENTS.get(key.name),
+                      setting=key.name)
     hints, meant = name_hints(key.catalogue), meant_names(key.catalogue, key.catalogue)
     return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints, meant)
 

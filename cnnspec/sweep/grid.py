@@ -47,7 +47,7 @@ from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.layers import KINDS
 from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.suggest import did_you_mean
-from cnnspec.lang.training import KEY_ALIASES, READERS
+from cnnspec.lang.training import KEY_ALIASES, READERS, given_hint
 from cnnspec.records import record
 
 # Settings a sweep sets itself: the seeds come from --seeds. Hints and the messages about
@@ -196,7 +196,8 @@ def value_reader(key: str, ir: dict, where: str, among: bool = False):
             return reader(to_ast(parse_tree(text, start="init_expr")))
         except SpecError as exc:
             named = f"{shortened(f'{key}={text}')}: " if among else ""
-            raise SpecError(named + exc.message, **hint_fields(exc), file=where) from None
+            raise SpecError(named + exc.message, file=where,
+                            **_reworded_hint(given_hint(exc), swept_template)) from None
 
     return read
 
@@ -352,14 +353,16 @@ def swept_hint(error: SpecError, given=frozenset(), keys=()) -> dict:
     ``--data digits``) named as a sweep is given it (:func:`swept_template`). ``given``: the
     settings the sweep was given otherwise (its ``--epochs``), named as they were; ``keys``:
     the swept settings as the user spelt them (``batch`` for batch_size)."""
-    return _reworded_hint(error, lambda template: swept_template(template, given, keys))
+    return _reworded_hint(hint_fields(error),
+                          lambda template: swept_template(template, given, keys))
 
 
-def _reworded_hint(error: SpecError, reword) -> dict:
-    """``error``'s hint fields, its template (where it has one) passed through ``reword``."""
-    if error.hint_template is None:
-        return {"hint": error.hint}
-    return hinted(reword(error.hint_template))
+def _reworded_hint(fields: dict, reword) -> dict:
+    """An error's hint ``fields``, their template (where there is one) passed through
+    ``reword``."""
+    if fields["hint_template"] is None:
+        return {"hint": fields["hint"]}
+    return hinted(reword(fields["hint_template"]))
 
 
 def swept_template(template: str, given=frozenset(), keys=()) -> str:

@@ -26,6 +26,7 @@ from cnnspec.ir.training_catalogue import (
     refuse_whole_setting,
 )
 from cnnspec.lang import parse_data
+from cnnspec.lang.training import given_hint
 from cnnspec.records import record
 from cnnspec.sourcefile import located
 
@@ -230,8 +231,10 @@ def data_setting(text: str) -> dict:
     try:
         return parse_data(text)
     except SpecError as exc:
+        hint = given_hint(exc)
         raise SettingError(f"{{data}} {literal(repr(text))}: {literal(exc.message)}",
-                           literal(exc.hint) if exc.hint else None, invalid=True) from None
+                           hint["hint_template"] or (literal(hint["hint"]) if hint["hint"]
+                                                     else None), invalid=True) from None
 
 
 def overridden_spec(spec: Spec, overrides: dict) -> Spec:
