@@ -528,9 +528,10 @@ def test_init_report_prints_the_warning(tmp_path, capsys):
 # -- options that are something else ---------------------------------------------------------
 
 @pytest.mark.parametrize("line, message, hint", [
+    # the line meant, where the usage line was all the hint gave
     ("conv 16 kernel 3x3", "'kernel' is not an option of conv: a kernel size is written alone",
-     "usage: conv FILTERS KERNEL"),
-    ("conv 16 kernel_size 3", "'kernel_size' is not an option of conv", "usage: conv"),
+     "write `conv 16 3x3`"),
+    ("conv 16 kernel_size 3", "'kernel_size' is not an option of conv", "write `conv 16 3`"),
     ("conv 16 3x3 maxpool 2", "'maxpool' is a layer of its own", "write it on the next line"),
     ("conv 16 3x3 dropout", "'dropout' is a layer of its own", "usage: dropout P"),
     ("conv 16 3x3 activation relu", "an activation is written by its name alone",
