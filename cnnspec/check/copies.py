@@ -389,9 +389,11 @@ def grouped(diagnostics: list[SpecError], text: str | None = None) -> list[SpecE
     of every diagnostic, else each is read from its file."""
     out: list[SpecError] = []
     run: list[SpecError] = []
-    texts: dict[str | None, str | None] = {}
+    # each source's lines, split once (a check's warnings are many, its files few)
+    lines: dict[str | None, list[str] | None] = {}
+    given = None if text is None else source_lines(text)
     for diagnostic in [*diagnostics, None]:
-        if run and diagnostic is not None and _follows(run[-1], diagnostic, texts, text):
+        if run and diagnostic is not None and _follows(run[-1], diagnostic, lines, given):
             run.append(diagnostic)
             continue
         out.extend(_joined(run) if len(run) > 1 else run)
@@ -399,20 +401,23 @@ def grouped(diagnostics: list[SpecError], text: str | None = None) -> list[SpecE
     return out
 
 
-def _follows(before: SpecError, after: SpecError, texts: dict, text: str | None) -> bool:
+def _follows(before: SpecError, after: SpecError, lines: dict,
+             given: list[str] | None) -> bool:
     """Whether the warning ``after`` says what ``before`` says of the layer on the statement
-    after ``before``'s (:func:`grouped`)."""
+    after ``before``'s (:func:`grouped`); ``given``: the source's lines where the caller gave
+    them, else each file's read into ``lines``."""
     if not (_one_layer(before) and _one_layer(after)) or before.lint != after.lint \
             or before.file != after.file or after.span.line <= before.span.line \
             or _layer_set_aside(before) != _layer_set_aside(after):
         return False
-    if text is None:
-        if before.file not in texts:
-            texts[before.file] = lenient_text(before.file) if before.file else None
-        text = texts[before.file]
-    if text is None:
+    if given is None:
+        if before.file not in lines:
+            text = lenient_text(before.file) if before.file else None
+            lines[before.file] = None if text is None else source_lines(text)
+        given = lines[before.file]
+    if given is None:
         return False
-    between = source_lines(text)[before.span.line:after.span.line - 1]
+    between = given[before.span.line:after.span.line - 1]
     return all(not line.strip() or line.lstrip().startswith("#") for line in between)
 
 

@@ -409,7 +409,7 @@ def read_route(section: Section, net: Net, kind: str) -> str:
 
 def read_shortcut(section: Section, net: Net, kind: str) -> str:
     """The sum of the layer before and ``from=``'s, linear unless activation= says."""
-    [(number, where)] = section.numbers("from")[:1] or [(None, None)]
+    (number, where), *_ = section.numbers("from")
     taken = _earlier(section, net, number, where)
     line = LayerLine(net.names.make(f"shortcut{section.index}"), kind,
                      activation=_activation(section, "linear"))
@@ -427,11 +427,11 @@ def read_upsample(section: Section, net: Net, kind: str) -> str:
     return net.add(LayerLine(net.names.make(f"upsample{section.index}"), kind, fields))
 
 
+CONV_KEYS = ("filters", "size", "stride", "pad", "padding", "groups", "dilation",
+             "batch_normalize", "activation")
 READERS: dict[str, tuple[Callable, tuple[str, ...]]] = {
-    "convolutional": (read_conv, ("filters", "size", "stride", "pad", "padding", "groups",
-                                  "dilation", "batch_normalize", "activation")),
-    "deconvolutional": (read_conv, ("filters", "size", "stride", "pad", "padding", "groups",
-                                    "dilation", "batch_normalize", "activation")),
+    "convolutional": (read_conv, CONV_KEYS),
+    "deconvolutional": (read_conv, CONV_KEYS),
     "connected": (read_connected, ("output", "batch_normalize", "activation")),
     "maxpool": (read_maxpool, ("size", "stride", "padding")),
     "avgpool": (read_plain, ()),
