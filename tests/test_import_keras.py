@@ -1539,3 +1539,18 @@ def test_a_frozen_model_imports_frozen_and_a_trainable_not_true_or_false_is_refu
     (error,) = errors_of(doc)
     assert error.message == "trainable of Sequential 'model' must be true or false, not \"x\""
     assert error.json_path == "$.config.trainable"
+
+
+@pytest.mark.parametrize("keras_name, kind", [
+    ("mish", "mish"), ("swish", "silu"), ("hard_silu", "hardswish"), ("gelu", "gelu"),
+    ("elu", "elu")])
+def test_an_activation_string_is_imported_as_its_kind_on_a_layer_and_alone(keras_name, kind):
+    """Keras' activation names (keras.activations, tf.keras from 2.13 for mish) as a layer's
+    ``activation=`` and as an ``Activation`` layer (whose gelu and elu, their fields left to
+    their defaults, were a KeyError in the spec's writer)."""
+    doc = sequential(conv(activation=keras_name), layer("Activation", "act",
+                                                        activation=keras_name), *HEAD, dense())
+    layers = import_keras(json.dumps(doc), "model.json").checked.spec.ir["layers"]
+    kinds = {layer["name"]: layer["kind"] for layer in layers}
+    assert kinds["act"] == kind
+    assert list(kinds.values()).count(kind) == 2, kinds

@@ -76,7 +76,7 @@ ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid"
                "softmax": ("softmax", {}), "log_softmax": ("log_softmax", {}),
                "elu": ("elu", {}), "gelu": ("gelu", {}), "swish": ("silu", {}),
                "silu": ("silu", {}), "relu6": ("relu6", {}), "hard_swish": ("hardswish", {}),
-               "hard_silu": ("hardswish", {}),
+               "hard_silu": ("hardswish", {}), "mish": ("mish", {}),
                # keras.activations.leaky_relu's default negative_slope is 0.2
                "leaky_relu": ("leaky_relu", {"slope": 0.2})}
 # The LeakyReLU layer's slope where its config gives none (alpha in Keras 2, negative_slope in

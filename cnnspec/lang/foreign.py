@@ -1019,10 +1019,12 @@ DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides"
 DARKNET_NUMBERS = (*DARKNET_KEYS, "padding")
 # Darknet's activations (src/activations.c) as ours, a kind and its arguments; linear is
 # none. Its leaky's slope is 0.1, its elu's alpha 1; swish is x·logistic(x), silu (AlexeyAB's
-# fork spells it silu too). Darknet's mish and its other activations have no kind here.
+# fork spells it silu too); mish is x·tanh(softplus(x)), as ours (AlexeyAB's fork,
+# src/activations.c, activate_array_mish). Its other activations have no kind here.
 DARKNET_ACTIVATIONS = {"leaky": ("leaky_relu", {"slope": 0.1}), "relu": ("relu", {}),
                        "logistic": ("sigmoid", {}), "tanh": ("tanh", {}), "elu": ("elu", {}),
-                       "swish": ("silu", {}), "silu": ("silu", {}), "linear": None}
+                       "swish": ("silu", {}), "silu": ("silu", {}), "mish": ("mish", {}),
+                       "linear": None}
 # What a layer without an activation= line has: logistic, in Darknet's parser (src/parser.c).
 DARKNET_DEFAULT_ACTIVATION = "logistic"
 # The sections a spec writes as a line of its own (not a layer): the input and training.
