@@ -202,6 +202,18 @@ CASES = [
     # a layer whose last value has a default is written without it (upsample's mode)
     ("input 1x8x8\nnn.Upsample(scale_factor=2)\n", "as PyTorch writes it", 2, 1,
      "in cnnspec the layer is the line `upsample 2`$"),
+    # the mode PyTorch's and Keras' upsampling name, Keras' size its factor (a pool's size
+    # is its window); a mode the kind has not has no line
+    ("input 1x8x8\nnn.Upsample(scale_factor=2, mode='bilinear')\n", "as PyTorch writes it",
+     2, 1, "in cnnspec the layer is the line `upsample 2 bilinear`$"),
+    ("input 1x8x8\nlayers.UpSampling2D(size=2)\n", "as Keras writes it", 2, 1,
+     "in cnnspec the layer is the line `upsample 2`$"),
+    ("input 1x8x8\nlayers.UpSampling2D((2, 3), interpolation='bilinear')\n",
+     "as Keras writes it", 2, 1, "in cnnspec the layer is the line `upsample 2x3 bilinear`$"),
+    ("input 1x8x8\nlayers.UpSampling2D(2, 'channels_last', 'bicubic')\n", "as Keras writes it",
+     2, 1, "a line of its kind and values: upsample FACTOR \\[nearest\\|bilinear\\]"),
+    ("input 1x8x8\nnn.Upsample(size=16)\n", "as PyTorch writes it", 2, 1,
+     "a line of its kind and values: upsample FACTOR"),
     # a Darknet section: the spec's line for it, read from its key=value lines
     (("input 3x16x16\n[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\n"
      "pad=1\nactivation=leaky\n"),
