@@ -43,6 +43,7 @@ g2: global_maxpool <- ln_prelu
 both: concat(g1, g2)
 fc1: dense 12 tanh
 bnf: batchnorm
+mi: mish
 fc2: dense 8
 gt: gelu approximate tanh
 drop: dropout 0.3

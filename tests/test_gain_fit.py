@@ -261,7 +261,7 @@ def test_the_registry_s_gains_are_the_table_s_where_a_stack_holds_them():
     assert KINDS["leaky_relu"].moment_gain({"slope": 0.2}) == pytest.approx(
         gain({"nonlinearity": "leaky_relu", "slope": 0.2}), rel=1e-9)
     assert KINDS["elu"].moment_gain({"alpha": 1.0}) == gain({"nonlinearity": "elu"})
-    for name in ("gelu", "silu", "hardswish"):
+    for name in ("gelu", "silu", "hardswish", "mish"):
         assert KINDS[name].moment_gain(KINDS[name].ir_defaults()) is None
     assert KINDS["softmax"].moment_gain({}) is None
 
@@ -339,10 +339,10 @@ def test_a_tanh_stack_deep_enough_to_part_its_gradients_at_tanh_s_gain_is_hinted
 
 
 def test_no_gain_holds_a_gelu_like_stack(tmp_path):
-    """Why gelu, silu and hard swish get no fitting gain: started at the variance 1 the gain
-    that keeps the second moment keeps, their stack drifts from it (the fixed point does not
-    hold: fixed_point_slope above 1), where elu's stays."""
-    for name in ("gelu", "silu", "hardswish", "elu"):
+    """Why gelu, silu, hard swish and mish get no fitting gain: started at the variance 1 the
+    gain that keeps the second moment keeps, their stack drifts from it (the fixed point does
+    not hold: fixed_point_slope above 1), where elu's stays."""
+    for name in ("gelu", "silu", "hardswish", "mish", "elu"):
         g = second_moment_gain(MOMENT_KEEPING[name])
         drift = sums_variance(tmp_path, stack(name, f"he_normal(gain={g:.4f})"))
         assert (1 / MATERIAL < drift < MATERIAL) == (name == "elu"), name

@@ -119,7 +119,8 @@ def imported_layers_of(text: str):
 
 @pytest.mark.parametrize("activation, kind", [
     ("linear", None), ("relu", "relu"), ("leaky", "leaky_relu"), ("logistic", "sigmoid"),
-    ("tanh", "tanh"), ("elu", "elu"), ("swish", "silu"), ("silu", "silu"), (None, "sigmoid")])
+    ("tanh", "tanh"), ("elu", "elu"), ("swish", "silu"), ("silu", "silu"), ("mish", "mish"),
+    (None, "sigmoid")])
 def test_activations_and_darknets_default_logistic(activation, kind):
     line = "" if activation is None else f"activation={activation}\n"
     text = NET + "[convolutional]\nfilters=4\nsize=3\n" + line + HEAD
@@ -213,7 +214,7 @@ def test_the_imported_spec_checks_and_trains_a_step(tmp_path):
     (NET + "[crnn]\n", "Darknet's [crnn] is not a layer", (6, 1), "no recurrent layers"),
     (NET + "[reorg3d]\n", "Darknet's [reorg3d] is not a layer", (6, 1),
      "the sections cnnspec imports: [convolutional]"),
-    (NET + "[convolutional]\nactivation=mish\n", ("Darknet's mish activation has no "
+    (NET + "[convolutional]\nactivation=selu\n", ("Darknet's selu activation has no "
      "counterpart in cnnspec"), (7, 12), "leaky"),
     (NET + "[softmax]\ngroups=2\n", "a [softmax] with groups=2", (7, 8), None),
     (NET + "[convolutional]\n[cost]\n", ("a [cost] of type sse that does not follow a "

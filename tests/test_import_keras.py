@@ -402,10 +402,72 @@ def sizing(cls: str, name: str, height: int, width: int) -> dict:
     return layer(cls, name, height=height, width=width, data_format="channels_last", **extra)
 
 
-ROTATION = layer("RandomRotation", "rot", factor={"class_name": "__tuple__",
-                                                  "items": [-0.1, 0.1]},
-                 data_format="channels_last", bounding_box_format=None, fill_mode="reflect",
-                 fill_value=0.0, interpolation="bilinear", seed=None)
+def rotation(factor=0.1, **config) -> dict:
+    """Keras 3's RandomRotation as its get_config() writes it (a pair as a tuple), filling
+    black unless ``config`` says otherwise."""
+    if isinstance(factor, list):
+        factor = {"class_name": "__tuple__", "items": factor}
+    written = {"data_format": "channels_last", "bounding_box_format": None,
+               "fill_mode": "constant", "fill_value": 0.0, "interpolation": "bilinear",
+               "seed": None, **config}
+    return layer("RandomRotation", "rot", factor=factor, **written)
+
+
+@pytest.mark.parametrize("factor, degrees", [(0.1, "36"), ([-0.1, 0.1], "36"), (0.5, "180"),
+                                             (0.05, "18")])
+def test_a_symmetric_random_rotation_filling_black_is_the_train_blocks_rotate(factor, degrees):
+    """factor f (or (-f, f)) is a fraction of a full turn: rotate(degrees=360 f)."""
+    doc = sequential(layer("Rescaling", "r", scale=1 / 255), rotation(factor), flip(), conv(),
+                     *HEAD, dense())
+    imported = import_keras(json.dumps(doc), "model.json")
+    assert imported.checked.spec.ir["training"]["augment"] == [
+        {"name": "rotate", "degrees": float(degrees)}, {"name": "flip", "p": 0.5}]
+    assert f"augment [rotate(degrees={degrees}), flip]" in imported.text
+    assert ("rot (RandomRotation) written as the train block's `augment rotate(degrees="
+            f"{degrees})`") in imported.notes
+
+
+ROTATED_BLACK = "fill_mode=\"constant\" with fill_value 0"
+
+
+@pytest.mark.parametrize("front, message, key, hint", [
+    (rotation(fill_mode="reflect"), ("RandomRotation 'rot' fills the corners by "
+     "fill_mode=\"reflect\""), "fill_mode", ROTATED_BLACK),
+    (rotation(fill_value=0.5), ("RandomRotation 'rot' fills the corners with another colour "
+     "than black"), "fill_value", ROTATED_BLACK),
+    (rotation(interpolation="nearest"), ("interpolation=\"nearest\" of RandomRotation 'rot' "
+     "is not supported"), "interpolation", "interpolates bilinear"),
+    (rotation([-0.1, 0.2]), "RandomRotation 'rot' turns by -0.1 to 0.2 of a full turn", "factor",
+     "a factor f from 0 to 0.5, or (-f, f), is rotate(degrees=360 f)"),
+    (rotation(0.6), "RandomRotation 'rot' turns by -0.6 to 0.6 of a full turn", "factor",
+     "0 to 180"),
+    (rotation(0), "RandomRotation 'rot' turns by 0 to 0 of a full turn", "factor", "0 to 180"),
+    (rotation("a lot"), "factor of RandomRotation 'rot' must be a number or a pair of numbers",
+     "factor", "e.g. 0.1 for 36 degrees"),
+    (rotation([0.1, 0.2, 0.3]), "factor of RandomRotation 'rot' must be a number or a pair",
+     "factor", "e.g. 0.1"),
+    # a damaged tuple (Keras writes {"class_name": "__tuple__", "items": [...]}) raised a
+    # TypeError
+    (rotation({"class_name": "__tuple__", "items": None}), ("factor of RandomRotation 'rot' "
+     "must be a number or a pair"), "factor", "e.g. 0.1"),
+])
+def test_a_random_rotation_rotate_cannot_draw_is_refused_at_its_key(front, message, key, hint):
+    errors = errors_of(sequential(front, conv(), *HEAD, dense()))
+    assert [(e.message.startswith(message), e.json_path) for e in errors] == [
+        (True, f"$.config.layers[1].config.{key}")], [e.message for e in errors]
+    assert hint in errors[0].hint
+    assert errors[0].hint.endswith("the network is the same without it)") or key == "factor" \
+        and "must be" in message
+
+
+def test_a_rotation_after_a_normalization_fills_with_its_mean_and_is_refused():
+    """Keras' fill_value 0 after an adapted Normalization is the mean colour, not black."""
+    normalization = layer("Normalization", "norm", axis=-1, mean=None, variance=None,
+                          invert=False)
+    errors = errors_of(sequential(normalization, rotation(), conv(), *HEAD, dense()))
+    assert [(e.message, e.json_path) for e in errors] == [
+        ("RandomRotation 'rot' fills the corners with another colour than black",
+         "$.config.layers[2].config.fill_value")]
 
 
 def test_the_front_layers_keras_tutorials_write_become_the_train_block():
@@ -436,18 +498,10 @@ def test_two_flips_are_two_transforms_in_their_order():
 
 
 @pytest.mark.parametrize("front, message, where, hint", [
-    (ROTATION, ("RandomRotation 'rot' is not supported: cnnspec's augment has no transform that "
-     "draws as it does"), "$.config.layers[1]",
-     "the train block's nearest: `augment rotate(degrees=36)`, which fills the corners black"),
     (layer("RandomTranslation", "t", height_factor=0.25, width_factor=0.1,
            fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0),
      "RandomTranslation 't' is not supported", "$.config.layers[1]",
      "the train block's nearest: `augment shift(pixels=2)`, which moves by whole pixels"),
-    # a damaged tuple (Keras writes {"class_name": "__tuple__", "items": [...]}) raised a
-    # TypeError
-    (layer("RandomRotation", "rot", factor={"class_name": "__tuple__", "items": None}),
-     "RandomRotation 'rot' is not supported", "$.config.layers[1]",
-     "the train block's augment offers crop, flip"),
     (layer("RandomZoom", "z", height_factor=0.2), "RandomZoom 'z' is not supported",
      "$.config.layers[1]",
      "the train block's augment offers crop, flip, shift, rotate and noise"),
@@ -1539,3 +1593,18 @@ def test_a_frozen_model_imports_frozen_and_a_trainable_not_true_or_false_is_refu
     (error,) = errors_of(doc)
     assert error.message == "trainable of Sequential 'model' must be true or false, not \"x\""
     assert error.json_path == "$.config.trainable"
+
+
+@pytest.mark.parametrize("keras_name, kind", [
+    ("mish", "mish"), ("swish", "silu"), ("hard_silu", "hardswish"), ("gelu", "gelu"),
+    ("elu", "elu")])
+def test_an_activation_string_is_imported_as_its_kind_on_a_layer_and_alone(keras_name, kind):
+    """Keras' activation names (keras.activations, tf.keras from 2.13 for mish) as a layer's
+    ``activation=`` and as an ``Activation`` layer (whose gelu and elu, their fields left to
+    their defaults, were a KeyError in the spec's writer)."""
+    doc = sequential(conv(activation=keras_name), layer("Activation", "act",
+                                                        activation=keras_name), *HEAD, dense())
+    layers = import_keras(json.dumps(doc), "model.json").checked.spec.ir["layers"]
+    kinds = {layer["name"]: layer["kind"] for layer in layers}
+    assert kinds["act"] == kind
+    assert list(kinds.values()).count(kind) == 2, kinds

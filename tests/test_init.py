@@ -104,11 +104,12 @@ def test_the_second_moment_gain_is_he_s_for_relu_and_1_for_the_identity():
     assert second_moment_gain(lambda t: t) == pytest.approx(1.0, rel=1e-12)
 
 
-def test_the_fixed_point_holds_for_elu_not_for_gelu_silu_hardswish():
+def test_the_fixed_point_holds_for_elu_not_for_gelu_silu_hardswish_mish():
     assert fixed_point_slope(lambda t: max(t, 0.0)) == pytest.approx(1.0, abs=1e-9)
     assert fixed_point_slope(MOMENT_KEEPING["elu"]) < 0.95
     for name in ("gelu", "silu", "hardswish"):
         assert fixed_point_slope(MOMENT_KEEPING[name]) > 1.1
+    assert fixed_point_slope(MOMENT_KEEPING["mish"]) > 1.05  # 1.076
 
 
 def test_the_language_takes_the_new_names_as_gains(tmp_path):

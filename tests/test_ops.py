@@ -363,6 +363,21 @@ def test_activations_of_huge_inputs_are_finite_without_overflow(name, arguments,
         np.testing.assert_array_equal(dx[np.abs(x) >= 50], (x[np.abs(x) >= 50] > 0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.filterwarnings("error")
+def test_mish_is_x_or_0_far_out_without_a_warning_and_passes_nan(dtype):
+    """At -1e4 and 1e4 mish is -0 and x, its derivative 0 and 1, with no exp overflowing
+    (softplus as log(1 + exp(x)) overflows from x = 89 in float32); a NaN gives NaN both
+    ways, with no invalid-value warning (numpy's logaddexp warns of one)."""
+    x = np.array([-1e4, -1e3, 100.0, 1e4, np.nan], dtype)
+    out, cache = act.mish_forward(x)
+    dx = act.mish_backward(np.ones_like(x), cache)
+    assert out.dtype == dx.dtype == dtype
+    np.testing.assert_array_equal(out[:4], [0, 0, 100, 1e4])
+    np.testing.assert_array_equal(dx[:4], [0, 0, 1, 1])
+    assert np.isnan(out[4]) and np.isnan(dx[4])
+
+
 @pytest.mark.parametrize("x_shape, kernel, stride, pads",
                          POOL_CASES + [((3, 2, 5, 5), (1, 1), (1, 1), (0, 0, 0, 0))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -202,6 +202,18 @@ CASES = [
     # a layer whose last value has a default is written without it (upsample's mode)
     ("input 1x8x8\nnn.Upsample(scale_factor=2)\n", "as PyTorch writes it", 2, 1,
      "in cnnspec the layer is the line `upsample 2`$"),
+    # the mode PyTorch's and Keras' upsampling name, Keras' size its factor (a pool's size
+    # is its window); a mode the kind has not has no line
+    ("input 1x8x8\nnn.Upsample(scale_factor=2, mode='bilinear')\n", "as PyTorch writes it",
+     2, 1, "in cnnspec the layer is the line `upsample 2 bilinear`$"),
+    ("input 1x8x8\nlayers.UpSampling2D(size=2)\n", "as Keras writes it", 2, 1,
+     "in cnnspec the layer is the line `upsample 2`$"),
+    ("input 1x8x8\nlayers.UpSampling2D((2, 3), interpolation='bilinear')\n",
+     "as Keras writes it", 2, 1, "in cnnspec the layer is the line `upsample 2x3 bilinear`$"),
+    ("input 1x8x8\nlayers.UpSampling2D(2, 'channels_last', 'bicubic')\n", "as Keras writes it",
+     2, 1, "a line of its kind and values: upsample FACTOR \\[nearest\\|bilinear\\]"),
+    ("input 1x8x8\nnn.Upsample(size=16)\n", "as PyTorch writes it", 2, 1,
+     "a line of its kind and values: upsample FACTOR"),
     # a Darknet section: the spec's line for it, read from its key=value lines
     (("input 3x16x16\n[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\n"
      "pad=1\nactivation=leaky\n"),
@@ -210,9 +222,9 @@ CASES = [
       "`conv 32 3 pad 1 nobias bn leaky_relu\\(0.1\\)`$")),
     ("[net]\nbatch=64\nwidth=416\nheight=416\nchannels=3\n", "Darknet section header", 1, 1,
      "^Darknet's \\[net\\] section is a spec's `input 3x416x416` line, and its training keys"),
-    ("input 3x16x16\n[convolutional]\nfilters=8\nsize=3\nactivation=mish\n[yolo]\n",
+    ("input 3x16x16\n[convolutional]\nfilters=8\nsize=3\nactivation=selu\n[yolo]\n",
      "Darknet section header", 2, 1,
-     "this section is `conv 8 3`[^`]*\\(Darknet's mish activation has no counterpart here\\)$"),
+     "this section is `conv 8 3`[^`]*\\(Darknet's selu activation has no counterpart here\\)$"),
     ("input 3x16x16\n[convolutional]\nfilters=8\n", "Darknet section header", 2, 1,
      "^Darknet's \\[convolutional\\] is `conv` here, a layer written on one line: conv FILTERS"),
     ("input 3x16x16\n[yolo]\nmask=0,1,2\n", "^'\\[yolo\\]' is a Darknet section", 2, 1,

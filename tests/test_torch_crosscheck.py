@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from cnnspec.engine import activations as act
 from cnnspec.engine import conv, conv_tuned, dense, losses, merge, norm, pool
 from cnnspec.engine import layers as L
 from cnnspec.engine.model import Model, Node
@@ -280,3 +281,25 @@ def test_add_and_concat():
         return out, backward
 
     helper_test_op([(2, 3, 4, 4), (2, 3, 4, 4)], ours, lambda a, b: torch.cat([a + b, a], dim=1))
+
+
+# Inputs across an activation's range and out into its tails, where a careless form loses
+# its digits: exp overflowing, 1 - tanh^2 or 1 + tanh cancelling.
+TAILS = np.concatenate([np.linspace(-12, 12, 481), [-1e4, -800, -100, -40, -20, 20, 40, 1e4]])
+
+
+@pytest.mark.parametrize("name, theirs", [("mish", F.mish), ("silu", F.silu), ("gelu", F.gelu),
+                                         ("elu", F.elu), ("tanh", torch.tanh),
+                                         ("sigmoid", torch.sigmoid)])
+def test_smooth_activations_match_pytorch_to_1e_12_into_their_tails(name, theirs):
+    """float64 values and gradients against PyTorch's, to 1e-12 relative (and absolute, for
+    the values that round to nothing far below 0)."""
+    forward = getattr(act, f"{name}_forward")
+    backward = getattr(act, f"{name}_backward")
+    out, cache = forward(TAILS)
+    dout = np.random.default_rng(2).standard_normal(TAILS.shape)
+    x = _t(TAILS)
+    expected = theirs(x)
+    expected.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(backward(dout, cache), x.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -17,11 +17,11 @@ initialise.md, section "Gains of the other activations", tests/test_gain_fit.py)
 holds the sums' variance at 1.2 where the second-moment gain 1.59 holds it at 1, so PyTorch's value
 stays (within :data:`MATERIAL`); sigmoid's 1 lets it settle at 0.25, 1.85 at 1, so sigmoid's
 gain here is 1.85 and the language's ``gain=sigmoid`` (PyTorch's 1, kept for code written for
-PyTorch) does not fit it. For gelu, silu and hard swish the fixed point the second-moment gain
-makes does not hold (an offset from it grows 1.14x to 1.22x a layer): a stack 256 wide started
-at it ends 1.5x to 3.4x (gelu), 10x to 29x (silu) and 50x to 150x (hard swish) above it at the
-twentieth layer over six seeds, where elu's ends at 0.86x to 1.19x; no gain keeps their plain
-stack's scale, and none is said to fit.
+PyTorch) does not fit it. For gelu, silu, mish and hard swish the fixed point the second-moment
+gain makes does not hold (an offset from it grows 1.08x to 1.22x a layer): a stack 256 wide
+started at it ends 1.5x to 3.4x (gelu), 10x to 29x (silu) and 50x to 150x (hard swish) above
+it at the twentieth layer over six seeds, and mish's at 0.77x to 1.9x, where elu's ends at
+0.86x to 1.19x; no gain keeps their plain stack's scale, and none is said to fit.
 
 A default of gain 1 (glorot's, orthogonal's ``linear``, lecun's) is the scheme's own, chosen
 for no activation, and quiet here: before relu it halves the variance at each layer, which
@@ -125,7 +125,7 @@ def activation_gain(activation: dict) -> dict | None:
     negative slope for a piecewise linear one (relu with 0: calculate_gain's); for another,
     its name where the language's gain of that name fits the gain that keeps the second
     moment (:meth:`Kind.moment_gain`; tanh's 5/3, elu's own), else that gain as a number
-    (sigmoid's 1.846); None where no gain keeps it (gelu, silu, hard swish; softmax)."""
+    (sigmoid's 1.846); None where no gain keeps it (gelu, silu, mish, hard swish; softmax)."""
     kind = KINDS[activation["kind"]]
     if kind.negative_slope is not None:
         slope = float(kind.negative_slope(activation))

@@ -41,7 +41,7 @@ standard normals and ``C`` one more (:class:`Sums`, integrated numerically:
 :func:`largest_of_sums`): after a ReLU, nothing shared, a 2x2 pool multiplies the second
 moment by 3.06 (the std by 1.75), a pool on symmetric values by 1.55; an activation after the
 pool takes its share of those values the same way. tanh and sigmoid are increasing too, and
-gelu, silu and hard swish but for a small dip below 0: the largest of their values is their
+gelu, silu, mish and hard swish but for a small dip below 0: the largest of their values is their
 function of the largest sum, integrated over both normals' densities
 (:func:`largest_of_function`). A concat of such sums, or an add of symmetric ones, is one
 (:func:`_joined`); a ReLU after a residual add (a ReLU's values plus a branch's sums)

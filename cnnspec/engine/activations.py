@@ -261,6 +261,37 @@ def silu_forward(x):
 silu_backward = times_derivative
 
 
+def mish_forward(x):
+    """``x * tanh(softplus(x))`` (Misra 2019, "Mish: A Self Regularized Non-Monotonic
+    Activation Function"); ``cache`` = the derivative ``t + x s (1 - t^2)``, ``t =
+    tanh(softplus(x))``, ``s = sigmoid(x)`` (softplus' derivative), PyTorch's form.
+
+    Both softplus and ``log s`` are written over ``log1p(exp(-|x|))``: ``max(x, 0) + tail``
+    and ``min(x, 0) - tail``, so no ``exp`` overflows, ``s`` stays exact far below 0 (where
+    ``(1 + tanh(x / 2)) / 2`` cancels to 0 from about -37 on) and a NaN passes as NaN without
+    a warning (``logaddexp`` warns of one)."""
+    tail = np.abs(x)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    s = np.minimum(x, x.dtype.type(0))
+    s -= tail
+    np.exp(s, out=s)
+    t = np.maximum(x, x.dtype.type(0))
+    t += tail
+    np.tanh(t, out=t)
+    out = x * t
+    deriv = np.multiply(t, t, out=tail)
+    np.subtract(1, deriv, out=deriv)
+    deriv *= s
+    deriv *= x
+    deriv += t
+    return out, deriv
+
+
+mish_backward = times_derivative
+
+
 def relu6_forward(x):
     """``min(max(x, 0), 6)`` (Krizhevsky 2010; MobileNet); ``cache`` = the derivative, 1 on
     the open interval (0, 6) and 0 elsewhere (PyTorch's hardtanh rule at the corners)."""

@@ -76,7 +76,7 @@ ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid"
                "softmax": ("softmax", {}), "log_softmax": ("log_softmax", {}),
                "elu": ("elu", {}), "gelu": ("gelu", {}), "swish": ("silu", {}),
                "silu": ("silu", {}), "relu6": ("relu6", {}), "hard_swish": ("hardswish", {}),
-               "hard_silu": ("hardswish", {}),
+               "hard_silu": ("hardswish", {}), "mish": ("mish", {}),
                # keras.activations.leaky_relu's default negative_slope is 0.2
                "leaky_relu": ("leaky_relu", {"slope": 0.2})}
 # The LeakyReLU layer's slope where its config gives none (alpha in Keras 2, negative_slope in
@@ -779,6 +779,61 @@ def read_random_flip(model: Model, cfg: Config, inputs: list[str]) -> None:
                                  "block's `augment flip`"))
 
 
+def read_random_rotation(model: Model, cfg: Config, inputs: list[str]) -> None:
+    """Keras' RandomRotation turns each training image by an angle drawn uniformly from
+    ``factor`` turns (a fraction of 2 pi: ``f`` for [-f, f], or a pair (lower, upper)) and
+    passes it at inference; the train block's ``augment rotate(degrees)`` draws from
+    [-degrees, degrees] (at most 180), interpolates bilinear and fills the corners black:
+    Keras' layer with a range symmetric about 0, ``fill_mode="constant"`` with fill_value 0
+    on the images as loaded (not after a Normalization) and bilinear interpolation. Any other
+    is refused at its key, with the reason."""
+    source = _front_layer(model, cfg, inputs)
+    turns = _symmetric_turns(cfg)
+    cfg.only("interpolation", ["bilinear"],
+             f"cnnspec's `augment rotate` interpolates bilinear; {AUGMENTATION_HINT}")
+    fill_mode = cfg.get("fill_mode", "reflect")  # Keras' default
+    black = "cnnspec's `augment rotate` fills the corners black: Keras' fill_mode=\"constant\" " \
+        f"with fill_value 0; {AUGMENTATION_HINT}"
+    if fill_mode != "constant":
+        raise cfg.error(f"RandomRotation '{cfg.name}' fills the corners by fill_mode="
+                        f"{json.dumps(fill_mode)}", "fill_mode", black)
+    if cfg.number("fill_value", 0.0) != 0 or model.preprocess is not None and \
+            model.preprocess.value == "standardize":  # a Normalization's 0 is the mean colour
+        raise cfg.error(f"RandomRotation '{cfg.name}' fills the corners with another colour "
+                        "than black", "fill_value", black)
+    cfg.get("seed")  # a draw of its own, as the train block's seed gives one
+    degrees = exact_number_text(360 * turns)
+    model.tensors[cfg.name] = source
+    model.augment.append(f"rotate(degrees={degrees})")
+    model.notes.append(LayerNote(cfg.name, "(RandomRotation) written as the train block's "
+                                 f"`augment rotate(degrees={degrees})`"))
+
+
+def _symmetric_turns(cfg: Config) -> float:
+    """The ``f`` of a RandomRotation's ``factor`` of [-f, f] turns (one number ``f``, or the
+    pair (-f, f)), refused where it is no number, not symmetric about 0, 0, or past half a
+    turn (rotate's degrees are in (0, 180])."""
+    factor = cfg.get("factor")
+    pair = None
+    if isinstance(factor, list):
+        pair = factor
+    elif _largest(factor) is not None:
+        pair = [-factor, factor]
+    if pair is None or len(pair) != 2 or _largest(pair) is None:
+        raise cfg.error(f"factor of RandomRotation '{cfg.name}' must be a number or a pair of "
+                        f"numbers, not {json_quoted(factor)}", "factor",
+                        "write the largest turn either way as a fraction of a full turn, "
+                        "e.g. 0.1 for 36 degrees")
+    lower, upper = pair
+    if lower != -upper or not 0 < upper <= 0.5:
+        raise cfg.error(f"RandomRotation '{cfg.name}' turns by {exact_number_text(lower)} to "
+                        f"{exact_number_text(upper)} of a full turn", "factor",
+                        "cnnspec's `augment rotate(degrees)` turns by up to degrees either way, "
+                        "0 to 180: a factor f from 0 to 0.5, or (-f, f), is rotate(degrees=360 "
+                        f"f); {AUGMENTATION_HINT}")
+    return upper
+
+
 def read_augmentation(model: Model, cfg: Config, inputs: list[str]) -> None:
     """A random augmentation layer the train block's ``augment`` does not reproduce: refused
     at the layer, with the transform that comes nearest where there is one. Keras applies it
@@ -796,14 +851,9 @@ def read_augmentation(model: Model, cfg: Config, inputs: list[str]) -> None:
 
 def _nearest_transform(model: Model, cfg: Config) -> tuple[str, str] | None:
     """The train block's transform that comes nearest to the augmentation layer ``cfg``, as
-    a spec writes it (``rotate(degrees=36)``), and what it does that Keras' may not; None
+    a spec writes it (``shift(pixels=2)``), and what it does that Keras' may not; None
     where none comes near."""
     _, h, w = model.input_shape
-    if cfg.cls == "RandomRotation":  # factor: a fraction of a full turn, or (lower, upper)
-        factor = _largest(cfg.values.get("factor"))
-        return None if factor is None else (
-            f"rotate(degrees={exact_number_text(min(180.0, 360 * factor))})",
-            "fills the corners black, as Keras' fill_mode=\"constant\" with fill_value 0")
     if cfg.cls == "RandomTranslation":  # a fraction of the height and of the width
         factors = [_largest(cfg.values.get(key)) for key in ("height_factor", "width_factor")]
         pixels = max((round(f * n) for f, n in zip(factors, (h, w)) if f is not None),
@@ -935,9 +985,9 @@ NESTED_MODEL_HINT = ("cnnspec writes a Sequential block nested in the model as i
                      "a functional model: build the block as a keras.Sequential, or call its "
                      "layers on the outer model's tensors")
 # Keras' random augmentation of the training images, which a train block's augment does:
-# RandomFlip("horizontal") is its flip; the others draw as none of its transforms does.
-AUGMENTATIONS = ("RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
-                 "RandomBrightness")
+# RandomFlip("horizontal") is its flip, a RandomRotation symmetric about 0 that fills black
+# its rotate; the others draw as none of its transforms does.
+AUGMENTATIONS = ("RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness")
 AUGMENTATION_HINT = ("remove the layer from the model before export (Keras applies it to "
                      "training batches only: the network is the same without it)")
 # Keras' layers that make images of a given size, left out where it is their input's; how
@@ -948,6 +998,7 @@ SIZING_SETTINGS = ("interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio
 # The layers that write no line of their own, and how each is read.
 FOLDED = {ZERO_PADDING: read_zero_padding, RESCALING: read_rescaling,
           NORMALIZATION: read_normalization, "RandomFlip": read_random_flip,
+          "RandomRotation": read_random_rotation,
           **dict.fromkeys(AUGMENTATIONS, read_augmentation),
           **dict.fromkeys(SIZINGS, read_sizing)}
 PADDED_KINDS = ("conv", "maxpool", "avgpool")

@@ -103,10 +103,15 @@ def class_table() -> str:
     rows.append(row("`RandomFlip`", "train `augment flip`", "`mode: \"horizontal\"` "
                     "(each image mirrored with probability 0.5, as `flip`'s p), at the model's "
                     "input; another mode is refused"))
+    rows.append(row("`RandomRotation`", "train `augment rotate(degrees=360 f)`", "`factor` "
+                    "f or (-f, f) turns (a fraction of 2π), f in (0, 0.5], `fill_mode: "
+                    "\"constant\"` with `fill_value` 0 on the images as loaded (not after a "
+                    "`Normalization`), `interpolation: \"bilinear\"`, at the model's input; "
+                    "another range, fill or interpolation is refused at its key"))
     rows.append(row(", ".join(f"`{cls}`" for cls in keras.AUGMENTATIONS), "error",
                     "no transform of the train block draws as they do: "
                     + keras.AUGMENTATION_HINT + "; the hint names the nearest transform "
-                    "(`rotate`, `shift`) and how it differs"))
+                    "(`shift`) and how it differs"))
     rows.append(row(", ".join(f"`{cls}`" for cls in keras.SIZINGS), "left out, or error",
                     "left out where `height` x `width` is their input's size (they change "
                     "nothing), said in the header; else refused: cnnspec's network takes the "

@@ -59,6 +59,8 @@ def layer_text(line: LayerLine) -> str:
     if merge_inputs:
         words = [f"{line.kind}({', '.join(line.inputs)})"]
     for name in kind.positional:
+        if name not in line.fields:  # its default, and so are those after it (elu's alpha)
+            break
         words.append(value_text(by_name[name], line.fields[name]))
     has_bias = line.fields.get("bias", True)
     for f in kind.fields:

@@ -11,15 +11,15 @@ a correlation depth of about 12 layers), where gain 1 is critical: fine at a few
 not at hundreds (docs/critical-init.md). Sigmoid's 1 is no such factor: sigmoid is not
 zero-centred (1/2 at 0) and its slope at 0 is 1/4.
 
-The activations PyTorch's table has no entry for (gelu, silu, elu, hardswish) get the gain that
-keeps the second moment, ``g = 1 / sqrt(E[f(z)^2])`` for z ~ N(0, 1): He et al. 2015's
+The activations PyTorch's table has no entry for (gelu, silu, elu, hardswish, mish) get the
+gain that keeps the second moment, ``g = 1 / sqrt(E[f(z)^2])`` for z ~ N(0, 1): He et al. 2015's
 derivation (eq. 10, ``Var(y_l) = n_l Var(w_l) E[x_l^2]`` with ``x_l = f(y_{l-1})``) with ReLU's
 ``E[x^2] = Var(y) / 2`` replaced by the activation's own second moment at unit variance, where
 ``Var(y_l) = Var(y_{l-1}) = 1`` is then a fixed point. For ReLU it gives sqrt(2), for the
 identity 1. The integral is Gauss-Hermite quadrature (:func:`gaussian_second_moment`), computed
 once per nonlinearity, not typed in. Whether the fixed point holds the signal through a stack
-is :func:`fixed_point_slope`'s: for gelu, silu and hard swish it does not (docs/how-to-
-initialise.md, section "Gains of the other activations").
+is :func:`fixed_point_slope`'s: for gelu, silu, mish and hard swish it does not
+(docs/how-to-initialise.md, section "Gains of the other activations").
 """
 from __future__ import annotations
 
@@ -55,6 +55,18 @@ def silu(t: float) -> float:
     return t / (1 + math.exp(-t)) if t >= 0 else t * math.exp(t) / (1 + math.exp(t))
 
 
+def softplus(t: float) -> float:
+    """``log(1 + exp(t))`` as ``max(t, 0) + log1p(exp(-|t|))``: no ``exp`` overflows, and
+    ``exp(t)`` stays exact far below 0, where ``log(1 + exp(t))`` rounds to 0."""
+    return max(t, 0.0) + math.log1p(math.exp(-abs(t)))
+
+
+def mish(t: float) -> float:
+    """``t tanh(softplus(t))`` (Misra 2019, "Mish: A Self Regularized Non-Monotonic Activation
+    Function")."""
+    return t * math.tanh(softplus(t))
+
+
 def elu(t: float, alpha: float = 1.0) -> float:
     """``t`` above 0, ``alpha (exp(t) - 1)`` below (Clevert et al. 2016); the named gain's alpha
     is 1, PyTorch's default."""
@@ -69,7 +81,7 @@ def hardswish(t: float) -> float:
 # The nonlinearities without a calculate_gain entry, each with its function: their gain is the
 # one that keeps the second moment (:func:`second_moment_gain`).
 MOMENT_KEEPING: dict[str, Callable[[float], float]] = {
-    "gelu": gelu, "silu": silu, "elu": elu, "hardswish": hardswish}
+    "gelu": gelu, "silu": silu, "elu": elu, "hardswish": hardswish, "mish": mish}
 # PyTorch's calculate_gain table for the nonlinearities without an argument: the gain, and
 # how the docs write it (docs/language.md's gains are generated from here).
 CALCULATE_GAIN = {"linear": (1.0, "1"), "relu": (math.sqrt(2.0), "√2"),
@@ -155,8 +167,8 @@ def fixed_point_slope(f: Callable[[float], float]) -> float:
     g^2 E[f(sqrt(q) z)^2]`` at its fixed point ``q = 1`` (``g``: :func:`second_moment_gain`),
     the factor by which a small offset of the variance from 1 grows at each layer (Poole et al.
     2016's map, in logarithms). 1 for ReLU (every variance is kept), below 1 for tanh, sigmoid
-    and elu (an offset dies out: the stack settles at 1), above 1 for gelu, silu and hard
-    swish (an offset grows layer by layer: no gain keeps their plain stack's scale)."""
+    and elu (an offset dies out: the stack settles at 1), above 1 for gelu, silu, mish and
+    hard swish (an offset grows layer by layer: no gain keeps their plain stack's scale)."""
     step = 0.01
     up, down = (gaussian_second_moment(f, math.exp(s)) for s in (step, -step))
     return math.log(up / down) / (2 * step)

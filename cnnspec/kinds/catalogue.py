@@ -691,7 +691,7 @@ def _bounded_asymptote(ir: dict) -> tuple[float, float]:
 
 def _linear_above_zero(ir: dict) -> tuple[float, float]:
     """The asymptote of an activation that tends to ``y`` above 0 and to a constant below
-    (gelu, silu, elu, hardswish): ReLU's, ``(1, 0)``."""
+    (gelu, silu, mish, elu, hardswish): ReLU's, ``(1, 0)``."""
     return (1.0, 0.0)
 
 
@@ -878,7 +878,7 @@ ELU = _activation(
     value_at=_elu_value, slope_at=_elu_slope,
     phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
 
-# The signal factors of gelu, silu and hard swish are E[f(y)^2] for y ~ N(0, 1), by
+# The signal factors of gelu, silu, mish and hard swish are E[f(y)^2] for y ~ N(0, 1), by
 # Gauss-Hermite quadrature of the functions the gain table holds (gains.unit_second_moment).
 # Unlike ReLU's 1/2 these depend on the scale of y: they tend to 1/2 for a wide y and to 1/4
 # near 0. The tanh form of GELU differs by less than 5e-4.
@@ -955,6 +955,25 @@ SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    signal_factor=lambda ir: gains.unit_second_moment("silu"),
                    asymptote=_linear_above_zero, increasing=gains.silu,
                    value_at=lambda ir, y: gains.silu(y), slope_at=_silu_slope)
+
+
+def _mish_slope(ir: dict, y: float) -> float:
+    """``t + y s (1 - t^2)``, ``t = tanh(softplus(y))``, ``s = sigmoid(y)``: the engine's form,
+    PyTorch's."""
+    t = math.tanh(gains.softplus(y))
+    return t + y * _sigmoid_tail(y) * (1 - t * t)
+
+
+def _mish_onnx(g, ir: dict, x: str) -> str:
+    """``x · tanh(softplus(x))`` of ONNX's Softplus and Tanh: its Mish operator comes with
+    opset 18, and the exporter writes :data:`cnnspec.exporters.onnx_graph.OPSET` (17)."""
+    return g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])])
+
+
+MISH = _activation("mish", "x·tanh(softplus(x)) (Misra 2019)", lambda ir: "nn.Mish()",
+                   _mish_onnx, signal_factor=lambda ir: gains.unit_second_moment("mish"),
+                   asymptote=_linear_above_zero, increasing=gains.mish,
+                   value_at=lambda ir, y: gains.mish(y), slope_at=_mish_slope)
 
 # ReLU6 clips so rarely at y ~ N(0, 1) that it keeps ReLU's 1/2; hard swish is close to SiLU.
 
@@ -1305,6 +1324,6 @@ CONCAT = Kind(
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
 ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, UPSAMPLE,
-       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LOG_SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6,
-       HARDSWISH, PRELU,
+       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LOG_SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, MISH,
+       RELU6, HARDSWISH, PRELU,
        DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)

@@ -163,10 +163,10 @@ class Kind:
     sigmoid 1/2), the mean of its values where its input is symmetric about 0.
     ``increasing``: the function of one value of an activation that is not piecewise linear
     and increases (tanh, sigmoid), or increases above the one dip it has below 0 (gelu,
-    silu, hard swish: to -0.17, -0.28 and -0.375, at inputs of -0.75, -1.28 and -1.5; gelu
-    by its exact form): the largest of a max pool's window of its values is that function
-    of the largest input (but where the whole window lies below the dip: 3 in 1000 windows
-    of 4 for gelu), which the signal estimate integrates.
+    silu, mish, hard swish: to -0.17, -0.28, -0.31 and -0.375, at inputs of -0.75, -1.28,
+    -1.19 and -1.5; gelu by its exact form): the largest of a max pool's window of its
+    values is that function of the largest input (but where the whole window lies below the
+    dip: 3 in 1000 windows of 4 for gelu), which the signal estimate integrates.
     ``value_at``/``slope_at``: ``(ir, y) -> float`` for an elementwise activation, what it
     gives for the input ``y`` and its slope there as the engine's backward pass takes it, in
     float64 (at a corner, the engine's side: relu's slope at 0 is 0, leaky_relu's its slope,
@@ -291,8 +291,8 @@ class Kind:
         """The gain that keeps the second moment through this elementwise activation with the
         fields of ``ir`` (:func:`cnnspec.init.gains.second_moment_gain` of its
         :attr:`value_at`: sqrt(2) for relu, 1.59 for tanh, 1.85 for sigmoid, 1.25 for elu),
-        where a stack holds it: None where the fixed point it makes does not (gelu, silu, hard
-        swish: :func:`cnnspec.init.gains.fixed_point_slope` above 1, an offset from it grows
+        where a stack holds it: None where the fixed point it makes does not (gelu, silu, mish,
+        hard swish: :func:`cnnspec.init.gains.fixed_point_slope` above 1, an offset from it grows
         layer by layer), and for a kind with no such function (softmax mixes channels)."""
         if self.value_at is None:
             return None

@@ -46,6 +46,7 @@ KERAS_ARGS = {
     "leaky_relu": ("negative_slope",),
     "relu": ("max_value", "negative_slope", "threshold"),
     "batchnorm": ("axis", "momentum", "epsilon", "center", "scale"),
+    "upsample": ("size", "data_format", "interpolation"),
 }
 TORCH_ARGS = {
     "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
@@ -128,6 +129,12 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           # PyTorch freezes a parameter with requires_grad=False, Keras a layer with
           # trainable=False: both are the flag `frozen`
           "requires_grad": "trainable"}
+# Arguments that set a field of one library's class of one kind, under a name FIELDS cannot
+# take for all: Keras' UpSampling2D `size` is the upsampling factor (a pool's `size` here is
+# its window, PyTorch's Upsample `size` the output's), its `interpolation` and PyTorch's
+# `mode` the upsampling mode.
+CLASS_FIELDS = {("Keras", "upsample"): {"size": "factor", "interpolation": "mode"},
+                ("PyTorch", "upsample"): {"mode": "mode"}}
 
 
 def momentum_note(whose: str) -> str:
@@ -701,11 +708,14 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
         return None
     fields = {}
     for name, value in given.items():
-        field = foreign_field(record, name)
+        field = CLASS_FIELDS.get((lib, kind), {}).get(name) or foreign_field(record, name)
         if field is not None and _text(value) is not None:
             fields[field] = value
     if any(name not in fields and record.field_map[name].required
            for name in record.positional):
+        return None
+    if any(record.field_map[name].options and value not in record.field_map[name].options
+           for name, value in fields.items()):  # bicubic upsampling: no line writes it
         return None
     # the leading positional values given: one left out (upsample's mode) takes its default
     given_first = list(itertools.takewhile(lambda name: name in fields, record.positional))
@@ -1019,10 +1029,12 @@ DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides"
 DARKNET_NUMBERS = (*DARKNET_KEYS, "padding")
 # Darknet's activations (src/activations.c) as ours, a kind and its arguments; linear is
 # none. Its leaky's slope is 0.1, its elu's alpha 1; swish is x·logistic(x), silu (AlexeyAB's
-# fork spells it silu too). Darknet's mish and its other activations have no kind here.
+# fork spells it silu too); mish is x·tanh(softplus(x)), as ours (AlexeyAB's fork,
+# src/activations.c, activate_array_mish). Its other activations have no kind here.
 DARKNET_ACTIVATIONS = {"leaky": ("leaky_relu", {"slope": 0.1}), "relu": ("relu", {}),
                        "logistic": ("sigmoid", {}), "tanh": ("tanh", {}), "elu": ("elu", {}),
-                       "swish": ("silu", {}), "silu": ("silu", {}), "linear": None}
+                       "swish": ("silu", {}), "silu": ("silu", {}), "mish": ("mish", {}),
+                       "linear": None}
 # What a layer without an activation= line has: logistic, in Darknet's parser (src/parser.c).
 DARKNET_DEFAULT_ACTIVATION = "logistic"
 # The sections a spec writes as a line of its own (not a layer): the input and training.
