@@ -66,6 +66,8 @@ NOTES = {
                                  "whole scales (or sizes) of H and W; `nearest` with "
                                  "`asymmetric` coordinates (PyTorch's), `linear` with "
                                  "`half_pixel` or `pytorch_half_pixel` (align_corners=False)"),
+    onnx_model.read_gelu: Note("`gelu`",
+                               "opset 20's op (PyTorch's nn.GELU); `approximate` the field"),
     onnx_model.read_softmax: Note("train `loss cross_entropy`, `softmax`, `log_softmax`",
                                   "over axis 1; a Softmax giving the model's output is the "
                                   "loss's (cross_entropy reads the scores before it); a "
@@ -91,7 +93,8 @@ def _activation_row() -> str:
 
 
 def op_table() -> str:
-    """| ONNX op | cnnspec | notes |, one row per reader, one per activation op."""
+    """| ONNX op | cnnspec | notes |, one row per reader, one for the activation ops, one
+    for the kinds read from several nodes."""
     rows = ["| ONNX op | cnnspec | notes |", "|---|---|---|",
             row("graph input (N, C, H, W)", "`input CxHxW`", "N free or fixed; C, H, W "
                 "fixed")]
@@ -102,6 +105,11 @@ def op_table() -> str:
     for reader, names in ops.items():
         rows.append(row(", ".join(names), NOTES[reader].written, NOTES[reader].said))
     rows.append(_activation_row())
+    patterns = [f"`{p.kind}`" + (f" ({p.ir['approximate']})" if "approximate" in p.ir else "")
+                + ": " + ", ".join(op for op, _, _ in p.nodes)
+                for p in onnx_model.PATTERNS]
+    rows.append(row("several nodes", "the kind whose export they are", "; ".join(patterns)
+                    + "; in that order, as cnnspec's export writes them"))
     rows.append(row("Constant, Shape and any op of constants", "nothing", "computed by ONNX's "
                     "reference evaluator and read where a layer needs them"))
     refused = ", ".join(f"`{op}`" for op in onnx_model.REFUSED)

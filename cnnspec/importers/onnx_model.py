@@ -11,7 +11,10 @@ and read where a layer needs them (a ``Reshape``'s target, a ``Resize``'s scales
 
 Which ONNX op an activation is, and which of its attributes is which field, is read off the
 kind registry's own ``onnx`` functions (:func:`activation_ops`): the exporter's table, run
-backwards, so this module names no activation. A node cnnspec has no layer for, and a value it
+backwards, so this module names no activation. A kind exported as several nodes (gelu, silu,
+groupnorm) is read back from those nodes the same way: each registry example's export is a
+pattern (:func:`several_node_kinds`), and a match is the export of the fields read, node for
+node. A node cnnspec has no layer for, and a value it
 cannot follow, is a :class:`~cnnspec.errors.SpecError` at the node (``graph.node[7] 'Conv_3'
 (Conv)``), every such node reported at once. ``onnx`` is an optional dependency (``pip
 install 'cnnspec[onnx]'``), imported when an import runs.
@@ -79,7 +82,7 @@ class _Probe:
 
     def const(self, values, dtype: str = "model") -> str:
         name = f"const{len(self.consts)}"
-        self.consts[name] = np.asarray(values).tolist()
+        self.consts[name] = np.asarray(values)
         return name
 
     def param(self, key: str, shape=None) -> str:
@@ -133,9 +136,58 @@ def _single_op(name: str, runs) -> tuple[str, ActivationOp] | None:
             fields[attribute] = same[0].name
         else:
             fixed[attribute] = value
-    consts = tuple(runs[0][1].consts[i] for i in inputs[1:] if i in runs[0][1].consts)
+    consts = tuple(runs[0][1].consts[i].tolist() for i in inputs[1:]
+                   if i in runs[0][1].consts)
     learned = any(i.startswith("param:") for i in inputs[1:])
     return op_type, ActivationOp(name, fields, fixed, consts, learned)
+
+
+@record(frozen=True)
+class Pattern:
+    """A kind whose export is several nodes, as one registry example of it exports (the
+    nodes, in order, with their inputs: ``x``, ``outK`` the K-th node's output, a constant,
+    a ``param:`` or nothing), and the fields that example sets; ``varying``: the fields
+    that differ between examples exported alike, read back from the graph's constants."""
+
+    kind: str
+    ir: dict
+    nodes: tuple
+    varying: tuple
+
+
+def several_node_kinds() -> list[Pattern]:
+    """The patterns of the kinds of one input that the registry exports as several nodes
+    in every example (gelu, silu, groupnorm): each example's nodes, one pattern for those
+    exported alike (the same ops and wiring)."""
+    patterns: dict[tuple, list] = {}
+    for kind in KINDS.values():
+        if kind.onnx is None or kind.merge:
+            continue
+        runs = [_probed(kind, kind.example_ir(example), list(example.inputs))
+                for example in kind.examples or (Example(((3, 2, 2),)),)]
+        if any(len(probe.nodes) < 2 for _, probe in runs):
+            continue
+        for ir, probe in runs:
+            alike = (kind.name, tuple((op, tuple(_role(i) for i in inputs)) for op, inputs, _
+                                      in probe.nodes))
+            patterns.setdefault(alike, []).append((ir, probe))
+    out = []
+    for (name, _), runs in patterns.items():
+        varying = tuple(f.name for f in KINDS[name].fields
+                        if len({repr(ir[f.name]) for ir, _ in runs}) > 1)
+        out.append(Pattern(name, runs[0][0], tuple(runs[0][1].nodes), varying))
+    return out
+
+
+def _probed(kind, ir: dict, shapes: list) -> tuple[dict, _Probe]:
+    probe = _Probe()
+    kind.onnx(probe, ir, shapes, kind.infer(ir, shapes), ["x"])
+    return ir, probe
+
+
+def _role(name: str) -> str:
+    """What a probe's input is, as patterns compare it: a constant's own values aside."""
+    return "const" if name.startswith("const") else name
 
 
 # ---------------------------------------------------------------------------- values
@@ -198,6 +250,7 @@ class Net:
         """Write a layer of ``kind`` with ``fields`` on ``inputs``; its output, whose shape
         the kind's registry rule infers (a layer that does not fit its input: an error at
         the node)."""
+        _in_range(node, kind, fields)
         name = self.names.make(_layer_name(node, kind))
         ir = KINDS[kind].example_ir(Example(tuple(t.shape for t in inputs), fields))
         ir.update(name=name, inputs=[t.layer for t in inputs])
@@ -205,20 +258,24 @@ class Net:
             shape = KINDS[kind].infer(ir, [t.shape for t in inputs]).output
         except KindError as exc:
             raise node.error(exc.message.replace("'layer'", f"'{name}'"), exc.hint) from None
-        line = LayerLine(name, kind, fields)
+        line = LayerLine(name, kind, {**{p: ir[p] for p in KINDS[kind].positional}, **fields})
         if [t.layer for t in inputs] != [self.tail]:
             line.inputs = [t.layer for t in inputs]
         self.lines.append(line)
         self.tail = name
         return Tensor(name, tuple(shape))
 
-    def activate(self, node: Node, kind: str, fields: dict, x: Tensor) -> Tensor:
+    def activate(self, node: Node, kind: str, fields: dict, x: Tensor, alone: bool
+                 ) -> Tensor:
         """An activation on ``x``: written on the line that makes ``x`` where that line takes
-        one and nothing else reads ``x`` (``conv 6 5x5 relu``), else a layer of its own."""
+        one and nothing else reads ``x`` (``alone``: ``conv 6 5x5 relu``), and the node's
+        output has no other name of a layer (cnnspec's export of ``gt: gelu`` after ``fc``
+        names it ``gt``, of ``fc: dense 8 gelu`` ``fc_gelu``); else a layer of its own."""
         line = self.lines[-1] if self.lines else None
-        alone = self.readers.get(node.proto.input[0]) == 1
+        named = _value_name(node)
         if line is not None and x.layer == line.name == self.tail and not line.activation \
-                and KINDS[line.kind].takes_activation and alone:
+                and KINDS[line.kind].takes_activation and alone and \
+                named in (None, f"{line.name}_{kind}"):
             line.activation = (kind, fields)
             self.names.reserve(line.output)
             self.tail = line.output
@@ -226,15 +283,40 @@ class Net:
         return self.add(node, kind, fields, [x])
 
 
+# The least value of each whole-number field type, as the IR's schema bounds it: a count or
+# a window's size and step at least 1, a margin or padding at least 0.
+LEAST = {"count": 1, "pair": 1, "margin": 0, "padding": 0}
+
+
+def _in_range(node: Node, kind: str, fields: dict) -> None:
+    """The whole-number fields the node sets are in the IR's range (the checker's bounds,
+    said here at the node before a shape is inferred from them)."""
+    for f in KINDS[kind].fields:
+        value = fields.get(f.name)
+        if f.type not in LEAST or value is None or isinstance(value, str):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(not isinstance(v, int) or v < LEAST[f.type] for v in values):
+            raise node.error(f"{node.op}'s {f.words or f.name} {value}: each must be a whole "
+                             f"number of at least {LEAST[f.type]}",
+                             hint="the model may be damaged; " + EXPORT_HINT)
+
+
+def _value_name(node: Node) -> str | None:
+    """The node's output value's name where it is a layer's name (cnnspec's export)."""
+    import re
+
+    out = node.proto.output[0] if node.proto.output else ""
+    return out if re.fullmatch(r"[A-Za-z_]\w*", out, flags=re.ASCII) else None
+
+
 def _layer_name(node: Node, kind: str) -> str:
     """A layer's name: its output value's where that is a name already (cnnspec's export names
     each value after its layer), else the node's module path (PyTorch's ``/features/
     features.0/Conv`` is ``features_features_0``), else its kind and index."""
-    import re
-
-    out = node.proto.output[0] if node.proto.output else ""
-    if re.fullmatch(r"[A-Za-z_]\w*", out, flags=re.ASCII):
-        return out
+    named = _value_name(node)
+    if named is not None:
+        return named
     parts = [p for p in node.proto.name.split("/") if p]
     if len(parts) > 1:
         return "_".join(parts[:-1])
@@ -587,7 +669,11 @@ def read_dropout(node: Node, net: Net) -> Tensor:
     """Dropout: its ratio (an attribute before opset 12, an input since)."""
     x = _tensor(node, net)
     ratio = _const(node, net, 1, "ratio") if net.opset >= 12 else None
-    p = float(ratio) if ratio is not None else float(node.attributes.get("ratio", 0.5))
+    if ratio is not None and ratio.size != 1:
+        raise node.error(f"a Dropout's ratio of {ratio.size} values",
+                         hint="a Dropout's ratio is one number, 0 <= ratio < 1")
+    p = float(ratio.ravel()[0]) if ratio is not None else \
+        float(node.attributes.get("ratio", 0.5))
     return net.add(node, "dropout", {"p": float(f"{p:.6g}")}, [x])
 
 
@@ -651,7 +737,18 @@ def read_softmax(node: Node, net: Net) -> Tensor:
         return x
     if at_end and node.op == "LogSoftmax":
         net.loss = "nll"
-    return net.activate(node, "softmax" if node.op == "Softmax" else "log_softmax", {}, x)
+    return net.activate(node, "softmax" if node.op == "Softmax" else "log_softmax", {}, x,
+                        _alone(node, net))
+
+
+def read_gelu(node: Node, net: Net) -> Tensor:
+    """Gelu, from opset 20 (which cnnspec's export, at opset 17, writes as its formula): its
+    ``approximate`` attribute is the kind's field of that name."""
+    x = _tensor(node, net)
+    approximate = node.attributes.get("approximate", b"none")
+    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    fields = {} if approximate == "none" else {"approximate": approximate}
+    return net.activate(node, "gelu", fields, x, _alone(node, net))
 
 
 def read_activation(node: Node, net: Net) -> Tensor:
@@ -661,9 +758,14 @@ def read_activation(node: Node, net: Net) -> Tensor:
     for reading in ACTIVATION_OPS[node.op]:
         fields = _activation_fields(node, net, reading)
         if fields is not None:
-            return net.activate(node, reading.kind, fields, x)
+            return net.activate(node, reading.kind, fields, x, _alone(node, net))
     raise node.error(f"a {node.op} of {_described(node, net)}", hint="cnnspec's activations "
                      f"read as {node.op}: " + listed([_said(r) for r in ACTIVATION_OPS[node.op]]))
+
+
+def _alone(node: Node, net: Net) -> bool:
+    """Whether the node is all that reads its input."""
+    return net.readers.get(node.proto.input[0]) == 1
 
 
 def _activation_fields(node: Node, net: Net, reading: ActivationOp) -> dict | None:
@@ -715,6 +817,7 @@ def _said(reading: ActivationOp) -> str:
 
 
 ACTIVATION_OPS = activation_ops()
+PATTERNS = several_node_kinds()
 READERS: dict[str, Callable[[Node, Net], Tensor]] = {
     "Conv": read_conv, "ConvTranspose": read_conv,
     "Gemm": read_dense, "MatMul": read_dense, "Add": read_bias_add, "Sum": read_merge,
@@ -725,8 +828,13 @@ READERS: dict[str, Callable[[Node, Net], Tensor]] = {
     "LayerNormalization": read_norm, "InstanceNormalization": read_norm,
     "Dropout": read_dropout, "Identity": read_identity, "Resize": read_resize,
     "Upsample": read_resize, "Softmax": read_softmax, "LogSoftmax": read_softmax,
+    "Gelu": read_gelu,
     **{op: read_activation for op in ACTIVATION_OPS if op not in ("Softmax", "LogSoftmax")},
 }
+# Ops that compute constants in the exports cnnspec reads (a flatten's shape): past an
+# error, where their inputs are unknown, not said to be ops of no layer.
+COMPUTED = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Slice", "Mul", "Div", "Sub",
+            "ConstantOfShape", "Expand", "Range", "Erf", "Pow", "Sqrt", "Where", "Equal")
 # Ops cnnspec has no layer for that a PyTorch user meets, and what to do instead.
 REFUSED = {
     "Selu": "cnnspec has no selu: use elu, or export an activation it has",
@@ -761,6 +869,123 @@ def _constant_node(node: Node, net: Net) -> list | None:
                          + EXPORT_HINT) from None
 
 
+def read_pattern(index: int, nodes: list, net: Net) -> int:
+    """The layer the nodes from ``index`` make where they are a kind's export of several
+    nodes (:func:`several_node_kinds`), read back as the exporter wrote them: the number of
+    nodes read, 0 where none matches."""
+    for pattern in PATTERNS:
+        found = _matched(pattern, nodes[index:index + len(pattern.nodes)], net)
+        if found is None:
+            continue
+        x, x_name, ir = found
+        last = nodes[index + len(pattern.nodes) - 1]
+        kind = KINDS[pattern.kind]
+        fields = {f.name: ir[f.name] for f in kind.fields if not f.is_default(ir[f.name], ir)}
+        if kind.is_activation:
+            reads = sum(role == "x" for _, inputs, _ in pattern.nodes for role in inputs)
+            out = net.activate(last, pattern.kind, fields, x, net.readers[x_name] == reads)
+        else:
+            out = net.add(last, pattern.kind, fields, [x])
+        for node in nodes[index:index + len(pattern.nodes)]:
+            net.values.update(dict.fromkeys(node.proto.output))
+        net.values[last.proto.output[0]] = out
+        return len(pattern.nodes)
+    return 0
+
+
+def _matched(pattern: Pattern, nodes: list, net: Net) -> tuple[Tensor, str, dict] | None:
+    """The input, its value's name and the fields of ``pattern``'s kind where ``nodes`` are
+    its export: wired alike (:func:`_wired`), and the export of the fields read (the
+    varying ones tried at each whole number the graph's constants hold) the graph's
+    attributes and constants."""
+    wired = _wired(pattern, nodes, net)
+    if wired is None:
+        return None
+    for ir in _candidates(pattern, nodes, net):
+        if _exports_as(pattern.kind, ir, wired[0], nodes, net):
+            return (*wired, ir)
+    return None
+
+
+def _wired(pattern: Pattern, nodes: list, net: Net) -> tuple[Tensor, str] | None:
+    """The one input ``nodes`` read and its value's name, where they are ``pattern``'s ops
+    wired as its nodes are, and each value made inside is read only inside."""
+    nodes = nodes[:len(pattern.nodes)]
+    if len(nodes) < len(pattern.nodes):
+        return None
+    inside = {f"out{k}": node.proto.output[0] for k, node in enumerate(nodes, start=1)}
+    taken = []
+    for (op, inputs, _), node in zip(pattern.nodes, nodes):
+        if node.op != op or len(node.proto.input) != len(inputs):
+            return None
+        for role, name in zip(inputs, node.proto.input):
+            value = net.values.get(name)
+            if role == "x":
+                taken.append((value, name))
+            elif role in inside and name != inside[role] or role.startswith(
+                    ("const", "param:")) and not isinstance(value, np.ndarray):
+                return None
+    made_inside = sum(role in inside for _, inputs, _ in pattern.nodes for role in inputs)
+    if made_inside != sum(net.readers.get(node.proto.output[0], 0) for node in nodes[:-1]):
+        return None
+    if not taken or len({name for _, name in taken}) != 1 or not isinstance(taken[0][0],
+                                                                             Tensor):
+        return None
+    return taken[0]
+
+
+def _candidates(pattern: Pattern, nodes: list, net: Net):
+    """The fields to try: the pattern's example's, a number field that its export writes as
+    an attribute at the graph's value (a groupnorm's eps), each varying field at each whole
+    number the nodes' constants hold (a groupnorm's groups are its first Reshape's)."""
+    base = dict(pattern.ir)
+    numbers = [f.name for f in KINDS[pattern.kind].fields if f.type == "number"]
+    for (_, _, attributes), node in zip(pattern.nodes, nodes):
+        for name, value in attributes.items():
+            for field_name in numbers:
+                if isinstance(value, float) and value == pattern.ir[field_name] and \
+                        isinstance(node.attributes.get(name), float):
+                    base[field_name] = float(f"{node.attributes[name]:.6g}")
+    if not pattern.varying:
+        yield base
+        return
+    numbers = sorted({int(v) for node in nodes for name in node.proto.input
+                      if isinstance(net.values.get(name), np.ndarray)
+                      and net.values[name].size <= 4
+                      for v in net.values[name].ravel() if float(v).is_integer() and v > 0})
+    for number in numbers:
+        yield {**base, **dict.fromkeys(pattern.varying, number)}
+
+
+def _exports_as(kind: str, ir: dict, x: Tensor, nodes: list, net: Net) -> bool:
+    """Whether the kind's export of ``ir`` on ``x`` is ``nodes``: their attributes and
+    constants, each to float32's precision."""
+    try:
+        _, probe = _probed(KINDS[kind], {**ir, "inputs": ["x"]}, [x.shape])
+    except KindError:
+        return False
+    for (op, inputs, attributes), node in zip(probe.nodes, nodes):
+        if set(attributes) - set(node.attributes) or not all(
+                _same(value, node.attributes[name]) for name, value in attributes.items()):
+            return False
+        for role, name in zip(inputs, node.proto.input):
+            if role in probe.consts and not _same(probe.consts[role], net.values[name]):
+                return False
+    return True
+
+
+def _same(ours, theirs) -> bool:
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    if ours.dtype.kind in "US" or theirs.dtype.kind in "USO":
+        return str(ours) == str(theirs) or ours.tolist() == theirs.tolist()
+    return ours.shape == theirs.shape and bool(np.allclose(ours, theirs, rtol=1e-6, atol=0))
+
+
+def _unsupported(node: Node) -> SpecError:
+    hint = REFUSED.get(node.op) or ("the ops cnnspec imports: " + ", ".join(sorted(READERS)))
+    return node.error(f"ONNX's {node.op} is not an op cnnspec imports", hint=hint)
+
+
 def read_node(node: Node, net: Net) -> None:
     """The node's outputs: constants computed, or the layer it reads as; an error where
     cnnspec has none."""
@@ -771,7 +996,9 @@ def read_node(node: Node, net: Net) -> None:
                          "initializer holds", hint="the graph's nodes must come in an order "
                          "where each value is made before it is read (onnx.checker says so)")
     if any(name and net.values[name] is None for name in proto.input):
-        net.values.update(dict.fromkeys(proto.output))  # past an error: said there
+        net.values.update(dict.fromkeys(proto.output))  # past an error: said there, but
+        if node.op not in READERS and node.op not in COMPUTED:  # an op of no layer is said
+            raise _unsupported(node)
         return
     constants = _constant_node(node, net)
     if constants is not None:
@@ -779,9 +1006,7 @@ def read_node(node: Node, net: Net) -> None:
         return
     reader = READERS.get(node.op)
     if reader is None or proto.domain not in ("", "ai.onnx"):
-        hint = REFUSED.get(node.op) or ("the ops cnnspec imports: "
-                                        + ", ".join(sorted(READERS)))
-        raise node.error(f"ONNX's {node.op} is not an op cnnspec imports", hint=hint)
+        raise _unsupported(node)
     out = reader(node, net)
     net.values[proto.output[0]] = out
     net.values.update(dict.fromkeys(proto.output[1:]))  # BatchNormalization's statistics
@@ -805,13 +1030,31 @@ def read_graph(model, path: str | None) -> tuple[Net, tuple[int, int, int], str]
         for value in proto.input:
             net.readers[value] = net.readers.get(value, 0) + 1
     errors = []
-    for index, proto in enumerate(graph.node):
-        node = Node(index, proto, _attributes(proto), path)
+    nodes = [Node(index, proto, _attributes(proto), path)
+             for index, proto in enumerate(graph.node)]
+    # Constant nodes first (they read nothing): PyTorch writes them between the nodes of one
+    # layer's export, which then reads as the exporter's pattern (a GroupNorm's)
+    for node in nodes:
+        if node.op == "Constant" and not node.proto.input:
+            try:
+                read_node(node, net)
+            except SpecError as exc:
+                errors.append(exc)
+                net.values.update(dict.fromkeys(node.proto.output))
+    nodes = [node for node in nodes if node.op != "Constant" or node.proto.input]
+    index = 0
+    while index < len(nodes):
+        node = nodes[index]
         try:
+            read = read_pattern(index, nodes, net)
+            if read:
+                index += read
+                continue
             read_node(node, net)
         except SpecError as exc:
             errors.append(exc)
-            net.values.update(dict.fromkeys(proto.output))
+            net.values.update(dict.fromkeys(node.proto.output))
+        index += 1
     output = net.values.get(graph.output[0].name)
     if not errors and not isinstance(output, Tensor):
         errors.append(SpecError(f"the graph's output '{graph.output[0].name}' is no value "
