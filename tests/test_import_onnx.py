@@ -80,6 +80,34 @@ def test_a_network_of_every_kind_comes_back_from_its_onnx_export(zoo, tmp_path):
     _comes_back(zoo, tmp_path)
 
 
+# Ceil mode's last window would start in the trailing padding: ONNX keeps it, cnnspec and
+# PyTorch drop it, and cnnspec's export cuts it off with a Slice.
+CEIL_CUT = """\
+model cut
+input 2x5x5
+p: maxpool 3 stride 3 pad 1 ceil_mode true
+q: avgpool 3 stride 3 pad 1 ceil_mode true count_include_pad false <- input
+both: concat(p, q)
+flatten
+dense 3
+"""
+
+
+def test_ceil_modes_cut_windows_come_back_as_the_pools(tmp_path):
+    path = tmp_path / "cut.cnn"
+    path.write_text(CEIL_CUT)
+    _comes_back(path, tmp_path)
+    exported, _ = exported_with_statistics(path, "float32")
+    model = onnx_model(exported)
+    assert "Slice" in [node.op_type for node in model.graph.node]  # what it read back
+    model.graph.node.remove(next(n for n in model.graph.node if n.op_type == "Slice"))
+    for node in model.graph.node:  # the pool read where the Slice read it
+        node.input[:] = ["p/MaxPool_1" if name == "p" else name for name in node.input]
+    errors = _refused(model.SerializeToString())
+    assert errors[0].json_path.endswith("(MaxPool)")
+    assert "no Slice cuts it off" in errors[0].message
+
+
 def _comes_back(path, tmp_path):
     """The spec at ``path`` exported and imported: the same layers but its dropouts, and
     with the exported weights ONNX Runtime's outputs."""
@@ -343,6 +371,10 @@ def test_unsupported_ops_on_separate_branches_are_all_listed():
      "[0, 1]: each must be a whole number of at least 1"),
     ([helper.make_node("Dropout", ["x", "w"], ["y"])], [CONV], ("N", 3, 8, 8),
      "ratio of 108 values"),
+    ([helper.make_node("Shape", [], ["y"])], [], ("N", 3, 8, 8),
+     "Shape has 0 inputs; ONNX's Shape has 1 to 1 at opset 17"),
+    ([helper.make_node("Slice", ["x", "s", "s"], ["y"])], [("s", [0, 1])], ("N", 3, 8, 8),
+     "a Slice of a value computed per example"),
 ])
 def test_graphs_it_cannot_read_are_refused_where_they_go_wrong(nodes, inits, shape, said):
     data = _model(nodes, inits, shape)

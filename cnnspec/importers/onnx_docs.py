@@ -40,8 +40,11 @@ NOTES = {
                                 "Concat along axis 1 only"),
     onnx_model.read_pool: Note("`maxpool`, `avgpool`",
                                "`kernel_shape`, `strides`, `pads`, `auto_pad`, `ceil_mode`, "
-                               "`count_include_pad`; a ceil-mode window ONNX keeps and cnnspec "
-                               "drops (one that starts in the trailing padding) is refused"),
+                               "`count_include_pad`; a last ceil-mode window that ONNX keeps "
+                               "and cnnspec drops (one starting in the trailing padding) must "
+                               "be cut off by a Slice, as cnnspec's export writes it"),
+    onnx_model.read_slice: Note("nothing",
+                                "only the cut of a ceil-mode pool's last windows (above)"),
     onnx_model.read_global_pool: Note("`global_avgpool`, `global_maxpool`",
                                       "ONNX's (N, C, 1, 1) is cnnspec's (N, C): a Flatten after "
                                       "it writes nothing"),

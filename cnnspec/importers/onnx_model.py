@@ -197,11 +197,14 @@ def _role(name: str) -> str:
 class Tensor:
     """A value computed per example: the layer that holds it (or the input) and its shape as
     cnnspec has it, ``(C, H, W)`` or ``(F,)``; ``squeezed``: ONNX holds it as ``(C, 1, 1)``
-    (a global pool's), which a flatten leaves as it is."""
+    (a global pool's), which a flatten leaves as it is; ``overhang``: ONNX's value is larger
+    than cnnspec's by a last window of ceil mode (:func:`read_pool`), which only a Slice that
+    cuts it off may read: the error said where anything else reads it."""
 
     layer: str
     shape: tuple
     squeezed: bool = False
+    overhang: SpecError | None = None
 
 
 @record
@@ -411,6 +414,8 @@ def _tensor(node: Node, net: Net, position: int = 0) -> Tensor:
         raise node.error(f"{node.op} reads '{node.proto.input[position]}' as its input, "
                          "which is no value of the network computed per example",
                          hint="cnnspec imports a network whose layers read its input")
+    if value.overhang is not None:
+        raise value.overhang
     return value
 
 
@@ -562,8 +567,8 @@ def read_merge(node: Node, net: Net) -> Tensor:
 
 def read_pool(node: Node, net: Net) -> Tensor:
     """MaxPool and AveragePool (ceil_mode, count_include_pad); ONNX keeps a last window of
-    ceil mode that starts in the trailing padding, cnnspec does not (PyTorch's rule), which is
-    refused where it would change the output's size."""
+    ceil mode that starts in the trailing padding, cnnspec does not (PyTorch's rule): where it
+    changes the output's size, a Slice must cut it off (as cnnspec's export writes it)."""
     from cnnspec.shapes import resolve_padding, window_output_size
 
     x = _tensor(node, net)
@@ -582,15 +587,33 @@ def read_pool(node: Node, net: Net) -> Tensor:
             x.shape[1:], kernel, stride, resolved[::2], resolved[1::2])]
         ours = [window_output_size(n, k, s, before, after, ceil_mode=True) for n, k, s, before,
                 after in zip(x.shape[1:], kernel, stride, resolved[::2], resolved[1::2])]
-        if onnx_hw != ours:
-            raise node.error(f"ceil mode keeps a last window here that starts in the padding "
-                             f"({onnx_hw[0]}x{onnx_hw[1]} against cnnspec's "
-                             f"{ours[0]}x{ours[1]})", hint="cnnspec drops that window, as "
-                             "PyTorch does: pad less, or turn ceil mode off")
     kind = "maxpool" if node.op == "MaxPool" else "avgpool"
     if kind == "avgpool" and not node.attributes.get("count_include_pad", 0):
         fields["count_include_pad"] = False
-    return net.add(node, kind, fields, [x])
+    out = net.add(node, kind, fields, [x])
+    if ceil and onnx_hw != ours:
+        out.overhang = node.error(
+            f"ceil mode keeps a last window here that starts in the padding ({onnx_hw[0]}x"
+            f"{onnx_hw[1]} against cnnspec's {ours[0]}x{ours[1]}), and no Slice cuts it off",
+            hint="cnnspec drops that window, as PyTorch does: pad less, turn ceil mode off, "
+            f"or slice the output to {ours[0]}x{ours[1]}")
+    return out
+
+
+def read_slice(node: Node, net: Net) -> Tensor:
+    """Slice: of a pool's output, the cut of ceil mode's last windows (:func:`read_pool`),
+    which leaves cnnspec's pool; cnnspec has no layer for any other."""
+    x = net.values.get(node.proto.input[0])
+    bounds = [_const(node, net, i, "bound") for i in range(1, min(5, len(node.proto.input)))]
+    cut = isinstance(x, Tensor) and x.overhang is not None and len(bounds) >= 3 and all(
+        b is not None for b in bounds[:3]) and [b.tolist() for b in bounds[:3]] == [
+        [0, 0], list(x.shape[1:]), [2, 3]] and (len(bounds) < 4 or bounds[3] is None or
+                                                 bounds[3].tolist() == [1, 1])
+    if not cut:
+        raise node.error("a Slice of a value computed per example", hint="cnnspec imports a "
+                         "Slice only where it cuts off the last windows of a ceil-mode pool, "
+                         "as cnnspec's export writes it")
+    return Tensor(x.layer, x.shape, x.squeezed)
 
 
 def read_global_pool(node: Node, net: Net) -> Tensor:
@@ -828,7 +851,7 @@ READERS: dict[str, Callable[[Node, Net], Tensor]] = {
     "LayerNormalization": read_norm, "InstanceNormalization": read_norm,
     "Dropout": read_dropout, "Identity": read_identity, "Resize": read_resize,
     "Upsample": read_resize, "Softmax": read_softmax, "LogSoftmax": read_softmax,
-    "Gelu": read_gelu,
+    "Gelu": read_gelu, "Slice": read_slice,
     **{op: read_activation for op in ACTIVATION_OPS if op not in ("Softmax", "LogSoftmax")},
 }
 # Ops that compute constants in the exports cnnspec reads (a flatten's shape): past an
@@ -911,7 +934,7 @@ def _wired(pattern: Pattern, nodes: list, net: Net) -> tuple[Tensor, str] | None
     """The one input ``nodes`` read and its value's name, where they are ``pattern``'s ops
     wired as its nodes are, and each value made inside is read only inside."""
     nodes = nodes[:len(pattern.nodes)]
-    if len(nodes) < len(pattern.nodes):
+    if len(nodes) < len(pattern.nodes) or not all(node.proto.output for node in nodes):
         return None
     inside = {f"out{k}": node.proto.output[0] for k, node in enumerate(nodes, start=1)}
     taken = []
@@ -981,6 +1004,24 @@ def _same(ours, theirs) -> bool:
     return ours.shape == theirs.shape and bool(np.allclose(ours, theirs, rtol=1e-6, atol=0))
 
 
+def _arity(node: Node, net: Net) -> None:
+    """The node has as many inputs and outputs as its op's schema allows at the model's
+    opset (a damaged graph's may not)."""
+    from onnx import defs
+
+    try:
+        schema = defs.get_schema(node.op, net.opset)
+    except defs.SchemaError:
+        return  # no op of ONNX's: said as such by its reader's absence
+    for what, given, least, most in (
+            ("inputs", len(node.proto.input), schema.min_input, schema.max_input),
+            ("outputs", len(node.proto.output), max(1, schema.min_output), schema.max_output)):
+        if not least <= given <= most:
+            raise node.error(f"{node.op} has {given} {what}; ONNX's {node.op} has "
+                             f"{least} to {most} at opset {net.opset}",
+                             hint="the model may be damaged; " + EXPORT_HINT)
+
+
 def _unsupported(node: Node) -> SpecError:
     hint = REFUSED.get(node.op) or ("the ops cnnspec imports: " + ", ".join(sorted(READERS)))
     return node.error(f"ONNX's {node.op} is not an op cnnspec imports", hint=hint)
@@ -995,6 +1036,7 @@ def read_node(node: Node, net: Net) -> None:
         raise node.error(f"{node.op} reads '{missing}', which no earlier node makes and no "
                          "initializer holds", hint="the graph's nodes must come in an order "
                          "where each value is made before it is read (onnx.checker says so)")
+    _arity(node, net)
     if any(name and net.values[name] is None for name in proto.input):
         net.values.update(dict.fromkeys(proto.output))  # past an error: said there, but
         if node.op not in READERS and node.op not in COMPUTED:  # an op of no layer is said
@@ -1056,6 +1098,8 @@ def read_graph(model, path: str | None) -> tuple[Net, tuple[int, int, int], str]
             net.values.update(dict.fromkeys(node.proto.output))
         index += 1
     output = net.values.get(graph.output[0].name)
+    if isinstance(output, Tensor) and output.overhang is not None:
+        errors.append(output.overhang)
     if not errors and not isinstance(output, Tensor):
         errors.append(SpecError(f"the graph's output '{graph.output[0].name}' is no value "
                                 "computed from its input", json_path=f"{GRAPH}.output[0]",
