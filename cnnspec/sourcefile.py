@@ -68,9 +68,10 @@ SAVED_MODELS = {
     ".pt": PYTORCH,
     ".pth": PYTORCH,
     # imported (`cnnspec import`), but given where a spec is read, a saved model as the others
+    # (this hint has no path of the file: MODEL stands for it)
     ".onnx": ("an ONNX model" + NOT_TEXT,
-              ("import it as a spec first: `{import_command:model.onnx} -o model.cnn`, then "
-               "use model.cnn")),
+              ("import it as a spec first: `{import_command:MODEL.onnx} -o MODEL.cnn`, then "
+               "use MODEL.cnn")),
 }
 
 

@@ -856,7 +856,7 @@ READERS: dict[str, Callable[[Node, Net], Tensor]] = {
 }
 # Ops that compute constants in the exports cnnspec reads (a flatten's shape): past an
 # error, where their inputs are unknown, not said to be ops of no layer.
-COMPUTED = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Slice", "Mul", "Div", "Sub",
+COMPUTED = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Mul", "Div", "Sub",
             "ConstantOfShape", "Expand", "Range", "Erf", "Pow", "Sqrt", "Where", "Equal")
 # Ops cnnspec has no layer for that a PyTorch user meets, and what to do instead.
 REFUSED = {
