@@ -27,6 +27,7 @@ from dataclasses import field
 
 import numpy as np
 
+from cnnspec.check.graph import INPUT
 from cnnspec.errors import SpecError, SpecErrors, listed
 from cnnspec.exporters.onnx_graph import require_onnx
 from cnnspec.importers.imported import Imported, Names, grouped, model_name
@@ -42,7 +43,6 @@ from cnnspec.kinds.catalogue import momentum_kept
 from cnnspec.kinds.kind import Example, KindError
 from cnnspec.records import record
 
-INPUT = "input"
 # What a Shape node gives for the batch's place where the input's batch is free: no size a
 # tensor has, so that a Reshape can tell "the batch, as it comes" from a number.
 FREE_BATCH = -(2 ** 40)
@@ -74,7 +74,7 @@ class _Probe:
 
     def __init__(self) -> None:
         self.nodes: list[tuple[str, list[str], dict]] = []
-        self.consts: dict[str, float] = {}
+        self.consts: dict[str, np.ndarray] = {}
 
     def op(self, op_type: str, inputs: list[str], **attributes) -> str:
         self.nodes.append((op_type, list(inputs), attributes))
