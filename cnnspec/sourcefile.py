@@ -38,11 +38,13 @@ SPEC = "the spec"  # what a spec file is called in the hints
 CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
 KERAS_SUFFIXES = (".json", ".keras")
 DARKNET_SUFFIXES = (".cfg",)
+ONNX_SUFFIXES = (".onnx",)
 # The keys at the top of a Keras model's JSON (model.to_json()), which no IR has.
 KERAS_MODEL_KEYS = ("class_name", "config")
 # The files import reads, as its refusals of other files name them.
 IMPORTED_FILES = (f"Caffe {CAFFE_SUFFIXES[0]}, Keras {KERAS_SUFFIXES[0]} and "
-                  f"{KERAS_SUFFIXES[1]}, and Darknet {DARKNET_SUFFIXES[0]} files")
+                  f"{KERAS_SUFFIXES[1]}, Darknet {DARKNET_SUFFIXES[0]} and ONNX "
+                  f"{ONNX_SUFFIXES[0]} files")
 # Files a newcomer reaches for that hold weights or a whole saved model rather than the
 # architecture as text: what each is, and what to give instead (a hint template:
 # `{export_command}` is worded as the caller types it).
@@ -65,9 +67,11 @@ SAVED_MODELS = {
                     "import the model definition, a .prototxt"),
     ".pt": PYTORCH,
     ".pth": PYTORCH,
+    # imported (`cnnspec import`), but given where a spec is read, a saved model as the others
+    # (this hint has no path of the file: MODEL stands for it)
     ".onnx": ("an ONNX model" + NOT_TEXT,
-              ("cnnspec writes ONNX (`{export_command} --format onnx`) but imports "
-               f"{IMPORTED_FILES}: write the network as a spec by hand (docs/language.md)")),
+              ("import it as a spec first: `{import_command:MODEL.onnx} -o MODEL.cnn`, then "
+               "use MODEL.cnn")),
 }
 
 

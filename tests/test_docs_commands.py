@@ -97,7 +97,7 @@ def test_a_shown_command_reads_as_the_command_line_reads_it(shown, tmp_path, mon
         if word.startswith("runs/"):
             (tmp_path / word).mkdir(parents=True)
             (tmp_path / word / "summary.json").touch()  # what marks a folder as a run's
-        elif re.fullmatch(r"[\w.-]+\.(cnn|json|prototxt|keras|cfg)", word):
+        elif re.fullmatch(r"[\w.-]+\.(cnn|json|prototxt|keras|cfg|onnx)", word):
             (tmp_path / word).touch()
     monkeypatch.chdir(tmp_path)
     parser = command_parser(build_parser(name), name)
@@ -118,7 +118,8 @@ def runs_in_seconds(words: list[str]) -> bool:
     import cnnspec
 
     name, *arguments = words[1:]
-    inputs = [word for word in arguments if re.search(r"\.(cnn|json|prototxt|keras|cfg)$", word)]
+    inputs = [word for word in arguments
+              if re.search(r"\.(cnn|json|prototxt|keras|cfg|onnx)$", word)]
     if any(not (ROOT / word).exists() for word in inputs if word not in output_files(words)):
         return False
     if name in NO_NETWORK:

@@ -44,21 +44,23 @@ def test_the_ir_table_writes_each_init_as_the_ir_holds_it():
 
 
 def _import_tables():
-    from cnnspec.importers import caffe_docs, keras_docs
+    from cnnspec.importers import caffe_docs, keras_docs, onnx_docs
 
     return [(caffe_docs.layer_table, caffe_docs.LAYER_MARKERS),
             (caffe_docs.filler_table, caffe_docs.FILLER_MARKERS),
             (caffe_docs.solver_table, caffe_docs.SOLVER_MARKERS),
             (keras_docs.class_table, keras_docs.CLASS_MARKERS),
             (keras_docs.initializer_table, keras_docs.INIT_MARKERS),
-            (keras_docs.compile_table, keras_docs.COMPILE_MARKERS)]
+            (keras_docs.compile_table, keras_docs.COMPILE_MARKERS),
+            (onnx_docs.op_table, onnx_docs.OP_MARKERS)]
 
 
 @pytest.mark.parametrize("table, markers", _import_tables(),
                          ids=lambda value: getattr(value, "__name__", ""))
 def test_the_import_page_holds_the_importers_tables(table, markers):
     """Each table of docs/importing.md (Caffe's layer types, fillers and solver fields,
-    Keras' classes, initializers and compile settings) is the importer's own, as generated."""
+    Keras' classes, initializers and compile settings, ONNX's ops) is the importer's own, as
+    generated."""
     page = (ROOT / "docs" / "importing.md").read_text(encoding="utf-8")
     assert between_markers(page, *markers) == table(), "run python tools/generate.py"
 

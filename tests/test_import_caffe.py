@@ -699,7 +699,7 @@ def test_cli_prints_to_stdout_and_reports_located_errors(tmp_path, capsys):
     assert not (tmp_path / "bad.cnn").exists()
     (tmp_path / "net.txt").write_text("name: 'x'")
     assert main(["import", str(tmp_path / "net.txt")]) == 2
-    assert ("imports Caffe .prototxt, Keras .json and .keras, and Darknet .cfg files"
+    assert ("imports Caffe .prototxt, Keras .json and .keras, Darknet .cfg and ONNX .onnx files"
             in capsys.readouterr().err)
     with pytest.raises(SystemExit) as usage:
         main(["import", str(LENET), "--input", "28x28"])

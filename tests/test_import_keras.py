@@ -1346,7 +1346,8 @@ def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_
      "import the model definition, a .prototxt"),
     ("net.pth", "is a PyTorch file", "write a PyTorch network as a spec by hand"),
     ("digits.cnn", "is a cnnspec spec already", "it needs no import: every command reads it"),
-    ("model.onnx", "is an ONNX model, not a model's", "cnnspec writes ONNX"),  # was: not UTF-8
+    # was: not UTF-8; then: an ONNX model, not text (before ONNX imported)
+    ("model.onnx", "is not an ONNX model", "torch.onnx.export"),
     ("weights.bin", "is not a file cnnspec imports: it imports Caffe .prototxt, Keras",
      "a Caffe model definition ends in .prototxt"),  # was: not UTF-8, save the spec as UTF-8
 ])

@@ -4,7 +4,8 @@ IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$de
 initializers, gains and training settings in docs/language.md and docs/ir.md, the npz
 keys and the downloaded datasets in docs/data.md, the export tables in
 docs/interop.md, the tables of Caffe's layer types, fillers and solver fields and of Keras'
-layer classes, initializers and compile settings in docs/importing.md, the table of check's
+layer classes, initializers and compile settings and of ONNX's ops in docs/importing.md, the
+table of check's
 lints and the ways to silence them in docs/warnings.md, and the parser generated from the
 grammar (cnnspec/lang/standalone.py, with Lark).
 
@@ -24,7 +25,7 @@ from cnnspec.check import lint_docs
 from cnnspec.cli import commands_taking
 from cnnspec.data.docs import DOWNLOAD_TABLE, NPZ_TABLE, download_table, npz_key_table
 from cnnspec.exporters import docs as export_docs
-from cnnspec.importers import caffe_docs, keras_docs
+from cnnspec.importers import caffe_docs, keras_docs, onnx_docs
 from cnnspec.init.docs import (
     GAIN_TABLE,
     INIT_TABLE,
@@ -62,6 +63,7 @@ IMPORT_TABLES = (
     (keras_docs.class_table, keras_docs.CLASS_MARKERS),
     (keras_docs.initializer_table, keras_docs.INIT_MARKERS),
     (keras_docs.compile_table, keras_docs.COMPILE_MARKERS),
+    (onnx_docs.op_table, onnx_docs.OP_MARKERS),
 )
 
 

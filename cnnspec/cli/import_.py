@@ -1,5 +1,5 @@
-"""``cnnspec import SOURCE [-o SPEC.cnn]``: a Caffe model definition or a Keras model JSON as a
-cnnspec spec (:mod:`cnnspec.importers`)."""
+"""``cnnspec import SOURCE [-o SPEC.cnn]``: a Caffe model definition, a Keras model JSON, a
+Darknet network or an ONNX model as a cnnspec spec (:mod:`cnnspec.importers`)."""
 from __future__ import annotations
 
 import argparse
@@ -16,8 +16,8 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.errors import counted, shown_path
 
-HELP = ("import a Caffe .prototxt (with its solver), a Keras model .json or .keras or a "
-        "Darknet .cfg as a .cnn spec")
+HELP = ("import a Caffe .prototxt (with its solver), a Keras model .json or .keras, a "
+        "Darknet .cfg or an ONNX model (its architecture, not its weights) as a .cnn spec")
 
 
 def spec_output(text: str) -> str:
@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("source", metavar="SOURCE", type=input_file,
                         help="a Caffe model definition (.prototxt), a Keras model saved "
-                        "with model.to_json() (.json) or model.save() (.keras), or a Darknet "
-                        "network (.cfg)")
+                        "with model.to_json() (.json) or model.save() (.keras), a Darknet "
+                        "network (.cfg), or an ONNX model (.onnx, as torch.onnx.export "
+                        "writes it; needs pip install 'cnnspec[onnx]')")
     add_output(parser, spec_output, "the spec file to write; - (the default) prints it",
                metavar="SPEC.cnn", default="-", once_out=True)
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")

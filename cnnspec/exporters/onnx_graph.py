@@ -36,12 +36,13 @@ AGREEMENT = 1e-5
 INSTALL_HINT = "install the ONNX extra: pip install 'cnnspec[onnx]' (onnx and onnxruntime)"
 
 
-def require_onnx():
-    """The ``onnx`` module, or a RunError saying how to install it."""
+def require_onnx(doing: str = "exporting to ONNX"):
+    """The ``onnx`` module, or an error saying that ``doing`` needs it and how to install
+    it."""
     try:
         import onnx
     except ImportError:
-        raise SettingError("exporting to ONNX needs the onnx package, which is not installed",
+        raise SettingError(f"{doing} needs the onnx package, which is not installed",
                            hint=INSTALL_HINT, invalid=True) from None
     return onnx
 

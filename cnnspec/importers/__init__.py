@@ -4,6 +4,7 @@
     caffe.import_prototxt(text, path=None, *, solver=None, ...) -> Imported    # .prototxt
     keras.import_keras(text, path=None) -> Imported                # to_json(), a .keras
     darknet.import_cfg(text, path=None) -> Imported                # a Darknet .cfg
+    onnx_model.import_onnx(data, path=None) -> Imported            # an ONNX model's bytes
 
 An :class:`Imported` holds the ``.cnn`` text (laid out by ``cnnspec fmt``'s formatter, with a
 header saying where it came from) and its checked spec. Each importer holds its framework's
@@ -25,6 +26,7 @@ from cnnspec.sourcefile import (
     DARKNET_SUFFIXES,
     IMPORTED_FILES,
     KERAS_SUFFIXES,
+    ONNX_SUFFIXES,
     SAVED_MODELS,
     TO_JSON,
     read_spec_text,
@@ -38,17 +40,19 @@ CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
 KERAS_MODEL = "the Keras model's JSON"
 DARKNET_MODEL = "the cfg"
-# Files import does not read: the saved models, and a spec, which every command reads.
-OTHER_FILES = {**SAVED_MODELS,
+# Files import does not read: the saved models (but ONNX's, which it imports), and a spec,
+# which every command reads.
+OTHER_FILES = {**{suffix: said for suffix, said in SAVED_MODELS.items()
+                  if suffix not in ONNX_SUFFIXES},
                ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it")}
 
 
-# What a Keras model or a Darknet network has in place of each setting of a Caffe import.
+# What a Keras, Darknet or ONNX model has in place of each setting of a Caffe import.
 CAFFE_ONLY = {"solver": "a Keras model's training settings are its compile_config's (Keras 3 "
-                        "writes it for a compiled model), a Darknet network's its [net]'s: "
-                        "change the train block of the imported spec",
+                        "writes it for a compiled model), a Darknet network's its [net]'s, "
+                        "an ONNX model has none: change the train block of the imported spec",
               "input_shape": "the model says its input shape itself (Keras' JSON, Darknet's "
-                             "[net])",
+                             "[net], the ONNX graph's input)",
               "epoch_images": "it turns a Caffe solver's iterations into epochs: write "
                               "`epochs N` in the train block of the imported spec"}
 
@@ -57,11 +61,12 @@ def import_file(path: str | Path, solver: str | Path | None = None,
                 input_shape: tuple[int, int, int] | None = None,
                 epoch_images: int | None = None) -> Imported:
     """Import the Caffe model definition (``.prototxt``, optionally with its ``solver``),
-    the Keras model JSON (``.json``) or the Darknet network (``.cfg``) at ``path``.
+    the Keras model JSON (``.json``), the Darknet network (``.cfg``) or the ONNX model
+    (``.onnx``) at ``path``.
     ``input_shape`` and ``epoch_images`` are for Caffe (see
     :func:`cnnspec.importers.caffe.import_prototxt`)."""
-    path = given_path(path, "path", "a Caffe .prototxt, a Keras .json or .keras or a Darknet "
-                      ".cfg file",
+    path = given_path(path, "path", "a Caffe .prototxt, a Keras .json or .keras, a Darknet "
+                      ".cfg or an ONNX .onnx file",
                       "lenet.prototxt")
     if solver is not None:
         solver = given_path(solver, "solver", "a Caffe solver's .prototxt", "solver.prototxt")
@@ -70,12 +75,12 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     if other is not None:
         # the hints are templates: one names the export command as the caller types it
         raise WordedInputError(literal(f"{path} is {other[0]}"), hint=other[1])
-    if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES + DARKNET_SUFFIXES:  # said before a
-        # binary file is read as text
+    # said before a binary file is read as text
+    if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES + DARKNET_SUFFIXES + ONNX_SUFFIXES:
         raise InputError(f"{path} is not a file cnnspec imports: it imports {IMPORTED_FILES}",
                          hint="a Caffe model definition ends in .prototxt, a Keras model saved "
                          "with model.to_json() in .json, one saved with model.save() in "
-                         ".keras, a Darknet network in .cfg")
+                         ".keras, a Darknet network in .cfg, an ONNX model in .onnx")
     if suffix in CAFFE_SUFFIXES:
         from cnnspec.importers.caffe import import_prototxt
 
@@ -93,6 +98,10 @@ def import_file(path: str | Path, solver: str | Path | None = None,
         from cnnspec.importers.darknet import import_cfg
 
         return import_cfg(read_spec_text(path, DARKNET_MODEL), str(path))
+    if suffix in ONNX_SUFFIXES:
+        from cnnspec.importers.onnx_model import import_onnx
+
+        return import_onnx(_model_bytes(path), str(path))
     from cnnspec.importers.keras import import_keras
 
     if suffix == ".keras":
@@ -128,6 +137,38 @@ def _keras_archive(path: Path) -> tuple[str, str]:
         raise RunError(f"cannot read {path}: {exc.strerror or exc}",
                        hint="check that the file exists and that you may read it") from None
     return spec_text_of(data, name, KERAS_MODEL), name
+
+
+# The largest ONNX file read: protobuf's own limit on a message, which the file's weights
+# count towards (an architecture, without them, is a few KiB).
+MAX_ONNX_BYTES = 2 << 30
+
+
+def _model_bytes(path: Path) -> bytes:
+    """The bytes of the ONNX model at ``path``: a regular file of at most
+    :data:`MAX_ONNX_BYTES` (a pipe or a device is refused before it is opened)."""
+    import os
+    import stat
+
+    from cnnspec.sourcefile import missing_file
+
+    try:
+        measured = os.stat(path)
+        if not stat.S_ISREG(measured.st_mode):
+            raise InputError(f"{path} is no regular file", hint="give the .onnx file that "
+                             "torch.onnx.export wrote")
+        if measured.st_size > MAX_ONNX_BYTES:
+            raise InputError(f"{path} is {measured.st_size:,} bytes, more than the 2 GiB an "
+                             "ONNX model may be", hint="an ONNX model's weights past 2 GiB "
+                             "go to external data: export it so; its graph is all an import "
+                             "reads")
+        with open(path, "rb") as handle:
+            return handle.read(MAX_ONNX_BYTES + 1)
+    except FileNotFoundError:
+        raise missing_file(path, spec=False) from None
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror or exc}",
+                       hint="check that the file exists and that you may read it") from None
 
 
 def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None:
