@@ -13,6 +13,7 @@ from test_kinds import CASES, _inputs, _layer
 
 from cnnspec.check.model import LayerInfo
 from cnnspec.cli import main
+from cnnspec.compiler import compile_spec
 from cnnspec.exporters import open_exported
 from cnnspec.exporters.onnx_graph import BATCH, INPUT, OPSET, layers_model, onnx_model
 from cnnspec.kinds import KINDS
@@ -92,12 +93,23 @@ def test_the_batch_is_free_and_the_values_are_named(zoo):
         _close(model.forward(x), session.run(None, {INPUT: x})[0])
 
 
-def test_dropout_is_the_identity_and_unused_layers_are_left_out(tmp_path):
+def test_dropout_keeps_every_value_and_unused_layers_are_left_out(tmp_path):
+    """A dropout is ONNX's Dropout in inference (no training_mode input), its ratio kept for
+    import to read back; a dropout2d, which ONNX has no op for, is the Identity."""
     path = tmp_path / "d.cnn"
-    path.write_text("input 1x8x8\nflatten\nfc: dense 10\ndrop: dropout 0.5\n"
-                    "spare: dense 3 <- fc\noutput drop\n")
-    proto = onnx_model(open_exported(path))
-    assert [n.op_type for n in proto.graph.node] == ["Flatten", "Gemm", "Identity"]
+    path.write_text("input 2x8x8\nd2: dropout2d 0.25\nflatten\nfc: dense 10\n"
+                    "drop: dropout 0.5\nspare: dense 3 <- fc\noutput drop\n")
+    exported = open_exported(path)
+    proto = onnx_model(exported)
+    assert [n.op_type for n in proto.graph.node] == ["Identity", "Flatten", "Gemm", "Dropout"]
+    dropout = proto.graph.node[-1]
+    assert len(dropout.input) == 2  # data and ratio: no training_mode, so inference
+    ratio = next(t for t in proto.graph.initializer if t.name == dropout.input[1])
+    assert onnx.numpy_helper.to_array(ratio) == np.float32(0.5)
+    x = inputs(exported.checked, 3, "float32")
+    model = compile_spec(exported.checked, dtype="float32")
+    model.load_state_dict(exported.state)
+    _close(model.eval().forward(x), _session(proto).run(None, {INPUT: x})[0])
 
 
 def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):

@@ -38,8 +38,9 @@ from cnnspec.importers.onnx_model import activation_ops, import_onnx, several_no
 # the weights, and the padding as written (compared resolved, per side).
 NOT_IN_ONNX = (WEIGHT_INIT_KEY, BIAS_INIT_KEY, "default_inits", "trainable", "lr_mult",
                "decay_mult", "padding")
-# Kinds an export writes as Identity (evaluation keeps every value): not read back.
-IDENTITY_KINDS = ("dropout", "dropout2d")
+# Kinds an export writes as Identity (evaluation keeps every value; ONNX has no channel
+# dropout): not read back.
+IDENTITY_KINDS = ("dropout2d",)
 
 
 def _session(data: bytes):

@@ -1045,7 +1045,9 @@ DROPOUT = Kind(
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"], signal=_dropout_signal,
     cross_signal=lambda ir, cross: cross,  # two positions' own masks: E[m m'] = 1
     torch=lambda ir, ins, inf: call("nn.Dropout", ir["p"]),
-    onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),  # evaluation keeps every value
+    # ONNX's Dropout without a training_mode input is inference: every value kept, as
+    # cnnspec's evaluation; its ratio is there for `cnnspec import` to read the layer back
+    onnx=lambda g, ir, ins, inf, xs: g.op("Dropout", [*xs, g.const(ir["p"])]),
     keeps_sign=True, examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
@@ -1064,6 +1066,7 @@ DROPOUT2D = Kind(
     cross_signal=_channel_dropout_cross,
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
     torch=lambda ir, ins, inf: call("nn.Dropout2d", ir["p"]),
+    # ONNX has no channel dropout: Identity, as evaluation keeps every value
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),
     aliases=("spatial_dropout",), keeps_sign=True,
     examples=(Example(((3, 2, 2),), {"p": 0.0}),))
