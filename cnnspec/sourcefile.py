@@ -67,11 +67,6 @@ SAVED_MODELS = {
                     "import the model definition, a .prototxt"),
     ".pt": PYTORCH,
     ".pth": PYTORCH,
-    # imported (`cnnspec import`), but given where a spec is read, a saved model as the others
-    # (this hint has no path of the file: MODEL stands for it)
-    ".onnx": ("an ONNX model" + NOT_TEXT,
-              ("import it as a spec first: `{import_command:MODEL.onnx} -o MODEL.cnn`, then "
-               "use MODEL.cnn")),
 }
 
 

@@ -129,7 +129,7 @@ def test_a_model_of_another_framework_is_told_the_import_that_makes_it_a_spec(
 
 @pytest.mark.parametrize("name, what", [
     ("model.keras", "is a Keras model saved with model.save(), not a spec"),
-    ("model.onnx", "is an ONNX model, not a model's architecture as text"),
+    ("model.onnx", "is an ONNX model, not a spec"),
     ("model.h5", "is a Keras model saved with model.save() (HDF5)"),
     ("model.pth", "is a PyTorch file"),
     ("lenet.caffemodel", "is Caffe's trained weights"),
@@ -139,8 +139,8 @@ def test_a_saved_model_given_as_a_spec_says_what_it_is(write, capsys, name, what
     assert main(["check", path]) == 2
     err = capsys.readouterr().err
     assert f"cnnspec: error: {path} {what}" in err
-    if name.endswith(".keras"):
-        assert f"import {path} -o {path.removesuffix('.keras')}.cnn" in err
+    if name.endswith((".keras", ".onnx")):  # imported: the command names the file given
+        assert f"import {path} -o {Path(path).with_suffix('.cnn')}" in err
     with pytest.raises(InputError, match=re.escape(what)):  # the library says the same
         load(path)
 

@@ -28,6 +28,7 @@ from cnnspec.sourcefile import (
     CAFFE_SUFFIXES,
     DARKNET_SUFFIXES,
     KERAS_SUFFIXES,
+    ONNX_SUFFIXES,
     SAVED_MODELS,
     SPEC_SUFFIXES,
     import_first,
@@ -277,10 +278,11 @@ def _not_a_spec(path: Path) -> WordedInputError:
         return WordedInputError(
             literal(f"{path} holds a spec's text, but a spec's file name ends in .cnn"),
             hint=f"rename it: mv {shell_word(str(path))} {shell_word(str(renamed))}")
-    if suffix in CAFFE_SUFFIXES + DARKNET_SUFFIXES or suffix in KERAS_SUFFIXES and \
-            suffix not in SPEC_SUFFIXES:
+    if suffix in CAFFE_SUFFIXES + DARKNET_SUFFIXES + ONNX_SUFFIXES or \
+            suffix in KERAS_SUFFIXES and suffix not in SPEC_SUFFIXES:
         what = "a Caffe model definition" if suffix in CAFFE_SUFFIXES else \
             "a Darknet network" if suffix in DARKNET_SUFFIXES else \
+            "an ONNX model" if suffix in ONNX_SUFFIXES else \
             "a Keras model saved with model.save()"
         return WordedInputError(literal(f"{path} is {what}, not a spec"),
                                 hint=import_first(path))

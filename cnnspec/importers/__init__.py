@@ -40,10 +40,8 @@ CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
 KERAS_MODEL = "the Keras model's JSON"
 DARKNET_MODEL = "the cfg"
-# Files import does not read: the saved models (but ONNX's, which it imports), and a spec,
-# which every command reads.
-OTHER_FILES = {**{suffix: said for suffix, said in SAVED_MODELS.items()
-                  if suffix not in ONNX_SUFFIXES},
+# Files import does not read: the saved models, and a spec, which every command reads.
+OTHER_FILES = {**SAVED_MODELS,
                ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it")}
 
 
