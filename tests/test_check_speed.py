@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.check import check, signal
+from cnnspec.check import check, lint_catalogue, load, signal
+from cnnspec.check.checker import refuse
 from cnnspec.errors import SpecErrors
 from cnnspec.lang import parse, parse_file
 
@@ -149,3 +150,61 @@ def test_the_estimate_and_warnings_of_each_spec_are_the_plain_integrals(path, mo
 def test_the_estimate_and_warnings_of_deep_nets_are_the_plain_integrals(name, monkeypatch):
     text, reads = GENERATED[name]
     assert set(reads) <= _unchanged(parse(text), monkeypatch)
+
+
+# Specs check refuses, each for a mistake found at another of its stages: shapes, a layer
+# too large to build, a training setting or an init beyond the dtype's range.
+REFUSED = [
+    "input 1x8x8\na: conv 8 3x3\nb: conv 4 3x3 <- input\nadd(a, b)\nflatten\ndense 10\n",
+    "input 1x8x8\ndense 10\nconv 8 3x3\n",
+    "input 1x8x8\nconv 100000 3x3 pad same\nconv 100000 3x3 pad same\nflatten\ndense 10\n",
+    "input 1x8x8\nconv 8 3x3\nflatten\ndense 10\ntrain {\n  lr 1e300\n}\n",
+    "input 1x8x8\nconv 8 3x3 weight constant(1e300)\nflatten\ndense 10\n",
+]
+
+
+@pytest.mark.parametrize("text", REFUSED)
+def test_refuse_raises_the_errors_check_raises(text):
+    spec = parse(text)
+    with pytest.raises(SpecErrors) as checked:
+        check(spec, for_training=False)
+    with pytest.raises(SpecErrors) as refused:
+        refuse(spec)
+    assert exactly([(e.message, e.hint, e.span) for e in refused.value.errors]) \
+        == exactly([(e.message, e.hint, e.span) for e in checked.value.errors])
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_refuse_passes_the_specs_check_passes(path, monkeypatch):
+    """Without a lint: their warnings are never said where refuse is asked."""
+    monkeypatch.setattr(lint_catalogue, "run_all", _no_lint)
+    assert refuse(parse_file(path)) is None
+
+
+def _no_lint(found):
+    raise AssertionError("a lint ran")
+
+
+def _whole_check(spec):
+    """A tried spec checked as it was before :func:`refuse`: lints and all."""
+    check(spec, for_training=False)
+
+
+@pytest.mark.parametrize("line", ["extra: Convolution 8 3", "extra: Convolution 8 11"])
+def test_a_line_tried_in_the_users_place_is_checked_for_its_errors_alone(line, tmp_path,
+                                                                          monkeypatch):
+    """Another library's line is answered with its line here, tried in the spec's place: the
+    hint, refused there or not, is the one the whole check of the tried spec gave, and no
+    lint runs (they took most of the time a deep spec's error took)."""
+    path = tmp_path / "net.cnn"
+    path.write_text(_residual(40).replace("gap:", f"{line}\ngap:"))
+    with monkeypatch.context() as patched:
+        patched.setattr(load, "refuse", _whole_check)
+        with pytest.raises(SpecErrors) as whole:
+            load.read_spec(path)
+    monkeypatch.setattr(lint_catalogue, "run_all", _no_lint)
+    with pytest.raises(SpecErrors) as alone:
+        load.read_spec(path)
+    assert "write `extra: conv 8" in alone.value.errors[0].hint
+    assert exactly([(e.message, e.hint, e.span) for e in alone.value.errors]) \
+        == exactly([(e.message, e.hint, e.span) for e in whole.value.errors])
