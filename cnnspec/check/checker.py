@@ -151,8 +151,9 @@ def refuse(spec: Spec) -> None:
     """:func:`check`'s :class:`SpecErrors` where ``spec`` has errors (``for_training``
     False), without looking for the lints' warnings, which a spec with errors is never told
     (``strict`` off): for a caller that asks only whether a spec is refused and why, such as
-    a line tried in the place of the user's (:mod:`cnnspec.check.load`), where a spec of
-    2,000 layers that passes spent most of its check on the signal estimate's lints."""
+    a line tried in the place of the user's (:mod:`cnnspec.check.load`): the whole command
+    on a 599-layer residual spec with such a line took 2,399 M instructions (valgrind's
+    ``I refs``) with the tried spec's lints, 717 M without."""
     _check(spec, False, None, DEFAULT_DTYPE, False, (), lint=False)
 
 

@@ -575,8 +575,9 @@ class Resolver:
                 hint=_later_instance_hint(entry, ref.name) or "a layer may only use layers "
                 "written before it (this also rules out cycles); move this layer below it"))
         elif not self._told(f"undefined layer '{ref.name}'", ref.span):
-            # the hint once, at the first copy of a block's line: its difflib scores against
-            # every layer defined above took seconds over a block's copies
+            # the hint once, at the first copy of a block's line: for every copy, its difflib
+            # scores against every layer above were quadratic in the block's copies (59,598
+            # comparisons for 99 copies of 6 layers)
             self._error(SpecError(f"undefined layer '{ref.name}'", span=ref.span,
                                   hint=did_you_mean(ref.name, ["input", *defined],
                                                     "layers defined above")))
