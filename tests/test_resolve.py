@@ -474,6 +474,28 @@ def test_nested_repeat_mistakes_are_located_once(text, where, message):
     assert message in info.value.message
 
 
+def test_an_undefined_name_in_a_block_is_matched_against_the_names_once(monkeypatch):
+    """Each copy of a block's line reads its names again, but the error is told once, at
+    the first copy: its hint is worked out there alone (difflib against every layer defined
+    above, for every copy, was 59,598 comparisons for a block of 99 copies of 6 layers), and
+    names the layers above that copy."""
+    from cnnspec.lang import resolve
+
+    suggested = []
+
+    def did_you_mean(name, valid, what=""):
+        suggested.append(name)
+        return f"valid {what}: {', '.join(sorted(valid))}"
+
+    monkeypatch.setattr(resolve, "did_you_mean", did_you_mean)
+    text = "input 1x8x8\nrepeat 50 as r {\n  a: conv 8 3x3 pad same\n  add(a, b)\n}\n"
+    with pytest.raises(SpecError) as info:
+        parse(text, path="net.cnn")
+    assert suggested == ["b"]
+    assert info.value.message == "undefined layer 'b'"
+    assert info.value.hint == "valid layers defined above: input, r_1_a"
+
+
 def _containers(value) -> list[int]:
     """The ids of the dicts and lists in ``value``, itself included."""
     if isinstance(value, dict):

@@ -5,7 +5,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from cnnspec.check.checker import check
+from cnnspec.check.checker import check, refuse
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
@@ -191,7 +191,7 @@ def _checked(lines: list[str], line: int, written: slice, indent: str, path: str
     spec = None
     try:
         spec = parse("".join(lines), path)
-        check(spec, for_training=False)
+        refuse(spec)  # its errors alone: what the lints would warn of is never said here
     except (SpecError, SpecErrors) as exc:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         caused = [found for found in errors
