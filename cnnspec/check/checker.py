@@ -147,14 +147,15 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     return _check(spec, strict, max_memory, dtype, for_training, ignore, lint=True)
 
 
-def refuse(spec: Spec) -> None:
+def refuse(spec: Spec, dtype: str = DEFAULT_DTYPE) -> None:
     """:func:`check`'s :class:`SpecErrors` where ``spec`` has errors (``for_training``
-    False), without looking for the lints' warnings, which a spec with errors is never told
-    (``strict`` off): for a caller that asks only whether a spec is refused and why, such as
-    a line tried in the place of the user's (:mod:`cnnspec.check.load`): the whole command
-    on a 599-layer residual spec with such a line took 2,399 M instructions (valgrind's
-    ``I refs``) with the tried spec's lints, 717 M without."""
-    _check(spec, False, None, DEFAULT_DTYPE, False, (), lint=False)
+    False; in ``dtype``), without looking for the lints' warnings, which a spec with errors
+    is never told (``strict`` off): for a caller that asks only whether a spec is refused and
+    why, such as a line tried in the place of the user's (:mod:`cnnspec.check.load`): the
+    whole command on a 599-layer residual spec with such a line took 2,399 M instructions
+    (valgrind's ``I refs``) with the tried spec's lints, 717 M without; an export, or a run
+    whose spec is read back."""
+    _check(spec, False, None, dtype, False, (), lint=False)
 
 
 def _check(spec: Spec, strict: bool, max_memory: int | None, dtype: str, for_training: bool,

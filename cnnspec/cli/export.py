@@ -151,7 +151,7 @@ def _dims(shape) -> str:
 
 def _json(args) -> int:
     from cnnspec.atomic import refuse_overwriting
-    from cnnspec.check import check
+    from cnnspec.check.checker import refuse
     from cnnspec.check.load import read_spec
     from cnnspec.ir.io import to_json, validate
     from cnnspec.training.run import checked_run_spec, run_spec
@@ -167,7 +167,7 @@ def _json(args) -> int:
         spec = read_spec(path)
         validate(spec.ir, spec.path)
         if not args.no_check:
-            check(spec, for_training=False)  # exported, perhaps to train elsewhere
+            refuse(spec)  # exported, perhaps to train elsewhere: its warnings are check's
     if args.output:
         from cnnspec.exporters.source import write_output
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.check.checker import check
+from cnnspec.check.checker import check, refuse
 from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import scores_needed
@@ -283,7 +283,7 @@ def data_dtype(summary: dict) -> str:
 
 def _checks_for_use(spec: Spec, dtype: str) -> bool:
     try:
-        check(spec, dtype=dtype, for_training=False)
+        refuse(spec, dtype)
     except SpecErrors:
         return False
     return True
