@@ -139,6 +139,25 @@ def test_table_report(spec_path, capsys):
     assert forward == pytest.approx(layers_forward + float(rows["loss"][1]), abs=8e-3)
 
 
+def test_the_table_says_what_its_columns_measure_and_how_flops_are_counted(spec_path, capsys):
+    """A rate needs how its operations are counted and what to set it beside: the line below
+    the table says so, in text and in JSON alike, that a relu's rate far below the peak is
+    no fault, and what a share is of."""
+    from cnnspec.cli.time import COLUMNS
+
+    assert main(["time", spec_path, "--batch-size", "4", "--iterations", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = next(line for line in lines if line.startswith("columns: "))
+    assert "GFLOP/s: billions of floating-point operations a second" in said
+    assert "a multiply-add is 2" in said and "far below the peak is theirs by nature" in said
+    assert said.endswith("share: of the sum of the parts")
+    assert lines.index(said) > next(i for i, line in enumerate(lines)
+                                    if line.startswith("peak for comparison"))
+    assert main(["time", spec_path, "--batch-size", "4", "--iterations", "1",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["columns"] == dict(COLUMNS)
+
+
 def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, capsys):
     """A batch norm's ReLU runs inside it: the row names both kinds, and a long fused row's
     name never runs into its kind (columns as wide as their longest entry)."""
