@@ -44,7 +44,9 @@ the signal through every layer
   std/input           act std over the input's std (He et al. 2015: a good init keeps it
                       from shrinking or growing exponentially with depth)
   dead                share of a ReLU's outputs that are exactly zero
-  grad std            std of d loss / d output (the signal on the way back)
+  grad std            std of d loss / d output (the signal on the way back), per value: a
+                      larger map spreads a gradient over more values, so the line below
+                      the tables also gives its norm per input
 then the weights of each layer that has them
   fan_in, fan_out     the fans the init's formula reads: a conv's C/G*kh*kw and F*kh*kw
                       (C input channels, F filters, G groups), a transposed conv's F/G*kh*kw

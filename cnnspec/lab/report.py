@@ -268,8 +268,21 @@ def describe_signal(summary: SignalSummary) -> str:
             f"the last of {summary.layers} {points}{ends} "
             f"(x{rounded_text(summary.act_per_layer, 3)} per layer{left_out})")
     if summary.grad_change is not None:
-        text += f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
+        text += (f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
+                 + _spread_text(summary))
     return text + _dead_text(summary)
+
+
+def _spread_text(summary: SignalSummary) -> str:
+    """Where the two ends of the signal line hold different numbers of values an input (maps
+    that pooling or unpadded convs shrink): that the per-value std of the gradient moves with
+    them, and the change of its norm, which does not. Empty where they hold as many."""
+    first, last = summary.first_values, summary.last_values
+    if summary.grad_norm_change is None or first == last:
+        return ""
+    return (f", spread over {first:,} values an input at '{summary.first}' against {last:,} "
+            f"at '{summary.last}': its norm per input x"
+            f"{rounded_text(summary.grad_norm_change, 3)}")
 
 
 def _constant_text(layer: str) -> str:
