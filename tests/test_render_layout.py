@@ -445,6 +445,14 @@ def test_curves_apart_are_not_called_the_same_and_keep_their_own_styles(tmp_path
     assert len({str(style["linestyle"]) for style in styles.values()}) == 4
 
 
+def test_variants_are_told_apart_without_their_colours():
+    """compare's fifth init was drawn in the first's solid line and circles, apart in colour
+    alone (blue against purple): the dashes turn every 4 variants and the markers every 5,
+    so no two of 20 variants share both."""
+    styles = variant_styles([f"init{i}" for i in range(20)], {})
+    assert len({(str(style["linestyle"]), style["marker"]) for style in styles.values()}) == 20
+
+
 def test_side_by_side_comparisons_call_curves_the_same_only_if_they_are_in_every_panel(
         tmp_path, drawn):
     """He et al.'s figure drawn as two columns: a variant is the same as another only where

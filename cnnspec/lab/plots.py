@@ -314,9 +314,12 @@ def coinciding(drawn: dict[str, list[list[float]]]) -> dict[str, str]:
 
 
 # The line styles of the variants of a comparison, beside their colours: solid, dashed, dotted
-# and dash-dotted in turn, each with its own marker, so that curves running close stay apart.
+# and dash-dotted in turn, and a marker of their own, so that curves running close stay apart.
+# The markers turn on a period of their own, one longer than the dashes': the fifth variant
+# of compare's five inits took the first's solid line and circle (told apart by blue against
+# purple alone); now no two of the first 20 share both.
 _DASHES = ("-", (0, (6, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)))
-_MARKERS = ("o", "s", "^", "D")
+_MARKERS = ("o", "s", "^", "D", "v")
 _WIDTH, _MARKER_SIZE = 1.8, 4.5
 # A variant whose curves are another's (two inits that both stay at chance draw the same
 # curves, and the second hid the first) is drawn over them thinner, with a smaller marker and
@@ -332,9 +335,9 @@ def variant_styles(labels: list[str], same: dict[str, str]) -> dict[str, dict]:
     they share. Every picture that draws variants side by side draws them so."""
     styles: dict[str, dict] = {}
     for index, label in enumerate(labels):
-        turn = index % len(_DASHES)
-        style = {"color": f"C{index % 10}", "linestyle": _DASHES[turn], "linewidth": _WIDTH,
-                 "marker": _MARKERS[turn], "markersize": _MARKER_SIZE}
+        style = {"color": f"C{index % 10}", "linestyle": _DASHES[index % len(_DASHES)],
+                 "linewidth": _WIDTH, "marker": _MARKERS[index % len(_MARKERS)],
+                 "markersize": _MARKER_SIZE}
         if label in same:
             first = same[label]
             copies = 1 + sum(same.get(before) == first for before in labels[:index])
