@@ -337,7 +337,8 @@ def format_json(report: InitReport) -> str:
 
 
 def plot(report: InitReport, out_png) -> Path:
-    """Activation and gradient std against depth, one line per variant (see :mod:`plots`)."""
+    """Activation std and gradient norm per input against depth, one line per variant (see
+    :func:`cnnspec.lab.plots.plot_depth_profile`)."""
     variants = [(v.label, v.layers) for v in report.variants]
     return plot_depth_profile(variants, out_png,
                               title=f"{report.spec_name}: signal through depth at init")

@@ -63,6 +63,16 @@ class LayerStats:
     weight_cut_expected: list[float] | None = None
     values: int | None = None
 
+    @property
+    def grad_norm(self) -> float | None:
+        """The norm per input of the gradient of the layer's output, taken as
+        ``grad_std * sqrt(values)``, that of a gradient centred at 0: unlike its std per
+        value, it does not fall where the same gradient spreads over a larger map. None where
+        either is not known."""
+        if self.grad_std is None or not self.values:
+            return None
+        return self.grad_std * self.values ** 0.5
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -175,13 +185,13 @@ class SignalSummary:
     (:func:`per_layer_factor`); ``grad_change``: the first point's ``grad_std`` over the
     last's (how much the gradient shrinks or grows on its way back), per value;
     ``first_values`` and ``last_values``: how many values the two points' outputs hold per
-    input, and ``grad_norm_change``: ``grad_change * sqrt(first_values / last_values)``, the
-    change of the gradient's norm per input. Where the maps grow on the way back (pooling, or
-    unpadded convs that shrink them going forward) the per-value std falls as the same
-    gradient spreads over more values, which no init causes: under He init the gradient std of
-    ``specs/he2015_plain30.cnn`` (unpadded) falls 13x from its 4x4 maps to its 62x62 ones, its
-    norm changes x1.17. ``dead_mean``: the mean
-    share of dead units over the ReLU layers (None without ReLUs); ``constant``: the first
+    input, and ``grad_norm_change``: the first point's :attr:`LayerStats.grad_norm` over the
+    last's, ``grad_change * sqrt(first_values / last_values)``. Where the maps grow on the way
+    back (pooling, or unpadded convs that shrink them going forward) the per-value std falls
+    as the same gradient spreads over more values, which no init causes: under He init the
+    gradient std of ``specs/he2015_plain30.cnn`` (unpadded) falls 13x from its 4x4 maps to its
+    62x62 ones, its norm changes x1.17. ``dead_mean``: the mean share of dead units over the
+    ReLU layers (None without ReLUs); ``constant``: the first
     layer on the main path after the first point, before the output's conv/dense layer, whose
     output is a constant (std 0, e.g. a ReLU that passes nothing, a batch norm's shift alone)
     where the first point's is not: no signal passes it, whatever the ratio of the points says.
@@ -238,7 +248,8 @@ def summarize_signal(stats: list[LayerStats], main_path=None) -> SignalSummary:
         first, last = hidden[0].grad_std, hidden[-1].grad_std
         if first is not None and last:
             grad_change = first / last
-            grad_norm_change = _norm_change(grad_change, hidden[0].values, hidden[-1].values)
+            if hidden[0].grad_norm is not None and hidden[-1].grad_norm is not None:
+                grad_norm_change = hidden[0].grad_norm / hidden[-1].grad_norm
     dead = [s.dead_frac for s in stats if s.dead_frac is not None]
     return SignalSummary(len(hidden), act_change, act_per_layer, grad_change,
                          sum(dead) / len(dead) if dead else None,
@@ -249,13 +260,3 @@ def summarize_signal(stats: list[LayerStats], main_path=None) -> SignalSummary:
                          hidden[0].values if hidden else None,
                          hidden[-1].values if hidden else None, grad_norm_change)
 
-
-def _norm_change(std_change: float, first_values: int | None,
-                 last_values: int | None) -> float | None:
-    """The change of a gradient's norm per input (the root of its sum of squares over one
-    input's values) from its change of std per value, ``std_change``, between outputs of
-    ``last_values`` and ``first_values`` values an input, the norm taken as
-    ``std * sqrt(values)``, that of a gradient centred at 0. None where a count is not known."""
-    if not first_values or not last_values:
-        return None
-    return std_change * (first_values / last_values) ** 0.5
