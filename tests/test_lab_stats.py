@@ -115,6 +115,14 @@ def test_the_signal_line_says_a_gradient_spread_over_more_values_and_its_norm():
     assert describe_signal(same).endswith("; gradient std x0.5 on the way back")
 
 
+def test_the_columns_line_says_the_gradient_std_is_per_value_and_where_its_norm_is():
+    from cnnspec.lab.report import _columns_text
+
+    assert ("grad std: std of dloss/d(layer's output), the gradient flowing back, per value "
+            "(the signal line gives its norm per input where layers' maps differ in size); "
+            ) in _columns_text()
+
+
 def test_signal_summary_of_a_single_hidden_layer_says_nothing():
     summary = summarize_signal(_depth([1.0, 1.0]))
     assert summary.act_change is None and summary.act_per_layer is None

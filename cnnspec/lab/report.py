@@ -154,7 +154,9 @@ _SIGNAL_COLUMNS = (
     ("act std", "act_std", "its std"),
     ("std/input", "act_ratio", "act std over the input's std (He et al. 2015, eq. 7)"),
     ("dead", "dead_frac", "the share of a ReLU's outputs that are exactly 0"),
-    ("grad std", "grad_std", "std of dloss/d(layer's output), the gradient flowing back"),
+    ("grad std", "grad_std", ("std of dloss/d(layer's output), the gradient flowing back, "
+                              "per value (the signal line gives its norm per input where "
+                              "layers' maps differ in size)")),
 )
 _WEIGHT_COLUMNS = (
     ("layer", "name", None),
