@@ -503,6 +503,30 @@ def test_parts_and_whole_apart_are_said_with_the_load_in_text_and_json(
             "was busy (load 3.2/2.0/1.5 on 2 cores)") in report["busy_note"]
 
 
+def test_the_words_under_the_table_are_wrapped_to_a_terminals_width():
+    """On a terminal the columns line, the busy note and the conv paths' legend ran on
+    one line each, up to 700 columns: each is wrapped to the width, its lines indented under
+    its first (through a pipe, width None, each stays on its one line)."""
+    from cnnspec.cli.time import table
+    from cnnspec.engine.conv_tuned import METHODS
+
+    conv = LayerTiming("conv1", "conv", 0.003, 0.004, 100, 200, method="rows")
+    timing = StepTiming(batch=64, iterations=20, layers=[conv], loss=0.0005, update=0.0005,
+                        step=0.040)
+    about = {"model": "m", "dtype": "float32", "optimizer": "sgd", "cpu": "some CPU",
+             "cores": 2, "load_averages": (3.0, 2.0, 1.0), "blas": "openblas"}
+    lines = table(timing, about, width=60).splitlines()
+    legend = lines[lines.index("conv paths (the kind column's brackets):") + 1:]
+    assert " ".join(line.strip() for line in legend) == f"rows: {METHODS['rows']}"
+    assert legend[0].startswith("  rows: ") and legend[1].startswith("    ")
+    header = lines.index("conv paths (the kind column's brackets):")
+    note = next(i for i, line in enumerate(lines) if line.startswith("note: "))
+    prose = lines[note:header - 1] + legend
+    assert len(prose) > 8 and all(len(line) <= 60 for line in prose)
+    single = table(timing, about).splitlines()
+    assert single[-1] == f"  rows: {METHODS['rows']}"
+
+
 def test_images_per_second_below_one_is_not_rounded_to_a_whole_number():
     from cnnspec.cli.time import _rate
 

@@ -204,7 +204,7 @@ def table(timing, about: dict, width: int | None = None) -> str:
               f"{_rate(timing.batch / timing.step)} images/s")]
     busy = busy_note(timing, about)
     if busy:
-        rows.append(f"note: {busy}")
+        rows += wrapped(f"note: {busy}", width, 2)
     if timing.peak_gflops is not None:
         from cnnspec.engine.timing import PEAK_SIZE
 
@@ -212,10 +212,11 @@ def table(timing, about: dict, width: int | None = None) -> str:
                     f"matrix product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
     rows += wrapped(columns_text(), width, 2)
     if not timing.finite:
-        rows.append("note: the values overflowed: after the timed steps the weights hold NaN "
-                    "or infinity, and arithmetic on those can take other times than a healthy "
-                    f"step's; `{typed('init-report')} SPEC` shows where the signal grows")
-    return "\n".join(rows + _method_legend(timing))
+        rows += wrapped("note: the values overflowed: after the timed steps the weights hold "
+                        "NaN or infinity, and arithmetic on those can take other times than a "
+                        f"healthy step's; `{typed('init-report')} SPEC` shows where the signal "
+                        "grows", width, 2)
+    return "\n".join(rows + _method_legend(timing, width))
 
 
 def busy_note(timing, about: dict) -> str | None:
@@ -254,10 +255,14 @@ def conv_paths(timing) -> dict[str, str]:
             if layer.method in METHODS}
 
 
-def _method_legend(timing) -> list[str]:
-    """What the convolution paths in the kind column mean, for those the table shows."""
+def _method_legend(timing, width: int | None = None) -> list[str]:
+    """What the convolution paths in the kind column mean, for those the table shows, each
+    wrapped to ``width`` (None: on its one line)."""
+    from cnnspec.diagnostics import wrapped
+
     shown = conv_paths(timing)
     if not shown:
         return []
     return ["", "conv paths (the kind column's brackets):",
-            *(f"  {name}: {meaning}" for name, meaning in shown.items())]
+            *(line for name, meaning in shown.items()
+              for line in wrapped(f"  {name}: {meaning}", width, 4))]
