@@ -9,6 +9,7 @@ import pytest
 from cnnspec.cli import OPTION_NAMES
 from cnnspec.errors import RunError
 from cnnspec.sweep.compare import (
+    REACH_NOTE,
     JobResult,
     compare,
     describe_result,
@@ -336,17 +337,18 @@ def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny,
     lines = capsys.readouterr().out.splitlines()
     assert sorted(line.split("  ")[0] for line in lines[1:3]) == [
         "he_normal, dtype=float32", "he_normal, dtype=float64"]
-    assert lines[-1] == f"(1 seed per variant; {TEST_WEIGHTS_NOTE}; runs in {out})"
+    notes = f"{TEST_WEIGHTS_NOTE}; epochs to 90%: {REACH_NOTE}"
+    assert lines[-1] == f"(1 seed per variant; {notes}; runs in {out})"
     # alone, the table says it under the runs' folder; a float32 one says nothing of it
     alone = tmp_path / "alone"
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--dtype", "float64", "--out", str(alone)]) == 0
-    assert capsys.readouterr().out.endswith(f"(1 seed per variant; {TEST_WEIGHTS_NOTE}; "
+    assert capsys.readouterr().out.endswith(f"(1 seed per variant; {notes}; "
                                             f"trained in float64; runs in {alone})\n")
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--out", str(out)]) == 0
     assert capsys.readouterr().out.endswith(
-        f"(1 seed per variant; {TEST_WEIGHTS_NOTE}; runs in {out})\n")
+        f"(1 seed per variant; {notes}; runs in {out})\n")
 
 
 def test_a_dtype_no_model_computes_in_is_refused_by_name(tiny, tmp_path):
@@ -481,6 +483,10 @@ def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
     table = format_table(result)
     assert "he_normal" in table and "zeros" in table and "epochs to 50%" in table
     assert "never (0/1)" in table
+    # the bracket of the column is said under the table, with what the number is
+    assert ("epochs to 50%: the first epoch whose validation accuracy reaches it, the mean "
+            "over the runs that do, and in brackets how many of the variant's runs do (2/3: "
+            "two of three); ") in table.splitlines()[-1]
     png = plot(result, tmp_path / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # without a file named, the library puts the curves beside the comparison's runs

@@ -49,6 +49,7 @@ def test_layer_stats_of_a_conv_layer():
     # Dead units are a ReLU's business: a conv output has none to report.
     assert row.dead_frac is None
     assert row.act_std == 0.0
+    assert row.values == 8 * 4 * 4  # per input: C*H*W of the (N, C, H, W) output
 
 
 def test_stds_are_accumulated_in_float64():
@@ -84,6 +85,42 @@ def test_signal_summary_across_the_hidden_layers():
     assert summary.act_per_layer == pytest.approx(0.5)
     assert summary.grad_change == pytest.approx(0.25)
     assert summary.dead_mean == 0.5  # the one ReLU of _depth
+
+
+def _shrinking_maps(grads, values):
+    """Hidden conv layers of unit std whose outputs hold ``values`` values an input (maps
+    shrinking going forward, as unpadded convs or pools make them), their output's gradient
+    std ``grads``, and a dense output layer."""
+    return [LayerStats(f"conv{i}", "conv", 0.0, 1.0, 1.0, None, None, None, g, None, values=v)
+            for i, (g, v) in enumerate(zip(grads, values))] + [
+        LayerStats("head", "dense", 0.0, 1.0, 1.0, None, None, None, 1.0, None, values=10)]
+
+
+def test_the_signal_line_says_a_gradient_spread_over_more_values_and_its_norm():
+    """From 4x4 maps back to 8x8 ones a gradient of the same norm has half the std per value:
+    the line said 'gradient std x0.5 on the way back' alone, which reads as a vanishing
+    gradient where none vanishes; it now says the values it spreads over and its norm's
+    change, and says nothing more where the counts are equal."""
+    from cnnspec.lab.report import describe_signal
+
+    summary = summarize_signal(_shrinking_maps([0.5, 0.7, 1.0], [4 * 8 * 8, 4 * 6 * 6, 64]))
+    assert summary.grad_change == pytest.approx(0.5)
+    assert (summary.first_values, summary.last_values) == (256, 64)
+    assert summary.grad_norm_change == pytest.approx(1.0)
+    assert describe_signal(summary).endswith(
+        "; gradient std x0.5 on the way back, spread over 256 values an input at 'conv0' "
+        "against 64 at 'conv2': its norm per input x1")
+    same = summarize_signal(_shrinking_maps([0.5, 0.7, 1.0], [64, 64, 64]))
+    assert same.grad_norm_change == pytest.approx(0.5)
+    assert describe_signal(same).endswith("; gradient std x0.5 on the way back")
+
+
+def test_the_columns_line_says_the_gradient_std_is_per_value_and_where_its_norm_is():
+    from cnnspec.lab.report import _columns_text
+
+    assert ("grad std: std of dloss/d(layer's output), the gradient flowing back, per value "
+            "(the signal line gives its norm per input where layers' maps differ in size); "
+            ) in _columns_text()
 
 
 def test_signal_summary_of_a_single_hidden_layer_says_nothing():

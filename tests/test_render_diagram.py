@@ -1,5 +1,6 @@
 """Network diagrams: the DOT source holds what a learner needs, and every output format the
 extension names comes out well-formed."""
+import html
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -503,6 +504,25 @@ def test_the_legend_says_what_a_flat_edge_shows():
     legend's "C x H x W" alone did not explain."""
     label = build_graph(cnnspec.load(SPEC_DIR / "digits.cnn"), "LR", "full").graph_attr["label"]
     assert "C x H x W, or one number: a flat tensor&#x27;s values" in label
+
+
+def test_the_minimal_legend_says_what_the_compact_settings_marks_mean():
+    """The minimal diagram writes a conv as "16 filters 3x3 g16", "T 16 filters 2x2 /2": its
+    legend said nothing of g16, T or /2. It says each mark its nodes show, and only those;
+    the full diagram writes the settings out, "groups 16", and needs none."""
+    def legend(name, detail):
+        graph = build_graph(cnnspec.load(SPEC_DIR / name), "LR", detail)
+        return html.unescape(graph.graph_attr["label"])
+
+    separable = legend("separable.cnn", "minimal")
+    assert "gN: N groups, each filter reading 1/N of the input channels" in separable
+    assert "/s: " not in separable and "T: " not in separable
+    unet = legend("encoder_decoder.cnn", "minimal")
+    assert "T: a transposed conv, its stride spreading its output" in unet
+    assert "/s: a stride of s (a pool's: other than its window)" in unet
+    assert "gN: " not in unet
+    assert "gN: " not in legend("separable.cnn", "full")
+    assert "dN: " not in legend("digits.cnn", "minimal")
 
 
 def test_the_legend_names_only_the_colours_the_nodes_show():

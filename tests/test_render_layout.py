@@ -445,6 +445,14 @@ def test_curves_apart_are_not_called_the_same_and_keep_their_own_styles(tmp_path
     assert len({str(style["linestyle"]) for style in styles.values()}) == 4
 
 
+def test_variants_are_told_apart_without_their_colours():
+    """compare's fifth init was drawn in the first's solid line and circles, apart in colour
+    alone (blue against purple): the dashes turn every 4 variants and the markers every 5,
+    so no two of 20 variants share both."""
+    styles = variant_styles([f"init{i}" for i in range(20)], {})
+    assert len({(str(style["linestyle"]), style["marker"]) for style in styles.values()}) == 20
+
+
 def test_side_by_side_comparisons_call_curves_the_same_only_if_they_are_in_every_panel(
         tmp_path, drawn):
     """He et al.'s figure drawn as two columns: a variant is the same as another only where
@@ -505,6 +513,26 @@ def test_a_depth_profile_draws_variants_as_the_learning_curves_do(tmp_path, draw
         assert _shows_under(lines[2], lines[1])
         for line, style in zip(lines, styles.values()):
             assert (line.get_color(), line.get_marker()) == (style["color"], style["marker"])
+
+
+def test_a_depth_profiles_gradient_is_its_norm_per_input_where_the_maps_change_size(
+        tmp_path, drawn):
+    """Unpadded convs: 62x62 maps at the first layer, 4x4 at the last. He init's gradient std
+    per value fell 13x on the way back where its norm held, and the panel drew the std: a
+    vanishing gradient under the init that keeps it. The panel draws the norm per input where
+    every layer's count of values is known, and the std, titled so, where it is not."""
+    values = [64 * 62 * 62, 64 * 32 * 32, 64 * 4 * 4]
+    grads = [9.6e-5, 3.4e-4, 1.27e-3]
+    stats = [LayerStats(f"conv{i}", "conv", 0.0, 1.0, 1.0, None, None, None, g, None,
+                        values=v) for i, (g, v) in enumerate(zip(grads, values), start=1)]
+    plot_depth_profile([("he_normal", stats)], tmp_path / "d.png")
+    plot_depth_profile([("he_normal", _profile([1.0] * 3, grads))], tmp_path / "s.png")
+    (_, norm_ax), (_, std_ax) = (fig.axes for fig in drawn)
+    assert norm_ax.get_title() == "gradient norm per input (∂loss/∂output)"
+    assert list(norm_ax.get_lines()[0].get_ydata()) == pytest.approx(
+        [g * v ** 0.5 for g, v in zip(grads, values)])
+    assert std_ax.get_title() == "gradient std (∂loss/∂output)"
+    assert list(std_ax.get_lines()[0].get_ydata()) == pytest.approx(grads)
 
 
 def test_a_depth_profile_of_no_signal_at_all_says_so(tmp_path, drawn):

@@ -312,11 +312,13 @@ def test_the_signal_note_says_the_essential_and_names_the_flag_for_the_rest(caps
     assert len(note.splitlines()) <= 4
     assert words(note) == (
         "Signal: the estimated scale of each layer's output at init, its root mean square "
-        f"relative to the input's (He et al. 2015, eq. 7). `cnnspec summary {spec} --explain` "
+        "relative to the input's (He et al. 2015, eq. 7): near 1 the signal keeps its scale; "
+        f"`check` warns at 100x or 1/100. `cnnspec summary {spec} --explain` "
         f"says how it is estimated, `cnnspec init-report {spec}` measures it on the data.")
     assert main(["summary", spec, "--explain"]) == 0
     explained = words(capsys.readouterr().out)
     assert "after a max pool the largest of its window's values" in explained
+    assert "near 1 the signal keeps its scale; `check` warns at 100x or 1/100" in explained
     assert "--explain" not in explained
 
 

@@ -139,6 +139,25 @@ def test_table_report(spec_path, capsys):
     assert forward == pytest.approx(layers_forward + float(rows["loss"][1]), abs=8e-3)
 
 
+def test_the_table_says_what_its_columns_measure_and_how_flops_are_counted(spec_path, capsys):
+    """A rate needs how its operations are counted and what to set it beside: the line below
+    the table says so, in text and in JSON alike, that a relu's rate far below the peak is
+    no fault, and what a share is of."""
+    from cnnspec.cli.time import COLUMNS
+
+    assert main(["time", spec_path, "--batch-size", "4", "--iterations", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = next(line for line in lines if line.startswith("columns: "))
+    assert "GFLOP/s: billions of floating-point operations a second" in said
+    assert "a multiply-add is 2" in said and "far below the peak is theirs by nature" in said
+    assert said.endswith("share: of the sum of the parts")
+    assert lines.index(said) > next(i for i, line in enumerate(lines)
+                                    if line.startswith("peak for comparison"))
+    assert main(["time", spec_path, "--batch-size", "4", "--iterations", "1",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["columns"] == dict(COLUMNS)
+
+
 def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, capsys):
     """A batch norm's ReLU runs inside it: the row names both kinds, and a long fused row's
     name never runs into its kind (columns as wide as their longest entry)."""
@@ -482,6 +501,30 @@ def test_parts_and_whole_apart_are_said_with_the_load_in_text_and_json(
     assert report["busy_note"].startswith(said + (", and images/s" if step > 0.008 else ":"))
     assert ("outside the 0.5x-2x they agree within when nothing else runs, so the machine "
             "was busy (load 3.2/2.0/1.5 on 2 cores)") in report["busy_note"]
+
+
+def test_the_words_under_the_table_are_wrapped_to_a_terminals_width():
+    """On a terminal the columns line, the busy note and the conv paths' legend ran on
+    one line each, up to 700 columns: each is wrapped to the width, its lines indented under
+    its first (through a pipe, width None, each stays on its one line)."""
+    from cnnspec.cli.time import table
+    from cnnspec.engine.conv_tuned import METHODS
+
+    conv = LayerTiming("conv1", "conv", 0.003, 0.004, 100, 200, method="rows")
+    timing = StepTiming(batch=64, iterations=20, layers=[conv], loss=0.0005, update=0.0005,
+                        step=0.040)
+    about = {"model": "m", "dtype": "float32", "optimizer": "sgd", "cpu": "some CPU",
+             "cores": 2, "load_averages": (3.0, 2.0, 1.0), "blas": "openblas"}
+    lines = table(timing, about, width=60).splitlines()
+    legend = lines[lines.index("conv paths (the kind column's brackets):") + 1:]
+    assert " ".join(line.strip() for line in legend) == f"rows: {METHODS['rows']}"
+    assert legend[0].startswith("  rows: ") and legend[1].startswith("    ")
+    header = lines.index("conv paths (the kind column's brackets):")
+    note = next(i for i, line in enumerate(lines) if line.startswith("note: "))
+    prose = lines[note:header - 1] + legend
+    assert len(prose) > 8 and all(len(line) <= 60 for line in prose)
+    single = table(timing, about).splitlines()
+    assert single[-1] == f"  rows: {METHODS['rows']}"
 
 
 def test_images_per_second_below_one_is_not_rounded_to_a_whole_number():

@@ -13,7 +13,7 @@ import math
 
 from cnnspec.check.memory import bytes_text, calibration_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import LARGEST_LOG, estimate, log_spreads
+from cnnspec.check.signal import LARGEST_LOG, LIMIT, estimate, log_spreads
 from cnnspec.diagnostics import WIDTH, wrapped
 from cnnspec.errors import LIBRARY_NAMES, count_text, literal, rounded_text, worded
 from cnnspec.held import HELD, HELD_MEANS, NON_TRAINABLE, held_text
@@ -274,6 +274,11 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES,
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *note_lines])
 
 
+# What a reader wants of the column first: which values are good. He et al.'s init keeps it
+# near 1 through the layers; check's signal-scale lint warns beyond its limit either way.
+_GOOD_SIGNAL = f"near 1 the signal keeps its scale; `check` warns at {LIMIT:g}x or 1/{LIMIT:g}"
+
+
 def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
     """The notes under the table on its Signal column: what it is, and where this net
     gives cause, how far a typical net's scale lies below it and what a softmax's means;
@@ -283,7 +288,7 @@ def _signal_notes(data: dict, path: str | None, explain: bool) -> list[str]:
     if explain:
         return _explained(path, spread, own) + _dying_notes(data)
     note = ("Signal: the estimated scale of each layer's output at init, its root mean "
-            "square relative to the input's (He et al. 2015, eq. 7)")
+            f"square relative to the input's (He et al. 2015, eq. 7): {_GOOD_SIGNAL}")
     if spread:
         below, layer = spread
         note += (f"; one net's lies about {below}x below it, at '{layer}' "
@@ -317,8 +322,8 @@ def _explained(path: str | None, spread: tuple[float, str] | None,
             "after a mean pool their mean, a window's values alike only in what their "
             "channel shares (its bias, its input's mean; on images, whose neighbouring "
             "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
-            f"times its input's. `{_command('init_report', path)}` measures each layer's "
-            "mean and std on the data.")
+            f"times its input's; {_GOOD_SIGNAL}. `{_command('init_report', path)}` "
+            "measures each layer's mean and std on the data.")
     notes = [note]
     if spread:
         below, layer = spread

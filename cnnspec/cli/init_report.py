@@ -44,7 +44,9 @@ the signal through every layer
   std/input           act std over the input's std (He et al. 2015: a good init keeps it
                       from shrinking or growing exponentially with depth)
   dead                share of a ReLU's outputs that are exactly zero
-  grad std            std of d loss / d output (the signal on the way back)
+  grad std            std of d loss / d output (the signal on the way back), per value: a
+                      larger map spreads a gradient over more values, so the line below
+                      the tables also gives its norm per input, and -o's picture draws it
 then the weights of each layer that has them
   fan_in, fan_out     the fans the init's formula reads: a conv's C/G*kh*kw and F*kh*kw
                       (C input channels, F filters, G groups), a transposed conv's F/G*kh*kw
@@ -100,9 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     add_format(parser)
-    add_output(parser, output_file(".png"), "also draw a picture: activation and gradient "
-               "std against depth; with --phase the phase diagram, with --jacobian the "
-               "singular values per init", metavar="FILE.png")
+    add_output(parser, output_file(".png"), "also draw a picture: activation std and "
+               "gradient norm per input against depth; with --phase the phase diagram, with "
+               "--jacobian the singular values per init", metavar="FILE.png")
     add_data_dir(parser)
     add_dtype(parser, "the precision the statistics are measured in, as `train --dtype` "
               "trains: in float32 a signal below about 1e-38 reads as 0 (a deep net's "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from cnnspec.cli import typed
+from cnnspec.cli import terminal_width, typed
 from cnnspec.cli.arguments import (
     add_batch_size,
     add_dtype,
@@ -94,7 +94,7 @@ def run(args) -> int:
              "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
     if args.format == "json":
         report = {**about, **timing.as_dict(), "busy_note": busy_note(timing, about),
-                  "conv_paths": conv_paths(timing)}
+                  "columns": dict(COLUMNS), "conv_paths": conv_paths(timing)}
         if calibrated is not None:
             report["calibration"] = calibration_dict(calibrated)
         import json  # for --format json alone: `cnnspec --help` imports this module
@@ -103,7 +103,7 @@ def run(args) -> int:
     else:
         if calibrated is not None:
             print(calibration_text(calibrated) + "\n")
-        print(table(timing, about))
+        print(table(timing, about, terminal_width(sys.stdout)))
     return 0
 
 
@@ -142,8 +142,31 @@ def calibration_text(done) -> str:
     return "\n".join(rows)
 
 
-def table(timing, about: dict) -> str:
-    """The report as text: one row per layer, then the loss, the update and the totals."""
+# What each column of the table measures, said below it (and in JSON as "columns"): a
+# rate means little without how its operations are counted and what it is set beside.
+COLUMNS = (
+    ("forward ms, backward ms", "the layer's passes, the median over the timed steps"),
+    ("GFLOP/s", ("billions of floating-point operations a second over both passes, the "
+     "operations counted from the layer's shapes (a multiply-add is 2; a conv or dense "
+     "layer's backward is up to two products the size of its forward, the weights' and the "
+     "input's gradients), so a Winograd conv, which does fewer than it is counted, can pass "
+     "the peak; a conv or dense layer near the peak keeps the core's arithmetic busy, while "
+     "an activation, pool, norm or dropout does a few operations a value and waits on "
+     "memory: a rate far below the peak is theirs by nature, and their share says what they "
+     "cost")),
+    ("share", "of the sum of the parts"),
+)
+
+
+def columns_text() -> str:
+    """The table's columns and what each measures, on one line."""
+    return "columns: " + "; ".join(f"{name}: {meaning}" for name, meaning in COLUMNS)
+
+
+def table(timing, about: dict, width: int | None = None) -> str:
+    """The report as text: one row per layer, then the loss, the update and the totals, and
+    what the columns mean (wrapped to ``width``; None: on one line, as through a pipe)."""
+    from cnnspec.diagnostics import wrapped
     from cnnspec.engine.calibrate import load_text
 
     head = (f"{about['model']}: batch {timing.batch}, {about['dtype']}, "
@@ -181,17 +204,19 @@ def table(timing, about: dict) -> str:
               f"{_rate(timing.batch / timing.step)} images/s")]
     busy = busy_note(timing, about)
     if busy:
-        rows.append(f"note: {busy}")
+        rows += wrapped(f"note: {busy}", width, 2)
     if timing.peak_gflops is not None:
         from cnnspec.engine.timing import PEAK_SIZE
 
         rows.append(f"peak for comparison: one {PEAK_SIZE}x{PEAK_SIZE} {about['dtype']} "
                     f"matrix product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
+    rows += wrapped(columns_text(), width, 2)
     if not timing.finite:
-        rows.append("note: the values overflowed: after the timed steps the weights hold NaN "
-                    "or infinity, and arithmetic on those can take other times than a healthy "
-                    f"step's; `{typed('init-report')} SPEC` shows where the signal grows")
-    return "\n".join(rows + _method_legend(timing))
+        rows += wrapped("note: the values overflowed: after the timed steps the weights hold "
+                        "NaN or infinity, and arithmetic on those can take other times than a "
+                        f"healthy step's; `{typed('init-report')} SPEC` shows where the signal "
+                        "grows", width, 2)
+    return "\n".join(rows + _method_legend(timing, width))
 
 
 def busy_note(timing, about: dict) -> str | None:
@@ -230,10 +255,14 @@ def conv_paths(timing) -> dict[str, str]:
             if layer.method in METHODS}
 
 
-def _method_legend(timing) -> list[str]:
-    """What the convolution paths in the kind column mean, for those the table shows."""
+def _method_legend(timing, width: int | None = None) -> list[str]:
+    """What the convolution paths in the kind column mean, for those the table shows, each
+    wrapped to ``width`` (None: on its one line)."""
+    from cnnspec.diagnostics import wrapped
+
     shown = conv_paths(timing)
     if not shown:
         return []
     return ["", "conv paths (the kind column's brackets):",
-            *(f"  {name}: {meaning}" for name, meaning in shown.items())]
+            *(line for name, meaning in shown.items()
+              for line in wrapped(f"  {name}: {meaning}", width, 4))]

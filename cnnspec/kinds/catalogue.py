@@ -99,8 +99,21 @@ def _conv_phrases(ir: dict, pads) -> list[str]:
             + (f", groups {ir['groups']}" if ir["groups"] > 1 else "")]
 
 
+# The marks of the compact phrases (a conv's, a transposed conv's, a pool's), each a pattern
+# of its phrase and what it means, for the minimal diagram's legend to say those it shows:
+# "16 filters 3x3 g16" was drawn with no word on what g16 is.
+COMPACT_MARKS = (
+    (r"^T ", "T: a transposed conv, its stride spreading its output"),
+    (r" /\d", "/s: a stride of s (a pool's: other than its window)"),
+    (r" d\d", "dN: a dilation of N"),
+    (r" g\d", "gN: N groups, each filter reading 1/N of the input channels"),
+    (r" ceil$", "ceil: the output size rounded up (ceil mode)"),
+)
+
+
 def _conv_compact(ir: dict) -> str:
-    """``16 filters 3x3 /2`` for stride 2 (``/s`` the stride, ``dN`` a dilation)."""
+    """``16 filters 3x3 /2`` for stride 2 (``/s`` the stride, ``dN`` a dilation, ``gN`` the
+    groups: :data:`COMPACT_MARKS`)."""
     stride = f" /{step_text(ir['stride'])}" if list(ir["stride"]) != [1, 1] else ""
     dilation = f" d{step_text(ir['dilation'])}" if list(ir["dilation"]) != [1, 1] else ""
     groups = f" g{ir['groups']}" if ir["groups"] > 1 else ""

@@ -40,6 +40,11 @@ class Statistic:
 STATISTICS = {
     "act_std": Statistic("activation std", "std of the layer's output"),
     "grad_std": Statistic("gradient std (∂loss/∂output)", "std of ∂loss/∂(layer's output)"),
+    # The gradient's size as He et al. 2015 (eqs. 13-14) follow it back, where maps change size
+    # with depth: a std per value falls where the same gradient spreads over a larger map.
+    # Its norm is taken as the std times the square root of the values (LayerStats.grad_norm).
+    "grad_norm": Statistic("gradient norm per input (∂loss/∂output)",
+                           "norm of ∂loss/∂(layer's output)"),
     "dead_frac": Statistic("dead ReLU units (exact zeros)", "share of the ReLU's outputs at 0"),
 }
 
@@ -58,8 +63,10 @@ NAMED_DEPTHS = 12
 
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
-    """Activation std (left) and gradient std (right) of each conv/dense layer's output against
-    its depth, on a log scale (on a linear one from 0 within a decade: :func:`_log_axis_of_stds`),
+    """Activation std (left) and the gradient's norm per input (right; its std where a layer's
+    count of values is not known: :func:`_gradient_key`) of each conv/dense layer's output
+    against its depth, on a log scale (on a linear one from 0 within a decade:
+    :func:`_log_axis_of_stds`),
     one line per ``(label, stats)`` variant in the styles of the learning curves
     (:func:`variant_looks`): a variant whose profile is another's (zeros and ``constant(0)``) is
     drawn over it and says so in the legend; writes a PNG."""
@@ -68,8 +75,9 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
     fig = figure.new_figure(10.0, 4.6)
     act_ax, grad_ax = fig.subplots(1, 2)
 
+    grad_key = _gradient_key(variants)
     drawn = {label: {what: _positive([getattr(s, key) for s in weighted(stats)])
-                     for what, key in (("activation", "act_std"), ("gradient", "grad_std"))}
+                     for what, key in (("activation", "act_std"), ("gradient", grad_key))}
              for label, stats in variants}
     looks = variant_looks(list(drawn), coinciding({label: list(values.values())
                                                    for label, values in drawn.items()}))
@@ -79,7 +87,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
             ax.plot(range(1, len(ys) + 1), ys, label=label, **_depth_marks(style, ys))
         looks[label] = (notes + _gap_notes(values), style)
     names = [s.name for s in weighted(variants[0][1])]
-    for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
+    for ax, key in ((act_ax, "act_std"), (grad_ax, grad_key)):
         if len(names) <= NAMED_DEPTHS:
             long = max(map(len, names), default=0) > 5
             ax.set_xticks(range(1, len(names) + 1), names, rotation=30 if long else 0,
@@ -97,6 +105,14 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
     if title:
         figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
+
+
+def _gradient_key(variants: list[tuple[str, list[LayerStats]]]) -> str:
+    """The gradient statistic of the depth profile: the norm per input where every layer
+    drawn knows its count of values (``specs/he2015_plain30.cnn`` under He init: a std falling
+    13x from its 4x4 maps back to its 62x62 ones, a norm within 1.2x), else the std."""
+    known = all(s.values for _, stats in variants for s in weighted(stats))
+    return "grad_norm" if known else "grad_std"
 
 
 # The most markers a variant's line of the depth profile carries: one at every layer of a
@@ -314,9 +330,12 @@ def coinciding(drawn: dict[str, list[list[float]]]) -> dict[str, str]:
 
 
 # The line styles of the variants of a comparison, beside their colours: solid, dashed, dotted
-# and dash-dotted in turn, each with its own marker, so that curves running close stay apart.
+# and dash-dotted in turn, and a marker of their own, so that curves running close stay apart.
+# The markers turn on a period of their own, one longer than the dashes': the fifth variant
+# of compare's five inits took the first's solid line and circle (told apart by blue against
+# purple alone); now no two of the first 20 share both.
 _DASHES = ("-", (0, (6, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)))
-_MARKERS = ("o", "s", "^", "D")
+_MARKERS = ("o", "s", "^", "D", "v")
 _WIDTH, _MARKER_SIZE = 1.8, 4.5
 # A variant whose curves are another's (two inits that both stay at chance draw the same
 # curves, and the second hid the first) is drawn over them thinner, with a smaller marker and
@@ -332,9 +351,9 @@ def variant_styles(labels: list[str], same: dict[str, str]) -> dict[str, dict]:
     they share. Every picture that draws variants side by side draws them so."""
     styles: dict[str, dict] = {}
     for index, label in enumerate(labels):
-        turn = index % len(_DASHES)
-        style = {"color": f"C{index % 10}", "linestyle": _DASHES[turn], "linewidth": _WIDTH,
-                 "marker": _MARKERS[turn], "markersize": _MARKER_SIZE}
+        style = {"color": f"C{index % 10}", "linestyle": _DASHES[index % len(_DASHES)],
+                 "linewidth": _WIDTH, "marker": _MARKERS[index % len(_MARKERS)],
+                 "markersize": _MARKER_SIZE}
         if label in same:
             first = same[label]
             copies = 1 + sum(same.get(before) == first for before in labels[:index])

@@ -154,7 +154,9 @@ _SIGNAL_COLUMNS = (
     ("act std", "act_std", "its std"),
     ("std/input", "act_ratio", "act std over the input's std (He et al. 2015, eq. 7)"),
     ("dead", "dead_frac", "the share of a ReLU's outputs that are exactly 0"),
-    ("grad std", "grad_std", "std of dloss/d(layer's output), the gradient flowing back"),
+    ("grad std", "grad_std", ("std of dloss/d(layer's output), the gradient flowing back, "
+                              "per value (the signal line gives its norm per input where "
+                              "layers' maps differ in size)")),
 )
 _WEIGHT_COLUMNS = (
     ("layer", "name", None),
@@ -268,8 +270,21 @@ def describe_signal(summary: SignalSummary) -> str:
             f"the last of {summary.layers} {points}{ends} "
             f"(x{rounded_text(summary.act_per_layer, 3)} per layer{left_out})")
     if summary.grad_change is not None:
-        text += f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
+        text += (f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
+                 + _spread_text(summary))
     return text + _dead_text(summary)
+
+
+def _spread_text(summary: SignalSummary) -> str:
+    """Where the two ends of the signal line hold different numbers of values an input (maps
+    that pooling or unpadded convs shrink): that the per-value std of the gradient moves with
+    them, and the change of its norm, which does not. Empty where they hold as many."""
+    first, last = summary.first_values, summary.last_values
+    if summary.grad_norm_change is None or first == last:
+        return ""
+    return (f", spread over {first:,} values an input at '{summary.first}' against {last:,} "
+            f"at '{summary.last}': its norm per input x"
+            f"{rounded_text(summary.grad_norm_change, 3)}")
 
 
 def _constant_text(layer: str) -> str:
@@ -324,7 +339,8 @@ def format_json(report: InitReport) -> str:
 
 
 def plot(report: InitReport, out_png) -> Path:
-    """Activation and gradient std against depth, one line per variant (see :mod:`plots`)."""
+    """Activation std and gradient norm per input against depth, one line per variant (see
+    :func:`cnnspec.lab.plots.plot_depth_profile`)."""
     variants = [(v.label, v.layers) for v in report.variants]
     return plot_depth_profile(variants, out_png,
                               title=f"{report.spec_name}: signal through depth at init")

@@ -40,7 +40,9 @@ class LayerStats:
     no single bound (None otherwise).
     ``act_ratio`` is ``act_std`` divided by the std of the network's input, the quantity He et al.
     2015 show falls or grows exponentially with depth under a wrong init (None when the input
-    was not seen, as during training).
+    was not seen, as during training). ``values`` is how many values the layer's output holds
+    per input (``C*H*W`` or ``F``): a gradient's std is per value, and where a layer has more
+    of them (a larger map) the same gradient spreads thinner.
     """
 
     name: str
@@ -59,6 +61,17 @@ class LayerStats:
     fan_out: int | None = None
     weight_bound_expected: float | None = None
     weight_cut_expected: list[float] | None = None
+    values: int | None = None
+
+    @property
+    def grad_norm(self) -> float | None:
+        """The norm per input of the gradient of the layer's output, taken as
+        ``grad_std * sqrt(values)``, that of a gradient centred at 0: unlike its std per
+        value, it does not fall where the same gradient spreads over a larger map. None where
+        either is not known."""
+        if self.grad_std is None or not self.values:
+            return None
+        return self.grad_std * self.values ** 0.5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,6 +132,7 @@ def layer_stats(
         fan_out=fans[1] if fans else None,
         weight_bound_expected=weight_bound_expected,
         weight_cut_expected=weight_cut_expected,
+        values=out[0].size if len(out) else None,
     )
 
 
@@ -169,8 +183,15 @@ class SignalSummary:
     the hidden conv/dense layers left out, off the main path; ``act_change``: the last
     point's ``act_std`` over the first's; ``act_per_layer``: its geometric mean per step
     (:func:`per_layer_factor`); ``grad_change``: the first point's ``grad_std`` over the
-    last's (how much the gradient shrinks or grows on its way back); ``dead_mean``: the mean
-    share of dead units over the ReLU layers (None without ReLUs); ``constant``: the first
+    last's (how much the gradient shrinks or grows on its way back), per value;
+    ``first_values`` and ``last_values``: how many values the two points' outputs hold per
+    input, and ``grad_norm_change``: the first point's :attr:`LayerStats.grad_norm` over the
+    last's, ``grad_change * sqrt(first_values / last_values)``. Where the maps grow on the way
+    back (pooling, or unpadded convs that shrink them going forward) the per-value std falls
+    as the same gradient spreads over more values, which no init causes: under He init the
+    gradient std of ``specs/he2015_plain30.cnn`` (unpadded) falls 13x from its 4x4 maps to its
+    62x62 ones, its norm changes x1.17. ``dead_mean``: the mean share of dead units over the
+    ReLU layers (None without ReLUs); ``constant``: the first
     layer on the main path after the first point, before the output's conv/dense layer, whose
     output is a constant (std 0, e.g. a ReLU that passes nothing, a batch norm's shift alone)
     where the first point's is not: no signal passes it, whatever the ratio of the points says.
@@ -186,6 +207,9 @@ class SignalSummary:
     branch_layers: int = 0
     merges: int = 0  # of the points compared, the adds and concats
     constant: str | None = None
+    first_values: int | None = None
+    last_values: int | None = None
+    grad_norm_change: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -217,17 +241,22 @@ def summarize_signal(stats: list[LayerStats], main_path=None) -> SignalSummary:
     names of the layers every path from the input to the output passes (None: all)."""
     path, off_path = _hidden_path(stats, main_path)
     hidden = [s for s in path if is_weighted(s.kind) or is_merge(s.kind)]
-    act_change = act_per_layer = grad_change = None
+    act_change = act_per_layer = grad_change = grad_norm_change = None
     if len(hidden) >= 2 and hidden[0].act_std > 0:
         act_change = hidden[-1].act_std / hidden[0].act_std
         act_per_layer = act_change ** (1.0 / (len(hidden) - 1))
         first, last = hidden[0].grad_std, hidden[-1].grad_std
         if first is not None and last:
             grad_change = first / last
+            if hidden[0].grad_norm is not None and hidden[-1].grad_norm is not None:
+                grad_norm_change = hidden[0].grad_norm / hidden[-1].grad_norm
     dead = [s.dead_frac for s in stats if s.dead_frac is not None]
     return SignalSummary(len(hidden), act_change, act_per_layer, grad_change,
                          sum(dead) / len(dead) if dead else None,
                          hidden[0].name if hidden else None,
                          hidden[-1].name if hidden else None, off_path,
                          sum(1 for s in hidden if is_merge(s.kind)),
-                         _first_constant(path, hidden[0]) if hidden else None)
+                         _first_constant(path, hidden[0]) if hidden else None,
+                         hidden[0].values if hidden else None,
+                         hidden[-1].values if hidden else None, grad_norm_change)
+

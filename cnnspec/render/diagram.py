@@ -41,6 +41,7 @@ from cnnspec.render.backend import render_source
 from cnnspec.render.kernel_table import is_fixed, kernels_html
 from cnnspec.render.layer_text import (
     compact_hyperparams,
+    compact_marks,
     hyperparams,
     is_frozen,
     layer_init_text,
@@ -341,6 +342,14 @@ def _clusters(unit_list: list[Unit]) -> list[tuple[str | None, list[Unit]]]:
     return runs
 
 
+def _marks(unit_list: list[Unit], detail: str) -> list[str]:
+    """The legend's lines on the marks of the minimal diagram's compact settings (``/2``,
+    ``g16``) that its nodes show; the full diagram writes its settings out."""
+    if detail != "minimal":
+        return []
+    return compact_marks([compact_hyperparams(unit.head) for unit in unit_list])
+
+
 def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full"):
     """The diagram of a checked spec as a :class:`graphviz.Digraph` (not yet rendered).
 
@@ -361,7 +370,8 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     graph = graphviz.Digraph(
         name=checked.spec.name,
         graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": RANKSEP,
-                    "label": legend_label(checked, unit_list, plan.notes), "labelloc": "b",
+                    "label": legend_label(checked, unit_list, _marks(unit_list, detail)
+                                          + plan.notes), "labelloc": "b",
                     "bgcolor": "white"},
         node_attr={"shape": "plain", "fontname": FONT},
         edge_attr={"color": EDGE_COLOUR, "arrowsize": "0.6"},

@@ -6,6 +6,8 @@ measures them the same).
 """
 from __future__ import annotations
 
+import re
+
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import count_text
 from cnnspec.held import held_text
@@ -13,6 +15,7 @@ from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.describe import init_text as written_init
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.catalogue import COMPACT_MARKS
 from cnnspec.kinds.text import number_text as _number
 from cnnspec.kinds.text import pads_text as written_pads_text
 from cnnspec.kinds.text import pair_text, step_text
@@ -39,6 +42,13 @@ def compact_hyperparams(layer: LayerInfo) -> str:
         return compact(layer.ir)
     hyper = hyperparams(layer)
     return hyper[0] if hyper else ""
+
+
+def compact_marks(phrases: list[str]) -> list[str]:
+    """What the marks of the compact ``phrases`` (:func:`compact_hyperparams`) mean, each mark
+    that one of them shows once, in the order of :data:`cnnspec.kinds.catalogue.COMPACT_MARKS`."""
+    return [meaning for pattern, meaning in COMPACT_MARKS
+            if any(re.search(pattern, phrase) for phrase in phrases)]
 
 
 def is_frozen(layer: LayerInfo) -> bool:

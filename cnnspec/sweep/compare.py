@@ -411,6 +411,11 @@ def _given_target(target) -> float:
     return float(value)
 
 
+# What the column of epochs to the target gives, in the words of :func:`_reach`.
+REACH_NOTE = ("the first epoch whose validation accuracy reaches it, the mean over the runs "
+              "that do, and in brackets how many of the variant's runs do (2/3: two of three)")
+
+
 def _reach(v: VariantSummary) -> str:
     """Epochs to the target accuracy (their mean over the seeds that reached it) and how many
     seeds did."""
@@ -438,7 +443,8 @@ def format_table(comparison: Comparison) -> str:
     # float32 is every training's unless said (or a column shows it): the line names another
     trained = "" if comparison.dtype == DEFAULT_DTYPE or DTYPE in comparison.columns \
         else f"trained in {comparison.dtype}; "
-    tail = f"{TEST_WEIGHTS_NOTE}; {trained}runs in {comparison.out}"
+    tail = (f"{TEST_WEIGHTS_NOTE}; {target}: {REACH_NOTE}; {trained}runs in "
+            f"{comparison.out}")
     if seeds is None:
         lines.append(f"(accuracies: mean +- std over each variant's seeds that did not "
                      f"diverge; {tail})")
