@@ -387,6 +387,46 @@ def test_graphs_it_cannot_read_are_refused_where_they_go_wrong(nodes, inits, sha
     assert said in errors[0].message, errors[0].message
 
 
+@pytest.mark.parametrize("nodes, inits, said", [
+    # 37 GiB that ONNX's evaluator allocated (and failed) where it could; 1.6 GB it filled
+    ([helper.make_node("ConstantOfShape", ["s"], ["big"]),
+      helper.make_node("Add", ["x", "big"], ["y"])], [("s", [100000, 100000])],
+     "ConstantOfShape of constants would make 10,000,000,000 values (shape 100000 x 100000)"),
+    ([helper.make_node("Mul", ["a", "b"], ["big"]), helper.make_node("Add", ["x", "big"], ["y"])],
+     [("a", np.zeros((2000, 1))), ("b", np.zeros((1, 2000)))],
+     "Mul of constants would make 4,000,000 values"),
+    ([helper.make_node("Range", ["z", "n", "one"], ["big"]),
+      helper.make_node("Add", ["x", "big"], ["y"])],
+     [("z", 0.0), ("n", 2.0 ** 40), ("one", 1.0)],
+     "Range of constants would make 1,099,511,627,776 values"),
+])
+def test_constants_too_large_to_be_a_shape_are_refused_before_they_are_made(nodes, inits, said):
+    """A node of constants is computed (a flatten's shape) only where ONNX's shape inference
+    says its outputs are a shape's size: a damaged or hostile file's ConstantOfShape, Range or
+    broadcast is refused at its node, at once, nothing allocated."""
+    errors = _refused(_model(nodes, inits))
+    assert said in errors[0].message, errors[0].message
+    assert errors[0].json_path.startswith("graph.node[0]")
+
+
+def test_only_a_shape_chains_ops_are_computed_from_constants():
+    """A Conv whose maps are constants is no layer (it reads no example) and is not run by
+    ONNX's evaluator (its Python loops), nor is a Loop of constants (as long as its trip
+    count): each is refused at its node."""
+    loop_body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"])], "body",
+                                  [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                                   helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                                  [helper.make_tensor_value_info("c_out", TensorProto.BOOL, [])])
+    for nodes, inits in [
+            ([helper.make_node("Conv", ["maps", "w"], ["y"])],
+             [("maps", np.zeros((1, 3, 64, 64))), CONV]),
+            ([helper.make_node("Loop", ["n", "go"], [], body=loop_body),
+              helper.make_node("Relu", ["x"], ["y"])],
+             [("n", np.int64(10**15)), ("go", np.bool_(True))])]:
+        errors = _refused(_model(nodes, inits))
+        assert errors[0].json_path.startswith("graph.node[0]"), errors[0].message
+
+
 @pytest.mark.parametrize("data, said", [
     (b"model = Net()\n", "holds no ONNX graph"),  # text parses as an empty model
     (b"\x08\x07\x12\x06pytorch\x3a\xff\xff", "not an ONNX model"),

@@ -858,6 +858,17 @@ READERS: dict[str, Callable[[Node, Net], Tensor]] = {
 # error, where their inputs are unknown, not said to be ops of no layer.
 COMPUTED = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Mul", "Div", "Sub",
             "ConstantOfShape", "Expand", "Range", "Erf", "Pow", "Sqrt", "Where", "Equal")
+# The ops whose outputs are computed where every input is a constant: those above, and the
+# layers' ops PyTorch's shape chains use too (a Concat of a flatten's dims). Any other op of
+# constants is read as a layer, which refuses an input no example computes: a Loop of
+# constants would run as long as its trip count says, a Conv of constant maps as long as the
+# reference evaluator's Python loops take.
+EVALUATED = frozenset((*COMPUTED, "Constant", "Concat", "Reshape", "Slice", "Identity", "Add",
+                       "Transpose", "Flatten"))
+# The most values a computed constant may hold: an export's are shapes and scales, a few
+# values each. ONNX's shape inference says how many a node would make before the evaluator
+# allocates them (a ConstantOfShape of 100000 x 100000 asked for 37 GiB).
+MAX_COMPUTED_VALUES = 1 << 20
 # Ops cnnspec has no layer for that a PyTorch user meets, and what to do instead.
 REFUSED = {
     "Selu": "cnnspec has no selu: use elu, or export an activation it has",
@@ -880,8 +891,10 @@ def _constant_node(node: Node, net: Net) -> list | None:
         start, end = node.attributes.get("start", 0), node.attributes.get("end", None)
         return [np.asarray(dims[start:end], dtype=np.int64)]
     inputs = {name: net.values[name] for name in proto.input if name}
-    if not all(isinstance(v, np.ndarray) for v in inputs.values()):
+    if not all(isinstance(v, np.ndarray) for v in inputs.values()) or \
+            proto.op_type not in EVALUATED or proto.domain not in ("", "ai.onnx"):
         return None
+    _refuse_large_constants(node, inputs, net.opset)
     from onnx.reference import ReferenceEvaluator
 
     try:
@@ -890,6 +903,34 @@ def _constant_node(node: Node, net: Net) -> list | None:
         raise node.error(f"{node.op} of constants fails in ONNX's reference evaluator: "
                          f"{_first_line(exc)}", hint="the graph may be damaged; "
                          + EXPORT_HINT) from None
+
+
+def _refuse_large_constants(node: Node, inputs: dict, opset: int) -> None:
+    """Refuse a node of constants whose outputs would hold more than
+    :data:`MAX_COMPUTED_VALUES` values, by ONNX's shape inference of the node alone (its
+    inputs as initializers, their values propagated): before anything is allocated."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    proto = node.proto
+    graph = helper.make_graph(
+        [proto], "node", [], [helper.make_empty_tensor_value_info(name)
+                              for name in proto.output if name],
+        [numpy_helper.from_array(value, name) for name, value in inputs.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
+        return  # said by the evaluator, which runs next
+    for value in inferred.graph.output:
+        dims = value.type.tensor_type.shape.dim
+        known = [d.dim_value for d in dims if d.HasField("dim_value")]
+        if len(known) == len(dims) and math.prod(known) > MAX_COMPUTED_VALUES:
+            raise node.error(f"{node.op} of constants would make {math.prod(known):,} values "
+                             f"(shape {' x '.join(map(str, known))}); a network's computed "
+                             f"constants are shapes and scales, at most "
+                             f"{MAX_COMPUTED_VALUES:,} values here",
+                             hint="the graph may be damaged; " + EXPORT_HINT)
 
 
 def read_pattern(index: int, nodes: list, net: Net) -> int:
