@@ -192,7 +192,21 @@ def test_the_imported_spec_checks_and_trains_a_step(tmp_path):
     (NET + "[convolutional]\nsize=3.5\n", "size=3.5 is not a whole number", (7, 6), None),
     (NET + "[dropout]\nprobability=half\n", "probability=half is not a number", (7, 13),
      "e.g. probability=0.5"),
-    (NET + "[convolutional]\nfilters=0\n", "filters=0 must be at least 1", (7, 9), None),
+    (NET + "[convolutional]\nfilters=0\n", "[convolutional] filters must be at least 1, not 0",
+     (7, 9), "output channels"),
+    # a number past a float's range: an OverflowError, then the imported spec's line
+    (NET + "[convolutional]\nsize=1" + "0" * 330 + "\n", ("[convolutional] size must be at "
+     "most 2,147,483,647"), (7, 6), "mistyped number"),
+    (NET + "[connected]\noutput=" + "9" * 400 + "\n", "[connected] output must be at most",
+     (7, 8), None),
+    (NET.replace("batch=8", "batch=8\nlearning_rate=1" + "0" * 400) + HEAD,
+     "learning_rate=10000", (3, 15), "as a number"),
+    (NET + "[dropout]\nprobability=1\n", "[dropout] probability must be in [0, 1), not 1",
+     (7, 13), "zero everything"),
+    (NET + "[upsample]\nstride=3000000000\n", "[upsample] stride must be at most", (7, 8),
+     None),
+    (NET + "[maxpool]\nsize=2\npadding=99999999999\n", "[maxpool] padding must be at most",
+     (8, 9), None),
     (NET + "[convolutional]\nsize=1\n[route]\nlayers=-3\n", ("[route] names layer -3, which "
      "is no earlier layer: this section is layer 1"), (9, 8), ("it may name -1 (the layer "
      "before) to -1 (the first), or 0 to 0")),

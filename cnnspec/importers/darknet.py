@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import field
 
@@ -35,6 +36,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.ir.training_catalogue import foreign_key_hint, written_number
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
+from cnnspec.lang.ast import Num
 from cnnspec.lang.foreign import (
     DARKNET_ACTIVATIONS,
     DARKNET_DEFAULT_ACTIVATION,
@@ -42,6 +44,7 @@ from cnnspec.lang.foreign import (
     DARKNET_SECTIONS,
     darknet_pool,
 )
+from cnnspec.lang.layers import read_field
 from cnnspec.records import record
 
 COMMENTS = ("#", ";")
@@ -126,9 +129,13 @@ class Section:
         option = self.take(key)
         return (default, self.span) if option is None else (option.value, option.span)
 
-    def number(self, key: str, default, whole: bool = True, least: float | None = None):
+    def number(self, key: str, default, whole: bool = True, least: float | None = None,
+               field: tuple[str, str] | None = None):
         """The number ``key`` gives, Darknet's ``default`` where it is left out (None: the
-        key is needed); at least ``least``."""
+        key is needed); at least ``least``. A number that sets ``field``, a layer kind's
+        field, is held to the range a spec's line holds that field to
+        (:func:`~cnnspec.lang.layers.read_field`) here, at its value: a size of 10^30 was
+        refused at the imported spec's line, which the user never wrote."""
         option = self.take(key)
         example = f"{key}={exact_number_text(EXAMPLES.get(key, default or least or 1))}"
         if option is None:
@@ -143,6 +150,11 @@ class Section:
         if least is not None and value < least:
             raise self.error(f"{key}={option.value} must be at least "
                              f"{exact_number_text(least)}", option.span, hint=f"e.g. {example}")
+        if field is not None:
+            try:
+                read_field(*field, Num(value, option.value, option.span), key)
+            except SpecError as exc:
+                raise self.error(f"[{self.name}] {exc.message}", option.span, exc.hint) from None
         return value
 
     def numbers(self, key: str) -> list[tuple[int, Span]]:
@@ -181,11 +193,11 @@ def _number(text: str, whole: bool) -> int | float | None:
     """The finite number ``text`` writes (``.5`` included, as Darknet's atof reads it), a
     whole one where ``whole``; None for any other text."""
     value = written_number(text)
-    if value is None or not math.isfinite(value):
+    if value is None or isinstance(value, float) and not math.isfinite(value):
         return None
-    if whole:
+    if whole:  # a whole number past a float's range is one: its field's reader refuses it
         return value if isinstance(value, int) else None
-    return float(value)
+    return float(value) if abs(value) <= sys.float_info.max else None
 
 
 # ---------------------------------------------------------------------------- the file
@@ -312,15 +324,16 @@ def _normalized(section: Section, net: Net, line: LayerLine, activation, flat=No
 def read_conv(section: Section, net: Net, kind: str) -> str:
     """[convolutional] (and [deconvolutional]): ``pad=1`` pads size / 2, else ``padding=``
     (src/parser.c, parse_convolutional); Darknet's defaults are 1 filter of size 1."""
-    filters = section.number("filters", 1, least=1)
-    size = section.number("size", 1, least=1)
-    stride = section.number("stride", 1, least=1)
-    padding = section.number("padding", 0, least=0)
+    filters = section.number("filters", 1, field=(kind, "filters"))
+    size = section.number("size", 1, field=(kind, "kernel"))
+    stride = section.number("stride", 1, field=(kind, "stride"))
+    padding = section.number("padding", 0, field=(kind, "padding"))
     if section.number("pad", 0, least=0):
         padding = size // 2
     fields = {"filters": filters, "kernel": [size, size], "stride": [stride, stride],
-              "padding": [padding, padding], "groups": section.number("groups", 1, least=1),
-              "dilation": [section.number("dilation", 1, least=1)] * 2,
+              "padding": [padding, padding],
+              "groups": section.number("groups", 1, field=(kind, "groups")),
+              "dilation": [section.number("dilation", 1, field=(kind, "dilation"))] * 2,
               WEIGHT_INIT_KEY: DARKNET_INITS["conv"], BIAS_INIT_KEY: {"name": "zeros"}}
     line = LayerLine(net.names.make(f"{kind}{section.index}"), kind, fields)
     return _normalized(section, net, line, _activation(section), flat=False)
@@ -328,7 +341,7 @@ def read_conv(section: Section, net: Net, kind: str) -> str:
 
 def read_connected(section: Section, net: Net, kind: str) -> str:
     net.flattened(f"dense{section.index}")
-    fields = {"units": section.number("output", 1, least=1),
+    fields = {"units": section.number("output", 1, field=(kind, "units")),
               WEIGHT_INIT_KEY: DARKNET_INITS["dense"], BIAS_INIT_KEY: {"name": "zeros"}}
     line = LayerLine(net.names.make(f"dense{section.index}"), kind, fields)
     return _normalized(section, net, line, _activation(section), flat=True)
@@ -337,8 +350,8 @@ def read_connected(section: Section, net: Net, kind: str) -> str:
 def read_maxpool(section: Section, net: Net, kind: str) -> str:
     """Darknet pads so that the output is ceil(n / stride) by default (:func:`darknet_pool`),
     written per side so that each window sits where Darknet's does."""
-    given = [section.number(key, None, least=least) if key in section.options else None
-             for key, least in (("size", 1), ("stride", 1), ("padding", 0))]
+    given = [section.number(key, None, field=(kind, field)) if key in section.options else None
+             for key, field in (("size", "size"), ("stride", "stride"), ("padding", "padding"))]
     size, stride, before, after = darknet_pool(*given)
     pads = [before, before] if before == after else [before, after, before, after]
     fields = {"size": [size, size], "stride": [stride, stride], "padding": pads}
@@ -353,7 +366,7 @@ def read_plain(section: Section, net: Net, kind: str) -> str:
 
 def read_dropout(section: Section, net: Net, kind: str) -> str:
     """Darknet scales the kept values by 1 / (1 - p) as it trains, as cnnspec's dropout."""
-    p = section.number("probability", 0.5, whole=False, least=0)
+    p = section.number("probability", 0.5, whole=False, field=(kind, "p"))
     return net.add(LayerLine(net.names.make(f"dropout{section.index}"), kind, {"p": p}))
 
 
@@ -419,7 +432,7 @@ def read_shortcut(section: Section, net: Net, kind: str) -> str:
 def read_upsample(section: Section, net: Net, kind: str) -> str:
     """Darknet repeats each value stride x stride times (src/upsample_layer.c), scaled by
     scale=, 1 by default; a negative stride shrinks, which cnnspec's upsample does not."""
-    stride = section.number("stride", 2, least=1)
+    stride = section.number("stride", 2, field=(kind, "factor"))
     if section.number("scale", 1, whole=False) != 1:
         raise section.error("an [upsample] with a scale", section.options["scale"].span,
                             hint="cnnspec's upsample repeats the values: remove scale=")
