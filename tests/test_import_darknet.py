@@ -275,11 +275,42 @@ def test_a_later_route_counts_layers_as_darknet_does_past_a_refused_one():
     assert [err.message.split(" is")[0] for err in errors_of(text)] == ["Darknet's [local]"]
 
 
-def test_a_net_that_does_not_check_is_an_input_error():
-    from cnnspec.errors import InputError
+CONV = "[convolutional]\nfilters=4\nsize=3\npad=1\n"
 
-    with pytest.raises(InputError, match="(?s)does not check:.*larger than its input"):
-        import_cfg(NET + "[convolutional]\nsize=20\n" + HEAD, "big.cfg")
+
+@pytest.mark.parametrize("text, message, where", [
+    (NET + "[convolutional]\nsize=20\n" + HEAD, ("the 20x20 kernel of conv 'conv0' is "
+     "larger than its input"), (6, 1)),
+    (NET + CONV + CONV.replace("pad=1", "pad=1\nstride=2") + "[shortcut]\nfrom=-2\n" + HEAD,
+     "add 'shortcut2' sums inputs of equal shape", (15, 1)),
+    (NET + CONV + "[maxpool]\nstride=2\n[route]\nlayers=-1,-2\n" + HEAD, "concat 'route2' joins",
+     (12, 1)),
+    (NET + "[avgpool]\n" + CONV + HEAD, "conv layer 'conv1' needs a (C, H, W) feature map",
+     (7, 1)),
+    (NET + "[convolutional]\nfilters=3\ngroups=2\n" + HEAD, "conv 'conv0' has 2 groups",
+     (6, 1)),
+    (NET + "[connected]\noutput=4\n[softmax]\n[cost]\n[connected]\noutput=2\n",
+     "softmax 'softmax1' is not the output layer", (8, 1)),
+    (NET.replace("batch=8", "batch=8\nlearning_rate=0") + HEAD, ("training setting 'lr' "
+     "must be greater than 0"), (3, 15)),
+    (NET.replace("batch=8", "batch=8\nmomentum=1") + HEAD, "momentum of sgd must be in [0, 1)",
+     (3, 10)),
+])
+def test_a_net_that_does_not_check_is_refused_at_its_section_in_the_cfg(text, message, where):
+    """The checker's errors of the imported spec stand at the section or [net] key each line
+    comes from: they stood at the lines of imported.cnn, a file no one wrote."""
+    errors = errors_of(text)
+    assert len(errors) == 1 and errors[0].message.startswith(message), errors[0].message
+    assert (errors[0].span.line, errors[0].span.column) == where
+    assert errors[0].file == "net.cfg" and errors[0].hint
+    format_error(errors[0], text)
+
+
+def test_training_past_the_memory_is_refused_at_the_batch_key():
+    text = NET.replace("batch=8", "batch=1000000") + "[convolutional]\nfilters=512\n" + HEAD
+    errors = errors_of(text)
+    assert errors[0].message.startswith("training would need up to about")
+    assert (errors[0].span.line, errors[0].span.column) == (2, 7)
 
 
 # ---------------------------------------------------------------------------- robustness

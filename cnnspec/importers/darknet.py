@@ -49,6 +49,7 @@ from cnnspec.records import record
 
 COMMENTS = ("#", ";")
 INPUT = "input"
+LOSS = "loss"
 # How pjreddie's Darknet draws its weights (biases start at 0): a convolution's normal with
 # std sqrt(2 / fan_in) (src/convolutional_layer.c: He et al. 2015's), a connected layer's
 # uniform on ±sqrt(2 / fan_in), of variance 2 / (3 fan_in) (src/connected_layer.c).
@@ -73,6 +74,9 @@ NET_LEFT_OUT = {
 EXAMPLES = {"channels": 3, "height": 28, "width": 28, "batch": 64}
 NET_READ = ("width", "height", "channels", "batch", "learning_rate", "momentum", "decay",
             "policy", "power")
+# The train block's setting each [net] key is written as, where an error in it is placed.
+NET_SETTINGS = {"batch": "batch", "learning_rate": "lr", "decay": "weight_decay",
+                "momentum": "optimizer", "power": "schedule"}
 # Darknet's learning-rate policies a spec writes: constant, the default, as no schedule; poly,
 # which decays to 0 over the run as Darknet's does over max_batches. The others count batches
 # (left out, said so).
@@ -262,11 +266,13 @@ def _read_line(code: str, where: Span, sections: list[Section], path: str | None
 @record
 class Net:
     """The import's state while reading the layer sections in order: the lines written, the
-    layer holding each section's output (by Darknet's layer number), which are flat."""
+    layer holding each section's output (by Darknet's layer number), which are flat, and the
+    section each line and setting comes from (``places``, by its name or key)."""
 
     path: str | None
     names: Names = field(default_factory=Names)
     lines: list[LayerLine] = field(default_factory=list)
+    places: dict[str, Span] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     flat: set[str] = field(default_factory=set)
     last: str = INPUT
@@ -392,6 +398,7 @@ def read_cost(section: Section, net: Net, kind: str) -> str:
                             "cross-entropy of Darknet's classifiers: train `loss "
                             "cross_entropy`")
     net.loss = True
+    net.places[LOSS] = section.span
     return net.last
 
 
@@ -469,7 +476,9 @@ def _read_layer(section: Section, net: Net) -> None:
         raise section.error(f"Darknet's [{section.name}] is not a layer cnnspec imports",
                             hint=hint)
     read, keys = reader
+    written = len(net.lines)
     out = read(section, net, DARKNET_SECTIONS.get(section.name))
+    net.places.update((line.name, section.span) for line in net.lines[written:])
     errors = section.unused_errors(keys)
     if errors:
         raise SpecErrors(errors)
@@ -486,6 +495,7 @@ class Training:
     input_shape: tuple[int, int, int]
     settings: list[Setting]
     notes: list[str]
+    places: dict[str, Span]  # where each setting (and the input line) comes from
 
 
 def read_net_section(section: Section) -> Training:
@@ -510,7 +520,10 @@ def read_net_section(section: Section) -> Training:
             said = note or foreign_key_hint(key, option.value) or ""
             left_out.setdefault(said, []).append(f"{key}={option.value}")
     notes += [f"[net] {listed(keys)} left out: {said}" for said, keys in left_out.items()]
-    return Training(shape, settings, notes)
+    places = {setting.key: section.span for setting in settings}
+    places.update((setting, section.options[key].span) for key, setting in NET_SETTINGS.items()
+                  if key in section.options)
+    return Training(shape, settings, notes, {**places, INPUT: section.span})
 
 
 def _net_setting(section: Section, key: str, setting: str) -> Setting:
@@ -577,6 +590,7 @@ def import_cfg(text: str, path: str | None = None) -> Imported:
     :class:`SpecError`s at their line and column in the cfg."""
     training, net = read_network(text, path)
     origin = path or "a Darknet cfg"
+    places = {**training.places, **net.places}
     try:
         made = shape_made(training.input_shape, net.lines, net.last)
     except (SpecError, SpecErrors):  # a network that does not check: checked() says why
@@ -585,7 +599,7 @@ def import_cfg(text: str, path: str | None = None) -> Imported:
     data, why = fitting_data(training.input_shape, classes)
     settings = [Setting("data", data, why), *training.settings]
     if net.loss:
-        settings.append(Setting("loss", "cross_entropy", "Darknet's [softmax] and [cost]"))
+        settings.append(Setting(LOSS, "cross_entropy", "Darknet's [softmax] and [cost]"))
     notes = grouped(training.notes)
     header = [f"Imported from {origin} (Darknet) by `cnnspec import`.",
               *[f"- {note}" for note in notes]]
@@ -593,7 +607,7 @@ def import_cfg(text: str, path: str | None = None) -> Imported:
                      input_shape=training.input_shape, layers=net.lines,
                      defaults=common_inits(net.lines), training=settings,
                      output=net.last if net.last != net.tail else None, origin=origin)
-    return Imported(text, checked(text, origin), notes)
+    return Imported(text, checked(text, origin, places, path), notes)
 
 
 __all__ = ["import_cfg", "read_cfg"]
