@@ -196,7 +196,11 @@ def test_the_imported_spec_checks_and_trains_a_step(tmp_path):
      (7, 9), "output channels"),
     # a number past a float's range: an OverflowError, then the imported spec's line
     (NET + "[convolutional]\nsize=1" + "0" * 330 + "\n", ("[convolutional] size must be at "
-     "most 2,147,483,647"), (7, 6), "mistyped number"),
+     "most 2,147,483,647"), (7, 6), "mistyped"),
+    (NET.replace("width=16", "width=2147483648") + HEAD, "[net] width must be at most",
+     (3, 7), "e.g. width=28"),
+    (NET.replace("channels=3", "channels=" + "9" * 30) + HEAD, "[net] channels must be at most",
+     (5, 10), "e.g. channels=3"),
     (NET + "[connected]\noutput=" + "9" * 400 + "\n", "[connected] output must be at most",
      (7, 8), None),
     (NET.replace("batch=8", "batch=8\nlearning_rate=1" + "0" * 400) + HEAD,

@@ -33,6 +33,7 @@ from cnnspec.importers.spec_writer import (
     shape_made,
     spec_text,
 )
+from cnnspec.ir.limits import too_large_int
 from cnnspec.ir.training_catalogue import foreign_key_hint, written_number
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
@@ -154,6 +155,11 @@ class Section:
         if least is not None and value < least:
             raise self.error(f"{key}={option.value} must be at least "
                              f"{exact_number_text(least)}", option.span, hint=f"e.g. {example}")
+        too_large = too_large_int(value) if whole else None
+        if too_large:  # the IR's bound, which the input's sizes and the batch have too
+            raise self.error(f"[{self.name}] {key} {too_large}", option.span,
+                             hint=f"a number this large is mistyped: check its digits, e.g. "
+                             f"{example}")
         if field is not None:
             try:
                 read_field(*field, Num(value, option.value, option.span), key)
