@@ -141,6 +141,35 @@ TORCH_INITS = [
 ]
 
 
+# PyTorch's arguments given by position, which ours read in another order (kaiming_normal_'s
+# a, mode, nonlinearity; ours mode, gain): the hint wrote them in place, kaiming_normal(0.2),
+# refused as a mode of 0.2.
+TORCH_POSITIONAL = [
+    ("kaiming_normal_(m.weight, 0.2)", "kaiming_normal(gain=leaky_relu(0.2))"),
+    ("kaiming_uniform_(w, 0, 'fan_out')", "kaiming_uniform(mode=fan_out, gain=leaky_relu(0))"),
+    ("kaiming_normal_(w, 0, 'fan_out', 'relu')", "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("kaiming_uniform_(w, 0.1, 'fan_in', 'leaky_relu')",
+     "kaiming_uniform(mode=fan_in, gain=leaky_relu(0.1))"),
+    ("kaiming_normal_(0.2, 'fan_out')", "kaiming_normal(mode=fan_out, gain=leaky_relu(0.2))"),
+    ("uniform_(w, -0.1, 0.1)", "uniform(-0.1, 0.1)"),
+    ("trunc_normal_(w, 0, 0.02, -0.04, 0.04)", "truncated_normal(0, 0.02, -0.04, 0.04)"),
+    ("constant_(w, 0.5)", "constant(0.5)"),
+]
+
+
+@pytest.mark.parametrize("written, init", TORCH_POSITIONAL)
+@pytest.mark.parametrize("place", ["c: conv 4 3x3 weight {}", "default weight {}"])
+def test_pytorch_s_arguments_by_position_are_hinted_by_their_names(written, init, place):
+    text = _spec(place.format(written))
+    if "'" in written:  # the quotes' error, whose hint writes the whole line
+        error, _ = _fixed(text)
+        hinted = error.rewrite
+    else:
+        error, hinted = _hinted_line(text)
+    assert hinted == place.format(init) and "refused" not in error.hint
+    _checks(text.replace(text.split("\n")[error.span.line - 1], hinted))
+
+
 @pytest.mark.parametrize("written, init, mends", TORCH_INITS)
 def test_a_pytorch_init_call_is_hinted_to_the_line_that_reads_in_one_error(written, init,
                                                                            mends):
@@ -193,15 +222,15 @@ def test_pytorch_s_calculate_gain_is_mended_to_the_gain_it_names(gain, written):
 
 
 def test_a_mended_line_still_refused_is_the_line_the_hint_writes():
-    """A number where PyTorch's tensor argument goes, with mode= too: the quotes' line, its
-    name mended, is refused for nonlinearity= (mode is given twice, so no mend writes the
-    gain). The hint wrote the line before its name's mend (`kaiming_normal_(0.2, ...)`) and
-    the refusal of the line after it: the line written must be the one whose refusal the
-    hint says."""
+    """A number where PyTorch's tensor argument goes, and mode given by position and by
+    keyword (PyTorch refuses it too): the quotes' line, its name mended, is refused (no mend
+    writes the gain). The hint wrote the line before its name's mend
+    (`kaiming_normal_(0.2, ...)`) and the refusal of the line after it: the line written must
+    be the one whose refusal the hint says."""
     with pytest.raises(SpecError) as info:
-        parse(_spec("conv 4 3x3 weight kaiming_normal_(0.2, mode='fan_out', "
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(0.2, 'fan_out', mode='fan_in', "
                     "nonlinearity='relu')"), path="m.cnn")
-    line = "conv 4 3x3 weight kaiming_normal(0.2, mode=fan_out, nonlinearity=relu)"
+    line = "conv 4 3x3 weight kaiming_normal(0.2, fan_out, mode=fan_in, nonlinearity=relu)"
     assert info.value.rewrite == line
     assert f"write `{line}` (PyTorch's nn.init functions end in '_'" in info.value.hint
     with pytest.raises(SpecError) as refusal:
