@@ -141,6 +141,27 @@ TORCH_INITS = [
 ]
 
 
+# PyTorch's arguments named as the kind's own fields (dilation, groups, ceil_mode,
+# count_include_pad, an upsample's mode) or given by position past the padding: the hint's
+# line left them out, a layer with other outputs (a dilation of 1, a pool that rounds down).
+TORCH_OWN_FIELDS = [
+    ("nn.Conv2d(4, 8, 3, dilation=2)", "conv 8 3 dilation 2"),
+    ("nn.Conv2d(4, 8, 3, groups=2)", "conv 8 3 groups 2"),
+    ("nn.Conv2d(4, 8, 3, 1, 1, 2, 2, False)", "conv 8 3 pad 1 dilation 2 groups 2 nobias"),
+    ("nn.Conv2d(4, 8, 3, padding=(1, 2), dilation=(2, 1))", "conv 8 3 pad 1x2 dilation 2x1"),
+    ("nn.MaxPool2d(3, ceil_mode=True)", "maxpool 3 ceil_mode true"),
+    ("nn.AvgPool2d(3, count_include_pad=False)", "avgpool 3 count_include_pad false"),
+    ("nn.Upsample(scale_factor=2, mode='bilinear')", "upsample 2 bilinear"),
+]
+
+
+@pytest.mark.parametrize("written, line", TORCH_OWN_FIELDS)
+def test_a_pytorch_layer_s_arguments_named_as_cnnspec_s_fields_are_kept(written, line):
+    error, fixed = _fixed(_spec(written))
+    assert error.rewrite == line and "refused" not in error.hint
+    _checks(fixed)
+
+
 # PyTorch's arguments given by position, which ours read in another order (kaiming_normal_'s
 # a, mode, nonlinearity; ours mode, gain): the hint wrote them in place, kaiming_normal(0.2),
 # refused as a mode of 0.2.

@@ -48,7 +48,8 @@ KERAS_ARGS = {
     "batchnorm": ("axis", "momentum", "epsilon", "center", "scale"),
 }
 TORCH_ARGS = {
-    "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+             "groups", "bias"),
     "dense": ("in_features", "out_features"),
     "maxpool": ("kernel_size", "stride", "padding"),
     "avgpool": ("kernel_size", "stride", "padding"),
@@ -347,6 +348,14 @@ def foreign_field(record, name: str) -> str | None:
         return record.size_field
     named = FIELDS.get(name)
     return named if named in record.field_map else None
+
+
+def argument_field(record, name: str) -> str | None:
+    """The field of the layer kind ``record`` that an argument ``name`` of another library's
+    class sets: :func:`foreign_field`'s, else the field of that very name (PyTorch's
+    ``dilation``, ``groups``, ``ceil_mode``, ``count_include_pad``, an upsample's ``mode``),
+    which the translation of a call left out, so that the line it wrote was another layer."""
+    return foreign_field(record, name) or (name if name in record.field_map else None)
 
 
 # Classes that pass their input on unchanged: a spec writes no line for them.
@@ -701,8 +710,8 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
         return None
     fields = {}
     for name, value in given.items():
-        field = foreign_field(record, name)
-        if field is not None and _text(value) is not None:
+        field = argument_field(record, name)
+        if field is not None and _field_text(record.field_map[field], value) is not None:
             fields[field] = value
     if any(name not in fields and record.field_map[name].required
            for name in record.positional):
@@ -714,7 +723,7 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     for name, value in fields.items():
         f = record.field_map[name]
         if name not in given_first and f.option and not f.is_default(ir[name], ir):
-            words += [f.option[0], _text(value)]
+            words += [f.option[0], _field_text(f, value)]
     if given.get("use_bias", given.get("bias")) is False:
         words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
     for argument, field in INITIALIZERS.items():
@@ -774,6 +783,15 @@ def _text(value) -> str | None:
             isinstance(v, int) and not isinstance(v, bool) for v in value):
         return "x".join(map(str, value))
     return None
+
+
+def _field_text(f, value) -> str | None:
+    """A Python value as a line writes it for the field ``f``: True and False as true and
+    false where the field is a switch (PyTorch's ceil_mode=True: `ceil_mode true`), which
+    :func:`_text` reads as no value; else :func:`_text`'s."""
+    if f.type == "bool" and isinstance(value, bool):
+        return "true" if value else "false"
+    return _text(value)
 
 
 def _ir(field_type: str, value):
@@ -988,7 +1006,8 @@ def _unread(call: ForeignCall, kind: str) -> list[str]:
     values = _given(kind, lib, call.args, call.kwargs)
     texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
     return [f"{name}={texts.get(name, '...')}" for name, value in values.items()
-            if value is not None and _text(value) is None and foreign_field(record, name)]
+            if value is not None and (field := argument_field(record, name))
+            and _field_text(record.field_map[field], value) is None]
 
 
 def unread_refusal(unread: list[str], what: str) -> str:
