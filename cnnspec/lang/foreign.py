@@ -1702,5 +1702,5 @@ def _darknet_number(text: str) -> int | float | str:
             number = kind(text)
         except ValueError:
             continue
-        return number if math.isfinite(number) else text
+        return number if _is_finite(number) else text
     return text
