@@ -162,6 +162,32 @@ def test_a_pytorch_layer_s_arguments_named_as_cnnspec_s_fields_are_kept(written,
     _checks(fixed)
 
 
+@pytest.mark.parametrize("written, said", [
+    ("nn.BatchNorm2d(4, affine=False)", "write `frozen` in place of `affine=False`"),
+    ("nn.BatchNorm2d(4, 1e-5, 0.1, False)", "write `frozen` in place of `affine=False`"),
+    ("nn.BatchNorm2d(4, track_running_stats=False)",
+     "track_running_stats=False makes PyTorch normalise by the batch's statistics"),
+    ("BatchNormalization(center=False)", "center=False makes Keras' batch norm learn no shift"),
+])
+def test_a_layer_argument_no_field_takes_that_changes_the_layer_is_said(written, said):
+    """nn.BatchNorm2d(4, affine=False) was told the line `batchnorm`, which learns the scale
+    and shift PyTorch's holds at 1 and 0: the hint writes no line and says the argument."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec(written), path="m.cnn")
+    assert info.value.rewrite is None and "the layer is the line" not in info.value.hint
+    assert said in info.value.hint
+
+
+@pytest.mark.parametrize("written, line", [
+    ("nn.BatchNorm2d(4, affine=True)", "batchnorm"),
+    ("nn.Dropout(0.5, inplace=True)", "dropout 0.5"),
+    ("BatchNormalization(center=True, scale=True)", "batchnorm")])
+def test_a_layer_argument_no_field_takes_that_keeps_the_layer_is_left_out(written, line):
+    error, fixed = _fixed(_spec(written))
+    assert error.rewrite == line
+    _checks(fixed)
+
+
 # PyTorch's arguments given by position, which ours read in another order (kaiming_normal_'s
 # a, mode, nonlinearity; ours mode, gain): the hint wrote them in place, kaiming_normal(0.2),
 # refused as a mode of 0.2.

@@ -68,11 +68,13 @@ TORCH_ARGS = {
 @record(frozen=True)
 class Unfielded:
     """An argument above that no field takes: whether it is a switch (a number in its place
-    is another library's argument), and what a hint says of it written as an option
-    (``{written}``: the name and value as written)."""
+    is another library's argument), what a hint says of it written as an option
+    (``{written}``: the name and value as written), and the value with which a line that
+    leaves it out is the same layer (None: any value is, the values are the same)."""
 
     switch: bool
     hint: str
+    keeps: object = None
 
 
 _INFERRED = Unfielded(False, "a spec infers it from the layer's input: remove `{written}`")
@@ -84,7 +86,8 @@ def _keras_holds(argument: str, what: str, value: int) -> Unfielded:
     return Unfielded(True, f"{argument}=False makes Keras' batch norm learn no {what} (it "
                            f"stays {value}); cnnspec's batchnorm learns its scale and shift "
                            "unless `frozen`, which holds both (center and scale False "
-                           "together): remove `{written}`, or write `frozen` for both")
+                           "together): remove `{written}`, or write `frozen` for both",
+                     keeps=True)
 
 
 UNFIELDED = {
@@ -96,11 +99,12 @@ UNFIELDED = {
     "affine": Unfielded(True, "affine=False makes PyTorch's batch norm learn no scale and "
                               "shift (they stay 1 and 0): write `frozen` in place of "
                               "`{written}`, which holds them so; remove `{written}` for "
-                              "affine=True, cnnspec's default"),
+                              "affine=True, cnnspec's default", keeps=True),
     "track_running_stats": Unfielded(True, "track_running_stats=False makes PyTorch normalise "
                                            "by the batch's statistics in evaluation too; remove "
                                            "`{written}`: cnnspec's batchnorm keeps running "
-                                           "statistics and evaluates with them"),
+                                           "statistics and evaluates with them",
+                                           keeps=True),
     "center": _keras_holds("center", "shift", 0),
     "scale": _keras_holds("scale", "scale", 1),
 }
@@ -988,7 +992,7 @@ def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
     args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
     unread = [] if adaptive else _unread(call, kind)
     line = cnnspec_line(kind, _library_of(call), args, kwargs)
-    refused = unread_refusal(unread, "value") if unread else None
+    refused = unread_refusal(unread, "value") if unread else _unfielded_refusal(call, kind)
     if line is None:
         return None, refused
     refused = refused or line_refusal(line)
@@ -1008,6 +1012,20 @@ def _unread(call: ForeignCall, kind: str) -> list[str]:
     return [f"{name}={texts.get(name, '...')}" for name, value in values.items()
             if value is not None and (field := argument_field(record, name))
             and _field_text(record.field_map[field], value) is None]
+
+
+def _unfielded_refusal(call: ForeignCall, kind: str) -> str | None:
+    """What :data:`UNFIELDED` says of each argument of a foreign call of ``kind`` that no
+    field takes and whose value makes another layer than the line without it
+    (nn.BatchNorm2d(16, affine=False): no scale and shift learnt, which `batchnorm` learns);
+    None where every such argument keeps its layer."""
+    lib = _library_of(call)
+    values = _given(kind, lib, call.args, call.kwargs)
+    texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
+    said = [UNFIELDED[name].hint.format(written=f"{name}={texts.get(name, '...')}")
+            for name, value in values.items() if name in UNFIELDED
+            and UNFIELDED[name].keeps is not None and value != UNFIELDED[name].keeps]
+    return "; ".join(said) or None
 
 
 def unread_refusal(unread: list[str], what: str) -> str:
