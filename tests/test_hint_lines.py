@@ -168,6 +168,11 @@ def test_a_pytorch_layer_s_arguments_named_as_cnnspec_s_fields_are_kept(written,
     ("nn.BatchNorm2d(4, track_running_stats=False)",
      "track_running_stats=False makes PyTorch normalise by the batch's statistics"),
     ("BatchNormalization(center=False)", "center=False makes Keras' batch norm learn no shift"),
+    ("nn.Conv2d(4, 8, 3, padding_mode='reflect')", "`padding_mode='reflect'` has no counterpart"),
+    ("nn.MaxPool2d(3, 2, 1, 2)", "`dilation=2` has no counterpart"),
+    ("nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True)",
+     "interpolates between pixel centres, as align_corners=False"),
+    ("nn.AvgPool2d(2, divisor_override=3)", "`divisor_override=3` has no counterpart"),
 ])
 def test_a_layer_argument_no_field_takes_that_changes_the_layer_is_said(written, said):
     """nn.BatchNorm2d(4, affine=False) was told the line `batchnorm`, which learns the scale
@@ -181,7 +186,11 @@ def test_a_layer_argument_no_field_takes_that_changes_the_layer_is_said(written,
 @pytest.mark.parametrize("written, line", [
     ("nn.BatchNorm2d(4, affine=True)", "batchnorm"),
     ("nn.Dropout(0.5, inplace=True)", "dropout 0.5"),
-    ("BatchNormalization(center=True, scale=True)", "batchnorm")])
+    ("BatchNormalization(center=True, scale=True)", "batchnorm"),
+    ("nn.Conv2d(4, 8, 3, padding_mode='zeros')", "conv 8 3"),
+    ("nn.MaxPool2d(3, 2, 1, 1)", "maxpool 3 stride 2 pad 1"),
+    ("nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)", "upsample 2 bilinear"),
+    ("nn.AvgPool2d(2, 2, 0, True, False)", "avgpool 2 ceil_mode true count_include_pad false")])
 def test_a_layer_argument_no_field_takes_that_keeps_the_layer_is_left_out(written, line):
     error, fixed = _fixed(_spec(written))
     assert error.rewrite == line

@@ -51,8 +51,9 @@ TORCH_ARGS = {
     "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
              "groups", "bias"),
     "dense": ("in_features", "out_features"),
-    "maxpool": ("kernel_size", "stride", "padding"),
-    "avgpool": ("kernel_size", "stride", "padding"),
+    "maxpool": ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"),
+    "avgpool": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                "divisor_override"),
     "dropout": ("p", "inplace"),
     "dropout2d": ("p", "inplace"),
     "leaky_relu": ("negative_slope", "inplace"),
@@ -69,12 +70,12 @@ TORCH_ARGS = {
 class Unfielded:
     """An argument above that no field takes: whether it is a switch (a number in its place
     is another library's argument), what a hint says of it written as an option
-    (``{written}``: the name and value as written), and the value with which a line that
-    leaves it out is the same layer (None: any value is, the values are the same)."""
+    (``{written}``: the name and value as written), and the values with which a line that
+    leaves it out is the same layer (empty: any value is, the outputs are the same)."""
 
     switch: bool
     hint: str
-    keeps: object = None
+    keeps: tuple = ()
 
 
 _INFERRED = Unfielded(False, "a spec infers it from the layer's input: remove `{written}`")
@@ -87,7 +88,7 @@ def _keras_holds(argument: str, what: str, value: int) -> Unfielded:
                            f"stays {value}); cnnspec's batchnorm learns its scale and shift "
                            "unless `frozen`, which holds both (center and scale False "
                            "together): remove `{written}`, or write `frozen` for both",
-                     keeps=True)
+                     keeps=(True,))
 
 
 UNFIELDED = {
@@ -99,12 +100,28 @@ UNFIELDED = {
     "affine": Unfielded(True, "affine=False makes PyTorch's batch norm learn no scale and "
                               "shift (they stay 1 and 0): write `frozen` in place of "
                               "`{written}`, which holds them so; remove `{written}` for "
-                              "affine=True, cnnspec's default", keeps=True),
+                              "affine=True, cnnspec's default", keeps=(True,)),
     "track_running_stats": Unfielded(True, "track_running_stats=False makes PyTorch normalise "
                                            "by the batch's statistics in evaluation too; remove "
                                            "`{written}`: cnnspec's batchnorm keeps running "
                                            "statistics and evaluates with them",
-                                           keeps=True),
+                                           keeps=(True,)),
+    # PyTorch's arguments of layers that compute otherwise than any line here
+    "padding_mode": Unfielded(False, "padding_mode other than 'zeros' makes PyTorch pad with "
+                                     "the input's own values (reflected, repeated or "
+                                     "wrapped); cnnspec pads with zeros: `{written}` has no "
+                                     "counterpart here", keeps=("zeros",)),
+    "dilation": Unfielded(False, "a pool's dilation spreads its window's taps; cnnspec's "
+                                 "pools take adjacent pixels: `{written}` has no counterpart "
+                                 "here", keeps=(1, (1, 1))),
+    "align_corners": Unfielded(True, "align_corners=True makes PyTorch interpolate between "
+                                     "the corner pixels; cnnspec's bilinear upsample "
+                                     "interpolates between pixel centres, as align_corners="
+                                     "False: remove `{written}` for that", keeps=(None, False)),
+    "divisor_override": Unfielded(False, "divisor_override makes PyTorch divide each window's "
+                                         "sum by another number than its size; cnnspec's "
+                                         "avgpool divides by the window's size: `{written}` "
+                                         "has no counterpart here", keeps=(None,)),
     "center": _keras_holds("center", "shift", 0),
     "scale": _keras_holds("scale", "scale", 1),
 }
@@ -1023,8 +1040,8 @@ def _unfielded_refusal(call: ForeignCall, kind: str) -> str | None:
     values = _given(kind, lib, call.args, call.kwargs)
     texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
     said = [UNFIELDED[name].hint.format(written=f"{name}={texts.get(name, '...')}")
-            for name, value in values.items() if name in UNFIELDED
-            and UNFIELDED[name].keeps is not None and value != UNFIELDED[name].keeps]
+            for name, value in values.items() if name in UNFIELDED and UNFIELDED[name].keeps
+            and argument_field(KINDS[kind], name) is None and value not in UNFIELDED[name].keeps]
     return "; ".join(said) or None
 
 
