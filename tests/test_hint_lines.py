@@ -152,6 +152,11 @@ TORCH_OWN_FIELDS = [
     ("nn.MaxPool2d(3, ceil_mode=True)", "maxpool 3 ceil_mode true"),
     ("nn.AvgPool2d(3, count_include_pad=False)", "avgpool 3 count_include_pad false"),
     ("nn.Upsample(scale_factor=2, mode='bilinear')", "upsample 2 bilinear"),
+    # a switch written as its flag: Keras' trainable=False and PyTorch's requires_grad=False
+    ("Conv2D(8, 3, trainable=False)", "conv 8 3 frozen"),
+    ("Conv2D(8, 3, use_bias=False, trainable=False)", "conv 8 3 nobias frozen"),
+    ("BatchNormalization(trainable=False)", "batchnorm frozen"),
+    ("nn.Conv2d(4, 8, 3, requires_grad=False)", "conv 8 3 frozen"),
 ]
 
 

@@ -747,6 +747,9 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
             words += [f.option[0], _field_text(f, value)]
     if given.get("use_bias", given.get("bias")) is False:
         words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
+    # a switch other than the bias written as its flag: Keras' trainable=False, `frozen`
+    words += [f.flag[0] for name, value in fields.items() if name != "bias"
+              and (f := record.field_map[name]).flag and value == f.flag[1]]
     for argument, field in INITIALIZERS.items():
         init = given.get(argument)
         # Keras' he_normal (HeNormal) is cut at 2 std: the importer's variance_scaling
