@@ -157,9 +157,25 @@ def test_a_net_without_training_keys_takes_darknets_defaults():
 
 
 def test_a_route_to_one_layer_at_the_end_names_the_output():
-    text = NET + "[convolutional]\nfilters=4\nsize=3\n[connected]\noutput=2\n[route]\nlayers=0\n"
+    text = NET + "[connected]\noutput=4\n[connected]\noutput=2\n[route]\nlayers=0\n"
     imported = import_cfg(text, "net.cfg")
-    assert imported.checked.spec.ir["output"] == "conv0_sigmoid"
+    assert imported.checked.spec.ir["output"] == "dense0_sigmoid"
+
+
+@pytest.mark.parametrize("text, where", [
+    (SMALL.read_text().replace("[avgpool]", ""), (61, 1)),  # its [softmax], on 10x4x4
+    (NET + "[convolutional]\nfilters=4\nsize=3\n[connected]\noutput=2\n[route]\nlayers=0\n",
+     (6, 1)),
+    (NET + "[convolutional]\nfilters=4\nsize=3\nactivation=relu\n", (6, 1)),
+])
+def test_a_network_whose_output_is_a_feature_map_is_refused_at_its_section(text, where):
+    """An output no loss trains (check refused it beside any data: 'the loss takes a flat
+    vector of scores') imported as a spec naming npz data; Darknet's classifiers end in
+    their classes."""
+    errors = errors_of(text)
+    assert len(errors) == 1 and "a feature map, not one score per class" in errors[0].message
+    assert (errors[0].span.line, errors[0].span.column) == where
+    assert "[avgpool]" in errors[0].hint
 
 
 def test_the_imported_spec_checks_and_trains_a_step(tmp_path):

@@ -47,6 +47,7 @@ from cnnspec.lang.foreign import (
 )
 from cnnspec.lang.layers import read_field
 from cnnspec.records import record
+from cnnspec.shapes import shape_text
 
 COMMENTS = ("#", ";")
 INPUT = "input"
@@ -590,6 +591,18 @@ def read_network(text: str, path: str | None = None) -> tuple[Training, Net]:
     return training, net
 
 
+def _not_scores(net: Net, places: dict[str, Span], made: tuple[int, ...]) -> SpecError:
+    """The error for a network whose output is a feature map, not a score per class: no
+    loss trains it (check refuses it beside any data, :func:`cnnspec.check.training.
+    loss_output_errors`), as Darknet's classifiers, whose outputs are the classes, do not
+    end so. Placed at the section that makes the output."""
+    line = next(line for line in reversed(net.lines) if net.last in (line.name, line.output))
+    return SpecError(f"the network's output '{net.last}' is {shape_text(made)}, a feature map, "
+                     "not one score per class", span=places[line.name], file=net.path,
+                     hint="end it as Darknet's classifiers do: [avgpool] (or [connected] "
+                     "output=CLASSES) before [softmax] and [cost]")
+
+
 def import_cfg(text: str, path: str | None = None) -> Imported:
     """A Darknet cfg as a checked cnnspec spec. ``path`` names the file in errors and in the
     header. Mistakes, detection heads and every section or key cnnspec cannot express are
@@ -601,6 +614,8 @@ def import_cfg(text: str, path: str | None = None) -> Imported:
         made = shape_made(training.input_shape, net.lines, net.last)
     except (SpecError, SpecErrors):  # a network that does not check: checked() says why
         made = ()
+    if len(made) > 1:
+        raise _not_scores(net, places, made)
     classes = made[0] if len(made) == 1 else None
     data, why = fitting_data(training.input_shape, classes)
     settings = [Setting("data", data, why), *training.settings]
