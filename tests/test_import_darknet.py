@@ -162,6 +162,17 @@ def test_a_route_to_one_layer_at_the_end_names_the_output():
     assert imported.checked.spec.ir["output"] == "dense0_sigmoid"
 
 
+def test_a_network_whose_output_is_one_score_is_refused_at_its_section():
+    """One score under [softmax] and [cost] (cross-entropy) is 1 for every image: the spec
+    was written, and check refused it beside any data (1 class, or 2 classes for 1 score)."""
+    errors = errors_of(NET + "[connected]\noutput=1\n[softmax]\n[cost]\n")
+    assert len(errors) == 1 and errors[0].message == ("the network's output 'softmax1' is 1 "
+                                                      "score, where a classifier tells 2 "
+                                                      "classes or more apart by one score each")
+    assert (errors[0].span.line, errors[0].span.column) == (8, 1)
+    assert "one per class" in errors[0].hint
+
+
 @pytest.mark.parametrize("text, where", [
     (SMALL.read_text().replace("[avgpool]", ""), (61, 1)),  # its [softmax], on 10x4x4
     (NET + "[convolutional]\nfilters=4\nsize=3\n[connected]\noutput=2\n[route]\nlayers=0\n",

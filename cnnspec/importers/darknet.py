@@ -33,6 +33,7 @@ from cnnspec.importers.spec_writer import (
     shape_made,
     spec_text,
 )
+from cnnspec.ir.datasets import LEAST_CLASSES
 from cnnspec.ir.limits import too_large_int
 from cnnspec.ir.training_catalogue import foreign_key_hint, written_number
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
@@ -591,16 +592,29 @@ def read_network(text: str, path: str | None = None) -> tuple[Training, Net]:
     return training, net
 
 
-def _not_scores(net: Net, places: dict[str, Span], made: tuple[int, ...]) -> SpecError:
-    """The error for a network whose output is a feature map, not a score per class: no
-    loss trains it (check refuses it beside any data, :func:`cnnspec.check.training.
-    loss_output_errors`), as Darknet's classifiers, whose outputs are the classes, do not
-    end so. Placed at the section that makes the output."""
+def _output_error(net: Net, places: dict[str, Span], made: tuple[int, ...]
+                  ) -> SpecError | None:
+    """The error for a network whose output ``made`` trains no classifier under the
+    cross-entropy an import trains with, whatever the data (check refuses it beside any,
+    :func:`cnnspec.check.training.loss_output_errors`): a feature map, not a score per
+    class, or fewer scores than a classifier's least classes (one: its softmax is 1 for
+    every image). Darknet's classifiers, whose outputs are their classes, do not end so.
+    Placed at the section that makes the output; None for an output of scores (or none
+    known: the checker says why)."""
+    if len(made) == 1 and made[0] >= LEAST_CLASSES or not made:
+        return None
     line = next(line for line in reversed(net.lines) if net.last in (line.name, line.output))
-    return SpecError(f"the network's output '{net.last}' is {shape_text(made)}, a feature map, "
-                     "not one score per class", span=places[line.name], file=net.path,
-                     hint="end it as Darknet's classifiers do: [avgpool] (or [connected] "
-                     "output=CLASSES) before [softmax] and [cost]")
+    if len(made) > 1:
+        message = f"is {shape_text(made)}, a feature map, not one score per class"
+        hint = ("end it as Darknet's classifiers do: [avgpool] (or [connected] "
+                "output=CLASSES) before [softmax] and [cost]")
+    else:
+        message = (f"is {made[0]} score, where a classifier tells {LEAST_CLASSES} classes or "
+                   "more apart by one score each")
+        hint = ("give the layer that makes the scores (the last [connected] output=, or a 1x1 "
+                f"[convolutional] filters=) one per class, {LEAST_CLASSES} or more")
+    return SpecError(f"the network's output '{net.last}' {message}", span=places[line.name],
+                     file=net.path, hint=hint)
 
 
 def import_cfg(text: str, path: str | None = None) -> Imported:
@@ -614,8 +628,9 @@ def import_cfg(text: str, path: str | None = None) -> Imported:
         made = shape_made(training.input_shape, net.lines, net.last)
     except (SpecError, SpecErrors):  # a network that does not check: checked() says why
         made = ()
-    if len(made) > 1:
-        raise _not_scores(net, places, made)
+    error = _output_error(net, places, made)
+    if error is not None:
+        raise error
     classes = made[0] if len(made) == 1 else None
     data, why = fitting_data(training.input_shape, classes)
     settings = [Setting("data", data, why), *training.settings]
