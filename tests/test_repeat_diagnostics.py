@@ -437,3 +437,18 @@ def test_a_dropout_before_a_batch_norm_in_each_copy_is_said_once():
     relu = spec.replace("tanh", "relu")
     shifted = [w for w in check(parse(relu)).warnings if w.lint == "dropout-before-batchnorm"]
     assert "whose square the signal estimate finds 0.318 of" in shifted[0].message
+
+
+def test_a_warning_of_each_copy_and_the_next_is_said_once():
+    """stacked-linear names a copy and the copy after it, which reads it: the folding took
+    two places naming copies of one statement for names it could not pair, and 20 copies of
+    a conv without activation were 19 warnings alike but for the names."""
+    text = ("model m\ninput 1x8x8\nrepeat 20 as r {\n  conv 4 3x3 pad same nobias\n}\n"
+            "flatten\ndense 10\n")
+    stacked = [d for d in _diagnostics(text) if d.lint == "stacked-linear"
+               and "reaches dense" not in d.message]
+    assert len(stacked) == 1
+    assert stacked[0].message.startswith(
+        "conv 'r_1_conv' .. 'r_19_conv' (the repeat block's 'conv' in copies 1..19 of 20) are "
+        "read by conv 'r_2_conv' .. 'r_20_conv' with no activation between")
+    assert stacked[0].copies == tuple(f"r_{k}_conv" for k in range(1, 20))
