@@ -128,6 +128,34 @@ def test_activations_and_darknets_default_logistic(activation, kind):
     assert after == ([] if kind is None else [kind])
 
 
+def test_darknets_short_section_names_import_as_its_long_ones():
+    """Darknet's parser reads [conv], [deconv], [conn], [max], [avg] and [soft] as the
+    sections they shorten (src/parser.c, string_to_layer_type); each was refused as a
+    section cnnspec does not import."""
+    long = NET + ("[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=leaky\n[maxpool]\n"
+                  "size=2\nstride=2\n[deconvolutional]\nfilters=4\nsize=2\nstride=2\n"
+                  "activation=relu\n[avgpool]\n[connected]\noutput=4\nactivation=linear\n"
+                  "[softmax]\n[cost]\n")
+    short = long
+    for full, brief in (("convolutional", "conv"), ("deconvolutional", "deconv"),
+                        ("maxpool", "max"), ("connected", "conn"),
+                        ("avgpool", "avg"), ("softmax", "soft")):
+        short = short.replace(f"[{full}]", f"[{brief}]")
+    assert "[deconv]" in short and "[conv]" in short and "[soft]" in short
+    assert import_cfg(short, "net.cfg").text == import_cfg(long, "net.cfg").text
+    spec = error_of_spec("input 3x16x16\n[conv]\nfilters=8\nsize=3\nactivation=leaky\n\n"
+                         "flatten\ndense 10\n")
+    assert "this section is `conv 8 3 leaky_relu(0.1)`" in spec.hint
+
+
+def error_of_spec(text: str) -> SpecError:
+    from cnnspec.lang import parse
+
+    with pytest.raises(SpecError) as caught:
+        parse(text, path="m.cnn")
+    return caught.value
+
+
 def test_the_net_section_becomes_the_input_and_train_block():
     imported = import_cfg(SMALL.read_text(), "darknet_small.cfg")
     training = imported.checked.spec.ir["training"]

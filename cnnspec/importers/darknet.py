@@ -44,6 +44,7 @@ from cnnspec.lang.foreign import (
     DARKNET_DEFAULT_ACTIVATION,
     DARKNET_NET,
     DARKNET_SECTIONS,
+    DARKNET_SHORT,
     darknet_pool,
 )
 from cnnspec.lang.layers import read_field
@@ -477,15 +478,16 @@ def _read_layer(section: Section, net: Net) -> None:
     if section.name in DARKNET_NET:
         raise section.error(f"[{section.name}] comes again as layer {section.index}",
                             hint="a cfg has one [net], its first section")
-    reader = READERS.get(section.name)
+    name = DARKNET_SHORT.get(section.name, section.name)  # [conv]: [convolutional]
+    reader = READERS.get(name)
     if reader is None:
-        hint = REFUSED.get(section.name) or (
+        hint = REFUSED.get(name) or (
             f"the sections cnnspec imports: {', '.join(f'[{s}]' for s in READERS)}")
         raise section.error(f"Darknet's [{section.name}] is not a layer cnnspec imports",
                             hint=hint)
     read, keys = reader
     written = len(net.lines)
-    out = read(section, net, DARKNET_SECTIONS.get(section.name))
+    out = read(section, net, DARKNET_SECTIONS.get(name))
     net.places.update((line.name, section.span) for line in net.lines[written:])
     errors = section.unused_errors(keys)
     if errors:

@@ -1070,6 +1070,10 @@ DARKNET_SECTIONS = {"convolutional": "conv", "connected": "dense", "maxpool": "m
                     "avgpool": "global_avgpool", "dropout": "dropout", "softmax": "softmax",
                     "upsample": "upsample", "batchnorm": "batchnorm", "deconvolutional":
                     "conv_transpose", "route": "concat", "shortcut": "add"}
+# The short names Darknet's parser reads as its sections' (src/parser.c,
+# string_to_layer_type): [conv] is [convolutional], [max] [maxpool].
+DARKNET_SHORT = {"conv": "convolutional", "deconv": "deconvolutional", "conn": "connected",
+                 "max": "maxpool", "avg": "avgpool", "soft": "softmax"}
 DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides",
                 "output": "units", "probability": "rate"}
 # The keys whose values are numbers: one that is none (stride=x, stride=1e999) makes no line.
@@ -1155,7 +1159,7 @@ def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]
         return (f"Darknet's [{section}] section is a spec's `input {shape}` line, and its "
                 "training keys (batch, learning_rate, max_batches, ...) are settings of "
                 "`train { }`, one a line, e.g. `batch 64`"), None
-    kind = DARKNET_SECTIONS.get(section)
+    kind = DARKNET_SECTIONS.get(DARKNET_SHORT.get(section, section))
     if kind is None:
         return (f"cnnspec has no layer for Darknet's [{section}]; a spec's layers are one "
                 f"line each, of the kinds {', '.join(sorted(set(DARKNET_SECTIONS.values())))} "
