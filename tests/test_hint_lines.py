@@ -471,6 +471,11 @@ def test_a_pytorch_init_is_hinted_to_what_pytorch_draws(written, init):
     ("schedule torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.1)",
      "schedule step(step_size=3, gamma=0.1)", []),
     ("loss nn.CrossEntropyLoss()", "loss cross_entropy", []),
+    # Python's True: the mends stopped at it, and the hint wrote the module path's mend alone
+    ("optimizer torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)",
+     "optimizer sgd(momentum=0.9, nesterov=true)", ["lr 0.1"]),
+    ("optimizer torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)",
+     "optimizer adam(amsgrad=true)", ["lr 1e-3"]),
 ])
 def test_a_pytorch_or_keras_optimizer_is_hinted_to_the_lines_that_read(written, line,
                                                                        own_lines):
