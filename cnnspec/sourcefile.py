@@ -206,10 +206,11 @@ def source_lines(text: str, keepends: bool = False) -> list[str]:
 
 def lenient_text(path: str | Path) -> str | None:
     """The file's text for showing a line of it under an error: undecodable bytes replaced,
-    None if it cannot be read."""
+    None if it cannot be read (an error's file may be an option with its value, which names
+    no file and may hold a NUL, which no path does)."""
     try:
         data = Path(path).read_bytes()
-    except OSError:
+    except (OSError, ValueError):
         return None
     return _unified(data).decode("utf-8", errors="replace")
 

@@ -141,6 +141,96 @@ TORCH_INITS = [
 ]
 
 
+# PyTorch's arguments named as the kind's own fields (dilation, groups, ceil_mode,
+# count_include_pad, an upsample's mode) or given by position past the padding: the hint's
+# line left them out, a layer with other outputs (a dilation of 1, a pool that rounds down).
+TORCH_OWN_FIELDS = [
+    ("nn.Conv2d(4, 8, 3, dilation=2)", "conv 8 3 dilation 2"),
+    ("nn.Conv2d(4, 8, 3, groups=2)", "conv 8 3 groups 2"),
+    ("nn.Conv2d(4, 8, 3, 1, 1, 2, 2, False)", "conv 8 3 pad 1 dilation 2 groups 2 nobias"),
+    ("nn.Conv2d(4, 8, 3, padding=(1, 2), dilation=(2, 1))", "conv 8 3 pad 1x2 dilation 2x1"),
+    ("nn.MaxPool2d(3, ceil_mode=True)", "maxpool 3 ceil_mode true"),
+    ("nn.AvgPool2d(3, count_include_pad=False)", "avgpool 3 count_include_pad false"),
+    ("nn.Upsample(scale_factor=2, mode='bilinear')", "upsample 2 bilinear"),
+    # a switch written as its flag: Keras' trainable=False and PyTorch's requires_grad=False
+    ("Conv2D(8, 3, trainable=False)", "conv 8 3 frozen"),
+    ("Conv2D(8, 3, use_bias=False, trainable=False)", "conv 8 3 nobias frozen"),
+    ("BatchNormalization(trainable=False)", "batchnorm frozen"),
+    ("nn.Conv2d(4, 8, 3, requires_grad=False)", "conv 8 3 frozen"),
+]
+
+
+@pytest.mark.parametrize("written, line", TORCH_OWN_FIELDS)
+def test_a_pytorch_layer_s_arguments_named_as_cnnspec_s_fields_are_kept(written, line):
+    error, fixed = _fixed(_spec(written))
+    assert error.rewrite == line and "refused" not in error.hint
+    _checks(fixed)
+
+
+@pytest.mark.parametrize("written, said", [
+    ("nn.BatchNorm2d(4, affine=False)", "write `frozen` in place of `affine=False`"),
+    ("nn.BatchNorm2d(4, 1e-5, 0.1, False)", "write `frozen` in place of `affine=False`"),
+    ("nn.BatchNorm2d(4, track_running_stats=False)",
+     "track_running_stats=False makes PyTorch normalise by the batch's statistics"),
+    ("BatchNormalization(center=False)", "center=False makes Keras' batch norm learn no shift"),
+    ("nn.Conv2d(4, 8, 3, padding_mode='reflect')", "`padding_mode='reflect'` has no counterpart"),
+    ("nn.MaxPool2d(3, 2, 1, 2)", "`dilation=2` has no counterpart"),
+    ("nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True)",
+     "interpolates between pixel centres, as align_corners=False"),
+    ("nn.AvgPool2d(2, divisor_override=3)", "`divisor_override=3` has no counterpart"),
+])
+def test_a_layer_argument_no_field_takes_that_changes_the_layer_is_said(written, said):
+    """nn.BatchNorm2d(4, affine=False) was told the line `batchnorm`, which learns the scale
+    and shift PyTorch's holds at 1 and 0: the hint writes no line and says the argument."""
+    with pytest.raises(SpecError) as info:
+        parse(_spec(written), path="m.cnn")
+    assert info.value.rewrite is None and "the layer is the line" not in info.value.hint
+    assert said in info.value.hint
+
+
+@pytest.mark.parametrize("written, line", [
+    ("nn.BatchNorm2d(4, affine=True)", "batchnorm"),
+    ("nn.Dropout(0.5, inplace=True)", "dropout 0.5"),
+    ("BatchNormalization(center=True, scale=True)", "batchnorm"),
+    ("nn.Conv2d(4, 8, 3, padding_mode='zeros')", "conv 8 3"),
+    ("nn.MaxPool2d(3, 2, 1, 1)", "maxpool 3 stride 2 pad 1"),
+    ("nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)", "upsample 2 bilinear"),
+    ("nn.AvgPool2d(2, 2, 0, True, False)", "avgpool 2 ceil_mode true count_include_pad false")])
+def test_a_layer_argument_no_field_takes_that_keeps_the_layer_is_left_out(written, line):
+    error, fixed = _fixed(_spec(written))
+    assert error.rewrite == line
+    _checks(fixed)
+
+
+# PyTorch's arguments given by position, which ours read in another order (kaiming_normal_'s
+# a, mode, nonlinearity; ours mode, gain): the hint wrote them in place, kaiming_normal(0.2),
+# refused as a mode of 0.2.
+TORCH_POSITIONAL = [
+    ("kaiming_normal_(m.weight, 0.2)", "kaiming_normal(gain=leaky_relu(0.2))"),
+    ("kaiming_uniform_(w, 0, 'fan_out')", "kaiming_uniform(mode=fan_out, gain=leaky_relu(0))"),
+    ("kaiming_normal_(w, 0, 'fan_out', 'relu')", "kaiming_normal(mode=fan_out, gain=relu)"),
+    ("kaiming_uniform_(w, 0.1, 'fan_in', 'leaky_relu')",
+     "kaiming_uniform(mode=fan_in, gain=leaky_relu(0.1))"),
+    ("kaiming_normal_(0.2, 'fan_out')", "kaiming_normal(mode=fan_out, gain=leaky_relu(0.2))"),
+    ("uniform_(w, -0.1, 0.1)", "uniform(-0.1, 0.1)"),
+    ("trunc_normal_(w, 0, 0.02, -0.04, 0.04)", "truncated_normal(0, 0.02, -0.04, 0.04)"),
+    ("constant_(w, 0.5)", "constant(0.5)"),
+]
+
+
+@pytest.mark.parametrize("written, init", TORCH_POSITIONAL)
+@pytest.mark.parametrize("place", ["c: conv 4 3x3 weight {}", "default weight {}"])
+def test_pytorch_s_arguments_by_position_are_hinted_by_their_names(written, init, place):
+    text = _spec(place.format(written))
+    if "'" in written:  # the quotes' error, whose hint writes the whole line
+        error, _ = _fixed(text)
+        hinted = error.rewrite
+    else:
+        error, hinted = _hinted_line(text)
+    assert hinted == place.format(init) and "refused" not in error.hint
+    _checks(text.replace(text.split("\n")[error.span.line - 1], hinted))
+
+
 @pytest.mark.parametrize("written, init, mends", TORCH_INITS)
 def test_a_pytorch_init_call_is_hinted_to_the_line_that_reads_in_one_error(written, init,
                                                                            mends):
@@ -193,15 +283,15 @@ def test_pytorch_s_calculate_gain_is_mended_to_the_gain_it_names(gain, written):
 
 
 def test_a_mended_line_still_refused_is_the_line_the_hint_writes():
-    """A number where PyTorch's tensor argument goes, with mode= too: the quotes' line, its
-    name mended, is refused for nonlinearity= (mode is given twice, so no mend writes the
-    gain). The hint wrote the line before its name's mend (`kaiming_normal_(0.2, ...)`) and
-    the refusal of the line after it: the line written must be the one whose refusal the
-    hint says."""
+    """A number where PyTorch's tensor argument goes, and mode given by position and by
+    keyword (PyTorch refuses it too): the quotes' line, its name mended, is refused (no mend
+    writes the gain). The hint wrote the line before its name's mend
+    (`kaiming_normal_(0.2, ...)`) and the refusal of the line after it: the line written must
+    be the one whose refusal the hint says."""
     with pytest.raises(SpecError) as info:
-        parse(_spec("conv 4 3x3 weight kaiming_normal_(0.2, mode='fan_out', "
+        parse(_spec("conv 4 3x3 weight kaiming_normal_(0.2, 'fan_out', mode='fan_in', "
                     "nonlinearity='relu')"), path="m.cnn")
-    line = "conv 4 3x3 weight kaiming_normal(0.2, mode=fan_out, nonlinearity=relu)"
+    line = "conv 4 3x3 weight kaiming_normal(0.2, fan_out, mode=fan_in, nonlinearity=relu)"
     assert info.value.rewrite == line
     assert f"write `{line}` (PyTorch's nn.init functions end in '_'" in info.value.hint
     with pytest.raises(SpecError) as refusal:
@@ -381,6 +471,11 @@ def test_a_pytorch_init_is_hinted_to_what_pytorch_draws(written, init):
     ("schedule torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.1)",
      "schedule step(step_size=3, gamma=0.1)", []),
     ("loss nn.CrossEntropyLoss()", "loss cross_entropy", []),
+    # Python's True: the mends stopped at it, and the hint wrote the module path's mend alone
+    ("optimizer torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)",
+     "optimizer sgd(momentum=0.9, nesterov=true)", ["lr 0.1"]),
+    ("optimizer torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)",
+     "optimizer adam(amsgrad=true)", ["lr 1e-3"]),
 ])
 def test_a_pytorch_or_keras_optimizer_is_hinted_to_the_lines_that_read(written, line,
                                                                        own_lines):

@@ -129,6 +129,34 @@ def test_activations_and_darknets_default_logistic(activation, kind):
     assert after == ([] if kind is None else [kind])
 
 
+def test_darknets_short_section_names_import_as_its_long_ones():
+    """Darknet's parser reads [conv], [deconv], [conn], [max], [avg] and [soft] as the
+    sections they shorten (src/parser.c, string_to_layer_type); each was refused as a
+    section cnnspec does not import."""
+    long = NET + ("[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=leaky\n[maxpool]\n"
+                  "size=2\nstride=2\n[deconvolutional]\nfilters=4\nsize=2\nstride=2\n"
+                  "activation=relu\n[avgpool]\n[connected]\noutput=4\nactivation=linear\n"
+                  "[softmax]\n[cost]\n")
+    short = long
+    for full, brief in (("convolutional", "conv"), ("deconvolutional", "deconv"),
+                        ("maxpool", "max"), ("connected", "conn"),
+                        ("avgpool", "avg"), ("softmax", "soft")):
+        short = short.replace(f"[{full}]", f"[{brief}]")
+    assert "[deconv]" in short and "[conv]" in short and "[soft]" in short
+    assert import_cfg(short, "net.cfg").text == import_cfg(long, "net.cfg").text
+    spec = error_of_spec("input 3x16x16\n[conv]\nfilters=8\nsize=3\nactivation=leaky\n\n"
+                         "flatten\ndense 10\n")
+    assert "this section is `conv 8 3 leaky_relu(0.1)`" in spec.hint
+
+
+def error_of_spec(text: str) -> SpecError:
+    from cnnspec.lang import parse
+
+    with pytest.raises(SpecError) as caught:
+        parse(text, path="m.cnn")
+    return caught.value
+
+
 def test_the_net_section_becomes_the_input_and_train_block():
     imported = import_cfg(SMALL.read_text(), "darknet_small.cfg")
     training = imported.checked.spec.ir["training"]
@@ -158,9 +186,36 @@ def test_a_net_without_training_keys_takes_darknets_defaults():
 
 
 def test_a_route_to_one_layer_at_the_end_names_the_output():
-    text = NET + "[convolutional]\nfilters=4\nsize=3\n[connected]\noutput=2\n[route]\nlayers=0\n"
+    text = NET + "[connected]\noutput=4\n[connected]\noutput=2\n[route]\nlayers=0\n"
     imported = import_cfg(text, "net.cfg")
-    assert imported.checked.spec.ir["output"] == "conv0_sigmoid"
+    assert imported.checked.spec.ir["output"] == "dense0_sigmoid"
+
+
+def test_a_network_whose_output_is_one_score_is_refused_at_its_section():
+    """One score under [softmax] and [cost] (cross-entropy) is 1 for every image: the spec
+    was written, and check refused it beside any data (1 class, or 2 classes for 1 score)."""
+    errors = errors_of(NET + "[connected]\noutput=1\n[softmax]\n[cost]\n")
+    assert len(errors) == 1 and errors[0].message == ("the network's output 'softmax1' is 1 "
+                                                      "score, where a classifier tells 2 "
+                                                      "classes or more apart by one score each")
+    assert (errors[0].span.line, errors[0].span.column) == (8, 1)
+    assert "one per class" in errors[0].hint
+
+
+@pytest.mark.parametrize("text, where", [
+    (SMALL.read_text().replace("[avgpool]", ""), (61, 1)),  # its [softmax], on 10x4x4
+    (NET + "[convolutional]\nfilters=4\nsize=3\n[connected]\noutput=2\n[route]\nlayers=0\n",
+     (6, 1)),
+    (NET + "[convolutional]\nfilters=4\nsize=3\nactivation=relu\n", (6, 1)),
+])
+def test_a_network_whose_output_is_a_feature_map_is_refused_at_its_section(text, where):
+    """An output no loss trains (check refused it beside any data: 'the loss takes a flat
+    vector of scores') imported as a spec naming npz data; Darknet's classifiers end in
+    their classes."""
+    errors = errors_of(text)
+    assert len(errors) == 1 and "a feature map, not one score per class" in errors[0].message
+    assert (errors[0].span.line, errors[0].span.column) == where
+    assert "[avgpool]" in errors[0].hint
 
 
 def test_the_imported_spec_checks_and_trains_a_step(tmp_path):
@@ -193,7 +248,25 @@ def test_the_imported_spec_checks_and_trains_a_step(tmp_path):
     (NET + "[convolutional]\nsize=3.5\n", "size=3.5 is not a whole number", (7, 6), None),
     (NET + "[dropout]\nprobability=half\n", "probability=half is not a number", (7, 13),
      "e.g. probability=0.5"),
-    (NET + "[convolutional]\nfilters=0\n", "filters=0 must be at least 1", (7, 9), None),
+    (NET + "[convolutional]\nfilters=0\n", "[convolutional] filters must be at least 1, not 0",
+     (7, 9), "output channels"),
+    # a number past a float's range: an OverflowError, then the imported spec's line
+    (NET + "[convolutional]\nsize=1" + "0" * 330 + "\n", ("[convolutional] size must be at "
+     "most 2,147,483,647"), (7, 6), "mistyped"),
+    (NET.replace("width=16", "width=2147483648") + HEAD, "[net] width must be at most",
+     (3, 7), "e.g. width=28"),
+    (NET.replace("channels=3", "channels=" + "9" * 30) + HEAD, "[net] channels must be at most",
+     (5, 10), "e.g. channels=3"),
+    (NET + "[connected]\noutput=" + "9" * 400 + "\n", "[connected] output must be at most",
+     (7, 8), None),
+    (NET.replace("batch=8", "batch=8\nlearning_rate=1" + "0" * 400) + HEAD,
+     "learning_rate=10000", (3, 15), "as a number"),
+    (NET + "[dropout]\nprobability=1\n", "[dropout] probability must be in [0, 1), not 1",
+     (7, 13), "zero everything"),
+    (NET + "[upsample]\nstride=3000000000\n", "[upsample] stride must be at most", (7, 8),
+     None),
+    (NET + "[maxpool]\nsize=2\npadding=99999999999\n", "[maxpool] padding must be at most",
+     (8, 9), None),
     (NET + "[convolutional]\nsize=1\n[route]\nlayers=-3\n", ("[route] names layer -3, which "
      "is no earlier layer: this section is layer 1"), (9, 8), ("it may name -1 (the layer "
      "before) to -1 (the first), or 0 to 0")),
@@ -262,11 +335,42 @@ def test_a_later_route_counts_layers_as_darknet_does_past_a_refused_one():
     assert [err.message.split(" is")[0] for err in errors_of(text)] == ["Darknet's [local]"]
 
 
-def test_a_net_that_does_not_check_is_an_input_error():
-    from cnnspec.errors import InputError
+CONV = "[convolutional]\nfilters=4\nsize=3\npad=1\n"
 
-    with pytest.raises(InputError, match="(?s)does not check:.*larger than its input"):
-        import_cfg(NET + "[convolutional]\nsize=20\n" + HEAD, "big.cfg")
+
+@pytest.mark.parametrize("text, message, where", [
+    (NET + "[convolutional]\nsize=20\n" + HEAD, ("the 20x20 kernel of conv 'conv0' is "
+     "larger than its input"), (6, 1)),
+    (NET + CONV + CONV.replace("pad=1", "pad=1\nstride=2") + "[shortcut]\nfrom=-2\n" + HEAD,
+     "add 'shortcut2' sums inputs of equal shape", (15, 1)),
+    (NET + CONV + "[maxpool]\nstride=2\n[route]\nlayers=-1,-2\n" + HEAD, "concat 'route2' joins",
+     (12, 1)),
+    (NET + "[avgpool]\n" + CONV + HEAD, "conv layer 'conv1' needs a (C, H, W) feature map",
+     (7, 1)),
+    (NET + "[convolutional]\nfilters=3\ngroups=2\n" + HEAD, "conv 'conv0' has 2 groups",
+     (6, 1)),
+    (NET + "[connected]\noutput=4\n[softmax]\n[cost]\n[connected]\noutput=2\n",
+     "softmax 'softmax1' is not the output layer", (8, 1)),
+    (NET.replace("batch=8", "batch=8\nlearning_rate=0") + HEAD, ("training setting 'lr' "
+     "must be greater than 0"), (3, 15)),
+    (NET.replace("batch=8", "batch=8\nmomentum=1") + HEAD, "momentum of sgd must be in [0, 1)",
+     (3, 10)),
+])
+def test_a_net_that_does_not_check_is_refused_at_its_section_in_the_cfg(text, message, where):
+    """The checker's errors of the imported spec stand at the section or [net] key each line
+    comes from: they stood at the lines of imported.cnn, a file no one wrote."""
+    errors = errors_of(text)
+    assert len(errors) == 1 and errors[0].message.startswith(message), errors[0].message
+    assert (errors[0].span.line, errors[0].span.column) == where
+    assert errors[0].file == "net.cfg" and errors[0].hint
+    format_error(errors[0], text)
+
+
+def test_training_past_the_memory_is_refused_at_the_batch_key():
+    text = NET.replace("batch=8", "batch=1000000") + "[convolutional]\nfilters=512\n" + HEAD
+    errors = errors_of(text)
+    assert errors[0].message.startswith("training would need up to about")
+    assert (errors[0].span.line, errors[0].span.column) == (2, 7)
 
 
 # ---------------------------------------------------------------------------- robustness

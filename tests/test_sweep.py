@@ -136,6 +136,15 @@ def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
         assert hint in info.value.hint
 
 
+def test_a_set_holding_a_null_character_is_reported_not_read_as_a_file(named, capsys):
+    """The error of a --set value is filed under the option (``--set "Lr=..."``), which the
+    command line's error printer tried to read as a file to show its line: a NUL in it (which
+    main() can be given where a shell cannot) ended in ValueError, embedded null byte."""
+    assert main(["sweep", str(named), "--set", "Lr=\x00,1"]) == 2
+    err = capsys.readouterr().err
+    assert "error: unknown setting 'Lr'" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("option, message", [
     ("init=he_nromal", "unknown initializer 'he_nromal'"),
     ("conv1.filters=0", "conv1.filters must be"),

@@ -1615,6 +1615,10 @@ REFUSED_LAYERS = [
      "the number of filters must be at most 2,147,483,647"),
     (f"[convolutional]\nfilters={'9' * 5000}\nsize=3",
      f"filters={'9' * 5000} is no number a spec reads"),
+    # a whole number past the largest float that int() reads: math.isfinite's OverflowError
+    (f"[maxpool]\nsize=2\nstride=1{'0' * 330}", "the stride must be at most 2,147,483,647"),
+    (f"[convolutional]\nfilters={'9' * 400}\nsize=3",
+     "the number of filters must be at most 2,147,483,647"),
     ("[connected]\noutput=0", "the number of units must be at least 1, not 0"),
     ("[dropout]\nprobability=1.5", "the dropout probability must be in [0, 1), not 1.5"),
     ("[upsample]\nstride=0", "the upsampling factor must be at least 1, not 0"),

@@ -125,16 +125,25 @@ def _differing(members: list[SpecError], copies: _Copies) -> dict[int, list[str]
 
 
 def _differing_names(named: list[list[str]], copies: _Copies) -> dict[int, list[str]] | None:
-    """:func:`_differing` of texts that name the copies ``named``, one list for each text."""
+    """:func:`_differing` of texts that name the copies ``named``, one list for each text.
+    Each place names another copy in each text. Two places may name two copies of one
+    statement where both go up together, copy by copy ('blk_1_c' .. 'blk_19_c' are read by
+    'blk_2_c' .. 'blk_20_c', each by the next), which the ranges then say; texts that name
+    the same copies in turn ('blk_1_c' reads 'blk_2_c', 'blk_2_c' reads 'blk_1_c') stay
+    apart."""
     places = [i for i in range(len(named[0])) if len({names[i] for names in named}) > 1]
-    by_statement: dict[int, list[tuple[str, ...]]] = {}
-    for i in places:
-        statement = copies.by_name[named[0][i]].statement
-        by_statement.setdefault(statement, []).append(tuple(names[i] for names in named))
-    if not places or any(len(set(columns)) > 1 or len(set(columns[0])) < len(named)
-                         for columns in by_statement.values()):
+    columns = {i: [names[i] for names in named] for i in places}
+    if not places or any(len(set(column)) < len(named) for column in columns.values()):
         return None
-    return {i: [names[i] for names in named] for i in places}
+    by_statement: dict[int, set[tuple[str, ...]]] = {}
+    for column in columns.values():
+        by_statement.setdefault(copies.by_name[column[0]].statement, set()).add(tuple(column))
+    order = sorted(range(len(named)), key=lambda k: copies.by_name[columns[places[0]][k]].number)
+    for alike in by_statement.values():
+        numbers = [[copies.by_name[column[k]].number for k in order] for column in alike]
+        if len(alike) > 1 and any(row != sorted(row) for row in numbers):
+            return None
+    return columns
 
 
 def _runs(numbers: list[int]) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import field
 
@@ -32,20 +33,27 @@ from cnnspec.importers.spec_writer import (
     shape_made,
     spec_text,
 )
+from cnnspec.ir.datasets import LEAST_CLASSES
+from cnnspec.ir.limits import too_large_int
 from cnnspec.ir.training_catalogue import foreign_key_hint, written_number
 from cnnspec.kinds.fields import BIAS_INIT_KEY, WEIGHT_INIT_KEY
 from cnnspec.kinds.text import exact_number_text
+from cnnspec.lang.ast import Num
 from cnnspec.lang.foreign import (
     DARKNET_ACTIVATIONS,
     DARKNET_DEFAULT_ACTIVATION,
     DARKNET_NET,
     DARKNET_SECTIONS,
+    DARKNET_SHORT,
     darknet_pool,
 )
+from cnnspec.lang.layers import read_field
 from cnnspec.records import record
+from cnnspec.shapes import shape_text
 
 COMMENTS = ("#", ";")
 INPUT = "input"
+LOSS = "loss"
 # How pjreddie's Darknet draws its weights (biases start at 0): a convolution's normal with
 # std sqrt(2 / fan_in) (src/convolutional_layer.c: He et al. 2015's), a connected layer's
 # uniform on ±sqrt(2 / fan_in), of variance 2 / (3 fan_in) (src/connected_layer.c).
@@ -70,6 +78,9 @@ NET_LEFT_OUT = {
 EXAMPLES = {"channels": 3, "height": 28, "width": 28, "batch": 64}
 NET_READ = ("width", "height", "channels", "batch", "learning_rate", "momentum", "decay",
             "policy", "power")
+# The train block's setting each [net] key is written as, where an error in it is placed.
+NET_SETTINGS = {"batch": "batch", "learning_rate": "lr", "decay": "weight_decay",
+                "momentum": "optimizer", "power": "schedule"}
 # Darknet's learning-rate policies a spec writes: constant, the default, as no schedule; poly,
 # which decays to 0 over the run as Darknet's does over max_batches. The others count batches
 # (left out, said so).
@@ -126,9 +137,13 @@ class Section:
         option = self.take(key)
         return (default, self.span) if option is None else (option.value, option.span)
 
-    def number(self, key: str, default, whole: bool = True, least: float | None = None):
+    def number(self, key: str, default, whole: bool = True, least: float | None = None,
+               field: tuple[str, str] | None = None):
         """The number ``key`` gives, Darknet's ``default`` where it is left out (None: the
-        key is needed); at least ``least``."""
+        key is needed); at least ``least``. A number that sets ``field``, a layer kind's
+        field, is held to the range a spec's line holds that field to
+        (:func:`~cnnspec.lang.layers.read_field`) here, at its value: a size of 10^30 was
+        refused at the imported spec's line, which the user never wrote."""
         option = self.take(key)
         example = f"{key}={exact_number_text(EXAMPLES.get(key, default or least or 1))}"
         if option is None:
@@ -143,6 +158,16 @@ class Section:
         if least is not None and value < least:
             raise self.error(f"{key}={option.value} must be at least "
                              f"{exact_number_text(least)}", option.span, hint=f"e.g. {example}")
+        too_large = too_large_int(value) if whole else None
+        if too_large:  # the IR's bound, which the input's sizes and the batch have too
+            raise self.error(f"[{self.name}] {key} {too_large}", option.span,
+                             hint=f"a number this large is mistyped: check its digits, e.g. "
+                             f"{example}")
+        if field is not None:
+            try:
+                read_field(*field, Num(value, option.value, option.span), key)
+            except SpecError as exc:
+                raise self.error(f"[{self.name}] {exc.message}", option.span, exc.hint) from None
         return value
 
     def numbers(self, key: str) -> list[tuple[int, Span]]:
@@ -181,11 +206,11 @@ def _number(text: str, whole: bool) -> int | float | None:
     """The finite number ``text`` writes (``.5`` included, as Darknet's atof reads it), a
     whole one where ``whole``; None for any other text."""
     value = written_number(text)
-    if value is None or not math.isfinite(value):
+    if value is None or isinstance(value, float) and not math.isfinite(value):
         return None
-    if whole:
+    if whole:  # a whole number past a float's range is one: its field's reader refuses it
         return value if isinstance(value, int) else None
-    return float(value)
+    return float(value) if abs(value) <= sys.float_info.max else None
 
 
 # ---------------------------------------------------------------------------- the file
@@ -250,11 +275,13 @@ def _read_line(code: str, where: Span, sections: list[Section], path: str | None
 @record
 class Net:
     """The import's state while reading the layer sections in order: the lines written, the
-    layer holding each section's output (by Darknet's layer number), which are flat."""
+    layer holding each section's output (by Darknet's layer number), which are flat, and the
+    section each line and setting comes from (``places``, by its name or key)."""
 
     path: str | None
     names: Names = field(default_factory=Names)
     lines: list[LayerLine] = field(default_factory=list)
+    places: dict[str, Span] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     flat: set[str] = field(default_factory=set)
     last: str = INPUT
@@ -312,15 +339,16 @@ def _normalized(section: Section, net: Net, line: LayerLine, activation, flat=No
 def read_conv(section: Section, net: Net, kind: str) -> str:
     """[convolutional] (and [deconvolutional]): ``pad=1`` pads size / 2, else ``padding=``
     (src/parser.c, parse_convolutional); Darknet's defaults are 1 filter of size 1."""
-    filters = section.number("filters", 1, least=1)
-    size = section.number("size", 1, least=1)
-    stride = section.number("stride", 1, least=1)
-    padding = section.number("padding", 0, least=0)
+    filters = section.number("filters", 1, field=(kind, "filters"))
+    size = section.number("size", 1, field=(kind, "kernel"))
+    stride = section.number("stride", 1, field=(kind, "stride"))
+    padding = section.number("padding", 0, field=(kind, "padding"))
     if section.number("pad", 0, least=0):
         padding = size // 2
     fields = {"filters": filters, "kernel": [size, size], "stride": [stride, stride],
-              "padding": [padding, padding], "groups": section.number("groups", 1, least=1),
-              "dilation": [section.number("dilation", 1, least=1)] * 2,
+              "padding": [padding, padding],
+              "groups": section.number("groups", 1, field=(kind, "groups")),
+              "dilation": [section.number("dilation", 1, field=(kind, "dilation"))] * 2,
               WEIGHT_INIT_KEY: DARKNET_INITS["conv"], BIAS_INIT_KEY: {"name": "zeros"}}
     line = LayerLine(net.names.make(f"{kind}{section.index}"), kind, fields)
     return _normalized(section, net, line, _activation(section), flat=False)
@@ -328,7 +356,7 @@ def read_conv(section: Section, net: Net, kind: str) -> str:
 
 def read_connected(section: Section, net: Net, kind: str) -> str:
     net.flattened(f"dense{section.index}")
-    fields = {"units": section.number("output", 1, least=1),
+    fields = {"units": section.number("output", 1, field=(kind, "units")),
               WEIGHT_INIT_KEY: DARKNET_INITS["dense"], BIAS_INIT_KEY: {"name": "zeros"}}
     line = LayerLine(net.names.make(f"dense{section.index}"), kind, fields)
     return _normalized(section, net, line, _activation(section), flat=True)
@@ -337,8 +365,8 @@ def read_connected(section: Section, net: Net, kind: str) -> str:
 def read_maxpool(section: Section, net: Net, kind: str) -> str:
     """Darknet pads so that the output is ceil(n / stride) by default (:func:`darknet_pool`),
     written per side so that each window sits where Darknet's does."""
-    given = [section.number(key, None, least=least) if key in section.options else None
-             for key, least in (("size", 1), ("stride", 1), ("padding", 0))]
+    given = [section.number(key, None, field=(kind, field)) if key in section.options else None
+             for key, field in (("size", "size"), ("stride", "stride"), ("padding", "padding"))]
     size, stride, before, after = darknet_pool(*given)
     pads = [before, before] if before == after else [before, after, before, after]
     fields = {"size": [size, size], "stride": [stride, stride], "padding": pads}
@@ -353,7 +381,7 @@ def read_plain(section: Section, net: Net, kind: str) -> str:
 
 def read_dropout(section: Section, net: Net, kind: str) -> str:
     """Darknet scales the kept values by 1 / (1 - p) as it trains, as cnnspec's dropout."""
-    p = section.number("probability", 0.5, whole=False, least=0)
+    p = section.number("probability", 0.5, whole=False, field=(kind, "p"))
     return net.add(LayerLine(net.names.make(f"dropout{section.index}"), kind, {"p": p}))
 
 
@@ -379,6 +407,7 @@ def read_cost(section: Section, net: Net, kind: str) -> str:
                             "cross-entropy of Darknet's classifiers: train `loss "
                             "cross_entropy`")
     net.loss = True
+    net.places[LOSS] = section.span
     return net.last
 
 
@@ -419,7 +448,7 @@ def read_shortcut(section: Section, net: Net, kind: str) -> str:
 def read_upsample(section: Section, net: Net, kind: str) -> str:
     """Darknet repeats each value stride x stride times (src/upsample_layer.c), scaled by
     scale=, 1 by default; a negative stride shrinks, which cnnspec's upsample does not."""
-    stride = section.number("stride", 2, least=1)
+    stride = section.number("stride", 2, field=(kind, "factor"))
     if section.number("scale", 1, whole=False) != 1:
         raise section.error("an [upsample] with a scale", section.options["scale"].span,
                             hint="cnnspec's upsample repeats the values: remove scale=")
@@ -449,14 +478,17 @@ def _read_layer(section: Section, net: Net) -> None:
     if section.name in DARKNET_NET:
         raise section.error(f"[{section.name}] comes again as layer {section.index}",
                             hint="a cfg has one [net], its first section")
-    reader = READERS.get(section.name)
+    name = DARKNET_SHORT.get(section.name, section.name)  # [conv]: [convolutional]
+    reader = READERS.get(name)
     if reader is None:
-        hint = REFUSED.get(section.name) or (
+        hint = REFUSED.get(name) or (
             f"the sections cnnspec imports: {', '.join(f'[{s}]' for s in READERS)}")
         raise section.error(f"Darknet's [{section.name}] is not a layer cnnspec imports",
                             hint=hint)
     read, keys = reader
-    out = read(section, net, DARKNET_SECTIONS.get(section.name))
+    written = len(net.lines)
+    out = read(section, net, DARKNET_SECTIONS.get(name))
+    net.places.update((line.name, section.span) for line in net.lines[written:])
     errors = section.unused_errors(keys)
     if errors:
         raise SpecErrors(errors)
@@ -473,6 +505,7 @@ class Training:
     input_shape: tuple[int, int, int]
     settings: list[Setting]
     notes: list[str]
+    places: dict[str, Span]  # where each setting (and the input line) comes from
 
 
 def read_net_section(section: Section) -> Training:
@@ -497,7 +530,10 @@ def read_net_section(section: Section) -> Training:
             said = note or foreign_key_hint(key, option.value) or ""
             left_out.setdefault(said, []).append(f"{key}={option.value}")
     notes += [f"[net] {listed(keys)} left out: {said}" for said, keys in left_out.items()]
-    return Training(shape, settings, notes)
+    places = {setting.key: section.span for setting in settings}
+    places.update((setting, section.options[key].span) for key, setting in NET_SETTINGS.items()
+                  if key in section.options)
+    return Training(shape, settings, notes, {**places, INPUT: section.span})
 
 
 def _net_setting(section: Section, key: str, setting: str) -> Setting:
@@ -558,21 +594,50 @@ def read_network(text: str, path: str | None = None) -> tuple[Training, Net]:
     return training, net
 
 
+def _output_error(net: Net, places: dict[str, Span], made: tuple[int, ...]
+                  ) -> SpecError | None:
+    """The error for a network whose output ``made`` trains no classifier under the
+    cross-entropy an import trains with, whatever the data (check refuses it beside any,
+    :func:`cnnspec.check.training.loss_output_errors`): a feature map, not a score per
+    class, or fewer scores than a classifier's least classes (one: its softmax is 1 for
+    every image). Darknet's classifiers, whose outputs are their classes, do not end so.
+    Placed at the section that makes the output; None for an output of scores (or none
+    known: the checker says why)."""
+    if len(made) == 1 and made[0] >= LEAST_CLASSES or not made:
+        return None
+    line = next(line for line in reversed(net.lines) if net.last in (line.name, line.output))
+    if len(made) > 1:
+        message = f"is {shape_text(made)}, a feature map, not one score per class"
+        hint = ("end it as Darknet's classifiers do: [avgpool] (or [connected] "
+                "output=CLASSES) before [softmax] and [cost]")
+    else:
+        message = (f"is {made[0]} score, where a classifier tells {LEAST_CLASSES} classes or "
+                   "more apart by one score each")
+        hint = ("give the layer that makes the scores (the last [connected] output=, or a 1x1 "
+                f"[convolutional] filters=) one per class, {LEAST_CLASSES} or more")
+    return SpecError(f"the network's output '{net.last}' {message}", span=places[line.name],
+                     file=net.path, hint=hint)
+
+
 def import_cfg(text: str, path: str | None = None) -> Imported:
     """A Darknet cfg as a checked cnnspec spec. ``path`` names the file in errors and in the
     header. Mistakes, detection heads and every section or key cnnspec cannot express are
     :class:`SpecError`s at their line and column in the cfg."""
     training, net = read_network(text, path)
     origin = path or "a Darknet cfg"
+    places = {**training.places, **net.places}
     try:
         made = shape_made(training.input_shape, net.lines, net.last)
     except (SpecError, SpecErrors):  # a network that does not check: checked() says why
         made = ()
+    error = _output_error(net, places, made)
+    if error is not None:
+        raise error
     classes = made[0] if len(made) == 1 else None
     data, why = fitting_data(training.input_shape, classes)
     settings = [Setting("data", data, why), *training.settings]
     if net.loss:
-        settings.append(Setting("loss", "cross_entropy", "Darknet's [softmax] and [cost]"))
+        settings.append(Setting(LOSS, "cross_entropy", "Darknet's [softmax] and [cost]"))
     notes = grouped(training.notes)
     header = [f"Imported from {origin} (Darknet) by `cnnspec import`.",
               *[f"- {note}" for note in notes]]
@@ -580,7 +645,7 @@ def import_cfg(text: str, path: str | None = None) -> Imported:
                      input_shape=training.input_shape, layers=net.lines,
                      defaults=common_inits(net.lines), training=settings,
                      output=net.last if net.last != net.tail else None, origin=origin)
-    return Imported(text, checked(text, origin), notes)
+    return Imported(text, checked(text, origin, places, path), notes)
 
 
 __all__ = ["import_cfg", "read_cfg"]

@@ -61,7 +61,7 @@ from cnnspec.lang.foreign import (
     KERAS_CONVERTED,
     KERAS_L2_DEFAULT,
     KERAS_REGULARIZERS,
-    foreign_field,
+    argument_field,
     keras_kind,
     l2_note,
     l2_weight_decay,
@@ -1290,7 +1290,7 @@ def _values_in_range(cfg: Config, kind: str) -> None:
     for the value Keras has as for the field's."""
     record = KINDS[kind]
     for key in list(cfg.used):
-        field_name = foreign_field(record, key) or (key if key in record.field_map else None)
+        field_name = argument_field(record, key)
         value = _ast_number(cfg.values.get(key))
         if field_name is None or value is None:
             continue

@@ -10,11 +10,12 @@ returned: an imported spec that does not check is an error, never a file.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections import Counter
 from dataclasses import field
 
-from cnnspec.errors import InputError, SpecError, SpecErrors
+from cnnspec.errors import InputError, Span, SpecError, SpecErrors
 from cnnspec.init.describe import init_text
 from cnnspec.init.scaling import TRUNCATED_STD
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
@@ -208,16 +209,43 @@ def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int
         raise _not_written(exc, text, origin) from None
 
 
-def checked(text: str, origin: str):
+def checked(text: str, origin: str, places: dict[str, Span] | None = None,
+            path: str | None = None):
     """The checked spec of imported ``text``; an :class:`InputError` naming ``origin`` with every
-    error when it does not check (a combination the importer does not map yet)."""
+    error when it does not check (a combination the importer does not map yet). ``places``
+    holds where in the source file ``path`` each layer and setting of the text comes from, by
+    its name or key: when every error stands on a line the source placed, they are raised
+    there (:class:`SpecErrors`), as the importer's own, since the user wrote that file and
+    not the imported spec."""
     from cnnspec.check import check  # the checker and Lark load when an import runs
     from cnnspec.lang import parse
 
     try:
         return check(parse(text, path=IMPORTED_NAME))
     except (SpecError, SpecErrors) as exc:
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        placed = [_placed(err, text, places or {}, path) for err in errors]
+        if all(placed):
+            raise SpecErrors(placed) from None
         raise _not_written(exc, text, origin) from None
+
+
+# The name or key a line of the imported text starts with: `conv0: conv 8 3x3`'s conv0,
+# `  batch 32`'s batch.
+_WRITTEN = re.compile(r"\s*([A-Za-z_]\w*)")
+
+
+def _placed(err: SpecError, text: str, places: dict[str, Span], path: str | None
+            ) -> SpecError | None:
+    """``err`` at the source's place of the layer or setting on its line; None where the
+    source placed none."""
+    lines = text.splitlines()
+    if err.span is None or not 0 < err.span.line <= len(lines):
+        return None
+    written = _WRITTEN.match(lines[err.span.line - 1])
+    where = places.get(written[1]) if written else None
+    return None if where is None else SpecError(err.message, span=where, hint=err.hint,
+                                                file=path)
 
 
 def _not_written(exc, text: str, origin: str) -> InputError:

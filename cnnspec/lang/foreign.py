@@ -49,10 +49,12 @@ KERAS_ARGS = {
     "upsample": ("size", "data_format", "interpolation"),
 }
 TORCH_ARGS = {
-    "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+             "groups", "bias"),
     "dense": ("in_features", "out_features"),
-    "maxpool": ("kernel_size", "stride", "padding"),
-    "avgpool": ("kernel_size", "stride", "padding"),
+    "maxpool": ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"),
+    "avgpool": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                "divisor_override"),
     "dropout": ("p", "inplace"),
     "dropout2d": ("p", "inplace"),
     "leaky_relu": ("negative_slope", "inplace"),
@@ -68,11 +70,13 @@ TORCH_ARGS = {
 @record(frozen=True)
 class Unfielded:
     """An argument above that no field takes: whether it is a switch (a number in its place
-    is another library's argument), and what a hint says of it written as an option
-    (``{written}``: the name and value as written)."""
+    is another library's argument), what a hint says of it written as an option
+    (``{written}``: the name and value as written), and the values with which a line that
+    leaves it out is the same layer (empty: any value is, the outputs are the same)."""
 
     switch: bool
     hint: str
+    keeps: tuple = ()
 
 
 _INFERRED = Unfielded(False, "a spec infers it from the layer's input: remove `{written}`")
@@ -84,7 +88,8 @@ def _keras_holds(argument: str, what: str, value: int) -> Unfielded:
     return Unfielded(True, f"{argument}=False makes Keras' batch norm learn no {what} (it "
                            f"stays {value}); cnnspec's batchnorm learns its scale and shift "
                            "unless `frozen`, which holds both (center and scale False "
-                           "together): remove `{written}`, or write `frozen` for both")
+                           "together): remove `{written}`, or write `frozen` for both",
+                     keeps=(True,))
 
 
 UNFIELDED = {
@@ -96,11 +101,28 @@ UNFIELDED = {
     "affine": Unfielded(True, "affine=False makes PyTorch's batch norm learn no scale and "
                               "shift (they stay 1 and 0): write `frozen` in place of "
                               "`{written}`, which holds them so; remove `{written}` for "
-                              "affine=True, cnnspec's default"),
+                              "affine=True, cnnspec's default", keeps=(True,)),
     "track_running_stats": Unfielded(True, "track_running_stats=False makes PyTorch normalise "
                                            "by the batch's statistics in evaluation too; remove "
                                            "`{written}`: cnnspec's batchnorm keeps running "
-                                           "statistics and evaluates with them"),
+                                           "statistics and evaluates with them",
+                                           keeps=(True,)),
+    # PyTorch's arguments of layers that compute otherwise than any line here
+    "padding_mode": Unfielded(False, "padding_mode other than 'zeros' makes PyTorch pad with "
+                                     "the input's own values (reflected, repeated or "
+                                     "wrapped); cnnspec pads with zeros: `{written}` has no "
+                                     "counterpart here", keeps=("zeros",)),
+    "dilation": Unfielded(False, "a pool's dilation spreads its window's taps; cnnspec's "
+                                 "pools take adjacent pixels: `{written}` has no counterpart "
+                                 "here", keeps=(1, (1, 1))),
+    "align_corners": Unfielded(True, "align_corners=True makes PyTorch interpolate between "
+                                     "the corner pixels; cnnspec's bilinear upsample "
+                                     "interpolates between pixel centres, as align_corners="
+                                     "False: remove `{written}` for that", keeps=(None, False)),
+    "divisor_override": Unfielded(False, "divisor_override makes PyTorch divide each window's "
+                                         "sum by another number than its size; cnnspec's "
+                                         "avgpool divides by the window's size: `{written}` "
+                                         "has no counterpart here", keeps=(None,)),
     "center": _keras_holds("center", "shift", 0),
     "scale": _keras_holds("scale", "scale", 1),
 }
@@ -131,10 +153,9 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "requires_grad": "trainable"}
 # Arguments that set a field of one library's class of one kind, under a name FIELDS cannot
 # take for all: Keras' UpSampling2D `size` is the upsampling factor (a pool's `size` here is
-# its window, PyTorch's Upsample `size` the output's), its `interpolation` and PyTorch's
-# `mode` the upsampling mode.
-CLASS_FIELDS = {("Keras", "upsample"): {"size": "factor", "interpolation": "mode"},
-                ("PyTorch", "upsample"): {"mode": "mode"}}
+# its window, PyTorch's Upsample `size` the output's), its `interpolation` the upsampling
+# mode (PyTorch's `mode` is the field's own name: argument_field).
+CLASS_FIELDS = {("Keras", "upsample"): {"size": "factor", "interpolation": "mode"}}
 
 
 def momentum_note(whose: str) -> str:
@@ -354,6 +375,14 @@ def foreign_field(record, name: str) -> str | None:
         return record.size_field
     named = FIELDS.get(name)
     return named if named in record.field_map else None
+
+
+def argument_field(record, name: str) -> str | None:
+    """The field of the layer kind ``record`` that an argument ``name`` of another library's
+    class sets: :func:`foreign_field`'s, else the field of that very name (PyTorch's
+    ``dilation``, ``groups``, ``ceil_mode``, ``count_include_pad``, an upsample's ``mode``),
+    which the translation of a call left out, so that the line it wrote was another layer."""
+    return foreign_field(record, name) or (name if name in record.field_map else None)
 
 
 # Classes that pass their input on unchanged: a spec writes no line for them.
@@ -708,8 +737,8 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
         return None
     fields = {}
     for name, value in given.items():
-        field = CLASS_FIELDS.get((lib, kind), {}).get(name) or foreign_field(record, name)
-        if field is not None and _text(value) is not None:
+        field = CLASS_FIELDS.get((lib, kind), {}).get(name) or argument_field(record, name)
+        if field is not None and _field_text(record.field_map[field], value) is not None:
             fields[field] = value
     if any(name not in fields and record.field_map[name].required
            for name in record.positional):
@@ -724,9 +753,12 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     for name, value in fields.items():
         f = record.field_map[name]
         if name not in given_first and f.option and not f.is_default(ir[name], ir):
-            words += [f.option[0], _text(value)]
+            words += [f.option[0], _field_text(f, value)]
     if given.get("use_bias", given.get("bias")) is False:
         words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
+    # a switch other than the bias written as its flag: Keras' trainable=False, `frozen`
+    words += [f.flag[0] for name, value in fields.items() if name != "bias"
+              and (f := record.field_map[name]).flag and value == f.flag[1]]
     for argument, field in INITIALIZERS.items():
         init = given.get(argument)
         # Keras' he_normal (HeNormal) is cut at 2 std: the importer's variance_scaling
@@ -784,6 +816,15 @@ def _text(value) -> str | None:
             isinstance(v, int) and not isinstance(v, bool) for v in value):
         return "x".join(map(str, value))
     return None
+
+
+def _field_text(f, value) -> str | None:
+    """A Python value as a line writes it for the field ``f``: True and False as true and
+    false where the field is a switch (PyTorch's ceil_mode=True: `ceil_mode true`), which
+    :func:`_text` reads as no value; else :func:`_text`'s."""
+    if f.type == "bool" and isinstance(value, bool):
+        return "true" if value else "false"
+    return _text(value)
 
 
 def _ir(field_type: str, value):
@@ -980,7 +1021,7 @@ def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
     args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
     unread = [] if adaptive else _unread(call, kind)
     line = cnnspec_line(kind, _library_of(call), args, kwargs)
-    refused = unread_refusal(unread, "value") if unread else None
+    refused = unread_refusal(unread, "value") if unread else _unfielded_refusal(call, kind)
     if line is None:
         return None, refused
     refused = refused or line_refusal(line)
@@ -998,7 +1039,22 @@ def _unread(call: ForeignCall, kind: str) -> list[str]:
     values = _given(kind, lib, call.args, call.kwargs)
     texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
     return [f"{name}={texts.get(name, '...')}" for name, value in values.items()
-            if value is not None and _text(value) is None and foreign_field(record, name)]
+            if value is not None and (field := argument_field(record, name))
+            and _field_text(record.field_map[field], value) is None]
+
+
+def _unfielded_refusal(call: ForeignCall, kind: str) -> str | None:
+    """What :data:`UNFIELDED` says of each argument of a foreign call of ``kind`` that no
+    field takes and whose value makes another layer than the line without it
+    (nn.BatchNorm2d(16, affine=False): no scale and shift learnt, which `batchnorm` learns);
+    None where every such argument keeps its layer."""
+    lib = _library_of(call)
+    values = _given(kind, lib, call.args, call.kwargs)
+    texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
+    said = [UNFIELDED[name].hint.format(written=f"{name}={texts.get(name, '...')}")
+            for name, value in values.items() if name in UNFIELDED and UNFIELDED[name].keeps
+            and argument_field(KINDS[kind], name) is None and value not in UNFIELDED[name].keeps]
+    return "; ".join(said) or None
 
 
 def unread_refusal(unread: list[str], what: str) -> str:
@@ -1023,6 +1079,10 @@ DARKNET_SECTIONS = {"convolutional": "conv", "connected": "dense", "maxpool": "m
                     "avgpool": "global_avgpool", "dropout": "dropout", "softmax": "softmax",
                     "upsample": "upsample", "batchnorm": "batchnorm", "deconvolutional":
                     "conv_transpose", "route": "concat", "shortcut": "add"}
+# The short names Darknet's parser reads as its sections' (src/parser.c,
+# string_to_layer_type): [conv] is [convolutional], [max] [maxpool].
+DARKNET_SHORT = {"conv": "convolutional", "deconv": "deconvolutional", "conn": "connected",
+                 "max": "maxpool", "avg": "avgpool", "soft": "softmax"}
 DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides",
                 "output": "units", "probability": "rate"}
 # The keys whose values are numbers: one that is none (stride=x, stride=1e999) makes no line.
@@ -1110,7 +1170,7 @@ def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]
         return (f"Darknet's [{section}] section is a spec's `input {shape}` line, and its "
                 "training keys (batch, learning_rate, max_batches, ...) are settings of "
                 "`train { }`, one a line, e.g. `batch 64`"), None
-    kind = DARKNET_SECTIONS.get(section)
+    kind = DARKNET_SECTIONS.get(DARKNET_SHORT.get(section, section))
     if kind is None:
         return (f"cnnspec has no layer for Darknet's [{section}]; a spec's layers are one "
                 f"line each, of the kinds {', '.join(sorted(set(DARKNET_SECTIONS.values())))} "
@@ -1695,5 +1755,5 @@ def _darknet_number(text: str) -> int | float | str:
             number = kind(text)
         except ValueError:
             continue
-        return number if math.isfinite(number) else text
+        return number if _is_finite(number) else text
     return text

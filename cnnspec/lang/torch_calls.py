@@ -63,11 +63,32 @@ def torch_init_call(name: str, args: str) -> TorchCall | None:
     if added:
         why.append(f"PyTorch's {name} takes {listed(f'{p}={_text(d)}' for p, _, d in added)} "
                    "where none is given")
-    parts = ([ast.get_source_segment(source, arg) for arg in positional]
+    kept = _in_place(ours, params, len(positional), set(keywords))
+    parts = ([ast.get_source_segment(source, arg) for arg in positional[:kept]]
+             + [f"{param}={ast.get_source_segment(source, arg)}"
+                for (param, _), arg in zip(params[kept:], positional[kept:])]
              + [f"{key}={ast.get_source_segment(source, value)}"
                 for key, value in keywords.items()]
              + [f"{ours_name}={_text(default)}" for _, ours_name, default in added])
     return TorchCall(f"{ours}({', '.join(parts)})" if parts else ours, tuple(why))
+
+
+def _in_place(ours: str, params: tuple[tuple[str, object], ...], count: int,
+              keywords: set[str]) -> int:
+    """How many of ``count`` arguments given by position to PyTorch's init of ``params`` stand
+    where ours (``ours``) reads the same parameter; the rest are written as PyTorch's keywords,
+    which the hint then mends (kaiming_normal_(w, 0.2, 'fan_out') is a=0.2, mode=fan_out:
+    written by position, ours read 0.2 as its mode). None move where PyTorch would refuse the
+    call: more arguments than its parameters, or one given by position and by keyword."""
+    if count > len(params) or keywords & {param for param, _ in params[:count]}:
+        return count
+    own = list(PARAMS[ALIASES.get(ours, ours)])
+    counterparts = {_our_param(ours, param) for param, _ in params}
+    for i, (param, _) in enumerate(params[:count]):
+        mine = _our_param(ours, param)
+        if i >= len(own) or own[i] != mine and (mine is not None or own[i] in counterparts):
+            return i
+    return count
 
 
 def _arguments(args: str) -> tuple[str, list[ast.expr], dict[str, ast.expr]] | None:

@@ -222,7 +222,18 @@ def boolean(value: Value, what: str) -> bool:
     if isinstance(value, Word) and value.name in ("true", "false"):
         return value.name == "true"
     raise SpecError(f"{what} must be true or false, not {describe(value)}", span=value.span,
-                    hint="write true or false, in lower case and without quotes")
+                    hint="write true or false, in lower case and without quotes",
+                    mend=_boolean_mend(value))
+
+
+def _boolean_mend(value: Value) -> Mend | None:
+    """Python's True and False (``nesterov=True``), or true and false in quotes or another
+    case, as the spec writes them; None for any other value."""
+    text = value.name if isinstance(value, Word) else value.value if isinstance(value, Str) \
+        else None
+    if text is None or text.lower() not in ("true", "false"):
+        return None
+    return Mend(value.span, text.lower(), f"{text} is {text.lower()} here")
 
 
 def string(value: Value, what: str) -> str:
