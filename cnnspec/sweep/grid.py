@@ -376,7 +376,19 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
     spelt = {setting: setting for setting in READERS if setting not in given}
     for key in keys:
         spelt[setting_key(key)] = key
-    return reworded(template, {setting: _as_set(written) for setting, written in spelt.items()})
+    names = {setting: _as_set(written) for setting, written in spelt.items()}
+    return reworded(template, {**names, "setting": _setting_as_set(names)})
+
+
+def _setting_as_set(names: dict):
+    """How a hint template names a setting given with its value in one field
+    (``{setting:lr=0.1}``, :class:`~cnnspec.errors.SettingAsGiven`): as ``names`` names the
+    setting (``{sets:lr=0.1}``), or, one the sweep was given otherwise, as it was."""
+    def named(value: str) -> str:
+        key, _, text = value.partition("=")
+        return names[key](text) if key in names else "{setting:" + literal(value) + "}"
+
+    return named
 
 
 def _as_set(key: str):
