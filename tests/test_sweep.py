@@ -195,6 +195,29 @@ def test_a_setting_written_as_an_argument_of_a_set_is_told_its_own_set(named, op
     assert capsys.readouterr().err.endswith(command_line)
 
 
+@pytest.mark.parametrize("sets, spec_lines, hint", [
+    (["loss=bce"], "", ("hint: use `--set loss=cross_entropy` (one score per class) for more "
+                       "classes\n")),
+    (["loss=nll"], "", "or use `--set loss=cross_entropy` on the raw scores\n"),
+    (["loss=nll"], "  label_smoothing 0.1\n",
+     "hint: drop label_smoothing, or use `--set loss=cross_entropy`\n"),
+    (["schedule=plateau", "val_split=0"], "",
+     ("hint: hold out data to validate on, e.g. `--set val_split=0.1`, or choose another "
+     "schedule\n")),
+])
+def test_a_swept_settings_hint_names_it_as_its_set(tmp_path, sets, spec_lines, hint, capsys):
+    """``--set loss=bce`` was told "use `loss cross_entropy`", a line of the spec, which sets
+    nothing the sweep does: a swept training setting is the run's, named as its ``--set``
+    (where the spec's own setting is the one to change, as label_smoothing, its line)."""
+    path = tmp_path / "named.cnn"
+    text = NAMED.replace("  lr 0.05\n", "  lr 0.05\n" + spec_lines)
+    if "label_smoothing" in spec_lines:  # an output that nll takes
+        text = text.replace("dense 10 weight", "dense 10 log_softmax weight")
+    path.write_text(text)
+    assert main(["sweep", str(path), *[word for s in sets for word in ("--set", s)]]) == 2
+    assert capsys.readouterr().err.endswith(hint)
+
+
 def test_one_text_is_one_setting_and_other_values_are_refused_by_name(named, tmp_path):
     """A text was taken for a list of its characters ('--set takes KEY=VALUE' of 'l')."""
     planned = plan(str(named), "lr=0.1,0.01")

@@ -337,7 +337,7 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
     replaced)."""
     ir = apply(spec.ir, axis.key, axis.values[index])
     try:
-        return check(replace(spec, ir=ir))  # its positions kept: a warning's caret
+        return check(swept_spec(spec, ir, [axis.key]))  # its positions kept: a warning's caret
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
         if axis.places:  # an option of its own, which names the value
@@ -346,6 +346,15 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
         raise SpecError(f"{axis.spelt}={axis.texts[index]}: {first.message}",
                         file=axis.option(), **swept_hint(first, spec.overridden, [axis.spelt])
                         ) from None
+
+
+def swept_spec(spec: Spec, ir: dict, keys) -> Spec:
+    """``spec`` with the IR ``ir`` that a sweep's settings ``keys`` (its axes' keys) made of
+    it, each training setting among them a run's, not the text's (:attr:`Spec.swept`):
+    a hint names it as its ``--set`` (``--set loss=cross_entropy``), not as a line of the
+    spec (``loss cross_entropy``)."""
+    swept = {setting_key(key) for key in keys} & READERS.keys()
+    return replace(spec, ir=ir, overridden=spec.overridden | swept, swept=frozenset(swept))
 
 
 def swept_hint(error: SpecError, given=frozenset(), keys=()) -> dict:
