@@ -349,6 +349,15 @@ def test_a_setting_no_command_takes_written_in_data_is_told_as_the_specs_line(tr
         "takes no --lr), and the dataset as --data shapes\n")
 
 
+def test_a_setting_spelt_by_an_alias_in_data_is_told_as_spelt(trained, capsys):
+    """``--data 'shapes(batch=8)'`` to eval was told "no batch_size": the setting is named as
+    the user spelt it where no option names it."""
+    assert main(["eval", trained["run"], "--data", "shapes(batch=8)"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "hint: give it as a setting of its own: no batch (eval trains nothing: it takes no "
+        "--batch-size), and the dataset as --data shapes\n")
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2

@@ -451,17 +451,17 @@ def setting_as_given(name: str, command: argparse.ArgumentParser,
     options = option_names(command)
     sets = OPTION_NAMES["sets"]
 
-    def word(key: str, text: str) -> str:
+    def word(key: str, written: str, text: str) -> str:
         option = names.get(key)
         if isinstance(option, Option) and option.flag in options:
             return format(option, text)
-        if sets.flag in options:
-            return format(sets, f"{key}={text}")
+        if sets.flag in options:  # which takes every spelling of a key: the one written
+            return format(sets, f"{written}={text}")
         if not isinstance(option, Option):
-            return (f"no {key} ({name} has no option for it: write `{key} {text}` in the "
-                    "spec's train block)")
+            return (f"no {written} ({name} has no option for it: write `{written} {text}` in "
+                    "the spec's train block)")
         trains = OPTION_NAMES["epochs"].flag in options
-        return (f"no {key} ({name} {'' if trains else 'trains nothing: it '}takes no "
+        return (f"no {written} ({name} {'' if trains else 'trains nothing: it '}takes no "
                 f"{option.flag})")
 
     return SettingAsGiven(word)

@@ -82,6 +82,12 @@ class Axis:
         """The key as the user spelt it, which the messages about its values name."""
         return self.alias or self.key
 
+    @property
+    def spelt_note(self) -> str:
+        """Where the key was spelt by an alias, a note naming the key as the checker's
+        messages name it (`` (learning_rate is lr)``); else nothing."""
+        return f" ({self.alias} is {self.key})" if self.alias else ""
+
     def option(self) -> str:
         """The ``--set`` option that gave this axis, as the user wrote it."""
         return f"--set {self.spelt}={','.join(self.texts)}"
@@ -343,7 +349,7 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
         if axis.places:  # an option of its own, which names the value
             raise SpecError(first.message, file=axis.places[index],
                             **hint_fields(first)) from None
-        raise SpecError(f"{axis.spelt}={axis.texts[index]}: {first.message}",
+        raise SpecError(f"{axis.spelt}={axis.texts[index]}{axis.spelt_note}: {first.message}",
                         file=axis.option(), **swept_hint(first, spec.overridden, [axis.spelt])
                         ) from None
 
@@ -391,11 +397,15 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
 
 def _setting_as_set(names: dict):
     """How a hint template names a setting given with its value in one field
-    (``{setting:lr=0.1}``, :class:`~cnnspec.errors.SettingAsGiven`): as ``names`` names the
-    setting (``{sets:lr=0.1}``), or, one the sweep was given otherwise, as it was."""
+    (``{setting:lr=0.1}``, :class:`~cnnspec.errors.SettingAsGiven`): as its ``--set``, spelt
+    as it was written (``{sets:batch=8}``: a --set takes every spelling), where ``names``
+    names it so; else (one the sweep was given otherwise) as it was."""
     def named(value: str) -> str:
         key, _, text = value.partition("=")
-        return names[key](text) if key in names else "{setting:" + literal(value) + "}"
+        canonical, _, written = key.partition(":")
+        if canonical not in names:
+            return "{setting:" + literal(value) + "}"
+        return _as_set(written or canonical)(text)
 
     return named
 
