@@ -458,8 +458,8 @@ def _branches(layer: str) -> str:
      ("all 4 filters of c1 and c2 (2 layers) are copies (sobel_x 3x3) and frozen: they compute "
      "one output 4 times, and never come apart, so the layers after them read one feature "
      "where they read 4 channels [frozen-copies]"),
-     ("keep 1 of its filters, or a kernel for each filter (a 3-D literal [filters][kh][kw]); or "
-     "let the layers learn from a random init such as he_normal")),
+     ("keep 1 of the layers' filters, or a kernel for each filter (a 3-D literal "
+      "[filters][kh][kw]); or let the layers learn from a random init such as he_normal")),
     (_branches("c{n}: conv 4 3x3 pad 5 relu <- input"),
      ("conv 'c1' and 'c2' (2 layers) pad 5 where their 3x3 kernel reaches 2: 6 rows and 6 "
      "columns of their output read only the padding's zeros (they hold their bias alone) "
