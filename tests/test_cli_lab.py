@@ -339,6 +339,19 @@ def test_a_setting_written_as_an_argument_of_data_is_told_as_the_command_takes_i
         f"hint: give each as a setting of its own: {given}, and the dataset as --data digits\n")
 
 
+@pytest.mark.parametrize("command, said", [
+    ("sweep", "--set lr=0.1 and --batch-size 8"),  # no --lr: its --set, which takes every key
+    ("train", "--lr 0.1 and --batch-size 8"),
+])
+def test_the_wording_of_a_setting_in_a_call_follows_the_commands_options(command, said):
+    """Read from each command's parser: its own option for the setting, else its --set."""
+    from cnnspec.cli import build_parser, typed_names
+    from cnnspec.errors import worded
+
+    names = typed_names(build_parser(command), [command, "s.cnn"])
+    assert worded("{setting:lr=0.1} and {setting:batch_size=8}", names) == said
+
+
 def test_a_setting_no_command_takes_written_in_data_is_told_as_the_specs_line(trained, capsys):
     """A setting no option gives (``optimizer``) is the spec's line, for a command that takes
     neither an option for it nor --set (eval, which trains nothing, takes no --lr either)."""
