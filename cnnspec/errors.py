@@ -492,6 +492,30 @@ class Flag(Option):
         return self.flag
 
 
+class SettingAsGiven:
+    """How a front end words a training setting a value it was given holds where it does not
+    belong (``digits(lr=0.1)``, :class:`cnnspec.lang.training.SettingsInCall`), named with its
+    value in one field: ``{setting:lr=0.1}``, or ``{setting:batch_size:batch=8}`` where it was
+    written by another spelling of its key. ``word(key, written, text)`` words it as the caller
+    can give it: the library's keyword ``lr=0.1`` (its key's own name: no keyword has
+    another); a command line's option where the command takes one for it (``--lr 0.1``), its
+    ``--set`` as written (``--set batch=8``), and where it takes none, what to do instead."""
+
+    def __init__(self, word) -> None:
+        self.word = word
+
+    def __format__(self, value: str) -> str:
+        named, _, text = value.partition("=")
+        key, _, written = named.partition(":")
+        return self.word(key, written or key, text)
+
+
+def setting_as_named(names: dict) -> SettingAsGiven:
+    """:class:`SettingAsGiven` wording each setting as ``names`` names its key wherever it is
+    given (the library's keywords)."""
+    return SettingAsGiven(lambda key, written, text: format(_Names(names)[key], text))
+
+
 class Paired(Keyword):
     """How the library words a setting that is a pair of counts, given as a command line
     writes it: ``{grid:8x6}`` reads ``grid=(8, 6)`` (a command line's ``--grid 8x6``)."""
@@ -589,6 +613,7 @@ LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call
                  "moved_npz": Phrase("evaluate's data='npz:NEW_PATH'"),
                  "data_run": TRAIN_WITH,
                  "program": Command("cnnspec")}
+LIBRARY_NAMES["setting"] = setting_as_named(LIBRARY_NAMES)
 
 COMMAND_FIELD = "_command"
 

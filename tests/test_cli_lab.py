@@ -321,16 +321,54 @@ def test_data_that_does_not_fit_is_told_the_flag_of_the_command_refused(command,
                         f"{run} --data 'shapes(size=8)')\n")
 
 
-@pytest.mark.parametrize("command", ["train", "compare"])
-def test_a_setting_written_as_an_argument_of_data_is_told_its_option(command, tmp_path, capsys):
+@pytest.mark.parametrize("command, given", [
+    ("train", "--lr 0.1 and --seed 3"),
+    ("compare", "--lr 0.1 and no seed (compare takes no --seed)"),
+    ("init-report", "no lr (init-report trains nothing: it takes no --lr) and --seed 3"),
+])
+def test_a_setting_written_as_an_argument_of_data_is_told_as_the_command_takes_it(
+        command, given, tmp_path, capsys):
     """``--data 'digits(lr=0.1)'`` was told to write `lr 0.1` on its own line in the train
-    block: given on the command line, it is the option ``--lr 0.1``."""
+    block, then ``--lr 0.1`` to init-report too, which takes no --lr: each setting is told as
+    the command in use takes it, read from its options."""
     spec = tmp_path / "s.cnn"
     spec.write_text("input 1x8x8\nc: conv 4 3x3 relu\nflatten\nfc: dense 10\n")
-    assert main([command, str(spec), "--data", "digits(lr=0.1)"]) == 2
+    assert main([command, str(spec), "--data", "digits(lr=0.1, seed=3)"]) == 2
     assert capsys.readouterr().err.endswith(
         "'lr' is a training setting of its own, not an argument of dataset digits\n"
-        "hint: give it as a setting of its own: --lr 0.1, and the dataset as --data digits\n")
+        f"hint: give each as a setting of its own: {given}, and the dataset as --data digits\n")
+
+
+@pytest.mark.parametrize("command, said", [
+    ("sweep", "--set lr=0.1 and --batch-size 8"),  # no --lr: its --set, which takes every key
+    ("train", "--lr 0.1 and --batch-size 8"),
+])
+def test_the_wording_of_a_setting_in_a_call_follows_the_commands_options(command, said):
+    """Read from each command's parser: its own option for the setting, else its --set."""
+    from cnnspec.cli import build_parser, typed_names
+    from cnnspec.errors import worded
+
+    names = typed_names(build_parser(command), [command, "s.cnn"])
+    assert worded("{setting:lr=0.1} and {setting:batch_size=8}", names) == said
+
+
+def test_a_setting_no_command_takes_written_in_data_is_told_as_the_specs_line(trained, capsys):
+    """A setting no option gives (``optimizer``) is the spec's line, for a command that takes
+    neither an option for it nor --set (eval, which trains nothing, takes no --lr either)."""
+    assert main(["eval", trained["run"], "--data", "shapes(optimizer=adam, lr=0.1)"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "hint: give each as a setting of its own: no optimizer (eval has no option for it: "
+        "write `optimizer adam` in the spec's train block) and no lr (eval trains nothing: it "
+        "takes no --lr), and the dataset as --data shapes\n")
+
+
+def test_a_setting_spelt_by_an_alias_in_data_is_told_as_spelt(trained, capsys):
+    """``--data 'shapes(batch=8)'`` to eval was told "no batch_size": the setting is named as
+    the user spelt it where no option names it."""
+    assert main(["eval", trained["run"], "--data", "shapes(batch=8)"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "hint: give it as a setting of its own: no batch (eval trains nothing: it takes no "
+        "--batch-size), and the dataset as --data shapes\n")
 
 
 def test_init_report_unknown_init_is_a_spec_error(capsys):

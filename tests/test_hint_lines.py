@@ -1,6 +1,7 @@
 """The line a hint tells to write in place of another library's call or line is itself a
 spec's line: for many combinations of Keras' and PyTorch's keywords, the line the hint
 writes (``SpecError.rewrite``) parses and checks where the user's stood."""
+import dataclasses
 import itertools
 import re
 
@@ -267,6 +268,49 @@ def test_a_mended_line_still_refused_says_so():
         parse(_spec("conv 4 3x3 weight he_normal(gain=get_gain('relu')) relu"), path="m.cnn")
     assert "but in this spec that line is refused: unknown nonlinearity 'get_gain'" \
         in info.value.hint
+
+
+TORCH_OPTIMIZER = "  optimizer torch.optim.SGD(model.parameters(), lr=0.1)\n  epochs 2\n"
+# what the line reads as once mended, checked in the spec around it
+TORCH_OPTIMIZER_READS = ("; the line then reads `optimizer sgd` (`model.parameters()` left out; "
+                         "SGD is sgd here; `lr 0.1` on a line of its own)")
+
+
+@pytest.mark.parametrize("after", [
+    "",  # the train block never closed
+    "  lr 0.1 0.2 )\n",  # nor then, and a later line's own syntax error
+    "}\n",  # closed: what the two above must say
+])
+def test_a_line_mended_inside_a_block_left_open_is_checked_in_it_closed(after):
+    """A PyTorch line inside a train block whose '}' is missing was told it then reads
+    `optimizer SGD(lr=0.1)`, a line the checker refuses twice more: the try did not parse,
+    its block never closed, and that was taken for the line being fine. The try is cut after
+    the line and its block closed, and checked so."""
+    text = _spec("conv 4 3x3 relu") + "train {\n" + TORCH_OPTIMIZER + after
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    assert info.value.hint.endswith(TORCH_OPTIMIZER_READS)
+
+
+def test_a_line_mended_in_a_spec_that_does_not_read_says_it_is_unchecked():
+    """Where the spec around the mended line does not read however it is cut and closed (a
+    line before it broken: parse stops at the first mistake, so rewrite_checked is given one
+    here), the line is not said to read: the hint says it could not be checked, and why."""
+    from cnnspec.check.load import rewrite_checked
+
+    text = _spec("conv 4 3x3 relu") + "train {\n" + TORCH_OPTIMIZER + "}\n"
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    lines = text.split("\n")
+    lines[3] = "conv 4 (3, 3) relu"
+    hint = rewrite_checked(dataclasses.replace(info.value, hint=MEND_HINT), "\n".join(lines),
+                           "m.cnn").hint
+    assert hint == (f"{MEND_HINT}; the spec does not read for another mistake (line 4: a size "
+                    "is written with 'x', not as a tuple), so that line could not be checked "
+                    "against the rest of it")
+
+
+MEND_HINT = "write `SGD` in place of `torch.optim.SGD`"
 
 
 @pytest.mark.parametrize("gain, written", [("calculate_gain('relu')", "relu"),

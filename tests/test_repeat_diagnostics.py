@@ -452,3 +452,67 @@ def test_a_warning_of_each_copy_and_the_next_is_said_once():
         "conv 'r_1_conv' .. 'r_19_conv' (the repeat block's 'conv' in copies 1..19 of 20) are "
         "read by conv 'r_2_conv' .. 'r_20_conv' with no activation between")
     assert stacked[0].copies == tuple(f"r_{k}_conv" for k in range(1, 20))
+
+
+def _branches(layer: str) -> str:
+    """Two layers ``layer`` (``{n}`` their number) on the input, side by side, joined: layers
+    written one after another that see the same input, so each gets the same warning."""
+    layers = "\n".join(layer.format(n=n) for n in (1, 2))
+    return (f"model m\ninput 1x8x8\n{layers}\ncat: concat(c1_relu, c2_relu)\nflatten\n"
+            "fc: dense 10\n")
+
+
+@pytest.mark.parametrize("text, message, hint", [
+    (_branches("c{n}: conv 4 3x3 pad same relu bias constant(-5) <- input"),
+     ("conv 'c1' and 'c2' (2 layers): their biases start at -5, 3.86 times the std of their sums "
+     "(N(0, 0.471^2): about 1.3 for inputs of unit mean square), so their relu passes almost "
+     "none, about 1 in 10^4, of their outputs (Phi(b / std)) and the rest send no gradient back:"
+     " the layers start nearly dead [silenced-relu]"),
+     "start the biases at 0 (zeros), or small and positive (constant(0.01)) to keep ReLUs alive"),
+    (("model m\ninput 1x8x8\nc1: conv 4 3x3 pad 1 relu\nu1: conv 4 3x3 pad 1 <- c1_relu\n"
+     "u2: conv 4 3x3 pad 1 <- c1_relu\nc2: conv 4 3x3 pad 1 relu <- c1_relu\nflatten\n"
+     "fc: dense 10\n"),
+     ("layer 'u1' and 'u2' (2 layers) are not used: no path leads from there to the output 'fc' "
+     "[unused-layer]"),
+     "remove the lines, feed the layers into a later one, or name the right `output`"),
+    (_branches("c{n}: conv 4 3x3 pad same relu weight normal(0, 1e-40) <- input"),
+     ("conv 'c1' and 'c2' (2 layers): the weight init N(0, 1e-40^2) makes weights of about "
+     "1e-40, below float32's smallest normal number, 1.18e-38: in float32, the dtype they are "
+     "trained in, they start subnormal, with few significant bits, and slow every product "
+     "they enter [init-underflow]"),
+     # its: the float32 number's, not the layers'
+     ("make the weights at least 1.18e-38 in size (numpy.finfo('float32').tiny, the smallest "
+     "float32 with all its significant bits); he_normal sizes them from the layers' fans, "
+     "zeros starts every weight at exactly 0")),
+    (_branches("c{n}: conv 4 3x3 pad same relu weight sobel_x frozen <- input"),
+     ("all 4 filters of c1 and c2 (2 layers) are copies (sobel_x 3x3) and frozen: they compute "
+     "one output 4 times, and never come apart, so the layers after them read one feature "
+     "where they read 4 channels [frozen-copies]"),
+     ("keep 1 of the layers' filters, or a kernel for each filter (a 3-D literal "
+      "[filters][kh][kw]); or let the layers learn from a random init such as he_normal")),
+    (_branches("c{n}: conv 4 3x3 pad 5 relu <- input"),
+     ("conv 'c1' and 'c2' (2 layers) pad 5 where their 3x3 kernel reaches 2: 6 rows and 6 "
+     "columns of their output read only the padding's zeros (they hold their bias alone) "
+     "[padding-beyond-reach]"),
+     "pad at most 2 (kernel - 1, times the dilation) on each side; `pad same` keeps the size"),
+    (_branches("c{n}: conv 4 3x3 dilation 9 pad 9 relu <- input"),
+     ("conv 'c1' and 'c2' (2 layers): only 1 of the 9 taps of their 3x3 kernel meet their 8x8 "
+     "input; the other 8 only ever multiply the padding's zeros, so their weights get no "
+     "gradient and never change, though their parameters and their init's fan_in count them "
+     "[unreached-taps]"),
+     ("a 1x1 kernel (the taps that meet the input), with its padding cut to match, computes the "
+     "same outputs with 8 fewer weights per input channel")),
+])
+def test_a_grouped_warning_reads_in_the_plural(write, capsys, text, message, hint):
+    """Each lint that warns of layers written one after another alike, said once for them
+    (identical-filters: above): what refers back to the layers is plural, "the layer" and
+    "the line" too (a hint that names none of them is said of the message's layers, its
+    pronouns left to what it names). It read "the layer starts nearly dead", "remove the
+    line, feed the layer into a later one" of several."""
+    path = write(text)
+    assert main(["check", path]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    said = next(i for i, line in enumerate(lines) if message in line)
+    assert lines[said].endswith(f": warning: {message}")
+    assert re.search(r"\b(it|its|itself|the layer|the line)\b", message) is None
+    assert lines[said + 3] == f"hint: {hint}"

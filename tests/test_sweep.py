@@ -190,8 +190,9 @@ def test_a_set_of_the_wrong_form_is_worded_as_the_caller_gave_it(named, spec, op
     ("optimizer=adam(lr=0.01)", ("hint: give it as a setting of its own: --set lr=0.01, and "
                                  "the optimizer as --set optimizer=adam\n")),
     ("optimizer=sgd(learning_rate=0.1, weight_decay=1e-4, momentum=0.9)",
-     ("hint: give each as a setting of its own: --set lr=0.1 and --set weight_decay=1e-4, and "
-      "the optimizer as --set 'optimizer=sgd(momentum=0.9)'\n")),
+     # learning_rate as written: a --set takes it
+     ("hint: give each as a setting of its own: --set learning_rate=0.1 and --set "
+      "weight_decay=1e-4, and the optimizer as --set 'optimizer=sgd(momentum=0.9)'\n")),
 ])
 def test_a_setting_written_as_an_argument_of_a_set_is_told_its_own_set(named, option,
                                                                       command_line, capsys):
@@ -199,9 +200,52 @@ def test_a_setting_written_as_an_argument_of_a_set_is_told_its_own_set(named, op
     0.01` on its own line in the train block, where the sweep writes ``--set lr=0.01``."""
     with pytest.raises(SpecError) as info:
         parse_set(option, spec=parse(NAMED, "named.cnn"))
-    assert "sets=['lr=" in info.value.hint and "train block" not in info.value.hint
+    assert "sets=['l" in info.value.hint and "train block" not in info.value.hint
     assert main(["sweep", str(named), "--set", option]) == 2
     assert capsys.readouterr().err.endswith(command_line)
+
+
+@pytest.mark.parametrize("sets, spec_lines, hint", [
+    (["loss=bce"], "", ("hint: use `--set loss=cross_entropy` (one score per class) for more "
+                       "classes\n")),
+    (["loss=nll"], "", "or use `--set loss=cross_entropy` on the raw scores\n"),
+    (["loss=nll"], "  label_smoothing 0.1\n",
+     "hint: drop label_smoothing, or use `--set loss=cross_entropy`\n"),
+    (["schedule=plateau", "val_split=0"], "",
+     ("hint: hold out data to validate on, e.g. `--set val_split=0.1`, or choose another "
+     "schedule\n")),
+])
+def test_a_swept_settings_hint_names_it_as_its_set(tmp_path, sets, spec_lines, hint, capsys):
+    """``--set loss=bce`` was told "use `loss cross_entropy`", a line of the spec, which sets
+    nothing the sweep does: a swept training setting is the run's, named as its ``--set``
+    (where the spec's own setting is the one to change, as label_smoothing, its line)."""
+    path = tmp_path / "named.cnn"
+    text = NAMED.replace("  lr 0.05\n", "  lr 0.05\n" + spec_lines)
+    if "label_smoothing" in spec_lines:  # an output that nll takes
+        text = text.replace("dense 10 weight", "dense 10 log_softmax weight")
+    path.write_text(text)
+    assert main(["sweep", str(path), *[word for s in sets for word in ("--set", s)]]) == 2
+    assert capsys.readouterr().err.endswith(hint)
+
+
+@pytest.mark.parametrize("sets, said", [
+    # a setting taken out of a call is told as the user spelt it: a --set takes each spelling
+    (["data=digits(batch=8)"], ("hint: give it as a setting of its own: --set batch=8, and the "
+                               "dataset as --set data=digits\n")),
+    (["data=digits(batch_size=8)"], "its own: --set batch_size=8, and the dataset as"),
+    # the checker names the key its own way: the alias written is said to be it
+    (["learning_rate=1e-50"], ("error: learning_rate=1e-50 (learning_rate is lr): lr must be "
+                              "greater than 0 in float32")),
+    # one setting by two spellings: each as written
+    (["batch=8", "batch_size=16"], ("error: --set batch_size=16: batch_size is given more than "
+                                   "once (batch is batch_size too)\n")),
+])
+def test_a_setting_spelt_by_an_alias_is_told_as_spelt(named, sets, said, capsys):
+    """``--set "data=digits(batch=8)"`` was told ``--set batch_size=8``, a spelling the user
+    did not write, and ``--set learning_rate=1e-50`` that lr must be above 0, a key it did not
+    name: what the user spelt is echoed as spelt, and the catalogue's name said to be it."""
+    assert main(["sweep", str(named), *[word for s in sets for word in ("--set", s)]]) == 2
+    assert said in capsys.readouterr().err
 
 
 def test_one_text_is_one_setting_and_other_values_are_refused_by_name(named, tmp_path):
@@ -392,7 +436,7 @@ def test_a_setting_spelt_two_ways_is_one_setting(named, tmp_path):
         sweep(str(named), ["batch=8", "batch_size=16"], out=tmp_path / "t",
               executor=in_process)
     assert caught.value.message == \
-        "sets=['batch_size=16']: batch_size is given more than once"
+        "sets=['batch_size=16']: batch_size is given more than once (batch is batch_size too)"
 
 
 def test_a_value_of_an_alias_is_named_as_the_set_spelt_it(named, tmp_path, capsys):

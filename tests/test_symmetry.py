@@ -1121,7 +1121,7 @@ def test_frozen_copies_are_warned_and_counted_as_filters_that_stay_identical(
         f"all 4 filters of c are copies ({checked.by_name['c'].weight_init.short}) and frozen: "
         "they compute one output 4 times, and never come apart")
     assert ("but for the biases, which learn" in warning.message) == ("lr_mult" in weight)
-    assert warning.span.line == 2 and warning.hint.startswith("keep 1 of its filters")
+    assert warning.span.line == 2 and warning.hint.startswith("keep 1 of the layer's filters")
     assert same["c"] == count
     assert "the filters start identical and stay so" in node
 

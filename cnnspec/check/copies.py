@@ -10,7 +10,8 @@ and whose ``copies`` lists their layers.
 A folded text speaks of several layers where it was written of one: a range that is a
 sentence's subject takes the plural of its verb ("'blk_1_c' .. 'blk_3_c' read", not "reads"),
 and where the text's first layer is a range, the pronouns after it are plural too ("its" is
-"their", "it" "they" or "them", "itself" "themselves"). A diagnostic that names a layer refers
+"their", "it" "they" or "them", "itself" "themselves"), and so is "the layer" ("the layers
+start"). A diagnostic that names a layer refers
 back with it, its and itself only to the layers it names (its own, the layers it reads), and
 to anything else (an init, a loss, the stack of layers) by a noun, so that rule holds.
 
@@ -24,12 +25,15 @@ is left as it is: in a ``.json`` IR every copy is a layer of its own, at its own
 Warnings of layers written one after another read alike the same way (``default weight
 zeros`` over 20 convs: the same warning of each): :func:`grouped` makes each such run one
 where they are printed, its layers' names written as a range with their count, ``conv2 ..
-conv20 (19 layers)``, at the first. It runs where diagnostics are printed, not in the checker:
+conv20 (19 layers)``, at the first; "the line" is plural there too, and a hint that names none
+of the layers is said of them (its "the layer", not its pronouns, which may refer to anything
+it names). It runs where diagnostics are printed, not in the checker:
 the JSON output keeps one entry a layer, for the programs that read it.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 from cnnspec.errors import Span, SpecError, counted, listed
@@ -173,19 +177,40 @@ def _ranges(names: list[str]) -> str:
     return names[0] + ("' and '" if len(names) == 2 else "' .. '") + names[-1]
 
 
-def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | None
+# The words that refer back to a layer, and their plurals: the pronouns, and the noun a text
+# says of the layer it names ("the layer starts nearly dead"); "it" is "they" before its verb
+# ("the channels it takes": "they take") and "them" after a preposition or as an object ("a
+# batchnorm after it brings", "leave it little input"); a verb after "the layer" agrees.
+PLURAL_PRONOUNS = {"its": "their", "itself": "themselves", "it": "them",
+                   "the layer's": "the layers'", "the layer": "the layers"}
+# Those of layers each on a statement of its own (:func:`grouped`; a repeat block's copies
+# share theirs): the line too ("remove the line").
+OWN_LINES = {**PLURAL_PRONOUNS, "the line": "the lines"}
+# Back-references that may be a verb's subject, which it then agrees with.
+SUBJECTS = ("it", "the layer", "the line")
+
+
+def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | None,
+              words: dict[str, str] = PLURAL_PRONOUNS, plural: bool = False
               ) -> tuple[str, str | None]:
     """``text`` with the names at ``places`` (their places among its names) written as
     the range of the copies' names given there, the first followed by ``about`` (which copies
-    they are, if not said yet); and ``about`` if it is still to be said."""
+    they are, if not said yet); and ``about`` if it is still to be said. The ``words`` that
+    refer back to its first layer are plural where that is a range; where the text is said of
+    a range named elsewhere (``plural``: a hint that names no layer, of the message's), its
+    nouns alone ("the layer"): its pronouns may refer to anything it names ("the smallest
+    float32 with all its significant bits")."""
     out, end, subject = [], 0, False
-    plural = _opens_with_range(text, places, copies)
+    if not _opens_with_range(text, places, copies):
+        words = {word: said for word, said in words.items() if word.startswith("the ")}
+    else:
+        plural = True
     for place, match in enumerate(_names(text, copies)):
         if place not in places:
             continue
         quoted = text[match.start() - 1:match.start()] == "'" == text[match.end():match.end() + 1]
         out.append(_plural_pronouns(_agreeing(text[end:match.start()], subject),
-                                    plural and place > 0)
+                                    plural and place > 0, words)
                    + (places[place] if quoted else places[place].replace("'", "")))
         subject = _is_subject(text[:match.start() - quoted])
         end = match.end()
@@ -194,7 +219,7 @@ def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | N
             out.append(f"{close} ({about})")
             end += len(close)
             about = None
-    return "".join(out) + _plural_pronouns(_agreeing(text[end:], subject), plural), about
+    return "".join(out) + _plural_pronouns(_agreeing(text[end:], subject), plural, words), about
 
 
 def _opens_with_range(text: str, places: dict[int, str], copies: _Copies) -> bool:
@@ -259,34 +284,39 @@ def _agreeing(after: str, plural: bool) -> str:
     return after[:match.start(2)] + verb + after[match.end(2):]
 
 
-# The pronouns that refer back to a layer, and their plurals; "it" is "they" before its verb
-# ("the channels it takes": "they take") and "them" after a preposition or as an object ("a
-# batchnorm after it brings", "leave it little input").
-PRONOUN = LazyPattern(r"\b(its|itself|it)\b")
-PLURAL_PRONOUNS = {"its": "their", "itself": "themselves", "it": "them"}
 PREPOSITIONS = ("after", "before", "through", "to", "of", "from", "with", "by", "into", "on",
                 "in", "for", "about")
 # The modal verbs, which open a verb phrase after "it" as a verb in -s does ("it would").
 MODALS = ("can", "could", "may", "might", "must", "would", "will", "should")
 
 
-def _plural_pronouns(text: str, plural: bool) -> str:
-    """``text``, a part of a folded text after its first layer, with the pronouns that refer
+def _plural_pronouns(text: str, plural: bool, words: dict[str, str] = PLURAL_PRONOUNS) -> str:
+    """``text``, a part of a folded text after its first layer, with the ``words`` that refer
     back to that layer in the plural where it is a range (``plural``)."""
     if not plural:
         return text
     out = []
-    while (match := PRONOUN.search(text)) is not None:
+    while (match := _back_reference(tuple(words)).search(text)) is not None:
         word, after = match.group(), text[match.end():]
         before = text[:match.start()].split()
         out.append(text[:match.start()])
-        if word == "it" and not (before and before[-1] in PREPOSITIONS) and _opens_verb(after):
-            out.append("they")
+        if word in SUBJECTS and not (word == "it" and before and before[-1] in PREPOSITIONS) \
+                and _opens_verb(after):
+            out.append("they" if word == "it" else words[word])
             text = _agreeing(after, True)
         else:
-            out.append(PLURAL_PRONOUNS[word])
+            out.append(words[word])
             text = after
     return "".join(out) + text
+
+
+@functools.cache
+def _back_reference(words: tuple[str, ...]) -> re.Pattern:
+    """A pattern of any of ``words``, each whole, the longest first ("the layer's" before
+    "the layer"); compiled where a folded text first needs it (cnnspec/patterns.py says
+    why)."""
+    return re.compile(r"\b(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+                      + r")\b")
 
 
 def _opens_verb(after: str) -> bool:
@@ -317,11 +347,13 @@ def _shown(differ: dict[int, list[str]], copies: _Copies
 
 
 def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies,
-          about: str | None = None) -> SpecError:
+          about: str | None = None, own_lines: bool = False) -> SpecError:
     """One diagnostic for ``members``, whose copies' names differ at the places ``differ``:
     the first member's (in network order), each name there written as the range of the
     copies', the first name followed by which copies of its statement they are (or by
-    ``about``)."""
+    ``about``). ``own_lines``: the members are of layers on statements of their own
+    (:func:`grouped`), whose lines a text refers back to in the plural too, and a hint
+    that names none of them is said of the layers the message names."""
     order, which, shown = _shown(differ, copies)
     about = about or which
     own = [differ[min(differ)][i] for i in order]
@@ -335,11 +367,13 @@ def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copie
         return {place - offset: range_ for place, range_ in shown.items()
                 if offset <= place < offset + counts[k]}
 
-    message, rest = _replaced(message, places(0), copies, about)
+    words = OWN_LINES if own_lines else PLURAL_PRONOUNS
+    message, rest = _replaced(message, places(0), copies, about, words)
+    of_range = own_lines and _opens_with_range(base.message, places(0), copies)
     # the hint and its template are two wordings of one text: each says which copies, if
     # the message did not
-    hint = _replaced(hint, places(1), copies, rest)[0]
-    template = _replaced(template, places(2), copies, rest)[0]
+    hint = _replaced(hint, places(1), copies, rest, words, of_range)[0]
+    template = _replaced(template, places(2), copies, rest, words, of_range)[0]
     return dataclasses.replace(base, message=message, hint=base.hint and hint,
                                hint_template=base.hint_template and template, copies=tuple(own))
 
@@ -457,5 +491,6 @@ def _joined(members: list[SpecError]) -> list[SpecError]:
     differ = _differing(members, copies)
     if differ is None:
         return members
-    return [dataclasses.replace(_fold(members, differ, copies, counted(len(names), "layer")),
+    return [dataclasses.replace(_fold(members, differ, copies, counted(len(names), "layer"),
+                                      own_lines=True),
                                 copies=(), about=tuple(names))]

@@ -725,7 +725,7 @@ def _copies_hint(info: LayerInfo) -> str:
     filter a group), a conv's kernel for each filter (a 3-D literal), or a drawn init where
     they are to learn."""
     noun, groups = KINDS[info.kind].noun, groups_of(info)
-    one = f"1 of its {noun}" if groups == 1 else f"{groups} {noun}, one a group"
+    one = f"1 of the layer's {noun}" if groups == 1 else f"{groups} {noun}, one a group"
     each = (", or a kernel for each filter (a 3-D literal [filters][kh][kw])"
             if info.kind == "conv" else "")
     return f"keep {one}{each}; or let the layer learn from {RANDOM_INIT}"

@@ -91,7 +91,7 @@ def rewrite_checked(error: SpecError, text: str, path: str | None) -> SpecError:
         hint = error.hint.replace(f"`{error.rewrite}`", f"`{rewrite}` ({_why(mends)})")
         error = dataclasses.replace(error, hint=hint, rewrite=rewrite)
     if not refused:
-        return error
+        return dataclasses.replace(error, hint=error.hint + _unchecked(tried))
     why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
     why = _unnamed(why, tried.spec, error.span.line, rewrite)
     return dataclasses.replace(error, hint=f"{error.hint}; but in this spec that line is "
@@ -109,11 +109,11 @@ def _mends_chained(error: SpecError, text: str, path: str | None) -> SpecError:
     line = source_lines(text)[error.span.line - 1]
     start = len(line) - len(line.lstrip())
     rewrite = _mended(line[start:].rstrip(), mend, line[:start])
-    rewrite, mends, _, refused = _mended_until_read(rewrite, error.span.line, text, path)
-    if refused or not mends:
+    rewrite, mends, tried, refused = _mended_until_read(rewrite, error.span.line, text, path)
+    if refused:
         return error
-    return dataclasses.replace(error, hint=f"{error.hint}; the line then reads "
-                                           f"`{rewrite}` ({_why(mends)})")
+    said = f"; the line then reads `{rewrite}` ({_why(mends)})" if mends else ""
+    return dataclasses.replace(error, hint=error.hint + said + _unchecked(tried))
 
 
 def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
@@ -136,6 +136,17 @@ def _mended_until_read(rewrite: str, line: int, text: str, path: str | None
             return rewrite, mends, tried, refused
 
 
+def _unchecked(tried: Tried) -> str:
+    """What a hint adds where the line it writes could not be checked in the spec (another
+    line's mistake kept the spec from being read, cut and closed as it might be): so, and
+    why; nothing where it was checked."""
+    if tried.unread is None:
+        return ""
+    where = f"line {tried.unread.span.line}: " if tried.unread.span is not None else ""
+    return (f"; the spec does not read for another mistake ({where}{tried.unread.message}), "
+            "so that line could not be checked against the rest of it")
+
+
 def _within(span: Span, line: int) -> bool:
     """Whether ``span`` lies on ``line`` alone: a mend of a call that runs on into the next
     line (its arguments there) is no replacement within one line."""
@@ -153,13 +164,21 @@ def _why(mends: list[str]) -> str:
 MOST_MENDS = 4
 
 
+# The most blocks a try closes that are open around the line it writes (a repeat block inside
+# another, with a layer line the hint writes).
+MOST_CLOSED = 3
+
+
 @record(frozen=True)
 class Tried:
     """A spec with a line written in place of the user's: the spec (None where it did not
-    parse) and the blanks the written line starts with."""
+    parse), the blanks the written line starts with, and the mistake of another line that
+    kept the spec from being read however it was cut or closed (``unread``: the written line
+    is then unchecked, not found fine)."""
 
     spec: Spec | None
     indent: str
+    unread: SpecError | None = None
 
 
 def _tried(rewrite: str, line: int, text: str, path: str | None
@@ -178,7 +197,20 @@ def _tried(rewrite: str, line: int, text: str, path: str | None
     tried, refused, later = _checked(lines, line, written, indent, path)
     if later:  # another line's own syntax error, after the written ones: check without it
         tried, refused, _ = _checked(lines[:written.stop], line, written, indent, path)
+    closed = lines[:written.stop]
+    while _left_open(tried) and len(closed) - written.stop < MOST_CLOSED:
+        # a block open around the written lines (train's, a repeat's): cut after them, closed
+        closed = [*closed, "}\n"]
+        tried, refused, _ = _checked(closed, line, written, indent, path)
     return tried, refused
+
+
+def _left_open(tried: Tried) -> bool:
+    """Whether the try was not read for a block (``train {``) its ``}`` never closes: one the
+    user left open around the written line, or that a cut after it leaves open."""
+    from cnnspec.lang.syntax_errors import BLOCK_NOT_CLOSED
+
+    return tried.unread is not None and tried.unread.message == BLOCK_NOT_CLOSED
 
 
 def _checked(lines: list[str], line: int, written: slice, indent: str, path: str | None
@@ -199,8 +231,22 @@ def _checked(lines: list[str], line: int, written: slice, indent: str, path: str
                                                  and _stopped_by(found, lines, written, path))]
         later = spec is None and not caused and any(
             found.span is not None and found.span.line > written.stop for found in errors)
-        return Tried(spec, indent), caused, later
+        unread = errors[0] if spec is None and not caused and not _reads(lines, path) else None
+        return Tried(spec, indent, unread), caused, later
     return Tried(spec, indent), [], False
+
+
+def _reads(lines: list[str], path: str | None) -> bool:
+    """Whether the spec of ``lines`` gets past the grammar: where it does, a mistake of
+    another line that keeps it from being resolved (an unknown kind) leaves the written line
+    read, its own mistakes found beside that one."""
+    from cnnspec.lang import parse_module
+
+    try:
+        parse_module("".join(lines), path)
+    except SpecError:
+        return False
+    return True
 
 
 def _stopped_by(error: SpecError, lines: list[str], written: slice, path: str | None) -> bool:

@@ -902,12 +902,13 @@ def _batch_setting(spec: Spec, task: Task, batch: int) -> str:
     return f"{{{task.batch_setting}:{batch}}}"
 
 
-def setting_text(spec: Spec, key: str, written: str, value: int) -> str:
+def setting_text(spec: Spec, key: str, written: str, value: float | str) -> str:
     """Training setting ``key`` at ``value`` as a hint template: as the spec writes it
     (``written``: ``batch 64``), or where the run was given it rather than the spec
-    (``train --batch-size``, ``batch_size=``), worded as it was given (:meth:`Spec.error`)."""
+    (``train --batch-size``, ``batch_size=``, a sweep's ``--set``), worded as it was given
+    (:meth:`Spec.error`)."""
     if key in spec.overridden:
-        return f"{{{key}:{value}}}"
+        return f"{{{key}:{literal(str(value))}}}"
     return literal(f"{written} {value}")
 
 

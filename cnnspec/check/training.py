@@ -42,7 +42,7 @@ from cnnspec.ir.datasets import (
 )
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.steps import epoch_steps, run_steps, trained_count, validation_count
-from cnnspec.ir.training_catalogue import LOSSES, TYPICAL_LR, overflowing_factor
+from cnnspec.ir.training_catalogue import KEYS, LOSSES, TYPICAL_LR, overflowing_factor
 from cnnspec.ir.training_catalogue import problems as training_problems
 from cnnspec.kinds import KINDS
 from cnnspec.shapes import channels_first, shape_text
@@ -69,13 +69,14 @@ def settings_errors(spec: Spec, dtype: str) -> list[SpecError]:
         errors.append(spec.error(
             "the plateau schedule lowers the lr when the validation loss stops falling, but "
             "val_split is 0: there is no validation loss", "training", "schedule",
-            hint="hold out data to validate on, e.g. `val_split 0.1`, or choose another "
-            "schedule"))
+            hint_template=f"hold out data to validate on, e.g. {_use(spec, 'val_split', 0.1)}, "
+            "or choose another schedule"))
     if not errors and training["early_stop"] and training["val_split"] == 0:
         errors.append(spec.error(
             f"early_stop stops training when {training['monitor']} stops improving, but "
             f"val_split is 0: there is no {training['monitor']}", "training", "early_stop",
-            hint="hold out data to validate on, e.g. `val_split 0.1`, or drop early_stop"))
+            hint_template=f"hold out data to validate on, e.g. {_use(spec, 'val_split', 0.1)}, "
+            "or drop early_stop"))
     if not errors:
         errors += _loss_errors(spec, training) + _overflow_errors(spec, dtype)
     return errors
@@ -135,7 +136,8 @@ def loss_output_errors(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
         return [spec.error(
             f"the output '{output.name}' gives {output.output_shape[0]} scores, but the bce "
             "loss takes one, a logit", output.name,
-            hint="end with `dense 1`, or use `loss cross_entropy` (one score per class)")]
+            hint_template=f"end with `dense 1`, or use {_use(spec, 'loss', CROSS_ENTROPY)} (one "
+            "score per class)")]
     return []
 
 
@@ -145,7 +147,7 @@ def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     loss = training["loss"]
     errors = [spec.error(f"{key} applies to the {listed(losses)} loss, but the loss is "
                          f"{loss}", "training", key,
-                         hint=f"drop {key}, or use `loss {losses[0]}`")
+                         hint_template=f"drop {key}, or use {_use(spec, 'loss', losses[0])}")
               for key, losses in LOSS_SETTINGS.items() if training[key] and loss not in losses]
     output = next((layer for layer in spec.ir["layers"] if layer["name"] == spec.ir["output"]),
                   None)
@@ -153,9 +155,21 @@ def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
         errors.append(spec.error(
             f"the nll loss takes log-probabilities, but the output layer '{output['name']}' is "
             f"a {output['kind']}", output["name"],
-            hint="end the network with `log_softmax` (e.g. `dense 10 log_softmax`), or use "
-            "`loss cross_entropy` on the raw scores"))
+            hint_template="end the network with `log_softmax` (e.g. `dense 10 log_softmax`), or "
+            f"use {_use(spec, 'loss', CROSS_ENTROPY)} on the raw scores"))
     return errors
+
+
+# The loss a hint offers where another does not fit the output or the data: the default, of
+# one score per class.
+CROSS_ENTROPY = KEYS["loss"].default
+
+
+def _use(spec: Spec, key: str, value) -> str:
+    """Training setting ``key`` at ``value`` as a hint template quotes it: the spec's line
+    (`` `loss cross_entropy` ``), or, where a run was given the setting (``--set
+    loss=bce``), as it gives it (:func:`cnnspec.check.memory.setting_text`)."""
+    return f"`{setting_text(spec, key, KEYS[key].written, value)}`"
 
 
 def has_train_block(spec: Spec) -> bool:
@@ -237,7 +251,8 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     if binary and classes != 2:
         errors.append(spec.error(
             f"the bce loss is for 2 classes, but {data_name} has {classes}", "training", "loss",
-            hint="use `loss cross_entropy` (one score per class) for more classes"))
+            hint_template=f"use {_use(spec, 'loss', CROSS_ENTROPY)} (one score per class) for "
+            "more classes"))
         return errors
     scores = scores_needed(spec.ir["training"]["loss"], classes)
     needs = "one score, a logit" if binary else "one score per class"

@@ -34,6 +34,7 @@ from cnnspec.errors import (
     Option,
     Phrase,
     RunError,
+    SettingAsGiven,
     SpecError,
     SpecErrors,
     closest,
@@ -41,6 +42,7 @@ from cnnspec.errors import (
     listed,
     long_words_shortened,
     out_of_memory,
+    setting_as_named,
     shell_word,
     shortened,
     worded,
@@ -177,6 +179,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "explain_command": Typed("summary", "--explain"),
                 "program": Typed("")}
+OPTION_NAMES["setting"] = setting_as_named(OPTION_NAMES)
 
 
 def invoked_as() -> str:
@@ -434,7 +437,34 @@ def typed_names(parser: argparse.ArgumentParser, argv: list[str]) -> dict:
         if key is not None:
             names[key] = Option(typed_as)
     names["data_run"] = data_run(argv[0], "--data" in option_names(command))
+    names["setting"] = setting_as_given(argv[0], command, names)
     return names
+
+
+def setting_as_given(name: str, command: argparse.ArgumentParser,
+                     names: dict) -> SettingAsGiven:
+    """How the command ``name`` (its parser ``command``) words a training setting its input
+    held where it does not belong (``--data 'digits(lr=0.1)'``): as its own option for the
+    setting (``names``: ``--lr 0.1``), or as its ``--set`` (``--set lr=0.1``), read from its
+    parser; where it takes neither, that it takes none and what to do (a command that takes
+    no ``--epochs`` trains nothing, and has no use for a learning rate)."""
+    options = option_names(command)
+    sets = OPTION_NAMES["sets"]
+
+    def word(key: str, written: str, text: str) -> str:
+        option = names.get(key)
+        if isinstance(option, Option) and option.flag in options:
+            return format(option, text)
+        if sets.flag in options:  # which takes every spelling of a key: the one written
+            return format(sets, f"{written}={text}")
+        if not isinstance(option, Option):
+            return (f"no {written} ({name} has no option for it: write `{written} {text}` in "
+                    "the spec's train block)")
+        trains = OPTION_NAMES["epochs"].flag in options
+        return (f"no {written} ({name} {'' if trains else 'trains nothing: it '}takes no "
+                f"{option.flag})")
+
+    return SettingAsGiven(word)
 
 
 # The commands that train the spec on the data a command line gives them.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from cnnspec.errors import Span, SpecError, library_worded, run_setting_error
+from cnnspec.errors import Span, SpecError, hinted, library_worded, run_setting_error
 from cnnspec.records import record
 
 
@@ -38,6 +38,10 @@ class Spec:
     # Training keys whose values are a run's settings (the command line's --batch-size), not
     # the text's: a mistake in them is not at the setting the text wrote.
     overridden: frozenset[str] = frozenset()
+    # Those of them a sweep gives each cell by a --set, whose messages it prefixes with the
+    # setting (``loss=bce: ...``): a hint names the setting as the run gives it, and need not
+    # say again that it is the run's.
+    swept: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -87,6 +91,10 @@ class Spec:
         (``{batch_size:64}``), worded as the caller gives them
         (:meth:`SpecError.worded_hint`)."""
         setting = field_name.partition(".")[0] if field_name else None
+        if layer == "training" and setting in self.swept:
+            return SpecError(message, severity=severity, file=self.path,
+                             **(hinted(hint_template) if hint_template is not None
+                                else {"hint": hint}))
         if layer == "training" and setting in self.overridden:
             return run_setting_error(message, setting, hint, severity, self.path, hint_template)
         where = ({"span": self.span_of(layer, field_name)} if self.text is not None

@@ -206,8 +206,9 @@ class SettingsInCall(SpecError):
     tells the train block's lines; ``as_settings`` is the hint for a value given as a run's
     setting (sweep's ``--set``, train's ``--data``, the library's ``data=``), where there is
     no train block: a template (:class:`~cnnspec.errors.WordedError`) naming each moved
-    setting and the call without them as the settings they are (``{lr:0.001}``,
-    ``{optimizer:adam}``), which each front end words its way."""
+    setting with its value (``{setting:lr=0.001}``, :class:`~cnnspec.errors.SettingAsGiven`:
+    as the front end can give it, which may be no way at all) and the call without them as
+    the setting it is (``{optimizer:adam}``), which each front end words its way."""
 
     as_settings: str | None = None
 
@@ -235,15 +236,16 @@ def _refuse_settings_as_arguments(value: Word | Call, params: list[Param], what:
                 in catalogue.KEYS]
     if not settings:
         return
-    moved = [(KEY_ALIASES.get(kwarg.name, kwarg.name), getattr(kwarg.value, "text", "..."))
+    moved = [(KEY_ALIASES.get(kwarg.name, kwarg.name), kwarg.name, one_line(kwarg.value))
              for kwarg in settings]
-    lines = listed([f"`{key} {text}`" for key, text in moved])
+    lines = listed([f"`{key} {text}`" for key, _, text in moved])
     kept = [kwarg for kwarg in value.kwargs if all(kwarg is not s for s in settings)]
     call = _call_text(value, value.args, kept)
     them = "it" if len(settings) == 1 else "each"
     given = None if setting is None else (
         f"give {them} as a setting of its own: "
-        + listed(["{" + f"{key}:{literal(text)}" + "}" for key, text in moved])
+        + listed(["{setting:" + literal(f"{key}{'' if written == key else ':' + written}="
+                                        f"{text}") + "}" for key, written, text in moved])
         + f", and the {what} as {{{setting}:{literal(call)}}}")
     raise SettingsInCall(f"'{settings[0].name}' is a training setting of its own, not an "
                          f"argument of {what} {value.name}", span=settings[0].name_span,

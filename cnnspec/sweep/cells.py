@@ -58,6 +58,7 @@ from cnnspec.sweep.grid import (
     held_value,
     swept_dtypes,
     swept_hint,
+    swept_spec,
 )
 from cnnspec.training import rundir
 from cnnspec.training.api import train
@@ -243,7 +244,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
         in_dtype = cell_dtype(axes, combination, dtype)
-        checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype, loaded)
+        checked = _check_group(swept_spec(base, ir, [axis.key for axis in axes]), settings,
+                               hint_of, in_dtype, loaded)
         found = as_written(checked.warnings, own)
         got += [warning for warning in found if warning not in got]
         checked_cells.append((settings, found))

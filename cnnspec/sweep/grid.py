@@ -82,6 +82,12 @@ class Axis:
         """The key as the user spelt it, which the messages about its values name."""
         return self.alias or self.key
 
+    @property
+    def spelt_note(self) -> str:
+        """Where the key was spelt by an alias, a note naming the key as the checker's
+        messages name it (`` (learning_rate is lr)``); else nothing."""
+        return f" ({self.alias} is {self.key})" if self.alias else ""
+
     def option(self) -> str:
         """The ``--set`` option that gave this axis, as the user wrote it."""
         return f"--set {self.spelt}={','.join(self.texts)}"
@@ -337,15 +343,24 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
     replaced)."""
     ir = apply(spec.ir, axis.key, axis.values[index])
     try:
-        return check(replace(spec, ir=ir))  # its positions kept: a warning's caret
+        return check(swept_spec(spec, ir, [axis.key]))  # its positions kept: a warning's caret
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
         if axis.places:  # an option of its own, which names the value
             raise SpecError(first.message, file=axis.places[index],
                             **hint_fields(first)) from None
-        raise SpecError(f"{axis.spelt}={axis.texts[index]}: {first.message}",
+        raise SpecError(f"{axis.spelt}={axis.texts[index]}{axis.spelt_note}: {first.message}",
                         file=axis.option(), **swept_hint(first, spec.overridden, [axis.spelt])
                         ) from None
+
+
+def swept_spec(spec: Spec, ir: dict, keys) -> Spec:
+    """``spec`` with the IR ``ir`` that a sweep's settings ``keys`` (its axes' keys) made of
+    it, each training setting among them a run's, not the text's (:attr:`Spec.swept`):
+    a hint names it as its ``--set`` (``--set loss=cross_entropy``), not as a line of the
+    spec (``loss cross_entropy``)."""
+    swept = {setting_key(key) for key in keys} & READERS.keys()
+    return replace(spec, ir=ir, overridden=spec.overridden | swept, swept=frozenset(swept))
 
 
 def swept_hint(error: SpecError, given=frozenset(), keys=()) -> dict:
@@ -376,7 +391,23 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
     spelt = {setting: setting for setting in READERS if setting not in given}
     for key in keys:
         spelt[setting_key(key)] = key
-    return reworded(template, {setting: _as_set(written) for setting, written in spelt.items()})
+    names = {setting: _as_set(written) for setting, written in spelt.items()}
+    return reworded(template, {**names, "setting": _setting_as_set(names)})
+
+
+def _setting_as_set(names: dict):
+    """How a hint template names a setting given with its value in one field
+    (``{setting:lr=0.1}``, :class:`~cnnspec.errors.SettingAsGiven`): as its ``--set``, spelt
+    as it was written (``{sets:batch=8}``: a --set takes every spelling), where ``names``
+    names it so; else (one the sweep was given otherwise) as it was."""
+    def named(value: str) -> str:
+        key, _, text = value.partition("=")
+        canonical, _, written = key.partition(":")
+        if canonical not in names:
+            return "{setting:" + literal(value) + "}"
+        return _as_set(written or canonical)(text)
+
+    return named
 
 
 def _as_set(key: str):

@@ -179,8 +179,11 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
     if again:  # a mistake in what was asked: named at the second setting, not the spec
         key = literal(shortened(axes[again[0]].spelt))
+        first = next(axis for axis in axes if axis.key == axes[again[0]].key)
+        other = literal(shortened(first.spelt))
         raise SettingError(f"{{sets:{literal(shortened(sets[again[0]]))}}}: {key} is given "
-                           "more than once", invalid=True,
+                           "more than once" + (f" ({other} is {key} too)" if other != key
+                                               else ""), invalid=True,
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
     given = given_settings(settings)
