@@ -101,6 +101,25 @@ def _frozen_model() -> keras.Model:
     return model
 
 
+def _options_model() -> keras.Model:
+    """The options left: pools' strides and same padding on odd sizes (an average of the
+    pixels inside only), the class aliases, a max pool over a ZeroPadding2D after a relu,
+    a strided separable conv with a depth multiplier and no bias, a dilated depthwise conv,
+    a batch norm that learns neither shift nor scale, an upsampling of two factors, a grouped
+    conv of two strides, a Dense without bias after a Flatten; not compiled."""
+    x = keras.Input((15, 15, 3))
+    a = L.Conv2D(8, 3, dilation_rate=2, padding="same", activation="relu")(x)
+    b = L.MaxPool2D(3, strides=2)(L.ZeroPadding2D(1)(a))
+    c = L.AvgPool2D(3, strides=2, padding="same")(a)
+    d = L.SeparableConv2D(8, 3, strides=2, padding="same", depth_multiplier=2,
+                          use_bias=False)(L.Concatenate()([b, c]))
+    e = L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(d)
+    g = L.UpSampling2D(size=(2, 3))(L.BatchNormalization(center=False, scale=False)(e))
+    h = L.Conv2D(6, 3, groups=2, strides=(1, 2))(g)
+    j = L.Activation("relu")(L.MaxPooling2D(2, strides=1, padding="same")(h))
+    return keras.Model(x, L.Dense(4, use_bias=False)(L.Flatten()(j)), name="options")
+
+
 # The activations the importer reads, as a conv's ``activation`` and as layers of their own.
 ACTIVATIONS = ("swish", "silu", "hard_silu", "hard_swish", "relu6", "leaky_relu", "elu",
                "gelu", "tanh", "sigmoid", "softmax", "log_softmax")
@@ -167,7 +186,8 @@ def _init_model() -> keras.Model:
 
 
 BUILDERS = {"plain": _plain_model, "graph": _graph_model, "frozen": _frozen_model,
-            "activations": _activations_model, "inits": _init_model}
+            "activations": _activations_model, "options": _options_model,
+            "inits": _init_model}
 
 
 class Built:
@@ -241,16 +261,27 @@ def _statistics(model) -> int:
                for _, layer in _keras_layers(model))
 
 
+def _fixed_affine(model) -> int:
+    """The scale and shift cnnspec's frozen batchnorm holds where Keras' BatchNormalization
+    learns neither (``center`` and ``scale`` false) and has no weights for them: 2 a channel,
+    frozen at 1 and 0 (the kind has no batchnorm without them)."""
+    return sum(2 * layer.get_weights()[0].shape[0] for _, layer in _keras_layers(model)
+               if type(layer).__name__ == "BatchNormalization" and not layer.center
+               and not layer.scale)
+
+
 @pytest.mark.parametrize("name", BUILDERS)
 def test_the_parameters_are_keras_count_and_train_as_in_keras(built, name):
     """cnnspec's total is Keras' ``count_params()`` without the statistics Keras counts as
-    weights (docs/importing.md: batch norm's moving averages); its trainable parameters are
-    Keras' trainable weights, a frozen layer or block's included in neither."""
+    weights (docs/importing.md: batch norm's moving averages), with the frozen scale and shift
+    of a batch norm that learns neither; its trainable parameters are Keras' trainable
+    weights, a frozen layer or block's included in neither."""
     model, checked = built[name].model, built[name].checked
-    assert checked.total_params == model.count_params() - _statistics(model)
+    frozen = _parameters(model.non_trainable_weights) - _statistics(model) + \
+        _fixed_affine(model)
     assert checked.trainable_params == _parameters(model.trainable_weights)
-    assert checked.frozen_params == _parameters(model.non_trainable_weights) - \
-        _statistics(model)
+    assert checked.frozen_params == frozen
+    assert checked.total_params == checked.trainable_params + frozen
 
 
 def test_a_frozen_layer_and_block_are_frozen_and_others_train(built):
@@ -444,13 +475,27 @@ def _state(model, checked) -> dict[str, np.ndarray]:
             flattened = before.input_shapes[0] if before.kind == "flatten" else None
             state[f"{name}.weight"] = _dense_weight(values[0], flattened)
         elif cls == "BatchNormalization":
-            for key, value in zip(("weight", "bias", "running_mean", "running_var"), values):
-                state[f"{name}.{key}"] = value
+            state.update(_batchnorm_state(name, layer))
             continue
         else:
             continue
         if len(values) > 1:
             state[f"{name}.bias"] = values[1]
+    return state
+
+
+# Keras' weights of a batch norm, by name, and cnnspec's of the same
+BATCHNORM_STATE = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
+                   "moving_variance": "running_var"}
+
+
+def _batchnorm_state(name: str, layer) -> dict[str, np.ndarray]:
+    """A batch norm's weights as cnnspec's, its scale 1 and shift 0 where Keras learns
+    neither (:func:`_fixed_affine`)."""
+    c = layer.moving_mean.shape[0]
+    state = {f"{name}.weight": np.ones(c, np.float32), f"{name}.bias": np.zeros(c, np.float32)}
+    state.update({f"{name}.{BATCHNORM_STATE[w.name]}": np.asarray(value)
+                  for w, value in zip(layer.weights, layer.get_weights())})
     return state
 
 
@@ -463,17 +508,15 @@ def _spread(model, rng: np.random.Generator) -> None:
     for _, layer in _keras_layers(model):
         if isinstance(layer, keras.Sequential) or not layer.weights:
             continue
-        if type(layer).__name__ == "BatchNormalization":
-            c = layer.get_weights()[0].shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c),
-                               rng.normal(0, 0.1, c), rng.uniform(0.5, 1.5, c)])
-            continue
         layer.set_weights([_drawn(w.shape, w.name, rng) for w in layer.weights])
 
 
 def _drawn(shape: tuple[int, ...], name: str, rng: np.random.Generator) -> np.ndarray:
     """A kernel of He's std for its taps per output (a depthwise kernel's are its window's),
-    or a bias of std 0.1."""
+    a batch norm's scale and variance in [0.5, 1.5], or a bias (a shift, a mean) of std
+    0.1."""
+    if name in ("gamma", "moving_variance"):
+        return rng.uniform(0.5, 1.5, shape)
     if len(shape) == 1:
         return rng.normal(0, 0.1, shape)
     taps = np.prod(shape[:2]) if name == "depthwise_kernel" else np.prod(shape[:-1])
@@ -481,7 +524,8 @@ def _drawn(shape: tuple[int, ...], name: str, rng: np.random.Generator) -> np.nd
 
 
 @pytest.mark.parametrize("name, scale", [("plain", 255.0), ("graph", 1.0),
-                                         ("activations", 1.0), ("inits", 1.0)])
+                                         ("activations", 1.0), ("options", 1.0),
+                                         ("inits", 1.0)])
 def test_with_keras_weights_the_forward_pass_is_keras_predict(built, name, scale):
     """The imported spec compiled, Keras' weights loaded (:func:`_state`): its output is
     ``model.predict``'s to float32 rounding. The plain model's Rescaling(1/255) is the train
