@@ -88,12 +88,15 @@ def _graph_model() -> keras.Model:
 
 
 def _frozen_model() -> keras.Model:
-    """A Sequential with a Normalization at its input, a frozen Conv2D and a frozen block."""
+    """A Sequential with an adapted Normalization at its input, a frozen Conv2D and a frozen
+    block."""
     block = keras.Sequential([L.Conv2D(4, 3, padding="same", name="conv"),
                               L.BatchNormalization(name="bn")], name="stem")
     block.trainable = False
+    norm = L.Normalization()
+    norm.adapt(np.random.default_rng(0).random((4, SIZE, SIZE, 1), dtype=np.float32))
     model = keras.Sequential([
-        keras.Input((SIZE, SIZE, 1)), L.Normalization(), block,
+        keras.Input((SIZE, SIZE, 1)), norm, block,
         L.Conv2D(4, 3, trainable=False, name="held"), L.GlobalMaxPooling2D(), L.Dense(3),
     ], name="frozen")
     model.compile(optimizer=keras.optimizers.RMSprop(0.002, rho=0.8, momentum=0.5,
@@ -427,6 +430,26 @@ def test_a_functional_model_nested_in_another_is_refused_at_its_class():
     [error] = _errors(keras.Model(y, L.Flatten()(inner(y))))
     assert error.json_path == "$.config.layers[1].class_name"
     assert "Functional is not supported" in error.message and "keras.Sequential" in error.hint
+
+
+@pytest.mark.parametrize("make, key, said", [
+    (lambda: L.GlobalAveragePooling2D(keepdims=True), "keepdims", "keepdims=true"),
+    (lambda: L.Conv2DTranspose(4, 3, strides=2, output_padding=1), "output_padding",
+     "output_padding=[1, 1]"),
+    (lambda: L.Conv2D(4, 3, data_format="channels_first"), "data_format", "channels_first"),
+    (lambda: L.UpSampling2D(interpolation="bicubic"), "interpolation", "bicubic"),
+    (lambda: L.Dropout(0.5, noise_shape=(None, 1, 1, 3)), "noise_shape", "noise_shape"),
+    (lambda: L.ReLU(threshold=0.5), "threshold", "threshold=0.5"),
+    (lambda: L.Conv2D(4, 3, kernel_constraint=keras.constraints.MaxNorm(2)),
+     "kernel_constraint", "MaxNorm"),
+    (lambda: L.BatchNormalization(center=False), "center", "learns only a scale"),
+    (lambda: L.Conv2D(4, 3, activation="softplus"), "activation", "softplus"),
+    (lambda: L.RandomFlip("vertical"), "mode", "vertical"),
+])
+def test_an_option_real_keras_writes_and_cnnspec_lacks_is_refused_at_its_key(make, key, said):
+    [error] = _errors(_tiny(make()))
+    assert error.json_path == f"$.config.layers[1].config.{key}" and said in error.message
+    assert error.hint
 
 
 def test_a_random_rotation_real_keras_writes_is_told_the_nearest_transform():
