@@ -123,6 +123,14 @@ def _options_model() -> keras.Model:
     return keras.Model(x, L.Dense(4, use_bias=False)(L.Flatten()(j)), name="options")
 
 
+def _application_model() -> keras.Model:
+    """keras.applications' MobileNetV2 as Keras builds it (no weights downloaded), narrow and
+    on small images: its ZeroPadding2D layers, depthwise convs, ReLU(max_value=6), batch norms
+    and residual Adds, 408,938 trainable parameters."""
+    return keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35,
+                                          classes=10)
+
+
 # The activations the importer reads, as a conv's ``activation`` and as layers of their own.
 ACTIVATIONS = ("swish", "silu", "hard_silu", "hard_swish", "relu6", "leaky_relu", "elu",
                "gelu", "tanh", "sigmoid", "softmax", "log_softmax")
@@ -190,7 +198,7 @@ def _init_model() -> keras.Model:
 
 BUILDERS = {"plain": _plain_model, "graph": _graph_model, "frozen": _frozen_model,
             "activations": _activations_model, "options": _options_model,
-            "inits": _init_model}
+            "mobilenet": _application_model, "inits": _init_model}
 
 
 class Built:
@@ -548,7 +556,7 @@ def _drawn(shape: tuple[int, ...], name: str, rng: np.random.Generator) -> np.nd
 
 @pytest.mark.parametrize("name, scale", [("plain", 255.0), ("graph", 1.0),
                                          ("activations", 1.0), ("options", 1.0),
-                                         ("inits", 1.0)])
+                                         ("mobilenet", 1.0), ("inits", 1.0)])
 def test_with_keras_weights_the_forward_pass_is_keras_predict(built, name, scale):
     """The imported spec compiled, Keras' weights loaded (:func:`_state`): its output is
     ``model.predict``'s to float32 rounding. The plain model's Rescaling(1/255) is the train
