@@ -168,9 +168,11 @@ def serve(serve_handler):
 # interpreter). PyTorch's version is the one constraints.txt pins (CI's).
 OPTIONAL = [
     ("PyTorch", "torch", "the cross-checks against it",
-     lambda python: f"{python} -m pip install {_tested_torch()}"),
+     lambda python: f"{python} -m pip install {_tested('torch')}"),
     ("ONNX", "onnx", "the ONNX export's checks (onnx and onnxruntime)",
      lambda python: f"{python} -m pip install onnx onnxruntime"),
+    ("Keras", "keras", "the Keras importer's checks against models real Keras builds",
+     lambda python: f"{python} -m pip install {_tested('keras')}"),
     ("Dask distributed", "distributed", "the sweeps' tests on a real cluster",
      lambda python: f"{python} -m pip install 'dask[distributed]'"),
 ]
@@ -207,14 +209,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             f"(`{install(_interpreter())}`) and run the tests again", yellow=True)
 
 
-def _tested_torch() -> str:
-    """The PyTorch the cross-checks were written against, as constraints.txt pins it (the
-    version CI installs): another may differ in the last bits its tolerances allow."""
+def _tested(package: str) -> str:
+    """The version of ``package`` the tests were written against, as constraints.txt pins it
+    (the version CI installs): another PyTorch may differ in the last bits the cross-checks'
+    tolerances allow, another Keras write its JSON otherwise."""
     constraints = Path(__file__).resolve().parent.parent / "constraints.txt"
     for line in constraints.read_text().splitlines():
-        if line.startswith("torch=="):
+        if line.startswith(f"{package}=="):
             return line.strip()
-    return "torch"
+    return package
 
 
 def _interpreter() -> str:

@@ -1,7 +1,8 @@
 """Importing Keras models saved with ``model.to_json()`` (cnnspec.importers.keras).
 
 The JSON files in tests/data/import/ were written for these tests: the Keras MNIST convnet
-example (34,826 parameters) in Keras 3's format, a functional model with one of every
+example (34,826 parameters) as Keras 3.15.1 writes it (``model.to_json()`` of the compiled
+model, on the PyTorch backend), a functional model with one of every
 layer class the importer maps in Keras 2's (tf.keras) format, and a small decoder that Keras
 3.15.1 itself wrote (``model.to_json()``; Keras' summary: 438 trainable parameters), as it
 wrote the stem of a ResNet of keras.applications with its ZeroPadding2D layers (2,538), and

@@ -40,9 +40,10 @@ NOTES = {
     "dropout": "`rate`",
     "dropout2d": "`rate`",
     "batchnorm": "over the channels; `epsilon`; `momentum` = 1 − Keras' momentum; `center` "
-                 "and `scale` both false: `frozen`. Keras' `count_params()` counts the moving "
-                 "mean and variance too, cnnspec keeps them as statistics: its total is Keras' "
-                 "trainable parameters",
+                 "and `scale` both false: `frozen` (its scale 1 and shift 0 are then frozen "
+                 "parameters, 2 a channel, where Keras' layer has none). Keras' "
+                 "`count_params()` counts the moving mean and variance too, cnnspec keeps them "
+                 "as statistics: its total is Keras' count less them",
     "relu": "`relu6` with `max_value` 6, `leaky_relu` with a `negative_slope`",
     "leaky_relu": f"Keras' default slope {float_text(keras.KERAS_LEAKY_SLOPE)}",
     "add": "its inputs summed element by element (Add takes no axis)",
