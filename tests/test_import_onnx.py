@@ -271,6 +271,39 @@ def test_a_vgg_stack_keeps_its_pools_and_dropout(nn, tmp_path):
     _same_outputs(imported, model, data)
 
 
+def test_layers_take_pytorchs_module_paths_not_its_tracers_value_names(nn, tmp_path):
+    """Named as ``state_dict()`` names the modules (``features.0`` -> ``features_0``, not
+    ``features_features_0``); an op of the forward's own (``torch.flatten``) by its kind,
+    not the node's index; the output value PyTorch calls ``input`` never a layer's name."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()),
+                                          nn.Conv2d(4, 4, 3))
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+    class Dead(nn.Module):  # PyTorch drops the unused conv, and names the output `input`
+        def __init__(self):
+            super().__init__()
+            self.c, self.d = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3)
+
+        def forward(self, x):
+            h = self.c(x)
+            self.d(h)
+            return h
+
+    text = import_onnx(_torch_export(Net(), (1, 3, 8, 8), tmp_path / "n.onnx"), "n").text
+    assert [line.split(":")[0] for line in text.splitlines() if ": " in line
+            and not line.startswith(("#", " "))] == [
+        "features_0_0", "features_1", "pool", "fc"]
+    text = import_onnx(_torch_export(Dead(), (1, 3, 8, 8), tmp_path / "d.onnx"), "d").text
+    assert "\nc: conv 4 3x3\n" in text
+
+
 def test_pytorch_norms_activations_and_upsampling_import_with_pytorchs_outputs(nn, tmp_path):
     """GroupNorm (its Constant nodes between the pattern's), SiLU, GELU (opset 20's Gelu op),
     Hardswish, both Upsamples, ConvTranspose with output padding, ELU and PReLU."""

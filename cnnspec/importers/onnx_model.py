@@ -56,6 +56,9 @@ EXPORT_HINT = ("export the network with torch.onnx.export(model, torch.randn(1, 
 # The graph name PyTorch's exporter gives every model: no name of the network, whose file's
 # stem names the spec then.
 TORCH_GRAPH_NAME = "main_graph"
+# How PyTorch's exporter begins each node's name: the module scopes, then the op
+# (``/layer1/conv1/Conv``); cnnspec's export names a node ``layer/Op_1``.
+TORCH_SCOPE = "/"
 # PyTorch's exporter in evaluation mode (its default) folds each batch norm into the conv
 # before it and leaves dropout out: said where a PyTorch model has neither.
 TORCH_PRODUCER = "pytorch"
@@ -306,24 +309,34 @@ def _in_range(node: Node, kind: str, fields: dict) -> None:
 
 
 def _value_name(node: Node) -> str | None:
-    """The node's output value's name where it is a layer's name (cnnspec's export)."""
+    """The node's output value's name where it is a layer's name (cnnspec's export): not in
+    PyTorch's export (its node names begin with its module scope, ``/conv1/Conv``), whose
+    value names are its tracer's (``input``, ``22``)."""
     import re
 
     out = node.proto.output[0] if node.proto.output else ""
+    if node.proto.name.startswith(TORCH_SCOPE):
+        return None
     return out if re.fullmatch(r"[A-Za-z_]\w*", out, flags=re.ASCII) else None
 
 
 def _layer_name(node: Node, kind: str) -> str:
     """A layer's name: its output value's where that is a name already (cnnspec's export names
-    each value after its layer), else the node's module path (PyTorch's ``/features/
-    features.0/Conv`` is ``features_features_0``), else its kind and index."""
-    named = _value_name(node)
-    if named is not None:
-        return named
-    parts = [p for p in node.proto.name.split("/") if p]
-    if len(parts) > 1:
-        return "_".join(parts[:-1])
-    return f"{kind}{node.index}"
+    each value after its layer), else the module path PyTorch's node name holds
+    (:func:`_module_path`), else its kind (numbered by :class:`Names` where repeated)."""
+    return _value_name(node) or _module_path(node.proto.name) or kind
+
+
+def _module_path(name: str) -> str | None:
+    """The module's dotted name, as ``model.named_modules()`` and ``state_dict()`` write it,
+    from PyTorch's node name: its scopes before the op, where a scope within a Sequential
+    (or ModuleList) repeats its parent's path (``/features/features.0/Conv`` is
+    ``features.0``, ``/layer1/layer1.0/conv1/Conv`` is ``layer1.0.conv1``); None for an op
+    of the model's own forward (``/Flatten``)."""
+    path = ""
+    for scope in [part for part in name.split("/") if part][:-1]:
+        path = scope if not path or scope.startswith(path + ".") else f"{path}.{scope}"
+    return path or None
 
 
 # ---------------------------------------------------------------------------- the file
@@ -942,19 +955,30 @@ def read_pattern(index: int, nodes: list, net: Net) -> int:
         if found is None:
             continue
         x, x_name, ir = found
-        last = nodes[index + len(pattern.nodes) - 1]
+        read = nodes[index:index + len(pattern.nodes)]
+        named = _named(read)
         kind = KINDS[pattern.kind]
         fields = {f.name: ir[f.name] for f in kind.fields if not f.is_default(ir[f.name], ir)}
         if kind.is_activation:
             reads = sum(role == "x" for _, inputs, _ in pattern.nodes for role in inputs)
-            out = net.activate(last, pattern.kind, fields, x, net.readers[x_name] == reads)
+            out = net.activate(named, pattern.kind, fields, x, net.readers[x_name] == reads)
         else:
-            out = net.add(last, pattern.kind, fields, [x])
-        for node in nodes[index:index + len(pattern.nodes)]:
+            out = net.add(named, pattern.kind, fields, [x])
+        for node in read:
             net.values.update(dict.fromkeys(node.proto.output))
-        net.values[last.proto.output[0]] = out
+        net.values[read[-1].proto.output[0]] = out
         return len(pattern.nodes)
     return 0
+
+
+def _named(nodes: list) -> Node:
+    """The node of a pattern that names its layer: the last where its value has a layer's
+    name (cnnspec's export), else the first of a PyTorch module (``nn.AdaptiveAvgPool2d``'s
+    ``/pool/GlobalAveragePool`` before the forward's ``torch.flatten``, ``/Flatten``: the
+    layer is ``pool``), else the last."""
+    if _value_name(nodes[-1]):
+        return nodes[-1]
+    return next((node for node in nodes if _module_path(node.proto.name)), nodes[-1])
 
 
 def _matched(pattern: Pattern, nodes: list, net: Net) -> tuple[Tensor, str, dict] | None:
