@@ -375,6 +375,24 @@ def test_every_unsupported_node_is_named_at_once():
     assert "selu" in errors[0].hint
 
 
+def test_pytorchs_gelu_below_opset_20_is_told_the_opset_that_imports_it():
+    """PyTorch's nn.GELU at opset 17: Div by sqrt(2), Erf, Add, Mul, Mul; a Div by another
+    number is told the ops cnnspec imports."""
+    def gelu(divisor):
+        return _model([helper.make_node("Div", ["x", "r"], ["d"], name="/5/Div"),
+                       helper.make_node("Erf", ["d"], ["e"]),
+                       helper.make_node("Add", ["e", "one"], ["a"]),
+                       helper.make_node("Mul", ["x", "a"], ["m"]),
+                       helper.make_node("Mul", ["m", "half"], ["y"])],
+                      [("r", divisor), ("one", 1.0), ("half", 0.5)])
+
+    [error] = _refused(gelu(np.sqrt(2.0)))
+    assert error.json_path == "graph.node[0] '/5/Div' (Div)"
+    assert "nn.GELU" in error.hint and "opset_version=20" in error.hint
+    [error] = _refused(gelu(3.0))
+    assert "the ops cnnspec imports" in error.hint
+
+
 def test_unsupported_ops_on_separate_branches_are_all_listed():
     data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
                    helper.make_node("Selu", ["c"], ["a"], name="one"),

@@ -1087,9 +1087,25 @@ def _arity(node: Node, net: Net) -> None:
                              hint="the model may be damaged; " + EXPORT_HINT)
 
 
-def _unsupported(node: Node) -> SpecError:
-    hint = REFUSED.get(node.op) or ("the ops cnnspec imports: " + ", ".join(sorted(READERS)))
+# PyTorch below opset 20 writes nn.GELU as its formula, x * 0.5 * (1 + erf(x / sqrt(2)))
+# (Hendrycks & Gimpel 2016, eq. 1), beginning with a Div by sqrt(2) where cnnspec's export
+# multiplies by 1/sqrt(2): how its first node is told.
+GELU_FORMULA_HINT = ("this Div by sqrt(2) begins PyTorch's nn.GELU as it exports below "
+                     "opset 20 (x / sqrt(2), Erf, Add, Mul, Mul), which cnnspec does not "
+                     "read: export with torch.onnx.export(..., opset_version=20), where it is "
+                     "ONNX's Gelu op")
+
+
+def _unsupported(node: Node, net: Net) -> SpecError:
+    hint = REFUSED.get(node.op) or (GELU_FORMULA_HINT if _divides_by_root2(node, net) else
+                                    "the ops cnnspec imports: " + ", ".join(sorted(READERS)))
     return node.error(f"ONNX's {node.op} is not an op cnnspec imports", hint=hint)
+
+
+def _divides_by_root2(node: Node, net: Net) -> bool:
+    divisor = net.values.get(node.proto.input[1]) if len(node.proto.input) > 1 else None
+    return node.op == "Div" and isinstance(divisor, np.ndarray) and divisor.size == 1 and \
+        math.isclose(float(divisor.ravel()[0]), math.sqrt(2), rel_tol=1e-6)
 
 
 def read_node(node: Node, net: Net) -> None:
@@ -1105,7 +1121,7 @@ def read_node(node: Node, net: Net) -> None:
     if any(name and net.values[name] is None for name in proto.input):
         net.values.update(dict.fromkeys(proto.output))  # past an error: said there, but
         if node.op not in READERS and node.op not in COMPUTED:  # an op of no layer is said
-            raise _unsupported(node)
+            raise _unsupported(node, net)
         return
     constants = _constant_node(node, net)
     if constants is not None:
@@ -1113,7 +1129,7 @@ def read_node(node: Node, net: Net) -> None:
         return
     reader = READERS.get(node.op)
     if reader is None or proto.domain not in ("", "ai.onnx"):
-        raise _unsupported(node)
+        raise _unsupported(node, net)
     out = reader(node, net)
     net.values[proto.output[0]] = out
     net.values.update(dict.fromkeys(proto.output[1:]))  # BatchNormalization's statistics
