@@ -304,6 +304,23 @@ def test_layers_take_pytorchs_module_paths_not_its_tracers_value_names(nn, tmp_p
     assert "\nc: conv 4 3x3\n" in text
 
 
+def test_a_binary_classifiers_last_sigmoid_is_the_bce_loss(nn, tmp_path):
+    """PyTorch's nn.Linear(n, 1) then a sigmoid (trained with BCELoss, or BCEWithLogitsLoss
+    without it) is `dense 1` and `loss bce` on 2 classes: `dense 1 sigmoid` under the
+    default cross_entropy scored 1 class, which no data of two fits; a sigmoid on more
+    scores stays a layer."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 1),
+                          nn.Sigmoid())
+    imported = import_onnx(_torch_export(model, (1, 3, 8, 8), tmp_path / "b.onnx"), "b.onnx")
+    assert [info.kind for info in imported.checked.layers] == ["conv", "relu", "flatten",
+                                                               "dense"]
+    assert "loss bce" in imported.text and "images of 2 classes" in imported.text
+    assert any("last Sigmoid" in note for note in imported.notes)
+    model[3] = nn.Linear(144, 3)
+    imported = import_onnx(_torch_export(model, (1, 3, 8, 8), tmp_path / "m.onnx"), "m.onnx")
+    assert imported.checked.layers[-1].kind == "sigmoid" and "loss" not in imported.text
+
+
 def test_pytorch_norms_activations_and_upsampling_import_with_pytorchs_outputs(nn, tmp_path):
     """GroupNorm (its Constant nodes between the pattern's), SiLU, GELU (opset 20's Gelu op),
     Hardswish, both Upsamples, ConvTranspose with output padding, ELU and PReLU."""

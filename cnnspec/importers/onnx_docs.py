@@ -92,7 +92,9 @@ def _activation_row() -> str:
                         + (f" (inputs {consts})" if consts else ""))
     return row(", ".join(ops), "the activation", "; ".join(said) + "; written on the line "
                "of the layer it reads where that layer takes an activation and nothing else "
-               "reads it")
+               "reads it; a Sigmoid giving the model's output of one score is the loss's, "
+               "train `loss bce` (which reads the logit before it, as PyTorch's "
+               "BCEWithLogitsLoss), and the data's classes 2")
 
 
 def op_table() -> str:

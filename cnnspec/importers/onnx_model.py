@@ -28,6 +28,7 @@ from dataclasses import field
 import numpy as np
 
 from cnnspec.check.graph import INPUT
+from cnnspec.check.training import classes_scored
 from cnnspec.errors import SpecError, SpecErrors, listed
 from cnnspec.exporters.onnx_graph import require_onnx
 from cnnspec.importers.imported import Imported, Names, grouped, model_name
@@ -62,6 +63,10 @@ TORCH_SCOPE = "/"
 # PyTorch's exporter in evaluation mode (its default) folds each batch norm into the conv
 # before it and leaves dropout out: said where a PyTorch model has neither.
 TORCH_PRODUCER = "pytorch"
+# The loss the model's last op implies, as PyTorch's losses pair with them: CrossEntropyLoss
+# and BCEWithLogitsLoss read the scores before a Softmax and a Sigmoid, which are left out
+# (on the classes' scores, on one logit), NLLLoss reads a LogSoftmax's output.
+LAST_OP_LOSSES = {"Softmax": "cross_entropy", "LogSoftmax": "nll", "Sigmoid": "bce"}
 EVALUATION_EXPORT = ("PyTorch exports evaluation mode by default, folding each batch norm "
                      "into the conv before it and leaving dropout out: where the model has "
                      "them, export it with training=torch.onnx.TrainingMode.TRAINING to "
@@ -765,16 +770,24 @@ def read_softmax(node: Node, net: Net) -> Tensor:
     if axis not in (1, 1 - 1 - len(x.shape)) and not (net.opset < 13 and len(x.shape) == 1):
         raise node.error(f"a {node.op} along axis {axis}",
                          hint="cnnspec's softmax is over the channels (features): axis 1")
-    at_end = node.proto.output[0] in net.outputs
-    if node.op == "Softmax" and at_end and len(x.shape) == 1:
-        net.loss = "cross_entropy"
-        net.notes.append(f"the model's last Softmax ({node.where()}) left out: the loss, "
-                         "cross_entropy, takes the scores before it")
+    if node.op == "Softmax" and _left_to_loss(node, net, x, len(x.shape) == 1):
         return x
-    if at_end and node.op == "LogSoftmax":
-        net.loss = "nll"
+    if node.proto.output[0] in net.outputs:
+        net.loss = LAST_OP_LOSSES[node.op]
     return net.activate(node, "softmax" if node.op == "Softmax" else "log_softmax", {}, x,
                         _alone(node, net))
+
+
+def _left_to_loss(node: Node, net: Net, x: Tensor, fits: bool) -> bool:
+    """Whether the node, giving the model's output where ``fits`` (the scores' shape its loss
+    takes), is its loss's and left out (:data:`LAST_OP_LOSSES`); said in the header."""
+    if not fits or node.proto.output[0] not in net.outputs:
+        return False
+    net.loss = LAST_OP_LOSSES[node.op]
+    net.notes.append(f"the model's last {node.op} ({node.where()}) left out: the loss, "
+                     f"{net.loss}, takes the {'score' if x.shape == (1,) else 'scores'} "
+                     "before it")
+    return True
 
 
 def read_gelu(node: Node, net: Net) -> Tensor:
@@ -791,6 +804,8 @@ def read_activation(node: Node, net: Net) -> Tensor:
     """An op one activation kind exports as (:func:`activation_ops`), its attributes (ONNX's
     defaults where left out) that kind's fields."""
     x = _tensor(node, net)
+    if node.op == "Sigmoid" and _left_to_loss(node, net, x, x.shape == (1,)):
+        return x
     for reading in ACTIVATION_OPS[node.op]:
         fields = _activation_fields(node, net, reading)
         if fields is not None:
@@ -1201,12 +1216,13 @@ def import_onnx(data: bytes, path: str | None = None) -> Imported:
     net, shape, output = read_graph(model, path)
     origin = path or "an ONNX model"
     last = net.lines[-1]
-    classes = last.fields["units"] if last.kind == "dense" and output == last.output else None
+    scores = last.fields["units"] if last.kind == "dense" and output == last.output else None
+    classes = classes_scored(net.loss or "cross_entropy", scores) if scores else None
     data_setting, why = fitting_data(shape, classes)
     settings = [Setting("data", data_setting, why)]
     if net.loss:
-        settings.append(Setting("loss", net.loss, "the model's last "
-                                + ("Softmax" if net.loss == "cross_entropy" else "LogSoftmax")))
+        last_op = next(op for op, loss in LAST_OP_LOSSES.items() if loss == net.loss)
+        settings.append(Setting("loss", net.loss, f"the model's last {last_op}"))
     if model.producer_name == TORCH_PRODUCER and not {"BatchNormalization", "Dropout"} & {
             proto.op_type for proto in model.graph.node}:
         net.notes.append(EVALUATION_EXPORT)
