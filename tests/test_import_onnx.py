@@ -410,6 +410,20 @@ def test_pytorchs_gelu_below_opset_20_is_told_the_opset_that_imports_it():
     assert "the ops cnnspec imports" in error.hint
 
 
+def test_a_spec_that_does_not_check_is_told_at_the_node_that_wrote_the_layer():
+    """A Softmax in the middle (read by a Gemm after it), refused by the check of the spec
+    under cross_entropy: said at the Softmax's node, not at a line of imported text that no
+    file holds."""
+    data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="/c/Conv"),
+                   helper.make_node("Softmax", ["c"], ["s"], name="/Softmax", axis=1),
+                   helper.make_node("Flatten", ["s"], ["f"]),
+                   helper.make_node("Gemm", ["f", "g"], ["y"], transB=1)],
+                  [CONV, ("g", np.zeros((10, 144)))])
+    [error] = _refused(data)
+    assert error.json_path == "graph.node[1] '/Softmax' (Softmax)"
+    assert error.message.startswith("softmax 'c_softmax' is not the output layer")
+
+
 def test_unsupported_ops_on_separate_branches_are_all_listed():
     data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
                    helper.make_node("Selu", ["c"], ["a"], name="one"),

@@ -256,6 +256,9 @@ class Net:
     tail: str = INPUT  # the output of the line written last
     loss: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Where each layer comes from: the node that wrote it (graph.node[1] '/Softmax'
+    # (Softmax)), at which a check's error of the imported spec is said
+    places: dict = field(default_factory=dict)
 
     def add(self, node: Node, kind: str, fields: dict, inputs: list[Tensor]) -> Tensor:
         """Write a layer of ``kind`` with ``fields`` on ``inputs``; its output, whose shape
@@ -273,6 +276,7 @@ class Net:
         if [t.layer for t in inputs] != [self.tail]:
             line.inputs = [t.layer for t in inputs]
         self.lines.append(line)
+        self.places[name] = node.where()
         self.tail = name
         return Tensor(name, tuple(shape))
 
@@ -289,6 +293,7 @@ class Net:
                 named in (None, f"{line.name}_{kind}"):
             line.activation = (kind, fields)
             self.names.reserve(line.output)
+            self.places[line.output] = node.where()
             self.tail = line.output
             return Tensor(line.output, x.shape, x.squeezed)
         return self.add(node, kind, fields, [x])
@@ -1235,7 +1240,7 @@ def import_onnx(data: bytes, path: str | None = None) -> Imported:
         None if model.graph.name == TORCH_GRAPH_NAME else model.graph.name or None, path),
                      input_shape=shape, layers=net.lines, defaults={}, training=settings,
                      output=output if output != net.tail else None, origin=origin)
-    return Imported(text, checked(text, origin), notes)
+    return Imported(text, checked(text, origin, net.places, path), notes)
 
 
 __all__ = ["activation_ops", "import_onnx", "load_model"]
