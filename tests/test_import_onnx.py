@@ -315,6 +315,8 @@ def test_a_binary_classifiers_last_sigmoid_is_the_bce_loss(nn, tmp_path):
     assert [info.kind for info in imported.checked.layers] == ["conv", "relu", "flatten",
                                                                "dense"]
     assert "loss bce" in imported.text and "images of 2 classes" in imported.text
+    header = " ".join(word for word in imported.text.split() if word != "#")
+    assert "defaults but for the data and the loss." in header
     assert any("last Sigmoid" in note for note in imported.notes)
     model[3] = nn.Linear(144, 3)
     imported = import_onnx(_torch_export(model, (1, 3, 8, 8), tmp_path / "m.onnx"), "m.onnx")

@@ -51,7 +51,7 @@ GRAPH = "graph"  # how errors name the model's graph (graph.input[0], graph.node
 WEIGHTS_NOTE = ("Weights are not imported: the layers start from cnnspec's inits (the "
                 "model's trained values stay in the ONNX file's initializers).")
 TRAINING_NOTE = ("An ONNX model holds no training settings: the train block is cnnspec's "
-                 "defaults but for the data.")
+                 "defaults but for the data{loss}.")
 EXPORT_HINT = ("export the network with torch.onnx.export(model, torch.randn(1, C, H, W), "
                "'model.onnx', dynamo=False)")
 # The graph name PyTorch's exporter gives every model: no name of the network, whose file's
@@ -1235,7 +1235,8 @@ def import_onnx(data: bytes, path: str | None = None) -> Imported:
     producer = " ".join(filter(None, (model.producer_name, model.producer_version)))
     header = [f"Imported from {origin} (ONNX opset {net.opset}"
               + (f", written by {producer}" if producer else "") + ") by `cnnspec import`.",
-              WEIGHTS_NOTE, TRAINING_NOTE, *[f"- {note}" for note in notes]]
+              WEIGHTS_NOTE, TRAINING_NOTE.format(loss=" and the loss" if net.loss else ""),
+              *[f"- {note}" for note in notes]]
     text = spec_text(header=header, model=model_name(
         None if model.graph.name == TORCH_GRAPH_NAME else model.graph.name or None, path),
                      input_shape=shape, layers=net.lines, defaults={}, training=settings,
