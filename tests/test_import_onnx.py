@@ -426,6 +426,21 @@ def test_a_spec_that_does_not_check_is_told_at_the_node_that_wrote_the_layer():
     assert error.message.startswith("softmax 'c_softmax' is not the output layer")
 
 
+@pytest.mark.parametrize("node, opset, said, hinted", [
+    (helper.make_node("Upsample", ["x", "s"], ["y"], mode="linear"), 9,
+     "Upsample (opset 9) in mode linear", "opset_version=17"),
+    (helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear",
+                      coordinate_transformation_mode="align_corners"), 17,
+     "mode linear with align_corners coordinates", "mode='bilinear' with align_corners=False"),
+])
+def test_an_upsampling_cnnspec_has_not_is_told_what_pytorch_exports_instead(node, opset, said,
+                                                                            hinted):
+    """PyTorch's bilinear at opset 9 (ONNX's Upsample, whose linear is asymmetric) and with
+    align_corners=True: the hint says the opset or the argument that imports."""
+    [error] = _refused(_model([node], [("s", [1.0, 1.0, 2.0, 2.0])], opset=opset))
+    assert said in error.message and hinted in error.hint
+
+
 def test_unsupported_ops_on_separate_branches_are_all_listed():
     data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
                    helper.make_node("Selu", ["c"], ["a"], name="one"),

@@ -68,7 +68,9 @@ NOTES = {
     onnx_model.read_resize: Note("`upsample F nearest`, `upsample F bilinear`",
                                  "whole scales (or sizes) of H and W; `nearest` with "
                                  "`asymmetric` coordinates (PyTorch's), `linear` with "
-                                 "`half_pixel` or `pytorch_half_pixel` (align_corners=False)"),
+                                 "`half_pixel` or `pytorch_half_pixel` (align_corners=False); "
+                                 "opset 7-9's `Upsample` in mode `linear` (asymmetric) is "
+                                 "refused: export at opset 11 or later"),
     onnx_model.read_gelu: Note("`gelu`",
                                "opset 20's op (PyTorch's nn.GELU); `approximate` the field"),
     onnx_model.read_softmax: Note("train `loss cross_entropy`, `softmax`, `log_softmax`",

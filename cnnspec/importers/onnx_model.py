@@ -743,9 +743,16 @@ def read_resize(node: Node, net: Net) -> Tensor:
     if mode == "linear" and node.op == "Resize" and transform in ("half_pixel",
                                                                    "pytorch_half_pixel"):
         return net.add(node, "upsample", {"factor": factor, "mode": "bilinear"}, [x])
+    if node.op == "Upsample":  # opset 7-9's: no coordinate mode, its linear asymmetric
+        raise node.error(f"an Upsample (opset {net.opset}) in mode {mode}: ONNX's Upsample "
+                         "interpolates with asymmetric coordinates, which no cnnspec upsample "
+                         "computes", hint="export at opset 11 or later (torch.onnx.export(..., "
+                         "opset_version=17)), where PyTorch writes mode='bilinear' as a Resize "
+                         "with half_pixel coordinates, cnnspec's bilinear")
     raise node.error(f"a {node.op} in mode {mode} with {transform} coordinates",
-                     hint="cnnspec upsamples nearest (asymmetric coordinates) or bilinear "
-                     "(half_pixel, align_corners=False)")
+                     hint="cnnspec upsamples nearest (asymmetric coordinates: PyTorch's "
+                     "mode='nearest') or bilinear (half_pixel: PyTorch's mode='bilinear' with "
+                     "align_corners=False, its default)")
 
 
 def _resize_factor(node: Node, net: Net, x: Tensor) -> list[int]:
