@@ -441,6 +441,25 @@ def test_an_upsampling_cnnspec_has_not_is_told_what_pytorch_exports_instead(node
     assert said in error.message and hinted in error.hint
 
 
+def test_a_graph_of_two_inputs_or_two_outputs_is_told_to_export_one():
+    """PyTorch's forward(x, y), and forward returning (h, scores): said at the graph's
+    inputs and outputs, the hint naming what forward() should take and return."""
+    two = helper.make_graph(
+        [helper.make_node("Add", ["x", "z"], ["y"])], "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, (1, 3, 8, 8)) for n in "xz"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    [error] = _refused(helper.make_model(two).SerializeToString())
+    assert error.json_path == "graph.input" and "2 inputs" in error.message
+    assert "forward() takes one tensor" in error.hint
+    two = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Relu", ["y"], ["z"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 8, 8))],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in "yz"])
+    [error] = _refused(helper.make_model(two).SerializeToString())
+    assert error.json_path == "graph.output" and "2 outputs" in error.message
+    assert "forward() returns one tensor" in error.hint
+
+
 def test_unsupported_ops_on_separate_branches_are_all_listed():
     data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
                    helper.make_node("Selu", ["c"], ["a"], name="one"),

@@ -392,7 +392,9 @@ def _graph_input(model, path: str | None) -> tuple[str, tuple[int, int, int], in
     if len(inputs) != 1:
         raise SpecError(f"the graph has {len(inputs)} inputs that are no initializers; "
                         "cnnspec imports a network of one image input", json_path=f"{GRAPH}"
-                        ".input", file=path, hint="export the model with one input tensor")
+                        ".input", file=path, hint="a spec's network reads one image: export "
+                        "a model whose forward() takes one tensor (N, C, H, W), a wrapper module "
+                        "that makes the others from it or holds them as constants")
     index, value = inputs[0]
     where = f"{GRAPH}.input[{index}] '{value.name}'"
     tensor = value.type.tensor_type
@@ -1171,7 +1173,9 @@ def read_graph(model, path: str | None) -> tuple[Net, tuple[int, int, int], str]
     if len(graph.output) != 1:
         raise SpecError(f"the graph has {len(graph.output)} outputs; cnnspec imports a "
                         "network of one output", json_path=f"{GRAPH}.output", file=path,
-                        hint="export the model with one output tensor")
+                        hint="a spec's network gives one output, the scores its loss reads: "
+                        "export a model whose forward() returns one tensor (a wrapper module "
+                        "returning the output you train, out[0] of a tuple)")
     net = Net(path, opset, batch, outputs=(graph.output[0].name,))
     net.values.update(_constants(model))
     net.values[name] = Tensor(INPUT, shape)
