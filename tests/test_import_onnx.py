@@ -271,6 +271,58 @@ def test_a_vgg_stack_keeps_its_pools_and_dropout(nn, tmp_path):
     _same_outputs(imported, model, data)
 
 
+def test_layers_take_pytorchs_module_paths_not_its_tracers_value_names(nn, tmp_path):
+    """Named as ``state_dict()`` names the modules (``features.0`` -> ``features_0``, not
+    ``features_features_0``); an op of the forward's own (``torch.flatten``) by its kind,
+    not the node's index; the output value PyTorch calls ``input`` never a layer's name."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()),
+                                          nn.Conv2d(4, 4, 3))
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+    class Dead(nn.Module):  # PyTorch drops the unused conv, and names the output `input`
+        def __init__(self):
+            super().__init__()
+            self.c, self.d = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3)
+
+        def forward(self, x):
+            h = self.c(x)
+            self.d(h)
+            return h
+
+    text = import_onnx(_torch_export(Net(), (1, 3, 8, 8), tmp_path / "n.onnx"), "n").text
+    assert [line.split(":")[0] for line in text.splitlines() if ": " in line
+            and not line.startswith(("#", " "))] == [
+        "features_0_0", "features_1", "pool", "fc"]
+    text = import_onnx(_torch_export(Dead(), (1, 3, 8, 8), tmp_path / "d.onnx"), "d").text
+    assert "\nc: conv 4 3x3\n" in text
+
+
+def test_a_binary_classifiers_last_sigmoid_is_the_bce_loss(nn, tmp_path):
+    """PyTorch's nn.Linear(n, 1) then a sigmoid (trained with BCELoss, or BCEWithLogitsLoss
+    without it) is `dense 1` and `loss bce` on 2 classes: `dense 1 sigmoid` under the
+    default cross_entropy scored 1 class, which no data of two fits; a sigmoid on more
+    scores stays a layer."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 1),
+                          nn.Sigmoid())
+    imported = import_onnx(_torch_export(model, (1, 3, 8, 8), tmp_path / "b.onnx"), "b.onnx")
+    assert [info.kind for info in imported.checked.layers] == ["conv", "relu", "flatten",
+                                                               "dense"]
+    assert "loss bce" in imported.text and "images of 2 classes" in imported.text
+    header = " ".join(word for word in imported.text.split() if word != "#")
+    assert "defaults but for the data and the loss." in header
+    assert any("last Sigmoid" in note for note in imported.notes)
+    model[3] = nn.Linear(144, 3)
+    imported = import_onnx(_torch_export(model, (1, 3, 8, 8), tmp_path / "m.onnx"), "m.onnx")
+    assert imported.checked.layers[-1].kind == "sigmoid" and "loss" not in imported.text
+
+
 def test_pytorch_norms_activations_and_upsampling_import_with_pytorchs_outputs(nn, tmp_path):
     """GroupNorm (its Constant nodes between the pattern's), SiLU, GELU (opset 20's Gelu op),
     Hardswish, both Upsamples, ConvTranspose with output padding, ELU and PReLU."""
@@ -340,6 +392,72 @@ def test_every_unsupported_node_is_named_at_once():
     assert [e.json_path for e in errors] == ["graph.node[1] 'act' (Selu)",
                                              "graph.node[3] 'soft' (Softplus)"]
     assert "selu" in errors[0].hint
+
+
+def test_pytorchs_gelu_below_opset_20_is_told_the_opset_that_imports_it():
+    """PyTorch's nn.GELU at opset 17: Div by sqrt(2), Erf, Add, Mul, Mul; a Div by another
+    number is told the ops cnnspec imports."""
+    def gelu(divisor):
+        return _model([helper.make_node("Div", ["x", "r"], ["d"], name="/5/Div"),
+                       helper.make_node("Erf", ["d"], ["e"]),
+                       helper.make_node("Add", ["e", "one"], ["a"]),
+                       helper.make_node("Mul", ["x", "a"], ["m"]),
+                       helper.make_node("Mul", ["m", "half"], ["y"])],
+                      [("r", divisor), ("one", 1.0), ("half", 0.5)])
+
+    [error] = _refused(gelu(np.sqrt(2.0)))
+    assert error.json_path == "graph.node[0] '/5/Div' (Div)"
+    assert "nn.GELU" in error.hint and "opset_version=20" in error.hint
+    [error] = _refused(gelu(3.0))
+    assert "the ops cnnspec imports" in error.hint
+
+
+def test_a_spec_that_does_not_check_is_told_at_the_node_that_wrote_the_layer():
+    """A Softmax in the middle (read by a Gemm after it), refused by the check of the spec
+    under cross_entropy: said at the Softmax's node, not at a line of imported text that no
+    file holds."""
+    data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="/c/Conv"),
+                   helper.make_node("Softmax", ["c"], ["s"], name="/Softmax", axis=1),
+                   helper.make_node("Flatten", ["s"], ["f"]),
+                   helper.make_node("Gemm", ["f", "g"], ["y"], transB=1)],
+                  [CONV, ("g", np.zeros((10, 144)))])
+    [error] = _refused(data)
+    assert error.json_path == "graph.node[1] '/Softmax' (Softmax)"
+    assert error.message.startswith("softmax 'c_softmax' is not the output layer")
+
+
+@pytest.mark.parametrize("node, opset, said, hinted", [
+    (helper.make_node("Upsample", ["x", "s"], ["y"], mode="linear"), 9,
+     "Upsample (opset 9) in mode linear", "opset_version=17"),
+    (helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear",
+                      coordinate_transformation_mode="align_corners"), 17,
+     "mode linear with align_corners coordinates", "mode='bilinear' with align_corners=False"),
+])
+def test_an_upsampling_cnnspec_has_not_is_told_what_pytorch_exports_instead(node, opset, said,
+                                                                            hinted):
+    """PyTorch's bilinear at opset 9 (ONNX's Upsample, whose linear is asymmetric) and with
+    align_corners=True: the hint says the opset or the argument that imports."""
+    [error] = _refused(_model([node], [("s", [1.0, 1.0, 2.0, 2.0])], opset=opset))
+    assert said in error.message and hinted in error.hint
+
+
+def test_a_graph_of_two_inputs_or_two_outputs_is_told_to_export_one():
+    """PyTorch's forward(x, y), and forward returning (h, scores): said at the graph's
+    inputs and outputs, the hint naming what forward() should take and return."""
+    two = helper.make_graph(
+        [helper.make_node("Add", ["x", "z"], ["y"])], "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, (1, 3, 8, 8)) for n in "xz"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    [error] = _refused(helper.make_model(two).SerializeToString())
+    assert error.json_path == "graph.input" and "2 inputs" in error.message
+    assert "forward() takes one tensor" in error.hint
+    two = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Relu", ["y"], ["z"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 8, 8))],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in "yz"])
+    [error] = _refused(helper.make_model(two).SerializeToString())
+    assert error.json_path == "graph.output" and "2 outputs" in error.message
+    assert "forward() returns one tensor" in error.hint
 
 
 def test_unsupported_ops_on_separate_branches_are_all_listed():

@@ -68,7 +68,9 @@ NOTES = {
     onnx_model.read_resize: Note("`upsample F nearest`, `upsample F bilinear`",
                                  "whole scales (or sizes) of H and W; `nearest` with "
                                  "`asymmetric` coordinates (PyTorch's), `linear` with "
-                                 "`half_pixel` or `pytorch_half_pixel` (align_corners=False)"),
+                                 "`half_pixel` or `pytorch_half_pixel` (align_corners=False); "
+                                 "opset 7-9's `Upsample` in mode `linear` (asymmetric) is "
+                                 "refused: export at opset 11 or later"),
     onnx_model.read_gelu: Note("`gelu`",
                                "opset 20's op (PyTorch's nn.GELU); `approximate` the field"),
     onnx_model.read_softmax: Note("train `loss cross_entropy`, `softmax`, `log_softmax`",
@@ -92,7 +94,9 @@ def _activation_row() -> str:
                         + (f" (inputs {consts})" if consts else ""))
     return row(", ".join(ops), "the activation", "; ".join(said) + "; written on the line "
                "of the layer it reads where that layer takes an activation and nothing else "
-               "reads it")
+               "reads it; a Sigmoid giving the model's output of one score is the loss's, "
+               "train `loss bce` (which reads the logit before it, as PyTorch's "
+               "BCEWithLogitsLoss), and the data's classes 2")
 
 
 def op_table() -> str:

@@ -28,6 +28,7 @@ from dataclasses import field
 import numpy as np
 
 from cnnspec.check.graph import INPUT
+from cnnspec.check.training import classes_scored
 from cnnspec.errors import SpecError, SpecErrors, listed
 from cnnspec.exporters.onnx_graph import require_onnx
 from cnnspec.importers.imported import Imported, Names, grouped, model_name
@@ -50,15 +51,22 @@ GRAPH = "graph"  # how errors name the model's graph (graph.input[0], graph.node
 WEIGHTS_NOTE = ("Weights are not imported: the layers start from cnnspec's inits (the "
                 "model's trained values stay in the ONNX file's initializers).")
 TRAINING_NOTE = ("An ONNX model holds no training settings: the train block is cnnspec's "
-                 "defaults but for the data.")
+                 "defaults but for the data{loss}.")
 EXPORT_HINT = ("export the network with torch.onnx.export(model, torch.randn(1, C, H, W), "
                "'model.onnx', dynamo=False)")
 # The graph name PyTorch's exporter gives every model: no name of the network, whose file's
 # stem names the spec then.
 TORCH_GRAPH_NAME = "main_graph"
+# How PyTorch's exporter begins each node's name: the module scopes, then the op
+# (``/layer1/conv1/Conv``); cnnspec's export names a node ``layer/Op_1``.
+TORCH_SCOPE = "/"
 # PyTorch's exporter in evaluation mode (its default) folds each batch norm into the conv
 # before it and leaves dropout out: said where a PyTorch model has neither.
 TORCH_PRODUCER = "pytorch"
+# The loss the model's last op implies, as PyTorch's losses pair with them: CrossEntropyLoss
+# and BCEWithLogitsLoss read the scores before a Softmax and a Sigmoid, which are left out
+# (on the classes' scores, on one logit), NLLLoss reads a LogSoftmax's output.
+LAST_OP_LOSSES = {"Softmax": "cross_entropy", "LogSoftmax": "nll", "Sigmoid": "bce"}
 EVALUATION_EXPORT = ("PyTorch exports evaluation mode by default, folding each batch norm "
                      "into the conv before it and leaving dropout out: where the model has "
                      "them, export it with training=torch.onnx.TrainingMode.TRAINING to "
@@ -248,6 +256,9 @@ class Net:
     tail: str = INPUT  # the output of the line written last
     loss: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Where each layer comes from: the node that wrote it (graph.node[1] '/Softmax'
+    # (Softmax)), at which a check's error of the imported spec is said
+    places: dict = field(default_factory=dict)
 
     def add(self, node: Node, kind: str, fields: dict, inputs: list[Tensor]) -> Tensor:
         """Write a layer of ``kind`` with ``fields`` on ``inputs``; its output, whose shape
@@ -265,6 +276,7 @@ class Net:
         if [t.layer for t in inputs] != [self.tail]:
             line.inputs = [t.layer for t in inputs]
         self.lines.append(line)
+        self.places[name] = node.where()
         self.tail = name
         return Tensor(name, tuple(shape))
 
@@ -281,6 +293,7 @@ class Net:
                 named in (None, f"{line.name}_{kind}"):
             line.activation = (kind, fields)
             self.names.reserve(line.output)
+            self.places[line.output] = node.where()
             self.tail = line.output
             return Tensor(line.output, x.shape, x.squeezed)
         return self.add(node, kind, fields, [x])
@@ -306,24 +319,34 @@ def _in_range(node: Node, kind: str, fields: dict) -> None:
 
 
 def _value_name(node: Node) -> str | None:
-    """The node's output value's name where it is a layer's name (cnnspec's export)."""
+    """The node's output value's name where it is a layer's name (cnnspec's export): not in
+    PyTorch's export (its node names begin with its module scope, ``/conv1/Conv``), whose
+    value names are its tracer's (``input``, ``22``)."""
     import re
 
     out = node.proto.output[0] if node.proto.output else ""
+    if node.proto.name.startswith(TORCH_SCOPE):
+        return None
     return out if re.fullmatch(r"[A-Za-z_]\w*", out, flags=re.ASCII) else None
 
 
 def _layer_name(node: Node, kind: str) -> str:
     """A layer's name: its output value's where that is a name already (cnnspec's export names
-    each value after its layer), else the node's module path (PyTorch's ``/features/
-    features.0/Conv`` is ``features_features_0``), else its kind and index."""
-    named = _value_name(node)
-    if named is not None:
-        return named
-    parts = [p for p in node.proto.name.split("/") if p]
-    if len(parts) > 1:
-        return "_".join(parts[:-1])
-    return f"{kind}{node.index}"
+    each value after its layer), else the module path PyTorch's node name holds
+    (:func:`_module_path`), else its kind (numbered by :class:`Names` where repeated)."""
+    return _value_name(node) or _module_path(node.proto.name) or kind
+
+
+def _module_path(name: str) -> str | None:
+    """The module's dotted name, as ``model.named_modules()`` and ``state_dict()`` write it,
+    from PyTorch's node name: its scopes before the op, where a scope within a Sequential
+    (or ModuleList) repeats its parent's path (``/features/features.0/Conv`` is
+    ``features.0``, ``/layer1/layer1.0/conv1/Conv`` is ``layer1.0.conv1``); None for an op
+    of the model's own forward (``/Flatten``)."""
+    path = ""
+    for scope in [part for part in name.split("/") if part][:-1]:
+        path = scope if not path or scope.startswith(path + ".") else f"{path}.{scope}"
+    return path or None
 
 
 # ---------------------------------------------------------------------------- the file
@@ -369,7 +392,9 @@ def _graph_input(model, path: str | None) -> tuple[str, tuple[int, int, int], in
     if len(inputs) != 1:
         raise SpecError(f"the graph has {len(inputs)} inputs that are no initializers; "
                         "cnnspec imports a network of one image input", json_path=f"{GRAPH}"
-                        ".input", file=path, hint="export the model with one input tensor")
+                        ".input", file=path, hint="a spec's network reads one image: export "
+                        "a model whose forward() takes one tensor (N, C, H, W), a wrapper module "
+                        "that makes the others from it or holds them as constants")
     index, value = inputs[0]
     where = f"{GRAPH}.input[{index}] '{value.name}'"
     tensor = value.type.tensor_type
@@ -720,9 +745,16 @@ def read_resize(node: Node, net: Net) -> Tensor:
     if mode == "linear" and node.op == "Resize" and transform in ("half_pixel",
                                                                    "pytorch_half_pixel"):
         return net.add(node, "upsample", {"factor": factor, "mode": "bilinear"}, [x])
+    if node.op == "Upsample":  # opset 7-9's: no coordinate mode, its linear asymmetric
+        raise node.error(f"an Upsample (opset {net.opset}) in mode {mode}: ONNX's Upsample "
+                         "interpolates with asymmetric coordinates, which no cnnspec upsample "
+                         "computes", hint="export at opset 11 or later (torch.onnx.export(..., "
+                         "opset_version=17)), where PyTorch writes mode='bilinear' as a Resize "
+                         "with half_pixel coordinates, cnnspec's bilinear")
     raise node.error(f"a {node.op} in mode {mode} with {transform} coordinates",
-                     hint="cnnspec upsamples nearest (asymmetric coordinates) or bilinear "
-                     "(half_pixel, align_corners=False)")
+                     hint="cnnspec upsamples nearest (asymmetric coordinates: PyTorch's "
+                     "mode='nearest') or bilinear (half_pixel: PyTorch's mode='bilinear' with "
+                     "align_corners=False, its default)")
 
 
 def _resize_factor(node: Node, net: Net, x: Tensor) -> list[int]:
@@ -752,16 +784,24 @@ def read_softmax(node: Node, net: Net) -> Tensor:
     if axis not in (1, 1 - 1 - len(x.shape)) and not (net.opset < 13 and len(x.shape) == 1):
         raise node.error(f"a {node.op} along axis {axis}",
                          hint="cnnspec's softmax is over the channels (features): axis 1")
-    at_end = node.proto.output[0] in net.outputs
-    if node.op == "Softmax" and at_end and len(x.shape) == 1:
-        net.loss = "cross_entropy"
-        net.notes.append(f"the model's last Softmax ({node.where()}) left out: the loss, "
-                         "cross_entropy, takes the scores before it")
+    if node.op == "Softmax" and _left_to_loss(node, net, x, len(x.shape) == 1):
         return x
-    if at_end and node.op == "LogSoftmax":
-        net.loss = "nll"
+    if node.proto.output[0] in net.outputs:
+        net.loss = LAST_OP_LOSSES[node.op]
     return net.activate(node, "softmax" if node.op == "Softmax" else "log_softmax", {}, x,
                         _alone(node, net))
+
+
+def _left_to_loss(node: Node, net: Net, x: Tensor, fits: bool) -> bool:
+    """Whether the node, giving the model's output where ``fits`` (the scores' shape its loss
+    takes), is its loss's and left out (:data:`LAST_OP_LOSSES`); said in the header."""
+    if not fits or node.proto.output[0] not in net.outputs:
+        return False
+    net.loss = LAST_OP_LOSSES[node.op]
+    net.notes.append(f"the model's last {node.op} ({node.where()}) left out: the loss, "
+                     f"{net.loss}, takes the {'score' if x.shape == (1,) else 'scores'} "
+                     "before it")
+    return True
 
 
 def read_gelu(node: Node, net: Net) -> Tensor:
@@ -778,6 +818,8 @@ def read_activation(node: Node, net: Net) -> Tensor:
     """An op one activation kind exports as (:func:`activation_ops`), its attributes (ONNX's
     defaults where left out) that kind's fields."""
     x = _tensor(node, net)
+    if node.op == "Sigmoid" and _left_to_loss(node, net, x, x.shape == (1,)):
+        return x
     for reading in ACTIVATION_OPS[node.op]:
         fields = _activation_fields(node, net, reading)
         if fields is not None:
@@ -942,19 +984,30 @@ def read_pattern(index: int, nodes: list, net: Net) -> int:
         if found is None:
             continue
         x, x_name, ir = found
-        last = nodes[index + len(pattern.nodes) - 1]
+        read = nodes[index:index + len(pattern.nodes)]
+        named = _named(read)
         kind = KINDS[pattern.kind]
         fields = {f.name: ir[f.name] for f in kind.fields if not f.is_default(ir[f.name], ir)}
         if kind.is_activation:
             reads = sum(role == "x" for _, inputs, _ in pattern.nodes for role in inputs)
-            out = net.activate(last, pattern.kind, fields, x, net.readers[x_name] == reads)
+            out = net.activate(named, pattern.kind, fields, x, net.readers[x_name] == reads)
         else:
-            out = net.add(last, pattern.kind, fields, [x])
-        for node in nodes[index:index + len(pattern.nodes)]:
+            out = net.add(named, pattern.kind, fields, [x])
+        for node in read:
             net.values.update(dict.fromkeys(node.proto.output))
-        net.values[last.proto.output[0]] = out
+        net.values[read[-1].proto.output[0]] = out
         return len(pattern.nodes)
     return 0
+
+
+def _named(nodes: list) -> Node:
+    """The node of a pattern that names its layer: the last where its value has a layer's
+    name (cnnspec's export), else the first of a PyTorch module (``nn.AdaptiveAvgPool2d``'s
+    ``/pool/GlobalAveragePool`` before the forward's ``torch.flatten``, ``/Flatten``: the
+    layer is ``pool``), else the last."""
+    if _value_name(nodes[-1]):
+        return nodes[-1]
+    return next((node for node in nodes if _module_path(node.proto.name)), nodes[-1])
 
 
 def _matched(pattern: Pattern, nodes: list, net: Net) -> tuple[Tensor, str, dict] | None:
@@ -1063,9 +1116,25 @@ def _arity(node: Node, net: Net) -> None:
                              hint="the model may be damaged; " + EXPORT_HINT)
 
 
-def _unsupported(node: Node) -> SpecError:
-    hint = REFUSED.get(node.op) or ("the ops cnnspec imports: " + ", ".join(sorted(READERS)))
+# PyTorch below opset 20 writes nn.GELU as its formula, x * 0.5 * (1 + erf(x / sqrt(2)))
+# (Hendrycks & Gimpel 2016, eq. 1), beginning with a Div by sqrt(2) where cnnspec's export
+# multiplies by 1/sqrt(2): how its first node is told.
+GELU_FORMULA_HINT = ("this Div by sqrt(2) begins PyTorch's nn.GELU as it exports below "
+                     "opset 20 (x / sqrt(2), Erf, Add, Mul, Mul), which cnnspec does not "
+                     "read: export with torch.onnx.export(..., opset_version=20), where it is "
+                     "ONNX's Gelu op")
+
+
+def _unsupported(node: Node, net: Net) -> SpecError:
+    hint = REFUSED.get(node.op) or (GELU_FORMULA_HINT if _divides_by_root2(node, net) else
+                                    "the ops cnnspec imports: " + ", ".join(sorted(READERS)))
     return node.error(f"ONNX's {node.op} is not an op cnnspec imports", hint=hint)
+
+
+def _divides_by_root2(node: Node, net: Net) -> bool:
+    divisor = net.values.get(node.proto.input[1]) if len(node.proto.input) > 1 else None
+    return node.op == "Div" and isinstance(divisor, np.ndarray) and divisor.size == 1 and \
+        math.isclose(float(divisor.ravel()[0]), math.sqrt(2), rel_tol=1e-6)
 
 
 def read_node(node: Node, net: Net) -> None:
@@ -1081,7 +1150,7 @@ def read_node(node: Node, net: Net) -> None:
     if any(name and net.values[name] is None for name in proto.input):
         net.values.update(dict.fromkeys(proto.output))  # past an error: said there, but
         if node.op not in READERS and node.op not in COMPUTED:  # an op of no layer is said
-            raise _unsupported(node)
+            raise _unsupported(node, net)
         return
     constants = _constant_node(node, net)
     if constants is not None:
@@ -1089,7 +1158,7 @@ def read_node(node: Node, net: Net) -> None:
         return
     reader = READERS.get(node.op)
     if reader is None or proto.domain not in ("", "ai.onnx"):
-        raise _unsupported(node)
+        raise _unsupported(node, net)
     out = reader(node, net)
     net.values[proto.output[0]] = out
     net.values.update(dict.fromkeys(proto.output[1:]))  # BatchNormalization's statistics
@@ -1104,7 +1173,9 @@ def read_graph(model, path: str | None) -> tuple[Net, tuple[int, int, int], str]
     if len(graph.output) != 1:
         raise SpecError(f"the graph has {len(graph.output)} outputs; cnnspec imports a "
                         "network of one output", json_path=f"{GRAPH}.output", file=path,
-                        hint="export the model with one output tensor")
+                        hint="a spec's network gives one output, the scores its loss reads: "
+                        "export a model whose forward() returns one tensor (a wrapper module "
+                        "returning the output you train, out[0] of a tuple)")
     net = Net(path, opset, batch, outputs=(graph.output[0].name,))
     net.values.update(_constants(model))
     net.values[name] = Tensor(INPUT, shape)
@@ -1161,12 +1232,13 @@ def import_onnx(data: bytes, path: str | None = None) -> Imported:
     net, shape, output = read_graph(model, path)
     origin = path or "an ONNX model"
     last = net.lines[-1]
-    classes = last.fields["units"] if last.kind == "dense" and output == last.output else None
+    scores = last.fields["units"] if last.kind == "dense" and output == last.output else None
+    classes = classes_scored(net.loss or "cross_entropy", scores) if scores else None
     data_setting, why = fitting_data(shape, classes)
     settings = [Setting("data", data_setting, why)]
     if net.loss:
-        settings.append(Setting("loss", net.loss, "the model's last "
-                                + ("Softmax" if net.loss == "cross_entropy" else "LogSoftmax")))
+        last_op = next(op for op, loss in LAST_OP_LOSSES.items() if loss == net.loss)
+        settings.append(Setting("loss", net.loss, f"the model's last {last_op}"))
     if model.producer_name == TORCH_PRODUCER and not {"BatchNormalization", "Dropout"} & {
             proto.op_type for proto in model.graph.node}:
         net.notes.append(EVALUATION_EXPORT)
@@ -1174,12 +1246,13 @@ def import_onnx(data: bytes, path: str | None = None) -> Imported:
     producer = " ".join(filter(None, (model.producer_name, model.producer_version)))
     header = [f"Imported from {origin} (ONNX opset {net.opset}"
               + (f", written by {producer}" if producer else "") + ") by `cnnspec import`.",
-              WEIGHTS_NOTE, TRAINING_NOTE, *[f"- {note}" for note in notes]]
+              WEIGHTS_NOTE, TRAINING_NOTE.format(loss=" and the loss" if net.loss else ""),
+              *[f"- {note}" for note in notes]]
     text = spec_text(header=header, model=model_name(
         None if model.graph.name == TORCH_GRAPH_NAME else model.graph.name or None, path),
                      input_shape=shape, layers=net.lines, defaults={}, training=settings,
                      output=output if output != net.tail else None, origin=origin)
-    return Imported(text, checked(text, origin), notes)
+    return Imported(text, checked(text, origin, net.places, path), notes)
 
 
 __all__ = ["activation_ops", "import_onnx", "load_model"]

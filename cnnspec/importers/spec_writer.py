@@ -209,12 +209,13 @@ def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int
         raise _not_written(exc, text, origin) from None
 
 
-def checked(text: str, origin: str, places: dict[str, Span] | None = None,
+def checked(text: str, origin: str, places: dict[str, Span | str] | None = None,
             path: str | None = None):
     """The checked spec of imported ``text``; an :class:`InputError` naming ``origin`` with every
     error when it does not check (a combination the importer does not map yet). ``places``
     holds where in the source file ``path`` each layer and setting of the text comes from, by
-    its name or key: when every error stands on a line the source placed, they are raised
+    its name or key (a span of a text file; a binary model's JSON path, an ONNX node's
+    ``graph.node[1] '/Softmax' (Softmax)``): when every error is placed, they are raised
     there (:class:`SpecErrors`), as the importer's own, since the user wrote that file and
     not the imported spec."""
     from cnnspec.check import check  # the checker and Lark load when an import runs
@@ -235,17 +236,21 @@ def checked(text: str, origin: str, places: dict[str, Span] | None = None,
 _WRITTEN = re.compile(r"\s*([A-Za-z_]\w*)")
 
 
-def _placed(err: SpecError, text: str, places: dict[str, Span], path: str | None
+def _placed(err: SpecError, text: str, places: dict[str, Span | str], path: str | None
             ) -> SpecError | None:
-    """``err`` at the source's place of the layer or setting on its line; None where the
-    source placed none."""
+    """``err`` at the source's place of a layer it is about (the activation on a line, where
+    the source placed it apart: ``c_softmax`` of ``c: conv 4 3x3 softmax``), else of the
+    layer or setting on its line; None where the source placed none."""
+    where = next((places[name] for name in err.about if name in places), None)
     lines = text.splitlines()
-    if err.span is None or not 0 < err.span.line <= len(lines):
+    if where is None and err.span is not None and 0 < err.span.line <= len(lines):
+        written = _WRITTEN.match(lines[err.span.line - 1])
+        where = places.get(written[1]) if written else None
+    if where is None:
         return None
-    written = _WRITTEN.match(lines[err.span.line - 1])
-    where = places.get(written[1]) if written else None
-    return None if where is None else SpecError(err.message, span=where, hint=err.hint,
-                                                file=path)
+    if isinstance(where, str):
+        return SpecError(err.message, json_path=where, hint=err.hint, file=path)
+    return SpecError(err.message, span=where, hint=err.hint, file=path)
 
 
 def _not_written(exc, text: str, origin: str) -> InputError:
