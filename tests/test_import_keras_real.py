@@ -457,10 +457,15 @@ def test_an_option_real_keras_writes_and_cnnspec_lacks_is_refused_at_its_key(mak
     assert error.hint
 
 
-def test_a_random_rotation_real_keras_writes_is_told_the_nearest_transform():
+def test_a_random_rotation_real_keras_writes_is_the_train_blocks_rotate_where_it_fills_black():
+    """Keras' default fill_mode reflects the image into the corners, which cnnspec's rotate
+    does not draw: refused at that key; filled with zeros, it is `augment rotate`, 0.1 of a
+    turn being 36 degrees."""
     [error] = _errors(_tiny(L.RandomRotation(0.1), L.Conv2D(2, 3)))
-    assert error.json_path == "$.config.layers[1]" and "RandomRotation" in error.message
-    assert "`augment rotate(degrees=36)`" in error.hint
+    assert error.json_path == "$.config.layers[1].config.fill_mode"
+    assert 'fill_mode="reflect"' in error.message and "black" in error.hint
+    model = _tiny(L.RandomRotation(0.1, fill_mode="constant"), L.Conv2D(2, 3))
+    assert "augment rotate(degrees=36)" in import_keras(model.to_json(), "model.json").text
 
 
 # ---------------------------------------------------------------------------- weights
