@@ -487,7 +487,15 @@ def test_unsupported_ops_on_separate_branches_are_all_listed():
      ("N", 3, 8, 8), "flat"),
     ([helper.make_node("Relu", ["z"], ["y"])], [], ("N", 3, 8, 8), "no earlier node"),
     ([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], [CONV], ("N", 3, 8, 8),
-     "[0, 1]: each must be a whole number of at least 1"),
+     "[0, 1]: each must be a whole number from 1 to 2,147,483,647"),
+    # beyond the IR's bound, and not finite: said at the node, not at a line of the imported
+    # text, which no file holds
+    ([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2 ** 62, 1])], [CONV],
+     ("N", 3, 8, 8), "[4611686018427387904, 1]: each must be a whole number from 1 to"),
+    ([helper.make_node("Dropout", ["x", "r"], ["y"])], [("r", np.float32("nan"))],
+     ("N", 3, 8, 8), "Dropout's dropout probability nan: it must be a finite number"),
+    ([helper.make_node("LeakyRelu", ["x"], ["y"], alpha=float("inf"))], [], ("N", 3, 8, 8),
+     "LeakyRelu's slope inf: it must be a finite number"),
     ([helper.make_node("Dropout", ["x", "w"], ["y"])], [CONV], ("N", 3, 8, 8),
      "ratio of 108 values"),
     ([helper.make_node("Shape", [], ["y"])], [], ("N", 3, 8, 8),

@@ -21,6 +21,7 @@ install 'cnnspec[onnx]'``), imported when an import runs.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import field
@@ -299,23 +300,47 @@ class Net:
         return self.add(node, kind, fields, [x])
 
 
-# The least value of each whole-number field type, as the IR's schema bounds it: a count or
-# a window's size and step at least 1, a margin or padding at least 0.
-LEAST = {"count": 1, "pair": 1, "margin": 0, "padding": 0}
-
-
 def _in_range(node: Node, kind: str, fields: dict) -> None:
-    """The whole-number fields the node sets are in the IR's range (the checker's bounds,
-    said here at the node before a shape is inferred from them)."""
+    """The fields the node sets hold values the IR can: each whole number within the bounds
+    the IR's schema gives its field (:func:`_whole_bounds`), each other number finite (the
+    checker's bounds, said here at the node before a shape is inferred from them: a stride of
+    2^62 or a ratio of NaN was said at a line of the imported text, which no file holds)."""
     for f in KINDS[kind].fields:
         value = fields.get(f.name)
-        if f.type not in LEAST or value is None or isinstance(value, str):
+        if value is None or isinstance(value, (str, bool)):
             continue
         values = value if isinstance(value, (list, tuple)) else [value]
-        if any(not isinstance(v, int) or v < LEAST[f.type] for v in values):
-            raise node.error(f"{node.op}'s {f.words or f.name} {value}: each must be a whole "
-                             f"number of at least {LEAST[f.type]}",
+        said = f"{node.op}'s {f.words or f.name} {value}: {'each' if len(values) > 1 else 'it'}"
+        bounds = _whole_bounds(f)
+        if bounds is not None and any(not isinstance(v, int) or not bounds[0] <= v <= bounds[1]
+                                      for v in values):
+            raise node.error(f"{said} must be a whole number from {bounds[0]} to "
+                             f"{bounds[1]:,}", hint="the model may be damaged; " + EXPORT_HINT)
+        if f.type == "number" and not all(math.isfinite(v) for v in values):
+            raise node.error(f"{said} must be a finite number",
                              hint="the model may be damaged; " + EXPORT_HINT)
+
+
+@functools.cache
+def _whole_bounds(f) -> tuple[int, int] | None:
+    """The least and the largest whole number the IR's schema lets the field ``f`` hold (a
+    count, each of a pair, each side of a padding), read from the schema's definitions; None
+    for a field of no whole numbers."""
+    from cnnspec.ir.io import schema
+    from cnnspec.kinds.fields import field_schema
+
+    definitions = schema()["$defs"]
+
+    def bounds(part: dict) -> tuple[int, int] | None:
+        if "$ref" in part:
+            return bounds(definitions[part["$ref"].rsplit("/", 1)[1]])
+        if part.get("type") == "integer":
+            return part["minimum"], part["maximum"]
+        return next(filter(None, (bounds(sub) for sub in (part.get("items"),
+                                                           *part.get("anyOf", ()))
+                                  if isinstance(sub, dict))), None)
+
+    return bounds(field_schema(f))
 
 
 def _value_name(node: Node) -> str | None:
