@@ -506,7 +506,7 @@ def _pads(node: Node, x: Tensor, kernel, stride, dilation) -> list[int] | str:
     if auto != "NOTSET":
         raise node.error(f"auto_pad {auto} is no padding ONNX defines",
                          hint="NOTSET, VALID, SAME_UPPER or SAME_LOWER")
-    top, left, bottom, right = node.ints("pads", [0, 0, 0, 0])
+    top, left, bottom, right = _spatial(node, "pads", [0, 0, 0, 0], per_side=True)
     return [top, bottom, left, right]
 
 
@@ -517,11 +517,15 @@ def _padding_field(pads) -> dict:
     return {"padding": [top, left] if (top, left) == (bottom, right) else pads}
 
 
-def _spatial(node: Node, name: str, default) -> list[int]:
+def _spatial(node: Node, name: str, default, per_side: bool = False) -> list[int]:
+    """The attribute ``name`` of a 2-D window: one value for H and one for W, or ``per_side``
+    (``pads``) the starts of both and then their ends."""
     values = node.ints(name, default)
-    if len(values) != 2:
-        raise node.error(f"{node.op}'s {name} {values} has {len(values)} values; cnnspec's "
-                         "windows are 2-D", hint="cnnspec imports 2-D convolutions and pools")
+    count = 4 if per_side else 2
+    if len(values) != count:
+        raise node.error(f"{node.op}'s {name} {values} has {len(values)} values, where "
+                         f"cnnspec's 2-D windows take {count}",
+                         hint="cnnspec imports 2-D convolutions and pools")
     return values
 
 
@@ -793,7 +797,7 @@ def _resize_factor(node: Node, net: Net, x: Tensor) -> list[int]:
             scales = np.asarray(sizes[2:], dtype=float) / np.asarray(x.shape[1:])
             scales = np.concatenate([[1.0, 1.0], scales])
     if scales is None or len(scales) != 4 or list(scales[:2]) != [1, 1] or \
-            any(s < 1 or s != int(s) for s in scales[2:]):
+            not all(s >= 1 and float(s).is_integer() for s in scales[2:]):  # NaN, inf too
         shown = scales.tolist() if scales is not None else "none"
         raise node.error(f"a {node.op} by scales {shown}", hint="cnnspec upsamples H and W "
                          "by whole factors: scales (1, 1, fh, fw)")
