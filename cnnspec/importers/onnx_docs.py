@@ -117,8 +117,11 @@ def op_table() -> str:
                 for p in onnx_model.PATTERNS]
     rows.append(row("several nodes", "the kind whose export they are", "; ".join(patterns)
                     + "; in that order, as cnnspec's export writes them"))
-    rows.append(row("Constant, Shape and any op of constants", "nothing", "computed by ONNX's "
-                    "reference evaluator and read where a layer needs them"))
+    computed = ", ".join(f"`{op}`" for op in sorted(onnx_model.EVALUATED - {"Constant", "Shape"}))
+    rows.append(row("`Constant`, `Shape`, and of constants " + computed, "nothing",
+                    "computed by ONNX's reference evaluator (`Shape` from the shapes followed) "
+                    "and read where a layer needs them; another op of constants is read as "
+                    "its layer, which refuses them"))
     refused = ", ".join(f"`{op}`" for op in onnx_model.REFUSED)
     rows.append(row(f"{refused}, anything else", "error", "at the node, every such node "
                     "listed at once"))
