@@ -148,13 +148,13 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
 
 
 def refuse(spec: Spec, dtype: str = DEFAULT_DTYPE) -> None:
-    """:func:`check`'s :class:`SpecErrors` where ``spec`` has errors (``for_training``
-    False; in ``dtype``), without looking for the lints' warnings, which a spec with errors
-    is never told (``strict`` off): for a caller that asks only whether a spec is refused and
-    why, such as a line tried in the place of the user's (:mod:`cnnspec.check.load`): the
-    whole command on a 599-layer residual spec with such a line took 2,399 M instructions
-    (valgrind's ``I refs``) with the tried spec's lints, 717 M without; an export, or a run
-    whose spec is read back."""
+    """Raise the :class:`SpecErrors` that ``check(spec, dtype=dtype, for_training=False)``
+    raises, without running the lints: for a caller that asks only whether a spec is refused
+    and why, and never shows a warning (a line tried in the place of the user's,
+    :mod:`cnnspec.check.load`; an export's check; a run's spec read back). The lints are most
+    of a check's work on a deep spec: the whole command on a 599-layer residual spec with
+    such a tried line took 2,399 M instructions (valgrind's ``I refs``) with the tried spec's
+    lints, 717 M without."""
     _check(spec, False, None, dtype, False, (), lint=False)
 
 
