@@ -195,6 +195,7 @@ def test_a_layer_argument_no_field_takes_that_changes_the_layer_is_said(written,
     ("BatchNormalization(center=True, scale=True)", "batchnorm"),
     ("nn.Conv2d(4, 8, 3, padding_mode='zeros')", "conv 8 3"),
     ("nn.MaxPool2d(3, 2, 1, 1)", "maxpool 3 stride 2 pad 1"),
+    ("nn.MaxPool2d(3, dilation=[1, 1])", "maxpool 3"),  # a list, as PyTorch takes it
     ("nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)", "upsample 2 bilinear"),
     ("nn.AvgPool2d(2, 2, 0, True, False)", "avgpool 2 ceil_mode true count_include_pad false")])
 def test_a_layer_argument_no_field_takes_that_keeps_the_layer_is_left_out(written, line):

@@ -1053,8 +1053,15 @@ def _unfielded_refusal(call: ForeignCall, kind: str) -> str | None:
     texts = _given(kind, lib, call.arg_texts, call.kwarg_texts)
     said = [UNFIELDED[name].hint.format(written=f"{name}={texts.get(name, '...')}")
             for name, value in values.items() if name in UNFIELDED and UNFIELDED[name].keeps
-            and argument_field(KINDS[kind], name) is None and value not in UNFIELDED[name].keeps]
+            and argument_field(KINDS[kind], name) is None
+            and _as_tuple(value) not in UNFIELDED[name].keeps]
     return "; ".join(said) or None
+
+
+def _as_tuple(value):
+    """A list as the tuple of its items (PyTorch takes ``dilation=[1, 1]`` as ``(1, 1)``),
+    any other value as it is."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def unread_refusal(unread: list[str], what: str) -> str:
