@@ -325,18 +325,19 @@ def test_a_binary_classifiers_last_sigmoid_is_the_bce_loss(nn, tmp_path):
 
 def test_pytorch_norms_activations_and_upsampling_import_with_pytorchs_outputs(nn, tmp_path):
     """GroupNorm (its Constant nodes between the pattern's), SiLU, GELU (opset 20's Gelu op),
-    Hardswish, both Upsamples, ConvTranspose with output padding, ELU and PReLU."""
+    Hardswish, both Upsamples, ConvTranspose with output padding, ELU, PReLU and Mish
+    (Softplus, Tanh, Mul, as cnnspec's export writes it)."""
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3), nn.GroupNorm(4, 8), nn.SiLU(), nn.Conv2d(8, 8, 3), nn.GELU(),
         nn.Hardswish(), nn.Upsample(scale_factor=2), nn.Conv2d(8, 4, 3),
         nn.Upsample(scale_factor=2, mode="bilinear"),
         nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1), nn.ELU(0.5),
-        nn.PReLU(4))
+        nn.PReLU(4), nn.Mish())
     data = _torch_export(model, (1, 3, 12, 12), tmp_path / "mixed.onnx")
     imported = import_onnx(data, "mixed.onnx")
     kinds = [info.kind for info in imported.checked.layers]
     assert kinds == ["conv", "groupnorm", "silu", "conv", "gelu", "hardswish", "upsample",
-                     "conv", "upsample", "conv_transpose", "elu", "prelu"]
+                     "conv", "upsample", "conv_transpose", "elu", "prelu", "mish"]
     _same_outputs(imported, model, data)
 
 

@@ -12,7 +12,7 @@ and read where a layer needs them (a ``Reshape``'s target, a ``Resize``'s scales
 Which ONNX op an activation is, and which of its attributes is which field, is read off the
 kind registry's own ``onnx`` functions (:func:`activation_ops`): the exporter's table, run
 backwards, so this module names no activation. A kind exported as several nodes (gelu, silu,
-groupnorm) is read back from those nodes the same way: each registry example's export is a
+mish, groupnorm) is read back from those nodes the same way: each registry example's export is a
 pattern (:func:`several_node_kinds`), and a match is the export of the fields read, node for
 node. A node cnnspec has no layer for, and a value it
 cannot follow, is a :class:`~cnnspec.errors.SpecError` at the node (``graph.node[7] 'Conv_3'
@@ -166,7 +166,7 @@ class Pattern:
 
 def several_node_kinds() -> list[Pattern]:
     """The patterns of the kinds of one input that the registry exports as several nodes
-    in every example (gelu, silu, groupnorm): each example's nodes, one pattern for those
+    in every example (gelu, silu, mish, groupnorm): each example's nodes, one pattern for those
     exported alike (the same ops and wiring)."""
     patterns: dict[tuple, list] = {}
     for kind in KINDS.values():
