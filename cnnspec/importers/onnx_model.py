@@ -544,6 +544,8 @@ def read_conv(node: Node, net: Net) -> Tensor:
     kernel = _spatial(node, "kernel_shape", weight.shape[2:])
     stride = _spatial(node, "strides", [1, 1])
     dilation = _spatial(node, "dilations", [1, 1])
+    _weight_reads(node, weight, int(weight.shape[0] if transposed else weight.shape[1] * groups),
+                  x, "channels")
     fields = {"filters": int(weight.shape[1] * groups if transposed else weight.shape[0]),
               "kernel": kernel, "stride": stride, "dilation": dilation, "groups": groups,
               "bias": _const(node, net, 2, "bias") is not None}
@@ -573,9 +575,22 @@ def read_dense(node: Node, net: Net) -> Tensor:
                              "into the weights before exporting")
     if node.attributes.get("transA", 0):
         raise node.error("a Gemm with transA", hint="cnnspec's dense reads (N, F) inputs")
-    units = weight.shape[0] if node.attributes.get("transB", 0) else weight.shape[1]
+    transposed = node.attributes.get("transB", 0)
+    _weight_reads(node, weight, int(weight.shape[1] if transposed else weight.shape[0]), x,
+                  "features")
+    units = weight.shape[0] if transposed else weight.shape[1]
     bias = node.op == "Gemm" and _const(node, net, 2, "bias") is not None
     return net.add(node, "dense", {"units": int(units), "bias": bias}, [x])
+
+
+def _weight_reads(node: Node, weight: np.ndarray, reads: int, x: Tensor, what: str) -> None:
+    """The node's weight reads as many channels (or features) as its input ``x`` has: the
+    weights are not imported, and a layer read off a weight that does not fit its input
+    (a damaged file's) would be another network than the file's."""
+    if reads != x.shape[0]:
+        raise node.error(f"{node.op}'s weight of shape {list(weight.shape)} reads {reads} "
+                         f"input {what}, but its input has {x.shape[0]}",
+                         hint="the model may be damaged; " + EXPORT_HINT)
 
 
 def _flat(node: Node, net: Net) -> Tensor:
