@@ -311,6 +311,23 @@ def test_a_line_mended_in_a_spec_that_does_not_read_says_it_is_unchecked():
                     "against the rest of it")
 
 
+def test_a_line_mended_in_a_spec_whose_other_lines_are_a_pasted_model_says_it_is_unchecked():
+    """Another line's mistakes that the grammar reports together (a PyTorch model pasted
+    whole, a SpecErrors) escaped the try of the mended line as they were, not as its hint."""
+    from cnnspec.check.load import rewrite_checked
+
+    text = _spec("conv 4 3x3 relu") + "train {\n" + TORCH_OPTIMIZER + "}\n"
+    with pytest.raises(SpecError) as info:
+        parse(text, path="m.cnn")
+    lines = text.split("\n")
+    lines[3:4] = ["nn.Conv2d(4, 4, 3)", "nn.ReLU()"]
+    hint = rewrite_checked(dataclasses.replace(info.value, hint=MEND_HINT), "\n".join(lines),
+                           "m.cnn").hint
+    assert hint.startswith(f"{MEND_HINT}; the spec does not read for another mistake (line 4: "
+                           "nn.Conv2d(...) is a layer as PyTorch writes it")
+    assert hint.endswith("so that line could not be checked against the rest of it")
+
+
 MEND_HINT = "write `SGD` in place of `torch.optim.SGD`"
 
 

@@ -244,7 +244,7 @@ def _reads(lines: list[str], path: str | None) -> bool:
 
     try:
         parse_module("".join(lines), path)
-    except SpecError:
+    except (SpecError, SpecErrors):  # SpecErrors: several foreign lines, a model pasted whole
         return False
     return True
 
