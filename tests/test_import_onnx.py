@@ -508,6 +508,13 @@ def test_unsupported_ops_on_separate_branches_are_all_listed():
     ([helper.make_node("Relu", ["z"], ["y"])], [], ("N", 3, 8, 8), "no earlier node"),
     ([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], [CONV], ("N", 3, 8, 8),
      "[0, 1]: each must be a whole number from 1 to 2,147,483,647"),
+    # held to the bounds before the padding is worked out from them (a division by 0 was)
+    ([helper.make_node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", strides=[0, 1])],
+     [CONV], ("N", 3, 8, 8), "Conv's stride [0, 1]: each must be a whole number from 1"),
+    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], ceil_mode=1,
+                       strides=[0, 1])], [], ("N", 3, 8, 8), "MaxPool's stride [0, 1]"),
+    ([helper.make_node("Conv", ["x", "w"], ["y"], group=0)], [CONV], ("N", 3, 8, 8),
+     "Conv's groups 0: it must be a whole number from 1"),
     # beyond the IR's bound, and not finite: said at the node, not at a line of the imported
     # text, which no file holds
     ([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2 ** 62, 1])], [CONV],

@@ -544,6 +544,10 @@ def read_conv(node: Node, net: Net) -> Tensor:
     kernel = _spatial(node, "kernel_shape", weight.shape[2:])
     stride = _spatial(node, "strides", [1, 1])
     dilation = _spatial(node, "dilations", [1, 1])
+    kind = "conv_transpose" if transposed else "conv"
+    # in range before the padding and the channels are worked out from them
+    _in_range(node, kind, {"kernel": kernel, "stride": stride, "dilation": dilation,
+                           "groups": groups})
     _weight_reads(node, weight, int(weight.shape[0] if transposed else weight.shape[1] * groups),
                   x, "channels")
     fields = {"filters": int(weight.shape[1] * groups if transposed else weight.shape[0]),
@@ -557,7 +561,7 @@ def read_conv(node: Node, net: Net) -> Tensor:
         if output_pad != [0, 0]:
             fields["output_pad"] = output_pad
     fields.update(_padding_field(_pads(node, x, kernel, stride, dilation)))
-    return net.add(node, "conv_transpose" if transposed else "conv", fields, [x])
+    return net.add(node, kind, fields, [x])
 
 
 def read_dense(node: Node, net: Net) -> Tensor:
@@ -646,6 +650,8 @@ def read_pool(node: Node, net: Net) -> Tensor:
     stride = _spatial(node, "strides", [1, 1])
     if node.ints("dilations", [1, 1]) != [1, 1]:
         raise node.error("a dilated pool", hint="cnnspec's pools read whole windows")
+    kind = "maxpool" if node.op == "MaxPool" else "avgpool"
+    _in_range(node, kind, {"size": kernel, "stride": stride})  # before the padding's sums
     pads = _pads(node, x, kernel, stride, [1, 1])
     ceil = bool(node.attributes.get("ceil_mode", 0))
     fields = {"size": kernel, "stride": stride, **_padding_field(pads)}
@@ -656,7 +662,6 @@ def read_pool(node: Node, net: Net) -> Tensor:
             x.shape[1:], kernel, stride, resolved[::2], resolved[1::2])]
         ours = [window_output_size(n, k, s, before, after, ceil_mode=True) for n, k, s, before,
                 after in zip(x.shape[1:], kernel, stride, resolved[::2], resolved[1::2])]
-    kind = "maxpool" if node.op == "MaxPool" else "avgpool"
     if kind == "avgpool" and not node.attributes.get("count_include_pad", 0):
         fields["count_include_pad"] = False
     out = net.add(node, kind, fields, [x])
