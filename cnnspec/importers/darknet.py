@@ -78,7 +78,8 @@ NET_LEFT_OUT = {
 EXAMPLES = {"channels": 3, "height": 28, "width": 28, "batch": 64}
 NET_READ = ("width", "height", "channels", "batch", "learning_rate", "momentum", "decay",
             "policy", "power")
-# The train block's setting each [net] key is written as, where an error in it is placed.
+# The train block's setting each [net] key is written as (the settings read_net_section
+# writes), and so where an error in that setting is placed.
 NET_SETTINGS = {"batch": "batch", "learning_rate": "lr", "decay": "weight_decay",
                 "momentum": "optimizer", "power": "schedule"}
 # Darknet's learning-rate policies a spec writes: constant, the default, as no schedule; poly,
@@ -512,15 +513,17 @@ def read_net_section(section: Section) -> Training:
     shape = tuple(section.number(key, None, least=1) for key in ("channels", "height", "width"))
     settings, notes = [], []
     if "batch" in section.options:  # Darknet's default, 1, is no batch to train on
-        settings.append(Setting("batch", str(section.number("batch", None, least=1)),
+        settings.append(Setting(NET_SETTINGS["batch"],
+                                str(section.number("batch", None, least=1)),
                                 "Darknet's images per iteration"))
-    for key, setting in (("learning_rate", "lr"), ("decay", "weight_decay")):
-        settings.append(_net_setting(section, key, setting))
+    for key in ("learning_rate", "decay"):
+        settings.append(_net_setting(section, key, NET_SETTINGS[key]))
     # Darknet's update decays the weights alone, not the biases nor a batch norm's scales
     # (src/convolutional_layer.c, update_convolutional_layer; connected_layer.c alike)
     settings.append(Setting("decay_bias", "false", "Darknet decays the weights alone"))
     momentum = section.number("momentum", NET_DEFAULTS["momentum"], whole=False, least=0)
-    settings.append(Setting("optimizer", f"sgd(momentum={exact_number_text(momentum)})",
+    settings.append(Setting(NET_SETTINGS["momentum"],
+                            f"sgd(momentum={exact_number_text(momentum)})",
                             "Darknet's SGD: v = momentum·v + gradient, as PyTorch's"))
     settings += _schedule(section, notes)
     left_out: dict[str, list[str]] = {}  # the keys said alike, on one line
@@ -549,9 +552,9 @@ def _schedule(section: Section, notes: list[str]) -> list[Setting]:
     if word == CONSTANT_POLICY:
         return []
     if word == POLY_POLICY:
-        return [Setting("schedule", f"poly(power={exact_number_text(power)})", "Darknet's "
-                        "poly policy decays to 0 at max_batches, this one at the end of the "
-                        "run's epochs")]
+        return [Setting(NET_SETTINGS["power"], f"poly(power={exact_number_text(power)})",
+                        "Darknet's poly policy decays to 0 at max_batches, this one at the "
+                        "end of the run's epochs")]
     said = foreign_key_hint("policy", word) or ""
     notes.append(f"[net] policy={word} left out: {said}")
     return []
