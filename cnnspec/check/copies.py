@@ -290,7 +290,7 @@ PREPOSITIONS = ("after", "before", "through", "to", "of", "from", "with", "by", 
 MODALS = ("can", "could", "may", "might", "must", "would", "will", "should")
 
 
-def _plural_pronouns(text: str, plural: bool, words: dict[str, str] = PLURAL_PRONOUNS) -> str:
+def _plural_pronouns(text: str, plural: bool, words: dict[str, str]) -> str:
     """``text``, a part of a folded text after its first layer, with the ``words`` that refer
     back to that layer in the plural where it is a range (``plural``)."""
     if not plural:
