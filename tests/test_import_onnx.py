@@ -395,6 +395,20 @@ def test_every_unsupported_node_is_named_at_once():
     assert "selu" in errors[0].hint
 
 
+def test_onnxs_mish_op_is_the_mish_activation():
+    """Opset 18's Mish op, as exporters other than PyTorch's write it: `mish` on the layer
+    it reads, with ONNX Runtime's outputs."""
+    conv = ("w", np.random.default_rng(0).standard_normal((4, 3, 3, 3)))
+    data = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+                   helper.make_node("Mish", ["c"], ["y"], name="act")], [conv], opset=18)
+    checked = import_onnx(data, "m.onnx").checked
+    assert [info.kind for info in checked.layers] == ["conv", "mish"]
+    model = compile_spec(checked, dtype="float32")
+    model.load_state_dict({f"{checked.layers[0].name}.weight": conv[1].astype(np.float32)})
+    x = inputs(checked, 3, "float32")
+    _close(model.eval().forward(x), _session(data).run(None, {"x": x})[0])
+
+
 def test_pytorchs_gelu_below_opset_20_is_told_the_opset_that_imports_it():
     """PyTorch's nn.GELU at opset 17: Div by sqrt(2), Erf, Add, Mul, Mul; a Div by another
     number is told the ops cnnspec imports."""

@@ -73,6 +73,7 @@ NOTES = {
                                  "refused: export at opset 11 or later"),
     onnx_model.read_gelu: Note("`gelu`",
                                "opset 20's op (PyTorch's nn.GELU); `approximate` the field"),
+    onnx_model.read_mish: Note("`mish`", "opset 18's op"),
     onnx_model.read_softmax: Note("train `loss cross_entropy`, `softmax`, `log_softmax`",
                                   "over axis 1; a Softmax giving the model's output is the "
                                   "loss's (cross_entropy reads the scores before it); a "

@@ -863,6 +863,12 @@ def read_gelu(node: Node, net: Net) -> Tensor:
     return net.activate(node, "gelu", fields, x, _alone(node, net))
 
 
+def read_mish(node: Node, net: Net) -> Tensor:
+    """Mish, from opset 18, as other exporters write it (cnnspec's export, at opset 17, and
+    PyTorch's write its formula, Softplus, Tanh, Mul, read as a pattern)."""
+    return net.activate(node, "mish", {}, _tensor(node, net), _alone(node, net))
+
+
 def read_activation(node: Node, net: Net) -> Tensor:
     """An op one activation kind exports as (:func:`activation_ops`), its attributes (ONNX's
     defaults where left out) that kind's fields."""
@@ -942,7 +948,7 @@ READERS: dict[str, Callable[[Node, Net], Tensor]] = {
     "LayerNormalization": read_norm, "InstanceNormalization": read_norm,
     "Dropout": read_dropout, "Identity": read_identity, "Resize": read_resize,
     "Upsample": read_resize, "Softmax": read_softmax, "LogSoftmax": read_softmax,
-    "Gelu": read_gelu, "Slice": read_slice,
+    "Gelu": read_gelu, "Mish": read_mish, "Slice": read_slice,
     **{op: read_activation for op in ACTIVATION_OPS if op not in ("Softmax", "LogSoftmax")},
 }
 # Ops that compute constants in the exports cnnspec reads (a flatten's shape): past an
